@@ -1,0 +1,1 @@
+"""Finance monitor: scheduled scraping -> topic & sentiment -> per-topic trends -> surge alerts."""

@@ -1,0 +1,117 @@
+"""Negative-surge detection (pure) and webhook payloads / retry schedule for the outbox.
+
+A window surges when its negative count is far above the key's own recent baseline:
+
+    z = (negatives - median(baseline)) / max(1.4826 * MAD(baseline), sqrt(max(median, 1)))
+
+The square-root floor is the Poisson noise of a count, so a quiet key whose baseline is all
+zeros does not alert on two stories. Windows with fewer than ``min_volume`` negatives are too
+thin to judge; after an alert the key stays quiet for ``cooldown_windows``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from statistics import median
+
+import httpx
+
+from .config import AlertConfig
+from .trends import WindowStat
+
+
+@dataclass(frozen=True)
+class Surge:
+    """A detected surge: which key, which window, how big, and the articles behind it."""
+
+    key: str
+    start: datetime
+    end: datetime
+    negatives: int
+    total: int
+    baseline: float
+    score: float
+    article_ids: tuple[int, ...]
+
+    @property
+    def label(self) -> str:
+        """Human name: ``topic:Earnings`` -> ``Earnings``, ``ticker:NWB`` -> ``$NWB``."""
+        kind, _, name = self.key.partition(":")
+        return f"${name}" if kind == "ticker" else name
+
+
+def robust_z(value: float, history: list[float]) -> tuple[float, float]:
+    """(baseline median, robust z of ``value``) against ``history``.
+
+    >>> robust_z(12, [1, 0, 2, 1, 1])
+    (1, 11.0)
+    """
+    center = median(history)
+    mad = median(abs(h - center) for h in history)
+    scale = max(1.4826 * mad, math.sqrt(max(center, 1.0)))
+    return center, (value - center) / scale
+
+
+def detect_surges(windows: list[WindowStat], config: AlertConfig) -> list[Surge]:
+    """Surges in one key's consecutive windows (oldest first), cooldown applied."""
+    surges: list[Surge] = []
+    last_alert: int | None = None
+    for i, window in enumerate(windows):
+        history = [w.negatives for w in windows[max(0, i - config.baseline_windows):i]]
+        if len(history) < config.min_baseline_windows or window.negatives < config.min_volume:
+            continue  # not enough past to compare with, or too thin to judge
+        if window.negative_share < config.min_negative_share:
+            continue
+        baseline, z = robust_z(window.negatives, history)
+        if z < config.z_threshold:
+            continue
+        if last_alert is not None and i - last_alert <= config.cooldown_windows:
+            continue
+        last_alert = i
+        surges.append(Surge(key=window.key, start=window.start, end=window.end,
+                            negatives=window.negatives, total=window.count,
+                            baseline=float(baseline), score=round(z, 2),
+                            article_ids=window.negative_ids))
+    return surges
+
+
+def alert_text(surge: Surge, titles: list[str]) -> str:
+    """One readable paragraph: what surged, how much, and the top headlines."""
+    head = (f"Negative surge on {surge.label}: {surge.negatives} negative of {surge.total} "
+            f"articles in {surge.start:%Y-%m-%d %H:%M}-{surge.end:%H:%M} UTC "
+            f"(baseline {surge.baseline:g}, z={surge.score:.1f})")
+    return "\n".join([head] + [f"- {t}" for t in titles[:5]])
+
+
+def webhook_payload(surge: Surge, alert_id: int, titles: list[str], fmt: str) -> dict:
+    """JSON body for a webhook: Slack-compatible ``{"text"}`` or a structured alert."""
+    if fmt == "slack":
+        return {"text": alert_text(surge, titles)}
+    return {"alert_id": alert_id, "key": surge.key, "label": surge.label,
+            "window_start": surge.start.isoformat(), "window_end": surge.end.isoformat(),
+            "negatives": surge.negatives, "total": surge.total, "baseline": surge.baseline,
+            "score": surge.score, "article_ids": list(surge.article_ids),
+            "headlines": titles[:10]}
+
+
+def next_attempt(now: datetime, attempts: int, base_s: float = 30.0,
+                 cap_s: float = 3600.0) -> datetime:
+    """When to retry a failed delivery: exponential backoff, capped.
+
+    >>> next_attempt(datetime(2026, 1, 1), 3) - datetime(2026, 1, 1)
+    datetime.timedelta(seconds=240)
+    """
+    return now + timedelta(seconds=min(cap_s, base_s * 2 ** attempts))
+
+
+def post_webhook(client: httpx.Client, url: str, payload: dict) -> str | None:
+    """POST ``payload``; None on a 2xx answer, else the problem in a few words."""
+    try:
+        response = client.post(url, json=payload)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if 200 <= response.status_code < 300:
+        return None
+    return f"HTTP {response.status_code}"

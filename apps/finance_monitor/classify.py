@@ -1,0 +1,116 @@
+"""Topic and sentiment for articles: sentence-level scoring, aggregation that keeps the
+sentences that carried the verdict, and cashtag extraction.
+
+>>> cashtags("$NWB falls while $hlx and US$5 do not count; $NWB again")
+['NWB']
+>>> split_sentences("Profit fell 5.2% in Q3. Shares slid! The CEO (Mr. Lee) resigned")
+['Profit fell 5.2% in Q3.', 'Shares slid!', 'The CEO (Mr. Lee) resigned']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shared import Classifier, load_classifier
+
+SENTIMENTS = ("negative", "neutral", "positive")
+CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,6})\b")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z$0-9])")
+_ABBREV = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|Inc|Corp|Ltd|Co|St|vs|No|U\.S)\.$")
+
+
+def cashtags(text: str) -> list[str]:
+    """Upper-case ``$TICKER`` mentions, in order of first appearance, without repeats."""
+    return list(dict.fromkeys(CASHTAG.findall(text)))
+
+
+def split_sentences(text: str, limit: int = 30) -> list[str]:
+    """Split on sentence ends, not after common abbreviations; at most ``limit`` sentences."""
+    sentences: list[str] = []
+    for piece in _SENTENCE_END.split(text.strip()):
+        if sentences and _ABBREV.search(sentences[-1]):
+            sentences[-1] = f"{sentences[-1]} {piece}"  # "Mr. Lee" is not a sentence end
+        elif piece:
+            sentences.append(piece)
+    return sentences[:limit]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One article's labels with their evidence."""
+
+    topic: str
+    topic_score: float
+    sentiment: str
+    sentiment_score: float  # P(positive) - P(negative)
+    driving: list[str] = field(default_factory=list)
+
+
+def aggregate_sentiment(sentences: list[str], probs: np.ndarray, labels: list[str],
+                        keep: int = 2) -> tuple[str, float, list[str]]:
+    """Combine per-sentence probabilities into one verdict.
+
+    Each sentence weighs ``1.1 - P(neutral)``: a polar sentence speaks louder than filler.
+    Returns (label, P(pos) - P(neg), the ``keep`` sentences most sure of that label).
+
+    >>> p = np.array([[0.1, 0.8, 0.1], [0.9, 0.05, 0.05]])
+    >>> aggregate_sentiment(["Results due Monday.", "Profit collapsed."], p,
+    ...                     ["negative", "neutral", "positive"])
+    ('negative', -0.6611, ['Profit collapsed.'])
+    """
+    index = {label: i for i, label in enumerate(labels)}
+    neutral = probs[:, index["neutral"]] if "neutral" in index else np.zeros(len(probs))
+    weights = 1.1 - neutral
+    mean = (probs * weights[:, None]).sum(axis=0) / weights.sum()
+    best = int(mean.argmax())
+    net = float(mean[index.get("positive", best)] - mean[index.get("negative", best)])
+    order = np.argsort(-probs[:, best])
+    driving = [sentences[i] for i in order[:keep] if probs[i].argmax() == best]
+    return labels[best], round(net, 4), driving
+
+
+class ArticleClassifier:
+    """The two registered models behind one call; weights load on first use.
+
+    >>> clf = ArticleClassifier("finance-sentiment", "finance-topic")  # doctest: +SKIP
+    >>> clf.classify(["$NWB faces probe. Shares fell 9%."])[0].sentiment  # doctest: +SKIP
+    'negative'
+    """
+
+    def __init__(self, sentiment: str, topic: str) -> None:
+        self.sentiment_name, self.topic_name = sentiment, topic
+        self._sentiment: Classifier | None = None
+        self._topic: Classifier | None = None
+
+    def warm_up(self) -> None:
+        """Load both models (raises ``ModelNotFoundError`` when one is not trained yet)."""
+        if self._sentiment is None:
+            self._sentiment = load_classifier(self.sentiment_name)
+            self._topic = load_classifier(self.topic_name)
+
+    @property
+    def cards(self) -> dict[str, dict]:
+        self.warm_up()
+        return {self.sentiment_name: self._sentiment.card, self.topic_name: self._topic.card}
+
+    def classify(self, bodies: list[str]) -> list[Verdict]:
+        """Verdicts for article bodies (title first), batched across all their sentences."""
+        self.warm_up()
+        if not bodies:
+            return []
+        per_article = [split_sentences(b) or [b] for b in bodies]
+        flat = [s for sentences in per_article for s in sentences]
+        sentence_probs = self._sentiment.predict_proba(flat)
+        topic_probs = self._topic.predict_proba(bodies)
+        verdicts, start = [], 0
+        for sentences, tprobs in zip(per_article, topic_probs, strict=True):
+            probs = sentence_probs[start:start + len(sentences)]
+            start += len(sentences)
+            label, net, driving = aggregate_sentiment(sentences, probs, self._sentiment.labels)
+            t = int(tprobs.argmax())
+            verdicts.append(Verdict(topic=self._topic.labels[t], topic_score=float(tprobs[t]),
+                                    sentiment=label, sentiment_score=net, driving=driving))
+        return verdicts

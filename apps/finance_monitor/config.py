@@ -1,0 +1,211 @@
+"""The monitor's TOML configuration: sources, fetching, alerting, webhooks, model names.
+
+Example ``sources.toml``::
+
+    [fetch]
+    timeout_s = 10
+    allow_private = false
+
+    [alerts]
+    window_hours = 6
+    min_volume = 5
+
+    [[sources]]
+    name = "wire"
+    url = "https://news.example.com/rss.xml"
+    interval_s = 300
+
+    [[webhooks]]
+    url = "https://hooks.slack.com/services/..."
+    format = "slack"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from shared.errors import DataError
+
+
+class SourceKind(StrEnum):
+    FEED = "feed"  # RSS / Atom, parsed with feedparser
+    PAGE = "page"  # one HTML article, text extracted with trafilatura
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One polled source. ``name`` must be unique in a config; it keys health and jobs."""
+
+    name: str
+    url: str
+    kind: SourceKind = SourceKind.FEED
+    interval_s: int = 300
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("source name must not be empty")
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"source url must start with http:// or https://, got {self.url!r}")
+        if self.interval_s < 1:
+            raise ValueError(f"interval_s must be at least 1, got {self.interval_s}")
+        object.__setattr__(self, "kind", SourceKind(self.kind))
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """How the HTTP client behaves towards every source."""
+
+    timeout_s: float = 10.0
+    retries: int = 2
+    backoff_s: float = 0.5
+    max_bytes: int = 5_000_000
+    min_host_interval_s: float = 1.0
+    max_redirects: int = 5
+    allow_private: bool = False
+    user_agent: str = "verticals-finance-monitor/0.1"
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ValueError(f"timeout_s must be greater than 0, got {self.timeout_s}")
+        if self.retries < 0:
+            raise ValueError(f"retries must be 0 or more, got {self.retries}")
+        if self.max_bytes < 1024:
+            raise ValueError(f"max_bytes must be at least 1024, got {self.max_bytes}")
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    """The surge detector's knobs (see ``alerts.detect_surges``)."""
+
+    window_hours: float = 6.0
+    baseline_windows: int = 8
+    min_baseline_windows: int = 3
+    z_threshold: float = 3.5
+    min_volume: int = 5
+    min_negative_share: float = 0.5
+    cooldown_windows: int = 4
+
+    def __post_init__(self) -> None:
+        if self.window_hours <= 0:
+            raise ValueError(f"window_hours must be greater than 0, got {self.window_hours}")
+        if not 1 <= self.min_baseline_windows <= self.baseline_windows:
+            raise ValueError("min_baseline_windows must be between 1 and baseline_windows, "
+                             f"got {self.min_baseline_windows}")
+        if not 0.0 <= self.min_negative_share <= 1.0:
+            raise ValueError(f"min_negative_share must be in [0, 1], got {self.min_negative_share}")
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """A JSON POST target; ``format = "slack"`` sends ``{"text": ...}`` for Slack webhooks."""
+
+    url: str
+    format: str = "json"
+
+    def __post_init__(self) -> None:
+        if self.format not in ("json", "slack"):
+            raise ValueError(f"webhook format must be 'json' or 'slack', got {self.format!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Registry names of the two classifiers."""
+
+    sentiment: str = "finance-sentiment"
+    topic: str = "finance-topic"
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """The whole configuration, as read from one TOML file."""
+
+    sources: tuple[SourceConfig, ...] = ()
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+    webhooks: tuple[WebhookConfig, ...] = ()
+    models: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique, repeated: {', '.join(dupes)}")
+
+    def source(self, name: str) -> SourceConfig:
+        """The source called ``name`` (KeyError names the known ones)."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(f"no source {name!r}; known: {', '.join(s.name for s in self.sources)}")
+
+
+def _build(cls: type, raw: Any, where: str, path: Path) -> Any:
+    """Instantiate a config dataclass from a TOML table, naming unknown keys and bad values."""
+    if not isinstance(raw, dict):
+        raise DataError(path, None, f"[{where}] must be a table", "see the example in config.py")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise DataError(path, None, f"[{where}] has unknown keys {unknown}",
+                        f"use only {sorted(known)}")
+    try:
+        return cls(**raw)
+    except (TypeError, ValueError) as exc:
+        raise DataError(path, None, f"[{where}] {exc}", "fix the value in the config") from exc
+
+
+def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> MonitorConfig:
+    """Build a :class:`MonitorConfig` from parsed TOML (a dict)."""
+    path = Path(path)
+    sources = tuple(_build(SourceConfig, s, f"sources.{i}", path)
+                    for i, s in enumerate(data.get("sources", [])))
+    webhooks = tuple(_build(WebhookConfig, w, f"webhooks.{i}", path)
+                     for i, w in enumerate(data.get("webhooks", [])))
+    parts = {key: _build(cls, data.get(key, {}), key, path)
+             for key, cls in (("fetch", FetchConfig), ("alerts", AlertConfig),
+                              ("models", ModelConfig))}
+    try:
+        return MonitorConfig(sources=sources, webhooks=webhooks, **parts)
+    except ValueError as exc:
+        raise DataError(path, None, str(exc), "rename the sources") from exc
+
+
+def load_config(path: str | Path) -> MonitorConfig:
+    """Read a sources TOML file; a missing or malformed file is a one-line ``DataError``."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DataError(path, None, "config file not found",
+                        "pass --config PATH or run `verticals finance demo`") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(path, None, f"not valid TOML ({exc})", "fix the syntax") from exc
+    return parse_config(data, path)
+
+
+def render_config(config: MonitorConfig) -> str:
+    """Write a config back as TOML text (used to create the demo config)."""
+    lines: list[str] = []
+    for key in ("fetch", "alerts", "models"):
+        lines.append(f"[{key}]")
+        lines += [f"{f.name} = {_toml(getattr(getattr(config, key), f.name))}"
+                  for f in fields(getattr(config, key))]
+        lines.append("")
+    for table, items in (("sources", config.sources), ("webhooks", config.webhooks)):
+        for item in items:
+            lines.append(f"[[{table}]]")
+            lines += [f"{f.name} = {_toml(getattr(item, f.name))}" for f in fields(item)]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,160 @@
+"""Deduplication: canonical URLs, content hashes, and MinHash near-duplicates.
+
+The same story reaches us three ways: the same URL with tracking junk, the same text under two
+URLs, and the same story reworded by two outlets. Each has its own test here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+# Capitalised only because they open a sentence or a wire-style prefix: not entities.
+OPENERS = frozenset("the a an this that these in on at as for and but it its report update "
+                    "breaking exclusive analysis opinion".split())
+TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|ocid)$", re.I)
+NUM_PERM = 64
+_PRIME = np.uint64((1 << 31) - 1)
+_rng = np.random.default_rng(20260302)
+_A = _rng.integers(1, (1 << 31) - 1, NUM_PERM, dtype=np.uint64)
+_B = _rng.integers(0, (1 << 31) - 1, NUM_PERM, dtype=np.uint64)
+
+
+def canonical_url(url: str) -> str:
+    """A URL with case, default ports, fragments, tracking parameters and order normalised.
+
+    >>> canonical_url("HTTPS://News.Example.com:443/a/?utm_source=x&b=2&a=1#top")
+    'https://news.example.com/a?a=1&b=2'
+    """
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    port = parts.port
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                   if not TRACKING.match(k))
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((scheme, host, path if path != "/" or query else "/", urlencode(query), ""))
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens (letters, digits, $ and %).
+
+    >>> words("$NWB falls 5%, sources say")
+    ['$nwb', 'falls', '5%', 'sources', 'say']
+    """
+    return re.findall(r"[$\w%]+", text.lower())
+
+
+def content_hash(text: str) -> str:
+    """Hash of the normalised words, so spacing, case and punctuation do not matter."""
+    return hashlib.sha256(" ".join(words(text)).encode("utf-8")).hexdigest()[:32]
+
+
+def shingles(text: str, n: int = 2) -> set[str]:
+    """Word n-grams (a one-word text is its own shingle).
+
+    >>> sorted(shingles("a b c"))
+    ['a b', 'b c']
+    """
+    tokens = words(text)
+    if len(tokens) < n:
+        return {" ".join(tokens)} if tokens else set()
+    return {" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    """|a & b| / |a | b| (0 for two empty sets)."""
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def minhash(text: str) -> np.ndarray:
+    """A ``NUM_PERM``-long MinHash signature (uint32) of the text's shingles.
+
+    The fraction of equal positions in two signatures estimates their shingles' Jaccard.
+    """
+    grams = shingles(text)
+    if not grams:
+        return np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
+    base = np.array([int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "big")
+                     for g in grams], dtype=np.uint64) % _PRIME
+    hashed = (base[:, None] * _A[None, :] + _B[None, :]) % _PRIME  # < 2**62: no overflow
+    return hashed.min(axis=0).astype(np.uint32)
+
+
+def entities(text: str) -> set[str]:
+    """Cashtags, numbers and capitalised words, lower-cased (a crude named-entity set).
+
+    Other sentence openers ("Shares") land here too; containment tolerates a few extras.
+
+    >>> sorted(entities("Report: shares of Northwind Bank fall 5% as $NWB slides. The end"))
+    ['$nwb', '5%', 'bank', 'northwind']
+    """
+    tokens = re.findall(r"\$?\w[\w.]*%?", text)
+    found = {t.lower().rstrip(".") for t in tokens
+             if t.startswith("$") or t[0].isdigit() or t[0].isupper()}
+    return found - OPENERS
+
+
+def containment(a: set[str], b: set[str]) -> float:
+    """|a & b| / min(|a|, |b|): 1.0 when one story's shingles all appear in the other.
+
+    Jaccard punishes a reworded headline for every word an outlet adds ("Report: ...,
+    sources say"); containment does not, while two different companies in the same phrasing
+    still differ on the shingles around the name.
+    """
+    if not a and not b:
+        return 1.0
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
+class NearDuplicateIndex:
+    """Recent stories in memory; ``match`` finds one already seen, reworded.
+
+    MinHash finds candidates cheaply (estimated Jaccard >= ``candidate_floor``); exact shingle
+    containment >= ``threshold`` and (nearly) the same named entities (companies, cashtags, numbers)
+    confirm them: "Atlas Motors cuts outlook" is not a rewording of "Helios Energy cuts outlook".
+
+    >>> index = NearDuplicateIndex()
+    >>> index.add(1, "Northwind Bank faces probe over loan losses")
+    >>> index.match("Report: Northwind Bank faces probe over loan losses, sources say")
+    1
+    >>> index.match("Atlas Motors faces probe over loan losses") is None
+    True
+    """
+
+    def __init__(self, threshold: float = 0.7, candidate_floor: float = 0.25,
+                 entity_threshold: float = 0.8) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        self.threshold, self.candidate_floor = threshold, candidate_floor
+        self.entity_threshold = entity_threshold
+        self.ids: list[int] = []
+        self._grams: list[set[str]] = []
+        self._entities: list[set[str]] = []
+        self._sigs = np.empty((0, NUM_PERM), dtype=np.uint32)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, article_id: int, text: str) -> None:
+        self.ids.append(article_id)
+        self._grams.append(shingles(text))
+        self._entities.append(entities(text))
+        self._sigs = np.vstack([self._sigs, minhash(text)[None, :]])
+
+    def match(self, text: str) -> int | None:
+        """The id of the stored story ``text`` repeats, else None."""
+        if not self.ids:
+            return None
+        grams, names = shingles(text), entities(text)
+        estimate = (self._sigs == minhash(text)[None, :]).mean(axis=1)
+        best_id, best = None, self.threshold
+        for i in np.flatnonzero(estimate >= self.candidate_floor):
+            score = containment(grams, self._grams[i])
+            if score >= best and containment(names, self._entities[i]) >= self.entity_threshold:
+                best_id, best = self.ids[i], score
+        return best_id

@@ -1,0 +1,128 @@
+"""Turning fetched bytes into articles: RSS/Atom with feedparser, HTML pages with trafilatura."""
+
+from __future__ import annotations
+
+import calendar
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import feedparser
+import trafilatura
+
+from .config import SourceConfig, SourceKind
+from .fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchError, FetchResult
+
+MAX_TEXT_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class RawArticle:
+    """An article as a source gave it, before dedupe and classification."""
+
+    url: str
+    title: str
+    text: str
+    published: datetime
+    source: str
+
+    @property
+    def body(self) -> str:
+        """Title plus text, the string that is hashed, deduplicated and classified."""
+        if self.text and not self.text.startswith(self.title):
+            return f"{self.title}. {self.text}"
+        return self.text or self.title
+
+
+@dataclass(frozen=True)
+class SourcePage:
+    """What one poll of a source returned."""
+
+    articles: list[RawArticle]
+    result: FetchResult
+
+
+class _TextOnly(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def strip_html(fragment: str) -> str:
+    """Plain text of an HTML fragment, whitespace collapsed.
+
+    >>> strip_html("<p>Profit <b>up</b> 5%&nbsp;</p><script>x</script>")
+    'Profit up 5% x'
+    """
+    parser = _TextOnly()
+    parser.feed(fragment)
+    parser.close()
+    return re.sub(r"\s+", " ", html.unescape(" ".join(parser.parts))).strip()
+
+
+def _entry_time(entry: dict, default: datetime) -> datetime:
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    if not parsed:
+        return default
+    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+
+
+def parse_feed(content: bytes, source: str, now: datetime | None = None) -> list[RawArticle]:
+    """Articles of an RSS/Atom document; malformed XML with no entries is a ``FetchError``."""
+    now = now or datetime.now(UTC)
+    feed = feedparser.parse(content)
+    if feed.bozo and not feed.entries:
+        reason = getattr(feed, "bozo_exception", "unknown problem")
+        raise FetchError(source, f"malformed feed ({type(reason).__name__}: {reason})")
+    articles = []
+    for entry in feed.entries:
+        url = entry.get("link") or entry.get("id") or ""
+        title = strip_html(entry.get("title", ""))
+        if not url or not title:
+            continue  # subtle: an entry without link or title cannot be deduplicated or shown
+        text = strip_html(entry.get("summary", ""))[:MAX_TEXT_CHARS]
+        articles.append(RawArticle(url=url, title=title, text=text,
+                                   published=_entry_time(entry, now), source=source))
+    return articles
+
+
+def parse_page(content: bytes, url: str, source: str,
+               now: datetime | None = None) -> list[RawArticle]:
+    """The main text of one HTML article page (trafilatura), or nothing if it has none."""
+    now = now or datetime.now(UTC)
+    page = content.decode("utf-8", errors="replace")
+    text = trafilatura.extract(page, include_comments=False, include_tables=False) or ""
+    meta = trafilatura.extract_metadata(page)
+    title = (meta.title if meta and meta.title else "") or text.split("\n", 1)[0][:200]
+    if not text.strip() or not title:
+        return []
+    published = now
+    if meta and meta.date:
+        try:
+            published = datetime.fromisoformat(meta.date).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return [RawArticle(url=url, title=title.strip(), text=text.strip()[:MAX_TEXT_CHARS],
+                       published=published, source=source)]
+
+
+def poll_source(fetcher: Fetcher, source: SourceConfig, etag: str | None = None,
+                last_modified: str | None = None) -> SourcePage:
+    """Fetch one source (conditionally) and parse what came back."""
+    accept = FEED_TYPES if source.kind == SourceKind.FEED else HTML_TYPES
+    result = fetcher.fetch(source.url, accept, etag=etag, last_modified=last_modified)
+    if result.not_modified:
+        return SourcePage(articles=[], result=result)
+    if source.kind == SourceKind.FEED:
+        try:
+            articles = parse_feed(result.content, source.name)
+        except FetchError as exc:
+            raise FetchError(source.url, exc.problem) from exc
+    else:
+        articles = parse_page(result.content, result.url, source.name)
+    return SourcePage(articles=articles, result=result)

@@ -1,0 +1,99 @@
+"""Windowed sentiment trends per topic and ticker (pure functions, no I/O).
+
+>>> from datetime import datetime
+>>> obs = [Observation(1, datetime(2026, 3, 2, 1), ("topic:Macro",), "negative", -0.9),
+...        Observation(2, datetime(2026, 3, 2, 2), ("topic:Macro",), "positive", 0.8)]
+>>> stat = window_stats(obs, hours=6)["topic:Macro"][0]
+>>> stat.count, stat.negatives, stat.negative_share, round(stat.net_sentiment, 2)
+(2, 1, 0.5, -0.05)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One classified article as the trend maths sees it (naive UTC ``published``)."""
+
+    article_id: int
+    published: datetime
+    keys: tuple[str, ...]  # e.g. ("topic:Earnings", "ticker:NWB")
+    sentiment: str  # negative / neutral / positive
+    score: float  # P(positive) - P(negative)
+
+
+@dataclass(frozen=True)
+class WindowStat:
+    """Counts for one key in one window ``[start, end)``."""
+
+    key: str
+    start: datetime
+    end: datetime
+    count: int = 0
+    negatives: int = 0
+    score_sum: float = 0.0
+    negative_ids: tuple[int, ...] = field(default=())  # most negative first
+
+    @property
+    def negative_share(self) -> float:
+        return self.negatives / self.count if self.count else 0.0
+
+    @property
+    def net_sentiment(self) -> float:
+        """Mean of P(positive) - P(negative) over the window's articles (0 when empty)."""
+        return self.score_sum / self.count if self.count else 0.0
+
+
+def window_start(moment: datetime, hours: float) -> datetime:
+    """The start of the fixed window (aligned to the epoch) that holds ``moment``.
+
+    >>> window_start(datetime(2026, 3, 2, 13, 45), 6)
+    datetime.datetime(2026, 3, 2, 12, 0)
+    """
+    size = timedelta(hours=hours)
+    return EPOCH + ((moment - EPOCH) // size) * size
+
+
+def window_stats(observations: Iterable[Observation], hours: float,
+                 until: datetime | None = None) -> dict[str, list[WindowStat]]:
+    """Per key, one :class:`WindowStat` per window from the first observation's window to the
+    last's (or to ``until``), empty windows included: a baseline needs its quiet windows too."""
+    size = timedelta(hours=hours)
+    cells: dict[tuple[str, datetime], list[Observation]] = defaultdict(list)
+    first = last = None
+    for obs in observations:
+        start = window_start(obs.published, hours)
+        first = start if first is None else min(first, start)
+        last = start if last is None else max(last, start)
+        for key in obs.keys:
+            cells[(key, start)].append(obs)
+    if first is None:
+        return {}
+    if until is not None:
+        last = max(last, window_start(until, hours))
+    starts = [first + i * size for i in range((last - first) // size + 1)]
+    keys = sorted({key for key, _ in cells})
+    return {key: [_stat(key, s, s + size, cells.get((key, s), [])) for s in starts]
+            for key in keys}
+
+
+def _stat(key: str, start: datetime, end: datetime, members: list[Observation]) -> WindowStat:
+    negatives = sorted((o for o in members if o.sentiment == "negative"), key=lambda o: o.score)
+    return WindowStat(key=key, start=start, end=end, count=len(members),
+                      negatives=len(negatives), score_sum=sum(o.score for o in members),
+                      negative_ids=tuple(o.article_id for o in negatives))
+
+
+def trend_rows(stats: dict[str, list[WindowStat]]) -> list[dict]:
+    """Flat rows for tables and charts: key, window start, count, negatives, shares."""
+    return [{"key": s.key, "window": s.start, "count": s.count, "negatives": s.negatives,
+             "negative_share": round(s.negative_share, 3),
+             "net_sentiment": round(s.net_sentiment, 3)}
+            for windows in stats.values() for s in windows]
