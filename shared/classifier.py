@@ -1,0 +1,123 @@
+"""Serving a registered classifier: tokenise, run the fastest available form, return probabilities."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelNotFoundError
+from .export import OnnxBackend, TorchBackend, best_backend
+from .models import resolve_model
+from .settings import get_settings
+
+
+class Classifier:
+    """A fine-tuned text (or text-pair) classifier loaded from a directory.
+
+    Cheap to construct; weights load on first use (``warm_up``). Picks the exported int8/ONNX
+    form when one passed its agreement check, else torch.
+
+    Example::
+
+        clf = load_classifier("intents")
+        clf.predict("my card was declined")          # -> "card_declined"
+        clf.predict_proba(["hi", "bye"]).shape        # -> (2, n_labels)
+    """
+
+    def __init__(self, path: str | Path, batch_size: int = 64) -> None:
+        self.path = Path(path)
+        card_path = self.path / "card.json"
+        if not (self.path / "config.json").exists():
+            raise ModelNotFoundError(f"{self.path} holds no model (no config.json)")
+        self.card: dict = json.loads(card_path.read_text()) if card_path.exists() else {}
+        self.batch_size = batch_size
+        self.max_length = int(self.card.get("params", {}).get("max_length", 128))
+        self._tokenizer = None
+        self._backend: OnnxBackend | TorchBackend | None = None
+        self._labels: list[str] | None = self.card.get("labels")
+
+    @property
+    def labels(self) -> list[str]:
+        if self._labels is None:
+            config = json.loads((self.path / "config.json").read_text())
+            id2label = config.get("id2label", {})
+            self._labels = [id2label[str(i)] for i in range(len(id2label))]
+        return self._labels
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.path)
+        return self._tokenizer
+
+    @property
+    def backend_name(self) -> str:
+        self.warm_up()
+        return self._backend.path.name if isinstance(self._backend, OnnxBackend) else "torch"
+
+    def warm_up(self) -> None:
+        """Load the tokenizer and the fastest form of the model (idempotent)."""
+        if self._backend is not None:
+            return
+        _ = self.tokenizer
+        backend = best_backend(self.path) if get_settings().device == "cpu" else None
+        self._backend = backend or TorchBackend(self.torch_model(), get_settings().device)
+
+    def torch_model(self):
+        """The torch model itself (for explanations and further training)."""
+        from transformers import AutoModelForSequenceClassification
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        return AutoModelForSequenceClassification.from_pretrained(self.path).eval()
+
+    def logits(self, texts: str | list[str], pairs: str | list[str] | None = None) -> np.ndarray:
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if isinstance(pairs, str):
+            pairs = [pairs]
+        if pairs is not None and len(pairs) != len(texts):
+            raise ValueError(f"pairs must match texts in length: {len(pairs)} vs {len(texts)}")
+        self.warm_up()
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            chunk = texts[start : start + self.batch_size]
+            pair_chunk = pairs[start : start + self.batch_size] if pairs is not None else None
+            encoded = self.tokenizer(
+                chunk, pair_chunk, padding=True, truncation=True, max_length=self.max_length,
+                return_tensors="np",
+            )
+            out.append(self._backend(dict(encoded)))
+        return np.concatenate(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
+
+    def predict_proba(
+        self, texts: str | list[str], pairs: str | list[str] | None = None
+    ) -> np.ndarray:
+        """Class probabilities, shape ``(n, len(labels))`` (a single text gives ``n = 1``)."""
+        logits = self.logits(texts, pairs)
+        logits = logits - logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def predict(self, texts: str | list[str]) -> str | list[str]:
+        """The most likely label: one string for one text, a list for a list."""
+        labels = [self.labels[i] for i in self.predict_proba(texts).argmax(1)]
+        return labels[0] if isinstance(texts, str) else labels
+
+
+@lru_cache(maxsize=16)
+def _cached(path: str) -> Classifier:
+    return Classifier(path)
+
+
+def load_classifier(name_or_path: str | Path, version: str | None = None) -> Classifier:
+    """A cached :class:`Classifier` for a registry name (current or given version) or a directory."""
+    if version is not None:
+        from .registry import get_registry
+
+        return _cached(str(get_registry().path(str(name_or_path), version)))
+    return _cached(str(resolve_model(name_or_path)))

@@ -1,0 +1,238 @@
+"""The root ``verticals`` command: ``finetune`` and ``models`` groups; apps mount their own groups
+through the ``verticals.apps`` entry point, so the core never imports an app."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .errors import VerticalsError
+
+app = typer.Typer(help="verticals: one fine-tuning core, three vertical apps.", no_args_is_help=True)
+finetune_app = typer.Typer(help="Fine-tune, pretrain and retrain models.", no_args_is_help=True)
+models_app = typer.Typer(help="The versioned model registry.", no_args_is_help=True)
+app.add_typer(finetune_app, name="finetune")
+app.add_typer(models_app, name="models")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def emit(result: dict, as_json: bool) -> None:
+    """Print a result: one JSON object on stdout with ``--json``, else readable lines."""
+    if as_json:
+        print(json.dumps(result, default=str))
+        return
+    for key, value in result.items():
+        if isinstance(value, dict):
+            print(f"{key}:")
+            for sub, subvalue in value.items():
+                print(f"  {sub}: {_fmt(subvalue)}")
+        else:
+            print(f"{key}: {_fmt(value)}")
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+    return str(value)
+
+
+@finetune_app.command("classify")
+def classify(
+    train: Annotated[Path, typer.Option(help="Training CSV (text,label).")],
+    test: Annotated[Path | None, typer.Option(help="Test CSV; else metrics are on a held-out split.")] = None,
+    text_col: str = "text", label_col: str = "label", base: str = "minilm",
+    lora: bool = False, epochs: int = 3, batch_size: int = 32, lr: float | None = None,
+    max_length: int = 64, grad_accum: int = 1, patience: int = 2,
+    augment: Annotated[bool, typer.Option(help="Add label-preserving augmented copies.")] = False,
+    adversarial: Annotated[bool, typer.Option(help="FGM adversarial training on embeddings.")] = False,
+    name: str = "classifier", as_json: JsonFlag = False,
+) -> None:
+    """Fine-tune a text classifier (full, or LoRA with --lora), register it, print test metrics."""
+    from .data import read_labelled
+    from .finetune import TrainConfig, finetune_classifier
+
+    config = TrainConfig(base=base, epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
+                         grad_accum=grad_accum, patience=patience, lora=lora, augment=augment,
+                         adversarial=adversarial)
+    rows = read_labelled(train, text_col, label_col)
+    test_rows = read_labelled(test, text_col, label_col, min_classes=1) if test else None
+    result = finetune_classifier(rows, test_rows, config, name, test_path=test or "test set")
+    per_class = result.metrics.pop("per_class", {})
+    result.metrics.pop("confusion", None)
+    result.metrics.pop("labels", None)
+    if not as_json and per_class:
+        print(_per_class_table(per_class), file=sys.stderr)
+    emit({"name": result.name, "version": result.version, **result.metrics,
+          **({"per_class": per_class} if as_json else {})}, as_json)
+
+
+def _per_class_table(per_class: dict) -> str:
+    lines = [f"{'label':<32} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>5}"]
+    for label, m in per_class.items():
+        lines.append(f"{label[:32]:<32} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} {m['support']:5d}")
+    return "\n".join(lines)
+
+
+@finetune_app.command("mlm")
+def mlm(
+    corpus: Annotated[Path, typer.Option(help="Unlabelled text: .txt (one per line) or CSV with text.")],
+    name: str = typer.Option(..., help="Registry name of the adapted encoder."),
+    base: str = "minilm", epochs: int = 1, as_json: JsonFlag = False,
+) -> None:
+    """Domain-adaptive masked-LM pretraining; then `finetune classify --base NAME` starts from it."""
+    from .data import read_texts
+    from .pretrain import pretrain_mlm
+    from .registry import get_registry
+
+    version = pretrain_mlm(read_texts(corpus), name=name, base=base, epochs=epochs)
+    emit({"name": name, "version": version, **get_registry().card(name, version).get("metrics", {})}, as_json)
+
+
+@finetune_app.command("contrastive")
+def contrastive(
+    pairs: Annotated[Path, typer.Option(help="CSV with query,positive columns.")],
+    name: str = typer.Option(..., help="Registry name of the tuned bi-encoder."),
+    base: str = "minilm", epochs: int = 1, batch_size: int = 32, as_json: JsonFlag = False,
+) -> None:
+    """Bi-encoder tuning with in-batch negatives on (query, positive) pairs."""
+    from .contrastive import train_biencoder
+    from .data import read_table
+    from .registry import get_registry
+
+    frame = read_table(pairs, ["query", "positive"])
+    version = train_biencoder(list(zip(frame["query"], frame["positive"])), name=name, base=base,
+                              epochs=epochs, batch_size=batch_size)
+    emit({"name": name, "version": version, **get_registry().card(name, version).get("metrics", {})}, as_json)
+
+
+@finetune_app.command("retrain")
+def retrain_cmd(
+    name: str, data: Annotated[Path, typer.Option(help="New labelled rows (text,label).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Retrain NAME on old + new data with its card's recipe; promote only if not worse."""
+    from .data import read_labelled
+    from .retrain import retrain
+
+    report = retrain(name, read_labelled(data, min_classes=1))
+    emit({"promoted": report.promoted, "reason": report.reason, "version": report.version,
+          "old": _headline(report.old_metrics), "new": _headline(report.new_metrics)}, as_json)
+
+
+def _headline(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if k in ("accuracy", "macro_f1", "ece")}
+
+
+@models_app.command("list")
+def list_models(as_json: JsonFlag = False) -> None:
+    """Every model, its current version and headline metrics."""
+    from .registry import get_registry
+
+    registry = get_registry()
+    rows = []
+    for name in registry.names():
+        card = registry.card(name)
+        rows.append({"name": name, "current": registry.current(name), "versions": registry.versions(name),
+                     "kind": card.get("kind"), **_headline(card.get("metrics", {}))})
+    if as_json:
+        print(json.dumps({"models": rows}))
+        return
+    if not rows:
+        print("no models yet: `verticals finetune classify --train T.csv` registers one")
+    for row in rows:
+        metrics = " ".join(f"{k}={row[k]:.3f}" for k in ("accuracy", "macro_f1") if k in row)
+        print(f"{row['name']:<28} {row['current']:<5} {row['kind'] or '':<14} {len(row['versions'])} version(s) {metrics}")
+
+
+@models_app.command("show")
+def show(name: str, version: str | None = None) -> None:
+    """Print a model's card as JSON."""
+    from .registry import get_registry
+
+    print(json.dumps(get_registry().card(name, version), indent=2))
+
+
+@models_app.command("promote")
+def promote(name: str, version: str) -> None:
+    """Make VERSION the one that loads by name."""
+    from .registry import get_registry
+
+    get_registry().promote(name, version)
+    print(f"{name}: {version} is current")
+
+
+@models_app.command("rollback")
+def rollback(name: str) -> None:
+    """Go back to the previously promoted version."""
+    from .registry import get_registry
+
+    print(f"{name}: {get_registry().rollback(name)} is current")
+
+
+@models_app.command("export")
+def export(
+    name: str,
+    int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also write an int8-quantized form.")] = True,
+    embedder: Annotated[bool, typer.Option(help="Export as a sentence embedder (bi-encoders, base models).")] = False,
+    texts: Annotated[Path | None, typer.Option(help="Texts to check agreement on (default: the card's eval set).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Export to ONNX (+ int8), check agreement with the original, measure speed."""
+    from .data import read_table, read_texts
+    from .export import export_model
+    from .models import resolve_model
+
+    path = resolve_model(name)
+    if texts is not None:
+        check = read_texts(texts)
+    else:
+        source = next((path / f for f in ("eval.csv", "train.csv") if (path / f).exists()), None)
+        if source is None:
+            raise VerticalsError(f"{name} has no eval set in its card folder: pass --texts FILE to check agreement")
+        check = read_table(source, ["text"])["text"].tolist()
+    kind = json.loads((path / "card.json").read_text()).get("kind") if (path / "card.json").exists() else "encoder"
+    report = export_model(path, check[:2000], embed=embedder or kind in ("biencoder", "encoder"), int8=int8)
+    emit({"name": name, **report}, as_json)
+
+
+@models_app.command("explain")
+def explain_cmd(name: str, text: str, as_json: JsonFlag = False) -> None:
+    """The words that pushed a classifier's prediction for TEXT, strongest first."""
+    from .classifier import load_classifier
+    from .explain import explain
+
+    classifier = load_classifier(name)
+    attributions = explain(classifier, text)
+    result = {"label": classifier.predict(text), "attributions": attributions}
+    if as_json:
+        print(json.dumps(result))
+        return
+    print(f"prediction: {result['label']}")
+    for token, score in sorted(attributions, key=lambda t: -abs(t[1]))[:10]:
+        print(f"  {token:<20} {score:+.3f}")
+
+
+def _mount_apps() -> None:
+    for entry in entry_points(group="verticals.apps"):
+        try:
+            app.add_typer(entry.load(), name=entry.name)
+        except (ImportError, AttributeError) as err:  # an app mid-install must not break the core CLI
+            print(f"warning: app {entry.name!r} unavailable: {err}", file=sys.stderr)
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning user errors into one line and exit code 1."""
+    _mount_apps()
+    try:
+        app()
+    except VerticalsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,132 @@
+"""Reading the suite's CSV / JSONL / Parquet formats into typed records, with one-line errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+
+
+@dataclass(frozen=True)
+class LabelledText:
+    """One labelled example: ``LabelledText("card was declined", "card_declined")``."""
+
+    text: str
+    label: str
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError(path, None, "file not found", "check the path")
+    if path.is_dir():
+        raise DataError(path, None, "is a directory, expected a file", "pass a CSV/JSONL file")
+    try:
+        raw = path.read_bytes()
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DataError(path, line, "not valid UTF-8", "re-save the file as UTF-8") from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".jsonl", ".json"):
+            return pd.read_json(path, lines=suffix == ".jsonl", dtype=str)
+        if suffix == ".parquet":
+            return pd.read_parquet(path).astype(str)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (ValueError, pd.errors.ParserError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(path, None, f"cannot parse ({first})", "check the file format") from None
+
+
+def read_table(
+    path: str | Path, required: Sequence[str], optional: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Read a table, check its columns and that required cells are non-empty.
+
+    Rows are numbered as in a spreadsheet (header = row 1). Columns come back as ``str``.
+    """
+    path = Path(path)
+    frame = _read_frame(path)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(
+            path, 1, f"missing column(s) {', '.join(missing)} (found: {', '.join(frame.columns)})",
+            "add them to the header or pass the column names",
+        )
+    if frame.empty:
+        raise DataError(path, None, "has no data rows", "add rows below the header")
+    keep = list(required) + [c for c in optional if c in frame.columns]
+    frame = frame[keep].fillna("").astype(str)
+    for column in required:
+        blank = frame[column].str.strip() == ""
+        if blank.any():
+            row = int(blank.to_numpy().argmax()) + 2
+            raise DataError(path, row, f"empty {column!r}", "fill the cell or delete the row")
+    return frame.reset_index(drop=True)
+
+
+def read_labelled(
+    path: str | Path, text_col: str = "text", label_col: str = "label", min_classes: int = 2
+) -> list[LabelledText]:
+    """Read ``text,label`` rows; reject files with fewer than ``min_classes`` labels."""
+    frame = read_table(path, [text_col, label_col])
+    rows = [LabelledText(t.strip(), lab.strip()) for t, lab in zip(frame[text_col], frame[label_col])]
+    classes = {r.label for r in rows}
+    if len(classes) < min_classes:
+        raise DataError(
+            path, None, f"only {len(classes)} class(es) in {label_col!r}: {sorted(classes)}",
+            f"a classifier needs at least {min_classes} labels",
+        )
+    return rows
+
+
+def check_labels_known(test: Iterable[LabelledText], known: set[str], path: str | Path) -> None:
+    """Fail on the first test label never seen in training, naming its row."""
+    for row, item in enumerate(test, start=2):
+        if item.label not in known:
+            raise DataError(
+                path, row, f"label {item.label!r} does not occur in the training data",
+                "add training examples for it or drop the row",
+            )
+
+
+def write_labelled(rows: Iterable[LabelledText], path: str | Path) -> Path:
+    """Write rows as a ``text,label`` CSV atomically."""
+    from .storage import atomic_write_text
+
+    frame = pd.DataFrame([(r.text, r.label) for r in rows], columns=["text", "label"])
+    return atomic_write_text(path, frame.to_csv(index=False))
+
+
+def read_texts(path: str | Path) -> list[str]:
+    """Unlabelled text: one per line in a .txt file, or the ``text`` column of a table."""
+    path = Path(path)
+    if path.suffix.lower() != ".txt":
+        return read_table(path, ["text"])["text"].tolist()
+    frame_check = _read_frame_text(path)
+    lines = [line.strip() for line in frame_check.splitlines() if line.strip()]
+    if not lines:
+        raise DataError(path, None, "has no text lines", "put one text per line")
+    return lines
+
+
+def _read_frame_text(path: Path) -> str:
+    if not path.exists():
+        raise DataError(path, None, "file not found", "check the path")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(path, None, f"not valid UTF-8 at byte {err.start}", "re-save as UTF-8") from None
+
+
+def fingerprint(obj: object) -> str:
+    """A short, stable hash of JSON-able data: ``fingerprint([1, 2]) -> '…16 hex chars'``."""
+    payload = json.dumps(obj, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(payload).hexdigest()[:16]

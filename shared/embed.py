@@ -1,0 +1,90 @@
+"""Sentence embeddings for retrieval and scoring: one ``Embedder`` used by every app."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .export import OnnxBackend, best_backend
+from .models import load_sentence_model, resolve_model
+from .settings import get_settings
+
+
+class TextEmbedder(Protocol):
+    """What retrieval code needs: texts in, L2-normalised float32 rows out."""
+
+    dim: int
+
+    def encode(self, texts: str | list[str], batch_size: int = 64) -> np.ndarray: ...
+
+
+class Embedder:
+    """L2-normalised sentence embeddings from a base model or a registered bi-encoder.
+
+    Cheap to construct; weights load on first ``encode``. Uses the exported ONNX form when
+    one exists (``verticals models export NAME --embedder``), else sentence-transformers.
+
+    >>> Embedder("minilm").encode(["refund my order"]).shape
+    (1, 384)
+    """
+
+    def __init__(self, name: str | Path = "minilm") -> None:
+        self.name = str(name)
+        self.path = resolve_model(name)
+        self._onnx: OnnxBackend | None = None
+        self._model = None
+        self._tokenizer = None
+
+    @property
+    def dim(self) -> int:
+        config = json.loads((self.path / "config.json").read_text())
+        return int(config["hidden_size"])
+
+    @property
+    def max_length(self) -> int:
+        config = self.path / "sentence_bert_config.json"
+        return int(json.loads(config.read_text()).get("max_seq_length", 256)) if config.exists() else 256
+
+    def warm_up(self) -> None:
+        """Load the fastest available form once (idempotent)."""
+        if self._onnx is not None or self._model is not None:
+            return
+        if get_settings().device == "cpu":
+            self._onnx = best_backend(self.path)
+        if self._onnx is not None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.path)
+        else:
+            self._model = load_sentence_model(self.path)
+
+    def encode(self, texts: str | list[str], batch_size: int = 64) -> np.ndarray:
+        """Embed one text or a list; always returns a 2-D float32 array ``(n, dim)``."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        self.warm_up()
+        if self._model is not None:
+            vectors = self._model.encode(
+                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                show_progress_bar=len(texts) > 5000,
+            )
+            return vectors.astype(np.float32, copy=False)
+        out = []
+        for start in range(0, len(texts), batch_size):
+            encoded = self._tokenizer(
+                texts[start : start + batch_size], padding=True, truncation=True,
+                max_length=self.max_length, return_tensors="np",
+            )
+            out.append(self._onnx(dict(encoded)))
+        return np.concatenate(out).astype(np.float32, copy=False)
+
+
+@lru_cache(maxsize=8)
+def get_embedder(name: str = "minilm") -> Embedder:
+    """A process-wide cached :class:`Embedder` (models load once, not per request)."""
+    return Embedder(name)

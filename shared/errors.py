@@ -1,0 +1,34 @@
+"""The core's small error hierarchy: the CLI prints any of these as one line and exits 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VerticalsError(Exception):
+    """A user-facing error: the message says what went wrong and what to do."""
+
+
+class DataError(VerticalsError):
+    """Bad input data. Formats as ``path, row N: problem — fix``.
+
+    >>> str(DataError("t.csv", 3, "empty text", "fill the cell or drop the row"))
+    't.csv, row 3: empty text — fill the cell or drop the row'
+    """
+
+    def __init__(self, path: str | Path, row: int | None, problem: str, fix: str = "") -> None:
+        self.path, self.row, self.problem, self.fix = str(path), row, problem, fix
+        where = f"{path}, row {row}" if row is not None else str(path)
+        super().__init__(f"{where}: {problem}" + (f" — {fix}" if fix else ""))
+
+
+class ModelNotFoundError(VerticalsError):
+    """A base model name or registry entry that does not resolve to local weights."""
+
+
+class RegistryError(VerticalsError):
+    """A registry operation that cannot be done (unknown version, nothing to roll back to)."""
+
+
+class VectorIndexError(VerticalsError):
+    """A vector index that is missing, corrupt or used with the wrong shapes."""

@@ -1,0 +1,176 @@
+"""Fast CPU forms: ONNX export (lossless) and int8 dynamic quantization (lossy: checked).
+
+``export_model`` writes ``<model dir>/export/`` atomically: ``model.onnx``, ``model.int8.onnx``
+and ``report.json`` (agreement with the torch model and texts/second for each form). Serving code
+calls :func:`best_backend`, which picks int8 only when it agreed on >= 99% of the check texts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import VerticalsError
+from .storage import atomic_dir
+
+INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
+MIN_AGREEMENT = 0.99
+
+
+class _KeywordCall(torch.nn.Module):
+    """Calls a HF model with keyword arguments (positional tracing mixes up its inputs)."""
+
+    def __init__(self, model: torch.nn.Module, embed: bool) -> None:
+        super().__init__()
+        self.model, self.embed = model, embed
+
+    def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: D102
+        out = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        )
+        if not self.embed:
+            return out.logits
+        # mean pooling + L2 norm, as the sentence-transformers MiniLM pipeline does
+        mask = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
+        pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+class OnnxBackend:
+    """Runs an exported graph with onnxruntime: ``backend(encoded) -> np.ndarray``."""
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.path = path
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.names = {i.name for i in self.session.get_inputs()}
+
+    def __call__(self, encoded: dict) -> np.ndarray:
+        feed = {k: np.asarray(v, dtype=np.int64) for k, v in encoded.items() if k in self.names}
+        if "token_type_ids" in self.names and "token_type_ids" not in feed:
+            feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+        return self.session.run(None, feed)[0]
+
+
+class TorchBackend:
+    """The plain torch model behind the same call: ``backend(encoded) -> np.ndarray``."""
+
+    def __init__(self, model: torch.nn.Module, device: str, embed: bool = False) -> None:
+        self.module = _KeywordCall(model.to(device).eval(), embed).eval()
+        self.device = device
+
+    def __call__(self, encoded: dict) -> np.ndarray:
+        batch = {k: torch.as_tensor(np.asarray(v, dtype=np.int64), device=self.device) for k, v in encoded.items()}
+        if "token_type_ids" not in batch:
+            batch["token_type_ids"] = torch.zeros_like(batch["input_ids"])
+        with torch.inference_mode():
+            return self.module(**batch).float().cpu().numpy()
+
+
+def export_dir(model_dir: Path) -> Path:
+    """Where the fast forms of ``model_dir`` live: inside it, or under home for package models."""
+    from .settings import get_settings
+
+    if (model_dir / "card.json").exists():
+        return model_dir / "export"
+    return get_settings().home / "exports" / model_dir.name
+
+
+def best_backend(model_dir: Path) -> OnnxBackend | None:
+    """The fastest exported form that passed its agreement check, or None (use torch)."""
+    folder = export_dir(model_dir)
+    report_path = folder / "report.json"
+    if not report_path.exists():
+        return None
+    report = json.loads(report_path.read_text())
+    if (folder / "model.int8.onnx").exists() and report.get("int8_agreement", 0) >= MIN_AGREEMENT:
+        return OnnxBackend(folder / "model.int8.onnx")
+    if (folder / "model.onnx").exists():
+        return OnnxBackend(folder / "model.onnx")
+    return None
+
+
+def export_model(
+    model_dir: Path, check_texts: Sequence[str], embed: bool = False, int8: bool = True,
+    max_length: int = 64,
+) -> dict:
+    """Export ``model_dir`` to ONNX (and int8), check agreement on ``check_texts``, time all forms.
+
+    Agreement is the share of identical argmax predictions (classifiers) or of cosine >= 0.99
+    (embedders). Returns the report written to ``export/report.json``.
+    """
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    if not check_texts:
+        raise VerticalsError("export needs check texts to measure agreement; none were given")
+    hf_logging.set_verbosity_error()
+    loader = AutoModel if embed else AutoModelForSequenceClassification
+    model = loader.from_pretrained(model_dir, attn_implementation="eager").eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    encoded = dict(tokenizer(list(check_texts), padding=True, truncation=True, max_length=max_length, return_tensors="np"))
+    torch_backend = TorchBackend(model, "cpu", embed)
+    with atomic_dir(export_dir(model_dir)) as tmp:
+        _onnx_export(model, tokenizer, tmp / "model.onnx", embed)
+        report = {"kind": "embedder" if embed else "classifier", "check_texts": len(check_texts)}
+        reference = torch_backend(encoded)
+        report["torch_texts_per_s"] = _speed(torch_backend, tokenizer, check_texts, max_length)
+        backend = OnnxBackend(tmp / "model.onnx")
+        report["onnx_agreement"] = _agreement(reference, backend(encoded), embed)
+        report["onnx_texts_per_s"] = _speed(backend, tokenizer, check_texts, max_length)
+        if int8:
+            _quantize(tmp / "model.onnx", tmp / "model.int8.onnx")
+            backend = OnnxBackend(tmp / "model.int8.onnx")
+            report["int8_agreement"] = _agreement(reference, backend(encoded), embed)
+            report["int8_texts_per_s"] = _speed(backend, tokenizer, check_texts, max_length)
+        (tmp / "report.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report), file=sys.stderr)
+    return report
+
+
+def _onnx_export(model, tokenizer, path: Path, embed: bool) -> None:
+    sample = tokenizer(["an example input", "two"], padding=True, return_tensors="pt")
+    args = tuple(sample.get(k, torch.zeros_like(sample["input_ids"])) for k in INPUTS)
+    axes = {k: {0: "batch", 1: "sequence"} for k in INPUTS} | {"output": {0: "batch"}}
+    torch.onnx.export(
+        _KeywordCall(model, embed).eval(), args, str(path), input_names=INPUTS,
+        output_names=["output"], dynamic_axes=axes, opset_version=17, dynamo=False,
+    )
+
+
+def _quantize(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+
+
+def _agreement(reference: np.ndarray, other: np.ndarray, embed: bool) -> float:
+    if embed:
+        cosine = (reference * other).sum(1) / (
+            np.linalg.norm(reference, axis=1) * np.linalg.norm(other, axis=1) + 1e-12
+        )
+        return float(np.mean(cosine >= 0.99))
+    return float(np.mean(reference.argmax(1) == other.argmax(1)))
+
+
+def _speed(backend, tokenizer, texts: Sequence[str], max_length: int, batch: int = 64) -> float:
+    """Texts per second, tokenising included, in batches of ``batch`` (after one warm-up)."""
+    chunks = [list(texts[i : i + batch]) for i in range(0, len(texts), batch)]
+
+    def run(chunk: list[str]) -> None:
+        backend(dict(tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="np")))
+
+    run(chunks[0])
+    start = time.perf_counter()
+    for chunk in chunks:
+        run(chunk)
+    return round(len(texts) / (time.perf_counter() - start), 1)

@@ -1,0 +1,346 @@
+"""Fine-tuning a text classifier: full or LoRA, warmup + linear decay, early stopping,
+gradient accumulation, mixed precision on GPU, optional augmentation and FGM adversarial training.
+
+``train_classifier`` does the training in memory; ``finetune_classifier`` adds evaluation and
+registration, and is what the CLI and the apps call.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .augment import augment_rows
+from .data import LabelledText, check_labels_known, fingerprint, write_labelled
+from .errors import DataError, VerticalsError
+from .evaluate import classification_metrics
+from .models import resolve_model
+from .registry import Registry, get_registry
+from .settings import get_settings
+
+
+@dataclass
+class TrainConfig:
+    """The recipe for fine-tuning a classifier; stored in the model card as ``params``.
+
+    ``lr=None`` picks 8e-5 for a full fine-tune and 1e-3 for LoRA.
+    """
+
+    base: str = "minilm"
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float | None = None
+    max_length: int = 64
+    warmup_ratio: float = 0.1
+    grad_accum: int = 1
+    patience: int = 2
+    val_fraction: float = 0.1
+    lora: bool = False
+    lora_r: int = 16
+    augment: bool = False
+    adversarial: bool = False
+    fgm_epsilon: float = 1.0
+    weight_decay: float = 0.01
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "max_length", "grad_accum", "lora_r"):
+            if getattr(self, key) < 1:
+                raise VerticalsError(f"{key} must be at least 1, got {getattr(self, key)}")
+        if not 0 <= self.val_fraction < 0.5:
+            raise VerticalsError(f"val_fraction must be in [0, 0.5), got {self.val_fraction}")
+        if self.lr is not None and self.lr <= 0:
+            raise VerticalsError(f"lr must be positive, got {self.lr}")
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else (1e-3 if self.lora else 8e-5)
+
+    @classmethod
+    def from_dict(cls, params: dict) -> TrainConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in params.items() if k in known})
+
+
+@dataclass
+class TrainedClassifier:
+    """A trained model in memory, ready to save: ``model.save_pretrained`` + tokenizer."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    labels: list[str]
+    history: list[dict] = field(default_factory=list)
+    seconds_per_epoch: float = 0.0
+
+    def save(self, directory: Path) -> None:
+        self.model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+
+
+@dataclass
+class FinetuneResult:
+    name: str
+    version: str
+    metrics: dict
+
+
+def _split(
+    texts: list[str], labels: list[str], pairs: list[str] | None, fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Stratified train/validation indices; classes with one example stay in train."""
+    rng = random.Random(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, y in enumerate(labels):
+        by_label.setdefault(y, []).append(i)
+    train, val = [], []
+    for indices in by_label.values():
+        rng.shuffle(indices)
+        n_val = int(round(len(indices) * fraction)) if len(indices) > 1 else 0
+        val += indices[:n_val]
+        train += indices[n_val:]
+    return sorted(train), sorted(val)
+
+
+def _batches(n: int, size: int, rng: random.Random | None) -> list[list[int]]:
+    order = list(range(n))
+    if rng is not None:
+        rng.shuffle(order)
+    return [order[i : i + size] for i in range(0, n, size)]
+
+
+class _Encoder:
+    """Tokenises texts (or text pairs) batch by batch with dynamic padding."""
+
+    def __init__(self, tokenizer: object, max_length: int, device: str) -> None:
+        self.tokenizer, self.max_length, self.device = tokenizer, max_length, device
+
+    def __call__(self, texts: Sequence[str], pairs: Sequence[str] | None) -> dict:
+        encoded = self.tokenizer(
+            list(texts), list(pairs) if pairs is not None else None, padding=True,
+            truncation=True, max_length=self.max_length, return_tensors="pt",
+        )
+        return {k: v.to(self.device) for k, v in encoded.items()}
+
+
+def _load_model(config: TrainConfig, labels: list[str], device: str) -> tuple:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # subtle: the "newly initialized head" report is expected
+    path = resolve_model(config.base)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={y: i for i, y in enumerate(labels)},
+    )
+    if config.lora:
+        model = _with_lora(model, config.lora_r)
+    return model.to(device), tokenizer
+
+
+def _with_lora(model: torch.nn.Module, r: int) -> torch.nn.Module:
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    lora = LoraConfig(
+        task_type=TaskType.SEQ_CLS, r=r, lora_alpha=2 * r, lora_dropout=0.1,
+        target_modules=["query", "key", "value", "dense"],
+    )
+    # subtle: TaskType.SEQ_CLS marks the "classifier" head as modules_to_save, so it trains
+    # fully; merge_and_unload() at the end folds the adapters in and keeps that head.
+    return get_peft_model(model, lora)
+
+
+class _FGM:
+    """Fast Gradient Method: nudge word embeddings along their gradient, train on that too."""
+
+    def __init__(self, model: torch.nn.Module, epsilon: float) -> None:
+        self.embeddings = model.get_input_embeddings().weight
+        self.epsilon, self.backup = epsilon, None
+
+    def attack(self) -> None:
+        grad = self.embeddings.grad
+        if grad is None:
+            return
+        norm = torch.norm(grad)
+        if norm > 0 and not torch.isnan(norm):
+            self.backup = self.embeddings.data.clone()
+            self.embeddings.data.add_(self.epsilon * grad / norm)
+
+    def restore(self) -> None:
+        if self.backup is not None:
+            self.embeddings.data = self.backup
+            self.backup = None
+
+
+def _predict_logits(model, encode, texts, pairs, batch_size: int) -> np.ndarray:
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for idx in _batches(len(texts), batch_size * 2, None):
+            batch = encode([texts[i] for i in idx], [pairs[i] for i in idx] if pairs else None)
+            out.append(model(**batch).logits.float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def train_classifier(
+    texts: Sequence[str], labels: Sequence[str], config: TrainConfig | None = None,
+    pairs: Sequence[str] | None = None, progress: bool = True,
+) -> TrainedClassifier:
+    """Fine-tune ``config.base`` on ``texts`` (optionally paired with ``pairs``) -> labels.
+
+    Example: ``train_classifier(["hi", "bye"] * 20, ["greet", "leave"] * 20, TrainConfig(epochs=1))``.
+    """
+    config = config or TrainConfig()
+    texts, labels = list(texts), [str(y) for y in labels]
+    pairs = list(pairs) if pairs is not None else None
+    label_names = sorted(set(labels))
+    if len(label_names) < 2:
+        raise VerticalsError(f"need at least 2 labels to train a classifier, got {label_names}")
+    torch.manual_seed(config.seed)
+    device = get_settings().device
+    train_idx, val_idx = _split(texts, labels, pairs, config.val_fraction, config.seed)
+    tr_texts, tr_labels = [texts[i] for i in train_idx], [labels[i] for i in train_idx]
+    tr_pairs = [pairs[i] for i in train_idx] if pairs else None
+    if config.augment and pairs is None:
+        tr_texts, tr_labels = augment_rows(tr_texts, tr_labels, config.seed)
+    model, tokenizer = _load_model(config, label_names, device)
+    encode = _Encoder(tokenizer, config.max_length, device)
+    y = torch.tensor([label_names.index(v) for v in tr_labels], device=device)
+    val = ([texts[i] for i in val_idx], [labels[i] for i in val_idx],
+           [pairs[i] for i in val_idx] if pairs else None)
+    return _fit(model, tokenizer, encode, config, label_names, (tr_texts, y, tr_pairs), val, progress)
+
+
+def _fit(model, tokenizer, encode, config, label_names, train, val, progress) -> TrainedClassifier:
+    tr_texts, y, tr_pairs = train
+    rng = random.Random(config.seed)
+    steps = math.ceil(math.ceil(len(tr_texts) / config.batch_size) / config.grad_accum) * config.epochs
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+    )
+    warmup = int(steps * config.warmup_ratio)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
+    )
+    fgm = _FGM(model, config.fgm_epsilon) if config.adversarial else None
+    use_amp = encode.device == "cuda"
+    best, best_score, stale, history, epoch_times = None, -1.0, 0, [], []
+    for epoch in range(config.epochs):
+        start = time.perf_counter()
+        model.train()
+        batches = _batches(len(tr_texts), config.batch_size, rng)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, file=sys.stderr)
+        for step, idx in enumerate(bar):
+            batch = encode([tr_texts[i] for i in idx], [tr_pairs[i] for i in idx] if tr_pairs else None)
+            loss = _step_loss(model, batch, y[idx], use_amp) / config.grad_accum
+            loss.backward()
+            if fgm is not None:
+                fgm.attack()
+                (_step_loss(model, batch, y[idx], use_amp) / config.grad_accum).backward()
+                fgm.restore()
+            if (step + 1) % config.grad_accum == 0 or step + 1 == len(batches):
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            bar.set_postfix(loss=f"{loss.item() * config.grad_accum:.3f}")
+        epoch_times.append(time.perf_counter() - start)
+        record = {"epoch": epoch + 1, "loss": float(loss.item() * config.grad_accum)}
+        if val[0]:
+            logits = _predict_logits(model, encode, val[0], val[2], config.batch_size)
+            pred = [label_names[i] for i in logits.argmax(1)]
+            metrics = classification_metrics(val[1], pred, label_names)
+            record.update(val_accuracy=metrics["accuracy"], val_macro_f1=metrics["macro_f1"])
+            score = metrics["macro_f1"]
+            if score > best_score:
+                best, best_score, stale = copy.deepcopy(model.state_dict()), score, 0
+            else:
+                stale += 1
+        history.append(record)
+        print(f"epoch {epoch + 1}: {record}", file=sys.stderr)
+        if val[0] and stale >= config.patience:
+            print(f"early stopping after epoch {epoch + 1}", file=sys.stderr)
+            break
+    if best is not None:
+        model.load_state_dict(best)
+    if config.lora:
+        model = model.merge_and_unload()
+    model.eval()
+    return TrainedClassifier(model, tokenizer, label_names, history, float(np.mean(epoch_times)))
+
+
+def _step_loss(model, batch: dict, target: torch.Tensor, use_amp: bool) -> torch.Tensor:
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+        logits = model(**batch).logits
+    return torch.nn.functional.cross_entropy(logits.float(), target)
+
+
+def finetune_classifier(
+    train: Sequence[LabelledText], test: Sequence[LabelledText] | None, config: TrainConfig,
+    name: str, kind: str = "classifier", card_extra: dict | None = None,
+    registry: Registry | None = None, test_path: str | Path = "test set",
+    train_pairs: Sequence[str] | None = None, test_pairs: Sequence[str] | None = None,
+) -> FinetuneResult:
+    """Train on ``train``, evaluate on ``test`` (or the held-out split) and register the model.
+
+    The training rows and the test set are kept in the version as ``train.csv`` / ``eval.csv``:
+    the test set is the card's fixed evaluation set that ``retrain`` compares versions on.
+    """
+    registry = registry or get_registry()
+    if not train:
+        raise DataError("training data", None, "has no rows", "add labelled rows")
+    if test:
+        check_labels_known(test, {r.label for r in train}, test_path)
+    trained = train_classifier(
+        [r.text for r in train], [r.label for r in train], config, pairs=train_pairs
+    )
+    metrics = {"epochs_run": len(trained.history), "seconds_per_epoch": trained.seconds_per_epoch}
+    if test:
+        metrics.update(evaluate_trained(trained, test, config, test_pairs))
+    card = {
+        "kind": kind, "base": config.base, "labels": trained.labels, "params": asdict(config),
+        "data_fingerprint": fingerprint([(r.text, r.label) for r in train]),
+        "train_rows": len(train), "history": trained.history, "metrics": metrics,
+        **(card_extra or {}),
+    }
+
+    def write(directory: Path) -> None:
+        trained.save(directory)
+        if train_pairs is None:
+            write_labelled(train, directory / "train.csv")
+            if test:
+                write_labelled(test, directory / "eval.csv")
+
+    version = registry.save(name, write, card)
+    return FinetuneResult(name, version, metrics)
+
+
+def evaluate_trained(
+    trained: TrainedClassifier, test: Sequence[LabelledText], config: TrainConfig,
+    test_pairs: Sequence[str] | None = None,
+) -> dict:
+    """Accuracy, macro-F1, per-class report and calibration of an in-memory model on ``test``."""
+    from .evaluate import expected_calibration_error
+
+    encode = _Encoder(trained.tokenizer, config.max_length, get_settings().device)
+    logits = _predict_logits(
+        trained.model, encode, [r.text for r in test], list(test_pairs) if test_pairs else None,
+        config.batch_size,
+    )
+    probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    pred = [trained.labels[i] for i in probs.argmax(1)]
+    metrics = classification_metrics([r.label for r in test], pred, trained.labels)
+    truth = np.array([trained.labels.index(r.label) for r in test])
+    metrics["ece"] = expected_calibration_error(probs, truth)
+    return metrics

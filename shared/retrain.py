@@ -1,0 +1,178 @@
+"""Continuous learning: retrain a registered classifier on its old data plus new rows, and
+promote the new version only if it is not worse on the card's fixed evaluation set.
+
+The recipe is the card's ``params`` (a ``TrainConfig``); the old training rows and the fixed
+evaluation set are the ``train.csv`` / ``eval.csv`` that ``finetune_classifier`` keeps inside
+the version directory. Both versions are scored on the same ``eval.csv`` here and now (the old
+one in the form that serves it), so the comparison never relies on numbers from another run.
+
+Example::
+
+    report = retrain("intents", read_labelled("new_rows.csv"))
+    print(report.promoted, report.reason)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .classifier import Classifier
+from .data import LabelledText, fingerprint, read_labelled, write_labelled
+from .errors import DataError, RegistryError, VerticalsError
+from .evaluate import classification_metrics
+from .finetune import TrainConfig, evaluate_trained, train_classifier
+from .registry import Registry, get_registry
+
+log = logging.getLogger(__name__)
+DECISION_METRIC = "macro_f1"
+
+
+@dataclass
+class RetrainReport:
+    """What a retrain did: the new version, whether it was promoted, and why."""
+
+    name: str
+    version: str
+    promoted: bool
+    reason: str
+    old_version: str
+    old_metrics: dict
+    new_metrics: dict
+    current: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def decide(old: dict, new: dict, metric: str = DECISION_METRIC) -> tuple[bool, str]:
+    """Promote when the new ``metric`` is not worse than the old one; say why either way.
+
+    >>> decide({"macro_f1": 0.80}, {"macro_f1": 0.82})
+    (True, 'macro_f1 0.8200 >= 0.8000 (old): promoted')
+    """
+    if new[metric] >= old[metric]:
+        return True, f"{metric} {new[metric]:.4f} >= {old[metric]:.4f} (old): promoted"
+    return False, f"{metric} {new[metric]:.4f} < {old[metric]:.4f} (old): kept the old version"
+
+
+def score_on(classifier: Classifier, rows: Sequence[LabelledText]) -> dict:
+    """Accuracy and macro-F1 of a loaded classifier on labelled rows (per-class left out)."""
+    predicted = classifier.predict([r.text for r in rows])
+    metrics = classification_metrics([r.label for r in rows], predicted, classifier.labels)
+    return _summary(metrics)
+
+
+def _fingerprint(rows: Sequence[LabelledText]) -> str:
+    return fingerprint([(r.text, r.label) for r in rows])
+
+
+def _summary(metrics: dict) -> dict:
+    return {k: round(float(metrics[k]), 4) for k in ("accuracy", "macro_f1")}
+
+
+def _old_data(registry: Registry, name: str) -> tuple[str, Path, dict]:
+    version = registry.current(name)
+    if version is None:
+        raise RegistryError(f"model {name!r} is not in the registry — train it first")
+    directory = registry.path(name, version)
+    card = registry.card(name, version)
+    if card.get("kind", "classifier") != "classifier":
+        raise VerticalsError(f"model {name!r} is a {card.get('kind')}, retrain needs a classifier")
+    for file in ("train.csv", "eval.csv"):
+        if not (directory / file).is_file():
+            raise VerticalsError(
+                f"{directory} has no {file}: retrain needs the training data and fixed "
+                "evaluation set that `verticals finetune classify --test` keeps — train it that way"
+            )
+    return version, directory, card
+
+
+def _check_new(new: Sequence[LabelledText]) -> list[LabelledText]:
+    rows = list(new)
+    if not rows:
+        raise DataError("new data", None, "has no rows", "add labelled rows to retrain on")
+    for row, item in enumerate(rows, start=2):
+        if not item.text.strip() or not item.label.strip():
+            raise DataError("new data", row, "empty text or label", "fill the cell or drop the row")
+    return rows
+
+
+def retrain(
+    name: str, new: Sequence[LabelledText], registry: Registry | None = None
+) -> RetrainReport:
+    """Retrain ``name`` with its card's recipe on old + ``new`` rows, save the result with
+    ``promote=False``, and promote it only if macro-F1 on the fixed ``eval.csv`` is not worse.
+    """
+    registry = registry or get_registry()
+    old_version, old_dir, card = _old_data(registry, name)
+    rows = read_labelled(old_dir / "train.csv") + _check_new(new)
+    fixed_eval = read_labelled(old_dir / "eval.csv", min_classes=1)
+    config = TrainConfig.from_dict(card.get("params", {}))
+    old_metrics = score_on(Classifier(old_dir), fixed_eval)
+    trained = train_classifier([r.text for r in rows], [r.label for r in rows], config)
+    new_metrics = evaluate_trained(trained, fixed_eval, config)
+    new_card = {
+        "kind": "classifier", "base": config.base, "labels": trained.labels,
+        "params": asdict(config), "data_fingerprint": _fingerprint(rows),
+        "train_rows": len(rows), "history": trained.history, "metrics": new_metrics,
+        "retrained_from": old_version, "new_rows_fingerprint": _fingerprint(new),
+    }
+
+    def write(directory: Path) -> None:
+        trained.save(directory)
+        write_labelled(rows, directory / "train.csv")
+        write_labelled(fixed_eval, directory / "eval.csv")
+
+    version = registry.save(name, write, new_card, promote=False)
+    promoted, reason = decide(old_metrics, _summary(new_metrics))
+    if promoted:
+        registry.promote(name, version)
+    return RetrainReport(
+        name, version, promoted, reason, old_version, old_metrics, _summary(new_metrics),
+        registry.current(name) or version,
+    )
+
+
+def retrain_from_file(
+    name: str, data_path: str, text_col: str = "text", label_col: str = "label"
+) -> RetrainReport | None:
+    """Job body for the scheduler: retrain on the rows in ``data_path`` unless this very data was
+    already used by the current version's retrain. Errors are logged, not raised (a failed
+    nightly job must not stop the scheduler)."""
+    try:
+        new = read_labelled(data_path, text_col, label_col, min_classes=1)
+        registry = get_registry()
+        latest = registry.versions(name)[-1] if registry.versions(name) else None
+        done = registry.card(name, latest).get("new_rows_fingerprint")
+        if done == _fingerprint(new):
+            log.info("retrain %s: %s already used by the current version, skipped", name, data_path)
+            return None
+        report = retrain(name, new, registry)
+        log.info("retrain %s -> %s: %s", name, report.version, report.reason)
+        return report
+    except VerticalsError as err:
+        log.error("retrain %s failed: %s", name, err)
+        return None
+
+
+def schedule_retrain(scheduler, name: str, data_path: str | Path, cron: str, **job_options):
+    """Add (or replace) a cron job on an APScheduler 3 ``scheduler`` that retrains ``name`` on
+    ``data_path``; returns the ``Job``. The job is referenced by import path, so it survives in
+    a persistent job store.
+
+    >>> schedule_retrain(BackgroundScheduler(), "intents", "new.csv", "0 3 * * *")  # doctest: +SKIP
+    """
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        trigger = CronTrigger.from_crontab(cron)
+    except ValueError as err:
+        message = f"cron must be 5 fields like '0 3 * * *', got {cron!r} ({err})"
+        raise VerticalsError(message) from None
+    return scheduler.add_job(
+        "shared.retrain:retrain_from_file", trigger, args=[name, str(data_path)],
+        id=job_options.pop("id", f"retrain:{name}"), replace_existing=True, **job_options,
+    )

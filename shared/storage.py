@@ -1,0 +1,56 @@
+"""Atomic writes: a crash never leaves a half-written file or directory that loads as whole."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextmanager
+def atomic_dir(final_path: str | Path) -> Iterator[Path]:
+    """Yield a temp dir beside ``final_path``; on success it replaces ``final_path`` whole.
+
+    Temp dirs start with a dot, so listings that skip dot-names never see a half-written one.
+    An existing ``final_path`` is swapped out only after the new one is complete.
+    """
+    final_path = Path(final_path)
+    final_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final_path.name}.", dir=final_path.parent))
+    try:
+        yield tmp
+        if final_path.exists():
+            old = final_path.with_name(f".{final_path.name}.old-{os.getpid()}")
+            os.replace(final_path, old)
+            os.replace(tmp, final_path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final_path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
