@@ -1,0 +1,47 @@
+# The only scripts a user needs. `make demo` and `make test` do all the set-up on a fresh machine.
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Pinned: `pip install torch==2.13.0` takes the local CPU wheel; an unpinned torch pulls CUDA.
+TORCH  := torch==2.13.0
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test test-all bench lint browser-deps clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q $(TORCH) -e ".[dev,ray]"
+	touch $(STAMP)
+
+# Debian's Chromium for the browser tests; they skip (and say so) where it cannot be installed.
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  ( (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+	    echo "chromium not installed: browser tests will be skipped" )
+
+demo: setup
+	$(BIN)/verticals support demo
+	$(BIN)/verticals finance demo
+	$(BIN)/verticals recommend demo
+	$(BIN)/streamlit run apps/home.py --server.headless true --browser.gatherUsageStats false
+
+test: setup browser-deps
+	$(BIN)/pytest -q
+
+test-all: setup browser-deps
+	$(BIN)/pytest -q --runslow
+
+bench: setup
+	$(BIN)/python benchmarks/classify.py
+	$(BIN)/python benchmarks/support.py
+	$(BIN)/python benchmarks/finance.py
+	$(BIN)/python benchmarks/recommender.py
+
+lint: setup
+	$(BIN)/ruff check shared apps tests benchmarks
+
+clean:
+	rm -rf var .pytest_cache
