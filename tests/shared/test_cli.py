@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import toy_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VERTICALS_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "shared", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_classify_json_registers_and_lists(tmp_path, toy_files):
+    train, test = toy_files
+    done = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--test", str(test), "--epochs", "1",
+                   "--batch-size", "8", "--max-length", "24", "--name", "toy", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)  # stdout is exactly one JSON object; progress went to stderr
+    assert result["version"] == "v1" and 0 <= result["accuracy"] <= 1 and "per_class" in result
+    listed = json.loads(run_cli(tmp_path, "models", "list", "--json").stdout)
+    assert [m["name"] for m in listed["models"]] == ["toy"]
+    shown = json.loads(run_cli(tmp_path, "models", "show", "toy").stdout)
+    assert shown["metrics"]["accuracy"] == result["accuracy"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"sentence,label\nhi,a\n", "missing column"),
+        (b"text,label\nhi,a\nho,a\n", "only 1 class"),
+        (b"text,label\nhi,a\n,b\n", "row 3: empty 'text'"),
+        (b"text,label\nhi,a\ncaf\xe9,b\n", "row 3: not valid UTF-8"),
+    ],
+)
+def test_bad_input_is_one_line_and_changes_nothing(tmp_path, content, expected):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    done = run_cli(tmp_path / "home", "finetune", "classify", "--train", str(bad), "--name", "x")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: ") and expected in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "home" / "models" / "x").exists()
+
+
+def test_unseen_test_label_is_named(tmp_path, toy_files):
+    train, _ = toy_files
+    test = tmp_path / "test.csv"
+    test.write_text("text,label\nfine,pos\nodd one,mystery\n")
+    done = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--test", str(test), "--name", "x")
+    assert done.returncode == 1 and "row 3: label 'mystery' does not occur in the training data" in done.stderr
+
+
+def test_missing_model_names_what_to_do(tmp_path):
+    done = run_cli(tmp_path, "models", "export", "nope")
+    assert done.returncode == 1 and "model 'nope' not found" in done.stderr
+
+
+def test_toy_rows_are_balanced_enough():
+    labels = [r.label for r in toy_rows(96, 0)]
+    assert 30 < labels.count("pos") < 66

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.data import LabelledText, fingerprint, read_labelled, read_table, write_labelled
+from shared.errors import DataError
+
+cell = st.text(alphabet=string.ascii_letters + string.digits + " ,\"'é中\n", min_size=1, max_size=30).filter(
+    lambda s: s.strip() != ""
+)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(rows=st.lists(st.tuples(cell, st.sampled_from(["a", "b", "c"])), min_size=2, max_size=20))
+def test_labelled_round_trip_keeps_every_row(tmp_path, rows):
+    rows = [LabelledText(t.strip(), y) for t, y in rows]
+    if len({r.label for r in rows}) < 2:
+        rows.append(LabelledText("extra", "zz"))
+    path = write_labelled(rows, tmp_path / "rows.csv")
+    assert read_labelled(path) == rows
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(min_size=1, max_size=200))
+def test_arbitrary_bytes_either_parse_or_fail_with_one_line(tmp_path, data):
+    path = tmp_path / "junk.csv"
+    path.write_bytes(b"text,label\n" + data)
+    try:
+        read_labelled(path)
+    except DataError as err:
+        assert "\n" not in str(err) and str(path) in str(err)
+
+
+def test_non_utf8_names_file_and_row(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("text,label\nok,a\ncaf\xe9,b\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin.csv, row 3: not valid UTF-8"):
+        read_labelled(path)
+
+
+def test_missing_column_and_empty_cell(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("sentence,label\nhi,a\n")
+    with pytest.raises(DataError, match="missing column"):
+        read_labelled(path)
+    path.write_text("text,label\nhi,a\n  ,b\n")
+    with pytest.raises(DataError, match=r"row 3: empty 'text'"):
+        read_labelled(path)
+
+
+def test_single_class_and_empty_file(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("text,label\nhi,a\nho,a\n")
+    with pytest.raises(DataError, match="only 1 class"):
+        read_labelled(path)
+    path.write_text("text,label\n")
+    with pytest.raises(DataError, match="no data rows"):
+        read_table(path, ["text", "label"])
+
+
+def test_fingerprint_is_stable_and_sensitive():
+    assert fingerprint([1, 2]) == fingerprint([1, 2]) != fingerprint([2, 1])
+    assert len(fingerprint({"a": 1})) == 16

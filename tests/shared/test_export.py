@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+from shared.classifier import Classifier
+from shared.data import read_table
+from shared.export import export_model
+
+from .conftest import toy_rows
+
+
+def test_int8_and_onnx_agree_with_torch_and_serve(full_model, session_registry, tmp_path):
+    path = shutil.copytree(session_registry.path("toy-full"), tmp_path / "toy-full")  # keep the session model torch-only
+    texts = read_table(path / "eval.csv", ["text"])["text"].tolist()
+    report = export_model(path, texts, int8=True, max_length=24)
+    assert report["onnx_agreement"] == 1.0  # ONNX fp32 is lossless
+    assert report["int8_agreement"] >= 0.95
+    assert json.loads((path / "export" / "report.json").read_text()) == report
+    served = Classifier(path)
+    assert served.backend_name.endswith(".onnx")
+    rows = toy_rows(40, 7)
+    accuracy = sum(p == r.label for p, r in zip(served.predict([r.text for r in rows]), rows)) / len(rows)
+    assert accuracy >= 0.9
+
+
+def test_embedder_export_matches_sentence_transformers(home, tmp_path):
+    import numpy as np
+
+    from shared.embed import Embedder
+    from shared.models import resolve_model
+
+    texts = ["refund my order", "where is my parcel", "reset my password please"] * 4
+    reference = Embedder("minilm").encode(texts)
+    report = export_model(resolve_model("minilm"), texts, embed=True, int8=False)
+    assert report["onnx_agreement"] == 1.0
+    fast = Embedder("minilm")
+    fast.warm_up()
+    assert fast._onnx is not None
+    np.testing.assert_allclose(fast.encode(texts), reference, atol=1e-4)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from shared.classifier import Classifier
+from shared.errors import VerticalsError
+from shared.finetune import TrainConfig, train_classifier
+
+from .conftest import toy_rows
+
+
+def test_full_finetune_learns_the_toy_task(full_model, session_registry):
+    assert full_model.metrics["accuracy"] >= 0.9  # chance is ~0.5
+    card = session_registry.card("toy-full")
+    assert card["kind"] == "classifier" and card["labels"] == ["neg", "pos"]
+    assert card["params"]["epochs"] == 2 and len(card["data_fingerprint"]) == 16
+    assert (session_registry.path("toy-full") / "eval.csv").exists()
+
+
+@pytest.mark.parametrize("name", ["toy-full", "toy-lora"])
+def test_save_load_gives_identical_logits_head_included(name, full_model, lora_model, session_registry):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = session_registry.path(name)
+    texts = ["my order was wonderful today", "delivery was broken today", "the app"]
+    clf = Classifier(path)
+    served = clf.logits(texts)
+    reference = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    batch = AutoTokenizer.from_pretrained(path)(texts, padding=True, truncation=True, max_length=24, return_tensors="pt")
+    with torch.inference_mode():
+        expected = reference(**batch).logits.numpy()
+    np.testing.assert_allclose(served, expected, atol=1e-5)
+    assert clf.predict(texts[:2]) == ["pos", "neg"]  # a lost head would predict at random
+
+
+def test_lora_learns_and_keeps_its_head(lora_model, session_registry):
+    assert lora_model.metrics["accuracy"] >= 0.8
+    assert session_registry.card("toy-lora")["params"]["lora"] is True
+
+
+def test_augment_and_adversarial_train_for_real():
+    rows = toy_rows(48, 3)
+    config = TrainConfig(epochs=1, batch_size=8, max_length=16, augment=True, adversarial=True, val_fraction=0.0)
+    trained = train_classifier([r.text for r in rows], [r.label for r in rows], config, progress=False)
+    assert trained.labels == ["neg", "pos"] and len(trained.history) == 1
+    assert np.isfinite(trained.history[0]["loss"])
+
+
+def test_bad_configs_name_the_value():
+    with pytest.raises(VerticalsError, match="epochs must be at least 1, got 0"):
+        TrainConfig(epochs=0)
+    with pytest.raises(VerticalsError, match="need at least 2 labels"):
+        train_classifier(["a", "b"], ["x", "x"], TrainConfig(epochs=1))

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shared.errors import VectorIndexError
+from shared.index import VectorIndex
+
+
+def _unit(n: int, d: int, seed: int) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _brute(vectors: np.ndarray, ids: list[str], query: np.ndarray, k: int) -> list[str]:
+    return [ids[i] for i in np.argsort(-(vectors @ query))[:k]]
+
+
+def test_exact_search_equals_brute_force():
+    vectors, ids = _unit(500, 32, 0), [f"d{i}" for i in range(500)]
+    index = VectorIndex(32)
+    index.add(ids, vectors, [{"n": i} for i in range(500)])
+    queries = _unit(20, 32, 1)
+    for query, hits in zip(queries, index.search(queries, k=5)):
+        assert [h.id for h in hits] == _brute(vectors, ids, query, 5)
+    assert index.search(queries[0], k=1)[0][0].meta == {"n": int(np.argmax(vectors @ queries[0]))}
+
+
+def test_hnsw_above_threshold_has_high_recall():
+    vectors, ids = _unit(3000, 32, 2), [str(i) for i in range(3000)]
+    index = VectorIndex(32, hnsw_threshold=1000)
+    index.add(ids, vectors)
+    assert index.kind == "hnsw"
+    queries = _unit(50, 32, 3)
+    found = [h.id for hits in index.search(queries, k=1) for h in hits]
+    truth = [_brute(vectors, ids, q, 1)[0] for q in queries]
+    assert np.mean([a == b for a, b in zip(found, truth)]) >= 0.95
+
+
+def test_add_replace_remove_and_round_trip(tmp_path):
+    vectors = _unit(10, 8, 4)
+    index = VectorIndex(8)
+    index.add([f"x{i}" for i in range(10)], vectors)
+    index.add(["x0"], vectors[9:10], [{"v": 2}])  # replace x0 with x9's vector
+    assert len(index) == 10 and index.meta("x0") == {"v": 2}
+    assert {h.id for h in index.search(vectors[9], k=2)[0]} == {"x0", "x9"}
+    assert index.remove(["x9", "nope"]) == 1
+    assert "x9" not in index.ids
+    loaded = VectorIndex.load(index.save(tmp_path / "idx"))
+    assert loaded.ids == index.ids and loaded.meta("x0") == {"v": 2}
+    q = _unit(3, 8, 5)
+    assert [[h.id for h in r] for r in loaded.search(q, 3)] == [[h.id for h in r] for r in index.search(q, 3)]
+
+
+def test_bad_shapes_and_k_are_named():
+    index = VectorIndex(4)
+    with pytest.raises(VectorIndexError, match="dim 3, index has dim 4"):
+        index.add(["a"], np.ones((1, 3)))
+    with pytest.raises(VectorIndexError, match="k must be greater than 0, got -3"):
+        index.search(np.ones(4), k=-3)
+    assert index.search(np.ones(4), k=2) == [[]]

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from shared.errors import RegistryError
+from shared.registry import Registry
+
+
+def _write(text: str):
+    def write(directory):
+        (directory / "weights.txt").write_text(text)
+
+    return write
+
+
+def test_versions_promote_and_rollback(tmp_path):
+    registry = Registry(tmp_path)
+    assert registry.save("m", _write("one"), {"kind": "test"}) == "v1"
+    assert registry.save("m", _write("two"), {"kind": "test"}) == "v2"
+    assert registry.current("m") == "v2"
+    assert registry.save("m", _write("three"), {"kind": "test"}, promote=False) == "v3"
+    assert registry.current("m") == "v2"  # an unpromoted candidate does not serve
+    registry.promote("m", "v3")
+    assert registry.rollback("m") == "v2"
+    assert (registry.path("m") / "weights.txt").read_text() == "two"
+    card = registry.card("m", "v1")
+    assert card["name"] == "m" and card["version"] == "v1" and card["created"]
+    with pytest.raises(RegistryError, match="no version 'v9'"):
+        registry.promote("m", "v9")
+
+
+def test_rollback_without_history_is_a_clear_error(tmp_path):
+    registry = Registry(tmp_path)
+    registry.save("m", _write("one"), {})
+    with pytest.raises(RegistryError, match="no earlier promoted version"):
+        registry.rollback("m")
+
+
+def test_killed_save_leaves_previous_version_and_no_half_version(tmp_path):
+    registry = Registry(tmp_path)
+    registry.save("m", _write("good"), {"kind": "test"})
+    script = textwrap.dedent(f"""
+        import time
+        from shared.registry import Registry
+        def write(d):
+            (d / "weights.txt").write_text("partial")
+            print("writing", flush=True)
+            time.sleep(60)
+        Registry({str(tmp_path)!r}).save("m", write, {{}})
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.1)
+    assert registry.versions("m") == ["v1"]
+    assert registry.current("m") == "v1"
+    assert (registry.path("m") / "weights.txt").read_text() == "good"
+    assert json.loads((registry.path("m") / "card.json").read_text())["version"] == "v1"
+    assert registry.save("m", _write("next"), {}) == "v2"  # the debris does not block the next save
