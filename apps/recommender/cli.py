@@ -1,0 +1,132 @@
+"""``verticals recommend ...``: train, score, evaluate, demo, dashboard, nightly schedule."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shared.errors import VerticalsError
+
+app = typer.Typer(help="Recommender: text interest scorer, reranking, batch scoring.",
+                  no_args_is_help=True)
+
+DEMO = Path(__file__).resolve().parents[2] / "datasets" / "recommender"
+Items = Annotated[Path, typer.Option(help="Items CSV: item_id,title[,description][,category].")]
+Interactions = Annotated[Path, typer.Option(
+    help="Interactions CSV: user_id,item_id,label[,timestamp].")]
+Prefix = Annotated[str, typer.Option(help="Registry prefix of the three models.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def emit(result: dict, as_json: bool) -> None:
+    """One JSON object on stdout with ``--json``, else ``key: value`` lines."""
+    if as_json:
+        print(json.dumps(result, default=str))
+        return
+    for key, value in result.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else value
+        if isinstance(value, dict):
+            shown = ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in value.items())
+        print(f"{key}: {shown}")
+
+
+def _service(items: Path, interactions: Path, prefix: str):
+    from .service import RecommenderService
+
+    return RecommenderService(items, interactions, prefix)
+
+
+@app.command()
+def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
+          epochs: int = 1, max_length: int = 128, val_fraction: float = 0.2,
+          max_pairs: int = 3000, as_json: JsonFlag = False) -> None:
+    """Tune the bi-encoder and cross-encoder, fit the ranker on a later period, register all."""
+    from .scoring import TextConfig
+    from .service import TrainConfig
+
+    text = TextConfig(epochs=epochs, bi_max_length=max_length, cross_max_length=max_length,
+                      max_pairs=max_pairs, max_cross=max_pairs)
+    config = TrainConfig(prefix=prefix, val_fraction=val_fraction, text=text)
+    emit(_service(items, interactions, prefix).train(config), as_json)
+
+
+@app.command()
+def score(items: Items, interactions: Interactions,
+          out: Annotated[Path, typer.Option(help="Output .parquet or .csv (must not exist).")],
+          candidates: Annotated[Path | None, typer.Option(
+              help="CSV user_id,item_id to score.")] = None,
+          top_k: Annotated[int | None, typer.Option(help="Rank the catalogue, keep K.")] = None,
+          engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
+          chunk_size: Annotated[int, typer.Option(help="Users per chunk.")] = 200,
+          overwrite: bool = False, prefix: Prefix = "rec", as_json: JsonFlag = False) -> None:
+    """Batch scoring to user_id,item_id,score,rank; rerun after a crash to resume."""
+    result = _service(items, interactions, prefix).score(
+        out, candidates, top_k, engine=engine, chunk_size=chunk_size, overwrite=overwrite)
+    emit({"out": str(result.out), "rows": result.rows, "chunks": result.chunks,
+          "resumed_chunks": result.skipped}, as_json)
+
+
+@app.command("eval")
+def evaluate(items: Items, train: Annotated[Path, typer.Option(help="Interactions to learn from.")],
+             test: Annotated[Path, typer.Option(help="Later interactions to predict.")],
+             prefix: Prefix = "rec", candidates: int = 50, as_json: JsonFlag = False) -> None:
+    """AUC, MRR, nDCG@10, HR@10 of the trained models beside popularity and MiniLM baselines."""
+    from .data import read_interactions
+    from .evaluation import evaluate_ranking
+
+    service = _service(items, train, prefix)
+    test_rows = read_interactions(test, service.items)
+    emit(evaluate_ranking(service.pipeline(), test_rows, n_candidates=candidates), as_json)
+
+
+@app.command("eval-ctr")
+def eval_ctr(train: Annotated[Path, typer.Option(help="TALLRec JSON to fine-tune on.")],
+             test: Annotated[Path, typer.Option(help="TALLRec JSON to score.")],
+             base: Annotated[str, typer.Option(help="Start model (e.g. rec-interest).")] = "minilm",
+             name: str = "rec-ctr", epochs: int = 3, max_length: int = 256,
+             as_json: JsonFlag = False) -> None:
+    """Fine-tune the interest scorer on TALLRec-style A.json, print AUC on B.json."""
+    from .data import load_tallrec
+    from .evaluation import evaluate_ctr
+
+    emit(evaluate_ctr(load_tallrec(train), load_tallrec(test), name, base=base, epochs=epochs,
+                      max_length=max_length), as_json)
+
+
+@app.command()
+def demo(force: Annotated[bool, typer.Option(help="Retrain even if models exist.")] = False,
+         as_json: JsonFlag = False) -> None:
+    """Prepare the demo: train on datasets/recommender once, then score top-10 for every user."""
+    from .service import demo_setup
+
+    emit(demo_setup(DEMO / "items.csv", DEMO / "interactions.csv", force=force), as_json)
+
+
+@app.command()
+def dashboard(port: int = 8503) -> None:
+    """Open the recommender dashboard (streamlit run)."""
+    script = Path(__file__).with_name("dashboard.py")
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(script),
+                                      "--server.port", str(port)]))
+
+
+@app.command()
+def schedule(items: Items, interactions: Interactions,
+             out_dir: Annotated[Path, typer.Option(help="Folder for dated score files.")],
+             hour: int = 2, minute: int = 0, top_k: int = 20, prefix: Prefix = "rec",
+             once: Annotated[bool, typer.Option(help="Run the job now and exit.")] = False) -> None:
+    """Score every user's top-k nightly with APScheduler (foreground; Ctrl-C stops)."""
+    from .schedule import nightly_job, start_scheduler
+
+    if once:
+        print(nightly_job(str(items), str(interactions), str(out_dir), top_k, prefix))
+        return
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise VerticalsError(f"hour/minute must be a time of day, got {hour}:{minute}")
+    start_scheduler(items, interactions, out_dir, hour, minute, top_k, prefix)

@@ -1,0 +1,91 @@
+"""Recommender dashboard: pick a user, see their history and a reranked, explained top-N.
+
+Runs alone (``verticals recommend dashboard``) or as a page of the suite's app; data files
+come from ``VERTICALS_REC_ITEMS`` / ``VERTICALS_REC_INTERACTIONS`` (default: the demo data).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # subtle: `streamlit run` puts only this folder on sys.path
+    sys.path.insert(0, str(ROOT))
+
+from apps.recommender.service import RecommenderService  # noqa: E402
+from shared.errors import VerticalsError  # noqa: E402
+from shared.ui import show_model_card  # noqa: E402
+
+DEMO = ROOT / "datasets" / "recommender"
+NEW_USER = "(a new user with no history)"
+
+
+@st.cache_resource
+def load_service(items: str, interactions: str, prefix: str) -> RecommenderService:
+    return RecommenderService(items, interactions, prefix)
+
+
+def recommendations_table(recs: list) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "rank": i, "title": r.title, "category": r.category, "score": round(r.score, 3),
+        "text interest": round(r.text_part, 2), "other features": round(r.other_part, 2),
+        "because you liked": "; ".join(r.because),
+    } for i, r in enumerate(recs, start=1)])
+
+
+st.title("Recommender")
+service = load_service(os.environ.get("VERTICALS_REC_ITEMS", str(DEMO / "items.csv")),
+                       os.environ.get("VERTICALS_REC_INTERACTIONS",
+                                      str(DEMO / "interactions.csv")),
+                       os.environ.get("VERTICALS_REC_PREFIX", "rec"))
+try:
+    trained = service.is_trained()
+    users = service.users()
+except VerticalsError as err:
+    st.error(str(err))
+    st.stop()
+if not trained:
+    st.info("No trained recommender yet: run `verticals recommend demo` (or `train`).")
+    st.stop()
+
+user = st.selectbox("User", users + [NEW_USER])
+n = st.slider("How many recommendations", min_value=3, max_value=20, value=10)
+user_id = "__new_user__" if user == NEW_USER else user
+
+history_col, recs_col = st.columns([2, 3])
+with history_col:
+    st.subheader("History")
+    history = service.history(user_id)
+    if history.empty:
+        st.caption("Nothing yet.")
+    else:
+        history["taken"] = history.pop("label").map({1: "yes", 0: "shown only"})
+        st.dataframe(history.drop(columns=["item_id"]), hide_index=True, width="stretch")
+
+with recs_col:
+    st.subheader(f"Top {n}, reranked")
+    try:
+        with st.spinner("Scoring the catalogue..."):
+            recs, note = service.recommend(user_id, n)
+    except VerticalsError as err:
+        st.error(str(err))
+        st.stop()
+    if note:
+        st.warning(note)
+    st.dataframe(recommendations_table(recs), hide_index=True, width="stretch")
+    st.caption("Score = the ranker's P(take). Its logit splits into text interest (bi- and "
+               "cross-encoder) and other features (popularity, recency, category, activity).")
+    if recs and not note:
+        top = recs[0]
+        st.markdown(f"**Why “{top.title}”?** Feature values:")
+        st.bar_chart(pd.Series(top.features, name="value"))
+
+st.subheader("Models")
+for card in service.cards():
+    with st.expander(f"{card.get('name')} {card.get('version')} ({card.get('kind')})"):
+        show_model_card(card)

@@ -1,0 +1,204 @@
+"""Items, interactions and candidates: the recommender's input files, read and validated.
+
+Formats (DESIGN.md): items ``item_id,title[,description][,category]``; interactions
+``user_id,item_id,label[,timestamp]`` (1 = clicked/bought, 0 = shown, not taken); candidates
+``user_id,item_id``. Loaders convert MovieLens folders and TALLRec JSON into these.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shared import read_table
+from shared.errors import DataError
+
+
+def item_text(title: str, category: str = "", description: str = "") -> str:
+    """The text a model reads for an item: ``"Neon and Gin. Crime Fiction. Hard-boiled..."``."""
+    return ". ".join(part.strip().rstrip(".") for part in (title, category, description)
+                     if part.strip()) + "."
+
+
+def read_items(path: str | Path) -> pd.DataFrame:
+    """Items with a ``text`` column composed from title, category and description."""
+    frame = read_table(path, ["item_id", "title"], ["description", "category"])
+    for column in ("description", "category"):
+        if column not in frame:
+            frame[column] = ""
+    _refuse_duplicates(frame, ["item_id"], path)
+    frame["text"] = [item_text(t, c, d) for t, c, d in
+                     zip(frame["title"], frame["category"], frame["description"])]
+    return frame
+
+
+def read_interactions(path: str | Path, items: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Interactions with ``label`` as int and ``timestamp`` as int (row order when absent)."""
+    frame = read_table(path, ["user_id", "item_id", "label"], ["timestamp"])
+    bad = ~frame["label"].str.strip().isin(["0", "1"])
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        raise DataError(path, row + 2, f"label must be 0 or 1, got {frame['label'][row]!r}",
+                        "use 1 for clicked/bought and 0 for shown, not taken")
+    frame["label"] = frame["label"].astype(int)
+    frame["timestamp"] = _timestamps(frame, path)
+    _refuse_duplicates(frame, ["user_id", "item_id", "timestamp"], path)
+    if items is not None:
+        check_known_items(frame, items, path)
+    return frame
+
+
+def read_candidates(path: str | Path, items: pd.DataFrame) -> pd.DataFrame:
+    """``user_id,item_id`` pairs to score; every item must be in the catalogue."""
+    frame = read_table(path, ["user_id", "item_id"])
+    _refuse_duplicates(frame, ["user_id", "item_id"], path)
+    check_known_items(frame, items, path)
+    return frame
+
+
+def check_known_items(frame: pd.DataFrame, items: pd.DataFrame, path: str | Path) -> None:
+    """Fail on the first row naming an item that is not in the catalogue."""
+    unknown = ~frame["item_id"].isin(set(items["item_id"]))
+    if unknown.any():
+        row = int(unknown.to_numpy().argmax())
+        raise DataError(path, row + 2, f"unknown item_id {frame['item_id'].iloc[row]!r}",
+                        "add the item to the items file or drop the row")
+
+
+def _timestamps(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
+    if "timestamp" not in frame:
+        return np.arange(len(frame), dtype=np.int64)
+    values = pd.to_numeric(frame["timestamp"], errors="coerce")
+    if values.isna().any():
+        row = int(values.isna().to_numpy().argmax())
+        raise DataError(path, row + 2, f"timestamp must be a number (Unix seconds), got "
+                        f"{frame['timestamp'][row]!r}", "write seconds since 1970 or drop the column")
+    return values.astype(np.int64).to_numpy()
+
+
+def _refuse_duplicates(frame: pd.DataFrame, key: list[str], path: str | Path) -> None:
+    repeated = frame.duplicated(subset=key, keep="first")
+    if repeated.any():
+        row = int(repeated.to_numpy().argmax())
+        first = frame[key].iloc[row].tolist()
+        raise DataError(path, row + 2, f"duplicate row for {', '.join(key)} = {first}",
+                        "delete the repeated row")
+
+
+# ---- public layouts -------------------------------------------------------------------------
+
+
+def load_movielens(folder: str | Path, min_rating: float = 4.0,
+                   max_tags: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """MovieLens ``movies.csv``/``ratings.csv``/``tags.csv`` -> (items, interactions).
+
+    Item text is title, genres and the most used tags; ratings >= ``min_rating`` are label 1.
+    """
+    folder = Path(folder)
+    movies = read_table(folder / "movies.csv", ["movieId", "title", "genres"])
+    ratings = read_table(folder / "ratings.csv", ["userId", "movieId", "rating", "timestamp"])
+    tags = _top_tags(folder / "tags.csv", max_tags)
+    genres = movies["genres"].str.replace("(no genres listed)", "", regex=False)
+    items = pd.DataFrame({
+        "item_id": movies["movieId"], "title": movies["title"],
+        "category": genres.str.split("|").str[0].fillna(""),
+        "description": [_movie_description(g, tags.get(m, "")) for g, m in
+                        zip(genres, movies["movieId"])],
+    })
+    items["text"] = [item_text(t, "", d) for t, d in zip(items["title"], items["description"])]
+    interactions = pd.DataFrame({
+        "user_id": ratings["userId"], "item_id": ratings["movieId"],
+        "label": (ratings["rating"].astype(float) >= min_rating).astype(int),
+        "timestamp": ratings["timestamp"].astype(np.int64),
+    })
+    return items, interactions
+
+
+def _movie_description(genres: str, tags: str) -> str:
+    text = "Genres: " + genres.replace("|", ", ") if genres else ""
+    return f"{text}. Tags: {tags}" if tags else text
+
+
+def _top_tags(path: Path, max_tags: int) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    tags = read_table(path, ["movieId", "tag"])
+    tags["tag"] = tags["tag"].str.lower().str.strip()
+    counts = tags.groupby(["movieId", "tag"]).size().reset_index(name="n")
+    counts = counts.sort_values(["movieId", "n", "tag"], ascending=[True, False, True])
+    top = counts.groupby("movieId").head(max_tags)
+    return top.groupby("movieId")["tag"].agg(", ".join).to_dict()
+
+
+@dataclass(frozen=True)
+class CtrExample:
+    """One TALLRec-style question: will a user who liked / disliked these like ``target``?"""
+
+    liked: tuple[str, ...]
+    disliked: tuple[str, ...]
+    target: str
+    label: int
+
+
+_BOOK = re.compile(r'^"(.*)" written by (.*)$')
+
+
+def _titles(line: str) -> tuple[str, ...]:
+    """``'"Heat (1995)", "Fargo (1996)"' -> ("Heat (1995)", "Fargo (1996)")``; books keep authors.
+
+    Entries are separated by ``, "`` in both layouts (movies: ``"T", "T"``; books:
+    ``"T" written by A, "T" written by A``).
+    """
+    found = []
+    for piece in re.split(r', (?=")', line.strip()):
+        book = _BOOK.match(piece.strip())
+        title = f"{book[1]} by {book[2].strip()}" if book else piece.strip().strip('"')
+        if title.strip():
+            found.append(title.strip())
+    return tuple(found)
+
+
+def parse_ctr_input(text: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """Split a TALLRec ``input`` into (liked titles, disliked titles, target title)."""
+    parts = {"pref": "", "unpref": "", "target": ""}
+    for line in text.splitlines():
+        if line.startswith("User Preference:"):
+            parts["pref"] = line.split(":", 1)[1]
+        elif line.startswith("User Unpreference:"):
+            parts["unpref"] = line.split(":", 1)[1]
+        elif line.startswith("Whether the user will like the target"):
+            parts["target"] = line.split(" target ", 1)[1].split(" ", 1)[1].rstrip("?").strip()
+    target = parts["target"]
+    if target.startswith('"') and target.endswith('"'):
+        target = target[1:-1]
+    book = _BOOK.match(target)
+    target = f"{book[1]} by {book[2].strip()}" if book else target
+    return _titles(parts["pref"]), _titles(parts["unpref"]), target
+
+
+def load_tallrec(path: str | Path) -> list[CtrExample]:
+    """TALLRec JSON (a list of ``{instruction, input, output}``) -> :class:`CtrExample` s."""
+    path = Path(path)
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DataError(path, None, f"cannot read TALLRec JSON ({err})",
+                        "pass a JSON list of {instruction, input, output} objects") from None
+    examples = []
+    for row, record in enumerate(records, start=1):
+        answer = str(record.get("output", "")).strip().lower()
+        if answer not in ("yes.", "no.", "yes", "no"):
+            raise DataError(path, row, f"output must be 'Yes.' or 'No.', got {answer!r}",
+                            "fix or drop the record")
+        liked, disliked, target = parse_ctr_input(str(record.get("input", "")))
+        if not target:
+            raise DataError(path, row, "no target title in 'input'", "fix or drop the record")
+        examples.append(CtrExample(liked, disliked, target, int(answer.startswith("yes"))))
+    if not examples:
+        raise DataError(path, None, "has no records", "add at least one record")
+    return examples

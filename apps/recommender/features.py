@@ -1,0 +1,85 @@
+"""Non-text features for the final ranker: popularity, recency, category overlap, user activity.
+
+All pure: statistics are computed once from past interactions (:func:`fit_stats`), then
+:func:`other_features` turns (user, item) pairs into a matrix. Values lie in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+TEXT_FEATURES = ("bi_score", "cross_score")
+OTHER_FEATURES = ("popularity", "recency", "category_overlap", "user_activity")
+FEATURES = TEXT_FEATURES + OTHER_FEATURES
+DAY = 86_400
+
+
+@dataclass
+class FeatureStats:
+    """What the features need to know about the past, fitted by :func:`fit_stats`."""
+
+    popularity: dict[str, float] = field(default_factory=dict)
+    last_taken: dict[str, int] = field(default_factory=dict)
+    user_categories: dict[str, dict[str, float]] = field(default_factory=dict)
+    user_activity: dict[str, float] = field(default_factory=dict)
+    item_category: dict[str, str] = field(default_factory=dict)
+    now: int = 0
+    half_life_days: float = 30.0
+
+
+def log_scale(counts: dict[str, int]) -> dict[str, float]:
+    """``{"a": 0, "b": 1, "c": 3} -> {"a": 0.0, "b": 0.5, "c": 1.0}`` (log1p over the max)."""
+    top = math.log1p(max(counts.values(), default=0))
+    return {k: (math.log1p(v) / top if top else 0.0) for k, v in counts.items()}
+
+
+def recency_weight(age_seconds: float, half_life_days: float) -> float:
+    """Exponential decay: ``recency_weight(0, 30) -> 1.0``, ``recency_weight(30 * DAY, 30) -> 0.5``."""
+    return 0.5 ** (max(age_seconds, 0.0) / (half_life_days * DAY))
+
+
+def category_shares(categories: Sequence[str]) -> dict[str, float]:
+    """``["a", "a", "b", ""] -> {"a": 2/3, "b": 1/3}`` (blank categories ignored)."""
+    named = [c for c in categories if c]
+    return {c: named.count(c) / len(named) for c in sorted(set(named))}
+
+
+def fit_stats(interactions: pd.DataFrame, items: pd.DataFrame,
+              now: int | None = None, half_life_days: float = 30.0) -> FeatureStats:
+    """Statistics of past interactions; ``now`` defaults to the latest timestamp seen."""
+    taken = interactions[interactions["label"] == 1]
+    item_category = dict(zip(items["item_id"], items["category"]))
+    taken_cats = taken.assign(category=taken["item_id"].map(item_category).fillna(""))
+    return FeatureStats(
+        popularity=log_scale(taken["item_id"].value_counts().to_dict()),
+        last_taken=taken.groupby("item_id")["timestamp"].max().astype(int).to_dict(),
+        user_categories={u: category_shares(list(c)) for u, c in
+                         taken_cats.groupby("user_id")["category"]},
+        user_activity=log_scale(interactions["user_id"].value_counts().to_dict()),
+        item_category=item_category,
+        now=int(interactions["timestamp"].max()) if now is None else now,
+        half_life_days=half_life_days,
+    )
+
+
+def other_features(stats: FeatureStats, users: Sequence[str],
+                   item_ids: Sequence[str]) -> np.ndarray:
+    """``(n, 4)`` float32 matrix in :data:`OTHER_FEATURES` order for each (user, item) pair.
+
+    Unknown users and new items get zeros where nothing is known (cold start).
+    """
+    out = np.zeros((len(users), len(OTHER_FEATURES)), dtype=np.float32)
+    for row, (user, item) in enumerate(zip(users, item_ids)):
+        last = stats.last_taken.get(item)
+        out[row] = (
+            stats.popularity.get(item, 0.0),
+            0.0 if last is None else recency_weight(stats.now - last, stats.half_life_days),
+            stats.user_categories.get(user, {}).get(stats.item_category.get(item, ""), 0.0),
+            stats.user_activity.get(user, 0.0),
+        )
+    return out

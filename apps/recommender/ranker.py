@@ -1,0 +1,80 @@
+"""The final ranker: logistic regression over text scores and other features, stored as JSON.
+
+Saved as plain numbers (``ranker.json``: feature names, scaling, coefficients), never pickled,
+so loading a ranker from a user's folder cannot run code. Its linear form also makes the score
+breakdown exact: each feature's contribution to the logit is ``coef * standardised value``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shared.errors import VerticalsError
+
+from .features import FEATURES, TEXT_FEATURES
+
+FILE = "ranker.json"
+
+
+@dataclass
+class Ranker:
+    """``P(take) = sigmoid(intercept + sum(coef * (x - mean) / scale))``."""
+
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return self.contributions(x).sum(axis=1) + self.intercept
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities for an ``(n, len(features))`` matrix."""
+        return 1.0 / (1.0 + np.exp(-self.logits(x)))
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """``(n, n_features)`` additive logit contributions (the score breakdown)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(self.features):
+            raise VerticalsError(f"ranker expects {len(self.features)} features "
+                                 f"({', '.join(self.features)}), got shape {x.shape}")
+        return (x - np.array(self.mean)) / np.array(self.scale) * np.array(self.coef)
+
+    def split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(text part, other part) of each logit, intercept excluded."""
+        parts = self.contributions(x)
+        text = np.array([f in TEXT_FEATURES for f in self.features])
+        return parts[:, text].sum(axis=1), parts[:, ~text].sum(axis=1)
+
+    def save(self, folder: str | Path) -> None:
+        (Path(folder) / FILE).write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Ranker:
+        path = Path(folder) / FILE
+        if not path.exists():
+            raise VerticalsError(f"{path}: no ranker here — train one with "
+                                 "`verticals recommend train`")
+        return cls(**json.loads(path.read_text()))
+
+
+def fit_ranker(x: np.ndarray, y: Sequence[int], features: Sequence[str] = FEATURES,
+               c: float = 1.0) -> Ranker:
+    """Fit a standardised, L2-regularised logistic regression; needs both labels in ``y``."""
+    from sklearn.linear_model import LogisticRegression
+
+    y = np.asarray(y)
+    if len(set(y.tolist())) < 2:
+        raise VerticalsError("the ranker needs both taken (1) and not-taken (0) examples in the "
+                             "validation period — add interactions or widen the split")
+    mean = x.mean(axis=0)
+    scale = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
+    model = LogisticRegression(C=c, max_iter=1000).fit((x - mean) / scale, y)
+    return Ranker(list(features), mean.tolist(), scale.tolist(), model.coef_[0].tolist(),
+                  float(model.intercept_[0]))

@@ -1,0 +1,156 @@
+"""Text scoring: a bi-encoder for fast candidate scoring, a cross-encoder for P(interest).
+
+Both read the same two texts: a user's profile (:mod:`.profiles`) and an item's text. The
+bi-encoder embeds them apart, so every item is encoded once and a user is scored against the
+whole catalogue with one matrix product (or a FAISS search); the cross-encoder reads each
+(profile, item) pair together and is slower but sharper, so it rescores the short list.
+A new item is scored from its text alone: nothing needs retraining.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shared import Embedder, VectorIndex, load_classifier, train_biencoder, train_cross_encoder
+from shared.errors import VerticalsError
+
+from .profiles import Example
+
+
+@dataclass
+class TextConfig:
+    """How the two text models are tuned (kept small: 2 CPU cores are the yardstick)."""
+
+    base: str = "minilm"
+    epochs: int = 1
+    bi_max_length: int = 128
+    cross_max_length: int = 128
+    batch_size: int = 16
+    max_pairs: int | None = 3000
+    max_cross: int | None = 3000
+    random_negatives: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise VerticalsError(f"epochs must be at least 1, got {self.epochs}")
+        if self.random_negatives < 0:
+            raise VerticalsError(f"random_negatives must be >= 0, got {self.random_negatives}")
+
+
+@dataclass
+class TextScorer:
+    """Lazily loaded text models: ``TextScorer("rec-biencoder", "rec-interest")``.
+
+    ``biencoder`` and ``cross_encoder`` are registry names, ``name@version`` or directories.
+    """
+
+    biencoder: str = "minilm"
+    cross_encoder: str | None = None
+    _embedder: Embedder | None = field(default=None, init=False, repr=False)
+    _classifier: object = field(default=None, init=False, repr=False)
+
+    def warm_up(self) -> None:
+        if self._embedder is None:
+            self._embedder = Embedder(_path(self.biencoder))
+        if self.cross_encoder and self._classifier is None:
+            self._classifier = load_classifier(_path(self.cross_encoder))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        self.warm_up()
+        if not len(texts):
+            return np.zeros((0, self._embedder.dim), dtype=np.float32)
+        return self._embedder.encode(list(texts), batch_size=64)
+
+    def interest(self, profiles: Sequence[str], item_texts: Sequence[str]) -> np.ndarray:
+        """Cross-encoder P(interest) for each (profile, item text) pair."""
+        self.warm_up()
+        if self._classifier is None:
+            raise VerticalsError("no cross-encoder configured: train one with "
+                                 "`verticals recommend train`")
+        if not len(profiles):
+            return np.zeros(0, dtype=np.float32)
+        probs = self._classifier.predict_proba(list(profiles), pairs=list(item_texts))
+        return probs[:, self._classifier.labels.index("1")].astype(np.float32)
+
+
+def _path(name: str) -> str:
+    """``"rec-interest@v2"`` -> that version's directory; anything else is passed through."""
+    if "@" not in name:
+        return name
+    from shared import get_registry
+
+    model, version = name.rsplit("@", 1)
+    return str(get_registry().path(model, version))
+
+
+def cosine_scores(user_vecs: np.ndarray, item_vecs: np.ndarray) -> np.ndarray:
+    """``(n_users, n_items)`` cosine similarities of L2-normalised rows (one matrix product)."""
+    return user_vecs @ item_vecs.T
+
+
+def build_index(item_ids: Sequence[str], item_vecs: np.ndarray) -> VectorIndex:
+    """A FAISS index over the catalogue, for top-k candidate search."""
+    index = VectorIndex(item_vecs.shape[1])
+    index.add(list(item_ids), item_vecs)
+    return index
+
+
+def search_candidates(index: VectorIndex, user_vecs: np.ndarray, k: int,
+                      exclude: Sequence[set[str]]) -> list[list[tuple[str, float]]]:
+    """Top-``k`` (item_id, cosine) per user, skipping each user's ``exclude`` set."""
+    if k < 1:
+        raise VerticalsError(f"top_k must be greater than 0, got {k}")
+    if not len(user_vecs):
+        return []
+    wanted = min(len(index), k + max((len(e) for e in exclude), default=0))
+    found = index.search(user_vecs, wanted)
+    return [[(h.id, float(h.score)) for h in hits if h.id not in seen][:k]
+            for hits, seen in zip(found, exclude)]
+
+
+def train_text_models(examples: list[Example], negatives: list[Example],
+                      item_text: dict[str, str], names: tuple[str, str],
+                      config: TextConfig) -> tuple[str, str]:
+    """Tune the bi-encoder (profile -> next taken item) and the cross-encoder (click labels).
+
+    Returns ``("name@version", "name@version")`` so a ranker can pin the exact models.
+    """
+    from .profiles import sample_examples
+
+    taken = [e for e in examples if e.label == 1]
+    if len(taken) < 4:
+        raise VerticalsError(f"only {len(taken)} positive interactions with an earlier "
+                             "history: need at least 4 to tune the text models")
+    pairs = [(e.profile, item_text[e.item_id]) for e in
+             sample_examples(taken, config.max_pairs, config.seed)]
+    bi_version = train_biencoder(pairs, names[0], base=config.base, epochs=config.epochs,
+                                 batch_size=config.batch_size, max_length=config.bi_max_length,
+                                 seed=config.seed)
+    labelled = sample_examples(examples + negatives, config.max_cross, config.seed)
+    cross_version = train_cross_encoder(
+        [e.profile for e in labelled], [item_text[e.item_id] for e in labelled],
+        [e.label for e in labelled], names[1], base=config.base, epochs=config.epochs,
+        max_length=config.cross_max_length, batch_size=config.batch_size, seed=config.seed,
+    )
+    return f"{names[0]}@{bi_version}", f"{names[1]}@{cross_version}"
+
+
+def random_negatives(examples: list[Example], item_ids: Sequence[str], per_positive: int,
+                     seen: dict[str, set[str]], seed: int = 0) -> list[Example]:
+    """For each positive, ``per_positive`` catalogue items the user never saw, label 0."""
+    rng = np.random.default_rng(seed)
+    pool = list(item_ids)
+    out = []
+    for e in (e for e in examples if e.label == 1):
+        for _ in range(per_positive):
+            for _try in range(20):  # subtle: bounded retries; a user may have seen most items
+                item = pool[int(rng.integers(len(pool)))]
+                if item not in seen.get(e.user_id, set()):
+                    out.append(Example(e.user_id, item, e.profile, 0, e.timestamp))
+                    break
+    return out

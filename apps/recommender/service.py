@@ -1,0 +1,293 @@
+"""The recommender's logic behind the CLI and the dashboard (no UI code here).
+
+``RecommenderService(items, interactions)`` trains the three models (bi-encoder, cross-encoder,
+ranker), recommends for one user with a score breakdown, and runs batch scoring jobs.
+Models live in the registry as ``<prefix>-biencoder``, ``<prefix>-interest`` and
+``<prefix>-ranker``; the ranker's card pins the exact text-model versions it was fitted on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shared import Registry, fingerprint, get_registry, roc_auc
+from shared.errors import VerticalsError
+
+from .batch import BatchPlan, BatchResult, check_output, plan_chunks, run_batch
+from .data import read_candidates, read_interactions, read_items
+from .pipeline import POPULARITY_FALLBACK, Pipeline, rank
+from .profiles import sequential_examples
+from .ranker import Ranker, fit_ranker
+from .scoring import TextConfig, TextScorer, random_negatives, train_text_models
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """A training run: text-model recipe, time-split fraction and registry prefix."""
+
+    prefix: str = "rec"
+    val_fraction: float = 0.2
+    text: TextConfig = field(default_factory=TextConfig)
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.val_fraction <= 0.5:
+            raise VerticalsError(f"val_fraction must be in [0.05, 0.5], got {self.val_fraction}")
+
+
+@dataclass
+class Recommendation:
+    """One ranked item with its score breakdown and the history items behind it."""
+
+    item_id: str
+    title: str
+    category: str
+    score: float
+    text_part: float
+    other_part: float
+    features: dict[str, float]
+    because: list[str]
+
+
+def time_split(interactions: pd.DataFrame, val_fraction: float) -> tuple[pd.DataFrame,
+                                                                          pd.DataFrame, int]:
+    """Everything up to the ``1 - val_fraction`` timestamp quantile trains; the rest validates."""
+    cutoff = int(np.quantile(interactions["timestamp"], 1.0 - val_fraction))
+    early = interactions["timestamp"] <= cutoff
+    return interactions[early], interactions[~early], cutoff
+
+
+def file_digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+class RecommenderService:
+    """``RecommenderService("items.csv", "interactions.csv").recommend("U001")``."""
+
+    def __init__(self, items: str | Path, interactions: str | Path, prefix: str = "rec",
+                 registry: Registry | None = None) -> None:
+        self.items_path, self.interactions_path = Path(items), Path(interactions)
+        self.prefix = prefix
+        self._registry = registry
+        self._items: pd.DataFrame | None = None
+        self._interactions: pd.DataFrame | None = None
+        self._pipeline: Pipeline | None = None
+
+    @property
+    def registry(self) -> Registry:
+        return self._registry or get_registry()
+
+    @property
+    def items(self) -> pd.DataFrame:
+        if self._items is None:
+            self._items = read_items(self.items_path)
+        return self._items
+
+    @property
+    def interactions(self) -> pd.DataFrame:
+        if self._interactions is None:
+            self._interactions = read_interactions(self.interactions_path, self.items)
+        return self._interactions
+
+    def names(self) -> dict[str, str]:
+        return {k: f"{self.prefix}-{k}" for k in ("biencoder", "interest", "ranker")}
+
+    def is_trained(self) -> bool:
+        return self.registry.current(self.names()["ranker"]) is not None
+
+    # ---- training ------------------------------------------------------------------------
+
+    def train(self, config: TrainConfig | None = None) -> dict:
+        """Tune the text models on the early period, fit the ranker on the late one; register."""
+        config = config or TrainConfig(prefix=self.prefix)
+        early, late, cutoff = time_split(self.interactions, config.val_fraction)
+        examples = sequential_examples(early, self.items)
+        seen = early.groupby("user_id")["item_id"].agg(set).to_dict()
+        negatives = random_negatives(examples, list(self.items["item_id"]),
+                                     config.text.random_negatives, seen, config.text.seed)
+        text = dict(zip(self.items["item_id"], self.items["text"]))
+        names = self.names()
+        bi, cross = train_text_models(examples, negatives, text,
+                                      (names["biencoder"], names["interest"]), config.text)
+        scorer = TextScorer(bi, cross)
+        x, y = self._validation_set(early, late, scorer, config.text.seed)
+        ranker = fit_ranker(x, y)
+        metrics = validation_metrics(ranker, x, y)
+        card = {"kind": "ranker", "base": "logistic-regression", "labels": ["0", "1"],
+                "data_fingerprint": fingerprint([file_digest(self.items_path),
+                                                 file_digest(self.interactions_path)]),
+                "params": {"biencoder": bi, "cross_encoder": cross, "cutoff": cutoff,
+                           "val_fraction": config.val_fraction, "features": ranker.features,
+                           "coef": dict(zip(ranker.features, ranker.coef))},
+                "metrics": metrics}
+        version = self.registry.save(names["ranker"], ranker.save, card)
+        self._pipeline = None
+        return {"biencoder": bi, "interest": cross, "ranker": f"{names['ranker']}@{version}",
+                **metrics}
+
+    def _validation_set(self, early: pd.DataFrame, late: pd.DataFrame, scorer: TextScorer,
+                        seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Late-period interactions of users with early history, plus unseen negatives."""
+        dummy = Ranker(["x"], [0.0], [1.0], [0.0], 0.0)
+        pipe = Pipeline(self.items, early, scorer, dummy)
+        late = late[late["user_id"].isin(pipe.taken)]
+        if late.empty or late["label"].sum() == 0:
+            raise VerticalsError("no positive interactions after the time split for users with "
+                                 "earlier history — add data or raise --val-fraction")
+        rng = np.random.default_rng(seed)
+        pool = list(self.items["item_id"])
+        users, items, labels = list(late["user_id"]), list(late["item_id"]), list(late["label"])
+        for user in late.loc[late["label"] == 1, "user_id"]:
+            item = pool[int(rng.integers(len(pool)))]
+            if item not in pipe.seen.get(user, set()):
+                users.append(user), items.append(item), labels.append(0)
+        return pipe.features(users, items), np.array(labels)
+
+    # ---- serving -------------------------------------------------------------------------
+
+    def ranker_card(self) -> dict:
+        name = self.names()["ranker"]
+        if self.registry.current(name) is None:
+            raise VerticalsError(f"no trained recommender ({name!r} is not in the registry) — "
+                                 "run `verticals recommend train` or `verticals recommend demo`")
+        return self.registry.card(name)
+
+    def pipeline(self) -> Pipeline:
+        """The serving pipeline on the models the current ranker pins (built once)."""
+        if self._pipeline is None:
+            card = self.ranker_card()
+            ranker = Ranker.load(self.registry.path(self.names()["ranker"]))
+            scorer = TextScorer(card["params"]["biencoder"], card["params"]["cross_encoder"])
+            self._pipeline = Pipeline(self.items, self.interactions, scorer, ranker)
+        return self._pipeline
+
+    def users(self) -> list[str]:
+        return sorted(self.interactions["user_id"].unique())
+
+    def history(self, user: str) -> pd.DataFrame:
+        """A user's interactions, newest first, with titles (empty for a new user)."""
+        rows = self.interactions[self.interactions["user_id"] == user]
+        rows = rows.merge(self.items[["item_id", "title", "category"]], on="item_id")
+        rows = rows.sort_values("timestamp", ascending=False, kind="stable")
+        rows["when"] = pd.to_datetime(rows["timestamp"], unit="s").dt.strftime("%Y-%m-%d")
+        return rows[["when", "item_id", "title", "category", "label"]].reset_index(drop=True)
+
+    def recommend(self, user: str, n: int = 10) -> tuple[list[Recommendation], str]:
+        """Top-``n`` for ``user`` and a note (non-empty when falling back to popularity)."""
+        pipe = self.pipeline()
+        frame = pipe.top_k([user], n)
+        note = POPULARITY_FALLBACK if not pipe.taken.get(user) else ""
+        features = list(pipe.ranker.features)
+        return [Recommendation(
+            item_id=r.item_id, title=pipe.title[r.item_id],
+            category=str(self.items.loc[pipe.row[r.item_id], "category"]),
+            score=float(r.score), text_part=float(r.text_part), other_part=float(r.other_part),
+            features={f: float(getattr(r, f)) for f in features},
+            because=pipe.because(user, r.item_id),
+        ) for r in frame.itertuples()], note
+
+    def cards(self) -> list[dict]:
+        """The ranker's card and the cards of the text models it pins."""
+        card = self.ranker_card()
+        out = [card]
+        for pinned in (card["params"]["biencoder"], card["params"]["cross_encoder"]):
+            name, _, version = pinned.partition("@")
+            out.append(self.registry.card(name, version or None))
+        return out
+
+    # ---- batch ---------------------------------------------------------------------------
+
+    def score(self, out: str | Path, candidates: str | Path | None = None,
+              top_k: int | None = None, engine: str = "local", chunk_size: int = 200,
+              overwrite: bool = False, fail_after: int | None = None) -> BatchResult:
+        """Write ``user_id,item_id,score,rank`` for a candidates file or each user's top-k."""
+        out = Path(out)
+        check_output(out, overwrite)
+        if (candidates is None) == (top_k is None):
+            raise VerticalsError("pass exactly one of --candidates FILE or --top-k K")
+        if top_k is not None and top_k < 1:
+            raise VerticalsError(f"top_k must be greater than 0, got {top_k}")
+        users = (read_candidates(candidates, self.items)["user_id"] if candidates
+                 else self.users())
+        task = ChunkScorer(str(self.items_path.resolve()),
+                           str(self.interactions_path.resolve()),
+                           str(Path(candidates).resolve()) if candidates else None, top_k,
+                           self.prefix)
+        key = fingerprint([file_digest(self.items_path), file_digest(self.interactions_path),
+                           file_digest(candidates) if candidates else None, top_k, chunk_size,
+                           self.ranker_card()["version"], str(out.resolve())])
+        plan = BatchPlan(out, key, plan_chunks(users, chunk_size))
+        return run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
+
+
+@dataclass(frozen=True)
+class ChunkScorer:
+    """Scores one chunk of users; plain fields only, so Ray can ship it to workers."""
+
+    items: str
+    interactions: str
+    candidates: str | None
+    top_k: int | None
+    prefix: str
+
+    def __call__(self, users: list[str]) -> pd.DataFrame:
+        service = _service(self.items, self.interactions, self.prefix)
+        pipe = service.pipeline()
+        if self.top_k is not None:
+            return pipe.top_k(users, self.top_k)
+        pairs = _candidate_pairs(self.candidates, service)
+        pairs = pairs[pairs["user_id"].isin(set(users))]
+        return rank(pipe.score_pairs(list(pairs["user_id"]), list(pairs["item_id"])))
+
+
+@lru_cache(maxsize=4)
+def _service(items: str, interactions: str, prefix: str) -> RecommenderService:
+    return RecommenderService(items, interactions, prefix)
+
+
+@lru_cache(maxsize=2)
+def _candidate_pairs_cached(path: str, items_path: str) -> pd.DataFrame:
+    return read_candidates(path, read_items(items_path))
+
+
+def _candidate_pairs(path: str | None, service: RecommenderService) -> pd.DataFrame:
+    return _candidate_pairs_cached(str(path), str(service.items_path))
+
+
+def validation_metrics(ranker: Ranker, x: np.ndarray, y: np.ndarray) -> dict:
+    """AUC on the validation period: the ranker and each single feature, for comparison."""
+    metrics = {"val_auc": roc_auc(y.tolist(), ranker.predict(x).tolist()),
+               "val_rows": int(len(y)), "val_positives": int(y.sum())}
+    for i, name in enumerate(ranker.features):
+        metrics[f"val_auc_{name}"] = roc_auc(y.tolist(), x[:, i].tolist())
+    return metrics
+
+
+def demo_config() -> TrainConfig:
+    """Small enough to train in about a minute on 2 cores."""
+    return TrainConfig(text=TextConfig(bi_max_length=64, cross_max_length=96, max_pairs=1200,
+                                       max_cross=1200))
+
+
+def demo_setup(items: Path, interactions: Path, force: bool = False) -> dict:
+    """Train the demo models unless the registry already holds them for these files; then
+    score every user's top 10 into ``<home>/recommender/demo_scores.parquet``."""
+    from shared import get_settings
+
+    service = RecommenderService(items, interactions)
+    digest = fingerprint([file_digest(items), file_digest(interactions)])
+    fresh = service.is_trained() and service.ranker_card().get("data_fingerprint") == digest
+    if force or not fresh:
+        service.train(demo_config())
+    out = get_settings().home / "recommender" / "demo_scores.parquet"
+    result = service.score(out, top_k=10, overwrite=True)
+    return {"trained": force or not fresh, "ranker": service.ranker_card()["version"],
+            "scores": str(out), "rows": result.rows}
