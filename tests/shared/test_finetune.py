@@ -32,7 +32,10 @@ def test_save_load_gives_identical_logits_head_included(name, full_model, lora_m
     with torch.inference_mode():
         expected = reference(**batch).logits.numpy()
     np.testing.assert_allclose(served, expected, atol=1e-5)
-    assert clf.predict(texts[:2]) == ["pos", "neg"]  # a lost head would predict at random
+    # the served model reproduces the accuracy recorded in its card (a lost head would not)
+    rows = toy_rows(40, 1)
+    accuracy = np.mean([p == r.label for p, r in zip(clf.predict([r.text for r in rows]), rows)])
+    assert accuracy == pytest.approx(session_registry.card(name)["metrics"]["accuracy"])
 
 
 def test_lora_learns_and_keeps_its_head(lora_model, session_registry):
