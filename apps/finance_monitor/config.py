@@ -22,6 +22,7 @@ Example ``sources.toml``::
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -172,6 +173,14 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Monitor
         return MonitorConfig(sources=sources, webhooks=webhooks, **parts)
     except ValueError as exc:
         raise DataError(path, None, str(exc), "rename the sources") from exc
+
+
+def default_config_path() -> Path:
+    """``$VERTICALS_FINANCE_CONFIG``, else ``<home>/finance/sources.toml`` (``demo`` writes it)."""
+    from shared import get_settings
+
+    env = os.environ.get("VERTICALS_FINANCE_CONFIG")
+    return Path(env) if env else get_settings().home / "finance" / "sources.toml"
 
 
 def load_config(path: str | Path) -> MonitorConfig:

@@ -73,12 +73,10 @@ def _entry_time(entry: dict, default: datetime) -> datetime:
 
 
 def parse_feed(content: bytes, source: str, now: datetime | None = None) -> list[RawArticle]:
-    """Articles of an RSS/Atom document; malformed XML with no entries is a ``FetchError``."""
+    """Articles of an RSS/Atom document. feedparser recovers what it can from sloppy XML; a
+    malformed document that yields no usable entry is a ``FetchError``."""
     now = now or datetime.now(UTC)
     feed = feedparser.parse(content)
-    if feed.bozo and not feed.entries:
-        reason = getattr(feed, "bozo_exception", "unknown problem")
-        raise FetchError(source, f"malformed feed ({type(reason).__name__}: {reason})")
     articles = []
     for entry in feed.entries:
         url = entry.get("link") or entry.get("id") or ""
@@ -88,6 +86,9 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None) -> list
         text = strip_html(entry.get("summary", ""))[:MAX_TEXT_CHARS]
         articles.append(RawArticle(url=url, title=title, text=text,
                                    published=_entry_time(entry, now), source=source))
+    if feed.bozo and not articles:
+        reason = getattr(feed, "bozo_exception", "unknown problem")
+        raise FetchError(source, f"malformed feed ({type(reason).__name__}: {reason})")
     return articles
 
 

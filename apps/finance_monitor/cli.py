@@ -1,0 +1,233 @@
+"""``verticals finance ...``: run, poll-once, train, eval, demo, dashboard, alerts, corrections.
+
+Every command takes ``--config`` (default: ``$VERTICALS_FINANCE_CONFIG`` or
+``<home>/finance/sources.toml``, which ``demo`` writes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shared import VerticalsError
+
+app = typer.Typer(help="Finance monitor: feeds -> topic & sentiment -> trends -> surge alerts.",
+                  no_args_is_help=True)
+alerts_app = typer.Typer(help="List and acknowledge alerts.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Sources TOML file.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def config_path(path: Path | None = None) -> Path:
+    """The config file to use (see module docstring)."""
+    from .config import default_config_path
+
+    return path if path is not None else default_config_path()
+
+
+def _service(path: Path | None):
+    from .config import load_config
+    from .service import FinanceService
+
+    return FinanceService(load_config(config_path(path)))
+
+
+def _emit(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, default=str))
+    else:
+        for key, value in result.items():
+            typer.echo(f"{key}: {value}", err=True)
+
+
+def _fail(exc: VerticalsError) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def run(config: ConfigOpt = None,
+        demo_feeds: Annotated[bool, typer.Option(help="Also serve the demo feeds.")] = False,
+        port: int = 8765, speed: float = 1800.0) -> None:
+    """Poll every source on its interval until interrupted (persistent job store)."""
+    import logging
+
+    from .scheduler import run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        if demo_feeds:
+            from .demo_feeds import DemoFeedServer
+
+            DemoFeedServer(port=port, speed=speed).start()
+        run_forever(config_path(config))
+    except VerticalsError as exc:
+        _fail(exc)
+
+
+@app.command("poll-once")
+def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
+    """Poll every source once, then classify, raise alerts and deliver webhooks."""
+    try:
+        service = _service(config)
+        reports, processed = service.poll_once()
+    except VerticalsError as exc:
+        return _fail(exc)
+    result = {"sources": {r.source: {"ok": r.ok, "new": r.ingest.new,
+                                     "duplicates": r.ingest.duplicates,
+                                     "not_modified": r.not_modified, "error": r.error}
+                          for r in reports},
+              "classified": processed.classified, "new_alerts": processed.new_alerts,
+              "models_missing": processed.models_missing,
+              "webhooks": asdict(processed.deliveries)}
+    _emit(result, as_json)
+
+
+@app.command()
+def train(
+    sentiment: Annotated[Path | None, typer.Option(help="CSV text,sentiment.")] = None,
+    topics: Annotated[Path | None, typer.Option(help="CSV text,topic (or text,label).")] = None,
+    test: Annotated[Path | None, typer.Option(help="Test CSV; else a 20% holdout.")] = None,
+    epochs: int = 3, max_length: int = 64, batch_size: int = 32, lora: bool = False,
+    mlm_corpus: Annotated[bool, typer.Option(
+        "--mlm", help="Domain-adapt the encoder on the scraped articles first.")] = False,
+    config: ConfigOpt = None, as_json: JsonFlag = False,
+) -> None:
+    """Fine-tune the sentiment and/or topic model (defaults: the bundled demo sets)."""
+    from shared import TrainConfig
+
+    from .training import DEMO_DIR, TrainPlan, train_models
+
+    try:
+        models = _models(config)
+        base = _mlm_base(config) if mlm_corpus else "minilm"
+        plan = TrainPlan(sentiment or (None if topics else DEMO_DIR / "train.csv"),
+                         topics or (None if sentiment else DEMO_DIR / "train.csv"), test)
+        cfg = TrainConfig(base=base, epochs=epochs, max_length=max_length,
+                          batch_size=batch_size, lora=lora)
+        results = train_models(plan, cfg, models)
+    except VerticalsError as exc:
+        return _fail(exc)
+    _emit({r["name"]: r for r in results}, as_json)
+
+
+def _models(config: Path | None):
+    from .config import ModelConfig, load_config
+
+    path = config_path(config)
+    return load_config(path).models if path.exists() else ModelConfig()
+
+
+def _mlm_base(config: Path | None) -> str:
+    from sqlalchemy import select
+
+    from shared import pretrain_mlm, session_scope
+
+    from .store import Article
+
+    service = _service(config)
+    with session_scope(service.engine) as session:
+        texts = [f"{t}. {x}" for t, x in session.execute(select(Article.title, Article.text))]
+    if len(texts) < 50:
+        raise VerticalsError(f"--mlm needs at least 50 scraped articles, found {len(texts)}")
+    pretrain_mlm(texts, "finance-encoder")
+    return "finance-encoder"
+
+
+@app.command("eval")
+def evaluate(test: Annotated[Path, typer.Option(help="CSV text,sentiment[,topic].")],
+             config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
+    """Accuracy and macro-F1 of the current models on a labelled file."""
+    from .training import evaluate_models
+
+    try:
+        _emit(evaluate_models(test, _models(config)), as_json)
+    except VerticalsError as exc:
+        _fail(exc)
+
+
+@app.command()
+def demo(serve: Annotated[bool, typer.Option(
+             help="Start the feed server + scheduler in the background.")] = True,
+         port: int = 8765, speed: float = 1800.0, as_json: JsonFlag = False) -> None:
+    """Prepare the demo: train small models if missing, write the config, start polling."""
+    from .demo import prepare_demo
+
+    try:
+        _emit(prepare_demo(port=port, speed=speed, serve=serve), as_json)
+    except VerticalsError as exc:
+        _fail(exc)
+
+
+@app.command("serve-demo-feeds")
+def serve_demo_feeds(port: int = 8765, speed: float = 1800.0) -> None:
+    """Serve the replayed demo stream as RSS in the foreground."""
+    from .demo_feeds import DemoFeedServer
+
+    server = DemoFeedServer(port=port, speed=speed)
+    typer.echo(f"serving {', '.join(server.outlets())} at {server.url('/feeds/')}", err=True)
+    server.serve_forever()
+
+
+@app.command()
+def dashboard(config: ConfigOpt = None, port: int = 8501) -> None:
+    """Open the finance dashboard (``streamlit run``)."""
+    script = Path(__file__).with_name("dashboard.py")
+    env = {**os.environ, "VERTICALS_FINANCE_CONFIG": str(config_path(config))}
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(script),
+                                      "--server.port", str(port)], env=env))
+
+
+@alerts_app.command("list")
+def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
+        "--all", help="Include acknowledged alerts.")] = False, as_json: JsonFlag = False) -> None:
+    """Open alerts (newest first) with their driving headlines."""
+    from .views import alerts
+
+    views = alerts(_service(config).engine, include_acknowledged=all_)
+    if as_json:
+        print(json.dumps({"alerts": [asdict(v) for v in views]}, default=str))
+        return
+    for v in views:
+        typer.echo(f"#{v.id} {v.label}: {v.negatives}/{v.total} negative in {v.window_start}"
+                   f" (baseline {v.baseline:g}, z={v.score:.1f})", err=True)
+
+
+@alerts_app.command("ack")
+def alerts_ack(alert_id: int, config: ConfigOpt = None, by: str = "cli") -> None:
+    """Acknowledge an alert."""
+    if not _service(config).acknowledge(alert_id, by):
+        _fail(VerticalsError(f"alert {alert_id} does not exist or is already acknowledged"))
+    typer.echo(f"acknowledged alert {alert_id}", err=True)
+
+
+@app.command()
+def correct(article_id: int, topic: str | None = None, sentiment: str | None = None,
+            config: ConfigOpt = None) -> None:
+    """Correct an article's topic and/or sentiment (labelled data for retraining)."""
+    service = _service(config)
+    try:
+        for field, value in (("topic", topic), ("sentiment", sentiment)):
+            if value:
+                service.correct(article_id, field, value)
+    except VerticalsError as exc:
+        _fail(exc)
+
+
+@app.command()
+def retrain(field: Annotated[str, typer.Argument(help="sentiment or topic")],
+            config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
+    """Retrain a model on the corrections now (promoted only if not worse)."""
+    try:
+        _emit(_service(config).retrain(field).to_dict(), as_json)
+    except VerticalsError as exc:
+        _fail(exc)

@@ -1,0 +1,111 @@
+"""Storing fetched articles exactly once: one transaction per article, three dedupe checks.
+
+1. the canonical URL was seen before -> nothing to do;
+2. the same text under another URL (content hash) -> remember the URL, count a duplicate;
+3. the same story reworded (MinHash + shingle containment) -> likewise;
+4. otherwise a new article, stored unclassified (classification runs after, in batches).
+
+Because each article commits on its own and the URL table has a primary key, a process killed
+mid-poll loses at most the article in flight, which the next poll stores again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from shared import session_scope
+
+from .classify import cashtags
+from .dedupe import NearDuplicateIndex, canonical_url, content_hash
+from .sources import RawArticle
+from .store import Article, ArticleUrl, naive_utc, utcnow
+
+RECENT = 5000  # stories kept in the near-duplicate index
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """How many of a batch were new and why the rest were not."""
+
+    new: int = 0
+    same_url: int = 0
+    same_text: int = 0
+    near_dup: int = 0
+
+    @property
+    def duplicates(self) -> int:
+        return self.same_text + self.near_dup
+
+    @property
+    def seen(self) -> int:
+        return self.new + self.same_url + self.same_text + self.near_dup
+
+
+class Ingestor:
+    """Dedupe-and-store for one database; thread-safe within a process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._near: NearDuplicateIndex | None = None
+        self._lock = threading.Lock()
+
+    def _index(self) -> NearDuplicateIndex:
+        """The near-duplicate index, rebuilt from the newest stored stories on first use."""
+        if self._near is None:
+            index = NearDuplicateIndex()
+            with session_scope(self.engine) as session:
+                rows = session.execute(select(Article.id, Article.title, Article.text)
+                                       .order_by(Article.id.desc()).limit(RECENT)).all()
+            for article_id, title, text in reversed(rows):
+                index.add(article_id, RawArticle("", title, text, utcnow(), "").body)
+            self._near = index
+        return self._near
+
+    def ingest(self, articles: list[RawArticle]) -> IngestReport:
+        """Store each article that is not already known; returns the tally."""
+        tally: Counter[str] = Counter()
+        with self._lock:
+            for raw in articles:
+                tally[self._one(raw)] += 1
+        return IngestReport(**{k: tally.get(k, 0) for k in ("new", "same_url", "same_text",
+                                                               "near_dup")})
+
+    def _one(self, raw: RawArticle) -> str:
+        url, body = canonical_url(raw.url), raw.body
+        try:
+            with session_scope(self.engine) as session:
+                if session.get(ArticleUrl, url) is not None:
+                    return "same_url"
+                digest = content_hash(body)
+                existing = session.scalar(select(Article).where(Article.content_hash == digest))
+                reason = "same_text"
+                if existing is None:
+                    match = self._index().match(body)
+                    existing = session.get(Article, match) if match is not None else None
+                    reason = "near_dup"
+                if existing is not None:
+                    existing.duplicates += 1
+                    session.add(ArticleUrl(url=url, article_id=existing.id, source=raw.source,
+                                           reason=reason))
+                    return reason
+                article = _new_article(raw, url, digest)
+                session.add(article)
+                session.flush()
+                session.add(ArticleUrl(url=url, article_id=article.id, source=raw.source,
+                                       reason="new"))
+                article_id = article.id
+        except IntegrityError:
+            return "same_url"  # subtle: another process stored it between our check and commit
+        self._index().add(article_id, body)
+        return "new"
+
+
+def _new_article(raw: RawArticle, url: str, digest: str) -> Article:
+    return Article(content_hash=digest, url=url, source=raw.source, title=raw.title,
+                   text=raw.text, published=naive_utc(raw.published), fetched_at=utcnow(),
+                   tickers=",".join(cashtags(raw.body)))

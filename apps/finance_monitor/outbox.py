@@ -1,0 +1,99 @@
+"""Raising alerts and delivering them to webhooks through a persistent outbox.
+
+An alert and its delivery rows are written in one transaction; delivery happens later and
+records every attempt, so a webhook that is down delays alerts but never loses them.
+Delivery is at-least-once: a crash between a successful POST and its commit re-sends that one
+alert, and receivers can use ``alert_id`` to drop the repeat.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from shared import session_scope
+
+from .alerts import Surge, next_attempt, post_webhook, webhook_payload
+from .config import AlertConfig, WebhookConfig
+from .store import AlertRow, Article, Delivery, utcnow
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0
+    pending: int = 0
+
+
+def surge_of(alert: AlertRow) -> Surge:
+    """The pure record behind a stored alert."""
+    return Surge(key=alert.key, start=alert.window_start, end=alert.window_end,
+                 negatives=alert.negatives, total=alert.total, baseline=alert.baseline,
+                 score=alert.score, article_ids=tuple(alert.driver_ids()))
+
+
+def raise_alerts(engine: Engine, surges: list[Surge], config: AlertConfig,
+                 webhooks: tuple[WebhookConfig, ...]) -> list[int]:
+    """Store new alerts (skipping ones already raised or in cooldown); returns their ids."""
+    cooldown = timedelta(hours=config.window_hours * config.cooldown_windows)
+    created = []
+    for surge in surges:
+        try:
+            with session_scope(engine) as session:
+                recent = session.scalar(select(AlertRow.id).where(
+                    AlertRow.key == surge.key, AlertRow.window_start >= surge.start - cooldown,
+                    AlertRow.window_start <= surge.start))
+                if recent is not None:
+                    continue
+                alert = AlertRow(key=surge.key, window_start=surge.start, window_end=surge.end,
+                                 negatives=surge.negatives, total=surge.total,
+                                 baseline=surge.baseline, score=surge.score,
+                                 article_ids=json.dumps(list(surge.article_ids)))
+                session.add(alert)
+                session.flush()
+                for hook in webhooks:
+                    session.add(Delivery(alert_id=alert.id, url=hook.url, format=hook.format))
+                created.append(alert.id)
+        except IntegrityError:
+            continue  # subtle: raised meanwhile by another process; unique key kept it single
+    return created
+
+
+def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = None,
+                limit: int = 50) -> DeliveryReport:
+    """POST every delivery whose time has come; failures are rescheduled with backoff."""
+    now = now or utcnow()
+    with session_scope(engine) as session:
+        due = session.scalars(select(Delivery.id).where(
+            Delivery.delivered_at.is_(None), Delivery.next_attempt_at <= now)
+            .order_by(Delivery.id).limit(limit)).all()
+    delivered = failed = 0
+    for delivery_id in due:
+        ok = _deliver_one(engine, client, delivery_id, now)
+        delivered, failed = delivered + ok, failed + (not ok)
+    with session_scope(engine) as session:
+        pending = len(session.scalars(select(Delivery.id).where(
+            Delivery.delivered_at.is_(None))).all())
+    return DeliveryReport(delivered=delivered, failed=failed, pending=pending)
+
+
+def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int, now: datetime) -> bool:
+    with session_scope(engine) as session:
+        delivery = session.get(Delivery, delivery_id)
+        alert = session.get(AlertRow, delivery.alert_id)
+        titles = [session.get(Article, i).title for i in alert.driver_ids()
+                  if session.get(Article, i) is not None]
+        payload = webhook_payload(surge_of(alert), alert.id, titles, delivery.format)
+        problem = post_webhook(client, delivery.url, payload)
+        delivery.attempts += 1
+        if problem is None:
+            delivery.delivered_at, delivery.last_error = utcnow(), None
+            return True
+        delivery.last_error = problem
+        delivery.next_attempt_at = next_attempt(now, delivery.attempts)
+        return False

@@ -1,0 +1,136 @@
+"""APScheduler wiring: one interval job per source, an outbox job, nightly retrains.
+
+Jobs live in a SQLAlchemy job store inside the app's database, so they survive restarts. They
+are module-level functions referenced by their import path with only strings as arguments:
+that is what a persistent job store can save and load again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from shared import get_settings
+
+from .config import MonitorConfig, load_config
+from .corrections import corrections_path
+from .service import FinanceService
+
+log = logging.getLogger(__name__)
+JOB_PREFIX = "finance:"
+_services: dict[str, FinanceService] = {}
+_lock = threading.Lock()
+
+
+def service_for(config_path: str) -> FinanceService:
+    """One service per config file per process (models and clients load once)."""
+    with _lock:
+        if config_path not in _services:
+            _services[config_path] = FinanceService(load_config(config_path))
+        return _services[config_path]
+
+
+def poll_job(config_path: str, source: str) -> None:
+    """Job body: poll one source, then classify / alert / deliver. Logs, never raises."""
+    try:
+        service = service_for(config_path)
+        report = service.poll_source(source)
+        processed = service.process()
+        log.info("poll %s: ok=%s new=%d dup=%d classified=%d alerts=%s", source, report.ok,
+                 report.ingest.new, report.ingest.duplicates, processed.classified,
+                 processed.new_alerts)
+    except Exception:  # noqa: BLE001 - a job's failure is logged; the scheduler goes on
+        log.exception("poll job for %s failed", source)
+
+
+def deliver_job(config_path: str) -> None:
+    """Job body: retry due webhook deliveries."""
+    try:
+        report = service_for(config_path).deliver()
+        if report.delivered or report.failed:
+            log.info("webhooks: delivered=%d failed=%d pending=%d", report.delivered,
+                     report.failed, report.pending)
+    except Exception:  # noqa: BLE001
+        log.exception("delivery job failed")
+
+
+def build_scheduler(db_url: str | None = None, workers: int = 4) -> BackgroundScheduler:
+    """A scheduler whose job store is the ``finance_jobs`` table of the app database."""
+    store = SQLAlchemyJobStore(url=db_url or get_settings().db_url, tablename="finance_jobs")
+    return BackgroundScheduler(
+        jobstores={"default": store}, executors={"default": ThreadPoolExecutor(workers)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        timezone="UTC")
+
+
+def start(config_path: str | Path, db_url: str | None = None) -> BackgroundScheduler:
+    """Start a scheduler with jobs synced to the config (stored jobs are loaded first, so
+    removed sources are dropped and changed intervals replaced)."""
+    scheduler = build_scheduler(db_url)
+    scheduler.start(paused=True)
+    sync_jobs(scheduler, config_path)
+    scheduler.resume()
+    return scheduler
+
+
+def run_forever(config_path: str | Path, stop: threading.Event | None = None) -> None:
+    """``verticals finance run``: poll until interrupted (Ctrl-C / SIGTERM / ``stop``)."""
+    import signal
+
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    scheduler = start(config_path)
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def sync_jobs(scheduler: BaseScheduler, config_path: str | Path,
+              config: MonitorConfig | None = None, retrain_cron: str | None = "0 3 * * *"
+              ) -> list[str]:
+    """Make the stored jobs match the config: add/replace a job per source, drop jobs of
+    removed sources, keep the outbox and retrain jobs. Returns the job ids."""
+    config_path = str(Path(config_path).resolve())
+    config = config or load_config(config_path)
+    wanted = {}
+    for source in config.sources:
+        job_id = f"{JOB_PREFIX}poll:{source.name}"
+        scheduler.add_job(f"{__name__}:poll_job", IntervalTrigger(seconds=source.interval_s),
+                          args=[config_path, source.name], id=job_id, replace_existing=True,
+                          next_run_time=datetime.now().astimezone())
+        wanted[job_id] = True
+    deliver_id = f"{JOB_PREFIX}deliver"
+    scheduler.add_job(f"{__name__}:deliver_job", IntervalTrigger(seconds=60),
+                      args=[config_path], id=deliver_id, replace_existing=True)
+    wanted[deliver_id] = True
+    if retrain_cron:
+        wanted.update(_retrain_jobs(scheduler, config, retrain_cron))
+    for job in scheduler.get_jobs():
+        if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
+            job.remove()
+    return sorted(wanted)
+
+
+def _retrain_jobs(scheduler: BaseScheduler, config: MonitorConfig, cron: str) -> dict[str, bool]:
+    """Nightly: retrain each model on the analysts' corrections (promoted only if not worse)."""
+    from shared.retrain import schedule_retrain
+
+    ids = {}
+    for field, name in (("sentiment", config.models.sentiment), ("topic", config.models.topic)):
+        job_id = f"{JOB_PREFIX}retrain:{field}"
+        schedule_retrain(scheduler, name, corrections_path(field), cron, id=job_id)
+        ids[job_id] = True
+    return ids

@@ -1,0 +1,252 @@
+"""The finance monitor's logic, free of UI: poll -> store -> classify -> trends -> alerts.
+
+Example::
+
+    service = FinanceService(load_config("sources.toml"))
+    service.poll_once()                   # every source once, then classify / alert / deliver
+    service.open_alerts()                 # what the dashboard shows
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine, select
+
+from shared import (
+    ModelNotFoundError,
+    RetrainReport,
+    VerticalsError,
+    get_registry,
+    make_engine,
+    session_scope,
+)
+
+from .alerts import detect_surges
+from .classify import ArticleClassifier
+from .config import MonitorConfig
+from .corrections import correct, export_corrections
+from .fetch import Fetcher
+from .ingest import Ingestor, IngestReport
+from .outbox import DeliveryReport, deliver_due, raise_alerts
+from .sources import poll_source
+from .store import AlertRow, Article, Base, Poll, SourceHealth, utcnow
+from .trends import Observation, WindowStat, window_stats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PollReport:
+    """One source's poll: fetched entries, what became of them, or the error."""
+
+    source: str
+    ok: bool
+    fetched: int = 0
+    ingest: IngestReport = field(default_factory=IngestReport)
+    not_modified: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessReport:
+    """What happened after ingest: classified articles, new alerts, webhook deliveries."""
+
+    classified: int = 0
+    models_missing: str | None = None
+    new_alerts: list[int] = field(default_factory=list)
+    deliveries: DeliveryReport = field(default_factory=DeliveryReport)
+
+
+class FinanceService:
+    """Everything the CLI, the scheduler and the dashboard do, behind one object.
+
+    Cheap to construct (tables are created if missing); the models load on first
+    classification and HTTP clients on first use.
+    """
+
+    def __init__(self, config: MonitorConfig, engine: Engine | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.config = config
+        self.engine = engine or make_engine()
+        Base.metadata.create_all(self.engine)
+        self.fetcher = Fetcher(config.fetch, transport=transport)
+        self.webhook_client = httpx.Client(timeout=config.fetch.timeout_s, transport=transport)
+        self.classifier = ArticleClassifier(config.models.sentiment, config.models.topic)
+        self.ingestor = Ingestor(self.engine)
+        self._process_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.fetcher.close()
+        self.webhook_client.close()
+
+    # polling -------------------------------------------------------------------------------
+    def poll_source(self, name: str) -> PollReport:
+        """Fetch one source, store its new articles, record its health. Never raises for a
+        source's own failure: it is recorded and the report says what happened."""
+        source, started = self.config.source(name), utcnow()
+        health = self._health(name, source.url)
+        try:
+            page = poll_source(self.fetcher, source, health.etag, health.last_modified)
+            report = self.ingestor.ingest(page.articles)
+        except Exception as exc:  # noqa: BLE001 - one bad source must not stop the others
+            problem = getattr(exc, "problem", None) or f"{type(exc).__name__}: {exc}"
+            self._record(name, started, ok=False, error=problem)
+            log.warning("source %s failed: %s", name, problem)
+            return PollReport(source=name, ok=False, error=problem)
+        # subtle: the validators are saved only now, after every article is stored; saving
+        # them first would make a restarted poll get 304 and lose the unstored rest.
+        self._record(name, started, ok=True, fetched=len(page.articles), ingest=report,
+                     etag=page.result.etag, last_modified=page.result.last_modified)
+        return PollReport(source=name, ok=True, fetched=len(page.articles), ingest=report,
+                          not_modified=page.result.not_modified)
+
+    def poll_once(self) -> tuple[list[PollReport], ProcessReport]:
+        """Poll every configured source once, then classify, alert and deliver."""
+        reports = [self.poll_source(s.name) for s in self.config.sources]
+        return reports, self.process()
+
+    def process(self) -> ProcessReport:
+        """Classify pending articles, raise alerts for new surges, deliver due webhooks."""
+        with self._process_lock:
+            classified, missing = self.classify_pending()
+            new_alerts = self.check_alerts() if not missing else []
+            deliveries = deliver_due(self.engine, self.webhook_client)
+        return ProcessReport(classified=classified, models_missing=missing,
+                             new_alerts=new_alerts, deliveries=deliveries)
+
+    def _health(self, name: str, url: str) -> SourceHealth:
+        with session_scope(self.engine) as session:
+            health = session.get(SourceHealth, name)
+            if health is None or health.url != url:
+                health = SourceHealth(source=name, url=url)  # a changed URL starts afresh
+            session.expunge_all()
+            return health
+
+    def _record(self, name: str, started: datetime, ok: bool, fetched: int = 0,
+                ingest: IngestReport | None = None, error: str | None = None,
+                etag: str | None = None, last_modified: str | None = None) -> None:
+        ingest = ingest or IngestReport()
+        now = utcnow()
+        with session_scope(self.engine) as session:
+            health = session.get(SourceHealth, name) or SourceHealth(source=name)
+            session.add(health)
+            health.url = self.config.source(name).url
+            health.last_attempt, health.polls = now, (health.polls or 0) + 1
+            if ok:
+                health.last_success, health.consecutive_failures = now, 0
+                health.articles_last_poll = ingest.new
+                health.total_new = (health.total_new or 0) + ingest.new
+                health.etag, health.last_modified = etag, last_modified
+            else:
+                health.last_error, health.last_error_at = error, now
+                health.consecutive_failures = (health.consecutive_failures or 0) + 1
+            session.add(Poll(source=name, started_at=started, finished_at=now, ok=ok,
+                             fetched=fetched, new=ingest.new, duplicates=ingest.duplicates,
+                             error=error))
+
+    # classification ------------------------------------------------------------------------
+    def classify_pending(self, batch: int = 128) -> tuple[int, str | None]:
+        """Label stored-but-unlabelled articles; returns (count, why models are missing)."""
+        total = 0
+        while True:
+            with session_scope(self.engine) as session:
+                articles = session.scalars(select(Article).where(Article.classified_at.is_(None))
+                                           .order_by(Article.id).limit(batch)).all()
+                if not articles:
+                    return total, None
+                try:
+                    verdicts = self.classifier.classify([_body(a) for a in articles])
+                except ModelNotFoundError as exc:
+                    return total, f"{exc} — run `verticals finance train` or `... demo`"
+                for article, verdict in zip(articles, verdicts, strict=True):
+                    article.topic, article.topic_score = verdict.topic, verdict.topic_score
+                    article.sentiment = verdict.sentiment
+                    article.sentiment_score = verdict.sentiment_score
+                    article.driving = _json(verdict.driving)
+                    article.classified_at = utcnow()
+                total += len(articles)
+
+    # trends and alerts ---------------------------------------------------------------------
+    def observations(self) -> list[Observation]:
+        """Every classified article as (id, time, keys, sentiment, score)."""
+        with session_scope(self.engine) as session:
+            rows = session.execute(select(
+                Article.id, Article.published, Article.topic, Article.tickers, Article.sentiment,
+                Article.sentiment_score).where(Article.classified_at.is_not(None))).all()
+        return [Observation(article_id=i, published=published,
+                            keys=(f"topic:{topic}",) + tuple(f"ticker:{t}" for t in tickers.split(",")
+                                                             if t),
+                            sentiment=sentiment, score=score or 0.0)
+                for i, published, topic, tickers, sentiment, score in rows]
+
+    def trends(self) -> dict[str, list[WindowStat]]:
+        """Per key (``topic:X`` / ``ticker:Y``), the windowed counts and sentiment."""
+        return window_stats(self.observations(), self.config.alerts.window_hours)
+
+    def check_alerts(self) -> list[int]:
+        """Run the surge detector over every key and store the new alerts."""
+        surges = [s for windows in self.trends().values()
+                  for s in detect_surges(windows, self.config.alerts)]
+        return raise_alerts(self.engine, surges, self.config.alerts, self.config.webhooks)
+
+    def deliver(self, now: datetime | None = None) -> DeliveryReport:
+        return deliver_due(self.engine, self.webhook_client, now=now)
+
+    def acknowledge(self, alert_id: int, by: str = "analyst") -> bool:
+        """Mark an alert handled; False if it does not exist or was already acknowledged."""
+        with session_scope(self.engine) as session:
+            alert = session.get(AlertRow, alert_id)
+            if alert is None or alert.acknowledged_at is not None:
+                return False
+            alert.acknowledged_at, alert.acknowledged_by = utcnow(), by
+            return True
+
+    def correct(self, article_id: int, field: str, value: str) -> None:
+        """An analyst's label for an article; exported at once for the scheduled retrain."""
+        cards = self.model_cards()
+        name = self.config.models.sentiment if field == "sentiment" else self.config.models.topic
+        allowed = cards.get(name, {}).get("labels")
+        correct(self.engine, article_id, field, value, allowed)
+        export_corrections(self.engine, field)
+
+    def retrain(self, field: str) -> RetrainReport:
+        """Retrain one model now on its corrections (promoted only if not worse)."""
+        from shared import DataError, read_labelled, retrain
+
+        path = export_corrections(self.engine, field)
+        name = self.config.models.sentiment if field == "sentiment" else self.config.models.topic
+        try:
+            rows = read_labelled(path, min_classes=1)
+        except DataError as exc:
+            raise VerticalsError(f"no {field} corrections yet — correct some articles first"
+                                 ) from exc
+        return retrain(name, rows)
+
+    def model_cards(self) -> dict[str, dict]:
+        """Cards of the current sentiment and topic models (without loading weights); a model
+        configured as a directory path is read from its ``card.json``."""
+        registry, cards = get_registry(), {}
+        for name in (self.config.models.sentiment, self.config.models.topic):
+            card_file = Path(name) / "card.json"
+            if card_file.is_file():
+                cards[name] = json.loads(card_file.read_text())
+            elif registry.current(name) is not None:
+                cards[name] = registry.card(name)
+        return cards
+
+
+def _body(article: Article) -> str:
+    if article.text and not article.text.startswith(article.title):
+        return f"{article.title}. {article.text}"
+    return article.text or article.title
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,116 @@
+"""Training and evaluating the two models (sentiment, topic) with the core.
+
+Labelled files are CSVs with ``text`` and ``sentiment`` and/or ``topic`` columns; a plain
+``text,label`` file works too. Numeric labels are mapped through a ``classes.txt`` beside the
+file (the layout of the public Twitter financial-news topic set).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared import (
+    DataError,
+    LabelledText,
+    Registry,
+    TrainConfig,
+    classification_metrics,
+    finetune_classifier,
+    load_classifier,
+    read_table,
+)
+
+from .config import ModelConfig
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "datasets" / "finance"
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """What to train: a labelled file per task (the same file may serve both)."""
+
+    sentiment: Path | None
+    topics: Path | None
+    test: Path | None = None
+
+
+def read_column(path: str | Path, column: str) -> list[LabelledText]:
+    """``text`` + ``column`` (or ``label``) rows; numeric labels mapped via ``classes.txt``."""
+    path = Path(path)
+    frame = read_table(path, ["text"], optional=[column, "label"])
+    name = column if column in frame.columns else "label"
+    if name not in frame.columns:
+        raise DataError(path, 1, f"no {column!r} or 'label' column",
+                        f"add a {column} column (text,{column})")
+    labels = [v.strip() for v in frame[name]]
+    for row, label in enumerate(labels, start=2):
+        if not label:
+            raise DataError(path, row, f"empty {name!r}", "fill the cell or delete the row")
+    classes = path.parent / "classes.txt"
+    if classes.exists() and all(v.isdigit() for v in labels):
+        names = [line.strip() for line in classes.read_text().splitlines() if line.strip()]
+        labels = [names[int(v)] for v in labels]
+    rows = [LabelledText(t.strip(), lab) for t, lab in zip(frame["text"], labels, strict=True)]
+    if len({r.label for r in rows}) < 2:
+        raise DataError(path, None, f"only one {column} label", "a classifier needs two or more")
+    return rows
+
+
+def holdout(rows: list[LabelledText], fraction: float = 0.2,
+            seed: int = 42) -> tuple[list[LabelledText], list[LabelledText]]:
+    """A stratified (train, test) split; retrain needs a fixed test set kept with the model."""
+    rng, train, test = random.Random(seed), [], []
+    for label in sorted({r.label for r in rows}):
+        members = [r for r in rows if r.label == label]
+        rng.shuffle(members)
+        cut = int(round(len(members) * fraction)) if len(members) > 2 else 0
+        test += members[:cut]
+        train += members[cut:]
+    return train, test
+
+
+def train_task(path: Path, column: str, name: str, config: TrainConfig,
+               test_path: Path | None = None, registry: Registry | None = None) -> dict:
+    """Fine-tune and register one model; returns its version and test metrics."""
+    rows = read_column(path, column)
+    if test_path is not None:
+        train, test = rows, read_column(test_path, column)
+    else:
+        train, test = holdout(rows)
+    result = finetune_classifier(train, test, config, name, test_path=str(test_path or path),
+                                 card_extra={"task": column, "app": "finance_monitor"},
+                                 registry=registry)
+    return {"name": name, "version": result.version,
+            "accuracy": result.metrics.get("accuracy"), "macro_f1": result.metrics.get("macro_f1")}
+
+
+def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
+                 registry: Registry | None = None) -> list[dict]:
+    """Train whichever of the two tasks the plan names."""
+    results = []
+    if plan.sentiment is not None:
+        results.append(train_task(plan.sentiment, "sentiment", models.sentiment, config,
+                                  plan.test, registry))
+    if plan.topics is not None:
+        results.append(train_task(plan.topics, "topic", models.topic, config, plan.test,
+                                  registry))
+    return results
+
+
+def evaluate_models(test_path: str | Path, models: ModelConfig) -> dict:
+    """Accuracy and macro-F1 of the current models on a labelled file (columns it has)."""
+    frame = read_table(test_path, ["text"], optional=["sentiment", "topic"])
+    out: dict = {}
+    for column, name in (("sentiment", models.sentiment), ("topic", models.topic)):
+        if column not in frame.columns:
+            continue
+        rows = read_column(test_path, column)
+        predicted = load_classifier(name).predict([r.text for r in rows])
+        metrics = classification_metrics([r.label for r in rows], predicted)
+        out[f"{column}_accuracy"] = round(float(metrics["accuracy"]), 4)
+        out[f"{column}_macro_f1"] = round(float(metrics["macro_f1"]), 4)
+    if not out:
+        raise DataError(test_path, 1, "no sentiment or topic column", "add one of them")
+    return out

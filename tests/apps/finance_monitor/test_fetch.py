@@ -1,0 +1,142 @@
+"""The fetcher and parsers against a real local HTTP server that misbehaves on purpose."""
+
+from __future__ import annotations
+
+import time
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+
+from apps.finance_monitor.config import SourceConfig, SourceKind
+from apps.finance_monitor.fetch import FEED_TYPES, Fetcher, FetchError
+from apps.finance_monitor.sources import parse_feed, poll_source, strip_html
+
+from .conftest import Route, fast_fetch, hang, rss
+
+FEED = rss([("http://x/1", "Northwind Bank profit jumps", "<p>Profit <b>up</b> 20%</p>")])
+
+
+def test_feed_is_parsed_and_conditional_get_returns_304(server) -> None:
+    def conditional(request: BaseHTTPRequestHandler, _hit: int) -> None:
+        if request.headers.get("If-None-Match") == '"v1"':
+            request.send_response(304)
+            request.end_headers()
+            return
+        request.send_response(200)
+        request.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+        request.send_header("ETag", '"v1"')
+        request.send_header("Content-Length", str(len(FEED)))
+        request.end_headers()
+        request.wfile.write(FEED)
+
+    server.routes["/feed.xml"] = Route(handler=conditional)
+    source = SourceConfig("s", server.url("/feed.xml"))
+    fetcher = Fetcher(fast_fetch())
+    first = poll_source(fetcher, source)
+    assert [a.title for a in first.articles] == ["Northwind Bank profit jumps"]
+    assert first.articles[0].text == "Profit up 20%"  # HTML stripped from the summary
+    second = poll_source(fetcher, source, etag=first.result.etag)
+    assert second.result.not_modified and second.articles == []
+
+
+def test_server_errors_are_retried_then_reported(server) -> None:
+    server.routes["/down"] = Route(status=500)
+    with pytest.raises(FetchError, match="HTTP 500"):
+        Fetcher(fast_fetch(retries=2)).fetch(server.url("/down"), FEED_TYPES)
+    assert server.hits["/down"] == 3  # first try + 2 retries
+
+
+def test_a_transient_error_recovers_on_retry(server) -> None:
+    def flaky(request: BaseHTTPRequestHandler, hit: int) -> None:
+        request.send_response(503 if hit == 1 else 200)
+        request.send_header("Content-Type", "application/rss+xml")
+        request.send_header("Content-Length", str(len(FEED)))
+        request.end_headers()
+        request.wfile.write(FEED)
+
+    server.routes["/flaky"] = Route(handler=flaky)
+    result = Fetcher(fast_fetch()).fetch(server.url("/flaky"), FEED_TYPES)
+    assert result.status == 200 and server.hits["/flaky"] == 2
+
+
+def test_a_hanging_server_times_out(server) -> None:
+    server.routes["/hang"] = Route(handler=hang(3))
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="timed out"):
+        Fetcher(fast_fetch(timeout_s=0.3, retries=1)).fetch(server.url("/hang"), FEED_TYPES)
+    assert time.monotonic() - started < 2.5
+
+
+def test_malformed_xml_is_a_clear_error(server) -> None:
+    server.routes["/bad.xml"] = Route(body=b"<rss><channel><item><title>oops</ti")
+    with pytest.raises(FetchError, match="malformed feed"):
+        poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/bad.xml")))
+
+
+def test_a_huge_body_is_cut_off_while_streaming(server) -> None:
+    def endless(request: BaseHTTPRequestHandler, _hit: int) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", "application/rss+xml")
+        request.end_headers()  # no Content-Length: the cap must trip while reading
+        chunk = b"x" * 65536
+        try:
+            for _ in range(800):  # 50 MB if nobody stops reading
+                request.wfile.write(chunk)
+        except OSError:
+            pass
+
+    server.routes["/huge"] = Route(handler=endless)
+    server.routes["/declared"] = Route(body=b"x" * 300_000)
+    fetcher = Fetcher(fast_fetch(max_bytes=100_000))
+    with pytest.raises(FetchError, match="cap"):
+        fetcher.fetch(server.url("/huge"), FEED_TYPES)
+    with pytest.raises(FetchError, match="300000 bytes is over"):
+        fetcher.fetch(server.url("/declared"), FEED_TYPES)
+
+
+def test_a_redirect_loop_is_stopped(server) -> None:
+    server.routes["/loop"] = Route(status=302, headers={"Location": "/loop"})
+    with pytest.raises(FetchError, match="redirect loop"):
+        Fetcher(fast_fetch(max_redirects=3)).fetch(server.url("/loop"), FEED_TYPES)
+    assert server.hits["/loop"] == 4
+
+
+def test_wrong_content_type_is_refused(server) -> None:
+    server.routes["/page"] = Route(body=b"<html>hi</html>", ctype="text/html")
+    with pytest.raises(FetchError, match="unexpected content type 'text/html'"):
+        poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/page")))
+
+
+def test_private_addresses_are_refused_unless_allowed(server) -> None:
+    server.routes["/feed.xml"] = Route(body=FEED)
+    with pytest.raises(FetchError, match="private or loopback"):
+        Fetcher(fast_fetch(allow_private=False)).fetch(server.url("/feed.xml"), FEED_TYPES)
+    assert server.hits["/feed.xml"] == 0  # refused before any byte was sent
+
+
+def test_per_host_rate_limit_spaces_requests(server) -> None:
+    server.routes["/feed.xml"] = Route(body=FEED)
+    fetcher = Fetcher(fast_fetch(min_host_interval_s=0.3))
+    started = time.monotonic()
+    for _ in range(3):
+        fetcher.fetch(server.url("/feed.xml"), FEED_TYPES)
+    assert time.monotonic() - started >= 0.6
+
+
+def test_html_page_text_is_extracted(server) -> None:
+    page = (b"<html><head><title>Atlas Motors recalls cars</title></head><body><nav>Menu</nav>"
+            b"<article><h1>Atlas Motors recalls cars</h1><p>Atlas Motors said on Monday it "
+            b"would recall forty thousand cars after finding a fault in the brakes, a setback "
+            b"that analysts expect to cost the company dearly this year.</p></article></body>"
+            b"</html>")
+    server.routes["/story"] = Route(body=page, ctype="text/html; charset=utf-8")
+    source = SourceConfig("p", server.url("/story"), kind=SourceKind.PAGE)
+    [article] = poll_source(Fetcher(fast_fetch()), source).articles
+    assert article.title == "Atlas Motors recalls cars"
+    assert "forty thousand cars" in article.text and "Menu" not in article.text
+
+
+def test_entries_without_link_are_skipped_and_html_is_stripped() -> None:
+    doc = rss([("", "no link", ""), ("http://x/2", "<b>Bold</b> &amp; plain", "")])
+    assert [a.title for a in parse_feed(doc, "s")] == ["Bold & plain"]
+    assert strip_html("<script>alert(1)</script>ok") == "alert(1) ok"
