@@ -30,7 +30,7 @@ from .errors import DataError, VerticalsError
 from .evaluate import mrr, recall_at_k
 from .finetune import TrainConfig, finetune_classifier
 from .models import resolve_model
-from .registry import get_registry
+from .registry import Registry, get_registry
 from .settings import get_settings
 
 
@@ -176,6 +176,7 @@ def train_biencoder(
     epochs: int = 1,
     batch_size: int = 32,
     lr: float = 2e-5,
+    registry: Registry | None = None,
     **options: float,
 ) -> str:
     """Tune ``base`` on (query, positive) ``pairs`` with in-batch negatives; register kind
@@ -205,7 +206,7 @@ def train_biencoder(
         "kind": "biencoder", "base": base, "data_fingerprint": fingerprint(pairs),
         "params": asdict(cfg), "metrics": metrics, "labels": [],
     }
-    return get_registry().save(name, lambda out: model.save(str(out)), card)
+    return (registry or get_registry()).save(name, lambda out: model.save(str(out)), card)
 
 
 _BINARY = {"1": "1", "1.0": "1", "true": "1", "0": "0", "0.0": "0", "false": "0"}

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from .data import fingerprint
 from .errors import VerticalsError
 from .models import resolve_model
-from .registry import get_registry
+from .registry import Registry, get_registry
 from .settings import get_settings
 
 # Files that make a directory loadable by sentence-transformers (copied from the base).
@@ -218,6 +218,7 @@ def pretrain_mlm(
     max_length: int = 64,
     batch_size: int = 32,
     mlm_probability: float = 0.15,
+    registry: Registry | None = None,
     **options: float,
 ) -> str:
     """Masked-LM pretraining of ``base`` on unlabeled ``texts``; registers kind ``encoder``
@@ -266,6 +267,6 @@ def pretrain_mlm(
         "metrics": metrics,
         "labels": [],
     }
-    return get_registry().save(
+    return (registry or get_registry()).save(
         name, lambda out: save_encoder(model, tokenizer, base_dir, Path(out)), card
     )

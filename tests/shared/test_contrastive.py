@@ -1,0 +1,85 @@
+"""Bi-encoder and cross-encoder tuning: the loss against a hand computation, real runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from shared.contrastive import in_batch_loss, retrieval_metrics, train_biencoder, train_cross_encoder
+from shared.errors import DataError
+
+# Made-up product codes the base model cannot know: only tuning can tie a code to its topic.
+CODES = ["zorblax", "quimby", "frandle", "plonk", "wexter", "drabble", "snorf", "klemp"]
+TOPICS = ["refund", "password reset", "shipping times", "invoice copy",
+          "warranty claim", "account login", "delivery address", "discount code"]
+
+
+def code_pairs(per_code: int) -> list[tuple[str, str]]:
+    return [(f"help with {c} case {i}", f"Article: how to handle a {t}")
+            for i in range(per_code) for c, t in zip(CODES, TOPICS, strict=True)]
+
+
+def test_in_batch_loss_matches_a_hand_computation():
+    q = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.6, 0.8]]), dim=-1)
+    p = torch.nn.functional.normalize(torch.tensor([[1.0, 0.1], [0.0, 1.0]]), dim=-1)
+    scores = 20.0 * q @ p.T
+    expected = -(torch.log_softmax(scores, 1)[0, 0] + torch.log_softmax(scores, 1)[1, 1]) / 2
+    assert torch.isclose(in_batch_loss(q, p, 20.0), expected)
+    # a duplicate passage is not a negative: masking it leaves only the query's own column
+    same = torch.tensor([[True, True], [True, True]])
+    assert torch.isclose(in_batch_loss(q, p, 20.0, same), torch.tensor(0.0), atol=1e-6)
+
+
+def test_retrieval_metrics_by_hand():
+    q = np.array([[1.0, 0.0], [1.0, 0.0]])
+    p = np.array([[1.0, 0.0], [0.0, 1.0]])
+    # query 0 finds its passage first; query 1's passage ranks second -> MRR (1 + 1/2) / 2
+    assert retrieval_metrics(q, p, [{0}, {1}]) == {"recall_at_1": 0.5, "mrr": 0.75}
+
+
+def test_bad_pairs_are_one_line_errors(home):
+    with pytest.raises(DataError, match="need at least 4"):
+        train_biencoder([("a", "b")], "bi")
+    with pytest.raises(DataError, match="row 2: needs a non-empty query"):
+        train_biencoder([("a", "b"), ("", "c"), ("d", "e"), ("f", "g")], "bi")
+    with pytest.raises(DataError, match="row 1: label must be 0 or 1"):
+        train_cross_encoder(["q", "q"], ["a", "b"], [2, 0], "ce")
+
+
+def test_biencoder_learns_codes_and_serves_as_embedder(home):
+    from shared.embed import Embedder
+    from shared.registry import get_registry
+
+    version = train_biencoder(code_pairs(10), "codes", epochs=2, batch_size=16, lr=1e-4,
+                              max_length=16, heldout_fraction=0.2)
+    card = get_registry().card("codes")
+    m = card["metrics"]
+    assert version == "v1" and card["kind"] == "biencoder"
+    assert m["recall_at_1_after"] > m["recall_at_1_before"] and m["recall_at_1_after"] >= 0.5
+    assert m["mrr_after"] > m["mrr_before"]
+    assert (get_registry().path("codes") / "model.safetensors").exists()
+    embedder = Embedder("codes")
+    q = embedder.encode(["help with plonk case 99"])
+    docs = embedder.encode([f"Article: how to handle a {t}" for t in TOPICS])
+    assert q.shape == (1, 384) and np.isclose(np.linalg.norm(q), 1.0, atol=1e-4)
+    assert int((docs @ q[0]).argmax()) == CODES.index("plonk")  # an unseen query id
+
+
+def test_cross_encoder_registers_a_pair_classifier(home):
+    from shared.classifier import load_classifier
+    from shared.registry import get_registry
+
+    queries, passages, labels = [], [], []
+    for i, (code, topic) in enumerate(zip(CODES, TOPICS, strict=True)):
+        for other in (topic, TOPICS[(i + 3) % len(TOPICS)]):
+            queries.append(f"how do I get a {topic}")
+            passages.append(f"Article about {other} for {code}")
+            labels.append(int(other == topic))
+    version = train_cross_encoder(queries * 2, passages * 2, labels * 2, "rerank",
+                                  batch_size=8, max_length=24)
+    card = get_registry().card("rerank")
+    assert version == "v1" and card["kind"] == "cross_encoder" and card["labels"] == ["0", "1"]
+    assert {"accuracy", "macro_f1"} <= set(card["metrics"])
+    scores = load_classifier("rerank").predict_proba(queries[:2], pairs=passages[:2])[:, 1]
+    assert scores.shape == (2,) and ((scores >= 0) & (scores <= 1)).all()

@@ -1,0 +1,93 @@
+"""Retraining: old + new data, judged on the card's fixed eval set, promoted only if not worse."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from shared.data import LabelledText, write_labelled
+from shared.errors import RegistryError, VerticalsError
+from shared.registry import Registry
+from shared.retrain import decide, retrain, retrain_from_file, schedule_retrain
+
+from .conftest import toy_rows
+
+
+def install(source: Path, registry: Registry, name: str, swap_labels: bool = False) -> None:
+    """Put a copy of a trained version in ``registry`` as ``name`` v1, with a cheap recipe.
+
+    ``swap_labels`` relabels the output (pos <-> neg): a real model that is always wrong.
+    """
+    target = registry.root / name / "v1"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("export"))
+    card = json.loads((target / "card.json").read_text())
+    card["params"] |= {"epochs": 1, "batch_size": 16}  # keep the retrain in the test budget
+    if swap_labels:
+        card["labels"] = card["labels"][::-1]
+        config = json.loads((target / "config.json").read_text())
+        config["id2label"] = {k: card["labels"][int(k)] for k in config["id2label"]}
+        config["label2id"] = {v: int(k) for k, v in config["id2label"].items()}
+        (target / "config.json").write_text(json.dumps(config))
+    (target / "card.json").write_text(json.dumps(card | {"name": name}))
+    registry.promote(name, "v1")
+
+
+def flipped(rows: list[LabelledText]) -> list[LabelledText]:
+    return [LabelledText(r.text, "neg" if r.label == "pos" else "pos") for r in rows]
+
+
+def test_decide_both_ways_and_ties_promote():
+    assert decide({"macro_f1": 0.8}, {"macro_f1": 0.9})[0] is True
+    assert decide({"macro_f1": 0.8}, {"macro_f1": 0.8})[0] is True
+    promoted, reason = decide({"macro_f1": 0.9}, {"macro_f1": 0.7})
+    assert promoted is False and reason == "macro_f1 0.7000 < 0.9000 (old): kept the old version"
+
+
+def test_worse_model_is_saved_but_not_promoted(home, full_model, session_registry):
+    registry = Registry()
+    install(session_registry.path("toy-full"), registry, "toy")
+    report = retrain("toy", flipped(toy_rows(200, 7)))
+    assert report.old_metrics["macro_f1"] >= 0.8  # the old model is good on the fixed eval set
+    assert not report.promoted and report.new_metrics["macro_f1"] < report.old_metrics["macro_f1"]
+    assert "kept the old version" in report.reason
+    assert registry.versions("toy") == ["v1", "v2"] and registry.current("toy") == "v1"
+    card = registry.card("toy", "v2")
+    assert card["retrained_from"] == "v1" and card["train_rows"] == 96 + 200
+    # the fixed evaluation set travels unchanged to the new version
+    assert (registry.path("toy", "v2") / "eval.csv").read_text() == \
+        (registry.path("toy", "v1") / "eval.csv").read_text()
+
+
+def test_better_model_is_promoted_and_the_same_data_is_not_reused(home, full_model, session_registry, tmp_path):
+    registry = Registry()
+    install(session_registry.path("toy-full"), registry, "toy", swap_labels=True)
+    new = write_labelled(toy_rows(24, 8), tmp_path / "new.csv")
+    report = retrain_from_file("toy", str(new))
+    assert report is not None and report.promoted and report.version == "v2"
+    assert report.old_metrics["macro_f1"] <= report.new_metrics["macro_f1"]
+    assert registry.current("toy") == "v2" and report.current == "v2"
+    assert retrain_from_file("toy", str(new)) is None  # same rows again: nothing to learn
+    assert registry.versions("toy") == ["v1", "v2"]
+
+
+def test_retrain_errors_are_one_line(home, tmp_path):
+    with pytest.raises(RegistryError, match="not in the registry"):
+        retrain("nobody", [LabelledText("a", "b")])
+    assert retrain_from_file("nobody", str(tmp_path / "missing.csv")) is None  # logged, not raised
+
+
+def test_schedule_retrain_adds_a_persistent_cron_job():
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler()
+    job = schedule_retrain(scheduler, "toy", "data/new.csv", "0 3 * * *")
+    again = schedule_retrain(scheduler, "toy", "data/newer.csv", "30 2 * * 1")
+    assert job.id == again.id == "retrain:toy" and len(scheduler.get_jobs()) == 1
+    assert again.args == ("toy", "data/newer.csv")
+    assert again.func_ref == "shared.retrain:retrain_from_file"  # storable by reference
+    assert "hour='2'" in str(again.trigger) and "minute='30'" in str(again.trigger)
+    with pytest.raises(VerticalsError, match="cron must be 5 fields"):
+        schedule_retrain(scheduler, "toy", "x.csv", "every night")
