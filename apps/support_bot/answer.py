@@ -1,0 +1,154 @@
+"""Composing what the bot says: an intent's answer template, a grounded answer built from the
+best passages with numbered citations, or "I'm not sure" with a hand-off. Optionally a generator
+(any OpenAI-compatible endpoint) rephrases the grounded passages; it is off by default."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .knowledge import Chunk, split_sentences
+from .ranking import tokenize
+from .retrieval import Passage
+
+UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
+               "colleague (ticket #{ticket}). They will reply in this conversation.")
+WAITING_TEXT = "A colleague has your question and will reply here shortly."
+
+
+class AnswerKind(StrEnum):
+    TEMPLATE = "template"  # a confident intent's linked answer
+    GROUNDED = "grounded"  # composed from retrieved passages, with citations
+    HANDOFF = "handoff"  # below the calibrated confidence: a human takes over
+    WAITING = "waiting"  # already handed off: the bot stays quiet
+    INVALID = "invalid"  # empty or unusable message
+
+
+@dataclass
+class Citation:
+    """``[n]`` in the answer text: the chunk it quotes and where that chunk comes from."""
+
+    n: int
+    chunk_id: int
+    doc_id: str
+    title: str
+    url: str
+    quote: str
+
+
+@dataclass
+class Answer:
+    """One bot reply, as the CLI and the dashboard show it."""
+
+    text: str
+    kind: AnswerKind
+    confidence: float = 0.0
+    intent: str | None = None
+    citations: list[Citation] = field(default_factory=list)
+    conversation_id: str = ""
+    turn_id: int | None = None
+    ticket_id: int | None = None
+    notice: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text, "kind": str(self.kind), "confidence": round(self.confidence, 4),
+            "intent": self.intent, "conversation_id": self.conversation_id,
+            "turn_id": self.turn_id, "ticket_id": self.ticket_id, "notice": self.notice,
+            "citations": [vars(c) for c in self.citations],
+        }
+
+
+def best_quote(query: str, text: str, max_sentences: int = 2) -> str:
+    """The window of consecutive sentences sharing the most words with ``query``.
+
+    The window is a substring of ``text`` (sentences are re-joined with single spaces, as
+    chunks are), so a citation always points at words the chunk really contains.
+    """
+    sentences = split_sentences(text)
+    if len(sentences) <= max_sentences:
+        return " ".join(sentences)
+    wanted = set(tokenize(query))
+    windows = [sentences[i : i + max_sentences]
+               for i in range(len(sentences) - max_sentences + 1)]
+    overlap = [len(wanted & set(tokenize(" ".join(w)))) for w in windows]
+    return " ".join(windows[overlap.index(max(overlap))])
+
+
+def template_answer(chunk: Chunk, confidence: float, intent: str) -> Answer:
+    """The FAQ answer linked to ``intent``, citing the chunk it comes from."""
+    citation = Citation(1, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, chunk.text)
+    return Answer(f"{chunk.text} [1]", AnswerKind.TEMPLATE, confidence, intent, [citation])
+
+
+def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
+                    spread: float = 0.15) -> list[Passage]:
+    """Passages worth citing: above ``threshold``, near the best score, one per document."""
+    if not passages or passages[0].score < threshold:
+        return []
+    top, chosen, docs = passages[0].score, [], set()
+    for passage in passages:
+        if passage.score < max(threshold, top - spread) or passage.chunk.doc_id in docs:
+            continue
+        chosen.append(passage)
+        docs.add(passage.chunk.doc_id)
+        if len(chosen) == limit:
+            break
+    return chosen
+
+
+def grounded_answer(query: str, passages: list[Passage], intent: str | None = None) -> Answer:
+    """An extractive answer: the best sentences of each passage, each followed by ``[n]``."""
+    citations, parts = [], []
+    for n, passage in enumerate(passages, start=1):
+        chunk = passage.chunk
+        quote = best_quote(query, chunk.text)
+        citations.append(Citation(n, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))
+        parts.append(f"{quote} [{n}]")
+    text = "Here is what I found:\n\n" + "\n\n".join(parts)
+    return Answer(text, AnswerKind.GROUNDED, passages[0].score, intent, citations)
+
+
+@dataclass
+class Generator:
+    """Optional rephrasing by an OpenAI-compatible chat endpoint (``VERTICALS_SUPPORT_LLM_URL``).
+
+    The grounded answer stays the source of truth: the generator sees only the cited quotes,
+    must keep the ``[n]`` markers, and any failure falls back to the extractive text.
+    """
+
+    url: str
+    model: str = "default"
+    api_key: str = ""
+    timeout: float = 20.0
+
+    @classmethod
+    def from_env(cls) -> Generator | None:
+        url = os.environ.get("VERTICALS_SUPPORT_LLM_URL", "").strip()
+        if not url:
+            return None
+        return cls(url.rstrip("/"), os.environ.get("VERTICALS_SUPPORT_LLM_MODEL", "default"),
+                   os.environ.get("VERTICALS_SUPPORT_LLM_KEY", ""))
+
+    def rephrase(self, question: str, answer: Answer) -> Answer:
+        import httpx
+
+        sources = "\n".join(f"[{c.n}] {c.quote}" for c in answer.citations)
+        prompt = (f"Answer the customer's question using only these sources, keep the [n] "
+                  f"markers after the facts they support.\n\nSources:\n{sources}\n\n"
+                  f"Question: {question}")
+        try:
+            reply = httpx.post(
+                f"{self.url}/chat/completions", timeout=self.timeout,
+                headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else {},
+                json={"model": self.model, "messages": [{"role": "user", "content": prompt}]})
+            reply.raise_for_status()
+            text = reply.json()["choices"][0]["message"]["content"].strip()
+        except (httpx.HTTPError, KeyError, IndexError, ValueError):
+            return answer
+        if not re.search(r"\[\d+\]", text):
+            return answer  # subtle: an answer without citations is not grounded; keep ours
+        answer.text = text
+        return answer

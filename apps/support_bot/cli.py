@@ -1,0 +1,154 @@
+"""``verticals support ...``: knowledge base, training, asking, evaluation, demo, dashboard."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Support bot: chat over a knowledge base.", no_args_is_help=True)
+kb_app = typer.Typer(help="Manage the knowledge base.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+DEMO_DIR = Path(__file__).resolve().parents[2] / "datasets" / "support"
+
+
+def _service():
+    from .service import SupportService
+
+    return SupportService()
+
+
+def _emit(result: dict | list, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, default=str))
+    elif isinstance(result, dict):
+        for key, value in result.items():
+            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    else:
+        for row in result:
+            print("  ".join(str(v) for v in row.values()))
+
+
+@kb_app.command("add")
+def kb_add(path: Path, as_json: JsonFlag = False) -> None:
+    """Add or update documents from a FAQ CSV, KB CSV/JSONL or a folder of Markdown files."""
+    _emit(_service().kb_add(path), as_json)
+
+
+@kb_app.command("list")
+def kb_list(as_json: JsonFlag = False) -> None:
+    """List the documents in the knowledge base."""
+    docs = _service().kb_list()
+    _emit({"documents": docs} if as_json else docs, as_json)
+
+
+@kb_app.command("remove")
+def kb_remove(doc_ids: list[str], as_json: JsonFlag = False) -> None:
+    """Remove documents (and their vectors) by id."""
+    _emit({"removed_documents": len(doc_ids), "removed_chunks": _service().kb_remove(doc_ids)},
+          as_json)
+
+
+@app.command()
+def train(
+    intents: Annotated[Path, typer.Option(help="Intent examples CSV (text,label; oos rows).")],
+    kb: Annotated[Path | None, typer.Option(help="Add this KB first.")] = None,
+    epochs: int = 8, max_length: int = 32,
+    tune_retriever: Annotated[bool, typer.Option(help="Contrastive-tune the retriever.")] = True,
+    reranker: Annotated[bool, typer.Option(help="Train a cross-encoder reranker.")] = True,
+    oos_label: str = "oos", as_json: JsonFlag = False,
+) -> None:
+    """Train intents, retriever and reranker; calibrate thresholds into the model card."""
+    from .training import BotTrainer, TrainOptions
+
+    service = _service()
+    if kb is not None:
+        service.kb_add(kb)
+    options = TrainOptions(epochs=epochs, max_length=max_length, tune_retriever=tune_retriever,
+                           reranker=reranker, oos_label=oos_label)
+    _emit(BotTrainer(service, options).run(intents), as_json)
+
+
+@app.command()
+def ask(
+    message: str,
+    conversation: Annotated[str | None, typer.Option(help="Continue this conversation.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ask the bot one question (answers with citations, or hands off)."""
+    answer = _service().ask(message, conversation)
+    if as_json:
+        print(json.dumps(answer.to_dict()))
+        return
+    if answer.notice:
+        print(answer.notice, file=sys.stderr)
+    print(answer.text)
+    for c in answer.citations:
+        print(f"  [{c.n}] {c.title} ({c.doc_id}{', ' + c.url if c.url else ''})")
+    print(f"({answer.kind}, confidence {answer.confidence:.2f}, "
+          f"conversation {answer.conversation_id})", file=sys.stderr)
+
+
+@app.command()
+def handoffs(as_json: JsonFlag = False) -> None:
+    """List open hand-off tickets."""
+    rows = [vars(t) for t in _service().handoffs()]
+    _emit({"tickets": rows} if as_json else rows, as_json)
+
+
+@app.command()
+def release(ticket_id: int) -> None:
+    """Close a hand-off ticket: the bot answers in that conversation again."""
+    print(f"released conversation {_service().release(ticket_id)}")
+
+
+@app.command("eval-intents")
+def eval_intents(
+    train: Annotated[Path, typer.Option(help="Training CSV (text,label).")],
+    test: Annotated[Path, typer.Option(help="Test CSV (text,label).")],
+    oos_label: str = "oos", epochs: int = 8, max_length: int = 32, as_json: JsonFlag = False,
+) -> None:
+    """Train on TRAIN (calibrating on a split of it), report metrics on TEST."""
+    from .evaluation import evaluate_intents
+
+    _emit(evaluate_intents(train, test, oos_label, epochs, max_length), as_json)
+
+
+@app.command("eval-retrieval")
+def eval_retrieval(
+    kb: Annotated[Path, typer.Option(help="Knowledge base file or folder.")],
+    queries: Annotated[Path, typer.Option(help="CSV query,relevant_id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Recall@1/@5 and MRR@10: dense only vs hybrid vs reranked."""
+    from .evaluation import evaluate_retrieval
+
+    _emit(evaluate_retrieval(kb, queries), as_json)
+
+
+@app.command()
+def demo(as_json: JsonFlag = False) -> None:
+    """Load the demo KB and train the demo models unless already done (idempotent)."""
+    from .training import BotTrainer, TrainOptions
+
+    service = _service()
+    result = {"kb": service.kb_add(DEMO_DIR / "kb")}
+    if service.intent_card() is None:
+        result["train"] = BotTrainer(service, TrainOptions()).run(DEMO_DIR / "intents.csv")
+    else:
+        result["train"] = "already trained (delete the support-* models to retrain)"
+    _emit(result, as_json)
+
+
+@app.command()
+def dashboard(port: int = 8501) -> None:
+    """Open the support dashboard (streamlit run)."""
+    script = Path(__file__).with_name("dashboard.py")
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(script),
+                                      "--server.port", str(port)]))

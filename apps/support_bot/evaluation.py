@@ -1,0 +1,128 @@
+"""The two evaluations a user runs on their own data: intents (with out-of-scope) and
+retrieval (dense vs hybrid vs reranked). Both train/tune only on what they are given to tune on."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+from shared import (
+    Registry,
+    TrainConfig,
+    classification_metrics,
+    mrr,
+    read_labelled,
+    read_table,
+    recall_at_k,
+)
+from shared.errors import DataError
+
+from .intents import IntentModel, Status, abstention_metrics, split_calibration, train_intents
+from .knowledge import load_kb
+from .ranking import choose_alpha
+from .retrieval import RetrievalConfig, Retriever
+from .service import INTENTS, RERANKER, BotSettings
+from .store import SupportStore
+
+
+def evaluate_intents(train_path: str | Path, test_path: str | Path, oos_label: str = "oos",
+                     epochs: int = 8, max_length: int = 32) -> dict:
+    """Train on ``train_path`` (calibrating on 20% of it) in a scratch registry; score the test.
+
+    With out-of-scope rows in the test set an abstention is predicted as ``oos_label``.
+    """
+    rows = read_labelled(train_path)
+    test = read_labelled(test_path, min_classes=1)
+    train, calib = split_calibration(rows)
+    config = TrainConfig(epochs=epochs, max_length=max_length)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train_intents(train, calib, "eval-intents", config, oos_label,
+                               registry=Registry(root=tmp))
+        decisions = IntentModel(result.path).predict([r.text for r in test])
+    truth = [r.label for r in test]
+    has_oos = oos_label in truth
+    predicted = [d.intent if d.status is Status.CONFIDENT or not has_oos else oos_label
+                 for d in decisions]
+    metrics = classification_metrics(truth, predicted)
+    out = {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+           "n_train": len(train), "n_calibration": len(calib), "n_test": len(test),
+           "confidence_threshold": result.thresholds.confidence,
+           "margin_threshold": result.thresholds.margin}
+    if has_oos:
+        out |= abstention_metrics(decisions, truth, oos_label)
+    return out
+
+
+def _queries(path: str | Path, known: set[str]) -> list[tuple[str, str]]:
+    frame = read_table(path, ["query", "relevant_id"])
+    pairs = list(zip(frame["query"], frame["relevant_id"], strict=True))
+    for row, (_, doc_id) in enumerate(pairs, start=2):
+        if doc_id not in known:
+            raise DataError(path, row, f"relevant_id {doc_id!r} is not a document of the KB",
+                            "use the ids that `verticals support kb list` shows")
+    return pairs
+
+
+def _doc_ranking(retriever: Retriever, query: str, rerank: bool) -> list[str]:
+    seen: list[str] = []
+    for passage in retriever.search(query, 10, rerank=rerank):
+        if passage.chunk.doc_id not in seen:
+            seen.append(passage.chunk.doc_id)
+    return seen
+
+
+def _scores(retriever: Retriever, queries: list[tuple[str, str]], rerank: bool) -> dict:
+    ranked = [_doc_ranking(retriever, q, rerank) for q, _ in queries]
+    relevant = [{d} for _, d in queries]
+    return {"recall@1": recall_at_k(ranked, relevant, 1), "recall@5": recall_at_k(ranked, relevant, 5),
+            "mrr@10": mrr(ranked, relevant, 10)}
+
+
+def evaluate_retrieval(kb_path: str | Path, queries_path: str | Path, seed: int = 0) -> dict:
+    """Index ``kb_path`` in a scratch store; tune the BM25 weight on half the queries and report
+    dense / hybrid / reranked on the other half (on all of them when there are under 10)."""
+    registry = Registry()
+    bot = BotSettings.from_card(registry.card(INTENTS)) if registry.current(INTENTS) else \
+        BotSettings()
+    reranker = str(registry.path(RERANKER)) if registry.current(RERANKER) else None
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SupportStore(f"sqlite:///{tmp}/kb.db")
+        store.upsert_documents(load_kb(kb_path))
+        queries = _queries(queries_path, {d["id"] for d in store.documents()})
+        embedder = _embedder(registry, bot.embedder)
+        retriever = Retriever(store, embedder, reranker, RetrievalConfig(alpha=0.0),
+                              path=Path(tmp) / "index")
+        retriever.warm_up()
+        tune, test = _split(queries, seed)
+        out = {"n_queries": len(test), "tuned_on": len(tune), "embedder": bot.embedder}
+        out |= {f"dense_{k}": v for k, v in _scores(retriever, test, False).items()}
+        retriever.config.alpha = _tuned_alpha(retriever, tune)
+        out["alpha"] = retriever.config.alpha
+        out |= {f"hybrid_{k}": v for k, v in _scores(retriever, test, False).items()}
+        if reranker:
+            out |= {f"reranked_{k}": v for k, v in _scores(retriever, test, True).items()}
+    return out
+
+
+def _embedder(registry: Registry, name: str) -> str:
+    if "@" not in name:
+        return name
+    model, version = name.split("@", 1)
+    return str(registry.path(model, version))
+
+
+def _split(queries: list, seed: int) -> tuple[list, list]:
+    if len(queries) < 10:
+        return queries, queries
+    shuffled = queries[:]
+    random.Random(seed).shuffle(shuffled)
+    half = len(shuffled) // 2
+    return shuffled[:half], shuffled[half:]
+
+
+def _tuned_alpha(retriever: Retriever, tune: list[tuple[str, str]]) -> float:
+    vectors = retriever.encode([q for q, _ in tune])
+    cands = [retriever.candidates(q, v) for (q, _), v in zip(tune, vectors, strict=True)]
+    relevant = [{i for i, c in retriever.chunks.items() if c.doc_id == d} for _, d in tune]
+    return choose_alpha([c[0] for c in cands], [c[1] for c in cands], relevant)

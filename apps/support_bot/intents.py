@@ -1,0 +1,195 @@
+"""The intent classifier: fine-tuned with the core, then calibrated on a held-out split so it
+abstains on out-of-scope questions and on near-ties between two intents. The thresholds are
+written into the model card (``card["thresholds"]``) and read back when serving."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+
+from shared import LabelledText, Registry, TrainConfig, finetune_classifier, load_classifier
+
+CONFIDENCE_GRID = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
+MARGIN_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
+
+
+class Status(StrEnum):
+    CONFIDENT = "confident"
+    UNSURE = "unsure"  # low confidence or two intents nearly tied
+    OOS = "oos"  # the out-of-scope class won
+
+
+@dataclass
+class Thresholds:
+    """Answer with an intent only when ``p >= confidence`` and ``p - p_second >= margin``."""
+
+    confidence: float = 0.5
+    margin: float = 0.1
+    oos_label: str = "oos"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.confidence <= 1 or not 0 <= self.margin <= 1:
+            raise ValueError(f"thresholds must lie in [0, 1], got {self.confidence}, {self.margin}")
+
+
+@dataclass
+class IntentDecision:
+    """What the classifier says about one message."""
+
+    intent: str
+    confidence: float
+    margin: float
+    status: Status
+
+
+def decide(probs: np.ndarray, labels: Sequence[str], th: Thresholds) -> list[IntentDecision]:
+    """Turn probability rows into decisions.
+
+    >>> decide(np.array([[0.5, 0.45, 0.05]]), ["a", "b", "oos"], Thresholds(0.4, 0.1))[0].status
+    <Status.UNSURE: 'unsure'>
+    """
+    probs = np.atleast_2d(probs)
+    order = np.argsort(-probs, axis=1)
+    out = []
+    for row, idx in zip(probs, order, strict=True):
+        best = float(row[idx[0]])
+        margin = best - float(row[idx[1]]) if len(idx) > 1 else best
+        label = labels[idx[0]]
+        if label == th.oos_label:
+            status = Status.OOS
+        elif best >= th.confidence and margin >= th.margin:
+            status = Status.CONFIDENT
+        else:
+            status = Status.UNSURE
+        out.append(IntentDecision(label, best, margin, status))
+    return out
+
+
+def abstention_metrics(decisions: Sequence[IntentDecision], truth: Sequence[str],
+                       oos_label: str = "oos") -> dict:
+    """In-scope accuracy (an abstention is wrong) and OOS recall/precision of the abstentions."""
+    answered = [d.status is Status.CONFIDENT for d in decisions]
+    in_scope = [i for i, y in enumerate(truth) if y != oos_label]
+    oos = [i for i, y in enumerate(truth) if y == oos_label]
+    correct = sum(answered[i] and decisions[i].intent == truth[i] for i in in_scope)
+    abstained = [i for i in range(len(truth)) if not answered[i]]
+    out = {"in_scope_accuracy": correct / len(in_scope) if in_scope else 0.0}
+    if oos:
+        caught = sum(not answered[i] for i in oos)
+        out["oos_recall"] = caught / len(oos)
+        out["oos_precision"] = caught / len(abstained) if abstained else 0.0
+    return out
+
+
+def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
+              oos_label: str = "oos") -> Thresholds:
+    """Grid-search thresholds on held-out rows.
+
+    With out-of-scope rows the target is ``in_scope_accuracy + oos_recall`` (both count);
+    without them it is answered-correct minus answered-wrong, so abstaining is never free.
+    Ties keep the lower (more helpful) thresholds.
+    """
+    best, best_value = Thresholds(0.0, 0.0, oos_label), -np.inf
+    has_oos = oos_label in truth
+    for confidence in CONFIDENCE_GRID:
+        for margin in MARGIN_GRID:
+            th = Thresholds(float(confidence), float(margin), oos_label)
+            decisions = decide(probs, labels, th)
+            if has_oos:
+                m = abstention_metrics(decisions, truth, oos_label)
+                value = m["in_scope_accuracy"] + m["oos_recall"]
+            else:
+                answered = [(d.intent == y) for d, y in zip(decisions, truth, strict=True)
+                            if d.status is Status.CONFIDENT]
+                value = (2 * sum(answered) - len(answered)) / len(truth)
+            if value > best_value + 1e-9:
+                best, best_value = th, value
+    return best
+
+
+def split_calibration(rows: Sequence[LabelledText], fraction: float = 0.2,
+                      seed: int = 13) -> tuple[list[LabelledText], list[LabelledText]]:
+    """Stratified (train, calibration) split; a class with under 3 rows stays in train."""
+    by_label: dict[str, list[LabelledText]] = {}
+    for row in rows:
+        by_label.setdefault(row.label, []).append(row)
+    rng, train, calib = random.Random(seed), [], []
+    for label_rows in by_label.values():
+        label_rows = label_rows[:]
+        rng.shuffle(label_rows)
+        n = int(round(len(label_rows) * fraction)) if len(label_rows) >= 3 else 0
+        calib += label_rows[:n]
+        train += label_rows[n:]
+    return train, calib
+
+
+@dataclass
+class IntentTraining:
+    """Result of :func:`train_intents`: where the model went and what calibration found."""
+
+    name: str
+    version: str
+    path: Path
+    thresholds: Thresholds
+    calibration: dict
+
+
+def train_intents(train: Sequence[LabelledText], calib: Sequence[LabelledText], name: str,
+                  config: TrainConfig, oos_label: str = "oos", card_extra: dict | None = None,
+                  registry: Registry | None = None) -> IntentTraining:
+    """Fine-tune on ``train``, calibrate thresholds on ``calib`` (see :func:`split_calibration`),
+    register the model with the thresholds in its card."""
+    registry = registry or Registry()
+    extra = dict(card_extra or {})
+    result = finetune_classifier(list(train), list(calib) or None, config, name, card_extra=extra,
+                                 registry=registry)
+    path = registry.path(name, result.version)
+    model = load_classifier(path)
+    thresholds, calibration = Thresholds(oos_label=oos_label), {}
+    if calib:
+        probs = model.predict_proba([r.text for r in calib])
+        truth = [r.label for r in calib]
+        thresholds = calibrate(probs, model.labels, truth, oos_label)
+        calibration = abstention_metrics(decide(probs, model.labels, thresholds), truth, oos_label)
+    _write_card(path, {"thresholds": asdict(thresholds), "calibration": calibration,
+                       "calibration_rows": len(calib)})
+    return IntentTraining(name, result.version, path, thresholds, calibration)
+
+
+def _write_card(path: Path, extra: dict) -> None:
+    """Add calibration results to the version's card (atomic rewrite of card.json)."""
+    import json
+
+    from shared import atomic_write_text
+
+    card = json.loads((path / "card.json").read_text())
+    card.update(extra)
+    atomic_write_text(path / "card.json", json.dumps(card, indent=2))
+    load_classifier(path).card.update(extra)
+
+
+class IntentModel:
+    """A registered intent classifier with its calibrated thresholds."""
+
+    def __init__(self, name_or_path: str | Path) -> None:
+        self.classifier = load_classifier(name_or_path)
+        self.thresholds = Thresholds(**self.classifier.card.get("thresholds", {}))
+
+    @property
+    def card(self) -> dict:
+        return self.classifier.card
+
+    def warm_up(self) -> None:
+        self.classifier.warm_up()
+
+    def predict(self, texts: str | list[str]) -> IntentDecision | list[IntentDecision]:
+        """One decision for one text, a list for a list."""
+        batch = [texts] if isinstance(texts, str) else list(texts)
+        decisions = decide(self.classifier.predict_proba(batch), self.classifier.labels,
+                           self.thresholds)
+        return decisions[0] if isinstance(texts, str) else decisions

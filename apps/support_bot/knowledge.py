@@ -1,0 +1,189 @@
+"""The knowledge base: documents from FAQ CSVs, KB CSV/JSONL or Markdown folders, and their chunks.
+
+A document is what a user adds and removes (one FAQ pair, one article, one Markdown file); a
+chunk is what is indexed and cited. ``content_hash`` lets re-adding a changed document replace
+exactly its chunks and leave unchanged ones alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared import read_table
+from shared.errors import DataError
+
+KB_SUFFIXES = (".csv", ".jsonl", ".md", ".markdown")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+@dataclass
+class Document:
+    """One knowledge-base document. ``kind`` is ``faq``, ``article`` or ``markdown``."""
+
+    doc_id: str
+    title: str
+    text: str
+    url: str = ""
+    source: str = ""
+    kind: str = "article"
+
+    def __post_init__(self) -> None:
+        if not self.doc_id.strip():
+            raise ValueError("doc_id must not be empty")
+        if not self.text.strip():
+            raise ValueError(f"document {self.doc_id!r} has no text")
+
+    @property
+    def content_hash(self) -> str:
+        """16 hex chars over everything a chunk or citation shows."""
+        blob = "\x1f".join((self.title, self.text, self.url))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class Chunk:
+    """A passage of a document: what is embedded, searched and cited."""
+
+    doc_id: str
+    ordinal: int
+    text: str
+    title: str = ""
+    url: str = ""
+    chunk_id: int | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def search_text(self) -> str:
+        """Title plus passage: the title carries the question for FAQ answers."""
+        return f"{self.title}\n{self.text}" if self.title else self.text
+
+
+def slug(text: str, limit: int = 60) -> str:
+    """A stable, readable id from free text: ``"How do I X?" -> "how-do-i-x"``."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].rstrip("-")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split on sentence ends followed by a capital or digit; keeps abbreviations mostly intact."""
+    parts: list[str] = []
+    for para in re.split(r"\n\s*\n", text):
+        para = " ".join(para.split())
+        parts += [s for s in _SENTENCE_END.split(para) if s]
+    return parts
+
+
+def chunk_document(doc: Document, max_words: int = 120, overlap: int = 1) -> list[Chunk]:
+    """Greedy sentence packing up to ``max_words``, repeating ``overlap`` sentences between chunks.
+
+    A 300-word article with ``max_words=120`` gives three chunks; a short FAQ answer gives one.
+    """
+    sentences = split_sentences(doc.text)
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    for sentence in sentences:
+        words = sum(len(s.split()) for s in current)
+        if current and words + len(sentence.split()) > max_words:
+            chunks.append(current)
+            current = current[-overlap:] if overlap else []
+        current.append(sentence)
+    if current and (not chunks or current != chunks[-1][-len(current):]):
+        chunks.append(current)
+    return [
+        Chunk(doc.doc_id, i, " ".join(c), title=doc.title, url=doc.url)
+        for i, c in enumerate(chunks)
+    ]
+
+
+def _header(path: Path) -> list[str]:
+    """Column names of a CSV header or a JSONL first object, with a clear error on binary files."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            first = handle.readline()
+    except UnicodeDecodeError as err:
+        raise DataError(path, None, "not a UTF-8 text file", "save it as UTF-8 CSV/JSONL") from err
+    if path.suffix == ".jsonl":
+        try:
+            return list(json.loads(first).keys()) if first.strip() else []
+        except (json.JSONDecodeError, AttributeError) as err:
+            raise DataError(path, 1, "not a JSON object", "one JSON object per line") from err
+    return [c.strip().strip('"').lower() for c in first.strip().split(",")]
+
+
+def _check_unique(path: Path, ids: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for row, doc_id in enumerate(ids, start=2 if path.suffix == ".csv" else 1):
+        if doc_id in seen:
+            raise DataError(path, row, f"duplicate id {doc_id!r} (first at row {seen[doc_id]})",
+                            "give every document its own id")
+        seen[doc_id] = row
+
+
+def load_table_kb(path: Path) -> list[Document]:
+    """FAQ CSV (``question,answer``) or KB CSV/JSONL (``id,title,text[,url]``)."""
+    columns = _header(path)
+    if "question" in columns and "answer" in columns:
+        frame = read_table(path, ["question", "answer"], ["id", "url"])
+        ids = [r.get("id") or f"faq-{slug(r['question'])}" for r in frame.to_dict("records")]
+        _check_unique(path, ids)
+        return [
+            Document(i, r["question"].strip(), r["answer"].strip(), r.get("url") or "",
+                     str(path), "faq")
+            for i, r in zip(ids, frame.to_dict("records"), strict=True)
+        ]
+    if {"id", "text"} <= set(columns):
+        frame = read_table(path, ["id", "text"], ["title", "url"])
+        _check_unique(path, list(frame["id"]))
+        return [
+            Document(r["id"].strip(), (r.get("title") or r["id"]).strip(), r["text"].strip(),
+                     r.get("url") or "", str(path), "article")
+            for r in frame.to_dict("records")
+        ]
+    raise DataError(path, None, f"unknown knowledge-base columns {columns}",
+                    "use question,answer (FAQ) or id,title,text[,url] (articles)")
+
+
+def load_markdown(path: Path, root: Path | None = None) -> Document:
+    """One Markdown file -> one document; the first ``# heading`` is the title."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(path, None, "not a UTF-8 text file", "save it as UTF-8 Markdown") from err
+    title, lines = path.stem.replace("-", " ").capitalize(), []
+    for line in raw.splitlines():
+        if line.startswith("# ") and not lines:
+            title = line[2:].strip()
+            continue
+        line = re.sub(r"^#+\s*", "", line)  # subheadings become sentences of their own
+        lines.append(re.sub(r"\*\*|__|`", "", line))
+    text = "\n".join(lines).strip()
+    if not text:
+        raise DataError(path, None, "the Markdown file has no text", "write some or remove it")
+    doc_id = str(path.relative_to(root).with_suffix("")) if root else path.stem
+    return Document(doc_id, title, text, "", str(path), "markdown")
+
+
+def load_kb(path: str | Path) -> list[Document]:
+    """Every document under ``path`` (a file or a folder of supported files), ids unique."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, None, "no such file or folder", "check the path")
+    files = sorted(p for p in path.rglob("*") if p.suffix in KB_SUFFIXES) if path.is_dir() \
+        else [path]
+    if not files:
+        raise DataError(path, None, "no knowledge-base files found",
+                        f"add files ending in {', '.join(KB_SUFFIXES)}")
+    docs: list[Document] = []
+    for file in files:
+        if file.suffix in (".md", ".markdown"):
+            docs.append(load_markdown(file, path if path.is_dir() else None))
+        elif file.suffix in (".csv", ".jsonl"):
+            docs += load_table_kb(file)
+        else:
+            raise DataError(file, None, f"unsupported file type {file.suffix!r}",
+                            f"use one of {', '.join(KB_SUFFIXES)}")
+    _check_unique(path, [d.doc_id for d in docs])
+    return docs

@@ -1,0 +1,194 @@
+"""Hybrid retrieval over the KB chunks: dense (Embedder + FAISS) and BM25, fused with a weight
+tuned on held-out questions, optionally reranked by a cross-encoder. The FAISS index lives under
+``settings.indexes_dir / "support"`` and is checked against the database on every load."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from shared import Embedder, VectorIndex, atomic_write_text, get_settings, load_classifier
+from shared.errors import VectorIndexError, VerticalsError
+
+from .knowledge import Chunk
+from .ranking import SparseBM25, fuse, tokenize, top_k
+from .store import KbChange, SupportStore
+
+
+@dataclass
+class RetrievalConfig:
+    """Knobs of one retrieval: candidate depths, BM25 weight, reranking depth."""
+
+    dense_k: int = 20
+    bm25_k: int = 20
+    alpha: float = 0.0
+    rerank_k: int = 5
+    use_reranker: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("dense_k", "bm25_k", "rerank_k"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be greater than 0, got {getattr(self, name)}")
+        if self.alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with the scores of each stage; ``score`` is the final one."""
+
+    chunk: Chunk
+    score: float
+    dense: float = 0.0
+    bm25: float = 0.0
+    rerank: float | None = None
+    stages: dict = field(default_factory=dict)
+
+
+def index_dir() -> Path:
+    return get_settings().indexes_dir / "support"
+
+
+class Retriever:
+    """Search the KB. Cheap to build; ``warm_up()`` loads models, index and BM25 once."""
+
+    def __init__(self, store: SupportStore, embedder: str = "minilm",
+                 reranker: str | None = None, config: RetrievalConfig | None = None,
+                 path: Path | None = None) -> None:
+        self.store, self.embedder_name, self.reranker_name = store, str(embedder), reranker
+        self.path = path or index_dir()
+        self.config = config or RetrievalConfig()
+        self.embedder = Embedder(self.embedder_name)
+        self.index: VectorIndex | None = None
+        self.chunks: dict[int, Chunk] = {}
+        self._bm25: SparseBM25 | None = None
+        self._bm25_ids = np.empty(0, int)
+
+    # -- keeping index, BM25 and database in agreement ----------------------------------------
+    def warm_up(self) -> None:
+        if self.index is not None:
+            return
+        self.embedder.warm_up()
+        self.chunks = {c.chunk_id: c for c in self.store.chunks()}
+        self.index = self._load_or_rebuild()
+        self._refresh_bm25()
+        if self.reranker_name and self.config.use_reranker:
+            load_classifier(self.reranker_name).warm_up()
+
+    def _load_or_rebuild(self) -> VectorIndex:
+        meta_path = self.path.with_suffix(".json")
+        try:
+            meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+            index = VectorIndex.load(self.path) if meta.get("embedder") == self.embedder_key \
+                else None
+        except (VectorIndexError, OSError, ValueError):
+            index = None  # subtle: a missing or corrupt index is rebuilt from the database
+        if index is None:
+            print("support: building the KB index from the database", file=sys.stderr)
+            return self._rebuild()
+        return self._sync(index)
+
+    @property
+    def embedder_key(self) -> str:
+        return str(self.embedder.path)
+
+    def _sync(self, index: VectorIndex) -> VectorIndex:
+        """Add chunks missing from the index and drop vectors whose chunk is gone."""
+        in_index, in_db = {int(i) for i in index.ids}, set(self.chunks)
+        missing, extra = in_db - in_index, in_index - in_db
+        if extra:
+            index.remove(sorted(extra))
+        if missing:
+            self._add(index, [self.chunks[i] for i in sorted(missing)])
+        if missing or extra:
+            print(f"support: index repaired (+{len(missing)} -{len(extra)})", file=sys.stderr)
+            self._save(index)
+        return index
+
+    def _rebuild(self) -> VectorIndex:
+        index = VectorIndex(self.embedder.dim)
+        self._add(index, list(self.chunks.values()))
+        self._save(index)
+        return index
+
+    def _add(self, index: VectorIndex, chunks: list[Chunk]) -> None:
+        if chunks:
+            vectors = self.embedder.encode([c.search_text for c in chunks], batch_size=64)
+            index.add([c.chunk_id for c in chunks], vectors)
+
+    def _save(self, index: VectorIndex) -> None:
+        index.save(self.path)
+        meta = {"embedder": self.embedder_key, "chunks": len(index)}
+        atomic_write_text(self.path.with_suffix(".json"), json.dumps(meta))
+
+    def _refresh_bm25(self) -> None:
+        ids = sorted(self.chunks)
+        self._bm25_ids = np.asarray(ids, int)
+        self._bm25 = SparseBM25.fit([tokenize(self.chunks[i].search_text) for i in ids])
+
+    def apply(self, change: KbChange) -> None:
+        """Bring index and BM25 up to date after an upsert/remove (incremental, then saved)."""
+        self.warm_up()
+        for chunk_id in change.removed_chunk_ids:
+            self.chunks.pop(chunk_id, None)
+        if change.removed_chunk_ids:
+            self.index.remove(change.removed_chunk_ids)
+        self._add(self.index, change.new_chunks)
+        self.chunks.update({c.chunk_id: c for c in change.new_chunks})
+        self._save(self.index)
+        self._refresh_bm25()
+
+    def reindex(self) -> int:
+        """Re-embed every chunk (after changing the embedder); returns the chunk count."""
+        self.chunks = {c.chunk_id: c for c in self.store.chunks()}
+        self.index = self._rebuild()
+        self._refresh_bm25()
+        return len(self.index)
+
+    # -- searching ------------------------------------------------------------------------------
+    def encode(self, queries: str | list[str]) -> np.ndarray:
+        return self.embedder.encode(queries)
+
+    def candidates(self, query: str, vector: np.ndarray) -> tuple[dict, dict]:
+        """Dense and BM25 candidate scores ``{chunk_id: score}`` for one query."""
+        self.warm_up()
+        if not self.chunks:
+            raise VerticalsError("the knowledge base is empty — add documents with "
+                                 "`verticals support kb add PATH`")
+        hits = self.index.search(vector.reshape(1, -1), self.config.dense_k)[0]
+        dense = {int(h.id): float(h.score) for h in hits}
+        scores = self._bm25.scores(tokenize(query))
+        best = top_k(scores, self.config.bm25_k)
+        bm25 = {int(self._bm25_ids[i]): float(scores[i]) for i in best if scores[i] > 0}
+        return dense, bm25
+
+    def search(self, query: str, k: int = 5, vector: np.ndarray | None = None,
+               rerank: bool | None = None) -> list[Passage]:
+        """Top ``k`` passages for ``query``; pass ``vector`` to reuse an embedding."""
+        vector = self.encode(query)[0] if vector is None else vector
+        dense, bm25 = self.candidates(query, vector)
+        fused = fuse(dense, bm25, self.config.alpha)
+        passages = [Passage(self.chunks[i], s, dense.get(i, 0.0), bm25.get(i, 0.0))
+                    for i, s in fused[: max(k, self.config.rerank_k)]]
+        use = self.config.use_reranker if rerank is None else rerank
+        if use and self.reranker_name and passages:
+            cut = self.config.rerank_k  # subtle: the tail keeps its fused order below the head
+            passages = self._rerank(query, passages[:cut]) + passages[cut:]
+        return passages[:k]
+
+    def _rerank(self, query: str, passages: list[Passage]) -> list[Passage]:
+        model = load_classifier(self.reranker_name)
+        column = model.labels.index("1") if "1" in model.labels else 1
+        probs = model.predict_proba([query] * len(passages),
+                                    pairs=[p.chunk.search_text for p in passages])[:, column]
+        for passage, prob in zip(passages, probs, strict=True):
+            passage.rerank = passage.score = float(prob)
+        return sorted(passages, key=lambda p: -p.score)
+
+
+def config_dict(config: RetrievalConfig) -> dict:
+    return asdict(config)

@@ -1,0 +1,208 @@
+"""The support bot's logic, shared by the CLI and the dashboard: manage the KB, answer
+questions (template -> grounded -> hand-off), keep the record. No UI code here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared import Registry
+from shared.errors import VerticalsError
+
+from .answer import (
+    UNSURE_TEXT,
+    WAITING_TEXT,
+    Answer,
+    AnswerKind,
+    Generator,
+    grounded_answer,
+    select_passages,
+    template_answer,
+)
+from .intents import IntentDecision, IntentModel, Status
+from .knowledge import load_kb
+from .ranking import tokenize
+from .retrieval import RetrievalConfig, Retriever
+from .store import SupportStore
+
+INTENTS, RERANKER, RETRIEVER = "support-intents", "support-reranker", "support-retriever"
+MAX_CHARS = 2000
+_FOLLOW_UP = {"it", "that", "this", "they", "them", "those", "these", "one", "there"}
+
+
+@dataclass
+class BotSettings:
+    """What training calibrated; lives in the intent model's card (``card["bot"]``)."""
+
+    embedder: str = "minilm"
+    reranker: str | None = None
+    alpha: float = 0.0
+    use_reranker: bool = False
+    threshold: float = 0.45  # cosine floor before anything is calibrated
+    templates: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_card(cls, card: dict) -> BotSettings:
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in card.get("bot", {}).items() if k in known})
+
+
+def is_follow_up(message: str) -> bool:
+    """Short messages or ones leaning on an earlier turn ("how much is it?")."""
+    words = message.lower().replace("?", " ").split()
+    return len(tokenize(message)) <= 2 or bool(_FOLLOW_UP & set(words))
+
+
+class SupportService:
+    """Everything the bot does. Cheap to construct; models load on first use."""
+
+    def __init__(self, store: SupportStore | None = None, registry: Registry | None = None,
+                 index_path: Path | None = None) -> None:
+        self.store = store or SupportStore()
+        self.registry = registry or Registry()
+        self.index_path = index_path
+        self.generator = Generator.from_env()
+        self._intents: IntentModel | None = None
+        self._retriever: Retriever | None = None
+        self.bot = BotSettings()
+
+    # -- models -------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load the intent model (when trained), embedder, index and reranker once."""
+        if self._retriever is not None:
+            return
+        if self.registry.current(INTENTS):
+            self._intents = IntentModel(self.registry.path(INTENTS))
+            self._intents.warm_up()
+            self.bot = BotSettings.from_card(self._intents.card)
+        config = RetrievalConfig(alpha=self.bot.alpha, use_reranker=self.bot.use_reranker)
+        embedder = self._resolve(self.bot.embedder)
+        reranker = self._resolve(self.bot.reranker) if self.bot.reranker else None
+        self._retriever = Retriever(self.store, embedder, reranker, config, self.index_path)
+        self._retriever.warm_up()
+
+    def _resolve(self, name: str) -> str:
+        """Registry names pin the version trained with the calibration (``name@v3``)."""
+        if "@" not in name:
+            return name
+        model, version = name.split("@", 1)
+        return str(self.registry.path(model, version))
+
+    def reload(self) -> None:
+        """Forget loaded models (after training) so the next call picks up the new ones."""
+        self._retriever, self._intents, self.bot = None, None, BotSettings()
+
+    @property
+    def retriever(self) -> Retriever:
+        self.warm_up()
+        return self._retriever
+
+    @property
+    def intents(self) -> IntentModel | None:
+        self.warm_up()
+        return self._intents
+
+    # -- knowledge base -----------------------------------------------------------------------
+    def kb_add(self, path: str | Path) -> dict:
+        """Add or update documents from a file or folder; only changed ones are re-embedded."""
+        change = self.store.upsert_documents(load_kb(path))
+        self.retriever.apply(change)
+        return {"added": len(change.added), "updated": len(change.updated),
+                "unchanged": len(change.unchanged), "chunks_indexed": len(change.new_chunks),
+                "chunks_removed": len(change.removed_chunk_ids)}
+
+    def kb_remove(self, doc_ids: list[str]) -> int:
+        removed = self.store.remove_documents(doc_ids)
+        from .store import KbChange
+
+        self.retriever.apply(KbChange(removed_chunk_ids=removed))
+        return len(removed)
+
+    def kb_list(self) -> list[dict]:
+        return self.store.documents()
+
+    def reindex(self) -> int:
+        return self.retriever.reindex()
+
+    # -- answering ----------------------------------------------------------------------------
+    def ask(self, message: str, conversation_id: str | None = None) -> Answer:
+        """Answer one message in a conversation (a new one when ``conversation_id`` is None)."""
+        cid = self.store.ensure_conversation(conversation_id or self.store.new_conversation())
+        message, notice = _clean(message)
+        if not message:
+            return Answer("Please type a question.", AnswerKind.INVALID, conversation_id=cid)
+        if self.store.conversation_status(cid) == "handed_off":
+            answer = Answer(WAITING_TEXT, AnswerKind.WAITING)
+        else:
+            answer = self._answer(message, cid)
+        return self._record(cid, message, answer, notice)
+
+    def _answer(self, message: str, cid: str) -> Answer:
+        decision = self.intents.predict(message) if self.intents else None
+        if decision and decision.status is Status.CONFIDENT:
+            chunk = self._template_chunk(decision.intent)
+            if chunk is not None:
+                return template_answer(chunk, decision.confidence, decision.intent)
+        query = self._contextual(message, cid)
+        passages = select_passages(self.retriever.search(query, k=5), self.bot.threshold)
+        if passages:
+            answer = grounded_answer(query, passages, _intent(decision))
+            return self.generator.rephrase(message, answer) if self.generator else answer
+        confidence = max(decision.confidence if decision else 0.0, 0.0)
+        return Answer("", AnswerKind.HANDOFF, confidence, _intent(decision))
+
+    def _template_chunk(self, intent: str):
+        doc_id = self.bot.templates.get(intent)
+        if not doc_id:
+            return None
+        chunks = [c for c in self.retriever.chunks.values() if c.doc_id == doc_id]
+        return min(chunks, key=lambda c: c.ordinal) if chunks else None
+
+    def _contextual(self, message: str, cid: str) -> str:
+        """Prefix a follow-up with the previous question so "how much is it?" has a subject."""
+        if not is_follow_up(message):
+            return message
+        previous = [t.question for t in self.store.history(cid, 3) if t.kind != "invalid"]
+        return f"{previous[-1]} {message}" if previous else message
+
+    def _record(self, cid: str, message: str, answer: Answer, notice: str) -> Answer:
+        answer.conversation_id, answer.notice = cid, notice
+        if answer.kind is AnswerKind.HANDOFF:
+            answer.ticket_id = self.store.open_ticket(cid, message, "low confidence")
+            answer.text = UNSURE_TEXT.format(ticket=answer.ticket_id)
+        if answer.kind is not AnswerKind.INVALID:
+            sources = [c.chunk_id for c in answer.citations]
+            answer.turn_id = self.store.add_turn(cid, message, answer.text, str(answer.kind),
+                                                 answer.intent, answer.confidence, sources)
+        return answer
+
+    # -- record -------------------------------------------------------------------------------
+    def feedback(self, turn_id: int, up: bool) -> None:
+        self.store.set_feedback(turn_id, 1 if up else -1)
+
+    def handoffs(self, status: str | None = "open") -> list:
+        return self.store.tickets(status)
+
+    def release(self, ticket_id: int) -> str:
+        return self.store.release(ticket_id)
+
+    def gaps(self, limit: int = 50) -> list:
+        return self.store.gaps(limit)
+
+    def intent_card(self) -> dict | None:
+        return self.registry.card(INTENTS) if self.registry.current(INTENTS) else None
+
+
+def _intent(decision: IntentDecision | None) -> str | None:
+    return decision.intent if decision and decision.status is not Status.OOS else None
+
+
+def _clean(message: str) -> tuple[str, str]:
+    """Strip, and truncate very long messages (saying so)."""
+    if not isinstance(message, str):
+        raise VerticalsError(f"message must be text, got {type(message).__name__}")
+    message = message.replace("\x00", "").strip()
+    if len(message) > MAX_CHARS:
+        return message[:MAX_CHARS], f"Your message was {len(message):,} characters; " \
+                                    f"I read the first {MAX_CHARS:,}."
+    return message, ""

@@ -1,0 +1,301 @@
+"""The support bot's tables: documents and chunks (the KB text), conversations, turns and
+hand-off tickets. Everything a user typed is masked before it reaches a table."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, delete, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared import make_engine, session_scope
+from shared.errors import VerticalsError
+
+from .knowledge import Chunk, Document, chunk_document
+from .masking import mask_pii
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DocumentRow(Base):
+    __tablename__ = "support_documents"
+    doc_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(20), default="article")
+    content_hash: Mapped[str] = mapped_column(String(16))
+    updated: Mapped[str] = mapped_column(String(32), default=_now)
+
+
+class ChunkRow(Base):
+    __tablename__ = "support_chunks"
+    __table_args__ = {"sqlite_autoincrement": True}  # subtle: FAISS ids must never be reused
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    doc_id: Mapped[str] = mapped_column(
+        ForeignKey("support_documents.doc_id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ConversationRow(Base):
+    __tablename__ = "support_conversations"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="bot")  # bot | handed_off
+    created: Mapped[str] = mapped_column(String(32), default=_now)
+
+
+class TurnRow(Base):
+    __tablename__ = "support_turns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("support_conversations.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    intent: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    confidence: Mapped[float] = mapped_column(default=0.0)
+    sources: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of chunk ids
+    feedback: Mapped[int | None] = mapped_column(Integer, nullable=True)  # +1 / -1
+    created: Mapped[str] = mapped_column(String(32), default=_now)
+
+
+class TicketRow(Base):
+    __tablename__ = "support_tickets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("support_conversations.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | released
+    created: Mapped[str] = mapped_column(String(32), default=_now)
+    released: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+@dataclass
+class KbChange:
+    """What an upsert did: the index applies ``new_chunks`` and ``removed_chunk_ids``."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    new_chunks: list[Chunk] = field(default_factory=list)
+    removed_chunk_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Turn:
+    """One stored exchange (already masked)."""
+
+    id: int
+    conversation_id: str
+    question: str
+    answer: str
+    kind: str
+    intent: str | None
+    confidence: float
+    sources: list[int]
+    feedback: int | None
+    created: str
+
+
+@dataclass
+class Ticket:
+    """A hand-off waiting for (or released by) a human agent."""
+
+    id: int
+    conversation_id: str
+    question: str
+    reason: str
+    status: str
+    created: str
+
+
+def _turn(row: TurnRow) -> Turn:
+    return Turn(row.id, row.conversation_id, row.question, row.answer, row.kind, row.intent,
+                row.confidence, json.loads(row.sources), row.feedback, row.created)
+
+
+def _ticket(row: TicketRow) -> Ticket:
+    return Ticket(row.id, row.conversation_id, row.question, row.reason, row.status, row.created)
+
+
+class SupportStore:
+    """All SQL the bot does. ``SupportStore()`` uses the settings' database."""
+
+    def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
+        self.engine = engine or make_engine(url)
+        Base.metadata.create_all(self.engine)
+
+    # -- knowledge base -------------------------------------------------------------------
+    def upsert_documents(
+        self, docs: Iterable[Document], chunker: Callable[[Document], list[Chunk]] = chunk_document
+    ) -> KbChange:
+        """Insert new documents, replace the chunks of changed ones, skip unchanged ones."""
+        change = KbChange()
+        with session_scope(self.engine) as s:
+            for doc in docs:
+                row = s.get(DocumentRow, doc.doc_id)
+                if row is not None and row.content_hash == doc.content_hash:
+                    change.unchanged.append(doc.doc_id)
+                    continue
+                if row is not None:
+                    change.removed_chunk_ids += self._drop_chunks(s, doc.doc_id)
+                    change.updated.append(doc.doc_id)
+                else:
+                    change.added.append(doc.doc_id)
+                s.merge(DocumentRow(doc_id=doc.doc_id, title=doc.title, text=doc.text,
+                                    url=doc.url, source=doc.source, kind=doc.kind,
+                                    content_hash=doc.content_hash, updated=_now()))
+                s.flush()
+                change.new_chunks += self._insert_chunks(s, chunker(doc))
+        return change
+
+    @staticmethod
+    def _drop_chunks(s, doc_id: str) -> list[int]:
+        ids = list(s.scalars(select(ChunkRow.id).where(ChunkRow.doc_id == doc_id)))
+        s.execute(delete(ChunkRow).where(ChunkRow.doc_id == doc_id))
+        return ids
+
+    @staticmethod
+    def _insert_chunks(s, chunks: list[Chunk]) -> list[Chunk]:
+        rows = [ChunkRow(doc_id=c.doc_id, ordinal=c.ordinal, text=c.text) for c in chunks]
+        s.add_all(rows)
+        s.flush()
+        for chunk, row in zip(chunks, rows, strict=True):
+            chunk.chunk_id = row.id
+        return chunks
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> list[int]:
+        """Delete documents and their chunks; returns the removed chunk ids."""
+        removed: list[int] = []
+        with session_scope(self.engine) as s:
+            for doc_id in doc_ids:
+                if s.get(DocumentRow, doc_id) is None:
+                    raise VerticalsError(f"no document {doc_id!r} in the knowledge base "
+                                         "— see `verticals support kb list`")
+                removed += self._drop_chunks(s, doc_id)
+                s.execute(delete(DocumentRow).where(DocumentRow.doc_id == doc_id))
+        return removed
+
+    def documents(self) -> list[dict]:
+        """One dict per document with its chunk count, ordered by id."""
+        with session_scope(self.engine) as s:
+            counts = dict(s.execute(
+                select(ChunkRow.doc_id, func.count()).group_by(ChunkRow.doc_id)).all())
+            rows = s.scalars(select(DocumentRow).order_by(DocumentRow.doc_id)).all()
+            return [{"id": r.doc_id, "title": r.title, "kind": r.kind, "url": r.url,
+                     "chunks": counts.get(r.doc_id, 0), "hash": r.content_hash,
+                     "updated": r.updated} for r in rows]
+
+    def faq_pairs(self) -> list[tuple[str, str, str]]:
+        """``(doc_id, question, answer)`` for every FAQ document: templates and training pairs."""
+        with session_scope(self.engine) as s:
+            rows = s.scalars(select(DocumentRow).where(DocumentRow.kind == "faq")).all()
+            return [(r.doc_id, r.title, r.text) for r in rows]
+
+    def chunks(self, ids: Iterable[int] | None = None) -> list[Chunk]:
+        """Chunks with their document's title and url; all of them when ``ids`` is None."""
+        query = select(ChunkRow, DocumentRow.title, DocumentRow.url).join(
+            DocumentRow, DocumentRow.doc_id == ChunkRow.doc_id)
+        if ids is not None:
+            query = query.where(ChunkRow.id.in_(list(ids)))
+        with session_scope(self.engine) as s:
+            return [Chunk(c.doc_id, c.ordinal, c.text, title, url, c.id)
+                    for c, title, url in s.execute(query.order_by(ChunkRow.id)).all()]
+
+    def chunk_ids(self) -> set[int]:
+        with session_scope(self.engine) as s:
+            return set(s.scalars(select(ChunkRow.id)))
+
+    # -- conversations ----------------------------------------------------------------------
+    def new_conversation(self) -> str:
+        cid = uuid.uuid4().hex
+        with session_scope(self.engine) as s:
+            s.add(ConversationRow(id=cid))
+        return cid
+
+    def ensure_conversation(self, cid: str) -> str:
+        with session_scope(self.engine) as s:
+            if s.get(ConversationRow, cid) is None:
+                s.add(ConversationRow(id=cid))
+        return cid
+
+    def conversation_status(self, cid: str) -> str:
+        with session_scope(self.engine) as s:
+            row = s.get(ConversationRow, cid)
+            return row.status if row else "bot"
+
+    def add_turn(self, cid: str, question: str, answer: str, kind: str, intent: str | None,
+                 confidence: float, sources: list[int]) -> int:
+        """Store one exchange with personal data masked; returns the turn id."""
+        with session_scope(self.engine) as s:
+            row = TurnRow(conversation_id=cid, question=mask_pii(question),
+                          answer=mask_pii(answer), kind=kind, intent=intent,
+                          confidence=float(confidence), sources=json.dumps(sources))
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def history(self, cid: str, limit: int = 20) -> list[Turn]:
+        """The conversation's last ``limit`` turns, oldest first."""
+        with session_scope(self.engine) as s:
+            rows = s.scalars(select(TurnRow).where(TurnRow.conversation_id == cid)
+                             .order_by(TurnRow.id.desc()).limit(limit)).all()
+            return [_turn(r) for r in reversed(rows)]
+
+    def set_feedback(self, turn_id: int, value: int) -> None:
+        if value not in (1, -1):
+            raise VerticalsError(f"feedback must be 1 or -1, got {value}")
+        with session_scope(self.engine) as s:
+            row = s.get(TurnRow, turn_id)
+            if row is None:
+                raise VerticalsError(f"no turn {turn_id}")
+            row.feedback = value
+
+    # -- hand-off ---------------------------------------------------------------------------
+    def open_ticket(self, cid: str, question: str, reason: str) -> int:
+        """Hand the conversation to a human: the bot stays quiet until the ticket is released."""
+        with session_scope(self.engine) as s:
+            s.get(ConversationRow, cid).status = "handed_off"
+            row = TicketRow(conversation_id=cid, question=mask_pii(question), reason=reason)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def tickets(self, status: str | None = "open") -> list[Ticket]:
+        query = select(TicketRow).order_by(TicketRow.id)
+        if status:
+            query = query.where(TicketRow.status == status)
+        with session_scope(self.engine) as s:
+            return [_ticket(r) for r in s.scalars(query).all()]
+
+    def release(self, ticket_id: int) -> str:
+        """Close a ticket and give the conversation back to the bot; returns its id."""
+        with session_scope(self.engine) as s:
+            row = s.get(TicketRow, ticket_id)
+            if row is None:
+                raise VerticalsError(f"no hand-off ticket {ticket_id}")
+            row.status, row.released = "released", _now()
+            s.get(ConversationRow, row.conversation_id).status = "bot"
+            return row.conversation_id
+
+    def gaps(self, limit: int = 50) -> list[Turn]:
+        """Questions the bot could not answer or users down-voted: what the KB is missing."""
+        with session_scope(self.engine) as s:
+            rows = s.scalars(select(TurnRow).where(
+                (TurnRow.kind.in_(("unsure", "handoff"))) | (TurnRow.feedback == -1))
+                .order_by(TurnRow.id.desc()).limit(limit)).all()
+            return [_turn(r) for r in rows]

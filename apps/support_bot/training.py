@@ -1,0 +1,249 @@
+"""Training the bot end to end: link intents to FAQ answers, tune the retriever (kept only if it
+beats the base encoder on held-out questions), train a cross-encoder reranker on hard negatives
+mined by the retriever, fine-tune and calibrate the intent classifier, calibrate the retrieval
+fusion weight and answer threshold. Everything calibrated lands in the intent model's card."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shared import (
+    Embedder,
+    LabelledText,
+    TrainConfig,
+    mrr,
+    read_labelled,
+    recall_at_k,
+    train_biencoder,
+    train_cross_encoder,
+)
+
+from .intents import split_calibration, train_intents
+from .ranking import choose_alpha
+from .retrieval import Retriever
+from .service import INTENTS, RERANKER, RETRIEVER, BotSettings, SupportService
+
+
+@dataclass
+class TrainOptions:
+    """The training recipe; small defaults that finish in about a minute on 2 CPU cores."""
+
+    epochs: int = 8
+    max_length: int = 32
+    tune_retriever: bool = True
+    reranker: bool = True
+    reranker_epochs: int = 1
+    reranker_max_length: int = 96
+    negatives: int = 2
+    per_intent: int = 6  # examples per intent used as reranker/retriever training questions
+    oos_label: str = "oos"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.negatives < 1 or self.per_intent < 1:
+            raise ValueError(f"epochs, negatives and per_intent must be >= 1, got {self}")
+
+
+def link_templates(rows: list[LabelledText], faqs: list[tuple[str, str, str]],
+                   embedder: Embedder, oos_label: str = "oos", floor: float = 0.5) -> dict:
+    """Each intent -> the FAQ whose question is closest to the intent's example centroid.
+
+    Links below ``floor`` cosine are left out: that intent then answers by retrieval.
+    """
+    intents = sorted({r.label for r in rows} - {oos_label})
+    if not faqs or not intents:
+        return {}
+    faq_vecs = embedder.encode([q for _, q, _ in faqs])
+    links = {}
+    for intent in intents:
+        vecs = embedder.encode([r.text for r in rows if r.label == intent])
+        centroid = vecs.mean(0) / max(np.linalg.norm(vecs.mean(0)), 1e-9)
+        sims = faq_vecs @ centroid
+        if sims.max() >= floor:
+            links[intent] = faqs[int(sims.argmax())][0]
+    return links
+
+
+def linked_queries(rows: list[LabelledText], templates: dict,
+                   per_intent: int | None = None) -> list[tuple[str, str]]:
+    """``(question, doc_id)`` for examples whose intent has a linked document (the first
+    ``per_intent`` of each intent when given)."""
+    seen: dict[str, int] = {}
+    out = []
+    for r in rows:
+        if r.label in templates and seen.get(r.label, 0) < (per_intent or len(rows)):
+            seen[r.label] = seen.get(r.label, 0) + 1
+            out.append((r.text, templates[r.label]))
+    return out
+
+
+def choose_threshold(scores: list[float], correct: list[bool], oos_scores: list[float]) -> float:
+    """The score floor that maximises (in-scope answered correctly) + (out-of-scope refused).
+
+    Without out-of-scope examples it maximises answered-right minus answered-wrong instead.
+    Among equally good floors the middle one is taken, leaving room on both sides.
+    """
+    candidates = sorted({0.0, *scores, *oos_scores})
+    values = []
+    for t in candidates:
+        answered = [c for s, c in zip(scores, correct, strict=True) if s >= t]
+        if oos_scores:
+            value = sum(answered) / max(len(scores), 1) + \
+                np.mean([s < t for s in oos_scores])
+        else:
+            value = (2 * sum(answered) - len(answered)) / max(len(scores), 1)
+        values.append(value)
+    best = max(values)
+    tied = [t for t, v in zip(candidates, values, strict=True) if v >= best - 1e-9]
+    lower = tied[len(tied) // 2]
+    below = [c for c in candidates if c < lower]
+    return float((lower + below[-1]) / 2) if below else float(lower)
+
+
+class BotTrainer:
+    """Runs the steps in order on a service's KB and an intents file."""
+
+    def __init__(self, service: SupportService, options: TrainOptions | None = None) -> None:
+        self.service, self.options = service, options or TrainOptions()
+        self.report: dict = {}
+        self._first: dict[str, str] = {}
+
+    def run(self, intents_path: str | Path) -> dict:
+        rows = read_labelled(intents_path)
+        train, calib = split_calibration(rows)
+        service, opts = self.service, self.options
+        service.reload()
+        bot = BotSettings()
+        base = Embedder("minilm")
+        bot.templates = link_templates(train, service.store.faq_pairs(), base, opts.oos_label)
+        held = linked_queries(calib, bot.templates)
+        oos = [r.text for r in calib if r.label == opts.oos_label]
+        if opts.tune_retriever:
+            bot.embedder = self._tune_retriever(train, bot.templates, held, base)
+        retriever = self._retriever(bot)
+        bot.alpha = self._alpha(retriever, held)
+        retriever.config.alpha = bot.alpha
+        if opts.reranker:
+            bot.reranker, bot.use_reranker = self._reranker(retriever, train, bot, held)
+        retriever.config.use_reranker = bot.use_reranker
+        bot.threshold = self._threshold(retriever, held, oos)
+        self._log(f"calibrated: alpha={bot.alpha} reranker={bot.use_reranker} "
+                  f"threshold={bot.threshold:.3f} templates={len(bot.templates)}")
+        config = TrainConfig(epochs=opts.epochs, max_length=opts.max_length)
+        result = train_intents(train, calib, INTENTS, config, opts.oos_label,
+                               {"bot": asdict(bot), "retrieval_calibration": self.report},
+                               service.registry)
+        service.reload()
+        return {"intents": f"{INTENTS}@{result.version}", "thresholds": asdict(result.thresholds),
+                "intent_calibration": result.calibration, "bot": asdict(bot), **self.report}
+
+    @staticmethod
+    def _log(message: str) -> None:
+        print(f"support train: {message}", file=sys.stderr)
+
+    def _retriever(self, bot: BotSettings) -> Retriever:
+        service = self.service
+        retriever = Retriever(service.store, service._resolve(bot.embedder), None,
+                              path=service.index_path)
+        retriever.warm_up()
+        return retriever
+
+    def _chunk_ids(self, retriever: Retriever, doc_id: str) -> set[int]:
+        return {i for i, c in retriever.chunks.items() if c.doc_id == doc_id}
+
+    def _first_chunk_text(self, doc_id: str) -> str | None:
+        if not self._first:
+            for chunk in sorted(self.service.store.chunks(), key=lambda c: -c.ordinal):
+                self._first[chunk.doc_id] = chunk.search_text
+        return self._first.get(doc_id)
+
+    def _dense_mrr(self, embedder: Embedder, held: list[tuple[str, str]]) -> float:
+        """MRR@10 of plain dense search over all chunks (numpy, no index needed)."""
+        chunks = self.service.store.chunks()
+        matrix = embedder.encode([c.search_text for c in chunks])
+        scores = embedder.encode([q for q, _ in held]) @ matrix.T
+        ranked = [[chunks[i].doc_id for i in np.argsort(-row)[:10]] for row in scores]
+        return mrr(ranked, [{d} for _, d in held], 10)
+
+    def _tune_retriever(self, train: list[LabelledText], templates: dict,
+                        held: list[tuple[str, str]], base: Embedder) -> str:
+        pairs = [(q, a) for _, q, a in self.service.store.faq_pairs()]
+        for text, doc_id in linked_queries(train, templates, self.options.per_intent):
+            passage = self._first_chunk_text(doc_id)
+            if passage:
+                pairs.append((text, passage))
+        if len(pairs) < 8 or not held:
+            return "minilm"
+        version = train_biencoder(pairs, RETRIEVER, epochs=1, max_length=128)
+        tuned = Embedder(self.service.registry.path(RETRIEVER, version))
+        before, after = self._dense_mrr(base, held), self._dense_mrr(tuned, held)
+        self.report["retriever_mrr_base"], self.report["retriever_mrr_tuned"] = before, after
+        self._log(f"retriever MRR@10 base {before:.3f} -> tuned {after:.3f}")
+        return f"{RETRIEVER}@{version}" if after > before else "minilm"
+
+    def _alpha(self, retriever: Retriever, held: list[tuple[str, str]]) -> float:
+        if not held:
+            return 0.0
+        vectors = retriever.encode([q for q, _ in held])
+        cands = [retriever.candidates(q, v) for (q, _), v in zip(held, vectors, strict=True)]
+        relevant = [self._chunk_ids(retriever, d) for _, d in held]
+        alpha = choose_alpha([c[0] for c in cands], [c[1] for c in cands], relevant)
+        self.report["alpha"] = alpha
+        return alpha
+
+    def _ranked(self, retriever: Retriever, held: list[tuple[str, str]], rerank: bool) -> list:
+        return [[p.chunk.chunk_id for p in retriever.search(q, 10, rerank=rerank)]
+                for q, _ in held]
+
+    def _reranker(self, retriever: Retriever, train: list[LabelledText], bot: BotSettings,
+                  held: list[tuple[str, str]]) -> tuple[str | None, bool]:
+        queries = [(q, d) for d, q, _ in self.service.store.faq_pairs()]
+        queries += linked_queries(train, bot.templates, self.options.per_intent)
+        qs, ps, ys = self._mine(retriever, queries)
+        if len(set(ys)) < 2:
+            return None, False
+        version = train_cross_encoder(qs, ps, ys, RERANKER, epochs=self.options.reranker_epochs,
+                                      max_length=self.options.reranker_max_length)
+        name = f"{RERANKER}@{version}"
+        if not held:
+            return name, True
+        retriever.reranker_name = self.service._resolve(name)
+        relevant = [self._chunk_ids(retriever, d) for _, d in held]
+        plain = mrr(self._ranked(retriever, held, False), relevant, 10)
+        reranked = mrr(self._ranked(retriever, held, True), relevant, 10)
+        self.report["mrr_hybrid"], self.report["mrr_reranked"] = plain, reranked
+        self.report["recall1_hybrid"] = recall_at_k(
+            self._ranked(retriever, held, False), relevant, 1)
+        self._log(f"held-out MRR@10 hybrid {plain:.3f} -> reranked {reranked:.3f}")
+        return name, reranked >= plain
+
+    def _mine(self, retriever: Retriever, queries: list[tuple[str, str]]) -> tuple:
+        """One positive and the retriever's top wrong chunks (hard negatives) per question."""
+        qs, ps, ys = [], [], []
+        for query, doc_id in queries:
+            positive = self._first_chunk_text(doc_id)
+            if positive is None:
+                continue
+            hits = retriever.search(query, k=self.options.negatives + 3, rerank=False)
+            negatives = [p.chunk.search_text for p in hits if p.chunk.doc_id != doc_id]
+            for passage, label in [(positive, 1)] + [(n, 0) for n in
+                                                     negatives[: self.options.negatives]]:
+                qs.append(query)
+                ps.append(passage)
+                ys.append(label)
+        return qs, ps, ys
+
+    def _threshold(self, retriever: Retriever, held: list[tuple[str, str]],
+                   oos: list[str]) -> float:
+        if not held:
+            return BotSettings().threshold
+        top = [retriever.search(q, 1)[0] for q, _ in held]
+        scores = [p.score for p in top]
+        correct = [p.chunk.doc_id == d for p, (_, d) in zip(top, held, strict=True)]
+        oos_scores = [retriever.search(q, 1)[0].score for q in oos]
+        threshold = choose_threshold(scores, correct, oos_scores)
+        self.report["retrieval_threshold"] = threshold
+        return threshold

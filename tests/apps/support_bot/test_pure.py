@@ -1,0 +1,88 @@
+"""Pure pieces checked against hand computations and reference implementations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from apps.support_bot.answer import best_quote
+from apps.support_bot.intents import Status, Thresholds, abstention_metrics, calibrate, decide
+from apps.support_bot.masking import mask_pii
+from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
+from apps.support_bot.training import choose_threshold
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("mail jo.doe+x@example.co.uk now", "mail [EMAIL] now"),
+    ("card 4111 1111 1111 1111 please", "card [CARD] please"),
+    ("card 4111-1111-1111-1111", "card [CARD]"),
+    ("call +44 20 7946 0958", "call [PHONE]"),
+    ("call (020) 7946-0958 today", "call [PHONE] today"),
+    ("IBAN DE89 3704 0044 0532 0130 00", "IBAN [ACCOUNT]"),
+    ("account no. 12345678", "account no. [ACCOUNT]"),
+    ("order 48213 costs 4.95 euros, 3-5 days, on 2026-11-23", None),
+])
+def test_mask_pii(text: str, expected: str | None) -> None:
+    assert mask_pii(text) == (expected or text)
+
+
+def test_sparse_bm25_matches_rank_bm25() -> None:
+    corpus = ["refund to card takes five days", "track your parcel online", "card refund status",
+              "returns within thirty days", "express delivery next day", "refund refund card"]
+    tokens = [tokenize(t) for t in corpus]
+    reference = BM25Okapi(tokens)
+    ours = SparseBM25.fit(tokens)
+    for query in ["card refund", "parcel", "refund refund days", "unknown words"]:
+        q = tokenize(query)
+        np.testing.assert_allclose(ours.scores(q), reference.get_scores(q), rtol=1e-6, atol=1e-9)
+
+
+def test_top_k_matches_argsort() -> None:
+    scores = np.random.default_rng(0).random(100)
+    assert list(top_k(scores, 7)) == list(np.argsort(-scores)[:7])
+    assert list(top_k(np.array([1.0, 3.0, 3.0]), 2)) == [1, 2]
+
+
+def test_fuse_by_hand() -> None:
+    # b: 0.5 + 0.5 * 10/10 = 1.0; a: 0.9 + 0; c (BM25 only): floor 0.5 + 0.5 * 5/10 = 0.75
+    assert fuse({"a": 0.9, "b": 0.5}, {"b": 10.0, "c": 5.0}, 0.5) == [
+        ("b", 1.0), ("a", 0.9), ("c", 0.75)]
+    assert [k for k, _ in fuse({"a": 0.9, "b": 0.5}, {"b": 10.0}, 0.0)] == ["a", "b"]
+
+
+def test_choose_alpha_never_worse_than_dense() -> None:
+    dense = [{"a": 0.9, "b": 0.8}, {"c": 0.7, "d": 0.6}]
+    # BM25 prefers the wrong passage in both queries: fusion can only hurt, so alpha = 0
+    assert choose_alpha(dense, [{"b": 5.0}, {"d": 5.0}], [{"a"}, {"c"}]) == 0.0
+    # BM25 fixes the second query: some weight is chosen
+    assert choose_alpha(dense, [{"a": 1.0}, {"d": 5.0}], [{"a"}, {"d"}]) > 0.0
+
+
+def test_decide_statuses() -> None:
+    labels = ["refund", "track", "oos"]
+    th = Thresholds(confidence=0.5, margin=0.1)
+    probs = np.array([[0.8, 0.1, 0.1], [0.48, 0.45, 0.07], [0.1, 0.1, 0.8], [0.4, 0.2, 0.4]])
+    statuses = [d.status for d in decide(probs, labels, th)]
+    assert statuses == [Status.CONFIDENT, Status.UNSURE, Status.OOS, Status.UNSURE]
+
+
+def test_calibrate_finds_thresholds_that_catch_oos() -> None:
+    labels = ["a", "b", "oos"]
+    probs = np.array([[0.9, 0.05, 0.05], [0.1, 0.85, 0.05], [0.45, 0.4, 0.15], [0.5, 0.2, 0.3]])
+    truth = ["a", "b", "oos", "oos"]
+    th = calibrate(probs, labels, truth)
+    m = abstention_metrics(decide(probs, labels, th), truth)
+    assert m == {"in_scope_accuracy": 1.0, "oos_recall": 1.0, "oos_precision": 1.0}
+
+
+def test_choose_threshold_separates_in_scope_from_oos() -> None:
+    t = choose_threshold([0.9, 0.8, 0.7], [True, True, True], [0.3, 0.2])
+    assert 0.3 < t <= 0.7
+
+
+def test_best_quote_is_a_substring() -> None:
+    text = ("Delivery takes 3-5 days. Express costs 9.95 euros. Bikes ship boxed. "
+            "Refunds take 5 days.")
+    quote = best_quote("how much is express", text)
+    assert quote in text and "Express costs" in quote

@@ -1,0 +1,126 @@
+"""The bot end to end on the demo KB with real MiniLM, FAISS and SQLite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from apps.support_bot.answer import AnswerKind
+from apps.support_bot.knowledge import load_kb
+from apps.support_bot.retrieval import Retriever
+from apps.support_bot.service import SupportService
+from shared.errors import DataError, VerticalsError
+
+from .conftest import DEMO
+
+
+def _cited_docs(answer) -> set[str]:
+    return {c.doc_id for c in answer.citations}
+
+
+def test_confident_intent_answers_with_its_template(bot: SupportService) -> None:
+    answer = bot.ask("where is my parcel? I want to track it")
+    assert answer.kind is AnswerKind.TEMPLATE
+    assert answer.intent == "track_order"
+    assert _cited_docs(answer) & {"faq-how-do-i-track-my-order", "kb-tracking"}
+
+
+def test_kb_question_without_intent_gets_a_grounded_cited_answer(bot: SupportService) -> None:
+    answer = bot.ask("How do I fit the pedals when I assemble a boxed bike?")
+    assert answer.kind is AnswerKind.GROUNDED
+    assert "guides/bike-assembly" in _cited_docs(answer)
+    chunks = {c.chunk_id: c for c in bot.store.chunks()}
+    for citation in answer.citations:  # every citation resolves to the chunk it quotes
+        assert citation.quote in chunks[citation.chunk_id].text
+        assert f"[{citation.n}]" in answer.text
+
+
+def test_out_of_scope_is_handed_off_and_bot_stays_quiet(bot: SupportService) -> None:
+    answer = bot.ask("what's the capital of australia?")
+    assert answer.kind is AnswerKind.HANDOFF and answer.ticket_id is not None
+    assert "not sure" in answer.text
+    again = bot.ask("where is my order?", answer.conversation_id)
+    assert again.kind is AnswerKind.WAITING
+    assert [t.id for t in bot.handoffs()] == [answer.ticket_id]
+    bot.release(answer.ticket_id)
+    back = bot.ask("where is my order?", answer.conversation_id)
+    assert back.kind in (AnswerKind.TEMPLATE, AnswerKind.GROUNDED)
+    assert any("capital of australia" in g.question for g in bot.gaps())
+
+
+def test_follow_up_uses_the_earlier_turn(bot: SupportService) -> None:
+    first = bot.ask("What does a Full Service at the workshop include?")
+    follow = bot.ask("how much does it cost?", first.conversation_id)
+    assert "kb-service" in _cited_docs(follow) or \
+        "faq-how-do-i-book-a-bike-service" in _cited_docs(follow)
+
+
+def test_turns_are_stored_masked_with_feedback(bot: SupportService) -> None:
+    answer = bot.ask("My card 4111 1111 1111 1111 and mail jo@example.com: where is my refund?")
+    bot.feedback(answer.turn_id, up=False)
+    turn = bot.store.history(answer.conversation_id)[-1]
+    assert "4111" not in turn.question and "jo@example.com" not in turn.question
+    assert "[CARD]" in turn.question and "[EMAIL]" in turn.question
+    assert turn.feedback == -1 and turn.intent == answer.intent
+    assert any(g.id == turn.id for g in bot.gaps())
+
+
+def test_bad_messages_say_so_and_store_nothing_broken(bot: SupportService) -> None:
+    assert bot.ask("   ").kind is AnswerKind.INVALID
+    long = bot.ask("where is my order? " + "x" * 100_000)
+    assert "characters" in long.notice
+    assert len(bot.store.history(long.conversation_id)[-1].question) <= 2000
+
+
+def test_readding_a_changed_document_replaces_its_chunks(bot: SupportService,
+                                                         tmp_path: Path) -> None:
+    before = {c.chunk_id for c in bot.store.chunks() if c.doc_id == "kb-stores"}
+    doc = tmp_path / "stores.jsonl"
+    doc.write_text(json.dumps({"id": "kb-stores", "title": "Stores and opening hours",
+                               "text": "All stores now open on Sundays from 12:00 to 17:00."}))
+    result = bot.kb_add(doc)
+    assert result["updated"] == 1 and result["chunks_indexed"] == 1
+    after = {c.chunk_id for c in bot.store.chunks() if c.doc_id == "kb-stores"}
+    assert after and not after & before
+    assert set(bot.retriever.index.ids) == {str(i) for i in bot.store.chunk_ids()}
+    answer = bot.ask("Are the stores open on Sundays from 12:00?")
+    assert "Sundays from 12:00" in " ".join(c.quote for c in answer.citations)
+    assert bot.kb_add(doc)["unchanged"] == 1  # same content: nothing re-embedded
+
+
+def test_index_and_database_agree_after_restart_and_delete(bot: SupportService) -> None:
+    bot.kb_remove(["kb-privacy"])
+    restarted = SupportService()
+    restarted.warm_up()
+    assert set(restarted.retriever.index.ids) == {str(i) for i in restarted.store.chunk_ids()}
+    # the database changes behind the index's back (another process): the load repairs it
+    restarted.store.remove_documents(["kb-sizing"])
+    third = Retriever(restarted.store)
+    third.warm_up()
+    assert set(third.index.ids) == {str(i) for i in restarted.store.chunk_ids()}
+    assert all(p.chunk.doc_id != "kb-sizing" for p in third.search("which frame size", 10))
+    with pytest.raises(VerticalsError, match="no document"):
+        restarted.kb_remove(["kb-privacy"])
+
+
+def test_kb_bad_input_is_one_clear_line(tmp_path: Path) -> None:
+    dup = tmp_path / "dup.csv"
+    dup.write_text("id,title,text\na,A,one\na,B,two\n")
+    with pytest.raises(DataError, match="row 3: duplicate id 'a'"):
+        load_kb(dup)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("question,answer\nhow?,\n")
+    with pytest.raises(DataError, match="row 2"):
+        load_kb(empty)
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"\xff\xfe\x00id,text\n")
+    with pytest.raises(DataError, match="UTF-8"):
+        load_kb(binary)
+    assert len(load_kb(DEMO / "kb")) >= 40
+
+
+def test_empty_kb_is_a_clear_message(empty_home: Path) -> None:
+    with pytest.raises(VerticalsError, match="knowledge base is empty"):
+        SupportService().ask("where is my order?")
