@@ -9,6 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .classifier import length_order
 from .export import OnnxBackend, best_backend
 from .models import load_sentence_model, resolve_model
 from .settings import get_settings
@@ -74,14 +75,18 @@ class Embedder:
                 show_progress_bar=len(texts) > 5000,
             )
             return vectors.astype(np.float32, copy=False)
+        order = length_order(texts)
         out = []
         for start in range(0, len(texts), batch_size):
             encoded = self._tokenizer(
-                texts[start : start + batch_size], padding=True, truncation=True,
+                [texts[i] for i in order[start : start + batch_size]], padding=True, truncation=True,
                 max_length=self.max_length, return_tensors="np",
             )
             out.append(self._onnx(dict(encoded)))
-        return np.concatenate(out).astype(np.float32, copy=False)
+        vectors = np.concatenate(out).astype(np.float32, copy=False)
+        restored = np.empty_like(vectors)
+        restored[order] = vectors
+        return restored
 
 
 @lru_cache(maxsize=8)
