@@ -106,7 +106,7 @@ class Pipeline:
         """The ``k`` best items per user after reranking ``n_candidates`` (default ``4k``)."""
         if k < 1:
             raise VerticalsError(f"top_k must be greater than 0, got {k}")
-        lists = self.candidates(users, n_candidates or max(4 * k, 20))
+        lists = self.candidates(users, n_candidates or max(4 * k, 10))
         pair_users = [u for u, items in zip(users, lists) for _ in items]
         frame = self.score_pairs(pair_users, [i for items in lists for i in items])
         return rank(frame, k)

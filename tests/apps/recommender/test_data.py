@@ -1,0 +1,102 @@
+"""Reading items, interactions, candidates and the public layouts; bad input -> one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from apps.recommender.data import (
+    item_text, load_movielens, load_tallrec, parse_ctr_input, read_candidates,
+    read_interactions, read_items,
+)
+from shared.errors import DataError
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def items(tmp_path: Path):
+    return read_items(write(tmp_path / "items.csv", "item_id,title,description,category\n"
+                            "A,Neon and Gin,Hard-boiled detectives,Crime\nB,Koji at Home,,Cooking\n"))
+
+
+def test_item_text_joins_title_category_description() -> None:
+    assert item_text("Neon and Gin", "Crime", "Hard-boiled.") == "Neon and Gin. Crime. Hard-boiled."
+    assert item_text("Koji", "", "") == "Koji."
+
+
+def test_items_get_text_and_optional_columns(tmp_path: Path) -> None:
+    frame = read_items(write(tmp_path / "i.csv", "item_id,title\nX,Only a title\n"))
+    assert frame.loc[0, "text"] == "Only a title." and frame.loc[0, "category"] == ""
+
+
+@pytest.mark.parametrize("body, problem", [
+    ("item_id,title\nA,First\nA,Again\n", "row 3: duplicate row for item_id"),
+    ("item_id,title\nA,\n", "row 2: empty 'title'"),
+    ("item_id,description\nA,text\n", "missing column(s) title"),
+])
+def test_bad_items_name_file_and_row(tmp_path: Path, body: str, problem: str) -> None:
+    with pytest.raises(DataError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        read_items(write(tmp_path / "items.csv", body))
+
+
+def test_interactions_parse_labels_and_timestamps(tmp_path: Path, items) -> None:
+    frame = read_interactions(write(tmp_path / "x.csv", "user_id,item_id,label,timestamp\n"
+                                    "u1,A,1,100\nu1,B,0,200\n"), items)
+    assert frame["label"].tolist() == [1, 0] and frame["timestamp"].tolist() == [100, 200]
+    no_time = read_interactions(write(tmp_path / "y.csv", "user_id,item_id,label\nu1,A,1\n"))
+    assert no_time["timestamp"].tolist() == [0]
+
+
+@pytest.mark.parametrize("rows, problem", [
+    ("u1,A,yes,1", "row 2: label must be 0 or 1, got 'yes'"),
+    ("u1,Z,1,1", "row 2: unknown item_id 'Z'"),
+    ("u1,A,1,1\nu1,A,1,1", "row 3: duplicate row"),
+    ("u1,A,1,soon", "row 2: timestamp must be a number"),
+])
+def test_bad_interactions_are_one_clear_line(tmp_path: Path, items, rows: str, problem: str) -> None:
+    path = write(tmp_path / "x.csv", "user_id,item_id,label,timestamp\n" + rows + "\n")
+    with pytest.raises(DataError, match=problem) as err:
+        read_interactions(path, items)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_candidates_empty_or_unknown_items_refused(tmp_path: Path, items) -> None:
+    with pytest.raises(DataError, match="has no data rows"):
+        read_candidates(write(tmp_path / "c.csv", "user_id,item_id\n"), items)
+    with pytest.raises(DataError, match="unknown item_id 'nope'"):
+        read_candidates(write(tmp_path / "d.csv", "user_id,item_id\nu1,nope\n"), items)
+
+
+def test_tallrec_movie_and_book_layouts(tmp_path: Path) -> None:
+    movie = ('User Preference: "Heat (1995)", "Fargo (1996)"\nUser Unpreference: "Cats (2019)"\n'
+             'Whether the user will like the target movie "Alien (1979)"?')
+    assert parse_ctr_input(movie) == (("Heat (1995)", "Fargo (1996)"), ("Cats (2019)",),
+                                      "Alien (1979)")
+    book = ('User Preference: "Kiss the Girls" written by James Patterson\nUser Unpreference: \n'
+            'Whether the user will like the target book ""The Colonel" written by P. Davis"?')
+    liked, disliked, target = parse_ctr_input(book)
+    assert liked == ("Kiss the Girls by James Patterson",) and disliked == ()
+    assert target == "The Colonel by P. Davis"
+    path = tmp_path / "valid.json"
+    path.write_text(json.dumps([{"instruction": "", "input": movie, "output": "Yes."},
+                                {"instruction": "", "input": movie, "output": "No."}]))
+    assert [e.label for e in load_tallrec(path)] == [1, 0]
+    path.write_text(json.dumps([{"input": movie, "output": "Maybe"}]))
+    with pytest.raises(DataError, match="row 1: output must be 'Yes.' or 'No.'"):
+        load_tallrec(path)
+
+
+def test_movielens_layout(tmp_path: Path) -> None:
+    write(tmp_path / "movies.csv", "movieId,title,genres\n1,Toy Story (1995),Animation|Comedy\n"
+          "2,Heat (1995),Action|Crime\n")
+    write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.5,10\n1,2,2.0,20\n")
+    write(tmp_path / "tags.csv", "userId,movieId,tag,timestamp\n1,1,Pixar,5\n2,1,pixar,6\n")
+    items, interactions = load_movielens(tmp_path)
+    assert items.loc[0, "text"] == "Toy Story (1995). Genres: Animation, Comedy. Tags: pixar."
+    assert interactions["label"].tolist() == [1, 0] and items.loc[1, "category"] == "Action"

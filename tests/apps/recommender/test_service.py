@@ -1,0 +1,144 @@
+"""The trained recommender end to end: recommend, cold start, new items, batch, eval, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from apps.recommender.batch import InjectedFailure
+from apps.recommender.cli import app
+from apps.recommender.pipeline import POPULARITY_FALLBACK
+from apps.recommender.service import RecommenderService
+from shared.errors import DataError, VerticalsError
+
+
+def warm_user(service: RecommenderService) -> str:
+    return sorted(service.pipeline().taken)[0]
+
+
+def test_cards_pin_the_text_models(service: RecommenderService) -> None:
+    ranker, bi, cross = service.cards()
+    assert ranker["kind"] == "ranker" and bi["kind"] == "biencoder"
+    assert cross["kind"] == "cross_encoder"
+    assert ranker["params"]["biencoder"] == f"rec-biencoder@{bi['version']}"
+    assert 0.0 <= ranker["metrics"]["val_auc"] <= 1.0
+
+
+def test_recommend_ranks_unseen_items_with_a_breakdown(service: RecommenderService) -> None:
+    user = warm_user(service)
+    recs, note = service.recommend(user, 5)
+    assert note == "" and len(recs) == 5
+    seen = set(service.history(user)["item_id"])
+    assert not seen & {r.item_id for r in recs}
+    scores = [r.score for r in recs]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+    assert all(r.because for r in recs), "each item is explained by history items"
+    ranker = service.pipeline().ranker
+    logit = np.log(recs[0].score / (1 - recs[0].score))
+    assert recs[0].text_part + recs[0].other_part + ranker.intercept == pytest.approx(logit,
+                                                                                      abs=1e-5)
+
+
+def test_cold_start_user_gets_popular_items_and_is_told(service: RecommenderService) -> None:
+    recs, note = service.recommend("someone-new", 3)
+    assert note == POPULARITY_FALLBACK and len(recs) == 3
+    popularity = service.pipeline().stats.popularity
+    assert [r.item_id for r in recs] == sorted(popularity, key=lambda i: (-popularity[i], i))[:3]
+
+
+def test_new_item_is_scored_from_its_text_without_retraining(
+        rec_home: Path, tiny: dict[str, Path], tmp_path: Path) -> None:
+    items = pd.read_csv(tiny["items"], dtype=str, keep_default_na=False)
+    new = {"item_id": "NEW1", "title": "Starlight Over the Moors",
+           "description": "A beginner's guide to telescopes and star charts.",
+           "category": "Astronomy"}
+    pd.concat([items, pd.DataFrame([new])]).to_csv(tmp_path / "items.csv", index=False)
+    service = RecommenderService(tmp_path / "items.csv", tiny["interactions"])
+    frame = service.pipeline().score_pairs([warm_user(service)], ["NEW1"])
+    assert frame.loc[0, "popularity"] == 0.0 and frame.loc[0, "bi_score"] != 0.0
+    assert 0.0 < frame.loc[0, "score"] < 1.0
+
+
+def test_unknown_item_is_refused(service: RecommenderService) -> None:
+    with pytest.raises(VerticalsError, match="unknown item_id 'nope'"):
+        service.pipeline().score_pairs([warm_user(service)], ["nope"])
+
+
+def test_batch_candidates_resume_to_identical_file(service: RecommenderService,
+                                                   tiny: dict[str, Path], tmp_path: Path) -> None:
+    clean = service.score(tmp_path / "clean.parquet", candidates=tiny["candidates"], chunk_size=1)
+    out = tmp_path / "scores.parquet"
+    with pytest.raises(InjectedFailure):
+        service.score(out, candidates=tiny["candidates"], chunk_size=1, fail_after=2)
+    assert not out.exists()
+    resumed = service.score(out, candidates=tiny["candidates"], chunk_size=1)
+    assert resumed.skipped == 2 and out.read_bytes() == clean.out.read_bytes()
+    frame = pd.read_parquet(out)
+    expected = pd.read_csv(tiny["candidates"], dtype=str)
+    assert len(frame) == len(expected) and frame.columns.tolist() == ["user_id", "item_id",
+                                                                       "score", "rank"]
+    newbie = frame[frame["user_id"] == "NEWBIE"]
+    assert newbie["rank"].tolist() == [1], "an unknown user is scored cold (popularity)"
+
+
+def test_batch_refuses_empty_candidates_and_bad_arguments(service: RecommenderService,
+                                                          tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("user_id,item_id\n")
+    with pytest.raises(DataError, match="has no data rows"):
+        service.score(tmp_path / "o.parquet", candidates=empty)
+    with pytest.raises(VerticalsError, match="exactly one of --candidates FILE or --top-k"):
+        service.score(tmp_path / "o.parquet")
+    with pytest.raises(VerticalsError, match="top_k must be greater than 0, got -3"):
+        service.score(tmp_path / "o.parquet", top_k=-3)
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_cli_score_top_k_and_existing_output(rec_home: Path, tiny: dict[str, Path],
+                                             tmp_path: Path) -> None:
+    out = tmp_path / "top.csv"
+    args = ["score", "--items", str(tiny["items"]), "--interactions", str(tiny["interactions"]),
+            "--top-k", "2", "--out", str(out), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert frame.groupby("user_id")["rank"].max().eq(2).all()
+    again = CliRunner().invoke(app, args)
+    assert isinstance(again.exception, VerticalsError) and "already exists" in str(again.exception)
+
+
+def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Path],
+                                              tmp_path: Path) -> None:
+    import json
+
+    from apps.recommender.service import time_split
+
+    service = RecommenderService(tiny["items"], tiny["interactions"])
+    early, late, _ = time_split(service.interactions, 0.25)
+    early.to_csv(tmp_path / "train.csv", index=False)
+    late.to_csv(tmp_path / "test.csv", index=False)
+    result = CliRunner().invoke(app, ["eval", "--items", str(tiny["items"]), "--train",
+                                      str(tmp_path / "train.csv"), "--test",
+                                      str(tmp_path / "test.csv"), "--candidates", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    for system in ("model", "popularity", "minilm"):
+        assert {"ndcg@10", "mrr", "hr@10", "auc"} <= set(metrics[system])
+    assert metrics["users"] > 0
+
+
+def test_nightly_job_is_scheduled_and_runs_once(rec_home: Path, tiny: dict[str, Path],
+                                                tmp_path: Path) -> None:
+    from apps.recommender.schedule import JOB_ID, build_scheduler, nightly_job
+
+    scheduler = build_scheduler(tiny["items"], tiny["interactions"], tmp_path, 2, 30, 1, "rec")
+    job = scheduler.get_job(JOB_ID)
+    assert job is not None and "hour='2'" in str(job.trigger)
+    message = nightly_job(str(tiny["items"]), str(tiny["interactions"]), str(tmp_path), 1, "rec")
+    assert "rows" in message
+    assert "already written today" in nightly_job(str(tiny["items"]), str(tiny["interactions"]),
+                                                  str(tmp_path), 1, "rec")
