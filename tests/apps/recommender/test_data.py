@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 
 from apps.recommender.data import (
-    item_text, load_movielens, load_tallrec, parse_ctr_input, read_candidates,
-    read_interactions, read_items,
+    item_text,
+    load_movielens,
+    load_tallrec,
+    parse_ctr_input,
+    read_candidates,
+    read_interactions,
+    read_items,
 )
 from shared.errors import DataError
 

@@ -10,7 +10,12 @@ import pytest
 
 from apps.recommender.evaluation import hit_rate
 from apps.recommender.features import (
-    DAY, category_shares, fit_stats, log_scale, other_features, recency_weight,
+    DAY,
+    category_shares,
+    fit_stats,
+    log_scale,
+    other_features,
+    recency_weight,
 )
 from apps.recommender.pipeline import rank
 from apps.recommender.profiles import profile_text, sequential_examples
