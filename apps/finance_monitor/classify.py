@@ -27,6 +27,21 @@ def cashtags(text: str) -> list[str]:
     return list(dict.fromkeys(CASHTAG.findall(text)))
 
 
+def mentioned_tickers(text: str, aliases: dict[str, tuple[str, ...]] | None = None) -> list[str]:
+    """Cashtags plus tickers whose company name appears (whole words, any case).
+
+    >>> mentioned_tickers("Northwind Bank slides; $HLX up", {"NWB": ("Northwind Bank",)})
+    ['HLX', 'NWB']
+    """
+    found = cashtags(text)
+    lowered = text.lower()
+    for ticker, names in (aliases or {}).items():
+        if ticker not in found and any(re.search(rf"\b{re.escape(n.lower())}\b", lowered)
+                                       for n in names):
+            found.append(ticker)
+    return found
+
+
 def split_sentences(text: str, limit: int = 30) -> list[str]:
     """Split on sentence ends, not after common abbreviations; at most ``limit`` sentences."""
     sentences: list[str] = []

@@ -18,11 +18,15 @@ Example ``sources.toml``::
     [[webhooks]]
     url = "https://hooks.slack.com/services/..."
     format = "slack"
+
+    [tickers]          # company names that count as a ticker mention besides "$NWB"
+    NWB = ["Northwind Bank"]
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -129,8 +133,14 @@ class MonitorConfig:
     alerts: AlertConfig = field(default_factory=AlertConfig)
     webhooks: tuple[WebhookConfig, ...] = ()
     models: ModelConfig = field(default_factory=ModelConfig)
+    tickers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for ticker, names in self.tickers.items():
+            if not re.fullmatch(r"[A-Z]{1,6}", ticker):
+                raise ValueError(f"tickers must be 1-6 capital letters, got {ticker!r}")
+            if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
+                raise ValueError(f"tickers.{ticker} must be a list of names, got {names!r}")
         names = [s.name for s in self.sources]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -169,10 +179,12 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Monitor
     parts = {key: _build(cls, data.get(key, {}), key, path)
              for key, cls in (("fetch", FetchConfig), ("alerts", AlertConfig),
                               ("models", ModelConfig))}
+    tickers = {k: tuple(v) if isinstance(v, list) else v
+               for k, v in data.get("tickers", {}).items()}
     try:
-        return MonitorConfig(sources=sources, webhooks=webhooks, **parts)
+        return MonitorConfig(sources=sources, webhooks=webhooks, tickers=tickers, **parts)
     except ValueError as exc:
-        raise DataError(path, None, str(exc), "rename the sources") from exc
+        raise DataError(path, None, str(exc), "fix the [tickers] table or source names") from exc
 
 
 def default_config_path() -> Path:
@@ -209,7 +221,11 @@ def render_config(config: MonitorConfig) -> str:
             lines.append(f"[[{table}]]")
             lines += [f"{f.name} = {_toml(getattr(item, f.name))}" for f in fields(item)]
             lines.append("")
-    return "\n".join(lines)
+    if config.tickers:
+        lines.append("[tickers]")
+        lines += [f"{ticker} = [{', '.join(_toml(n) for n in names)}]"
+                  for ticker, names in config.tickers.items()]
+    return "\n".join(lines) + "\n"
 
 
 def _toml(value: Any) -> str:

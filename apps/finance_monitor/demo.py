@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -37,7 +38,13 @@ def demo_config(port: int, interval_s: int = 10) -> MonitorConfig:
     return MonitorConfig(sources=sources,
                          fetch=FetchConfig(timeout_s=5, allow_private=True,
                                            min_host_interval_s=0.1),
-                         alerts=AlertConfig(), models=ModelConfig())
+                         alerts=AlertConfig(), models=ModelConfig(), tickers=demo_tickers())
+
+
+def demo_tickers() -> dict[str, tuple[str, ...]]:
+    """The demo companies' names as ticker aliases (``datasets/finance/companies.csv``)."""
+    with (DEMO_DIR / "companies.csv").open(encoding="utf-8", newline="") as handle:
+        return {row["ticker"]: (row["name"],) for row in csv.DictReader(handle)}
 
 
 def ensure_models(models: ModelConfig, config: TrainConfig = DEMO_TRAIN) -> list[dict]:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared import session_scope
 
-from .classify import cashtags
+from .classify import mentioned_tickers
 from .dedupe import NearDuplicateIndex, canonical_url, content_hash
 from .sources import RawArticle
 from .store import Article, ArticleUrl, naive_utc, utcnow
@@ -49,8 +49,8 @@ class IngestReport:
 class Ingestor:
     """Dedupe-and-store for one database; thread-safe within a process."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, aliases: dict[str, tuple[str, ...]] | None = None) -> None:
+        self.engine, self.aliases = engine, aliases or {}
         self._near: NearDuplicateIndex | None = None
         self._lock = threading.Lock()
 
@@ -93,7 +93,7 @@ class Ingestor:
                     session.add(ArticleUrl(url=url, article_id=existing.id, source=raw.source,
                                            reason=reason))
                     return reason
-                article = _new_article(raw, url, digest)
+                article = _new_article(raw, url, digest, self.aliases)
                 session.add(article)
                 session.flush()
                 session.add(ArticleUrl(url=url, article_id=article.id, source=raw.source,
@@ -105,7 +105,8 @@ class Ingestor:
         return "new"
 
 
-def _new_article(raw: RawArticle, url: str, digest: str) -> Article:
+def _new_article(raw: RawArticle, url: str, digest: str,
+                 aliases: dict[str, tuple[str, ...]]) -> Article:
     return Article(content_hash=digest, url=url, source=raw.source, title=raw.title,
                    text=raw.text, published=naive_utc(raw.published), fetched_at=utcnow(),
-                   tickers=",".join(cashtags(raw.body)))
+                   tickers=",".join(mentioned_tickers(raw.body, aliases)))

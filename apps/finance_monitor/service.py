@@ -79,7 +79,7 @@ class FinanceService:
         self.fetcher = Fetcher(config.fetch, transport=transport)
         self.webhook_client = httpx.Client(timeout=config.fetch.timeout_s, transport=transport)
         self.classifier = ArticleClassifier(config.models.sentiment, config.models.topic)
-        self.ingestor = Ingestor(self.engine)
+        self.ingestor = Ingestor(self.engine, config.tickers)
         self._process_lock = threading.Lock()
 
     def close(self) -> None:

@@ -263,6 +263,7 @@ def main() -> None:
     write(HERE / "train.csv", labelled(random.Random(1), per_template=3))
     write(HERE / "test.csv", labelled(random.Random(2), per_template=1))
     write(HERE / "stream.csv", stream(random.Random(3)))
+    write(HERE / "companies.csv", [{"ticker": t, "name": n} for n, t in COMPANIES])
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ small models trained once per session (1 epoch, short sequences)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -133,14 +134,23 @@ def make_config(sources: list[tuple[str, str]], models: ModelConfig | None = Non
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory: pytest.TempPathFactory) -> ModelConfig:
-    """Sentiment and topic models trained once (1 epoch) into a session registry; the config
-    names them by directory, so any test's fresh home can load them."""
+    """Sentiment and topic models trained once (1 epoch, 120 rows) into a session registry;
+    the config names them by directory, so any test's fresh home can load them.
+
+    ``FINANCE_TEST_MODELS=/some/dir`` keeps them between runs (a developer's shortcut).
+    """
     from apps.finance_monitor.training import TrainPlan, train_models
     from shared import Registry, TrainConfig
 
-    registry = Registry(tmp_path_factory.mktemp("finance-models"))
-    plan = TrainPlan(DATA / "train.csv", DATA / "train.csv", DATA / "test.csv")
+    keep = os.environ.get("FINANCE_TEST_MODELS")
+    registry = Registry(Path(keep) if keep else tmp_path_factory.mktemp("finance-models"))
     names = ModelConfig()
-    train_models(plan, TrainConfig(epochs=1, max_length=32, batch_size=16), names, registry)
+    if registry.current(names.sentiment) is None or registry.current(names.topic) is None:
+        folder = tmp_path_factory.mktemp("finance-data")
+        lines = (DATA / "train.csv").read_text().splitlines()
+        (folder / "train.csv").write_text("\n".join(lines[:121]) + "\n")
+        plan = TrainPlan(folder / "train.csv", folder / "train.csv", DATA / "test.csv")
+        config = TrainConfig(epochs=1, max_length=32, batch_size=16)
+        train_models(plan, config, names, registry)
     return ModelConfig(sentiment=str(registry.path(names.sentiment)),
                        topic=str(registry.path(names.topic)))

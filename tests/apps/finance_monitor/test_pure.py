@@ -1,0 +1,130 @@
+"""Config, dedupe, trends and the surge detector: pure functions checked by hand."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timedelta
+
+import pytest
+
+from apps.finance_monitor.alerts import detect_surges, next_attempt, robust_z, webhook_payload
+from apps.finance_monitor.classify import aggregate_sentiment, mentioned_tickers, split_sentences
+from apps.finance_monitor.config import (
+    AlertConfig,
+    MonitorConfig,
+    SourceConfig,
+    load_config,
+    parse_config,
+    render_config,
+)
+from apps.finance_monitor.dedupe import NearDuplicateIndex, canonical_url, content_hash
+from apps.finance_monitor.trends import Observation, WindowStat, window_stats
+from shared import DataError
+
+from .conftest import DATA
+
+T0 = datetime(2026, 3, 2)
+
+
+def test_config_round_trips_and_names_bad_values(tmp_path) -> None:
+    config = MonitorConfig(sources=(SourceConfig("wire", "https://n.example/rss", interval_s=60),),
+                           tickers={"NWB": ("Northwind Bank",)})
+    path = tmp_path / "sources.toml"
+    path.write_text(render_config(config))
+    assert load_config(path) == config
+    with pytest.raises(DataError, match=r"sources\.0.*interval_s must be at least 1, got 0"):
+        parse_config({"sources": [{"name": "a", "url": "http://a", "interval_s": 0}]}, "x.toml")
+    with pytest.raises(DataError, match="unknown keys"):
+        parse_config({"fetch": {"timeout": 3}}, "x.toml")
+    with pytest.raises(DataError, match="repeated: a"):
+        parse_config({"sources": [{"name": "a", "url": "http://a"}] * 2}, "x.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[fetch\n")
+    with pytest.raises(DataError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_canonical_url_and_content_hash() -> None:
+    assert canonical_url("HTTP://A.example:80/x/?utm_medium=rss&id=2#frag") == \
+        "http://a.example/x?id=2"
+    assert content_hash("Profit  jumps, 5%!") == content_hash("profit jumps 5%")
+    assert content_hash("Profit jumps 5%") != content_hash("Profit jumps 6%")
+
+
+def test_near_duplicates_on_the_demo_stream() -> None:
+    """Every reworded copy in the demo stream is caught; no two different stories merge."""
+    with (DATA / "stream.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    index, caught, wrong = NearDuplicateIndex(), 0, 0
+    for i, row in enumerate(rows):
+        match = index.match(row["title"])
+        reworded = row["title"].startswith("Report:")
+        caught += match is not None and reworded
+        wrong += match is not None and not reworded
+        index.add(i, row["title"])
+    assert caught == sum(r["title"].startswith("Report:") for r in rows) and wrong == 0
+
+
+def test_sentences_tickers_and_aggregation() -> None:
+    assert split_sentences("Mr. Lee left. Shares fell 3.5%! Why?") == \
+        ["Mr. Lee left.", "Shares fell 3.5%!", "Why?"]
+    assert mentioned_tickers("northwind bank and $QNTC", {"NWB": ("Northwind Bank",)}) == \
+        ["QNTC", "NWB"]
+    probs = [[0.05, 0.9, 0.05], [0.1, 0.1, 0.8], [0.1, 0.2, 0.7]]
+    import numpy as np
+
+    label, net, driving = aggregate_sentiment(["a", "b", "c"], np.array(probs),
+                                              ["negative", "neutral", "positive"])
+    assert label == "positive" and driving == ["b", "c"] and net > 0.3
+
+
+def _obs(hour: float, sentiment: str, key: str = "topic:Macro", i: int = 0) -> Observation:
+    score = {"negative": -0.8, "neutral": 0.0, "positive": 0.8}[sentiment]
+    return Observation(i, T0 + timedelta(hours=hour), (key,), sentiment, score)
+
+
+def test_window_stats_fill_quiet_windows() -> None:
+    stats = window_stats([_obs(1, "negative"), _obs(2, "positive"), _obs(19, "negative")], 6)
+    windows = stats["topic:Macro"]
+    assert [(w.count, w.negatives) for w in windows] == [(2, 1), (0, 0), (0, 0), (1, 1)]
+    assert windows[0].net_sentiment == pytest.approx(0.0)
+    assert windows[3].start == T0 + timedelta(hours=18)
+
+
+def series(negatives: list[int], totals: list[int] | None = None) -> list[WindowStat]:
+    totals = totals or [max(n, 1) for n in negatives]
+    return [WindowStat("topic:Macro", T0 + timedelta(hours=6 * i), T0 + timedelta(hours=6 * i + 6),
+                       count=t, negatives=n, negative_ids=tuple(range(n)))
+            for i, (n, t) in enumerate(zip(negatives, totals, strict=True))]
+
+
+def test_robust_z_by_hand() -> None:
+    # median 2, |deviations| = 1, 0, 0, 1, 2 -> MAD 1 -> scale max(1.4826, sqrt 2) = 1.4826
+    baseline, z = robust_z(10, [1, 2, 2, 3, 4])
+    assert baseline == 2 and z == pytest.approx(8 / 1.4826)
+
+
+def test_surge_is_one_alert_with_cooldown_and_thin_windows_stay_silent() -> None:
+    config = AlertConfig(min_volume=5, cooldown_windows=3)
+    surges = detect_surges(series([1, 0, 2, 1, 1, 12, 15, 1, 0]), config)
+    assert [(s.start, s.negatives) for s in surges] == [(T0 + timedelta(hours=30), 12)]
+    assert detect_surges(series([0, 0, 0, 0, 0, 4]), config) == []  # under min_volume
+    assert detect_surges(series([0, 9]), config) == []  # no baseline yet
+    mixed = series([1, 1, 1, 1, 8], totals=[4, 4, 4, 4, 40])  # negatives rose, share did not
+    assert detect_surges(mixed, config) == []
+
+
+def test_a_second_surge_after_cooldown_alerts_again() -> None:
+    config = AlertConfig(min_volume=5, cooldown_windows=2, baseline_windows=4)
+    surges = detect_surges(series([1, 0, 1, 1, 10, 0, 1, 0, 1, 11]), config)
+    assert [s.negatives for s in surges] == [10, 11]
+
+
+def test_webhook_payloads_and_backoff() -> None:
+    surge = detect_surges(series([1, 0, 2, 1, 1, 12]), AlertConfig())[0]
+    slack = webhook_payload(surge, 7, ["Bank probed"], "slack")
+    assert set(slack) == {"text"} and "Macro" in slack["text"] and "Bank probed" in slack["text"]
+    plain = webhook_payload(surge, 7, ["Bank probed"], "json")
+    assert plain["alert_id"] == 7 and plain["negatives"] == 12
+    assert next_attempt(T0, 0) == T0 + timedelta(seconds=30)
+    assert next_attempt(T0, 20) == T0 + timedelta(hours=1)

@@ -1,0 +1,181 @@
+"""The whole pipeline against a real local server: faulty sources, duplicates, a crash
+mid-poll, a webhook that is down then up. Real MiniLM models, real SQLite."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+from sqlalchemy import select, update
+
+from apps.finance_monitor.config import WebhookConfig
+from apps.finance_monitor.ingest import Ingestor
+from apps.finance_monitor.service import FinanceService
+from apps.finance_monitor.store import AlertRow, Article, ArticleUrl
+from apps.finance_monitor.views import alerts, health_frame
+from shared import make_engine, session_scope
+
+from .conftest import Route, hang, make_config, rss
+
+STORY = "Northwind Bank faces regulator probe over hidden loan losses"
+
+
+def surge_feed() -> tuple[bytes, dict[str, str]]:
+    """Four quiet days of $ACME news, then eight negative stories in one window; returns the
+    RSS and each title's true sentiment."""
+    start, items = datetime(2026, 3, 2, tzinfo=UTC), []
+    for window in range(16):
+        for j, sentiment in enumerate(["negative", "neutral", "positive"]):
+            title = f"$ACME update {window}-{j}: plant {window * 3 + j} reports {sentiment} news"
+            items.append((start + timedelta(hours=6 * window + j), title, sentiment))
+    for j in range(8):
+        title = f"$ACME crisis deepens as regulator finds breach number {j + 1}"
+        items.append((start + timedelta(hours=96 + j / 2), title, "negative"))
+    parts = "".join(
+        f"<item><title>{t}</title><link>http://news.test/{i}</link>"
+        f"<pubDate>{when:%a, %d %b %Y %H:%M:%S} +0000</pubDate></item>"
+        for i, (when, t, _) in enumerate(items))
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{parts}</channel></rss>'
+    return body.encode(), {t: s for _, t, s in items}
+
+
+def set_labels(service: FinanceService, truth: dict[str, str]) -> None:
+    """Pin sentiments to the truth and every topic to Macro (as an analyst would), so alert
+    tests do not depend on how well a 1-epoch model learned."""
+    with session_scope(service.engine) as session:
+        for title, sentiment in truth.items():
+            session.execute(update(Article).where(Article.title == title)
+                            .values(sentiment=sentiment, topic="Macro"))
+
+
+def test_bad_sources_are_recorded_and_the_good_ones_go_on(home, server, models) -> None:
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/a/1", STORY, "")]))
+    server.routes["/b.xml"] = Route(body=rss([("http://other.test/story?utm_source=rss",
+                                               f"Report: {STORY}, sources say", "")]))
+    server.routes["/c.xml"] = Route(body=rss([("http://third.test/x", STORY, "")]))
+    server.routes["/500"] = Route(status=500)
+    server.routes["/hang"] = Route(handler=hang(3))
+    server.routes["/bad.xml"] = Route(body=b"<rss><channel><item><title>x</ti")
+    server.routes["/loop"] = Route(status=302, headers={"Location": "/loop"})
+    server.routes["/html"] = Route(body=b"<html></html>", ctype="text/html")
+    names = ["a.xml", "b.xml", "c.xml", "500", "hang", "bad.xml", "loop", "html"]
+    config = make_config([(n, server.url(f"/{n}")) for n in names], models, timeout_s=0.3)
+    service = FinanceService(config)
+    reports, processed = service.poll_once()
+    ok = {r.source: r.ok for r in reports}
+    assert ok == {n: n in ("a.xml", "b.xml", "c.xml") for n in names}
+    by_name = {r.source: r for r in reports}
+    assert by_name["b.xml"].ingest.near_dup == 1 and by_name["c.xml"].ingest.same_text == 1
+    with session_scope(service.engine) as session:
+        [article] = session.scalars(select(Article)).all()
+        assert article.duplicates == 2 and article.sentiment in ("negative", "neutral", "positive")
+        assert len(session.scalars(select(ArticleUrl)).all()) == 3
+    assert processed.classified == 1
+    health = health_frame(service.engine).set_index("source")
+    assert health.loc["500", "last_error"] == "server error HTTP 500"
+    assert "timed out" in health.loc["hang", "last_error"]
+    assert "malformed feed" in health.loc["bad.xml", "last_error"]
+    assert "redirect loop" in health.loc["loop", "last_error"]
+    assert "content type" in health.loc["html", "last_error"]
+    assert health.loc["a.xml", "new_last_poll"] == 1 and health.loc["a.xml", "failures_in_a_row"] == 0
+
+
+def test_a_crash_mid_poll_loses_and_doubles_nothing(home, server, models, monkeypatch) -> None:
+    items = [(f"http://news.test/{i}", f"Company {i} files report number {i}", "")
+             for i in range(30)]
+
+    def with_etag(request: BaseHTTPRequestHandler, _hit: int) -> None:
+        if request.headers.get("If-None-Match") == '"same"':
+            request.send_response(304)
+            request.end_headers()
+            return
+        body = rss(items)
+        request.send_response(200)
+        request.send_header("Content-Type", "application/rss+xml")
+        request.send_header("ETag", '"same"')
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    server.routes["/feed.xml"] = Route(handler=with_etag)
+    config = make_config([("feed", server.url("/feed.xml"))], models)
+    original, calls = Ingestor._one, {"n": 0}
+
+    def dies_on_the_eleventh(self, raw):  # noqa: ANN001
+        calls["n"] += 1
+        if calls["n"] == 11:
+            raise KeyboardInterrupt  # like SIGINT/SIGKILL between two articles
+        return original(self, raw)
+
+    monkeypatch.setattr(Ingestor, "_one", dies_on_the_eleventh)
+    with pytest.raises(KeyboardInterrupt):
+        FinanceService(config).poll_once()
+    monkeypatch.setattr(Ingestor, "_one", original)
+    restarted = FinanceService(config)  # a new process: fresh caches, same database
+    [report], _ = restarted.poll_once()
+    assert report.ok and not report.not_modified and report.ingest.new == 20
+    [again], _ = restarted.poll_once()
+    assert again.not_modified  # the ETag was saved only after the complete poll
+    with session_scope(restarted.engine) as session:
+        titles = session.scalars(select(Article.title)).all()
+    assert sorted(titles) == sorted(t for _, t, _ in items)
+
+
+def test_a_webhook_that_is_down_gets_every_alert_once_it_is_up(home, server, models) -> None:
+    body, truth = surge_feed()
+    server.routes["/feed.xml"] = Route(body=body)
+
+    def down_twice(request: BaseHTTPRequestHandler, hit: int) -> None:
+        request.send_response(503 if hit <= 2 else 200)
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+
+    server.routes["/hook"] = Route(handler=down_twice)
+    config = make_config([("feed", server.url("/feed.xml"))], models,
+                         webhooks=(WebhookConfig(server.url("/hook"), "slack"),))
+    service = FinanceService(config)
+    service.poll_source("feed")
+    service.classify_pending()
+    set_labels(service, truth)
+    created = service.check_alerts()
+    raised = alerts(service.engine)
+    assert sorted(created) == sorted(a.id for a in raised)
+    assert sorted(a.label for a in raised) == ["$ACME", "Macro"]
+    assert all(a.negatives == 8 and all("crisis" in x["title"] for x in a.articles)
+               for a in raised)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    first = service.deliver(now)
+    assert first.failed == 2 and first.pending == 2  # the webhook is down
+    assert service.deliver(now).failed == 0  # not due yet: backoff
+    report = service.deliver(now + timedelta(hours=1))
+    assert report.delivered == 2 and report.pending == 0
+    assert service.check_alerts() == []  # the same surge never alerts twice
+    assert service.deliver(now + timedelta(hours=3)).delivered == 0
+    posted = [json.loads(r["body"]) for path, r in server.requests if path == "/hook"]
+    assert len(posted) == 4 and any("$ACME" in p["text"] for p in posted[2:])
+    alert = raised[0]
+    assert service.acknowledge(alert.id) and not service.acknowledge(alert.id)
+    assert [a.id for a in alerts(service.engine)] == [raised[1].id]
+    with session_scope(make_engine()) as session:
+        by = session.scalar(select(AlertRow.acknowledged_by).where(AlertRow.id == alert.id))
+        assert by == "analyst"
+
+
+def test_corrections_change_the_article_and_feed_retraining(home, server, models) -> None:
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", STORY, "")]))
+    service = FinanceService(make_config([("a", server.url("/a.xml"))], models))
+    service.poll_once()
+    service.correct(1, "sentiment", "negative")
+    service.correct(1, "topic", "Legal | Regulation")
+    from apps.finance_monitor.corrections import corrections_frame, corrections_path
+
+    frame = corrections_frame(service.engine)
+    assert set(frame["analyst_says"]) == {"negative", "Legal | Regulation"}
+    assert corrections_path("sentiment").read_text().splitlines() == \
+        ["text,label", f"{STORY},negative"]
+    from shared import VerticalsError
+
+    with pytest.raises(VerticalsError, match="sentiment must be one of"):
+        service.correct(1, "sentiment", "furious")
