@@ -53,37 +53,36 @@ if not trained:
     st.info("No trained recommender yet: run `verticals recommend demo` (or `train`).")
     st.stop()
 
-user = st.selectbox("User", users + [NEW_USER])
+warm = [u for u in users if service.has_history(u)]
+user = st.selectbox("User", users + [NEW_USER], index=users.index(warm[0]) if warm else 0)
 n = st.slider("How many recommendations", min_value=3, max_value=20, value=10)
 user_id = "__new_user__" if user == NEW_USER else user
 
-history_col, recs_col = st.columns([2, 3])
-with history_col:
-    st.subheader("History")
-    history = service.history(user_id)
-    if history.empty:
-        st.caption("Nothing yet.")
-    else:
-        history["taken"] = history.pop("label").map({1: "yes", 0: "shown only"})
-        st.dataframe(history.drop(columns=["item_id"]), hide_index=True, width="stretch")
+st.subheader(f"Top {n}, reranked")
+try:
+    with st.spinner("Scoring the catalogue..."):
+        recs, note = service.recommend(user_id, n)
+except VerticalsError as err:
+    st.error(str(err))
+    st.stop()
+if note:
+    st.warning(note)
+st.dataframe(recommendations_table(recs), hide_index=True, width="stretch")
+st.caption("Score = the ranker's P(take). Its logit splits into text interest (bi- and "
+           "cross-encoder) and other features (popularity, recency, category, activity).")
+if recs and not note:
+    top = recs[0]
+    st.markdown(f"**Why “{top.title}”?** Because you liked {', '.join(top.because)}. "
+                "Feature values:")
+    st.bar_chart(pd.Series(top.features, name="value"), horizontal=True)
 
-with recs_col:
-    st.subheader(f"Top {n}, reranked")
-    try:
-        with st.spinner("Scoring the catalogue..."):
-            recs, note = service.recommend(user_id, n)
-    except VerticalsError as err:
-        st.error(str(err))
-        st.stop()
-    if note:
-        st.warning(note)
-    st.dataframe(recommendations_table(recs), hide_index=True, width="stretch")
-    st.caption("Score = the ranker's P(take). Its logit splits into text interest (bi- and "
-               "cross-encoder) and other features (popularity, recency, category, activity).")
-    if recs and not note:
-        top = recs[0]
-        st.markdown(f"**Why “{top.title}”?** Feature values:")
-        st.bar_chart(pd.Series(top.features, name="value"))
+st.subheader("History")
+history = service.history(user_id)
+if history.empty:
+    st.caption("Nothing yet.")
+else:
+    history["taken"] = history.pop("label").map({1: "yes", 0: "shown only"})
+    st.dataframe(history.drop(columns=["item_id"]), hide_index=True, width="stretch")
 
 st.subheader("Models")
 for card in service.cards():

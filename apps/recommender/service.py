@@ -172,6 +172,11 @@ class RecommenderService:
     def users(self) -> list[str]:
         return sorted(self.interactions["user_id"].unique())
 
+    def has_history(self, user: str) -> bool:
+        """Whether the user took anything yet (else recommendations are cold-start)."""
+        taken = self.interactions[self.interactions["label"] == 1]
+        return bool((taken["user_id"] == user).any())
+
     def history(self, user: str) -> pd.DataFrame:
         """A user's interactions, newest first, with titles (empty for a new user)."""
         rows = self.interactions[self.interactions["user_id"] == user]
