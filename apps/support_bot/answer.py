@@ -83,19 +83,29 @@ def template_answer(chunk: Chunk, confidence: float, intent: str) -> Answer:
     return Answer(f"{chunk.text} [1]", AnswerKind.TEMPLATE, confidence, intent, [citation])
 
 
+def relevance(passages: list[Passage]) -> float:
+    """How close the KB comes to the question: the best dense cosine among the passages.
+
+    Used to decide whether to answer at all; subtle: not the reranker's probability, which a
+    cross-encoder trained on a few hundred pairs spreads too little to separate out-of-scope.
+    """
+    return max((p.dense for p in passages), default=0.0)
+
+
 def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
                     spread: float = 0.15) -> list[Passage]:
-    """Passages worth citing: above ``threshold``, near the best score, one per document."""
-    if not passages or passages[0].score < threshold:
+    """Passages worth citing: none unless :func:`relevance` clears the calibrated ``threshold``;
+    then the top passage and others close to it in final score, one per document."""
+    if not passages or relevance(passages) < threshold:
         return []
-    top, chosen, docs = passages[0].score, [], set()
-    for passage in passages:
-        if passage.score < max(threshold, top - spread) or passage.chunk.doc_id in docs:
-            continue
-        chosen.append(passage)
-        docs.add(passage.chunk.doc_id)
+    top, chosen, docs = passages[0].score, [passages[0]], {passages[0].chunk.doc_id}
+    for passage in passages[1:]:
         if len(chosen) == limit:
             break
+        if passage.score >= top - spread and passage.dense >= threshold \
+                and passage.chunk.doc_id not in docs:
+            chosen.append(passage)
+            docs.add(passage.chunk.doc_id)
     return chosen
 
 
@@ -108,7 +118,7 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
         citations.append(Citation(n, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))
         parts.append(f"{quote} [{n}]")
     text = "Here is what I found:\n\n" + "\n\n".join(parts)
-    return Answer(text, AnswerKind.GROUNDED, passages[0].score, intent, citations)
+    return Answer(text, AnswerKind.GROUNDED, relevance(passages), intent, citations)
 
 
 @dataclass

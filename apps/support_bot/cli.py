@@ -62,6 +62,7 @@ def train(
     epochs: int = 8, max_length: int = 32,
     tune_retriever: Annotated[bool, typer.Option(help="Contrastive-tune the retriever.")] = True,
     reranker: Annotated[bool, typer.Option(help="Train a cross-encoder reranker.")] = True,
+    export: Annotated[bool, typer.Option(help="Export int8/ONNX forms for CPU serving.")] = True,
     oos_label: str = "oos", as_json: JsonFlag = False,
 ) -> None:
     """Train intents, retriever and reranker; calibrate thresholds into the model card."""
@@ -71,7 +72,7 @@ def train(
     if kb is not None:
         service.kb_add(kb)
     options = TrainOptions(epochs=epochs, max_length=max_length, tune_retriever=tune_retriever,
-                           reranker=reranker, oos_label=oos_label)
+                           reranker=reranker, export=export, oos_label=oos_label)
     _emit(BotTrainer(service, options).run(intents), as_json)
 
 

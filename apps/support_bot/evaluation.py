@@ -9,7 +9,6 @@ from pathlib import Path
 
 from shared import (
     Registry,
-    TrainConfig,
     classification_metrics,
     mrr,
     read_labelled,
@@ -18,7 +17,7 @@ from shared import (
 )
 from shared.errors import DataError
 
-from .intents import IntentModel, Status, abstention_metrics, split_calibration, train_intents
+from .intents import IntentModel, Status, abstention_metrics, intent_config, split_calibration, train_intents
 from .knowledge import load_kb
 from .ranking import choose_alpha
 from .retrieval import RetrievalConfig, Retriever
@@ -35,7 +34,7 @@ def evaluate_intents(train_path: str | Path, test_path: str | Path, oos_label: s
     rows = read_labelled(train_path)
     test = read_labelled(test_path, min_classes=1)
     train, calib = split_calibration(rows)
-    config = TrainConfig(epochs=epochs, max_length=max_length)
+    config = intent_config(len(train), epochs, max_length)
     with tempfile.TemporaryDirectory() as tmp:
         result = train_intents(train, calib, "eval-intents", config, oos_label,
                                registry=Registry(root=tmp))

@@ -67,6 +67,7 @@ class Retriever:
         self.chunks: dict[int, Chunk] = {}
         self._bm25: SparseBM25 | None = None
         self._bm25_ids = np.empty(0, int)
+        self._first: dict[str, Chunk] = {}
 
     # -- keeping index, BM25 and database in agreement ----------------------------------------
     def warm_up(self) -> None:
@@ -125,7 +126,14 @@ class Retriever:
         meta = {"embedder": self.embedder_key, "chunks": len(index)}
         atomic_write_text(self.path.with_suffix(".json"), json.dumps(meta))
 
+    def first_chunk(self, doc_id: str) -> Chunk | None:
+        """The opening chunk of a document (what a template answer quotes), if indexed."""
+        return self._first.get(doc_id)
+
     def _refresh_bm25(self) -> None:
+        self._first = {}
+        for chunk in sorted(self.chunks.values(), key=lambda c: -c.ordinal):
+            self._first[chunk.doc_id] = chunk
         ids = sorted(self.chunks)
         self._bm25_ids = np.asarray(ids, int)
         self._bm25 = SparseBM25.fit([tokenize(self.chunks[i].search_text) for i in ids])

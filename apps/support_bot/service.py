@@ -38,7 +38,7 @@ class BotSettings:
     reranker: str | None = None
     alpha: float = 0.0
     use_reranker: bool = False
-    threshold: float = 0.45  # cosine floor before anything is calibrated
+    threshold: float = 0.35  # cosine floor before anything is calibrated
     templates: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -127,36 +127,29 @@ class SupportService:
     # -- answering ----------------------------------------------------------------------------
     def ask(self, message: str, conversation_id: str | None = None) -> Answer:
         """Answer one message in a conversation (a new one when ``conversation_id`` is None)."""
-        cid = self.store.ensure_conversation(conversation_id or self.store.new_conversation())
         message, notice = _clean(message)
+        cid, status = self.store.open_conversation(conversation_id)
         if not message:
             return Answer("Please type a question.", AnswerKind.INVALID, conversation_id=cid)
-        if self.store.conversation_status(cid) == "handed_off":
+        if status == "handed_off":
             answer = Answer(WAITING_TEXT, AnswerKind.WAITING)
         else:
             answer = self._answer(message, cid)
         return self._record(cid, message, answer, notice)
 
     def _answer(self, message: str, cid: str) -> Answer:
-        decision = self.intents.predict(message) if self.intents else None
+        query = self._contextual(message, cid)
+        decision = self.intents.predict(query) if self.intents else None
         if decision and decision.status is Status.CONFIDENT:
-            chunk = self._template_chunk(decision.intent)
+            chunk = self.retriever.first_chunk(self.bot.templates.get(decision.intent, ""))
             if chunk is not None:
                 return template_answer(chunk, decision.confidence, decision.intent)
-        query = self._contextual(message, cid)
         passages = select_passages(self.retriever.search(query, k=5), self.bot.threshold)
         if passages:
             answer = grounded_answer(query, passages, _intent(decision))
             return self.generator.rephrase(message, answer) if self.generator else answer
         confidence = max(decision.confidence if decision else 0.0, 0.0)
         return Answer("", AnswerKind.HANDOFF, confidence, _intent(decision))
-
-    def _template_chunk(self, intent: str):
-        doc_id = self.bot.templates.get(intent)
-        if not doc_id:
-            return None
-        chunks = [c for c in self.retriever.chunks.values() if c.doc_id == doc_id]
-        return min(chunks, key=lambda c: c.ordinal) if chunks else None
 
     def _contextual(self, message: str, cid: str) -> str:
         """Prefix a follow-up with the previous question so "how much is it?" has a subject."""

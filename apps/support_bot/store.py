@@ -227,11 +227,14 @@ class SupportStore:
             s.add(ConversationRow(id=cid))
         return cid
 
-    def ensure_conversation(self, cid: str) -> str:
+    def open_conversation(self, cid: str | None = None) -> tuple[str, str]:
+        """``(id, status)`` of a conversation, created when new (one transaction)."""
         with session_scope(self.engine) as s:
-            if s.get(ConversationRow, cid) is None:
-                s.add(ConversationRow(id=cid))
-        return cid
+            row = s.get(ConversationRow, cid) if cid else None
+            if row is None:
+                row = ConversationRow(id=cid or uuid.uuid4().hex, status="bot")
+                s.add(row)
+            return row.id, row.status
 
     def conversation_status(self, cid: str) -> str:
         with session_scope(self.engine) as s:

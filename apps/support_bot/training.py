@@ -14,15 +14,16 @@ import numpy as np
 from shared import (
     Embedder,
     LabelledText,
-    TrainConfig,
     mrr,
     read_labelled,
     recall_at_k,
+    resolve_model,
     train_biencoder,
     train_cross_encoder,
 )
 
-from .intents import split_calibration, train_intents
+from .answer import relevance
+from .intents import intent_config, split_calibration, train_intents
 from .ranking import choose_alpha
 from .retrieval import Retriever
 from .service import INTENTS, RERANKER, RETRIEVER, BotSettings, SupportService
@@ -40,6 +41,7 @@ class TrainOptions:
     reranker_max_length: int = 96
     negatives: int = 2
     per_intent: int = 6  # examples per intent used as reranker/retriever training questions
+    export: bool = True  # int8/ONNX forms for fast CPU serving (checked against torch)
     oos_label: str = "oos"
 
     def __post_init__(self) -> None:
@@ -132,10 +134,12 @@ class BotTrainer:
         bot.threshold = self._threshold(retriever, held, oos)
         self._log(f"calibrated: alpha={bot.alpha} reranker={bot.use_reranker} "
                   f"threshold={bot.threshold:.3f} templates={len(bot.templates)}")
-        config = TrainConfig(epochs=opts.epochs, max_length=opts.max_length)
+        config = intent_config(len(train), opts.epochs, opts.max_length)
         result = train_intents(train, calib, INTENTS, config, opts.oos_label,
                                {"bot": asdict(bot), "retrieval_calibration": self.report},
                                service.registry)
+        if opts.export:
+            self._export(bot, result.path, [r.text for r in rows])
         service.reload()
         return {"intents": f"{INTENTS}@{result.version}", "thresholds": asdict(result.thresholds),
                 "intent_calibration": result.calibration, "bot": asdict(bot), **self.report}
@@ -240,10 +244,25 @@ class BotTrainer:
                    oos: list[str]) -> float:
         if not held:
             return BotSettings().threshold
-        top = [retriever.search(q, 1)[0] for q, _ in held]
-        scores = [p.score for p in top]
-        correct = [p.chunk.doc_id == d for p, (_, d) in zip(top, held, strict=True)]
-        oos_scores = [retriever.search(q, 1)[0].score for q in oos]
+        found = [retriever.search(q, 5) for q, _ in held]
+        scores = [relevance(p) for p in found]
+        correct = [p[0].chunk.doc_id == d for p, (_, d) in zip(found, held, strict=True)]
+        oos_scores = [relevance(retriever.search(q, 5)) for q in oos]
         threshold = choose_threshold(scores, correct, oos_scores)
         self.report["retrieval_threshold"] = threshold
         return threshold
+
+    def _export(self, bot: BotSettings, intents_path: Path, texts: list[str]) -> None:
+        """ONNX + int8 forms of the three models; serving picks int8 only where it agreed."""
+        from shared import export_model
+
+        resolve = self.service._resolve
+        passages = [c.search_text for c in self.service.store.chunks()][:200]
+        targets = [("intents", intents_path, texts[:200], False, self.options.max_length),
+                   ("embedder", resolve_model(resolve(bot.embedder)), texts[:200], True, 128)]
+        if bot.reranker:
+            targets.append(("reranker", Path(resolve(bot.reranker)), passages, False,
+                            self.options.reranker_max_length))
+        for label, path, check, embed, max_length in targets:
+            report = export_model(Path(path), check, embed=embed, max_length=max_length)
+            self.report[f"export_{label}"] = {k: v for k, v in report.items() if k != "kind"}

@@ -37,7 +37,8 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     frame[frame["label"].isin(INTENTS_KEPT)].to_csv(intents, index=False)
     service = SupportService()
     service.kb_add(DEMO / "kb")
-    options = TrainOptions(epochs=6, tune_retriever=False, reranker_epochs=1, per_intent=4)
+    options = TrainOptions(epochs=6, tune_retriever=False, reranker_epochs=1, per_intent=4,
+                           export=False)
     BotTrainer(service, options).run(intents)
     yield home
     if old is None:
@@ -49,9 +50,11 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture
 def bot_home(trained_home: Path, tmp_path: Path) -> Iterator[Path]:
-    """A fresh home holding a copy of the trained home (models, KB, index): tests may mutate it."""
+    """A fresh home with a copy of the trained home's KB and index (tests may change them) and
+    its models linked."""
     home = tmp_path / "home"
-    shutil.copytree(trained_home, home)
+    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("models", "exports"))
+    (home / "models").symlink_to(trained_home / "models")  # read-only use: no 100 MB copies
     _set_home(home)
     yield home
     _set_home(trained_home)
