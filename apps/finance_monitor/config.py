@@ -89,9 +89,9 @@ class AlertConfig:
     window_hours: float = 6.0
     baseline_windows: int = 8
     min_baseline_windows: int = 3
-    z_threshold: float = 3.5
+    z_threshold: float = 4.5
     min_volume: int = 5
-    min_negative_share: float = 0.5
+    min_negative_share: float = 0.3
     cooldown_windows: int = 4
 
     def __post_init__(self) -> None:

@@ -1,0 +1,54 @@
+"""``verticals finance ...`` through typer's runner: JSON on stdout, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from apps.finance_monitor.cli import app
+from apps.finance_monitor.config import render_config
+
+from .conftest import DATA, Route, make_config, rss
+
+runner = CliRunner()
+
+
+def test_poll_once_alerts_and_eval(home, server, models) -> None:
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", "Northwind Bank fined", ""),
+                                              ("http://news.test/2", "Atlas Motors profit up",
+                                               "")]))
+    path = home / "sources.toml"
+    home.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_config(make_config([("a", server.url("/a.xml"))], models)))
+    result = runner.invoke(app, ["poll-once", "--config", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["sources"]["a"]["new"] == 2 and out["classified"] == 2
+    again = json.loads(runner.invoke(app, ["poll-once", "--config", str(path), "--json"]).stdout)
+    assert again["sources"]["a"]["new"] == 0
+    listed = runner.invoke(app, ["alerts", "list", "--config", str(path), "--json"])
+    assert json.loads(listed.stdout) == {"alerts": []}
+    missing = runner.invoke(app, ["alerts", "ack", "99", "--config", str(path)])
+    assert missing.exit_code == 1 and "alert 99 does not exist" in missing.output
+    evaluated = runner.invoke(app, ["eval", "--test", str(DATA / "test.csv"),
+                                    "--config", str(path), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    metrics = json.loads(evaluated.stdout)
+    assert set(metrics) == {"sentiment_accuracy", "sentiment_macro_f1", "topic_accuracy",
+                            "topic_macro_f1"}
+    assert all(0.0 <= v <= 1.0 for v in metrics.values())
+
+
+def test_bad_config_and_bad_data_are_one_line_errors(home, tmp_path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[sources]]\nname = "x"\nurl = "ftp://x"\n')
+    result = runner.invoke(app, ["poll-once", "--config", str(bad)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: {bad}: [sources.0] source url must start with http:// or https://, "
+        "got 'ftp://x' — fix the value in the config"]
+    data = tmp_path / "t.csv"
+    data.write_text("text,sentiment\nfine,positive\n,negative\n")
+    result = runner.invoke(app, ["train", "--sentiment", str(data)])
+    assert result.exit_code == 1 and "t.csv, row 3: empty 'text'" in result.output
