@@ -57,6 +57,7 @@ class BatchResult:
     rows: int
     chunks: int
     skipped: int
+    cold_start: int = 0  # users scored by popularity because they have no history
 
 
 def plan_chunks(users: Sequence[str], chunk_size: int) -> list[list[str]]:
@@ -152,7 +153,7 @@ def _run_ray(plan: BatchPlan, todo: list[int], score_chunk: ChunkFn) -> None:
         env["PYTHONPATH"] = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
         ray.init(address=os.environ.get("RAY_ADDRESS"), num_cpus=None if
                  os.environ.get("RAY_ADDRESS") else 2, include_dashboard=False,
-                 log_to_driver=False, runtime_env={"env_vars": env})
+                 log_to_driver=False, logging_level="warning", runtime_env={"env_vars": env})
 
     def task(row: dict) -> dict:
         return {"chunk": row["chunk"], "rows": write_part(plan, row["chunk"], score_chunk)}

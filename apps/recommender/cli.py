@@ -68,8 +68,11 @@ def score(items: Items, interactions: Interactions,
     """Batch scoring to user_id,item_id,score,rank; rerun after a crash to resume."""
     result = _service(items, interactions, prefix).score(
         out, candidates, top_k, engine=engine, chunk_size=chunk_size, overwrite=overwrite)
+    if result.cold_start:
+        print(f"note: {result.cold_start} user(s) with no history were ranked by popularity",
+              file=sys.stderr)
     emit({"out": str(result.out), "rows": result.rows, "chunks": result.chunks,
-          "resumed_chunks": result.skipped}, as_json)
+          "resumed_chunks": result.skipped, "cold_start_users": result.cold_start}, as_json)
 
 
 @app.command("eval")

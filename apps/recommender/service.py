@@ -23,7 +23,7 @@ from shared.errors import VerticalsError
 from .batch import BatchPlan, BatchResult, check_output, plan_chunks, run_batch
 from .data import read_candidates, read_interactions, read_items
 from .pipeline import POPULARITY_FALLBACK, Pipeline, rank
-from .profiles import sequential_examples
+from .profiles import positives_by_user, sequential_examples
 from .ranker import Ranker, fit_ranker
 from .scoring import TextConfig, TextScorer, random_negatives, train_text_models
 
@@ -230,7 +230,11 @@ class RecommenderService:
                            file_digest(candidates) if candidates else None, top_k, chunk_size,
                            self.ranker_card()["version"], str(out.resolve())])
         plan = BatchPlan(out, key, plan_chunks(users, chunk_size))
-        return run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
+        result = run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
+        result.cold_start = len(set(users) - set(positives_by_user(self.interactions)))
+        if result.cold_start:
+            log.warning("%d user(s) have no history yet: scored by popularity", result.cold_start)
+        return result
 
 
 @dataclass(frozen=True)
@@ -282,9 +286,9 @@ def demo_config() -> TrainConfig:
                                        max_cross=1200))
 
 
-def demo_setup(items: Path, interactions: Path, force: bool = False) -> dict:
+def demo_setup(items: Path, interactions: Path, force: bool = False, top_k: int = 10) -> dict:
     """Train the demo models unless the registry already holds them for these files; then
-    score every user's top 10 into ``<home>/recommender/demo_scores.parquet``."""
+    score every user's top-k into ``<home>/recommender/demo_scores.parquet``."""
     from shared import get_settings
 
     service = RecommenderService(items, interactions)
@@ -293,6 +297,6 @@ def demo_setup(items: Path, interactions: Path, force: bool = False) -> dict:
     if force or not fresh:
         service.train(demo_config())
     out = get_settings().home / "recommender" / "demo_scores.parquet"
-    result = service.score(out, top_k=10, overwrite=True)
+    result = service.score(out, top_k=top_k, overwrite=True)
     return {"trained": force or not fresh, "ranker": service.ranker_card()["version"],
             "scores": str(out), "rows": result.rows}

@@ -83,6 +83,7 @@ def test_batch_candidates_resume_to_identical_file(service: RecommenderService,
                                                                        "score", "rank"]
     newbie = frame[frame["user_id"] == "NEWBIE"]
     assert newbie["rank"].tolist() == [1], "an unknown user is scored cold (popularity)"
+    assert resumed.cold_start >= 1
 
 
 def test_batch_refuses_empty_candidates_and_bad_arguments(service: RecommenderService,
@@ -142,3 +143,12 @@ def test_nightly_job_is_scheduled_and_runs_once(rec_home: Path, tiny: dict[str, 
     assert "rows" in message
     assert "already written today" in nightly_job(str(tiny["items"]), str(tiny["interactions"]),
                                                   str(tmp_path), 1, "rec")
+
+
+def test_demo_setup_reuses_trained_models(rec_home: Path, tiny: dict[str, Path]) -> None:
+    from apps.recommender.service import demo_setup
+
+    before = RecommenderService(tiny["items"], tiny["interactions"]).ranker_card()["version"]
+    result = demo_setup(tiny["items"], tiny["interactions"], top_k=2)
+    assert result["trained"] is False and result["ranker"] == before
+    assert pd.read_parquet(result["scores"])["rank"].max() == 2

@@ -1,0 +1,169 @@
+"""Recommender benchmark on public data (../shared/datasets); prints tables, asserts nothing.
+
+1. MovieLens latest-small, leave-last-out: each user's last liked movie is the test target,
+   everything before it trains. nDCG@10 / MRR / HR@10 / AUC of the full pipeline beside
+   popularity and untuned-MiniLM baselines (target: nDCG@10 >= 1.2x both baselines).
+2. TALLRec movie / book CTR: fine-tune the interest scorer on one half of each valid.json, AUC
+   on the other half (targets: movie >= 0.75, book >= 0.68; untuned MiniLM ~0.57 / 0.59).
+3. Throughput on this machine: bi-encoder scores per minute, cross-encoder pairs per second.
+
+    python benchmarks/recommender.py --quick            # minutes on 2 cores
+    python benchmarks/recommender.py --only tallrec     # one part
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "datasets"
+
+
+def leave_last_out(interactions, users: list[str]):
+    """(train, test): each user's last positive is the test row; earlier rows train."""
+    taken = interactions[interactions["label"] == 1].sort_values(["user_id", "timestamp"])
+    last = taken.groupby("user_id").tail(1)
+    last = last[last["user_id"].isin(set(users))]
+    cut = dict(zip(last["user_id"], last["timestamp"]))
+    keep = interactions["user_id"].map(cut)
+    train = interactions[keep.isna() | (interactions["timestamp"] < keep)]
+    return train, last
+
+
+def movielens(quick: bool, work: Path) -> dict:
+    from apps.recommender.data import load_movielens
+    from apps.recommender.evaluation import evaluate_ranking
+    from apps.recommender.scoring import TextConfig
+    from apps.recommender.service import RecommenderService, TrainConfig
+
+    items, interactions = load_movielens(DATA / "movielens_latest_small")
+    users = sorted(interactions["user_id"].unique())
+    test_users = random.Random(0).sample(users, 100) if quick else users
+    train, test = leave_last_out(interactions, test_users)
+    items.drop(columns=["text"]).to_csv(work / "ml_items.csv", index=False)
+    train.to_csv(work / "ml_train.csv", index=False)
+    service = RecommenderService(work / "ml_items.csv", work / "ml_train.csv", prefix="ml")
+    size = 1500 if quick else 6000
+    start = time.perf_counter()
+    trained = service.train(TrainConfig(prefix="ml", text=TextConfig(
+        bi_max_length=96, cross_max_length=128, max_pairs=size, max_cross=size, batch_size=32)))
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    result = evaluate_ranking(service.pipeline(), test, n_candidates=30 if quick else 50)
+    result.update(train_seconds=train_s, eval_seconds=time.perf_counter() - start,
+                  ranker_coef=service.ranker_card()["params"]["coef"], models=trained)
+    return result
+
+
+def tallrec(quick: bool) -> dict:
+    from apps.recommender.data import load_tallrec
+    from apps.recommender.evaluation import evaluate_ctr
+
+    out = {}
+    for domain in ("movie", "book"):
+        examples = load_tallrec(DATA / "tallrec_ctr" / domain / "valid.json")
+        random.Random(0).shuffle(examples)
+        half = len(examples) // 2
+        train, test = examples[:half], examples[half:]
+        if quick:
+            train, test = train[:256], test[:300]
+        start = time.perf_counter()
+        out[domain] = evaluate_ctr(train, test, f"ctr-{domain}", epochs=2 if quick else 3,
+                                   max_length=160 if quick else 256)
+        out[domain]["seconds"] = time.perf_counter() - start
+    return out
+
+
+def throughput(quick: bool) -> dict:
+    import numpy as np
+
+    from shared import Embedder, get_registry, load_classifier
+
+    registry = get_registry()
+    bi = "ml-biencoder" if registry.current("ml-biencoder") else "minilm"
+    embedder = Embedder(bi)
+    n_users, n_items = (200, 5000) if quick else (1000, 9742)
+    rng = np.random.default_rng(0)
+    users = rng.normal(size=(n_users, embedder.dim)).astype(np.float32)
+    items = rng.normal(size=(n_items, embedder.dim)).astype(np.float32)
+    start = time.perf_counter()
+    scores = users @ items.T
+    top = np.argpartition(-scores, 10, axis=1)[:, :10]
+    matmul_s = time.perf_counter() - start
+    texts = [f"Recently enjoyed: movie {i} | another film {i * 7}" for i in range(256)]
+    start = time.perf_counter()
+    embedder.encode(texts)
+    encode_s = time.perf_counter() - start
+    result = {"biencoder_scores_per_min": n_users * n_items / matmul_s * 60,
+              "profiles_encoded_per_s": len(texts) / encode_s, "top_shape": list(top.shape)}
+    cross = "ml-interest" if registry.current("ml-interest") else None
+    if cross:
+        model = load_classifier(cross)
+        pairs = 128 if quick else 512
+        model.predict_proba(texts[:8], pairs=texts[:8])  # warm up
+        start = time.perf_counter()
+        model.predict_proba(texts[:pairs] * (pairs // len(texts[:pairs])),
+                            pairs=[f"Movie {i}. Genres: Drama" for i in range(pairs)])
+        result["cross_pairs_per_s"] = pairs / (time.perf_counter() - start)
+        result["cross_backend"] = model.backend_name
+    return result
+
+
+def table(results: dict) -> str:
+    lines = []
+    if "movielens" in results:
+        ml = results["movielens"]
+        lines += [f"MovieLens leave-last-out ({ml['users']} users)", "",
+                  "| system | nDCG@10 | MRR | HR@10 | AUC |", "| --- | --- | --- | --- | --- |"]
+        for system in ("model", "popularity", "minilm"):
+            m = ml[system]
+            lines.append(f"| {system} | {m['ndcg@10']:.4f} | {m['mrr']:.4f} | {m['hr@10']:.4f} "
+                         f"| {m.get('auc', float('nan')):.4f} |")
+        lines.append("")
+    if "tallrec" in results:
+        lines += ["TALLRec CTR (train on half of valid.json, test on the other half)", "",
+                  "| domain | train | test | AUC tuned | AUC untuned MiniLM |",
+                  "| --- | --- | --- | --- | --- |"]
+        for domain, r in results["tallrec"].items():
+            lines.append(f"| {domain} | {r['train']} | {r['test']} | {r['auc']:.4f} "
+                         f"| {r['minilm_auc']:.4f} |")
+        lines.append("")
+    if "throughput" in results:
+        lines += ["Throughput", ""] + [f"- {k}: {v:,.0f}" if isinstance(v, float) else
+                                       f"- {k}: {v}" for k, v in results["throughput"].items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="samples, fewer steps")
+    parser.add_argument("--only", choices=["movielens", "tallrec", "throughput"], action="append")
+    parser.add_argument("--home", type=Path, help="VERTICALS_HOME for the models (default: temp)")
+    parser.add_argument("--json", action="store_true", help="print the raw results as JSON too")
+    args = parser.parse_args()
+    if not DATA.exists():
+        sys.exit(f"benchmark data not found at {DATA}")
+    work = Path(tempfile.mkdtemp(prefix="rec-bench-"))
+    os.environ["VERTICALS_HOME"] = str(args.home or work / "home")
+    parts = args.only or ["movielens", "tallrec", "throughput"]
+    results = {}
+    for part in parts:
+        start = time.perf_counter()
+        results[part] = (movielens(args.quick, work) if part == "movielens" else
+                         tallrec(args.quick) if part == "tallrec" else throughput(args.quick))
+        print(f"[{part}] done in {time.perf_counter() - start:.0f}s", file=sys.stderr)
+    print(table(results))
+    if args.json:
+        print(json.dumps(results, default=str))
+
+
+if __name__ == "__main__":
+    main()
