@@ -49,13 +49,13 @@ def test_decide_both_ways_and_ties_promote():
 def test_worse_model_is_saved_but_not_promoted(home, full_model, session_registry):
     registry = Registry()
     install(session_registry.path("toy-full"), registry, "toy")
-    report = retrain("toy", flipped(toy_rows(200, 7)))
+    report = retrain("toy", flipped(toy_rows(150, 7)))
     assert report.old_metrics["macro_f1"] >= 0.8  # the old model is good on the fixed eval set
     assert not report.promoted and report.new_metrics["macro_f1"] < report.old_metrics["macro_f1"]
     assert "kept the old version" in report.reason
     assert registry.versions("toy") == ["v1", "v2"] and registry.current("toy") == "v1"
     card = registry.card("toy", "v2")
-    assert card["retrained_from"] == "v1" and card["train_rows"] == 96 + 200
+    assert card["retrained_from"] == "v1" and card["train_rows"] == 96 + 150
     # the fixed evaluation set travels unchanged to the new version
     assert (registry.path("toy", "v2") / "eval.csv").read_text() == \
         (registry.path("toy", "v1") / "eval.csv").read_text()
@@ -83,11 +83,16 @@ def test_schedule_retrain_adds_a_persistent_cron_job():
     from apscheduler.schedulers.background import BackgroundScheduler
 
     scheduler = BackgroundScheduler()
-    job = schedule_retrain(scheduler, "toy", "data/new.csv", "0 3 * * *")
-    again = schedule_retrain(scheduler, "toy", "data/newer.csv", "30 2 * * 1")
-    assert job.id == again.id == "retrain:toy" and len(scheduler.get_jobs()) == 1
-    assert again.args == ("toy", "data/newer.csv")
-    assert again.func_ref == "shared.retrain:retrain_from_file"  # storable by reference
-    assert "hour='2'" in str(again.trigger) and "minute='30'" in str(again.trigger)
-    with pytest.raises(VerticalsError, match="cron must be 5 fields"):
-        schedule_retrain(scheduler, "toy", "x.csv", "every night")
+    scheduler.start(paused=True)  # jobs go to the store (as in an app), none runs here
+    try:
+        job = schedule_retrain(scheduler, "toy", "data/new.csv", "0 3 * * *")
+        again = schedule_retrain(scheduler, "toy", "data/newer.csv", "30 2 * * 1")
+        assert job.id == again.id == "retrain:toy" and len(scheduler.get_jobs()) == 1
+        stored = scheduler.get_job("retrain:toy")
+        assert stored.args == ("toy", "data/newer.csv")
+        assert stored.func_ref == "shared.retrain:retrain_from_file"  # storable by reference
+        assert "hour='2'" in str(stored.trigger) and "minute='30'" in str(stored.trigger)
+        with pytest.raises(VerticalsError, match="cron must be 5 fields"):
+            schedule_retrain(scheduler, "toy", "x.csv", "every night")
+    finally:
+        scheduler.shutdown(wait=False)
