@@ -6,7 +6,8 @@ A window surges when its negative count is far above the key's own recent baseli
 
 The square-root floor is the Poisson noise of a count, so a quiet key whose baseline is all
 zeros does not alert on two stories. Windows with fewer than ``min_volume`` negatives are too
-thin to judge; after an alert the key stays quiet for ``cooldown_windows``.
+thin to judge; after an alert the key stays quiet for ``cooldown_windows`` unless a window
+escalates to at least twice the alerted count (a small blip must not mask the real surge).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def detect_surges(windows: list[WindowStat], config: AlertConfig) -> list[Surge]
     """Surges in one key's consecutive windows (oldest first), cooldown applied."""
     surges: list[Surge] = []
     last_alert: int | None = None
+    last_size = 0
     for i, window in enumerate(windows):
         history = [w.negatives for w in windows[max(0, i - config.baseline_windows):i]]
         if len(history) < config.min_baseline_windows or window.negatives < config.min_volume:
@@ -67,9 +69,10 @@ def detect_surges(windows: list[WindowStat], config: AlertConfig) -> list[Surge]
         baseline, z = robust_z(window.negatives, history)
         if z < config.z_threshold:
             continue
-        if last_alert is not None and i - last_alert <= config.cooldown_windows:
+        cooling = last_alert is not None and i - last_alert <= config.cooldown_windows
+        if cooling and window.negatives < 2 * last_size:
             continue
-        last_alert = i
+        last_alert, last_size = i, window.negatives
         surges.append(Surge(key=window.key, start=window.start, end=window.end,
                             negatives=window.negatives, total=window.count,
                             baseline=float(baseline), score=round(z, 2),

@@ -64,6 +64,7 @@ def run(config: ConfigOpt = None,
     from .scheduler import run_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         if demo_feeds:
             from .demo_feeds import DemoFeedServer

@@ -45,11 +45,11 @@ def raise_alerts(engine: Engine, surges: list[Surge], config: AlertConfig,
     for surge in surges:
         try:
             with session_scope(engine) as session:
-                recent = session.scalar(select(AlertRow.id).where(
+                recent = session.scalars(select(AlertRow.negatives).where(
                     AlertRow.key == surge.key, AlertRow.window_start >= surge.start - cooldown,
-                    AlertRow.window_start <= surge.start))
-                if recent is not None:
-                    continue
+                    AlertRow.window_start <= surge.start)).all()
+                if any(2 * negatives > surge.negatives for negatives in recent):
+                    continue  # same surge, or cooling down (see alerts.detect_surges)
                 alert = AlertRow(key=surge.key, window_start=surge.start, window_end=surge.end,
                                  negatives=surge.negatives, total=surge.total,
                                  baseline=surge.baseline, score=surge.score,

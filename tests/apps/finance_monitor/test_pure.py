@@ -120,6 +120,12 @@ def test_a_second_surge_after_cooldown_alerts_again() -> None:
     assert [s.negatives for s in surges] == [10, 11]
 
 
+def test_a_much_bigger_surge_breaks_through_the_cooldown() -> None:
+    config = AlertConfig(min_volume=5, cooldown_windows=4)
+    surges = detect_surges(series([1, 0, 1, 1, 0, 1, 6, 2, 16, 1]), config)
+    assert [s.negatives for s in surges] == [6, 16]
+
+
 def test_webhook_payloads_and_backoff() -> None:
     surge = detect_surges(series([1, 0, 2, 1, 1, 12]), AlertConfig())[0]
     slack = webhook_payload(surge, 7, ["Bank probed"], "slack")
