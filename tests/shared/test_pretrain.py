@@ -65,6 +65,7 @@ def test_pretraining_lowers_heldout_loss_and_loads_everywhere(home):
     metrics = card["metrics"]
     assert metrics["mlm_loss_after"] < metrics["mlm_loss_before"]
     assert metrics["perplexity_after"] < metrics["perplexity_before"]
+    assert metrics["mlm_loss_base_encoder"] > 0  # head trained alone: the fair "before"
     path = resolve_model("bank-enc")
     clf = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
     base = load_file(resolve_model("minilm") / "model.safetensors")
