@@ -24,7 +24,8 @@ from apps.finance_monitor.config import (
     WebhookConfig,
 )
 
-DATA = Path(__file__).resolve().parents[3] / "datasets" / "finance"
+ROOT = Path(__file__).resolve().parents[3]
+DATA = ROOT / "datasets" / "finance"
 
 
 def rss(items: list[tuple[str, str, str]], when: datetime | None = None) -> bytes:
