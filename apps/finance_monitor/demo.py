@@ -25,7 +25,7 @@ from .config import (
 )
 from .training import DEMO_DIR, TrainPlan, train_models
 
-DEMO_TRAIN = TrainConfig(epochs=4, max_length=32, batch_size=16, patience=4)
+DEMO_TRAIN = TrainConfig(epochs=3, max_length=32, batch_size=16, patience=3)
 
 
 def demo_config(port: int, interval_s: int = 10) -> MonitorConfig:

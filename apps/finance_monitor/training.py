@@ -39,7 +39,7 @@ class TrainPlan:
 def read_column(path: str | Path, column: str) -> list[LabelledText]:
     """``text`` + ``column`` (or ``label``) rows; numeric labels mapped via ``classes.txt``."""
     path = Path(path)
-    frame = read_table(path, ["text"], optional=[column, "label"])
+    frame = read_table(path, ["text"], optional=list(dict.fromkeys([column, "label"])))
     name = column if column in frame.columns else "label"
     if name not in frame.columns:
         raise DataError(path, 1, f"no {column!r} or 'label' column",
