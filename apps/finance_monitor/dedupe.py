@@ -127,31 +127,40 @@ class NearDuplicateIndex:
     """
 
     def __init__(self, threshold: float = 0.7, candidate_floor: float = 0.25,
-                 entity_threshold: float = 0.8) -> None:
+                 entity_threshold: float = 0.8, max_size: int = 5000) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        if max_size < 1:
+            raise ValueError(f"max_size must be at least 1, got {max_size}")
         self.threshold, self.candidate_floor = threshold, candidate_floor
-        self.entity_threshold = entity_threshold
+        self.entity_threshold, self.max_size = entity_threshold, max_size
         self.ids: list[int] = []
         self._grams: list[set[str]] = []
         self._entities: list[set[str]] = []
-        self._sigs = np.empty((0, NUM_PERM), dtype=np.uint32)
+        self._sigs = np.empty((64, NUM_PERM), dtype=np.uint32)  # rows beyond len() unused
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def add(self, article_id: int, text: str) -> None:
+        """Remember a story; past ``max_size`` the oldest quarter is forgotten."""
+        if len(self.ids) >= self.max_size:
+            drop = max(1, self.max_size // 4)
+            del self.ids[:drop], self._grams[:drop], self._entities[:drop]
+            self._sigs[:len(self.ids)] = self._sigs[drop:drop + len(self.ids)].copy()
+        if len(self.ids) == len(self._sigs):  # amortised growth, not a copy per story
+            self._sigs = np.vstack([self._sigs, np.empty_like(self._sigs)])
+        self._sigs[len(self.ids)] = minhash(text)
         self.ids.append(article_id)
         self._grams.append(shingles(text))
         self._entities.append(entities(text))
-        self._sigs = np.vstack([self._sigs, minhash(text)[None, :]])
 
     def match(self, text: str) -> int | None:
         """The id of the stored story ``text`` repeats, else None."""
         if not self.ids:
             return None
         grams, names = shingles(text), entities(text)
-        estimate = (self._sigs == minhash(text)[None, :]).mean(axis=1)
+        estimate = (self._sigs[:len(self.ids)] == minhash(text)[None, :]).mean(axis=1)
         best_id, best = None, self.threshold
         for i in np.flatnonzero(estimate >= self.candidate_floor):
             score = containment(grams, self._grams[i])

@@ -180,9 +180,7 @@ class FinanceService:
             rows = session.execute(select(
                 Article.id, Article.published, Article.topic, Article.tickers, Article.sentiment,
                 Article.sentiment_score).where(Article.classified_at.is_not(None))).all()
-        return [Observation(article_id=i, published=published,
-                            keys=(f"topic:{topic}",) + tuple(f"ticker:{t}" for t in tickers.split(",")
-                                                             if t),
+        return [Observation(article_id=i, published=published, keys=_keys(topic, tickers),
                             sentiment=sentiment, score=score or 0.0)
                 for i, published, topic, tickers, sentiment, score in rows]
 
@@ -240,6 +238,11 @@ class FinanceService:
             elif registry.current(name) is not None:
                 cards[name] = registry.card(name)
         return cards
+
+
+def _keys(topic: str, tickers: str) -> tuple[str, ...]:
+    """Trend keys of one article: ``("topic:Earnings", "ticker:NWB", ...)``."""
+    return (f"topic:{topic}",) + tuple(f"ticker:{t}" for t in tickers.split(",") if t)
 
 
 def _body(article: Article) -> str:

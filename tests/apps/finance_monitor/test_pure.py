@@ -65,6 +65,15 @@ def test_near_duplicates_on_the_demo_stream() -> None:
     assert caught == sum(r["title"].startswith("Report:") for r in rows) and wrong == 0
 
 
+def test_near_duplicate_index_forgets_the_oldest_past_its_size() -> None:
+    index = NearDuplicateIndex(max_size=8)
+    for i in range(20):
+        index.add(i, f"Company{i} agrees to buy plant number {i} in region {i}")
+    assert len(index) <= 8 and index.ids[-1] == 19
+    assert index.match("Report: Company19 agrees to buy plant number 19 in region 19") == 19
+    assert index.match("Report: Company0 agrees to buy plant number 0 in region 0") is None
+
+
 def test_sentences_tickers_and_aggregation() -> None:
     assert split_sentences("Mr. Lee left. Shares fell 3.5%! Why?") == \
         ["Mr. Lee left.", "Shares fell 3.5%!", "Why?"]
