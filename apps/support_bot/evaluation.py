@@ -19,7 +19,7 @@ from shared.errors import DataError
 
 from .intents import IntentModel, Status, abstention_metrics, intent_config, split_calibration, train_intents
 from .knowledge import load_kb
-from .ranking import choose_alpha
+from .ranking import choose_alpha, rrf
 from .retrieval import RetrievalConfig, Retriever
 from .service import INTENTS, RERANKER, BotSettings
 from .store import SupportStore
@@ -71,8 +71,16 @@ def _doc_ranking(retriever: Retriever, query: str, rerank: bool) -> list[str]:
     return seen
 
 
-def _scores(retriever: Retriever, queries: list[tuple[str, str]], rerank: bool) -> dict:
-    ranked = [_doc_ranking(retriever, q, rerank) for q, _ in queries]
+def _rrf_ranking(retriever: Retriever, query: str) -> list[str]:
+    dense, bm25 = retriever.candidates(query, retriever.encode(query)[0])
+    docs = [retriever.chunks[i].doc_id for i, _ in rrf(dense, bm25)]
+    return list(dict.fromkeys(docs))[:10]
+
+
+def _scores(retriever: Retriever, queries: list[tuple[str, str]], rerank: bool | None) -> dict:
+    """Doc-level metrics; ``rerank=None`` means plain reciprocal-rank fusion instead."""
+    ranked = [_rrf_ranking(retriever, q) if rerank is None else _doc_ranking(retriever, q, rerank)
+              for q, _ in queries]
     relevant = [{d} for _, d in queries]
     return {"recall@1": recall_at_k(ranked, relevant, 1), "recall@5": recall_at_k(ranked, relevant, 5),
             "mrr@10": mrr(ranked, relevant, 10)}
@@ -96,6 +104,7 @@ def evaluate_retrieval(kb_path: str | Path, queries_path: str | Path, seed: int 
         tune, test = _split(queries, seed)
         out = {"n_queries": len(test), "tuned_on": len(tune), "embedder": bot.embedder}
         out |= {f"dense_{k}": v for k, v in _scores(retriever, test, False).items()}
+        out |= {f"rrf_{k}": v for k, v in _scores(retriever, test, None).items()}
         retriever.config.alpha = _tuned_alpha(retriever, tune)
         out["alpha"] = retriever.config.alpha
         out |= {f"hybrid_{k}": v for k, v in _scores(retriever, test, False).items()}

@@ -105,3 +105,18 @@ def choose_alpha(dense: list[dict], bm25: list[dict], relevant: list[set],
         if value > best_mrr + 1e-9:
             best, best_mrr = alpha, value
     return best
+
+
+def rrf(dense: dict, bm25: dict, k: int = 60) -> list[tuple[object, float]]:
+    """Plain reciprocal-rank fusion, ``sum 1 / (k + rank)``: the reference the weighted fusion
+    must beat (it can rank worse than dense alone on paraphrased questions).
+
+    >>> rrf({"a": 0.9, "b": 0.5}, {"b": 3.0}, k=1)
+    [('b', 1.0), ('a', 0.5)]
+    """
+    scored: dict = {}
+    for scores in (dense, bm25):
+        ranked = sorted(scores, key=lambda key: -scores[key])
+        for rank, key in enumerate(ranked, start=1):
+            scored[key] = scored.get(key, 0.0) + 1.0 / (k + rank)
+    return sorted(scored.items(), key=lambda kv: (-kv[1], str(kv[0])))

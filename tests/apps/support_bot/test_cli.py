@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from apps.support_bot.cli import app
@@ -33,3 +34,34 @@ def test_unknown_document_is_an_error(bot_home: Path) -> None:
     result = runner.invoke(app, ["kb", "remove", "no-such-doc"])
     assert result.exit_code != 0
     assert "no document 'no-such-doc'" in str(result.exception)
+
+
+def test_eval_retrieval_reports_dense_hybrid_and_reranked(bot_home: Path) -> None:
+    from .conftest import DEMO
+
+    out = _json(runner.invoke(app, ["eval-retrieval", "--kb", str(DEMO / "kb"), "--queries",
+                                    str(DEMO / "queries.csv"), "--json"]))
+    for mode in ("dense", "rrf", "hybrid", "reranked"):
+        assert 0.0 <= out[f"{mode}_recall@1"] <= out[f"{mode}_recall@5"] <= 1.0
+    assert out["dense_recall@5"] >= 0.6 and out["n_queries"] == 20
+
+
+def test_eval_retrieval_rejects_unknown_ids(bot_home: Path, tmp_path: Path) -> None:
+    from .conftest import DEMO
+
+    queries = tmp_path / "q.csv"
+    queries.write_text("query,relevant_id\nwhere is my order,no-such-doc\n")
+    result = runner.invoke(app, ["eval-retrieval", "--kb", str(DEMO / "kb"), "--queries",
+                                 str(queries)])
+    assert result.exit_code != 0
+    assert "row 2: relevant_id 'no-such-doc'" in str(result.exception)
+
+
+@pytest.mark.slow
+def test_eval_intents_reports_oos_metrics(bot_home: Path) -> None:
+    from .conftest import DEMO
+
+    out = _json(runner.invoke(app, ["eval-intents", "--train", str(DEMO / "intents.csv"),
+                                    "--test", str(DEMO / "intents_test.csv"), "--epochs", "4",
+                                    "--json"]))
+    assert {"accuracy", "macro_f1", "in_scope_accuracy", "oos_recall", "oos_precision"} <= set(out)

@@ -86,3 +86,11 @@ def test_best_quote_is_a_substring() -> None:
             "Refunds take 5 days.")
     quote = best_quote("how much is express", text)
     assert quote in text and "Express costs" in quote
+
+
+def test_rrf_by_hand() -> None:
+    from apps.support_bot.ranking import rrf
+
+    # a: dense rank 1 -> 1/61; b: dense rank 2 + bm25 rank 1 -> 1/62 + 1/61
+    fused = dict(rrf({"a": 0.9, "b": 0.5}, {"b": 3.0}))
+    assert fused["b"] == pytest.approx(1 / 62 + 1 / 61) and fused["a"] == pytest.approx(1 / 61)
