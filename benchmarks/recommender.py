@@ -42,7 +42,8 @@ def movielens(quick: bool, work: Path) -> dict:
     from apps.recommender.data import load_movielens
     from apps.recommender.evaluation import evaluate_ranking
     from apps.recommender.scoring import TextConfig
-    from apps.recommender.service import RecommenderService, TrainConfig
+    from apps.recommender.service import RecommenderService, TrainConfig, file_digest
+    from shared import fingerprint
 
     items, interactions = load_movielens(DATA / "movielens_latest_small")
     users = sorted(interactions["user_id"].unique())
@@ -53,8 +54,13 @@ def movielens(quick: bool, work: Path) -> dict:
     service = RecommenderService(work / "ml_items.csv", work / "ml_train.csv", prefix="ml")
     size = 1500 if quick else 6000
     start = time.perf_counter()
-    trained = service.train(TrainConfig(prefix="ml", text=TextConfig(
-        bi_max_length=96, cross_max_length=128, max_pairs=size, max_cross=size, batch_size=32)))
+    digest = fingerprint([file_digest(work / "ml_items.csv"), file_digest(work / "ml_train.csv")])
+    if service.is_trained() and service.ranker_card()["data_fingerprint"] == digest:
+        trained = {"reused": service.ranker_card()["version"]}  # same split, same --home
+    else:
+        trained = service.train(TrainConfig(prefix="ml", text=TextConfig(
+            bi_max_length=96, cross_max_length=128, max_pairs=size, max_cross=size,
+            batch_size=32)))
     train_s = time.perf_counter() - start
     start = time.perf_counter()
     result = evaluate_ranking(service.pipeline(), test, n_candidates=30 if quick else 50)
@@ -146,12 +152,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="samples, fewer steps")
     parser.add_argument("--only", choices=["movielens", "tallrec", "throughput"], action="append")
-    parser.add_argument("--home", type=Path, help="VERTICALS_HOME for the models (default: temp)")
+    parser.add_argument("--home", type=Path, help="VERTICALS_HOME for the models (default: temp); "
+                        "a rerun with the same --home reuses the MovieLens models")
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"benchmark data not found at {DATA}")
-    work = Path(tempfile.mkdtemp(prefix="rec-bench-"))
+    work = Path(args.home.parent if args.home else tempfile.mkdtemp(prefix="rec-bench-"))
     os.environ["VERTICALS_HOME"] = str(args.home or work / "home")
     parts = args.only or ["movielens", "tallrec", "throughput"]
     results = {}
@@ -160,7 +167,7 @@ def main() -> None:
         results[part] = (movielens(args.quick, work) if part == "movielens" else
                          tallrec(args.quick) if part == "tallrec" else throughput(args.quick))
         print(f"[{part}] done in {time.perf_counter() - start:.0f}s", file=sys.stderr)
-    print(table(results))
+        print(table({part: results[part]}) + "\n", flush=True)
     if args.json:
         print(json.dumps(results, default=str))
 

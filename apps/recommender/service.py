@@ -165,9 +165,15 @@ class RecommenderService:
         if self._pipeline is None:
             card = self.ranker_card()
             ranker = Ranker.load(self.registry.path(self.names()["ranker"]))
-            scorer = TextScorer(card["params"]["biencoder"], card["params"]["cross_encoder"])
+            scorer = TextScorer(self._pinned(card["params"]["biencoder"]),
+                                self._pinned(card["params"]["cross_encoder"]))
             self._pipeline = Pipeline(self.items, self.interactions, scorer, ranker)
         return self._pipeline
+
+    def _pinned(self, name_at_version: str) -> str:
+        """``"rec-interest@v2"`` -> that version's directory in this service's registry."""
+        name, _, version = name_at_version.partition("@")
+        return str(self.registry.path(name, version or None))
 
     def users(self) -> list[str]:
         return sorted(self.interactions["user_id"].unique())
@@ -222,13 +228,14 @@ class RecommenderService:
             raise VerticalsError(f"top_k must be greater than 0, got {top_k}")
         users = (read_candidates(candidates, self.items)["user_id"] if candidates
                  else self.users())
+        ranker = f"{self.ranker_card()['name']}@{self.ranker_card()['version']}"
         task = ChunkScorer(str(self.items_path.resolve()),
                            str(self.interactions_path.resolve()),
                            str(Path(candidates).resolve()) if candidates else None, top_k,
-                           self.prefix)
+                           self.prefix, str(self.registry.root.resolve()), ranker)
         key = fingerprint([file_digest(self.items_path), file_digest(self.interactions_path),
                            file_digest(candidates) if candidates else None, top_k, chunk_size,
-                           self.ranker_card()["version"], str(out.resolve())])
+                           ranker, str(out.resolve())])
         plan = BatchPlan(out, key, plan_chunks(users, chunk_size))
         result = run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
         result.cold_start = len(set(users) - set(positives_by_user(self.interactions)))
@@ -246,9 +253,11 @@ class ChunkScorer:
     candidates: str | None
     top_k: int | None
     prefix: str
+    registry: str
+    ranker: str  # name@version: part of the cache key, so a retrain is never served stale
 
     def __call__(self, users: list[str]) -> pd.DataFrame:
-        service = _service(self.items, self.interactions, self.prefix)
+        service = _service(self.items, self.interactions, self.prefix, self.registry, self.ranker)
         pipe = service.pipeline()
         if self.top_k is not None:
             return pipe.top_k(users, self.top_k)
@@ -258,8 +267,9 @@ class ChunkScorer:
 
 
 @lru_cache(maxsize=4)
-def _service(items: str, interactions: str, prefix: str) -> RecommenderService:
-    return RecommenderService(items, interactions, prefix)
+def _service(items: str, interactions: str, prefix: str, registry: str,
+             ranker: str) -> RecommenderService:
+    return RecommenderService(items, interactions, prefix, Registry(registry))
 
 
 @lru_cache(maxsize=2)
