@@ -44,6 +44,7 @@ class Pipeline:
         self.seen = self.interactions.groupby("user_id")["item_id"].agg(set).to_dict()
         self._entries = item_entries(self.items)
         self._index = None
+        self._by_popularity: list[str] | None = None
 
     @property
     def item_vecs(self) -> np.ndarray:
@@ -98,9 +99,18 @@ class Pipeline:
         return [by_user.get(u) or self.popular(u, n) for u in users]
 
     def popular(self, user: str, n: int) -> list[str]:
+        """The ``n`` most taken items the user has not seen (ties by item_id)."""
+        if self._by_popularity is None:
+            self._by_popularity = sorted(self.row, key=lambda i: (-self.stats.popularity.get(i, 0.0),
+                                                                  i))
         seen = self.seen.get(user, set())
-        ranked = sorted(self.row, key=lambda i: (-self.stats.popularity.get(i, 0.0), i))
-        return [i for i in ranked if i not in seen][:n]
+        out = []
+        for item in self._by_popularity:
+            if item not in seen:
+                out.append(item)
+                if len(out) == n:
+                    break
+        return out
 
     def top_k(self, users: Sequence[str], k: int, n_candidates: int | None = None) -> pd.DataFrame:
         """The ``k`` best items per user after reranking ``n_candidates`` (default ``4k``)."""
