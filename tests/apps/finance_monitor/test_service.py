@@ -179,3 +179,21 @@ def test_corrections_change_the_article_and_feed_retraining(home, server, models
 
     with pytest.raises(VerticalsError, match="sentiment must be one of"):
         service.correct(1, "sentiment", "furious")
+
+
+@pytest.mark.slow
+def test_retrain_on_corrections_promotes_only_if_not_worse(home, server, models) -> None:
+    import shutil
+    from pathlib import Path
+
+    from apps.finance_monitor.config import ModelConfig
+
+    registry_root = Path(models.sentiment).parents[1]  # <root>/<name>/<version>
+    shutil.copytree(registry_root, home / "models")
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", STORY, "")]))
+    service = FinanceService(make_config([("a", server.url("/a.xml"))], ModelConfig()))
+    service.poll_once()
+    service.correct(1, "sentiment", "negative")
+    report = service.retrain("sentiment")
+    assert report.version == "v2" and report.promoted == (report.current == "v2")
+    assert "macro_f1" in report.reason
