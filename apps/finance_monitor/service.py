@@ -103,7 +103,8 @@ class FinanceService:
         # subtle: the validators are saved only now, after every article is stored; saving
         # them first would make a restarted poll get 304 and lose the unstored rest.
         self._record(name, started, ok=True, fetched=len(page.articles), ingest=report,
-                     etag=page.result.etag, last_modified=page.result.last_modified)
+                     etag=page.result.etag or health.etag,
+                     last_modified=page.result.last_modified or health.last_modified)
         return PollReport(source=name, ok=True, fetched=len(page.articles), ingest=report,
                           not_modified=page.result.not_modified)
 
