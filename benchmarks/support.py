@@ -12,7 +12,8 @@ Parts (``--parts banking77,bitext,latency``):
 - latency: ``SupportService.ask`` end to end (intent model, hybrid retrieval, reranker, answer,
   SQLite record) over N questions at 1k/10k(/100k) passages, p50/p95; beside it the plain
   baseline (SentenceTransformer.encode + IndexFlatIP per question) and both recalls.
-  Passages are Bitext responses, utterances and Banking77 texts; 100k tiles them with noise.
+  Passages are Bitext responses, utterances and Banking77 texts; beyond ``--real-passages``
+  (40k, or 2k with --quick) the embedded ones are tiled with small noise: timing only.
 
 Timings on a shared CPU are noisy: the table prints them, nothing asserts them. Results go to
 ``benchmarks/results/support[-quick].json``.
@@ -42,8 +43,7 @@ BITEXT = DATASETS / "bitext_customer_support" / "bitext_llm_4514_instruction_res
 def _sample(frame: pd.DataFrame, label: str, per_class: int | None, seed: int = 0):
     if per_class is None:
         return frame
-    return frame.groupby(label, group_keys=False).apply(
-        lambda g: g.sample(min(per_class, len(g)), random_state=seed))
+    return frame.sample(frac=1.0, random_state=seed).groupby(label).head(per_class)
 
 
 def banking77(quick: bool, epochs: int) -> dict:
@@ -98,7 +98,7 @@ def _bitext_split(quick: bool) -> tuple[list, list]:
 
 def bitext(quick: bool, rerank: bool) -> dict:
     """Dense vs hybrid (vs reranked) retrieval of same-intent responses."""
-    from apps.support_bot.ranking import choose_alpha
+    from apps.support_bot.ranking import choose_alpha, rrf
     from apps.support_bot.retrieval import RetrievalConfig, Retriever
     from apps.support_bot.store import SupportStore
     from shared import Registry, mrr, recall_at_k
@@ -121,8 +121,13 @@ def bitext(quick: bool, rerank: bool) -> dict:
                       for _, rel in tune]
         alpha = choose_alpha([c[0] for c in cands], [c[1] for c in cands], rel_chunks)
 
-        def scores(rerank_now: bool) -> dict:
-            ranked = [[p.chunk.doc_id for p in retriever.search(q, 10, rerank=rerank_now)]
+        def rrf_ranking(query: str) -> list[str]:
+            dense, bm25 = retriever.candidates(query, retriever.encode(query)[0])
+            return [retriever.chunks[i].doc_id for i, _ in rrf(dense, bm25)][:10]
+
+        def scores(rerank_now: bool | None) -> dict:
+            ranked = [rrf_ranking(q) if rerank_now is None else
+                      [p.chunk.doc_id for p in retriever.search(q, 10, rerank=rerank_now)]
                       for q, _ in test]
             relevant = [rel for _, rel in test]
             return {"recall@1": recall_at_k(ranked, relevant, 1),
@@ -131,6 +136,7 @@ def bitext(quick: bool, rerank: bool) -> dict:
 
         out = {"kb_docs": len(docs), "queries_tuned": len(tune), "queries_tested": len(test)}
         out |= {f"dense_{k}": v for k, v in scores(False).items()}
+        out |= {f"rrf_{k}": v for k, v in scores(None).items()}
         retriever.config.alpha = alpha
         out["alpha"] = alpha
         out |= {f"hybrid_{k}": v for k, v in scores(False).items()}
@@ -155,52 +161,61 @@ def _passages(n_needed: int) -> list[str]:
     return texts[:n_needed]
 
 
-def latency(sizes: list[int], n_questions: int) -> list[dict]:
-    """p50/p95 of a full ``ask`` at each KB size, beside the plain encode + IndexFlatIP loop."""
+def latency(sizes: list[int], n_questions: int, n_real: int) -> list[dict]:
+    """p50/p95 of a full ``ask`` at each KB size, beside the plain encode + IndexFlatIP loop.
+
+    ``n_real`` passages are embedded; larger sizes tile them with noise (timing only).
+    """
     import faiss
 
     from apps.support_bot.knowledge import Document
-    from apps.support_bot.retrieval import index_dir
     from apps.support_bot.service import SupportService
-    from shared import Embedder, VectorIndex, get_settings, load_sentence_model
+    from apps.support_bot.store import SupportStore
+    from shared import load_sentence_model
 
-    real = _passages(min(max(sizes), 40_000))
-    embedder = Embedder("minilm")
-    print(f"embedding {len(real)} passages…", file=sys.stderr)
-    vectors = embedder.encode(real, batch_size=128)
+    real = _passages(min(max(sizes), n_real))
     questions = list(pd.read_csv(DATASETS / "banking77" / "test.csv")["text"])[:n_questions]
     rows = []
-    for size in sizes:
-        texts, vecs = _tile(real, vectors, size)
-        service = SupportService()
-        ids = _load_kb(service, [Document(f"p{i}", "", t) for i, t in enumerate(texts)])
-        index = VectorIndex(vecs.shape[1])
-        index.add(ids, vecs)
-        service.reload()
-        service.warm_up()
-        service.retriever.index = index  # subtle: precomputed vectors; skip 100k re-embeddings
-        service.retriever.config.use_reranker = bool(service.retriever.reranker_name)
-        timings = []
-        for q in questions:
-            start = time.perf_counter()
-            service.ask(q)
-            timings.append(time.perf_counter() - start)
-        model = load_sentence_model("minilm")
-        flat = faiss.IndexFlatIP(vecs.shape[1])
-        flat.add(vecs)
-        start = time.perf_counter()
-        for q in questions:
-            flat.search(model.encode([q], normalize_embeddings=True), 5)
-        base_s = (time.perf_counter() - start) / len(questions)
-        rows.append({"passages": size, "questions": len(questions),
-                     "p50_ms": 1000 * float(np.percentile(timings, 50)),
-                     "p95_ms": 1000 * float(np.percentile(timings, 95)),
-                     "answers_per_s": 1 / float(np.mean(timings)),
-                     "baseline_per_s": 1 / base_s,
-                     "reranker": bool(service.retriever.config.use_reranker),
-                     "home": str(get_settings().home), "index_dir": str(index_dir())})
-        print(json.dumps(rows[-1]), file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = SupportService(SupportStore(f"sqlite:///{tmp}/probe.db"),
+                               index_path=Path(tmp) / "probe")
+        probe.warm_up()  # the trained bot's embedder, reranker and thresholds, if any
+        print(f"embedding {len(real)} passages…", file=sys.stderr)
+        vectors = probe.retriever.embedder.encode(real, batch_size=128)
+        for size in sizes:
+            texts, vecs = _tile(real, vectors, size)
+            service = SupportService(SupportStore(f"sqlite:///{tmp}/kb{size}.db"),
+                                     index_path=Path(tmp) / f"index{size}")
+            docs = [Document(f"p{i}", "", t) for i, t in enumerate(texts)]
+            service.retriever.apply(service.store.upsert_documents(docs, _one_chunk), vecs)
+            service.ask(questions[0])  # warm
+            timings = []
+            for q in questions:
+                start = time.perf_counter()
+                service.ask(q)
+                timings.append(time.perf_counter() - start)
+            rows.append({"passages": size, "questions": len(questions),
+                         "p50_ms": 1000 * float(np.percentile(timings, 50)),
+                         "p95_ms": 1000 * float(np.percentile(timings, 95)),
+                         "answers_per_s": 1 / float(np.mean(timings)),
+                         "baseline_per_s": _baseline(load_sentence_model("minilm"), faiss,
+                                                     vecs, questions),
+                         "intents": service.intents is not None,
+                         "reranker": bool(service.retriever.reranker_name
+                                          and service.retriever.config.use_reranker)})
+            print(json.dumps(rows[-1]), file=sys.stderr)
     return rows
+
+
+def _baseline(model, faiss, vecs: np.ndarray, questions: list[str]) -> float:
+    """Questions per second of SentenceTransformer.encode + IndexFlatIP, one at a time."""
+    flat = faiss.IndexFlatIP(vecs.shape[1])
+    flat.add(vecs)
+    model.encode([questions[0]])
+    start = time.perf_counter()
+    for q in questions:
+        flat.search(model.encode([q], normalize_embeddings=True), 5)
+    return len(questions) / (time.perf_counter() - start)
 
 
 def _tile(texts: list[str], vectors: np.ndarray, size: int) -> tuple[list[str], np.ndarray]:
@@ -215,16 +230,16 @@ def _tile(texts: list[str], vectors: np.ndarray, size: int) -> tuple[list[str], 
     return (texts * reps)[:size], tiled.astype("float32")
 
 
-def _load_kb(service, docs: list) -> list[str]:
-    service.store.upsert_documents(docs, _one_chunk)
-    return [str(c.chunk_id) for c in service.store.chunks()]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--parts", default="banking77,bitext,latency")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--sizes", default=None, help="KB sizes for latency, e.g. 1000,10000")
+    parser.add_argument("--questions", type=int, default=None)
+    parser.add_argument("--real-passages", type=int, default=None,
+                        help="passages really embedded; larger KBs tile them (default 40k, "
+                             "2k with --quick)")
     args = parser.parse_args()
     parts = args.parts.split(",")
     results: dict = {}
@@ -236,7 +251,10 @@ def main() -> None:
         _save(results, args.quick)
     if "latency" in parts:
         sizes = [1000, 10_000] if args.quick else [1000, 10_000, 100_000]
-        results["latency"] = latency(sizes, 200 if args.quick else 1000)
+        sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else sizes
+        questions = args.questions or (200 if args.quick else 1000)
+        real = args.real_passages or (2000 if args.quick else 40_000)
+        results["latency"] = latency(sizes, questions, real)
         _save(results, args.quick)
     _table(results)
 
@@ -244,7 +262,8 @@ def main() -> None:
 def _save(results: dict, quick: bool) -> None:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"support{'-quick' if quick else ''}.json"
-    path.write_text(json.dumps(results, indent=2, default=str))
+    earlier = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps(earlier | results, indent=2, default=str))  # parts run apart
 
 
 def _table(results: dict) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -138,14 +138,20 @@ class Retriever:
         self._bm25_ids = np.asarray(ids, int)
         self._bm25 = SparseBM25.fit([tokenize(self.chunks[i].search_text) for i in ids])
 
-    def apply(self, change: KbChange) -> None:
-        """Bring index and BM25 up to date after an upsert/remove (incremental, then saved)."""
+    def apply(self, change: KbChange, vectors: np.ndarray | None = None) -> None:
+        """Bring index and BM25 up to date after an upsert/remove (incremental, then saved).
+
+        ``vectors`` may carry precomputed embeddings of ``change.new_chunks`` (same order).
+        """
         self.warm_up()
         for chunk_id in change.removed_chunk_ids:
             self.chunks.pop(chunk_id, None)
         if change.removed_chunk_ids:
             self.index.remove(change.removed_chunk_ids)
-        self._add(self.index, change.new_chunks)
+        if vectors is not None and change.new_chunks:
+            self.index.add([c.chunk_id for c in change.new_chunks], vectors)
+        else:
+            self._add(self.index, change.new_chunks)
         self.chunks.update({c.chunk_id: c for c in change.new_chunks})
         self._save(self.index)
         self._refresh_bm25()
@@ -197,6 +203,3 @@ class Retriever:
             passage.rerank = passage.score = float(prob)
         return sorted(passages, key=lambda p: -p.score)
 
-
-def config_dict(config: RetrievalConfig) -> dict:
-    return asdict(config)

@@ -23,7 +23,7 @@ from .intents import IntentDecision, IntentModel, Status
 from .knowledge import load_kb
 from .ranking import tokenize
 from .retrieval import RetrievalConfig, Retriever
-from .store import SupportStore
+from .store import KbChange, SupportStore
 
 INTENTS, RERANKER, RETRIEVER = "support-intents", "support-reranker", "support-retriever"
 MAX_CHARS = 2000
@@ -113,8 +113,6 @@ class SupportService:
 
     def kb_remove(self, doc_ids: list[str]) -> int:
         removed = self.store.remove_documents(doc_ids)
-        from .store import KbChange
-
         self.retriever.apply(KbChange(removed_chunk_ids=removed))
         return len(removed)
 
