@@ -15,7 +15,7 @@ import numpy as np
 from shared import LabelledText, Registry, TrainConfig, finetune_classifier, load_classifier
 
 CONFIDENCE_GRID = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
-MARGIN_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
+MARGIN_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4)  # subtle: a near-tie (< 0.05) is never sure
 
 
 class Status(StrEnum):

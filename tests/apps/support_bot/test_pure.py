@@ -94,3 +94,11 @@ def test_rrf_by_hand() -> None:
     # a: dense rank 1 -> 1/61; b: dense rank 2 + bm25 rank 1 -> 1/62 + 1/61
     fused = dict(rrf({"a": 0.9, "b": 0.5}, {"b": 3.0}))
     assert fused["b"] == pytest.approx(1 / 62 + 1 / 61) and fused["a"] == pytest.approx(1 / 61)
+
+
+def test_calibrated_thresholds_never_trust_a_near_tie() -> None:
+    labels = ["a", "b", "oos"]
+    probs = np.array([[0.50, 0.48, 0.02], [0.9, 0.05, 0.05]])
+    th = calibrate(probs, labels, ["a", "a"])
+    assert th.margin >= 0.05
+    assert decide(probs[:1], labels, th)[0].status is Status.UNSURE
