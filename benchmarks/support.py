@@ -126,9 +126,11 @@ def bitext(quick: bool, rerank: bool) -> dict:
             return [retriever.chunks[i].doc_id for i, _ in rrf(dense, bm25)][:10]
 
         def scores(rerank_now: bool | None) -> dict:
-            ranked = [rrf_ranking(q) if rerank_now is None else
-                      [p.chunk.doc_id for p in retriever.search(q, 10, rerank=rerank_now)]
-                      for q, _ in test]
+            if rerank_now is None:
+                ranked = [rrf_ranking(q) for q, _ in test]
+            else:
+                found = retriever.search_many([q for q, _ in test], 10, rerank_now)
+                ranked = [[p.chunk.doc_id for p in ps] for ps in found]
             relevant = [rel for _, rel in test]
             return {"recall@1": recall_at_k(ranked, relevant, 1),
                     "recall@5": recall_at_k(ranked, relevant, 5),

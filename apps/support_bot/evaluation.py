@@ -63,14 +63,6 @@ def _queries(path: str | Path, known: set[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _doc_ranking(retriever: Retriever, query: str, rerank: bool) -> list[str]:
-    seen: list[str] = []
-    for passage in retriever.search(query, 10, rerank=rerank):
-        if passage.chunk.doc_id not in seen:
-            seen.append(passage.chunk.doc_id)
-    return seen
-
-
 def _rrf_ranking(retriever: Retriever, query: str) -> list[str]:
     dense, bm25 = retriever.candidates(query, retriever.encode(query)[0])
     docs = [retriever.chunks[i].doc_id for i, _ in rrf(dense, bm25)]
@@ -79,8 +71,11 @@ def _rrf_ranking(retriever: Retriever, query: str) -> list[str]:
 
 def _scores(retriever: Retriever, queries: list[tuple[str, str]], rerank: bool | None) -> dict:
     """Doc-level metrics; ``rerank=None`` means plain reciprocal-rank fusion instead."""
-    ranked = [_rrf_ranking(retriever, q) if rerank is None else _doc_ranking(retriever, q, rerank)
-              for q, _ in queries]
+    if rerank is None:
+        ranked = [_rrf_ranking(retriever, q) for q, _ in queries]
+    else:
+        found = retriever.search_many([q for q, _ in queries], 10, rerank)
+        ranked = [list(dict.fromkeys(p.chunk.doc_id for p in ps)) for ps in found]
     relevant = [{d} for _, d in queries]
     return {"recall@1": recall_at_k(ranked, relevant, 1), "recall@5": recall_at_k(ranked, relevant, 5),
             "mrr@10": mrr(ranked, relevant, 10)}

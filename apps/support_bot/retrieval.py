@@ -194,6 +194,12 @@ class Retriever:
             passages = self._rerank(query, passages[:cut]) + passages[cut:]
         return passages[:k]
 
+    def search_many(self, queries: list[str], k: int = 5,
+                    rerank: bool | None = None) -> list[list[Passage]]:
+        """:meth:`search` for a batch: the queries are embedded in one pass."""
+        vectors = self.encode(queries)
+        return [self.search(q, k, v, rerank) for q, v in zip(queries, vectors, strict=True)]
+
     def _rerank(self, query: str, passages: list[Passage]) -> list[Passage]:
         model = load_classifier(self.reranker_name)
         column = model.labels.index("1") if "1" in model.labels else 1

@@ -199,8 +199,8 @@ class BotTrainer:
         return alpha
 
     def _ranked(self, retriever: Retriever, held: list[tuple[str, str]], rerank: bool) -> list:
-        return [[p.chunk.chunk_id for p in retriever.search(q, 10, rerank=rerank)]
-                for q, _ in held]
+        found = retriever.search_many([q for q, _ in held], 10, rerank=rerank)
+        return [[p.chunk.chunk_id for p in passages] for passages in found]
 
     def _reranker(self, retriever: Retriever, train: list[LabelledText], bot: BotSettings,
                   held: list[tuple[str, str]]) -> tuple[str | None, bool]:
@@ -227,11 +227,11 @@ class BotTrainer:
     def _mine(self, retriever: Retriever, queries: list[tuple[str, str]]) -> tuple:
         """One positive and the retriever's top wrong chunks (hard negatives) per question."""
         qs, ps, ys = [], [], []
-        for query, doc_id in queries:
+        found = retriever.search_many([q for q, _ in queries], self.options.negatives + 3, False)
+        for (query, doc_id), hits in zip(queries, found, strict=True):
             positive = self._first_chunk_text(doc_id)
             if positive is None:
                 continue
-            hits = retriever.search(query, k=self.options.negatives + 3, rerank=False)
             negatives = [p.chunk.search_text for p in hits if p.chunk.doc_id != doc_id]
             for passage, label in [(positive, 1)] + [(n, 0) for n in
                                                      negatives[: self.options.negatives]]:
@@ -244,10 +244,10 @@ class BotTrainer:
                    oos: list[str]) -> float:
         if not held:
             return BotSettings().threshold
-        found = [retriever.search(q, 5) for q, _ in held]
+        found = retriever.search_many([q for q, _ in held], 5)
         scores = [relevance(p) for p in found]
         correct = [p[0].chunk.doc_id == d for p, (_, d) in zip(found, held, strict=True)]
-        oos_scores = [relevance(retriever.search(q, 5)) for q in oos]
+        oos_scores = [relevance(p) for p in retriever.search_many(oos, 5)] if oos else []
         threshold = choose_threshold(scores, correct, oos_scores)
         self.report["retrieval_threshold"] = threshold
         return threshold
