@@ -2,8 +2,9 @@
 classification throughput with the exported model, and surge-alert quality on a replayed
 stream with injected surges. Prints a table; writes ``benchmarks/results/finance.json``.
 
-    python benchmarks/finance.py --quick        # minutes on 2 CPU cores
-    python benchmarks/finance.py                # larger training sets, 3 epochs
+    python benchmarks/finance.py --quick              # 600 training rows per task, 3 epochs
+    python benchmarks/finance.py                      # up to 4,000 training rows per task
+    python benchmarks/finance.py --tasks alerts       # the surge replay alone (seconds)
 
 Targets (issue 4): FPB AllAgree acc >= 0.97, 50Agree >= 0.86, topics >= 0.91,
 >= 1,000 headlines/s on 2 cores, surge recall >= 0.95 with <= 1 false alert per day.
@@ -136,39 +137,52 @@ def alert_quality(days: int, surges: int, accuracy: float) -> dict:
             "mean_delay_windows": round(float(np.mean(delays)), 2) if delays else None}
 
 
+TASKS = ("fpb-allagree", "fpb-50agree", "twitter-topics", "throughput", "alerts")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small subsets, 1 epoch")
-    parser.add_argument("--skip-training", action="store_true", help="only the alert replay")
+    parser.add_argument("--quick", action="store_true", help="small subsets (600 train rows)")
+    parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma list of {TASKS}")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--max-train", type=int, default=None, help="cap on training rows")
     args = parser.parse_args()
-    args.epochs = 1 if args.quick else 3
     args.max_length = 64
-    args.max_train = 600 if args.quick else 4000
+    args.max_train = args.max_train or (600 if args.quick else 4000)
     args.max_test = 300 if args.quick else None
-    rows = [alert_quality(days=60, surges=20, accuracy=acc) for acc in (1.0, 0.9, 0.85)]
-    if not args.skip_training:
-        rows = _training_rows(args) + rows
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown:
+        sys.exit(f"unknown tasks {unknown}; choose from {TASKS}")
+    rows = _training_rows(args, tasks)
+    if "alerts" in tasks:
+        rows += [alert_quality(days=60, surges=20, accuracy=acc) for acc in (1.0, 0.9, 0.85)]
     print(_table(rows))
     out = ROOT / "benchmarks" / "results" / "finance.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"quick": args.quick, "rows": rows}, indent=2, default=str))
+    out.write_text(json.dumps({"quick": args.quick, "epochs": args.epochs, "rows": rows},
+                              indent=2, default=str))
     print(f"\nwritten {out}", file=sys.stderr)
 
 
-def _training_rows(args: argparse.Namespace) -> list[dict]:
+def _training_rows(args: argparse.Namespace, tasks: list[str]) -> list[dict]:
     from shared import Registry
 
+    specs = {"fpb-allagree": (FPB / "allagree_train.csv", FPB / "allagree_test.csv"),
+             "fpb-50agree": (FPB / "50agree_train.csv", FPB / "50agree_test.csv"),
+             "twitter-topics": (TOPICS / "topic_train.csv", TOPICS / "topic_validation.csv")}
+    wanted = [t for t in tasks if t in specs]
+    if "throughput" in tasks and not wanted:
+        wanted = ["fpb-allagree"]  # throughput needs a trained model
+    if not wanted:
+        return []
     if not FPB.exists():
         sys.exit(f"public datasets not found at {DATASETS}")
     registry = Registry(Path(tempfile.mkdtemp(prefix="finance-bench-")))
-    rows = [classification("fpb-allagree", FPB / "allagree_train.csv",
-                           FPB / "allagree_test.csv", args, registry),
-            classification("fpb-50agree", FPB / "50agree_train.csv", FPB / "50agree_test.csv",
-                           args, registry),
-            classification("twitter-topics", TOPICS / "topic_train.csv",
-                           TOPICS / "topic_validation.csv", args, registry)]
-    headlines = [r.text for r in read_column(TOPICS / "topic_validation.csv", "label")][:2000]
-    rows.append(throughput(rows[0]["path"], headlines))
+    rows = [classification(name, *specs[name], args, registry) for name in wanted]
+    if "throughput" in tasks:
+        headlines = [r.text for r in read_column(TOPICS / "topic_validation.csv", "label")]
+        rows.append(throughput(rows[0]["path"], headlines[:2000]))
     return rows
 
 
