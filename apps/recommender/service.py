@@ -292,8 +292,8 @@ def validation_metrics(ranker: Ranker, x: np.ndarray, y: np.ndarray) -> dict:
 
 def demo_config() -> TrainConfig:
     """Small enough to train in about a minute on 2 cores."""
-    return TrainConfig(text=TextConfig(bi_max_length=64, cross_max_length=96, max_pairs=1200,
-                                       max_cross=1200))
+    return TrainConfig(text=TextConfig(bi_max_length=64, cross_max_length=96, max_pairs=800,
+                                       max_cross=800))
 
 
 def demo_setup(items: Path, interactions: Path, force: bool = False, top_k: int = 10) -> dict:
