@@ -11,7 +11,14 @@ import streamlit as st
 from apps.finance_monitor.config import default_config_path, load_config
 from apps.finance_monitor.corrections import corrections_frame
 from apps.finance_monitor.service import FinanceService
-from apps.finance_monitor.views import alerts, article, articles_frame, health_frame, trends_frame
+from apps.finance_monitor.views import (
+    alerts,
+    article,
+    articles_frame,
+    health_frame,
+    topics,
+    trends_frame,
+)
 from shared import VerticalsError
 from shared.ui import show_model_card
 
@@ -57,8 +64,7 @@ def show_trends(service: FinanceService) -> None:
 
 def show_articles(service: FinanceService) -> None:
     columns = st.columns(4)
-    topics = sorted(t for t in articles_frame(service.engine, limit=5000)["topic"].dropna().unique())
-    topic = columns[0].selectbox("Topic", ["(any)"] + topics, key="f-topic")
+    topic = columns[0].selectbox("Topic", ["(any)"] + topics(service.engine), key="f-topic")
     sentiment = columns[1].selectbox("Sentiment", ["(any)"] + SENTIMENTS, key="f-sentiment")
     source = columns[2].selectbox("Source", ["(any)"] + [s.name for s in service.config.sources],
                                   key="f-source")

@@ -82,6 +82,14 @@ def articles_frame(engine: Engine, topic: str | None = None, sentiment: str | No
     return pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
 
 
+def topics(engine: Engine) -> list[str]:
+    """The topics that occur among stored articles, sorted."""
+    with session_scope(engine) as session:
+        found = session.scalars(select(Article.topic).distinct()
+                                .where(Article.topic.is_not(None))).all()
+    return sorted(found)
+
+
 def article(engine: Engine, article_id: int) -> dict | None:
     """One article with its text and driving sentences."""
     with session_scope(engine) as session:
