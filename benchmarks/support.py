@@ -272,8 +272,7 @@ def _table(results: dict) -> None:
     for part, value in results.items():
         print(f"\n## {part}")
         rows = value if isinstance(value, list) else [value]
-        print(pd.DataFrame(rows).drop(columns=["home", "index_dir"], errors="ignore")
-              .round(4).to_markdown(index=False))
+        print(pd.DataFrame(rows).round(4).T.to_string(header=False))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ class TrainOptions:
     max_length: int = 32
     tune_retriever: bool = True
     reranker: bool = True
-    reranker_epochs: int = 1
+    reranker_epochs: int = 2
     reranker_max_length: int = 96
     negatives: int = 2
     per_intent: int = 6  # examples per intent used as reranker/retriever training questions
