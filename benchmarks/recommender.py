@@ -55,12 +55,17 @@ def movielens(quick: bool, work: Path) -> dict:
     size = 1500 if quick else 6000
     start = time.perf_counter()
     digest = fingerprint([file_digest(work / "ml_items.csv"), file_digest(work / "ml_train.csv")])
+    config = TrainConfig(prefix="ml", text=TextConfig(
+        bi_max_length=96, cross_max_length=128, max_pairs=size, max_cross=size, batch_size=32))
+    registry = service.registry
     if service.is_trained() and service.ranker_card()["data_fingerprint"] == digest:
         trained = {"reused": service.ranker_card()["version"]}  # same split, same --home
+    elif registry.current("ml-biencoder") and registry.current("ml-interest"):
+        # a rerun with the same --home after an interrupted ranker fit: keep the text models
+        trained = service.fit_ranker(f"ml-biencoder@{registry.current('ml-biencoder')}",
+                                     f"ml-interest@{registry.current('ml-interest')}", config)
     else:
-        trained = service.train(TrainConfig(prefix="ml", text=TextConfig(
-            bi_max_length=96, cross_max_length=128, max_pairs=size, max_cross=size,
-            batch_size=32)))
+        trained = service.train(config)
     train_s = time.perf_counter() - start
     start = time.perf_counter()
     result = evaluate_ranking(service.pipeline(), test, n_candidates=30 if quick else 50)

@@ -108,7 +108,7 @@ class RecommenderService:
     def train(self, config: TrainConfig | None = None) -> dict:
         """Tune the text models on the early period, fit the ranker on the late one; register."""
         config = config or TrainConfig(prefix=self.prefix)
-        early, late, cutoff = time_split(self.interactions, config.val_fraction)
+        early, _, _ = time_split(self.interactions, config.val_fraction)
         examples = sequential_examples(early, self.items)
         seen = early.groupby("user_id")["item_id"].agg(set).to_dict()
         negatives = random_negatives(examples, list(self.items["item_id"]),
@@ -117,8 +117,15 @@ class RecommenderService:
         names = self.names()
         bi, cross = train_text_models(examples, negatives, text,
                                       (names["biencoder"], names["interest"]), config.text)
-        scorer = TextScorer(bi, cross)
-        x, y = self._validation_set(early, late, scorer, config.text.seed)
+        return self.fit_ranker(bi, cross, config)
+
+    def fit_ranker(self, bi: str, cross: str, config: TrainConfig | None = None) -> dict:
+        """Fit and register the ranker on the late period over pinned text models
+        (``"rec-biencoder@v1"``, ``"rec-interest@v1"``); ``train`` ends with this."""
+        config = config or TrainConfig(prefix=self.prefix)
+        early, late, cutoff = time_split(self.interactions, config.val_fraction)
+        scorer = TextScorer(self._pinned(bi), self._pinned(cross))
+        x, y = self._validation_set(early, late, scorer, config.text.seed, config.text.max_cross)
         ranker = fit_ranker(x, y)
         metrics = validation_metrics(ranker, x, y)
         card = {"kind": "ranker", "base": "logistic-regression", "labels": ["0", "1"],
@@ -128,17 +135,20 @@ class RecommenderService:
                            "val_fraction": config.val_fraction, "features": ranker.features,
                            "coef": dict(zip(ranker.features, ranker.coef))},
                 "metrics": metrics}
-        version = self.registry.save(names["ranker"], ranker.save, card)
+        name = self.names()["ranker"]
+        version = self.registry.save(name, ranker.save, card)
         self._pipeline = None
-        return {"biencoder": bi, "interest": cross, "ranker": f"{names['ranker']}@{version}",
-                **metrics}
+        return {"biencoder": bi, "interest": cross, "ranker": f"{name}@{version}", **metrics}
 
     def _validation_set(self, early: pd.DataFrame, late: pd.DataFrame, scorer: TextScorer,
-                        seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Late-period interactions of users with early history, plus unseen negatives."""
+                        seed: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Late-period interactions of users with early history (at most ``limit``, sampled),
+        plus one unseen negative per positive."""
         dummy = Ranker(["x"], [0.0], [1.0], [0.0], 0.0)
         pipe = Pipeline(self.items, early, scorer, dummy)
         late = late[late["user_id"].isin(pipe.taken)]
+        if limit is not None and len(late) > limit:
+            late = late.sample(n=limit, random_state=seed).sort_index()
         if late.empty or late["label"].sum() == 0:
             raise VerticalsError("no positive interactions after the time split for users with "
                                  "earlier history — add data or raise --val-fraction")
