@@ -29,8 +29,8 @@ _EXPORTS = {
     "export_model": "export",
     "pretrain_mlm": "pretrain",
     "train_biencoder": "contrastive", "train_cross_encoder": "contrastive",
-    "explain": "explain",
-    "retrain": "retrain", "RetrainReport": "retrain",
+    "explain": "explanations",
+    "retrain": "retraining", "RetrainReport": "retraining",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -120,7 +120,7 @@ def retrain_cmd(
 ) -> None:
     """Retrain NAME on old + new data with its card's recipe; promote only if not worse."""
     from .data import read_labelled
-    from .retrain import retrain
+    from .retraining import retrain
 
     report = retrain(name, read_labelled(data, min_classes=1))
     emit({"promoted": report.promoted, "reason": report.reason, "version": report.version,
@@ -149,7 +149,8 @@ def list_models(as_json: JsonFlag = False) -> None:
         print("no models yet: `verticals finetune classify --train T.csv` registers one")
     for row in rows:
         metrics = " ".join(f"{k}={row[k]:.3f}" for k in ("accuracy", "macro_f1") if k in row)
-        print(f"{row['name']:<28} {row['current']:<5} {row['kind'] or '':<14} {len(row['versions'])} version(s) {metrics}")
+        kind = row["kind"] or ""
+        print(f"{row['name']:<28} {row['current']:<5} {kind:<14} {len(row['versions'])} version(s) {metrics}")
 
 
 @models_app.command("show")
@@ -182,7 +183,7 @@ def export(
     name: str,
     int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also write an int8-quantized form.")] = True,
     embedder: Annotated[bool, typer.Option(help="Export as a sentence embedder (bi-encoders, base models).")] = False,
-    texts: Annotated[Path | None, typer.Option(help="Texts to check agreement on (default: the card's eval set).")] = None,
+    texts: Annotated[Path | None, typer.Option(help="Texts to check agreement on (default: card's eval set).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Export to ONNX (+ int8), check agreement with the original, measure speed."""
@@ -207,7 +208,7 @@ def export(
 def explain_cmd(name: str, text: str, as_json: JsonFlag = False) -> None:
     """The words that pushed a classifier's prediction for TEXT, strongest first."""
     from .classifier import load_classifier
-    from .explain import explain
+    from .explanations import explain
 
     classifier = load_classifier(name)
     attributions = explain(classifier, text)

@@ -117,7 +117,9 @@ def export_model(
     loader = AutoModel if embed else AutoModelForSequenceClassification
     model = loader.from_pretrained(model_dir, attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    encoded = dict(tokenizer(list(check_texts), padding=True, truncation=True, max_length=max_length, return_tensors="np"))
+    encoded = dict(
+        tokenizer(list(check_texts), padding=True, truncation=True, max_length=max_length, return_tensors="np")
+    )
     torch_backend = TorchBackend(model, "cpu", embed)
     with atomic_dir(export_dir(model_dir)) as tmp:
         _onnx_export(model, tokenizer, tmp / "model.onnx", embed)

@@ -71,7 +71,7 @@ def streamlit_server():
                     return f"http://127.0.0.1:{port}"
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"streamlit exited with {proc.returncode}")
+                    raise RuntimeError(f"streamlit exited with {proc.returncode}") from None
                 time.sleep(0.5)
         raise TimeoutError(f"streamlit did not listen on port {port} within {timeout}s")
 

@@ -1,5 +1,5 @@
 """Analyst corrections: fix an article's topic or sentiment, and hand the fixes to the core's
-retrain as labelled data (``text,label`` CSVs that ``shared.retrain`` reads).
+retrain as labelled data (``text,label`` CSVs that ``shared.retraining`` reads).
 
 The first correction of a field remembers the model's original label; a later one only
 changes the new label, so the table always says "model said X, analyst says Y".

@@ -126,7 +126,7 @@ def sync_jobs(scheduler: BaseScheduler, config_path: str | Path,
 
 def _retrain_jobs(scheduler: BaseScheduler, config: MonitorConfig, cron: str) -> dict[str, bool]:
     """Nightly: retrain each model on the analysts' corrections (promoted only if not worse)."""
-    from shared.retrain import schedule_retrain
+    from shared.retraining import schedule_retrain
 
     ids = {}
     for field, name in (("sentiment", config.models.sentiment), ("topic", config.models.topic)):

@@ -217,9 +217,7 @@ class FinanceService:
 
     def retrain(self, field: str) -> RetrainReport:
         """Retrain one model now on its corrections (promoted only if not worse)."""
-        from shared import DataError, read_labelled
-        from shared.retrain import retrain  # subtle: `shared.retrain` the name is shadowed by
-        # the submodule once anything imported it (see the report to the core)
+        from shared import DataError, read_labelled, retrain
 
         path = export_corrections(self.engine, field)
         name = self.config.models.sentiment if field == "sentiment" else self.config.models.topic

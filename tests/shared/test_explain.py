@@ -6,7 +6,7 @@ import pytest
 
 from shared.classifier import Classifier
 from shared.errors import VerticalsError
-from shared.explain import explain, occlusions, top_words, word_spans
+from shared.explanations import explain, occlusions, top_words, word_spans
 
 
 def test_words_and_occlusions_by_hand():

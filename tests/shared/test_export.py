@@ -11,7 +11,8 @@ from .conftest import toy_rows
 
 
 def test_int8_and_onnx_agree_with_torch_and_serve(full_model, session_registry, tmp_path):
-    path = shutil.copytree(session_registry.path("toy-full"), tmp_path / "toy-full")  # keep the session model torch-only
+    # a copy, so the session's model stays torch-only for the other tests
+    path = shutil.copytree(session_registry.path("toy-full"), tmp_path / "toy-full")
     texts = read_table(path / "eval.csv", ["text"])["text"].tolist()
     report = export_model(path, texts, int8=True, max_length=24)
     assert report["onnx_agreement"] == 1.0  # ONNX fp32 is lossless

@@ -11,7 +11,7 @@ import pytest
 from shared.data import LabelledText, write_labelled
 from shared.errors import RegistryError, VerticalsError
 from shared.registry import Registry
-from shared.retrain import decide, retrain, retrain_from_file, schedule_retrain
+from shared.retraining import decide, retrain, retrain_from_file, schedule_retrain
 
 from .conftest import toy_rows
 
@@ -90,7 +90,7 @@ def test_schedule_retrain_adds_a_persistent_cron_job():
         assert job.id == again.id == "retrain:toy" and len(scheduler.get_jobs()) == 1
         stored = scheduler.get_job("retrain:toy")
         assert stored.args == ("toy", "data/newer.csv")
-        assert stored.func_ref == "shared.retrain:retrain_from_file"  # storable by reference
+        assert stored.func_ref == "shared.retraining:retrain_from_file"  # storable by reference
         assert "hour='2'" in str(stored.trigger) and "minute='30'" in str(stored.trigger)
         with pytest.raises(VerticalsError, match="cron must be 5 fields"):
             schedule_retrain(scheduler, "toy", "x.csv", "every night")

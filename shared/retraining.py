@@ -173,6 +173,6 @@ def schedule_retrain(scheduler, name: str, data_path: str | Path, cron: str, **j
         message = f"cron must be 5 fields like '0 3 * * *', got {cron!r} ({err})"
         raise VerticalsError(message) from None
     return scheduler.add_job(
-        "shared.retrain:retrain_from_file", trigger, args=[name, str(data_path)],
+        "shared.retraining:retrain_from_file", trigger, args=[name, str(data_path)],
         id=job_options.pop("id", f"retrain:{name}"), replace_existing=True, **job_options,
     )
