@@ -158,7 +158,7 @@ def table(rows: list[dict]) -> str:
     """A plain-text table of the results (one line per set)."""
     head = (f"{'set':<14}{'train':>7}{'test':>6} | {'baseline acc/F1':>15} | {'fine-tuned acc/F1':>17}"
             f" | {'target':>6} | {'s/epoch':>7}{'ex/s':>6} | {'fp32/s':>7}{'onnx/s':>7}{'int8/s':>7}"
-            f"{'int8 acc':>9} | reference")
+            f"{'srv acc':>9} | reference")
     lines = [head, "-" * len(head)]
     for r in rows:
         b, f, e = r["baseline"], r["finetuned"], r.get("export", {})
