@@ -70,11 +70,12 @@ class Classifier:
 
     def torch_model(self):
         """The torch model itself (for explanations and further training)."""
-        from transformers import AutoModelForSequenceClassification
         from transformers.utils import logging as hf_logging
 
+        from .heads import load_classifier_model
+
         hf_logging.set_verbosity_error()
-        return AutoModelForSequenceClassification.from_pretrained(self.path).eval()
+        return load_classifier_model(self.path)
 
     def logits(self, texts: str | list[str], pairs: str | list[str] | None = None) -> np.ndarray:
         texts = [texts] if isinstance(texts, str) else list(texts)

@@ -108,14 +108,16 @@ def export_model(
     Agreement is the share of identical argmax predictions (classifiers) or of cosine >= 0.99
     (embedders). Returns the report written to ``export/report.json``.
     """
-    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
+
+    from .heads import load_classifier_model
 
     if not check_texts:
         raise VerticalsError("export needs check texts to measure agreement; none were given")
     hf_logging.set_verbosity_error()
-    loader = AutoModel if embed else AutoModelForSequenceClassification
-    model = loader.from_pretrained(model_dir, attn_implementation="eager").eval()
+    loader = AutoModel.from_pretrained if embed else load_classifier_model
+    model = loader(model_dir, attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     encoded = dict(
         tokenizer(list(check_texts), padding=True, truncation=True, max_length=max_length, return_tensors="np")

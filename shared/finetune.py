@@ -33,11 +33,17 @@ from .settings import get_settings
 class TrainConfig:
     """The recipe for fine-tuning a classifier; stored in the model card as ``params``.
 
-    ``lr=None`` picks 8e-5 for a full fine-tune and 1e-3 for LoRA.
+    ``pooling="mean"`` reads the encoder the way sentence-transformers trained it
+    (``heads.MeanPoolClassifier``); ``"cls"`` is the stock [CLS]-pooler head.
+    ``lr=None`` picks 8e-5 for a full fine-tune and 1e-3 for LoRA. ``head_warmup`` fits the fresh
+    classifier head on the frozen encoder's features before fine-tuning (LP-FT, Kumar et al.
+    2022), so the encoder is not pushed around by a random head. ``epochs=None`` runs at least
+    3 epochs and at least ``min_steps`` optimizer steps (small sets need more passes); early
+    stopping still applies. An explicit ``epochs`` is taken as given.
     """
 
     base: str = "minilm"
-    epochs: int = 3
+    epochs: int | None = None
     batch_size: int = 32
     lr: float | None = None
     max_length: int = 64
@@ -51,20 +57,34 @@ class TrainConfig:
     adversarial: bool = False
     fgm_epsilon: float = 1.0
     weight_decay: float = 0.01
+    pooling: str = "mean"
+    head_warmup: bool = True
+    min_steps: int = 150
     seed: int = 42
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "max_length", "grad_accum", "lora_r"):
-            if getattr(self, key) < 1:
+            if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise VerticalsError(f"{key} must be at least 1, got {getattr(self, key)}")
         if not 0 <= self.val_fraction < 0.5:
             raise VerticalsError(f"val_fraction must be in [0, 0.5), got {self.val_fraction}")
+        if self.pooling not in ("mean", "cls"):
+            raise VerticalsError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
+        if self.min_steps < 0:
+            raise VerticalsError(f"min_steps must be 0 or more, got {self.min_steps}")
         if self.lr is not None and self.lr <= 0:
             raise VerticalsError(f"lr must be positive, got {self.lr}")
 
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (1e-3 if self.lora else 8e-5)
+
+    def epochs_for(self, n_train: int) -> int:
+        """Epochs to run on ``n_train`` rows: ``epochs`` if set, else 3 or more to reach ``min_steps``."""
+        if self.epochs is not None:
+            return self.epochs
+        steps_per_epoch = math.ceil(math.ceil(n_train / self.batch_size) / self.grad_accum)
+        return max(3, math.ceil(self.min_steps / max(1, steps_per_epoch)))
 
     @classmethod
     def from_dict(cls, params: dict) -> TrainConfig:
@@ -133,19 +153,59 @@ class _Encoder:
 
 
 def _load_model(config: TrainConfig, labels: list[str], device: str) -> tuple:
+    """The base encoder with a fresh classification head (not yet LoRA-wrapped)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
+
+    from .heads import MeanPoolClassifier
 
     hf_logging.set_verbosity_error()  # subtle: the "newly initialized head" report is expected
     path = resolve_model(config.base)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(
+    loader = MeanPoolClassifier if config.pooling == "mean" else AutoModelForSequenceClassification
+    model = loader.from_pretrained(
         path, num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={y: i for i, y in enumerate(labels)},
     )
-    if config.lora:
-        model = _with_lora(model, config.lora_r)
     return model.to(device), tokenizer
+
+
+def _warm_head(model, encode, texts, pairs, y: torch.Tensor, config: TrainConfig, progress: bool) -> None:
+    """Fit the classifier head's last linear layer on frozen features (a linear probe).
+
+    The features are whatever enters that layer, caught with a forward hook, so this works for
+    any ``*ForSequenceClassification`` whose head ends in ``nn.Linear``.
+    """
+    head = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    if head.out_features != model.config.num_labels:
+        return  # subtle: an unusual head layout; fine-tuning still trains it from scratch
+    captured: list[torch.Tensor] = []
+    hook = head.register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0].detach().float()))
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for idx in tqdm(_batches(len(texts), config.batch_size * 2, None), desc="head warm-up",
+                            disable=not progress, file=sys.stderr):
+                model(**encode([texts[i] for i in idx], [pairs[i] for i in idx] if pairs else None))
+    finally:
+        hook.remove()
+    features = torch.cat(captured).clone()
+    weight = torch.zeros_like(head.weight, dtype=torch.float32, requires_grad=True)
+    bias = torch.zeros(head.out_features, device=features.device, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], lr=1, max_iter=200, line_search_fn="strong_wolfe")
+    l2 = 1e-2  # subtle: keeps the probe's logits moderate so fine-tuning still gets gradient
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        logits = features @ weight.T + bias
+        loss = torch.nn.functional.cross_entropy(logits, y) + l2 * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        head.weight.copy_(weight.to(head.weight.dtype))
+        head.bias.copy_(bias.to(head.bias.dtype))
 
 
 def _with_lora(model: torch.nn.Module, r: int) -> torch.nn.Module:
@@ -216,6 +276,10 @@ def train_classifier(
     model, tokenizer = _load_model(config, label_names, device)
     encode = _Encoder(tokenizer, config.max_length, device)
     y = torch.tensor([label_names.index(v) for v in tr_labels], device=device)
+    if config.head_warmup:
+        _warm_head(model, encode, tr_texts, tr_pairs, y, config, progress)
+    if config.lora:
+        model = _with_lora(model, config.lora_r)
     val = ([texts[i] for i in val_idx], [labels[i] for i in val_idx],
            [pairs[i] for i in val_idx] if pairs else None)
     return _fit(model, tokenizer, encode, config, label_names, (tr_texts, y, tr_pairs), val, progress)
@@ -224,7 +288,8 @@ def train_classifier(
 def _fit(model, tokenizer, encode, config, label_names, train, val, progress) -> TrainedClassifier:
     tr_texts, y, tr_pairs = train
     rng = random.Random(config.seed)
-    steps = math.ceil(math.ceil(len(tr_texts) / config.batch_size) / config.grad_accum) * config.epochs
+    epochs = config.epochs_for(len(tr_texts))
+    steps = math.ceil(math.ceil(len(tr_texts) / config.batch_size) / config.grad_accum) * epochs
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
         weight_decay=config.weight_decay,
@@ -236,11 +301,11 @@ def _fit(model, tokenizer, encode, config, label_names, train, val, progress) ->
     fgm = _FGM(model, config.fgm_epsilon) if config.adversarial else None
     use_amp = encode.device == "cuda"
     best, best_score, stale, history, epoch_times = None, -1.0, 0, [], []
-    for epoch in range(config.epochs):
+    for epoch in range(epochs):
         start = time.perf_counter()
         model.train()
         batches = _batches(len(tr_texts), config.batch_size, rng)
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, file=sys.stderr)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, file=sys.stderr)
         for step, idx in enumerate(bar):
             batch = encode([tr_texts[i] for i in idx], [tr_pairs[i] for i in idx] if tr_pairs else None)
             loss = _step_loss(model, batch, y[idx], use_amp) / config.grad_accum

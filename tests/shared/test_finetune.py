@@ -21,14 +21,17 @@ def test_full_finetune_learns_the_toy_task(full_model, session_registry):
 
 @pytest.mark.parametrize("name", ["toy-full", "toy-lora"])
 def test_save_load_gives_identical_logits_head_included(name, full_model, lora_model, session_registry):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from shared.heads import load_classifier_model
 
     path = session_registry.path(name)
     texts = ["my order was wonderful today", "delivery was broken today", "the app"]
     clf = Classifier(path)
     served = clf.logits(texts)
-    reference = AutoModelForSequenceClassification.from_pretrained(path).eval()
-    batch = AutoTokenizer.from_pretrained(path)(texts, padding=True, truncation=True, max_length=24, return_tensors="pt")
+    reference = load_classifier_model(path)  # a fresh load of the saved files, no caches
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=24, return_tensors="pt")
     with torch.inference_mode():
         expected = reference(**batch).logits.numpy()
     np.testing.assert_allclose(served, expected, atol=1e-5)
@@ -49,6 +52,27 @@ def test_augment_and_adversarial_train_for_real():
     trained = train_classifier([r.text for r in rows], [r.label for r in rows], config, progress=False)
     assert trained.labels == ["neg", "pos"] and len(trained.history) == 1
     assert np.isfinite(trained.history[0]["loss"])
+
+
+def test_default_epochs_reach_the_minimum_steps():
+    assert TrainConfig().epochs_for(100_000) == 3
+    assert TrainConfig().epochs_for(320) == 15  # 10 steps an epoch -> 150 steps
+    assert TrainConfig(epochs=1).epochs_for(320) == 1  # an explicit count is taken as given
+
+
+def test_mean_pooling_head_ignores_padding():
+    from transformers import AutoTokenizer
+
+    from shared.finetune import _load_model
+    from shared.models import resolve_model
+
+    model, _ = _load_model(TrainConfig(), ["a", "b"], "cpu")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm"))
+    alone = tokenizer(["a short text"], return_tensors="pt")
+    padded = tokenizer(["a short text", "a much longer text that forces padding on the first"],
+                       padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        np.testing.assert_allclose(model.eval()(**alone).logits[0], model(**padded).logits[0], atol=1e-5)
 
 
 def test_bad_configs_name_the_value():
