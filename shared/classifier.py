@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelNotFoundError
-from .export import OnnxBackend, TorchBackend, best_backend
+from .export import OnnxBackend, TorchBackend, best_backend, export_dir
 from .models import resolve_model
 from .settings import get_settings
 
@@ -123,14 +123,20 @@ def length_order(texts: list[str], pairs: list[str] | None = None) -> np.ndarray
 
 
 @lru_cache(maxsize=16)
-def _cached(path: str) -> Classifier:
+def _cached(path: str, export_stamp: int) -> Classifier:
     return Classifier(path)
 
 
 def load_classifier(name_or_path: str | Path, version: str | None = None) -> Classifier:
-    """A cached :class:`Classifier` for a registry name (current or given version) or a directory."""
+    """A cached :class:`Classifier` for a registry name (current or given version) or a directory.
+
+    An export made after the first load is picked up on the next call (the cache key includes
+    the export report's time)."""
     if version is not None:
         from .registry import get_registry
 
-        return _cached(str(get_registry().path(str(name_or_path), version)))
-    return _cached(str(resolve_model(name_or_path)))
+        path = get_registry().path(str(name_or_path), version)
+    else:
+        path = resolve_model(name_or_path)
+    report = export_dir(Path(path)) / "report.json"
+    return _cached(str(path), report.stat().st_mtime_ns if report.exists() else 0)

@@ -22,10 +22,15 @@ app.add_typer(models_app, name="models")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
-def emit(result: dict, as_json: bool) -> None:
-    """Print a result: one JSON object on stdout with ``--json``, else readable lines."""
+def emit(result: dict | list[dict], as_json: bool) -> None:
+    """Print a result: one JSON value on stdout with ``--json``, else readable lines (a list of
+    rows prints one line per row). Every CLI in the suite prints through this."""
     if as_json:
         print(json.dumps(result, default=str))
+        return
+    if isinstance(result, list):
+        for row in result:
+            print("  ".join(_fmt(v) for v in row.values()))
         return
     for key, value in result.items():
         if isinstance(value, dict):

@@ -356,8 +356,10 @@ def finetune_classifier(
     name: str, kind: str = "classifier", card_extra: dict | None = None,
     registry: Registry | None = None, test_path: str | Path = "test set",
     train_pairs: Sequence[str] | None = None, test_pairs: Sequence[str] | None = None,
+    promote: bool = True,
 ) -> FinetuneResult:
-    """Train on ``train``, evaluate on ``test`` (or the held-out split) and register the model.
+    """Train on ``train``, evaluate on ``test`` and register the model (made current unless
+    ``promote=False``, as ``retrain`` does until it has compared versions).
 
     The training rows and the test set are kept in the version as ``train.csv`` / ``eval.csv``:
     the test set is the card's fixed evaluation set that ``retrain`` compares versions on.
@@ -387,7 +389,7 @@ def finetune_classifier(
             if test:
                 write_labelled(test, directory / "eval.csv")
 
-    version = registry.save(name, write, card)
+    version = registry.save(name, write, card, promote=promote)
     return FinetuneResult(name, version, metrics)
 
 

@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .classifier import Classifier
-from .data import LabelledText, fingerprint, read_labelled, write_labelled
+from .data import LabelledText, fingerprint, read_labelled
 from .errors import DataError, RegistryError, VerticalsError
 from .evaluate import classification_metrics
-from .finetune import TrainConfig, evaluate_trained, train_classifier
+from .finetune import TrainConfig, finetune_classifier
 from .registry import Registry, get_registry
 
 log = logging.getLogger(__name__)
@@ -112,21 +112,10 @@ def retrain(
     fixed_eval = read_labelled(old_dir / "eval.csv", min_classes=1)
     config = TrainConfig.from_dict(card.get("params", {}))
     old_metrics = score_on(Classifier(old_dir), fixed_eval)
-    trained = train_classifier([r.text for r in rows], [r.label for r in rows], config)
-    new_metrics = evaluate_trained(trained, fixed_eval, config)
-    new_card = {
-        "kind": "classifier", "base": config.base, "labels": trained.labels,
-        "params": asdict(config), "data_fingerprint": _fingerprint(rows),
-        "train_rows": len(rows), "history": trained.history, "metrics": new_metrics,
-        "retrained_from": old_version, "new_rows_fingerprint": _fingerprint(new),
-    }
-
-    def write(directory: Path) -> None:
-        trained.save(directory)
-        write_labelled(rows, directory / "train.csv")
-        write_labelled(fixed_eval, directory / "eval.csv")
-
-    version = registry.save(name, write, new_card, promote=False)
+    extra = {"retrained_from": old_version, "new_rows_fingerprint": _fingerprint(new)}
+    result = finetune_classifier(rows, fixed_eval, config, name, card_extra=extra,
+                                 registry=registry, test_path=old_dir / "eval.csv", promote=False)
+    version, new_metrics = result.version, result.metrics
     promoted, reason = decide(old_metrics, _summary(new_metrics))
     if promoted:
         registry.promote(name, version)

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from shared import VerticalsError
+from shared.cli import emit
 
 app = typer.Typer(help="Finance monitor: feeds -> topic & sentiment -> trends -> surge alerts.",
                   no_args_is_help=True)
@@ -39,14 +40,6 @@ def _service(path: Path | None):
     from .service import FinanceService
 
     return FinanceService(load_config(config_path(path)))
-
-
-def _emit(result: dict, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(result, default=str))
-    else:
-        for key, value in result.items():
-            typer.echo(f"{key}: {value}", err=True)
 
 
 def _fail(exc: VerticalsError) -> None:
@@ -90,7 +83,7 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
               "classified": processed.classified, "new_alerts": processed.new_alerts,
               "models_missing": processed.models_missing,
               "webhooks": asdict(processed.deliveries)}
-    _emit(result, as_json)
+    emit(result, as_json)
 
 
 @app.command()
@@ -118,7 +111,7 @@ def train(
         results = train_models(plan, cfg, models)
     except VerticalsError as exc:
         return _fail(exc)
-    _emit({r["name"]: r for r in results}, as_json)
+    emit({r["name"]: r for r in results}, as_json)
 
 
 def _models(config: Path | None):
@@ -151,7 +144,7 @@ def evaluate(test: Annotated[Path, typer.Option(help="CSV text,sentiment[,topic]
     from .training import evaluate_models
 
     try:
-        _emit(evaluate_models(test, _models(config)), as_json)
+        emit(evaluate_models(test, _models(config)), as_json)
     except VerticalsError as exc:
         _fail(exc)
 
@@ -164,7 +157,7 @@ def demo(serve: Annotated[bool, typer.Option(
     from .demo import prepare_demo
 
     try:
-        _emit(prepare_demo(port=port, speed=speed, serve=serve), as_json)
+        emit(prepare_demo(port=port, speed=speed, serve=serve), as_json)
     except VerticalsError as exc:
         _fail(exc)
 
@@ -229,6 +222,6 @@ def retrain(field: Annotated[str, typer.Argument(help="sentiment or topic")],
             config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Retrain a model on the corrections now (promoted only if not worse)."""
     try:
-        _emit(_service(config).retrain(field).to_dict(), as_json)
+        emit(_service(config).retrain(field).to_dict(), as_json)
     except VerticalsError as exc:
         _fail(exc)

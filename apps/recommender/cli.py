@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from shared.cli import emit
 from shared.errors import VerticalsError
 
 app = typer.Typer(help="Recommender: text interest scorer, reranking, batch scoring.",
@@ -21,19 +21,6 @@ Interactions = Annotated[Path, typer.Option(
     help="Interactions CSV: user_id,item_id,label[,timestamp].")]
 Prefix = Annotated[str, typer.Option(help="Registry prefix of the three models.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-
-
-def emit(result: dict, as_json: bool) -> None:
-    """One JSON object on stdout with ``--json``, else ``key: value`` lines."""
-    if as_json:
-        print(json.dumps(result, default=str))
-        return
-    for key, value in result.items():
-        shown = f"{value:.4f}" if isinstance(value, float) else value
-        if isinstance(value, dict):
-            shown = ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                              for k, v in value.items())
-        print(f"{key}: {shown}")
 
 
 def _service(items: Path, interactions: Path, prefix: str):

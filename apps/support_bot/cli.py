@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from shared.cli import emit
+
 app = typer.Typer(help="Support bot: chat over a knowledge base.", no_args_is_help=True)
 kb_app = typer.Typer(help="Manage the knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
@@ -24,34 +26,23 @@ def _service():
     return SupportService()
 
 
-def _emit(result: dict | list, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(result, default=str))
-    elif isinstance(result, dict):
-        for key, value in result.items():
-            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
-    else:
-        for row in result:
-            print("  ".join(str(v) for v in row.values()))
-
-
 @kb_app.command("add")
 def kb_add(path: Path, as_json: JsonFlag = False) -> None:
     """Add or update documents from a FAQ CSV, KB CSV/JSONL or a folder of Markdown files."""
-    _emit(_service().kb_add(path), as_json)
+    emit(_service().kb_add(path), as_json)
 
 
 @kb_app.command("list")
 def kb_list(as_json: JsonFlag = False) -> None:
     """List the documents in the knowledge base."""
     docs = _service().kb_list()
-    _emit({"documents": docs} if as_json else docs, as_json)
+    emit({"documents": docs} if as_json else docs, as_json)
 
 
 @kb_app.command("remove")
 def kb_remove(doc_ids: list[str], as_json: JsonFlag = False) -> None:
     """Remove documents (and their vectors) by id."""
-    _emit({"removed_documents": len(doc_ids), "removed_chunks": _service().kb_remove(doc_ids)},
+    emit({"removed_documents": len(doc_ids), "removed_chunks": _service().kb_remove(doc_ids)},
           as_json)
 
 
@@ -73,7 +64,7 @@ def train(
         service.kb_add(kb)
     options = TrainOptions(epochs=epochs, max_length=max_length, tune_retriever=tune_retriever,
                            reranker=reranker, export=export, oos_label=oos_label)
-    _emit(BotTrainer(service, options).run(intents), as_json)
+    emit(BotTrainer(service, options).run(intents), as_json)
 
 
 @app.command()
@@ -100,7 +91,7 @@ def ask(
 def handoffs(as_json: JsonFlag = False) -> None:
     """List open hand-off tickets."""
     rows = [vars(t) for t in _service().handoffs()]
-    _emit({"tickets": rows} if as_json else rows, as_json)
+    emit({"tickets": rows} if as_json else rows, as_json)
 
 
 @app.command()
@@ -118,7 +109,7 @@ def eval_intents(
     """Train on TRAIN (calibrating on a split of it), report metrics on TEST."""
     from .evaluation import evaluate_intents
 
-    _emit(evaluate_intents(train, test, oos_label, epochs, max_length), as_json)
+    emit(evaluate_intents(train, test, oos_label, epochs, max_length), as_json)
 
 
 @app.command("eval-retrieval")
@@ -130,7 +121,7 @@ def eval_retrieval(
     """Recall@1/@5 and MRR@10: dense only vs hybrid vs reranked."""
     from .evaluation import evaluate_retrieval
 
-    _emit(evaluate_retrieval(kb, queries), as_json)
+    emit(evaluate_retrieval(kb, queries), as_json)
 
 
 @app.command()
@@ -144,7 +135,7 @@ def demo(as_json: JsonFlag = False) -> None:
         result["train"] = BotTrainer(service, TrainOptions()).run(DEMO_DIR / "intents.csv")
     else:
         result["train"] = "already trained (delete the support-* models to retrain)"
-    _emit(result, as_json)
+    emit(result, as_json)
 
 
 @app.command()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from shared.classifier import Classifier
+from shared.classifier import Classifier, load_classifier
 from shared.data import read_table
 from shared.export import export_model
 
@@ -14,7 +14,9 @@ def test_int8_and_onnx_agree_with_torch_and_serve(full_model, session_registry, 
     # a copy, so the session's model stays torch-only for the other tests
     path = shutil.copytree(session_registry.path("toy-full"), tmp_path / "toy-full")
     texts = read_table(path / "eval.csv", ["text"])["text"].tolist()
+    assert load_classifier(path).backend_name == "torch"
     report = export_model(path, texts, int8=True, max_length=24)
+    assert load_classifier(path).backend_name.endswith(".onnx")  # the cache sees the new export
     assert report["onnx_agreement"] == 1.0  # ONNX fp32 is lossless
     assert report["int8_agreement"] >= 0.95
     assert json.loads((path / "export" / "report.json").read_text()) == report
