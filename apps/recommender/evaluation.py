@@ -111,16 +111,72 @@ def minilm_ctr_auc(examples: Sequence[CtrExample]) -> float:
     return roc_auc([e.label for e in examples], np.einsum("ij,ij->i", liked, target).tolist())
 
 
+def ctr_features(examples: Sequence[CtrExample], embedder: Embedder) -> np.ndarray:
+    """Per example: how close the target is to the liked and to the disliked titles (mean, max,
+    difference), the user's share of likes and the history sizes.
+
+    The share of likes is the user-activity feature of the ranker: a user who liked most of what
+    they saw tends to like the next title too.
+    """
+    titles = sorted({t for e in examples for t in (*e.liked, *e.disliked, e.target)})
+    vectors = dict(zip(titles, embedder.encode(titles), strict=True))
+    rows = []
+    for e in examples:
+        target = vectors[e.target]
+        liked = [float(vectors[t] @ target) for t in e.liked] or [0.0]
+        disliked = [float(vectors[t] @ target) for t in e.disliked] or [0.0]
+        n_liked, n_disliked = len(e.liked), len(e.disliked)
+        rows.append([np.mean(liked), max(liked), np.mean(disliked), max(disliked),
+                     np.mean(liked) - np.mean(disliked), n_liked / max(1, n_liked + n_disliked),
+                     np.log1p(n_liked), np.log1p(n_disliked)])
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _text_scores(train: Sequence[CtrExample], score: Sequence[CtrExample], name: str,
+                 **options: object) -> tuple[np.ndarray, str]:
+    """Fine-tune the cross-encoder on ``train``; its P(interest) for ``score`` and its version."""
+    profiles, targets, labels = ctr_texts(train)
+    version = train_cross_encoder(profiles, targets, labels, name, test_fraction=0.0, **options)
+    scorer = load_classifier(name, version)
+    s_profiles, s_targets, _ = ctr_texts(score)
+    probs = scorer.predict_proba(s_profiles, pairs=s_targets)[:, scorer.labels.index("1")]
+    return probs, version
+
+
 def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: str,
                  base: str = "minilm", epochs: int = 3, max_length: int = 256,
                  batch_size: int = 16) -> dict:
-    """Fine-tune the interest scorer on ``train``; AUC on ``test`` beside the MiniLM baseline."""
-    profiles, targets, labels = ctr_texts(train)
-    version = train_cross_encoder(profiles, targets, labels, name, base=base, epochs=epochs,
-                                  test_fraction=0.0, max_length=max_length,
-                                  batch_size=batch_size, patience=epochs)
-    scorer = load_classifier(name, version)
-    t_profiles, t_targets, t_labels = ctr_texts(test)
-    probs = scorer.predict_proba(t_profiles, pairs=t_targets)[:, scorer.labels.index("1")]
-    return {"auc": roc_auc(t_labels, probs.tolist()), "minilm_auc": minilm_ctr_auc(test),
-            "model": f"{name}@{version}", "train": len(train), "test": len(test)}
+    """Fine-tune the interest scorer on ``train`` and stack it with the ranker's features; AUC on
+    ``test`` for the stack (``auc``), the text scorer alone, the features alone and untuned MiniLM.
+
+    The stacker (logistic regression) learns on out-of-fold text scores: the cross-encoder is
+    trained on each half of ``train`` and scores the other half, so the stacker never sees
+    scores of examples the text model was trained on. The registered scorer is trained on all of
+    ``train``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if len({e.label for e in train}) < 2:
+        raise VerticalsError("the CTR training file needs both Yes and No answers")
+    options = {"base": base, "epochs": epochs, "max_length": max_length,
+               "batch_size": batch_size, "patience": epochs}
+    rng = np.random.default_rng(0)
+    fold = rng.permutation(len(train)) % 2
+    halves = [[e for e, f in zip(train, fold, strict=True) if f == k] for k in (0, 1)]
+    out_of_fold = np.empty(len(train))
+    for k in (0, 1):
+        scores, _ = _text_scores(halves[1 - k], halves[k], f"{name}-fold{k}", **options)
+        out_of_fold[fold == k] = scores
+    text_test, version = _text_scores(train, test, name, **options)
+    embedder = Embedder("minilm")
+    x_train, x_test = ctr_features(train, embedder), ctr_features(test, embedder)
+    y_train, y_test = [e.label for e in train], [e.label for e in test]
+    stack = LogisticRegression(max_iter=2000).fit(np.column_stack([out_of_fold, x_train]), y_train)
+    features = LogisticRegression(max_iter=2000).fit(x_train, y_train)
+    return {
+        "auc": roc_auc(y_test, stack.predict_proba(np.column_stack([text_test, x_test]))[:, 1].tolist()),
+        "text_auc": roc_auc(y_test, text_test.tolist()),
+        "features_auc": roc_auc(y_test, features.predict_proba(x_test)[:, 1].tolist()),
+        "minilm_auc": minilm_ctr_auc(test), "model": f"{name}@{version}",
+        "train": len(train), "test": len(test),
+    }
