@@ -154,7 +154,9 @@ def _onnx_export(model, tokenizer, path: Path, embed: bool) -> None:
 def _quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    # subtle: per-channel weight scales keep MiniLM embeddings at cosine ~0.993 to fp32 (one
+    # scale per tensor: ~0.969), measured on 300 Banking77 texts
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
 
 
 def _agreement(reference: np.ndarray, other: np.ndarray, embed: bool) -> float:
