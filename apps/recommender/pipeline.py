@@ -89,14 +89,28 @@ class Pipeline:
         return frame
 
     def candidates(self, users: Sequence[str], n: int) -> list[list[str]]:
-        """Up to ``n`` unseen items per user: bi-encoder search, or popularity when cold."""
+        """Up to ``n`` unseen items per user from two sources: the bi-encoder's best half, then
+        the most popular items to fill up (popularity alone when cold).
+
+        subtle: text search alone never proposes the blockbusters most users take next, so the
+        ranker could not use its popularity feature on them; it then lost to plain popularity.
+        """
         if self._index is None:
             self._index = build_index(list(self.items["item_id"]), self.item_vecs)
         warm = [u for u in users if self.taken.get(u)]
         vecs = self.scorer.embed([self.profile(u) for u in warm])
-        found = search_candidates(self._index, vecs, n, [self.seen.get(u, set()) for u in warm])
+        n_text = (n + 1) // 2
+        found = search_candidates(self._index, vecs, n_text, [self.seen.get(u, set()) for u in warm])
         by_user = {u: [item for item, _ in hits] for u, hits in zip(warm, found)}
-        return [by_user.get(u) or self.popular(u, n) for u in users]
+        out = []
+        for user in users:
+            merged = dict.fromkeys(by_user.get(user, []))
+            for item in self.popular(user, n):
+                if len(merged) >= n:
+                    break
+                merged.setdefault(item)
+            out.append(list(merged))
+        return out
 
     def popular(self, user: str, n: int) -> list[str]:
         """The ``n`` most taken items the user has not seen (ties by item_id)."""
