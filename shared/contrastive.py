@@ -253,6 +253,10 @@ def train_cross_encoder(
     random.Random(42).shuffle(rows)
     n_test = round(len(rows) * test_fraction) if len(rows) >= 10 else 0
     test, train = rows[:n_test], rows[n_test:]
+    # subtle: a cross-encoder must judge the *pair*; the stock [CLS] head, trained from scratch,
+    # does that. Mean pooling with a warmed-up linear head learned passage priors instead on the
+    # support demo (a gift-card question reranked below refund passages), so it is opt-in here.
+    options = {"pooling": "cls", "head_warmup": False, **options}
     config = TrainConfig(base=base, epochs=epochs, **options)
     result = finetune_classifier(
         [LabelledText(q, y) for q, _, y in train],

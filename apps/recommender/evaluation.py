@@ -159,7 +159,7 @@ def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: 
     if len({e.label for e in train}) < 2:
         raise VerticalsError("the CTR training file needs both Yes and No answers")
     options = {"base": base, "epochs": epochs, "max_length": max_length,
-               "batch_size": batch_size, "patience": epochs}
+               "batch_size": batch_size, "patience": epochs, "pooling": "mean", "head_warmup": True}
     rng = np.random.default_rng(0)
     fold = rng.permutation(len(train)) % 2
     halves = [[e for e, f in zip(train, fold, strict=True) if f == k] for k in (0, 1)]
