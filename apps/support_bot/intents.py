@@ -92,10 +92,13 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
 
     With out-of-scope rows the target is ``in_scope_accuracy + oos_recall`` (both count);
     without them it is answered-correct minus answered-wrong, so abstaining is never free.
-    Ties keep the lower (more helpful) thresholds.
+    Among equally good thresholds the middle one is taken (confidence first, then margin).
+
+    subtle: a well-fitted model often separates the small calibration split at *any* threshold;
+    taking the lowest of those ties trusted a 0.30-confident guess on an unseen question.
     """
-    best, best_value = Thresholds(0.0, 0.0, oos_label), -np.inf
     has_oos = oos_label in truth
+    scored = []
     for confidence in CONFIDENCE_GRID:
         for margin in MARGIN_GRID:
             th = Thresholds(float(confidence), float(margin), oos_label)
@@ -107,9 +110,13 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
                 answered = [(d.intent == y) for d, y in zip(decisions, truth, strict=True)
                             if d.status is Status.CONFIDENT]
                 value = (2 * sum(answered) - len(answered)) / len(truth)
-            if value > best_value + 1e-9:
-                best, best_value = th, value
-    return best
+            scored.append((value, th))
+    best_value = max(value for value, _ in scored)
+    tied = [th for value, th in scored if value >= best_value - 1e-9]
+    confidences = sorted({th.confidence for th in tied})
+    confidence = confidences[len(confidences) // 2]
+    margins = sorted(th.margin for th in tied if th.confidence == confidence)
+    return Thresholds(confidence, margins[len(margins) // 2], oos_label)
 
 
 def split_calibration(rows: Sequence[LabelledText], fraction: float = 0.2,
