@@ -52,7 +52,7 @@ def _fmt(value: object) -> str:
 @finetune_app.command("classify")
 def classify(
     train: Annotated[Path, typer.Option(help="Training CSV (text,label).")],
-    test: Annotated[Path | None, typer.Option(help="Test CSV; else metrics are on a held-out split.")] = None,
+    test: Annotated[Path | None, typer.Option(help="Test CSV; else only validation-split scores are reported.")] = None,
     text_col: str = "text", label_col: str = "label", base: str = "minilm",
     lora: bool = False,
     epochs: Annotated[int | None, typer.Option(help="Default: 3, or more on small sets (150 steps at least).")] = None,

@@ -375,6 +375,11 @@ def finetune_classifier(
     metrics = {"epochs_run": len(trained.history), "seconds_per_epoch": trained.seconds_per_epoch}
     if test:
         metrics.update(evaluate_trained(trained, test, config, test_pairs))
+    else:  # no test set: say how the kept epoch did on the validation split carved from train
+        scored = [h for h in trained.history if "val_macro_f1" in h]
+        if scored:
+            best = max(scored, key=lambda h: h["val_macro_f1"])
+            metrics.update(val_accuracy=best["val_accuracy"], val_macro_f1=best["val_macro_f1"])
     card = {
         "kind": kind, "base": config.base, "labels": trained.labels, "params": asdict(config),
         "data_fingerprint": fingerprint([(r.text, r.label) for r in train]),
