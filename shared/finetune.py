@@ -101,6 +101,7 @@ class TrainedClassifier:
     labels: list[str]
     history: list[dict] = field(default_factory=list)
     seconds_per_epoch: float = 0.0
+    kept: dict | None = None  # the history record of the epoch whose weights were kept
 
     def save(self, directory: Path) -> None:
         self.model.save_pretrained(directory)
@@ -300,7 +301,7 @@ def _fit(model, tokenizer, encode, config, label_names, train, val, progress) ->
     )
     fgm = _FGM(model, config.fgm_epsilon) if config.adversarial else None
     use_amp = encode.device == "cuda"
-    best, best_score, stale, history, epoch_times = None, -1.0, 0, [], []
+    best, best_score, stale, history, epoch_times, kept = None, -1.0, 0, [], [], None
     for epoch in range(epochs):
         start = time.perf_counter()
         model.train()
@@ -329,7 +330,7 @@ def _fit(model, tokenizer, encode, config, label_names, train, val, progress) ->
             record.update(val_accuracy=metrics["accuracy"], val_macro_f1=metrics["macro_f1"])
             score = metrics["macro_f1"]
             if score > best_score:
-                best, best_score, stale = copy.deepcopy(model.state_dict()), score, 0
+                best, best_score, stale, kept = copy.deepcopy(model.state_dict()), score, 0, record
             else:
                 stale += 1
         history.append(record)
@@ -342,7 +343,7 @@ def _fit(model, tokenizer, encode, config, label_names, train, val, progress) ->
     if config.lora:
         model = model.merge_and_unload()
     model.eval()
-    return TrainedClassifier(model, tokenizer, label_names, history, float(np.mean(epoch_times)))
+    return TrainedClassifier(model, tokenizer, label_names, history, float(np.mean(epoch_times)), kept)
 
 
 def _step_loss(model, batch: dict, target: torch.Tensor, use_amp: bool) -> torch.Tensor:
@@ -375,11 +376,8 @@ def finetune_classifier(
     metrics = {"epochs_run": len(trained.history), "seconds_per_epoch": trained.seconds_per_epoch}
     if test:
         metrics.update(evaluate_trained(trained, test, config, test_pairs))
-    else:  # no test set: say how the kept epoch did on the validation split carved from train
-        scored = [h for h in trained.history if "val_macro_f1" in h]
-        if scored:
-            best = max(scored, key=lambda h: h["val_macro_f1"])
-            metrics.update(val_accuracy=best["val_accuracy"], val_macro_f1=best["val_macro_f1"])
+    elif trained.kept:  # no test set: how the kept epoch did on the validation split
+        metrics.update(val_accuracy=trained.kept["val_accuracy"], val_macro_f1=trained.kept["val_macro_f1"])
     card = {
         "kind": kind, "base": config.base, "labels": trained.labels, "params": asdict(config),
         "data_fingerprint": fingerprint([(r.text, r.label) for r in train]),

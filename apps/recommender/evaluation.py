@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from shared import Embedder, load_classifier, mrr, ndcg_at_k, roc_auc, train_cross_encoder
+from shared import Embedder, get_embedder, load_classifier, mrr, ndcg_at_k, roc_auc, train_cross_encoder
 from shared.errors import VerticalsError
 
 from .data import CtrExample
@@ -47,7 +47,7 @@ def test_targets(pipe: Pipeline, test: pd.DataFrame) -> tuple[list[str], list[se
 
 def minilm_rankings(pipe: Pipeline, users: list[str], n: int) -> list[list[str]]:
     """Untuned MiniLM: cosine between profile and item text, seen items skipped."""
-    model = Embedder("minilm")
+    model = get_embedder("minilm")
     items = model.encode(list(pipe.items["text"]))
     scores = model.encode([pipe.profile(u) for u in users]) @ items.T
     ids = list(pipe.items["item_id"])
@@ -87,7 +87,7 @@ def evaluate_ranking(pipe: Pipeline, test: pd.DataFrame, k: int = 10,
         scored = pipe.score_pairs(pu, pi)
         results["model"]["auc"] = roc_auc(labels, scored["score"].tolist())
         results["popularity"]["auc"] = roc_auc(labels, scored["popularity"].tolist())
-        minilm = Embedder("minilm")
+        minilm = get_embedder("minilm")
         sims = np.einsum("ij,ij->i", minilm.encode([pipe.profile(u) for u in pu]),
                          minilm.encode([pipe.text[i] for i in pi]))
         results["minilm"]["auc"] = roc_auc(labels, sims.tolist())
@@ -105,7 +105,7 @@ def ctr_texts(examples: Sequence[CtrExample]) -> tuple[list[str], list[str], lis
 
 def minilm_ctr_auc(examples: Sequence[CtrExample]) -> float:
     """Untuned baseline: cosine between the liked titles and the target title."""
-    model = Embedder("minilm")
+    model = get_embedder("minilm")
     liked = model.encode(["; ".join(e.liked) or "nothing" for e in examples])
     target = model.encode([e.target for e in examples])
     return roc_auc([e.label for e in examples], np.einsum("ij,ij->i", liked, target).tolist())
@@ -168,7 +168,7 @@ def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: 
         scores, _ = _text_scores(halves[1 - k], halves[k], f"{name}-fold{k}", **options)
         out_of_fold[fold == k] = scores
     text_test, version = _text_scores(train, test, name, **options)
-    embedder = Embedder("minilm")
+    embedder = get_embedder("minilm")
     x_train, x_test = ctr_features(train, embedder), ctr_features(test, embedder)
     y_train, y_test = [e.label for e in train], [e.label for e in test]
     stack = LogisticRegression(max_iter=2000).fit(np.column_stack([out_of_fold, x_train]), y_train)
