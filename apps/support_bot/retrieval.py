@@ -28,6 +28,7 @@ class RetrievalConfig:
     alpha: float = 0.0
     rerank_k: int = 5
     use_reranker: bool = True
+    rerank_margin: float | None = None  # skip reranking when the fused top-1 leads by this much
 
     def __post_init__(self) -> None:
         for name in ("dense_k", "bm25_k", "rerank_k"):
@@ -35,6 +36,8 @@ class RetrievalConfig:
                 raise ValueError(f"{name} must be greater than 0, got {getattr(self, name)}")
         if self.alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        if self.rerank_margin is not None and self.rerank_margin < 0:
+            raise ValueError(f"rerank_margin must be >= 0, got {self.rerank_margin}")
 
 
 @dataclass
@@ -181,18 +184,32 @@ class Retriever:
         return dense, bm25
 
     def search(self, query: str, k: int = 5, vector: np.ndarray | None = None,
-               rerank: bool | None = None) -> list[Passage]:
-        """Top ``k`` passages for ``query``; pass ``vector`` to reuse an embedding."""
+               rerank: bool | None = None, floor: float = -1.0) -> list[Passage]:
+        """Top ``k`` passages for ``query``; pass ``vector`` to reuse an embedding.
+
+        ``rerank=None`` follows the config: the reranker runs unless the fused top-1 leads by
+        ``rerank_margin`` or no passage reaches the dense ``floor`` (the bot hands off below
+        it, whatever the order). ``rerank=True`` always reranks, ``False`` never does.
+        """
         vector = self.encode(query)[0] if vector is None else vector
         dense, bm25 = self.candidates(query, vector)
         fused = fuse(dense, bm25, self.config.alpha)
         passages = [Passage(self.chunks[i], s, dense.get(i, 0.0), bm25.get(i, 0.0))
                     for i, s in fused[: max(k, self.config.rerank_k)]]
-        use = self.config.use_reranker if rerank is None else rerank
+        use = self._needs_rerank(passages, floor) if rerank is None else rerank
         if use and self.reranker_name and passages:
             cut = self.config.rerank_k  # subtle: the tail keeps its fused order below the head
             passages = self._rerank(query, passages[:cut]) + passages[cut:]
         return passages[:k]
+
+    def _needs_rerank(self, passages: list[Passage], floor: float) -> bool:
+        config = self.config
+        if not config.use_reranker or not passages:
+            return False
+        if max(p.dense for p in passages) < floor:
+            return False
+        lead = passages[0].score - passages[1].score if len(passages) > 1 else float("inf")
+        return config.rerank_margin is None or lead < config.rerank_margin
 
     def search_many(self, queries: list[str], k: int = 5,
                     rerank: bool | None = None) -> list[list[Passage]]:

@@ -38,6 +38,7 @@ class BotSettings:
     reranker: str | None = None
     alpha: float = 0.0
     use_reranker: bool = False
+    rerank_margin: float | None = None
     threshold: float = 0.35  # cosine floor before anything is calibrated
     templates: dict[str, str] = field(default_factory=dict)
 
@@ -75,7 +76,8 @@ class SupportService:
             self._intents = IntentModel(self.registry.path(INTENTS))
             self._intents.warm_up()
             self.bot = BotSettings.from_card(self._intents.card)
-        config = RetrievalConfig(alpha=self.bot.alpha, use_reranker=self.bot.use_reranker)
+        config = RetrievalConfig(alpha=self.bot.alpha, use_reranker=self.bot.use_reranker,
+                                 rerank_margin=self.bot.rerank_margin)
         embedder = self._resolve(self.bot.embedder)
         reranker = self._resolve(self.bot.reranker) if self.bot.reranker else None
         self._retriever = Retriever(self.store, embedder, reranker, config, self.index_path)
@@ -142,7 +144,8 @@ class SupportService:
             chunk = self.retriever.first_chunk(self.bot.templates.get(decision.intent, ""))
             if chunk is not None:
                 return template_answer(chunk, decision.confidence, decision.intent)
-        passages = select_passages(self.retriever.search(query, k=5), self.bot.threshold)
+        found = self.retriever.search(query, k=5, floor=self.bot.threshold)
+        passages = select_passages(found, self.bot.threshold)
         if passages:
             answer = grounded_answer(query, passages, _intent(decision))
             return self.generator.rephrase(message, answer) if self.generator else answer

@@ -105,6 +105,9 @@ def choose_threshold(scores: list[float], correct: list[bool], oos_scores: list[
     return float((lower + below[-1]) / 2) if below else float(lower)
 
 
+RERANK_MARGINS = (0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2)
+
+
 class BotTrainer:
     """Runs the steps in order on a service's KB and an intents file."""
 
@@ -131,6 +134,7 @@ class BotTrainer:
         if opts.reranker:
             bot.reranker, bot.use_reranker = self._reranker(retriever, train, bot, held)
         retriever.config.use_reranker = bot.use_reranker
+        retriever.config.rerank_margin = bot.rerank_margin
         bot.threshold = self._threshold(retriever, held, oos)
         self._log(f"calibrated: alpha={bot.alpha} reranker={bot.use_reranker} "
                   f"threshold={bot.threshold:.3f} templates={len(bot.templates)}")
@@ -222,7 +226,30 @@ class BotTrainer:
         self.report["recall1_hybrid"] = recall_at_k(
             self._ranked(retriever, held, False), relevant, 1)
         self._log(f"held-out MRR@10 hybrid {plain:.3f} -> reranked {reranked:.3f}")
+        if reranked >= plain:
+            bot.rerank_margin = self._rerank_margin(retriever, held, relevant, reranked)
         return name, reranked >= plain
+
+    def _rerank_margin(self, retriever: Retriever, held: list[tuple[str, str]],
+                       relevant: list[set], reranked: float) -> float | None:
+        """The smallest fused-score lead above which skipping the reranker loses no held-out
+        MRR: the reranker then runs only on the questions where it could change the answer.
+        None (always rerank) when every margin tried loses something."""
+        queries = [q for q, _ in held]
+        plain = retriever.search_many(queries, 10, rerank=False)
+        ranked = [[p.chunk.chunk_id for p in ps] for ps in plain]
+        again = [[p.chunk.chunk_id for p in ps] for ps in retriever.search_many(queries, 10, True)]
+        leads = [ps[0].score - ps[1].score if len(ps) > 1 else float("inf") for ps in plain]
+        for margin in RERANK_MARGINS:
+            gated = [r if lead < margin else p
+                     for p, r, lead in zip(ranked, again, leads, strict=True)]
+            if mrr(gated, relevant, 10) >= reranked - 1e-9:
+                share = float(np.mean([lead < margin for lead in leads]))
+                self.report["rerank_margin"], self.report["rerank_share"] = margin, share
+                self._log(f"reranker gated at lead < {margin}: runs on {share:.0%} of "
+                          "held-out questions, same MRR")
+                return margin
+        return None
 
     def _mine(self, retriever: Retriever, queries: list[tuple[str, str]]) -> tuple:
         """One positive and the retriever's top wrong chunks (hard negatives) per question."""

@@ -50,6 +50,27 @@ def test_out_of_scope_is_handed_off_and_bot_stays_quiet(bot: SupportService) -> 
     assert any("capital of australia" in g.question for g in bot.gaps())
 
 
+def test_reranker_runs_only_where_it_can_change_the_answer(bot: SupportService) -> None:
+    retriever = bot.retriever
+    if not retriever.reranker_name:
+        pytest.skip("training kept no reranker")
+    calls: list[str] = []
+    rerank = retriever._rerank
+    retriever._rerank = lambda query, passages: calls.append(query) or rerank(query, passages)
+    question = "How do I fit the pedals when I assemble a boxed bike?"
+    plain = retriever.search(question, rerank=False)
+    lead = plain[0].score - plain[1].score
+    retriever.config.use_reranker, retriever.config.rerank_margin = True, lead + 0.01
+    retriever.search(question)
+    assert calls == [question]  # the top-1 leads by less than the margin: reranked
+    retriever.config.rerank_margin = lead / 2
+    assert [p.chunk.chunk_id for p in retriever.search(question)] == \
+        [p.chunk.chunk_id for p in plain]  # a clear lead keeps the fused order
+    retriever.config.rerank_margin = None
+    retriever.search(question, floor=max(p.dense for p in plain) + 0.01)
+    assert calls == [question]  # below the hand-off floor the order cannot matter
+
+
 def test_follow_up_uses_the_earlier_turn(bot: SupportService) -> None:
     first = bot.ask("What does a Full Service at the workshop include?")
     follow = bot.ask("how much does it cost?", first.conversation_id)
