@@ -39,7 +39,7 @@ def _engine(url: str) -> Engine:
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
-    session = sessionmaker(bind=engine or make_engine(), expire_on_commit=False)()
+    session = _sessions(engine or make_engine())()
     try:
         yield session
         session.commit()
@@ -48,3 +48,9 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@lru_cache(maxsize=8)
+def _sessions(engine: Engine) -> sessionmaker:
+    # subtle: a new sessionmaker per session re-registers its events (a few ms per answer)
+    return sessionmaker(bind=engine, expire_on_commit=False)
