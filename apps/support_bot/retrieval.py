@@ -26,7 +26,7 @@ class RetrievalConfig:
     dense_k: int = 20
     bm25_k: int = 20
     alpha: float = 0.0
-    rerank_k: int = 5
+    rerank_k: int = 3
     use_reranker: bool = True
     rerank_margin: float | None = None  # skip reranking when the fused top-1 leads by this much
 

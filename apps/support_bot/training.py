@@ -38,7 +38,7 @@ class TrainOptions:
     tune_retriever: bool = True
     reranker: bool = True
     reranker_epochs: int = 2
-    reranker_max_length: int = 96
+    reranker_max_length: int = 64
     negatives: int = 2
     per_intent: int = 6  # examples per intent used as reranker/retriever training questions
     export: bool = True  # int8/ONNX forms for fast CPU serving (checked against torch)
