@@ -167,7 +167,7 @@ def latency(sizes: list[int], n_questions: int, n_real: int) -> list[dict]:
     """p50/p95 of a full ``ask`` at each KB size, beside the plain encode + IndexFlatIP loop.
 
     ``n_real`` passages are embedded; larger sizes tile them with noise (timing only). With a
-    reranker, each size is timed twice (see below).
+    reranker that training gated or turned off, each size is timed twice (see below).
     Recall@1 (top passage is a Banking77 training text of the question's intent) is measured
     untimed for the bot's retrieval and for the baseline. "as trained" is the bot as its
     training left it (reranker on, gated or off, whichever won on held-out questions); "always
@@ -193,6 +193,8 @@ def latency(sizes: list[int], n_questions: int, n_real: int) -> list[dict]:
         probe.warm_up()  # the trained bot's embedder, reranker and thresholds, if any
         print(f"embedding {len(real)} passages…", file=sys.stderr)
         vectors = probe.retriever.embedder.encode(real, batch_size=128)
+        # the baseline searches its own embeddings (the bot's retriever may be a tuned one)
+        plain = baseline_model.encode(real, batch_size=128, normalize_embeddings=True)
         for size in sizes:
             texts, vecs = _tile(real, vectors, size)
             service = SupportService(SupportStore(f"sqlite:///{tmp}/kb{size}.db"),
@@ -201,10 +203,11 @@ def latency(sizes: list[int], n_questions: int, n_real: int) -> list[dict]:
             service.retriever.apply(service.store.upsert_documents(docs, _one_chunk), vecs)
             retriever = service.retriever
             reranks = _count_reranks(retriever)
-            calibrated = retriever.config.use_reranker and retriever.config.rerank_margin is None
+            always = retriever.config.use_reranker and retriever.config.rerank_margin is None
             modes = ["as trained"] + (["always rerank"] if retriever.reranker_name
-                                      and not calibrated else [])
-            baseline_per_s, baseline_top = _baseline(baseline_model, faiss, vecs, questions)
+                                      and not always else [])
+            baseline_per_s, baseline_top = _baseline(baseline_model, faiss,
+                                                     _tile(real, plain, size)[1], questions)
             for mode in modes:
                 if mode == "always rerank":
                     retriever.config.use_reranker, retriever.config.rerank_margin = True, None

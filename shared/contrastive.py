@@ -253,9 +253,10 @@ def train_cross_encoder(
     random.Random(42).shuffle(rows)
     n_test = round(len(rows) * test_fraction) if len(rows) >= 10 else 0
     test, train = rows[:n_test], rows[n_test:]
-    # subtle: a cross-encoder must judge the *pair*; the stock [CLS] head, trained from scratch,
-    # does that. Mean pooling with a warmed-up linear head learned passage priors instead on the
-    # support demo (a gift-card question reranked below refund passages), so it is opt-in here.
+    # subtle: a cross-encoder must judge the *pair*. Mean pooling with a warmed-up linear head
+    # learns faster but can score the passage alone when positives are never negatives (a
+    # gift-card question reranked below refund answers), so it is opt-in for callers whose data
+    # rules that out.
     options = {"pooling": "cls", "head_warmup": False, **options}
     config = TrainConfig(base=base, epochs=epochs, **options)
     result = finetune_classifier(

@@ -25,10 +25,12 @@ def _engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
             cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")  # readers (dashboards) never block the writer
-            # WAL + NORMAL: a commit no longer waits for fsync; a crash of the process loses
-            # nothing, a power cut may lose the last commits but never corrupts the database
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # WAL: readers (dashboards) never block the writer
+            mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() == "wal":
+                # WAL + NORMAL: a commit no longer waits for fsync; a crash of the process
+                # loses nothing, a power cut may lose the last commits but never corrupts
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()

@@ -99,9 +99,10 @@ def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
     if not passages or relevance(passages) < threshold:
         return []
     top, chosen, docs = passages[0].score, [passages[0]], {passages[0].chunk.doc_id}
+    reranked = passages[0].rerank is not None
     for passage in passages[1:]:
-        if len(chosen) == limit:
-            break
+        if len(chosen) == limit or (reranked and passage.rerank is None):
+            break  # subtle: below the reranked head, scores are fused cosines (another scale)
         if passage.score >= top - spread and passage.dense >= threshold \
                 and passage.chunk.doc_id not in docs:
             chosen.append(passage)

@@ -5,6 +5,7 @@ fusion weight and answer threshold. Everything calibrated lands in the intent mo
 
 from __future__ import annotations
 
+import random
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -263,15 +264,17 @@ class BotTrainer:
         qs, ps, ys = [], [], []
         found = retriever.search_many([q for q, _ in queries], self.options.negatives + 3, False)
         docs = sorted({d for _, d in queries if self._first_chunk_text(d) is not None})
+        rng = random.Random(0)
         for (query, doc_id), hits in zip(queries, found, strict=True):
             positive = self._first_chunk_text(doc_id)
             if positive is None:
                 continue
             negatives = [p.chunk.search_text for p in hits if p.chunk.doc_id != doc_id]
             negatives = negatives[: self.options.negatives]
-            other = docs[(docs.index(doc_id) + 1) % len(docs)]
-            if other != doc_id and self._first_chunk_text(other) not in negatives:
-                negatives.append(self._first_chunk_text(other))
+            near = {p.chunk.doc_id for p in hits} | {doc_id}  # likely on the same topic
+            others = [d for d in docs if d not in near]
+            if others:
+                negatives.append(self._first_chunk_text(rng.choice(others)))
             for passage, label in [(positive, 1)] + [(n, 0) for n in negatives]:
                 qs.append(query)
                 ps.append(passage)
