@@ -94,17 +94,22 @@ def relevance(passages: list[Passage]) -> float:
 
 def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
                     spread: float = 0.15) -> list[Passage]:
-    """Passages worth citing: none unless :func:`relevance` clears the calibrated ``threshold``;
-    then the top passage and others close to it in final score, one per document."""
-    if not passages or relevance(passages) < threshold:
+    """Passages worth citing: only those whose own dense cosine clears the calibrated
+    ``threshold`` (none: hand off); the best of them and others close to it in final score,
+    one per document.
+
+    subtle: the top passage must clear the threshold too; a small reranker can lift a passage
+    the question barely touches above the ones it is about.
+    """
+    eligible = [p for p in passages if p.dense >= threshold]
+    if not eligible:
         return []
-    top, chosen, docs = passages[0].score, [passages[0]], {passages[0].chunk.doc_id}
-    reranked = passages[0].rerank is not None
-    for passage in passages[1:]:
+    top, chosen, docs = eligible[0].score, [eligible[0]], {eligible[0].chunk.doc_id}
+    reranked = eligible[0].rerank is not None
+    for passage in eligible[1:]:
         if len(chosen) == limit or (reranked and passage.rerank is None):
             break  # subtle: below the reranked head, scores are fused cosines (another scale)
-        if passage.score >= top - spread and passage.dense >= threshold \
-                and passage.chunk.doc_id not in docs:
+        if passage.score >= top - spread and passage.chunk.doc_id not in docs:
             chosen.append(passage)
             docs.add(passage.chunk.doc_id)
     return chosen
