@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,12 +117,8 @@ class VectorIndex:
         queries = self._check(queries)
         if not len(self):
             return [[] for _ in range(len(queries))]
-        structure = self._structure()
-        if len(queries) < FEW_QUERIES:
-            with _one_omp_thread():
-                scores, positions = structure.search(queries, min(k, len(self)))
-        else:
-            scores, positions = structure.search(queries, min(k, len(self)))
+        with _one_omp_thread() if len(queries) < FEW_QUERIES else nullcontext():
+            scores, positions = self._structure().search(queries, min(k, len(self)))
         return [
             [Hit(self._ids[p], float(s), self._metas.get(self._ids[p], {})) for s, p in zip(srow, prow) if p >= 0]
             for srow, prow in zip(scores, positions)

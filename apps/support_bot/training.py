@@ -26,7 +26,7 @@ from shared import (
 from .answer import relevance
 from .intents import intent_config, split_calibration, train_intents
 from .ranking import choose_alpha
-from .retrieval import Retriever
+from .retrieval import Passage, Retriever
 from .service import INTENTS, RERANKER, RETRIEVER, BotSettings, SupportService
 
 
@@ -224,26 +224,25 @@ class BotTrainer:
             return name, True
         retriever.reranker_name = self.service._resolve(name)
         relevant = [self._chunk_ids(retriever, d) for _, d in held]
-        plain = mrr(self._ranked(retriever, held, False), relevant, 10)
-        reranked = mrr(self._ranked(retriever, held, True), relevant, 10)
+        found = retriever.search_many([q for q, _ in held], 10, rerank=False)
+        ranked = [[p.chunk.chunk_id for p in passages] for passages in found]
+        again = self._ranked(retriever, held, True)
+        plain, reranked = mrr(ranked, relevant, 10), mrr(again, relevant, 10)
         self.report["mrr_hybrid"], self.report["mrr_reranked"] = plain, reranked
-        self.report["recall1_hybrid"] = recall_at_k(
-            self._ranked(retriever, held, False), relevant, 1)
+        self.report["recall1_hybrid"] = recall_at_k(ranked, relevant, 1)
         self._log(f"held-out MRR@10 hybrid {plain:.3f} -> reranked {reranked:.3f}")
         if reranked >= plain:
-            bot.rerank_margin = self._rerank_margin(retriever, held, relevant, reranked)
+            bot.rerank_margin = self._rerank_margin(found, again, relevant, reranked)
         return name, reranked >= plain
 
-    def _rerank_margin(self, retriever: Retriever, held: list[tuple[str, str]],
+    def _rerank_margin(self, found: list[list[Passage]], again: list[list[int]],
                        relevant: list[set], reranked: float) -> float | None:
         """The smallest fused-score lead above which skipping the reranker loses no held-out
         MRR: the reranker then runs only on the questions where it could change the answer.
-        None (always rerank) when every margin tried loses something."""
-        queries = [q for q, _ in held]
-        plain = retriever.search_many(queries, 10, rerank=False)
-        ranked = [[p.chunk.chunk_id for p in ps] for ps in plain]
-        again = [[p.chunk.chunk_id for p in ps] for ps in retriever.search_many(queries, 10, True)]
-        leads = [ps[0].score - ps[1].score if len(ps) > 1 else float("inf") for ps in plain]
+        ``found`` are the un-reranked passages, ``again`` the reranked chunk ids. None (always
+        rerank) when every margin tried loses something."""
+        ranked = [[p.chunk.chunk_id for p in passages] for passages in found]
+        leads = [ps[0].score - ps[1].score if len(ps) > 1 else float("inf") for ps in found]
         for margin in RERANK_MARGINS:
             gated = [r if lead < margin else p
                      for p, r, lead in zip(ranked, again, leads, strict=True)]
