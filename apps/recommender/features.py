@@ -1,4 +1,5 @@
-"""Non-text features for the final ranker: popularity, recency, category overlap, user activity.
+"""Non-text features for the final ranker: popularity, recency, category overlap, user activity
+and co-taken (people who took the user's recent items also took this one).
 
 All pure: statistics are computed once from past interactions (:func:`fit_stats`), then
 :func:`other_features` turns (user, item) pairs into a matrix. Values lie in [0, 1].
@@ -12,9 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 TEXT_FEATURES = ("bi_score", "cross_score")
-OTHER_FEATURES = ("popularity", "recency", "category_overlap", "user_activity")
+OTHER_FEATURES = ("popularity", "recency", "category_overlap", "user_activity", "co_taken")
 FEATURES = TEXT_FEATURES + OTHER_FEATURES
 DAY = 86_400
 
@@ -30,6 +32,9 @@ class FeatureStats:
     item_category: dict[str, str] = field(default_factory=dict)
     now: int = 0
     half_life_days: float = 30.0
+    item_row: dict[str, int] = field(default_factory=dict)
+    cosine: sparse.csr_matrix | None = None  # item x item cosine of "taken by the same users"
+    recent: dict[str, list[int]] = field(default_factory=dict)  # user -> rows of recent takes
 
 
 def log_scale(counts: dict[str, int]) -> dict[str, float]:
@@ -49,12 +54,31 @@ def category_shares(categories: Sequence[str]) -> dict[str, float]:
     return {c: named.count(c) / len(named) for c in sorted(set(named))}
 
 
-def fit_stats(interactions: pd.DataFrame, items: pd.DataFrame,
-              now: int | None = None, half_life_days: float = 30.0) -> FeatureStats:
-    """Statistics of past interactions; ``now`` defaults to the latest timestamp seen."""
+def co_taken_cosine(taken: pd.DataFrame, item_row: dict[str, int]) -> sparse.csr_matrix:
+    """Item x item cosine of the sets of users who took each item (item-kNN).
+
+    Items ``a`` and ``b`` taken by users ``{u, v}`` and ``{v}``: ``1 / sqrt(2 * 1) = 0.71``.
+    """
+    pairs = taken[["user_id", "item_id"]].drop_duplicates()
+    users = {u: i for i, u in enumerate(pairs["user_id"].unique())}
+    took = sparse.csr_matrix((np.ones(len(pairs)), ([users[u] for u in pairs["user_id"]],
+                                                    [item_row[i] for i in pairs["item_id"]])),
+                             shape=(len(users), len(item_row)))
+    norm = sparse.diags(1.0 / np.sqrt(np.maximum(np.asarray(took.sum(axis=0)).ravel(), 1.0)))
+    return (norm @ (took.T @ took) @ norm).tocsr()
+
+
+def fit_stats(interactions: pd.DataFrame, items: pd.DataFrame, now: int | None = None,
+              half_life_days: float = 30.0, recent_items: int = 6) -> FeatureStats:
+    """Statistics of past interactions; ``now`` defaults to the latest timestamp seen.
+
+    ``recent_items``: how many of a user's latest takes the co-taken feature compares with.
+    """
     taken = interactions[interactions["label"] == 1]
     item_category = dict(zip(items["item_id"], items["category"]))
     taken_cats = taken.assign(category=taken["item_id"].map(item_category).fillna(""))
+    item_row = {item: i for i, item in enumerate(items["item_id"])}
+    latest = taken.sort_values(["user_id", "timestamp"], ascending=[True, False], kind="stable")
     return FeatureStats(
         popularity=log_scale(taken["item_id"].value_counts().to_dict()),
         last_taken=taken.groupby("item_id")["timestamp"].max().astype(int).to_dict(),
@@ -64,22 +88,39 @@ def fit_stats(interactions: pd.DataFrame, items: pd.DataFrame,
         item_category=item_category,
         now=int(interactions["timestamp"].max()) if now is None else now,
         half_life_days=half_life_days,
+        item_row=item_row,
+        cosine=co_taken_cosine(taken, item_row),
+        recent={u: [item_row[i] for i in rows[:recent_items]] for u, rows in
+                latest.groupby("user_id", sort=False)["item_id"]},
     )
+
+
+def co_taken(stats: FeatureStats, user: str) -> np.ndarray | None:
+    """Per catalogue row: mean cosine to the user's recent takes (None for a user with none)."""
+    rows = stats.recent.get(user)
+    if not rows or stats.cosine is None:
+        return None
+    return np.asarray(stats.cosine[rows].mean(axis=0)).ravel()
 
 
 def other_features(stats: FeatureStats, users: Sequence[str],
                    item_ids: Sequence[str]) -> np.ndarray:
-    """``(n, 4)`` float32 matrix in :data:`OTHER_FEATURES` order for each (user, item) pair.
+    """``(n, 5)`` float32 matrix in :data:`OTHER_FEATURES` order for each (user, item) pair.
 
     Unknown users and new items get zeros where nothing is known (cold start).
     """
     out = np.zeros((len(users), len(OTHER_FEATURES)), dtype=np.float32)
+    neighbours: dict[str, np.ndarray | None] = {}
     for row, (user, item) in enumerate(zip(users, item_ids)):
         last = stats.last_taken.get(item)
+        if user not in neighbours:
+            neighbours[user] = co_taken(stats, user)
+        near, item_row = neighbours[user], stats.item_row.get(item)
         out[row] = (
             stats.popularity.get(item, 0.0),
             0.0 if last is None else recency_weight(stats.now - last, stats.half_life_days),
             stats.user_categories.get(user, {}).get(stats.item_category.get(item, ""), 0.0),
             stats.user_activity.get(user, 0.0),
+            0.0 if near is None or item_row is None else near[item_row],
         )
     return out

@@ -15,7 +15,7 @@ import pandas as pd
 
 from shared.errors import VerticalsError
 
-from .features import FeatureStats, fit_stats, other_features
+from .features import FEATURES, FeatureStats, co_taken, fit_stats, other_features
 from .profiles import MAX_ITEMS, item_entries, positives_by_user, profile_text
 from .ranker import Ranker
 from .scoring import TextScorer, build_index, search_candidates
@@ -36,7 +36,7 @@ class Pipeline:
     _item_vecs: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.stats = fit_stats(self.interactions, self.items)
+        self.stats = fit_stats(self.interactions, self.items, recent_items=self.max_profile_items)
         self.text = dict(zip(self.items["item_id"], self.items["text"]))
         self.title = dict(zip(self.items["item_id"], self.items["title"]))
         self.row = {item: i for i, item in enumerate(self.items["item_id"])}
@@ -61,7 +61,7 @@ class Pipeline:
             raise VerticalsError(f"unknown item_id {item!r}: add it to the items file first")
 
     def features(self, users: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
-        """``(n, 6)`` matrix in :data:`.features.FEATURES` order for (user, item) pairs."""
+        """``(n, 7)`` matrix in :data:`.features.FEATURES` order for (user, item) pairs."""
         for item in set(item_ids):
             self.known_item(item)
         profiles = {u: self.profile(u) for u in sorted(set(users))}
@@ -76,7 +76,8 @@ class Pipeline:
 
     def score_pairs(self, users: Sequence[str], item_ids: Sequence[str]) -> pd.DataFrame:
         """Features, ranker score and its text/other split for each (user, item) pair."""
-        x = self.features(users, item_ids)
+        # a ranker may use a subset of FEATURES (one fitted before a feature existed, or an ablation)
+        x = self.features(users, item_ids)[:, [FEATURES.index(f) for f in self.ranker.features]]
         text_part, other_part = self.ranker.split(x)
         frame = pd.DataFrame(x, columns=self.ranker.features)
         frame.insert(0, "item_id", list(item_ids))
@@ -89,8 +90,9 @@ class Pipeline:
         return frame
 
     def candidates(self, users: Sequence[str], n: int) -> list[list[str]]:
-        """Up to ``n`` unseen items per user from two sources: the bi-encoder's best half, then
-        the most popular items to fill up (popularity alone when cold).
+        """Up to ``n`` unseen items per user from three sources, a third each: the bi-encoder's
+        nearest items, the items most often co-taken with the user's recent ones, then the most
+        popular to fill up (popularity alone when cold).
 
         subtle: text search alone never proposes the blockbusters most users take next, so the
         ranker could not use its popularity feature on them; it then lost to plain popularity.
@@ -99,12 +101,23 @@ class Pipeline:
             self._index = build_index(list(self.items["item_id"]), self.item_vecs)
         warm = [u for u in users if self.taken.get(u)]
         vecs = self.scorer.embed([self.profile(u) for u in warm])
-        n_text = (n + 1) // 2
-        found = search_candidates(self._index, vecs, n_text, [self.seen.get(u, set()) for u in warm])
+        share = -(-n // 3)
+        found = search_candidates(self._index, vecs, share, [self.seen.get(u, set()) for u in warm])
         by_user = {u: [item for item, _ in hits] for u, hits in zip(warm, found)}
+        ids = list(self.items["item_id"])
         out = []
         for user in users:
             merged = dict.fromkeys(by_user.get(user, []))
+            seen = self.seen.get(user, set())
+            near = co_taken(self.stats, user)
+            if near is not None:
+                picked = 0
+                for row in np.argsort(-near, kind="stable"):
+                    if picked == share or near[row] <= 0:
+                        break
+                    if ids[row] not in seen and ids[row] not in merged:
+                        merged[ids[row]] = None
+                        picked += 1
             for item in self.popular(user, n):
                 if len(merged) >= n:
                     break

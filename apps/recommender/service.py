@@ -22,6 +22,7 @@ from shared.errors import VerticalsError
 
 from .batch import BatchPlan, BatchResult, check_output, plan_chunks, run_batch
 from .data import read_candidates, read_interactions, read_items
+from .features import FEATURES
 from .pipeline import POPULARITY_FALLBACK, Pipeline, rank
 from .profiles import positives_by_user, sequential_examples
 from .ranker import Ranker, fit_ranker
@@ -32,15 +33,22 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainConfig:
-    """A training run: text-model recipe, time-split fraction and registry prefix."""
+    """A training run: text-model recipe, time-split fraction, registry prefix, the features
+    the ranker combines, and how many of a user's candidates serve as its negatives."""
 
     prefix: str = "rec"
     val_fraction: float = 0.2
     text: TextConfig = field(default_factory=TextConfig)
+    features: tuple[str, ...] = FEATURES
+    candidate_negatives: int = 2
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.val_fraction <= 0.5:
             raise VerticalsError(f"val_fraction must be in [0.05, 0.5], got {self.val_fraction}")
+        unknown = set(self.features) - set(FEATURES)
+        if unknown or not self.features:
+            raise VerticalsError(f"ranker features must be a non-empty subset of "
+                                 f"{', '.join(FEATURES)}; got {', '.join(sorted(unknown))}")
 
 
 @dataclass
@@ -125,8 +133,9 @@ class RecommenderService:
         config = config or TrainConfig(prefix=self.prefix)
         early, late, cutoff = time_split(self.interactions, config.val_fraction)
         scorer = TextScorer(self._pinned(bi), self._pinned(cross))
-        x, y = self._validation_set(early, late, scorer, config.text.seed, config.text.max_cross)
-        ranker = fit_ranker(x, y)
+        x, y = self._validation_set(early, late, scorer, config)
+        x = x[:, [FEATURES.index(f) for f in config.features]]
+        ranker = fit_ranker(x, y, config.features)
         metrics = validation_metrics(ranker, x, y)
         card = {"kind": "ranker", "base": "logistic-regression", "labels": ["0", "1"],
                 "data_fingerprint": fingerprint([file_digest(self.items_path),
@@ -141,11 +150,18 @@ class RecommenderService:
         return {"biencoder": bi, "interest": cross, "ranker": f"{name}@{version}", **metrics}
 
     def _validation_set(self, early: pd.DataFrame, late: pd.DataFrame, scorer: TextScorer,
-                        seed: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """Late-period interactions of users with early history (at most ``limit``, sampled),
-        plus one unseen negative per positive."""
-        dummy = Ranker(["x"], [0.0], [1.0], [0.0], 0.0)
-        pipe = Pipeline(self.items, early, scorer, dummy)
+                        config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+        """Late-period interactions of users with early history (at most ``max_cross``,
+        sampled), plus negatives per positive: ``candidate_negatives`` drawn from the items the
+        pipeline would put before the ranker for that user, and one from the whole catalogue.
+
+        subtle: the ranker must learn to order what it is given. Trained against random items
+        only, it learned "popular beats obscure" and then could not order a list of popular
+        candidates.
+        """
+        seed, limit = config.text.seed, config.text.max_cross
+        unused = Ranker(["x"], [0.0], [1.0], [0.0], 0.0)  # only features and candidates are asked
+        pipe = Pipeline(self.items, early, scorer, unused)
         late = late[late["user_id"].isin(pipe.taken)]
         if limit is not None and len(late) > limit:
             late = late.sample(n=limit, random_state=seed).sort_index()
@@ -155,10 +171,18 @@ class RecommenderService:
         rng = np.random.default_rng(seed)
         pool = list(self.items["item_id"])
         users, items, labels = list(late["user_id"]), list(late["item_id"]), list(late["label"])
+        later = late.groupby("user_id")["item_id"].agg(set).to_dict()
+        takers = sorted(set(late.loc[late["label"] == 1, "user_id"]))
+        offered = dict(zip(takers, pipe.candidates(takers, 30))) if config.candidate_negatives else {}
         for user in late.loc[late["label"] == 1, "user_id"]:
+            fresh = [i for i in offered.get(user, []) if i not in later[user]]
+            picks = [fresh[int(k)] for k in rng.permutation(len(fresh))[:config.candidate_negatives]]
             item = pool[int(rng.integers(len(pool)))]
-            if item not in pipe.seen.get(user, set()):
-                users.append(user), items.append(item), labels.append(0)
+            if item not in pipe.seen.get(user, set()) and item not in later[user]:
+                picks.append(item)
+            users += [user] * len(picks)
+            items += picks
+            labels += [0] * len(picks)
         return pipe.features(users, items), np.array(labels)
 
     # ---- serving -------------------------------------------------------------------------

@@ -36,10 +36,12 @@ def test_log_scale_recency_and_shares_by_hand() -> None:
 
 def test_other_features_match_hand_values_and_cold_start_is_zero() -> None:
     stats = fit_stats(INTERACTIONS, ITEMS)
-    x = other_features(stats, ["u", "new-user"], ["a", "new-item"])
-    # a was taken twice (most popular), last at t=40 == now; u took one x and one y
-    assert x[0].tolist() == pytest.approx([1.0, 1.0, 0.5, 1.0])
-    assert x[1].tolist() == [0.0, 0.0, 0.0, 0.0]
+    x = other_features(stats, ["u", "new-user", "v"], ["a", "new-item", "c"])
+    # a was taken twice (most popular), last at t=40 == now; u took one x and one y;
+    # co-taken: u's recent takes are c and a; cos(a, a) = 1, cos(c, a) = 1 / sqrt(1 * 2)
+    assert x[0].tolist() == pytest.approx([1.0, 1.0, 0.5, 1.0, (1 + 1 / math.sqrt(2)) / 2])
+    assert x[1].tolist() == [0.0] * 5
+    assert x[2, 4] == pytest.approx(1 / math.sqrt(2))  # v took a; u took a and c
     assert stats.user_activity["v"] == pytest.approx(math.log1p(1) / math.log1p(3))
 
 
