@@ -69,7 +69,7 @@ if note:
     st.warning(note)
 st.dataframe(recommendations_table(recs), hide_index=True, width="stretch")
 st.caption("Score = the ranker's P(take). Its logit splits into text interest (bi- and "
-           "cross-encoder) and other features (popularity, recency, category, activity).")
+           "cross-encoder) and other features (popularity, recency, category, activity, co-taken).")
 if recs and not note:
     top = recs[0]
     st.markdown(f"**Why “{top.title}”?** Because you liked {', '.join(top.because)}. "

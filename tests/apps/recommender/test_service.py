@@ -63,6 +63,36 @@ def test_new_item_is_scored_from_its_text_without_retraining(
     assert 0.0 < frame.loc[0, "score"] < 1.0
 
 
+def test_candidates_mix_text_co_taken_and_popular_items(service: RecommenderService) -> None:
+    from apps.recommender.features import co_taken
+
+    pipe = service.pipeline()
+    user = warm_user(service)
+    offered = pipe.candidates([user], 9)[0]
+    assert len(offered) == len(set(offered)) == 9 and not set(offered) & pipe.seen[user]
+    near = co_taken(pipe.stats, user)
+    ids = list(pipe.items["item_id"])
+    best = next(ids[r] for r in np.argsort(-near, kind="stable") if ids[r] not in pipe.seen[user])
+    assert near[pipe.row[best]] > 0 and best in offered, "the most co-taken unseen item is offered"
+
+
+def test_ranker_on_a_subset_of_features_still_serves(rec_home: Path, tiny: dict[str, Path]) -> None:
+    """An ablation (or a ranker fitted before a feature existed) scores with its own columns."""
+    from apps.recommender.scoring import TextConfig
+    from apps.recommender.service import TrainConfig
+
+    main = RecommenderService(tiny["items"], tiny["interactions"])
+    card = main.ranker_card()
+    subset = RecommenderService(tiny["items"], tiny["interactions"], prefix="ablation")
+    config = TrainConfig(prefix="ablation", val_fraction=0.25, text=TextConfig(max_cross=200),
+                         features=("bi_score", "popularity"))
+    subset.fit_ranker(card["params"]["biencoder"], card["params"]["cross_encoder"], config)
+    recs, _ = subset.recommend(warm_user(main), 3)
+    assert len(recs) == 3 and set(recs[0].features) == {"bi_score", "popularity"}
+    with pytest.raises(VerticalsError, match="non-empty subset"):
+        TrainConfig(features=("bi_score", "shoe_size"))
+
+
 def test_unknown_item_is_refused(service: RecommenderService) -> None:
     with pytest.raises(VerticalsError, match="unknown item_id 'nope'"):
         service.pipeline().score_pairs([warm_user(service)], ["nope"])
@@ -127,7 +157,7 @@ def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Pa
                                       str(tmp_path / "test.csv"), "--candidates", "10", "--json"])
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    for system in ("model", "popularity", "minilm"):
+    for system in ("model", "popularity", "minilm", "co_taken"):
         assert {"ndcg@10", "mrr", "hr@10", "auc"} <= set(metrics[system])
     assert metrics["users"] > 0
 
