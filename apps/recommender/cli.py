@@ -1,4 +1,4 @@
-"""``verticals recommend ...``: train, score, evaluate, demo, dashboard, nightly schedule."""
+"""``verticals recommend ...``: train, score, evaluate, CTR scorer, demo, dashboard, schedule."""
 
 from __future__ import annotations
 
@@ -73,6 +73,33 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(help="Interaction
     service = _service(items, train, prefix)
     test_rows = read_interactions(test, service.items)
     emit(evaluate_ranking(service.pipeline(), test_rows, n_candidates=candidates), as_json)
+
+
+@app.command("train-ctr")
+def train_ctr(items: Items, interactions: Interactions,
+              name: Annotated[str, typer.Option(help="Registry name of the scorer.")] = "rec-ctr-base",
+              examples: Annotated[int, typer.Option(help="Questions to sample.")] = 8000,
+              history: Annotated[int, typer.Option(help="Interactions before each question.")] = 10,
+              base: str = "minilm", epochs: int = 1, max_length: int = 192,
+              as_json: JsonFlag = False) -> None:
+    """Teach the interest scorer TALLRec-style questions built from your interactions, as a
+    start model for `eval-ctr --base NAME` (e.g. MovieLens before the TALLRec movie set)."""
+    from .data import read_interactions, read_items
+    from .profiles import ctr_examples
+    from .scoring import train_ctr_scorer
+
+    catalogue = read_items(items)
+    questions = ctr_examples(read_interactions(interactions, catalogue), catalogue, history,
+                             examples)
+    if not questions:
+        raise VerticalsError(f"{interactions}: no user has more than {history} interactions — "
+                             "lower --history or add data")
+    version = train_ctr_scorer(questions, name, base=base, test_fraction=0.1, epochs=epochs,
+                               max_length=max_length)
+    from shared import get_registry
+
+    emit({"model": f"{name}@{version}", "examples": len(questions),
+          "metrics": get_registry().card(name, version)["metrics"]}, as_json)
 
 
 @app.command("eval-ctr")

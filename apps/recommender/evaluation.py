@@ -13,13 +13,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from shared import Embedder, get_embedder, load_classifier, mrr, ndcg_at_k, roc_auc, train_cross_encoder
+from shared import Embedder, get_embedder, load_classifier, mrr, ndcg_at_k, roc_auc
 from shared.errors import VerticalsError
 
 from .data import CtrExample
 from .features import co_taken
 from .pipeline import Pipeline
 from .profiles import ctr_profile
+from .scoring import train_ctr_scorer
 
 
 def hit_rate(ranked: Sequence[Sequence[str]], relevant: Sequence[set[str]], k: int) -> float:
@@ -151,8 +152,7 @@ def ctr_features(examples: Sequence[CtrExample], embedder: Embedder) -> np.ndarr
 def _text_scores(train: Sequence[CtrExample], score: Sequence[CtrExample], name: str,
                  **options: object) -> tuple[np.ndarray, str]:
     """Fine-tune the cross-encoder on ``train``; its P(interest) for ``score`` and its version."""
-    profiles, targets, labels = ctr_texts(train)
-    version = train_cross_encoder(profiles, targets, labels, name, test_fraction=0.0, **options)
+    version = train_ctr_scorer(train, name, **options)
     scorer = load_classifier(name, version)
     s_profiles, s_targets, _ = ctr_texts(score)
     probs = scorer.predict_proba(s_profiles, pairs=s_targets)[:, scorer.labels.index("1")]
@@ -175,7 +175,7 @@ def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: 
     if len({e.label for e in train}) < 2:
         raise VerticalsError("the CTR training file needs both Yes and No answers")
     options = {"base": base, "epochs": epochs, "max_length": max_length,
-               "batch_size": batch_size, "patience": epochs, "pooling": "mean", "head_warmup": True}
+               "batch_size": batch_size, "patience": epochs}
     rng = np.random.default_rng(0)
     fold = rng.permutation(len(train)) % 2
     halves = [[e for e, f in zip(train, fold, strict=True) if f == k] for k in (0, 1)]

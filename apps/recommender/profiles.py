@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .data import CtrExample
+
 MAX_ITEMS = 6
 
 
@@ -95,3 +97,29 @@ def sample_examples(examples: list[Example], limit: int | None, seed: int = 0) -
         return examples
     keep = np.random.default_rng(seed).choice(len(examples), size=limit, replace=False)
     return [examples[i] for i in sorted(keep)]
+
+
+def ctr_examples(interactions: pd.DataFrame, items: pd.DataFrame, history: int = 10,
+                 limit: int | None = None, seed: int = 0) -> list[CtrExample]:
+    """TALLRec-style questions built from interactions, the way TALLRec built its own: every
+    interaction after a user's first ``history`` becomes "will they take this?", asked with the
+    titles of the ``history`` interactions before it split into liked (1) and disliked (0).
+
+    At most ``limit`` questions, drawn reproducibly. They teach the interest scorer the CTR
+    format on a large catalogue before it is tuned on a small CTR set.
+    """
+    title = dict(zip(items["item_id"], items["title"]))
+    ordered = interactions.sort_values(["user_id", "timestamp"], kind="stable")
+    out = []
+    for _, rows in ordered.groupby("user_id", sort=True):
+        names = [title[i] for i in rows["item_id"]]
+        labels = rows["label"].tolist()
+        for k in range(history, len(names)):
+            window = range(k - history, k)
+            out.append(CtrExample(tuple(names[j] for j in window if labels[j] == 1),
+                                  tuple(names[j] for j in window if labels[j] == 0),
+                                  names[k], int(labels[k])))
+    if limit is not None and len(out) > limit:
+        keep = np.random.default_rng(seed).choice(len(out), size=limit, replace=False)
+        out = [out[i] for i in sorted(keep)]
+    return out

@@ -17,7 +17,8 @@ import numpy as np
 from shared import Embedder, VectorIndex, load_classifier, train_biencoder, train_cross_encoder
 from shared.errors import VerticalsError
 
-from .profiles import Example
+from .data import CtrExample
+from .profiles import Example, ctr_profile
 
 
 @dataclass
@@ -138,6 +139,19 @@ def train_text_models(examples: list[Example], negatives: list[Example],
         max_length=config.cross_max_length, batch_size=config.batch_size, seed=config.seed,
     )
     return f"{names[0]}@{bi_version}", f"{names[1]}@{cross_version}"
+
+
+def train_ctr_scorer(examples: Sequence[CtrExample], name: str, base: str = "minilm",
+                     test_fraction: float = 0.0, **options: object) -> str:
+    """Fine-tune the interest scorer on TALLRec-style questions (profile "Liked: ... Disliked:
+    ...", target title, Yes/No) and register it; returns the version. ``options`` are core
+    :class:`shared.TrainConfig` fields (epochs, max_length, batch_size, ...)."""
+    if len({e.label for e in examples}) < 2:
+        raise VerticalsError("CTR training needs both Yes (1) and No (0) answers")
+    options = {"pooling": "mean", "head_warmup": True, **options}
+    return train_cross_encoder([ctr_profile(e.liked, e.disliked) for e in examples],
+                               [e.target for e in examples], [e.label for e in examples], name,
+                               base=base, test_fraction=test_fraction, **options)
 
 
 def random_negatives(examples: list[Example], item_ids: Sequence[str], per_positive: int,
