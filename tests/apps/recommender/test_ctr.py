@@ -19,3 +19,50 @@ def test_ctr_features_see_the_taste_and_the_like_share():
     assert x[0, 0] > x[0, 2]  # an Alien sequel is closer to the liked Alien films
     assert x[0, 5] == 2 / 3 and x[1, 5] == 1 / 4 and x[2, 5] == 0.0  # share of likes
     assert x[2, 0] == 0.0 and x[2, 3] > 0.99  # no likes; the target itself was disliked
+
+
+def test_ctr_examples_ask_about_each_interaction_after_a_window():
+    import pandas as pd
+
+    from apps.recommender.profiles import ctr_examples
+
+    items = pd.DataFrame({"item_id": ["a", "b", "c", "d"], "title": ["A", "B", "C", "D"]})
+    interactions = pd.DataFrame({"user_id": ["u"] * 4 + ["v"], "item_id": ["a", "b", "c", "d", "a"],
+                                 "label": [1, 0, 1, 0, 1], "timestamp": [1, 2, 3, 4, 1]})
+    assert ctr_examples(interactions, items, history=2) == [
+        CtrExample(("A",), ("B",), "C", 1), CtrExample(("C",), ("B",), "D", 0)]
+    assert len(ctr_examples(interactions, items, history=1, limit=2)) == 2
+
+
+def test_cli_train_ctr_then_eval_ctr_from_it(rec_home, tiny, tmp_path):
+    """The scorer taught CTR questions from interactions is the start model of eval-ctr."""
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from apps.recommender.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["train-ctr", "--items", str(tiny["items"]), "--interactions",
+                                 str(tiny["interactions"]), "--examples", "60", "--history", "4",
+                                 "--max-length", "64", "--name", "tiny-ctr", "--json"])
+    assert result.exit_code == 0, result.output
+    trained = json.loads(result.stdout.strip().splitlines()[-1])
+    assert trained["model"].startswith("tiny-ctr@") and 0 < trained["examples"] <= 60
+    titles = pd.read_csv(tiny["items"], dtype=str)["title"].tolist()
+    records = []
+    for k in range(24):  # a user who likes the first half of the shelf and a target from either
+        liked, disliked = titles[k % 5: k % 5 + 3], titles[-3:]
+        records.append({"instruction": "", "output": "Yes." if k % 2 else "No.", "input":
+                        "User Preference: " + ", ".join(f'"{t}"' for t in liked) +
+                        "\nUser Unpreference: " + ", ".join(f'"{t}"' for t in disliked) +
+                        f'\nWhether the user will like the target movie "{titles[k]}"?'})
+    for split, rows in (("a", records[:12]), ("b", records[12:])):
+        (tmp_path / f"{split}.json").write_text(json.dumps(rows))
+    result = runner.invoke(app, ["eval-ctr", "--train", str(tmp_path / "a.json"), "--test",
+                                 str(tmp_path / "b.json"), "--base", "tiny-ctr", "--epochs", "1",
+                                 "--max-length", "64", "--name", "tiny-eval", "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout.strip().splitlines()[-1])
+    assert 0.0 <= scores["auc"] <= 1.0 and scores["train"] == 12 and scores["test"] == 12
