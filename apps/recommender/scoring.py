@@ -134,8 +134,8 @@ def train_text_models(examples: list[Example], negatives: list[Example],
                                  seed=config.seed)
     labelled = sample_examples(examples + negatives, config.max_cross, config.seed)
     # subtle: the [CLS] head never left "always 0" on click data (MovieLens and the demo: macro-F1
-    # 0.40). Mean pooling with a warmed-up head is safe here because every item is a positive for
-    # some users and a negative (shown, not taken, or drawn at random) for others.
+    # 0.40). Mean pooling with a warmed-up head is safe here: items come as positives for some
+    # users and as negatives (shown and not taken, or drawn at random) for others.
     cross_version = train_cross_encoder(
         [e.profile for e in labelled], [item_text[e.item_id] for e in labelled],
         [e.label for e in labelled], names[1], base=config.base, epochs=config.epochs,
