@@ -95,13 +95,13 @@ def movielens_ctr_base(quick: bool) -> str:
     return "ml-ctr"
 
 
-def tallrec(quick: bool) -> dict:
+def tallrec(quick: bool, domains: list[str]) -> dict:
     from apps.recommender.data import load_tallrec
     from apps.recommender.evaluation import evaluate_ctr
 
     out = {}
-    bases = {"movie": movielens_ctr_base(quick), "book": "minilm"}
-    for domain in ("movie", "book"):
+    bases = {"movie": movielens_ctr_base(quick) if "movie" in domains else "", "book": "minilm"}
+    for domain in domains:
         examples = load_tallrec(DATA / "tallrec_ctr" / domain / "valid.json")
         random.Random(0).shuffle(examples)
         half = len(examples) // 2
@@ -183,10 +183,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="samples, fewer steps")
     parser.add_argument("--only", choices=["movielens", "tallrec", "throughput"], action="append")
+    parser.add_argument("--domains", default="movie,book", help="TALLRec domains to run")
     parser.add_argument("--home", type=Path, help="VERTICALS_HOME for the models (default: temp); "
                         "a rerun with the same --home reuses the MovieLens models")
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON too")
     args = parser.parse_args()
+    if set(args.domains.split(",")) - {"movie", "book"}:
+        parser.error(f"--domains takes movie and/or book, got {args.domains!r}")
     if not DATA.exists():
         sys.exit(f"benchmark data not found at {DATA}")
     work = Path(args.home.parent if args.home else tempfile.mkdtemp(prefix="rec-bench-"))
@@ -196,7 +199,8 @@ def main() -> None:
     for part in parts:
         start = time.perf_counter()
         results[part] = (movielens(args.quick, work) if part == "movielens" else
-                         tallrec(args.quick) if part == "tallrec" else throughput(args.quick))
+                         tallrec(args.quick, args.domains.split(",")) if part == "tallrec"
+                         else throughput(args.quick))
         print(f"[{part}] done in {time.perf_counter() - start:.0f}s", file=sys.stderr)
         print(table({part: results[part]}) + "\n", flush=True)
     if args.json:
