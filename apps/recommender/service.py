@@ -34,17 +34,19 @@ log = logging.getLogger(__name__)
 @dataclass
 class TrainConfig:
     """A training run: text-model recipe, time-split fraction, registry prefix, the features
-    the ranker combines, and how many of a user's candidates serve as its negatives."""
+    the ranker combines, and how many candidates per user it learns to order."""
 
     prefix: str = "rec"
     val_fraction: float = 0.2
     text: TextConfig = field(default_factory=TextConfig)
     features: tuple[str, ...] = FEATURES
-    candidate_negatives: int = 2
+    candidates: int = 50
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.val_fraction <= 0.5:
             raise VerticalsError(f"val_fraction must be in [0.05, 0.5], got {self.val_fraction}")
+        if self.candidates < 1:
+            raise VerticalsError(f"candidates must be at least 1, got {self.candidates}")
         unknown = set(self.features) - set(FEATURES)
         if unknown or not self.features:
             raise VerticalsError(f"ranker features must be a non-empty subset of "
@@ -151,39 +153,33 @@ class RecommenderService:
 
     def _validation_set(self, early: pd.DataFrame, late: pd.DataFrame, scorer: TextScorer,
                         config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-        """Late-period interactions of users with early history (at most ``max_cross``,
-        sampled), plus negatives per positive: ``candidate_negatives`` drawn from the items the
-        pipeline would put before the ranker for that user, and one from the whole catalogue.
+        """The ranker's training rows: for users with early history who take something in the
+        late period, the ``config.candidates`` items the pipeline (on early data) offers them,
+        labelled 1 if taken in the late period, else 0; at most ``max_cross`` rows.
 
-        subtle: the ranker must learn to order what it is given. Trained against random items
-        only, it learned "popular beats obscure" and then could not order a list of popular
-        candidates.
+        subtle: the ranker must learn to order what it is given. Trained on taken items against
+        random ones, it learned "popular beats obscure" and could not order a list of popular
+        candidates; trained on taken items against candidates, the features that pick the
+        candidates looked like signs of *not* taking (AUC below 0.5). Only the candidate lists,
+        labelled, are the question it answers when serving.
         """
-        seed, limit = config.text.seed, config.text.max_cross
         unused = Ranker(["x"], [0.0], [1.0], [0.0], 0.0)  # only features and candidates are asked
         pipe = Pipeline(self.items, early, scorer, unused)
-        late = late[late["user_id"].isin(pipe.taken)]
-        if limit is not None and len(late) > limit:
-            late = late.sample(n=limit, random_state=seed).sort_index()
-        if late.empty or late["label"].sum() == 0:
-            raise VerticalsError("no positive interactions after the time split for users with "
-                                 "earlier history — add data or raise --val-fraction")
-        rng = np.random.default_rng(seed)
-        pool = list(self.items["item_id"])
-        users, items, labels = list(late["user_id"]), list(late["item_id"]), list(late["label"])
+        late = late[late["user_id"].isin(pipe.taken) & (late["label"] == 1)]
         later = late.groupby("user_id")["item_id"].agg(set).to_dict()
-        takers = sorted(set(late.loc[late["label"] == 1, "user_id"]))
-        offered = dict(zip(takers, pipe.candidates(takers, 30))) if config.candidate_negatives else {}
-        for user in late.loc[late["label"] == 1, "user_id"]:
-            fresh = [i for i in offered.get(user, []) if i not in later[user]]
-            picks = [fresh[int(k)] for k in rng.permutation(len(fresh))[:config.candidate_negatives]]
-            item = pool[int(rng.integers(len(pool)))]
-            if item not in pipe.seen.get(user, set()) and item not in later[user]:
-                picks.append(item)
-            users += [user] * len(picks)
-            items += picks
-            labels += [0] * len(picks)
-        return pipe.features(users, items), np.array(labels)
+        users = sorted(later)
+        limit = config.text.max_cross
+        if limit is not None and len(users) * config.candidates > limit:
+            keep = np.random.default_rng(config.text.seed).choice(
+                len(users), size=max(1, limit // config.candidates), replace=False)
+            users = [users[i] for i in sorted(keep)]
+        rows = [(user, item) for user, offered in zip(users, pipe.candidates(users, config.candidates))
+                for item in offered]
+        labels = np.array([int(item in later[user]) for user, item in rows])
+        if not labels.sum():
+            raise VerticalsError("no item taken after the time split is among the candidates of "
+                                 "users with earlier history — add data or raise --val-fraction")
+        return pipe.features([u for u, _ in rows], [i for _, i in rows]), labels
 
     # ---- serving -------------------------------------------------------------------------
 
