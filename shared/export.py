@@ -101,12 +101,13 @@ def best_backend(model_dir: Path) -> OnnxBackend | None:
 
 def export_model(
     model_dir: Path, check_texts: Sequence[str], embed: bool = False, int8: bool = True,
-    max_length: int = 64,
+    max_length: int = 64, check_pairs: Sequence[str] | None = None,
 ) -> dict:
     """Export ``model_dir`` to ONNX (and int8), check agreement on ``check_texts``, time all forms.
 
     Agreement is the share of identical argmax predictions (classifiers) or of cosine >= 0.99
-    (embedders). Returns the report written to ``export/report.json``.
+    (embedders). A cross-encoder is checked on what it serves: ``check_pairs`` gives the second
+    text of each pair. Returns the report written to ``export/report.json``.
     """
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -115,27 +116,30 @@ def export_model(
 
     if not check_texts:
         raise VerticalsError("export needs check texts to measure agreement; none were given")
+    if check_pairs is not None and len(check_pairs) != len(check_texts):
+        raise VerticalsError(f"export got {len(check_texts)} check texts but {len(check_pairs)} pairs")
     hf_logging.set_verbosity_error()
     loader = AutoModel.from_pretrained if embed else load_classifier_model
     model = loader(model_dir, attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    encoded = dict(
-        tokenizer(list(check_texts), padding=True, truncation=True, max_length=max_length, return_tensors="np")
-    )
+    pairs = list(check_pairs) if check_pairs is not None else None
+    encoded = dict(tokenizer(list(check_texts), pairs, padding=True, truncation=True,
+                             max_length=max_length, return_tensors="np"))
     torch_backend = TorchBackend(model, "cpu", embed)
     with atomic_dir(export_dir(model_dir)) as tmp:
         _onnx_export(model, tokenizer, tmp / "model.onnx", embed)
-        report = {"kind": "embedder" if embed else "classifier", "check_texts": len(check_texts)}
+        report = {"kind": "embedder" if embed else "classifier", "check_texts": len(check_texts),
+                  "check_pairs": pairs is not None}
         reference = torch_backend(encoded)
-        report["torch_texts_per_s"] = _speed(torch_backend, tokenizer, check_texts, max_length)
+        report["torch_texts_per_s"] = _speed(torch_backend, tokenizer, check_texts, pairs, max_length)
         backend = OnnxBackend(tmp / "model.onnx")
         report["onnx_agreement"] = _agreement(reference, backend(encoded), embed)
-        report["onnx_texts_per_s"] = _speed(backend, tokenizer, check_texts, max_length)
+        report["onnx_texts_per_s"] = _speed(backend, tokenizer, check_texts, pairs, max_length)
         if int8:
             _quantize(tmp / "model.onnx", tmp / "model.int8.onnx")
             backend = OnnxBackend(tmp / "model.int8.onnx")
             report["int8_agreement"] = _agreement(reference, backend(encoded), embed)
-            report["int8_texts_per_s"] = _speed(backend, tokenizer, check_texts, max_length)
+            report["int8_texts_per_s"] = _speed(backend, tokenizer, check_texts, pairs, max_length)
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report), file=sys.stderr)
     return report
@@ -168,12 +172,15 @@ def _agreement(reference: np.ndarray, other: np.ndarray, embed: bool) -> float:
     return float(np.mean(reference.argmax(1) == other.argmax(1)))
 
 
-def _speed(backend, tokenizer, texts: Sequence[str], max_length: int, batch: int = 64) -> float:
-    """Texts per second, tokenising included, in batches of ``batch`` (after one warm-up)."""
-    chunks = [list(texts[i : i + batch]) for i in range(0, len(texts), batch)]
+def _speed(backend, tokenizer, texts: Sequence[str], pairs: list[str] | None, max_length: int,
+           batch: int = 64) -> float:
+    """Texts (or pairs) per second, tokenising included, in batches of ``batch`` (after one warm-up)."""
+    chunks = [(list(texts[i : i + batch]), pairs[i : i + batch] if pairs else None)
+              for i in range(0, len(texts), batch)]
 
-    def run(chunk: list[str]) -> None:
-        backend(dict(tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="np")))
+    def run(chunk: tuple[list[str], list[str] | None]) -> None:
+        backend(dict(tokenizer(*chunk, padding=True, truncation=True, max_length=max_length,
+                               return_tensors="np")))
 
     run(chunks[0])
     start = time.perf_counter()

@@ -297,12 +297,16 @@ class BotTrainer:
         from shared import export_model
 
         resolve = self.service._resolve
-        passages = [c.search_text for c in self.service.store.chunks()][:200]
-        targets = [("intents", intents_path, texts[:200], False, self.options.max_length),
-                   ("embedder", resolve_model(resolve(bot.embedder)), texts[:200], True, 128)]
+        texts = texts[:200]
+        targets = [("intents", intents_path, texts, None, False, self.options.max_length),
+                   ("embedder", resolve_model(resolve(bot.embedder)), texts, None, True, 128)]
         if bot.reranker:
-            targets.append(("reranker", Path(resolve(bot.reranker)), passages, False,
+            # checked on what it serves: (question, passage) pairs
+            passages = [c.search_text for c in self.service.store.chunks()][:len(texts)]
+            pairs = [passages[i % len(passages)] for i in range(len(texts))] if passages else None
+            targets.append(("reranker", Path(resolve(bot.reranker)), texts, pairs, False,
                             self.options.reranker_max_length))
-        for label, path, check, embed, max_length in targets:
-            report = export_model(Path(path), check, embed=embed, max_length=max_length)
+        for label, path, check, pairs, embed, max_length in targets:
+            report = export_model(Path(path), check, embed=embed, max_length=max_length,
+                                  check_pairs=pairs)
             self.report[f"export_{label}"] = {k: v for k, v in report.items() if k != "kind"}

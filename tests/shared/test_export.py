@@ -41,3 +41,22 @@ def test_embedder_export_matches_sentence_transformers(home, tmp_path):
     fast.warm_up()
     assert fast._onnx is not None
     np.testing.assert_allclose(fast.encode(texts), reference, atol=1e-4)
+
+
+def test_pair_export_is_checked_and_served_on_pairs(full_model, session_registry, tmp_path):
+    import numpy as np
+    import pytest
+
+    from shared.errors import VerticalsError
+
+    path = shutil.copytree(session_registry.path("toy-full"), tmp_path / "pairs")
+    texts = [r.text for r in toy_rows(12, 3)]
+    pairs = [r.text for r in toy_rows(12, 4)]
+    with pytest.raises(VerticalsError, match="12 check texts but 2 pairs"):
+        export_model(path, texts, check_pairs=pairs[:2], int8=False)
+    reference = Classifier(path).logits(texts, pairs)  # torch, before the export exists
+    report = export_model(path, texts, check_pairs=pairs, int8=False, max_length=48)
+    assert report["check_pairs"] is True and report["onnx_agreement"] == 1.0
+    served = Classifier(path)
+    assert served.backend_name.endswith(".onnx")
+    np.testing.assert_allclose(served.logits(texts, pairs), reference, atol=1e-4)
