@@ -8,10 +8,12 @@ recent takes: the ranker's one collaborative feature, shown so its share of the 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from shared import Embedder, get_embedder, load_classifier, mrr, ndcg_at_k, roc_auc
 from shared.errors import VerticalsError
@@ -79,10 +81,10 @@ def auc_pairs(pipe: Pipeline, test: pd.DataFrame, users: list[str],
     rows = test[test["user_id"].isin(set(users))]
     pairs_u, pairs_i, labels = list(rows["user_id"]), list(rows["item_id"]), list(rows["label"])
     rng = np.random.default_rng(seed)
-    pool = list(pipe.items["item_id"])
+    pool, in_test = list(pipe.items["item_id"]), set(rows["item_id"])
     for user in rows.loc[rows["label"] == 1, "user_id"]:
         item = pool[int(rng.integers(len(pool)))]
-        if item not in pipe.seen.get(user, set()) and item not in set(rows["item_id"]):
+        if item not in pipe.seen.get(user, set()) and item not in in_test:
             pairs_u.append(user), pairs_i.append(item), labels.append(0)
     return pairs_u, pairs_i, labels
 
@@ -91,7 +93,10 @@ def evaluate_ranking(pipe: Pipeline, test: pd.DataFrame, k: int = 10,
                      n_candidates: int = 50) -> dict:
     """Model vs popularity, untuned MiniLM and co-taken on the same users; AUC on labelled pairs."""
     users, relevant = test_targets(pipe, test)
-    model = pipe.top_k(users, n_candidates, n_candidates)
+    chunk = 32
+    model = pd.concat([pipe.top_k(users[i:i + chunk], n_candidates, n_candidates)
+                       for i in tqdm(range(0, len(users), chunk), desc="ranking test users",
+                                     unit=f"{chunk} users", file=sys.stderr)])
     by_user = model.groupby("user_id")["item_id"].agg(list).to_dict()
     results = {"model": ranking_metrics([by_user.get(u, []) for u in users], relevant, k),
                "popularity": ranking_metrics([pipe.popular(u, k) for u in users], relevant, k),
