@@ -84,6 +84,8 @@ def train_ctr(items: Items, interactions: Interactions,
               as_json: JsonFlag = False) -> None:
     """Teach the interest scorer TALLRec-style questions built from your interactions, as a
     start model for `eval-ctr --base NAME` (e.g. MovieLens before the TALLRec movie set)."""
+    from shared import get_registry
+
     from .data import read_interactions, read_items
     from .profiles import ctr_examples
     from .scoring import train_ctr_scorer
@@ -96,8 +98,6 @@ def train_ctr(items: Items, interactions: Interactions,
                              "lower --history or add data")
     version = train_ctr_scorer(questions, name, base=base, test_fraction=0.1, epochs=epochs,
                                max_length=max_length)
-    from shared import get_registry
-
     emit({"model": f"{name}@{version}", "examples": len(questions),
           "metrics": get_registry().card(name, version)["metrics"]}, as_json)
 
