@@ -149,7 +149,7 @@ def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Pa
     from apps.recommender.service import time_split
 
     service = RecommenderService(tiny["items"], tiny["interactions"])
-    early, late, _ = time_split(service.interactions, 0.25)
+    early, late = time_split(service.interactions, 0.25)
     early.to_csv(tmp_path / "train.csv", index=False)
     late.to_csv(tmp_path / "test.csv", index=False)
     result = CliRunner().invoke(app, ["eval", "--items", str(tiny["items"]), "--train",
