@@ -3,6 +3,8 @@ sentences that carried the verdict, and cashtag extraction.
 
 >>> cashtags("$NWB falls while $hlx and US$5 do not count; $NWB again")
 ['NWB']
+>>> clean_text("Fed holds rates  https://t.co/q2fXwZqMZ4")
+'Fed holds rates'
 >>> split_sentences("Profit fell 5.2% in Q3. Shares slid! The CEO (Mr. Lee) resigned")
 ['Profit fell 5.2% in Q3.', 'Shares slid!', 'The CEO (Mr. Lee) resigned']
 """
@@ -20,6 +22,7 @@ SENTIMENTS = ("negative", "neutral", "positive")
 CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,6})\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z$0-9])")
 _ABBREV = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|Inc|Corp|Ltd|Co|St|vs|No|U\.S)\.$")
+_URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+")
 
 
 def cashtags(text: str) -> list[str]:
@@ -40,6 +43,17 @@ def mentioned_tickers(text: str, aliases: dict[str, tuple[str, ...]] | None = No
                                        for n in names):
             found.append(ticker)
     return found
+
+
+def clean_text(text: str) -> str:
+    """The text the models read, in training and serving alike: links dropped, spaces collapsed.
+
+    subtle: a shortened link carries no topic or sentiment but costs ~17 of a Twitter headline's
+    ~44 tokens (measured on the topic validation set): dropping it cuts classification time by
+    a third. A text that is nothing but a link is kept as it was.
+    """
+    cleaned = " ".join(_URL.sub(" ", text).split())
+    return cleaned or text.strip()
 
 
 def split_sentences(text: str, limit: int = 30) -> list[str]:
@@ -116,6 +130,7 @@ class ArticleClassifier:
         self.warm_up()
         if not bodies:
             return []
+        bodies = [clean_text(b) for b in bodies]
         per_article = [split_sentences(b) or [b] for b in bodies]
         flat = [s for sentences in per_article for s in sentences]
         sentence_probs = self._sentiment.predict_proba(flat)

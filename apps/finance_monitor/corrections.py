@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 
 from shared import VerticalsError, atomic_write_text, get_settings, session_scope
 
+from .classify import clean_text
 from .store import Article, Correction, utcnow
 
 FIELDS = ("topic", "sentiment")
@@ -68,7 +69,7 @@ def export_corrections(engine: Engine, field: str, path: str | Path | None = Non
         rows = session.execute(select(Article.title, Correction.new)
                                .join(Article, Article.id == Correction.article_id)
                                .where(Correction.field == field).order_by(Correction.id)).all()
-    frame = pd.DataFrame(rows, columns=["text", "label"])
+    frame = pd.DataFrame([(clean_text(title), new) for title, new in rows], columns=["text", "label"])
     atomic_write_text(path, frame.to_csv(index=False))
     return path
 

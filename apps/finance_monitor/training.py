@@ -22,6 +22,7 @@ from shared import (
     read_table,
 )
 
+from .classify import clean_text
 from .config import ModelConfig
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "datasets" / "finance"
@@ -52,7 +53,7 @@ def read_column(path: str | Path, column: str) -> list[LabelledText]:
     if classes.exists() and all(v.isdigit() for v in labels):
         names = [line.strip() for line in classes.read_text().splitlines() if line.strip()]
         labels = [names[int(v)] for v in labels]
-    rows = [LabelledText(t.strip(), lab) for t, lab in zip(frame["text"], labels, strict=True)]
+    rows = [LabelledText(clean_text(t), lab) for t, lab in zip(frame["text"], labels, strict=True)]
     if len({r.label for r in rows}) < 2:
         raise DataError(path, None, f"only one {column} label", "a classifier needs two or more")
     return rows
