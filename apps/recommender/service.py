@@ -23,7 +23,7 @@ from shared.errors import VerticalsError
 from .batch import BatchPlan, BatchResult, check_output, plan_chunks, run_batch
 from .data import read_candidates, read_interactions, read_items
 from .features import FEATURES
-from .pipeline import POPULARITY_FALLBACK, Pipeline, rank
+from .pipeline import POPULARITY_FALLBACK, SHARE_GRID, Pipeline, choose_shares, mix_sources, rank
 from .profiles import positives_by_user, sequential_examples
 from .ranker import Ranker, fit_ranker
 from .scoring import TextConfig, TextScorer, random_negatives, train_text_models
@@ -141,7 +141,7 @@ class RecommenderService:
         config = config or TrainConfig(prefix=self.prefix)
         early, late = time_split(self.interactions, config.val_fraction)
         scorer = TextScorer(self._pinned(bi), self._pinned(cross))
-        x, y = self._validation_set(early, late, scorer, config)
+        x, y, candidates = self._validation_set(early, late, scorer, config)
         x = x[:, [FEATURES.index(f) for f in config.features]]
         ranker = fit_ranker(x, y, config.features)
         metrics = validation_metrics(ranker, x, y)
@@ -150,18 +150,21 @@ class RecommenderService:
                                                  file_digest(self.interactions_path)]),
                 "params": {"biencoder": bi, "cross_encoder": cross, "split": "per-user time",
                            "val_fraction": config.val_fraction, "features": ranker.features,
-                           "coef": dict(zip(ranker.features, ranker.coef))},
-                "metrics": metrics}
+                           "coef": dict(zip(ranker.features, ranker.coef)),
+                           "candidate_shares": candidates["candidate_shares"]},
+                "metrics": metrics | {"val_candidate_recall": candidates["candidate_recall"]}}
         name = self.names()["ranker"]
         version = self.registry.save(name, ranker.save, card)
         self._pipeline = None
-        return {"biencoder": bi, "interest": cross, "ranker": f"{name}@{version}", **metrics}
+        return {"biencoder": bi, "interest": cross, "ranker": f"{name}@{version}", **card["metrics"],
+                "candidate_shares": candidates["candidate_shares"]}
 
     def _validation_set(self, early: pd.DataFrame, late: pd.DataFrame, scorer: TextScorer,
-                        config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+                        config: TrainConfig) -> tuple[np.ndarray, np.ndarray, dict]:
         """The ranker's training rows: for users with early history who take something in the
         late period, the ``config.candidates`` items the pipeline (on early data) offers them,
-        labelled 1 if taken in the late period, else 0; at most ``max_cross`` rows.
+        labelled 1 if taken in the late period, else 0; at most ``max_cross`` rows. The
+        candidate sources' shares are chosen first, on all those users (``choose_shares``).
 
         subtle: the ranker must learn to order what it is given. Trained on taken items against
         random ones, it learned "popular beats obscure" and could not order a list of popular
@@ -174,18 +177,24 @@ class RecommenderService:
         late = late[late["user_id"].isin(pipe.taken) & (late["label"] == 1)]
         later = late.groupby("user_id")["item_id"].agg(set).to_dict()
         users = sorted(later)
+        if not users:
+            raise VerticalsError("no user with earlier history takes anything in the validation "
+                                 "period — add interactions or raise --val-fraction")
+        found = pipe.sources(users, config.candidates)
+        shares, recall = choose_shares(found, [later[u] for u in users], config.candidates)
+        keep = range(len(users))
         limit = config.text.max_cross
         if limit is not None and len(users) * config.candidates > limit:
-            keep = np.random.default_rng(config.text.seed).choice(
-                len(users), size=max(1, limit // config.candidates), replace=False)
-            users = [users[i] for i in sorted(keep)]
-        rows = [(user, item) for user, offered in zip(users, pipe.candidates(users, config.candidates))
-                for item in offered]
+            keep = sorted(np.random.default_rng(config.text.seed).choice(
+                len(users), size=max(1, limit // config.candidates), replace=False))
+        rows = [(users[i], item) for i in keep
+                for item in mix_sources(found[i], config.candidates, shares)]
         labels = np.array([int(item in later[user]) for user, item in rows])
         if not labels.sum():
             raise VerticalsError("no item taken after the time split is among the candidates of "
                                  "users with earlier history — add data or raise --val-fraction")
-        return pipe.features([u for u, _ in rows], [i for _, i in rows]), labels
+        x = pipe.features([u for u, _ in rows], [i for _, i in rows])
+        return x, labels, {"candidate_shares": list(shares), "candidate_recall": recall}
 
     # ---- serving -------------------------------------------------------------------------
 
@@ -203,7 +212,8 @@ class RecommenderService:
             ranker = Ranker.load(self.registry.path(self.names()["ranker"]))
             scorer = TextScorer(self._pinned(card["params"]["biencoder"]),
                                 self._pinned(card["params"]["cross_encoder"]))
-            self._pipeline = Pipeline(self.items, self.interactions, scorer, ranker)
+            shares = tuple(card["params"].get("candidate_shares", SHARE_GRID[0]))
+            self._pipeline = Pipeline(self.items, self.interactions, scorer, ranker, shares=shares)
         return self._pipeline
 
     def _pinned(self, name_at_version: str) -> str:

@@ -80,3 +80,15 @@ def test_rank_orders_per_user_with_stable_ties() -> None:
 
 def test_hit_rate_by_hand() -> None:
     assert hit_rate([["a", "b"], ["c"]], [{"b"}, {"x"}], 2) == 0.5
+
+
+def test_candidate_shares_follow_the_source_that_finds_later_takes() -> None:
+    from apps.recommender.pipeline import SHARE_GRID, choose_shares
+
+    # per user: (bi-encoder, co-taken, popular) lists; the later takes sit deep in co-taken
+    found = [(["a", "b", "c"], ["d", "e", "x"], ["f", "g"]),
+             (["a", "b", "c"], ["d", "e", "y"], ["f", "g"])]
+    shares, recall = choose_shares(found, [{"x"}, {"y"}], n=4)
+    assert shares[1] > shares[0] and recall == 1.0
+    # nothing found anywhere: the even split, recall 0
+    assert choose_shares(found, [{"z"}, {"z"}], n=3) == (SHARE_GRID[0], 0.0)
