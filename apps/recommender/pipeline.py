@@ -14,6 +14,7 @@ from math import ceil
 import numpy as np
 import pandas as pd
 
+from shared import recall_at_k
 from shared.errors import VerticalsError
 
 from .features import FEATURES, FeatureStats, co_taken, fit_stats, other_features
@@ -189,8 +190,7 @@ def choose_shares(found: Sequence[tuple[list[str], list[str], list[str]]],
     """
     best, best_recall = SHARE_GRID[0], -1.0
     for shares in SHARE_GRID:
-        recall = float(np.mean([bool(set(mix_sources(f, n, shares)) & rel)
-                                for f, rel in zip(found, relevant, strict=True)]))
+        recall = recall_at_k([mix_sources(f, n, shares) for f in found], relevant, n)
         if recall > best_recall + 1e-9:
             best, best_recall = shares, recall
     return best, best_recall
