@@ -107,13 +107,26 @@ def eval_ctr(train: Annotated[Path, typer.Option(help="TALLRec JSON to fine-tune
              test: Annotated[Path, typer.Option(help="TALLRec JSON to score.")],
              base: Annotated[str, typer.Option(help="Start model (e.g. rec-interest).")] = "minilm",
              name: str = "rec-ctr", epochs: int = 3, max_length: int = 256,
+             items: Annotated[Path | None, typer.Option(
+                 help="Items CSV of another interaction log over the same titles.")] = None,
+             interactions: Annotated[Path | None, typer.Option(
+                 help="That log: each target's like share and popularity in it become "
+                      "features.")] = None,
              as_json: JsonFlag = False) -> None:
     """Fine-tune the interest scorer on TALLRec-style A.json, print AUC on B.json."""
-    from .data import load_tallrec
+    from .data import load_tallrec, read_interactions, read_items
     from .evaluation import evaluate_ctr
+    from .features import title_priors
 
+    if (items is None) != (interactions is None):
+        raise VerticalsError("--items and --interactions go together: the log's items name the "
+                             "titles its interactions refer to")
+    priors = None
+    if items is not None and interactions is not None:
+        catalogue = read_items(items)
+        priors = title_priors(catalogue, read_interactions(interactions, catalogue))
     emit(evaluate_ctr(load_tallrec(train), load_tallrec(test), name, base=base, epochs=epochs,
-                      max_length=max_length), as_json)
+                      max_length=max_length, priors=priors), as_json)
 
 
 @app.command()

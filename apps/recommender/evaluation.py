@@ -133,12 +133,15 @@ def minilm_ctr_auc(examples: Sequence[CtrExample]) -> float:
     return roc_auc([e.label for e in examples], np.einsum("ij,ij->i", liked, target).tolist())
 
 
-def ctr_features(examples: Sequence[CtrExample], embedder: Embedder) -> np.ndarray:
+def ctr_features(examples: Sequence[CtrExample], embedder: Embedder,
+                 priors: dict[str, tuple[float, float]] | None = None) -> np.ndarray:
     """Per example: how close the target is to the liked and to the disliked titles (mean, max,
-    difference), the user's share of likes and the history sizes.
+    difference), the user's share of likes and the history sizes; with ``priors``
+    (:func:`title_priors` of another interaction log) also the target's like share and
+    popularity there (a title the log lacks: the average share, popularity 0).
 
     The share of likes is the user-activity feature of the ranker: a user who liked most of what
-    they saw tends to like the next title too.
+    they saw tends to like the next title too; the priors are its popularity feature.
     """
     titles = sorted({t for e in examples for t in (*e.liked, *e.disliked, e.target)})
     vectors = dict(zip(titles, embedder.encode(titles), strict=True))
@@ -151,6 +154,10 @@ def ctr_features(examples: Sequence[CtrExample], embedder: Embedder) -> np.ndarr
         rows.append([np.mean(liked), max(liked), np.mean(disliked), max(disliked),
                      np.mean(liked) - np.mean(disliked), n_liked / max(1, n_liked + n_disliked),
                      np.log1p(n_liked), np.log1p(n_disliked)])
+    if priors is not None:
+        unknown = (float(np.mean([share for share, _ in priors.values()] or [0.0])), 0.0)
+        rows = [row + list(priors.get(e.target.strip(), unknown))
+                for row, e in zip(rows, examples, strict=True)]
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -166,9 +173,11 @@ def _text_scores(train: Sequence[CtrExample], score: Sequence[CtrExample], name:
 
 def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: str,
                  base: str = "minilm", epochs: int = 3, max_length: int = 256,
-                 batch_size: int = 16) -> dict:
+                 batch_size: int = 16,
+                 priors: dict[str, tuple[float, float]] | None = None) -> dict:
     """Fine-tune the interest scorer on ``train`` and stack it with the ranker's features; AUC on
     ``test`` for the stack (``auc``), the text scorer alone, the features alone and untuned MiniLM.
+    ``priors`` (:func:`ctr_features`) add the targets' like share and popularity in another log.
 
     The stacker (logistic regression) learns on out-of-fold text scores: the cross-encoder is
     trained on each half of ``train`` and scores the other half, so the stacker never sees
@@ -190,7 +199,7 @@ def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: 
         out_of_fold[fold == k] = scores
     text_test, version = _text_scores(train, test, name, **options)
     embedder = get_embedder("minilm")
-    x_train, x_test = ctr_features(train, embedder), ctr_features(test, embedder)
+    x_train, x_test = ctr_features(train, embedder, priors), ctr_features(test, embedder, priors)
     y_train, y_test = [e.label for e in train], [e.label for e in test]
     stack = LogisticRegression(max_iter=2000).fit(np.column_stack([out_of_fold, x_train]), y_train)
     features = LogisticRegression(max_iter=2000).fit(x_train, y_train)
@@ -200,4 +209,5 @@ def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: 
         "features_auc": roc_auc(y_test, features.predict_proba(x_test)[:, 1].tolist()),
         "minilm_auc": minilm_ctr_auc(test), "model": f"{name}@{version}",
         "train": len(train), "test": len(test),
-    }
+    } | ({} if priors is None else
+         {"prior_coverage": float(np.mean([e.target.strip() in priors for e in test]))})

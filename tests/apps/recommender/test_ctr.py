@@ -19,6 +19,10 @@ def test_ctr_features_see_the_taste_and_the_like_share():
     assert x[0, 0] > x[0, 2]  # an Alien sequel is closer to the liked Alien films
     assert x[0, 5] == 2 / 3 and x[1, 5] == 1 / 4 and x[2, 5] == 0.0  # share of likes
     assert x[2, 0] == 0.0 and x[2, 3] > 0.99  # no likes; the target itself was disliked
+    priors = {"Alien 3 (1992)": (0.7, 0.4), "Heat (1995)": (0.3, 1.0)}
+    with_priors = ctr_features(examples, Embedder("minilm"), priors)
+    assert with_priors.shape == (3, 10) and np.array_equal(with_priors[:, :8], x)
+    assert with_priors[:, 8:].tolist() == [[0.7, 0.4], [0.5, 0.0], [0.3, 1.0]]  # unknown: mean
 
 
 def test_ctr_examples_ask_about_each_interaction_after_a_window():
@@ -62,7 +66,13 @@ def test_cli_train_ctr_then_eval_ctr_from_it(rec_home, tiny, tmp_path):
         (tmp_path / f"{split}.json").write_text(json.dumps(rows))
     result = runner.invoke(app, ["eval-ctr", "--train", str(tmp_path / "a.json"), "--test",
                                  str(tmp_path / "b.json"), "--base", "tiny-ctr", "--epochs", "1",
-                                 "--max-length", "64", "--name", "tiny-eval", "--json"])
+                                 "--max-length", "64", "--name", "tiny-eval", "--items",
+                                 str(tiny["items"]), "--interactions", str(tiny["interactions"]),
+                                 "--json"])
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout.strip().splitlines()[-1])
     assert 0.0 <= scores["auc"] <= 1.0 and scores["train"] == 12 and scores["test"] == 12
+    assert scores["prior_coverage"] == 1.0  # every target is a title of the log's items
+    alone = runner.invoke(app, ["eval-ctr", "--train", str(tmp_path / "a.json"), "--test",
+                                str(tmp_path / "b.json"), "--items", str(tiny["items"])])
+    assert "--items and --interactions go together" in str(alone.exception)

@@ -16,6 +16,7 @@ from apps.recommender.features import (
     log_scale,
     other_features,
     recency_weight,
+    title_priors,
 )
 from apps.recommender.pipeline import rank
 from apps.recommender.profiles import profile_text, sequential_examples
@@ -43,6 +44,14 @@ def test_other_features_match_hand_values_and_cold_start_is_zero() -> None:
     assert x[1].tolist() == [0.0] * 5
     assert x[2, 4] == pytest.approx(1 / math.sqrt(2))  # v took a; u took a and c
     assert stats.user_activity["v"] == pytest.approx(math.log1p(1) / math.log1p(3))
+
+
+def test_title_priors_shrink_the_like_share_toward_the_log_by_hand() -> None:
+    # the log takes 3 of 4; a: 2 of 2, b: 0 of 1, c: 1 of 1; popularity log-scales the takes
+    priors = title_priors(ITEMS, INTERACTIONS, weight=4.0)
+    assert priors["A"] == pytest.approx(((2 + 3) / 6, 1.0))
+    assert priors["B"] == pytest.approx((3 / 5, 0.0))
+    assert priors["C"] == pytest.approx((4 / 5, math.log1p(1) / math.log1p(2)))
 
 
 def test_profiles_only_read_the_past() -> None:
