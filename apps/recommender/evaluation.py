@@ -177,7 +177,7 @@ def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: 
                  priors: dict[str, tuple[float, float]] | None = None) -> dict:
     """Fine-tune the interest scorer on ``train`` and stack it with the ranker's features; AUC on
     ``test`` for the stack (``auc``), the text scorer alone, the features alone and untuned MiniLM.
-    ``priors`` (:func:`ctr_features`) add the targets' like share and popularity in another log.
+    ``priors`` (see :func:`ctr_features`) add the targets' like share and popularity in another log.
 
     The stacker (logistic regression) learns on out-of-fold text scores: the cross-encoder is
     trained on each half of ``train`` and scores the other half, so the stacker never sees

@@ -133,15 +133,12 @@ def title_priors(items: pd.DataFrame, interactions: pd.DataFrame,
     The like share is shrunk toward the log's overall share by ``weight`` pseudo-interactions,
     so a title seen twice does not claim 0 or 1: taken 3 of 4 times in a log where 50% are
     taken gives ``(3 + 0.5 * 5) / (4 + 5) = 0.61``. Popularity is :func:`log_scale` of the
-    takes. Titles are stripped; the first item with a title wins.
+    takes. Titles are stripped; items sharing a title count as one.
     """
     title = dict(zip(items["item_id"], items["title"].astype(str).str.strip()))
     known = interactions[interactions["item_id"].isin(title)]
     overall = float(known["label"].mean()) if len(known) else 0.0
-    counts = known.groupby("item_id")["label"].agg(["sum", "count"])
+    counts = known.groupby(known["item_id"].map(title))["label"].agg(["sum", "count"])
     popularity = log_scale(counts["sum"].astype(int).to_dict())
-    priors: dict[str, tuple[float, float]] = {}
-    for item, (taken, seen) in counts.iterrows():
-        share = (taken + overall * weight) / (seen + weight)
-        priors.setdefault(title[item], (float(share), popularity[item]))
-    return priors
+    return {name: (float((taken + overall * weight) / (seen + weight)), popularity[name])
+            for name, (taken, seen) in counts.iterrows()}

@@ -52,6 +52,8 @@ def test_title_priors_shrink_the_like_share_toward_the_log_by_hand() -> None:
     assert priors["A"] == pytest.approx(((2 + 3) / 6, 1.0))
     assert priors["B"] == pytest.approx((3 / 5, 0.0))
     assert priors["C"] == pytest.approx((4 / 5, math.log1p(1) / math.log1p(2)))
+    merged = title_priors(ITEMS.assign(title=["A", " A", "C"]), INTERACTIONS, weight=4.0)
+    assert merged["A"] == pytest.approx(((2 + 3) / 7, 1.0)) and set(merged) == {"A", "C"}
 
 
 def test_profiles_only_read_the_past() -> None:
