@@ -5,6 +5,8 @@ stream with injected surges. Prints a table; writes ``benchmarks/results/finance
     python benchmarks/finance.py --quick              # 600 training rows per task, 3 epochs
     python benchmarks/finance.py                      # up to 4,000 training rows per task
     python benchmarks/finance.py --tasks alerts       # the surge replay alone (seconds)
+    python benchmarks/finance.py --tasks fpb-allagree,fpb-50agree --mlm   # with and without
+                                                      # domain-adaptive masked-LM first
 
 Targets (issue 4): FPB AllAgree acc >= 0.97, 50Agree >= 0.86, topics >= 0.91,
 >= 1,000 headlines/s on 2 cores, surge recall >= 0.95 with <= 1 false alert per day.
@@ -46,16 +48,17 @@ def sample(rows: list, n: int | None, seed: int = 0) -> list:
 
 
 def classification(name: str, train_path: Path, test_path: Path, args: argparse.Namespace,
-                   registry) -> dict:
-    """Fine-tune on ``train_path`` (label column ``label``), score on ``test_path``."""
+                   registry, base: str = "minilm") -> dict:
+    """Fine-tune ``base`` on ``train_path`` (label column ``label``), score on ``test_path``."""
     from shared import TrainConfig, finetune_classifier
 
     train = sample(read_column(train_path, "label"), args.max_train)
     test = sample(read_column(test_path, "label"), args.max_test, seed=1)
-    config = TrainConfig(epochs=args.epochs, max_length=args.max_length, batch_size=32)
+    config = TrainConfig(base=base, epochs=args.epochs, max_length=args.max_length, batch_size=32)
     started = time.perf_counter()
     result = finetune_classifier(train, test, config, name, registry=registry)
-    return {"task": name, "train_rows": len(train), "test_rows": len(test),
+    return {"task": name, "base": "minilm" if base == "minilm" else "minilm+mlm",
+            "train_rows": len(train), "test_rows": len(test),
             "accuracy": round(result.metrics["accuracy"], 4),
             "macro_f1": round(result.metrics["macro_f1"], 4),
             "train_s": round(time.perf_counter() - started, 1),
@@ -146,6 +149,9 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma list of {TASKS}")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--max-train", type=int, default=None, help="cap on training rows")
+    parser.add_argument("--mlm", type=int, default=0, metavar="EPOCHS",
+                        help="also fine-tune from MiniLM domain-adapted by this many epochs of "
+                             "masked-LM on the training texts (no test text is read)")
     args = parser.parse_args()
     args.max_length = 64
     args.max_train = args.max_train or (600 if args.quick else 4000)
@@ -180,14 +186,36 @@ def _training_rows(args: argparse.Namespace, tasks: list[str]) -> list[dict]:
         sys.exit(f"public datasets not found at {DATASETS}")
     registry = Registry(Path(tempfile.mkdtemp(prefix="finance-bench-")))
     rows = [classification(name, *specs[name], args, registry) for name in wanted]
+    if args.mlm:
+        adapted = domain_adapted(specs, args.mlm, registry, 2000 if args.quick else None)
+        rows += [classification(name + "+mlm", *specs[name], args, registry, base=adapted)
+                 for name in wanted]
     if "throughput" in tasks:
         headlines = [r.text for r in read_column(TOPICS / "topic_validation.csv", "label")]
         rows.append(throughput(rows[0]["path"], headlines[:2000]))
     return rows
 
 
+def domain_adapted(specs: dict, epochs: int, registry, limit: int | None = None) -> str:
+    """Masked-LM pretraining of MiniLM on the unlabeled text of every training split (Twitter
+    topics and both PhraseBank splits); sentences found in any test split are left out, since
+    50Agree's training split holds AllAgree test sentences. Returns the encoder's directory."""
+    from shared import pretrain_mlm
+
+    held = {r.text for _, test in specs.values() for r in read_column(test, "label")}
+    corpus = sample(list(dict.fromkeys(r.text for train, _ in specs.values()
+                                       for r in read_column(train, "label") if r.text not in held)),
+                    limit)
+    print(f"masked-LM corpus: {len(corpus)} training texts", file=sys.stderr)
+    started = time.perf_counter()
+    version = pretrain_mlm(corpus, "fin-mlm", epochs=epochs, registry=registry)
+    card = json.loads((registry.path("fin-mlm", version) / "card.json").read_text())
+    print(f"masked-LM {time.perf_counter() - started:.0f} s: {card['metrics']}", file=sys.stderr)
+    return str(registry.path("fin-mlm", version))
+
+
 def _table(rows: list[dict]) -> str:
-    keys = ["task", "train_rows", "test_rows", "accuracy", "macro_f1", "train_s", "backend",
+    keys = ["task", "base", "train_rows", "test_rows", "accuracy", "macro_f1", "train_s", "backend",
             "headlines_per_s", "torch_texts_per_s", "label_accuracy", "recall",
             "false_alerts_per_day", "mean_delay_windows"]
     used = [k for k in keys if any(k in r for r in rows)]

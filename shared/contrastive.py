@@ -30,7 +30,7 @@ from .errors import DataError, VerticalsError
 from .evaluate import mrr, recall_at_k
 from .finetune import TrainConfig, finetune_classifier
 from .models import resolve_model
-from .registry import Registry, get_registry
+from .registry import Registry, check_name, get_registry
 from .settings import get_settings
 
 
@@ -189,6 +189,7 @@ def train_biencoder(
     from sentence_transformers import SentenceTransformer
 
     cfg = BiencoderConfig(base, epochs, batch_size, lr, **options)
+    check_name(name)
     pairs = _check_pairs(pairs)
     train, held = _split(pairs, cfg)
     device = get_settings().device

@@ -25,7 +25,7 @@ from .data import LabelledText, check_labels_known, fingerprint, write_labelled
 from .errors import DataError, VerticalsError
 from .evaluate import classification_metrics
 from .models import resolve_model
-from .registry import Registry, get_registry
+from .registry import Registry, check_name, get_registry
 from .settings import get_settings
 
 
@@ -74,6 +74,9 @@ class TrainConfig:
             raise VerticalsError(f"min_steps must be 0 or more, got {self.min_steps}")
         if self.lr is not None and self.lr <= 0:
             raise VerticalsError(f"lr must be positive, got {self.lr}")
+        if self.lora and self.adversarial:
+            raise VerticalsError("adversarial training (FGM) perturbs the word embeddings, which "
+                                 "LoRA freezes: drop --lora or --adversarial")
 
     @property
     def learning_rate(self) -> float:
@@ -366,6 +369,7 @@ def finetune_classifier(
     the test set is the card's fixed evaluation set that ``retrain`` compares versions on.
     """
     registry = registry or get_registry()
+    check_name(name)
     if not train:
         raise DataError("training data", None, "has no rows", "add labelled rows")
     if test:

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from .data import fingerprint
 from .errors import VerticalsError
 from .models import resolve_model
-from .registry import Registry, get_registry
+from .registry import Registry, check_name, get_registry
 from .settings import get_settings
 
 # Files that make a directory loadable by sentence-transformers (copied from the base).
@@ -252,6 +252,7 @@ def pretrain_mlm(
     'v1'
     """
     cfg = PretrainConfig(base, epochs, max_length, batch_size, mlm_probability, **options)
+    check_name(name)
     texts = _clean(texts)
     train_texts, held_texts = split_heldout(texts, cfg.heldout_fraction, cfg.seed)
     base_dir = Path(resolve_model(base))

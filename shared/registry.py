@@ -7,15 +7,19 @@ a one-line ``CURRENT`` file replaced atomically; ``promote`` moves it, ``rollbac
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .errors import RegistryError
 from .settings import get_settings
-from .storage import atomic_dir, atomic_write_text
+from .storage import atomic_write_text
 
 _VERSION = re.compile(r"^v(\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -61,15 +65,31 @@ class Registry:
     def save(
         self, name: str, write: Callable[[Path], None], card: dict, promote: bool = True
     ) -> str:
-        """Write a new version with ``write(tmp_dir)`` plus ``card.json``; return its version."""
-        if not _NAME.match(name):
-            raise RegistryError(f"model name must be letters, digits, '_', '-', '.', got {name!r}")
-        existing = self.versions(name)
-        version = f"v{int(existing[-1][1:]) + 1 if existing else 1}"
-        card = {**card, "name": name, "version": version, "created": _now()}
-        with atomic_dir(self.root / name / version) as tmp:
+        """Write a new version with ``write(tmp_dir)`` plus ``card.json``; return its version.
+
+        subtle: two saves finishing together (a scheduled and a manual retrain) both pick the
+        next number; the rename never replaces a version, so the later one moves on to the next.
+        """
+        check_name(name)
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
+        try:
             write(tmp)
-            (tmp / "card.json").write_text(json.dumps(card, indent=2, default=str))
+            while True:
+                existing = self.versions(name)
+                version = f"v{int(existing[-1][1:]) + 1 if existing else 1}"
+                stamped = {**card, "name": name, "version": version, "created": _now()}
+                (tmp / "card.json").write_text(json.dumps(stamped, indent=2, default=str))
+                try:
+                    os.rename(tmp, folder / version)  # fails on an existing, non-empty version
+                    break
+                except OSError as err:
+                    if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         if promote:
             self.promote(name, version)
         return version
@@ -98,6 +118,13 @@ class Registry:
             return []
         known = set(self.versions(name))
         return [v for v in pointer.read_text().split() if v in known]
+
+
+def check_name(name: str) -> str:
+    """Raise unless ``name`` can name a model; called before long training, not after it."""
+    if not _NAME.match(name):
+        raise RegistryError(f"model name must be letters, digits, '_', '-', '.', got {name!r}")
+    return name
 
 
 def _now() -> str:

@@ -28,6 +28,10 @@ from .registry import Registry, get_registry
 
 log = logging.getLogger(__name__)
 DECISION_METRIC = "macro_f1"
+# Card keys each training writes afresh; every other key (an app's thresholds, templates...)
+# is carried over to the retrained version, so an app keeps working with it.
+_FRESH_KEYS = {"kind", "base", "labels", "params", "data_fingerprint", "train_rows", "history",
+               "metrics", "name", "version", "created", "retrained_from", "new_rows_fingerprint"}
 
 
 @dataclass
@@ -105,14 +109,19 @@ def retrain(
 ) -> RetrainReport:
     """Retrain ``name`` with its card's recipe on old + ``new`` rows, save the result with
     ``promote=False``, and promote it only if macro-F1 on the fixed ``eval.csv`` is not worse.
+    A new row whose text is already in the old rows replaces it (a correction wins); card keys
+    an app added (thresholds, templates) are carried over unchanged.
     """
     registry = registry or get_registry()
     old_version, old_dir, card = _old_data(registry, name)
-    rows = read_labelled(old_dir / "train.csv") + _check_new(new)
+    new = _check_new(new)
+    relabelled = {r.text for r in new}  # a corrected label replaces the one trained on before
+    rows = [r for r in read_labelled(old_dir / "train.csv") if r.text not in relabelled] + new
     fixed_eval = read_labelled(old_dir / "eval.csv", min_classes=1)
     config = TrainConfig.from_dict(card.get("params", {}))
     old_metrics = score_on(Classifier(old_dir), fixed_eval)
-    extra = {"retrained_from": old_version, "new_rows_fingerprint": _fingerprint(new)}
+    carried = {k: v for k, v in card.items() if k not in _FRESH_KEYS}
+    extra = carried | {"retrained_from": old_version, "new_rows_fingerprint": _fingerprint(new)}
     result = finetune_classifier(rows, fixed_eval, config, name, card_extra=extra,
                                  registry=registry, test_path=old_dir / "eval.csv", promote=False)
     version, new_metrics = result.version, result.metrics

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from shared import Classifier, load_classifier
+from shared import Classifier, load_classifier, resolve_model
 
 SENTIMENTS = ("negative", "neutral", "positive")
 CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,6})\b")
@@ -113,12 +114,27 @@ class ArticleClassifier:
         self.sentiment_name, self.topic_name = sentiment, topic
         self._sentiment: Classifier | None = None
         self._topic: Classifier | None = None
+        self._paths: tuple[Path, Path] | None = None
 
     def warm_up(self) -> None:
         """Load both models (raises ``ModelNotFoundError`` when one is not trained yet)."""
         if self._sentiment is None:
-            self._sentiment = load_classifier(self.sentiment_name)
-            self._topic = load_classifier(self.topic_name)
+            self.refresh()
+
+    def refresh(self) -> bool:
+        """Load the models' current versions if they changed since the last load (a retrain
+        was promoted); True when something was loaded. Costs a registry read, no weights."""
+        paths = resolve_model(self.sentiment_name), resolve_model(self.topic_name)
+        if paths == self._paths:
+            return False
+        self._sentiment, self._topic = load_classifier(paths[0]), load_classifier(paths[1])
+        self._paths = paths
+        return True
+
+    @property
+    def paths(self) -> list[str]:
+        """The loaded versions' directories (empty before the first load)."""
+        return [str(p) for p in self._paths or ()]
 
     @property
     def cards(self) -> dict[str, dict]:

@@ -187,19 +187,26 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
     """Open alerts (newest first) with their driving headlines."""
     from .views import alerts
 
-    views = alerts(_service(config).engine, include_acknowledged=all_)
+    try:
+        views = alerts(_service(config).engine, include_acknowledged=all_)
+    except VerticalsError as exc:
+        return _fail(exc)
     if as_json:
         print(json.dumps({"alerts": [asdict(v) for v in views]}, default=str))
         return
     for v in views:
         typer.echo(f"#{v.id} {v.label}: {v.negatives}/{v.total} negative in {v.window_start}"
-                   f" (baseline {v.baseline:g}, z={v.score:.1f})", err=True)
+                   f" (baseline {v.baseline:g}, z={v.score:.1f})")
 
 
 @alerts_app.command("ack")
 def alerts_ack(alert_id: int, config: ConfigOpt = None, by: str = "cli") -> None:
     """Acknowledge an alert."""
-    if not _service(config).acknowledge(alert_id, by):
+    try:
+        done = _service(config).acknowledge(alert_id, by)
+    except VerticalsError as exc:
+        return _fail(exc)
+    if not done:
         _fail(VerticalsError(f"alert {alert_id} does not exist or is already acknowledged"))
     typer.echo(f"acknowledged alert {alert_id}", err=True)
 
@@ -208,8 +215,10 @@ def alerts_ack(alert_id: int, config: ConfigOpt = None, by: str = "cli") -> None
 def correct(article_id: int, topic: str | None = None, sentiment: str | None = None,
             config: ConfigOpt = None) -> None:
     """Correct an article's topic and/or sentiment (labelled data for retraining)."""
-    service = _service(config)
+    if not (topic or sentiment):
+        _fail(VerticalsError("nothing to correct: pass --topic and/or --sentiment"))
     try:
+        service = _service(config)
         for field, value in (("topic", topic), ("sentiment", sentiment)):
             if value:
                 service.correct(article_id, field, value)

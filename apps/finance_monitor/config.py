@@ -9,6 +9,7 @@ Example ``sources.toml``::
     [alerts]
     window_hours = 6
     min_volume = 5
+    horizon_windows = 120   # 30 days of 6-hour windows
 
     [[sources]]
     name = "wire"
@@ -93,6 +94,7 @@ class AlertConfig:
     min_volume: int = 5
     min_negative_share: float = 0.3
     cooldown_windows: int = 4
+    horizon_windows: int = 120  # trends and alerts look this many windows back from the newest
 
     def __post_init__(self) -> None:
         if self.window_hours <= 0:
@@ -100,6 +102,10 @@ class AlertConfig:
         if not 1 <= self.min_baseline_windows <= self.baseline_windows:
             raise ValueError("min_baseline_windows must be between 1 and baseline_windows, "
                              f"got {self.min_baseline_windows}")
+        history = self.baseline_windows + self.cooldown_windows
+        if self.horizon_windows <= history:
+            raise ValueError("horizon_windows must be greater than baseline_windows + "
+                             f"cooldown_windows ({history}), got {self.horizon_windows}")
         if not 0.0 <= self.min_negative_share <= 1.0:
             raise ValueError(f"min_negative_share must be in [0, 1], got {self.min_negative_share}")
 

@@ -2,17 +2,21 @@
 retrain as labelled data (``text,label`` CSVs that ``shared.retraining`` reads).
 
 The first correction of a field remembers the model's original label; a later one only
-changes the new label, so the table always says "model said X, analyst says Y".
+changes the new label, so the table always says "model said X, analyst says Y". A correction
+is exported until a promoted retrain has absorbed it (``used_at``); changing it again makes it
+pending again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
-from shared import VerticalsError, atomic_write_text, get_settings, session_scope
+from shared import LabelledText, VerticalsError, atomic_write_text, get_settings, session_scope
 
 from .classify import clean_text
 from .store import Article, Correction, utcnow
@@ -57,19 +61,62 @@ def corrections_frame(engine: Engine) -> pd.DataFrame:
                                  "at"])
 
 
-def export_corrections(engine: Engine, field: str, path: str | Path | None = None) -> Path:
-    """Write the corrections of ``field`` as ``text,label`` (atomic); returns the path.
+@dataclass(frozen=True)
+class Pending:
+    """Corrections no promoted retrain has absorbed yet: the rows to train on (one per
+    headline, the latest label) and the ``(id, created_at)`` of every correction they cover."""
 
-    The text is the headline: what the models were trained on.
+    rows: list[LabelledText]
+    stamps: list[tuple[int, datetime]]
+
+
+def pending_corrections(engine: Engine, field: str) -> Pending:
+    """The corrections of ``field`` not yet used by a promoted retrain.
+
+    subtle: a promoted version keeps its training rows in ``train.csv`` and the next retrain
+    starts from there, so a used correction must never be exported again.
     """
     if field not in FIELDS:
         raise VerticalsError(f"field must be one of {FIELDS}, got {field!r}")
-    path = Path(path) if path else corrections_path(field)
     with session_scope(engine) as session:
-        rows = session.execute(select(Article.title, Correction.new)
-                               .join(Article, Article.id == Correction.article_id)
-                               .where(Correction.field == field).order_by(Correction.id)).all()
-    frame = pd.DataFrame([(clean_text(title), new) for title, new in rows], columns=["text", "label"])
+        found = session.execute(select(Correction.id, Correction.created_at, Article.title,
+                                       Correction.new)
+                                .join(Article, Article.id == Correction.article_id)
+                                .where(Correction.field == field, Correction.used_at.is_(None))
+                                .order_by(Correction.created_at, Correction.id)).all()
+    latest: dict[str, LabelledText] = {}
+    for _, _, title, new in found:  # two stories with one headline: the later label wins
+        text = clean_text(title)
+        latest.pop(text, None)
+        latest[text] = LabelledText(text, new)
+    return Pending(list(latest.values()), [(i, at) for i, at, _, _ in found])
+
+
+def mark_used(engine: Engine, stamps: list[tuple[int, datetime]]) -> int:
+    """Mark corrections absorbed by a promoted retrain; returns how many were marked.
+
+    A correction changed since it was exported (another ``created_at``) stays pending.
+    """
+    now, marked = utcnow(), 0
+    with session_scope(engine) as session:
+        for correction_id, created_at in stamps:
+            result = session.execute(update(Correction)
+                                     .where(Correction.id == correction_id,
+                                            Correction.created_at == created_at,
+                                            Correction.used_at.is_(None))
+                                     .values(used_at=now))
+            marked += result.rowcount
+    return marked
+
+
+def export_corrections(engine: Engine, field: str, path: str | Path | None = None) -> Path:
+    """Write the pending corrections of ``field`` as ``text,label`` (atomic); returns the path.
+
+    The text is the headline: what the models were trained on.
+    """
+    rows = pending_corrections(engine, field).rows
+    frame = pd.DataFrame([(r.text, r.label) for r in rows], columns=["text", "label"])
+    path = Path(path) if path else corrections_path(field)
     atomic_write_text(path, frame.to_csv(index=False))
     return path
 

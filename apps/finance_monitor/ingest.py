@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +27,7 @@ from .sources import RawArticle
 from .store import Article, ArticleUrl, naive_utc, utcnow
 
 RECENT = 5000  # stories kept in the near-duplicate index
+CLOCK_SKEW = timedelta(minutes=15)  # how far ahead of our clock a publisher's may run
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,19 @@ class Ingestor:
         return "new"
 
 
+def plausible_published(published: datetime, fetched: datetime) -> datetime:
+    """A published time no later than the fetch (beyond a little clock skew): a story cannot
+    come from the future, and one dated 2099 would stretch every trend to 2099.
+
+    >>> plausible_published(datetime(2099, 1, 1), datetime(2026, 3, 2, 9))
+    datetime.datetime(2026, 3, 2, 9, 0)
+    """
+    return fetched if published > fetched + CLOCK_SKEW else published
+
+
 def _new_article(raw: RawArticle, url: str, digest: str,
                  aliases: dict[str, tuple[str, ...]]) -> Article:
+    fetched = utcnow()
     return Article(content_hash=digest, url=url, source=raw.source, title=raw.title,
-                   text=raw.text, published=naive_utc(raw.published), fetched_at=utcnow(),
-                   tickers=",".join(mentioned_tickers(raw.body, aliases)))
+                   text=raw.text, published=plausible_published(naive_utc(raw.published), fetched),
+                   fetched_at=fetched, tickers=",".join(mentioned_tickers(raw.body, aliases)))

@@ -16,12 +16,12 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from shared import get_settings
+from shared import VerticalsError, get_settings
 
 from .config import MonitorConfig, load_config
-from .corrections import corrections_path
 from .service import FinanceService
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,21 @@ def deliver_job(config_path: str) -> None:
                      report.failed, report.pending)
     except Exception:  # noqa: BLE001
         log.exception("delivery job failed")
+
+
+def retrain_job(config_path: str, field: str) -> None:
+    """Job body: retrain one model on the pending corrections; those a promoted version
+    absorbed are marked used here, so no later night feeds them again. Logs, never raises."""
+    try:
+        report = service_for(config_path).retrain(field, nightly=True)
+        if report is None:
+            log.info("retrain %s: no new corrections, skipped", field)
+        else:
+            log.info("retrain %s -> %s: %s", field, report.version, report.reason)
+    except VerticalsError as exc:
+        log.error("retrain %s failed: %s", field, exc)
+    except Exception:  # noqa: BLE001
+        log.exception("retrain job for %s failed", field)
 
 
 def build_scheduler(db_url: str | None = None, workers: int = 4) -> BackgroundScheduler:
@@ -117,20 +132,24 @@ def sync_jobs(scheduler: BaseScheduler, config_path: str | Path,
                       args=[config_path], id=deliver_id, replace_existing=True)
     wanted[deliver_id] = True
     if retrain_cron:
-        wanted.update(_retrain_jobs(scheduler, config, retrain_cron))
+        wanted.update(_retrain_jobs(scheduler, config_path, retrain_cron))
     for job in scheduler.get_jobs():
         if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
             job.remove()
     return sorted(wanted)
 
 
-def _retrain_jobs(scheduler: BaseScheduler, config: MonitorConfig, cron: str) -> dict[str, bool]:
+def _retrain_jobs(scheduler: BaseScheduler, config_path: str, cron: str) -> dict[str, bool]:
     """Nightly: retrain each model on the analysts' corrections (promoted only if not worse)."""
-    from shared.retraining import schedule_retrain
-
+    try:
+        trigger = CronTrigger.from_crontab(cron)
+    except ValueError as err:
+        raise VerticalsError(f"cron must be 5 fields like '0 3 * * *', got {cron!r} ({err})"
+                             ) from None
     ids = {}
-    for field, name in (("sentiment", config.models.sentiment), ("topic", config.models.topic)):
+    for field in ("sentiment", "topic"):
         job_id = f"{JOB_PREFIX}retrain:{field}"
-        schedule_retrain(scheduler, name, corrections_path(field), cron, id=job_id)
+        scheduler.add_job(f"{__name__}:retrain_job", trigger, args=[config_path, field],
+                          id=job_id, replace_existing=True)
         ids[job_id] = True
     return ids

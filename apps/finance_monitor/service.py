@@ -20,20 +20,23 @@ import httpx
 from sqlalchemy import Engine, select
 
 from shared import (
+    LabelledText,
     ModelNotFoundError,
     RetrainReport,
     VerticalsError,
+    fingerprint,
     get_registry,
     make_engine,
     session_scope,
 )
+from shared import retrain as retrain_classifier
 
 from .alerts import detect_surges
 from .classify import ArticleClassifier
 from .config import MonitorConfig
-from .corrections import correct, export_corrections
+from .corrections import correct, export_corrections, mark_used, pending_corrections
 from .fetch import Fetcher
-from .ingest import Ingestor, IngestReport
+from .ingest import Ingestor, IngestReport, plausible_published
 from .outbox import DeliveryReport, deliver_due, raise_alerts
 from .sources import poll_source
 from .store import AlertRow, Article, Base, Poll, SourceHealth, utcnow
@@ -163,6 +166,9 @@ class FinanceService:
                 if not articles:
                     return total, None
                 try:
+                    # the nightly retrain runs in this process: pick up a promoted version
+                    if self.classifier.refresh():
+                        log.info("models loaded: %s", ", ".join(self.classifier.paths))
                     verdicts = self.classifier.classify([_body(a) for a in articles])
                 except ModelNotFoundError as exc:
                     return total, f"{exc} — run `verticals finance train` or `... demo`"
@@ -176,24 +182,38 @@ class FinanceService:
 
     # trends and alerts ---------------------------------------------------------------------
     def observations(self) -> list[Observation]:
-        """Every classified article as (id, time, keys, sentiment, score)."""
+        """Every classified article as (id, time, keys, sentiment, score); a time in the
+        future (a row stored before ingest clamped it) counts as its fetch time."""
         with session_scope(self.engine) as session:
             rows = session.execute(select(
-                Article.id, Article.published, Article.topic, Article.tickers, Article.sentiment,
-                Article.sentiment_score).where(Article.classified_at.is_not(None))).all()
-        return [Observation(article_id=i, published=published, keys=_keys(topic, tickers),
-                            sentiment=sentiment, score=score or 0.0)
-                for i, published, topic, tickers, sentiment, score in rows]
+                Article.id, Article.published, Article.fetched_at, Article.topic, Article.tickers,
+                Article.sentiment, Article.sentiment_score)
+                .where(Article.classified_at.is_not(None))).all()
+        return [Observation(article_id=i, published=plausible_published(published, fetched),
+                            keys=_keys(topic, tickers), sentiment=sentiment, score=score or 0.0)
+                for i, published, fetched, topic, tickers, sentiment, score in rows]
 
     def trends(self) -> dict[str, list[WindowStat]]:
-        """Per key (``topic:X`` / ``ticker:Y``), the windowed counts and sentiment."""
-        return window_stats(self.observations(), self.config.alerts.window_hours)
+        """Per key (``topic:X`` / ``ticker:Y``), the windowed counts and sentiment over the
+        last ``alerts.horizon_windows`` windows up to the newest article."""
+        alerts = self.config.alerts
+        return window_stats(self.observations(), alerts.window_hours,
+                            max_windows=alerts.horizon_windows)
 
     def check_alerts(self) -> list[int]:
-        """Run the surge detector over every key and store the new alerts."""
-        surges = [s for windows in self.trends().values()
-                  for s in detect_surges(windows, self.config.alerts)]
-        return raise_alerts(self.engine, surges, self.config.alerts, self.config.webhooks)
+        """Run the surge detector over every key's recent windows and store the new alerts.
+
+        subtle: once the horizon cuts a key's history, its oldest windows have lost part of
+        the baseline and cooldown they were judged with when fresh, and could "surge" now;
+        they were judged back then, so only the settled windows after them may alert.
+        """
+        alerts = self.config.alerts
+        surges = []
+        for windows in self.trends().values():
+            full = len(windows) >= alerts.horizon_windows
+            settled = windows[alerts.baseline_windows + alerts.cooldown_windows if full else 0]
+            surges += [s for s in detect_surges(windows, alerts) if s.start >= settled.start]
+        return raise_alerts(self.engine, surges, alerts, self.config.webhooks)
 
     def deliver(self, now: datetime | None = None) -> DeliveryReport:
         return deliver_due(self.engine, self.webhook_client, now=now)
@@ -210,23 +230,36 @@ class FinanceService:
     def correct(self, article_id: int, field: str, value: str) -> None:
         """An analyst's label for an article; exported at once for the scheduled retrain."""
         cards = self.model_cards()
-        name = self.config.models.sentiment if field == "sentiment" else self.config.models.topic
-        allowed = cards.get(name, {}).get("labels")
+        allowed = cards.get(self.model_name(field), {}).get("labels")
         correct(self.engine, article_id, field, value, allowed)
         export_corrections(self.engine, field)
 
-    def retrain(self, field: str) -> RetrainReport:
-        """Retrain one model now on its corrections (promoted only if not worse)."""
-        from shared import DataError, read_labelled, retrain
+    def retrain(self, field: str, nightly: bool = False) -> RetrainReport | None:
+        """Retrain one model on its pending corrections (promoted only if not worse).
 
-        path = export_corrections(self.engine, field)
-        name = self.config.models.sentiment if field == "sentiment" else self.config.models.topic
-        try:
-            rows = read_labelled(path, min_classes=1)
-        except DataError as exc:
-            raise VerticalsError(f"no {field} corrections yet — correct some articles first"
-                                 ) from exc
-        return retrain(name, rows)
+        A promoted version keeps them in its ``train.csv``, so they are marked used and never
+        fed again; a rejected one leaves them pending. ``nightly=True`` returns None instead of
+        training when there is nothing new: no pending corrections, or exactly these were
+        already tried by the latest version.
+        """
+        pending, name = pending_corrections(self.engine, field), self.model_name(field)
+        if not pending.rows:
+            if nightly:
+                return None
+            raise VerticalsError(f"no pending {field} corrections — correct some articles first")
+        if nightly and _tried(name, pending.rows):
+            return None
+        report = retrain_classifier(name, pending.rows)
+        if report.promoted:
+            mark_used(self.engine, pending.stamps)
+        export_corrections(self.engine, field)
+        return report
+
+    def model_name(self, field: str) -> str:
+        """The configured model of ``field`` (``sentiment`` or ``topic``)."""
+        if field not in ("sentiment", "topic"):
+            raise VerticalsError(f"field must be 'sentiment' or 'topic', got {field!r}")
+        return self.config.models.sentiment if field == "sentiment" else self.config.models.topic
 
     def model_cards(self) -> dict[str, dict]:
         """Cards of the current sentiment and topic models (without loading weights); a model
@@ -239,6 +272,20 @@ class FinanceService:
             elif registry.current(name) is not None:
                 cards[name] = registry.card(name)
         return cards
+
+
+def _tried(name: str, rows: list[LabelledText]) -> bool:
+    """Whether the latest version of ``name`` (promoted or not) was retrained on ``rows``.
+
+    subtle: the same fingerprint the core's retrain writes on the card; a rejected retrain
+    is not repeated every night on unchanged corrections.
+    """
+    registry = get_registry()
+    versions = registry.versions(name)
+    if not versions:
+        return False
+    done = registry.card(name, versions[-1]).get("new_rows_fingerprint")
+    return done == fingerprint([(r.text, r.label) for r in rows])
 
 
 def _keys(topic: str, tickers: str) -> tuple[str, ...]:

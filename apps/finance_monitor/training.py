@@ -21,6 +21,7 @@ from shared import (
     load_classifier,
     read_table,
 )
+from shared.data import check_labels_known
 
 from .classify import clean_text
 from .config import ModelConfig
@@ -37,12 +38,18 @@ class TrainPlan:
     test: Path | None = None
 
 
-def read_column(path: str | Path, column: str) -> list[LabelledText]:
-    """``text`` + ``column`` (or ``label``) rows; numeric labels mapped via ``classes.txt``."""
+def read_column(path: str | Path, column: str, fallback: bool = True) -> list[LabelledText]:
+    """``text`` + ``column`` (or, with ``fallback``, ``label``) rows; numeric labels mapped via
+    ``classes.txt``."""
     path = Path(path)
-    frame = read_table(path, ["text"], optional=list(dict.fromkeys([column, "label"])))
+    wanted = [column, "label"] if fallback else [column]
+    frame = read_table(path, ["text"], optional=list(dict.fromkeys(wanted)))
     name = column if column in frame.columns else "label"
     if name not in frame.columns:
+        if not fallback:
+            raise DataError(path, 1, f"no {column!r} column",
+                            "a file used for both tasks needs text,sentiment,topic columns; "
+                            "or train one task at a time")
         raise DataError(path, 1, f"no {column!r} or 'label' column",
                         f"add a {column} column (text,{column})")
     labels = [v.strip() for v in frame[name]]
@@ -72,15 +79,12 @@ def holdout(rows: list[LabelledText], fraction: float = 0.2,
     return train, test
 
 
-def train_task(path: Path, column: str, name: str, config: TrainConfig,
-               test_path: Path | None = None, registry: Registry | None = None) -> dict:
-    """Fine-tune and register one model; returns its version and test metrics."""
-    rows = read_column(path, column)
-    if test_path is not None:
-        train, test = rows, read_column(test_path, column)
-    else:
-        train, test = holdout(rows)
-    result = finetune_classifier(train, test, config, name, test_path=str(test_path or path),
+def train_task(column: str, name: str, data: tuple[list[LabelledText], list[LabelledText]],
+               config: TrainConfig, test_path: Path, registry: Registry | None = None) -> dict:
+    """Fine-tune and register one model on (train, test) rows; returns its version and test
+    metrics."""
+    train, test = data
+    result = finetune_classifier(train, test, config, name, test_path=str(test_path),
                                  card_extra={"task": column, "app": "finance_monitor"},
                                  registry=registry)
     return {"name": name, "version": result.version,
@@ -89,15 +93,27 @@ def train_task(path: Path, column: str, name: str, config: TrainConfig,
 
 def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
                  registry: Registry | None = None) -> list[dict]:
-    """Train whichever of the two tasks the plan names."""
-    results = []
-    if plan.sentiment is not None:
-        results.append(train_task(plan.sentiment, "sentiment", models.sentiment, config,
-                                  plan.test, registry))
-    if plan.topics is not None:
-        results.append(train_task(plan.topics, "topic", models.topic, config, plan.test,
-                                  registry))
-    return results
+    """Train whichever of the two tasks the plan names.
+
+    Every file is read and checked before any training, so a bad test file fails at once,
+    not after the first model is registered. A file serving both tasks must name its
+    columns: a bare ``label`` column cannot be the sentiment and the topic at once.
+    """
+    tasks = [(column, path, name) for column, path, name in
+             (("sentiment", plan.sentiment, models.sentiment), ("topic", plan.topics, models.topic))
+             if path is not None]
+    both = len(tasks) == 2
+    data = {}
+    for column, path, _ in tasks:
+        rows = read_column(path, column, fallback=not (both and plan.sentiment == plan.topics))
+        if plan.test is None:
+            data[column] = holdout(rows)
+            continue
+        test = read_column(plan.test, column, fallback=not both)
+        check_labels_known(test, {r.label for r in rows}, plan.test)
+        data[column] = rows, test
+    return [train_task(column, name, data[column], config, plan.test or path, registry)
+            for column, path, name in tasks]
 
 
 def evaluate_models(test_path: str | Path, models: ModelConfig) -> dict:

@@ -164,7 +164,7 @@ def train_intents(train: Sequence[LabelledText], calib: Sequence[LabelledText], 
     registry = registry or Registry()
     extra = dict(card_extra or {})
     result = finetune_classifier(list(train), list(calib) or None, config, name, card_extra=extra,
-                                 registry=registry)
+                                 registry=registry, promote=False)
     path = registry.path(name, result.version)
     model = load_classifier(path)
     thresholds, calibration = Thresholds(oos_label=oos_label), {}
@@ -175,6 +175,7 @@ def train_intents(train: Sequence[LabelledText], calib: Sequence[LabelledText], 
         calibration = abstention_metrics(decide(probs, model.labels, thresholds), truth, oos_label)
     _write_card(path, {"thresholds": asdict(thresholds), "calibration": calibration,
                        "calibration_rows": len(calib)})
+    registry.promote(name, result.version)  # only once its thresholds are in the card
     return IntentTraining(name, result.version, path, thresholds, calibration)
 
 

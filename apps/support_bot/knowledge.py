@@ -101,7 +101,7 @@ def chunk_document(doc: Document, max_words: int = 120, overlap: int = 1) -> lis
 def _header(path: Path) -> list[str]:
     """Column names of a CSV header or a JSONL first object, with a clear error on binary files."""
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8-sig") as handle:  # Excel's "CSV UTF-8" starts with a BOM
             first = handle.readline()
     except UnicodeDecodeError as err:
         raise DataError(path, None, "not a UTF-8 text file", "save it as UTF-8 CSV/JSONL") from err
@@ -131,7 +131,7 @@ def load_table_kb(path: Path) -> list[Document]:
         _check_unique(path, ids)
         return [
             Document(i, r["question"].strip(), r["answer"].strip(), r.get("url") or "",
-                     str(path), "faq")
+                     str(path.resolve()), "faq")
             for i, r in zip(ids, frame.to_dict("records"), strict=True)
         ]
     if {"id", "text"} <= set(columns):
@@ -139,7 +139,7 @@ def load_table_kb(path: Path) -> list[Document]:
         _check_unique(path, list(frame["id"]))
         return [
             Document(r["id"].strip(), (r.get("title") or r["id"]).strip(), r["text"].strip(),
-                     r.get("url") or "", str(path), "article")
+                     r.get("url") or "", str(path.resolve()), "article")
             for r in frame.to_dict("records")
         ]
     raise DataError(path, None, f"unknown knowledge-base columns {columns}",
@@ -163,7 +163,7 @@ def load_markdown(path: Path, root: Path | None = None) -> Document:
     if not text:
         raise DataError(path, None, "the Markdown file has no text", "write some or remove it")
     doc_id = str(path.relative_to(root).with_suffix("")) if root else path.stem
-    return Document(doc_id, title, text, "", str(path), "markdown")
+    return Document(doc_id, title, text, "", str(path.resolve()), "markdown")
 
 
 def load_kb(path: str | Path) -> list[Document]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,9 @@ class Retriever:
         self._bm25: SparseBM25 | None = None
         self._bm25_ids = np.empty(0, int)
         self._first: dict[str, Chunk] = {}
+        # subtle: the dashboard shares one retriever between browser sessions; an upload must
+        # not change index, chunks and BM25 under a search that is reading them
+        self._lock = threading.RLock()
 
     # -- keeping index, BM25 and database in agreement ----------------------------------------
     def warm_up(self) -> None:
@@ -147,24 +151,27 @@ class Retriever:
         ``vectors`` may carry precomputed embeddings of ``change.new_chunks`` (same order).
         """
         self.warm_up()
-        for chunk_id in change.removed_chunk_ids:
-            self.chunks.pop(chunk_id, None)
-        if change.removed_chunk_ids:
-            self.index.remove(change.removed_chunk_ids)
-        if vectors is not None and change.new_chunks:
-            self.index.add([c.chunk_id for c in change.new_chunks], vectors)
-        else:
-            self._add(self.index, change.new_chunks)
-        self.chunks.update({c.chunk_id: c for c in change.new_chunks})
-        self._save(self.index)
-        self._refresh_bm25()
+        if vectors is None and change.new_chunks:  # embed before taking the lock
+            vectors = self.embedder.encode([c.search_text for c in change.new_chunks],
+                                           batch_size=64)
+        with self._lock:
+            for chunk_id in change.removed_chunk_ids:
+                self.chunks.pop(chunk_id, None)
+            if change.removed_chunk_ids:
+                self.index.remove(change.removed_chunk_ids)
+            if change.new_chunks:
+                self.index.add([c.chunk_id for c in change.new_chunks], vectors)
+            self.chunks.update({c.chunk_id: c for c in change.new_chunks})
+            self._save(self.index)
+            self._refresh_bm25()
 
     def reindex(self) -> int:
         """Re-embed every chunk (after changing the embedder); returns the chunk count."""
-        self.chunks = {c.chunk_id: c for c in self.store.chunks()}
-        self.index = self._rebuild()
-        self._refresh_bm25()
-        return len(self.index)
+        with self._lock:
+            self.chunks = {c.chunk_id: c for c in self.store.chunks()}
+            self.index = self._rebuild()
+            self._refresh_bm25()
+            return len(self.index)
 
     # -- searching ------------------------------------------------------------------------------
     def encode(self, queries: str | list[str]) -> np.ndarray:
@@ -192,10 +199,11 @@ class Retriever:
         it, whatever the order). ``rerank=True`` always reranks, ``False`` never does.
         """
         vector = self.encode(query)[0] if vector is None else vector
-        dense, bm25 = self.candidates(query, vector)
-        fused = fuse(dense, bm25, self.config.alpha)
-        passages = [Passage(self.chunks[i], s, dense.get(i, 0.0), bm25.get(i, 0.0))
-                    for i, s in fused[: max(k, self.config.rerank_k)]]
+        with self._lock:
+            dense, bm25 = self.candidates(query, vector)
+            fused = fuse(dense, bm25, self.config.alpha)
+            passages = [Passage(self.chunks[i], s, dense.get(i, 0.0), bm25.get(i, 0.0))
+                        for i, s in fused[: max(k, self.config.rerank_k)]]
         use = self._needs_rerank(passages, floor) if rerank is None else rerank
         if use and self.reranker_name and passages:
             cut = self.config.rerank_k  # subtle: the tail keeps its fused order below the head

@@ -106,11 +106,13 @@ class SupportService:
 
     # -- knowledge base -----------------------------------------------------------------------
     def kb_add(self, path: str | Path) -> dict:
-        """Add or update documents from a file or folder; only changed ones are re-embedded."""
-        change = self.store.upsert_documents(load_kb(path))
+        """Add or update documents from a file or folder; only changed ones are re-embedded.
+        Documents added from the same file or folder before and no longer in it are removed."""
+        change = self.store.upsert_documents(load_kb(path), scope=path)
         self.retriever.apply(change)
         return {"added": len(change.added), "updated": len(change.updated),
-                "unchanged": len(change.unchanged), "chunks_indexed": len(change.new_chunks),
+                "unchanged": len(change.unchanged), "removed": len(change.deleted),
+                "chunks_indexed": len(change.new_chunks),
                 "chunks_removed": len(change.removed_chunk_ids)}
 
     def kb_remove(self, doc_ids: list[str]) -> int:

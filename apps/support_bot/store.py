@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import ForeignKey, Integer, String, Text, delete, func, select
 from sqlalchemy.engine import Engine
@@ -93,6 +94,7 @@ class KbChange:
     unchanged: list[str] = field(default_factory=list)
     new_chunks: list[Chunk] = field(default_factory=list)
     removed_chunk_ids: list[int] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)  # gone from the file or folder re-added
 
 
 @dataclass
@@ -141,11 +143,27 @@ class SupportStore:
 
     # -- knowledge base -------------------------------------------------------------------
     def upsert_documents(
-        self, docs: Iterable[Document], chunker: Callable[[Document], list[Chunk]] = chunk_document
+        self, docs: Iterable[Document], chunker: Callable[[Document], list[Chunk]] = chunk_document,
+        scope: str | Path | None = None,
     ) -> KbChange:
-        """Insert new documents, replace the chunks of changed ones, skip unchanged ones."""
-        change = KbChange()
+        """Insert new documents, replace the chunks of changed ones, skip unchanged ones.
+
+        With ``scope`` (the file or folder the documents were read from), documents that came
+        from it earlier and are no longer in it are deleted: a FAQ whose question was edited
+        gets a new id, and its old version must not stay answerable.
+        """
+        change, docs = KbChange(), list(docs)
         with session_scope(self.engine) as s:
+            if scope is not None:
+                root, keep = Path(scope).resolve(), {d.doc_id for d in docs}
+                for row in s.scalars(select(DocumentRow)).all():
+                    source = Path(row.source) if row.source else None
+                    if (row.doc_id not in keep and source is not None
+                            and (source == root or root in source.parents)):
+                        change.removed_chunk_ids += self._drop_chunks(s, row.doc_id)
+                        s.delete(row)
+                        change.deleted.append(row.doc_id)
+                s.flush()
             for doc in docs:
                 row = s.get(DocumentRow, doc.doc_id)
                 if row is not None and row.content_hash == doc.content_hash:

@@ -80,3 +80,5 @@ def test_bad_configs_name_the_value():
         TrainConfig(epochs=0)
     with pytest.raises(VerticalsError, match="need at least 2 labels"):
         train_classifier(["a", "b"], ["x", "x"], TrainConfig(epochs=1))
+    with pytest.raises(VerticalsError, match="drop --lora or --adversarial"):
+        TrainConfig(lora=True, adversarial=True)  # FGM would silently do nothing on LoRA

@@ -65,3 +65,28 @@ def test_killed_save_leaves_previous_version_and_no_half_version(tmp_path):
     assert (registry.path("m") / "weights.txt").read_text() == "good"
     assert json.loads((registry.path("m") / "card.json").read_text())["version"] == "v1"
     assert registry.save("m", _write("next"), {}) == "v2"  # the debris does not block the next save
+
+
+def test_two_saves_finishing_together_both_keep_their_version(tmp_path):
+    registry = Registry(tmp_path)
+    registry.save("m", _write("one"), {})
+
+    def racing(directory):  # another process lands v2 while this save is still writing
+        (directory / "weights.txt").write_text("mine")
+        registry.save("m", _write("theirs"), {}, promote=False)
+
+    assert registry.save("m", racing, {}) == "v3"
+    assert (registry.path("m", "v2") / "weights.txt").read_text() == "theirs"
+    assert (registry.path("m", "v3") / "weights.txt").read_text() == "mine"
+    assert registry.card("m", "v3")["version"] == "v3" and registry.current("m") == "v3"
+
+
+def test_a_bad_name_is_refused_before_any_training(tmp_path):
+    from shared import TrainConfig, finetune_classifier
+    from shared.data import LabelledText
+
+    rows = [LabelledText("good", "pos"), LabelledText("bad", "neg")]
+    started = time.perf_counter()
+    with pytest.raises(RegistryError, match="model name"):
+        finetune_classifier(rows, None, TrainConfig(), "no spaces", registry=Registry(tmp_path))
+    assert time.perf_counter() - started < 5  # nothing was loaded or trained

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.data import LabelledText, write_labelled
+from shared.data import LabelledText, read_labelled, write_labelled
 from shared.errors import RegistryError, VerticalsError
 from shared.registry import Registry
 from shared.retraining import decide, retrain, retrain_from_file, schedule_retrain
@@ -31,7 +31,7 @@ def install(source: Path, registry: Registry, name: str, swap_labels: bool = Fal
         config["id2label"] = {k: card["labels"][int(k)] for k in config["id2label"]}
         config["label2id"] = {v: int(k) for k, v in config["id2label"].items()}
         (target / "config.json").write_text(json.dumps(config))
-    (target / "card.json").write_text(json.dumps(card | {"name": name}))
+    (target / "card.json").write_text(json.dumps(card | {"name": name, "thresholds": {"x": 0.5}}))
     registry.promote(name, "v1")
 
 
@@ -49,13 +49,20 @@ def test_decide_both_ways_and_ties_promote():
 def test_worse_model_is_saved_but_not_promoted(home, full_model, session_registry):
     registry = Registry()
     install(session_registry.path("toy-full"), registry, "toy")
-    report = retrain("toy", flipped(toy_rows(150, 7)))
+    new = flipped(toy_rows(150, 7))
+    report = retrain("toy", new)
     assert report.old_metrics["macro_f1"] >= 0.8  # the old model is good on the fixed eval set
     assert not report.promoted and report.new_metrics["macro_f1"] < report.old_metrics["macro_f1"]
     assert "kept the old version" in report.reason
     assert registry.versions("toy") == ["v1", "v2"] and registry.current("toy") == "v1"
     card = registry.card("toy", "v2")
-    assert card["retrained_from"] == "v1" and card["train_rows"] == 96 + 150
+    old_rows = read_labelled(registry.path("toy", "v1") / "train.csv")
+    kept = [r for r in old_rows if r.text not in {n.text for n in new}]
+    assert 0 < len(kept) < len(old_rows)  # the relabelled texts replaced their old rows
+    assert card["retrained_from"] == "v1" and card["train_rows"] == len(kept) + 150
+    trained_on = read_labelled(registry.path("toy", "v2") / "train.csv")
+    assert {(r.text, r.label) for r in trained_on} == {(r.text, r.label) for r in kept + new}
+    assert card["thresholds"] == {"x": 0.5}  # what an app added to the card travels along
     # the fixed evaluation set travels unchanged to the new version
     assert (registry.path("toy", "v2") / "eval.csv").read_text() == \
         (registry.path("toy", "v1") / "eval.csv").read_text()

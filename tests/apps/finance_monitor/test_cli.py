@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from typer.testing import CliRunner
 
 from apps.finance_monitor.cli import app
 from apps.finance_monitor.config import render_config
+from apps.finance_monitor.store import AlertRow, Base
+from shared import make_engine, session_scope
 
 from .conftest import DATA, Route, make_config, rss
 
@@ -52,3 +55,30 @@ def test_bad_config_and_bad_data_are_one_line_errors(home, tmp_path) -> None:
     data.write_text("text,sentiment\nfine,positive\n,negative\n")
     result = runner.invoke(app, ["train", "--sentiment", str(data)])
     assert result.exit_code == 1 and "t.csv, row 3: empty 'text'" in result.output
+
+
+def test_alerts_list_on_stdout_and_mistakes_fail_before_any_work(home, tmp_path) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(render_config(make_config([("a", "http://127.0.0.1:9/a.xml")])))
+    home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine()
+    Base.metadata.create_all(engine)
+    with session_scope(engine) as session:
+        session.add(AlertRow(key="topic:Macro", window_start=datetime(2026, 3, 2),
+                             window_end=datetime(2026, 3, 2, 6), negatives=6, total=8,
+                             baseline=1.0, score=5.2))
+    listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
+    assert listed.exit_code == 0 and listed.stdout.startswith("#1 Macro: 6/8 negative")
+    nothing = runner.invoke(app, ["correct", "1", "--config", str(path)])
+    assert nothing.exit_code == 1
+    assert nothing.output.strip() == "error: nothing to correct: pass --topic and/or --sentiment"
+    labels_only = tmp_path / "test.csv"  # a sentiment test file cannot test the topics too
+    labels_only.write_text("text,label\nShares soar,positive\nShares sink,negative\n")
+    trained = runner.invoke(app, ["train", "--sentiment", str(DATA / "train.csv"), "--topics",
+                                  str(DATA / "train.csv"), "--test", str(labels_only),
+                                  "--config", str(path)])
+    assert trained.exit_code == 1
+    assert trained.output.strip().splitlines() == [
+        f"error: {labels_only}, row 1: no 'sentiment' column — a file used for both tasks "
+        "needs text,sentiment,topic columns; or train one task at a time"]
+    assert not (home / "models").exists()  # refused before any training

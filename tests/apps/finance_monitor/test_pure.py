@@ -18,6 +18,7 @@ from apps.finance_monitor.config import (
     render_config,
 )
 from apps.finance_monitor.dedupe import NearDuplicateIndex, canonical_url, content_hash
+from apps.finance_monitor.ingest import plausible_published
 from apps.finance_monitor.trends import Observation, WindowStat, window_stats
 from shared import DataError
 
@@ -98,6 +99,21 @@ def test_window_stats_fill_quiet_windows() -> None:
     assert [(w.count, w.negatives) for w in windows] == [(2, 1), (0, 0), (0, 0), (1, 1)]
     assert windows[0].net_sentiment == pytest.approx(0.0)
     assert windows[3].start == T0 + timedelta(hours=18)
+
+
+def test_window_stats_look_back_a_bounded_horizon() -> None:
+    stray = Observation(9, datetime(1970, 1, 1), ("topic:Macro",), "negative", -0.8)
+    observations = [stray, _obs(1, "negative"), _obs(19, "negative")]
+    stats = window_stats(observations, 6, max_windows=4)
+    assert [(w.start, w.count) for w in stats["topic:Macro"]] == \
+        [(T0 + timedelta(hours=h), n) for h, n in ((0, 1), (6, 0), (12, 0), (18, 1))]
+    stats = window_stats(observations, 6, max_windows=3)
+    assert [(w.start, w.count) for w in stats["topic:Macro"]] == [(T0 + timedelta(hours=18), 1)]
+    assert window_stats([stray], 6, until=T0, max_windows=3) == {}
+    with pytest.raises(ValueError, match="horizon_windows must be greater than"):
+        AlertConfig(baseline_windows=8, cooldown_windows=4, horizon_windows=12)
+    assert plausible_published(T0 + timedelta(minutes=10), T0) == T0 + timedelta(minutes=10)
+    assert plausible_published(datetime(2099, 1, 1), T0) == T0
 
 
 def series(negatives: list[int], totals: list[int] | None = None) -> list[WindowStat]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
 from apps.finance_monitor import scheduler as sched
+from apps.finance_monitor import service as service_module
 from apps.finance_monitor.config import SourceConfig, render_config
+from apps.finance_monitor.corrections import corrections_path
 from apps.finance_monitor.store import Article, Base
-from shared import make_engine, session_scope
+from shared import RetrainReport, make_engine, session_scope
 
 from .conftest import Route, make_config, rss
 
@@ -59,6 +62,45 @@ def test_a_failing_job_is_logged_not_raised(home, caplog) -> None:
     sched.poll_job(str(home / "missing.toml"), "nope")
     assert "poll job for nope failed" in caplog.text
     assert SourceConfig("x", "http://x").interval_s == 300
+
+
+def test_the_nightly_retrain_feeds_a_correction_until_a_promoted_version_holds_it(
+        home, server, models, monkeypatch) -> None:
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", "Northwind Bank fined", ""),
+                                              ("http://news.test/2", "Atlas Motors profit up",
+                                               "")]))
+    path = str(write_config(home, server, models, ["a"]).resolve())
+    monkeypatch.setattr(sched, "_services", {})
+    scheduler = BackgroundScheduler()
+    scheduler.start(paused=True)
+    sched.sync_jobs(scheduler, path)
+    jobs = {job.id: job.func_ref for job in scheduler.get_jobs()}
+    scheduler.shutdown(wait=False)
+    assert jobs["finance:retrain:sentiment"] == "apps.finance_monitor.scheduler:retrain_job"
+
+    fed, promote = [], iter([False, True, True])
+
+    def fake_retrain(name: str, rows: list) -> RetrainReport:  # the training itself is tested
+        fed.append([(r.text, r.label) for r in rows])  # in shared; here, what it is fed
+        promoted = next(promote)
+        return RetrainReport(name, "v2", promoted, "test", "v1", {}, {}, "v2" if promoted else "v1")
+
+    monkeypatch.setattr(service_module, "retrain_classifier", fake_retrain)
+    service = sched.service_for(path)
+    service.poll_once()
+    service.correct(1, "sentiment", "positive")
+    service.correct(1, "sentiment", "negative")  # the analyst changed their mind
+    service.correct(2, "sentiment", "positive")
+    first = [("Northwind Bank fined", "negative"), ("Atlas Motors profit up", "positive")]
+    sched.retrain_job(path, "sentiment")  # rejected: the corrections stay pending
+    sched.retrain_job(path, "sentiment")  # promoted: now they live in the new train.csv
+    assert fed == [first, first]
+    assert corrections_path("sentiment").read_text().splitlines() == ["text,label"]
+    sched.retrain_job(path, "sentiment")
+    assert len(fed) == 2  # nothing new to learn: no retrain
+    service.correct(2, "sentiment", "neutral")
+    sched.retrain_job(path, "sentiment")
+    assert fed[-1] == [("Atlas Motors profit up", "neutral")]
 
 
 def _count() -> int:

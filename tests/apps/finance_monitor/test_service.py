@@ -163,6 +163,48 @@ def test_a_webhook_that_is_down_gets_every_alert_once_it_is_up(home, server, mod
         assert by == "analyst"
 
 
+def test_the_running_service_classifies_with_a_newly_promoted_version(home, server,
+                                                                      models) -> None:
+    from apps.finance_monitor.config import ModelConfig
+    from shared import Registry
+
+    registry = Registry()
+    for name, target in (("finance-sentiment", models.sentiment), ("finance-topic", models.topic)):
+        (registry.root / name).mkdir(parents=True)
+        (registry.root / name / "v1").symlink_to(target)
+    # stands in for a retrained topic model: its labels show which version classified
+    (registry.root / "finance-topic" / "v2").symlink_to(models.sentiment)
+    registry.promote("finance-topic", "v1")
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", STORY, "")]))
+    service = FinanceService(make_config([("a", server.url("/a.xml"))], ModelConfig()))
+    service.poll_once()
+    registry.promote("finance-topic", "v2")  # what the nightly retrain does in this process
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/2", "Atlas Motors profit up",
+                                               "")]))
+    service.poll_once()
+    with session_scope(service.engine) as session:
+        topics = session.scalars(select(Article.topic).order_by(Article.id)).all()
+    assert topics[0] in registry.card("finance-topic", "v1")["labels"]
+    assert topics[1] in ("negative", "neutral", "positive")
+
+
+def test_feed_dates_far_off_cost_no_windows(home, server, models) -> None:
+    server.routes["/future.xml"] = Route(body=rss([("http://news.test/f", STORY, "")],
+                                                  when=datetime(2099, 1, 1, tzinfo=UTC)))
+    server.routes["/epoch.xml"] = Route(body=rss([("http://news.test/e", "Atlas Motors profit up",
+                                                   "")], when=datetime(1970, 1, 1, tzinfo=UTC)))
+    config = make_config([("future", server.url("/future.xml")),
+                          ("epoch", server.url("/epoch.xml"))], models)
+    service = FinanceService(config)
+    service.poll_once()
+    with session_scope(service.engine) as session:
+        future = session.scalar(select(Article).where(Article.title == STORY))
+        assert future.published == future.fetched_at  # clamped: nothing comes from the future
+    windows = service.trends()[f"topic:{future.topic}"]
+    assert len(windows) == 1 and windows[0].start <= future.fetched_at
+    assert all(len(w) <= config.alerts.horizon_windows for w in service.trends().values())
+
+
 def test_corrections_change_the_article_and_feed_retraining(home, server, models) -> None:
     server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", STORY, "")]))
     service = FinanceService(make_config([("a", server.url("/a.xml"))], models))
@@ -197,3 +239,8 @@ def test_retrain_on_corrections_promotes_only_if_not_worse(home, server, models)
     report = service.retrain("sentiment")
     assert report.version == "v2" and report.promoted == (report.current == "v2")
     assert "macro_f1" in report.reason
+    from apps.finance_monitor.corrections import pending_corrections
+
+    # promoted: the correction lives in v2's train.csv; rejected: it waits for the next one
+    assert bool(pending_corrections(service.engine, "sentiment").rows) == (not report.promoted)
+    assert service.retrain("sentiment", nightly=True) is None  # nothing new either way

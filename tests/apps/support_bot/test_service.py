@@ -111,6 +111,22 @@ def test_readding_a_changed_document_replaces_its_chunks(bot: SupportService,
     assert bot.kb_add(doc)["unchanged"] == 1  # same content: nothing re-embedded
 
 
+def test_readding_an_edited_faq_drops_the_old_question(bot: SupportService, tmp_path: Path) -> None:
+    faq = tmp_path / "faq.csv"  # saved by Excel as "CSV UTF-8": it starts with a BOM
+    faq.write_text("question,answer\nCan I bring my dog into the store?,Dogs on a lead are "
+                   "welcome in every store.\n", encoding="utf-8-sig")
+    assert bot.kb_add(faq)["added"] == 1
+    faq.write_text("question,answer\nCan I bring my pet into the store?,Pets on a lead are "
+                   "welcome in every store.\n", encoding="utf-8-sig")
+    result = bot.kb_add(faq)
+    assert result["added"] == 1 and result["removed"] == 1 and result["chunks_removed"] == 1
+    ids = {d["id"] for d in bot.kb_list()}
+    assert "faq-can-i-bring-my-pet-into-the-store" in ids
+    assert "faq-can-i-bring-my-dog-into-the-store" not in ids
+    assert set(bot.retriever.index.ids) == {str(i) for i in bot.store.chunk_ids()}
+    assert "guides/bike-assembly" in ids  # documents from other sources are left alone
+
+
 def test_index_and_database_agree_after_restart_and_delete(bot: SupportService) -> None:
     bot.kb_remove(["kb-privacy"])
     restarted = SupportService()
