@@ -5,6 +5,10 @@ work folder beside the output (``.<out>.work/part-00003.parquet``, written atomi
 to a manifest naming the job. A rerun of the same job skips the parts already there; the
 final file is assembled from the parts in chunk order and written atomically, so it is
 byte-identical to an uninterrupted run and never appears half-written.
+
+On Ray the workers send each part's bytes back and the driver writes it, so workers on other
+machines need no shared output disk (they still read the input files and models at the
+driver's paths).
 """
 
 from __future__ import annotations
@@ -97,11 +101,9 @@ def _prepare_work(plan: BatchPlan) -> set[int]:
     return {i for i in range(len(plan.chunks)) if plan.part(i).exists()}
 
 
-def write_part(plan: BatchPlan, index: int, score_chunk: ChunkFn) -> int:
-    """Score one chunk and store it as a part; return its row count."""
-    frame = score_chunk(plan.chunks[index])
-    atomic_write_bytes(plan.part(index), frame_bytes(frame[COLUMNS], ".parquet"))
-    return len(frame)
+def score_part(users: list[str], score_chunk: ChunkFn) -> bytes:
+    """Score one chunk of users into the bytes of its Parquet part."""
+    return frame_bytes(score_chunk(users)[COLUMNS], ".parquet")
 
 
 def run_batch(plan: BatchPlan, score_chunk: ChunkFn, engine: str = "local",
@@ -127,7 +129,7 @@ def _run_local(plan: BatchPlan, todo: list[int], score_chunk: ChunkFn,
                fail_after: int | None) -> None:
     for count, index in enumerate(tqdm(todo, desc="scoring chunks", file=sys.stderr,
                                        disable=not todo), start=1):
-        write_part(plan, index, score_chunk)
+        atomic_write_bytes(plan.part(index), score_part(plan.chunks[index], score_chunk))
         if fail_after is not None and count >= fail_after:
             raise InjectedFailure(f"injected failure after {count} chunk(s)")
 
@@ -155,11 +157,16 @@ def _run_ray(plan: BatchPlan, todo: list[int], score_chunk: ChunkFn) -> None:
                  os.environ.get("RAY_ADDRESS") else 2, include_dashboard=False,
                  log_to_driver=False, logging_level="warning", runtime_env={"env_vars": env})
 
+    chunks = plan.chunks
+
     def task(row: dict) -> dict:
-        return {"chunk": row["chunk"], "rows": write_part(plan, row["chunk"], score_chunk)}
+        return {"chunk": row["chunk"], "part": score_part(chunks[row["chunk"]], score_chunk)}
 
     dataset = ray.data.from_items([{"chunk": i} for i in todo]).map(task)
-    finished = {row["chunk"] for row in dataset.iter_rows()}
+    finished: set[int] = set()
+    for row in dataset.iter_rows():  # written as they arrive, so a crash keeps finished chunks
+        atomic_write_bytes(plan.part(row["chunk"]), row["part"])
+        finished.add(row["chunk"])
     missing = sorted(set(todo) - finished)
     if missing:
         raise VerticalsError(f"ray finished without chunks {missing}; rerun to resume")

@@ -114,18 +114,21 @@ def eval_ctr(train: Annotated[Path, typer.Option(help="TALLRec JSON to fine-tune
                       "features.")] = None,
              as_json: JsonFlag = False) -> None:
     """Fine-tune the interest scorer on TALLRec-style A.json, print AUC on B.json."""
-    from .data import load_tallrec, read_interactions, read_items
+    from .data import check_both_answers, load_tallrec, read_interactions, read_items
     from .evaluation import evaluate_ctr
     from .features import title_priors
 
     if (items is None) != (interactions is None):
         raise VerticalsError("--items and --interactions go together: the log's items name the "
                              "titles its interactions refer to")
+    train_set, test_set = load_tallrec(train), load_tallrec(test)
+    check_both_answers(train_set, train)
+    check_both_answers(test_set, test)
     priors = None
     if items is not None and interactions is not None:
         catalogue = read_items(items)
         priors = title_priors(catalogue, read_interactions(interactions, catalogue))
-    emit(evaluate_ctr(load_tallrec(train), load_tallrec(test), name, base=base, epochs=epochs,
+    emit(evaluate_ctr(train_set, test_set, name, base=base, epochs=epochs,
                       max_length=max_length, priors=priors), as_json)
 
 

@@ -25,9 +25,16 @@ DEMO = ROOT / "datasets" / "recommender"
 NEW_USER = "(a new user with no history)"
 
 
-@st.cache_resource
-def load_service(items: str, interactions: str, prefix: str) -> RecommenderService:
+@st.cache_resource(max_entries=1)
+def load_service(items: str, interactions: str, prefix: str,
+                 stamp: tuple) -> RecommenderService:
+    """One warm service; ``stamp`` (the files' size and mtime) reloads it when they change."""
     return RecommenderService(items, interactions, prefix)
+
+
+def file_stamp(*paths: str) -> tuple:
+    return tuple((os.stat(p).st_size, os.stat(p).st_mtime_ns) if os.path.exists(p) else None
+                 for p in paths)
 
 
 def recommendations_table(recs: list) -> pd.DataFrame:
@@ -39,10 +46,9 @@ def recommendations_table(recs: list) -> pd.DataFrame:
 
 
 st.title("Recommender")
-service = load_service(os.environ.get("VERTICALS_REC_ITEMS", str(DEMO / "items.csv")),
-                       os.environ.get("VERTICALS_REC_INTERACTIONS",
-                                      str(DEMO / "interactions.csv")),
-                       os.environ.get("VERTICALS_REC_PREFIX", "rec"))
+files = (os.environ.get("VERTICALS_REC_ITEMS", str(DEMO / "items.csv")),
+         os.environ.get("VERTICALS_REC_INTERACTIONS", str(DEMO / "interactions.csv")))
+service = load_service(*files, os.environ.get("VERTICALS_REC_PREFIX", "rec"), file_stamp(*files))
 try:
     trained = service.is_trained()
     users = service.users()

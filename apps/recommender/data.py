@@ -46,8 +46,13 @@ def read_interactions(path: str | Path, items: pd.DataFrame | None = None) -> pd
         raise DataError(path, row + 2, f"label must be 0 or 1, got {frame['label'][row]!r}",
                         "use 1 for clicked/bought and 0 for shown, not taken")
     frame["label"] = frame["label"].astype(int)
+    timed = "timestamp" in frame
     frame["timestamp"] = _timestamps(frame, path)
-    _refuse_duplicates(frame, ["user_id", "item_id", "timestamp"], path)
+    if timed:
+        _refuse_duplicates(frame, ["user_id", "item_id", "timestamp"], path)
+    else:  # subtle: row numbers never repeat, so a copied row shows only without them
+        _refuse_duplicates(frame, ["user_id", "item_id", "label"], path,
+                           "delete the repeated row, or add a timestamp column to keep repeats")
     if items is not None:
         check_known_items(frame, items, path)
     return frame
@@ -81,13 +86,13 @@ def _timestamps(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
     return values.astype(np.int64).to_numpy()
 
 
-def _refuse_duplicates(frame: pd.DataFrame, key: list[str], path: str | Path) -> None:
+def _refuse_duplicates(frame: pd.DataFrame, key: list[str], path: str | Path,
+                       fix: str = "delete the repeated row") -> None:
     repeated = frame.duplicated(subset=key, keep="first")
     if repeated.any():
         row = int(repeated.to_numpy().argmax())
-        first = frame[key].iloc[row].tolist()
-        raise DataError(path, row + 2, f"duplicate row for {', '.join(key)} = {first}",
-                        "delete the repeated row")
+        first = frame[key].iloc[row].astype(str).tolist()  # not np.int64(1) in the message
+        raise DataError(path, row + 2, f"duplicate row for {', '.join(key)} = {first}", fix)
 
 
 # ---- public layouts -------------------------------------------------------------------------
@@ -202,3 +207,12 @@ def load_tallrec(path: str | Path) -> list[CtrExample]:
     if not examples:
         raise DataError(path, None, "has no records", "add at least one record")
     return examples
+
+
+def check_both_answers(examples: list[CtrExample], path: str | Path) -> None:
+    """Fail unless ``examples`` hold both Yes and No answers (training and AUC need both)."""
+    answers = {e.label for e in examples}
+    if len(answers) < 2:
+        only, other = ("Yes.", "No.") if answers == {1} else ("No.", "Yes.")
+        raise DataError(path, None, f"every record answers {only!r}; training and AUC need "
+                        "both answers", f"add records answered {other!r}")

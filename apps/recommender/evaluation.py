@@ -8,6 +8,7 @@ recent takes: the ranker's one collaborative feature, shown so its share of the 
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Sequence
 
@@ -15,7 +16,16 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from shared import Embedder, get_embedder, load_classifier, mrr, ndcg_at_k, roc_auc
+from shared import (
+    Classifier,
+    Embedder,
+    get_embedder,
+    get_registry,
+    load_classifier,
+    mrr,
+    ndcg_at_k,
+    roc_auc,
+)
 from shared.errors import VerticalsError
 
 from .data import CtrExample
@@ -161,14 +171,32 @@ def ctr_features(examples: Sequence[CtrExample], embedder: Embedder,
     return np.asarray(rows, dtype=np.float64)
 
 
+def _interest(scorer: Classifier, examples: Sequence[CtrExample]) -> np.ndarray:
+    profiles, targets, _ = ctr_texts(examples)
+    return scorer.predict_proba(profiles, pairs=targets)[:, scorer.labels.index("1")]
+
+
 def _text_scores(train: Sequence[CtrExample], score: Sequence[CtrExample], name: str,
                  **options: object) -> tuple[np.ndarray, str]:
     """Fine-tune the cross-encoder on ``train``; its P(interest) for ``score`` and its version."""
     version = train_ctr_scorer(train, name, **options)
-    scorer = load_classifier(name, version)
-    s_profiles, s_targets, _ = ctr_texts(score)
-    probs = scorer.predict_proba(s_profiles, pairs=s_targets)[:, scorer.labels.index("1")]
-    return probs, version
+    return _interest(load_classifier(name, version), score), version
+
+
+def _fold_scores(train: Sequence[CtrExample], score: Sequence[CtrExample], name: str,
+                 **options: object) -> np.ndarray:
+    """Like :func:`_text_scores` for a model only this run needs: it is removed from the
+    registry once it has scored (each is a full copy of the base model).
+
+    subtle: read without the classifier cache: the next run saves its fold model at the same
+    path (``v1`` again), and a cache keyed by path would hand it this run's model.
+    """
+    version = train_ctr_scorer(train, name, **options)
+    path = get_registry().path(name, version)
+    try:
+        return _interest(Classifier(path), score)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)  # only the version: another run may be saving
 
 
 def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: str,
@@ -181,13 +209,14 @@ def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: 
 
     The stacker (logistic regression) learns on out-of-fold text scores: the cross-encoder is
     trained on each half of ``train`` and scores the other half, so the stacker never sees
-    scores of examples the text model was trained on. The registered scorer is trained on all of
-    ``train``.
+    scores of examples the text model was trained on. Only the scorer trained on all of
+    ``train`` stays registered (``model``); the two fold models are removed after use.
     """
     from sklearn.linear_model import LogisticRegression
 
-    if len({e.label for e in train}) < 2:
-        raise VerticalsError("the CTR training file needs both Yes and No answers")
+    for role, examples in (("training", train), ("test", test)):
+        if len({e.label for e in examples}) < 2:
+            raise VerticalsError(f"the CTR {role} set needs both Yes and No answers")
     options = {"base": base, "epochs": epochs, "max_length": max_length,
                "batch_size": batch_size, "patience": epochs}
     rng = np.random.default_rng(0)
@@ -195,8 +224,8 @@ def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: 
     halves = [[e for e, f in zip(train, fold, strict=True) if f == k] for k in (0, 1)]
     out_of_fold = np.empty(len(train))
     for k in (0, 1):
-        scores, _ = _text_scores(halves[1 - k], halves[k], f"{name}-fold{k}", **options)
-        out_of_fold[fold == k] = scores
+        out_of_fold[fold == k] = _fold_scores(halves[1 - k], halves[k], f"{name}-fold{k}",
+                                              **options)
     text_test, version = _text_scores(train, test, name, **options)
     embedder = get_embedder("minilm")
     x_train, x_test = ctr_features(train, embedder, priors), ctr_features(test, embedder, priors)

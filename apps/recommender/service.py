@@ -275,13 +275,13 @@ class RecommenderService:
         users = (read_candidates(candidates, self.items)["user_id"] if candidates
                  else self.users())
         ranker = f"{self.ranker_card()['name']}@{self.ranker_card()['version']}"
+        inputs = fingerprint([file_digest(self.items_path), file_digest(self.interactions_path),
+                              file_digest(candidates) if candidates else None])
         task = ChunkScorer(str(self.items_path.resolve()),
                            str(self.interactions_path.resolve()),
                            str(Path(candidates).resolve()) if candidates else None, top_k,
-                           self.prefix, str(self.registry.root.resolve()), ranker)
-        key = fingerprint([file_digest(self.items_path), file_digest(self.interactions_path),
-                           file_digest(candidates) if candidates else None, top_k, chunk_size,
-                           ranker, str(out.resolve())])
+                           self.prefix, str(self.registry.root.resolve()), ranker, inputs)
+        key = fingerprint([inputs, top_k, chunk_size, ranker, str(out.resolve())])
         plan = BatchPlan(out, key, plan_chunks(users, chunk_size))
         result = run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
         result.cold_start = len(set(users) - set(positives_by_user(self.interactions)))
@@ -301,30 +301,32 @@ class ChunkScorer:
     prefix: str
     registry: str
     ranker: str  # name@version: part of the cache key, so a retrain is never served stale
+    inputs: str  # the files' content digest: part of the cache key, so edited files are reread
 
     def __call__(self, users: list[str]) -> pd.DataFrame:
-        service = _service(self.items, self.interactions, self.prefix, self.registry, self.ranker)
+        service = _service(self.items, self.interactions, self.prefix, self.registry, self.ranker,
+                           self.inputs)
         pipe = service.pipeline()
         if self.top_k is not None:
             return pipe.top_k(users, self.top_k)
-        pairs = _candidate_pairs(self.candidates, service)
+        pairs = _candidate_pairs(str(self.candidates), self.items, self.inputs)
         pairs = pairs[pairs["user_id"].isin(set(users))]
         return rank(pipe.score_pairs(list(pairs["user_id"]), list(pairs["item_id"])))
 
 
-@lru_cache(maxsize=4)
-def _service(items: str, interactions: str, prefix: str, registry: str,
-             ranker: str) -> RecommenderService:
+# subtle: these caches outlive one job (the nightly scheduler is one long process), so their
+# keys carry the files' content digest, not only their paths: tomorrow's job must read
+# tomorrow's files. One service is kept: a process scores one job at a time, and an older
+# job's loaded models would only hold memory.
+@lru_cache(maxsize=1)
+def _service(items: str, interactions: str, prefix: str, registry: str, ranker: str,
+             inputs: str) -> RecommenderService:
     return RecommenderService(items, interactions, prefix, Registry(registry))
 
 
 @lru_cache(maxsize=2)
-def _candidate_pairs_cached(path: str, items_path: str) -> pd.DataFrame:
+def _candidate_pairs(path: str, items_path: str, inputs: str) -> pd.DataFrame:
     return read_candidates(path, read_items(items_path))
-
-
-def _candidate_pairs(path: str | None, service: RecommenderService) -> pd.DataFrame:
-    return _candidate_pairs_cached(str(path), str(service.items_path))
 
 
 def validation_metrics(ranker: Ranker, x: np.ndarray, y: np.ndarray) -> dict:

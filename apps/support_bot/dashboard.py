@@ -3,14 +3,13 @@ intent model's card. Runs alone (``verticals support dashboard``) or as a page o
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from apps.support_bot.service import SupportService
-from shared import get_settings
+from shared import atomic_write_bytes, get_settings
 from shared.errors import VerticalsError
 from shared.ui import show_model_card
 
@@ -73,12 +72,19 @@ def admin(service: SupportService) -> None:
     files = st.file_uploader("Add KB files (FAQ CSV, KB CSV/JSONL, Markdown)",
                              type=["csv", "jsonl", "md"], accept_multiple_files=True)
     if files and st.button("Add to knowledge base"):
-        with tempfile.TemporaryDirectory() as tmp:
-            for f in files:
-                (Path(tmp) / Path(f.name).name).write_bytes(f.getvalue())
+        # kept under the home: re-uploading an edited file replaces what it held before
+        uploads = get_settings().home / "support" / "uploads"
+        for f in files:
+            path = uploads / Path(f.name).name
+            before = path.read_bytes() if path.exists() else None
+            atomic_write_bytes(path, f.getvalue())
             try:
-                st.success(f"Knowledge base updated: {service.kb_add(tmp)}")
-            except VerticalsError as err:
+                st.success(f"{path.name}: {service.kb_add(path)}")
+            except VerticalsError as err:  # a bad file is refused and the earlier one kept
+                if before is None:
+                    path.unlink()
+                else:
+                    atomic_write_bytes(path, before)
                 st.error(str(err))
     if st.button("Re-index everything"):
         with st.spinner("Re-embedding all chunks…"):

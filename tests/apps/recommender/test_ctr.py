@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from apps.recommender.data import CtrExample
 from apps.recommender.evaluation import ctr_features
@@ -73,6 +74,36 @@ def test_cli_train_ctr_then_eval_ctr_from_it(rec_home, tiny, tmp_path):
     scores = json.loads(result.stdout.strip().splitlines()[-1])
     assert 0.0 <= scores["auc"] <= 1.0 and scores["train"] == 12 and scores["test"] == 12
     assert scores["prior_coverage"] == 1.0  # every target is a title of the log's items
+    from shared import get_registry
+
+    names = get_registry().names()
+    assert "tiny-eval" in names and not any(n.startswith("tiny-eval-fold") for n in names), \
+        "only the final scorer stays registered; the fold models were intermediate"
     alone = runner.invoke(app, ["eval-ctr", "--train", str(tmp_path / "a.json"), "--test",
                                 str(tmp_path / "b.json"), "--items", str(tiny["items"])])
     assert "--items and --interactions go together" in str(alone.exception)
+
+
+@pytest.mark.parametrize("bad", ["train", "test"])
+def test_eval_ctr_refuses_a_file_with_one_answer_before_training(home, tmp_path, bad):
+    import json
+
+    from typer.testing import CliRunner
+
+    from apps.recommender.cli import app
+    from shared import get_registry
+    from shared.errors import DataError
+
+    question = ('User Preference: "Heat (1995)"\nUser Unpreference: "Cats (2019)"\n'
+                'Whether the user will like the target movie "Alien (1979)"?')
+    for split in ("train", "test"):
+        answers = ["Yes."] * 3 if split == bad else ["Yes.", "No.", "No."]
+        (tmp_path / f"{split}.json").write_text(json.dumps(
+            [{"instruction": "", "input": question, "output": a} for a in answers]))
+    result = CliRunner().invoke(app, ["eval-ctr", "--train", str(tmp_path / "train.json"),
+                                      "--test", str(tmp_path / "test.json")])
+    assert isinstance(result.exception, DataError)
+    assert str(result.exception) == (f"{tmp_path / f'{bad}.json'}: every record answers 'Yes.'; "
+                                     "training and AUC need both answers — add records answered "
+                                     "'No.'")
+    assert get_registry().names() == [], "nothing is trained before the files are checked"

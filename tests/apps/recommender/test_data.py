@@ -71,6 +71,16 @@ def test_bad_interactions_are_one_clear_line(tmp_path: Path, items, rows: str, p
     assert "\n" not in str(err.value) and str(path) in str(err.value)
 
 
+def test_repeated_rows_without_timestamps_are_refused(tmp_path: Path, items) -> None:
+    """Row order is the time then, so a copied row must be caught on (user, item, label)."""
+    shown_then_taken = write(tmp_path / "ok.csv", "user_id,item_id,label\nu1,A,0\nu1,A,1\n")
+    assert read_interactions(shown_then_taken, items)["timestamp"].tolist() == [0, 1]
+    copied = write(tmp_path / "x.csv", "user_id,item_id,label\nu1,A,1\nu1,B,0\nu1,A,1\n")
+    with pytest.raises(DataError, match="row 4: duplicate row for user_id, item_id, label = "
+                                        r"\['u1', 'A', '1'\] — .*add a timestamp column"):
+        read_interactions(copied, items)
+
+
 def test_candidates_empty_or_unknown_items_refused(tmp_path: Path, items) -> None:
     with pytest.raises(DataError, match="has no data rows"):
         read_candidates(write(tmp_path / "c.csv", "user_id,item_id\n"), items)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -173,6 +174,30 @@ def test_nightly_job_is_scheduled_and_runs_once(rec_home: Path, tiny: dict[str, 
     assert "rows" in message
     assert "already written today" in nightly_job(str(tiny["items"]), str(tiny["interactions"]),
                                                   str(tmp_path), 1, "rec")
+
+
+def test_nightly_job_reads_the_files_as_they_are_that_night(rec_home: Path, tiny: dict[str, Path],
+                                                            tmp_path: Path) -> None:
+    """The scheduler runs every night in one process: night 2 must see the day's interactions."""
+    from apps.recommender.schedule import nightly_job
+
+    interactions = tmp_path / "interactions.csv"
+    shutil.copy(tiny["interactions"], interactions)
+
+    def night(folder: str) -> pd.DataFrame:
+        nightly_job(str(tiny["items"]), str(interactions), str(tmp_path / folder), 3, "rec")
+        return pd.read_parquet(next((tmp_path / folder).glob("scores-*.parquet")))
+
+    first = night("night1")
+    user = first["user_id"].iloc[0]
+    offered = first.loc[first["user_id"] == user, "item_id"].tolist()
+    log = pd.read_csv(interactions, dtype=str)
+    later = str(log["timestamp"].astype(int).max() + 1)
+    taken = pd.DataFrame({"user_id": user, "item_id": offered, "label": "1", "timestamp": later})
+    pd.concat([log, taken]).to_csv(interactions, index=False)  # the user took all three today
+    second = night("night2")
+    again = set(second.loc[second["user_id"] == user, "item_id"])
+    assert len(again) == 3 and not again & set(offered), "items taken since are not offered again"
 
 
 def test_demo_setup_reuses_trained_models(rec_home: Path, tiny: dict[str, Path]) -> None:
