@@ -190,7 +190,9 @@ def export(
     name: str,
     int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also write an int8-quantized form.")] = True,
     embedder: Annotated[bool, typer.Option(help="Export as a sentence embedder (bi-encoders, base models).")] = False,
-    texts: Annotated[Path | None, typer.Option(help="Texts to check agreement on (default: card's eval set).")] = None,
+    texts: Annotated[Path | None, typer.Option(
+        help="Texts to check agreement on (default: card's eval set); a cross-encoder needs "
+             "a table with query,passage columns.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Export to ONNX (+ int8), check agreement with the original, measure speed."""
@@ -199,15 +201,23 @@ def export(
     from .models import resolve_model
 
     path = resolve_model(name)
-    if texts is not None:
+    kind = json.loads((path / "card.json").read_text()).get("kind") if (path / "card.json").exists() else "encoder"
+    pairs = None
+    if kind == "cross_encoder":  # checked on what it serves: (query, passage) pairs
+        if texts is None:
+            raise VerticalsError(f"{name} is a cross-encoder: pass --texts FILE with query,passage "
+                                 "columns to check agreement on pairs")
+        frame = read_table(texts, ["query", "passage"])
+        check, pairs = frame["query"].tolist(), frame["passage"].tolist()[:2000]
+    elif texts is not None:
         check = read_texts(texts)
     else:
         source = next((path / f for f in ("eval.csv", "train.csv") if (path / f).exists()), None)
         if source is None:
             raise VerticalsError(f"{name} has no eval set in its card folder: pass --texts FILE to check agreement")
         check = read_table(source, ["text"])["text"].tolist()
-    kind = json.loads((path / "card.json").read_text()).get("kind") if (path / "card.json").exists() else "encoder"
-    report = export_model(path, check[:2000], embed=embedder or kind in ("biencoder", "encoder"), int8=int8)
+    report = export_model(path, check[:2000], embed=embedder or kind in ("biencoder", "encoder"), int8=int8,
+                          check_pairs=pairs)
     emit({"name": name, **report}, as_json)
 
 

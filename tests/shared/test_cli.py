@@ -64,6 +64,18 @@ def test_missing_model_names_what_to_do(tmp_path):
     assert done.returncode == 1 and "model 'nope' not found" in done.stderr
 
 
+def test_cross_encoder_export_is_checked_on_pairs(tmp_path):
+    model = tmp_path / "models" / "rerank" / "v1"
+    model.mkdir(parents=True)
+    (model / "card.json").write_text(json.dumps({"kind": "cross_encoder"}))
+    done = run_cli(tmp_path, "models", "export", "rerank")
+    assert done.returncode == 1 and "--texts FILE with query,passage columns" in done.stderr
+    single = tmp_path / "texts.csv"
+    single.write_text("text\nhello\n")
+    done = run_cli(tmp_path, "models", "export", "rerank", "--texts", str(single))
+    assert done.returncode == 1 and "missing column" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_toy_rows_are_balanced_enough():
     labels = [r.label for r in toy_rows(96, 0)]
     assert 30 < labels.count("pos") < 66

@@ -60,3 +60,25 @@ def test_pair_export_is_checked_and_served_on_pairs(full_model, session_registry
     served = Classifier(path)
     assert served.backend_name.endswith(".onnx")
     np.testing.assert_allclose(served.logits(texts, pairs), reference, atol=1e-4)
+
+
+def test_serving_takes_the_fastest_form_that_agreed(tmp_path, monkeypatch):
+    import shared.export as export
+
+    folder = tmp_path / "model" / "export"
+    folder.mkdir(parents=True)
+    (tmp_path / "model" / "card.json").write_text("{}")
+    for name in ("model.onnx", "model.int8.onnx"):
+        (folder / name).write_text("")
+    monkeypatch.setattr(export, "OnnxBackend", lambda path: path.name)  # no session needed
+
+    def served(**report) -> str | None:
+        (folder / "report.json").write_text(json.dumps(report))
+        return export.best_backend(tmp_path / "model")
+
+    fast_int8 = {"onnx_texts_per_s": 80.0, "int8_texts_per_s": 95.0}
+    assert served(onnx_agreement=1.0, int8_agreement=0.995, **fast_int8) == "model.int8.onnx"
+    assert served(onnx_agreement=1.0, int8_agreement=0.97, **fast_int8) == "model.onnx"
+    slow_int8 = {"onnx_texts_per_s": 80.0, "int8_texts_per_s": 70.0}
+    assert served(onnx_agreement=1.0, int8_agreement=1.0, **slow_int8) == "model.onnx"
+    assert served(onnx_agreement=0.9, int8_agreement=0.9, **fast_int8) is None  # torch serves
