@@ -43,5 +43,12 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check shared apps tests benchmarks
 
+# Stops the finance demo's background poller first: it would hold its port and write into
+# the deleted home (the pid file names it; a pid now used by another program is left alone).
 clean:
+	@pid=$$(cat var/finance/demo.pid 2>/dev/null); \
+	if [ -n "$$pid" ] && ps -p "$$pid" -o args= 2>/dev/null | grep -q -- --demo-feeds; then \
+	  kill "$$pid" && echo "stopped the finance demo poller (pid $$pid)"; \
+	  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$$pid" 2>/dev/null && sleep 1; done; \
+	fi; true
 	rm -rf var .pytest_cache

@@ -88,10 +88,20 @@ def alert_text(surge: Surge, titles: list[str]) -> str:
     return "\n".join([head] + [f"- {t}" for t in titles[:5]])
 
 
+def slack_escape(text: str) -> str:
+    """Text shown literally by Slack: scraped headlines must not ping (``<!channel>``) or
+    disguise a link (``<http://evil|Reuters>``).
+
+    >>> slack_escape("<!channel> AT&T <http://evil|Reuters>")
+    '&lt;!channel&gt; AT&amp;T &lt;http://evil|Reuters&gt;'
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def webhook_payload(surge: Surge, alert_id: int, titles: list[str], fmt: str) -> dict:
     """JSON body for a webhook: Slack-compatible ``{"text"}`` or a structured alert."""
     if fmt == "slack":
-        return {"text": alert_text(surge, titles)}
+        return {"text": slack_escape(alert_text(surge, titles))}
     return {"alert_id": alert_id, "key": surge.key, "label": surge.label,
             "window_start": surge.start.isoformat(), "window_end": surge.end.isoformat(),
             "negatives": surge.negatives, "total": surge.total, "baseline": surge.baseline,

@@ -78,6 +78,7 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
         return _fail(exc)
     result = {"sources": {r.source: {"ok": r.ok, "new": r.ingest.new,
                                      "duplicates": r.ingest.duplicates,
+                                     "bad_links": r.ingest.bad_link,
                                      "not_modified": r.not_modified, "error": r.error}
                           for r in reports},
               "classified": processed.classified, "new_alerts": processed.new_alerts,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
 
 from shared import LabelledText, VerticalsError, atomic_write_text, get_settings, session_scope
 
@@ -46,6 +47,15 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
         session.flush()
         session.expunge(row)
         return row
+
+
+def corrected_labels(session: Session, article_ids: list[int]) -> dict[tuple[int, str], str]:
+    """The analysts' labels of these articles: ``{(article_id, field): label}``. Classifying
+    an article corrected before its first classification must keep these, not overwrite them.
+    """
+    rows = session.execute(select(Correction.article_id, Correction.field, Correction.new)
+                           .where(Correction.article_id.in_(article_ids))).all()
+    return {(article_id, field): new for article_id, field, new in rows}
 
 
 def corrections_frame(engine: Engine) -> pd.DataFrame:

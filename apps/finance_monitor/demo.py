@@ -1,19 +1,25 @@
 """``verticals finance demo``: idempotent preparation of a working monitor on local data.
 
 1. train the two small models on ``datasets/finance/train.csv`` unless already registered;
-2. write ``<home>/finance/sources.toml`` pointing at the local replay server (kept if present);
-3. start ``verticals finance run --demo-feeds`` in the background unless already running.
+2. write ``<home>/finance/sources.toml`` pointing at the local replay server (kept if present,
+   but moved to ``--port``);
+3. start ``verticals finance run --demo-feeds`` in the background unless already running
+   (``demo.pid`` and ``demo.log`` beside the config; ``make clean`` stops it).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from shared import TrainConfig, get_registry, get_settings
+from shared import TrainConfig, VerticalsError, get_registry, get_settings
 
 from .config import (
     AlertConfig,
@@ -26,6 +32,8 @@ from .config import (
 from .training import DEMO_DIR, TrainPlan, train_models
 
 DEMO_TRAIN = TrainConfig(epochs=3, max_length=32, batch_size=16, patience=3)
+POLLER = ["-m", "shared", "finance", "run", "--demo-feeds"]  # after sys.executable
+DEMO_URL = re.compile(r"http://127\.0\.0\.1:\d+/(?=feeds/|articles/)")  # the replay server
 
 
 def demo_config(port: int, interval_s: int = 10) -> MonitorConfig:
@@ -61,38 +69,100 @@ def ensure_models(models: ModelConfig, config: TrainConfig = DEMO_TRAIN) -> list
 
 
 def write_demo_config(port: int) -> Path:
-    """The demo config at ``<home>/finance/sources.toml``, written only if missing."""
+    """The demo config at ``<home>/finance/sources.toml``: written if missing; an existing one
+    keeps its edits, only its replay-server URLs move to ``port``."""
+    from shared import atomic_write_text
+
     path = get_settings().home / "finance" / "sources.toml"
     if not path.exists():
-        from shared import atomic_write_text
-
         atomic_write_text(path, render_config(demo_config(port)))
+        return path
+    text = path.read_text(encoding="utf-8")
+    moved = DEMO_URL.sub(f"http://127.0.0.1:{port}/", text)
+    if moved != text:
+        atomic_write_text(path, moved)
     return path
 
 
-def _alive(pid_file: Path) -> int | None:
+def command_line(pid: int) -> str:
+    """The command line of a live process, '' when there is none (``/proc``, else ``ps``)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace").strip()
+    except OSError:
+        pass  # no such process, or no /proc (macOS)
+    try:
+        found = subprocess.run(["ps", "-p", str(pid), "-o", "args="], capture_output=True,
+                               text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return found.stdout.strip()
+
+
+def demo_poller(pid_file: Path) -> tuple[int, str] | None:
+    """(pid, command line) of the demo poller ``pid_file`` names, if it still runs; a pid
+    reused by an unrelated process does not count."""
     try:
         pid = int(pid_file.read_text().strip())
-        os.kill(pid, 0)
     except (OSError, ValueError):
         return None
-    return pid
+    found = command_line(pid)
+    return (pid, found) if "--demo-feeds" in found else None
 
 
-def start_background(config_path: Path, port: int, speed: float) -> tuple[int, bool]:
-    """Start the poller + feed server detached; (pid, started now?). Reuses a live one."""
+def stop_poller(pid: int, wait_s: float = 15.0) -> None:
+    """SIGTERM (the poller finishes its current job), then SIGKILL if it is still there."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + wait_s
+        while command_line(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if command_line(pid):
+            os.kill(pid, signal.SIGKILL)  # ingest is crash-safe: one article at most is redone
+    except ProcessLookupError:
+        pass  # it exited meanwhile
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something listens on ``127.0.0.1:port`` (the demo feed server binds there)."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_background(config_path: Path, port: int, speed: float,
+                     wait_s: float = 60.0) -> tuple[int, bool]:
+    """Start the poller + feed server detached; (pid, started now?).
+
+    A running demo poller of this home started with the same arguments and serving is reused;
+    another one (say with another ``--port``) is stopped first. Returns once the feed server
+    listens; a poller that exits instead is a ``VerticalsError`` naming its log.
+    """
     folder = config_path.parent
-    pid_file = folder / "demo.pid"
-    pid = _alive(pid_file)
-    if pid is not None:
-        return pid, False
-    log = (folder / "demo.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shared", "finance", "run", "--demo-feeds", "--port", str(port),
-         "--speed", str(speed), "--config", str(config_path)],
-        stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-        env={**os.environ, "VERTICALS_HOME": str(get_settings().home)})
+    pid_file, log_path = folder / "demo.pid", folder / "demo.log"
+    args = [*POLLER, "--port", str(port), "--speed", str(speed), "--config", str(config_path)]
+    running = demo_poller(pid_file)
+    if running is not None:
+        pid, found = running
+        if found.endswith(" ".join(args)) and port_in_use(port):
+            return pid, False
+        stop_poller(pid)
+    if port_in_use(port):
+        raise VerticalsError(f"port {port} is already in use (an old demo poller whose home was "
+                             "deleted? find it with `ps aux | grep demo-feeds`); stop it or "
+                             "pass --port")
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, *args], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            start_new_session=True, env={**os.environ, "VERTICALS_HOME": str(get_settings().home)})
     pid_file.write_text(str(process.pid))
+    deadline = time.monotonic() + wait_s
+    while process.poll() is None and not port_in_use(port) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    time.sleep(1.0)  # subtle: a bad config stops the poller just after its feed server binds
+    if process.poll() is not None:
+        pid_file.unlink(missing_ok=True)
+        raise VerticalsError(f"the demo poller exited at once (code {process.returncode}); "
+                             f"see {log_path}")
     return process.pid, True
 
 

@@ -1,5 +1,6 @@
 """A careful HTTP fetcher: timeouts, retries with backoff, conditional GET, size cap,
-content-type check, per-host rate limit, and no private or loopback hosts unless allowed.
+content-type check, per-host rate limit, and only public addresses unless private ones are
+allowed (checked on the name before connecting and on the peer after, on every redirect).
 
 >>> fetcher = Fetcher(FetchConfig(timeout_s=5))
 >>> result = fetcher.fetch("https://news.example.com/rss.xml", FEED_TYPES)  # doctest: +SKIP
@@ -13,6 +14,7 @@ import ipaddress
 import socket
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -25,6 +27,7 @@ from .config import FetchConfig
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml",
               "application/rdf+xml", "application/feed+json")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class FetchError(VerticalsError):
@@ -45,28 +48,41 @@ class FetchResult:
     content_type: str
     etag: str | None
     last_modified: str | None
+    charset: str | None = None  # from the Content-Type header, if it names one
 
     @property
     def not_modified(self) -> bool:
         return self.status == 304
 
 
+def is_public_ip(ip: IPAddress) -> bool:
+    """True for a globally routable unicast address; False for private, loopback, link-local,
+    shared (100.64.0.0/10, where cloud metadata services live), reserved and multicast ones.
+
+    >>> is_public_ip(ipaddress.ip_address("100.100.100.200"))
+    False
+    """
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # subtle: ::ffff:127.0.0.1 is loopback, whatever 3.11 says
+    return ip.is_global and not ip.is_multicast
+
+
+def resolve(host: str) -> list[IPAddress]:
+    """Every address ``host`` resolves to; a host that does not resolve is a ``FetchError``."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError(host, f"could not resolve {host} ({exc})", retryable=True) from exc
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
+
 def is_public_host(host: str) -> bool:
-    """True when every address ``host`` resolves to is a public one.
+    """True when every address ``host`` resolves to is public (``FetchError`` if none).
 
     >>> is_public_host("127.0.0.1"), is_public_host("10.0.0.8")
     (False, False)
     """
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except socket.gaierror:
-        return True  # subtle: unresolvable hosts fail later with a clear connect error
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%")[0])
-        if (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-                or ip.is_multicast or ip.is_unspecified):
-            return False
-    return True
+    return all(is_public_ip(ip) for ip in resolve(host))
 
 
 class HostRateLimiter:
@@ -98,7 +114,12 @@ class Fetcher:
             timeout=httpx.Timeout(config.timeout_s), follow_redirects=True,
             max_redirects=config.max_redirects, transport=transport,
             headers={"User-Agent": config.user_agent},
-            event_hooks={"request": [self._before_request]})
+            event_hooks={"request": [self._before_request], "response": [self._check_peer]})
+        # subtle: behind a proxy (httpx reads the *_proxy variables) the proxy resolves names
+        # and is the peer we see, so only the name check applies, and a name we cannot
+        # resolve ourselves is left to the proxy
+        proxies = set(urllib.request.getproxies())  # keys: schemes, and "no" for no_proxy
+        self.proxied = transport is None and bool(proxies & {"http", "https", "all"})
 
     def close(self) -> None:
         self.client.close()
@@ -106,10 +127,29 @@ class Fetcher:
     def _before_request(self, request: httpx.Request) -> None:
         """Runs for the first request and every redirect hop: address guard, then rate limit."""
         host = request.url.host
-        if not self.config.allow_private and not is_public_host(host):
-            raise FetchError(str(request.url), f"refused: {host} is a private or loopback "
-                             "address (set fetch.allow_private = true to allow it)")
+        if not self.config.allow_private:
+            try:
+                public = is_public_host(host)
+            except FetchError as exc:
+                if not self.proxied:
+                    raise FetchError(str(request.url), exc.problem, exc.retryable) from exc
+                public = True
+            if not public:
+                raise FetchError(str(request.url), f"refused: {host} is not a public address "
+                                 "(set fetch.allow_private = true to allow private ones)")
         self.limiter.wait(host)
+
+    def _check_peer(self, response: httpx.Response) -> None:
+        """Runs on every response, before its body is read: the address actually connected to
+        must be public too, or a name that re-resolved (DNS rebinding) would slip through."""
+        stream = response.extensions.get("network_stream")
+        if self.config.allow_private or self.proxied or stream is None:
+            return  # stream is None: a custom transport that never touched the network
+        peer = stream.get_extra_info("server_addr")
+        ip = ipaddress.ip_address(str(peer[0]).split("%")[0]) if peer else None
+        if ip is None or not is_public_ip(ip):
+            raise FetchError(str(response.url), f"refused: {response.url.host} connected to "
+                             f"{ip or 'an unknown address'}, which is not public")
 
     def fetch(self, url: str, accept: tuple[str, ...], etag: str | None = None,
               last_modified: str | None = None) -> FetchResult:
@@ -157,7 +197,8 @@ class Fetcher:
         body = b"" if status == 304 else self._body(url, response)
         return FetchResult(url=str(response.url), status=status, content=body,
                            content_type=ctype, etag=response.headers.get("etag"),
-                           last_modified=response.headers.get("last-modified"))
+                           last_modified=response.headers.get("last-modified"),
+                           charset=response.charset_encoding)
 
     def _body(self, url: str, response: httpx.Response) -> bytes:
         """Read at most ``max_bytes`` while streaming, within twice the timeout overall."""

@@ -11,6 +11,7 @@ mid-poll loses at most the article in flight, which the next poll stores again.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from .dedupe import NearDuplicateIndex, canonical_url, content_hash
 from .sources import RawArticle
 from .store import Article, ArticleUrl, naive_utc, utcnow
 
+log = logging.getLogger(__name__)
 RECENT = 5000  # stories kept in the near-duplicate index
 CLOCK_SKEW = timedelta(minutes=15)  # how far ahead of our clock a publisher's may run
 
@@ -38,6 +40,7 @@ class IngestReport:
     same_url: int = 0
     same_text: int = 0
     near_dup: int = 0
+    bad_link: int = 0  # skipped: a link no URL parser accepts (bad port, broken IPv6 host)
 
     @property
     def duplicates(self) -> int:
@@ -45,7 +48,7 @@ class IngestReport:
 
     @property
     def seen(self) -> int:
-        return self.new + self.same_url + self.same_text + self.near_dup
+        return self.new + self.same_url + self.same_text + self.near_dup + self.bad_link
 
 
 class Ingestor:
@@ -75,10 +78,14 @@ class Ingestor:
             for raw in articles:
                 tally[self._one(raw)] += 1
         return IngestReport(**{k: tally.get(k, 0) for k in ("new", "same_url", "same_text",
-                                                               "near_dup")})
+                                                               "near_dup", "bad_link")})
 
     def _one(self, raw: RawArticle) -> str:
-        url, body = canonical_url(raw.url), raw.body
+        try:
+            url, body = canonical_url(raw.url), raw.body
+        except ValueError as exc:  # one bad link must not block the rest of its feed
+            log.warning("source %s: skipped %r, a bad link (%s)", raw.source, raw.url, exc)
+            return "bad_link"
         try:
             with session_scope(self.engine) as session:
                 if session.get(ArticleUrl, url) is not None:

@@ -28,6 +28,7 @@ class DeliveryReport:
     delivered: int = 0
     failed: int = 0
     pending: int = 0
+    held: int = 0  # undelivered rows of webhooks not in this config: kept, not sent
 
 
 def surge_of(alert: AlertRow) -> Surge:
@@ -65,21 +66,31 @@ def raise_alerts(engine: Engine, surges: list[Surge], config: AlertConfig,
 
 
 def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = None,
-                limit: int = 50) -> DeliveryReport:
-    """POST every delivery whose time has come; failures are rescheduled with backoff."""
+                limit: int = 50, webhooks: tuple[WebhookConfig, ...] | None = None
+                ) -> DeliveryReport:
+    """POST every delivery whose time has come; failures are rescheduled with backoff.
+
+    With ``webhooks`` (the config's), rows of any other URL are held, not sent: a webhook
+    removed from the config is not retried forever, and a run with another config (a
+    ``poll-once`` beside the poller) deletes nothing; they go out if the URL comes back.
+    """
     now = now or utcnow()
+    configured = Delivery.url.in_([w.url for w in webhooks]) if webhooks is not None else True
     with session_scope(engine) as session:
         due = session.scalars(select(Delivery.id).where(
-            Delivery.delivered_at.is_(None), Delivery.next_attempt_at <= now)
+            Delivery.delivered_at.is_(None), Delivery.next_attempt_at <= now, configured)
             .order_by(Delivery.id).limit(limit)).all()
     delivered = failed = 0
     for delivery_id in due:
         ok = _deliver_one(engine, client, delivery_id, now)
         delivered, failed = delivered + ok, failed + (not ok)
     with session_scope(engine) as session:
-        pending = len(session.scalars(select(Delivery.id).where(
-            Delivery.delivered_at.is_(None))).all())
-    return DeliveryReport(delivered=delivered, failed=failed, pending=pending)
+        undelivered = session.execute(select(Delivery.url).where(
+            Delivery.delivered_at.is_(None))).scalars().all()
+    urls = {w.url for w in webhooks} if webhooks is not None else None
+    held = sum(url not in urls for url in undelivered) if urls is not None else 0
+    return DeliveryReport(delivered=delivered, failed=failed, pending=len(undelivered) - held,
+                          held=held)
 
 
 def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int, now: datetime) -> bool:

@@ -34,7 +34,13 @@ from shared import retrain as retrain_classifier
 from .alerts import detect_surges
 from .classify import ArticleClassifier
 from .config import MonitorConfig
-from .corrections import correct, export_corrections, mark_used, pending_corrections
+from .corrections import (
+    correct,
+    corrected_labels,
+    export_corrections,
+    mark_used,
+    pending_corrections,
+)
 from .fetch import Fetcher
 from .ingest import Ingestor, IngestReport, plausible_published
 from .outbox import DeliveryReport, deliver_due, raise_alerts
@@ -121,7 +127,8 @@ class FinanceService:
         with self._process_lock:
             classified, missing = self.classify_pending()
             new_alerts = self.check_alerts() if not missing else []
-            deliveries = deliver_due(self.engine, self.webhook_client)
+            deliveries = deliver_due(self.engine, self.webhook_client,
+                                     webhooks=self.config.webhooks)
         return ProcessReport(classified=classified, models_missing=missing,
                              new_alerts=new_alerts, deliveries=deliveries)
 
@@ -148,6 +155,9 @@ class FinanceService:
                 health.articles_last_poll = ingest.new
                 health.total_new = (health.total_new or 0) + ingest.new
                 health.etag, health.last_modified = etag, last_modified
+                if ingest.bad_link:  # the poll worked, but some entries could not be stored
+                    error = f"skipped {ingest.bad_link} entries with bad links"
+                    health.last_error, health.last_error_at = error, now
             else:
                 health.last_error, health.last_error_at = error, now
                 health.consecutive_failures = (health.consecutive_failures or 0) + 1
@@ -172,9 +182,12 @@ class FinanceService:
                     verdicts = self.classifier.classify([_body(a) for a in articles])
                 except ModelNotFoundError as exc:
                     return total, f"{exc} — run `verticals finance train` or `... demo`"
+                fixed = corrected_labels(session, [a.id for a in articles])
                 for article, verdict in zip(articles, verdicts, strict=True):
-                    article.topic, article.topic_score = verdict.topic, verdict.topic_score
-                    article.sentiment = verdict.sentiment
+                    # an analyst's label wins, even when given before the first classification
+                    article.topic = fixed.get((article.id, "topic"), verdict.topic)
+                    article.sentiment = fixed.get((article.id, "sentiment"), verdict.sentiment)
+                    article.topic_score = verdict.topic_score
                     article.sentiment_score = verdict.sentiment_score
                     article.driving = _json(verdict.driving)
                     article.classified_at = utcnow()
@@ -216,7 +229,8 @@ class FinanceService:
         return raise_alerts(self.engine, surges, alerts, self.config.webhooks)
 
     def deliver(self, now: datetime | None = None) -> DeliveryReport:
-        return deliver_due(self.engine, self.webhook_client, now=now)
+        return deliver_due(self.engine, self.webhook_client, now=now,
+                           webhooks=self.config.webhooks)
 
     def acknowledge(self, alert_id: int, by: str = "analyst") -> bool:
         """Mark an alert handled; False if it does not exist or was already acknowledged."""

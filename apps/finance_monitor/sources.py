@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 
 import feedparser
 import trafilatura
+from trafilatura.utils import decode_file
 
 from .config import SourceConfig, SourceKind
 from .fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchError, FetchResult
@@ -92,11 +93,26 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None) -> list
     return articles
 
 
-def parse_page(content: bytes, url: str, source: str,
-               now: datetime | None = None) -> list[RawArticle]:
+def decode_html(content: bytes, charset: str | None = None) -> str:
+    """A page as text: in the charset the server declared, else UTF-8 or, failing that, what
+    trafilatura's detector guesses.
+
+    >>> decode_html("Société".encode("latin-1"), "iso-8859-1")
+    'Société'
+    """
+    if charset:
+        try:
+            return content.decode(charset, errors="replace")
+        except LookupError:
+            pass  # a charset name Python does not know: guess instead
+    return decode_file(content)
+
+
+def parse_page(content: bytes, url: str, source: str, now: datetime | None = None,
+               charset: str | None = None) -> list[RawArticle]:
     """The main text of one HTML article page (trafilatura), or nothing if it has none."""
     now = now or datetime.now(UTC)
-    page = content.decode("utf-8", errors="replace")
+    page = decode_html(content, charset)
     text = trafilatura.extract(page, include_comments=False, include_tables=False) or ""
     meta = trafilatura.extract_metadata(page)
     title = (meta.title if meta and meta.title else "") or text.split("\n", 1)[0][:200]
@@ -125,5 +141,5 @@ def poll_source(fetcher: Fetcher, source: SourceConfig, etag: str | None = None,
         except FetchError as exc:
             raise FetchError(source.url, exc.problem) from exc
     else:
-        articles = parse_page(result.content, result.url, source.name)
+        articles = parse_page(result.content, result.url, source.name, charset=result.charset)
     return SourcePage(articles=articles, result=result)

@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:  # subtle: `streamlit run` puts only this folder o
     sys.path.insert(0, str(ROOT))
 
 from apps.recommender.service import RecommenderService  # noqa: E402
+from shared import get_registry  # noqa: E402
 from shared.errors import VerticalsError  # noqa: E402
 from shared.ui import show_model_card  # noqa: E402
 
@@ -28,13 +29,21 @@ NEW_USER = "(a new user with no history)"
 @st.cache_resource(max_entries=1)
 def load_service(items: str, interactions: str, prefix: str,
                  stamp: tuple) -> RecommenderService:
-    """One warm service; ``stamp`` (the files' size and mtime) reloads it when they change."""
+    """One warm service; ``stamp`` (the files' size and mtime, the current ranker version)
+    reloads it when they change."""
     return RecommenderService(items, interactions, prefix)
 
 
 def file_stamp(*paths: str) -> tuple:
     return tuple((os.stat(p).st_size, os.stat(p).st_mtime_ns) if os.path.exists(p) else None
                  for p in paths)
+
+
+def model_stamp(prefix: str) -> tuple:
+    """The registry and its current ranker (which pins the text models): after a CLI
+    ``recommend train`` the dashboard serves the new models, not the ones it loaded first."""
+    registry = get_registry()
+    return str(registry.root), registry.current(f"{prefix}-ranker")
 
 
 def recommendations_table(recs: list) -> pd.DataFrame:
@@ -48,7 +57,8 @@ def recommendations_table(recs: list) -> pd.DataFrame:
 st.title("Recommender")
 files = (os.environ.get("VERTICALS_REC_ITEMS", str(DEMO / "items.csv")),
          os.environ.get("VERTICALS_REC_INTERACTIONS", str(DEMO / "interactions.csv")))
-service = load_service(*files, os.environ.get("VERTICALS_REC_PREFIX", "rec"), file_stamp(*files))
+prefix = os.environ.get("VERTICALS_REC_PREFIX", "rec")
+service = load_service(*files, prefix, file_stamp(*files) + model_stamp(prefix))
 try:
     trained = service.is_trained()
     users = service.users()

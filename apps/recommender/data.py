@@ -194,8 +194,15 @@ def load_tallrec(path: str | Path) -> list[CtrExample]:
     except (OSError, ValueError) as err:
         raise DataError(path, None, f"cannot read TALLRec JSON ({err})",
                         "pass a JSON list of {instruction, input, output} objects") from None
+    if not isinstance(records, list):
+        raise DataError(path, None, f"top level must be a list of records, got "
+                        f"{type(records).__name__}",
+                        "pass a JSON list of {instruction, input, output} objects")
     examples = []
     for row, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise DataError(path, row, f"record must be an object with 'input' and 'output', "
+                            f"got {type(record).__name__}", "fix or drop the record")
         answer = str(record.get("output", "")).strip().lower()
         if answer not in ("yes.", "no.", "yes", "no"):
             raise DataError(path, row, f"output must be 'Yes.' or 'No.', got {answer!r}",

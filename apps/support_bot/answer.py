@@ -77,10 +77,32 @@ def best_quote(query: str, text: str, max_sentences: int = 2) -> str:
     return " ".join(windows[overlap.index(max(overlap))])
 
 
-def template_answer(chunk: Chunk, confidence: float, intent: str) -> Answer:
-    """The FAQ answer linked to ``intent``, citing the chunk it comes from."""
-    citation = Citation(1, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, chunk.text)
-    return Answer(f"{chunk.text} [1]", AnswerKind.TEMPLATE, confidence, intent, [citation])
+def template_answer(chunks: list[Chunk], confidence: float, intent: str) -> Answer:
+    """The whole FAQ answer linked to ``intent`` (its chunks in order), each part citing the
+    chunk it comes from: ``"Sentences of chunk 1 [1] New sentences of chunk 2 [2]"``.
+
+    subtle: consecutive chunks repeat their overlap sentences; those are said once.
+    """
+    citations, parts, said = [], [], []
+    for chunk in chunks:
+        sentences = split_sentences(chunk.text)
+        new = sentences[_overlap(said, sentences):]
+        if not new:
+            continue
+        said += new
+        n = len(citations) + 1
+        citations.append(Citation(n, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url,
+                                  chunk.text))
+        parts.append(f"{' '.join(new)} [{n}]")
+    return Answer(" ".join(parts), AnswerKind.TEMPLATE, confidence, intent, citations)
+
+
+def _overlap(said: list[str], sentences: list[str]) -> int:
+    """How many leading ``sentences`` repeat the end of ``said``: ``[a, b], [b, c] -> 1``."""
+    for k in range(min(len(said), len(sentences)), 0, -1):
+        if said[-k:] == sentences[:k]:
+            return k
+    return 0
 
 
 def relevance(passages: list[Passage]) -> float:

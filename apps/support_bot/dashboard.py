@@ -8,26 +8,33 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from apps.support_bot.service import SupportService
+from apps.support_bot.service import SupportService, serving_stamp
 from shared import atomic_write_bytes, get_settings
 from shared.errors import VerticalsError
 from shared.ui import show_model_card
 
 
-@st.cache_resource(show_spinner="Loading the support bot…")
-def get_service(home: str) -> SupportService:
-    """One warm service per home dir (models and index load once)."""
+@st.cache_resource(show_spinner="Loading the support bot…", max_entries=1)
+def get_service(home: str, stamp: tuple) -> SupportService:
+    """One warm service (models and index load once); ``stamp`` (:func:`serving_stamp`) makes
+    a CLI ``train`` or ``kb add/remove`` load a fresh one on the next rerun."""
     return SupportService()
+
+
+def kb_markdown(text: str) -> str:
+    """KB text keeps its Markdown, but ``$`` and ``~`` stay literal: ``"$4.99 or $9.99"`` is
+    prices, not LaTeX, and ``"3~5 days"`` no strike-through."""
+    return text.replace("$", r"\$").replace("~", r"\~")
 
 
 def show_answer(message: dict, service: SupportService) -> None:
     """An assistant message: text, citations with their quotes, confidence, thumbs."""
-    st.markdown(message["text"])
+    st.markdown(kb_markdown(message["text"]))
     for c in message.get("citations", []):
         link = f" — [{c['url']}]({c['url']})" if c.get("url") else ""
-        with st.expander(f"[{c['n']}] {c['title']}"):
+        with st.expander(f"[{c['n']}] {kb_markdown(c['title'])}"):
             st.caption(f"source `{c['doc_id']}` · chunk {c['chunk_id']}{link}")
-            st.markdown(f"> {c['quote']}")
+            st.markdown(f"> {kb_markdown(c['quote'])}")
     if message.get("notice"):
         st.warning(message["notice"])
     st.caption(f"{message['kind']} · confidence {message['confidence']:.2f}")
@@ -51,7 +58,7 @@ def chat(service: SupportService) -> None:
     for message in state["support_messages"]:
         with st.chat_message(message["role"]):
             if message["role"] == "user":
-                st.markdown(message["text"])
+                st.text(message["text"])  # what a user typed is never rendered as Markdown
             else:
                 show_answer(message, service)
     question = st.chat_input("Ask about orders, delivery, returns…")
@@ -102,7 +109,10 @@ def handoffs(service: SupportService) -> None:
         return
     for t in tickets:
         left, right = st.columns([5, 1])
-        left.markdown(f"**#{t.id}** {t.question}  \n`{t.conversation_id[:8]}` · {t.created}")
+        left.markdown(f"**#{t.id}** · `{t.conversation_id[:8]}` · {t.created}")
+        # subtle: the customer's own words; as Markdown they could show the agent an image
+        # fetched from anywhere or a disguised link
+        left.text(t.question)
         if right.button("Release", key=f"release-{t.id}"):
             service.release(t.id)
             st.rerun()
@@ -129,7 +139,7 @@ def model(service: SupportService) -> None:
 
 
 st.title("Support bot")
-service = get_service(str(get_settings().home))
+service = get_service(str(get_settings().home), serving_stamp())
 tabs = st.tabs(["Chat", "Admin", "Hand-offs", "Gaps", "Intent model"])
 for tab, page in zip(tabs, (chat, admin, handoffs, gaps, model), strict=True):
     with tab:

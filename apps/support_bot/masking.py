@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
-# 13-19 digits, optionally grouped by spaces or dashes: card numbers.
-_CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+# IBAN as typed: any case, letters allowed in the bank part (``gb82 west 1234 ...``)
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b",
+                   re.IGNORECASE)
+# 13-19 digits, optionally grouped by spaces, dashes or dots: card numbers.
+_CARD = re.compile(r"\b\d(?:[ .-]?\d){12,18}\b")
 # Phone numbers: an optional +country code, then 7-15 digits with separators.
 _PHONE = re.compile(r"(?<![\w(+])(?:\+|\()?\d[\d ()./-]{6,17}\d\b")
 _DATE = re.compile(r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})$")
@@ -19,6 +21,13 @@ _DATE = re.compile(r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})$
 _ACCOUNT = re.compile(
     r"\b(account|acct|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*)(\d[\d -]{4,}\d)", re.IGNORECASE
 )
+
+
+def _mask_iban(match: re.Match[str]) -> str:
+    """An IBAN's bank part holds at least 8 digits in practice; subtle: without that check,
+    matching any case would make ``"no12 from your shop"`` an account number."""
+    found = match.group(0)
+    return "[ACCOUNT]" if sum(ch.isdigit() for ch in found[4:]) >= 8 else found
 
 
 def _is_card(digits: str) -> bool:
@@ -48,7 +57,7 @@ def _mask_phone(match: re.Match[str]) -> str:
 def mask_pii(text: str) -> str:
     """Replace e-mails, IBAN/account, card and phone numbers by placeholders."""
     text = _EMAIL.sub("[EMAIL]", text)
-    text = _IBAN.sub("[ACCOUNT]", text)
+    text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
     text = _CARD.sub(_mask_card, text)
     return _PHONE.sub(_mask_phone, text)

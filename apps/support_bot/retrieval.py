@@ -71,7 +71,7 @@ class Retriever:
         self.chunks: dict[int, Chunk] = {}
         self._bm25: SparseBM25 | None = None
         self._bm25_ids = np.empty(0, int)
-        self._first: dict[str, Chunk] = {}
+        self._by_doc: dict[str, list[Chunk]] = {}
         # subtle: the dashboard shares one retriever between browser sessions; an upload must
         # not change index, chunks and BM25 under a search that is reading them
         self._lock = threading.RLock()
@@ -133,14 +133,15 @@ class Retriever:
         meta = {"embedder": self.embedder_key, "chunks": len(index)}
         atomic_write_text(self.path.with_suffix(".json"), json.dumps(meta))
 
-    def first_chunk(self, doc_id: str) -> Chunk | None:
-        """The opening chunk of a document (what a template answer quotes), if indexed."""
-        return self._first.get(doc_id)
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        """A document's chunks in order (what a template answer quotes); [] if not indexed."""
+        return self._by_doc.get(doc_id, [])
 
     def _refresh_bm25(self) -> None:
-        self._first = {}
-        for chunk in sorted(self.chunks.values(), key=lambda c: -c.ordinal):
-            self._first[chunk.doc_id] = chunk
+        by_doc: dict[str, list[Chunk]] = {}
+        for chunk in sorted(self.chunks.values(), key=lambda c: c.ordinal):
+            by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        self._by_doc = by_doc
         ids = sorted(self.chunks)
         self._bm25_ids = np.asarray(ids, int)
         self._bm25 = SparseBM25.fit([tokenize(self.chunks[i].search_text) for i in ids])

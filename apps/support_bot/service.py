@@ -3,6 +3,7 @@ questions (template -> grounded -> hand-off), keep the record. No UI code here."
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,13 +22,16 @@ from .answer import (
 )
 from .intents import IntentDecision, IntentModel, Status
 from .knowledge import load_kb
-from .ranking import tokenize
-from .retrieval import RetrievalConfig, Retriever
+from .retrieval import RetrievalConfig, Retriever, index_dir
 from .store import KbChange, SupportStore
 
 INTENTS, RERANKER, RETRIEVER = "support-intents", "support-reranker", "support-retriever"
 MAX_CHARS = 2000
-_FOLLOW_UP = {"it", "that", "this", "they", "them", "those", "these", "one", "there"}
+# words that point back at an earlier turn, and openings that continue one ("and for kids?")
+_ANAPHORA = frozenset("it its that this they them their those these one ones there".split())
+_ELLIPSIS = re.compile(r"^\W*(?:and|also|or|same for|what about|how about|what if)\b", re.I)
+# a message this surely out of scope on its own borrows nothing from earlier turns
+OOS_SURE = 0.9
 
 
 @dataclass
@@ -49,9 +53,37 @@ class BotSettings:
 
 
 def is_follow_up(message: str) -> bool:
-    """Short messages or ones leaning on an earlier turn ("how much is it?")."""
-    words = message.lower().replace("?", " ").split()
-    return len(tokenize(message)) <= 2 or bool(_FOLLOW_UP & set(words))
+    """Whether a message may lean on an earlier turn: a pronoun ("how much is it?") or an
+    elliptical opening ("what about e-bikes?", "and for kids?"). Being short is no sign:
+    "Where is my order?" and "Tell me a joke" stand alone.
+    """
+    words = set(re.findall(r"[a-z]+", message.lower()))
+    return bool(_ANAPHORA & words) or bool(_ELLIPSIS.match(message))
+
+
+def contextual_query(earlier: list[str], message: str) -> str:
+    """``message`` preceded by the earlier questions it leans on, back to the last one that
+    stands alone, so a chain of follow-ups keeps its subject:
+
+    >>> contextual_query(["Where is my order?", "What does a Full Service include?",
+    ...                   "how much is it?"], "and how long does it take?")
+    'What does a Full Service include? how much is it? and how long does it take?'
+    """
+    chain = [message]
+    for question in reversed(earlier):
+        chain.insert(0, question)
+        if not is_follow_up(question):
+            break
+    return " ".join(chain)
+
+
+def serving_stamp(registry: Registry | None = None, index_path: Path | None = None) -> tuple:
+    """What a warm service was loaded from: the current versions of the bot's models and the
+    index's last save. A CLI ``train`` or ``kb add/remove`` changes it (cheap to compute)."""
+    registry = registry or Registry()
+    meta = (index_path or index_dir()).with_suffix(".json")  # rewritten on every index save
+    saved = meta.stat().st_mtime_ns if meta.exists() else None
+    return tuple(registry.current(name) for name in (INTENTS, RERANKER, RETRIEVER)) + (saved,)
 
 
 class SupportService:
@@ -140,12 +172,24 @@ class SupportService:
         return self._record(cid, message, answer, notice)
 
     def _answer(self, message: str, cid: str) -> Answer:
-        query = self._contextual(message, cid)
-        decision = self.intents.predict(query) if self.intents else None
-        if decision and decision.status is Status.CONFIDENT:
-            chunk = self.retriever.first_chunk(self.bot.templates.get(decision.intent, ""))
-            if chunk is not None:
-                return template_answer(chunk, decision.confidence, decision.intent)
+        """Judge the message on its own first; only a likely follow-up that is neither a
+        confident intent nor surely out of scope on its own is asked again with the earlier
+        turns it leans on.
+
+        subtle: gluing context onto every short message let "Tell me a joke" after a returns
+        question be answered with the returns template; a message surely out of scope on its
+        own ("tell me a joke about that") is not retried either.
+        """
+        query, decision = message, self._decide(message)
+        if not _settled(decision) and is_follow_up(message):
+            earlier = [t.question for t in self.store.history(cid, 3) if t.kind != "invalid"]
+            if earlier:
+                query = contextual_query(earlier, message)
+                decision = self._decide(query)
+        if _confident(decision):
+            chunks = self.retriever.document_chunks(self.bot.templates.get(decision.intent, ""))
+            if chunks:
+                return template_answer(chunks, decision.confidence, decision.intent)
         found = self.retriever.search(query, k=5, floor=self.bot.threshold)
         passages = select_passages(found, self.bot.threshold)
         if passages:
@@ -154,12 +198,8 @@ class SupportService:
         confidence = max(decision.confidence if decision else 0.0, 0.0)
         return Answer("", AnswerKind.HANDOFF, confidence, _intent(decision))
 
-    def _contextual(self, message: str, cid: str) -> str:
-        """Prefix a follow-up with the previous question so "how much is it?" has a subject."""
-        if not is_follow_up(message):
-            return message
-        previous = [t.question for t in self.store.history(cid, 3) if t.kind != "invalid"]
-        return f"{previous[-1]} {message}" if previous else message
+    def _decide(self, text: str) -> IntentDecision | None:
+        return self.intents.predict(text) if self.intents else None
 
     def _record(self, cid: str, message: str, answer: Answer, notice: str) -> Answer:
         answer.conversation_id, answer.notice = cid, notice
@@ -187,6 +227,16 @@ class SupportService:
 
     def intent_card(self) -> dict | None:
         return self.registry.card(INTENTS) if self.registry.current(INTENTS) else None
+
+
+def _confident(decision: IntentDecision | None) -> bool:
+    return decision is not None and decision.status is Status.CONFIDENT
+
+
+def _settled(decision: IntentDecision | None) -> bool:
+    """Sure on its own: a confident intent, or out of scope with ``p >= OOS_SURE``."""
+    return _confident(decision) or (decision is not None and decision.status is Status.OOS
+                                    and decision.confidence >= OOS_SURE)
 
 
 def _intent(decision: IntentDecision | None) -> str | None:

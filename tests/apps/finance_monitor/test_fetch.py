@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from apps.finance_monitor import fetch
 from apps.finance_monitor.config import SourceConfig, SourceKind
 from apps.finance_monitor.fetch import FEED_TYPES, Fetcher, FetchError
 from apps.finance_monitor.sources import parse_feed, poll_source, strip_html
@@ -109,9 +112,48 @@ def test_wrong_content_type_is_refused(server) -> None:
 
 def test_private_addresses_are_refused_unless_allowed(server) -> None:
     server.routes["/feed.xml"] = Route(body=FEED)
-    with pytest.raises(FetchError, match="private or loopback"):
+    with pytest.raises(FetchError, match="not a public address"):
         Fetcher(fast_fetch(allow_private=False)).fetch(server.url("/feed.xml"), FEED_TYPES)
     assert server.hits["/feed.xml"] == 0  # refused before any byte was sent
+
+
+@pytest.mark.parametrize("url", ["http://100.100.100.200/latest/meta-data/",  # cloud metadata
+                                 "http://169.254.169.254/", "http://[::ffff:127.0.0.1]:1/",
+                                 "http://0.0.0.0:1/"])
+def test_non_global_addresses_are_refused_before_connecting(url: str) -> None:
+    with pytest.raises(FetchError, match="not a public address"):
+        Fetcher(fast_fetch(allow_private=False, retries=0)).fetch(url, FEED_TYPES)
+
+
+def test_a_name_that_does_not_resolve_is_a_fetch_error(monkeypatch) -> None:
+    def no_dns(*_args: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with pytest.raises(FetchError, match="could not resolve news.example.com"):
+        Fetcher(fast_fetch(allow_private=False, retries=0)).fetch(
+            "http://news.example.com/rss.xml", FEED_TYPES)
+
+
+def test_a_name_that_rebinds_to_loopback_is_refused_before_the_body(server, monkeypatch) -> None:
+    server.routes["/feed.xml"] = Route(body=FEED)
+    # the check sees a public address, the connection then lands on 127.0.0.1
+    monkeypatch.setattr(fetch, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
+    with pytest.raises(FetchError, match="connected to 127.0.0.1, which is not public"):
+        Fetcher(fast_fetch(allow_private=False)).fetch(server.url("/feed.xml"), FEED_TYPES)
+
+
+def test_every_redirect_hop_is_checked(server, monkeypatch) -> None:
+    server.routes["/feed.xml"] = Route(body=FEED)
+    server.routes["/hop"] = Route(status=302, headers={"Location": "http://100.100.100.200/x"})
+    real = fetch.is_public_ip
+    # the local server stands in for a public site
+    monkeypatch.setattr(fetch, "is_public_ip", lambda ip: str(ip) == "127.0.0.1" or real(ip))
+    fetcher = Fetcher(fast_fetch(allow_private=False))
+    assert fetcher.fetch(server.url("/feed.xml"), FEED_TYPES).status == 200
+    with pytest.raises(FetchError, match="100.100.100.200 is not a public address"):
+        fetcher.fetch(server.url("/hop"), FEED_TYPES)
+    assert server.hits["/hop"] == 1
 
 
 def test_per_host_rate_limit_spaces_requests(server) -> None:
@@ -134,6 +176,19 @@ def test_html_page_text_is_extracted(server) -> None:
     [article] = poll_source(Fetcher(fast_fetch()), source).articles
     assert article.title == "Atlas Motors recalls cars"
     assert "forty thousand cars" in article.text and "Menu" not in article.text
+
+
+def test_a_latin1_page_is_decoded_with_its_declared_charset(server) -> None:
+    page = ("<html><head><title>Société Générale relève ses prévisions</title></head><body>"
+            "<article><p>Société Générale a relevé lundi ses prévisions de résultats pour "
+            "l'année, portée par une activité de banque de détail plus forte que prévu et "
+            "des coûts maîtrisés, selon un communiqué publié à Paris.</p></article></body>"
+            "</html>").encode("latin-1")
+    server.routes["/fr"] = Route(body=page, ctype="text/html; charset=ISO-8859-1")
+    source = SourceConfig("p", server.url("/fr"), kind=SourceKind.PAGE)
+    [article] = poll_source(Fetcher(fast_fetch()), source).articles
+    assert article.title == "Société Générale relève ses prévisions"
+    assert "activité de banque de détail" in article.text
 
 
 def test_entries_without_link_are_skipped_and_html_is_stripped() -> None:

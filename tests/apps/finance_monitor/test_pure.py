@@ -155,6 +155,9 @@ def test_webhook_payloads_and_backoff() -> None:
     surge = detect_surges(series([1, 0, 2, 1, 1, 12]), AlertConfig())[0]
     slack = webhook_payload(surge, 7, ["Bank probed"], "slack")
     assert set(slack) == {"text"} and "Macro" in slack["text"] and "Bank probed" in slack["text"]
+    hostile = webhook_payload(surge, 7, ["<!channel> AT&T <http://evil.test|Reuters>"], "slack")
+    assert "- &lt;!channel&gt; AT&amp;T &lt;http://evil.test|Reuters&gt;" in hostile["text"]
+    assert "<" not in hostile["text"] and ">" not in hostile["text"]
     plain = webhook_payload(surge, 7, ["Bank probed"], "json")
     assert plain["alert_id"] == 7 and plain["negatives"] == 12
     assert next_attempt(T0, 0) == T0 + timedelta(seconds=30)

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from apps.finance_monitor.config import WebhookConfig
 from apps.finance_monitor.ingest import Ingestor
 from apps.finance_monitor.service import FinanceService
-from apps.finance_monitor.store import AlertRow, Article, ArticleUrl
+from apps.finance_monitor.store import AlertRow, Article, ArticleUrl, Delivery
 from apps.finance_monitor.views import alerts, health_frame
 from shared import make_engine, session_scope
 
@@ -163,6 +163,23 @@ def test_a_webhook_that_is_down_gets_every_alert_once_it_is_up(home, server, mod
         assert by == "analyst"
 
 
+def test_a_webhook_removed_from_the_config_is_not_retried(home, server) -> None:
+    server.routes["/hook"] = Route(status=200)
+    service = FinanceService(make_config([], webhooks=(WebhookConfig(server.url("/hook")),)))
+    when = datetime(2026, 3, 2, 6)
+    with session_scope(service.engine) as session:
+        alert = AlertRow(key="topic:Macro", window_start=when, window_end=when, negatives=8,
+                         total=9, baseline=1.0, score=7.0)
+        session.add(alert)
+        session.flush()
+        session.add_all([Delivery(alert_id=alert.id, url=server.url("/hook")),
+                         Delivery(alert_id=alert.id, url="http://gone.test/hook")])
+    report = service.deliver()
+    assert (report.delivered, report.failed, report.pending, report.held) == (1, 0, 0, 1)
+    assert [path for path, _ in server.requests] == ["/hook"]
+    assert service.deliver().held == 1  # kept, never sent: it goes out if the URL comes back
+
+
 def test_the_running_service_classifies_with_a_newly_promoted_version(home, server,
                                                                       models) -> None:
     from apps.finance_monitor.config import ModelConfig
@@ -221,6 +238,34 @@ def test_corrections_change_the_article_and_feed_retraining(home, server, models
 
     with pytest.raises(VerticalsError, match="sentiment must be one of"):
         service.correct(1, "sentiment", "furious")
+
+
+def test_a_correction_before_classification_is_kept(home, server, models) -> None:
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", STORY, "")]))
+    service = FinanceService(make_config([("a", server.url("/a.xml"))], models))
+    service.poll_source("a")  # stored, not yet classified
+    [verdict] = service.classifier.classify([STORY])
+    labels = service.model_cards()[models.topic]["labels"]
+    topic = next(label for label in labels if label != verdict.topic)
+    service.correct(1, "topic", topic)
+    assert service.classify_pending() == (1, None)
+    with session_scope(service.engine) as session:
+        article = session.get(Article, 1)
+        assert article.topic == topic and article.sentiment == verdict.sentiment
+        assert article.classified_at is not None
+
+
+def test_a_bad_link_skips_its_entry_not_the_feed(home, server) -> None:
+    items = [("http://news.test:99999/1", "Atlas Motors recalls cars", ""),
+             ("http://[::1/2", "Helios Energy cuts its outlook", ""),
+             ("http://news.test/3", STORY, "")]
+    server.routes["/a.xml"] = Route(body=rss(items))
+    service = FinanceService(make_config([("a", server.url("/a.xml"))]))
+    report = service.poll_source("a")
+    assert report.ok and report.ingest.new == 1 and report.ingest.bad_link == 2
+    health = health_frame(service.engine).set_index("source")
+    assert health.loc["a", "last_error"] == "skipped 2 entries with bad links"
+    assert health.loc["a", "failures_in_a_row"] == 0
 
 
 @pytest.mark.slow

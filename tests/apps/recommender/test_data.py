@@ -107,6 +107,21 @@ def test_tallrec_movie_and_book_layouts(tmp_path: Path) -> None:
         load_tallrec(path)
 
 
+@pytest.mark.parametrize(("content", "problem"), [
+    ({"input": "x", "output": "Yes."}, r"valid.json: top level must be a list of records, got "
+                                       "dict"),
+    ([{"input": 'Whether the user will like the target movie "Heat (1995)"?',
+       "output": "Yes."}, 3], r"valid.json, row 2: record must be an object"),
+    ([1, 2], r"valid.json, row 1: record must be an object .* got int"),
+])
+def test_tallrec_wrong_shape_is_one_clear_line(tmp_path: Path, content: object,
+                                               problem: str) -> None:
+    path = tmp_path / "valid.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(DataError, match=problem):
+        load_tallrec(path)
+
+
 def test_movielens_layout(tmp_path: Path) -> None:
     write(tmp_path / "movies.csv", "movieId,title,genres\n1,Toy Story (1995),Animation|Comedy\n"
           "2,Heat (1995),Action|Crime\n")

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from apps.support_bot.answer import best_quote
+from apps.support_bot.answer import best_quote, template_answer
 from apps.support_bot.intents import Status, Thresholds, abstention_metrics, calibrate, decide
+from apps.support_bot.knowledge import Document, chunk_document
 from apps.support_bot.masking import mask_pii
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
+from apps.support_bot.service import contextual_query, is_follow_up
 from apps.support_bot.training import choose_threshold
 
 
@@ -20,11 +22,50 @@ from apps.support_bot.training import choose_threshold
     ("call +44 20 7946 0958", "call [PHONE]"),
     ("call (020) 7946-0958 today", "call [PHONE] today"),
     ("IBAN DE89 3704 0044 0532 0130 00", "IBAN [ACCOUNT]"),
+    ("iban de89370400440532013000 please", "iban [ACCOUNT] please"),
+    ("to gb82 west 1234 5698 7654 32", "to [ACCOUNT]"),
+    ("card 4111.1111.1111.1111", "card [CARD]"),
+    ("order no12 from your shop", None),
     ("account no. 12345678", "account no. [ACCOUNT]"),
     ("order 48213 costs 4.95 euros, 3-5 days, on 2026-11-23", None),
 ])
 def test_mask_pii(text: str, expected: str | None) -> None:
     assert mask_pii(text) == (expected or text)
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    ("how much does it cost?", True),
+    ("what about e-bikes?", True),
+    ("And for kids?", True),
+    ("Where is my order?", False),  # short, but a whole question
+    ("Tell me a joke", False),
+    ("What is the weather in Paris?", False),
+])
+def test_is_follow_up(message: str, expected: bool) -> None:
+    assert is_follow_up(message) is expected
+
+
+def test_contextual_query_goes_back_to_the_last_standalone_question() -> None:
+    earlier = ["Where is my order?", "What does a Full Service include?", "how much is it?"]
+    assert contextual_query(earlier, "and how long does it take?") == \
+        "What does a Full Service include? how much is it? and how long does it take?"
+    assert contextual_query(["Where is my order?"], "can I change it?") == \
+        "Where is my order? can I change it?"
+
+
+def test_template_answer_quotes_the_whole_faq_once() -> None:
+    sentences = [f"Step {i} of the return takes {i} days." for i in range(1, 9)]
+    doc = Document("faq-returns", "How do I return an item?", " ".join(sentences), kind="faq")
+    chunks = chunk_document(doc, max_words=20)  # overlapping chunks of a long FAQ answer
+    for i, chunk in enumerate(chunks):
+        chunk.chunk_id = 10 + i
+    assert len(chunks) > 2
+    answer = template_answer(chunks, 0.9, "return_item")
+    for sentence in sentences:
+        assert answer.text.count(sentence) == 1
+    assert answer.text.index("Step 1 ") < answer.text.index("Step 8 ")
+    assert [c.chunk_id for c in answer.citations] == [c.chunk_id for c in chunks]
+    assert all(f"[{c.n}]" in answer.text for c in answer.citations)
 
 
 def test_sparse_bm25_matches_rank_bm25() -> None:

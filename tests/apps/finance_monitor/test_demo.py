@@ -1,0 +1,77 @@
+"""The demo's background poller: reused while it serves, replaced when the port changes, and a
+poller that cannot start is an error naming its log. A stand-in poller (a few lines of Python
+holding the port) keeps these tests fast; the real one is exercised by ``make demo``."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from apps.finance_monitor import demo
+from shared import VerticalsError
+
+from ...conftest import free_port
+
+HOLD_PORT = ("import socket, sys, time; s = socket.socket(); "
+             "s.bind(('127.0.0.1', int(sys.argv[sys.argv.index('--port') + 1]))); "
+             "s.listen(); time.sleep(120)")
+
+
+@pytest.fixture
+def folder(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The demo's config folder, with a stand-in poller; kills what a test left running."""
+    monkeypatch.setattr(demo, "POLLER", ["-c", HOLD_PORT, "--demo-feeds"])
+    folder = home / "finance"
+    folder.mkdir(parents=True)
+    started: list[int] = []
+    real_start = demo.start_background
+
+    def tracked(*args: object, **kwargs: object) -> tuple[int, bool]:
+        pid, fresh = real_start(*args, **kwargs)
+        started.append(pid)
+        return pid, fresh
+
+    monkeypatch.setattr(demo, "start_background", tracked)
+    yield folder
+    for pid in started:
+        if demo.command_line(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_serving_poller_is_reused_and_another_port_replaces_it(folder: Path) -> None:
+    config, port, other = folder / "sources.toml", free_port(), free_port()
+    first, started = demo.start_background(config, port, 1.0)
+    assert started and demo.port_in_use(port)
+    assert demo.start_background(config, port, 1.0) == (first, False)
+    second, started = demo.start_background(config, other, 1.0)
+    assert started and second != first and demo.command_line(first) == ""
+    assert not demo.port_in_use(port) and (folder / "demo.pid").read_text() == str(second)
+
+
+def test_a_port_held_by_a_forgotten_poller_is_an_error_not_started(folder: Path) -> None:
+    config, port = folder / "sources.toml", free_port()
+    demo.start_background(config, port, 1.0)
+    (folder / "demo.pid").unlink()  # its home was deleted under it (`make clean` of old)
+    with pytest.raises(VerticalsError, match=f"port {port} is already in use"):
+        demo.start_background(config, port, 1.0)
+
+
+def test_a_poller_that_dies_at_once_is_reported_with_its_log(folder: Path, monkeypatch) -> None:
+    monkeypatch.setattr(demo, "POLLER", ["-c", "raise SystemExit(3)", "--demo-feeds"])
+    with pytest.raises(VerticalsError, match=r"exited at once \(code 3\); see .*demo\.log"):
+        demo.start_background(folder / "sources.toml", free_port(), 1.0)
+    assert not (folder / "demo.pid").exists()
+
+
+def test_the_demo_config_follows_the_port_and_keeps_edits(home: Path) -> None:
+    path = demo.write_demo_config(8765)
+    path.write_text(path.read_text() + "# my note\n")
+    demo.write_demo_config(9123)
+    text = path.read_text()
+    assert "127.0.0.1:9123/feeds/wire.xml" in text and ":8765" not in text
+    assert text.endswith("# my note\n")
+
