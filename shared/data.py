@@ -22,26 +22,38 @@ class LabelledText:
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
+    """The file as a frame of strings ("" for missing cells), indexed by spreadsheet row: the
+    header is row 1 of a CSV, and a JSONL file's first record is row 1. Blank lines keep their
+    numbers (and are dropped by :func:`read_table`)."""
     if not path.exists():
         raise DataError(path, None, "file not found", "check the path")
     if path.is_dir():
         raise DataError(path, None, "is a directory, expected a file", "pass a CSV/JSONL file")
+    suffix = path.suffix.lower()
     try:
         raw = path.read_bytes()
-        raw.decode("utf-8")
+        if suffix != ".parquet":
+            raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise DataError(path, line, "not valid UTF-8", "re-save the file as UTF-8") from None
-    suffix = path.suffix.lower()
+    except OSError as err:
+        raise DataError(path, None, f"cannot read it ({err.strerror})", "check its permissions"
+                        ) from None
     try:
         if suffix in (".jsonl", ".json"):
-            return pd.read_json(path, lines=suffix == ".jsonl", dtype=str)
-        if suffix == ".parquet":
-            return pd.read_parquet(path).astype(str)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+            frame, first_row = pd.read_json(path, lines=suffix == ".jsonl", dtype=str), 1
+        elif suffix == ".parquet":
+            frame, first_row = pd.read_parquet(path), 2
+        else:
+            frame, first_row = pd.read_csv(path, dtype=str, keep_default_na=False,
+                                           encoding="utf-8", skip_blank_lines=False), 2
     except (ValueError, pd.errors.ParserError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(path, None, f"cannot parse ({first})", "check the file format") from None
+    frame = frame.astype(object).where(frame.notna(), "").astype(str)  # a null is an empty cell
+    frame.index = range(first_row, first_row + len(frame))
+    return frame
 
 
 def read_table(
@@ -60,14 +72,15 @@ def read_table(
             path, 1, f"missing column(s) {', '.join(missing)} (found: {', '.join(frame.columns)})",
             "add them to the header or pass the column names",
         )
+    frame = frame[~(frame.apply(lambda col: col.str.strip()) == "").all(axis=1)]  # blank lines
     if frame.empty:
         raise DataError(path, None, "has no data rows", "add rows below the header")
     keep = list(required) + [c for c in optional if c in frame.columns]
-    frame = frame[keep].fillna("").astype(str)
+    frame = frame[keep]
     for column in required:
         blank = frame[column].str.strip() == ""
         if blank.any():
-            row = int(blank.to_numpy().argmax()) + 2
+            row = int(blank.idxmax())
             raise DataError(path, row, f"empty {column!r}", "fill the cell or delete the row")
     return frame.reset_index(drop=True)
 

@@ -63,7 +63,7 @@ class TrainConfig:
     seed: int = 42
 
     def __post_init__(self) -> None:
-        for key in ("epochs", "batch_size", "max_length", "grad_accum", "lora_r"):
+        for key in ("epochs", "batch_size", "max_length", "grad_accum", "lora_r", "patience"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise VerticalsError(f"{key} must be at least 1, got {getattr(self, key)}")
         if not 0 <= self.val_fraction < 0.5:

@@ -80,6 +80,7 @@ class VectorIndex:
         self, ids: Sequence[str], vectors: np.ndarray, metas: Sequence[dict] | None = None
     ) -> None:
         """Add (or replace, for ids already present) vectors with their metadata."""
+        ids = [str(i) for i in ids]  # ids are strings everywhere: 1 and "1" are one id
         vectors = self._check(vectors, len(ids))
         if len(set(ids)) != len(ids):
             raise VectorIndexError("ids passed to add() must be unique within one call")
@@ -88,12 +89,15 @@ class VectorIndex:
         present = set(self._ids) & set(ids)
         if present:
             self.remove(sorted(present))
+        kind = self.kind
         self._vectors = np.vstack([self._vectors, vectors])
-        self._ids.extend(str(i) for i in ids)
+        self._ids.extend(ids)
         for i, id_ in enumerate(ids):
-            self._metas[str(id_)] = dict(metas[i]) if metas is not None else {}
-        if self._faiss is not None and not present and self._faiss.ntotal + len(ids) == len(self):
-            self._faiss.add(vectors)  # incremental when nothing was replaced
+            self._metas[id_] = dict(metas[i]) if metas is not None else {}
+        # incremental when nothing was replaced and the size did not cross into HNSW
+        if (self._faiss is not None and not present and kind == self.kind
+                and self._faiss.ntotal + len(ids) == len(self)):
+            self._faiss.add(vectors)
         else:
             self._faiss = None
 

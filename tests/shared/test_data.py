@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import string
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -65,3 +66,19 @@ def test_single_class_and_empty_file(tmp_path):
 def test_fingerprint_is_stable_and_sensitive():
     assert fingerprint([1, 2]) == fingerprint([1, 2]) != fingerprint([2, 1])
     assert len(fingerprint({"a": 1})) == 16
+
+
+def test_parquet_blank_lines_and_jsonl_rows(tmp_path):
+    pd.DataFrame({"text": ["fine", "ok"], "label": ["a", "b"]}).to_parquet(tmp_path / "t.parquet")
+    assert [r.text for r in read_labelled(tmp_path / "t.parquet")] == ["fine", "ok"]
+    pd.DataFrame({"text": ["fine", None], "label": ["a", "b"]}).to_parquet(tmp_path / "n.parquet")
+    with pytest.raises(DataError, match="row 3: empty 'text'"):  # a null is an empty cell
+        read_labelled(tmp_path / "n.parquet")
+    (tmp_path / "gap.csv").write_text("text,label\nhi,a\n\n,b\n")
+    with pytest.raises(DataError, match="row 4: empty 'text'"):  # the row a spreadsheet shows
+        read_labelled(tmp_path / "gap.csv")
+    (tmp_path / "gap.csv").write_text("text,label\nhi,a\n\nho,b\n")
+    assert [r.text for r in read_labelled(tmp_path / "gap.csv")] == ["hi", "ho"]
+    (tmp_path / "r.jsonl").write_text('{"text": "hi", "label": "a"}\n{"text": "", "label": "b"}\n')
+    with pytest.raises(DataError, match="row 2: empty 'text'"):  # JSONL has no header row
+        read_labelled(tmp_path / "r.jsonl")

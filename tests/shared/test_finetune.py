@@ -82,3 +82,5 @@ def test_bad_configs_name_the_value():
         train_classifier(["a", "b"], ["x", "x"], TrainConfig(epochs=1))
     with pytest.raises(VerticalsError, match="drop --lora or --adversarial"):
         TrainConfig(lora=True, adversarial=True)  # FGM would silently do nothing on LoRA
+    with pytest.raises(VerticalsError, match="patience must be at least 1, got 0"):
+        TrainConfig(patience=0)  # 0 would stop after the first epoch

@@ -59,3 +59,19 @@ def test_bad_shapes_and_k_are_named():
     with pytest.raises(VectorIndexError, match="k must be greater than 0, got -3"):
         index.search(np.ones(4), k=-3)
     assert index.search(np.ones(4), k=2) == [[]]
+
+
+def test_growing_past_the_threshold_builds_hnsw_and_ids_are_strings(tmp_path):
+    import faiss
+
+    vectors = _unit(40, 8, 6)
+    index = VectorIndex(8, hnsw_threshold=30)
+    index.add(range(20), vectors[:20])
+    index.search(vectors[0], k=1)  # builds the exact structure
+    index.add(range(20, 40), vectors[20:])  # one batch at a time, past the threshold
+    assert index.kind == "hnsw"
+    assert isinstance(index._structure(), faiss.IndexHNSWFlat)
+    index.add([1], vectors[1:2])  # the int 1 is the id "1": replaced, not duplicated
+    assert len(index) == 40 and index.ids.count("1") == 1
+    loaded = VectorIndex.load(index.save(tmp_path / "idx"))
+    assert isinstance(loaded._faiss, faiss.IndexHNSWFlat) and loaded.search(vectors[5], 1)[0][0].id == "5"
