@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -142,11 +143,27 @@ def demo(force: Annotated[bool, typer.Option(help="Retrain even if models exist.
 
 
 @app.command()
-def dashboard(port: int = 8503) -> None:
-    """Open the recommender dashboard (streamlit run)."""
+def dashboard(port: int = 8503,
+              items: Annotated[Path | None, typer.Option(
+                  exists=True, dir_okay=False,
+                  help="Items CSV (default: the demo's, with its models).")] = None,
+              interactions: Annotated[Path | None, typer.Option(
+                  exists=True, dir_okay=False, help="Interactions CSV; goes with --items.")] = None,
+              prefix: Annotated[str | None, typer.Option(
+                  help="Registry prefix of the models (default: rec with your files, demo "
+                       "without).")] = None) -> None:
+    """Open the recommender dashboard (streamlit run) on the demo data or on your files."""
+    if (items is None) != (interactions is None):
+        raise VerticalsError("--items and --interactions go together: the dashboard reads the "
+                             "catalogue and the interactions that refer to it")
+    # the dashboard reads its inputs from these (a streamlit script takes no options of its own)
+    chosen = {"VERTICALS_REC_ITEMS": items and items.resolve(),
+              "VERTICALS_REC_INTERACTIONS": interactions and interactions.resolve(),
+              "VERTICALS_REC_PREFIX": prefix}
+    env = os.environ | {key: str(value) for key, value in chosen.items() if value}
     script = Path(__file__).with_name("dashboard.py")
     raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(script),
-                                      "--server.port", str(port)]))
+                                      "--server.port", str(port)], env=env))
 
 
 @app.command()

@@ -1,7 +1,9 @@
 """Recommender dashboard: pick a user, see their history and a reranked, explained top-N.
 
-Runs alone (``verticals recommend dashboard``) or as a page of the suite's app; data files
-come from ``VERTICALS_REC_ITEMS`` / ``VERTICALS_REC_INTERACTIONS`` (default: the demo data).
+Runs alone (``verticals recommend dashboard [--items I.csv --interactions X.csv] [--prefix P]``)
+or as a page of the suite's app. Those options travel as ``VERTICALS_REC_ITEMS`` /
+``VERTICALS_REC_INTERACTIONS`` / ``VERTICALS_REC_PREFIX``; without them the page shows the demo
+data and the demo's models (prefix ``demo``); with your files the prefix defaults to ``rec``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # subtle: `streamlit run` puts only this folder on sys.path
     sys.path.insert(0, str(ROOT))
 
-from apps.recommender.service import RecommenderService  # noqa: E402
+from apps.recommender.service import DEMO_PREFIX, RecommenderService  # noqa: E402
 from shared import get_registry  # noqa: E402
 from shared.errors import VerticalsError  # noqa: E402
 from shared.ui import show_model_card  # noqa: E402
@@ -55,9 +57,10 @@ def recommendations_table(recs: list) -> pd.DataFrame:
 
 
 st.title("Recommender")
-files = (os.environ.get("VERTICALS_REC_ITEMS", str(DEMO / "items.csv")),
-         os.environ.get("VERTICALS_REC_INTERACTIONS", str(DEMO / "interactions.csv")))
-prefix = os.environ.get("VERTICALS_REC_PREFIX", "rec")
+demo = not (os.environ.get("VERTICALS_REC_ITEMS") or os.environ.get("VERTICALS_REC_INTERACTIONS"))
+files = (os.environ.get("VERTICALS_REC_ITEMS") or str(DEMO / "items.csv"),
+         os.environ.get("VERTICALS_REC_INTERACTIONS") or str(DEMO / "interactions.csv"))
+prefix = os.environ.get("VERTICALS_REC_PREFIX") or (DEMO_PREFIX if demo else "rec")
 service = load_service(*files, prefix, file_stamp(*files) + model_stamp(prefix))
 try:
     trained = service.is_trained()
@@ -66,7 +69,9 @@ except VerticalsError as err:
     st.error(str(err))
     st.stop()
 if not trained:
-    st.info("No trained recommender yet: run `verticals recommend demo` (or `train`).")
+    st.info("No demo models yet: run `verticals recommend demo`." if prefix == DEMO_PREFIX else
+            f"No models under the prefix `{prefix}` yet: run `verticals recommend train "
+            f"--items {files[0]} --interactions {files[1]} --prefix {prefix}`.")
     st.stop()
 
 warm = [u for u in users if service.has_history(u)]

@@ -151,6 +151,7 @@ class CtrExample:
 
 
 _BOOK = re.compile(r'^"(.*)" written by (.*)$')
+_TARGET = re.compile(r"^Whether the user will like the target \S+ (.*)$")  # movie/book "T"?
 
 
 def _titles(line: str) -> tuple[str, ...]:
@@ -169,7 +170,8 @@ def _titles(line: str) -> tuple[str, ...]:
 
 
 def parse_ctr_input(text: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    """Split a TALLRec ``input`` into (liked titles, disliked titles, target title)."""
+    """Split a TALLRec ``input`` into (liked titles, disliked titles, target title); the target
+    is ``""`` when the input names none."""
     parts = {"pref": "", "unpref": "", "target": ""}
     for line in text.splitlines():
         if line.startswith("User Preference:"):
@@ -177,7 +179,8 @@ def parse_ctr_input(text: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
         elif line.startswith("User Unpreference:"):
             parts["unpref"] = line.split(":", 1)[1]
         elif line.startswith("Whether the user will like the target"):
-            parts["target"] = line.split(" target ", 1)[1].split(" ", 1)[1].rstrip("?").strip()
+            found = _TARGET.match(line.strip())  # no match (no title): "" -> the caller's error
+            parts["target"] = found[1].rstrip("?").strip() if found else ""
     target = parts["target"]
     if target.startswith('"') and target.endswith('"'):
         target = target[1:-1]
@@ -209,7 +212,8 @@ def load_tallrec(path: str | Path) -> list[CtrExample]:
                             "fix or drop the record")
         liked, disliked, target = parse_ctr_input(str(record.get("input", "")))
         if not target:
-            raise DataError(path, row, "no target title in 'input'", "fix or drop the record")
+            raise DataError(path, row, "no target title in 'input'", "end the input with a "
+                            'line like: Whether the user will like the target movie "Title"?')
         examples.append(CtrExample(liked, disliked, target, int(answer.startswith("yes"))))
     if not examples:
         raise DataError(path, None, "has no records", "add at least one record")

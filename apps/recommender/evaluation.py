@@ -199,6 +199,23 @@ def _fold_scores(train: Sequence[CtrExample], score: Sequence[CtrExample], name:
         shutil.rmtree(path, ignore_errors=True)  # only the version: another run may be saving
 
 
+def answer_folds(labels: Sequence[int], seed: int = 0) -> np.ndarray:
+    """Two folds stratified by answer: each answer's rows, in a seeded order, are dealt to fold
+    0, 1, 0, ... (carrying on from the previous answer), so a fold holds both answers whenever
+    each answer has two rows, and the folds differ in size by at most one:
+    ``[1, 0, 1, 0, 0] -> [0, 1, 1, 0, 0]`` (the 0-answers go 1, 0, 0; the 1-answers 0, 1).
+    """
+    labels = np.asarray(labels)
+    order = np.random.default_rng(seed)
+    fold = np.empty(len(labels), dtype=int)
+    dealt = 0
+    for answer in np.unique(labels):
+        rows = order.permutation(np.flatnonzero(labels == answer))
+        fold[rows] = (dealt + np.arange(len(rows))) % 2
+        dealt += len(rows)
+    return fold
+
+
 def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: str,
                  base: str = "minilm", epochs: int = 3, max_length: int = 256,
                  batch_size: int = 16,
@@ -208,19 +225,23 @@ def evaluate_ctr(train: Sequence[CtrExample], test: Sequence[CtrExample], name: 
     ``priors`` (see :func:`ctr_features`) add the targets' like share and popularity in another log.
 
     The stacker (logistic regression) learns on out-of-fold text scores: the cross-encoder is
-    trained on each half of ``train`` and scores the other half, so the stacker never sees
-    scores of examples the text model was trained on. Only the scorer trained on all of
-    ``train`` stays registered (``model``); the two fold models are removed after use.
+    trained on each half of ``train`` (halves stratified by answer) and scores the other half,
+    so the stacker never sees scores of examples the text model was trained on. Only the scorer
+    trained on all of ``train`` stays registered (``model``); the two fold models are removed
+    after use.
     """
     from sklearn.linear_model import LogisticRegression
 
     for role, examples in (("training", train), ("test", test)):
         if len({e.label for e in examples}) < 2:
             raise VerticalsError(f"the CTR {role} set needs both Yes and No answers")
+    fewest = min(np.bincount([e.label for e in train], minlength=2))
+    if fewest < 2:  # each half trains a text model, and training needs both answers
+        raise VerticalsError(f"the CTR training set needs at least two Yes and two No answers "
+                             f"(its folds each train a model), got {fewest} of one")
     options = {"base": base, "epochs": epochs, "max_length": max_length,
                "batch_size": batch_size, "patience": epochs}
-    rng = np.random.default_rng(0)
-    fold = rng.permutation(len(train)) % 2
+    fold = answer_folds([e.label for e in train])
     halves = [[e for e, f in zip(train, fold, strict=True) if f == k] for k in (0, 1)]
     out_of_fold = np.empty(len(train))
     for k in (0, 1):

@@ -20,6 +20,8 @@ from shared.errors import VerticalsError
 from .data import CtrExample
 from .profiles import Example, ctr_profile
 
+MAX_SEARCH_K = 2048  # the largest k GPU FAISS answers
+
 
 @dataclass
 class TextConfig:
@@ -103,12 +105,16 @@ def build_index(item_ids: Sequence[str], item_vecs: np.ndarray) -> VectorIndex:
 
 def search_candidates(index: VectorIndex, user_vecs: np.ndarray, k: int,
                       exclude: Sequence[set[str]]) -> list[list[tuple[str, float]]]:
-    """Top-``k`` (item_id, cosine) per user, skipping each user's ``exclude`` set."""
+    """Top-``k`` (item_id, cosine) per user, skipping each user's ``exclude`` set: fewer when
+    the nearest ``MAX_SEARCH_K`` items hold too few unseen ones (the other candidate sources,
+    co-taken and popular, fill such a heavy user's list)."""
     if k < 1:
         raise VerticalsError(f"top_k must be greater than 0, got {k}")
     if not len(user_vecs):
         return []
-    wanted = min(len(index), k + max((len(e) for e in exclude), default=0))
+    # subtle: seen items are dropped after the search, so it asks for k more per seen item;
+    # GPU FAISS refuses k > 2048, so the request is capped there (on the CPU too, alike)
+    wanted = min(len(index), MAX_SEARCH_K, k + max((len(e) for e in exclude), default=0))
     found = index.search(user_vecs, wanted)
     return [[(h.id, float(h.score)) for h in hits if h.id not in seen][:k]
             for hits, seen in zip(found, exclude)]

@@ -4,12 +4,15 @@
 ranker), recommends for one user with a score breakdown, and runs batch scoring jobs.
 Models live in the registry as ``<prefix>-biencoder``, ``<prefix>-interest`` and
 ``<prefix>-ranker``; the ranker's card pins the exact text-model versions it was fitted on.
+Your models use the prefix ``rec`` by default; the demo's use ``demo``, so ``recommend demo``
+never replaces what ``recommend train`` registered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +32,8 @@ from .ranker import Ranker, fit_ranker
 from .scoring import TextConfig, TextScorer, random_negatives, train_text_models
 
 log = logging.getLogger(__name__)
+DEMO_PREFIX = "demo"
+HELD_OUT_USERS = 0.2  # share of the ranker's users whose rows only measure it (val_auc)
 
 
 @dataclass
@@ -141,18 +146,21 @@ class RecommenderService:
         config = config or TrainConfig(prefix=self.prefix)
         early, late = time_split(self.interactions, config.val_fraction)
         scorer = TextScorer(self._pinned(bi), self._pinned(cross))
-        x, y, candidates = self._validation_set(early, late, scorer, config)
+        x, y, users, candidates = self._validation_set(early, late, scorer, config)
         x = x[:, [FEATURES.index(f) for f in config.features]]
-        ranker = fit_ranker(x, y, config.features)
-        metrics = validation_metrics(ranker, x, y)
+        held = held_out_users(users, y, HELD_OUT_USERS, config.text.seed)
+        metrics = held_out_metrics(x, y, np.isin(users, held), config.features)
+        ranker = fit_ranker(x, y, config.features)  # serving uses every row
         card = {"kind": "ranker", "base": "logistic-regression", "labels": ["0", "1"],
                 "data_fingerprint": fingerprint([file_digest(self.items_path),
                                                  file_digest(self.interactions_path)]),
                 "params": {"biencoder": bi, "cross_encoder": cross, "split": "per-user time",
                            "val_fraction": config.val_fraction, "features": ranker.features,
                            "coef": dict(zip(ranker.features, ranker.coef)),
-                           "candidate_shares": candidates["candidate_shares"]},
-                "metrics": metrics | {"val_candidate_recall": candidates["candidate_recall"]}}
+                           "candidate_shares": candidates["candidate_shares"],
+                           "val_auc_users": held},
+                "metrics": metrics | {"val_users": len(held),
+                                      "val_candidate_recall": candidates["candidate_recall"]}}
         name = self.names()["ranker"]
         version = self.registry.save(name, ranker.save, card)
         self._pipeline = None
@@ -160,11 +168,13 @@ class RecommenderService:
                 "candidate_shares": candidates["candidate_shares"]}
 
     def _validation_set(self, early: pd.DataFrame, late: pd.DataFrame, scorer: TextScorer,
-                        config: TrainConfig) -> tuple[np.ndarray, np.ndarray, dict]:
-        """The ranker's training rows: for users with early history who take something in the
-        late period, the ``config.candidates`` items the pipeline (on early data) offers them,
-        labelled 1 if taken in the late period, else 0; at most ``max_cross`` rows. The
-        candidate sources' shares are chosen first, on all those users (``choose_shares``).
+                        config: TrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      dict]:
+        """The ranker's training rows (features, labels, each row's user): for users with early
+        history who take something in the late period, the ``config.candidates`` items the
+        pipeline (on early data) offers them, labelled 1 if taken in the late period, else 0;
+        at most ``max_cross`` rows. The candidate sources' shares are chosen first, on all
+        those users (``choose_shares``).
 
         subtle: the ranker must learn to order what it is given. Trained on taken items against
         random ones, it learned "popular beats obscure" and could not order a list of popular
@@ -194,7 +204,8 @@ class RecommenderService:
             raise VerticalsError("no item taken after the time split is among the candidates of "
                                  "users with earlier history — add data or raise --val-fraction")
         x = pipe.features([u for u, _ in rows], [i for _, i in rows])
-        return x, labels, {"candidate_shares": list(shares), "candidate_recall": recall}
+        info = {"candidate_shares": list(shares), "candidate_recall": recall}
+        return x, labels, np.array([u for u, _ in rows]), info
 
     # ---- serving -------------------------------------------------------------------------
 
@@ -260,6 +271,15 @@ class RecommenderService:
             out.append(self.registry.card(name, version or None))
         return out
 
+    def models(self) -> str:
+        """Which models serve, for cache and resume keys: each ``name@version`` with the time
+        it was created (``"rec-ranker@v2 2025-05-01T02:00:00Z; rec-biencoder@v1 ...; ..."``).
+
+        subtle: versions restart at v1 in a new home, so ``name@version`` alone could match the
+        parts of a crashed job (kept beside an output outside the home) scored by other models.
+        """
+        return "; ".join(f"{c['name']}@{c['version']} {c.get('created')}" for c in self.cards())
+
     # ---- batch ---------------------------------------------------------------------------
 
     def score(self, out: str | Path, candidates: str | Path | None = None,
@@ -274,14 +294,14 @@ class RecommenderService:
             raise VerticalsError(f"top_k must be greater than 0, got {top_k}")
         users = (read_candidates(candidates, self.items)["user_id"] if candidates
                  else self.users())
-        ranker = f"{self.ranker_card()['name']}@{self.ranker_card()['version']}"
+        models = self.models()
         inputs = fingerprint([file_digest(self.items_path), file_digest(self.interactions_path),
                               file_digest(candidates) if candidates else None])
         task = ChunkScorer(str(self.items_path.resolve()),
                            str(self.interactions_path.resolve()),
                            str(Path(candidates).resolve()) if candidates else None, top_k,
-                           self.prefix, str(self.registry.root.resolve()), ranker, inputs)
-        key = fingerprint([inputs, top_k, chunk_size, ranker, str(out.resolve())])
+                           self.prefix, str(self.registry.root.resolve()), models, inputs)
+        key = fingerprint([inputs, top_k, chunk_size, models, str(out.resolve())])
         plan = BatchPlan(out, key, plan_chunks(users, chunk_size))
         result = run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
         result.cold_start = len(set(users) - set(positives_by_user(self.interactions)))
@@ -300,11 +320,11 @@ class ChunkScorer:
     top_k: int | None
     prefix: str
     registry: str
-    ranker: str  # name@version: part of the cache key, so a retrain is never served stale
+    models: str  # RecommenderService.models(): in the cache key, so a retrain is never stale
     inputs: str  # the files' content digest: part of the cache key, so edited files are reread
 
     def __call__(self, users: list[str]) -> pd.DataFrame:
-        service = _service(self.items, self.interactions, self.prefix, self.registry, self.ranker,
+        service = _service(self.items, self.interactions, self.prefix, self.registry, self.models,
                            self.inputs)
         pipe = service.pipeline()
         if self.top_k is not None:
@@ -319,7 +339,7 @@ class ChunkScorer:
 # tomorrow's files. One service is kept: a process scores one job at a time, and an older
 # job's loaded models would only hold memory.
 @lru_cache(maxsize=1)
-def _service(items: str, interactions: str, prefix: str, registry: str, ranker: str,
+def _service(items: str, interactions: str, prefix: str, registry: str, models: str,
              inputs: str) -> RecommenderService:
     return RecommenderService(items, interactions, prefix, Registry(registry))
 
@@ -329,32 +349,63 @@ def _candidate_pairs(path: str, items_path: str, inputs: str) -> pd.DataFrame:
     return read_candidates(path, read_items(items_path))
 
 
-def validation_metrics(ranker: Ranker, x: np.ndarray, y: np.ndarray) -> dict:
-    """AUC on the validation period: the ranker and each single feature, for comparison."""
-    metrics = {"val_auc": roc_auc(y.tolist(), ranker.predict(x).tolist()),
-               "val_rows": int(len(y)), "val_positives": int(y.sum())}
-    for i, name in enumerate(ranker.features):
-        metrics[f"val_auc_{name}"] = roc_auc(y.tolist(), x[:, i].tolist())
+def held_out_users(users: np.ndarray, labels: np.ndarray, share: float,
+                   seed: int = 0) -> list[str]:
+    """About ``share`` of the users of the rows, drawn (seeded) apart among users with a taken
+    row and the others, so that both sides keep positives; empty when fewer than two users
+    take anything. ``(["a", "a", "b", "c", "d", "e"], [1, 0, 1, 0, 0, 1], 0.2) -> ["e"]``
+    (one of the three takers; 0.2 of the two others rounds to none).
+    """
+    rng = np.random.default_rng(seed)
+    takers = sorted(set(users[labels == 1].tolist()))
+    others = sorted(set(users.tolist()) - set(takers))
+    n_takers = min(len(takers) - 1, max(1, round(share * len(takers)))) if len(takers) > 1 else 0
+    held = [*rng.choice(takers, size=n_takers, replace=False).tolist(),
+            *rng.choice(others, size=round(share * len(others)), replace=False).tolist()]
+    return sorted(held)
+
+
+def held_out_metrics(x: np.ndarray, y: np.ndarray, held: np.ndarray,
+                     features: Sequence[str]) -> dict:
+    """AUC on the rows of held-out users (``held``, a row mask) of a ranker fitted on the other
+    rows, and of each single feature for comparison; ``val_auc`` is None when either side lacks
+    a label (too few users take anything later).
+
+    subtle: the served ranker is then refitted on every row; measuring that one on its own
+    training rows would flatter it, so this is the AUC of the same recipe on unseen users.
+    """
+    test = {"val_rows": int(held.sum()), "val_positives": int(y[held].sum())}
+    if len(set(y[~held].tolist())) < 2 or len(set(y[held].tolist())) < 2:
+        log.warning("too few users take anything later to hold some out: no val_auc")
+        return {"val_auc": None} | test
+    ranker = fit_ranker(x[~held], y[~held], features)
+    metrics = {"val_auc": roc_auc(y[held].tolist(), ranker.predict(x[held]).tolist())} | test
+    for i, name in enumerate(features):
+        metrics[f"val_auc_{name}"] = roc_auc(y[held].tolist(), x[held, i].tolist())
     return metrics
 
 
 def demo_config() -> TrainConfig:
     """Small enough to train in about a minute on 2 cores."""
-    return TrainConfig(text=TextConfig(bi_max_length=64, cross_max_length=96, max_pairs=800,
-                                       max_cross=800))
+    return TrainConfig(prefix=DEMO_PREFIX, text=TextConfig(
+        bi_max_length=64, cross_max_length=96, max_pairs=800, max_cross=800))
 
 
 def demo_setup(items: Path, interactions: Path, force: bool = False, top_k: int = 10) -> dict:
-    """Train the demo models unless the registry already holds them for these files; then
-    score every user's top-k into ``<home>/recommender/demo_scores.parquet``."""
+    """Train the demo models (prefix ``demo``) unless the registry already holds them for these
+    files; then score every user's top-k into ``<home>/recommender/demo_scores.parquet``.
+
+    subtle: the demo keeps its own prefix; sharing ``rec`` with ``recommend train``, it saw your
+    data's fingerprint, retrained on the demo and made that current for ``recommend score``.
+    """
     from shared import get_settings
 
-    service = RecommenderService(items, interactions)
+    service = RecommenderService(items, interactions, DEMO_PREFIX)
     digest = fingerprint([file_digest(items), file_digest(interactions)])
     fresh = service.is_trained() and service.ranker_card().get("data_fingerprint") == digest
     if force or not fresh:
         service.train(demo_config())
     out = get_settings().home / "recommender" / "demo_scores.parquet"
     result = service.score(out, top_k=top_k, overwrite=True)
-    return {"trained": force or not fresh, "ranker": service.ranker_card()["version"],
-            "scores": str(out), "rows": result.rows}
+    return {"trained": force or not fresh, "prefix": DEMO_PREFIX,
+            "ranker": service.ranker_card()["version"], "scores": str(out), "rows": result.rows}

@@ -107,3 +107,16 @@ def test_eval_ctr_refuses_a_file_with_one_answer_before_training(home, tmp_path,
                                      "training and AUC need both answers — add records answered "
                                      "'No.'")
     assert get_registry().names() == [], "nothing is trained before the files are checked"
+
+
+def test_eval_ctr_refuses_a_single_no_before_training(home):
+    """Each fold trains a text model on the other half: a lone "No." leaves one half without."""
+    from apps.recommender.evaluation import evaluate_ctr
+    from shared import get_registry
+    from shared.errors import VerticalsError
+
+    train = [CtrExample(("Heat (1995)",), (), f"Film {k}", int(k > 0)) for k in range(6)]
+    test = [CtrExample(("Heat (1995)",), (), "Alien (1979)", label) for label in (0, 1)]
+    with pytest.raises(VerticalsError, match="at least two Yes and two No answers .* got 1"):
+        evaluate_ctr(train, test, "ctr-one-no")
+    assert get_registry().names() == []

@@ -47,7 +47,38 @@ def test_dashboard_without_models_says_what_to_run(home: Path, tiny: dict[str, P
     monkeypatch.setenv("VERTICALS_REC_INTERACTIONS", str(tiny["interactions"]))
     at = AppTest.from_file(str(SCRIPT), default_timeout=60).run()
     assert not at.exception
-    assert "verticals recommend demo" in at.info[0].value
+    assert "No models under the prefix `rec`" in at.info[0].value
+    assert f"verticals recommend train --items {tiny['items']}" in at.info[0].value
+
+
+def test_dashboard_on_the_demo_data_reads_the_demo_models(home: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("ITEMS", "INTERACTIONS", "PREFIX"):
+        monkeypatch.delenv(f"VERTICALS_REC_{key}", raising=False)
+    at = AppTest.from_file(str(SCRIPT), default_timeout=60).run()
+    assert not at.exception
+    assert at.info[0].value == "No demo models yet: run `verticals recommend demo`."
+
+
+def test_cli_dashboard_passes_your_files_and_prefix(tiny: dict[str, Path],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import apps.recommender.cli as cli
+
+    started: list[dict] = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda args, env: started.append(env) or 0)
+    result = CliRunner().invoke(cli.app, ["dashboard", "--items", str(tiny["items"]),
+                                          "--interactions", str(tiny["interactions"]),
+                                          "--prefix", "mine"])
+    assert result.exit_code == 0, result.output
+    assert {k: v for k, v in started[0].items() if k.startswith("VERTICALS_REC_")} == {
+        "VERTICALS_REC_ITEMS": str(tiny["items"].resolve()),
+        "VERTICALS_REC_INTERACTIONS": str(tiny["interactions"].resolve()),
+        "VERTICALS_REC_PREFIX": "mine"}
+    alone = CliRunner().invoke(cli.app, ["dashboard", "--items", str(tiny["items"])])
+    assert "--items and --interactions go together" in str(alone.exception)
+    assert len(started) == 1, "nothing is started on a bad call"
 
 
 @pytest.mark.browser

@@ -113,6 +113,12 @@ def test_tallrec_movie_and_book_layouts(tmp_path: Path) -> None:
     ([{"input": 'Whether the user will like the target movie "Heat (1995)"?',
        "output": "Yes."}, 3], r"valid.json, row 2: record must be an object"),
     ([1, 2], r"valid.json, row 1: record must be an object .* got int"),
+    ([{"input": "Whether the user will like the target", "output": "No."}],
+     r"valid.json, row 1: no target title in 'input' — end the input with a line like"),
+    ([{"input": 'User Preference: "Heat (1995)"\nWhether the user will like the target movie?',
+       "output": "Yes."}], r"valid.json, row 1: no target title"),
+    ([{"input": "Whether the user will like the targets", "output": "Yes."}],
+     r"valid.json, row 1: no target title"),
 ])
 def test_tallrec_wrong_shape_is_one_clear_line(tmp_path: Path, content: object,
                                                problem: str) -> None:

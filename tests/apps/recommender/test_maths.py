@@ -103,3 +103,72 @@ def test_candidate_shares_follow_the_source_that_finds_later_takes() -> None:
     assert shares[1] > shares[0] and recall == 1.0
     # nothing found anywhere: the even split, recall 0
     assert choose_shares(found, [{"z"}, {"z"}], n=3) == (SHARE_GRID[0], 0.0)
+
+
+def test_held_out_users_keep_takers_on_both_sides_and_are_seeded() -> None:
+    from apps.recommender.service import held_out_users
+
+    users = np.array([u for u in "abcdefghij" for _ in range(3)])
+    labels = np.array([1, 0, 0] * 5 + [0, 0, 0] * 5)  # a-e take something, f-j do not
+    held = held_out_users(users, labels, 0.2, seed=0)
+    assert len(held) == 2 and held == held_out_users(users, labels, 0.2, seed=0)
+    assert len(set(held) & set("abcde")) == 1 and len(set(held) & set("fghij")) == 1
+    one_taker = np.array([1, 0, 0] + [0, 0, 0] * 9)
+    assert not set(held_out_users(users, one_taker, 0.2)) & {"a"}, "the only taker trains"
+
+
+def test_held_out_metrics_score_a_ranker_fitted_without_those_users() -> None:
+    from apps.recommender.service import held_out_metrics
+    from shared import roc_auc
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2))
+    y = (x[:, 0] + 0.5 * rng.normal(size=300) > 0.8).astype(int)
+    held = np.arange(300) >= 240
+    metrics = held_out_metrics(x, y, held, ["bi_score", "popularity"])
+    fitted = fit_ranker(x[:240], y[:240], ["bi_score", "popularity"])
+    assert metrics["val_auc"] == roc_auc(y[240:].tolist(), fitted.predict(x[240:]).tolist())
+    assert metrics["val_rows"] == 60 and metrics["val_positives"] == int(y[240:].sum())
+    assert metrics["val_auc_bi_score"] > 0.8 > metrics["val_auc_popularity"]
+    nobody = held_out_metrics(x, y, np.zeros(300, dtype=bool), ["bi_score", "popularity"])
+    assert nobody["val_auc"] is None and nobody["val_rows"] == 0
+
+
+def test_answer_folds_split_each_answer_evenly() -> None:
+    from apps.recommender.evaluation import answer_folds
+
+    labels = [1, 0, 0, 0, 0, 0, 0, 0, 0, 1]  # two Yes among ten: a random split can lose one
+    for seed in range(20):
+        fold = answer_folds(labels, seed)
+        for k in (0, 1):
+            assert sorted(np.asarray(labels)[fold == k].tolist()) == [0, 0, 0, 0, 1]
+    assert answer_folds([1, 0, 1, 0, 0]).tolist() == [0, 1, 1, 0, 0]
+
+
+def test_candidate_search_asks_gpu_faiss_for_at_most_2048() -> None:
+    from apps.recommender.scoring import MAX_SEARCH_K, search_candidates
+    from shared import VectorIndex
+
+    asked = []
+
+    class Recording(VectorIndex):
+        def search(self, queries: np.ndarray, k: int = 10) -> list:
+            asked.append(k)
+            return super().search(queries, k)
+
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(3000, 8)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = [f"i{n}" for n in range(3000)]
+    index = Recording(8)
+    index.add(ids, vecs)
+    user = vecs[:1]
+    order = np.argsort(-(vecs @ user[0]), kind="stable")
+    light = {ids[r] for r in order[:3]}
+    heavy = {ids[r] for r in [*order[:2000], *order[2001:2200:2]]}  # 2100 seen: 5 + 2100 wanted
+    found = search_candidates(index, np.vstack([user, user]), 5, [light, heavy])
+    assert asked == [MAX_SEARCH_K] == [2048]
+    assert [i for i, _ in found[0]] == [ids[r] for r in order[3:8]]
+    assert [i for i, _ in found[1]] == [ids[r] for r in order[2000:2010:2]], "unseen, in order"
+    swamped = {ids[r] for r in order[:2100]}
+    assert search_candidates(index, user, 5, [swamped]) == [[]], "none unseen in the nearest 2048"

@@ -200,10 +200,53 @@ def test_nightly_job_reads_the_files_as_they_are_that_night(rec_home: Path, tiny
     assert len(again) == 3 and not again & set(offered), "items taken since are not offered again"
 
 
-def test_demo_setup_reuses_trained_models(rec_home: Path, tiny: dict[str, Path]) -> None:
-    from apps.recommender.service import demo_setup
+def test_demo_keeps_its_own_models_beside_yours(rec_home: Path, tiny: dict[str, Path]) -> None:
+    """`recommend demo` once retrained over `rec` when your data differed; now it has `demo`."""
+    from apps.recommender.scoring import TextConfig
+    from apps.recommender.service import DEMO_PREFIX, TrainConfig, demo_config, demo_setup
 
-    before = RecommenderService(tiny["items"], tiny["interactions"]).ranker_card()["version"]
+    yours = RecommenderService(tiny["items"], tiny["interactions"])
+    before = yours.ranker_card()
+    demo = RecommenderService(tiny["items"], tiny["interactions"], DEMO_PREFIX)
+    # the demo's ranker over the session's text models stands in for a demo training run
+    demo.fit_ranker(before["params"]["biencoder"], before["params"]["cross_encoder"],
+                    TrainConfig(prefix=DEMO_PREFIX, val_fraction=0.25,
+                                text=TextConfig(max_cross=200)))
     result = demo_setup(tiny["items"], tiny["interactions"], top_k=2)
-    assert result["trained"] is False and result["ranker"] == before
+    assert result["trained"] is False and result["prefix"] == DEMO_PREFIX == demo_config().prefix
+    assert result["ranker"] == demo.ranker_card()["version"]
     assert pd.read_parquet(result["scores"])["rank"].max() == 2
+    assert yours.ranker_card() == before, "your models stay current"
+
+
+def test_ranker_auc_is_measured_on_held_out_users(service: RecommenderService) -> None:
+    card = service.ranker_card()
+    held, metrics = card["params"]["val_auc_users"], card["metrics"]
+    assert held and metrics["val_users"] == len(held) < len(service.users())
+    assert 0 < metrics["val_positives"] < metrics["val_rows"]
+
+
+def test_batch_parts_of_other_models_are_not_resumed(rec_home: Path, tiny: dict[str, Path],
+                                                     tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new home retrains to `rec-ranker@v1` again: a crashed job's parts must not be reused."""
+    from apps.recommender.scoring import TextConfig
+    from apps.recommender.service import TrainConfig
+    from shared import get_registry
+    from shared.settings import get_settings
+
+    out = tmp_path / "scores.parquet"
+    old = RecommenderService(tiny["items"], tiny["interactions"])
+    with pytest.raises(InjectedFailure):
+        old.score(out, candidates=tiny["candidates"], chunk_size=1, fail_after=2)
+    card, old_root, old_models = old.ranker_card(), get_registry().root, old.models()
+    monkeypatch.setenv("VERTICALS_HOME", str(tmp_path / "new-home"))
+    get_settings.cache_clear()
+    for pinned in (card["params"]["biencoder"], card["params"]["cross_encoder"]):
+        name = pinned.partition("@")[0]
+        shutil.copytree(old_root / name, get_registry().root / name)
+    new = RecommenderService(tiny["items"], tiny["interactions"])
+    new.fit_ranker(card["params"]["biencoder"], card["params"]["cross_encoder"],
+                   TrainConfig(val_fraction=0.25, text=TextConfig(max_cross=200)))
+    assert new.ranker_card()["version"] == card["version"] and new.models() != old_models
+    assert new.score(out, candidates=tiny["candidates"], chunk_size=1).skipped == 0
