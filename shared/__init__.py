@@ -30,7 +30,7 @@ _EXPORTS = {
     "pretrain_mlm": "pretrain",
     "train_biencoder": "contrastive", "train_cross_encoder": "contrastive",
     "explain": "explanations",
-    "retrain": "retraining", "RetrainReport": "retraining",
+    "retrain": "retraining", "RetrainReport": "retraining", "already_tried": "retraining",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -134,6 +134,17 @@ def retrain(
     )
 
 
+def already_tried(name: str, rows: Sequence[LabelledText], registry: Registry | None = None
+                  ) -> bool:
+    """Whether the latest version of ``name`` (promoted or not) was retrained on exactly
+    ``rows``: a nightly job does not repeat a rejected retrain on unchanged data."""
+    registry = registry or get_registry()
+    versions = registry.versions(name)
+    if not versions:
+        return False
+    return registry.card(name, versions[-1]).get("new_rows_fingerprint") == _fingerprint(rows)
+
+
 def retrain_from_file(
     name: str, data_path: str, text_col: str = "text", label_col: str = "label"
 ) -> RetrainReport | None:
@@ -143,9 +154,7 @@ def retrain_from_file(
     try:
         new = read_labelled(data_path, text_col, label_col, min_classes=1)
         registry = get_registry()
-        latest = registry.versions(name)[-1] if registry.versions(name) else None
-        done = registry.card(name, latest).get("new_rows_fingerprint")
-        if done == _fingerprint(new):
+        if already_tried(name, new, registry):
             log.info("retrain %s: %s already used by the current version, skipped", name, data_path)
             return None
         report = retrain(name, new, registry)

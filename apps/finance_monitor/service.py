@@ -20,11 +20,10 @@ import httpx
 from sqlalchemy import Engine, select
 
 from shared import (
-    LabelledText,
     ModelNotFoundError,
     RetrainReport,
     VerticalsError,
-    fingerprint,
+    already_tried,
     get_registry,
     make_engine,
     session_scope,
@@ -261,7 +260,7 @@ class FinanceService:
             if nightly:
                 return None
             raise VerticalsError(f"no pending {field} corrections — correct some articles first")
-        if nightly and _tried(name, pending.rows):
+        if nightly and already_tried(name, pending.rows):
             return None
         report = retrain_classifier(name, pending.rows)
         if report.promoted:
@@ -286,20 +285,6 @@ class FinanceService:
             elif registry.current(name) is not None:
                 cards[name] = registry.card(name)
         return cards
-
-
-def _tried(name: str, rows: list[LabelledText]) -> bool:
-    """Whether the latest version of ``name`` (promoted or not) was retrained on ``rows``.
-
-    subtle: the same fingerprint the core's retrain writes on the card; a rejected retrain
-    is not repeated every night on unchanged corrections.
-    """
-    registry = get_registry()
-    versions = registry.versions(name)
-    if not versions:
-        return False
-    done = registry.card(name, versions[-1]).get("new_rows_fingerprint")
-    return done == fingerprint([(r.text, r.label) for r in rows])
 
 
 def _keys(topic: str, tickers: str) -> tuple[str, ...]:

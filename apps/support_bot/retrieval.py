@@ -123,10 +123,12 @@ class Retriever:
         self._save(index)
         return index
 
+    def _embed(self, chunks: list[Chunk]) -> np.ndarray:
+        return self.embedder.encode([c.search_text for c in chunks], batch_size=64)
+
     def _add(self, index: VectorIndex, chunks: list[Chunk]) -> None:
         if chunks:
-            vectors = self.embedder.encode([c.search_text for c in chunks], batch_size=64)
-            index.add([c.chunk_id for c in chunks], vectors)
+            index.add([c.chunk_id for c in chunks], self._embed(chunks))
 
     def _save(self, index: VectorIndex) -> None:
         index.save(self.path)
@@ -153,8 +155,7 @@ class Retriever:
         """
         self.warm_up()
         if vectors is None and change.new_chunks:  # embed before taking the lock
-            vectors = self.embedder.encode([c.search_text for c in change.new_chunks],
-                                           batch_size=64)
+            vectors = self._embed(change.new_chunks)
         with self._lock:
             for chunk_id in change.removed_chunk_ids:
                 self.chunks.pop(chunk_id, None)
