@@ -102,11 +102,19 @@ def baseline(train: list, test: list) -> dict:
             "seconds": round(time.perf_counter() - start, 1)}
 
 
-def finetune(spec: BenchSet, train: list, test: list, registry, epochs: int | None) -> tuple[dict, Path]:
-    """The core's default recipe (``TrainConfig()``, optionally fewer epochs)."""
+def finetune(spec: BenchSet, train: list, test: list, registry, epochs: int | None,
+             val_fraction: float = 0.1) -> tuple[dict, Path]:
+    """The core's default recipe (``TrainConfig()``), optionally with a fixed epoch count.
+
+    ``val_fraction=0`` refits on every training row for exactly ``epochs`` (no early-stopping
+    carve), as the published references train: the epochs come from an earlier run's
+    validation curve, never from the test set.
+    """
     from shared.finetune import TrainConfig, finetune_classifier
 
-    config = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
+    if not val_fraction and epochs is None:
+        raise SystemExit("--val-fraction 0 needs --epochs (nothing is left to stop early on)")
+    config = TrainConfig(epochs=epochs, val_fraction=val_fraction)
     start = time.perf_counter()
     result = finetune_classifier(train, test, config, f"bench-{spec.name}", registry=registry)
     m = result.metrics
@@ -147,7 +155,8 @@ def run_set(spec: BenchSet, args: argparse.Namespace, registry) -> dict:
            "reference": spec.reference, "target_accuracy": spec.target_accuracy}
     row["baseline"] = baseline(train, test)
     print(f"baseline: {row['baseline']}", file=sys.stderr)
-    row["finetuned"], model_dir = finetune(spec, train, test, registry, args.epochs)
+    row["finetuned"], model_dir = finetune(spec, train, test, registry, args.epochs,
+                                           args.val_fraction)
     print(f"fine-tuned: {row['finetuned']}", file=sys.stderr)
     if not args.no_export:
         row["export"] = exported(model_dir, test, 256 if args.quick else 512)
@@ -182,6 +191,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")
     parser.add_argument("--quick", action="store_true", help="600 train / 300 test rows per set")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--val-fraction", type=float, default=0.1,
+                        help="validation carve for early stopping (0 = refit on every training "
+                             "row for exactly --epochs)")
     parser.add_argument("--max-train", type=int, default=0, help="cap training rows (0 = all)")
     parser.add_argument("--max-test", type=int, default=0, help="cap test rows (0 = all)")
     parser.add_argument("--no-export", action="store_true", help="skip ONNX/int8 export and timing")

@@ -60,6 +60,7 @@ def classify(
     max_length: int = 64, grad_accum: int = 1, patience: int = 2,
     augment: Annotated[bool, typer.Option(help="Add label-preserving augmented copies.")] = False,
     adversarial: Annotated[bool, typer.Option(help="FGM adversarial training on embeddings.")] = False,
+    layers: Annotated[int | None, typer.Option(help="Keep only the base's first N layers (smaller, faster).")] = None,
     name: str = "classifier", as_json: JsonFlag = False,
 ) -> None:
     """Fine-tune a text classifier (full, or LoRA with --lora), register it, print test metrics."""
@@ -68,7 +69,7 @@ def classify(
 
     config = TrainConfig(base=base, epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
                          grad_accum=grad_accum, patience=patience, lora=lora, augment=augment,
-                         adversarial=adversarial)
+                         adversarial=adversarial, layers=layers)
     rows = read_labelled(train, text_col, label_col)
     test_rows = read_labelled(test, text_col, label_col, min_classes=1) if test else None
     result = finetune_classifier(rows, test_rows, config, name, test_path=test or "test set")

@@ -8,6 +8,7 @@ registration, and is what the CLI and the apps call.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import random
 import sys
@@ -39,7 +40,10 @@ class TrainConfig:
     classifier head on the frozen encoder's features before fine-tuning (LP-FT, Kumar et al.
     2022), so the encoder is not pushed around by a random head. ``epochs=None`` runs at least
     3 epochs and at least ``min_steps`` optimizer steps (small sets need more passes); early
-    stopping still applies. An explicit ``epochs`` is taken as given.
+    stopping still applies. An explicit ``epochs`` is taken as given. ``layers=N`` keeps only
+    the base's first N transformer layers: a smaller model, about 6/N times faster on CPU for
+    MiniLM-L6, for latency-bound jobs such as a reranker (dropping top layers keeps most of the
+    accuracy: Sajjad et al. 2023, "On the effect of dropping layers of pre-trained models").
     """
 
     base: str = "minilm"
@@ -60,10 +64,12 @@ class TrainConfig:
     pooling: str = "mean"
     head_warmup: bool = True
     min_steps: int = 150
+    layers: int | None = None
     seed: int = 42
 
     def __post_init__(self) -> None:
-        for key in ("epochs", "batch_size", "max_length", "grad_accum", "lora_r", "patience"):
+        for key in ("epochs", "batch_size", "max_length", "grad_accum", "lora_r", "patience",
+                    "layers"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise VerticalsError(f"{key} must be at least 1, got {getattr(self, key)}")
         if not 0 <= self.val_fraction < 0.5:
@@ -167,9 +173,16 @@ def _load_model(config: TrainConfig, labels: list[str], device: str) -> tuple:
     path = resolve_model(config.base)
     tokenizer = AutoTokenizer.from_pretrained(path)
     loader = MeanPoolClassifier if config.pooling == "mean" else AutoModelForSequenceClassification
+    extra = {}
+    if config.layers is not None:
+        depth = json.loads((path / "config.json").read_text()).get("num_hidden_layers")
+        if depth is not None and config.layers > depth:
+            raise VerticalsError(f"--layers {config.layers}: the base {config.base!r} has only "
+                                 f"{depth} layers; use {depth} or fewer")
+        extra["num_hidden_layers"] = config.layers  # the first N layers' weights load
     model = loader.from_pretrained(
         path, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={y: i for i, y in enumerate(labels)},
+        label2id={y: i for i, y in enumerate(labels)}, **extra,
     )
     return model.to(device), tokenizer
 

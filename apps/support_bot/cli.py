@@ -53,6 +53,8 @@ def train(
     epochs: int = 8, max_length: int = 32,
     tune_retriever: Annotated[bool, typer.Option(help="Contrastive-tune the retriever.")] = True,
     reranker: Annotated[bool, typer.Option(help="Train a cross-encoder reranker.")] = True,
+    reranker_layers: Annotated[int, typer.Option(
+        help="Reranker from the base's first N layers (fewer: faster answers).")] = 2,
     export: Annotated[bool, typer.Option(help="Export int8/ONNX forms for CPU serving.")] = True,
     oos_label: str = "oos", as_json: JsonFlag = False,
 ) -> None:
@@ -63,7 +65,8 @@ def train(
     if kb is not None:
         service.kb_add(kb)
     options = TrainOptions(epochs=epochs, max_length=max_length, tune_retriever=tune_retriever,
-                           reranker=reranker, export=export, oos_label=oos_label)
+                           reranker=reranker, reranker_layers=reranker_layers, export=export,
+                           oos_label=oos_label)
     emit(BotTrainer(service, options).run(intents), as_json)
 
 

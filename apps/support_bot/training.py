@@ -40,6 +40,9 @@ class TrainOptions:
     reranker: bool = True
     reranker_epochs: int = 2
     reranker_max_length: int = 64
+    # subtle: the base's first 2 of 6 layers rerank 3x faster; on the demo's held-out questions
+    # they lift MRR@10 0.742 -> 0.780 (all 6: 0.814), and answers stay within the latency budget
+    reranker_layers: int | None = 2
     negatives: int = 2
     per_intent: int = 6  # examples per intent used as reranker/retriever training questions
     export: bool = True  # int8/ONNX forms for fast CPU serving (checked against torch)
@@ -218,6 +221,7 @@ class BotTrainer:
         # trained from scratch, stayed at "never relevant" here (held-out MRR 0.74 -> 0.55)
         version = train_cross_encoder(qs, ps, ys, RERANKER, epochs=self.options.reranker_epochs,
                                       max_length=self.options.reranker_max_length,
+                                      layers=self.options.reranker_layers,
                                       pooling="mean", head_warmup=True)
         name = f"{RERANKER}@{version}"
         if not held:

@@ -84,3 +84,20 @@ def test_bad_configs_name_the_value():
         TrainConfig(lora=True, adversarial=True)  # FGM would silently do nothing on LoRA
     with pytest.raises(VerticalsError, match="patience must be at least 1, got 0"):
         TrainConfig(patience=0)  # 0 would stop after the first epoch
+
+
+def test_layers_keeps_the_first_layers_and_reloads_them(tmp_path):
+    from shared.finetune import finetune_classifier
+    from shared.heads import load_classifier_model
+    from shared.registry import Registry
+
+    registry = Registry(tmp_path)
+    config = TrainConfig(epochs=2, batch_size=8, max_length=24, layers=2)
+    result = finetune_classifier(toy_rows(96, 0), toy_rows(40, 1), config, "toy-small",
+                                 registry=registry)
+    assert result.metrics["accuracy"] >= 0.8  # two layers still learn the toy task
+    path = registry.path("toy-small")
+    assert len(load_classifier_model(path).bert.encoder.layer) == 2
+    assert registry.card("toy-small")["params"]["layers"] == 2  # a retrain keeps the depth
+    with pytest.raises(VerticalsError, match="has only 6 layers"):
+        train_classifier(["a", "b"], ["x", "y"], TrainConfig(epochs=1, layers=7))
