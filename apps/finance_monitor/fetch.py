@@ -1,6 +1,6 @@
 """A careful HTTP fetcher: timeouts, retries with backoff, conditional GET, size cap,
 content-type check, per-host rate limit, and only public addresses unless private ones are
-allowed (checked on the name before connecting and on the peer after, on every redirect).
+allowed (checked on every redirect hop, and at connect time on the very address connected to).
 
 >>> fetcher = Fetcher(FetchConfig(timeout_s=5))
 >>> result = fetcher.fetch("https://news.example.com/rss.xml", FEED_TYPES)  # doctest: +SKIP
@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from shared.errors import VerticalsError
@@ -85,6 +86,52 @@ def is_public_host(host: str) -> bool:
     return all(is_public_ip(ip) for ip in resolve(host))
 
 
+class PublicOnlyBackend(httpcore.NetworkBackend):
+    """Opens TCP connections only to public addresses: resolves the name once, refuses it if
+    any address is not public, and connects to the addresses it checked.
+
+    subtle: checking a name and then letting the socket resolve it again lets a rebinding DNS
+    server answer "public" to the check and "127.0.0.1" to the connection; the request would
+    reach the private service before any reply could be refused.
+    """
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options=None):
+        addresses = resolve(host)
+        blocked = [ip for ip in addresses if not is_public_ip(ip)]
+        if blocked:
+            raise FetchError(host, f"refused: {host} resolves to {blocked[0]}, which is not "
+                             "public (set fetch.allow_private = true to allow private ones)")
+        error: Exception | None = None
+        for ip in addresses:  # as socket.create_connection would, but only the checked ones
+            try:
+                return self._inner.connect_tcp(str(ip), port, timeout, local_address,
+                                               socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        raise error
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options=None):
+        raise FetchError(path, "unix sockets are not fetched")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def public_only_transport() -> httpx.HTTPTransport:
+    """httpx's transport with its connection pool on :class:`PublicOnlyBackend`."""
+    transport = httpx.HTTPTransport()
+    # subtle: httpx has no option for the network backend; its pool is httpcore's, which has
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(), max_connections=100,
+        max_keepalive_connections=20, keepalive_expiry=5.0, network_backend=PublicOnlyBackend())
+    return transport
+
+
 class HostRateLimiter:
     """At most one request per ``interval_s`` to each host, shared by all threads."""
 
@@ -110,16 +157,18 @@ class Fetcher:
     def __init__(self, config: FetchConfig, transport: httpx.BaseTransport | None = None) -> None:
         self.config = config
         self.limiter = HostRateLimiter(config.min_host_interval_s)
+        # subtle: behind a proxy (httpx reads the *_proxy variables) the proxy resolves names
+        # and connects, so only the name check applies, and a name we cannot resolve
+        # ourselves is left to the proxy
+        proxies = set(urllib.request.getproxies())  # keys: schemes, and "no" for no_proxy
+        self.proxied = transport is None and bool(proxies & {"http", "https", "all"})
+        if transport is None and not self.proxied and not config.allow_private:
+            transport = public_only_transport()
         self.client = httpx.Client(
             timeout=httpx.Timeout(config.timeout_s), follow_redirects=True,
             max_redirects=config.max_redirects, transport=transport,
             headers={"User-Agent": config.user_agent},
-            event_hooks={"request": [self._before_request], "response": [self._check_peer]})
-        # subtle: behind a proxy (httpx reads the *_proxy variables) the proxy resolves names
-        # and is the peer we see, so only the name check applies, and a name we cannot
-        # resolve ourselves is left to the proxy
-        proxies = set(urllib.request.getproxies())  # keys: schemes, and "no" for no_proxy
-        self.proxied = transport is None and bool(proxies & {"http", "https", "all"})
+            event_hooks={"request": [self._before_request]})
 
     def close(self) -> None:
         self.client.close()
@@ -138,18 +187,6 @@ class Fetcher:
                 raise FetchError(str(request.url), f"refused: {host} is not a public address "
                                  "(set fetch.allow_private = true to allow private ones)")
         self.limiter.wait(host)
-
-    def _check_peer(self, response: httpx.Response) -> None:
-        """Runs on every response, before its body is read: the address actually connected to
-        must be public too, or a name that re-resolved (DNS rebinding) would slip through."""
-        stream = response.extensions.get("network_stream")
-        if self.config.allow_private or self.proxied or stream is None:
-            return  # stream is None: a custom transport that never touched the network
-        peer = stream.get_extra_info("server_addr")
-        ip = ipaddress.ip_address(str(peer[0]).split("%")[0]) if peer else None
-        if ip is None or not is_public_ip(ip):
-            raise FetchError(str(response.url), f"refused: {response.url.host} connected to "
-                             f"{ip or 'an unknown address'}, which is not public")
 
     def fetch(self, url: str, accept: tuple[str, ...], etag: str | None = None,
               last_modified: str | None = None) -> FetchResult:
@@ -174,6 +211,10 @@ class Fetcher:
         try:
             with self.client.stream("GET", url, headers=headers) as response:
                 return self._read(url, response, accept)
+        except FetchError as exc:
+            if exc.url == url:
+                raise
+            raise FetchError(url, exc.problem, exc.retryable) from exc  # the backend's refusal
         except httpx.TooManyRedirects as exc:
             raise FetchError(url, f"redirect loop (more than {self.config.max_redirects} "
                              "redirects)") from exc

@@ -73,11 +73,16 @@ def _entry_time(entry: dict, default: datetime) -> datetime:
     return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
 
 
-def parse_feed(content: bytes, source: str, now: datetime | None = None) -> list[RawArticle]:
-    """Articles of an RSS/Atom document. feedparser recovers what it can from sloppy XML; a
-    malformed document that yields no usable entry is a ``FetchError``."""
+def parse_feed(content: bytes, source: str, now: datetime | None = None,
+               charset: str | None = None, content_type: str = "application/xml") -> list[RawArticle]:
+    """Articles of an RSS/Atom document, read in the ``charset`` the server declared (else the
+    document's own declaration, else feedparser's guess). feedparser recovers what it can from
+    sloppy XML; a malformed document that yields no usable entry is a ``FetchError``."""
     now = now or datetime.now(UTC)
-    feed = feedparser.parse(content)
+    # subtle: only a declared charset is passed on; a bare text/xml header would make
+    # feedparser assume US-ASCII (RFC 3023)
+    headers = {"content-type": f"{content_type}; charset={charset}"} if charset else None
+    feed = feedparser.parse(content, response_headers=headers)
     articles = []
     for entry in feed.entries:
         url = entry.get("link") or entry.get("id") or ""
@@ -137,7 +142,8 @@ def poll_source(fetcher: Fetcher, source: SourceConfig, etag: str | None = None,
         return SourcePage(articles=[], result=result)
     if source.kind == SourceKind.FEED:
         try:
-            articles = parse_feed(result.content, source.name)
+            articles = parse_feed(result.content, source.name, charset=result.charset,
+                                  content_type=result.content_type or "application/xml")
         except FetchError as exc:
             raise FetchError(source.url, exc.problem) from exc
     else:

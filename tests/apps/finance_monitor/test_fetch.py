@@ -135,12 +135,15 @@ def test_a_name_that_does_not_resolve_is_a_fetch_error(monkeypatch) -> None:
             "http://news.example.com/rss.xml", FEED_TYPES)
 
 
-def test_a_name_that_rebinds_to_loopback_is_refused_before_the_body(server, monkeypatch) -> None:
+def test_a_name_that_rebinds_to_loopback_is_never_connected_to(server, monkeypatch) -> None:
     server.routes["/feed.xml"] = Route(body=FEED)
-    # the check sees a public address, the connection then lands on 127.0.0.1
-    monkeypatch.setattr(fetch, "resolve", lambda host: [ipaddress.ip_address("93.184.216.34")])
-    with pytest.raises(FetchError, match="connected to 127.0.0.1, which is not public"):
+    # a rebinding DNS server: "public" to the first lookup, 127.0.0.1 to every later one
+    answers = iter([ipaddress.ip_address("93.184.216.34")])
+    monkeypatch.setattr(fetch, "resolve", lambda host: [next(answers, ipaddress.ip_address(host))])
+    with pytest.raises(FetchError, match="resolves to 127.0.0.1, which is not public") as caught:
         Fetcher(fast_fetch(allow_private=False)).fetch(server.url("/feed.xml"), FEED_TYPES)
+    assert caught.value.url == server.url("/feed.xml") and not caught.value.retryable
+    assert server.hits["/feed.xml"] == 0  # the connection itself was refused
 
 
 def test_every_redirect_hop_is_checked(server, monkeypatch) -> None:
@@ -189,6 +192,16 @@ def test_a_latin1_page_is_decoded_with_its_declared_charset(server) -> None:
     [article] = poll_source(Fetcher(fast_fetch()), source).articles
     assert article.title == "Société Générale relève ses prévisions"
     assert "activité de banque de détail" in article.text
+
+
+def test_a_feed_is_read_in_the_charset_its_server_declares(server) -> None:
+    # no encoding in the XML declaration: only the header says KOI8-R
+    doc = rss([("http://x/ru", "Сбербанк повысил прогноз прибыли", "")]).decode()
+    server.routes["/ru.xml"] = Route(body=doc.encode("koi8-r"),
+                                     ctype="application/rss+xml; charset=koi8-r")
+    source = SourceConfig("ru", server.url("/ru.xml"))
+    [article] = poll_source(Fetcher(fast_fetch()), source).articles
+    assert article.title == "Сбербанк повысил прогноз прибыли"
 
 
 def test_entries_without_link_are_skipped_and_html_is_stripped() -> None:
