@@ -125,7 +125,7 @@ class PublicOnlyBackend(httpcore.NetworkBackend):
 def public_only_transport() -> httpx.HTTPTransport:
     """httpx's transport with its connection pool on :class:`PublicOnlyBackend`."""
     transport = httpx.HTTPTransport()
-    # subtle: httpx has no option for the network backend; its pool is httpcore's, which has
+    # subtle: httpx offers no network-backend option, but its pool is httpcore's, which takes one
     transport._pool = httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(), max_connections=100,
         max_keepalive_connections=20, keepalive_expiry=5.0, network_backend=PublicOnlyBackend())
