@@ -162,6 +162,17 @@ class _Encoder:
         return {k: v.to(self.device) for k, v in encoded.items()}
 
 
+def check_layers(base: str, layers: int | None) -> None:
+    """A ``layers`` count the base can give (call before long work that ends in training)."""
+    if layers is None:
+        return
+    config = json.loads((resolve_model(base) / "config.json").read_text())
+    depth = config.get("num_hidden_layers")
+    if depth is not None and layers > depth:
+        raise VerticalsError(f"layers={layers}: the base {base!r} has only {depth} layers; "
+                             f"use {depth} or fewer")
+
+
 def _load_model(config: TrainConfig, labels: list[str], device: str) -> tuple:
     """The base encoder with a fresh classification head (not yet LoRA-wrapped)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -173,13 +184,9 @@ def _load_model(config: TrainConfig, labels: list[str], device: str) -> tuple:
     path = resolve_model(config.base)
     tokenizer = AutoTokenizer.from_pretrained(path)
     loader = MeanPoolClassifier if config.pooling == "mean" else AutoModelForSequenceClassification
-    extra = {}
-    if config.layers is not None:
-        depth = json.loads((path / "config.json").read_text()).get("num_hidden_layers")
-        if depth is not None and config.layers > depth:
-            raise VerticalsError(f"--layers {config.layers}: the base {config.base!r} has only "
-                                 f"{depth} layers; use {depth} or fewer")
-        extra["num_hidden_layers"] = config.layers  # the first N layers' weights load
+    check_layers(config.base, config.layers)
+    # the first N layers' weights load; the rest of the base is left out
+    extra = {"num_hidden_layers": config.layers} if config.layers is not None else {}
     model = loader.from_pretrained(
         path, num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={y: i for i, y in enumerate(labels)}, **extra,

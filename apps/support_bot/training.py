@@ -22,6 +22,7 @@ from shared import (
     train_biencoder,
     train_cross_encoder,
 )
+from shared.finetune import check_layers
 
 from .answer import relevance
 from .intents import intent_config, split_calibration, train_intents
@@ -121,6 +122,8 @@ class BotTrainer:
         self._first: dict[str, str] = {}
 
     def run(self, intents_path: str | Path) -> dict:
+        if self.options.reranker:
+            check_layers("minilm", self.options.reranker_layers)  # before minutes of training
         rows = read_labelled(intents_path)
         train, calib = split_calibration(rows)
         service, opts = self.service, self.options

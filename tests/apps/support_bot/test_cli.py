@@ -36,6 +36,15 @@ def test_unknown_document_is_an_error(bot_home: Path) -> None:
     assert "no document 'no-such-doc'" in str(result.exception)
 
 
+def test_a_reranker_deeper_than_its_base_is_refused_before_training(bot_home: Path) -> None:
+    from .conftest import DEMO
+
+    result = runner.invoke(app, ["train", "--intents", str(DEMO / "intents.csv"),
+                                 "--reranker-layers", "7"])
+    assert result.exit_code != 0
+    assert "has only 6 layers; use 6 or fewer" in str(result.exception)
+
+
 def test_eval_retrieval_reports_dense_hybrid_and_reranked(bot_home: Path) -> None:
     from .conftest import DEMO
 
