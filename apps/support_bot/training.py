@@ -42,7 +42,8 @@ class TrainOptions:
     reranker_epochs: int = 2
     reranker_max_length: int = 64
     # subtle: the base's first 2 of 6 layers rerank 3x faster; on the demo's held-out questions
-    # they lift MRR@10 0.742 -> 0.780 (all 6: 0.814), and answers stay within the latency budget
+    # they lift MRR@10 0.742 -> 0.780 (all 6: 0.814), and answers at 10k passages take p50
+    # ~26 ms instead of ~48 ms (benchmarks/support.py --parts latency)
     reranker_layers: int | None = 2
     negatives: int = 2
     per_intent: int = 6  # examples per intent used as reranker/retriever training questions
