@@ -211,10 +211,8 @@ class Fetcher:
         try:
             with self.client.stream("GET", url, headers=headers) as response:
                 return self._read(url, response, accept)
-        except FetchError as exc:
-            if exc.url == url:
-                raise
-            raise FetchError(url, exc.problem, exc.retryable) from exc  # the backend's refusal
+        except FetchError as exc:  # the backend names only the host: report the URL fetched
+            raise FetchError(url, exc.problem, exc.retryable) from exc
         except httpx.TooManyRedirects as exc:
             raise FetchError(url, f"redirect loop (more than {self.config.max_redirects} "
                              "redirects)") from exc

@@ -74,14 +74,15 @@ def _entry_time(entry: dict, default: datetime) -> datetime:
 
 
 def parse_feed(content: bytes, source: str, now: datetime | None = None,
-               charset: str | None = None, content_type: str = "application/xml") -> list[RawArticle]:
+               charset: str | None = None, content_type: str = "") -> list[RawArticle]:
     """Articles of an RSS/Atom document, read in the ``charset`` the server declared (else the
     document's own declaration, else feedparser's guess). feedparser recovers what it can from
     sloppy XML; a malformed document that yields no usable entry is a ``FetchError``."""
     now = now or datetime.now(UTC)
     # subtle: only a declared charset is passed on; a bare text/xml header would make
     # feedparser assume US-ASCII (RFC 3023)
-    headers = {"content-type": f"{content_type}; charset={charset}"} if charset else None
+    ctype = content_type or "application/xml"
+    headers = {"content-type": f"{ctype}; charset={charset}"} if charset else None
     feed = feedparser.parse(content, response_headers=headers)
     articles = []
     for entry in feed.entries:
@@ -143,7 +144,7 @@ def poll_source(fetcher: Fetcher, source: SourceConfig, etag: str | None = None,
     if source.kind == SourceKind.FEED:
         try:
             articles = parse_feed(result.content, source.name, charset=result.charset,
-                                  content_type=result.content_type or "application/xml")
+                                  content_type=result.content_type)
         except FetchError as exc:
             raise FetchError(source.url, exc.problem) from exc
     else:
