@@ -6,10 +6,11 @@ ONNX / int8 forms (``export_model``): accuracy and macro-F1 beside the published
 ../shared/datasets/README.md, training time per epoch, and inference texts/second.
 
     python benchmarks/classify.py --sets fpb_allagree --quick
+    python benchmarks/classify.py --sets fpb_allagree --adversarial   # FGM (or --augment)
     python benchmarks/classify.py                        # every set, full data (about an hour on 2 cores)
 
 Timings on a shared CPU are noisy; the table prints them, nothing asserts them. Results go to
-``benchmarks/results/classify-<sets>[-quick].json``, rewritten after each set so a long run
+``benchmarks/results/classify-<sets>[-<recipe>][-quick].json``, rewritten after each set so a long run
 that is stopped keeps what it finished.
 """
 
@@ -103,8 +104,10 @@ def baseline(train: list, test: list) -> dict:
 
 
 def finetune(spec: BenchSet, train: list, test: list, registry, epochs: int | None,
-             val_fraction: float = 0.1) -> tuple[dict, Path]:
-    """The core's default recipe (``TrainConfig()``), optionally with a fixed epoch count.
+             val_fraction: float = 0.1, augment: bool = False,
+             adversarial: bool = False) -> tuple[dict, Path]:
+    """The core's default recipe (``TrainConfig()``), optionally with a fixed epoch count,
+    label-preserving augmentation or FGM adversarial training.
 
     ``val_fraction=0`` refits on every training row for exactly ``epochs`` (no early-stopping
     carve), as the published references train: the epochs come from an earlier run's
@@ -114,7 +117,8 @@ def finetune(spec: BenchSet, train: list, test: list, registry, epochs: int | No
 
     if not val_fraction and epochs is None:
         raise SystemExit("--val-fraction 0 needs --epochs (nothing is left to stop early on)")
-    config = TrainConfig(epochs=epochs, val_fraction=val_fraction)
+    config = TrainConfig(epochs=epochs, val_fraction=val_fraction, augment=augment,
+                         adversarial=adversarial)
     start = time.perf_counter()
     result = finetune_classifier(train, test, config, f"bench-{spec.name}", registry=registry)
     m = result.metrics
@@ -151,12 +155,13 @@ def run_set(spec: BenchSet, args: argparse.Namespace, registry) -> dict:
     max_train, max_test = (600, 300) if args.quick else (args.max_train, args.max_test)
     train, test = load_set(spec, max_train, max_test)
     print(f"\n== {spec.name}: {len(train)} train, {len(test)} test", file=sys.stderr)
-    row = {"set": spec.name, "n_train": len(train), "n_test": len(test),
+    recipe = "+".join(["default"] + [k for k in ("augment", "adversarial") if getattr(args, k)])
+    row = {"set": spec.name, "recipe": recipe, "n_train": len(train), "n_test": len(test),
            "reference": spec.reference, "target_accuracy": spec.target_accuracy}
     row["baseline"] = baseline(train, test)
     print(f"baseline: {row['baseline']}", file=sys.stderr)
     row["finetuned"], model_dir = finetune(spec, train, test, registry, args.epochs,
-                                           args.val_fraction)
+                                           args.val_fraction, args.augment, args.adversarial)
     print(f"fine-tuned: {row['finetuned']}", file=sys.stderr)
     if not args.no_export:
         row["export"] = exported(model_dir, test, 256 if args.quick else 512)
@@ -165,14 +170,15 @@ def run_set(spec: BenchSet, args: argparse.Namespace, registry) -> dict:
 
 def table(rows: list[dict]) -> str:
     """A plain-text table of the results (one line per set)."""
-    head = (f"{'set':<14}{'train':>7}{'test':>6} | {'baseline acc/F1':>15} | {'fine-tuned acc/F1':>17}"
+    head = (f"{'set':<14}{'recipe':<21}{'train':>7}{'test':>6} | {'baseline acc/F1':>15} | {'fine-tuned acc/F1':>17}"
             f" | {'target':>6} | {'s/epoch':>7}{'ex/s':>6} | {'fp32/s':>7}{'onnx/s':>7}{'int8/s':>7}"
             f"{'srv acc':>9} | reference")
     lines = [head, "-" * len(head)]
     for r in rows:
         b, f, e = r["baseline"], r["finetuned"], r.get("export", {})
         lines.append(
-            f"{r['set']:<14}{r['n_train']:>7}{r['n_test']:>6} | {b['accuracy']:>7.4f}/{b['macro_f1']:.4f}"
+            f"{r['set']:<14}{r.get('recipe', 'default'):<21}{r['n_train']:>7}{r['n_test']:>6}"
+            f" | {b['accuracy']:>7.4f}/{b['macro_f1']:.4f}"
             f" | {f['accuracy']:>9.4f}/{f['macro_f1']:.4f} | {r['target_accuracy']:>6.2f}"
             f" | {f['seconds_per_epoch']:>7.0f}{f['train_samples_per_s']:>6.0f}"
             f" | {_num(e.get('torch_texts_per_s')):>7}{_num(e.get('onnx_texts_per_s')):>7}"
@@ -194,6 +200,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--val-fraction", type=float, default=0.1,
                         help="validation carve for early stopping (0 = refit on every training "
                              "row for exactly --epochs)")
+    parser.add_argument("--augment", action="store_true",
+                        help="fine-tune with label-preserving augmentation (TrainConfig.augment)")
+    parser.add_argument("--adversarial", action="store_true",
+                        help="fine-tune with FGM on the embeddings (TrainConfig.adversarial)")
     parser.add_argument("--max-train", type=int, default=0, help="cap training rows (0 = all)")
     parser.add_argument("--max-test", type=int, default=0, help="cap test rows (0 = all)")
     parser.add_argument("--no-export", action="store_true", help="skip ONNX/int8 export and timing")
@@ -214,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     if not DATASETS.is_dir():
         print(f"datasets not found at {DATASETS}: set VERTICALS_DATASETS", file=sys.stderr)
         return 1
-    out = args.out or RESULTS / f"classify-{'_'.join(args.sets)}{'-quick' if args.quick else ''}.json"
+    recipe = "".join(f"-{k}" for k in ("augment", "adversarial") if getattr(args, k))
+    out = args.out or RESULTS / f"classify-{'_'.join(args.sets)}{recipe}{'-quick' if args.quick else ''}.json"
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-models-") as models:
         registry = Registry(models)

@@ -179,14 +179,18 @@ class Retriever:
     def encode(self, queries: str | list[str]) -> np.ndarray:
         return self.embedder.encode(queries)
 
-    def candidates(self, query: str, vector: np.ndarray) -> tuple[dict, dict]:
-        """Dense and BM25 candidate scores ``{chunk_id: score}`` for one query."""
+    def candidates(self, query: str, vector: np.ndarray,
+                   sparse: bool = True) -> tuple[dict, dict]:
+        """Dense and BM25 candidate scores ``{chunk_id: score}`` for one query (BM25 left
+        empty when ``sparse`` is False)."""
         self.warm_up()
         if not self.chunks:
             raise VerticalsError("the knowledge base is empty — add documents with "
                                  "`verticals support kb add PATH`")
         hits = self.index.search(vector.reshape(1, -1), self.config.dense_k)[0]
         dense = {int(h.id): float(h.score) for h in hits}
+        if not sparse:
+            return dense, {}
         scores = self._bm25.scores(tokenize(query))
         best = top_k(scores, self.config.bm25_k)
         bm25 = {int(self._bm25_ids[i]): float(scores[i]) for i in best if scores[i] > 0}
@@ -202,7 +206,10 @@ class Retriever:
         """
         vector = self.encode(query)[0] if vector is None else vector
         with self._lock:
-            dense, bm25 = self.candidates(query, vector)
+            # subtle: with weight 0, BM25-only candidates score as the weakest dense one and
+            # can never reach the top k, so scoring every chunk with BM25 (~1.5 ms at 10k
+            # passages) is skipped
+            dense, bm25 = self.candidates(query, vector, sparse=self.config.alpha > 0)
             fused = fuse(dense, bm25, self.config.alpha)
             passages = [Passage(self.chunks[i], s, dense.get(i, 0.0), bm25.get(i, 0.0))
                         for i, s in fused[: max(k, self.config.rerank_k)]]

@@ -9,6 +9,7 @@ import pytest
 
 from apps.support_bot.answer import AnswerKind
 from apps.support_bot.knowledge import load_kb
+from apps.support_bot.ranking import fuse
 from apps.support_bot.retrieval import Retriever
 from apps.support_bot.service import INTENTS, SupportService, serving_stamp
 from shared.errors import DataError, VerticalsError
@@ -72,6 +73,18 @@ def test_reranker_runs_only_where_it_can_change_the_answer(bot: SupportService) 
 
 
 SERVICE_DOCS = {"kb-service", "faq-how-do-i-book-a-bike-service"}
+
+
+def test_a_zero_bm25_weight_skips_bm25_without_changing_the_order(bot: SupportService) -> None:
+    retriever = bot.retriever
+    question = "Which payment cards do you take?"
+    vector = retriever.encode(question)[0]
+    retriever.config.alpha = 0.0
+    served = retriever.search(question, rerank=False)
+    dense, bm25 = retriever.candidates(question, vector)  # what search now leaves out
+    assert bm25 and retriever.candidates(question, vector, sparse=False) == (dense, {})
+    full = [i for i, _ in fuse(dense, bm25, 0.0)][: len(served)]
+    assert [p.chunk.chunk_id for p in served] == full
 
 
 def test_follow_up_uses_the_earlier_turn(bot: SupportService) -> None:
