@@ -5,14 +5,21 @@ written into the model card (``card["thresholds"]``) and read back when serving.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
-from shared import LabelledText, Registry, TrainConfig, finetune_classifier, load_classifier
+from shared import (
+    Classifier,
+    LabelledText,
+    Registry,
+    TrainConfig,
+    finetune_classifier,
+    load_classifier,
+)
 
 CONFIDENCE_GRID = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
 MARGIN_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4)  # subtle: a near-tie (< 0.05) is never sure
@@ -158,9 +165,11 @@ class IntentTraining:
 
 def train_intents(train: Sequence[LabelledText], calib: Sequence[LabelledText], name: str,
                   config: TrainConfig, oos_label: str = "oos", card_extra: dict | None = None,
-                  registry: Registry | None = None) -> IntentTraining:
+                  registry: Registry | None = None,
+                  finish: Callable[[Classifier], dict] | None = None) -> IntentTraining:
     """Fine-tune on ``train``, calibrate thresholds on ``calib`` (see :func:`split_calibration`),
-    register the model with the thresholds in its card."""
+    register the model with the thresholds in its card. ``finish`` gets the trained model
+    before it is promoted and returns more card entries (e.g. links it checked)."""
     registry = registry or Registry()
     extra = dict(card_extra or {})
     result = finetune_classifier(list(train), list(calib) or None, config, name, card_extra=extra,
@@ -174,7 +183,7 @@ def train_intents(train: Sequence[LabelledText], calib: Sequence[LabelledText], 
         thresholds = calibrate(probs, model.labels, truth, oos_label)
         calibration = abstention_metrics(decide(probs, model.labels, thresholds), truth, oos_label)
     _write_card(path, {"thresholds": asdict(thresholds), "calibration": calibration,
-                       "calibration_rows": len(calib)})
+                       "calibration_rows": len(calib), **(finish(model) if finish else {})})
     registry.promote(name, result.version)  # only once its thresholds are in the card
     return IntentTraining(name, result.version, path, thresholds, calibration)
 

@@ -12,7 +12,7 @@ from apps.support_bot.knowledge import Document, chunk_document
 from apps.support_bot.masking import mask_pii
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.service import contextual_query, is_follow_up
-from apps.support_bot.training import choose_threshold
+from apps.support_bot.training import checked_links, choose_threshold
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -143,3 +143,28 @@ def test_calibrated_thresholds_never_trust_a_near_tie() -> None:
     th = calibrate(probs, labels, ["a", "a"])
     assert th.margin >= 0.05
     assert decide(probs[:1], labels, th)[0].status is Status.UNSURE
+
+
+class _Probs:
+    """What ``checked_links`` reads of a classifier: its labels and fixed probabilities."""
+
+    labels = ["cancel", "change", "create", "oos"]
+
+    def predict_proba(self, questions: list[str]) -> np.ndarray:
+        table = {"How do I cancel?": [0.9, 0.05, 0.0, 0.05], "Can I change it?": [0.2, 0.7, 0.0, 0.1],
+                 "Change or cancel?": [0.3, 0.6, 0.0, 0.1], "Tell me a joke": [0.0, 0.0, 0.1, 0.9]}
+        return np.array([table[q] for q in questions])
+
+
+def test_checked_links_follow_the_intent_model_on_faq_questions() -> None:
+    faqs = [("faq-cancel", "How do I cancel?", ""), ("faq-change", "Can I change it?", ""),
+            ("faq-mixed", "Change or cancel?", ""), ("faq-joke", "Tell me a joke", "")]
+    embedding_links = {"cancel": "faq-cancel", "change": "faq-cancel", "create": "faq-change"}
+    assert checked_links(_Probs(), faqs, embedding_links) == {
+        "cancel": "faq-cancel",  # kept: its FAQ's question is its own
+        "change": "faq-change",  # relinked: the question it wins with the highest probability
+        # create: dropped, its FAQ's question belongs to change (answers by retrieval)
+    }
+    assert checked_links(_Probs(), faqs, {"create": "faq-joke"}) == {
+        "cancel": "faq-cancel", "change": "faq-change", "create": "faq-joke"}  # oos owns no FAQ
+    assert checked_links(_Probs(), [], embedding_links) == {}
