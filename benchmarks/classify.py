@@ -151,13 +151,18 @@ def exported(model_dir: Path, test: list, n_check: int) -> dict:
             "served_macro_f1": round(metrics["macro_f1"], 4)}
 
 
+def recipe_options(args: argparse.Namespace) -> list[str]:
+    """The recipe options asked for, beyond the default: ``["adversarial"]`` for --adversarial."""
+    return [k for k in ("augment", "adversarial") if getattr(args, k)]
+
+
 def run_set(spec: BenchSet, args: argparse.Namespace, registry) -> dict:
     max_train, max_test = (600, 300) if args.quick else (args.max_train, args.max_test)
     train, test = load_set(spec, max_train, max_test)
     print(f"\n== {spec.name}: {len(train)} train, {len(test)} test", file=sys.stderr)
-    recipe = "+".join(["default"] + [k for k in ("augment", "adversarial") if getattr(args, k)])
-    row = {"set": spec.name, "recipe": recipe, "n_train": len(train), "n_test": len(test),
-           "reference": spec.reference, "target_accuracy": spec.target_accuracy}
+    row = {"set": spec.name, "recipe": "+".join(["default", *recipe_options(args)]),
+           "n_train": len(train), "n_test": len(test), "reference": spec.reference,
+           "target_accuracy": spec.target_accuracy}
     row["baseline"] = baseline(train, test)
     print(f"baseline: {row['baseline']}", file=sys.stderr)
     row["finetuned"], model_dir = finetune(spec, train, test, registry, args.epochs,
@@ -224,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     if not DATASETS.is_dir():
         print(f"datasets not found at {DATASETS}: set VERTICALS_DATASETS", file=sys.stderr)
         return 1
-    recipe = "".join(f"-{k}" for k in ("augment", "adversarial") if getattr(args, k))
+    recipe = "".join(f"-{k}" for k in recipe_options(args))
     out = args.out or RESULTS / f"classify-{'_'.join(args.sets)}{recipe}{'-quick' if args.quick else ''}.json"
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-models-") as models:
