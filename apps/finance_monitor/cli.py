@@ -93,6 +93,8 @@ def train(
     topics: Annotated[Path | None, typer.Option(help="CSV text,topic (or text,label).")] = None,
     test: Annotated[Path | None, typer.Option(help="Test CSV; else a 20% holdout.")] = None,
     epochs: int = 3, max_length: int = 64, batch_size: int = 32, lora: bool = False,
+    adversarial: Annotated[bool, typer.Option(
+        help="FGM on the embeddings (about 2x the training time; better on noisy labels).")] = False,
     mlm_corpus: Annotated[bool, typer.Option(
         "--mlm", help="Domain-adapt the encoder on the scraped articles first.")] = False,
     config: ConfigOpt = None, as_json: JsonFlag = False,
@@ -108,7 +110,7 @@ def train(
         plan = TrainPlan(sentiment or (None if topics else DEMO_DIR / "train.csv"),
                          topics or (None if sentiment else DEMO_DIR / "train.csv"), test)
         cfg = TrainConfig(base=base, epochs=epochs, max_length=max_length,
-                          batch_size=batch_size, lora=lora)
+                          batch_size=batch_size, lora=lora, adversarial=adversarial)
         results = train_models(plan, cfg, models)
     except VerticalsError as exc:
         return _fail(exc)
