@@ -187,9 +187,10 @@ class BotTrainer:
                 self._log(f"the intent model changed the template links of {', '.join(changed)}")
             return {"bot": asdict(bot)}
 
+        # the bot settings reach the card through check_links, with the links it checked
         result = train_intents(train, calib, INTENTS, config, opts.oos_label,
-                               {"bot": asdict(bot), "retrieval_calibration": self.report},
-                               service.registry, finish=check_links)
+                               {"retrieval_calibration": self.report}, service.registry,
+                               finish=check_links)
         if opts.export:
             self._export(bot, result.path, [r.text for r in rows])
         service.reload()
