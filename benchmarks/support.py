@@ -15,7 +15,7 @@ Parts (``--parts banking77,bitext,latency,trained-bot``):
   Passages are Bitext responses, utterances and Banking77 texts; beyond ``--real-passages``
   (40k, or 2k with --quick) the embedded ones are tiled with small noise: timing only.
 - trained-bot: the same timing and recall for a bot trained by ``BotTrainer`` on Bitext (its
-  own FAQs, responses and intents) and asked Bitext questions it did not train on, at 1k and
+  own FAQs and intent examples) and asked Bitext questions it did not train on, at 1k and
   10k passages (FAQs, responses, Banking77 texts as filler; all embedded).
 
 Timings on a shared CPU are noisy: the table prints them, nothing asserts them. Results go to
