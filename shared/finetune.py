@@ -35,7 +35,8 @@ class TrainConfig:
     """The recipe for fine-tuning a classifier; stored in the model card as ``params``.
 
     ``pooling="mean"`` reads the encoder the way sentence-transformers trained it
-    (``heads.MeanPoolClassifier``); ``"cls"`` is the stock [CLS]-pooler head.
+    (``heads.MeanPoolClassifier``); ``"cls"`` is the stock [CLS]-pooler head; ``"pair"``, for
+    (text, pair) classifiers such as rerankers, pools the two sides apart (``pair_pooling``).
     ``lr=None`` picks 8e-5 for a full fine-tune and 1e-3 for LoRA. ``head_warmup`` fits the fresh
     classifier head on the frozen encoder's features before fine-tuning (LP-FT, Kumar et al.
     2022), so the encoder is not pushed around by a random head. ``epochs=None`` runs at least
@@ -74,8 +75,8 @@ class TrainConfig:
                 raise VerticalsError(f"{key} must be at least 1, got {getattr(self, key)}")
         if not 0 <= self.val_fraction < 0.5:
             raise VerticalsError(f"val_fraction must be in [0, 0.5), got {self.val_fraction}")
-        if self.pooling not in ("mean", "cls"):
-            raise VerticalsError(f"pooling must be 'mean' or 'cls', got {self.pooling!r}")
+        if self.pooling not in ("mean", "cls", "pair"):
+            raise VerticalsError(f"pooling must be 'mean', 'cls' or 'pair', got {self.pooling!r}")
         if self.min_steps < 0:
             raise VerticalsError(f"min_steps must be 0 or more, got {self.min_steps}")
         if self.lr is not None and self.lr <= 0:
@@ -175,7 +176,7 @@ def check_layers(base: str, layers: int | None) -> None:
 
 def _load_model(config: TrainConfig, labels: list[str], device: str) -> tuple:
     """The base encoder with a fresh classification head (not yet LoRA-wrapped)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     from .heads import MeanPoolClassifier
@@ -183,14 +184,16 @@ def _load_model(config: TrainConfig, labels: list[str], device: str) -> tuple:
     hf_logging.set_verbosity_error()  # subtle: the "newly initialized head" report is expected
     path = resolve_model(config.base)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    loader = MeanPoolClassifier if config.pooling == "mean" else AutoModelForSequenceClassification
+    loader = AutoModelForSequenceClassification if config.pooling == "cls" else MeanPoolClassifier
     check_layers(config.base, config.layers)
     # the first N layers' weights load; the rest of the base is left out
     extra = {"num_hidden_layers": config.layers} if config.layers is not None else {}
-    model = loader.from_pretrained(
+    model_config = AutoConfig.from_pretrained(
         path, num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={y: i for i, y in enumerate(labels)}, **extra,
     )
+    model_config.pair_pooling = config.pooling == "pair"  # read by heads.MeanPoolClassifier
+    model = loader.from_pretrained(path, config=model_config)
     return model.to(device), tokenizer
 
 

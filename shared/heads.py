@@ -7,6 +7,15 @@ re-learn how to summarise a sentence. Mean pooling keeps the representation they
 Measured on Banking77 with 600 training rows, 3 epochs, head warm-up on: [CLS] head 0.642
 accuracy, mean pooling 0.815 (frozen embeddings + logistic regression: 0.838).
 ``load_classifier_model`` loads either kind, so models registered with the stock head still load.
+
+A cross-encoder reads a (query, passage) pair as one sequence. With ``pair_pooling`` the head
+reads the query's and the passage's tokens apart (by token type) and sees only how alike they
+are, dimension by dimension: ``[u * v, |u - v|]``. The linear probe then starts from a
+similarity, and the head cannot score a passage by itself (the encoder still can learn to:
+the demo's FAQ-trained reranker demotes articles, which its training gate catches). The plain
+mean over the joined sequence hides which side a token came from: from ~3,300 Bitext pairs
+the reranker learned nothing past "mostly not relevant" (held-out MRR@10 0.896 hybrid ->
+0.761 reranked), the pair head 0.895.
 """
 
 from __future__ import annotations
@@ -31,7 +40,9 @@ class MeanPoolClassifier(BertPreTrainedModel):
         self.num_labels = config.num_labels
         self.bert = BertModel(config, add_pooling_layer=False)
         self.dropout = torch.nn.Dropout(config.hidden_dropout_prob)
-        self.classifier = torch.nn.Linear(config.hidden_size, config.num_labels)
+        self.pair_pooling = bool(getattr(config, "pair_pooling", False))
+        width = config.hidden_size * (2 if self.pair_pooling else 1)
+        self.classifier = torch.nn.Linear(width, config.num_labels)
         self.post_init()
 
     def forward(
@@ -43,13 +54,26 @@ class MeanPoolClassifier(BertPreTrainedModel):
         ).last_hidden_state
         if attention_mask is None:
             attention_mask = torch.ones(hidden.shape[:2], device=hidden.device)
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        if self.pair_pooling:
+            if token_type_ids is None:
+                token_type_ids = torch.zeros_like(attention_mask)
+            second = (token_type_ids == 1).to(attention_mask.dtype)
+            u = _mean(hidden, attention_mask * (1 - second))
+            v = _mean(hidden, attention_mask * second)
+            pooled = torch.cat([u * v, (u - v).abs()], dim=-1)
+        else:
+            pooled = _mean(hidden, attention_mask)
         logits = self.classifier(self.dropout(pooled))
         loss = None
         if labels is not None:
             loss = torch.nn.functional.cross_entropy(logits.float(), labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def _mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the token vectors where ``mask`` is 1 (zeros where it is 0 everywhere)."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
 
 
 def load_classifier_model(path: str | Path, **kwargs) -> torch.nn.Module:

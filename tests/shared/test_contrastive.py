@@ -68,6 +68,8 @@ def test_biencoder_learns_codes_and_serves_as_embedder(home):
 
 def test_cross_encoder_registers_a_pair_classifier(home):
     from shared.classifier import load_classifier
+    from shared.export import export_model
+    from shared.heads import load_classifier_model
     from shared.registry import get_registry
 
     queries, passages, labels = [], [], []
@@ -76,10 +78,17 @@ def test_cross_encoder_registers_a_pair_classifier(home):
             queries.append(f"how do I get a {topic}")
             passages.append(f"Article about {other} for {code}")
             labels.append(int(other == topic))
+    # the support bot's recipe: two layers, query and passage pooled apart, warmed-up head
     version = train_cross_encoder(queries * 2, passages * 2, labels * 2, "rerank",
-                                  batch_size=8, max_length=24)
+                                  batch_size=8, max_length=24, layers=2, pooling="pair",
+                                  head_warmup=True)
     card = get_registry().card("rerank")
     assert version == "v1" and card["kind"] == "cross_encoder" and card["labels"] == ["0", "1"]
-    assert {"accuracy", "macro_f1"} <= set(card["metrics"])
-    scores = load_classifier("rerank").predict_proba(queries[:2], pairs=passages[:2])[:, 1]
-    assert scores.shape == (2,) and ((scores >= 0) & (scores <= 1)).all()
+    assert {"accuracy", "macro_f1"} <= set(card["metrics"]) and card["params"]["pooling"] == "pair"
+    path = get_registry().path("rerank")
+    reference = load_classifier_model(path)  # a fresh load of the saved files: the pair head
+    assert reference.pair_pooling and reference.classifier.in_features == 2 * 384
+    scores = load_classifier("rerank").predict_proba(queries[:4], pairs=passages[:4])[:, 1]
+    assert scores.shape == (4,) and ((scores >= 0) & (scores <= 1)).all()
+    report = export_model(path, queries, check_pairs=passages, int8=False, max_length=24)
+    assert report["onnx_agreement"] == 1.0  # the exported graph pools the two sides too

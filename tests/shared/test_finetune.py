@@ -75,6 +75,27 @@ def test_mean_pooling_head_ignores_padding():
         np.testing.assert_allclose(model.eval()(**alone).logits[0], model(**padded).logits[0], atol=1e-5)
 
 
+def test_pair_pooling_reads_query_and_passage_apart():
+    from transformers import AutoTokenizer
+
+    from shared.finetune import _load_model
+    from shared.models import resolve_model
+
+    model, _ = _load_model(TrainConfig(pooling="pair"), ["0", "1"], "cpu")
+    assert model.config.pair_pooling and model.classifier.in_features == 2 * 384
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm"))
+    alone = tokenizer(["lost card"], ["how to freeze a card"], return_tensors="pt")
+    padded = tokenizer(["lost card", "a much longer question that forces padding"],
+                       ["how to freeze a card", "and a longer passage beside it as well"],
+                       padding=True, return_tensors="pt")
+    merged = dict(alone, token_type_ids=alone["token_type_ids"] * 0)  # one side only
+    with torch.inference_mode():
+        model.eval()
+        first = model(**alone).logits[0]
+        np.testing.assert_allclose(first, model(**padded).logits[0], atol=1e-5)
+        assert not np.allclose(first, model(**merged).logits[0], atol=1e-4)
+
+
 def test_bad_configs_name_the_value():
     with pytest.raises(VerticalsError, match="epochs must be at least 1, got 0"):
         TrainConfig(epochs=0)

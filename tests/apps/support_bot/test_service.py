@@ -72,6 +72,17 @@ def test_reranker_runs_only_where_it_can_change_the_answer(bot: SupportService) 
     assert calls == [question]  # below the hand-off floor the order cannot matter
 
 
+def test_the_reranker_is_judged_on_article_titles_too(bot: SupportService) -> None:
+    """It trains on FAQ answers only; the articles' titles check that it does not bury them."""
+    report = bot.registry.card("support-intents")["retrieval_calibration"]
+    titled = [d for d in bot.store.documents() if d["kind"] != "faq" and d["title"].strip()]
+    check = report["rerank_check_article_titles"]
+    assert check["n"] == len(titled) > 0
+    assert report["rerank_check_intent_questions"]["n"] > 0
+    kept = report["mrr_reranked"] >= report["mrr_hybrid"]  # over both groups of questions
+    assert bot.bot.use_reranker == kept
+
+
 SERVICE_DOCS = {"kb-service", "faq-how-do-i-book-a-bike-service"}
 
 
