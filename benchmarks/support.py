@@ -275,7 +275,8 @@ def trained_bot(sizes: list[int], n_questions: int, quick: bool,
     question's intent; for the baseline, its top passage. answered_right: answered (not
     handed off) with such a citation. Modes: "as trained" (templates when the intent is
     sure, the reranker as training left it), "retrieval only" (no templates: every question
-    searched) and "retrieval, always rerank" (searched and reranked: the slowest path).
+    searched), "retrieval, never rerank" (what the reranker adds, by its absence) and
+    "retrieval, always rerank" (searched and reranked: the slowest path).
     ``keep``: a folder that keeps the trained bot; a bot already trained there is reused (time
     and score again without training).
     """
@@ -326,9 +327,12 @@ def trained_bot(sizes: list[int], n_questions: int, quick: bool,
                                                  for i, t in zip(top, truth, strict=True)]))
                 retriever = bot.retriever
                 reranks = _count_reranks(retriever)
-                for mode in ("as trained", "retrieval only", "retrieval, always rerank"):
+                for mode in ("as trained", "retrieval only", "retrieval, never rerank",
+                             "retrieval, always rerank"):
                     if mode != "as trained":
                         bot.bot.templates = {}
+                    if mode == "retrieval, never rerank":
+                        retriever.config.use_reranker = False
                     if mode == "retrieval, always rerank":
                         retriever.config.use_reranker, retriever.config.rerank_margin = True, None
                     timing, answers = _timed(bot, questions, reranks)
