@@ -67,7 +67,7 @@ def test_biencoder_learns_codes_and_serves_as_embedder(home):
 
 
 def test_cross_encoder_registers_a_pair_classifier(home):
-    from shared.classifier import load_classifier
+    from shared.classifier import Classifier, load_classifier
     from shared.export import export_model
     from shared.heads import load_classifier_model
     from shared.registry import get_registry
@@ -90,5 +90,9 @@ def test_cross_encoder_registers_a_pair_classifier(home):
     assert reference.pair_pooling and reference.classifier.in_features == 2 * 384
     scores = load_classifier("rerank").predict_proba(queries[:4], pairs=passages[:4])[:, 1]
     assert scores.shape == (4,) and ((scores >= 0) & (scores <= 1)).all()
+    torch_logits = Classifier(path).logits(queries, passages)  # before the export exists
     report = export_model(path, queries, check_pairs=passages, int8=False, max_length=24)
-    assert report["onnx_agreement"] == 1.0  # the exported graph pools the two sides too
+    served = Classifier(path)
+    assert report["onnx_agreement"] == 1.0 and served.backend_name.endswith(".onnx")
+    # the exported graph pools the two sides apart too
+    np.testing.assert_allclose(served.logits(queries, passages), torch_logits, atol=1e-4)
