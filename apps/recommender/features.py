@@ -69,24 +69,37 @@ def co_taken_cosine(taken: pd.DataFrame, item_row: dict[str, int]) -> sparse.csr
 
 
 def fit_stats(interactions: pd.DataFrame, items: pd.DataFrame, now: int | None = None,
-              half_life_days: float = 30.0, recent_items: int = 6) -> FeatureStats:
+              half_life_days: float = 30.0, recent_items: int = 6,
+              users: pd.DataFrame | None = None) -> FeatureStats:
     """Statistics of past interactions; ``now`` defaults to the latest timestamp seen.
 
     ``recent_items``: how many of a user's latest takes the co-taken feature compares with.
+    ``users``: the rows that describe the users (their categories, activity and recent takes);
+    by default ``interactions``. The ranker's training passes each user's own history here and
+    only what happened before their validation period as ``interactions``, so the item
+    statistics (popularity, recency, co-taken) it learns from never include the future.
     """
+    users = interactions if users is None else users
     taken = interactions[interactions["label"] == 1]
+    own_taken = users[users["label"] == 1]
     item_category = dict(zip(items["item_id"], items["category"]))
-    taken_cats = taken.assign(category=taken["item_id"].map(item_category).fillna(""))
+    taken_cats = own_taken.assign(category=own_taken["item_id"].map(item_category).fillna(""))
     item_row = {item: i for i, item in enumerate(items["item_id"])}
-    latest = taken.sort_values(["user_id", "timestamp"], ascending=[True, False], kind="stable")
+    latest = own_taken.sort_values(["user_id", "timestamp"], ascending=[True, False],
+                                   kind="stable")
+    activity = users["user_id"].value_counts().to_dict()
+    if users is not interactions:  # the scale is set by everyone in view, as when serving
+        activity = interactions["user_id"].value_counts().to_dict() | activity
+    if now is None:  # nothing is taken in an empty past, so its "now" is never read
+        now = int(interactions["timestamp"].max()) if len(interactions) else 0
     return FeatureStats(
         popularity=log_scale(taken["item_id"].value_counts().to_dict()),
         last_taken=taken.groupby("item_id")["timestamp"].max().astype(int).to_dict(),
         user_categories={u: category_shares(list(c)) for u, c in
                          taken_cats.groupby("user_id")["category"]},
-        user_activity=log_scale(interactions["user_id"].value_counts().to_dict()),
+        user_activity=log_scale(activity),
         item_category=item_category,
-        now=int(interactions["timestamp"].max()) if now is None else now,
+        now=now,
         half_life_days=half_life_days,
         item_row=item_row,
         cosine=co_taken_cosine(taken, item_row),

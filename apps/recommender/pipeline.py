@@ -35,11 +35,15 @@ class Pipeline:
     ranker: Ranker
     max_profile_items: int = MAX_ITEMS
     shares: tuple[float, float] = (1 / 3, 1 / 3)  # candidates from the bi-encoder, co-taken
+    # what the item statistics (popularity, recency, co-taken) are fitted on; default interactions
+    past: pd.DataFrame | None = field(default=None, repr=False)
     stats: FeatureStats = field(init=False)
     _item_vecs: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.stats = fit_stats(self.interactions, self.items, recent_items=self.max_profile_items)
+        past = self.interactions if self.past is None else self.past
+        self.stats = fit_stats(past, self.items, recent_items=self.max_profile_items,
+                               users=self.interactions)
         self.text = dict(zip(self.items["item_id"], self.items["text"]))
         self.title = dict(zip(self.items["item_id"], self.items["title"]))
         self.row = {item: i for i, item in enumerate(self.items["item_id"])}
@@ -49,11 +53,26 @@ class Pipeline:
         self._index = None
         self._by_popularity: list[str] | None = None
 
+    def as_of(self, interactions: pd.DataFrame, past: pd.DataFrame) -> Pipeline:
+        """The same catalogue and models for the users of ``interactions`` (their whole history),
+        with item statistics from ``past`` only; item vectors and index are shared, not redone."""
+        other = Pipeline(self.items, interactions, self.scorer, self.ranker,
+                         self.max_profile_items, self.shares, past)
+        other._item_vecs, other._index = self.item_vecs, self.index
+        return other
+
     @property
     def item_vecs(self) -> np.ndarray:
         if self._item_vecs is None:
             self._item_vecs = self.scorer.embed(list(self.items["text"]))
         return self._item_vecs
+
+    @property
+    def index(self):
+        """The FAISS index of the item vectors (built once)."""
+        if self._index is None:
+            self._index = build_index(list(self.items["item_id"]), self.item_vecs)
+        return self._index
 
     def profile(self, user: str) -> str:
         return profile_text([self._entries[i] for i in self.taken.get(user, [])],
@@ -105,11 +124,9 @@ class Pipeline:
     def sources(self, users: Sequence[str], n: int) -> list[tuple[list[str], list[str], list[str]]]:
         """Per user, up to ``n`` unseen items from each source, best first: (bi-encoder,
         co-taken, popular). Cold users have only the popular list."""
-        if self._index is None:
-            self._index = build_index(list(self.items["item_id"]), self.item_vecs)
         warm = [u for u in users if self.taken.get(u)]
         vecs = self.scorer.embed([self.profile(u) for u in warm])
-        found = search_candidates(self._index, vecs, n, [self.seen.get(u, set()) for u in warm])
+        found = search_candidates(self.index, vecs, n, [self.seen.get(u, set()) for u in warm])
         by_user = {u: [item for item, _ in hits] for u, hits in zip(warm, found)}
         ids = list(self.items["item_id"])
         out = []

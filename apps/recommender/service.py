@@ -34,6 +34,7 @@ from .scoring import TextConfig, TextScorer, random_negatives, train_text_models
 log = logging.getLogger(__name__)
 DEMO_PREFIX = "demo"
 HELD_OUT_USERS = 0.2  # share of the ranker's users whose rows only measure it (val_auc)
+TIME_GROUPS = 8  # the ranker's users, by when they validate, each group with its own past
 
 
 @dataclass
@@ -183,14 +184,17 @@ class RecommenderService:
         labelled, are the question it answers when serving.
         """
         unused = Ranker(["x"], [0.0], [1.0], [0.0], 0.0)  # only features and candidates are asked
-        pipe = Pipeline(self.items, early, scorer, unused)
-        late = late[late["user_id"].isin(pipe.taken) & (late["label"] == 1)]
-        later = late.groupby("user_id")["item_id"].agg(set).to_dict()
+        taken_late = late[late["label"] == 1]
+        later = taken_late[taken_late["user_id"].isin(set(early.loc[early["label"] == 1, "user_id"]))
+                           ].groupby("user_id")["item_id"].agg(set).to_dict()
         users = sorted(later)
         if not users:
             raise VerticalsError("no user with earlier history takes anything in the validation "
                                  "period — add interactions or raise --val-fraction")
-        found = pipe.sources(users, config.candidates)
+        groups = self._pipelines_as_of(early, late, users, scorer, unused)
+        users = [u for group, _ in groups for u in group]
+        pipe_of = {u: pipe for group, pipe in groups for u in group}
+        found = [f for group, pipe in groups for f in pipe.sources(group, config.candidates)]
         shares, recall = choose_shares(found, [later[u] for u in users], config.candidates)
         keep = range(len(users))
         limit = config.text.max_cross
@@ -203,9 +207,36 @@ class RecommenderService:
         if not labels.sum():
             raise VerticalsError("no item taken after the time split is among the candidates of "
                                  "users with earlier history — add data or raise --val-fraction")
-        x = pipe.features([u for u, _ in rows], [i for _, i in rows])
+        x = np.zeros((len(rows), len(FEATURES)), dtype=np.float64)
+        for _, pipe in groups:
+            at = [r for r, (user, _) in enumerate(rows) if pipe_of[user] is pipe]
+            if at:
+                x[at] = pipe.features([rows[r][0] for r in at], [rows[r][1] for r in at])
         info = {"candidate_shares": list(shares), "candidate_recall": recall}
         return x, labels, np.array([u for u, _ in rows]), info
+
+    def _pipelines_as_of(self, early: pd.DataFrame, late: pd.DataFrame, users: list[str],
+                         scorer: TextScorer, ranker: Ranker) -> list[tuple[list[str], Pipeline]]:
+        """The users in :data:`TIME_GROUPS` groups by when their validation period starts, each
+        group with a pipeline that sees them as they were then: their own early history, and
+        item statistics from what everyone did before the group's first validation period
+        (other users' validation periods included, when they came earlier).
+
+        subtle: with the per-user split, one pipeline over every user's early history let a
+        user who validates in 1997 be ranked with popularity, recency and co-taken counts from
+        2018: the ranker learned from features it never has when serving.
+        """
+        starts = late[late["user_id"].isin(users)].groupby("user_id")["timestamp"].min()
+        ordered = sorted(users, key=lambda u: (starts[u], u))
+        groups: list[tuple[list[str], Pipeline]] = []
+        for group in np.array_split(np.array(ordered, dtype=object), min(TIME_GROUPS, len(users))):
+            group = list(group)
+            own = early[early["user_id"].isin(set(group))]
+            past = self.interactions[self.interactions["timestamp"] < starts[group[0]]]
+            pipe = (groups[0][1].as_of(own, past) if groups else
+                    Pipeline(self.items, own, scorer, ranker, past=past))
+            groups.append((group, pipe))
+        return groups
 
     # ---- serving -------------------------------------------------------------------------
 

@@ -46,6 +46,17 @@ def test_other_features_match_hand_values_and_cold_start_is_zero() -> None:
     assert stats.user_activity["v"] == pytest.approx(math.log1p(1) / math.log1p(3))
 
 
+def test_item_statistics_can_come_from_an_earlier_past_than_the_users() -> None:
+    # v is described by its own rows (a at t=40); the items only by what happened before t=40
+    past, own = INTERACTIONS[INTERACTIONS["timestamp"] < 40], INTERACTIONS[INTERACTIONS["user_id"] == "v"]
+    stats = fit_stats(past, ITEMS, users=own)
+    assert stats.popularity == {"a": 1.0, "c": 1.0} and stats.last_taken == {"a": 10, "c": 30}
+    assert stats.now == 30 and stats.recent == {"v": [0]}
+    assert stats.user_categories == {"v": {"x": 1.0}}
+    assert stats.user_activity["v"] == pytest.approx(math.log1p(1) / math.log1p(3))
+    assert fit_stats(past.iloc[:0], ITEMS, users=own).popularity == {}
+
+
 def test_title_priors_shrink_the_like_share_toward_the_log_by_hand() -> None:
     # the log takes 3 of 4; a: 2 of 2, b: 0 of 1, c: 1 of 1; popularity log-scales the takes
     priors = title_priors(ITEMS, INTERACTIONS, weight=4.0)

@@ -94,6 +94,26 @@ def test_ranker_on_a_subset_of_features_still_serves(rec_home: Path, tiny: dict[
         TrainConfig(features=("bi_score", "shoe_size"))
 
 
+def test_the_rankers_training_rows_see_only_their_past(service: RecommenderService) -> None:
+    """Each group of users is ranked, for the ranker's training, with item statistics from
+    before its validation period; its users' own histories are whole."""
+    from apps.recommender.service import time_split
+
+    rows = service.interactions
+    early, late = time_split(rows, 0.25)
+    users = sorted(set(late["user_id"]) & set(early.loc[early["label"] == 1, "user_id"]))
+    serving = service.pipeline()
+    groups = service._pipelines_as_of(early, late, users, serving.scorer, serving.ranker)
+    assert len(groups) > 1 and sorted(u for group, _ in groups for u in group) == users
+    for group, pipe in groups:
+        start = late.loc[late["user_id"].isin(group), "timestamp"].min()
+        before = rows[(rows["timestamp"] < start) & (rows["label"] == 1)]
+        assert set(pipe.stats.popularity) == set(before["item_id"])
+        assert max(pipe.stats.last_taken.values(), default=0) < start and pipe.stats.now < start
+        assert pipe.interactions.equals(early[early["user_id"].isin(group)])
+        assert pipe.item_vecs is serving.item_vecs or pipe.item_vecs is groups[0][1].item_vecs
+
+
 def test_unknown_item_is_refused(service: RecommenderService) -> None:
     with pytest.raises(VerticalsError, match="unknown item_id 'nope'"):
         service.pipeline().score_pairs([warm_user(service)], ["nope"])
