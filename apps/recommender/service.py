@@ -174,7 +174,8 @@ class RecommenderService:
                                                       dict]:
         """The ranker's training rows (features, labels, each row's user): for users with early
         history who take something in the late period, the ``config.candidates`` items the
-        pipeline (on early data) offers them, labelled 1 if taken in the late period, else 0;
+        pipeline offers them as of their time group (:meth:`_pipelines_as_of`), labelled 1 if
+        taken in the late period, else 0;
         at most ``max_cross`` rows. The candidate sources' shares are chosen first, on all
         those users (``choose_shares``).
 
