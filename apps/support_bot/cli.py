@@ -50,6 +50,9 @@ def kb_remove(doc_ids: list[str], as_json: JsonFlag = False) -> None:
 def train(
     intents: Annotated[Path, typer.Option(help="Intent examples CSV (text,label; oos rows).")],
     kb: Annotated[Path | None, typer.Option(help="Add this KB first.")] = None,
+    questions: Annotated[Path | None, typer.Option(help=(
+        "Labelled questions about KB documents (query,relevant_id): the retriever and reranker "
+        "learn from two thirds, the rest judge them."))] = None,
     epochs: int = 8, max_length: int = 32,
     tune_retriever: Annotated[bool, typer.Option(help="Contrastive-tune the retriever.")] = True,
     reranker: Annotated[bool, typer.Option(help="Train a cross-encoder reranker.")] = True,
@@ -67,7 +70,7 @@ def train(
     options = TrainOptions(epochs=epochs, max_length=max_length, tune_retriever=tune_retriever,
                            reranker=reranker, reranker_layers=reranker_layers, export=export,
                            oos_label=oos_label)
-    emit(BotTrainer(service, options).run(intents), as_json)
+    emit(BotTrainer(service, options).run(intents, questions), as_json)
 
 
 @app.command()
@@ -135,7 +138,8 @@ def demo(as_json: JsonFlag = False) -> None:
     service = _service()
     result = {"kb": service.kb_add(DEMO_DIR / "kb")}
     if service.intent_card() is None:
-        result["train"] = BotTrainer(service, TrainOptions()).run(DEMO_DIR / "intents.csv")
+        result["train"] = BotTrainer(service, TrainOptions()).run(
+            DEMO_DIR / "intents.csv", DEMO_DIR / "article_questions.csv")
     else:
         result["train"] = "already trained (delete the support-* models to retrain)"
     emit(result, as_json)

@@ -12,13 +12,11 @@ from shared import (
     classification_metrics,
     mrr,
     read_labelled,
-    read_table,
     recall_at_k,
 )
-from shared.errors import DataError
 
 from .intents import IntentModel, Status, abstention_metrics, intent_config, split_calibration, train_intents
-from .knowledge import load_kb
+from .knowledge import load_kb, read_questions
 from .ranking import choose_alpha, rrf
 from .retrieval import RetrievalConfig, Retriever
 from .service import INTENTS, RERANKER, BotSettings
@@ -53,16 +51,6 @@ def evaluate_intents(train_path: str | Path, test_path: str | Path, oos_label: s
     return out
 
 
-def _queries(path: str | Path, known: set[str]) -> list[tuple[str, str]]:
-    frame = read_table(path, ["query", "relevant_id"])
-    pairs = list(zip(frame["query"], frame["relevant_id"], strict=True))
-    for row, (_, doc_id) in enumerate(pairs, start=2):
-        if doc_id not in known:
-            raise DataError(path, row, f"relevant_id {doc_id!r} is not a document of the KB",
-                            "use the ids that `verticals support kb list` shows")
-    return pairs
-
-
 def _rrf_ranking(retriever: Retriever, query: str) -> list[str]:
     dense, bm25 = retriever.candidates(query, retriever.encode(query)[0])
     docs = [retriever.chunks[i].doc_id for i, _ in rrf(dense, bm25)]
@@ -91,7 +79,7 @@ def evaluate_retrieval(kb_path: str | Path, queries_path: str | Path, seed: int 
     with tempfile.TemporaryDirectory() as tmp:
         store = SupportStore(f"sqlite:///{tmp}/kb.db")
         store.upsert_documents(load_kb(kb_path))
-        queries = _queries(queries_path, {d["id"] for d in store.documents()})
+        queries = read_questions(queries_path, {d["id"] for d in store.documents()})
         embedder = _embedder(registry, bot.embedder)
         retriever = Retriever(store, embedder, reranker, RetrievalConfig(alpha=0.0),
                               path=Path(tmp) / "index")

@@ -25,7 +25,8 @@ def _set_home(path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A home with the demo KB loaded and the bot trained once (small, 2 CPU cores)."""
+    """A home with the demo KB loaded and the bot trained once (small, 2 CPU cores), with the
+    demo's labelled article questions."""
     from apps.support_bot.service import SupportService
     from apps.support_bot.training import BotTrainer, TrainOptions
 
@@ -39,7 +40,7 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     service.kb_add(DEMO / "kb")
     options = TrainOptions(epochs=6, tune_retriever=False, reranker_epochs=1, per_intent=4,
                            export=False)
-    BotTrainer(service, options).run(intents)
+    BotTrainer(service, options).run(intents, DEMO / "article_questions.csv")
     yield home
     if old is None:
         os.environ.pop("VERTICALS_HOME", None)

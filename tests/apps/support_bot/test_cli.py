@@ -55,15 +55,16 @@ def test_eval_retrieval_reports_dense_hybrid_and_reranked(bot_home: Path) -> Non
     assert out["dense_recall@5"] >= 0.6 and out["n_queries"] == 20
 
 
-def test_eval_retrieval_rejects_unknown_ids(bot_home: Path, tmp_path: Path) -> None:
+def test_eval_retrieval_and_train_reject_unknown_ids(bot_home: Path, tmp_path: Path) -> None:
     from .conftest import DEMO
 
     queries = tmp_path / "q.csv"
     queries.write_text("query,relevant_id\nwhere is my order,no-such-doc\n")
-    result = runner.invoke(app, ["eval-retrieval", "--kb", str(DEMO / "kb"), "--queries",
-                                 str(queries)])
-    assert result.exit_code != 0
-    assert "row 2: relevant_id 'no-such-doc'" in str(result.exception)
+    for args in (["eval-retrieval", "--kb", str(DEMO / "kb"), "--queries", str(queries)],
+                 ["train", "--intents", str(DEMO / "intents.csv"), "--questions", str(queries)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code != 0
+        assert "row 2: relevant_id 'no-such-doc'" in str(result.exception)
 
 
 @pytest.mark.slow

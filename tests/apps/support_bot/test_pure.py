@@ -12,7 +12,7 @@ from apps.support_bot.knowledge import Document, chunk_document
 from apps.support_bot.masking import mask_pii
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.service import contextual_query, is_follow_up
-from apps.support_bot.training import checked_links, choose_threshold
+from apps.support_bot.training import checked_links, choose_threshold, split_questions
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -168,3 +168,11 @@ def test_checked_links_follow_the_intent_model_on_faq_questions() -> None:
     assert checked_links(_Probs(), faqs, {"create": "faq-joke"}) == {
         "cancel": "faq-cancel", "change": "faq-change", "create": "faq-joke"}  # oos owns no FAQ
     assert checked_links(_Probs(), [], embedding_links) == {}
+
+
+def test_split_questions_holds_out_a_third_of_each_documents_questions() -> None:
+    asked = [(f"q{i}", "d1") for i in range(6)] + [("a", "d2"), ("b", "d2"), ("c", "d3")]
+    train, held = split_questions(asked)
+    assert sorted(train + held) == sorted(asked)
+    assert [d for _, d in held].count("d1") == 2 and [d for _, d in held].count("d2") == 1
+    assert ("c", "d3") in train and split_questions(asked) == (train, held)  # seeded
