@@ -2,7 +2,9 @@
 beats the base encoder on held-out questions), train a cross-encoder reranker on hard negatives
 mined by the retriever, fine-tune and calibrate the intent classifier, calibrate the retrieval
 fusion weight and answer threshold, and check the FAQ links with the trained intent model.
-Everything calibrated lands in the intent model's card."""
+Labelled questions about any document (optional) train the retriever and reranker beside the
+intent examples and join the held-out questions. Everything calibrated lands in the intent
+model's card."""
 
 from __future__ import annotations
 
