@@ -75,9 +75,9 @@ def fit_stats(interactions: pd.DataFrame, items: pd.DataFrame, now: int | None =
 
     ``recent_items``: how many of a user's latest takes the co-taken feature compares with.
     ``users``: the rows that describe the users (their categories, activity and recent takes);
-    by default ``interactions``. The ranker's training passes each user's own history here and
-    only what happened before their validation period as ``interactions``, so the item
-    statistics (popularity, recency, co-taken) it learns from never include the future.
+    by default ``interactions``. The ranker's training passes a group of users' own histories
+    here and only what happened before the group's validation period as ``interactions``, so
+    the item statistics (popularity, recency, co-taken) it learns from never include the future.
     """
     users = interactions if users is None else users
     taken = interactions[interactions["label"] == 1]

@@ -8,13 +8,13 @@ cold-start: they get the most popular items they have not seen, flagged as such.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from math import ceil
 
 import numpy as np
 import pandas as pd
 
-from shared import recall_at_k
+from shared import VectorIndex, recall_at_k
 from shared.errors import VerticalsError
 
 from .features import FEATURES, FeatureStats, co_taken, fit_stats, other_features
@@ -36,12 +36,12 @@ class Pipeline:
     max_profile_items: int = MAX_ITEMS
     shares: tuple[float, float] = (1 / 3, 1 / 3)  # candidates from the bi-encoder, co-taken
     # what the item statistics (popularity, recency, co-taken) are fitted on; default interactions
-    past: pd.DataFrame | None = field(default=None, repr=False)
+    past: InitVar[pd.DataFrame | None] = None
     stats: FeatureStats = field(init=False)
     _item_vecs: np.ndarray | None = field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        past = self.interactions if self.past is None else self.past
+    def __post_init__(self, past: pd.DataFrame | None) -> None:
+        past = self.interactions if past is None else past
         self.stats = fit_stats(past, self.items, recent_items=self.max_profile_items,
                                users=self.interactions)
         self.text = dict(zip(self.items["item_id"], self.items["text"]))
@@ -57,7 +57,7 @@ class Pipeline:
         """The same catalogue and models for the users of ``interactions`` (their whole history),
         with item statistics from ``past`` only; item vectors and index are shared, not redone."""
         other = Pipeline(self.items, interactions, self.scorer, self.ranker,
-                         self.max_profile_items, self.shares, past)
+                         self.max_profile_items, self.shares, past=past)
         other._item_vecs, other._index = self.item_vecs, self.index
         return other
 
@@ -68,7 +68,7 @@ class Pipeline:
         return self._item_vecs
 
     @property
-    def index(self):
+    def index(self) -> VectorIndex:
         """The FAISS index of the item vectors (built once)."""
         if self._index is None:
             self._index = build_index(list(self.items["item_id"]), self.item_vecs)

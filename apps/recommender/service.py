@@ -156,7 +156,7 @@ class RecommenderService:
                 "data_fingerprint": fingerprint([file_digest(self.items_path),
                                                  file_digest(self.interactions_path)]),
                 "params": {"biencoder": bi, "cross_encoder": cross, "split": "per-user time",
-                           "val_fraction": config.val_fraction, "feature_time_groups": TIME_GROUPS,
+                           "val_fraction": config.val_fraction, "feature_time_groups": candidates["time_groups"],
                            "features": ranker.features,
                            "coef": dict(zip(ranker.features, ranker.coef)),
                            "candidate_shares": candidates["candidate_shares"],
@@ -186,9 +186,9 @@ class RecommenderService:
         labelled, are the question it answers when serving.
         """
         unused = Ranker(["x"], [0.0], [1.0], [0.0], 0.0)  # only features and candidates are asked
-        taken_late = late[late["label"] == 1]
-        later = taken_late[taken_late["user_id"].isin(set(early.loc[early["label"] == 1, "user_id"]))
-                           ].groupby("user_id")["item_id"].agg(set).to_dict()
+        with_history = set(early.loc[early["label"] == 1, "user_id"])
+        taken_late = late[(late["label"] == 1) & late["user_id"].isin(with_history)]
+        later = taken_late.groupby("user_id")["item_id"].agg(set).to_dict()
         users = sorted(later)
         if not users:
             raise VerticalsError("no user with earlier history takes anything in the validation "
@@ -214,7 +214,8 @@ class RecommenderService:
             at = [r for r, (user, _) in enumerate(rows) if pipe_of[user] is pipe]
             if at:
                 x[at] = pipe.features([rows[r][0] for r in at], [rows[r][1] for r in at])
-        info = {"candidate_shares": list(shares), "candidate_recall": recall}
+        info = {"candidate_shares": list(shares), "candidate_recall": recall,
+                "time_groups": len(groups)}
         return x, labels, np.array([u for u, _ in rows]), info
 
     def _pipelines_as_of(self, early: pd.DataFrame, late: pd.DataFrame, users: list[str],

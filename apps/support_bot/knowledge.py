@@ -193,7 +193,8 @@ def read_questions(path: str | Path, known: set[str]) -> list[tuple[str, str]]:
     """``(query, relevant_id)`` rows of a labelled-questions CSV, each id a document of the KB
     (``known``); an unknown id is a one-line error naming its row."""
     frame = read_table(path, ["query", "relevant_id"])
-    pairs = list(zip(frame["query"], frame["relevant_id"], strict=True))
+    pairs = [(q.strip(), d.strip()) for q, d in zip(frame["query"], frame["relevant_id"],
+                                                     strict=True)]
     for row, (_, doc_id) in enumerate(pairs, start=2):
         if doc_id not in known:
             raise DataError(path, row, f"relevant_id {doc_id!r} is not a document of the KB",

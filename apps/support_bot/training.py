@@ -325,10 +325,11 @@ class BotTrainer:
                   held: list[tuple[str, str]]) -> tuple[str | None, bool]:
         queries = [(q, d) for d, q, _ in self.service.store.faq_pairs()]
         queries += linked_queries(train, bot.templates, self.options.per_intent)
-        # subtle: the labelled questions are repeated to weigh as much as the FAQ ones (at most
-        # LABELLED_REPEAT times). Once each, the demo's 34 were lost among ~175 FAQ questions:
-        # held-out labelled questions MRR@10 0.713 hybrid -> 0.491 reranked, titles 0.889 ->
-        # 0.556; repeated (5x) 0.694 and 0.769. Still below hybrid, so the gate keeps it off.
+        # subtle: the labelled questions are repeated to weigh as much as the FAQ questions and
+        # intent examples together (at most LABELLED_REPEAT times). Once each, 34 article
+        # questions (an earlier demo set) were lost among ~175 about FAQs: held-out labelled
+        # questions MRR@10 0.713 hybrid -> 0.491 reranked, titles 0.889 -> 0.556; repeated
+        # (5x): 0.694 and 0.769.
         repeat = max(1, min(LABELLED_REPEAT, round(len(queries) / max(len(self._asked), 1))))
         queries += self._asked * repeat
         qs, ps, ys = self._mine(retriever, queries)
@@ -392,10 +393,11 @@ class BotTrainer:
 
     def _title_queries(self) -> list[tuple[str, str]]:
         """``(title, doc_id)`` for every titled document that is not an FAQ: stand-in questions
-        for the documents no intent links to, which the reranker is never trained to find.
+        for the documents no intent links to, which the reranker is trained to find only through
+        labelled questions (``--questions``), if any.
 
-        subtle: every training positive is an FAQ, and the reranker learned "a passage with a
-        question like the query answers it". Judged on the intents' questions alone it looked
+        subtle: without labelled questions every training positive is an FAQ, and the reranker
+        learned "a passage with a question like the query answers it". Judged on the intents' questions alone it looked
         good (demo held-out MRR@10 0.755 -> 0.843), yet it cut the demo's article questions
         (datasets/support/queries.csv) from recall@1 0.65 to 0.25, and article titles from
         0.78 to 0.11; sentences of the articles as extra training questions (inverse cloze)

@@ -111,7 +111,7 @@ def test_the_rankers_training_rows_see_only_their_past(service: RecommenderServi
         assert set(pipe.stats.popularity) == set(before["item_id"])
         assert max(pipe.stats.last_taken.values(), default=0) < start and pipe.stats.now < start
         assert pipe.interactions.equals(early[early["user_id"].isin(group)])
-        assert pipe.item_vecs is serving.item_vecs or pipe.item_vecs is groups[0][1].item_vecs
+        assert pipe.item_vecs is groups[0][1].item_vecs and pipe.index is groups[0][1].index
 
 
 def test_unknown_item_is_refused(service: RecommenderService) -> None:
