@@ -152,6 +152,9 @@ def main() -> None:
     parser.add_argument("--mlm", type=int, default=0, metavar="EPOCHS",
                         help="also fine-tune from MiniLM domain-adapted by this many epochs of "
                              "masked-LM on the training texts (no test text is read)")
+    parser.add_argument("--mlm-from", type=Path, default=None, metavar="DIR",
+                        help="with --mlm: the adapted encoder of an earlier run (its registry "
+                             "version folder), instead of adapting again")
     args = parser.parse_args()
     args.max_length = 64
     args.max_train = args.max_train or (600 if args.quick else 4000)
@@ -187,8 +190,9 @@ def _training_rows(args: argparse.Namespace, tasks: list[str]) -> list[dict]:
     registry = Registry(Path(tempfile.mkdtemp(prefix="finance-bench-")))
     rows = [classification(name, *specs[name], args, registry) for name in wanted]
     if args.mlm:
-        adapted = domain_adapted(specs, args.mlm, registry, 2000 if args.quick else None)
-        rows += [classification(name + "+mlm", *specs[name], args, registry, base=adapted)
+        adapted = str(args.mlm_from) if args.mlm_from else \
+            domain_adapted(specs, args.mlm, registry, 2000 if args.quick else None)
+        rows += [classification(name + "-mlm", *specs[name], args, registry, base=adapted)
                  for name in wanted]
     if "throughput" in tasks:
         headlines = [r.text for r in read_column(TOPICS / "topic_validation.csv", "label")]
