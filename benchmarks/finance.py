@@ -153,8 +153,8 @@ def main() -> None:
                         help="also fine-tune from MiniLM domain-adapted by this many epochs of "
                              "masked-LM on the training texts (no test text is read)")
     parser.add_argument("--mlm-from", type=Path, default=None, metavar="DIR",
-                        help="with --mlm: the adapted encoder of an earlier run (its registry "
-                             "version folder), instead of adapting again")
+                        help="the adapted encoder of an earlier --mlm run (its registry "
+                             "version folder): fine-tune from it instead of adapting again")
     args = parser.parse_args()
     args.max_length = 64
     args.max_train = args.max_train or (600 if args.quick else 4000)
@@ -189,7 +189,7 @@ def _training_rows(args: argparse.Namespace, tasks: list[str]) -> list[dict]:
         sys.exit(f"public datasets not found at {DATASETS}")
     registry = Registry(Path(tempfile.mkdtemp(prefix="finance-bench-")))
     rows = [classification(name, *specs[name], args, registry) for name in wanted]
-    if args.mlm:
+    if args.mlm or args.mlm_from:
         adapted = str(args.mlm_from) if args.mlm_from else \
             domain_adapted(specs, args.mlm, registry, 2000 if args.quick else None)
         rows += [classification(name + "-mlm", *specs[name], args, registry, base=adapted)
