@@ -5,8 +5,8 @@ stream with injected surges. Prints a table; writes ``benchmarks/results/finance
     python benchmarks/finance.py --quick              # 600 training rows per task, 3 epochs
     python benchmarks/finance.py                      # up to 4,000 training rows per task
     python benchmarks/finance.py --tasks alerts       # the surge replay alone (seconds)
-    python benchmarks/finance.py --tasks fpb-allagree,fpb-50agree --mlm   # with and without
-                                                      # domain-adaptive masked-LM first
+    python benchmarks/finance.py --tasks fpb-allagree,fpb-50agree --mlm 2   # with and without
+                                                      # 2 epochs of domain-adaptive masked-LM
 
 Targets (issue 4): FPB AllAgree acc >= 0.97, 50Agree >= 0.86, topics >= 0.91,
 >= 1,000 headlines/s on 2 cores, surge recall >= 0.95 with <= 1 false alert per day.
