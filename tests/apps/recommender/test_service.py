@@ -237,6 +237,12 @@ def test_demo_keeps_its_own_models_beside_yours(rec_home: Path, tiny: dict[str, 
     assert result["ranker"] == demo.ranker_card()["version"]
     assert pd.read_parquet(result["scores"])["rank"].max() == 2
     assert yours.ranker_card() == before, "your models stay current"
+    scores = Path(result["scores"])
+    made = scores.stat().st_mtime_ns
+    assert demo_setup(tiny["items"], tiny["interactions"], top_k=2) == result
+    assert scores.stat().st_mtime_ns == made, "nothing changed: the scores are reused"
+    assert pd.read_parquet(demo_setup(tiny["items"], tiny["interactions"], top_k=3)["scores"]
+                           )["rank"].max() == 3, "another k scores again"
 
 
 def test_ranker_auc_is_measured_on_held_out_users(service: RecommenderService) -> None:
