@@ -115,5 +115,5 @@ def _split(queries: list, seed: int) -> tuple[list, list]:
 def _tuned_alpha(retriever: Retriever, tune: list[tuple[str, str]]) -> float:
     vectors = retriever.encode([q for q, _ in tune])
     cands = [retriever.candidates(q, v) for (q, _), v in zip(tune, vectors, strict=True)]
-    relevant = [{i for i, c in retriever.chunks.items() if c.doc_id == d} for _, d in tune]
+    relevant = [{c.chunk_id for c in retriever.document_chunks(d)} for _, d in tune]
     return choose_alpha([c[0] for c in cands], [c[1] for c in cands], relevant)

@@ -182,7 +182,6 @@ class BotTrainer:
         self.report: dict = {}
         self._texts: dict[str, list[str]] = {}  # doc_id -> its chunks' text, in order
         self._vectors: dict[str, np.ndarray] = {}
-        self._by_doc: dict[str, set[int]] = {}
         self._base = Embedder("minilm")
         self._asked: list[tuple[str, str]] = []  # labelled questions that train
         self._asked_held: list[tuple[str, str]] = []  # ... and that judge
@@ -253,11 +252,9 @@ class BotTrainer:
         retriever.warm_up()
         return retriever
 
-    def _chunk_ids(self, retriever: Retriever, doc_id: str) -> set[int]:
-        if not self._by_doc:  # the KB does not change while training: one pass over the chunks
-            for i, chunk in retriever.chunks.items():
-                self._by_doc.setdefault(chunk.doc_id, set()).add(i)
-        return self._by_doc.get(doc_id, set())
+    @staticmethod
+    def _chunk_ids(retriever: Retriever, doc_id: str) -> set[int]:
+        return {c.chunk_id for c in retriever.document_chunks(doc_id)}
 
     def _first_chunk_text(self, doc_id: str) -> str | None:
         texts = self._chunk_texts().get(doc_id)
