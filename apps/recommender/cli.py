@@ -33,12 +33,19 @@ def _service(items: Path, interactions: Path, prefix: str):
 @app.command()
 def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
           epochs: int = 1, max_length: int = 128, val_fraction: float = 0.2,
-          max_pairs: int = 3000, as_json: JsonFlag = False) -> None:
-    """Tune the bi-encoder and cross-encoder, fit the ranker on a later period, register all."""
+          max_pairs: int = 3000,
+          cross_max_length: Annotated[int | None, typer.Option(
+              help="Tokens the cross-encoder reads per pair (default: --max-length).")] = None,
+          cross_layers: Annotated[int | None, typer.Option(
+              help="Keep the base's first N layers in the cross-encoder (faster scoring).")] = None,
+          as_json: JsonFlag = False) -> None:
+    """Tune the bi-encoder and cross-encoder, export their fast CPU forms, fit the ranker on a
+    later period, register all."""
     from .scoring import TextConfig
     from .service import TrainConfig
 
-    text = TextConfig(epochs=epochs, bi_max_length=max_length, cross_max_length=max_length,
+    text = TextConfig(epochs=epochs, bi_max_length=max_length,
+                      cross_max_length=cross_max_length or max_length, cross_layers=cross_layers,
                       max_pairs=max_pairs, max_cross=max_pairs)
     config = TrainConfig(prefix=prefix, val_fraction=val_fraction, text=text)
     emit(_service(items, interactions, prefix).train(config), as_json)

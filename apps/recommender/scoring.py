@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +36,8 @@ class TextConfig:
     max_pairs: int | None = 3000
     max_cross: int | None = 3000
     random_negatives: int = 1
+    cross_layers: int | None = None  # keep the base's first N layers in the cross-encoder
+    export: bool = True  # ONNX/int8 forms of both models (serving picks the fastest that agreed)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -146,9 +149,33 @@ def train_text_models(examples: list[Example], negatives: list[Example],
         [e.profile for e in labelled], [item_text[e.item_id] for e in labelled],
         [e.label for e in labelled], names[1], base=config.base, epochs=config.epochs,
         max_length=config.cross_max_length, batch_size=config.batch_size, seed=config.seed,
-        pooling="mean", head_warmup=True,
+        pooling="mean", head_warmup=True, layers=config.cross_layers,
     )
-    return f"{names[0]}@{bi_version}", f"{names[1]}@{cross_version}"
+    bi, cross = f"{names[0]}@{bi_version}", f"{names[1]}@{cross_version}"
+    if config.export:
+        export_text_models(bi, cross, [(e.profile, item_text[e.item_id]) for e in labelled], config)
+    return bi, cross
+
+
+EXPORT_CHECKS = 200  # real (profile, item) pairs that check each exported form
+
+
+def export_text_models(bi: str, cross: str, pairs: Sequence[tuple[str, str]],
+                       config: TextConfig) -> dict:
+    """ONNX (and int8) forms of both text models, checked on the real ``(profile, item text)``
+    pairs they serve: the bi-encoder on both sides apart (cosine), the cross-encoder on the
+    pairs (same verdict). Serving then runs the fastest form that agreed
+    (``shared.export.best_backend``). Returns the two export reports."""
+    from shared import export_model
+
+    pairs = list(pairs)[:EXPORT_CHECKS]
+    half = pairs[: EXPORT_CHECKS // 2]
+    texts = [p for p, _ in half] + [t for _, t in half]
+    return {"biencoder": export_model(Path(_path(bi)), texts, embed=True,
+                                      max_length=config.bi_max_length),
+            "interest": export_model(Path(_path(cross)), [p for p, _ in pairs],
+                                     max_length=config.cross_max_length,
+                                     check_pairs=[t for _, t in pairs])}
 
 
 def train_ctr_scorer(examples: Sequence[CtrExample], name: str, base: str = "minilm",

@@ -23,6 +23,7 @@ import pandas as pd
 
 from shared import Registry, fingerprint, get_registry, roc_auc
 from shared.errors import VerticalsError
+from shared.finetune import check_layers
 
 from .batch import BatchPlan, BatchResult, check_output, plan_chunks, run_batch
 from .data import read_candidates, read_interactions, read_items
@@ -131,6 +132,7 @@ class RecommenderService:
     def train(self, config: TrainConfig | None = None) -> dict:
         """Tune the text models on the early period, fit the ranker on the late one; register."""
         config = config or TrainConfig(prefix=self.prefix)
+        check_layers(config.text.base, config.text.cross_layers)  # before minutes of training
         early, _ = time_split(self.interactions, config.val_fraction)
         examples = sequential_examples(early, self.items)
         seen = early.groupby("user_id")["item_id"].agg(set).to_dict()

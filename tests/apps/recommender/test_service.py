@@ -29,6 +29,41 @@ def test_cards_pin_the_text_models(service: RecommenderService) -> None:
     assert 0.0 <= ranker["metrics"]["val_auc"] <= 1.0
 
 
+def test_training_exports_both_text_models_checked_on_what_they_serve(
+        service: RecommenderService) -> None:
+    """ONNX forms exist, were checked on real (profile, item) pairs, and are what serving runs;
+    the cross-encoder keeps the layers it was asked to keep."""
+    import json
+
+    from apps.recommender.scoring import TextScorer
+    from shared import get_registry
+
+    _, bi, cross = service.cards()
+    registry = get_registry()
+    bi_report = json.loads((registry.path("rec-biencoder") / "export" / "report.json").read_text())
+    cross_report = json.loads((registry.path("rec-interest") / "export" / "report.json").read_text())
+    assert bi_report["kind"] == "embedder" and not bi_report["check_pairs"]
+    assert cross_report["kind"] == "classifier" and cross_report["check_pairs"]
+    assert bi_report["check_texts"] == 2 * cross_report["check_texts"] > 0  # profiles, items
+    assert bi_report["onnx_agreement"] == cross_report["onnx_agreement"] == 1.0
+    scorer = TextScorer(str(registry.path("rec-biencoder")), str(registry.path("rec-interest")))
+    scorer.embed(["a profile"])
+    assert scorer._classifier.backend_name.endswith(".onnx")
+    assert scorer._embedder._onnx is not None, "the bi-encoder serves its exported form"
+    config = json.loads((registry.path("rec-interest") / "config.json").read_text())
+    assert config["num_hidden_layers"] == cross["params"]["layers"] == 2
+
+
+def test_too_many_cross_layers_is_refused_before_training(tiny: dict[str, Path],
+                                                          tmp_path: Path) -> None:
+    from apps.recommender.scoring import TextConfig
+    from apps.recommender.service import TrainConfig
+
+    service = RecommenderService(tiny["items"], tiny["interactions"], prefix="deep")
+    with pytest.raises(VerticalsError, match="has only 6 layers"):
+        service.train(TrainConfig(text=TextConfig(cross_layers=7)))
+
+
 def test_recommend_ranks_unseen_items_with_a_breakdown(service: RecommenderService) -> None:
     user = warm_user(service)
     recs, note = service.recommend(user, 5)
