@@ -3,8 +3,10 @@ promote the new version only if it is not worse on the card's fixed evaluation s
 
 The recipe is the card's ``params`` (a ``TrainConfig``); the old training rows and the fixed
 evaluation set are the ``train.csv`` / ``eval.csv`` that ``finetune_classifier`` keeps inside
-the version directory. Both versions are scored on the same ``eval.csv`` here and now (the old
-one in the form that serves it), so the comparison never relies on numbers from another run.
+the version directory. Both versions are scored on the same ``eval.csv`` here and now, each in
+the form that would serve it, so the comparison never relies on numbers from another run. When
+the old version was exported (ONNX / int8), the new one is exported the same way first: a
+promoted retrain serves as fast as the version it replaces.
 
 Example::
 
@@ -14,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -23,11 +26,13 @@ from .classifier import Classifier
 from .data import LabelledText, fingerprint, read_labelled
 from .errors import DataError, RegistryError, VerticalsError
 from .evaluate import classification_metrics
+from .export import export_dir, export_model
 from .finetune import TrainConfig, finetune_classifier
 from .registry import Registry, get_registry
 
 log = logging.getLogger(__name__)
 DECISION_METRIC = "macro_f1"
+EXPORT_CHECKS = 200  # fixed-eval texts that check a retrained version's exported forms
 # Card keys each training writes afresh; every other key (an app's thresholds, templates...)
 # is carried over to the retrained version, so an app keeps working with it.
 _FRESH_KEYS = {"kind", "base", "labels", "params", "data_fingerprint", "train_rows", "history",
@@ -124,14 +129,32 @@ def retrain(
     extra = carried | {"retrained_from": old_version, "new_rows_fingerprint": _fingerprint(new)}
     result = finetune_classifier(rows, fixed_eval, config, name, card_extra=extra,
                                  registry=registry, test_path=old_dir / "eval.csv", promote=False)
-    version, new_metrics = result.version, result.metrics
-    promoted, reason = decide(old_metrics, _summary(new_metrics))
+    version = result.version
+    new_dir = registry.path(name, version)
+    if _export_like(old_dir, new_dir, fixed_eval, config):
+        new_metrics = score_on(Classifier(new_dir), fixed_eval)  # in the form that would serve
+    else:
+        new_metrics = _summary(result.metrics)
+    promoted, reason = decide(old_metrics, new_metrics)
     if promoted:
         registry.promote(name, version)
     return RetrainReport(
-        name, version, promoted, reason, old_version, old_metrics, _summary(new_metrics),
+        name, version, promoted, reason, old_version, old_metrics, new_metrics,
         registry.current(name) or version,
     )
+
+
+def _export_like(old_dir: Path, new_dir: Path, rows: Sequence[LabelledText],
+                 config: TrainConfig) -> bool:
+    """Export ``new_dir`` as ``old_dir`` was (ONNX, and int8 if it had one), checked on the fixed
+    evaluation texts; False when the old version was never exported."""
+    report = export_dir(old_dir) / "report.json"
+    if not report.is_file():
+        return False
+    int8 = "int8_agreement" in json.loads(report.read_text())
+    export_model(new_dir, [r.text for r in rows][:EXPORT_CHECKS], int8=int8,
+                 max_length=config.max_length)
+    return True
 
 
 def already_tried(name: str, rows: Sequence[LabelledText], registry: Registry | None = None

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared import (
+    Classifier,
     DataError,
     LabelledText,
     Registry,
     TrainConfig,
     classification_metrics,
+    export_model,
     finetune_classifier,
+    get_registry,
     load_classifier,
     read_table,
 )
@@ -27,6 +30,7 @@ from .classify import clean_text
 from .config import ModelConfig
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "datasets" / "finance"
+EXPORT_CHECKS = 200  # test texts that check each exported form against torch
 
 
 @dataclass(frozen=True)
@@ -81,14 +85,19 @@ def holdout(rows: list[LabelledText], fraction: float = 0.2,
 
 def train_task(column: str, name: str, data: tuple[list[LabelledText], list[LabelledText]],
                config: TrainConfig, test_path: Path, registry: Registry | None = None) -> dict:
-    """Fine-tune and register one model on (train, test) rows; returns its version and test
-    metrics."""
+    """Fine-tune and register one model on (train, test) rows, then export its ONNX and int8
+    forms, checked on the test texts (classification serves the fastest form that agreed);
+    returns its version, test metrics and the served form."""
     train, test = data
     result = finetune_classifier(train, test, config, name, test_path=str(test_path),
                                  card_extra={"task": column, "app": "finance_monitor"},
                                  registry=registry)
+    path = (registry or get_registry()).path(name, result.version)
+    export_model(path, [r.text for r in (test or train)][:EXPORT_CHECKS],
+                 max_length=config.max_length)
     return {"name": name, "version": result.version,
-            "accuracy": result.metrics.get("accuracy"), "macro_f1": result.metrics.get("macro_f1")}
+            "accuracy": result.metrics.get("accuracy"), "macro_f1": result.metrics.get("macro_f1"),
+            "served_as": Classifier(path).backend_name}
 
 
 def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,

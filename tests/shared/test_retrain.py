@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from shared.classifier import Classifier
 from shared.data import LabelledText, read_labelled, write_labelled
 from shared.errors import RegistryError, VerticalsError
+from shared.export import export_model
 from shared.registry import Registry
-from shared.retraining import decide, retrain, retrain_from_file, schedule_retrain
+from shared.retraining import decide, retrain, retrain_from_file, schedule_retrain, score_on
 
 from .conftest import toy_rows
 
@@ -71,11 +73,18 @@ def test_worse_model_is_saved_but_not_promoted(home, full_model, session_registr
 def test_better_model_is_promoted_and_the_same_data_is_not_reused(home, full_model, session_registry, tmp_path):
     registry = Registry()
     install(session_registry.path("toy-full"), registry, "toy", swap_labels=True)
+    export_model(registry.path("toy", "v1"), [r.text for r in toy_rows(8, 9)], int8=False,
+                 max_length=24)  # the old version serves ONNX: so must its successor
     new = write_labelled(toy_rows(24, 8), tmp_path / "new.csv")
     report = retrain_from_file("toy", str(new))
     assert report is not None and report.promoted and report.version == "v2"
     assert report.old_metrics["macro_f1"] <= report.new_metrics["macro_f1"]
     assert registry.current("toy") == "v2" and report.current == "v2"
+    served = Classifier(registry.path("toy", "v2"))
+    assert served.backend_name == "model.onnx", "exported like v1 (ONNX, no int8)"
+    assert not (registry.path("toy", "v2") / "export" / "model.int8.onnx").exists()
+    fixed = read_labelled(registry.path("toy", "v2") / "eval.csv")
+    assert report.new_metrics == score_on(served, fixed), "judged in the form that serves"
     assert retrain_from_file("toy", str(new)) is None  # same rows again: nothing to learn
     assert registry.versions("toy") == ["v1", "v2"]
 

@@ -289,3 +289,16 @@ def test_retrain_on_corrections_promotes_only_if_not_worse(home, server, models)
     # promoted: the correction lives in v2's train.csv; rejected: it waits for the next one
     assert bool(pending_corrections(service.engine, "sentiment").rows) == (not report.promoted)
     assert service.retrain("sentiment", nightly=True) is None  # nothing new either way
+
+
+def test_trained_models_serve_their_exported_form(models) -> None:
+    """Training exports both models, checked against torch on the test texts; classification
+    then runs the ONNX (or int8) form."""
+    from pathlib import Path
+
+    from shared import load_classifier
+
+    for path in (models.sentiment, models.topic):
+        report = json.loads((Path(path) / "export" / "report.json").read_text())
+        assert report["check_texts"] > 0 and report["onnx_agreement"] == 1.0
+        assert load_classifier(path).backend_name.endswith(".onnx")
