@@ -47,8 +47,19 @@ class Embedder:
 
     @property
     def max_length(self) -> int:
+        """The tokens a text is cut to, as sentence-transformers reads them: ``max_seq_length`` in
+        ``sentence_bert_config.json`` (the base package), else the tokenizer's ``model_max_length``.
+
+        subtle: sentence-transformers 6 saves a tuned bi-encoder's length only in the tokenizer
+        config; reading the first file alone, the ONNX form cut tuned models' texts at 256 tokens
+        while they trained (and torch served them) at 96 or 128."""
         config = self.path / "sentence_bert_config.json"
-        return int(json.loads(config.read_text()).get("max_seq_length", 256)) if config.exists() else 256
+        length = json.loads(config.read_text()).get("max_seq_length") if config.exists() else None
+        tokenizer = self.path / "tokenizer_config.json"
+        if length is None and tokenizer.exists():
+            length = json.loads(tokenizer.read_text()).get("model_max_length")
+        limit = json.loads((self.path / "config.json").read_text()).get("max_position_embeddings", 512)
+        return int(min(length or 256, limit))
 
     def warm_up(self) -> None:
         """Load the fastest available form once (idempotent)."""

@@ -49,6 +49,7 @@ def test_bad_pairs_are_one_line_errors(home):
 
 def test_biencoder_learns_codes_and_serves_as_embedder(home):
     from shared.embed import Embedder
+    from shared.models import load_sentence_model
     from shared.registry import get_registry
 
     version = train_biencoder(code_pairs(10), "codes", epochs=2, batch_size=16, lr=1e-4,
@@ -60,6 +61,8 @@ def test_biencoder_learns_codes_and_serves_as_embedder(home):
     assert m["mrr_after"] > m["mrr_before"]
     assert (get_registry().path("codes") / "model.safetensors").exists()
     embedder = Embedder("codes")
+    assert embedder.max_length == 16 == load_sentence_model(get_registry().path("codes")).max_seq_length
+    assert Embedder("minilm").max_length == 256  # the base package's own setting
     q = embedder.encode(["help with plonk case 99"])
     docs = embedder.encode([f"Article: how to handle a {t}" for t in TOPICS])
     assert q.shape == (1, 384) and np.isclose(np.linalg.norm(q), 1.0, atol=1e-4)
