@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelNotFoundError
-from .export import OnnxBackend, TorchBackend, best_backend, export_dir
+from .export import OnnxBackend, TorchBackend, best_backend, export_dir, serving_length
 from .models import resolve_model
 from .settings import get_settings
 
@@ -34,7 +34,7 @@ class Classifier:
             raise ModelNotFoundError(f"{self.path} holds no model (no config.json)")
         self.card: dict = json.loads(card_path.read_text()) if card_path.exists() else {}
         self.batch_size = batch_size
-        self.max_length = int(self.card.get("params", {}).get("max_length", 128))
+        self.max_length = serving_length(self.path)
         self._tokenizer = None
         self._backend: OnnxBackend | TorchBackend | None = None
         self._labels: list[str] | None = self.card.get("labels")

@@ -90,6 +90,18 @@ def export_dir(model_dir: Path) -> Path:
     return get_settings().home / "exports" / model_dir.name
 
 
+def serving_length(model_dir: Path, embed: bool = False) -> int:
+    """The tokens the served model reads per input: an embedder's ``Embedder.max_length``, a
+    classifier's recipe (``params.max_length`` in its card; 128 without one)."""
+    if embed:
+        from .embed import Embedder
+
+        return Embedder(model_dir).max_length
+    card = model_dir / "card.json"
+    params = json.loads(card.read_text()).get("params", {}) if card.exists() else {}
+    return int(params.get("max_length") or 128)
+
+
 def best_backend(model_dir: Path) -> OnnxBackend | None:
     """The fastest exported form that passed its agreement check, or None (use torch).
 
@@ -113,13 +125,14 @@ def best_backend(model_dir: Path) -> OnnxBackend | None:
 
 def export_model(
     model_dir: Path, check_texts: Sequence[str], embed: bool = False, int8: bool = True,
-    max_length: int = 64, check_pairs: Sequence[str] | None = None,
+    max_length: int | None = None, check_pairs: Sequence[str] | None = None,
 ) -> dict:
     """Export ``model_dir`` to ONNX (and int8), check agreement on ``check_texts``, time all forms.
 
     Agreement is the share of identical argmax predictions (classifiers) or of cosine >= 0.99
     (embedders). A cross-encoder is checked on what it serves: ``check_pairs`` gives the second
-    text of each pair. Returns the report written to ``export/report.json``.
+    text of each pair. Texts are cut at ``max_length`` tokens, by default where serving cuts them
+    (:func:`serving_length`). Returns the report written to ``export/report.json``.
     """
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -131,6 +144,7 @@ def export_model(
     if check_pairs is not None and len(check_pairs) != len(check_texts):
         raise VerticalsError(f"export got {len(check_texts)} check texts but {len(check_pairs)} pairs")
     hf_logging.set_verbosity_error()
+    max_length = max_length or serving_length(Path(model_dir), embed)
     loader = AutoModel.from_pretrained if embed else load_classifier_model
     model = loader(model_dir, attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -141,7 +155,7 @@ def export_model(
     with atomic_dir(export_dir(model_dir)) as tmp:
         _onnx_export(model, tokenizer, tmp / "model.onnx", embed)
         report = {"kind": "embedder" if embed else "classifier", "check_texts": len(check_texts),
-                  "check_pairs": pairs is not None}
+                  "check_pairs": pairs is not None, "max_length": max_length}
         reference = torch_backend(encoded)
         report["torch_texts_per_s"] = _speed(torch_backend, tokenizer, check_texts, pairs, max_length)
         backend = OnnxBackend(tmp / "model.onnx")

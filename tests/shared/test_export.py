@@ -15,7 +15,8 @@ def test_int8_and_onnx_agree_with_torch_and_serve(full_model, session_registry, 
     path = shutil.copytree(session_registry.path("toy-full"), tmp_path / "toy-full")
     texts = read_table(path / "eval.csv", ["text"])["text"].tolist()
     assert load_classifier(path).backend_name == "torch"
-    report = export_model(path, texts, int8=True, max_length=24)
+    report = export_model(path, texts, int8=True)
+    assert report["max_length"] == 24 == load_classifier(path).max_length  # checked as it serves
     assert load_classifier(path).backend_name.endswith(".onnx")  # the cache sees the new export
     assert report["onnx_agreement"] == 1.0  # ONNX fp32 is lossless
     assert report["int8_agreement"] >= 0.95
@@ -36,7 +37,7 @@ def test_embedder_export_matches_sentence_transformers(home, tmp_path):
     texts = ["refund my order", "where is my parcel", "reset my password please"] * 4
     reference = Embedder("minilm").encode(texts)
     report = export_model(resolve_model("minilm"), texts, embed=True, int8=False)
-    assert report["onnx_agreement"] == 1.0
+    assert report["onnx_agreement"] == 1.0 and report["max_length"] == 256
     fast = Embedder("minilm")
     fast.warm_up()
     assert fast._onnx is not None
