@@ -175,13 +175,14 @@ def throughput(quick: bool) -> dict:
         scorer.interest(profiles[:8], item_texts[:8])  # warm up
         start = time.perf_counter()
         scorer.interest(profiles, item_texts)
+        pairs_per_s = len(profiles) / (time.perf_counter() - start)
         model = scorer._classifier
         lengths = [len(ids) for ids in model.tokenizer(profiles, item_texts, truncation=True,
                                                        max_length=model.max_length)["input_ids"]]
         result |= {"cross_encoder": cross, "cross_form": model.backend_name,
                    "cross_layers": model.card.get("params", {}).get("layers") or 6,
                    "cross_tokens_per_pair": float(np.mean(lengths)),
-                   "cross_pairs_per_s": len(profiles) / (time.perf_counter() - start)}
+                   "cross_pairs_per_s": pairs_per_s}
         report = model.path / "export" / "report.json"
         if report.exists():
             result["cross_export_report"] = json.loads(report.read_text())
