@@ -54,8 +54,7 @@ def test_training_exports_both_text_models_checked_on_what_they_serve(
     assert config["num_hidden_layers"] == cross["params"]["layers"] == 2
 
 
-def test_too_many_cross_layers_is_refused_before_training(tiny: dict[str, Path],
-                                                          tmp_path: Path) -> None:
+def test_too_many_cross_layers_is_refused_before_training(tiny: dict[str, Path]) -> None:
     from apps.recommender.scoring import TextConfig
     from apps.recommender.service import TrainConfig
 
