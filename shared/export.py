@@ -90,6 +90,9 @@ def export_dir(model_dir: Path) -> Path:
     return get_settings().home / "exports" / model_dir.name
 
 
+CHECK_TEXTS = 200  # inputs that check an exported form after training (agreement and speed)
+
+
 def serving_length(model_dir: Path, embed: bool = False) -> int:
     """The tokens the served model reads per input: an embedder's ``Embedder.max_length``, a
     classifier's recipe (``params.max_length`` in its card; 128 without one)."""

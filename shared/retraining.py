@@ -26,13 +26,12 @@ from .classifier import Classifier
 from .data import LabelledText, fingerprint, read_labelled
 from .errors import DataError, RegistryError, VerticalsError
 from .evaluate import classification_metrics
-from .export import export_dir, export_model
+from .export import CHECK_TEXTS, export_dir, export_model
 from .finetune import TrainConfig, finetune_classifier
 from .registry import Registry, get_registry
 
 log = logging.getLogger(__name__)
 DECISION_METRIC = "macro_f1"
-EXPORT_CHECKS = 200  # fixed-eval texts that check a retrained version's exported forms
 # Card keys each training writes afresh; every other key (an app's thresholds, templates...)
 # is carried over to the retrained version, so an app keeps working with it.
 _FRESH_KEYS = {"kind", "base", "labels", "params", "data_fingerprint", "train_rows", "history",
@@ -152,8 +151,7 @@ def _export_like(old_dir: Path, new_dir: Path, rows: Sequence[LabelledText],
     if not report.is_file():
         return False
     int8 = "int8_agreement" in json.loads(report.read_text())
-    export_model(new_dir, [r.text for r in rows][:EXPORT_CHECKS], int8=int8,
-                 max_length=config.max_length)
+    export_model(new_dir, [r.text for r in rows][:CHECK_TEXTS], int8=int8)
     return True
 
 

@@ -25,12 +25,12 @@ from shared import (
     read_table,
 )
 from shared.data import check_labels_known
+from shared.export import CHECK_TEXTS
 
 from .classify import clean_text
 from .config import ModelConfig
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "datasets" / "finance"
-EXPORT_CHECKS = 200  # test texts that check each exported form against torch
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,7 @@ def train_task(column: str, name: str, data: tuple[list[LabelledText], list[Labe
                                  card_extra={"task": column, "app": "finance_monitor"},
                                  registry=registry)
     path = (registry or get_registry()).path(name, result.version)
-    export_model(path, [r.text for r in (test or train)][:EXPORT_CHECKS],
-                 max_length=config.max_length)
+    export_model(path, [r.text for r in (test or train)][:CHECK_TEXTS])
     return {"name": name, "version": result.version,
             "accuracy": result.metrics.get("accuracy"), "macro_f1": result.metrics.get("macro_f1"),
             "served_as": Classifier(path).backend_name}

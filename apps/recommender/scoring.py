@@ -153,28 +153,23 @@ def train_text_models(examples: list[Example], negatives: list[Example],
     )
     bi, cross = f"{names[0]}@{bi_version}", f"{names[1]}@{cross_version}"
     if config.export:
-        export_text_models(bi, cross, [(e.profile, item_text[e.item_id]) for e in labelled], config)
+        export_text_models(bi, cross, [(e.profile, item_text[e.item_id]) for e in labelled])
     return bi, cross
 
 
-EXPORT_CHECKS = 200  # real (profile, item) pairs that check each exported form
-
-
-def export_text_models(bi: str, cross: str, pairs: Sequence[tuple[str, str]],
-                       config: TextConfig) -> dict:
+def export_text_models(bi: str, cross: str, pairs: Sequence[tuple[str, str]]) -> dict:
     """ONNX (and int8) forms of both text models, checked on the real ``(profile, item text)``
     pairs they serve: the bi-encoder on both sides apart (cosine), the cross-encoder on the
     pairs (same verdict). Serving then runs the fastest form that agreed
     (``shared.export.best_backend``). Returns the two export reports."""
     from shared import export_model
+    from shared.export import CHECK_TEXTS
 
-    pairs = list(pairs)[:EXPORT_CHECKS]
-    half = pairs[: EXPORT_CHECKS // 2]
+    pairs = list(pairs)[:CHECK_TEXTS]
+    half = pairs[: CHECK_TEXTS // 2]
     texts = [p for p, _ in half] + [t for _, t in half]
-    return {"biencoder": export_model(Path(_path(bi)), texts, embed=True,
-                                      max_length=config.bi_max_length),
+    return {"biencoder": export_model(Path(_path(bi)), texts, embed=True),
             "interest": export_model(Path(_path(cross)), [p for p, _ in pairs],
-                                     max_length=config.cross_max_length,
                                      check_pairs=[t for _, t in pairs])}
 
 

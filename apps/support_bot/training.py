@@ -26,6 +26,7 @@ from shared import (
     train_biencoder,
     train_cross_encoder,
 )
+from shared.export import CHECK_TEXTS
 from shared.finetune import check_layers
 
 from .answer import relevance
@@ -449,7 +450,7 @@ class BotTrainer:
         from shared import export_model
 
         resolve = self.service._resolve
-        texts = texts[:200]
+        texts = texts[:CHECK_TEXTS]
         targets = [("intents", intents_path, texts, None, False, self.options.max_length),
                    ("embedder", resolve_model(resolve(bot.embedder)), texts, None, True, 128)]
         if bot.reranker:
