@@ -53,9 +53,13 @@ class Registry:
         return versions[-1] if versions else None
 
     def path(self, name: str, version: str | None = None) -> Path:
+        if not self.versions(name):
+            names = ", ".join(self.names()) or "none yet"
+            raise RegistryError(f"no model {name!r} in the registry at {self.root} (models: {names})"
+                                " — train one, or check the name with `verticals models list`")
         version = version or self.current(name)
-        if version is None or version not in self.versions(name):
-            known = ", ".join(self.versions(name)) or "none"
+        if version not in self.versions(name):
+            known = ", ".join(self.versions(name))
             raise RegistryError(f"model {name!r} has no version {version!r} (versions: {known})")
         return self.root / name / version
 

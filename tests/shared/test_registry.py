@@ -34,6 +34,8 @@ def test_versions_promote_and_rollback(tmp_path):
     assert card["name"] == "m" and card["version"] == "v1" and card["created"]
     with pytest.raises(RegistryError, match="no version 'v9'"):
         registry.promote("m", "v9")
+    with pytest.raises(RegistryError, match=r"no model 'n' in the registry .*models: m\)"):
+        registry.path("n")
 
 
 def test_rollback_without_history_is_a_clear_error(tmp_path):
