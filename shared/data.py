@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +48,7 @@ def _read_frame(path: Path) -> pd.DataFrame:
         elif suffix == ".parquet":
             frame, first_row = pd.read_parquet(path), 2
         else:
+            _check_cell_counts(path, raw.decode("utf-8"))
             frame, first_row = pd.read_csv(path, dtype=str, keep_default_na=False,
                                            encoding="utf-8", skip_blank_lines=False), 2
     except (ValueError, pd.errors.ParserError) as err:
@@ -54,6 +57,23 @@ def _read_frame(path: Path) -> pd.DataFrame:
     frame = frame.astype(object).where(frame.notna(), "").astype(str)  # a null is an empty cell
     frame.index = range(first_row, first_row + len(frame))
     return frame
+
+
+def _check_cell_counts(path: Path, text: str) -> None:
+    """Refuse a row with more cells than the header: ``a,Yes, in 3 days`` under ``q,answer``.
+
+    subtle: pandas reads a file whose every row has one cell too many by turning the first
+    column into the index, so each value silently moves one column left.
+    """
+    try:
+        rows = csv.reader(io.StringIO(text, newline=""))
+        width = len(next(rows, []))
+        for row, cells in enumerate(rows, start=2):
+            if len(cells) > width:
+                raise DataError(path, row, f"{len(cells)} cells where the header has {width}",
+                                'put a cell that holds a comma in double quotes ("Yes, in 3 days")')
+    except csv.Error:
+        return  # pandas reports the malformed quoting itself
 
 
 def read_table(

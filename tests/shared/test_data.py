@@ -53,6 +53,18 @@ def test_missing_column_and_empty_cell(tmp_path):
         read_labelled(path)
 
 
+def test_an_unquoted_comma_is_refused_not_shifted(tmp_path):
+    # pandas would make the first column the index and move every value one column left
+    path = tmp_path / "faq.csv"
+    path.write_text("question,answer\nDo you ship to Spain?,Yes, in 3 days.\n")
+    with pytest.raises(DataError, match=r"faq.csv, row 2: 3 cells where the header has 2 .*double quotes"):
+        read_table(path, ["question", "answer"])
+    path.write_text('question,answer\n"Do you ship, to Spain?","Yes, in\n3 days."\nAnd?,No\n')
+    frame = read_table(path, ["question", "answer"])
+    assert list(frame["question"]) == ["Do you ship, to Spain?", "And?"]
+    assert list(frame["answer"]) == ["Yes, in\n3 days.", "No"]
+
+
 def test_single_class_and_empty_file(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("text,label\nhi,a\nho,a\n")
