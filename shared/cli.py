@@ -4,6 +4,8 @@ through the ``verticals.apps`` entry point, so the core never imports an app."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -20,6 +22,14 @@ app.add_typer(finetune_app, name="finetune")
 app.add_typer(models_app, name="models")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def open_dashboard(script: Path, port: int, env: dict[str, str] | None = None) -> None:
+    """Serve a Streamlit dashboard script on localhost until interrupted (every app's
+    ``dashboard`` command). Usage statistics stay off: the suite runs offline."""
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+               "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(subprocess.call(command, env={**os.environ, **(env or {})}))
 
 
 def emit(result: dict | list[dict], as_json: bool) -> None:

@@ -7,9 +7,6 @@ Every command takes ``--config`` (default: ``$VERTICALS_FINANCE_CONFIG`` or
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +14,7 @@ from typing import Annotated
 import typer
 
 from shared import VerticalsError
-from shared.cli import emit
+from shared.cli import emit, open_dashboard
 
 app = typer.Typer(help="Finance monitor: feeds -> topic & sentiment -> trends -> surge alerts.",
                   no_args_is_help=True)
@@ -178,10 +175,8 @@ def serve_demo_feeds(port: int = 8765, speed: float = 1800.0) -> None:
 @app.command()
 def dashboard(config: ConfigOpt = None, port: int = 8501) -> None:
     """Open the finance dashboard (``streamlit run``)."""
-    script = Path(__file__).with_name("dashboard.py")
-    env = {**os.environ, "VERTICALS_FINANCE_CONFIG": str(config_path(config))}
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(script),
-                                      "--server.port", str(port)], env=env))
+    open_dashboard(Path(__file__).with_name("dashboard.py"), port,
+                   {"VERTICALS_FINANCE_CONFIG": str(config_path(config))})
 
 
 @alerts_app.command("list")

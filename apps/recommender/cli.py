@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from shared.cli import emit
+from shared.cli import emit, open_dashboard
 from shared.errors import VerticalsError
 
 app = typer.Typer(help="Recommender: text interest scorer, reranking, batch scoring.",
@@ -167,10 +165,8 @@ def dashboard(port: int = 8503,
     chosen = {"VERTICALS_REC_ITEMS": items and items.resolve(),
               "VERTICALS_REC_INTERACTIONS": interactions and interactions.resolve(),
               "VERTICALS_REC_PREFIX": prefix}
-    env = os.environ | {key: str(value) for key, value in chosen.items() if value}
-    script = Path(__file__).with_name("dashboard.py")
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(script),
-                                      "--server.port", str(port)], env=env))
+    open_dashboard(Path(__file__).with_name("dashboard.py"), port,
+                   {key: str(value) for key, value in chosen.items() if value})
 
 
 @app.command()

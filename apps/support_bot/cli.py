@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from shared.cli import emit
+from shared.cli import emit, open_dashboard
 
 app = typer.Typer(help="Support bot: chat over a knowledge base.", no_args_is_help=True)
 kb_app = typer.Typer(help="Manage the knowledge base.", no_args_is_help=True)
@@ -148,6 +147,4 @@ def demo(as_json: JsonFlag = False) -> None:
 @app.command()
 def dashboard(port: int = 8501) -> None:
     """Open the support dashboard (streamlit run)."""
-    script = Path(__file__).with_name("dashboard.py")
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(script),
-                                      "--server.port", str(port)]))
+    open_dashboard(Path(__file__).with_name("dashboard.py"), port)

@@ -140,16 +140,21 @@ class SupportService:
     def kb_add(self, path: str | Path) -> dict:
         """Add or update documents from a file or folder; only changed ones are re-embedded.
         Documents added from the same file or folder before and no longer in it are removed."""
-        change = self.store.upsert_documents(load_kb(path), scope=path)
-        self.retriever.apply(change)
+        documents = load_kb(path)
+        # subtle: load the index before the database changes, or loading it "repairs" the
+        # new chunks (embedding them) and apply() embeds them again
+        retriever = self.retriever
+        change = self.store.upsert_documents(documents, scope=path)
+        retriever.apply(change)
         return {"added": len(change.added), "updated": len(change.updated),
                 "unchanged": len(change.unchanged), "removed": len(change.deleted),
                 "chunks_indexed": len(change.new_chunks),
                 "chunks_removed": len(change.removed_chunk_ids)}
 
     def kb_remove(self, doc_ids: list[str]) -> int:
+        retriever = self.retriever  # before the database changes (see kb_add)
         removed = self.store.remove_documents(doc_ids)
-        self.retriever.apply(KbChange(removed_chunk_ids=removed))
+        retriever.apply(KbChange(removed_chunk_ids=removed))
         return len(removed)
 
     def kb_list(self) -> list[dict]:
@@ -195,8 +200,7 @@ class SupportService:
         if passages:
             answer = grounded_answer(query, passages, _intent(decision))
             return self.generator.rephrase(message, answer) if self.generator else answer
-        confidence = max(decision.confidence if decision else 0.0, 0.0)
-        return Answer("", AnswerKind.HANDOFF, confidence, _intent(decision))
+        return Answer("", AnswerKind.HANDOFF, _in_scope_confidence(decision), _intent(decision))
 
     def _decide(self, text: str) -> IntentDecision | None:
         return self.intents.predict(text) if self.intents else None
@@ -239,6 +243,14 @@ def _settled(decision: IntentDecision | None) -> bool:
                                     and decision.confidence >= OOS_SURE)
 
 
+def _in_scope_confidence(decision: IntentDecision | None) -> float:
+    """How sure the bot was of some answer: the best intent's probability; for an out-of-scope
+    verdict, ``1 - P(out of scope)`` (a hand-off at P(oos) = 0.98 shows 0.02, not 0.98)."""
+    if decision is None:
+        return 0.0
+    return 1.0 - decision.confidence if decision.status is Status.OOS else decision.confidence
+
+
 def _intent(decision: IntentDecision | None) -> str | None:
     return decision.intent if decision and decision.status is not Status.OOS else None
 
@@ -247,7 +259,9 @@ def _clean(message: str) -> tuple[str, str]:
     """Strip, and truncate very long messages (saying so)."""
     if not isinstance(message, str):
         raise VerticalsError(f"message must be text, got {type(message).__name__}")
-    message = message.replace("\x00", "").strip()
+    # subtle: bytes that are not UTF-8 reach us as lone surrogates (a shell argument) and crash
+    # the tokenizer; they become "?" like any undecodable byte
+    message = message.encode("utf-8", "replace").decode("utf-8").replace("\x00", "").strip()
     if len(message) > MAX_CHARS:
         return message[:MAX_CHARS], f"Your message was {len(message):,} characters; " \
                                     f"I read the first {MAX_CHARS:,}."

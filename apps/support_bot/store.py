@@ -309,8 +309,15 @@ class SupportStore:
             row = s.get(TicketRow, ticket_id)
             if row is None:
                 raise VerticalsError(f"no hand-off ticket {ticket_id}")
+            if row.status != "open":
+                raise VerticalsError(f"ticket {ticket_id} was already released at {row.released}"
+                                     " — nothing to do; `support handoffs` lists the open ones")
             row.status, row.released = "released", _now()
-            s.get(ConversationRow, row.conversation_id).status = "bot"
+            still_open = s.scalar(select(TicketRow.id).where(
+                TicketRow.conversation_id == row.conversation_id, TicketRow.status == "open",
+                TicketRow.id != row.id).limit(1))
+            if still_open is None:  # the bot stays quiet while any ticket of the chat is open
+                s.get(ConversationRow, row.conversation_id).status = "bot"
             return row.conversation_id
 
     def gaps(self, limit: int = 50) -> list[Turn]:

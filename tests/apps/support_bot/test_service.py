@@ -42,6 +42,7 @@ def test_out_of_scope_is_handed_off_and_bot_stays_quiet(bot: SupportService) -> 
     answer = bot.ask("what's the capital of australia?")
     assert answer.kind is AnswerKind.HANDOFF and answer.ticket_id is not None
     assert "not sure" in answer.text
+    assert answer.confidence < 0.5  # how sure it was of an answer, not of the hand-off
     again = bot.ask("where is my order?", answer.conversation_id)
     assert again.kind is AnswerKind.WAITING
     assert [t.id for t in bot.handoffs()] == [answer.ticket_id]
@@ -49,6 +50,8 @@ def test_out_of_scope_is_handed_off_and_bot_stays_quiet(bot: SupportService) -> 
     back = bot.ask("where is my order?", answer.conversation_id)
     assert back.kind in (AnswerKind.TEMPLATE, AnswerKind.GROUNDED)
     assert any("capital of australia" in g.question for g in bot.gaps())
+    with pytest.raises(VerticalsError, match=f"ticket {answer.ticket_id} was already released"):
+        bot.release(answer.ticket_id)  # a second release must not reopen a later hand-off
 
 
 def test_reranker_runs_only_where_it_can_change_the_answer(bot: SupportService) -> None:
@@ -164,6 +167,9 @@ def test_bad_messages_say_so_and_store_nothing_broken(bot: SupportService) -> No
     long = bot.ask("where is my order? " + "x" * 100_000)
     assert "characters" in long.notice
     assert len(bot.store.history(long.conversation_id)[-1].question) <= 2000
+    garbled = bot.ask(b"where is my order \xff\xfe".decode("utf-8", "surrogateescape"))
+    assert garbled.kind is not AnswerKind.INVALID  # undecodable bytes become "?", no crash
+    assert bot.store.history(garbled.conversation_id)[-1].question == "where is my order ??"
 
 
 def test_readding_a_changed_document_replaces_its_chunks(bot: SupportService,
