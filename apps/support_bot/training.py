@@ -233,9 +233,13 @@ class BotTrainer:
             return {"bot": asdict(bot)}
 
         # the bot settings reach the card through check_links, with the links it checked
+        # questions a document answers that no intent links to: no template may claim them
+        linked = set(bot.templates.values())
+        no_template = [q for q, d in self._asked + self._asked_held + self._title_queries()
+                       if d not in linked]
         result = train_intents(train, calib, INTENTS, config, opts.oos_label,
                                {"retrieval_calibration": self.report}, service.registry,
-                               finish=check_links)
+                               finish=check_links, no_template=no_template)
         if opts.export:
             self._export(bot, result.path, [r.text for r in rows])
         service.reload()

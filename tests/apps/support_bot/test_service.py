@@ -89,6 +89,17 @@ def test_the_reranker_is_judged_on_articles_too(bot: SupportService) -> None:
     assert bot.bot.use_reranker == kept
 
 
+def test_article_questions_keep_templates_from_claiming_them(bot: SupportService) -> None:
+    """Questions a document answers and no intent does (labelled ones, article titles) join the
+    intent calibration as out of scope for the intents, and their abstention is reported."""
+    card = bot.registry.card("support-intents")
+    report = card["retrieval_calibration"]
+    labelled = report["labelled_questions"]["train"] + report["labelled_questions"]["held_out"]
+    titles = report["rerank_check_article_titles"]["n"]
+    assert 0 < card["no_template_rows"] <= labelled + titles
+    assert 0.0 <= card["calibration"]["no_template_abstained"] <= 1.0
+
+
 SERVICE_DOCS = {"kb-service", "faq-how-do-i-book-a-bike-service"}
 
 
