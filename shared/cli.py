@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -29,7 +28,9 @@ def open_dashboard(script: Path, port: int, env: dict[str, str] | None = None) -
     ``dashboard`` command). Usage statistics stay off: the suite runs offline."""
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
                "--browser.gatherUsageStats", "false"]
-    raise typer.Exit(subprocess.call(command, env={**os.environ, **(env or {})}))
+    # subtle: exec, not a child process: Ctrl-C or a kill reaches Streamlit itself (a child
+    # outlived its killed parent and kept holding the port)
+    os.execve(sys.executable, command, {**os.environ, **(env or {})})
 
 
 def emit(result: dict | list[dict], as_json: bool) -> None:

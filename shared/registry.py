@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import RegistryError
 from .settings import get_settings
-from .storage import atomic_write_text
+from .storage import as_umask_allows, atomic_write_text
 
 _VERSION = re.compile(r"^v(\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -78,6 +78,7 @@ class Registry:
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
+        as_umask_allows(tmp, directory=True)
         try:
             write(tmp)
             while True:

@@ -10,6 +10,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def as_umask_allows(path: Path, directory: bool = False) -> None:
+    """Give a temp file or dir the mode a plain ``open``/``mkdir`` would have.
+
+    subtle: ``mkstemp``/``mkdtemp`` create 0600/0700 whatever the umask, so without this a
+    batch job's output or a model version is unreadable by another account's downstream job.
+    """
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
     path = Path(path)
@@ -20,6 +35,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        as_umask_allows(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -42,6 +58,7 @@ def atomic_dir(final_path: str | Path) -> Iterator[Path]:
     final_path = Path(final_path)
     final_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final_path.name}.", dir=final_path.parent))
+    as_umask_allows(tmp, directory=True)
     try:
         yield tmp
         if final_path.exists():

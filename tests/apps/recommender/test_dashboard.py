@@ -65,9 +65,10 @@ def test_cli_dashboard_passes_your_files_and_prefix(tiny: dict[str, Path],
     from typer.testing import CliRunner
 
     import apps.recommender.cli as cli
+    import shared.cli
 
     started: list[dict] = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda args, env: started.append(env) or 0)
+    monkeypatch.setattr(shared.cli.os, "execve", lambda path, args, env: started.append(env))
     result = CliRunner().invoke(cli.app, ["dashboard", "--items", str(tiny["items"]),
                                           "--interactions", str(tiny["interactions"]),
                                           "--prefix", "mine"])
