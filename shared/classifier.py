@@ -27,8 +27,9 @@ class Classifier:
         clf.predict_proba(["hi", "bye"]).shape        # -> (2, n_labels)
     """
 
-    def __init__(self, path: str | Path, batch_size: int = 64) -> None:
+    def __init__(self, path: str | Path, batch_size: int = 64, lossless: bool = False) -> None:
         self.path = Path(path)
+        self.lossless = lossless  # no int8: an input's output must not depend on its batch
         card_path = self.path / "card.json"
         if not (self.path / "config.json").exists():
             raise ModelNotFoundError(f"{self.path} holds no model (no config.json)")
@@ -65,7 +66,7 @@ class Classifier:
         if self._backend is not None:
             return
         _ = self.tokenizer
-        backend = best_backend(self.path) if get_settings().device == "cpu" else None
+        backend = best_backend(self.path, self.lossless) if get_settings().device == "cpu" else None
         self._backend = backend or TorchBackend(self.torch_model(), get_settings().device)
 
     def torch_model(self):
@@ -123,12 +124,14 @@ def length_order(texts: list[str], pairs: list[str] | None = None) -> np.ndarray
 
 
 @lru_cache(maxsize=16)
-def _cached(path: str, export_stamp: int) -> Classifier:
-    return Classifier(path)
+def _cached(path: str, export_stamp: int, lossless: bool) -> Classifier:
+    return Classifier(path, lossless=lossless)
 
 
-def load_classifier(name_or_path: str | Path, version: str | None = None) -> Classifier:
+def load_classifier(name_or_path: str | Path, version: str | None = None,
+                    lossless: bool = False) -> Classifier:
     """A cached :class:`Classifier` for a registry name (current or given version) or a directory.
+    ``lossless`` never serves int8 (see :func:`shared.export.best_backend`).
 
     An export made after the first load is picked up on the next call (the cache key includes
     the export report's time)."""
@@ -139,4 +142,4 @@ def load_classifier(name_or_path: str | Path, version: str | None = None) -> Cla
     else:
         path = resolve_model(name_or_path)
     report = export_dir(Path(path)) / "report.json"
-    return _cached(str(path), report.stat().st_mtime_ns if report.exists() else 0)
+    return _cached(str(path), report.stat().st_mtime_ns if report.exists() else 0, lossless)

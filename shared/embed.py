@@ -33,9 +33,10 @@ class Embedder:
     (1, 384)
     """
 
-    def __init__(self, name: str | Path = "minilm") -> None:
+    def __init__(self, name: str | Path = "minilm", lossless: bool = False) -> None:
         self.name = str(name)
         self.path = resolve_model(name)
+        self.lossless = lossless  # no int8: a text's vector must not depend on its batch
         self._onnx: OnnxBackend | None = None
         self._model = None
         self._tokenizer = None
@@ -66,7 +67,7 @@ class Embedder:
         if self._onnx is not None or self._model is not None:
             return
         if get_settings().device == "cpu":
-            self._onnx = best_backend(self.path)
+            self._onnx = best_backend(self.path, self.lossless)
         if self._onnx is not None:
             from transformers import AutoTokenizer
 

@@ -37,7 +37,7 @@ class TextConfig:
     max_cross: int | None = 3000
     random_negatives: int = 1
     cross_layers: int | None = None  # keep the base's first N layers in the cross-encoder
-    export: bool = True  # ONNX/int8 forms of both models (serving picks the fastest that agreed)
+    export: bool = True  # ONNX forms of both models (served where they agreed with torch)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -60,10 +60,12 @@ class TextScorer:
     _classifier: object = field(default=None, init=False, repr=False)
 
     def warm_up(self) -> None:
+        # subtle: lossless forms only (fp32 ONNX or torch): with int8 a pair's score depended on
+        # the pairs batched with it, so scores and ranks changed with the chunk size
         if self._embedder is None:
-            self._embedder = Embedder(_path(self.biencoder))
+            self._embedder = Embedder(_path(self.biencoder), lossless=True)
         if self.cross_encoder and self._classifier is None:
-            self._classifier = load_classifier(_path(self.cross_encoder))
+            self._classifier = load_classifier(_path(self.cross_encoder), lossless=True)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""
@@ -158,19 +160,19 @@ def train_text_models(examples: list[Example], negatives: list[Example],
 
 
 def export_text_models(bi: str, cross: str, pairs: Sequence[tuple[str, str]]) -> dict:
-    """ONNX (and int8) forms of both text models, checked on the real ``(profile, item text)``
-    pairs they serve: the bi-encoder on both sides apart (cosine), the cross-encoder on the
-    pairs (same verdict). Serving then runs the fastest form that agreed
-    (``shared.export.best_backend``). Returns the two export reports."""
+    """ONNX forms of both text models, checked on the real ``(profile, item text)`` pairs they
+    serve: the bi-encoder on both sides apart (cosine), the cross-encoder on the pairs (same
+    verdict). Serving runs it where it agreed (``shared.export.best_backend``). No int8: its
+    outputs depend on the batch (see ``TextScorer.warm_up``). Returns the two export reports."""
     from shared import export_model
     from shared.export import CHECK_TEXTS
 
     pairs = list(pairs)[:CHECK_TEXTS]
     half = pairs[: CHECK_TEXTS // 2]
     texts = [p for p, _ in half] + [t for _, t in half]
-    return {"biencoder": export_model(Path(_path(bi)), texts, embed=True),
+    return {"biencoder": export_model(Path(_path(bi)), texts, embed=True, int8=False),
             "interest": export_model(Path(_path(cross)), [p for p, _ in pairs],
-                                     check_pairs=[t for _, t in pairs])}
+                                     check_pairs=[t for _, t in pairs], int8=False)}
 
 
 def train_ctr_scorer(examples: Sequence[CtrExample], name: str, base: str = "minilm",

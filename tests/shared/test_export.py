@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
+
 from shared.classifier import Classifier, load_classifier
 from shared.data import read_table
 from shared.export import export_model
@@ -23,6 +25,13 @@ def test_int8_and_onnx_agree_with_torch_and_serve(full_model, session_registry, 
     assert json.loads((path / "export" / "report.json").read_text()) == report
     served = Classifier(path)
     assert served.backend_name.endswith(".onnx")
+    # int8 scales each batch by its own range; the lossless form gives a text the same
+    # probabilities alone as in any batch
+    lossless = Classifier(path, lossless=True)
+    assert lossless.backend_name == "model.onnx"
+    together = lossless.predict_proba(texts[:12])
+    alone = np.concatenate([lossless.predict_proba(t) for t in texts[:12]])
+    assert np.abs(together - alone).max() < 1e-5
     rows = toy_rows(40, 7)
     accuracy = sum(p == r.label for p, r in zip(served.predict([r.text for r in rows]), rows)) / len(rows)
     assert accuracy >= 0.9
@@ -83,3 +92,6 @@ def test_serving_takes_the_fastest_form_that_agreed(tmp_path, monkeypatch):
     slow_int8 = {"onnx_texts_per_s": 80.0, "int8_texts_per_s": 70.0}
     assert served(onnx_agreement=1.0, int8_agreement=1.0, **slow_int8) == "model.onnx"
     assert served(onnx_agreement=0.9, int8_agreement=0.9, **fast_int8) is None  # torch serves
+    (folder / "report.json").write_text(json.dumps({"onnx_agreement": 1.0, "int8_agreement": 1.0,
+                                                    **fast_int8}))
+    assert export.best_backend(tmp_path / "model", lossless=True) == "model.onnx"
