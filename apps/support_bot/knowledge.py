@@ -185,7 +185,12 @@ def load_kb(path: str | Path) -> list[Document]:
         else:
             raise DataError(file, None, f"unsupported file type {file.suffix!r}",
                             f"use one of {', '.join(KB_SUFFIXES)}")
-    _check_unique(path, [d.doc_id for d in docs])
+    first: dict[str, str] = {}
+    for doc in docs:  # each file checked its own ids; here two files claim one
+        if doc.doc_id in first:
+            raise DataError(Path(doc.source), None, f"document id {doc.doc_id!r} is also used in "
+                            f"{first[doc.doc_id]}", "give every document its own id")
+        first[doc.doc_id] = doc.source
     return docs
 
 

@@ -146,10 +146,13 @@ class SupportService:
         retriever = self.retriever
         change = self.store.upsert_documents(documents, scope=path)
         retriever.apply(change)
-        return {"added": len(change.added), "updated": len(change.updated),
-                "unchanged": len(change.unchanged), "removed": len(change.deleted),
-                "chunks_indexed": len(change.new_chunks),
-                "chunks_removed": len(change.removed_chunk_ids)}
+        result = {"added": len(change.added), "updated": len(change.updated),
+                  "unchanged": len(change.unchanged), "removed": len(change.deleted),
+                  "chunks_indexed": len(change.new_chunks),
+                  "chunks_removed": len(change.removed_chunk_ids)}
+        if change.taken_over:  # the same id came from another file: replaced, and said so
+            result["replaced_from_other_files"] = change.taken_over
+        return result
 
     def kb_remove(self, doc_ids: list[str]) -> int:
         retriever = self.retriever  # before the database changes (see kb_add)

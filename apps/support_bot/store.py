@@ -95,6 +95,7 @@ class KbChange:
     new_chunks: list[Chunk] = field(default_factory=list)
     removed_chunk_ids: list[int] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)  # gone from the file or folder re-added
+    taken_over: dict[str, str] = field(default_factory=dict)  # id -> the other file it came from
 
 
 @dataclass
@@ -166,6 +167,10 @@ class SupportStore:
                 s.flush()
             for doc in docs:
                 row = s.get(DocumentRow, doc.doc_id)
+                if row is not None and row.source and doc.source and row.source != doc.source:
+                    # an edited copy uploaded under another name is a normal way to update, so
+                    # the new file wins, but the caller is told (it may be an id clash)
+                    change.taken_over[doc.doc_id] = row.source
                 if row is not None and row.content_hash == doc.content_hash:
                     change.unchanged.append(doc.doc_id)
                     continue

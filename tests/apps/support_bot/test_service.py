@@ -191,6 +191,9 @@ def test_readding_a_changed_document_replaces_its_chunks(bot: SupportService,
                                "text": "All stores now open on Sundays from 12:00 to 17:00."}))
     result = bot.kb_add(doc)
     assert result["updated"] == 1 and result["chunks_indexed"] == 1
+    # the id came from the demo folder: replaced from this file, and the answer says so
+    assert list(result["replaced_from_other_files"]) == ["kb-stores"]
+    assert str(DEMO / "kb") in result["replaced_from_other_files"]["kb-stores"]
     after = {c.chunk_id for c in bot.store.chunks() if c.doc_id == "kb-stores"}
     assert after and not after & before
     assert set(bot.retriever.index.ids) == {str(i) for i in bot.store.chunk_ids()}
@@ -235,6 +238,12 @@ def test_kb_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     dup.write_text("id,title,text\na,A,one\na,B,two\n")
     with pytest.raises(DataError, match="row 3: duplicate id 'a'"):
         load_kb(dup)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "one.csv").write_text("id,title,text\nz1,A,one\n")
+    (folder / "two.jsonl").write_text(json.dumps({"id": "z1", "title": "B", "text": "two"}))
+    with pytest.raises(DataError, match=r"two.jsonl: document id 'z1' is also used in .*one.csv"):
+        load_kb(folder)
     empty = tmp_path / "empty.csv"
     empty.write_text("question,answer\nhow?,\n")
     with pytest.raises(DataError, match="row 2"):
