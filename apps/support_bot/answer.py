@@ -16,6 +16,25 @@ from .retrieval import Passage
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
                "colleague (ticket #{ticket}). They will reply in this conversation.")
 WAITING_TEXT = "A colleague has your question and will reply here shortly."
+# whole messages that are courtesy, not questions: greeted or thanked back, never handed off
+_PLEASANTRY = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|good (?:morning|afternoon|evening))(?: there)?|thanks?(?: you)?"
+    r"(?: (?:so|very) much)?|thx|cheers|ok(?:ay)?|great|perfect|bye|goodbye)\W*$", re.I)
+_COURTESY_REPLIES = (("hi hello hey good", "Hello! What can I help you with?"),
+                     ("bye goodbye", "Goodbye, and thanks for getting in touch!"),
+                     ("", "You're welcome! Is there anything else I can help with?"))
+
+
+def pleasantry_reply(message: str) -> str | None:
+    """The reply to a message that is only a greeting, thanks or goodbye, else None:
+
+    >>> pleasantry_reply("Thanks!"), pleasantry_reply("thanks, where is my order?")
+    ("You're welcome! Is there anything else I can help with?", None)
+    """
+    if not _PLEASANTRY.match(message):
+        return None
+    first = re.findall(r"[a-z]+", message.lower())[0]
+    return next(reply for words, reply in _COURTESY_REPLIES if not words or first in words.split())
 
 
 class AnswerKind(StrEnum):
@@ -24,6 +43,7 @@ class AnswerKind(StrEnum):
     HANDOFF = "handoff"  # below the calibrated confidence: a human takes over
     WAITING = "waiting"  # already handed off: the bot stays quiet
     INVALID = "invalid"  # empty or unusable message
+    COURTESY = "courtesy"  # only a greeting or thanks: greeted or thanked back
 
 
 @dataclass

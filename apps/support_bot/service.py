@@ -17,6 +17,7 @@ from .answer import (
     AnswerKind,
     Generator,
     grounded_answer,
+    pleasantry_reply,
     select_passages,
     template_answer,
 )
@@ -175,6 +176,10 @@ class SupportService:
             return Answer("Please type a question.", AnswerKind.INVALID, conversation_id=cid)
         if status == "handed_off":
             answer = Answer(WAITING_TEXT, AnswerKind.WAITING)
+        elif reply := pleasantry_reply(message):
+            # subtle: "thanks" after an answer is not an unknown question; handed off, it
+            # silenced the bot and filled the agents' queue and the gaps list
+            answer = Answer(reply, AnswerKind.COURTESY, 1.0)
         else:
             answer = self._answer(message, cid)
         return self._record(cid, message, answer, notice)
@@ -190,7 +195,8 @@ class SupportService:
         """
         query, decision = message, self._decide(message)
         if not _settled(decision) and is_follow_up(message):
-            earlier = [t.question for t in self.store.history(cid, 3) if t.kind != "invalid"]
+            earlier = [t.question for t in self.store.history(cid, 3)
+                       if t.kind not in ("invalid", "courtesy")]
             if earlier:
                 query = contextual_query(earlier, message)
                 decision = self._decide(query)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from apps.support_bot.answer import best_quote, template_answer
+from apps.support_bot.answer import best_quote, pleasantry_reply, template_answer
 from apps.support_bot.intents import Status, Thresholds, abstention_metrics, calibrate, decide
 from apps.support_bot.knowledge import Document, chunk_document
 from apps.support_bot.masking import mask_pii
@@ -176,3 +176,13 @@ def test_split_questions_holds_out_a_third_of_each_documents_questions() -> None
     assert sorted(train + held) == sorted(asked)
     assert [d for _, d in held].count("d1") == 2 and [d for _, d in held].count("d2") == 1
     assert ("c", "d3") in train and split_questions(asked) == (train, held)  # seeded
+
+
+@pytest.mark.parametrize(("message", "kind"), [
+    ("thanks", "thanks"), ("Thank you so much!", "thanks"), ("hello", "greeting"),
+    ("Hi there", "greeting"), ("ok", "thanks"), ("bye!", "bye"),
+    ("thanks, where is my order?", None), ("hello, can I return a bike?", None), ("hi-fi", None)])
+def test_only_whole_pleasantries_get_a_courtesy_reply(message: str, kind: str | None) -> None:
+    reply = pleasantry_reply(message)
+    expected = {"thanks": "welcome", "greeting": "Hello", "bye": "Goodbye", None: None}[kind]
+    assert (reply is None) if expected is None else (expected in reply)

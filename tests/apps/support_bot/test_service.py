@@ -54,6 +54,15 @@ def test_out_of_scope_is_handed_off_and_bot_stays_quiet(bot: SupportService) -> 
         bot.release(answer.ticket_id)  # a second release must not reopen a later hand-off
 
 
+def test_thanks_is_not_a_question_to_hand_off(bot: SupportService) -> None:
+    first = bot.ask("How do I return an item?")
+    thanks = bot.ask("thanks!", first.conversation_id)
+    assert thanks.kind is AnswerKind.COURTESY and thanks.ticket_id is None
+    assert not bot.handoffs() and not any(g.question == "thanks!" for g in bot.gaps())
+    again = bot.ask("and how long does the refund take?", first.conversation_id)
+    assert again.kind is not AnswerKind.WAITING  # the bot was not silenced
+
+
 def test_reranker_runs_only_where_it_can_change_the_answer(bot: SupportService) -> None:
     retriever = bot.retriever
     if not retriever.reranker_name:
