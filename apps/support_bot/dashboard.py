@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from apps.support_bot.knowledge import KB_SUFFIXES
 from apps.support_bot.service import SupportService, serving_stamp
 from shared import atomic_write_bytes, get_settings
 from shared.errors import VerticalsError
@@ -77,7 +78,7 @@ def chat(service: SupportService) -> None:
 
 def admin(service: SupportService) -> None:
     files = st.file_uploader("Add KB files (FAQ CSV, KB CSV/JSONL, Markdown)",
-                             type=["csv", "jsonl", "md"], accept_multiple_files=True)
+                             type=[s.lstrip(".") for s in KB_SUFFIXES], accept_multiple_files=True)
     if files and st.button("Add to knowledge base"):
         # kept under the home: re-uploading an edited file replaces what it held before
         uploads = get_settings().home / "support" / "uploads"

@@ -1,4 +1,5 @@
-"""Masking personal data before anything is stored: e-mails, phone, card and account numbers.
+"""Masking personal data before anything is stored: e-mails, phone, card (and security code)
+and account numbers.
 
 >>> mask_pii("Mail jo@x.org or call +44 20 7946 0958, card 4111 1111 1111 1111")
 'Mail [EMAIL] or call [PHONE], card [CARD]'
@@ -21,6 +22,10 @@ _DATE = re.compile(r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})$
 _ACCOUNT = re.compile(
     r"\b(account|acct|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*)(\d[\d -]{4,}\d)", re.IGNORECASE
 )
+
+# Card security codes named as such ("cvv 123", "CVC: 1234", "security code 123").
+_CVV = re.compile(r"\b(cvv2?|cvc2?|cid|security code)(\s*(?:no\.?|number|#)?\s*[:=]?\s*)(\d{3,4})\b",
+                  re.IGNORECASE)
 
 
 def _mask_iban(match: re.Match[str]) -> str:
@@ -59,5 +64,6 @@ def mask_pii(text: str) -> str:
     text = _EMAIL.sub("[EMAIL]", text)
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
+    text = _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}[CVV]", text)
     text = _CARD.sub(_mask_card, text)
     return _PHONE.sub(_mask_phone, text)

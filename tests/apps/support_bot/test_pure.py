@@ -27,6 +27,9 @@ from apps.support_bot.training import checked_links, choose_threshold, split_que
     ("card 4111.1111.1111.1111", "card [CARD]"),
     ("order no12 from your shop", None),
     ("account no. 12345678", "account no. [ACCOUNT]"),
+    ("my cvv 123 and CVC: 4567", "my cvv [CVV] and CVC: [CVV]"),
+    ("security code 987 is on the back", "security code [CVV] is on the back"),
+    ("size 123 cm, 3 bikes", None),
     ("order 48213 costs 4.95 euros, 3-5 days, on 2026-11-23", None),
 ])
 def test_mask_pii(text: str, expected: str | None) -> None:
