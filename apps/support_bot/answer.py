@@ -88,7 +88,9 @@ def best_quote(query: str, text: str, max_sentences: int = 2) -> str:
     chunks are), so a citation always points at words the chunk really contains.
     """
     sentences = split_sentences(text)
-    if len(sentences) <= max_sentences:
+    # subtle: a passage one sentence longer than the window is quoted whole; a 3-sentence FAQ
+    # answer cut to its best-matching 2 lost "Standard delivery takes 3-5 working days"
+    if len(sentences) <= max_sentences + 1:
         return " ".join(sentences)
     wanted = set(tokenize(query))
     windows = [sentences[i : i + max_sentences]

@@ -157,7 +157,10 @@ def load_markdown(path: Path, root: Path | None = None) -> Document:
         if line.startswith("# ") and not lines:
             title = line[2:].strip()
             continue
-        line = re.sub(r"^#+\s*", "", line)  # subheadings become sentences of their own
+        heading = re.match(r"^#+\s*(.*?)\s*$", line)
+        if heading:  # subheadings become sentences of their own, not glued to the next line
+            line = heading.group(1) + ("" if heading.group(1)[-1:] in ".:?!" else ".")
+            line += "\n"
         lines.append(re.sub(r"\*\*|__|`", "", line))
     text = "\n".join(lines).strip()
     if not text:

@@ -8,7 +8,7 @@ from rank_bm25 import BM25Okapi
 
 from apps.support_bot.answer import best_quote, pleasantry_reply, template_answer
 from apps.support_bot.intents import Status, Thresholds, abstention_metrics, calibrate, decide
-from apps.support_bot.knowledge import Document, chunk_document
+from apps.support_bot.knowledge import Document, chunk_document, load_markdown, split_sentences
 from apps.support_bot.masking import mask_pii
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.service import contextual_query, is_follow_up
@@ -189,3 +189,14 @@ def test_only_whole_pleasantries_get_a_courtesy_reply(message: str, kind: str | 
     reply = pleasantry_reply(message)
     expected = {"thanks": "welcome", "greeting": "Hello", "bye": "Goodbye", None: None}[kind]
     assert (reply is None) if expected is None else (expected in reply)
+
+
+def test_a_short_passage_is_quoted_whole_and_subheadings_stand_alone(tmp_path) -> None:
+    faq = ("Standard delivery takes 3-5 working days within the mainland. Express delivery arrives "
+           "the next working day if you order before 2 pm. Bikes ship fully boxed and take 4-7 "
+           "working days.")
+    assert best_quote("How long does delivery take?", faq) == faq
+    page = tmp_path / "gift-cards.md"
+    page.write_text("# Gift cards\n\nSold from 10 euros.\n## Validity\nGift cards are valid for 3 years.\n")
+    text = load_markdown(page).text
+    assert "Validity." in split_sentences(text) and "Gift cards are valid for 3 years." in split_sentences(text)
