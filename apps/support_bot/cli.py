@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from shared.cli import emit, open_dashboard
+from shared.errors import VerticalsError
 
 app = typer.Typer(help="Support bot: chat over a knowledge base.", no_args_is_help=True)
 kb_app = typer.Typer(help="Manage the knowledge base.", no_args_is_help=True)
@@ -79,7 +80,11 @@ def ask(
     as_json: JsonFlag = False,
 ) -> None:
     """Ask the bot one question (answers with citations, or hands off)."""
-    answer = _service().ask(message, conversation)
+    service = _service()
+    if conversation and not service.store.has_conversation(conversation):
+        raise VerticalsError(f"no conversation {conversation!r}: check the id printed after an "
+                             "answer, or leave out --conversation to start a new one")
+    answer = service.ask(message, conversation)
     if as_json:
         print(json.dumps(answer.to_dict()))
         return

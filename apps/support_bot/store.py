@@ -259,6 +259,10 @@ class SupportStore:
                 s.add(row)
             return row.id, row.status
 
+    def has_conversation(self, cid: str) -> bool:
+        with session_scope(self.engine) as s:
+            return s.get(ConversationRow, cid) is not None
+
     def conversation_status(self, cid: str) -> str:
         with session_scope(self.engine) as s:
             row = s.get(ConversationRow, cid)

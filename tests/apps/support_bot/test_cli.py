@@ -32,6 +32,11 @@ def test_kb_list_ask_and_remove(bot_home: Path) -> None:
     assert "guides/gift-cards" not in {c["doc_id"] for c in again["citations"]}
 
 
+def test_an_unknown_conversation_is_an_error_not_a_new_chat(bot_home: Path) -> None:
+    result = runner.invoke(app, ["ask", "where is my order?", "--conversation", "typo-id"])
+    assert "no conversation 'typo-id'" in str(result.exception)
+
+
 def test_unknown_document_is_an_error(bot_home: Path) -> None:
     result = runner.invoke(app, ["kb", "remove", "no-such-doc"])
     assert result.exit_code != 0
