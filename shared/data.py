@@ -84,6 +84,9 @@ def read_table(
     Rows are numbered as in a spreadsheet (header = row 1). Columns come back as ``str``.
     """
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:  # pandas: "No columns to parse from file"
+        raise DataError(path, None, "is empty (0 bytes)",
+                        f"write the header {','.join([*required, *optional])} and rows below it")
     frame = _read_frame(path)
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
@@ -103,6 +106,19 @@ def read_table(
             row = int(blank.idxmax())
             raise DataError(path, row, f"empty {column!r}", "fill the cell or delete the row")
     return frame.reset_index(drop=True)
+
+
+def file_row(path: str | Path, position: int) -> int:
+    """The spreadsheet row number (header = row 1) of the ``position``-th row that
+    :func:`read_table` returned from ``path``: ``a,b / (blank) / 1,2`` -> position 0 is row 3.
+
+    subtle: read_table drops blank lines and numbers what is left from 0, so ``position + 2``
+    names a row above the bad one once a blank line comes before it. The file is read again,
+    only when there is an error to report.
+    """
+    frame = _read_frame(Path(path))
+    kept = frame.index[~(frame.apply(lambda col: col.str.strip()) == "").all(axis=1)]
+    return int(kept[position])
 
 
 def read_labelled(

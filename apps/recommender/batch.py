@@ -61,7 +61,7 @@ class BatchResult:
     rows: int
     chunks: int
     skipped: int
-    cold_start: int = 0  # users scored by popularity because they have no history
+    cold_start: int = 0  # users with no history (scored without text interest)
 
 
 def plan_chunks(users: Sequence[str], chunk_size: int) -> list[list[str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -61,9 +60,6 @@ def score(items: Items, interactions: Interactions,
     """Batch scoring to user_id,item_id,score,rank; rerun after a crash to resume."""
     result = _service(items, interactions, prefix).score(
         out, candidates, top_k, engine=engine, chunk_size=chunk_size, overwrite=overwrite)
-    if result.cold_start:
-        print(f"note: {result.cold_start} user(s) with no history were ranked by popularity",
-              file=sys.stderr)
     emit({"out": str(result.out), "rows": result.rows, "chunks": result.chunks,
           "resumed_chunks": result.skipped, "cold_start_users": result.cold_start}, as_json)
 

@@ -49,10 +49,11 @@ def model_stamp(prefix: str) -> tuple:
 
 
 def recommendations_table(recs: list) -> pd.DataFrame:
+    """One row per recommendation; baseline + text interest + other features = logit(score)."""
     return pd.DataFrame([{
         "rank": i, "title": r.title, "category": r.category, "score": round(r.score, 3),
-        "text interest": round(r.text_part, 2), "other features": round(r.other_part, 2),
-        "because you liked": "; ".join(r.because),
+        "baseline": round(r.baseline, 2), "text interest": round(r.text_part, 2),
+        "other features": round(r.other_part, 2), "because you liked": "; ".join(r.because),
     } for i, r in enumerate(recs, start=1)])
 
 
@@ -89,8 +90,10 @@ except VerticalsError as err:
 if note:
     st.warning(note)
 st.dataframe(recommendations_table(recs), hide_index=True, width="stretch")
-st.caption("Score = the ranker's P(take). Its logit splits into text interest (bi- and "
-           "cross-encoder) and other features (popularity, recency, category, activity, co-taken).")
+st.caption("Score = the ranker's P(take). Its logit (log-odds) = baseline (an average candidate: "
+           "every feature at its training mean) + text interest (bi- and cross-encoder) + other "
+           "features (popularity, recency, category, activity, co-taken), each part measured "
+           "from that average." + (" With no history, text interest is neutral (0)." if note else ""))
 if recs and not note:
     top = recs[0]
     st.markdown(f"**Why “{top.title}”?** Because you liked {', '.join(top.because)}. "

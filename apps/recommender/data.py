@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from shared import read_table
+from shared.data import file_row
 from shared.errors import DataError
 
 
@@ -43,7 +44,7 @@ def read_interactions(path: str | Path, items: pd.DataFrame | None = None) -> pd
     bad = ~frame["label"].str.strip().isin(["0", "1"])
     if bad.any():
         row = int(bad.to_numpy().argmax())
-        raise DataError(path, row + 2, f"label must be 0 or 1, got {frame['label'][row]!r}",
+        raise DataError(path, file_row(path, row), f"label must be 0 or 1, got {frame['label'][row]!r}",
                         "use 1 for clicked/bought and 0 for shown, not taken")
     frame["label"] = frame["label"].astype(int)
     timed = "timestamp" in frame
@@ -71,7 +72,7 @@ def check_known_items(frame: pd.DataFrame, items: pd.DataFrame, path: str | Path
     unknown = ~frame["item_id"].isin(set(items["item_id"]))
     if unknown.any():
         row = int(unknown.to_numpy().argmax())
-        raise DataError(path, row + 2, f"unknown item_id {frame['item_id'].iloc[row]!r}",
+        raise DataError(path, file_row(path, row), f"unknown item_id {frame['item_id'].iloc[row]!r}",
                         "add the item to the items file or drop the row")
 
 
@@ -81,7 +82,7 @@ def _timestamps(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
     values = pd.to_numeric(frame["timestamp"], errors="coerce")
     if values.isna().any():
         row = int(values.isna().to_numpy().argmax())
-        raise DataError(path, row + 2, f"timestamp must be a number (Unix seconds), got "
+        raise DataError(path, file_row(path, row), f"timestamp must be a number (Unix seconds), got "
                         f"{frame['timestamp'][row]!r}", "write seconds since 1970 or drop the column")
     return values.astype(np.int64).to_numpy()
 
@@ -92,7 +93,8 @@ def _refuse_duplicates(frame: pd.DataFrame, key: list[str], path: str | Path,
     if repeated.any():
         row = int(repeated.to_numpy().argmax())
         first = frame[key].iloc[row].astype(str).tolist()  # not np.int64(1) in the message
-        raise DataError(path, row + 2, f"duplicate row for {', '.join(key)} = {first}", fix)
+        raise DataError(path, file_row(path, row), f"duplicate row for {', '.join(key)} = {first}",
+                        fix)
 
 
 # ---- public layouts -------------------------------------------------------------------------

@@ -18,6 +18,9 @@ from scipy import sparse
 TEXT_FEATURES = ("bi_score", "cross_score")
 OTHER_FEATURES = ("popularity", "recency", "category_overlap", "user_activity", "co_taken")
 FEATURES = TEXT_FEATURES + OTHER_FEATURES
+# what the ranker knows of the user (the rest describes the item): a user who took nothing yet
+# is given the training mean of these, i.e. seen as the average user (cold start)
+USER_FEATURES = TEXT_FEATURES + ("category_overlap", "user_activity", "co_taken")
 DAY = 86_400
 
 

@@ -2,7 +2,8 @@
 
 One :class:`Pipeline` holds a catalogue, the interactions seen so far and the three models.
 Items are embedded once; a user's profile is embedded per request. Users with no history are
-cold-start: they get the most popular items they have not seen, flagged as such.
+cold-start: they are offered the most popular items they have not seen, scored by the same
+ranker as its average user (:meth:`Pipeline.score_pairs`), and flagged as such.
 """
 
 from __future__ import annotations
@@ -17,12 +18,24 @@ import pandas as pd
 from shared import VectorIndex, recall_at_k
 from shared.errors import VerticalsError
 
-from .features import FEATURES, FeatureStats, co_taken, fit_stats, other_features
+from .features import FEATURES, TEXT_FEATURES, USER_FEATURES, FeatureStats, co_taken, fit_stats, other_features
 from .profiles import MAX_ITEMS, item_entries, positives_by_user, profile_text
 from .ranker import Ranker
 from .scoring import TextScorer, build_index, search_candidates
 
-POPULARITY_FALLBACK = "no history yet: showing popular items"
+COLD_START = ("scored by the ranker as for its average user: only the items' popularity and "
+              "recency count (text interest and the other user features are neutral until they "
+              "take something)")
+POPULARITY_FALLBACK = f"no history yet: popular items, {COLD_START}"
+NEW_ITEM_SHARE = 0.1  # room in each user's pool, beyond the n candidates, for never-seen items
+
+
+def cold_start_note(users: Sequence[str], shown: int = 5) -> str:
+    """One line naming the users with no history: ``["U9", "U7"] -> "2 user(s) with no history
+    (U7, U9): scored by the ranker as ..."``; past ``shown`` names it adds ``", and 3 more"``."""
+    names = sorted(set(users))
+    more = f", and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{len(names)} user(s) with no history ({', '.join(names[:shown])}{more}): {COLD_START}"
 
 
 @dataclass
@@ -50,6 +63,8 @@ class Pipeline:
         self.taken = positives_by_user(self.interactions)
         self.seen = self.interactions.groupby("user_id")["item_id"].agg(set).to_dict()
         self._entries = item_entries(self.items)
+        touched = set(past["item_id"]) | set(self.interactions["item_id"])
+        self.new_items = [i for i in self.items["item_id"] if i not in touched]
         self._index = None
         self._by_popularity: list[str] | None = None
 
@@ -83,43 +98,89 @@ class Pipeline:
             raise VerticalsError(f"unknown item_id {item!r}: add it to the items file first")
 
     def features(self, users: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
-        """``(n, 7)`` matrix in :data:`.features.FEATURES` order for (user, item) pairs."""
+        """``(n, 7)`` matrix in :data:`.features.FEATURES` order for (user, item) pairs.
+
+        A user with no history has no profile for the text models to read: their text columns
+        are NaN (:meth:`score_pairs` makes them neutral), and no model time is spent on them.
+        """
         for item in set(item_ids):
             self.known_item(item)
+        warm = np.array([bool(self.taken.get(u)) for u in users], dtype=bool)
+        text = np.full((len(users), len(TEXT_FEATURES)), np.nan)
+        if warm.any():
+            text[warm] = self._text_scores([u for u, w in zip(users, warm) if w],
+                                           [i for i, w in zip(item_ids, warm) if w])
+        return np.column_stack([text, other_features(self.stats, users, item_ids)])
+
+    def _text_scores(self, users: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
+        """``(n, 2)``: bi-encoder cosine and cross-encoder P(interest) of each pair."""
         profiles = {u: self.profile(u) for u in sorted(set(users))}
         profile_vecs = self.scorer.embed(list(profiles.values()))
         user_row = {u: i for i, u in enumerate(profiles)}
         rows = [self.row[i] for i in item_ids]
         bi = np.einsum("ij,ij->i", profile_vecs[[user_row[u] for u in users]],
-                       self.item_vecs[rows]) if len(users) else np.zeros(0)
-        # subtle: cold users have an empty profile; their text scores are not meaningful
+                       self.item_vecs[rows])
         cross = self.scorer.interest([profiles[u] for u in users], [self.text[i] for i in item_ids])
-        return np.column_stack([bi, cross, other_features(self.stats, users, item_ids)])
+        return np.column_stack([bi, cross])
 
     def score_pairs(self, users: Sequence[str], item_ids: Sequence[str]) -> pd.DataFrame:
-        """Features, ranker score and its text/other split for each (user, item) pair."""
+        """Features, ranker score and its breakdown for each (user, item) pair:
+        ``baseline + text_part + other_part == logit(score)``.
+
+        subtle: a user with no history gets the same ranker's P(take) as everyone else, as if
+        they were its average user: the features that describe the user
+        (:data:`.features.USER_FEATURES`: text scores, category overlap, activity, co-taken) at
+        their training mean, so they add exactly 0 to the logit, and the item's real popularity
+        and recency. One scale for every user, and a popular item is not shown as a sure thing
+        (popularity itself, 1.0 for the top item, was once the score here). The ranker was
+        fitted on users with history only: left at 0, category overlap, co-taken and activity
+        read as "unlike all you took" and sank every cold score to ~0.0001.
+        """
         # a ranker may use a subset of FEATURES (one fitted before a feature existed, or an ablation)
         x = self.features(users, item_ids)[:, [FEATURES.index(f) for f in self.ranker.features]]
+        cold = np.array([not self.taken.get(u) for u in users], dtype=bool)
+        unknown = [c for c, f in enumerate(self.ranker.features) if f in USER_FEATURES]
+        x[np.ix_(cold, unknown)] = np.array(self.ranker.mean)[unknown]
         text_part, other_part = self.ranker.split(x)
         frame = pd.DataFrame(x, columns=self.ranker.features)
         frame.insert(0, "item_id", list(item_ids))
         frame.insert(0, "user_id", list(users))
         frame["score"] = self.ranker.predict(x)
+        frame["baseline"] = self.ranker.intercept
         frame["text_part"], frame["other_part"] = text_part, other_part
-        cold = np.array([not self.taken.get(u) for u in users], dtype=bool)
-        frame.loc[cold, "score"] = frame.loc[cold, "popularity"]
         frame["cold_start"] = cold
         return frame
 
     def candidates(self, users: Sequence[str], n: int) -> list[list[str]]:
         """Up to ``n`` unseen items per user from three sources in the shares of ``self.shares``:
         the bi-encoder's nearest items, the items most often co-taken with the user's recent
-        ones, then the most popular to fill up (popularity alone when cold).
+        ones, then the most popular to fill up (popularity alone when cold); and beyond those
+        ``n``, up to ``ceil(n * NEW_ITEM_SHARE)`` items nobody took yet (:meth:`new_candidates`).
 
         subtle: text search alone never proposes the blockbusters most users take next, so the
         ranker could not use its popularity feature on them; it then lost to plain popularity.
         """
-        return [mix_sources(found, n, self.shares) for found in self.sources(users, n)]
+        extra = self.new_candidates(users, ceil(n * NEW_ITEM_SHARE))
+        return [list(dict.fromkeys(mix_sources(found, n, self.shares) + new))
+                for found, new in zip(self.sources(users, n), extra)]
+
+    def new_candidates(self, users: Sequence[str], n: int) -> list[list[str]]:
+        """Per user, up to ``n`` items nobody has interacted with yet, nearest to the user's
+        profile first (none for a user with no history: there is no text to match).
+
+        subtle: a new item has no popularity or co-taken and rarely makes the bi-encoder's share
+        of the pool on a catalogue of older items, so "scored from its text at once" never
+        reached a top-k; these go into the pool beside it. The cost is at most ``n`` more pairs
+        for the cross-encoder per user (``ceil(10%)`` of the pool from :meth:`candidates`).
+        """
+        warm = [u for u in users if self.taken.get(u)]
+        if not self.new_items or not warm or n < 1:
+            return [[] for _ in users]
+        sims = self.scorer.embed([self.profile(u) for u in warm]) @ self.item_vecs[
+            [self.row[i] for i in self.new_items]].T
+        nearest = {u: [self.new_items[j] for j in np.argsort(-row, kind="stable")[:n]]
+                   for u, row in zip(warm, sims)}
+        return [nearest.get(u, []) for u in users]
 
     def sources(self, users: Sequence[str], n: int) -> list[tuple[list[str], list[str], list[str]]]:
         """Per user, up to ``n`` unseen items from each source, best first: (bi-encoder,

@@ -47,7 +47,9 @@ class Ranker:
         return (x - np.array(self.mean)) / np.array(self.scale) * np.array(self.coef)
 
     def split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(text part, other part) of each logit, intercept excluded."""
+        """(text part, other part) of each logit; the intercept is the rest of it, the baseline:
+        the logit of an average candidate (every feature at its training mean adds 0), so
+        ``intercept + text + other == logits(x)``."""
         parts = self.contributions(x)
         text = np.array([f in TEXT_FEATURES for f in self.features])
         return parts[:, text].sum(axis=1), parts[:, ~text].sum(axis=1)

@@ -28,7 +28,7 @@ from shared.finetune import check_layers
 from .batch import BatchPlan, BatchResult, check_output, plan_chunks, run_batch
 from .data import read_candidates, read_interactions, read_items
 from .features import FEATURES
-from .pipeline import POPULARITY_FALLBACK, SHARE_GRID, Pipeline, choose_shares, mix_sources, rank
+from .pipeline import POPULARITY_FALLBACK, SHARE_GRID, Pipeline, choose_shares, cold_start_note, mix_sources, rank
 from .profiles import positives_by_user, sequential_examples
 from .ranker import Ranker, fit_ranker
 from .scoring import TextConfig, TextScorer, random_negatives, train_text_models
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 DEMO_PREFIX = "demo"
 HELD_OUT_USERS = 0.2  # share of the ranker's users whose rows only measure it (val_auc)
 TIME_GROUPS = 8  # the ranker's users, by when they validate, each group with its own past
+MIN_VAL_POSITIVES = 20  # fewer taken items on the held-out rows: val_auc is only a rough guide
 
 
 @dataclass
@@ -63,12 +64,14 @@ class TrainConfig:
 
 @dataclass
 class Recommendation:
-    """One ranked item with its score breakdown and the history items behind it."""
+    """One ranked item with its score breakdown and the history items behind it:
+    ``baseline + text_part + other_part == logit(score)``."""
 
     item_id: str
     title: str
     category: str
     score: float
+    baseline: float
     text_part: float
     other_part: float
     features: dict[str, float]
@@ -166,11 +169,15 @@ class RecommenderService:
                            "val_auc_users": held},
                 "metrics": metrics | {"val_users": len(held),
                                       "val_candidate_recall": candidates["candidate_recall"]}}
+        warning = few_positives_warning(metrics["val_positives"], len(held))
+        if warning:  # printed by `recommend train` / `recommend demo` from the result below
+            card["warning"] = warning
         name = self.names()["ranker"]
         version = self.registry.save(name, ranker.save, card)
         self._pipeline = None
         return {"biencoder": bi, "interest": cross, "ranker": f"{name}@{version}", **card["metrics"],
-                "candidate_shares": candidates["candidate_shares"]}
+                "candidate_shares": candidates["candidate_shares"]} | (
+                    {"warning": warning} if warning else {})
 
     def _validation_set(self, early: pd.DataFrame, late: pd.DataFrame, scorer: TextScorer,
                         config: TrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray,
@@ -249,8 +256,11 @@ class RecommenderService:
     def ranker_card(self) -> dict:
         name = self.names()["ranker"]
         if self.registry.current(name) is None:
-            raise VerticalsError(f"no trained recommender ({name!r} is not in the registry) — "
-                                 "run `verticals recommend train` or `verticals recommend demo`")
+            fix = ("run `verticals recommend demo`" if self.prefix == DEMO_PREFIX else
+                   f"run `verticals recommend train --items I.csv --interactions X.csv --prefix "
+                   f"{self.prefix}`, or to use the demo's models (`verticals recommend demo` "
+                   f"registers them under the prefix `{DEMO_PREFIX}`) pass `--prefix {DEMO_PREFIX}`")
+            raise VerticalsError(f"no trained recommender ({name!r} is not in the registry) — {fix}")
         return self.registry.card(name)
 
     def pipeline(self) -> Pipeline:
@@ -286,7 +296,7 @@ class RecommenderService:
         return rows[["when", "item_id", "title", "category", "label"]].reset_index(drop=True)
 
     def recommend(self, user: str, n: int = 10) -> tuple[list[Recommendation], str]:
-        """Top-``n`` for ``user`` and a note (non-empty when falling back to popularity)."""
+        """Top-``n`` for ``user`` and a note (non-empty for a user with no history)."""
         pipe = self.pipeline()
         frame = pipe.top_k([user], n)
         note = POPULARITY_FALLBACK if not pipe.taken.get(user) else ""
@@ -294,7 +304,8 @@ class RecommenderService:
         return [Recommendation(
             item_id=r.item_id, title=pipe.title[r.item_id],
             category=str(self.items.loc[pipe.row[r.item_id], "category"]),
-            score=float(r.score), text_part=float(r.text_part), other_part=float(r.other_part),
+            score=float(r.score), baseline=float(r.baseline), text_part=float(r.text_part),
+            other_part=float(r.other_part),
             features={f: float(getattr(r, f)) for f in features},
             because=pipe.because(user, r.item_id),
         ) for r in frame.itertuples()], note
@@ -341,9 +352,10 @@ class RecommenderService:
         key = fingerprint([inputs, top_k, chunk_size, models, str(out.resolve())])
         plan = BatchPlan(out, key, plan_chunks(users, chunk_size))
         result = run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
-        result.cold_start = len(set(users) - set(positives_by_user(self.interactions)))
-        if result.cold_start:
-            log.warning("%d user(s) have no history yet: scored by popularity", result.cold_start)
+        cold = set(users) - set(positives_by_user(self.interactions))
+        result.cold_start = len(cold)
+        if cold:  # the one notice (the CLI and the nightly job both show this log line)
+            log.warning("%s", cold_start_note(cold))
         return result
 
 
@@ -402,6 +414,16 @@ def held_out_users(users: np.ndarray, labels: np.ndarray, share: float,
     return sorted(held)
 
 
+def few_positives_warning(positives: int, users: int) -> str:
+    """A one-line note when the ranker's validation is too small to trust, else ``""``:
+    ``few_positives_warning(3, 4)`` -> ``"val_auc rests on 3 taken item(s) of 4 held-out ..."``."""
+    if positives >= MIN_VAL_POSITIVES:
+        return ""
+    return (f"val_auc rests on {positives} taken item(s) of {users} held-out user(s) (under "
+            f"{MIN_VAL_POSITIVES}): a rough guide only — add interactions or raise --val-fraction "
+            "for a steadier measure")
+
+
 def held_out_metrics(x: np.ndarray, y: np.ndarray, held: np.ndarray,
                      features: Sequence[str]) -> dict:
     """AUC on the rows of held-out users (``held``, a row mask) of a ranker fitted on the other
@@ -452,5 +474,7 @@ def demo_setup(items: Path, interactions: Path, force: bool = False, top_k: int 
     else:
         rows = service.score(out, top_k=top_k, overwrite=True).rows
         atomic_write_text(stamp, json.dumps(job))
-    return {"trained": force or not fresh, "prefix": DEMO_PREFIX,
-            "ranker": service.ranker_card()["version"], "scores": str(out), "rows": rows}
+    card = service.ranker_card()
+    return {"trained": force or not fresh, "prefix": DEMO_PREFIX, "ranker": card["version"],
+            "scores": str(out), "rows": rows} | ({"warning": card["warning"]} if "warning" in card
+                                                 else {})

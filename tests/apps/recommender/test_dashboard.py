@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -29,8 +30,12 @@ def test_dashboard_shows_history_reranked_list_and_cards(dashboard_env: dict) ->
     assert {"History", "Top 10, reranked", "Models"} <= set(headers)
     assert any("Because you liked" in m.value for m in at.markdown)
     recs = at.dataframe[0].value
-    assert len(recs) == 10 and {"text interest", "other features",
+    assert len(recs) == 10 and {"baseline", "text interest", "other features",
                                 "because you liked"} <= set(recs.columns)
+    # the parts shown add up to the score's logit (parts rounded to 0.01, the score to 0.001)
+    parts = recs["baseline"] + recs["text interest"] + recs["other features"]
+    assert np.allclose(1 / (1 + np.exp(-parts)), recs["score"], atol=0.005), (parts, recs["score"])
+    assert any("logit (log-odds) = baseline" in c.value for c in at.caption)
     assert [e.label for e in at.expander][:1] == ["rec-ranker v1 (ranker)"]
 
 
@@ -39,6 +44,8 @@ def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> Non
     at.selectbox[0].select(at.selectbox[0].options[-1]).run()
     assert not at.exception
     assert any("no history yet" in w.value for w in at.warning)
+    recs = at.dataframe[0].value
+    assert (recs["text interest"] == 0).all() and recs["score"].between(0, 1).all()
 
 
 def test_dashboard_without_models_says_what_to_run(home: Path, tiny: dict[str, Path],

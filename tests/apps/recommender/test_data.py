@@ -136,3 +136,36 @@ def test_movielens_layout(tmp_path: Path) -> None:
     items, interactions = load_movielens(tmp_path)
     assert items.loc[0, "text"] == "Toy Story (1995). Genres: Animation, Comedy. Tags: pixar."
     assert interactions["label"].tolist() == [1, 0] and items.loc[1, "category"] == "Action"
+
+
+@pytest.mark.parametrize("rows, problem", [
+    ("u1,A,yes,1", "row 5: label must be 0 or 1, got 'yes'"),
+    ("u1,Z,1,2", "row 5: unknown item_id 'Z'"),
+    ("u1,A,0,1", "row 5: duplicate row"),
+    ("u1,A,1,soon", "row 5: timestamp must be a number"),
+])
+def test_rows_keep_their_file_numbers_after_blank_lines(tmp_path: Path, items, rows: str,
+                                                        problem: str) -> None:
+    """read_table drops blank lines; the row named is still the file's (header = row 1)."""
+    path = write(tmp_path / "x.csv", "user_id,item_id,label,timestamp\n\nu1,A,0,1\n\n" + rows + "\n")
+    with pytest.raises(DataError, match=problem):
+        read_interactions(path, items)
+
+
+def test_blank_lines_before_a_repeated_item_or_candidate_keep_row_numbers(tmp_path: Path,
+                                                                         items) -> None:
+    with pytest.raises(DataError, match="row 4: duplicate row for item_id"):
+        read_items(write(tmp_path / "i.csv", "item_id,title\nA,One\n\nA,Again\n"))
+    with pytest.raises(DataError, match="row 5: unknown item_id 'nope'"):
+        read_candidates(write(tmp_path / "c.csv", "user_id,item_id\n\nu1,A\n\nu1,nope\n"), items)
+
+
+@pytest.mark.parametrize("reader", ["items", "interactions", "candidates"])
+def test_a_zero_byte_file_is_called_empty(tmp_path: Path, items, reader: str) -> None:
+    empty = write(tmp_path / "empty.csv", "")
+    read = {"items": read_items, "interactions": read_interactions,
+            "candidates": lambda path: read_candidates(path, items)}[reader]
+    with pytest.raises(DataError, match=r"empty.csv: is empty \(0 bytes\) — write the header "
+                                        r"(item_id|user_id),") as err:
+        read(empty)
+    assert "\n" not in str(err.value)

@@ -18,10 +18,10 @@ from apps.recommender.features import (
     recency_weight,
     title_priors,
 )
-from apps.recommender.pipeline import rank
+from apps.recommender.pipeline import COLD_START, cold_start_note, rank
 from apps.recommender.profiles import profile_text, sequential_examples
 from apps.recommender.ranker import Ranker, fit_ranker
-from apps.recommender.service import time_split
+from apps.recommender.service import MIN_VAL_POSITIVES, few_positives_warning, time_split
 
 ITEMS = pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["A", "B", "C"],
                       "description": ["", "", ""], "category": ["x", "x", "y"]})
@@ -88,6 +88,9 @@ def test_ranker_is_an_exact_additive_breakdown_and_round_trips(tmp_path) -> None
     assert ranker.coef[0] > abs(ranker.coef[1])
     text, other = ranker.split(x[:5])
     assert np.allclose(text + other + ranker.intercept, ranker.logits(x[:5]))
+    average = np.array([ranker.mean])  # every part is 0 there: the intercept is the baseline
+    assert np.allclose(ranker.split(average), 0.0) and ranker.logits(average)[0] == pytest.approx(
+        ranker.intercept)
     ranker.save(tmp_path)
     assert np.allclose(Ranker.load(tmp_path).predict(x), ranker.predict(x))
 
@@ -183,3 +186,16 @@ def test_candidate_search_asks_gpu_faiss_for_at_most_2048() -> None:
     assert [i for i, _ in found[1]] == [ids[r] for r in order[2000:2010:2]], "unseen, in order"
     swamped = {ids[r] for r in order[:2100]}
     assert search_candidates(index, user, 5, [swamped]) == [[]], "none unseen in the nearest 2048"
+
+
+def test_cold_start_note_names_the_users_once() -> None:
+    assert cold_start_note(["U9", "U7", "U9"]) == f"2 user(s) with no history (U7, U9): {COLD_START}"
+    many = cold_start_note([f"U{i}" for i in range(8)], shown=3)
+    assert many.startswith("8 user(s) with no history (U0, U1, U2, and 5 more): ")
+
+
+def test_few_validation_positives_give_a_one_line_warning() -> None:
+    assert few_positives_warning(MIN_VAL_POSITIVES, 10) == ""
+    warning = few_positives_warning(3, 4)
+    assert warning.startswith("val_auc rests on 3 taken item(s) of 4 held-out user(s)")
+    assert "\n" not in warning and "--val-fraction" in warning

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from apps.recommender.batch import InjectedFailure
 from apps.recommender.cli import app
-from apps.recommender.pipeline import POPULARITY_FALLBACK
+from apps.recommender.pipeline import COLD_START, POPULARITY_FALLBACK
 from apps.recommender.service import RecommenderService
 from shared.errors import DataError, VerticalsError
 
@@ -72,17 +72,43 @@ def test_recommend_ranks_unseen_items_with_a_breakdown(service: RecommenderServi
     scores = [r.score for r in recs]
     assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
     assert all(r.because for r in recs), "each item is explained by history items"
-    ranker = service.pipeline().ranker
-    logit = np.log(recs[0].score / (1 - recs[0].score))
-    assert recs[0].text_part + recs[0].other_part + ranker.intercept == pytest.approx(logit,
-                                                                                      abs=1e-5)
+    for r in recs:  # the breakdown adds up: baseline + text + other = logit(score)
+        logit = np.log(r.score / (1 - r.score))
+        assert r.baseline + r.text_part + r.other_part == pytest.approx(logit, abs=1e-5)
+    assert {r.baseline for r in recs} == {service.pipeline().ranker.intercept}
 
 
-def test_cold_start_user_gets_popular_items_and_is_told(service: RecommenderService) -> None:
+def test_cold_start_user_is_scored_by_the_ranker_as_its_average_user(
+        service: RecommenderService) -> None:
+    """Popular items, on the same P(take) scale as everyone: the features that describe the user
+    sit at their training mean (adding 0), the items' popularity and recency are real."""
+    from apps.recommender.features import USER_FEATURES
+
     recs, note = service.recommend("someone-new", 3)
     assert note == POPULARITY_FALLBACK and len(recs) == 3
-    popularity = service.pipeline().stats.popularity
-    assert [r.item_id for r in recs] == sorted(popularity, key=lambda i: (-popularity[i], i))[:3]
+    pipe = service.pipeline()
+    assert {r.item_id for r in recs} <= set(pipe.popular("someone-new", 4 * 3))  # the pool
+    ranker, scores = pipe.ranker, [r.score for r in recs]
+    assert scores == sorted(scores, reverse=True)
+    for r in recs:
+        x = [mean if f in USER_FEATURES else r.features[f]
+             for f, mean in zip(ranker.features, ranker.mean)]
+        assert r.score == pytest.approx(ranker.predict(np.array([x]))[0], abs=1e-6)
+        assert r.text_part == pytest.approx(0.0, abs=1e-9) and 0.0 < r.score < 1.0
+        assert r.features["popularity"] == pytest.approx(pipe.stats.popularity[r.item_id], abs=1e-6)
+        logit = np.log(r.score / (1 - r.score))
+        assert r.baseline + r.text_part + r.other_part == pytest.approx(logit, abs=1e-5)
+
+
+def test_missing_models_say_the_demo_registers_under_its_own_prefix(
+        rec_home: Path, tiny: dict[str, Path]) -> None:
+    service = RecommenderService(tiny["items"], tiny["interactions"], prefix="mine")
+    with pytest.raises(VerticalsError, match="'mine-ranker' is not in the registry") as err:
+        service.ranker_card()
+    assert "--prefix mine" in str(err.value) and "pass `--prefix demo`" in str(err.value)
+    demo = RecommenderService(tiny["items"], tiny["interactions"], prefix="demo")
+    with pytest.raises(VerticalsError, match="— run `verticals recommend demo`$"):
+        demo.ranker_card()
 
 
 def test_new_item_is_scored_from_its_text_without_retraining(
@@ -98,13 +124,38 @@ def test_new_item_is_scored_from_its_text_without_retraining(
     assert 0.0 < frame.loc[0, "score"] < 1.0
 
 
+def test_a_new_item_reaches_the_pool_and_the_top_k(rec_home: Path, tiny: dict[str, Path],
+                                                   tmp_path: Path) -> None:
+    """An item nobody has interacted with yet has no popularity or co-taken; it still gets a
+    slot in each user's pool beside the n candidates, so a good match can rank."""
+    items = pd.read_csv(tiny["items"], dtype=str, keep_default_na=False)
+    log = pd.read_csv(tiny["interactions"], dtype=str)
+    new = {"item_id": "NEW1", "title": "Starlight Over the Moors",
+           "description": "A beginner's guide to telescopes and star charts.",
+           "category": "Astronomy"}
+    pd.concat([items[items["item_id"].isin(set(log["item_id"]))], pd.DataFrame([new])]).to_csv(
+        tmp_path / "items.csv", index=False)
+    pipe = RecommenderService(tmp_path / "items.csv", tiny["interactions"]).pipeline()
+    assert pipe.new_items == ["NEW1"]
+    users = sorted(pipe.taken)[:3]
+    pools = pipe.candidates(users, 4)
+    assert all(pool[-1] == "NEW1" and len(pool) == 5 for pool in pools)
+    scored = pipe.score_pairs(users, ["NEW1"] * len(users))
+    top = pipe.top_k(users, 5, n_candidates=4)  # the whole pool is kept: NEW1 is in every list
+    assert (top["item_id"] == "NEW1").sum() == len(users)
+    assert np.allclose(top.set_index("user_id").query("item_id == 'NEW1'").loc[users, "score"],
+                       scored["score"])
+    assert pipe.candidates(["someone-new"], 4) == [pipe.popular("someone-new", 4)], "cold: none"
+
+
 def test_candidates_mix_text_co_taken_and_popular_items(service: RecommenderService) -> None:
     from apps.recommender.features import co_taken
 
     pipe = service.pipeline()
     user = warm_user(service)
     offered = pipe.candidates([user], 9)[0]
-    assert len(offered) == len(set(offered)) == 9 and not set(offered) & pipe.seen[user]
+    assert len(offered) == len(set(offered)) and not set(offered) & pipe.seen[user]
+    assert len(offered[9:]) <= 1 and set(offered[9:]) <= set(pipe.new_items), "+10% new items"
     near = co_taken(pipe.stats, user)
     ids = list(pipe.items["item_id"])
     best = next(ids[r] for r in np.argsort(-near, kind="stable") if ids[r] not in pipe.seen[user])
@@ -154,8 +205,14 @@ def test_unknown_item_is_refused(service: RecommenderService) -> None:
 
 
 def test_batch_candidates_resume_to_identical_file(service: RecommenderService,
-                                                   tiny: dict[str, Path], tmp_path: Path) -> None:
-    clean = service.score(tmp_path / "clean.parquet", candidates=tiny["candidates"], chunk_size=1)
+                                                   tiny: dict[str, Path], tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING"):
+        clean = service.score(tmp_path / "clean.parquet", candidates=tiny["candidates"],
+                              chunk_size=1)
+    notes = [r.getMessage() for r in caplog.records if "no history" in r.getMessage()]
+    # U001 and U003 were only shown items of these shelves, NEWBIE is not in the log at all
+    assert notes == ["3 user(s) with no history (NEWBIE, U001, U003): " + COLD_START], "one notice"
     out = tmp_path / "scores.parquet"
     with pytest.raises(InjectedFailure):
         service.score(out, candidates=tiny["candidates"], chunk_size=1, fail_after=2)
@@ -167,7 +224,8 @@ def test_batch_candidates_resume_to_identical_file(service: RecommenderService,
     assert len(frame) == len(expected) and frame.columns.tolist() == ["user_id", "item_id",
                                                                        "score", "rank"]
     newbie = frame[frame["user_id"] == "NEWBIE"]
-    assert newbie["rank"].tolist() == [1], "an unknown user is scored cold (popularity)"
+    assert newbie["rank"].tolist() == [1], "an unknown user is scored cold"
+    assert 0.0 < newbie["score"].iloc[0] < 1.0
     assert resumed.cold_start >= 1
 
 
@@ -284,6 +342,9 @@ def test_ranker_auc_is_measured_on_held_out_users(service: RecommenderService) -
     held, metrics = card["params"]["val_auc_users"], card["metrics"]
     assert held and metrics["val_users"] == len(held) < len(service.users())
     assert 0 < metrics["val_positives"] < metrics["val_rows"]
+    # the tiny data validates on a handful of taken items: the card says so in one line
+    assert metrics["val_positives"] < 20 and card["warning"].startswith(
+        f"val_auc rests on {metrics['val_positives']} taken item(s) of {len(held)} held-out user(s)")
 
 
 def test_batch_parts_of_other_models_are_not_resumed(rec_home: Path, tiny: dict[str, Path],
