@@ -27,6 +27,8 @@ def show_model_card(card: dict) -> None:
         f"base `{card.get('base', '?')}` · data `{card.get('data_fingerprint', '?')}` · "
         f"created {card.get('created', '?')}"
     )
+    if card.get("warning"):  # e.g. a validation too thin to trust the metrics below
+        st.warning(card["warning"])
     show_metrics(card.get("metrics", {}))
     with st.expander("recipe and history"):
         st.json({"params": card.get("params", {}), "history": card.get("history", [])})

@@ -37,6 +37,7 @@ def test_dashboard_shows_history_reranked_list_and_cards(dashboard_env: dict) ->
     assert np.allclose(1 / (1 + np.exp(-parts)), recs["score"], atol=0.005), (parts, recs["score"])
     assert any("logit (log-odds) = baseline" in c.value for c in at.caption)
     assert [e.label for e in at.expander][:1] == ["rec-ranker v1 (ranker)"]
+    assert any("rests on" in w.value for w in at.warning)  # the thin validation, on the card
 
 
 def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> None:
