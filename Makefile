@@ -44,10 +44,12 @@ lint: setup
 	$(BIN)/ruff check shared apps tests benchmarks
 
 # Stops the finance demo's background poller first: it would hold its port and write into
-# the deleted home (the pid file names it; a pid now used by another program is left alone).
+# the deleted home (the pid file names it; a pid now used by another program, or by another
+# home's poller, is left alone).
 clean:
 	@pid=$$(cat var/finance/demo.pid 2>/dev/null); \
-	if [ -n "$$pid" ] && ps -p "$$pid" -o args= 2>/dev/null | grep -q -- --demo-feeds; then \
+	if [ -n "$$pid" ] && ps -p "$$pid" -o args= 2>/dev/null | \
+	  grep -q -- "--demo-feeds.*--config $(CURDIR)/var/finance/sources.toml$$"; then \
 	  kill "$$pid" && echo "stopped the finance demo poller (pid $$pid)"; \
 	  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$$pid" 2>/dev/null && sleep 1; done; \
 	fi; true

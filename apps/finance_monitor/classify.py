@@ -23,7 +23,9 @@ SENTIMENTS = ("negative", "neutral", "positive")
 CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,6})\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z$0-9])")
 _ABBREV = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|Inc|Corp|Ltd|Co|St|vs|No|U\.S)\.$")
-_URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+")
+_URL = re.compile(r"\bhttps?://[^\s)\]]+|\bwww\.[^\s)\]]+")  # a closing bracket ends a link
+_MD_LINK = re.compile(r"\[([^\]]*)\]\(\s*(?:https?://|www\.)[^)]*\)")  # [text](url) -> text
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")  # what "(https://...)" leaves
 
 
 def cashtags(text: str) -> list[str]:
@@ -51,9 +53,15 @@ def clean_text(text: str) -> str:
 
     subtle: a shortened link carries no topic or sentiment but costs ~17 of a Twitter headline's
     ~44 tokens (measured on the topic validation set): dropping it cuts classification time by
-    a third. A text that is nothing but a link is kept as it was.
+    a third. A text that is nothing but a link is kept as it was. A markdown link keeps its text
+    and a bracketed link goes with its brackets, so no "[click](" remnant reaches the
+    driving sentences.
+
+    >>> clean_text("Bank fined [details](https://n.example/a) today (https://t.co/x)")
+    'Bank fined details today'
     """
-    cleaned = " ".join(_URL.sub(" ", text).split())
+    cleaned = _EMPTY_BRACKETS.sub(" ", _URL.sub(" ", _MD_LINK.sub(r"\1", text)))
+    cleaned = " ".join(cleaned.split())
     return cleaned or text.strip()
 
 

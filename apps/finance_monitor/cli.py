@@ -51,16 +51,17 @@ def run(config: ConfigOpt = None,
     """Poll every source on its interval until interrupted (persistent job store)."""
     import logging
 
-    from .scheduler import run_forever
+    from .scheduler import poller_lock, run_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        if demo_feeds:
-            from .demo_feeds import DemoFeedServer
+        with poller_lock():  # one poller per home: they would take over each other's jobs
+            if demo_feeds:
+                from .demo_feeds import DemoFeedServer
 
-            DemoFeedServer(port=port, speed=speed).start()
-        run_forever(config_path(config))
+                DemoFeedServer(port=port, speed=speed).start()
+            run_forever(config_path(config))
     except VerticalsError as exc:
         _fail(exc)
 

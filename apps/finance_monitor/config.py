@@ -29,10 +29,11 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
+from urllib.parse import urlsplit
 
 from shared.errors import DataError
 
@@ -40,6 +41,25 @@ from shared.errors import DataError
 class SourceKind(StrEnum):
     FEED = "feed"  # RSS / Atom, parsed with feedparser
     PAGE = "page"  # one HTML article, text extracted with trafilatura
+
+
+def check_http_url(what: str, url: str) -> None:
+    """A ``ValueError`` naming ``what`` unless ``url`` is http(s) with a host (and a valid port).
+
+    >>> check_http_url("webhook url", "ftp://x")
+    Traceback (most recent call last):
+    ...
+    ValueError: webhook url must start with http:// or https://, got 'ftp://x'
+    """
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"{what} must start with http:// or https://, got {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ValueError(f"{what} has an invalid host or port, got {url!r}") from None
+    if not parts.hostname or any(c.isspace() for c in url):
+        raise ValueError(f"{what} needs a host name and no spaces, got {url!r}")
 
 
 @dataclass(frozen=True)
@@ -54,10 +74,13 @@ class SourceConfig:
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise ValueError("source name must not be empty")
-        if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"source url must start with http:// or https://, got {self.url!r}")
+        if self.name != self.name.strip():  # "x" and "x " would look like one source everywhere
+            raise ValueError(f"source name must not start or end with spaces, got {self.name!r}")
+        check_http_url("source url", self.url)
         if self.interval_s < 1:
             raise ValueError(f"interval_s must be at least 1, got {self.interval_s}")
+        if self.kind not in tuple(SourceKind):
+            raise ValueError(f"kind must be one of {[k.value for k in SourceKind]}, got {self.kind!r}")
         object.__setattr__(self, "kind", SourceKind(self.kind))
 
 
@@ -77,10 +100,13 @@ class FetchConfig:
     def __post_init__(self) -> None:
         if self.timeout_s <= 0:
             raise ValueError(f"timeout_s must be greater than 0, got {self.timeout_s}")
-        if self.retries < 0:
-            raise ValueError(f"retries must be 0 or more, got {self.retries}")
+        if not 0 <= self.retries <= 10:  # subtle: the backoff doubles, the 10th waits backoff_s * 512
+            raise ValueError(f"retries must be between 0 and 10, got {self.retries}")
         if self.max_bytes < 1024:
             raise ValueError(f"max_bytes must be at least 1024, got {self.max_bytes}")
+        for name in ("backoff_s", "min_host_interval_s", "max_redirects"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -108,6 +134,12 @@ class AlertConfig:
                              f"cooldown_windows ({history}), got {self.horizon_windows}")
         if not 0.0 <= self.min_negative_share <= 1.0:
             raise ValueError(f"min_negative_share must be in [0, 1], got {self.min_negative_share}")
+        if self.min_volume < 1:
+            raise ValueError(f"min_volume must be at least 1, got {self.min_volume}")
+        if self.cooldown_windows < 0:
+            raise ValueError(f"cooldown_windows must be 0 or more, got {self.cooldown_windows}")
+        if self.z_threshold <= 0:
+            raise ValueError(f"z_threshold must be greater than 0, got {self.z_threshold}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +152,7 @@ class WebhookConfig:
     def __post_init__(self) -> None:
         if self.format not in ("json", "slack"):
             raise ValueError(f"webhook format must be 'json' or 'slack', got {self.format!r}")
+        check_http_url("webhook url", self.url)
 
 
 @dataclass(frozen=True)
@@ -160,6 +193,26 @@ class MonitorConfig:
         raise KeyError(f"no source {name!r}; known: {', '.join(s.name for s in self.sources)}")
 
 
+TOP_LEVEL = ("sources", "webhooks", "fetch", "alerts", "models", "tickers")
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _type_problem(value: Any, kind: type) -> str | None:
+    """Why a TOML value does not fit a field of type ``kind`` (None when it does).
+
+    >>> _type_problem("fast", float), _type_problem(3, float), _type_problem(True, int)
+    ('must be a number', None, 'must be an integer')
+    """
+    base = str if isinstance(kind, type) and issubclass(kind, str) else kind
+    if base is float:
+        fits = isinstance(value, int | float) and not isinstance(value, bool)
+    elif base is int:
+        fits = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        fits = isinstance(value, base)
+    return None if fits else f"must be {_TYPE_WORDS.get(base, base.__name__)}"
+
+
 def _build(cls: type, raw: Any, where: str, path: Path) -> Any:
     """Instantiate a config dataclass from a TOML table, naming unknown keys and bad values."""
     if not isinstance(raw, dict):
@@ -169,6 +222,17 @@ def _build(cls: type, raw: Any, where: str, path: Path) -> Any:
     if unknown:
         raise DataError(path, None, f"[{where}] has unknown keys {unknown}",
                         f"use only {sorted(known)}")
+    missing = [f.name for f in fields(cls)
+               if f.default is MISSING and f.default_factory is MISSING and f.name not in raw]
+    if missing:
+        raise DataError(path, None, f"[{where}] is missing {', '.join(missing)}",
+                        "add it (see the example in config.py)")
+    hints = get_type_hints(cls)
+    for key, value in raw.items():
+        problem = _type_problem(value, hints[key])
+        if problem:  # subtle: checked here so a string never reaches __post_init__'s comparisons
+            raise DataError(path, None, f"[{where}] {key} {problem}, got {value!r}",
+                            "fix the value in the config")
     try:
         return cls(**raw)
     except (TypeError, ValueError) as exc:
@@ -178,6 +242,14 @@ def _build(cls: type, raw: Any, where: str, path: Path) -> Any:
 def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> MonitorConfig:
     """Build a :class:`MonitorConfig` from parsed TOML (a dict)."""
     path = Path(path)
+    unknown = sorted(set(data) - set(TOP_LEVEL))
+    if unknown:  # subtle: a typo like [[source]] would otherwise poll nothing, silently
+        raise DataError(path, None, f"unknown top-level keys {unknown}",
+                        f"use only {list(TOP_LEVEL)} ([[sources]] and [[webhooks]] are arrays)")
+    for key in ("sources", "webhooks"):
+        if not isinstance(data.get(key, []), list):
+            raise DataError(path, None, f"{key} must be an array of tables",
+                            f"write each one as a [[{key}]] table")
     sources = tuple(_build(SourceConfig, s, f"sources.{i}", path)
                     for i, s in enumerate(data.get("sources", [])))
     webhooks = tuple(_build(WebhookConfig, w, f"webhooks.{i}", path)
@@ -185,6 +257,9 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Monitor
     parts = {key: _build(cls, data.get(key, {}), key, path)
              for key, cls in (("fetch", FetchConfig), ("alerts", AlertConfig),
                               ("models", ModelConfig))}
+    if not isinstance(data.get("tickers", {}), dict):
+        raise DataError(path, None, f"tickers must be a table, got {data['tickers']!r}",
+                        'write [tickers] with lines like NWB = ["Northwind Bank"]')
     tickers = {k: tuple(v) if isinstance(v, list) else v
                for k, v in data.get("tickers", {}).items()}
     try:

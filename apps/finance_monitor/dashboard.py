@@ -15,6 +15,7 @@ from apps.finance_monitor.views import (
     alerts,
     article,
     articles_frame,
+    count_articles,
     health_frame,
     topics,
     trends_frame,
@@ -57,7 +58,9 @@ def show_trends(service: FinanceService) -> None:
         return
     keys = sorted(frame["key"].unique())
     default = keys if kind == "topic" else keys[:5]
-    chosen = st.multiselect(kind.capitalize(), keys, default=default, key="trend-keys")
+    # subtle: one key per kind; a shared key kept the topics chosen before as the ticker
+    # choice, which matches no ticker, so the ticker chart opened empty
+    chosen = st.multiselect(kind.capitalize(), keys, default=default, key=f"trend-keys-{kind}")
     chart = frame[frame["key"].isin(chosen)].pivot(index="window", columns="key", values=metric)
     st.line_chart(chart)
 
@@ -69,10 +72,13 @@ def show_articles(service: FinanceService) -> None:
     source = columns[2].selectbox("Source", ["(any)"] + [s.name for s in service.config.sources],
                                   key="f-source")
     search = columns[3].text_input("Search", key="f-search")
-    frame = articles_frame(service.engine, topic=None if topic == "(any)" else topic,
-                           sentiment=None if sentiment == "(any)" else sentiment,
-                           source=None if source == "(any)" else source, search=search or None)
-    st.caption(f"{len(frame)} articles")
+    filters = {"topic": None if topic == "(any)" else topic,
+               "sentiment": None if sentiment == "(any)" else sentiment,
+               "source": None if source == "(any)" else source, "search": search or None}
+    frame = articles_frame(service.engine, **filters)
+    total = count_articles(service.engine, **filters)
+    st.caption(f"the newest {len(frame)} of {total} articles" if total > len(frame)
+               else f"{total} articles")
     st.dataframe(frame, hide_index=True, width="stretch")
     if not frame.empty:
         chosen = st.selectbox("Details of article", frame["id"].tolist(), key="f-detail")
@@ -83,7 +89,7 @@ def show_articles(service: FinanceService) -> None:
 
 
 def show_health(service: FinanceService) -> None:
-    frame = health_frame(service.engine)
+    frame = health_frame(service.engine, [s.name for s in service.config.sources])
     if frame.empty:
         st.info("No polls yet: run `verticals finance run` or `verticals finance poll-once`.")
     st.dataframe(frame, hide_index=True, width="stretch")

@@ -15,6 +15,13 @@ import numpy as np
 # Capitalised only because they open a sentence or a wire-style prefix: not entities.
 OPENERS = frozenset("the a an this that these in on at as for and but it its report update "
                     "breaking exclusive analysis opinion".split())
+# Words that carry no fact of their own: function words and the wire's reporting frame
+# ("Report: ... to cut ... following a slump, sources say"). Rewordings differ in these freely.
+FILLER = frozenset("a an the to of in on at for by with from into as and or but its it is are was were be "
+                   "been has have had will would after following amid over report reports reported say says "
+                   "said source sources according update breaking exclusive analysis opinion".split())
+NEGATIONS = frozenset("not no never without nor cannot t".split())  # "t": won't -> won, t
+THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")  # 2,000 -> 2000
 TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|ocid)$", re.I)
 NUM_PERM = 64
 _PRIME = np.uint64((1 << 31) - 1)
@@ -49,18 +56,78 @@ def words(text: str) -> list[str]:
     return re.findall(r"[$\w%]+", text.lower())
 
 
+def stem(word: str) -> str:
+    """Crude suffix stripping, so inflections of one word compare equal (numbers kept as they are).
+
+    >>> [stem(w) for w in ("cuts", "cutting", "cut", "rises", "rising", "slumped", "5%")]
+    ['cut', 'cut', 'cut', 'ris', 'ris', 'slump', '5%']
+    """
+    if not word[0].isalpha():
+        return word
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[:-len(suffix)]
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+                word = word[:-1]  # cutting -> cutt -> cut
+            break
+    return word.rstrip("e") if len(word) > 3 else word
+
+
+def key_tokens(text: str) -> list[str]:
+    """The stemmed words that can carry a fact: filler dropped, thousands separators removed.
+
+    >>> key_tokens("Report: Vesta to cut 2,000 jobs following a subscriber slump, sources say")
+    ['vesta', 'cut', '2000', 'job', 'subscriber', 'slump']
+    """
+    return [stem(w) for w in words(THOUSANDS.sub("", text)) if w not in FILLER]
+
+
+# Words whose swap turns a story into a different one ("add" / "cut" 700 jobs, "first" / "second"
+# quarter), stemmed like key_tokens; numbers and cashtags are checked by their form.
+FACT_WORDS = frozenset(stem(w) for w in (
+    "add cut rise fall gain lose loss beat miss win up down raise lower hire shed grow shrink increase "
+    "decrease jump drop climb slide slump surge plunge soar sink tumble rally high low higher record "
+    "approve reject accept deny buy sell open close expand reduce boost strong weak profit upgrade "
+    "downgrade above below first second third fourth fifth last half quarter q1 q2 q3 q4 h1 h2").split())
+
+
+def same_facts(a: list[str], b: list[str]) -> bool:
+    """Whether two stories' key tokens can tell the same fact.
+
+    Every key word of the shorter story must appear in the longer one, both must agree on
+    negation, and the longer may only add words. subtle: shingle overlap alone merges
+    "Bluefin to add 700 jobs" with "Bluefin to cut 700 jobs" (one word in seven differs), so a
+    differing word is tolerated only in long texts (one in ten) and never when it is a number,
+    cashtag or a word from ``FACT_WORDS``.
+
+    >>> same_facts(key_tokens("Bluefin to add 700 jobs"), key_tokens("Bluefin to cut 700 jobs"))
+    False
+    >>> same_facts(key_tokens("Vesta cuts jobs"), key_tokens("Report: Vesta to cut jobs, sources say"))
+    True
+    """
+    short, long = sorted((set(a), set(b)), key=len)
+    if short & NEGATIONS != long & NEGATIONS:
+        return False
+    missing = short - long
+    if len(missing) > len(short) // 10:
+        return False
+    return not any(w in FACT_WORDS or not w[0].isalpha() for w in missing)
+
+
 def content_hash(text: str) -> str:
     """Hash of the normalised words, so spacing, case and punctuation do not matter."""
     return hashlib.sha256(" ".join(words(text)).encode("utf-8")).hexdigest()[:32]
 
 
 def shingles(text: str, n: int = 2) -> set[str]:
-    """Word n-grams (a one-word text is its own shingle).
+    """Key-token n-grams (a one-word text is its own shingle), so filler and inflection do not count.
 
-    >>> sorted(shingles("a b c"))
-    ['a b', 'b c']
+    >>> sorted(shingles("Vesta cuts jobs"))
+    ['cut job', 'vesta cut']
     """
-    tokens = words(text)
+    tokens = key_tokens(text)
     if len(tokens) < n:
         return {" ".join(tokens)} if tokens else set()
     return {" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
@@ -93,7 +160,7 @@ def entities(text: str) -> set[str]:
     >>> sorted(entities("Report: shares of Northwind Bank fall 5% as $NWB slides. The end"))
     ['$nwb', '5%', 'bank', 'northwind']
     """
-    tokens = re.findall(r"\$?\w[\w.]*%?", text)
+    tokens = re.findall(r"\$?\w[\w.]*%?", THOUSANDS.sub("", text))
     found = {t.lower().rstrip(".") for t in tokens
              if t.startswith("$") or t[0].isdigit() or t[0].isupper()}
     return found - OPENERS
@@ -115,8 +182,9 @@ class NearDuplicateIndex:
     """Recent stories in memory; ``match`` finds one already seen, reworded.
 
     MinHash finds candidates cheaply (estimated Jaccard >= ``candidate_floor``); exact shingle
-    containment >= ``threshold`` and (nearly) the same named entities (companies, cashtags, numbers)
-    confirm them: "Atlas Motors cuts outlook" is not a rewording of "Helios Energy cuts outlook".
+    containment >= ``threshold``, (nearly) the same named entities (companies, cashtags, numbers)
+    and ``same_facts`` confirm them: "Atlas Motors cuts outlook" is not a rewording of "Helios
+    Energy cuts outlook", nor "Atlas Motors to add 700 jobs" of "Atlas Motors to cut 700 jobs".
 
     >>> index = NearDuplicateIndex()
     >>> index.add(1, "Northwind Bank faces probe over loan losses")
@@ -137,6 +205,7 @@ class NearDuplicateIndex:
         self.ids: list[int] = []
         self._grams: list[set[str]] = []
         self._entities: list[set[str]] = []
+        self._keys: list[list[str]] = []
         self._sigs = np.empty((64, NUM_PERM), dtype=np.uint32)  # rows beyond len() unused
 
     def __len__(self) -> int:
@@ -146,7 +215,7 @@ class NearDuplicateIndex:
         """Remember a story; past ``max_size`` the oldest quarter is forgotten."""
         if len(self.ids) >= self.max_size:
             drop = max(1, self.max_size // 4)
-            del self.ids[:drop], self._grams[:drop], self._entities[:drop]
+            del self.ids[:drop], self._grams[:drop], self._entities[:drop], self._keys[:drop]
             self._sigs[:len(self.ids)] = self._sigs[drop:drop + len(self.ids)].copy()
         if len(self.ids) == len(self._sigs):  # amortised growth, not a copy per story
             self._sigs = np.vstack([self._sigs, np.empty_like(self._sigs)])
@@ -154,16 +223,18 @@ class NearDuplicateIndex:
         self.ids.append(article_id)
         self._grams.append(shingles(text))
         self._entities.append(entities(text))
+        self._keys.append(key_tokens(text))
 
     def match(self, text: str) -> int | None:
         """The id of the stored story ``text`` repeats, else None."""
-        if not self.ids:
+        grams, names, keys = shingles(text), entities(text), key_tokens(text)
+        if not self.ids or not grams:  # a text of filler words alone tells no story to match
             return None
-        grams, names = shingles(text), entities(text)
         estimate = (self._sigs[:len(self.ids)] == minhash(text)[None, :]).mean(axis=1)
         best_id, best = None, self.threshold
         for i in np.flatnonzero(estimate >= self.candidate_floor):
             score = containment(grams, self._grams[i])
-            if score >= best and containment(names, self._entities[i]) >= self.entity_threshold:
+            if (score >= best and containment(names, self._entities[i]) >= self.entity_threshold
+                    and same_facts(keys, self._keys[i])):
                 best_id, best = self.ids[i], score
         return best_id

@@ -99,15 +99,20 @@ def command_line(pid: int) -> str:
     return found.stdout.strip()
 
 
-def demo_poller(pid_file: Path) -> tuple[int, str] | None:
-    """(pid, command line) of the demo poller ``pid_file`` names, if it still runs; a pid
-    reused by an unrelated process does not count."""
+def demo_poller(pid_file: Path, config_path: Path) -> tuple[int, str] | None:
+    """(pid, command line) of the demo poller ``pid_file`` names, if it still runs with
+    ``config_path``; a pid reused by an unrelated process does not count.
+
+    subtle: "--demo-feeds" alone is not enough: a pid file copied from another home (or a pid
+    reused by another home's poller) would have us SIGTERM a poller that is not ours.
+    """
     try:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
     found = command_line(pid)
-    return (pid, found) if "--demo-feeds" in found else None
+    ours = "--demo-feeds" in found and found.endswith(f"--config {config_path}")
+    return (pid, found) if ours else None
 
 
 def stop_poller(pid: int, wait_s: float = 15.0) -> None:
@@ -140,12 +145,15 @@ def start_background(config_path: Path, port: int, speed: float,
     folder = config_path.parent
     pid_file, log_path = folder / "demo.pid", folder / "demo.log"
     args = [*POLLER, "--port", str(port), "--speed", str(speed), "--config", str(config_path)]
-    running = demo_poller(pid_file)
+    running = demo_poller(pid_file, config_path)
     if running is not None:
         pid, found = running
         if found.endswith(" ".join(args)) and port_in_use(port):
             return pid, False
         stop_poller(pid)
+    from .scheduler import check_poller_free
+
+    check_poller_free()  # another `finance run` of this home: say so, instead of a dead poller
     if port_in_use(port):
         raise VerticalsError(f"port {port} is already in use (an old demo poller whose home was "
                              "deleted? find it with `ps aux | grep demo-feeds`); stop it or "

@@ -7,8 +7,12 @@ that is what a persistent job store can save and load again.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -96,8 +100,59 @@ def start(config_path: str | Path, db_url: str | None = None) -> BackgroundSched
     return scheduler
 
 
+def lock_path(home: Path | None = None) -> Path:
+    """The file whose OS lock the one poller of a home holds: ``<home>/finance/poller.lock``."""
+    return (home or get_settings().home) / "finance" / "poller.lock"
+
+
+def _busy(path: Path, holder: str) -> VerticalsError:
+    pid = holder or "unknown"
+    return VerticalsError(f"another `verticals finance run` (pid {pid}) already polls this home "
+                          f"({path} is locked): stop it with `kill {pid}` (the demo's: `make clean`) "
+                          "or give this one another VERTICALS_HOME")
+
+
+@contextmanager
+def poller_lock(home: Path | None = None) -> Iterator[Path]:
+    """Hold the home's poller lock for the block; a ``VerticalsError`` naming the holder's pid
+    when another process has it.
+
+    subtle: ``sync_jobs`` replaces and removes every ``finance:`` job in the shared job store,
+    so two pollers of one home would take over each other's jobs. ``flock`` dies with its
+    process (even on SIGKILL), so a crash never leaves a stale lock; ``poll-once`` does not
+    touch the job store and needs no lock.
+    """
+    path = lock_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip()
+        handle.close()
+        raise _busy(path, holder) from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield path
+    finally:
+        handle.close()  # closing the descriptor releases the lock
+
+
+def check_poller_free(home: Path | None = None) -> None:
+    """Raise ``poller_lock``'s error if a poller already holds this home (the lock is not kept)."""
+    with poller_lock(home):
+        pass
+
+
 def run_forever(config_path: str | Path, stop: threading.Event | None = None) -> None:
-    """``verticals finance run``: poll until interrupted (Ctrl-C / SIGTERM / ``stop``)."""
+    """``verticals finance run``: poll until interrupted (Ctrl-C / SIGTERM / ``stop``).
+
+    The caller holds ``poller_lock`` (``finance run`` takes it before serving demo feeds).
+    """
     import signal
 
     stop = stop or threading.Event()

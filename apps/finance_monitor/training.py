@@ -17,6 +17,7 @@ from shared import (
     LabelledText,
     Registry,
     TrainConfig,
+    VerticalsError,
     classification_metrics,
     export_model,
     finetune_classifier,
@@ -63,6 +64,11 @@ def read_column(path: str | Path, column: str, fallback: bool = True) -> list[La
     classes = path.parent / "classes.txt"
     if classes.exists() and all(v.isdigit() for v in labels):
         names = [line.strip() for line in classes.read_text().splitlines() if line.strip()]
+        for row, label in enumerate(labels, start=2):
+            if int(label) >= len(names):
+                raise DataError(path, row, f"label {label} has no name in {classes} "
+                                f"({len(names)} names, labels 0-{len(names) - 1})",
+                                "fix the label or add its name to classes.txt")
         labels = [names[int(v)] for v in labels]
     rows = [LabelledText(clean_text(t), lab) for t, lab in zip(frame["text"], labels, strict=True)]
     if len({r.label for r in rows}) < 2:
@@ -124,18 +130,38 @@ def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
             for column, path, name in tasks]
 
 
+def _label_task(test_path: str | Path, names: dict[str, str]) -> str:
+    """The task a ``text,label`` file tests: the model that knows all its labels, else the one
+    that knows most of them (whose check then names the first unknown label)."""
+    labels = {r.label for r in read_column(test_path, "label", fallback=False)}
+    known = {}
+    for column, name in names.items():
+        try:
+            known[column] = labels & set(load_classifier(name).labels)
+        except VerticalsError:  # not trained yet: the other model may still fit the file
+            known[column] = set()
+    return max(known, key=lambda column: (known[column] == labels, len(known[column])))
+
+
 def evaluate_models(test_path: str | Path, models: ModelConfig) -> dict:
-    """Accuracy and macro-F1 of the current models on a labelled file (columns it has)."""
-    frame = read_table(test_path, ["text"], optional=["sentiment", "topic"])
+    """Accuracy and macro-F1 of the current models on a labelled file: its ``sentiment`` and
+    ``topic`` columns, or a ``label`` column scored by the model whose labels it uses."""
+    frame = read_table(test_path, ["text"], optional=["sentiment", "topic", "label"])
+    names = {"sentiment": models.sentiment, "topic": models.topic}
+    columns = [c for c in names if c in frame.columns]
+    if not columns and "label" in frame.columns:
+        columns = [_label_task(test_path, names)]
     out: dict = {}
-    for column, name in (("sentiment", models.sentiment), ("topic", models.topic)):
-        if column not in frame.columns:
-            continue
+    for column in columns:
         rows = read_column(test_path, column)
-        predicted = load_classifier(name).predict([r.text for r in rows])
+        classifier = load_classifier(names[column])
+        # subtle: a label the model cannot predict ("Positive") would only lower the score
+        # silently; train refuses such a test file, so eval does too
+        check_labels_known(rows, set(classifier.labels), test_path)
+        predicted = classifier.predict([r.text for r in rows])
         metrics = classification_metrics([r.label for r in rows], predicted)
         out[f"{column}_accuracy"] = round(float(metrics["accuracy"]), 4)
         out[f"{column}_macro_f1"] = round(float(metrics["macro_f1"]), 4)
     if not out:
-        raise DataError(test_path, 1, "no sentiment or topic column", "add one of them")
+        raise DataError(test_path, 1, "no sentiment, topic or label column", "add one of them")
     return out

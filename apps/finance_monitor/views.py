@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import ColumnElement, Engine, func, or_, select
 
 from shared import session_scope
 
@@ -60,21 +60,47 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
     return views
 
 
+def like_pattern(text: str) -> str:
+    r"""An ``ilike`` pattern (escape character ``\``) matching ``text`` literally anywhere.
+
+    >>> like_pattern("50%_off")
+    '%50\\%\\_off%'
+    """
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _article_filters(topic: str | None, sentiment: str | None, source: str | None,
+                     search: str | None) -> list[ColumnElement[bool]]:
+    clauses = []
+    if topic:
+        clauses.append(Article.topic == topic)
+    if sentiment:
+        clauses.append(Article.sentiment == sentiment)
+    if source:
+        clauses.append(Article.source == source)
+    if search:  # subtle: a user's "%" or "_" is a character to find, not a wildcard
+        like = like_pattern(search)
+        clauses.append(or_(*(column.ilike(like, escape="\\")
+                             for column in (Article.title, Article.text, Article.tickers))))
+    return clauses
+
+
+def count_articles(engine: Engine, topic: str | None = None, sentiment: str | None = None,
+                   source: str | None = None, search: str | None = None) -> int:
+    """How many articles ``articles_frame`` would show without its limit."""
+    query = select(func.count(Article.id)).where(*_article_filters(topic, sentiment, source, search))
+    with session_scope(engine) as session:
+        return session.scalar(query) or 0
+
+
 def articles_frame(engine: Engine, topic: str | None = None, sentiment: str | None = None,
                    source: str | None = None, search: str | None = None,
                    limit: int = 500) -> pd.DataFrame:
-    """Newest articles first, filtered by topic / sentiment / source / text (case-insensitive)."""
-    query = select(Article).order_by(Article.published.desc()).limit(limit)
-    if topic:
-        query = query.where(Article.topic == topic)
-    if sentiment:
-        query = query.where(Article.sentiment == sentiment)
-    if source:
-        query = query.where(Article.source == source)
-    if search:
-        like = f"%{search}%"
-        query = query.where(or_(Article.title.ilike(like), Article.text.ilike(like),
-                                Article.tickers.ilike(like)))
+    """Newest ``limit`` articles first, filtered by topic / sentiment / source / text
+    (case-insensitive, literal)."""
+    query = (select(Article).where(*_article_filters(topic, sentiment, source, search))
+             .order_by(Article.published.desc()).limit(limit))
     with session_scope(engine) as session:
         rows = [[a.id, a.published, a.source, a.title, a.topic, a.sentiment,
                  a.sentiment_score, a.tickers, a.duplicates, a.url]
@@ -101,15 +127,20 @@ def article(engine: Engine, article_id: int) -> dict | None:
                 "driving": found.driving_sentences(), "tickers": found.ticker_list()}
 
 
-def health_frame(engine: Engine) -> pd.DataFrame:
-    """Source health: last success, last error, articles in the last poll, failure streak."""
+def health_frame(engine: Engine, configured: list[str] | None = None) -> pd.DataFrame:
+    """Source health: last success, last error, articles in the last poll, failure streak;
+    with ``configured`` (the config's source names), an ``in_config`` column marks the sources
+    whose history remains though the config no longer polls them."""
     with session_scope(engine) as session:
         rows = [[h.source, h.url, h.last_success, h.last_error_at, h.last_error,
                  h.consecutive_failures, h.articles_last_poll, h.total_new, h.polls]
                 for h in session.scalars(select(SourceHealth).order_by(SourceHealth.source))]
-    return pd.DataFrame(rows, columns=["source", "url", "last_success", "last_error_at",
-                                       "last_error", "failures_in_a_row", "new_last_poll",
-                                       "new_total", "polls"])
+    frame = pd.DataFrame(rows, columns=["source", "url", "last_success", "last_error_at",
+                                        "last_error", "failures_in_a_row", "new_last_poll",
+                                        "new_total", "polls"])
+    if configured is not None:
+        frame.insert(1, "in_config", frame["source"].isin(configured))
+    return frame
 
 
 def trends_frame(stats: dict[str, list[WindowStat]], kind: str = "topic") -> pd.DataFrame:
@@ -118,5 +149,6 @@ def trends_frame(stats: dict[str, list[WindowStat]], kind: str = "topic") -> pd.
                                      if k.startswith(f"{kind}:")}),
                          columns=["key", "window", "count", "negatives", "negative_share",
                                   "net_sentiment"])
-    frame["key"] = frame["key"].str.partition(":")[2]
+    # subtle: not .str.partition, whose empty result has no column 2 (a KeyError with no tickers)
+    frame["key"] = [key.partition(":")[2] for key in frame["key"]]
     return frame

@@ -85,3 +85,32 @@ def test_alerts_list_on_stdout_and_mistakes_fail_before_any_work(home, tmp_path)
         f"error: {labels_only}, row 1: no 'sentiment' column — a file used for both tasks "
         "needs text,sentiment,topic columns; or train one task at a time"]
     assert not (home / "models").exists()  # refused before any training
+
+
+def test_eval_takes_text_label_files_and_refuses_labels_the_model_lacks(home, models, tmp_path) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(render_config(make_config([], models)))
+    sentiment = tmp_path / "sentiment.csv"  # the layout `train --sentiment` accepts
+    sentiment.write_text("text,label\nShares soar on record profit,positive\n"
+                         "Bank fined for fraud,negative\nBoard meets on Tuesday,neutral\n")
+    result = runner.invoke(app, ["eval", "--test", str(sentiment), "--config", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.stdout)) == {"sentiment_accuracy", "sentiment_macro_f1"}
+    capital = tmp_path / "capital.csv"
+    capital.write_text("text,sentiment\nShares soar,Positive\nBank fined,negative\n")
+    result = runner.invoke(app, ["eval", "--test", str(capital), "--config", str(path)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: {capital}, row 2: label 'Positive' does not occur in the training data — "
+        "add training examples for it or drop the row"]
+
+
+def test_numeric_labels_beyond_classes_txt_are_a_one_line_error(home, tmp_path) -> None:
+    (tmp_path / "classes.txt").write_text("Macro\nEarnings\n")
+    data = tmp_path / "num.csv"
+    data.write_text("text,label\nfoo,0\nbar,1\nbaz,99\n")
+    result = runner.invoke(app, ["train", "--topics", str(data)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: {data}, row 4: label 99 has no name in {tmp_path / 'classes.txt'} (2 names, "
+        "labels 0-1) — fix the label or add its name to classes.txt"]

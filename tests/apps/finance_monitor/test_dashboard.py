@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,9 +10,9 @@ from sqlalchemy import update
 
 from apps.finance_monitor.config import render_config
 from apps.finance_monitor.service import FinanceService
-from apps.finance_monitor.store import Article
-from apps.finance_monitor.views import alerts
-from shared import session_scope
+from apps.finance_monitor.store import Article, Base, SourceHealth
+from apps.finance_monitor.views import alerts, articles_frame, count_articles, health_frame
+from shared import make_engine, session_scope
 
 from .conftest import Route, make_config, rss
 from .test_service import set_labels, surge_feed
@@ -70,6 +70,49 @@ def test_scraped_html_is_shown_as_text(filled) -> None:
     assert list(table["title"]) == [EVIL]
     assert all("<script>" not in m.value for m in at.markdown)  # never rendered as markup
     assert any(EVIL == t.value for t in at.text)
+
+
+def test_ticker_trends_open_with_tickers_and_the_table_says_what_it_leaves_out(home, monkeypatch) -> None:
+    """503 classified articles of this hour: the table shows the newest 500 and says so; the
+    ticker view, opened after the topic view, charts the tickers (it opened empty)."""
+    from streamlit.testing.v1 import AppTest
+
+    path = home / "finance" / "sources.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_config(make_config([("a", "http://127.0.0.1:9/a.xml")])))
+    monkeypatch.setenv("VERTICALS_FINANCE_CONFIG", str(path))
+    engine = make_engine()
+    Base.metadata.create_all(engine)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with session_scope(engine) as session:
+        session.add_all(Article(content_hash=str(i), url=f"http://n.test/{i}", source="a",
+                                title=f"$ACME story {i}", published=now - timedelta(seconds=i),
+                                fetched_at=now, tickers="ACME", topic="Macro", sentiment="negative",
+                                sentiment_score=-0.8, classified_at=now) for i in range(503))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert "the newest 500 of 503 articles" in [c.value for c in at.caption]
+    assert at.multiselect(key="trend-keys-topic").value == ["Macro"]
+    at.radio(key="trend-kind").set_value("ticker").run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="trend-keys-ticker").value == ["ACME"]
+
+
+def test_article_table_says_how_many_it_leaves_out_and_search_is_literal(home) -> None:
+    engine = make_engine()
+    Base.metadata.create_all(engine)
+    titles = [f"Story {i}" for i in range(7)] + ["Rates cut 50% today", "Rates cut 50 today",
+                                                 "snake_case story", "snakeXcase story"]
+    with session_scope(engine) as session:
+        session.add_all(Article(content_hash=str(i), url=f"http://n.test/{i}", source="a",
+                                title=t, published=datetime(2026, 3, 2, i)) for i, t in enumerate(titles))
+        session.add_all([SourceHealth(source="a"), SourceHealth(source="gone")])
+    assert len(articles_frame(engine, limit=5)) == 5 and count_articles(engine) == 11
+    assert list(articles_frame(engine, search="50%")["title"]) == ["Rates cut 50% today"]
+    assert list(articles_frame(engine, search="snake_")["title"]) == ["snake_case story"]
+    assert count_articles(engine, search="50%") == 1
+    health = health_frame(engine, ["a"])
+    assert dict(zip(health["source"], health["in_config"])) == {"a": True, "gone": False}
 
 
 def test_dashboard_without_config_says_what_to_do(home, monkeypatch) -> None:

@@ -75,3 +75,22 @@ def test_the_demo_config_follows_the_port_and_keeps_edits(home: Path) -> None:
     assert "127.0.0.1:9123/feeds/wire.xml" in text and ":8765" not in text
     assert text.endswith("# my note\n")
 
+
+
+def test_a_home_polled_by_another_run_is_an_error_naming_its_pid(folder: Path, home: Path) -> None:
+    from apps.finance_monitor.scheduler import poller_lock
+
+    with poller_lock(home), pytest.raises(VerticalsError, match=f"pid {os.getpid()}"):
+        demo.start_background(folder / "sources.toml", free_port(), 1.0)
+    assert not (folder / "demo.pid").exists()
+
+
+def test_a_pid_file_naming_another_homes_poller_never_stops_it(folder: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other" / "finance"
+    other.mkdir(parents=True)
+    port = free_port()
+    theirs, _ = demo.start_background(other / "sources.toml", port, 1.0)
+    (folder / "demo.pid").write_text(str(theirs))  # a copied home, or a reused pid
+    with pytest.raises(VerticalsError, match=f"port {port} is already in use"):
+        demo.start_background(folder / "sources.toml", port, 1.0)
+    assert "--demo-feeds" in demo.command_line(theirs)  # still running

@@ -66,6 +66,36 @@ def test_near_duplicates_on_the_demo_stream() -> None:
     assert caught == sum(r["title"].startswith("Report:") for r in rows) and wrong == 0
 
 
+@pytest.mark.parametrize("first, second", [
+    ("Bluefin Foods to add 700 jobs at Oslo plant", "Bluefin Foods to cut 700 jobs at Oslo plant"),
+    ("Atlas Motors profit rises 5%", "Atlas Motors profit falls 5%"),
+    ("Corvid Pharma beats estimates for quarterly sales", "Corvid Pharma misses estimates for quarterly sales"),
+    ("Corvid Pharma wins approval for cancer drug", "Corvid Pharma loses approval for cancer drug"),
+    ("Corvid Pharma wins approval for cancer drug", "Corvid Pharma does not win approval for cancer drug"),
+    ("Atlas Motors profit rises 5% in first quarter", "Atlas Motors profit rises 5% in second quarter"),
+    ("Atlas Motors buys Helios Energy", "Helios Energy buys Atlas Motors"),
+    ("Bluefin Foods to add 700 jobs at Oslo plant. The company did not comment further.",
+     "Bluefin Foods to cut 700 jobs at Oslo plant. The company did not comment further."),
+])
+def test_near_duplicates_keep_stories_with_a_different_fact_apart(first: str, second: str) -> None:
+    for seen, new in ((first, second), (second, first)):
+        index = NearDuplicateIndex()
+        index.add(1, seen)
+        assert index.match(new) is None, (seen, new)
+
+
+@pytest.mark.parametrize("first, second", [
+    ("Vesta Telecom cuts 2,000 jobs after subscriber slump",
+     "Report: Vesta Telecom to cut 2,000 jobs following a subscriber slump, sources say"),
+    ("Vesta Telecom cuts 2000 jobs after subscriber slump", "Vesta Telecom cuts 2,000 jobs after subscriber slump"),
+])
+def test_near_duplicates_merge_rewordings_both_ways(first: str, second: str) -> None:
+    for seen, new in ((first, second), (second, first)):
+        index = NearDuplicateIndex()
+        index.add(1, seen)
+        assert index.match(new) == 1, (seen, new)
+
+
 def test_near_duplicate_index_forgets_the_oldest_past_its_size() -> None:
     index = NearDuplicateIndex(max_size=8)
     for i in range(20):
@@ -162,3 +192,39 @@ def test_webhook_payloads_and_backoff() -> None:
     assert plain["alert_id"] == 7 and plain["negatives"] == 12
     assert next_attempt(T0, 0) == T0 + timedelta(seconds=30)
     assert next_attempt(T0, 20) == T0 + timedelta(hours=1)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"source": [{"name": "a", "url": "http://a"}]}, r"unknown top-level keys \['source'\] — use only \['sources'"),
+    ({"foo": 1}, r"unknown top-level keys \['foo'\]"),
+    ({"sources": "x"}, r"sources must be an array of tables — write each one as a \[\[sources\]\] table"),
+    ({"tickers": 5}, r"tickers must be a table, got 5"),
+    ({"fetch": {"timeout_s": "fast"}}, r"\[fetch\] timeout_s must be a number, got 'fast'"),
+    ({"fetch": {"allow_private": "yes"}}, r"\[fetch\] allow_private must be true or false"),
+    ({"sources": [{"name": "a", "url": "http://a", "interval_s": "10"}]},
+     r"\[sources\.0\] interval_s must be an integer, got '10'"),
+    ({"sources": [{"name": "a"}]}, r"\[sources\.0\] is missing url"),
+    ({"sources": [{"name": "a", "url": "http://"}]}, r"source url needs a host name"),
+    ({"sources": [{"name": "a", "url": "http://a:99999/x"}]}, r"source url has an invalid host or port"),
+    ({"sources": [{"name": "a", "url": "http://a", "kind": "rss"}]}, r"kind must be one of \['feed', 'page'\]"),
+    ({"sources": [{"name": "a ", "url": "http://a"}]}, r"must not start or end with spaces"),
+    ({"fetch": {"backoff_s": -1}}, r"\[fetch\] backoff_s must be 0 or more, got -1"),
+    ({"fetch": {"max_redirects": -1}}, r"\[fetch\] max_redirects must be 0 or more"),
+    ({"fetch": {"min_host_interval_s": -3}}, r"\[fetch\] min_host_interval_s must be 0 or more"),
+    ({"fetch": {"retries": 1000000}}, r"\[fetch\] retries must be between 0 and 10, got 1000000"),
+    ({"alerts": {"min_volume": -1}}, r"\[alerts\] min_volume must be at least 1, got -1"),
+    ({"alerts": {"cooldown_windows": -5}}, r"\[alerts\] cooldown_windows must be 0 or more, got -5"),
+    ({"webhooks": [{"url": "ftp://x"}]}, r"\[webhooks\.0\] webhook url must start with http:// or https://"),
+])
+def test_bad_config_values_are_one_line_errors_naming_the_key(data: dict, message: str) -> None:
+    with pytest.raises(DataError, match=message) as caught:
+        parse_config(data, "x.toml")
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("x.toml: ")
+
+
+def test_links_leave_no_markdown_remnants_in_the_text_the_models_read() -> None:
+    from apps.finance_monitor.classify import clean_text
+
+    assert clean_text("Atlas Motors recalls cars. [click](https://n.example/a?b=1) for more") == \
+        "Atlas Motors recalls cars. click for more"
+    assert clean_text("Profit up (https://t.co/x) today https://t.co/q2f") == "Profit up today"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
+import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
@@ -12,9 +16,9 @@ from apps.finance_monitor import service as service_module
 from apps.finance_monitor.config import SourceConfig, render_config
 from apps.finance_monitor.corrections import corrections_path
 from apps.finance_monitor.store import Article, Base
-from shared import RetrainReport, make_engine, session_scope
+from shared import RetrainReport, VerticalsError, make_engine, session_scope
 
-from .conftest import Route, make_config, rss
+from .conftest import ROOT, Route, make_config, rss
 
 
 def write_config(home, server, models, names: list[str]):
@@ -106,3 +110,34 @@ def test_the_nightly_retrain_feeds_a_correction_until_a_promoted_version_holds_i
 def _count() -> int:
     with session_scope(make_engine()) as session:
         return session.scalar(select(func.count(Article.id)))
+
+
+def test_one_poller_per_home_and_poll_once_beside_it(home, server) -> None:
+    """A second `finance run` on a home would take over the first one's jobs: it is refused,
+    naming the pid that polls; `poll-once` (no job store) still runs beside it."""
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", "Northwind Bank fined", "")]))
+    path = home / "sources.toml"
+    home.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_config(make_config([("a", server.url("/a.xml"))])))
+    env = {**os.environ, "VERTICALS_HOME": str(home)}
+    cli = [sys.executable, "-m", "shared", "finance"]
+    first = subprocess.Popen([*cli, "run", "--config", str(path)], cwd=ROOT, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        lock, deadline = sched.lock_path(home), time.time() + 120
+        while time.time() < deadline and not (lock.exists() and lock.read_text() == str(first.pid)):
+            time.sleep(0.2)
+        second = subprocess.run([*cli, "run", "--config", str(path)], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1
+        [line] = second.stderr.strip().splitlines()
+        assert f"(pid {first.pid}) already polls this home" in line and f"kill {first.pid}" in line
+        with pytest.raises(VerticalsError, match=f"pid {first.pid}"):
+            sched.check_poller_free(home)
+        beside = subprocess.run([*cli, "poll-once", "--config", str(path), "--json"], cwd=ROOT,
+                                env=env, capture_output=True, text=True, timeout=120)
+        assert beside.returncode == 0, beside.stderr
+    finally:
+        first.kill()  # SIGKILL: the OS drops the lock with the process, nothing stale is left
+        first.wait()
+    sched.check_poller_free(home)
