@@ -22,6 +22,8 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from shared.errors import VerticalsError
+
 from .training import DEMO_DIR
 
 STREAM = DEMO_DIR / "stream.csv"
@@ -93,7 +95,12 @@ class DemoFeedServer:
         self.items = load_stream(stream)
         self.clock = ReplayClock(self.items, speed, start_offset_h)
         self.limit = limit
-        self.httpd = ThreadingHTTPServer((host, port), _handler(self))
+        try:
+            self.httpd = ThreadingHTTPServer((host, port), _handler(self))
+        except OSError as err:
+            raise VerticalsError(f"cannot serve the demo feeds on {host}:{port} ({err.strerror}): "
+                                 "stop what holds the port (`ps aux | grep demo-feeds`) or pass "
+                                 "--port") from None
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -228,3 +228,15 @@ def test_links_leave_no_markdown_remnants_in_the_text_the_models_read() -> None:
     assert clean_text("Atlas Motors recalls cars. [click](https://n.example/a?b=1) for more") == \
         "Atlas Motors recalls cars. click for more"
     assert clean_text("Profit up (https://t.co/x) today https://t.co/q2f") == "Profit up today"
+
+
+def test_a_demo_feed_port_in_use_is_one_line(tmp_path) -> None:
+    from apps.finance_monitor.demo_feeds import DemoFeedServer
+    from shared.errors import VerticalsError
+
+    first = DemoFeedServer(port=0).start()
+    try:
+        with pytest.raises(VerticalsError, match=f"cannot serve the demo feeds on 127.0.0.1:{first.port}"):
+            DemoFeedServer(port=first.port)
+    finally:
+        first.stop()
