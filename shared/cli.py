@@ -135,19 +135,25 @@ def contrastive(
 @finetune_app.command("retrain")
 def retrain_cmd(
     name: str, data: Annotated[Path, typer.Option(help="New labelled rows (text,label).")],
+    text_col: Annotated[str, typer.Option(help="Text column of --data.")] = "text",
+    label_col: Annotated[str, typer.Option(help="Label column of --data.")] = "label",
     as_json: JsonFlag = False,
 ) -> None:
     """Retrain NAME on old + new data with its card's recipe; promote only if not worse."""
     from .data import read_labelled
     from .retraining import retrain
 
-    report = retrain(name, read_labelled(data, min_classes=1))
+    report = retrain(name, read_labelled(data, text_col, label_col, min_classes=1))
     emit({"promoted": report.promoted, "reason": report.reason, "version": report.version,
+          "serving": report.current, "old_version": report.old_version,
           "old": _headline(report.old_metrics), "new": _headline(report.new_metrics)}, as_json)
 
 
 def _headline(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if k in ("accuracy", "macro_f1", "ece")}
+    """Test accuracy, macro-F1 and ECE; a model trained without a test set shows its validation
+    figures instead (``val_accuracy``, ``val_macro_f1``), named as such."""
+    keys = ("accuracy", "macro_f1", "ece") if "accuracy" in metrics else ("val_accuracy", "val_macro_f1")
+    return {k: v for k, v in metrics.items() if k in keys}
 
 
 @models_app.command("list")
@@ -167,7 +173,8 @@ def list_models(as_json: JsonFlag = False) -> None:
     if not rows:
         print("no models yet: `verticals finetune classify --train T.csv` registers one")
     for row in rows:
-        metrics = " ".join(f"{k}={row[k]:.3f}" for k in ("accuracy", "macro_f1") if k in row)
+        metrics = " ".join(f"{k}={row[k]:.3f}" for k in ("accuracy", "macro_f1", "val_accuracy",
+                                                          "val_macro_f1") if k in row)
         kind = row["kind"] or ""
         print(f"{row['name']:<28} {row['current']:<5} {kind:<14} {len(row['versions'])} version(s) {metrics}")
 
@@ -209,7 +216,7 @@ def export(
 ) -> None:
     """Export to ONNX (+ int8), check agreement with the original, measure speed."""
     from .data import read_table, read_texts
-    from .export import export_model
+    from .export import MIN_AGREEMENT, best_backend, export_model
     from .models import resolve_model
 
     path = resolve_model(name)
@@ -230,7 +237,11 @@ def export(
         check = read_table(source, ["text"])["text"].tolist()
     report = export_model(path, check[:2000], embed=embedder or kind in ("biencoder", "encoder"), int8=int8,
                           check_pairs=pairs)
-    emit({"name": name, **report}, as_json)
+    served = best_backend(path)
+    failed = [form for form in ("onnx", "int8") if report.get(f"{form}_agreement", 1.0) < MIN_AGREEMENT]
+    emit({"name": name, **report, "serves": served.path.name if served else "torch",
+          "not_served": {f: f"agreement {report[f'{f}_agreement']:.4f} < {MIN_AGREEMENT}" for f in failed}},
+         as_json)
 
 
 @models_app.command("explain")
@@ -240,6 +251,9 @@ def explain_cmd(name: str, text: str, as_json: JsonFlag = False) -> None:
     from .explanations import explain
 
     classifier = load_classifier(name)
+    kind = classifier.card.get("kind", "classifier")
+    if kind not in ("classifier", "cross_encoder") or not classifier.labels:
+        raise VerticalsError(f"{name} is a {kind}: explain needs a classifier")
     attributions = explain(classifier, text)
     result = {"label": classifier.predict(text), "attributions": attributions}
     if as_json:

@@ -190,6 +190,7 @@ def train_biencoder(
 
     cfg = BiencoderConfig(base, epochs, batch_size, lr, **options)
     check_name(name)
+    (registry or get_registry()).check_kind(name, "biencoder")  # before minutes of training
     pairs = _check_pairs(pairs)
     train, held = _split(pairs, cfg)
     device = get_settings().device

@@ -138,8 +138,9 @@ def read_labelled(
 
 def check_labels_known(test: Iterable[LabelledText], known: set[str], path: str | Path) -> None:
     """Fail on the first test label never seen in training, naming its row."""
-    for row, item in enumerate(test, start=2):
+    for position, item in enumerate(test):
         if item.label not in known:
+            row = file_row(path, position) if Path(path).is_file() else position + 2
             raise DataError(
                 path, row, f"label {item.label!r} does not occur in the training data",
                 "add training examples for it or drop the row",
@@ -169,10 +170,14 @@ def read_texts(path: str | Path) -> list[str]:
 def _read_frame_text(path: Path) -> str:
     if not path.exists():
         raise DataError(path, None, "file not found", "check the path")
+    if path.is_dir():
+        raise DataError(path, None, "is a directory, expected a file", "pass a text file")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise DataError(path, None, f"not valid UTF-8 at byte {err.start}", "re-save as UTF-8") from None
+    except OSError as err:
+        raise DataError(path, None, f"cannot read it ({err.strerror})", "check its permissions") from None
 
 
 def fingerprint(obj: object) -> str:

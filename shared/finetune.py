@@ -393,6 +393,7 @@ def finetune_classifier(
     """
     registry = registry or get_registry()
     check_name(name)
+    registry.check_kind(name, kind)  # before minutes of training
     if not train:
         raise DataError("training data", None, "has no rows", "add labelled rows")
     if test:
@@ -407,6 +408,8 @@ def finetune_classifier(
         metrics.update(val_accuracy=trained.kept["val_accuracy"], val_macro_f1=trained.kept["val_macro_f1"])
     card = {
         "kind": kind, "base": config.base, "labels": trained.labels, "params": asdict(config),
+        # which version of a registered base it started from (a base name or folder: None)
+        "base_version": registry.current(config.base) if config.base in registry.names() else None,
         "data_fingerprint": fingerprint([(r.text, r.label) for r in train]),
         "train_rows": len(train), "history": trained.history, "metrics": metrics,
         **(card_extra or {}),

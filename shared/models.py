@@ -35,14 +35,14 @@ def resolve_model(name_or_path: str | Path) -> Path:
     text = str(name_or_path)
     if text in BASE_MODELS:
         return _package_model_dir(*BASE_MODELS[text])
-    path = Path(text).expanduser()
-    if path.is_dir():
-        return path.resolve()
     from .registry import get_registry  # subtle: registry imports settings only; no cycle at import
 
     registry = get_registry()
-    if text in registry.names():
+    if text in registry.names():  # before folders: `models show NAME` reads the registry too
         return registry.path(text)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path.resolve()
     raise ModelNotFoundError(
         f"model {text!r} not found: use a base name ({', '.join(sorted(BASE_MODELS))}), "
         "a model in the registry (`verticals models list`) or a local directory"

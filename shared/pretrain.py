@@ -253,6 +253,7 @@ def pretrain_mlm(
     """
     cfg = PretrainConfig(base, epochs, max_length, batch_size, mlm_probability, **options)
     check_name(name)
+    (registry or get_registry()).check_kind(name, "encoder")  # before minutes of training
     texts = _clean(texts)
     train_texts, held_texts = split_heldout(texts, cfg.heldout_fraction, cfg.seed)
     base_dir = Path(resolve_model(base))

@@ -53,6 +53,8 @@ class Registry:
         return versions[-1] if versions else None
 
     def path(self, name: str, version: str | None = None) -> Path:
+        if not _NAME.match(name) or name in (".", ".."):  # "../models/x" must not escape the root
+            raise RegistryError(f"model name must be letters, digits, '_', '-', '.', got {name!r}")
         if not self.versions(name):
             names = ", ".join(self.names()) or "none yet"
             raise RegistryError(f"no model {name!r} in the registry at {self.root} (models: {names})"
@@ -75,6 +77,7 @@ class Registry:
         next number; the rename never replaces a version, so the later one moves on to the next.
         """
         check_name(name)
+        self.check_kind(name, card.get("kind"))
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
@@ -99,6 +102,17 @@ class Registry:
             self.promote(name, version)
         return version
 
+    def check_kind(self, name: str, kind: str | None) -> None:
+        """Raise if ``name`` already holds models of another kind (call it before training).
+
+        subtle: a classifier saved as v2 of an encoder "enc" silently changed what every model
+        fine-tuned from ``--base enc`` starts from on its next retrain.
+        """
+        current = self.current(name)
+        held = self.card(name, current).get("kind") if current else None
+        if held and kind and held != kind:
+            raise RegistryError(f"{name!r} already holds a {held} model; a {kind} needs another name")
+
     def promote(self, name: str, version: str) -> None:
         self.path(name, version)  # raises on an unknown version
         history = self._history(name)
@@ -109,6 +123,7 @@ class Registry:
 
     def rollback(self, name: str) -> str:
         """Make the previously promoted version current again; return it."""
+        self.path(name)  # an unknown model is named as such
         history = self._history(name)
         if len(history) < 2:
             raise RegistryError(f"model {name!r} has no earlier promoted version to roll back to")
@@ -126,9 +141,17 @@ class Registry:
 
 
 def check_name(name: str) -> str:
-    """Raise unless ``name`` can name a model; called before long training, not after it."""
-    if not _NAME.match(name):
+    """Raise unless ``name`` can name a model; called before long training, not after it.
+
+    subtle: a base model's short name ("minilm") resolves to the base first, so a registered
+    "minilm" would be listed but never loaded by that name.
+    """
+    from .models import BASE_MODELS
+
+    if not _NAME.match(name) or name in (".", ".."):
         raise RegistryError(f"model name must be letters, digits, '_', '-', '.', got {name!r}")
+    if name in BASE_MODELS:
+        raise RegistryError(f"{name!r} names a base model: pick another name for yours")
     return name
 
 

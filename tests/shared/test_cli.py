@@ -57,6 +57,19 @@ def test_unseen_test_label_is_named(tmp_path, toy_files):
     test.write_text("text,label\nfine,pos\nodd one,mystery\n")
     done = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--test", str(test), "--name", "x")
     assert done.returncode == 1 and "row 3: label 'mystery' does not occur in the training data" in done.stderr
+    test.write_text("text,label\n\n\nfine,pos\nodd one,mystery\n")  # blank lines keep their numbers
+    done = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--test", str(test), "--name", "x")
+    assert done.returncode == 1 and "row 5: label 'mystery'" in done.stderr
+
+
+def test_explain_refuses_what_is_not_a_classifier(tmp_path):
+    model = tmp_path / "models" / "ret" / "v1"
+    model.mkdir(parents=True)
+    (model / "card.json").write_text(json.dumps({"kind": "biencoder", "labels": []}))
+    (model / "config.json").write_text("{}")
+    done = run_cli(tmp_path, "models", "explain", "ret", "where is my parcel")
+    assert done.returncode == 1 and "ret is a biencoder: explain needs a classifier" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_missing_model_names_what_to_do(tmp_path):

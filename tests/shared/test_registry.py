@@ -92,3 +92,18 @@ def test_a_bad_name_is_refused_before_any_training(tmp_path):
     with pytest.raises(RegistryError, match="model name"):
         finetune_classifier(rows, None, TrainConfig(), "no spaces", registry=Registry(tmp_path))
     assert time.perf_counter() - started < 5  # nothing was loaded or trained
+
+
+def test_a_name_keeps_its_kind_and_stays_inside_the_registry(tmp_path):
+    registry = Registry(tmp_path)
+    registry.save("enc", _write("one"), {"kind": "encoder"})
+    with pytest.raises(RegistryError, match="'enc' already holds a encoder model; a classifier needs another name"):
+        registry.save("enc", _write("two"), {"kind": "classifier"})
+    assert registry.versions("enc") == ["v1"]
+    assert registry.save("enc", _write("three"), {"kind": "encoder"}) == "v2"
+    with pytest.raises(RegistryError, match="names a base model"):
+        registry.save("minilm", _write("x"), {"kind": "classifier"})
+    with pytest.raises(RegistryError, match="model name must be"):
+        registry.path("../enc")
+    with pytest.raises(RegistryError, match="no model 'nope' in the registry"):
+        registry.rollback("nope")
