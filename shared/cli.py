@@ -151,8 +151,9 @@ def retrain_cmd(
 
 def _headline(metrics: dict) -> dict:
     """Test accuracy, macro-F1 and ECE; a model trained without a test set shows its validation
-    figures instead (``val_accuracy``, ``val_macro_f1``), named as such."""
-    keys = ("accuracy", "macro_f1", "ece") if "accuracy" in metrics else ("val_accuracy", "val_macro_f1")
+    figures instead (``val_accuracy``, ``val_macro_f1``; a ranker's ``val_auc``), named as such."""
+    keys = ("accuracy", "macro_f1", "ece") if "accuracy" in metrics else \
+        ("val_accuracy", "val_macro_f1", "val_auc")
     return {k: v for k, v in metrics.items() if k in keys}
 
 
@@ -174,7 +175,7 @@ def list_models(as_json: JsonFlag = False) -> None:
         print("no models yet: `verticals finetune classify --train T.csv` registers one")
     for row in rows:
         metrics = " ".join(f"{k}={row[k]:.3f}" for k in ("accuracy", "macro_f1", "val_accuracy",
-                                                          "val_macro_f1") if k in row)
+                                                          "val_macro_f1", "val_auc") if k in row)
         kind = row["kind"] or ""
         print(f"{row['name']:<28} {row['current']:<5} {kind:<14} {len(row['versions'])} version(s) {metrics}")
 

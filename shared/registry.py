@@ -102,6 +102,24 @@ class Registry:
             self.promote(name, version)
         return version
 
+    def discard(self, name: str, version: str) -> None:
+        """Delete one version (a scratch model a run no longer needs); once no version is left,
+        the model's folder goes too, so ``models list`` shows no empty name.
+
+        subtle: only the version is removed while others may be saving into the folder; the
+        folder itself goes only when ``rmdir`` finds it empty.
+        """
+        shutil.rmtree(self.path(name, version), ignore_errors=True)
+        folder = self.root / name
+        if any(p.is_dir() for p in folder.iterdir()):
+            return
+        for pointer in ("CURRENT", "HISTORY"):
+            (folder / pointer).unlink(missing_ok=True)
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # another run started saving a version meanwhile
+
     def check_kind(self, name: str, kind: str | None) -> None:
         """Raise if ``name`` already holds models of another kind (call it before training).
 

@@ -32,11 +32,16 @@ def config_path(path: Path | None = None) -> Path:
     return path if path is not None else default_config_path()
 
 
-def _service(path: Path | None):
-    from .config import load_config
+def _service(path: Path | None, needs_config: bool = True):
+    """The service for ``path``'s config; commands that only read or write the database
+    (``needs_config=False``) also run without one, with the defaults."""
+    from .config import MonitorConfig, load_config
     from .service import FinanceService
 
-    return FinanceService(load_config(config_path(path)))
+    found = config_path(path)
+    if not needs_config and path is None and not found.exists():
+        return FinanceService(MonitorConfig())
+    return FinanceService(load_config(found))
 
 
 def _fail(exc: VerticalsError) -> None:
@@ -187,22 +192,24 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
     from .views import alerts
 
     try:
-        views = alerts(_service(config).engine, include_acknowledged=all_)
+        views = alerts(_service(config, needs_config=False).engine, include_acknowledged=all_)
     except VerticalsError as exc:
         return _fail(exc)
     if as_json:
         print(json.dumps({"alerts": [asdict(v) for v in views]}, default=str))
         return
     for v in views:
-        typer.echo(f"#{v.id} {v.label}: {v.negatives}/{v.total} negative in {v.window_start}"
+        typer.echo(f"#{v.id} {v.label}: {v.negatives}/{v.total} negative in {v.window_start} UTC"
                    f" (baseline {v.baseline:g}, z={v.score:.1f})")
+        for article in v.articles:
+            typer.echo(f"    - {article.get('title') or article.get('url')}")
 
 
 @alerts_app.command("ack")
 def alerts_ack(alert_id: int, config: ConfigOpt = None, by: str = "cli") -> None:
     """Acknowledge an alert."""
     try:
-        done = _service(config).acknowledge(alert_id, by)
+        done = _service(config, needs_config=False).acknowledge(alert_id, by)
     except VerticalsError as exc:
         return _fail(exc)
     if not done:

@@ -89,6 +89,22 @@ def holdout(rows: list[LabelledText], fraction: float = 0.2,
     return train, test
 
 
+SENTIMENTS = ("negative", "neutral", "positive")
+
+
+def check_sentiment_labels(rows: list[LabelledText], path: str | Path) -> None:
+    """Sentiment labels must be negative / neutral / positive (at least the first and last).
+
+    subtle: trends count "negative" and the net score reads P(positive) - P(negative); a model
+    trained on bullish/bearish trained fine, then every article scored 0 and no alert fired.
+    """
+    labels = sorted({r.label for r in rows})
+    if not set(labels) <= set(SENTIMENTS) or not {"negative", "positive"} <= set(labels):
+        raise DataError(path, None, f"sentiment labels must be {', '.join(SENTIMENTS)} (trends and "
+                        f"alerts count 'negative'), got {labels}",
+                        "rename them (e.g. bearish -> negative, bullish -> positive)")
+
+
 def train_task(column: str, name: str, data: tuple[list[LabelledText], list[LabelledText]],
                config: TrainConfig, test_path: Path, registry: Registry | None = None) -> dict:
     """Fine-tune and register one model on (train, test) rows, then export its ONNX and int8
@@ -120,6 +136,8 @@ def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
     data = {}
     for column, path, _ in tasks:
         rows = read_column(path, column, fallback=not (both and plan.sentiment == plan.topics))
+        if column == "sentiment":
+            check_sentiment_labels(rows, path)
         if plan.test is None:
             data[column] = holdout(rows)
             continue

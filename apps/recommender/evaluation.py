@@ -8,7 +8,6 @@ recent takes: the ranker's one collaborative feature, shown so its share of the 
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Sequence
 
@@ -192,11 +191,11 @@ def _fold_scores(train: Sequence[CtrExample], score: Sequence[CtrExample], name:
     path (``v1`` again), and a cache keyed by path would hand it this run's model.
     """
     version = train_ctr_scorer(train, name, **options)
-    path = get_registry().path(name, version)
+    registry = get_registry()
     try:
-        return _interest(Classifier(path), score)
+        return _interest(Classifier(registry.path(name, version)), score)
     finally:
-        shutil.rmtree(path, ignore_errors=True)  # only the version: another run may be saving
+        registry.discard(name, version)
 
 
 def answer_folds(labels: Sequence[int], seed: int = 0) -> np.ndarray:

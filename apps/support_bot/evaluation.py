@@ -14,6 +14,7 @@ from shared import (
     read_labelled,
     recall_at_k,
 )
+from shared.data import check_labels_known
 
 from .intents import IntentModel, Status, abstention_metrics, intent_config, split_calibration, train_intents
 from .knowledge import load_kb, read_questions
@@ -31,6 +32,8 @@ def evaluate_intents(train_path: str | Path, test_path: str | Path, oos_label: s
     """
     rows = read_labelled(train_path)
     test = read_labelled(test_path, min_classes=1)
+    # out-of-scope test rows need no training examples: the bot abstains on them
+    check_labels_known(test, {r.label for r in rows} | {oos_label}, test_path)
     train, calib = split_calibration(rows)
     config = intent_config(len(train), epochs, max_length)
     with tempfile.TemporaryDirectory() as tmp:

@@ -107,3 +107,13 @@ def test_a_name_keeps_its_kind_and_stays_inside_the_registry(tmp_path):
         registry.path("../enc")
     with pytest.raises(RegistryError, match="no model 'nope' in the registry"):
         registry.rollback("nope")
+
+
+def test_discarding_the_last_version_removes_the_name(tmp_path):
+    registry = Registry(tmp_path)
+    registry.save("fold", _write("one"), {"kind": "classifier"})
+    registry.save("fold", _write("two"), {"kind": "classifier"})
+    registry.discard("fold", "v2")
+    assert registry.versions("fold") == ["v1"] and registry.current("fold") == "v1"
+    registry.discard("fold", "v1")
+    assert "fold" not in registry.names() and not (tmp_path / "fold").exists()

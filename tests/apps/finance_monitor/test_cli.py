@@ -114,3 +114,22 @@ def test_numeric_labels_beyond_classes_txt_are_a_one_line_error(home, tmp_path) 
     assert result.output.strip().splitlines() == [
         f"error: {data}, row 4: label 99 has no name in {tmp_path / 'classes.txt'} (2 names, "
         "labels 0-1) — fix the label or add its name to classes.txt"]
+
+
+def test_sentiment_labels_other_than_negative_neutral_positive_are_refused(home, tmp_path) -> None:
+    data = tmp_path / "bullish.csv"
+    data.write_text("text,label\nShares soar,bullish\nBank fined,bearish\nMeeting held,neutral\n")
+    result = runner.invoke(app, ["train", "--sentiment", str(data)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: {data}: sentiment labels must be negative, neutral, positive (trends and alerts "
+        "count 'negative'), got ['bearish', 'bullish', 'neutral'] — rename them (e.g. bearish -> "
+        "negative, bullish -> positive)"]
+    assert not (home / "models").exists() or not list((home / "models").iterdir())
+
+
+def test_alerts_need_no_config(home) -> None:
+    result = runner.invoke(app, ["alerts", "list"])
+    assert result.exit_code == 0, result.output
+    ack = runner.invoke(app, ["alerts", "ack", "1"])
+    assert "alert 1 does not exist" in ack.output and "config file not found" not in ack.output

@@ -273,6 +273,8 @@ def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Pa
     for system in ("model", "popularity", "minilm", "co_taken"):
         assert {"ndcg@10", "mrr", "hr@10", "auc"} <= set(metrics[system])
     assert metrics["users"] > 0
+    # the fixture's models were trained on every interaction, test rows included: said so
+    assert metrics["models_trained_on_train"] is False and "not held out" in result.stderr
 
 
 def test_nightly_job_is_scheduled_and_runs_once(rec_home: Path, tiny: dict[str, Path],

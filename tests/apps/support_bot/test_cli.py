@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from apps.support_bot.cli import app
 
+from .conftest import DEMO
+
 runner = CliRunner()
 
 
@@ -37,6 +39,13 @@ def test_an_unknown_conversation_is_an_error_not_a_new_chat(bot_home: Path) -> N
     assert "no conversation 'typo-id'" in str(result.exception)
 
 
+def test_eval_intents_refuses_a_test_label_it_cannot_learn(bot_home: Path, tmp_path: Path) -> None:
+    test = tmp_path / "test.csv"
+    test.write_text("text,label\nwhere is my parcel,track_order\nupgrade my phone plan,upgrade_mobile\n")
+    result = runner.invoke(app, ["eval-intents", "--train", str(DEMO / "intents.csv"), "--test", str(test)])
+    assert "row 3: label 'upgrade_mobile' does not occur in the training data" in str(result.exception)
+
+
 def test_unknown_document_is_an_error(bot_home: Path) -> None:
     result = runner.invoke(app, ["kb", "remove", "no-such-doc"])
     assert result.exit_code != 0
@@ -44,8 +53,6 @@ def test_unknown_document_is_an_error(bot_home: Path) -> None:
 
 
 def test_a_reranker_deeper_than_its_base_is_refused_before_training(bot_home: Path) -> None:
-    from .conftest import DEMO
-
     result = runner.invoke(app, ["train", "--intents", str(DEMO / "intents.csv"),
                                  "--reranker-layers", "7"])
     assert result.exit_code != 0
@@ -53,8 +60,6 @@ def test_a_reranker_deeper_than_its_base_is_refused_before_training(bot_home: Pa
 
 
 def test_eval_retrieval_reports_dense_hybrid_and_reranked(bot_home: Path) -> None:
-    from .conftest import DEMO
-
     out = _json(runner.invoke(app, ["eval-retrieval", "--kb", str(DEMO / "kb"), "--queries",
                                     str(DEMO / "queries.csv"), "--json"]))
     for mode in ("dense", "rrf", "hybrid", "reranked"):
@@ -63,8 +68,6 @@ def test_eval_retrieval_reports_dense_hybrid_and_reranked(bot_home: Path) -> Non
 
 
 def test_eval_retrieval_and_train_reject_unknown_ids(bot_home: Path, tmp_path: Path) -> None:
-    from .conftest import DEMO
-
     queries = tmp_path / "q.csv"
     queries.write_text("query,relevant_id\nwhere is my order,no-such-doc\n")
     for args in (["eval-retrieval", "--kb", str(DEMO / "kb"), "--queries", str(queries)],
@@ -76,8 +79,6 @@ def test_eval_retrieval_and_train_reject_unknown_ids(bot_home: Path, tmp_path: P
 
 @pytest.mark.slow
 def test_eval_intents_reports_oos_metrics(bot_home: Path) -> None:
-    from .conftest import DEMO
-
     out = _json(runner.invoke(app, ["eval-intents", "--train", str(DEMO / "intents.csv"),
                                     "--test", str(DEMO / "intents_test.csv"), "--epochs", "4",
                                     "--json"]))
