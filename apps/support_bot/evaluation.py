@@ -4,6 +4,7 @@ retrieval (dense vs hybrid vs reranked). Both train/tune only on what they are g
 from __future__ import annotations
 
 import random
+import sys
 import tempfile
 from pathlib import Path
 
@@ -88,7 +89,12 @@ def evaluate_retrieval(kb_path: str | Path, queries_path: str | Path, seed: int 
                               path=Path(tmp) / "index")
         retriever.warm_up()
         tune, test = _split(queries, seed)
-        out = {"n_queries": len(test), "tuned_on": len(tune), "embedder": bot.embedder}
+        # subtle: under 10 queries the BM25 weight is tuned on the very queries it is scored on
+        out = {"n_queries": len(test), "tuned_on": len(tune), "embedder": bot.embedder,
+               "hybrid_held_out": tune is not test}
+        if tune is test:
+            print(f"eval-retrieval: only {len(queries)} queries, so the hybrid weight is tuned on "
+                  "the ones it is scored on (not held out): give 10 or more", file=sys.stderr)
         out |= {f"dense_{k}": v for k, v in _scores(retriever, test, False).items()}
         out |= {f"rrf_{k}": v for k, v in _scores(retriever, test, None).items()}
         retriever.config.alpha = _tuned_alpha(retriever, tune)

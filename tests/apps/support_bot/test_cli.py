@@ -64,7 +64,7 @@ def test_eval_retrieval_reports_dense_hybrid_and_reranked(bot_home: Path) -> Non
                                     str(DEMO / "queries.csv"), "--json"]))
     for mode in ("dense", "rrf", "hybrid", "reranked"):
         assert 0.0 <= out[f"{mode}_recall@1"] <= out[f"{mode}_recall@5"] <= 1.0
-    assert out["dense_recall@5"] >= 0.6 and out["n_queries"] == 20
+    assert out["dense_recall@5"] >= 0.6 and out["n_queries"] == 20 and out["hybrid_held_out"]
 
 
 def test_eval_retrieval_and_train_reject_unknown_ids(bot_home: Path, tmp_path: Path) -> None:
