@@ -68,6 +68,8 @@ def _check_cell_counts(path: Path, text: str) -> None:
     try:
         rows = csv.reader(io.StringIO(text, newline=""))
         width = len(next(rows, []))
+        if width == 0:
+            return  # no header on the first line: the column check names what is missing
         for row, cells in enumerate(rows, start=2):
             if len(cells) > width:
                 raise DataError(path, row, f"{len(cells)} cells where the header has {width}",

@@ -177,7 +177,9 @@ def export_model(
             report["int8_agreement"] = _agreement(reference, backend(encoded), embed)
             report["int8_texts_per_s"] = _speed(backend, tokenizer, check_texts, pairs, max_length)
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
-    print(f"export {Path(model_dir).name}: {summary(report)}", file=sys.stderr)
+    folder = Path(model_dir)
+    label = f"{folder.parent.name}@{folder.name}" if folder.name[1:].isdigit() else folder.name
+    print(f"export {label}: {summary(report)}", file=sys.stderr)
     return report
 
 
@@ -222,7 +224,8 @@ def _quantize(source: Path, target: Path) -> None:
     # scale per tensor: ~0.969), measured on 300 Banking77 texts. The quantizer logs advice
     # about pre-processing on the root logger; the agreement check is what decides.
     root = logging.getLogger()
-    level, root.level = root.level, logging.ERROR
+    level = root.level
+    root.setLevel(logging.ERROR)  # setLevel, not .level: it also clears the loggers' caches
     try:
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
     finally:

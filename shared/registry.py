@@ -79,8 +79,13 @@ class Registry:
         check_name(name)
         self.check_kind(name, card.get("kind"))
         folder = self.root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
+        while True:  # subtle: a concurrent discard() may remove the empty folder in between
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
+                break
+            except FileNotFoundError:
+                continue
         as_umask_allows(tmp, directory=True)
         try:
             write(tmp)

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 DECISION_METRIC = "macro_f1"
 # Card keys each training writes afresh; every other key (an app's thresholds, templates...)
 # is carried over to the retrained version, so an app keeps working with it.
-_FRESH_KEYS = {"kind", "base", "labels", "params", "data_fingerprint", "train_rows", "history",
+_FRESH_KEYS = {"kind", "base", "base_version", "labels", "params", "data_fingerprint", "train_rows", "history",
                "metrics", "name", "version", "created", "retrained_from", "new_rows_fingerprint"}
 
 

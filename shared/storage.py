@@ -5,14 +5,29 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+_UMASK_LOCK = threading.Lock()
+
 
 def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
+    """The process umask, read without changing it where Linux tells it (``/proc``).
+
+    subtle: the set-and-restore fallback is not thread-safe (two threads interleaving leave 022
+    for good), so it runs under a lock; the finance poller saves models from worker threads.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
     return mask
 
 

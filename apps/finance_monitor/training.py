@@ -25,7 +25,7 @@ from shared import (
     load_classifier,
     read_table,
 )
-from shared.data import check_labels_known
+from shared.data import check_labels_known, file_row
 from shared.export import CHECK_TEXTS
 
 from .classify import clean_text
@@ -58,15 +58,16 @@ def read_column(path: str | Path, column: str, fallback: bool = True) -> list[La
         raise DataError(path, 1, f"no {column!r} or 'label' column",
                         f"add a {column} column (text,{column})")
     labels = [v.strip() for v in frame[name]]
-    for row, label in enumerate(labels, start=2):
+    for position, label in enumerate(labels):
         if not label:
-            raise DataError(path, row, f"empty {name!r}", "fill the cell or delete the row")
+            raise DataError(path, file_row(path, position), f"empty {name!r}",
+                            "fill the cell or delete the row")
     classes = path.parent / "classes.txt"
     if classes.exists() and all(v.isdigit() for v in labels):
         names = [line.strip() for line in classes.read_text().splitlines() if line.strip()]
-        for row, label in enumerate(labels, start=2):
+        for position, label in enumerate(labels):
             if int(label) >= len(names):
-                raise DataError(path, row, f"label {label} has no name in {classes} "
+                raise DataError(path, file_row(path, position), f"label {label} has no name in {classes} "
                                 f"({len(names)} names, labels 0-{len(names) - 1})",
                                 "fix the label or add its name to classes.txt")
         labels = [names[int(v)] for v in labels]

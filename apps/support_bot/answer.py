@@ -17,9 +17,9 @@ UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your qu
                "colleague (ticket #{ticket}). They will reply in this conversation.")
 WAITING_TEXT = "A colleague has your question and will reply here shortly."
 # whole messages that are courtesy, not questions: greeted or thanked back, never handed off
-_PLEASANTRY = re.compile(
-    r"^\W*(?:(?:hi|hello|hey|good (?:morning|afternoon|evening))(?: there)?|thanks?(?: you)?"
-    r"(?: (?:so|very) much)?|thx|cheers|ok(?:ay)?|great|perfect|bye|goodbye)\W*$", re.I)
+_COURTESY_WORD = (r"(?:(?:hi|hello|hey|good (?:morning|afternoon|evening))(?: there)?|thanks?(?: you)?"
+                  r"(?: (?:so|very) much)?|thx|cheers|ok(?:ay)?|great|perfect|bye|goodbye|no thanks?)")
+_PLEASANTRY = re.compile(rf"^\W*{_COURTESY_WORD}(?:\W+{_COURTESY_WORD})*\W*$", re.I)  # "ok, thanks!"
 _COURTESY_REPLIES = (("hi hello hey good", "Hello! What can I help you with?"),
                      ("bye goodbye", "Goodbye, and thanks for getting in touch!"),
                      ("", "You're welcome! Is there anything else I can help with?"))

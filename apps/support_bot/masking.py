@@ -24,7 +24,7 @@ _ACCOUNT = re.compile(
 )
 
 # Card security codes named as such ("cvv 123", "CVC: 1234", "security code 123").
-_CVV = re.compile(r"\b(cvv2?|cvc2?|cid|security code)(\s*(?:no\.?|number|#)?\s*[:=]?\s*)(\d{3,4})\b",
+_CVV = re.compile(r"\b(cvv2?|cvc2?|cid|security code)(\s*(?:code|no\.?|number|#)?\s*(?:is\s*)?[:=-]?\s*)(\d{3,4})\b",
                   re.IGNORECASE)
 
 

@@ -29,6 +29,8 @@ from apps.support_bot.training import checked_links, choose_threshold, split_que
     ("account no. 12345678", "account no. [ACCOUNT]"),
     ("my cvv 123 and CVC: 4567", "my cvv [CVV] and CVC: [CVV]"),
     ("security code 987 is on the back", "security code [CVV] is on the back"),
+    ("my CVV is 123, CVV code 456", "my CVV is [CVV], CVV code [CVV]"),
+    ("security code - 789", "security code - [CVV]"),
     ("size 123 cm, 3 bikes", None),
     ("order 48213 costs 4.95 euros, 3-5 days, on 2026-11-23", None),
 ])
@@ -183,7 +185,8 @@ def test_split_questions_holds_out_a_third_of_each_documents_questions() -> None
 
 @pytest.mark.parametrize(("message", "kind"), [
     ("thanks", "thanks"), ("Thank you so much!", "thanks"), ("hello", "greeting"),
-    ("Hi there", "greeting"), ("ok", "thanks"), ("bye!", "bye"),
+    ("Hi there", "greeting"), ("ok", "thanks"), ("bye!", "bye"), ("ok thanks", "thanks"),
+    ("great, thanks!", "thanks"), ("no thanks", "thanks"), ("no", None),
     ("thanks, where is my order?", None), ("hello, can I return a bike?", None), ("hi-fi", None)])
 def test_only_whole_pleasantries_get_a_courtesy_reply(message: str, kind: str | None) -> None:
     reply = pleasantry_reply(message)

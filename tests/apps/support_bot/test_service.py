@@ -98,7 +98,7 @@ def test_the_reranker_is_judged_on_articles_too(bot: SupportService) -> None:
     assert bot.bot.use_reranker == kept
 
 
-def test_article_questions_keep_templates_from_claiming_them(bot: SupportService) -> None:
+def test_article_questions_are_counted_in_the_intent_calibration(bot: SupportService) -> None:
     """Questions a document answers and no intent does (labelled ones, article titles) join the
     intent calibration as out of scope for the intents, and their abstention is reported."""
     card = bot.registry.card("support-intents")
@@ -209,6 +209,10 @@ def test_readding_a_changed_document_replaces_its_chunks(bot: SupportService,
     passages = bot.retriever.search("Are all stores open on Sundays from 12:00 to 17:00?", 5)
     assert any("Sundays from 12:00" in p.chunk.text for p in passages)
     assert bot.kb_add(doc)["unchanged"] == 1  # same content: nothing re-embedded
+    copy = tmp_path / "copy.jsonl"
+    copy.write_text(doc.read_text())
+    again = bot.kb_add(copy)  # same content from another file: kept where it was, nothing said
+    assert again["unchanged"] == 1 and "replaced_from_other_files" not in again
 
 
 def test_readding_an_edited_faq_drops_the_old_question(bot: SupportService, tmp_path: Path) -> None:
