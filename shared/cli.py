@@ -217,7 +217,7 @@ def export(
 ) -> None:
     """Export to ONNX (+ int8), check agreement with the original, measure speed."""
     from .data import read_table, read_texts
-    from .export import MIN_AGREEMENT, best_backend, export_model
+    from .export import MIN_AGREEMENT, best_form, export_model
     from .models import resolve_model
 
     path = resolve_model(name)
@@ -238,9 +238,9 @@ def export(
         check = read_table(source, ["text"])["text"].tolist()
     report = export_model(path, check[:2000], embed=embedder or kind in ("biencoder", "encoder"), int8=int8,
                           check_pairs=pairs)
-    served = best_backend(path)
+    served = best_form(path)  # the file only: no session is started to name it
     failed = [form for form in ("onnx", "int8") if report.get(f"{form}_agreement", 1.0) < MIN_AGREEMENT]
-    emit({"name": name, **report, "serves": served.path.name if served else "torch",
+    emit({"name": name, **report, "serves": served.name if served else "torch",
           "not_served": {f: f"agreement {report[f'{f}_agreement']:.4f} < {MIN_AGREEMENT}" for f in failed}},
          as_json)
 

@@ -42,18 +42,22 @@ def _read_frame(path: Path) -> pd.DataFrame:
     except OSError as err:
         raise DataError(path, None, f"cannot read it ({err.strerror})", "check its permissions"
                         ) from None
+    csv_file = suffix not in (".jsonl", ".json", ".parquet")
     try:
         if suffix in (".jsonl", ".json"):
             frame, first_row = pd.read_json(path, lines=suffix == ".jsonl", dtype=str), 1
         elif suffix == ".parquet":
             frame, first_row = pd.read_parquet(path), 2
         else:
-            _check_cell_counts(path, raw.decode("utf-8"))
             frame, first_row = pd.read_csv(path, dtype=str, keep_default_na=False,
                                            encoding="utf-8", skip_blank_lines=False), 2
     except (ValueError, pd.errors.ParserError) as err:
+        if csv_file:  # some rows with a cell too many: name the first
+            _check_cell_counts(path, raw.decode("utf-8"))
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(path, None, f"cannot parse ({first})", "check the file format") from None
+    if csv_file and not isinstance(frame.index, pd.RangeIndex):  # every row had one too many
+        _check_cell_counts(path, raw.decode("utf-8"))
     frame = frame.astype(object).where(frame.notna(), "").astype(str)  # a null is an empty cell
     frame.index = range(first_row, first_row + len(frame))
     return frame
@@ -63,7 +67,8 @@ def _check_cell_counts(path: Path, text: str) -> None:
     """Refuse a row with more cells than the header: ``a,Yes, in 3 days`` under ``q,answer``.
 
     subtle: pandas reads a file whose every row has one cell too many by turning the first
-    column into the index, so each value silently moves one column left.
+    column into the index, so each value silently moves one column left. Called only when
+    pandas failed or built such an index: a second parse of every file would cost twice.
     """
     try:
         rows = csv.reader(io.StringIO(text, newline=""))
@@ -97,7 +102,7 @@ def read_table(
             path, 1, f"missing column(s) {', '.join(missing)} (found: {', '.join(frame.columns)})",
             "add them to the header or pass the column names",
         )
-    frame = frame[~(frame.apply(lambda col: col.str.strip()) == "").all(axis=1)]  # blank lines
+    frame = frame[~_blank_rows(frame)]
     if frame.empty:
         raise DataError(path, None, "has no data rows", "add rows below the header")
     keep = list(required) + [c for c in optional if c in frame.columns]
@@ -119,8 +124,12 @@ def file_row(path: str | Path, position: int) -> int:
     only when there is an error to report.
     """
     frame = _read_frame(Path(path))
-    kept = frame.index[~(frame.apply(lambda col: col.str.strip()) == "").all(axis=1)]
-    return int(kept[position])
+    return int(frame.index[~_blank_rows(frame)][position])
+
+
+def _blank_rows(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose every cell is empty or spaces: the blank lines read_table drops."""
+    return (frame.apply(lambda col: col.str.strip()) == "").all(axis=1)
 
 
 def read_labelled(

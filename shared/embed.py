@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -46,7 +46,7 @@ class Embedder:
         config = json.loads((self.path / "config.json").read_text())
         return int(config["hidden_size"])
 
-    @property
+    @cached_property
     def max_length(self) -> int:
         """The tokens a text is cut to, as sentence-transformers reads them: ``max_seq_length`` in
         ``sentence_bert_config.json`` (the base package), else the tokenizer's ``model_max_length``.

@@ -106,6 +106,12 @@ def serving_length(model_dir: Path, embed: bool = False) -> int:
 
 
 def best_backend(model_dir: Path, lossless: bool = False) -> OnnxBackend | None:
+    """A session on :func:`best_form`, or None (use torch)."""
+    form = best_form(model_dir, lossless)
+    return OnnxBackend(form) if form is not None else None
+
+
+def best_form(model_dir: Path, lossless: bool = False) -> Path | None:
     """The fastest exported form that passed its agreement check, or None (use torch).
     ``lossless`` leaves out int8, for callers whose outputs must not depend on batching.
 
@@ -130,7 +136,7 @@ def best_backend(model_dir: Path, lossless: bool = False) -> OnnxBackend | None:
         if ((folder / file).exists() and report.get(f"{form}_agreement", 0.0) >= MIN_AGREEMENT
                 and speed > best_speed):
             best, best_speed = folder / file, speed
-    return OnnxBackend(best) if best is not None else None
+    return best
 
 
 def export_model(

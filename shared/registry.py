@@ -12,14 +12,13 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .errors import RegistryError
 from .settings import get_settings
-from .storage import as_umask_allows, atomic_write_text
+from .storage import atomic_write_text, temp_dir
 
 _VERSION = re.compile(r"^v(\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -53,8 +52,7 @@ class Registry:
         return versions[-1] if versions else None
 
     def path(self, name: str, version: str | None = None) -> Path:
-        if not _NAME.match(name) or name in (".", ".."):  # "../models/x" must not escape the root
-            raise RegistryError(f"model name must be letters, digits, '_', '-', '.', got {name!r}")
+        _check_form(name)  # "../models/x" must not escape the root
         if not self.versions(name):
             names = ", ".join(self.names()) or "none yet"
             raise RegistryError(f"no model {name!r} in the registry at {self.root} (models: {names})"
@@ -82,11 +80,10 @@ class Registry:
         while True:  # subtle: a concurrent discard() may remove the empty folder in between
             folder.mkdir(parents=True, exist_ok=True)
             try:
-                tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
+                tmp = temp_dir(folder, f".{name}.")
                 break
             except FileNotFoundError:
                 continue
-        as_umask_allows(tmp, directory=True)
         try:
             write(tmp)
             while True:
@@ -171,11 +168,15 @@ def check_name(name: str) -> str:
     """
     from .models import BASE_MODELS
 
-    if not _NAME.match(name) or name in (".", ".."):
-        raise RegistryError(f"model name must be letters, digits, '_', '-', '.', got {name!r}")
+    _check_form(name)
     if name in BASE_MODELS:
         raise RegistryError(f"{name!r} names a base model: pick another name for yours")
     return name
+
+
+def _check_form(name: str) -> None:
+    if not _NAME.match(name) or name in (".", ".."):
+        raise RegistryError(f"model name must be letters, digits, '_', '-', '.', got {name!r}")
 
 
 def _now() -> str:

@@ -63,6 +63,13 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def temp_dir(parent: Path, prefix: str) -> Path:
+    """A new dot-named temp dir in ``parent`` with the mode a plain ``mkdir`` would give."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    as_umask_allows(path, directory=True)
+    return path
+
+
 @contextmanager
 def atomic_dir(final_path: str | Path) -> Iterator[Path]:
     """Yield a temp dir beside ``final_path``; on success it replaces ``final_path`` whole.
@@ -72,8 +79,7 @@ def atomic_dir(final_path: str | Path) -> Iterator[Path]:
     """
     final_path = Path(final_path)
     final_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final_path.name}.", dir=final_path.parent))
-    as_umask_allows(tmp, directory=True)
+    tmp = temp_dir(final_path.parent, f".{final_path.name}.")
     try:
         yield tmp
         if final_path.exists():

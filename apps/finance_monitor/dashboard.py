@@ -12,6 +12,7 @@ from apps.finance_monitor.config import default_config_path, load_config
 from apps.finance_monitor.corrections import corrections_frame
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.views import (
+    ARTICLE_LIMIT,
     alerts,
     article,
     articles_frame,
@@ -76,7 +77,8 @@ def show_articles(service: FinanceService) -> None:
                "sentiment": None if sentiment == "(any)" else sentiment,
                "source": None if source == "(any)" else source, "search": search or None}
     frame = articles_frame(service.engine, **filters)
-    total = count_articles(service.engine, **filters)
+    # counted only when the list may be cut at its limit: otherwise it is all there is
+    total = count_articles(service.engine, **filters) if len(frame) >= ARTICLE_LIMIT else len(frame)
     st.caption(f"the newest {len(frame)} of {total} articles" if total > len(frame)
                else f"{total} articles")
     st.dataframe(frame, hide_index=True, width="stretch")

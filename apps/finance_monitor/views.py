@@ -60,6 +60,9 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
     return views
 
 
+ARTICLE_LIMIT = 500  # articles a table shows, newest first
+
+
 def like_pattern(text: str) -> str:
     r"""An ``ilike`` pattern (escape character ``\``) matching ``text`` literally anywhere.
 
@@ -96,7 +99,7 @@ def count_articles(engine: Engine, topic: str | None = None, sentiment: str | No
 
 def articles_frame(engine: Engine, topic: str | None = None, sentiment: str | None = None,
                    source: str | None = None, search: str | None = None,
-                   limit: int = 500) -> pd.DataFrame:
+                   limit: int = ARTICLE_LIMIT) -> pd.DataFrame:
     """Newest ``limit`` articles first, filtered by topic / sentiment / source / text
     (case-insensitive, literal)."""
     query = (select(Article).where(*_article_filters(topic, sentiment, source, search))

@@ -160,11 +160,17 @@ class Pipeline:
         subtle: text search alone never proposes the blockbusters most users take next, so the
         ranker could not use its popularity feature on them; it then lost to plain popularity.
         """
-        extra = self.new_candidates(users, ceil(n * NEW_ITEM_SHARE))
+        vectors = self.profile_vectors(users)  # once: profile encoding is the slow part
+        extra = self.new_candidates(users, ceil(n * NEW_ITEM_SHARE), vectors)
         return [list(dict.fromkeys(mix_sources(found, n, self.shares) + new))
-                for found, new in zip(self.sources(users, n), extra)]
+                for found, new in zip(self.sources(users, n, vectors), extra)]
 
-    def new_candidates(self, users: Sequence[str], n: int) -> list[list[str]]:
+    def profile_vectors(self, users: Sequence[str]) -> np.ndarray:
+        """Bi-encoder vectors of the profiles of the ``users`` with history, in their order."""
+        return self.scorer.embed([self.profile(u) for u in users if self.taken.get(u)])
+
+    def new_candidates(self, users: Sequence[str], n: int,
+                       vectors: np.ndarray | None = None) -> list[list[str]]:
         """Per user, up to ``n`` items nobody has interacted with yet, nearest to the user's
         profile first (none for a user with no history: there is no text to match).
 
@@ -172,21 +178,24 @@ class Pipeline:
         of the pool on a catalogue of older items, so "scored from its text at once" never
         reached a top-k; these go into the pool beside it. The cost is at most ``n`` more pairs
         for the cross-encoder per user (``ceil(10%)`` of the pool from :meth:`candidates`).
+        ``vectors``: :meth:`profile_vectors` of ``users``, when already computed.
         """
         warm = [u for u in users if self.taken.get(u)]
         if not self.new_items or not warm or n < 1:
             return [[] for _ in users]
-        sims = self.scorer.embed([self.profile(u) for u in warm]) @ self.item_vecs[
-            [self.row[i] for i in self.new_items]].T
+        vectors = self.profile_vectors(users) if vectors is None else vectors
+        sims = vectors @ self.item_vecs[[self.row[i] for i in self.new_items]].T
         nearest = {u: [self.new_items[j] for j in np.argsort(-row, kind="stable")[:n]]
                    for u, row in zip(warm, sims)}
         return [nearest.get(u, []) for u in users]
 
-    def sources(self, users: Sequence[str], n: int) -> list[tuple[list[str], list[str], list[str]]]:
+    def sources(self, users: Sequence[str], n: int, vectors: np.ndarray | None = None
+                ) -> list[tuple[list[str], list[str], list[str]]]:
         """Per user, up to ``n`` unseen items from each source, best first: (bi-encoder,
-        co-taken, popular). Cold users have only the popular list."""
+        co-taken, popular). Cold users have only the popular list. ``vectors``:
+        :meth:`profile_vectors` of ``users``, when already computed."""
         warm = [u for u in users if self.taken.get(u)]
-        vecs = self.scorer.embed([self.profile(u) for u in warm])
+        vecs = self.profile_vectors(users) if vectors is None else vectors
         found = search_candidates(self.index, vecs, n, [self.seen.get(u, set()) for u in warm])
         by_user = {u: [item for item, _ in hits] for u, hits in zip(warm, found)}
         ids = list(self.items["item_id"])
