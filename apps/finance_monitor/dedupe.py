@@ -22,6 +22,17 @@ FILLER = frozenset("a an the to of in on at for by with from into as and or but 
                    "said source sources according update breaking exclusive analysis opinion".split())
 NEGATIONS = frozenset("not no never without nor cannot t".split())  # "t": won't -> won, t
 THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")  # 2,000 -> 2000
+# Past forms that suffix stripping cannot reach ("fell" / "falls"): mapped to the base first.
+IRREGULAR = {past: base for base, forms in {
+    "fall": "fell fallen", "rise": "rose risen", "sink": "sank sunk", "grow": "grew grown",
+    "win": "won", "lose": "lost", "sell": "sold", "buy": "bought", "pay": "paid", "slide": "slid",
+    "shrink": "shrank shrunk", "strike": "struck", "lead": "led", "take": "took taken",
+    "swing": "swung", "spend": "spent", "hold": "held", "make": "made", "run": "ran",
+    "begin": "began begun", "break": "broke broken", "freeze": "froze frozen", "tell": "told",
+    "give": "gave given", "see": "saw seen", "beat": "beaten", "go": "went gone", "get": "got",
+    "drive": "drove driven", "bring": "brought", "seek": "sought",
+    "fight": "fought", "keep": "kept", "meet": "met", "send": "sent", "lend": "lent",
+}.items() for past in forms.split()}
 TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|ocid)$", re.I)
 NUM_PERM = 64
 _PRIME = np.uint64((1 << 31) - 1)
@@ -59,11 +70,12 @@ def words(text: str) -> list[str]:
 def stem(word: str) -> str:
     """Crude suffix stripping, so inflections of one word compare equal (numbers kept as they are).
 
-    >>> [stem(w) for w in ("cuts", "cutting", "cut", "rises", "rising", "slumped", "5%")]
-    ['cut', 'cut', 'cut', 'ris', 'ris', 'slump', '5%']
+    >>> [stem(w) for w in ("cuts", "cutting", "cut", "rises", "rose", "slumped", "fell", "5%")]
+    ['cut', 'cut', 'cut', 'ris', 'ris', 'slump', 'fall', '5%']
     """
     if not word[0].isalpha():
         return word
+    word = IRREGULAR.get(word, word)
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         word = word[:-1]
     for suffix in ("ing", "ed"):

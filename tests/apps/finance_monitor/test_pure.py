@@ -74,6 +74,7 @@ def test_near_duplicates_on_the_demo_stream() -> None:
     ("Corvid Pharma wins approval for cancer drug", "Corvid Pharma does not win approval for cancer drug"),
     ("Atlas Motors profit rises 5% in first quarter", "Atlas Motors profit rises 5% in second quarter"),
     ("Atlas Motors buys Helios Energy", "Helios Energy buys Atlas Motors"),
+    ("Northwind Bank shares fell 5% after loan losses", "Northwind Bank shares rose 5% after loan losses"),
     ("Bluefin Foods to add 700 jobs at Oslo plant. The company did not comment further.",
      "Bluefin Foods to cut 700 jobs at Oslo plant. The company did not comment further."),
 ])
@@ -88,6 +89,8 @@ def test_near_duplicates_keep_stories_with_a_different_fact_apart(first: str, se
     ("Vesta Telecom cuts 2,000 jobs after subscriber slump",
      "Report: Vesta Telecom to cut 2,000 jobs following a subscriber slump, sources say"),
     ("Vesta Telecom cuts 2000 jobs after subscriber slump", "Vesta Telecom cuts 2,000 jobs after subscriber slump"),
+    ("Northwind Bank shares fell 5% after loan losses", "Northwind Bank shares fall 5% after loan losses"),
+    ("Corvid Pharma sold its vaccine unit", "Report: Corvid Pharma sells its vaccine unit, sources say"),
 ])
 def test_near_duplicates_merge_rewordings_both_ways(first: str, second: str) -> None:
     for seen, new in ((first, second), (second, first)):
