@@ -13,36 +13,41 @@ import numpy as np
 def classification_metrics(
     y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] | None = None
 ) -> dict:
-    """Accuracy, macro-F1 over ``labels``, a per-class report and the confusion matrix.
+    """Accuracy, macro-F1, a per-class report and the confusion matrix.
 
-    >>> classification_metrics(["a", "b"], ["a", "a"])["accuracy"]
-    0.5
+    macro-F1 is sklearn's ``f1_score(y_true, y_pred, average="macro")``: the mean F1 over every
+    label seen in the truth or the predictions, so a class predicted but never true counts as 0.
+    ``labels`` only orders the report and adds rows for classes absent from both (shown, not
+    averaged: zeros there would say nothing about the model); labels outside it are appended,
+    never dropped.
+
+    >>> classification_metrics(["a", "a", "b", "b"], ["a", "c", "b", "b"])["macro_f1"]  # (2/3 + 1 + 0) / 3
+    0.5555555555555555
     """
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true and y_pred differ in length: {len(y_true)} vs {len(y_pred)}")
-    labels = list(labels) if labels is not None else sorted(set(y_true) | set(y_pred))
-    index = {y: i for i, y in enumerate(labels)}
-    confusion = np.zeros((len(labels), len(labels)), dtype=int)
+    seen = set(y_true) | set(y_pred)
+    given = list(labels) if labels is not None else []
+    all_labels = given + sorted(seen - set(given))
+    index = {y: i for i, y in enumerate(all_labels)}
+    confusion = np.zeros((len(all_labels), len(all_labels)), dtype=int)
     for t, p in zip(y_true, y_pred):
-        if t in index and p in index:
-            confusion[index[t], index[p]] += 1
+        confusion[index[t], index[p]] += 1
     per_class = {}
-    for i, label in enumerate(labels):
+    for i, label in enumerate(all_labels):
         tp = confusion[i, i]
         precision = tp / confusion[:, i].sum() if confusion[:, i].sum() else 0.0
         recall = tp / confusion[i].sum() if confusion[i].sum() else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_class[label] = {"precision": float(precision), "recall": float(recall),
                             "f1": float(f1), "support": int(confusion[i].sum())}
-    present = [c for c in labels if per_class[c]["support"] > 0] or labels
     accuracy = float(np.mean([t == p for t, p in zip(y_true, y_pred)])) if y_true else 0.0
+    macro = float(np.mean([per_class[c]["f1"] for c in seen])) if seen else 0.0
     return {
         "accuracy": accuracy,
-        # subtle: macro-F1 over the classes present in the truth, as sklearn does for a test set
-        # that lacks some training labels; absent ones would add zeros that say nothing.
-        "macro_f1": float(np.mean([per_class[c]["f1"] for c in present])),
+        "macro_f1": macro,
         "per_class": per_class,
-        "labels": labels,
+        "labels": all_labels,
         "confusion": confusion.tolist(),
     }
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import f1_score, roc_auc_score
 
 from shared.evaluate import (
@@ -22,6 +24,34 @@ def test_classification_matches_sklearn():
     assert got["accuracy"] == pytest.approx(np.mean(np.array(y_true) == np.array(y_pred)))
     assert got["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
     assert sum(map(sum, got["confusion"])) == 200
+
+
+def test_a_class_predicted_but_never_true_counts_in_macro_f1():
+    got = classification_metrics(["a", "a", "b", "b"], ["a", "c", "b", "b"])
+    assert got["macro_f1"] == pytest.approx(0.5556, abs=1e-4)  # (2/3 + 1 + 0) / 3, as sklearn
+    assert got["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+
+
+_pairs = st.lists(st.tuples(st.sampled_from("abcde"), st.sampled_from("abcde")), min_size=1, max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_pairs)
+def test_macro_f1_matches_sklearn_on_random_labels(pairs):
+    y_true, y_pred = [t for t, _ in pairs], [p for _, p in pairs]
+    got = classification_metrics(y_true, y_pred)
+    assert got["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_pairs, st.lists(st.sampled_from("abcde"), min_size=1, max_size=3, unique=True))
+def test_rows_outside_the_given_labels_still_count(pairs, labels):
+    y_true, y_pred = [t for t, _ in pairs], [p for _, p in pairs]
+    got = classification_metrics(y_true, y_pred, labels)
+    assert got["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0))
+    assert got["labels"][: len(labels)] == labels
+    assert set(got["labels"]) == set(labels) | set(y_true) | set(y_pred)
+    assert sum(map(sum, got["confusion"])) == len(pairs)  # no row silently dropped
 
 
 def test_ranking_by_hand():
