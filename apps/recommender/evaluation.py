@@ -23,6 +23,7 @@ from shared import (
     load_classifier,
     mrr,
     ndcg_at_k,
+    recall_at_k,
     roc_auc,
 )
 from shared.errors import VerticalsError
@@ -34,19 +35,9 @@ from .profiles import ctr_profile
 from .scoring import train_ctr_scorer
 
 
-def hit_rate(ranked: Sequence[Sequence[str]], relevant: Sequence[set[str]], k: int) -> float:
-    """Share of users with at least one relevant item in their top ``k``.
-
-    ``hit_rate([["a", "b"], ["c"]], [{"b"}, {"x"}], 2) -> 0.5``
-    """
-    if not ranked:
-        return 0.0
-    return float(np.mean([bool(set(r[:k]) & rel) for r, rel in zip(ranked, relevant)]))
-
-
 def ranking_metrics(ranked: list[list[str]], relevant: list[set[str]], k: int = 10) -> dict:
     return {"ndcg@10": ndcg_at_k(ranked, relevant, k), "mrr": mrr(ranked, relevant, k),
-            f"hr@{k}": hit_rate(ranked, relevant, k)}
+            f"hr@{k}": recall_at_k(ranked, relevant, k)}
 
 
 def test_targets(pipe: Pipeline, test: pd.DataFrame) -> tuple[list[str], list[set[str]]]:

@@ -86,14 +86,19 @@ class TextScorer:
         return probs[:, self._classifier.labels.index("1")].astype(np.float32)
 
 
+def split_version(name: str) -> tuple[str, str | None]:
+    """``"rec-interest@v2" -> ("rec-interest", "v2")``; ``"rec-interest" -> ("rec-interest", None)``."""
+    model, at, version = name.rpartition("@")
+    return (model, version or None) if at else (name, None)
+
+
 def _path(name: str) -> str:
     """``"rec-interest@v2"`` -> that version's directory; anything else is passed through."""
     if "@" not in name:
         return name
     from shared import get_registry
 
-    model, version = name.rsplit("@", 1)
-    return str(get_registry().path(model, version))
+    return str(get_registry().path(*split_version(name)))
 
 
 def cosine_scores(user_vecs: np.ndarray, item_vecs: np.ndarray) -> np.ndarray:

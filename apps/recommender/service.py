@@ -31,7 +31,7 @@ from .features import FEATURES
 from .pipeline import POPULARITY_FALLBACK, SHARE_GRID, Pipeline, choose_shares, cold_start_note, mix_sources, rank
 from .profiles import positives_by_user, sequential_examples
 from .ranker import Ranker, fit_ranker
-from .scoring import TextConfig, TextScorer, random_negatives, train_text_models
+from .scoring import TextConfig, TextScorer, random_negatives, split_version, train_text_models
 
 log = logging.getLogger(__name__)
 DEMO_PREFIX = "demo"
@@ -276,8 +276,7 @@ class RecommenderService:
 
     def _pinned(self, name_at_version: str) -> str:
         """``"rec-interest@v2"`` -> that version's directory in this service's registry."""
-        name, _, version = name_at_version.partition("@")
-        return str(self.registry.path(name, version or None))
+        return str(self.registry.path(*split_version(name_at_version)))
 
     def users(self) -> list[str]:
         return sorted(self.interactions["user_id"].unique())
@@ -315,8 +314,7 @@ class RecommenderService:
         card = self.ranker_card()
         out = [card]
         for pinned in (card["params"]["biencoder"], card["params"]["cross_encoder"]):
-            name, _, version = pinned.partition("@")
-            out.append(self.registry.card(name, version or None))
+            out.append(self.registry.card(*split_version(pinned)))
         return out
 
     def models(self) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.recommender.evaluation import hit_rate
+from apps.recommender.evaluation import ranking_metrics
 from apps.recommender.features import (
     DAY,
     category_shares,
@@ -104,7 +104,8 @@ def test_rank_orders_per_user_with_stable_ties() -> None:
 
 
 def test_hit_rate_by_hand() -> None:
-    assert hit_rate([["a", "b"], ["c"]], [{"b"}, {"x"}], 2) == 0.5
+    """hr@k: the share of users with a relevant item in their top k (the core's recall@k)."""
+    assert ranking_metrics([["a", "b"], ["c"]], [{"b"}, {"x"}], 2)["hr@2"] == 0.5
 
 
 def test_candidate_shares_follow_the_source_that_finds_later_takes() -> None:
@@ -199,3 +200,11 @@ def test_few_validation_positives_give_a_one_line_warning() -> None:
     warning = few_positives_warning(3, 4)
     assert warning.startswith("val_auc rests on 3 taken item(s) of 4 held-out user(s)")
     assert "\n" not in warning and "--val-fraction" in warning
+
+
+def test_pinned_model_names_split_at_the_last_at() -> None:
+    from apps.recommender.scoring import split_version
+
+    assert split_version("rec-interest@v2") == ("rec-interest", "v2")
+    assert split_version("rec-interest") == ("rec-interest", None)
+    assert split_version("team@rec-interest@v3") == ("team@rec-interest", "v3")
