@@ -22,6 +22,10 @@ class DataError(VerticalsError):
         super().__init__(f"{where}: {problem}" + (f" — {fix}" if fix else ""))
 
 
+class SettingsError(VerticalsError):
+    """A ``VERTICALS_*`` environment variable with a value the suite cannot use."""
+
+
 class ModelNotFoundError(VerticalsError):
     """A base model name or registry entry that does not resolve to local weights."""
 

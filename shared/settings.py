@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import SettingsError
 
 
 def _auto_device() -> str:
@@ -25,21 +27,31 @@ class Settings(BaseSettings):
 
     home: Path = Path("var")
     db_url: str = ""
-    device: str = ""
+    # read from VERTICALS_DEVICE; "" means "cuda when present", resolved by ``device`` on first use
+    requested_device: str = Field("", validation_alias="VERTICALS_DEVICE")
 
-    @field_validator("device")
+    @field_validator("requested_device")
     @classmethod
     def _check_device(cls, value: str) -> str:
         if value not in ("", "cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {value!r}")
+            raise ValueError(f"VERTICALS_DEVICE must be 'cpu' or 'cuda', got {value!r}")
         return value
+
+    @property
+    def device(self) -> str:
+        """``cpu`` or ``cuda``: VERTICALS_DEVICE, else cuda when torch sees a GPU.
+
+        subtle: resolved on first use, not in the constructor, because asking torch costs ~4 s
+        of imports and most commands (``verticals models list``) never load a model.
+        """
+        if not self.requested_device:
+            self.requested_device = _auto_device()
+        return self.requested_device
 
     def model_post_init(self, __context: object) -> None:
         self.home = self.home.expanduser().resolve()
         if not self.db_url:
             self.db_url = f"sqlite:///{self.home / 'verticals.db'}"
-        if not self.device:
-            self.device = _auto_device()
 
     @property
     def models_dir(self) -> Path:
@@ -53,6 +65,9 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (call ``get_settings.cache_clear()`` after changing the env)."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise SettingsError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
     settings.home.mkdir(parents=True, exist_ok=True)
     return settings

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(home: Path, device: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VERTICALS_HOME": str(home), "VERTICALS_DEVICE": device}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("device", ["", "cpu"])
+def test_reading_settings_and_listing_models_do_not_import_torch(tmp_path, device):
+    listed = _run(tmp_path, device, "-c", "import runpy, sys; sys.argv = ['verticals', 'models', 'list']\n"
+                  "try:\n    runpy.run_module('shared', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+                  "print('torch imported:', 'torch' in sys.modules)")
+    assert "no models yet" in listed.stdout and "torch imported: False" in listed.stdout, listed.stderr
+    done = _run(tmp_path, device, "-c", "import sys; from shared import get_settings; s = get_settings(); "
+                "print('torch' in sys.modules, s.home.name)")
+    assert done.stdout.split() == ["False", tmp_path.name], done.stderr
+
+
+def test_device_resolves_on_first_use(tmp_path):
+    show = "from shared import get_settings; print(get_settings().device)"
+    done = _run(tmp_path, "", "-c", show)
+    assert done.stdout.strip() in ("cpu", "cuda"), done.stderr
+    assert _run(tmp_path, "cpu", "-c", show).stdout == "cpu\n"
+
+
+def test_a_bad_device_is_one_line(tmp_path):
+    done = _run(tmp_path, "gpu", "-m", "shared", "models", "list")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == "error: VERTICALS_DEVICE must be 'cpu' or 'cuda', got 'gpu'"
