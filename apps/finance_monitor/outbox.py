@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared import session_scope
@@ -21,6 +21,9 @@ from shared import session_scope
 from .alerts import Surge, next_attempt, post_webhook, webhook_payload
 from .config import AlertConfig, WebhookConfig
 from .store import AlertRow, Article, Delivery, utcnow
+
+
+CLAIM_LEASE = timedelta(minutes=5)  # far above a POST's timeout; then a crashed claim is retried
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,8 @@ def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = Non
         due = session.scalars(select(Delivery.id).where(
             Delivery.delivered_at.is_(None), Delivery.next_attempt_at <= now, configured)
             .order_by(Delivery.id).limit(limit)).all()
-    delivered = failed = 0
-    for delivery_id in due:
-        ok = _deliver_one(engine, client, delivery_id, now)
-        delivered, failed = delivered + ok, failed + (not ok)
+    outcomes = [_deliver_one(engine, client, delivery_id, now) for delivery_id in due]
+    delivered, failed = outcomes.count(True), outcomes.count(False)
     with session_scope(engine) as session:
         undelivered = session.execute(select(Delivery.url).where(
             Delivery.delivered_at.is_(None))).scalars().all()
@@ -93,14 +94,15 @@ def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = Non
                           held=held)
 
 
-def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int, now: datetime) -> bool:
+def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int,
+                 now: datetime) -> bool | None:
+    """POST one claimed delivery; None when another deliverer claimed it first."""
+    if not _claim(engine, delivery_id, now):
+        return None
+    url, payload = _payload(engine, delivery_id)
+    problem = post_webhook(client, url, payload)  # no session open: a slow hook blocks no one
     with session_scope(engine) as session:
         delivery = session.get(Delivery, delivery_id)
-        alert = session.get(AlertRow, delivery.alert_id)
-        titles = [session.get(Article, i).title for i in alert.driver_ids()
-                  if session.get(Article, i) is not None]
-        payload = webhook_payload(surge_of(alert), alert.id, titles, delivery.format)
-        problem = post_webhook(client, delivery.url, payload)
         delivery.attempts += 1
         if problem is None:
             delivery.delivered_at, delivery.last_error = utcnow(), None
@@ -108,3 +110,28 @@ def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int, now: da
         delivery.last_error = problem
         delivery.next_attempt_at = next_attempt(now, delivery.attempts)
         return False
+
+
+def _claim(engine: Engine, delivery_id: int, now: datetime) -> bool:
+    """Take a due delivery for ``CLAIM_LEASE``; True for exactly one of concurrent callers.
+
+    subtle: ``process()`` after each poll, the scheduler's deliver job and a ``poll-once``
+    beside the poller all deliver; one conditional UPDATE decides who posts. A deliverer that
+    dies after claiming leaves the row to be retried when the lease runs out.
+    """
+    with session_scope(engine) as session:
+        result = session.execute(update(Delivery).where(
+            Delivery.id == delivery_id, Delivery.delivered_at.is_(None),
+            Delivery.next_attempt_at <= now).values(next_attempt_at=now + CLAIM_LEASE))
+        return result.rowcount == 1
+
+
+def _payload(engine: Engine, delivery_id: int) -> tuple[str, dict]:
+    """The URL and JSON body of one delivery."""
+    with session_scope(engine) as session:
+        delivery = session.get(Delivery, delivery_id)
+        alert = session.get(AlertRow, delivery.alert_id)
+        found = dict(session.execute(select(Article.id, Article.title)
+                                     .where(Article.id.in_(alert.driver_ids()))).all())
+        titles = [found[i] for i in alert.driver_ids() if i in found]
+        return delivery.url, webhook_payload(surge_of(alert), alert.id, titles, delivery.format)

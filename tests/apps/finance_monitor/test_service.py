@@ -4,6 +4,7 @@ mid-poll, a webhook that is down then up. Real MiniLM models, real SQLite."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 
@@ -302,3 +303,53 @@ def test_trained_models_serve_their_exported_form(models) -> None:
         report = json.loads((Path(path) / "export" / "report.json").read_text())
         assert report["check_texts"] > 0 and report["onnx_agreement"] == 1.0
         assert load_classifier(path).backend_name.endswith(".onnx")
+
+
+def test_two_deliverers_at_once_post_an_alert_once(home, server) -> None:
+    """The poller's process() and the deliver job (or a poll-once beside the poller) run
+    delivery at the same time: each due alert is still POSTed once."""
+    import threading
+
+    import httpx
+
+    from apps.finance_monitor.outbox import deliver_due
+
+    server.routes["/hook"] = Route(handler=slow_ok(0.5))
+    hooks = (WebhookConfig(server.url("/hook")),)
+    service = FinanceService(make_config([], webhooks=hooks))
+    add_alert(service, server.url("/hook"))
+    reports = []
+
+    def deliver() -> None:
+        with httpx.Client(timeout=5) as client:
+            reports.append(deliver_due(service.engine, client, webhooks=hooks))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [path for path, _ in server.requests] == ["/hook"]
+    assert sorted(r.delivered for r in reports) == [0, 1]
+    assert service.deliver().delivered == 0  # delivered rows are never claimed again
+
+
+def slow_ok(seconds: float):  # noqa: ANN201
+    def handler(request: BaseHTTPRequestHandler, _hit: int) -> None:
+        time.sleep(seconds)
+        request.send_response(200)
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+    return handler
+
+
+def add_alert(service: FinanceService, url: str) -> int:
+    when = datetime(2026, 3, 2, 6)
+    with session_scope(service.engine) as session:
+        alert = AlertRow(key="topic:Macro", window_start=when, window_end=when, negatives=8,
+                         total=9, baseline=1.0, score=7.0)
+        session.add(alert)
+        session.flush()
+        session.add(Delivery(alert_id=alert.id, url=url))
+        return alert.id
+
