@@ -20,6 +20,8 @@ import numpy as np
 from shared import Classifier, load_classifier, resolve_model
 
 SENTIMENTS = ("negative", "neutral", "positive")
+# the score of an analyst's sentiment label, on the models' P(positive) - P(negative) scale
+LABEL_SCORES = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,6})\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z$0-9])")
 _ABBREV = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|Inc|Corp|Ltd|Co|St|vs|No|U\.S)\.$")

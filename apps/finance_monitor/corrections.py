@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from shared import LabelledText, VerticalsError, atomic_write_text, get_settings, session_scope
 
-from .classify import clean_text
+from .classify import LABEL_SCORES, SENTIMENTS, clean_text
 from .store import Article, Correction, utcnow
 
 FIELDS = ("topic", "sentiment")
@@ -27,9 +27,13 @@ FIELDS = ("topic", "sentiment")
 
 def correct(engine: Engine, article_id: int, field: str, value: str,
             allowed: list[str] | None = None) -> Correction:
-    """Record a correction and apply it to the article (so trends use the analyst's label)."""
+    """Record a correction and apply it to the article (so trends use the analyst's label);
+    a sentiment correction also sets the score to the label's (-1 / 0 / +1), so the table,
+    the net-sentiment trend and the alerts agree with it."""
     if field not in FIELDS:
         raise VerticalsError(f"field must be one of {FIELDS}, got {field!r}")
+    if field == "sentiment":
+        allowed = [label for label in allowed or SENTIMENTS if label in SENTIMENTS]
     value = value.strip()
     if not value or (allowed and value not in allowed):
         raise VerticalsError(f"{field} must be one of {allowed}, got {value!r}")
@@ -44,6 +48,8 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
             session.add(row)
         row.new, row.created_at, row.used_at = value, utcnow(), None
         setattr(article, field, value)
+        if field == "sentiment":
+            article.sentiment_score = LABEL_SCORES[value]
         session.flush()
         session.expunge(row)
         return row

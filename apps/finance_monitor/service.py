@@ -31,7 +31,7 @@ from shared import (
 from shared import retrain as retrain_classifier
 
 from .alerts import detect_surges
-from .classify import ArticleClassifier
+from .classify import LABEL_SCORES, ArticleClassifier, Verdict
 from .config import MonitorConfig
 from .corrections import (
     correct,
@@ -183,13 +183,7 @@ class FinanceService:
                     return total, f"{exc} — run `verticals finance train` or `... demo`"
                 fixed = corrected_labels(session, [a.id for a in articles])
                 for article, verdict in zip(articles, verdicts, strict=True):
-                    # an analyst's label wins, even when given before the first classification
-                    article.topic = fixed.get((article.id, "topic"), verdict.topic)
-                    article.sentiment = fixed.get((article.id, "sentiment"), verdict.sentiment)
-                    article.topic_score = verdict.topic_score
-                    article.sentiment_score = verdict.sentiment_score
-                    article.driving = _json(verdict.driving)
-                    article.classified_at = utcnow()
+                    _label(article, verdict, fixed)
                 total += len(articles)
 
     # trends and alerts ---------------------------------------------------------------------
@@ -285,6 +279,18 @@ class FinanceService:
             elif registry.current(name) is not None:
                 cards[name] = registry.card(name)
         return cards
+
+
+def _label(article: Article, verdict: Verdict, fixed: dict[tuple[int, str], str]) -> None:
+    """Store a verdict; an analyst's label (and its score) wins, even when given before the
+    first classification."""
+    article.topic = fixed.get((article.id, "topic"), verdict.topic)
+    article.topic_score = verdict.topic_score
+    sentiment = fixed.get((article.id, "sentiment"))
+    article.sentiment = sentiment or verdict.sentiment
+    article.sentiment_score = LABEL_SCORES[sentiment] if sentiment else verdict.sentiment_score
+    article.driving = _json(verdict.driving)
+    article.classified_at = utcnow()
 
 
 def _keys(topic: str, tickers: str) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from apps.finance_monitor.config import WebhookConfig
 from apps.finance_monitor.ingest import Ingestor
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.store import AlertRow, Article, ArticleUrl, Delivery
-from apps.finance_monitor.views import alerts, health_frame
+from apps.finance_monitor.views import alerts, articles_frame, health_frame
 from shared import make_engine, session_scope
 
 from .conftest import Route, hang, make_config, rss
@@ -353,3 +353,22 @@ def add_alert(service: FinanceService, url: str) -> int:
         session.add(Delivery(alert_id=alert.id, url=url))
         return alert.id
 
+
+def test_a_sentiment_correction_sets_the_score_trends_and_the_table_use(home, server,
+                                                                        models) -> None:
+    """Corrected to neutral, an article no longer reads -0.9 in the table nor pulls its
+    topic's net sentiment down; corrected before classification, the label's score stays."""
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", STORY, ""),
+                                              ("http://news.test/2", "Atlas Motors profit up",
+                                               "")]))
+    service = FinanceService(make_config([("a", server.url("/a.xml"))], models))
+    service.poll_source("a")
+    service.correct(2, "sentiment", "positive")  # before the first classification
+    service.process()
+    service.correct(1, "sentiment", "neutral")
+    service.correct(1, "topic", "Macro")  # a topic correction leaves the score alone
+    table = articles_frame(service.engine).set_index("id")
+    assert (table.loc[1, "sentiment"], table.loc[1, "score"]) == ("neutral", 0.0)
+    assert (table.loc[2, "sentiment"], table.loc[2, "score"]) == ("positive", 1.0)
+    [window] = service.trends()["topic:Macro"]
+    assert window.negatives == 0 and window.net_sentiment == 0.0
