@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,12 +44,13 @@ class WindowStat:
 
     @property
     def negative_share(self) -> float:
-        return self.negatives / self.count if self.count else 0.0
+        """Negatives over articles; NaN when the window is empty (a gap in a chart, not 0)."""
+        return self.negatives / self.count if self.count else math.nan
 
     @property
     def net_sentiment(self) -> float:
-        """Mean of P(positive) - P(negative) over the window's articles (0 when empty)."""
-        return self.score_sum / self.count if self.count else 0.0
+        """Mean of P(positive) - P(negative) over the window's articles; NaN when empty."""
+        return self.score_sum / self.count if self.count else math.nan
 
 
 def window_start(moment: datetime, hours: float) -> datetime:

@@ -134,6 +134,22 @@ def test_window_stats_fill_quiet_windows() -> None:
     assert windows[3].start == T0 + timedelta(hours=18)
 
 
+def test_quiet_windows_are_gaps_in_the_chart_not_zero_sentiment() -> None:
+    """A ticker line must not zigzag to 0 through hours without news: the shares of an empty
+    window are NaN (a gap), its counts 0, and a surge after quiet windows still alerts."""
+    import math
+
+    from apps.finance_monitor.views import trends_frame
+
+    observations = [_obs(1, "negative"), _obs(19, "negative")]
+    frame = trends_frame(window_stats(observations, 6), "topic")
+    assert list(frame["count"]) == [1, 0, 0, 1] and list(frame["negatives"]) == [1, 0, 0, 1]
+    assert [math.isnan(v) for v in frame["net_sentiment"]] == [False, True, True, False]
+    assert [math.isnan(v) for v in frame["negative_share"]] == [False, True, True, False]
+    quiet = series([1, 0, 1, 0, 1, 12], totals=[2, 0, 3, 0, 2, 12])
+    assert [s.negatives for s in detect_surges(quiet, AlertConfig(min_volume=5))] == [12]
+
+
 def test_window_stats_look_back_a_bounded_horizon() -> None:
     stray = Observation(9, datetime(1970, 1, 1), ("topic:Macro",), "negative", -0.8)
     observations = [stray, _obs(1, "negative"), _obs(19, "negative")]
