@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelNotFoundError
-from .export import OnnxBackend, TorchBackend, best_backend, export_dir, serving_length
+from .export import OnnxBackend, TorchBackend, best_backend, export_dir, load_torch, serving_length
 from .models import resolve_model
 from .settings import get_settings
 
@@ -59,7 +59,7 @@ class Classifier:
     @property
     def backend_name(self) -> str:
         self.warm_up()
-        return self._backend.path.name if isinstance(self._backend, OnnxBackend) else "torch"
+        return self._backend.name
 
     def warm_up(self) -> None:
         """Load the tokenizer and the fastest form of the model (idempotent)."""
@@ -71,12 +71,7 @@ class Classifier:
 
     def torch_model(self):
         """The torch model itself (for explanations and further training)."""
-        from transformers.utils import logging as hf_logging
-
-        from .heads import load_classifier_model
-
-        hf_logging.set_verbosity_error()
-        return load_classifier_model(self.path)
+        return load_torch(self.path, embed=False)
 
     def logits(self, texts: str | list[str], pairs: str | list[str] | None = None) -> np.ndarray:
         texts = [texts] if isinstance(texts, str) else list(texts)

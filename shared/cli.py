@@ -208,16 +208,16 @@ def rollback(name: str) -> None:
 @models_app.command("export")
 def export(
     name: str,
-    int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also write an int8-quantized form.")] = True,
+    int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also the lossy forms: int8 ONNX and bf16.")] = True,
     embedder: Annotated[bool, typer.Option(help="Export as a sentence embedder (bi-encoders, base models).")] = False,
     texts: Annotated[Path | None, typer.Option(
         help="Texts to check agreement on (default: card's eval set); a cross-encoder needs "
              "a table with query,passage columns.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Export to ONNX (+ int8), check agreement with the original, measure speed."""
+    """Export to ONNX (+ int8, bf16), check agreement with the original, measure speed."""
     from .data import read_table, read_texts
-    from .export import MIN_AGREEMENT, best_form, export_model
+    from .export import FILES, MIN_AGREEMENT, best_form, export_model
     from .models import resolve_model
 
     path = resolve_model(name)
@@ -238,9 +238,9 @@ def export(
         check = read_table(source, ["text"])["text"].tolist()
     report = export_model(path, check[:2000], embed=embedder or kind in ("biencoder", "encoder"), int8=int8,
                           check_pairs=pairs)
-    served = best_form(path)  # the file only: no session is started to name it
-    failed = [form for form in ("onnx", "int8") if report.get(f"{form}_agreement", 1.0) < MIN_AGREEMENT]
-    emit({"name": name, **report, "serves": served.name if served else "torch",
+    served = best_form(path)  # named from the report: no session is started to name it
+    failed = [form for form in FILES if report.get(f"{form}_agreement", 1.0) < MIN_AGREEMENT]
+    emit({"name": name, **report, "serves": served or "torch",
           "not_served": {f: f"agreement {report[f'{f}_agreement']:.4f} < {MIN_AGREEMENT}" for f in failed}},
          as_json)
 

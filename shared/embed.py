@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from .classifier import length_order
-from .export import OnnxBackend, best_backend
+from .export import OnnxBackend, TorchBackend, best_backend
 from .models import load_sentence_model, resolve_model
 from .settings import get_settings
 
@@ -26,8 +26,9 @@ class TextEmbedder(Protocol):
 class Embedder:
     """L2-normalised sentence embeddings from a base model or a registered bi-encoder.
 
-    Cheap to construct; weights load on first ``encode``. Uses the exported ONNX form when
-    one exists (``verticals models export NAME --embedder``), else sentence-transformers.
+    Cheap to construct; weights load on first ``encode``. Serves the fastest exported form that
+    agreed (``verticals models export NAME --embedder``: ONNX, int8 or bf16), else
+    sentence-transformers.
 
     >>> Embedder("minilm").encode(["refund my order"]).shape
     (1, 384)
@@ -37,7 +38,7 @@ class Embedder:
         self.name = str(name)
         self.path = resolve_model(name)
         self.lossless = lossless  # no int8: a text's vector must not depend on its batch
-        self._onnx: OnnxBackend | None = None
+        self._fast: OnnxBackend | TorchBackend | None = None
         self._model = None
         self._tokenizer = None
 
@@ -62,13 +63,20 @@ class Embedder:
         limit = json.loads((self.path / "config.json").read_text()).get("max_position_embeddings", 512)
         return int(min(length or 256, limit))
 
+    @property
+    def backend_name(self) -> str:
+        """The form that serves: ``"model.onnx"``, ``"model.int8.onnx"``, ``"torch-bf16"`` or
+        ``"sentence-transformers"``."""
+        self.warm_up()
+        return self._fast.name if self._fast is not None else "sentence-transformers"
+
     def warm_up(self) -> None:
         """Load the fastest available form once (idempotent)."""
-        if self._onnx is not None or self._model is not None:
+        if self._fast is not None or self._model is not None:
             return
         if get_settings().device == "cpu":
-            self._onnx = best_backend(self.path, self.lossless)
-        if self._onnx is not None:
+            self._fast = best_backend(self.path, self.lossless)
+        if self._fast is not None:
             from transformers import AutoTokenizer
 
             self._tokenizer = AutoTokenizer.from_pretrained(self.path)
@@ -94,7 +102,7 @@ class Embedder:
                 [texts[i] for i in order[start : start + batch_size]], padding=True, truncation=True,
                 max_length=self.max_length, return_tensors="np",
             )
-            out.append(self._onnx(dict(encoded)))
+            out.append(self._fast(dict(encoded)))
         vectors = np.concatenate(out).astype(np.float32, copy=False)
         restored = np.empty_like(vectors)
         restored[order] = vectors

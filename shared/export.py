@@ -1,9 +1,11 @@
-"""Fast CPU forms: ONNX export (lossless) and int8 dynamic quantization (lossy: checked).
+"""Fast CPU forms: ONNX export (lossless), int8 dynamic quantization and bf16 (lossy: checked).
 
 ``export_model`` writes ``<model dir>/export/`` atomically: ``model.onnx``, ``model.int8.onnx``
-and ``report.json`` (agreement with the torch model and texts/second for each form). Serving code
-calls :func:`best_backend`: the fastest exported form measured, among those that agreed with
-torch on >= 99% of the check texts; torch when none agreed.
+and ``report.json`` (agreement with the torch model and texts/second for each form). The bf16
+form needs no file: the torch weights are cast when it loads; it is fast only where the CPU
+multiplies bf16 natively (AMX / AVX512-BF16), which the measured speed shows. Serving code calls
+:func:`best_backend`: the fastest form measured, among those that agreed with torch on >= 99% of
+the check texts; torch when none agreed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from .storage import atomic_dir
 
 INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 MIN_AGREEMENT = 0.99
+FILES = {"onnx": "model.onnx", "int8": "model.int8.onnx", "bf16": None}  # bf16: cast at load
+LOSSY = ("int8", "bf16")  # outputs depend on the batch (int8) or round to 3 digits (bf16)
 
 
 class _KeywordCall(torch.nn.Module):
@@ -37,9 +41,11 @@ class _KeywordCall(torch.nn.Module):
         )
         if not self.embed:
             return out.logits
-        # mean pooling + L2 norm, as the sentence-transformers MiniLM pipeline does
-        mask = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
-        pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        # mean pooling + L2 norm, as the sentence-transformers MiniLM pipeline does (in fp32:
+        # a bf16 sum over the tokens would round away what the mean is for)
+        hidden = out.last_hidden_state.float()
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, dim=-1)
 
 
@@ -55,7 +61,7 @@ class OnnxBackend:
         # runs three sessions in turn (intents, embedder, reranker), and on 2 cores each one's
         # spinning starved the next (search + rerank p50 46 ms with spinning, 30 ms without)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.path = path
+        self.path, self.name = path, path.name
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.names = {i.name for i in self.session.get_inputs()}
 
@@ -67,11 +73,14 @@ class OnnxBackend:
 
 
 class TorchBackend:
-    """The plain torch model behind the same call: ``backend(encoded) -> np.ndarray``."""
+    """The plain torch model behind the same call: ``backend(encoded) -> np.ndarray``; with
+    ``dtype=torch.bfloat16`` the served bf16 form (outputs come back as float32)."""
 
-    def __init__(self, model: torch.nn.Module, device: str, embed: bool = False) -> None:
-        self.module = _KeywordCall(model.to(device).eval(), embed).eval()
+    def __init__(self, model: torch.nn.Module, device: str, embed: bool = False,
+                 dtype: torch.dtype | None = None) -> None:
+        self.module = _KeywordCall(model.to(device=device, dtype=dtype).eval(), embed).eval()
         self.device = device
+        self.name = "torch" if dtype is None else "torch-bf16"
 
     def __call__(self, encoded: dict) -> np.ndarray:
         batch = {k: torch.as_tensor(np.asarray(v, dtype=np.int64), device=self.device) for k, v in encoded.items()}
@@ -82,12 +91,31 @@ class TorchBackend:
 
 
 def export_dir(model_dir: Path) -> Path:
-    """Where the fast forms of ``model_dir`` live: inside it, or under home for package models."""
+    """Where the fast forms of ``model_dir`` live: inside it, or under home for package models.
+
+    subtle: outside the registry, many model folders share a name (the base package's is
+    ``model``), so the folder is keyed by the model's resolved path as well as its name.
+    """
+    import hashlib
+
     from .settings import get_settings
 
     if (model_dir / "card.json").exists():
         return model_dir / "export"
-    return get_settings().home / "exports" / model_dir.name
+    key = hashlib.sha256(str(Path(model_dir).resolve()).encode()).hexdigest()[:10]
+    return get_settings().home / "exports" / f"{Path(model_dir).name}-{key}"
+
+
+def load_torch(model_dir: Path, embed: bool, **options: object) -> torch.nn.Module:
+    """The torch model in eval mode: the bare encoder (``embed``) or the classifier with its head."""
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    from .heads import load_classifier_model
+
+    hf_logging.set_verbosity_error()
+    loader = AutoModel.from_pretrained if embed else load_classifier_model
+    return loader(model_dir, **options).eval()
 
 
 CHECK_TEXTS = 200  # inputs that check an exported form after training (agreement and speed)
@@ -105,64 +133,69 @@ def serving_length(model_dir: Path, embed: bool = False) -> int:
     return int(params.get("max_length") or 128)
 
 
-def best_backend(model_dir: Path, lossless: bool = False) -> OnnxBackend | None:
-    """A session on :func:`best_form`, or None (use torch)."""
+def best_backend(model_dir: Path, lossless: bool = False) -> OnnxBackend | TorchBackend | None:
+    """The backend of :func:`best_form`, or None (use plain torch)."""
     form = best_form(model_dir, lossless)
-    return OnnxBackend(form) if form is not None else None
+    if form is None:
+        return None
+    if form == "bf16":
+        embed = _report(model_dir).get("kind") == "embedder"
+        return TorchBackend(load_torch(model_dir, embed), "cpu", embed, torch.bfloat16)
+    return OnnxBackend(export_dir(model_dir) / FILES[form])
 
 
-def best_form(model_dir: Path, lossless: bool = False) -> Path | None:
-    """The fastest exported form that passed its agreement check, or None (use torch).
-    ``lossless`` leaves out int8, for callers whose outputs must not depend on batching.
+def best_form(model_dir: Path, lossless: bool = False) -> str | None:
+    """The fastest form (``"onnx"``, ``"int8"`` or ``"bf16"``) that passed its agreement check,
+    or None (use torch). ``lossless`` leaves out the lossy forms, for callers whose outputs must
+    not depend on batching.
 
     subtle: dynamic int8 quantizes each batch's activations with that batch's own range, so an
     input's output depends on the inputs it was batched with (the recommender's demo
     cross-encoder: up to 0.02 in P(interest), and 52 of 400 ranks moved with the chunk size);
     the verdicts still agree, which is all the agreement check asks of a classifier.
 
-    subtle: torch's own speed is not a candidate: on a handful of check texts the timings are
-    noise, and onnxruntime has never been the slower one here (75 vs 79 vs 93 headlines/s for
-    torch, ONNX, int8 in ``benchmarks/finance.py``).
+    subtle: fp32 torch's own speed is not a candidate: on a handful of check texts the timings
+    are noise, and onnxruntime has never been the slower one here (75 vs 79 vs 93 headlines/s
+    for torch, ONNX, int8 in ``benchmarks/finance.py``).
     """
-    folder = export_dir(model_dir)
-    report_path = folder / "report.json"
-    if not report_path.exists():
-        return None
-    report = json.loads(report_path.read_text())
+    report, folder = _report(model_dir), export_dir(model_dir)
     best, best_speed = None, -1.0
-    forms = (("onnx", "model.onnx"),) + (() if lossless else (("int8", "model.int8.onnx"),))
-    for form, file in forms:
+    for form, file in FILES.items():
         speed = report.get(f"{form}_texts_per_s", 0.0)
-        if ((folder / file).exists() and report.get(f"{form}_agreement", 0.0) >= MIN_AGREEMENT
-                and speed > best_speed):
-            best, best_speed = folder / file, speed
+        if ((lossless and form in LOSSY) or (file is not None and not (folder / file).exists())
+                or report.get(f"{form}_agreement", 0.0) < MIN_AGREEMENT):
+            continue
+        if speed > best_speed:
+            best, best_speed = form, speed
     return best
+
+
+def _report(model_dir: Path) -> dict:
+    """The export report of ``model_dir`` ({} when it was never exported)."""
+    path = export_dir(model_dir) / "report.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def export_model(
     model_dir: Path, check_texts: Sequence[str], embed: bool = False, int8: bool = True,
     max_length: int | None = None, check_pairs: Sequence[str] | None = None,
 ) -> dict:
-    """Export ``model_dir`` to ONNX (and int8), check agreement on ``check_texts``, time all forms.
+    """Export ``model_dir`` to ONNX (and, with ``int8``, the lossy forms: int8 and bf16), check
+    agreement on ``check_texts``, time all forms.
 
     Agreement is the share of identical argmax predictions (classifiers) or of cosine >= 0.99
     (embedders). A cross-encoder is checked on what it serves: ``check_pairs`` gives the second
     text of each pair. Texts are cut at ``max_length`` tokens, by default where serving cuts them
     (:func:`serving_length`). Returns the report written to ``export/report.json``.
     """
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    from .heads import load_classifier_model
+    from transformers import AutoTokenizer
 
     if not check_texts:
         raise VerticalsError("export needs check texts to measure agreement; none were given")
     if check_pairs is not None and len(check_pairs) != len(check_texts):
         raise VerticalsError(f"export got {len(check_texts)} check texts but {len(check_pairs)} pairs")
-    hf_logging.set_verbosity_error()
     max_length = max_length or serving_length(Path(model_dir), embed)
-    loader = AutoModel.from_pretrained if embed else load_classifier_model
-    model = loader(model_dir, attn_implementation="eager").eval()
+    model = load_torch(model_dir, embed, attn_implementation="eager")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     pairs = list(check_pairs) if check_pairs is not None else None
     encoded = dict(tokenizer(list(check_texts), pairs, padding=True, truncation=True,
@@ -182,6 +215,9 @@ def export_model(
             backend = OnnxBackend(tmp / "model.int8.onnx")
             report["int8_agreement"] = _agreement(reference, backend(encoded), embed)
             report["int8_texts_per_s"] = _speed(backend, tokenizer, check_texts, pairs, max_length)
+            backend = TorchBackend(load_torch(model_dir, embed), "cpu", embed, torch.bfloat16)
+            report["bf16_agreement"] = _agreement(reference, backend(encoded), embed)
+            report["bf16_texts_per_s"] = _speed(backend, tokenizer, check_texts, pairs, max_length)
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
     folder = Path(model_dir)
     label = f"{folder.parent.name}@{folder.name}" if folder.name[1:].isdigit() else folder.name
@@ -197,7 +233,7 @@ def summary(report: dict) -> str:
     'torch 350/s; onnx 400/s (agrees 1.000); int8 900/s (agrees 0.970, below 0.99: not served)'
     """
     parts = [f"torch {report.get('torch_texts_per_s', 0):.0f}/s"]
-    for form in ("onnx", "int8"):
+    for form in FILES:
         if f"{form}_agreement" in report:
             agreement = report[f"{form}_agreement"]
             low = f", below {MIN_AGREEMENT}: not served" if agreement < MIN_AGREEMENT else ""

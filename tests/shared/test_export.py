@@ -7,7 +7,7 @@ import numpy as np
 
 from shared.classifier import Classifier, load_classifier
 from shared.data import read_table
-from shared.export import export_model
+from shared.export import export_dir, export_model
 
 from .conftest import toy_rows
 
@@ -21,10 +21,10 @@ def test_int8_and_onnx_agree_with_torch_and_serve(full_model, session_registry, 
     assert report["max_length"] == 24 == load_classifier(path).max_length  # checked as it serves
     assert load_classifier(path).backend_name.endswith(".onnx")  # the cache sees the new export
     assert report["onnx_agreement"] == 1.0  # ONNX fp32 is lossless
-    assert report["int8_agreement"] >= 0.95
+    assert report["int8_agreement"] >= 0.95 and report["bf16_agreement"] >= 0.95
     assert json.loads((path / "export" / "report.json").read_text()) == report
     served = Classifier(path)
-    assert served.backend_name.endswith(".onnx")
+    assert served.backend_name in ("model.onnx", "model.int8.onnx", "torch-bf16")
     # int8 scales each batch by its own range; the lossless form gives a text the same
     # probabilities alone as in any batch
     lossless = Classifier(path, lossless=True)
@@ -49,8 +49,14 @@ def test_embedder_export_matches_sentence_transformers(home, tmp_path):
     assert report["onnx_agreement"] == 1.0 and report["max_length"] == 256
     fast = Embedder("minilm")
     fast.warm_up()
-    assert fast._onnx is not None
+    assert fast.backend_name.endswith(".onnx")
     np.testing.assert_allclose(fast.encode(texts), reference, atol=1e-4)
+    # where bf16 measured fastest and agreed, the cast torch weights serve (no file needed)
+    report_path = export_dir(resolve_model("minilm")) / "report.json"
+    report_path.write_text(json.dumps({**report, "bf16_agreement": 1.0, "bf16_texts_per_s": 1e9}))
+    bf16 = Embedder("minilm")
+    assert bf16.backend_name == "torch-bf16"
+    assert ((bf16.encode(texts) * reference).sum(1) >= 0.99).all()
 
 
 def test_pair_export_is_checked_and_served_on_pairs(full_model, session_registry, tmp_path):
@@ -72,7 +78,7 @@ def test_pair_export_is_checked_and_served_on_pairs(full_model, session_registry
     np.testing.assert_allclose(served.logits(texts, pairs), reference, atol=1e-4)
 
 
-def test_serving_takes_the_fastest_form_that_agreed(tmp_path, monkeypatch):
+def test_serving_takes_the_fastest_form_that_agreed(tmp_path):
     import shared.export as export
 
     folder = tmp_path / "model" / "export"
@@ -80,18 +86,19 @@ def test_serving_takes_the_fastest_form_that_agreed(tmp_path, monkeypatch):
     (tmp_path / "model" / "card.json").write_text("{}")
     for name in ("model.onnx", "model.int8.onnx"):
         (folder / name).write_text("")
-    monkeypatch.setattr(export, "OnnxBackend", lambda path: path.name)  # no session needed
 
-    def served(**report) -> str | None:
+    def served(lossless: bool = False, **report) -> str | None:
         (folder / "report.json").write_text(json.dumps(report))
-        return export.best_backend(tmp_path / "model")
+        return export.best_form(tmp_path / "model", lossless)
 
     fast_int8 = {"onnx_texts_per_s": 80.0, "int8_texts_per_s": 95.0}
-    assert served(onnx_agreement=1.0, int8_agreement=0.995, **fast_int8) == "model.int8.onnx"
-    assert served(onnx_agreement=1.0, int8_agreement=0.97, **fast_int8) == "model.onnx"
+    assert served(onnx_agreement=1.0, int8_agreement=0.995, **fast_int8) == "int8"
+    assert served(onnx_agreement=1.0, int8_agreement=0.97, **fast_int8) == "onnx"
     slow_int8 = {"onnx_texts_per_s": 80.0, "int8_texts_per_s": 70.0}
-    assert served(onnx_agreement=1.0, int8_agreement=1.0, **slow_int8) == "model.onnx"
+    assert served(onnx_agreement=1.0, int8_agreement=1.0, **slow_int8) == "onnx"
     assert served(onnx_agreement=0.9, int8_agreement=0.9, **fast_int8) is None  # torch serves
-    (folder / "report.json").write_text(json.dumps({"onnx_agreement": 1.0, "int8_agreement": 1.0,
-                                                    **fast_int8}))
-    assert export.best_backend(tmp_path / "model", lossless=True) == "model.onnx"
+    bf16 = {"bf16_agreement": 0.998, "bf16_texts_per_s": 150.0}  # no file: cast at load
+    assert served(onnx_agreement=1.0, int8_agreement=1.0, **fast_int8, **bf16) == "bf16"
+    assert served(True, onnx_agreement=1.0, int8_agreement=1.0, **fast_int8, **bf16) == "onnx"
+    (folder / "model.int8.onnx").unlink()
+    assert served(onnx_agreement=1.0, int8_agreement=1.0, **fast_int8) == "onnx", "int8 file gone"
