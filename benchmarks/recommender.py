@@ -165,8 +165,7 @@ def throughput(quick: bool) -> dict:
     start = time.perf_counter()
     top = np.argpartition(-(user_vecs @ item_vecs.T), 10, axis=1)[:, :10]
     matmul_s = time.perf_counter() - start
-    result = {"biencoder": bi, "biencoder_form": _served_form(scorer._embedder.path,
-                                                              scorer._embedder._onnx),
+    result = {"biencoder": bi, "biencoder_form": scorer._embedder.backend_name,
               "catalogue_items": len(items), "items_encoded_per_s": len(items) / items_s,
               "profiles_encoded_per_s": len(profiles) / encode_s,
               "biencoder_scores_per_min": len(profiles) * len(items) / (encode_s + matmul_s) * 60,
@@ -187,10 +186,6 @@ def throughput(quick: bool) -> dict:
         if report.exists():
             result["cross_export_report"] = json.loads(report.read_text())
     return result
-
-
-def _served_form(path: Path, onnx) -> str:
-    return onnx.path.name if onnx is not None else f"torch ({path.name})"
 
 
 def table(results: dict) -> str:

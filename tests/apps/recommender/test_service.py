@@ -49,7 +49,7 @@ def test_training_exports_both_text_models_checked_on_what_they_serve(
     scorer = TextScorer(str(registry.path("rec-biencoder")), str(registry.path("rec-interest")))
     scorer.embed(["a profile"])
     assert scorer._classifier.backend_name.endswith(".onnx")
-    assert scorer._embedder._onnx is not None, "the bi-encoder serves its exported form"
+    assert scorer._embedder.backend_name == "model.onnx", "the bi-encoder serves its exported form"
     config = json.loads((registry.path("rec-interest") / "config.json").read_text())
     assert config["num_hidden_layers"] == cross["params"]["layers"] == 2
 
@@ -76,6 +76,27 @@ def test_recommend_ranks_unseen_items_with_a_breakdown(service: RecommenderServi
         logit = np.log(r.score / (1 - r.score))
         assert r.baseline + r.text_part + r.other_part == pytest.approx(logit, abs=1e-5)
     assert {r.baseline for r in recs} == {service.pipeline().ranker.intercept}
+
+
+def test_top_k_embeds_each_profile_once_with_the_same_scores(service: RecommenderService) -> None:
+    """The profiles embedded for the candidates serve the text scores too; nothing changes."""
+    from apps.recommender.pipeline import rank
+
+    pipe = service.pipeline()
+    users = sorted(pipe.taken)[:3] + ["someone-new"]
+    lists = pipe.candidates(users, 20)  # the path before: profiles embedded again for scoring
+    before = rank(pipe.score_pairs([u for u, items in zip(users, lists) for _ in items],
+                                   [i for items in lists for i in items]), 5)
+    embedded: list[str] = []
+    embed = pipe.scorer.embed
+    pipe.scorer.embed = lambda texts: embedded.extend(texts) or embed(texts)
+    try:
+        after = pipe.top_k(users, 5)
+    finally:
+        del pipe.scorer.embed
+    assert sorted(embedded) == sorted(pipe.profile(u) for u in users[:3])
+    assert list(after["item_id"]) == list(before["item_id"])
+    assert list(after["score"]) == list(before["score"])
 
 
 def test_cold_start_user_is_scored_by_the_ranker_as_its_average_user(
