@@ -97,11 +97,13 @@ class Pipeline:
         if item not in self.row:
             raise VerticalsError(f"unknown item_id {item!r}: add it to the items file first")
 
-    def features(self, users: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
+    def features(self, users: Sequence[str], item_ids: Sequence[str],
+                 vectors: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """``(n, 7)`` matrix in :data:`.features.FEATURES` order for (user, item) pairs.
 
         A user with no history has no profile for the text models to read: their text columns
         are NaN (:meth:`score_pairs` makes them neutral), and no model time is spent on them.
+        ``vectors``: ``user -> profile vector`` when already embedded (:meth:`top_k`).
         """
         for item in set(item_ids):
             self.known_item(item)
@@ -109,23 +111,25 @@ class Pipeline:
         text = np.full((len(users), len(TEXT_FEATURES)), np.nan)
         if warm.any():
             text[warm] = self._text_scores([u for u, w in zip(users, warm) if w],
-                                           [i for i, w in zip(item_ids, warm) if w])
+                                           [i for i, w in zip(item_ids, warm) if w], vectors)
         return np.column_stack([text, other_features(self.stats, users, item_ids)])
 
-    def _text_scores(self, users: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
+    def _text_scores(self, users: Sequence[str], item_ids: Sequence[str],
+                     vectors: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """``(n, 2)``: bi-encoder cosine and cross-encoder P(interest) of each pair."""
         profiles = {u: self.profile(u) for u in sorted(set(users))}
-        profile_vecs = self.scorer.embed(list(profiles.values()))
-        user_row = {u: i for i, u in enumerate(profiles)}
+        if vectors is None:
+            vectors = dict(zip(profiles, self.scorer.embed(list(profiles.values()))))
         rows = [self.row[i] for i in item_ids]
-        bi = np.einsum("ij,ij->i", profile_vecs[[user_row[u] for u in users]],
-                       self.item_vecs[rows])
+        bi = np.einsum("ij,ij->i", np.stack([vectors[u] for u in users]), self.item_vecs[rows])
         cross = self.scorer.interest([profiles[u] for u in users], [self.text[i] for i in item_ids])
         return np.column_stack([bi, cross])
 
-    def score_pairs(self, users: Sequence[str], item_ids: Sequence[str]) -> pd.DataFrame:
+    def score_pairs(self, users: Sequence[str], item_ids: Sequence[str],
+                    vectors: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
         """Features, ranker score and its breakdown for each (user, item) pair:
-        ``baseline + text_part + other_part == logit(score)``.
+        ``baseline + text_part + other_part == logit(score)``. ``vectors``: as for
+        :meth:`features`.
 
         subtle: a user with no history gets the same ranker's P(take) as everyone else, as if
         they were its average user: the features that describe the user
@@ -137,7 +141,7 @@ class Pipeline:
         read as "unlike all you took" and sank every cold score to ~0.0001.
         """
         # a ranker may use a subset of FEATURES (one fitted before a feature existed, or an ablation)
-        x = self.features(users, item_ids)[:, [FEATURES.index(f) for f in self.ranker.features]]
+        x = self.features(users, item_ids, vectors)[:, [FEATURES.index(f) for f in self.ranker.features]]
         cold = np.array([not self.taken.get(u) for u in users], dtype=bool)
         unknown = [c for c, f in enumerate(self.ranker.features) if f in USER_FEATURES]
         x[np.ix_(cold, unknown)] = np.array(self.ranker.mean)[unknown]
@@ -151,7 +155,8 @@ class Pipeline:
         frame["cold_start"] = cold
         return frame
 
-    def candidates(self, users: Sequence[str], n: int) -> list[list[str]]:
+    def candidates(self, users: Sequence[str], n: int,
+                   vectors: np.ndarray | None = None) -> list[list[str]]:
         """Up to ``n`` unseen items per user from three sources in the shares of ``self.shares``:
         the bi-encoder's nearest items, the items most often co-taken with the user's recent
         ones, then the most popular to fill up (popularity alone when cold); and beyond those
@@ -159,8 +164,10 @@ class Pipeline:
 
         subtle: text search alone never proposes the blockbusters most users take next, so the
         ranker could not use its popularity feature on them; it then lost to plain popularity.
+        ``vectors``: :meth:`profile_vectors` of ``users``, when already computed.
         """
-        vectors = self.profile_vectors(users)  # once: profile encoding is the slow part
+        if vectors is None:  # once: profile encoding is the slow part
+            vectors = self.profile_vectors(users)
         extra = self.new_candidates(users, ceil(n * NEW_ITEM_SHARE), vectors)
         return [list(dict.fromkeys(mix_sources(found, n, self.shares) + new))
                 for found, new in zip(self.sources(users, n, vectors), extra)]
@@ -229,9 +236,11 @@ class Pipeline:
         """The ``k`` best items per user after reranking ``n_candidates`` (default ``4k``)."""
         if k < 1:
             raise VerticalsError(f"top_k must be greater than 0, got {k}")
-        lists = self.candidates(users, n_candidates or max(4 * k, 10))
+        vectors = self.profile_vectors(users)  # once, for the candidates and the text scores
+        lists = self.candidates(users, n_candidates or max(4 * k, 10), vectors)
         pair_users = [u for u, items in zip(users, lists) for _ in items]
-        frame = self.score_pairs(pair_users, [i for items in lists for i in items])
+        by_user = dict(zip([u for u in users if self.taken.get(u)], vectors))
+        frame = self.score_pairs(pair_users, [i for items in lists for i in items], by_user)
         return rank(frame, k)
 
     def because(self, user: str, item: str, n: int = 2) -> list[str]:
