@@ -22,7 +22,6 @@ from .alerts import Surge, next_attempt, post_webhook, webhook_payload
 from .config import AlertConfig, WebhookConfig
 from .store import AlertRow, Article, Delivery, utcnow
 
-
 CLAIM_LEASE = timedelta(minutes=5)  # far above a POST's timeout; then a crashed claim is retried
 
 

@@ -13,11 +13,12 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from shared import (
     ModelNotFoundError,
@@ -45,7 +46,7 @@ from .ingest import Ingestor, IngestReport, plausible_published
 from .outbox import DeliveryReport, deliver_due, raise_alerts
 from .sources import poll_source
 from .store import AlertRow, Article, Base, Poll, SourceHealth, utcnow
-from .trends import Observation, WindowStat, window_stats
+from .trends import Observation, WindowStat, window_start, window_stats
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +189,25 @@ class FinanceService:
 
     # trends and alerts ---------------------------------------------------------------------
     def observations(self) -> list[Observation]:
-        """Every classified article as (id, time, keys, sentiment, score); a time in the
-        future (a row stored before ingest clamped it) counts as its fetch time."""
+        """The classified articles of the last ``alerts.horizon_windows`` windows as (id,
+        time, keys, sentiment, score); a time in the future (a row stored before ingest
+        clamped it) counts as its fetch time.
+
+        subtle: a clamped time is never later than ``published``, so ``published >= oldest``
+        keeps every article of the horizon (and maybe a few clamped ones ``window_stats``
+        drops); the query reads the horizon, not every article ever stored.
+        """
+        alerts = self.config.alerts
         with session_scope(self.engine) as session:
+            newest = _newest_time(session)
+            if newest is None:
+                return []
+            oldest = window_start(newest, alerts.window_hours) \
+                - (alerts.horizon_windows - 1) * timedelta(hours=alerts.window_hours)
             rows = session.execute(select(
                 Article.id, Article.published, Article.fetched_at, Article.topic, Article.tickers,
                 Article.sentiment, Article.sentiment_score)
-                .where(Article.classified_at.is_not(None))).all()
+                .where(Article.classified_at.is_not(None), Article.published >= oldest)).all()
         return [Observation(article_id=i, published=plausible_published(published, fetched),
                             keys=_keys(topic, tickers), sentiment=sentiment, score=score or 0.0)
                 for i, published, fetched, topic, tickers, sentiment, score in rows]
@@ -279,6 +292,19 @@ class FinanceService:
             elif registry.current(name) is not None:
                 cards[name] = registry.card(name)
         return cards
+
+
+def _newest_time(session: Session) -> datetime | None:
+    """The latest (clamped) time of a classified article; None when there is none."""
+    newest = None
+    query = (select(Article.published, Article.fetched_at)
+             .where(Article.classified_at.is_not(None)).order_by(Article.published.desc()))
+    for published, fetched in session.execute(query).yield_per(64):
+        if newest is not None and published <= newest:
+            break  # a clamped time is at most its published one: no later row is newer
+        moment = plausible_published(published, fetched)
+        newest = moment if newest is None else max(newest, moment)
+    return newest
 
 
 def _label(article: Article, verdict: Verdict, fixed: dict[tuple[int, str], str]) -> None:

@@ -372,3 +372,33 @@ def test_a_sentiment_correction_sets_the_score_trends_and_the_table_use(home, se
     assert (table.loc[2, "sentiment"], table.loc[2, "score"]) == ("positive", 1.0)
     [window] = service.trends()["topic:Macro"]
     assert window.negatives == 0 and window.net_sentiment == 0.0
+
+
+def test_trends_read_only_the_horizon_and_match_reading_everything(home) -> None:
+    """Two months of stories (one dated 2099 by an old row, one from 1970): the trends equal
+    those computed from every stored article, while only the horizon's articles are read."""
+    from apps.finance_monitor.ingest import plausible_published
+    from apps.finance_monitor.service import _keys
+    from apps.finance_monitor.trends import Observation, window_stats
+
+    service = FinanceService(make_config([]))
+    start, rows = datetime(2026, 1, 1), []
+    for i in range(240):  # every 6 hours for 60 days, tickers on some
+        when = start + timedelta(hours=6 * i + i % 5)
+        rows.append((when, when + timedelta(minutes=5), "ACME" if i % 3 else ""))
+    rows += [(datetime(2099, 1, 1), start + timedelta(days=59, hours=23), "ACME"),
+             (datetime(1970, 1, 1), start, "")]
+    with session_scope(service.engine) as session:
+        session.add_all(Article(content_hash=str(i), url=f"http://n.test/{i}", source="a",
+                                title=f"story {i}", published=published, fetched_at=fetched,
+                                tickers=tickers, topic="Macro", classified_at=fetched,
+                                sentiment=("negative", "neutral", "positive")[i % 3],
+                                sentiment_score=(i % 7 - 3) / 3)
+                        for i, (published, fetched, tickers) in enumerate(rows))
+        everything = [Observation(a.id, plausible_published(a.published, a.fetched_at),
+                                  _keys(a.topic, a.tickers), a.sentiment, a.sentiment_score)
+                      for a in session.scalars(select(Article))]
+    alerts_config = service.config.alerts
+    assert service.trends() == window_stats(everything, alerts_config.window_hours,
+                                            max_windows=alerts_config.horizon_windows)
+    assert 115 < len(service.observations()) < 130  # 30 days of the 60 stored
