@@ -27,6 +27,12 @@ FEW_QUERIES = 8
 
 @contextmanager
 def _one_omp_thread() -> Iterator[None]:
+    """One OpenMP thread for this Python thread's searches, then its old count back.
+
+    subtle: no lock needed: OpenMP keeps the thread count (nthreads-var) per calling thread, so
+    interleaved searches on two threads (support and recommender in one Streamlit process) each
+    save and restore their own count (tests/shared/test_index.py checks this with threads).
+    """
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import threading
+
+import faiss
 import numpy as np
 import pytest
 
 from shared.errors import VectorIndexError
-from shared.index import VectorIndex
+from shared.index import VectorIndex, _one_omp_thread
 
 
 def _unit(n: int, d: int, seed: int) -> np.ndarray:
@@ -75,3 +78,52 @@ def test_growing_past_the_threshold_builds_hnsw_and_ids_are_strings(tmp_path):
     assert len(index) == 40 and index.ids.count("1") == 1
     loaded = VectorIndex.load(index.save(tmp_path / "idx"))
     assert isinstance(loaded._faiss, faiss.IndexHNSWFlat) and loaded.search(vectors[5], 1)[0][0].id == "5"
+
+
+def test_interleaved_few_query_searches_leave_each_thread_its_omp_threads():
+    # A enters, then B enters, then A leaves, then B leaves: were the count process-global, B
+    # would save A's 1 and restore it, leaving FAISS single-threaded for good
+    entered, left = threading.Barrier(2), threading.Barrier(2)
+    after: dict[str, int] = {}
+
+    def search(name: str, first: bool) -> None:
+        faiss.omp_set_num_threads(3)
+        ctx = _one_omp_thread()
+        if not first:
+            entered.wait()
+        ctx.__enter__()
+        if first:
+            entered.wait()
+            ctx.__exit__(None, None, None)
+            left.wait()
+        else:
+            left.wait()
+            ctx.__exit__(None, None, None)
+        after[name] = faiss.omp_get_max_threads()
+
+    before = faiss.omp_get_max_threads()
+    threads = [threading.Thread(target=search, args=(n, n == "a")) for n in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert after == {"a": 3, "b": 3} and faiss.omp_get_max_threads() == before
+
+
+def test_concurrent_searches_agree_with_serial_ones():
+    rng = np.random.default_rng(3)
+    index = VectorIndex(16)
+    index.add([str(i) for i in range(500)], rng.standard_normal((500, 16)).astype("float32"))
+    queries = rng.standard_normal((40, 16)).astype("float32")
+    serial = [[h.id for h in index.search(q, k=5)[0]] for q in queries]
+    got: dict[int, list[str]] = {}
+
+    def run(i: int) -> None:
+        got[i] = [h.id for h in index.search(queries[i], k=5)[0]]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert [got[i] for i in range(40)] == serial
