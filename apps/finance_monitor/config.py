@@ -284,6 +284,11 @@ def load_config(path: str | Path) -> MonitorConfig:
     except FileNotFoundError as exc:
         raise DataError(path, None, "config file not found",
                         "pass --config PATH or run `verticals finance demo`") from exc
+    except IsADirectoryError as exc:
+        raise DataError(path, None, "is a directory, not a config file",
+                        "pass --config with the sources TOML file inside it") from exc
+    except OSError as exc:  # unreadable: permissions, a broken disk, ...
+        raise DataError(path, None, f"cannot read the config ({exc.strerror or exc})") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DataError(path, None, f"not valid TOML ({exc})", "fix the syntax") from exc
     return parse_config(data, path)

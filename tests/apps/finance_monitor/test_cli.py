@@ -133,3 +133,20 @@ def test_alerts_need_no_config(home) -> None:
     assert result.exit_code == 0, result.output
     ack = runner.invoke(app, ["alerts", "ack", "1"])
     assert "alert 1 does not exist" in ack.output and "config file not found" not in ack.output
+
+
+def test_a_directory_as_config_is_one_line_everywhere(home, tmp_path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from .test_dashboard import SCRIPT
+
+    for command in (["poll-once"], ["alerts", "list"], ["alerts", "ack", "1"]):
+        result = runner.invoke(app, [*command, "--config", str(tmp_path)])
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # no traceback
+        assert result.output.strip().splitlines() == [
+            f"error: {tmp_path}: is a directory, not a config file — pass --config with the "
+            "sources TOML file inside it"]
+    monkeypatch.setenv("VERTICALS_FINANCE_CONFIG", str(tmp_path))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=60).run()
+    assert not at.exception
+    assert "is a directory, not a config file" in at.error[0].value
