@@ -9,12 +9,18 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shared import VerticalsError
 from shared.cli import emit, open_dashboard
+
+if TYPE_CHECKING:  # the modules load lazily, so `--help` stays fast
+    from sqlalchemy import Engine
+
+    from .config import MonitorConfig
+    from .service import FinanceService
 
 app = typer.Typer(help="Finance monitor: feeds -> topic & sentiment -> trends -> surge alerts.",
                   no_args_is_help=True)
@@ -32,16 +38,36 @@ def config_path(path: Path | None = None) -> Path:
     return path if path is not None else default_config_path()
 
 
-def _service(path: Path | None, needs_config: bool = True):
-    """The service for ``path``'s config; commands that only read or write the database
+def _config(path: Path | None, needs_config: bool = True) -> MonitorConfig:
+    """The config at ``path``; commands that only read or write the database
     (``needs_config=False``) also run without one, with the defaults."""
     from .config import MonitorConfig, load_config
-    from .service import FinanceService
 
     found = config_path(path)
     if not needs_config and path is None and not found.exists():
-        return FinanceService(MonitorConfig())
-    return FinanceService(load_config(found))
+        return MonitorConfig()
+    return load_config(found)
+
+
+def _service(path: Path | None) -> FinanceService:
+    """The service for ``path``'s config; use it in a ``with`` block, which closes its HTTP
+    clients."""
+    from .service import FinanceService
+
+    return FinanceService(_config(path))
+
+
+def _engine(path: Path | None) -> Engine:
+    """The app database alone, for commands that need no fetcher, webhooks or models (a
+    config they are given must still be valid)."""
+    from shared import make_engine
+
+    from .store import Base
+
+    _config(path, needs_config=False)
+    engine = make_engine()
+    Base.metadata.create_all(engine)
+    return engine
 
 
 def _fail(exc: VerticalsError) -> None:
@@ -75,8 +101,8 @@ def run(config: ConfigOpt = None,
 def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Poll every source once, then classify, raise alerts and deliver webhooks."""
     try:
-        service = _service(config)
-        reports, processed = service.poll_once()
+        with _service(config) as service:
+            reports, processed = service.poll_once()
     except VerticalsError as exc:
         return _fail(exc)
     result = {"sources": {r.source: {"ok": r.ok, "new": r.ingest.new,
@@ -134,8 +160,7 @@ def _mlm_base(config: Path | None) -> str:
 
     from .store import Article
 
-    service = _service(config)
-    with session_scope(service.engine) as session:
+    with session_scope(_engine(config)) as session:
         texts = [f"{t}. {x}" for t, x in session.execute(select(Article.title, Article.text))]
     if len(texts) < 50:
         raise VerticalsError(f"--mlm needs at least 50 scraped articles, found {len(texts)}")
@@ -192,7 +217,7 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
     from .views import alerts
 
     try:
-        views = alerts(_service(config, needs_config=False).engine, include_acknowledged=all_)
+        views = alerts(_engine(config), include_acknowledged=all_)
     except VerticalsError as exc:
         return _fail(exc)
     if as_json:
@@ -208,8 +233,10 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
 @alerts_app.command("ack")
 def alerts_ack(alert_id: int, config: ConfigOpt = None, by: str = "cli") -> None:
     """Acknowledge an alert."""
+    from .outbox import acknowledge
+
     try:
-        done = _service(config, needs_config=False).acknowledge(alert_id, by)
+        done = acknowledge(_engine(config), alert_id, by)
     except VerticalsError as exc:
         return _fail(exc)
     if not done:
@@ -224,10 +251,10 @@ def correct(article_id: int, topic: str | None = None, sentiment: str | None = N
     if not (topic or sentiment):
         _fail(VerticalsError("nothing to correct: pass --topic and/or --sentiment"))
     try:
-        service = _service(config)
-        for field, value in (("topic", topic), ("sentiment", sentiment)):
-            if value:
-                service.correct(article_id, field, value)
+        with _service(config) as service:
+            for field, value in (("topic", topic), ("sentiment", sentiment)):
+                if value:
+                    service.correct(article_id, field, value)
     except VerticalsError as exc:
         _fail(exc)
 
@@ -237,6 +264,8 @@ def retrain(field: Annotated[str, typer.Argument(help="sentiment or topic")],
             config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Retrain a model on the corrections now (promoted only if not worse)."""
     try:
-        emit(_service(config).retrain(field).to_dict(), as_json)
+        with _service(config) as service:
+            report = service.retrain(field)
+        emit(report.to_dict(), as_json)
     except VerticalsError as exc:
         _fail(exc)

@@ -67,6 +67,16 @@ def raise_alerts(engine: Engine, surges: list[Surge], config: AlertConfig,
     return created
 
 
+def acknowledge(engine: Engine, alert_id: int, by: str = "analyst") -> bool:
+    """Mark an alert handled; False if it does not exist or was already acknowledged."""
+    with session_scope(engine) as session:
+        alert = session.get(AlertRow, alert_id)
+        if alert is None or alert.acknowledged_at is not None:
+            return False
+        alert.acknowledged_at, alert.acknowledged_by = utcnow(), by
+        return True
+
+
 def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = None,
                 limit: int = 50, webhooks: tuple[WebhookConfig, ...] | None = None
                 ) -> DeliveryReport:

@@ -43,9 +43,9 @@ from .corrections import (
 )
 from .fetch import Fetcher
 from .ingest import Ingestor, IngestReport, plausible_published
-from .outbox import DeliveryReport, deliver_due, raise_alerts
+from .outbox import DeliveryReport, acknowledge, deliver_due, raise_alerts
 from .sources import poll_source
-from .store import AlertRow, Article, Base, Poll, SourceHealth, utcnow
+from .store import Article, Base, Poll, SourceHealth, utcnow
 from .trends import Observation, WindowStat, window_start, window_stats
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,12 @@ class FinanceService:
     def close(self) -> None:
         self.fetcher.close()
         self.webhook_client.close()
+
+    def __enter__(self) -> FinanceService:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     # polling -------------------------------------------------------------------------------
     def poll_source(self, name: str) -> PollReport:
@@ -240,12 +246,7 @@ class FinanceService:
 
     def acknowledge(self, alert_id: int, by: str = "analyst") -> bool:
         """Mark an alert handled; False if it does not exist or was already acknowledged."""
-        with session_scope(self.engine) as session:
-            alert = session.get(AlertRow, alert_id)
-            if alert is None or alert.acknowledged_at is not None:
-                return False
-            alert.acknowledged_at, alert.acknowledged_by = utcnow(), by
-            return True
+        return acknowledge(self.engine, alert_id, by)
 
     def correct(self, article_id: int, field: str, value: str) -> None:
         """An analyst's label for an article; exported at once for the scheduled retrain."""

@@ -150,3 +150,32 @@ def test_a_directory_as_config_is_one_line_everywhere(home, tmp_path, monkeypatc
     at = AppTest.from_file(str(SCRIPT), default_timeout=60).run()
     assert not at.exception
     assert "is a directory, not a config file" in at.error[0].value
+
+
+def test_alert_commands_open_no_http_client_and_others_close_theirs(home, tmp_path,
+                                                                    monkeypatch) -> None:
+    """`alerts list/ack` only touch the database; `correct` closes the service it opens."""
+    from apps.finance_monitor import service as service_module
+    from apps.finance_monitor.store import Article
+
+    path = tmp_path / "sources.toml"
+    path.write_text(render_config(make_config([("a", "http://127.0.0.1:9/a.xml")])))
+    engine = make_engine()
+    Base.metadata.create_all(engine)
+    with session_scope(engine) as session:
+        session.add(AlertRow(key="topic:Macro", window_start=datetime(2026, 3, 2),
+                             window_end=datetime(2026, 3, 2, 6), negatives=6, total=8,
+                             baseline=1.0, score=5.2))
+        session.add(Article(content_hash="h", url="http://n.test/1", source="a", title="Bank fined",
+                            published=datetime(2026, 3, 2)))
+    opened, closed = [], []
+    monkeypatch.setattr(service_module.Fetcher, "__init__",
+                        lambda self, *a, **k: opened.append(1) or None)
+    monkeypatch.setattr(service_module.Fetcher, "close", lambda self: closed.append(1))
+    assert runner.invoke(app, ["alerts", "list", "--config", str(path)]).exit_code == 0
+    acked = runner.invoke(app, ["alerts", "ack", "1", "--config", str(path)])
+    assert acked.exit_code == 0 and "acknowledged alert 1" in acked.output
+    assert opened == []
+    fixed = runner.invoke(app, ["correct", "1", "--sentiment", "negative", "--config", str(path)])
+    assert fixed.exit_code == 0, fixed.output
+    assert opened == closed == [1]
