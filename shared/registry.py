@@ -115,7 +115,7 @@ class Registry:
         folder = self.root / name
         if any(p.is_dir() for p in folder.iterdir()):
             return
-        for pointer in ("CURRENT", "HISTORY"):
+        for pointer in ("CURRENT", "HISTORY", "LAST_RETRAIN.json"):
             (folder / pointer).unlink(missing_ok=True)
         try:
             folder.rmdir()

@@ -6,7 +6,9 @@ evaluation set are the ``train.csv`` / ``eval.csv`` that ``finetune_classifier``
 the version directory. Both versions are scored on the same ``eval.csv`` here and now, each in
 the form that would serve it, so the comparison never relies on numbers from another run. When
 the old version was exported (ONNX / int8), the new one is exported the same way first: a
-promoted retrain serves as fast as the version it replaces.
+promoted retrain serves as fast as the version it replaces. A rejected version is discarded
+(weights and exports would pile up night after night); what was tried, and why it lost, stays in
+``models/<name>/LAST_RETRAIN.json`` so the same rows are not tried again.
 
 Example::
 
@@ -29,9 +31,11 @@ from .evaluate import classification_metrics
 from .export import CHECK_TEXTS, export_dir, export_model
 from .finetune import TrainConfig, finetune_classifier
 from .registry import Registry, get_registry
+from .storage import atomic_write_text
 
 log = logging.getLogger(__name__)
 DECISION_METRIC = "macro_f1"
+LAST_RETRAIN = "LAST_RETRAIN.json"
 # Card keys each training writes afresh; every other key (an app's thresholds, templates...)
 # is carried over to the retrained version, so an app keeps working with it.
 _FRESH_KEYS = {"kind", "base", "base_version", "labels", "params", "data_fingerprint", "train_rows", "history",
@@ -112,7 +116,8 @@ def retrain(
     name: str, new: Sequence[LabelledText], registry: Registry | None = None
 ) -> RetrainReport:
     """Retrain ``name`` with its card's recipe on old + ``new`` rows, save the result with
-    ``promote=False``, and promote it only if macro-F1 on the fixed ``eval.csv`` is not worse.
+    ``promote=False``, and promote it only if macro-F1 on the fixed ``eval.csv`` is not worse;
+    otherwise discard it (the report still names it and says why).
     A new row whose text is already in the old rows replaces it (a correction wins); card keys
     an app added (thresholds, templates) are carried over unchanged.
     """
@@ -129,18 +134,36 @@ def retrain(
     result = finetune_classifier(rows, fixed_eval, config, name, card_extra=extra,
                                  registry=registry, test_path=old_dir / "eval.csv", promote=False)
     version = result.version
-    new_dir = registry.path(name, version)
-    if _export_like(old_dir, new_dir, fixed_eval, config):
-        new_metrics = score_on(Classifier(new_dir), fixed_eval)  # in the form that would serve
-    else:
-        new_metrics = _summary(result.metrics)
+    try:
+        new_metrics = _judge(old_dir, registry.path(name, version), fixed_eval, config, result.metrics)
+    except BaseException:
+        registry.discard(name, version)
+        raise
     promoted, reason = decide(old_metrics, new_metrics)
     if promoted:
         registry.promote(name, version)
-    return RetrainReport(
+    else:
+        registry.discard(name, version)
+        reason += f"; {version} discarded"
+    report = RetrainReport(
         name, version, promoted, reason, old_version, old_metrics, new_metrics,
         registry.current(name) or version,
     )
+    _record(registry, report, extra["new_rows_fingerprint"])
+    return report
+
+
+def _judge(old_dir: Path, new_dir: Path, rows: Sequence[LabelledText], config: TrainConfig,
+           trained_metrics: dict) -> dict:
+    if _export_like(old_dir, new_dir, rows, config):
+        return score_on(Classifier(new_dir), rows)  # in the form that would serve
+    return _summary(trained_metrics)
+
+
+def _record(registry: Registry, report: RetrainReport, new_rows_fingerprint: str) -> None:
+    """Keep the last attempt (kept or discarded) beside the versions: a few hundred bytes."""
+    record = report.to_dict() | {"new_rows_fingerprint": new_rows_fingerprint}
+    atomic_write_text(registry.root / report.name / LAST_RETRAIN, json.dumps(record, indent=2))
 
 
 def _export_like(old_dir: Path, new_dir: Path, rows: Sequence[LabelledText],
@@ -157,13 +180,16 @@ def _export_like(old_dir: Path, new_dir: Path, rows: Sequence[LabelledText],
 
 def already_tried(name: str, rows: Sequence[LabelledText], registry: Registry | None = None
                   ) -> bool:
-    """Whether the latest version of ``name`` (promoted or not) was retrained on exactly
-    ``rows``: a nightly job does not repeat a rejected retrain on unchanged data."""
+    """Whether the last retrain of ``name`` (promoted or discarded) used exactly ``rows``: a
+    nightly job does not repeat a rejected retrain on unchanged data."""
     registry = registry or get_registry()
-    versions = registry.versions(name)
-    if not versions:
-        return False
-    return registry.card(name, versions[-1]).get("new_rows_fingerprint") == _fingerprint(rows)
+    record = registry.root / name / LAST_RETRAIN
+    if record.is_file():
+        tried = json.loads(record.read_text()).get("new_rows_fingerprint")
+    else:  # registries from before the record: the newest version's card says it
+        versions = registry.versions(name)
+        tried = registry.card(name, versions[-1]).get("new_rows_fingerprint") if versions else None
+    return tried == _fingerprint(rows)
 
 
 def retrain_from_file(

@@ -48,26 +48,19 @@ def test_decide_both_ways_and_ties_promote():
     assert promoted is False and reason == "macro_f1 0.7000 < 0.9000 (old): kept the old version"
 
 
-def test_worse_model_is_saved_but_not_promoted(home, full_model, session_registry):
+def test_worse_model_is_discarded_and_the_same_data_not_retried(home, full_model, session_registry, tmp_path):
     registry = Registry()
     install(session_registry.path("toy-full"), registry, "toy")
-    new = flipped(toy_rows(150, 7))
-    report = retrain("toy", new)
+    new = write_labelled(flipped(toy_rows(150, 7)), tmp_path / "new.csv")
+    report = retrain_from_file("toy", str(new))
     assert report.old_metrics["macro_f1"] >= 0.8  # the old model is good on the fixed eval set
     assert not report.promoted and report.new_metrics["macro_f1"] < report.old_metrics["macro_f1"]
-    assert "kept the old version" in report.reason
-    assert registry.versions("toy") == ["v1", "v2"] and registry.current("toy") == "v1"
-    card = registry.card("toy", "v2")
-    old_rows = read_labelled(registry.path("toy", "v1") / "train.csv")
-    kept = [r for r in old_rows if r.text not in {n.text for n in new}]
-    assert 0 < len(kept) < len(old_rows)  # the relabelled texts replaced their old rows
-    assert card["retrained_from"] == "v1" and card["train_rows"] == len(kept) + 150
-    trained_on = read_labelled(registry.path("toy", "v2") / "train.csv")
-    assert {(r.text, r.label) for r in trained_on} == {(r.text, r.label) for r in kept + new}
-    assert card["thresholds"] == {"x": 0.5}  # what an app added to the card travels along
-    # the fixed evaluation set travels unchanged to the new version
-    assert (registry.path("toy", "v2") / "eval.csv").read_text() == \
-        (registry.path("toy", "v1") / "eval.csv").read_text()
+    assert report.version == "v2" and report.reason.endswith("kept the old version; v2 discarded")
+    assert registry.versions("toy") == ["v1"] and registry.current("toy") == "v1"
+    assert sorted(p.name for p in (registry.root / "toy").iterdir()) == ["CURRENT", "HISTORY", "LAST_RETRAIN.json",
+                                                                        "v1"]  # no weights left behind
+    assert retrain_from_file("toy", str(new)) is None  # same rejected rows: not tried again
+    assert registry.versions("toy") == ["v1"]
 
 
 def test_better_model_is_promoted_and_the_same_data_is_not_reused(home, full_model, session_registry, tmp_path):
@@ -75,7 +68,8 @@ def test_better_model_is_promoted_and_the_same_data_is_not_reused(home, full_mod
     install(session_registry.path("toy-full"), registry, "toy", swap_labels=True)
     export_model(registry.path("toy", "v1"), [r.text for r in toy_rows(8, 9)], int8=False,
                  max_length=24)  # the old version serves ONNX: so must its successor
-    new = write_labelled(toy_rows(24, 8), tmp_path / "new.csv")
+    rows = toy_rows(24, 8)
+    new = write_labelled(rows, tmp_path / "new.csv")
     report = retrain_from_file("toy", str(new))
     assert report is not None and report.promoted and report.version == "v2"
     assert report.old_metrics["macro_f1"] <= report.new_metrics["macro_f1"]
@@ -87,6 +81,17 @@ def test_better_model_is_promoted_and_the_same_data_is_not_reused(home, full_mod
     assert report.new_metrics == score_on(served, fixed), "judged in the form that serves"
     assert retrain_from_file("toy", str(new)) is None  # same rows again: nothing to learn
     assert registry.versions("toy") == ["v1", "v2"]
+    card = registry.card("toy", "v2")
+    old_rows = read_labelled(registry.path("toy", "v1") / "train.csv")
+    kept = [r for r in old_rows if r.text not in {n.text for n in rows}]
+    assert 0 < len(kept) < len(old_rows)  # the relabelled texts replaced their old rows
+    assert card["retrained_from"] == "v1" and card["train_rows"] == len(kept) + len(rows)
+    trained_on = read_labelled(registry.path("toy", "v2") / "train.csv")
+    assert {(r.text, r.label) for r in trained_on} == {(r.text, r.label) for r in kept + rows}
+    assert card["thresholds"] == {"x": 0.5}  # what an app added to the card travels along
+    # the fixed evaluation set travels unchanged to the new version
+    assert (registry.path("toy", "v2") / "eval.csv").read_text() == \
+        (registry.path("toy", "v1") / "eval.csv").read_text()
 
 
 def test_retrain_errors_are_one_line(home, tmp_path):
