@@ -158,10 +158,11 @@ def _mlm_base(config: Path | None) -> str:
 
     from shared import pretrain_mlm, session_scope
 
+    from .sources import article_body
     from .store import Article
 
     with session_scope(_engine(config)) as session:
-        texts = [f"{t}. {x}" for t, x in session.execute(select(Article.title, Article.text))]
+        texts = [article_body(t, x) for t, x in session.execute(select(Article.title, Article.text))]
     if len(texts) < 50:
         raise VerticalsError(f"--mlm needs at least 50 scraped articles, found {len(texts)}")
     pretrain_mlm(texts, "finance-encoder")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from apps.finance_monitor.classify import SENTIMENTS
 from apps.finance_monitor.config import default_config_path, load_config
 from apps.finance_monitor.corrections import corrections_frame
 from apps.finance_monitor.service import FinanceService
@@ -23,8 +24,6 @@ from apps.finance_monitor.views import (
 )
 from shared import VerticalsError
 from shared.ui import show_model_card
-
-SENTIMENTS = ["negative", "neutral", "positive"]
 
 
 @st.cache_resource
@@ -69,7 +68,7 @@ def show_trends(service: FinanceService) -> None:
 def show_articles(service: FinanceService) -> None:
     columns = st.columns(4)
     topic = columns[0].selectbox("Topic", ["(any)"] + topics(service.engine), key="f-topic")
-    sentiment = columns[1].selectbox("Sentiment", ["(any)"] + SENTIMENTS, key="f-sentiment")
+    sentiment = columns[1].selectbox("Sentiment", ["(any)", *SENTIMENTS], key="f-sentiment")
     source = columns[2].selectbox("Source", ["(any)"] + [s.name for s in service.config.sources],
                                   key="f-source")
     search = columns[3].text_input("Search", key="f-search")
@@ -113,7 +112,7 @@ def show_corrections(service: FinanceService) -> None:
     field = st.radio("Field", ["sentiment", "topic"], horizontal=True, key="c-field")
     name = service.config.models.sentiment if field == "sentiment" \
         else service.config.models.topic
-    labels = cards.get(name, {}).get("labels") or SENTIMENTS
+    labels = cards.get(name, {}).get("labels") or list(SENTIMENTS)
     with st.form("correct"):
         article_id = st.number_input("Article id", min_value=1, step=1)
         value = st.selectbox("Correct label", labels)

@@ -24,7 +24,7 @@ from shared import session_scope
 
 from .classify import mentioned_tickers
 from .dedupe import NearDuplicateIndex, canonical_url, content_hash
-from .sources import RawArticle
+from .sources import RawArticle, article_body
 from .store import Article, ArticleUrl, naive_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Ingestor:
                 rows = session.execute(select(Article.id, Article.title, Article.text)
                                        .order_by(Article.id.desc()).limit(RECENT)).all()
             for article_id, title, text in reversed(rows):
-                index.add(article_id, RawArticle("", title, text, utcnow(), "").body)
+                index.add(article_id, article_body(title, text))
             self._near = index
         return self._near
 

@@ -44,7 +44,7 @@ from .corrections import (
 from .fetch import Fetcher
 from .ingest import Ingestor, IngestReport, plausible_published
 from .outbox import DeliveryReport, acknowledge, deliver_due, raise_alerts
-from .sources import poll_source
+from .sources import article_body, poll_source
 from .store import Article, Base, Poll, SourceHealth, utcnow
 from .trends import Observation, WindowStat, window_start, window_stats
 
@@ -185,7 +185,8 @@ class FinanceService:
                     # the nightly retrain runs in this process: pick up a promoted version
                     if self.classifier.refresh():
                         log.info("models loaded: %s", ", ".join(self.classifier.paths))
-                    verdicts = self.classifier.classify([_body(a) for a in articles])
+                    verdicts = self.classifier.classify([article_body(a.title, a.text)
+                                                              for a in articles])
                 except ModelNotFoundError as exc:
                     return total, f"{exc} — run `verticals finance train` or `... demo`"
                 fixed = corrected_labels(session, [a.id for a in articles])
@@ -323,12 +324,6 @@ def _label(article: Article, verdict: Verdict, fixed: dict[tuple[int, str], str]
 def _keys(topic: str, tickers: str) -> tuple[str, ...]:
     """Trend keys of one article: ``("topic:Earnings", "ticker:NWB", ...)``."""
     return (f"topic:{topic}",) + tuple(f"ticker:{t}" for t in tickers.split(",") if t)
-
-
-def _body(article: Article) -> str:
-    if article.text and not article.text.startswith(article.title):
-        return f"{article.title}. {article.text}"
-    return article.text or article.title
 
 
 def _json(value: object) -> str:

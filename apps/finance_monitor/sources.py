@@ -19,6 +19,20 @@ from .fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchError, FetchResult
 MAX_TEXT_CHARS = 20_000
 
 
+def article_body(title: str, text: str) -> str:
+    """Title plus text: the one string that is hashed, deduplicated, classified and used for
+    domain adaptation. A text that already starts with its title does not repeat it.
+
+    >>> article_body("Bank fined", "Regulator acts."), article_body("Bank fined", "Bank fined 5m")
+    ('Bank fined. Regulator acts.', 'Bank fined 5m')
+    >>> article_body("Bank fined", "")
+    'Bank fined'
+    """
+    if text and not text.startswith(title):
+        return f"{title}. {text}"
+    return text or title
+
+
 @dataclass(frozen=True)
 class RawArticle:
     """An article as a source gave it, before dedupe and classification."""
@@ -31,10 +45,8 @@ class RawArticle:
 
     @property
     def body(self) -> str:
-        """Title plus text, the string that is hashed, deduplicated and classified."""
-        if self.text and not self.text.startswith(self.title):
-            return f"{self.title}. {self.text}"
-        return self.text or self.title
+        """See :func:`article_body`."""
+        return article_body(self.title, self.text)
 
 
 @dataclass(frozen=True)

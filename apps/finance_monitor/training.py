@@ -28,7 +28,7 @@ from shared import (
 from shared.data import check_labels_known, file_row
 from shared.export import CHECK_TEXTS
 
-from .classify import clean_text
+from .classify import SENTIMENTS, clean_text
 from .config import ModelConfig
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "datasets" / "finance"
@@ -88,9 +88,6 @@ def holdout(rows: list[LabelledText], fraction: float = 0.2,
         test += members[:cut]
         train += members[cut:]
     return train, test
-
-
-SENTIMENTS = ("negative", "neutral", "positive")
 
 
 def check_sentiment_labels(rows: list[LabelledText], path: str | Path) -> None:

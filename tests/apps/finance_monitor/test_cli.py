@@ -179,3 +179,39 @@ def test_alert_commands_open_no_http_client_and_others_close_theirs(home, tmp_pa
     fixed = runner.invoke(app, ["correct", "1", "--sentiment", "negative", "--config", str(path)])
     assert fixed.exit_code == 0, fixed.output
     assert opened == closed == [1]
+
+
+def test_the_mlm_corpus_is_the_text_the_models_classify(home, monkeypatch) -> None:
+    """`train --mlm` adapts the encoder on exactly the strings classification reads: a text
+    that starts with its title does not get the title twice."""
+    import shared
+    from apps.finance_monitor import cli
+    from apps.finance_monitor.config import MonitorConfig
+    from apps.finance_monitor.service import FinanceService
+    from apps.finance_monitor.store import Article
+    from shared import ModelNotFoundError
+
+    engine = make_engine()
+    Base.metadata.create_all(engine)
+    texts = [f"Bank {i} fined by the regulator." if i % 2 else "Profit up." for i in range(50)]
+    with session_scope(engine) as session:
+        session.add_all(Article(content_hash=str(i), url=f"http://n.test/{i}", source="a",
+                                title=f"Bank {i} fined", text=text, published=datetime(2026, 3, 2))
+                        for i, text in enumerate(texts))
+    corpus, classified = [], []
+    monkeypatch.setattr(shared, "pretrain_mlm", lambda found, _name: corpus.extend(found))
+
+    class Recorder:
+        def refresh(self) -> bool:
+            return False
+
+        def classify(self, found: list[str]) -> list:
+            classified.extend(found)
+            raise ModelNotFoundError("no models in this test")
+
+    assert cli._mlm_base(None) == "finance-encoder"
+    service = FinanceService(MonitorConfig())
+    service.classifier = Recorder()
+    service.classify_pending()
+    assert sorted(corpus) == sorted(classified)
+    assert "Bank 1 fined by the regulator." in corpus and "Bank 0 fined. Profit up." in corpus
