@@ -56,6 +56,10 @@ class BiencoderConfig:
             )
         if self.lr <= 0:
             raise VerticalsError(f"lr must be positive, got {self.lr}")
+        if self.max_length < 1:
+            raise VerticalsError(f"max_length must be at least 1, got {self.max_length}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise VerticalsError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if not 0.0 < self.heldout_fraction < 0.5:
             raise VerticalsError(
                 f"heldout_fraction must be in (0, 0.5), got {self.heldout_fraction}"

@@ -75,6 +75,12 @@ class TrainConfig:
                 raise VerticalsError(f"{key} must be at least 1, got {getattr(self, key)}")
         if not 0 <= self.val_fraction < 0.5:
             raise VerticalsError(f"val_fraction must be in [0, 0.5), got {self.val_fraction}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise VerticalsError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.weight_decay < 0:
+            raise VerticalsError(f"weight_decay must be 0 or more, got {self.weight_decay}")
+        if self.fgm_epsilon <= 0:
+            raise VerticalsError(f"fgm_epsilon must be positive, got {self.fgm_epsilon}")
         if self.pooling not in ("mean", "cls", "pair"):
             raise VerticalsError(f"pooling must be 'mean', 'cls' or 'pair', got {self.pooling!r}")
         if self.min_steps < 0:
@@ -164,9 +170,15 @@ class _Encoder:
 
 
 def check_layers(base: str, layers: int | None) -> None:
-    """A ``layers`` count the base can give (call before long work that ends in training)."""
+    """A ``layers`` count the base can give (call before long work that ends in training).
+
+    >>> check_layers("minilm", 0)  # doctest: +SKIP
+    VerticalsError: layers=0: keep at least 1 layer of the base 'minilm'
+    """
     if layers is None:
         return
+    if layers < 1:
+        raise VerticalsError(f"layers={layers}: keep at least 1 layer of the base {base!r}")
     config = json.loads((resolve_model(base) / "config.json").read_text())
     depth = config.get("num_hidden_layers")
     if depth is not None and layers > depth:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from shared.contrastive import in_batch_loss, retrieval_metrics, train_biencoder, train_cross_encoder
+from shared.contrastive import BiencoderConfig, in_batch_loss, retrieval_metrics, train_biencoder, train_cross_encoder
 from shared.errors import DataError
 
 # Made-up product codes the base model cannot know: only tuning can tie a code to its topic.
@@ -36,6 +36,19 @@ def test_retrieval_metrics_by_hand():
     p = np.array([[1.0, 0.0], [0.0, 1.0]])
     # query 0 finds its passage first; query 1's passage ranks second -> MRR (1 + 1/2) / 2
     assert retrieval_metrics(q, p, [{0}, {1}]) == {"recall_at_1": 0.5, "mrr": 0.75}
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("max_length", 0, "max_length must be at least 1, got 0"),
+    ("warmup_ratio", -0.5, "warmup_ratio must be in [0, 1), got -0.5"),
+    ("epochs", 0, "epochs must be >= 1 and batch_size >= 2 (in-batch negatives), got 0, 32"),
+])
+def test_bad_biencoder_config_fields_are_named(field, value, message):
+    from shared.errors import VerticalsError
+
+    with pytest.raises(VerticalsError) as err:
+        BiencoderConfig(**{field: value})
+    assert str(err.value) == message
 
 
 def test_bad_pairs_are_one_line_errors(home):

@@ -107,6 +107,32 @@ def test_bad_configs_name_the_value():
         TrainConfig(patience=0)  # 0 would stop after the first epoch
 
 
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("layers", 0, "layers must be at least 1, got 0"),
+    ("max_length", 0, "max_length must be at least 1, got 0"),
+    ("batch_size", -2, "batch_size must be at least 1, got -2"),
+    ("grad_accum", 0, "grad_accum must be at least 1, got 0"),
+    ("warmup_ratio", 1.5, "warmup_ratio must be in [0, 1), got 1.5"),
+    ("weight_decay", -0.1, "weight_decay must be 0 or more, got -0.1"),
+    ("fgm_epsilon", 0, "fgm_epsilon must be positive, got 0"),
+    ("lr", 0, "lr must be positive, got 0"),
+    ("min_steps", -1, "min_steps must be 0 or more, got -1"),
+])
+def test_every_bad_config_field_is_named_with_its_value(field, value, message):
+    with pytest.raises(VerticalsError) as err:
+        TrainConfig(**{field: value})
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("layers", [0, -3])
+def test_check_layers_refuses_fewer_than_one_before_any_training(layers):
+    from shared.finetune import check_layers
+
+    with pytest.raises(VerticalsError) as err:
+        check_layers("minilm", layers)  # what apps call before minutes of other training
+    assert str(err.value) == f"layers={layers}: keep at least 1 layer of the base 'minilm'"
+
+
 def test_layers_keeps_the_first_layers_and_reloads_them(tmp_path):
     from shared.finetune import finetune_classifier
     from shared.heads import load_classifier_model
