@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import RegistryError
 from .settings import get_settings
-from .storage import atomic_write_text, temp_dir
+from .storage import atomic_write_text, fsync_dir, fsync_tree, sweep_stale, temp_dir
 
 _VERSION = re.compile(r"^v(\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -73,6 +73,7 @@ class Registry:
 
         subtle: two saves finishing together (a scheduled and a manual retrain) both pick the
         next number; the rename never replaces a version, so the later one moves on to the next.
+        Temp copies a crashed save left in the model's folder are swept first.
         """
         check_name(name)
         self.check_kind(name, card.get("kind"))
@@ -80,6 +81,7 @@ class Registry:
         while True:  # subtle: a concurrent discard() may remove the empty folder in between
             folder.mkdir(parents=True, exist_ok=True)
             try:
+                sweep_stale(folder, f".{name}.")
                 tmp = temp_dir(folder, f".{name}.")
                 break
             except FileNotFoundError:
@@ -91,8 +93,10 @@ class Registry:
                 version = f"v{int(existing[-1][1:]) + 1 if existing else 1}"
                 stamped = {**card, "name": name, "version": version, "created": _now()}
                 (tmp / "card.json").write_text(json.dumps(stamped, indent=2, default=str))
+                fsync_tree(tmp)  # on disk before the rename publishes it
                 try:
                     os.rename(tmp, folder / version)  # fails on an existing, non-empty version
+                    fsync_dir(folder)
                     break
                 except OSError as err:
                     if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
