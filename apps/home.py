@@ -26,7 +26,9 @@ def home() -> None:
     st.title("verticals")
     st.caption("One fine-tuning core, three vertical apps: pick an app in the sidebar.")
     settings = get_settings()
-    st.markdown(f"Home `{settings.home}` · device `{settings.device}` · database `{settings.db_url}`")
+    # subtle: the requested device, not settings.device: resolving "auto" imports torch (~4 s)
+    device = f"`{settings.requested_device}`" if settings.requested_device else "auto (CUDA when present)"
+    st.markdown(f"Home `{settings.home}` · device {device} · database `{settings.db_url}`")
     st.subheader("Models in the registry")
     show_registry(get_registry())
 

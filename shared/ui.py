@@ -8,13 +8,79 @@ import streamlit as st
 from .registry import Registry
 
 
+# What a metric key means to a reader of the dashboards: (label, tooltip); others get their
+# key with spaces. subtle: keys stay the card's own (scripts and `--json` read those).
+LABELS = {
+    "accuracy": ("Accuracy", "Share of test texts given the right label."),
+    "macro_f1": ("Macro F1", "F1 averaged over the classes, each class counting the same however rare."),
+    "val_accuracy": ("Validation accuracy", "Accuracy on the held-back validation split (no test set given)."),
+    "val_macro_f1": ("Validation macro F1", "Macro F1 on the held-back validation split (no test set given)."),
+    "ece": ("Calibration error", "Expected calibration error: the mean gap between how sure the model is "
+            "and how often it is right. Lower is better; under 0.05 is well calibrated."),
+    "epochs_run": ("Epochs trained", "Passes over the training data; early stopping may end training sooner."),
+    "seconds_per_epoch": ("Seconds per epoch", "Wall-clock time of one pass over the training data."),
+    "val_auc": ("Validation AUC", "Chance that an item a held-out user took is ranked above one they "
+                "were shown and left (0.5 = chance, 1 = perfect)."),
+    "recall_at_1_after": ("Recall@1", "Share of held-out queries whose passage comes first, after tuning."),
+    "recall_at_1_before": ("Recall@1 before", "The same, with the untuned base model."),
+    "mrr_after": ("MRR", "Mean reciprocal rank of the right passage (top 10), after tuning."),
+    "mrr_before": ("MRR before", "The same, with the untuned base model."),
+    "perplexity_after": ("Perplexity", "How surprised the model is by held-out in-domain text; lower is better."),
+}
+# The one figure the registry table shows per kind of model: the first of these the card has.
+HEADLINE = {
+    "classifier": ("macro_f1", "val_macro_f1", "accuracy", "val_accuracy"),
+    "cross_encoder": ("macro_f1", "val_macro_f1", "accuracy", "val_accuracy"),
+    "biencoder": ("recall_at_1_after", "mrr_after"),
+    "ranker": ("val_auc",),
+    "encoder": ("perplexity_after",),
+}
+LOWER_IS_BETTER = {"ece", "perplexity_after"}
+
+
+def metric_label(key: str) -> str:
+    """``"ece"`` -> ``"Calibration error"``; an unknown ``"val_rows"`` -> ``"val rows"``."""
+    return LABELS.get(key, (key.replace("_", " "), ""))[0]
+
+
+def headline(card: dict) -> tuple[str, float] | None:
+    """The card's headline metric key and value for its kind, or None when it has none:
+    ``headline({"kind": "ranker", "metrics": {"val_auc": 0.71}}) == ("val_auc", 0.71)``."""
+    metrics = card.get("metrics", {})
+    for key in HEADLINE.get(card.get("kind") or "classifier", ()):
+        if isinstance(metrics.get(key), int | float):
+            return key, float(metrics[key])
+    return None
+
+
+def regression(card: dict, previous: dict | None) -> str:
+    """A note when ``card`` scores worse than the ``previous`` version on the same headline metric,
+    else ``""``: ``"Macro F1 0.712 is worse than v1's 0.801"``."""
+    now, before = headline(card), headline(previous) if previous else None
+    if not now or not before or now[0] != before[0]:
+        return ""
+    worse = now[1] > before[1] if now[0] in LOWER_IS_BETTER else now[1] < before[1]
+    if not worse:
+        return ""
+    return f"{metric_label(now[0])} {now[1]:.3f} is worse than {previous.get('version', 'the previous version')}'s " \
+           f"{before[1]:.3f}"
+
+
+def _tile_value(key: str, value: int | float) -> str:
+    if key == "seconds_per_epoch":
+        return f"{value:.1f} s"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
 def show_metrics(metrics: dict) -> None:
-    """Headline metrics as st.metric tiles, then a per-class table when there is one."""
-    headline = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    if headline:
-        columns = st.columns(min(4, len(headline)))
-        for i, (key, value) in enumerate(headline.items()):
-            columns[i % len(columns)].metric(key, f"{value:.3f}" if isinstance(value, float) else value)
+    """Headline metrics as st.metric tiles with readable names and a tooltip, then a per-class
+    table when there is one."""
+    headline_ = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    if headline_:
+        columns = st.columns(min(4, len(headline_)))
+        for i, (key, value) in enumerate(headline_.items()):
+            label, help_ = LABELS.get(key, (metric_label(key), ""))
+            columns[i % len(columns)].metric(label, _tile_value(key, value), help=help_ or None)
     per_class = metrics.get("per_class")
     if per_class:
         st.dataframe(pd.DataFrame(per_class).T.round(3), width="stretch")
@@ -34,20 +100,39 @@ def show_model_card(card: dict) -> None:
         st.json({"params": card.get("params", {}), "history": card.get("history", [])})
 
 
+def registry_rows(registry: Registry) -> list[dict]:
+    """One row per model for the registry table: current version, kind, its headline metric
+    (named) rounded to 3 places, and warnings (the card's own, and a drop from the version
+    before the current one)."""
+    rows = []
+    for name in registry.names():
+        current = registry.current(name)
+        versions = registry.versions(name)
+        card = registry.card(name, current)
+        before = versions.index(current) - 1 if current in versions else -1
+        previous = registry.card(name, versions[before]) if before >= 0 else None
+        top = headline(card)
+        warnings = [w for w in (card.get("warning", ""), regression(card, previous)) if w]
+        rows.append({"model": name, "current": current, "versions": len(versions), "kind": card.get("kind"),
+                     "metric": metric_label(top[0]) if top else "", "value": round(top[1], 3) if top else None,
+                     "warnings": " · ".join(warnings), "created": card.get("created")})
+    return rows
+
+
 def show_registry(registry: Registry) -> None:
-    """One row per model: current version, kind, headline metrics; a card per model below."""
-    names = registry.names()
-    if not names:
+    """One row per model: current version, kind, headline metric, warnings; a card per model below."""
+    rows = registry_rows(registry)
+    if not rows:
         st.info("No models in the registry yet. Run `make demo` or `verticals finetune classify`.")
         return
-    rows = []
-    for name in names:
-        card = registry.card(name)
-        metrics = card.get("metrics", {})
-        rows.append({"model": name, "current": registry.current(name), "versions": len(registry.versions(name)),
-                     "kind": card.get("kind"), "accuracy": metrics.get("accuracy"),
-                     "macro_f1": metrics.get("macro_f1"), "created": card.get("created")})
-    st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True)
-    for name in names:
-        with st.expander(f"card: {name}"):
-            show_model_card(registry.card(name))
+    st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True, column_config={
+        "metric": st.column_config.TextColumn("headline metric", help="The figure that matters most for "
+                                              "this kind of model; the card below has the rest."),
+        "value": st.column_config.NumberColumn(format="%.3f"),
+        "warnings": st.column_config.TextColumn(help="The model's own caveats, and a drop from the version "
+                                                "before it."),
+    })
+    for row in rows:
+        label = f"card: {row['model']}" + (" ⚠" if row["warnings"] else "")
+        with st.expander(label):
+            show_model_card(registry.card(row["model"]))

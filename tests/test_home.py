@@ -7,6 +7,14 @@ from streamlit.testing.v1 import AppTest
 HOME = Path(__file__).resolve().parents[1] / "apps" / "home.py"
 
 
+def _save(registry, name: str, card: dict) -> str:
+    return registry.save(name, lambda d: None, card)
+
+
+def _table(at: AppTest):
+    return at.dataframe[0].value.set_index("model")
+
+
 def test_home_shows_the_registry(home):
     from shared.registry import Registry
 
@@ -15,6 +23,43 @@ def test_home_shows_the_registry(home):
     assert not at.exception
     assert at.title[0].value == "verticals"
     assert any("toy" in str(df.value) for df in at.dataframe)
+
+
+def test_the_registry_table_shows_one_named_rounded_headline_per_kind_and_warnings(home):
+    from shared.registry import Registry
+
+    registry = Registry()
+    _save(registry, "intents", {"kind": "classifier", "metrics": {"accuracy": 0.9, "macro_f1": 0.81234567}})
+    _save(registry, "intents", {"kind": "classifier", "metrics": {"accuracy": 0.8, "macro_f1": 0.7}})  # worse
+    _save(registry, "faq-retriever", {"kind": "biencoder", "metrics": {"recall_at_1_after": 0.9, "mrr_after": 0.95}})
+    _save(registry, "rec-ranker", {"kind": "ranker", "metrics": {"val_auc": 0.7149},
+                                   "warning": "val_auc rests on 3 taken item(s) of 2 held-out user(s)"})
+    at = AppTest.from_file(str(HOME), default_timeout=60).run()
+    assert not at.exception
+    table = _table(at)
+    assert "accuracy" not in table.columns and "macro_f1" not in table.columns  # no None columns
+    assert table.loc["faq-retriever", ["metric", "value"]].tolist() == ["Recall@1", 0.9]
+    assert table.loc["rec-ranker", ["metric", "value"]].tolist() == ["Validation AUC", 0.715]
+    assert table.loc["intents", ["current", "metric", "value"]].tolist() == ["v2", "Macro F1", 0.7]
+    assert table.loc["intents", "warnings"] == "Macro F1 0.700 is worse than v1's 0.812"
+    assert table.loc["rec-ranker", "warnings"].startswith("val_auc rests on 3 taken item(s)")
+    assert table.loc["faq-retriever", "warnings"] == ""
+    labels = sorted(e.label for e in at.expander if e.label.startswith("card"))
+    assert labels == ["card: faq-retriever", "card: intents ⚠", "card: rec-ranker ⚠"]
+    assert "device `cpu`" in at.markdown[0].value  # as VERTICALS_DEVICE asks (tests/conftest.py)
+
+
+def test_a_model_card_reads_in_words_with_rounded_values(home):
+    from shared.registry import Registry
+
+    _save(Registry(), "intents", {"kind": "classifier", "metrics": {
+        "epochs_run": 4, "seconds_per_epoch": 12.34567, "accuracy": 0.912345, "macro_f1": 0.9, "ece": 0.0412345}})
+    at = AppTest.from_file(str(HOME), default_timeout=60).run()
+    assert not at.exception
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles == {"Epochs trained": "4", "Seconds per epoch": "12.3 s", "Accuracy": "0.912",
+                     "Macro F1": "0.900", "Calibration error": "0.041"}
+    assert "lower is better" in next(m for m in at.metric if m.label == "Calibration error").help.lower()
 
 
 def test_home_with_an_empty_registry_says_what_to_do(home):
