@@ -27,10 +27,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def resolve_model(name_or_path: str | Path) -> Path:
-    """Map a base name, a registry name or a directory to a local weights directory.
+    """Map a base name, a registry name (its current version), a pinned registry version
+    ``"name@v3"`` or a directory to a local weights directory.
 
     >>> resolve_model("minilm").name
     'model'
+    >>> resolve_model("intents@v2")  # doctest: +SKIP
+    PosixPath('/.../var/models/intents/v2')
     """
     text = str(name_or_path)
     if text in BASE_MODELS:
@@ -43,6 +46,9 @@ def resolve_model(name_or_path: str | Path) -> Path:
     path = Path(text).expanduser()
     if path.is_dir():
         return path.resolve()
+    name, at, version = text.rpartition("@")
+    if at and name and version and "/" not in text:  # a registry name cannot hold "@" or "/"
+        return registry.path(name, version)  # names an unknown model or version in one line
     raise ModelNotFoundError(
         f"model {text!r} not found: use a base name ({', '.join(sorted(BASE_MODELS))}), "
         "a model in the registry (`verticals models list`) or a local directory"

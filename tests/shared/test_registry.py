@@ -117,3 +117,22 @@ def test_discarding_the_last_version_removes_the_name(tmp_path):
     assert registry.versions("fold") == ["v1"] and registry.current("fold") == "v1"
     registry.discard("fold", "v1")
     assert "fold" not in registry.names() and not (tmp_path / "fold").exists()
+
+
+def test_resolve_model_takes_a_pinned_version(home):
+    from shared import resolve_model
+    from shared.errors import ModelNotFoundError
+
+    registry = Registry()
+    for _ in range(2):
+        registry.save("intents", lambda d: None, {"kind": "classifier"})
+    registry.rollback("intents")
+    assert resolve_model("intents") == registry.root / "intents" / "v1"  # the current one
+    assert resolve_model("intents@v2") == registry.root / "intents" / "v2"
+    assert resolve_model(registry.root / "intents" / "v2") == (registry.root / "intents" / "v2").resolve()
+    with pytest.raises(RegistryError, match=r"model 'intents' has no version 'v9' \(versions: v1, v2\)"):
+        resolve_model("intents@v9")
+    with pytest.raises(RegistryError, match=r"no model 'intent' in the registry .*\(models: intents\)"):
+        resolve_model("intent@v1")
+    with pytest.raises(ModelNotFoundError, match="not found"):
+        resolve_model("./nowhere@v1")
