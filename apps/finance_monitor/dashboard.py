@@ -14,16 +14,28 @@ from apps.finance_monitor.corrections import corrections_frame
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.views import (
     ARTICLE_LIMIT,
+    AlertView,
     alerts,
     article,
     articles_frame,
     count_articles,
+    default_keys,
     health_frame,
     topics,
     trends_frame,
 )
 from shared import VerticalsError
 from shared.ui import show_model_card
+
+MEASURES = {"negatives": "negative articles", "negative_share": "negative share",
+            "net_sentiment": "net sentiment", "count": "articles"}
+ARTICLE_TABLE = {  # what the article table shows first on a narrow screen, and how
+    "title": st.column_config.TextColumn("title", width="large"),
+    "topic": "topic", "sentiment": "sentiment",
+    "score": st.column_config.NumberColumn("score", format="%+.2f"),
+    "published": st.column_config.DatetimeColumn("published (UTC)", format="YYYY-MM-DD HH:mm"),
+    "source": "source", "tickers": "tickers", "duplicates": "duplicates",
+    "url": st.column_config.LinkColumn("link", display_text="open"), "id": "id"}
 
 
 @st.cache_resource
@@ -32,37 +44,56 @@ def get_service(path: str) -> FinanceService:
 
 
 def show_alerts(service: FinanceService) -> None:
-    open_alerts = alerts(service.engine)
-    if not open_alerts:
+    if notice := st.session_state.pop("alert-notice", None):
+        st.toast(notice)
+    show_all = st.toggle("Show acknowledged", key="alerts-all")
+    found = alerts(service.engine, include_acknowledged=show_all)
+    if not found:
         st.info("No open alerts. Surges of negative news appear here with their articles.")
-    for alert in open_alerts:
-        with st.container(border=True):
-            st.text(f"{alert.label}: {alert.negatives} negative of {alert.total} articles, "
-                    f"{alert.window_start} to {alert.window_end} UTC "
-                    f"(baseline {alert.baseline:g}, z = {alert.score:.1f})")
-            st.dataframe([{k: a[k] for k in ("title", "source", "published", "driving")}
-                          for a in alert.articles], hide_index=True, width="stretch")
-            if st.button("Acknowledge", key=f"ack-{alert.id}"):
-                service.acknowledge(alert.id, by="dashboard")
-                st.rerun()
+        return
+    config = service.config.alerts
+    st.caption(f"baseline: the median count of negative articles per {config.window_hours:g}-hour "
+               f"window over the {config.baseline_windows} windows before; z: how far above that "
+               f"baseline the window is, in robust standard deviations (an alert needs z ≥ "
+               f"{config.z_threshold:g}).")
+    for alert in found:
+        show_alert(service, alert)
+
+
+def show_alert(service: FinanceService, alert: AlertView) -> None:
+    with st.container(border=True):
+        state = " (acknowledged)" if alert.acknowledged else ""
+        st.text(f"{alert.label}: {alert.negatives} negative of {alert.total} articles, "
+                f"{alert.window_start} to {alert.window_end} UTC "
+                f"(baseline {alert.baseline:g}, z = {alert.score:.1f}){state}")
+        st.dataframe([{k: a[k] for k in ("published", "title", "source", "driving", "url")}
+                      for a in alert.articles], hide_index=True, width="stretch",
+                     column_config={"published": ARTICLE_TABLE["published"],
+                                    "url": ARTICLE_TABLE["url"]})
+        if not alert.acknowledged and st.button("Acknowledge", key=f"ack-{alert.id}"):
+            if service.acknowledge(alert.id, by="dashboard"):
+                st.session_state["alert-notice"] = (f"Alert #{alert.id} acknowledged: turn on "
+                                                    "\"Show acknowledged\" to see it again.")
+            st.rerun()
 
 
 def show_trends(service: FinanceService) -> None:
     stats = service.trends()
     kind = st.radio("Group by", ["topic", "ticker"], horizontal=True, key="trend-kind")
-    metric = st.selectbox("Measure", ["negatives", "negative_share", "net_sentiment", "count"],
-                          key="trend-metric")
+    metric = st.selectbox("Measure", list(MEASURES), format_func=MEASURES.get, key="trend-metric")
     frame = trends_frame(stats, kind)
     if frame.empty:
         st.info("No classified articles yet.")
         return
     keys = sorted(frame["key"].unique())
-    default = keys if kind == "topic" else keys[:5]
+    alerted = [a.key.partition(":")[2] for a in alerts(service.engine) if a.key.startswith(f"{kind}:")]
+    default = keys if kind == "topic" else default_keys(frame, alerted)
     # subtle: one key per kind; a shared key kept the topics chosen before as the ticker
     # choice, which matches no ticker, so the ticker chart opened empty
-    chosen = st.multiselect(kind.capitalize(), keys, default=default, key=f"trend-keys-{kind}")
+    chosen = st.multiselect(kind.capitalize(), keys, default=default, key=f"trend-keys-{kind}",
+                            help="Opens on those with open alerts, then the most negative.")
     chart = frame[frame["key"].isin(chosen)].pivot(index="window", columns="key", values=metric)
-    st.line_chart(chart)
+    st.line_chart(chart, x_label="window start (UTC)", y_label=MEASURES[metric])
 
 
 def show_articles(service: FinanceService) -> None:
@@ -80,13 +111,31 @@ def show_articles(service: FinanceService) -> None:
     total = count_articles(service.engine, **filters) if len(frame) >= ARTICLE_LIMIT else len(frame)
     st.caption(f"the newest {len(frame)} of {total} articles" if total > len(frame)
                else f"{total} articles")
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(frame, hide_index=True, width="stretch", column_order=list(ARTICLE_TABLE),
+                 column_config=ARTICLE_TABLE)
     if not frame.empty:
-        chosen = st.selectbox("Details of article", frame["id"].tolist(), key="f-detail")
+        titles = dict(zip(frame["id"].tolist(), frame["title"], strict=True))
+        chosen = st.selectbox("Details of article", list(titles), key="f-detail",
+                              format_func=lambda i: option_label(i, titles[i]))
         found = article(service.engine, int(chosen))
-        st.text(found["title"])
+        show_article(found)
         st.code(found["text"] or "(headline only)", language=None, wrap_lines=True)
         st.text("Driving sentences: " + " | ".join(found["driving"]))
+
+
+def option_label(article_id: int, title: str, width: int = 90) -> str:
+    """``12 — Bank fined over ...``: a choice a reader can recognise (shown as plain text)."""
+    return f"{article_id} — {title if len(title) <= width else title[:width - 1] + '…'}"
+
+
+def show_article(found: dict) -> None:
+    """An article's title and current labels, as plain text."""
+    st.text(found["title"])
+    if found["topic"] is None:
+        st.text("not classified yet")
+        return
+    score = "" if found["score"] is None else f" ({found['score']:+.2f})"
+    st.text(f"topic: {found['topic']} · sentiment: {found['sentiment']}{score}")
 
 
 def show_health(service: FinanceService) -> None:
@@ -108,21 +157,38 @@ def show_models(service: FinanceService) -> None:
 def show_corrections(service: FinanceService) -> None:
     st.caption("Corrections become labelled data; the nightly retrain promotes a new model "
                "only if it is not worse on the fixed test set.")
-    cards = service.model_cards()
+    if notice := st.session_state.pop("correction-notice", None):
+        st.success(notice)
+    article_id = int(st.number_input("Article id (see the Articles tab)", min_value=1, step=1,
+                                     key="c-id"))
+    found = article(service.engine, article_id)
+    if found is None:
+        st.info(f"No article with id {article_id}.")
+    else:
+        show_article(found)
+        correct_form(service, article_id)
+    st.dataframe(corrections_frame(service.engine), hide_index=True, width="stretch")
+
+
+def correct_form(service: FinanceService, article_id: int) -> None:
     field = st.radio("Field", ["sentiment", "topic"], horizontal=True, key="c-field")
-    name = service.config.models.sentiment if field == "sentiment" \
-        else service.config.models.topic
-    labels = cards.get(name, {}).get("labels") or list(SENTIMENTS)
+    labels = service.model_cards().get(service.model_name(field), {}).get("labels")
+    if field == "sentiment":
+        labels = labels or list(SENTIMENTS)
+    if not labels:
+        st.info("No topic model yet, so no topics to choose from: `verticals finance train`.")
+        return
     with st.form("correct"):
-        article_id = st.number_input("Article id", min_value=1, step=1)
-        value = st.selectbox("Correct label", labels)
+        value = st.selectbox("Correct label", labels, key="c-value")
         if st.form_submit_button("Save correction"):
             try:
-                service.correct(int(article_id), field, value)
-                st.success(f"Article {int(article_id)}: {field} set to {value}")
+                service.correct(article_id, field, value)
             except VerticalsError as exc:
                 st.error(str(exc))
-    st.dataframe(corrections_frame(service.engine), hide_index=True, width="stretch")
+                return
+            # rerun so the labels shown above are the corrected ones
+            st.session_state["correction-notice"] = f"Article {article_id}: {field} set to {value}"
+            st.rerun()
 
 
 def main() -> None:

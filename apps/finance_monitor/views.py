@@ -38,26 +38,29 @@ class AlertView:
 
 
 def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView]:
-    """Alerts, newest window first, each with its driving articles."""
+    """Alerts, newest window first, each with its driving articles (oldest first)."""
     with session_scope(engine) as session:
         query = select(AlertRow).order_by(AlertRow.window_start.desc(), AlertRow.id.desc())
         if not include_acknowledged:
             query = query.where(AlertRow.acknowledged_at.is_(None))
         views = []
         for alert in session.scalars(query).all():
-            ids = alert.driver_ids()
-            found = {a.id: a for a in session.scalars(select(Article)
-                                                      .where(Article.id.in_(ids))).all()}
-            articles = [{"id": i, "title": found[i].title, "url": found[i].url,
-                         "source": found[i].source, "published": found[i].published,
-                         "driving": " | ".join(found[i].driving_sentences())}
-                        for i in ids if i in found]
+            found = session.scalars(select(Article).where(Article.id.in_(alert.driver_ids())))
+            articles = [_driver(a) for a in sorted(found, key=lambda a: (a.published, a.id))]
             views.append(AlertView(
                 id=alert.id, key=alert.key, window_start=f"{alert.window_start:%Y-%m-%d %H:%M}",
                 window_end=f"{alert.window_end:%Y-%m-%d %H:%M}", negatives=alert.negatives,
                 total=alert.total, baseline=alert.baseline, score=alert.score,
                 acknowledged=alert.acknowledged_at is not None, articles=articles))
     return views
+
+
+def _driver(found: Article) -> dict:
+    """One article behind an alert; its driving sentences only when they say more than the
+    title (a headline-only story's driving sentence is its title)."""
+    driving = " | ".join(found.driving_sentences())
+    return {"id": found.id, "title": found.title, "url": found.url, "source": found.source,
+            "published": found.published, "driving": None if driving == found.title else driving}
 
 
 ARTICLE_LIMIT = 500  # articles a table shows, newest first
@@ -127,7 +130,7 @@ def article(engine: Engine, article_id: int) -> dict | None:
             return None
         return {"id": found.id, "title": found.title, "text": found.text, "url": found.url,
                 "topic": found.topic, "sentiment": found.sentiment,
-                "driving": found.driving_sentences(), "tickers": found.ticker_list()}
+                "score": found.sentiment_score, "driving": found.driving_sentences(), "tickers": found.ticker_list()}
 
 
 def health_frame(engine: Engine, configured: list[str] | None = None) -> pd.DataFrame:
@@ -155,3 +158,16 @@ def trends_frame(stats: dict[str, list[WindowStat]], kind: str = "topic") -> pd.
     # subtle: not .str.partition, whose empty result has no column 2 (a KeyError with no tickers)
     frame["key"] = [key.partition(":")[2] for key in frame["key"]]
     return frame
+
+
+def default_keys(frame: pd.DataFrame, alerted: list[str], limit: int = 5) -> list[str]:
+    """The keys a trend chart opens on: those with open alerts, then the ones with the most
+    negative articles (ties alphabetical), ``limit`` in all unless more have alerts.
+
+    >>> frame = pd.DataFrame({"key": ["A", "B", "C", "C"], "negatives": [1, 5, 2, 2]})
+    >>> default_keys(frame, alerted=["A"], limit=2)
+    ['A', 'B']
+    """
+    negatives = frame.groupby("key")["negatives"].sum().sort_values(ascending=False, kind="stable")
+    shown = [key for key in alerted if key in negatives.index]
+    return (shown + [key for key in negatives.index if key not in shown])[:max(limit, len(shown))]

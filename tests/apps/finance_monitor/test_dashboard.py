@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from sqlalchemy import update
 
 from apps.finance_monitor.config import render_config
 from apps.finance_monitor.service import FinanceService
-from apps.finance_monitor.store import Article, Base, SourceHealth
+from apps.finance_monitor.store import AlertRow, Article, Base, SourceHealth
 from apps.finance_monitor.views import alerts, articles_frame, count_articles, health_frame
 from shared import make_engine, session_scope
 
@@ -53,11 +54,50 @@ def test_dashboard_shows_alerts_and_acknowledges(filled) -> None:
     shown = " ".join(t.value for t in at.text)
     assert "$ACME: 8 negative of 8 articles" in shown
     assert len(at.tabs) == 6
+    assert any("baseline: the median count of negative articles" in c.value and
+               "robust standard deviations" in c.value for c in at.caption)
+    table = at.dataframe[0]
+    published = list(table.value["published"])
+    assert published == sorted(published)  # the surge reads in the order it happened
+    assert table.value["driving"].isna().all()  # headline-only: no title repeated as "driving"
+    assert json.loads(table.proto.columns)["url"]["type_config"]["type"] == "link"
     before = len(alerts(filled.engine))
     ack = [b for b in at.button if b.label == "Acknowledge"][0]
     ack.click().run()
     assert not at.exception
     assert len(alerts(filled.engine)) == before - 1
+    [toast] = at.toast
+    assert "acknowledged" in toast.value and "Show acknowledged" in toast.value
+    assert len([b for b in at.button if b.label == "Acknowledge"]) == before - 1
+    at.toggle(key="alerts-all").set_value(True).run()
+    assert not at.exception
+    assert sum(t.value.endswith("(acknowledged)") for t in at.text) == 1
+    assert len([b for b in at.button if b.label == "Acknowledge"]) == before - 1
+
+
+def test_articles_are_chosen_by_title_and_corrected_in_sight(filled) -> None:
+    """The detail choice reads "id — title", the table leads with title and labels, and the
+    Corrections tab shows the article and its labels before and after a correction."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(SCRIPT), default_timeout=120).run()
+    [table] = [d for d in at.dataframe if "tickers" in getattr(d.value, "columns", [])]
+    assert list(table.proto.column_order)[:4] == ["title", "topic", "sentiment", "score"]
+    detail = at.selectbox(key="f-detail")
+    assert detail.options[0] == f"{detail.value} — {EVIL}"
+    target = int(table.value["id"].iloc[1])
+    title = table.value["title"].iloc[1]
+    at.number_input(key="c-id").set_value(target).run()
+    texts = [t.value for t in at.text]
+    assert title in texts and any(t.startswith("topic: Macro · sentiment: ") for t in texts)
+    at.selectbox(key="c-value").set_value("positive")
+    [save] = [b for b in at.button if b.label == "Save correction"]
+    save.click().run()
+    assert not at.exception, at.exception
+    assert f"Article {target}: sentiment set to positive" in [s.value for s in at.success]
+    assert "topic: Macro · sentiment: positive (+1.00)" in [t.value for t in at.text]
+    at.number_input(key="c-id").set_value(9999).run()
+    assert "No article with id 9999." in [i.value for i in at.info]
 
 
 def test_scraped_html_is_shown_as_text(filled) -> None:
@@ -96,6 +136,39 @@ def test_ticker_trends_open_with_tickers_and_the_table_says_what_it_leaves_out(h
     at.radio(key="trend-kind").set_value("ticker").run()
     assert not at.exception, at.exception
     assert at.multiselect(key="trend-keys-ticker").value == ["ACME"]
+
+
+def test_ticker_trends_open_on_the_alerted_and_most_negative_tickers(home, monkeypatch) -> None:
+    """Seven tickers: the chart opens on ZZZ (open alert, last alphabetically), then the most
+    negative; measures and the y axis have readable names."""
+    from streamlit.testing.v1 import AppTest
+
+    path = home / "finance" / "sources.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_config(make_config([("a", "http://127.0.0.1:9/a.xml")])))
+    monkeypatch.setenv("VERTICALS_FINANCE_CONFIG", str(path))
+    engine = make_engine()
+    Base.metadata.create_all(engine)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    negatives = {"AAA": 1, "BBB": 3, "CCC": 1, "DDD": 1, "EEE": 0, "FFF": 0, "ZZZ": 0}
+    with session_scope(engine) as session:
+        session.add_all(Article(content_hash=f"{ticker}{i}", url=f"http://n.test/{ticker}/{i}",
+                                source="a", title=f"${ticker} story {i}", published=now,
+                                fetched_at=now, tickers=ticker, topic="Macro",
+                                sentiment="negative" if i < count else "neutral",
+                                sentiment_score=-0.8 if i < count else 0.0, classified_at=now)
+                        for ticker, count in negatives.items() for i in range(3))
+        session.add(AlertRow(key="ticker:ZZZ", window_start=now, window_end=now, negatives=5,
+                             total=5, baseline=0.0, score=5.0))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=120).run()
+    at.radio(key="trend-kind").set_value("ticker").run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="trend-keys-ticker").value == ["ZZZ", "BBB", "AAA", "CCC", "DDD"]
+    measure = at.selectbox(key="trend-metric")
+    assert "net sentiment" in measure.options and "negative share" in measure.options
+    measure.set_value("net_sentiment").run()
+    [chart] = [c for c in at.tabs[1].children.values() if hasattr(c.proto, "spec")]
+    assert '"title": "net sentiment"' in chart.proto.spec
 
 
 def test_article_table_says_how_many_it_leaves_out_and_search_is_literal(home) -> None:
