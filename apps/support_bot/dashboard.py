@@ -14,6 +14,12 @@ from shared import atomic_write_bytes, get_settings
 from shared.errors import VerticalsError
 from shared.ui import show_model_card
 
+REPLY_POLL_S = 5  # how often a handed-off chat looks for an agent's reply
+KIND_WORDS = {"template": "answered from a template", "grounded": "answered from the knowledge base",
+              "handoff": "handed off", "unsure": "handed off", "waiting": "waiting for a colleague",
+              "courtesy": "greeting or thanks", "agent": "answered by a colleague", "invalid": "not a question"}
+VOTE_WORDS = {1: "thumbs up", -1: "thumbs down", None: "no vote"}
+
 
 @st.cache_resource(show_spinner="Loading the support bot…", max_entries=1)
 def get_service(home: str, stamp: tuple) -> SupportService:
@@ -38,16 +44,67 @@ def show_answer(message: dict, service: SupportService) -> None:
             st.markdown(f"> {kb_markdown(c['quote'])}")
     if message.get("notice"):
         st.warning(message["notice"])
-    st.caption(f"{message['kind']} · confidence {message['confidence']:.2f}")
+    st.caption(f"{KIND_WORDS.get(message['kind'], message['kind'])} · confidence {message['confidence']:.2f}")
     turn = message.get("turn_id")
     if turn and message["kind"] in ("template", "grounded"):
-        up, down, _ = st.columns([1, 1, 8])
-        if up.button("👍", key=f"up-{turn}"):
-            service.feedback(turn, True)
-            st.toast("Thanks for the feedback")
-        if down.button("👎", key=f"down-{turn}"):
-            service.feedback(turn, False)
-            st.toast("Noted — this question goes on the gaps list")
+        vote_buttons(service, turn, message.get("feedback"))
+
+
+def vote_buttons(service: SupportService, turn: int, stored: int | None) -> None:
+    """Thumbs (Material icons, not emoji: Chromium without emoji fonts drew empty boxes); one
+    vote at a time, shown once cast, and taken back by clicking it again."""
+    key = f"vote-{turn}"
+    if key not in st.session_state and stored is not None:
+        st.session_state[key] = 1 if stored > 0 else 0  # st.feedback: 0 = down, 1 = up
+    st.feedback("thumbs", key=key, on_change=_vote, args=(service, turn, key))
+    vote = st.session_state.get(key)
+    if vote == 1:
+        st.caption("You found this helpful — thanks for the feedback.")
+    elif vote == 0:
+        st.caption("You found this unhelpful — the question goes on the gaps list.")
+
+
+def _vote(service: SupportService, turn: int, key: str) -> None:
+    vote = st.session_state[key]
+    if vote is None:
+        service.unvote(turn)
+    else:
+        service.feedback(turn, vote == 1)
+
+
+def with_agent_replies(messages: list[dict], turns: list) -> list[dict]:
+    """The chat's messages with the agents' stored replies slotted in by turn id (a reply comes
+    after the turns stored before it); the vote stored for a turn rides along as ``feedback``:
+    messages of turns 1 and 3 + stored agent turn 2 -> user 1, bot 1, agent 2, user 3, bot 3.
+    """
+    replies = [{"role": "agent", "text": t.answer, "turn_id": t.id} for t in turns if t.kind == "agent"]
+    votes = {t.id: t.feedback for t in turns}
+    merged: list[dict] = []
+    for message in messages:
+        turn = message.get("turn_id")
+        while turn is not None and replies and replies[0]["turn_id"] < turn:
+            merged.append(replies.pop(0))
+        merged.append({**message, "feedback": votes.get(turn)} if turn in votes else message)
+    return merged + replies
+
+
+def conversation(service: SupportService, cid: str | None) -> None:
+    """The chat so far; re-read from the store (on a timer while a colleague has it) so an
+    agent's reply shows up without the customer doing anything."""
+    turns = service.conversation(cid) if cid else []
+    for message in with_agent_replies(st.session_state["support_messages"], turns):
+        if message["role"] == "agent":
+            with st.chat_message("agent", avatar=":material/support_agent:"):
+                st.caption("A colleague replied")
+                st.markdown(kb_markdown(message["text"]))
+            continue
+        with st.chat_message(message["role"]):
+            if message["role"] == "user":
+                st.text(message["text"])  # what a user typed is never rendered as Markdown
+            else:
+                show_answer(message, service)
+    if cid and service.conversation_status(cid) == "handed_off":
+        st.caption("A colleague has this conversation: their reply appears here by itself.")
 
 
 def chat(service: SupportService) -> None:
@@ -56,24 +113,56 @@ def chat(service: SupportService) -> None:
     if not service.kb_list():
         st.info("The knowledge base is empty: run `verticals support demo` or upload files "
                 "in the Admin tab.")
-    for message in state["support_messages"]:
-        with st.chat_message(message["role"]):
-            if message["role"] == "user":
-                st.text(message["text"])  # what a user typed is never rendered as Markdown
-            else:
-                show_answer(message, service)
+    cid = state.get("support_conversation")
+    if cid and st.button("New conversation", icon=":material/add_comment:"):
+        state.pop("support_conversation")
+        state["support_messages"] = []
+        st.rerun()
+    waiting = bool(cid) and service.conversation_status(cid) == "handed_off"
+    st.fragment(conversation, run_every=REPLY_POLL_S if waiting else None)(service, cid)
     question = st.chat_input("Ask about orders, delivery, returns…")
     if not question:
         return
     try:
-        answer = service.ask(question, state.get("support_conversation"))
+        answer = service.ask(question, cid)
     except VerticalsError as err:
         st.error(str(err))
         return
     state["support_conversation"] = answer.conversation_id
-    state["support_messages"] += [{"role": "user", "text": question},
+    state["support_messages"] += [{"role": "user", "text": question, "turn_id": answer.turn_id},
                                   {"role": "assistant", **answer.to_dict()}]
     st.rerun()
+
+
+def describe_kb_change(name: str, result: dict) -> str:
+    """What adding a file did, in words:
+
+    >>> describe_kb_change("kb_small.md", {"added": 1, "updated": 0, "unchanged": 0, "removed": 0,
+    ...                                    "chunks_indexed": 1, "chunks_removed": 0})
+    'kb_small.md: 1 document added, 1 chunk indexed'
+    """
+    docs = [f"{_count(result.get(key, 0), 'document')} {key}" for key in ("added", "updated", "removed")
+            if result.get(key)]
+    if not docs:
+        return f"{name}: nothing new ({_count(result.get('unchanged', 0), 'document')} already up to date)"
+    if result.get("unchanged"):
+        docs.append(f"{_count(result['unchanged'], 'document')} unchanged")
+    chunks = [f"{_count(result.get(key, 0), 'chunk')} {word}" for key, word in
+              (("chunks_indexed", "indexed"), ("chunks_removed", "removed from the index")) if result.get(key)]
+    return f"{name}: " + ", ".join(docs + chunks)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _without_server_paths(message: str, path: Path, name: str) -> str:
+    """An error about an upload names the file the user picked, not where the server keeps it."""
+    for shown in (str(path.resolve()), str(path)):
+        message = message.replace(shown, name)
+    for folder in (str(path.parent.resolve()), str(path.parent)):
+        message = message.replace(folder + "/", "")
+    return message
 
 
 def admin(service: SupportService) -> None:
@@ -87,13 +176,18 @@ def admin(service: SupportService) -> None:
             before = path.read_bytes() if path.exists() else None
             atomic_write_bytes(path, f.getvalue())
             try:
-                st.success(f"{path.name}: {service.kb_add(path)}")
+                result = service.kb_add(path)
             except VerticalsError as err:  # a bad file is refused and the earlier one kept
                 if before is None:
                     path.unlink()
                 else:
                     atomic_write_bytes(path, before)
-                st.error(str(err))
+                st.error(_without_server_paths(str(err), path, path.name))
+                continue
+            st.success(describe_kb_change(path.name, result))
+            if taken := result.get("replaced_from_other_files"):
+                st.warning(f"{path.name} replaced documents first added from another file: " + ", ".join(
+                    f"{doc} (from {Path(source).name})" for doc, source in taken.items()))
     if st.button("Re-index everything"):
         with st.spinner("Re-embedding all chunks…"):
             st.success(f"Re-indexed {service.reindex()} chunks")
@@ -104,24 +198,66 @@ def admin(service: SupportService) -> None:
 
 
 def handoffs(service: SupportService) -> None:
+    if flash := st.session_state.pop("support_agent_flash", None):
+        getattr(st, flash[0])(flash[1])
     tickets = service.handoffs()
     if not tickets:
         st.info("No open hand-offs.")
         return
     for t in tickets:
-        left, right = st.columns([5, 1])
-        left.markdown(f"**#{t.id}** · `{t.conversation_id[:8]}` · {t.created}")
-        # subtle: the customer's own words; as Markdown they could show the agent an image
-        # fetched from anywhere or a disguised link
-        left.text(t.question)
-        if right.button("Release", key=f"release-{t.id}"):
-            service.release(t.id)
-            st.rerun()
+        with st.container(border=True):
+            st.markdown(f"**#{t.id}** · `{t.conversation_id[:8]}` · {t.created} · {t.reason}")
+            # subtle: the customer's own words; as Markdown they could show the agent an image
+            # fetched from anywhere or a disguised link
+            st.text(t.question)
+            show_turns(service.conversation(t.conversation_id))
+            st.text_area("Reply to the customer", key=f"reply-{t.id}",
+                         placeholder="Appears in the customer's chat")
+            send, both, release = st.columns(3)
+            send.button("Send", key=f"send-{t.id}", on_click=_reply, args=(service, t.id, False))
+            both.button("Send and release", key=f"send-release-{t.id}", on_click=_reply,
+                        args=(service, t.id, True))
+            release.button("Release", key=f"release-{t.id}", on_click=_release, args=(service, t.id))
+
+
+def show_turns(turns: list) -> None:
+    """The conversation as the agent needs it, in an expander that scrolls to the newest turn."""
+    waited = sum(t.kind == "waiting" for t in turns)
+    label = f"Conversation · {_count(len(turns), 'turn')}" + (f" · {waited} written while waiting" if waited else "")
+    with st.expander(label, expanded=waited > 0), st.container(height=360 if len(turns) > 3 else "content"):
+        for turn in turns:
+            if turn.question:
+                st.caption(f"Customer · {turn.created}")
+                st.text(turn.question)
+            who = "Agent" if turn.kind == "agent" else f"Bot ({KIND_WORDS.get(turn.kind, turn.kind)})"
+            st.caption(f"{who} · {turn.created}")
+            st.markdown(kb_markdown(turn.answer))
+
+
+def _reply(service: SupportService, ticket_id: int, release: bool) -> None:
+    """Button callback: runs before the page, so the reply box can be emptied after sending."""
+    key = f"reply-{ticket_id}"
+    try:
+        service.agent_reply(ticket_id, st.session_state.get(key) or "", release)
+    except VerticalsError as err:
+        st.session_state["support_agent_flash"] = ("error", str(err))
+        return
+    st.session_state[key] = ""
+    done = " and released the conversation to the bot" if release else ""
+    st.session_state["support_agent_flash"] = ("success", f"Replied to #{ticket_id}{done}.")
+
+
+def _release(service: SupportService, ticket_id: int) -> None:
+    try:
+        service.release(ticket_id)
+    except VerticalsError as err:
+        st.session_state["support_agent_flash"] = ("error", str(err))
 
 
 def gaps(service: SupportService) -> None:
-    rows = [{"question": t.question, "kind": t.kind, "feedback": t.feedback,
-             "confidence": round(t.confidence, 3), "when": t.created} for t in service.gaps()]
+    rows = [{"question": t.question, "what happened": KIND_WORDS.get(t.kind, t.kind),
+             "feedback": VOTE_WORDS[t.feedback], "confidence": round(t.confidence, 3), "when": t.created}
+            for t in service.gaps()]
     if not rows:
         st.info("No gaps yet: unanswered and down-voted questions show up here.")
         return

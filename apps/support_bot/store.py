@@ -279,16 +279,17 @@ class SupportStore:
             s.flush()
             return row.id
 
-    def history(self, cid: str, limit: int = 20) -> list[Turn]:
-        """The conversation's last ``limit`` turns, oldest first."""
+    def history(self, cid: str, limit: int | None = 20) -> list[Turn]:
+        """The conversation's last ``limit`` turns (all of them when None), oldest first."""
         with session_scope(self.engine) as s:
             rows = s.scalars(select(TurnRow).where(TurnRow.conversation_id == cid)
                              .order_by(TurnRow.id.desc()).limit(limit)).all()
             return [_turn(r) for r in reversed(rows)]
 
-    def set_feedback(self, turn_id: int, value: int) -> None:
-        if value not in (1, -1):
-            raise VerticalsError(f"feedback must be 1 or -1, got {value}")
+    def set_feedback(self, turn_id: int, value: int | None) -> None:
+        """+1 or -1 for the turn; None takes a vote back."""
+        if value not in (1, -1, None):
+            raise VerticalsError(f"feedback must be 1, -1 or None, got {value}")
         with session_scope(self.engine) as s:
             row = s.get(TurnRow, turn_id)
             if row is None:
@@ -315,19 +316,42 @@ class SupportStore:
     def release(self, ticket_id: int) -> str:
         """Close a ticket and give the conversation back to the bot; returns its id."""
         with session_scope(self.engine) as s:
-            row = s.get(TicketRow, ticket_id)
-            if row is None:
-                raise VerticalsError(f"no hand-off ticket {ticket_id}")
-            if row.status != "open":
-                raise VerticalsError(f"ticket {ticket_id} was already released at {row.released}"
-                                     " — nothing to do; `support handoffs` lists the open ones")
-            row.status, row.released = "released", _now()
-            still_open = s.scalar(select(TicketRow.id).where(
-                TicketRow.conversation_id == row.conversation_id, TicketRow.status == "open",
-                TicketRow.id != row.id).limit(1))
-            if still_open is None:  # the bot stays quiet while any ticket of the chat is open
-                s.get(ConversationRow, row.conversation_id).status = "bot"
+            row = self._open_ticket_row(s, ticket_id, "nothing to do")
+            self._release(s, row)
             return row.conversation_id
+
+    def add_agent_reply(self, ticket_id: int, text: str, release: bool = False) -> int:
+        """A human agent's reply, stored (masked) as an ``agent`` turn of the ticket's
+        conversation; with ``release`` the ticket closes in the same transaction. Returns the
+        turn id."""
+        with session_scope(self.engine) as s:
+            ticket = self._open_ticket_row(s, ticket_id, "reply to an open one")
+            row = TurnRow(conversation_id=ticket.conversation_id, question="",
+                          answer=mask_pii(text), kind="agent", confidence=1.0)
+            s.add(row)
+            if release:
+                self._release(s, ticket)
+            s.flush()
+            return row.id
+
+    @staticmethod
+    def _open_ticket_row(s, ticket_id: int, what_now: str) -> TicketRow:
+        row = s.get(TicketRow, ticket_id)
+        if row is None:
+            raise VerticalsError(f"no hand-off ticket {ticket_id}")
+        if row.status != "open":
+            raise VerticalsError(f"ticket {ticket_id} was already released at {row.released}"
+                                 f" — {what_now}; `support handoffs` lists the open ones")
+        return row
+
+    @staticmethod
+    def _release(s, row: TicketRow) -> None:
+        row.status, row.released = "released", _now()
+        still_open = s.scalar(select(TicketRow.id).where(
+            TicketRow.conversation_id == row.conversation_id, TicketRow.status == "open",
+            TicketRow.id != row.id).limit(1))
+        if still_open is None:  # the bot stays quiet while any ticket of the chat is open
+            s.get(ConversationRow, row.conversation_id).status = "bot"
 
     def gaps(self, limit: int = 50) -> list[Turn]:
         """Questions the bot could not answer or users down-voted: what the KB is missing."""

@@ -26,20 +26,125 @@ def test_chat_shows_cited_answer_and_confidence(bot_home: Path) -> None:
     assert "[1]" in text and "3 years" in text
     assert any("confidence" in c.value for c in at.caption)
     assert any("Gift cards" in e.label for e in at.expander)
-    thumbs_down = [b for b in at.button if b.label == "👎"]
-    thumbs_down[0].click().run()
-    assert not at.exception
+    assert not [b for b in at.button if b.label in ("👍", "👎")]  # emoji drew empty boxes
+    at.get("feedback")[0].set_value(0).run()  # thumbs down
+    assert not at.exception, at.exception
+    assert any("unhelpful" in c.value for c in at.caption)
+    assert at.get("feedback")[0].value == 0
+    assert "thumbs down" in set(_gaps_table(at)["feedback"])
+    at.get("feedback")[0].set_value(1).run()  # a change of mind replaces the vote
+    assert any("helpful — thanks" in c.value for c in at.caption)
+    assert not any("unhelpful" in c.value for c in at.caption)
+    assert all(row != "thumbs down" for row in _gaps_table(at).get("feedback", []))
+
+
+def _gaps_table(at: AppTest):
+    """The Gaps tab's table (empty when the tab shows its 'No gaps yet' note)."""
+    import pandas as pd
+
+    tables = [d.value for d in at.get("dataframe") if "what happened" in d.value.columns]
+    return tables[0] if tables else pd.DataFrame()
+
+
+def _button(at: AppTest, label: str):
+    found = [b for b in at.button if b.label == label]
+    assert found, f"no {label!r} button; buttons: {[b.label for b in at.button]}"
+    return found[0]
+
+
+def _agent_messages(at: AppTest) -> list[str]:
+    return [" ".join(m.value for m in c.markdown) for c in at.chat_message if c.name == "agent"]
 
 
 def test_handoff_queue_and_release(bot_home: Path) -> None:
     at = _app()
     at.chat_input[0].set_value("who won the football match yesterday?").run()
     assert any("not sure" in m.value for m in at.markdown)
-    release = [b for b in at.button if b.label == "Release"]
-    assert release, "the hand-off should be listed in the queue"
-    release[0].click().run()
+    _button(at, "Release").click().run()
     assert not at.exception
     assert any("No open hand-offs" in i.value for i in at.info)
+
+
+def test_agent_replies_and_the_customer_sees_it(bot_home: Path) -> None:
+    at = _app()
+    at.chat_input[0].set_value("who won the football match yesterday?").run()
+    at.chat_input[0].set_value("hello? is anyone there?").run()  # written while waiting
+    assert any("A colleague has your question" in m.value for m in at.markdown)
+    conversation = [e for e in at.expander if e.label.startswith("Conversation")]
+    assert conversation and "1 written while waiting" in conversation[0].label
+    assert "hello? is anyone there?" in [t.value for t in conversation[0].text]
+
+    at.text_area[0].set_value("Sorry, we only help with orders — but the final was 2-1.").run()
+    _button(at, "Send").click().run()
+    assert not at.exception, at.exception
+    assert _agent_messages(at) == ["Sorry, we only help with orders — but the final was 2-1."]
+    assert any("Replied to #" in s.value for s in at.success)
+    assert at.text_area[0].value == ""  # emptied for the next reply
+    assert any("A colleague has this conversation" in c.value for c in at.caption)
+
+    at.text_area[0].set_value("Anything else, just ask the bot.").run()
+    _button(at, "Send and release").click().run()
+    assert not at.exception, at.exception
+    assert any("No open hand-offs" in i.value for i in at.info)
+    assert len(_agent_messages(at)) == 2
+    at.chat_input[0].set_value("How long are gift cards valid?").run()
+    assert "3 years" in at.session_state["support_messages"][-1]["text"]  # the bot answers again
+    roles = [c.name for c in at.chat_message]
+    assert roles.index("agent") < len(roles) - 2  # replies stay where they were written
+
+
+def test_reply_sent_elsewhere_appears_when_the_chat_reruns(bot_home: Path) -> None:
+    from apps.support_bot.service import SupportService
+
+    at = _app()
+    at.chat_input[0].set_value("who won the football match yesterday?").run()
+    ticket = at.session_state["support_messages"][-1]["ticket_id"]
+    SupportService().agent_reply(ticket, "We'll email you at jo@example.com today.")  # another agent
+    at.run()
+    assert not at.exception, at.exception
+    assert _agent_messages(at) == ["We'll email you at [EMAIL] today."]  # masked like every turn
+
+
+def test_empty_or_stale_reply_is_refused_in_words(bot_home: Path) -> None:
+    at = _app()
+    at.chat_input[0].set_value("who won the football match yesterday?").run()
+    _button(at, "Send").click().run()
+    assert not at.exception, at.exception
+    assert any("needs some text" in e.value for e in at.error)
+    assert not _agent_messages(at)
+
+
+def test_new_conversation_after_a_handoff(bot_home: Path) -> None:
+    at = _app()
+    at.chat_input[0].set_value("who won the football match yesterday?").run()
+    _button(at, "New conversation").click().run()
+    assert not at.exception, at.exception
+    assert not at.chat_message and "support_conversation" not in at.session_state
+    at.chat_input[0].set_value("How long are gift cards valid?").run()
+    assert "3 years" in at.session_state["support_messages"][-1]["text"]  # not "a colleague has…"
+
+
+def test_gaps_are_described_in_words(bot_home: Path) -> None:
+    at = _app()
+    at.chat_input[0].set_value("who won the football match yesterday?").run()
+    row = _gaps_table(at).iloc[0]
+    assert (row["what happened"], row["feedback"]) == ("handed off", "no vote")
+
+
+def test_upload_reports_in_words_and_names_the_uploaded_file(bot_home: Path) -> None:
+    at = _app()
+    good = ("kb_small.md", b"# Bike bells\n\nEvery bike we sell comes with a free bell fitted.\n", "text/markdown")
+    at.get("file_uploader")[0].set_value([good]).run()
+    _button(at, "Add to knowledge base").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == ["kb_small.md: 1 document added, 1 chunk indexed"]
+
+    bad = ("kb_bad.csv", b"foo,bar\n1,2\n", "text/csv")
+    at.get("file_uploader")[0].set_value([bad]).run()
+    _button(at, "Add to knowledge base").click().run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert errors and errors[0].startswith("kb_bad.csv: ") and "uploads" not in errors[0]
 
 
 def test_intent_card_and_kb_table_render(bot_home: Path) -> None:
@@ -61,7 +166,7 @@ def test_customer_text_is_shown_as_typed(bot_home: Path) -> None:
     at.chat_input[0].set_value(question).run()
     assert not at.exception, at.exception
     shown = [t.value for t in at.text]
-    assert shown.count(question) == 2  # in the chat and in the agents' hand-off queue
+    assert shown.count(question) == 3  # in the chat, the agents' queue and its transcript
     assert not any("evil.example" in m.value for m in at.markdown)
 
 

@@ -1,0 +1,51 @@
+"""A human agent answers a handed-off conversation: the reply is stored in it, the customer's
+later messages wait for the agent, and a release gives the conversation back to the bot."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.errors import VerticalsError
+
+
+def test_reply_then_release_gives_the_chat_back_to_the_bot(bot) -> None:
+    handed = bot.ask("who won the football match yesterday?")
+    assert handed.ticket_id is not None
+    cid = handed.conversation_id
+
+    bot.agent_reply(handed.ticket_id, "  Mail me at jo@example.com and I'll check.  ")
+    turns = bot.conversation(cid)
+    assert (turns[-1].kind, turns[-1].answer) == ("agent", "Mail me at [EMAIL] and I'll check.")
+    assert bot.conversation_status(cid) == "handed_off"
+    assert bot.ask("any news?", cid).kind == "waiting"  # still the agent's conversation
+
+    bot.agent_reply(handed.ticket_id, "Sorry, we only cover orders.", release=True)
+    assert bot.handoffs() == [] and bot.conversation_status(cid) == "bot"
+    assert [t.kind for t in bot.conversation(cid)] == ["handoff", "agent", "waiting", "agent"]
+    assert "3 years" in bot.ask("How long are gift cards valid?", cid).text
+    assert all(t.kind != "agent" for t in bot.gaps())  # replies are no knowledge-base gap
+
+
+@pytest.mark.parametrize(("ticket", "text", "message"), [
+    (999, "hello", "no hand-off ticket 999"),
+    (None, "   ", "needs some text"),
+    ("released", "hello", "was already released at .* — reply to an open one"),
+])
+def test_bad_replies_are_refused_in_one_line(bot, ticket, text: str, message: str) -> None:
+    handed = bot.ask("who won the football match yesterday?")
+    if ticket is None:
+        ticket = handed.ticket_id
+    elif ticket == "released":
+        ticket = handed.ticket_id
+        bot.release(ticket)
+    with pytest.raises(VerticalsError, match=message):
+        bot.agent_reply(ticket, text)
+    assert [t.kind for t in bot.conversation(handed.conversation_id)] == ["handoff"]
+
+
+def test_a_vote_can_be_taken_back(bot) -> None:
+    answer = bot.ask("How long are gift cards valid?")
+    bot.feedback(answer.turn_id, False)
+    assert [t.id for t in bot.gaps()] == [answer.turn_id]
+    bot.unvote(answer.turn_id)
+    assert bot.gaps() == [] and bot.conversation(answer.conversation_id)[-1].feedback is None
