@@ -46,9 +46,8 @@ def resolve_model(name_or_path: str | Path) -> Path:
     path = Path(text).expanduser()
     if path.is_dir():
         return path.resolve()
-    name, at, version = text.rpartition("@")
-    if at and name and version and "/" not in text:  # a registry name cannot hold "@" or "/"
-        return registry.path(name, version)  # names an unknown model or version in one line
+    if "@" in text and "/" not in text:  # a registry name cannot hold "@" or "/"
+        return registry.resolve(text)  # names an unknown model or version in one line
     raise ModelNotFoundError(
         f"model {text!r} not found: use a base name ({', '.join(sorted(BASE_MODELS))}), "
         "a model in the registry (`verticals models list`) or a local directory"

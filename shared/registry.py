@@ -63,6 +63,12 @@ class Registry:
             raise RegistryError(f"model {name!r} has no version {version!r} (versions: {known})")
         return self.root / name / version
 
+    def resolve(self, ref: str) -> Path:
+        """The directory of ``"name@v3"`` (that version) or ``"name"`` (the current one); an
+        unknown model or version is one RegistryError line naming what exists."""
+        name, at, version = ref.rpartition("@")
+        return self.path(name, version) if at else self.path(ref)
+
     def card(self, name: str, version: str | None = None) -> dict:
         return json.loads((self.path(name, version) / "card.json").read_text())
 

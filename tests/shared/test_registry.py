@@ -136,3 +136,15 @@ def test_resolve_model_takes_a_pinned_version(home):
         resolve_model("intent@v1")
     with pytest.raises(ModelNotFoundError, match="not found"):
         resolve_model("./nowhere@v1")
+
+
+def test_a_registry_resolves_name_at_version_under_its_own_root(tmp_path):
+    registry = Registry(tmp_path)  # not the settings' home: apps evaluate in scratch registries
+    for _ in range(2):
+        registry.save("faq", lambda d: None, {"kind": "biencoder"})
+    assert registry.resolve("faq@v1") == tmp_path / "faq" / "v1"
+    assert registry.resolve("faq") == tmp_path / "faq" / "v2"
+    with pytest.raises(RegistryError, match="has no version 'v3'"):
+        registry.resolve("faq@v3")
+    with pytest.raises(RegistryError, match="model name must be"):
+        registry.resolve("@v1")
