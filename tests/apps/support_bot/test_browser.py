@@ -33,3 +33,40 @@ def test_chat_in_a_real_browser(bot_home: Path, streamlit_server, browser, wait_
     assert found, "the cited answer did not appear"
     assert "[1]" in browser.find_element(By.TAG_NAME, "body").text
     assert (tmp_path / "support_chat.png").stat().st_size > 0
+
+
+@pytest.mark.browser
+def test_agent_reply_reaches_an_open_chat_by_itself(bot_home: Path, streamlit_server, browser,
+                                                     wait_for_text, tmp_path: Path) -> None:
+    """The customer does nothing after the hand-off: the reply, sent from another process,
+    appears in their chat (the handed-off chat polls), and the thumbs are icons, not emoji."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from apps.support_bot.service import SupportService
+
+    browser.get(streamlit_server(SCRIPT, {"VERTICALS_HOME": str(bot_home)}))
+    assert wait_for_text(browser, "Support bot", 120)
+    box = _chat_box(browser, By)
+    box.send_keys("How long are gift cards valid?", Keys.ENTER)
+    assert wait_for_text(browser, "3 years", 120), "the cited answer did not appear"
+    icons = [e.get_attribute("textContent")  # ligature names: hidden text, drawn as icons
+             for e in browser.find_elements(By.CSS_SELECTOR, "[data-testid='stIconMaterial']")]
+    assert {"thumb_up", "thumb_down"} <= set(icons), icons
+    _chat_box(browser, By).send_keys("who won the football match yesterday?", Keys.ENTER)
+    assert wait_for_text(browser, "not sure", 120)
+
+    service = SupportService()
+    service.agent_reply(service.handoffs()[0].id, "The final ended 2-1, but I only do orders.")
+    found = wait_for_text(browser, "The final ended 2-1", 60)
+    browser.save_screenshot(str(tmp_path / "support_agent_reply.png"))
+    assert found, "the agent's reply did not reach the open chat"
+
+
+def _chat_box(browser, by):
+    for _ in range(240):
+        boxes = browser.find_elements(by.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']")
+        if boxes:
+            return boxes[0]
+        browser.implicitly_wait(0.5)
+    raise AssertionError("chat input never appeared")
