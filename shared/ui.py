@@ -8,6 +8,18 @@ import streamlit as st
 from .registry import Registry
 
 
+def markdown_text(text: str, keep_formatting: bool = False) -> str:
+    """``text`` escaped to read literally in ``st.markdown``: ``"*Cheap* eats for $5 to $9"``
+    -> ``"\\*Cheap\\* eats for \\$5 to \\$9"`` (no italics, no LaTeX between the dollars).
+
+    With ``keep_formatting`` only ``$`` and ``~`` are escaped: text written as Markdown (a
+    knowledge-base article) keeps its emphasis and links, but ``"$4.99 or $9.99"`` stays prices
+    and ``"3~5 days"`` gets no strike-through.
+    """
+    special = "$~" if keep_formatting else "\\`*_{}[]()<>#+-.!|~$"
+    return "".join("\\" + c if c in special else c for c in text)
+
+
 # What a metric key means to a reader of the dashboards: (label, tooltip); others get their
 # key with spaces. subtle: keys stay the card's own (scripts and `--json` read those).
 LABELS = {
