@@ -9,23 +9,20 @@ data and the demo's models (prefix ``demo``); with your files the prefix default
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # subtle: `streamlit run` puts only this folder on sys.path
-    sys.path.insert(0, str(ROOT))
+from apps.recommender.features import FEATURE_NAMES
+from apps.recommender.service import DEMO_PREFIX, Recommendation, RecommenderService
+from shared import get_registry
+from shared.errors import VerticalsError
+from shared.ui import markdown_text, show_model_card
 
-from apps.recommender.service import DEMO_PREFIX, RecommenderService  # noqa: E402
-from shared import get_registry  # noqa: E402
-from shared.errors import VerticalsError  # noqa: E402
-from shared.ui import show_model_card  # noqa: E402
-
-DEMO = ROOT / "datasets" / "recommender"
+DEMO = Path(__file__).resolve().parents[2] / "datasets" / "recommender"
 NEW_USER = "(a new user with no history)"
+MOST = 20  # the slider's top: each user's top 20 is scored once, the slider shows a prefix
 
 
 @st.cache_resource(max_entries=1)
@@ -34,6 +31,14 @@ def load_service(items: str, interactions: str, prefix: str,
     """One warm service; ``stamp`` (the files' size and mtime, the current ranker version)
     reloads it when they change."""
     return RecommenderService(items, interactions, prefix)
+
+
+@st.cache_data(max_entries=64, show_spinner="Scoring the catalogue...")
+def top_recommendations(_service: RecommenderService, user: str, files: tuple, prefix: str,
+                        stamp: tuple) -> tuple[list[Recommendation], str]:
+    """The user's top :data:`MOST` and note, kept per user, files and models (``stamp``):
+    going back to a user or moving the slider shows them at once instead of rescoring (3 s)."""
+    return _service.recommend(user, MOST)
 
 
 def file_stamp(*paths: str) -> tuple:
@@ -48,13 +53,30 @@ def model_stamp(prefix: str) -> tuple:
     return str(registry.root), registry.current(f"{prefix}-ranker")
 
 
-def recommendations_table(recs: list) -> pd.DataFrame:
-    """One row per recommendation; baseline + text interest + other features = logit(score)."""
-    return pd.DataFrame([{
-        "rank": i, "title": r.title, "category": r.category, "score": round(r.score, 3),
-        "baseline": round(r.baseline, 2), "text interest": round(r.text_part, 2),
-        "other features": round(r.other_part, 2), "because you liked": "; ".join(r.because),
+def recommendations_table(recs: list[Recommendation]) -> pd.DataFrame:
+    """One row per recommendation, the columns that explain it first (they stay in view on a
+    narrow screen): score (P(take) in percent) = baseline + text interest + other features in
+    logit terms. A text interest of 0 throughout (no history) and empty reasons are left out."""
+    table = pd.DataFrame([{
+        "rank": i, "title": r.title, "score": 100 * r.score, "text interest": round(r.text_part, 2),
+        "other features": round(r.other_part, 2), "because": r.because, "category": r.category,
     } for i, r in enumerate(recs, start=1)])
+    empty = [c for c, nothing in (("text interest", 0), ("because", "")) if (table[c] == nothing).all()]
+    return table.drop(columns=empty)
+
+
+def show_why(top: Recommendation) -> None:
+    """Why the first item ranks: the reason, then what each feature added to its logit."""
+    reason = (f"Because {top.because}." if top.because else
+              "No single feature lifted it above an average candidate.")
+    st.markdown(f"**Why “{markdown_text(top.title)}”?** {markdown_text(reason)}")
+    parts = pd.DataFrame({"feature": [FEATURE_NAMES.get(f, f) for f in top.parts],
+                          "added to the logit": list(top.parts.values())})
+    st.bar_chart(parts.sort_values("added to the logit", ascending=False), x="feature",
+                 y="added to the logit", horizontal=True, sort=False)
+    st.caption(f"Each bar is what a feature added to (or took from) the baseline logit, "
+               f"{top.baseline:.2f} (an average candidate); baseline + bars = its logit, "
+               f"{top.baseline + sum(top.parts.values()):.2f} (score {100 * top.score:.2f}%).")
 
 
 st.title("Recommender")
@@ -62,7 +84,8 @@ demo = not (os.environ.get("VERTICALS_REC_ITEMS") or os.environ.get("VERTICALS_R
 files = (os.environ.get("VERTICALS_REC_ITEMS") or str(DEMO / "items.csv"),
          os.environ.get("VERTICALS_REC_INTERACTIONS") or str(DEMO / "interactions.csv"))
 prefix = os.environ.get("VERTICALS_REC_PREFIX") or (DEMO_PREFIX if demo else "rec")
-service = load_service(*files, prefix, file_stamp(*files) + model_stamp(prefix))
+stamp = file_stamp(*files) + model_stamp(prefix)
+service = load_service(*files, prefix, stamp)
 try:
     trained = service.is_trained()
     users = service.users()
@@ -75,30 +98,30 @@ if not trained:
             f"--items {files[0]} --interactions {files[1]} --prefix {prefix}`.")
     st.stop()
 
-warm = [u for u in users if service.has_history(u)]
-user = st.selectbox("User", users + [NEW_USER], index=users.index(warm[0]) if warm else 0)
-n = st.slider("How many recommendations", min_value=3, max_value=20, value=10)
+warm = next((i for i, u in enumerate(users) if service.has_history(u)), 0)
+user = st.selectbox("User", users + [NEW_USER], index=warm)
+n = st.slider("How many recommendations", min_value=3, max_value=MOST, value=10)
 user_id = "__new_user__" if user == NEW_USER else user
 
 st.subheader(f"Top {n}, reranked")
 try:
-    with st.spinner("Scoring the catalogue..."):
-        recs, note = service.recommend(user_id, n)
+    recs, note = top_recommendations(service, user_id, files, prefix, stamp)
 except VerticalsError as err:
     st.error(str(err))
     st.stop()
+recs = recs[:n]
 if note:
-    st.warning(note)
-st.dataframe(recommendations_table(recs), hide_index=True, width="stretch")
-st.caption("Score = the ranker's P(take). Its logit (log-odds) = baseline (an average candidate: "
-           "every feature at its training mean) + text interest (bi- and cross-encoder) + other "
-           "features (popularity, recency, category, activity, co-taken), each part measured "
-           "from that average." + (" With no history, text interest is neutral (0)." if note else ""))
+    st.info(note)
+st.dataframe(recommendations_table(recs), hide_index=True, width="stretch",
+             column_config={"score": st.column_config.NumberColumn("score", format="%.2f%%")})
+baseline = f" {recs[0].baseline:.2f}" if recs else ""
+st.caption("Score = the ranker's P(take), in percent. Its logit (log-odds) = baseline"
+           f"{baseline} (an average candidate: every feature at its training mean; the same for "
+           "every item) + text interest (bi- and cross-encoder) + other features (popularity, "
+           "recency, category, activity, co-taken), each part measured from that average."
+           + (" With no history, text interest is neutral (0), so not shown." if note else ""))
 if recs and not note:
-    top = recs[0]
-    st.markdown(f"**Why “{top.title}”?** Because you liked {', '.join(top.because)}. "
-                "Feature values:")
-    st.bar_chart(pd.Series(top.features, name="value"), horizontal=True)
+    show_why(recs[0])
 
 st.subheader("History")
 history = service.history(user_id)

@@ -21,6 +21,10 @@ FEATURES = TEXT_FEATURES + OTHER_FEATURES
 # what the ranker knows of the user (the rest describes the item): a user who took nothing yet
 # is given the training mean of these, i.e. seen as the average user (cold start)
 USER_FEATURES = TEXT_FEATURES + ("category_overlap", "user_activity", "co_taken")
+# what each feature is called where people read it (the dashboard's "Why" chart)
+FEATURE_NAMES = {"bi_score": "text similarity (bi-encoder)", "cross_score": "text interest (cross-encoder)",
+                 "popularity": "popularity", "recency": "taken recently", "category_overlap": "your categories",
+                 "user_activity": "your activity", "co_taken": "taken with your recent items"}
 DAY = 86_400
 
 

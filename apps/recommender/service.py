@@ -64,8 +64,10 @@ class TrainConfig:
 
 @dataclass
 class Recommendation:
-    """One ranked item with its score breakdown and the history items behind it:
-    ``baseline + text_part + other_part == logit(score)``."""
+    """One ranked item with its score breakdown and why it ranks:
+    ``baseline + text_part + other_part == logit(score)``; ``parts`` splits the last two by
+    feature (each ``coef * standardised value``) and ``because`` is a clause (``"it is
+    popular"``, ``"you liked “A”"``: :meth:`.pipeline.Pipeline.because`)."""
 
     item_id: str
     title: str
@@ -75,7 +77,8 @@ class Recommendation:
     text_part: float
     other_part: float
     features: dict[str, float]
-    because: list[str]
+    parts: dict[str, float]
+    because: str
 
 
 def time_split(interactions: pd.DataFrame, val_fraction: float) -> tuple[pd.DataFrame,
@@ -107,6 +110,7 @@ class RecommenderService:
         self._items: pd.DataFrame | None = None
         self._interactions: pd.DataFrame | None = None
         self._pipeline: Pipeline | None = None
+        self._takers: set[str] | None = None
 
     @property
     def registry(self) -> Registry:
@@ -282,9 +286,15 @@ class RecommenderService:
         return sorted(self.interactions["user_id"].unique())
 
     def has_history(self, user: str) -> bool:
-        """Whether the user took anything yet (else recommendations are cold-start)."""
-        taken = self.interactions[self.interactions["label"] == 1]
-        return bool((taken["user_id"] == user).any())
+        """Whether the user took anything yet (else recommendations are cold-start).
+
+        subtle: the users who took something are found once, with the data: the dashboard
+        asks for every user on each rerun (4.4 s per rerun at MovieLens size when each call
+        filtered the interactions).
+        """
+        if self._takers is None:
+            self._takers = set(self.interactions.loc[self.interactions["label"] == 1, "user_id"])
+        return user in self._takers
 
     def history(self, user: str) -> pd.DataFrame:
         """A user's interactions, newest first, with titles (empty for a new user)."""
@@ -300,14 +310,18 @@ class RecommenderService:
         frame = pipe.top_k([user], n)
         note = POPULARITY_FALLBACK if not pipe.taken.get(user) else ""
         features = list(pipe.ranker.features)
-        return [Recommendation(
-            item_id=r.item_id, title=pipe.title[r.item_id],
-            category=str(self.items.loc[pipe.row[r.item_id], "category"]),
-            score=float(r.score), baseline=float(r.baseline), text_part=float(r.text_part),
-            other_part=float(r.other_part),
-            features={f: float(getattr(r, f)) for f in features},
-            because=pipe.because(user, r.item_id),
-        ) for r in frame.itertuples()], note
+        parts = pipe.ranker.contributions(frame[features].to_numpy())
+        recs = []
+        for r, row_parts in zip(frame.itertuples(), parts):
+            values = {f: float(getattr(r, f)) for f in features}
+            recs.append(Recommendation(
+                item_id=r.item_id, title=pipe.title[r.item_id],
+                category=str(self.items.loc[pipe.row[r.item_id], "category"]),
+                score=float(r.score), baseline=float(r.baseline), text_part=float(r.text_part),
+                other_part=float(r.other_part), features=values,
+                parts=dict(zip(features, row_parts.tolist())),
+                because=pipe.because(user, r.item_id, values)))
+        return recs, note
 
     def cards(self) -> list[dict]:
         """The ranker's card and the cards of the text models it pins."""

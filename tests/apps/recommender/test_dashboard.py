@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -22,20 +27,44 @@ def dashboard_env(rec_home: Path, tiny: dict[str, Path], monkeypatch: pytest.Mon
     return env
 
 
+def chart_data(at: AppTest) -> pd.DataFrame:
+    """The data behind the page's first chart, as a DataFrame."""
+    import pyarrow as pa
+
+    chart = next(e for e in at.main if getattr(e, "type", "") == "vega_lite_chart")
+    return pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_pandas()
+
+
 def test_dashboard_shows_history_reranked_list_and_cards(dashboard_env: dict) -> None:
+    from apps.recommender.features import FEATURE_NAMES
+    from shared.ui import markdown_text
+
     at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
     assert not at.exception, at.exception
     assert at.selectbox[0].value.startswith("U"), "a user with history is picked first"
     headers = [h.value for h in at.subheader]
     assert {"History", "Top 10, reranked", "Models"} <= set(headers)
-    assert any("Because you liked" in m.value for m in at.markdown)
     recs = at.dataframe[0].value
-    assert len(recs) == 10 and {"baseline", "text interest", "other features",
-                                "because you liked"} <= set(recs.columns)
-    # the parts shown add up to the score's logit (parts rounded to 0.01, the score to 0.001)
-    parts = recs["baseline"] + recs["text interest"] + recs["other features"]
-    assert np.allclose(1 / (1 + np.exp(-parts)), recs["score"], atol=0.005), (parts, recs["score"])
-    assert any("logit (log-odds) = baseline" in c.value for c in at.caption)
+    assert len(recs) == 10
+    # what explains a pick comes first: in view on an 800px screen; the baseline is one number
+    assert list(recs.columns)[:6] == ["rank", "title", "score", "text interest", "other features",
+                                      "because"]
+    assert "baseline" not in recs.columns
+    caption = next(c.value for c in at.caption if "logit (log-odds) = baseline" in c.value)
+    baseline = float(re.search(r"baseline (-?\d+\.\d+) \(an average", caption).group(1))
+    # the parts shown add up to the score's logit (parts rounded to 0.01, the score in percent)
+    parts = baseline + recs["text interest"] + recs["other features"]
+    assert np.allclose(100 / (1 + np.exp(-parts)), recs["score"], atol=0.5), (parts, recs["score"])
+    # history titles explain a pick only where text interest raised its score
+    assert all(t > 0 or not b.startswith("you liked")
+               for t, b in zip(recs["text interest"], recs["because"]))
+    why = next(m.value for m in at.markdown if m.value.startswith("**Why"))
+    assert why.endswith(f"Because {markdown_text(recs['because'][0])}\\.")
+    # the chart: what each feature added to the first pick's logit, by readable names
+    bars = chart_data(at)
+    assert set(bars["feature"]) <= set(FEATURE_NAMES.values()) and len(bars) == 7
+    logit = np.log(recs["score"][0] / (100 - recs["score"][0]))
+    assert baseline + bars["added to the logit"].sum() == pytest.approx(logit, abs=0.01)
     assert [e.label for e in at.expander][:1] == ["rec-ranker v1 (ranker)"]
     assert any("rests on" in w.value for w in at.warning)  # the thin validation, on the card
 
@@ -44,9 +73,71 @@ def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> Non
     at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
     at.selectbox[0].select(at.selectbox[0].options[-1]).run()
     assert not at.exception
-    assert any("no history yet" in w.value for w in at.warning)
+    assert at.info[0].value.startswith("No history yet, so these are popular items, scored by")
+    assert not any("history" in w.value for w in at.warning)
     recs = at.dataframe[0].value
-    assert (recs["text interest"] == 0).all() and recs["score"].between(0, 1).all()
+    # text interest (0 throughout) and the baseline (one number, in the caption) are not columns
+    assert list(recs.columns)[:4] == ["rank", "title", "score", "other features"]
+    assert {"text interest", "baseline"}.isdisjoint(recs.columns)
+    assert recs["score"].between(0, 100).all()
+    shown = json.loads(at.dataframe[0].proto.columns)["score"]["type_config"]["format"]
+    assert shown == "%.2f%%", "in percent to 0.01: 0.009 and 0.008 read 0.90% and 0.80%, not tied"
+    assert any("text interest is neutral (0), so not shown" in c.value for c in at.caption)
+
+
+def test_dashboard_scores_a_user_once_whatever_the_slider(dashboard_env: dict,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Going back to a user, or moving the slider, shows the list at once: nothing is rescored,
+    and a shorter list is the start of the longer one."""
+    import streamlit as st
+
+    from apps.recommender.service import RecommenderService
+
+    st.cache_data.clear()
+    scored: list[str] = []
+    recommend = RecommenderService.recommend
+    monkeypatch.setattr(RecommenderService, "recommend",
+                        lambda self, user, n=10: scored.append(user) or recommend(self, user, n))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+    first = at.selectbox[0].value
+    other = next(u for u in at.selectbox[0].options if u != first)
+    top10 = list(at.dataframe[0].value["title"])
+    at.slider[0].set_value(5).run()
+    assert list(at.dataframe[0].value["title"]) == top10[:5]
+    at.selectbox[0].select(other).run()
+    at.selectbox[0].select(first).run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["title"]) == top10[:5]
+    assert scored == [first, other]
+
+
+def test_dashboard_shows_titles_literally(dashboard_env: dict, tiny: dict[str, Path],
+                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dollars, stars and underscores in a title are text, not LaTeX or emphasis."""
+    markdown_it = pytest.importorskip("markdown_it")
+    items = pd.read_csv(tiny["items"], dtype=str, keep_default_na=False)
+    items["title"] = items["title"] + " for $5 or $9 *signed* _new_"
+    items.to_csv(tmp_path / "items.csv", index=False)
+    monkeypatch.setenv("VERTICALS_REC_ITEMS", str(tmp_path / "items.csv"))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+    assert not at.exception
+    why = next(m.value for m in at.markdown if m.value.startswith("**Why"))
+    assert not re.search(r"(?<!\\)\$", why), "a lone $ starts LaTeX"
+    shown = markdown_it.MarkdownIt().render(why)
+    assert "for $5 or $9 *signed* _new_" in shown and "<em>" not in shown
+
+
+def test_dashboard_runs_from_the_installed_package(tiny: dict[str, Path], tmp_path: Path) -> None:
+    """As `streamlit run` starts it from anywhere: its imports need no path set by hand."""
+    env = {**os.environ, "VERTICALS_HOME": str(tmp_path / "home"), "PYTHONPATH": "",
+           "VERTICALS_REC_ITEMS": str(tiny["items"]),
+           "VERTICALS_REC_INTERACTIONS": str(tiny["interactions"])}
+    code = ("from streamlit.testing.v1 import AppTest; "
+            f"at = AppTest.from_file({str(SCRIPT)!r}, default_timeout=60).run(); "
+            "print(at.exception or at.info[0].value)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, text=True,
+                          capture_output=True, timeout=120)
+    assert "No models under the prefix `rec`" in done.stdout, done.stdout + done.stderr
 
 
 def test_dashboard_without_models_says_what_to_run(home: Path, tiny: dict[str, Path],
