@@ -134,7 +134,7 @@ def finetune(spec: BenchSet, train: list, test: list, registry, epochs: int | No
 
 
 def exported(model_dir: Path, test: list, n_check: int) -> dict:
-    """Export to ONNX + int8, time fp32 torch vs both, and score the form that serves."""
+    """Export to ONNX + int8 (+ bf16), time fp32 torch vs each, and score the form that serves."""
     from shared.classifier import Classifier
     from shared.evaluate import classification_metrics
     from shared.export import export_model
@@ -144,8 +144,8 @@ def exported(model_dir: Path, test: list, n_check: int) -> dict:
     served = Classifier(model_dir)
     predicted = served.predict([r.text for r in test])
     metrics = classification_metrics([r.label for r in test], predicted, served.labels)
-    keys = ["torch_texts_per_s", "onnx_texts_per_s", "int8_texts_per_s", "onnx_agreement",
-            "int8_agreement"]
+    keys = ["torch_texts_per_s", "onnx_texts_per_s", "int8_texts_per_s", "bf16_texts_per_s",
+            "onnx_agreement", "int8_agreement", "bf16_agreement"]
     return {**{k: report.get(k) for k in keys}, "served_form": served.backend_name,
             "served_accuracy": round(metrics["accuracy"], 4),
             "served_macro_f1": round(metrics["macro_f1"], 4)}
@@ -176,7 +176,7 @@ def run_set(spec: BenchSet, args: argparse.Namespace, registry) -> dict:
 def table(rows: list[dict]) -> str:
     """A plain-text table of the results (one line per set)."""
     head = (f"{'set':<14}{'recipe':<21}{'train':>7}{'test':>6} | {'baseline acc/F1':>15} | {'fine-tuned acc/F1':>17}"
-            f" | {'target':>6} | {'s/epoch':>7}{'ex/s':>6} | {'fp32/s':>7}{'onnx/s':>7}{'int8/s':>7}"
+            f" | {'target':>6} | {'s/epoch':>7}{'ex/s':>6} | {'fp32/s':>7}{'onnx/s':>7}{'int8/s':>7}{'bf16/s':>7}"
             f"{'srv acc':>9} | reference")
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -187,7 +187,8 @@ def table(rows: list[dict]) -> str:
             f" | {f['accuracy']:>9.4f}/{f['macro_f1']:.4f} | {r['target_accuracy']:>6.2f}"
             f" | {f['seconds_per_epoch']:>7.0f}{f['train_samples_per_s']:>6.0f}"
             f" | {_num(e.get('torch_texts_per_s')):>7}{_num(e.get('onnx_texts_per_s')):>7}"
-            f"{_num(e.get('int8_texts_per_s')):>7}{_num(e.get('served_accuracy'), '.4f'):>9}"
+            f"{_num(e.get('int8_texts_per_s')):>7}{_num(e.get('bf16_texts_per_s')):>7}"
+            f"{_num(e.get('served_accuracy'), '.4f'):>9}"
             f" | {r['reference']}"
         )
     return "\n".join(lines)

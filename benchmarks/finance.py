@@ -66,7 +66,7 @@ def classification(name: str, train_path: Path, test_path: Path, args: argparse.
 
 
 def throughput(model_dir: str, texts: list[str]) -> dict:
-    """Headlines per second, torch vs the exported ONNX/int8 form the core serves with."""
+    """Headlines per second, torch vs the exported form the core serves with (ONNX, int8 or bf16)."""
     from shared import export_model, load_classifier
 
     report = export_model(Path(model_dir), texts[:256], max_length=64)

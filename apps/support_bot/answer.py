@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -71,32 +72,59 @@ class Answer:
     turn_id: int | None = None
     ticket_id: int | None = None
     notice: str = ""
+    reason: str = ""  # why a hand-off happened (the agent's queue shows it)
 
     def to_dict(self) -> dict:
         return {
             "text": self.text, "kind": str(self.kind), "confidence": round(self.confidence, 4),
             "intent": self.intent, "conversation_id": self.conversation_id,
             "turn_id": self.turn_id, "ticket_id": self.ticket_id, "notice": self.notice,
+            "reason": self.reason,
             "citations": [vars(c) for c in self.citations],
         }
 
 
-def best_quote(query: str, text: str, max_sentences: int = 2) -> str:
-    """The window of consecutive sentences sharing the most words with ``query``.
+def best_quote(query: str, text: str, max_sentences: int = 2,
+               similarity: Callable[[list[str]], list[float]] | None = None) -> str:
+    """The window of consecutive sentences closest to ``query``: by ``similarity`` (the
+    service passes sentence-embedding cosines), else by the words they share.
 
     The window is a substring of ``text`` (sentences are re-joined with single spaces, as
     chunks are), so a citation always points at words the chunk really contains.
+
+    subtle: counting shared words, "do gift cards expire?" quoted the sentences with "gift
+    card" in them, not "valid for 3 years"; a window that ends on a question ("When is my
+    order ready?") leads into an answer it does not hold, so it is quoted only if all do.
     """
     sentences = split_sentences(text)
     # subtle: a passage one sentence longer than the window is quoted whole; a 3-sentence FAQ
     # answer cut to its best-matching 2 lost "Standard delivery takes 3-5 working days"
     if len(sentences) <= max_sentences + 1:
         return " ".join(sentences)
-    wanted = set(tokenize(query))
-    windows = [sentences[i : i + max_sentences]
+    windows = [" ".join(sentences[i : i + max_sentences])
                for i in range(len(sentences) - max_sentences + 1)]
-    overlap = [len(wanted & set(tokenize(" ".join(w)))) for w in windows]
-    return " ".join(windows[overlap.index(max(overlap))])
+    windows = [w for w in windows if not w.endswith("?")] or windows
+    if similarity is not None:
+        scores = similarity(windows)
+    else:
+        wanted = set(tokenize(query))
+        scores = [len(wanted & set(tokenize(w))) for w in windows]
+    return windows[max(range(len(windows)), key=lambda i: scores[i])]
+
+
+def outranked(found: list[Passage], doc_id: str, margin: float) -> bool:
+    """Whether search puts another document's passage ``margin`` (cosine) above ``doc_id``'s
+    best one; a document missing from ``found`` counts as its weakest passage's score.
+
+    >>> from .knowledge import Chunk
+    >>> hits = [Passage(Chunk("delete", 0, ""), 0.73, 0.73), Passage(Chunk("reset", 0, ""), 0.37, 0.37)]
+    >>> outranked(hits, "reset", 0.2), outranked(hits, "delete", 0.2), outranked(hits[1:], "reset", 0.2)
+    (True, False, False)
+    """
+    if not found or found[0].chunk.doc_id == doc_id:
+        return False
+    own = max((p.dense for p in found if p.chunk.doc_id == doc_id), default=min(p.dense for p in found))
+    return max(p.dense for p in found) - own >= margin
 
 
 def template_answer(chunks: list[Chunk], confidence: float, intent: str) -> Answer:
@@ -137,7 +165,7 @@ def relevance(passages: list[Passage]) -> float:
 
 
 def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
-                    spread: float = 0.15) -> list[Passage]:
+                    spread: float = 0.1) -> list[Passage]:
     """Passages worth citing: only those whose own dense cosine clears the calibrated
     ``threshold`` (none: hand off); the best of them and others close to it in final score,
     one per document.
@@ -159,12 +187,14 @@ def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
     return chosen
 
 
-def grounded_answer(query: str, passages: list[Passage], intent: str | None = None) -> Answer:
-    """An extractive answer: the best sentences of each passage, each followed by ``[n]``."""
+def grounded_answer(query: str, passages: list[Passage], intent: str | None = None,
+                    similarity: Callable[[list[str]], list[float]] | None = None) -> Answer:
+    """An extractive answer: the best sentences of each passage, each followed by ``[n]``
+    (``similarity`` ranks candidate quotes, see :func:`best_quote`)."""
     citations, parts = [], []
     for n, passage in enumerate(passages, start=1):
         chunk = passage.chunk
-        quote = best_quote(query, chunk.text)
+        quote = best_quote(query, chunk.text, similarity=similarity)
         citations.append(Citation(n, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))
         parts.append(f"{quote} [{n}]")
     text = "Here is what I found:\n\n" + "\n\n".join(parts)

@@ -17,6 +17,7 @@ from shared import read_table
 from shared.errors import DataError
 
 KB_SUFFIXES = (".csv", ".jsonl", ".md", ".markdown")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
@@ -152,16 +153,27 @@ def load_markdown(path: Path, root: Path | None = None) -> Document:
         raw = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise DataError(path, None, "not a UTF-8 text file", "save it as UTF-8 Markdown") from err
-    title, lines = path.stem.replace("-", " ").capitalize(), []
+    title, lines, pending = path.stem.replace("-", " ").capitalize(), [], ""
     for line in raw.splitlines():
-        if line.startswith("# ") and not lines:
+        if line.startswith("# ") and not lines and not pending:
             title = line[2:].strip()
             continue
         heading = re.match(r"^#+\s*(.*?)\s*$", line)
-        if heading:  # subheadings become sentences of their own, not glued to the next line
-            line = heading.group(1) + ("" if heading.group(1)[-1:] in ".:?!" else ".")
-            line += "\n"
+        if heading and heading.group(1)[-1:] not in ".?!":
+            # subtle: a label-like subheading ("Validity") leads the section's first sentence
+            # ("Validity: Gift cards are valid for 3 years."): on a line of its own it was
+            # quoted in answers as a sentence ("... in a gift box. Using a gift card.")
+            pending = (f"{pending}.\n\n" if pending else "") + heading.group(1).rstrip(":")
+            continue
+        if heading:  # a question or sentence heading stands alone
+            line = heading.group(1) + "\n"
+        if _LIST_MARK.match(line):  # "1. Remove the packaging" is one sentence, not two
+            line = _LIST_MARK.sub("", line).rstrip()
+            line += "" if not line or line[-1:] in ".:;?!" else "."
+        if pending and line.strip():
+            line, pending = f"\n{pending}: {line.strip()}", ""
         lines.append(re.sub(r"\*\*|__|`", "", line))
+    lines.append(f"\n{pending}." if pending else "")
     text = "\n".join(lines).strip()
     if not text:
         raise DataError(path, None, "the Markdown file has no text", "write some or remove it")

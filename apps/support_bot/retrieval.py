@@ -102,7 +102,10 @@ class Retriever:
 
     @property
     def embedder_key(self) -> str:
-        return str(self.embedder.path)
+        """Which embedder made the index: its path, relative to home when inside it (a copied
+        or moved home keeps its index instead of re-embedding the whole KB)."""
+        path, home = self.embedder.path.resolve(), get_settings().home.resolve()
+        return str(path.relative_to(home)) if path.is_relative_to(home) else str(path)
 
     def _sync(self, index: VectorIndex) -> VectorIndex:
         """Add chunks missing from the index and drop vectors whose chunk is gone."""

@@ -4,8 +4,11 @@ questions (template -> grounded -> hand-off), keep the record. No UI code here."
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from shared import Registry
 from shared.errors import VerticalsError
@@ -17,6 +20,7 @@ from .answer import (
     AnswerKind,
     Generator,
     grounded_answer,
+    outranked,
     pleasantry_reply,
     select_passages,
     template_answer,
@@ -33,6 +37,7 @@ _ANAPHORA = frozenset("it its that this they them their those these one ones the
 _ELLIPSIS = re.compile(r"^\W*(?:and|also|or|same for|what about|how about|what if)\b", re.I)
 # a message this surely out of scope on its own borrows nothing from earlier turns
 OOS_SURE = 0.9
+ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 
 
 @dataclass
@@ -46,6 +51,10 @@ class BotSettings:
     rerank_margin: float | None = None
     threshold: float = 0.35  # cosine floor before anything is calibrated
     templates: dict[str, str] = field(default_factory=dict)
+    # search overrules a confident template when another document's passage is this much closer
+    # (cosine) than the template's own: "How do I delete my account?" got the password-reset
+    # template at p 0.98 while the delete FAQ was the top passage, 0.73 against 0.37
+    template_margin: float = 0.2
 
     @classmethod
     def from_card(cls, card: dict) -> BotSettings:
@@ -174,6 +183,8 @@ class SupportService:
         cid, status = self.store.open_conversation(conversation_id)
         if not message:
             return Answer("Please type a question.", AnswerKind.INVALID, conversation_id=cid)
+        if not re.search(r"[^\W_]", message):  # "?????", "🚲❓": no word to answer, nothing to hand off
+            return Answer("Please type your question in words.", AnswerKind.INVALID, conversation_id=cid)
         if status == "handed_off":
             answer = Answer(WAITING_TEXT, AnswerKind.WAITING)
         elif reply := pleasantry_reply(message):
@@ -185,31 +196,44 @@ class SupportService:
         return self._record(cid, message, answer, notice)
 
     def _answer(self, message: str, cid: str) -> Answer:
-        """Judge the message on its own first; only a likely follow-up that is neither a
-        confident intent nor surely out of scope on its own is asked again with the earlier
-        turns it leans on.
+        """Judge the message on its own first; a likely follow-up is searched with the earlier
+        turns it leans on, and asked of the intent model again unless it was confident alone.
+
+        A confident intent answers with its template unless search finds another document
+        clearly closer to the question (``template_margin``), or the template is the one the
+        bot just gave to the question this one follows up: it did not answer it then either.
 
         subtle: gluing context onto every short message let "Tell me a joke" after a returns
         question be answered with the returns template; a message surely out of scope on its
-        own ("tell me a joke about that") is not retried either.
+        own ("tell me a joke about that") borrows no context either.
         """
-        query, decision = message, self._decide(message)
-        if not _settled(decision) and is_follow_up(message):
-            earlier = [t.question for t in self.store.history(cid, 3)
-                       if t.kind not in ("invalid", "courtesy")]
+        query, decision, last = message, self._decide(message), None
+        if is_follow_up(message) and not _surely_oos(decision):
+            earlier = [t for t in self.store.history(cid, 3) if t.kind in ANSWERED]
             if earlier:
-                query = contextual_query(earlier, message)
-                decision = self._decide(query)
-        if _confident(decision):
-            chunks = self.retriever.document_chunks(self.bot.templates.get(decision.intent, ""))
-            if chunks:
+                query, last = contextual_query([t.question for t in earlier], message), earlier[-1]
+                if not _confident(decision):
+                    decision = self._decide(query)
+        vector = self.retriever.encode(query)[0]
+        found = self.retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
+        if _confident(decision) and not (last and last.kind == "template" and last.intent == decision.intent):
+            doc = self.bot.templates.get(decision.intent, "")
+            chunks = self.retriever.document_chunks(doc)
+            if chunks and not outranked(found, doc, self.bot.template_margin):
                 return template_answer(chunks, decision.confidence, decision.intent)
-        found = self.retriever.search(query, k=5, floor=self.bot.threshold)
         passages = select_passages(found, self.bot.threshold)
         if passages:
-            answer = grounded_answer(query, passages, _intent(decision))
+            # subtle: a follow-up's quote must answer its own new part ("and to Norway?"), which
+            # the joined-up question's vector, led by the earlier turn, hardly weighs
+            vectors = [vector] if query == message else [vector, self.retriever.encode(message)[0]]
+            answer = grounded_answer(query, passages, _intent(decision), self._similarity(vectors))
             return self.generator.rephrase(message, answer) if self.generator else answer
-        return Answer("", AnswerKind.HANDOFF, _in_scope_confidence(decision), _intent(decision))
+        return Answer("", AnswerKind.HANDOFF, _in_scope_confidence(decision), _intent(decision),
+                      reason=_handoff_reason(decision))
+
+    def _similarity(self, vectors: list) -> Callable[[list[str]], list[float]]:
+        """Each text's summed cosine to the question's ``vectors`` (how quotes are chosen)."""
+        return lambda texts: (self.retriever.encode(texts) @ np.stack(vectors).T).sum(1).tolist()
 
     def _decide(self, text: str) -> IntentDecision | None:
         return self.intents.predict(text) if self.intents else None
@@ -217,7 +241,7 @@ class SupportService:
     def _record(self, cid: str, message: str, answer: Answer, notice: str) -> Answer:
         answer.conversation_id, answer.notice = cid, notice
         if answer.kind is AnswerKind.HANDOFF:
-            answer.ticket_id = self.store.open_ticket(cid, message, "low confidence")
+            answer.ticket_id = self.store.open_ticket(cid, message, answer.reason or "low confidence")
             answer.text = UNSURE_TEXT.format(ticket=answer.ticket_id)
         if answer.kind is not AnswerKind.INVALID:
             sources = [c.chunk_id for c in answer.citations]
@@ -235,6 +259,30 @@ class SupportService:
     def release(self, ticket_id: int) -> str:
         return self.store.release(ticket_id)
 
+    def agent_reply(self, ticket_id: int, text: str, release: bool = False) -> int:
+        """A human agent's reply in the ticket's conversation (the customer's chat shows it);
+        with ``release`` the bot answers that conversation again. Returns the reply's turn id.
+
+        >>> service.agent_reply(3, "Your parcel left the depot today.", release=True)
+        41
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise VerticalsError(f"a reply to ticket {ticket_id} needs some text, got {text!r}")
+        return self.store.add_agent_reply(ticket_id, text.strip(), release)
+
+    def conversation(self, conversation_id: str, limit: int | None = None) -> list:
+        """The conversation's stored turns, oldest first: the customer's messages, the bot's
+        answers and the agents' replies (kind ``agent``), masked."""
+        return self.store.history(conversation_id, limit)
+
+    def conversation_status(self, conversation_id: str) -> str:
+        """``bot``, or ``handed_off`` while an agent's ticket is open."""
+        return self.store.conversation_status(conversation_id)
+
+    def unvote(self, turn_id: int) -> None:
+        """Take back a thumbs up or down."""
+        self.store.set_feedback(turn_id, None)
+
     def gaps(self, limit: int = 50) -> list:
         return self.store.gaps(limit)
 
@@ -246,10 +294,18 @@ def _confident(decision: IntentDecision | None) -> bool:
     return decision is not None and decision.status is Status.CONFIDENT
 
 
-def _settled(decision: IntentDecision | None) -> bool:
-    """Sure on its own: a confident intent, or out of scope with ``p >= OOS_SURE``."""
-    return _confident(decision) or (decision is not None and decision.status is Status.OOS
-                                    and decision.confidence >= OOS_SURE)
+def _surely_oos(decision: IntentDecision | None) -> bool:
+    """Out of scope on its own, with ``p >= OOS_SURE``."""
+    return decision is not None and decision.status is Status.OOS and decision.confidence >= OOS_SURE
+
+
+def _handoff_reason(decision: IntentDecision | None) -> str:
+    """Why the bot handed off, for the agent's queue."""
+    if decision is not None and decision.status is Status.OOS:
+        return "out of scope"
+    if decision is not None and decision.status is Status.UNSURE:
+        return "no confident intent, and nothing in the knowledge base matched"
+    return "nothing in the knowledge base matched"
 
 
 def _in_scope_confidence(decision: IntentDecision | None) -> float:
@@ -272,6 +328,8 @@ def _clean(message: str) -> tuple[str, str]:
     # the tokenizer; they become "?" like any undecodable byte
     message = message.encode("utf-8", "replace").decode("utf-8").replace("\x00", "").strip()
     if len(message) > MAX_CHARS:
-        return message[:MAX_CHARS], f"Your message was {len(message):,} characters; " \
-                                    f"I read the first {MAX_CHARS:,}."
+        # subtle: the question often closes a long message ("... so where is my order?")
+        half = (MAX_CHARS - 3) // 2  # room for " … "
+        return f"{message[:half]} … {message[-half:]}", \
+            f"Your message was {len(message):,} characters; I read the first and last {half:,}."
     return message, ""

@@ -200,6 +200,20 @@ def test_a_short_passage_is_quoted_whole_and_subheadings_stand_alone(tmp_path) -
            "working days.")
     assert best_quote("How long does delivery take?", faq) == faq
     page = tmp_path / "gift-cards.md"
-    page.write_text("# Gift cards\n\nSold from 10 euros.\n## Validity\nGift cards are valid for 3 years.\n")
-    text = load_markdown(page).text
-    assert "Validity." in split_sentences(text) and "Gift cards are valid for 3 years." in split_sentences(text)
+    page.write_text("# Gift cards\n\nSold from 10 euros.\n## Validity\n\nGift cards are valid for 3 years.\n"
+                    "## When is my order ready?\nWithin 2 hours.\n## Steps\n1. Open the box\n2. Fit the pedals\n")
+    sentences = split_sentences(load_markdown(page).text)
+    # a label-like subheading leads its section's first sentence; a question heading stands
+    # alone; list numbers are not sentences
+    assert sentences == ["Sold from 10 euros.", "Validity: Gift cards are valid for 3 years.",
+                         "When is my order ready?", "Within 2 hours.", "Steps: Open the box.", "Fit the pedals."]
+
+
+def test_quotes_are_chosen_by_similarity_and_never_end_on_a_question() -> None:
+    text = ("Gift cards cost 10 to 500 euros. They come in a gift box. When do they expire? "
+            "Gift cards are valid for 3 years. They cannot be exchanged for cash.")
+    by_words = best_quote("do gift cards expire?", text)
+    assert not by_words.endswith("?")
+    scores = {"Gift cards are valid for 3 years. They cannot be exchanged for cash.": 0.9}
+    chosen = best_quote("do gift cards expire?", text, similarity=lambda ws: [scores.get(w, 0.1) for w in ws])
+    assert chosen == "Gift cards are valid for 3 years. They cannot be exchanged for cash."

@@ -132,6 +132,20 @@ def test_follow_up_uses_the_earlier_turn(bot: SupportService) -> None:
     assert _cited_docs(chained) & SERVICE_DOCS  # the subject of two turns back is kept
 
 
+def test_search_overrules_a_template_that_another_document_answers(bot: SupportService) -> None:
+    # the payment intent is sure of these, but each has an FAQ of its own
+    answer = bot.ask("What is Tandem Pay Later?")
+    assert answer.kind is AnswerKind.GROUNDED
+    assert "faq-what-is-tandem-pay-later" in _cited_docs(answer) and "instalments" in answer.text
+
+
+def test_a_follow_up_is_not_answered_with_the_template_just_given(bot: SupportService) -> None:
+    first = bot.ask("What does the warranty cover?")
+    assert first.kind is AnswerKind.TEMPLATE
+    batteries = bot.ask("what about e-bike batteries?", first.conversation_id)
+    assert batteries.kind is AnswerKind.GROUNDED and "800 charge cycles" in batteries.text
+
+
 def test_new_question_is_answered_on_its_own_topic(bot: SupportService) -> None:
     first = bot.ask("What does a Full Service at the workshop include?")
     order = bot.ask("Where is my order?", first.conversation_id)
@@ -149,6 +163,7 @@ def test_out_of_scope_after_an_answered_question_is_handed_off(bot: SupportServi
     assert first.kind in (AnswerKind.TEMPLATE, AnswerKind.GROUNDED)
     joke = bot.ask("Tell me a joke", first.conversation_id)
     assert joke.kind is AnswerKind.HANDOFF and joke.ticket_id is not None
+    assert next(t for t in bot.handoffs() if t.id == joke.ticket_id).reason == "out of scope"
     assert not joke.citations and joke.intent != first.intent
     second = bot.ask("Which payment methods do you accept?")
     about = bot.ask("Tell me a joke about that", second.conversation_id)  # a pronoun, still OOS
@@ -187,6 +202,9 @@ def test_bad_messages_say_so_and_store_nothing_broken(bot: SupportService) -> No
     long = bot.ask("where is my order? " + "x" * 100_000)
     assert "characters" in long.notice
     assert len(bot.store.history(long.conversation_id)[-1].question) <= 2000
+    ending = bot.ask("x" * 100_000 + " so, where is my order?")  # the question closes the message
+    assert ending.intent == "track_order" and "first and last" in ending.notice
+    assert bot.ask("?????").kind is bot.ask("🚲❓").kind is AnswerKind.INVALID  # no words: no ticket
     garbled = bot.ask(b"where is my order \xff\xfe".decode("utf-8", "surrogateescape"))
     assert garbled.kind is not AnswerKind.INVALID  # undecodable bytes become "?", no crash
     assert bot.store.history(garbled.conversation_id)[-1].question == "where is my order ??"
