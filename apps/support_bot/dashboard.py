@@ -12,7 +12,7 @@ from apps.support_bot.knowledge import KB_SUFFIXES
 from apps.support_bot.service import SupportService, serving_stamp
 from shared import atomic_write_bytes, get_settings
 from shared.errors import VerticalsError
-from shared.ui import show_model_card
+from shared.ui import markdown_text, show_model_card
 
 REPLY_POLL_S = 5  # how often a handed-off chat looks for an agent's reply
 KIND_WORDS = {"template": "answered from a template", "grounded": "answered from the knowledge base",
@@ -28,20 +28,14 @@ def get_service(home: str, stamp: tuple) -> SupportService:
     return SupportService()
 
 
-def kb_markdown(text: str) -> str:
-    """KB text keeps its Markdown, but ``$`` and ``~`` stay literal: ``"$4.99 or $9.99"`` is
-    prices, not LaTeX, and ``"3~5 days"`` no strike-through."""
-    return text.replace("$", r"\$").replace("~", r"\~")
-
-
 def show_answer(message: dict, service: SupportService) -> None:
     """An assistant message: text, citations with their quotes, confidence, thumbs."""
-    st.markdown(kb_markdown(message["text"]))
+    st.markdown(markdown_text(message["text"], keep_formatting=True))
     for c in message.get("citations", []):
         link = f" — [{c['url']}]({c['url']})" if c.get("url") else ""
-        with st.expander(f"[{c['n']}] {kb_markdown(c['title'])}"):
+        with st.expander(f"[{c['n']}] {markdown_text(c['title'], keep_formatting=True)}"):
             st.caption(f"source `{c['doc_id']}` · chunk {c['chunk_id']}{link}")
-            st.markdown(f"> {kb_markdown(c['quote'])}")
+            st.markdown(f"> {markdown_text(c['quote'], keep_formatting=True)}")
     if message.get("notice"):
         st.warning(message["notice"])
     st.caption(f"{KIND_WORDS.get(message['kind'], message['kind'])} · confidence {message['confidence']:.2f}")
@@ -96,7 +90,7 @@ def conversation(service: SupportService, cid: str | None) -> None:
         if message["role"] == "agent":
             with st.chat_message("agent", avatar=":material/support_agent:"):
                 st.caption("A colleague replied")
-                st.markdown(kb_markdown(message["text"]))
+                st.markdown(markdown_text(message["text"], keep_formatting=True))
             continue
         with st.chat_message(message["role"]):
             if message["role"] == "user":
@@ -231,7 +225,7 @@ def show_turns(turns: list) -> None:
                 st.text(turn.question)
             who = "Agent" if turn.kind == "agent" else f"Bot ({KIND_WORDS.get(turn.kind, turn.kind)})"
             st.caption(f"{who} · {turn.created}")
-            st.markdown(kb_markdown(turn.answer))
+            st.markdown(markdown_text(turn.answer, keep_formatting=True))
 
 
 def _reply(service: SupportService, ticket_id: int, release: bool) -> None:
