@@ -21,10 +21,11 @@ FEATURES = TEXT_FEATURES + OTHER_FEATURES
 # what the ranker knows of the user (the rest describes the item): a user who took nothing yet
 # is given the training mean of these, i.e. seen as the average user (cold start)
 USER_FEATURES = TEXT_FEATURES + ("category_overlap", "user_activity", "co_taken")
-# what each feature is called where people read it (the dashboard's "Why" chart)
-FEATURE_NAMES = {"bi_score": "text similarity (bi-encoder)", "cross_score": "text interest (cross-encoder)",
-                 "popularity": "popularity", "recency": "taken recently", "category_overlap": "your categories",
-                 "user_activity": "your activity", "co_taken": "taken with your recent items"}
+# what each feature is called where people read it (the dashboard's "Why" chart: 17 characters
+# fit beside its bars at 800px); the two text ones make up the "text interest" column
+FEATURE_NAMES = {"bi_score": "text: similarity", "cross_score": "text: interest", "popularity": "popularity",
+                 "recency": "taken recently", "category_overlap": "your categories",
+                 "user_activity": "your activity", "co_taken": "taken with yours"}
 DAY = 86_400
 
 
