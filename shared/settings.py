@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import SettingsError
@@ -15,6 +15,15 @@ def _auto_device() -> str:
     import torch  # subtle: imported lazily so reading settings stays cheap
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _check_cuda() -> None:
+    """Refuse VERTICALS_DEVICE=cuda up front: torch would fail at the first model load, deep in
+    a 140-line traceback (``Torch not compiled with CUDA enabled``)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise SettingsError("VERTICALS_DEVICE=cuda but torch sees no CUDA device — unset it or use cpu")
 
 
 class Settings(BaseSettings):
@@ -29,6 +38,7 @@ class Settings(BaseSettings):
     db_url: str = ""
     # read from VERTICALS_DEVICE; "" means "cuda when present", resolved by ``device`` on first use
     requested_device: str = Field("", validation_alias="VERTICALS_DEVICE")
+    _device_checked: bool = PrivateAttr(False)
 
     @field_validator("requested_device")
     @classmethod
@@ -44,8 +54,12 @@ class Settings(BaseSettings):
         subtle: resolved on first use, not in the constructor, because asking torch costs ~4 s
         of imports and most commands (``verticals models list``) never load a model.
         """
-        if not self.requested_device:
-            self.requested_device = _auto_device()
+        if not self._device_checked:  # once: serving code asks on every batch
+            if not self.requested_device:
+                self.requested_device = _auto_device()
+            elif self.requested_device == "cuda":
+                _check_cuda()
+            self._device_checked = True
         return self.requested_device
 
     def model_post_init(self, __context: object) -> None:

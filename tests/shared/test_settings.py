@@ -37,3 +37,15 @@ def test_a_bad_device_is_one_line(tmp_path):
     done = _run(tmp_path, "gpu", "-m", "shared", "models", "list")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip() == "error: VERTICALS_DEVICE must be 'cpu' or 'cuda', got 'gpu'"
+
+
+def test_cuda_without_a_gpu_is_one_line(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("revenue rose on loan growth\nshares fell after the report\n" * 10)
+    done = _run(tmp_path, "cuda", "-m", "shared", "finetune", "mlm", "--corpus", str(corpus), "--name", "enc")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip() == "error: VERTICALS_DEVICE=cuda but torch sees no CUDA device — unset it or use cpu"
