@@ -25,7 +25,9 @@ from .storage import atomic_dir
 INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 MIN_AGREEMENT = 0.99
 FILES = {"onnx": "model.onnx", "int8": "model.int8.onnx", "bf16": None}  # bf16: cast at load
-LOSSY = ("int8", "bf16")  # outputs depend on the batch (int8) or round to 3 digits (bf16)
+# outputs depend on the batch: int8 scales by each batch's range; bf16 rounds to 3 digits and a
+# text's logits moved by up to 0.004 between batch compositions (demo cross-encoder)
+LOSSY = ("int8", "bf16")
 
 
 class _KeywordCall(torch.nn.Module):
