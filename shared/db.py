@@ -7,18 +7,69 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .errors import SettingsError
 from .settings import get_settings
+
+# the pip package of a driver module whose import name differs (the rest install by their name)
+_DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "MySQLdb": "mysqlclient"}
 
 
 def make_engine(url: str | None = None) -> Engine:
-    """An engine for ``url`` (default: settings.db_url); SQLite gets WAL and foreign keys."""
+    """An engine for ``url`` (default: settings.db_url, i.e. ``VERTICALS_DB_URL``); SQLite gets
+    WAL and foreign keys. The database is opened once here, so a URL the suite cannot use is
+    one :class:`SettingsError` line naming the missing driver or the unopenable path::
+
+        make_engine("postgresql://db/x")  # psycopg not installed:
+        # SettingsError: database URL postgresql://db/x needs the driver module 'psycopg',
+        #   which is not installed — pip install 'psycopg[binary]', or use a sqlite:/// URL
+    """
     return _engine(url or get_settings().db_url)
 
 
 @lru_cache(maxsize=8)
 def _engine(url: str) -> Engine:
+    try:
+        engine = _create(url)
+        with engine.connect():  # subtle: the first connect is where a bad path or host fails
+            pass
+    except ModuleNotFoundError as err:
+        package = _DRIVER_PACKAGES.get(err.name or "", err.name)
+        raise SettingsError(f"database URL {_shown(url)} needs the driver module {err.name!r}, which is not "
+                            f"installed — pip install '{package}', or use a sqlite:/// URL") from None
+    except ArgumentError as err:  # unparsable URL, or an unknown dialect
+        first = str(err).splitlines()[0]
+        raise SettingsError(f"database URL {_shown(url)} is not usable ({first}) — "
+                            "use a SQLAlchemy URL such as sqlite:////path/to/verticals.db") from None
+    except DBAPIError as err:
+        raise SettingsError(_open_failed(url, err)) from None
+    return engine
+
+
+def _shown(url: str) -> str:
+    """The URL with its password hidden (as SQLAlchemy prints it); unparsable ones as given."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)
+
+
+def _open_failed(url: str, err: DBAPIError) -> str:
+    from sqlalchemy.engine import make_url
+
+    reason = str(err.orig).splitlines()[0] if err.orig is not None else type(err).__name__
+    database = make_url(url).database
+    if url.startswith("sqlite") and database:
+        return (f"cannot open the SQLite database {database} ({reason}) — check that its folder exists "
+                "and is writable, or set VERTICALS_DB_URL to another path")
+    return f"cannot connect to the database {_shown(url)} ({reason}) — check the server and VERTICALS_DB_URL"
+
+
+def _create(url: str) -> Engine:
     engine = create_engine(url, future=True)
     if url.startswith("sqlite"):
 
