@@ -214,7 +214,8 @@ def dashboard(config: ConfigOpt = None, port: int = 8501) -> None:
 @alerts_app.command("list")
 def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
         "--all", help="Include acknowledged alerts.")] = False, as_json: JsonFlag = False) -> None:
-    """Open alerts (newest first) with their driving headlines."""
+    """Open alerts (newest first) with their driving headlines, each after its article id
+    (the ID that `correct` takes)."""
     from .views import alerts
 
     try:
@@ -224,11 +225,13 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
     if as_json:
         print(json.dumps({"alerts": [asdict(v) for v in views]}, default=str))
         return
+    if not views:
+        typer.echo("no alerts" if all_ else "no open alerts")
     for v in views:
         typer.echo(f"#{v.id} {v.label}: {v.negatives}/{v.total} negative in {v.window_start} UTC"
                    f" (baseline {v.baseline:g}, z={v.score:.1f})")
         for article in v.articles:
-            typer.echo(f"    - {article.get('title') or article.get('url')}")
+            typer.echo(f"    - [{article['id']}] {article.get('title') or article.get('url')}")
 
 
 @alerts_app.command("ack")
@@ -248,14 +251,16 @@ def alerts_ack(alert_id: int, config: ConfigOpt = None, by: str = "cli") -> None
 @app.command()
 def correct(article_id: int, topic: str | None = None, sentiment: str | None = None,
             config: ConfigOpt = None) -> None:
-    """Correct an article's topic and/or sentiment (labelled data for retraining)."""
+    """Correct an article's topic and/or sentiment (labelled data for retraining); the ID is
+    the one `alerts list` shows before each headline."""
     if not (topic or sentiment):
         _fail(VerticalsError("nothing to correct: pass --topic and/or --sentiment"))
     try:
         with _service(config) as service:
             for field, value in (("topic", topic), ("sentiment", sentiment)):
                 if value:
-                    service.correct(article_id, field, value)
+                    change = service.correct(article_id, field, value)
+                    typer.echo(f"{change} (queued for the next retrain)")
     except VerticalsError as exc:
         _fail(exc)
 

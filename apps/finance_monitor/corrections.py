@@ -25,8 +25,22 @@ from .store import Article, Correction, utcnow
 FIELDS = ("topic", "sentiment")
 
 
+@dataclass(frozen=True)
+class Change:
+    """What one correction did to an article: ``article 263: sentiment positive -> negative``
+    (``before`` is None for an article not classified yet)."""
+
+    article_id: int
+    field: str
+    before: str | None
+    after: str
+
+    def __str__(self) -> str:
+        return f"article {self.article_id}: {self.field} {self.before or '(unclassified)'} -> {self.after}"
+
+
 def correct(engine: Engine, article_id: int, field: str, value: str,
-            allowed: list[str] | None = None) -> Correction:
+            allowed: list[str] | None = None) -> Change:
     """Record a correction and apply it to the article (so trends use the analyst's label);
     a sentiment correction also sets the score to the label's (-1 / 0 / +1), so the table,
     the net-sentiment trend and the alerts agree with it."""
@@ -47,12 +61,11 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
             row = Correction(article_id=article_id, field=field, old=getattr(article, field))
             session.add(row)
         row.new, row.created_at, row.used_at = value, utcnow(), None
+        change = Change(article_id, field, getattr(article, field), value)
         setattr(article, field, value)
         if field == "sentiment":
             article.sentiment_score = LABEL_SCORES[value]
-        session.flush()
-        session.expunge(row)
-        return row
+        return change
 
 
 def corrected_labels(session: Session, article_ids: list[int]) -> dict[tuple[int, str], str]:

@@ -35,6 +35,7 @@ from .alerts import detect_surges
 from .classify import LABEL_SCORES, ArticleClassifier, Verdict
 from .config import MonitorConfig
 from .corrections import (
+    Change,
     correct,
     corrected_labels,
     export_corrections,
@@ -249,12 +250,13 @@ class FinanceService:
         """Mark an alert handled; False if it does not exist or was already acknowledged."""
         return acknowledge(self.engine, alert_id, by)
 
-    def correct(self, article_id: int, field: str, value: str) -> None:
+    def correct(self, article_id: int, field: str, value: str) -> Change:
         """An analyst's label for an article; exported at once for the scheduled retrain."""
         cards = self.model_cards()
         allowed = cards.get(self.model_name(field), {}).get("labels")
-        correct(self.engine, article_id, field, value, allowed)
+        change = correct(self.engine, article_id, field, value, allowed)
         export_corrections(self.engine, field)
+        return change
 
     def retrain(self, field: str, nightly: bool = False) -> RetrainReport | None:
         """Retrain one model on its pending corrections (promoted only if not worse).
@@ -262,7 +264,7 @@ class FinanceService:
         A promoted version keeps them in its ``train.csv``, so they are marked used and never
         fed again; a rejected one leaves them pending. ``nightly=True`` returns None instead of
         training when there is nothing new: no pending corrections, or exactly these were
-        already tried by the latest version.
+        already tried by the last retrain.
         """
         pending, name = pending_corrections(self.engine, field), self.model_name(field)
         if not pending.rows:

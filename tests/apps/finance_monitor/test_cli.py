@@ -87,6 +87,39 @@ def test_alerts_list_on_stdout_and_mistakes_fail_before_any_work(home, tmp_path)
     assert not (home / "models").exists()  # refused before any training
 
 
+def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(home, tmp_path) -> None:
+    from apps.finance_monitor.store import Article
+
+    path = tmp_path / "sources.toml"
+    path.write_text(render_config(make_config([("a", "http://127.0.0.1:9/a.xml")])))
+    empty = runner.invoke(app, ["alerts", "list", "--config", str(path)])
+    assert empty.exit_code == 0 and empty.stdout == "no open alerts\n"
+    assert runner.invoke(app, ["alerts", "list", "--all", "--config", str(path)]).stdout == "no alerts\n"
+    as_json = runner.invoke(app, ["alerts", "list", "--json", "--config", str(path)])
+    assert json.loads(as_json.stdout) == {"alerts": []}
+    engine = make_engine()
+    with session_scope(engine) as session:
+        session.add(Article(id=263, content_hash="h", url="http://n.test/1", source="a",
+                            title="Bank fined", published=datetime(2026, 3, 2),
+                            sentiment="positive", topic="Macro"))
+        session.add(AlertRow(key="ticker:NWB", window_start=datetime(2026, 3, 2),
+                             window_end=datetime(2026, 3, 2, 6), negatives=6, total=8,
+                             baseline=1.0, score=5.2, article_ids="[263]"))
+    listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
+    assert listed.stdout.splitlines() == [
+        "#1 $NWB: 6/8 negative in 2026-03-02 00:00 UTC (baseline 1, z=5.2)",
+        "    - [263] Bank fined"]
+    fixed = runner.invoke(app, ["correct", "263", "--sentiment", "negative", "--config", str(path)])
+    assert fixed.exit_code == 0, fixed.output
+    assert fixed.output.splitlines() == [
+        "article 263: sentiment positive -> negative (queued for the next retrain)"]
+    both = runner.invoke(app, ["correct", "263", "--sentiment", "neutral", "--topic", "Earnings",
+                               "--config", str(path)])
+    assert both.output.splitlines() == [
+        "article 263: topic Macro -> Earnings (queued for the next retrain)",
+        "article 263: sentiment negative -> neutral (queued for the next retrain)"]
+
+
 def test_eval_takes_text_label_files_and_refuses_labels_the_model_lacks(home, models, tmp_path) -> None:
     path = tmp_path / "sources.toml"
     path.write_text(render_config(make_config([], models)))
