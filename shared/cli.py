@@ -144,9 +144,7 @@ def retrain_cmd(
     from .retraining import retrain
 
     report = retrain(name, read_labelled(data, text_col, label_col, min_classes=1))
-    emit({"promoted": report.promoted, "reason": report.reason, "version": report.version,
-          "serving": report.current, "old_version": report.old_version,
-          "old": _headline(report.old_metrics), "new": _headline(report.new_metrics)}, as_json)
+    emit(report.to_dict(), as_json)  # the schema `verticals finance retrain` prints too
 
 
 def _headline(metrics: dict) -> dict:

@@ -56,6 +56,10 @@ class RetrainReport:
     current: str
 
     def to_dict(self) -> dict:
+        """The one JSON schema every ``retrain --json`` prints (and ``LAST_RETRAIN.json`` keeps):
+        the field names, so ``RetrainReport(**report.to_dict())`` round-trips. ``current`` is the
+        version serving after the retrain; the metrics are accuracy and macro-F1 on the fixed
+        evaluation set."""
         return asdict(self)
 
 

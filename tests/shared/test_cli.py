@@ -92,3 +92,30 @@ def test_cross_encoder_export_is_checked_on_pairs(tmp_path):
 def test_toy_rows_are_balanced_enough():
     labels = [r.label for r in toy_rows(96, 0)]
     assert 30 < labels.count("pos") < 66
+
+
+def test_both_retrain_commands_print_one_schema(monkeypatch, tmp_path):
+    """`finetune retrain --json` and `finance retrain --json` print RetrainReport.to_dict()."""
+    from contextlib import nullcontext
+
+    from typer.testing import CliRunner
+
+    import shared.retraining
+    from apps.finance_monitor import cli as finance_cli
+    from shared.cli import app as core_app
+    from shared.retraining import RetrainReport
+
+    report = RetrainReport("intents", "v2", True, "macro_f1 0.9000 >= 0.8000 (old): promoted", "v1",
+                           {"accuracy": 0.8, "macro_f1": 0.8}, {"accuracy": 0.9, "macro_f1": 0.9}, "v2")
+    monkeypatch.setattr(shared.retraining, "retrain", lambda name, rows: report)
+    service = type("Service", (), {"retrain": lambda self, field: report})()
+    monkeypatch.setattr(finance_cli, "_service", lambda config: nullcontext(service))
+    data = tmp_path / "new.csv"
+    data.write_text("text,label\nfine,pos\n")
+    core = CliRunner().invoke(core_app, ["finetune", "retrain", "intents", "--data", str(data), "--json"])
+    finance = CliRunner().invoke(finance_cli.app, ["retrain", "sentiment", "--json"])
+    assert core.exit_code == 0 and finance.exit_code == 0, (core.output, finance.output)
+    assert json.loads(core.stdout) == json.loads(finance.stdout) == report.to_dict()
+    assert RetrainReport(**json.loads(core.stdout)) == report
+    readable = CliRunner().invoke(core_app, ["finetune", "retrain", "intents", "--data", str(data)])
+    assert "current: v2" in readable.stdout and "  macro_f1: 0.9000" in readable.stdout
