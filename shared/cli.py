@@ -21,6 +21,7 @@ app.add_typer(finetune_app, name="finetune")
 app.add_typer(models_app, name="models")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+COLUMN_FLAGS = "--text-col/--label-col"  # the commands that read text,label tables take both
 
 
 def open_dashboard(script: Path, port: int, env: dict[str, str] | None = None) -> None:
@@ -81,8 +82,8 @@ def classify(
     config = TrainConfig(base=base, epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
                          grad_accum=grad_accum, patience=patience, lora=lora, augment=augment,
                          adversarial=adversarial, layers=layers)
-    rows = read_labelled(train, text_col, label_col)
-    test_rows = read_labelled(test, text_col, label_col, min_classes=1) if test else None
+    rows = read_labelled(train, text_col, label_col, column_flags=COLUMN_FLAGS)
+    test_rows = read_labelled(test, text_col, label_col, min_classes=1, column_flags=COLUMN_FLAGS) if test else None
     result = finetune_classifier(rows, test_rows, config, name, test_path=test or "test set")
     per_class = result.metrics.pop("per_class", {})
     result.metrics.pop("confusion", None)
@@ -143,7 +144,7 @@ def retrain_cmd(
     from .data import read_labelled
     from .retraining import retrain
 
-    report = retrain(name, read_labelled(data, text_col, label_col, min_classes=1))
+    report = retrain(name, read_labelled(data, text_col, label_col, min_classes=1, column_flags=COLUMN_FLAGS))
     emit(report.to_dict(), as_json)  # the schema `verticals finance retrain` prints too
 
 

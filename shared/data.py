@@ -84,11 +84,13 @@ def _check_cell_counts(path: Path, text: str) -> None:
 
 
 def read_table(
-    path: str | Path, required: Sequence[str], optional: Sequence[str] = ()
+    path: str | Path, required: Sequence[str], optional: Sequence[str] = (), column_flags: str = ""
 ) -> pd.DataFrame:
     """Read a table, check its columns and that required cells are non-empty.
 
     Rows are numbered as in a spreadsheet (header = row 1). Columns come back as ``str``.
+    ``column_flags`` names the caller's options that choose the columns (``"--text-col"``): a
+    missing column's error offers them, and only them (most commands have none).
     """
     path = Path(path)
     if path.is_file() and path.stat().st_size == 0:  # pandas: "No columns to parse from file"
@@ -100,7 +102,7 @@ def read_table(
     if missing:
         raise DataError(
             path, 1, f"missing column(s) {', '.join(missing)} (found: {', '.join(frame.columns)})",
-            "add them to the header or pass the column names",
+            "add them to the header" + (f" or pass {column_flags}" if column_flags else ""),
         )
     frame = frame[~_blank_rows(frame)]
     if frame.empty:
@@ -133,10 +135,12 @@ def _blank_rows(frame: pd.DataFrame) -> pd.Series:
 
 
 def read_labelled(
-    path: str | Path, text_col: str = "text", label_col: str = "label", min_classes: int = 2
+    path: str | Path, text_col: str = "text", label_col: str = "label", min_classes: int = 2,
+    column_flags: str = "",
 ) -> list[LabelledText]:
-    """Read ``text,label`` rows; reject files with fewer than ``min_classes`` labels."""
-    frame = read_table(path, [text_col, label_col])
+    """Read ``text,label`` rows; reject files with fewer than ``min_classes`` labels.
+    ``column_flags``: as :func:`read_table`."""
+    frame = read_table(path, [text_col, label_col], column_flags=column_flags)
     rows = [LabelledText(t.strip(), lab.strip()) for t, lab in zip(frame[text_col], frame[label_col])]
     classes = {r.label for r in rows}
     if len(classes) < min_classes:

@@ -51,6 +51,16 @@ def test_bad_input_is_one_line_and_changes_nothing(tmp_path, content, expected):
     assert not (tmp_path / "home" / "models" / "x").exists()
 
 
+def test_missing_column_names_an_option_only_where_there_is_one(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sentence,label\nhi,a\n")
+    classify = run_cli(tmp_path / "home", "finetune", "classify", "--train", str(bad), "--name", "x")
+    assert classify.stderr.strip().endswith("add them to the header or pass --text-col/--label-col")
+    contrastive = run_cli(tmp_path / "home", "finetune", "contrastive", "--pairs", str(bad), "--name", "x")
+    assert contrastive.returncode == 1 and "missing column(s) query, positive" in contrastive.stderr
+    assert contrastive.stderr.strip().endswith("add them to the header"), contrastive.stderr
+
+
 def test_unseen_test_label_is_named(tmp_path, toy_files):
     train, _ = toy_files
     test = tmp_path / "test.csv"

@@ -94,3 +94,15 @@ def test_parquet_blank_lines_and_jsonl_rows(tmp_path):
     (tmp_path / "r.jsonl").write_text('{"text": "hi", "label": "a"}\n{"text": "", "label": "b"}\n')
     with pytest.raises(DataError, match="row 2: empty 'text'"):  # JSONL has no header row
         read_labelled(tmp_path / "r.jsonl")
+
+
+def test_missing_column_offers_only_options_the_command_has(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text("question,answer\nhi,ho\n")
+    with pytest.raises(DataError) as caught:
+        read_table(path, ["query", "positive"])
+    assert str(caught.value).endswith("row 1: missing column(s) query, positive (found: question, answer) — "
+                                      "add them to the header")
+    with pytest.raises(DataError) as caught:
+        read_labelled(path, column_flags="--text-col/--label-col")
+    assert str(caught.value).endswith("add them to the header or pass --text-col/--label-col")
