@@ -1,5 +1,6 @@
 """The two evaluations a user runs on their own data: intents (with out-of-scope) and
-retrieval (dense vs hybrid vs reranked). Both train/tune only on what they are given to tune on."""
+retrieval (dense vs hybrid vs as the bot serves vs always reranked). Both train/tune only on
+what they are given to tune on."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from .intents import IntentModel, Status, abstention_metrics, intent_config, spl
 from .knowledge import load_kb, read_questions
 from .ranking import choose_alpha, rrf
 from .retrieval import RetrievalConfig, Retriever
-from .service import INTENTS, RERANKER, BotSettings
+from .service import INTENTS, BotSettings
 from .store import SupportStore
 
 
@@ -61,55 +62,73 @@ def _rrf_ranking(retriever: Retriever, query: str) -> list[str]:
     return list(dict.fromkeys(docs))[:10]
 
 
-def _scores(retriever: Retriever, queries: list[tuple[str, str]], rerank: bool | None) -> dict:
-    """Doc-level metrics; ``rerank=None`` means plain reciprocal-rank fusion instead."""
-    if rerank is None:
+def _scores(retriever: Retriever, queries: list[tuple[str, str]], rerank: bool | None,
+            floor: float = -1.0, fusion: bool = False) -> dict:
+    """Doc-level metrics. ``rerank=None`` follows the retriever's config as the bot does
+    (``use_reranker``, ``rerank_margin``, the dense ``floor``); ``fusion`` ranks by plain
+    reciprocal-rank fusion instead."""
+    if fusion:
         ranked = [_rrf_ranking(retriever, q) for q, _ in queries]
     else:
-        found = retriever.search_many([q for q, _ in queries], 10, rerank)
+        vectors = retriever.encode([q for q, _ in queries])
+        found = [retriever.search(q, 10, v, rerank, floor)
+                 for (q, _), v in zip(queries, vectors, strict=True)]
         ranked = [list(dict.fromkeys(p.chunk.doc_id for p in ps)) for ps in found]
     relevant = [{d} for _, d in queries]
     return {"recall@1": recall_at_k(ranked, relevant, 1), "recall@5": recall_at_k(ranked, relevant, 5),
             "mrr@10": mrr(ranked, relevant, 10)}
 
 
-def evaluate_retrieval(kb_path: str | Path, queries_path: str | Path, seed: int = 0) -> dict:
+def evaluate_retrieval(kb_path: str | Path, queries_path: str | Path, seed: int = 0,
+                       registry: Registry | None = None) -> dict:
     """Index ``kb_path`` in a scratch store; tune the BM25 weight on half the queries and report
-    dense / hybrid / reranked on the other half (on all of them when there are under 10)."""
-    registry = Registry()
+    dense / hybrid / served / always-reranked on the other half (on all of them when there are
+    under 10).
+
+    The models are the trained bot's (the versions pinned in the intent model's card, from
+    ``registry``). ``served_*`` ranks as the bot does: its reranker only where its settings
+    (``use_reranker``, ``rerank_margin``) call for it; ``always_reranked_*`` reranks every
+    question's top passages, to judge the reranker itself.
+    """
+    registry = registry or Registry()
     bot = BotSettings.from_card(registry.card(INTENTS)) if registry.current(INTENTS) else \
         BotSettings()
-    reranker = str(registry.path(RERANKER)) if registry.current(RERANKER) else None
+    reranker = _local(registry, bot.reranker) if bot.reranker else None
+    config = RetrievalConfig(alpha=0.0, use_reranker=bot.use_reranker,
+                             rerank_margin=bot.rerank_margin)
     with tempfile.TemporaryDirectory() as tmp:
         store = SupportStore(f"sqlite:///{tmp}/kb.db")
         store.upsert_documents(load_kb(kb_path))
         queries = read_questions(queries_path, {d["id"] for d in store.documents()})
-        embedder = _embedder(registry, bot.embedder)
-        retriever = Retriever(store, embedder, reranker, RetrievalConfig(alpha=0.0),
+        retriever = Retriever(store, _local(registry, bot.embedder), reranker, config,
                               path=Path(tmp) / "index")
-        retriever.warm_up()
+        # subtle: reindex, not warm_up, which would say it builds the bot's index
+        print(f"eval-retrieval: indexing {kb_path} in a scratch store", file=sys.stderr)
+        retriever.reindex()
         tune, test = _split(queries, seed)
         # subtle: under 10 queries the BM25 weight is tuned on the very queries it is scored on
         out = {"n_queries": len(test), "tuned_on": len(tune), "embedder": bot.embedder,
-               "hybrid_held_out": tune is not test}
+               "reranker": bot.reranker, "use_reranker": bot.use_reranker,
+               "rerank_margin": bot.rerank_margin, "hybrid_held_out": tune is not test}
         if tune is test:
             print(f"eval-retrieval: only {len(queries)} queries, so the hybrid weight is tuned on "
                   "the ones it is scored on (not held out): give 10 or more", file=sys.stderr)
         out |= {f"dense_{k}": v for k, v in _scores(retriever, test, False).items()}
-        out |= {f"rrf_{k}": v for k, v in _scores(retriever, test, None).items()}
+        out |= {f"rrf_{k}": v for k, v in _scores(retriever, test, None, fusion=True).items()}
         retriever.config.alpha = _tuned_alpha(retriever, tune)
         out["alpha"] = retriever.config.alpha
         out |= {f"hybrid_{k}": v for k, v in _scores(retriever, test, False).items()}
+        served = _scores(retriever, test, None, bot.threshold)
+        out |= {f"served_{k}": v for k, v in served.items()}
         if reranker:
-            out |= {f"reranked_{k}": v for k, v in _scores(retriever, test, True).items()}
+            out |= {f"always_reranked_{k}": v for k, v in _scores(retriever, test, True).items()}
     return out
 
 
-def _embedder(registry: Registry, name: str) -> str:
-    if "@" not in name:
-        return name
-    model, version = name.split("@", 1)
-    return str(registry.path(model, version))
+def _local(registry: Registry, name: str) -> str:
+    """A pinned version (``support-retriever@v2``) -> its directory in ``registry``; a base name
+    (``minilm``) or a path as given."""
+    return str(registry.resolve(name)) if "@" in name else name
 
 
 def _split(queries: list, seed: int) -> tuple[list, list]:

@@ -59,12 +59,40 @@ def test_a_reranker_deeper_than_its_base_is_refused_before_training(bot_home: Pa
     assert "has only 6 layers; use 6 or fewer" in str(result.exception)
 
 
-def test_eval_retrieval_reports_dense_hybrid_and_reranked(bot_home: Path) -> None:
-    out = _json(runner.invoke(app, ["eval-retrieval", "--kb", str(DEMO / "kb"), "--queries",
-                                    str(DEMO / "queries.csv"), "--json"]))
-    for mode in ("dense", "rrf", "hybrid", "reranked"):
+def _newer_reranker_made_current(home: Path) -> None:
+    """The home's models, with a newer ``support-reranker`` version made current after the bot
+    was trained (it pins the one it was calibrated with)."""
+    trained = (home / "models").resolve()
+    (home / "models").unlink()
+    (home / "models").mkdir()
+    for model in trained.iterdir():
+        if model.name != "support-reranker":
+            (home / "models" / model.name).symlink_to(model)
+    rerankers = home / "models" / "support-reranker"
+    rerankers.mkdir()
+    for version in (trained / "support-reranker").glob("v*"):
+        (rerankers / version.name).symlink_to(version)
+    (rerankers / "v99").mkdir()  # not loadable: serving or evaluating it fails
+    (rerankers / "v99" / "card.json").write_text("{}")
+    (rerankers / "CURRENT").write_text("v99\n")
+
+
+def test_eval_retrieval_reports_what_the_bot_serves(bot_home: Path) -> None:
+    _newer_reranker_made_current(bot_home)
+    bot = json.loads(next((bot_home / "models" / "support-intents").glob("v*/card.json")).read_text())["bot"]
+    result = runner.invoke(app, ["eval-retrieval", "--kb", str(DEMO / "kb"), "--queries",
+                                 str(DEMO / "queries.csv"), "--json"])
+    out = _json(result)
+    assert out["reranker"] == bot["reranker"] and bot["reranker"].startswith("support-reranker@v")
+    assert (out["use_reranker"], out["rerank_margin"]) == (bot["use_reranker"], bot["rerank_margin"])
+    for mode in ("dense", "rrf", "hybrid", "served", "always_reranked"):
         assert 0.0 <= out[f"{mode}_recall@1"] <= out[f"{mode}_recall@5"] <= 1.0
+    if not bot["use_reranker"]:  # the bot does not rerank: it serves the hybrid ranking
+        assert [out[f"served_{k}"] for k in ("recall@1", "mrr@10")] == \
+            [out[f"hybrid_{k}"] for k in ("recall@1", "mrr@10")]
     assert out["dense_recall@5"] >= 0.6 and out["n_queries"] == 20 and out["hybrid_held_out"]
+    assert f"indexing {DEMO / 'kb'} in a scratch store" in result.stderr
+    assert "from the database" not in result.stderr
 
 
 def test_eval_retrieval_and_train_reject_unknown_ids(bot_home: Path, tmp_path: Path) -> None:
