@@ -126,11 +126,9 @@ class SupportService:
         self._retriever.warm_up()
 
     def _resolve(self, name: str) -> str:
-        """Registry names pin the version trained with the calibration (``name@v3``)."""
-        if "@" not in name:
-            return name
-        model, version = name.split("@", 1)
-        return str(self.registry.path(model, version))
+        """A pinned version (``support-retriever@v3``, as training records the models it
+        calibrated with) -> its directory in this service's registry; a base name as given."""
+        return str(self.registry.resolve(name)) if "@" in name else name
 
     def reload(self) -> None:
         """Forget loaded models (after training) so the next call picks up the new ones."""
