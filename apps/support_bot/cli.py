@@ -53,11 +53,14 @@ def train(
     questions: Annotated[Path | None, typer.Option(help=(
         "Labelled questions about KB documents (query,relevant_id): the retriever and reranker "
         "learn from two thirds, the rest judge them."))] = None,
-    epochs: int = 8, max_length: int = 32,
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs of the intent classifier.")] = 8,
+    max_length: Annotated[int, typer.Option(
+        min=1, help="Tokens of a message the intent classifier reads.")] = 32,
     tune_retriever: Annotated[bool, typer.Option(help="Contrastive-tune the retriever.")] = True,
     reranker: Annotated[bool, typer.Option(help="Train a cross-encoder reranker.")] = True,
+    reranker_epochs: Annotated[int, typer.Option(min=1, help="Epochs of the reranker.")] = 3,
     reranker_layers: Annotated[int, typer.Option(
-        help="Reranker from the base's first N layers (fewer: faster answers).")] = 2,
+        min=1, help="Reranker from the base's first N layers (fewer: faster answers).")] = 2,
     export: Annotated[bool, typer.Option(help="Export int8/ONNX forms for CPU serving.")] = True,
     oos_label: str = "oos", as_json: JsonFlag = False,
 ) -> None:
@@ -68,8 +71,8 @@ def train(
     if kb is not None:
         service.kb_add(kb)
     options = TrainOptions(epochs=epochs, max_length=max_length, tune_retriever=tune_retriever,
-                           reranker=reranker, reranker_layers=reranker_layers, export=export,
-                           oos_label=oos_label)
+                           reranker=reranker, reranker_epochs=reranker_epochs,
+                           reranker_layers=reranker_layers, export=export, oos_label=oos_label)
     emit(BotTrainer(service, options).run(intents, questions), as_json)
 
 
@@ -114,7 +117,11 @@ def release(ticket_id: int) -> None:
 def eval_intents(
     train: Annotated[Path, typer.Option(help="Training CSV (text,label).")],
     test: Annotated[Path, typer.Option(help="Test CSV (text,label).")],
-    oos_label: str = "oos", epochs: int = 8, max_length: int = 32, as_json: JsonFlag = False,
+    oos_label: str = "oos",
+    epochs: Annotated[int, typer.Option(min=1, help="Epochs of the intent classifier.")] = 8,
+    max_length: Annotated[int, typer.Option(
+        min=1, help="Tokens of a message the intent classifier reads.")] = 32,
+    as_json: JsonFlag = False,
 ) -> None:
     """Train on TRAIN (calibrating on a split of it), report metrics on TEST."""
     from .evaluation import evaluate_intents

@@ -62,8 +62,9 @@ class TrainOptions:
     oos_label: str = "oos"
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.negatives < 1 or self.per_intent < 1:
-            raise ValueError(f"epochs, negatives and per_intent must be >= 1, got {self}")
+        for name in ("epochs", "reranker_epochs", "negatives", "per_intent"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 def link_templates(rows: list[LabelledText], faqs: list[tuple[str, str, str]],

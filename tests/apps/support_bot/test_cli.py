@@ -111,3 +111,17 @@ def test_eval_intents_reports_oos_metrics(bot_home: Path) -> None:
                                     "--test", str(DEMO / "intents_test.csv"), "--epochs", "4",
                                     "--json"]))
     assert {"accuracy", "macro_f1", "in_scope_accuracy", "oos_recall", "oos_precision"} <= set(out)
+
+
+def test_train_help_says_which_model_each_epochs_flag_trains() -> None:
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    lines = {line.split()[1]: line for line in result.stdout.splitlines() if line.strip("│ ").startswith("--")}
+    assert "Epochs of the intent classifier." in lines["--epochs"]
+    assert "Epochs of the reranker." in lines["--reranker-epochs"] and "[default: 3]" in lines["--reranker-epochs"]
+
+
+@pytest.mark.parametrize("flag", ["--epochs", "--reranker-epochs", "--reranker-layers", "--max-length"])
+def test_train_refuses_a_count_below_one_naming_the_flag(empty_home: Path, flag: str) -> None:
+    result = runner.invoke(app, ["train", "--intents", str(DEMO / "intents.csv"), flag, "0"])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{flag}'" in result.output
