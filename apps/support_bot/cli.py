@@ -36,6 +36,9 @@ def kb_add(path: Path, as_json: JsonFlag = False) -> None:
 def kb_list(as_json: JsonFlag = False) -> None:
     """List the documents in the knowledge base."""
     docs = _service().kb_list()
+    if not docs and not as_json:
+        print("no documents yet: `verticals support kb add PATH`")
+        return
     emit({"documents": docs} if as_json else docs, as_json)
 
 

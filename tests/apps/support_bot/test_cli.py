@@ -113,6 +113,13 @@ def test_eval_intents_reports_oos_metrics(bot_home: Path) -> None:
     assert {"accuracy", "macro_f1", "in_scope_accuracy", "oos_recall", "oos_precision"} <= set(out)
 
 
+def test_kb_list_on_an_empty_database_says_how_to_add(empty_home: Path) -> None:
+    result = runner.invoke(app, ["kb", "list"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "no documents yet: `verticals support kb add PATH`"
+    assert _json(runner.invoke(app, ["kb", "list", "--json"])) == {"documents": []}
+
+
 def test_train_help_says_which_model_each_epochs_flag_trains() -> None:
     result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     lines = {line.split()[1]: line for line in result.stdout.splitlines() if line.strip("│ ").startswith("--")}
