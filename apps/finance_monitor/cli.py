@@ -170,7 +170,9 @@ def _mlm_base(config: Path | None) -> str:
 
 
 @app.command("eval")
-def evaluate(test: Annotated[Path, typer.Option(help="CSV text,sentiment[,topic].")],
+def evaluate(test: Annotated[Path, typer.Option(help=(
+                 "CSV text,sentiment[,topic], or text,label: a label column is read as sentiment "
+                 "(negative/neutral/positive), or as topic when the topic model knows its labels."))],
              config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Accuracy and macro-F1 of the current models on a labelled file."""
     from .training import evaluate_models

@@ -159,6 +159,21 @@ def _label_task(test_path: str | Path, names: dict[str, str]) -> str:
     return max(known, key=lambda column: (known[column] == labels, len(known[column])))
 
 
+def check_eval_labels(rows: list[LabelledText], column: str, known: list[str], path: str | Path,
+                      from_label: bool = False) -> None:
+    """Fail on the first label the model cannot predict, naming its row and the labels it can:
+    ``t.csv, row 2: sentiment must be negative, neutral or positive, got 'pos'``."""
+    names = sorted(known)
+    expected = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else repr(names[0])
+    for position, row in enumerate(rows):
+        if row.label not in known:
+            fix = ("a 'label' column is scored by the model that knows the most of its labels "
+                   "(sentiment when neither does); name the column sentiment or topic to choose"
+                   if from_label else "fix the label or drop the row")
+            raise DataError(path, file_row(path, position),
+                            f"{column} must be {expected}, got {row.label!r}", fix)
+
+
 def evaluate_models(test_path: str | Path, models: ModelConfig) -> dict:
     """Accuracy and macro-F1 of the current models on a labelled file: its ``sentiment`` and
     ``topic`` columns, or a ``label`` column scored by the model whose labels it uses."""
@@ -173,7 +188,8 @@ def evaluate_models(test_path: str | Path, models: ModelConfig) -> dict:
         classifier = load_classifier(names[column])
         # subtle: a label the model cannot predict ("Positive") would only lower the score
         # silently; train refuses such a test file, so eval does too
-        check_labels_known(rows, set(classifier.labels), test_path)
+        check_eval_labels(rows, column, classifier.labels, test_path,
+                          from_label=column not in frame.columns)
         predicted = classifier.predict([r.text for r in rows])
         metrics = classification_metrics([r.label for r in rows], predicted)
         out[f"{column}_accuracy"] = round(float(metrics["accuracy"]), 4)

@@ -134,8 +134,18 @@ def test_eval_takes_text_label_files_and_refuses_labels_the_model_lacks(home, mo
     result = runner.invoke(app, ["eval", "--test", str(capital), "--config", str(path)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"error: {capital}, row 2: label 'Positive' does not occur in the training data — "
-        "add training examples for it or drop the row"]
+        f"error: {capital}, row 2: sentiment must be negative, neutral or positive, got 'Positive' — "
+        "fix the label or drop the row"]
+    short = tmp_path / "short.csv"  # an eval file, so no hint about training data
+    short.write_text("text,label\nShares soar,pos\nBank fined,neg\n")
+    result = runner.invoke(app, ["eval", "--test", str(short), "--config", str(path)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: {short}, row 2: sentiment must be negative, neutral or positive, got 'pos' — a 'label' "
+        "column is scored by the model that knows the most of its labels (sentiment when neither "
+        "does); name the column sentiment or topic to choose"]
+    helped = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": "200"})
+    assert "a label column is read as sentiment" in " ".join(helped.output.split())
 
 
 def test_numeric_labels_beyond_classes_txt_are_a_one_line_error(home, tmp_path) -> None:
