@@ -13,6 +13,7 @@ import math
 import random
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -256,7 +257,11 @@ def _with_lora(model: torch.nn.Module, r: int) -> torch.nn.Module:
     )
     # subtle: TaskType.SEQ_CLS marks the "classifier" head as modules_to_save, so it trains
     # fully; merge_and_unload() at the end folds the adapters in and keeps that head.
-    return get_peft_model(model, lora)
+    with warnings.catch_warnings():
+        # peft reads transformers' deprecated ``is_gradient_checkpointing``: a FutureWarning on
+        # every --lora run that the user can do nothing about
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, lora)
 
 
 class _FGM:

@@ -32,6 +32,14 @@ def test_classify_json_registers_and_lists(tmp_path, toy_files):
     assert shown["metrics"]["accuracy"] == result["accuracy"]
 
 
+def test_lora_run_prints_no_library_warnings(tmp_path, toy_files):
+    train, _ = toy_files
+    done = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--lora", "--epochs", "1",
+                   "--batch-size", "16", "--max-length", "16", "--name", "toy-lora", "--json")
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "deprecated" not in done.stderr, done.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
