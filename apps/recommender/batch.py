@@ -20,7 +20,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +62,7 @@ class BatchResult:
     chunks: int
     skipped: int
     cold_start: int = 0  # users with no history (scored without text interest)
+    cold_start_ids: list[str] = field(default_factory=list)  # those users, sorted
 
 
 def plan_chunks(users: Sequence[str], chunk_size: int) -> list[list[str]]:

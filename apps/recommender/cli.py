@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from shared.cli import emit, open_dashboard
-from shared.errors import VerticalsError
+from shared.errors import DataError, VerticalsError
 
 app = typer.Typer(help="Recommender: text interest scorer, reranking, batch scoring.",
                   no_args_is_help=True)
@@ -19,6 +19,15 @@ Interactions = Annotated[Path, typer.Option(
     help="Interactions CSV: user_id,item_id,label[,timestamp].")]
 Prefix = Annotated[str, typer.Option(help="Registry prefix of the three models.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def check_file(path: Path) -> None:
+    """The one-line error reading the file would give (``nope.csv: file not found — check the
+    path``), for a command that only passes the path on."""
+    if not path.exists():
+        raise DataError(path, None, "file not found", "check the path")
+    if path.is_dir():
+        raise DataError(path, None, "is a directory, expected a file", "pass a CSV file")
 
 
 def _service(items: Path, interactions: Path, prefix: str):
@@ -61,16 +70,20 @@ def score(items: Items, interactions: Interactions,
     result = _service(items, interactions, prefix).score(
         out, candidates, top_k, engine=engine, chunk_size=chunk_size, overwrite=overwrite)
     emit({"out": str(result.out), "rows": result.rows, "chunks": result.chunks,
-          "resumed_chunks": result.skipped, "cold_start_users": result.cold_start}, as_json)
+          "resumed_chunks": result.skipped, "cold_start_users": result.cold_start,
+          "cold_start_first": result.cold_start_ids[:5]}, as_json)
 
 
 @app.command("eval")
 def evaluate(items: Items, train: Annotated[Path, typer.Option(
                  help="The interactions the models were trained on (`recommend train`).")],
              test: Annotated[Path, typer.Option(help="Later interactions to predict.")],
-             prefix: Prefix = "rec", candidates: int = 50, as_json: JsonFlag = False) -> None:
+             prefix: Prefix = "rec",
+             n_candidates: Annotated[int, typer.Option(
+                 help="Candidates ranked per test user.")] = 50,
+             as_json: JsonFlag = False) -> None:
     """AUC, MRR, nDCG@10, HR@10 of the trained models (`recommend train` on --train first)
-    beside popularity and MiniLM baselines."""
+    beside popularity, untuned MiniLM and co-taken baselines."""
     import sys
 
     from shared import fingerprint
@@ -81,7 +94,7 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(
 
     service = _service(items, train, prefix)
     test_rows = read_interactions(test, service.items)
-    result = evaluate_ranking(service.pipeline(), test_rows, n_candidates=candidates)
+    result = evaluate_ranking(service.pipeline(), test_rows, n_candidates=n_candidates)
     # subtle: eval does not train; models trained on a file that holds the test rows score
     # far above what they would on unseen data (a review: nDCG@10 0.525 against 0.414)
     result["models_trained_on_train"] = service.ranker_card().get("data_fingerprint") == \
@@ -116,8 +129,9 @@ def train_ctr(items: Items, interactions: Interactions,
                              "lower --history or add data")
     version = train_ctr_scorer(questions, name, base=base, test_fraction=0.1, epochs=epochs,
                                max_length=max_length)
-    emit({"model": f"{name}@{version}", "examples": len(questions),
-          "metrics": get_registry().card(name, version)["metrics"]}, as_json)
+    # the shape every trainer prints (name, version, metrics), plus how many questions it read
+    emit({"name": name, "version": version, "examples": len(questions),
+          **get_registry().card(name, version).get("metrics", {})}, as_json)
 
 
 @app.command("eval-ctr")
@@ -162,10 +176,9 @@ def demo(force: Annotated[bool, typer.Option(help="Retrain even if models exist.
 @app.command()
 def dashboard(port: int = 8503,
               items: Annotated[Path | None, typer.Option(
-                  exists=True, dir_okay=False,
                   help="Items CSV (default: the demo's, with its models).")] = None,
               interactions: Annotated[Path | None, typer.Option(
-                  exists=True, dir_okay=False, help="Interactions CSV; goes with --items.")] = None,
+                  help="Interactions CSV; goes with --items.")] = None,
               prefix: Annotated[str | None, typer.Option(
                   help="Registry prefix of the models (default: rec with your files, demo "
                        "without).")] = None) -> None:
@@ -173,6 +186,9 @@ def dashboard(port: int = 8503,
     if (items is None) != (interactions is None):
         raise VerticalsError("--items and --interactions go together: the dashboard reads the "
                              "catalogue and the interactions that refer to it")
+    for path in (items, interactions):  # before the browser opens, as every command says it
+        if path is not None:
+            check_file(path)
     # the dashboard reads its inputs from these (a streamlit script takes no options of its own)
     chosen = {"VERTICALS_REC_ITEMS": items and items.resolve(),
               "VERTICALS_REC_INTERACTIONS": interactions and interactions.resolve(),
@@ -184,7 +200,8 @@ def dashboard(port: int = 8503,
 @app.command()
 def schedule(items: Items, interactions: Interactions,
              out_dir: Annotated[Path, typer.Option(help="Folder for dated score files.")],
-             hour: int = 2, minute: int = 0, top_k: int = 20, prefix: Prefix = "rec",
+             hour: Annotated[int, typer.Option(help="Hour (UTC), 0-23.")] = 2,
+             minute: int = 0, top_k: int = 20, prefix: Prefix = "rec",
              once: Annotated[bool, typer.Option(help="Run the job now and exit.")] = False) -> None:
     """Score every user's top-k nightly with APScheduler (foreground; Ctrl-C stops)."""
     from .schedule import nightly_job, start_scheduler

@@ -365,7 +365,7 @@ class RecommenderService:
         plan = BatchPlan(out, key, plan_chunks(users, chunk_size))
         result = run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
         cold = set(users) - set(positives_by_user(self.interactions))
-        result.cold_start = len(cold)
+        result.cold_start, result.cold_start_ids = len(cold), sorted(cold)
         if cold:  # the one notice (the CLI and the nightly job both show this log line)
             log.warning("%s", cold_start_note(cold))
         return result

@@ -54,7 +54,8 @@ def test_cli_train_ctr_then_eval_ctr_from_it(rec_home, tiny, tmp_path):
                                  "--max-length", "64", "--name", "tiny-ctr", "--json"])
     assert result.exit_code == 0, result.output
     trained = json.loads(result.stdout.strip().splitlines()[-1])
-    assert trained["model"].startswith("tiny-ctr@") and 0 < trained["examples"] <= 60
+    assert trained["name"] == "tiny-ctr" and trained["version"].startswith("v")
+    assert 0 < trained["examples"] <= 60 and "metrics" not in trained, "flat, as every trainer"
     titles = pd.read_csv(tiny["items"], dtype=str)["title"].tolist()
     records = []
     for k in range(24):  # a user who likes the first half of the shelf and a target from either

@@ -178,6 +178,13 @@ def test_cli_dashboard_passes_your_files_and_prefix(tiny: dict[str, Path],
         "VERTICALS_REC_PREFIX": "mine"}
     alone = CliRunner().invoke(cli.app, ["dashboard", "--items", str(tiny["items"])])
     assert "--items and --interactions go together" in str(alone.exception)
+    # a wrong path is the one line every other command gives, not a boxed usage error
+    missing = CliRunner().invoke(cli.app, ["dashboard", "--items", "nope.csv", "--interactions",
+                                           str(tiny["interactions"])])
+    assert str(missing.exception) == "nope.csv: file not found — check the path"
+    folder = CliRunner().invoke(cli.app, ["dashboard", "--items", str(tiny["items"]),
+                                          "--interactions", str(tiny["folder"])])
+    assert "is a directory, expected a file" in str(folder.exception)
     assert len(started) == 1, "nothing is started on a bad call"
 
 

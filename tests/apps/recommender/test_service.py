@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -320,14 +321,19 @@ def test_cli_score_top_k_and_existing_output(rec_home: Path, tiny: dict[str, Pat
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(out)
     assert frame.groupby("user_id")["rank"].max().eq(2).all()
+    assert frame.columns.tolist() == ["user_id", "item_id", "score", "rank"]
+    # the file has no cold-start column: the run summary counts and names them
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    log = pd.read_csv(tiny["interactions"], dtype={"user_id": str})
+    cold = sorted(set(log["user_id"]) - set(log.loc[log["label"] == 1, "user_id"]))
+    assert len(cold) > 5, "the fixture has more cold users than the summary names"
+    assert summary["cold_start_users"] == len(cold) and summary["cold_start_first"] == cold[:5]
     again = CliRunner().invoke(app, args)
     assert isinstance(again.exception, VerticalsError) and "already exists" in str(again.exception)
 
 
 def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Path],
                                               tmp_path: Path) -> None:
-    import json
-
     from apps.recommender.service import time_split
 
     service = RecommenderService(tiny["items"], tiny["interactions"])
@@ -336,7 +342,7 @@ def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Pa
     late.to_csv(tmp_path / "test.csv", index=False)
     result = CliRunner().invoke(app, ["eval", "--items", str(tiny["items"]), "--train",
                                       str(tmp_path / "train.csv"), "--test",
-                                      str(tmp_path / "test.csv"), "--candidates", "10", "--json"])
+                                      str(tmp_path / "test.csv"), "--n-candidates", "10", "--json"])
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     for system in ("model", "popularity", "minilm", "co_taken"):
@@ -344,6 +350,18 @@ def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Pa
     assert metrics["users"] > 0
     # the fixture's models were trained on every interaction, test rows included: said so
     assert metrics["models_trained_on_train"] is False and "not held out" in result.stderr
+
+
+def test_help_names_each_option_once_and_what_it_means() -> None:
+    def help_of(command: str) -> str:
+        text = CliRunner().invoke(app, [command, "--help"], terminal_width=200).output
+        return " ".join(text.replace("│", " ").split())
+
+    evaluate = help_of("eval")
+    assert "--n-candidates" in evaluate and "Candidates ranked per test user" in evaluate
+    assert "--candidates " not in evaluate, "--candidates is score's CSV of pairs"
+    assert "popularity, untuned MiniLM and co-taken baselines" in evaluate
+    assert "Hour (UTC)" in help_of("schedule")
 
 
 def test_nightly_job_is_scheduled_and_runs_once(rec_home: Path, tiny: dict[str, Path],
