@@ -245,7 +245,13 @@ def export(
 
 
 @models_app.command("explain")
-def explain_cmd(name: str, text: str, as_json: JsonFlag = False) -> None:
+def explain_cmd(
+    name: str, text: str,
+    pair: Annotated[str | None, typer.Option(
+        help="A cross-encoder's second text (the passage or item TEXT is scored against); "
+             "its words are kept whole while TEXT's are explained.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """The words that pushed a classifier's prediction for TEXT, strongest first."""
     from .classifier import load_classifier
     from .explanations import explain
@@ -254,12 +260,19 @@ def explain_cmd(name: str, text: str, as_json: JsonFlag = False) -> None:
     kind = classifier.card.get("kind", "classifier")
     if kind not in ("classifier", "cross_encoder") or not classifier.labels:
         raise VerticalsError(f"{name} is a {kind}: explain needs a classifier")
-    attributions = explain(classifier, text)
-    result = {"label": classifier.predict(text), "attributions": attributions}
+    if kind == "cross_encoder" and pair is None:
+        raise VerticalsError(f"{name} is a cross-encoder: it scores a pair — pass --pair TEXT, the passage "
+                             "or item that TEXT is scored against")
+    if kind == "classifier" and pair is not None:
+        raise VerticalsError(f"{name} is a classifier of single texts: drop --pair")
+    attributions = explain(classifier, text, pair=pair)
+    probs = classifier.predict_proba([text], pairs=[pair] if pair is not None else None)[0]
+    result = {"label": classifier.labels[int(probs.argmax())], "probability": round(float(probs.max()), 4),
+              "attributions": attributions}
     if as_json:
         print(json.dumps(result))
         return
-    print(f"prediction: {result['label']}")
+    print(f"prediction: {result['label']} (p {result['probability']:.2f})")
     for token, score in sorted(attributions, key=lambda t: -abs(t[1]))[:10]:
         print(f"  {token:<20} {score:+.3f}")
 

@@ -90,6 +90,25 @@ def test_explain_refuses_what_is_not_a_classifier(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_explain_a_cross_encoder_needs_the_pair(tmp_path, full_model, session_registry):
+    import shutil
+
+    model = tmp_path / "models" / "interest" / "v1"
+    shutil.copytree(session_registry.path("toy-full"), model, ignore=shutil.ignore_patterns("export"))
+    card = json.loads((model / "card.json").read_text())
+    (model / "card.json").write_text(json.dumps(card | {"kind": "cross_encoder", "name": "interest"}))
+    alone = run_cli(tmp_path, "models", "explain", "interest", "the app was great today")
+    assert alone.returncode == 1 and "Traceback" not in alone.stderr
+    assert alone.stderr.strip() == ("error: interest is a cross-encoder: it scores a pair — pass --pair TEXT, "
+                                    "the passage or item that TEXT is scored against")
+    paired = run_cli(tmp_path, "models", "explain", "interest", "the app was great today", "--pair", "delivery",
+                     "--json")
+    assert paired.returncode == 0, paired.stderr
+    result = json.loads(paired.stdout)
+    assert [w for w, _ in result["attributions"]] == ["the", "app", "was", "great", "today"]  # TEXT's words
+    assert result["label"] in ("pos", "neg") and 0.5 <= result["probability"] <= 1
+
+
 def test_missing_model_names_what_to_do(tmp_path):
     done = run_cli(tmp_path, "models", "export", "nope")
     assert done.returncode == 1 and "model 'nope' not found" in done.stderr
