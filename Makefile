@@ -45,12 +45,14 @@ lint: setup
 
 # Stops the finance demo's background poller first: it would hold its port and write into
 # the deleted home (the pid file names it; a pid now used by another program, or by another
-# home's poller, is left alone).
+# home's poller, is left alone). `verticals finance demo --stop` does it; the shell lines are
+# the same check for a checkout without its venv.
 clean:
-	@pid=$$(cat var/finance/demo.pid 2>/dev/null); \
+	@if [ -x $(BIN)/verticals ]; then VERTICALS_HOME=var $(BIN)/verticals finance demo --stop; \
+	else pid=$$(cat var/finance/demo.pid 2>/dev/null); \
 	if [ -n "$$pid" ] && ps -p "$$pid" -o args= 2>/dev/null | \
 	  grep -q -- "--demo-feeds.*--config $(CURDIR)/var/finance/sources.toml$$"; then \
 	  kill "$$pid" && echo "stopped the finance demo poller (pid $$pid)"; \
 	  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$$pid" 2>/dev/null && sleep 1; done; \
-	fi; true
+	fi; fi; true
 	rm -rf var .pytest_cache

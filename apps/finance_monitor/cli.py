@@ -186,12 +186,16 @@ def evaluate(test: Annotated[Path, typer.Option(help=(
 @app.command()
 def demo(serve: Annotated[bool, typer.Option(
              help="Start the feed server + scheduler in the background.")] = True,
-         port: int = 8765, speed: float = 1800.0, as_json: JsonFlag = False) -> None:
+         port: int = 8765, speed: float = 1800.0, as_json: JsonFlag = False,
+         stop: Annotated[bool, typer.Option(
+             "--stop", help="Only stop this home's background demo poller (what `make clean` does).")
+         ] = False) -> None:
     """Prepare the demo: train small models if missing, write the config, start polling."""
-    from .demo import prepare_demo
+    from .demo import prepare_demo, stop_demo
 
     try:
-        emit(prepare_demo(port=port, speed=speed, serve=serve), as_json)
+        emit({"poller": stop_demo()} if stop else prepare_demo(port=port, speed=speed, serve=serve),
+             as_json)
     except VerticalsError as exc:
         _fail(exc)
 

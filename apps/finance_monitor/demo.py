@@ -4,7 +4,8 @@
 2. write ``<home>/finance/sources.toml`` pointing at the local replay server (kept if present,
    but moved to ``--port``);
 3. start ``verticals finance run --demo-feeds`` in the background unless already running
-   (``demo.pid`` and ``demo.log`` beside the config; ``make clean`` stops it).
+   (``demo.pid`` and ``demo.log`` beside the config; ``demo --stop`` or ``make clean`` stops
+   it).
 """
 
 from __future__ import annotations
@@ -126,6 +127,25 @@ def stop_poller(pid: int, wait_s: float = 15.0) -> None:
             os.kill(pid, signal.SIGKILL)  # ingest is crash-safe: one article at most is redone
     except ProcessLookupError:
         pass  # it exited meanwhile
+
+
+def stop_demo() -> str:
+    """``demo --stop``: stop this home's background poller, the one ``demo.pid`` names, only
+    if it still runs with this home's config; returns what happened for the CLI
+    (``stopped pid 4242``)."""
+    home = get_settings().home
+    pid_file = home / "finance" / "demo.pid"
+    if not pid_file.exists():
+        return f"none running for {home} (no {pid_file.name})"
+    running = demo_poller(pid_file, home / "finance" / "sources.toml")
+    named = pid_file.read_text().strip()
+    pid_file.unlink(missing_ok=True)  # stopped now, or stale: either way it names no poller of ours
+    if running is None:
+        alive = named.isdigit() and command_line(int(named))
+        return (f"none running for {home}: {pid_file.name} named pid {named}, which "
+                + ("is not this home's demo poller (left alone)" if alive else "no longer runs"))
+    stop_poller(running[0])
+    return f"stopped pid {running[0]}"
 
 
 def port_in_use(port: int) -> bool:

@@ -108,7 +108,8 @@ def lock_path(home: Path | None = None) -> Path:
 def _busy(path: Path, holder: str) -> VerticalsError:
     pid = holder or "unknown"
     return VerticalsError(f"another `verticals finance run` (pid {pid}) already polls this home "
-                          f"({path} is locked): stop it with `kill {pid}` (the demo's: `make clean`) "
+                          f"({path} is locked): stop it with `kill {pid}` (the demo's: "
+                          "`verticals finance demo --stop`) "
                           "or give this one another VERTICALS_HOME")
 
 

@@ -4,6 +4,7 @@ holding the port) keeps these tests fast; the real one is exercised by ``make de
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -65,6 +66,41 @@ def test_a_poller_that_dies_at_once_is_reported_with_its_log(folder: Path, monke
     with pytest.raises(VerticalsError, match=r"exited at once \(code 3\); see .*demo\.log"):
         demo.start_background(folder / "sources.toml", free_port(), 1.0)
     assert not (folder / "demo.pid").exists()
+
+
+def test_demo_stop_stops_this_homes_poller_only(folder: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from apps.finance_monitor.cli import app
+
+    runner = CliRunner()
+    home = folder.parent
+    nothing = runner.invoke(app, ["demo", "--stop"])
+    assert nothing.exit_code == 0 and nothing.stdout == f"poller: none running for {home} (no demo.pid)\n"
+    other = tmp_path / "other" / "finance"
+    other.mkdir(parents=True)
+    theirs, _ = demo.start_background(other / "sources.toml", free_port(), 1.0)
+    (folder / "demo.pid").write_text(str(theirs))  # a copied home, or a reused pid
+    left = runner.invoke(app, ["demo", "--stop"])
+    assert left.stdout == (f"poller: none running for {home}: demo.pid named pid {theirs}, which is "
+                           "not this home's demo poller (left alone)\n")
+    assert "--demo-feeds" in demo.command_line(theirs)
+    ours, _ = demo.start_background(folder / "sources.toml", free_port(), 1.0)
+    stopped = runner.invoke(app, ["demo", "--stop", "--json"])
+    assert stopped.exit_code == 0 and json.loads(stopped.stdout) == {"poller": f"stopped pid {ours}"}
+    assert demo.command_line(ours) == "" and not (folder / "demo.pid").exists()
+    assert "--demo-feeds" in demo.command_line(theirs)  # another home's poller still runs
+    (folder / "demo.pid").write_text(str(ours))
+    stale = runner.invoke(app, ["demo", "--stop"])
+    assert stale.stdout == f"poller: none running for {home}: demo.pid named pid {ours}, which no longer runs\n"
+
+
+def test_a_busy_home_points_to_demo_stop(home: Path) -> None:
+    from apps.finance_monitor.scheduler import poller_lock
+
+    with poller_lock(home), pytest.raises(VerticalsError) as raised, poller_lock(home):
+        pass
+    assert "(the demo's: `verticals finance demo --stop`)" in str(raised.value)
 
 
 def test_the_demo_config_follows_the_port_and_keeps_edits(home: Path) -> None:
