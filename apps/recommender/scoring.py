@@ -54,8 +54,8 @@ class TextScorer:
     ``biencoder`` and ``cross_encoder`` are registry names, ``name@version`` or directories.
     """
 
-    biencoder: str = "minilm"
-    cross_encoder: str | None = None
+    biencoder: str | Path = "minilm"
+    cross_encoder: str | Path | None = None
     _embedder: Embedder | None = field(default=None, init=False, repr=False)
     _classifier: object = field(default=None, init=False, repr=False)
 
@@ -63,9 +63,9 @@ class TextScorer:
         # subtle: lossless forms only (fp32 ONNX or torch): with int8 a pair's score depended on
         # the pairs batched with it, so scores and ranks changed with the chunk size
         if self._embedder is None:
-            self._embedder = Embedder(_path(self.biencoder), lossless=True)
+            self._embedder = Embedder(self.biencoder, lossless=True)
         if self.cross_encoder and self._classifier is None:
-            self._classifier = load_classifier(_path(self.cross_encoder), lossless=True)
+            self._classifier = load_classifier(self.cross_encoder, lossless=True)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""
@@ -84,21 +84,6 @@ class TextScorer:
             return np.zeros(0, dtype=np.float32)
         probs = self._classifier.predict_proba(list(profiles), pairs=list(item_texts))
         return probs[:, self._classifier.labels.index("1")].astype(np.float32)
-
-
-def split_version(name: str) -> tuple[str, str | None]:
-    """``"rec-interest@v2" -> ("rec-interest", "v2")``; ``"rec-interest" -> ("rec-interest", None)``."""
-    model, at, version = name.rpartition("@")
-    return (model, version or None) if at else (name, None)
-
-
-def _path(name: str) -> str:
-    """``"rec-interest@v2"`` -> that version's directory; anything else is passed through."""
-    if "@" not in name:
-        return name
-    from shared import get_registry
-
-    return str(get_registry().path(*split_version(name)))
 
 
 def cosine_scores(user_vecs: np.ndarray, item_vecs: np.ndarray) -> np.ndarray:
@@ -169,14 +154,14 @@ def export_text_models(bi: str, cross: str, pairs: Sequence[tuple[str, str]]) ->
     serve: the bi-encoder on both sides apart (cosine), the cross-encoder on the pairs (same
     verdict). Serving runs it where it agreed (``shared.export.best_backend``). No int8: its
     outputs depend on the batch (see ``TextScorer.warm_up``). Returns the two export reports."""
-    from shared import export_model
+    from shared import export_model, resolve_model
     from shared.export import CHECK_TEXTS
 
     pairs = list(pairs)[:CHECK_TEXTS]
     half = pairs[: CHECK_TEXTS // 2]
     texts = [p for p, _ in half] + [t for _, t in half]
-    return {"biencoder": export_model(Path(_path(bi)), texts, embed=True, int8=False),
-            "interest": export_model(Path(_path(cross)), [p for p, _ in pairs],
+    return {"biencoder": export_model(resolve_model(bi), texts, embed=True, int8=False),
+            "interest": export_model(resolve_model(cross), [p for p, _ in pairs],
                                      check_pairs=[t for _, t in pairs], int8=False)}
 
 

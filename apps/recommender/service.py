@@ -31,7 +31,7 @@ from .features import FEATURES
 from .pipeline import POPULARITY_FALLBACK, SHARE_GRID, Pipeline, choose_shares, cold_start_note, mix_sources, rank
 from .profiles import positives_by_user, sequential_examples
 from .ranker import Ranker, fit_ranker
-from .scoring import TextConfig, TextScorer, random_negatives, split_version, train_text_models
+from .scoring import TextConfig, TextScorer, random_negatives, train_text_models
 
 log = logging.getLogger(__name__)
 DEMO_PREFIX = "demo"
@@ -156,7 +156,8 @@ class RecommenderService:
         (``"rec-biencoder@v1"``, ``"rec-interest@v1"``); ``train`` ends with this."""
         config = config or TrainConfig(prefix=self.prefix)
         early, late = time_split(self.interactions, config.val_fraction)
-        scorer = TextScorer(self._pinned(bi), self._pinned(cross))
+        # this service's registry, which need not be the settings' one (a Ray worker's is passed)
+        scorer = TextScorer(self.registry.resolve(bi), self.registry.resolve(cross))
         x, y, users, candidates = self._validation_set(early, late, scorer, config)
         x = x[:, [FEATURES.index(f) for f in config.features]]
         held = held_out_users(users, y, HELD_OUT_USERS, config.text.seed)
@@ -272,15 +273,11 @@ class RecommenderService:
         if self._pipeline is None:
             card = self.ranker_card()
             ranker = Ranker.load(self.registry.path(self.names()["ranker"]))
-            scorer = TextScorer(self._pinned(card["params"]["biencoder"]),
-                                self._pinned(card["params"]["cross_encoder"]))
+            scorer = TextScorer(self.registry.resolve(card["params"]["biencoder"]),
+                                self.registry.resolve(card["params"]["cross_encoder"]))
             shares = tuple(card["params"].get("candidate_shares", SHARE_GRID[0]))
             self._pipeline = Pipeline(self.items, self.interactions, scorer, ranker, shares=shares)
         return self._pipeline
-
-    def _pinned(self, name_at_version: str) -> str:
-        """``"rec-interest@v2"`` -> that version's directory in this service's registry."""
-        return str(self.registry.path(*split_version(name_at_version)))
 
     def users(self) -> list[str]:
         return sorted(self.interactions["user_id"].unique())
@@ -328,7 +325,7 @@ class RecommenderService:
         card = self.ranker_card()
         out = [card]
         for pinned in (card["params"]["biencoder"], card["params"]["cross_encoder"]):
-            out.append(self.registry.card(*split_version(pinned)))
+            out.append(json.loads((self.registry.resolve(pinned) / "card.json").read_text()))
         return out
 
     def models(self) -> str:

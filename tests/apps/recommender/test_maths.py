@@ -201,10 +201,3 @@ def test_few_validation_positives_give_a_one_line_warning() -> None:
     assert warning.startswith("val_auc rests on 3 taken item(s) of 4 held-out user(s)")
     assert "\n" not in warning and "--val-fraction" in warning
 
-
-def test_pinned_model_names_split_at_the_last_at() -> None:
-    from apps.recommender.scoring import split_version
-
-    assert split_version("rec-interest@v2") == ("rec-interest", "v2")
-    assert split_version("rec-interest") == ("rec-interest", None)
-    assert split_version("team@rec-interest@v3") == ("team@rec-interest", "v3")

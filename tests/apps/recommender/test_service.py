@@ -15,7 +15,7 @@ from apps.recommender.batch import InjectedFailure
 from apps.recommender.cli import app
 from apps.recommender.pipeline import COLD_START, POPULARITY_FALLBACK
 from apps.recommender.service import RecommenderService
-from shared.errors import DataError, VerticalsError
+from shared.errors import DataError, RegistryError, VerticalsError
 
 
 def warm_user(service: RecommenderService) -> str:
@@ -28,6 +28,19 @@ def test_cards_pin_the_text_models(service: RecommenderService) -> None:
     assert cross["kind"] == "cross_encoder"
     assert ranker["params"]["biencoder"] == f"rec-biencoder@{bi['version']}"
     assert 0.0 <= ranker["metrics"]["val_auc"] <= 1.0
+
+
+def test_an_unknown_pinned_version_is_one_line_naming_the_versions(
+        service: RecommenderService) -> None:
+    from apps.recommender.scoring import TextScorer
+
+    ranker_versions = service.registry.versions("rec-ranker")
+    with pytest.raises(RegistryError, match=r"^model 'rec-interest' has no version 'v9' \(versions: v1"):
+        service.fit_ranker("rec-biencoder@v1", "rec-interest@v9")
+    assert service.registry.versions("rec-ranker") == ranker_versions, "nothing registered"
+    with pytest.raises(RegistryError, match=r"^model 'rec-biencoder' has no version 'v9'") as error:
+        TextScorer("rec-biencoder@v9").embed(["a book"])
+    assert "\n" not in str(error.value)
 
 
 def test_training_exports_both_text_models_checked_on_what_they_serve(
