@@ -1,6 +1,7 @@
-"""``verticals finance ...``: run, poll-once, train, eval, demo, dashboard, alerts, corrections.
+"""``verticals finance ...``: run, poll-once, train, eval, demo, serve-demo-feeds, dashboard, alerts,
+correct, retrain.
 
-Every command takes ``--config`` (default: ``$VERTICALS_FINANCE_CONFIG`` or
+The commands that read a config take ``--config`` (default: ``$VERTICALS_FINANCE_CONFIG`` or
 ``<home>/finance/sources.toml``, which ``demo`` writes).
 """
 
@@ -118,7 +119,7 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
 
 @app.command()
 def train(
-    sentiment: Annotated[Path | None, typer.Option(help="CSV text,sentiment.")] = None,
+    sentiment: Annotated[Path | None, typer.Option(help="CSV text,sentiment (or text,label).")] = None,
     topics: Annotated[Path | None, typer.Option(help="CSV text,topic (or text,label).")] = None,
     test: Annotated[Path | None, typer.Option(help="Test CSV; else a 20% holdout.")] = None,
     epochs: int = 3, max_length: int = 64, batch_size: int = 32, lora: bool = False,
@@ -212,7 +213,7 @@ def serve_demo_feeds(port: int = 8765, speed: float = 1800.0) -> None:
 
 @app.command()
 def dashboard(config: ConfigOpt = None, port: int = 8501) -> None:
-    """Open the finance dashboard (``streamlit run``)."""
+    """Open the finance dashboard (`streamlit run`)."""
     open_dashboard(Path(__file__).with_name("dashboard.py"), port,
                    {"VERTICALS_FINANCE_CONFIG": str(config_path(config))})
 
