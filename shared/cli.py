@@ -210,38 +210,46 @@ def export(
     int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also the lossy forms: int8 ONNX and bf16.")] = True,
     embedder: Annotated[bool, typer.Option(help="Export as a sentence embedder (bi-encoders, base models).")] = False,
     texts: Annotated[Path | None, typer.Option(
-        help="Texts to check agreement on (default: card's eval set); a cross-encoder needs "
-             "a table with query,passage columns.")] = None,
+        help="Texts to check agreement on (default: what the version keeps: a classifier's test "
+             "set, a bi-encoder's held-out pairs, an encoder's held-out texts); a cross-encoder "
+             "needs a table with query,passage columns.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Export to ONNX (+ int8, bf16), check agreement with the original, measure speed."""
-    from .data import read_table, read_texts
     from .export import FILES, MIN_AGREEMENT, best_form, export_model
     from .models import resolve_model
 
     path = resolve_model(name)
     kind = json.loads((path / "card.json").read_text()).get("kind") if (path / "card.json").exists() else "encoder"
-    pairs = None
-    if kind == "cross_encoder":  # checked on what it serves: (query, passage) pairs
-        if texts is None:
-            raise VerticalsError(f"{name} is a cross-encoder: pass --texts FILE with query,passage "
-                                 "columns to check agreement on pairs")
-        frame = read_table(texts, ["query", "passage"])
-        check, pairs = frame["query"].tolist(), frame["passage"].tolist()[:2000]
-    elif texts is not None:
-        check = read_texts(texts)
-    else:
-        source = next((path / f for f in ("eval.csv", "train.csv") if (path / f).exists()), None)
-        if source is None:
-            raise VerticalsError(f"{name} has no eval set in its card folder: pass --texts FILE to check agreement")
-        check = read_table(source, ["text"])["text"].tolist()
-    report = export_model(path, check[:2000], embed=embedder or kind in ("biencoder", "encoder"), int8=int8,
+    check, pairs = _check_inputs(name, path, kind, texts)
+    report = export_model(path, check, embed=embedder or kind in ("biencoder", "encoder"), int8=int8,
                           check_pairs=pairs)
     served = best_form(path)  # named from the report: no session is started to name it
     failed = [form for form in FILES if report.get(f"{form}_agreement", 1.0) < MIN_AGREEMENT]
     emit({"name": name, **report, "serves": served or "torch",
           "not_served": {f: f"agreement {report[f'{f}_agreement']:.4f} < {MIN_AGREEMENT}" for f in failed}},
          as_json)
+
+
+def _check_inputs(name: str, path: Path, kind: str, texts: Path | None) -> tuple[list[str], list[str] | None]:
+    """What ``models export`` checks agreement on: ``--texts``, else the texts the version keeps
+    (``export.kept_texts``); a cross-encoder's (query, passage) pairs always come from ``--texts``."""
+    from .data import read_table, read_texts
+    from .export import TRANSFORMER_KINDS, kept_texts
+
+    if kind not in TRANSFORMER_KINDS or not (path / "config.json").is_file():
+        raise VerticalsError(f"{name} is a {kind or 'model without a transformer'}: it has no transformer to export")
+    if kind == "cross_encoder":  # checked on what it serves: (query, passage) pairs
+        if texts is None:
+            raise VerticalsError(f"{name} is a cross-encoder: pass --texts FILE with query,passage "
+                                 "columns to check agreement on pairs")
+        frame = read_table(texts, ["query", "passage"])
+        return frame["query"].tolist()[:2000], frame["passage"].tolist()[:2000]
+    check = read_texts(texts) if texts is not None else kept_texts(path, kind)
+    if not check:
+        raise VerticalsError(f"{name} keeps no texts to check agreement on: pass --texts FILE, one text "
+                             "per line or a table with a text column")
+    return check[:2000], None
 
 
 @models_app.command("explain")

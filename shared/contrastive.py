@@ -22,12 +22,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from .data import LabelledText, fingerprint
 from .errors import DataError, VerticalsError
 from .evaluate import mrr, recall_at_k
+from .export import KEPT_TEXTS
 from .finetune import TrainConfig, finetune_classifier
 from .models import resolve_model
 from .registry import Registry, check_name, get_registry
@@ -212,7 +214,14 @@ def train_biencoder(
         "kind": "biencoder", "base": base, "data_fingerprint": fingerprint(pairs),
         "params": asdict(cfg), "metrics": metrics, "labels": [],
     }
-    return (registry or get_registry()).save(name, lambda out: model.save(str(out)), card)
+
+    def write(out: Path) -> None:
+        model.save(str(out))
+        # the held-out pairs stay with the version: `models export` checks agreement on them
+        frame = pd.DataFrame(held, columns=["query", "positive"])
+        (out / KEPT_TEXTS["biencoder"][0]).write_text(frame.to_csv(index=False), encoding="utf-8")
+
+    return (registry or get_registry()).save(name, write, card)
 
 
 _BINARY = {"1": "1", "1.0": "1", "true": "1", "0": "0", "0.0": "0", "false": "0"}

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from .data import fingerprint
 from .errors import VerticalsError
+from .export import KEPT_TEXTS, write_kept_texts
 from .models import resolve_model
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
@@ -280,6 +281,10 @@ def pretrain_mlm(
         "metrics": metrics,
         "labels": [],
     }
-    return (registry or get_registry()).save(
-        name, lambda out: save_encoder(model, tokenizer, base_dir, Path(out)), card
-    )
+
+    def write(out: Path) -> None:
+        save_encoder(model, tokenizer, base_dir, out)
+        # the held-out texts stay with the version: `models export` checks agreement on them
+        write_kept_texts(held_texts, out / KEPT_TEXTS["encoder"][0])
+
+    return (registry or get_registry()).save(name, write, card)

@@ -118,12 +118,45 @@ def test_cross_encoder_export_is_checked_on_pairs(tmp_path):
     model = tmp_path / "models" / "rerank" / "v1"
     model.mkdir(parents=True)
     (model / "card.json").write_text(json.dumps({"kind": "cross_encoder"}))
+    (model / "config.json").write_text("{}")
     done = run_cli(tmp_path, "models", "export", "rerank")
     assert done.returncode == 1 and "--texts FILE with query,passage columns" in done.stderr
     single = tmp_path / "texts.csv"
     single.write_text("text\nhello\n")
     done = run_cli(tmp_path, "models", "export", "rerank", "--texts", str(single))
     assert done.returncode == 1 and "missing column" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_export_refuses_a_ranker_in_one_line(tmp_path):
+    model = tmp_path / "models" / "demo-ranker" / "v1"
+    model.mkdir(parents=True)
+    (model / "card.json").write_text(json.dumps({"kind": "ranker", "labels": ["0", "1"]}))
+    (model / "ranker.json").write_text("{}")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("hello\n")
+    for extra in ([], ["--texts", str(texts)]):
+        done = run_cli(tmp_path, "models", "export", "demo-ranker", *extra)
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert done.stderr.strip() == "error: demo-ranker is a ranker: it has no transformer to export"
+
+
+def test_export_checks_a_biencoder_on_its_held_out_pairs(tmp_path):
+    import shutil
+
+    from shared.models import resolve_model
+
+    model = tmp_path / "models" / "retriever" / "v1"
+    shutil.copytree(resolve_model("minilm"), model)
+    (model / "card.json").write_text(json.dumps({"kind": "biencoder", "labels": []}))
+    done = run_cli(tmp_path, "models", "export", "retriever", "--no-int8")
+    assert done.returncode == 1 and "retriever keeps no texts to check agreement on: pass --texts FILE" in done.stderr
+    # what train_biencoder keeps: its held-out pairs; both sides are checked, each text once
+    (model / "eval_pairs.csv").write_text("query,positive\nlost card,Report a lost card\n"
+                                          "card stolen,Report a lost card\nreset password,How to reset it\n")
+    done = run_cli(tmp_path, "models", "export", "retriever", "--no-int8", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["kind"] == "embedder" and report["check_texts"] == 5 and report["onnx_agreement"] == 1.0
 
 
 def test_toy_rows_are_balanced_enough():

@@ -73,6 +73,10 @@ def test_biencoder_learns_codes_and_serves_as_embedder(home):
     assert m["recall_at_1_after"] > m["recall_at_1_before"] and m["recall_at_1_after"] >= 0.5
     assert m["mrr_after"] > m["mrr_before"]
     assert (get_registry().path("codes") / "model.safetensors").exists()
+    # the held-out pairs stay with the version, for `models export` to check agreement on
+    from shared.export import kept_texts
+
+    assert m["n_heldout_pairs"] == 16 and len(kept_texts(get_registry().path("codes"), "biencoder")) > 16
     embedder = Embedder("codes")
     assert embedder.max_length == 16 == load_sentence_model(get_registry().path("codes")).max_seq_length
     assert Embedder("minilm").max_length == 256  # the base package's own setting

@@ -67,6 +67,9 @@ def test_pretraining_lowers_heldout_loss_and_loads_everywhere(home):
     assert metrics["perplexity_after"] < metrics["perplexity_before"]
     assert metrics["mlm_loss_base_encoder"] > 0  # head trained alone: the fair "before"
     path = resolve_model("bank-enc")
+    from shared.export import kept_texts  # the held-out texts stay, for `models export`
+
+    assert len(kept_texts(path, "encoder")) == metrics["n_heldout_texts"] > 0
     clf = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
     base = load_file(resolve_model("minilm") / "model.safetensors")
     # the pooler comes from the base (the MLM model has none); the encoder itself has moved
