@@ -294,15 +294,18 @@ def test_retrain_on_corrections_promotes_only_if_not_worse(home, server, models)
 
 def test_trained_models_serve_their_exported_form(models) -> None:
     """Training exports both models, checked against torch on the test texts; classification
-    then runs the ONNX (or int8) form."""
+    then runs the fastest form that agreed (ONNX, int8 or bf16: which one depends on the CPU)."""
     from pathlib import Path
 
     from shared import load_classifier
+    from shared.export import FILES, best_form
 
     for path in (models.sentiment, models.topic):
         report = json.loads((Path(path) / "export" / "report.json").read_text())
         assert report["check_texts"] > 0 and report["onnx_agreement"] == 1.0
-        assert load_classifier(path).backend_name.endswith(".onnx")
+        form = best_form(Path(path))
+        assert form is not None
+        assert load_classifier(path).backend_name == (FILES[form] or f"torch-{form}")
 
 
 def test_two_deliverers_at_once_post_an_alert_once(home, server) -> None:
