@@ -1,6 +1,6 @@
 """Write the recommender demo data: a fictional bookshop's catalogue and its readers' clicks.
 
-Lantern Street Books sells ~220 titles in 12 shelves, each shelf split into subjects. Readers
+Lantern Street Books sells ~180 titles in 12 shelves, each shelf split into subjects. Readers
 have two or three favourite subjects (often on different shelves), so the text of what they
 took carries the signal: a reader of sourdough books clicks the fermentation titles too.
 
