@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelNotFoundError
-from .export import OnnxBackend, TorchBackend, best_backend, export_dir, load_torch, serving_length
+from .export import BySize, OnnxBackend, TorchBackend, best_backend, export_dir, load_torch, serving_length
 from .models import resolve_model
 from .settings import get_settings
 
@@ -37,7 +37,7 @@ class Classifier:
         self.batch_size = batch_size
         self.max_length = serving_length(self.path)
         self._tokenizer = None
-        self._backend: OnnxBackend | TorchBackend | None = None
+        self._backend: OnnxBackend | TorchBackend | BySize | None = None
         self._labels: list[str] | None = self.card.get("labels")
 
     @property

@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from .classifier import length_order
-from .export import OnnxBackend, TorchBackend, best_backend
+from .export import BySize, OnnxBackend, TorchBackend, best_backend
 from .models import load_sentence_model, resolve_model
 from .settings import get_settings
 
@@ -38,7 +38,7 @@ class Embedder:
         self.name = str(name)
         self.path = resolve_model(name)
         self.lossless = lossless  # no int8: a text's vector must not depend on its batch
-        self._fast: OnnxBackend | TorchBackend | None = None
+        self._fast: OnnxBackend | TorchBackend | BySize | None = None
         self._model = None
         self._tokenizer = None
 

@@ -100,5 +100,30 @@ def test_serving_takes_the_fastest_form_that_agreed(tmp_path):
     bf16 = {"bf16_agreement": 0.998, "bf16_texts_per_s": 150.0}  # no file: cast at load
     assert served(onnx_agreement=1.0, int8_agreement=1.0, **fast_int8, **bf16) == "bf16"
     assert served(True, onnx_agreement=1.0, int8_agreement=1.0, **fast_int8, **bf16) == "onnx"
+    # one text at a time another form may be faster (bf16's per-call cost): ranked apart
+    single = {"onnx_single_per_s": 270.0, "bf16_single_per_s": 140.0}
+    assert served(True, onnx_agreement=1.0, **bf16, **single) == "onnx"
+    (folder / "report.json").write_text(json.dumps({"onnx_agreement": 1.0, **bf16, **single,
+                                                    "onnx_texts_per_s": 80.0}))
+    assert export.best_form(tmp_path / "model") == "bf16"
+    assert export.best_form(tmp_path / "model", single=True) == "onnx"
     (folder / "model.int8.onnx").unlink()
     assert served(onnx_agreement=1.0, int8_agreement=1.0, **fast_int8) == "onnx", "int8 file gone"
+
+
+def test_small_batches_go_to_the_form_fastest_one_at_a_time():
+    import numpy as np
+
+    from shared.export import BySize
+
+    class Fake:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __call__(self, encoded: dict) -> np.ndarray:
+            return np.full((len(encoded["input_ids"]), 1), 1.0 if self.name == "small" else 2.0)
+
+    backend = BySize(Fake("small"), Fake("big"))
+    assert backend.name == "big"
+    assert backend({"input_ids": np.zeros((1, 5))})[0, 0] == 1.0
+    assert backend({"input_ids": np.zeros((BySize.SMALL_BATCH + 1, 5))})[0, 0] == 2.0
