@@ -34,8 +34,10 @@ def pleasantry_reply(message: str) -> str | None:
     """
     if not _PLEASANTRY.match(message):
         return None
-    first = re.findall(r"[a-z]+", message.lower())[0]
-    return next(reply for words, reply in _COURTESY_REPLIES if not words or first in words.split())
+    words = re.findall(r"[a-z]+", message.lower())
+    if {"bye", "goodbye"} & set(words) or words[:2] == ["no", "thanks"]:  # "thanks, bye"
+        return _COURTESY_REPLIES[1][1]
+    return next(reply for first, reply in _COURTESY_REPLIES if not first or words[0] in first.split())
 
 
 class AnswerKind(StrEnum):
@@ -112,19 +114,17 @@ def best_quote(query: str, text: str, max_sentences: int = 2,
     return windows[max(range(len(windows)), key=lambda i: scores[i])]
 
 
-def outranked(found: list[Passage], doc_id: str, margin: float) -> bool:
-    """Whether search puts another document's passage ``margin`` (cosine) above ``doc_id``'s
-    best one; a document missing from ``found`` counts as its weakest passage's score.
+def outranked(found: list[Passage], doc_id: str, own: float, margin: float) -> bool:
+    """Whether search puts another document's passage ``margin`` (cosine) above ``own``, the
+    best cosine of ``doc_id``'s chunks.
 
     >>> from .knowledge import Chunk
     >>> hits = [Passage(Chunk("delete", 0, ""), 0.73, 0.73), Passage(Chunk("reset", 0, ""), 0.37, 0.37)]
-    >>> outranked(hits, "reset", 0.2), outranked(hits, "delete", 0.2), outranked(hits[1:], "reset", 0.2)
-    (True, False, False)
+    >>> outranked(hits, "reset", 0.37, 0.1), outranked(hits, "delete", 0.73, 0.1)
+    (True, False)
     """
-    if not found or found[0].chunk.doc_id == doc_id:
-        return False
-    own = max((p.dense for p in found if p.chunk.doc_id == doc_id), default=min(p.dense for p in found))
-    return max(p.dense for p in found) - own >= margin
+    others = [p.dense for p in found if p.chunk.doc_id != doc_id]
+    return bool(others) and max(others) - own >= margin
 
 
 def template_answer(chunks: list[Chunk], confidence: float, intent: str) -> Answer:
@@ -165,7 +165,7 @@ def relevance(passages: list[Passage]) -> float:
 
 
 def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
-                    spread: float = 0.1) -> list[Passage]:
+                    spread: float = 0.05) -> list[Passage]:
     """Passages worth citing: only those whose own dense cosine clears the calibrated
     ``threshold`` (none: hand off); the best of them and others close to it in final score,
     one per document.

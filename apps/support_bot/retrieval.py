@@ -72,6 +72,7 @@ class Retriever:
         self._bm25: SparseBM25 | None = None
         self._bm25_ids = np.empty(0, int)
         self._by_doc: dict[str, list[Chunk]] = {}
+        self._doc_vectors: dict[tuple[int, ...], np.ndarray] = {}
         # subtle: the dashboard shares one retriever between browser sessions; an upload must
         # not change index, chunks and BM25 under a search that is reading them
         self._lock = threading.RLock()
@@ -142,7 +143,19 @@ class Retriever:
         """A document's chunks in order (what a template answer quotes); [] if not indexed."""
         return self._by_doc.get(doc_id, [])
 
+    def document_similarity(self, doc_id: str, vector: np.ndarray) -> float:
+        """The best cosine between a question's ``vector`` and ``doc_id``'s chunks, as the index
+        scores them (their vectors embedded once and kept: templates are a handful of FAQs)."""
+        chunks = self.document_chunks(doc_id)
+        if not chunks:
+            return 0.0
+        key = tuple(c.chunk_id for c in chunks)
+        if key not in self._doc_vectors:
+            self._doc_vectors[key] = self._embed(chunks)
+        return float((self._doc_vectors[key] @ vector).max())
+
     def _refresh_bm25(self) -> None:
+        self._doc_vectors = {}  # chunks changed: so may their vectors (an id can be reused)
         by_doc: dict[str, list[Chunk]] = {}
         for chunk in sorted(self.chunks.values(), key=lambda c: c.ordinal):
             by_doc.setdefault(chunk.doc_id, []).append(chunk)

@@ -53,7 +53,8 @@ class BotSettings:
     templates: dict[str, str] = field(default_factory=dict)
     # search overrules a confident template when another document's passage is this much closer
     # (cosine) than the template's own: "How do I delete my account?" got the password-reset
-    # template at p 0.98 while the delete FAQ was the top passage, 0.73 against 0.37
+    # template at p 0.98 while the delete FAQ was the top passage, 0.73 against 0.37. subtle: at
+    # 0.1, "where is my parcel? I want to track it" lost its template to the tracking article
     template_margin: float = 0.2
 
     @classmethod
@@ -194,44 +195,47 @@ class SupportService:
         return self._record(cid, message, answer, notice)
 
     def _answer(self, message: str, cid: str) -> Answer:
-        """Judge the message on its own first; a likely follow-up is searched with the earlier
-        turns it leans on, and asked of the intent model again unless it was confident alone.
+        """Judge the message on its own; a likely follow-up is searched with the earlier turns
+        it leans on (the intent model still reads the message alone: the joined question, led by
+        the earlier turn, made it sure of the earlier intent again).
 
-        A confident intent answers with its template unless search finds another document
-        clearly closer to the question (``template_margin``), or the template is the one the
-        bot just gave to the question this one follows up: it did not answer it then either.
+        A confident intent answers with its template unless another document is clearly closer
+        to the question (``template_margin``), or it was already given in the turns this one
+        follows up: it did not answer them either.
 
         subtle: gluing context onto every short message let "Tell me a joke" after a returns
         question be answered with the returns template; a message surely out of scope on its
         own ("tell me a joke about that") borrows no context either.
         """
-        query, decision, last = message, self._decide(message), None
+        query, decision, given = message, self._decide(message), set()
         if is_follow_up(message) and not _surely_oos(decision):
             earlier = [t for t in self.store.history(cid, 3) if t.kind in ANSWERED]
             if earlier:
-                query, last = contextual_query([t.question for t in earlier], message), earlier[-1]
-                if not _confident(decision):
-                    decision = self._decide(query)
+                query = contextual_query([t.question for t in earlier], message)
+                given = {t.intent for t in earlier if t.kind == "template"}
         vector = self.retriever.encode(query)[0]
         found = self.retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
-        if _confident(decision) and not (last and last.kind == "template" and last.intent == decision.intent):
+        if _confident(decision) and decision.intent not in given:
             doc = self.bot.templates.get(decision.intent, "")
             chunks = self.retriever.document_chunks(doc)
-            if chunks and not outranked(found, doc, self.bot.template_margin):
+            own = self.retriever.document_similarity(doc, vector) if chunks else 0.0
+            if chunks and not outranked(found, doc, own, self.bot.template_margin):
                 return template_answer(chunks, decision.confidence, decision.intent)
         passages = select_passages(found, self.bot.threshold)
         if passages:
-            # subtle: a follow-up's quote must answer its own new part ("and to Norway?"), which
-            # the joined-up question's vector, led by the earlier turn, hardly weighs
-            vectors = [vector] if query == message else [vector, self.retriever.encode(message)[0]]
-            answer = grounded_answer(query, passages, _intent(decision), self._similarity(vectors))
+            # subtle: a follow-up's quote must answer its own new part ("and to Norway?"); the
+            # joined question's vector, led by the earlier turn, only breaks ties
+            ranked = [(vector, 1.0)] if query == message else \
+                [(self.retriever.encode(message)[0], 1.0), (vector, 0.1)]
+            answer = grounded_answer(query, passages, _intent(decision), self._similarity(ranked))
             return self.generator.rephrase(message, answer) if self.generator else answer
         return Answer("", AnswerKind.HANDOFF, _in_scope_confidence(decision), _intent(decision),
                       reason=_handoff_reason(decision))
 
-    def _similarity(self, vectors: list) -> Callable[[list[str]], list[float]]:
-        """Each text's summed cosine to the question's ``vectors`` (how quotes are chosen)."""
-        return lambda texts: (self.retriever.encode(texts) @ np.stack(vectors).T).sum(1).tolist()
+    def _similarity(self, weighted: list[tuple[np.ndarray, float]]) -> Callable[[list[str]], list[float]]:
+        """Each text's weighted cosine to the question's vectors (how quotes are chosen)."""
+        vectors, weights = np.stack([v for v, _ in weighted]), np.array([w for _, w in weighted])
+        return lambda texts: (self.retriever.encode(texts) @ vectors.T @ weights).tolist()
 
     def _decide(self, text: str) -> IntentDecision | None:
         return self.intents.predict(text) if self.intents else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,13 @@ def test_agent_reply_reaches_an_open_chat_by_itself(bot_home: Path, streamlit_se
     box = _chat_box(browser, By)
     box.send_keys("How long are gift cards valid?", Keys.ENTER)
     assert wait_for_text(browser, "3 years", 120), "the cited answer did not appear"
-    icons = [e.get_attribute("textContent")  # ligature names: hidden text, drawn as icons
-             for e in browser.find_elements(By.CSS_SELECTOR, "[data-testid='stIconMaterial']")]
+    icons: list[str] = []
+    for _ in range(60):  # subtle: the answer's text can paint before its feedback widget
+        icons = [e.get_attribute("textContent")  # ligature names: hidden text, drawn as icons
+                 for e in browser.find_elements(By.CSS_SELECTOR, "[data-testid='stIconMaterial']")]
+        if {"thumb_up", "thumb_down"} <= set(icons):
+            break
+        time.sleep(0.5)
     assert {"thumb_up", "thumb_down"} <= set(icons), icons
     _chat_box(browser, By).send_keys("who won the football match yesterday?", Keys.ENTER)
     assert wait_for_text(browser, "not sure", 120)

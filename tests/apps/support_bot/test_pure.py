@@ -186,7 +186,7 @@ def test_split_questions_holds_out_a_third_of_each_documents_questions() -> None
 @pytest.mark.parametrize(("message", "kind"), [
     ("thanks", "thanks"), ("Thank you so much!", "thanks"), ("hello", "greeting"),
     ("Hi there", "greeting"), ("ok", "thanks"), ("bye!", "bye"), ("ok thanks", "thanks"),
-    ("great, thanks!", "thanks"), ("no thanks", "thanks"), ("no", None),
+    ("great, thanks!", "thanks"), ("no thanks", "bye"), ("thanks, bye", "bye"), ("no", None),
     ("thanks, where is my order?", None), ("hello, can I return a bike?", None), ("hi-fi", None)])
 def test_only_whole_pleasantries_get_a_courtesy_reply(message: str, kind: str | None) -> None:
     reply = pleasantry_reply(message)
