@@ -46,8 +46,8 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
     the net-sentiment trend and the alerts agree with it."""
     if field not in FIELDS:
         raise VerticalsError(f"field must be one of {FIELDS}, got {field!r}")
-    if field == "sentiment":
-        allowed = [label for label in allowed or SENTIMENTS if label in SENTIMENTS]
+    if field == "sentiment":  # the model's own labels where they are ours, else ours
+        allowed = [label for label in allowed or SENTIMENTS if label in SENTIMENTS] or list(SENTIMENTS)
     value = value.strip()
     if not value or (allowed and value not in allowed):
         raise VerticalsError(f"{field} must be one of {allowed}, got {value!r}")

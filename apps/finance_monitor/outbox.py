@@ -117,7 +117,7 @@ def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int,
             delivery.delivered_at, delivery.last_error = utcnow(), None
             return True
         delivery.last_error = problem
-        delivery.next_attempt_at = next_attempt(now, delivery.attempts)
+        delivery.next_attempt_at = next_attempt(utcnow(), delivery.attempts)
         return False
 
 
@@ -127,11 +127,14 @@ def _claim(engine: Engine, delivery_id: int, now: datetime) -> bool:
     subtle: ``process()`` after each poll, the scheduler's deliver job and a ``poll-once``
     beside the poller all deliver; one conditional UPDATE decides who posts. A deliverer that
     dies after claiming leaves the row to be retried when the lease runs out.
+
+    subtle: the lease runs from the clock at the claim, not from ``now`` (when the batch was
+    chosen): behind 30 slow hooks, a lease from ``now`` had run out before its POST began.
     """
     with session_scope(engine) as session:
         result = session.execute(update(Delivery).where(
             Delivery.id == delivery_id, Delivery.delivered_at.is_(None),
-            Delivery.next_attempt_at <= now).values(next_attempt_at=now + CLAIM_LEASE))
+            Delivery.next_attempt_at <= now).values(next_attempt_at=utcnow() + CLAIM_LEASE))
         return result.rowcount == 1
 
 

@@ -22,7 +22,7 @@ from shared.ui import markdown_text, show_model_card
 
 DEMO = Path(__file__).resolve().parents[2] / "datasets" / "recommender"
 NEW_USER = "(a new user with no history)"
-MOST = 20  # the slider's top: each user's top 20 is scored once, the slider shows a prefix
+MOST = 20  # the slider's top
 
 
 @st.cache_resource(max_entries=1)
@@ -34,11 +34,14 @@ def load_service(items: str, interactions: str, prefix: str,
 
 
 @st.cache_data(max_entries=64, show_spinner="Scoring the catalogue...")
-def top_recommendations(_service: RecommenderService, user: str, files: tuple, prefix: str,
+def top_recommendations(_service: RecommenderService, user: str, n: int, files: tuple, prefix: str,
                         stamp: tuple) -> tuple[list[Recommendation], str]:
-    """The user's top :data:`MOST` and note, kept per user, files and models (``stamp``):
-    going back to a user or moving the slider shows them at once instead of rescoring (3 s)."""
-    return _service.recommend(user, MOST)
+    """The user's top ``n`` and note, kept per user, ``n``, files and models (``stamp``): going
+    back to a user or a slider position shows them at once instead of rescoring (3 s).
+
+    subtle: scored for ``n`` itself, not sliced from a longer list: the candidate pool grows
+    with ``n``, so a prefix of the top 20 was not the top 10 that ``recommend score`` writes."""
+    return _service.recommend(user, n)
 
 
 def file_stamp(*paths: str) -> tuple:
@@ -61,6 +64,8 @@ def recommendations_table(recs: list[Recommendation]) -> pd.DataFrame:
         "rank": i, "title": r.title, "score": 100 * r.score, "text interest": round(r.text_part, 2),
         "other features": round(r.other_part, 2), "because": r.because, "category": r.category,
     } for i, r in enumerate(recs, start=1)])
+    if table.empty:  # a user who has taken every item
+        return table
     empty = [c for c, nothing in (("text interest", 0), ("because", "")) if (table[c] == nothing).all()]
     return table.drop(columns=empty)
 
@@ -105,11 +110,10 @@ user_id = "__new_user__" if user == NEW_USER else user
 
 st.subheader(f"Top {n}, reranked")
 try:
-    recs, note = top_recommendations(service, user_id, files, prefix, stamp)
+    recs, note = top_recommendations(service, user_id, n, files, prefix, stamp)
 except VerticalsError as err:
     st.error(str(err))
     st.stop()
-recs = recs[:n]
 if note:
     st.info(note)
 st.dataframe(recommendations_table(recs), hide_index=True, width="stretch",

@@ -147,6 +147,39 @@ def load_table_kb(path: Path) -> list[Document]:
                     "use question,answer (FAQ) or id,title,text[,url] (articles)")
 
 
+def list_items(lines: list[str]) -> list[str]:
+    """Markdown list items as sentences: the marker dropped, wrapped lines joined, a full stop
+    added where the item has none, so ``"1. Remove the packaging"`` is one sentence, not two:
+
+    >>> list_items(["Steps:", "", "1. Open the box", "   and the bag", "2. Fit the pedals", "", "Done."])
+    ['Steps:', '', 'Open the box and the bag.', 'Fit the pedals.', '', 'Done.']
+
+    A marker counts only where a list can start (after a blank line, a heading or an item), so
+    "opened in\n2019. It is" keeps its year.
+    """
+    out: list[str] = []
+    in_item = False
+    for line in lines:
+        starts = not out or not out[-1].strip() or in_item or out[-1].lstrip().startswith("#")
+        if _LIST_MARK.match(line) and starts:
+            _close(out, in_item)
+            out.append(_LIST_MARK.sub("", line).strip())
+            in_item = True
+        elif in_item and line.strip() and not line.lstrip().startswith("#"):
+            out[-1] += " " + line.strip()  # a wrapped item continues
+        else:
+            _close(out, in_item)
+            out.append(line)
+            in_item = False
+    _close(out, in_item)
+    return out
+
+
+def _close(out: list[str], in_item: bool) -> None:
+    if in_item and out[-1] and out[-1][-1] not in ".:;?!":
+        out[-1] += "."
+
+
 def load_markdown(path: Path, root: Path | None = None) -> Document:
     """One Markdown file -> one document; the first ``# heading`` is the title."""
     try:
@@ -154,7 +187,7 @@ def load_markdown(path: Path, root: Path | None = None) -> Document:
     except UnicodeDecodeError as err:
         raise DataError(path, None, "not a UTF-8 text file", "save it as UTF-8 Markdown") from err
     title, lines, pending = path.stem.replace("-", " ").capitalize(), [], ""
-    for line in raw.splitlines():
+    for line in list_items(raw.splitlines()):
         if line.startswith("# ") and not lines and not pending:
             title = line[2:].strip()
             continue
@@ -167,9 +200,6 @@ def load_markdown(path: Path, root: Path | None = None) -> Document:
             continue
         if heading:  # a question or sentence heading stands alone
             line = heading.group(1) + "\n"
-        if _LIST_MARK.match(line):  # "1. Remove the packaging" is one sentence, not two
-            line = _LIST_MARK.sub("", line).rstrip()
-            line += "" if not line or line[-1:] in ".:;?!" else "."
         if pending and line.strip():
             line, pending = f"\n{pending}: {line.strip()}", ""
         lines.append(re.sub(r"\*\*|__|`", "", line))

@@ -321,13 +321,15 @@ class SupportStore:
             return row.conversation_id
 
     def add_agent_reply(self, ticket_id: int, text: str, release: bool = False) -> int:
-        """A human agent's reply, stored (masked) as an ``agent`` turn of the ticket's
-        conversation; with ``release`` the ticket closes in the same transaction. Returns the
-        turn id."""
+        """A human agent's reply, stored as an ``agent`` turn of the ticket's conversation; with
+        ``release`` the ticket closes in the same transaction. Returns the turn id.
+
+        subtle: stored as written, not masked: it is the shop's own text, and the customer is
+        shown this copy ("call us on [PHONE]" told them nothing)."""
         with session_scope(self.engine) as s:
             ticket = self._open_ticket_row(s, ticket_id, "reply to an open one")
             row = TurnRow(conversation_id=ticket.conversation_id, question="",
-                          answer=mask_pii(text), kind="agent", confidence=1.0)
+                          answer=text, kind="agent", confidence=1.0)
             s.add(row)
             if release:
                 self._release(s, ticket)

@@ -337,6 +337,36 @@ def test_two_deliverers_at_once_post_an_alert_once(home, server) -> None:
     assert service.deliver().delivered == 0  # delivered rows are never claimed again
 
 
+def test_a_claim_is_leased_from_the_clock_not_from_the_batch_start(home) -> None:
+    """Behind slow hooks a batch runs for minutes: a lease counted from its start had run out
+    before the POST began, and another deliverer posted the same alert again."""
+    from apps.finance_monitor.outbox import CLAIM_LEASE, _claim
+    from apps.finance_monitor.store import utcnow
+
+    service = FinanceService(make_config([]))
+    add_alert(service, "http://hook.test/x")
+    started = utcnow() - timedelta(minutes=30)
+    with session_scope(service.engine) as session:
+        session.execute(update(Delivery).values(next_attempt_at=started))
+    with session_scope(service.engine) as session:
+        delivery_id = session.scalars(select(Delivery.id)).one()
+    assert _claim(service.engine, delivery_id, started)
+    with session_scope(service.engine) as session:
+        lease = session.get(Delivery, delivery_id).next_attempt_at
+    assert lease > utcnow() + CLAIM_LEASE - timedelta(minutes=1)
+
+
+def test_a_sentiment_correction_outside_our_labels_is_one_line(home) -> None:
+    """A sentiment model with labels of its own (bearish/bullish) left nothing to check
+    against, and the correction crashed on the score of an unknown label."""
+    from apps.finance_monitor.corrections import correct
+    from shared.errors import VerticalsError
+
+    service = FinanceService(make_config([]))
+    with pytest.raises(VerticalsError, match="sentiment must be one of"):
+        correct(service.engine, 1, "sentiment", "whatever", ["bearish", "bullish"])
+
+
 def slow_ok(seconds: float):  # noqa: ANN201
     def handler(request: BaseHTTPRequestHandler, _hit: int) -> None:
         time.sleep(seconds)

@@ -13,9 +13,9 @@ def test_reply_then_release_gives_the_chat_back_to_the_bot(bot) -> None:
     assert handed.ticket_id is not None
     cid = handed.conversation_id
 
-    bot.agent_reply(handed.ticket_id, "  Mail me at jo@example.com and I'll check.  ")
-    turns = bot.conversation(cid)
-    assert (turns[-1].kind, turns[-1].answer) == ("agent", "Mail me at [EMAIL] and I'll check.")
+    bot.agent_reply(handed.ticket_id, "  Mail returns@shop.example or call 0800 123 4567.  ")
+    turns = bot.conversation(cid)  # the shop's own words reach the customer as written
+    assert (turns[-1].kind, turns[-1].answer) == ("agent", "Mail returns@shop.example or call 0800 123 4567.")
     assert bot.conversation_status(cid) == "handed_off"
     assert bot.ask("any news?", cid).kind == "waiting"  # still the agent's conversation
 

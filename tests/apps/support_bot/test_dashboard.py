@@ -99,10 +99,10 @@ def test_reply_sent_elsewhere_appears_when_the_chat_reruns(bot_home: Path) -> No
     at = _app()
     at.chat_input[0].set_value("who won the football match yesterday?").run()
     ticket = at.session_state["support_messages"][-1]["ticket_id"]
-    SupportService().agent_reply(ticket, "We'll email you at jo@example.com today.")  # another agent
+    SupportService().agent_reply(ticket, "Write to returns@shop.example today.")  # another agent
     at.run()
     assert not at.exception, at.exception
-    assert _agent_messages(at) == ["We'll email you at [EMAIL] today."]  # masked like every turn
+    assert _agent_messages(at) == ["Write to returns@shop.example today."]  # the shop's words, as written
 
 
 def test_empty_or_stale_reply_is_refused_in_words(bot_home: Path) -> None:

@@ -209,6 +209,15 @@ def test_a_short_passage_is_quoted_whole_and_subheadings_stand_alone(tmp_path) -
                          "When is my order ready?", "Within 2 hours.", "Steps: Open the box.", "Fit the pedals."]
 
 
+def test_list_markers_only_where_a_list_can_start() -> None:
+    from apps.support_bot.knowledge import list_items
+
+    assert list_items(["Our shop opened in", "2019. It is open daily."]) == \
+        ["Our shop opened in", "2019. It is open daily."]  # a wrapped year is not a list
+    assert list_items(["- Wash at 30 degrees,", "then dry flat.", "- Iron"]) == \
+        ["Wash at 30 degrees, then dry flat.", "Iron."]
+
+
 def test_quotes_are_chosen_by_similarity_and_never_end_on_a_question() -> None:
     text = ("Gift cards cost 10 to 500 euros. They come in a gift box. When do they expire? "
             "Gift cards are valid for 3 years. They cannot be exchanged for cash.")
