@@ -168,16 +168,18 @@ def serving_length(model_dir: Path, embed: bool = False) -> int:
 def best_backend(model_dir: Path, lossless: bool = False) -> OnnxBackend | TorchBackend | BySize | None:
     """The backend of :func:`best_form`, or None (use plain torch); where another form is faster
     on one text at a time, a :class:`BySize` that hands it the small batches."""
-    batch_form, single_form = best_form(model_dir, lossless), best_form(model_dir, lossless, single=True)
+    report, folder = _report(model_dir), export_dir(model_dir)
+    batch_form = _fastest(report, folder, lossless, single=False)
     if batch_form is None:
         return None
-    batch = _backend(model_dir, batch_form)
-    return batch if single_form == batch_form else BySize(_backend(model_dir, single_form), batch)
+    single_form = _fastest(report, folder, lossless, single=True)
+    batch = _backend(model_dir, batch_form, report)
+    return batch if single_form == batch_form else BySize(_backend(model_dir, single_form, report), batch)
 
 
-def _backend(model_dir: Path, form: str) -> OnnxBackend | TorchBackend:
+def _backend(model_dir: Path, form: str, report: dict) -> OnnxBackend | TorchBackend:
     if form == "bf16":
-        embed = _report(model_dir).get("kind") == "embedder"
+        embed = report.get("kind") == "embedder"
         return TorchBackend(load_torch(model_dir, embed), "cpu", embed, torch.bfloat16)
     return OnnxBackend(export_dir(model_dir) / FILES[form])
 
@@ -214,7 +216,11 @@ def best_form(model_dir: Path, lossless: bool = False, single: bool = False) -> 
     are noise, and onnxruntime has never been the slower one here (75 vs 79 vs 93 headlines/s
     for torch, ONNX, int8 in ``benchmarks/finance.py``).
     """
-    report, folder = _report(model_dir), export_dir(model_dir)
+    return _fastest(_report(model_dir), export_dir(model_dir), lossless, single)
+
+
+def _fastest(report: dict, folder: Path, lossless: bool, single: bool) -> str | None:
+    """:func:`best_form` on a report already read."""
     best, best_speed = None, -1.0
     for form, file in FILES.items():
         speed = report.get(f"{form}_texts_per_s", 0.0)

@@ -20,7 +20,7 @@ from shared.data import check_labels_known
 
 from .intents import IntentModel, Status, abstention_metrics, intent_config, split_calibration, train_intents
 from .knowledge import load_kb, read_questions
-from .ranking import choose_alpha, rrf
+from .ranking import rrf
 from .retrieval import RetrievalConfig, Retriever
 from .service import INTENTS, BotSettings
 from .store import SupportStore
@@ -115,7 +115,7 @@ def evaluate_retrieval(kb_path: str | Path, queries_path: str | Path, seed: int 
                   "the ones it is scored on (not held out): give 10 or more", file=sys.stderr)
         out |= {f"dense_{k}": v for k, v in _scores(retriever, test, False).items()}
         out |= {f"rrf_{k}": v for k, v in _scores(retriever, test, None, fusion=True).items()}
-        retriever.config.alpha = _tuned_alpha(retriever, tune)
+        retriever.config.alpha = retriever.best_alpha(tune)
         out["alpha"] = retriever.config.alpha
         out |= {f"hybrid_{k}": v for k, v in _scores(retriever, test, False).items()}
         served = _scores(retriever, test, None, bot.threshold)
@@ -140,8 +140,3 @@ def _split(queries: list, seed: int) -> tuple[list, list]:
     return shuffled[:half], shuffled[half:]
 
 
-def _tuned_alpha(retriever: Retriever, tune: list[tuple[str, str]]) -> float:
-    vectors = retriever.encode([q for q, _ in tune])
-    cands = [retriever.candidates(q, v) for (q, _), v in zip(tune, vectors, strict=True)]
-    relevant = [{c.chunk_id for c in retriever.document_chunks(d)} for _, d in tune]
-    return choose_alpha([c[0] for c in cands], [c[1] for c in cands], relevant)

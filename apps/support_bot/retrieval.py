@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from shared import Embedder, VectorIndex, atomic_write_text, get_settings, load_classifier
+from shared import Classifier, Embedder, VectorIndex, atomic_write_text, get_settings, load_classifier
 from shared.errors import VectorIndexError, VerticalsError
 
 from .knowledge import Chunk
-from .ranking import SparseBM25, fuse, tokenize, top_k
+from .ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from .store import KbChange, SupportStore
 
 
@@ -73,6 +73,7 @@ class Retriever:
         self._bm25_ids = np.empty(0, int)
         self._by_doc: dict[str, list[Chunk]] = {}
         self._doc_vectors: dict[tuple[int, ...], np.ndarray] = {}
+        self._reranker: tuple[str | None, Classifier] | None = None
         # subtle: the dashboard shares one retriever between browser sessions; an upload must
         # not change index, chunks and BM25 under a search that is reading them
         self._lock = threading.RLock()
@@ -86,7 +87,7 @@ class Retriever:
         self.index = self._load_or_rebuild()
         self._refresh_bm25()
         if self.reranker_name and self.config.use_reranker:
-            load_classifier(self.reranker_name).warm_up()
+            self.reranker.warm_up()
 
     def _load_or_rebuild(self) -> VectorIndex:
         meta_path = self.path.with_suffix(".json")
@@ -250,8 +251,23 @@ class Retriever:
         vectors = self.encode(queries)
         return [self.search(q, k, v, rerank) for q, v in zip(queries, vectors, strict=True)]
 
+    @property
+    def reranker(self) -> Classifier:
+        """The reranker named by ``reranker_name``, looked up once per name (not per question:
+        a lookup lists the registry and stats the export); training sets a new name."""
+        if self._reranker is None or self._reranker[0] != self.reranker_name:
+            self._reranker = (self.reranker_name, load_classifier(self.reranker_name))
+        return self._reranker[1]
+
+    def best_alpha(self, held: list[tuple[str, str]]) -> float:
+        """The BM25 weight that ranks held-out ``(question, doc_id)`` pairs best (``choose_alpha``)."""
+        vectors = self.encode([q for q, _ in held])
+        cands = [self.candidates(q, v) for (q, _), v in zip(held, vectors, strict=True)]
+        relevant = [{c.chunk_id for c in self.document_chunks(d)} for _, d in held]
+        return choose_alpha([c[0] for c in cands], [c[1] for c in cands], relevant)
+
     def _rerank(self, query: str, passages: list[Passage]) -> list[Passage]:
-        model = load_classifier(self.reranker_name)
+        model = self.reranker
         column = model.labels.index("1") if "1" in model.labels else 1
         probs = model.predict_proba([query] * len(passages),
                                     pairs=[p.chunk.search_text for p in passages])[:, column]

@@ -32,7 +32,6 @@ from shared.finetune import check_layers
 from .answer import relevance
 from .intents import intent_config, split_calibration, train_intents
 from .knowledge import read_questions
-from .ranking import choose_alpha
 from .retrieval import Passage, Retriever
 from .service import INTENTS, RERANKER, RETRIEVER, BotSettings, SupportService
 
@@ -313,10 +312,7 @@ class BotTrainer:
     def _alpha(self, retriever: Retriever, held: list[tuple[str, str]]) -> float:
         if not held:
             return 0.0
-        vectors = retriever.encode([q for q, _ in held])
-        cands = [retriever.candidates(q, v) for (q, _), v in zip(held, vectors, strict=True)]
-        relevant = [self._chunk_ids(retriever, d) for _, d in held]
-        alpha = choose_alpha([c[0] for c in cands], [c[1] for c in cands], relevant)
+        alpha = retriever.best_alpha(held)
         self.report["alpha"] = alpha
         return alpha
 
