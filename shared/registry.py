@@ -70,7 +70,9 @@ class Registry:
         return self.path(name, version) if at else self.path(ref)
 
     def card(self, name: str, version: str | None = None) -> dict:
-        return json.loads((self.path(name, version) / "card.json").read_text())
+        """A version's card; ``name`` may pin one itself (``"name@v3"``, see :meth:`resolve`)."""
+        path = self.path(name, version) if version else self.resolve(name)
+        return json.loads((path / "card.json").read_text())
 
     def save(
         self, name: str, write: Callable[[Path], None], card: dict, promote: bool = True

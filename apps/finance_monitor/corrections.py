@@ -39,6 +39,18 @@ class Change:
         return f"article {self.article_id}: {self.field} {self.before or '(unclassified)'} -> {self.after}"
 
 
+def correction_labels(field: str, model_labels: list[str] | None) -> list[str]:
+    """The labels an analyst may give: a topic model's own; for sentiment, the model's labels
+    that are ours, else ours (``[]``: no topic model, anything goes):
+
+    >>> correction_labels("sentiment", ["bearish", "bullish"])
+    ['negative', 'neutral', 'positive']
+    """
+    if field == "sentiment":
+        return [label for label in model_labels or SENTIMENTS if label in SENTIMENTS] or list(SENTIMENTS)
+    return list(model_labels or [])
+
+
 def correct(engine: Engine, article_id: int, field: str, value: str,
             allowed: list[str] | None = None) -> Change:
     """Record a correction and apply it to the article (so trends use the analyst's label);
@@ -46,8 +58,7 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
     the net-sentiment trend and the alerts agree with it."""
     if field not in FIELDS:
         raise VerticalsError(f"field must be one of {FIELDS}, got {field!r}")
-    if field == "sentiment":  # the model's own labels where they are ours, else ours
-        allowed = [label for label in allowed or SENTIMENTS if label in SENTIMENTS] or list(SENTIMENTS)
+    allowed = correction_labels(field, allowed)
     value = value.strip()
     if not value or (allowed and value not in allowed):
         raise VerticalsError(f"{field} must be one of {allowed}, got {value!r}")

@@ -21,6 +21,7 @@ from apps.finance_monitor.views import (
     count_articles,
     default_keys,
     health_frame,
+    open_alert_keys,
     topics,
     trends_frame,
 )
@@ -86,7 +87,7 @@ def show_trends(service: FinanceService) -> None:
         st.info("No classified articles yet.")
         return
     keys = sorted(frame["key"].unique())
-    alerted = [a.key.partition(":")[2] for a in alerts(service.engine) if a.key.startswith(f"{kind}:")]
+    alerted = [key.partition(":")[2] for key in open_alert_keys(service.engine) if key.startswith(f"{kind}:")]
     default = keys if kind == "topic" else default_keys(frame, alerted)
     # subtle: one key per kind; a shared key kept the topics chosen before as the ticker
     # choice, which matches no ticker, so the ticker chart opened empty
@@ -172,9 +173,7 @@ def show_corrections(service: FinanceService) -> None:
 
 def correct_form(service: FinanceService, article_id: int) -> None:
     field = st.radio("Field", ["sentiment", "topic"], horizontal=True, key="c-field")
-    labels = service.model_cards().get(service.model_name(field), {}).get("labels")
-    if field == "sentiment":
-        labels = labels or list(SENTIMENTS)
+    labels = service.correction_labels(field)
     if not labels:
         st.info("No topic model yet, so no topics to choose from: `verticals finance train`.")
         return

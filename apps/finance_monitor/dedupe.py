@@ -139,7 +139,10 @@ def shingles(text: str, n: int = 2) -> set[str]:
     >>> sorted(shingles("Vesta cuts jobs"))
     ['cut job', 'vesta cut']
     """
-    tokens = key_tokens(text)
+    return _grams(key_tokens(text), n)
+
+
+def _grams(tokens: list[str], n: int = 2) -> set[str]:
     if len(tokens) < n:
         return {" ".join(tokens)} if tokens else set()
     return {" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
@@ -155,7 +158,10 @@ def minhash(text: str) -> np.ndarray:
 
     The fraction of equal positions in two signatures estimates their shingles' Jaccard.
     """
-    grams = shingles(text)
+    return _signature(shingles(text))
+
+
+def _signature(grams: set[str]) -> np.ndarray:
     if not grams:
         return np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
     base = np.array([int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "big")
@@ -231,18 +237,21 @@ class NearDuplicateIndex:
             self._sigs[:len(self.ids)] = self._sigs[drop:drop + len(self.ids)].copy()
         if len(self.ids) == len(self._sigs):  # amortised growth, not a copy per story
             self._sigs = np.vstack([self._sigs, np.empty_like(self._sigs)])
-        self._sigs[len(self.ids)] = minhash(text)
+        keys = key_tokens(text)  # once: shingles and signature are built from them
+        grams = _grams(keys)
+        self._sigs[len(self.ids)] = _signature(grams)
         self.ids.append(article_id)
-        self._grams.append(shingles(text))
+        self._grams.append(grams)
         self._entities.append(entities(text))
-        self._keys.append(key_tokens(text))
+        self._keys.append(keys)
 
     def match(self, text: str) -> int | None:
         """The id of the stored story ``text`` repeats, else None."""
-        grams, names, keys = shingles(text), entities(text), key_tokens(text)
+        keys = key_tokens(text)
+        grams, names = _grams(keys), entities(text)
         if not self.ids or not grams:  # a text of filler words alone tells no story to match
             return None
-        estimate = (self._sigs[:len(self.ids)] == minhash(text)[None, :]).mean(axis=1)
+        estimate = (self._sigs[:len(self.ids)] == _signature(grams)[None, :]).mean(axis=1)
         best_id, best = None, self.threshold
         for i in np.flatnonzero(estimate >= self.candidate_floor):
             score = containment(grams, self._grams[i])

@@ -38,6 +38,7 @@ from .corrections import (
     Change,
     correct,
     corrected_labels,
+    correction_labels,
     export_corrections,
     mark_used,
     pending_corrections,
@@ -250,11 +251,13 @@ class FinanceService:
         """Mark an alert handled; False if it does not exist or was already acknowledged."""
         return acknowledge(self.engine, alert_id, by)
 
+    def correction_labels(self, field: str) -> list[str]:
+        """What an analyst may set ``field`` to (see :func:`corrections.correction_labels`)."""
+        return correction_labels(field, self.model_cards().get(self.model_name(field), {}).get("labels"))
+
     def correct(self, article_id: int, field: str, value: str) -> Change:
         """An analyst's label for an article; exported at once for the scheduled retrain."""
-        cards = self.model_cards()
-        allowed = cards.get(self.model_name(field), {}).get("labels")
-        change = correct(self.engine, article_id, field, value, allowed)
+        change = correct(self.engine, article_id, field, value, self.correction_labels(field))
         export_corrections(self.engine, field)
         return change
 

@@ -55,6 +55,12 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
     return views
 
 
+def open_alert_keys(engine: Engine) -> list[str]:
+    """The keys (``"ticker:NWB"``) of the alerts not yet acknowledged: one query, no articles."""
+    with session_scope(engine) as session:
+        return list(session.scalars(select(AlertRow.key).where(AlertRow.acknowledged_at.is_(None))))
+
+
 def _driver(found: Article) -> dict:
     """One article behind an alert; its driving sentences only when they say more than the
     title (a headline-only story's driving sentence is its title)."""
@@ -66,16 +72,6 @@ def _driver(found: Article) -> dict:
 ARTICLE_LIMIT = 500  # articles a table shows, newest first
 
 
-def like_pattern(text: str) -> str:
-    r"""An ``ilike`` pattern (escape character ``\``) matching ``text`` literally anywhere.
-
-    >>> like_pattern("50%_off")
-    '%50\\%\\_off%'
-    """
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _article_filters(topic: str | None, sentiment: str | None, source: str | None,
                      search: str | None) -> list[ColumnElement[bool]]:
     clauses = []
@@ -85,9 +81,8 @@ def _article_filters(topic: str | None, sentiment: str | None, source: str | Non
         clauses.append(Article.sentiment == sentiment)
     if source:
         clauses.append(Article.source == source)
-    if search:  # subtle: a user's "%" or "_" is a character to find, not a wildcard
-        like = like_pattern(search)
-        clauses.append(or_(*(column.ilike(like, escape="\\")
+    if search:  # subtle: a user's "%" or "_" is a character to find, not a wildcard (autoescape)
+        clauses.append(or_(*(column.icontains(search, autoescape=True)
                              for column in (Article.title, Article.text, Article.tickers))))
     return clauses
 

@@ -325,7 +325,7 @@ class RecommenderService:
         card = self.ranker_card()
         out = [card]
         for pinned in (card["params"]["biencoder"], card["params"]["cross_encoder"]):
-            out.append(json.loads((self.registry.resolve(pinned) / "card.json").read_text()))
+            out.append(self.registry.card(pinned))
         return out
 
     def models(self) -> str:
