@@ -110,7 +110,7 @@ class Pipeline:
 
         A user with no history has no profile for the text models to read: their text columns
         are NaN (:meth:`score_pairs` makes them neutral), and no model time is spent on them.
-        ``vectors``: ``user -> profile vector`` when already embedded (:meth:`top_k`).
+        ``vectors``: :meth:`profile_vectors` of the users, when already embedded (:meth:`top_k`).
         """
         for item in set(item_ids):
             self.known_item(item)
@@ -126,7 +126,7 @@ class Pipeline:
         """``(n, 2)``: bi-encoder cosine and cross-encoder P(interest) of each pair."""
         profiles = {u: self.profile(u) for u in sorted(set(users))}
         if vectors is None:
-            vectors = dict(zip(profiles, self.scorer.embed(list(profiles.values()))))
+            vectors = self.profile_vectors(list(profiles))
         rows = [self.row[i] for i in item_ids]
         bi = np.einsum("ij,ij->i", np.stack([vectors[u] for u in users]), self.item_vecs[rows])
         cross = self.scorer.interest([profiles[u] for u in users], [self.text[i] for i in item_ids])
@@ -163,7 +163,7 @@ class Pipeline:
         return frame
 
     def candidates(self, users: Sequence[str], n: int,
-                   vectors: np.ndarray | None = None) -> list[list[str]]:
+                   vectors: dict[str, np.ndarray] | None = None) -> list[list[str]]:
         """Up to ``n`` unseen items per user from three sources in the shares of ``self.shares``:
         the bi-encoder's nearest items, the items most often co-taken with the user's recent
         ones, then the most popular to fill up (popularity alone when cold); and beyond those
@@ -179,12 +179,13 @@ class Pipeline:
         return [list(dict.fromkeys(mix_sources(found, n, self.shares) + new))
                 for found, new in zip(self.sources(users, n, vectors), extra)]
 
-    def profile_vectors(self, users: Sequence[str]) -> np.ndarray:
-        """Bi-encoder vectors of the profiles of the ``users`` with history, in their order."""
-        return self.scorer.embed([self.profile(u) for u in users if self.taken.get(u)])
+    def profile_vectors(self, users: Sequence[str]) -> dict[str, np.ndarray]:
+        """``user -> bi-encoder vector of their profile``, for the ``users`` with history."""
+        warm = list(dict.fromkeys(u for u in users if self.taken.get(u)))
+        return dict(zip(warm, self.scorer.embed([self.profile(u) for u in warm])))
 
     def new_candidates(self, users: Sequence[str], n: int,
-                       vectors: np.ndarray | None = None) -> list[list[str]]:
+                       vectors: dict[str, np.ndarray] | None = None) -> list[list[str]]:
         """Per user, up to ``n`` items nobody has interacted with yet, nearest to the user's
         profile first (none for a user with no history: there is no text to match).
 
@@ -197,20 +198,22 @@ class Pipeline:
         warm = [u for u in users if self.taken.get(u)]
         if not self.new_items or not warm or n < 1:
             return [[] for _ in users]
-        vectors = self.profile_vectors(users) if vectors is None else vectors
-        sims = vectors @ self.item_vecs[[self.row[i] for i in self.new_items]].T
+        vectors = self.profile_vectors(warm) if vectors is None else vectors
+        new = self.item_vecs[[self.row[i] for i in self.new_items]]
+        sims = np.stack([vectors[u] for u in warm]) @ new.T
         nearest = {u: [self.new_items[j] for j in np.argsort(-row, kind="stable")[:n]]
                    for u, row in zip(warm, sims)}
         return [nearest.get(u, []) for u in users]
 
-    def sources(self, users: Sequence[str], n: int, vectors: np.ndarray | None = None
+    def sources(self, users: Sequence[str], n: int, vectors: dict[str, np.ndarray] | None = None
                 ) -> list[tuple[list[str], list[str], list[str]]]:
         """Per user, up to ``n`` unseen items from each source, best first: (bi-encoder,
         co-taken, popular). Cold users have only the popular list. ``vectors``:
         :meth:`profile_vectors` of ``users``, when already computed."""
         warm = [u for u in users if self.taken.get(u)]
-        vecs = self.profile_vectors(users) if vectors is None else vectors
-        found = search_candidates(self.index, vecs, n, [self.seen.get(u, set()) for u in warm])
+        vectors = self.profile_vectors(warm) if vectors is None else vectors
+        found = search_candidates(self.index, np.stack([vectors[u] for u in warm]), n,
+                                  [self.seen.get(u, set()) for u in warm]) if warm else []
         by_user = {u: [item for item, _ in hits] for u, hits in zip(warm, found)}
         ids = list(self.items["item_id"])
         out = []
@@ -246,8 +249,7 @@ class Pipeline:
         vectors = self.profile_vectors(users)  # once, for the candidates and the text scores
         lists = self.candidates(users, n_candidates or max(4 * k, 10), vectors)
         pair_users = [u for u, items in zip(users, lists) for _ in items]
-        by_user = dict(zip([u for u in users if self.taken.get(u)], vectors))
-        frame = self.score_pairs(pair_users, [i for items in lists for i in items], by_user)
+        frame = self.score_pairs(pair_users, [i for items in lists for i in items], vectors)
         return rank(frame, k)
 
     @property
