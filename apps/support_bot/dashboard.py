@@ -104,7 +104,7 @@ def conversation(service: SupportService, cid: str | None) -> None:
 def chat(service: SupportService) -> None:
     state = st.session_state
     state.setdefault("support_messages", [])
-    if not service.kb_list():
+    if not service.kb_count():  # every rerun: a count, not the whole KB listed
         st.info("The knowledge base is empty: run `verticals support demo` or upload files "
                 "in the Admin tab.")
     cid = state.get("support_conversation")

@@ -172,6 +172,10 @@ class SupportService:
     def kb_list(self) -> list[dict]:
         return self.store.documents()
 
+    def kb_count(self) -> int:
+        """How many documents the knowledge base holds, without listing them: ``0`` when empty."""
+        return self.store.document_count()
+
     def reindex(self) -> int:
         return self.retriever.reindex()
 

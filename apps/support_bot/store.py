@@ -223,6 +223,11 @@ class SupportStore:
                      "chunks": counts.get(r.doc_id, 0), "hash": r.content_hash,
                      "updated": r.updated} for r in rows]
 
+    def document_count(self) -> int:
+        """How many documents the knowledge base holds, counted in the database (nothing loaded)."""
+        with session_scope(self.engine) as s:
+            return s.scalar(select(func.count()).select_from(DocumentRow))
+
     def faq_pairs(self) -> list[tuple[str, str, str]]:
         """``(doc_id, question, answer)`` for every FAQ document: templates and training pairs."""
         with session_scope(self.engine) as s:

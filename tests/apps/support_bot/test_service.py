@@ -243,6 +243,7 @@ def test_readding_an_edited_faq_drops_the_old_question(bot: SupportService, tmp_
     result = bot.kb_add(faq)
     assert result["added"] == 1 and result["removed"] == 1 and result["chunks_removed"] == 1
     ids = {d["id"] for d in bot.kb_list()}
+    assert bot.kb_count() == len(ids)
     assert "faq-can-i-bring-my-pet-into-the-store" in ids
     assert "faq-can-i-bring-my-dog-into-the-store" not in ids
     assert set(bot.retriever.index.ids) == {str(i) for i in bot.store.chunk_ids()}
