@@ -77,10 +77,16 @@ def split_sentences(text: str) -> list[str]:
     return parts
 
 
-def chunk_document(doc: Document, max_words: int = 120, overlap: int = 1) -> list[Chunk]:
+def chunk_document(doc: Document, max_words: int = 50, overlap: int = 1) -> list[Chunk]:
     """Greedy sentence packing up to ``max_words``, repeating ``overlap`` sentences between chunks.
 
-    A 300-word article with ``max_words=120`` gives three chunks; a short FAQ answer gives one.
+    A 300-word article gives about seven chunks; a short FAQ answer gives one.
+
+    subtle: a chunk's vector is the mean of its words, so one answering sentence in a long chunk
+    is diluted by the rest ("which way does the left pedal screw in" reached cosine 0.27 with
+    the 120-word assembly chunk, under the hand-off floor). On the 179-turn demo review, blind
+    graded where the two bots differed, 50-word chunks answered 29 of 37 turns right against
+    21 with 120-word chunks, and handed off none of them wrongly (against 5).
     """
     sentences = split_sentences(doc.text)
     chunks: list[list[str]] = []
