@@ -6,7 +6,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,15 +151,17 @@ def read_labelled(
     return rows
 
 
-def check_labels_known(test: Iterable[LabelledText], known: set[str], path: str | Path) -> None:
-    """Fail on the first test label never seen in training, naming its row."""
+def check_labels_known(test: Iterable[LabelledText], known: set[str], path: str | Path,
+                       problem: Callable[[str], str] | None = None,
+                       fix: str = "add training examples for it or drop the row") -> None:
+    """Fail on the first test label not in ``known``, naming its row: by default as a label never
+    seen in training; ``problem`` words it otherwise (``lambda label: f"... got {label!r}"``)."""
     for position, item in enumerate(test):
         if item.label not in known:
             row = file_row(path, position) if Path(path).is_file() else position + 2
-            raise DataError(
-                path, row, f"label {item.label!r} does not occur in the training data",
-                "add training examples for it or drop the row",
-            )
+            said = (problem(item.label) if problem else
+                    f"label {item.label!r} does not occur in the training data")
+            raise DataError(path, row, said, fix)
 
 
 def write_labelled(rows: Iterable[LabelledText], path: str | Path) -> Path:

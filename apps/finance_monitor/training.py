@@ -165,13 +165,11 @@ def check_eval_labels(rows: list[LabelledText], column: str, known: list[str], p
     ``t.csv, row 2: sentiment must be negative, neutral or positive, got 'pos'``."""
     names = sorted(known)
     expected = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else repr(names[0])
-    for position, row in enumerate(rows):
-        if row.label not in known:
-            fix = ("a 'label' column is scored by the model that knows the most of its labels "
-                   "(sentiment when neither does); name the column sentiment or topic to choose"
-                   if from_label else "fix the label or drop the row")
-            raise DataError(path, file_row(path, position),
-                            f"{column} must be {expected}, got {row.label!r}", fix)
+    fix = ("a 'label' column is scored by the model that knows the most of its labels "
+           "(sentiment when neither does); name the column sentiment or topic to choose"
+           if from_label else "fix the label or drop the row")
+    check_labels_known(rows, set(known), path,
+                       lambda label: f"{column} must be {expected}, got {label!r}", fix)
 
 
 def evaluate_models(test_path: str | Path, models: ModelConfig) -> dict:
