@@ -40,6 +40,21 @@ def pleasantry_reply(message: str) -> str | None:
     return next(reply for first, reply in _COURTESY_REPLIES if not first or words[0] in first.split())
 
 
+# a customer asking for a person is handed one, whatever the question ("I want a human")
+_PERSON = re.compile(r"\b(?:(?:talk|speak|chat)\s+(?:to|with)\s+(?:an?\s+)?(?:someone|somebody|person|human|agent)"
+                     r"|(?:want|need)\s+(?:an?\s+)?(?:human|person|agent)|real person|live agent|human agent"
+                     r"|representative|operator)\b", re.I)
+
+
+def asks_for_person(message: str) -> bool:
+    """Whether the customer asks to be put through to a person:
+
+    >>> asks_for_person("that doesn't help, I want a human"), asks_for_person("how do I reset my password")
+    (True, False)
+    """
+    return bool(_PERSON.search(message))
+
+
 class AnswerKind(StrEnum):
     TEMPLATE = "template"  # a confident intent's linked answer
     GROUNDED = "grounded"  # composed from retrieved passages, with citations

@@ -25,10 +25,15 @@ CONFIDENCE_GRID = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
 MARGIN_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4)  # subtle: a near-tie (< 0.05) is never sure
 
 
+OOS_SURE = 0.9
+KB_LABEL = "knowledge_base"  # the class :func:`train_intents` gives its ``kb_questions``
+
+
 class Status(StrEnum):
     CONFIDENT = "confident"
     UNSURE = "unsure"  # low confidence or two intents nearly tied
     OOS = "oos"  # the out-of-scope class won
+    KB = "kb"  # the knowledge-base class won: in scope, for search, no intent of its own
 
 
 @dataclass
@@ -38,6 +43,7 @@ class Thresholds:
     confidence: float = 0.5
     margin: float = 0.1
     oos_label: str = "oos"
+    kb_label: str | None = None  # the class of questions the KB answers and no intent does
 
     def __post_init__(self) -> None:
         if not 0 <= self.confidence <= 1 or not 0 <= self.margin <= 1:
@@ -52,6 +58,11 @@ class IntentDecision:
     confidence: float
     margin: float
     status: Status
+
+    @property
+    def surely_out_of_scope(self) -> bool:
+        """The out-of-scope class won with ``p >= OOS_SURE``: the bot hands off unsearched."""
+        return self.status is Status.OOS and self.confidence >= OOS_SURE
 
 
 def decide(probs: np.ndarray, labels: Sequence[str], th: Thresholds) -> list[IntentDecision]:
@@ -69,6 +80,8 @@ def decide(probs: np.ndarray, labels: Sequence[str], th: Thresholds) -> list[Int
         label = labels[idx[0]]
         if label == th.oos_label:
             status = Status.OOS
+        elif label == th.kb_label:
+            status = Status.KB
         elif best >= th.confidence and margin >= th.margin:
             status = Status.CONFIDENT
         else:
@@ -94,7 +107,7 @@ def abstention_metrics(decisions: Sequence[IntentDecision], truth: Sequence[str]
 
 
 def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
-              oos_label: str = "oos") -> Thresholds:
+              oos_label: str = "oos", kb_label: str | None = None) -> Thresholds:
     """Grid-search thresholds on held-out rows.
 
     With out-of-scope rows the target is ``in_scope_accuracy + oos_recall`` (both count);
@@ -108,7 +121,7 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
     scored = []
     for confidence in CONFIDENCE_GRID:
         for margin in MARGIN_GRID:
-            th = Thresholds(float(confidence), float(margin), oos_label)
+            th = Thresholds(float(confidence), float(margin), oos_label, kb_label)
             decisions = decide(probs, labels, th)
             if has_oos:
                 m = abstention_metrics(decisions, truth, oos_label)
@@ -123,7 +136,7 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
     confidences = sorted({th.confidence for th in tied})
     confidence = confidences[len(confidences) // 2]
     margins = sorted(th.margin for th in tied if th.confidence == confidence)
-    return Thresholds(confidence, margins[len(margins) // 2], oos_label)
+    return Thresholds(confidence, margins[len(margins) // 2], oos_label, kb_label)
 
 
 def split_calibration(rows: Sequence[LabelledText], fraction: float = 0.2,
@@ -166,30 +179,38 @@ class IntentTraining:
 def train_intents(train: Sequence[LabelledText], calib: Sequence[LabelledText], name: str,
                   config: TrainConfig, oos_label: str = "oos", card_extra: dict | None = None,
                   registry: Registry | None = None,
-                  finish: Callable[[Classifier], dict] | None = None,
-                  no_template: Sequence[str] = ()) -> IntentTraining:
+                  finish: Callable[[Classifier, Thresholds], dict] | None = None,
+                  no_template: Sequence[str] = (), kb_questions: Sequence[str] = ()) -> IntentTraining:
     """Fine-tune on ``train``, calibrate thresholds on ``calib`` (see :func:`split_calibration`),
-    register the model with the thresholds in its card. ``finish`` gets the trained model
-    before it is promoted and returns more card entries (e.g. links it checked).
+    register the model with the thresholds in its card. ``finish`` gets the trained model and its
+    thresholds before it is promoted and returns more card entries (e.g. links it checked).
 
     ``no_template``: questions that no intent answers although the bot should (about a KB
     article, say). The calibration counts them with the out-of-scope rows: an intent must not
     claim them. subtle: calibrated on intent examples alone, the demo bot trusted 0.65 and
     answered "can I use the cycle to work scheme" with the bike-service template (p 0.73) and
     "can I rent a bike" with the payment one (p 0.90), though articles answer both.
+
+    ``kb_questions``: questions the knowledge base answers and no intent does, trained as one
+    more class, ``KB_LABEL``, whose verdict is "search" (:attr:`Status.KB`). subtle: trained
+    on out-of-scope examples that sound like the intents ("when does the supermarket close")
+    and without such a class, the model put every question that was not an intent out of
+    scope, sure of it: "how far can I ride on one charge" at p 0.95.
     """
     registry = registry or Registry()
     extra = dict(card_extra or {})
-    result = finetune_classifier(list(train), list(calib) or None, config, name, card_extra=extra,
+    kb_label = KB_LABEL if kb_questions else None
+    rows = list(train) + [LabelledText(q, KB_LABEL) for q in kb_questions]
+    result = finetune_classifier(rows, list(calib) or None, config, name, card_extra=extra,
                                  registry=registry, promote=False)
     path = registry.path(name, result.version)
     model = load_classifier(path)
-    thresholds, calibration = Thresholds(oos_label=oos_label), {}
+    thresholds, calibration = Thresholds(oos_label=oos_label, kb_label=kb_label), {}
     if calib:
         texts = [r.text for r in calib] + list(no_template)
         probs = model.predict_proba(texts)
         truth = [r.label for r in calib] + [oos_label] * len(no_template)
-        thresholds = calibrate(probs, model.labels, truth, oos_label)
+        thresholds = calibrate(probs, model.labels, truth, oos_label, kb_label)
         decisions = decide(probs, model.labels, thresholds)
         calibration = abstention_metrics(decisions[: len(calib)], truth[: len(calib)], oos_label)
         if no_template:
@@ -197,7 +218,7 @@ def train_intents(train: Sequence[LabelledText], calib: Sequence[LabelledText], 
                 [d.status is not Status.CONFIDENT for d in decisions[len(calib):]]))
     _write_card(path, {"thresholds": asdict(thresholds), "calibration": calibration,
                        "calibration_rows": len(calib), "no_template_rows": len(no_template),
-                       **(finish(model) if finish else {})})
+                       **(finish(model, thresholds) if finish else {})})
     registry.promote(name, result.version)  # only once its thresholds are in the card
     return IntentTraining(name, result.version, path, thresholds, calibration)
 

@@ -19,6 +19,7 @@ from .answer import (
     Answer,
     AnswerKind,
     Generator,
+    asks_for_person,
     grounded_answer,
     outranked,
     pleasantry_reply,
@@ -36,7 +37,6 @@ MAX_CHARS = 2000
 _ANAPHORA = frozenset("it its that this they them their those these one ones there".split())
 _ELLIPSIS = re.compile(r"^\W*(?:and|also|or|same for|what about|how about|what if)\b", re.I)
 # a message this surely out of scope on its own borrows nothing from earlier turns
-OOS_SURE = 0.9
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 
 
@@ -190,6 +190,8 @@ class SupportService:
             return Answer("Please type your question in words.", AnswerKind.INVALID, conversation_id=cid)
         if status == "handed_off":
             answer = Answer(WAITING_TEXT, AnswerKind.WAITING)
+        elif asks_for_person(message):
+            answer = Answer("", AnswerKind.HANDOFF, reason="asked for a person")
         elif reply := pleasantry_reply(message):
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
@@ -207,12 +209,18 @@ class SupportService:
         to the question (``template_margin``), or it was already given in the turns this one
         follows up: it did not answer them either.
 
+        A message surely out of scope on its own is handed off unsearched: search finds the
+        nearest passage for anything, and "when does Halfords open on sunday" got our opening
+        hours.
+
         subtle: gluing context onto every short message let "Tell me a joke" after a returns
-        question be answered with the returns template; a message surely out of scope on its
-        own ("tell me a joke about that") borrows no context either.
+        question be answered with the returns template.
         """
         query, decision, given = message, self._decide(message), set()
-        if is_follow_up(message) and not _surely_oos(decision):
+        if decision is not None and decision.surely_out_of_scope:
+            return Answer("", AnswerKind.HANDOFF, _in_scope_confidence(decision),
+                          reason=_handoff_reason(decision))
+        if is_follow_up(message):
             earlier = [t for t in self.store.history(cid, 3) if t.kind in ANSWERED]
             if earlier:
                 query = contextual_query([t.question for t in earlier], message)
@@ -300,11 +308,6 @@ def _confident(decision: IntentDecision | None) -> bool:
     return decision is not None and decision.status is Status.CONFIDENT
 
 
-def _surely_oos(decision: IntentDecision | None) -> bool:
-    """Out of scope on its own, with ``p >= OOS_SURE``."""
-    return decision is not None and decision.status is Status.OOS and decision.confidence >= OOS_SURE
-
-
 def _handoff_reason(decision: IntentDecision | None) -> str:
     """Why the bot handed off, for the agent's queue."""
     if decision is not None and decision.status is Status.OOS:
@@ -323,7 +326,7 @@ def _in_scope_confidence(decision: IntentDecision | None) -> float:
 
 
 def _intent(decision: IntentDecision | None) -> str | None:
-    return decision.intent if decision and decision.status is not Status.OOS else None
+    return decision.intent if decision and decision.status not in (Status.OOS, Status.KB) else None
 
 
 def _clean(message: str) -> tuple[str, str]:

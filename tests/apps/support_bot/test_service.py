@@ -140,7 +140,7 @@ def test_search_overrules_a_template_that_another_document_answers(bot: SupportS
 
 
 def test_a_follow_up_is_not_answered_with_the_template_just_given(bot: SupportService) -> None:
-    first = bot.ask("What does the warranty cover?")
+    first = bot.ask("How do I make a warranty claim?")
     assert first.kind is AnswerKind.TEMPLATE
     batteries = bot.ask("what about e-bike batteries?", first.conversation_id)
     assert batteries.kind is AnswerKind.GROUNDED and "800 charge cycles" in batteries.text
@@ -168,6 +168,13 @@ def test_out_of_scope_after_an_answered_question_is_handed_off(bot: SupportServi
     second = bot.ask("Which payment methods do you accept?")
     about = bot.ask("Tell me a joke about that", second.conversation_id)  # a pronoun, still OOS
     assert about.kind is AnswerKind.HANDOFF
+
+
+def test_asking_for_a_person_is_handed_off(bot: SupportService) -> None:
+    first = bot.ask("How do I return an item?")
+    person = bot.ask("that doesn't answer my question, I want to speak to a human", first.conversation_id)
+    assert person.kind is AnswerKind.HANDOFF and not person.citations
+    assert next(t for t in bot.handoffs() if t.id == person.ticket_id).reason == "asked for a person"
 
 
 def test_serving_stamp_follows_model_versions_and_index_saves(tmp_path: Path) -> None:
