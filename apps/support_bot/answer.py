@@ -41,9 +41,12 @@ def pleasantry_reply(message: str) -> str | None:
 
 
 # a customer asking for a person is handed one, whatever the question ("I want a human")
-_PERSON = re.compile(r"\b(?:(?:talk|speak|chat)\s+(?:to|with)\s+(?:an?\s+)?(?:someone|somebody|person|human|agent)"
-                     r"|(?:want|need)\s+(?:an?\s+)?(?:human|person|agent)|real person|live agent|human agent"
-                     r"|representative|operator)\b", re.I)
+_PERSON = re.compile(
+    r"\b(?:talk|speak|chat|connect|transfer|put)\s+(?:me\s+)?(?:to|with|through\s+to)\s+(?:an?\s+|the\s+|some\s+)?"
+    r"(?:(?:real|live|actual)\s+)?(?:someone|somebody|person|human|agent|manager|staff|representative|"
+    r"customer service)\b"
+    r"|\b(?:want|need|get\s+me)\s+(?:an?\s+)?(?:real\s+)?(?:human|person|agent)(?![-\w])(?!\s+to\b)"
+    r"|^\W*(?:an?\s+)?(?:human|agent|operator)(?:\s+please)?\W*$", re.I)
 
 
 def asks_for_person(message: str) -> bool:
@@ -58,7 +61,7 @@ def asks_for_person(message: str) -> bool:
 class AnswerKind(StrEnum):
     TEMPLATE = "template"  # a confident intent's linked answer
     GROUNDED = "grounded"  # composed from retrieved passages, with citations
-    HANDOFF = "handoff"  # below the calibrated confidence: a human takes over
+    HANDOFF = "handoff"  # a human takes over: unsure, out of scope, or asked for a person
     WAITING = "waiting"  # already handed off: the bot stays quiet
     INVALID = "invalid"  # empty or unusable message
     COURTESY = "courtesy"  # only a greeting or thanks: greeted or thanked back

@@ -18,6 +18,7 @@ from shared.errors import DataError
 
 KB_SUFFIXES = (".csv", ".jsonl", ".md", ".markdown")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+CHUNK_WORDS = 50  # the most words a chunk packs (see chunk_document)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
@@ -40,8 +41,9 @@ class Document:
 
     @property
     def content_hash(self) -> str:
-        """16 hex chars over everything a chunk or citation shows."""
-        blob = "\x1f".join((self.title, self.text, self.url))
+        """16 hex chars over everything a chunk or citation shows, and how chunks are cut (a
+        knowledge base added before a change of ``CHUNK_WORDS`` is re-chunked when re-added)."""
+        blob = "\x1f".join((self.title, self.text, self.url, f"chunks of {CHUNK_WORDS} words"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
@@ -77,7 +79,7 @@ def split_sentences(text: str) -> list[str]:
     return parts
 
 
-def chunk_document(doc: Document, max_words: int = 50, overlap: int = 1) -> list[Chunk]:
+def chunk_document(doc: Document, max_words: int = CHUNK_WORDS, overlap: int = 1) -> list[Chunk]:
     """Greedy sentence packing up to ``max_words``, repeating ``overlap`` sentences between chunks.
 
     A 300-word article gives about seven chunks; a short FAQ answer gives one.

@@ -36,7 +36,6 @@ MAX_CHARS = 2000
 # words that point back at an earlier turn, and openings that continue one ("and for kids?")
 _ANAPHORA = frozenset("it its that this they them their those these one ones there".split())
 _ELLIPSIS = re.compile(r"^\W*(?:and|also|or|same for|what about|how about|what if)\b", re.I)
-# a message this surely out of scope on its own borrows nothing from earlier turns
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 
 

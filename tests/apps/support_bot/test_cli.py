@@ -127,6 +127,18 @@ def test_train_help_says_which_model_each_epochs_flag_trains() -> None:
     assert "Epochs of the reranker." in lines["--reranker-epochs"] and "[default: 3]" in lines["--reranker-epochs"]
 
 
+def test_train_refuses_the_knowledge_base_label(empty_home: Path) -> None:
+    from apps.support_bot.service import SupportService
+    from apps.support_bot.training import BotTrainer
+    from shared.errors import VerticalsError
+
+    intents = empty_home / "intents.csv"
+    intents.parent.mkdir(parents=True, exist_ok=True)
+    intents.write_text("text,label\nwhere is my order,track_order\nhow do I join the club,knowledge_base\n")
+    with pytest.raises(VerticalsError, match="'knowledge_base' is the bot's own"):
+        BotTrainer(SupportService()).run(intents)
+
+
 @pytest.mark.parametrize("flag", ["--epochs", "--reranker-epochs", "--reranker-layers", "--max-length"])
 def test_train_refuses_a_count_below_one_naming_the_flag(empty_home: Path, flag: str) -> None:
     result = runner.invoke(app, ["train", "--intents", str(DEMO / "intents.csv"), flag, "0"])

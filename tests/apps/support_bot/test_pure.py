@@ -226,3 +226,17 @@ def test_quotes_are_chosen_by_similarity_and_never_end_on_a_question() -> None:
     scores = {"Gift cards are valid for 3 years. They cannot be exchanged for cash.": 0.9}
     chosen = best_quote("do gift cards expire?", text, similarity=lambda ws: [scores.get(w, 0.1) for w in ws])
     assert chosen == "Gift cards are valid for 3 years. They cannot be exchanged for cash."
+
+
+def test_the_knowledge_base_class_means_search_and_surely_out_of_scope_needs_p_09() -> None:
+    th = Thresholds(0.5, 0.1, "oos", "knowledge_base")
+    labels = ["a", "knowledge_base", "oos"]
+    kb, sure, unsure = decide(np.array([[0.1, 0.85, 0.05], [0.02, 0.03, 0.95], [0.1, 0.05, 0.85]]), labels, th)
+    assert kb.status is Status.KB and not kb.surely_out_of_scope
+    assert sure.status is Status.OOS and sure.surely_out_of_scope
+    assert unsure.status is Status.OOS and not unsure.surely_out_of_scope
+
+
+def test_the_answer_floor_counts_each_held_out_question_once() -> None:
+    # as two rates, one out-of-scope question at 0.6 outweighed ten answerable ones at 0.5
+    assert choose_threshold([0.5] * 10 + [0.7], [True] * 11, [0.6]) <= 0.5
