@@ -297,7 +297,9 @@ class SupportService:
         self.store.set_feedback(turn_id, None)
 
     def gaps(self, limit: int = 50) -> list:
-        return self.store.gaps(limit)
+        """Questions the bot could not answer or users down-voted, less requests for a person
+        (handed off too, but they say nothing about what the KB lacks)."""
+        return [t for t in self.store.gaps(limit) if not asks_for_person(t.question)]
 
     def intent_card(self) -> dict | None:
         return self.registry.card(INTENTS) if self.registry.current(INTENTS) else None

@@ -175,6 +175,7 @@ def test_asking_for_a_person_is_handed_off(bot: SupportService) -> None:
     person = bot.ask("that doesn't answer my question, I want to speak to a human", first.conversation_id)
     assert person.kind is AnswerKind.HANDOFF and not person.citations
     assert next(t for t in bot.handoffs() if t.id == person.ticket_id).reason == "asked for a person"
+    assert not any(g.id == person.turn_id for g in bot.gaps())  # not a gap in the KB
 
 
 def test_serving_stamp_follows_model_versions_and_index_saves(tmp_path: Path) -> None:
