@@ -217,8 +217,7 @@ class SupportService:
         """
         query, decision, given = message, self._decide(message), set()
         if decision is not None and decision.surely_out_of_scope:
-            return Answer("", AnswerKind.HANDOFF, _in_scope_confidence(decision),
-                          reason=_handoff_reason(decision))
+            return _handoff(decision)
         if is_follow_up(message):
             earlier = [t for t in self.store.history(cid, 3) if t.kind in ANSWERED]
             if earlier:
@@ -240,8 +239,7 @@ class SupportService:
                 [(self.retriever.encode(message)[0], 1.0), (vector, 0.1)]
             answer = grounded_answer(query, passages, _intent(decision), self._similarity(ranked))
             return self.generator.rephrase(message, answer) if self.generator else answer
-        return Answer("", AnswerKind.HANDOFF, _in_scope_confidence(decision), _intent(decision),
-                      reason=_handoff_reason(decision))
+        return _handoff(decision)
 
     def _similarity(self, weighted: list[tuple[np.ndarray, float]]) -> Callable[[list[str]], list[float]]:
         """Each text's weighted cosine to the question's vectors (how quotes are chosen)."""
@@ -307,6 +305,12 @@ class SupportService:
 
 def _confident(decision: IntentDecision | None) -> bool:
     return decision is not None and decision.status is Status.CONFIDENT
+
+
+def _handoff(decision: IntentDecision | None) -> Answer:
+    """A hand-off after judging: what the agent's queue shows (reason, intent, confidence)."""
+    return Answer("", AnswerKind.HANDOFF, _in_scope_confidence(decision), _intent(decision),
+                  reason=_handoff_reason(decision))
 
 
 def _handoff_reason(decision: IntentDecision | None) -> str:
