@@ -19,7 +19,8 @@ def test_int8_and_onnx_agree_with_torch_and_serve(full_model, session_registry, 
     assert load_classifier(path).backend_name == "torch"
     report = export_model(path, texts, int8=True)
     assert report["max_length"] == 24 == load_classifier(path).max_length  # checked as it serves
-    assert load_classifier(path).backend_name.endswith(".onnx")  # the cache sees the new export
+    # the cache sees the new export (which form serves depends on the machine's speeds)
+    assert load_classifier(path).backend_name in ("model.onnx", "model.int8.onnx", "torch-bf16")
     assert report["onnx_agreement"] == 1.0  # ONNX fp32 is lossless
     assert report["int8_agreement"] >= 0.95 and report["bf16_agreement"] >= 0.95
     assert json.loads((path / "export" / "report.json").read_text()) == report
