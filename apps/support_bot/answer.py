@@ -16,6 +16,7 @@ from .retrieval import Passage
 
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
                "colleague (ticket #{ticket}). They will reply in this conversation.")
+PERSON_TEXT = "I've passed you to a colleague (ticket #{ticket}). They will reply in this conversation."
 WAITING_TEXT = "A colleague has your question and will reply here shortly."
 # whole messages that are courtesy, not questions: greeted or thanked back, never handed off
 _COURTESY_WORD = (r"(?:(?:hi|hello|hey|good (?:morning|afternoon|evening))(?: there)?|thanks?(?: you)?"
@@ -40,20 +41,29 @@ def pleasantry_reply(message: str) -> str | None:
     return next(reply for first, reply in _COURTESY_REPLIES if not first or words[0] in first.split())
 
 
-# a customer asking for a person is handed one, whatever the question ("I want a human")
+# a customer asking for a person is handed one, whatever the question ("I want a human"); a
+# question about people ("do I need a person present at delivery?", "can my son talk to the
+# staff about sizing?", "I need a person to assemble my bike") is no such request
+_WHO = (r"(?:an?\s+|the\s+|your\s+|some\s+)?(?:(?:real|live|actual)\s+)?(?:someone|somebody|person|human|"
+        r"agent|manager|staff|representative|colleague|customer\s+service)\b")
 _PERSON = re.compile(
-    r"\b(?:talk|speak|chat|connect|transfer|put)\s+(?:me\s+)?(?:to|with|through\s+to)\s+(?:an?\s+|the\s+|some\s+)?"
-    r"(?:(?:real|live|actual)\s+)?(?:someone|somebody|person|human|agent|manager|staff|representative|"
-    r"customer service)\b"
-    r"|\b(?:want|need|get\s+me)\s+(?:an?\s+)?(?:real\s+)?(?:human|person|agent)(?![-\w])(?!\s+to\b)"
-    r"|^\W*(?:an?\s+)?(?:human|agent|operator)(?:\s+please)?\W*$", re.I)
+    r"(?:\b(?<!do\s)i\s+(?:want|need)\s+to\s|\bi(?:\s+would|'d)\s+like\s+to\s|\blet\s+me\s|"
+    r"\b(?:can|could|may)\s+i\s|^\W*(?:please\s+)?)\s*(?:talk|speak|chat)\s+(?:to|with)\s+" + _WHO
+    + r"|\b(?:connect|transfer|put)\s+me\s+(?:to|with|through\s+to)\s+" + _WHO
+    + r"|(?:\b(?<!do\s)i\s+(?:want|need)|\b(?:can|could|may)\s+i\s+(?:get|have)|\b(?:get|give)\s+me)"
+    r"\s+(?:an?\s+)?(?:(?:real|live)\s+)?(?:human|person|agent|representative)(?![-\w])(?!\s+to\b)"
+    r"|^\W*(?:an?\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|agent|operator|person|representative|manager)"
+    r"(?:\s+please)?\W*$", re.I)
+PERSON_REASON = "asked for a person"  # a hand-off's reason: not a gap in the knowledge base
 
 
 def asks_for_person(message: str) -> bool:
     """Whether the customer asks to be put through to a person:
 
-    >>> asks_for_person("that doesn't help, I want a human"), asks_for_person("how do I reset my password")
-    (True, False)
+    >>> asks_for_person("that doesn't help, I want a human"), asks_for_person("a real person please")
+    (True, True)
+    >>> asks_for_person("Do I need a person present at delivery?")
+    False
     """
     return bool(_PERSON.search(message))
 

@@ -148,11 +148,16 @@ def eval_retrieval(
 @app.command()
 def demo(as_json: JsonFlag = False) -> None:
     """Load the demo KB and train the demo models unless already done (idempotent)."""
+    from .knowledge import CHUNK_WORDS
+    from .service import BotSettings
     from .training import BotTrainer, TrainOptions
 
     service = _service()
     result = {"kb": service.kb_add(DEMO_DIR / "kb")}
-    if service.intent_card() is None:
+    card = service.intent_card()
+    # a home trained before a change of chunk size was re-chunked by the kb_add above: its
+    # answer floor and reranker were fitted on the old chunks
+    if card is None or BotSettings.from_card(card).chunk_words != CHUNK_WORDS:
         result["train"] = BotTrainer(service, TrainOptions()).run(
             DEMO_DIR / "intents.csv", DEMO_DIR / "article_questions.csv")
     else:

@@ -25,7 +25,7 @@ CONFIDENCE_GRID = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
 MARGIN_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4)  # subtle: a near-tie (< 0.05) is never sure
 
 
-OOS_SURE = 0.9  # an out-of-scope verdict this sure is handed off unsearched, and borrows no context
+OOS_SURE = 0.9  # an out-of-scope verdict this sure is handed off unsearched (with a KB class)
 KB_LABEL = "knowledge_base"  # the class :func:`train_intents` gives its ``kb_questions``
 
 

@@ -14,6 +14,8 @@ from shared import Registry
 from shared.errors import VerticalsError
 
 from .answer import (
+    PERSON_REASON,
+    PERSON_TEXT,
     UNSURE_TEXT,
     WAITING_TEXT,
     Answer,
@@ -55,6 +57,7 @@ class BotSettings:
     # template at p 0.98 while the delete FAQ was the top passage, 0.73 against 0.37. subtle: at
     # 0.1, "where is my parcel? I want to track it" lost its template to the tracking article
     template_margin: float = 0.2
+    chunk_words: int | None = None  # the chunk size the floor and reranker were fitted on
 
     @classmethod
     def from_card(cls, card: dict) -> BotSettings:
@@ -190,7 +193,7 @@ class SupportService:
         if status == "handed_off":
             answer = Answer(WAITING_TEXT, AnswerKind.WAITING)
         elif asks_for_person(message):
-            answer = Answer("", AnswerKind.HANDOFF, reason="asked for a person")
+            answer = Answer("", AnswerKind.HANDOFF, reason=PERSON_REASON)
         elif reply := pleasantry_reply(message):
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
@@ -216,7 +219,10 @@ class SupportService:
         question be answered with the returns template.
         """
         query, decision, given = message, self._decide(message), set()
-        if decision is not None and decision.surely_out_of_scope:
+        # subtle: only a model that learnt the knowledge base's own class may skip search; one
+        # trained without it (an empty KB, an older card) puts whatever is no intent out of
+        # scope, sure of it, and an article added since would never be searched
+        if decision is not None and decision.surely_out_of_scope and self.intents.thresholds.kb_label:
             return _handoff(decision)
         if is_follow_up(message):
             earlier = [t for t in self.store.history(cid, 3) if t.kind in ANSWERED]
@@ -253,7 +259,8 @@ class SupportService:
         answer.conversation_id, answer.notice = cid, notice
         if answer.kind is AnswerKind.HANDOFF:
             answer.ticket_id = self.store.open_ticket(cid, message, answer.reason or "low confidence")
-            answer.text = UNSURE_TEXT.format(ticket=answer.ticket_id)
+            text = PERSON_TEXT if answer.reason == PERSON_REASON else UNSURE_TEXT
+            answer.text = text.format(ticket=answer.ticket_id)
         if answer.kind is not AnswerKind.INVALID:
             sources = [c.chunk_id for c in answer.citations]
             answer.turn_id = self.store.add_turn(cid, message, answer.text, str(answer.kind),
@@ -297,7 +304,14 @@ class SupportService:
     def gaps(self, limit: int = 50) -> list:
         """Questions the bot could not answer or users down-voted, less requests for a person
         (handed off too, but they say nothing about what the KB lacks)."""
-        return [t for t in self.store.gaps(limit) if not asks_for_person(t.question)]
+        found, offset = [], 0
+        while len(found) < limit:  # read on past the requests, so a full page stays full
+            page = self.store.gaps(limit, offset)
+            found += [t for t in page if not asks_for_person(t.question)]
+            if len(page) < limit:
+                break
+            offset += limit
+        return found[:limit]
 
     def intent_card(self) -> dict | None:
         return self.registry.card(INTENTS) if self.registry.current(INTENTS) else None

@@ -360,10 +360,11 @@ class SupportStore:
         if still_open is None:  # the bot stays quiet while any ticket of the chat is open
             s.get(ConversationRow, row.conversation_id).status = "bot"
 
-    def gaps(self, limit: int = 50) -> list[Turn]:
-        """Questions the bot could not answer or users down-voted: what the KB is missing."""
+    def gaps(self, limit: int = 50, offset: int = 0) -> list[Turn]:
+        """Questions the bot could not answer or users down-voted, newest first: what the KB is
+        missing."""
         with session_scope(self.engine) as s:
             rows = s.scalars(select(TurnRow).where(
                 (TurnRow.kind.in_(("unsure", "handoff"))) | (TurnRow.feedback == -1))
-                .order_by(TurnRow.id.desc()).limit(limit)).all()
+                .order_by(TurnRow.id.desc()).offset(offset).limit(limit)).all()
             return [_turn(r) for r in rows]

@@ -32,7 +32,7 @@ from shared.finetune import check_layers
 
 from .answer import relevance
 from .intents import KB_LABEL, Status, Thresholds, decide, intent_config, split_calibration, train_intents
-from .knowledge import read_questions
+from .knowledge import CHUNK_WORDS, read_questions
 from .retrieval import Passage, Retriever
 from .service import INTENTS, RERANKER, RETRIEVER, BotSettings, SupportService
 
@@ -208,7 +208,7 @@ class BotTrainer:
             self._asked, self._asked_held = split_questions(read_questions(questions_path, known))
             self.report["labelled_questions"] = {"train": len(self._asked),
                                                 "held_out": len(self._asked_held)}
-        bot = BotSettings()
+        bot = BotSettings(chunk_words=CHUNK_WORDS)
         base = self._base
         faqs = service.store.faq_pairs()
         bot.templates = link_templates(train, faqs, base, opts.oos_label)
@@ -223,7 +223,6 @@ class BotTrainer:
             bot.reranker, bot.use_reranker = self._reranker(retriever, train, bot, held)
         retriever.config.use_reranker = bot.use_reranker
         retriever.config.rerank_margin = bot.rerank_margin
-        config = intent_config(len(train), opts.epochs, opts.max_length)
 
         def check_links(model: Classifier, thresholds: Thresholds) -> dict:
             linked = bot.templates
@@ -252,6 +251,8 @@ class BotTrainer:
         kb_questions = [q for q, d in self._asked + self._title_queries() if d not in linked] + \
             [q for d, q, _ in faqs if d not in linked]
         no_template = [q for q, d in self._asked_held if d not in linked]
+        self.report["knowledge_base_class_rows"] = len(kb_questions)
+        config = intent_config(len(train) + len(kb_questions), opts.epochs, opts.max_length)
         result = train_intents(train, calib, INTENTS, config, opts.oos_label,
                                registry=service.registry, finish=check_links, no_template=no_template,
                                kb_questions=kb_questions)

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from apps.support_bot.cli import app
+from apps.support_bot.knowledge import CHUNK_WORDS
 
 from .conftest import DEMO
 
@@ -84,6 +85,7 @@ def test_eval_retrieval_reports_what_the_bot_serves(bot_home: Path) -> None:
                                  str(DEMO / "queries.csv"), "--json"])
     out = _json(result)
     assert out["reranker"] == bot["reranker"] and bot["reranker"].startswith("support-reranker@v")
+    assert bot["chunk_words"] == CHUNK_WORDS  # `support demo` retrains a home chunked otherwise
     assert (out["use_reranker"], out["rerank_margin"]) == (bot["use_reranker"], bot["rerank_margin"])
     for mode in ("dense", "rrf", "hybrid", "served", "always_reranked"):
         assert 0.0 <= out[f"{mode}_recall@1"] <= out[f"{mode}_recall@5"] <= 1.0

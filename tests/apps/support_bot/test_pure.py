@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from apps.support_bot.answer import best_quote, pleasantry_reply, template_answer
+from apps.support_bot.answer import asks_for_person, best_quote, pleasantry_reply, template_answer
 from apps.support_bot.intents import Status, Thresholds, abstention_metrics, calibrate, decide
 from apps.support_bot.knowledge import Document, chunk_document, load_markdown, split_sentences
 from apps.support_bot.masking import mask_pii
@@ -240,3 +240,22 @@ def test_the_knowledge_base_class_means_search_and_surely_out_of_scope_needs_p_0
 def test_the_answer_floor_counts_each_held_out_question_once() -> None:
     # as two rates, one out-of-scope question at 0.6 outweighed ten answerable ones at 0.5
     assert choose_threshold([0.5] * 10 + [0.7], [True] * 11, [0.6]) <= 0.5
+
+
+@pytest.mark.parametrize("message", [
+    "that doesn't answer my question, I want to speak to a human", "connect me to an agent please",
+    "let me speak to your manager", "can I get a human", "I'd like to talk to someone",
+    "a real person", "representative please", "speak to a manager", "Agent!",
+])
+def test_a_request_for_a_person_is_read_as_one(message: str) -> None:
+    assert asks_for_person(message)
+
+
+@pytest.mark.parametrize("message", [
+    "who is the tour operator", "I need a person to assemble my bike",
+    "Do I need a person present at delivery?", "do I need to talk to the manager to return a bike",
+    "can my son talk to the staff about sizing", "I don't want a human, just tell me",
+    "is the manager in today",
+])
+def test_a_question_about_people_is_no_request_for_one(message: str) -> None:
+    assert not asks_for_person(message)

@@ -174,8 +174,16 @@ def test_asking_for_a_person_is_handed_off(bot: SupportService) -> None:
     first = bot.ask("How do I return an item?")
     person = bot.ask("that doesn't answer my question, I want to speak to a human", first.conversation_id)
     assert person.kind is AnswerKind.HANDOFF and not person.citations
+    assert person.text.startswith("I've passed you to a colleague")  # not "I'm not sure"
     assert next(t for t in bot.handoffs() if t.id == person.ticket_id).reason == "asked for a person"
     assert not any(g.id == person.turn_id for g in bot.gaps())  # not a gap in the KB
+    bot.ask("What is the capital of Australia?")
+    bot.ask("Tell me a joke")
+    gaps = bot.gaps()
+    assert len(gaps) >= 2
+    for _ in range(3):  # newer than every gap, they must not push the real gaps off a page
+        bot.ask("connect me to an agent please")
+    assert [g.id for g in bot.gaps(limit=2)] == [g.id for g in gaps[:2]]
 
 
 def test_serving_stamp_follows_model_versions_and_index_saves(tmp_path: Path) -> None:
