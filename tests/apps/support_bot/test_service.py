@@ -22,7 +22,7 @@ def _cited_docs(answer) -> set[str]:
 
 
 def test_confident_intent_answers_with_its_template(bot: SupportService) -> None:
-    answer = bot.ask("where is my parcel? I want to track it")
+    answer = bot.ask("I want to track my order")
     assert answer.kind is AnswerKind.TEMPLATE
     assert answer.intent == "track_order"
     assert _cited_docs(answer) & {"faq-how-do-i-track-my-order", "kb-tracking"}
@@ -144,6 +144,13 @@ def test_a_follow_up_is_not_answered_with_the_template_just_given(bot: SupportSe
     assert first.kind is AnswerKind.TEMPLATE
     batteries = bot.ask("what about e-bike batteries?", first.conversation_id)
     assert batteries.kind is AnswerKind.GROUNDED and "800 charge cycles" in batteries.text
+
+
+def test_a_follow_up_without_a_pronoun_leans_on_the_conversation(bot: SupportService) -> None:
+    first = bot.ask("I forgot my password. How do I reset it?")
+    link = bot.ask("how long is the link good for?", first.conversation_id)  # alone: nothing
+    assert link.kind is AnswerKind.GROUNDED
+    assert _cited_docs(link) & {"faq-i-forgot-my-password-how-do-i-reset-it", "kb-account"}
 
 
 def test_new_question_is_answered_on_its_own_topic(bot: SupportService) -> None:
