@@ -95,6 +95,21 @@ def test_ranker_is_an_exact_additive_breakdown_and_round_trips(tmp_path) -> None
     assert np.allclose(Ranker.load(tmp_path).predict(x), ranker.predict(x))
 
 
+def test_ranker_is_sklearns_logistic_regression_with_text_weights_at_least_0() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] - 0.8 * x[:, 2] + 0.5 * rng.normal(size=400) > 0).astype(int)
+    names = ["bi_score", "popularity", "recency"]
+    reference = LogisticRegression(max_iter=1000).fit((x - x.mean(0)) / x.std(0), y)
+    ranker = fit_ranker(x, y, names)  # no bound reached: the same fit
+    assert np.allclose(ranker.coef, reference.coef_[0], atol=1e-3)
+    assert ranker.intercept == pytest.approx(reference.intercept_[0], abs=1e-3)
+    against = fit_ranker(x, 1 - y, names)  # the text score now predicts *not* taking
+    assert against.coef[0] == 0.0 and against.coef[2] > 0.5  # recency is free to flip
+
+
 def test_rank_orders_per_user_with_stable_ties() -> None:
     frame = pd.DataFrame({"user_id": ["u", "u", "u", "v"], "item_id": ["a", "b", "c", "a"],
                           "score": [0.1, 0.9, 0.1, 0.5]})
