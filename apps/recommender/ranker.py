@@ -80,10 +80,16 @@ def fit_ranker(x: np.ndarray, y: Sequence[int], features: Sequence[str] = FEATUR
     from scipy.optimize import minimize
     from scipy.special import expit
 
-    y = np.asarray(y, dtype=np.float64)
-    if len(set(y.tolist())) < 2:
-        raise VerticalsError("the ranker needs both taken (1) and not-taken (0) examples in the "
-                             "validation period — add interactions or widen the split")
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.ndim != 2 or x.shape != (len(y), len(features)):
+        raise VerticalsError(f"the ranker got features of shape {x.shape} for {len(y)} labels and "
+                             f"{len(features)} feature names")
+    if not np.isfinite(x).all():
+        raise VerticalsError("the ranker got a missing or infinite feature value; check the items "
+                             "and interactions files for empty fields")
+    if set(y.tolist()) != {0.0, 1.0}:
+        raise VerticalsError("the ranker needs both taken (1) and not-taken (0) examples, and no "
+                             "other label, in the validation period — add interactions or widen the split")
     mean = x.mean(axis=0)
     scale = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
     z = (x - mean) / scale
@@ -97,4 +103,7 @@ def fit_ranker(x: np.ndarray, y: Sequence[int], features: Sequence[str] = FEATUR
     bounds = [(0.0, None) if f in TEXT_FEATURES else (None, None) for f in features] + [(None, None)]
     fit = minimize(loss, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=bounds,
                    options={"maxiter": 1000, "gtol": 1e-8})
+    if not fit.success:
+        raise VerticalsError(f"the ranker's fit did not converge ({fit.message}); try more "
+                             "validation data")
     return Ranker(list(features), mean.tolist(), scale.tolist(), fit.x[:-1].tolist(), float(fit.x[-1]))

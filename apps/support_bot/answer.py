@@ -44,16 +44,23 @@ def pleasantry_reply(message: str) -> str | None:
 # a customer asking for a person is handed one, whatever the question ("I want a human"); a
 # question about people ("do I need a person present at delivery?", "can my son talk to the
 # staff about sizing?", "I need a person to assemble my bike") is no such request
-_WHO = (r"(?:an?\s+|the\s+|your\s+|some\s+)?(?:(?:real|live|actual)\s+)?(?:someone|somebody|person|human|"
-        r"agent|manager|staff|representative|colleague|customer\s+service)\b")
+_WHO = (r"(?:an?\s+|the\s+|your\s+|some\s+|one\s+of\s+your\s+|a\s+member\s+of\s+)?(?:(?:real|live|actual)\s+)?"
+        r"(?:someone|somebody|person|human(?:\s+being)?|agent|manager|supervisor|operator|staff|representative|"
+        r"colleague|(?:customer\s+)?(?:service|support)(?:\s+team)?)\b"
+        r"(?!\s+(?:in|at)\s+(?:the\s+|your\s+|a\s+)?(?:store|shop|workshop)\b)")
+_SOFTLY = r"(?:(?:just|really|please|only|actually)\s+)*"
 _PERSON = re.compile(
-    r"(?:\b(?<!do\s)i\s+(?:want|need)\s+to\s|\bi(?:\s+would|'d)\s+like\s+to\s|\blet\s+me\s|"
-    r"\b(?:can|could|may)\s+i\s|^\W*(?:please\s+)?)\s*(?:talk|speak|chat)\s+(?:to|with)\s+" + _WHO
-    + r"|\b(?:connect|transfer|put)\s+me\s+(?:to|with|through\s+to)\s+" + _WHO
-    + r"|(?:\b(?<!do\s)i\s+(?:want|need)|\b(?:can|could|may)\s+i\s+(?:get|have)|\b(?:get|give)\s+me)"
-    r"\s+(?:an?\s+)?(?:(?:real|live)\s+)?(?:human|person|agent|representative)(?![-\w])(?!\s+to\b)"
-    r"|^\W*(?:an?\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|agent|operator|person|representative|manager)"
-    r"(?:\s+please)?\W*$", re.I)
+    rf"(?:\b(?<!do\s)i\s+{_SOFTLY}(?:want|need|wanna|demand)(?:\s+to)?\s|"
+    rf"\bi(?:\s+would|'?d)\s+{_SOFTLY}(?:like|prefer|love)\s+to\s|\blet\s+me\s|"
+    rf"\b(?:can|could|may)\s+i\s+{_SOFTLY}|^\W*{_SOFTLY})\s*(?:talk|speak|chat)\s+(?:to|with)\s+" + _WHO
+    + r"|\b(?:connect|transfer|put)\s+(?:me\s+)?(?:to|with|through\s+to)\s+" + _WHO
+    + r"|\bis\s+there\s+(?:someone|somebody|anyone|anybody)\s+i\s+(?:can|could)\s+(?:talk|speak|chat)\s+(?:to|with)\b"
+    + rf"|(?:\b(?<!do\s)i\s+{_SOFTLY}(?:want|need)|\b(?:can|could|may)\s+i\s+{_SOFTLY}(?:get|have)|\b(?:get|give)\s+me)"
+    r"\s+(?:an?\s+)?(?:(?:real|live)\s+)?(?:human|person|agent|representative)(?![-\w])"
+    r"(?!\s+(?:to|help|who|that|for)\b)"
+    r"|\b(?:can|could)\s+(?:someone|somebody|an?\s+agent|you)\s+(?:please\s+)?call\s+me(?:\s+back)?\W*$|\bcall-?back\b"
+    r"|^\W*(?:an?\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|agent|operator|person|representative|manager|supervisor)"
+    r"(?:\s+(?:please|pls|now))?\W*$", re.I)
 PERSON_REASON = "asked for a person"  # a hand-off's reason: not a gap in the knowledge base
 
 
@@ -65,7 +72,7 @@ def asks_for_person(message: str) -> bool:
     >>> asks_for_person("Do I need a person present at delivery?")
     False
     """
-    return bool(_PERSON.search(message))
+    return bool(_PERSON.search(message.replace("\u2019", "'")))
 
 
 class AnswerKind(StrEnum):

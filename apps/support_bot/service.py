@@ -30,8 +30,9 @@ from .answer import (
 )
 from .intents import IntentDecision, IntentModel, Status
 from .knowledge import load_kb
+from .ranking import tokenize
 from .retrieval import RetrievalConfig, Retriever, index_dir
-from .store import KbChange, SupportStore
+from .store import KbChange, SupportStore, Turn
 
 INTENTS, RERANKER, RETRIEVER = "support-intents", "support-reranker", "support-retriever"
 MAX_CHARS = 2000
@@ -232,16 +233,13 @@ class SupportService:
             query = contextual_query([t.question for t in earlier], message)
         vector = self.retriever.encode(query)[0]
         found = self.retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
-        # subtle: a follow-up may lean on the conversation without a pronoun ("how long is the
-        # link good for?" after a password reset): what finds nothing alone is searched again
-        # with the earlier questions, unless the model put it out of scope or the turn stood
-        # alone already
-        if (not earlier and not select_passages(found, self.bot.threshold) and not _confident(decision)
-                and (decision is None or decision.status is not Status.OOS)
-                and (earlier := self._earlier(cid))):
-            query = contextual_query([t.question for t in earlier], message)
-            vector = self.retriever.encode(query)[0]
-            found = self.retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
+        if not earlier and not select_passages(found, self.bot.threshold) and not _confident(decision) \
+                and (decision is None or decision.status is not Status.OOS):
+            earlier = self._picked_up(message, cid)
+            if earlier:
+                query = contextual_query([t.question for t in earlier], message)
+                vector = self.retriever.encode(query)[0]
+                found = self.retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
         given = {t.intent for t in earlier if t.kind == "template"}
         if _confident(decision) and decision.intent not in given:
             doc = self.bot.templates.get(decision.intent, "")
@@ -259,9 +257,21 @@ class SupportService:
             return self.generator.rephrase(message, answer) if self.generator else answer
         return _handoff(decision)
 
-    def _earlier(self, cid: str) -> list:
+    def _earlier(self, cid: str) -> list[Turn]:
         """The conversation's last turns a follow-up can lean on (up to 3, oldest first)."""
         return [t for t in self.store.history(cid, 3) if t.kind in ANSWERED]
+
+    def _picked_up(self, message: str, cid: str) -> list[Turn]:
+        """The earlier turns a message that found nothing alone leans on without a pronoun: it
+        takes up a word of their answers ("how long is the link good for?" after "a reset link
+        valid for 60 minutes"). None when it shares no word with them.
+
+        subtle: retried on any message that found nothing, a new topic took the old one's
+        answer: "do you sell skis?" after a service question quoted the service prices.
+        """
+        earlier = self._earlier(cid)
+        said = {word for t in earlier if t.kind != "handoff" for word in tokenize(t.answer)}
+        return earlier if said & set(tokenize(message)) else []
 
     def _similarity(self, weighted: list[tuple[np.ndarray, float]]) -> Callable[[list[str]], list[float]]:
         """Each text's weighted cosine to the question's vectors (how quotes are chosen)."""
@@ -320,14 +330,7 @@ class SupportService:
     def gaps(self, limit: int = 50) -> list:
         """Questions the bot could not answer or users down-voted, less requests for a person
         (handed off too, but they say nothing about what the KB lacks)."""
-        found, offset = [], 0
-        while len(found) < limit:  # read on past the requests, so a full page stays full
-            page = self.store.gaps(limit, offset)
-            found += [t for t in page if not asks_for_person(t.question)]
-            if len(page) < limit:
-                break
-            offset += limit
-        return found[:limit]
+        return self.store.gaps(limit, except_reason=PERSON_REASON)
 
     def intent_card(self) -> dict | None:
         return self.registry.card(INTENTS) if self.registry.current(INTENTS) else None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import ForeignKey, Integer, String, Text, delete, func, select
+from sqlalchemy import ForeignKey, Integer, String, Text, delete, exists, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -360,11 +360,14 @@ class SupportStore:
         if still_open is None:  # the bot stays quiet while any ticket of the chat is open
             s.get(ConversationRow, row.conversation_id).status = "bot"
 
-    def gaps(self, limit: int = 50, offset: int = 0) -> list[Turn]:
+    def gaps(self, limit: int = 50, except_reason: str | None = None) -> list[Turn]:
         """Questions the bot could not answer or users down-voted, newest first: what the KB is
-        missing."""
+        missing; less hand-offs whose ticket gave ``except_reason``."""
+        query = select(TurnRow).where(TurnRow.kind.in_(("unsure", "handoff")) | (TurnRow.feedback == -1))
+        if except_reason is not None:
+            query = query.where(~exists().where(
+                TicketRow.conversation_id == TurnRow.conversation_id,
+                TicketRow.question == TurnRow.question, TicketRow.reason == except_reason))
         with session_scope(self.engine) as s:
-            rows = s.scalars(select(TurnRow).where(
-                (TurnRow.kind.in_(("unsure", "handoff"))) | (TurnRow.feedback == -1))
-                .order_by(TurnRow.id.desc()).offset(offset).limit(limit)).all()
+            rows = s.scalars(query.order_by(TurnRow.id.desc()).limit(limit)).all()
             return [_turn(r) for r in rows]

@@ -108,6 +108,12 @@ def test_ranker_is_sklearns_logistic_regression_with_text_weights_at_least_0() -
     assert ranker.intercept == pytest.approx(reference.intercept_[0], abs=1e-3)
     against = fit_ranker(x, 1 - y, names)  # the text score now predicts *not* taking
     assert against.coef[0] == 0.0 and against.coef[2] > 0.5  # recency is free to flip
+    from shared.errors import VerticalsError
+
+    with pytest.raises(VerticalsError, match="missing or infinite"):
+        fit_ranker(np.where(np.eye(400, 3) > 0, np.nan, x), y, names)
+    with pytest.raises(VerticalsError, match="no other label"):
+        fit_ranker(x, 2 * y - 1, names)  # -1/1 labels
 
 
 def test_rank_orders_per_user_with_stable_ties() -> None:

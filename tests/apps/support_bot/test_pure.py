@@ -246,6 +246,8 @@ def test_the_answer_floor_counts_each_held_out_question_once() -> None:
     "that doesn't answer my question, I want to speak to a human", "connect me to an agent please",
     "let me speak to your manager", "can I get a human", "I'd like to talk to someone",
     "a real person", "representative please", "speak to a manager", "Agent!",
+    "i just want to talk to a human", "Can I please speak to a human?", "I\u2019d like to talk to someone",
+    "is there someone I can speak to", "can you call me back?", "connect to agent",
 ])
 def test_a_request_for_a_person_is_read_as_one(message: str) -> None:
     assert asks_for_person(message)
@@ -255,7 +257,8 @@ def test_a_request_for_a_person_is_read_as_one(message: str) -> None:
     "who is the tour operator", "I need a person to assemble my bike",
     "Do I need a person present at delivery?", "do I need to talk to the manager to return a bike",
     "can my son talk to the staff about sizing", "I don't want a human, just tell me",
-    "is the manager in today",
+    "is the manager in today", "can I talk to someone in store about fitting?",
+    "can I have a person help me pick a size", "will the courier call me before delivery",
 ])
 def test_a_question_about_people_is_no_request_for_one(message: str) -> None:
     assert not asks_for_person(message)

@@ -26,6 +26,8 @@ def test_confident_intent_answers_with_its_template(bot: SupportService) -> None
     assert answer.kind is AnswerKind.TEMPLATE
     assert answer.intent == "track_order"
     assert _cited_docs(answer) & {"faq-how-do-i-track-my-order", "kb-tracking"}
+    parcel = bot.ask("where is my parcel? I want to track it")  # the template, or the closer article
+    assert _cited_docs(parcel) & {"faq-how-do-i-track-my-order", "kb-tracking"}
 
 
 def test_kb_question_without_intent_gets_a_grounded_cited_answer(bot: SupportService) -> None:
@@ -151,6 +153,9 @@ def test_a_follow_up_without_a_pronoun_leans_on_the_conversation(bot: SupportSer
     link = bot.ask("how long is the link good for?", first.conversation_id)  # alone: nothing
     assert link.kind is AnswerKind.GROUNDED
     assert _cited_docs(link) & {"faq-i-forgot-my-password-how-do-i-reset-it", "kb-account"}
+    service = bot.ask("What does a Full Service at the workshop include?")
+    skis = bot.ask("do you sell skis?", service.conversation_id)  # a new topic, no word taken up
+    assert skis.kind is AnswerKind.HANDOFF
 
 
 def test_new_question_is_answered_on_its_own_topic(bot: SupportService) -> None:
