@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -183,11 +184,15 @@ def train_biencoder(
     batch_size: int = 32,
     lr: float = 2e-5,
     registry: Registry | None = None,
+    keep_better: bool = False,
     **options: float,
 ) -> str:
     """Tune ``base`` on (query, positive) ``pairs`` with in-batch negatives; register kind
     ``biencoder`` under ``name`` and return the version. Extra ``options`` are
     :class:`BiencoderConfig` fields (``max_length``, ``scale``, ``heldout_fraction``, ``seed``).
+
+    With ``keep_better``, a tuning that lowers the held-out MRR is not kept: the version holds
+    the base's weights, and its card says so (``metrics["kept"]``, ``warning``).
 
     >>> train_biencoder([("lost card", "To report a lost card ..."), ...], "faq")  # doctest: +SKIP
     'v1'
@@ -209,11 +214,18 @@ def train_biencoder(
     after = evaluate_biencoder(model, held)
     metrics = {f"{k}_before": v for k, v in before.items()}
     metrics |= {f"{k}_after": v for k, v in after.items()}
-    metrics |= {"n_train_pairs": len(train), "n_heldout_pairs": len(held)}
+    metrics |= {"n_train_pairs": len(train), "n_heldout_pairs": len(held), "kept": "tuned"}
     card = {
         "kind": "biencoder", "base": base, "data_fingerprint": fingerprint(pairs),
         "params": asdict(cfg), "metrics": metrics, "labels": [],
     }
+    if keep_better and held and after["mrr"] < before["mrr"]:
+        model = SentenceTransformer(str(resolve_model(base)), device=device)
+        model.max_seq_length = cfg.max_length
+        metrics["kept"] = "base"
+        card["warning"] = (f"tuning lowered the held-out MRR ({before['mrr']:.3f} -> {after['mrr']:.3f}): "
+                           f"this version keeps the base model's weights")
+        print(f"{name}: {card['warning']}", file=sys.stderr)
 
     def write(out: Path) -> None:
         model.save(str(out))

@@ -116,3 +116,18 @@ def test_cross_encoder_registers_a_pair_classifier(home):
     assert report["onnx_agreement"] == 1.0 and served.backend_name.endswith(".onnx")
     # the exported graph pools the two sides apart too
     np.testing.assert_allclose(served.logits(queries, passages), torch_logits, atol=1e-4)
+
+
+def test_keep_better_keeps_the_base_when_tuning_lowers_held_out_mrr(home, monkeypatch):
+    import shared.contrastive as contrastive
+    from shared.embed import Embedder
+    from shared.registry import get_registry
+
+    scores = iter([{"recall_at_1": 0.5, "mrr": 0.6}, {"recall_at_1": 0.25, "mrr": 0.4}])
+    monkeypatch.setattr(contrastive, "evaluate_biencoder", lambda model, held: next(scores))
+    train_biencoder(code_pairs(2), "worse", lr=1e-3, max_length=16, heldout_fraction=0.25,
+                    keep_better=True)
+    card = get_registry().card("worse")
+    assert card["metrics"]["kept"] == "base" and "0.600 -> 0.400" in card["warning"]
+    texts = ["help with plonk case 1", "Article: how to handle a refund"]
+    np.testing.assert_allclose(Embedder("worse").encode(texts), Embedder("minilm").encode(texts), atol=1e-5)
