@@ -192,7 +192,8 @@ def train_biencoder(
     :class:`BiencoderConfig` fields (``max_length``, ``scale``, ``heldout_fraction``, ``seed``).
 
     With ``keep_better``, a tuning that lowers the held-out MRR is not kept: the version holds
-    the base's weights, and its card says so (``metrics["kept"]``, ``warning``).
+    the base's weights and scores, and its card says so (``kept``, ``warning``, and the tuning's
+    scores as ``*_tuned``).
 
     >>> train_biencoder([("lost card", "To report a lost card ..."), ...], "faq")  # doctest: +SKIP
     'v1'
@@ -214,15 +215,17 @@ def train_biencoder(
     after = evaluate_biencoder(model, held)
     metrics = {f"{k}_before": v for k, v in before.items()}
     metrics |= {f"{k}_after": v for k, v in after.items()}
-    metrics |= {"n_train_pairs": len(train), "n_heldout_pairs": len(held), "kept": "tuned"}
+    metrics |= {"n_train_pairs": len(train), "n_heldout_pairs": len(held)}
     card = {
         "kind": "biencoder", "base": base, "data_fingerprint": fingerprint(pairs),
-        "params": asdict(cfg), "metrics": metrics, "labels": [],
+        "params": asdict(cfg), "metrics": metrics, "labels": [], "kept": "tuned",
     }
     if keep_better and held and after["mrr"] < before["mrr"]:
         model = SentenceTransformer(str(resolve_model(base)), device=device)
         model.max_seq_length = cfg.max_length
-        metrics["kept"] = "base"
+        # the version's scores are the weights it holds; the rejected tuning's stay beside them
+        metrics |= {f"{k}_tuned": v for k, v in after.items()} | {f"{k}_after": v for k, v in before.items()}
+        card["kept"] = "base"
         card["warning"] = (f"tuning lowered the held-out MRR ({before['mrr']:.3f} -> {after['mrr']:.3f}): "
                            f"this version keeps the base model's weights")
         print(f"{name}: {card['warning']}", file=sys.stderr)

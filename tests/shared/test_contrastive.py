@@ -128,6 +128,7 @@ def test_keep_better_keeps_the_base_when_tuning_lowers_held_out_mrr(home, monkey
     train_biencoder(code_pairs(2), "worse", lr=1e-3, max_length=16, heldout_fraction=0.25,
                     keep_better=True)
     card = get_registry().card("worse")
-    assert card["metrics"]["kept"] == "base" and "0.600 -> 0.400" in card["warning"]
+    assert card["kept"] == "base" and "0.600 -> 0.400" in card["warning"]
+    assert card["metrics"]["mrr_after"] == 0.6 and card["metrics"]["mrr_tuned"] == 0.4  # what it serves
     texts = ["help with plonk case 1", "Article: how to handle a refund"]
     np.testing.assert_allclose(Embedder("worse").encode(texts), Embedder("minilm").encode(texts), atol=1e-5)
