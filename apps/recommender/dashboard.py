@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from apps.recommender.features import FEATURE_NAMES
+from apps.recommender.features import FEATURE_NAMES, TEXT_FEATURES
 from apps.recommender.service import DEMO_PREFIX, Recommendation, RecommenderService
 from shared import get_registry
 from shared.errors import VerticalsError
@@ -119,11 +119,14 @@ if note:
 st.dataframe(recommendations_table(recs), hide_index=True, width="stretch",
              column_config={"score": st.column_config.NumberColumn("score", format="%.2f%%")})
 baseline = f" {recs[0].baseline:.2f}" if recs else ""
+coef = service.ranker_card()["params"].get("coef")  # text weights of 0: the bound in fit_ranker
 st.caption("Score = the ranker's P(take), in percent. Its logit (log-odds) = baseline"
            f"{baseline} (an average candidate: every feature at its training mean; the same for "
            "every item) + text interest (bi- and cross-encoder) + other features (popularity, "
            "recency, category, activity, co-taken), each part measured from that average."
-           + (" With no history, text interest is neutral (0), so not shown." if note else ""))
+           + (" With no history, text interest is neutral (0), so not shown." if note else "")
+           + (" This ranker gives the text scores no weight: on its validation data they added nothing"
+              " to the other features." if coef and not any(coef.get(f) for f in TEXT_FEATURES) else ""))
 if recs and not note:
     show_why(recs[0])
 

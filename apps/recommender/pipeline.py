@@ -26,7 +26,7 @@ from .scoring import TextScorer, build_index, search_candidates
 COLD_START = ("scored by the ranker as for its average user: only the items' popularity and "
               "recency count (text interest and the other user features are neutral until they "
               "take something)")
-POPULARITY_FALLBACK = f"No history yet, so these are popular items, {COLD_START}."
+POPULARITY_FALLBACK = f"No history yet, so these are picked from the most popular items and {COLD_START}."
 NEW_ITEM_SHARE = 0.1  # room in each user's pool, beyond the n candidates, for never-seen items
 SIMILAR_PAIRS = 0.1  # a history item explains a pick when they are as close as the closest 10% of pairs
 # why an item ranks, by the feature that raised its score most: (feature above its mean, below)

@@ -58,6 +58,10 @@ def test_dashboard_shows_history_reranked_list_and_cards(dashboard_env: dict) ->
     # history titles explain a pick only where text interest raised its score
     assert all(t > 0 or not b.startswith("you liked")
                for t, b in zip(recs["text interest"], recs["because"]))
+    from shared import get_registry
+
+    coef = get_registry().card("rec-ranker")["params"]["coef"]  # the caption says when text weighs 0
+    assert ("gives the text scores no weight" in caption) == (coef["bi_score"] == coef["cross_score"] == 0)
     why = next(m.value for m in at.markdown if m.value.startswith("**Why"))
     assert why.endswith(f"Because {markdown_text(recs['because'][0])}\\.")
     # the chart: what each feature added to the first pick's logit, by readable names
@@ -73,7 +77,7 @@ def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> Non
     at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
     at.selectbox[0].select(at.selectbox[0].options[-1]).run()
     assert not at.exception
-    assert at.info[0].value.startswith("No history yet, so these are popular items, scored by")
+    assert at.info[0].value.startswith("No history yet, so these are picked from the most popular items and scored by")
     assert not any("history" in w.value for w in at.warning)
     recs = at.dataframe[0].value
     # text interest (0 throughout) and the baseline (one number, in the caption) are not columns
