@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from apps.support_bot.answer import PERSON_REASON
 from apps.support_bot.knowledge import KB_SUFFIXES
 from apps.support_bot.service import SupportService, serving_stamp
 from shared import atomic_write_bytes, get_settings
@@ -38,7 +39,10 @@ def show_answer(message: dict, service: SupportService) -> None:
             st.markdown(f"> {markdown_text(c['quote'], keep_formatting=True)}")
     if message.get("notice"):
         st.warning(message["notice"])
-    st.caption(f"{KIND_WORDS.get(message['kind'], message['kind'])} · confidence {message['confidence']:.2f}")
+    judged = message["kind"] in ("template", "grounded", "handoff") and message.get("reason") != PERSON_REASON
+    # a request for a person, a greeting or a wait was not judged: no confidence to show
+    st.caption(KIND_WORDS.get(message["kind"], message["kind"])
+               + (f" · confidence {message['confidence']:.2f}" if judged else ""))
     turn = message.get("turn_id")
     if turn and message["kind"] in ("template", "grounded"):
         vote_buttons(service, turn, message.get("feedback"))

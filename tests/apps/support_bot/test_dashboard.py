@@ -36,6 +36,8 @@ def test_chat_shows_cited_answer_and_confidence(bot_home: Path) -> None:
     assert any("helpful — thanks" in c.value for c in at.caption)
     assert not any("unhelpful" in c.value for c in at.caption)
     assert all(row != "thumbs down" for row in _gaps_table(at).get("feedback", []))
+    at.chat_input[0].set_value("can I speak to a human please").run()  # not judged: no confidence
+    assert [c.value for c in at.caption if c.value.startswith("handed off")] == ["handed off"]
 
 
 def _gaps_table(at: AppTest):
