@@ -66,7 +66,7 @@ def _driver(found: Article) -> dict:
     title (a headline-only story's driving sentence is its title)."""
     driving = " | ".join(found.driving_sentences())
     return {"id": found.id, "title": found.title, "url": found.url, "source": found.source,
-            "published": found.published, "driving": None if driving == found.title else driving}
+            "published": found.published, "driving": "" if driving == found.title else driving}
 
 
 ARTICLE_LIMIT = 500  # articles a table shows, newest first
@@ -104,9 +104,15 @@ def articles_frame(engine: Engine, topic: str | None = None, sentiment: str | No
              .order_by(Article.published.desc()).limit(limit))
     with session_scope(engine) as session:
         rows = [[a.id, a.published, a.source, a.title, a.topic, a.sentiment,
-                 a.sentiment_score, a.tickers, a.duplicates, a.url]
+                 _shown(a.sentiment_score), a.tickers, a.duplicates, a.url]
                 for a in session.scalars(query).all()]
     return pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
+
+
+def _shown(score: float | None) -> float | None:
+    """A score at the 2 places the dashboard shows, with no negative zero: ``-0.001 -> 0.0``
+    (it read "-0.00")."""
+    return None if score is None else round(score, 2) + 0.0
 
 
 def topics(engine: Engine) -> list[str]:
@@ -125,7 +131,8 @@ def article(engine: Engine, article_id: int) -> dict | None:
             return None
         return {"id": found.id, "title": found.title, "text": found.text, "url": found.url,
                 "topic": found.topic, "sentiment": found.sentiment,
-                "score": found.sentiment_score, "driving": found.driving_sentences(), "tickers": found.ticker_list()}
+                "score": _shown(found.sentiment_score), "driving": found.driving_sentences(),
+                "tickers": found.ticker_list()}
 
 
 def health_frame(engine: Engine, configured: list[str] | None = None) -> pd.DataFrame:
