@@ -246,13 +246,13 @@ class SupportService:
             earlier = self._picked_up(message, cid)
             if earlier:
                 query = contextual_query([t.question for t in earlier], message)
-                vector = self.retriever.encode(query)[0]
-                found = self.retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
+                vector = retriever.encode(query)[0]
+                found = retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
         given = {t.intent for t in earlier if t.kind == "template"}
         if _confident(decision) and decision.intent not in given:
             doc = self.bot.templates.get(decision.intent, "")
-            chunks = self.retriever.document_chunks(doc)
-            own = self.retriever.document_similarity(doc, vector) if chunks else 0.0
+            chunks = retriever.document_chunks(doc)
+            own = retriever.document_similarity(doc, vector) if chunks else 0.0
             if chunks and not outranked(found, doc, own, self.bot.template_margin):
                 return template_answer(chunks, decision.confidence, decision.intent)
         passages = select_passages(found, self.bot.threshold)
@@ -260,7 +260,7 @@ class SupportService:
             # subtle: a follow-up's quote must answer its own new part ("and to Norway?"); the
             # joined question's vector, led by the earlier turn, only breaks ties
             ranked = [(vector, 1.0)] if query == message else \
-                [(self.retriever.encode(message)[0], 1.0), (vector, 0.1)]
+                [(retriever.encode(message)[0], 1.0), (vector, 0.1)]
             answer = grounded_answer(query, passages, _intent(decision), self._similarity(ranked))
             return self.generator.rephrase(message, answer) if self.generator else answer
         return _handoff(decision)
