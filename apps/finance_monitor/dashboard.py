@@ -143,6 +143,8 @@ def show_health(service: FinanceService) -> None:
     frame = health_frame(service.engine, [s.name for s in service.config.sources])
     if frame.empty:
         st.info("No polls yet: run `verticals finance run` or `verticals finance poll-once`.")
+    # words for what is missing: no success yet, no error (a grey "None" read as a fault)
+    frame = frame.fillna({"last_success": "never", "last_error_at": "", "last_error": ""})
     st.dataframe(frame, hide_index=True, width="stretch")
 
 

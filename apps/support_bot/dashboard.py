@@ -29,6 +29,11 @@ def get_service(home: str, stamp: tuple) -> SupportService:
     return SupportService()
 
 
+def _when(stamp: str) -> str:
+    """A stored ISO time as people read it: ``"2026-12-03T03:40:25+00:00" -> "2026-12-03 03:40 UTC"``."""
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if len(stamp) >= 16 and stamp[10] == "T" else stamp
+
+
 def show_answer(message: dict, service: SupportService) -> None:
     """An assistant message: text, citations with their quotes, confidence, thumbs."""
     st.markdown(markdown_text(message["text"], keep_formatting=True))
@@ -204,7 +209,7 @@ def handoffs(service: SupportService) -> None:
         return
     for t in tickets:
         with st.container(border=True):
-            st.markdown(f"**#{t.id}** · `{t.conversation_id[:8]}` · {t.created} · {t.reason}")
+            st.markdown(f"**#{t.id}** · `{t.conversation_id[:8]}` · {_when(t.created)} · {t.reason}")
             # subtle: the customer's own words; as Markdown they could show the agent an image
             # fetched from anywhere or a disguised link
             st.text(t.question)
@@ -225,10 +230,10 @@ def show_turns(turns: list) -> None:
     with st.expander(label, expanded=waited > 0), st.container(height=360 if len(turns) > 3 else "content"):
         for turn in turns:
             if turn.question:
-                st.caption(f"Customer · {turn.created}")
+                st.caption(f"Customer · {_when(turn.created)}")
                 st.text(turn.question)
             who = "Agent" if turn.kind == "agent" else f"Bot ({KIND_WORDS.get(turn.kind, turn.kind)})"
-            st.caption(f"{who} · {turn.created}")
+            st.caption(f"{who} · {_when(turn.created)}")
             st.markdown(markdown_text(turn.answer, keep_formatting=True))
 
 
@@ -254,7 +259,7 @@ def _release(service: SupportService, ticket_id: int) -> None:
 
 def gaps(service: SupportService) -> None:
     rows = [{"question": t.question, "what happened": KIND_WORDS.get(t.kind, t.kind),
-             "feedback": VOTE_WORDS[t.feedback], "confidence": round(t.confidence, 3), "when": t.created}
+             "feedback": VOTE_WORDS[t.feedback], "confidence": round(t.confidence, 3), "when": _when(t.created)}
             for t in service.gaps()]
     if not rows:
         st.info("No gaps yet: unanswered and down-voted questions show up here.")
