@@ -119,7 +119,8 @@ if note:
 st.dataframe(recommendations_table(recs), hide_index=True, width="stretch",
              column_config={"score": st.column_config.NumberColumn("score", format="%.2f%%")})
 baseline = f" {recs[0].baseline:.2f}" if recs else ""
-coef = service.ranker_card()["params"].get("coef")  # text weights of 0: the bound in fit_ranker
+cards = service.cards()  # the ranker's first, then the text models it pins
+coef = cards[0]["params"].get("coef")  # text weights of 0: the bound in fit_ranker
 st.caption("Score = the ranker's P(take), in percent. Its logit (log-odds) = baseline"
            f"{baseline} (an average candidate: every feature at its training mean; the same for "
            "every item) + text interest (bi- and cross-encoder) + other features (popularity, "
@@ -139,6 +140,6 @@ else:
     st.dataframe(history.drop(columns=["item_id"]), hide_index=True, width="stretch")
 
 st.subheader("Models")
-for card in service.cards():
+for card in cards:
     with st.expander(f"{card.get('name')} {card.get('version')} ({card.get('kind')})"):
         show_model_card(card)

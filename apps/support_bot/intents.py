@@ -58,11 +58,9 @@ class IntentDecision:
     confidence: float
     margin: float
     status: Status
-
-    @property
-    def surely_out_of_scope(self) -> bool:
-        """The out-of-scope class won with ``p >= OOS_SURE``: the bot hands off unsearched."""
-        return self.status is Status.OOS and self.confidence >= OOS_SURE
+    # the out-of-scope class won with p >= OOS_SURE, in a model with the KB's class: the bot
+    # hands off unsearched (see :func:`decide`)
+    surely_out_of_scope: bool = False
 
 
 def decide(probs: np.ndarray, labels: Sequence[str], th: Thresholds) -> list[IntentDecision]:
@@ -86,7 +84,11 @@ def decide(probs: np.ndarray, labels: Sequence[str], th: Thresholds) -> list[Int
             status = Status.CONFIDENT
         else:
             status = Status.UNSURE
-        out.append(IntentDecision(label, best, margin, status))
+        # subtle: only a model that learnt the knowledge base's own class is sure enough to skip
+        # search; one trained without it (an empty KB, an older card) puts whatever is no
+        # intent out of scope, sure of it, and an article added since would never be searched
+        sure = status is Status.OOS and best >= OOS_SURE and th.kb_label is not None
+        out.append(IntentDecision(label, best, margin, status, sure))
     return out
 
 

@@ -235,19 +235,18 @@ class SupportService:
             query = contextual_query([t.question for t in earlier], message)
         vector = retriever.encode(query)[0]
         decision = judging.result() if judging else None
-        # subtle: only a model that learnt the knowledge base's own class may skip search; one
-        # trained without it (an empty KB, an older card) puts whatever is no intent out of
-        # scope, sure of it, and an article added since would never be searched
-        if decision is not None and decision.surely_out_of_scope and intents.thresholds.kb_label:
+        if decision is not None and decision.surely_out_of_scope:
             return _handoff(decision)
         found = retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
-        if not earlier and not select_passages(found, self.bot.threshold) and not _confident(decision) \
+        passages = select_passages(found, self.bot.threshold)
+        if not earlier and not passages and not _confident(decision) \
                 and (decision is None or decision.status is not Status.OOS):
             earlier = self._picked_up(message, cid)
             if earlier:
                 query = contextual_query([t.question for t in earlier], message)
                 vector = retriever.encode(query)[0]
                 found = retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
+                passages = select_passages(found, self.bot.threshold)
         given = {t.intent for t in earlier if t.kind == "template"}
         if _confident(decision) and decision.intent not in given:
             doc = self.bot.templates.get(decision.intent, "")
@@ -255,7 +254,6 @@ class SupportService:
             own = retriever.document_similarity(doc, vector) if chunks else 0.0
             if chunks and not outranked(found, doc, own, self.bot.template_margin):
                 return template_answer(chunks, decision.confidence, decision.intent)
-        passages = select_passages(found, self.bot.threshold)
         if passages:
             # subtle: a follow-up's quote must answer its own new part ("and to Norway?"); the
             # joined question's vector, led by the earlier turn, only breaks ties
