@@ -227,6 +227,7 @@ def latency(sizes: list[int], n_questions: int, n_real: int) -> list[dict]:
                              "recall@1": _recall([texts[int(p.chunk.doc_id[1:])] for p in found],
                                                  truth, intent_of),
                              "baseline_per_s": baseline_per_s,
+                             "x_baseline": timing["answers_per_s"] / baseline_per_s,
                              "baseline_recall@1": _recall([texts[i] for i in baseline_top],
                                                           truth, intent_of),
                              "intents": service.intents is not None,
@@ -352,7 +353,9 @@ def trained_bot(sizes: list[int], n_questions: int, quick: bool,
                         "handoff_share": kinds.count(AnswerKind.HANDOFF) / len(kinds),
                         "recall@1": float(np.mean(hits)),
                         "answered_right": float(np.mean(answered)),
-                        "baseline_per_s": baseline_per_s, "baseline_recall@1": baseline_recall,
+                        "baseline_per_s": baseline_per_s,
+                        "x_baseline": timing["answers_per_s"] / baseline_per_s,
+                        "baseline_recall@1": baseline_recall,
                         "rerank_margin": retriever.config.rerank_margin,
                         "train_s": train_s})
                     print(json.dumps(rows[-1]), file=sys.stderr)

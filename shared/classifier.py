@@ -27,9 +27,11 @@ class Classifier:
         clf.predict_proba(["hi", "bye"]).shape        # -> (2, n_labels)
     """
 
-    def __init__(self, path: str | Path, batch_size: int = 64, lossless: bool = False) -> None:
+    def __init__(self, path: str | Path, batch_size: int = 64, lossless: bool = False,
+                 threads: int | None = None) -> None:
         self.path = Path(path)
         self.lossless = lossless  # no int8: an input's output must not depend on its batch
+        self.threads = threads  # an onnxruntime form's intra-op threads (None: one per core)
         card_path = self.path / "card.json"
         if not (self.path / "config.json").exists():
             raise ModelNotFoundError(f"{self.path} holds no model (no config.json)")
@@ -66,7 +68,7 @@ class Classifier:
         if self._backend is not None:
             return
         _ = self.tokenizer
-        backend = best_backend(self.path, self.lossless) if get_settings().device == "cpu" else None
+        backend = best_backend(self.path, self.lossless, self.threads) if get_settings().device == "cpu" else None
         self._backend = backend or TorchBackend(self.torch_model(), get_settings().device)
 
     def torch_model(self):
@@ -119,14 +121,15 @@ def length_order(texts: list[str], pairs: list[str] | None = None) -> np.ndarray
 
 
 @lru_cache(maxsize=16)
-def _cached(path: str, export_stamp: int, lossless: bool) -> Classifier:
-    return Classifier(path, lossless=lossless)
+def _cached(path: str, export_stamp: int, lossless: bool, threads: int | None) -> Classifier:
+    return Classifier(path, lossless=lossless, threads=threads)
 
 
 def load_classifier(name_or_path: str | Path, version: str | None = None,
-                    lossless: bool = False) -> Classifier:
+                    lossless: bool = False, threads: int | None = None) -> Classifier:
     """A cached :class:`Classifier` for a registry name (current or given version) or a directory.
-    ``lossless`` never serves int8 (see :func:`shared.export.best_backend`).
+    ``lossless`` never serves int8 (see :func:`shared.export.best_backend`); ``threads`` caps
+    its onnxruntime sessions' intra-op threads, for a caller that runs it beside other work.
 
     An export made after the first load is picked up on the next call (the cache key includes
     the export report's time)."""
@@ -137,4 +140,4 @@ def load_classifier(name_or_path: str | Path, version: str | None = None,
     else:
         path = resolve_model(name_or_path)
     report = export_dir(Path(path)) / "report.json"
-    return _cached(str(path), report.stat().st_mtime_ns if report.exists() else 0, lossless)
+    return _cached(str(path), report.stat().st_mtime_ns if report.exists() else 0, lossless, threads)

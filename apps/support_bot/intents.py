@@ -240,8 +240,8 @@ def _write_card(path: Path, extra: dict) -> None:
 class IntentModel:
     """A registered intent classifier with its calibrated thresholds."""
 
-    def __init__(self, name_or_path: str | Path) -> None:
-        self.classifier = load_classifier(name_or_path)
+    def __init__(self, name_or_path: str | Path, threads: int | None = None) -> None:
+        self.classifier = load_classifier(name_or_path, threads=threads)
         self.thresholds = Thresholds(**self.classifier.card.get("thresholds", {}))
 
     @property

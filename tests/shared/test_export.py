@@ -128,3 +128,27 @@ def test_small_batches_go_to_the_form_fastest_one_at_a_time():
     assert backend.name == "big"
     assert backend({"input_ids": np.zeros((1, 5))})[0, 0] == 1.0
     assert backend({"input_ids": np.zeros((BySize.SMALL_BATCH + 1, 5))})[0, 0] == 2.0
+
+
+def test_int8_can_keep_the_feed_forward_outputs_in_fp32(home, tmp_path):
+    import onnx
+    from transformers import AutoTokenizer
+
+    from shared.export import OnnxBackend, _ffn_outputs, _quantize
+    from shared.models import resolve_model
+
+    texts = ["refund my order", "where is my parcel", "my card payment was declined twice today"]
+    export_model(resolve_model("minilm"), texts, embed=True, int8=False)
+    source = export_dir(resolve_model("minilm")) / "model.onnx"
+    kept = _ffn_outputs(source)
+    assert len(kept) == 6 and all("/output/dense/" in name for name in kept)  # one per layer
+    _quantize(source, tmp_path / "all.onnx")
+    _quantize(source, tmp_path / "kept.onnx", kept)
+    float_matmuls = {n.name for n in onnx.load(str(tmp_path / "kept.onnx")).graph.node if n.op_type == "MatMul"}
+    assert set(kept) <= float_matmuls
+    assert not set(kept) & {n.name for n in onnx.load(str(tmp_path / "all.onnx")).graph.node}
+    encoded = dict(AutoTokenizer.from_pretrained(resolve_model("minilm"))(texts, padding=True, return_tensors="np"))
+    reference = OnnxBackend(source)(encoded)
+    cosine = {form: (reference * OnnxBackend(tmp_path / f"{form}.onnx", threads=1)(encoded)).sum(1)
+              for form in ("all", "kept")}
+    assert cosine["kept"].mean() >= cosine["all"].mean() and cosine["kept"].min() >= 0.99
