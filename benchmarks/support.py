@@ -160,6 +160,8 @@ def banking77_oos(quick: bool, per_intent: int = 40, seed: int = 0) -> dict:
             "test_in_scope": sum(y != "oos" for y in truth), "test_oos": truth.count("oos"),
             "bot_in_scope_accuracy": ours["in_scope_accuracy"], "bot_oos_recall": ours["oos_recall"],
             "bot_oos_precision": ours["oos_precision"], "bot_seconds": ours_s,
+            "bot_confidence_threshold": ours["confidence_threshold"],
+            "bot_margin_threshold": ours["margin_threshold"],
             "baseline_in_scope_accuracy": base["in_scope_accuracy"],
             "baseline_oos_recall": base["oos_recall"], "baseline_oos_precision": base["oos_precision"],
             "baseline_threshold": threshold,

@@ -120,6 +120,8 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
     taking the lowest of those ties trusted a 0.30-confident guess on an unseen question.
     """
     has_oos = oos_label in truth
+    if has_oos and oos_label in labels:
+        probs = _as_unseen(probs, list(labels).index(oos_label), [y == oos_label for y in truth])
     scored = []
     for confidence in CONFIDENCE_GRID:
         for margin in MARGIN_GRID:
@@ -139,6 +141,23 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
     confidence = confidences[len(confidences) // 2]
     margins = sorted(th.margin for th in tied if th.confidence == confidence)
     return Thresholds(confidence, margins[len(margins) // 2], oos_label, kb_label)
+
+
+def _as_unseen(probs: np.ndarray, oos_column: int, out_of_scope: Sequence[bool]) -> np.ndarray:
+    """The out-of-scope rows' probabilities as a model without the out-of-scope class would
+    give them: that column zeroed, the rest renormalised. In-scope rows are left as they are.
+
+    subtle: the calibration split's out-of-scope rows are near-copies of the ones the model
+    learnt as its ``oos`` class, so it caught them at any threshold and calibration took the
+    lowest: confidence 0.15 on Banking77 split by intent, where unseen out-of-scope intents were
+    caught 19% of the time. Scored as unseen, the same model took 0.75 and caught 64%, at 0.879
+    in-scope accuracy against 0.932 (``benchmarks/support.py --parts oos``, another seed).
+    """
+    probs = np.array(probs, dtype=float, copy=True)
+    rows = np.flatnonzero(out_of_scope)
+    probs[rows, oos_column] = 0.0
+    probs[rows] /= np.clip(probs[rows].sum(1, keepdims=True), 1e-12, None)
+    return probs
 
 
 def split_calibration(rows: Sequence[LabelledText], fraction: float = 0.2,

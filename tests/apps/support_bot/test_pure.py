@@ -122,6 +122,26 @@ def test_calibrate_finds_thresholds_that_catch_oos() -> None:
     assert m == {"in_scope_accuracy": 1.0, "oos_recall": 1.0, "oos_precision": 1.0}
 
 
+def test_calibration_scores_out_of_scope_rows_as_unseen() -> None:
+    """Out-of-scope rows the model learnt as its class say nothing about the questions it never
+    saw: calibration scores them without that class, so it does not trust a 0.55 guess."""
+    labels = ["a", "b", "oos"]
+    probs = np.array([[0.95, 0.03, 0.02], [0.55, 0.4, 0.05], [0.03, 0.95, 0.02],
+                      [0.05, 0.05, 0.9], [0.1, 0.06, 0.84]])  # the last two: learnt as oos
+    truth = ["a", "a", "b", "oos", "oos"]
+    th = calibrate(probs, labels, truth)
+    # without the oos column the last two read 0.5/0.5 and 0.62/0.38: as unsure as the second
+    m = abstention_metrics(decide(probs, labels, th), truth)
+    assert m["in_scope_accuracy"] == 2 / 3 and m["oos_recall"] == 1.0
+    assert decide(np.array([[0.6, 0.35, 0.05]]), labels, th)[0].status is Status.UNSURE
+    # scored as the model sees them, every threshold caught both, and the second was trusted
+    from apps.support_bot.intents import CONFIDENCE_GRID, MARGIN_GRID
+
+    seen = [abstention_metrics(decide(probs, labels, Thresholds(c, mg)), truth)
+            for c in CONFIDENCE_GRID for mg in MARGIN_GRID]
+    assert all(x["oos_recall"] == 1.0 for x in seen) and max(x["in_scope_accuracy"] for x in seen) == 1.0
+
+
 def test_choose_threshold_separates_in_scope_from_oos() -> None:
     t = choose_threshold([0.9, 0.8, 0.7], [True, True, True], [0.3, 0.2])
     assert 0.3 < t <= 0.7
