@@ -291,6 +291,7 @@ def export_model(
             _quantize(tmp / "model.onnx", tmp / "model.int8.onnx")
             measure("int8", OnnxBackend(tmp / "model.int8.onnx"))
             if report["int8_agreement"] < MIN_AGREEMENT and (kept := _ffn_outputs(tmp / "model.onnx")):
+                report["int8_whole_agreement"] = report["int8_agreement"]  # kept for the record
                 _quantize(tmp / "model.onnx", tmp / "model.int8.onnx", kept)
                 measure("int8", OnnxBackend(tmp / "model.int8.onnx"))
                 report["int8_fp32_ffn_output"] = True
@@ -340,8 +341,9 @@ def _ffn_outputs(path: Path) -> list[str]:
 
     subtle: their inputs, after GELU, carry the outlier activations that one int8 scale per
     tensor rounds away. Kept in fp32, the support embedder's share of texts at cosine >= 0.99
-    went from 0.966 to 1.000 on the demo's questions (min 0.986 -> 0.991), at 1.41 ms a question
-    against 1.22 fully int8 and 1.95 fp32.
+    went from 0.905 to 0.995 on its export check texts; on 400 other demo questions from 0.966
+    to 1.000 (min 0.986 -> 0.991), at 1.41 ms a question against 1.22 fully int8 and 1.95 fp32.
+    Other architectures' node names do not match: they keep the plain int8 form.
     """
     import onnx
 

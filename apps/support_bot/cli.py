@@ -99,8 +99,8 @@ def ask(
     print(answer.text)
     for c in answer.citations:
         print(f"  [{c.n}] {c.title} ({c.doc_id}{', ' + c.url if c.url else ''})")
-    print(f"({answer.kind}, confidence {answer.confidence:.2f}, "
-          f"conversation {answer.conversation_id})", file=sys.stderr)
+    conversation = f", conversation {answer.conversation_id}" if answer.conversation_id else ""
+    print(f"({answer.kind}, confidence {answer.confidence:.2f}{conversation})", file=sys.stderr)
 
 
 @app.command()

@@ -110,7 +110,8 @@ def abstention_metrics(decisions: Sequence[IntentDecision], truth: Sequence[str]
 
 def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
               oos_label: str = "oos", kb_label: str | None = None) -> Thresholds:
-    """Grid-search thresholds on held-out rows.
+    """Grid-search thresholds on held-out rows (:func:`train_intents` passes the out-of-scope
+    rows of its calibration split through :func:`as_unseen` first).
 
     With out-of-scope rows the target is ``in_scope_accuracy + oos_recall`` (both count);
     without them it is answered-correct minus answered-wrong, so abstaining is never free.
@@ -120,8 +121,6 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
     taking the lowest of those ties trusted a 0.30-confident guess on an unseen question.
     """
     has_oos = oos_label in truth
-    if has_oos and oos_label in labels:
-        probs = _as_unseen(probs, list(labels).index(oos_label), [y == oos_label for y in truth])
     scored = []
     for confidence in CONFIDENCE_GRID:
         for margin in MARGIN_GRID:
@@ -143,9 +142,9 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
     return Thresholds(confidence, margins[len(margins) // 2], oos_label, kb_label)
 
 
-def _as_unseen(probs: np.ndarray, oos_column: int, out_of_scope: Sequence[bool]) -> np.ndarray:
-    """The out-of-scope rows' probabilities as a model without the out-of-scope class would
-    give them: that column zeroed, the rest renormalised. In-scope rows are left as they are.
+def as_unseen(probs: np.ndarray, oos_column: int, rows: Sequence[bool]) -> np.ndarray:
+    """The probabilities of the flagged ``rows`` as a model without the out-of-scope class would
+    give them: that column zeroed, the rest renormalised. Other rows are left as they are.
 
     subtle: the calibration split's out-of-scope rows are near-copies of the ones the model
     learnt as its ``oos`` class, so it caught them at any threshold and calibration took the
@@ -154,9 +153,9 @@ def _as_unseen(probs: np.ndarray, oos_column: int, out_of_scope: Sequence[bool])
     in-scope accuracy against 0.932 (``benchmarks/support.py --parts oos``, another seed).
     """
     probs = np.array(probs, dtype=float, copy=True)
-    rows = np.flatnonzero(out_of_scope)
-    probs[rows, oos_column] = 0.0
-    probs[rows] /= np.clip(probs[rows].sum(1, keepdims=True), 1e-12, None)
+    flagged = np.flatnonzero(rows)
+    probs[flagged, oos_column] = 0.0
+    probs[flagged] /= np.clip(probs[flagged].sum(1, keepdims=True), 1e-12, None)
     return probs
 
 
@@ -231,6 +230,9 @@ def train_intents(train: Sequence[LabelledText], calib: Sequence[LabelledText], 
         texts = [r.text for r in calib] + list(no_template)
         probs = model.predict_proba(texts)
         truth = [r.label for r in calib] + [oos_label] * len(no_template)
+        if oos_label in model.labels:  # the split's out-of-scope rows, not the no-template ones
+            learnt = [r.label == oos_label for r in calib] + [False] * len(no_template)
+            probs = as_unseen(probs, model.labels.index(oos_label), learnt)
         thresholds = calibrate(probs, model.labels, truth, oos_label, kb_label)
         decisions = decide(probs, model.labels, thresholds)
         calibration = abstention_metrics(decisions[: len(calib)], truth[: len(calib)], oos_label)

@@ -3,7 +3,6 @@ questions (template -> grounded -> hand-off), keep the record. No UI code here."
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -126,11 +125,10 @@ class SupportService:
         if self._retriever is not None:
             return
         if self.registry.current(INTENTS):
-            # subtle: its pass runs beside the question's embedding (see _answer), so it takes
-            # half the cores: on 2 cores, with both passes on both, they ran 166 answers/s at
-            # 10k passages; with one core for the intents, 206/s
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-            self._intents = IntentModel(self.registry.path(INTENTS), threads=max(1, (cores or 2) // 2))
+            # subtle: its pass runs beside the question's embedding (see _answer) on one thread:
+            # on 2 cores, with both passes on both, they ran 166 answers/s at 10k passages, and
+            # 206/s so. A question is a few dozen tokens: a second thread saved it only 7%
+            self._intents = IntentModel(self.registry.path(INTENTS), threads=1)
             self._intents.warm_up()
             self.bot = BotSettings.from_card(self._intents.card)
         config = RetrievalConfig(alpha=self.bot.alpha, use_reranker=self.bot.use_reranker,
@@ -197,11 +195,14 @@ class SupportService:
     def ask(self, message: str, conversation_id: str | None = None) -> Answer:
         """Answer one message in a conversation (a new one when ``conversation_id`` is None)."""
         message, notice = _clean(message)
-        cid, status = self.store.open_conversation(conversation_id)
+        # subtle: a refused message stores nothing, so it starts no conversation: its answer
+        # carries the id it came with ("" for none), which the next message continues
         if not message:
-            return Answer("Please type a question.", AnswerKind.INVALID, conversation_id=cid)
+            return Answer("Please type a question.", AnswerKind.INVALID, conversation_id=conversation_id or "")
         if not re.search(r"[^\W_]", message):  # "?????", "🚲❓": no word to answer, nothing to hand off
-            return Answer("Please type your question in words.", AnswerKind.INVALID, conversation_id=cid)
+            return Answer("Please type your question in words.", AnswerKind.INVALID,
+                          conversation_id=conversation_id or "")
+        cid, status = self.store.open_conversation(conversation_id)
         if status == "handed_off":
             answer = Answer(WAITING_TEXT, AnswerKind.WAITING)
         elif asks_for_person(message):

@@ -259,13 +259,13 @@ class SupportStore:
 
     # -- conversations ----------------------------------------------------------------------
     def open_conversation(self, cid: str | None = None) -> tuple[str, str]:
-        """``(id, status)`` of a conversation; a new one (``cid`` None or unknown) is stored with
+        """``(id, status)`` of a conversation; a new one (``cid`` None, "" or unknown) is stored with
         its first turn or ticket, in their transaction, and nothing is written here.
 
         subtle: creating it in a transaction of its own cost every new question ~0.5 ms of its
         ~6 ms answer, and a message refused as empty left an empty conversation behind
         """
-        if cid is None:
+        if not cid:
             return uuid.uuid4().hex, "bot"
         return cid, self.conversation_status(cid)
 

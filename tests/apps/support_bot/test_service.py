@@ -226,7 +226,12 @@ def test_turns_are_stored_masked_with_feedback(bot: SupportService) -> None:
 
 
 def test_bad_messages_say_so_and_store_nothing_broken(bot: SupportService) -> None:
-    assert bot.ask("   ").kind is AnswerKind.INVALID
+    empty = bot.ask("   ")
+    assert empty.kind is AnswerKind.INVALID and empty.conversation_id == ""  # no conversation
+    first = bot.ask("where is my order?", empty.conversation_id)  # starts one
+    assert first.conversation_id and bot.store.has_conversation(first.conversation_id)
+    again = bot.ask("?????", first.conversation_id)
+    assert again.kind is AnswerKind.INVALID and again.conversation_id == first.conversation_id
     long = bot.ask("where is my order? " + "x" * 100_000)
     assert "characters" in long.notice
     assert len(bot.store.history(long.conversation_id)[-1].question) <= 2000
