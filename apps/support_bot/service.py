@@ -193,7 +193,7 @@ class SupportService:
 
     # -- answering ----------------------------------------------------------------------------
     def ask(self, message: str, conversation_id: str | None = None) -> Answer:
-        """Answer one message in a conversation (a new one when ``conversation_id`` is None)."""
+        """Answer one message in a conversation (a new one when ``conversation_id`` is None or "")."""
         message, notice = _clean(message)
         # subtle: a refused message stores nothing, so it starts no conversation: its answer
         # carries the id it came with ("" for none), which the next message continues
