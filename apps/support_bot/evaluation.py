@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from shared import (
@@ -18,7 +19,16 @@ from shared import (
 )
 from shared.data import check_labels_known
 
-from .intents import IntentModel, Status, abstention_metrics, intent_config, split_calibration, train_intents
+from .intents import (
+    CONFIDENCE_GRID,
+    IntentModel,
+    Status,
+    abstention_metrics,
+    decide,
+    intent_config,
+    split_calibration,
+    train_intents,
+)
 from .knowledge import load_kb, read_questions
 from .ranking import rrf
 from .retrieval import RetrievalConfig, Retriever
@@ -27,10 +37,13 @@ from .store import SupportStore
 
 
 def evaluate_intents(train_path: str | Path, test_path: str | Path, oos_label: str = "oos",
-                     epochs: int = 8, max_length: int = 32) -> dict:
+                     epochs: int = 8, max_length: int = 32, sweep: bool = False) -> dict:
     """Train on ``train_path`` (calibrating on 20% of it) in a scratch registry; score the test.
 
     With out-of-scope rows in the test set an abstention is predicted as ``oos_label``.
+    ``sweep`` adds ``sweep``: in-scope accuracy and OOS recall on the test set at each confidence
+    threshold of the calibration grid (margin as calibrated), to compare operating points with
+    another model's; it chooses nothing.
     """
     rows = read_labelled(train_path)
     test = read_labelled(test_path, min_classes=1)
@@ -41,7 +54,9 @@ def evaluate_intents(train_path: str | Path, test_path: str | Path, oos_label: s
     with tempfile.TemporaryDirectory() as tmp:
         result = train_intents(train, calib, "eval-intents", config, oos_label,
                                registry=Registry(root=tmp))
-        decisions = IntentModel(result.path).predict([r.text for r in test])
+        model = IntentModel(result.path)
+        probs = model.predict_proba([r.text for r in test])
+    decisions = decide(probs, model.labels, result.thresholds)
     truth = [r.label for r in test]
     has_oos = oos_label in truth
     predicted = [d.intent if d.status is Status.CONFIDENT or not has_oos else oos_label
@@ -53,6 +68,10 @@ def evaluate_intents(train_path: str | Path, test_path: str | Path, oos_label: s
            "margin_threshold": result.thresholds.margin}
     if has_oos:
         out |= abstention_metrics(decisions, truth, oos_label)
+        if sweep:
+            out["sweep"] = [{"confidence": float(c), **abstention_metrics(decide(
+                probs, model.labels, replace(result.thresholds, confidence=float(c))), truth, oos_label)}
+                for c in CONFIDENCE_GRID]
     return out
 
 

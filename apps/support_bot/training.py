@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from shared import (
-    Classifier,
     Embedder,
     LabelledText,
     mrr,
@@ -31,7 +30,16 @@ from shared.export import CHECK_TEXTS
 from shared.finetune import check_layers
 
 from .answer import relevance
-from .intents import KB_LABEL, Status, Thresholds, decide, intent_config, split_calibration, train_intents
+from .intents import (
+    KB_LABEL,
+    IntentModel,
+    Status,
+    Thresholds,
+    decide,
+    intent_config,
+    split_calibration,
+    train_intents,
+)
 from .knowledge import CHUNK_WORDS, read_questions
 from .retrieval import Passage, Retriever
 from .service import INTENTS, RERANKER, RETRIEVER, BotSettings, SupportService
@@ -87,7 +95,7 @@ def link_templates(rows: list[LabelledText], faqs: list[tuple[str, str, str]],
     return links
 
 
-def checked_links(model: Classifier, faqs: list[tuple[str, str, str]], templates: dict,
+def checked_links(model: IntentModel, faqs: list[tuple[str, str, str]], templates: dict,
                   oos_label: str = "oos", floor: float = 0.5) -> dict:
     """The links of :func:`link_templates`, checked by the fine-tuned intent classifier on each
     FAQ's question: an intent gets the FAQ whose question it wins with the highest probability
@@ -224,7 +232,7 @@ class BotTrainer:
         retriever.config.use_reranker = bot.use_reranker
         retriever.config.rerank_margin = bot.rerank_margin
 
-        def check_links(model: Classifier, thresholds: Thresholds) -> dict:
+        def check_links(model: IntentModel, thresholds: Thresholds) -> dict:
             linked = bot.templates
             bot.templates = checked_links(model, faqs, linked, opts.oos_label)
             changed = sorted(k for k in set(linked) | set(bot.templates)
@@ -255,7 +263,7 @@ class BotTrainer:
         config = intent_config(len(train) + len(kb_questions), opts.epochs, opts.max_length)
         result = train_intents(train, calib, INTENTS, config, opts.oos_label,
                                registry=service.registry, finish=check_links, no_template=no_template,
-                               kb_questions=kb_questions)
+                               kb_questions=kb_questions, embedder=bot.embedder)
         if opts.export:
             self._export(bot, result.path, [r.text for r in rows])
         service.reload()

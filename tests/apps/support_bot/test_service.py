@@ -111,6 +111,19 @@ def test_article_questions_are_counted_in_the_intent_calibration(bot: SupportSer
     assert 0.0 <= card["calibration"]["no_template_abstained"] <= 1.0
 
 
+def test_the_intent_head_reads_the_search_vector_the_bot_serves(bot: SupportService) -> None:
+    """The embedding head was fitted on the bot's own embedder, so serving can hand it the
+    question's search vector: the served decision is the one the model makes embedding alone."""
+    intents = bot.intents
+    assert intents.head is not None and intents.head.embedder == bot.bot.embedder
+    for question in ("How much is a Full Service?", "What is the capital of France?"):
+        served = bot._decide(question, intents.classifier.predict_proba([question]),
+                             bot.retriever.encode(question)[0])
+        alone = intents.predict(question)
+        assert (served.intent, served.status) == (alone.intent, alone.status)
+        assert served.confidence == pytest.approx(alone.confidence, abs=0.02)
+
+
 SERVICE_DOCS = {"kb-service", "faq-how-do-i-book-a-bike-service"}
 
 
