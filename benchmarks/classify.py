@@ -7,6 +7,7 @@ ONNX / int8 forms (``export_model``): accuracy and macro-F1 beside the published
 
     python benchmarks/classify.py --sets fpb_allagree --quick
     python benchmarks/classify.py --sets fpb_allagree --adversarial   # FGM (or --augment)
+    python benchmarks/classify.py --sets banking77 --embedding-head   # + a probe on MiniLM vectors
     python benchmarks/classify.py                        # every set, full data (about an hour on 2 cores)
 
 Timings on a shared CPU are noisy; the table prints them, nothing asserts them. Results go to
@@ -105,7 +106,7 @@ def baseline(train: list, test: list) -> dict:
 
 def finetune(spec: BenchSet, train: list, test: list, registry, epochs: int | None,
              val_fraction: float = 0.1, augment: bool = False,
-             adversarial: bool = False) -> tuple[dict, Path]:
+             adversarial: bool = False, embedding_head: bool = False) -> tuple[dict, Path]:
     """The core's default recipe (``TrainConfig()``), optionally with a fixed epoch count,
     label-preserving augmentation or FGM adversarial training.
 
@@ -118,7 +119,7 @@ def finetune(spec: BenchSet, train: list, test: list, registry, epochs: int | No
     if not val_fraction and epochs is None:
         raise SystemExit("--val-fraction 0 needs --epochs (nothing is left to stop early on)")
     config = TrainConfig(epochs=epochs, val_fraction=val_fraction, augment=augment,
-                         adversarial=adversarial)
+                         adversarial=adversarial, embedding_head="minilm" if embedding_head else None)
     start = time.perf_counter()
     result = finetune_classifier(train, test, config, f"bench-{spec.name}", registry=registry)
     m = result.metrics
@@ -126,6 +127,7 @@ def finetune(spec: BenchSet, train: list, test: list, registry, epochs: int | No
     out = {
         "accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4),
         "ece": round(m.get("ece", float("nan")), 4), "epochs_run": m["epochs_run"],
+        "model_alone_accuracy": m.get("model_accuracy"),  # without the probe (--embedding-head)
         "seconds_per_epoch": round(m["seconds_per_epoch"], 1),
         "train_samples_per_s": round(n_fit / m["seconds_per_epoch"], 1),
         "total_seconds": round(time.perf_counter() - start, 1), "params": config.__dict__,
@@ -153,7 +155,7 @@ def exported(model_dir: Path, test: list, n_check: int) -> dict:
 
 def recipe_options(args: argparse.Namespace) -> list[str]:
     """The recipe options asked for, beyond the default: ``["adversarial"]`` for --adversarial."""
-    return [k for k in ("augment", "adversarial") if getattr(args, k)]
+    return [k for k in ("augment", "adversarial", "embedding_head") if getattr(args, k)]
 
 
 def run_set(spec: BenchSet, args: argparse.Namespace, registry) -> dict:
@@ -166,7 +168,8 @@ def run_set(spec: BenchSet, args: argparse.Namespace, registry) -> dict:
     row["baseline"] = baseline(train, test)
     print(f"baseline: {row['baseline']}", file=sys.stderr)
     row["finetuned"], model_dir = finetune(spec, train, test, registry, args.epochs,
-                                           args.val_fraction, args.augment, args.adversarial)
+                                           args.val_fraction, args.augment, args.adversarial,
+                                           args.embedding_head)
     print(f"fine-tuned: {row['finetuned']}", file=sys.stderr)
     if not args.no_export:
         row["export"] = exported(model_dir, test, 256 if args.quick else 512)
@@ -210,6 +213,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="fine-tune with label-preserving augmentation (TrainConfig.augment)")
     parser.add_argument("--adversarial", action="store_true",
                         help="fine-tune with FGM on the embeddings (TrainConfig.adversarial)")
+    parser.add_argument("--embedding-head", action="store_true",
+                        help="average in a linear probe on MiniLM vectors (TrainConfig.embedding_head)")
     parser.add_argument("--max-train", type=int, default=0, help="cap training rows (0 = all)")
     parser.add_argument("--max-test", type=int, default=0, help="cap test rows (0 = all)")
     parser.add_argument("--no-export", action="store_true", help="skip ONNX/int8 export and timing")

@@ -11,6 +11,7 @@ import numpy as np
 from .errors import ModelNotFoundError
 from .export import BySize, OnnxBackend, TorchBackend, best_backend, export_dir, load_torch, serving_length
 from .models import resolve_model
+from .probe import EmbeddingHead, probe_embedder
 from .settings import get_settings
 
 
@@ -41,6 +42,8 @@ class Classifier:
         self._tokenizer = None
         self._backend: OnnxBackend | TorchBackend | BySize | None = None
         self._labels: list[str] | None = self.card.get("labels")
+        self.head = EmbeddingHead.load(self.path)  # a linear probe averaged in (shared.probe)
+        self._head_embedder = None
 
     @property
     def labels(self) -> list[str]:
@@ -99,14 +102,36 @@ class Classifier:
         restored[order] = logits
         return restored
 
-    def predict_proba(
+    def model_proba(
         self, texts: str | list[str], pairs: str | list[str] | None = None
     ) -> np.ndarray:
-        """Class probabilities, shape ``(n, len(labels))`` (a single text gives ``n = 1``)."""
+        """The fine-tuned model's own probabilities, without its probe (see :meth:`predict_proba`)."""
         logits = self.logits(texts, pairs)
         logits = logits - logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
+
+    def predict_proba(
+        self, texts: str | list[str], pairs: str | list[str] | None = None,
+        vectors: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Class probabilities, shape ``(n, len(labels))`` (a single text gives ``n = 1``): the
+        model's own, averaged with its probe's where it has one (:meth:`with_probe`)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        return self.with_probe(self.model_proba(texts, pairs), texts, vectors)
+
+    def with_probe(self, probs: np.ndarray, texts: list[str],
+                   vectors: np.ndarray | None = None) -> np.ndarray:
+        """``probs`` (from :meth:`model_proba`) averaged with the probe's on the texts' vectors:
+        ``vectors`` when given (they must come from the probe's ``embedder``), else its embedder
+        encodes the texts. ``probs`` as they are for a model without a probe."""
+        if self.head is None or not len(texts):
+            return probs
+        if vectors is None:
+            if self._head_embedder is None:  # a pinned version lies in this model's registry
+                self._head_embedder = probe_embedder(self.head.embedder, self.path.parents[1])
+            vectors = self._head_embedder.encode(texts)
+        return self.head.average(probs, vectors)
 
     def predict(self, texts: str | list[str]) -> str | list[str]:
         """The most likely label: one string for one text, a list for a list."""

@@ -27,6 +27,7 @@ from .data import LabelledText, check_labels_known, fingerprint, write_labelled
 from .errors import DataError, VerticalsError
 from .evaluate import classification_metrics
 from .models import resolve_model
+from .probe import EmbeddingHead, probe_embedder
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
 
@@ -46,6 +47,8 @@ class TrainConfig:
     the base's first N transformer layers: a smaller model, about 6/N times faster on CPU for
     MiniLM-L6, for latency-bound jobs such as a reranker (dropping top layers keeps most of the
     accuracy: Sajjad et al. 2023, "On the effect of dropping layers of pre-trained models").
+    ``embedding_head`` fits a linear probe on that embedder's vectors of the training texts and
+    serves the average of its probabilities and the model's (:mod:`shared.probe`).
     """
 
     base: str = "minilm"
@@ -68,6 +71,9 @@ class TrainConfig:
     min_steps: int = 150
     layers: int | None = None
     seed: int = 42
+    # an embedder (base name or pinned ``name@v3``) to fit a linear probe on, averaged into the
+    # served probabilities (shared.probe); it costs that embedder's pass per text
+    embedding_head: str | None = None
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "max_length", "grad_accum", "lora_r", "patience",
@@ -415,12 +421,20 @@ def finetune_classifier(
         raise DataError("training data", None, "has no rows", "add labelled rows")
     if test:
         check_labels_known(test, {r.label for r in train}, test_path)
+    if config.embedding_head and train_pairs is not None:
+        raise VerticalsError("an embedding head reads one text, not a pair: drop embedding_head")
     trained = train_classifier(
         [r.text for r in train], [r.label for r in train], config, pairs=train_pairs
     )
     metrics = {"epochs_run": len(trained.history), "seconds_per_epoch": trained.seconds_per_epoch}
+    head, embedder = None, None
+    if config.embedding_head:
+        embedder = probe_embedder(config.embedding_head, registry.root)
+        head = EmbeddingHead.fit(embedder.encode([r.text for r in train]), [r.label for r in train],
+                                 trained.labels, config.embedding_head)
     if test:
-        metrics.update(evaluate_trained(trained, test, config, test_pairs))
+        metrics.update(evaluate_trained(trained, test, config, test_pairs, head,
+                                        embedder.encode([r.text for r in test]) if head else None))
     elif trained.kept:  # no test set: how the kept epoch did on the validation split
         metrics.update(val_accuracy=trained.kept["val_accuracy"], val_macro_f1=trained.kept["val_macro_f1"])
     card = {
@@ -434,6 +448,8 @@ def finetune_classifier(
 
     def write(directory: Path) -> None:
         trained.save(directory)
+        if head is not None:
+            head.save(directory)
         if train_pairs is None:
             write_labelled(train, directory / "train.csv")
             if test:
@@ -445,9 +461,12 @@ def finetune_classifier(
 
 def evaluate_trained(
     trained: TrainedClassifier, test: Sequence[LabelledText], config: TrainConfig,
-    test_pairs: Sequence[str] | None = None,
+    test_pairs: Sequence[str] | None = None, head: EmbeddingHead | None = None,
+    vectors: np.ndarray | None = None,
 ) -> dict:
-    """Accuracy, macro-F1, per-class report and calibration of an in-memory model on ``test``."""
+    """Accuracy, macro-F1, per-class report and calibration of an in-memory model on ``test``;
+    with a ``head`` (and the test texts' ``vectors``) of the average served, the model's own
+    accuracy beside them as ``model_accuracy``."""
     from .evaluate import expected_calibration_error
 
     encode = _Encoder(trained.tokenizer, config.max_length, get_settings().device)
@@ -456,8 +475,14 @@ def evaluate_trained(
         config.batch_size,
     )
     probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    alone = None
+    if head is not None:
+        alone = float(np.mean([trained.labels[i] == r.label for i, r in zip(probs.argmax(1), test, strict=True)]))
+        probs = head.average(probs, vectors)
     pred = [trained.labels[i] for i in probs.argmax(1)]
     metrics = classification_metrics([r.label for r in test], pred, trained.labels)
+    if alone is not None:
+        metrics["model_accuracy"] = alone
     truth = np.array([trained.labels.index(r.label) for r in test])
     metrics["ece"] = expected_calibration_error(probs, truth)
     return metrics

@@ -275,7 +275,8 @@ def model(service: SupportService) -> None:
     show_model_card(card)
     st.subheader("Calibration")
     st.json({"thresholds": card.get("thresholds"), "calibration": card.get("calibration"),
-             "bot": card.get("bot"), "retrieval": card.get("retrieval_calibration")})
+             "embedding_head": card.get("params", {}).get("embedding_head"), "bot": card.get("bot"),
+             "retrieval": card.get("retrieval_calibration")})
 
 
 st.title("Support bot")

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
 from shared import (
-    Embedder,
     LabelledText,
     Registry,
     TrainConfig,
-    atomic_write_bytes,
     finetune_classifier,
     load_classifier,
 )
@@ -26,8 +24,6 @@ CONFIDENCE_GRID = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
 MARGIN_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4)  # subtle: a near-tie (< 0.05) is never sure
 
 
-HEAD_FILE = "embedding_head.npz"  # in the intent model's version folder, beside its weights
-HEAD_WEIGHT = 0.5  # the embedding head's share of the probabilities the thresholds judge
 OOS_SURE = 0.9  # an out-of-scope verdict this sure is handed off unsearched (with a KB class)
 KB_LABEL = "knowledge_base"  # the class :func:`train_intents` gives its ``kb_questions``
 
@@ -162,69 +158,6 @@ def as_unseen(probs: np.ndarray, oos_column: int, rows: Sequence[bool]) -> np.nd
     return probs
 
 
-@dataclass
-class EmbeddingHead:
-    """Logistic regression on the sentence vectors of the embedder the bot searches with, over
-    the intent model's labels. Its probabilities are averaged with the fine-tuned model's
-    (:attr:`IntentModel.head`); serving it costs one matrix product, as the question's vector
-    is computed for search anyway.
-
-    subtle: a fine-tune on 40 examples per intent is sure of itself on questions it never saw
-    the like of; a linear probe on frozen vectors is less sure where the fine-tune is wrong.
-    On Banking77 split by intent (``benchmarks/support.py --parts oos``), the same fine-tuned
-    model without and with the head, calibrated as training does: seed 0, 0.878 in-scope
-    accuracy with 0.551 unseen out-of-scope recall -> 0.827 with 0.751; seed 1, 0.879 with
-    0.641 -> 0.879 with 0.690. At the frozen baseline's recall (thresholds swept on the test
-    set) in-scope accuracy rose 0.798 -> 0.812 and 0.598 -> 0.667.
-    """
-
-    coef: np.ndarray  # (labels, dim), rows in the intent model's label order
-    intercept: np.ndarray  # (labels,)
-    embedder: str  # the spec the bot resolves (``support-retriever@v3``, ``minilm``)
-
-    @classmethod
-    def fit(cls, vectors: np.ndarray, labels: Sequence[str], order: Sequence[str],
-            embedder: str) -> EmbeddingHead:
-        """Fit on ``vectors`` labelled ``labels``; a label of ``order`` it never saw gets p=0."""
-        from sklearn.linear_model import LogisticRegression
-
-        model = LogisticRegression(C=10, max_iter=2000).fit(vectors, list(labels))
-        classes = [str(c) for c in model.classes_]
-        coef, intercept = model.coef_, model.intercept_
-        if len(classes) == 2:  # sklearn keeps one row for two classes: p(second) = sigmoid
-            coef, intercept = np.vstack([np.zeros_like(coef[0]), coef[0]]), np.array([0.0, intercept[0]])
-        rows = np.zeros((len(order), vectors.shape[1]), dtype=np.float32)
-        bias = np.full(len(order), -1e4, dtype=np.float32)
-        for i, label in enumerate(order):
-            if label in classes:
-                rows[i], bias[i] = coef[classes.index(label)], intercept[classes.index(label)]
-        return cls(rows, bias, embedder)
-
-    def proba(self, vectors: np.ndarray) -> np.ndarray:
-        logits = np.atleast_2d(vectors) @ self.coef.T + self.intercept
-        logits -= logits.max(1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(1, keepdims=True)
-
-    def save(self, folder: Path) -> None:
-        import io
-
-        buffer = io.BytesIO()
-        np.savez(buffer, coef=self.coef, intercept=self.intercept, embedder=np.array(self.embedder))
-        atomic_write_bytes(folder / HEAD_FILE, buffer.getvalue())
-
-    @classmethod
-    def load(cls, folder: Path) -> EmbeddingHead | None:
-        if not (folder / HEAD_FILE).exists():
-            return None  # a model trained before heads: its own probabilities alone
-        with np.load(folder / HEAD_FILE) as data:
-            return cls(data["coef"], data["intercept"], str(data["embedder"]))
-
-
-def load_embedder(spec: str, registry: Registry) -> Embedder:
-    """The embedder a bot's spec names: a pinned registry version or a base model."""
-    return Embedder(registry.resolve(spec) if "@" in spec else spec)
-
 
 def split_calibration(rows: Sequence[LabelledText], fraction: float = 0.2,
                       seed: int = 13) -> tuple[list[LabelledText], list[LabelledText]]:
@@ -285,20 +218,26 @@ def train_intents(train: Sequence[LabelledText], calib: Sequence[LabelledText], 
     and without such a class, the model put every question that was not an intent out of
     scope, sure of it: "how far can I ride on one charge" at p 0.95.
 
-    ``embedder``: the spec of the embedder the bot searches with; an :class:`EmbeddingHead` is
-    fitted on its vectors of the training rows and joins the model (None: the model alone).
+    ``embedder``: the spec of the embedder the bot searches with. The model gets a linear probe
+    on its vectors (``TrainConfig.embedding_head``, :mod:`shared.probe`), which serving feeds the
+    question's search vector (None: the model alone).
+
+    subtle: a fine-tune on 40 examples per intent is sure of itself on questions it never saw
+    the like of; the probe on frozen vectors is less sure where the fine-tune is wrong. On
+    Banking77 split by intent (``benchmarks/support.py --parts oos``), the same fine-tuned model
+    without and with the probe, calibrated as here: seed 0, 0.878 in-scope accuracy with 0.551
+    unseen out-of-scope recall -> 0.827 with 0.751; seed 1, 0.879 with 0.641 -> 0.879 with
+    0.690. At the frozen baseline's recall (thresholds swept on the test set) in-scope accuracy
+    rose 0.798 -> 0.812 and 0.598 -> 0.667.
     """
     registry = registry or Registry()
     extra = dict(card_extra or {})
     kb_label = KB_LABEL if kb_questions else None
     rows = list(train) + [LabelledText(q, KB_LABEL) for q in kb_questions]
+    config = replace(config, embedding_head=embedder)
     result = finetune_classifier(rows, list(calib) or None, config, name, card_extra=extra,
                                  registry=registry, promote=False)
     path = registry.path(name, result.version)
-    if embedder is not None:
-        vectors = load_embedder(embedder, registry).encode([r.text for r in rows])
-        EmbeddingHead.fit(vectors, [r.label for r in rows], load_classifier(path).labels,
-                          embedder).save(path)
     model = IntentModel(path)
     thresholds, calibration = Thresholds(oos_label=oos_label, kb_label=kb_label), {}
     if calib:
@@ -334,14 +273,11 @@ def _write_card(path: Path, extra: dict) -> None:
 
 
 class IntentModel:
-    """A registered intent classifier with its calibrated thresholds, and its
-    :class:`EmbeddingHead` where it has one."""
+    """A registered intent classifier with its calibrated thresholds."""
 
     def __init__(self, name_or_path: str | Path, threads: int | None = None) -> None:
         self.classifier = load_classifier(name_or_path, threads=threads)
         self.thresholds = Thresholds(**self.classifier.card.get("thresholds", {}))
-        self.head = EmbeddingHead.load(self.classifier.path)
-        self._embedder: Embedder | None = None
 
     @property
     def card(self) -> dict:
@@ -354,20 +290,9 @@ class IntentModel:
     def warm_up(self) -> None:
         self.classifier.warm_up()
 
-    def combine(self, probs: np.ndarray, texts: Sequence[str],
-                vectors: np.ndarray | None = None) -> np.ndarray:
-        """The fine-tuned model's ``probs`` averaged with the head's on the texts' vectors (by
-        the head's embedder: pass ``vectors`` only from that one); ``probs`` alone without one."""
-        if self.head is None:
-            return probs
-        if vectors is None:
-            if self._embedder is None:  # the registry the model lies in holds its embedder
-                self._embedder = load_embedder(self.head.embedder, Registry(self.classifier.path.parents[1]))
-            vectors = self._embedder.encode(list(texts))
-        return (1 - HEAD_WEIGHT) * probs + HEAD_WEIGHT * self.head.proba(vectors)
-
     def predict_proba(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:
-        return self.combine(self.classifier.predict_proba(list(texts)), texts, vectors)
+        """Probabilities, the model's probe reading ``vectors`` when given (by its embedder)."""
+        return self.classifier.predict_proba(list(texts), vectors=vectors)
 
     def predict(self, texts: str | list[str],
                 vectors: np.ndarray | None = None) -> IntentDecision | list[IntentDecision]:

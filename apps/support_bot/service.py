@@ -235,7 +235,7 @@ class SupportService:
         query, intents, retriever = message, self.intents, self.retriever
         # the intent pass runs beside the question's embedding: both leave the GIL to onnxruntime
         # or torch, and on 2 cores the two passes took 4.4 ms together against 5.9 ms in turn
-        judging = self._judges().submit(intents.classifier.predict_proba, [message]) if intents else None
+        judging = self._judges().submit(intents.classifier.model_proba, [message]) if intents else None
         earlier = self._earlier(cid) if is_follow_up(message) else []
         if earlier:
             query = contextual_query([t.question for t in earlier], message)
@@ -274,13 +274,13 @@ class SupportService:
         """The intent model's decision, its embedding head reading the question's search
         vector (``vector``: the message's own, by the embedder the head was fitted on; it
         embeds the message itself otherwise)."""
-        intents = self._intents
-        if intents.head is None or intents.head.embedder != self.bot.embedder:
+        classifier = self._intents.classifier
+        if classifier.head is None or classifier.head.embedder != self.bot.embedder:
             vector = None
         elif vector is None:
             vector = self.retriever.encode(message)[0]
-        probs = intents.combine(probs, [message], None if vector is None else vector[None])
-        return decide(probs, intents.labels, intents.thresholds)[0]
+        probs = classifier.with_probe(probs, [message], None if vector is None else vector[None])
+        return decide(probs, self._intents.labels, self._intents.thresholds)[0]
 
     def _judges(self) -> ThreadPoolExecutor:
         """The thread that runs intent passes beside the caller's embedding (made once).

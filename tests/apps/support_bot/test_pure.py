@@ -7,7 +7,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from apps.support_bot.answer import asks_for_person, best_quote, pleasantry_reply, template_answer
-from apps.support_bot.intents import EmbeddingHead, Status, Thresholds, abstention_metrics, calibrate, decide
+from apps.support_bot.intents import Status, Thresholds, abstention_metrics, calibrate, decide
 from apps.support_bot.knowledge import Document, chunk_document, load_markdown, split_sentences
 from apps.support_bot.masking import mask_pii
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
@@ -286,19 +286,3 @@ def test_a_request_for_a_person_is_read_as_one(message: str) -> None:
 def test_a_question_about_people_is_no_request_for_one(message: str) -> None:
     assert not asks_for_person(message)
 
-
-@pytest.mark.parametrize("classes", [["a", "b"], ["a", "b", "c"]])
-def test_embedding_head_scores_in_the_intent_models_label_order(classes, tmp_path) -> None:
-    rng = np.random.default_rng(0)
-    centres = np.eye(4)[: len(classes)] * 3
-    vectors = np.vstack([c + rng.normal(0, 0.3, (20, 4)) for c in centres]).astype(np.float32)
-    labels = [c for c in classes for _ in range(20)]
-    order = ["unseen", *reversed(classes)]  # the classifier's order, with a label the head never saw
-    head = EmbeddingHead.fit(vectors, labels, order, "minilm")
-    probs = head.proba(centres)
-    assert probs.shape == (len(classes), len(order)) and np.allclose(probs.sum(1), 1)
-    assert [order[i] for i in probs.argmax(1)] == classes and probs[:, 0].max() < 1e-6
-    head.save(tmp_path)
-    again = EmbeddingHead.load(tmp_path)
-    assert again.embedder == "minilm" and np.allclose(again.proba(centres), probs)
-    assert EmbeddingHead.load(tmp_path / "missing") is None

@@ -115,9 +115,11 @@ def test_the_intent_head_reads_the_search_vector_the_bot_serves(bot: SupportServ
     """The embedding head was fitted on the bot's own embedder, so serving can hand it the
     question's search vector: the served decision is the one the model makes embedding alone."""
     intents = bot.intents
-    assert intents.head is not None and intents.head.embedder == bot.bot.embedder
+    head = intents.classifier.head
+    assert head is not None and head.embedder == bot.bot.embedder
+    assert intents.card["params"]["embedding_head"] == bot.bot.embedder
     for question in ("How much is a Full Service?", "What is the capital of France?"):
-        served = bot._decide(question, intents.classifier.predict_proba([question]),
+        served = bot._decide(question, intents.classifier.model_proba([question]),
                              bot.retriever.encode(question)[0])
         alone = intents.predict(question)
         assert (served.intent, served.status) == (alone.intent, alone.status)
