@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from .data import LabelledText, check_labels_known, fingerprint, write_labelled
 from .errors import DataError, VerticalsError
 from .evaluate import classification_metrics
 from .models import resolve_model
-from .probe import EmbeddingHead, probe_embedder
+from .probe import EmbeddingHead, pinned, probe_embedder
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
 
@@ -421,15 +421,17 @@ def finetune_classifier(
         raise DataError("training data", None, "has no rows", "add labelled rows")
     if test:
         check_labels_known(test, {r.label for r in train}, test_path)
-    if config.embedding_head and train_pairs is not None:
-        raise VerticalsError("an embedding head reads one text, not a pair: drop embedding_head")
+    head, embedder = None, None
+    if config.embedding_head:
+        if train_pairs is not None:
+            raise VerticalsError("an embedding head reads one text, not a pair: drop embedding_head")
+        config = replace(config, embedding_head=pinned(config.embedding_head, registry))
+        embedder = probe_embedder(config.embedding_head, registry.root)  # before minutes of training
     trained = train_classifier(
         [r.text for r in train], [r.label for r in train], config, pairs=train_pairs
     )
     metrics = {"epochs_run": len(trained.history), "seconds_per_epoch": trained.seconds_per_epoch}
-    head, embedder = None, None
     if config.embedding_head:
-        embedder = probe_embedder(config.embedding_head, registry.root)
         head = EmbeddingHead.fit(embedder.encode([r.text for r in train]), [r.label for r in train],
                                  trained.labels, config.embedding_head)
     if test:

@@ -72,13 +72,24 @@ class EmbeddingHead:
             return cls(data["coef"], data["intercept"], str(data["embedder"]))
 
 
+def pinned(spec: str, registry) -> str:
+    """A registry name pinned to its current version (``retriever`` -> ``retriever@v2``), so a
+    probe keeps reading the embedder it was fitted on after that one is retrained; a base model,
+    folder or pinned spec as given."""
+    if "@" not in spec and spec in registry.names():
+        return f"{spec}@{registry.current(spec)}"
+    return spec
+
+
 def probe_embedder(spec: str, registry_root: Path | None = None):
     """The :class:`~shared.embed.Embedder` a probe's spec names: a pinned version in the registry
-    at ``registry_root`` (the default registry without one), else a base model or folder."""
+    at ``registry_root`` (the model's own; the default registry when it holds no such name),
+    else a base model or folder."""
     from .embed import Embedder
     from .registry import Registry, get_registry
 
     if "@" not in spec:
         return Embedder(spec)
-    registry = Registry(registry_root) if registry_root else get_registry()
-    return Embedder(registry.resolve(spec))
+    name = spec.rpartition("@")[0]
+    own = registry_root is not None and (Path(registry_root) / name).is_dir()
+    return Embedder((Registry(registry_root) if own else get_registry()).resolve(spec))

@@ -290,9 +290,10 @@ class IntentModel:
     def warm_up(self) -> None:
         self.classifier.warm_up()
 
-    def predict_proba(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:
+    def predict_proba(self, texts: str | Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:
         """Probabilities, the model's probe reading ``vectors`` when given (by its embedder)."""
-        return self.classifier.predict_proba(list(texts), vectors=vectors)
+        return self.classifier.predict_proba([texts] if isinstance(texts, str) else list(texts),
+                                             vectors=vectors)
 
     def predict(self, texts: str | list[str],
                 vectors: np.ndarray | None = None) -> IntentDecision | list[IntentDecision]:

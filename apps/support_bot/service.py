@@ -240,8 +240,12 @@ class SupportService:
         if earlier:
             query = contextual_query([t.question for t in earlier], message)
         vector = retriever.encode(query)[0]
-        decision = self._decide(message, judging.result(), vector if query == message else None) \
-            if judging else None
+        own = vector if query == message else None  # the message's own search vector
+        decision = None
+        if judging:
+            if own is None and self._probe_reads_search(intents):
+                own = retriever.encode(message)[0]
+            decision = self._decide(intents, message, judging.result(), own)
         if decision is not None and decision.surely_out_of_scope:
             return _handoff(decision)
         found = retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
@@ -265,22 +269,24 @@ class SupportService:
             # subtle: a follow-up's quote must answer its own new part ("and to Norway?"); the
             # joined question's vector, led by the earlier turn, only breaks ties
             ranked = [(vector, 1.0)] if query == message else \
-                [(retriever.encode(message)[0], 1.0), (vector, 0.1)]
+                [(own if own is not None else retriever.encode(message)[0], 1.0), (vector, 0.1)]
             answer = grounded_answer(query, passages, _intent(decision), self._similarity(ranked))
             return self.generator.rephrase(message, answer) if self.generator else answer
         return _handoff(decision)
 
-    def _decide(self, message: str, probs: np.ndarray, vector: np.ndarray | None) -> IntentDecision:
-        """The intent model's decision, its embedding head reading the question's search
-        vector (``vector``: the message's own, by the embedder the head was fitted on; it
-        embeds the message itself otherwise)."""
-        classifier = self._intents.classifier
-        if classifier.head is None or classifier.head.embedder != self.bot.embedder:
-            vector = None
-        elif vector is None:
-            vector = self.retriever.encode(message)[0]
-        probs = classifier.with_probe(probs, [message], None if vector is None else vector[None])
-        return decide(probs, self._intents.labels, self._intents.thresholds)[0]
+    def _probe_reads_search(self, intents: IntentModel) -> bool:
+        """Whether the intent model's probe was fitted on the embedder the bot searches with."""
+        head = intents.classifier.head
+        return head is not None and head.embedder == self.bot.embedder
+
+    def _decide(self, intents: IntentModel, message: str, probs: np.ndarray,
+                vector: np.ndarray | None) -> IntentDecision:
+        """The intent model's decision on its own probabilities (``probs``), averaged with its
+        probe's on the message's search vector when the probe reads that embedder's (it embeds
+        the message itself otherwise)."""
+        vectors = vector[None] if vector is not None and self._probe_reads_search(intents) else None
+        probs = intents.classifier.with_probe(probs, [message], vectors)
+        return decide(probs, intents.labels, intents.thresholds)[0]
 
     def _judges(self) -> ThreadPoolExecutor:
         """The thread that runs intent passes beside the caller's embedding (made once).

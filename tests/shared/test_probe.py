@@ -36,7 +36,7 @@ def test_a_classifier_with_a_probe_serves_the_average(tmp_path) -> None:
     result = finetune_classifier(toy_rows(64, 0), toy_rows(24, 1), config, "toy-probe", registry=registry)
     path = registry.path("toy-probe")
     assert (path / HEAD_FILE).exists() and 0 <= result.metrics["model_accuracy"] <= 1
-    assert registry.card("toy-probe")["params"]["embedding_head"] == "minilm"  # a retrain keeps it
+    assert registry.card("toy-probe")["params"]["embedding_head"] == "minilm"  # what a retrain reads
     classifier = load_classifier(path)
     texts = [r.text for r in toy_rows(6, 2)]
     own = classifier.model_proba(texts)
@@ -47,3 +47,18 @@ def test_a_classifier_with_a_probe_serves_the_average(tmp_path) -> None:
     with pytest.raises(VerticalsError, match="reads one text, not a pair"):
         finetune_classifier(toy_rows(8, 0), None, config, "toy-pairs", registry=registry,
                             train_pairs=["x"] * 8)
+
+
+def test_a_registry_embedder_is_pinned_to_the_version_fitted_on(tmp_path) -> None:
+    from shared import Registry, TrainConfig, finetune_classifier
+    from shared.errors import ModelNotFoundError, RegistryError
+    from shared.probe import pinned
+
+    registry = Registry(tmp_path)
+    (tmp_path / "retriever" / "v2").mkdir(parents=True)
+    (tmp_path / "retriever" / "CURRENT").write_text("v2")
+    assert pinned("retriever", registry) == "retriever@v2"
+    assert pinned("minilm", registry) == "minilm" and pinned("retriever@v1", registry) == "retriever@v1"
+    config = TrainConfig(epochs=1, embedding_head="no-such-embedder")
+    with pytest.raises((ModelNotFoundError, RegistryError, VerticalsError)):  # before any training
+        finetune_classifier(toy_rows(8, 0), None, config, "toy-bad", registry=registry)

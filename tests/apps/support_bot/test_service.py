@@ -111,19 +111,29 @@ def test_article_questions_are_counted_in_the_intent_calibration(bot: SupportSer
     assert 0.0 <= card["calibration"]["no_template_abstained"] <= 1.0
 
 
-def test_the_intent_head_reads_the_search_vector_the_bot_serves(bot: SupportService) -> None:
-    """The embedding head was fitted on the bot's own embedder, so serving can hand it the
-    question's search vector: the served decision is the one the model makes embedding alone."""
+def test_the_intent_probe_reads_the_search_vector_the_bot_serves(bot: SupportService) -> None:
+    """The intent model's probe was fitted on the bot's own embedder, so serving hands it the
+    question's search vector (a follow-up's too, not the joined query's): the decision is the
+    one the model makes embedding alone, and the probe never embeds anything itself."""
     intents = bot.intents
-    head = intents.classifier.head
-    assert head is not None and head.embedder == bot.bot.embedder
+    classifier = intents.classifier
+    head = classifier.head
+    assert head is not None and head.embedder == bot.bot.embedder and "@" in head.embedder
     assert intents.card["params"]["embedding_head"] == bot.bot.embedder
-    for question in ("How much is a Full Service?", "What is the capital of France?"):
-        served = bot._decide(question, intents.classifier.model_proba([question]),
-                             bot.retriever.encode(question)[0])
-        alone = intents.predict(question)
-        assert (served.intent, served.status) == (alone.intent, alone.status)
-        assert served.confidence == pytest.approx(alone.confidence, abs=0.02)
+    question = "How much is a Full Service?"
+    own = classifier.model_proba([question])
+    vector = bot.retriever.encode(question)[0]
+    served = bot._decide(intents, question, own, vector)
+    alone = intents.predict(question)
+    assert (served.intent, served.status) == (alone.intent, alone.status)
+    assert served.confidence == pytest.approx(alone.confidence, abs=0.02)
+    wrong = bot._decide(intents, question, own, bot.retriever.encode("What is the capital of France?")[0])
+    assert wrong.confidence != pytest.approx(served.confidence, abs=1e-3)  # the vector is read
+    classifier._head_embedder = None
+    first = bot.ask("What does a Full Service at the workshop include?")
+    bot.ask("and how much does it cost?", first.conversation_id)  # a follow-up
+    bot.ask("What is the capital of France?")
+    assert classifier._head_embedder is None  # every vector came from search
 
 
 SERVICE_DOCS = {"kb-service", "faq-how-do-i-book-a-bike-service"}
