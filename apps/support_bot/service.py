@@ -240,12 +240,12 @@ class SupportService:
         if earlier:
             query = contextual_query([t.question for t in earlier], message)
         vector = retriever.encode(query)[0]
-        own = vector if query == message else None  # the message's own search vector
+        alone = vector if query == message else None  # the message's own search vector
         decision = None
         if judging:
-            if own is None and self._probe_reads_search(intents):
-                own = retriever.encode(message)[0]
-            decision = self._decide(intents, message, judging.result(), own)
+            if alone is None and self._probe_reads_search(intents):
+                alone = retriever.encode(message)[0]
+            decision = self._decide(intents, message, judging.result(), alone)
         if decision is not None and decision.surely_out_of_scope:
             return _handoff(decision)
         found = retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
@@ -269,7 +269,7 @@ class SupportService:
             # subtle: a follow-up's quote must answer its own new part ("and to Norway?"); the
             # joined question's vector, led by the earlier turn, only breaks ties
             ranked = [(vector, 1.0)] if query == message else \
-                [(own if own is not None else retriever.encode(message)[0], 1.0), (vector, 0.1)]
+                [(alone if alone is not None else retriever.encode(message)[0], 1.0), (vector, 0.1)]
             answer = grounded_answer(query, passages, _intent(decision), self._similarity(ranked))
             return self.generator.rephrase(message, answer) if self.generator else answer
         return _handoff(decision)
