@@ -158,7 +158,6 @@ def as_unseen(probs: np.ndarray, oos_column: int, rows: Sequence[bool]) -> np.nd
     return probs
 
 
-
 def split_calibration(rows: Sequence[LabelledText], fraction: float = 0.2,
                       seed: int = 13) -> tuple[list[LabelledText], list[LabelledText]]:
     """Stratified (train, calibration) split; a class with under 3 rows stays in train."""
