@@ -1,9 +1,11 @@
 """A linear probe on sentence vectors, averaged with a fine-tuned classifier's probabilities.
 
 A fine-tune is sure of itself on texts unlike any it saw; logistic regression on a frozen
-embedder's vectors errs elsewhere, and the average of the two beats either. Measured with the
-core's default recipe on Banking77 (``benchmarks/classify.py``): fine-tuned 0.9312, probe
-0.9295, the average 0.9386. For the support bot's intents, where the question's vector is
+embedder's vectors errs elsewhere, and the average of the two beats either. On Banking77
+(``benchmarks/classify.py --sets banking77 --epochs 7 --val-fraction 0 --embedding-head``, all
+10,003 training rows, the weight fixed at 0.5 beforehand): the fine-tuned model alone 0.9380
+test accuracy, the probe alone 0.9295, the average 0.9432 (the default 3-epoch recipe: 0.9312,
+0.9295 and 0.9386). For the support bot's intents, where the question's vector is
 computed for search anyway, the probe is free at serving time; elsewhere it costs one more
 encoder pass per text, so it is an option (``TrainConfig.embedding_head``), not the default.
 """
