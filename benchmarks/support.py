@@ -113,7 +113,7 @@ def banking77_oos(quick: bool, per_intent: int = 40, seed: int = 0) -> dict:
     from sklearn.linear_model import LogisticRegression
 
     from apps.support_bot.evaluation import evaluate_intents
-    from apps.support_bot.intents import split_calibration
+    from apps.support_bot.intents import Thresholds, abstention_metrics, decide, split_calibration
     from shared import Embedder, LabelledText
 
     train = pd.read_csv(DATASETS / "banking77" / "train.csv")
@@ -142,29 +142,24 @@ def banking77_oos(quick: bool, per_intent: int = 40, seed: int = 0) -> dict:
     model = LogisticRegression(max_iter=2000, C=10).fit(embedder.encode([r.text for r in fit_in]),
                                                         [r.label for r in fit_in])
 
-    def decide(probs: np.ndarray, threshold: float) -> list[str]:
-        best = model.classes_[probs.argmax(1)]
-        return [str(b) if p >= threshold else "oos" for b, p in zip(best, probs.max(1), strict=True)]
+    classes = [str(c) for c in model.classes_]
 
-    def objective(predicted: list[str], labels: list[str]) -> dict:
-        inside = [p == y for p, y in zip(predicted, labels, strict=True) if y != "oos"]
-        caught = [p == "oos" for p, y in zip(predicted, labels, strict=True) if y == "oos"]
-        abstained = [y == "oos" for p, y in zip(predicted, labels, strict=True) if p == "oos"]
-        return {"in_scope_accuracy": float(np.mean(inside)), "oos_recall": float(np.mean(caught)),
-                "oos_precision": float(np.mean(abstained)) if abstained else 0.0}
+    def objective(probs: np.ndarray, threshold: float, labels: list[str]) -> dict:
+        """Abstain below a max-probability ``threshold`` (margin 0: no near-tie rule)."""
+        return abstention_metrics(decide(probs, classes, Thresholds(float(threshold), 0.0)), labels)
 
     calib_probs = model.predict_proba(embedder.encode([r.text for r in calib]))
     grid, values = np.round(np.arange(0.0, 1.0, 0.01), 2), []
     for threshold in grid:
-        m = objective(decide(calib_probs, threshold), [r.label for r in calib])
+        m = objective(calib_probs, threshold, [r.label for r in calib])
         values.append(m["in_scope_accuracy"] + m["oos_recall"])
     tied = [t for t, v in zip(grid, values, strict=True) if v >= max(values) - 1e-9]
     threshold = float(tied[len(tied) // 2])  # the middle of the ties, as calibrate() takes
     test_probs = model.predict_proba(embedder.encode(list(test["text"])))
-    base = objective(decide(test_probs, threshold), truth)
+    base = objective(test_probs, threshold, truth)
     # the two curves compared at each other's operating point, thresholds swept on the test set
     # (a diagnostic of the models; neither threshold above is chosen this way)
-    base_sweep = [objective(decide(test_probs, t), truth) for t in grid]
+    base_sweep = [objective(test_probs, t, truth) for t in grid]
     bot_there = max((p["in_scope_accuracy"] for p in ours["sweep"]
                      if p["oos_recall"] >= base["oos_recall"]), default=None)
     base_there = max((p["in_scope_accuracy"] for p in base_sweep

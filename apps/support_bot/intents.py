@@ -294,9 +294,15 @@ class IntentModel:
         return self.classifier.predict_proba([texts] if isinstance(texts, str) else list(texts),
                                              vectors=vectors)
 
+    def judge(self, texts: list[str], own: np.ndarray,
+              vectors: np.ndarray | None = None) -> list[IntentDecision]:
+        """Decisions from the model's own probabilities (``own``, from ``classifier.model_proba``)
+        with its probe averaged in, reading ``vectors`` when given (by its embedder)."""
+        return decide(self.classifier.with_probe(own, texts, vectors), self.labels, self.thresholds)
+
     def predict(self, texts: str | list[str],
                 vectors: np.ndarray | None = None) -> IntentDecision | list[IntentDecision]:
         """One decision for one text, a list for a list."""
         batch = [texts] if isinstance(texts, str) else list(texts)
-        decisions = decide(self.predict_proba(batch, vectors), self.labels, self.thresholds)
+        decisions = self.judge(batch, self.classifier.model_proba(batch), vectors)
         return decisions[0] if isinstance(texts, str) else decisions

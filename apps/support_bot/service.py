@@ -29,7 +29,7 @@ from .answer import (
     select_passages,
     template_answer,
 )
-from .intents import IntentDecision, IntentModel, Status, decide
+from .intents import IntentDecision, IntentModel, Status
 from .knowledge import load_kb
 from .ranking import tokenize
 from .retrieval import RetrievalConfig, Retriever, index_dir
@@ -243,9 +243,10 @@ class SupportService:
         alone = vector if query == message else None  # the message's own search vector
         decision = None
         if judging:
-            if alone is None and self._probe_reads_search(intents):
+            reads = self._probe_reads_search(intents)
+            if alone is None and reads:
                 alone = retriever.encode(message)[0]
-            decision = self._decide(intents, message, judging.result(), alone)
+            decision = self._decide(intents, message, judging.result(), alone if reads else None)
         if decision is not None and decision.surely_out_of_scope:
             return _handoff(decision)
         found = retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
@@ -279,14 +280,12 @@ class SupportService:
         head = intents.classifier.head
         return head is not None and head.embedder == self.bot.embedder
 
-    def _decide(self, intents: IntentModel, message: str, probs: np.ndarray,
+    @staticmethod
+    def _decide(intents: IntentModel, message: str, probs: np.ndarray,
                 vector: np.ndarray | None) -> IntentDecision:
-        """The intent model's decision on its own probabilities (``probs``), averaged with its
-        probe's on the message's search vector when the probe reads that embedder's (it embeds
-        the message itself otherwise)."""
-        vectors = vector[None] if vector is not None and self._probe_reads_search(intents) else None
-        probs = intents.classifier.with_probe(probs, [message], vectors)
-        return decide(probs, intents.labels, intents.thresholds)[0]
+        """The intent model's decision on its own probabilities (``probs``), its probe reading the
+        message's search ``vector`` (None: the probe embeds the message itself)."""
+        return intents.judge([message], probs, None if vector is None else vector[None])[0]
 
     def _judges(self) -> ThreadPoolExecutor:
         """The thread that runs intent passes beside the caller's embedding (made once).
