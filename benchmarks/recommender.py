@@ -65,7 +65,7 @@ def movielens(quick: bool, work: Path, cross_layers: int | None = None,
     digest = fingerprint([file_digest(work / "ml_items.csv"), file_digest(work / "ml_train.csv")])
     config = TrainConfig(prefix="ml", text=TextConfig(
         bi_max_length=96, cross_max_length=cross_max_length, cross_layers=cross_layers,
-        max_pairs=size, max_cross=size, batch_size=32))
+        max_pairs=size, max_cross=size, batch_size=32), ranker_rows=size)
     registry = service.registry
     if service.is_trained() and service.ranker_card()["data_fingerprint"] == digest:
         trained = {"reused": service.ranker_card()["version"]}  # same split, same --home

@@ -50,12 +50,17 @@ class TrainConfig:
     text: TextConfig = field(default_factory=TextConfig)
     features: tuple[str, ...] = FEATURES
     candidates: int = 50
+    # the ranker learns from at most this many (user, candidate) rows, each read by the
+    # cross-encoder once (None: every user's candidates)
+    ranker_rows: int | None = 3000
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.val_fraction <= 0.5:
             raise VerticalsError(f"val_fraction must be in [0.05, 0.5], got {self.val_fraction}")
         if self.candidates < 1:
             raise VerticalsError(f"candidates must be at least 1, got {self.candidates}")
+        if self.ranker_rows is not None and self.ranker_rows < 1:
+            raise VerticalsError(f"ranker_rows must be at least 1, got {self.ranker_rows}")
         unknown = set(self.features) - set(FEATURES)
         if unknown or not self.features:
             raise VerticalsError(f"ranker features must be a non-empty subset of "
@@ -191,7 +196,7 @@ class RecommenderService:
         history who take something in the late period, the ``config.candidates`` items the
         pipeline offers them as of their time group (:meth:`_pipelines_as_of`), labelled 1 if
         taken in the late period, else 0;
-        at most ``max_cross`` rows. The candidate sources' shares are chosen first, on all
+        at most ``config.ranker_rows`` rows. The candidate sources' shares are chosen first, on all
         those users (``choose_shares``).
 
         subtle: the ranker must learn to order what it is given. Trained on taken items against
@@ -214,7 +219,7 @@ class RecommenderService:
         found = [f for group, pipe in groups for f in pipe.sources(group, config.candidates)]
         shares, recall = choose_shares(found, [later[u] for u in users], config.candidates)
         keep = range(len(users))
-        limit = config.text.max_cross
+        limit = config.ranker_rows
         if limit is not None and len(users) * config.candidates > limit:
             keep = sorted(np.random.default_rng(config.text.seed).choice(
                 len(users), size=max(1, limit // config.candidates), replace=False))
@@ -454,7 +459,12 @@ def held_out_metrics(x: np.ndarray, y: np.ndarray, held: np.ndarray,
 
 
 def demo_config() -> TrainConfig:
-    """Small enough to train in about a minute on 2 cores."""
+    """Small enough to train in about a minute on 2 cores.
+
+    subtle: the ranker learns from every user's candidates (3,000 rows) though the text models
+    tune on 800 pairs. On 800 rows (16 users, about 15 taken items) it gave the text scores no
+    weight; on all of them the bi-encoder's cosine weighs 0.35 (held-out AUC 0.80 alone).
+    """
     return TrainConfig(prefix=DEMO_PREFIX, text=TextConfig(
         bi_max_length=64, cross_max_length=96, max_pairs=800, max_cross=800))
 

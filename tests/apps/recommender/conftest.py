@@ -52,7 +52,7 @@ def trained_home(tiny: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
     try:
         config = TrainConfig(val_fraction=0.25, text=TextConfig(
             bi_max_length=48, cross_max_length=48, max_pairs=160, max_cross=200, batch_size=16,
-            cross_layers=2))
+            cross_layers=2), ranker_rows=200)
         RecommenderService(tiny["items"], tiny["interactions"]).train(config)
     finally:
         if previous is None:

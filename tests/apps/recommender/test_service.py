@@ -254,12 +254,14 @@ def test_ranker_on_a_subset_of_features_still_serves(rec_home: Path, tiny: dict[
     card = main.ranker_card()
     subset = RecommenderService(tiny["items"], tiny["interactions"], prefix="ablation")
     config = TrainConfig(prefix="ablation", val_fraction=0.25, text=TextConfig(max_cross=200),
-                         features=("bi_score", "popularity"))
+                         ranker_rows=200, features=("bi_score", "popularity"))
     subset.fit_ranker(card["params"]["biencoder"], card["params"]["cross_encoder"], config)
     recs, _ = subset.recommend(warm_user(main), 3)
     assert len(recs) == 3 and set(recs[0].features) == {"bi_score", "popularity"}
     with pytest.raises(VerticalsError, match="non-empty subset"):
         TrainConfig(features=("bi_score", "shoe_size"))
+    with pytest.raises(VerticalsError, match="ranker_rows must be at least 1, got 0"):
+        TrainConfig(ranker_rows=0)
 
 
 def test_the_rankers_training_rows_see_only_their_past(service: RecommenderService) -> None:
@@ -425,7 +427,7 @@ def test_demo_keeps_its_own_models_beside_yours(rec_home: Path, tiny: dict[str, 
     # the demo's ranker over the session's text models stands in for a demo training run
     demo.fit_ranker(before["params"]["biencoder"], before["params"]["cross_encoder"],
                     TrainConfig(prefix=DEMO_PREFIX, val_fraction=0.25,
-                                text=TextConfig(max_cross=200)))
+                                text=TextConfig(max_cross=200), ranker_rows=200))
     result = demo_setup(tiny["items"], tiny["interactions"], top_k=2)
     assert result["trained"] is False and result["prefix"] == DEMO_PREFIX == demo_config().prefix
     assert result["ranker"] == demo.ranker_card()["version"]
@@ -470,6 +472,6 @@ def test_batch_parts_of_other_models_are_not_resumed(rec_home: Path, tiny: dict[
         shutil.copytree(old_root / name, get_registry().root / name)
     new = RecommenderService(tiny["items"], tiny["interactions"])
     new.fit_ranker(card["params"]["biencoder"], card["params"]["cross_encoder"],
-                   TrainConfig(val_fraction=0.25, text=TextConfig(max_cross=200)))
+                   TrainConfig(val_fraction=0.25, text=TextConfig(max_cross=200), ranker_rows=200))
     assert new.ranker_card()["version"] == card["version"] and new.models() != old_models
     assert new.score(out, candidates=tiny["candidates"], chunk_size=1).skipped == 0
