@@ -31,6 +31,7 @@ _EXPORTS = {
     "train_biencoder": "contrastive", "train_cross_encoder": "contrastive",
     "explain": "explanations",
     "retrain": "retraining", "RetrainReport": "retraining", "already_tried": "retraining",
+    "cron_trigger": "retraining",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -216,6 +216,19 @@ def retrain_from_file(
         return None
 
 
+def cron_trigger(cron: str):
+    """An APScheduler trigger for a 5-field crontab line, read in UTC: ``"0 3 * * *"`` is
+    03:00 UTC. subtle: ``CronTrigger.from_crontab`` alone takes the machine's time zone, even
+    on a scheduler set to UTC (a New York server ran "0 3" at 08:00 UTC)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        return CronTrigger.from_crontab(cron, timezone="UTC")
+    except ValueError as err:
+        raise VerticalsError(f"cron must be 5 fields like '0 3 * * *', got {cron!r} ({err})"
+                             ) from None
+
+
 def schedule_retrain(scheduler, name: str, data_path: str | Path, cron: str, **job_options):
     """Add (or replace) a cron job on an APScheduler 3 ``scheduler`` that retrains ``name`` on
     ``data_path``; returns the ``Job``. The job is referenced by import path, so it survives in
@@ -223,14 +236,7 @@ def schedule_retrain(scheduler, name: str, data_path: str | Path, cron: str, **j
 
     >>> schedule_retrain(BackgroundScheduler(), "intents", "new.csv", "0 3 * * *")  # doctest: +SKIP
     """
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        trigger = CronTrigger.from_crontab(cron)
-    except ValueError as err:
-        message = f"cron must be 5 fields like '0 3 * * *', got {cron!r} ({err})"
-        raise VerticalsError(message) from None
     return scheduler.add_job(
-        "shared.retraining:retrain_from_file", trigger, args=[name, str(data_path)],
+        "shared.retraining:retrain_from_file", cron_trigger(cron), args=[name, str(data_path)],
         id=job_options.pop("id", f"retrain:{name}"), replace_existing=True, **job_options,
     )

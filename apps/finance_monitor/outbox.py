@@ -42,12 +42,21 @@ def surge_of(alert: AlertRow) -> Surge:
 
 def raise_alerts(engine: Engine, surges: list[Surge], config: AlertConfig,
                  webhooks: tuple[WebhookConfig, ...]) -> list[int]:
-    """Store new alerts (skipping ones already raised or in cooldown); returns their ids."""
+    """Store new alerts (skipping ones in cooldown); returns their ids. An alert raised while
+    its window was filling takes the window's figures as it goes on surging (its webhooks are
+    not sent again): the dashboard showed "6 negative of 6" for a window that ended at 46."""
     cooldown = timedelta(hours=config.window_hours * config.cooldown_windows)
     created = []
     for surge in surges:
         try:
             with session_scope(engine) as session:
+                same = session.scalars(select(AlertRow).where(
+                    AlertRow.key == surge.key, AlertRow.window_start == surge.start)).first()
+                if same is not None:
+                    same.negatives, same.total = surge.negatives, surge.total
+                    same.baseline, same.score = surge.baseline, surge.score
+                    same.article_ids = json.dumps(list(surge.article_ids))
+                    continue
                 recent = session.scalars(select(AlertRow.negatives).where(
                     AlertRow.key == surge.key, AlertRow.window_start >= surge.start - cooldown,
                     AlertRow.window_start <= surge.start)).all()

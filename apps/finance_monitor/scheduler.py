@@ -20,10 +20,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from shared import VerticalsError, get_settings
+from shared import VerticalsError, cron_trigger, get_settings
 
 from .config import MonitorConfig, load_config
 from .service import FinanceService
@@ -197,11 +196,7 @@ def sync_jobs(scheduler: BaseScheduler, config_path: str | Path,
 
 def _retrain_jobs(scheduler: BaseScheduler, config_path: str, cron: str) -> dict[str, bool]:
     """Nightly: retrain each model on the analysts' corrections (promoted only if not worse)."""
-    try:
-        trigger = CronTrigger.from_crontab(cron)
-    except ValueError as err:
-        raise VerticalsError(f"cron must be 5 fields like '0 3 * * *', got {cron!r} ({err})"
-                             ) from None
+    trigger = cron_trigger(cron)
     ids = {}
     for field in ("sentiment", "topic"):
         job_id = f"{JOB_PREFIX}retrain:{field}"

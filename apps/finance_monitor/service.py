@@ -206,13 +206,10 @@ class FinanceService:
         keeps every article of the horizon (and maybe a few clamped ones ``window_stats``
         drops); the query reads the horizon, not every article ever stored.
         """
-        alerts = self.config.alerts
         with session_scope(self.engine) as session:
-            newest = _newest_time(session)
-            if newest is None:
+            oldest = self._horizon_start(session)
+            if oldest is None:
                 return []
-            oldest = window_start(newest, alerts.window_hours) \
-                - (alerts.horizon_windows - 1) * timedelta(hours=alerts.window_hours)
             rows = session.execute(select(
                 Article.id, Article.published, Article.fetched_at, Article.topic, Article.tickers,
                 Article.sentiment, Article.sentiment_score)
@@ -220,6 +217,15 @@ class FinanceService:
         return [Observation(article_id=i, published=plausible_published(published, fetched),
                             keys=_keys(topic, tickers), sentiment=sentiment, score=score or 0.0)
                 for i, published, fetched, topic, tickers, sentiment, score in rows]
+
+    def _horizon_start(self, session: Session) -> datetime | None:
+        """The start of the look-back horizon's first window (None: no article yet)."""
+        newest = _newest_time(session)
+        if newest is None:
+            return None
+        alerts = self.config.alerts
+        return window_start(newest, alerts.window_hours) \
+            - (alerts.horizon_windows - 1) * timedelta(hours=alerts.window_hours)
 
     def trends(self) -> dict[str, list[WindowStat]]:
         """Per key (``topic:X`` / ``ticker:Y``), the windowed counts and sentiment over the
@@ -231,16 +237,22 @@ class FinanceService:
     def check_alerts(self) -> list[int]:
         """Run the surge detector over every key's recent windows and store the new alerts.
 
-        subtle: once the horizon cuts a key's history, its oldest windows have lost part of
+        subtle: once the horizon cuts older articles off, its first windows have lost part of
         the baseline and cooldown they were judged with when fresh, and could "surge" now;
-        they were judged back then, so only the settled windows after them may alert.
+        they were judged back then, so only the settled windows after them may alert. Where
+        the cut falls is a matter of time, not of how many windows hold articles: after a
+        quiet night at the horizon's start the trends begin later, and counting their windows
+        let a settled-looking old window alert again.
         """
         alerts = self.config.alerts
-        surges = []
-        for windows in self.trends().values():
-            full = len(windows) >= alerts.horizon_windows
-            settled = windows[alerts.baseline_windows + alerts.cooldown_windows if full else 0]
-            surges += [s for s in detect_surges(windows, alerts) if s.start >= settled.start]
+        with session_scope(self.engine) as session:
+            oldest = self._horizon_start(session)
+            cut = oldest is not None and session.execute(select(Article.id).where(
+                Article.classified_at.is_not(None), Article.published < oldest).limit(1)).first()
+        settled = oldest + (alerts.baseline_windows + alerts.cooldown_windows) \
+            * timedelta(hours=alerts.window_hours) if cut else None
+        surges = [s for windows in self.trends().values() for s in detect_surges(windows, alerts)
+                  if settled is None or s.start >= settled]
         return raise_alerts(self.engine, surges, alerts, self.config.webhooks)
 
     def deliver(self, now: datetime | None = None) -> DeliveryReport:

@@ -6,11 +6,12 @@ import calendar
 import html
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from html.parser import HTMLParser
 
 import feedparser
 import trafilatura
+from trafilatura.settings import set_date_params
 from trafilatura.utils import decode_file
 
 from .config import SourceConfig, SourceKind
@@ -132,18 +133,36 @@ def parse_page(content: bytes, url: str, source: str, now: datetime | None = Non
     now = now or datetime.now(UTC)
     page = decode_html(content, charset)
     text = trafilatura.extract(page, include_comments=False, include_tables=False) or ""
-    meta = trafilatura.extract_metadata(page)
+    meta = trafilatura.extract_metadata(page, date_config=set_date_params(True) | {
+        "outputformat": "%Y-%m-%dT%H:%M:%S%z"})  # the time too, where the page gives one
     title = (meta.title if meta and meta.title else "") or text.split("\n", 1)[0][:200]
     if not text.strip() or not title:
         return []
-    published = now
-    if meta and meta.date:
-        try:
-            published = datetime.fromisoformat(meta.date).replace(tzinfo=UTC)
-        except ValueError:
-            pass
     return [RawArticle(url=url, title=title.strip(), text=text.strip()[:MAX_TEXT_CHARS],
-                       published=published, source=source)]
+                       published=page_time(meta.date if meta else None, now), source=source)]
+
+
+def page_time(date: str | None, now: datetime) -> datetime:
+    """When a page says it was published, in UTC; ``now`` if it does not say.
+
+    A bare date (htmldate gives it as midnight without a zone) is that day's midnight, or
+    ``now`` on the day itself: a story published at 21:30 today must count in the current
+    window, not in the day's first one.
+
+    >>> page_time("2026-03-02T21:30:00-0500", datetime(2026, 3, 3, 5, tzinfo=UTC))
+    datetime.datetime(2026, 3, 3, 2, 30, tzinfo=datetime.timezone.utc)
+    """
+    try:
+        when = datetime.fromisoformat(date) if date else None
+    except ValueError:
+        when = None
+    if when is None:
+        return now
+    if when.tzinfo is not None:
+        return when.astimezone(UTC)
+    if when.time() == time() and when.date() >= now.astimezone(UTC).date():
+        return now
+    return when.replace(tzinfo=UTC)
 
 
 def poll_source(fetcher: Fetcher, source: SourceConfig, etag: str | None = None,

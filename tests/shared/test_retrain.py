@@ -113,6 +113,7 @@ def test_schedule_retrain_adds_a_persistent_cron_job():
         assert stored.args == ("toy", "data/newer.csv")
         assert stored.func_ref == "shared.retraining:retrain_from_file"  # storable by reference
         assert "hour='2'" in str(stored.trigger) and "minute='30'" in str(stored.trigger)
+        assert str(stored.trigger.timezone) == "UTC"  # whatever the machine's zone
         with pytest.raises(VerticalsError, match="cron must be 5 fields"):
             schedule_retrain(scheduler, "toy", "x.csv", "every night")
     finally:

@@ -12,7 +12,7 @@ import pytest
 from apps.finance_monitor import fetch
 from apps.finance_monitor.config import SourceConfig, SourceKind
 from apps.finance_monitor.fetch import FEED_TYPES, Fetcher, FetchError
-from apps.finance_monitor.sources import parse_feed, poll_source, strip_html
+from apps.finance_monitor.sources import parse_feed, parse_page, poll_source, strip_html
 
 from .conftest import Route, fast_fetch, hang, rss
 
@@ -179,6 +179,23 @@ def test_html_page_text_is_extracted(server) -> None:
     [article] = poll_source(Fetcher(fast_fetch()), source).articles
     assert article.title == "Atlas Motors recalls cars"
     assert "forty thousand cars" in article.text and "Menu" not in article.text
+
+
+@pytest.mark.parametrize("meta, published", [
+    ('property="article:published_time" content="2026-03-02T16:30:00-05:00"', "2026-03-02 21:30"),
+    ('name="date" content="2026-03-02"', "2026-03-02 21:45"),  # today, no time: now
+    ('name="date" content="2026-02-27"', "2026-02-27 00:00"),
+])
+def test_a_page_is_dated_to_the_minute_it_gives(meta, published) -> None:
+    from datetime import UTC, datetime
+
+    page = (f"<html><head><title>Atlas Motors recalls cars</title><meta {meta}></head><body>"
+            "<article><p>Atlas Motors said on Monday it would recall forty thousand cars after "
+            "finding a fault in the brakes, a setback analysts expect to cost it dearly.</p>"
+            "</article></body></html>").encode()
+    now = datetime(2026, 3, 2, 21, 45, tzinfo=UTC)
+    [article] = parse_page(page, "http://n.test/story", "p", now=now)
+    assert f"{article.published.astimezone(UTC):%Y-%m-%d %H:%M}" == published
 
 
 def test_a_latin1_page_is_decoded_with_its_declared_charset(server) -> None:

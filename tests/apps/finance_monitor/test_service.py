@@ -435,3 +435,57 @@ def test_trends_read_only_the_horizon_and_match_reading_everything(home) -> None
     assert service.trends() == window_stats(everything, alerts_config.window_hours,
                                             max_windows=alerts_config.horizon_windows)
     assert 115 < len(service.observations()) < 130  # 30 days of the 60 stored
+
+
+def _add_stories(service: FinanceService, when: datetime, n: int, sentiment: str) -> None:
+    with session_scope(service.engine) as session:
+        first = session.query(Article).count()
+        session.add_all(Article(content_hash=f"h{first + i}", url=f"http://n.test/{first + i}",
+                                source="a", title=f"story {first + i}", published=when,
+                                fetched_at=when, topic="Macro", sentiment=sentiment,
+                                sentiment_score=-0.9 if sentiment == "negative" else 0.9,
+                                classified_at=when) for i in range(n))
+
+
+def test_an_alert_raised_early_in_its_window_shows_the_whole_surge(home) -> None:
+    service = FinanceService(make_config([], webhooks=(WebhookConfig("http://127.0.0.1:9/x"),)))
+    start = datetime(2026, 3, 1)
+    for window in range(10):  # quiet history: no negatives
+        _add_stories(service, start + timedelta(hours=6 * window), 4, "positive")
+    _add_stories(service, start + timedelta(hours=60, minutes=5), 6, "negative")
+    [alert_id] = service.check_alerts()
+    _add_stories(service, start + timedelta(hours=60, minutes=30), 40, "negative")
+    assert service.check_alerts() == []  # the same alert, not a new one
+    [alert] = alerts(service.engine)
+    assert (alert.id, alert.negatives, alert.total, len(alert.articles)) == (alert_id, 46, 46, 46)
+    with session_scope(service.engine) as session:  # its webhook is still sent once
+        assert session.query(Delivery).count() == 1
+
+
+def test_a_quiet_start_of_the_horizon_does_not_let_an_old_window_alert_again(home) -> None:
+    """Hour 9's 20 negatives were judged against busy hours 0-4 and did not surge. Once the
+    horizon starts at the quiet hour 5, hour 9 has lost that baseline: it must not alert then,
+    while a fresh surge still does."""
+    from dataclasses import replace
+
+    config = make_config([])
+    config = replace(config, alerts=replace(config.alerts, window_hours=1, baseline_windows=8,
+                                            min_baseline_windows=3, cooldown_windows=1,
+                                            horizon_windows=10, min_volume=3))
+    service = FinanceService(config)
+    start = datetime(2026, 3, 1)
+
+    def add(hour: int, n: int, sentiment: str) -> None:
+        _add_stories(service, start + timedelta(hours=hour, minutes=1), n, sentiment)
+
+    for hour in range(5):
+        add(hour, 20, "negative")
+    for hour in (6, 7, 8):  # hour 5: nothing at all
+        add(hour, 5, "positive")
+    add(9, 20, "negative")
+    assert service.check_alerts() == []
+    add(14, 5, "positive")  # the horizon now starts at hour 5
+    assert service.check_alerts() == []
+    add(15, 20, "negative")  # against hours 7-14: a surge
+    assert len(service.check_alerts()) == 1
+    assert [a.window_start for a in alerts(service.engine)] == ["2026-03-01 15:00"]
