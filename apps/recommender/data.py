@@ -39,7 +39,8 @@ def read_items(path: str | Path) -> pd.DataFrame:
 
 
 def read_interactions(path: str | Path, items: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Interactions with ``label`` as int and ``timestamp`` as int (row order when absent)."""
+    """Interactions with ``label`` as int and ``timestamp`` as int (row order when absent;
+    :func:`is_timed` tells which)."""
     frame = read_table(path, ["user_id", "item_id", "label"], ["timestamp"])
     bad = ~frame["label"].str.strip().isin(["0", "1"])
     if bad.any():
@@ -56,7 +57,14 @@ def read_interactions(path: str | Path, items: pd.DataFrame | None = None) -> pd
                            "delete the repeated row, or add a timestamp column to keep repeats")
     if items is not None:
         check_known_items(frame, items, path)
+    frame.attrs["timed"] = timed
     return frame
+
+
+def is_timed(interactions: pd.DataFrame) -> bool:
+    """False for interactions read from a file without timestamps: their ``timestamp`` is the
+    row number, which orders each user's rows but says nothing of when, or across users."""
+    return bool(interactions.attrs.get("timed", True))
 
 
 def read_candidates(path: str | Path, items: pd.DataFrame) -> pd.DataFrame:
@@ -127,8 +135,11 @@ def load_movielens(folder: str | Path, min_rating: float = 4.0,
 
 
 def _movie_description(genres: str, tags: str) -> str:
-    text = "Genres: " + genres.replace("|", ", ") if genres else ""
-    return f"{text}. Tags: {tags}" if tags else text
+    """``("Comedy|Drama", "quirky")`` -> ``"Genres: Comedy, Drama. Tags: quirky"``; either part
+    may be missing (a film with no genres listed is ``"Tags: quirky"``)."""
+    parts = ["Genres: " + genres.replace("|", ", ") if genres else "",
+             f"Tags: {tags}" if tags else ""]
+    return ". ".join(p for p in parts if p)
 
 
 def _top_tags(path: Path, max_tags: int) -> dict[str, str]:

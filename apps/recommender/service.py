@@ -26,7 +26,7 @@ from shared.errors import VerticalsError
 from shared.finetune import check_layers
 
 from .batch import BatchPlan, BatchResult, check_output, plan_chunks, run_batch
-from .data import read_candidates, read_interactions, read_items
+from .data import is_timed, read_candidates, read_interactions, read_items
 from .features import FEATURES
 from .pipeline import POPULARITY_FALLBACK, SHARE_GRID, Pipeline, choose_shares, cold_start_note, mix_sources, rank
 from .profiles import positives_by_user, sequential_examples
@@ -247,8 +247,13 @@ class RecommenderService:
 
         subtle: with the per-user split, one pipeline over every user's early history let a
         user who validates in 1997 be ranked with popularity, recency and co-taken counts from
-        2018: the ranker learned from features it never has when serving.
+        2018: the ranker learned from features it never has when serving. Without timestamps
+        nothing says who came first (row numbers of a file sorted by user made one user's 17
+        rows the first group's past): one group, everyone's early history.
         """
+        if not is_timed(self.interactions):
+            return [(list(users), Pipeline(self.items, early[early["user_id"].isin(set(users))],
+                                           scorer, ranker, past=early))]
         starts = late[late["user_id"].isin(users)].groupby("user_id")["timestamp"].min()
         ordered = sorted(users, key=lambda u: (starts[u], u))
         groups: list[tuple[list[str], Pipeline]] = []
@@ -303,7 +308,8 @@ class RecommenderService:
         rows = self.interactions[self.interactions["user_id"] == user]
         rows = rows.merge(self.items[["item_id", "title", "category"]], on="item_id")
         rows = rows.sort_values("timestamp", ascending=False, kind="stable")
-        rows["when"] = pd.to_datetime(rows["timestamp"], unit="s").dt.strftime("%Y-%m-%d")
+        rows["when"] = pd.to_datetime(rows["timestamp"], unit="s").dt.strftime("%Y-%m-%d") \
+            if is_timed(self.interactions) else ""  # row numbers are no dates
         return rows[["when", "item_id", "title", "category", "label"]].reset_index(drop=True)
 
     def recommend(self, user: str, n: int = 10) -> tuple[list[Recommendation], str]:

@@ -130,11 +130,13 @@ def test_tallrec_wrong_shape_is_one_clear_line(tmp_path: Path, content: object,
 
 def test_movielens_layout(tmp_path: Path) -> None:
     write(tmp_path / "movies.csv", "movieId,title,genres\n1,Toy Story (1995),Animation|Comedy\n"
-          "2,Heat (1995),Action|Crime\n")
+          "2,Heat (1995),Action|Crime\n3,Paterson (2016),(no genres listed)\n")
     write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.5,10\n1,2,2.0,20\n")
-    write(tmp_path / "tags.csv", "userId,movieId,tag,timestamp\n1,1,Pixar,5\n2,1,pixar,6\n")
+    write(tmp_path / "tags.csv", "userId,movieId,tag,timestamp\n1,1,Pixar,5\n2,1,pixar,6\n"
+          "1,3,quirky,7\n")
     items, interactions = load_movielens(tmp_path)
     assert items.loc[0, "text"] == "Toy Story (1995). Genres: Animation, Comedy. Tags: pixar."
+    assert items.loc[2, "text"] == "Paterson (2016). Tags: quirky."
     assert interactions["label"].tolist() == [1, 0] and items.loc[1, "category"] == "Action"
 
 

@@ -284,6 +284,26 @@ def test_the_rankers_training_rows_see_only_their_past(service: RecommenderServi
         assert pipe.item_vecs is groups[0][1].item_vecs and pipe.index is groups[0][1].index
 
 
+def test_interactions_without_timestamps_have_no_made_up_past_or_dates(
+        service: RecommenderService, tiny: dict[str, Path], tmp_path: Path) -> None:
+    """Row numbers order each user's rows, but say nothing across users (the file is sorted by
+    user): the ranker's rows get one group with everyone's early history, the history no dates."""
+    from apps.recommender.service import time_split
+
+    untimed = tmp_path / "untimed.csv"
+    pd.read_csv(tiny["interactions"], dtype=str).drop(columns=["timestamp"]).to_csv(untimed, index=False)
+    plain = RecommenderService(tiny["items"], untimed)
+    early, late = time_split(plain.interactions, 0.25)
+    users = sorted(set(late["user_id"]) & set(early.loc[early["label"] == 1, "user_id"]))
+    serving = service.pipeline()
+    [(group, pipe)] = plain._pipelines_as_of(early, late, users, serving.scorer, serving.ranker)
+    assert group == users
+    assert set(pipe.stats.popularity) == set(early.loc[early["label"] == 1, "item_id"])
+    history = plain.history(warm_user(service))
+    assert len(history) and set(history["when"]) == {""}
+    assert set(service.history(warm_user(service))["when"]) != {""}
+
+
 def test_unknown_item_is_refused(service: RecommenderService) -> None:
     with pytest.raises(VerticalsError, match="unknown item_id 'nope'"):
         service.pipeline().score_pairs([warm_user(service)], ["nope"])
