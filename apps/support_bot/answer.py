@@ -14,6 +14,9 @@ from .knowledge import Chunk, split_sentences
 from .ranking import tokenize
 from .retrieval import Passage
 
+GROUNDED_LEAD = "Here is what I found:"
+CITATION_MARK = re.compile(r"\[(\d+)\]")  # "[2]" after a quoted fact
+
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
                "colleague (ticket #{ticket}). They will reply in this conversation.")
 PERSON_TEXT = "I've passed you to a colleague (ticket #{ticket}). They will reply in this conversation."
@@ -232,8 +235,14 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
         quote = best_quote(query, chunk.text, similarity=similarity)
         citations.append(Citation(n, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))
         parts.append(f"{quote} [{n}]")
-    text = "Here is what I found:\n\n" + "\n\n".join(parts)
+    text = GROUNDED_LEAD + "\n\n" + "\n\n".join(parts)
     return Answer(text, AnswerKind.GROUNDED, relevance(passages), intent, citations)
+
+
+def answer_words(text: str) -> list[str]:
+    """The words an answer says, without its lead-in and ``[n]`` markers:
+    ``"Here is what I found:\n\nLinks last 60 minutes. [1]"`` -> ``["links", "last", "60", "minutes"]``."""
+    return tokenize(CITATION_MARK.sub(" ", text.removeprefix(GROUNDED_LEAD)))
 
 
 @dataclass
@@ -273,7 +282,9 @@ class Generator:
             text = reply.json()["choices"][0]["message"]["content"].strip()
         except (httpx.HTTPError, KeyError, IndexError, ValueError):
             return answer
-        if not re.search(r"\[\d+\]", text):
-            return answer  # subtle: an answer without citations is not grounded; keep ours
+        cited = {int(n) for n in CITATION_MARK.findall(text)}
+        if not cited or not cited <= {c.n for c in answer.citations}:
+            return answer  # subtle: without citations, or citing a source it was not given,
+            # the reply is not grounded; keep ours
         answer.text = text
         return answer

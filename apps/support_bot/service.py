@@ -22,6 +22,7 @@ from .answer import (
     Answer,
     AnswerKind,
     Generator,
+    answer_words,
     asks_for_person,
     grounded_answer,
     outranked,
@@ -310,7 +311,7 @@ class SupportService:
         answer: "do you sell skis?" after a service question quoted the service prices.
         """
         earlier = self._earlier(cid)
-        said = {word for t in earlier if t.kind != "handoff" for word in tokenize(t.answer)}
+        said = {word for t in earlier if t.kind != "handoff" for word in answer_words(t.answer)}
         return earlier if said & set(tokenize(message)) else []
 
     def _similarity(self, weighted: list[tuple[np.ndarray, float]]) -> Callable[[list[str]], list[float]]:

@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from apps.support_bot.answer import asks_for_person, best_quote, pleasantry_reply, template_answer
+from apps.support_bot.answer import (
+    Answer,
+    AnswerKind,
+    Citation,
+    Generator,
+    answer_words,
+    asks_for_person,
+    best_quote,
+    pleasantry_reply,
+    template_answer,
+)
 from apps.support_bot.intents import Status, Thresholds, abstention_metrics, calibrate, decide
 from apps.support_bot.knowledge import Document, chunk_document, load_markdown, split_sentences
 from apps.support_bot.masking import mask_pii
@@ -286,3 +296,52 @@ def test_a_request_for_a_person_is_read_as_one(message: str) -> None:
 def test_a_question_about_people_is_no_request_for_one(message: str) -> None:
     assert not asks_for_person(message)
 
+
+
+def test_answer_words_leave_out_the_lead_in_and_markers() -> None:
+    text = "Here is what I found:\n\nA reset link is valid for 60 minutes. [1]\n\nCheck spam. [2]"
+    assert answer_words(text) == ["reset", "link", "valid", "60", "minutes", "check", "spam"]
+
+
+@pytest.fixture
+def chat_server():
+    """A local OpenAI-compatible endpoint that replies with ``state["reply"]``."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state = {"reply": "", "status": 200}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"choices": [{"message": {"content": state["reply"]}}]}).encode()
+            self.send_response(state["status"])
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", state
+    server.shutdown()
+
+
+@pytest.mark.parametrize("reply, status, used", [
+    ("Gift cards last three years [1].", 200, True),
+    ("Gift cards never expire [1], and delivery is free worldwide [3].", 200, False),  # no [3]
+    ("Gift cards never expire.", 200, False),  # nothing cited
+    ("", 500, False),
+])
+def test_a_rephrased_answer_is_kept_only_when_it_cites_what_it_was_given(
+        chat_server, reply: str, status: int, used: bool) -> None:
+    url, state = chat_server
+    state.update(reply=reply, status=status)
+    extractive = "Here is what I found:\n\nGift cards are valid for 3 years. [1]"
+    answer = Answer(extractive, AnswerKind.GROUNDED, 0.8, None,
+                    [Citation(1, 7, "faq-gift-cards", "Gift cards", "", "Gift cards are valid for 3 years.")])
+    out = Generator(url, timeout=5).rephrase("do gift cards expire?", answer)
+    assert out.text == (reply if used else extractive)

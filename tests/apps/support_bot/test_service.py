@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.support_bot.answer import AnswerKind
+from apps.support_bot.answer import AnswerKind, answer_words
 from apps.support_bot.knowledge import load_kb
 from apps.support_bot.ranking import fuse
 from apps.support_bot.retrieval import Retriever
@@ -178,6 +178,10 @@ def test_a_follow_up_without_a_pronoun_leans_on_the_conversation(bot: SupportSer
     link = bot.ask("how long is the link good for?", first.conversation_id)  # alone: nothing
     assert link.kind is AnswerKind.GROUNDED
     assert _cited_docs(link) & {"faq-i-forgot-my-password-how-do-i-reset-it", "kb-account"}
+    # what is taken up is the answer's words, not its lead-in "Here is what I found" or "[1]"
+    assert link.text.startswith("Here is what I found") and "[1]" in link.text
+    assert bot._picked_up("I found 1 crack in my helmet here", first.conversation_id) == []
+    assert bot._picked_up(f"is the {max(answer_words(link.text), key=len)} ok?", first.conversation_id)
     service = bot.ask("What does a Full Service at the workshop include?")
     skis = bot.ask("do you sell skis?", service.conversation_id)  # a new topic, no word taken up
     assert skis.kind is AnswerKind.HANDOFF
