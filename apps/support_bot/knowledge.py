@@ -70,6 +70,16 @@ def slug(text: str, limit: int = 60) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].rstrip("-")
 
 
+def faq_id(question: str) -> str:
+    """``"How do I X?"`` -> ``"faq-how-do-i-x"``; a question the slug keeps no letter of (another
+    script: ``"Срок действия карты?"``) gets a hash of its text, not a bare ``"faq-"`` shared
+    with every other such question."""
+    readable = slug(question)
+    if re.search("[a-z]", readable):
+        return f"faq-{readable}"
+    return "faq-" + hashlib.sha1(question.strip().encode("utf-8")).hexdigest()[:12]
+
+
 def split_sentences(text: str) -> list[str]:
     """Split on sentence ends followed by a capital or digit; keeps abbreviations mostly intact."""
     parts: list[str] = []
@@ -136,7 +146,7 @@ def load_table_kb(path: Path) -> list[Document]:
     columns = _header(path)
     if "question" in columns and "answer" in columns:
         frame = read_table(path, ["question", "answer"], ["id", "url"])
-        ids = [r.get("id") or f"faq-{slug(r['question'])}" for r in frame.to_dict("records")]
+        ids = [r.get("id") or faq_id(r["question"]) for r in frame.to_dict("records")]
         _check_unique(path, ids)
         return [
             Document(i, r["question"].strip(), r["answer"].strip(), r.get("url") or "",

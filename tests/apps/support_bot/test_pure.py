@@ -18,7 +18,7 @@ from apps.support_bot.answer import (
     template_answer,
 )
 from apps.support_bot.intents import Status, Thresholds, abstention_metrics, calibrate, decide
-from apps.support_bot.knowledge import Document, chunk_document, load_markdown, split_sentences
+from apps.support_bot.knowledge import Document, chunk_document, faq_id, load_markdown, split_sentences
 from apps.support_bot.masking import mask_pii
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.service import contextual_query, is_follow_up
@@ -345,3 +345,10 @@ def test_a_rephrased_answer_is_kept_only_when_it_cites_what_it_was_given(
                     [Citation(1, 7, "faq-gift-cards", "Gift cards", "", "Gift cards are valid for 3 years.")])
     out = Generator(url, timeout=5).rephrase("do gift cards expire?", answer)
     assert out.text == (reply if used else extractive)
+
+
+def test_faq_ids_are_readable_and_never_empty() -> None:
+    assert faq_id("How do I reset my password?") == "faq-how-do-i-reset-my-password"
+    russian = [faq_id("Срок действия подарочной карты?"), faq_id("Вы доставляете за границу?")]
+    assert len(set(russian)) == 2 and all(len(i) == len("faq-") + 12 for i in russian)
+    assert faq_id("Доставка 2 дня?") != "faq-2"  # a digit alone says nothing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -310,6 +311,25 @@ def test_readding_an_edited_faq_drops_the_old_question(bot: SupportService, tmp_
     assert "faq-can-i-bring-my-dog-into-the-store" not in ids
     assert set(bot.retriever.index.ids) == {str(i) for i in bot.store.chunk_ids()}
     assert "guides/bike-assembly" in ids  # documents from other sources are left alone
+
+
+def test_an_edited_copy_under_another_name_owns_what_it_kept_unchanged(tmp_path: Path) -> None:
+    """faq_v2.csv edits one answer of faq_v1.csv and keeps the other; dropped from v2 later,
+    the kept one goes (it stayed answerable while v1 still owned it)."""
+    from apps.support_bot.knowledge import Document
+    from apps.support_bot.store import SupportStore
+
+    store = SupportStore(f"sqlite:///{tmp_path / 'kb.db'}")
+    v1, v2 = str(tmp_path / "faq_v1.csv"), str(tmp_path / "faq_v2.csv")
+    gift = Document("faq-gift", "Do gift cards expire?", "Gift cards last 3 years.", kind="faq")
+    ship = Document("faq-ship", "Do you ship abroad?", "We ship to the EU.", kind="faq")
+    store.upsert_documents([replace(gift, source=v1), replace(ship, source=v1)], scope=v1)
+    edited = replace(ship, text="We ship worldwide.", source=v2)
+    change = store.upsert_documents([replace(gift, source=v2), edited], scope=v2)
+    assert change.unchanged == ["faq-gift"] and change.updated == ["faq-ship"]
+    assert change.taken_over == {"faq-gift": v1, "faq-ship": v1}
+    assert store.upsert_documents([edited], scope=v2).deleted == ["faq-gift"]
+    assert store.upsert_documents([], scope=v1).deleted == []  # v1 owns nothing any more
 
 
 def test_index_and_database_agree_after_restart_and_delete(bot: SupportService) -> None:
