@@ -97,13 +97,20 @@ def contextual_query(earlier: list[str], message: str) -> str:
     return " ".join(chain)
 
 
-def serving_stamp(registry: Registry | None = None, index_path: Path | None = None) -> tuple:
-    """What a warm service was loaded from: the current versions of the bot's models and the
-    index's last save. A CLI ``train`` or ``kb add/remove`` changes it (cheap to compute)."""
+def serving_stamp(registry: Registry | None = None, index_path: Path | None = None,
+                  store: SupportStore | None = None) -> tuple:
+    """What a warm service was loaded from: the current versions of the bot's models, the
+    index's last save and the knowledge base's chunks. A CLI ``train`` or ``kb add/remove``
+    changes it (cheap to compute).
+
+    subtle: the chunks count as well as the index, since ``kb add`` writes the database first:
+    killed before its index save, it left a warm dashboard quoting replaced text for good.
+    """
     registry = registry or Registry()
     meta = (index_path or index_dir()).with_suffix(".json")  # rewritten on every index save
     saved = meta.stat().st_mtime_ns if meta.exists() else None
-    return tuple(registry.current(name) for name in (INTENTS, RERANKER, RETRIEVER)) + (saved,)
+    return tuple(registry.current(name) for name in (INTENTS, RERANKER, RETRIEVER)) + (
+        saved, (store or SupportStore()).chunk_stamp())
 
 
 class SupportService:

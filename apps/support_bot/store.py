@@ -256,6 +256,12 @@ class SupportStore:
             return [Chunk(c.doc_id, c.ordinal, c.text, title, url, c.id)
                     for c, title, url in s.execute(query.order_by(ChunkRow.id)).all()]
 
+    def chunk_stamp(self) -> tuple[int, int | None]:
+        """``(count, newest id)`` of the chunks: changes with every knowledge-base change
+        (a changed document's chunks are inserted anew, and ids are never reused)."""
+        with session_scope(self.engine) as s:
+            return tuple(s.execute(select(func.count(), func.max(ChunkRow.id))).one())
+
     def chunk_ids(self) -> set[int]:
         with session_scope(self.engine) as s:
             return set(s.scalars(select(ChunkRow.id)))

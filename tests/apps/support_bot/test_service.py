@@ -228,21 +228,27 @@ def test_asking_for_a_person_is_handed_off(bot: SupportService) -> None:
     assert [g.id for g in bot.gaps(limit=2)] == [g.id for g in gaps[:2]]
 
 
-def test_serving_stamp_follows_model_versions_and_index_saves(tmp_path: Path) -> None:
+def test_serving_stamp_follows_model_versions_index_saves_and_the_kb(tmp_path: Path) -> None:
+    from apps.support_bot.knowledge import Document
+    from apps.support_bot.store import SupportStore
     from shared import Registry
 
     registry, index = Registry(root=tmp_path / "models"), tmp_path / "index" / "support"
-    empty = serving_stamp(registry, index)
-    assert empty == (None, None, None, None)
+    store = SupportStore(f"sqlite:///{tmp_path / 'kb.db'}")
+    empty = serving_stamp(registry, index, store)
+    assert empty == (None, None, None, None, (0, None))
+    # kb add writes the database before the index: a run killed between them still shows
+    store.upsert_documents([Document("faq-gift", "Do gift cards expire?", "They last 3 years.")])
+    assert serving_stamp(registry, index, store)[4] != empty[4]
     (tmp_path / "models" / INTENTS / "v1").mkdir(parents=True)
-    trained = serving_stamp(registry, index)
+    trained = serving_stamp(registry, index, store)
     assert trained[0] == "v1"
     (tmp_path / "models" / INTENTS / "v2").mkdir()
     registry.promote(INTENTS, "v2")
-    assert serving_stamp(registry, index)[0] == "v2"
+    assert serving_stamp(registry, index, store)[0] == "v2"
     index.parent.mkdir()
     index.with_suffix(".json").write_text("{}")  # what every index save rewrites
-    assert serving_stamp(registry, index)[3] is not None
+    assert serving_stamp(registry, index, store)[3] is not None
 
 
 def test_turns_are_stored_masked_with_feedback(bot: SupportService) -> None:
