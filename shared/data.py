@@ -42,11 +42,11 @@ def _read_frame(path: Path) -> pd.DataFrame:
     except OSError as err:
         raise DataError(path, None, f"cannot read it ({err.strerror})", "check its permissions"
                         ) from None
-    csv_file = suffix not in (".jsonl", ".json", ".parquet")
+    if suffix in (".jsonl", ".json"):
+        return _json_frame(path, raw.decode("utf-8"), lines=suffix == ".jsonl")
+    csv_file = suffix != ".parquet"
     try:
-        if suffix in (".jsonl", ".json"):
-            frame, first_row = pd.read_json(path, lines=suffix == ".jsonl", dtype=str), 1
-        elif suffix == ".parquet":
+        if suffix == ".parquet":
             frame, first_row = pd.read_parquet(path), 2
         else:
             frame, first_row = pd.read_csv(path, dtype=str, keep_default_na=False,
@@ -61,6 +61,50 @@ def _read_frame(path: Path) -> pd.DataFrame:
     frame = frame.astype(object).where(frame.notna(), "").astype(str)  # a null is an empty cell
     frame.index = range(first_row, first_row + len(frame))
     return frame
+
+
+def _json_frame(path: Path, text: str, lines: bool) -> pd.DataFrame:
+    """JSONL (one object per line) or a JSON array of objects as a frame of strings indexed by
+    line (JSONL) or position (array), from 1.
+
+    subtle: read by hand, not ``pd.read_json``: with ``dtype=str`` it still turned a column
+    named ``timestamp`` (or ``*_at``, ``date``...) into dates, so ``1700000000`` came back as
+    ``"2023-11-14 22:13:20"``, and it skipped blank lines, naming the row before a bad one.
+    """
+    if lines:
+        numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    else:
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(path, err.lineno, f"not valid JSON ({err.msg})", "fix the file") from None
+        if not isinstance(whole, list):
+            raise DataError(path, None, "is not a JSON array of records",
+                            "write [{...}, {...}] or one record per line as .jsonl")
+        numbered = [(n, item) for n, item in enumerate(whole, start=1)]
+    records, rows = [], []
+    for number, item in numbered:
+        if lines:
+            try:
+                item = json.loads(item)
+            except json.JSONDecodeError as err:
+                raise DataError(path, number, f"not valid JSON ({err.msg})",
+                                "fix the line or delete it") from None
+        if not isinstance(item, dict):
+            raise DataError(path, number, "is not a JSON object", "write one {...} record per row")
+        records.append({str(k): _cell(v) for k, v in item.items()})
+        rows.append(number)
+    frame = pd.DataFrame.from_records(records, index=rows).fillna("") if records else pd.DataFrame()
+    return frame.astype(str)
+
+
+def _cell(value: object) -> str:
+    """A JSON value as a cell: ``None`` -> ``""``, ``1700000000`` -> ``"1700000000"``."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _check_cell_counts(path: Path, text: str) -> None:

@@ -43,11 +43,16 @@ class Registry:
         return sorted(found, key=lambda v: int(v[1:]))
 
     def current(self, name: str) -> str | None:
+        """The version that serves: the one promoted last (None while only unpromoted ones
+        exist); in a folder laid out by hand, with no promotion record at all, the newest."""
         pointer = self.root / name / "CURRENT"
         if pointer.exists():
             version = pointer.read_text().strip()
             if (self.root / name / version).is_dir():
                 return version
+        if (self.root / name / "HISTORY").exists():
+            history = self._history(name)
+            return history[-1] if history else None
         versions = self.versions(name)
         return versions[-1] if versions else None
 
@@ -58,6 +63,10 @@ class Registry:
             raise RegistryError(f"no model {name!r} in the registry at {self.root} (models: {names})"
                                 " — train one, or check the name with `verticals models list`")
         version = version or self.current(name)
+        if version is None:
+            raise RegistryError(f"model {name!r} has no promoted version yet (versions: "
+                                f"{', '.join(self.versions(name))}) — promote one with "
+                                f"`verticals models promote {name} VERSION`")
         if version not in self.versions(name):
             known = ", ".join(self.versions(name))
             raise RegistryError(f"model {name!r} has no version {version!r} (versions: {known})")
@@ -114,6 +123,10 @@ class Registry:
             raise
         if promote:
             self.promote(name, version)
+        elif not (folder / "HISTORY").exists():
+            # subtle: a first version saved unpromoted (intents before their thresholds, a
+            # retrain before its comparison) must not serve as "the newest" meanwhile
+            atomic_write_text(folder / "HISTORY", "")
         return version
 
     def discard(self, name: str, version: str) -> None:

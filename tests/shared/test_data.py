@@ -94,6 +94,18 @@ def test_parquet_blank_lines_and_jsonl_rows(tmp_path):
     (tmp_path / "r.jsonl").write_text('{"text": "hi", "label": "a"}\n{"text": "", "label": "b"}\n')
     with pytest.raises(DataError, match="row 2: empty 'text'"):  # JSONL has no header row
         read_labelled(tmp_path / "r.jsonl")
+    (tmp_path / "gap.jsonl").write_text('{"text": "hi", "label": "a"}\n\n{"text": "", "label": 2}\n')
+    with pytest.raises(DataError, match="row 3: empty 'text'"):  # a blank line keeps its number
+        read_labelled(tmp_path / "gap.jsonl")
+    (tmp_path / "bad.jsonl").write_text('{"text": "hi", "label": "a"}\n{"text": "ho"\n')
+    with pytest.raises(DataError, match="row 2: not valid JSON"):
+        read_labelled(tmp_path / "bad.jsonl")
+    # values stay as written: pandas turned a "timestamp" of Unix seconds into a date
+    (tmp_path / "t.jsonl").write_text('{"text": "hi", "timestamp": 1700000000, "label": 1, "x": null}\n')
+    assert read_table(tmp_path / "t.jsonl", ["text", "timestamp", "label"], ["x"]).iloc[0].tolist() \
+        == ["hi", "1700000000", "1", ""]
+    (tmp_path / "a.json").write_text('[{"text": "hi", "label": "a"}, {"text": "ho", "label": "b"}]')
+    assert [r.label for r in read_labelled(tmp_path / "a.json")] == ["a", "b"]
 
 
 def test_missing_column_offers_only_options_the_command_has(tmp_path):

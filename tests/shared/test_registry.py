@@ -69,6 +69,17 @@ def test_killed_save_leaves_previous_version_and_no_half_version(tmp_path):
     assert registry.save("m", _write("next"), {}) == "v2"  # the debris does not block the next save
 
 
+def test_a_first_version_saved_unpromoted_does_not_serve(tmp_path):
+    registry = Registry(tmp_path)
+    assert registry.save("m", _write("one"), {"kind": "test"}, promote=False) == "v1"
+    assert registry.current("m") is None and registry.versions("m") == ["v1"]
+    with pytest.raises(RegistryError, match="no promoted version yet .* models promote m VERSION"):
+        registry.path("m")
+    assert registry.path("m", "v1").is_dir()
+    registry.promote("m", "v1")
+    assert registry.current("m") == "v1"
+
+
 def test_two_saves_finishing_together_both_keep_their_version(tmp_path):
     registry = Registry(tmp_path)
     registry.save("m", _write("one"), {})
