@@ -221,6 +221,9 @@ def export(
 
     path = resolve_model(name)
     kind = json.loads((path / "card.json").read_text()).get("kind") if (path / "card.json").exists() else "encoder"
+    if embedder and kind in ("classifier", "cross_encoder"):
+        raise VerticalsError(f"{name} is a {kind}: it serves labels, not sentence vectors — "
+                             "export it without --embedder")
     check, pairs = _check_inputs(name, path, kind, texts)
     report = export_model(path, check, embed=embedder or kind in ("biencoder", "encoder"), int8=int8,
                           check_pairs=pairs)

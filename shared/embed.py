@@ -75,7 +75,7 @@ class Embedder:
         if self._fast is not None or self._model is not None:
             return
         if get_settings().device == "cpu":
-            self._fast = best_backend(self.path, self.lossless)
+            self._fast = best_backend(self.path, self.lossless, embed=True)
         if self._fast is not None:
             from transformers import AutoTokenizer
 

@@ -168,12 +168,15 @@ def serving_length(model_dir: Path, embed: bool = False) -> int:
     return int(params.get("max_length") or 128)
 
 
-def best_backend(model_dir: Path, lossless: bool = False,
-                 threads: int | None = None) -> OnnxBackend | TorchBackend | BySize | None:
+def best_backend(model_dir: Path, lossless: bool = False, threads: int | None = None,
+                 embed: bool = False) -> OnnxBackend | TorchBackend | BySize | None:
     """The backend of :func:`best_form`, or None (use plain torch); where another form is faster
     on one text at a time, a :class:`BySize` that hands it the small batches. ``threads`` caps
-    an onnxruntime form's intra-op threads (torch's are process-wide)."""
+    an onnxruntime form's intra-op threads (torch's are process-wide). An export of the other
+    kind (``embed``: sentence vectors, else logits) is never served."""
     report, folder = _report(model_dir), export_dir(model_dir)
+    if report.get("kind") and (report["kind"] == "embedder") != embed:
+        return None
     batch_form = _fastest(report, folder, lossless, single=False)
     if batch_form is None:
         return None

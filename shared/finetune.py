@@ -211,6 +211,10 @@ def _load_model(config: TrainConfig, labels: list[str], device: str) -> tuple:
         path, num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={y: i for i, y in enumerate(labels)}, **extra,
     )
+    positions = getattr(model_config, "max_position_embeddings", None)
+    if positions is not None and config.max_length > positions:
+        raise VerticalsError(f"max_length={config.max_length}: the base {config.base!r} reads at "
+                             f"most {positions} tokens; use {positions} or fewer")
     model_config.pair_pooling = config.pooling == "pair"  # read by heads.MeanPoolClassifier
     model = loader.from_pretrained(path, config=model_config)
     return model.to(device), tokenizer

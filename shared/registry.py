@@ -134,9 +134,14 @@ class Registry:
         the model's folder goes too, so ``models list`` shows no empty name.
 
         subtle: only the version is removed while others may be saving into the folder; the
-        folder itself goes only when ``rmdir`` finds it empty.
+        folder itself goes only when ``rmdir`` finds it empty. The version is renamed out of
+        the listing first: a discard interrupted inside ``rmtree`` left it listed without its
+        card, and every later retrain of the name failed on it.
         """
-        shutil.rmtree(self.path(name, version), ignore_errors=True)
+        doomed = self.root / name / f".{name}.old-{os.getpid()}"  # sweep_stale's pattern
+        shutil.rmtree(doomed, ignore_errors=True)  # an interrupted discard of this process
+        os.rename(self.path(name, version), doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
         folder = self.root / name
         if any(p.is_dir() for p in folder.iterdir()):
             return

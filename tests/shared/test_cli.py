@@ -140,6 +140,17 @@ def test_export_refuses_a_ranker_in_one_line(tmp_path):
         assert done.stderr.strip() == "error: demo-ranker is a ranker: it has no transformer to export"
 
 
+def test_export_refuses_a_classifier_as_an_embedder_in_one_line(tmp_path):
+    model = tmp_path / "models" / "intents" / "v1"
+    model.mkdir(parents=True)
+    (model / "card.json").write_text(json.dumps({"kind": "classifier", "labels": ["a", "b"]}))
+    (model / "config.json").write_text("{}")
+    done = run_cli(tmp_path, "models", "export", "intents", "--embedder")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "intents is a classifier: it serves labels" in done.stderr
+    assert not (model / "export").exists()
+
+
 def test_export_checks_a_biencoder_on_its_held_out_pairs(tmp_path):
     import shutil
 

@@ -110,6 +110,9 @@ def test_serving_takes_the_fastest_form_that_agreed(tmp_path):
     assert export.best_form(tmp_path / "model", single=True) == "onnx"
     (folder / "model.int8.onnx").unlink()
     assert served(onnx_agreement=1.0, int8_agreement=1.0, **fast_int8) == "onnx", "int8 file gone"
+    # an export of the other kind is never served: an embedding graph gives no logits
+    served(onnx_agreement=1.0, kind="embedder", onnx_texts_per_s=80.0)
+    assert export.best_backend(tmp_path / "model") is None
 
 
 def test_small_batches_go_to_the_form_fastest_one_at_a_time():

@@ -105,6 +105,8 @@ def test_bad_configs_name_the_value():
         TrainConfig(lora=True, adversarial=True)  # FGM would silently do nothing on LoRA
     with pytest.raises(VerticalsError, match="patience must be at least 1, got 0"):
         TrainConfig(patience=0)  # 0 would stop after the first epoch
+    with pytest.raises(VerticalsError, match="max_length=1000: the base 'minilm' reads at most 512"):
+        train_classifier(["a", "b"], ["x", "y"], TrainConfig(epochs=1, max_length=1000))
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

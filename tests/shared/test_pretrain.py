@@ -78,3 +78,11 @@ def test_pretraining_lowers_heldout_loss_and_loads_everywhere(home):
                            base["encoder.layer.0.attention.self.query.weight"])
     vectors = SentenceTransformer(str(path), device="cpu").encode(["the bank cut fees"])
     assert vectors.shape == (1, 384)
+
+
+def test_a_corpus_of_a_few_batches_still_reports_the_head_only_baseline(home):
+    from shared.registry import get_registry
+
+    pretrain_mlm(corpus(40), "few-enc", epochs=1, batch_size=16, max_length=16)
+    metrics = get_registry().card("few-enc")["metrics"]
+    assert metrics["mlm_loss_base_encoder"] > 0  # 2 batches: int(2 * 0.2) head steps was 0

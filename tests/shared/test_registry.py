@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -128,6 +129,27 @@ def test_discarding_the_last_version_removes_the_name(tmp_path):
     assert registry.versions("fold") == ["v1"] and registry.current("fold") == "v1"
     registry.discard("fold", "v1")
     assert "fold" not in registry.names() and not (tmp_path / "fold").exists()
+
+
+def test_an_interrupted_discard_leaves_no_half_version_listed(tmp_path, monkeypatch):
+    import shared.registry as registry_module
+
+    registry = Registry(tmp_path)
+    for text in ("one", "two"):
+        registry.save("fold", _write(text), {"kind": "classifier"})
+    real_rmtree = registry_module.shutil.rmtree
+
+    def killed(path, ignore_errors=False):  # Ctrl-C once the removal has begun
+        if Path(path).exists():
+            raise KeyboardInterrupt
+        return real_rmtree(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(registry_module.shutil, "rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        registry.discard("fold", "v2")
+    monkeypatch.setattr(registry_module.shutil, "rmtree", real_rmtree)
+    assert registry.versions("fold") == ["v1"] and registry.card("fold")["version"] == "v1"
+    assert registry.save("fold", _write("three"), {"kind": "classifier"}) == "v2"
 
 
 def test_resolve_model_takes_a_pinned_version(home):
