@@ -164,8 +164,9 @@ def list_models(as_json: JsonFlag = False) -> None:
     registry = get_registry()
     rows = []
     for name in registry.names():
-        card = registry.card(name)
-        rows.append({"name": name, "current": registry.current(name), "versions": registry.versions(name),
+        current, versions = registry.current(name), registry.versions(name)
+        card = registry.card(name, current or versions[-1])  # none promoted yet: the newest
+        rows.append({"name": name, "current": current, "versions": versions,
                      "kind": card.get("kind"), **_headline(card.get("metrics", {}))})
     if as_json:
         print(json.dumps({"models": rows}))
@@ -176,7 +177,8 @@ def list_models(as_json: JsonFlag = False) -> None:
         metrics = " ".join(f"{k}={row[k]:.3f}" for k in ("accuracy", "macro_f1", "val_accuracy",
                                                           "val_macro_f1", "val_auc") if k in row)
         kind = row["kind"] or ""
-        print(f"{row['name']:<28} {row['current']:<5} {kind:<14} {len(row['versions'])} version(s) {metrics}")
+        print(f"{row['name']:<28} {row['current'] or '-':<5} {kind:<14} {len(row['versions'])} version(s) "
+              f"{metrics}")
 
 
 @models_app.command("show")

@@ -120,11 +120,12 @@ def registry_rows(registry: Registry) -> list[dict]:
     for name in registry.names():
         current = registry.current(name)
         versions = registry.versions(name)
-        card = registry.card(name, current)
+        card = registry.card(name, current or versions[-1])
         before = versions.index(current) - 1 if current in versions else -1
         previous = registry.card(name, versions[before]) if before >= 0 else None
         top = headline(card)
-        warnings = [w for w in (card.get("warning", ""), regression(card, previous)) if w]
+        unpromoted = "" if current else f"no version promoted yet (shown: {versions[-1]}, not serving)"
+        warnings = [w for w in (unpromoted, card.get("warning", ""), regression(card, previous)) if w]
         rows.append({"model": name, "current": current, "versions": len(versions), "kind": card.get("kind"),
                      "metric": metric_label(top[0]) if top else "", "value": round(top[1], 3) if top else None,
                      "warnings": " · ".join(warnings), "created": card.get("created")})
@@ -147,4 +148,4 @@ def show_registry(registry: Registry) -> None:
     for row in rows:
         label = f"card: {row['model']}" + (" ⚠" if row["warnings"] else "")
         with st.expander(label):
-            show_model_card(registry.card(row["model"]))
+            show_model_card(registry.card(row["model"], row["current"] or registry.versions(row["model"])[-1]))

@@ -49,6 +49,17 @@ def test_the_registry_table_shows_one_named_rounded_headline_per_kind_and_warnin
     assert "device `cpu`" in at.markdown[0].value  # as VERTICALS_DEVICE asks (tests/conftest.py)
 
 
+def test_a_model_still_training_its_first_version_is_listed_as_not_serving(home):
+    from shared.registry import Registry
+
+    # the support bot saves its intents unpromoted until their thresholds are calibrated
+    Registry().save("support-intents", lambda d: None, {"kind": "classifier"}, promote=False)
+    at = AppTest.from_file(str(HOME), default_timeout=60).run()
+    assert not at.exception
+    row = _table(at).loc["support-intents"]
+    assert row["current"] is None and row["warnings"].startswith("no version promoted yet (shown: v1")
+
+
 def test_a_model_card_reads_in_words_with_rounded_values(home):
     from shared.registry import Registry
 

@@ -193,7 +193,10 @@ def admin(service: SupportService) -> None:
                     f"{doc} (from {Path(source).name})" for doc, source in taken.items()))
     if st.button("Re-index everything"):
         with st.spinner("Re-embedding all chunks…"):
-            st.success(f"Re-indexed {service.reindex()} chunks")
+            try:
+                st.success(f"Re-indexed {service.reindex()} chunks")
+            except VerticalsError as err:  # e.g. no retriever model trained yet
+                st.error(str(err))
     docs = service.kb_list()
     st.caption(f"{len(docs)} documents, {sum(d['chunks'] for d in docs)} chunks")
     if docs:
@@ -280,7 +283,11 @@ def model(service: SupportService) -> None:
 
 
 st.title("Support bot")
-service = get_service(str(get_settings().home), serving_stamp())
+try:
+    service = get_service(str(get_settings().home), serving_stamp())
+except VerticalsError as err:  # e.g. a database that cannot be opened
+    st.error(str(err))
+    st.stop()
 tabs = st.tabs(["Chat", "Admin", "Hand-offs", "Gaps", "Intent model"])
 for tab, page in zip(tabs, (chat, admin, handoffs, gaps, model), strict=True):
     with tab:

@@ -176,16 +176,16 @@ class SupportStore:
                 s.flush()
             for doc in docs:
                 row = s.get(DocumentRow, doc.doc_id)
+                if row is not None and row.content_hash == doc.content_hash:
+                    # subtle: unchanged, nothing to say, but the newest file holding it owns it:
+                    # kept with the older one, dropping it from the newer left it answerable
+                    row.source = doc.source or row.source
+                    change.unchanged.append(doc.doc_id)
+                    continue
                 if row is not None and row.source and doc.source and row.source != doc.source:
                     # an edited copy uploaded under another name is a normal way to update, so
                     # the new file wins, but the caller is told (it may be an id clash)
                     change.taken_over[doc.doc_id] = row.source
-                if row is not None and row.content_hash == doc.content_hash:
-                    # subtle: unchanged, but now held by the new file too, or dropping it from
-                    # that file later would leave it answerable
-                    row.source = doc.source or row.source
-                    change.unchanged.append(doc.doc_id)
-                    continue
                 if row is not None:
                     change.removed_chunk_ids += self._drop_chunks(s, doc.doc_id)
                     change.updated.append(doc.doc_id)

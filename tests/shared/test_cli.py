@@ -32,6 +32,18 @@ def test_classify_json_registers_and_lists(tmp_path, toy_files):
     assert shown["metrics"]["accuracy"] == result["accuracy"]
 
 
+def test_models_list_shows_a_model_with_no_promoted_version(tmp_path):
+    from shared.registry import Registry
+
+    Registry(tmp_path / "models").save("intents", lambda d: None, {"kind": "classifier"}, promote=False)
+    listed = run_cli(tmp_path, "models", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [row] = json.loads(listed.stdout)["models"]
+    assert (row["name"], row["current"], row["versions"]) == ("intents", None, ["v1"])
+    plain = run_cli(tmp_path, "models", "list")
+    assert plain.returncode == 0 and plain.stdout.split()[:3] == ["intents", "-", "classifier"]
+
+
 def test_lora_run_prints_no_library_warnings(tmp_path, toy_files):
     train, _ = toy_files
     done = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--lora", "--epochs", "1",

@@ -162,6 +162,27 @@ def test_empty_home_explains_what_to_do() -> None:
     assert any("No intent model yet" in i.value for i in at.info)
 
 
+def test_a_failed_reindex_is_one_error(empty_home: Path, monkeypatch) -> None:
+    from apps.support_bot.service import SupportService
+    from shared.errors import ModelNotFoundError
+
+    def missing(self) -> int:  # what a home whose retriever model was deleted raises
+        raise ModelNotFoundError("no model 'support-retriever' in the registry")
+
+    monkeypatch.setattr(SupportService, "reindex", missing)
+    at = _app()
+    next(b for b in at.button if b.label == "Re-index everything").click().run()
+    assert not at.exception, at.exception
+    assert any("support-retriever" in e.value for e in at.error)
+
+
+def test_a_database_that_cannot_be_opened_is_one_error(empty_home: Path, monkeypatch) -> None:
+    monkeypatch.setenv("VERTICALS_DB_URL", f"sqlite:///{empty_home}/no_such_dir/verticals.db")
+    at = AppTest.from_file(SCRIPT, default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] and "cannot open the SQLite database" in at.error[0].value
+
+
 def test_customer_text_is_shown_as_typed(bot_home: Path) -> None:
     at = _app()
     question = "who won the football match yesterday? ![x](http://evil.example/p.png)"

@@ -298,8 +298,10 @@ def test_readding_a_changed_document_replaces_its_chunks(bot: SupportService,
     assert bot.kb_add(doc)["unchanged"] == 1  # same content: nothing re-embedded
     copy = tmp_path / "copy.jsonl"
     copy.write_text(doc.read_text())
-    again = bot.kb_add(copy)  # same content from another file: kept where it was, nothing said
-    assert again["unchanged"] == 1 and "replaced_from_other_files" not in again
+    again = bot.kb_add(copy)  # same content from another file: nothing re-embedded or said,
+    assert again["unchanged"] == 1 and "replaced_from_other_files" not in again  # but it owns it
+    copy.write_text(json.dumps({"id": "kb-other", "title": "Other", "text": "Something else."}))
+    assert bot.kb_add(copy)["removed"] == 1 and "kb-stores" not in {d["id"] for d in bot.kb_list()}
 
 
 def test_readding_an_edited_faq_drops_the_old_question(bot: SupportService, tmp_path: Path) -> None:
@@ -333,7 +335,7 @@ def test_an_edited_copy_under_another_name_owns_what_it_kept_unchanged(tmp_path:
     edited = replace(ship, text="We ship worldwide.", source=v2)
     change = store.upsert_documents([replace(gift, source=v2), edited], scope=v2)
     assert change.unchanged == ["faq-gift"] and change.updated == ["faq-ship"]
-    assert change.taken_over == {"faq-gift": v1, "faq-ship": v1}
+    assert change.taken_over == {"faq-ship": v1}  # replaced: said; the kept one moves quietly
     assert store.upsert_documents([edited], scope=v2).deleted == ["faq-gift"]
     assert store.upsert_documents([], scope=v1).deleted == []  # v1 owns nothing any more
 
