@@ -84,14 +84,23 @@ def show_trends(service: FinanceService) -> None:
     metric = st.selectbox("Measure", list(MEASURES), format_func=MEASURES.get, key="trend-metric")
     frame = trends_frame(stats, kind)
     if frame.empty:
-        st.info("No classified articles yet.")
+        st.info("No classified article mentions a ticker yet." if kind == "ticker" and stats
+                else "No classified articles yet.")
         return
     keys = sorted(frame["key"].unique())
     alerted = [key.partition(":")[2] for key in open_alert_keys(service.engine) if key.startswith(f"{kind}:")]
     default = keys if kind == "topic" else default_keys(frame, alerted)
     # subtle: one key per kind; a shared key kept the topics chosen before as the ticker
     # choice, which matches no ticker, so the ticker chart opened empty
-    chosen = st.multiselect(kind.capitalize(), keys, default=default, key=f"trend-keys-{kind}",
+    widget = f"trend-keys-{kind}"
+    offered = st.session_state.get(f"{widget}-offered")
+    untouched = offered is not None and st.session_state.get(widget) == offered[1]
+    if widget not in st.session_state or (untouched and offered != (keys, default)):
+        # subtle: a keyed multiselect keeps its value when its options change, so a new topic
+        # or a newly alerted ticker never joined a choice left as it opened: it follows
+        st.session_state[widget] = default
+    st.session_state[f"{widget}-offered"] = (keys, default)
+    chosen = st.multiselect(kind.capitalize(), keys, key=widget,
                             help="Opens on those with open alerts, then the most negative.")
     chart = frame[frame["key"].isin(chosen)].pivot(index="window", columns="key", values=metric)
     st.line_chart(chart, x_label="window start (UTC)", y_label=MEASURES[metric])
@@ -132,11 +141,13 @@ def option_label(article_id: int, title: str, width: int = 90) -> str:
 def show_article(found: dict) -> None:
     """An article's title and current labels, as plain text."""
     st.text(found["title"])
-    if found["topic"] is None:
+    if found["topic"] is None and found["sentiment"] is None:
         st.text("not classified yet")
         return
     score = "" if found["score"] is None else f" ({found['score']:+.2f})"
-    st.text(f"topic: {found['topic']} · sentiment: {found['sentiment']}{score}")
+    # an analyst may correct one label before the models have read the article
+    st.text(f"topic: {found['topic'] or 'not classified yet'} · "
+            f"sentiment: {found['sentiment'] or 'not classified yet'}{score}")
 
 
 def show_health(service: FinanceService) -> None:

@@ -138,6 +138,39 @@ def test_ticker_trends_open_with_tickers_and_the_table_says_what_it_leaves_out(h
     assert at.multiselect(key="trend-keys-ticker").value == ["ACME"]
 
 
+def test_a_new_topic_joins_the_chart_unless_the_reader_chose_topics(home, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    path = home / "finance" / "sources.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_config(make_config([("a", "http://127.0.0.1:9/a.xml")])))
+    monkeypatch.setenv("VERTICALS_FINANCE_CONFIG", str(path))
+    engine = make_engine()
+    Base.metadata.create_all(engine)
+    now = datetime.now(UTC).replace(tzinfo=None)
+
+    def story(n: int, topic: str) -> None:
+        with session_scope(engine) as session:
+            session.add(Article(content_hash=f"h{n}", url=f"http://n.test/{n}", source="a",
+                                title=f"story {n}", published=now, fetched_at=now, topic=topic,
+                                sentiment="negative", sentiment_score=-0.8, classified_at=now))
+
+    story(1, "Earnings")
+    at = AppTest.from_file(str(SCRIPT), default_timeout=120).run()
+    at.radio(key="trend-kind").set_value("ticker").run()  # no article names a ticker
+    assert "No classified article mentions a ticker yet." in [i.value for i in at.info]
+    at.radio(key="trend-kind").set_value("topic").run()
+    assert at.multiselect(key="trend-keys-topic").value == ["Earnings"]
+    story(2, "Energy | Oil")  # the poller classifies a story on a new topic
+    at.run()
+    assert at.multiselect(key="trend-keys-topic").value == ["Earnings", "Energy | Oil"]
+    at.multiselect(key="trend-keys-topic").set_value(["Energy | Oil"]).run()  # the reader's
+    story(3, "Macro")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="trend-keys-topic").value == ["Energy | Oil"]
+
+
 def test_ticker_trends_open_on_the_alerted_and_most_negative_tickers(home, monkeypatch) -> None:
     """Seven tickers: the chart opens on ZZZ (open alert, last alphabetically), then the most
     negative; measures and the y axis have readable names."""
