@@ -27,6 +27,7 @@ from shared import (
 )
 from shared.data import check_labels_known, file_row
 from shared.export import CHECK_TEXTS
+from shared.registry import check_name
 
 from .classify import SENTIMENTS, clean_text
 from .config import ModelConfig
@@ -132,6 +133,9 @@ def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
              if path is not None]
     both = len(tasks) == 2
     data = {}
+    for _, _, name in tasks:  # a bad name for the second model must not cost the first one
+        check_name(name)
+        (registry or get_registry()).check_kind(name, "classifier")
     for column, path, _ in tasks:
         rows = read_column(path, column, fallback=not (both and plan.sentiment == plan.topics))
         if column == "sentiment":

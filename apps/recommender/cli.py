@@ -111,8 +111,8 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(
 @app.command("train-ctr")
 def train_ctr(items: Items, interactions: Interactions,
               name: Annotated[str, typer.Option(help="Registry name of the scorer.")] = "rec-ctr-base",
-              examples: Annotated[int, typer.Option(help="Questions to sample.")] = 8000,
-              history: Annotated[int, typer.Option(help="Interactions before each question.")] = 10,
+              examples: Annotated[int, typer.Option(min=1, help="Questions to sample.")] = 8000,
+              history: Annotated[int, typer.Option(min=0, help="Interactions before each question.")] = 10,
               base: str = "minilm", epochs: int = 1, max_length: int = 192,
               as_json: JsonFlag = False) -> None:
     """Teach the interest scorer TALLRec-style questions built from your interactions, as a
@@ -213,4 +213,9 @@ def schedule(items: Items, interactions: Interactions,
         return
     if not (0 <= hour < 24 and 0 <= minute < 60):
         raise VerticalsError(f"hour/minute must be a time of day, got {hour}:{minute}")
+    if top_k < 1:
+        raise VerticalsError(f"top_k must be greater than 0, got {top_k}")
+    for path in (items, interactions):  # now, not at 02:00 inside the job
+        check_file(path)
+    _service(items, interactions, prefix).models()  # trained models, or one line saying how
     start_scheduler(items, interactions, out_dir, hour, minute, top_k, prefix)

@@ -71,12 +71,10 @@ def train(
     from .training import BotTrainer, TrainOptions
 
     service = _service()
-    if kb is not None:
-        service.kb_add(kb)
     options = TrainOptions(epochs=epochs, max_length=max_length, tune_retriever=tune_retriever,
                            reranker=reranker, reranker_epochs=reranker_epochs,
                            reranker_layers=reranker_layers, export=export, oos_label=oos_label)
-    emit(BotTrainer(service, options).run(intents, questions), as_json)
+    emit(BotTrainer(service, options).run(intents, questions, kb), as_json)
 
 
 @app.command()

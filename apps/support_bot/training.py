@@ -198,10 +198,13 @@ class BotTrainer:
         self._asked: list[tuple[str, str]] = []  # labelled questions that train
         self._asked_held: list[tuple[str, str]] = []  # ... and that judge
 
-    def run(self, intents_path: str | Path, questions_path: str | Path | None = None) -> dict:
+    def run(self, intents_path: str | Path, questions_path: str | Path | None = None,
+            kb: str | Path | None = None) -> dict:
         """Train on the intents file and the KB; ``questions_path`` (``query,relevant_id``)
         adds labelled questions about the documents: the retriever and reranker learn from
-        two thirds of them, and the rest judge them beside the intents' held-out questions."""
+        two thirds of them, and the rest judge them beside the intents' held-out questions.
+        ``kb`` is added to the knowledge base first, once the intents file has been read (a bad
+        intents file changes nothing)."""
         if self.options.reranker:
             check_layers("minilm", self.options.reranker_layers)  # before minutes of training
         rows = read_labelled(intents_path)
@@ -210,6 +213,8 @@ class BotTrainer:
                                  "the knowledge base answers and no intent does); rename that intent")
         train, calib = split_calibration(rows)
         service, opts = self.service, self.options
+        if kb is not None:
+            service.kb_add(kb)
         service.reload()
         if questions_path is not None:
             known = {d["id"] for d in service.store.documents()}

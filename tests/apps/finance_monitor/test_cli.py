@@ -159,6 +159,18 @@ def test_numeric_labels_beyond_classes_txt_are_a_one_line_error(home, tmp_path) 
         "labels 0-1) — fix the label or add its name to classes.txt"]
 
 
+def test_a_bad_model_name_in_the_config_is_refused_before_any_training(home, tmp_path) -> None:
+    data = tmp_path / "both.csv"
+    data.write_text("text,sentiment,topic\nShares soar,positive,Markets\nBank fined,negative,Legal\n")
+    config = tmp_path / "sources.toml"
+    config.write_text('[models]\ntopic = "a/b"\n')
+    result = runner.invoke(app, ["train", "--sentiment", str(data), "--topics", str(data),
+                                 "--config", str(config)])
+    assert result.exit_code == 1 and "got 'a/b'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (home / "models").exists() or not list((home / "models").iterdir())
+
+
 def test_sentiment_labels_other_than_negative_neutral_positive_are_refused(home, tmp_path) -> None:
     data = tmp_path / "bullish.csv"
     data.write_text("text,label\nShares soar,bullish\nBank fined,bearish\nMeeting held,neutral\n")

@@ -412,6 +412,23 @@ def test_nightly_job_is_scheduled_and_runs_once(rec_home: Path, tiny: dict[str, 
                                                   str(tmp_path), 1, "rec")
 
 
+def test_schedule_refuses_what_would_fail_at_night_before_storing_a_job(
+        tmp_path: Path, tiny: dict[str, Path], monkeypatch) -> None:
+    monkeypatch.setenv("VERTICALS_HOME", str(tmp_path / "home"))  # no models here
+    runner = CliRunner()
+    base = ["schedule", "--out-dir", str(tmp_path / "out")]
+    missing = runner.invoke(app, [*base, "--items", str(tmp_path / "nope.csv"),
+                                  "--interactions", str(tiny["interactions"])])
+    files = ["--items", str(tiny["items"]), "--interactions", str(tiny["interactions"])]
+    zero = runner.invoke(app, [*base, *files, "--top-k", "0"])
+    untrained = runner.invoke(app, [*base, *files])
+    errors = [str(r.exception) for r in (missing, zero, untrained)
+              if isinstance(r.exception, VerticalsError)]  # the CLI prints each as one line
+    assert len(errors) == 3 and "nope.csv: file not found" in errors[0]
+    assert "top_k must be greater than 0, got 0" in errors[1] and "no trained recommender" in errors[2]
+    assert not (tmp_path / "home" / "verticals.db").exists()  # no job stored
+
+
 def test_nightly_job_reads_the_files_as_they_are_that_night(rec_home: Path, tiny: dict[str, Path],
                                                             tmp_path: Path) -> None:
     """The scheduler runs every night in one process: night 2 must see the day's interactions."""

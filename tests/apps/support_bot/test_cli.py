@@ -139,6 +139,10 @@ def test_train_refuses_the_knowledge_base_label(empty_home: Path) -> None:
     intents.write_text("text,label\nwhere is my order,track_order\nhow do I join the club,knowledge_base\n")
     with pytest.raises(VerticalsError, match="'knowledge_base' is the bot's own"):
         BotTrainer(SupportService()).run(intents)
+    # with --kb: the bad intents file is refused before the knowledge base changes
+    result = runner.invoke(app, ["train", "--intents", str(intents), "--kb", str(DEMO / "kb")])
+    assert result.exit_code == 1 and "'knowledge_base' is the bot's own" in str(result.exception)
+    assert SupportService().store.document_count() == 0
 
 
 @pytest.mark.parametrize("flag", ["--epochs", "--reranker-epochs", "--reranker-layers", "--max-length"])
