@@ -72,7 +72,8 @@ def _json_frame(path: Path, text: str, lines: bool) -> pd.DataFrame:
     ``"2023-11-14 22:13:20"``, and it skipped blank lines, naming the row before a bad one.
     """
     if lines:
-        numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        # subtle: split on "\n" only; splitlines() also breaks at U+2028, which JSON allows raw
+        numbered = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
     else:
         try:
             whole = json.loads(text)

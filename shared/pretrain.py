@@ -172,10 +172,9 @@ def _train(
 
     total = len(batches) * cfg.epochs
     # subtle: at least one head-only step when asked for, or a corpus under 5 batches never
-    # froze the encoder and never reported the head-only baseline (on_head_done)
+    # froze the encoder and never reported the head-only baseline (on_head_done); with none
+    # (a single step, or head_warmup=0) there is no such baseline to report
     head_steps = min(total - 1, max(1, int(total * cfg.head_warmup))) if cfg.head_warmup else 0
-    if head_steps <= 0 and on_head_done is not None:
-        on_head_done()
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(optim, int(0.1 * total), total)
     gen = torch.Generator().manual_seed(cfg.seed)

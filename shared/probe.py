@@ -79,7 +79,7 @@ def pinned(spec: str, registry) -> str:
     probe keeps reading the embedder it was fitted on after that one is retrained; a base model,
     folder or pinned spec as given."""
     if "@" not in spec and spec in registry.names():
-        return f"{spec}@{registry.current(spec)}"
+        return f"{spec}@{registry.path(spec).name}"  # none promoted yet: one line saying so
     return spec
 
 

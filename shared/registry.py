@@ -94,6 +94,7 @@ class Registry:
         """
         check_name(name)
         self.check_kind(name, card.get("kind"))
+        serving = self.current(name)  # what serves now: an unpromoted save must not change it
         folder = self.root / name
         while True:  # subtle: a concurrent discard() may remove the empty folder in between
             folder.mkdir(parents=True, exist_ok=True)
@@ -124,9 +125,10 @@ class Registry:
         if promote:
             self.promote(name, version)
         elif not (folder / "HISTORY").exists():
-            # subtle: a first version saved unpromoted (intents before their thresholds, a
-            # retrain before its comparison) must not serve as "the newest" meanwhile
-            atomic_write_text(folder / "HISTORY", "")
+            # subtle: a version saved unpromoted (intents before their thresholds, a retrain
+            # before its comparison) must not serve as "the newest" meanwhile; what served
+            # before (in a folder laid out by hand, its newest) goes on serving
+            atomic_write_text(folder / "HISTORY", f"{serving}\n" if serving else "")
         return version
 
     def discard(self, name: str, version: str) -> None:
@@ -158,8 +160,8 @@ class Registry:
         subtle: a classifier saved as v2 of an encoder "enc" silently changed what every model
         fine-tuned from ``--base enc`` starts from on its next retrain.
         """
-        current = self.current(name)
-        held = self.card(name, current).get("kind") if current else None
+        shown = self.current(name) or (self.versions(name) or [None])[-1]  # none promoted yet
+        held = self.card(name, shown).get("kind") if shown else None
         if held and kind and held != kind:
             raise RegistryError(f"{name!r} already holds a {held} model; a {kind} needs another name")
 

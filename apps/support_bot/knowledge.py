@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared import read_table
+from shared.data import file_row
 from shared.errors import DataError
 
 KB_SUFFIXES = (".csv", ".jsonl", ".md", ".markdown")
@@ -71,13 +72,15 @@ def slug(text: str, limit: int = 60) -> str:
 
 
 def faq_id(question: str) -> str:
-    """``"How do I X?"`` -> ``"faq-how-do-i-x"``; a question the slug keeps no letter of (another
-    script: ``"Срок действия карты?"``) gets a hash of its text, not a bare ``"faq-"`` shared
-    with every other such question."""
+    """``"How do I X?"`` -> ``"faq-how-do-i-x"``. A question with letters the slug drops (another
+    script: ``"Срок действия карты Visa?"``) gets a hash of its text too, or all such questions
+    would share ``"faq-"`` or ``"faq-visa"``."""
     readable = slug(question)
-    if re.search("[a-z]", readable):
+    dropped = any(ch.isalpha() and not ch.isascii() for ch in question)
+    if re.search("[a-z]", readable) and not dropped:
         return f"faq-{readable}"
-    return "faq-" + hashlib.sha1(question.strip().encode("utf-8")).hexdigest()[:12]
+    digest = hashlib.sha1(question.strip().encode("utf-8")).hexdigest()
+    return f"faq-{readable}-{digest[:8]}" if re.search("[a-z]", readable) else f"faq-{digest[:12]}"
 
 
 def split_sentences(text: str) -> list[str]:
@@ -134,11 +137,12 @@ def _header(path: Path) -> list[str]:
 
 def _check_unique(path: Path, ids: list[str]) -> None:
     seen: dict[str, int] = {}
-    for row, doc_id in enumerate(ids, start=2 if path.suffix == ".csv" else 1):
-        if doc_id in seen:
-            raise DataError(path, row, f"duplicate id {doc_id!r} (first at row {seen[doc_id]})",
+    for position, doc_id in enumerate(ids):
+        if doc_id in seen:  # rows as the file numbers them, blank lines counted
+            raise DataError(path, file_row(path, position),
+                            f"duplicate id {doc_id!r} (first at row {file_row(path, seen[doc_id])})",
                             "give every document its own id")
-        seen[doc_id] = row
+        seen[doc_id] = position
 
 
 def load_table_kb(path: Path) -> list[Document]:

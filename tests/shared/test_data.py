@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import string
 
 import pandas as pd
@@ -104,6 +105,9 @@ def test_parquet_blank_lines_and_jsonl_rows(tmp_path):
     (tmp_path / "t.jsonl").write_text('{"text": "hi", "timestamp": 1700000000, "label": 1, "x": null}\n')
     assert read_table(tmp_path / "t.jsonl", ["text", "timestamp", "label"], ["x"]).iloc[0].tolist() \
         == ["hi", "1700000000", "1", ""]
+    raw = json.dumps({"text": "line one\u2028line two", "label": "a"}, ensure_ascii=False)
+    (tmp_path / "sep.jsonl").write_text(raw + "\n", encoding="utf-8")  # U+2028 is valid JSON text
+    assert read_table(tmp_path / "sep.jsonl", ["text"])["text"].tolist() == ["line one\u2028line two"]
     (tmp_path / "a.json").write_text('[{"text": "hi", "label": "a"}, {"text": "ho", "label": "b"}]')
     assert [r.label for r in read_labelled(tmp_path / "a.json")] == ["a", "b"]
 

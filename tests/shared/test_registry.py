@@ -81,6 +81,24 @@ def test_a_first_version_saved_unpromoted_does_not_serve(tmp_path):
     assert registry.current("m") == "v1"
 
 
+def test_a_rejected_retrain_of_a_hand_laid_model_leaves_it_serving(tmp_path):
+    registry = Registry(tmp_path)
+    (tmp_path / "m" / "v1").mkdir(parents=True)  # no CURRENT, no HISTORY: its newest serves
+    (tmp_path / "m" / "v1" / "card.json").write_text(json.dumps({"kind": "classifier"}))
+    assert registry.current("m") == "v1"
+    assert registry.save("m", _write("candidate"), {"kind": "classifier"}, promote=False) == "v2"
+    assert registry.current("m") == "v1"
+    registry.discard("m", "v2")  # not better: thrown away
+    assert registry.current("m") == "v1" and registry.path("m").name == "v1"
+
+
+def test_a_name_keeps_its_kind_before_any_version_is_promoted(tmp_path):
+    registry = Registry(tmp_path)
+    registry.save("enc", _write("one"), {"kind": "encoder"}, promote=False)
+    with pytest.raises(RegistryError, match="already holds a encoder model"):
+        registry.save("enc", _write("two"), {"kind": "classifier"})
+
+
 def test_two_saves_finishing_together_both_keep_their_version(tmp_path):
     registry = Registry(tmp_path)
     registry.save("m", _write("one"), {})

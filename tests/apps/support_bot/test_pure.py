@@ -352,3 +352,5 @@ def test_faq_ids_are_readable_and_never_empty() -> None:
     russian = [faq_id("Срок действия подарочной карты?"), faq_id("Вы доставляете за границу?")]
     assert len(set(russian)) == 2 and all(len(i) == len("faq-") + 12 for i in russian)
     assert faq_id("Доставка 2 дня?") != "faq-2"  # a digit alone says nothing
+    visa = {faq_id("Срок действия карты Visa?"), faq_id("Можно ли платить картой Visa?")}
+    assert len(visa) == 2 and all(i.startswith("faq-visa-") for i in visa)

@@ -360,6 +360,10 @@ def test_kb_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     dup.write_text("id,title,text\na,A,one\na,B,two\n")
     with pytest.raises(DataError, match="row 3: duplicate id 'a'"):
         load_kb(dup)
+    gap = tmp_path / "gap.jsonl"  # a blank line keeps its number
+    gap.write_text('{"id": "a", "text": "one"}\n\n{"id": "a", "text": "two"}\n')
+    with pytest.raises(DataError, match=r"row 3: duplicate id 'a' \(first at row 1\)"):
+        load_kb(gap)
     folder = tmp_path / "folder"
     folder.mkdir()
     (folder / "one.csv").write_text("id,title,text\nz1,A,one\n")
