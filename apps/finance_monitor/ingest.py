@@ -30,6 +30,9 @@ from .store import Article, ArticleUrl, naive_utc, utcnow
 log = logging.getLogger(__name__)
 RECENT = 5000  # stories kept in the near-duplicate index
 CLOCK_SKEW = timedelta(minutes=15)  # how far ahead of our clock a publisher's may run
+# the same (or nearly the same) text published further apart than this is a new story:
+# "Oil prices fall" next month is news again, and trends must count it
+REPEAT_AFTER = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -90,19 +93,26 @@ class Ingestor:
             with session_scope(self.engine) as session:
                 if session.get(ArticleUrl, url) is not None:
                     return "same_url"
-                digest = content_hash(body)
-                existing = session.scalar(select(Article).where(Article.content_hash == digest))
+                digest, when = content_hash(body), plausible_published(naive_utc(raw.published), utcnow())
+                # subtle: the hash is unique, so a repeat is stored under its text and day; the
+                # days around this story's find such repeats as well as the first telling
+                keys = [digest] + [content_hash(f"{body}\n{when.date() + timedelta(days=d)}")
+                                   for d in (-1, 0, 1)]
+                known = session.scalars(select(Article).where(Article.content_hash.in_(keys))).all()
+                existing = next((a for a in known if _same_time(a, when)), None)
                 reason = "same_text"
                 if existing is None:
                     match = self._index().match(body)
-                    existing = session.get(Article, match) if match is not None else None
+                    near = session.get(Article, match) if match is not None else None
+                    existing = near if near is not None and _same_time(near, when) else None
                     reason = "near_dup"
                 if existing is not None:
                     existing.duplicates += 1
                     session.add(ArticleUrl(url=url, article_id=existing.id, source=raw.source,
                                            reason=reason))
                     return reason
-                article = _new_article(raw, url, digest, self.aliases)
+                stored = content_hash(f"{body}\n{when.date()}") if known else digest
+                article = _new_article(raw, url, stored, self.aliases)
                 session.add(article)
                 session.flush()
                 session.add(ArticleUrl(url=url, article_id=article.id, source=raw.source,
@@ -112,6 +122,11 @@ class Ingestor:
             return "same_url"  # subtle: another process stored it between our check and commit
         self._index().add(article_id, body)
         return "new"
+
+
+def _same_time(article: Article, when: datetime) -> bool:
+    """Whether a stored story and one published at ``when`` are one telling (see REPEAT_AFTER)."""
+    return abs(article.published - when) <= REPEAT_AFTER
 
 
 def plausible_published(published: datetime, fetched: datetime) -> datetime:

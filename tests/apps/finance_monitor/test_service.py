@@ -489,3 +489,27 @@ def test_a_quiet_start_of_the_horizon_does_not_let_an_old_window_alert_again(hom
     add(15, 20, "negative")  # against hours 7-14: a surge
     assert len(service.check_alerts()) == 1
     assert [a.window_start for a in alerts(service.engine)] == ["2026-03-01 15:00"]
+
+
+def test_the_same_headline_weeks_later_is_a_new_story(home) -> None:
+    """Within a day a repeated text is one story told twice; weeks apart it is news again."""
+    from apps.finance_monitor.sources import RawArticle
+
+    ingest = Ingestor(FinanceService(make_config([])).engine).ingest  # its tables made
+    oil = "Oil prices fall"
+
+    def told(url: str, title: str, when: datetime) -> dict:
+        report = ingest([RawArticle(url, title, "", when.replace(tzinfo=UTC), "wire")])
+        return {k: v for k, v in vars(report).items() if v}
+
+    assert told("http://w.test/1", oil, datetime(2026, 1, 5, 9)) == {"new": 1}
+    assert told("http://o.test/1", oil, datetime(2026, 1, 5, 17)) == {"same_text": 1}
+    assert told("http://w.test/2", oil, datetime(2026, 3, 2, 9)) == {"new": 1}
+    assert told("http://o.test/2", oil + ".", datetime(2026, 3, 3, 8)) == {"same_text": 1}
+    assert told("http://w.test/3", oil, datetime(2026, 4, 20, 9)) == {"new": 1}
+    probe = "Northwind Bank shares fall 9% after regulators open a probe"
+    assert told("http://w.test/4", probe, datetime(2026, 3, 2, 9)) == {"new": 1}
+    assert told("http://o.test/4", probe + " into loans", datetime(2026, 3, 2, 11)) == {"near_dup": 1}
+    assert told("http://w.test/5", probe + " into loans", datetime(2026, 5, 2, 9)) == {"new": 1}
+    with session_scope() as session:
+        assert session.query(Article).count() == 5
