@@ -112,17 +112,23 @@ def test_scraped_html_is_shown_as_text(filled) -> None:
     assert any(EVIL == t.value for t in at.text)
 
 
-def test_ticker_trends_open_with_tickers_and_the_table_says_what_it_leaves_out(home, monkeypatch) -> None:
-    """503 classified articles of this hour: the table shows the newest 500 and says so; the
-    ticker view, opened after the topic view, charts the tickers (it opened empty)."""
-    from streamlit.testing.v1 import AppTest
-
+def _configured(home: Path, monkeypatch) -> object:
+    """The engine of a home with a one-source config and the finance tables."""
     path = home / "finance" / "sources.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_config(make_config([("a", "http://127.0.0.1:9/a.xml")])))
     monkeypatch.setenv("VERTICALS_FINANCE_CONFIG", str(path))
     engine = make_engine()
     Base.metadata.create_all(engine)
+    return engine
+
+
+def test_ticker_trends_open_with_tickers_and_the_table_says_what_it_leaves_out(home, monkeypatch) -> None:
+    """503 classified articles of this hour: the table shows the newest 500 and says so; the
+    ticker view, opened after the topic view, charts the tickers (it opened empty)."""
+    from streamlit.testing.v1 import AppTest
+
+    engine = _configured(home, monkeypatch)
     now = datetime.now(UTC).replace(tzinfo=None)
     with session_scope(engine) as session:
         session.add_all(Article(content_hash=str(i), url=f"http://n.test/{i}", source="a",
@@ -141,12 +147,7 @@ def test_ticker_trends_open_with_tickers_and_the_table_says_what_it_leaves_out(h
 def test_a_new_topic_joins_the_chart_unless_the_reader_chose_topics(home, monkeypatch) -> None:
     from streamlit.testing.v1 import AppTest
 
-    path = home / "finance" / "sources.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_config(make_config([("a", "http://127.0.0.1:9/a.xml")])))
-    monkeypatch.setenv("VERTICALS_FINANCE_CONFIG", str(path))
-    engine = make_engine()
-    Base.metadata.create_all(engine)
+    engine = _configured(home, monkeypatch)
     now = datetime.now(UTC).replace(tzinfo=None)
 
     def story(n: int, topic: str) -> None:
@@ -176,12 +177,7 @@ def test_ticker_trends_open_on_the_alerted_and_most_negative_tickers(home, monke
     negative; measures and the y axis have readable names."""
     from streamlit.testing.v1 import AppTest
 
-    path = home / "finance" / "sources.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_config(make_config([("a", "http://127.0.0.1:9/a.xml")])))
-    monkeypatch.setenv("VERTICALS_FINANCE_CONFIG", str(path))
-    engine = make_engine()
-    Base.metadata.create_all(engine)
+    engine = _configured(home, monkeypatch)
     now = datetime.now(UTC).replace(tzinfo=None)
     negatives = {"AAA": 1, "BBB": 3, "CCC": 1, "DDD": 1, "EEE": 0, "FFF": 0, "ZZZ": 0}
     with session_scope(engine) as session:
