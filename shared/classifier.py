@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from scipy.special import softmax
 
 from .errors import ModelNotFoundError
 from .export import BySize, OnnxBackend, TorchBackend, best_backend, export_dir, load_torch, serving_length
@@ -106,10 +107,7 @@ class Classifier:
         self, texts: str | list[str], pairs: str | list[str] | None = None
     ) -> np.ndarray:
         """The fine-tuned model's own probabilities, without its probe (see :meth:`predict_proba`)."""
-        logits = self.logits(texts, pairs)
-        logits = logits - logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(self.logits(texts, pairs), axis=1)
 
     def predict_proba(
         self, texts: str | list[str], pairs: str | list[str] | None = None,

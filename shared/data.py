@@ -73,30 +73,29 @@ def _json_frame(path: Path, text: str, lines: bool) -> pd.DataFrame:
     """
     if lines:
         # subtle: split on "\n" only; splitlines() also breaks at U+2028, which JSON allows raw
-        numbered = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+        numbered = [(n, _json(path, n, line, "fix the line or delete it"))
+                    for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
     else:
-        try:
-            whole = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataError(path, err.lineno, f"not valid JSON ({err.msg})", "fix the file") from None
+        whole = _json(path, None, text, "fix the file")
         if not isinstance(whole, list):
             raise DataError(path, None, "is not a JSON array of records",
                             "write [{...}, {...}] or one record per line as .jsonl")
-        numbered = [(n, item) for n, item in enumerate(whole, start=1)]
-    records, rows = [], []
+        numbered = list(enumerate(whole, start=1))
     for number, item in numbered:
-        if lines:
-            try:
-                item = json.loads(item)
-            except json.JSONDecodeError as err:
-                raise DataError(path, number, f"not valid JSON ({err.msg})",
-                                "fix the line or delete it") from None
         if not isinstance(item, dict):
             raise DataError(path, number, "is not a JSON object", "write one {...} record per row")
-        records.append({str(k): _cell(v) for k, v in item.items()})
-        rows.append(number)
+    records = [{str(k): _cell(v) for k, v in item.items()} for _, item in numbered]
+    rows = [number for number, _ in numbered]
     frame = pd.DataFrame.from_records(records, index=rows).fillna("") if records else pd.DataFrame()
     return frame.astype(str)
+
+
+def _json(path: Path, row: int | None, text: str, fix: str) -> object:
+    """``json.loads`` with a one-line error naming the row (the file's line, for a whole file)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(path, row or err.lineno, f"not valid JSON ({err.msg})", fix) from None
 
 
 def _cell(value: object) -> str:

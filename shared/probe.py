@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.special import softmax
 
 from .storage import atomic_write_bytes
 
@@ -52,10 +53,7 @@ class EmbeddingHead:
         return cls(rows, bias, embedder)
 
     def proba(self, vectors: np.ndarray) -> np.ndarray:
-        logits = np.atleast_2d(vectors) @ self.coef.T + self.intercept
-        logits -= logits.max(1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(1, keepdims=True)
+        return softmax(np.atleast_2d(vectors) @ self.coef.T + self.intercept, axis=1)
 
     def average(self, probs: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """The classifier's ``probs`` averaged with this probe's on ``vectors``."""

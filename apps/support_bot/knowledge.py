@@ -75,12 +75,11 @@ def faq_id(question: str) -> str:
     """``"How do I X?"`` -> ``"faq-how-do-i-x"``. A question with letters the slug drops (another
     script: ``"Срок действия карты Visa?"``) gets a hash of its text too, or all such questions
     would share ``"faq-"`` or ``"faq-visa"``."""
-    readable = slug(question)
-    dropped = any(ch.isalpha() and not ch.isascii() for ch in question)
-    if re.search("[a-z]", readable) and not dropped:
+    readable = slug(question) if re.search("[a-z]", question.lower()) else ""
+    if readable and not any(ch.isalpha() and not ch.isascii() for ch in question):
         return f"faq-{readable}"
     digest = hashlib.sha1(question.strip().encode("utf-8")).hexdigest()
-    return f"faq-{readable}-{digest[:8]}" if re.search("[a-z]", readable) else f"faq-{digest[:12]}"
+    return f"faq-{readable}-{digest[:8]}" if readable else f"faq-{digest[:12]}"
 
 
 def split_sentences(text: str) -> list[str]:
