@@ -115,6 +115,12 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
               "models_missing": processed.models_missing,
               "webhooks": asdict(processed.deliveries)}
     emit(result, as_json)
+    failed = [r.source for r in reports if not r.ok]
+    if failed:  # the pass's other work is done and printed; cron and scripts still need to know
+        typer.echo(f"error: {len(failed)} of {len(reports)} sources failed ({', '.join(failed)}): "
+                   "see each source's error above and check its URL in the sources config", err=True)
+    if reports and len(failed) == len(reports):
+        raise typer.Exit(1)
 
 
 @app.command()

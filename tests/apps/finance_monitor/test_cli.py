@@ -270,3 +270,22 @@ def test_the_mlm_corpus_is_the_text_the_models_classify(home, monkeypatch) -> No
     service.classify_pending()
     assert sorted(corpus) == sorted(classified)
     assert "Bank 1 fined by the regulator." in corpus and "Bank 0 fined. Profit up." in corpus
+
+
+def test_poll_once_says_which_sources_failed_and_fails_when_all_did(home, server, models) -> None:
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", "Northwind Bank fined", "")]))
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "sources.toml"
+    path.write_text(render_config(make_config([("a", server.url("/a.xml")),
+                                               ("gone", server.url("/gone.xml"))], models)))
+    partial = runner.invoke(app, ["poll-once", "--config", str(path), "--json"])
+    assert partial.exit_code == 0, partial.output  # the pass did its work for source a
+    assert json.loads(partial.stdout)["sources"]["a"]["new"] == 1
+    assert partial.stderr.strip().splitlines() == [
+        "error: 1 of 2 sources failed (gone): see each source's error above and check its URL "
+        "in the sources config"]
+    path.write_text(render_config(make_config([("gone", server.url("/gone.xml"))], models)))
+    failed = runner.invoke(app, ["poll-once", "--config", str(path), "--json"])
+    assert failed.exit_code == 1
+    assert json.loads(failed.stdout)["sources"]["gone"]["ok"] is False
+    assert "1 of 1 sources failed (gone)" in failed.stderr
