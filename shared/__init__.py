@@ -25,7 +25,7 @@ _EXPORTS = {
     "VectorIndex": "index", "Hit": "index",
     "classification_metrics": "evaluate", "expected_calibration_error": "evaluate",
     "recall_at_k": "evaluate", "mrr": "evaluate", "ndcg_at_k": "evaluate", "roc_auc": "evaluate",
-    "make_engine": "db", "session_scope": "db",
+    "make_engine": "db", "session_scope": "db", "create_tables": "db",
     "export_model": "export",
     "pretrain_mlm": "pretrain",
     "train_biencoder": "contrastive", "train_cross_encoder": "contrastive",

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,6 +76,9 @@ def _create(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
             cursor = connection.cursor()
+            # subtle: first, so that switching to WAL waits for another process opening the
+            # same new file instead of failing at once with "database is locked"
+            cursor.execute("PRAGMA busy_timeout=10000")
             # WAL: readers (dashboards) never block the writer
             mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() == "wal":
@@ -83,10 +86,25 @@ def _create(url: str) -> Engine:
                 # loses nothing, a power cut may lose the last commits but never corrupts
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
 
     return engine
+
+
+def create_tables(metadata: MetaData, engine: Engine) -> None:
+    """``metadata.create_all(engine)``, safe for processes that open a new database together.
+
+    subtle: ``create_all`` checks for each table, then creates the missing ones; two processes
+    starting on a fresh home both found none and the slower failed with "table ... already
+    exists". That failure is retried: each check finds more of the others' tables.
+    """
+    for attempt in range(10):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError as err:
+            if "already exists" not in str(err.orig) or attempt == 9:
+                raise
 
 
 @contextmanager

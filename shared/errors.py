@@ -36,3 +36,12 @@ class RegistryError(VerticalsError):
 
 class VectorIndexError(VerticalsError):
     """A vector index that is missing, corrupt or used with the wrong shapes."""
+
+
+class LockBusyError(VerticalsError):
+    """Another process holds a lock taken with ``file_lock(path, wait=False)``; ``holder`` is
+    its pid as it wrote it ("" when unknown). Callers re-raise it with what to do."""
+
+    def __init__(self, path: str | Path, holder: str) -> None:
+        self.path, self.holder = Path(path), holder
+        super().__init__(f"{path} is locked by another process (pid {holder or 'unknown'})")

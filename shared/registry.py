@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import RegistryError
 from .settings import get_settings
-from .storage import atomic_write_text, fsync_dir, fsync_tree, sweep_stale, temp_dir
+from .storage import atomic_write_text, file_lock, fsync_dir, fsync_tree, sweep_stale, temp_dir
 
 _VERSION = re.compile(r"^v(\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -124,11 +124,13 @@ class Registry:
             raise
         if promote:
             self.promote(name, version)
-        elif not (folder / "HISTORY").exists():
+        else:
             # subtle: a version saved unpromoted (intents before their thresholds, a retrain
             # before its comparison) must not serve as "the newest" meanwhile; what served
             # before (in a folder laid out by hand, its newest) goes on serving
-            atomic_write_text(folder / "HISTORY", f"{serving}\n" if serving else "")
+            with self._pointers():
+                if not (folder / "HISTORY").exists():
+                    atomic_write_text(folder / "HISTORY", f"{serving}\n" if serving else "")
         return version
 
     def discard(self, name: str, version: str) -> None:
@@ -167,22 +169,32 @@ class Registry:
 
     def promote(self, name: str, version: str) -> None:
         self.path(name, version)  # raises on an unknown version
-        history = self._history(name)
-        if not history or history[-1] != version:
-            history.append(version)
-        atomic_write_text(self.root / name / "HISTORY", "\n".join(history) + "\n")
-        atomic_write_text(self.root / name / "CURRENT", version + "\n")
+        with self._pointers():
+            history = self._history(name)
+            if not history or history[-1] != version:
+                history.append(version)
+            atomic_write_text(self.root / name / "HISTORY", "\n".join(history) + "\n")
+            atomic_write_text(self.root / name / "CURRENT", version + "\n")
 
     def rollback(self, name: str) -> str:
         """Make the previously promoted version current again; return it."""
         self.path(name)  # an unknown model is named as such
-        history = self._history(name)
-        if len(history) < 2:
-            raise RegistryError(f"model {name!r} has no earlier promoted version to roll back to")
-        history.pop()
-        atomic_write_text(self.root / name / "HISTORY", "\n".join(history) + "\n")
-        atomic_write_text(self.root / name / "CURRENT", history[-1] + "\n")
+        with self._pointers():
+            history = self._history(name)
+            if len(history) < 2:
+                raise RegistryError(f"model {name!r} has no earlier promoted version to roll back to")
+            history.pop()
+            atomic_write_text(self.root / name / "HISTORY", "\n".join(history) + "\n")
+            atomic_write_text(self.root / name / "CURRENT", history[-1] + "\n")
         return history[-1]
+
+    def _pointers(self):
+        """A lock held while CURRENT and HISTORY are read and rewritten.
+
+        subtle: three processes promoting 30 saves each left 82 of 90 promotions in HISTORY
+        (each read it, appended and wrote it back over the others' appends), so a rollback
+        skipped versions that had served."""
+        return file_lock(self.root / ".pointers.lock")
 
     def _history(self, name: str) -> list[str]:
         pointer = self.root / name / "HISTORY"

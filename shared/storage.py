@@ -181,3 +181,36 @@ def atomic_dir(final_path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextmanager
+def file_lock(path: str | Path, wait: bool = True) -> Iterator[Path]:
+    """Hold an OS lock on ``path`` (created if missing) for the block; the holder's pid is
+    written into it. ``wait=False`` raises :class:`~shared.errors.LockBusyError` at once
+    instead of waiting for another holder.
+
+    ``flock`` dies with its process, even on SIGKILL, so a crash never leaves a stale lock.
+    The file itself stays: deleting it would let a later process lock a new file while an
+    earlier one still holds the old. Locks taken twice in one process also exclude each other
+    (each call opens its own descriptor), so threads can share one too.
+    """
+    import fcntl
+
+    from .errors import LockBusyError
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.seek(0)
+            raise LockBusyError(path, handle.read().strip()) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield path
+    finally:
+        handle.close()  # closing the descriptor releases the lock

@@ -61,13 +61,13 @@ def _service(path: Path | None) -> FinanceService:
 def _engine(path: Path | None) -> Engine:
     """The app database alone, for commands that need no fetcher, webhooks or models (a
     config they are given must still be valid)."""
-    from shared import make_engine
+    from shared import create_tables, make_engine
 
     from .store import Base
 
     _config(path, needs_config=False)
     engine = make_engine()
-    Base.metadata.create_all(engine)
+    create_tables(Base.metadata, engine)
     return engine
 
 

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from shared import TrainConfig, VerticalsError, get_registry, get_settings
+from shared.storage import file_lock
 
 from .config import (
     AlertConfig,
@@ -135,6 +136,11 @@ def stop_demo() -> str:
     (``stopped pid 4242``)."""
     home = get_settings().home
     pid_file = home / "finance" / "demo.pid"
+    with file_lock(pid_file.with_name("demo.lock")):
+        return _stop_demo(home, pid_file)
+
+
+def _stop_demo(home: Path, pid_file: Path) -> str:
     if not pid_file.exists():
         return f"none running for {home} (no {pid_file.name})"
     running = demo_poller(pid_file, home / "finance" / "sources.toml")
@@ -160,38 +166,40 @@ def start_background(config_path: Path, port: int, speed: float,
 
     A running demo poller of this home started with the same arguments and serving is reused;
     another one (say with another ``--port``) is stopped first. Returns once the feed server
-    listens; a poller that exits instead is a ``VerticalsError`` naming its log.
+    listens; a poller that exits instead is a ``VerticalsError`` naming its log. Starting and
+    stopping hold ``demo.lock``: two demos started at once left a poller no pid file named.
     """
     folder = config_path.parent
-    pid_file, log_path = folder / "demo.pid", folder / "demo.log"
-    args = [*POLLER, "--port", str(port), "--speed", str(speed), "--config", str(config_path)]
-    running = demo_poller(pid_file, config_path)
-    if running is not None:
-        pid, found = running
-        if found.endswith(" ".join(args)) and port_in_use(port):
-            return pid, False
-        stop_poller(pid)
-    from .scheduler import check_poller_free
+    with file_lock(folder / "demo.lock"):  # two `finance demo` at once: one poller, one pid file
+        pid_file, log_path = folder / "demo.pid", folder / "demo.log"
+        args = [*POLLER, "--port", str(port), "--speed", str(speed), "--config", str(config_path)]
+        running = demo_poller(pid_file, config_path)
+        if running is not None:
+            pid, found = running
+            if found.endswith(" ".join(args)) and port_in_use(port):
+                return pid, False
+            stop_poller(pid)
+        from .scheduler import check_poller_free
 
-    check_poller_free()  # another `finance run` of this home: say so, instead of a dead poller
-    if port_in_use(port):
-        raise VerticalsError(f"port {port} is already in use (an old demo poller whose home was "
-                             "deleted? find it with `ps aux | grep demo-feeds`); stop it or "
-                             "pass --port")
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, *args], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-            start_new_session=True, env={**os.environ, "VERTICALS_HOME": str(get_settings().home)})
-    pid_file.write_text(str(process.pid))
-    deadline = time.monotonic() + wait_s
-    while process.poll() is None and not port_in_use(port) and time.monotonic() < deadline:
-        time.sleep(0.25)
-    time.sleep(1.0)  # subtle: a bad config stops the poller just after its feed server binds
-    if process.poll() is not None:
-        pid_file.unlink(missing_ok=True)
-        raise VerticalsError(f"the demo poller exited at once (code {process.returncode}); "
-                             f"see {log_path}")
-    return process.pid, True
+        check_poller_free()  # another `finance run` of this home: say so, instead of a dead poller
+        if port_in_use(port):
+            raise VerticalsError(f"port {port} is already in use (an old demo poller whose home was "
+                                 "deleted? find it with `ps aux | grep demo-feeds`); stop it or "
+                                 "pass --port")
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, *args], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                start_new_session=True, env={**os.environ, "VERTICALS_HOME": str(get_settings().home)})
+        pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + wait_s
+        while process.poll() is None and not port_in_use(port) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        time.sleep(1.0)  # subtle: a bad config stops the poller just after its feed server binds
+        if process.poll() is not None:
+            pid_file.unlink(missing_ok=True)
+            raise VerticalsError(f"the demo poller exited at once (code {process.returncode}); "
+                                 f"see {log_path}")
+        return process.pid, True
 
 
 def prepare_demo(port: int = 8765, speed: float = 1800.0, serve: bool = True) -> dict:

@@ -7,12 +7,10 @@ that is what a persistent job store can save and load again.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +21,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from shared import VerticalsError, cron_trigger, get_settings
+from shared.errors import LockBusyError
+from shared.storage import file_lock
 
 from .config import MonitorConfig, load_config
 from .service import FinanceService
@@ -118,28 +118,16 @@ def poller_lock(home: Path | None = None) -> Iterator[Path]:
     when another process has it.
 
     subtle: ``sync_jobs`` replaces and removes every ``finance:`` job in the shared job store,
-    so two pollers of one home would take over each other's jobs. ``flock`` dies with its
-    process (even on SIGKILL), so a crash never leaves a stale lock; ``poll-once`` does not
-    touch the job store and needs no lock.
+    so two pollers of one home would take over each other's jobs. ``poll-once`` does not touch
+    the job store and needs no lock.
     """
     path = lock_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("a+", encoding="utf-8")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip()
-        handle.close()
-        raise _busy(path, holder) from None
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+    with ExitStack() as held:
+        try:
+            held.enter_context(file_lock(path, wait=False))
+        except LockBusyError as busy:
+            raise _busy(path, busy.holder) from None
         yield path
-    finally:
-        handle.close()  # closing the descriptor releases the lock
 
 
 def check_poller_free(home: Path | None = None) -> None:

@@ -25,6 +25,7 @@ from shared import (
     RetrainReport,
     VerticalsError,
     already_tried,
+    create_tables,
     get_registry,
     make_engine,
     session_scope,
@@ -86,7 +87,7 @@ class FinanceService:
                  transport: httpx.BaseTransport | None = None) -> None:
         self.config = config
         self.engine = engine or make_engine()
-        Base.metadata.create_all(self.engine)
+        create_tables(Base.metadata, self.engine)
         self.fetcher = Fetcher(config.fetch, transport=transport)
         self.webhook_client = httpx.Client(timeout=config.fetch.timeout_s, transport=transport)
         self.classifier = ArticleClassifier(config.models.sentiment, config.models.topic)

@@ -4,7 +4,9 @@ Users are cut into chunks in sorted order. Each finished chunk becomes a Parquet
 work folder beside the output (``.<out>.work/part-00003.parquet``, written atomically) next
 to a manifest naming the job. A rerun of the same job skips the parts already there; the
 final file is assembled from the parts in chunk order and written atomically, so it is
-byte-identical to an uninterrupted run and never appears half-written.
+byte-identical to an uninterrupted run and never appears half-written. One job writes an
+output at a time: a second is refused while the first holds ``.<out>.lock`` (an OS lock,
+released when its process dies).
 
 On Ray the workers send each part's bytes back and the driver writes it, so workers on other
 machines need no shared output disk (they still read the input files and models at the
@@ -20,6 +22,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +30,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from shared import atomic_write_bytes, atomic_write_text
-from shared.errors import VerticalsError
+from shared.errors import LockBusyError, VerticalsError
+from shared.storage import file_lock
 
 log = logging.getLogger(__name__)
 COLUMNS = ["user_id", "item_id", "score", "rank"]
@@ -50,6 +54,11 @@ class BatchPlan:
     @property
     def work(self) -> Path:
         return self.out.parent / f".{self.out.name}.work"
+
+    @property
+    def lock(self) -> Path:
+        """Held while a job writes ``out`` (:func:`shared.storage.file_lock`; the file stays)."""
+        return self.out.parent / f".{self.out.name}.lock"
 
     def part(self, index: int) -> Path:
         return self.work / f"part-{index:05d}.parquet"
@@ -91,10 +100,15 @@ def frame_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
 
 
 def _prepare_work(plan: BatchPlan) -> set[int]:
-    """Make the work folder for this job; return the chunks already done."""
+    """Make the work folder for this job; return the chunks already done.
+
+    subtle: parts count only under a manifest naming this job. The manifest is written before
+    any part, so parts without one are some other job's leftovers and are cleared.
+    """
     manifest = plan.work / "manifest.json"
-    if manifest.exists() and json.loads(manifest.read_text()).get("key") != plan.key:
-        log.warning("%s holds parts of a different job; starting over", plan.work)
+    key = json.loads(manifest.read_text()).get("key") if manifest.exists() else None
+    if plan.work.exists() and key != plan.key:
+        log.warning("%s holds parts of another job; starting over", plan.work)
         shutil.rmtree(plan.work)
     plan.work.mkdir(parents=True, exist_ok=True)
     atomic_write_text(manifest, json.dumps({"key": plan.key, "chunks": len(plan.chunks),
@@ -113,16 +127,23 @@ def run_batch(plan: BatchPlan, score_chunk: ChunkFn, engine: str = "local",
     if engine not in ENGINES:
         raise VerticalsError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     check_output(plan.out, overwrite)
-    done = _prepare_work(plan)
-    todo = [i for i in range(len(plan.chunks)) if i not in done]
-    if done:
-        log.info("resuming: %d of %d chunks already done", len(done), len(plan.chunks))
-    if engine == "ray":
-        _run_ray(plan, todo, score_chunk)
-    else:
-        _run_local(plan, todo, score_chunk, fail_after)
-    rows = _assemble(plan)
-    shutil.rmtree(plan.work, ignore_errors=True)
+    with ExitStack() as held:
+        try:  # one job per output: two would share, and delete, one work folder
+            held.enter_context(file_lock(plan.lock, wait=False))
+        except LockBusyError as busy:
+            raise VerticalsError(f"another scoring job (pid {busy.holder or 'unknown'}) is writing "
+                                 f"{plan.out} — wait for it to finish or choose another --out") from None
+        check_output(plan.out, overwrite)  # it may have finished while this one started
+        done = _prepare_work(plan)
+        todo = [i for i in range(len(plan.chunks)) if i not in done]
+        if done:
+            log.info("resuming: %d of %d chunks already done", len(done), len(plan.chunks))
+        if engine == "ray":
+            _run_ray(plan, todo, score_chunk)
+        else:
+            _run_local(plan, todo, score_chunk, fail_after)
+        rows = _assemble(plan)
+        shutil.rmtree(plan.work, ignore_errors=True)
     return BatchResult(plan.out, rows, len(plan.chunks), len(done))
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from shared import Classifier, Embedder, VectorIndex, atomic_write_text, get_settings, load_classifier
 from shared.errors import VectorIndexError, VerticalsError
+from shared.storage import file_lock
 
 from .knowledge import Chunk
 from .ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
@@ -89,14 +90,17 @@ class Retriever:
         if self.reranker_name and self.config.use_reranker:
             self.reranker.warm_up()
 
-    def _load_or_rebuild(self) -> VectorIndex:
+    def _load_saved(self) -> VectorIndex | None:
+        """The saved index, if there is one made by this embedder and it loads."""
         meta_path = self.path.with_suffix(".json")
         try:
             meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-            index = VectorIndex.load(self.path) if meta.get("embedder") == self.embedder_key \
-                else None
+            return VectorIndex.load(self.path) if meta.get("embedder") == self.embedder_key else None
         except (VectorIndexError, OSError, ValueError):
-            index = None  # subtle: a missing or corrupt index is rebuilt from the database
+            return None  # subtle: a missing or corrupt index is rebuilt from the database
+
+    def _load_or_rebuild(self) -> VectorIndex:
+        index = self._load_saved()
         if index is None:
             print("support: building the KB index from the database", file=sys.stderr)
             return self._rebuild()
@@ -173,14 +177,17 @@ class Retriever:
         self.warm_up()
         if vectors is None and change.new_chunks:  # embed before taking the lock
             vectors = self._embed(change.new_chunks)
-        with self._lock:
-            for chunk_id in change.removed_chunk_ids:
-                self.chunks.pop(chunk_id, None)
+        # subtle: two `kb add` at once each saved their own index over the other's, and the
+        # saved index lacked 18 of 283 chunks until the next load repaired it; under the file
+        # lock, what the others saved (index and chunks) is read again first
+        with self._lock, file_lock(self.path.with_suffix(".lock")):
+            self.index = self._load_saved() or self.index
             if change.removed_chunk_ids:
                 self.index.remove(change.removed_chunk_ids)
             if change.new_chunks:
                 self.index.add([c.chunk_id for c in change.new_chunks], vectors)
-            self.chunks.update({c.chunk_id: c for c in change.new_chunks})
+            self.chunks = {c.chunk_id: c for c in self.store.chunks()}
+            self._sync(self.index)  # what the others stored and have not indexed yet
             self._save(self.index)
             self._refresh_bm25()
 

@@ -14,7 +14,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, delete, exists, func, 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from shared import make_engine, session_scope
+from shared import create_tables, make_engine, session_scope
 from shared.errors import VerticalsError
 
 from .knowledge import Chunk, Document, chunk_document
@@ -149,7 +149,7 @@ class SupportStore:
 
     def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
         self.engine = engine or make_engine(url)
-        Base.metadata.create_all(self.engine)
+        create_tables(Base.metadata, self.engine)
 
     # -- knowledge base -------------------------------------------------------------------
     def upsert_documents(

@@ -55,3 +55,32 @@ def test_a_command_with_a_bad_db_url_prints_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip().startswith("error: cannot open the SQLite database /nonexistent/dir/x.db")
+
+
+def test_processes_opening_a_new_database_together_all_create_its_tables(tmp_path):
+    """Two apps starting on a fresh home: one used to fail with 'table ... already exists'."""
+    script = f"""
+import time
+from pathlib import Path
+from sqlalchemy import Column, Integer, MetaData, Table
+from shared.db import create_tables, make_engine
+meta = MetaData()
+for i in range(40):
+    Table(f"t{{i}}", meta, Column("id", Integer, primary_key=True))
+engine = make_engine({f"sqlite:///{tmp_path / 'new.db'}"!r})
+while not Path({str(tmp_path / "go")!r}).exists():
+    time.sleep(0.005)
+create_tables(meta, engine)
+"""
+    for _ in range(3):  # the race is lost only sometimes
+        (tmp_path / "go").unlink(missing_ok=True)
+        for leftover in tmp_path.glob("new.db*"):
+            leftover.unlink()
+        procs = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(4)]
+        import time
+
+        time.sleep(2)
+        (tmp_path / "go").touch()
+        results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+        assert all(code == 0 for code, _ in results), [err.splitlines()[-1] for code, err in results if code]

@@ -199,3 +199,24 @@ def test_a_registry_resolves_name_at_version_under_its_own_root(tmp_path):
         registry.resolve("faq@v3")
     with pytest.raises(RegistryError, match="model name must be"):
         registry.resolve("@v1")
+
+
+def test_promotions_from_several_processes_all_reach_the_history(tmp_path):
+    script = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from shared.registry import Registry
+        registry = Registry({str(tmp_path / "models")!r})
+        while not Path({str(tmp_path / "go")!r}).exists():
+            time.sleep(0.01)
+        for _ in range(30):
+            registry.save("m", lambda d: (d / "w.txt").write_text("x"), {{"kind": "test"}})
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parents[2])
+             for _ in range(3)]
+    time.sleep(2)  # all three started, waiting for the go
+    (tmp_path / "go").touch()
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    registry = Registry(tmp_path / "models")
+    assert len(registry.versions("m")) == 90
+    assert sorted(registry._history("m"), key=lambda v: int(v[1:])) == registry.versions("m")

@@ -97,3 +97,27 @@ def test_replacing_a_dir_never_leaves_its_path_missing(tmp_path):
         reader.join()
     assert (final / "n").read_text() == "199" and not missing
     assert [p.name for p in tmp_path.iterdir()] == ["index"]  # no temp or old copy left
+
+
+def test_a_file_lock_excludes_other_holders_and_names_its_own(tmp_path):
+    from shared.errors import LockBusyError
+    from shared.storage import file_lock
+
+    path = tmp_path / "x.lock"
+    with file_lock(path):
+        with pytest.raises(LockBusyError) as busy, file_lock(path, wait=False):
+            pass
+        assert busy.value.holder == str(os.getpid())
+        got = threading.Event()
+
+        def wait_for_it():
+            with file_lock(path):
+                got.set()
+
+        waiter = threading.Thread(target=wait_for_it)
+        waiter.start()
+        assert not got.wait(0.3)  # it waits while the lock is held...
+    waiter.join(timeout=10)
+    assert got.is_set()  # ...and gets it once released
+    with file_lock(path, wait=False):
+        pass

@@ -53,6 +53,16 @@ def test_a_serving_poller_is_reused_and_another_port_replaces_it(folder: Path) -
     assert not demo.port_in_use(port) and (folder / "demo.pid").read_text() == str(second)
 
 
+def test_two_demos_started_at_once_share_one_poller(folder: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    config, port = folder / "sources.toml", free_port()
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: demo.start_background(config, port, 1.0), range(2)))
+    assert sorted(started for _, started in results) == [False, True]
+    assert results[0][0] == results[1][0] == int((folder / "demo.pid").read_text())
+
+
 def test_a_port_held_by_a_forgotten_poller_is_an_error_not_started(folder: Path) -> None:
     config, port = folder / "sources.toml", free_port()
     demo.start_background(config, port, 1.0)

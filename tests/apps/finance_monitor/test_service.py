@@ -513,3 +513,18 @@ def test_the_same_headline_weeks_later_is_a_new_story(home) -> None:
     assert told("http://w.test/5", probe + " into loans", datetime(2026, 5, 2, 9)) == {"new": 1}
     with session_scope() as session:
         assert session.query(Article).count() == 5
+
+
+def test_a_rewording_stored_by_another_process_is_a_near_duplicate(home) -> None:
+    """Two pollers of one home (``run`` and a ``poll-once``): each one's in-memory index learns
+    what the other stored, and their batches do not interleave (``ingest.lock``)."""
+    from apps.finance_monitor.sources import RawArticle
+
+    engine = FinanceService(make_config([])).engine
+    first, second = Ingestor(engine), Ingestor(engine)
+    when = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    probe = "Northwind Bank shares fall 9% after regulators open a probe"
+    second.ingest([RawArticle("http://o.test/0", "Atlas Motors recalls 3,000 vans", "", when, "a")])
+    assert first.ingest([RawArticle("http://w.test/1", probe, "", when, "wire")]).new == 1
+    report = second.ingest([RawArticle("http://o.test/1", probe + " into loans", "", when, "daily")])
+    assert report.near_dup == 1 and report.new == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -53,6 +54,27 @@ def test_parts_of_another_job_are_not_reused(tmp_path: Path) -> None:
     with pytest.raises(InjectedFailure):
         run_batch(plan(out, key="old-inputs"), fake_scores, fail_after=1)
     assert run_batch(plan(out, key="new-inputs"), fake_scores).skipped == 0
+
+
+def test_parts_without_a_manifest_are_not_reused(tmp_path: Path) -> None:
+    """Leftovers of another job whose manifest went (a run that finished beside this one)."""
+    out = tmp_path / "out.parquet"
+    with pytest.raises(InjectedFailure):
+        run_batch(plan(out, key="old-inputs"), fake_scores, fail_after=1)
+    (plan(out).work / "manifest.json").unlink()
+    assert run_batch(plan(out), fake_scores).skipped == 0
+
+
+def test_a_second_job_on_one_output_is_refused(tmp_path: Path) -> None:
+    from shared.storage import file_lock
+
+    job = plan(tmp_path / "out.parquet")
+    with file_lock(job.lock), pytest.raises(VerticalsError) as raised:
+        run_batch(job, fake_scores)
+    assert str(raised.value) == (f"another scoring job (pid {os.getpid()}) is writing {job.out} — wait "
+                                 "for it to finish or choose another --out")
+    assert not job.work.exists() and not job.out.exists()
+    assert run_batch(job, fake_scores).rows == 3 * len(USERS)  # free again once released
 
 
 def test_existing_output_refused_and_csv_supported(tmp_path: Path) -> None:

@@ -355,6 +355,24 @@ def test_index_and_database_agree_after_restart_and_delete(bot: SupportService) 
         restarted.kb_remove(["kb-privacy"])
 
 
+def test_two_processes_adding_documents_both_reach_the_saved_index(bot: SupportService,
+                                                                  tmp_path: Path) -> None:
+    """Two ``kb add`` at once: each saved its own index over the other's (18 of 283 chunks
+    missing on disk until the next load repaired it)."""
+    from shared import VectorIndex
+
+    first, second = SupportService(), SupportService()
+    first.warm_up()
+    second.warm_up()  # both loaded the index before either added anything
+    (tmp_path / "a.csv").write_text("id,title,text\nkb-a,Tandem hire,We hire out tandems by the day.\n")
+    (tmp_path / "b.csv").write_text("id,title,text\nkb-b,Child seats,Child seats fit every city bike.\n")
+    first.kb_add(tmp_path / "a.csv")
+    second.kb_add(tmp_path / "b.csv")
+    saved = VectorIndex.load(second.retriever.path)
+    assert set(saved.ids) == {str(i) for i in second.store.chunk_ids()}
+    assert {p.chunk.doc_id for p in second.retriever.search("tandem hire", 3)} >= {"kb-a"}
+
+
 def test_kb_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     dup = tmp_path / "dup.csv"
     dup.write_text("id,title,text\na,A,one\na,B,two\n")
