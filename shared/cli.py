@@ -271,8 +271,11 @@ def explain_cmd(
 
     classifier = load_classifier(name)
     kind = classifier.card.get("kind", "classifier")
-    if kind not in ("classifier", "cross_encoder") or not classifier.labels:
+    if kind not in ("classifier", "cross_encoder"):
         raise VerticalsError(f"{name} is a {kind}: explain needs a classifier")
+    if not classifier.labels:
+        raise VerticalsError(f"{name} has no labels (no id2label in its config.json): explain needs a "
+                             "classifier trained with labels")
     if kind == "cross_encoder" and pair is None:
         raise VerticalsError(f"{name} is a cross-encoder: it scores a pair — pass --pair TEXT, the passage "
                              "or item that TEXT is scored against")

@@ -45,13 +45,39 @@ def resolve_model(name_or_path: str | Path) -> Path:
         return registry.path(text)
     path = Path(text).expanduser()
     if path.is_dir():
-        return path.resolve()
+        return _checked_model_dir(path.resolve())
     if "@" in text and "/" not in text:  # a registry name cannot hold "@" or "/"
         return registry.resolve(text)  # names an unknown model or version in one line
     raise ModelNotFoundError(
         f"model {text!r} not found: use a base name ({', '.join(sorted(BASE_MODELS))}), "
         "a model in the registry (`verticals models list`) or a local directory"
     )
+
+
+def _checked_model_dir(path: Path) -> Path:
+    """``path`` if it holds a model transformers can load (a ``config.json`` naming its
+    ``model_type``) and, where it has one, a readable card; else one line saying so.
+
+    subtle: any folder was taken as a model; ``--base /etc`` failed deep in the tokenizer with
+    "Couldn't instantiate the backend tokenizer"."""
+    import json
+
+    fix = "pass a folder written by `save_pretrained`, a registry name or a base name"
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except FileNotFoundError:
+        raise ModelNotFoundError(f"{path} holds no model (no config.json) — {fix}") from None
+    except (OSError, ValueError) as err:
+        raise ModelNotFoundError(f"{path}/config.json is not readable JSON ({err}) — {fix}") from None
+    if not isinstance(config, dict) or "model_type" not in config:
+        raise ModelNotFoundError(f"{path}/config.json names no model_type — {fix}")
+    if (path / "card.json").exists():
+        try:
+            json.loads((path / "card.json").read_text())
+        except (OSError, ValueError) as err:
+            raise ModelNotFoundError(f"{path}/card.json is not readable JSON ({err}) — restore it "
+                                     "or delete it (the card only describes the model)") from None
+    return path
 
 
 def _package_model_dir(package: str, folder: str) -> Path:

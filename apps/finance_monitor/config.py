@@ -26,6 +26,7 @@ Example ``sources.toml``::
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -62,6 +63,11 @@ def check_http_url(what: str, url: str) -> None:
         raise ValueError(f"{what} needs a host name and no spaces, got {url!r}")
 
 
+MAX_INTERVAL_S = 31 * 24 * 3600  # a source polled less often than monthly is not monitored
+MAX_WAIT_S = 3600.0  # timeouts, backoff and per-host spacing; more is a typo (and inf overflows)
+MAX_WINDOW_HOURS = 24 * 366
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """One polled source. ``name`` must be unique in a config; it keys health and jobs."""
@@ -77,8 +83,9 @@ class SourceConfig:
         if self.name != self.name.strip():  # "x" and "x " would look like one source everywhere
             raise ValueError(f"source name must not start or end with spaces, got {self.name!r}")
         check_http_url("source url", self.url)
-        if self.interval_s < 1:
-            raise ValueError(f"interval_s must be at least 1, got {self.interval_s}")
+        if not 1 <= self.interval_s <= MAX_INTERVAL_S:
+            raise ValueError(f"interval_s must be between 1 and {MAX_INTERVAL_S} (31 days), "
+                             f"got {self.interval_s}")
         if self.kind not in tuple(SourceKind):
             raise ValueError(f"kind must be one of {[k.value for k in SourceKind]}, got {self.kind!r}")
         object.__setattr__(self, "kind", SourceKind(self.kind))
@@ -98,15 +105,18 @@ class FetchConfig:
     user_agent: str = "verticals-finance-monitor/0.1"
 
     def __post_init__(self) -> None:
-        if self.timeout_s <= 0:
-            raise ValueError(f"timeout_s must be greater than 0, got {self.timeout_s}")
+        if not 0 < self.timeout_s <= MAX_WAIT_S:
+            raise ValueError(f"timeout_s must be greater than 0 and at most {MAX_WAIT_S}, "
+                             f"got {self.timeout_s}")
         if not 0 <= self.retries <= 10:  # subtle: the backoff doubles, the 10th waits backoff_s * 512
             raise ValueError(f"retries must be between 0 and 10, got {self.retries}")
         if self.max_bytes < 1024:
             raise ValueError(f"max_bytes must be at least 1024, got {self.max_bytes}")
-        for name in ("backoff_s", "min_host_interval_s", "max_redirects"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        for name in ("backoff_s", "min_host_interval_s"):
+            if not 0 <= getattr(self, name) <= MAX_WAIT_S:
+                raise ValueError(f"{name} must be between 0 and {MAX_WAIT_S}, got {getattr(self, name)}")
+        if self.max_redirects < 0:
+            raise ValueError(f"max_redirects must be 0 or more, got {self.max_redirects}")
 
 
 @dataclass(frozen=True)
@@ -123,8 +133,9 @@ class AlertConfig:
     horizon_windows: int = 120  # trends and alerts look this many windows back from the newest
 
     def __post_init__(self) -> None:
-        if self.window_hours <= 0:
-            raise ValueError(f"window_hours must be greater than 0, got {self.window_hours}")
+        if not 0 < self.window_hours <= MAX_WINDOW_HOURS:
+            raise ValueError(f"window_hours must be greater than 0 and at most {MAX_WINDOW_HOURS} "
+                             f"(a year), got {self.window_hours}")
         if not 1 <= self.min_baseline_windows <= self.baseline_windows:
             raise ValueError("min_baseline_windows must be between 1 and baseline_windows, "
                              f"got {self.min_baseline_windows}")
@@ -202,9 +213,13 @@ def _type_problem(value: Any, kind: type) -> str | None:
 
     >>> _type_problem("fast", float), _type_problem(3, float), _type_problem(True, int)
     ('must be a number', None, 'must be an integer')
+    >>> _type_problem(float("nan"), float)
+    'must be a finite number'
     """
     base = str if isinstance(kind, type) and issubclass(kind, str) else kind
     if base is float:
+        if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf
+            return "must be a finite number"
         fits = isinstance(value, int | float) and not isinstance(value, bool)
     elif base is int:
         fits = isinstance(value, int) and not isinstance(value, bool)
@@ -280,7 +295,7 @@ def load_config(path: str | Path) -> MonitorConfig:
     """Read a sources TOML file; a missing or malformed file is a one-line ``DataError``."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad saves a BOM
     except FileNotFoundError as exc:
         raise DataError(path, None, "config file not found",
                         "pass --config PATH or run `verticals finance demo`") from exc

@@ -44,9 +44,10 @@ class TrainPlan:
     test: Path | None = None
 
 
-def read_column(path: str | Path, column: str, fallback: bool = True) -> list[LabelledText]:
+def read_column(path: str | Path, column: str, fallback: bool = True,
+                min_classes: int = 2) -> list[LabelledText]:
     """``text`` + ``column`` (or, with ``fallback``, ``label``) rows; numeric labels mapped via
-    ``classes.txt``."""
+    ``classes.txt``. Training needs two classes; a test set may hold one."""
     path = Path(path)
     wanted = [column, "label"] if fallback else [column]
     frame = read_table(path, ["text"], optional=list(dict.fromkeys(wanted)))
@@ -65,7 +66,7 @@ def read_column(path: str | Path, column: str, fallback: bool = True) -> list[La
                             "fill the cell or delete the row")
     classes = path.parent / "classes.txt"
     if classes.exists() and all(v.isdigit() for v in labels):
-        names = [line.strip() for line in classes.read_text().splitlines() if line.strip()]
+        names = _class_names(classes)
         for position, label in enumerate(labels):
             if int(label) >= len(names):
                 raise DataError(path, file_row(path, position), f"label {label} has no name in {classes} "
@@ -73,9 +74,22 @@ def read_column(path: str | Path, column: str, fallback: bool = True) -> list[La
                                 "fix the label or add its name to classes.txt")
         labels = [names[int(v)] for v in labels]
     rows = [LabelledText(clean_text(t), lab) for t, lab in zip(frame["text"], labels, strict=True)]
-    if len({r.label for r in rows}) < 2:
+    if len({r.label for r in rows}) < min_classes:
         raise DataError(path, None, f"only one {column} label", "a classifier needs two or more")
     return rows
+
+
+def _class_names(classes: Path) -> list[str]:
+    """The label names of ``classes.txt``, one per line (label 0 first)."""
+    try:
+        text = classes.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(classes, None, f"not UTF-8 text ({err.reason} at byte {err.start})",
+                        "save it as UTF-8") from None
+    except OSError as err:
+        raise DataError(classes, None, f"cannot read the label names ({err.strerror or err})",
+                        "make it a text file with one label name per line") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def holdout(rows: list[LabelledText], fraction: float = 0.2,
@@ -143,7 +157,7 @@ def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
         if plan.test is None:
             data[column] = holdout(rows)
             continue
-        test = read_column(plan.test, column, fallback=not both)
+        test = read_column(plan.test, column, fallback=not both, min_classes=1)
         check_labels_known(test, {r.label for r in rows}, plan.test)
         data[column] = rows, test
     return [train_task(column, name, data[column], config, plan.test or path, registry)
@@ -153,7 +167,7 @@ def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
 def _label_task(test_path: str | Path, names: dict[str, str]) -> str:
     """The task a ``text,label`` file tests: the model that knows all its labels, else the one
     that knows most of them (whose check then names the first unknown label)."""
-    labels = {r.label for r in read_column(test_path, "label", fallback=False)}
+    labels = {r.label for r in read_column(test_path, "label", fallback=False, min_classes=1)}
     known = {}
     for column, name in names.items():
         try:
@@ -186,7 +200,7 @@ def evaluate_models(test_path: str | Path, models: ModelConfig) -> dict:
         columns = [_label_task(test_path, names)]
     out: dict = {}
     for column in columns:
-        rows = read_column(test_path, column)
+        rows = read_column(test_path, column, min_classes=1)
         classifier = load_classifier(names[column])
         # subtle: a label the model cannot predict ("Positive") would only lower the score
         # silently; train refuses such a test file, so eval does too

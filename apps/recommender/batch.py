@@ -88,6 +88,22 @@ def check_output(out: Path, overwrite: bool = False) -> None:
         raise VerticalsError(f"{out}: output must end in .parquet or .csv")
     if out.exists() and not overwrite:
         raise VerticalsError(f"{out} already exists — choose another --out or pass --overwrite")
+    writable_folder(out.parent, "--out")
+
+
+def writable_folder(folder: Path, option: str) -> None:
+    """Make ``folder`` if missing; a one-line error naming ``option`` where it cannot be
+    written (a file in the path, no permission), before any scoring starts."""
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(0, "a file, not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(0, "permission denied")
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise VerticalsError(f"{option}: cannot write into {folder} ({reason.lower()}) — choose "
+                             "a folder you can write to") from None
 
 
 def frame_bytes(frame: pd.DataFrame, suffix: str) -> bytes:

@@ -94,6 +94,8 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(
     from .evaluation import evaluate_ranking
     from .service import file_digest
 
+    if n_candidates < 1:
+        raise VerticalsError(f"--n-candidates must be greater than 0, got {n_candidates}")
     service = _service(items, train, prefix)
     test_rows = read_interactions(test, service.items)
     result = evaluate_ranking(service.pipeline(), test_rows, n_candidates=n_candidates)
@@ -206,15 +208,17 @@ def schedule(items: Items, interactions: Interactions,
              minute: int = 0, top_k: int = 20, prefix: Prefix = "rec",
              once: Annotated[bool, typer.Option(help="Run the job now and exit.")] = False) -> None:
     """Score every user's top-k nightly with APScheduler (foreground; Ctrl-C stops)."""
+    from .batch import writable_folder
     from .schedule import nightly_job, start_scheduler
 
+    writable_folder(out_dir, "--out-dir")  # now, not at 02:00 inside the job
     if once:
         print(nightly_job(str(items), str(interactions), str(out_dir), top_k, prefix))
         return
     if not (0 <= hour < 24 and 0 <= minute < 60):
         raise VerticalsError(f"hour/minute must be a time of day, got {hour}:{minute}")
     if top_k < 1:
-        raise VerticalsError(f"top_k must be greater than 0, got {top_k}")
+        raise VerticalsError(f"--top-k must be greater than 0, got {top_k}")
     for path in (items, interactions):  # now, not at 02:00 inside the job
         check_file(path)
     _service(items, interactions, prefix).models()  # trained models, or one line saying how

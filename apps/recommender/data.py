@@ -84,14 +84,23 @@ def check_known_items(frame: pd.DataFrame, items: pd.DataFrame, path: str | Path
                         "add the item to the items file or drop the row")
 
 
+MAX_TIMESTAMP = 10**11  # Unix seconds up to the year 5138; larger ones are milliseconds or garbage
+
+
 def _timestamps(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
     if "timestamp" not in frame:
         return np.arange(len(frame), dtype=np.int64)
     values = pd.to_numeric(frame["timestamp"], errors="coerce")
-    if values.isna().any():
-        row = int(values.isna().to_numpy().argmax())
-        raise DataError(path, file_row(path, row), f"timestamp must be a number (Unix seconds), got "
-                        f"{frame['timestamp'][row]!r}", "write seconds since 1970 or drop the column")
+    # subtle: "inf" parses as a number and broke the int cast with a traceback; 1e30 was taken
+    bad = ~np.isfinite(values) | (values < 0) | (values >= MAX_TIMESTAMP)
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        value = frame["timestamp"][row]
+        fix = ("it looks like milliseconds: divide by 1000" if np.isfinite(values[row])
+               and MAX_TIMESTAMP <= values[row] < MAX_TIMESTAMP * 1000 else
+               "write seconds since 1970 or drop the column")
+        raise DataError(path, file_row(path, row), "timestamp must be a number of seconds since "
+                        f"1970 (Unix time), got {value!r}", fix)
     return values.astype(np.int64).to_numpy()
 
 

@@ -359,7 +359,7 @@ class RecommenderService:
         if (candidates is None) == (top_k is None):
             raise VerticalsError("pass exactly one of --candidates FILE or --top-k K")
         if top_k is not None and top_k < 1:
-            raise VerticalsError(f"top_k must be greater than 0, got {top_k}")
+            raise VerticalsError(f"--top-k must be greater than 0, got {top_k}")
         users = (read_candidates(candidates, self.items)["user_id"] if candidates
                  else self.users())
         models = self.models()

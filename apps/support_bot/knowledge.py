@@ -123,14 +123,18 @@ def _header(path: Path) -> list[str]:
     """Column names of a CSV header or a JSONL first object, with a clear error on binary files."""
     try:
         with path.open(encoding="utf-8-sig") as handle:  # Excel's "CSV UTF-8" starts with a BOM
-            first = handle.readline()
+            # blank lines before the header are skipped, as read_table skips them
+            row, first = next(((n, line) for n, line in enumerate(handle, 1) if line.strip()), (1, ""))
     except UnicodeDecodeError as err:
         raise DataError(path, None, "not a UTF-8 text file", "save it as UTF-8 CSV/JSONL") from err
+    if not first:
+        raise DataError(path, None, "the file is empty",
+                        "add a header and rows: question,answer (FAQ) or id,title,text[,url] (articles)")
     if path.suffix == ".jsonl":
         try:
-            return list(json.loads(first).keys()) if first.strip() else []
+            return list(json.loads(first).keys())
         except (json.JSONDecodeError, AttributeError) as err:
-            raise DataError(path, 1, "not a JSON object", "one JSON object per line") from err
+            raise DataError(path, row, "not a JSON object", "one JSON object per line") from err
     return [c.strip().strip('"').lower() for c in first.strip().split(",")]
 
 

@@ -40,7 +40,7 @@ from .intents import (
     split_calibration,
     train_intents,
 )
-from .knowledge import CHUNK_WORDS, read_questions
+from .knowledge import CHUNK_WORDS, load_kb, read_questions
 from .retrieval import Passage, Retriever
 from .service import INTENTS, RERANKER, RETRIEVER, BotSettings, SupportService
 
@@ -203,8 +203,8 @@ class BotTrainer:
         """Train on the intents file and the KB; ``questions_path`` (``query,relevant_id``)
         adds labelled questions about the documents: the retriever and reranker learn from
         two thirds of them, and the rest judge them beside the intents' held-out questions.
-        ``kb`` is added to the knowledge base first, once the intents file has been read (a bad
-        intents file changes nothing)."""
+        ``kb`` is added to the knowledge base first, once the intents and questions files have
+        been read (a bad one changes nothing)."""
         if self.options.reranker:
             check_layers("minilm", self.options.reranker_layers)  # before minutes of training
         rows = read_labelled(intents_path)
@@ -213,6 +213,9 @@ class BotTrainer:
                                  "the knowledge base answers and no intent does); rename that intent")
         train, calib = split_calibration(rows)
         service, opts = self.service, self.options
+        if questions_path is not None:  # a bad questions file must not change the KB either
+            adding = {d.doc_id for d in load_kb(kb)} if kb is not None else set()
+            read_questions(questions_path, {d["id"] for d in service.store.documents()} | adding)
         if kb is not None:
             service.kb_add(kb)
         service.reload()

@@ -212,3 +212,21 @@ def test_both_retrain_commands_print_one_schema(monkeypatch, tmp_path):
     assert RetrainReport(**json.loads(core.stdout)) == report
     readable = CliRunner().invoke(core_app, ["finetune", "retrain", "intents", "--data", str(data)])
     assert "current: v2" in readable.stdout and "  macro_f1: 0.9000" in readable.stdout
+
+
+def test_a_folder_that_holds_no_model_is_one_line(tmp_path, home) -> None:
+    from shared.errors import ModelNotFoundError
+    from shared.models import resolve_model
+
+    empty, blank, broken = tmp_path / "empty", tmp_path / "blank", tmp_path / "broken"
+    for folder in (empty, blank, broken):
+        folder.mkdir()
+    (blank / "config.json").write_text("{}")
+    (broken / "config.json").write_text('{"model_type": "bert"}')
+    (broken / "card.json").write_text("{not json")
+    for folder, problem in ((empty, r"holds no model \(no config.json\)"),
+                            (blank, "config.json names no model_type"),
+                            (broken, "card.json is not readable JSON")):
+        with pytest.raises(ModelNotFoundError, match=problem) as raised:
+            resolve_model(folder)
+        assert "\n" not in str(raised.value)

@@ -129,6 +129,10 @@ def test_eval_takes_text_label_files_and_refuses_labels_the_model_lacks(home, mo
     result = runner.invoke(app, ["eval", "--test", str(sentiment), "--config", str(path), "--json"])
     assert result.exit_code == 0, result.output
     assert set(json.loads(result.stdout)) == {"sentiment_accuracy", "sentiment_macro_f1"}
+    bad_day = tmp_path / "bad_day.csv"  # a test set may hold one class: eval trains nothing
+    bad_day.write_text("text,sentiment\nShares fell,negative\nShares fell hard,negative\n")
+    result = runner.invoke(app, ["eval", "--test", str(bad_day), "--config", str(path), "--json"])
+    assert result.exit_code == 0, result.output
     capital = tmp_path / "capital.csv"
     capital.write_text("text,sentiment\nShares soar,Positive\nBank fined,negative\n")
     result = runner.invoke(app, ["eval", "--test", str(capital), "--config", str(path)])
@@ -157,6 +161,17 @@ def test_numeric_labels_beyond_classes_txt_are_a_one_line_error(home, tmp_path) 
     assert result.output.strip().splitlines() == [
         f"error: {data}, row 4: label 99 has no name in {tmp_path / 'classes.txt'} (2 names, "
         "labels 0-1) — fix the label or add its name to classes.txt"]
+
+
+def test_a_classes_txt_that_is_not_utf8_is_a_one_line_error(home, tmp_path) -> None:
+    (tmp_path / "classes.txt").write_bytes("n\xe9gative\npositive\n".encode("latin-1"))
+    data = tmp_path / "num.csv"
+    data.write_text("text,label\nfoo,0\nbar,1\n")
+    result = runner.invoke(app, ["train", "--sentiment", str(data)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: {tmp_path / 'classes.txt'}: not UTF-8 text (invalid continuation byte at byte 1) "
+        "— save it as UTF-8"]
 
 
 def test_a_bad_model_name_in_the_config_is_refused_before_any_training(home, tmp_path) -> None:

@@ -33,7 +33,7 @@ def test_config_round_trips_and_names_bad_values(tmp_path) -> None:
     path = tmp_path / "sources.toml"
     path.write_text(render_config(config))
     assert load_config(path) == config
-    with pytest.raises(DataError, match=r"sources\.0.*interval_s must be at least 1, got 0"):
+    with pytest.raises(DataError, match=r"sources\.0.*interval_s must be between 1 and 2678400 \(31 days\), got 0"):
         parse_config({"sources": [{"name": "a", "url": "http://a", "interval_s": 0}]}, "x.toml")
     with pytest.raises(DataError, match="unknown keys"):
         parse_config({"fetch": {"timeout": 3}}, "x.toml")
@@ -227,9 +227,15 @@ def test_webhook_payloads_and_backoff() -> None:
     ({"sources": [{"name": "a", "url": "http://a:99999/x"}]}, r"source url has an invalid host or port"),
     ({"sources": [{"name": "a", "url": "http://a", "kind": "rss"}]}, r"kind must be one of \['feed', 'page'\]"),
     ({"sources": [{"name": "a ", "url": "http://a"}]}, r"must not start or end with spaces"),
-    ({"fetch": {"backoff_s": -1}}, r"\[fetch\] backoff_s must be 0 or more, got -1"),
+    ({"fetch": {"backoff_s": -1}}, r"\[fetch\] backoff_s must be between 0 and 3600.0, got -1"),
     ({"fetch": {"max_redirects": -1}}, r"\[fetch\] max_redirects must be 0 or more"),
-    ({"fetch": {"min_host_interval_s": -3}}, r"\[fetch\] min_host_interval_s must be 0 or more"),
+    ({"fetch": {"min_host_interval_s": -3}}, r"\[fetch\] min_host_interval_s must be between 0 and 3600"),
+    ({"fetch": {"timeout_s": float("inf")}}, r"\[fetch\] timeout_s must be a finite number, got inf"),
+    ({"fetch": {"timeout_s": 1e9}}, r"\[fetch\] timeout_s must be greater than 0 and at most 3600.0"),
+    ({"alerts": {"window_hours": float("nan")}}, r"\[alerts\] window_hours must be a finite number, got nan"),
+    ({"alerts": {"window_hours": 1e7}}, r"\[alerts\] window_hours must be .* at most 8784 \(a year\)"),
+    ({"sources": [{"name": "a", "url": "http://a", "interval_s": 99999999999999}]},
+     r"\[sources\.0\] interval_s must be between 1 and 2678400"),
     ({"fetch": {"retries": 1000000}}, r"\[fetch\] retries must be between 0 and 10, got 1000000"),
     ({"alerts": {"min_volume": -1}}, r"\[alerts\] min_volume must be at least 1, got -1"),
     ({"alerts": {"cooldown_windows": -5}}, r"\[alerts\] cooldown_windows must be 0 or more, got -5"),
@@ -259,3 +265,11 @@ def test_a_demo_feed_port_in_use_is_one_line(tmp_path) -> None:
             DemoFeedServer(port=first.port)
     finally:
         first.stop()
+
+
+def test_a_config_saved_with_a_bom_loads(tmp_path) -> None:
+    from apps.finance_monitor.config import load_config
+
+    path = tmp_path / "s.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'[[sources]]\nname = "a"\nurl = "http://a.test/x"\n')
+    assert [s.name for s in load_config(path).sources] == ["a"]

@@ -77,6 +77,14 @@ def test_a_second_job_on_one_output_is_refused(tmp_path: Path) -> None:
     assert run_batch(job, fake_scores).rows == 3 * len(USERS)  # free again once released
 
 
+def test_an_output_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(VerticalsError) as raised:
+        run_batch(plan(tmp_path / "file" / "out.parquet"), fake_scores)
+    assert str(raised.value) == (f"--out: cannot write into {tmp_path / 'file'} (a file, not a folder) "
+                                 "— choose a folder you can write to")
+
+
 def test_existing_output_refused_and_csv_supported(tmp_path: Path) -> None:
     out = tmp_path / "scores.csv"
     run_batch(plan(out), fake_scores)

@@ -342,7 +342,7 @@ def test_batch_refuses_empty_candidates_and_bad_arguments(service: RecommenderSe
         service.score(tmp_path / "o.parquet", candidates=empty)
     with pytest.raises(VerticalsError, match="exactly one of --candidates FILE or --top-k"):
         service.score(tmp_path / "o.parquet")
-    with pytest.raises(VerticalsError, match="top_k must be greater than 0, got -3"):
+    with pytest.raises(VerticalsError, match="--top-k must be greater than 0, got -3"):
         service.score(tmp_path / "o.parquet", top_k=-3)
     assert not (tmp_path / "o.parquet").exists()
 
@@ -422,10 +422,15 @@ def test_schedule_refuses_what_would_fail_at_night_before_storing_a_job(
     files = ["--items", str(tiny["items"]), "--interactions", str(tiny["interactions"])]
     zero = runner.invoke(app, [*base, *files, "--top-k", "0"])
     untrained = runner.invoke(app, [*base, *files])
-    errors = [str(r.exception) for r in (missing, zero, untrained)
+    (tmp_path / "a-file").write_text("")
+    not_a_folder = runner.invoke(app, ["schedule", "--out-dir", str(tmp_path / "a-file" / "out"),
+                                       *files, "--once"])
+    errors = [str(r.exception) for r in (missing, zero, untrained, not_a_folder)
               if isinstance(r.exception, VerticalsError)]  # the CLI prints each as one line
-    assert len(errors) == 3 and "nope.csv: file not found" in errors[0]
-    assert "top_k must be greater than 0, got 0" in errors[1] and "no trained recommender" in errors[2]
+    assert len(errors) == 4 and "nope.csv: file not found" in errors[0]
+    assert "--top-k must be greater than 0, got 0" in errors[1] and "no trained recommender" in errors[2]
+    assert errors[3] == (f"--out-dir: cannot write into {tmp_path / 'a-file' / 'out'} (not a "
+                         "directory) — choose a folder you can write to")
     assert not (tmp_path / "home" / "verticals.db").exists()  # no job stored
 
 

@@ -143,6 +143,13 @@ def test_train_refuses_the_knowledge_base_label(empty_home: Path) -> None:
     result = runner.invoke(app, ["train", "--intents", str(intents), "--kb", str(DEMO / "kb")])
     assert result.exit_code == 1 and "'knowledge_base' is the bot's own" in str(result.exception)
     assert SupportService().store.document_count() == 0
+    # and a questions file naming a document neither the KB nor --kb holds
+    questions = empty_home / "questions.csv"
+    questions.write_text("query,relevant_id\nhow do I oil the chain,no-such-doc\n")
+    result = runner.invoke(app, ["train", "--intents", str(DEMO / "intents.csv"), "--kb", str(DEMO / "kb"),
+                                 "--questions", str(questions)])
+    assert result.exit_code == 1 and "no-such-doc" in str(result.exception)
+    assert SupportService().store.document_count() == 0
 
 
 @pytest.mark.parametrize("flag", ["--epochs", "--reranker-epochs", "--reranker-layers", "--max-length"])

@@ -374,6 +374,13 @@ def test_two_processes_adding_documents_both_reach_the_saved_index(bot: SupportS
 
 
 def test_kb_bad_input_is_one_clear_line(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataError, match="empty.csv: the file is empty — add a header and rows"):
+        load_kb(empty)
+    late = tmp_path / "late.jsonl"  # blank lines before the first object are skipped
+    late.write_text('\n\n{"id": "a", "title": "A", "text": "one"}\n')
+    assert [d.doc_id for d in load_kb(late)] == ["a"]
     dup = tmp_path / "dup.csv"
     dup.write_text("id,title,text\na,A,one\na,B,two\n")
     with pytest.raises(DataError, match="row 3: duplicate id 'a'"):
