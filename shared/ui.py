@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
 from .registry import Registry
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\(\s*<?([^\s)>]*)>?[^)]*\)")
 
 
 def markdown_text(text: str, keep_formatting: bool = False) -> str:
     """``text`` escaped to read literally in ``st.markdown``: ``"*Cheap* eats for $5 to $9"``
     -> ``"\\*Cheap\\* eats for \\$5 to \\$9"`` (no italics, no LaTeX between the dollars).
 
-    With ``keep_formatting`` only ``$`` and ``~`` are escaped: text written as Markdown (a
-    knowledge-base article) keeps its emphasis and links, but ``"$4.99 or $9.99"`` stays prices
-    and ``"3~5 days"`` gets no strike-through.
+    With ``keep_formatting``, text written as Markdown (a knowledge-base article) keeps its
+    emphasis and lists, but ``"$4.99 or $9.99"`` stays prices and ``"3~5 days"`` gets no
+    strike-through. Links and images become their words with the address after them:
+    ``"[our shop](https://x.test)"`` -> ``"our shop (https://x.test)"``.
+
+    subtle: an image loads from wherever its address points as soon as the page shows it (a
+    KB file could make every reader's browser call a tracker), and a link's words can hide
+    where it goes; ``[``, ``]``, ``<`` and ``>`` are escaped too, so no reference-style link,
+    image or autolink forms either.
     """
-    special = "$~" if keep_formatting else "\\`*_{}[]()<>#+-.!|~$"
-    return "".join("\\" + c if c in special else c for c in text)
+    if not keep_formatting:
+        return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$" else c for c in text)
+    text = _LINK.sub(lambda m: f"{m[1]} ({m[2]})" if m[2] and m[1] else m[1] or m[2], text)
+    return "".join("\\" + c if c in "$~[]<>" else c for c in text)
 
 
 # What a metric key means to a reader of the dashboards: (label, tooltip); others get their

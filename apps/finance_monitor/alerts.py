@@ -19,6 +19,8 @@ from statistics import median
 
 import httpx
 
+from shared.errors import VerticalsError
+
 from .config import AlertConfig
 from .trends import WindowStat
 
@@ -125,6 +127,8 @@ def post_webhook(client: httpx.Client, url: str, payload: dict) -> str | None:
         response = client.post(url, json=payload)
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"
+    except VerticalsError as exc:  # the public-only transport refused the address
+        return str(getattr(exc, "problem", exc))
     if 200 <= response.status_code < 300:
         return None
     return f"HTTP {response.status_code}"

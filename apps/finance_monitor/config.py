@@ -3,8 +3,8 @@
 Example ``sources.toml``::
 
     [fetch]
-    timeout_s = 10
-    allow_private = false
+    timeout_s = 10          # per read; a whole request gets 3x, a body at most max_bytes inflated
+    allow_private = false   # private and loopback addresses refused, for sources and webhooks
 
     [alerts]
     window_hours = 6

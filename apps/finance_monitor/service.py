@@ -44,7 +44,7 @@ from .corrections import (
     mark_used,
     pending_corrections,
 )
-from .fetch import Fetcher
+from .fetch import Fetcher, public_only_transport
 from .ingest import Ingestor, IngestReport, plausible_published
 from .outbox import DeliveryReport, acknowledge, deliver_due, raise_alerts
 from .sources import article_body, poll_source
@@ -89,7 +89,11 @@ class FinanceService:
         self.engine = engine or make_engine()
         create_tables(Base.metadata, self.engine)
         self.fetcher = Fetcher(config.fetch, transport=transport)
-        self.webhook_client = httpx.Client(timeout=config.fetch.timeout_s, transport=transport)
+        # subtle: alerts carry scraped headlines; a webhook URL gets the same public-only
+        # guard as the sources (a hook at 169.254.169.254 or 127.0.0.1 needs allow_private)
+        guarded = transport is None and not config.fetch.allow_private and not self.fetcher.proxied
+        self.webhook_client = httpx.Client(
+            timeout=config.fetch.timeout_s, transport=public_only_transport() if guarded else transport)
         self.classifier = ArticleClassifier(config.models.sentiment, config.models.topic)
         self.ingestor = Ingestor(self.engine, config.tickers)
         self._process_lock = threading.Lock()

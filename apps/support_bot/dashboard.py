@@ -4,6 +4,7 @@ intent model's card. Runs alone (``verticals support dashboard``) or as a page o
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pandas as pd
 import streamlit as st
@@ -15,6 +16,7 @@ from shared import atomic_write_bytes, get_settings
 from shared.errors import VerticalsError
 from shared.ui import markdown_text, show_model_card
 
+SAFE_IN_LINK = ":/?#@$&'*+,;=%~-._"  # kept as they are in a link's address; the rest is percent-encoded
 REPLY_POLL_S = 5  # how often a handed-off chat looks for an agent's reply
 KIND_WORDS = {"template": "answered from a template", "grounded": "answered from the knowledge base",
               "handoff": "handed off", "unsure": "handed off", "waiting": "waiting for a colleague",
@@ -34,13 +36,23 @@ def _when(stamp: str) -> str:
     return f"{stamp[:10]} {stamp[11:16]} UTC" if len(stamp) >= 16 and stamp[10] == "T" else stamp
 
 
+def source_link(url: str) -> str:
+    """A document's address as Markdown: a link for http(s) addresses, whose ``(``, ``)`` and
+    spaces are percent-encoded so the address cannot close the link and add its own Markdown;
+    anything else as plain text."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return markdown_text(url)
+    return f"[{markdown_text(url)}]({quote(url, safe=SAFE_IN_LINK)})"
+
+
 def show_answer(message: dict, service: SupportService) -> None:
     """An assistant message: text, citations with their quotes, confidence, thumbs."""
     st.markdown(markdown_text(message["text"], keep_formatting=True))
     for c in message.get("citations", []):
-        link = f" — [{c['url']}]({c['url']})" if c.get("url") else ""
+        link = f" — {source_link(c['url'])}" if c.get("url") else ""
         with st.expander(f"[{c['n']}] {markdown_text(c['title'], keep_formatting=True)}"):
-            st.caption(f"source `{c['doc_id']}` · chunk {c['chunk_id']}{link}")
+            st.caption(f"source {markdown_text(c['doc_id'])} · chunk {c['chunk_id']}{link}")
             st.markdown(f"> {markdown_text(c['quote'], keep_formatting=True)}")
     if message.get("notice"):
         st.warning(message["notice"])

@@ -97,6 +97,56 @@ def test_a_huge_body_is_cut_off_while_streaming(server) -> None:
         fetcher.fetch(server.url("/declared"), FEED_TYPES)
 
 
+def test_compressed_bodies_are_inflated_within_the_cap(server) -> None:
+    """A few kilobytes that inflate to 200 MB stop at the cap without ever being inflated
+    whole; a body compressed twice is refused; an honest gzip body reads as it was."""
+    import gzip
+    import io
+    import zlib
+
+    def zeros_gzip(megabytes: int) -> bytes:
+        buffer = io.BytesIO()
+        with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=9) as out:
+            for _ in range(megabytes):
+                out.write(bytes(1 << 20))
+        return buffer.getvalue()
+
+    bomb = zeros_gzip(200)
+    server.routes["/bomb"] = Route(body=bomb, headers={"Content-Encoding": "gzip"})
+    server.routes["/twice"] = Route(body=gzip.compress(gzip.compress(FEED)),
+                                    headers={"Content-Encoding": "gzip, gzip"})
+    server.routes["/gz"] = Route(body=gzip.compress(FEED), headers={"Content-Encoding": "gzip"})
+    server.routes["/deflate"] = Route(body=zlib.compress(FEED), headers={"Content-Encoding": "deflate"})
+    fetcher = Fetcher(fast_fetch(max_bytes=1_000_000))
+    assert len(bomb) < 300_000  # under the cap as sent
+    with pytest.raises(FetchError, match="body is over the 1000000 byte cap"):
+        fetcher.fetch(server.url("/bomb"), FEED_TYPES)
+    with pytest.raises(FetchError, match="unsupported content encoding 'gzip, gzip'"):
+        fetcher.fetch(server.url("/twice"), FEED_TYPES)
+    assert fetcher.fetch(server.url("/gz"), FEED_TYPES).content == FEED
+    assert fetcher.fetch(server.url("/deflate"), FEED_TYPES).content == FEED
+
+
+def test_a_server_dripping_its_headers_is_cut_off_overall(server) -> None:
+    """Each byte arrives within the read timeout; the request as a whole may not take longer
+    than three timeouts (it used to hold a poll for good)."""
+    def drip(request: BaseHTTPRequestHandler, _hit: int) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n" + b"X-Slow: " + b"a" * 200
+        try:
+            for byte in head:
+                request.wfile.write(bytes([byte]))
+                request.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass
+
+    server.routes["/drip"] = Route(handler=drip)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"took over 0.6s in all \(a server sending slowly\)"):
+        Fetcher(fast_fetch(timeout_s=0.2, retries=0)).fetch(server.url("/drip"), FEED_TYPES)
+    assert time.monotonic() - started < 3
+
+
 def test_a_redirect_loop_is_stopped(server) -> None:
     server.routes["/loop"] = Route(status=302, headers={"Location": "/loop"})
     with pytest.raises(FetchError, match="redirect loop"):

@@ -181,6 +181,26 @@ def test_a_webhook_removed_from_the_config_is_not_retried(home, server) -> None:
     assert service.deliver().held == 1  # kept, never sent: it goes out if the URL comes back
 
 
+def test_a_webhook_at_a_private_address_needs_allow_private(home, server) -> None:
+    """Alerts carry scraped headlines: a hook at 127.0.0.1 (or a cloud metadata address) is
+    refused as a source would be."""
+    server.routes["/hook"] = Route(status=200)
+    hooks = (WebhookConfig(server.url("/hook")),)
+    service = FinanceService(make_config([], webhooks=hooks, allow_private=False))
+    when = datetime(2026, 3, 2, 6)
+    with session_scope(service.engine) as session:
+        alert = AlertRow(key="topic:Macro", window_start=when, window_end=when, negatives=8,
+                         total=9, baseline=1.0, score=7.0)
+        session.add(alert)
+        session.flush()
+        session.add(Delivery(alert_id=alert.id, url=server.url("/hook")))
+    assert service.deliver().failed == 1 and server.requests == []
+    with session_scope(service.engine) as session:
+        assert "not public" in session.scalar(select(Delivery.last_error))
+    allowed = FinanceService(make_config([], webhooks=hooks, allow_private=True))
+    assert allowed.deliver(datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)).delivered == 1
+
+
 def test_the_running_service_classifies_with_a_newly_promoted_version(home, server,
                                                                       models) -> None:
     from apps.finance_monitor.config import ModelConfig

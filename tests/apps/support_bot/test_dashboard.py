@@ -210,3 +210,30 @@ def test_dashboard_follows_kb_changes_made_elsewhere(bot_home: Path, tmp_path: P
     at.chat_input[0].set_value("How much is gift wrapping?").run()
     last = at.session_state["support_messages"][-1]
     assert all(c["doc_id"] != "kb-gift-wrapping" for c in last["citations"])
+
+
+def test_knowledge_base_markdown_loads_nothing_and_links_show_their_address(bot_home: Path,
+                                                                           tmp_path: Path) -> None:
+    """A KB file's images would load from their address for every reader, and a link's words
+    can hide where it goes: both show as words with the address after them."""
+    import re
+
+    from apps.support_bot.service import SupportService
+
+    evil = "http://evil.example"
+    doc = tmp_path / "saddle.jsonl"
+    doc.write_text(json.dumps({
+        "id": "kb-saddle` ![d](http://evil.example/d.png) `", "title": f"Saddle care ![t]({evil}/t.png)",
+        "url": f"http://x.example/) ![u]({evil}/u.png",
+        "text": f"Clean the Quokka leather saddle with saddle soap. ![pix]({evil}/p.png) "
+                f"[Book a service]({evil}/login) or see [the guide][g].\n\n[g]: {evil}/g.png"}))
+    SupportService().kb_add(doc)
+    at = _app()
+    at.chat_input[0].set_value("How do I clean the Quokka leather saddle?").run()
+    assert not at.exception, at.exception
+    shown = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.label for e in at.expander]
+    assert any("Clean the Quokka leather saddle" in s for s in shown)
+    for text in shown:
+        assert not re.search(r"(?<!\\)!\[", text), text  # no image syntax left
+        assert f"]({evil}" not in text, text  # no link whose words hide the address
+    assert any(f"Book a service ({evil}/login)" in s.replace("\\", "") for s in shown)

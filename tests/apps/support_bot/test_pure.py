@@ -43,6 +43,18 @@ from apps.support_bot.training import checked_links, choose_threshold, split_que
     ("security code - 789", "security code - [CVV]"),
     ("size 123 cm, 3 bikes", None),
     ("order 48213 costs 4.95 euros, 3-5 days, on 2026-11-23", None),
+    # as phones and word processors type them: no-break spaces, en dashes, zero-width spaces
+    ("card\u00a04111\u00a01111\u00a01111\u00a01111 or 5500\u20130000\u20130000\u20130004",
+     "card [CARD] or [CARD]"),
+    ("phone +44\u00a020\u00a07946\u00a00958", "phone [PHONE]"),
+    ("card 4111\u200b1111\u200b1111\u200b1111", "card [CARD]"),
+    ("card 4111/1111/1111/1111, card4111111111111111, 4111111111111111exp",
+     "card [CARD], card[CARD], [CARD]exp"),
+    ("call 5551234567x89", "call [PHONE]x89"),
+    ("my account no. AB12345678", "my account no. [ACCOUNT]"),
+    ("IBAN GB82-WEST-1234-5698-7654-32", "IBAN [ACCOUNT]"),
+    ('jo@localhost, "jo doe"@x.org, jo%x.org@y.com', "[EMAIL], [EMAIL], [EMAIL]"),
+    ("1,000 bikes and 2,500 helmets, 1,234,567 units", None),
 ])
 def test_mask_pii(text: str, expected: str | None) -> None:
     assert mask_pii(text) == (expected or text)
