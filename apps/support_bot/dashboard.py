@@ -17,6 +17,7 @@ from shared.errors import VerticalsError
 from shared.ui import markdown_text, show_model_card
 
 SAFE_IN_LINK = ":/?#@$&'*+,;=%~-._"  # kept as they are in a link's address; the rest is percent-encoded
+HANDOFF_PAGE = 20  # open hand-offs drawn at a time
 REPLY_POLL_S = 5  # how often a handed-off chat looks for an agent's reply
 KIND_WORDS = {"template": "answered from a template", "grounded": "answered from the knowledge base",
               "handoff": "handed off", "unsure": "handed off", "waiting": "waiting for a colleague",
@@ -222,7 +223,7 @@ def handoffs(service: SupportService) -> None:
     if not tickets:
         st.info("No open hand-offs.")
         return
-    for t in tickets:
+    for t in handoff_page(tickets):
         with st.container(border=True):
             st.markdown(f"**#{t.id}** · `{t.conversation_id[:8]}` · {_when(t.created)} · {t.reason}")
             # subtle: the customer's own words; as Markdown they could show the agent an image
@@ -236,6 +237,23 @@ def handoffs(service: SupportService) -> None:
             both.button("Send and release", key=f"send-release-{t.id}", on_click=_reply,
                         args=(service, t.id, True))
             release.button("Release", key=f"release-{t.id}", on_click=_release, args=(service, t.id))
+
+
+def handoff_page(tickets: list) -> list:
+    """The tickets of the page the agent chose, ``HANDOFF_PAGE`` at a time, oldest first.
+
+    subtle: each ticket draws its conversation, a reply box and three buttons; with 1,000 open
+    every click took 12 s to redraw them all."""
+    if len(tickets) <= HANDOFF_PAGE:
+        return tickets
+    pages = -(-len(tickets) // HANDOFF_PAGE)
+    if st.session_state.get("handoff-page", 1) > pages:  # tickets were closed meanwhile
+        st.session_state["handoff-page"] = pages
+    page = st.number_input(f"Page, of {pages}", min_value=1, max_value=pages, key="handoff-page")
+    start = (int(page) - 1) * HANDOFF_PAGE
+    shown = tickets[start:start + HANDOFF_PAGE]
+    st.caption(f"{len(tickets)} open hand-offs, oldest first: {start + 1}–{start + len(shown)} shown")
+    return shown
 
 
 def show_turns(turns: list) -> None:

@@ -175,8 +175,9 @@ def test_resolve_model_takes_a_pinned_version(home):
     from shared.errors import ModelNotFoundError
 
     registry = Registry()
-    for _ in range(2):
-        registry.save("intents", lambda d: None, {"kind": "classifier"})
+    for _ in range(2):  # a folder path must hold a model: a config.json naming its type
+        registry.save("intents", lambda d: (d / "config.json").write_text('{"model_type": "bert"}'),
+                      {"kind": "classifier"})
     registry.rollback("intents")
     assert resolve_model("intents") == registry.root / "intents" / "v1"  # the current one
     assert resolve_model("intents@v2") == registry.root / "intents" / "v2"

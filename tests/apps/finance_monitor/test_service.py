@@ -407,6 +407,21 @@ def add_alert(service: FinanceService, url: str) -> int:
         return alert.id
 
 
+def test_alerts_are_checked_only_when_something_changed(home, server, models, monkeypatch) -> None:
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", STORY, "")]))
+    service = FinanceService(make_config([("a", server.url("/a.xml"))], models))
+    checks = []
+    real = service.check_alerts
+    monkeypatch.setattr(service, "check_alerts", lambda: checks.append(1) or real())
+    service.process()  # the first pass of a process checks, whatever it classified
+    service.poll_source("a")
+    service.process()  # one new article
+    service.process()  # nothing new: no window changed
+    service.correct(1, "sentiment", "negative")
+    service.process()  # a correction changes the trends
+    assert len(checks) == 3
+
+
 def test_a_sentiment_correction_sets_the_score_trends_and_the_table_use(home, server,
                                                                         models) -> None:
     """Corrected to neutral, an article no longer reads -0.9 in the table nor pulls its
