@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import sys
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .classifier import length_order
 from .export import BySize, OnnxBackend, TorchBackend, best_backend
 from .models import load_sentence_model, resolve_model
 from .settings import get_settings
+
+PROGRESS_FROM = 2000  # texts (a few seconds on 2 cores): a longer encode shows a progress bar
 
 
 class TextEmbedder(Protocol):
@@ -92,17 +96,20 @@ class Embedder:
         if self._model is not None:
             vectors = self._model.encode(
                 texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                show_progress_bar=len(texts) > 5000,
+                show_progress_bar=len(texts) >= PROGRESS_FROM,
             )
             return vectors.astype(np.float32, copy=False)
         order = length_order(texts)
         out = []
-        for start in range(0, len(texts), batch_size):
-            encoded = self._tokenizer(
-                [texts[i] for i in order[start : start + batch_size]], padding=True, truncation=True,
-                max_length=self.max_length, return_tensors="np",
-            )
-            out.append(self._fast(dict(encoded)))
+        with tqdm(total=len(texts), desc="embedding", unit="text", file=sys.stderr,
+                  disable=len(texts) < PROGRESS_FROM) as bar:
+            for start in range(0, len(texts), batch_size):
+                encoded = self._tokenizer(
+                    [texts[i] for i in order[start : start + batch_size]], padding=True,
+                    truncation=True, max_length=self.max_length, return_tensors="np",
+                )
+                out.append(self._fast(dict(encoded)))
+                bar.update(len(out[-1]))
         vectors = np.concatenate(out).astype(np.float32, copy=False)
         restored = np.empty_like(vectors)
         restored[order] = vectors

@@ -86,7 +86,7 @@ class Pipeline:
     @property
     def item_vecs(self) -> np.ndarray:
         if self._item_vecs is None:
-            self._item_vecs = self.scorer.embed(list(self.items["text"]))
+            self._item_vecs = self.scorer.embed_catalogue(list(self.items["text"]))
         return self._item_vecs
 
     @property
@@ -123,13 +123,17 @@ class Pipeline:
 
     def _text_scores(self, users: Sequence[str], item_ids: Sequence[str],
                      vectors: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        """``(n, 2)``: bi-encoder cosine and cross-encoder P(interest) of each pair."""
+        """``(n, 2)``: bi-encoder cosine and cross-encoder P(interest) of each pair (NaN where the
+        ranker gives the cross-encoder no weight)."""
         profiles = {u: self.profile(u) for u in sorted(set(users))}
         if vectors is None:
             vectors = self.profile_vectors(list(profiles))
         rows = [self.row[i] for i in item_ids]
         bi = np.einsum("ij,ij->i", np.stack([vectors[u] for u in users]), self.item_vecs[rows])
-        cross = self.scorer.interest([profiles[u] for u in users], [self.text[i] for i in item_ids])
+        # subtle: the cross-encoder is most of the cost (on MovieLens 215 of 249 s of a top-10
+        # job); a ranker that gives it no weight never runs it (NaN: score_pairs makes it neutral)
+        cross = (self.scorer.interest([profiles[u] for u in users], [self.text[i] for i in item_ids])
+                 if self.ranker.weight("cross_score") else np.full(len(users), np.nan))
         return np.column_stack([bi, cross])
 
     def score_pairs(self, users: Sequence[str], item_ids: Sequence[str],
@@ -152,6 +156,8 @@ class Pipeline:
         cold = np.array([not self.taken.get(u) for u in users], dtype=bool)
         unknown = [c for c, f in enumerate(self.ranker.features) if f in USER_FEATURES]
         x[np.ix_(cold, unknown)] = np.array(self.ranker.mean)[unknown]
+        # the cross-encoder's column where the ranker gives it no weight (never read): adds 0
+        np.copyto(x, np.array(self.ranker.mean), where=np.isnan(x))
         text_part, other_part = self.ranker.split(x)
         frame = pd.DataFrame(x, columns=self.ranker.features)
         frame.insert(0, "item_id", list(item_ids))

@@ -54,6 +54,10 @@ class Ranker:
         text = np.array([f in TEXT_FEATURES for f in self.features])
         return parts[:, text].sum(axis=1), parts[:, ~text].sum(axis=1)
 
+    def weight(self, feature: str) -> float:
+        """The feature's coefficient; 0 for a feature this ranker does not use."""
+        return self.coef[self.features.index(feature)] if feature in self.features else 0.0
+
     def save(self, folder: str | Path) -> None:
         (Path(folder) / FILE).write_text(json.dumps(asdict(self), indent=2))
 

@@ -205,7 +205,9 @@ class RecommenderService:
         candidates looked like signs of *not* taking (AUC below 0.5). Only the candidate lists,
         labelled, are the question it answers when serving.
         """
-        unused = Ranker(["x"], [0.0], [1.0], [0.0], 0.0)  # only features and candidates are asked
+        # only features and candidates are asked of it; every feature weighs, so all are computed
+        reads_all = Ranker(list(FEATURES), [0.0] * len(FEATURES), [1.0] * len(FEATURES),
+                           [1.0] * len(FEATURES), 0.0)
         with_history = set(early.loc[early["label"] == 1, "user_id"])
         taken_late = late[(late["label"] == 1) & late["user_id"].isin(with_history)]
         later = taken_late.groupby("user_id")["item_id"].agg(set).to_dict()
@@ -213,7 +215,7 @@ class RecommenderService:
         if not users:
             raise VerticalsError("no user with earlier history takes anything in the validation "
                                  "period — add interactions or raise --val-fraction")
-        groups = self._pipelines_as_of(early, late, users, scorer, unused)
+        groups = self._pipelines_as_of(early, late, users, scorer, reads_all)
         users = [u for group, _ in groups for u in group]
         pipe_of = {u: pipe for group, pipe in groups for u in group}
         found = [f for group, pipe in groups for f in pipe.sources(group, config.candidates)]

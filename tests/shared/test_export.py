@@ -155,3 +155,14 @@ def test_int8_can_keep_the_feed_forward_outputs_in_fp32(home, tmp_path):
     cosine = {form: (reference * OnnxBackend(tmp_path / f"{form}.onnx", threads=1)(encoded)).sum(1)
               for form in ("all", "kept")}
     assert cosine["kept"].mean() >= cosine["all"].mean() and cosine["kept"].min() >= 0.99
+
+
+def test_a_long_encode_shows_progress(home, monkeypatch, capsys):
+    import shared.embed
+    from shared.embed import Embedder
+
+    monkeypatch.setattr(shared.embed, "PROGRESS_FROM", 10)
+    Embedder("minilm").encode(["a short text"] * 9)
+    assert "100%" not in capsys.readouterr().err
+    Embedder("minilm").encode(["a short text"] * 10)
+    assert "100%" in capsys.readouterr().err

@@ -61,7 +61,7 @@ def test_training_exports_both_text_models_checked_on_what_they_serve(
     assert bi_report["check_texts"] == 2 * cross_report["check_texts"] > 0  # profiles, items
     assert bi_report["onnx_agreement"] == cross_report["onnx_agreement"] == 1.0
     scorer = TextScorer(str(registry.path("rec-biencoder")), str(registry.path("rec-interest")))
-    scorer.embed(["a profile"])
+    scorer.warm_up()
     assert scorer._classifier.backend_name.endswith(".onnx")
     assert scorer._embedder.backend_name == "model.onnx", "the bi-encoder serves its exported form"
     config = json.loads((registry.path("rec-interest") / "config.json").read_text())
@@ -517,3 +517,49 @@ def test_batch_parts_of_other_models_are_not_resumed(rec_home: Path, tiny: dict[
                    TrainConfig(val_fraction=0.25, text=TextConfig(max_cross=200), ranker_rows=200))
     assert new.ranker_card()["version"] == card["version"] and new.models() != old_models
     assert new.score(out, candidates=tiny["candidates"], chunk_size=1).skipped == 0
+
+
+def test_a_ranker_that_gives_the_cross_encoder_no_weight_never_runs_it(
+        service: RecommenderService, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same scores as with it read (its part is exactly 0), and the cross-encoder is not even
+    loaded; with a weight it is read again."""
+    import copy
+    import dataclasses
+
+    from apps.recommender.scoring import TextScorer
+
+    pipe = copy.copy(service.pipeline())
+    user = warm_user(service)
+    weights = dict(zip(pipe.ranker.features, pipe.ranker.coef))
+    pipe.ranker = dataclasses.replace(pipe.ranker, coef=[0.0 if f == "cross_score" else w
+                                                          for f, w in weights.items()])
+    read = pipe.top_k([user], 5)
+    pipe.scorer = TextScorer(pipe.scorer.biencoder, pipe.scorer.cross_encoder)
+    monkeypatch.setattr(TextScorer, "_load_classifier", lambda self: pytest.fail("cross-encoder loaded"))
+    skipped = pipe.top_k([user], 5)
+    assert skipped[["item_id", "rank"]].equals(read[["item_id", "rank"]])
+    assert np.allclose(skipped["score"], read["score"])
+    assert (skipped["cross_score"] == pipe.ranker.mean[pipe.ranker.features.index("cross_score")]).all()
+    pipe.ranker = dataclasses.replace(pipe.ranker, coef=[1.0] * len(weights))
+    with pytest.raises(pytest.fail.Exception, match="cross-encoder loaded"):
+        pipe.top_k([user], 5)
+
+
+def test_item_vectors_are_kept_on_disk_by_model_and_text(
+        service: RecommenderService, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new process over the same catalogue reads the vectors back instead of embedding 10k
+    items again; an edited item text, or another bi-encoder, is embedded anew."""
+    from apps.recommender.scoring import TextScorer
+
+    texts = list(service.items["text"])
+    first = TextScorer(service.pipeline().scorer.biencoder)
+    vectors = first.embed_catalogue(texts)
+    calls = []
+    real = TextScorer.embed
+    monkeypatch.setattr(TextScorer, "embed", lambda self, t: calls.append(len(t)) or real(self, t))
+    again = TextScorer(first.biencoder).embed_catalogue(texts)
+    assert calls == [] and np.array_equal(again, vectors)
+    edited = [texts[0] + " A second edition."] + texts[1:]
+    assert not np.array_equal(TextScorer(first.biencoder).embed_catalogue(edited)[0], vectors[0])
+    TextScorer("minilm").embed_catalogue(texts)
+    assert calls == [len(texts), len(texts)]
