@@ -10,6 +10,8 @@ import streamlit as st
 from .registry import Registry
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\(\s*<?([^\s)>]*)>?[^)]*\)")
+# one of ``$~[]<`` after an even run of backslashes (none included): Markdown would read it
+_UNESCAPED = re.compile(r"(?<!\\)((?:\\\\)*)([$~\[\]<])")
 
 
 def markdown_text(text: str, keep_formatting: bool = False) -> str:
@@ -23,13 +25,14 @@ def markdown_text(text: str, keep_formatting: bool = False) -> str:
 
     subtle: an image loads from wherever its address points as soon as the page shows it (a
     KB file could make every reader's browser call a tracker), and a link's words can hide
-    where it goes; ``[``, ``]``, ``<`` and ``>`` are escaped too, so no reference-style link,
-    image or autolink forms either.
+    where it goes; ``[``, ``]`` and ``<`` are escaped too, so no reference-style link, image or
+    autolink forms either (``>`` is left: a quote stays a quote). One the author escaped already
+    is left as it is. Known cost: inside `code` such characters show their backslash.
     """
     if not keep_formatting:
         return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$" else c for c in text)
     text = _LINK.sub(lambda m: f"{m[1]} ({m[2]})" if m[2] and m[1] else m[1] or m[2], text)
-    return "".join("\\" + c if c in "$~[]<>" else c for c in text)
+    return _UNESCAPED.sub(lambda m: f"{m[1]}\\{m[2]}", text)
 
 
 # What a metric key means to a reader of the dashboards: (label, tooltip); others get their

@@ -142,20 +142,18 @@ class HostRateLimiter:
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def wait(self, host: str) -> float:
-        """Block until ``host`` may be contacted; returns the seconds slept."""
+    def reserve(self, host: str) -> float:
+        """Book the next turn for ``host``; returns the seconds to wait before using it."""
         with self._lock:
             now = time.monotonic()
             at = max(now, self._next.get(host, 0.0))
             self._next[host] = at + self.interval_s
-        if at > now:
-            time.sleep(at - now)
-        return max(0.0, at - now)
+        return at - now
 
 
 class Deadline:
     """An overall time limit for one request, redirects included: when it passes, the sockets
-    the request opened are shut down, so a blocked read fails at once.
+    the request used are shut down, so a blocked read fails at once.
 
     subtle: httpx's timeout bounds each socket read; a server dripping its headers one byte per
     half second never tripped it, and one such source held up a whole poll for good.
@@ -163,11 +161,24 @@ class Deadline:
 
     def __init__(self, seconds: float) -> None:
         self.seconds, self.passed = seconds, False
+        self._ends = time.monotonic() + seconds
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
+        self._arm()
+
+    def _arm(self) -> None:
+        self._timer = threading.Timer(max(0.0, self._ends - time.monotonic()), self._expire)
         self._timer.daemon = True
         self._timer.start()
+
+    def extend(self, seconds: float) -> None:
+        """Move the end ``seconds`` later: time spent waiting on purpose (the host rate limit)
+        is not the server's."""
+        with self._lock:
+            if seconds > 0 and not self.passed:
+                self._timer.cancel()
+                self._ends += seconds
+                self._arm()
 
     def trace(self, event: str, info: dict) -> None:
         """httpx's ``trace`` extension: note each socket as its connection opens."""
@@ -183,6 +194,8 @@ class Deadline:
 
     def _expire(self) -> None:
         with self._lock:
+            if time.monotonic() < self._ends:  # a timer that extend() replaced
+                return
             self.passed = True
             for sock in self._sockets:
                 _shut(sock)
@@ -198,17 +211,52 @@ def _shut(sock: socket.socket) -> None:
         pass  # closed already
 
 
-def bounded_decoder(url: str, encoding: str):
-    """A zlib decompressor for one ``Content-Encoding`` (None for none); any other encoding,
-    or a stack of them, is a :class:`FetchError`. The caller bounds each output step."""
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
-        return None
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if encoding == "deflate":
-        return zlib.decompressobj()
-    raise FetchError(url, f"unsupported content encoding {encoding!r} (gzip, deflate or none)")
+class Inflater:
+    """A zlib decompressor for one ``Content-Encoding``; the caller bounds each output step.
+    ``Inflater.for_encoding(url, "gzip")``; ``None`` for no encoding, and any other encoding, or
+    a stack of them, is a :class:`FetchError`.
+
+    subtle: "deflate" is meant to be zlib-wrapped, but many servers send it raw (httpx reads
+    both); raw is tried when the zlib header is refused before any output.
+    """
+
+    REPLAY = 1024  # input kept to start again as raw deflate, while nothing came out yet
+
+    def __init__(self, wbits: int) -> None:
+        self.wbits, self._zlib = wbits, zlib.decompressobj(wbits)
+        self._head: bytes | None = b"" if wbits == zlib.MAX_WBITS else None
+
+    @classmethod
+    def for_encoding(cls, url: str, encoding: str) -> Inflater | None:
+        encoding = encoding.strip().lower()
+        if encoding in ("", "identity"):
+            return None
+        if encoding in ("gzip", "x-gzip"):
+            return cls(16 + zlib.MAX_WBITS)
+        if encoding == "deflate":
+            return cls(zlib.MAX_WBITS)
+        raise FetchError(url, f"unsupported content encoding {encoding!r} (gzip, deflate or none)")
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        try:
+            out = self._zlib.decompress(data, max_length)
+        except zlib.error:
+            if self._head is None:
+                raise
+            replay, self._head = self._head + data, None
+            self.wbits, self._zlib = -zlib.MAX_WBITS, zlib.decompressobj(-zlib.MAX_WBITS)
+            return self.decompress(replay, max_length)
+        if self._head is not None:
+            self._head = None if out or len(self._head) + len(data) > self.REPLAY else self._head + data
+        return out
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return self._zlib.unconsumed_tail
+
+    @property
+    def eof(self) -> bool:
+        return self._zlib.eof
 
 
 class Fetcher:
@@ -225,16 +273,15 @@ class Fetcher:
         if transport is None and not self.proxied and not config.allow_private:
             transport = public_only_transport()
         self.client = httpx.Client(
-            timeout=httpx.Timeout(config.timeout_s), follow_redirects=True,
-            max_redirects=config.max_redirects, transport=transport,
-            headers={"User-Agent": config.user_agent},
-            event_hooks={"request": [self._before_request]})
+            timeout=httpx.Timeout(config.timeout_s), transport=transport,
+            headers={"User-Agent": config.user_agent})
 
     def close(self) -> None:
         self.client.close()
 
-    def _before_request(self, request: httpx.Request) -> None:
-        """Runs for the first request and every redirect hop: address guard, then rate limit."""
+    def _before_request(self, request: httpx.Request, deadline: Deadline) -> None:
+        """Runs for the first request and every redirect hop: address guard, then rate limit
+        (the wait moves the deadline: it is not the server's time)."""
         host = request.url.host
         if not self.config.allow_private:
             try:
@@ -246,7 +293,10 @@ class Fetcher:
             if not public:
                 raise FetchError(str(request.url), f"refused: {host} is not a public address "
                                  "(set fetch.allow_private = true to allow private ones)")
-        self.limiter.wait(host)
+        wait = self.limiter.reserve(host)
+        if wait > 0:
+            deadline.extend(wait)
+            time.sleep(wait)
 
     def fetch(self, url: str, accept: tuple[str, ...], etag: str | None = None,
               last_modified: str | None = None) -> FetchResult:
@@ -254,7 +304,10 @@ class Fetcher:
         if urlsplit(url).scheme not in ("http", "https"):
             raise FetchError(url, "only http and https URLs are fetched")
         # subtle: only what _body decodes itself, with its output bounded by the cap
-        headers = {"Accept": ", ".join(accept) + ", */*;q=0.1", "Accept-Encoding": "gzip, deflate"}
+        # subtle: "close": the deadline sees a connection's socket only as it opens, and a
+        # kept-alive one dripping its next response would have run on without limit
+        headers = {"Accept": ", ".join(accept) + ", */*;q=0.1", "Accept-Encoding": "gzip, deflate",
+                   "Connection": "close"}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -269,16 +322,29 @@ class Fetcher:
         raise AssertionError("unreachable")
 
     def _once(self, url: str, accept: tuple[str, ...], headers: dict[str, str]) -> FetchResult:
+        """One GET, following redirects here so that no redirect's body is ever read.
+
+        subtle: httpx following them itself read each 3xx body whole, decoded, before the size
+        cap saw anything: a 663-byte redirect grew to 600 MB in memory."""
         deadline = Deadline(OVERALL_TIMEOUTS * self.config.timeout_s)
         try:
-            with self.client.stream("GET", url, headers=headers,
-                                    extensions={"trace": deadline.trace}) as response:
-                return self._read(url, response, accept)
+            request = self.client.build_request("GET", url, headers=headers,
+                                                extensions={"trace": deadline.trace})
+            for _hop in range(self.config.max_redirects + 1):
+                self._before_request(request, deadline)
+                response = self.client.send(request, stream=True)
+                try:
+                    if response.next_request is None:
+                        result = self._read(url, response, accept)
+                        if deadline.passed:  # subtle: a shut socket can read as a body's end
+                            raise httpx.ReadError("deadline passed")
+                        return result
+                    request = response.next_request
+                finally:
+                    response.close()
+            raise FetchError(url, f"redirect loop (more than {self.config.max_redirects} redirects)")
         except FetchError as exc:  # the backend names only the host: report the URL fetched
             raise FetchError(url, exc.problem, exc.retryable) from exc
-        except httpx.TooManyRedirects as exc:
-            raise FetchError(url, f"redirect loop (more than {self.config.max_redirects} "
-                             "redirects)") from exc
         except httpx.TransportError as exc:
             if deadline.passed:
                 raise FetchError(url, f"took over {deadline.seconds:g}s in all (a server sending "
@@ -318,7 +384,7 @@ class Fetcher:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise FetchError(url, f"body of {int(declared)} bytes is over the {cap} byte cap")
-        decoder = bounded_decoder(url, response.headers.get("content-encoding", ""))
+        decoder = Inflater.for_encoding(url, response.headers.get("content-encoding", ""))
         chunks, size = [], 0
         for raw in response.iter_raw():
             pending = raw
@@ -335,4 +401,6 @@ class Fetcher:
                 if size > cap:
                     raise FetchError(url, f"body is over the {cap} byte cap")
                 chunks.append(out)
+        if decoder is not None and not decoder.eof:
+            raise FetchError(url, "compressed body ended early", retryable=True)
         return b"".join(chunks)

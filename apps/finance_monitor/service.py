@@ -97,7 +97,7 @@ class FinanceService:
         self.classifier = ArticleClassifier(config.models.sentiment, config.models.topic)
         self.ingestor = Ingestor(self.engine, config.tickers)
         self._process_lock = threading.Lock()
-        self._alerts_checked = False  # by process(), in this process
+        self._checked_stamp: tuple | None = None  # trends_stamp() at process()'s last check
 
     def close(self) -> None:
         self.fetcher.close()
@@ -141,10 +141,11 @@ class FinanceService:
         with self._process_lock:
             classified, missing = self.classify_pending()
             # subtle: the detector reads every key's windows over the horizon (about 3 s at 150k
-            # articles); with nothing newly classified no window changed since the last check
-            due = not missing and (classified > 0 or not self._alerts_checked)
-            new_alerts = self.check_alerts() if due else []
-            self._alerts_checked |= due
+            # articles); it runs when they may have changed: articles classified or corrected,
+            # here or by another process (the dashboard, `finance correct`), since the last check
+            stamp = self.trends_stamp() if not missing else None
+            new_alerts = self.check_alerts() if stamp and stamp != self._checked_stamp else []
+            self._checked_stamp = stamp or self._checked_stamp
             deliveries = deliver_due(self.engine, self.webhook_client,
                                      webhooks=self.config.webhooks)
         return ProcessReport(classified=classified, models_missing=missing,
@@ -291,7 +292,6 @@ class FinanceService:
         """An analyst's label for an article; exported at once for the scheduled retrain."""
         change = correct(self.engine, article_id, field, value, self.correction_labels(field))
         export_corrections(self.engine, field)
-        self._alerts_checked = False  # the trends changed: the next process() checks again
         return change
 
     def retrain(self, field: str, nightly: bool = False) -> RetrainReport | None:

@@ -10,26 +10,33 @@ from __future__ import annotations
 import re
 
 # a dotless host ("jo@localhost") and a quoted local part ("jo doe"@x.org) are addresses too
-_EMAIL = re.compile(r"(?:\"[^\"\n]{1,64}\"|[\w.+%-]+)@[\w-]+(?:\.[\w-]+)*")
+# (a dotless one needs letters on both sides: "2@5 for bundles" is a price)
+_LOCAL = r"(?:\"[^\"\n]{1,64}\"|[\w.+%-]+)"
+_EMAIL = re.compile(rf"{_LOCAL}@[\w-]+(?:\.[\w-]+)+|(?:\"[^\"\n]{{1,64}}\"|[\w.+%-]*[^\W\d_][\w.+%-]*)@[^\W\d_][\w-]*")
 # IBAN as typed: any case, letters allowed in the bank part (``gb82 west 1234 ...``)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b",
                    re.IGNORECASE)
-# 13-19 digits, optionally grouped by spaces, dashes, dots, slashes, underscores or commas:
-# card numbers; subtle: digits, not word boundaries, end them ("card4111...", "...1111exp")
-_CARD = re.compile(r"(?<!\d)\d(?:[ .,/_-]?\d){12,18}(?!\d)")
+# 13-19 digits, optionally grouped by spaces, dashes or dots, or in fours by slashes,
+# underscores or commas: card numbers. subtle: digits, not word boundaries, end them
+# ("...1111exp"); a letter before one is a reference ("INV2024050112345") unless it is "card"
+_CARD = re.compile(r"(?:(?<=[Cc]ard)|(?<=[Cc]{2})|(?<![\w]))"
+                   r"(?:\d(?:[ .-]?\d){12,18}|\d{4}([/_,])\d{4}\1\d{4}\1\d{1,7})(?!\d)")
 # Phone numbers: an optional +country code, then 7-15 digits with separators.
 _PHONE = re.compile(r"(?<![\w(+])(?:\+|\()?\d[\d ()./-]{6,17}\d(?!\d)")  # "...4567x89": an extension
 _DATE = re.compile(r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})$")
 # Account numbers named as such ("account 12345678", "acct no. 1234-5678", "account AB12345678").
 _ACCOUNT = re.compile(
-    r"\b(account|acct|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*)((?:[A-Z]{1,4}[ -]?)?\d[\d -]{4,}\d)",
+    r"\b(account|acct|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*)((?:[A-Z]{1,4}-?(?=\d))?\d[\d -]{4,}\d)",
     re.IGNORECASE,
 )
-# Look-alikes of spaces and dashes (no-break, thin, zero-width, en/em dash): read as ASCII first
+# Look-alikes of spaces and dashes (no-break, thin, zero-width, en/em dash) beside a digit:
+# read as ASCII there; elsewhere (a dash between words, an emoji's joiner) the text is kept
 _LOOKALIKES = str.maketrans({"\u00a0": " ", "\u2007": " ", "\u2009": " ", "\u202f": " ",
                              "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "",
                              "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
                              "\u2014": "-", "\u2212": "-"})
+_LOOKALIKE_RUN = re.compile(r"(?<=\d)[\u00a0\u2007\u2009\u202f\u200b-\u200d\u2060\ufeff\u2010-\u2014\u2212]+(?=\w)"
+                            r"|(?<=\w)[\u00a0\u2007\u2009\u202f\u200b-\u200d\u2060\ufeff\u2010-\u2014\u2212]+(?=\d)")
 
 # Card security codes named as such ("cvv 123", "CVC: 1234", "security code 123").
 _CVV = re.compile(r"\b(cvv2?|cvc2?|cid|security code)(\s*(?:code|no\.?|number|#)?\s*(?:is\s*)?[:=-]?\s*)(\d{3,4})\b",
@@ -71,9 +78,11 @@ def mask_pii(text: str) -> str:
     """Replace e-mails, IBAN/account, card and phone numbers by placeholders.
 
     subtle: a card number typed with no-break spaces or en dashes (as phones and word
-    processors insert them) was stored whole; those characters are read as ASCII first.
+    processors insert them) was stored whole; beside digits those characters are read as
+    ASCII first.
     """
-    text = _EMAIL.sub("[EMAIL]", text.translate(_LOOKALIKES))
+    text = _LOOKALIKE_RUN.sub(lambda m: m.group(0).translate(_LOOKALIKES), text)
+    text = _EMAIL.sub("[EMAIL]", text)
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
     text = _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}[CVV]", text)

@@ -125,6 +125,32 @@ def test_compressed_bodies_are_inflated_within_the_cap(server) -> None:
         fetcher.fetch(server.url("/twice"), FEED_TYPES)
     assert fetcher.fetch(server.url("/gz"), FEED_TYPES).content == FEED
     assert fetcher.fetch(server.url("/deflate"), FEED_TYPES).content == FEED
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # "deflate" as many servers send it: no header
+    server.routes["/raw"] = Route(body=raw.compress(FEED) + raw.flush(), headers={"Content-Encoding": "deflate"})
+    assert fetcher.fetch(server.url("/raw"), FEED_TYPES).content == FEED
+    server.routes["/cut"] = Route(body=gzip.compress(FEED)[:-12], headers={"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError, match="compressed body ended early"):
+        fetcher.fetch(server.url("/cut"), FEED_TYPES)
+
+
+def test_a_redirects_body_is_never_read(server) -> None:
+    """A 302 whose few hundred bytes inflate to 200 MB: the redirect is followed, its body left
+    unread (httpx following redirects itself decoded it whole, stacked gzip included)."""
+    import gzip
+    import tracemalloc
+
+    bomb = gzip.compress(gzip.compress(bytes(200 << 20), compresslevel=9))
+    server.routes["/moved"] = Route(body=bomb, status=302, headers={
+        "Location": "/feed.xml", "Content-Encoding": "gzip, gzip"})
+    server.routes["/feed.xml"] = Route(body=FEED)
+    tracemalloc.start()
+    try:
+        result = Fetcher(fast_fetch()).fetch(server.url("/moved"), FEED_TYPES)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.content == FEED and result.url.endswith("/feed.xml")
+    assert peak < 20 << 20, peak
 
 
 def test_a_server_dripping_its_headers_is_cut_off_overall(server) -> None:
@@ -145,6 +171,33 @@ def test_a_server_dripping_its_headers_is_cut_off_overall(server) -> None:
     with pytest.raises(FetchError, match=r"took over 0.6s in all \(a server sending slowly\)"):
         Fetcher(fast_fetch(timeout_s=0.2, retries=0)).fetch(server.url("/drip"), FEED_TYPES)
     assert time.monotonic() - started < 3
+
+
+def test_a_body_cut_short_by_the_deadline_is_an_error_not_a_feed(server) -> None:
+    """A body without a length ends when the connection does; the deadline shutting the socket
+    must not read as its end (the first bytes used to come back as the whole feed)."""
+    def trickle(request: BaseHTTPRequestHandler, _hit: int) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", "application/rss+xml")
+        request.end_headers()  # HTTP/1.0, no Content-Length: the body ends with the connection
+        try:
+            for byte in FEED:
+                request.wfile.write(bytes([byte]))
+                request.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass
+
+    server.routes["/trickle"] = Route(handler=trickle)
+    with pytest.raises(FetchError, match="took over 0.6s in all"):
+        Fetcher(fast_fetch(timeout_s=0.2, retries=0)).fetch(server.url("/trickle"), FEED_TYPES)
+
+
+def test_waiting_for_the_host_rate_limit_is_not_the_servers_time(server) -> None:
+    server.routes["/feed.xml"] = Route(body=FEED)
+    fetcher = Fetcher(fast_fetch(timeout_s=0.2, retries=0, min_host_interval_s=1.0))
+    for _ in range(2):  # the second waits 1 s, past the 0.6 s deadline, before it is sent
+        assert fetcher.fetch(server.url("/feed.xml"), FEED_TYPES).content == FEED
 
 
 def test_a_redirect_loop_is_stopped(server) -> None:

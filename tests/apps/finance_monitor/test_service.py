@@ -419,7 +419,11 @@ def test_alerts_are_checked_only_when_something_changed(home, server, models, mo
     service.process()  # nothing new: no window changed
     service.correct(1, "sentiment", "negative")
     service.process()  # a correction changes the trends
-    assert len(checks) == 3
+    analyst = FinanceService(make_config([("a", server.url("/a.xml"))], models))
+    analyst.correct(1, "sentiment", "positive")  # in another process: the dashboard's
+    service.process()
+    service.process()
+    assert len(checks) == 4
 
 
 def test_a_sentiment_correction_sets_the_score_trends_and_the_table_use(home, server,

@@ -55,6 +55,13 @@ from apps.support_bot.training import checked_links, choose_threshold, split_que
     ("IBAN GB82-WEST-1234-5698-7654-32", "IBAN [ACCOUNT]"),
     ('jo@localhost, "jo doe"@x.org, jo%x.org@y.com', "[EMAIL], [EMAIL], [EMAIL]"),
     ("1,000 bikes and 2,500 helmets, 1,234,567 units", None),
+    # what is no personal data stays as it was written
+    ("I opened my account on 2024-05-01; the account has 12 500 points", None),
+    ("Hello \u2014 world \u2013 price\u00a0\u20ac5, \U0001f468\u200d\U0001f469\u200d\U0001f467, "
+     "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", None),  # a family emoji, Persian "I want"
+    ("Booked for 01/05/2024, ids: 1,2,3,4,5,6,7,8,9,10,11,12,13", None),
+    ("Order INV2024050112345 is late, see IMG_20240501_123456.jpg", None),
+    ("3 for 2@5 for bundles", None),
 ])
 def test_mask_pii(text: str, expected: str | None) -> None:
     assert mask_pii(text) == (expected or text)
