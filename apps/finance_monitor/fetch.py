@@ -217,13 +217,14 @@ class Inflater:
     a stack of them, is a :class:`FetchError`.
 
     subtle: "deflate" is meant to be zlib-wrapped, but many servers send it raw (httpx reads
-    both); raw is tried when the zlib header is refused before any output.
+    both); raw is tried when the zlib header is refused before any output. A gzip body may hold
+    several members (RFC 1952): each is read in turn.
     """
 
     REPLAY = 1024  # input kept to start again as raw deflate, while nothing came out yet
 
     def __init__(self, wbits: int) -> None:
-        self.wbits, self._zlib = wbits, zlib.decompressobj(wbits)
+        self.wbits, self._zlib, self.unconsumed_tail = wbits, zlib.decompressobj(wbits), b""
         self._head: bytes | None = b"" if wbits == zlib.MAX_WBITS else None
 
     @classmethod
@@ -248,11 +249,11 @@ class Inflater:
             return self.decompress(replay, max_length)
         if self._head is not None:
             self._head = None if out or len(self._head) + len(data) > self.REPLAY else self._head + data
+        self.unconsumed_tail = self._zlib.unconsumed_tail
+        if self._zlib.eof and self._zlib.unused_data and self.wbits > zlib.MAX_WBITS:  # gzip
+            self.unconsumed_tail = self._zlib.unused_data
+            self._zlib = zlib.decompressobj(self.wbits)
         return out
-
-    @property
-    def unconsumed_tail(self) -> bytes:
-        return self._zlib.unconsumed_tail
 
     @property
     def eof(self) -> bool:
@@ -401,6 +402,10 @@ class Fetcher:
                 if size > cap:
                     raise FetchError(url, f"body is over the {cap} byte cap")
                 chunks.append(out)
-        if decoder is not None and not decoder.eof:
+        # subtle: where the body's end is only the connection closing (no length, not chunked),
+        # a compressed stream that did not finish was cut short
+        framed = "content-length" in response.headers or "chunked" in response.headers.get(
+            "transfer-encoding", "").lower()
+        if decoder is not None and size and not framed and not decoder.eof:
             raise FetchError(url, "compressed body ended early", retryable=True)
         return b"".join(chunks)

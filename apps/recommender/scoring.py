@@ -108,11 +108,15 @@ class TextScorer:
         path = folder / f"{digest.hexdigest()[:32]}.npy"
         try:
             vectors = np.load(path, allow_pickle=False)
-            if vectors.shape == (len(texts), self._embedder.dim) and vectors.dtype == np.float32:
-                os.utime(path)  # newest use: pruned last
-                return vectors
         except (OSError, ValueError):
-            pass  # missing or unreadable (a disk fault): embed again
+            vectors = None  # missing or unreadable (a disk fault): embed again
+        if vectors is not None and vectors.shape == (len(texts), self._embedder.dim) \
+                and vectors.dtype == np.float32:
+            try:
+                os.utime(path)  # newest use: pruned last
+            except OSError:
+                pass  # a read-only home, or another user's file: read all the same
+            return vectors
         vectors = self.embed(texts)
         buffer = io.BytesIO()
         np.save(buffer, vectors, allow_pickle=False)

@@ -16,27 +16,32 @@ _EMAIL = re.compile(rf"{_LOCAL}@[\w-]+(?:\.[\w-]+)+|(?:\"[^\"\n]{{1,64}}\"|[\w.+
 # IBAN as typed: any case, letters allowed in the bank part (``gb82 west 1234 ...``)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b",
                    re.IGNORECASE)
-# 13-19 digits, optionally grouped by spaces, dashes or dots, or in fours by slashes,
-# underscores or commas: card numbers. subtle: digits, not word boundaries, end them
-# ("...1111exp"); a letter before one is a reference ("INV2024050112345") unless it is "card"
-_CARD = re.compile(r"(?:(?<=[Cc]ard)|(?<=[Cc]{2})|(?<![\w]))"
-                   r"(?:\d(?:[ .-]?\d){12,18}|\d{4}([/_,])\d{4}\1\d{4}\1\d{1,7})(?!\d)")
+# 13-19 digits, optionally grouped by spaces, dashes, dots, slashes, underscores or commas:
+# card numbers; subtle: digits, not word boundaries, end them ("visa4111...", "...1111exp")
+_CARD = re.compile(r"(?<!\d)\d(?:[ .,/_-]?\d){12,18}(?!\d)")
 # Phone numbers: an optional +country code, then 7-15 digits with separators.
 _PHONE = re.compile(r"(?<![\w(+])(?:\+|\()?\d[\d ()./-]{6,17}\d(?!\d)")  # "...4567x89": an extension
-_DATE = re.compile(r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})$")
-# Account numbers named as such ("account 12345678", "acct no. 1234-5678", "account AB12345678").
+# A date, or a range of dates (the phone rule may cut the second short: "01/05/2024-31/05"), or
+# of years spaced like one ("2019 - 2023"; "2019-2023" could be a Danish mobile, and is masked)
+_DAY = r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})"
+_DATE = re.compile(rf"^(?:{_DAY}(?:\s*[-/]\s*(?:{_DAY}|\d{{1,2}}[./-]\d{{1,2}}[./-]?))?"
+                   r"|(?:19|20)\d\d\s+-\s+(?:19|20)\d\d)$")
+# Account numbers named as such ("account 12345678", "acct no. 1234-5678", "account AB 12345678":
+# capital letters only, or "account has 12 500 points" would be one).
 _ACCOUNT = re.compile(
-    r"\b(account|acct|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*)((?:[A-Z]{1,4}-?(?=\d))?\d[\d -]{4,}\d)",
+    r"\b(account|acct|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*)((?:(?-i:[A-Z]{1,4})[ -]?(?=\d))?\d[\d -]{4,}\d)",
     re.IGNORECASE,
 )
-# Look-alikes of spaces and dashes (no-break, thin, zero-width, en/em dash) beside a digit:
-# read as ASCII there; elsewhere (a dash between words, an emoji's joiner) the text is kept
-_LOOKALIKES = str.maketrans({"\u00a0": " ", "\u2007": " ", "\u2009": " ", "\u202f": " ",
-                             "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "",
-                             "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-",
-                             "\u2014": "-", "\u2212": "-"})
-_LOOKALIKE_RUN = re.compile(r"(?<=\d)[\u00a0\u2007\u2009\u202f\u200b-\u200d\u2060\ufeff\u2010-\u2014\u2212]+(?=\w)"
-                            r"|(?<=\w)[\u00a0\u2007\u2009\u202f\u200b-\u200d\u2060\ufeff\u2010-\u2014\u2212]+(?=\d)")
+# Look-alikes read as ASCII first: spaces (no-break, thin) everywhere, zero-width spaces dropped
+# everywhere; dashes and joiners only beside a digit, so a dash between words, an emoji's joiner
+# or Persian's non-joiner stays as written
+_SPACES = str.maketrans({"\u00a0": " ", "\u2007": " ", "\u2009": " ", "\u202f": " ",
+                         "\u200b": "", "\u2060": "", "\ufeff": ""})
+_DASHES = str.maketrans({"\u200c": "", "\u200d": "", "\u2010": "-", "\u2011": "-", "\u2012": "-",
+                         "\u2013": "-", "\u2014": "-", "\u2212": "-"})
+_DASHLIKE = "\u200c\u200d\u2010-\u2014\u2212"
+_DASH_RUN = re.compile(rf"(?<=\d)[ {_DASHLIKE}]*[{_DASHLIKE}][ {_DASHLIKE}]*(?=\w)"
+                       rf"|(?<=\w)[ {_DASHLIKE}]*[{_DASHLIKE}][ {_DASHLIKE}]*(?=\d)")
 
 # Card security codes named as such ("cvv 123", "CVC: 1234", "security code 123").
 _CVV = re.compile(r"\b(cvv2?|cvc2?|cid|security code)(\s*(?:code|no\.?|number|#)?\s*(?:is\s*)?[:=-]?\s*)(\d{3,4})\b",
@@ -62,8 +67,15 @@ def _is_card(digits: str) -> bool:
 
 
 def _mask_card(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    return "[CARD]" if _is_card(digits) else "[NUMBER]"
+    """A card (Luhn), else a number masked as one; but a run that fails Luhn and is glued to a
+    word ("INV2024050112345", "IMG_20240501_123456") or grouped by ``/,_`` (dates, lists of
+    ids) is a reference, kept as written."""
+    found, start = match.group(0), match.start()
+    digits = re.sub(r"\D", "", found)
+    if _is_card(digits):
+        return "[CARD]"
+    glued = start > 0 and (match.string[start - 1].isalnum() or match.string[start - 1] == "_")
+    return found if glued or re.search(r"[/,_]", found) else "[NUMBER]"
 
 
 def _mask_phone(match: re.Match[str]) -> str:
@@ -81,7 +93,7 @@ def mask_pii(text: str) -> str:
     processors insert them) was stored whole; beside digits those characters are read as
     ASCII first.
     """
-    text = _LOOKALIKE_RUN.sub(lambda m: m.group(0).translate(_LOOKALIKES), text)
+    text = _DASH_RUN.sub(lambda m: m.group(0).translate(_DASHES), text.translate(_SPACES))
     text = _EMAIL.sub("[EMAIL]", text)
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)

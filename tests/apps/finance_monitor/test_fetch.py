@@ -128,7 +128,21 @@ def test_compressed_bodies_are_inflated_within_the_cap(server) -> None:
     raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # "deflate" as many servers send it: no header
     server.routes["/raw"] = Route(body=raw.compress(FEED) + raw.flush(), headers={"Content-Encoding": "deflate"})
     assert fetcher.fetch(server.url("/raw"), FEED_TYPES).content == FEED
-    server.routes["/cut"] = Route(body=gzip.compress(FEED)[:-12], headers={"Content-Encoding": "gzip"})
+    half = len(FEED) // 2  # two gzip members, as RFC 1952 allows
+    server.routes["/members"] = Route(body=gzip.compress(FEED[:half]) + gzip.compress(FEED[half:]),
+                                      headers={"Content-Encoding": "gzip"})
+    assert fetcher.fetch(server.url("/members"), FEED_TYPES).content == FEED
+    server.routes["/empty"] = Route(body=b"", headers={"Content-Encoding": "gzip"})
+    assert fetcher.fetch(server.url("/empty"), FEED_TYPES).content == b""
+
+    def cut(request: BaseHTTPRequestHandler, _hit: int) -> None:  # no length: ends as it closes
+        request.send_response(200)
+        request.send_header("Content-Type", "application/rss+xml")
+        request.send_header("Content-Encoding", "gzip")
+        request.end_headers()
+        request.wfile.write(gzip.compress(FEED)[:-12])
+
+    server.routes["/cut"] = Route(handler=cut)
     with pytest.raises(FetchError, match="compressed body ended early"):
         fetcher.fetch(server.url("/cut"), FEED_TYPES)
 

@@ -559,6 +559,16 @@ def test_item_vectors_are_kept_on_disk_by_model_and_text(
     monkeypatch.setattr(TextScorer, "embed", lambda self, t: calls.append(len(t)) or real(self, t))
     again = TextScorer(first.biencoder).embed_catalogue(texts)
     assert calls == [] and np.array_equal(again, vectors)
+
+    def read_only(*_args: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    import os
+
+    utime = os.utime
+    monkeypatch.setattr("apps.recommender.scoring.os.utime", read_only)  # a read-only home
+    assert np.array_equal(TextScorer(first.biencoder).embed_catalogue(texts), vectors) and calls == []
+    monkeypatch.setattr("apps.recommender.scoring.os.utime", utime)
     edited = [texts[0] + " A second edition."] + texts[1:]
     assert not np.array_equal(TextScorer(first.biencoder).embed_catalogue(edited)[0], vectors[0])
     TextScorer("minilm").embed_catalogue(texts)

@@ -57,11 +57,21 @@ from apps.support_bot.training import checked_links, choose_threshold, split_que
     ("1,000 bikes and 2,500 helmets, 1,234,567 units", None),
     # what is no personal data stays as it was written
     ("I opened my account on 2024-05-01; the account has 12 500 points", None),
-    ("Hello \u2014 world \u2013 price\u00a0\u20ac5, \U0001f468\u200d\U0001f469\u200d\U0001f467, "
+    ("Hello \u2014 world \u2013 price \u20ac5, \U0001f468\u200d\U0001f469\u200d\U0001f467, "
      "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", None),  # a family emoji, Persian "I want"
-    ("Booked for 01/05/2024, ids: 1,2,3,4,5,6,7,8,9,10,11,12,13", None),
+    ("Booked for 01/05/2024-31/05/2024, ids: 1,2,3,4,5,6,7,8,9,10,11,12,13", None),
+    ("a customer from 2019 - 2023, or from 2024-01-05 to 2024-02-05", None),
+    ("call 2019-2023 or 12/05 1234", "call [PHONE] or [PHONE]"),
     ("Order INV2024050112345 is late, see IMG_20240501_123456.jpg", None),
     ("3 for 2@5 for bundles", None),
+    # glued to words, spaced around look-alikes, hidden by zero-width characters: still masked
+    ("visa4111111111111111, cardno4111111111111111, amex378282246310005",
+     "visa[CARD], cardno[CARD], amex[CARD]"),
+    ("jo.doe\u200b@example.com, jo\u2060@x.org, MT84 MALT 0110 0001 2345 MTLC\u00a0AST0 01S",
+     "[EMAIL], [EMAIL], [ACCOUNT]"),
+    ("my card is 4111 \u2013 1111 \u2013 1111 \u2013 1111", "my card is [PHONE] - 1111"),
+    ("account AB 123456, account number: ABCD 1234 5678", "account [ACCOUNT], account number: [ACCOUNT]"),
+    ("call (020)\u00a07946\u00a00958", "call [PHONE]"),
 ])
 def test_mask_pii(text: str, expected: str | None) -> None:
     assert mask_pii(text) == (expected or text)
