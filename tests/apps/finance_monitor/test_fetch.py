@@ -167,18 +167,22 @@ def test_a_redirects_body_is_never_read(server) -> None:
     assert peak < 20 << 20, peak
 
 
+def slowly(request: BaseHTTPRequestHandler, data: bytes) -> None:
+    """Send ``data`` a byte every 50 ms, each within any read timeout, until the client hangs up."""
+    try:
+        for byte in data:
+            request.wfile.write(bytes([byte]))
+            request.wfile.flush()
+            time.sleep(0.05)
+    except OSError:
+        pass
+
+
 def test_a_server_dripping_its_headers_is_cut_off_overall(server) -> None:
     """Each byte arrives within the read timeout; the request as a whole may not take longer
     than three timeouts (it used to hold a poll for good)."""
     def drip(request: BaseHTTPRequestHandler, _hit: int) -> None:
-        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n" + b"X-Slow: " + b"a" * 200
-        try:
-            for byte in head:
-                request.wfile.write(bytes([byte]))
-                request.wfile.flush()
-                time.sleep(0.05)
-        except OSError:
-            pass
+        slowly(request, b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n" + b"X-Slow: " + b"a" * 200)
 
     server.routes["/drip"] = Route(handler=drip)
     started = time.monotonic()
@@ -194,13 +198,7 @@ def test_a_body_cut_short_by_the_deadline_is_an_error_not_a_feed(server) -> None
         request.send_response(200)
         request.send_header("Content-Type", "application/rss+xml")
         request.end_headers()  # HTTP/1.0, no Content-Length: the body ends with the connection
-        try:
-            for byte in FEED:
-                request.wfile.write(bytes([byte]))
-                request.wfile.flush()
-                time.sleep(0.05)
-        except OSError:
-            pass
+        slowly(request, FEED)
 
     server.routes["/trickle"] = Route(handler=trickle)
     with pytest.raises(FetchError, match="took over 0.6s in all"):
