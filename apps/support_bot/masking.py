@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 
-# a dotless host ("jo@localhost") and a quoted local part ("jo doe"@x.org) are addresses too
-# (a dotless one needs letters on both sides: "2@5 for bundles" is a price)
-_LOCAL = r"(?:\"[^\"\n]{1,64}\"|[\w.+%-]+)"
-_EMAIL = re.compile(rf"{_LOCAL}@[\w-]+(?:\.[\w-]+)+|(?:\"[^\"\n]{{1,64}}\"|[\w.+%-]*[^\W\d_][\w.+%-]*)@[^\W\d_][\w-]*")
+# a quoted local part ("jo doe"@x.org) and "localhost" are addresses too; other dotless hosts
+# are not ("meet me@home later", "2@5 for bundles")
+_EMAIL = re.compile(r"(?:\"[^\"\n]{1,64}\"|[\w.+%-]+)@(?:[\w-]+(?:\.[\w-]+)+|localhost\b)", re.IGNORECASE)
 # IBAN as typed: any case, letters allowed in the bank part (``gb82 west 1234 ...``)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b",
                    re.IGNORECASE)
@@ -20,31 +19,35 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,
 # card numbers; subtle: digits, not word boundaries, end them ("visa4111...", "...1111exp")
 _CARD = re.compile(r"(?<!\d)\d(?:[ .,/_-]?\d){12,18}(?!\d)")
 # Phone numbers: an optional +country code, then 7-15 digits with separators.
-_PHONE = re.compile(r"(?<![\w(+])(?:\+|\()?\d[\d ()./-]{6,17}\d(?!\d)")  # "...4567x89": an extension
+_PHONE = re.compile(r"(?<![\w(+])(?:\+|\()?\d[\d ()./-]{6,17}\d(?![\d_]|(?![xX])[^\W\d])")  # "...4567x89": an extension
 # A date, or a range of dates (the phone rule may cut the second short: "01/05/2024-31/05"), or
 # of years spaced like one ("2019 - 2023"; "2019-2023" could be a Danish mobile, and is masked)
 _DAY = r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})"
-_DATE = re.compile(rf"^(?:{_DAY}(?:\s*[-/]\s*(?:{_DAY}|\d{{1,2}}[./-]\d{{1,2}}[./-]?))?"
+_D, _M = r"(?:0?[1-9]|[12]\d|3[01])", r"(?:0?[1-9]|1[0-2])"  # "06-12-34-56-78" is a French phone
+_DATE = re.compile(rf"^(?:{_DAY}(?:\s*[-/]\s*(?:{_DAY}|{_D}[./-]{_M}[./-]?|{_M}[./-]{_D}[./-]?))?"
                    r"|(?:19|20)\d\d\s+-\s+(?:19|20)\d\d)$")
-# Account numbers named as such ("account 12345678", "acct no. 1234-5678", "account AB 12345678":
-# capital letters only, or "account has 12 500 points" would be one).
+# Account numbers named as such ("account 12345678", "acct no. 1234-5678", "account AB 12345678",
+# "account ab12345678": letters apart from the digits only in capitals, or "account has 12 500
+# points" would be one).
 _ACCOUNT = re.compile(
-    r"\b(account|acct|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*)((?:(?-i:[A-Z]{1,4})[ -]?(?=\d))?\d[\d -]{4,}\d)",
+    r"\b(account|acct|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*)"
+    r"((?:(?-i:[A-Z]{1,4})[ -]?(?=\d)|[A-Z]{1,4}-?(?=\d))?\d[\d -]{4,}\d)",
     re.IGNORECASE,
 )
 # Look-alikes read as ASCII first: spaces (no-break, thin) everywhere, zero-width spaces dropped
-# everywhere; dashes and joiners only beside a digit, so a dash between words, an emoji's joiner
-# or Persian's non-joiner stays as written
+# everywhere; dashes and joiners only in a run of digits they join twice or more (a card, a
+# phone), so a range ("2019\u20132023"), a dash between words, an emoji's joiner or Persian's
+# non-joiner stays as written
 _SPACES = str.maketrans({"\u00a0": " ", "\u2007": " ", "\u2009": " ", "\u202f": " ",
                          "\u200b": "", "\u2060": "", "\ufeff": ""})
 _DASHES = str.maketrans({"\u200c": "", "\u200d": "", "\u2010": "-", "\u2011": "-", "\u2012": "-",
                          "\u2013": "-", "\u2014": "-", "\u2212": "-"})
 _DASHLIKE = "\u200c\u200d\u2010-\u2014\u2212"
-_DASH_RUN = re.compile(rf"(?<=\d)[ {_DASHLIKE}]*[{_DASHLIKE}][ {_DASHLIKE}]*(?=\w)"
-                       rf"|(?<=\w)[ {_DASHLIKE}]*[{_DASHLIKE}][ {_DASHLIKE}]*(?=\d)")
+_DASH_RUN = re.compile(rf"\d(?:[ {_DASHLIKE}]*\d)+")
 
 # Card security codes named as such ("cvv 123", "CVC: 1234", "security code 123").
-_CVV = re.compile(r"\b(cvv2?|cvc2?|cid|security code)(\s*(?:code|no\.?|number|#)?\s*(?:is\s*)?[:=-]?\s*)(\d{3,4})\b",
+_CVV = re.compile(r"\b(cvv2?|cvc2?|cv2|cvn|csc|cid|security code|card verification code)"
+                  r"(\s*(?:code|no\.?|number|#)?(?:'s)?\s*(?:(?:is|was)\s*)?[:=-]?\s*)(\d{3,4})\b",
                   re.IGNORECASE)
 
 
@@ -66,16 +69,34 @@ def _is_card(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _read_dashes(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return run.translate(_DASHES) if sum(c in _DASHES for c in map(ord, run)) >= 2 else run
+
+
 def _mask_card(match: re.Match[str]) -> str:
-    """A card (Luhn), else a number masked as one; but a run that fails Luhn and is glued to a
-    word ("INV2024050112345", "IMG_20240501_123456") or grouped by ``/,_`` (dates, lists of
-    ids) is a reference, kept as written."""
-    found, start = match.group(0), match.start()
-    digits = re.sub(r"\D", "", found)
-    if _is_card(digits):
-        return "[CARD]"
-    glued = start > 0 and (match.string[start - 1].isalnum() or match.string[start - 1] == "_")
-    return found if glued or re.search(r"[/,_]", found) else "[NUMBER]"
+    """A card (Luhn), else a number masked as one ("[NUMBER]": a mistyped card is still one).
+
+    Grouped by ``/,_`` it is a card only in fours ("4111/1111/1111/1111") or as the first group
+    ("4111111111111111/12/26": the card, then its expiry); otherwise a date or a list of ids,
+    kept. Glued to a word before it, it is a reference ("INV2024050112349"), kept, unless the
+    word names a card ("visa4111...", "cardno4111..."); glued to one after it ("...1111exp"),
+    it is a card when Luhn says so, else kept ("20240501123456ABC")."""
+    found, start, end, text = match.group(0), match.start(), match.end(), match.string
+    parts = re.split(r"[/,_]", found)
+    if len(parts) > 1:
+        head = re.sub(r"\D", "", parts[0])
+        if 13 <= len(head) <= 19 and _is_card(head):
+            return "[CARD]" + found[len(parts[0]):]
+        in_fours = all(len(re.sub(r"\D", "", p)) == 4 for p in parts[:-1])
+        return "[CARD]" if in_fours and _is_card(re.sub(r"\D", "", found)) else found
+    card = _is_card(re.sub(r"\D", "", found))
+    word = re.search(r"[^\W\d]*_?$", text[:start]).group(0)
+    if word and not re.search(r"(card|cc|visa|amex|mastercard|discover|no|nr|number)_?$", word, re.IGNORECASE):
+        return found
+    if not word and end < len(text) and (text[end].isalpha() or text[end] == "_"):
+        return "[CARD]" if card else found
+    return "[CARD]" if card else "[NUMBER]"
 
 
 def _mask_phone(match: re.Match[str]) -> str:
@@ -93,7 +114,7 @@ def mask_pii(text: str) -> str:
     processors insert them) was stored whole; beside digits those characters are read as
     ASCII first.
     """
-    text = _DASH_RUN.sub(lambda m: m.group(0).translate(_DASHES), text.translate(_SPACES))
+    text = _DASH_RUN.sub(_read_dashes, text.translate(_SPACES))
     text = _EMAIL.sub("[EMAIL]", text)
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
