@@ -18,11 +18,15 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,
 # 13-19 digits, optionally grouped by spaces, dashes, dots, slashes, underscores or commas:
 # card numbers; subtle: digits, not word boundaries, end them ("visa4111...", "...1111exp")
 _CARD = re.compile(r"(?<!\d)\d(?:[ .,/_-]?\d){12,18}(?!\d)")
-# Phone numbers: an optional +country code, then 7-15 digits with separators.
-_PHONE = re.compile(r"(?<![\w(+])(?:\+|\()?\d[\d ()./-]{6,17}\d(?![\d_]|(?![xX])[^\W\d])")  # "...4567x89": an extension
-# A date, or a range of dates (the phone rule may cut the second short: "01/05/2024-31/05"), or
-# of years spaced like one ("2019 - 2023"; "2019-2023" could be a Danish mobile, and is masked)
-_DAY = r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})"
+# Phone numbers: an optional +country code, then 7-15 digits with separators ("...4567x89": an
+# extension follows)
+_PHONE = re.compile(r"(?<![\w(+#])(?:\+|\()?\d[\d ()./-]{6,17}\d(?![\d_]|(?![xX])[^\W\d])")
+# Not phones: an IP address; after "#", an order or ticket number
+_IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+# A date, or a range of dates (the phone rule may cut the second short: "01/05/2024-31/05"),
+# or of years spaced like one ("2019 - 2023"). "2019-2023" or "20240501" could be a Danish
+# mobile, and is masked.
+_DAY = r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{4}\.\d{1,2}\.\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})"
 _D, _M = r"(?:0?[1-9]|[12]\d|3[01])", r"(?:0?[1-9]|1[0-2])"  # "06-12-34-56-78" is a French phone
 _DATE = re.compile(rf"^(?:{_DAY}(?:\s*[-/]\s*(?:{_DAY}|{_D}[./-]{_M}[./-]?|{_M}[./-]{_D}[./-]?))?"
                    r"|(?:19|20)\d\d\s+-\s+(?:19|20)\d\d)$")
@@ -30,8 +34,8 @@ _DATE = re.compile(rf"^(?:{_DAY}(?:\s*[-/]\s*(?:{_DAY}|{_D}[./-]{_M}[./-]?|{_M}[
 # "account ab12345678": letters apart from the digits only in capitals, or "account has 12 500
 # points" would be one).
 _ACCOUNT = re.compile(
-    r"\b(account|acct|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*)"
-    r"((?:(?-i:[A-Z]{1,4})[ -]?(?=\d)|[A-Z]{1,4}-?(?=\d))?\d[\d -]{4,}\d)",
+    r"\b(account|acct\.?|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*)"
+    r"((?:(?-i:[A-Z]{1,4})[ -]?(?=\d)|[A-Z]{1,4}-?(?=\d))?\d[\d \u2010-\u2014\u2212-]{4,}\d)",
     re.IGNORECASE,
 )
 # Look-alikes read as ASCII first: spaces (no-break, thin) everywhere, zero-width spaces dropped
@@ -102,7 +106,7 @@ def _mask_card(match: re.Match[str]) -> str:
 def _mask_phone(match: re.Match[str]) -> str:
     found = match.group(0)
     digits = re.sub(r"\D", "", found)
-    if _DATE.match(found) or not 7 <= len(digits) <= 15:
+    if _DATE.match(found) or _IP.match(found) or not 7 <= len(digits) <= 15:
         return found
     return "[PHONE]"
 

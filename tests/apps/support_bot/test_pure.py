@@ -76,11 +76,13 @@ from apps.support_bot.training import checked_links, choose_threshold, split_que
     ("card 4111111111111111/12/26, 4111 1111 1111 1111,123", "card [CARD]/12/26, [CARD],123"),
     ("06-12-34-56-78, 01/23/45/67/89", "[PHONE], [PHONE]"),
     ("my cvv's 321, CV2 123, csc was 456", "my cvv's [CVV], CV2 [CVV], csc was [CVV]"),
-    ("account no. ab12345678", "account no. [ACCOUNT]"),
+    ("account no. ab12345678, acct. AB123456, account 1234\u20135678",
+     "account no. [ACCOUNT], acct. [ACCOUNT], account [ACCOUNT]"),
     # ranges, references and words that only look like personal data
     ("customer 2019\u20132023, 1200\u20131500 words, from 2024-05-01\u20132024-05-31", None),
     ("ids 1,2,3,4,5,6,7,8,9,10,11,12,20; totals 1,234,567,890,128; photo 20240501_123456.jpg", None),
     ("INV2024050112349, ref 20240501123456ABC, meet me@home later", None),
+    ("Order #100234567 shipped on 2024.05.01 from IP 192.168.100.200", None),
 ])
 def test_mask_pii(text: str, expected: str | None) -> None:
     assert mask_pii(text) == (expected or text)
