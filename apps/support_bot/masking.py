@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 
 # a quoted local part ("jo doe"@x.org) and "localhost" are addresses too; other dotless hosts
-# are not ("meet me@home later", "2@5 for bundles")
-_EMAIL = re.compile(r"(?:\"[^\"\n]{1,64}\"|[\w.+%-]+)@(?:[\w-]+(?:\.[\w-]+)+|localhost\b)", re.IGNORECASE)
+# are not ("meet me@home later", "2@5 for bundles"); "jo.doe @ gmail.com" and
+# "jo(at)example.com" are, when the host ends in letters ("3 @ 5.99" is a price)
+_EMAIL = re.compile(r"(?:\"[^\"\n]{1,64}\"|[\w.+%-]+)(?:@(?:[\w-]+(?:\.[\w-]+)+|localhost\b)"
+                    r"|(?:\s+@\s+|\s*[(\[]at[)\]]\s*)[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}\b)", re.IGNORECASE)
 # IBAN as typed: any case, letters allowed in the bank part (``gb82 west 1234 ...``)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b",
                    re.IGNORECASE)
@@ -38,12 +40,12 @@ _ACCOUNT = re.compile(
     r"((?:(?-i:[A-Z]{1,4})[ -]?(?=\d)|[A-Z]{1,4}-?(?=\d))?\d[\d \u2010-\u2014\u2212-]{4,}\d)",
     re.IGNORECASE,
 )
-# Look-alikes read as ASCII first: spaces (no-break, thin) everywhere, zero-width spaces dropped
-# everywhere; dashes and joiners only in a run of digits they join twice or more (a card, a
+# Look-alikes read as ASCII first: spaces (no-break, thin) and full-width "@" everywhere,
+# zero-width spaces dropped everywhere; dashes and joiners only in a run of digits they join twice or more (a card, a
 # phone), so a range ("2019\u20132023"), a dash between words, an emoji's joiner or Persian's
 # non-joiner stays as written
 _SPACES = str.maketrans({"\u00a0": " ", "\u2007": " ", "\u2009": " ", "\u202f": " ",
-                         "\u200b": "", "\u2060": "", "\ufeff": ""})
+                         "\u200b": "", "\u2060": "", "\ufeff": "", "\uff20": "@", "\ufe6b": "@"})
 _DASHES = str.maketrans({"\u200c": "", "\u200d": "", "\u2010": "-", "\u2011": "-", "\u2012": "-",
                          "\u2013": "-", "\u2014": "-", "\u2212": "-"})
 _DASHLIKE = "\u200c\u200d\u2010-\u2014\u2212"

@@ -83,6 +83,8 @@ from apps.support_bot.training import checked_links, choose_threshold, split_que
     ("ids 1,2,3,4,5,6,7,8,9,10,11,12,20; totals 1,234,567,890,128; photo 20240501_123456.jpg", None),
     ("INV2024050112349, ref 20240501123456ABC, meet me@home later", None),
     ("Order #100234567 shipped on 2024.05.01 from IP 192.168.100.200", None),
+    ("jo.doe @ gmail.com, jo(at)example.com, taro\uff20example.jp; 3 @ 5.99 each",
+     "[EMAIL], [EMAIL], [EMAIL]; 3 @ 5.99 each"),
 ])
 def test_mask_pii(text: str, expected: str | None) -> None:
     assert mask_pii(text) == (expected or text)
