@@ -11,8 +11,9 @@ import re
 
 # a quoted local part ("jo doe"@x.org) and "localhost" are addresses too; other dotless hosts
 # are not ("meet me@home later", "2@5 for bundles"); "jo.doe @ gmail.com" and
-# "jo(at)example.com" are, when the host ends in letters ("3 @ 5.99" is a price)
-_EMAIL = re.compile(r"(?:\"[^\"\n]{1,64}\"|[\w.+%-]+)(?:@(?:[\w-]+(?:\.[\w-]+)+|localhost\b)"
+# "jo(at)example.com" are, when the host ends in letters ("3 @ 5.99" is a price). subtle: a
+# local part starts where a run of its characters does, or a long word took quadratic time
+_EMAIL = re.compile(r"(?:\"[^\"\n]{1,64}\"|(?<![\w.+%-])[\w.+%-]+)(?:@(?:[\w-]+(?:\.[\w-]+)+|localhost\b)"
                     r"|(?:\s+@\s+|\s*[(\[]at[)\]]\s*)[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}\b)", re.IGNORECASE)
 # IBAN as typed: any case, letters allowed in the bank part (``gb82 west 1234 ...``)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b",
@@ -97,7 +98,7 @@ def _mask_card(match: re.Match[str]) -> str:
         in_fours = all(len(re.sub(r"\D", "", p)) == 4 for p in parts[:-1])
         return "[CARD]" if in_fours and _is_card(re.sub(r"\D", "", found)) else found
     card = _is_card(re.sub(r"\D", "", found))
-    word = re.search(r"[^\W\d]*_?$", text[:start]).group(0)
+    word = re.search(r"[^\W\d]*_?$", text[max(0, start - 24):start]).group(0)  # bounded: no long scan
     if word and not re.search(r"(card|cc|visa|amex|mastercard|discover|no|nr|number)_?$", word, re.IGNORECASE):
         return found
     if not word and end < len(text) and (text[end].isalpha() or text[end] == "_"):
