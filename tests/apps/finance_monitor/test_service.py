@@ -164,17 +164,21 @@ def test_a_webhook_that_is_down_gets_every_alert_once_it_is_up(home, server, mod
         assert by == "analyst"
 
 
-def test_a_webhook_removed_from_the_config_is_not_retried(home, server) -> None:
-    server.routes["/hook"] = Route(status=200)
-    service = FinanceService(make_config([], webhooks=(WebhookConfig(server.url("/hook")),)))
+def alert_with_deliveries(service: FinanceService, urls: list[str]) -> None:
+    """A stored Macro surge alert with one pending webhook delivery per URL."""
     when = datetime(2026, 3, 2, 6)
     with session_scope(service.engine) as session:
         alert = AlertRow(key="topic:Macro", window_start=when, window_end=when, negatives=8,
                          total=9, baseline=1.0, score=7.0)
         session.add(alert)
         session.flush()
-        session.add_all([Delivery(alert_id=alert.id, url=server.url("/hook")),
-                         Delivery(alert_id=alert.id, url="http://gone.test/hook")])
+        session.add_all([Delivery(alert_id=alert.id, url=url) for url in urls])
+
+
+def test_a_webhook_removed_from_the_config_is_not_retried(home, server) -> None:
+    server.routes["/hook"] = Route(status=200)
+    service = FinanceService(make_config([], webhooks=(WebhookConfig(server.url("/hook")),)))
+    alert_with_deliveries(service, [server.url("/hook"), "http://gone.test/hook"])
     report = service.deliver()
     assert (report.delivered, report.failed, report.pending, report.held) == (1, 0, 0, 1)
     assert [path for path, _ in server.requests] == ["/hook"]
@@ -187,13 +191,7 @@ def test_a_webhook_at_a_private_address_needs_allow_private(home, server) -> Non
     server.routes["/hook"] = Route(status=200)
     hooks = (WebhookConfig(server.url("/hook")),)
     service = FinanceService(make_config([], webhooks=hooks, allow_private=False))
-    when = datetime(2026, 3, 2, 6)
-    with session_scope(service.engine) as session:
-        alert = AlertRow(key="topic:Macro", window_start=when, window_end=when, negatives=8,
-                         total=9, baseline=1.0, score=7.0)
-        session.add(alert)
-        session.flush()
-        session.add(Delivery(alert_id=alert.id, url=server.url("/hook")))
+    alert_with_deliveries(service, [server.url("/hook")])
     assert service.deliver().failed == 1 and server.requests == []
     with session_scope(service.engine) as session:
         assert "not public" in session.scalar(select(Delivery.last_error))
