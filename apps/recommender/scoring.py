@@ -9,7 +9,6 @@ A new item is scored from its text alone: nothing needs retraining.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared import Embedder, VectorIndex, load_classifier, train_biencoder, train_cross_encoder
+from shared import Embedder, VectorIndex, fingerprint, load_classifier, train_biencoder, train_cross_encoder
 from shared.errors import VerticalsError
 
 from .data import CtrExample
@@ -101,11 +100,8 @@ class TextScorer:
         from shared import atomic_write_bytes, get_settings
 
         texts = list(texts)
-        digest = hashlib.sha256()
-        for part in [*model_identity(self._load_embedder().path), *texts]:
-            digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
         folder = get_settings().home / "cache" / "item-vectors"
-        path = folder / f"{digest.hexdigest()[:32]}.npy"
+        path = folder / f"{fingerprint([model_identity(self._load_embedder().path), texts])}.npy"
         try:
             vectors = np.load(path, allow_pickle=False)
         except (OSError, ValueError):
