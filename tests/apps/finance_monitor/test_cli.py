@@ -17,6 +17,13 @@ from .conftest import DATA, Route, make_config, rss
 runner = CliRunner()
 
 
+def error_lines(args: list[str]) -> list[str]:
+    """What a command that must fail printed, line by line (it exits 1)."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    return result.output.strip().splitlines()
+
+
 def test_poll_once_alerts_and_eval(home, server, models) -> None:
     server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", "Northwind Bank fined", ""),
                                               ("http://news.test/2", "Atlas Motors profit up",
@@ -46,9 +53,7 @@ def test_poll_once_alerts_and_eval(home, server, models) -> None:
 def test_bad_config_and_bad_data_are_one_line_errors(home, tmp_path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[[sources]]\nname = "x"\nurl = "ftp://x"\n')
-    result = runner.invoke(app, ["poll-once", "--config", str(bad)])
-    assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
+    assert error_lines(["poll-once", "--config", str(bad)]) == [
         f"error: {bad}: [sources.0] source url must start with http:// or https://, "
         "got 'ftp://x' — fix the value in the config"]
     data = tmp_path / "t.csv"
@@ -135,16 +140,12 @@ def test_eval_takes_text_label_files_and_refuses_labels_the_model_lacks(home, mo
     assert result.exit_code == 0, result.output
     capital = tmp_path / "capital.csv"
     capital.write_text("text,sentiment\nShares soar,Positive\nBank fined,negative\n")
-    result = runner.invoke(app, ["eval", "--test", str(capital), "--config", str(path)])
-    assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
+    assert error_lines(["eval", "--test", str(capital), "--config", str(path)]) == [
         f"error: {capital}, row 2: sentiment must be negative, neutral or positive, got 'Positive' — "
         "fix the label or drop the row"]
     short = tmp_path / "short.csv"  # an eval file, so no hint about training data
     short.write_text("text,label\nShares soar,pos\nBank fined,neg\n")
-    result = runner.invoke(app, ["eval", "--test", str(short), "--config", str(path)])
-    assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
+    assert error_lines(["eval", "--test", str(short), "--config", str(path)]) == [
         f"error: {short}, row 2: sentiment must be negative, neutral or positive, got 'pos' — a 'label' "
         "column is scored by the model that knows the most of its labels (sentiment when neither "
         "does); name the column sentiment or topic to choose"]
@@ -156,9 +157,7 @@ def test_numeric_labels_beyond_classes_txt_are_a_one_line_error(home, tmp_path) 
     (tmp_path / "classes.txt").write_text("Macro\nEarnings\n")
     data = tmp_path / "num.csv"
     data.write_text("text,label\nfoo,0\nbar,1\nbaz,99\n")
-    result = runner.invoke(app, ["train", "--topics", str(data)])
-    assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
+    assert error_lines(["train", "--topics", str(data)]) == [
         f"error: {data}, row 4: label 99 has no name in {tmp_path / 'classes.txt'} (2 names, "
         "labels 0-1) — fix the label or add its name to classes.txt"]
 
@@ -167,9 +166,7 @@ def test_a_classes_txt_that_is_not_utf8_is_a_one_line_error(home, tmp_path) -> N
     (tmp_path / "classes.txt").write_bytes("n\xe9gative\npositive\n".encode("latin-1"))
     data = tmp_path / "num.csv"
     data.write_text("text,label\nfoo,0\nbar,1\n")
-    result = runner.invoke(app, ["train", "--sentiment", str(data)])
-    assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
+    assert error_lines(["train", "--sentiment", str(data)]) == [
         f"error: {tmp_path / 'classes.txt'}: not UTF-8 text (invalid continuation byte at byte 1) "
         "— save it as UTF-8"]
 
@@ -189,9 +186,7 @@ def test_a_bad_model_name_in_the_config_is_refused_before_any_training(home, tmp
 def test_sentiment_labels_other_than_negative_neutral_positive_are_refused(home, tmp_path) -> None:
     data = tmp_path / "bullish.csv"
     data.write_text("text,label\nShares soar,bullish\nBank fined,bearish\nMeeting held,neutral\n")
-    result = runner.invoke(app, ["train", "--sentiment", str(data)])
-    assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
+    assert error_lines(["train", "--sentiment", str(data)]) == [
         f"error: {data}: sentiment labels must be negative, neutral, positive (trends and alerts "
         "count 'negative'), got ['bearish', 'bullish', 'neutral'] — rename them (e.g. bearish -> "
         "negative, bullish -> positive)"]
