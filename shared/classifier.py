@@ -12,6 +12,7 @@ from scipy.special import softmax
 from .errors import ModelNotFoundError
 from .export import BySize, OnnxBackend, TorchBackend, best_backend, export_dir, load_torch, serving_length
 from .models import resolve_model
+from .one_way import OnnxStages, TorchStages, one_way_logits, serving_stages
 from .probe import EmbeddingHead, probe_embedder
 from .settings import get_settings
 
@@ -38,10 +39,13 @@ class Classifier:
         if not (self.path / "config.json").exists():
             raise ModelNotFoundError(f"{self.path} holds no model (no config.json)")
         self.card: dict = json.loads(card_path.read_text()) if card_path.exists() else {}
+        # a one-way pair model (shared.one_way) encodes each distinct first text once: it
+        # serves through its own two stages (torch, or their ONNX export), never the whole pair
+        self.one_way = bool(json.loads((self.path / "config.json").read_text()).get("one_way"))
         self.batch_size = batch_size
         self.max_length = serving_length(self.path)
         self._tokenizer = None
-        self._backend: OnnxBackend | TorchBackend | BySize | None = None
+        self._backend: OnnxBackend | TorchBackend | BySize | TorchStages | OnnxStages | None = None
         self._labels: list[str] | None = self.card.get("labels")
         self.head = EmbeddingHead.load(self.path)  # a linear probe averaged in (shared.probe)
         self._head_embedder = None
@@ -72,6 +76,9 @@ class Classifier:
         if self._backend is not None:
             return
         _ = self.tokenizer
+        if self.one_way:
+            self._backend = serving_stages(self.path, self.torch_model, get_settings().device, self.threads)
+            return
         backend = best_backend(self.path, self.lossless, self.threads) if get_settings().device == "cpu" else None
         self._backend = backend or TorchBackend(self.torch_model(), get_settings().device)
 
@@ -88,6 +95,11 @@ class Classifier:
         self.warm_up()
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
+        if self.one_way:
+            if pairs is None:
+                raise ValueError(f"{self.path.name} is a one-way pair model: pass pairs")
+            return one_way_logits(self._backend, self.tokenizer, texts, pairs, self.max_length,
+                                  self.batch_size)
         # subtle: batching texts of similar length cuts padding, the main CPU cost on short texts
         order = length_order(texts, pairs)
         out = []

@@ -272,6 +272,8 @@ def export_model(
     model = load_torch(model_dir, embed, attn_implementation="eager")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     pairs = list(check_pairs) if check_pairs is not None else None
+    if getattr(model.config, "one_way", False):
+        return _export_one_way(Path(model_dir), model, tokenizer, list(check_texts), pairs, max_length)
     encoded = dict(tokenizer(list(check_texts), pairs, padding=True, truncation=True,
                              max_length=max_length, return_tensors="np"))
     torch_backend = TorchBackend(model, "cpu", embed)
@@ -306,6 +308,21 @@ def export_model(
     return report
 
 
+def _export_one_way(model_dir: Path, model, tokenizer, texts: list[str], pairs: list[str] | None,
+                    max_length: int) -> dict:
+    """A one-way pair model's two ONNX stages (:func:`shared.one_way.export_one_way`)."""
+    from .one_way import export_one_way
+
+    if pairs is None:
+        raise VerticalsError(f"{model_dir.name} is a one-way pair model: check its export on pairs "
+                             "(pass check_pairs)")
+    with atomic_dir(export_dir(model_dir)) as tmp:
+        report = export_one_way(model, tokenizer, tmp, texts, pairs, max_length)
+        (tmp / "report.json").write_text(json.dumps(report, indent=2))
+    print(f"export {model_dir.parent.name}@{model_dir.name}: {summary(report)}", file=sys.stderr)
+    return report
+
+
 def summary(report: dict) -> str:
     """One line for a person: each form's agreement and speed, and the one that serves.
 
@@ -313,6 +330,10 @@ def summary(report: dict) -> str:
     ...          "int8_texts_per_s": 900.0, "torch_texts_per_s": 350.0})
     'torch 350/s; onnx 400/s (agrees 1.000); int8 900/s (agrees 0.970, below 0.99: not served)'
     """
+    if report.get("kind") == "one_way":
+        low = f", below {MIN_AGREEMENT}: not served" if report["onnx_agreement"] < MIN_AGREEMENT else ""
+        return (f"one-way pairs: torch {report['torch_pairs_per_s']:.0f}/s; onnx "
+                f"{report['onnx_pairs_per_s']:.0f}/s (agrees {report['onnx_agreement']:.3f}{low})")
     parts = [f"torch {report.get('torch_texts_per_s', 0):.0f}/s"]
     for form in FILES:
         if f"{form}_agreement" in report:

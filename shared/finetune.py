@@ -27,6 +27,7 @@ from .data import LabelledText, check_labels_known, fingerprint, write_labelled
 from .errors import DataError, VerticalsError
 from .evaluate import classification_metrics
 from .models import resolve_model
+from .one_way import encode_one_way
 from .probe import EmbeddingHead, pinned, probe_embedder
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
@@ -49,6 +50,9 @@ class TrainConfig:
     accuracy: Sajjad et al. 2023, "On the effect of dropping layers of pre-trained models").
     ``embedding_head`` fits a linear probe on that embedder's vectors of the training texts and
     serves the average of its probabilities and the model's (:mod:`shared.probe`).
+    ``pair_attention="one-way"`` (pairs only, mean pooling) reads the first text alone and the
+    second text against it, each cut at ``max_length``: a first text shared by many pairs is
+    then encoded once when served (:mod:`shared.one_way`).
     """
 
     base: str = "minilm"
@@ -74,6 +78,7 @@ class TrainConfig:
     # an embedder (base name or pinned ``name@v3``) to fit a linear probe on, averaged into the
     # served probabilities (shared.probe); it costs that embedder's pass per text
     embedding_head: str | None = None
+    pair_attention: str = "both"
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "max_length", "grad_accum", "lora_r", "patience",
@@ -90,6 +95,11 @@ class TrainConfig:
             raise VerticalsError(f"fgm_epsilon must be positive, got {self.fgm_epsilon}")
         if self.pooling not in ("mean", "cls", "pair"):
             raise VerticalsError(f"pooling must be 'mean', 'cls' or 'pair', got {self.pooling!r}")
+        if self.pair_attention not in ("both", "one-way"):
+            raise VerticalsError(f"pair_attention must be 'both' or 'one-way', got {self.pair_attention!r}")
+        if self.pair_attention == "one-way" and self.pooling != "mean":
+            raise VerticalsError(f"pair_attention='one-way' pools the second text's tokens: use "
+                                 f"pooling='mean', got {self.pooling!r}")
         if self.min_steps < 0:
             raise VerticalsError(f"min_steps must be 0 or more, got {self.min_steps}")
         if self.lr is not None and self.lr <= 0:
@@ -163,12 +173,17 @@ def _batches(n: int, size: int, rng: random.Random | None) -> list[list[int]]:
 
 
 class _Encoder:
-    """Tokenises texts (or text pairs) batch by batch with dynamic padding."""
+    """Tokenises texts (or text pairs) batch by batch with dynamic padding; ``one_way`` pairs
+    as :func:`shared.one_way.encode_one_way` joins them."""
 
-    def __init__(self, tokenizer: object, max_length: int, device: str) -> None:
+    def __init__(self, tokenizer: object, max_length: int, device: str, one_way: bool = False) -> None:
         self.tokenizer, self.max_length, self.device = tokenizer, max_length, device
+        self.one_way = one_way
 
     def __call__(self, texts: Sequence[str], pairs: Sequence[str] | None) -> dict:
+        if self.one_way and pairs is not None:
+            encoded = encode_one_way(self.tokenizer, texts, pairs, self.max_length)
+            return {k: v.to(self.device) for k, v in encoded.items()}
         encoded = self.tokenizer(
             list(texts), list(pairs) if pairs is not None else None, padding=True,
             truncation=True, max_length=self.max_length, return_tensors="pt",
@@ -212,10 +227,14 @@ def _load_model(config: TrainConfig, labels: list[str], device: str) -> tuple:
         label2id={y: i for i, y in enumerate(labels)}, **extra,
     )
     positions = getattr(model_config, "max_position_embeddings", None)
-    if positions is not None and config.max_length > positions:
+    sides = 2 if config.pair_attention == "one-way" else 1  # one-way: each text gets max_length
+    if positions is not None and config.max_length * sides > positions:
         raise VerticalsError(f"max_length={config.max_length}: the base {config.base!r} reads at "
-                             f"most {positions} tokens; use {positions} or fewer")
-    model_config.pair_pooling = config.pooling == "pair"  # read by heads.MeanPoolClassifier
+                             f"most {positions} tokens; use {positions // sides} or fewer"
+                             + (" (each side of a one-way pair gets max_length)" if sides == 2 else ""))
+    # read by heads.MeanPoolClassifier
+    model_config.pair_pooling = config.pooling == "pair"
+    model_config.one_way = config.pair_attention == "one-way"
     model = loader.from_pretrained(path, config=model_config)
     return model.to(device), tokenizer
 
@@ -328,7 +347,9 @@ def train_classifier(
     if config.augment and pairs is None:
         tr_texts, tr_labels = augment_rows(tr_texts, tr_labels, config.seed)
     model, tokenizer = _load_model(config, label_names, device)
-    encode = _Encoder(tokenizer, config.max_length, device)
+    if config.pair_attention == "one-way" and pairs is None:
+        raise VerticalsError("pair_attention='one-way' reads text pairs: pass pairs or use 'both'")
+    encode = _Encoder(tokenizer, config.max_length, device, config.pair_attention == "one-way")
     y = torch.tensor([label_names.index(v) for v in tr_labels], device=device)
     if config.head_warmup:
         _warm_head(model, encode, tr_texts, tr_pairs, y, config, progress)
@@ -475,7 +496,8 @@ def evaluate_trained(
     accuracy beside them as ``model_accuracy``."""
     from .evaluate import expected_calibration_error
 
-    encode = _Encoder(trained.tokenizer, config.max_length, get_settings().device)
+    encode = _Encoder(trained.tokenizer, config.max_length, get_settings().device,
+                      config.pair_attention == "one-way")
     logits = _predict_logits(
         trained.model, encode, [r.text for r in test], list(test_pairs) if test_pairs else None,
         config.batch_size,

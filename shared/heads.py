@@ -16,6 +16,9 @@ the demo's FAQ-trained reranker demotes articles, which its training gate catche
 mean over the joined sequence hides which side a token came from: from ~3,300 Bitext pairs
 the reranker learned nothing past "mostly not relevant" (held-out MRR@10 0.896 hybrid ->
 0.761 reranked), the pair head 0.895.
+
+With ``one_way`` (:mod:`shared.one_way`) the first text is read alone and the head reads the
+mean of the second text's tokens: the first text's work is then shared by all its pairs.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import torch
 from transformers import AutoModelForSequenceClassification
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.models.bert.modeling_bert import BertModel, BertPreTrainedModel
+
+from .one_way import one_way_mask
 
 
 class MeanPoolClassifier(BertPreTrainedModel):
@@ -41,6 +46,7 @@ class MeanPoolClassifier(BertPreTrainedModel):
         self.bert = BertModel(config, add_pooling_layer=False)
         self.dropout = torch.nn.Dropout(config.hidden_dropout_prob)
         self.pair_pooling = bool(getattr(config, "pair_pooling", False))
+        self.one_way = bool(getattr(config, "one_way", False))
         width = config.hidden_size * (2 if self.pair_pooling else 1)
         self.classifier = torch.nn.Linear(width, config.num_labels)
         self.post_init()
@@ -48,13 +54,18 @@ class MeanPoolClassifier(BertPreTrainedModel):
     def forward(
         self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs
     ) -> SequenceClassifierOutput:
+        mask = attention_mask
+        if self.one_way:  # the first text cannot see the second (shared.one_way)
+            mask = one_way_mask(attention_mask, token_type_ids, self.bert.embeddings.word_embeddings.weight.dtype)
         hidden = self.bert(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+            input_ids=input_ids, attention_mask=mask, token_type_ids=token_type_ids,
             inputs_embeds=kwargs.get("inputs_embeds"),
         ).last_hidden_state
         if attention_mask is None:
             attention_mask = torch.ones(hidden.shape[:2], device=hidden.device)
-        if self.pair_pooling:
+        if self.one_way:
+            pooled = _mean(hidden, attention_mask * (token_type_ids == 1).to(attention_mask.dtype))
+        elif self.pair_pooling:
             if token_type_ids is None:
                 token_type_ids = torch.zeros_like(attention_mask)
             second = (token_type_ids == 1).to(attention_mask.dtype)

@@ -46,6 +46,9 @@ def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
               help="Tokens the cross-encoder reads per pair (default: --max-length).")] = None,
           cross_layers: Annotated[int | None, typer.Option(
               help="Keep the base's first N layers in the cross-encoder (faster scoring).")] = None,
+          cross_attention: Annotated[str, typer.Option(
+              help="both: the cross-encoder reads each (profile, item) pair whole; one-way: it "
+                   "reads a profile once for all its items (faster scoring).")] = "both",
           as_json: JsonFlag = False) -> None:
     """Tune the bi-encoder and cross-encoder, export their fast CPU forms, fit the ranker on a
     later period, register all."""
@@ -54,7 +57,7 @@ def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
 
     text = TextConfig(epochs=epochs, bi_max_length=max_length,
                       cross_max_length=cross_max_length or max_length, cross_layers=cross_layers,
-                      max_pairs=max_pairs, max_cross=max_pairs)
+                      cross_attention=cross_attention, max_pairs=max_pairs, max_cross=max_pairs)
     config = TrainConfig(prefix=prefix, val_fraction=val_fraction, text=text, ranker_rows=max_pairs)
     emit(_service(items, interactions, prefix).train(config), as_json)
 

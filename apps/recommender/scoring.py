@@ -42,6 +42,9 @@ class TextConfig:
     max_cross: int | None = 3000
     random_negatives: int = 1
     cross_layers: int | None = None  # keep the base's first N layers in the cross-encoder
+    # "one-way": the cross-encoder reads the profile alone and each item against it, so a
+    # profile is encoded once for all its candidates (shared.one_way); "both": the whole pair
+    cross_attention: str = "both"
     export: bool = True  # ONNX forms of both models (served where they agreed with torch)
     seed: int = 0
 
@@ -50,6 +53,8 @@ class TextConfig:
             raise VerticalsError(f"epochs must be at least 1, got {self.epochs}")
         if self.random_negatives < 0:
             raise VerticalsError(f"random_negatives must be >= 0, got {self.random_negatives}")
+        if self.cross_attention not in ("both", "one-way"):
+            raise VerticalsError(f"cross_attention must be 'both' or 'one-way', got {self.cross_attention!r}")
 
 
 @dataclass
@@ -202,27 +207,32 @@ def train_text_models(examples: list[Example], negatives: list[Example],
         [e.label for e in labelled], names[1], base=config.base, epochs=config.epochs,
         max_length=config.cross_max_length, batch_size=config.batch_size, seed=config.seed,
         pooling="mean", head_warmup=True, layers=config.cross_layers,
+        pair_attention=config.cross_attention,
     )
     bi, cross = f"{names[0]}@{bi_version}", f"{names[1]}@{cross_version}"
     if config.export:
-        export_text_models(bi, cross, [(e.profile, item_text[e.item_id]) for e in labelled])
+        export_text_models(bi, cross if config.cross_attention == "both" else None,
+                           [(e.profile, item_text[e.item_id]) for e in labelled])
     return bi, cross
 
 
-def export_text_models(bi: str, cross: str, pairs: Sequence[tuple[str, str]]) -> dict:
-    """ONNX forms of both text models, checked on the real ``(profile, item text)`` pairs they
-    serve: the bi-encoder on both sides apart (cosine), the cross-encoder on the pairs (same
-    verdict). Serving runs it where it agreed (``shared.export.best_backend``). No int8: its
-    outputs depend on the batch (see ``TextScorer.warm_up``). Returns the two export reports."""
+def export_text_models(bi: str, cross: str | None, pairs: Sequence[tuple[str, str]]) -> dict:
+    """ONNX forms of the text models, checked on the real ``(profile, item text)`` pairs they
+    serve: the bi-encoder on both sides apart (cosine), the cross-encoder (None: a one-way one,
+    which serves its own cached path) on the pairs (same verdict). Serving runs a form where it
+    agreed (``shared.export.best_backend``). No int8: its outputs depend on the batch (see
+    ``TextScorer.warm_up``). Returns the export reports by model."""
     from shared import export_model, resolve_model
     from shared.export import CHECK_TEXTS
 
     pairs = list(pairs)[:CHECK_TEXTS]
     half = pairs[: CHECK_TEXTS // 2]
     texts = [p for p, _ in half] + [t for _, t in half]
-    return {"biencoder": export_model(resolve_model(bi), texts, embed=True, int8=False),
-            "interest": export_model(resolve_model(cross), [p for p, _ in pairs],
-                                     check_pairs=[t for _, t in pairs], int8=False)}
+    reports = {"biencoder": export_model(resolve_model(bi), texts, embed=True, int8=False)}
+    if cross is not None:
+        reports["interest"] = export_model(resolve_model(cross), [p for p, _ in pairs],
+                                           check_pairs=[t for _, t in pairs], int8=False)
+    return reports
 
 
 def train_ctr_scorer(examples: Sequence[CtrExample], name: str, base: str = "minilm",

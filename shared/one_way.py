@@ -1,0 +1,258 @@
+"""One-way pair classifiers: the first text is read alone, the second reads both.
+
+A cross-encoder reads a (profile, item) pair as one sequence, so each pair pays again for the
+profile's ~125 tokens, though a batch job scores one profile against dozens of items. In a
+one-way model the first text's tokens attend only to each other; the second text's tokens attend
+to both; the head reads the mean of the second text's tokens. The first text's keys and values
+at every layer then do not depend on the second text: they are computed once per distinct first
+text, and each pair pays only for its own tokens (~22 for a MovieLens item). This is the history
+caching of generative recommenders (M-FALCON, Zhai et al. 2024) and of MORES (Gao et al. 2020).
+
+Training runs the joined sequence through the stock encoder under :func:`one_way_mask`; serving
+(:func:`one_way_logits`) runs the two halves apart and gives the same logits (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FIRSTS_PER_CHUNK = 16  # distinct first texts whose keys and values are held at once
+FIRST_FILE, SECOND_FILE = "one_way_first.onnx", "one_way_second.onnx"  # in the export folder
+SECOND_INPUTS = ["input_ids", "attention_mask", "index", "first_keys", "first_values", "first_mask"]
+
+
+def halves(tokenizer, firsts: Sequence[str], seconds: Sequence[str], max_length: int
+           ) -> tuple[list[list[int]], list[list[int]]]:
+    """Token ids of each side, each cut at ``max_length`` on its own (the first text's length
+    never depends on the second's): ``("a b", "c") -> ([CLS, a, b, SEP], [c, SEP])``."""
+    first = tokenizer(list(firsts), truncation=True, max_length=max_length)["input_ids"]
+    second = tokenizer(list(seconds), add_special_tokens=False, truncation=True,
+                       max_length=max_length - 1)["input_ids"]
+    return first, [ids + [tokenizer.sep_token_id] for ids in second]
+
+
+def encode_one_way(tokenizer, firsts: Sequence[str], seconds: Sequence[str], max_length: int
+                   ) -> dict[str, torch.Tensor]:
+    """The joined sequences a one-way model trains on: ``[CLS] first [SEP] second [SEP]``,
+    token types 0 then 1, padded on the right."""
+    first, second = halves(tokenizer, firsts, seconds, max_length)
+    ids, mask = _padded([a + b for a, b in zip(first, second)], tokenizer.pad_token_id)
+    types, _ = _padded([[0] * len(a) + [1] * len(b) for a, b in zip(first, second)], 0)
+    return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask),
+            "token_type_ids": torch.from_numpy(types)}
+
+
+def one_way_mask(attention_mask: torch.Tensor, token_type_ids: torch.Tensor, dtype: torch.dtype
+                 ) -> torch.Tensor:
+    """Additive ``(batch, 1, seq, seq)`` mask: a query sees a key that is not padding and is in
+    the first text, or any such key when the query is in the second text."""
+    keys = attention_mask.bool()[:, None, None, :]
+    allowed = keys & ((token_type_ids == 0)[:, None, None, :] | (token_type_ids == 1)[:, None, :, None])
+    return _additive(allowed, dtype)
+
+
+def one_way_logits(stages: TorchStages | OnnxStages, tokenizer, firsts: Sequence[str],
+                   seconds: Sequence[str], max_length: int, batch_size: int = 64) -> np.ndarray:
+    """Logits of a one-way model for each (first, second) pair: each distinct first text is
+    encoded once (``stages.first``), then its pairs a batch at a time (``stages.second``)."""
+    first, second = halves(tokenizer, firsts, seconds, max_length)
+    slots: dict[tuple[int, ...], int] = {}
+    owner = [slots.setdefault(tuple(ids), len(slots)) for ids in first]
+    pairs_of: list[list[int]] = [[] for _ in slots]
+    for row, slot in enumerate(owner):
+        pairs_of[slot].append(row)
+    distinct = [list(ids) for ids in slots]
+    out = np.zeros((len(first), stages.labels), dtype=np.float32)
+    by_length = sorted(range(len(distinct)), key=lambda i: len(distinct[i]))
+    for start in range(0, len(by_length), FIRSTS_PER_CHUNK):
+        chunk = by_length[start:start + FIRSTS_PER_CHUNK]
+        ids, mask = _padded([distinct[i] for i in chunk], tokenizer.pad_token_id)
+        cached = stages.first(ids, mask)
+        at = {slot: i for i, slot in enumerate(chunk)}
+        rows = sorted((r for slot in chunk for r in pairs_of[slot]), key=lambda r: len(second[r]))
+        for b in range(0, len(rows), batch_size):
+            batch = rows[b:b + batch_size]
+            index = np.array([at[owner[r]] for r in batch], dtype=np.int64)
+            out[batch] = stages.second(*_padded([second[r] for r in batch], tokenizer.pad_token_id),
+                                       index, *cached, mask)
+    return out
+
+
+class FirstStage(torch.nn.Module):
+    """First texts -> their keys and values at every layer, each ``(layers, n, heads, length,
+    head width)``: all a second text reads of them."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple:  # noqa: D102
+        hidden = self.model.bert.embeddings(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids))
+        _, kv = _layers(self.model, hidden, _additive(attention_mask.bool()[:, None, None, :], hidden.dtype))
+        return torch.stack([k for k, _ in kv]), torch.stack([v for _, v in kv])
+
+
+class SecondStage(torch.nn.Module):
+    """Second texts -> logits, each reading the keys and values of first text ``index``, its
+    positions continuing after that text's (as in the joined sequence)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, index: torch.Tensor,
+                first_keys: torch.Tensor, first_values: torch.Tensor, first_mask: torch.Tensor
+                ) -> torch.Tensor:  # noqa: D102
+        first_mask = first_mask[index]
+        positions = first_mask.sum(1, keepdim=True) + torch.cumsum(torch.ones_like(input_ids), 1) - 1
+        hidden = self.model.bert.embeddings(input_ids=input_ids, token_type_ids=torch.ones_like(input_ids),
+                                            position_ids=positions)
+        seen = torch.cat([first_mask, attention_mask], 1).bool()[:, None, None, :]
+        prefix = [(first_keys[i][index], first_values[i][index]) for i in range(first_keys.shape[0])]
+        hidden, _ = _layers(self.model, hidden, _additive(seen, hidden.dtype), prefix)
+        weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return self.model.classifier((hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9))
+
+
+class TorchStages:
+    """The two stages in torch, on ``device``; arrays in, logits out as numpy."""
+
+    name = "torch-one-way"
+
+    def __init__(self, model: torch.nn.Module, device: str = "cpu") -> None:
+        model = model.to(device).eval()
+        self.device, self.labels = device, model.config.num_labels
+        self._first, self._second = FirstStage(model).eval(), SecondStage(model).eval()
+
+    @torch.inference_mode()
+    def first(self, ids: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._first(*self._tensors(ids, mask))
+
+    @torch.inference_mode()
+    def second(self, ids: np.ndarray, mask: np.ndarray, index: np.ndarray, keys: torch.Tensor,
+               values: torch.Tensor, first_mask: np.ndarray) -> np.ndarray:
+        ids, mask, index, first_mask = self._tensors(ids, mask, index, first_mask)
+        return self._second(ids, mask, index, keys, values, first_mask).float().cpu().numpy()
+
+    def _tensors(self, *arrays: np.ndarray) -> list[torch.Tensor]:
+        return [torch.as_tensor(a, device=self.device) for a in arrays]
+
+
+class OnnxStages:
+    """The two stages as exported ONNX graphs (:func:`export_one_way`), run by onnxruntime."""
+
+    name = "onnx-one-way"
+
+    def __init__(self, folder: Path, labels: int, threads: int | None = None) -> None:
+        from .export import OnnxBackend
+
+        self.labels = labels
+        self._first = OnnxBackend(folder / FIRST_FILE, threads).session
+        self._second = OnnxBackend(folder / SECOND_FILE, threads).session
+
+    def first(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keys, values = self._first.run(None, {"input_ids": ids, "attention_mask": mask})
+        return keys, values
+
+    def second(self, ids: np.ndarray, mask: np.ndarray, index: np.ndarray, keys: np.ndarray,
+               values: np.ndarray, first_mask: np.ndarray) -> np.ndarray:
+        return self._second.run(None, dict(zip(SECOND_INPUTS, (ids, mask, index, keys, values, first_mask))))[0]
+
+
+def serving_stages(model_dir: Path, model_loader, device: str = "cpu",
+                   threads: int | None = None) -> TorchStages | OnnxStages:
+    """The faster of the two forms on CPU: ONNX where its export agreed with torch and measured
+    faster (``export/report.json``), else torch (``model_loader()`` gives the torch model)."""
+    from .export import MIN_AGREEMENT, _report, export_dir
+
+    report = _report(model_dir)
+    if device == "cpu" and report.get("kind") == "one_way" \
+            and report.get("onnx_agreement", 0) >= MIN_AGREEMENT \
+            and report.get("onnx_pairs_per_s", 0) > report.get("torch_pairs_per_s", 0):
+        return OnnxStages(export_dir(model_dir), int(report["labels"]), threads)
+    return TorchStages(model_loader(), device)
+
+
+def export_one_way(model: torch.nn.Module, tokenizer, folder: Path, firsts: Sequence[str],
+                   seconds: Sequence[str], max_length: int) -> dict:
+    """Write both stages as ONNX graphs into ``folder``; report their agreement with torch
+    (same verdict) and pairs/second, each measured on the check pairs."""
+    import time
+    import warnings
+
+    torch_stages = TorchStages(model.float(), "cpu")
+    ids, mask = _padded(halves(tokenizer, firsts[:2], seconds[:2], max_length)[0], tokenizer.pad_token_id)
+    keys, values = torch_stages.first(ids, mask)
+    sample_second = _padded(halves(tokenizer, firsts[:2], seconds[:2], max_length)[1], tokenizer.pad_token_id)
+    as_tensors = [torch.as_tensor(a) for a in (*sample_second, np.array([1, 0]))]
+    with warnings.catch_warnings():  # subtle: tracer warnings about shape branches; agreement decides
+        warnings.simplefilter("ignore")
+        torch.onnx.export(torch_stages._first, tuple(torch.as_tensor(a) for a in (ids, mask)),
+                          str(folder / FIRST_FILE), input_names=["input_ids", "attention_mask"],
+                          output_names=["first_keys", "first_values"], opset_version=17, dynamo=False,
+                          dynamic_axes={"input_ids": {0: "n", 1: "len"}, "attention_mask": {0: "n", 1: "len"},
+                                        "first_keys": {1: "n", 3: "len"}, "first_values": {1: "n", 3: "len"}})
+        torch.onnx.export(torch_stages._second, (*as_tensors, keys, values, torch.as_tensor(mask)),
+                          str(folder / SECOND_FILE), input_names=SECOND_INPUTS, output_names=["logits"],
+                          opset_version=17, dynamo=False,
+                          dynamic_axes={"input_ids": {0: "pairs", 1: "len"}, "attention_mask": {0: "pairs", 1: "len"},
+                                        "index": {0: "pairs"}, "first_keys": {1: "n", 3: "first_len"},
+                                        "first_values": {1: "n", 3: "first_len"},
+                                        "first_mask": {0: "n", 1: "first_len"}, "logits": {0: "pairs"}})
+    onnx_stages = OnnxStages(folder, torch_stages.labels)
+    report: dict = {"kind": "one_way", "labels": torch_stages.labels, "check_pairs": len(firsts),
+                    "max_length": max_length}
+    results = {}
+    for form, stages in (("torch", torch_stages), ("onnx", onnx_stages)):
+        one_way_logits(stages, tokenizer, firsts, seconds, max_length)  # warm up
+        started = time.perf_counter()
+        results[form] = one_way_logits(stages, tokenizer, firsts, seconds, max_length)
+        report[f"{form}_pairs_per_s"] = round(len(firsts) / (time.perf_counter() - started), 1)
+    report["onnx_agreement"] = float(np.mean(results["onnx"].argmax(1) == results["torch"].argmax(1)))
+    report["onnx_max_abs_diff"] = float(np.abs(results["onnx"] - results["torch"]).max())
+    return report
+
+
+def _layers(model, hidden: torch.Tensor, bias: torch.Tensor,
+            prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> tuple:
+    """BERT's layers by hand, with each layer's keys and values put after ``prefix``'s (the
+    cached first text): returns the last hidden states and each layer's own keys and values."""
+    own = []
+    for i, layer in enumerate(model.bert.encoder.layer):
+        attention = layer.attention.self
+        query, key, value = (_split(attention.query(hidden), attention.num_attention_heads),
+                             _split(attention.key(hidden), attention.num_attention_heads),
+                             _split(attention.value(hidden), attention.num_attention_heads))
+        own.append((key, value))
+        if prefix is not None:
+            key, value = torch.cat([prefix[i][0], key], 2), torch.cat([prefix[i][1], value], 2)
+        context = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=bias)
+        context = context.transpose(1, 2).reshape(hidden.shape)
+        after = layer.attention.output(context, hidden)
+        hidden = layer.output(layer.intermediate(after), after)
+    return hidden, own
+
+
+def _split(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """``(n, length, width) -> (n, heads, length, width / heads)``."""
+    return x.view(x.shape[0], x.shape[1], heads, -1).transpose(1, 2)
+
+
+def _padded(rows: list[list[int]], pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Right-padded int64 ``(input_ids, attention_mask)``: ``[[5, 6], [7]] -> [[5, 6], [7, pad]],
+    [[1, 1], [1, 0]]``."""
+    ids = np.full((len(rows), max(len(r) for r in rows)), pad, dtype=np.int64)
+    mask = np.zeros(ids.shape, dtype=np.int64)
+    for i, row in enumerate(rows):
+        ids[i, :len(row)], mask[i, :len(row)] = row, 1
+    return ids, mask
+
+
+def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """0 where ``allowed``, the dtype's most negative number elsewhere."""
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(
+        ~allowed, torch.finfo(dtype).min)
