@@ -98,8 +98,7 @@ class Classifier:
         if self.one_way:
             if pairs is None:
                 raise ValueError(f"{self.path.name} is a one-way pair model: pass pairs")
-            return one_way_logits(self._backend, self.tokenizer, texts, pairs, self.max_length,
-                                  self.batch_size)
+            return one_way_logits(self._backend, self.tokenizer, texts, pairs, self.max_length)
         # subtle: batching texts of similar length cuts padding, the main CPU cost on short texts
         order = length_order(texts, pairs)
         out = []

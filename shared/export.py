@@ -231,6 +231,11 @@ def best_form(model_dir: Path, lossless: bool = False, single: bool = False) -> 
 
 def _fastest(report: dict, folder: Path, lossless: bool, single: bool) -> str | None:
     """:func:`best_form` on a report already read."""
+    if report.get("kind") == "one_way":  # its two ONNX stages (shared.one_way) are one form
+        from .one_way import SECOND_FILE
+
+        agreed = report.get("onnx_agreement", 0.0) >= MIN_AGREEMENT
+        return "onnx" if agreed and (folder / SECOND_FILE).exists() else None
     best, best_speed = None, -1.0
     for form, file in FILES.items():
         speed = report.get(f"{form}_texts_per_s", 0.0)

@@ -21,6 +21,9 @@ import numpy as np
 import torch
 
 FIRSTS_PER_CHUNK = 16  # distinct first texts whose keys and values are held at once
+# second texts scored at once; subtle: each reads its first text's keys and values copied out
+# per pair, and 64 at a time ran slower than 32 (MovieLens, 6 layers: 131 vs 169 pairs/s)
+PAIRS_PER_BATCH = 32
 FIRST_FILE, SECOND_FILE = "one_way_first.onnx", "one_way_second.onnx"  # in the export folder
 SECOND_INPUTS = ["input_ids", "attention_mask", "index", "first_keys", "first_values", "first_mask"]
 
@@ -29,10 +32,11 @@ def halves(tokenizer, firsts: Sequence[str], seconds: Sequence[str], max_length:
            ) -> tuple[list[list[int]], list[list[int]]]:
     """Token ids of each side, each cut at ``max_length`` on its own (the first text's length
     never depends on the second's): ``("a b", "c") -> ([CLS, a, b, SEP], [c, SEP])``."""
-    first = tokenizer(list(firsts), truncation=True, max_length=max_length)["input_ids"]
+    distinct = list(dict.fromkeys(firsts))  # subtle: a batch job repeats each profile ~40 times
+    encoded = dict(zip(distinct, tokenizer(distinct, truncation=True, max_length=max_length)["input_ids"]))
     second = tokenizer(list(seconds), add_special_tokens=False, truncation=True,
                        max_length=max_length - 1)["input_ids"]
-    return first, [ids + [tokenizer.sep_token_id] for ids in second]
+    return [encoded[text] for text in firsts], [ids + [tokenizer.sep_token_id] for ids in second]
 
 
 def encode_one_way(tokenizer, firsts: Sequence[str], seconds: Sequence[str], max_length: int
@@ -56,7 +60,7 @@ def one_way_mask(attention_mask: torch.Tensor, token_type_ids: torch.Tensor, dty
 
 
 def one_way_logits(stages: TorchStages | OnnxStages, tokenizer, firsts: Sequence[str],
-                   seconds: Sequence[str], max_length: int, batch_size: int = 64) -> np.ndarray:
+                   seconds: Sequence[str], max_length: int, batch_size: int = PAIRS_PER_BATCH) -> np.ndarray:
     """Logits of a one-way model for each (first, second) pair: each distinct first text is
     encoded once (``stages.first``), then its pairs a batch at a time (``stages.second``)."""
     first, second = halves(tokenizer, firsts, seconds, max_length)
@@ -165,15 +169,12 @@ class OnnxStages:
 
 def serving_stages(model_dir: Path, model_loader, device: str = "cpu",
                    threads: int | None = None) -> TorchStages | OnnxStages:
-    """The faster of the two forms on CPU: ONNX where its export agreed with torch and measured
-    faster (``export/report.json``), else torch (``model_loader()`` gives the torch model)."""
-    from .export import MIN_AGREEMENT, _report, export_dir
+    """On CPU the ONNX stages where their export agreed with torch (``shared.export.best_form``;
+    lossless: fp32), else the torch stages (``model_loader()`` gives the torch model)."""
+    from .export import _report, best_form, export_dir
 
-    report = _report(model_dir)
-    if device == "cpu" and report.get("kind") == "one_way" \
-            and report.get("onnx_agreement", 0) >= MIN_AGREEMENT \
-            and report.get("onnx_pairs_per_s", 0) > report.get("torch_pairs_per_s", 0):
-        return OnnxStages(export_dir(model_dir), int(report["labels"]), threads)
+    if device == "cpu" and best_form(model_dir) == "onnx":
+        return OnnxStages(export_dir(model_dir), int(_report(model_dir)["labels"]), threads)
     return TorchStages(model_loader(), device)
 
 

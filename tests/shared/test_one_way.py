@@ -103,7 +103,6 @@ def test_a_trained_one_way_cross_encoder_serves_its_stages_in_torch_and_onnx(hom
     np.testing.assert_allclose(one_way_logits(onnx, served.tokenizer, firsts, longer, 32),
                                one_way_logits(TorchStages(load_classifier_model(path)), served.tokenizer,
                                               firsts, longer, 32), atol=1e-4)
-    fresh = Classifier(path)  # serves the faster form the export measured
-    faster = "onnx" if report["onnx_pairs_per_s"] > report["torch_pairs_per_s"] else "torch"
-    assert fresh.backend_name == f"{faster}-one-way"
+    fresh = Classifier(path)  # serves the export, which agreed
+    assert fresh.backend_name == "onnx-one-way"
     np.testing.assert_allclose(fresh.logits(firsts, seconds), joined.numpy(), atol=1e-4)
