@@ -44,11 +44,11 @@ def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
                    "candidate) rows fit the ranker.")] = 3000,
           cross_max_length: Annotated[int | None, typer.Option(
               help="Tokens the cross-encoder reads per pair (default: --max-length).")] = None,
-          cross_layers: Annotated[int | None, typer.Option(
-              help="Keep the base's first N layers in the cross-encoder (faster scoring).")] = None,
+          cross_layers: Annotated[int, typer.Option(
+              help="Keep the base's first N layers in the cross-encoder (fewer: faster scoring).")] = 2,
           cross_attention: Annotated[str, typer.Option(
-              help="both: the cross-encoder reads each (profile, item) pair whole; one-way: it "
-                   "reads a profile once for all its items (faster scoring).")] = "both",
+              help="one-way: the cross-encoder reads a profile once for all its items; both: "
+                   "it reads each (profile, item) pair whole (slower).")] = "one-way",
           as_json: JsonFlag = False) -> None:
     """Tune the bi-encoder and cross-encoder, export their fast CPU forms, fit the ranker on a
     later period, register all."""

@@ -41,10 +41,13 @@ class TextConfig:
     max_pairs: int | None = 3000
     max_cross: int | None = 3000
     random_negatives: int = 1
-    cross_layers: int | None = None  # keep the base's first N layers in the cross-encoder
-    # "one-way": the cross-encoder reads the profile alone and each item against it, so a
-    # profile is encoded once for all its candidates (shared.one_way); "both": the whole pair
-    cross_attention: str = "both"
+    # subtle: the cross-encoder reads the profile alone and each item against it ("one-way",
+    # shared.one_way), so a batch job encodes a profile once for all its candidates; "both"
+    # reads each whole pair. With the base's first 2 layers (None: all) a MovieLens batch job
+    # scored 535 pairs/s against 28 for 6 layers reading both ways, and its held-out AUC was
+    # 0.78 against 0.64; nDCG@10 on 100 users moved within one hit (apps/recommender/README.md)
+    cross_layers: int | None = 2
+    cross_attention: str = "one-way"
     export: bool = True  # ONNX forms of both models (served where they agreed with torch)
     seed: int = 0
 
@@ -211,28 +214,25 @@ def train_text_models(examples: list[Example], negatives: list[Example],
     )
     bi, cross = f"{names[0]}@{bi_version}", f"{names[1]}@{cross_version}"
     if config.export:
-        export_text_models(bi, cross if config.cross_attention == "both" else None,
-                           [(e.profile, item_text[e.item_id]) for e in labelled])
+        export_text_models(bi, cross, [(e.profile, item_text[e.item_id]) for e in labelled])
     return bi, cross
 
 
-def export_text_models(bi: str, cross: str | None, pairs: Sequence[tuple[str, str]]) -> dict:
-    """ONNX forms of the text models, checked on the real ``(profile, item text)`` pairs they
-    serve: the bi-encoder on both sides apart (cosine), the cross-encoder (None: a one-way one,
-    which serves its own cached path) on the pairs (same verdict). Serving runs a form where it
-    agreed (``shared.export.best_backend``). No int8: its outputs depend on the batch (see
-    ``TextScorer.warm_up``). Returns the export reports by model."""
+def export_text_models(bi: str, cross: str, pairs: Sequence[tuple[str, str]]) -> dict:
+    """ONNX forms of both text models, checked on the real ``(profile, item text)`` pairs they
+    serve: the bi-encoder on both sides apart (cosine), the cross-encoder on the pairs (same
+    verdict; a one-way one as its two stages, :mod:`shared.one_way`). Serving runs a form where
+    it agreed (``shared.export.best_form``). No int8: its outputs depend on the batch (see
+    ``TextScorer.warm_up``). Returns the two export reports."""
     from shared import export_model, resolve_model
     from shared.export import CHECK_TEXTS
 
     pairs = list(pairs)[:CHECK_TEXTS]
     half = pairs[: CHECK_TEXTS // 2]
     texts = [p for p, _ in half] + [t for _, t in half]
-    reports = {"biencoder": export_model(resolve_model(bi), texts, embed=True, int8=False)}
-    if cross is not None:
-        reports["interest"] = export_model(resolve_model(cross), [p for p, _ in pairs],
-                                           check_pairs=[t for _, t in pairs], int8=False)
-    return reports
+    return {"biencoder": export_model(resolve_model(bi), texts, embed=True, int8=False),
+            "interest": export_model(resolve_model(cross), [p for p, _ in pairs],
+                                     check_pairs=[t for _, t in pairs], int8=False)}
 
 
 def train_ctr_scorer(examples: Sequence[CtrExample], name: str, base: str = "minilm",

@@ -46,7 +46,8 @@ def test_an_unknown_pinned_version_is_one_line_naming_the_versions(
 def test_training_exports_both_text_models_checked_on_what_they_serve(
         service: RecommenderService) -> None:
     """ONNX forms exist, were checked on real (profile, item) pairs, and are what serving runs;
-    the cross-encoder keeps the layers it was asked to keep."""
+    the cross-encoder keeps the layers it was asked to keep and reads each profile once (its two
+    one-way stages)."""
     import json
 
     from apps.recommender.scoring import TextScorer
@@ -57,12 +58,12 @@ def test_training_exports_both_text_models_checked_on_what_they_serve(
     bi_report = json.loads((registry.path("rec-biencoder") / "export" / "report.json").read_text())
     cross_report = json.loads((registry.path("rec-interest") / "export" / "report.json").read_text())
     assert bi_report["kind"] == "embedder" and not bi_report["check_pairs"]
-    assert cross_report["kind"] == "classifier" and cross_report["check_pairs"]
-    assert bi_report["check_texts"] == 2 * cross_report["check_texts"] > 0  # profiles, items
+    assert cross_report["kind"] == "one_way" and cross["params"]["pair_attention"] == "one-way"
+    assert bi_report["check_texts"] == 2 * cross_report["check_pairs"] > 0  # profiles, items
     assert bi_report["onnx_agreement"] == cross_report["onnx_agreement"] == 1.0
     scorer = TextScorer(str(registry.path("rec-biencoder")), str(registry.path("rec-interest")))
     scorer.warm_up()
-    assert scorer._classifier.backend_name.endswith(".onnx")
+    assert scorer._classifier.backend_name == "onnx-one-way"
     assert scorer._embedder.backend_name == "model.onnx", "the bi-encoder serves its exported form"
     config = json.loads((registry.path("rec-interest") / "config.json").read_text())
     assert config["num_hidden_layers"] == cross["params"]["layers"] == 2
