@@ -15,12 +15,20 @@ import re
 # local part starts where a run of its characters does, or a long word took quadratic time
 _EMAIL = re.compile(r"(?:\"[^\"\n]{1,64}\"|(?<![\w.+%-])[\w.+%-]+)(?:@(?:[\w-]+(?:\.[\w-]+)+|localhost\b)"
                     r"|(?:\s+@\s+|\s*[(\[]at[)\]]\s*)[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}\b)", re.IGNORECASE)
+# Spoken addresses: "john dot smith at acme dot com", or "jo at gmail dot com" with a mail
+# provider's host; "it at amazon dot com" names a shop, not an address, and stays. subtle: a
+# local part starts where its chain of words does, or "a dot a dot ..." took quadratic time
+_PROVIDERS = r"(?:gmail|googlemail|yahoo|hotmail|outlook|icloud|aol|proton(?:mail)?|gmx|live|msn)"
+_AT, _DOT = r"\s+(?:at|\(at\)|\[at\])\s+", r"(?:\s+dot\s+|\.)"
+_SPOKEN_EMAIL = re.compile(
+    rf"(?<![\w+-])(?<!\bdot\s)(?<!\bunderscore\s)[\w+-]+(?:\s+(?:dot|underscore)\s+[\w+-]+)+{_AT}[\w-]+(?:{_DOT}[\w-]+)*\s+dot\s+[^\W\d_]{{2,}}\b"
+    rf"|(?<![\w.+-])[\w.+-]+{_AT}{_PROVIDERS}(?:{_DOT}[^\W\d_]{{2,}})+\b", re.IGNORECASE)
 # IBAN as typed: any case, letters allowed in the bank part (``gb82 west 1234 ...``)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b",
                    re.IGNORECASE)
-# 13-19 digits, optionally grouped by spaces, dashes, dots, slashes, underscores or commas:
-# card numbers; subtle: digits, not word boundaries, end them ("visa4111...", "...1111exp")
-_CARD = re.compile(r"(?<!\d)\d(?:[ .,/_-]?\d){12,18}(?!\d)")
+# 13-19 digits, optionally grouped by spaces, dashes, dots, slashes, underscores, commas or
+# pipes: card numbers; subtle: digits, not word boundaries, end them ("visa4111...", "...1111exp")
+_CARD = re.compile(r"(?<!\d)\d(?:[ .,/_|-]?\d){12,18}(?!\d)")
 # Phone numbers: an optional +country code, then 7-15 digits with separators ("...4567x89": an
 # extension follows)
 _PHONE = re.compile(r"(?<![\w(+#])(?:\+|\()?\d[\d ()./-]{6,17}\d(?![\d_]|(?![xX])[^\W\d])")
@@ -84,13 +92,13 @@ def _read_dashes(match: re.Match[str]) -> str:
 def _mask_card(match: re.Match[str]) -> str:
     """A card (Luhn), else a number masked as one ("[NUMBER]": a mistyped card is still one).
 
-    Grouped by ``/,_`` it is a card only in fours ("4111/1111/1111/1111") or as the first group
+    Grouped by ``/,_|`` it is a card only in fours ("4111/1111/1111/1111") or as the first group
     ("4111111111111111/12/26": the card, then its expiry); otherwise a date or a list of ids,
     kept. Glued to a word before it, it is a reference ("INV2024050112349"), kept, unless the
     word names a card ("visa4111...", "cardno4111..."); glued to one after it ("...1111exp"),
     it is a card when Luhn says so, else kept ("20240501123456ABC")."""
     found, start, end, text = match.group(0), match.start(), match.end(), match.string
-    parts = re.split(r"[/,_]", found)
+    parts = re.split(r"[/,_|]", found)
     if len(parts) > 1:
         head = re.sub(r"\D", "", parts[0])
         if 13 <= len(head) <= 19 and _is_card(head):
@@ -123,6 +131,7 @@ def mask_pii(text: str) -> str:
     """
     text = _DASH_RUN.sub(_read_dashes, text.translate(_SPACES))
     text = _EMAIL.sub("[EMAIL]", text)
+    text = _SPOKEN_EMAIL.sub("[EMAIL]", text)
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
     text = _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}[CVV]", text)

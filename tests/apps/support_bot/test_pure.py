@@ -50,6 +50,12 @@ from apps.support_bot.training import checked_links, choose_threshold, split_que
     ("card 4111\u200b1111\u200b1111\u200b1111", "card [CARD]"),
     ("card 4111/1111/1111/1111, card4111111111111111, 4111111111111111exp",
      "card [CARD], card[CARD], [CARD]exp"),
+    # addresses spelt out; a shop's web address is not one
+    ("john dot smith at acme dot com, jo at gmail dot com, jo.doe at hotmail.co.uk",
+     "[EMAIL], [EMAIL], [EMAIL]"),
+    ("I bought it at amazon dot com, meet me at home, arrive at 5 dot 30", None),
+    # pipes as a card's group separator; ids in a table row stay
+    ("card 4111|1111|1111|1111 | order |123|45678|901234|", "card [CARD] | order |123|45678|901234|"),
     ("call 5551234567x89", "call [PHONE]x89"),
     ("my account no. AB12345678", "my account no. [ACCOUNT]"),
     ("IBAN GB82-WEST-1234-5698-7654-32", "IBAN [ACCOUNT]"),
