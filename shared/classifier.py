@@ -21,7 +21,9 @@ class Classifier:
     """A fine-tuned text (or text-pair) classifier loaded from a directory.
 
     Cheap to construct; weights load on first use (``warm_up``). Picks the exported int8/ONNX
-    form when one passed its agreement check, else torch.
+    form when one passed its agreement check, else torch. A one-way pair model
+    (:mod:`shared.one_way`) serves its two stages (ONNX where they agreed), scoring
+    ``one_way.PAIRS_PER_BATCH`` pairs at a time whatever ``batch_size`` says.
 
     Example::
 

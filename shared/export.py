@@ -1,7 +1,8 @@
 """Fast CPU forms: ONNX export (lossless), int8 dynamic quantization and bf16 (lossy: checked).
 
 ``export_model`` writes ``<model dir>/export/`` atomically: ``model.onnx``, ``model.int8.onnx``
-and ``report.json`` (agreement with the torch model and texts/second for each form). An int8
+and ``report.json`` (agreement with the torch model and texts/second for each form); for a
+one-way pair model (:mod:`shared.one_way`) its two fp32 stages and their report instead. An int8
 form that disagrees is quantized again with each layer's feed-forward output kept in fp32. The bf16
 form needs no file: the torch weights are cast when it loads; it is fast only where the CPU
 multiplies bf16 natively (AMX / AVX512-BF16), which the measured speed shows. Serving code calls
@@ -25,6 +26,7 @@ from .storage import atomic_dir
 
 INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 MIN_AGREEMENT = 0.99
+MAX_ONE_WAY_DIFF = 1e-3  # the largest logit difference a one-way model's ONNX stages may show
 FILES = {"onnx": "model.onnx", "int8": "model.int8.onnx", "bf16": None}  # bf16: cast at load
 # outputs depend on the batch: int8 scales by each batch's range; bf16 rounds to 3 digits and a
 # text's logits moved by up to 0.004 between batch compositions (demo cross-encoder)
@@ -232,10 +234,12 @@ def best_form(model_dir: Path, lossless: bool = False, single: bool = False) -> 
 def _fastest(report: dict, folder: Path, lossless: bool, single: bool) -> str | None:
     """:func:`best_form` on a report already read."""
     if report.get("kind") == "one_way":  # its two ONNX stages (shared.one_way) are one form
-        from .one_way import SECOND_FILE
+        from .one_way import FIRST_FILE, SECOND_FILE
 
-        agreed = report.get("onnx_agreement", 0.0) >= MIN_AGREEMENT
-        return "onnx" if agreed and (folder / SECOND_FILE).exists() else None
+        # subtle: a ranker reads P(interest) itself, so the same verdicts are not enough
+        agreed = (report.get("onnx_agreement", 0.0) >= MIN_AGREEMENT
+                  and report.get("onnx_max_abs_diff", 1.0) <= MAX_ONE_WAY_DIFF)
+        return "onnx" if agreed and (folder / FIRST_FILE).exists() and (folder / SECOND_FILE).exists() else None
     best, best_speed = None, -1.0
     for form, file in FILES.items():
         speed = report.get(f"{form}_texts_per_s", 0.0)
@@ -307,10 +311,13 @@ def export_model(
                 report["int8_fp32_ffn_output"] = True
             measure("bf16", TorchBackend(load_torch(model_dir, embed), "cpu", embed, torch.bfloat16))
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
-    folder = Path(model_dir)
-    label = f"{folder.parent.name}@{folder.name}" if folder.name[1:].isdigit() else folder.name
-    print(f"export {label}: {summary(report)}", file=sys.stderr)
+    print(f"export {_label(Path(model_dir))}: {summary(report)}", file=sys.stderr)
     return report
+
+
+def _label(folder: Path) -> str:
+    """``models/intents/v3 -> "intents@v3"``; another folder by its name."""
+    return f"{folder.parent.name}@{folder.name}" if folder.name[1:].isdigit() else folder.name
 
 
 def _export_one_way(model_dir: Path, model, tokenizer, texts: list[str], pairs: list[str] | None,
@@ -324,7 +331,7 @@ def _export_one_way(model_dir: Path, model, tokenizer, texts: list[str], pairs: 
     with atomic_dir(export_dir(model_dir)) as tmp:
         report = export_one_way(model, tokenizer, tmp, texts, pairs, max_length)
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
-    print(f"export {model_dir.parent.name}@{model_dir.name}: {summary(report)}", file=sys.stderr)
+    print(f"export {_label(model_dir)}: {summary(report)}", file=sys.stderr)
     return report
 
 
@@ -336,9 +343,11 @@ def summary(report: dict) -> str:
     'torch 350/s; onnx 400/s (agrees 1.000); int8 900/s (agrees 0.970, below 0.99: not served)'
     """
     if report.get("kind") == "one_way":
-        low = f", below {MIN_AGREEMENT}: not served" if report["onnx_agreement"] < MIN_AGREEMENT else ""
+        ok = report["onnx_agreement"] >= MIN_AGREEMENT and report["onnx_max_abs_diff"] <= MAX_ONE_WAY_DIFF
+        low = "" if ok else f", or logits off by over {MAX_ONE_WAY_DIFF}: not served"
         return (f"one-way pairs: torch {report['torch_pairs_per_s']:.0f}/s; onnx "
-                f"{report['onnx_pairs_per_s']:.0f}/s (agrees {report['onnx_agreement']:.3f}{low})")
+                f"{report['onnx_pairs_per_s']:.0f}/s (agrees {report['onnx_agreement']:.3f}{low}); "
+                "no int8 or bf16: one-way stages export in fp32")
     parts = [f"torch {report.get('torch_texts_per_s', 0):.0f}/s"]
     for form in FILES:
         if f"{form}_agreement" in report:

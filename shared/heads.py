@@ -56,6 +56,9 @@ class MeanPoolClassifier(BertPreTrainedModel):
     ) -> SequenceClassifierOutput:
         mask = attention_mask
         if self.one_way:  # the first text cannot see the second (shared.one_way)
+            if attention_mask is None or token_type_ids is None:
+                raise ValueError("a one-way model reads a joined pair: pass attention_mask and "
+                                 "token_type_ids (shared.one_way.encode_one_way makes them)")
             mask = one_way_mask(attention_mask, token_type_ids, self.bert.embeddings.word_embeddings.weight.dtype)
         hidden = self.bert(
             input_ids=input_ids, attention_mask=mask, token_type_ids=token_type_ids,

@@ -49,6 +49,7 @@ def test_cached_scores_equal_the_joined_sequence_in_any_batching(fresh):
     for batch_size in (1, 7, 64):
         np.testing.assert_allclose(one_way_logits(stages, tokenizer, firsts, seconds, 32, batch_size),
                                    joined, atol=1e-5)
+    assert one_way_logits(stages, tokenizer, [], [], 32).shape == (0, 2)
     # a first text longer than max_length is cut on its own: its pairs still share one encoding
     long = ["liked " + "Casablanca (1942) | " * 40] * 3
     with torch.inference_mode():
@@ -106,3 +107,18 @@ def test_a_trained_one_way_cross_encoder_serves_its_stages_in_torch_and_onnx(hom
     fresh = Classifier(path)  # serves the export, which agreed
     assert fresh.backend_name == "onnx-one-way"
     np.testing.assert_allclose(fresh.logits(firsts, seconds), joined.numpy(), atol=1e-4)
+    assert export_model(path, firsts[:1], check_pairs=seconds[:1])["onnx_agreement"] == 1.0  # one pair
+
+
+def test_one_way_stages_serve_only_where_verdicts_and_logits_agreed(tmp_path):
+    from shared.export import _fastest
+    from shared.one_way import FIRST_FILE, SECOND_FILE
+
+    for name in (FIRST_FILE, SECOND_FILE):
+        (tmp_path / name).write_bytes(b"")
+    report = {"kind": "one_way", "onnx_agreement": 1.0, "onnx_max_abs_diff": 1e-6}
+    assert _fastest(report, tmp_path, lossless=True, single=False) == "onnx"
+    assert _fastest(report | {"onnx_max_abs_diff": 0.01}, tmp_path, True, False) is None
+    assert _fastest(report | {"onnx_agreement": 0.98}, tmp_path, True, False) is None
+    (tmp_path / FIRST_FILE).unlink()
+    assert _fastest(report, tmp_path, True, False) is None
