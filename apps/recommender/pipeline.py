@@ -130,8 +130,8 @@ class Pipeline:
             vectors = self.profile_vectors(list(profiles))
         rows = [self.row[i] for i in item_ids]
         bi = np.einsum("ij,ij->i", np.stack([vectors[u] for u in users]), self.item_vecs[rows])
-        # subtle: the cross-encoder is most of the cost (the demo's top-10 job took 55 s with it,
-        # 7 s without); a ranker that gives it no weight never runs it (NaN: score_pairs makes
+        # subtle: the cross-encoder is most of the cost (the demo's top-10 job took 55 s with a
+        # whole-pair one, 7 s without); a ranker that gives it no weight never runs it (NaN: score_pairs makes
         # it neutral)
         cross = (self.scorer.interest([profiles[u] for u in users], [self.text[i] for i in item_ids])
                  if self.ranker.weight("cross_score") else np.full(len(users), np.nan))

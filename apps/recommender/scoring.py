@@ -44,7 +44,7 @@ class TextConfig:
     # subtle: the cross-encoder reads the profile alone and each item against it ("one-way",
     # shared.one_way), so a batch job encodes a profile once for all its candidates; "both"
     # reads each whole pair. On a MovieLens batch job one-way scored 155 pairs/s against 27.5
-    # (6 layers each), and 535 with the base's first 2 layers (None: all); its held-out AUC
+    # (6 layers each), and 350-535 with the base's first 2 layers (None: all); its held-out AUC
     # was 0.78 against 0.64; nDCG@10 on 100 users moved within one hit (apps/recommender/README.md)
     cross_layers: int | None = 2
     cross_attention: str = "one-way"
