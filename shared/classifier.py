@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import softmax
 
-from .errors import ModelNotFoundError
+from .errors import ModelNotFoundError, VerticalsError
 from .export import BySize, OnnxBackend, TorchBackend, best_backend, export_dir, load_torch, serving_length
 from .models import resolve_model
 from .one_way import OnnxStages, TorchStages, one_way_logits, serving_stages
@@ -99,7 +99,8 @@ class Classifier:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         if self.one_way:
             if pairs is None:
-                raise ValueError(f"{self.path.name} is a one-way pair model: pass pairs")
+                raise VerticalsError(f"{self.path.name} is a one-way pair model: it scores (text, "
+                                     "pair) inputs; pass the pair too (`models explain --pair`)")
             return one_way_logits(self._backend, self.tokenizer, texts, pairs, self.max_length)
         # subtle: batching texts of similar length cuts padding, the main CPU cost on short texts
         order = length_order(texts, pairs)

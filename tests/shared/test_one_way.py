@@ -91,7 +91,7 @@ def test_a_trained_one_way_cross_encoder_serves_its_stages_in_torch_and_onnx(hom
     with torch.inference_mode():  # a fresh load of the saved files, run on the joined sequence
         joined = load_classifier_model(path)(**encode_one_way(served.tokenizer, firsts, seconds, 32)).logits
     np.testing.assert_allclose(served.logits(firsts, seconds), joined.numpy(), atol=1e-5)
-    with pytest.raises(ValueError, match="one-way pair model: pass pairs"):
+    with pytest.raises(VerticalsError, match="one-way pair model: it scores"):
         served.predict_proba(firsts)
     with pytest.raises(VerticalsError, match="one-way pair model: check its export on pairs"):
         export_model(path, firsts)
