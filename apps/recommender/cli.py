@@ -70,10 +70,13 @@ def score(items: Items, interactions: Interactions,
           top_k: Annotated[int | None, typer.Option(help="Rank the catalogue, keep K.")] = None,
           engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
           chunk_size: Annotated[int, typer.Option(help="Users per chunk.")] = 200,
+          pool: Annotated[int | None, typer.Option(
+              help="With --top-k: candidates reranked per user (default 4 x K); more finds more "
+                   "of the whole catalogue's best, at a cost linear in the pool.")] = None,
           overwrite: bool = False, prefix: Prefix = "rec", as_json: JsonFlag = False) -> None:
     """Batch scoring to user_id,item_id,score,rank; rerun after a crash to resume."""
     result = _service(items, interactions, prefix).score(
-        out, candidates, top_k, engine=engine, chunk_size=chunk_size, overwrite=overwrite)
+        out, candidates, top_k, engine=engine, chunk_size=chunk_size, overwrite=overwrite, pool=pool)
     emit({"out": str(result.out), "rows": result.rows, "chunks": result.chunks,
           "resumed_chunks": result.skipped, "cold_start_users": result.cold_start,
           "cold_start_first": result.cold_start_ids[:5]}, as_json)

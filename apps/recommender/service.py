@@ -354,14 +354,21 @@ class RecommenderService:
 
     def score(self, out: str | Path, candidates: str | Path | None = None,
               top_k: int | None = None, engine: str = "local", chunk_size: int = 200,
-              overwrite: bool = False, fail_after: int | None = None) -> BatchResult:
-        """Write ``user_id,item_id,score,rank`` for a candidates file or each user's top-k."""
+              overwrite: bool = False, fail_after: int | None = None,
+              pool: int | None = None) -> BatchResult:
+        """Write ``user_id,item_id,score,rank`` for a candidates file or each user's top-k,
+        reranked from ``pool`` candidates per user (default ``4 * top_k``: see
+        :meth:`.pipeline.Pipeline.top_k`; a bigger pool finds more of what ranking the whole
+        catalogue would, at a cost linear in its size)."""
         out = Path(out)
         check_output(out, overwrite)
         if (candidates is None) == (top_k is None):
             raise VerticalsError("pass exactly one of --candidates FILE or --top-k K")
         if top_k is not None and top_k < 1:
             raise VerticalsError(f"--top-k must be greater than 0, got {top_k}")
+        if pool is not None and (top_k is None or pool < top_k):
+            raise VerticalsError(f"--pool must come with --top-k and be at least it, got --pool {pool}"
+                                 + (f" --top-k {top_k}" if top_k is not None else " with --candidates"))
         users = (read_candidates(candidates, self.items)["user_id"] if candidates
                  else self.users())
         models = self.models()
@@ -370,8 +377,9 @@ class RecommenderService:
         task = ChunkScorer(str(self.items_path.resolve()),
                            str(self.interactions_path.resolve()),
                            str(Path(candidates).resolve()) if candidates else None, top_k,
-                           self.prefix, str(self.registry.root.resolve()), models, inputs)
-        key = fingerprint([inputs, top_k, chunk_size, models, str(out.resolve())])
+                           self.prefix, str(self.registry.root.resolve()), models, inputs, pool)
+        key = fingerprint([inputs, top_k, chunk_size, models, str(out.resolve())]
+                          + ([pool] if pool is not None else []))  # a job from before --pool resumes
         plan = BatchPlan(out, key, plan_chunks(users, chunk_size))
         result = run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
         cold = set(users) - set(positives_by_user(self.interactions))
@@ -393,13 +401,14 @@ class ChunkScorer:
     registry: str
     models: str  # RecommenderService.models(): in the cache key, so a retrain is never stale
     inputs: str  # the files' content digest: part of the cache key, so edited files are reread
+    pool: int | None = None  # candidates reranked per user for a top-k (None: the pipeline's default)
 
     def __call__(self, users: list[str]) -> pd.DataFrame:
         service = _service(self.items, self.interactions, self.prefix, self.registry, self.models,
                            self.inputs)
         pipe = service.pipeline()
         if self.top_k is not None:
-            return pipe.top_k(users, self.top_k)
+            return pipe.top_k(users, self.top_k, self.pool)
         pairs = _candidate_pairs(str(self.candidates), self.items, self.inputs)
         pairs = pairs[pairs["user_id"].isin(set(users))]
         return rank(pipe.score_pairs(list(pairs["user_id"]), list(pairs["item_id"])))

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from apps.recommender.batch import InjectedFailure
 from apps.recommender.cli import app
-from apps.recommender.pipeline import COLD_START, POPULARITY_FALLBACK
+from apps.recommender.pipeline import COLD_START, POPULARITY_FALLBACK, rank
 from apps.recommender.service import RecommenderService
 from shared.errors import DataError, RegistryError, VerticalsError
 
@@ -59,7 +59,7 @@ def test_training_exports_both_text_models_checked_on_what_they_serve(
     cross_report = json.loads((registry.path("rec-interest") / "export" / "report.json").read_text())
     assert bi_report["kind"] == "embedder" and not bi_report["check_pairs"]
     assert cross_report["kind"] == "one_way" and cross["params"]["pair_attention"] == "one-way"
-    assert bi_report["check_texts"] == 2 * cross_report["check_pairs"] > 0  # profiles, items
+    assert cross_report["check_pairs"] and bi_report["check_texts"] == 2 * cross_report["check_texts"] > 0
     assert bi_report["onnx_agreement"] == cross_report["onnx_agreement"] == 1.0
     scorer = TextScorer(str(registry.path("rec-biencoder")), str(registry.path("rec-interest")))
     scorer.warm_up()
@@ -345,7 +345,22 @@ def test_batch_refuses_empty_candidates_and_bad_arguments(service: RecommenderSe
         service.score(tmp_path / "o.parquet")
     with pytest.raises(VerticalsError, match="--top-k must be greater than 0, got -3"):
         service.score(tmp_path / "o.parquet", top_k=-3)
+    with pytest.raises(VerticalsError, match="--pool must come with --top-k and be at least it, got --pool 2 --top"):
+        service.score(tmp_path / "o.parquet", top_k=3, pool=2)
+    with pytest.raises(VerticalsError, match="got --pool 5 with --candidates"):
+        service.score(tmp_path / "o.parquet", candidates=empty, pool=5)
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_a_pool_as_big_as_the_catalogue_gives_the_whole_catalogues_top_k(
+        service: RecommenderService, tmp_path: Path) -> None:
+    pipe = service.pipeline()
+    users = sorted(u for u in pipe.taken if pipe.taken[u])
+    unseen = [(u, i) for u in users for i in pipe.items["item_id"] if i not in pipe.seen.get(u, set())]
+    whole = rank(pipe.score_pairs([u for u, _ in unseen], [i for _, i in unseen]), 3)
+    pooled = pd.read_parquet(service.score(tmp_path / "p.parquet", top_k=3, pool=len(pipe.items)).out)
+    pooled = pooled[pooled["user_id"].isin(users)]
+    assert sorted(zip(pooled["user_id"], pooled["item_id"])) == sorted(zip(whole["user_id"], whole["item_id"]))
 
 
 def test_cli_score_top_k_and_existing_output(rec_home: Path, tiny: dict[str, Path],
