@@ -212,6 +212,8 @@ def schedule(items: Items, interactions: Interactions,
              out_dir: Annotated[Path, typer.Option(help="Folder for dated score files.")],
              hour: Annotated[int, typer.Option(help="Hour (UTC), 0-23.")] = 2,
              minute: int = 0, top_k: int = 20, prefix: Prefix = "rec",
+             pool: Annotated[int | None, typer.Option(
+                 help="Candidates reranked per user (default 4 x --top-k), as for `score`.")] = None,
              once: Annotated[bool, typer.Option(help="Run the job now and exit.")] = False) -> None:
     """Score every user's top-k nightly with APScheduler (foreground; Ctrl-C stops)."""
     from .batch import writable_folder
@@ -219,13 +221,15 @@ def schedule(items: Items, interactions: Interactions,
 
     writable_folder(out_dir, "--out-dir")  # now, not at 02:00 inside the job
     if once:
-        print(nightly_job(str(items), str(interactions), str(out_dir), top_k, prefix))
+        print(nightly_job(str(items), str(interactions), str(out_dir), top_k, prefix, pool))
         return
     if not (0 <= hour < 24 and 0 <= minute < 60):
         raise VerticalsError(f"hour/minute must be a time of day, got {hour}:{minute}")
     if top_k < 1:
         raise VerticalsError(f"--top-k must be greater than 0, got {top_k}")
+    if pool is not None and pool < top_k:
+        raise VerticalsError(f"--pool must be at least --top-k, got --pool {pool} --top-k {top_k}")
     for path in (items, interactions):  # now, not at 02:00 inside the job
         check_file(path)
     _service(items, interactions, prefix).models()  # trained models, or one line saying how
-    start_scheduler(items, interactions, out_dir, hour, minute, top_k, prefix)
+    start_scheduler(items, interactions, out_dir, hour, minute, top_k, prefix, pool)

@@ -15,8 +15,10 @@ log = logging.getLogger(__name__)
 JOB_ID = "recommender-nightly"
 
 
-def nightly_job(items: str, interactions: str, out_dir: str, top_k: int, prefix: str) -> str:
-    """Score every user's top-k into ``out_dir/scores-YYYY-MM-DD.parquet`` (once per day).
+def nightly_job(items: str, interactions: str, out_dir: str, top_k: int, prefix: str,
+                pool: int | None = None) -> str:
+    """Score every user's top-k (reranked from ``pool`` candidates) into
+    ``out_dir/scores-YYYY-MM-DD.parquet`` (once per day).
 
     A rerun on the same day resumes an interrupted run, or does nothing if the file exists.
     """
@@ -25,12 +27,12 @@ def nightly_job(items: str, interactions: str, out_dir: str, top_k: int, prefix:
     out = Path(out_dir) / f"scores-{time.strftime('%Y-%m-%d', time.gmtime())}.parquet"
     if out.exists():
         return f"{out} already written today"
-    result = RecommenderService(items, interactions, prefix).score(out, top_k=top_k)
+    result = RecommenderService(items, interactions, prefix).score(out, top_k=top_k, pool=pool)
     return f"{result.out}: {result.rows} rows"
 
 
 def build_scheduler(items: Path, interactions: Path, out_dir: Path, hour: int, minute: int,
-                    top_k: int, prefix: str) -> BlockingScheduler:
+                    top_k: int, prefix: str, pool: int | None = None) -> BlockingScheduler:
     """A scheduler holding the nightly job, stored in the settings' database."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
@@ -41,14 +43,14 @@ def build_scheduler(items: Path, interactions: Path, out_dir: Path, hour: int, m
     scheduler.add_job(nightly_job, CronTrigger(hour=hour, minute=minute, timezone="UTC"),
                       id=JOB_ID, replace_existing=True, coalesce=True, misfire_grace_time=3600,
                       args=[str(Path(items).resolve()), str(Path(interactions).resolve()),
-                            str(Path(out_dir).resolve()), top_k, prefix])
+                            str(Path(out_dir).resolve()), top_k, prefix, pool])
     return scheduler
 
 
 def start_scheduler(items: Path, interactions: Path, out_dir: Path, hour: int, minute: int,
-                    top_k: int, prefix: str) -> None:
+                    top_k: int, prefix: str, pool: int | None = None) -> None:
     """Run the scheduler in the foreground until interrupted."""
-    scheduler = build_scheduler(items, interactions, out_dir, hour, minute, top_k, prefix)
+    scheduler = build_scheduler(items, interactions, out_dir, hour, minute, top_k, prefix, pool)
     log.warning("recommender: nightly scoring at %02d:%02d UTC into %s", hour, minute, out_dir)
     try:
         scheduler.start()

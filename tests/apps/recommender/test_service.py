@@ -419,9 +419,9 @@ def test_nightly_job_is_scheduled_and_runs_once(rec_home: Path, tiny: dict[str, 
                                                 tmp_path: Path) -> None:
     from apps.recommender.schedule import JOB_ID, build_scheduler, nightly_job
 
-    scheduler = build_scheduler(tiny["items"], tiny["interactions"], tmp_path, 2, 30, 1, "rec")
+    scheduler = build_scheduler(tiny["items"], tiny["interactions"], tmp_path, 2, 30, 1, "rec", 6)
     job = scheduler.get_job(JOB_ID)
-    assert job is not None and "hour='2'" in str(job.trigger)
+    assert job is not None and "hour='2'" in str(job.trigger) and tuple(job.args[-3:]) == (1, "rec", 6)
     message = nightly_job(str(tiny["items"]), str(tiny["interactions"]), str(tmp_path), 1, "rec")
     assert "rows" in message
     assert "already written today" in nightly_job(str(tiny["items"]), str(tiny["interactions"]),
