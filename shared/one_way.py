@@ -183,10 +183,11 @@ def serving_stages(model_dir: Path, model_loader, device: str = "cpu",
                    threads: int | None = None) -> TorchStages | OnnxStages:
     """On CPU the ONNX stages where their export agreed with torch (``shared.export.best_form``;
     lossless: fp32), else the torch stages (``model_loader()`` gives the torch model)."""
-    from .export import _report, best_form, export_dir
+    from .export import _fastest, _report, export_dir
 
-    if device == "cpu" and best_form(model_dir) == "onnx":
-        return OnnxStages(export_dir(model_dir), int(_report(model_dir)["labels"]), threads)
+    report, folder = _report(model_dir), export_dir(model_dir)  # read once
+    if device == "cpu" and _fastest(report, folder, lossless=True, single=False) == "onnx":
+        return OnnxStages(folder, int(report["labels"]), threads)
     return TorchStages(model_loader(), device)
 
 
@@ -199,6 +200,8 @@ def export_one_way(model: torch.nn.Module, tokenizer, folder: Path, firsts: Sequ
     Example report: ``{"kind": "one_way", "onnx_agreement": 1.0, "onnx_max_abs_diff": 1e-06,
     "torch_pairs_per_s": 71.0, "onnx_pairs_per_s": 126.0, ...}``
     """
+    from .export import _agreement
+
     torch_stages = TorchStages(model.float(), "cpu")
     _trace(torch_stages, tokenizer, folder, max_length)
     report: dict = {"kind": "one_way", "labels": torch_stages.labels, "check_texts": len(firsts),
@@ -206,7 +209,7 @@ def export_one_way(model: torch.nn.Module, tokenizer, folder: Path, firsts: Sequ
     results = {}
     for form, stages in (("torch", torch_stages), ("onnx", OnnxStages(folder, torch_stages.labels))):
         results[form], report[f"{form}_pairs_per_s"] = _timed(stages, tokenizer, firsts, seconds, max_length)
-    report["onnx_agreement"] = float(np.mean(results["onnx"].argmax(1) == results["torch"].argmax(1)))
+    report["onnx_agreement"] = _agreement(results["torch"], results["onnx"], embed=False)
     report["onnx_max_abs_diff"] = float(np.abs(results["onnx"] - results["torch"]).max())
     return report
 
