@@ -26,19 +26,35 @@ _SPOKEN_EMAIL = re.compile(
 # IBAN as typed: any case, letters allowed in the bank part (``gb82 west 1234 ...``)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b",
                    re.IGNORECASE)
-# 13-19 digits, optionally grouped by spaces, dashes, dots, slashes, underscores, commas or
-# pipes: card numbers; subtle: digits, not word boundaries, end them ("visa4111...", "...1111exp")
-_CARD = re.compile(r"(?<!\d)\d(?:[ .,/_|-]?\d){12,18}(?!\d)")
+# 13-19 digits, optionally grouped by spaces, dashes (spaced too: "4111 - 1111 ..."), dots,
+# slashes, underscores, commas or pipes: card numbers; subtle: digits, not word boundaries, end
+# them ("visa4111...", "...1111exp")
+_CARD = re.compile(r"(?<!\d)\d(?:(?: ?[.-] ?|[ ,/_|])?\d){12,18}(?!\d)")
 # Phone numbers: an optional +country code, then 7-15 digits with separators ("...4567x89": an
 # extension follows)
 _PHONE = re.compile(r"(?<![\w(+#])(?:\+|\()?\d[\d ()./-]{6,17}\d(?![\d_]|(?![xX])[^\W\d])")
+# Two phones joined by a bare slash ("555-123-4567/555-987-6543"): each side masked on its own;
+# one side alone is too short for the phone rule's reach. "030/1234567" is one phone.
+_PHONE_PAIR = re.compile(r"(?<![\w(+#/])((?:\+|\()?\d[\d ().-]{5,16}\d)/((?:\+|\()?\d[\d ().-]{5,16}\d)"
+                         r"(?![\d_/]|(?![xX])[^\W\d])")
 # Not phones: an IP address; after "#", an order or ticket number
 _IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+# Not personal data, by what names them: a book number after "ISBN" (grouped as publishers
+# print it: a phone's or a card's shape), a US ZIP+4 after "zip", "postal code" or a state's code
+_ISBN_BEFORE = re.compile(r"\bISBN(?:-?1[03])?[-:]?\s*$", re.IGNORECASE)
+_STATES = ("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV "
+           "NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR").split()
+_ZIP_BEFORE = re.compile(rf"(?:(?i:\b(?:zip|postal|post)(?:\s*code)?(?:\s+(?:is|was))?)|\b(?:{'|'.join(_STATES)}))"
+                         r"\s*[:#]?\s*$")
+_ZIP4 = re.compile(r"^\d{5}-\d{4}$")
 # A date, or a range of dates (the phone rule may cut the second short: "01/05/2024-31/05"),
 # or of years spaced like one ("2019 - 2023"). "2019-2023" or "20240501" could be a Danish
 # mobile, and is masked.
 _DAY = r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{4}\.\d{1,2}\.\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})"
 _D, _M = r"(?:0?[1-9]|[12]\d|3[01])", r"(?:0?[1-9]|1[0-2])"  # "06-12-34-56-78" is a French phone
+# A range of full dates, or a date and its time ("2024-05-01 12:30"): the phone and card rules
+# take their first digits for a number of their own
+_DATE_START = re.compile(rf"{_DAY}(?:\s*[-/]\s*{_DAY}(?!\d)|[ T]\d{{1,2}}:\d\d)")
 _DATE = re.compile(rf"^(?:{_DAY}(?:\s*[-/]\s*(?:{_DAY}|{_D}[./-]{_M}[./-]?|{_M}[./-]{_D}[./-]?))?"
                    r"|(?:19|20)\d\d\s+-\s+(?:19|20)\d\d)$")
 # Account numbers named as such ("account 12345678", "acct no. 1234-5678", "account AB 12345678",
@@ -89,6 +105,13 @@ def _read_dashes(match: re.Match[str]) -> str:
     return run.translate(_DASHES) if sum(c in _DASHES for c in map(ord, run)) >= 2 else run
 
 
+def _named_as_no_pii(match: re.Match[str]) -> bool:
+    """An ISBN, or a ZIP+4 after "zip" or a state ("Springfield, IL 62704-1234"); a bare
+    "62704-1234" could be a Brazilian mobile, and is masked."""
+    before = match.string[max(0, match.start() - 24):match.start()]  # bounded: no long scan
+    return bool(_ISBN_BEFORE.search(before) or (_ZIP4.match(match.group(0)) and _ZIP_BEFORE.search(before)))
+
+
 def _mask_card(match: re.Match[str]) -> str:
     """A card (Luhn), else a number masked as one ("[NUMBER]": a mistyped card is still one).
 
@@ -98,6 +121,8 @@ def _mask_card(match: re.Match[str]) -> str:
     word names a card ("visa4111...", "cardno4111..."); glued to one after it ("...1111exp"),
     it is a card when Luhn says so, else kept ("20240501123456ABC")."""
     found, start, end, text = match.group(0), match.start(), match.end(), match.string
+    if _named_as_no_pii(match) or _DATE_START.match(text, start):
+        return found
     parts = re.split(r"[/,_|]", found)
     if len(parts) > 1:
         head = re.sub(r"\D", "", parts[0])
@@ -117,9 +142,17 @@ def _mask_card(match: re.Match[str]) -> str:
 def _mask_phone(match: re.Match[str]) -> str:
     found = match.group(0)
     digits = re.sub(r"\D", "", found)
-    if _DATE.match(found) or _IP.match(found) or not 7 <= len(digits) <= 15:
+    if (_DATE.match(found) or _DATE_START.match(match.string, match.start()) or _IP.match(found)
+            or not 7 <= len(digits) <= 15 or _named_as_no_pii(match)):
         return found
     return "[PHONE]"
+
+
+def _mask_phone_pair(match: re.Match[str]) -> str:
+    sides = [_PHONE.fullmatch(side) for side in match.groups()]
+    if all(side and _mask_phone(side) == "[PHONE]" for side in sides):
+        return "[PHONE]/[PHONE]"
+    return match.group(0)  # a date or a short number on one side: the phone rule reads it whole
 
 
 def mask_pii(text: str) -> str:
@@ -136,4 +169,4 @@ def mask_pii(text: str) -> str:
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
     text = _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}[CVV]", text)
     text = _CARD.sub(_mask_card, text)
-    return _PHONE.sub(_mask_phone, text)
+    return _PHONE.sub(_mask_phone, _PHONE_PAIR.sub(_mask_phone_pair, text))

@@ -75,7 +75,7 @@ from apps.support_bot.training import checked_links, choose_threshold, split_que
      "visa[CARD], cardno[CARD], amex[CARD]"),
     ("jo.doe\u200b@example.com, jo\u2060@x.org, MT84 MALT 0110 0001 2345 MTLC\u00a0AST0 01S",
      "[EMAIL], [EMAIL], [ACCOUNT]"),
-    ("my card is 4111 \u2013 1111 \u2013 1111 \u2013 1111", "my card is [PHONE] - 1111"),
+    ("my card is 4111 \u2013 1111 \u2013 1111 \u2013 1111", "my card is [CARD]"),
     ("account AB 123456, account number: ABCD 1234 5678", "account [ACCOUNT], account number: [ACCOUNT]"),
     ("call (020)\u00a07946\u00a00958", "call [PHONE]"),
     # a card before its expiry or security code; French phones in pairs; CVV as people write it
@@ -89,6 +89,13 @@ from apps.support_bot.training import checked_links, choose_threshold, split_que
     ("ids 1,2,3,4,5,6,7,8,9,10,11,12,20; totals 1,234,567,890,128; photo 20240501_123456.jpg", None),
     ("INV2024050112349, ref 20240501123456ABC, meet me@home later", None),
     ("Order #100234567 shipped on 2024.05.01 from IP 192.168.100.200", None),
+    # two phones joined by a slash, each masked; a German area code before its slash is one phone
+    ("call 555-123-4567/555-987-6543 or 030/12345678", "call [PHONE]/[PHONE] or [PHONE]"),
+    # named as no personal data: ISBNs, ZIP+4 after "zip" or a state; dates with a time or a range
+    ("ISBN 978-0-306-40615-7, ISBN-10 0-306-40615-2, isbn: 9780306406157", None),
+    ("zip code is 02134-5678, Springfield, IL 62704-1234; call 98765-4321",
+     "zip code is 02134-5678, Springfield, IL 62704-1234; call [PHONE]"),
+    ("on 2024-05-01 12:30, 01/05/2024 09:15, from 2024-05-01 - 2024-05-31 and 2024-06-01/2024-06-30", None),
     ("jo.doe @ gmail.com, jo(at)example.com, taro\uff20example.jp; 3 @ 5.99 each",
      "[EMAIL], [EMAIL], [EMAIL]; 3 @ 5.99 each"),
 ])
