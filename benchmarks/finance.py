@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from apps.finance_monitor.alerts import detect_surges  # noqa: E402
+from apps.finance_monitor.classify import clean_text  # noqa: E402
 from apps.finance_monitor.config import AlertConfig  # noqa: E402
 from apps.finance_monitor.training import read_column  # noqa: E402
 from apps.finance_monitor.trends import Observation, window_stats  # noqa: E402
@@ -54,10 +55,12 @@ def classification(name: str, train_path: Path, test_path: Path, args: argparse.
 
     train = sample(read_column(train_path, "label"), args.max_train)
     test = sample(read_column(test_path, "label"), args.max_test, seed=1)
-    config = TrainConfig(base=base, epochs=args.epochs, max_length=args.max_length, batch_size=32)
+    config = TrainConfig(base=base, epochs=args.epochs, max_length=args.max_length, batch_size=32,
+                         layers=args.layers)
     started = time.perf_counter()
     result = finetune_classifier(train, test, config, name, registry=registry)
-    return {"task": name, "base": "minilm" if base == "minilm" else "minilm+mlm",
+    return {"task": name, "base": ("minilm" if base == "minilm" else "minilm+mlm")
+            + (f", {args.layers} layers" if args.layers else ""),
             "train_rows": len(train), "test_rows": len(test),
             "accuracy": round(result.metrics["accuracy"], 4),
             "macro_f1": round(result.metrics["macro_f1"], 4),
@@ -65,10 +68,23 @@ def classification(name: str, train_path: Path, test_path: Path, args: argparse.
             "path": str(registry.path(name))}
 
 
+def cpu() -> str:
+    """The CPU's name and the vector units the exported forms' speed hangs on (bf16 is fast only
+    with AMX or AVX-512 BF16, int8 with VNNI): rates from different machines differ by 5x."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                 if line.startswith("model name")), "unknown")
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines()
+                      if line.startswith("flags")), []))
+    units = [u for u in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16") if u in flags]
+    return f"{name} ({', '.join(units) or 'no AVX2'})"
+
+
 def throughput(model_dir: str, texts: list[str]) -> dict:
     """Headlines per second, torch vs the exported form the core serves with (ONNX, int8 or bf16):
     the served form's first pass over the headlines and a second one (a running monitor's
-    steady state, every batch shape seen)."""
+    steady state, every batch shape seen). The headlines are read as the monitor reads them,
+    links dropped (``clean_text``)."""
     from shared import export_model, load_classifier
 
     report = export_model(Path(model_dir), texts[:256], max_length=64)
@@ -79,7 +95,7 @@ def throughput(model_dir: str, texts: list[str]) -> dict:
         started = time.perf_counter()
         classifier.predict_proba(texts)
         served.append(len(texts) / (time.perf_counter() - started))
-    return {"task": "throughput", "backend": classifier.backend_name,
+    return {"task": "throughput", "backend": classifier.backend_name, "cpu": cpu(),
             "headlines_per_s": round(served[0], 1), "headlines_per_s_again": round(served[1], 1),
             "torch_texts_per_s": report.get("torch_texts_per_s"),
             "export_report": {k: v for k, v in report.items() if not isinstance(v, dict)}}
@@ -159,6 +175,8 @@ def main() -> None:
     parser.add_argument("--mlm-from", type=Path, default=None, metavar="DIR",
                         help="the adapted encoder of an earlier --mlm run (its registry "
                              "version folder): fine-tune from it instead of adapting again")
+    parser.add_argument("--layers", type=int, default=None,
+                        help="keep MiniLM's first N layers (faster, less accurate; default all 6)")
     args = parser.parse_args()
     args.max_length = 64
     args.max_train = args.max_train or (600 if args.quick else 4000)
@@ -171,6 +189,7 @@ def main() -> None:
     if "alerts" in tasks:
         rows += [alert_quality(days=60, surges=20, accuracy=acc) for acc in (1.0, 0.9, 0.85)]
     print(_table(rows))
+    print(f"\nCPU: {cpu()}")
     out = ROOT / "benchmarks" / "results" / "finance.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"quick": args.quick, "epochs": args.epochs, "rows": rows},
@@ -199,7 +218,7 @@ def _training_rows(args: argparse.Namespace, tasks: list[str]) -> list[dict]:
         rows += [classification(name + "-mlm", *specs[name], args, registry, base=adapted)
                  for name in wanted]
     if "throughput" in tasks:
-        headlines = [r.text for r in read_column(TOPICS / "topic_validation.csv", "label")]
+        headlines = [clean_text(r.text) for r in read_column(TOPICS / "topic_validation.csv", "label")]
         rows.append(throughput(rows[0]["path"], headlines[:2000]))
     return rows
 

@@ -133,6 +133,9 @@ def train(
         help="FGM on the embeddings (about 2x the training time; better on noisy labels).")] = False,
     mlm_corpus: Annotated[bool, typer.Option(
         "--mlm", help="Domain-adapt the encoder on the scraped articles first.")] = False,
+    layers: Annotated[int | None, typer.Option(
+        min=1, help="Keep the base's first N layers (fewer: faster classification, for "
+                    "high-volume feeds; some accuracy lost). Default: all.")] = None,
     config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
     """Fine-tune the sentiment and/or topic model (defaults: the bundled demo sets)."""
@@ -146,7 +149,7 @@ def train(
         plan = TrainPlan(sentiment or (None if topics else DEMO_DIR / "train.csv"),
                          topics or (None if sentiment else DEMO_DIR / "train.csv"), test)
         cfg = TrainConfig(base=base, epochs=epochs, max_length=max_length,
-                          batch_size=batch_size, lora=lora, adversarial=adversarial)
+                          batch_size=batch_size, lora=lora, adversarial=adversarial, layers=layers)
         results = train_models(plan, cfg, models)
     except VerticalsError as exc:
         return _fail(exc)
