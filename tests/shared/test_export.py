@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 
+from shared import export
 from shared.classifier import Classifier, load_classifier
 from shared.data import read_table
 from shared.export import export_dir, export_model
@@ -22,7 +23,9 @@ def test_int8_and_onnx_agree_with_torch_and_serve(full_model, session_registry, 
     # the cache sees the new export (which form serves depends on the machine's speeds)
     assert load_classifier(path).backend_name in ("model.onnx", "model.int8.onnx", "torch-bf16")
     assert report["onnx_agreement"] == 1.0  # ONNX fp32 is lossless
-    assert report["int8_agreement"] >= 0.95 and report["bf16_agreement"] >= 0.95
+    assert report["int8_agreement"] >= 0.95
+    # bf16 is measured only where the CPU multiplies it natively (elsewhere it is 7x slower)
+    assert report["bf16_agreement"] >= 0.95 if export.native_bf16() else "bf16_agreement" not in report
     assert json.loads((path / "export" / "report.json").read_text()) == report
     served = Classifier(path)
     assert served.backend_name in ("model.onnx", "model.int8.onnx", "torch-bf16")
@@ -80,8 +83,6 @@ def test_pair_export_is_checked_and_served_on_pairs(full_model, session_registry
 
 
 def test_serving_takes_the_fastest_form_that_agreed(tmp_path):
-    import shared.export as export
-
     folder = tmp_path / "model" / "export"
     folder.mkdir(parents=True)
     (tmp_path / "model" / "card.json").write_text("{}")
