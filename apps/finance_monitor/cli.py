@@ -140,11 +140,13 @@ def train(
 ) -> None:
     """Fine-tune the sentiment and/or topic model (defaults: the bundled demo sets)."""
     from shared import TrainConfig
+    from shared.finetune import check_layers
 
     from .training import DEMO_DIR, TrainPlan, train_models
 
     try:
         models = _models(config)
+        check_layers("minilm", layers)  # before the masked-LM pass
         base = _mlm_base(config) if mlm_corpus else "minilm"
         plan = TrainPlan(sentiment or (None if topics else DEMO_DIR / "train.csv"),
                          topics or (None if sentiment else DEMO_DIR / "train.csv"), test)

@@ -26,10 +26,12 @@ _SPOKEN_EMAIL = re.compile(
 # IBAN as typed: any case, letters allowed in the bank part (``gb82 west 1234 ...``)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b",
                    re.IGNORECASE)
-# 13-19 digits, optionally grouped by spaces, dashes (spaced too: "4111 - 1111 ..."), dots,
-# slashes, underscores, commas or pipes: card numbers; subtle: digits, not word boundaries, end
-# them ("visa4111...", "...1111exp")
-_CARD = re.compile(r"(?<!\d)\d(?:(?: ?[.-] ?|[ ,/_|])?\d){12,18}(?!\d)")
+# 13-19 digits, optionally grouped by spaces, dashes, dots, slashes, underscores, commas or
+# pipes: card numbers; subtle: digits, not word boundaries, end them ("visa4111...", "...1111exp")
+_CARD = re.compile(r"(?<!\d)\d(?:[ .,/_|-]?\d){12,18}(?!\d)")
+# A card's fours joined by spaced dashes or dots ("4111 - 1111 - 1111 - 1111"): fours only, or
+# the rule would run two phones joined by " - " together and leave the second's tail
+_SPACED_CARD = re.compile(r"(?<![\d.-])\d{4}(?: ?[.-] ?\d{4}){3}(?: ?[.-] ?\d{1,3})?(?![\d])")
 # Phone numbers: an optional +country code, then 7-15 digits with separators ("...4567x89": an
 # extension follows)
 _PHONE = re.compile(r"(?<![\w(+#])(?:\+|\()?\d[\d ()./-]{6,17}\d(?![\d_]|(?![xX])[^\W\d])")
@@ -44,8 +46,8 @@ _IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _ISBN_BEFORE = re.compile(r"\bISBN(?:-?1[03])?[-:]?\s*$", re.IGNORECASE)
 _STATES = ("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV "
            "NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR").split()
-_ZIP_BEFORE = re.compile(rf"(?:(?i:\b(?:zip|postal|post)(?:\s*code)?(?:\s+(?:is|was))?)|\b(?:{'|'.join(_STATES)}))"
-                         r"\s*[:#]?\s*$")
+_ZIP_BEFORE = re.compile(rf"(?:(?i:\b(?:zip(?:\s*code)?|postal\s*code|post\s*code|postcode)(?:\s+(?:is|was))?)"
+                         rf"\s*[:#]?|\w,\s*(?:{'|'.join(_STATES)}))\s*$")
 _ZIP4 = re.compile(r"^\d{5}-\d{4}$")
 # A date, or a range of dates (the phone rule may cut the second short: "01/05/2024-31/05"),
 # or of years spaced like one ("2019 - 2023"). "2019-2023" or "20240501" could be a Danish
@@ -54,7 +56,9 @@ _DAY = r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{4}\.\d{1,2}\.\d{1,2}|\d{1,2}[./-]\d{1,2}[./
 _D, _M = r"(?:0?[1-9]|[12]\d|3[01])", r"(?:0?[1-9]|1[0-2])"  # "06-12-34-56-78" is a French phone
 # A range of full dates, or a date and its time ("2024-05-01 12:30"): the phone and card rules
 # take their first digits for a number of their own
-_DATE_START = re.compile(rf"{_DAY}(?:\s*[-/]\s*{_DAY}(?!\d)|[ T]\d{{1,2}}:\d\d)")
+_FULL_DAY = (r"(?:(?:19|20)\d\d-\d{1,2}-\d{1,2}|(?:19|20)\d\d\.\d{1,2}\.\d{1,2}"
+             r"|\d{1,2}[./-]\d{1,2}[./-](?:19|20)\d\d)")  # a year of this era: "06-12-3456" is a phone
+_DATE_START = re.compile(rf"{_FULL_DAY}(?:\s*[-/]\s*{_FULL_DAY}(?!\d)|[ T]\d{{1,2}}:\d\d)")
 _DATE = re.compile(rf"^(?:{_DAY}(?:\s*[-/]\s*(?:{_DAY}|{_D}[./-]{_M}[./-]?|{_M}[./-]{_D}[./-]?))?"
                    r"|(?:19|20)\d\d\s+-\s+(?:19|20)\d\d)$")
 # Account numbers named as such ("account 12345678", "acct no. 1234-5678", "account AB 12345678",
@@ -105,11 +109,32 @@ def _read_dashes(match: re.Match[str]) -> str:
     return run.translate(_DASHES) if sum(c in _DASHES for c in map(ord, run)) >= 2 else run
 
 
+def _is_isbn(found: str, before: str) -> bool:
+    """10 or 13 digits (an ISBN-10 may end in X) with a valid check digit, after "ISBN", and
+    grouped, if at all, as ISBNs are; "ISBN-10 0-306-..." leaves the "10 " to the number
+    rules, which is dropped here."""
+    if not _ISBN_BEFORE.search(before):
+        return False
+    if before.endswith("-") and found[:3] in ("10 ", "13 "):
+        found = found[3:]
+    if re.search(r"[^\dXx -]", found) or re.search(r"[ -][\dXx]{2,}$", found):
+        return False  # grouped, an ISBN ends in its lone check digit; "555 123 4567" is a phone
+    digits = [10 if c in "Xx" else int(c) for c in found if c.isdigit() or c in "Xx"]
+    if len(digits) == 10 and 10 not in digits[:9]:
+        return sum((10 - i) * d for i, d in enumerate(digits)) % 11 == 0
+    if len(digits) == 13 and 10 not in digits:
+        return sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10 == 0
+    return False
+
+
 def _named_as_no_pii(match: re.Match[str]) -> bool:
-    """An ISBN, or a ZIP+4 after "zip" or a state ("Springfield, IL 62704-1234"); a bare
-    "62704-1234" could be a Brazilian mobile, and is masked."""
+    """A valid ISBN after "ISBN", or a ZIP+4 after "zip" or a city's state ("Springfield, IL
+    62704-1234"); a bare "62704-1234" could be a Brazilian mobile, and is masked."""
+    found, end = match.group(0), match.end()
     before = match.string[max(0, match.start() - 24):match.start()]  # bounded: no long scan
-    return bool(_ISBN_BEFORE.search(before) or (_ZIP4.match(match.group(0)) and _ZIP_BEFORE.search(before)))
+    check_x = re.match(r"[- ]?[Xx]\b", match.string[end:end + 3])  # the rules stop at digits
+    return (_is_isbn(found + (check_x.group(0) if check_x else ""), before)
+            or bool(_ZIP4.match(found) and _ZIP_BEFORE.search(before)))
 
 
 def _mask_card(match: re.Match[str]) -> str:
@@ -168,5 +193,6 @@ def mask_pii(text: str) -> str:
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
     text = _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}[CVV]", text)
+    text = _SPACED_CARD.sub(lambda m: "[CARD]" if _is_card(re.sub(r"\D", "", m.group(0))) else m.group(0), text)
     text = _CARD.sub(_mask_card, text)
     return _PHONE.sub(_mask_phone, _PHONE_PAIR.sub(_mask_phone_pair, text))

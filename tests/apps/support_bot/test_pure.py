@@ -92,10 +92,17 @@ from apps.support_bot.training import checked_links, choose_threshold, split_que
     # two phones joined by a slash, each masked; a German area code before its slash is one phone
     ("call 555-123-4567/555-987-6543 or 030/12345678", "call [PHONE]/[PHONE] or [PHONE]"),
     # named as no personal data: ISBNs, ZIP+4 after "zip" or a state; dates with a time or a range
-    ("ISBN 978-0-306-40615-7, ISBN-10 0-306-40615-2, isbn: 9780306406157", None),
+    ("ISBN 978-0-306-40615-7, ISBN-10 0-306-40615-2, isbn: 9780306406157, ISBN 0-8044-2957-X", None),
     ("zip code is 02134-5678, Springfield, IL 62704-1234; call 98765-4321",
      "zip code is 02134-5678, Springfield, IL 62704-1234; call [PHONE]"),
     ("on 2024-05-01 12:30, 01/05/2024 09:15, from 2024-05-01 - 2024-05-31 and 2024-06-01/2024-06-30", None),
+    # ... but not what only sits beside those words, or only looks like a date
+    ("isbn: 4111 1111 1111 1111, ISBN: 555 123 4567, CALL ME 98765-4321, post 98765-4321",
+     "isbn: [CARD], ISBN: [PHONE], CALL ME [PHONE], post [PHONE]"),
+    ("ISBN 618-905-6954", "ISBN [PHONE]"),  # an ISBN's checksum holds, but a phone's grouping
+    ("call 06-12-3456 9:30", "call [PHONE]:30"),
+    # spaced dashes join a card's fours, not two phones; an order number after "#" stays
+    ("call 555 123 4567 - 555 987 6543, Order #86228 - 2024-05-31", "call [PHONE] [PHONE], Order #86228 - 2024-05-31"),
     ("jo.doe @ gmail.com, jo(at)example.com, taro\uff20example.jp; 3 @ 5.99 each",
      "[EMAIL], [EMAIL], [EMAIL]; 3 @ 5.99 each"),
 ])
