@@ -41,8 +41,8 @@ _PHONE_PAIR = re.compile(r"(?<![\w(+#/])((?:\+|\()?\d[\d ().-]{5,16}\d)/((?:\+|\
                          r"(?![\d_/]|(?![xX])[^\W\d])")
 # Not phones: an IP address; after "#", an order or ticket number
 _IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-# Not personal data, by what names them: a book number after "ISBN" (grouped as publishers
-# print it: a phone's or a card's shape), a US ZIP+4 after "zip", "postal code" or a state's code
+# Not personal data, by what names them: a valid ISBN after "ISBN" (as publishers group it, it
+# has a card's or a phone's shape), a US ZIP+4 after "zip", "postal code" or a city's state
 _ISBN_BEFORE = re.compile(r"\bISBN(?:-?1[03])?[-:]?\s*$", re.IGNORECASE)
 _STATES = ("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV "
            "NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR").split()
@@ -164,6 +164,12 @@ def _mask_card(match: re.Match[str]) -> str:
     return "[CARD]" if card else "[NUMBER]"
 
 
+def _mask_spaced_card(match: re.Match[str]) -> str:
+    """Spaced fours that pass Luhn; unspaced ones are the card rule's (it knows references)."""
+    found = match.group(0)
+    return "[CARD]" if " " in found and _is_card(re.sub(r"\D", "", found)) else found
+
+
 def _mask_phone(match: re.Match[str]) -> str:
     found = match.group(0)
     digits = re.sub(r"\D", "", found)
@@ -193,6 +199,6 @@ def mask_pii(text: str) -> str:
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
     text = _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}[CVV]", text)
-    text = _SPACED_CARD.sub(lambda m: "[CARD]" if _is_card(re.sub(r"\D", "", m.group(0))) else m.group(0), text)
+    text = _SPACED_CARD.sub(_mask_spaced_card, text)
     text = _CARD.sub(_mask_card, text)
     return _PHONE.sub(_mask_phone, _PHONE_PAIR.sub(_mask_phone_pair, text))
