@@ -185,9 +185,10 @@ def serving_stages(model_dir: Path, model_loader, device: str = "cpu",
     lossless: fp32), else the torch stages (``model_loader()`` gives the torch model)."""
     from .export import _fastest, _report, export_dir
 
-    report, folder = _report(model_dir), export_dir(model_dir)  # read once
-    if device == "cpu" and _fastest(report, folder, lossless=True, single=False) == "onnx":
-        return OnnxStages(folder, int(report["labels"]), threads)
+    if device == "cpu":
+        report, folder = _report(model_dir), export_dir(model_dir)  # read once
+        if _fastest(report, folder, lossless=True, single=False) == "onnx":
+            return OnnxStages(folder, int(report["labels"]), threads)
     return TorchStages(model_loader(), device)
 
 

@@ -218,6 +218,7 @@ def schedule(items: Items, interactions: Interactions,
     """Score every user's top-k nightly with APScheduler (foreground; Ctrl-C stops)."""
     from .batch import writable_folder
     from .schedule import nightly_job, start_scheduler
+    from .service import check_top_k
 
     writable_folder(out_dir, "--out-dir")  # now, not at 02:00 inside the job
     if once:
@@ -225,10 +226,7 @@ def schedule(items: Items, interactions: Interactions,
         return
     if not (0 <= hour < 24 and 0 <= minute < 60):
         raise VerticalsError(f"hour/minute must be a time of day, got {hour}:{minute}")
-    if top_k < 1:
-        raise VerticalsError(f"--top-k must be greater than 0, got {top_k}")
-    if pool is not None and pool < top_k:
-        raise VerticalsError(f"--pool must be at least --top-k, got --pool {pool} --top-k {top_k}")
+    check_top_k(top_k, pool)
     for path in (items, interactions):  # now, not at 02:00 inside the job
         check_file(path)
     _service(items, interactions, prefix).models()  # trained models, or one line saying how

@@ -104,6 +104,15 @@ def file_digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+def check_top_k(top_k: int | None, pool: int | None = None) -> None:
+    """A top-k of at least 1, and a pool only beside a top-k and at least as big (one line)."""
+    if top_k is not None and top_k < 1:
+        raise VerticalsError(f"--top-k must be greater than 0, got {top_k}")
+    if pool is not None and (top_k is None or pool < top_k):
+        raise VerticalsError(f"--pool must come with --top-k and be at least it, got --pool {pool}"
+                             + (f" --top-k {top_k}" if top_k is not None else " with --candidates"))
+
+
 class RecommenderService:
     """``RecommenderService("items.csv", "interactions.csv").recommend("U001")``."""
 
@@ -364,11 +373,7 @@ class RecommenderService:
         check_output(out, overwrite)
         if (candidates is None) == (top_k is None):
             raise VerticalsError("pass exactly one of --candidates FILE or --top-k K")
-        if top_k is not None and top_k < 1:
-            raise VerticalsError(f"--top-k must be greater than 0, got {top_k}")
-        if pool is not None and (top_k is None or pool < top_k):
-            raise VerticalsError(f"--pool must come with --top-k and be at least it, got --pool {pool}"
-                                 + (f" --top-k {top_k}" if top_k is not None else " with --candidates"))
+        check_top_k(top_k, pool)
         users = (read_candidates(candidates, self.items)["user_id"] if candidates
                  else self.users())
         models = self.models()
