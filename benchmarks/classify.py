@@ -228,6 +228,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from shared.export import cpu_name
     from shared.registry import Registry
     from shared.storage import atomic_write_text
 
@@ -242,12 +243,12 @@ def main(argv: list[str] | None = None) -> int:
         registry = Registry(models)
         for name in args.sets:
             rows.append(run_set(SETS[name], args, registry))
-            meta = {"argv": sys.argv[1:], "cpu_count": os.cpu_count(), "finished": time.strftime("%F %T"),
-                    "note": "timings on a shared, busy 2-core CPU: noisy"}
+            meta = {"argv": sys.argv[1:], "cpu": cpu_name(), "cpu_count": os.cpu_count(),
+                    "finished": time.strftime("%F %T"), "note": "timings on a shared, busy 2-core CPU: noisy"}
             atomic_write_text(out, json.dumps({"meta": meta, "results": rows}, indent=2))
             print(table(rows), file=sys.stderr)
     print(table(rows))
-    print(f"\nresults: {out}")
+    print(f"\nCPU: {cpu_name()}\nresults: {out}")
     return 0
 
 

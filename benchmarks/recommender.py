@@ -31,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from shared.export import cpu_name  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "datasets"
 CANDIDATES = 40  # pairs per profile in a top-10 batch job (4 x 10 candidates)
 
@@ -265,6 +267,7 @@ def main() -> None:
     work = Path(args.home.parent if args.home else tempfile.mkdtemp(prefix="rec-bench-"))
     os.environ["VERTICALS_HOME"] = str(args.home or work / "home")
     parts = args.only or ["movielens", "tallrec", "throughput"]
+    print(f"CPU: {cpu_name()}\n", flush=True)
     results = {}
     for part in parts:
         start = time.perf_counter()
@@ -276,7 +279,7 @@ def main() -> None:
         print(f"[{part}] done in {time.perf_counter() - start:.0f}s", file=sys.stderr)
         print(table({part: results[part]}) + "\n", flush=True)
     if args.json:
-        print(json.dumps(results, default=str))
+        print(json.dumps(results | {"cpu": cpu_name()}, default=str))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from shared.export import cpu_name  # noqa: E402
+
 DATASETS = Path(os.environ.get("VERTICALS_DATASETS", ROOT.parent / "shared" / "datasets"))
 RESULTS = Path(__file__).resolve().parent / "results"
 BITEXT = DATASETS / "bitext_customer_support" / "bitext_llm_4514_instruction_response.csv"
@@ -574,10 +576,12 @@ def _save(results: dict, quick: bool) -> None:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"support{'-quick' if quick else ''}.json"
     earlier = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps(earlier | results, indent=2, default=str))  # parts run apart
+    cpus = earlier.get("cpu", {}) | {part: cpu_name() for part in results}  # parts run apart,
+    path.write_text(json.dumps(earlier | results | {"cpu": cpus}, indent=2, default=str))  # maybe elsewhere
 
 
 def _table(results: dict) -> None:
+    print(f"CPU: {cpu_name()}")
     for part, value in results.items():
         print(f"\n## {part}")
         rows = value if isinstance(value, list) else [value]

@@ -209,7 +209,8 @@ def rollback(name: str) -> None:
 @models_app.command("export")
 def export(
     name: str,
-    int8: Annotated[bool, typer.Option("--int8/--no-int8", help="Also the lossy forms: int8 ONNX and bf16.")] = True,
+    int8: Annotated[bool, typer.Option(
+        "--int8/--no-int8", help="Also the lossy forms: int8 ONNX and (with native bf16) bf16.")] = True,
     embedder: Annotated[bool, typer.Option(help="Export as a sentence embedder (bi-encoders, base models).")] = False,
     texts: Annotated[Path | None, typer.Option(
         help="Texts to check agreement on (default: what the version keeps: a classifier's test "
@@ -217,7 +218,7 @@ def export(
              "needs a table with query,passage columns.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Export to ONNX (+ int8, bf16), check agreement with the original, measure speed."""
+    """Export to ONNX (+ int8, and bf16 on a CPU with native bf16), check agreement with the original, measure speed."""
     from .export import FILES, MIN_AGREEMENT, best_form, export_model
     from .models import resolve_model
 

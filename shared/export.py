@@ -64,7 +64,8 @@ class OnnxBackend:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # subtle: after each run a session's threads spin, waiting for more work; an answer
         # runs three sessions in turn (intents, embedder, reranker), and on 2 cores each one's
-        # spinning starved the next (search + rerank p50 46 ms with spinning, 30 ms without)
+        # spinning starved the next (search + rerank p50 46 ms with spinning, 30 ms without, when
+    # measured on an AMX Xeon)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:  # None: one per core (onnxruntime's default)
             options.intra_op_num_threads = threads
@@ -200,8 +201,9 @@ class BySize:
     """Two forms behind one call: ``small`` for batches of up to ``SMALL_BATCH`` inputs, ``big``
     above.
 
-    subtle: bf16 runs 600 texts/s in batches of 64 against ONNX's 210, but one text at a time
-    144/s against 271 (the support bot's question embedder); they cross near 4 texts."""
+    subtle: on a CPU with AMX, bf16 ran 600 texts/s in batches of 64 against ONNX's 210, but one
+    text at a time 144/s against 271 (the support bot's question embedder); they cross near 4
+    texts. Without native bf16 the export does not offer it, and one form serves both."""
 
     SMALL_BATCH = 4
 
@@ -225,8 +227,8 @@ def best_form(model_dir: Path, lossless: bool = False, single: bool = False) -> 
     the verdicts still agree, which is all the agreement check asks of a classifier.
 
     subtle: fp32 torch's own speed is not a candidate: on a handful of check texts the timings
-    are noise, and onnxruntime has never been the slower one here (75 vs 79 vs 93 headlines/s
-    for torch, ONNX, int8 in ``benchmarks/finance.py``).
+    are noise, and onnxruntime has never been the slower one on the CPUs measured (e.g. 75 vs 79
+    vs 93 headlines/s for torch, ONNX, int8 in ``benchmarks/finance.py`` on an AMX Xeon).
     """
     return _fastest(_report(model_dir), export_dir(model_dir), lossless, single)
 
@@ -263,8 +265,9 @@ def export_model(
     model_dir: Path, check_texts: Sequence[str], embed: bool = False, int8: bool = True,
     max_length: int | None = None, check_pairs: Sequence[str] | None = None,
 ) -> dict:
-    """Export ``model_dir`` to ONNX (and, with ``int8``, the lossy forms: int8 and bf16), check
-    agreement on ``check_texts``, time all forms.
+    """Export ``model_dir`` to ONNX (and, with ``int8``, the lossy forms: int8, and bf16 where
+    :func:`native_bf16`), check agreement on ``check_texts``, time all forms (the report names
+    the CPU: :func:`cpu_name`).
 
     Agreement is the share of identical argmax predictions (classifiers) or of cosine >= 0.99
     (embedders). A cross-encoder is checked on what it serves: ``check_pairs`` gives the second
@@ -289,7 +292,7 @@ def export_model(
     with atomic_dir(export_dir(model_dir)) as tmp:
         _onnx_export(model, tokenizer, tmp / "model.onnx", embed)
         report = {"kind": "embedder" if embed else "classifier", "check_texts": len(check_texts),
-                  "check_pairs": pairs is not None, "max_length": max_length}
+                  "check_pairs": pairs is not None, "max_length": max_length, "cpu": cpu_name()}
         reference = torch_backend(encoded)
 
         def measure(form: str, backend: OnnxBackend | TorchBackend) -> None:
@@ -318,6 +321,22 @@ def export_model(
     return report
 
 
+def cpu_name() -> str:
+    """The CPU's name and the vector units the exported forms' speed hangs on (bf16 is fast only
+    with AMX or AVX-512 BF16, int8 with VNNI): rates measured on different CPUs differ by 5x, so
+    every export report and benchmark names the one it ran on.
+
+    >>> cpu_name()  # doctest: +SKIP
+    'AMD EPYC (avx2)'
+    """
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    lines = info.splitlines()
+    name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown")
+    flags = set(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
+    units = [u for u in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16") if u in flags]
+    return f"{name} ({', '.join(units) or 'no AVX2'})"
+
+
 def native_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AMX or AVX512-BF16). Elsewhere torch emulates
     it: 15 texts/s against fp32's 99 on an AVX2-only EPYC, so the bf16 form could never be the
@@ -342,7 +361,7 @@ def _export_one_way(model_dir: Path, model, tokenizer, texts: list[str], pairs: 
         raise VerticalsError(f"{model_dir.name} is a one-way pair model: check its export on pairs "
                              "(pass check_pairs)")
     with atomic_dir(export_dir(model_dir)) as tmp:
-        report = export_one_way(model, tokenizer, tmp, texts, pairs, max_length)
+        report = export_one_way(model, tokenizer, tmp, texts, pairs, max_length) | {"cpu": cpu_name()}
         (tmp / "report.json").write_text(json.dumps(report, indent=2))
     print(f"export {_label(model_dir)}: {summary(report)}", file=sys.stderr)
     return report
@@ -395,7 +414,8 @@ def _ffn_outputs(path: Path) -> list[str]:
     subtle: their inputs, after GELU, carry the outlier activations that one int8 scale per
     tensor rounds away. Kept in fp32, the support embedder's share of texts at cosine >= 0.99
     went from 0.905 to 0.995 on its export check texts; on 400 other demo questions from 0.966
-    to 1.000 (min 0.986 -> 0.991), at 1.41 ms a question against 1.22 fully int8 and 1.95 fp32.
+    to 1.000 (min 0.986 -> 0.991), at 1.41 ms a question against 1.22 fully int8 and 1.95 fp32
+    (model passes alone, on an AMX Xeon).
     Other architectures' node names do not match: they keep the plain int8 form.
     """
     import onnx
@@ -439,7 +459,8 @@ def _speed(backend, tokenizer, texts: Sequence[str], pairs: list[str] | None, ma
     second pass.
 
     subtle: bf16 builds a oneDNN kernel for each new input shape on first sight; timed on a
-    first pass, it measured 64/s against ONNX's 78 on headlines it then served at over 1,000/s.
+    first pass, it measured 64/s against ONNX's 78 on headlines it then served at over 1,000/s
+    (on an AMX Xeon; a CPU without native bf16 is not offered it).
     """
     chunks = [(list(texts[i : i + batch]), pairs[i : i + batch] if pairs else None)
               for i in range(0, len(texts), batch)]

@@ -227,7 +227,7 @@ def train_intents(train: Sequence[LabelledText], calib: Sequence[LabelledText], 
     without and with the probe, calibrated as here: seed 0, 0.878 in-scope accuracy with 0.551
     unseen out-of-scope recall -> 0.827 with 0.751; seed 1, 0.879 with 0.641 -> 0.879 with
     0.690. At the frozen baseline's recall (thresholds swept on the test set) in-scope accuracy
-    rose 0.798 -> 0.812 and 0.598 -> 0.667.
+    rose 0.798 -> 0.812 and 0.598 -> 0.667. (Later runs move: apps/support_bot/README.md.)
     """
     registry = registry or Registry()
     extra = dict(card_extra or {})

@@ -134,8 +134,8 @@ class SupportService:
             return
         if self.registry.current(INTENTS):
             # subtle: its pass runs beside the question's embedding (see _answer) on one thread:
-            # on 2 cores, with both passes on both, they ran 166 answers/s at 10k passages, and
-            # 206/s so. A question is a few dozen tokens: a second thread saved it only 7%
+            # on 2 cores of an AMX Xeon, with both passes on both, they ran 166 answers/s at 10k
+            # passages, and 206/s so. A question is a few dozen tokens: a second thread saved it only 7%
             self._intents = IntentModel(self.registry.path(INTENTS), threads=1)
             self._intents.warm_up()
             self.bot = BotSettings.from_card(self._intents.card)
@@ -242,7 +242,7 @@ class SupportService:
         """
         query, intents, retriever = message, self.intents, self.retriever
         # the intent pass runs beside the question's embedding: both leave the GIL to onnxruntime
-        # or torch, and on 2 cores the two passes took 4.4 ms together against 5.9 ms in turn
+        # or torch, and on 2 cores (AMX Xeon) the two passes took 4.4 ms together against 5.9 in turn
         judging = self._judges().submit(intents.classifier.model_proba, [message]) if intents else None
         earlier = self._earlier(cid) if is_follow_up(message) else []
         if earlier:

@@ -55,9 +55,10 @@ class TrainOptions:
     reranker: bool = True
     reranker_epochs: int = 3
     reranker_max_length: int = 64
-    # subtle: the base's first 2 of 6 layers rerank 3x faster; on the demo's held-out questions
-    # they lift MRR@10 0.742 -> 0.780 (all 6: 0.814), and answers at 10k passages take p50
-    # ~26 ms instead of ~48 ms (benchmarks/support.py --parts latency)
+    # subtle: the base's first 2 of 6 layers rerank 3x faster; on an earlier demo set's held-out
+    # questions they lifted MRR@10 0.742 -> 0.780 (all 6: 0.814), and answers at 10k passages
+    # took p50 ~26 ms instead of ~48 ms (benchmarks/support.py --parts latency, on the Xeon,
+    # before the serving path's later speed-ups)
     reranker_layers: int | None = 2
     negatives: int = 2
     # examples per intent used as reranker/retriever training questions. subtle: with 6, the

@@ -23,6 +23,7 @@ def test_int8_and_onnx_agree_with_torch_and_serve(full_model, session_registry, 
     # the cache sees the new export (which form serves depends on the machine's speeds)
     assert load_classifier(path).backend_name in ("model.onnx", "model.int8.onnx", "torch-bf16")
     assert report["onnx_agreement"] == 1.0  # ONNX fp32 is lossless
+    assert report["cpu"] == export.cpu_name() != ""  # speeds mean nothing without their CPU
     assert report["int8_agreement"] >= 0.95
     # bf16 is measured only where the CPU multiplies it natively (elsewhere it is 7x slower)
     assert report["bf16_agreement"] >= 0.95 if export.native_bf16() else "bf16_agreement" not in report
