@@ -58,7 +58,7 @@ def classification(name: str, train_path: Path, test_path: Path, args: argparse.
     train = sample(read_column(train_path, "label"), args.max_train)
     test = sample(read_column(test_path, "label"), args.max_test, seed=1)
     config = TrainConfig(base=base, epochs=args.epochs, max_length=args.max_length, batch_size=32,
-                         layers=args.layers)
+                         layers=args.layers, val_fraction=args.val_fraction)
     started = time.perf_counter()
     result = finetune_classifier(train, test, config, name, registry=registry)
     return {"task": name, "base": ("minilm" if base == "minilm" else "minilm+mlm")
@@ -165,6 +165,9 @@ def main() -> None:
     parser.add_argument("--mlm-from", type=Path, default=None, metavar="DIR",
                         help="the adapted encoder of an earlier --mlm run (its registry "
                              "version folder): fine-tune from it instead of adapting again")
+    parser.add_argument("--val-fraction", type=float, default=0.1,
+                        help="validation carve for early stopping (0: fit every training row for "
+                             "exactly --epochs, as the published references train)")
     parser.add_argument("--layers", type=int, default=None,
                         help="keep MiniLM's first N layers (faster, less accurate; default all 6)")
     args = parser.parse_args()
