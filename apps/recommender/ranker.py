@@ -79,7 +79,7 @@ def fit_ranker(x: np.ndarray, y: Sequence[int], features: Sequence[str] = FEATUR
     subtle: more interest as the text models read it never lowers P(take). Unconstrained, the
     demo's ranker, fitted on a few dozen validation rows, gave the bi-encoder a negative weight,
     and the dashboard explained a top item by "text interest: -0.3". Where the data give them
-    positive weights (the last MovieLens fit on record: cross-encoder 0.17) the bound is not
+    positive weights (the last MovieLens fits on record: cross-encoder 0.155-0.157) the bound is not
     reached and the fit is scikit-learn's.
     """
     from scipy.optimize import minimize
