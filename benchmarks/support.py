@@ -576,8 +576,9 @@ def _save(results: dict, quick: bool) -> None:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"support{'-quick' if quick else ''}.json"
     earlier = json.loads(path.read_text()) if path.exists() else {}
-    cpus = earlier.get("cpu", {}) | {part: cpu_name() for part in results}  # parts run apart,
-    path.write_text(json.dumps(earlier | results | {"cpu": cpus}, indent=2, default=str))  # maybe elsewhere
+    # parts run apart, maybe on other machines: each keeps the CPU it ran on
+    cpus = earlier.get("cpu", {}) | {part: cpu_name() for part in results}
+    path.write_text(json.dumps(earlier | results | {"cpu": cpus}, indent=2, default=str))
 
 
 def _table(results: dict) -> None:

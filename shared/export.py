@@ -64,8 +64,8 @@ class OnnxBackend:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # subtle: after each run a session's threads spin, waiting for more work; an answer
         # runs three sessions in turn (intents, embedder, reranker), and on 2 cores each one's
-        # spinning starved the next (search + rerank p50 46 ms with spinning, 30 ms without, when
-    # measured on an AMX Xeon)
+        # spinning starved the next (search + rerank p50 46 ms with spinning, 30 ms without, on
+        # an AMX Xeon)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:  # None: one per core (onnxruntime's default)
             options.intra_op_num_threads = threads
