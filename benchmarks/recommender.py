@@ -31,8 +31,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from shared.export import cpu_name  # noqa: E402
-
 DATA = ROOT.parent / "shared" / "datasets"
 CANDIDATES = 40  # pairs per profile in a top-10 batch job (4 x 10 candidates)
 
@@ -266,6 +264,8 @@ def main() -> None:
         sys.exit(f"benchmark data not found at {DATA}")
     work = Path(args.home.parent if args.home else tempfile.mkdtemp(prefix="rec-bench-"))
     os.environ["VERTICALS_HOME"] = str(args.home or work / "home")
+    from shared.export import cpu_name  # here, not at import: --help should not load torch
+
     parts = args.only or ["movielens", "tallrec", "throughput"]
     print(f"CPU: {cpu_name()}\n", flush=True)
     results = {}

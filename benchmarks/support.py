@@ -41,8 +41,6 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from shared.export import cpu_name  # noqa: E402
-
 DATASETS = Path(os.environ.get("VERTICALS_DATASETS", ROOT.parent / "shared" / "datasets"))
 RESULTS = Path(__file__).resolve().parent / "results"
 BITEXT = DATASETS / "bitext_customer_support" / "bitext_llm_4514_instruction_response.csv"
@@ -573,6 +571,8 @@ def main() -> None:
 
 
 def _save(results: dict, quick: bool) -> None:
+    from shared.export import cpu_name
+
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"support{'-quick' if quick else ''}.json"
     earlier = json.loads(path.read_text()) if path.exists() else {}
@@ -582,6 +582,8 @@ def _save(results: dict, quick: bool) -> None:
 
 
 def _table(results: dict) -> None:
+    from shared.export import cpu_name
+
     print(f"CPU: {cpu_name()}")
     for part, value in results.items():
         print(f"\n## {part}")
