@@ -70,9 +70,14 @@ def classify(
     epochs: Annotated[int | None, typer.Option(help="Default: 3, or more on small sets (150 steps at least).")] = None,
     batch_size: int = 32, lr: float | None = None,
     max_length: int = 64, grad_accum: int = 1, patience: int = 2,
+    val_fraction: Annotated[float, typer.Option(
+        help="Share of train carved off for early stopping; 0 fits every row for exactly --epochs.")] = 0.1,
     augment: Annotated[bool, typer.Option(help="Add label-preserving augmented copies.")] = False,
     adversarial: Annotated[bool, typer.Option(help="FGM adversarial training on embeddings.")] = False,
     layers: Annotated[int | None, typer.Option(help="Keep only the base's first N layers (smaller, faster).")] = None,
+    embedding_head: Annotated[str | None, typer.Option(
+        metavar="EMBEDDER", help="Average in a linear probe on this embedder's vectors (e.g. minilm); "
+                                 "serving then costs its pass too.")] = None,
     name: str = "classifier", as_json: JsonFlag = False,
 ) -> None:
     """Fine-tune a text classifier (full, or LoRA with --lora), register it, print test metrics."""
@@ -80,10 +85,13 @@ def classify(
     from .finetune import TrainConfig, finetune_classifier
 
     config = TrainConfig(base=base, epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
-                         grad_accum=grad_accum, patience=patience, lora=lora, augment=augment,
-                         adversarial=adversarial, layers=layers)
+                         grad_accum=grad_accum, patience=patience, val_fraction=val_fraction, lora=lora,
+                         augment=augment, adversarial=adversarial, layers=layers, embedding_head=embedding_head)
     rows = read_labelled(train, text_col, label_col, column_flags=COLUMN_FLAGS)
     test_rows = read_labelled(test, text_col, label_col, min_classes=1, column_flags=COLUMN_FLAGS) if test else None
+    if test_rows is None and val_fraction == 0:
+        print("no --test and no validation split (--val-fraction 0): the model is registered "
+              "without scores", file=sys.stderr)
     result = finetune_classifier(rows, test_rows, config, name, test_path=test or "test set")
     per_class = result.metrics.pop("per_class", {})
     result.metrics.pop("confusion", None)

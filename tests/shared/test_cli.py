@@ -32,6 +32,22 @@ def test_classify_json_registers_and_lists(tmp_path, toy_files):
     assert shown["metrics"]["accuracy"] == result["accuracy"]
 
 
+def test_classify_fits_every_row_with_a_probe_when_asked(tmp_path, toy_files):
+    train, test = toy_files  # the recipe of the README's Banking77 and topics figures
+    done = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--test", str(test), "--epochs", "1",
+                   "--batch-size", "16", "--max-length", "16", "--val-fraction", "0", "--embedding-head", "minilm",
+                   "--name", "toy", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert 0 <= result["model_accuracy"] <= 1 and 0 <= result["accuracy"] <= 1  # alone, and with the probe
+    card = json.loads(run_cli(tmp_path, "models", "show", "toy").stdout)
+    assert card["params"]["val_fraction"] == 0 and card["params"]["embedding_head"] == "minilm"
+    assert card["train_rows"] == 96 and "val_accuracy" not in card["history"][0]  # no row held back
+    assert (tmp_path / "models" / "toy" / "v1" / "embedding_head.npz").is_file()
+    refused = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--val-fraction", "0.7", "--name", "x")
+    assert refused.returncode == 1 and "val_fraction must be in [0, 0.5), got 0.7" in refused.stderr
+
+
 def test_models_list_shows_a_model_with_no_promoted_version(tmp_path):
     from shared.registry import Registry
 
