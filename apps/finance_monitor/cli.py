@@ -129,6 +129,8 @@ def train(
     topics: Annotated[Path | None, typer.Option(help="CSV text,topic (or text,label).")] = None,
     test: Annotated[Path | None, typer.Option(help="Test CSV; else a 20% holdout.")] = None,
     epochs: int = 3, max_length: int = 64, batch_size: int = 32, lora: bool = False,
+    val_fraction: Annotated[float, typer.Option(
+        help="Share of train carved off for early stopping; 0 fits every row for exactly --epochs.")] = 0.1,
     adversarial: Annotated[bool, typer.Option(
         help="FGM on the embeddings (about 2x the training time; better on noisy labels).")] = False,
     mlm_corpus: Annotated[bool, typer.Option(
@@ -139,6 +141,8 @@ def train(
     config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
     """Fine-tune the sentiment and/or topic model (defaults: the bundled demo sets)."""
+    from dataclasses import replace
+
     from shared import TrainConfig
     from shared.finetune import check_layers
 
@@ -146,12 +150,13 @@ def train(
 
     try:
         models = _models(config)
-        check_layers("minilm", layers)  # before the masked-LM pass
-        base = _mlm_base(config) if mlm_corpus else "minilm"
+        cfg = TrainConfig(epochs=epochs, max_length=max_length, batch_size=batch_size,
+                          val_fraction=val_fraction, lora=lora, adversarial=adversarial, layers=layers)
+        check_layers("minilm", layers)  # both checks before the masked-LM pass
+        if mlm_corpus:
+            cfg = replace(cfg, base=_mlm_base(config))
         plan = TrainPlan(sentiment or (None if topics else DEMO_DIR / "train.csv"),
                          topics or (None if sentiment else DEMO_DIR / "train.csv"), test)
-        cfg = TrainConfig(base=base, epochs=epochs, max_length=max_length,
-                          batch_size=batch_size, lora=lora, adversarial=adversarial, layers=layers)
         results = train_models(plan, cfg, models)
     except VerticalsError as exc:
         return _fail(exc)
