@@ -21,6 +21,8 @@ app.add_typer(finetune_app, name="finetune")
 app.add_typer(models_app, name="models")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+ValFraction = Annotated[float, typer.Option(  # `finetune classify` and `finance train`
+    help="Share of train carved off for early stopping; 0 fits every row for exactly --epochs.")]
 COLUMN_FLAGS = "--text-col/--label-col"  # the commands that read text,label tables take both
 
 
@@ -70,8 +72,7 @@ def classify(
     epochs: Annotated[int | None, typer.Option(help="Default: 3, or more on small sets (150 steps at least).")] = None,
     batch_size: int = 32, lr: float | None = None,
     max_length: int = 64, grad_accum: int = 1, patience: int = 2,
-    val_fraction: Annotated[float, typer.Option(
-        help="Share of train carved off for early stopping; 0 fits every row for exactly --epochs.")] = 0.1,
+    val_fraction: ValFraction = 0.1,
     augment: Annotated[bool, typer.Option(help="Add label-preserving augmented copies.")] = False,
     adversarial: Annotated[bool, typer.Option(help="FGM adversarial training on embeddings.")] = False,
     layers: Annotated[int | None, typer.Option(help="Keep only the base's first N layers (smaller, faster).")] = None,

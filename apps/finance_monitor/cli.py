@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shared import VerticalsError
-from shared.cli import emit, open_dashboard
+from shared.cli import ValFraction, emit, open_dashboard
 
 if TYPE_CHECKING:  # the modules load lazily, so `--help` stays fast
     from sqlalchemy import Engine
@@ -129,8 +129,7 @@ def train(
     topics: Annotated[Path | None, typer.Option(help="CSV text,topic (or text,label).")] = None,
     test: Annotated[Path | None, typer.Option(help="Test CSV; else a 20% holdout.")] = None,
     epochs: int = 3, max_length: int = 64, batch_size: int = 32, lora: bool = False,
-    val_fraction: Annotated[float, typer.Option(
-        help="Share of train carved off for early stopping; 0 fits every row for exactly --epochs.")] = 0.1,
+    val_fraction: ValFraction = 0.1,
     adversarial: Annotated[bool, typer.Option(
         help="FGM on the embeddings (about 2x the training time; better on noisy labels).")] = False,
     mlm_corpus: Annotated[bool, typer.Option(
