@@ -21,7 +21,7 @@ app.add_typer(finetune_app, name="finetune")
 app.add_typer(models_app, name="models")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-ValFraction = Annotated[float, typer.Option(  # `finetune classify` and `finance train`
+ValFraction = Annotated[float, typer.Option(  # the commands that fine-tune a text classifier
     help="Share of train carved off for early stopping; 0 fits every row for exactly --epochs.")]
 COLUMN_FLAGS = "--text-col/--label-col"  # the commands that read text,label tables take both
 

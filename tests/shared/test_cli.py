@@ -33,7 +33,7 @@ def test_classify_json_registers_and_lists(tmp_path, toy_files):
 
 
 def test_classify_fits_every_row_with_a_probe_when_asked(tmp_path, toy_files):
-    train, test = toy_files  # the recipe of the README's Banking77 and topics figures
+    train, test = toy_files  # the recipe of the README's Banking77 figure
     done = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--test", str(test), "--epochs", "1",
                    "--batch-size", "16", "--max-length", "16", "--val-fraction", "0", "--embedding-head", "minilm",
                    "--name", "toy", "--json")
