@@ -81,7 +81,44 @@ def movielens(quick: bool, work: Path, cross_layers: int = 2,
     result = evaluate_ranking(service.pipeline(), test, n_candidates=30 if quick else 50)
     result.update(train_seconds=train_s, eval_seconds=time.perf_counter() - start,
                   ranker_coef=service.ranker_card()["params"]["coef"], models=trained)
+    start = time.perf_counter()
+    result["pool"] = pool_recall(service.pipeline(), [u for u in test_users if u in service.pipeline().taken])
+    result["pool"]["seconds"] = time.perf_counter() - start
     return result
+
+
+def pool_recall(pipe, users: list[str], k: int = 10) -> dict:
+    """How much of each user's whole-catalogue top-``k`` a ``--top-k`` job (the default pool of
+    ``4k``) returns. The whole catalogue's top-``k`` is found exactly without scoring all of it:
+    items come in the order of the ranker's score less the cross-encoder's term
+    (``Pipeline.prior_logits``), and that term adds at most ``lift`` (its weight times the
+    largest standardised P(interest), 1), so once the next item's prior plus ``lift`` is below
+    the ``k``-th full score nothing further can enter."""
+    import numpy as np
+
+    from apps.recommender.pipeline import rank
+
+    ranker = pipe.ranker
+    at = ranker.features.index("cross_score") if "cross_score" in ranker.features else None
+    lift = 0.0 if at is None else ranker.coef[at] * (1 - ranker.mean[at]) / ranker.scale[at]
+    vectors = pipe.profile_vectors(users)
+    served = pipe.top_k(users, k).groupby("user_id")["item_id"].agg(set).to_dict()
+    found, scored = [], []
+    for user in users:
+        order, prior = pipe.unseen_by_prior(user, vectors.get(user))
+        size = 4 * k
+        while True:
+            best = rank(pipe.score_pairs([user] * min(size, len(order)),
+                                         [pipe.ids[r] for r in order[:size]], vectors), k)
+            kth = ranker.logits(best[ranker.features].to_numpy())[-1]
+            if size >= len(order) or prior[order[size]] + lift < kth:
+                break
+            size *= 2
+        found.append(len(served[user] & set(best["item_id"])) / len(best))
+        scored.append(min(size, len(order)))
+    return {"users": len(users), "k": k, "pool": max(4 * k, 10), "recall": float(np.mean(found)),
+            "all_found": float(np.mean([f == 1.0 for f in found])),
+            "exact_pool_median": float(np.median(scored)), "exact_pool_max": int(max(scored))}
 
 
 def movielens_ctr_base(quick: bool) -> str:
@@ -211,6 +248,12 @@ def table(results: dict) -> str:
             m = ml[system]
             lines.append(f"| {system} | {m['ndcg@10']:.4f} | {m['mrr']:.4f} | {m['hr@10']:.4f} "
                          f"| {m.get('auc', float('nan')):.4f} |")
+        p = ml.get("pool")
+        if p:
+            lines += ["", f"`--top-k {p['k']}` with its default pool of {p['pool']}: {p['recall']:.1%} of the "
+                      f"whole catalogue's top-{p['k']} found ({p['all_found']:.0%} of {p['users']} users "
+                      f"get all of it); proving each user's top-{p['k']} exact took a pool of "
+                      f"{p['exact_pool_median']:.0f} (median), {p['exact_pool_max']} (max)"]
         lines.append("")
     if "tallrec" in results:
         lines += ["TALLRec CTR (train on half of valid.json, test on the other half)", "",

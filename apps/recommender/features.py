@@ -51,9 +51,10 @@ def log_scale(counts: dict[str, int]) -> dict[str, float]:
     return {k: (math.log1p(v) / top if top else 0.0) for k, v in counts.items()}
 
 
-def recency_weight(age_seconds: float, half_life_days: float) -> float:
-    """Exponential decay: ``recency_weight(0, 30) -> 1.0``, ``recency_weight(30 * DAY, 30) -> 0.5``."""
-    return 0.5 ** (max(age_seconds, 0.0) / (half_life_days * DAY))
+def recency_weight(age_seconds: float | np.ndarray, half_life_days: float) -> float | np.ndarray:
+    """Exponential decay: ``recency_weight(0, 30) -> 1.0``, ``recency_weight(30 * DAY, 30) -> 0.5``
+    (element-wise for an array of ages; a negative age counts as 0)."""
+    return 0.5 ** (np.maximum(age_seconds, 0.0) / (half_life_days * DAY))
 
 
 def category_shares(categories: Sequence[str]) -> dict[str, float]:
@@ -128,22 +129,28 @@ def other_features(stats: FeatureStats, users: Sequence[str],
                    item_ids: Sequence[str]) -> np.ndarray:
     """``(n, 5)`` float32 matrix in :data:`OTHER_FEATURES` order for each (user, item) pair.
 
-    Unknown users and new items get zeros where nothing is known (cold start).
+    Unknown users and new items get zeros where nothing is known (cold start). Array maths per
+    distinct user, so a user's whole catalogue (what the top-k pool is picked from) is cheap.
     """
-    out = np.zeros((len(users), len(OTHER_FEATURES)), dtype=np.float32)
-    neighbours: dict[str, np.ndarray | None] = {}
-    for row, (user, item) in enumerate(zip(users, item_ids)):
-        last = stats.last_taken.get(item)
-        if user not in neighbours:
-            neighbours[user] = co_taken(stats, user)
-        near, item_row = neighbours[user], stats.item_row.get(item)
-        out[row] = (
-            stats.popularity.get(item, 0.0),
-            0.0 if last is None else recency_weight(stats.now - last, stats.half_life_days),
-            stats.user_categories.get(user, {}).get(stats.item_category.get(item, ""), 0.0),
-            stats.user_activity.get(user, 0.0),
-            0.0 if near is None or item_row is None else near[item_row],
-        )
+    items = list(item_ids)
+    out = np.zeros((len(items), len(OTHER_FEATURES)), dtype=np.float32)
+    if not items:
+        return out
+    out[:, 0] = [stats.popularity.get(item, 0.0) for item in items]
+    last = np.array([stats.last_taken.get(item, np.nan) for item in items], dtype=np.float64)
+    out[:, 1] = np.where(np.isnan(last), 0.0, recency_weight(stats.now - last, stats.half_life_days))
+    names, codes = np.unique([stats.item_category.get(item, "") for item in items], return_inverse=True)
+    rows = np.array([stats.item_row.get(item, -1) for item in items])
+    people, which = np.unique(np.asarray(list(users), dtype=object), return_inverse=True)
+    order = np.argsort(which, kind="stable")
+    for user, at in zip(people, np.split(order, np.cumsum(np.bincount(which))[:-1]), strict=True):
+        shares = stats.user_categories.get(user, {})
+        out[at, 2] = np.array([shares.get(name, 0.0) for name in names])[codes[at]]
+        out[at, 3] = stats.user_activity.get(user, 0.0)
+        near = co_taken(stats, user)
+        if near is not None:
+            known = at[rows[at] >= 0]
+            out[known, 4] = near[rows[known]]
     return out
 
 

@@ -28,7 +28,7 @@ from shared.finetune import check_layers
 from .batch import BatchPlan, BatchResult, check_output, plan_chunks, run_batch
 from .data import is_timed, read_candidates, read_interactions, read_items
 from .features import FEATURES
-from .pipeline import POPULARITY_FALLBACK, SHARE_GRID, Pipeline, choose_shares, cold_start_note, mix_sources, rank
+from .pipeline import POPULARITY_FALLBACK, Pipeline, choose_shares, cold_start_note, mix_sources, rank
 from .profiles import positives_by_user, sequential_examples
 from .ranker import Ranker, fit_ranker
 from .scoring import TextConfig, TextScorer, random_negatives, train_text_models
@@ -296,8 +296,7 @@ class RecommenderService:
             ranker = Ranker.load(self.registry.path(self.names()["ranker"]))
             scorer = TextScorer(self.registry.resolve(card["params"]["biencoder"]),
                                 self.registry.resolve(card["params"]["cross_encoder"]))
-            shares = tuple(card["params"].get("candidate_shares", SHARE_GRID[0]))
-            self._pipeline = Pipeline(self.items, self.interactions, scorer, ranker, shares=shares)
+            self._pipeline = Pipeline(self.items, self.interactions, scorer, ranker)
         return self._pipeline
 
     def users(self) -> list[str]:

@@ -46,6 +46,18 @@ def test_other_features_match_hand_values_and_cold_start_is_zero() -> None:
     assert stats.user_activity["v"] == pytest.approx(math.log1p(1) / math.log1p(3))
 
 
+def test_other_features_of_mixed_pairs_match_each_pair_alone() -> None:
+    """Pairs are computed a user at a time; in any order, each row is its pair's own."""
+    stats = fit_stats(INTERACTIONS, ITEMS)
+    pairs = [(u, i) for u in ("v", "new-user", "u") for i in ("c", "new-item", "a", "b")]
+    pairs = [pairs[j] for j in np.random.default_rng(0).permutation(len(pairs))]
+    together = other_features(stats, [u for u, _ in pairs], [i for _, i in pairs])
+    alone = np.vstack([other_features(stats, [u], [i]) for u, i in pairs])
+    assert together.tolist() == alone.tolist() and together[:, 4].any()
+    assert other_features(stats, [], []).shape == (0, 5)
+    assert recency_weight(np.array([-5.0, 0.0, 30 * DAY]), 30).tolist() == [1.0, 1.0, 0.5]
+
+
 def test_item_statistics_can_come_from_an_earlier_past_than_the_users() -> None:
     # v is described by its own rows (a at t=40); the items only by what happened before t=40
     past, own = INTERACTIONS[INTERACTIONS["timestamp"] < 40], INTERACTIONS[INTERACTIONS["user_id"] == "v"]

@@ -223,13 +223,41 @@ def test_a_new_item_reaches_the_pool_and_the_top_k(rec_home: Path, tiny: dict[st
     assert pipe.new_items == ["NEW1"]
     users = sorted(pipe.taken)[:3]
     pools = pipe.candidates(users, 4)
-    assert all(pool[-1] == "NEW1" and len(pool) == 5 for pool in pools)
+    assert all("NEW1" in pool and len(pool) == 4 + (pool[4:] == ["NEW1"]) for pool in pools)
     scored = pipe.score_pairs(users, ["NEW1"] * len(users))
     top = pipe.top_k(users, 5, n_candidates=4)  # the whole pool is kept: NEW1 is in every list
     assert (top["item_id"] == "NEW1").sum() == len(users)
     assert np.allclose(top.set_index("user_id").query("item_id == 'NEW1'").loc[users, "score"],
                        scored["score"])
     assert pipe.candidates(["someone-new"], 4) == [pipe.popular("someone-new", 4)], "cold: none"
+
+
+def test_the_pool_is_the_rankers_best_before_the_cross_encoder(service: RecommenderService) -> None:
+    """Every catalogue item gets the ranker's logit less the cross-encoder's term (the same
+    numbers as scoring the pair, that term aside); the pool is the best unseen of those, so a
+    ranker without that term ranks the whole catalogue with the default pool."""
+    from dataclasses import replace
+
+    from apps.recommender.pipeline import Pipeline
+
+    pipe = service.pipeline()
+    user = warm_user(service)
+    prior = pipe.prior_logits(user, pipe.profile_vectors([user])[user])
+    unseen = [i for i in pipe.ids if i not in pipe.seen[user]]
+    scored = pipe.score_pairs([user] * len(unseen), unseen)
+    ranker, cross = pipe.ranker, pipe.ranker.features.index("cross_score")
+    lift = ranker.contributions(scored[ranker.features].to_numpy())[:, cross]
+    assert np.allclose(prior[[pipe.row[i] for i in unseen]] + lift,
+                       ranker.logits(scored[ranker.features].to_numpy()))
+    best = sorted(unseen, key=lambda i: (-prior[pipe.row[i]], i))[:6]
+    assert pipe.candidates([user], 6)[0][:6] == best
+    coef = [0.0 if f == "cross_score" else c for f, c in zip(ranker.features, ranker.coef)]
+    textless = Pipeline(pipe.items, pipe.interactions, pipe.scorer, replace(ranker, coef=coef))
+    users = sorted(u for u in pipe.taken if pipe.taken[u])[:4]
+    pairs = [(u, i) for u in users for i in pipe.ids if i not in pipe.seen[u]]
+    whole = rank(textless.score_pairs([u for u, _ in pairs], [i for _, i in pairs]), 3)
+    top = textless.top_k(users, 3)
+    assert list(zip(top["user_id"], top["item_id"])) == list(zip(whole["user_id"], whole["item_id"]))
 
 
 def test_candidates_mix_text_co_taken_and_popular_items(service: RecommenderService) -> None:
