@@ -43,6 +43,19 @@ class FeatureStats:
     item_row: dict[str, int] = field(default_factory=dict)
     cosine: sparse.csr_matrix | None = None  # item x item cosine of "taken by the same users"
     recent: dict[str, list[int]] = field(default_factory=dict)  # user -> rows of recent takes
+    _columns: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def item_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """Per catalogue row (``item_row`` order): popularity, recency and a category code; and
+        the category names the codes index. Computed once."""
+        if self._columns is None:
+            ids = sorted(self.item_row, key=self.item_row.__getitem__)
+            last = np.array([self.last_taken.get(i, np.nan) for i in ids], dtype=np.float64)
+            names, codes = np.unique([self.item_category.get(i, "") for i in ids], return_inverse=True)
+            self._columns = (np.array([self.popularity.get(i, 0.0) for i in ids], dtype=np.float64),
+                             np.where(np.isnan(last), 0.0, recency_weight(self.now - last, self.half_life_days)),
+                             codes, [str(n) for n in names])
+        return self._columns
 
 
 def log_scale(counts: dict[str, int]) -> dict[str, float]:
@@ -129,28 +142,32 @@ def other_features(stats: FeatureStats, users: Sequence[str],
                    item_ids: Sequence[str]) -> np.ndarray:
     """``(n, 5)`` float32 matrix in :data:`OTHER_FEATURES` order for each (user, item) pair.
 
-    Unknown users and new items get zeros where nothing is known (cold start). Array maths per
-    distinct user, so a user's whole catalogue (what the top-k pool is picked from) is cheap.
+    Unknown users and new items get zeros where nothing is known (cold start).
     """
-    items = list(item_ids)
-    out = np.zeros((len(items), len(OTHER_FEATURES)), dtype=np.float32)
-    if not items:
+    return features_at_rows(stats, users, np.array([stats.item_row.get(i, -1) for i in item_ids], dtype=np.int64))
+
+
+def features_at_rows(stats: FeatureStats, users: Sequence[str], rows: np.ndarray) -> np.ndarray:
+    """:func:`other_features` for catalogue ``rows`` (``stats.item_row``; -1: an unknown item).
+    Array maths per distinct user, so a user's whole catalogue (what the top-k pool is picked
+    from) costs a few milliseconds."""
+    out = np.zeros((len(rows), len(OTHER_FEATURES)), dtype=np.float32)
+    if not len(rows):
         return out
-    out[:, 0] = [stats.popularity.get(item, 0.0) for item in items]
-    last = np.array([stats.last_taken.get(item, np.nan) for item in items], dtype=np.float64)
-    out[:, 1] = np.where(np.isnan(last), 0.0, recency_weight(stats.now - last, stats.half_life_days))
-    names, codes = np.unique([stats.item_category.get(item, "") for item in items], return_inverse=True)
-    rows = np.array([stats.item_row.get(item, -1) for item in items])
-    people, which = np.unique(np.asarray(list(users), dtype=object), return_inverse=True)
+    popularity, recency, category, names = stats.item_columns()
+    known = rows >= 0
+    out[known, 0], out[known, 1] = popularity[rows[known]], recency[rows[known]]
+    which, people = pd.factorize(np.asarray(list(users), dtype=object))
     order = np.argsort(which, kind="stable")
     for user, at in zip(people, np.split(order, np.cumsum(np.bincount(which))[:-1]), strict=True):
+        at_known = at[known[at]]
         shares = stats.user_categories.get(user, {})
-        out[at, 2] = np.array([shares.get(name, 0.0) for name in names])[codes[at]]
+        if shares:
+            out[at_known, 2] = np.array([shares.get(name, 0.0) for name in names])[category[rows[at_known]]]
         out[at, 3] = stats.user_activity.get(user, 0.0)
         near = co_taken(stats, user)
         if near is not None:
-            known = at[rows[at] >= 0]
-            out[known, 4] = near[rows[known]]
+            out[at_known, 4] = near[rows[at_known]]
     return out
 
 

@@ -18,7 +18,16 @@ import pandas as pd
 from shared import VectorIndex, recall_at_k
 from shared.errors import VerticalsError
 
-from .features import FEATURES, TEXT_FEATURES, USER_FEATURES, FeatureStats, co_taken, fit_stats, other_features
+from .features import (
+    FEATURES,
+    TEXT_FEATURES,
+    USER_FEATURES,
+    FeatureStats,
+    co_taken,
+    features_at_rows,
+    fit_stats,
+    other_features,
+)
 from .profiles import MAX_ITEMS, item_entries, positives_by_user, profile_text
 from .ranker import Ranker
 from .scoring import TextScorer, build_index, search_candidates
@@ -184,7 +193,7 @@ class Pipeline:
         x = np.full((len(self.ids), len(FEATURES)), np.nan)
         if vector is not None:
             x[:, FEATURES.index("bi_score")] = self.item_vecs @ vector
-        x[:, len(TEXT_FEATURES):] = other_features(self.stats, [user] * len(self.ids), self.ids)
+        x[:, len(TEXT_FEATURES):] = features_at_rows(self.stats, [user] * len(self.ids), np.arange(len(self.ids)))
         return self.ranker.logits(self.ranker_inputs(x, np.full(len(self.ids), vector is None)))
 
     def candidates(self, users: Sequence[str], n: int,
