@@ -92,7 +92,7 @@ def pool_recall(pipe, users: list[str], k: int = 10) -> dict:
     ``4k``) returns. The whole catalogue's top-``k`` is found exactly without scoring all of it:
     items come in the order of the ranker's score less the cross-encoder's term
     (``Pipeline.prior_logits``), and that term adds at most ``lift`` (its weight times the
-    largest standardised P(interest), 1), so once the next item's prior plus ``lift`` is below
+    largest P(interest), 1, standardised), so once the next item's prior plus ``lift`` is below
     the ``k``-th full score nothing further can enter."""
     import numpy as np
 
@@ -105,11 +105,12 @@ def pool_recall(pipe, users: list[str], k: int = 10) -> dict:
     served = pipe.top_k(users, k).groupby("user_id")["item_id"].agg(set).to_dict()
     found, scored = [], []
     for user in users:
-        order, prior = pipe.unseen_by_prior(user, vectors.get(user))
+        seen = pipe.seen.get(user, set())
+        order = pipe.by_prior(user, [i for i in pipe.ids if i not in seen], vectors.get(user))
+        prior = dict(zip(order, pipe.prior_logits(user, vectors.get(user), [pipe.row[i] for i in order])))
         size = 4 * k
         while True:
-            best = rank(pipe.score_pairs([user] * min(size, len(order)),
-                                         [pipe.ids[r] for r in order[:size]], vectors), k)
+            best = rank(pipe.score_pairs([user] * min(size, len(order)), order[:size], vectors), k)
             kth = ranker.logits(best[ranker.features].to_numpy())[-1]
             if size >= len(order) or prior[order[size]] + lift < kth:
                 break

@@ -37,6 +37,7 @@ COLD_START = ("scored by the ranker as for its average user: only the items' pop
               "take something)")
 POPULARITY_FALLBACK = f"No history yet, so these are picked from the most popular items and {COLD_START}."
 NEW_ITEM_SHARE = 0.1  # room in each user's pool, beyond the n candidates, for never-seen items
+SOURCE_DEPTH = 5  # each candidate source offers this many times the pool for the ranker to pick from
 SIMILAR_PAIRS = 0.1  # a history item explains a pick when they are as close as the closest 10% of pairs
 # why an item ranks, by the feature that raised its score most: (feature above its mean, below)
 REASONS = {"popularity": ("it is popular", "it is a less-known pick"),
@@ -185,31 +186,40 @@ class Pipeline:
         np.copyto(x, np.array(self.ranker.mean), where=np.isnan(x))
         return x
 
-    def prior_logits(self, user: str, vector: np.ndarray | None = None) -> np.ndarray:
-        """The ranker's logit for ``user`` and every catalogue item (in catalogue order) with
-        the cross-encoder's score left at its training mean, where it adds 0: every feature but
-        the one expensive one, from a matrix product and array maths. ``vector``: the user's
-        :meth:`profile_vectors` entry (None for a user with no history)."""
-        x = np.full((len(self.ids), len(FEATURES)), np.nan)
+    def prior_logits(self, user: str, vector: np.ndarray | None = None,
+                     rows: np.ndarray | None = None) -> np.ndarray:
+        """The ranker's logit for ``user`` and each catalogue row in ``rows`` (default: all, in
+        catalogue order) with the cross-encoder's score left at its training mean, where it
+        adds 0: every feature but the one expensive one, from array maths. ``vector``: the
+        user's :meth:`profile_vectors` entry (None for a user with no history)."""
+        rows = np.arange(len(self.ids)) if rows is None else np.asarray(rows, dtype=np.int64)
+        x = np.full((len(rows), len(FEATURES)), np.nan)
         if vector is not None:
-            x[:, FEATURES.index("bi_score")] = self.item_vecs @ vector
-        x[:, len(TEXT_FEATURES):] = features_at_rows(self.stats, [user] * len(self.ids), np.arange(len(self.ids)))
-        return self.ranker.logits(self.ranker_inputs(x, np.full(len(self.ids), vector is None)))
+            x[:, FEATURES.index("bi_score")] = self.item_vecs[rows] @ vector
+        x[:, len(TEXT_FEATURES):] = features_at_rows(self.stats, [user] * len(rows), rows)
+        return self.ranker.logits(self.ranker_inputs(x, np.full(len(rows), vector is None)))
+
+    def by_prior(self, user: str, item_ids: Sequence[str], vector: np.ndarray | None = None) -> list[str]:
+        """``item_ids`` best first by :meth:`prior_logits`, ties by item_id as in :func:`rank`."""
+        rows = np.array([self.row[i] for i in item_ids], dtype=np.int64)
+        logits = self.prior_logits(user, vector, rows)
+        return [item_ids[j] for j in np.lexsort((self._by_id[rows], -logits))]
 
     def candidates(self, users: Sequence[str], n: int,
                    vectors: dict[str, np.ndarray] | None = None) -> list[list[str]]:
-        """Up to ``n`` unseen items per user, best first by :meth:`prior_logits` (the ranker
-        over the whole catalogue with the cross-encoder left out), the most popular for a user
-        with no history; and beyond those ``n``, up to ``ceil(n * NEW_ITEM_SHARE)`` items nobody
-        took yet (:meth:`new_candidates`).
+        """Up to ``n`` unseen items per user: the best by :meth:`prior_logits` (the ranker with
+        the cross-encoder left out) of what the three :meth:`sources` offer, ``SOURCE_DEPTH * n``
+        each (the bi-encoder's nearest through FAISS, co-taken, popular); the most popular for a
+        user with no history; and beyond those ``n``, up to ``ceil(n * NEW_ITEM_SHARE)`` items
+        nobody took yet (:meth:`new_candidates`). ``vectors``: :meth:`profile_vectors` of
+        ``users``, when already computed.
 
         subtle: the ranker is linear, so the pool is picked by its own score less one term, the
-        cross-encoder's, which can lift an item only so far. Mixed from three sources instead
-        (the bi-encoder's nearest, co-taken, popular: :meth:`sources`, which still gives the
-        ranker its training lists), the top-10 held 55-71% of the whole catalogue's on
-        MovieLens; picked this way, all of it for 100 of 100 users
-        (``benchmarks/recommender.py``). ``vectors``: :meth:`profile_vectors` of ``users``,
-        when already computed.
+        cross-encoder's, which can lift an item only so far. Mixed from the sources in fixed
+        shares instead (as the ranker's training lists still are: :func:`mix_sources`), a
+        MovieLens top-10 held 55-71% of what ranking the whole catalogue gives; picked this
+        way, 99.8% on 100 users (``benchmarks/recommender.py``). The sources bound the cost:
+        the FAISS search, not a pass over the catalogue, finds the bi-encoder's share.
 
         subtle: not for a user with no history. The ranker then reads only popularity and
         recency, far from the lists it was fitted on, and it may weigh either below 0 (the
@@ -220,21 +230,13 @@ class Pipeline:
             vectors = self.profile_vectors(users)
         extra = self.new_candidates(users, ceil(n * NEW_ITEM_SHARE), vectors)
         out = []
-        for user, new in zip(users, extra):
+        for user, found, new in zip(users, self.sources(users, SOURCE_DEPTH * n, vectors), extra):
             if user in vectors:
-                best = [self.ids[r] for r in self.unseen_by_prior(user, vectors[user])[0][:n]]
+                best = self.by_prior(user, list(dict.fromkeys(found[0] + found[1] + found[2])), vectors[user])[:n]
             else:
                 best = self.popular(user, n)
             out.append(list(dict.fromkeys(best + new)))
         return out
-
-    def unseen_by_prior(self, user: str, vector: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(catalogue rows of the items ``user`` has not seen, best first by
-        :meth:`prior_logits` with ties by item_id as in :func:`rank`; every row's logit)."""
-        logits = self.prior_logits(user, vector)
-        logits[[self.row[i] for i in self.seen.get(user, ()) if i in self.row]] = -np.inf
-        order = np.lexsort((self._by_id, -logits))
-        return order[np.isfinite(logits[order])], logits
 
     def profile_vectors(self, users: Sequence[str]) -> dict[str, np.ndarray]:
         """``user -> bi-encoder vector of their profile``, for the ``users`` with history."""

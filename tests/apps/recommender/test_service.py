@@ -233,31 +233,23 @@ def test_a_new_item_reaches_the_pool_and_the_top_k(rec_home: Path, tiny: dict[st
 
 
 def test_the_pool_is_the_rankers_best_before_the_cross_encoder(service: RecommenderService) -> None:
-    """Every catalogue item gets the ranker's logit less the cross-encoder's term (the same
-    numbers as scoring the pair, that term aside); the pool is the best unseen of those, so a
-    ranker without that term ranks the whole catalogue with the default pool."""
-    from dataclasses import replace
-
-    from apps.recommender.pipeline import Pipeline
+    """Each item the sources offer gets the ranker's logit less the cross-encoder's term (the
+    same numbers as scoring the pair, that term aside); the pool is the best of those."""
+    from apps.recommender.pipeline import SOURCE_DEPTH
 
     pipe = service.pipeline()
     user = warm_user(service)
-    prior = pipe.prior_logits(user, pipe.profile_vectors([user])[user])
+    vector = pipe.profile_vectors([user])[user]
+    prior = pipe.prior_logits(user, vector)
     unseen = [i for i in pipe.ids if i not in pipe.seen[user]]
     scored = pipe.score_pairs([user] * len(unseen), unseen)
     ranker, cross = pipe.ranker, pipe.ranker.features.index("cross_score")
     lift = ranker.contributions(scored[ranker.features].to_numpy())[:, cross]
     assert np.allclose(prior[[pipe.row[i] for i in unseen]] + lift,
                        ranker.logits(scored[ranker.features].to_numpy()))
-    best = sorted(unseen, key=lambda i: (-prior[pipe.row[i]], i))[:6]
-    assert pipe.candidates([user], 6)[0][:6] == best
-    coef = [0.0 if f == "cross_score" else c for f, c in zip(ranker.features, ranker.coef)]
-    textless = Pipeline(pipe.items, pipe.interactions, pipe.scorer, replace(ranker, coef=coef))
-    users = sorted(u for u in pipe.taken if pipe.taken[u])[:4]
-    pairs = [(u, i) for u in users for i in pipe.ids if i not in pipe.seen[u]]
-    whole = rank(textless.score_pairs([u for u, _ in pairs], [i for _, i in pairs]), 3)
-    top = textless.top_k(users, 3)
-    assert list(zip(top["user_id"], top["item_id"])) == list(zip(whole["user_id"], whole["item_id"]))
+    assert pipe.by_prior(user, unseen, vector) == sorted(unseen, key=lambda i: (-prior[pipe.row[i]], i))
+    offered = list(dict.fromkeys(sum(pipe.sources([user], SOURCE_DEPTH * 6)[0], [])))
+    assert len(offered) > 6 and pipe.candidates([user], 6)[0][:6] == pipe.by_prior(user, offered, vector)[:6]
 
 
 def test_candidates_mix_text_co_taken_and_popular_items(service: RecommenderService) -> None:
