@@ -223,7 +223,7 @@ class Pipeline:
 
         subtle: not for a user with no history. The ranker then reads only popularity and
         recency, far from the lists it was fitted on, and it may weigh either below 0 (the
-        tests' small ranker: -0.45 and -0.42; MovieLens recency: -0.25): over the whole
+        tests' small ranker: -0.45 and -0.42; MovieLens recency: -0.25): over the tests' whole
         catalogue, a new user's first picks were items nobody ever took.
         """
         if vectors is None:  # once: profile encoding is the slow part
