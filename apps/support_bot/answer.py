@@ -61,7 +61,8 @@ _PERSON = re.compile(
     + rf"|(?:\b(?<!do\s)i\s+{_SOFTLY}(?:want|need)|\b(?:can|could|may)\s+i\s+{_SOFTLY}(?:get|have)|\b(?:get|give)\s+me)"
     r"\s+(?:an?\s+)?(?:(?:real|live)\s+)?(?:human|person|agent|representative)(?![-\w])"
     r"(?!\s+(?:to|help|who|that|for)\b)"
-    r"|\b(?:can|could)\s+(?:someone|somebody|an?\s+agent|you)\s+(?:please\s+)?call\s+me(?:\s+back)?\W*$|\bcall-?back\b"
+    r"|\b(?:can|could)\s+(?:someone|somebody|an?\s+agent|you)\s+(?:please\s+)?call\s+me(?:\s+back)?(?:\W*$|\s*[?.!])"
+    r"|\bcall-?back\b"
     r"|^\W*(?:an?\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|agent|operator|person|representative|manager|supervisor)"
     r"(?:\s+(?:please|pls|now))?\W*$", re.I)
 PERSON_REASON = "asked for a person"  # a hand-off's reason: not a gap in the knowledge base

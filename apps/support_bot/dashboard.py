@@ -145,8 +145,9 @@ def chat(service: SupportService) -> None:
         st.error(str(err))
         return
     state["support_conversation"] = answer.conversation_id
-    state["support_messages"] += [{"role": "user", "text": question, "turn_id": answer.turn_id},
-                                  {"role": "assistant", **answer.to_dict()}]
+    # a blank message would show as an empty bubble: only the refusal is shown
+    asked = [{"role": "user", "text": question, "turn_id": answer.turn_id}] if question.strip() else []
+    state["support_messages"] += asked + [{"role": "assistant", **answer.to_dict()}]
     st.rerun()
 
 

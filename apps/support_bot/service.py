@@ -256,7 +256,7 @@ class SupportService:
                 alone = retriever.encode(message)[0]
             decision = self._decide(intents, message, judging.result(), alone if reads else None)
         if decision is not None and decision.surely_out_of_scope:
-            return _handoff(decision)
+            return _handoff(decision, searched=False)
         found = retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
         passages = select_passages(found, self.bot.threshold)
         if not earlier and not passages and not _confident(decision) \
@@ -385,16 +385,21 @@ def _confident(decision: IntentDecision | None) -> bool:
     return decision is not None and decision.status is Status.CONFIDENT
 
 
-def _handoff(decision: IntentDecision | None) -> Answer:
+def _handoff(decision: IntentDecision | None, searched: bool = True) -> Answer:
     """A hand-off after judging: what the agent's queue shows (reason, intent, confidence)."""
     return Answer("", AnswerKind.HANDOFF, _in_scope_confidence(decision), _intent(decision),
-                  reason=_handoff_reason(decision))
+                  reason=_handoff_reason(decision, searched))
 
 
-def _handoff_reason(decision: IntentDecision | None) -> str:
-    """Why the bot handed off, for the agent's queue."""
+def _handoff_reason(decision: IntentDecision | None, searched: bool = True) -> str:
+    """Why the bot handed off, for the agent's queue (the customer reads "I'm not sure ...").
+
+    >>> _handoff_reason(None)
+    'nothing in the knowledge base matched'
+    """
     if decision is not None and decision.status is Status.OOS:
-        return "out of scope"
+        return ("out of scope, and nothing in the knowledge base matched" if searched else
+                f"out of scope (p {decision.confidence:.2f}: not searched)")
     if decision is not None and decision.status is Status.UNSURE:
         return "no confident intent, and nothing in the knowledge base matched"
     return "nothing in the knowledge base matched"

@@ -343,6 +343,7 @@ def test_the_answer_floor_counts_each_held_out_question_once() -> None:
     "a real person", "representative please", "speak to a manager", "Agent!",
     "i just want to talk to a human", "Can I please speak to a human?", "I\u2019d like to talk to someone",
     "is there someone I can speak to", "can you call me back?", "connect to agent",
+    "can you call me back? my order 12345 never arrived", "Could someone call me. It's urgent",
 ])
 def test_a_request_for_a_person_is_read_as_one(message: str) -> None:
     assert asks_for_person(message)

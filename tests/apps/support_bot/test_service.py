@@ -205,7 +205,7 @@ def test_out_of_scope_after_an_answered_question_is_handed_off(bot: SupportServi
     assert first.kind in (AnswerKind.TEMPLATE, AnswerKind.GROUNDED)
     joke = bot.ask("Tell me a joke", first.conversation_id)
     assert joke.kind is AnswerKind.HANDOFF and joke.ticket_id is not None
-    assert next(t for t in bot.handoffs() if t.id == joke.ticket_id).reason == "out of scope"
+    assert next(t for t in bot.handoffs() if t.id == joke.ticket_id).reason.startswith("out of scope")
     assert not joke.citations and joke.intent != first.intent
     second = bot.ask("Which payment methods do you accept?")
     about = bot.ask("Tell me a joke about that", second.conversation_id)  # a pronoun, still OOS
