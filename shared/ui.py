@@ -40,6 +40,8 @@ def markdown_text(text: str, keep_formatting: bool = False) -> str:
 LABELS = {
     "accuracy": ("Accuracy", "Share of test texts given the right label."),
     "macro_f1": ("Macro F1", "F1 averaged over the classes, each class counting the same however rare."),
+    "model_accuracy": ("Accuracy, model alone", "Accuracy of the fine-tuned model without the linear probe on "
+                       "frozen sentence vectors averaged in (Accuracy is the average's: what serves)."),
     "val_accuracy": ("Validation accuracy", "Accuracy on the held-back validation split (no test set given)."),
     "val_macro_f1": ("Validation macro F1", "Macro F1 on the held-back validation split (no test set given)."),
     "ece": ("Calibration error", "Expected calibration error: the mean gap between how sure the model is "
@@ -48,11 +50,29 @@ LABELS = {
     "seconds_per_epoch": ("Seconds per epoch", "Wall-clock time of one pass over the training data."),
     "val_auc": ("Validation AUC", "Chance that an item a held-out user took is ranked above one they "
                 "were shown and left (0.5 = chance, 1 = perfect)."),
-    "recall_at_1_after": ("Recall@1", "Share of held-out queries whose passage comes first, after tuning."),
+    # a bi-encoder's *_after are the scores of the weights its version serves (see KEPT_BASE)
+    "recall_at_1_after": ("Recall@1", "Share of held-out queries (a question, a user's history) whose own match "
+                          "(its answer, the item taken next) ranks first of the held-out texts, with the tuned "
+                          "weights this version serves."),
     "recall_at_1_before": ("Recall@1 before", "The same, with the untuned base model."),
-    "mrr_after": ("MRR", "Mean reciprocal rank of the right passage (top 10), after tuning."),
+    "mrr_after": ("MRR", "Mean reciprocal rank of each held-out query's own match (top 10), with the tuned "
+                  "weights this version serves."),
     "mrr_before": ("MRR before", "The same, with the untuned base model."),
+    "n_train_pairs": ("Training pairs", "(query, match) pairs the tuning learned from."),
+    "n_heldout_pairs": ("Held-out pairs", "Pairs kept out of tuning to measure Recall@1 and MRR."),
     "perplexity_after": ("Perplexity", "How surprised the model is by held-out in-domain text; lower is better."),
+}
+# A bi-encoder whose tuning lowered the held-out MRR serves the base's weights (card "kept": "base",
+# shared.contrastive.train_biencoder): its *_after are then the base's (equal to *_before, so those are
+# not shown twice) and *_tuned are the rejected tuning's.
+KEPT_BASE = {
+    "recall_at_1_after": ("Recall@1 (base, serving)", "Share of held-out queries (a question, a user's history) "
+                          "whose own match (its answer, the item taken next) ranks first of the held-out texts, "
+                          "with the weights this version serves: the base model's (tuning lowered the MRR)."),
+    "mrr_after": ("MRR (base, serving)", "Mean reciprocal rank of each held-out query's own match (top 10), with "
+                  "the weights this version serves: the base model's (tuning lowered it)."),
+    "recall_at_1_tuned": ("Recall@1 (rejected tuning)", "The same, with the tuned weights this version did not keep."),
+    "mrr_tuned": ("MRR (rejected tuning)", "The same, with the tuned weights this version did not keep."),
 }
 # The one figure the registry table shows per kind of model: the first of these the card has.
 HEADLINE = {
@@ -65,9 +85,28 @@ HEADLINE = {
 LOWER_IS_BETTER = {"ece", "perplexity_after"}
 
 
-def metric_label(key: str) -> str:
-    """``"ece"`` -> ``"Calibration error"``; an unknown ``"val_rows"`` -> ``"val rows"``."""
-    return LABELS.get(key, (key.replace("_", " "), ""))[0]
+def metric_label(key: str, card: dict | None = None) -> str:
+    """``"ece"`` -> ``"Calibration error"``; an unknown ``"val_rows"`` -> ``"val rows"``; as it
+    reads on ``card`` (:func:`card_labels`)."""
+    return card_labels(card or {}).get(key, (key.replace("_", " "), ""))[0]
+
+
+def card_labels(card: dict) -> dict[str, tuple[str, str]]:
+    """:data:`LABELS` as they read on ``card``: a bi-encoder that kept the base's weights names
+    which figures are the serving base's and which the rejected tuning's:
+    ``card_labels({"kept": "base"})["mrr_tuned"][0] == "MRR (rejected tuning)"``."""
+    return LABELS | KEPT_BASE if card.get("kept") == "base" else LABELS
+
+
+def card_metrics(card: dict) -> dict:
+    """The card's metrics as its tiles show them: on a bi-encoder that kept the base's weights,
+    the serving figures, then the rejected tuning's, then the rest; ``*_before`` (the same as
+    the serving ones there) left out. Other cards' metrics as they are."""
+    metrics = card.get("metrics", {})
+    if card.get("kept") != "base":
+        return metrics
+    shown = {k: v for k, v in metrics.items() if not k.endswith("_before")}
+    return dict(sorted(shown.items(), key=lambda kv: not kv[0].endswith(("_after", "_tuned"))))
 
 
 def headline(card: dict) -> tuple[str, float] | None:
@@ -89,8 +128,8 @@ def regression(card: dict, previous: dict | None) -> str:
     worse = now[1] > before[1] if now[0] in LOWER_IS_BETTER else now[1] < before[1]
     if not worse:
         return ""
-    return f"{metric_label(now[0])} {now[1]:.3f} is worse than {previous.get('version', 'the previous version')}'s " \
-           f"{before[1]:.3f}"
+    return f"{metric_label(now[0], card)} {now[1]:.3f} is worse than " \
+           f"{previous.get('version', 'the previous version')}'s {before[1]:.3f}"
 
 
 def _tile_value(key: str, value: int | float) -> str:
@@ -99,18 +138,33 @@ def _tile_value(key: str, value: int | float) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def show_metrics(metrics: dict) -> None:
-    """Headline metrics as st.metric tiles with readable names and a tooltip, then a per-class
-    table when there is one."""
+def show_metrics(metrics: dict, labels: dict[str, tuple[str, str]] = LABELS) -> None:
+    """Headline metrics as st.metric tiles with readable names and a tooltip (``labels``, see
+    :func:`card_labels`), then a per-class table when there is one."""
     headline_ = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     if headline_:
         columns = st.columns(min(4, len(headline_)))
         for i, (key, value) in enumerate(headline_.items()):
-            label, help_ = LABELS.get(key, (metric_label(key), ""))
+            label, help_ = labels.get(key, (metric_label(key), ""))
             columns[i % len(columns)].metric(label, _tile_value(key, value), help=help_ or None)
+    table = per_class_table(metrics)
+    if table is not None:
+        st.dataframe(table.round(3), width="stretch")
+
+
+def per_class_table(metrics: dict) -> pd.DataFrame | None:
+    """The per-class report, one row per class, without the classes the test set never held
+    and the model never predicted: their zeros would read as a class that fails (the support
+    bot's ``knowledge_base`` class, trained on KB questions its intent test set lacks)."""
     per_class = metrics.get("per_class")
-    if per_class:
-        st.dataframe(pd.DataFrame(per_class).T.round(3), width="stretch")
+    if not per_class:
+        return None
+    table = pd.DataFrame(per_class).T
+    labels, confusion = metrics.get("labels"), metrics.get("confusion")
+    if "support" in table and labels and confusion:
+        predicted = dict(zip(labels, [sum(column) for column in zip(*confusion)]))
+        table = table[[row["support"] > 0 or predicted.get(label, 0) > 0 for label, row in table.iterrows()]]
+    return table
 
 
 def show_model_card(card: dict) -> None:
@@ -122,7 +176,7 @@ def show_model_card(card: dict) -> None:
     )
     if card.get("warning"):  # e.g. a validation too thin to trust the metrics below
         st.warning(card["warning"])
-    show_metrics(card.get("metrics", {}))
+    show_metrics(card_metrics(card), card_labels(card))
     with st.expander("recipe and history"):
         st.json({"params": card.get("params", {}), "history": card.get("history", [])})
 
@@ -142,7 +196,7 @@ def registry_rows(registry: Registry) -> list[dict]:
         unpromoted = "" if current else f"no version promoted yet (shown: {versions[-1]}, not serving)"
         warnings = [w for w in (unpromoted, card.get("warning", ""), regression(card, previous)) if w]
         rows.append({"model": name, "current": current, "versions": len(versions), "kind": card.get("kind"),
-                     "metric": metric_label(top[0]) if top else "", "value": round(top[1], 3) if top else None,
+                     "metric": metric_label(top[0], card) if top else "", "value": round(top[1], 3) if top else None,
                      "warnings": " · ".join(warnings), "created": card.get("created")})
     return rows
 

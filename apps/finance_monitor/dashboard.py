@@ -38,6 +38,8 @@ ARTICLE_TABLE = {  # what the article table shows first on a narrow screen, and 
     "published": st.column_config.DatetimeColumn("published (UTC)", format="YYYY-MM-DD HH:mm"),
     "source": "source", "tickers": "tickers", "duplicates": "duplicates",
     "url": st.column_config.LinkColumn("link", display_text="open"), "id": "id"}
+DRIVING = st.column_config.TextColumn("driving", help="The sentences that drove the sentiment, "
+                                      "when more than the title: blank when the title did.")
 
 
 @st.cache_resource
@@ -70,7 +72,7 @@ def show_alert(service: FinanceService, alert: AlertView) -> None:
                 f"(baseline {alert.baseline:g}, z = {alert.score:.1f}){state}")
         st.dataframe([{k: a[k] for k in ("published", "title", "source", "driving", "url")}
                       for a in alert.articles], hide_index=True, width="stretch",
-                     column_config={"published": ARTICLE_TABLE["published"],
+                     column_config={"published": ARTICLE_TABLE["published"], "driving": DRIVING,
                                     "url": ARTICLE_TABLE["url"]})
         if not alert.acknowledged and st.button("Acknowledge", key=f"ack-{alert.id}"):
             if service.acknowledge(alert.id, by="dashboard"):
@@ -165,8 +167,17 @@ def show_health(service: FinanceService) -> None:
     if frame.empty:
         st.info("No polls yet: run `verticals finance run` or `verticals finance poll-once`.")
     # words for what is missing: no success yet, no error (a grey "None" read as a fault)
-    frame = frame.fillna({"last_success": "never", "last_error_at": "", "last_error": ""})
-    st.dataframe(frame, hide_index=True, width="stretch")
+    frame["last_success"] = utc_minutes(frame["last_success"], missing="never")
+    frame["last_error_at"] = utc_minutes(frame["last_error_at"], missing="")
+    st.dataframe(frame.fillna({"last_error": ""}), hide_index=True, width="stretch",
+                 column_config={"last_success": "last_success (UTC)",
+                                "last_error_at": "last_error_at (UTC)"})
+
+
+def utc_minutes(moments: pd.Series, missing: str) -> list[str]:
+    """Times as the rest of the page shows them, to the minute (the column says UTC), and
+    ``missing`` for none: ``[2026-03-02 09:00:41, None] -> ["2026-03-02 09:00", missing]``."""
+    return [missing if pd.isna(moment) else f"{moment:%Y-%m-%d %H:%M}" for moment in moments]
 
 
 def show_models(service: FinanceService) -> None:
@@ -191,7 +202,9 @@ def show_corrections(service: FinanceService) -> None:
     else:
         show_article(found)
         correct_form(service, article_id)
-    st.dataframe(corrections_frame(service.engine), hide_index=True, width="stretch")
+    st.dataframe(corrections_frame(service.engine), hide_index=True, width="stretch",
+                 column_config={"at": st.column_config.DatetimeColumn("at (UTC)",
+                                                                      format="YYYY-MM-DD HH:mm")})
 
 
 def correct_form(service: FinanceService, article_id: int) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Engine, func, or_, select
 
 from shared import session_scope
 
+from .classify import split_sentences
 from .store import AlertRow, Article, SourceHealth
 from .trends import WindowStat, trend_rows
 
@@ -33,8 +34,9 @@ class AlertView:
 
     @property
     def label(self) -> str:
-        kind, _, name = self.key.partition(":")
-        return f"${name}" if kind == "ticker" else name
+        """The key's name as the rest of the dashboard shows it: ``ticker:NWB`` -> ``NWB`` (as
+        in the Trends picker and the articles' tickers), ``topic:Earnings`` -> ``Earnings``."""
+        return self.key.partition(":")[2]
 
 
 def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView]:
@@ -62,11 +64,32 @@ def open_alert_keys(engine: Engine) -> list[str]:
 
 
 def _driver(found: Article) -> dict:
-    """One article behind an alert; its driving sentences only when they say more than the
-    title (a headline-only story's driving sentence is its title)."""
-    driving = " | ".join(found.driving_sentences())
+    """One article behind an alert; its driving sentences only where they say more than the
+    title shown beside them (blank when the title drove the verdict, headline-only or not)."""
+    driving = " | ".join(_beyond_title(found.driving_sentences(), found.title))
     return {"id": found.id, "title": found.title, "url": found.url, "source": found.source,
-            "published": found.published, "driving": "" if driving == found.title else driving}
+            "published": found.published, "driving": driving}
+
+
+def _beyond_title(sentences: list[str], title: str) -> list[str]:
+    """The sentences that are neither the title nor one of its sentences, ignoring case,
+    spacing and end punctuation.
+
+    subtle: a story with text is classified as "title. text", so its title comes back as a
+    driving sentence with a full stop the headline never had.
+
+    >>> _beyond_title(["Bank fined.", "Shares slid 9%."], "BANK  fined")
+    ['Shares slid 9%.']
+    >>> _beyond_title(["Shares slid!"], "Shares slid! CEO quits")
+    []
+    """
+    said = {_plain(s) for s in [title, *split_sentences(title)]}
+    return [s for s in sentences if _plain(s) not in said]
+
+
+def _plain(sentence: str) -> str:
+    """``" Bank  FINED!. "`` -> ``"bank fined"``: what a sentence says, for comparing."""
+    return " ".join(sentence.split()).casefold().rstrip(" .!?;:…")
 
 
 ARTICLE_LIMIT = 500  # articles a table shows, newest first

@@ -44,6 +44,9 @@ REASONS = {"popularity": ("it is popular", "it is a less-known pick"),
            "recency": ("others took it recently", "it has not been taken lately"),
            "category_overlap": ("it is in one of your categories", "it is outside your usual categories"),
            "co_taken": ("it is often taken with what you took", "it is seldom taken with what you took")}
+# why a user with no history sees an item: their pool is the most popular items (Pipeline.popular),
+# whatever weight the ranker gives popularity (the demo's -0.29 never said "it is popular": rows had no reason)
+COLD_REASON = "it is among the most popular items you have not seen"
 
 
 def cold_start_note(users: Sequence[str], shown: int = 5) -> str:
@@ -329,13 +332,16 @@ class Pipeline:
     def because(self, user: str, item: str, values: dict[str, float], n: int = 2) -> str:
         """Why ``item`` ranks for ``user``, from its ranker feature ``values``: the feature that
         raised its logit most, as a clause: ``"you liked “A” and “B”"``, ``"it is often taken
-        with “C”"``, ``"it is popular"``... (:data:`REASONS`); ``""`` when none raised it.
+        with “C”"``, ``"it is popular"``... (:data:`REASONS`); ``""`` when none raised it. A user
+        with no history always gets :data:`COLD_REASON`: their pool is the most popular items.
 
         History items are cited only when text interest raised the score and they are close to
         the item (:meth:`similar_history`): an item the text models scored down, or one that
         nothing in the history resembles, is explained by what really lifted it.
         User activity is never the reason: it is the same for every item of the user.
         """
+        if not self.taken.get(user):
+            return COLD_REASON
         features = self.ranker.features
         x = np.array([[values[f] for f in features]])
         parts = dict(zip(features, self.ranker.contributions(x)[0]))

@@ -117,7 +117,7 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
                              baseline=1.0, score=5.2, article_ids="[263]"))
     listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
     assert listed.stdout.splitlines() == [
-        "#1 $NWB: 6/8 negative in 2026-03-02 00:00 UTC (baseline 1, z=5.2)",
+        "#1 NWB: 6/8 negative in 2026-03-02 00:00 UTC (baseline 1, z=5.2)",
         "    - [263] Bank fined"]
     fixed = runner.invoke(app, ["correct", "263", "--sentiment", "negative", "--config", str(path)])
     assert fixed.exit_code == 0, fixed.output

@@ -143,7 +143,7 @@ def test_a_webhook_that_is_down_gets_every_alert_once_it_is_up(home, server, mod
     created = service.check_alerts()
     raised = alerts(service.engine)
     assert sorted(created) == sorted(a.id for a in raised)
-    assert sorted(a.label for a in raised) == ["$ACME", "Macro"]
+    assert sorted(a.label for a in raised) == ["ACME", "Macro"]
     assert all(a.negatives == 8 and all("crisis" in x["title"] for x in a.articles)
                for a in raised)
     now = datetime.now(UTC).replace(tzinfo=None)

@@ -81,12 +81,40 @@ def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> Non
     assert not any("history" in w.value for w in at.warning)
     recs = at.dataframe[0].value
     # text interest (0 throughout) and the baseline (one number, in the caption) are not columns
-    assert list(recs.columns)[:4] == ["rank", "title", "score", "other features"]
+    assert list(recs.columns)[:5] == ["rank", "title", "score", "other features", "because"]
+    assert (recs["because"] == "it is among the most popular items you have not seen").all()
     assert {"text interest", "baseline"}.isdisjoint(recs.columns)
     assert recs["score"].between(0, 100).all()
     shown = json.loads(at.dataframe[0].proto.columns)["score"]["type_config"]["format"]
     assert shown == "%.2f%%", "in percent to 0.01: 0.009 and 0.008 read 0.90% and 0.80%, not tied"
     assert any("text interest is neutral (0), so not shown" in c.value for c in at.caption)
+
+
+def test_dashboard_bi_encoder_card_that_kept_the_base_says_which_figure_serves(
+        dashboard_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the demo's: its tuning lowered the held-out MRR, so the version serves the base's weights;
+    the tiles name the serving figures and the rejected tuning's, with no 'before' repeating them."""
+    from apps.recommender.service import RecommenderService
+
+    cards = RecommenderService.cards
+    metrics = {"recall_at_1_before": 0.1562, "mrr_before": 0.3165, "recall_at_1_after": 0.1562,
+               "mrr_after": 0.3165, "n_train_pairs": 293, "n_heldout_pairs": 32,
+               "recall_at_1_tuned": 0.125, "mrr_tuned": 0.2732}
+    kept_base = {"kept": "base", "metrics": metrics, "warning": "tuning lowered the held-out MRR "
+                 "(0.317 -> 0.273): this version keeps the base model's weights"}
+    monkeypatch.setattr(RecommenderService, "cards", lambda self: [
+        c | kept_base if c["kind"] == "biencoder" else c for c in cards(self)])
+    at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+    assert not at.exception
+    card = next(e for e in at.expander if e.label.endswith("(biencoder)"))
+    tiles = {m.label: (m.value, m.help) for m in card.metric}
+    assert {k: v for k, (v, _) in tiles.items()} == {
+        "Recall@1 (base, serving)": "0.156", "MRR (base, serving)": "0.317", "Recall@1 (rejected tuning)": "0.125",
+        "MRR (rejected tuning)": "0.273", "Training pairs": "293", "Held-out pairs": "32"}
+    helps = " ".join(h for _, h in tiles.values())
+    assert "after tuning" not in helps and "passage" not in helps
+    assert "the base model's" in tiles["MRR (base, serving)"][1]
+    assert "did not keep" in tiles["MRR (rejected tuning)"][1]
 
 
 def test_dashboard_scores_a_user_once_whatever_the_slider(dashboard_env: dict,

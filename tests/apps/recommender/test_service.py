@@ -165,6 +165,30 @@ def test_cold_start_user_is_scored_by_the_ranker_as_its_average_user(
         assert r.baseline + r.text_part + r.other_part == pytest.approx(logit, abs=1e-5)
 
 
+def test_a_cold_users_every_pick_says_it_is_among_the_most_popular(service: RecommenderService) -> None:
+    """How their pool is picked, whatever the ranker weighs popularity: with the demo's -0.29
+    the popularity term sank every row and "because" was blank."""
+    import copy
+    from dataclasses import replace
+
+    from apps.recommender.pipeline import COLD_REASON
+
+    recs, _ = service.recommend("someone-new", 5)
+    assert len(recs) == 5 and all(r.because == COLD_REASON for r in recs)
+    assert "most popular items you have not seen" in COLD_REASON
+    pipe = copy.copy(service.pipeline())
+    ranker = pipe.ranker
+    coef = [-0.29 if f == "popularity" else c for f, c in zip(ranker.features, ranker.coef)]
+    pipe.ranker = replace(ranker, coef=coef)
+    top = pipe.top_k(["someone-new"], 5)
+    features = list(pipe.ranker.features)
+    assert (pipe.ranker.contributions(top[features].to_numpy())[:, features.index("popularity")] < 0).any()
+    assert [pipe.because("someone-new", r.item_id, {f: getattr(r, f) for f in features})
+            for r in top.itertuples()] == [COLD_REASON] * 5
+    # a user with history is still explained by what lifted the item
+    assert COLD_REASON not in {r.because for r in service.recommend(warm_user(service), 5)[0]}
+
+
 def test_has_history_is_quick_for_every_user_of_a_large_log(tmp_path: Path) -> None:
     """The dashboard asks it for every user on each rerun: 5,000 users on a 50,000-row log."""
     import time

@@ -58,6 +58,14 @@ def _agent_messages(at: AppTest) -> list[str]:
     return [" ".join(m.value for m in c.markdown) for c in at.chat_message if c.name == "agent"]
 
 
+def test_a_blank_message_shows_the_refusal_and_no_empty_bubble(bot_home: Path) -> None:
+    at = _app()
+    at.chat_input[0].set_value("   ").run()
+    assert not at.exception, at.exception
+    assert [c.name for c in at.chat_message] == ["assistant"]
+    assert any("Please type a question" in m.value for m in at.chat_message[0].markdown)
+
+
 def test_handoff_queue_and_release(bot_home: Path) -> None:
     at = _app()
     at.chat_input[0].set_value("who won the football match yesterday?").run()
