@@ -106,13 +106,13 @@ def pool_recall(pipe, users: list[str], k: int = 10) -> dict:
     found, scored = [], []
     for user in users:
         seen = pipe.seen.get(user, set())
-        order = pipe.by_prior(user, [i for i in pipe.ids if i not in seen], vectors.get(user))
-        prior = dict(zip(order, pipe.prior_logits(user, vectors.get(user), [pipe.row[i] for i in order])))
+        vector = vectors.get(user)
+        order = pipe.by_prior(user, [i for i in pipe.ids if i not in seen], vector)
         size = 4 * k
         while True:
             best = rank(pipe.score_pairs([user] * min(size, len(order)), order[:size], vectors), k)
             kth = ranker.logits(best[ranker.features].to_numpy())[-1]
-            if size >= len(order) or prior[order[size]] + lift < kth:
+            if size >= len(order) or pipe.prior_logits(user, vector, [pipe.row[order[size]]])[0] + lift < kth:
                 break
             size *= 2
         found.append(len(served[user] & set(best["item_id"])) / len(best))

@@ -234,10 +234,9 @@ class Pipeline:
         extra = self.new_candidates(users, ceil(n * NEW_ITEM_SHARE), vectors)
         out = []
         for user, found, new in zip(users, self.sources(users, SOURCE_DEPTH * n, vectors), extra):
-            if user in vectors:
-                best = self.by_prior(user, list(dict.fromkeys(found[0] + found[1] + found[2])), vectors[user])[:n]
-            else:
-                best = self.popular(user, n)
+            bi, co, popular = found  # a user with no history has the popular list alone
+            best = (self.by_prior(user, list(dict.fromkeys(bi + co + popular)), vectors[user])[:n]
+                    if user in vectors else popular[:n])
             out.append(list(dict.fromkeys(best + new)))
         return out
 
