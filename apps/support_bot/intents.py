@@ -112,14 +112,27 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
     """Grid-search thresholds on held-out rows (:func:`train_intents` passes the out-of-scope
     rows of its calibration split through :func:`as_unseen` first).
 
-    With out-of-scope rows the target is ``in_scope_accuracy + oos_recall`` (both count);
-    without them it is answered-correct minus answered-wrong, so abstaining is never free.
-    Among equally good thresholds the middle one is taken (confidence first, then margin).
+    With out-of-scope rows the target is in-scope accuracy + out-of-scope recall (both count),
+    where the recall is the mean of two: on the out-of-scope rows, and on the in-scope rows
+    each read without its own intent (:func:`left_out`), questions of intents the model never
+    learnt. Without out-of-scope rows it is answered-correct minus answered-wrong, so
+    abstaining is never free. Among equally good thresholds the middle one is taken
+    (confidence first, then margin).
 
     subtle: a well-fitted model often separates the small calibration split at *any* threshold;
     taking the lowest of those ties trusted a 0.30-confident guess on an unseen question.
+
+    subtle: a split holds few out-of-scope rows (6 of 149 on Bitext split by intent), of the
+    kinds the model learnt as its ``oos`` class, so they were caught at almost any threshold
+    and the unseen kinds were not: there the bot took 0.3 and caught 30% of the test's unseen
+    intents (``benchmarks/support.py --parts oos --oos-set bitext --seed 2``). With the
+    left-out rows in the recall it took 0.65 and caught 58% (in-scope accuracy 0.991 ->
+    0.985); on five splits of Banking77 and Bitext the test's in-scope accuracy + recall rose
+    on three (by 0.08 to 0.27) and stayed on two.
     """
     has_oos = oos_label in truth
+    if has_oos:
+        unseen = left_out(probs, labels, truth, (oos_label, kb_label))
     scored = []
     for confidence in CONFIDENCE_GRID:
         for margin in MARGIN_GRID:
@@ -127,7 +140,9 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
             decisions = decide(probs, labels, th)
             if has_oos:
                 m = abstention_metrics(decisions, truth, oos_label)
-                value = m["in_scope_accuracy"] + m["oos_recall"]
+                caught = np.mean([d.status is not Status.CONFIDENT for d in decide(unseen, labels, th)]) \
+                    if len(unseen) else m["oos_recall"]
+                value = m["in_scope_accuracy"] + (m["oos_recall"] + caught) / 2
             else:
                 answered = [(d.intent == y) for d, y in zip(decisions, truth, strict=True)
                             if d.status is Status.CONFIDENT]
@@ -139,6 +154,21 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
     confidence = confidences[len(confidences) // 2]
     margins = sorted(th.margin for th in tied if th.confidence == confidence)
     return Thresholds(confidence, margins[len(margins) // 2], oos_label, kb_label)
+
+
+def left_out(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
+             skip: Sequence[str | None] = ()) -> np.ndarray:
+    """The rows whose truth is one of ``labels`` (not in ``skip``) with their own label's column
+    zeroed and the rest renormalised: how the model reads a question of an intent it never
+    learnt. The out-of-scope column stays (the model may rightly put such a question there).
+
+    >>> left_out(np.array([[0.8, 0.15, 0.05]]), ["a", "b", "oos"], ["a"], ["oos"]).round(2)
+    array([[0.  , 0.75, 0.25]])
+    """
+    rows = [i for i, y in enumerate(truth) if y in labels and y not in skip]
+    unseen = np.array(probs, dtype=float, copy=True)[rows]
+    unseen[np.arange(len(rows)), [list(labels).index(truth[i]) for i in rows]] = 0.0
+    return unseen / np.clip(unseen.sum(1, keepdims=True), 1e-12, None)
 
 
 def as_unseen(probs: np.ndarray, oos_column: int, rows: Sequence[bool]) -> np.ndarray:
