@@ -80,7 +80,7 @@ def _create(url: str) -> Engine:
             # same new file instead of failing at once with "database is locked"
             cursor.execute("PRAGMA busy_timeout=10000")
             # WAL: readers (dashboards) never block the writer
-            mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = _wal(cursor)
             if str(mode).lower() == "wal":
                 # WAL + NORMAL: a commit no longer waits for fsync; a crash of the process
                 # loses nothing, a power cut may lose the last commits but never corrupts
@@ -89,6 +89,28 @@ def _create(url: str) -> Engine:
             cursor.close()
 
     return engine
+
+
+def _wal(cursor, tries: int = 100) -> str:  # noqa: ANN001
+    """Switch a SQLite connection to WAL; the journal mode it ends in.
+
+    subtle: SQLite may answer "database is locked" at once, without waiting out the busy
+    timeout, where waiting could deadlock (two connections that both read the new file, both
+    wanting to write its header). One of four processes opening a new file together failed so
+    in a CI run (tests/shared/test_db.py); eight processes switching one new file together
+    (plain sqlite3): 3 of 60 rounds had a failure, retried 0 of 60. Retried for about 5 s.
+    """
+    import sqlite3
+    import time
+
+    for attempt in range(tries):
+        try:
+            return cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)
+    return ""  # tries=0: not switched
 
 
 def create_tables(metadata: MetaData, engine: Engine) -> None:
