@@ -112,12 +112,12 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
     """Grid-search thresholds on held-out rows (:func:`train_intents` passes the out-of-scope
     rows of its calibration split through :func:`as_unseen` first).
 
-    With out-of-scope rows the target is in-scope accuracy + out-of-scope recall (both count),
-    where the recall is the mean of two: on the out-of-scope rows, and on the in-scope rows
-    each read without its own intent (:func:`left_out`), questions of intents the model never
-    learnt. Without out-of-scope rows it is answered-correct minus answered-wrong, so
-    abstaining is never free. Among equally good thresholds the middle one is taken
-    (confidence first, then margin).
+    The target is in-scope accuracy + out-of-scope recall (both count), where the recall is the
+    mean of two: on the out-of-scope rows, and on the in-scope rows each read without its own
+    intent (:func:`left_out`), questions of intents the model never learnt; the second alone
+    where the split has no out-of-scope rows. (Only with neither is it answered-correct minus
+    answered-wrong, so abstaining is never free.) Among equally good thresholds the middle one
+    is taken (confidence first, then margin).
 
     subtle: a well-fitted model often separates the small calibration split at *any* threshold;
     taking the lowest of those ties trusted a 0.30-confident guess on an unseen question.
@@ -128,21 +128,24 @@ def calibrate(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
     intents (``benchmarks/support.py --parts oos --oos-set bitext --seed 2``). With the
     left-out rows in the recall it took 0.65 and caught 58% (in-scope accuracy 0.991 ->
     0.985); on five splits of Banking77 and Bitext the test's in-scope accuracy + recall rose
-    on three (by 0.08 to 0.27) and stayed on two.
+    on three (by 0.08 to 0.27) and stayed on two. Trained without out-of-scope rows, where the
+    objective used to be answered-correct minus answered-wrong, it rose on two Bitext splits
+    of three (0.988 / 0.462 -> 0.966 / 0.778 and 0.985 / 0.547 -> 0.956 / 0.800) and stayed
+    on one.
     """
     has_oos = oos_label in truth
-    if has_oos:
-        unseen = left_out(probs, labels, truth, (oos_label, kb_label))
+    unseen = left_out(probs, labels, truth, (oos_label, kb_label))
     scored = []
     for confidence in CONFIDENCE_GRID:
         for margin in MARGIN_GRID:
             th = Thresholds(float(confidence), float(margin), oos_label, kb_label)
             decisions = decide(probs, labels, th)
-            if has_oos:
+            if has_oos or len(unseen):
                 m = abstention_metrics(decisions, truth, oos_label)
-                caught = np.mean([d.status is not Status.CONFIDENT for d in decide(unseen, labels, th)]) \
-                    if len(unseen) else m["oos_recall"]
-                value = m["in_scope_accuracy"] + (m["oos_recall"] + caught) / 2
+                recalls = [m["oos_recall"]] if has_oos else []
+                if len(unseen):
+                    recalls.append(np.mean([d.status is not Status.CONFIDENT for d in decide(unseen, labels, th)]))
+                value = m["in_scope_accuracy"] + float(np.mean(recalls))
             else:
                 answered = [(d.intent == y) for d, y in zip(decisions, truth, strict=True)
                             if d.status is Status.CONFIDENT]

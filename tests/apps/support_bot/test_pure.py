@@ -231,6 +231,17 @@ def test_calibration_reads_in_scope_rows_without_their_intent_as_unseen() -> Non
     assert all(d.status is Status.UNSURE for d in decide(unseen, labels, th))
 
 
+def test_calibration_without_out_of_scope_rows_still_guards_unseen_intents() -> None:
+    """No out-of-scope row at all: the in-scope rows read without their own intent are the only
+    out-of-scope signal (answered-right minus answered-wrong trusted any guess up to 0.9)."""
+    labels = ["a", "b", "c"]
+    probs = np.array([[0.9, 0.08, 0.02], [0.05, 0.93, 0.02]])
+    th = calibrate(probs, labels, ["a", "b"])
+    assert all(d.status is Status.CONFIDENT for d in decide(probs, labels, th))
+    unseen = np.array([[0.0, 0.8, 0.2], [0.71, 0.0, 0.29]])
+    assert all(d.status is Status.UNSURE for d in decide(unseen, labels, th))
+
+
 def test_choose_threshold_separates_in_scope_from_oos() -> None:
     t = choose_threshold([0.9, 0.8, 0.7], [True, True, True], [0.3, 0.2])
     assert 0.3 < t <= 0.7
