@@ -91,26 +91,27 @@ def _create(url: str) -> Engine:
     return engine
 
 
-def _wal(cursor, tries: int = 100) -> str:  # noqa: ANN001
+def _wal(cursor, patience: float = 5.0) -> str:  # noqa: ANN001
     """Switch a SQLite connection to WAL; the journal mode it ends in.
 
     subtle: SQLite may answer "database is locked" at once, without waiting out the busy
     timeout, where waiting could deadlock (two connections that both read the new file, both
     wanting to write its header). One of four processes opening a new file together failed so
     in a CI run (tests/shared/test_db.py); eight processes switching one new file together
-    (plain sqlite3): 3 of 60 rounds had a failure, retried 0 of 60. Retried for about 5 s.
+    (plain sqlite3): 3 of 60 rounds had a failure, retried 0 of 60. Retried for ``patience``
+    seconds: a lock held longer fails as before, after at most one more busy timeout.
     """
     import sqlite3
     import time
 
-    for attempt in range(tries):
+    deadline = time.monotonic() + patience
+    while True:
         try:
             return cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         except sqlite3.OperationalError as err:
-            if "locked" not in str(err) or attempt == tries - 1:
+            if "locked" not in str(err) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-    return ""  # tries=0: not switched
 
 
 def create_tables(metadata: MetaData, engine: Engine) -> None:
