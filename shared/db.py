@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -101,9 +103,6 @@ def _wal(cursor, patience: float = 5.0) -> str:  # noqa: ANN001
     (plain sqlite3): 3 of 60 rounds had a failure, retried 0 of 60. Retried for ``patience``
     seconds: a lock held longer fails as before, after at most one more busy timeout.
     """
-    import sqlite3
-    import time
-
     deadline = time.monotonic() + patience
     while True:
         try:

@@ -35,6 +35,12 @@ def markdown_text(text: str, keep_formatting: bool = False) -> str:
     return _UNESCAPED.sub(lambda m: f"{m[1]}\\{m[2]}", text)
 
 
+# a bi-encoder's held-out scores, with the weights its version serves (tuned, or the base's)
+_RECALL = ("Share of held-out queries (a question, a user's history) whose own match (its answer, the item "
+           "taken next) ranks first of the held-out texts, with {weights}.")
+_MRR = "Mean reciprocal rank of each held-out query's own match (top 10), with {weights}."
+_TUNED = "the tuned weights this version serves"
+_BASE = "the weights this version serves: the base model's (tuning lowered the MRR)"
 # What a metric key means to a reader of the dashboards: (label, tooltip); others get their
 # key with spaces. subtle: keys stay the card's own (scripts and `--json` read those).
 LABELS = {
@@ -51,12 +57,9 @@ LABELS = {
     "val_auc": ("Validation AUC", "Chance that an item a held-out user took is ranked above one they "
                 "were shown and left (0.5 = chance, 1 = perfect)."),
     # a bi-encoder's *_after are the scores of the weights its version serves (see KEPT_BASE)
-    "recall_at_1_after": ("Recall@1", "Share of held-out queries (a question, a user's history) whose own match "
-                          "(its answer, the item taken next) ranks first of the held-out texts, with the tuned "
-                          "weights this version serves."),
+    "recall_at_1_after": ("Recall@1", _RECALL.format(weights=_TUNED)),
     "recall_at_1_before": ("Recall@1 before", "The same, with the untuned base model."),
-    "mrr_after": ("MRR", "Mean reciprocal rank of each held-out query's own match (top 10), with the tuned "
-                  "weights this version serves."),
+    "mrr_after": ("MRR", _MRR.format(weights=_TUNED)),
     "mrr_before": ("MRR before", "The same, with the untuned base model."),
     "n_train_pairs": ("Training pairs", "(query, match) pairs the tuning learned from."),
     "n_heldout_pairs": ("Held-out pairs", "Pairs kept out of tuning to measure Recall@1 and MRR."),
@@ -66,11 +69,8 @@ LABELS = {
 # shared.contrastive.train_biencoder): its *_after are then the base's (equal to *_before, so those are
 # not shown twice) and *_tuned are the rejected tuning's.
 KEPT_BASE = {
-    "recall_at_1_after": ("Recall@1 (base, serving)", "Share of held-out queries (a question, a user's history) "
-                          "whose own match (its answer, the item taken next) ranks first of the held-out texts, "
-                          "with the weights this version serves: the base model's (tuning lowered the MRR)."),
-    "mrr_after": ("MRR (base, serving)", "Mean reciprocal rank of each held-out query's own match (top 10), with "
-                  "the weights this version serves: the base model's (tuning lowered it)."),
+    "recall_at_1_after": ("Recall@1 (base, serving)", _RECALL.format(weights=_BASE)),
+    "mrr_after": ("MRR (base, serving)", _MRR.format(weights=_BASE)),
     "recall_at_1_tuned": ("Recall@1 (rejected tuning)", "The same, with the tuned weights this version did not keep."),
     "mrr_tuned": ("MRR (rejected tuning)", "The same, with the tuned weights this version did not keep."),
 }

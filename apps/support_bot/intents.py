@@ -169,9 +169,7 @@ def left_out(probs: np.ndarray, labels: Sequence[str], truth: Sequence[str],
     array([[0.  , 0.75, 0.25]])
     """
     rows = [i for i, y in enumerate(truth) if y in labels and y not in skip]
-    unseen = np.array(probs, dtype=float, copy=True)[rows]
-    unseen[np.arange(len(rows)), [list(labels).index(truth[i]) for i in rows]] = 0.0
-    return unseen / np.clip(unseen.sum(1, keepdims=True), 1e-12, None)
+    return _without(np.asarray(probs, dtype=float)[rows], [list(labels).index(truth[i]) for i in rows])
 
 
 def as_unseen(probs: np.ndarray, oos_column: int, rows: Sequence[bool]) -> np.ndarray:
@@ -186,9 +184,15 @@ def as_unseen(probs: np.ndarray, oos_column: int, rows: Sequence[bool]) -> np.nd
     """
     probs = np.array(probs, dtype=float, copy=True)
     flagged = np.flatnonzero(rows)
-    probs[flagged, oos_column] = 0.0
-    probs[flagged] /= np.clip(probs[flagged].sum(1, keepdims=True), 1e-12, None)
+    probs[flagged] = _without(probs[flagged], [oos_column] * len(flagged))
     return probs
+
+
+def _without(probs: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """A copy of ``probs`` with each row's column in ``columns`` zeroed, the rest renormalised."""
+    out = np.array(probs, dtype=float, copy=True)
+    out[np.arange(len(out)), list(columns)] = 0.0
+    return out / np.clip(out.sum(1, keepdims=True), 1e-12, None)
 
 
 def split_calibration(rows: Sequence[LabelledText], fraction: float = 0.2,
