@@ -40,8 +40,10 @@ def _service(items: Path, interactions: Path, prefix: str):
 def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
           epochs: int = 1, max_length: int = 128, val_fraction: float = 0.2,
           max_pairs: Annotated[int, typer.Option(
-              help="At most this many pairs tune each text model, and this many (user, "
-                   "candidate) rows fit the ranker.")] = 3000,
+              help="At most this many pairs tune each text model.")] = 3000,
+          ranker_rows: Annotated[int, typer.Option(
+              help="At most this many (user, candidate) rows fit the ranker, each read once by "
+                   "the cross-encoder.")] = 15_000,
           cross_max_length: Annotated[int | None, typer.Option(
               help="Tokens the cross-encoder reads per pair (default: --max-length).")] = None,
           cross_layers: Annotated[int, typer.Option(
@@ -58,7 +60,7 @@ def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
     text = TextConfig(epochs=epochs, bi_max_length=max_length,
                       cross_max_length=cross_max_length or max_length, cross_layers=cross_layers,
                       cross_attention=cross_attention, max_pairs=max_pairs, max_cross=max_pairs)
-    config = TrainConfig(prefix=prefix, val_fraction=val_fraction, text=text, ranker_rows=max_pairs)
+    config = TrainConfig(prefix=prefix, val_fraction=val_fraction, text=text, ranker_rows=ranker_rows)
     emit(_service(items, interactions, prefix).train(config), as_json)
 
 

@@ -50,10 +50,12 @@ def test_targets(pipe: Pipeline, test: pd.DataFrame) -> tuple[list[str], list[se
     return list(grouped.index), list(grouped.values)
 
 
-def minilm_rankings(pipe: Pipeline, users: list[str], n: int) -> list[list[str]]:
-    """Untuned MiniLM: cosine between profile and item text, seen items skipped."""
+def minilm_rankings(pipe: Pipeline, users: list[str], n: int,
+                    item_vectors: np.ndarray | None = None) -> list[list[str]]:
+    """Untuned MiniLM: cosine between profile and item text, seen items skipped.
+    ``item_vectors``: MiniLM's vectors of ``pipe.items["text"]``, when already computed."""
     model = get_embedder("minilm")
-    items = model.encode(list(pipe.items["text"]))
+    items = model.encode(list(pipe.items["text"])) if item_vectors is None else item_vectors
     scores = model.encode([pipe.profile(u) for u in users]) @ items.T
     ids = list(pipe.items["item_id"])
     out = []
@@ -89,19 +91,27 @@ def auc_pairs(pipe: Pipeline, test: pd.DataFrame, users: list[str],
     return pairs_u, pairs_i, labels
 
 
-def evaluate_ranking(pipe: Pipeline, test: pd.DataFrame, k: int = 10,
-                     n_candidates: int = 50) -> dict:
-    """Model vs popularity, untuned MiniLM and co-taken on the same users; AUC on labelled pairs."""
-    users, relevant = test_targets(pipe, test)
+def system_rankings(pipe: Pipeline, users: list[str], k: int = 10, n_candidates: int = 50,
+                    item_vectors: np.ndarray | None = None) -> dict[str, list[list[str]]]:
+    """Each system's top ``k`` per user: the model (``n_candidates`` reranked), popularity,
+    untuned MiniLM (``item_vectors`` as for :func:`minilm_rankings`) and co-taken alone."""
     chunk = 32
     model = pd.concat([pipe.top_k(users[i:i + chunk], n_candidates, n_candidates)
                        for i in tqdm(range(0, len(users), chunk), desc="ranking test users",
                                      unit=f"{chunk} users", file=sys.stderr)])
     by_user = model.groupby("user_id")["item_id"].agg(list).to_dict()
-    results = {"model": ranking_metrics([by_user.get(u, []) for u in users], relevant, k),
-               "popularity": ranking_metrics([pipe.popular(u, k) for u in users], relevant, k),
-               "minilm": ranking_metrics(minilm_rankings(pipe, users, k), relevant, k),
-               "co_taken": ranking_metrics(co_taken_rankings(pipe, users, k), relevant, k)}
+    return {"model": [by_user.get(u, [])[:k] for u in users],
+            "popularity": [pipe.popular(u, k) for u in users],
+            "minilm": minilm_rankings(pipe, users, k, item_vectors),
+            "co_taken": co_taken_rankings(pipe, users, k)}
+
+
+def evaluate_ranking(pipe: Pipeline, test: pd.DataFrame, k: int = 10,
+                     n_candidates: int = 50) -> dict:
+    """Model vs popularity, untuned MiniLM and co-taken on the same users; AUC on labelled pairs."""
+    users, relevant = test_targets(pipe, test)
+    results = {name: ranking_metrics(ranked, relevant, k)
+               for name, ranked in system_rankings(pipe, users, k, n_candidates).items()}
     pu, pi, labels = auc_pairs(pipe, test, users)
     if len(set(labels)) == 2:
         scored = pipe.score_pairs(pu, pi)

@@ -15,7 +15,7 @@ from math import ceil
 import numpy as np
 import pandas as pd
 
-from shared import VectorIndex, recall_at_k
+from shared import VectorIndex
 from shared.errors import VerticalsError
 
 from .features import (
@@ -218,8 +218,8 @@ class Pipeline:
         ``users``, when already computed.
 
         subtle: the ranker is linear, so the pool is picked by its own score less one term, the
-        cross-encoder's, which can lift an item only so far. Mixed from the sources in fixed
-        shares instead (as the ranker's training lists still are: :func:`mix_sources`), a
+        cross-encoder's, which can lift an item only so far (its training lists are drawn from
+        the same offer: :func:`training_list`). Mixed from the sources in fixed shares instead, a
         MovieLens top-10 held 55-71% of what ranking the whole catalogue gives; picked this
         way, 99.8% on 100 users (``benchmarks/recommender.py``). The sources bound the cost:
         the FAISS search, not a pass over the catalogue, finds the bi-encoder's share.
@@ -377,43 +377,24 @@ class Pipeline:
         return str(self.items["title"].iloc[recent[int(np.argmax(near))]])
 
 
-def mix_sources(found: tuple[list[str], list[str], list[str]], n: int,
-                shares: tuple[float, float]) -> list[str]:
-    """``n`` distinct items: the bi-encoder's best ``ceil(n * shares[0])``, co-taken up to
-    ``ceil(n * shares[1])`` more, popular to fill up.
+def training_list(found: tuple[list[str], list[str], list[str]], taken: set[str], later: set[str],
+                  n: int, rng: np.random.Generator) -> list[str]:
+    """One user's list for the ranker to learn from: of what the sources offer (``found``, as
+    :meth:`Pipeline.sources` gives it), the items ``taken`` (its positives) and ``n`` others drawn
+    at random, ``later`` takes left out; in the sources' order.
 
-    >>> mix_sources((["a", "b"], ["b", "c", "d"], ["e", "a", "f"]), 4, (0.25, 0.5))
-    ['a', 'b', 'c', 'e']
+    >>> training_list((["a", "b"], ["c", "a"], ["d", "e"]), {"c"}, {"c", "e"}, 2, np.random.default_rng(0))
+    ['b', 'c', 'd']
+
+    subtle: the pool a user is served is the best of the same offer by the ranker's score, so the
+    ranker learns to order the whole offer, not a list mixed from the sources in fixed shares:
+    there each source's own feature marked its items, and the share of each source set how often
+    that feature came with a take (the bi-encoder's cosine read as a sign of *not* taking).
     """
-    bi, co, popular = found
-    merged = dict.fromkeys(bi[:ceil(n * shares[0])])
-    quota = len(merged) + ceil(n * shares[1])
-    for source, limit in ((co, min(quota, n)), (popular, n)):
-        for item in source:
-            if len(merged) >= limit:
-                break
-            merged.setdefault(item)
-    return list(merged)
-
-
-SHARE_GRID = ((1 / 3, 1 / 3), (0.5, 0.2), (0.2, 0.5), (0.8, 0.1), (0.1, 0.8))
-
-
-def choose_shares(found: Sequence[tuple[list[str], list[str], list[str]]],
-                  relevant: Sequence[set[str]], n: int) -> tuple[tuple[float, float], float]:
-    """The (bi-encoder, co-taken) shares of :data:`SHARE_GRID` whose ``n`` candidates hold a
-    relevant item for the most users, and that recall; ties go to the even split (first).
-
-    subtle: which source finds what users take next depends on the data (on MovieLens
-    co-taken finds the most; on a fresh catalogue with few interactions, text does), so the
-    shares are chosen on the validation period rather than fixed.
-    """
-    best, best_recall = SHARE_GRID[0], -1.0
-    for shares in SHARE_GRID:
-        recall = recall_at_k([mix_sources(f, n, shares) for f in found], relevant, n)
-        if recall > best_recall + 1e-9:
-            best, best_recall = shares, recall
-    return best, best_recall
+    offer = list(dict.fromkeys(item for source in found for item in source))
+    others = [j for j, item in enumerate(offer) if item not in later]
+    drawn = set(rng.choice(others, size=min(n, len(others)), replace=False).tolist()) if others else set()
+    return [item for j, item in enumerate(offer) if item in taken or j in drawn]
 
 
 def rank(frame: pd.DataFrame, k: int | None = None) -> pd.DataFrame:

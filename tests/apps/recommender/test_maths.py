@@ -141,16 +141,22 @@ def test_hit_rate_by_hand() -> None:
     assert ranking_metrics([["a", "b"], ["c"]], [{"b"}, {"x"}], 2)["hr@2"] == 0.5
 
 
-def test_candidate_shares_follow_the_source_that_finds_later_takes() -> None:
-    from apps.recommender.pipeline import SHARE_GRID, choose_shares
+def test_a_training_list_is_the_next_takes_and_a_seeded_draw_of_the_rest_of_the_offer() -> None:
+    from apps.recommender.pipeline import training_list
 
-    # per user: (bi-encoder, co-taken, popular) lists; the later takes sit deep in co-taken
-    found = [(["a", "b", "c"], ["d", "e", "x"], ["f", "g"]),
-             (["a", "b", "c"], ["d", "e", "y"], ["f", "g"])]
-    shares, recall = choose_shares(found, [{"x"}, {"y"}], n=4)
-    assert shares[1] > shares[0] and recall == 1.0
-    # nothing found anywhere: the even split, recall 0
-    assert choose_shares(found, [{"z"}, {"z"}], n=3) == (SHARE_GRID[0], 0.0)
+    # per user: (bi-encoder, co-taken, popular) lists; "x" is taken next, "y" later
+    found = (["a", "b", "x"], ["c", "a", "d"], ["y", "e", "f", "g"])
+    drawn = training_list(found, {"x"}, {"x", "y"}, 3, np.random.default_rng(0))
+    assert "x" in drawn and "y" not in drawn and len(drawn) == 4
+    offer = ["a", "b", "x", "c", "d", "y", "e", "f", "g"]
+    assert drawn == sorted(drawn, key=offer.index), "in the sources' order"
+    assert drawn == training_list(found, {"x"}, {"x", "y"}, 3, np.random.default_rng(0))
+    # every source is drawn from, not a fixed share of each
+    seen = {item for seed in range(20)
+            for item in training_list(found, {"x"}, {"x", "y"}, 3, np.random.default_rng(seed))}
+    assert seen == set(offer) - {"y"}
+    # a small offer is taken whole; a next take that was not offered is not made up
+    assert training_list((["a"], [], ["b"]), {"z"}, {"z"}, 5, np.random.default_rng(0)) == ["a", "b"]
 
 
 def test_held_out_users_keep_takers_on_both_sides_and_are_seeded() -> None:

@@ -329,6 +329,27 @@ def test_the_rankers_training_rows_see_only_their_past(service: RecommenderServi
         assert pipe.item_vecs is groups[0][1].item_vecs and pipe.index is groups[0][1].index
 
 
+def test_the_rankers_lists_are_labelled_by_each_users_next_takes(service: RecommenderService) -> None:
+    """The ranker learns what each user takes next: a list's positives are among the user's
+    first NEXT_TAKES takes after the split, their later takes are in no list, and the lists
+    hold at most ``ranker_rows`` rows."""
+    from apps.recommender.scoring import TextConfig
+    from apps.recommender.service import NEXT_TAKES, TrainConfig, time_split
+
+    early, late = time_split(service.interactions, 0.25)
+    config = TrainConfig(val_fraction=0.25, text=TextConfig(max_cross=200), ranker_rows=200, candidates=8)
+    x, y, users, info = service._validation_set(early, late, service.pipeline().scorer, config)
+    taken = late[late["label"] == 1].sort_values(["user_id", "timestamp"], kind="stable")
+    first = taken.groupby("user_id").head(NEXT_TAKES).groupby("user_id")["item_id"].agg(set)
+    later = taken.groupby("user_id")["item_id"].agg(set)
+    rows = list(zip(users, info["items"], strict=True))
+    assert len(rows) == len(y) <= 200 and y.sum() and x.shape == (len(y), 7)
+    for (user, item), label in zip(rows, y):
+        assert label == (item in first[user]), (user, item)
+        assert item in first[user] or item not in later[user], f"{item} is taken later by {user}"
+    assert 0 < info["candidate_recall"] <= 1
+
+
 def test_interactions_without_timestamps_have_no_made_up_past_or_dates(
         service: RecommenderService, tiny: dict[str, Path], tmp_path: Path) -> None:
     """Row numbers order each user's rows, but say nothing across users (the file is sorted by
