@@ -1,9 +1,11 @@
 """Recommender benchmark on public data (../shared/datasets); prints tables, asserts nothing.
 
 1. MovieLens latest-small, leave-last-out: each user's last liked movie is the test target,
-   everything before it trains. nDCG@10 / MRR / HR@10 / AUC of the full pipeline beside
-   popularity and untuned-MiniLM baselines (target: nDCG@10 >= 1.2x both baselines), and
-   co-taken alone (the ranker's collaborative feature) to show what the text adds to it.
+   everything before it trains; ranked as plain leave-last-out does (item statistics over the
+   whole remaining log) and as of each user's last take (from what came before it). nDCG@10 /
+   MRR / HR@10 / AUC of the full pipeline beside popularity and untuned-MiniLM baselines
+   (target: nDCG@10 >= 1.2x both baselines), and co-taken alone (the ranker's collaborative
+   feature) to show what the text adds to it.
 2. TALLRec movie / book CTR: fine-tune the interest scorer on one half of each valid.json, AUC
    on the other half (targets: movie >= 0.75, book >= 0.68; untuned MiniLM ~0.57 / 0.59). The
    movie scorer starts from one taught TALLRec-style questions built from MovieLens latest-small
@@ -56,8 +58,7 @@ def movielens(quick: bool, work: Path, cross_layers: int = 2,
 
     items, interactions = load_movielens(DATA / "movielens_latest_small")
     users = sorted(interactions["user_id"].unique())
-    n_users = n_users or (100 if quick else len(users))
-    test_users = random.Random(0).sample(users, n_users) if n_users < len(users) else users
+    test_users = random.Random(0).sample(users, n_users) if n_users and n_users < len(users) else users
     train, test = leave_last_out(interactions, test_users)
     items.drop(columns=["text"]).to_csv(work / "ml_items.csv", index=False)
     train.to_csv(work / "ml_train.csv", index=False)
@@ -346,8 +347,8 @@ def main() -> None:
                         help="MovieLens: one-way reads each profile once for all its items; both "
                              "reads each pair whole")
     parser.add_argument("--users", type=int, default=None,
-                        help="MovieLens: how many users' last takes to test on (default 100 with "
-                             "--quick, else all 610)")
+                        help="MovieLens: how many users' last takes to test on, drawn seeded (default: "
+                             "all 610; 100 gave figures that one hit moved by 0.01 HR@10)")
     args = parser.parse_args()
     if set(args.domains.split(",")) - {"movie", "book"}:
         parser.error(f"--domains takes movie and/or book, got {args.domains!r}")

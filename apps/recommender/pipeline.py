@@ -221,7 +221,7 @@ class Pipeline:
         cross-encoder's, which can lift an item only so far (its training lists are drawn from
         the same offer: :func:`training_list`). Mixed from the sources in fixed shares instead, a
         MovieLens top-10 held 55-71% of what ranking the whole catalogue gives; picked this
-        way, 99.8% on 100 users (``benchmarks/recommender.py``). The sources bound the cost:
+        way, 96.7-99.8% on 100 users (``benchmarks/recommender.py``). The sources bound the cost:
         the FAISS search, not a pass over the catalogue, finds the bi-encoder's share.
 
         subtle: not for a user with no history. The ranker then reads only popularity and
