@@ -110,6 +110,7 @@ def as_of_ranking(pipe, test, n_candidates: int, groups: int = 20) -> dict:
     from shared import get_embedder
 
     users, relevant = test_targets(pipe, test)
+    groups = min(groups, len(users))
     target = dict(zip(users, relevant))
     when = test.groupby("user_id")["timestamp"].min().to_dict()
     log = pipe.interactions

@@ -221,7 +221,7 @@ class Pipeline:
         cross-encoder's, which can lift an item only so far (its training lists are drawn from
         the same offer: :func:`training_list`). Mixed from the sources in fixed shares instead, a
         MovieLens top-10 held 55-71% of what ranking the whole catalogue gives; picked this
-        way, 96.7-99.8% on 100 users (``benchmarks/recommender.py``). The sources bound the cost:
+        way, 96.7-98.0% on 100 users (``benchmarks/recommender.py``). The sources bound the cost:
         the FAISS search, not a pass over the catalogue, finds the bi-encoder's share.
 
         subtle: not for a user with no history. The ranker then reads only popularity and
@@ -380,8 +380,8 @@ class Pipeline:
 def training_list(found: tuple[list[str], list[str], list[str]], taken: set[str], later: set[str],
                   n: int, rng: np.random.Generator) -> list[str]:
     """One user's list for the ranker to learn from: of what the sources offer (``found``, as
-    :meth:`Pipeline.sources` gives it), the items ``taken`` (its positives) and ``n`` others drawn
-    at random, ``later`` takes left out; in the sources' order.
+    :meth:`Pipeline.sources` gives it), those of ``taken`` it holds (the positives) and ``n``
+    others drawn at random, ``later`` takes left out; in the sources' order.
 
     >>> training_list((["a", "b"], ["c", "a"], ["d", "e"]), {"c"}, {"c", "e"}, 2, np.random.default_rng(0))
     ['b', 'c', 'd']

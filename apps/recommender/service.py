@@ -53,7 +53,7 @@ class TrainConfig:
     candidates: int = 50
     # the ranker learns from at most this many (user, candidate) rows, each read by the
     # cross-encoder once (None: every user's lists); on MovieLens (607 users, as of each one's
-    # last take) 15,000 rows (300 users) gave nDCG@10 0.051 (two seeds), 3,000 gave 0.041-0.049 (four)
+    # last take) 300 users' lists gave nDCG@10 0.051 (two seeds), 60 users' 0.040-0.049 (four)
     ranker_rows: int | None = 15_000
 
     def __post_init__(self) -> None:
@@ -189,7 +189,7 @@ class RecommenderService:
                            "coef": dict(zip(ranker.features, ranker.coef)),
                            "val_auc_users": held},
                 "metrics": metrics | {"val_users": len(held),
-                                      "val_candidate_recall": candidates["candidate_recall"]}}
+                                      "val_offer_recall": candidates["offer_recall"]}}
         warning = few_positives_warning(metrics["val_positives"], len(held))
         if warning:  # printed by `recommend train` / `recommend demo` from the result below
             card["warning"] = warning
@@ -205,10 +205,11 @@ class RecommenderService:
         """The ranker's training rows (features, labels, each row's user): for users with early
         history who take something in the late period, a list drawn from what the pipeline's
         sources offer them as of their time group (:meth:`_pipelines_as_of`; ``SOURCE_DEPTH *
-        config.candidates`` from each, as when serving): their first :data:`NEXT_TAKES` takes of
-        the late period found there (labelled 1) and ``config.candidates`` other offered items (0),
-        their later takes left out (:func:`.pipeline.training_list`); lists of at most
-        ``config.ranker_rows`` rows in all.
+        config.candidates`` from each, as when serving): those of their first :data:`NEXT_TAKES`
+        takes of the late period that are offered (labelled 1) and ``config.candidates`` other
+        offered items (0), their later takes left out (:func:`.pipeline.training_list`); lists of
+        at most ``config.ranker_rows`` rows in all, users drawn (seeded) when there are more. A
+        user none of whose next takes is offered still gives a list: its negatives.
 
         subtle: what a user takes next, not everything they take later. Labelled by the whole
         late period (a fifth of each history: years for some MovieLens users) in lists mixed
@@ -259,8 +260,9 @@ class RecommenderService:
             at = [r for r, (user, _) in enumerate(rows) if pipe_of[user] is pipe]
             if at:
                 x[at] = pipe.features([rows[r][0] for r in at], [rows[r][1] for r in at])
+        # the share of those users whose offer holds one of their next takes
         recall = float(np.mean([bool(nxt[u] & set(items)) for u, items in lists.items()]))
-        info = {"candidate_recall": recall, "time_groups": len(groups), "items": [i for _, i in rows]}
+        info = {"offer_recall": recall, "time_groups": len(groups), "items": [i for _, i in rows]}
         return x, labels, np.array([u for u, _ in rows]), info
 
     def _pipelines_as_of(self, early: pd.DataFrame, late: pd.DataFrame, users: list[str],

@@ -331,23 +331,30 @@ def test_the_rankers_training_rows_see_only_their_past(service: RecommenderServi
 
 def test_the_rankers_lists_are_labelled_by_each_users_next_takes(service: RecommenderService) -> None:
     """The ranker learns what each user takes next: a list's positives are among the user's
-    first NEXT_TAKES takes after the split, their later takes are in no list, and the lists
-    hold at most ``ranker_rows`` rows."""
+    first NEXT_TAKES takes after the split (by time), their later takes are in no list, each list
+    draws ``candidates`` negatives, and the lists hold at most ``ranker_rows`` rows, the users
+    drawn seeded when there are more."""
     from apps.recommender.scoring import TextConfig
     from apps.recommender.service import NEXT_TAKES, TrainConfig, time_split
 
     early, late = time_split(service.interactions, 0.25)
-    config = TrainConfig(val_fraction=0.25, text=TextConfig(max_cross=200), ranker_rows=200, candidates=8)
-    x, y, users, info = service._validation_set(early, late, service.pipeline().scorer, config)
-    taken = late[late["label"] == 1].sort_values(["user_id", "timestamp"], kind="stable")
-    first = taken.groupby("user_id").head(NEXT_TAKES).groupby("user_id")["item_id"].agg(set)
-    later = taken.groupby("user_id")["item_id"].agg(set)
+    config = TrainConfig(val_fraction=0.25, text=TextConfig(max_cross=200), ranker_rows=50, candidates=8)
+    scorer = service.pipeline().scorer
+    x, y, users, info = service._validation_set(early, late, scorer, config)
+    taken = late[late["label"] == 1]
     rows = list(zip(users, info["items"], strict=True))
-    assert len(rows) == len(y) <= 200 and y.sum() and x.shape == (len(y), 7)
-    for (user, item), label in zip(rows, y):
-        assert label == (item in first[user]), (user, item)
-        assert item in first[user] or item not in later[user], f"{item} is taken later by {user}"
-    assert 0 < info["candidate_recall"] <= 1
+    assert len(set(users)) == 50 // (8 + NEXT_TAKES) and len(rows) <= 50 and y.sum() and x.shape == (len(y), 7)
+    for user in set(users):
+        mine = list(taken[taken["user_id"] == user].sort_values("timestamp", kind="stable")["item_id"])
+        first = set(mine[:NEXT_TAKES])
+        later = set(mine[NEXT_TAKES:]) - first
+        listed = [(item, label) for (u, item), label in zip(rows, y) if u == user]
+        assert all(label == (item in first) for item, label in listed), user
+        assert not {item for item, _ in listed} & later, f"{user}'s later takes are in no list"
+        assert sum(1 for _, label in listed if not label) == 8, "candidates negatives per list"
+    again = service._validation_set(early, late, scorer, config)
+    assert np.array_equal(again[1], y) and again[3]["items"] == info["items"], "seeded"
+    assert 0 < info["offer_recall"] <= 1
 
 
 def test_interactions_without_timestamps_have_no_made_up_past_or_dates(
