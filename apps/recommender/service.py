@@ -238,30 +238,29 @@ class RecommenderService:
                                  "period — add interactions or raise --val-fraction")
         groups = self._pipelines_as_of(early, late, users, scorer, reads_all)
         users = [u for group, _ in groups for u in group]
-        pipe_of = {u: pipe for group, pipe in groups for u in group}
-        found = [f for group, pipe in groups
-                 for f in pipe.sources(group, SOURCE_DEPTH * config.candidates)]
-        keep = range(len(users))
+        chosen = set(users)
         limit = config.ranker_rows
         per_user = config.candidates + NEXT_TAKES  # the most rows one list can hold
         if limit is not None and len(users) * per_user > limit:
-            keep = sorted(np.random.default_rng(config.text.seed).choice(
-                len(users), size=max(1, limit // per_user), replace=False))
+            drawn = np.random.default_rng(config.text.seed).choice(len(users), size=max(1, limit // per_user),
+                                                                   replace=False)
+            chosen = {users[i] for i in drawn}
         rng = np.random.default_rng(config.text.seed)
-        lists = {users[i]: training_list(found[i], nxt[users[i]], later[users[i]], config.candidates, rng)
-                 for i in keep}
-        rows = [(user, item) for user, items in lists.items() for item in items]
+        blocks = []  # per time group: its pipeline and its users' (user, item) rows
+        for group, pipe in groups:
+            mine = [u for u in group if u in chosen]
+            offers = pipe.sources(mine, SOURCE_DEPTH * config.candidates) if mine else []
+            blocks.append((pipe, [(user, item) for user, found in zip(mine, offers, strict=True)
+                                  for item in training_list(found, nxt[user], later[user], config.candidates, rng)]))
+        rows = [row for _, block in blocks for row in block]
         labels = np.array([int(item in nxt[user]) for user, item in rows])
         if not labels.sum():
             raise VerticalsError("no item taken after the time split is among the candidates of "
                                  "users with earlier history — add data or raise --val-fraction")
-        x = np.zeros((len(rows), len(FEATURES)), dtype=np.float64)
-        for _, pipe in groups:
-            at = [r for r, (user, _) in enumerate(rows) if pipe_of[user] is pipe]
-            if at:
-                x[at] = pipe.features([rows[r][0] for r in at], [rows[r][1] for r in at])
-        # the share of those users whose offer holds one of their next takes
-        recall = float(np.mean([bool(nxt[u] & set(items)) for u, items in lists.items()]))
+        x = np.vstack([pipe.features([u for u, _ in block], [i for _, i in block]) for pipe, block in blocks
+                       if block]).astype(np.float64)
+        # the share of the chosen users whose offer holds one of their next takes
+        recall = len({user for (user, _), label in zip(rows, labels) if label}) / len(chosen)
         info = {"offer_recall": recall, "time_groups": len(groups), "items": [i for _, i in rows]}
         return x, labels, np.array([u for u, _ in rows]), info
 
