@@ -3,7 +3,7 @@
     python benchmarks/support.py --quick            # small subsets, a few minutes on 2 cores
     python benchmarks/support.py                     # full sets, 1k/10k/100k passages (long)
 
-Parts (``--parts banking77,oos,bitext,latency,trained-bot``):
+Parts (``--parts banking77,oos,bitext,latency,trained-bot,demo``):
 - banking77: the bot's intent recipe (fine-tune + calibration split) vs a frozen MiniLM +
   logistic-regression baseline; accuracy and macro-F1 on the official test set.
 - oos: out-of-scope detection, ``support eval-intents`` on Banking77 (``--oos-set``, default)
@@ -22,6 +22,13 @@ Parts (``--parts banking77,oos,bitext,latency,trained-bot``):
   own FAQs and intent examples) and asked Bitext questions it did not train on, at 1k and
   10k passages (FAQs, responses, Banking77 texts as filler; all embedded).
 
+- demo: the whole demo bot (``support demo``'s training on ``datasets/support``) answering
+  the demo's held-out questions, each in a new conversation: ``intents_test.csv`` (an intent's
+  question is answered right from its template's document, an out-of-scope one by a hand-off)
+  and ``queries.csv`` (answered right when the first citation is the relevant document). Lists
+  every wrong answer. ``--demo-home``: a home whose trained demo bot is used (copied, so the
+  questions leave no record there) instead of training one.
+
 Timings on a shared CPU are noisy: the table prints them, nothing asserts them. Results go to
 ``benchmarks/results/support[-quick].json``.
 """
@@ -32,9 +39,12 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -407,85 +417,136 @@ def trained_bot(sizes: list[int], n_questions: int, quick: bool,
     from apps.support_bot.service import SupportService
     from apps.support_bot.store import SupportStore
     from apps.support_bot.training import BotTrainer, TrainOptions
-    from shared import get_settings, load_sentence_model
+    from shared import load_sentence_model
 
     train_rows, faqs, articles, intent_of, test = _bitext_company(quick)
     test = test.head(n_questions)
     questions, truth = list(test["instruction"]), list(test["intent"])
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _home(keep or tmp):
         home = str(keep or tmp)
-        old = os.environ.get("VERTICALS_HOME")
-        os.environ["VERTICALS_HOME"] = home
-        get_settings.cache_clear()
-        try:
-            service, train_s = SupportService(), None
-            if not service.registry.current("support-intents"):
-                intents = Path(home) / "intents.csv"
-                train_rows.rename(columns={"instruction": "text", "intent": "label"})[
-                    ["text", "label"]].to_csv(intents, index=False)
-                # subtle: trained on the FAQs alone; training scores retrieval against the FAQ
-                # linked to each intent, and same-intent responses beside them count as
-                # misses there (the answer threshold then rose to 0.87: every search handed off)
-                service.store.upsert_documents(faqs, _one_chunk)
-                started = time.perf_counter()
-                report = BotTrainer(service, TrainOptions()).run(intents)
-                train_s = round(time.perf_counter() - started, 1)
-                print(f"trained in {train_s:.0f} s: {json.dumps(report['bot'])}", file=sys.stderr)
-            baseline_model = load_sentence_model("minilm")
-            for size in sizes:
-                docs = faqs + articles[: size - len(faqs)]
-                bot = SupportService(SupportStore(f"sqlite:///{tmp}/kb{size}.db"),
-                                     index_path=Path(tmp) / f"index{size}")
-                bot.store.upsert_documents(docs, _one_chunk)
-                print(f"embedding {len(docs)} passages…", file=sys.stderr)
-                bot.warm_up()  # builds the index with the bot's embedder
-                texts = [c.search_text for c in bot.store.chunks()]
-                doc_ids = [c.doc_id for c in bot.store.chunks()]
-                plain = baseline_model.encode(texts, batch_size=128, normalize_embeddings=True)
-                baseline_per_s, top = _baseline(baseline_model, faiss, plain, questions)
-                baseline_recall = float(np.mean([intent_of.get(doc_ids[i]) == t
-                                                 for i, t in zip(top, truth, strict=True)]))
-                retriever = bot.retriever
-                reranks = _count_reranks(retriever)
-                for mode in ("as trained", "retrieval only", "retrieval, never rerank",
-                             "retrieval, always rerank"):
-                    if mode != "as trained":
-                        bot.bot.templates = {}
-                    if mode == "retrieval, never rerank":
-                        retriever.config.use_reranker = False
-                    if mode == "retrieval, always rerank":
-                        retriever.config.use_reranker, retriever.config.rerank_margin = True, None
-                    timing, answers = _timed(bot, questions, reranks)
-                    # the passage the answer cites first; for a hand-off, the one it would
-                    # have cited (so the recall compares retrieval with the baseline's top-1)
-                    cited = [a.citations[0].doc_id if a.citations else
-                             retriever.search(q, 1, floor=bot.bot.threshold)[0].chunk.doc_id
-                             for a, q in zip(answers, questions, strict=True)]
-                    hits = [intent_of.get(d) == t for d, t in zip(cited, truth, strict=True)]
-                    answered = [a.kind is not AnswerKind.HANDOFF and h
-                                for a, h in zip(answers, hits, strict=True)]
-                    kinds = [a.kind for a in answers]
-                    rows.append({
-                        "passages": len(docs), "mode": mode, "questions": len(questions),
-                        **timing,
-                        "template_share": kinds.count(AnswerKind.TEMPLATE) / len(kinds),
-                        "handoff_share": kinds.count(AnswerKind.HANDOFF) / len(kinds),
-                        "recall@1": float(np.mean(hits)),
-                        "answered_right": float(np.mean(answered)),
-                        "baseline_per_s": baseline_per_s,
-                        "x_baseline": timing["answers_per_s"] / baseline_per_s,
-                        "baseline_recall@1": baseline_recall,
-                        "rerank_margin": retriever.config.rerank_margin,
-                        "train_s": train_s})
-                    print(json.dumps(rows[-1]), file=sys.stderr)
-        finally:
-            if old is None:
-                os.environ.pop("VERTICALS_HOME", None)
-            else:
-                os.environ["VERTICALS_HOME"] = old
-            get_settings.cache_clear()
+        service, train_s = SupportService(), None
+        if not service.registry.current("support-intents"):
+            intents = Path(home) / "intents.csv"
+            train_rows.rename(columns={"instruction": "text", "intent": "label"})[
+                ["text", "label"]].to_csv(intents, index=False)
+            # subtle: trained on the FAQs alone; training scores retrieval against the FAQ
+            # linked to each intent, and same-intent responses beside them count as
+            # misses there (the answer threshold then rose to 0.87: every search handed off)
+            service.store.upsert_documents(faqs, _one_chunk)
+            started = time.perf_counter()
+            report = BotTrainer(service, TrainOptions()).run(intents)
+            train_s = round(time.perf_counter() - started, 1)
+            print(f"trained in {train_s:.0f} s: {json.dumps(report['bot'])}", file=sys.stderr)
+        baseline_model = load_sentence_model("minilm")
+        for size in sizes:
+            docs = faqs + articles[: size - len(faqs)]
+            bot = SupportService(SupportStore(f"sqlite:///{tmp}/kb{size}.db"),
+                                 index_path=Path(tmp) / f"index{size}")
+            bot.store.upsert_documents(docs, _one_chunk)
+            print(f"embedding {len(docs)} passages…", file=sys.stderr)
+            bot.warm_up()  # builds the index with the bot's embedder
+            texts = [c.search_text for c in bot.store.chunks()]
+            doc_ids = [c.doc_id for c in bot.store.chunks()]
+            plain = baseline_model.encode(texts, batch_size=128, normalize_embeddings=True)
+            baseline_per_s, top = _baseline(baseline_model, faiss, plain, questions)
+            baseline_recall = float(np.mean([intent_of.get(doc_ids[i]) == t
+                                             for i, t in zip(top, truth, strict=True)]))
+            retriever = bot.retriever
+            reranks = _count_reranks(retriever)
+            for mode in ("as trained", "retrieval only", "retrieval, never rerank",
+                         "retrieval, always rerank"):
+                if mode != "as trained":
+                    bot.bot.templates = {}
+                if mode == "retrieval, never rerank":
+                    retriever.config.use_reranker = False
+                if mode == "retrieval, always rerank":
+                    retriever.config.use_reranker, retriever.config.rerank_margin = True, None
+                timing, answers = _timed(bot, questions, reranks)
+                # the passage the answer cites first; for a hand-off, the one it would
+                # have cited (so the recall compares retrieval with the baseline's top-1)
+                cited = [a.citations[0].doc_id if a.citations else
+                         retriever.search(q, 1, floor=bot.bot.threshold)[0].chunk.doc_id
+                         for a, q in zip(answers, questions, strict=True)]
+                hits = [intent_of.get(d) == t for d, t in zip(cited, truth, strict=True)]
+                answered = [a.kind is not AnswerKind.HANDOFF and h
+                            for a, h in zip(answers, hits, strict=True)]
+                kinds = [a.kind for a in answers]
+                rows.append({
+                    "passages": len(docs), "mode": mode, "questions": len(questions),
+                    **timing,
+                    "template_share": kinds.count(AnswerKind.TEMPLATE) / len(kinds),
+                    "handoff_share": kinds.count(AnswerKind.HANDOFF) / len(kinds),
+                    "recall@1": float(np.mean(hits)),
+                    "answered_right": float(np.mean(answered)),
+                    "baseline_per_s": baseline_per_s,
+                    "x_baseline": timing["answers_per_s"] / baseline_per_s,
+                    "baseline_recall@1": baseline_recall,
+                    "rerank_margin": retriever.config.rerank_margin,
+                    "train_s": train_s})
+                print(json.dumps(rows[-1]), file=sys.stderr)
     return rows
+
+
+@contextmanager
+def _home(path: str | Path) -> Iterator[None]:
+    """``VERTICALS_HOME`` set to ``path`` inside the block, as it was after it."""
+    from shared import get_settings
+
+    old = os.environ.get("VERTICALS_HOME")
+    os.environ["VERTICALS_HOME"] = str(path)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("VERTICALS_HOME", None)
+        else:
+            os.environ["VERTICALS_HOME"] = old
+        get_settings.cache_clear()
+
+
+def demo_answers(trained: Path | None = None) -> dict:
+    """How the demo bot answers the demo's held-out questions (see the module's docstring):
+    the share answered right per question set and overall, and each wrong answer."""
+    from apps.support_bot.answer import AnswerKind
+    from apps.support_bot.service import SupportService
+    from apps.support_bot.training import BotTrainer, TrainOptions
+
+    demo = ROOT / "datasets" / "support"
+    with tempfile.TemporaryDirectory() as tmp, _home(tmp):
+        if trained:
+            shutil.copytree(trained, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns("finance", "recommender"))
+        service = SupportService()
+        if not service.registry.current("support-intents"):
+            service.kb_add(demo / "kb")
+            BotTrainer(service, TrainOptions()).run(demo / "intents.csv", demo / "article_questions.csv")
+            service.reload()
+        service.warm_up()
+        templates, oos = service.bot.templates, "oos"
+        intents = pd.read_csv(demo / "intents_test.csv")
+        queries = pd.read_csv(demo / "queries.csv")
+        asked = [("intent, in scope", q, templates.get(label)) for q, label in
+                 zip(intents["text"], intents["label"], strict=True) if label != oos] + \
+            [("intent, out of scope", q, "handoff") for q in intents.loc[intents["label"] == oos, "text"]] + \
+            [("article", q, d) for q, d in zip(queries["query"], queries["relevant_id"], strict=True)]
+        result, wrong, right = {}, [], []
+        for kind, question, expected in asked:
+            answer = service.ask(question)
+            got = "handoff" if answer.kind is AnswerKind.HANDOFF else \
+                (answer.citations[0].doc_id if answer.citations else str(answer.kind))
+            right.append((kind, got == expected))
+            if got != expected:
+                wrong.append({"set": kind, "question": question, "expected": expected,
+                              "got": got, "kind": str(answer.kind), "intent": answer.intent,
+                              "confidence": round(answer.confidence, 2)})
+        for kind in dict.fromkeys(k for k, _ in right):
+            hits = [ok for k, ok in right if k == kind]
+            result[f"right: {kind} ({len(hits)})"] = float(np.mean(hits))
+        result[f"right: all ({len(right)})"] = float(np.mean([ok for _, ok in right]))
+    for row in wrong:
+        print(json.dumps(row), file=sys.stderr)
+    return result | {"wrong": wrong}
 
 
 def _timed(service, questions: list[str], reranks: list) -> tuple[dict, list]:
@@ -552,7 +613,7 @@ def _tile(texts: list[str], vectors: np.ndarray, size: int) -> tuple[list[str], 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--parts", default="banking77,oos,bitext,latency,trained-bot")
+    parser.add_argument("--parts", default="banking77,oos,bitext,latency,trained-bot,demo")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0, help="the oos part's split of the intents")
     parser.add_argument("--oos-set", choices=sorted(OOS_SPLITS), default="banking77",
@@ -567,6 +628,8 @@ def main() -> None:
                              "2k with --quick)")
     parser.add_argument("--keep-bot", type=Path, default=None,
                         help="trained-bot: keep the trained bot in this folder (reused if there)")
+    parser.add_argument("--demo-home", type=Path, default=None,
+                        help="demo: use the demo bot trained in this home (e.g. var) instead of training one")
     args = parser.parse_args()
     parts = args.parts.split(",")
     results: dict = {}
@@ -592,6 +655,9 @@ def main() -> None:
         questions = args.questions or (200 if args.quick else 1000)
         results["trained_bot"] = trained_bot(sizes, questions, args.quick, args.keep_bot)
         _save(results, args.quick)
+    if "demo" in parts:
+        results["demo"] = demo_answers(args.demo_home)
+        _save(results, args.quick)
     _table(results)
 
 
@@ -612,7 +678,7 @@ def _table(results: dict) -> None:
     print(f"CPU: {cpu_name()}")
     for part, value in results.items():
         print(f"\n## {part}")
-        rows = value if isinstance(value, list) else [value]
+        rows = value if isinstance(value, list) else [{k: v for k, v in value.items() if k != "wrong"}]
         print(pd.DataFrame(rows).round(4).T.to_string(header=False))
 
 

@@ -153,16 +153,21 @@ def best_quote(query: str, text: str, max_sentences: int = 2,
     return windows[max(range(len(windows)), key=lambda i: scores[i])]
 
 
-def outranked(found: list[Passage], doc_id: str, own: float, margin: float) -> bool:
+def outranked(found: list[Passage], doc_id: str, own: float, margin: float, floor: float = -1.0) -> bool:
     """Whether search puts another document's passage ``margin`` (cosine) above ``own``, the
-    best cosine of ``doc_id``'s chunks.
+    best cosine of ``doc_id``'s chunks; only passages that clear the answer ``floor`` count.
 
     >>> from .knowledge import Chunk
     >>> hits = [Passage(Chunk("delete", 0, ""), 0.73, 0.73), Passage(Chunk("reset", 0, ""), 0.37, 0.37)]
     >>> outranked(hits, "reset", 0.37, 0.1), outranked(hits, "delete", 0.73, 0.1)
     (True, False)
+    >>> outranked(hits, "reset", 0.1, 0.1, floor=0.8)  # the bot would cite neither: no better answer
+    False
+
+    subtle: without the floor, "I need a tune up" (its template 0.14 from the question) lost to
+    a contact FAQ at 0.19, under the answer floor, and a sure intent was handed off.
     """
-    others = [p.dense for p in found if p.chunk.doc_id != doc_id]
+    others = [p.dense for p in found if p.chunk.doc_id != doc_id and p.dense >= floor]
     return bool(others) and max(others) - own >= margin
 
 

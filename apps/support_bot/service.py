@@ -81,6 +81,40 @@ def is_follow_up(message: str) -> bool:
     return bool(_ANAPHORA & words) or bool(_ELLIPSIS.match(message))
 
 
+def new_subject(message: str) -> set[str]:
+    """The words an elliptical follow-up brings in, plurals folded: the subject it asks the
+    earlier question of instead. Empty for any other message, and for one with a pronoun, which
+    keeps the earlier subject ("and how long does it take?").
+
+    >>> sorted(new_subject("what about store credit?")), new_subject("and how much is it?")
+    (['credit', 'store'], set())
+    """
+    opening = _ELLIPSIS.match(message)
+    if not opening or _ANAPHORA & set(re.findall(r"[a-z]+", message.lower())):
+        return set()
+    return {_singular(w) for w in tokenize(message[opening.end():])}
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
+    """Whether ``answer`` to an elliptical follow-up only repeats quotes the conversation
+    already gave and names none of the follow-up's new subject: the knowledge base knows nothing
+    of it ("what about store credit?" after a gift-card answer got the gift-card quote again).
+
+    subtle: only for elliptical follow-ups without a pronoun; "and how long does it take?"
+    after a service answer rightly repeats its "2 working days" without a word of the question.
+    """
+    subject = new_subject(message)
+    if not subject or not answer.citations:
+        return False
+    said = [t.answer for t in earlier]
+    repeated = all(any(c.quote in text for text in said) for c in answer.citations)
+    return repeated and not subject & {_singular(w) for w in answer_words(answer.text)}
+
+
 def contextual_query(earlier: list[str], message: str) -> str:
     """``message`` preceded by the earlier questions it leans on, back to the last one that
     stands alone, so a chain of follow-ups keeps its subject:
@@ -272,7 +306,7 @@ class SupportService:
             doc = self.bot.templates.get(decision.intent, "")
             chunks = retriever.document_chunks(doc)
             own = retriever.document_similarity(doc, vector) if chunks else 0.0
-            if chunks and not outranked(found, doc, own, self.bot.template_margin):
+            if chunks and not outranked(found, doc, own, self.bot.template_margin, self.bot.threshold):
                 return template_answer(chunks, decision.confidence, decision.intent)
         if passages:
             # subtle: a follow-up's quote must answer its own new part ("and to Norway?"); the
@@ -280,6 +314,9 @@ class SupportService:
             ranked = [(vector, 1.0)] if query == message else \
                 [(alone if alone is not None else retriever.encode(message)[0], 1.0), (vector, 0.1)]
             answer = grounded_answer(query, passages, _intent(decision), self._similarity(ranked))
+            if says_nothing_new(answer, message, earlier):
+                return _handoff(decision, reason="a follow-up on a new subject: the knowledge base "
+                                                 "only repeats the earlier answer")
             return self.generator.rephrase(message, answer) if self.generator else answer
         return _handoff(decision)
 
@@ -385,10 +422,10 @@ def _confident(decision: IntentDecision | None) -> bool:
     return decision is not None and decision.status is Status.CONFIDENT
 
 
-def _handoff(decision: IntentDecision | None, searched: bool = True) -> Answer:
+def _handoff(decision: IntentDecision | None, searched: bool = True, reason: str = "") -> Answer:
     """A hand-off after judging: what the agent's queue shows (reason, intent, confidence)."""
     return Answer("", AnswerKind.HANDOFF, _in_scope_confidence(decision), _intent(decision),
-                  reason=_handoff_reason(decision, searched))
+                  reason=reason or _handoff_reason(decision, searched))
 
 
 def _handoff_reason(decision: IntentDecision | None, searched: bool = True) -> str:

@@ -21,7 +21,8 @@ from apps.support_bot.intents import Status, Thresholds, abstention_metrics, cal
 from apps.support_bot.knowledge import Document, chunk_document, faq_id, load_markdown, split_sentences
 from apps.support_bot.masking import mask_pii
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
-from apps.support_bot.service import contextual_query, is_follow_up
+from apps.support_bot.service import contextual_query, is_follow_up, new_subject, says_nothing_new
+from apps.support_bot.store import Turn
 from apps.support_bot.training import checked_links, choose_threshold, split_questions
 
 
@@ -120,6 +121,26 @@ def test_mask_pii(text: str, expected: str | None) -> None:
 ])
 def test_is_follow_up(message: str, expected: bool) -> None:
     assert is_follow_up(message) is expected
+
+
+def _turn(question: str, answer: str) -> Turn:
+    return Turn(1, "c", question, answer, "grounded", None, 0.8, [1], None, "")
+
+
+def test_an_elliptical_follow_up_that_only_repeats_the_last_answer_says_nothing_new() -> None:
+    quote = "Gift cards are valid for 3 years. They cannot be exchanged for cash."
+    earlier = [_turn("How long is a gift card valid?", f"Here is what I found:\n\n{quote} [1]")]
+    again = Answer(f"Here is what I found:\n\n{quote} [1]", AnswerKind.GROUNDED, 0.7,
+                   citations=[Citation(1, 7, "gift-cards", "Gift cards", "", quote)])
+    assert new_subject("what about store credit?") == {"store", "credit"}
+    assert new_subject("And for kids' bikes?") == {"kid", "bike"}  # plurals folded
+    assert says_nothing_new(again, "what about store credit?", earlier)
+    assert not says_nothing_new(again, "and are they exchanged for cash?", earlier)  # names its subject
+    assert not says_nothing_new(again, "and how long does it take?", earlier)  # a pronoun keeps the subject
+    other = "Store credit never expires."
+    new = Answer(f"Here is what I found:\n\n{other} [1]", AnswerKind.GROUNDED, 0.7,
+                 citations=[Citation(1, 8, "credit", "Credit", "", other)])
+    assert not says_nothing_new(new, "what about vouchers?", earlier)  # a new quote is news
 
 
 def test_contextual_query_goes_back_to_the_last_standalone_question() -> None:
@@ -292,6 +313,8 @@ def test_checked_links_follow_the_intent_model_on_faq_questions() -> None:
     }
     assert checked_links(_Probs(), faqs, {"create": "faq-joke"}) == {
         "cancel": "faq-cancel", "change": "faq-change", "create": "faq-joke"}  # oos owns no FAQ
+    # a link the model agrees with stays, though the intent wins another FAQ more surely
+    assert checked_links(_Probs(), faqs, {"change": "faq-mixed"})["change"] == "faq-mixed"
     assert checked_links(_Probs(), [], embedding_links) == {}
 
 

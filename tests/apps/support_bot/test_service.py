@@ -174,6 +174,17 @@ def test_a_follow_up_is_not_answered_with_the_template_just_given(bot: SupportSe
     assert batteries.kind is AnswerKind.GROUNDED and "800 charge cycles" in batteries.text
 
 
+def test_a_follow_up_on_a_subject_the_kb_lacks_is_handed_off_not_answered_again(bot: SupportService) -> None:
+    first = bot.ask("How long is a gift card valid?")
+    assert "guides/gift-cards" in _cited_docs(first)
+    credit = bot.ask("what about store credit?", first.conversation_id)  # the KB has no word of it
+    assert credit.kind is AnswerKind.HANDOFF and not credit.citations
+    assert "repeats the earlier answer" in next(t for t in bot.handoffs() if t.id == credit.ticket_id).reason
+    norway = bot.ask("do you ship to Norway?")
+    swiss = bot.ask("and to Switzerland?", norway.conversation_id)  # the same quote names it
+    assert swiss.kind is AnswerKind.GROUNDED and "Switzerland" in swiss.text
+
+
 def test_a_follow_up_without_a_pronoun_leans_on_the_conversation(bot: SupportService) -> None:
     first = bot.ask("I forgot my password. How do I reset it?")
     link = bot.ask("how long is the link good for?", first.conversation_id)  # alone: nothing
