@@ -108,8 +108,8 @@ FACT_WORDS = frozenset(stem(w) for w in (
 def same_facts(a: list[str], b: list[str]) -> bool:
     """Whether two stories' key tokens can tell the same fact.
 
-    Every key word of the shorter story must appear in the longer one, both must agree on
-    negation, and the longer may only add words. subtle: shingle overlap alone merges
+    Every key word of the shorter story must appear in the longer one, both must negate the
+    same of its words, and the longer may only add words. subtle: shingle overlap alone merges
     "Bluefin to add 700 jobs" with "Bluefin to cut 700 jobs" (one word in seven differs), so a
     differing word is tolerated only in long texts (one in ten) and never when it is a number,
     cashtag or a word from ``FACT_WORDS``.
@@ -118,14 +118,25 @@ def same_facts(a: list[str], b: list[str]) -> bool:
     False
     >>> same_facts(key_tokens("Vesta cuts jobs"), key_tokens("Report: Vesta to cut jobs, sources say"))
     True
+    >>> same_facts(key_tokens("Vesta cuts jobs"), key_tokens("Vesta will not cut jobs"))
+    False
+
+    subtle: a negation in words the longer story adds is no disagreement: a wire copy with the
+    body "The company did not comment further." was kept apart from its headline-only twin, so
+    7 of 20 reworded demo stories counted twice in trends and alerts.
     """
-    short, long = sorted((set(a), set(b)), key=len)
-    if short & NEGATIONS != long & NEGATIONS:
+    (short_keys, short), (long_keys, long) = sorted(((a, set(a)), (b, set(b))), key=lambda p: len(p[1]))
+    if _negated(short_keys) != _negated(long_keys) & short:
         return False
     missing = short - long
     if len(missing) > len(short) // 10:
         return False
     return not any(w in FACT_WORDS or not w[0].isalpha() for w in missing)
+
+
+def _negated(keys: list[str]) -> set[str]:
+    """The key words a negation stands before: ``["vesta", "not", "cut"] -> {"cut"}``."""
+    return {keys[i + 1] for i in range(len(keys) - 1) if keys[i] in NEGATIONS}
 
 
 def content_hash(text: str) -> str:
