@@ -81,6 +81,30 @@ def score_on(classifier: Classifier, rows: Sequence[LabelledText]) -> dict:
     return _summary(metrics)
 
 
+def judge_against_serving(name: str, version: str, rows: Sequence[LabelledText],
+                          registry: Registry | None = None) -> tuple[bool, str]:
+    """Whether a freshly trained ``version`` of ``name`` should replace the version serving now:
+    both scored on ``rows`` here, each in the form that would serve it, and the new one wins
+    when its macro-F1 is not worse (:func:`decide`). With nothing serving it wins; without rows
+    to judge on it does not (the serving version stays); a serving version that does not know
+    some of the rows' labels cannot be judged on them, and the new one wins.
+
+    >>> judge_against_serving("finance-sentiment", "v3", read_labelled("test.csv"))
+    (False, 'macro_f1 0.6667 < 1.0000 (old): kept the old version')
+    """
+    registry = registry or get_registry()
+    serving = registry.current(name)
+    if serving is None or serving == version:
+        return True, "no version was serving: promoted"
+    if not rows:
+        return False, f"no test rows to compare it with {serving}, which keeps serving"
+    old = Classifier(registry.path(name, serving))
+    unknown = sorted({r.label for r in rows} - set(old.labels))
+    if unknown:
+        return True, f"{serving} does not know the labels {unknown}: promoted"
+    return decide(score_on(old, rows), score_on(Classifier(registry.path(name, version)), rows))
+
+
 def _fingerprint(rows: Sequence[LabelledText]) -> str:
     return fingerprint([(r.text, r.label) for r in rows])
 

@@ -13,7 +13,14 @@ from shared.data import LabelledText, read_labelled, write_labelled
 from shared.errors import RegistryError, VerticalsError
 from shared.export import export_model
 from shared.registry import Registry
-from shared.retraining import decide, retrain, retrain_from_file, schedule_retrain, score_on
+from shared.retraining import (
+    decide,
+    judge_against_serving,
+    retrain,
+    retrain_from_file,
+    schedule_retrain,
+    score_on,
+)
 
 from .conftest import toy_rows
 
@@ -92,6 +99,24 @@ def test_better_model_is_promoted_and_the_same_data_is_not_reused(home, full_mod
     # the fixed evaluation set travels unchanged to the new version
     assert (registry.path("toy", "v2") / "eval.csv").read_text() == \
         (registry.path("toy", "v1") / "eval.csv").read_text()
+
+
+def test_a_trained_version_replaces_the_serving_one_only_if_not_worse(home, full_model, session_registry):
+    registry = Registry()
+    install(session_registry.path("toy-full"), registry, "good")
+    install(session_registry.path("toy-full"), registry, "toy", swap_labels=True)  # always wrong
+    shutil.copytree(registry.path("good", "v1"), registry.root / "toy" / "v2")  # a trained good one
+    rows = toy_rows(24, 8)
+    promoted, reason = judge_against_serving("toy", "v2", rows)
+    assert promoted and reason.startswith("macro_f1 ") and reason.endswith("(old): promoted")
+    registry.promote("toy", "v2")
+    promoted, reason = judge_against_serving("toy", "v1", rows)
+    assert not promoted and reason.endswith("kept the old version")
+    assert judge_against_serving("toy", "v1", []) == (False, "no test rows to compare it with v2, which keeps serving")
+    odd = rows + [LabelledText("a new kind of text", "other")]
+    assert judge_against_serving("toy", "v1", odd) == (True, "v2 does not know the labels ['other']: promoted")
+    assert judge_against_serving("nothing", "v1", rows) == (True, "no version was serving: promoted")
+    assert registry.current("toy") == "v2"  # judging never promotes
 
 
 def test_retrain_errors_are_one_line(home, tmp_path):

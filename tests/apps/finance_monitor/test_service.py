@@ -18,7 +18,7 @@ from apps.finance_monitor.store import AlertRow, Article, ArticleUrl, Delivery
 from apps.finance_monitor.views import alerts, articles_frame, health_frame
 from shared import make_engine, session_scope
 
-from .conftest import Route, hang, make_config, rss
+from .conftest import DATA, Route, hang, make_config, rss
 
 STORY = "Northwind Bank faces regulator probe over hidden loan losses"
 
@@ -353,6 +353,26 @@ def test_two_deliverers_at_once_post_an_alert_once(home, server) -> None:
     assert [path for path, _ in server.requests] == ["/hook"]
     assert sorted(r.delivered for r in reports) == [0, 1]
     assert service.deliver().delivered == 0  # delivered rows are never claimed again
+
+
+def test_train_replaces_the_serving_model_only_when_judged_not_worse(home, tmp_path) -> None:
+    from apps.finance_monitor.config import ModelConfig
+    from apps.finance_monitor.training import TrainPlan, train_models
+    from shared import Registry, TrainConfig
+
+    registry, names = Registry(tmp_path / "models"), ModelConfig()
+    lines = (DATA / "train.csv").read_text().splitlines()
+    some, three = tmp_path / "some.csv", tmp_path / "three.csv"
+    some.write_text("\n".join(lines[:61]) + "\n")
+    three.write_text("text,sentiment\nShares soar,positive\nBank fined,negative\nBoard meets,neutral\n")
+    config = TrainConfig(epochs=1, max_length=32, batch_size=16)
+    first, = train_models(TrainPlan(some, None, DATA / "test.csv"), config, names, registry)
+    assert first["promoted"] and first["reason"] == "no version was serving: promoted"
+    # three rows: no holdout to judge the new version on, so the serving one stays
+    second, = train_models(TrainPlan(three, None, None), config, names, registry)
+    assert not second["promoted"] and registry.current(names.sentiment) == first["version"]
+    assert second["reason"] == (f"no test rows to compare it with {first['version']}, which keeps serving "
+                                f"(`verticals models promote {names.sentiment} {second['version']}` serves it anyway)")
 
 
 def test_a_claim_is_leased_from_the_clock_not_from_the_batch_start(home) -> None:
