@@ -250,8 +250,9 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
     if not views:
         typer.echo("no alerts" if all_ else "no open alerts")
     for v in views:
-        typer.echo(f"#{v.id} {v.label}: {v.negatives}/{v.total} negative in {v.window_start} UTC"
-                   f" (baseline {v.baseline:g}, z={v.score:.1f})")
+        typer.echo(f"#{v.id} {v.label}: {v.negatives}/{v.total} negative in {v.window_start} to "
+                   f"{v.window_end} UTC (baseline {v.baseline:g}, z={v.score:.1f})"
+                   + (f", {v.state}" if v.acknowledged else ""))
         for article in v.articles:
             typer.echo(f"    - [{article['id']}] {article.get('title') or article.get('url')}")
 

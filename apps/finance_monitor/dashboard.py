@@ -66,7 +66,7 @@ def show_alerts(service: FinanceService) -> None:
 
 def show_alert(service: FinanceService, alert: AlertView) -> None:
     with st.container(border=True):
-        state = " (acknowledged)" if alert.acknowledged else ""
+        state = f" ({alert.state})" if alert.acknowledged else ""
         st.text(f"{alert.label}: {alert.negatives} negative of {alert.total} articles, "
                 f"{alert.window_start} to {alert.window_end} UTC "
                 f"(baseline {alert.baseline:g}, z = {alert.score:.1f}){state}")

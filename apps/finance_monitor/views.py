@@ -31,12 +31,21 @@ class AlertView:
     score: float
     acknowledged: bool
     articles: list[dict]
+    acknowledged_by: str | None = None
+    acknowledged_at: str | None = None  # UTC, "2026-03-05 14:02"
 
     @property
     def label(self) -> str:
         """The key's name as the rest of the dashboard shows it: ``ticker:NWB`` -> ``NWB`` (as
         in the Trends picker and the articles' tickers), ``topic:Earnings`` -> ``Earnings``."""
         return self.key.partition(":")[2]
+
+    @property
+    def state(self) -> str:
+        """``""`` while open, else ``"acknowledged by alice at 2026-03-05 14:02 UTC"``."""
+        if not self.acknowledged:
+            return ""
+        return f"acknowledged by {self.acknowledged_by or 'someone'} at {self.acknowledged_at} UTC"
 
 
 def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView]:
@@ -53,7 +62,9 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
                 id=alert.id, key=alert.key, window_start=f"{alert.window_start:%Y-%m-%d %H:%M}",
                 window_end=f"{alert.window_end:%Y-%m-%d %H:%M}", negatives=alert.negatives,
                 total=alert.total, baseline=alert.baseline, score=alert.score,
-                acknowledged=alert.acknowledged_at is not None, articles=articles))
+                acknowledged=alert.acknowledged_at is not None, articles=articles,
+                acknowledged_by=alert.acknowledged_by,
+                acknowledged_at=f"{alert.acknowledged_at:%Y-%m-%d %H:%M}" if alert.acknowledged_at else None))
     return views
 
 

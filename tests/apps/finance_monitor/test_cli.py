@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 
 from typer.testing import CliRunner
@@ -117,7 +118,7 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
                              baseline=1.0, score=5.2, article_ids="[263]"))
     listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
     assert listed.stdout.splitlines() == [
-        "#1 NWB: 6/8 negative in 2026-03-02 00:00 UTC (baseline 1, z=5.2)",
+        "#1 NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2)",
         "    - [263] Bank fined"]
     fixed = runner.invoke(app, ["correct", "263", "--sentiment", "negative", "--config", str(path)])
     assert fixed.exit_code == 0, fixed.output
@@ -243,8 +244,14 @@ def test_alert_commands_open_no_http_client_and_others_close_theirs(home, tmp_pa
                         lambda self, *a, **k: opened.append(1) or None)
     monkeypatch.setattr(service_module.Fetcher, "close", lambda self: closed.append(1))
     assert runner.invoke(app, ["alerts", "list", "--config", str(path)]).exit_code == 0
-    acked = runner.invoke(app, ["alerts", "ack", "1", "--config", str(path)])
+    acked = runner.invoke(app, ["alerts", "ack", "1", "--by", "alice", "--config", str(path)])
     assert acked.exit_code == 0 and "acknowledged alert 1" in acked.output
+    listed = runner.invoke(app, ["alerts", "list", "--all", "--config", str(path)]).stdout.splitlines()
+    assert re.fullmatch(r"#1 Macro: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC \(baseline 1, "
+                        r"z=5.2\), acknowledged by alice at \d{4}-\d\d-\d\d \d\d:\d\d UTC", listed[0])
+    as_json = runner.invoke(app, ["alerts", "list", "--all", "--json", "--config", str(path)])
+    [shown] = json.loads(as_json.stdout)["alerts"]
+    assert shown["acknowledged"] and shown["acknowledged_by"] == "alice" and shown["acknowledged_at"]
     assert opened == []
     fixed = runner.invoke(app, ["correct", "1", "--sentiment", "negative", "--config", str(path)])
     assert fixed.exit_code == 0, fixed.output
