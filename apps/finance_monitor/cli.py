@@ -115,6 +115,9 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
               "models_missing": processed.models_missing,
               "webhooks": asdict(processed.deliveries)}
     emit(result, as_json)
+    if not reports:
+        typer.echo(f"note: {config_path(config)} names no sources, so nothing was polled: add "
+                   "[[sources]] entries (see config.py)", err=True)
     failed = [r.source for r in reports if not r.ok]
     if failed:  # the pass's other work is done and printed; cron and scripts still need to know
         typer.echo(f"error: {len(failed)} of {len(reports)} sources failed ({', '.join(failed)}): "

@@ -201,7 +201,10 @@ class FinanceService:
                     verdicts = self.classifier.classify([article_body(a.title, a.text)
                                                               for a in articles])
                 except ModelNotFoundError as exc:
-                    return total, f"{exc} — run `verticals finance train` or `... demo`"
+                    # subtle: the core's message goes on about base names and directories
+                    found = str(exc).split(": ", 1)[0]  # "model 'finance-sentiment' not found"
+                    return total, (f"{found}: train it with `verticals finance train` (or `verticals "
+                                   "finance demo`); stored articles wait unclassified until then")
                 fixed = corrected_labels(session, [a.id for a in articles])
                 for article, verdict in zip(articles, verdicts, strict=True):
                     _label(article, verdict, fixed)

@@ -50,6 +50,8 @@ def read_column(path: str | Path, column: str, fallback: bool = True,
     """``text`` + ``column`` (or, with ``fallback``, ``label``) rows; numeric labels mapped via
     ``classes.txt``. Training needs two classes; a test set may hold one."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:  # read_table's hint would list both columns
+        raise DataError(path, None, "is empty (0 bytes)", f"write the header text,{column} and rows below it")
     wanted = [column, "label"] if fallback else [column]
     frame = read_table(path, ["text"], optional=list(dict.fromkeys(wanted)))
     name = column if column in frame.columns else "label"
@@ -113,10 +115,14 @@ def check_sentiment_labels(rows: list[LabelledText], path: str | Path) -> None:
     trained on bullish/bearish trained fine, then every article scored 0 and no alert fired.
     """
     labels = sorted({r.label for r in rows})
-    if not set(labels) <= set(SENTIMENTS) or not {"negative", "positive"} <= set(labels):
-        raise DataError(path, None, f"sentiment labels must be {', '.join(SENTIMENTS)} (trends and "
-                        f"alerts count 'negative'), got {labels}",
-                        "rename them (e.g. bearish -> negative, bullish -> positive)")
+    unknown = [label for label in labels if label not in SENTIMENTS]
+    if unknown or not {"negative", "positive"} <= set(labels):
+        first = next((i for i, r in enumerate(rows) if r.label in unknown), None)
+        raise DataError(path, None if first is None else file_row(path, first),
+                        f"sentiment labels must be {', '.join(SENTIMENTS)} (trends and alerts count "
+                        f"'negative'), got {unknown or labels}",
+                        "rename them (e.g. bearish -> negative, bullish -> positive)" if unknown else
+                        "add rows of both negative and positive")
 
 
 def train_task(column: str, name: str, data: tuple[list[LabelledText], list[LabelledText]],

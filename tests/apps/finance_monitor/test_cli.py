@@ -51,6 +51,25 @@ def test_poll_once_alerts_and_eval(home, server, models) -> None:
     assert all(0.0 <= v <= 1.0 for v in metrics.values())
 
 
+def test_poll_once_says_when_it_polls_nothing_and_which_model_to_train(home, tmp_path) -> None:
+    from apps.finance_monitor.store import Article
+
+    path = tmp_path / "sources.toml"
+    path.write_text(render_config(make_config([])))
+    home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine()
+    Base.metadata.create_all(engine)
+    with session_scope(engine) as session:  # stored, never classified: no model trained yet
+        session.add(Article(content_hash="h", url="http://n.test/1", source="a", title="Bank fined",
+                            published=datetime(2026, 3, 2)))
+    result = runner.invoke(app, ["poll-once", "--json", "--config", str(path)])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["models_missing"] == (
+        "model 'finance-sentiment' not found: train it with `verticals finance train` (or `verticals "
+        "finance demo`); stored articles wait unclassified until then")
+    assert f"note: {path} names no sources, so nothing was polled" in result.output
+
+
 def test_bad_config_and_bad_data_are_one_line_errors(home, tmp_path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[[sources]]\nname = "x"\nurl = "ftp://x"\n')
@@ -193,9 +212,23 @@ def test_sentiment_labels_other_than_negative_neutral_positive_are_refused(home,
     data = tmp_path / "bullish.csv"
     data.write_text("text,label\nShares soar,bullish\nBank fined,bearish\nMeeting held,neutral\n")
     assert error_lines(["train", "--sentiment", str(data)]) == [
-        f"error: {data}: sentiment labels must be negative, neutral, positive (trends and alerts "
-        "count 'negative'), got ['bearish', 'bullish', 'neutral'] — rename them (e.g. bearish -> "
+        f"error: {data}, row 2: sentiment labels must be negative, neutral, positive (trends and alerts "
+        "count 'negative'), got ['bearish', 'bullish'] — rename them (e.g. bearish -> "
         "negative, bullish -> positive)"]
+    one_off = tmp_path / "typo.csv"
+    one_off.write_text("text,sentiment\nShares soar,positive\nBank fined,awful\nMeeting held,neutral\n")
+    assert error_lines(["train", "--sentiment", str(one_off)])[0].startswith(
+        f"error: {one_off}, row 3: sentiment labels must be negative, neutral, positive (trends and alerts "
+        "count 'negative'), got ['awful']")
+    upbeat = tmp_path / "upbeat.csv"
+    upbeat.write_text("text,sentiment\nShares soar,positive\nMeeting held,neutral\n")
+    assert error_lines(["train", "--sentiment", str(upbeat)]) == [
+        f"error: {upbeat}: sentiment labels must be negative, neutral, positive (trends and alerts "
+        "count 'negative'), got ['neutral', 'positive'] — add rows of both negative and positive"]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert error_lines(["train", "--sentiment", str(empty)]) == [
+        f"error: {empty}: is empty (0 bytes) — write the header text,sentiment and rows below it"]
     assert not (home / "models").exists() or not list((home / "models").iterdir())
 
 
