@@ -1,5 +1,5 @@
 """``verticals finance ...``: run, poll-once, train, eval, demo, serve-demo-feeds, dashboard, alerts,
-correct, retrain.
+articles, sources, correct, retrain.
 
 The commands that read a config take ``--config`` (default: ``$VERTICALS_FINANCE_CONFIG`` or
 ``<home>/finance/sources.toml``, which ``demo`` writes).
@@ -289,6 +289,55 @@ def correct(article_id: int, topic: str | None = None, sentiment: str | None = N
                     typer.echo(f"{change} (queued for the next retrain)")
     except VerticalsError as exc:
         _fail(exc)
+
+
+@app.command()
+def articles(topic: str | None = None, sentiment: str | None = None, source: str | None = None,
+             search: Annotated[str | None, typer.Option(help="Text in the title (any case).")] = None,
+             limit: Annotated[int, typer.Option(min=1)] = 20, config: ConfigOpt = None,
+             as_json: JsonFlag = False) -> None:
+    """Stored articles, newest first, with the ID that `correct` takes and their labels."""
+    from .views import articles_frame
+
+    try:
+        frame = articles_frame(_engine(config), topic, sentiment, source, search, limit)
+    except VerticalsError as exc:
+        return _fail(exc)
+    if as_json:
+        print(json.dumps(frame.to_dict(orient="records"), default=str))
+        return
+    if frame.empty:
+        typer.echo("no articles match" if topic or sentiment or source or search else "no articles yet")
+    for a in frame.itertuples():  # an unclassified article's labels are NaN in the frame
+        label = f"{a.sentiment} {a.score:+.2f}" if isinstance(a.sentiment, str) else "not classified yet"
+        topic = a.topic if isinstance(a.topic, str) else "-"
+        typer.echo(f"[{a.id}] {a.published:%Y-%m-%d %H:%M} {a.source}: {a.title} ({topic}; {label})")
+
+
+@app.command()
+def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
+    """Source health: last success, last error, new articles; sources the config no longer
+    names are marked."""
+    import pandas as pd
+
+    from .views import health_frame
+
+    try:
+        polled = [s.name for s in _config(config, needs_config=False).sources]
+        frame = health_frame(_engine(config), polled)
+    except VerticalsError as exc:
+        return _fail(exc)
+    if as_json:
+        print(json.dumps(frame.to_dict(orient="records"), default=str))
+        return
+    if frame.empty:
+        typer.echo("no source polled yet")
+    for h in frame.itertuples():
+        when = f"{h.last_success:%Y-%m-%d %H:%M} UTC" if pd.notna(h.last_success) else "never"
+        state = f"failing {h.failures_in_a_row}x: {h.last_error}" if h.failures_in_a_row else "ok"
+        gone = "" if h.in_config else " (not in the config)"
+        typer.echo(f"{h.source}{gone}: {state}; last success {when}; {h.new_last_poll} new in the last "
+                   f"poll, {h.new_total} in {h.polls} polls")
 
 
 @app.command()

@@ -388,8 +388,8 @@ class RecommenderService:
         if (candidates is None) == (top_k is None):
             raise VerticalsError("pass exactly one of --candidates FILE or --top-k K")
         check_top_k(top_k, pool)
-        users = (read_candidates(candidates, self.items)["user_id"] if candidates
-                 else self.users())
+        pairs = read_candidates(candidates, self.items) if candidates else None
+        users = pairs["user_id"] if pairs is not None else self.users()
         models = self.models()
         inputs = fingerprint([file_digest(self.items_path), file_digest(self.interactions_path),
                               file_digest(candidates) if candidates else None])
@@ -401,10 +401,18 @@ class RecommenderService:
                           + ([pool] if pool is not None else []))  # a job from before --pool resumes
         plan = BatchPlan(out, key, plan_chunks(users, chunk_size))
         result = run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
-        cold = set(users) - set(positives_by_user(self.interactions))
+        taken = positives_by_user(self.interactions)
+        cold = set(users) - set(taken)
         result.cold_start, result.cold_start_ids = len(cold), sorted(cold)
         if cold:  # the one notice (the CLI and the nightly job both show this log line)
             log.warning("%s", cold_start_note(cold))
+        took = {user: set(items) for user, items in taken.items()}
+        again = 0 if pairs is None else sum(
+            item in took.get(user, ()) for user, item in zip(pairs["user_id"], pairs["item_id"], strict=True))
+        if again:  # a top-k never offers what the user took; a candidates file is scored as given
+            log.warning("%d of %d candidate pairs are items their user already took: scored and "
+                        "ranked like the rest (drop them from %s to leave them out)",
+                        again, len(pairs), candidates)
         return result
 
 

@@ -70,6 +70,38 @@ def test_poll_once_says_when_it_polls_nothing_and_which_model_to_train(home, tmp
     assert f"note: {path} names no sources, so nothing was polled" in result.output
 
 
+def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> None:
+    from apps.finance_monitor.store import Article, SourceHealth
+
+    path = tmp_path / "sources.toml"
+    path.write_text(render_config(make_config([("a", "http://127.0.0.1:9/a.xml")])))
+    home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine()
+    Base.metadata.create_all(engine)
+    with session_scope(engine) as session:
+        session.add(Article(id=7, content_hash="h1", url="http://n.test/1", source="a", title="Bank fined",
+                            published=datetime(2026, 3, 2, 9, 30), topic="Macro", sentiment="negative",
+                            sentiment_score=-0.91))
+        session.add(Article(id=8, content_hash="h2", url="http://n.test/2", source="a", title="Board meets",
+                            published=datetime(2026, 3, 2, 10)))
+        session.add(SourceHealth(source="a", url="http://127.0.0.1:9/a.xml", last_success=datetime(2026, 3, 2, 10),
+                                 polls=3, articles_last_poll=2, total_new=2))
+        session.add(SourceHealth(source="old", url="http://127.0.0.1:9/b.xml", consecutive_failures=2,
+                                 last_error="HTTP 404", polls=2))
+    listed = runner.invoke(app, ["articles", "--config", str(path)])
+    assert listed.stdout.splitlines() == [
+        "[8] 2026-03-02 10:00 a: Board meets (-; not classified yet)",
+        "[7] 2026-03-02 09:30 a: Bank fined (Macro; negative -0.91)"]
+    negative = runner.invoke(app, ["articles", "--sentiment", "negative", "--json", "--config", str(path)])
+    assert [a["id"] for a in json.loads(negative.stdout)] == [7]
+    earnings = runner.invoke(app, ["articles", "--topic", "Earnings", "--config", str(path)])
+    assert earnings.stdout == "no articles match\n"
+    health = runner.invoke(app, ["sources", "--config", str(path)])
+    assert health.stdout.splitlines() == [
+        "a: ok; last success 2026-03-02 10:00 UTC; 2 new in the last poll, 2 in 3 polls",
+        "old (not in the config): failing 2x: HTTP 404; last success never; 0 new in the last poll, 0 in 2 polls"]
+
+
 def test_bad_config_and_bad_data_are_one_line_errors(home, tmp_path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[[sources]]\nname = "x"\nurl = "ftp://x"\n')

@@ -407,6 +407,21 @@ def test_batch_candidates_resume_to_identical_file(service: RecommenderService,
     assert resumed.cold_start >= 1
 
 
+def test_a_candidate_the_user_already_took_is_scored_and_said(service: RecommenderService, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    user = warm_user(service)
+    took = service.pipeline().taken[user][0]
+    other = next(i for i in service.items["item_id"] if i not in service.pipeline().taken[user])
+    candidates = tmp_path / "c.csv"
+    candidates.write_text(f"user_id,item_id\n{user},{took}\n{user},{other}\n")
+    with caplog.at_level("WARNING"):
+        result = service.score(tmp_path / "o.csv", candidates=candidates)
+    assert len(pd.read_csv(result.out)) == 2  # scored as given
+    assert [r.getMessage() for r in caplog.records if "already took" in r.getMessage()] == [
+        f"1 of 2 candidate pairs are items their user already took: scored and ranked like the rest "
+        f"(drop them from {candidates} to leave them out)"]
+
+
 def test_batch_refuses_empty_candidates_and_bad_arguments(service: RecommenderService,
                                                           tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
