@@ -59,7 +59,7 @@ _PERSON = re.compile(
     + r"|\b(?:connect|transfer|put)\s+(?:me\s+)?(?:to|with|through\s+to)\s+" + _WHO
     + r"|\bis\s+there\s+(?:someone|somebody|anyone|anybody)\s+i\s+(?:can|could)\s+(?:talk|speak|chat)\s+(?:to|with)\b"
     + rf"|(?:\b(?<!do\s)i\s+{_SOFTLY}(?:want|need)|\b(?:can|could|may)\s+i\s+{_SOFTLY}(?:get|have)|\b(?:get|give)\s+me)"
-    r"\s+(?:an?\s+)?(?:(?:real|live)\s+)?(?:human|person|agent|representative)(?![-\w])"
+    r"\s+(?:an?\s+|the\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|person|agent|representative|manager|supervisor)(?![-\w'])"
     r"(?!\s+(?:to|help|who|that|for)\b)"
     r"|\b(?:can|could)\s+(?:someone|somebody|an?\s+agent|you)\s+(?:please\s+)?call\s+me(?:\s+back)?(?:\W*$|\s*[?.!])"
     r"|\bcall-?back\b"

@@ -316,9 +316,9 @@ class SupportService:
             answer = grounded_answer(query, passages, _intent(decision), self._similarity(ranked))
             if says_nothing_new(answer, message, earlier):
                 return _handoff(decision, reason="a follow-up on a new subject: the knowledge base "
-                                                 "only repeats the earlier answer")
+                                                 "only repeats the earlier answer", found=[])
             return self.generator.rephrase(message, answer) if self.generator else answer
-        return _handoff(decision)
+        return _handoff(decision, found=found)
 
     def _probe_reads_search(self, intents: IntentModel) -> bool:
         """Whether the intent model's probe was fitted on the embedder the bot searches with."""
@@ -422,9 +422,19 @@ def _confident(decision: IntentDecision | None) -> bool:
     return decision is not None and decision.status is Status.CONFIDENT
 
 
-def _handoff(decision: IntentDecision | None, searched: bool = True, reason: str = "") -> Answer:
-    """A hand-off after judging: what the agent's queue shows (reason, intent, confidence)."""
-    return Answer("", AnswerKind.HANDOFF, _in_scope_confidence(decision), _intent(decision),
+def _handoff(decision: IntentDecision | None, searched: bool = True, reason: str = "",
+             found: list | None = None) -> Answer:
+    """A hand-off after judging: what the agent's queue shows (reason, intent, confidence).
+
+    ``found``: what search found (none over the answer floor). Where the intent model only said
+    "search" (or there is none), the confidence is the best of it, the measure a grounded answer
+    shows. subtle: it showed P(knowledge base) instead, so "how lng does delivary take", which
+    found nothing, was handed off "0.96 sure".
+    """
+    confidence = _in_scope_confidence(decision)
+    if found is not None and (decision is None or decision.status is Status.KB):
+        confidence = max((p.dense for p in found), default=0.0)
+    return Answer("", AnswerKind.HANDOFF, confidence, _intent(decision),
                   reason=reason or _handoff_reason(decision, searched))
 
 

@@ -17,11 +17,12 @@ from apps.support_bot.answer import (
     pleasantry_reply,
     template_answer,
 )
-from apps.support_bot.intents import Status, Thresholds, abstention_metrics, calibrate, decide
-from apps.support_bot.knowledge import Document, chunk_document, faq_id, load_markdown, split_sentences
+from apps.support_bot.intents import IntentDecision, Status, Thresholds, abstention_metrics, calibrate, decide
+from apps.support_bot.knowledge import Chunk, Document, chunk_document, faq_id, load_markdown, split_sentences
 from apps.support_bot.masking import mask_pii
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
-from apps.support_bot.service import contextual_query, is_follow_up, new_subject, says_nothing_new
+from apps.support_bot.retrieval import Passage
+from apps.support_bot.service import _handoff, contextual_query, is_follow_up, new_subject, says_nothing_new
 from apps.support_bot.store import Turn
 from apps.support_bot.training import checked_links, choose_threshold, split_questions
 
@@ -141,6 +142,17 @@ def test_an_elliptical_follow_up_that_only_repeats_the_last_answer_says_nothing_
     new = Answer(f"Here is what I found:\n\n{other} [1]", AnswerKind.GROUNDED, 0.7,
                  citations=[Citation(1, 8, "credit", "Credit", "", other)])
     assert not says_nothing_new(new, "what about vouchers?", earlier)  # a new quote is news
+
+
+def test_a_hand_off_shows_how_sure_the_bot_was_of_an_answer_not_of_the_hand_off() -> None:
+    near = [Passage(Chunk("kb-delivery", 0, "Delivery takes 3-5 days."), 0.2, dense=0.14)]
+    searched = IntentDecision("knowledge_base", 0.96, 0.9, Status.KB)  # "search", and nothing found
+    assert _handoff(searched, found=near).confidence == 0.14
+    assert _handoff(None, found=[]).confidence == 0.0
+    unsure = IntentDecision("track_order", 0.41, 0.05, Status.UNSURE)  # the best intent's p
+    assert _handoff(unsure, found=near).confidence == 0.41
+    oos = IntentDecision("oos", 0.91, 0.8, Status.OOS)
+    assert round(_handoff(oos, searched=False).confidence, 2) == 0.09
 
 
 def test_contextual_query_goes_back_to_the_last_standalone_question() -> None:
@@ -392,6 +404,7 @@ def test_the_answer_floor_counts_each_held_out_question_once() -> None:
     "i just want to talk to a human", "Can I please speak to a human?", "I\u2019d like to talk to someone",
     "is there someone I can speak to", "can you call me back?", "connect to agent",
     "can you call me back? my order 12345 never arrived", "Could someone call me. It's urgent",
+    "My order arrived broken and I'm furious, get me a manager", "I want the supervisor",
 ])
 def test_a_request_for_a_person_is_read_as_one(message: str) -> None:
     assert asks_for_person(message)
@@ -403,6 +416,7 @@ def test_a_request_for_a_person_is_read_as_one(message: str) -> None:
     "can my son talk to the staff about sizing", "I don't want a human, just tell me",
     "is the manager in today", "can I talk to someone in store about fitting?",
     "can I have a person help me pick a size", "will the courier call me before delivery",
+    "I need a manager's signature on the invoice",
 ])
 def test_a_question_about_people_is_no_request_for_one(message: str) -> None:
     assert not asks_for_person(message)
