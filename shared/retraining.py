@@ -94,8 +94,10 @@ def judge_against_serving(name: str, version: str, rows: Sequence[LabelledText],
     """
     registry = registry or get_registry()
     serving = registry.current(name)
-    if serving is None or serving == version:
+    if serving is None:
         return True, "no version was serving: promoted"
+    if serving == version:
+        return True, f"{version} is the version serving"
     if not rows:
         return False, f"no test rows to compare it with {serving}, which keeps serving"
     old = Classifier(registry.path(name, serving))
