@@ -25,9 +25,10 @@ Parts (``--parts banking77,oos,bitext,latency,trained-bot,demo``):
 - demo: the whole demo bot (``support demo``'s training on ``datasets/support``) answering
   the demo's held-out questions, each in a new conversation: ``intents_test.csv`` (an intent's
   question is answered right from its template's document, an out-of-scope one by a hand-off)
-  and ``queries.csv`` (answered right when the first citation is the relevant document). Lists
-  every wrong answer. ``--demo-home``: a home whose trained demo bot is used (copied, so the
-  questions leave no record there) instead of training one.
+  and ``queries.csv`` (answered right when the first citation is the relevant document; and
+  whether the answer states the row's ``fact``, a phrase of the KB that answers it: the quote,
+  not only the document). Lists every wrong answer. ``--demo-home``: a home whose trained demo
+  bot is used (copied, so the questions leave no record there) instead of training one.
 
 Timings on a shared CPU are noisy: the table prints them, nothing asserts them. Results go to
 ``benchmarks/results/support[-quick].json``.
@@ -526,24 +527,29 @@ def demo_answers(trained: Path | None = None) -> dict:
         templates, oos = service.bot.templates, "oos"
         intents = pd.read_csv(demo / "intents_test.csv")
         queries = pd.read_csv(demo / "queries.csv")
-        asked = [("intent, in scope", q, templates.get(label)) for q, label in
+        asked = [("intent, in scope", q, templates.get(label), None) for q, label in
                  zip(intents["text"], intents["label"], strict=True) if label != oos] + \
-            [("intent, out of scope", q, "handoff") for q in intents.loc[intents["label"] == oos, "text"]] + \
-            [("article", q, d) for q, d in zip(queries["query"], queries["relevant_id"], strict=True)]
-        result, wrong, right = {}, [], []
-        for kind, question, expected in asked:
+            [("intent, out of scope", q, "handoff", None) for q in intents.loc[intents["label"] == oos, "text"]] + \
+            [("article", q, d, f) for q, d, f in zip(queries["query"], queries["relevant_id"], queries["fact"],
+                                                    strict=True)]
+        result, wrong, right, stated = {}, [], [], []
+        for kind, question, expected, fact in asked:
             answer = service.ask(question)
             got = "handoff" if answer.kind is AnswerKind.HANDOFF else \
                 (answer.citations[0].doc_id if answer.citations else str(answer.kind))
             right.append((kind, got == expected))
-            if got != expected:
+            if fact:
+                stated.append(fact.lower() in " ".join(answer.text.split()).lower())
+            if got != expected or (fact and not stated[-1]):
                 wrong.append({"set": kind, "question": question, "expected": expected,
                               "got": got, "kind": str(answer.kind), "intent": answer.intent,
-                              "confidence": round(answer.confidence, 2)})
+                              "confidence": round(answer.confidence, 2),
+                              **({"fact": fact, "stated": stated[-1]} if fact else {})})
         for kind in dict.fromkeys(k for k, _ in right):
             hits = [ok for k, ok in right if k == kind]
             result[f"right: {kind} ({len(hits)})"] = float(np.mean(hits))
         result[f"right: all ({len(right)})"] = float(np.mean([ok for _, ok in right]))
+        result[f"fact stated: article ({len(stated)})"] = float(np.mean(stated))
     for row in wrong:
         print(json.dumps(row), file=sys.stderr)
     return result | {"wrong": wrong}
