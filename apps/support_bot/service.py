@@ -3,6 +3,7 @@ questions (template -> grounded -> hand-off), keep the record. No UI code here."
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared import Registry
+from shared import Registry, read_table
 from shared.errors import VerticalsError
 
 from .answer import (
@@ -34,6 +35,7 @@ from .intents import IntentDecision, IntentModel, Status
 from .knowledge import load_kb
 from .ranking import tokenize
 from .retrieval import RetrievalConfig, Retriever, index_dir
+from .spelling import Speller
 from .store import KbChange, SupportStore, Turn
 
 INTENTS, RERANKER, RETRIEVER = "support-intents", "support-reranker", "support-retriever"
@@ -159,6 +161,7 @@ class SupportService:
         self._intents: IntentModel | None = None
         self._retriever: Retriever | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._speller: Speller | None = None
         self.bot = BotSettings()
 
     # -- models -------------------------------------------------------------------------------
@@ -187,7 +190,21 @@ class SupportService:
 
     def reload(self) -> None:
         """Forget loaded models (after training) so the next call picks up the new ones."""
-        self._retriever, self._intents, self.bot = None, None, BotSettings()
+        self._retriever, self._intents, self.bot, self._speller = None, None, BotSettings(), None
+
+    @property
+    def speller(self) -> Speller:
+        """Typo correction over the KB's and the intent examples' words, built on first use and
+        again after a KB change; the search embedder's word list marks the other real words."""
+        if self._speller is None:
+            texts = [c.text for c in self.store.chunks()]
+            examples = self.intents.classifier.path / "train.csv" if self.intents is not None else None
+            if examples is not None and examples.is_file():
+                texts += list(read_table(examples, ["text"])["text"])
+            vocab = self.retriever.embedder.path / "tokenizer.json"
+            words = json.loads(vocab.read_text()).get("model", {}).get("vocab", {}) if vocab.is_file() else {}
+            self._speller = Speller(texts, (w for w in words if w.isalpha()))
+        return self._speller
 
     @property
     def retriever(self) -> Retriever:
@@ -209,6 +226,7 @@ class SupportService:
         retriever = self.retriever
         change = self.store.upsert_documents(documents, scope=path)
         retriever.apply(change)
+        self._speller = None  # its words come from the KB
         result = {"added": len(change.added), "updated": len(change.updated),
                   "unchanged": len(change.unchanged), "removed": len(change.deleted),
                   "chunks_indexed": len(change.new_chunks),
@@ -221,6 +239,7 @@ class SupportService:
         retriever = self.retriever  # before the database changes (see kb_add)
         removed = self.store.remove_documents(doc_ids)
         retriever.apply(KbChange(removed_chunk_ids=removed))
+        self._speller = None
         return len(removed)
 
     def kb_list(self) -> list[dict]:
@@ -254,7 +273,7 @@ class SupportService:
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)
         else:
-            answer = self._answer(message, cid)
+            answer = self._answer(self.speller.correct(message), cid)  # the record keeps what was typed
         return self._record(cid, message, answer, notice)
 
     def _answer(self, message: str, cid: str) -> Answer:

@@ -23,6 +23,7 @@ from apps.support_bot.masking import mask_pii
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.service import _handoff, contextual_query, is_follow_up, new_subject, says_nothing_new
+from apps.support_bot.spelling import Speller, edit_distance
 from apps.support_bot.store import Turn
 from apps.support_bot.training import checked_links, choose_threshold, split_questions
 
@@ -122,6 +123,27 @@ def test_mask_pii(text: str, expected: str | None) -> None:
 ])
 def test_is_follow_up(message: str, expected: bool) -> None:
     assert is_follow_up(message) is expected
+
+
+def test_edit_distance_counts_a_swap_as_one_edit() -> None:
+    assert [edit_distance(a, b, 2) for a, b in [("wnat", "want"), ("retrun", "return"), ("lng", "long"),
+                                                ("delivary", "delivery"), ("same", "same")]] == [1, 1, 1, 1, 0]
+    assert edit_distance("kitten", "sitting", 2) == 3  # past the limit: limit + 1
+    assert edit_distance("ab", "abcdef", 2) == 3
+
+
+def test_the_speller_mends_typos_towards_the_bots_words_and_leaves_real_words() -> None:
+    texts = ["You can return unused items within 30 days.", "Standard delivery takes 3-5 working days.",
+             "I want to track my order", "what is the warranty", "where is my order", "what about when",
+             "how long is the link valid"]
+    speller = Speller(texts, known={"wife", "the", "my", "bike", "how", "does", "is", "can", "i", "to", "take"})
+    assert speller.correct("i wnat to retrun my bike") == "i want to return my bike"  # a swap beats "what"
+    assert speller.correct("how lng does delivary take") == "how long does delivery take"
+    assert speller.correct("wher is my ordr") == "where is my order"  # a dropped letter beats "when"
+    assert speller.correct("my wife") == "my wife"  # a real word, though not the shop's
+    assert speller.correct("i cant login") == "i cant login"  # no apostrophe: still not "can"
+    assert speller.correct("Can I pay with Klarna?") == "Can I pay with Klarna?"  # a name, capitalised
+    assert speller.correct("zzzz xq") == "zzzz xq"  # nothing close: left as typed
 
 
 def _turn(question: str, answer: str) -> Turn:

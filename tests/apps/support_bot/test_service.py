@@ -174,6 +174,13 @@ def test_a_follow_up_is_not_answered_with_the_template_just_given(bot: SupportSe
     assert batteries.kind is AnswerKind.GROUNDED and "800 charge cycles" in batteries.text
 
 
+def test_a_typo_is_read_as_the_word_it_misses_and_stored_as_typed(bot: SupportService) -> None:
+    typed = bot.ask("how lng does delivary take")
+    spelt = bot.ask("how long does delivery take")
+    assert typed.kind is spelt.kind and _cited_docs(typed) == _cited_docs(spelt) and _cited_docs(typed)
+    assert bot.conversation(typed.conversation_id)[0].question == "how lng does delivary take"
+
+
 def test_a_follow_up_on_a_subject_the_kb_lacks_is_handed_off_not_answered_again(bot: SupportService) -> None:
     first = bot.ask("How long is a gift card valid?")
     assert "guides/gift-cards" in _cited_docs(first)

@@ -1,0 +1,111 @@
+"""Typo correction before the bot reads a message: a word that neither the bot's own vocabulary
+(its knowledge base and intent examples) nor the encoder's word list knows is replaced by the
+closest word of the bot's vocabulary, one edit away (two for words of seven letters or more),
+the most frequent of equally close ones.
+
+subtle: the encoder's WordPiece list only says which words are real ("wife" is; "wnat" is not),
+it never supplies a correction: corrected towards any English word, "wnat" has a dozen
+neighbours. And without it a real word the shop never uses became one it does ("wife" ->
+"life", from "what's the meaning of life" among the out-of-scope examples).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+_WORD = re.compile(r"[a-z]+")
+# contractions typed without their apostrophe are words, not typos: "i cant login" became
+# "i can login"
+UNAPOSTROPHED = frozenset("cant dont wont doesnt isnt arent wasnt werent didnt hasnt havent hadnt "
+                          "couldnt shouldnt wouldnt aint im ive id youre youve theyre thats whats "
+                          "theres wheres hows lets".split())
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Insertions, deletions, substitutions and swaps of two neighbours (optimal string
+    alignment) turning ``a`` into ``b``; ``limit + 1`` once it must exceed ``limit``.
+
+    >>> edit_distance("wnat", "want", 2), edit_distance("delivary", "delivery", 2), edit_distance("lng", "long", 2)
+    (1, 1, 1)
+    """
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before, row = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (ca != cb))
+            if before is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], before[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        before, row = row, current
+    return row[-1]
+
+
+def _limit(word: str) -> int:
+    """The edits a word may be away from its correction: 2 from seven letters on, else 1."""
+    return 2 if len(word) >= 7 else 1
+
+
+def _deletes(word: str, depth: int) -> set[str]:
+    """``word`` and every string up to ``depth`` deleted letters make of it."""
+    found, frontier = {word}, {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
+        found |= frontier
+    return found
+
+
+def _within(short: str, long: str) -> bool:
+    """Whether ``short`` is ``long`` with letters left out: ``_within("ordr", "order") -> True``."""
+    letters = iter(long)
+    return all(c in letters for c in short)
+
+
+class Speller:
+    """``Speller(texts, known).correct("i wnat to retrun my bike") -> "i want to return my bike"``.
+
+    ``texts``: the bot's own texts (KB chunks, intent examples): its vocabulary and word counts.
+    ``known``: other real words (the encoder's whole-word tokens), left as they are.
+    """
+
+    def __init__(self, texts: Iterable[str], known: Iterable[str] = ()) -> None:
+        self.counts = Counter(w for text in texts for w in _WORD.findall(text.lower()))
+        self.known = set(known) | set(self.counts) | UNAPOSTROPHED
+        # subtle: comparing an unknown word with every word of a 10k-passage KB took ~100 ms; two
+        # words within a few edits share a string that deleting letters makes of both (SymSpell)
+        self._by_delete: dict[str, list[str]] = {}
+        for word in self.counts:
+            for variant in _deletes(word, _limit(word)):
+                self._by_delete.setdefault(variant, []).append(word)
+        self._done: dict[str, str] = {}
+
+    def word(self, word: str) -> str:
+        """``word`` itself when known or too short to judge (under 3 letters), else its correction
+        (itself when nothing in the vocabulary is close enough)."""
+        if len(word) < 3 or word in self.known:
+            return word
+        if word not in self._done:
+            limit = _limit(word)
+            candidates = {c for variant in _deletes(word, limit) for c in self._by_delete.get(variant, ())}
+            best, best_key = word, (limit + 1,)
+            for candidate in candidates:
+                distance = edit_distance(word, candidate, limit)
+                if distance > limit:
+                    continue
+                # equally close: a swap ("wnat" -> "want", not "what") or a dropped letter
+                # ("wher" -> "where", not "when") first, the typos people make most, then the commoner word
+                key = (distance, sorted(word) != sorted(candidate), not _within(word, candidate),
+                       -self.counts[candidate], candidate)
+                if key < best_key:
+                    best, best_key = candidate, key
+            self._done[word] = best
+        return self._done[word]
+
+    def correct(self, message: str) -> str:
+        """``message`` with each unknown lower-case word corrected; capitals, digits and
+        punctuation kept ("Klarna" stays: a name the shop may not know is no typo)."""
+        return re.sub(r"(?<![\w'])[a-z]+(?![\w'])", lambda m: self.word(m.group()), message)
