@@ -86,8 +86,8 @@ class Speller:
     def word(self, word: str) -> str:
         """``word`` itself when known or too short to judge (under 3 letters), else its correction
         (itself when nothing in the vocabulary is close enough)."""
-        if len(word) < 3 or word in self.known:
-            return word
+        if len(word) < 3 or word in self.known or (word.endswith("s") and word[:-1] in self.known):
+            return word  # subtle: the encoder's list lacks many plurals ("discounts")
         if word not in self._done:
             limit = _limit(word)
             candidates = {c for variant in _deletes(word, limit) for c in self._by_delete.get(variant, ())}

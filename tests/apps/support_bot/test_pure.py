@@ -141,6 +141,7 @@ def test_the_speller_mends_typos_towards_the_bots_words_and_leaves_real_words() 
     assert speller.correct("how lng does delivary take") == "how long does delivery take"
     assert speller.correct("wher is my ordr") == "where is my order"  # a dropped letter beats "when"
     assert speller.correct("my wife") == "my wife"  # a real word, though not the shop's
+    assert speller.correct("my wifes") == "my wifes"  # a plural of one
     assert speller.correct("i cant login") == "i cant login"  # no apostrophe: still not "can"
     assert speller.correct("Can I pay with Klarna?") == "Can I pay with Klarna?"  # a name, capitalised
     assert speller.correct("zzzz xq") == "zzzz xq"  # nothing close: left as typed
