@@ -18,6 +18,7 @@ from shared import VerticalsError
 from shared.cli import ValFraction, emit, open_dashboard
 
 if TYPE_CHECKING:  # the modules load lazily, so `--help` stays fast
+    import pandas as pd
     from sqlalchemy import Engine
 
     from .config import MonitorConfig
@@ -303,15 +304,24 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
         frame = articles_frame(_engine(config), topic, sentiment, source, search, limit)
     except VerticalsError as exc:
         return _fail(exc)
-    if as_json:
-        print(json.dumps(frame.to_dict(orient="records"), default=str))
+    if not _rows_as_lines(frame, as_json,
+                          "no articles match" if topic or sentiment or source or search else "no articles yet"):
         return
-    if frame.empty:
-        typer.echo("no articles match" if topic or sentiment or source or search else "no articles yet")
     for a in frame.itertuples():  # an unclassified article's labels are NaN in the frame
         label = f"{a.sentiment} {a.score:+.2f}" if isinstance(a.sentiment, str) else "not classified yet"
         topic = a.topic if isinstance(a.topic, str) else "-"
         typer.echo(f"[{a.id}] {a.published:%Y-%m-%d %H:%M} {a.source}: {a.title} ({topic}; {label})")
+
+
+def _rows_as_lines(frame: pd.DataFrame, as_json: bool, empty: str) -> bool:
+    """Print ``frame`` as JSON records (``--json``) or ``empty`` when it has no rows; True when
+    the caller is to print its rows as lines."""
+    if as_json:
+        print(json.dumps(frame.to_dict(orient="records"), default=str))
+        return False
+    if frame.empty:
+        typer.echo(empty)
+    return not frame.empty
 
 
 @app.command()
@@ -327,11 +337,8 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
         frame = health_frame(_engine(config), polled)
     except VerticalsError as exc:
         return _fail(exc)
-    if as_json:
-        print(json.dumps(frame.to_dict(orient="records"), default=str))
+    if not _rows_as_lines(frame, as_json, "no source polled yet"):
         return
-    if frame.empty:
-        typer.echo("no source polled yet")
     for h in frame.itertuples():
         when = f"{h.last_success:%Y-%m-%d %H:%M} UTC" if pd.notna(h.last_success) else "never"
         state = f"failing {h.failures_in_a_row}x: {h.last_error}" if h.failures_in_a_row else "ok"

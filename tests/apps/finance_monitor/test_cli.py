@@ -25,6 +25,16 @@ def error_lines(args: list[str]) -> list[str]:
     return result.output.strip().splitlines()
 
 
+def home_with_db(home, tmp_path, sources: list[tuple[str, str]]) -> tuple:
+    """A sources config with ``sources`` and the home's database with its tables: (path, engine)."""
+    path = tmp_path / "sources.toml"
+    path.write_text(render_config(make_config(sources)))
+    home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine()
+    Base.metadata.create_all(engine)
+    return path, engine
+
+
 def test_poll_once_alerts_and_eval(home, server, models) -> None:
     server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", "Northwind Bank fined", ""),
                                               ("http://news.test/2", "Atlas Motors profit up",
@@ -54,11 +64,7 @@ def test_poll_once_alerts_and_eval(home, server, models) -> None:
 def test_poll_once_says_when_it_polls_nothing_and_which_model_to_train(home, tmp_path) -> None:
     from apps.finance_monitor.store import Article
 
-    path = tmp_path / "sources.toml"
-    path.write_text(render_config(make_config([])))
-    home.mkdir(parents=True, exist_ok=True)
-    engine = make_engine()
-    Base.metadata.create_all(engine)
+    path, engine = home_with_db(home, tmp_path, [])
     with session_scope(engine) as session:  # stored, never classified: no model trained yet
         session.add(Article(content_hash="h", url="http://n.test/1", source="a", title="Bank fined",
                             published=datetime(2026, 3, 2)))
@@ -73,11 +79,7 @@ def test_poll_once_says_when_it_polls_nothing_and_which_model_to_train(home, tmp
 def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> None:
     from apps.finance_monitor.store import Article, SourceHealth
 
-    path = tmp_path / "sources.toml"
-    path.write_text(render_config(make_config([("a", "http://127.0.0.1:9/a.xml")])))
-    home.mkdir(parents=True, exist_ok=True)
-    engine = make_engine()
-    Base.metadata.create_all(engine)
+    path, engine = home_with_db(home, tmp_path, [("a", "http://127.0.0.1:9/a.xml")])
     with session_scope(engine) as session:
         session.add(Article(id=7, content_hash="h1", url="http://n.test/1", source="a", title="Bank fined",
                             published=datetime(2026, 3, 2, 9, 30), topic="Macro", sentiment="negative",
@@ -123,11 +125,7 @@ def test_bad_config_and_bad_data_are_one_line_errors(home, tmp_path) -> None:
 
 
 def test_alerts_list_on_stdout_and_mistakes_fail_before_any_work(home, tmp_path) -> None:
-    path = tmp_path / "sources.toml"
-    path.write_text(render_config(make_config([("a", "http://127.0.0.1:9/a.xml")])))
-    home.mkdir(parents=True, exist_ok=True)
-    engine = make_engine()
-    Base.metadata.create_all(engine)
+    path, engine = home_with_db(home, tmp_path, [("a", "http://127.0.0.1:9/a.xml")])
     with session_scope(engine) as session:
         session.add(AlertRow(key="topic:Macro", window_start=datetime(2026, 3, 2),
                              window_end=datetime(2026, 3, 2, 6), negatives=6, total=8,
