@@ -5,8 +5,9 @@ the most frequent of equally close ones.
 
 subtle: the encoder's WordPiece list only says which words are real ("wife" is; "wnat" is not),
 it never supplies a correction: corrected towards any English word, "wnat" has a dozen
-neighbours. And without it a real word the shop never uses became one it does ("wife" ->
-"life", from "what's the meaning of life" among the out-of-scope examples).
+neighbours. And without it a real word the shop never uses becomes one it does: on the demo,
+"can my wife pick up my order" read "can my life pick up my order" ("life" is in an
+out-of-scope example).
 """
 
 from __future__ import annotations
@@ -75,8 +76,9 @@ class Speller:
     def __init__(self, texts: Iterable[str], known: Iterable[str] = ()) -> None:
         self.counts = Counter(w for text in texts for w in _WORD.findall(text.lower()))
         self.known = set(known) | set(self.counts) | UNAPOSTROPHED
-        # subtle: comparing an unknown word with every word of a 10k-passage KB took ~100 ms; two
-        # words within a few edits share a string that deleting letters makes of both (SymSpell)
+        # subtle: comparing an unknown word with every word took 2-4 ms a message on the demo's
+        # 800 words, and grows with the KB; two words within a few edits share a string that
+        # deleting letters makes of both (SymSpell): 0.1 ms on 10k Banking77 texts' 2,312 words
         self._by_delete: dict[str, list[str]] = {}
         for word in self.counts:
             for variant in _deletes(word, _limit(word)):
@@ -102,6 +104,8 @@ class Speller:
                        -self.counts[candidate], candidate)
                 if key < best_key:
                     best, best_key = candidate, key
+            if len(self._done) >= 10_000:  # a long-running bot meets endless new strings
+                self._done.clear()
             self._done[word] = best
         return self._done[word]
 
