@@ -195,15 +195,18 @@ class SupportService:
     @property
     def speller(self) -> Speller:
         """Typo correction over the KB's and the intent examples' words, built on first use and
-        again after a KB change; the search embedder's word list marks the other real words."""
+        again after a KB change; the search embedder's word list marks the other real words.
+        Without such a list (an encoder whose tokenizer is not WordPiece) nothing is corrected:
+        every real word outside the shop's vocabulary would be taken for a typo."""
         if self._speller is None:
-            texts = [c.text for c in self.store.chunks()]
-            examples = self.intents.classifier.path / "train.csv" if self.intents is not None else None
-            if examples is not None and examples.is_file():
-                texts += list(read_table(examples, ["text"])["text"])
             vocab = self.retriever.embedder.path / "tokenizer.json"
-            words = json.loads(vocab.read_text()).get("model", {}).get("vocab", {}) if vocab.is_file() else {}
-            self._speller = Speller(texts, (w for w in words if w.isalpha()))
+            model = json.loads(vocab.read_text()).get("model", {}) if vocab.is_file() else {}
+            words = model.get("vocab") if model.get("type") == "WordPiece" else None
+            texts = [c.text for c in self.store.chunks()] if isinstance(words, dict) else []
+            examples = self.intents.classifier.path / "train.csv" if self.intents is not None else None
+            if texts and examples is not None and examples.is_file():
+                texts += list(read_table(examples, ["text"])["text"])
+            self._speller = Speller(texts, (w for w in words or () if w.isalpha()))
         return self._speller
 
     @property

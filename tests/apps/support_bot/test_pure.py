@@ -145,6 +145,7 @@ def test_the_speller_mends_typos_towards_the_bots_words_and_leaves_real_words() 
     assert speller.correct("i cant login") == "i cant login"  # no apostrophe: still not "can"
     assert speller.correct("Can I pay with Klarna?") == "Can I pay with Klarna?"  # a name, capitalised
     assert speller.correct("zzzz xq") == "zzzz xq"  # nothing close: left as typed
+    assert Speller([]).correct("i wnat to retrun") == "i wnat to retrun"  # no vocabulary: no corrections
 
 
 def _turn(question: str, answer: str) -> Turn:
