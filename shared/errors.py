@@ -27,7 +27,13 @@ class SettingsError(VerticalsError):
 
 
 class ModelNotFoundError(VerticalsError):
-    """A base model name or registry entry that does not resolve to local weights."""
+    """A base model name or registry entry that does not resolve to local weights. ``name``: the
+    name that resolved to nothing, when that was the trouble (None for a directory without a
+    usable model), so an app can say what to train without parsing the message."""
+
+    def __init__(self, message: str, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class RegistryError(VerticalsError):

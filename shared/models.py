@@ -50,7 +50,7 @@ def resolve_model(name_or_path: str | Path) -> Path:
         return registry.resolve(text)  # names an unknown model or version in one line
     raise ModelNotFoundError(
         f"model {text!r} not found: use a base name ({', '.join(sorted(BASE_MODELS))}), "
-        "a model in the registry (`verticals models list`) or a local directory"
+        "a model in the registry (`verticals models list`) or a local directory", name=text
     )
 
 

@@ -201,8 +201,8 @@ class FinanceService:
                     verdicts = self.classifier.classify([article_body(a.title, a.text)
                                                               for a in articles])
                 except ModelNotFoundError as exc:
-                    # subtle: the core's message goes on about base names and directories
-                    found = str(exc).split(": ", 1)[0]  # "model 'finance-sentiment' not found"
+                    # subtle: the core's message for a name goes on about base names and directories
+                    found = f"model {exc.name!r} not found" if exc.name else str(exc)
                     return total, (f"{found}: train it with `verticals finance train` (or `verticals "
                                    "finance demo`); stored articles wait unclassified until then")
                 fixed = corrected_labels(session, [a.id for a in articles])

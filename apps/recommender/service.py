@@ -406,13 +406,14 @@ class RecommenderService:
         result.cold_start, result.cold_start_ids = len(cold), sorted(cold)
         if cold:  # the one notice (the CLI and the nightly job both show this log line)
             log.warning("%s", cold_start_note(cold))
-        took = {user: set(items) for user, items in taken.items()}
-        again = 0 if pairs is None else sum(
-            item in took.get(user, ()) for user, item in zip(pairs["user_id"], pairs["item_id"], strict=True))
-        if again:  # a top-k never offers what the user took; a candidates file is scored as given
-            log.warning("%d of %d candidate pairs are items their user already took: scored and "
-                        "ranked like the rest (drop them from %s to leave them out)",
-                        again, len(pairs), candidates)
+        if pairs is not None:  # a top-k never offers what the user took; a candidates file is scored as given
+            took = {user: set(items) for user, items in taken.items()}
+            again = sum(item in took.get(user, ()) for user, item in zip(pairs["user_id"], pairs["item_id"],
+                                                                         strict=True))
+            if again:
+                log.warning("%d of %d candidate pairs are items their user already took: scored and "
+                            "ranked like the rest (drop them from %s to leave them out)",
+                            again, len(pairs), candidates)
         return result
 
 

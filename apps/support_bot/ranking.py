@@ -20,6 +20,12 @@ STOPWORDS = frozenset(
 )
 
 
+def singular(word: str) -> str:
+    """A plural's crude singular, so "bikes" and "bike" compare equal: ``"bikes" -> "bike"``;
+    short words and "-ss" stay ("bus", "address")."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case word tokens without stop words: ``"Where is my order?" -> ["order"]``."""
     return [t for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]

@@ -33,7 +33,7 @@ from .answer import (
 )
 from .intents import IntentDecision, IntentModel, Status
 from .knowledge import load_kb
-from .ranking import tokenize
+from .ranking import singular, tokenize
 from .retrieval import RetrievalConfig, Retriever, index_dir
 from .spelling import Speller
 from .store import KbChange, SupportStore, Turn
@@ -94,11 +94,7 @@ def new_subject(message: str) -> set[str]:
     opening = _ELLIPSIS.match(message)
     if not opening or _ANAPHORA & set(re.findall(r"[a-z]+", message.lower())):
         return set()
-    return {_singular(w) for w in tokenize(message[opening.end():])}
-
-
-def _singular(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+    return {singular(w) for w in tokenize(message[opening.end():])}
 
 
 def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
@@ -114,7 +110,7 @@ def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
         return False
     said = [t.answer for t in earlier]
     repeated = all(any(c.quote in text for text in said) for c in answer.citations)
-    return repeated and not subject & {_singular(w) for w in answer_words(answer.text)}
+    return repeated and not subject & {singular(w) for w in answer_words(answer.text)}
 
 
 def contextual_query(earlier: list[str], message: str) -> str:
@@ -202,7 +198,7 @@ class SupportService:
             vocab = self.retriever.embedder.path / "tokenizer.json"
             model = json.loads(vocab.read_text()).get("model", {}) if vocab.is_file() else {}
             words = model.get("vocab") if model.get("type") == "WordPiece" else None
-            texts = [c.text for c in self.store.chunks()] if isinstance(words, dict) else []
+            texts = [c.text for c in self.retriever.chunks.values()] if isinstance(words, dict) else []
             examples = self.intents.classifier.path / "train.csv" if self.intents is not None else None
             if texts and examples is not None and examples.is_file():
                 texts += list(read_table(examples, ["text"])["text"])

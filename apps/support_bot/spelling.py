@@ -16,6 +16,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from .ranking import singular
+
 _WORD = re.compile(r"[a-z]+")
 # contractions typed without their apostrophe are words, not typos: "i cant login" became
 # "i can login"
@@ -88,7 +90,7 @@ class Speller:
     def word(self, word: str) -> str:
         """``word`` itself when known or too short to judge (under 3 letters), else its correction
         (itself when nothing in the vocabulary is close enough)."""
-        if len(word) < 3 or word in self.known or (word.endswith("s") and word[:-1] in self.known):
+        if len(word) < 3 or word in self.known or singular(word) in self.known:
             return word  # subtle: the encoder's list lacks many plurals ("discounts")
         if word not in self._done:
             limit = _limit(word)
