@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -106,6 +106,12 @@ def file_digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+def code_digest() -> str:
+    """A digest of this package's source: the demo's scores are made again after a change of
+    the code that ranks and explains them (the models are retrained only for a new recipe)."""
+    return fingerprint([file_digest(p) for p in sorted(Path(__file__).parent.glob("*.py"))])
+
+
 def check_top_k(top_k: int | None, pool: int | None = None) -> None:
     """A top-k of at least 1, and a pool only beside a top-k and at least as big (one line)."""
     if top_k is not None and top_k < 1:
@@ -187,7 +193,7 @@ class RecommenderService:
                            "feature_time_groups": candidates["time_groups"],
                            "features": ranker.features,
                            "coef": dict(zip(ranker.features, ranker.coef)),
-                           "val_auc_users": held},
+                           "val_auc_users": held, "recipe": asdict(config)},
                 "metrics": metrics | {"val_users": len(held),
                                       "val_offer_recall": candidates["offer_recall"]}}
         warning = few_positives_warning(metrics["val_positives"], len(held))
@@ -514,6 +520,15 @@ def demo_config() -> TrainConfig:
         bi_max_length=64, cross_max_length=96, max_pairs=800, max_cross=800))
 
 
+def trained_as(card: dict, data: str, config: TrainConfig) -> bool:
+    """Whether a ranker card says it was trained on ``data`` (a fingerprint) with ``config``.
+
+    subtle: a home from before a change of the demo's recipe kept its old models; the recipe is
+    compared as a fingerprint (read back from JSON, its tuples are lists)."""
+    return card.get("data_fingerprint") == data and \
+        fingerprint(card.get("params", {}).get("recipe")) == fingerprint(asdict(config))
+
+
 def demo_setup(items: Path, interactions: Path, force: bool = False, top_k: int = 10) -> dict:
     """Train the demo models (prefix ``demo``) unless the registry already holds them for these
     files; then score every user's top-k into ``<home>/recommender/demo_scores.parquet``.
@@ -525,14 +540,15 @@ def demo_setup(items: Path, interactions: Path, force: bool = False, top_k: int 
 
     service = RecommenderService(items, interactions, DEMO_PREFIX)
     digest = fingerprint([file_digest(items), file_digest(interactions)])
-    fresh = service.is_trained() and service.ranker_card().get("data_fingerprint") == digest
+    config = demo_config()
+    fresh = service.is_trained() and trained_as(service.ranker_card(), digest, config)
     if force or not fresh:
-        service.train(demo_config())
+        service.train(config)
     out = get_settings().home / "recommender" / "demo_scores.parquet"
     # subtle: scoring the demo's users again took ~60 s of every `make demo`; the stamp names
-    # the models, files and k the scores were made with, so a rerun with nothing changed skips it
+    # the models, files, k and code the scores were made with, so a rerun with nothing changed skips it
     stamp, job = out.with_suffix(".json"), {"models": service.models(), "inputs": digest,
-                                            "top_k": top_k}
+                                            "top_k": top_k, "code": code_digest()}
     if out.exists() and stamp.exists() and json.loads(stamp.read_text()) == job:
         rows = len(pd.read_parquet(out, columns=["rank"]))
     else:

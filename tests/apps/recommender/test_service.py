@@ -561,18 +561,25 @@ def test_nightly_job_reads_the_files_as_they_are_that_night(rec_home: Path, tiny
     assert len(again) == 3 and not again & set(offered), "items taken since are not offered again"
 
 
-def test_demo_keeps_its_own_models_beside_yours(rec_home: Path, tiny: dict[str, Path]) -> None:
+def test_demo_keeps_its_own_models_beside_yours(rec_home: Path, tiny: dict[str, Path],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """`recommend demo` once retrained over `rec` when your data differed; now it has `demo`."""
+    from apps.recommender import service as module
     from apps.recommender.scoring import TextConfig
-    from apps.recommender.service import DEMO_PREFIX, TrainConfig, demo_config, demo_setup
+    from apps.recommender.service import DEMO_PREFIX, TrainConfig, demo_config, demo_setup, trained_as
 
     yours = RecommenderService(tiny["items"], tiny["interactions"])
     before = yours.ranker_card()
     demo = RecommenderService(tiny["items"], tiny["interactions"], DEMO_PREFIX)
     # the demo's ranker over the session's text models stands in for a demo training run
-    demo.fit_ranker(before["params"]["biencoder"], before["params"]["cross_encoder"],
-                    TrainConfig(prefix=DEMO_PREFIX, val_fraction=0.25,
-                                text=TextConfig(max_cross=200), ranker_rows=200))
+    recipe = TrainConfig(prefix=DEMO_PREFIX, val_fraction=0.25, text=TextConfig(max_cross=200),
+                         ranker_rows=200)
+    demo.fit_ranker(before["params"]["biencoder"], before["params"]["cross_encoder"], recipe)
+    card, data = demo.ranker_card(), before["data_fingerprint"]
+    assert trained_as(card, data, recipe) and not trained_as(card, data, demo_config()), \
+        "models of another recipe are not the demo's"
+    assert not trained_as(card, "another file", recipe)
+    monkeypatch.setattr(module, "demo_config", lambda: recipe)
     result = demo_setup(tiny["items"], tiny["interactions"], top_k=2)
     assert result["trained"] is False and result["prefix"] == DEMO_PREFIX == demo_config().prefix
     assert result["ranker"] == demo.ranker_card()["version"]
