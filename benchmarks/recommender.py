@@ -53,8 +53,8 @@ def movielens(quick: bool, work: Path, cross_layers: int = 2,
     from apps.recommender.data import load_movielens
     from apps.recommender.evaluation import evaluate_ranking
     from apps.recommender.scoring import TextConfig
-    from apps.recommender.service import RecommenderService, TrainConfig, file_digest
-    from shared import fingerprint
+    from apps.recommender.service import RecommenderService, TrainConfig
+    from shared import file_digest, fingerprint
 
     items, interactions = load_movielens(DATA / "movielens_latest_small")
     users = sorted(interactions["user_id"].unique())

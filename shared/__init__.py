@@ -15,7 +15,7 @@ _EXPORTS = {
     "RegistryError": "errors", "VectorIndexError": "errors",
     "atomic_write_text": "storage", "atomic_write_bytes": "storage", "atomic_dir": "storage",
     "LabelledText": "data", "read_table": "data", "read_labelled": "data", "read_texts": "data",
-    "write_labelled": "data", "fingerprint": "data",
+    "write_labelled": "data", "fingerprint": "data", "file_digest": "data",
     "resolve_model": "models", "load_sentence_model": "models",
     "TrainConfig": "finetune", "train_classifier": "finetune", "finetune_classifier": "finetune",
     "FinetuneResult": "finetune", "TrainedClassifier": "finetune",

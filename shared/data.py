@@ -245,3 +245,8 @@ def fingerprint(obj: object) -> str:
     """A short, stable hash of JSON-able data: ``fingerprint([1, 2]) -> '…16 hex chars'``."""
     payload = json.dumps(obj, sort_keys=True, default=str).encode("utf-8")
     return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def file_digest(path: str | Path) -> str:
+    """A short hash of a file's bytes (16 hex chars), for stamps of what a model was made from."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

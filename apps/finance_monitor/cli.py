@@ -256,9 +256,11 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
     for v in views:
         typer.echo(f"#{v.id} {v.label}: {v.negatives}/{v.total} negative in {v.window_start} to "
                    f"{v.window_end} UTC (baseline {v.baseline:g}, z={v.score:.1f})"
-                   + (f", {v.state}" if v.acknowledged else ""))
+                   + (f", {v.state}" if v.acknowledged else "")
+                   + (f"; {v.correction_note}" if v.corrected else ""))
         for article in v.articles:
-            typer.echo(f"    - [{article['id']}] {article.get('title') or article.get('url')}")
+            now = "" if article["sentiment"] == "negative" else f" (now {article['sentiment']})"
+            typer.echo(f"    - [{article['id']}] {article.get('title') or article.get('url')}{now}")
 
 
 @alerts_app.command("ack")

@@ -70,8 +70,11 @@ def show_alert(service: FinanceService, alert: AlertView) -> None:
         st.text(f"{alert.label}: {alert.negatives} negative of {alert.total} articles, "
                 f"{alert.window_start} to {alert.window_end} UTC "
                 f"(baseline {alert.baseline:g}, z = {alert.score:.1f}){state}")
-        st.dataframe([{k: a[k] for k in ("published", "title", "source", "driving", "url")}
-                      for a in alert.articles], hide_index=True, width="stretch",
+        if alert.corrected:
+            st.caption(f"{alert.correction_note.capitalize()}: see each article's sentiment now.")
+        columns = ("published", "title", "sentiment", "source", "driving", "url") if alert.corrected \
+            else ("published", "title", "source", "driving", "url")
+        st.dataframe([{k: a[k] for k in columns} for a in alert.articles], hide_index=True, width="stretch",
                      column_config={"published": ARTICLE_TABLE["published"], "driving": DRIVING,
                                     "url": ARTICLE_TABLE["url"]})
         if not alert.acknowledged and st.button("Acknowledge", key=f"ack-{alert.id}"):

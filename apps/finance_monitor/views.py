@@ -41,6 +41,20 @@ class AlertView:
         return self.key.partition(":")[2]
 
     @property
+    def corrected(self) -> int:
+        """How many of the articles that drove it an analyst has since corrected away from
+        negative: the stored counts are the ones it was raised with."""
+        return sum(a["sentiment"] != "negative" for a in self.articles)
+
+    @property
+    def correction_note(self) -> str:
+        """``""``, or ``"2 of its 20 negative articles since corrected to another sentiment"``."""
+        if not self.corrected:
+            return ""
+        return (f"{self.corrected} of its {len(self.articles)} negative articles since corrected "
+                "to another sentiment")
+
+    @property
     def state(self) -> str:
         """``""`` while open, else ``"acknowledged by alice at 2026-03-05 14:02 UTC"``."""
         if not self.acknowledged:
@@ -79,7 +93,7 @@ def _driver(found: Article) -> dict:
     title shown beside them (blank when the title drove the verdict, headline-only or not)."""
     driving = " | ".join(_beyond_title(found.driving_sentences(), found.title))
     return {"id": found.id, "title": found.title, "url": found.url, "source": found.source,
-            "published": found.published, "driving": driving}
+            "published": found.published, "driving": driving, "sentiment": found.sentiment}
 
 
 def _beyond_title(sentences: list[str], title: str) -> list[str]:

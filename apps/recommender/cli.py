@@ -96,11 +96,10 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(
     beside popularity, untuned MiniLM and co-taken baselines."""
     import sys
 
-    from shared import fingerprint
+    from shared import file_digest, fingerprint
 
     from .data import read_interactions
     from .evaluation import evaluate_ranking
-    from .service import file_digest
 
     if n_candidates < 1:
         raise VerticalsError(f"--n-candidates must be greater than 0, got {n_candidates}")

@@ -10,7 +10,6 @@ never replaces what ``recommend train`` registered.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shared import Registry, fingerprint, get_registry, roc_auc
+from shared import Registry, file_digest, fingerprint, get_registry, roc_auc
 from shared.errors import VerticalsError
 from shared.finetune import check_layers
 
@@ -100,10 +99,6 @@ def time_split(interactions: pd.DataFrame, val_fraction: float) -> tuple[pd.Data
     cutoffs = interactions.groupby("user_id")["timestamp"].transform("quantile", 1.0 - val_fraction)
     early = interactions["timestamp"] <= cutoffs
     return interactions[early], interactions[~early]
-
-
-def file_digest(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def code_digest() -> str:

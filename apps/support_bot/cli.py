@@ -146,20 +146,14 @@ def eval_retrieval(
 @app.command()
 def demo(as_json: JsonFlag = False) -> None:
     """Load the demo KB and train the demo models unless already done (idempotent)."""
-    from .knowledge import CHUNK_WORDS
-    from .service import BotSettings
-    from .training import BotTrainer, TrainOptions
+    from .training import BotTrainer, TrainOptions, demo_kept, trained_on
 
     service = _service()
     result = {"kb": service.kb_add(DEMO_DIR / "kb")}
-    card = service.intent_card()
-    # a home trained before a change of chunk size was re-chunked by the kb_add above: its
-    # answer floor and reranker were fitted on the old chunks
-    if card is None or BotSettings.from_card(card).chunk_words != CHUNK_WORDS:
-        result["train"] = BotTrainer(service, TrainOptions()).run(
-            DEMO_DIR / "intents.csv", DEMO_DIR / "article_questions.csv")
-    else:
-        result["train"] = "already trained (delete the support-* models to retrain)"
+    intents, questions = DEMO_DIR / "intents.csv", DEMO_DIR / "article_questions.csv"
+    demo = trained_on(intents, questions, service.store.documents(), TrainOptions())
+    kept = demo_kept(service.intent_card(), demo)
+    result["train"] = kept or BotTrainer(service, TrainOptions()).run(intents, questions)
     emit(result, as_json)
 
 

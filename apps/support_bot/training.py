@@ -18,6 +18,8 @@ import numpy as np
 from shared import (
     Embedder,
     LabelledText,
+    file_digest,
+    fingerprint,
     mrr,
     read_labelled,
     recall_at_k,
@@ -74,6 +76,32 @@ class TrainOptions:
         for name in ("epochs", "reranker_epochs", "negatives", "per_intent"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+def trained_on(intents_path: str | Path, questions_path: str | Path | None,
+               documents: list[dict], options: TrainOptions) -> dict:
+    """What a bot is trained from, for its card: the intents file's path and one fingerprint
+    of both files' bytes, the knowledge base's documents (ids and content hashes), the recipe
+    and the chunk size. ``support demo`` retrains a demo bot whose inputs changed."""
+    files = [file_digest(intents_path), file_digest(questions_path) if questions_path else None]
+    kb = sorted((d["id"], d["hash"]) for d in documents)
+    return {"intents": str(Path(intents_path).resolve()),
+            "fingerprint": fingerprint([files, kb, asdict(options), CHUNK_WORDS])}
+
+
+def demo_kept(card: dict | None, demo: dict) -> str | None:
+    """Why ``support demo`` keeps the bot whose intent model has ``card``; None: train the demo's
+    bot (``demo`` is :func:`trained_on` the demo's files).
+
+    subtle: a demo bot from older demo files, KB, recipe or chunk size (``kb add`` re-chunks
+    a KB) is retrained, and so is one whose card predates the record; a bot trained on your
+    own intents file is left alone."""
+    was = (card or {}).get("trained_on", {})
+    if was == demo:
+        return "already trained on the demo data (delete the support-* models to retrain)"
+    if not card or was.get("intents", demo["intents"]) == demo["intents"]:
+        return None
+    return f"kept the bot trained on {was['intents']} (delete the support-* models to train the demo's)"
 
 
 def link_templates(rows: list[LabelledText], faqs: list[tuple[str, str, str]],
@@ -234,6 +262,7 @@ class BotTrainer:
             self.report["labelled_questions"] = {"train": len(self._asked),
                                                 "held_out": len(self._asked_held)}
         bot = BotSettings(chunk_words=CHUNK_WORDS)
+        inputs = trained_on(intents_path, questions_path, service.store.documents(), opts)
         base = self._base
         faqs = service.store.faq_pairs()
         bot.templates = link_templates(train, faqs, base, opts.oos_label)
@@ -267,7 +296,7 @@ class BotTrainer:
                 t for t, d in zip(oos, decisions, strict=True) if d.status is not Status.CONFIDENT])
             self._log(f"calibrated: alpha={bot.alpha} reranker={bot.use_reranker} "
                       f"threshold={bot.threshold:.3f} templates={len(bot.templates)}")
-            return {"bot": asdict(bot), "retrieval_calibration": self.report}
+            return {"bot": asdict(bot), "retrieval_calibration": self.report, "trained_on": inputs}
 
         # the bot settings reach the card through check_links, with the links it checked
         # questions a document answers that no intent links to: the intent model learns them

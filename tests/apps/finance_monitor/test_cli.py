@@ -165,19 +165,25 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
         session.add(AlertRow(key="ticker:NWB", window_start=datetime(2026, 3, 2),
                              window_end=datetime(2026, 3, 2, 6), negatives=6, total=8,
                              baseline=1.0, score=5.2, article_ids="[263]"))
-    listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
-    assert listed.stdout.splitlines() == [
-        "#1 NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2)",
-        "    - [263] Bank fined"]
     fixed = runner.invoke(app, ["correct", "263", "--sentiment", "negative", "--config", str(path)])
     assert fixed.exit_code == 0, fixed.output
     assert fixed.output.splitlines() == [
         "article 263: sentiment positive -> negative (queued for the next retrain)"]
+    listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
+    assert listed.stdout.splitlines() == [
+        "#1 NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2)",
+        "    - [263] Bank fined"]
     both = runner.invoke(app, ["correct", "263", "--sentiment", "neutral", "--topic", "Earnings",
                                "--config", str(path)])
     assert both.output.splitlines() == [
         "article 263: topic Macro -> Earnings (queued for the next retrain)",
         "article 263: sentiment negative -> neutral (queued for the next retrain)"]
+    # the alert keeps the counts it was raised with, and says what was corrected since
+    listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
+    assert listed.stdout.splitlines() == [
+        "#1 NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2); "
+        "1 of its 1 negative articles since corrected to another sentiment",
+        "    - [263] Bank fined (now neutral)"]
 
 
 def test_eval_takes_text_label_files_and_refuses_labels_the_model_lacks(home, models, tmp_path) -> None:

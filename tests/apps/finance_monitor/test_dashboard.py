@@ -60,6 +60,14 @@ def test_dashboard_shows_alerts_and_acknowledges(filled) -> None:
     published = list(table.value["published"])
     assert published == sorted(published)  # the surge reads in the order it happened
     assert (table.value["driving"] == "").all()  # headline-only: no title repeated as "driving"
+    assert "sentiment" not in table.value.columns and not any("since corrected" in c.value for c in at.caption)
+    first = alerts(filled.engine)[0]
+    filled.correct(first.articles[0]["id"], "sentiment", "neutral")
+    at.run()
+    assert any(t.value.startswith("ACME: 8 negative of 8 articles") for t in at.text), "counts as raised"
+    assert "1 of its 8 negative articles since corrected to another sentiment: see each article's " \
+        "sentiment now." in [c.value for c in at.caption]
+    assert list(at.dataframe[0].value["sentiment"]) == ["neutral"] + ["negative"] * 7
     assert json.loads(table.proto.columns)["url"]["type_config"]["type"] == "link"
     before = len(alerts(filled.engine))
     ack = [b for b in at.button if b.label == "Acknowledge"][0]

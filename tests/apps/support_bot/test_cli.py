@@ -80,12 +80,14 @@ def _newer_reranker_made_current(home: Path) -> None:
 
 def test_eval_retrieval_reports_what_the_bot_serves(bot_home: Path) -> None:
     _newer_reranker_made_current(bot_home)
-    bot = json.loads(next((bot_home / "models" / "support-intents").glob("v*/card.json")).read_text())["bot"]
+    card = json.loads(next((bot_home / "models" / "support-intents").glob("v*/card.json")).read_text())
+    bot = card["bot"]
+    assert Path(card["trained_on"]["intents"]).name == "intents.csv"  # `support demo` reads it
     result = runner.invoke(app, ["eval-retrieval", "--kb", str(DEMO / "kb"), "--queries",
                                  str(DEMO / "queries.csv"), "--json"])
     out = _json(result)
     assert out["reranker"] == bot["reranker"] and bot["reranker"].startswith("support-reranker@v")
-    assert bot["chunk_words"] == CHUNK_WORDS  # `support demo` retrains a home chunked otherwise
+    assert bot["chunk_words"] == CHUNK_WORDS
     assert (out["use_reranker"], out["rerank_margin"]) == (bot["use_reranker"], bot["rerank_margin"])
     for mode in ("dense", "rrf", "hybrid", "served", "always_reranked"):
         assert 0.0 <= out[f"{mode}_recall@1"] <= out[f"{mode}_recall@5"] <= 1.0

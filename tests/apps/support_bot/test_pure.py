@@ -25,7 +25,14 @@ from apps.support_bot.retrieval import Passage
 from apps.support_bot.service import _handoff, contextual_query, is_follow_up, new_subject, says_nothing_new
 from apps.support_bot.spelling import Speller, edit_distance
 from apps.support_bot.store import Turn
-from apps.support_bot.training import checked_links, choose_threshold, split_questions
+from apps.support_bot.training import (
+    TrainOptions,
+    checked_links,
+    choose_threshold,
+    demo_kept,
+    split_questions,
+    trained_on,
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -514,3 +521,24 @@ def test_masking_a_long_unbroken_word_does_not_backtrack_for_minutes() -> None:
     for text in ("a" * 50_000 + " 4111111111111111", "1" * 50_000, "a." * 25_000 + " jo @ x.org"):
         mask_pii(text)
     assert time.perf_counter() - started < 5
+
+
+def test_the_demo_retrains_its_own_bot_when_its_inputs_change(tmp_path) -> None:
+    """`support demo` once kept a bot trained on older demo data for ever (a changed chunk size
+    aside); now it retrains a demo bot whose files, KB or recipe changed, and keeps yours."""
+    intents, questions = tmp_path / "intents.csv", tmp_path / "questions.csv"
+    intents.write_text("text,label\nwhere is my parcel,track_order\n", encoding="utf-8")
+    questions.write_text("query,relevant_id\nhow long is the warranty,kb-warranty\n", encoding="utf-8")
+    docs = [{"id": "kb-warranty", "hash": "aa"}]
+    demo = trained_on(intents, questions, docs, TrainOptions())
+    assert demo_kept({"trained_on": demo}, demo).startswith("already trained on the demo data")
+    assert demo_kept(None, demo) is None and demo_kept({"bot": {}}, demo) is None, "no record: train"
+    changes = [trained_on(intents, questions, [{"id": "kb-warranty", "hash": "bb"}], TrainOptions()),
+               trained_on(intents, questions, docs, TrainOptions(epochs=3)),
+               trained_on(intents, None, docs, TrainOptions())]
+    questions.write_text("query,relevant_id\nwarranty on frames,kb-warranty\n", encoding="utf-8")
+    changes.append(trained_on(intents, questions, docs, TrainOptions()))
+    assert all(demo_kept({"trained_on": c}, demo) is None for c in changes)
+    yours = {"intents": str(tmp_path / "ours.csv"), "fingerprint": "0" * 16}
+    assert demo_kept({"trained_on": yours}, demo) == \
+        f"kept the bot trained on {tmp_path / 'ours.csv'} (delete the support-* models to train the demo's)"
