@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from .knowledge import Chunk, split_sentences
@@ -235,14 +235,27 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
                     similarity: Callable[[list[str]], list[float]] | None = None) -> Answer:
     """An extractive answer: the best sentences of each passage, each followed by ``[n]``
     (``similarity`` ranks candidate quotes, see :func:`best_quote`)."""
-    citations, parts = [], []
+    citations = []
     for n, passage in enumerate(passages, start=1):
         chunk = passage.chunk
         quote = best_quote(query, chunk.text, similarity=similarity)
         citations.append(Citation(n, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))
-        parts.append(f"{quote} [{n}]")
-    text = GROUNDED_LEAD + "\n\n" + "\n\n".join(parts)
-    return Answer(text, AnswerKind.GROUNDED, relevance(passages), intent, citations)
+    return Answer(_quoted(citations), AnswerKind.GROUNDED, relevance(passages), intent, citations)
+
+
+def _quoted(citations: list[Citation]) -> str:
+    return GROUNDED_LEAD + "\n\n" + "\n\n".join(f"{c.quote} [{c.n}]" for c in citations)
+
+
+def without_repeats(answer: Answer, said: list[str]) -> Answer:
+    """``answer`` without the quotes an earlier answer in ``said`` already gave, when it has
+    others: "how much is a new one?" after a battery-life answer led with that answer again,
+    and the price came second. The rest are numbered again from 1."""
+    fresh = [c for c in answer.citations if not any(c.quote in text for text in said)]
+    if not fresh or len(fresh) == len(answer.citations):
+        return answer
+    citations = [replace(c, n=n) for n, c in enumerate(fresh, start=1)]
+    return replace(answer, text=_quoted(citations), citations=citations)
 
 
 def answer_words(text: str) -> list[str]:

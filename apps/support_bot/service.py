@@ -30,6 +30,7 @@ from .answer import (
     pleasantry_reply,
     select_passages,
     template_answer,
+    without_repeats,
 )
 from .intents import IntentDecision, IntentModel, Status
 from .knowledge import load_kb
@@ -335,6 +336,7 @@ class SupportService:
             if says_nothing_new(answer, message, earlier):
                 return _handoff(decision, reason="a follow-up on a new subject: the knowledge base "
                                                  "only repeats the earlier answer", found=[])
+            answer = without_repeats(answer, [t.answer for t in earlier])
             return self.generator.rephrase(message, answer) if self.generator else answer
         return _handoff(decision, found=found)
 

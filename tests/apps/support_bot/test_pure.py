@@ -16,6 +16,7 @@ from apps.support_bot.answer import (
     best_quote,
     pleasantry_reply,
     template_answer,
+    without_repeats,
 )
 from apps.support_bot.intents import IntentDecision, Status, Thresholds, abstention_metrics, calibrate, decide
 from apps.support_bot.knowledge import Chunk, Document, chunk_document, faq_id, load_markdown, split_sentences
@@ -173,6 +174,21 @@ def test_an_elliptical_follow_up_that_only_repeats_the_last_answer_says_nothing_
     new = Answer(f"Here is what I found:\n\n{other} [1]", AnswerKind.GROUNDED, 0.7,
                  citations=[Citation(1, 8, "credit", "Credit", "", other)])
     assert not says_nothing_new(new, "what about vouchers?", earlier)  # a new quote is news
+
+
+def test_a_follow_up_answer_leaves_out_what_the_conversation_already_gave() -> None:
+    life = "Batteries keep about 80 percent of their capacity after 800 full charge cycles."
+    price = "Replacement batteries cost 549 euros."
+    earlier = [f"Here is what I found:\n\n{life} [1]"]
+    both = Answer(f"Here is what I found:\n\n{life} [1]\n\n{price} [2]", AnswerKind.GROUNDED, 0.75,
+                  citations=[Citation(1, 65, "faq-battery", "Battery life", "", life),
+                             Citation(2, 34, "kb-ebike-care", "E-bike battery care", "", price)])
+    fresh = without_repeats(both, earlier)
+    assert fresh.text == f"Here is what I found:\n\n{price} [1]" and fresh.confidence == 0.75
+    assert [(c.n, c.doc_id) for c in fresh.citations] == [(1, "kb-ebike-care")]
+    assert both.citations[1].n == 2, "the answer given is not changed in place"
+    assert without_repeats(both, []) is both
+    assert without_repeats(both, [both.text]) is both, "nothing left: the repeat is the answer"
 
 
 def test_a_hand_off_shows_how_sure_the_bot_was_of_an_answer_not_of_the_hand_off() -> None:
