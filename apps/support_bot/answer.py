@@ -16,6 +16,7 @@ from .retrieval import Passage
 
 GROUNDED_LEAD = "Here is what I found:"
 CITATION_MARK = re.compile(r"\[(\d+)\]")  # "[2]" after a quoted fact
+_BARE_REPLY = re.compile(r"(?:yes|no)[.!]", re.I)
 
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
                "colleague (ticket #{ticket}). They will reply in this conversation.")
@@ -135,9 +136,13 @@ def best_quote(query: str, text: str, max_sentences: int = 2,
 
     subtle: counting shared words, "do gift cards expire?" quoted the sentences with "gift
     card" in them, not "valid for 3 years"; a window that ends on a question ("When is my
-    order ready?") leads into an answer it does not hold, so it is quoted only if all do.
+    order ready?") leads into an answer it does not hold, so it is quoted only if all do. A
+    bare "Yes." or "No." that opens an FAQ answer replies to the FAQ's question, not to this
+    one: "do you sell electric bikes" was answered "No. Our e-bikes assist up to 25 km/h ...".
     """
     sentences = split_sentences(text)
+    if len(sentences) > 1 and _BARE_REPLY.fullmatch(sentences[0]):
+        sentences = sentences[1:]
     # subtle: a passage one sentence longer than the window is quoted whole; a 3-sentence FAQ
     # answer cut to its best-matching 2 lost "Standard delivery takes 3-5 working days"
     if len(sentences) <= max_sentences + 1:

@@ -43,6 +43,11 @@ INTENTS, RERANKER, RETRIEVER = "support-intents", "support-reranker", "support-r
 MAX_CHARS = 2000
 # words that point back at an earlier turn, and openings that continue one ("and for kids?")
 _ANAPHORA = frozenset("it its that this they them their those these one ones there".split())
+# "how much is it to ship a bike?", "how long does it take to deliver": an "it" after its verb
+# that points ahead to a "to ..." clause refers to nothing said before
+_DUMMY_IT = re.compile(r"\b(?:is|does|do|would|will|was|can|could)\s+it\s+(?:\w+\s+){0,2}?to\s+"
+                       r"(?!(?:a|an|the|my|your|our|his|her|their|me|us|you|him|them|it|this|that)\b)"
+                       r"(?=[a-z])", re.I)
 _ELLIPSIS = re.compile(r"^\W*(?:and|also|or|same for|what about|how about|what if)\b", re.I)
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 
@@ -77,10 +82,11 @@ class BotSettings:
 
 def is_follow_up(message: str) -> bool:
     """Whether a message may lean on an earlier turn: a pronoun ("how much is it?") or an
-    elliptical opening ("what about e-bikes?", "and for kids?"). Being short is no sign:
+    elliptical opening ("what about e-bikes?", "and for kids?"); not an "it" that points ahead
+    ("how much is it to ship a bike?", ``_DUMMY_IT``). Being short is no sign:
     "Where is my order?" and "Tell me a joke" stand alone.
     """
-    words = set(re.findall(r"[a-z]+", message.lower()))
+    words = set(re.findall(r"[a-z]+", _DUMMY_IT.sub(" ", message).lower()))
     return bool(_ANAPHORA & words) or bool(_ELLIPSIS.match(message))
 
 

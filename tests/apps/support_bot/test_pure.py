@@ -128,6 +128,12 @@ def test_mask_pii(text: str, expected: str | None) -> None:
     ("Where is my order?", False),  # short, but a whole question
     ("Tell me a joke", False),
     ("What is the weather in Paris?", False),
+    # an "it" that points ahead to "to ..." refers to nothing earlier
+    ("how much is it to ship a bike?", False),
+    ("How long does it take to deliver to Spain?", False),
+    ("is it possible to return it?", True),  # the second "it" does
+    ("does it come to the store?", True),
+    ("how long does it take?", True),
 ])
 def test_is_follow_up(message: str, expected: bool) -> None:
     assert is_follow_up(message) is expected
@@ -401,6 +407,9 @@ def test_a_short_passage_is_quoted_whole_and_subheadings_stand_alone(tmp_path) -
            "the next working day if you order before 2 pm. Bikes ship fully boxed and take 4-7 "
            "working days.")
     assert best_quote("How long does delivery take?", faq) == faq
+    licence = "No. Our e-bikes assist up to 25 km/h, so they need no licence."
+    assert best_quote("do you sell electric bikes", licence) == licence[4:], "its FAQ's own reply"
+    assert best_quote("is that so?", "Yes.") == "Yes.", "a reply alone stays"
     page = tmp_path / "gift-cards.md"
     page.write_text("# Gift cards\n\nSold from 10 euros.\n## Validity\n\nGift cards are valid for 3 years.\n"
                     "## When is my order ready?\nWithin 2 hours.\n## Steps\n1. Open the box\n2. Fit the pedals\n")
