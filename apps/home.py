@@ -12,9 +12,15 @@ import streamlit as st
 
 HERE = Path(__file__).resolve().parent
 APPS = [
-    ("support_bot", "Support bot", ":material/support_agent:"),
-    ("finance_monitor", "Finance monitor", ":material/monitoring:"),
-    ("recommender", "Recommender", ":material/recommend:"),
+    ("support_bot", "Support bot", ":material/support_agent:",
+     "Customer chat over the knowledge base: answer templates for sure intents, cited answers from "
+     "search, a hand-off to a person when unsure. Admin: KB upload, hand-offs, gaps."),
+    ("finance_monitor", "Finance monitor", ":material/monitoring:",
+     "Scheduled scraping of finance feeds, topic and sentiment per article, per-topic trends and "
+     "alerts when negative news surges; analysts correct labels for the nightly retrain."),
+    ("recommender", "Recommender", ":material/recommend:",
+     "Interest scores from item text and clicks, reranked with other features; the batch job's "
+     "top items per user, each with why it was picked."),
 ]
 
 
@@ -24,7 +30,11 @@ def home() -> None:
     from shared.ui import show_registry
 
     st.title("verticals")
-    st.caption("One fine-tuning core, three vertical apps: pick an app in the sidebar.")
+    st.caption("One fine-tuning core, three vertical apps.")
+    for column, (page, blurb) in zip(st.columns(len(APP_PAGES)), APP_PAGES, strict=True):
+        with column.container(border=True):
+            st.page_link(page, label=page.title, icon=page.icon)
+            st.caption(blurb)
     settings = get_settings()
     # subtle: the requested device, not settings.device: resolving "auto" imports torch (~4 s)
     device = f"`{settings.requested_device}`" if settings.requested_device else "auto (CUDA when present)"
@@ -34,9 +44,7 @@ def home() -> None:
 
 
 st.set_page_config(page_title="verticals", layout="wide")
-pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
-for folder, title, icon in APPS:
-    script = HERE / folder / "dashboard.py"
-    if script.exists():
-        pages.append(st.Page(script, title=title, icon=icon, url_path=folder))
-st.navigation(pages).run()
+APP_PAGES = [(st.Page(HERE / folder / "dashboard.py", title=title, icon=icon, url_path=folder), blurb)
+             for folder, title, icon, blurb in APPS if (HERE / folder / "dashboard.py").exists()]
+st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True)]
+              + [page for page, _ in APP_PAGES]).run()

@@ -119,6 +119,20 @@ def headline(card: dict) -> tuple[str, float] | None:
     return None
 
 
+def measured_on(card: dict) -> int | None:
+    """How many held-out examples the card's headline metric was measured on, where it says:
+    a classifier's test rows (its per-class support), a bi-encoder's held-out pairs.
+
+    subtle: the demo's finance models read 1.000 on the home page with nothing saying that
+    was 72 synthetic headlines."""
+    metrics, top = card.get("metrics", {}), headline(card)
+    if top and top[0] in ("macro_f1", "accuracy") and isinstance(metrics.get("per_class"), dict):
+        return sum(int(c.get("support", 0)) for c in metrics["per_class"].values())
+    if top and top[0] in ("recall_at_1_after", "mrr_after") and "n_heldout_pairs" in metrics:
+        return int(metrics["n_heldout_pairs"])
+    return None
+
+
 def regression(card: dict, previous: dict | None) -> str:
     """A note when ``card`` scores worse than the ``previous`` version on the same headline metric,
     else ``""``: ``"Macro F1 0.712 is worse than v1's 0.801"``."""
@@ -197,7 +211,8 @@ def registry_rows(registry: Registry) -> list[dict]:
         warnings = [w for w in (unpromoted, card.get("warning", ""), regression(card, previous)) if w]
         rows.append({"model": name, "current": current, "versions": len(versions), "kind": card.get("kind"),
                      "metric": metric_label(top[0], card) if top else "", "value": round(top[1], 3) if top else None,
-                     "warnings": " · ".join(warnings), "created": card.get("created")})
+                     "measured on": measured_on(card), "warnings": " · ".join(warnings),
+                     "created": card.get("created")})
     return rows
 
 
@@ -211,8 +226,10 @@ def show_registry(registry: Registry) -> None:
         "metric": st.column_config.TextColumn("headline metric", help="The figure that matters most for "
                                               "this kind of model; the card below has the rest."),
         "value": st.column_config.NumberColumn(format="%.3f"),
+        "measured on": st.column_config.NumberColumn(help="Held-out examples behind the headline metric: "
+                                                     "few examples, rough figure.", format="%d examples"),
         "warnings": st.column_config.TextColumn(help="The model's own caveats, and a drop from the version "
-                                                "before it."),
+                                                "before it.", width="large"),
     })
     for row in rows:
         label = f"card: {row['model']}" + (" ⚠" if row["warnings"] else "")

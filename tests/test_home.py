@@ -77,3 +77,21 @@ def test_home_with_an_empty_registry_says_what_to_do(home):
     at = AppTest.from_file(str(HOME), default_timeout=60).run()
     assert not at.exception
     assert any("No models in the registry yet" in i.value for i in at.info)
+
+
+def test_the_home_page_leads_to_each_app_and_says_what_a_figure_rests_on(home):
+    from shared.registry import Registry
+
+    per_class = {c: {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 24}
+                 for c in ("negative", "neutral", "positive")}
+    _save(Registry(), "finance-sentiment", {"kind": "classifier",
+                                            "metrics": {"accuracy": 1.0, "macro_f1": 1.0, "per_class": per_class}})
+    _save(Registry(), "faq-retriever", {"kind": "biencoder", "metrics": {"recall_at_1_after": 0.9,
+                                                                        "n_heldout_pairs": 40}})
+    at = AppTest.from_file(str(HOME), default_timeout=60).run()
+    assert not at.exception
+    assert _table(at)["measured on"].to_dict() == {"faq-retriever": 40, "finance-sentiment": 72}
+    blurbs = [c.value for c in at.caption]
+    assert any(b.startswith("Customer chat over the knowledge base") for b in blurbs)
+    assert any(b.startswith("Scheduled scraping of finance feeds") for b in blurbs)
+    assert any(b.startswith("Interest scores from item text and clicks") for b in blurbs)

@@ -335,7 +335,7 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     from .views import health_frame
 
     try:
-        polled = [s.name for s in _config(config, needs_config=False).sources]
+        polled = {s.name: s.interval_s for s in _config(config, needs_config=False).sources}
         frame = health_frame(_engine(config), polled)
     except VerticalsError as exc:
         return _fail(exc)
@@ -343,9 +343,8 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
         return
     for h in frame.itertuples():
         when = f"{h.last_success:%Y-%m-%d %H:%M} UTC" if pd.notna(h.last_success) else "never"
-        state = f"failing {h.failures_in_a_row}x: {h.last_error}" if h.failures_in_a_row else "ok"
         gone = "" if h.in_config else " (not in the config)"
-        typer.echo(f"{h.source}{gone}: {state}; last success {when}; {h.new_last_poll} new in the last "
+        typer.echo(f"{h.source}{gone}: {h.state}; last success {when}; {h.new_last_poll} new in the last "
                    f"poll, {h.new_total} in {h.polls} polls")
 
 

@@ -50,7 +50,9 @@ def get_service(path: str) -> FinanceService:
 def show_alerts(service: FinanceService) -> None:
     if notice := st.session_state.pop("alert-notice", None):
         st.toast(notice)
-    show_all = st.toggle("Show acknowledged", key="alerts-all")
+    left, right = st.columns([1, 2])
+    show_all = left.toggle("Show acknowledged", key="alerts-all")
+    right.text_input("Acknowledge as", key="ack-by", placeholder="your name (else: dashboard)")
     found = alerts(service.engine, include_acknowledged=show_all)
     if not found:
         st.info("No open alerts. Surges of negative news appear here with their articles.")
@@ -72,13 +74,15 @@ def show_alert(service: FinanceService, alert: AlertView) -> None:
                 f"(baseline {alert.baseline:g}, z = {alert.score:.1f}){state}")
         if alert.corrected:
             st.caption(f"{alert.correction_note.capitalize()}: see each article's sentiment now.")
-        columns = ("published", "title", "sentiment", "source", "driving", "url") if alert.corrected \
-            else ("published", "title", "source", "driving", "url")
+        # "driving" only where some article's verdict came from sentences beyond its title
+        columns = [c for c in ("published", "title", "sentiment", "source", "driving", "url")
+                   if (c != "sentiment" or alert.corrected)
+                   and (c != "driving" or any(a["driving"] for a in alert.articles))]
         st.dataframe([{k: a[k] for k in columns} for a in alert.articles], hide_index=True, width="stretch",
                      column_config={"published": ARTICLE_TABLE["published"], "driving": DRIVING,
                                     "url": ARTICLE_TABLE["url"]})
         if not alert.acknowledged and st.button("Acknowledge", key=f"ack-{alert.id}"):
-            if service.acknowledge(alert.id, by="dashboard"):
+            if service.acknowledge(alert.id, by=st.session_state.get("ack-by", "").strip() or "dashboard"):
                 st.session_state["alert-notice"] = (f"Alert #{alert.id} acknowledged: turn on "
                                                     "\"Show acknowledged\" to see it again.")
             st.rerun()
@@ -166,10 +170,13 @@ def show_article(found: dict) -> None:
 
 
 def show_health(service: FinanceService) -> None:
-    frame = health_frame(service.engine, [s.name for s in service.config.sources])
+    frame = health_frame(service.engine, {s.name: s.interval_s for s in service.config.sources})
     if frame.empty:
         st.info("No polls yet: run `verticals finance run` or `verticals finance poll-once`.")
     # words for what is missing: no success yet, no error (a grey "None" read as a fault)
+    if (stale := frame["state"].str.endswith("is `verticals finance run` running?")).any():
+        st.warning(f"{stale.sum()} source(s) not polled for three of their intervals: is "
+                   "`verticals finance run` running? (`verticals finance demo` starts the demo's)")
     frame["last_success"] = utc_minutes(frame["last_success"], missing="never")
     frame["last_error_at"] = utc_minutes(frame["last_error_at"], missing="")
     st.dataframe(frame.fillna({"last_error": ""}), hide_index=True, width="stretch",
@@ -204,21 +211,33 @@ def show_corrections(service: FinanceService) -> None:
         st.info(f"No article with id {article_id}.")
     else:
         show_article(found)
-        correct_form(service, article_id)
+        correct_form(service, found)
     st.dataframe(corrections_frame(service.engine), hide_index=True, width="stretch",
                  column_config={"at": st.column_config.DatetimeColumn("at (UTC)",
                                                                       format="YYYY-MM-DD HH:mm")})
 
 
-def correct_form(service: FinanceService, article_id: int) -> None:
+def correct_form(service: FinanceService, found: dict) -> None:
+    """The label to set opens on the article's own, and saving that changes nothing.
+
+    subtle: one "Correct label" widget for every article kept the last choice (or "negative"),
+    so a click on another article saved a label nobody chose over its earlier correction."""
+    article_id = found["id"]
     field = st.radio("Field", ["sentiment", "topic"], horizontal=True, key="c-field")
     labels = service.correction_labels(field)
     if not labels:
         st.info("No topic model yet, so no topics to choose from: `verticals finance train`.")
         return
+    current = found[field]
     with st.form("correct"):
-        value = st.selectbox("Correct label", labels, key="c-value")
+        value = st.selectbox("Correct label", labels, key=f"c-value-{article_id}-{field}",
+                             index=labels.index(current) if current in labels else None,
+                             placeholder="choose a label")
         if st.form_submit_button("Save correction"):
+            if value is None or value == current:
+                st.info(f"Article {article_id}'s {field} is already {current}: choose another label."
+                        if value else "Choose a label first.")
+                return
             try:
                 service.correct(article_id, field, value)
             except VerticalsError as exc:

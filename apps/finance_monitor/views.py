@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, func, or_, select
@@ -10,7 +11,7 @@ from sqlalchemy import ColumnElement, Engine, func, or_, select
 from shared import session_scope
 
 from .classify import split_sentences
-from .store import AlertRow, Article, SourceHealth
+from .store import AlertRow, Article, SourceHealth, utcnow
 from .trends import WindowStat, trend_rows
 
 ARTICLE_COLUMNS = ["id", "published", "source", "title", "topic", "sentiment", "score",
@@ -183,20 +184,50 @@ def article(engine: Engine, article_id: int) -> dict | None:
                 "tickers": found.ticker_list()}
 
 
-def health_frame(engine: Engine, configured: list[str] | None = None) -> pd.DataFrame:
-    """Source health: last success, last error, articles in the last poll, failure streak;
-    with ``configured`` (the config's source names), an ``in_config`` column marks the sources
-    whose history remains though the config no longer polls them."""
+def health_frame(engine: Engine, configured: dict[str, int] | None = None,
+                 now: datetime | None = None) -> pd.DataFrame:
+    """Source health: a ``state`` in words (:func:`source_state`), last success, last error,
+    articles in the last poll, failure streak. ``configured``: the config's sources and their
+    poll intervals in seconds; with it, an ``in_config`` column marks the sources whose history
+    remains though the config no longer polls them."""
+    now = now or utcnow()
     with session_scope(engine) as session:
-        rows = [[h.source, h.url, h.last_success, h.last_error_at, h.last_error,
-                 h.consecutive_failures, h.articles_last_poll, h.total_new, h.polls]
+        rows = [[h.source, source_state(h, (configured or {}).get(h.source), now), h.url,
+                 h.last_success, h.last_error_at, h.last_error, h.consecutive_failures,
+                 h.articles_last_poll, h.total_new, h.polls]
                 for h in session.scalars(select(SourceHealth).order_by(SourceHealth.source))]
-    frame = pd.DataFrame(rows, columns=["source", "url", "last_success", "last_error_at",
+    frame = pd.DataFrame(rows, columns=["source", "state", "url", "last_success", "last_error_at",
                                         "last_error", "failures_in_a_row", "new_last_poll",
                                         "new_total", "polls"])
     if configured is not None:
-        frame.insert(1, "in_config", frame["source"].isin(configured))
+        frame.insert(1, "in_config", frame["source"].isin(list(configured)))
     return frame
+
+
+def source_state(health: SourceHealth, interval_s: int | None, now: datetime) -> str:
+    """``"ok"``, ``"failing 2x: HTTP 404"``, or, when the source has not been polled for three
+    of its intervals (five minutes at least), ``"no poll for 8 h (every 10 s): is `verticals
+    finance run` running?"``; ``interval_s`` None: a source the config no longer polls.
+
+    subtle: with the poller stopped, every source read "ok" with 0 failures for hours."""
+    if health.consecutive_failures:
+        return f"failing {health.consecutive_failures}x: {health.last_error}"
+    if interval_s is None:
+        return "ok" if health.last_success else "never polled"
+    last = health.last_attempt or health.last_success
+    idle = (now - last).total_seconds() if last else None
+    if idle is not None and idle <= max(3 * interval_s, 300):
+        return "ok"
+    since = f"no poll for {_duration(idle)}" if idle is not None else "never polled"
+    return f"{since} (every {_duration(interval_s)}): is `verticals finance run` running?"
+
+
+def _duration(seconds: float) -> str:
+    """``42 -> "42 s"``, ``600 -> "10 min"``, ``30000 -> "8 h"``, ``300000 -> "3 days"``."""
+    for size, unit in ((86400, " days"), (3600, " h"), (60, " min")):
+        if seconds >= 2 * size or (size < 86400 and seconds >= size):
+            return f"{seconds // size:.0f}{unit}"
+    return f"{seconds:.0f} s"
 
 
 def trends_frame(stats: dict[str, list[WindowStat]], kind: str = "topic") -> pd.DataFrame:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from typer.testing import CliRunner
 
 from apps.finance_monitor.cli import app
 from apps.finance_monitor.config import render_config
-from apps.finance_monitor.store import AlertRow, Base
+from apps.finance_monitor.store import AlertRow, Base, utcnow
 from shared import make_engine, session_scope
 
 from .conftest import DATA, Route, make_config, rss
@@ -87,7 +87,8 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
         session.add(Article(id=8, content_hash="h2", url="http://n.test/2", source="a", title="Board meets",
                             published=datetime(2026, 3, 2, 10)))
         session.add(SourceHealth(source="a", url="http://127.0.0.1:9/a.xml", last_success=datetime(2026, 3, 2, 10),
-                                 polls=3, articles_last_poll=2, total_new=2))
+                                 last_attempt=utcnow() - timedelta(minutes=2), polls=3, articles_last_poll=2,
+                                 total_new=2))
         session.add(SourceHealth(source="old", url="http://127.0.0.1:9/b.xml", consecutive_failures=2,
                                  last_error="HTTP 404", polls=2))
     listed = runner.invoke(app, ["articles", "--config", str(path)])

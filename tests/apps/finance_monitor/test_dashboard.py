@@ -59,7 +59,7 @@ def test_dashboard_shows_alerts_and_acknowledges(filled) -> None:
     table = at.dataframe[0]
     published = list(table.value["published"])
     assert published == sorted(published)  # the surge reads in the order it happened
-    assert (table.value["driving"] == "").all()  # headline-only: no title repeated as "driving"
+    assert "driving" not in table.value.columns  # headline-only: no title repeated as "driving"
     assert "sentiment" not in table.value.columns and not any("since corrected" in c.value for c in at.caption)
     first = alerts(filled.engine)[0]
     filled.correct(first.articles[0]["id"], "sentiment", "neutral")
@@ -70,6 +70,7 @@ def test_dashboard_shows_alerts_and_acknowledges(filled) -> None:
     assert list(at.dataframe[0].value["sentiment"]) == ["neutral"] + ["negative"] * 7
     assert json.loads(table.proto.columns)["url"]["type_config"]["type"] == "link"
     before = len(alerts(filled.engine))
+    at.text_input(key="ack-by").input("alice").run()
     ack = [b for b in at.button if b.label == "Acknowledge"][0]
     ack.click().run()
     assert not at.exception
@@ -79,7 +80,7 @@ def test_dashboard_shows_alerts_and_acknowledges(filled) -> None:
     assert len([b for b in at.button if b.label == "Acknowledge"]) == before - 1
     at.toggle(key="alerts-all").set_value(True).run()
     assert not at.exception
-    assert sum(bool(re.search(r"\(acknowledged by dashboard at \d{4}-\d\d-\d\d \d\d:\d\d UTC\)$", t.value))
+    assert sum(bool(re.search(r"\(acknowledged by alice at \d{4}-\d\d-\d\d \d\d:\d\d UTC\)$", t.value))
                for t in at.text) == 1
     assert len([b for b in at.button if b.label == "Acknowledge"]) == before - 1
 
@@ -99,7 +100,13 @@ def test_articles_are_chosen_by_title_and_corrected_in_sight(filled) -> None:
     at.number_input(key="c-id").set_value(target).run()
     texts = [t.value for t in at.text]
     assert title in texts and any(t.startswith("topic: Macro · sentiment: ") for t in texts)
-    at.selectbox(key="c-value").set_value("positive")
+    label = at.selectbox(key=f"c-value-{target}-sentiment")
+    assert label.value == table.value["sentiment"].iloc[1], "opens on the article's own label"
+    [save] = [b for b in at.button if b.label == "Save correction"]
+    save.click().run()
+    assert f"Article {target}'s sentiment is already {label.value}: choose another label." in \
+        [i.value for i in at.info], "saving its own label changes nothing"
+    at.selectbox(key=f"c-value-{target}-sentiment").set_value("positive")
     [save] = [b for b in at.button if b.label == "Save correction"]
     save.click().run()
     assert not at.exception, at.exception
@@ -222,8 +229,24 @@ def test_article_table_says_how_many_it_leaves_out_and_search_is_literal(home) -
     assert list(articles_frame(engine, search="50%")["title"]) == ["Rates cut 50% today"]
     assert list(articles_frame(engine, search="snake_")["title"]) == ["snake_case story"]
     assert count_articles(engine, search="50%") == 1
-    health = health_frame(engine, ["a"])
+    health = health_frame(engine, {"a": 60})
     assert dict(zip(health["source"], health["in_config"])) == {"a": True, "gone": False}
+    assert list(health["state"]) == ["never polled (every 1 min): is `verticals finance run` running?",
+                                     "never polled"]
+
+
+def test_a_source_not_polled_for_three_intervals_says_so() -> None:
+    from apps.finance_monitor.views import source_state
+
+    now = datetime(2026, 3, 2, 12)
+    polled = SourceHealth(source="a", last_attempt=datetime(2026, 3, 2, 4), last_success=datetime(2026, 3, 2, 4))
+    assert source_state(polled, 10, now) == "no poll for 8 h (every 10 s): is `verticals finance run` running?"
+    assert source_state(polled, 3600, now) == "no poll for 8 h (every 1 h): is `verticals finance run` running?"
+    assert source_state(polled, 3 * 3600, now) == "ok"
+    assert source_state(polled, 10, datetime(2026, 3, 2, 4, 4)) == "ok", "five minutes at least"
+    assert source_state(polled, None, now) == "ok", "not in the config: not expected to poll"
+    failing = SourceHealth(source="b", consecutive_failures=2, last_error="HTTP 404")
+    assert source_state(failing, 10, now) == "failing 2x: HTTP 404"
 
 
 def test_alerts_and_sources_read_like_the_rest_of_the_page(home, monkeypatch) -> None:

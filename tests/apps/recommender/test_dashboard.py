@@ -77,7 +77,8 @@ def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> Non
     at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
     at.selectbox[0].select(at.selectbox[0].options[-1]).run()
     assert not at.exception
-    assert at.info[0].value.startswith("No history yet, so these are picked from the most popular items and scored by")
+    assert at.info[0].value.startswith("No history yet, so these are the most popular items you have not seen, "
+                                       "scored by")
     assert not any("history" in w.value for w in at.warning)
     recs = at.dataframe[0].value
     # text interest (0 throughout) and the baseline (one number, in the caption) are not columns
