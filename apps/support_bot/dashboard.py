@@ -307,10 +307,41 @@ def model(service: SupportService) -> None:
         st.info("No intent model yet: run `verticals support train --intents FILE` or the demo.")
         return
     show_model_card(card)
-    st.subheader("Calibration")
-    st.json({"thresholds": card.get("thresholds"), "calibration": card.get("calibration"),
-             "embedding_head": card.get("params", {}).get("embedding_head"), "bot": card.get("bot"),
-             "retrieval": card.get("retrieval_calibration")})
+    st.subheader("How the bot decides")
+    st.dataframe(pd.DataFrame(decision_rows(card)), hide_index=True, width="stretch")
+    if held := card.get("calibration"):
+        st.caption("On the calibration split of the intents file (held out from training):")
+        tiles = st.columns(len(held))
+        for tile, (key, value) in zip(tiles, held.items(), strict=True):
+            tile.metric(key.replace("_", " "), f"{value:.3f}" if isinstance(value, float) else value)
+    if templates := card.get("bot", {}).get("templates"):
+        st.caption("Each intent's answer template: the FAQ it was linked to.")
+        st.dataframe(pd.DataFrame({"intent": list(templates), "answers with": list(templates.values())}),
+                     hide_index=True)
+    with st.expander("The whole calibration record (JSON)"):
+        st.json({"thresholds": card.get("thresholds"), "calibration": held, "bot": card.get("bot"),
+                 "retrieval": card.get("retrieval_calibration"), "trained_on": card.get("trained_on")},
+                expanded=False)
+
+
+def decision_rows(card: dict) -> list[dict]:
+    """The calibrated settings in words, as the bot applies them, for the Intent model tab."""
+    thresholds, bot = card.get("thresholds", {}), card.get("bot", {})
+    retrieval = card.get("retrieval_calibration", {})
+    rows = [("intent confidence", thresholds.get("confidence"),
+             "an intent answers with its template at or above this probability"),
+            ("intent margin", thresholds.get("margin"),
+             "... and this far ahead of the next intent; closer, the bot counts itself unsure"),
+            ("answer floor", bot.get("threshold"),
+             "a passage is quoted only at or above this cosine with the question; below it, a hand-off"),
+            ("template margin", bot.get("template_margin"),
+             "a template gives way to another document this much closer to the question"),
+            ("BM25 weight", bot.get("alpha"), "keyword search's share beside the dense one"),
+            ("reranker", "used" if bot.get("use_reranker") else "not used",
+             f"held-out MRR@10 hybrid {retrieval.get('mrr_hybrid', float('nan')):.3f}, reranked "
+             f"{retrieval.get('mrr_reranked', float('nan')):.3f}" if "mrr_hybrid" in retrieval else "")]
+    return [{"setting": name, "value": f"{value:.3f}" if isinstance(value, float) else str(value),
+             "meaning": meaning} for name, value, meaning in rows if value is not None]
 
 
 st.title("Support bot")

@@ -161,6 +161,10 @@ def test_intent_card_and_kb_table_render(bot_home: Path) -> None:
     at = _app()
     assert any("support-intents" in m.value for m in at.markdown)
     assert any("documents" in c.value for c in at.caption)
+    [decides] = [d.value for d in at.dataframe if "setting" in getattr(d.value, "columns", [])]
+    assert {"intent confidence", "answer floor", "reranker"} <= set(decides["setting"])
+    assert all(v.count(".") <= 1 and len(v) <= 9 for v in decides["value"]), "rounded, in words"
+    assert any("in scope accuracy" == m.label for m in at.metric)
 
 
 @pytest.mark.usefixtures("empty_home")
