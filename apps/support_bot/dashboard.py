@@ -258,10 +258,14 @@ def handoff_page(tickets: list) -> list:
 
 
 def show_turns(turns: list) -> None:
-    """The conversation as the agent needs it, in an expander that scrolls to the newest turn."""
+    """The conversation as the agent needs it, in an expander that scrolls to the newest turn.
+
+    subtle: a fixed-height container scrolls itself only around ``st.chat_message`` elements;
+    without ``autoscroll`` the box opened on the oldest turn."""
     waited = sum(t.kind == "waiting" for t in turns)
     label = f"Conversation · {_count(len(turns), 'turn')}" + (f" · {waited} written while waiting" if waited else "")
-    with st.expander(label, expanded=waited > 0), st.container(height=360 if len(turns) > 3 else "content"):
+    with st.expander(label, expanded=waited > 0), st.container(height=360 if len(turns) > 3 else "content",
+                                                               autoscroll=True):
         for turn in turns:
             if turn.question:
                 st.caption(f"Customer · {_when(turn.created)}")
