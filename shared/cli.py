@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from .errors import VerticalsError
+from .errors import DataError, VerticalsError, a_kind
 
 app = typer.Typer(help="verticals: one fine-tuning core, three vertical apps.", no_args_is_help=True)
 finetune_app = typer.Typer(help="Fine-tune, pretrain and retrain models.", no_args_is_help=True)
@@ -82,8 +82,9 @@ def classify(
     name: str = "classifier", as_json: JsonFlag = False,
 ) -> None:
     """Fine-tune a text classifier (full, or LoRA with --lora), register it, print test metrics."""
-    from .data import read_labelled
+    from .data import read_labelled, split_notes
     from .finetune import TrainConfig, finetune_classifier
+    from .registry import get_registry
 
     config = TrainConfig(base=base, epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
                          grad_accum=grad_accum, patience=patience, val_fraction=val_fraction, lora=lora,
@@ -93,14 +94,27 @@ def classify(
     if test_rows is None and val_fraction == 0:
         print("no --test and no validation split (--val-fraction 0): the model is registered "
               "without scores", file=sys.stderr)
-    result = finetune_classifier(rows, test_rows, config, name, test_path=test or "test set")
+    notes = split_notes(rows, test_rows) if test_rows else []
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    registry = get_registry()
+    before = registry.current(name)
+    serving = registry.card(name, before).get("metrics", {}).get("macro_f1") if before else None
+    extra = {"columns": {"text": text_col, "label": label_col}}  # what `retrain` reads new rows by
+    result = finetune_classifier(rows, test_rows, config, name, test_path=test or "test set",
+                                 card_extra=extra | ({"warning": "; ".join(notes)} if notes else {}))
+    now = result.metrics.get("macro_f1")
+    if isinstance(serving, float) and isinstance(now, float) and now < serving:
+        notes.append(f"{result.version} scores macro-F1 {now:.4f}, below {before}'s {serving:.4f} (each on "
+                     f"its own test set), and now serves: `verticals models rollback {name}` returns to {before}")
+        print(f"note: {notes[-1]}", file=sys.stderr)
     per_class = result.metrics.pop("per_class", {})
     result.metrics.pop("confusion", None)
     result.metrics.pop("labels", None)
     if not as_json and per_class:
         print(_per_class_table(per_class), file=sys.stderr)
     emit({"name": result.name, "version": result.version, **result.metrics,
-          **({"per_class": per_class} if as_json else {})}, as_json)
+          **({"per_class": per_class} if as_json else {}), **({"notes": notes} if notes else {})}, as_json)
 
 
 def _per_class_table(per_class: dict) -> str:
@@ -137,6 +151,8 @@ def contrastive(
     from .registry import get_registry
 
     frame = read_table(pairs, ["query", "positive"])
+    if len(frame) < 4:  # the core's own check cannot name the file
+        raise DataError(pairs, None, f"has {len(frame)} pairs, need at least 4", "add (query, positive) rows")
     version = train_biencoder(list(zip(frame["query"], frame["positive"])), name=name, base=base,
                               epochs=epochs, batch_size=batch_size)
     emit({"name": name, "version": version, **get_registry().card(name, version).get("metrics", {})}, as_json)
@@ -145,14 +161,21 @@ def contrastive(
 @finetune_app.command("retrain")
 def retrain_cmd(
     name: str, data: Annotated[Path, typer.Option(help="New labelled rows (text,label).")],
-    text_col: Annotated[str, typer.Option(help="Text column of --data.")] = "text",
-    label_col: Annotated[str, typer.Option(help="Label column of --data.")] = "label",
+    text_col: Annotated[str | None, typer.Option(
+        help="Text column of --data (default: the one NAME was trained from, else text).")] = None,
+    label_col: Annotated[str | None, typer.Option(
+        help="Label column of --data (default: the one NAME was trained from, else label).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Retrain NAME on old + new data with its card's recipe; promote only if not worse."""
     from .data import read_labelled
+    from .registry import get_registry
     from .retraining import retrain
 
+    registry = get_registry()
+    current = registry.current(name)
+    columns = registry.card(name, current).get("columns", {}) if current else {}
+    text_col, label_col = text_col or columns.get("text", "text"), label_col or columns.get("label", "label")
     report = retrain(name, read_labelled(data, text_col, label_col, min_classes=1, column_flags=COLUMN_FLAGS))
     emit(report.to_dict(), as_json)  # the schema `verticals finance retrain` prints too
 
@@ -228,22 +251,25 @@ def export(
     as_json: JsonFlag = False,
 ) -> None:
     """Export to ONNX (+ int8, and bf16 on a CPU with native bf16), check agreement with the original, measure speed."""
-    from .export import FILES, MIN_AGREEMENT, best_form, export_model
+    from .export import FILES, MIN_AGREEMENT, best_form, export_dir, export_model
     from .models import resolve_model
 
     path = resolve_model(name)
     kind = json.loads((path / "card.json").read_text()).get("kind") if (path / "card.json").exists() else "encoder"
     if embedder and kind in ("classifier", "cross_encoder"):
-        raise VerticalsError(f"{name} is a {kind}: it serves labels, not sentence vectors — "
+        raise VerticalsError(f"{name} is {a_kind(kind)}: it serves labels, not sentence vectors — "
                              "export it without --embedder")
     check, pairs = _check_inputs(name, path, kind, texts)
     report = export_model(path, check, embed=embedder or kind in ("biencoder", "encoder"), int8=int8,
                           check_pairs=pairs)
     served = best_form(path)  # named from the report: no session is started to name it
     failed = [form for form in FILES if report.get(f"{form}_agreement", 1.0) < MIN_AGREEMENT]
+    written = {f: export_dir(path) / file for f, file in FILES.items()
+               if file and (export_dir(path) / file).is_file() and f"{f}_agreement" in report}
     emit({"name": name, **report, "serves": served or "torch",
-          "not_served": {f: f"agreement {report[f'{f}_agreement']:.4f} < {MIN_AGREEMENT}" for f in failed}},
-         as_json)
+          "files": {f: f"{p} ({p.stat().st_size / 1e6:.0f} MB)" for f, p in written.items()},
+          **({"not_served": {f: f"agreement {report[f'{f}_agreement']:.4f} < {MIN_AGREEMENT}" for f in failed}}
+             if failed else {})}, as_json)
 
 
 def _check_inputs(name: str, path: Path, kind: str, texts: Path | None) -> tuple[list[str], list[str] | None]:
@@ -282,7 +308,7 @@ def explain_cmd(
     classifier = load_classifier(name)
     kind = classifier.card.get("kind", "classifier")
     if kind not in ("classifier", "cross_encoder"):
-        raise VerticalsError(f"{name} is a {kind}: explain needs a classifier")
+        raise VerticalsError(f"{name} is {a_kind(kind)}: explain needs a classifier")
     if not classifier.labels:
         raise VerticalsError(f"{name} has no labels (no id2label in its config.json): explain needs a "
                              "classifier trained with labels")

@@ -107,6 +107,18 @@ def _cell(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def _separated_otherwise(path: Path, header: str) -> DataError | None:
+    """The error for a one-cell header that another separator splits (``text;label``), else None.
+
+    subtle: a semicolon file read "row 4: 8 cells where the header has 1 — put a cell that holds
+    a comma in double quotes", which sends its owner after quotes instead of the separator."""
+    for mark, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+        if "," not in header and mark in header:
+            return DataError(path, 1, f"the header is one cell ({header.strip()[:60]!r}): the file is "
+                                      f"separated by {name}", "save it as CSV, separated by commas")
+    return None
+
+
 def _check_cell_counts(path: Path, text: str) -> None:
     """Refuse a row with more cells than the header: ``a,Yes, in 3 days`` under ``q,answer``.
 
@@ -119,6 +131,8 @@ def _check_cell_counts(path: Path, text: str) -> None:
         width = len(next(rows, []))
         if width == 0:
             return  # no header on the first line: the column check names what is missing
+        if width == 1 and (wrong := _separated_otherwise(path, text.partition("\n")[0])):
+            raise wrong
         for row, cells in enumerate(rows, start=2):
             if len(cells) > width:
                 raise DataError(path, row, f"{len(cells)} cells where the header has {width}",
@@ -143,6 +157,8 @@ def read_table(
     frame = _read_frame(path)
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
+    if missing and len(frame.columns) == 1 and (wrong := _separated_otherwise(path, frame.columns[0])):
+        raise wrong
     if missing:
         raise DataError(
             path, 1, f"missing column(s) {', '.join(missing)} (found: {', '.join(frame.columns)})",
@@ -245,6 +261,28 @@ def fingerprint(obj: object) -> str:
     """A short, stable hash of JSON-able data: ``fingerprint([1, 2]) -> '…16 hex chars'``."""
     payload = json.dumps(obj, sort_keys=True, default=str).encode("utf-8")
     return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def same_text(text: str) -> str:
+    """A text as compared for overlap between data sets: spacing and case ignored."""
+    return " ".join(text.split()).casefold()
+
+
+def split_notes(train: list[LabelledText], test: list[LabelledText]) -> list[str]:
+    """What makes a test set's scores mean less than they seem, in words: texts it shares with
+    the training rows (not held out: FPB's and Banking77's public splits repeat sentences), and
+    training labels it has no rows of (macro-F1 counts one the model predicts there as 0)."""
+    notes = []
+    seen = {same_text(r.text) for r in train}
+    shared = sum(same_text(r.text) in seen for r in test)
+    if shared:
+        notes.append(f"{shared} of the {len(test)} test rows have a text the training rows hold too: "
+                     "their scores are not held out")
+    missing = sorted({r.label for r in train} - {r.label for r in test})
+    if missing:
+        notes.append(f"the test set has no rows labelled {', '.join(missing)}: macro-F1 counts such a "
+                     "label as F1 0 wherever the model predicts it")
+    return notes
 
 
 def file_digest(path: str | Path) -> str:

@@ -51,3 +51,9 @@ class LockBusyError(VerticalsError):
     def __init__(self, path: str | Path, holder: str) -> None:
         self.path, self.holder = Path(path), holder
         super().__init__(f"{path} is locked by another process (pid {holder or 'unknown'})")
+
+
+def a_kind(kind: object) -> str:
+    """A model kind with its article, for messages: ``"a classifier"``, ``"an encoder"``."""
+    text = str(kind)
+    return f"{'an' if text[:1].lower() in 'aeiou' else 'a'} {text}"

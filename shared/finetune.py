@@ -466,7 +466,8 @@ def finetune_classifier(
     elif trained.kept:  # no test set: how the kept epoch did on the validation split
         metrics.update(val_accuracy=trained.kept["val_accuracy"], val_macro_f1=trained.kept["val_macro_f1"])
     card = {
-        "kind": kind, "base": config.base, "labels": trained.labels, "params": asdict(config),
+        "kind": kind, "base": config.base, "labels": trained.labels,
+        "params": asdict(config) | {"lr": config.learning_rate},  # the rate used, not None for "default"
         # which version of a registered base it started from (a base name or folder: None)
         "base_version": registry.current(config.base) if config.base in registry.names() else None,
         "data_fingerprint": fingerprint([(r.text, r.label) for r in train]),

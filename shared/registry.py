@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import RegistryError
+from .errors import RegistryError, a_kind
 from .settings import get_settings
 from .storage import atomic_write_text, file_lock, fsync_dir, fsync_tree, sweep_stale, temp_dir
 
@@ -165,7 +165,7 @@ class Registry:
         shown = self.current(name) or (self.versions(name) or [None])[-1]  # none promoted yet
         held = self.card(name, shown).get("kind") if shown else None
         if held and kind and held != kind:
-            raise RegistryError(f"{name!r} already holds a {held} model; a {kind} needs another name")
+            raise RegistryError(f"{name!r} already holds {a_kind(held)} model; {a_kind(kind)} needs another name")
 
     def promote(self, name: str, version: str) -> None:
         self.path(name, version)  # raises on an unknown version

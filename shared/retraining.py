@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .classifier import Classifier
-from .data import LabelledText, fingerprint, read_labelled
-from .errors import DataError, RegistryError, VerticalsError
+from .data import LabelledText, fingerprint, read_labelled, same_text
+from .errors import DataError, RegistryError, VerticalsError, a_kind
 from .evaluate import classification_metrics
 from .export import CHECK_TEXTS, export_dir, export_model
 from .finetune import TrainConfig, finetune_classifier
@@ -126,11 +126,6 @@ def _summary(metrics: dict, truth: Sequence[str]) -> dict:
             "macro_f1": round(float(sum(f1) / len(f1)), 4) if f1 else 0.0}
 
 
-def same_text(text: str) -> str:
-    """A text as compared for overlap between data sets: spacing and case ignored."""
-    return " ".join(text.split()).casefold()
-
-
 def _old_data(registry: Registry, name: str) -> tuple[str, Path, dict]:
     version = registry.current(name)
     if version is None:
@@ -138,7 +133,7 @@ def _old_data(registry: Registry, name: str) -> tuple[str, Path, dict]:
     directory = registry.path(name, version)
     card = registry.card(name, version)
     if card.get("kind", "classifier") != "classifier":
-        raise VerticalsError(f"model {name!r} is a {card.get('kind')}, retrain needs a classifier")
+        raise VerticalsError(f"model {name!r} is {a_kind(card.get('kind'))}, retrain needs a classifier")
     for file in ("train.csv", "eval.csv"):
         if not (directory / file).is_file():
             raise VerticalsError(

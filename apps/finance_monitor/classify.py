@@ -94,7 +94,8 @@ def aggregate_sentiment(sentences: list[str], probs: np.ndarray, labels: list[st
     """Combine per-sentence probabilities into one verdict.
 
     Each sentence weighs ``1.1 - P(neutral)``: a polar sentence speaks louder than filler.
-    Returns (label, P(pos) - P(neg), the ``keep`` sentences most sure of that label).
+    Returns (label, P(pos) - P(neg), the ``keep`` sentences most sure of that label; none for a
+    neutral verdict, which nothing pushed: "The company did not comment further." drove it).
 
     >>> p = np.array([[0.1, 0.8, 0.1], [0.9, 0.05, 0.05]])
     >>> aggregate_sentiment(["Results due Monday.", "Profit collapsed."], p,
@@ -108,7 +109,8 @@ def aggregate_sentiment(sentences: list[str], probs: np.ndarray, labels: list[st
     best = int(mean.argmax())
     net = float(mean[index.get("positive", best)] - mean[index.get("negative", best)])
     order = np.argsort(-probs[:, best])
-    driving = [sentences[i] for i in order[:keep] if probs[i].argmax() == best]
+    driving = [sentences[i] for i in order[:keep] if probs[i].argmax() == best] \
+        if labels[best] != "neutral" else []
     return labels[best], round(net, 4), driving
 
 

@@ -149,7 +149,8 @@ def show_articles(service: FinanceService) -> None:
         found = article(service.engine, int(chosen))
         show_article(found)
         st.code(found["text"] or "(headline only)", language=None, wrap_lines=True)
-        st.text("Driving sentences: " + " | ".join(found["driving"]))
+        if found["driving"]:  # none for a neutral verdict
+            st.text("Driving sentences: " + " | ".join(found["driving"]))
 
 
 def option_label(article_id: int, title: str, width: int = 90) -> str:
@@ -173,10 +174,10 @@ def show_health(service: FinanceService) -> None:
     frame = health_frame(service.engine, {s.name: s.interval_s for s in service.config.sources})
     if frame.empty:
         st.info("No polls yet: run `verticals finance run` or `verticals finance poll-once`.")
-    # words for what is missing: no success yet, no error (a grey "None" read as a fault)
     if (stale := frame["state"].str.endswith("is `verticals finance run` running?")).any():
         st.warning(f"{stale.sum()} source(s) not polled for three of their intervals: is "
                    "`verticals finance run` running? (`verticals finance demo` starts the demo's)")
+    # words for what is missing: no success yet, no error (a grey "None" read as a fault)
     frame["last_success"] = utc_minutes(frame["last_success"], missing="never")
     frame["last_error_at"] = utc_minutes(frame["last_error_at"], missing="")
     st.dataframe(frame.fillna({"last_error": ""}), hide_index=True, width="stretch",

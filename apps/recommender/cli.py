@@ -192,18 +192,21 @@ def dashboard(port: int = 8503,
                   help="Interactions CSV; goes with --items.")] = None,
               prefix: Annotated[str | None, typer.Option(
                   help="Registry prefix of the models (default: rec with your files, demo "
-                       "without).")] = None) -> None:
+                       "without).")] = None,
+              scores: Annotated[Path | None, typer.Option(
+                  help="A `recommend score` output to show beside each user's list (default: "
+                       "the demo's).")] = None) -> None:
     """Open the recommender dashboard (streamlit run) on the demo data or on your files."""
     if (items is None) != (interactions is None):
         raise VerticalsError("--items and --interactions go together: the dashboard reads the "
                              "catalogue and the interactions that refer to it")
-    for path in (items, interactions):  # before the browser opens, as every command says it
+    for path in (items, interactions, scores):  # before the browser opens, as every command says it
         if path is not None:
             check_file(path)
     # the dashboard reads its inputs from these (a streamlit script takes no options of its own)
     chosen = {"VERTICALS_REC_ITEMS": items and items.resolve(),
               "VERTICALS_REC_INTERACTIONS": interactions and interactions.resolve(),
-              "VERTICALS_REC_PREFIX": prefix}
+              "VERTICALS_REC_PREFIX": prefix, "VERTICALS_REC_SCORES": scores and scores.resolve()}
     open_dashboard(Path(__file__).with_name("dashboard.py"), port,
                    {key: str(value) for key, value in chosen.items() if value})
 

@@ -16,7 +16,7 @@ import streamlit as st
 
 from apps.recommender.features import FEATURE_NAMES, TEXT_FEATURES
 from apps.recommender.service import DEMO_PREFIX, Recommendation, RecommenderService
-from shared import get_registry
+from shared import get_registry, get_settings
 from shared.errors import VerticalsError
 from shared.ui import markdown_text, show_model_card
 
@@ -68,6 +68,34 @@ def recommendations_table(recs: list[Recommendation]) -> pd.DataFrame:
         return table
     empty = [c for c, nothing in (("text interest", 0), ("because", "")) if (table[c] == nothing).all()]
     return table.drop(columns=empty)
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def batch_scores(path: str, stamp: tuple) -> pd.DataFrame:
+    """A batch job's output, read once per file version (``stamp``: size and mtime)."""
+    return pd.read_parquet(path, columns=["user_id", "item_id", "score", "rank"])
+
+
+def show_batch(path: str, user_id: str, service: RecommenderService) -> None:
+    """What the last batch run delivered for this user: the scores people actually receive."""
+    if not path or not Path(path).is_file():
+        st.caption("No batch output to show: `verticals recommend score ... --out FILE` writes one, and "
+                   "`verticals recommend dashboard --scores FILE` shows it here (the demo's is made by "
+                   "`verticals recommend demo`).")
+        return
+    frame = batch_scores(path, file_stamp(path))
+    mine = frame[frame["user_id"] == user_id].sort_values("rank")
+    made = pd.Timestamp(Path(path).stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")
+    st.caption(f"{Path(path).name}, written {made} UTC: {len(frame):,} rows for {frame['user_id'].nunique():,} "
+               "users. The list above is scored now; this is what the last run delivered, and they differ "
+               "after new interactions or models.")
+    if mine.empty:
+        st.caption("This user has no rows in it.")
+        return
+    titles = dict(zip(service.items["item_id"], service.items["title"], strict=True))
+    st.dataframe(pd.DataFrame({"rank": mine["rank"], "title": mine["item_id"].map(titles),
+                               "score": 100 * mine["score"]}), hide_index=True, width="stretch",
+                 column_config={"score": st.column_config.NumberColumn("score", format="%.2f%%")})
 
 
 def show_why(top: Recommendation) -> None:
@@ -138,6 +166,11 @@ if history.empty:
 else:
     history["taken"] = history.pop("label").map({1: "yes", 0: "shown only"})
     st.dataframe(history.drop(columns=["item_id"]), hide_index=True, width="stretch")
+
+st.subheader("From the batch job")
+scores = os.environ.get("VERTICALS_REC_SCORES") or (
+    str(get_settings().home / "recommender" / "demo_scores.parquet") if demo else "")
+show_batch(scores, user_id, service)
 
 st.subheader("Models")
 for card in cards:

@@ -30,6 +30,25 @@ def test_classify_json_registers_and_lists(tmp_path, toy_files):
     assert [m["name"] for m in listed["models"]] == ["toy"]
     shown = json.loads(run_cli(tmp_path, "models", "show", "toy").stdout)
     assert shown["metrics"]["accuracy"] == result["accuracy"]
+    # the toy task has 72 texts: its test rows repeat training ones, and the run says so
+    [note] = result["notes"]
+    assert note.endswith("test rows have a text the training rows hold too: their scores are not held out")
+    assert f"note: {note}" in done.stderr and shown["warning"] == note
+    assert shown["columns"] == {"text": "text", "label": "label"}  # what `retrain` reads new rows by
+
+
+def test_a_worse_run_under_a_serving_name_says_how_to_go_back(tmp_path, toy_files, home):
+    from shared.registry import Registry
+
+    Registry(tmp_path / "models").save("toy", lambda d: None, {"kind": "classifier", "metrics": {"macro_f1": 1.0}})
+    train, test = toy_files  # 4 tokens read no sentiment word ("[CLS] the product was"): a poor model
+    done = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--test", str(test), "--epochs", "1",
+                   "--batch-size", "16", "--max-length", "4", "--name", "toy", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["version"] == "v2" and result["macro_f1"] < 1.0
+    assert result["notes"][-1] == (f"v2 scores macro-F1 {result['macro_f1']:.4f}, below v1's 1.0000 (each on its "
+                                   "own test set), and now serves: `verticals models rollback toy` returns to v1")
 
 
 def test_classify_fits_every_row_with_a_probe_when_asked(tmp_path, toy_files):
@@ -196,6 +215,8 @@ def test_export_checks_a_biencoder_on_its_held_out_pairs(tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["kind"] == "embedder" and report["check_texts"] == 5 and report["onnx_agreement"] == 1.0
+    assert list(report["files"]) == ["onnx"] and report["files"]["onnx"].endswith(" MB)")  # where it went
+    assert "not_served" not in report, "said only when a form is refused"
 
 
 def test_toy_rows_are_balanced_enough():
@@ -228,6 +249,24 @@ def test_both_retrain_commands_print_one_schema(monkeypatch, tmp_path):
     assert RetrainReport(**json.loads(core.stdout)) == report
     readable = CliRunner().invoke(core_app, ["finetune", "retrain", "intents", "--data", str(data)])
     assert "current: v2" in readable.stdout and "  macro_f1: 0.9000" in readable.stdout
+
+
+def test_retrain_reads_new_rows_by_the_columns_the_model_was_trained_from(monkeypatch, tmp_path, home):
+    from typer.testing import CliRunner
+
+    import shared.retraining
+    from shared.cli import app as core_app
+    from shared.registry import Registry
+    from shared.retraining import RetrainReport
+
+    Registry().save("b77", lambda d: None, {"kind": "classifier", "columns": {"text": "utterance", "label": "intent"}})
+    got, report = [], RetrainReport("b77", "v2", True, "promoted", "v1", {}, {}, "v2")
+    monkeypatch.setattr(shared.retraining, "retrain", lambda name, rows: got.extend(rows) or report)
+    data = tmp_path / "new.csv"
+    data.write_text("utterance,intent\nmy card was swallowed,card_swallowed\n")
+    done = CliRunner().invoke(core_app, ["finetune", "retrain", "b77", "--data", str(data), "--json"])
+    assert done.exit_code == 0, done.output
+    assert [(r.text, r.label) for r in got] == [("my card was swallowed", "card_swallowed")]
 
 
 def test_a_folder_that_holds_no_model_is_one_line(tmp_path, home) -> None:

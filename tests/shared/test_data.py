@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.data import LabelledText, fingerprint, read_labelled, read_table, write_labelled
+from shared.data import LabelledText, fingerprint, read_labelled, read_table, split_notes, write_labelled
 from shared.errors import DataError
 
 cell = st.text(alphabet=string.ascii_letters + string.digits + " ,\"'é中\n", min_size=1, max_size=30).filter(
@@ -51,6 +51,16 @@ def test_missing_column_and_empty_cell(tmp_path):
         read_labelled(path)
     path.write_text("text,label\nhi,a\n  ,b\n")
     with pytest.raises(DataError, match=r"row 3: empty 'text'"):
+        read_labelled(path)
+
+
+@pytest.mark.parametrize("content", ["text;label\nProfit rose;positive\nSales, fell;negative\n",
+                                     "text;label\nProfit rose;positive\n", "text\tlabel\nProfit rose\tpositive\n"])
+def test_a_file_separated_otherwise_is_named_so(tmp_path, content):
+    path = tmp_path / "data.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=r"data.csv, row 1: the header is one cell \('text(;|\\t)label'\): the file is "
+                                        r"separated by (semicolons|tabs) — save it as CSV, separated by commas$"):
         read_labelled(path)
 
 
@@ -122,3 +132,16 @@ def test_missing_column_offers_only_options_the_command_has(tmp_path):
     with pytest.raises(DataError) as caught:
         read_labelled(path, column_flags="--text-col/--label-col")
     assert str(caught.value).endswith("add them to the header or pass --text-col/--label-col")
+
+
+def test_split_notes_name_shared_texts_and_missing_labels() -> None:
+    train = [LabelledText("Profit rose", "positive"), LabelledText("Profit fell", "negative"),
+             LabelledText("Board met", "neutral")]
+    assert split_notes(train, [LabelledText("profit  ROSE", "positive"), LabelledText("Sales fell", "negative"),
+                               LabelledText("CEO met", "neutral")]) == [
+        "1 of the 3 test rows have a text the training rows hold too: their scores are not held out"]
+    assert split_notes(train, [LabelledText("Sales rose", "positive"), LabelledText("CEO met", "neutral")]) == [
+        "the test set has no rows labelled negative: macro-F1 counts such a label as F1 0 wherever the model "
+        "predicts it"]
+    assert split_notes(train, [LabelledText("Sales rose", "positive"), LabelledText("Sales fell", "negative"),
+                               LabelledText("CEO met", "neutral")]) == []

@@ -95,7 +95,7 @@ def test_a_rejected_retrain_of_a_hand_laid_model_leaves_it_serving(tmp_path):
 def test_a_name_keeps_its_kind_before_any_version_is_promoted(tmp_path):
     registry = Registry(tmp_path)
     registry.save("enc", _write("one"), {"kind": "encoder"}, promote=False)
-    with pytest.raises(RegistryError, match="already holds a encoder model"):
+    with pytest.raises(RegistryError, match="already holds an encoder model"):
         registry.save("enc", _write("two"), {"kind": "classifier"})
 
 
@@ -127,7 +127,7 @@ def test_a_bad_name_is_refused_before_any_training(tmp_path):
 def test_a_name_keeps_its_kind_and_stays_inside_the_registry(tmp_path):
     registry = Registry(tmp_path)
     registry.save("enc", _write("one"), {"kind": "encoder"})
-    with pytest.raises(RegistryError, match="'enc' already holds a encoder model; a classifier needs another name"):
+    with pytest.raises(RegistryError, match="'enc' already holds an encoder model; a classifier needs another name"):
         registry.save("enc", _write("two"), {"kind": "classifier"})
     assert registry.versions("enc") == ["v1"]
     assert registry.save("enc", _write("three"), {"kind": "encoder"}) == "v2"

@@ -122,6 +122,9 @@ def test_sentences_tickers_and_aggregation() -> None:
     label, net, driving = aggregate_sentiment(["a", "b", "c"], np.array(probs),
                                               ["negative", "neutral", "positive"])
     assert label == "positive" and driving == ["b", "c"] and net > 0.3
+    label, net, driving = aggregate_sentiment(["Results due.", "No comment."], np.array(probs[:1] * 2),
+                                              ["negative", "neutral", "positive"])
+    assert (label, net, driving) == ("neutral", 0.0, []), "nothing drove a neutral verdict"
 
 
 def _obs(hour: float, sentiment: str, key: str = "topic:Macro", i: int = 0) -> Observation:

@@ -73,6 +73,27 @@ def test_dashboard_shows_history_reranked_list_and_cards(dashboard_env: dict) ->
     assert any("rests on" in w.value for w in at.warning)  # the thin validation, on the card
 
 
+def test_the_batch_jobs_scores_for_the_user_are_shown_beside_the_live_list(
+        dashboard_env: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+    assert any(c.value.startswith("No batch output to show") for c in at.caption)
+    user = at.selectbox[0].value
+    items = pd.read_csv(dashboard_env["VERTICALS_REC_ITEMS"])
+    first, second = items["item_id"][:2]
+    out = tmp_path / "scores.parquet"
+    pd.DataFrame({"user_id": [user, user, "someone else"], "item_id": [second, first, first],
+                  "score": [0.02, 0.05, 0.5], "rank": [2, 1, 1]}).to_parquet(out)
+    monkeypatch.setenv("VERTICALS_REC_SCORES", str(out))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+    assert not at.exception, at.exception
+    assert "From the batch job" in [h.value for h in at.subheader]
+    assert any(c.value.startswith("scores.parquet, written ") and ": 3 rows for 2 users." in c.value
+               for c in at.caption)
+    [batch] = [d.value for d in at.dataframe if list(d.value.columns) == ["rank", "title", "score"]]
+    titles = dict(zip(items["item_id"], items["title"]))
+    assert list(batch["title"]) == [titles[first], titles[second]] and list(batch["score"]) == [5.0, 2.0]
+
+
 def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> None:
     at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
     at.selectbox[0].select(at.selectbox[0].options[-1]).run()
