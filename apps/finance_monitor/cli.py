@@ -344,7 +344,8 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     for h in frame.itertuples():
         when = f"{h.last_success:%Y-%m-%d %H:%M} UTC" if pd.notna(h.last_success) else "never"
         gone = "" if h.in_config else " (not in the config)"
-        typer.echo(f"{h.source}{gone}: {h.state}; last success {when}; {h.new_last_poll} new in the last "
+        hint = " — is `verticals finance run` running?" if h.state.startswith("stale: ") else ""
+        typer.echo(f"{h.source}{gone}: {h.state}{hint}; last success {when}; {h.new_last_poll} new in the last "
                    f"poll, {h.new_total} in {h.polls} polls")
 
 

@@ -174,7 +174,7 @@ def show_health(service: FinanceService) -> None:
     frame = health_frame(service.engine, {s.name: s.interval_s for s in service.config.sources})
     if frame.empty:
         st.info("No polls yet: run `verticals finance run` or `verticals finance poll-once`.")
-    if (stale := frame["state"].str.endswith("is `verticals finance run` running?")).any():
+    if (stale := frame["state"].str.startswith("stale: ")).any():
         st.warning(f"{stale.sum()} source(s) not polled for three of their intervals: is "
                    "`verticals finance run` running? (`verticals finance demo` starts the demo's)")
     # words for what is missing: no success yet, no error (a grey "None" read as a fault)

@@ -206,8 +206,8 @@ def health_frame(engine: Engine, configured: dict[str, int] | None = None,
 
 def source_state(health: SourceHealth, interval_s: int | None, now: datetime) -> str:
     """``"ok"``, ``"failing 2x: HTTP 404"``, or, when the source has not been polled for three
-    of its intervals (five minutes at least), ``"no poll for 8 h (every 10 s): is `verticals
-    finance run` running?"``; ``interval_s`` None: a source the config no longer polls.
+    of its intervals (five minutes at least), ``"stale: no poll for 8 h (every 10 s)"`` (the
+    poller is not running); ``interval_s`` None: a source the config no longer polls.
 
     subtle: with the poller stopped, every source read "ok" with 0 failures for hours."""
     if health.consecutive_failures:
@@ -219,7 +219,7 @@ def source_state(health: SourceHealth, interval_s: int | None, now: datetime) ->
     if idle is not None and idle <= max(3 * interval_s, 300):
         return "ok"
     since = f"no poll for {_duration(idle)}" if idle is not None else "never polled"
-    return f"{since} (every {_duration(interval_s)}): is `verticals finance run` running?"
+    return f"stale: {since} (every {_duration(interval_s)})"
 
 
 def _duration(seconds: float) -> str:

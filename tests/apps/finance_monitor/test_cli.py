@@ -79,7 +79,7 @@ def test_poll_once_says_when_it_polls_nothing_and_which_model_to_train(home, tmp
 def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> None:
     from apps.finance_monitor.store import Article, SourceHealth
 
-    path, engine = home_with_db(home, tmp_path, [("a", "http://127.0.0.1:9/a.xml")])
+    path, engine = home_with_db(home, tmp_path, [("a", "http://127.0.0.1:9/a.xml"), ("b", "http://127.0.0.1:9/b.xml")])
     with session_scope(engine) as session:
         session.add(Article(id=7, content_hash="h1", url="http://n.test/1", source="a", title="Bank fined",
                             published=datetime(2026, 3, 2, 9, 30), topic="Macro", sentiment="negative",
@@ -89,6 +89,8 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
         session.add(SourceHealth(source="a", url="http://127.0.0.1:9/a.xml", last_success=datetime(2026, 3, 2, 10),
                                  last_attempt=utcnow() - timedelta(minutes=2), polls=3, articles_last_poll=2,
                                  total_new=2))
+        session.add(SourceHealth(source="b", url="http://127.0.0.1:9/b.xml", last_success=datetime(2026, 3, 2, 10),
+                                 last_attempt=utcnow() - timedelta(hours=30), polls=1))
         session.add(SourceHealth(source="old", url="http://127.0.0.1:9/b.xml", consecutive_failures=2,
                                  last_error="HTTP 404", polls=2))
     listed = runner.invoke(app, ["articles", "--config", str(path)])
@@ -102,6 +104,8 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
     health = runner.invoke(app, ["sources", "--config", str(path)])
     assert health.stdout.splitlines() == [
         "a: ok; last success 2026-03-02 10:00 UTC; 2 new in the last poll, 2 in 3 polls",
+        "b: stale: no poll for 30 h (every 1 s) — is `verticals finance run` running?; last success "
+        "2026-03-02 10:00 UTC; 0 new in the last poll, 0 in 1 polls",
         "old (not in the config): failing 2x: HTTP 404; last success never; 0 new in the last poll, 0 in 2 polls"]
 
 

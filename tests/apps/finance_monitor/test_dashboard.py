@@ -231,8 +231,7 @@ def test_article_table_says_how_many_it_leaves_out_and_search_is_literal(home) -
     assert count_articles(engine, search="50%") == 1
     health = health_frame(engine, {"a": 60})
     assert dict(zip(health["source"], health["in_config"])) == {"a": True, "gone": False}
-    assert list(health["state"]) == ["never polled (every 1 min): is `verticals finance run` running?",
-                                     "never polled"]
+    assert list(health["state"]) == ["stale: never polled (every 1 min)", "never polled"]
 
 
 def test_a_source_not_polled_for_three_intervals_says_so() -> None:
@@ -240,8 +239,8 @@ def test_a_source_not_polled_for_three_intervals_says_so() -> None:
 
     now = datetime(2026, 3, 2, 12)
     polled = SourceHealth(source="a", last_attempt=datetime(2026, 3, 2, 4), last_success=datetime(2026, 3, 2, 4))
-    assert source_state(polled, 10, now) == "no poll for 8 h (every 10 s): is `verticals finance run` running?"
-    assert source_state(polled, 3600, now) == "no poll for 8 h (every 1 h): is `verticals finance run` running?"
+    assert source_state(polled, 10, now) == "stale: no poll for 8 h (every 10 s)"
+    assert source_state(polled, 3600, now) == "stale: no poll for 8 h (every 1 h)"
     assert source_state(polled, 3 * 3600, now) == "ok"
     assert source_state(polled, 10, datetime(2026, 3, 2, 4, 4)) == "ok", "five minutes at least"
     assert source_state(polled, None, now) == "ok", "not in the config: not expected to poll"
