@@ -214,28 +214,29 @@ def list_models(as_json: JsonFlag = False) -> None:
 
 
 @models_app.command("show")
-def show(name: str, version: str | None = None) -> None:
-    """Print a model's card as JSON."""
+def show(name: str, version: str | None = None, as_json: JsonFlag = False) -> None:
+    """Print a model's card as JSON (indented; --json: on one line)."""
     from .registry import get_registry
 
-    print(json.dumps(get_registry().card(name, version), indent=2))
+    print(json.dumps(get_registry().card(name, version), indent=None if as_json else 2))
 
 
 @models_app.command("promote")
-def promote(name: str, version: str) -> None:
+def promote(name: str, version: str, as_json: JsonFlag = False) -> None:
     """Make VERSION the one that loads by name."""
     from .registry import get_registry
 
     get_registry().promote(name, version)
-    print(f"{name}: {version} is current")
+    print(json.dumps({"name": name, "current": version}) if as_json else f"{name}: {version} is current")
 
 
 @models_app.command("rollback")
-def rollback(name: str) -> None:
+def rollback(name: str, as_json: JsonFlag = False) -> None:
     """Go back to the previously promoted version."""
     from .registry import get_registry
 
-    print(f"{name}: {get_registry().rollback(name)} is current")
+    version = get_registry().rollback(name)
+    print(json.dumps({"name": name, "current": version}) if as_json else f"{name}: {version} is current")
 
 
 @models_app.command("export")
@@ -301,7 +302,9 @@ def explain_cmd(
              "its words are kept whole while TEXT's are explained.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """The words that pushed a classifier's prediction for TEXT, strongest first."""
+    """The words that pushed a classifier's prediction for TEXT: each word's score is how much the
+    predicted label's probability falls without it (printed strongest first; --json: every word
+    in text order, for highlighting)."""
     from .classifier import load_classifier
     from .explanations import explain
 
@@ -324,7 +327,8 @@ def explain_cmd(
     if as_json:
         print(json.dumps(result))
         return
-    print(f"prediction: {result['label']} (p {result['probability']:.2f})")
+    print(f"prediction: {result['label']} (p {result['probability']:.2f}); each word: how much that "
+          "probability falls without it")
     for token, score in sorted(attributions, key=lambda t: -abs(t[1]))[:10]:
         print(f"  {token:<20} {score:+.3f}")
 

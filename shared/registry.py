@@ -22,6 +22,7 @@ from .storage import atomic_write_text, file_lock, fsync_dir, fsync_tree, sweep_
 
 _VERSION = re.compile(r"^v(\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+DISCARDED = "DISCARDED"  # the numbers of discarded versions, never given again
 
 
 class Registry:
@@ -107,8 +108,10 @@ class Registry:
         try:
             write(tmp)
             while True:
-                existing = self.versions(name)
-                version = f"v{int(existing[-1][1:]) + 1 if existing else 1}"
+                # subtle: a discarded number is never given again; a retrain said "v5 discarded"
+                # and the next one promoted another v5, and the record read as one version
+                taken = [int(v[1:]) for v in self.versions(name)] + self._discarded(name)
+                version = f"v{max(taken, default=0) + 1}"
                 stamped = {**card, "name": name, "version": version, "created": _now()}
                 (tmp / "card.json").write_text(json.dumps(stamped, indent=2, default=str))
                 fsync_tree(tmp)  # on disk before the rename publishes it
@@ -144,17 +147,26 @@ class Registry:
         """
         doomed = self.root / name / f".{name}.old-{os.getpid()}"  # sweep_stale's pattern
         shutil.rmtree(doomed, ignore_errors=True)  # an interrupted discard of this process
+        with self._pointers():
+            numbers = sorted(set(self._discarded(name)) | {int(version[1:])})
+            atomic_write_text(self.root / name / DISCARDED, "".join(f"v{n}\n" for n in numbers))
         os.rename(self.path(name, version), doomed)
         shutil.rmtree(doomed, ignore_errors=True)
         folder = self.root / name
         if any(p.is_dir() for p in folder.iterdir()):
             return
-        for pointer in ("CURRENT", "HISTORY", "LAST_RETRAIN.json"):
+        for pointer in ("CURRENT", "HISTORY", "LAST_RETRAIN.json", DISCARDED):
             (folder / pointer).unlink(missing_ok=True)
         try:
             folder.rmdir()
         except OSError:
             pass  # another run started saving a version meanwhile
+
+    def _discarded(self, name: str) -> list[int]:
+        """The numbers of ``name``'s discarded versions (``DISCARDED``: one ``v5`` a line)."""
+        path = self.root / name / DISCARDED
+        lines = path.read_text().split() if path.exists() else []
+        return [int(line[1:]) for line in lines if re.fullmatch(r"v\d+", line)]
 
     def check_kind(self, name: str, kind: str | None) -> None:
         """Raise if ``name`` already holds models of another kind (call it before training).

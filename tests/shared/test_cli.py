@@ -285,3 +285,21 @@ def test_a_folder_that_holds_no_model_is_one_line(tmp_path, home) -> None:
         with pytest.raises(ModelNotFoundError, match=problem) as raised:
             resolve_model(folder)
         assert "\n" not in str(raised.value)
+
+
+def test_models_show_promote_and_rollback_take_json(home) -> None:
+    from typer.testing import CliRunner
+
+    from shared.cli import app as core_app
+    from shared.registry import Registry
+
+    registry = Registry()
+    for accuracy in (0.8, 0.9):
+        registry.save("toy", lambda d: None, {"kind": "classifier", "metrics": {"accuracy": accuracy}})
+    runner = CliRunner()
+    promoted = runner.invoke(core_app, ["models", "promote", "toy", "v1", "--json"])
+    assert json.loads(promoted.stdout) == {"name": "toy", "current": "v1"}
+    rolled = runner.invoke(core_app, ["models", "rollback", "toy", "--json"])
+    assert json.loads(rolled.stdout) == {"name": "toy", "current": "v2"}
+    shown = runner.invoke(core_app, ["models", "show", "toy", "--json"])
+    assert len(shown.stdout.strip().splitlines()) == 1 and json.loads(shown.stdout)["metrics"]["accuracy"] == 0.9

@@ -145,6 +145,8 @@ def test_discarding_the_last_version_removes_the_name(tmp_path):
     registry.save("fold", _write("two"), {"kind": "classifier"})
     registry.discard("fold", "v2")
     assert registry.versions("fold") == ["v1"] and registry.current("fold") == "v1"
+    assert registry.save("fold", _write("three"), {"kind": "classifier"}) == "v3", "v2 is not given twice"
+    registry.discard("fold", "v3")
     registry.discard("fold", "v1")
     assert "fold" not in registry.names() and not (tmp_path / "fold").exists()
 
@@ -167,7 +169,7 @@ def test_an_interrupted_discard_leaves_no_half_version_listed(tmp_path, monkeypa
         registry.discard("fold", "v2")
     monkeypatch.setattr(registry_module.shutil, "rmtree", real_rmtree)
     assert registry.versions("fold") == ["v1"] and registry.card("fold")["version"] == "v1"
-    assert registry.save("fold", _write("three"), {"kind": "classifier"}) == "v2"
+    assert registry.save("fold", _write("three"), {"kind": "classifier"}) == "v3"  # v2 was discarded
 
 
 def test_resolve_model_takes_a_pinned_version(home):

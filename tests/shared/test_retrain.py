@@ -70,8 +70,8 @@ def test_worse_model_is_discarded_and_the_same_data_not_retried(home, full_model
     assert not report.promoted and report.new_metrics["macro_f1"] < report.old_metrics["macro_f1"]
     assert report.version == "v2" and report.reason.endswith("kept the old version; v2 discarded")
     assert registry.versions("toy") == ["v1"] and registry.current("toy") == "v1"
-    assert sorted(p.name for p in (registry.root / "toy").iterdir()) == ["CURRENT", "HISTORY", "LAST_RETRAIN.json",
-                                                                        "v1"]  # no weights left behind
+    assert sorted(p.name for p in (registry.root / "toy").iterdir()) == [
+        "CURRENT", "DISCARDED", "HISTORY", "LAST_RETRAIN.json", "v1"]  # no weights left behind
     assert retrain_from_file("toy", str(new)) is None  # same rejected rows: not tried again
     assert registry.versions("toy") == ["v1"]
 
