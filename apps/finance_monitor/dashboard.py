@@ -60,8 +60,9 @@ def show_alerts(service: FinanceService) -> None:
     config = service.config.alerts
     st.caption(f"baseline: the median count of negative articles per {config.window_hours:g}-hour "
                f"window over the {config.baseline_windows} windows before; z: how far above that "
-               f"baseline the window is, in robust standard deviations (an alert needs z ≥ "
-               f"{config.z_threshold:g}).")
+               f"baseline the window is, in robust standard deviations, never taken below the "
+               f"count's own chance spread, √baseline or 1 (so over a baseline of 0, z is the "
+               f"count itself; an alert needs z ≥ {config.z_threshold:g}).")
     for alert in found:
         show_alert(service, alert)
 
@@ -164,10 +165,14 @@ def show_article(found: dict) -> None:
     if found["topic"] is None and found["sentiment"] is None:
         st.text("not classified yet")
         return
+    # subtle: a corrected sentiment's score is the label's (+1.00), which read as a model's
+    by_analyst = " (set by an analyst)"
     score = "" if found["score"] is None else f" ({found['score']:+.2f})"
+    topic = (found["topic"] or "not classified yet") + (by_analyst if "topic" in found["corrected"] else "")
+    sentiment = (found["sentiment"] or "not classified yet") + \
+        (by_analyst if "sentiment" in found["corrected"] else score)
     # an analyst may correct one label before the models have read the article
-    st.text(f"topic: {found['topic'] or 'not classified yet'} · "
-            f"sentiment: {found['sentiment'] or 'not classified yet'}{score}")
+    st.text(f"topic: {topic} · sentiment: {sentiment}")
 
 
 def show_health(service: FinanceService) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Engine, func, or_, select
 from shared import session_scope
 
 from .classify import split_sentences
-from .store import AlertRow, Article, SourceHealth, utcnow
+from .store import AlertRow, Article, Correction, SourceHealth, utcnow
 from .trends import WindowStat, trend_rows
 
 ARTICLE_COLUMNS = ["id", "published", "source", "title", "topic", "sentiment", "score",
@@ -173,15 +173,17 @@ def topics(engine: Engine) -> list[str]:
 
 
 def article(engine: Engine, article_id: int) -> dict | None:
-    """One article with its text and driving sentences."""
+    """One article with its text and driving sentences, and which labels an analyst set
+    (``corrected``: ``["sentiment"]``)."""
     with session_scope(engine) as session:
         found = session.get(Article, article_id)
         if found is None:
             return None
+        corrected = sorted(session.scalars(select(Correction.field).where(Correction.article_id == article_id)))
         return {"id": found.id, "title": found.title, "text": found.text, "url": found.url,
                 "topic": found.topic, "sentiment": found.sentiment,
                 "score": _shown(found.sentiment_score), "driving": found.driving_sentences(),
-                "tickers": found.ticker_list()}
+                "tickers": found.ticker_list(), "corrected": corrected}
 
 
 def health_frame(engine: Engine, configured: dict[str, int] | None = None,

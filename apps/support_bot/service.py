@@ -272,6 +272,8 @@ class SupportService:
         cid, status = self.store.open_conversation(conversation_id)
         if status == "handed_off":
             answer = Answer(WAITING_TEXT, AnswerKind.WAITING)
+            if asks_for_person(message):
+                self.store.add_reason(cid, PERSON_REASON)
         elif asks_for_person(message):
             answer = Answer("", AnswerKind.HANDOFF, reason=PERSON_REASON)
         elif reply := pleasantry_reply(message):

@@ -326,6 +326,15 @@ class SupportStore:
             s.flush()
             return row.id
 
+    def add_reason(self, cid: str, reason: str) -> None:
+        """Add ``reason`` to the open ticket of conversation ``cid`` (once): the customer asked
+        for a person while waiting, and the agents' queue still said "out of scope"."""
+        with session_scope(self.engine) as s:
+            row = s.scalars(select(TicketRow).where(TicketRow.conversation_id == cid, TicketRow.status == "open")
+                            .order_by(TicketRow.id.desc())).first()
+            if row is not None and reason not in row.reason:
+                row.reason = f"{row.reason}; then {reason}" if row.reason else reason
+
     def tickets(self, status: str | None = "open") -> list[Ticket]:
         query = select(TicketRow).order_by(TicketRow.id)
         if status:

@@ -111,7 +111,7 @@ def test_articles_are_chosen_by_title_and_corrected_in_sight(filled) -> None:
     save.click().run()
     assert not at.exception, at.exception
     assert f"Article {target}: sentiment set to positive" in [s.value for s in at.success]
-    assert "topic: Macro · sentiment: positive (+1.00)" in [t.value for t in at.text]
+    assert "topic: Macro · sentiment: positive (set by an analyst)" in [t.value for t in at.text]
     at.number_input(key="c-id").set_value(9999).run()
     assert "No article with id 9999." in [i.value for i in at.info]
 

@@ -49,6 +49,10 @@ def test_out_of_scope_is_handed_off_and_bot_stays_quiet(bot: SupportService) -> 
     again = bot.ask("where is my order?", answer.conversation_id)
     assert again.kind is AnswerKind.WAITING
     assert [t.id for t in bot.handoffs()] == [answer.ticket_id]
+    reason = bot.handoffs()[0].reason
+    for _ in range(2):  # asking for a person while waiting tells the agents, once
+        assert bot.ask("I want to talk to a human", answer.conversation_id).kind is AnswerKind.WAITING
+    assert bot.handoffs()[0].reason == f"{reason}; then asked for a person"
     bot.release(answer.ticket_id)
     back = bot.ask("where is my order?", answer.conversation_id)
     assert back.kind in (AnswerKind.TEMPLATE, AnswerKind.GROUNDED)
