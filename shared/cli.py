@@ -111,10 +111,10 @@ def classify(
     per_class = result.metrics.pop("per_class", {})
     result.metrics.pop("confusion", None)
     result.metrics.pop("labels", None)
-    if not as_json and per_class:
-        print(_per_class_table(per_class), file=sys.stderr)
     emit({"name": result.name, "version": result.version, **result.metrics,
           **({"per_class": per_class} if as_json else {}), **({"notes": notes} if notes else {})}, as_json)
+    if not as_json and per_class:  # on stdout with the rest of the result, not among the progress bars
+        print(_per_class_table(per_class))
 
 
 def _per_class_table(per_class: dict) -> str:
@@ -128,15 +128,28 @@ def _per_class_table(per_class: dict) -> str:
 def mlm(
     corpus: Annotated[Path, typer.Option(help="Unlabelled text: .txt (one per line) or CSV with text.")],
     name: str = typer.Option(..., help="Registry name of the adapted encoder."),
-    base: str = "minilm", epochs: int = 1, as_json: JsonFlag = False,
+    base: str = "minilm", epochs: int = 1, max_length: int = 64, batch_size: int = 32,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Domain-adaptive masked-LM pretraining; then `finetune classify --base NAME` starts from it."""
+    """Domain-adaptive masked-LM pretraining; then `finetune classify --base NAME` starts from it.
+
+    Held-out perplexities: before (the base with a fresh masked-LM head), base_encoder (the head
+    trained, the encoder untouched: the fair baseline) and after (both adapted); lower is better."""
     from .data import read_texts
     from .pretrain import pretrain_mlm
     from .registry import get_registry
 
-    version = pretrain_mlm(read_texts(corpus), name=name, base=base, epochs=epochs)
-    emit({"name": name, "version": version, **get_registry().card(name, version).get("metrics", {})}, as_json)
+    version = pretrain_mlm(read_texts(corpus), name=name, base=base, epochs=epochs, max_length=max_length,
+                           batch_size=batch_size)
+    metrics = get_registry().card(name, version).get("metrics", {})
+    notes = [f"only {metrics['n_heldout_texts']} held-out text(s): the perplexities are a rough guide"] \
+        if metrics.get("n_heldout_texts", 20) < 20 else []
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not as_json:
+        print("perplexity: before = fresh masked-LM head; base_encoder = head trained, encoder untouched "
+              "(the baseline); after = adapted. Lower is better.", file=sys.stderr)
+    emit({"name": name, "version": version, **metrics, **({"notes": notes} if notes else {})}, as_json)
 
 
 @finetune_app.command("contrastive")
