@@ -147,10 +147,11 @@ class Registry:
         """
         doomed = self.root / name / f".{name}.old-{os.getpid()}"  # sweep_stale's pattern
         shutil.rmtree(doomed, ignore_errors=True)  # an interrupted discard of this process
+        source = self.path(name, version)  # a version that does not exist: refused before any change
         with self._pointers():
             numbers = sorted(set(self._discarded(name)) | {int(version[1:])})
             atomic_write_text(self.root / name / DISCARDED, "".join(f"v{n}\n" for n in numbers))
-        os.rename(self.path(name, version), doomed)
+        os.rename(source, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
         folder = self.root / name
         if any(p.is_dir() for p in folder.iterdir()):

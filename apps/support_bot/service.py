@@ -44,8 +44,10 @@ MAX_CHARS = 2000
 # words that point back at an earlier turn, and openings that continue one ("and for kids?")
 _ANAPHORA = frozenset("it its that this they them their those these one ones there".split())
 # "how much is it to ship a bike?", "how long does it take to deliver": an "it" after its verb
-# that points ahead to a "to ..." clause refers to nothing said before
-_DUMMY_IT = re.compile(r"\b(?:is|does|do|would|will|was|can|could)\s+it\s+(?:\w+\s+){0,2}?to\s+"
+# that points ahead to a "to ..." clause refers to nothing said before. Not "can it be delivered
+# to spain?" or "is it shipped to ...": a passive "it" is the thing asked about
+_DUMMY_IT = re.compile(r"\b(?:is|does|do|would|will|was|can|could)\s+it\s+"
+                       r"(?:(?!(?:be|been|being|get|got)\b)\w+(?<!ed)\s+){0,2}?to\s+"
                        r"(?!(?:a|an|the|my|your|our|his|her|their|me|us|you|him|them|it|this|that)\b)"
                        r"(?=[a-z])", re.I)
 _ELLIPSIS = re.compile(r"^\W*(?:and|also|or|same for|what about|how about|what if)\b", re.I)

@@ -133,6 +133,9 @@ def test_mask_pii(text: str, expected: str | None) -> None:
     ("How long does it take to deliver to Spain?", False),
     ("is it possible to return it?", True),  # the second "it" does
     ("does it come to the store?", True),
+    ("can it be delivered to spain?", True),  # a passive "it" is the thing asked about
+    ("is it shipped to norway?", True),
+    ("does it cost extra to ship a bike?", False),
     ("how long does it take?", True),
 ])
 def test_is_follow_up(message: str, expected: bool) -> None:
