@@ -27,7 +27,7 @@ from apps.finance_monitor.views import (
     trends_frame,
 )
 from shared import VerticalsError
-from shared.ui import show_model_card
+from shared.ui import markdown_text, show_model_card
 
 MEASURES = {"negatives": "negative articles", "negative_share": "negative share",
             "net_sentiment": "net sentiment", "count": "articles"}
@@ -149,7 +149,11 @@ def show_articles(service: FinanceService) -> None:
                               format_func=lambda i: option_label(i, titles[i]))
         found = article(service.engine, int(chosen))
         show_article(found)
-        st.code(found["text"] or "(headline only)", language=None, wrap_lines=True)
+        # as prose, escaped: scraped text never renders as Markdown or HTML (it read as code)
+        if found["text"]:
+            st.markdown(markdown_text(found["text"]))
+        else:
+            st.caption("(headline only)")
         if found["driving"]:  # none for a neutral verdict
             st.text("Driving sentences: " + " | ".join(found["driving"]))
 

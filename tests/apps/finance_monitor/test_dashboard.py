@@ -119,13 +119,19 @@ def test_articles_are_chosen_by_title_and_corrected_in_sight(filled) -> None:
 def test_scraped_html_is_shown_as_text(filled) -> None:
     from streamlit.testing.v1 import AppTest
 
+    from shared.ui import markdown_text
+
+    body = "<img src=x onerror=alert(1)> *not bold* and $5 to $9"
+    with session_scope(filled.engine) as session:
+        session.execute(update(Article).where(Article.title == EVIL).values(text=body))
     at = AppTest.from_file(str(SCRIPT), default_timeout=120).run()
     at.text_input(key="f-search").input("Bold").run()
     assert not at.exception
     [table] = [d.value for d in at.dataframe if "tickers" in getattr(d.value, "columns", [])]
     assert list(table["title"]) == [EVIL]
-    assert all("<script>" not in m.value for m in at.markdown)  # never rendered as markup
+    assert not any(re.search(r"(?<!\\)<", m.value) for m in at.markdown)  # every "<" escaped: no markup
     assert any(EVIL == t.value for t in at.text)
+    assert markdown_text(body) in [m.value for m in at.markdown], "the body as prose, every mark escaped"
 
 
 def _configured(home: Path, monkeypatch) -> object:
