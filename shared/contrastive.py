@@ -99,15 +99,15 @@ def retrieval_metrics(
     return {"recall_at_1": recall_at_k(ranked, relevant, 1), "mrr": mrr(ranked, relevant, 10)}
 
 
-def _check_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+def _check_pairs(pairs: Sequence[tuple[str, str]], source: str | Path = "pairs") -> list[tuple[str, str]]:
     clean = []
     for row, pair in enumerate(pairs, start=1):
         if len(pair) != 2 or not str(pair[0]).strip() or not str(pair[1]).strip():
-            raise DataError("pairs", row, "needs a non-empty query and positive passage",
+            raise DataError(source, row, "needs a non-empty query and positive passage",
                             "fill both cells or drop the row")
         clean.append((str(pair[0]), str(pair[1])))
     if len(clean) < 4:
-        raise DataError("pairs", None, f"has {len(clean)} pairs, need at least 4",
+        raise DataError(source, None, f"has {len(clean)} pairs, need at least 4",
                         "add (query, positive) rows")
     return clean
 
@@ -185,11 +185,13 @@ def train_biencoder(
     lr: float = 2e-5,
     registry: Registry | None = None,
     keep_better: bool = False,
+    source: str | Path = "pairs",
     **options: float,
 ) -> str:
     """Tune ``base`` on (query, positive) ``pairs`` with in-batch negatives; register kind
     ``biencoder`` under ``name`` and return the version. Extra ``options`` are
     :class:`BiencoderConfig` fields (``max_length``, ``scale``, ``heldout_fraction``, ``seed``).
+    ``source`` names the pairs in errors (the file they came from).
 
     With ``keep_better``, a tuning that lowers the held-out MRR is not kept: the version holds
     the base's weights and scores, and its card says so (``kept``, ``warning``, and the tuning's
@@ -203,7 +205,7 @@ def train_biencoder(
     cfg = BiencoderConfig(base, epochs, batch_size, lr, **options)
     check_name(name)
     (registry or get_registry()).check_kind(name, "biencoder")  # before minutes of training
-    pairs = _check_pairs(pairs)
+    pairs = _check_pairs(pairs, source)
     train, held = _split(pairs, cfg)
     device = get_settings().device
     torch.manual_seed(cfg.seed)
