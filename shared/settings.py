@@ -83,5 +83,10 @@ def get_settings() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         raise SettingsError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
-    settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "a file" if settings.home.is_file() else f"not a folder this process can write ({exc.strerror.lower()})"
+        raise SettingsError(f"VERTICALS_HOME {settings.home} is {why} — set VERTICALS_HOME to a writable "
+                            "folder") from None
     return settings
