@@ -43,8 +43,10 @@ def surge_of(alert: AlertRow) -> Surge:
 def raise_alerts(engine: Engine, surges: list[Surge], config: AlertConfig,
                  webhooks: tuple[WebhookConfig, ...]) -> list[int]:
     """Store new alerts (skipping ones in cooldown); returns their ids. An alert raised while
-    its window was filling takes the window's figures as it goes on surging (its webhooks are
-    not sent again): the dashboard showed "6 negative of 6" for a window that ended at 46."""
+    its window was filling takes the window's figures as new articles go on surging in it (its
+    webhooks are not sent again): the dashboard showed "6 negative of 6" for a window that ended
+    at 46. Corrections alone leave it as raised: its webhook carried those counts, and the
+    views name the drivers corrected since."""
     cooldown = timedelta(hours=config.window_hours * config.cooldown_windows)
     created = []
     for surge in surges:
@@ -53,9 +55,10 @@ def raise_alerts(engine: Engine, surges: list[Surge], config: AlertConfig,
                 same = session.scalars(select(AlertRow).where(
                     AlertRow.key == surge.key, AlertRow.window_start == surge.start)).first()
                 if same is not None:
-                    same.negatives, same.total = surge.negatives, surge.total
-                    same.baseline, same.score = surge.baseline, surge.score
-                    same.article_ids = json.dumps(list(surge.article_ids))
+                    if surge.total > same.total:  # new articles in its window, not only corrections
+                        same.negatives, same.total = surge.negatives, surge.total
+                        same.baseline, same.score = surge.baseline, surge.score
+                        same.article_ids = json.dumps(list(surge.article_ids))
                     continue
                 recent = session.scalars(select(AlertRow.negatives).where(
                     AlertRow.key == surge.key, AlertRow.window_start >= surge.start - cooldown,

@@ -519,6 +519,27 @@ def test_an_alert_raised_early_in_its_window_shows_the_whole_surge(home) -> None
         assert session.query(Delivery).count() == 1
 
 
+def test_corrections_alone_leave_an_alert_as_it_was_raised(home) -> None:
+    service = FinanceService(make_config([]))
+    start = datetime(2026, 3, 1)
+    for window in range(10):
+        _add_stories(service, start + timedelta(hours=6 * window), 4, "positive")
+    _add_stories(service, start + timedelta(hours=60, minutes=5), 6, "negative")
+    _add_stories(service, start + timedelta(hours=60, minutes=6), 2, "positive")
+    [alert_id] = service.check_alerts()
+    with session_scope(service.engine) as session:
+        raised_with = set(session.get(AlertRow, alert_id).driver_ids())
+        positive, negative = (session.scalar(select(Article.id).where(
+            Article.id.not_in(raised_with), Article.published > start + timedelta(hours=60)).limit(1)),
+            min(raised_with))
+    service.correct(positive, "sentiment", "negative")
+    service.correct(negative, "sentiment", "neutral")
+    assert service.check_alerts() == []
+    [alert] = alerts(service.engine)
+    assert (alert.negatives, alert.total, {a["id"] for a in alert.articles}) == (6, 8, raised_with)
+    assert alert.correction_note == "1 of its 6 negative articles since corrected to another sentiment"
+
+
 def test_a_quiet_start_of_the_horizon_does_not_let_an_old_window_alert_again(home) -> None:
     """Hour 9's 20 negatives were judged against busy hours 0-4 and did not surge. Once the
     horizon starts at the quiet hour 5, hour 9 has lost that baseline: it must not alert then,
