@@ -44,7 +44,7 @@ class Document:
     def content_hash(self) -> str:
         """16 hex chars over everything a chunk or citation shows, and how chunks are cut (a
         knowledge base added before a change of ``CHUNK_WORDS`` is re-chunked when re-added)."""
-        blob = "\x1f".join((self.title, self.text, self.url, f"chunks of {CHUNK_WORDS} words"))
+        blob = "\x1f".join((self.title, self.text, self.url, f"chunks of {CHUNK_WORDS} words, long sentences cut"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
@@ -102,7 +102,11 @@ def chunk_document(doc: Document, max_words: int = CHUNK_WORDS, overlap: int = 1
     graded where the two bots differed, 50-word chunks answered 29 of 37 turns right against
     21 with 120-word chunks, and handed off none of them wrongly (against 5).
     """
-    sentences = split_sentences(doc.text)
+    # subtle: a "sentence" longer than a chunk (a text without full stops, or with sentences
+    # that start in lower case) is cut into chunk-sized runs of words; whole, a 3.6 MB cell
+    # became one chunk, embedded by its first tokens and quoted in full
+    sentences = [" ".join(words[i : i + max_words]) for s in split_sentences(doc.text)
+                 for words in [s.split()] for i in range(0, len(words), max_words)]
     chunks: list[list[str]] = []
     current: list[str] = []
     for sentence in sentences:
@@ -110,6 +114,8 @@ def chunk_document(doc: Document, max_words: int = CHUNK_WORDS, overlap: int = 1
         if current and words + len(sentence.split()) > max_words:
             chunks.append(current)
             current = current[-overlap:] if overlap else []
+            if sum(len(s.split()) for s in current) + len(sentence.split()) > max_words:
+                current = []  # no room to repeat a long sentence
         current.append(sentence)
     if current and (not chunks or current != chunks[-1][-len(current):]):
         chunks.append(current)

@@ -219,6 +219,14 @@ def test_contextual_query_goes_back_to_the_last_standalone_question() -> None:
         "Where is my order? can I change it?"
 
 
+def test_a_sentence_longer_than_a_chunk_is_cut_into_chunk_sized_runs() -> None:
+    words = [f"w{i}" for i in range(130)]
+    doc = Document("long", "No full stops", " ".join(words) + " end. Then a short one.")
+    chunks = chunk_document(doc, max_words=50)
+    assert [len(c.text.split()) for c in chunks] == [50, 50, 35]
+    assert " ".join(c.text for c in chunks).split() == words + ["end.", "Then", "a", "short", "one."]
+
+
 def test_template_answer_quotes_the_whole_faq_once() -> None:
     sentences = [f"Step {i} of the return takes {i} days." for i in range(1, 9)]
     doc = Document("faq-returns", "How do I return an item?", " ".join(sentences), kind="faq")
