@@ -120,6 +120,8 @@ class Retriever:
         if extra:
             index.remove(sorted(extra))
         if missing:
+            print(f"support: indexing {len(missing)} passages the database holds and the index lacks "
+                  "(stored by a `kb add` that stopped or still runs)", file=sys.stderr)
             self._add(index, [self.chunks[i] for i in sorted(missing)])
         if missing or extra:
             print(f"support: index repaired (+{len(missing)} -{len(extra)})", file=sys.stderr)
