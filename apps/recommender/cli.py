@@ -16,7 +16,8 @@ app = typer.Typer(help="Recommender: text interest scorer, reranking, batch scor
 DEMO = Path(__file__).resolve().parents[2] / "datasets" / "recommender"
 Items = Annotated[Path, typer.Option(help="Items CSV: item_id,title[,description][,category].")]
 Interactions = Annotated[Path, typer.Option(
-    help="Interactions CSV: user_id,item_id,label[,timestamp].")]
+    help="Interactions CSV: user_id,item_id,label[,timestamp] (label 1 taken, 0 shown only; "
+         "timestamp in Unix seconds or ISO 8601).")]
 Prefix = Annotated[str, typer.Option(help="Registry prefix of the three models.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 

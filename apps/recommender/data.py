@@ -1,7 +1,8 @@
 """Items, interactions and candidates: the recommender's input files, read and validated.
 
 Formats (DESIGN.md): items ``item_id,title[,description][,category]``; interactions
-``user_id,item_id,label[,timestamp]`` (1 = clicked/bought, 0 = shown, not taken); candidates
+``user_id,item_id,label[,timestamp]`` (1 = clicked/bought, 0 = shown, not taken; timestamp in Unix
+seconds or ISO 8601); candidates
 ``user_id,item_id``. Loaders convert MovieLens folders and TALLRec JSON into these.
 """
 
@@ -91,6 +92,10 @@ def _timestamps(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
     if "timestamp" not in frame:
         return np.arange(len(frame), dtype=np.int64)
     values = pd.to_numeric(frame["timestamp"], errors="coerce")
+    dated = values.isna() & frame["timestamp"].notna()
+    if dated.any():  # ISO 8601 dates and times ("2026-06-17T17:00:00Z", "2026-06-17"), as seconds
+        when = pd.to_datetime(frame["timestamp"][dated].astype(str), format="ISO8601", utc=True, errors="coerce")
+        values[dated] = (when - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
     # subtle: "inf" parses as a number and broke the int cast with a traceback; 1e30 was taken
     bad = ~np.isfinite(values) | (values < 0) | (values >= MAX_TIMESTAMP)
     if bad.any():
@@ -100,7 +105,7 @@ def _timestamps(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
                and MAX_TIMESTAMP <= values[row] < MAX_TIMESTAMP * 1000 else
                "write seconds since 1970 or drop the column")
         raise DataError(path, file_row(path, row), "timestamp must be a number of seconds since "
-                        f"1970 (Unix time), got {value!r}", fix)
+                        f"1970 (Unix time) or an ISO 8601 date, got {value!r}", fix)
     return values.astype(np.int64).to_numpy()
 
 

@@ -56,6 +56,9 @@ def test_interactions_parse_labels_and_timestamps(tmp_path: Path, items) -> None
     assert frame["label"].tolist() == [1, 0] and frame["timestamp"].tolist() == [100, 200]
     no_time = read_interactions(write(tmp_path / "y.csv", "user_id,item_id,label\nu1,A,1\n"))
     assert no_time["timestamp"].tolist() == [0]
+    dated = read_interactions(write(tmp_path / "z.csv", "user_id,item_id,label,timestamp\n"
+                                    "u1,A,1,1970-01-01T00:01:40Z\nu1,B,0,1970-01-02\nu2,A,1,300\n"), items)
+    assert dated["timestamp"].tolist() == [100, 86400, 300]
 
 
 @pytest.mark.parametrize("rows, problem", [
@@ -63,7 +66,8 @@ def test_interactions_parse_labels_and_timestamps(tmp_path: Path, items) -> None
     ("u1,Z,1,1", "row 2: unknown item_id 'Z'"),
     ("u1,A,1,1\nu1,A,1,1", "row 3: duplicate row"),
     ("u1,A,1,soon", "row 2: timestamp must be a number"),
-    ("u1,A,1,inf", r"row 2: timestamp must be a number of seconds since 1970 \(Unix time\), got 'inf'"),
+    ("u1,A,1,inf", r"row 2: timestamp must be a number of seconds since 1970 \(Unix time\) or an ISO 8601 date, "
+                   "got 'inf'"),
     ("u1,A,1,1e30", "row 2: timestamp .* got '1e30' — write seconds since 1970"),
     ("u1,A,1,1764000000000", "got '1764000000000' — it looks like milliseconds: divide by 1000"),
     ("u1,A,1,-5", "row 2: timestamp .* got '-5'"),
