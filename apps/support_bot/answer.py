@@ -64,6 +64,7 @@ _PERSON = re.compile(
     r"(?!\s+(?:to|help|who|that|for)\b)"
     r"|\b(?:can|could)\s+(?:someone|somebody|an?\s+agent|you)\s+(?:please\s+)?call\s+me(?:\s+back)?(?:\W*$|\s*[?.!])"
     r"|\bcall-?back\b"
+    r"|(?:^|[.!?,;]\s*|\bplease\s+)call\s+me(?:\s+back)?(?:\s+(?:on|at)\s+(?:[+(\d]|\[phone\])|\s*[.!?]?\s*$)"
     r"|^\W*(?:an?\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|agent|operator|person|representative|manager|supervisor)"
     r"(?:\s+(?:please|pls|now))?\W*$", re.I)
 PERSON_REASON = "asked for a person"  # a hand-off's reason: not a gap in the knowledge base
