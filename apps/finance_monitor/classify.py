@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared import Classifier, load_classifier, resolve_model
+from shared import Classifier, ModelNotFoundError, load_classifier, resolve_model
 
 SENTIMENTS = ("negative", "neutral", "positive")
 # the score of an analyst's sentiment label, on the models' P(positive) - P(negative) scale
@@ -28,6 +28,13 @@ _ABBREV = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|Inc|Corp|Ltd|Co|St|vs|No|U\.S)\.$")
 _URL = re.compile(r"\bhttps?://[^\s)\]]+|\bwww\.[^\s)\]]+")  # a closing bracket ends a link
 _MD_LINK = re.compile(r"\[([^\]]*)\]\(\s*(?:https?://|www\.)[^)]*\)")  # [text](url) -> text
 _EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")  # what "(https://...)" leaves
+
+
+def untrained(exc: ModelNotFoundError) -> str:
+    """What to do when a finance model is missing: the core's message for a bare name goes on
+    about base names and directories."""
+    found = f"model {exc.name!r} not found" if exc.name else str(exc)
+    return f"{found}: train it with `verticals finance train` (or `verticals finance demo`)"
 
 
 def cashtags(text: str) -> list[str]:

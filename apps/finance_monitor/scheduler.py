@@ -50,6 +50,8 @@ def poll_job(config_path: str, source: str) -> None:
         log.info("poll %s: ok=%s new=%d dup=%d classified=%d alerts=%s", source, report.ok,
                  report.ingest.new, report.ingest.duplicates, processed.classified,
                  processed.new_alerts)
+        if processed.models_missing:
+            log.warning("poll %s: %s", source, processed.models_missing)
     except Exception:  # noqa: BLE001 - a job's failure is logged; the scheduler goes on
         log.exception("poll job for %s failed", source)
 

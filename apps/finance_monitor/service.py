@@ -33,7 +33,7 @@ from shared import (
 from shared import retrain as retrain_classifier
 
 from .alerts import detect_surges
-from .classify import LABEL_SCORES, ArticleClassifier, Verdict
+from .classify import LABEL_SCORES, ArticleClassifier, Verdict, untrained
 from .config import MonitorConfig
 from .corrections import (
     Change,
@@ -201,10 +201,7 @@ class FinanceService:
                     verdicts = self.classifier.classify([article_body(a.title, a.text)
                                                               for a in articles])
                 except ModelNotFoundError as exc:
-                    # subtle: the core's message for a name goes on about base names and directories
-                    found = f"model {exc.name!r} not found" if exc.name else str(exc)
-                    return total, (f"{found}: train it with `verticals finance train` (or `verticals "
-                                   "finance demo`); stored articles wait unclassified until then")
+                    return total, f"{untrained(exc)}; stored articles wait unclassified until then"
                 fixed = corrected_labels(session, [a.id for a in articles])
                 for article, verdict in zip(articles, verdicts, strict=True):
                     _label(article, verdict, fixed)

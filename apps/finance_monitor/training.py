@@ -15,6 +15,7 @@ from shared import (
     Classifier,
     DataError,
     LabelledText,
+    ModelNotFoundError,
     Registry,
     TrainConfig,
     VerticalsError,
@@ -30,7 +31,7 @@ from shared.data import check_labels_known, file_row
 from shared.export import CHECK_TEXTS
 from shared.registry import check_name
 
-from .classify import SENTIMENTS, clean_text
+from .classify import SENTIMENTS, clean_text, untrained
 from .config import ModelConfig
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "datasets" / "finance"
@@ -221,7 +222,10 @@ def evaluate_models(test_path: str | Path, models: ModelConfig) -> dict:
     out: dict = {}
     for column in columns:
         rows = read_column(test_path, column, min_classes=1)
-        classifier = load_classifier(names[column])
+        try:
+            classifier = load_classifier(names[column])
+        except ModelNotFoundError as exc:
+            raise VerticalsError(untrained(exc)) from None
         # subtle: a label the model cannot predict ("Positive") would only lower the score
         # silently; train refuses such a test file, so eval does too
         check_eval_labels(rows, column, classifier.labels, test_path,

@@ -74,6 +74,10 @@ def test_poll_once_says_when_it_polls_nothing_and_which_model_to_train(home, tmp
         "model 'finance-sentiment' not found: train it with `verticals finance train` (or `verticals "
         "finance demo`); stored articles wait unclassified until then")
     assert f"note: {path} names no sources, so nothing was polled" in result.output
+    evaluated = runner.invoke(app, ["eval", "--test", str(DATA / "test.csv"), "--config", str(path)])
+    assert evaluated.exit_code == 1 and evaluated.output.strip() == (
+        "error: model 'finance-sentiment' not found: train it with `verticals finance train` (or "
+        "`verticals finance demo`)")
 
 
 def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> None:
