@@ -27,23 +27,15 @@ def _read_frame(path: Path) -> pd.DataFrame:
     """The file as a frame of strings ("" for missing cells), indexed by spreadsheet row: the
     header is row 1 of a CSV, and a JSONL file's first record is row 1. Blank lines keep their
     numbers (and are dropped by :func:`read_table`)."""
-    if not path.exists():
-        raise DataError(path, None, "file not found", "check the path")
-    if path.is_dir():
-        raise DataError(path, None, "is a directory, expected a file", "pass a CSV/JSONL file")
     suffix = path.suffix.lower()
-    try:
-        raw = path.read_bytes()
-        if suffix != ".parquet":
-            raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise DataError(path, line, "not valid UTF-8", "re-save the file as UTF-8") from None
-    except OSError as err:
-        raise DataError(path, None, f"cannot read it ({err.strerror})", "check its permissions"
-                        ) from None
+    if suffix == ".parquet":
+        if not path.is_file():
+            read_text_file(path, "a CSV/JSONL/Parquet file")  # says what is wrong with the path
+        text = ""
+    else:
+        text = read_text_file(path, "a CSV/JSONL file")
     if suffix in (".jsonl", ".json"):
-        return _json_frame(path, raw.decode("utf-8"), lines=suffix == ".jsonl")
+        return _json_frame(path, text, lines=suffix == ".jsonl")
     csv_file = suffix != ".parquet"
     try:
         if suffix == ".parquet":
@@ -53,11 +45,11 @@ def _read_frame(path: Path) -> pd.DataFrame:
                                            encoding="utf-8", skip_blank_lines=False), 2
     except (ValueError, pd.errors.ParserError) as err:
         if csv_file:  # some rows with a cell too many: name the first
-            _check_cell_counts(path, raw.decode("utf-8"))
+            _check_cell_counts(path, text)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(path, None, f"cannot parse ({first})", "check the file format") from None
     if csv_file and not isinstance(frame.index, pd.RangeIndex):  # every row had one too many
-        _check_cell_counts(path, raw.decode("utf-8"))
+        _check_cell_counts(path, text)
     frame = frame.astype(object).where(frame.notna(), "").astype(str)  # a null is an empty cell
     frame.index = range(first_row, first_row + len(frame))
     return frame
@@ -237,22 +229,27 @@ def read_texts(path: str | Path) -> list[str]:
     path = Path(path)
     if path.suffix.lower() != ".txt":
         return read_table(path, ["text"])["text"].tolist()
-    frame_check = _read_frame_text(path)
-    lines = [line.strip() for line in frame_check.splitlines() if line.strip()]
+    lines = [line.strip() for line in read_text_file(path, "a text file").splitlines() if line.strip()]
     if not lines:
         raise DataError(path, None, "has no text lines", "put one text per line")
     return lines
 
 
-def _read_frame_text(path: Path) -> str:
+def read_text_file(path: str | Path, kind: str = "a text file") -> str:
+    """A whole UTF-8 file (a leading BOM dropped); a missing file, a folder, bytes that are not
+    UTF-8 (named by their line) or an unreadable file is a :class:`DataError` saying what to pass
+    (``kind``: "a text file", "a Markdown file")."""
+    path = Path(path)
     if not path.exists():
         raise DataError(path, None, "file not found", "check the path")
     if path.is_dir():
-        raise DataError(path, None, "is a directory, expected a file", "pass a text file")
+        raise DataError(path, None, f"is a directory, expected {kind}", f"pass {kind}")
     try:
-        return path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise DataError(path, None, f"not valid UTF-8 at byte {err.start}", "re-save as UTF-8") from None
+        line = raw[: err.start].count(b"\n") + 1
+        raise DataError(path, line, "not valid UTF-8", "re-save the file as UTF-8") from None
     except OSError as err:
         raise DataError(path, None, f"cannot read it ({err.strerror})", "check its permissions") from None
 

@@ -27,7 +27,7 @@ from shared import (
     load_classifier,
     read_table,
 )
-from shared.data import check_labels_known, file_row
+from shared.data import check_labels_known, file_row, read_text_file
 from shared.export import CHECK_TEXTS
 from shared.registry import check_name
 
@@ -85,14 +85,7 @@ def read_column(path: str | Path, column: str, fallback: bool = True,
 
 def _class_names(classes: Path) -> list[str]:
     """The label names of ``classes.txt``, one per line (label 0 first)."""
-    try:
-        text = classes.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(classes, None, f"not UTF-8 text ({err.reason} at byte {err.start})",
-                        "save it as UTF-8") from None
-    except OSError as err:
-        raise DataError(classes, None, f"cannot read the label names ({err.strerror or err})",
-                        "make it a text file with one label name per line") from None
+    text = read_text_file(classes, "a text file with one label name per line")
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 

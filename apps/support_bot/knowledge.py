@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared import read_table
-from shared.data import file_row
+from shared.data import file_row, read_text_file
 from shared.errors import DataError
 
 KB_SUFFIXES = (".csv", ".jsonl", ".md", ".markdown")
@@ -127,12 +127,9 @@ def chunk_document(doc: Document, max_words: int = CHUNK_WORDS, overlap: int = 1
 
 def _header(path: Path) -> list[str]:
     """Column names of a CSV header or a JSONL first object, with a clear error on binary files."""
-    try:
-        with path.open(encoding="utf-8-sig") as handle:  # Excel's "CSV UTF-8" starts with a BOM
-            # blank lines before the header are skipped, as read_table skips them
-            row, first = next(((n, line) for n, line in enumerate(handle, 1) if line.strip()), (1, ""))
-    except UnicodeDecodeError as err:
-        raise DataError(path, None, "not a UTF-8 text file", "save it as UTF-8 CSV/JSONL") from err
+    # blank lines before the header are skipped, as read_table skips them
+    lines = enumerate(read_text_file(path, "a CSV/JSONL file").splitlines(), 1)
+    row, first = next(((n, line) for n, line in lines if line.strip()), (1, ""))
     if not first:
         raise DataError(path, None, "the file is empty",
                         "add a header and rows: question,answer (FAQ) or id,title,text[,url] (articles)")
@@ -213,10 +210,7 @@ def _close(out: list[str], in_item: bool) -> None:
 
 def load_markdown(path: Path, root: Path | None = None) -> Document:
     """One Markdown file -> one document; the first ``# heading`` is the title."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(path, None, "not a UTF-8 text file", "save it as UTF-8 Markdown") from err
+    raw = read_text_file(path, "a Markdown file")
     title, lines, pending = path.stem.replace("-", " ").capitalize(), [], ""
     for line in list_items(raw.splitlines()):
         if line.startswith("# ") and not lines and not pending:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.data import LabelledText, fingerprint, read_labelled, read_table, split_notes, write_labelled
+from shared.data import LabelledText, fingerprint, read_labelled, read_table, read_texts, split_notes, write_labelled
 from shared.errors import DataError
 
 cell = st.text(alphabet=string.ascii_letters + string.digits + " ,\"'é中\n", min_size=1, max_size=30).filter(
@@ -42,6 +42,16 @@ def test_non_utf8_names_file_and_row(tmp_path):
     path.write_bytes("text,label\nok,a\ncaf\xe9,b\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"latin.csv, row 3: not valid UTF-8"):
         read_labelled(path)
+
+
+def test_a_text_file_that_is_not_utf8_names_its_line(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes("first line\nsecond line\ncaf\xe9 third\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"corpus.txt, row 3: not valid UTF-8"):
+        read_texts(path)
+    (tmp_path / "folder.txt").mkdir()
+    with pytest.raises(DataError, match=r"folder.txt: is a directory, expected a text file — pass a text file"):
+        read_texts(tmp_path / "folder.txt")
 
 
 def test_missing_column_and_empty_cell(tmp_path):

@@ -425,6 +425,14 @@ def test_kb_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00id,text\n")
     with pytest.raises(DataError, match="UTF-8"):
         load_kb(binary)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("question,answer\nok?,fine\ncaf\xe9?,yes\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin.csv, row 3: not valid UTF-8 — re-save the file as UTF-8"):
+        load_kb(latin)
+    (tmp_path / "md").mkdir()
+    (tmp_path / "md" / "a.md").write_bytes("# A\n\nok\n\ncaf\xe9\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"a.md, row 5: not valid UTF-8"):
+        load_kb(tmp_path / "md")
     assert len(load_kb(DEMO / "kb")) >= 40
 
 
