@@ -53,7 +53,7 @@ class BatchPlan:
 
     @property
     def work(self) -> Path:
-        return self.out.parent / f".{self.out.name}.work"
+        return work_folder(self.out)
 
     @property
     def lock(self) -> Path:
@@ -82,11 +82,20 @@ def plan_chunks(users: Sequence[str], chunk_size: int) -> list[list[str]]:
     return [ordered[i:i + chunk_size] for i in range(0, len(ordered), chunk_size)]
 
 
+def work_folder(out: Path) -> Path:
+    """Where a job writing ``out`` keeps its finished chunks until it assembles them."""
+    return out.parent / f".{out.name}.work"
+
+
 def check_output(out: Path, overwrite: bool = False) -> None:
     """Refuse an existing output unless asked to overwrite; refuse unknown suffixes."""
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise VerticalsError(f"{out}: output must end in .parquet or .csv")
     if out.exists() and not overwrite:
+        if work_folder(out).exists():  # stopped after writing it, or rescoring it with --overwrite
+            raise VerticalsError(f"{out} already exists, and the parts of a run that did not finish are "
+                                 f"beside it ({work_folder(out).name}) — pass --overwrite to finish that "
+                                 "run (its parts are reused), or choose another --out")
         raise VerticalsError(f"{out} already exists — choose another --out or pass --overwrite")
     writable_folder(out.parent, "--out")
 

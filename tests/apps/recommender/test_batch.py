@@ -92,6 +92,12 @@ def test_existing_output_refused_and_csv_supported(tmp_path: Path) -> None:
     with pytest.raises(VerticalsError, match="already exists — choose another --out"):
         run_batch(plan(out), fake_scores)
     assert run_batch(plan(out), fake_scores, overwrite=True).rows == 3 * len(USERS)
+    with pytest.raises(InjectedFailure):  # a rescoring stopped part-way leaves its parts beside the output
+        run_batch(plan(out), fake_scores, overwrite=True, fail_after=1)
+    with pytest.raises(VerticalsError, match=r"already exists, and the parts of a run that did not finish are "
+                                             r"beside it \(.scores.csv.work\) — pass --overwrite to finish"):
+        run_batch(plan(out), fake_scores)
+    assert run_batch(plan(out), fake_scores, overwrite=True).skipped == 1
     with pytest.raises(VerticalsError, match="must end in .parquet or .csv"):
         run_batch(plan(tmp_path / "scores.txt"), fake_scores)
 
