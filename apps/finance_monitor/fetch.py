@@ -366,8 +366,11 @@ class Fetcher:
             raise FetchError(url, f"HTTP {status}")
         ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if status != 304 and ctype not in accept:
+            # the source's kind in the config (config.SourceKind) decides what is accepted
+            fix = ('; it is an HTML page: set kind = "page" for this source' if ctype in HTML_TYPES else
+                   '; it is a feed: set kind = "feed" for this source' if ctype in FEED_TYPES else "")
             raise FetchError(url, f"unexpected content type {ctype or 'none'!r}, "
-                             f"expected one of {', '.join(accept)}")
+                             f"expected one of {', '.join(accept)}{fix}")
         body = b"" if status == 304 else self._body(url, response)
         return FetchResult(url=str(response.url), status=status, content=body,
                            content_type=ctype, etag=response.headers.get("etag"),

@@ -221,8 +221,12 @@ def test_a_redirect_loop_is_stopped(server) -> None:
 
 def test_wrong_content_type_is_refused(server) -> None:
     server.routes["/page"] = Route(body=b"<html>hi</html>", ctype="text/html")
-    with pytest.raises(FetchError, match="unexpected content type 'text/html'"):
+    with pytest.raises(FetchError, match="unexpected content type 'text/html', expected one of .*; it is an "
+                                         "HTML page: set kind = \"page\" for this source"):
         poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/page")))
+    server.routes["/feed.xml"] = Route(body=FEED)
+    with pytest.raises(FetchError, match='it is a feed: set kind = "feed" for this source'):
+        poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/feed.xml"), kind=SourceKind.PAGE))
 
 
 def test_private_addresses_are_refused_unless_allowed(server) -> None:
