@@ -61,7 +61,10 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
     allowed = correction_labels(field, allowed)
     value = value.strip()
     if not value or (allowed and value not in allowed):
-        raise VerticalsError(f"{field} must be one of {allowed}, got {value!r}")
+        new_topic = field == "topic" and value
+        raise VerticalsError(f"{field} must be one of {allowed}, got {value!r}" + (
+            " — a new topic takes a topic model trained with it: add its examples to the topics file "
+            "and run `verticals finance train --topics FILE`" if new_topic else ""))
     with session_scope(engine) as session:
         article = session.get(Article, article_id)
         if article is None:

@@ -257,6 +257,9 @@ def test_corrections_change_the_article_and_feed_retraining(home, server, models
 
     with pytest.raises(VerticalsError, match="sentiment must be one of"):
         service.correct(1, "sentiment", "furious")
+    with pytest.raises(VerticalsError, match=r"topic must be one of .* got 'Dividend' — a new topic takes a "
+                                             r"topic model trained with it: .*`verticals finance train --topics FILE`"):
+        service.correct(1, "topic", "Dividend")
 
 
 def test_a_correction_before_classification_is_kept(home, server, models) -> None:
