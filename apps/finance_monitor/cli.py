@@ -231,7 +231,7 @@ def serve_demo_feeds(port: int = 8765, speed: float = 1800.0) -> None:
 
 
 @app.command()
-def dashboard(config: ConfigOpt = None, port: int = 8501) -> None:
+def dashboard(config: ConfigOpt = None, port: int = 8504) -> None:
     """Open the finance dashboard (`streamlit run`)."""
     open_dashboard(Path(__file__).with_name("dashboard.py"), port,
                    {"VERTICALS_FINANCE_CONFIG": str(config_path(config))})

@@ -158,6 +158,6 @@ def demo(as_json: JsonFlag = False) -> None:
 
 
 @app.command()
-def dashboard(port: int = 8501) -> None:
+def dashboard(port: int = 8502) -> None:
     """Open the support dashboard (streamlit run)."""
     open_dashboard(Path(__file__).with_name("dashboard.py"), port)
