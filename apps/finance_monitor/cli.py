@@ -307,7 +307,8 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
     except VerticalsError as exc:
         return _fail(exc)
     if not _rows_as_lines(frame, as_json,
-                          "no articles match" if topic or sentiment or source or search else "no articles yet"):
+                          "no articles match" if topic or sentiment or source or search else "no articles yet",
+                          "articles"):
         return
     for a in frame.itertuples():  # an unclassified article's labels are NaN in the frame
         label = f"{a.sentiment} {a.score:+.2f}" if isinstance(a.sentiment, str) else "not classified yet"
@@ -315,11 +316,15 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
         typer.echo(f"[{a.id}] {a.published:%Y-%m-%d %H:%M} {a.source}: {a.title} ({topic}; {label})")
 
 
-def _rows_as_lines(frame: pd.DataFrame, as_json: bool, empty: str) -> bool:
-    """Print ``frame`` as JSON records (``--json``) or ``empty`` when it has no rows; True when
-    the caller is to print its rows as lines."""
+def _rows_as_lines(frame: pd.DataFrame, as_json: bool, empty: str, key: str) -> bool:
+    """Print ``frame`` as ``{key: [records]}`` (``--json``; times as ISO 8601 UTC, to the
+    second) or ``empty`` when it has no rows; True when the caller is to print its rows as lines."""
     if as_json:
-        print(json.dumps(frame.to_dict(orient="records"), default=str))
+        frame = frame.copy()
+        for column in frame.select_dtypes(include="datetime").columns:
+            frame[column] = frame[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        frame = frame.astype(object).where(frame.notna(), None)  # null, not NaN (not JSON)
+        print(json.dumps({key: frame.to_dict(orient="records")}, default=str))
         return False
     if frame.empty:
         typer.echo(empty)
@@ -339,7 +344,7 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
         frame = health_frame(_engine(config), polled)
     except VerticalsError as exc:
         return _fail(exc)
-    if not _rows_as_lines(frame, as_json, "no source polled yet"):
+    if not _rows_as_lines(frame, as_json, "no source polled yet", "sources"):
         return
     for h in frame.itertuples():
         when = f"{h.last_success:%Y-%m-%d %H:%M} UTC" if pd.notna(h.last_success) else "never"

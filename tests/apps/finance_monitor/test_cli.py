@@ -6,6 +6,7 @@ import json
 import re
 from datetime import datetime, timedelta
 
+import pytest
 from typer.testing import CliRunner
 
 from apps.finance_monitor.cli import app
@@ -102,9 +103,13 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
         "[8] 2026-03-02 10:00 a: Board meets (-; not classified yet)",
         "[7] 2026-03-02 09:30 a: Bank fined (Macro; negative -0.91)"]
     negative = runner.invoke(app, ["articles", "--sentiment", "negative", "--json", "--config", str(path)])
-    assert [a["id"] for a in json.loads(negative.stdout)] == [7]
+    [found] = json.loads(negative.stdout)["articles"]
+    assert (found["id"], found["published"]) == (7, "2026-03-02T09:30:00Z")
     earnings = runner.invoke(app, ["articles", "--topic", "Earnings", "--config", str(path)])
     assert earnings.stdout == "no articles match\n"
+    as_json = runner.invoke(app, ["sources", "--json", "--config", str(path)]).stdout
+    never = {s["source"]: s for s in json.loads(as_json, parse_constant=pytest.fail)["sources"]}["old"]
+    assert never["last_success"] is None  # null, not NaN (which is no JSON)
     health = runner.invoke(app, ["sources", "--config", str(path)])
     assert health.stdout.splitlines() == [
         "a: ok; last success 2026-03-02 10:00 UTC; 2 new in the last poll, 2 in 3 polls",
