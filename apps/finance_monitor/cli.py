@@ -340,11 +340,10 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     from .views import health_frame
 
     try:
-        polled = {s.name: s.interval_s for s in _config(config, needs_config=False).sources}
-        frame = health_frame(_engine(config), polled)
+        frame = health_frame(_engine(config), _config(config, needs_config=False).sources)
     except VerticalsError as exc:
         return _fail(exc)
-    if not _rows_as_lines(frame, as_json, "no source polled yet", "sources"):
+    if not _rows_as_lines(frame, as_json, "no sources: none configured, none polled", "sources"):
         return
     for h in frame.itertuples():
         when = f"{h.last_success:%Y-%m-%d %H:%M} UTC" if pd.notna(h.last_success) else "never"

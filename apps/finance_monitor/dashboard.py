@@ -180,9 +180,9 @@ def show_article(found: dict) -> None:
 
 
 def show_health(service: FinanceService) -> None:
-    frame = health_frame(service.engine, {s.name: s.interval_s for s in service.config.sources})
+    frame = health_frame(service.engine, service.config.sources)
     if frame.empty:
-        st.info("No polls yet: run `verticals finance run` or `verticals finance poll-once`.")
+        st.info("No sources: add them to the config (see `config.py`), then run `verticals finance run`.")
     if (stale := frame["state"].str.startswith("stale: ")).any():
         st.warning(f"{stale.sum()} source(s) not polled for three of their intervals: is "
                    "`verticals finance run` running? (`verticals finance demo` starts the demo's)")

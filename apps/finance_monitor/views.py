@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from sqlalchemy import ColumnElement, Engine, func, or_, select
 from shared import session_scope
 
 from .classify import split_sentences
+from .config import SourceConfig
 from .store import AlertRow, Article, Correction, SourceHealth, utcnow
 from .trends import WindowStat, trend_rows
 
@@ -186,23 +188,27 @@ def article(engine: Engine, article_id: int) -> dict | None:
                 "tickers": found.ticker_list(), "corrected": corrected}
 
 
-def health_frame(engine: Engine, configured: dict[str, int] | None = None,
+def health_frame(engine: Engine, configured: Sequence[SourceConfig] | None = None,
                  now: datetime | None = None) -> pd.DataFrame:
     """Source health: a ``state`` in words (:func:`source_state`), last success, last error,
-    articles in the last poll, failure streak. ``configured``: the config's sources and their
-    poll intervals in seconds; with it, an ``in_config`` column marks the sources whose history
-    remains though the config no longer polls them."""
-    now = now or utcnow()
+    articles in the last poll, failure streak. ``configured``: the config's sources; with them,
+    the ones never polled are listed too, and an ``in_config`` column marks the sources whose
+    history remains though the config no longer polls them."""
+    now, intervals = now or utcnow(), {s.name: s.interval_s for s in configured or ()}
     with session_scope(engine) as session:
-        rows = [[h.source, source_state(h, (configured or {}).get(h.source), now), h.url,
+        found = {h.source: h for h in session.scalars(select(SourceHealth))}
+        for source in configured or ():
+            found.setdefault(source.name, SourceHealth(source=source.name, url=source.url, polls=0, total_new=0,
+                                                       articles_last_poll=0, consecutive_failures=0))
+        rows = [[h.source, source_state(h, intervals.get(h.source), now), h.url,
                  h.last_success, h.last_error_at, h.last_error, h.consecutive_failures,
                  h.articles_last_poll, h.total_new, h.polls]
-                for h in session.scalars(select(SourceHealth).order_by(SourceHealth.source))]
+                for _, h in sorted(found.items())]
     frame = pd.DataFrame(rows, columns=["source", "state", "url", "last_success", "last_error_at",
                                         "last_error", "failures_in_a_row", "new_last_poll",
                                         "new_total", "polls"])
     if configured is not None:
-        frame.insert(1, "in_config", frame["source"].isin(list(configured)))
+        frame.insert(1, "in_config", frame["source"].isin(list(intervals)))
     return frame
 
 

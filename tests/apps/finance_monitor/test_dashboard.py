@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from apps.finance_monitor.config import render_config
+from apps.finance_monitor.config import SourceConfig, render_config
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.store import AlertRow, Article, Base, SourceHealth
 from apps.finance_monitor.views import alerts, articles_frame, count_articles, health_frame
@@ -235,9 +235,12 @@ def test_article_table_says_how_many_it_leaves_out_and_search_is_literal(home) -
     assert list(articles_frame(engine, search="50%")["title"]) == ["Rates cut 50% today"]
     assert list(articles_frame(engine, search="snake_")["title"]) == ["snake_case story"]
     assert count_articles(engine, search="50%") == 1
-    health = health_frame(engine, {"a": 60})
-    assert dict(zip(health["source"], health["in_config"])) == {"a": True, "gone": False}
-    assert list(health["state"]) == ["stale: never polled (every 1 min)", "never polled"]
+    health = health_frame(engine, [SourceConfig("a", "http://n.test/a.xml", interval_s=60),
+                                   SourceConfig("new", "http://n.test/new.xml", interval_s=60)])
+    assert dict(zip(health["source"], health["in_config"])) == {"a": True, "gone": False, "new": True}
+    assert list(health["state"]) == ["stale: never polled (every 1 min)", "never polled",
+                                     "stale: never polled (every 1 min)"]
+    assert list(health["url"])[2] == "http://n.test/new.xml"
 
 
 def test_a_source_not_polled_for_three_intervals_says_so() -> None:
