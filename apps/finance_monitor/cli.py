@@ -296,7 +296,8 @@ def correct(article_id: int, topic: str | None = None, sentiment: str | None = N
 
 @app.command()
 def articles(topic: str | None = None, sentiment: str | None = None, source: str | None = None,
-             search: Annotated[str | None, typer.Option(help="Text in the title (any case).")] = None,
+             search: Annotated[str | None, typer.Option(
+                 help="Text in the title, the story or the tickers (any case).")] = None,
              limit: Annotated[int, typer.Option(min=1)] = 20, config: ConfigOpt = None,
              as_json: JsonFlag = False) -> None:
     """Stored articles, newest first, with the ID that `correct` takes and their labels."""
@@ -313,7 +314,8 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
     for a in frame.itertuples():  # an unclassified article's labels are NaN in the frame
         label = f"{a.sentiment} {a.score:+.2f}" if isinstance(a.sentiment, str) else "not classified yet"
         topic = a.topic if isinstance(a.topic, str) else "-"
-        typer.echo(f"[{a.id}] {a.published:%Y-%m-%d %H:%M} {a.source}: {a.title} ({topic}; {label})")
+        tickers = f"; {a.tickers}" if isinstance(a.tickers, str) and a.tickers else ""
+        typer.echo(f"[{a.id}] {a.published:%Y-%m-%d %H:%M} {a.source}: {a.title} ({topic}; {label}{tickers})")
 
 
 def _rows_as_lines(frame: pd.DataFrame, as_json: bool, empty: str, key: str) -> bool:
