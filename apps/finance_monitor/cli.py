@@ -334,6 +334,42 @@ def _rows_as_lines(frame: pd.DataFrame, as_json: bool, empty: str, key: str) -> 
 
 
 @app.command()
+def trends(by: Annotated[str, typer.Option(help="topic or ticker")] = "topic",
+           key: Annotated[list[str] | None, typer.Option(
+               help="A topic or ticker to show (repeat for more); default: those with open alerts, "
+                    "then the most negative articles, 5 in all.")] = None,
+           windows: Annotated[int, typer.Option(min=1, help="How many of the latest windows to show.")] = 4,
+           config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
+    """Per-topic or per-ticker sentiment: articles, negatives and net sentiment in each window."""
+    from .service import FinanceService
+    from .views import default_keys, open_alert_keys, trends_frame
+
+    if by not in ("topic", "ticker"):
+        return _fail(VerticalsError(f"--by must be topic or ticker, got {by!r}"))
+    try:
+        with FinanceService(_config(config, needs_config=False)) as service:
+            frame = trends_frame(service.trends(), by)
+            hours = service.config.alerts.window_hours
+            alerted = [k.partition(":")[2] for k in open_alert_keys(service.engine) if k.startswith(f"{by}:")]
+    except VerticalsError as exc:
+        return _fail(exc)
+    unknown = [k for k in key or [] if k not in set(frame["key"])]
+    if unknown:
+        return _fail(VerticalsError(f"no {by} {unknown[0]!r} in the trends — `verticals finance trends --by "
+                                    f"{by} --json` lists them"))
+    shown = key or default_keys(frame, alerted)
+    frame = frame[frame["key"].isin(shown)].groupby("key", sort=False).tail(windows)
+    if not _rows_as_lines(frame, as_json, f"no classified articles with a {by} yet", "trends"):
+        return
+    for name in shown:
+        typer.echo(f"{name}{' (open alert)' if name in alerted else ''} — windows of {hours:g} h, UTC:")
+        for w in frame[frame["key"] == name].itertuples():
+            figures = (f"  {w.negatives:4d} negative ({w.negative_share:.0%})  net {w.net_sentiment:+.2f}"
+                       if w.count else "")
+            typer.echo(f"    {w.window:%Y-%m-%d %H:%M}  {w.count:4d} articles{figures}")
+
+
+@app.command()
 def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Source health: last success, last error, new articles; sources the config no longer
     names are marked."""

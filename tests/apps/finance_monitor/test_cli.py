@@ -81,6 +81,37 @@ def test_poll_once_says_when_it_polls_nothing_and_which_model_to_train(home, tmp
         "`verticals finance demo`)")
 
 
+def test_trends_per_topic_and_ticker(home, tmp_path) -> None:
+    from apps.finance_monitor.store import Article
+
+    path, engine = home_with_db(home, tmp_path, [])
+    stories = [(datetime(2026, 3, 2, 1), "Macro", "negative", -0.9, "NWB"),
+               (datetime(2026, 3, 2, 2), "Macro", "positive", 0.5, ""),
+               (datetime(2026, 3, 2, 13), "Macro", "negative", -0.7, "NWB"),
+               (datetime(2026, 3, 2, 14), "Earnings", "neutral", 0.0, "")]
+    with session_scope(engine) as session:
+        session.add_all(Article(content_hash=str(i), url=f"http://n.test/{i}", source="a", title=f"story {i}",
+                                published=when, fetched_at=when, classified_at=when, topic=topic,
+                                sentiment=sentiment, sentiment_score=score, tickers=tickers)
+                        for i, (when, topic, sentiment, score, tickers) in enumerate(stories))
+    shown = runner.invoke(app, ["trends", "--config", str(path)])
+    assert shown.exit_code == 0 and shown.stdout.splitlines() == [
+        "Macro — windows of 6 h, UTC:",
+        "    2026-03-02 00:00     2 articles     1 negative (50%)  net -0.20",
+        "    2026-03-02 06:00     0 articles",
+        "    2026-03-02 12:00     1 articles     1 negative (100%)  net -0.70",
+        "Earnings — windows of 6 h, UTC:",
+        "    2026-03-02 00:00     0 articles",
+        "    2026-03-02 06:00     0 articles",
+        "    2026-03-02 12:00     1 articles     0 negative (0%)  net +0.00"]
+    ticker = json.loads(runner.invoke(app, ["trends", "--by", "ticker", "--windows", "1", "--json",
+                                            "--config", str(path)]).stdout, parse_constant=pytest.fail)
+    assert ticker == {"trends": [{"key": "NWB", "window": "2026-03-02T12:00:00Z", "count": 1, "negatives": 1,
+                                  "negative_share": 1.0, "net_sentiment": -0.7}]}
+    unknown = runner.invoke(app, ["trends", "--key", "Crypto", "--config", str(path)])
+    assert unknown.exit_code == 1 and "no topic 'Crypto' in the trends" in unknown.output
+
+
 def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> None:
     from apps.finance_monitor.store import Article, SourceHealth
 
