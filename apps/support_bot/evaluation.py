@@ -118,7 +118,7 @@ def evaluate_retrieval(kb_path: str | Path, queries_path: str | Path, seed: int 
     with tempfile.TemporaryDirectory() as tmp:
         store = SupportStore(f"sqlite:///{tmp}/kb.db")
         store.upsert_documents(load_kb(kb_path))
-        queries = read_questions(queries_path, {d["id"] for d in store.documents()})
+        queries = read_questions(queries_path, {d["id"] for d in store.documents()}, kb=kb_path)
         retriever = Retriever(store, _local(registry, bot.embedder), reranker, config,
                               path=Path(tmp) / "index")
         # subtle: reindex, not warm_up, which would say it builds the bot's index

@@ -264,14 +264,18 @@ def load_kb(path: str | Path) -> list[Document]:
     return docs
 
 
-def read_questions(path: str | Path, known: set[str]) -> list[tuple[str, str]]:
+def read_questions(path: str | Path, known: set[str], kb: str | Path | None = None) -> list[tuple[str, str]]:
     """``(query, relevant_id)`` rows of a labelled-questions CSV, each id a document of the KB
-    (``known``); an unknown id is a one-line error naming its row."""
+    (``known``: the bot's, or that read from ``kb``); an unknown id is a one-line error naming
+    its row."""
     frame = read_table(path, ["query", "relevant_id"])
     pairs = [(q.strip(), d.strip()) for q, d in zip(frame["query"], frame["relevant_id"],
                                                      strict=True)]
     for row, (_, doc_id) in enumerate(pairs, start=2):
         if doc_id not in known:
-            raise DataError(path, row, f"relevant_id {doc_id!r} is not a document of the KB",
-                            "use the ids that `verticals support kb list` shows")
+            where = f"of {kb}" if kb else "of the KB"
+            fix = (f"use the ids of {kb}'s documents (a FAQ's is its question as a slug, "
+                   "faq-how-do-i-x; a Markdown file's its path under the folder, without .md)") if kb else \
+                "use the ids that `verticals support kb list` shows"
+            raise DataError(path, row, f"relevant_id {doc_id!r} is not a document {where}", fix)
     return pairs

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
@@ -19,7 +21,15 @@ from apps.support_bot.answer import (
     without_repeats,
 )
 from apps.support_bot.intents import IntentDecision, Status, Thresholds, abstention_metrics, calibrate, decide
-from apps.support_bot.knowledge import Chunk, Document, chunk_document, faq_id, load_markdown, split_sentences
+from apps.support_bot.knowledge import (
+    Chunk,
+    Document,
+    chunk_document,
+    faq_id,
+    load_markdown,
+    read_questions,
+    split_sentences,
+)
 from apps.support_bot.masking import mask_pii
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.retrieval import Passage
@@ -34,6 +44,7 @@ from apps.support_bot.training import (
     split_questions,
     trained_on,
 )
+from shared.errors import DataError
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -217,6 +228,16 @@ def test_contextual_query_goes_back_to_the_last_standalone_question() -> None:
         "What does a Full Service include? how much is it? and how long does it take?"
     assert contextual_query(["Where is my order?"], "can I change it?") == \
         "Where is my order? can I change it?"
+
+
+def test_an_unknown_relevant_id_says_where_ids_come_from(tmp_path: Path) -> None:
+    questions = tmp_path / "q.csv"
+    questions.write_text("query,relevant_id\nhow long?,faq-how-long\nwhere?,gifts\n")
+    with pytest.raises(DataError, match=r"row 3: relevant_id 'gifts' is not a document of kb — use the ids of "
+                                        r"kb's documents \(.*a Markdown file's its path under the folder"):
+        read_questions(questions, {"faq-how-long", "guides/gifts"}, kb="kb")
+    with pytest.raises(DataError, match="is not a document of the KB — use the ids that `verticals support kb list`"):
+        read_questions(questions, {"faq-how-long"})
 
 
 def test_a_sentence_longer_than_a_chunk_is_cut_into_chunk_sized_runs() -> None:
