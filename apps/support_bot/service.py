@@ -243,6 +243,13 @@ class SupportService:
             result["replaced_from_other_files"] = change.taken_over
         return result
 
+    def unlinked_templates(self) -> dict[str, str]:
+        """``{intent: document id}`` of the answer templates no longer in the knowledge base (a
+        FAQ's question edited gives it a new id): those intents are answered by search until the
+        bot is trained again."""
+        retriever = self.retriever
+        return {intent: doc for intent, doc in self.bot.templates.items() if not retriever.document_chunks(doc)}
+
     def kb_remove(self, doc_ids: list[str]) -> int:
         retriever = self.retriever  # before the database changes (see kb_add)
         removed = self.store.remove_documents(doc_ids)

@@ -33,6 +33,11 @@ def test_kb_list_ask_and_remove(bot_home: Path) -> None:
     assert "repaired" not in result.stderr  # the index loads before the database changes
     again = _json(runner.invoke(app, ["ask", "How long are gift cards valid?", "--json"]))
     assert "guides/gift-cards" not in {c["doc_id"] for c in again["citations"]}
+    assert "templates_unlinked" not in removed
+    template = runner.invoke(app, ["kb", "remove", "faq-what-are-your-store-opening-hours", "--json"])
+    assert _json(template)["templates_unlinked"] == {"store_hours": "faq-what-are-your-store-opening-hours"}
+    assert ("note: the answer template of store_hours is no longer in the knowledge base; those questions are "
+            "answered by search until you run `verticals support train` again") in template.stderr
 
 
 def test_an_unknown_conversation_is_an_error_not_a_new_chat(bot_home: Path) -> None:
