@@ -71,21 +71,25 @@ def train(
     epochs: Annotated[int, typer.Option(min=1, help="Epochs of the intent classifier.")] = 8,
     max_length: Annotated[int, typer.Option(
         min=1, help="Tokens of a message the intent classifier reads.")] = 32,
-    tune_retriever: Annotated[bool, typer.Option(help="Contrastive-tune the retriever.")] = True,
-    reranker: Annotated[bool, typer.Option(help="Train a cross-encoder reranker.")] = True,
+    # subtle: one-name flags; a --x/--no-x pair takes two columns, and at 80 columns the help
+    # cut the option names to "--tune-retriev…"
+    no_tune_retriever: Annotated[bool, typer.Option(
+        "--no-tune-retriever", help="Search with the base encoder (no contrastive tuning).")] = False,
+    no_reranker: Annotated[bool, typer.Option("--no-reranker", help="Train no cross-encoder reranker.")] = False,
     reranker_epochs: Annotated[int, typer.Option(min=1, help="Epochs of the reranker.")] = 3,
     reranker_layers: Annotated[int, typer.Option(
         min=1, help="Reranker from the base's first N layers (fewer: faster answers).")] = 2,
-    export: Annotated[bool, typer.Option(help="Export int8/ONNX forms for CPU serving.")] = True,
+    no_export: Annotated[bool, typer.Option(
+        "--no-export", help="Serve torch (no int8/ONNX forms exported for CPU serving).")] = False,
     oos_label: str = "oos", as_json: JsonFlag = False,
 ) -> None:
     """Train intents, retriever and reranker; calibrate thresholds into the model card."""
     from .training import BotTrainer, TrainOptions
 
     service = _service()
-    options = TrainOptions(epochs=epochs, max_length=max_length, tune_retriever=tune_retriever,
-                           reranker=reranker, reranker_epochs=reranker_epochs,
-                           reranker_layers=reranker_layers, export=export, oos_label=oos_label)
+    options = TrainOptions(epochs=epochs, max_length=max_length, tune_retriever=not no_tune_retriever,
+                           reranker=not no_reranker, reranker_epochs=reranker_epochs,
+                           reranker_layers=reranker_layers, export=not no_export, oos_label=oos_label)
     emit(BotTrainer(service, options).run(intents, questions, kb), as_json)
 
 

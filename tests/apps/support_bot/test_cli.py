@@ -134,6 +134,8 @@ def test_train_help_says_which_model_each_epochs_flag_trains() -> None:
     lines = {line.split()[1]: line for line in result.stdout.splitlines() if line.strip("│ ").startswith("--")}
     assert "Epochs of the intent classifier." in lines["--epochs"]
     assert "Epochs of the reranker." in lines["--reranker-epochs"] and "[default: 3]" in lines["--reranker-epochs"]
+    narrow = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "80"}).stdout
+    assert "--no-tune-retriever" in narrow and "--reranker-layers" in narrow and "…" not in narrow
 
 
 def test_train_refuses_the_knowledge_base_label(empty_home: Path) -> None:
