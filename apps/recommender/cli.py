@@ -14,10 +14,10 @@ app = typer.Typer(help="Recommender: text interest scorer, reranking, batch scor
                   no_args_is_help=True)
 
 DEMO = Path(__file__).resolve().parents[2] / "datasets" / "recommender"
-Items = Annotated[Path, typer.Option(help="Items CSV: item_id,title[,description][,category].")]
+Items = Annotated[Path, typer.Option(help="Items CSV: columns item_id, title, and optionally description, category.")]
 Interactions = Annotated[Path, typer.Option(
-    help="Interactions CSV: user_id,item_id,label[,timestamp] (label 1 taken, 0 shown only; "
-         "timestamp in Unix seconds or ISO 8601).")]
+    help="Interactions CSV: columns user_id, item_id, label (1 taken, 0 shown only), and optionally "
+         "timestamp (Unix seconds or ISO 8601).")]
 Prefix = Annotated[str, typer.Option(help="Registry prefix of the three models.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
