@@ -50,7 +50,8 @@ _DUMMY_IT = re.compile(r"\b(?:is|does|do|would|will|was|can|could)\s+it\s+"
                        r"(?:(?!(?:be|been|being|get|got)\b)\w+(?<!ed)\s+){0,2}?to\s+"
                        r"(?!(?:a|an|the|my|your|our|his|her|their|me|us|you|him|them|it|this|that)\b)"
                        r"(?=[a-z])", re.I)
-_ELLIPSIS = re.compile(r"^\W*(?:and|also|or|same for|what about|how about|what if)\b", re.I)
+_ELLIPSIS = re.compile(r"^\W*(?:(?:and|also|or|but)\s+)?(?:same for|what about|how about|what if)\b"
+                       r"|^\W*(?:and|also|or)\b", re.I)  # "and what about Safari?": its subject is Safari
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 
 
@@ -97,8 +98,10 @@ def new_subject(message: str) -> set[str]:
     earlier question of instead. Empty for any other message, and for one with a pronoun, which
     keeps the earlier subject ("and how long does it take?").
 
-    >>> sorted(new_subject("what about store credit?")), new_subject("and how much is it?")
-    (['credit', 'store'], set())
+    >>> sorted(new_subject("what about store credit?")), new_subject("and what about Safari?")
+    (['credit', 'store'], {'safari'})
+    >>> new_subject("and how much is it?")
+    set()
     """
     opening = _ELLIPSIS.match(message)
     if not opening or _ANAPHORA & set(re.findall(r"[a-z]+", message.lower())):
@@ -351,8 +354,15 @@ class SupportService:
                 [(alone if alone is not None else retriever.encode(message)[0], 1.0), (vector, 0.1)]
             answer = grounded_answer(query, passages, _intent(decision), self._similarity(ranked))
             if says_nothing_new(answer, message, earlier):
-                return _handoff(decision, reason="a follow-up on a new subject: the knowledge base "
-                                                 "only repeats the earlier answer", found=[])
+                # subtle: "and what about Safari?" after "which browsers does the clipper support?"
+                # got the browsers passage again; the next one, found too, names Safari. Every word
+                # of the subject: "store credit" is not in the payment passage's "credit cards"
+                naming = [p for p in found if p.dense >= self.bot.threshold
+                          and new_subject(message) <= {singular(w) for w in tokenize(p.chunk.text)}]
+                if not naming:
+                    return _handoff(decision, reason="a follow-up on a new subject: search found nothing "
+                                                     "on it beyond the earlier answer", found=[])
+                answer = grounded_answer(query, naming[:1], _intent(decision), self._similarity(ranked))
             answer = without_repeats(answer, [t.answer for t in earlier])
             return self.generator.rephrase(message, answer) if self.generator else answer
         return _handoff(decision, found=found)

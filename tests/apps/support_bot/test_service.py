@@ -190,10 +190,28 @@ def test_a_follow_up_on_a_subject_the_kb_lacks_is_handed_off_not_answered_again(
     assert "guides/gift-cards" in _cited_docs(first)
     credit = bot.ask("what about store credit?", first.conversation_id)  # the KB has no word of it
     assert credit.kind is AnswerKind.HANDOFF and not credit.citations
-    assert "repeats the earlier answer" in next(t for t in bot.handoffs() if t.id == credit.ticket_id).reason
+    assert "search found nothing on it beyond the earlier answer" in \
+        next(t for t in bot.handoffs() if t.id == credit.ticket_id).reason
     norway = bot.ask("do you ship to Norway?")
     swiss = bot.ask("and to Switzerland?", norway.conversation_id)  # the same quote names it
     assert swiss.kind is AnswerKind.GROUNDED and "Switzerland" in swiss.text
+
+
+def test_a_follow_up_whose_subject_another_passage_names_is_answered_from_it(bot: SupportService,
+                                                                           tmp_path: Path) -> None:
+    (tmp_path / "clipper.csv").write_text(
+        "id,title,text\nkb-clipper,The web clipper,\"The web clipper is a browser extension for Chrome, Firefox "
+        "and Edge that saves web pages into a notebook of your choice. It works on Windows, macOS and Linux "
+        "and signs in with your Tandem account. Install it from your browser's extension store and pin it to "
+        "the toolbar. It can clip the full page, a simplified article view, a selection or a screenshot. "
+        "Clipped pages keep a link to the original source at the top of the note. Safari is not supported yet; "
+        "on a Mac, use the Share menu instead.\"\n")
+    bot.kb_add(tmp_path / "clipper.csv")
+    assert len(bot.retriever.document_chunks("kb-clipper")) > 1
+    first = bot.ask("which browsers does the web clipper support?")
+    assert "Chrome" in first.text and "Safari" not in first.text
+    safari = bot.ask("and what about Safari?", first.conversation_id)
+    assert safari.kind is AnswerKind.GROUNDED and "Safari is not supported yet" in safari.text
 
 
 def test_a_follow_up_without_a_pronoun_leans_on_the_conversation(bot: SupportService) -> None:
