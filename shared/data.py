@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,6 +281,18 @@ def split_notes(train: list[LabelledText], test: list[LabelledText]) -> list[str
         notes.append(f"the test set has no rows labelled {', '.join(missing)}: macro-F1 counts such a "
                      "label as F1 0 wherever the model predicts it")
     return notes
+
+
+def thin_labels_note(train: list[LabelledText], least: int = 3) -> str | None:
+    """A note naming the labels with fewer than ``least`` training rows (the model can hardly
+    learn them, and a validation split may leave them none), or None."""
+    counts = Counter(r.label for r in train)
+    thin = sorted(label for label, n in counts.items() if n < least)
+    if not thin:
+        return None
+    named = ", ".join(f"{label} ({counts[label]})" for label in thin[:5]) + (" ..." if len(thin) > 5 else "")
+    return (f"{len(thin)} label(s) have fewer than {least} training rows: {named}; the model can hardly "
+            "learn them — add examples")
 
 
 def file_digest(path: str | Path) -> str:

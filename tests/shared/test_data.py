@@ -8,7 +8,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.data import LabelledText, fingerprint, read_labelled, read_table, read_texts, split_notes, write_labelled
+from shared.data import (
+    LabelledText,
+    fingerprint,
+    read_labelled,
+    read_table,
+    read_texts,
+    split_notes,
+    thin_labels_note,
+    write_labelled,
+)
 from shared.errors import DataError
 
 cell = st.text(alphabet=string.ascii_letters + string.digits + " ,\"'é中\n", min_size=1, max_size=30).filter(
@@ -142,6 +151,14 @@ def test_missing_column_offers_only_options_the_command_has(tmp_path):
     with pytest.raises(DataError) as caught:
         read_labelled(path, column_flags="--text-col/--label-col")
     assert str(caught.value).endswith("add them to the header or pass --text-col/--label-col")
+
+
+def test_labels_with_few_training_rows_are_named() -> None:
+    rows = [LabelledText(f"t{i}", "big") for i in range(5)] + [LabelledText("x", "rare"), LabelledText("y", "odd"),
+                                                               LabelledText("z", "odd")]
+    assert thin_labels_note(rows) == ("2 label(s) have fewer than 3 training rows: odd (2), rare (1); the model "
+                                      "can hardly learn them — add examples")
+    assert thin_labels_note(rows[:5]) is None
 
 
 def test_split_notes_name_shared_texts_and_missing_labels() -> None:
