@@ -29,17 +29,15 @@ def _service():
 @kb_app.command("add")
 def kb_add(path: Path, as_json: JsonFlag = False) -> None:
     """Add or update documents from a FAQ CSV, KB CSV/JSONL or a folder of Markdown files."""
-    service = _service()
-    emit(_note_unlinked(service, service.kb_add(path)), as_json)
+    emit(_note_unlinked(_service().kb_add(path)), as_json)
 
 
-def _note_unlinked(service, result: dict) -> dict:
-    """``result`` with the intents whose answer template the change took away, said on stderr."""
-    if unlinked := service.unlinked_templates():
-        result["templates_unlinked"] = unlinked
-        print(f"note: the answer template of {', '.join(sorted(unlinked))} is no longer in the knowledge "
-              "base; those questions are answered by search until you run `verticals support train` again",
-              file=sys.stderr)
+def _note_unlinked(result: dict) -> dict:
+    """``result``, its ``templates_unlinked`` said on stderr as well."""
+    from .service import unlinked_note
+
+    if unlinked := result.get("templates_unlinked"):
+        print(f"note: {unlinked_note(unlinked)}", file=sys.stderr)
     return result
 
 
@@ -56,9 +54,7 @@ def kb_list(as_json: JsonFlag = False) -> None:
 @kb_app.command("remove")
 def kb_remove(doc_ids: list[str], as_json: JsonFlag = False) -> None:
     """Remove documents (and their vectors) by id."""
-    service = _service()
-    emit(_note_unlinked(service, {"removed_documents": len(doc_ids), "removed_chunks": service.kb_remove(doc_ids)}),
-         as_json)
+    emit(_note_unlinked({"removed_documents": len(doc_ids)} | _service().kb_remove(doc_ids)), as_json)
 
 
 @app.command()

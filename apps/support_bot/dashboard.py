@@ -11,7 +11,7 @@ import streamlit as st
 
 from apps.support_bot.answer import PERSON_REASON
 from apps.support_bot.knowledge import KB_SUFFIXES
-from apps.support_bot.service import SupportService, serving_stamp
+from apps.support_bot.service import SupportService, serving_stamp, unlinked_note
 from shared import atomic_write_bytes, get_settings
 from shared.errors import VerticalsError
 from shared.ui import markdown_text, show_model_card
@@ -202,6 +202,9 @@ def admin(service: SupportService) -> None:
                 st.error(_without_server_paths(str(err), path, path.name))
                 continue
             st.success(describe_kb_change(path.name, result))
+            if unlinked := result.get("templates_unlinked"):
+                note = unlinked_note(unlinked)
+                st.warning(note[0].upper() + note[1:] + ".")
             if taken := result.get("replaced_from_other_files"):
                 st.warning(f"{path.name} replaced documents first added from another file: " + ", ".join(
                     f"{doc} (from {Path(source).name})" for doc, source in taken.items()))

@@ -83,6 +83,12 @@ class BotSettings:
         return cls(**{k: v for k, v in card.get("bot", {}).items() if k in known})
 
 
+def unlinked_note(unlinked: dict[str, str]) -> str:
+    """What ``templates_unlinked`` (of ``kb_add`` / ``kb_remove``) means for the bot, in words."""
+    return (f"the answer template of {', '.join(sorted(unlinked))} is no longer in the knowledge base; those "
+            "questions are answered by search until you run `verticals support train` again")
+
+
 def is_follow_up(message: str) -> bool:
     """Whether a message may lean on an earlier turn: a pronoun ("how much is it?") or an
     elliptical opening ("what about e-bikes?", "and for kids?"); not an "it" that points ahead
@@ -234,7 +240,7 @@ class SupportService:
         documents = load_kb(path)
         # subtle: load the index before the database changes, or loading it "repairs" the
         # new chunks (embedding them) and apply() embeds them again
-        retriever = self.retriever
+        retriever, linked = self.retriever, self._linked_templates()
         change = self.store.upsert_documents(documents, scope=path)
         retriever.apply(change)
         self._speller = None  # its words come from the KB
@@ -244,21 +250,28 @@ class SupportService:
                   "chunks_removed": len(change.removed_chunk_ids)}
         if change.taken_over:  # the same id came from another file: replaced, and said so
             result["replaced_from_other_files"] = change.taken_over
-        return result
+        return result | self._unlinked_since(linked)
 
-    def unlinked_templates(self) -> dict[str, str]:
-        """``{intent: document id}`` of the answer templates no longer in the knowledge base (a
-        FAQ's question edited gives it a new id): those intents are answered by search until the
-        bot is trained again."""
-        retriever = self.retriever
-        return {intent: doc for intent, doc in self.bot.templates.items() if not retriever.document_chunks(doc)}
-
-    def kb_remove(self, doc_ids: list[str]) -> int:
-        retriever = self.retriever  # before the database changes (see kb_add)
+    def kb_remove(self, doc_ids: list[str]) -> dict:
+        """Remove documents and their vectors: ``{"removed_chunks": n}``, plus the intents whose
+        answer template went with them (``templates_unlinked``)."""
+        retriever, linked = self.retriever, self._linked_templates()  # before the database changes
         removed = self.store.remove_documents(doc_ids)
         retriever.apply(KbChange(removed_chunk_ids=removed))
         self._speller = None
-        return len(removed)
+        return {"removed_chunks": len(removed)} | self._unlinked_since(linked)
+
+    def _linked_templates(self) -> set[str]:
+        """The intents whose answer template (a document) the knowledge base holds."""
+        retriever = self.retriever
+        return {intent for intent, doc in self.bot.templates.items() if retriever.document_chunks(doc)}
+
+    def _unlinked_since(self, linked: set[str]) -> dict:
+        """``{"templates_unlinked": {intent: document id}}`` for the templates a change took away
+        (a FAQ whose question was edited gets a new id): those intents are answered by search until
+        the bot is trained again. Empty when none."""
+        gone = {i: self.bot.templates[i] for i in sorted(linked - self._linked_templates())}
+        return {"templates_unlinked": gone} if gone else {}
 
     def kb_list(self) -> list[dict]:
         return self.store.documents()
@@ -357,12 +370,14 @@ class SupportService:
                 # subtle: "and what about Safari?" after "which browsers does the clipper support?"
                 # got the browsers passage again; the next one, found too, names Safari. Every word
                 # of the subject: "store credit" is not in the payment passage's "credit cards"
+                subject = new_subject(message)
                 naming = [p for p in found if p.dense >= self.bot.threshold
-                          and new_subject(message) <= {singular(w) for w in tokenize(p.chunk.text)}]
-                if not naming:
+                          and subject <= {singular(w) for w in tokenize(p.chunk.text)}]
+                if naming:
+                    answer = grounded_answer(query, naming[:1], _intent(decision), self._similarity(ranked))
+                if not naming or says_nothing_new(answer, message, earlier):  # its quote missed the subject
                     return _handoff(decision, reason="a follow-up on a new subject: search found nothing "
                                                      "on it beyond the earlier answer", found=[])
-                answer = grounded_answer(query, naming[:1], _intent(decision), self._similarity(ranked))
             answer = without_repeats(answer, [t.answer for t in earlier])
             return self.generator.rephrase(message, answer) if self.generator else answer
         return _handoff(decision, found=found)

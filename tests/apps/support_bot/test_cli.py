@@ -38,6 +38,8 @@ def test_kb_list_ask_and_remove(bot_home: Path) -> None:
     assert _json(template)["templates_unlinked"] == {"store_hours": "faq-what-are-your-store-opening-hours"}
     assert ("note: the answer template of store_hours is no longer in the knowledge base; those questions are "
             "answered by search until you run `verticals support train` again") in template.stderr
+    later = runner.invoke(app, ["kb", "remove", "kb-privacy", "--json"])  # said once, by the change that did it
+    assert "templates_unlinked" not in _json(later) and "note:" not in later.stderr
 
 
 def test_an_unknown_conversation_is_an_error_not_a_new_chat(bot_home: Path) -> None:
