@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -333,32 +334,36 @@ def _rows_as_lines(frame: pd.DataFrame, as_json: bool, empty: str, key: str) -> 
     return not frame.empty
 
 
+class TrendKind(StrEnum):
+    TOPIC = "topic"
+    TICKER = "ticker"
+
+
 @app.command()
-def trends(by: Annotated[str, typer.Option(help="topic or ticker")] = "topic",
+def trends(by: Annotated[TrendKind, typer.Option(help="Per topic or per ticker.")] = TrendKind.TOPIC,
            key: Annotated[list[str] | None, typer.Option(
-               help="A topic or ticker to show (repeat for more); default: those with open alerts, "
-                    "then the most negative articles, 5 in all.")] = None,
+               help="A topic or ticker to show (repeat for more); default: every topic, or the tickers with "
+                    "open alerts, then the most negative articles, 5 in all.")] = None,
            windows: Annotated[int, typer.Option(min=1, help="How many of the latest windows to show.")] = 4,
            config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Per-topic or per-ticker sentiment: articles, negatives and net sentiment in each window."""
     from .service import FinanceService
-    from .views import default_keys, open_alert_keys, trends_frame
+    from .views import open_alert_keys, trend_keys, trends_frame
 
-    if by not in ("topic", "ticker"):
-        return _fail(VerticalsError(f"--by must be topic or ticker, got {by!r}"))
     try:
         with FinanceService(_config(config, needs_config=False)) as service:
             frame = trends_frame(service.trends(), by)
             hours = service.config.alerts.window_hours
-            alerted = [k.partition(":")[2] for k in open_alert_keys(service.engine) if k.startswith(f"{by}:")]
+            alerted = open_alert_keys(service.engine, by)
     except VerticalsError as exc:
         return _fail(exc)
-    unknown = [k for k in key or [] if k not in set(frame["key"])]
-    if unknown:
-        return _fail(VerticalsError(f"no {by} {unknown[0]!r} in the trends — `verticals finance trends --by "
-                                    f"{by} --json` lists them"))
-    shown = key or default_keys(frame, alerted)
+    known = sorted(frame["key"].unique())
+    if unknown := [k for k in key or [] if k not in known]:
+        listed = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+        return _fail(VerticalsError(f"no {by} {unknown[0]!r} in the trends — they hold: {listed or 'none yet'}"))
+    shown = key or trend_keys(frame, by, alerted)
     frame = frame[frame["key"].isin(shown)].groupby("key", sort=False).tail(windows)
+    frame = frame.sort_values("key", key=lambda k: k.map(shown.index), kind="stable")  # as listed below
     if not _rows_as_lines(frame, as_json, f"no classified articles with a {by} yet", "trends"):
         return
     for name in shown:
@@ -386,7 +391,8 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     for h in frame.itertuples():
         when = f"{h.last_success:%Y-%m-%d %H:%M} UTC" if pd.notna(h.last_success) else "never"
         gone = "" if h.in_config else " (not in the config)"
-        hint = " — is `verticals finance run` running?" if h.state.startswith("stale: ") else ""
+        hint = " — is `verticals finance run` running?" if h.state.startswith("stale: ") else \
+            " — `verticals finance run` or `poll-once` polls it" if h.state == "never polled" and h.in_config else ""
         typer.echo(f"{h.source}{gone}: {h.state}{hint}; last success {when}; {h.new_last_poll} new in the last "
                    f"poll, {h.new_total} in {h.polls} polls")
 

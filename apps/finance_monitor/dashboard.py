@@ -20,10 +20,10 @@ from apps.finance_monitor.views import (
     article,
     articles_frame,
     count_articles,
-    default_keys,
     health_frame,
     open_alert_keys,
     topics,
+    trend_keys,
     trends_frame,
 )
 from shared import VerticalsError
@@ -108,8 +108,8 @@ def show_trends(service: FinanceService) -> None:
                 and not tables["topic"].empty else "No classified articles yet.")
         return
     keys = sorted(frame["key"].unique())
-    alerted = [key.partition(":")[2] for key in open_alert_keys(service.engine) if key.startswith(f"{kind}:")]
-    default = keys if kind == "topic" else default_keys(frame, alerted)
+    alerted = open_alert_keys(service.engine, kind)
+    default = trend_keys(frame, kind, alerted)
     # subtle: one key per kind; a shared key kept the topics chosen before as the ticker
     # choice, which matches no ticker, so the ticker chart opened empty
     widget = f"trend-keys-{kind}"
@@ -182,7 +182,8 @@ def show_article(found: dict) -> None:
 def show_health(service: FinanceService) -> None:
     frame = health_frame(service.engine, service.config.sources)
     if frame.empty:
-        st.info("No sources: add them to the config (see `config.py`), then run `verticals finance run`.")
+        st.info("No sources yet: add [[sources]] to the config (its format heads "
+                "apps/finance_monitor/config.py), then run `verticals finance run`.")
     if (stale := frame["state"].str.startswith("stale: ")).any():
         st.warning(f"{stale.sum()} source(s) not polled for three of their intervals: is "
                    "`verticals finance run` running? (`verticals finance demo` starts the demo's)")

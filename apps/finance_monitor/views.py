@@ -85,10 +85,20 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
     return views
 
 
-def open_alert_keys(engine: Engine) -> list[str]:
-    """The keys (``"ticker:NWB"``) of the alerts not yet acknowledged: one query, no articles."""
+def open_alert_keys(engine: Engine, kind: str | None = None) -> list[str]:
+    """The keys (``"ticker:NWB"``) of the alerts not yet acknowledged: one query, no articles.
+    With ``kind`` (``topic`` or ``ticker``), that kind's only, as the trends name them (``NWB``)."""
     with session_scope(engine) as session:
-        return list(session.scalars(select(AlertRow.key).where(AlertRow.acknowledged_at.is_(None))))
+        keys = list(session.scalars(select(AlertRow.key).where(AlertRow.acknowledged_at.is_(None))))
+    if kind is None:
+        return keys
+    return [key.partition(":")[2] for key in keys if key.startswith(f"{kind}:")]
+
+
+def trend_keys(frame: pd.DataFrame, kind: str, alerted: list[str]) -> list[str]:
+    """The keys a trend view opens on: every topic (a handful), or the tickers of
+    :func:`default_keys` (there can be hundreds)."""
+    return sorted(frame["key"].unique()) if kind == "topic" else default_keys(frame, alerted)
 
 
 def _driver(found: Article) -> dict:
@@ -213,21 +223,23 @@ def health_frame(engine: Engine, configured: Sequence[SourceConfig] | None = Non
 
 
 def source_state(health: SourceHealth, interval_s: int | None, now: datetime) -> str:
-    """``"ok"``, ``"failing 2x: HTTP 404"``, or, when the source has not been polled for three
-    of its intervals (five minutes at least), ``"stale: no poll for 8 h (every 10 s)"`` (the
-    poller is not running); ``interval_s`` None: a source the config no longer polls.
+    """``"ok"``, ``"failing 2x: HTTP 404"``, ``"never polled"``, or, when the source has not
+    been polled for three of its intervals (five minutes at least), ``"stale: no poll for 8 h
+    (every 10 s)"`` (the poller is not running); ``interval_s`` None: a source the config no
+    longer polls.
 
     subtle: with the poller stopped, every source read "ok" with 0 failures for hours."""
     if health.consecutive_failures:
         return f"failing {health.consecutive_failures}x: {health.last_error}"
-    if interval_s is None:
-        return "ok" if health.last_success else "never polled"
     last = health.last_attempt or health.last_success
-    idle = (now - last).total_seconds() if last else None
-    if idle is not None and idle <= max(3 * interval_s, 300):
+    if last is None:  # subtle: not "stale": a source just added to the config waits for its first poll
+        return "never polled"
+    if interval_s is None:
         return "ok"
-    since = f"no poll for {_duration(idle)}" if idle is not None else "never polled"
-    return f"stale: {since} (every {_duration(interval_s)})"
+    idle = (now - last).total_seconds()
+    if idle <= max(3 * interval_s, 300):
+        return "ok"
+    return f"stale: no poll for {_duration(idle)} (every {_duration(interval_s)})"
 
 
 def _duration(seconds: float) -> str:

@@ -94,22 +94,27 @@ def test_trends_per_topic_and_ticker(home, tmp_path) -> None:
                                 published=when, fetched_at=when, classified_at=when, topic=topic,
                                 sentiment=sentiment, sentiment_score=score, tickers=tickers)
                         for i, (when, topic, sentiment, score, tickers) in enumerate(stories))
+        session.add(AlertRow(key="topic:Macro", window_start=datetime(2026, 3, 2, 12), negatives=1, total=1,
+                             window_end=datetime(2026, 3, 2, 18), baseline=0.0, score=3.0))
     shown = runner.invoke(app, ["trends", "--config", str(path)])
     assert shown.exit_code == 0 and shown.stdout.splitlines() == [
-        "Macro — windows of 6 h, UTC:",
-        "    2026-03-02 00:00     2 articles     1 negative (50%)  net -0.20",
-        "    2026-03-02 06:00     0 articles",
-        "    2026-03-02 12:00     1 articles     1 negative (100%)  net -0.70",
         "Earnings — windows of 6 h, UTC:",
         "    2026-03-02 00:00     0 articles",
         "    2026-03-02 06:00     0 articles",
-        "    2026-03-02 12:00     1 articles     0 negative (0%)  net +0.00"]
+        "    2026-03-02 12:00     1 articles     0 negative (0%)  net +0.00",
+        "Macro (open alert) — windows of 6 h, UTC:",
+        "    2026-03-02 00:00     2 articles     1 negative (50%)  net -0.20",
+        "    2026-03-02 06:00     0 articles",
+        "    2026-03-02 12:00     1 articles     1 negative (100%)  net -0.70"]
+    picked = json.loads(runner.invoke(app, ["trends", "--key", "Macro", "--key", "Earnings", "--windows", "1",
+                                            "--json", "--config", str(path)]).stdout, parse_constant=pytest.fail)
+    assert [row["key"] for row in picked["trends"]] == ["Macro", "Earnings"]  # in the order asked
     ticker = json.loads(runner.invoke(app, ["trends", "--by", "ticker", "--windows", "1", "--json",
                                             "--config", str(path)]).stdout, parse_constant=pytest.fail)
     assert ticker == {"trends": [{"key": "NWB", "window": "2026-03-02T12:00:00Z", "count": 1, "negatives": 1,
                                   "negative_share": 1.0, "net_sentiment": -0.7}]}
     unknown = runner.invoke(app, ["trends", "--key", "Crypto", "--config", str(path)])
-    assert unknown.exit_code == 1 and "no topic 'Crypto' in the trends" in unknown.output
+    assert unknown.exit_code == 1 and "no topic 'Crypto' in the trends — they hold: Earnings, Macro" in unknown.output
 
 
 def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> None:
