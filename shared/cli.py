@@ -82,7 +82,7 @@ def classify(
     name: str = "classifier", as_json: JsonFlag = False,
 ) -> None:
     """Fine-tune a text classifier (full, or LoRA with --lora), register it, print test metrics."""
-    from .data import read_labelled, split_notes, thin_labels_note
+    from .data import read_labelled, split_notes, thin_label_notes
     from .finetune import TrainConfig, finetune_classifier
     from .registry import get_registry
 
@@ -94,7 +94,7 @@ def classify(
     if test_rows is None and val_fraction == 0:
         print("no --test and no validation split (--val-fraction 0): the model is registered "
               "without scores", file=sys.stderr)
-    notes = [n for n in [thin_labels_note(rows)] if n] + (split_notes(rows, test_rows) if test_rows else [])
+    notes = thin_label_notes(rows) + (split_notes(rows, test_rows) if test_rows else [])
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     registry = get_registry()

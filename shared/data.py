@@ -44,7 +44,7 @@ def _read_frame(path: Path) -> pd.DataFrame:
         else:
             frame, first_row = pd.read_csv(path, dtype=str, keep_default_na=False,
                                            encoding="utf-8", skip_blank_lines=False), 2
-    except (ValueError, pd.errors.ParserError) as err:
+    except (ValueError, pd.errors.ParserError, OSError) as err:  # OSError: a Parquet file it cannot read
         if csv_file:  # some rows with a cell too many: name the first
             _check_cell_counts(path, text)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -283,16 +283,16 @@ def split_notes(train: list[LabelledText], test: list[LabelledText]) -> list[str
     return notes
 
 
-def thin_labels_note(train: list[LabelledText], least: int = 3) -> str | None:
+def thin_label_notes(train: list[LabelledText], least: int = 3) -> list[str]:
     """A note naming the labels with fewer than ``least`` training rows (the model can hardly
-    learn them, and a validation split may leave them none), or None."""
+    learn them, and a validation split may leave them none), as :func:`split_notes` gives them."""
     counts = Counter(r.label for r in train)
     thin = sorted(label for label, n in counts.items() if n < least)
     if not thin:
-        return None
+        return []
     named = ", ".join(f"{label} ({counts[label]})" for label in thin[:5]) + (" ..." if len(thin) > 5 else "")
-    return (f"{len(thin)} label(s) have fewer than {least} training rows: {named}; the model can hardly "
-            "learn them — add examples")
+    return [f"{len(thin)} label(s) have fewer than {least} training rows: {named}; the model can hardly "
+            "learn them — add examples"]
 
 
 def file_digest(path: str | Path) -> str:

@@ -86,7 +86,8 @@ def get_settings() -> Settings:
     try:
         settings.home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        why = "a file" if settings.home.is_file() else f"not a folder this process can write ({exc.strerror.lower()})"
+        reason = (exc.strerror or str(exc)).lower()
+        why = "a file" if settings.home.is_file() else f"not a folder this process can write ({reason})"
         raise SettingsError(f"VERTICALS_HOME {settings.home} is {why} — set VERTICALS_HOME to a writable "
                             "folder") from None
     return settings

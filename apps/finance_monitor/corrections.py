@@ -61,10 +61,11 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
     allowed = correction_labels(field, allowed)
     value = value.strip()
     if not value or (allowed and value not in allowed):
-        new_topic = field == "topic" and value
-        raise VerticalsError(f"{field} must be one of {allowed}, got {value!r}" + (
-            " — a new topic takes a topic model trained with it: add its examples to the topics file "
-            "and run `verticals finance train --topics FILE`" if new_topic else ""))
+        cased = next((label for label in allowed if label.lower() == value.lower()), None)
+        fix = (f" — did you mean {cased!r}?" if cased else
+               " — a new topic takes a topic model trained with it: add its examples to the topics file "
+               "and run `verticals finance train --topics FILE`" if field == "topic" and value else "")
+        raise VerticalsError(f"{field} must be one of {allowed}, got {value!r}{fix}")
     with session_scope(engine) as session:
         article = session.get(Article, article_id)
         if article is None:

@@ -92,7 +92,7 @@ def check_output(out: Path, overwrite: bool = False) -> None:
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise VerticalsError(f"{out}: output must end in .parquet or .csv")
     if out.exists() and not overwrite:
-        if work_folder(out).exists():  # stopped after writing it, or rescoring it with --overwrite
+        if work_folder(out).exists():  # a run stopped before cleaning up, or one with --overwrite stopped
             raise VerticalsError(f"{out} already exists, and the parts of a run that did not finish are "
                                  f"beside it ({work_folder(out).name}) — pass --overwrite to finish that "
                                  "run (its parts are reused), or choose another --out")

@@ -92,10 +92,11 @@ def _timestamps(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
     if "timestamp" not in frame:
         return np.arange(len(frame), dtype=np.int64)
     values = pd.to_numeric(frame["timestamp"], errors="coerce")
-    dated = values.isna() & frame["timestamp"].notna()
-    if dated.any():  # ISO 8601 dates and times ("2026-06-17T17:00:00Z", "2026-06-17"), as seconds
-        when = pd.to_datetime(frame["timestamp"][dated].astype(str), format="ISO8601", utc=True, errors="coerce")
-        values[dated] = (when - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    not_numbers = values.isna()
+    if not_numbers.any():  # ISO 8601 dates and times ("2026-06-17T17:00:00Z", "2026-06-17"; UTC unless
+        # they name a zone), as seconds. subtle: "20260617" is a number, so Unix seconds
+        when = pd.to_datetime(frame["timestamp"][not_numbers], format="ISO8601", utc=True, errors="coerce")
+        values[not_numbers] = (when - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
     # subtle: "inf" parses as a number and broke the int cast with a traceback; 1e30 was taken
     bad = ~np.isfinite(values) | (values < 0) | (values >= MAX_TIMESTAMP)
     if bad.any():

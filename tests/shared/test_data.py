@@ -15,7 +15,7 @@ from shared.data import (
     read_table,
     read_texts,
     split_notes,
-    thin_labels_note,
+    thin_label_notes,
     write_labelled,
 )
 from shared.errors import DataError
@@ -156,9 +156,9 @@ def test_missing_column_offers_only_options_the_command_has(tmp_path):
 def test_labels_with_few_training_rows_are_named() -> None:
     rows = [LabelledText(f"t{i}", "big") for i in range(5)] + [LabelledText("x", "rare"), LabelledText("y", "odd"),
                                                                LabelledText("z", "odd")]
-    assert thin_labels_note(rows) == ("2 label(s) have fewer than 3 training rows: odd (2), rare (1); the model "
-                                      "can hardly learn them — add examples")
-    assert thin_labels_note(rows[:5]) is None
+    assert thin_label_notes(rows) == ["2 label(s) have fewer than 3 training rows: odd (2), rare (1); the model "
+                                      "can hardly learn them — add examples"]
+    assert thin_label_notes(rows[:5]) == []
 
 
 def test_split_notes_name_shared_texts_and_missing_labels() -> None:

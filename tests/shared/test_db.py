@@ -57,18 +57,6 @@ def test_a_command_with_a_bad_db_url_prints_one_line(tmp_path):
     assert done.stderr.strip().startswith("error: cannot open the SQLite database /nonexistent/dir/x.db")
 
 
-@pytest.mark.parametrize("home, expected", [("a-file", "is a file"), ("a-file/sub", "is not a folder this process")])
-def test_a_command_with_a_bad_home_prints_one_line(tmp_path, home, expected):
-    (tmp_path / "a-file").write_text("not a folder")
-    env = {**os.environ, "VERTICALS_HOME": str(tmp_path / home)}
-    done = subprocess.run([sys.executable, "-m", "shared", "models", "list"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: VERTICALS_HOME {tmp_path / home} {expected}"), lines
-    assert "set VERTICALS_HOME to a writable folder" in done.stderr
-
-
 def test_processes_opening_a_new_database_together_all_create_its_tables(tmp_path):
     """Two apps starting on a fresh home: one used to fail with 'table ... already exists'."""
     script = f"""

@@ -49,3 +49,15 @@ def test_cuda_without_a_gpu_is_one_line(tmp_path):
     done = _run(tmp_path, "cuda", "-m", "shared", "finetune", "mlm", "--corpus", str(corpus), "--name", "enc")
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip() == "error: VERTICALS_DEVICE=cuda but torch sees no CUDA device — unset it or use cpu"
+
+
+@pytest.mark.parametrize("home, expected", [("a-file", "is a file"), ("a-file/sub", "is not a folder this process")])
+def test_a_command_with_a_bad_home_prints_one_line(tmp_path, home, expected):
+    (tmp_path / "a-file").write_text("not a folder")
+    env = {**os.environ, "VERTICALS_HOME": str(tmp_path / home)}
+    done = subprocess.run([sys.executable, "-m", "shared", "models", "list"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: VERTICALS_HOME {tmp_path / home} {expected}"), lines
+    assert "set VERTICALS_HOME to a writable folder" in done.stderr

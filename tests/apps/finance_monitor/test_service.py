@@ -260,6 +260,8 @@ def test_corrections_change_the_article_and_feed_retraining(home, server, models
     with pytest.raises(VerticalsError, match=r"topic must be one of .* got 'Dividend' — a new topic takes a "
                                              r"topic model trained with it: .*`verticals finance train --topics FILE`"):
         service.correct(1, "topic", "Dividend")
+    with pytest.raises(VerticalsError, match=r"got 'legal \| regulation' — did you mean 'Legal \| Regulation'\?"):
+        service.correct(1, "topic", "legal | regulation")
 
 
 def test_a_correction_before_classification_is_kept(home, server, models) -> None:
