@@ -117,8 +117,10 @@ def new_subject(message: str) -> set[str]:
 
 def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
     """Whether ``answer`` to an elliptical follow-up only repeats quotes the conversation
-    already gave and names none of the follow-up's new subject: the knowledge base knows nothing
-    of it ("what about store credit?" after a gift-card answer got the gift-card quote again).
+    already gave and names none of the follow-up's new subject: the words of it the earlier
+    questions did not use ("what about store credit?" after a gift-card answer got the gift-card
+    quote again; "what about the Plus plan?" after a Team plan question the Team plan's, which
+    says "plan" but never "Plus").
 
     subtle: only for elliptical follow-ups without a pronoun; "and how long does it take?"
     after a service answer rightly repeats its "2 working days" without a word of the question.
@@ -128,7 +130,8 @@ def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
         return False
     said = [t.answer for t in earlier]
     repeated = all(any(c.quote in text for text in said) for c in answer.citations)
-    return repeated and not subject & {singular(w) for w in answer_words(answer.text)}
+    asked = {singular(w) for t in earlier for w in tokenize(t.question)}
+    return repeated and not (subject - asked or subject) & {singular(w) for w in answer_words(answer.text)}
 
 
 def contextual_query(earlier: list[str], message: str) -> str:

@@ -190,6 +190,9 @@ def test_an_elliptical_follow_up_that_only_repeats_the_last_answer_says_nothing_
     assert says_nothing_new(again, "what about store credit?", earlier)
     assert not says_nothing_new(again, "and are they exchanged for cash?", earlier)  # names its subject
     assert not says_nothing_new(again, "and how long does it take?", earlier)  # a pronoun keeps the subject
+    # the new part of the subject is what the earlier questions did not ask about
+    assert not says_nothing_new(again, "what about gift cards?", earlier)  # "gift card" was asked: named
+    assert says_nothing_new(again, "what about a valid passport?", earlier)  # "valid" was asked, "passport" not
     other = "Store credit never expires."
     new = Answer(f"Here is what I found:\n\n{other} [1]", AnswerKind.GROUNDED, 0.7,
                  citations=[Citation(1, 8, "credit", "Credit", "", other)])
