@@ -31,6 +31,7 @@ from apps.support_bot.knowledge import (
     split_sentences,
 )
 from apps.support_bot.masking import mask_pii
+from apps.support_bot.names import unknown_names, vocabulary
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.service import _handoff, contextual_query, is_follow_up, new_subject, says_nothing_new
@@ -605,3 +606,19 @@ def test_the_demo_retrains_its_own_bot_when_its_inputs_change(tmp_path) -> None:
     yours = {"intents": str(tmp_path / "ours.csv"), "fingerprint": "0" * 16}
     assert demo_kept({"trained_on": yours}, demo) == \
         f"kept the bot trained on {tmp_path / 'ours.csv'} (delete the support-* models to train the demo's)"
+
+
+@pytest.mark.parametrize(("message", "names"), [
+    ("how do I cancel my Netflix subscription", ["Netflix"]),
+    ("When does Halfords open on Sunday? Halfords's site says 9", ["Halfords"]),  # once; days are dates
+    ("Can I pay with Klarna or PayPal?", ["Klarna"]),  # the shop's texts name PayPal
+    ("Do you ship to Norway?", []),
+    ("Netflix: how do I cancel?", []),  # a sentence's first word may be capitalised for that alone
+    ("Hi, I'm Sarah Jones. Where is my Order?", []),  # a person, and a common word in capitals
+    ("thanks, Tom", []), ("Best,\nTom", []), ("what is the best Netflix plan", ["Netflix"]),
+    ("WHY HASN'T MY ORDER FROM DHL ARRIVED", []),  # shouting
+    ("my e-mail is Tom.Smith@Example.com, see https://Example.com/Help", []),
+])
+def test_unknown_names_are_capitalised_words_the_shop_never_uses(message: str, names: list[str]) -> None:
+    known = vocabulary(["We accept PayPal and cards. We ship to Norway.", "where is my order", "cancel"])
+    assert unknown_names(message, known) == names

@@ -252,6 +252,15 @@ def test_out_of_scope_after_an_answered_question_is_handed_off(bot: SupportServi
     assert about.kind is AnswerKind.HANDOFF
 
 
+def test_a_name_the_shop_never_mentions_is_handed_off_unanswered(bot: SupportService) -> None:
+    netflix = bot.ask("how do I cancel my Netflix subscription?")  # the intent model reads "cancel"
+    assert netflix.kind is AnswerKind.HANDOFF and not netflix.citations
+    reason = next(t for t in bot.handoffs() if t.id == netflix.ticket_id).reason
+    assert reason.startswith("names Netflix, which neither the knowledge base nor the intent examples")
+    assert bot.ask("Hi, I'm Sarah. Which payment methods do you accept?").kind is not AnswerKind.HANDOFF
+    assert bot.ask("Can I pay with PayPal?").kind is not AnswerKind.HANDOFF  # the KB names it
+
+
 def test_asking_for_a_person_is_handed_off(bot: SupportService) -> None:
     first = bot.ask("How do I return an item?")
     person = bot.ask("that doesn't answer my question, I want to speak to a human", first.conversation_id)
