@@ -5,8 +5,9 @@ the bot has is about something else. The intent model read "cancel ... subscript
 
 A name is a capitalised word inside a sentence ("Netflix", "PayPal"), not its first word.
 Left out: "I", days and months (dates, not subjects), the words of a whole message typed in
-capitals, and people introducing themselves or signing ("I'm Sarah", "thanks, Tom"). A word
-in capitals ("DHL", "PIN") is not taken for a name: too many are common nouns.
+capitals, people introducing themselves or signing ("I'm Sarah", "thanks, Tom"), and typos of
+the shop's words ("Matercard", "ApplePay"). A word in capitals ("DHL", "PIN") is not taken for
+a name: too many are common nouns.
 
 >>> unknown_names("how do I cancel my Netflix subscription", {"cancel", "subscription"})
 ['Netflix']
@@ -17,7 +18,7 @@ in capitals ("DHL", "PIN") is not taken for a name: too many are common nouns.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .masking import mask_pii
 from .ranking import singular
@@ -40,9 +41,15 @@ def vocabulary(texts: Iterable[str]) -> set[str]:
     return {singular(w) for text in texts for w in re.findall(r"[a-z]+", text.lower())}
 
 
-def unknown_names(message: str, known: set[str]) -> list[str]:
+def _glued(word: str, known: set[str]) -> bool:
+    """Whether ``word`` is two known words of 3 letters or more typed as one: ``"applepay"``."""
+    return any(word[:i] in known and word[i:] in known for i in range(3, len(word) - 2))
+
+
+def unknown_names(message: str, known: set[str], correct: Callable[[str], str] | None = None) -> list[str]:
     """The names in ``message`` (see the module's docstring) whose words ``known`` (from
-    :func:`vocabulary`) lacks, in order, each once."""
+    :func:`vocabulary`) lacks, in order, each once. ``correct``: a lower-case word's correction
+    (the bot's speller); a name it corrects is a typo of a known word, not a name."""
     text = _LINKS.sub(" ", mask_pii(message.replace("\u2019", "'")))
     words = list(_WORD.finditer(text))
     capitals = [w for w in words if len(w.group()) > 1 and w.group().isupper()]
@@ -60,7 +67,8 @@ def unknown_names(message: str, known: set[str]) -> list[str]:
         if first or person or not _CAPITALISED.fullmatch(word):
             continue
         lower = word.lower().removesuffix("'s")
-        if lower in _DATES or singular(lower) in known or singular(lower) in _DATES:
+        if lower in _DATES or singular(lower) in known or singular(lower) in _DATES or _glued(lower, known) \
+                or (correct is not None and correct(lower) != lower):
             continue
         if word.removesuffix("'s") not in found:
             found.append(word.removesuffix("'s"))

@@ -353,7 +353,7 @@ class SupportService:
         subtle: gluing context onto every short message let "Tell me a joke" after a returns
         question be answered with the returns template.
         """
-        if names := unknown_names(message, self.known_words):
+        if names := unknown_names(message, self.known_words, self.speller.word):
             return _handoff(None, reason=f"names {_listed(names)}, which neither the knowledge base nor the "
                                          "intent examples mention: not answered")
         query, intents, retriever = message, self.intents, self.retriever
