@@ -169,9 +169,13 @@ class OnnxStages:
         self.labels = labels
         self._first = OnnxBackend(folder / FIRST_FILE, threads).session
         self._second = OnnxBackend(folder / SECOND_FILE, threads).session
+        # subtle: in a one-layer model the keys and values come straight from the embeddings, so
+        # the export drops the unused attention mask and a run that feeds it fails
+        self._first_inputs = {i.name for i in self._first.get_inputs()}
 
     def first(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        keys, values = self._first.run(None, {"input_ids": ids, "attention_mask": mask})
+        feed = {"input_ids": ids, "attention_mask": mask}
+        keys, values = self._first.run(None, {k: v for k, v in feed.items() if k in self._first_inputs})
         return keys, values
 
     def second(self, ids: np.ndarray, mask: np.ndarray, index: np.ndarray, keys: np.ndarray,

@@ -122,3 +122,24 @@ def test_one_way_stages_serve_only_where_verdicts_and_logits_agreed(tmp_path):
     assert _fastest(report | {"onnx_agreement": 0.98}, tmp_path, True, False) is None
     (tmp_path / FIRST_FILE).unlink()
     assert _fastest(report, tmp_path, True, False) is None
+
+
+def test_a_one_layer_one_way_model_exports_and_serves_in_onnx(tmp_path):
+    """One layer's keys and values come straight from the embeddings: its first stage's ONNX
+    graph has no attention mask input, and serving must not feed one."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from shared.heads import MeanPoolClassifier
+    from shared.models import resolve_model
+    from shared.one_way import export_one_way
+
+    path = resolve_model("minilm")
+    config = AutoConfig.from_pretrained(path, num_labels=2, num_hidden_layers=1)
+    config.one_way = True
+    model = MeanPoolClassifier.from_pretrained(path, config=config).eval()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    seconds = [f"Film {i} ({1950 + i})" for i in range(len(PROFILES))]
+    report = export_one_way(model, tokenizer, tmp_path, PROFILES, seconds, 32)
+    assert report["onnx_agreement"] == 1.0
+    served = one_way_logits(OnnxStages(tmp_path, 2), tokenizer, PROFILES, seconds, 32)
+    np.testing.assert_allclose(served, one_way_logits(TorchStages(model), tokenizer, PROFILES, seconds, 32), atol=1e-4)
