@@ -26,6 +26,7 @@ from .intents import (
     abstention_metrics,
     decide,
     intent_config,
+    read_intents,
     split_calibration,
     train_intents,
 )
@@ -45,7 +46,7 @@ def evaluate_intents(train_path: str | Path, test_path: str | Path, oos_label: s
     threshold of the calibration grid (margin as calibrated), to compare operating points with
     another model's; it chooses nothing.
     """
-    rows = read_labelled(train_path)
+    rows = read_intents(train_path)
     test = read_labelled(test_path, min_classes=1)
     # out-of-scope test rows need no training examples: the bot abstains on them
     check_labels_known(test, {r.label for r in rows} | {oos_label}, test_path)

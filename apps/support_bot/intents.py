@@ -18,7 +18,9 @@ from shared import (
     TrainConfig,
     finetune_classifier,
     load_classifier,
+    read_labelled,
 )
+from shared.errors import VerticalsError
 
 CONFIDENCE_GRID = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
 MARGIN_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4)  # subtle: a near-tie (< 0.05) is never sure
@@ -193,6 +195,15 @@ def _without(probs: np.ndarray, columns: Sequence[int]) -> np.ndarray:
     out = np.array(probs, dtype=float, copy=True)
     out[np.arange(len(out)), list(columns)] = 0.0
     return out / np.clip(out.sum(1, keepdims=True), 1e-12, None)
+
+
+def read_intents(path: str | Path) -> list[LabelledText]:
+    """An intents file's rows (``text,label``); refused when it uses the bot's own label."""
+    rows = read_labelled(path)
+    if any(r.label == KB_LABEL for r in rows):
+        raise VerticalsError(f"{path}: the label {KB_LABEL!r} is the bot's own (questions "
+                             "the knowledge base answers and no intent does); rename that intent")
+    return rows
 
 
 def split_calibration(rows: Sequence[LabelledText], fraction: float = 0.2,

@@ -21,13 +21,11 @@ from shared import (
     file_digest,
     fingerprint,
     mrr,
-    read_labelled,
     recall_at_k,
     resolve_model,
     train_biencoder,
     train_cross_encoder,
 )
-from shared.errors import VerticalsError
 from shared.export import CHECK_TEXTS
 from shared.finetune import check_layers
 
@@ -39,6 +37,7 @@ from .intents import (
     Thresholds,
     decide,
     intent_config,
+    read_intents,
     split_calibration,
     train_intents,
 )
@@ -244,10 +243,7 @@ class BotTrainer:
         been read (a bad one changes nothing)."""
         if self.options.reranker:
             check_layers("minilm", self.options.reranker_layers)  # before minutes of training
-        rows = read_labelled(intents_path)
-        if any(r.label == KB_LABEL for r in rows):
-            raise VerticalsError(f"{intents_path}: the label {KB_LABEL!r} is the bot's own (questions "
-                                 "the knowledge base answers and no intent does); rename that intent")
+        rows = read_intents(intents_path)
         train, calib = split_calibration(rows)
         service, opts = self.service, self.options
         if questions_path is not None:  # a bad questions file must not change the KB either

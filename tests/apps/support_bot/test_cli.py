@@ -150,6 +150,9 @@ def test_train_refuses_the_knowledge_base_label(empty_home: Path) -> None:
     intents.write_text("text,label\nwhere is my order,track_order\nhow do I join the club,knowledge_base\n")
     with pytest.raises(VerticalsError, match="'knowledge_base' is the bot's own"):
         BotTrainer(SupportService()).run(intents)
+    # eval-intents too, before any training
+    result = runner.invoke(app, ["eval-intents", "--train", str(intents), "--test", str(intents), "--json"])
+    assert result.exit_code == 1 and "'knowledge_base' is the bot's own" in str(result.exception)
     # with --kb: the bad intents file is refused before the knowledge base changes
     result = runner.invoke(app, ["train", "--intents", str(intents), "--kb", str(DEMO / "kb")])
     assert result.exit_code == 1 and "'knowledge_base' is the bot's own" in str(result.exception)
