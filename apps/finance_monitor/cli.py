@@ -342,8 +342,8 @@ class TrendKind(StrEnum):
 @app.command()
 def trends(by: Annotated[TrendKind, typer.Option(help="Per topic or per ticker.")] = TrendKind.TOPIC,
            key: Annotated[list[str] | None, typer.Option(
-               help="A topic or ticker to show (repeat for more); default: every topic, or the tickers with "
-                    "open alerts, then the most negative articles, 5 in all.")] = None,
+               help="A topic or ticker to show (repeat for more); default: those with open alerts, then the "
+                    "most negative articles: every topic, or 5 tickers unless more have alerts.")] = None,
            windows: Annotated[int, typer.Option(min=1, help="How many of the latest windows to show.")] = 4,
            config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Per-topic or per-ticker sentiment: articles, negatives and net sentiment in each window."""

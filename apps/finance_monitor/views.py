@@ -96,9 +96,9 @@ def open_alert_keys(engine: Engine, kind: str | None = None) -> list[str]:
 
 
 def trend_keys(frame: pd.DataFrame, kind: str, alerted: list[str]) -> list[str]:
-    """The keys a trend view opens on: every topic (a handful), or the tickers of
-    :func:`default_keys` (there can be hundreds)."""
-    return sorted(frame["key"].unique()) if kind == "topic" else default_keys(frame, alerted)
+    """The keys a trend view opens on, those with open alerts first, then the most negative:
+    every topic (a handful), or the first tickers of :func:`default_keys` (there can be hundreds)."""
+    return default_keys(frame, alerted, limit=frame["key"].nunique() if kind == "topic" else 5)
 
 
 def _driver(found: Article) -> dict:

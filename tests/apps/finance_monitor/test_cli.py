@@ -97,15 +97,15 @@ def test_trends_per_topic_and_ticker(home, tmp_path) -> None:
         session.add(AlertRow(key="topic:Macro", window_start=datetime(2026, 3, 2, 12), negatives=1, total=1,
                              window_end=datetime(2026, 3, 2, 18), baseline=0.0, score=3.0))
     shown = runner.invoke(app, ["trends", "--config", str(path)])
-    assert shown.exit_code == 0 and shown.stdout.splitlines() == [
-        "Earnings — windows of 6 h, UTC:",
-        "    2026-03-02 00:00     0 articles",
-        "    2026-03-02 06:00     0 articles",
-        "    2026-03-02 12:00     1 articles     0 negative (0%)  net +0.00",
+    assert shown.exit_code == 0 and shown.stdout.splitlines() == [  # open alerts first, then the most negative
         "Macro (open alert) — windows of 6 h, UTC:",
         "    2026-03-02 00:00     2 articles     1 negative (50%)  net -0.20",
         "    2026-03-02 06:00     0 articles",
-        "    2026-03-02 12:00     1 articles     1 negative (100%)  net -0.70"]
+        "    2026-03-02 12:00     1 articles     1 negative (100%)  net -0.70",
+        "Earnings — windows of 6 h, UTC:",
+        "    2026-03-02 00:00     0 articles",
+        "    2026-03-02 06:00     0 articles",
+        "    2026-03-02 12:00     1 articles     0 negative (0%)  net +0.00"]
     picked = json.loads(runner.invoke(app, ["trends", "--key", "Macro", "--key", "Earnings", "--windows", "1",
                                             "--json", "--config", str(path)]).stdout, parse_constant=pytest.fail)
     assert [row["key"] for row in picked["trends"]] == ["Macro", "Earnings"]  # in the order asked
