@@ -234,10 +234,12 @@ def show(name: str, version: str | None = None, as_json: JsonFlag = False) -> No
 
 @models_app.command("promote")
 def promote(name: str, version: str, as_json: JsonFlag = False) -> None:
-    """Make VERSION the one that loads by name."""
+    """Make VERSION the one that loads by name ("latest": the newest version)."""
     from .registry import get_registry
 
-    get_registry().promote(name, version)
+    registry = get_registry()
+    registry.promote(name, version)
+    version = registry.current(name)  # "latest" -> the version it named
     print(json.dumps({"name": name, "current": version}) if as_json else f"{name}: {version} is current")
 
 

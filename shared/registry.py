@@ -3,6 +3,7 @@
 Versions are ``v1, v2, ...``. A version is written into a dot-named temp dir and renamed into
 place only when complete, so a killed save never lists a half version. The current version is
 a one-line ``CURRENT`` file replaced atomically; ``promote`` moves it, ``rollback`` moves it back.
+The version ``latest`` names the newest, promoted or not (``name@latest``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .storage import atomic_write_text, file_lock, fsync_dir, fsync_tree, sweep_
 _VERSION = re.compile(r"^v(\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DISCARDED = "DISCARDED"  # the numbers of discarded versions, never given again
+LATEST = "latest"  # a version name for the newest version, promoted or not
 
 
 class Registry:
@@ -63,19 +65,20 @@ class Registry:
             names = ", ".join(self.names()) or "none yet"
             raise RegistryError(f"no model {name!r} in the registry at {self.root} (models: {names})"
                                 " — train one, or check the name with `verticals models list`")
-        version = version or self.current(name)
+        version = self.versions(name)[-1] if version == LATEST else version or self.current(name)
         if version is None:
             raise RegistryError(f"model {name!r} has no promoted version yet (versions: "
                                 f"{', '.join(self.versions(name))}) — promote one with "
                                 f"`verticals models promote {name} VERSION`")
         if version not in self.versions(name):
             known = ", ".join(self.versions(name))
-            raise RegistryError(f"model {name!r} has no version {version!r} (versions: {known})")
+            raise RegistryError(f"model {name!r} has no version {version!r} (versions: {known}, or {LATEST!r})")
         return self.root / name / version
 
     def resolve(self, ref: str) -> Path:
-        """The directory of ``"name@v3"`` (that version) or ``"name"`` (the current one); an
-        unknown model or version is one RegistryError line naming what exists."""
+        """The directory of ``"name@v3"`` (that version), ``"name@latest"`` (the newest) or
+        ``"name"`` (the current one); an unknown model or version is one RegistryError line naming
+        what exists."""
         name, at, version = ref.rpartition("@")
         return self.path(name, version) if at else self.path(ref)
 
@@ -181,7 +184,8 @@ class Registry:
             raise RegistryError(f"{name!r} already holds {a_kind(held)} model; {a_kind(kind)} needs another name")
 
     def promote(self, name: str, version: str) -> None:
-        self.path(name, version)  # raises on an unknown version
+        """Make ``version`` (``"latest"``: the newest) the one that loads by name."""
+        version = self.path(name, version).name  # raises on an unknown version
         with self._pointers():
             history = self._history(name)
             if not history or history[-1] != version:

@@ -28,7 +28,9 @@ def test_versions_promote_and_rollback(tmp_path):
     assert registry.current("m") == "v2"
     assert registry.save("m", _write("three"), {"kind": "test"}, promote=False) == "v3"
     assert registry.current("m") == "v2"  # an unpromoted candidate does not serve
-    registry.promote("m", "v3")
+    assert registry.path("m", "latest").name == "v3" and registry.resolve("m@latest").name == "v3"
+    registry.promote("m", "latest")
+    assert registry.current("m") == "v3"
     assert registry.rollback("m") == "v2"
     assert (registry.path("m") / "weights.txt").read_text() == "two"
     card = registry.card("m", "v1")
@@ -184,7 +186,7 @@ def test_resolve_model_takes_a_pinned_version(home):
     assert resolve_model("intents") == registry.root / "intents" / "v1"  # the current one
     assert resolve_model("intents@v2") == registry.root / "intents" / "v2"
     assert resolve_model(registry.root / "intents" / "v2") == (registry.root / "intents" / "v2").resolve()
-    with pytest.raises(RegistryError, match=r"model 'intents' has no version 'v9' \(versions: v1, v2\)"):
+    with pytest.raises(RegistryError, match=r"model 'intents' has no version 'v9' \(versions: v1, v2, or 'latest'\)"):
         resolve_model("intents@v9")
     with pytest.raises(RegistryError, match=r"no model 'intent' in the registry .*\(models: intents\)"):
         resolve_model("intent@v1")
