@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -63,6 +64,37 @@ def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
                       cross_attention=cross_attention, max_pairs=max_pairs, max_cross=max_pairs)
     config = TrainConfig(prefix=prefix, val_fraction=val_fraction, text=text, ranker_rows=ranker_rows)
     emit(_service(items, interactions, prefix).train(config), as_json)
+
+
+class Layout(StrEnum):
+    MOVIELENS = "movielens"
+    MIND = "mind"
+
+
+@app.command()
+def convert(layout: Annotated[Layout, typer.Argument(help="movielens (movies.csv, ratings.csv[, tags.csv]) or mind "
+                                                          "(news.tsv, behaviors.tsv).")],
+            folder: Annotated[Path, typer.Argument(help="The folder holding the public files.")],
+            out: Annotated[Path, typer.Option(help="Folder to write items.csv and interactions.csv into.")],
+            min_rating: Annotated[float, typer.Option(help="MovieLens: ratings from this one are taken (label 1), "
+                                                           "lower ones shown only (0).")] = 4.0,
+            overwrite: bool = False, as_json: JsonFlag = False) -> None:
+    """A public dataset's folder -> items.csv and interactions.csv for `train`, `score` and `eval`."""
+    from .data import load_mind, load_movielens, write_dataset
+
+    if not folder.is_dir():
+        raise DataError(folder, None, "is not a folder" if folder.exists() else "folder not found",
+                        f"pass the {layout.value} folder")
+    items, interactions = load_movielens(folder, min_rating) if layout is Layout.MOVIELENS else load_mind(folder)
+    items_path, interactions_path = write_dataset(items, interactions, out, overwrite)
+    result = {"items": str(items_path), "interactions": str(interactions_path), "item_rows": len(items),
+              "interaction_rows": len(interactions), "taken": int(interactions["label"].sum()),
+              "users": int(interactions["user_id"].nunique())}
+    if interactions.attrs.get("unknown_items"):
+        result["dropped_unknown_items"] = interactions.attrs["unknown_items"]
+    emit(result, as_json)
+    if not as_json:
+        print(f"next: verticals recommend train --items {items_path} --interactions {interactions_path}")
 
 
 @app.command()

@@ -1,9 +1,10 @@
 """Recommender dashboard: pick a user, see their history and a reranked, explained top-N.
 
-Runs alone (``verticals recommend dashboard [--items I.csv --interactions X.csv] [--prefix P]``)
-or as a page of the suite's app. Those options travel as ``VERTICALS_REC_ITEMS`` /
-``VERTICALS_REC_INTERACTIONS`` / ``VERTICALS_REC_PREFIX`` / ``VERTICALS_REC_SCORES``; without them the page shows the demo
-data and the demo's models (prefix ``demo``); with your files the prefix defaults to ``rec``.
+Runs alone (``verticals recommend dashboard [--items I.csv --interactions X.csv] [--prefix P]
+[--scores S]``) or as a page of the suite's app. Those options travel as ``VERTICALS_REC_ITEMS`` /
+``VERTICALS_REC_INTERACTIONS`` / ``VERTICALS_REC_PREFIX`` / ``VERTICALS_REC_SCORES``; without them
+the page shows the demo data and the demo's models (prefix ``demo``); with your files the prefix
+defaults to ``rec``.
 """
 
 from __future__ import annotations

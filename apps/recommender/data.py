@@ -3,11 +3,13 @@
 Formats (DESIGN.md): items ``item_id,title[,description][,category]``; interactions
 ``user_id,item_id,label[,timestamp]`` (1 = clicked/bought, 0 = shown, not taken; timestamp in Unix
 seconds or ISO 8601); candidates
-``user_id,item_id``. Loaders convert MovieLens folders and TALLRec JSON into these.
+``user_id,item_id``. Loaders convert MovieLens and MIND folders and TALLRec JSON into these;
+``verticals recommend convert`` writes the first two as items and interactions files.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ import pandas as pd
 
 from shared import read_table
 from shared.data import file_row
-from shared.errors import DataError
+from shared.errors import DataError, VerticalsError
 
 
 def item_text(title: str, category: str = "", description: str = "") -> str:
@@ -166,6 +168,94 @@ def _top_tags(path: Path, max_tags: int) -> dict[str, str]:
     counts = counts.sort_values(["movieId", "n", "tag"], ascending=[True, False, True])
     top = counts.groupby("movieId").head(max_tags)
     return top.groupby("movieId")["tag"].agg(", ".join).to_dict()
+
+
+MIND_NEWS = ["item_id", "category", "subcategory", "title", "abstract", "url", "title_entities",
+             "abstract_entities"]
+MIND_BEHAVIORS = ["impression_id", "user_id", "time", "history", "impressions"]
+_MIND_HINT = "pass a MIND folder (news.tsv, behaviors.tsv: tab-separated, no header)"
+
+
+def load_mind(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """MIND ``news.tsv``/``behaviors.tsv`` -> (items, interactions).
+
+    Items: title, abstract as description, category. Each impression's candidates are label 1
+    (``N123-1``, clicked) or 0 (``N456-0``, shown) at its time (read as UTC); a user's click
+    history (before the logs start, no times of its own) comes just before their first
+    impression, one second apart in its order. Rows naming news that ``news.tsv`` lacks are
+    dropped; ``interactions.attrs["unknown_items"]`` counts them.
+    """
+    folder = Path(folder)
+    news = _read_tsv(folder / "news.tsv", MIND_NEWS)
+    behaviors = _read_tsv(folder / "behaviors.tsv", MIND_BEHAVIORS)
+    items = pd.DataFrame({"item_id": news["item_id"], "title": news["title"],
+                          "description": news["abstract"], "category": news["category"]})
+    _refuse_duplicates(items, ["item_id"], folder / "news.tsv")
+    times = pd.to_datetime(behaviors["time"], format="%m/%d/%Y %I:%M:%S %p", errors="coerce")
+    if times.isna().any():
+        row = int(times.isna().to_numpy().argmax())
+        raise DataError(folder / "behaviors.tsv", row + 1, f"time {behaviors['time'][row]!r} is not "
+                        "M/D/YYYY H:MM:SS AM/PM", "fix or drop the row")
+    behaviors["seconds"] = (times - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
+    behaviors["row"] = np.arange(1, len(behaviors) + 1)
+    shown = behaviors.assign(entry=behaviors["impressions"].str.split()).explode("entry").dropna(subset="entry")
+    parts = shown["entry"].str.rpartition("-")
+    bad = ~parts[2].isin(["0", "1"]) | (parts[0] == "")
+    if bad.any():
+        first = shown[bad].iloc[0]
+        raise DataError(folder / "behaviors.tsv", int(first["row"]), f"impression {first['entry']!r} is not "
+                        "NEWS_ID-1 (clicked) or NEWS_ID-0 (shown)", "fix or drop the row")
+    taken = pd.DataFrame({"user_id": shown["user_id"], "item_id": parts[0], "label": parts[2].astype(int),
+                          "timestamp": shown["seconds"]})
+    first = behaviors.sort_values(["seconds", "row"]).drop_duplicates("user_id")
+    history = first.assign(item_id=first["history"].str.split()).explode("item_id").dropna(subset="item_id")
+    back = history.groupby("user_id").cumcount(ascending=False) + 1  # the last click 1 s before
+    clicked = pd.DataFrame({"user_id": history["user_id"], "item_id": history["item_id"], "label": 1,
+                            "timestamp": history["seconds"] - back})
+    interactions = pd.concat([clicked, taken], ignore_index=True)
+    interactions = interactions.drop_duplicates(["user_id", "item_id", "timestamp"])
+    known = interactions["item_id"].isin(set(items["item_id"]))
+    interactions = interactions[known].sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    interactions["timestamp"] = interactions["timestamp"].astype(np.int64)
+    interactions.attrs["unknown_items"] = int((~known).sum())
+    return items, interactions
+
+
+def _read_tsv(path: Path, columns: list[str]) -> pd.DataFrame:
+    """A headerless tab-separated file of exactly ``columns``, every cell text."""
+    if not path.is_file():
+        raise DataError(path, None, "file not found", _MIND_HINT)
+    try:
+        frame = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False,
+                            quoting=csv.QUOTE_NONE, encoding="utf-8")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise DataError(path, None, f"cannot read it as tab-separated text ({str(err).splitlines()[0]})",
+                        _MIND_HINT) from None
+    if frame.shape[1] != len(columns):
+        raise DataError(path, None, f"has {frame.shape[1]} columns, expected {len(columns)} "
+                        f"({', '.join(columns)})", _MIND_HINT)
+    frame.columns = columns
+    return frame
+
+
+def write_dataset(items: pd.DataFrame, interactions: pd.DataFrame, out: str | Path,
+                  overwrite: bool = False) -> tuple[Path, Path]:
+    """``out/items.csv`` and ``out/interactions.csv`` in the formats above, each written
+    atomically; existing files are refused unless ``overwrite``."""
+    from shared import atomic_write_bytes
+
+    out = Path(out)
+    paths = out / "items.csv", out / "interactions.csv"
+    if out.exists() and not out.is_dir():
+        raise VerticalsError(f"{out} is a file: --out takes a folder to write items.csv and interactions.csv into")
+    if not overwrite and (there := [p for p in paths if p.exists()]):
+        raise VerticalsError(f"{there[0]} exists: pass --overwrite to replace it, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    columns = ["item_id", "title", "description", "category"]
+    atomic_write_bytes(paths[0], items[columns].to_csv(index=False).encode())
+    atomic_write_bytes(paths[1], interactions[["user_id", "item_id", "label", "timestamp"]]
+                       .to_csv(index=False).encode())
+    return paths
 
 
 @dataclass(frozen=True)

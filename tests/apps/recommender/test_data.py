@@ -9,6 +9,7 @@ import pytest
 
 from apps.recommender.data import (
     item_text,
+    load_mind,
     load_movielens,
     load_tallrec,
     parse_ctr_input,
@@ -148,6 +149,42 @@ def test_movielens_layout(tmp_path: Path) -> None:
     assert interactions["label"].tolist() == [1, 0] and items.loc[1, "category"] == "Action"
 
 
+MIND_NEWS = ("N1\tsports\tfootball\tTeam wins the cup\tA late goal decided it.\thttp://x/1\t[]\t[]\n"
+             "N2\tnews\tpolitics\tVote delayed\t\thttp://x/2\t[]\t[]\n"
+             "N3\tfinance\tmarkets\tStocks rally\tShares rose.\thttp://x/3\t[]\t[]\n")
+
+
+def test_mind_layout(tmp_path: Path) -> None:
+    write(tmp_path / "news.tsv", MIND_NEWS)
+    write(tmp_path / "behaviors.tsv", "1\tU1\t11/15/2019 10:22:32 AM\tN1 N2\tN3-1 N2-0\n"
+          "2\tU2\t11/15/2019 11:00:00 AM\t\tN1-0 N3-1 N9-1\n3\tU1\t11/16/2019 8:00:00 PM\tN1 N2\tN1-1\n")
+    items, interactions = load_mind(tmp_path)
+    assert items["item_id"].tolist() == ["N1", "N2", "N3"] and items.loc[0, "description"] == "A late goal decided it."
+    assert items.loc[2, "category"] == "finance"
+    at = 1573813352  # 2019-11-15 10:22:32 UTC
+    # the click history once, one second apart just before the user's first impression; N9 is unknown
+    assert interactions.values.tolist() == [
+        ["U1", "N1", 1, at - 2], ["U1", "N2", 1, at - 1], ["U1", "N3", 1, at], ["U1", "N2", 0, at],
+        ["U1", "N1", 1, 1573934400], ["U2", "N1", 0, at + 2248], ["U2", "N3", 1, at + 2248]]
+    assert interactions.attrs["unknown_items"] == 1
+
+
+@pytest.mark.parametrize("behaviors, problem", [
+    ("1\tU1\tyesterday\t\tN1-1\n", "behaviors.tsv, row 1: time 'yesterday' is not M/D/YYYY"),
+    ("1\tU1\t11/15/2019 10:22:32 AM\t\tN1-1\n2\tU1\t11/15/2019 10:22:33 AM\t\tN1-yes\n",
+     "row 2: impression 'N1-yes' is not NEWS_ID-1"),
+    ("1\tU1\t11/15/2019 10:22:32 AM\tN1-1\n", "behaviors.tsv: has 4 columns, expected 5"),
+])
+def test_bad_mind_files_are_one_line(tmp_path: Path, behaviors: str, problem: str) -> None:
+    write(tmp_path / "news.tsv", MIND_NEWS)
+    write(tmp_path / "behaviors.tsv", behaviors)
+    with pytest.raises(DataError, match=problem):
+        load_mind(tmp_path)
+    (tmp_path / "news.tsv").unlink()
+    with pytest.raises(DataError, match="news.tsv: file not found — pass a MIND folder"):
+        load_mind(tmp_path)
+
+
 @pytest.mark.parametrize("rows, problem", [
     ("u1,A,yes,1", "row 5: label must be 0 or 1, got 'yes'"),
     ("u1,Z,1,2", "row 5: unknown item_id 'Z'"),
@@ -179,3 +216,29 @@ def test_a_zero_byte_file_is_called_empty(tmp_path: Path, items, reader: str) ->
                                         r"(item_id|user_id),") as err:
         read(empty)
     assert "\n" not in str(err.value)
+
+
+def test_convert_writes_files_the_commands_read(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from apps.recommender.cli import app
+
+    source = tmp_path / "ml"
+    source.mkdir()
+    write(source / "movies.csv", "movieId,title,genres\n1,Toy Story (1995),Animation|Comedy\n2,Heat (1995),Action\n")
+    write(source / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.5,10\n1,2,2.0,20\n")
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(app, ["convert", "movielens", str(source), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"items": str(out / "items.csv"), "interactions": str(out / "interactions.csv"),
+                                         "item_rows": 2, "interaction_rows": 2, "taken": 1, "users": 1}
+    items = read_items(out / "items.csv")
+    assert items["text"].tolist() == ["Toy Story (1995). Animation. Genres: Animation, Comedy.",
+                                      "Heat (1995). Action. Genres: Action."]
+    assert read_interactions(out / "interactions.csv", items)["label"].tolist() == [1, 0]
+    again = runner.invoke(app, ["convert", "movielens", str(source), "--out", str(out)])
+    assert again.exit_code == 1 and "items.csv exists: pass --overwrite" in str(again.exception)
+    higher = runner.invoke(app, ["convert", "movielens", str(source), "--out", str(out), "--min-rating", "5",
+                                 "--overwrite"])
+    assert higher.exit_code == 0 and read_interactions(out / "interactions.csv")["label"].tolist() == [0, 0]
