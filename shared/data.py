@@ -192,15 +192,56 @@ def read_labelled(
     column_flags: str = "",
 ) -> list[LabelledText]:
     """Read ``text,label`` rows; reject files with fewer than ``min_classes`` labels.
-    ``column_flags``: as :func:`read_table`."""
-    frame = read_table(path, [text_col, label_col], column_flags=column_flags)
-    rows = [LabelledText(t.strip(), lab.strip()) for t, lab in zip(frame[text_col], frame[label_col])]
+    ``column_flags``: as :func:`read_table`. Two public layouts are read as they come: a
+    ``category`` column where ``label`` is missing (Banking77's ``text,category``), and a
+    ``.txt`` file of ``sentence@label`` lines (Financial PhraseBank's, :func:`read_phrasebank`)."""
+    if Path(path).suffix.lower() == ".txt":
+        rows = read_phrasebank(path)
+    else:
+        try:
+            frame = read_table(path, [text_col, label_col], column_flags=column_flags)
+        except DataError:
+            if label_col != "label" or "category" not in _columns(Path(path)):
+                raise
+            label_col = "category"
+            frame = read_table(path, [text_col, label_col], column_flags=column_flags)
+        rows = [LabelledText(t.strip(), lab.strip()) for t, lab in zip(frame[text_col], frame[label_col])]
     classes = {r.label for r in rows}
     if len(classes) < min_classes:
         raise DataError(
             path, None, f"only {len(classes)} class(es) in {label_col!r}: {sorted(classes)}",
             f"a classifier needs at least {min_classes} labels",
         )
+    return rows
+
+
+def _columns(path: Path) -> list[str]:
+    """A table's column names; none when it cannot be read."""
+    try:
+        return list(_read_frame(path).columns)
+    except DataError:
+        return []
+
+
+def read_phrasebank(path: str | Path) -> list[LabelledText]:
+    """Financial PhraseBank's ``Sentences_*.txt``: one ``sentence@label`` per line.
+
+    >>> import tempfile, pathlib; f = pathlib.Path(tempfile.mkdtemp(), "s.txt")
+    >>> _ = f.write_text("Sales rose 5 % .@positive\\n")
+    >>> read_phrasebank(f)
+    [LabelledText(text='Sales rose 5 % .', label='positive')]
+    """
+    rows = []
+    for number, line in enumerate(read_text_file(path, "a text file").splitlines(), start=1):
+        if not line.strip():
+            continue
+        text, at, label = line.rpartition("@")
+        if not at or not text.strip() or not label.strip():
+            raise DataError(path, number, "is not a sentence@label line",
+                            "write one sentence per line, its label after an @ (Financial PhraseBank's layout)")
+        rows.append(LabelledText(text.strip(), label.strip()))
+    if not rows:
+        raise DataError(path, None, "has no sentence@label lines", "write one sentence per line, its label after an @")
     return rows
 
 

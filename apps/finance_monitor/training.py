@@ -2,7 +2,8 @@
 
 Labelled files are CSVs with ``text`` and ``sentiment`` and/or ``topic`` columns; a plain
 ``text,label`` file works too. Numeric labels are mapped through a ``classes.txt`` beside the
-file (the layout of the public Twitter financial-news topic set).
+file (the layout of the public Twitter financial-news topic set); a ``.txt`` file holds
+Financial PhraseBank's ``sentence@sentiment`` lines.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from shared import (
     load_classifier,
     read_table,
 )
-from shared.data import check_labels_known, file_row, read_text_file
+from shared.data import check_labels_known, file_row, read_phrasebank, read_text_file
 from shared.export import CHECK_TEXTS
 from shared.registry import check_name
 
@@ -49,8 +50,17 @@ class TrainPlan:
 def read_column(path: str | Path, column: str, fallback: bool = True,
                 min_classes: int = 2) -> list[LabelledText]:
     """``text`` + ``column`` (or, with ``fallback``, ``label``) rows; numeric labels mapped via
-    ``classes.txt``. Training needs two classes; a test set may hold one."""
+    ``classes.txt``; a ``.txt`` file holds Financial PhraseBank's ``sentence@sentiment`` lines.
+    Training needs two classes; a test set may hold one."""
     path = Path(path)
+    if path.suffix.lower() == ".txt":
+        if column != "sentiment":
+            raise DataError(path, None, f"a .txt file is read as Financial PhraseBank sentences (sentence@sentiment), "
+                            f"which name no {column}", f"pass a CSV with text,{column} columns")
+        rows = [LabelledText(clean_text(r.text), r.label) for r in read_phrasebank(path)]
+        if len({r.label for r in rows}) < min_classes:
+            raise DataError(path, None, "only one sentiment label", "a classifier needs two or more")
+        return rows
     if path.is_file() and path.stat().st_size == 0:  # read_table's hint would list both columns
         raise DataError(path, None, "is empty (0 bytes)", f"write the header text,{column} and rows below it")
     wanted = [column, "label"] if fallback else [column]
@@ -207,10 +217,13 @@ def check_eval_labels(rows: list[LabelledText], column: str, known: list[str], p
 def evaluate_models(test_path: str | Path, models: ModelConfig) -> dict:
     """Accuracy and macro-F1 of the current models on a labelled file: its ``sentiment`` and
     ``topic`` columns, or a ``label`` column scored by the model whose labels it uses."""
-    frame = read_table(test_path, ["text"], optional=["sentiment", "topic", "label"])
     names = {"sentiment": models.sentiment, "topic": models.topic}
-    columns = [c for c in names if c in frame.columns]
-    if not columns and "label" in frame.columns:
+    if Path(test_path).suffix.lower() == ".txt":  # Financial PhraseBank: sentence@sentiment lines
+        present = {"text", "sentiment"}
+    else:
+        present = set(read_table(test_path, ["text"], optional=["sentiment", "topic", "label"]).columns)
+    columns = [c for c in names if c in present]
+    if not columns and "label" in present:
         columns = [_label_task(test_path, names)]
     out: dict = {}
     for column in columns:
@@ -222,7 +235,7 @@ def evaluate_models(test_path: str | Path, models: ModelConfig) -> dict:
         # subtle: a label the model cannot predict ("Positive") would only lower the score
         # silently; train refuses such a test file, so eval does too
         check_eval_labels(rows, column, classifier.labels, test_path,
-                          from_label=column not in frame.columns)
+                          from_label=column not in present)
         predicted = classifier.predict([r.text for r in rows])
         metrics = classification_metrics([r.label for r in rows], predicted)
         out[f"{column}_accuracy"] = round(float(metrics["accuracy"]), 4)

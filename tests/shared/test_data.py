@@ -63,6 +63,19 @@ def test_a_text_file_that_is_not_utf8_names_its_line(tmp_path):
         read_texts(tmp_path / "folder.txt")
 
 
+def test_the_public_layouts_read_as_labelled_text(tmp_path):
+    banking = tmp_path / "train.csv"  # Banking77 names its label "category"
+    banking.write_text("text,category\nI am still waiting on my card?,card_arrival\nMy card was declined,declined\n")
+    assert read_labelled(banking)[0] == LabelledText("I am still waiting on my card?", "card_arrival")
+    phrasebank = tmp_path / "Sentences_AllAgree.txt"  # sentence@label lines; a sentence may hold an @
+    phrasebank.write_text("Sales rose 5 % .@positive\n\nShares @ 3 euros fell .@negative\n")
+    assert read_labelled(phrasebank) == [LabelledText("Sales rose 5 % .", "positive"),
+                                         LabelledText("Shares @ 3 euros fell .", "negative")]
+    phrasebank.write_text("Sales rose 5 % .@positive\nno label here\n")
+    with pytest.raises(DataError, match="row 2: is not a sentence@label line"):
+        read_labelled(phrasebank)
+
+
 def test_missing_column_and_empty_cell(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("sentence,label\nhi,a\n")

@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 from apps.finance_monitor.cli import app
 from apps.finance_monitor.config import render_config
 from apps.finance_monitor.store import AlertRow, Base, utcnow
+from apps.finance_monitor.training import read_column
 from shared import make_engine, session_scope
+from shared.errors import DataError
 
 from .conftest import DATA, Route, make_config, rss
 
@@ -262,6 +264,12 @@ def test_eval_takes_text_label_files_and_refuses_labels_the_model_lacks(home, mo
         "does); name the column sentiment or topic to choose"]
     helped = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": "200"})
     assert "a label column is read as sentiment" in " ".join(helped.output.split())
+    phrasebank = tmp_path / "Sentences_AllAgree.txt"  # Financial PhraseBank's own layout
+    phrasebank.write_text("Shares soar on record profit .@positive\nBank fined for fraud .@negative\n")
+    result = runner.invoke(app, ["eval", "--test", str(phrasebank), "--config", str(path), "--json"])
+    assert result.exit_code == 0 and set(json.loads(result.stdout)) == {"sentiment_accuracy", "sentiment_macro_f1"}
+    with pytest.raises(DataError, match="a .txt file is read as Financial PhraseBank sentences .* which name no topic"):
+        read_column(phrasebank, "topic")
 
 
 def test_numeric_labels_beyond_classes_txt_are_a_one_line_error(home, tmp_path) -> None:
