@@ -304,9 +304,12 @@ class Generator:
                 headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else {},
                 json={"model": self.model, "messages": [{"role": "user", "content": prompt}]})
             reply.raise_for_status()
-            text = reply.json()["choices"][0]["message"]["content"].strip()
-        except (httpx.HTTPError, KeyError, IndexError, ValueError):
+            text = reply.json()["choices"][0]["message"]["content"]
+        except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError):
+            return answer  # subtle: TypeError for a body of the wrong shape (a list, a null choice)
+        if not isinstance(text, str):  # "content": null (a refusal, a tool call)
             return answer
+        text = text.strip()
         cited = {int(n) for n in CITATION_MARK.findall(text)}
         if not cited or not cited <= {c.n for c in answer.citations}:
             return answer  # subtle: without citations, or citing a source it was not given,

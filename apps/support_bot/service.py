@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ from .answer import (
     without_repeats,
 )
 from .intents import IntentDecision, IntentModel, Status
-from .knowledge import load_kb
+from .knowledge import Document, load_kb
 from .names import unknown_names, vocabulary
 from .ranking import singular, tokenize, word_set
 from .retrieval import Passage, RetrievalConfig, Retriever, index_dir
@@ -261,7 +261,7 @@ class SupportService:
     def kb_add(self, path: str | Path) -> dict:
         """Add or update documents from a file or folder; only changed ones are re-embedded.
         Documents added from the same file or folder before and no longer in it are removed."""
-        documents = load_kb(path)
+        documents = self._as_before(path, load_kb(path))
         # subtle: load the index before the database changes, or loading it "repairs" the
         # new chunks (embedding them) and apply() embeds them again
         retriever, linked = self.retriever, self._linked_templates()
@@ -275,6 +275,21 @@ class SupportService:
         if change.taken_over:  # the same id came from another file: replaced, and said so
             result["replaced_from_other_files"] = change.taken_over
         return result | self._unlinked_since(linked)
+
+    def _as_before(self, path: str | Path, documents: list[Document]) -> list[Document]:
+        """A Markdown file added on its own keeps the id it has in the KB ("guides/gift-cards",
+        from its folder, not "gift-cards"), so an edited guide replaces its old text: the
+        document read from the same file, else the only one of that name.
+
+        subtle: added alone (as every dashboard upload is), it was a second document, and the bot
+        cited the old text beside the new."""
+        if not (Path(path).is_file() and len(documents) == 1 and documents[0].kind == "markdown"):
+            return documents
+        doc, earlier = documents[0], self.store.markdown_sources()
+        same_file = [i for i, source in earlier.items() if source == doc.source]
+        same_name = [i for i in earlier if i == doc.doc_id or i.endswith("/" + doc.doc_id)]
+        match = same_file or (same_name if len(same_name) == 1 else [])
+        return [replace(doc, doc_id=match[0])] if match else documents
 
     def kb_remove(self, doc_ids: list[str]) -> dict:
         """Remove documents and their vectors: ``{"removed_chunks": n}``, plus the intents whose

@@ -535,7 +535,7 @@ def chat_server():
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"choices": [{"message": {"content": state["reply"]}}]}).encode()
+            body = state.get("body") or json.dumps({"choices": [{"message": {"content": state["reply"]}}]}).encode()
             self.send_response(state["status"])
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -565,6 +565,16 @@ def test_a_rephrased_answer_is_kept_only_when_it_cites_what_it_was_given(
                     [Citation(1, 7, "faq-gift-cards", "Gift cards", "", "Gift cards are valid for 3 years.")])
     out = Generator(url, timeout=5).rephrase("do gift cards expire?", answer)
     assert out.text == (reply if used else extractive)
+
+
+@pytest.mark.parametrize("body", [b'{"choices": [{"message": {"content": null}}]}', b"[1, 2]",
+                                  b'{"choices": [null]}', b"not json"])
+def test_a_malformed_generator_reply_keeps_the_extractive_answer(chat_server, body: bytes) -> None:
+    url, state = chat_server
+    state.update(body=body, status=200)
+    answer = Answer("Gift cards are valid for 3 years. [1]", AnswerKind.GROUNDED, 0.8, None,
+                    [Citation(1, 7, "faq-gift-cards", "Gift cards", "", "Gift cards are valid for 3 years.")])
+    assert Generator(url, timeout=5).rephrase("do gift cards expire?", answer).text == answer.text
 
 
 def test_faq_ids_are_readable_and_never_empty() -> None:

@@ -353,6 +353,22 @@ def test_readding_a_changed_document_replaces_its_chunks(bot: SupportService,
     assert bot.kb_add(copy)["removed"] == 1 and "kb-stores" not in {d["id"] for d in bot.kb_list()}
 
 
+def test_an_edited_markdown_guide_added_alone_replaces_the_one_its_folder_added(bot: SupportService,
+                                                                                tmp_path: Path) -> None:
+    edited = tmp_path / "uploads" / "gift-cards.md"  # as the dashboard keeps an upload
+    edited.parent.mkdir()
+    edited.write_text((DEMO / "kb" / "guides" / "gift-cards.md").read_text()
+                      + "\nGift cards bought in December can be exchanged until the end of January.\n")
+    result = bot.kb_add(edited)
+    assert result["updated"] == 1 and result["added"] == 0  # not a second "gift-cards" document
+    ids = [d["id"] for d in bot.kb_list()]
+    assert "guides/gift-cards" in ids and "gift-cards" not in ids
+    texts = " ".join(c.text for c in bot.store.chunks() if c.doc_id == "guides/gift-cards")
+    assert "exchanged until the end of January" in texts
+    assert bot.kb_add(edited)["unchanged"] == 1  # the same file again: found by its file
+    assert set(bot.retriever.index.ids) == {str(i) for i in bot.store.chunk_ids()}
+
+
 def test_readding_an_edited_faq_drops_the_old_question(bot: SupportService, tmp_path: Path) -> None:
     faq = tmp_path / "faq.csv"  # saved by Excel as "CSV UTF-8": it starts with a BOM
     faq.write_text("question,answer\nCan I bring my dog into the store?,Dogs on a lead are "
