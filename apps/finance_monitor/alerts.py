@@ -82,6 +82,22 @@ def detect_surges(windows: list[WindowStat], config: AlertConfig) -> list[Surge]
     return surges
 
 
+def one_per_surge(surges: list[Surge]) -> list[Surge]:
+    """One surge, one alert: a topic's surge is left out when, in its window, one ticker's
+    surge holds at least half its negative articles. The demo's Northwind scandal raised
+    ``ticker:NWB`` (9 negative of 10) and ``topic:Legal | Regulation`` (7 of 10, all among
+    the 9): two alerts and two webhooks for one story. A topic surge spread over companies stays.
+    """
+    tickers = [s for s in surges if s.key.startswith("ticker:")]
+
+    def driven(topic: Surge) -> bool:
+        ids = set(topic.article_ids)
+        return bool(ids) and any(t.start == topic.start and 2 * len(ids & set(t.article_ids)) >= len(ids)
+                                 for t in tickers)
+
+    return [s for s in surges if not (s.key.startswith("topic:") and driven(s))]
+
+
 def alert_text(surge: Surge, titles: list[str]) -> str:
     """One readable paragraph: what surged, how much, and the top headlines."""
     head = (f"Negative surge on {surge.label}: {surge.negatives} negative of {surge.total} "

@@ -32,7 +32,7 @@ from shared import (
 )
 from shared import retrain as retrain_classifier
 
-from .alerts import detect_surges
+from .alerts import detect_surges, one_per_surge
 from .classify import LABEL_SCORES, ArticleClassifier, Verdict, untrained
 from .config import MonitorConfig
 from .corrections import (
@@ -274,7 +274,7 @@ class FinanceService:
             * timedelta(hours=alerts.window_hours) if cut else None
         surges = [s for windows in self.trends().values() for s in detect_surges(windows, alerts)
                   if settled is None or s.start >= settled]
-        return raise_alerts(self.engine, surges, alerts, self.config.webhooks)
+        return raise_alerts(self.engine, one_per_surge(surges), alerts, self.config.webhooks)
 
     def deliver(self, now: datetime | None = None) -> DeliveryReport:
         return deliver_due(self.engine, self.webhook_client, now=now,

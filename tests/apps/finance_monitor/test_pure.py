@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from apps.finance_monitor.alerts import detect_surges, next_attempt, robust_z, webhook_payload
+from apps.finance_monitor.alerts import Surge, detect_surges, next_attempt, one_per_surge, robust_z, webhook_payload
 from apps.finance_monitor.classify import aggregate_sentiment, mentioned_tickers, split_sentences
 from apps.finance_monitor.config import (
     AlertConfig,
@@ -192,6 +192,18 @@ def test_surge_is_one_alert_with_cooldown_and_thin_windows_stay_silent() -> None
     assert detect_surges(series([0, 9]), config) == []  # no baseline yet
     mixed = series([1, 1, 1, 1, 8], totals=[4, 4, 4, 4, 40])  # negatives rose, share did not
     assert detect_surges(mixed, config) == []
+
+
+def test_a_topic_surge_one_company_drove_is_that_company_s_alert_alone() -> None:
+    def surge(key: str, ids: range, start: datetime = T0) -> Surge:
+        return Surge(key, start, start + timedelta(hours=6), len(ids), len(ids) + 1, 1.0, 4.0, tuple(ids))
+
+    nwb, legal = surge("ticker:NWB", range(9)), surge("topic:Legal | Regulation", range(2, 9))
+    assert one_per_surge([legal, nwb]) == [nwb]  # all 7 of the topic's among the ticker's 9
+    spread = surge("topic:Macro", range(20, 30))  # 4 of 10 from one company: the topic's own surge
+    assert one_per_surge([spread, surge("ticker:HLX", range(26, 30))])[0] == spread
+    later = surge("topic:Legal | Regulation", range(2, 9), T0 + timedelta(hours=6))  # another window
+    assert one_per_surge([later, nwb]) == [later, nwb]
 
 
 def test_a_second_surge_after_cooldown_alerts_again() -> None:
