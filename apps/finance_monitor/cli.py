@@ -8,6 +8,7 @@ The commands that read a config take ``--config`` (default: ``$VERTICALS_FINANCE
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
@@ -144,13 +145,14 @@ def train(
                     "high-volume feeds; some accuracy lost). Default: all.")] = None,
     config: ConfigOpt = None, as_json: JsonFlag = False,
 ) -> None:
-    """Fine-tune the sentiment and/or topic model (defaults: the bundled demo sets)."""
+    """Fine-tune the sentiment and/or topic model (defaults: Financial PhraseBank and the Twitter
+    financial-news topics from ../shared/datasets, else the bundled demo sets)."""
     from dataclasses import replace
 
     from shared import TrainConfig
     from shared.finetune import check_layers
 
-    from .training import DEMO_DIR, TrainPlan, train_models
+    from .training import default_plan, train_models
 
     try:
         models = _models(config)
@@ -159,8 +161,9 @@ def train(
         check_layers("minilm", layers)  # both checks before the masked-LM pass
         if mlm_corpus:
             cfg = replace(cfg, base=_mlm_base(config))
-        plan = TrainPlan(sentiment or (None if topics else DEMO_DIR / "train.csv"),
-                         topics or (None if sentiment else DEMO_DIR / "train.csv"), test)
+        plan, note = default_plan(sentiment, topics, test)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         results = train_models(plan, cfg, models)
     except VerticalsError as exc:
         return _fail(exc)

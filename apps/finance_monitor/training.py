@@ -36,6 +36,10 @@ from .classify import SENTIMENTS, clean_text, untrained
 from .config import ModelConfig
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "datasets" / "finance"
+# the public sets beside the checkout (../shared/datasets): `finance train`'s defaults where present
+PUBLIC_DIR = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+PUBLIC_SENTIMENT = PUBLIC_DIR / "financial_phrasebank" / "splits" / "allagree_train.csv"
+PUBLIC_TOPICS = PUBLIC_DIR / "twitter_financial_news_topic" / "topic_train.csv"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,20 @@ class TrainPlan:
     sentiment: Path | None
     topics: Path | None
     test: Path | None = None
+
+
+def default_plan(sentiment: Path | None, topics: Path | None, test: Path | None) -> tuple[TrainPlan, str]:
+    """What ``finance train`` learns from, and a note saying so when it chose: given neither
+    file, Financial PhraseBank (AllAgree) and the 20 Twitter financial-news topics from
+    ../shared/datasets, else the bundled demo sets; given one, that task alone."""
+    if sentiment or topics:
+        return TrainPlan(sentiment, topics, test), ""
+    if PUBLIC_SENTIMENT.is_file() and PUBLIC_TOPICS.is_file():
+        return TrainPlan(PUBLIC_SENTIMENT, PUBLIC_TOPICS, test), (
+            f"training on the public sets: sentiment {PUBLIC_SENTIMENT}, topics {PUBLIC_TOPICS} (about half an "
+            "hour on 2 CPU cores; pass --sentiment/--topics for others)")
+    return TrainPlan(DEMO_DIR / "train.csv", DEMO_DIR / "train.csv", test), (
+        f"no public sets at {PUBLIC_DIR}: training on the bundled demo sets ({DEMO_DIR / 'train.csv'})")
 
 
 def read_column(path: str | Path, column: str, fallback: bool = True,

@@ -291,3 +291,17 @@ def test_a_config_saved_with_a_bom_loads(tmp_path) -> None:
     path = tmp_path / "s.toml"
     path.write_bytes(b"\xef\xbb\xbf" + b'[[sources]]\nname = "a"\nurl = "http://a.test/x"\n')
     assert [s.name for s in load_config(path).sources] == ["a"]
+
+
+def test_train_defaults_to_the_public_sets_where_they_are(tmp_path, monkeypatch) -> None:
+    from apps.finance_monitor import training
+
+    mine = tmp_path / "mine.csv"
+    assert training.default_plan(mine, None, None) == (training.TrainPlan(mine, None, None), "")
+    plan, note = training.default_plan(None, None, None)
+    if training.PUBLIC_SENTIMENT.is_file():  # ../shared/datasets beside this checkout
+        assert (plan.sentiment, plan.topics) == (training.PUBLIC_SENTIMENT, training.PUBLIC_TOPICS)
+        assert note.startswith("training on the public sets")
+    monkeypatch.setattr(training, "PUBLIC_SENTIMENT", tmp_path / "none.csv")
+    plan, note = training.default_plan(None, None, None)
+    assert plan.sentiment == plan.topics == training.DEMO_DIR / "train.csv" and note.startswith("no public sets")
