@@ -69,23 +69,28 @@ def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
 class Layout(StrEnum):
     MOVIELENS = "movielens"
     MIND = "mind"
+    TALLREC = "tallrec"
 
 
 @app.command()
-def convert(layout: Annotated[Layout, typer.Argument(help="movielens (movies.csv, ratings.csv[, tags.csv]) or mind "
-                                                          "(news.tsv, behaviors.tsv).")],
-            folder: Annotated[Path, typer.Argument(help="The folder holding the public files.")],
+def convert(layout: Annotated[Layout, typer.Argument(help="movielens (movies.csv, ratings.csv[, tags.csv]), mind "
+                                                          "(news.tsv, behaviors.tsv) or tallrec (a JSON file).")],
+            folder: Annotated[Path, typer.Argument(help="The folder holding the public files (tallrec: the JSON "
+                                                        "file).")],
             out: Annotated[Path, typer.Option(help="Folder to write items.csv and interactions.csv into.")],
             min_rating: Annotated[float, typer.Option(help="MovieLens: ratings from this one are taken (label 1), "
                                                            "lower ones shown only (0).")] = 4.0,
             overwrite: bool = False, as_json: JsonFlag = False) -> None:
     """A public dataset's folder -> items.csv and interactions.csv for `train`, `score` and `eval`."""
-    from .data import load_mind, load_movielens, write_dataset
+    from .data import load_mind, load_movielens, load_tallrec, tallrec_dataset, write_dataset
 
-    if not folder.is_dir():
+    if layout is Layout.TALLREC:
+        items, interactions = tallrec_dataset(load_tallrec(folder))
+    elif not folder.is_dir():
         raise DataError(folder, None, "is not a folder" if folder.exists() else "folder not found",
                         f"pass the {layout.value} folder")
-    items, interactions = load_movielens(folder, min_rating) if layout is Layout.MOVIELENS else load_mind(folder)
+    else:
+        items, interactions = load_movielens(folder, min_rating) if layout is Layout.MOVIELENS else load_mind(folder)
     items_path, interactions_path = write_dataset(items, interactions, out, overwrite)
     result = {"items": str(items_path), "interactions": str(interactions_path), "item_rows": len(items),
               "interaction_rows": len(interactions), "taken": int(interactions["label"].sum()),

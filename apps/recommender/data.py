@@ -4,12 +4,13 @@ Formats (DESIGN.md): items ``item_id,title[,description][,category]``; interacti
 ``user_id,item_id,label[,timestamp]`` (1 = clicked/bought, 0 = shown, not taken; timestamp in Unix
 seconds or ISO 8601); candidates
 ``user_id,item_id``. Loaders convert MovieLens and MIND folders and TALLRec JSON into these;
-``verticals recommend convert`` writes the first two as items and interactions files.
+``verticals recommend convert`` writes them as items and interactions files.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -336,6 +337,28 @@ def load_tallrec(path: str | Path) -> list[CtrExample]:
     if not examples:
         raise DataError(path, None, "has no records", "add at least one record")
     return examples
+
+
+def tallrec_dataset(examples: list[CtrExample]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """TALLRec examples -> (items, interactions): every title an item (its id a digest of the
+    title), each example a user (``u1``, ``u2``, ... in file order) who liked and disliked the
+    titles it lists, one second apart in that order, then took (1) or passed on (0) the target.
+
+    >>> items, rows = tallrec_dataset([CtrExample(("Heat (1995)",), ("Cats (2019)",), "Up (2009)", 1)])
+    >>> rows[["user_id", "label", "timestamp"]].values.tolist()
+    [['u1', 1, 1], ['u1', 0, 2], ['u1', 1, 3]]
+    """
+    ids: dict[str, str] = {}
+    rows = []
+    for number, example in enumerate(examples, start=1):
+        taken = [(t, 1) for t in example.liked] + [(t, 0) for t in example.disliked] + \
+            [(example.target, example.label)]
+        for second, (title, label) in enumerate(taken, start=1):
+            item = ids.setdefault(title, "t" + hashlib.sha1(title.encode()).hexdigest()[:10])
+            rows.append((f"u{number}", item, label, second))
+    items = pd.DataFrame({"item_id": list(ids.values()), "title": list(ids), "description": "", "category": ""})
+    interactions = pd.DataFrame(rows, columns=["user_id", "item_id", "label", "timestamp"])
+    return items, interactions.drop_duplicates(["user_id", "item_id", "timestamp"])
 
 
 def check_both_answers(examples: list[CtrExample], path: str | Path) -> None:

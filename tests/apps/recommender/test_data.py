@@ -242,3 +242,27 @@ def test_convert_writes_files_the_commands_read(tmp_path: Path) -> None:
     higher = runner.invoke(app, ["convert", "movielens", str(source), "--out", str(out), "--min-rating", "5",
                                  "--overwrite"])
     assert higher.exit_code == 0 and read_interactions(out / "interactions.csv")["label"].tolist() == [0, 0]
+
+
+
+def test_convert_tallrec_makes_each_example_a_user(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from apps.recommender.cli import app
+
+    source = tmp_path / "valid.json"
+    source.write_text(json.dumps([
+        {"instruction": "", "output": "Yes.", "input": 'User Preference: "Heat (1995)", "Fargo (1996)"\n'
+         'User Unpreference: "Cats (2019)"\nWhether the user will like the target movie "Up (2009)"?'},
+        {"instruction": "", "output": "No.", "input": 'User Preference: "Up (2009)"\nUser Unpreference: \n'
+         'Whether the user will like the target movie "Cats (2019)"?'}]))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["convert", "tallrec", str(source), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    items = read_items(out / "items.csv")
+    assert sorted(items["title"]) == ["Cats (2019)", "Fargo (1996)", "Heat (1995)", "Up (2009)"]
+    rows = read_interactions(out / "interactions.csv", items)
+    title = dict(zip(items["item_id"], items["title"], strict=True))
+    assert [(u, title[i], label) for u, i, label in rows[["user_id", "item_id", "label"]].values] == [
+        ("u1", "Heat (1995)", 1), ("u1", "Fargo (1996)", 1), ("u1", "Cats (2019)", 0), ("u1", "Up (2009)", 1),
+        ("u2", "Up (2009)", 1), ("u2", "Cats (2019)", 0)]
