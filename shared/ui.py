@@ -181,6 +181,21 @@ def per_class_table(metrics: dict) -> pd.DataFrame | None:
     return table
 
 
+def explanation_text(label: str, attributions: list[tuple[str, float]], k: int = 5) -> str:
+    """The words that pushed a prediction, strongest first (``shared.explain``'s pairs), in a
+    line of plain text: scraped or typed words are shown, never rendered.
+
+    >>> explanation_text("negative", [("Bank", 0.01), ("fined", 0.62), ("again", -0.03)])
+    "read as 'negative' mostly for: fined (+0.62), Bank (+0.01)"
+    """
+    from .explanations import top_words
+
+    pushed = [(w, s) for w, s in top_words(attributions, k) if s > 0]
+    if not pushed:
+        return f"read as {label!r}; no single word carries it (each one alone changes little)"
+    return f"read as {label!r} mostly for: " + ", ".join(f"{w} ({s:+.2f})" for w, s in pushed)
+
+
 def show_model_card(card: dict) -> None:
     """A model card: identity, base, data fingerprint, recipe and metrics."""
     st.markdown(f"**{card.get('name', '?')}** `{card.get('version', '?')}` — {card.get('kind', 'model')}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared import Classifier, ModelNotFoundError, load_classifier, resolve_model
+from shared import Classifier, ModelNotFoundError, explain, load_classifier, resolve_model
 
 SENTIMENTS = ("negative", "neutral", "positive")
 # the score of an analyst's sentiment label, on the models' P(positive) - P(negative) scale
@@ -159,6 +159,14 @@ class ArticleClassifier:
     def cards(self) -> dict[str, dict]:
         self.warm_up()
         return {self.sentiment_name: self._sentiment.card, self.topic_name: self._topic.card}
+
+    def explain_sentiment(self, sentence: str) -> tuple[str, list[tuple[str, float]]]:
+        """The sentiment model's verdict on one sentence and each word's push toward it
+        (``shared.explain``: how much the verdict's probability falls without the word)."""
+        self.warm_up()
+        words = explain(self._sentiment, clean_text(sentence))
+        label = self._sentiment.predict([clean_text(sentence)])[0]
+        return label, words
 
     def classify(self, bodies: list[str]) -> list[Verdict]:
         """Verdicts for article bodies (title first), batched across all their sentences."""

@@ -27,7 +27,7 @@ from apps.finance_monitor.views import (
     trends_frame,
 )
 from shared import VerticalsError
-from shared.ui import markdown_text, show_model_card
+from shared.ui import explanation_text, markdown_text, show_model_card
 
 MEASURES = {"negatives": "negative articles", "negative_share": "negative share",
             "net_sentiment": "net sentiment", "count": "articles"}
@@ -156,6 +156,18 @@ def show_articles(service: FinanceService) -> None:
             st.caption("(headline only)")
         if found["driving"]:  # none for a neutral verdict
             st.text("Driving sentences: " + " | ".join(found["driving"]))
+        show_words(service, found["driving"][0] if found["driving"] else found["title"])
+
+
+def show_words(service: FinanceService, sentence: str) -> None:
+    """The sentiment model's words behind its verdict on the article's lead sentence (its first
+    driving sentence, else its title), as plain text."""
+    try:
+        label, words = service.explain_sentiment(sentence)
+    except VerticalsError as exc:
+        st.caption(str(exc))
+        return
+    st.text(f"Sentiment model on {sentence!r}: {explanation_text(label, words)}")
 
 
 def option_label(article_id: int, title: str, width: int = 90) -> str:

@@ -321,6 +321,14 @@ class FinanceService:
             raise VerticalsError(f"field must be 'sentiment' or 'topic', got {field!r}")
         return self.config.models.sentiment if field == "sentiment" else self.config.models.topic
 
+    def explain_sentiment(self, sentence: str) -> tuple[str, list[tuple[str, float]]]:
+        """The sentiment model's verdict on ``sentence`` and the words that pushed it (for the
+        dashboard's article details); a one-line error when the model is not trained."""
+        try:
+            return self.classifier.explain_sentiment(sentence)
+        except ModelNotFoundError as exc:
+            raise VerticalsError(untrained(exc)) from None
+
     def model_cards(self) -> dict[str, dict]:
         """Cards of the current sentiment and topic models (without loading weights); a model
         configured as a directory path is read from its ``card.json``."""

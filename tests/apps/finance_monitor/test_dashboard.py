@@ -95,6 +95,9 @@ def test_articles_are_chosen_by_title_and_corrected_in_sight(filled) -> None:
     assert list(table.proto.column_order)[:4] == ["title", "topic", "sentiment", "score"]
     detail = at.selectbox(key="f-detail")
     assert detail.options[0] == f"{detail.value} — {EVIL}"
+    # the sentiment model's words behind its verdict on the lead sentence, shown as text, not markup
+    [why] = [t.value for t in at.text if t.value.startswith("Sentiment model on ")]
+    assert EVIL in why and "read as '" in why
     target = int(table.value["id"].iloc[1])
     title = table.value["title"].iloc[1]
     at.number_input(key="c-id").set_value(target).run()
