@@ -59,8 +59,8 @@ def default_plan(sentiment: Path | None, topics: Path | None, test: Path | None)
         return TrainPlan(sentiment, topics, test), ""
     if PUBLIC_SENTIMENT.is_file() and PUBLIC_TOPICS.is_file():
         return TrainPlan(PUBLIC_SENTIMENT, PUBLIC_TOPICS, test), (
-            f"training on the public sets: sentiment {PUBLIC_SENTIMENT}, topics {PUBLIC_TOPICS} (about half an "
-            "hour on 2 CPU cores; pass --sentiment/--topics for others)")
+            f"training on the public sets: sentiment {PUBLIC_SENTIMENT}, topics {PUBLIC_TOPICS} (close to an hour "
+            "on 2 CPU cores; pass --sentiment/--topics for others)")
     return TrainPlan(DEMO_DIR / "train.csv", DEMO_DIR / "train.csv", test), (
         f"no public sets at {PUBLIC_DIR}: training on the bundled demo sets ({DEMO_DIR / 'train.csv'})")
 
