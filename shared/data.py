@@ -201,8 +201,9 @@ def read_labelled(
         try:
             frame = read_table(path, [text_col, label_col], column_flags=column_flags)
         except DataError:
-            if label_col != "label" or "category" not in _columns(Path(path)):
-                raise
+            columns = _columns(Path(path))
+            if label_col != "label" or "label" in columns or "category" not in columns:
+                raise  # subtle: only a missing label column falls back, never an empty label cell
             label_col = "category"
             frame = read_table(path, [text_col, label_col], column_flags=column_flags)
         rows = [LabelledText(t.strip(), lab.strip()) for t, lab in zip(frame[text_col], frame[label_col])]

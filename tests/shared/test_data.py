@@ -67,6 +67,10 @@ def test_the_public_layouts_read_as_labelled_text(tmp_path):
     banking = tmp_path / "train.csv"  # Banking77 names its label "category"
     banking.write_text("text,category\nI am still waiting on my card?,card_arrival\nMy card was declined,declined\n")
     assert read_labelled(banking)[0] == LabelledText("I am still waiting on my card?", "card_arrival")
+    both = tmp_path / "both.csv"  # a label column with an empty cell is that error, not a category file
+    both.write_text("text,label,category\nhi,,greeting\nbye,farewell,farewell\n")
+    with pytest.raises(DataError, match="row 2: empty 'label'"):
+        read_labelled(both)
     phrasebank = tmp_path / "Sentences_AllAgree.txt"  # sentence@label lines; a sentence may hold an @
     phrasebank.write_text("Sales rose 5 % .@positive\n\nShares @ 3 euros fell .@negative\n")
     assert read_labelled(phrasebank) == [LabelledText("Sales rose 5 % .", "positive"),
