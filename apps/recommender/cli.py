@@ -85,7 +85,8 @@ def convert(layout: Annotated[Layout, typer.Argument(help="movielens (movies.csv
     from .data import load_mind, load_movielens, load_tallrec, tallrec_dataset, write_dataset
 
     if layout is Layout.TALLREC:
-        items, interactions = tallrec_dataset(load_tallrec(folder))
+        # users are the file's examples: named by the file, so a train and a test file's differ
+        items, interactions = tallrec_dataset(load_tallrec(folder), prefix=f"{folder.stem}-")
     elif not folder.is_dir():
         raise DataError(folder, None, "is not a folder" if folder.exists() else "folder not found",
                         f"pass the {layout.value} folder")

@@ -339,10 +339,11 @@ def load_tallrec(path: str | Path) -> list[CtrExample]:
     return examples
 
 
-def tallrec_dataset(examples: list[CtrExample]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def tallrec_dataset(examples: list[CtrExample], prefix: str = "u") -> tuple[pd.DataFrame, pd.DataFrame]:
     """TALLRec examples -> (items, interactions): every title an item (its id a digest of the
-    title), each example a user (``u1``, ``u2``, ... in file order) who liked and disliked the
-    titles it lists, one second apart in that order, then took (1) or passed on (0) the target.
+    title, so two files agree), each example a user (``prefix`` and its number in file order) who
+    liked and disliked the titles it lists, one second apart in that order, then took (1) or
+    passed on (0) the target.
 
     >>> items, rows = tallrec_dataset([CtrExample(("Heat (1995)",), ("Cats (2019)",), "Up (2009)", 1)])
     >>> rows[["user_id", "label", "timestamp"]].values.tolist()
@@ -355,7 +356,7 @@ def tallrec_dataset(examples: list[CtrExample]) -> tuple[pd.DataFrame, pd.DataFr
             [(example.target, example.label)]
         for second, (title, label) in enumerate(taken, start=1):
             item = ids.setdefault(title, "t" + hashlib.sha1(title.encode()).hexdigest()[:10])
-            rows.append((f"u{number}", item, label, second))
+            rows.append((f"{prefix}{number}", item, label, second))
     items = pd.DataFrame({"item_id": list(ids.values()), "title": list(ids), "description": "", "category": ""})
     interactions = pd.DataFrame(rows, columns=["user_id", "item_id", "label", "timestamp"])
     return items, interactions.drop_duplicates(["user_id", "item_id", "timestamp"])

@@ -264,5 +264,5 @@ def test_convert_tallrec_makes_each_example_a_user(tmp_path: Path) -> None:
     rows = read_interactions(out / "interactions.csv", items)
     title = dict(zip(items["item_id"], items["title"], strict=True))
     assert [(u, title[i], label) for u, i, label in rows[["user_id", "item_id", "label"]].values] == [
-        ("u1", "Heat (1995)", 1), ("u1", "Fargo (1996)", 1), ("u1", "Cats (2019)", 0), ("u1", "Up (2009)", 1),
-        ("u2", "Up (2009)", 1), ("u2", "Cats (2019)", 0)]
+        ("valid-1", "Heat (1995)", 1), ("valid-1", "Fargo (1996)", 1), ("valid-1", "Cats (2019)", 0),
+        ("valid-1", "Up (2009)", 1), ("valid-2", "Up (2009)", 1), ("valid-2", "Cats (2019)", 0)]
