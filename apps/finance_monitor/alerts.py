@@ -13,6 +13,7 @@ escalates to at least twice the alerted count (a small blip must not mask the re
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
@@ -57,8 +58,11 @@ def robust_z(value: float, history: list[float]) -> tuple[float, float]:
     return center, (value - center) / scale
 
 
-def detect_surges(windows: list[WindowStat], config: AlertConfig) -> list[Surge]:
-    """Surges in one key's consecutive windows (oldest first), cooldown applied."""
+def detect_surges(windows: list[WindowStat], config: AlertConfig,
+                  skip: Callable[[WindowStat], bool] | None = None) -> list[Surge]:
+    """Surges in one key's consecutive windows (oldest first), cooldown applied. ``skip``: a
+    window that would surge but is another key's surge (:func:`driven_by`); it starts no
+    cooldown, so a surge of this key's own right after it still alerts."""
     surges: list[Surge] = []
     last_alert: int | None = None
     last_size = 0
@@ -69,7 +73,7 @@ def detect_surges(windows: list[WindowStat], config: AlertConfig) -> list[Surge]
         if window.negative_share < config.min_negative_share:
             continue
         baseline, z = robust_z(window.negatives, history)
-        if z < config.z_threshold:
+        if z < config.z_threshold or (skip is not None and skip(window)):
             continue
         cooling = last_alert is not None and i - last_alert <= config.cooldown_windows
         if cooling and window.negatives < 2 * last_size:
@@ -82,20 +86,22 @@ def detect_surges(windows: list[WindowStat], config: AlertConfig) -> list[Surge]
     return surges
 
 
-def one_per_surge(surges: list[Surge]) -> list[Surge]:
-    """One surge, one alert: a topic's surge is left out when, in its window, one ticker's
-    surge holds at least half its negative articles. The demo's Northwind scandal raised
-    ``ticker:NWB`` (9 negative of 10) and ``topic:Legal | Regulation`` (7 of 10, all among
-    the 9): two alerts and two webhooks for one story. A topic surge spread over companies stays.
+def driven_by(tickers: list[Surge]) -> Callable[[WindowStat], bool]:
+    """One surge, one alert: whether a topic's window is one ticker's surge seen through its
+    topic, i.e. that ticker's surge in the same window holds at least half its negative
+    articles (``detect_surges``'s ``skip`` for topics). The demo's Northwind scandal raised
+    ``ticker:NWB`` (9 negative of 10) and ``topic:Legal | Regulation`` (7 of 10, all among the
+    9): two alerts and two webhooks for one story. A topic surge spread over companies stays.
     """
-    tickers = [s for s in surges if s.key.startswith("ticker:")]
+    by_start: dict[datetime, list[set[int]]] = {}
+    for surge in tickers:
+        by_start.setdefault(surge.start, []).append(set(surge.article_ids))
 
-    def driven(topic: Surge) -> bool:
-        ids = set(topic.article_ids)
-        return bool(ids) and any(t.start == topic.start and 2 * len(ids & set(t.article_ids)) >= len(ids)
-                                 for t in tickers)
+    def driven(window: WindowStat) -> bool:
+        ids = set(window.negative_ids)
+        return bool(ids) and any(2 * len(ids & held) >= len(ids) for held in by_start.get(window.start, ()))
 
-    return [s for s in surges if not (s.key.startswith("topic:") and driven(s))]
+    return driven
 
 
 def alert_text(surge: Surge, titles: list[str]) -> str:

@@ -32,7 +32,7 @@ from shared import (
 )
 from shared import retrain as retrain_classifier
 
-from .alerts import detect_surges, one_per_surge
+from .alerts import detect_surges, driven_by
 from .classify import LABEL_SCORES, ArticleClassifier, Verdict, untrained
 from .config import MonitorConfig
 from .corrections import (
@@ -272,9 +272,14 @@ class FinanceService:
                 Article.classified_at.is_not(None), Article.published < oldest).limit(1)).first()
         settled = oldest + (alerts.baseline_windows + alerts.cooldown_windows) \
             * timedelta(hours=alerts.window_hours) if cut else None
-        surges = [s for windows in self.trends().values() for s in detect_surges(windows, alerts)
-                  if settled is None or s.start >= settled]
-        return raise_alerts(self.engine, one_per_surge(surges), alerts, self.config.webhooks)
+        trends = self.trends()
+        tickers = [s for key, windows in trends.items() if key.startswith("ticker:")
+                   for s in detect_surges(windows, alerts)]
+        driven = driven_by(tickers)  # a topic's surge that one ticker's surge made is that ticker's alert
+        topics = [s for key, windows in trends.items() if not key.startswith("ticker:")
+                  for s in detect_surges(windows, alerts, skip=driven)]
+        surges = [s for s in topics + tickers if settled is None or s.start >= settled]
+        return raise_alerts(self.engine, surges, alerts, self.config.webhooks)
 
     def deliver(self, now: datetime | None = None) -> DeliveryReport:
         return deliver_due(self.engine, self.webhook_client, now=now,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
-from apps.finance_monitor.alerts import Surge, detect_surges, next_attempt, one_per_surge, robust_z, webhook_payload
+from apps.finance_monitor.alerts import Surge, detect_surges, driven_by, next_attempt, robust_z, webhook_payload
 from apps.finance_monitor.classify import aggregate_sentiment, mentioned_tickers, split_sentences
 from apps.finance_monitor.config import (
     AlertConfig,
@@ -195,15 +196,19 @@ def test_surge_is_one_alert_with_cooldown_and_thin_windows_stay_silent() -> None
 
 
 def test_a_topic_surge_one_company_drove_is_that_company_s_alert_alone() -> None:
-    def surge(key: str, ids: range, start: datetime = T0) -> Surge:
-        return Surge(key, start, start + timedelta(hours=6), len(ids), len(ids) + 1, 1.0, 4.0, tuple(ids))
-
-    nwb, legal = surge("ticker:NWB", range(9)), surge("topic:Legal | Regulation", range(2, 9))
-    assert one_per_surge([legal, nwb]) == [nwb]  # all 7 of the topic's among the ticker's 9
-    spread = surge("topic:Macro", range(20, 30))  # 4 of 10 from one company: the topic's own surge
-    assert one_per_surge([spread, surge("ticker:HLX", range(26, 30))])[0] == spread
-    later = surge("topic:Legal | Regulation", range(2, 9), T0 + timedelta(hours=6))  # another window
-    assert one_per_surge([later, nwb]) == [later, nwb]
+    config = AlertConfig(min_volume=5, cooldown_windows=3)
+    topic = series([1, 0, 2, 1, 1, 8, 9])  # surges in windows 5 and 6
+    topic[5] = replace(topic[5], negative_ids=tuple(range(8)))  # all of it NWB's
+    topic[6] = replace(topic[6], negative_ids=tuple(range(100, 109)))  # other companies'
+    nwb = Surge("ticker:NWB", topic[5].start, topic[5].end, 9, 10, 1.0, 4.0, tuple(range(9)))
+    surges = detect_surges(topic, config, skip=driven_by([nwb]))
+    # window 5 was NWB's alert; it started no cooldown, so the topic's own surge in 6 alerts
+    assert [s.start for s in surges] == [topic[6].start]
+    assert [s.start for s in detect_surges(topic, config)] == [topic[5].start]  # alone: 5, then cooling
+    spread = replace(topic[5], negative_ids=tuple(range(20, 30)))  # 4 of 10 from one company
+    hlx = Surge("ticker:HLX", spread.start, spread.end, 4, 4, 1.0, 4.0, tuple(range(26, 30)))
+    assert not driven_by([hlx])(spread) and driven_by([hlx])(replace(spread, negative_ids=(26, 27, 28)))
+    assert not driven_by([nwb])(replace(topic[5], negative_ids=()))
 
 
 def test_a_second_surge_after_cooldown_alerts_again() -> None:
