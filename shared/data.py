@@ -194,8 +194,9 @@ def read_labelled(
     """Read ``text,label`` rows; reject files with fewer than ``min_classes`` labels.
     ``column_flags``: as :func:`read_table`. Two public layouts are read as they come: a
     ``category`` column where ``label`` is missing (Banking77's ``text,category``), and a
-    ``.txt`` file of ``sentence@label`` lines (Financial PhraseBank's, :func:`read_phrasebank`)."""
-    if Path(path).suffix.lower() == ".txt":
+    ``.txt`` file of ``sentence@label`` lines (Financial PhraseBank's, :func:`read_phrasebank`);
+    a ``.txt`` whose first line is a header naming ``text_col`` is read as a table."""
+    if is_phrasebank(path, text_col):
         rows = read_phrasebank(path)
     else:
         try:
@@ -216,6 +217,20 @@ def read_labelled(
     return rows
 
 
+def is_phrasebank(path: str | Path, text_col: str = "text") -> bool:
+    """Whether ``path`` is read as Financial PhraseBank's layout: a ``.txt`` file whose first
+    line is no CSV header naming ``text_col`` (a table saved as .txt stays a table)."""
+    path = Path(path)
+    if path.suffix.lower() != ".txt":
+        return False
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
+            first = handle.readline()
+    except OSError:
+        return True  # read_phrasebank names what is wrong with the path
+    return text_col not in [cell.strip() for cell in first.split(",")]
+
+
 def _columns(path: Path) -> list[str]:
     """A table's column names; none when it cannot be read."""
     try:
@@ -225,7 +240,8 @@ def _columns(path: Path) -> list[str]:
 
 
 def read_phrasebank(path: str | Path) -> list[LabelledText]:
-    """Financial PhraseBank's ``Sentences_*.txt``: one ``sentence@label`` per line.
+    """Financial PhraseBank's ``Sentences_*.txt``: one ``sentence@label`` per line, in UTF-8 or,
+    as most of its files are published, Latin-1.
 
     >>> import tempfile, pathlib; f = pathlib.Path(tempfile.mkdtemp(), "s.txt")
     >>> _ = f.write_text("Sales rose 5 % .@positive\\n")
@@ -233,7 +249,7 @@ def read_phrasebank(path: str | Path) -> list[LabelledText]:
     [LabelledText(text='Sales rose 5 % .', label='positive')]
     """
     rows = []
-    for number, line in enumerate(read_text_file(path, "a text file").splitlines(), start=1):
+    for number, line in enumerate(read_text_file(path, "a text file", fallback="latin-1").splitlines(), start=1):
         if not line.strip():
             continue
         text, at, label = line.rpartition("@")
@@ -278,10 +294,11 @@ def read_texts(path: str | Path) -> list[str]:
     return lines
 
 
-def read_text_file(path: str | Path, kind: str = "a text file") -> str:
+def read_text_file(path: str | Path, kind: str = "a text file", fallback: str | None = None) -> str:
     """A whole UTF-8 file (a leading BOM dropped); a missing file, a folder, bytes that are not
     UTF-8 (named by their line) or an unreadable file is a :class:`DataError` saying what to pass
-    (``kind``: "a text file", "a Markdown file")."""
+    (``kind``: "a text file", "a Markdown file"). ``fallback``: the encoding of a file that is
+    not UTF-8 (``"latin-1"`` for a layout published so) instead of that error."""
     path = Path(path)
     if not path.exists():
         raise DataError(path, None, "file not found", "check the path")
@@ -291,6 +308,8 @@ def read_text_file(path: str | Path, kind: str = "a text file") -> str:
         raw = path.read_bytes()
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
+        if fallback:
+            return raw.decode(fallback)
         line = raw[: err.start].count(b"\n") + 1
         raise DataError(path, line, "not valid UTF-8", "re-save the file as UTF-8") from None
     except OSError as err:

@@ -28,7 +28,7 @@ from shared import (
     load_classifier,
     read_table,
 )
-from shared.data import check_labels_known, file_row, read_phrasebank, read_text_file
+from shared.data import check_labels_known, file_row, is_phrasebank, read_phrasebank, read_text_file
 from shared.export import CHECK_TEXTS
 from shared.registry import check_name
 
@@ -71,7 +71,7 @@ def read_column(path: str | Path, column: str, fallback: bool = True,
     ``classes.txt``; a ``.txt`` file holds Financial PhraseBank's ``sentence@sentiment`` lines.
     Training needs two classes; a test set may hold one."""
     path = Path(path)
-    if path.suffix.lower() == ".txt":
+    if is_phrasebank(path):
         if column != "sentiment":
             raise DataError(path, None, f"a .txt file is read as Financial PhraseBank sentences (sentence@sentiment), "
                             f"which name no {column}", f"pass a CSV with text,{column} columns")
@@ -236,7 +236,7 @@ def evaluate_models(test_path: str | Path, models: ModelConfig) -> dict:
     """Accuracy and macro-F1 of the current models on a labelled file: its ``sentiment`` and
     ``topic`` columns, or a ``label`` column scored by the model whose labels it uses."""
     names = {"sentiment": models.sentiment, "topic": models.topic}
-    if Path(test_path).suffix.lower() == ".txt":  # Financial PhraseBank: sentence@sentiment lines
+    if is_phrasebank(test_path):  # sentence@sentiment lines
         present = {"text", "sentiment"}
     else:
         present = set(read_table(test_path, ["text"], optional=["sentiment", "topic", "label"]).columns)

@@ -4,10 +4,13 @@ the bot has is about something else. The intent model read "cancel ... subscript
 0.97 sure of the cancel FAQ; search finds the nearest passage for anything.
 
 A name is a run of capitalised words inside a sentence ("Netflix", "Royal Mail"), not its
-first word. Left out: "I", dates ("Sunday", "Black Friday"), words a chat capitalises ("Dear
-Sir/Madam"), the words of a whole message typed in capitals, people introducing themselves or
-signing ("I'm Sarah", "Thanks in advance, Maria"), and typos of the shop's words ("Matercard",
+first word. Left out: "I", dates ("Sunday", "Black Friday"), countries, regions and languages
+("Germany": a KB says "all EU countries"; "German"), words a chat capitalises ("Dear
+Sir/Madam"), the words of a whole message typed in capitals, people ("I'm Sarah", "my wife Anna",
+"Mr. Smith", "Thanks in advance, Maria"), and typos of the shop's words ("Matercard",
 "ApplePay"). A word in capitals ("DHL", "PIN") is not taken for a name: too many are common nouns.
+Where the shop's own texts capitalise many words inside sentences (German nouns), capitals mark
+no names and :func:`names_mark_subjects` says so.
 
 >>> unknown_names("how do I cancel my Netflix subscription", {"cancel", "subscription"})
 ['Netflix']
@@ -18,28 +21,61 @@ signing ("I'm Sarah", "Thanks in advance, Maria"), and typos of the shop's words
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
 
 from .masking import mask_pii
 from .ranking import singular
 
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 _CAPITALISED = re.compile(r"[A-Z][a-z]+(?:[A-Z][a-z]+)*(?:'s)?")  # "Netflix", "PayPal", "Halfords's"
-_SENTENCE_BREAK = re.compile(r"[.!?;:\n\"(\[]")  # what lies between a sentence's first word and the word before
+# what lies between a sentence's first word and the word before ("- Sent from my iPhone" too)
+_SENTENCE_BREAK = re.compile(r"[.!?;:\n\"(\[\u2013\u2014]|\s-\s")
+_TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St)\.\s*$")  # "Mr. Smith": that full stop ends no sentence
+_TITLES = frozenset("mr mrs ms miss dr".split())
 _LINKS = re.compile(r"\S+://\S+|www\.\S+|\[[A-Z]+\]")  # URLs, and mask_pii's "[EMAIL]"
 _DATES = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april may june "
     "july august september october november december christmas easter day eve".split())
 # words a chat capitalises that name nothing: "Dear Sir/Madam", "OK, Thanks"
 _CHAT = frozenset("thanks thank please sorry hello hi hey yes no ok okay sir madam team everyone all regards "
-                  "cheers".split())
+                  "cheers mr mrs ms miss dr".split())
 # a person's name follows these: an introduction, a greeting, a sign-off, a title
 _BEFORE_A_PERSON = re.compile(
     r"(?:\b(?:i'?m|i am|this is|name is|name's|hi|hello|hey|dear|thanks|thank you|cheers|regards|mr|mrs|ms|miss"
-    r"|dr)[\s,.]*|\b(?:best|sincerely|wishes)\s*[,\n]\s*)$", re.IGNORECASE)
+    r"|dr|wife|husband|partner|son|daughter|friend|mum|mom|dad|mother|father|brother|sister|colleague|boss"
+    r"|neighbou?r|named|called)[\s,.]*|\b(?:best|sincerely|wishes)\s*[,\n]\s*)$", re.IGNORECASE)
 # a signature closes the message, on its own line or after thanks: "Thanks in advance, Maria"
 _SIGNATURE = (re.compile(r"(?:\n|\b(?:thanks|thank you|cheers|best)\b[^.!?\n]*,)\s*$", re.IGNORECASE),
               re.compile(r"^\W*$"))
+
+
+@cache
+def _places() -> frozenset[str]:
+    """Country, region and language names in English, lower case (CLDR, through babel)."""
+    from babel import Locale
+
+    english = Locale("en")
+    return frozenset(n.lower() for n in [*english.territories.values(), *english.languages.values()])
+
+
+def names_mark_subjects(texts: Iterable[str]) -> bool:
+    """Whether capitals inside sentences mark names in the shop's language: under a fifth of
+    the words inside its texts' sentences are capitalised (English product text; German
+    capitalises every noun).
+
+    >>> names_mark_subjects(["We ship to all EU countries within 5 working days."])
+    True
+    >>> names_mark_subjects(["Wir liefern alle Bestellungen in 5 Werktagen an Ihre Adresse."])
+    False
+    """
+    inside = capitalised = 0
+    for text in texts:
+        for match, first in _words(text):
+            if not first:
+                inside += 1
+                capitalised += _CAPITALISED.fullmatch(match.group()) is not None
+    return inside == 0 or capitalised < inside / 5
 
 
 def vocabulary(texts: Iterable[str]) -> set[str]:
@@ -52,23 +88,31 @@ def _glued(word: str, known: set[str]) -> bool:
     return any(word[:i] in known and word[i:] in known for i in range(3, len(word) - 2))
 
 
+def _words(text: str) -> Iterator[tuple[re.Match[str], bool]]:
+    """Each word with whether it opens a sentence (the text's first word, or one after a
+    sentence break that no title like "Mr." explains)."""
+    end = 0
+    for i, match in enumerate(_WORD.finditer(text)):
+        between = text[end:match.start()]
+        yield match, i == 0 or (bool(_SENTENCE_BREAK.search(between)) and not _TITLED.search(text[:match.start()]))
+        end = match.end()
+
+
 def _runs(text: str) -> list[tuple[list[str], str, str]]:
     """Capitalised words standing together inside sentences, each run with the text before and
     after it: ``"do you use Royal Mail?" -> [(["Royal", "Mail"], "do you use ", "?")]``. A
     sentence's first word is no part of a run."""
     runs: list[tuple[list[str], str, str]] = []
-    words, start, end, last = [], 0, 0, None
-    for match in _WORD.finditer(text):
-        between = text[end:match.start()]
-        first = last is None or bool(_SENTENCE_BREAK.search(between))
+    words, start, end = [], 0, 0
+    for match, first in _words(text):
         capitalised = _CAPITALISED.fullmatch(match.group()) is not None and not first
-        if words and not (capitalised and between == " "):
+        if words and not (capitalised and re.fullmatch(r"[ \t]+", text[end:match.start()])):
             runs.append((words, text[:start], text[end:]))
             words = []
         if capitalised:
             start = match.start() if not words else start
             words.append(match.group())
-        end, last = match.end(), match
+        end = match.end()
     if words:
         runs.append((words, text[:start], text[end:]))
     return runs
@@ -91,10 +135,10 @@ def unknown_names(message: str, known: set[str], correct: Callable[[str], str] |
     found: list[str] = []
     for run, before, after in _runs(text):
         lower = {singular(w.lower().removesuffix("'s")) for w in run}
-        if lower & _DATES or _BEFORE_A_PERSON.search(before) \
-                or (_SIGNATURE[0].search(before) and _SIGNATURE[1].match(after)):
-            continue  # "Black Friday", "I'm Sarah Jones", "Thanks in advance, Maria"
         name = " ".join(run).removesuffix("'s")
+        if lower & _DATES or name.lower() in _places() or run[0].lower() in _TITLES \
+                or _BEFORE_A_PERSON.search(before) or (_SIGNATURE[0].search(before) and _SIGNATURE[1].match(after)):
+            continue  # "Black Friday", "Germany", "Mr Smith", "I'm Sarah Jones", "Thanks in advance, Maria"
         if any(unknown(w) for w in run) and name not in found:
             found.append(name)
     return found

@@ -35,7 +35,7 @@ from .answer import (
 )
 from .intents import IntentDecision, IntentModel, Status
 from .knowledge import Document, load_kb
-from .names import unknown_names, vocabulary
+from .names import names_mark_subjects, unknown_names, vocabulary
 from .ranking import singular, tokenize, word_set
 from .retrieval import Passage, RetrievalConfig, Retriever, index_dir
 from .spelling import Speller
@@ -182,6 +182,7 @@ class SupportService:
         self._pool: ThreadPoolExecutor | None = None
         self._speller: Speller | None = None
         self._known: set[str] | None = None
+        self._names_mark = True
         self.bot = BotSettings()
 
     # -- models -------------------------------------------------------------------------------
@@ -236,9 +237,17 @@ class SupportService:
         if self._known is None:
             examples = self._examples()
             oos = self.intents.thresholds.oos_label if self.intents is not None else None
-            self._known = vocabulary([f"{c.title}\n{c.text}" for c in self.retriever.chunks.values()]
-                                     + list(examples.loc[examples["label"] != oos, "text"]))
+            texts = [f"{c.title}\n{c.text}" for c in self.retriever.chunks.values()]
+            # subtle: where the shop's texts capitalise every noun (German), capitals name nothing
+            self._names_mark = names_mark_subjects(texts)
+            self._known = vocabulary(texts + list(examples.loc[examples["label"] != oos, "text"]))
         return self._known
+
+    def _unknown_names(self, message: str) -> list[str]:
+        """The names in ``message`` the shop's texts never use (:mod:`.names`); none where the
+        shop's language capitalises more than names."""
+        known = self.known_words
+        return unknown_names(message, known, self.speller.word) if self._names_mark else []
 
     def _examples(self) -> pd.DataFrame:
         """The intent model's training examples (``text``, ``label``); none without a model."""
@@ -368,7 +377,7 @@ class SupportService:
         subtle: gluing context onto every short message let "Tell me a joke" after a returns
         question be answered with the returns template.
         """
-        if names := unknown_names(message, self.known_words, self.speller.word):
+        if names := self._unknown_names(message):
             return _handoff(None, reason=f"names {_listed(names)}, which neither the knowledge base nor the "
                                          "intent examples mention: not answered")
         query, intents, retriever = message, self.intents, self.retriever

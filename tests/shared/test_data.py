@@ -78,6 +78,11 @@ def test_the_public_layouts_read_as_labelled_text(tmp_path):
     phrasebank.write_text("Sales rose 5 % .@positive\nno label here\n")
     with pytest.raises(DataError, match="row 2: is not a sentence@label line"):
         read_labelled(phrasebank)
+    phrasebank.write_bytes("Net sales rose in Espoo \u00e9 .@positive\nLoss widened .@negative\n".encode("latin-1"))
+    assert read_labelled(phrasebank)[0].text == "Net sales rose in Espoo \u00e9 ."  # published in Latin-1
+    table = tmp_path / "table.txt"  # a CSV saved as .txt stays a table
+    table.write_text("text,label\nmail me @ noon,a\nbye,b\n")
+    assert read_labelled(table)[0] == LabelledText("mail me @ noon", "a")
 
 
 def test_missing_column_and_empty_cell(tmp_path):
