@@ -152,7 +152,7 @@ class Registry:
         shutil.rmtree(doomed, ignore_errors=True)  # an interrupted discard of this process
         source = self.path(name, version)  # a version that does not exist: refused before any change
         with self._pointers():
-            numbers = sorted(set(self._discarded(name)) | {int(version[1:])})
+            numbers = sorted(set(self._discarded(name)) | {int(source.name[1:])})  # "latest" -> its number
             atomic_write_text(self.root / name / DISCARDED, "".join(f"v{n}\n" for n in numbers))
         os.rename(source, doomed)
         shutil.rmtree(doomed, ignore_errors=True)

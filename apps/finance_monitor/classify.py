@@ -34,7 +34,7 @@ def untrained(exc: ModelNotFoundError) -> str:
     """What to do when a finance model is missing: the core's message for a bare name goes on
     about base names and directories."""
     found = f"model {exc.name!r} not found" if exc.name else str(exc)
-    return f"{found}: train it with `verticals finance train` (or `verticals finance demo`)"
+    return f"{found}: train it with `verticals finance demo` (small demo models, minutes) or `verticals finance train`"
 
 
 def cashtags(text: str) -> list[str]:

@@ -216,7 +216,7 @@ def utc_minutes(moments: pd.Series, missing: str) -> list[str]:
 def show_models(service: FinanceService) -> None:
     cards = service.model_cards()
     if not cards:
-        st.info("No models yet: `verticals finance train` or `verticals finance demo`.")
+        st.info("No models yet: `verticals finance demo` (small demo models, minutes) or `verticals finance train`.")
     for card in cards.values():
         with st.container(border=True):
             show_model_card(card)
@@ -249,7 +249,8 @@ def correct_form(service: FinanceService, found: dict) -> None:
     field = st.radio("Field", ["sentiment", "topic"], horizontal=True, key="c-field")
     labels = service.correction_labels(field)
     if not labels:
-        st.info("No topic model yet, so no topics to choose from: `verticals finance train`.")
+        st.info("No topic model yet, so no topics to choose from: `verticals finance demo` or "
+                "`verticals finance train`.")
         return
     current = found[field]
     with st.form("correct"):

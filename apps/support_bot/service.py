@@ -288,15 +288,17 @@ class SupportService:
     def _as_before(self, path: str | Path, documents: list[Document]) -> list[Document]:
         """A Markdown file added on its own keeps the id it has in the KB ("guides/gift-cards",
         from its folder, not "gift-cards"), so an edited guide replaces its old text: the
-        document read from the same file, else the only one of that name.
+        document read from the same file, else the only one of that file name and title (an
+        unrelated "faq.md" does not replace "help/faq").
 
         subtle: added alone (as every dashboard upload is), it was a second document, and the bot
         cited the old text beside the new."""
         if not (Path(path).is_file() and len(documents) == 1 and documents[0].kind == "markdown"):
             return documents
         doc, earlier = documents[0], self.store.markdown_sources()
-        same_file = [i for i, source in earlier.items() if source == doc.source]
-        same_name = [i for i in earlier if i == doc.doc_id or i.endswith("/" + doc.doc_id)]
+        same_file = [i for i, (source, _) in earlier.items() if source == doc.source]
+        same_name = [i for i, (_, title) in earlier.items()
+                     if (i == doc.doc_id or i.endswith("/" + doc.doc_id)) and title == doc.title]
         match = same_file or (same_name if len(same_name) == 1 else [])
         return [replace(doc, doc_id=match[0])] if match else documents
 

@@ -74,13 +74,13 @@ def test_poll_once_says_when_it_polls_nothing_and_which_model_to_train(home, tmp
     result = runner.invoke(app, ["poll-once", "--json", "--config", str(path)])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["models_missing"] == (
-        "model 'finance-sentiment' not found: train it with `verticals finance train` (or `verticals "
-        "finance demo`); stored articles wait unclassified until then")
+        "model 'finance-sentiment' not found: train it with `verticals finance demo` (small demo models, "
+        "minutes) or `verticals finance train`; stored articles wait unclassified until then")
     assert f"note: {path} names no sources, so nothing was polled" in result.output
     evaluated = runner.invoke(app, ["eval", "--test", str(DATA / "test.csv"), "--config", str(path)])
     assert evaluated.exit_code == 1 and evaluated.output.strip() == (
-        "error: model 'finance-sentiment' not found: train it with `verticals finance train` (or "
-        "`verticals finance demo`)")
+        "error: model 'finance-sentiment' not found: train it with `verticals finance demo` (small demo "
+        "models, minutes) or `verticals finance train`")
 
 
 def test_trends_per_topic_and_ticker(home, tmp_path) -> None:

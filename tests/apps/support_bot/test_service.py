@@ -366,6 +366,10 @@ def test_an_edited_markdown_guide_added_alone_replaces_the_one_its_folder_added(
     texts = " ".join(c.text for c in bot.store.chunks() if c.doc_id == "guides/gift-cards")
     assert "exchanged until the end of January" in texts
     assert bot.kb_add(edited)["unchanged"] == 1  # the same file again: found by its file
+    other = tmp_path / "other" / "gift-cards.md"  # same name, another subject: a document of its own
+    other.parent.mkdir()
+    other.write_text("# Gift wrapping\n\nWe wrap any order for 3 euros.\n")
+    assert bot.kb_add(other)["added"] == 1 and "gift-cards" in {d["id"] for d in bot.kb_list()}
     assert set(bot.retriever.index.ids) == {str(i) for i in bot.store.chunk_ids()}
 
 
