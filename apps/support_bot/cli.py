@@ -126,6 +126,42 @@ def release(ticket_id: int) -> None:
     print(f"released conversation {_service().release(ticket_id)}")
 
 
+@app.command()
+def gaps(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 50,
+         as_json: JsonFlag = False) -> None:
+    """Questions the bot could not answer or users down-voted, newest first, with the turn id
+    that `teach` takes."""
+    rows = [{"turn_id": t.id, "question": t.question, "kind": t.kind, "intent": t.intent,
+             "confidence": round(t.confidence, 3)} for t in _service().gaps(limit)]
+    emit({"gaps": rows} if as_json else rows, as_json)
+
+
+@app.command()
+def teach(turn_id: int, intent: str, as_json: JsonFlag = False) -> None:
+    """Label a gap's question (by turn id) with an intent, the out-of-scope label or
+    knowledge_base (answered by search); `retrain` learns from every such lesson."""
+    emit(_service().teach(turn_id, intent), as_json)
+
+
+@app.command()
+def retrain(as_json: JsonFlag = False) -> None:
+    """Retrain the intent model on its data and the lessons now (promoted only if not worse)."""
+    emit(_service().retrain(), as_json)
+
+
+@app.command()
+def schedule(hour: Annotated[int, typer.Option(min=0, max=23, help="Hour (UTC).")] = 3,
+             minute: Annotated[int, typer.Option(min=0, max=59)] = 0,
+             once: Annotated[bool, typer.Option(help="Run the job now and exit.")] = False) -> None:
+    """Retrain the intent model on the lessons nightly with APScheduler (foreground; Ctrl-C stops)."""
+    from .schedule import nightly_retrain, start_scheduler
+
+    if once:
+        print(nightly_retrain())
+        return
+    start_scheduler(hour, minute)
+
+
 @app.command("eval-intents")
 def eval_intents(
     train: Annotated[Path, typer.Option(help="Training CSV (text,label).")],

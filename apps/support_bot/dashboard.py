@@ -299,13 +299,37 @@ def _release(service: SupportService, ticket_id: int) -> None:
 
 
 def gaps(service: SupportService) -> None:
+    found = service.gaps()
     rows = [{"question": t.question, "what happened": KIND_WORDS.get(t.kind, t.kind),
              "feedback": VOTE_WORDS[t.feedback], "confidence": round(t.confidence, 3), "when": _when(t.created)}
-            for t in service.gaps()]
+            for t in found]
     if not rows:
         st.info("No gaps yet: unanswered and down-voted questions show up here.")
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True)
+    teach(service, {t.id: t.question for t in found})
+
+
+def teach(service: SupportService, questions: dict[int, str]) -> None:
+    """Label a gap's question with an intent: a lesson for the intent model's next retrain
+    (`verticals support retrain`, or nightly with `support schedule`)."""
+    intents = service.intents
+    if intents is None:
+        return
+    st.subheader("Teach the intent model")
+    columns = st.columns(2)
+    turn = columns[0].selectbox("Question", list(questions), key="teach-turn",
+                                format_func=lambda i: questions[i][:90])
+    intent = columns[1].selectbox("Is", list(intents.labels), key="teach-intent",
+                                  help="oos: out of scope; knowledge_base: answered by search")
+    if st.button("Teach", key="teach-button"):
+        try:
+            lesson = service.teach(int(turn), intent)
+        except VerticalsError as err:
+            st.error(str(err))
+        else:
+            st.success(f"Taught as {lesson['intent']}: {lesson['lessons']} lesson(s) wait for the next retrain "
+                       "(`verticals support retrain`, or nightly with `verticals support schedule`).")
 
 
 def model(service: SupportService) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shared import Registry, read_table
+from shared import LabelledText, Registry, read_table
 from shared.errors import VerticalsError
 
 from .answer import (
@@ -542,6 +542,37 @@ class SupportService:
         """Questions the bot could not answer or users down-voted, less requests for a person
         (handed off too, but they say nothing about what the KB lacks)."""
         return self.store.gaps(limit, except_reason=PERSON_REASON)
+
+    # -- learning from the gaps --------------------------------------------------------------
+    def teach(self, turn_id: int, intent: str) -> dict:
+        """Label a customer question (a gap, by its turn id) with one of the intent model's
+        labels: the out-of-scope one, the knowledge base's ("search"), or an intent. It joins
+        the intent model's training data at the next :meth:`retrain`."""
+        intents = self.intents
+        if intents is None:
+            raise VerticalsError("no intent model yet: run `verticals support train` (or `support demo`) first")
+        labels = list(intents.labels)
+        if intent not in labels:
+            raise VerticalsError(f"unknown intent {intent!r}: use one of {', '.join(labels)}")
+        question = self.store.teach(turn_id, intent)
+        return {"turn_id": turn_id, "question": question, "intent": intent, "lessons": len(self.store.lessons())}
+
+    def retrain(self) -> dict:
+        """Retrain the intent model on its training data and every lesson, with its card's recipe
+        (``shared.retrain``); the new version serves only if its macro-F1 on the fixed
+        evaluation set is not worse. Returns the report."""
+        from shared import retrain
+
+        lessons = self.store.lessons()
+        if not lessons:
+            raise VerticalsError("no lessons yet: label questions from the gaps first "
+                                 "(`verticals support teach TURN INTENT`, or the dashboard's Gaps tab)")
+        if self.intents is None:
+            raise VerticalsError("no intent model yet: run `verticals support train` (or `support demo`) first")
+        report = retrain(INTENTS, [LabelledText(text, intent) for _, text, intent in lessons], self.registry)
+        if report.promoted:
+            self.reload()
+        return report.to_dict()
 
     def intent_card(self) -> dict | None:
         return self.registry.card(INTENTS) if self.registry.current(INTENTS) else None

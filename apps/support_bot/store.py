@@ -85,6 +85,17 @@ class TicketRow(Base):
     released: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+class LessonRow(Base):
+    """A question from the gaps that an admin labelled with an intent: training data for the
+    intent model's retrain (``support teach``, ``support retrain``)."""
+
+    __tablename__ = "support_lessons"
+    turn_id: Mapped[int] = mapped_column(ForeignKey("support_turns.id", ondelete="CASCADE"), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)  # the stored (masked) question
+    intent: Mapped[str] = mapped_column(String(100))
+    created: Mapped[str] = mapped_column(String(32), default=_now)
+
+
 @dataclass
 class KbChange:
     """What an upsert did: the index applies ``new_chunks`` and ``removed_chunk_ids``."""
@@ -390,6 +401,25 @@ class SupportStore:
             TicketRow.id != row.id).limit(1))
         if still_open is None:  # the bot stays quiet while any ticket of the chat is open
             s.get(ConversationRow, row.conversation_id).status = "bot"
+
+    def teach(self, turn_id: int, intent: str) -> str:
+        """Label turn ``turn_id``'s question with ``intent`` (again: the new label replaces the
+        old); returns the question, as stored (masked)."""
+        with session_scope(self.engine) as s:
+            turn = s.get(TurnRow, turn_id)
+            if turn is None or turn.kind == "agent":
+                raise VerticalsError(f"no customer question with turn id {turn_id} — the gaps list "
+                                     "(`verticals support gaps` or the dashboard) shows their ids")
+            lesson = s.get(LessonRow, turn_id) or LessonRow(turn_id=turn_id, text=turn.question)
+            lesson.intent, lesson.created = intent, _now()
+            s.add(lesson)
+            return turn.question
+
+    def lessons(self) -> list[tuple[int, str, str]]:
+        """``(turn_id, question, intent)`` of every labelled question, oldest first."""
+        with session_scope(self.engine) as s:
+            rows = s.scalars(select(LessonRow).order_by(LessonRow.created, LessonRow.turn_id)).all()
+            return [(r.turn_id, r.text, r.intent) for r in rows]
 
     def gaps(self, limit: int = 50, except_reason: str | None = None) -> list[Turn]:
         """Questions the bot could not answer or users down-voted, newest first: what the KB is

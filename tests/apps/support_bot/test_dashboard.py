@@ -139,6 +139,10 @@ def test_gaps_are_described_in_words(bot_home: Path) -> None:
     at.chat_input[0].set_value("who won the football match yesterday?").run()
     row = _gaps_table(at).iloc[0]
     assert (row["what happened"], row["feedback"]) == ("handed off", "no vote")
+    at.selectbox(key="teach-intent").set_value("oos")
+    _button(at, "Teach").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success][0].startswith("Taught as oos: 1 lesson(s) wait for the next retrain")
 
 
 def test_upload_reports_in_words_and_names_the_uploaded_file(bot_home: Path) -> None:

@@ -486,3 +486,39 @@ def test_kb_bad_input_is_one_clear_line(tmp_path: Path) -> None:
 def test_empty_kb_is_a_clear_message(empty_home: Path) -> None:
     with pytest.raises(VerticalsError, match="knowledge base is empty"):
         SupportService().ask("where is my order?")
+
+
+def test_questions_taught_from_the_gaps_retrain_the_intent_model(bot_home: Path, trained_home: Path) -> None:
+    """An admin labels a gap with an intent; `retrain` (and its nightly job) learns from every
+    such lesson with the core's retrain, promoted only if not worse."""
+    import shutil
+
+    from apps.support_bot.schedule import JOB_ID, build_scheduler, nightly_retrain
+
+    models = bot_home / "models"  # its own intent model: a retrain writes a version
+    models.unlink()
+    models.mkdir()
+    for entry in (trained_home / "models").iterdir():
+        if entry.name == INTENTS:
+            shutil.copytree(entry, models / entry.name)
+        else:
+            (models / entry.name).symlink_to(entry)
+    bot = SupportService()
+    before = bot.registry.current(INTENTS)
+    with pytest.raises(VerticalsError, match="no lessons yet"):
+        bot.retrain()
+    asked = bot.ask("how do I cancel my Netflix subscription?")
+    assert any(g.id == asked.turn_id for g in bot.gaps())
+    with pytest.raises(VerticalsError, match="unknown intent 'nope': use one of .*oos"):
+        bot.teach(asked.turn_id, "nope")
+    with pytest.raises(VerticalsError, match="no customer question with turn id 99999"):
+        bot.teach(99999, "oos")
+    assert bot.teach(asked.turn_id, "return_item")["lessons"] == 1
+    taught = bot.teach(asked.turn_id, "oos")  # again: the new label replaces the old
+    assert taught == {"turn_id": asked.turn_id, "question": "how do I cancel my Netflix subscription?",
+                      "intent": "oos", "lessons": 1}
+    report = bot.retrain()
+    assert report["old_version"] == before and report["version"] != before
+    assert bot.registry.current(INTENTS) == (report["version"] if report["promoted"] else before)
+    assert nightly_retrain() == "these lessons were already tried: nothing to retrain"
+    assert [job.id for job in build_scheduler(3, 0).get_jobs()] == [JOB_ID]
