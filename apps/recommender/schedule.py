@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 
-from shared import get_settings
+from shared.nightly import nightly_scheduler, run_in_foreground
 
-log = logging.getLogger(__name__)
 JOB_ID = "recommender-nightly"
 
 
@@ -34,25 +31,13 @@ def nightly_job(items: str, interactions: str, out_dir: str, top_k: int, prefix:
 def build_scheduler(items: Path, interactions: Path, out_dir: Path, hour: int, minute: int,
                     top_k: int, prefix: str, pool: int | None = None) -> BlockingScheduler:
     """A scheduler holding the nightly job, stored in the settings' database."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-
-    scheduler = BlockingScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=get_settings().db_url,
-                                                 tablename="rec_apscheduler_jobs")},
-        timezone="UTC")
-    scheduler.add_job(nightly_job, CronTrigger(hour=hour, minute=minute, timezone="UTC"),
-                      id=JOB_ID, replace_existing=True, coalesce=True, misfire_grace_time=3600,
-                      args=[str(Path(items).resolve()), str(Path(interactions).resolve()),
-                            str(Path(out_dir).resolve()), top_k, prefix, pool])
-    return scheduler
+    return nightly_scheduler(nightly_job, JOB_ID, "rec_apscheduler_jobs", hour, minute,
+                             [str(Path(items).resolve()), str(Path(interactions).resolve()),
+                              str(Path(out_dir).resolve()), top_k, prefix, pool])
 
 
 def start_scheduler(items: Path, interactions: Path, out_dir: Path, hour: int, minute: int,
                     top_k: int, prefix: str, pool: int | None = None) -> None:
     """Run the scheduler in the foreground until interrupted."""
-    scheduler = build_scheduler(items, interactions, out_dir, hour, minute, top_k, prefix, pool)
-    log.warning("recommender: nightly scoring at %02d:%02d UTC into %s", hour, minute, out_dir)
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+    run_in_foreground(build_scheduler(items, interactions, out_dir, hour, minute, top_k, prefix, pool),
+                      f"recommender: nightly scoring at {hour:02d}:{minute:02d} UTC into {out_dir}")

@@ -6,32 +6,30 @@ from __future__ import annotations
 import logging
 
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 
-from shared import LabelledText, already_tried, get_settings
 from shared.errors import VerticalsError
+from shared.nightly import nightly_scheduler, run_in_foreground
 
 log = logging.getLogger(__name__)
 JOB_ID = "support-retrain"
 
 
 def nightly_retrain() -> str:
-    """Retrain the intent model on the lessons, unless there are none or the last retrain used
-    exactly these (a rejected retrain is not repeated on unchanged lessons). Errors are logged
-    and returned, not raised: a failed night must not stop the scheduler."""
-    from .service import INTENTS, SupportService
+    """Retrain the intent model on the lessons (:meth:`SupportService.retrain`, nightly: not
+    again on lessons the last retrain used). Errors are logged and returned, not raised: a
+    failed night must not stop the scheduler."""
+    from .service import SupportService
 
     service = SupportService()
     try:
-        rows = [LabelledText(text, intent) for _, text, intent in service.store.lessons()]
-        if not rows:
+        if not service.store.lessons():
             return "no lessons yet: nothing to retrain"
-        if already_tried(INTENTS, rows, service.registry):
-            return "these lessons were already tried: nothing to retrain"
-        report = service.retrain()
+        report = service.retrain(nightly=True)
     except VerticalsError as err:
         log.error("support retrain failed: %s", err)
         return f"retrain failed: {err}"
+    if report is None:
+        return "these lessons were already tried: nothing to retrain"
     outcome = f"{report['version']} {'promoted' if report['promoted'] else 'not promoted'}: {report['reason']}"
     log.warning("support retrain: %s", outcome)
     return outcome
@@ -39,22 +37,10 @@ def nightly_retrain() -> str:
 
 def build_scheduler(hour: int, minute: int) -> BlockingScheduler:
     """A scheduler holding the nightly retrain, stored in the settings' database."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-
-    scheduler = BlockingScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=get_settings().db_url,
-                                                 tablename="support_apscheduler_jobs")},
-        timezone="UTC")
-    scheduler.add_job(nightly_retrain, CronTrigger(hour=hour, minute=minute, timezone="UTC"),
-                      id=JOB_ID, replace_existing=True, coalesce=True, misfire_grace_time=3600)
-    return scheduler
+    return nightly_scheduler(nightly_retrain, JOB_ID, "support_apscheduler_jobs", hour, minute)
 
 
 def start_scheduler(hour: int, minute: int) -> None:
     """Run the scheduler in the foreground until interrupted."""
-    scheduler = build_scheduler(hour, minute)
-    log.warning("support: nightly retrain of the intent model at %02d:%02d UTC", hour, minute)
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+    run_in_foreground(build_scheduler(hour, minute),
+                      f"support: nightly retrain of the intent model at {hour:02d}:{minute:02d} UTC")

@@ -181,8 +181,7 @@ class SupportService:
         self._retriever: Retriever | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._speller: Speller | None = None
-        self._known: set[str] | None = None
-        self._names_mark = True
+        self._known: tuple[set[str] | None] | None = None  # known_words, once worked out
         self.bot = BotSettings()
 
     # -- models -------------------------------------------------------------------------------
@@ -231,23 +230,23 @@ class SupportService:
         return self._speller
 
     @property
-    def known_words(self) -> set[str]:
+    def known_words(self) -> set[str] | None:
         """What the shop talks about: the words of its KB (titles too) and of its in-scope intent
-        examples, plurals folded. A name outside them is not the shop's subject (:mod:`.names`)."""
+        examples, plurals folded; a name outside them is not the shop's subject (:mod:`.names`).
+        None where the shop's texts capitalise every noun (German): capitals name nothing there."""
         if self._known is None:
             examples = self._examples()
             oos = self.intents.thresholds.oos_label if self.intents is not None else None
             texts = [f"{c.title}\n{c.text}" for c in self.retriever.chunks.values()]
-            # subtle: where the shop's texts capitalise every noun (German), capitals name nothing
-            self._names_mark = names_mark_subjects(texts)
-            self._known = vocabulary(texts + list(examples.loc[examples["label"] != oos, "text"]))
-        return self._known
+            words = vocabulary(texts + list(examples.loc[examples["label"] != oos, "text"])) \
+                if names_mark_subjects(texts) else None
+            self._known = (words,)  # worked out: None is an answer too
+        return self._known[0]
 
     def _unknown_names(self, message: str) -> list[str]:
-        """The names in ``message`` the shop's texts never use (:mod:`.names`); none where the
-        shop's language capitalises more than names."""
+        """The names in ``message`` the shop's texts never use (:mod:`.names`)."""
         known = self.known_words
-        return unknown_names(message, known, self.speller.word) if self._names_mark else []
+        return [] if known is None else unknown_names(message, known, self.speller.word)
 
     def _examples(self) -> pd.DataFrame:
         """The intent model's training examples (``text``, ``label``); none without a model."""
@@ -557,19 +556,22 @@ class SupportService:
         question = self.store.teach(turn_id, intent)
         return {"turn_id": turn_id, "question": question, "intent": intent, "lessons": len(self.store.lessons())}
 
-    def retrain(self) -> dict:
+    def retrain(self, nightly: bool = False) -> dict | None:
         """Retrain the intent model on its training data and every lesson, with its card's recipe
         (``shared.retrain``); the new version serves only if its macro-F1 on the fixed
-        evaluation set is not worse. Returns the report."""
-        from shared import retrain
+        evaluation set is not worse. Returns the report; ``nightly``: None, without training,
+        when the last retrain used exactly these lessons (as the finance monitor's does)."""
+        from shared import already_tried, retrain
 
-        lessons = self.store.lessons()
+        lessons = [LabelledText(text, intent) for _, text, intent in self.store.lessons()]
         if not lessons:
             raise VerticalsError("no lessons yet: label questions from the gaps first "
                                  "(`verticals support teach TURN INTENT`, or the dashboard's Gaps tab)")
         if self.intents is None:
             raise VerticalsError("no intent model yet: run `verticals support train` (or `support demo`) first")
-        report = retrain(INTENTS, [LabelledText(text, intent) for _, text, intent in lessons], self.registry)
+        if nightly and already_tried(INTENTS, lessons, self.registry):
+            return None
+        report = retrain(INTENTS, lessons, self.registry)
         if report.promoted:
             self.reload()
         return report.to_dict()

@@ -1,0 +1,39 @@
+"""One job a day in a foreground APScheduler, its job store a table of the suite's database (so
+the job persists across restarts): the recommender's nightly scoring, the support bot's retrain.
+
+    run_in_foreground(nightly_scheduler(job, "my-job", "my_jobs", 3, 0), "my job at 03:00 UTC")
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from .settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def nightly_scheduler(job: Callable, job_id: str, table: str, hour: int, minute: int,
+                      args: Sequence = ()) -> BlockingScheduler:
+    """A scheduler holding ``job(*args)`` daily at ``hour:minute`` UTC under ``job_id``, stored
+    in ``table`` of the settings' database (a missed run within the hour still runs, once)."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.triggers.cron import CronTrigger
+
+    scheduler = BlockingScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=get_settings().db_url, tablename=table)}, timezone="UTC")
+    scheduler.add_job(job, CronTrigger(hour=hour, minute=minute, timezone="UTC"), id=job_id,
+                      replace_existing=True, coalesce=True, misfire_grace_time=3600, args=list(args))
+    return scheduler
+
+
+def run_in_foreground(scheduler: BlockingScheduler, what: str) -> None:
+    """Run ``scheduler`` until interrupted, saying ``what`` it does first."""
+    log.warning("%s", what)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=False)
