@@ -71,14 +71,20 @@ def read_column(path: str | Path, column: str, fallback: bool = True,
     ``classes.txt``; a ``.txt`` file holds Financial PhraseBank's ``sentence@sentiment`` lines.
     Training needs two classes; a test set may hold one."""
     path = Path(path)
-    if is_phrasebank(path):
-        if column != "sentiment":
-            raise DataError(path, None, f"a .txt file is read as Financial PhraseBank sentences (sentence@sentiment), "
-                            f"which name no {column}", f"pass a CSV with text,{column} columns")
-        rows = [LabelledText(clean_text(r.text), r.label) for r in read_phrasebank(path)]
-        if len({r.label for r in rows}) < min_classes:
-            raise DataError(path, None, "only one sentiment label", "a classifier needs two or more")
-        return rows
+    rows = _phrasebank_rows(path, column) if is_phrasebank(path) else _table_rows(path, column, fallback)
+    if len({r.label for r in rows}) < min_classes:
+        raise DataError(path, None, f"only one {column} label", "a classifier needs two or more")
+    return rows
+
+
+def _phrasebank_rows(path: Path, column: str) -> list[LabelledText]:
+    if column != "sentiment":
+        raise DataError(path, None, f"a .txt file is read as Financial PhraseBank sentences (sentence@sentiment), "
+                        f"which name no {column}", f"pass a CSV with text,{column} columns")
+    return [LabelledText(clean_text(r.text), r.label) for r in read_phrasebank(path)]
+
+
+def _table_rows(path: Path, column: str, fallback: bool) -> list[LabelledText]:
     if path.is_file() and path.stat().st_size == 0:  # read_table's hint would list both columns
         raise DataError(path, None, "is empty (0 bytes)", f"write the header text,{column} and rows below it")
     wanted = [column, "label"] if fallback else [column]
@@ -105,10 +111,7 @@ def read_column(path: str | Path, column: str, fallback: bool = True,
                                 f"({len(names)} names, labels 0-{len(names) - 1})",
                                 "fix the label or add its name to classes.txt")
         labels = [names[int(v)] for v in labels]
-    rows = [LabelledText(clean_text(t), lab) for t, lab in zip(frame["text"], labels, strict=True)]
-    if len({r.label for r in rows}) < min_classes:
-        raise DataError(path, None, f"only one {column} label", "a classifier needs two or more")
-    return rows
+    return [LabelledText(clean_text(t), lab) for t, lab in zip(frame["text"], labels, strict=True)]
 
 
 def _class_names(classes: Path) -> list[str]:
