@@ -114,7 +114,8 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
                                      "bad_links": r.ingest.bad_link,
                                      "not_modified": r.not_modified, "error": r.error}
                           for r in reports},
-              "classified": processed.classified, "new_alerts": processed.new_alerts,
+              "classified": processed.classified, "reworded": processed.reworded,
+              "new_alerts": processed.new_alerts,
               "models_missing": processed.models_missing,
               "webhooks": asdict(processed.deliveries)}
     emit(result, as_json)

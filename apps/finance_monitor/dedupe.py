@@ -207,6 +207,95 @@ def containment(a: set[str], b: set[str]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
+# Reworded by another outlet ("Northwind Bank CEO resigns" / "Northwind Bank chief executive steps
+# down"): few words shared, so the shingle checks above cannot see it; ``same_event`` vets the pairs
+# the embeddings find (see ``rewordings``). A cosine alone cannot: "profit rises 5%" and "profit
+# falls 5%" are 0.95 apart in MiniLM, "CEO resigns" / "chief executive steps down" 0.82.
+FRAME = OPENERS | frozenset("new watch earlier just live video".split())  # "JUST IN:", "WATCH:"
+PERIODS = frozenset("first second third fourth fifth last q1 q2 q3 q4 h1 h2 quarterly annual yearly "
+                    "monthly weekly daily".split())
+ROLES = {"ceo": "ceo", "cfo": "cfo", "coo": "coo", "cto": "cto", "chair": "chair", "chairman": "chair",
+         "chairwoman": "chair", "president": "president", "chief executive": "ceo",
+         "chief financial": "cfo", "chief operating": "coo", "chief technology": "cto"}
+_ROLE = re.compile(r"\b(" + "|".join(sorted(ROLES, key=len, reverse=True)) + r")\b")
+UP = frozenset(stem(w) for w in (
+    "add rise gain beat win up raise hire grow increase jump climb surge soar rally higher approve accept "
+    "buy open expand boost strong profit upgrade above succeed resume lift record high green").split())
+DOWN = frozenset(stem(w) for w in (
+    "cut fall lose loss miss down lower shed shrink decrease drop slide slump plunge sink tumble reject "
+    "deny sell close reduce weak downgrade below fail halt suspend slash low red").split())
+_CAPITALISED = re.compile(r"\$?[A-Za-z][\w&'.-]*")
+_FRAME_PREFIX = re.compile(r"^\W*(?:report|update|breaking|exclusive|analysis|opinion|new|watch|earlier|"
+                           r"just in|live|video)\s*:\s*", re.I)
+
+
+def same_event(a: str, b: str) -> bool:
+    """Whether two headlines worded differently can report one event: the same names, numbers,
+    periods and roles, both questions or neither, not one another's subject and object swapped,
+    and no word of one going up where the other's goes down.
+
+    >>> same_event("Northwind Bank CEO resigns", "Northwind Bank chief executive steps down")
+    True
+    >>> same_event("Northwind Bank CEO resigns", "Northwind Bank CFO resigns")
+    False
+    >>> same_event("Atlas Motors profit rises 5%", "Atlas Motors profit falls 5%")
+    False
+    >>> same_event("Citibank announcement: rate fix", "Deutsche Bank AG announcement: rate fix")
+    False
+    """
+    names_a, names_b = _names(a, b), _names(b, a)
+    if not names_a or names_a != names_b or _asks(a) != _asks(b):
+        return False
+    numbers_a, numbers_b = _numbers(a), _numbers(b)
+    if numbers_a and numbers_b and numbers_a != numbers_b:
+        return False
+    low_a, low_b = a.lower(), b.lower()
+    if set(words(low_a)) & PERIODS != set(words(low_b)) & PERIODS:
+        return False
+    roles_a, roles_b = {ROLES[r] for r in _ROLE.findall(low_a)}, {ROLES[r] for r in _ROLE.findall(low_b)}
+    if roles_a and roles_b and roles_a != roles_b:
+        return False
+    keys_a, keys_b = key_tokens(a), key_tokens(b)
+    if sorted(keys_a) == sorted(keys_b):
+        return keys_a == keys_b  # the same words in another order: "A buys B" / "B buys A"
+    only_a, only_b = set(keys_a) - set(keys_b), set(keys_b) - set(keys_a)
+    return not (only_a & UP and only_b & DOWN or only_a & DOWN and only_b & UP)
+
+
+def _asks(text: str) -> bool:
+    """Whether the first sentence is a question ("How will $NFLX react to earnings?" reports
+    nothing yet)."""
+    return bool(re.match(r"[^.!?]*\?", text))
+
+
+def _names(text: str, other: str) -> set[str]:
+    """Capitalised words of ``text``, lower-cased, without roles and wire frames ("WATCH:").
+
+    A sentence's first word counts only in capitals or where either text capitalises it inside
+    a sentence: "Regulator fines Northwind Bank" names Northwind and Bank, not Regulator."""
+    inner = {w.lower() for w, first in _capitalised(text) + _capitalised(other) if not first}
+    return {w.lower().removesuffix("'s") for w, first in _capitalised(text)
+            if not first or w.isupper() or w.lower() in inner} - FRAME - set(ROLES)
+
+
+def _capitalised(text: str) -> list[tuple[str, bool]]:
+    """(word, opens its sentence) for each capitalised word or cashtag."""
+    found = []
+    # subtle: a colon ends a wire frame ("WATCH: Shares of ...") but not a title's label
+    # ("$OPTNX: Unusual Options Activity" / "$OPTNX: Early Options Activity" are two reports)
+    for sentence in re.split(r"(?<=[.!?;])\s+|\n", _FRAME_PREFIX.sub("", text)):
+        for i, word in enumerate(_CAPITALISED.findall(sentence)):
+            word = word.rstrip(".'")
+            if word[:1].isupper() or word.startswith("$"):
+                found.append((word, i == 0))
+    return found
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers a text states: ``"$2,000"`` and ``"2000"`` alike."""
+    return {w.lstrip("$") for w in words(THOUSANDS.sub("", text)) if w.lstrip("$")[:1].isdigit()}
+
+
 class NearDuplicateIndex:
     """Recent stories in memory; ``match`` finds one already seen, reworded.
 

@@ -47,9 +47,9 @@ def poll_job(config_path: str, source: str) -> None:
         service = service_for(config_path)
         report = service.poll_source(source)
         processed = service.process()
-        log.info("poll %s: ok=%s new=%d dup=%d classified=%d alerts=%s", source, report.ok,
-                 report.ingest.new, report.ingest.duplicates, processed.classified,
-                 processed.new_alerts)
+        log.info("poll %s: ok=%s new=%d dup=%d classified=%d reworded=%d alerts=%s", source,
+                 report.ok, report.ingest.new, report.ingest.duplicates, processed.classified,
+                 processed.reworded, processed.new_alerts)
         if processed.models_missing:
             log.warning("poll %s: %s", source, processed.models_missing)
     except Exception:  # noqa: BLE001 - a job's failure is logged; the scheduler goes on

@@ -47,6 +47,7 @@ from .corrections import (
 from .fetch import Fetcher, public_only_transport
 from .ingest import Ingestor, IngestReport, plausible_published
 from .outbox import DeliveryReport, acknowledge, deliver_due, raise_alerts
+from .rewordings import RewordingFinder
 from .sources import article_body, poll_source
 from .store import Article, Base, Correction, Poll, SourceHealth, utcnow
 from .trends import Observation, WindowStat, window_start, window_stats
@@ -71,6 +72,7 @@ class ProcessReport:
     """What happened after ingest: classified articles, new alerts, webhook deliveries."""
 
     classified: int = 0
+    reworded: int = 0  # of those, merged into an earlier story another source told
     models_missing: str | None = None
     new_alerts: list[int] = field(default_factory=list)
     deliveries: DeliveryReport = field(default_factory=DeliveryReport)
@@ -96,6 +98,8 @@ class FinanceService:
             timeout=config.fetch.timeout_s, transport=public_only_transport() if guarded else transport)
         self.classifier = ArticleClassifier(config.models.sentiment, config.models.topic)
         self.ingestor = Ingestor(self.engine, config.tickers)
+        self.rewordings = RewordingFinder()
+        self.reworded = 0  # stories merged into an earlier one by this process
         self._process_lock = threading.Lock()
         self._checked_stamp: tuple | None = None  # trends_stamp() at process()'s last check
 
@@ -139,6 +143,7 @@ class FinanceService:
     def process(self) -> ProcessReport:
         """Classify pending articles, raise alerts for new surges, deliver due webhooks."""
         with self._process_lock:
+            merged_before = self.reworded
             classified, missing = self.classify_pending()
             # subtle: the detector reads every key's windows over the horizon (about 3 s at 150k
             # articles); it runs when they may have changed: articles classified or corrected,
@@ -148,7 +153,8 @@ class FinanceService:
             self._checked_stamp = stamp or self._checked_stamp
             deliveries = deliver_due(self.engine, self.webhook_client,
                                      webhooks=self.config.webhooks)
-        return ProcessReport(classified=classified, models_missing=missing,
+        return ProcessReport(classified=classified, reworded=self.reworded - merged_before,
+                             models_missing=missing,
                              new_alerts=new_alerts, deliveries=deliveries)
 
     def _health(self, name: str, url: str) -> SourceHealth:
@@ -205,6 +211,9 @@ class FinanceService:
                 fixed = corrected_labels(session, [a.id for a in articles])
                 for article, verdict in zip(articles, verdicts, strict=True):
                     _label(article, verdict, fixed)
+                session.flush()
+                # in the same transaction as the labels: trends never count a rewording twice
+                self.reworded += self.rewordings.merge(session, articles, keep={i for i, _ in fixed})
                 total += len(articles)
 
     # trends and alerts ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ from apps.finance_monitor.config import (
     parse_config,
     render_config,
 )
-from apps.finance_monitor.dedupe import NearDuplicateIndex, canonical_url, content_hash
+from apps.finance_monitor.dedupe import NearDuplicateIndex, canonical_url, content_hash, same_event
 from apps.finance_monitor.ingest import plausible_published
 from apps.finance_monitor.sources import article_body
 from apps.finance_monitor.trends import Observation, WindowStat, window_stats
@@ -101,6 +101,37 @@ def test_near_duplicates_merge_rewordings_both_ways(first: str, second: str) -> 
         index = NearDuplicateIndex()
         index.add(1, seen)
         assert index.match(new) == 1, (seen, new)
+
+
+@pytest.mark.parametrize("first, second", [
+    ("Northwind Bank CEO resigns", "Northwind Bank chief executive steps down"),
+    ("Atlas Motors to acquire Helios Energy for $2 billion",
+     "Atlas Motors agrees to buy Helios Energy in $2 billion deal"),
+    ("Regulator fines Northwind Bank $50 million over money laundering failures",
+     "Northwind Bank hit with $50 million fine for anti-money-laundering lapses"),
+    ("SEC opens probe into Northwind Bank", "Northwind Bank under investigation by SEC"),
+    ("Bluefin Foods names new chief financial officer", "Bluefin Foods appoints new CFO"),
+    ("Helios Energy cuts dividend", "Helios Energy slashes its dividend payout"),
+])
+def test_same_event_accepts_a_paraphrase(first: str, second: str) -> None:
+    assert same_event(first, second) and same_event(second, first)
+
+
+@pytest.mark.parametrize("first, second", [
+    ("Atlas Motors profit rises 5% in first quarter", "Atlas Motors profit rises 5% in second quarter"),
+    ("Atlas Motors buys Helios Energy", "Helios Energy buys Atlas Motors"),
+    ("Northwind Bank CEO resigns", "Vesta Telecom CEO resigns"),
+    ("Atlas Motors profit rises 5%", "Atlas Motors profit rises 12%"),
+    ("Quanta Chips raises full-year forecast", "Quanta Chips cuts full-year forecast"),
+    ("Bluefin Foods names new chief financial officer", "Bluefin Foods names new chief executive"),
+    ("Atlas Motors halts production at Berlin plant", "Atlas Motors resumes production at Berlin plant"),
+    ("Helios Energy wins $3 billion wind farm contract", "Helios Energy loses $3 billion wind farm contract"),
+    ("Quanta Chips quarterly sales miss estimates", "Quanta Chips annual sales miss estimates"),
+    ("Citibank UK Regulatory Announcement: FRN Variable Rate Fix",
+     "Deutsche Bank AG UK Regulatory Announcement: FRN Variable Rate Fix"),  # real tweets, 0.865 apart
+])
+def test_same_event_keeps_a_different_fact_apart(first: str, second: str) -> None:
+    assert not same_event(first, second) and not same_event(second, first)
 
 
 def test_near_duplicate_index_forgets_the_oldest_past_its_size() -> None:

@@ -611,3 +611,34 @@ def test_a_rewording_stored_by_another_process_is_a_near_duplicate(home) -> None
     assert first.ingest([RawArticle("http://w.test/1", probe, "", when, "wire")]).new == 1
     report = second.ingest([RawArticle("http://o.test/1", probe + " into loans", "", when, "daily")])
     assert report.near_dup == 1 and report.new == 0
+
+
+def test_a_story_reworded_by_another_outlet_counts_once(home, server, monkeypatch) -> None:
+    """Few shared words, so ingest stores both; once classified (pinned here, as an analyst
+    would), the second outlet's headline joins the first story as one more URL. A different
+    fact about the same bank, and one outlet's two tellings of a story (an update), stay apart."""
+    from apps.finance_monitor.classify import Verdict
+
+    when = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    server.routes["/wire.xml"] = Route(body=rss([("http://wire.test/1", "Northwind Bank CEO resigns", "")], when))
+    server.routes["/daily.xml"] = Route(body=rss([
+        ("http://daily.test/1", "Northwind Bank chief executive steps down", ""),
+        ("http://daily.test/2", "Northwind Bank CFO resigns", ""),
+        ("http://daily.test/3", "Vesta Telecom CEO resigns", ""),
+        ("http://daily.test/4", "Vesta Telecom chief executive quits", "")], when))
+    service = FinanceService(make_config([("wire", server.url("/wire.xml")),
+                                          ("daily", server.url("/daily.xml"))]))
+    monkeypatch.setattr(service.classifier, "refresh", lambda: False)
+    monkeypatch.setattr(service.classifier, "classify", lambda texts: [
+        Verdict("Company | News", 0.9, "negative", -0.6) for _ in texts])
+    service.poll_source("wire")
+    service.poll_source("daily")
+    assert service.process().reworded == 1
+    with session_scope(service.engine) as session:
+        stories = {a.title: a.duplicates for a in session.scalars(select(Article))}
+        urls = {u.url: (u.article_id, u.reason) for u in session.scalars(select(ArticleUrl))}
+    assert stories == {"Northwind Bank CEO resigns": 1, "Northwind Bank CFO resigns": 0,
+                       "Vesta Telecom CEO resigns": 0, "Vesta Telecom chief executive quits": 0}
+    assert urls["http://daily.test/1"][1] == "reworded"
+    assert urls["http://daily.test/1"][0] == urls["http://wire.test/1"][0]
+    assert service.process().reworded == 0  # nothing left to merge; a rerun changes nothing
