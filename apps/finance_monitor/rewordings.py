@@ -43,38 +43,38 @@ class RewordingFinder:
             earlier = self._candidates(session, article)
             if not earlier:
                 continue
-            self._embed([article, *earlier])
+            self._embed([(article.id, article.title), *earlier])
             mine = self._vectors[article.id]
-            scored = sorted(((float(mine @ self._vectors[e.id]), e) for e in earlier),
-                            key=lambda pair: -pair[0])
-            original = next((e for score, e in scored
-                             if score >= SIMILAR and same_event(article.title, e.title)), None)
+            scored = sorted(((float(mine @ self._vectors[i]), i, title) for i, title in earlier), reverse=True)
+            original = next((i for score, i, title in scored
+                             if score >= SIMILAR and same_event(article.title, title)), None)
             if original is not None:
-                _merge_into(session, article, original)
+                _merge_into(session, article, session.get(Article, original))
                 merged += 1
         return merged
 
-    def _candidates(self, session: Session, article: Article) -> list[Article]:
-        """Earlier classified stories of the day around it from other sources, with its topic,
-        sentiment and tickers."""
-        rows = session.scalars(select(Article).where(
+    def _candidates(self, session: Session, article: Article) -> list[tuple[int, str]]:
+        """(id, title) of the earlier classified stories of the day around it from other
+        sources, with its topic, sentiment and tickers."""
+        rows = session.execute(select(Article.id, Article.title, Article.tickers).where(
             Article.id < article.id, Article.classified_at.is_not(None),
             Article.source != article.source, Article.topic == article.topic,
             Article.sentiment == article.sentiment,
             Article.published.between(article.published - REPEAT_AFTER,
                                       article.published + REPEAT_AFTER))).all()
         tickers = set(article.ticker_list())
-        return [row for row in rows if set(row.ticker_list()) == tickers]
+        return [(i, title) for i, title, their in rows if set(filter(None, their.split(","))) == tickers]
 
-    def _embed(self, articles: list[Article]) -> None:
-        missing = [a for a in articles if a.id not in self._vectors]
+    def _embed(self, stories: list[tuple[int, str]]) -> None:
+        """Headline vectors of (id, title) pairs not yet cached."""
+        missing = [(i, title) for i, title in stories if i not in self._vectors]
         if not missing:
             return
         if len(self._vectors) + len(missing) > CACHED:  # forget the oldest half
             for key in list(self._vectors)[:len(self._vectors) // 2]:
                 del self._vectors[key]
-        vectors = self.embedder.encode([a.title for a in missing])
-        self._vectors.update(zip((a.id for a in missing), vectors, strict=True))
+        vectors = self.embedder.encode([title for _, title in missing])
+        self._vectors.update(zip((i for i, _ in missing), vectors, strict=True))
 
 
 def _merge_into(session: Session, article: Article, original: Article) -> None:
