@@ -27,10 +27,12 @@ from shared import (
     already_tried,
     create_tables,
     get_registry,
+    get_settings,
     make_engine,
     session_scope,
 )
 from shared import retrain as retrain_classifier
+from shared.storage import file_lock
 
 from .alerts import detect_surges, driven_by
 from .classify import LABEL_SCORES, ArticleClassifier, Verdict, untrained
@@ -195,7 +197,10 @@ class FinanceService:
         """Label stored-but-unlabelled articles; returns (count, why models are missing)."""
         total = 0
         while True:
-            with session_scope(self.engine) as session:
+            # subtle: one batch at a time across the home's processes (`run` beside a `poll-once`):
+            # a rewording merged away by one must not be labelled by the other
+            with (file_lock(get_settings().home / "finance" / "classify.lock"),
+                  session_scope(self.engine) as session):
                 articles = session.scalars(select(Article).where(Article.classified_at.is_(None))
                                            .order_by(Article.id).limit(batch)).all()
                 if not articles:
