@@ -174,6 +174,17 @@ SURGE_HEADLINES = [
     "Northwind Bank fined again as inspectors find fresh breaches",
 ]
 
+# the same surge stories told by the other outlet in other words: few shared words, so ingest
+# stores them, and the monitor merges them after classification (``rewordings``)
+PARAPHRASES = {
+    "Northwind Bank chair steps down as accounting scandal deepens":
+        "Northwind Bank chairman resigns as accounting scandal deepens",
+    "Ratings agency downgrades Northwind Bank to junk on probe fears":
+        "Northwind Bank cut to junk by ratings agency over probe fears",
+    "Auditor resigns from Northwind Bank citing unreliable accounts":
+        "Northwind Bank's auditor quits, citing unreliable accounts",
+}
+
 
 def fill(template: str, rng: random.Random, used: set | None = None) -> str:
     """Fill one template with a random company and region.
@@ -226,6 +237,11 @@ def stream(rng: random.Random, days: int = 5, per_hour: float = 3.0) -> list[dic
     for text in SURGE_HEADLINES:  # the surge: 20 negative stories about one bank in 6 hours
         at = surge_start + timedelta(seconds=rng.randint(0, 6 * 3600 - 1))
         rows.append(row(at, text, "negative", "Legal | Regulation", rng))
+    other = random.Random(4)  # its own draws: the rows above stay as they were
+    for told in [r for r in rows if r["title"] in PARAPHRASES]:
+        later = datetime.fromisoformat(told["published"]) + timedelta(minutes=other.randint(5, 40))
+        rows.append({**told, "published": later.isoformat(), "title": PARAPHRASES[told["title"]],
+                     "summary": "", "outlet": "daily" if told["outlet"] == "wire" else "wire"})
     rows.sort(key=lambda r: r["published"])
     for i, r in enumerate(rows):
         r["id"] = f"s{i:04d}"

@@ -117,6 +117,23 @@ def test_same_event_accepts_a_paraphrase(first: str, second: str) -> None:
     assert same_event(first, second) and same_event(second, first)
 
 
+def test_the_demo_streams_paraphrases_are_left_to_rewordings() -> None:
+    """The three surge stories the other outlet tells in other words: ingest's shingles keep
+    them apart, ``same_event`` accepts them (the monitor merges them once classified alike)."""
+    with (DATA / "stream.csv").open() as handle:
+        titles = {row["title"] for row in csv.DictReader(handle)}
+    pairs = [("Northwind Bank chair steps down as accounting scandal deepens",
+              "Northwind Bank chairman resigns as accounting scandal deepens"),
+             ("Ratings agency downgrades Northwind Bank to junk on probe fears",
+              "Northwind Bank cut to junk by ratings agency over probe fears"),
+             ("Auditor resigns from Northwind Bank citing unreliable accounts",
+              "Northwind Bank's auditor quits, citing unreliable accounts")]
+    for told, retold in pairs:
+        index = NearDuplicateIndex()
+        index.add(1, told)
+        assert {told, retold} <= titles and index.match(retold) is None and same_event(told, retold)
+
+
 @pytest.mark.parametrize("first, second", [
     ("Atlas Motors profit rises 5% in first quarter", "Atlas Motors profit rises 5% in second quarter"),
     ("Atlas Motors buys Helios Energy", "Helios Energy buys Atlas Motors"),
