@@ -1,7 +1,9 @@
-"""Deduplication: canonical URLs, content hashes, and MinHash near-duplicates.
+"""Deduplication: canonical URLs, content hashes, MinHash near-duplicates, and ``same_event``.
 
 The same story reaches us three ways: the same URL with tracking junk, the same text under two
-URLs, and the same story reworded by two outlets. Each has its own test here.
+URLs, and the same story reworded by two outlets. Each has its own test here. A rewording that
+changes most of the words is found by sentence embeddings after classification
+(``rewordings``); ``same_event`` vets the pairs they find.
 """
 
 from __future__ import annotations
@@ -209,8 +211,8 @@ def containment(a: set[str], b: set[str]) -> float:
 
 # Reworded by another outlet ("Northwind Bank CEO resigns" / "Northwind Bank chief executive steps
 # down"): few words shared, so the shingle checks above cannot see it; ``same_event`` vets the pairs
-# the embeddings find (see ``rewordings``). A cosine alone cannot: "profit rises 5%" and "profit
-# falls 5%" are 0.95 apart in MiniLM, "CEO resigns" / "chief executive steps down" 0.82.
+# the embeddings find (see ``rewordings``). A cosine alone cannot: in MiniLM "profit rises 5%" and
+# "profit falls 5%" have a cosine of 0.95, "CEO resigns" / "chief executive steps down" 0.82.
 FRAME = OPENERS | frozenset("new watch earlier just live video".split())  # "JUST IN:", "WATCH:"
 PERIODS = frozenset("first second third fourth fifth last q1 q2 q3 q4 h1 h2 quarterly annual yearly "
                     "monthly weekly daily".split())
@@ -218,21 +220,29 @@ ROLES = {"ceo": "ceo", "cfo": "cfo", "coo": "coo", "cto": "cto", "chair": "chair
          "chairwoman": "chair", "president": "president", "chief executive": "ceo",
          "chief financial": "cfo", "chief operating": "coo", "chief technology": "cto"}
 _ROLE = re.compile(r"\b(" + "|".join(sorted(ROLES, key=len, reverse=True)) + r")\b")
-UP = frozenset(stem(w) for w in (
-    "add rise gain beat win up raise hire grow increase jump climb surge soar rally higher approve accept "
-    "buy open expand boost strong profit upgrade above succeed resume lift record high green").split())
-DOWN = frozenset(stem(w) for w in (
-    "cut fall lose loss miss down lower shed shrink decrease drop slide slump plunge sink tumble reject "
-    "deny sell close reduce weak downgrade below fail halt suspend slash low red").split())
-_CAPITALISED = re.compile(r"\$?[A-Za-z][\w&'.-]*")
+# which way a story goes; two tellings of one event go the same way ("cuts" / "slashes")
+DIRECTIONS = {direction: frozenset(stem(w) for w in ws.split()) for direction, ws in {
+    "up": "add rise gain beat win up raise hire grow increase jump climb surge soar rally higher approve "
+          "accept buy open expand boost strong profit upgrade above succeed resume lift record high green",
+    "down": "cut fall lose loss miss down lower shed shrink decrease drop slide slump plunge sink tumble "
+            "reject deny sell close reduce weak downgrade below fail halt suspend slash low red block",
+    "steady": "hold keep maintain unchanged steady pause flat"}.items()}
+DENIALS = NEGATIONS | {"deny", "denies", "denied", "rules", "rule"}  # "rules out", "denies plan to"
+SCALES = {"k": "thousand", "thousand": "thousand", "m": "million", "mn": "million", "mln": "million",
+          "million": "million", "b": "billion", "bn": "billion", "billion": "billion",
+          "trillion": "trillion", "tn": "trillion"}
+AMOUNTS = frozenset("hundred hundreds thousand thousands million millions billion billions dozen dozens".split())
+_CAPITALISED = re.compile(r"\$?[^\W\d_][\w&'.-]*")
 _FRAME_PREFIX = re.compile(r"^\W*(?:report|update|breaking|exclusive|analysis|opinion|new|watch|earlier|"
                            r"just in|live|video)\s*:\s*", re.I)
+_NUMBER = re.compile(r"^\$?(\d+(?:\.\d+)?)(%|[a-z]+)?$")
 
 
 def same_event(a: str, b: str) -> bool:
-    """Whether two headlines worded differently can report one event: the same names, numbers,
-    periods and roles, both questions or neither, not one another's subject and object swapped,
-    and no word of one going up where the other's goes down.
+    """Whether two headlines worded differently can report one event: the same names, in the
+    same order ("A buys B" is not "B acquires A"), the same amounts, periods and roles, both
+    questions or neither, both denials or neither, and no word of one going a way the other's
+    does not ("wins" / "loses", "raises" / "holds").
 
     >>> same_event("Northwind Bank CEO resigns", "Northwind Bank chief executive steps down")
     True
@@ -240,26 +250,37 @@ def same_event(a: str, b: str) -> bool:
     False
     >>> same_event("Atlas Motors profit rises 5%", "Atlas Motors profit falls 5%")
     False
+    >>> same_event("Atlas Motors buys Helios Energy", "Helios Energy acquires Atlas Motors")
+    False
     >>> same_event("Citibank announcement: rate fix", "Deutsche Bank AG announcement: rate fix")
     False
     """
-    names_a, names_b = _names(a, b), _names(b, a)
-    if not names_a or names_a != names_b or _asks(a) != _asks(b):
+    runs_a, runs_b = _name_runs(a, b), _name_runs(b, a)
+    if not runs_a or {w for r in runs_a for w in r.split()} != {w for r in runs_b for w in r.split()}:
+        return False
+    if [r for r in runs_a if r in runs_b] != [r for r in runs_b if r in runs_a]:
+        return False
+    if _asks(a) != _asks(b):
         return False
     numbers_a, numbers_b = _numbers(a), _numbers(b)
     if numbers_a and numbers_b and numbers_a != numbers_b:
         return False
-    low_a, low_b = a.lower(), b.lower()
-    if set(words(low_a)) & PERIODS != set(words(low_b)) & PERIODS:
+    words_a, words_b = set(words(a.lower())), set(words(b.lower()))
+    if words_a & PERIODS != words_b & PERIODS or bool(words_a & DENIALS) != bool(words_b & DENIALS):
         return False
-    roles_a, roles_b = {ROLES[r] for r in _ROLE.findall(low_a)}, {ROLES[r] for r in _ROLE.findall(low_b)}
+    roles_a, roles_b = {ROLES[r] for r in _ROLE.findall(a.lower())}, {ROLES[r] for r in _ROLE.findall(b.lower())}
     if roles_a and roles_b and roles_a != roles_b:
         return False
     keys_a, keys_b = key_tokens(a), key_tokens(b)
     if sorted(keys_a) == sorted(keys_b):
         return keys_a == keys_b  # the same words in another order: "A buys B" / "B buys A"
-    only_a, only_b = set(keys_a) - set(keys_b), set(keys_b) - set(keys_a)
-    return not (only_a & UP and only_b & DOWN or only_a & DOWN and only_b & UP)
+    ways_a, ways_b = _ways(set(keys_a) - set(keys_b)), _ways(set(keys_b) - set(keys_a))
+    return not (ways_a and ways_b and ways_a != ways_b)
+
+
+def _ways(keys: set[str]) -> set[str]:
+    """The directions (up, down, steady) these stemmed words go."""
+    return {direction for direction, group in DIRECTIONS.items() if keys & group}
 
 
 def _asks(text: str) -> bool:
@@ -268,32 +289,56 @@ def _asks(text: str) -> bool:
     return bool(re.match(r"[^.!?]*\?", text))
 
 
-def _names(text: str, other: str) -> set[str]:
-    """Capitalised words of ``text``, lower-cased, without roles and wire frames ("WATCH:").
+def _name_runs(text: str, other: str) -> list[str]:
+    """Runs of capitalised words in ``text`` ("Atlas Motors"), lower-cased, in order, without
+    roles and wire frames ("WATCH:").
 
     A sentence's first word counts only in capitals or where either text capitalises it inside
-    a sentence: "Regulator fines Northwind Bank" names Northwind and Bank, not Regulator."""
-    inner = {w.lower() for w, first in _capitalised(text) + _capitalised(other) if not first}
-    return {w.lower().removesuffix("'s") for w, first in _capitalised(text)
-            if not first or w.isupper() or w.lower() in inner} - FRAME - set(ROLES)
+    a sentence: "Regulator fines Northwind Bank" names Northwind Bank, not Regulator."""
+    inner = {w.lower() for w, first, _ in _capitalised(text) + _capitalised(other) if not first}
+    runs: list[list[str]] = []
+    last = -2
+    for word, first, position in _capitalised(text):
+        word = word.lower().removesuffix("'s")
+        if (first and not word.isupper() and word not in inner and not word.startswith("$")) \
+                or word in FRAME or word in ROLES:
+            continue
+        if position == last + 1 and runs:
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+        last = position
+    return [" ".join(run) for run in runs]
 
 
-def _capitalised(text: str) -> list[tuple[str, bool]]:
-    """(word, opens its sentence) for each capitalised word or cashtag."""
-    found = []
+def _capitalised(text: str) -> list[tuple[str, bool, int]]:
+    """(word, opens its sentence, position in the text) for each capitalised word or cashtag."""
+    found, position = [], 0
     # subtle: a colon ends a wire frame ("WATCH: Shares of ...") but not a title's label
     # ("$OPTNX: Unusual Options Activity" / "$OPTNX: Early Options Activity" are two reports)
     for sentence in re.split(r"(?<=[.!?;])\s+|\n", _FRAME_PREFIX.sub("", text)):
         for i, word in enumerate(_CAPITALISED.findall(sentence)):
             word = word.rstrip(".'")
             if word[:1].isupper() or word.startswith("$"):
-                found.append((word, i == 0))
+                found.append((word, i == 0, position))
+            position += 1
+        position += 1  # a sentence break ends a run
     return found
 
 
 def _numbers(text: str) -> set[str]:
-    """The numbers a text states: ``"$2,000"`` and ``"2000"`` alike."""
-    return {w.lstrip("$") for w in words(THOUSANDS.sub("", text)) if w.lstrip("$")[:1].isdigit()}
+    """The amounts a text states: ``"$2,000"`` and ``"2000"`` alike, ``"$2 billion"`` and
+    ``"$2bn"`` alike, and words standing for one ("a thousand", "hundreds")."""
+    tokens = words(THOUSANDS.sub("", text))
+    found = set()
+    for i, token in enumerate(tokens):
+        match = _NUMBER.match(token)
+        if match:
+            unit = match.group(2) or (tokens[i + 1] if i + 1 < len(tokens) else "")
+            found.add(match.group(1) + (SCALES.get(unit, "%" if unit == "%" else "")))
+        elif token in AMOUNTS and not (i and _NUMBER.match(tokens[i - 1])):
+            found.add(token.rstrip("s"))
+    return found
 
 
 class NearDuplicateIndex:
@@ -359,3 +404,10 @@ class NearDuplicateIndex:
                     and same_facts(keys, self._keys[i])):
                 best_id, best = self.ids[i], score
         return best_id
+
+
+def near_duplicates(first: str, second: str) -> bool:
+    """Whether ``second`` repeats ``first`` as :class:`NearDuplicateIndex` judges it."""
+    index = NearDuplicateIndex()
+    index.add(0, first)
+    return index.match(second) == 0

@@ -24,7 +24,7 @@ from shared import get_settings, session_scope
 from shared.storage import file_lock
 
 from .classify import mentioned_tickers
-from .dedupe import NearDuplicateIndex, canonical_url, content_hash
+from .dedupe import NearDuplicateIndex, canonical_url, content_hash, near_duplicates
 from .sources import RawArticle, article_body
 from .store import Article, ArticleUrl, naive_utc, utcnow
 
@@ -119,7 +119,10 @@ class Ingestor:
                 if existing is None:
                     match = self._index().match(body)
                     near = session.get(Article, match) if match is not None else None
-                    existing = near if near is not None and _same_time(near, when) else None
+                    # subtle: the id may now be another story's (a rewording merged away gave its
+                    # id back in a database made before AUTOINCREMENT): the stored text decides
+                    existing = near if near is not None and _same_time(near, when) \
+                        and near_duplicates(article_body(near.title, near.text), body) else None
                     reason = "near_dup"
                 if existing is not None:
                     existing.duplicates += 1

@@ -39,6 +39,9 @@ class Article(Base):
     """One story, however many URLs it arrived under."""
 
     __tablename__ = "finance_articles"
+    # subtle: a rewording merged away is deleted; without AUTOINCREMENT SQLite gives its id,
+    # when it was the newest, to the next story (databases made before keep reusing: see ingest)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(32), unique=True)
@@ -72,7 +75,7 @@ class ArticleUrl(Base):
     url: Mapped[str] = mapped_column(String(2000), primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("finance_articles.id"), index=True)
     source: Mapped[str] = mapped_column(String(200))
-    reason: Mapped[str] = mapped_column(String(20))  # new / same_url / same_text / near_dup
+    reason: Mapped[str] = mapped_column(String(20))  # new / same_url / same_text / near_dup / reworded
     seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -109,9 +109,9 @@ def test_near_duplicates_merge_rewordings_both_ways(first: str, second: str) -> 
      "Atlas Motors agrees to buy Helios Energy in $2 billion deal"),
     ("Regulator fines Northwind Bank $50 million over money laundering failures",
      "Northwind Bank hit with $50 million fine for anti-money-laundering lapses"),
-    ("SEC opens probe into Northwind Bank", "Northwind Bank under investigation by SEC"),
     ("Bluefin Foods names new chief financial officer", "Bluefin Foods appoints new CFO"),
     ("Helios Energy cuts dividend", "Helios Energy slashes its dividend payout"),
+    ("Vesta Telecom unveils $1bn buyback", "Vesta Telecom announces $1 billion share repurchase"),
 ])
 def test_same_event_accepts_a_paraphrase(first: str, second: str) -> None:
     assert same_event(first, second) and same_event(second, first)
@@ -145,7 +145,17 @@ def test_the_demo_streams_paraphrases_are_left_to_rewordings() -> None:
     ("Helios Energy wins $3 billion wind farm contract", "Helios Energy loses $3 billion wind farm contract"),
     ("Quanta Chips quarterly sales miss estimates", "Quanta Chips annual sales miss estimates"),
     ("Citibank UK Regulatory Announcement: FRN Variable Rate Fix",
-     "Deutsche Bank AG UK Regulatory Announcement: FRN Variable Rate Fix"),  # real tweets, 0.865 apart
+     "Deutsche Bank AG UK Regulatory Announcement: FRN Variable Rate Fix"),  # real tweets, cosine 0.865
+    ("Northwind Bank CEO resigns", "Northwind Bank CEO will not resign"),  # cosine 0.961
+    ("Northwind Bank CEO to resign", "Northwind Bank CEO denies plan to resign"),
+    ("Regulator approves Atlas Motors merger", "Regulator blocks Atlas Motors merger"),
+    ("Atlas Motors buys Helios Energy", "Helios Energy acquires Atlas Motors"),  # cosine 0.953
+    ("Atlas Motors buys Helios Energy for $2 billion", "Atlas Motors buys Helios Energy for $2 million"),
+    ("Atlas Motors cuts 700 jobs", "Atlas Motors cuts a thousand jobs"),
+    ("Fed raises rates", "Fed holds rates"),
+    ("Ørsted wins wind farm deal", "Equinor wins wind farm deal"),
+    ("$OPTNX: Unusual Options Activity", "$OPTNX: Early Options Activity"),  # real tweets
+    ("$NFLX after earnings", "How will $NFLX react to earnings?"),  # real tweets
 ])
 def test_same_event_keeps_a_different_fact_apart(first: str, second: str) -> None:
     assert not same_event(first, second) and not same_event(second, first)

@@ -622,17 +622,20 @@ def test_a_story_reworded_by_another_outlet_counts_once(home, server, monkeypatc
     when = datetime(2026, 3, 2, 9, tzinfo=UTC)
     server.routes["/wire.xml"] = Route(body=rss([("http://wire.test/1", "Northwind Bank CEO resigns", "")], when))
     server.routes["/daily.xml"] = Route(body=rss([
-        ("http://daily.test/1", "Northwind Bank chief executive steps down", ""),
         ("http://daily.test/2", "Northwind Bank CFO resigns", ""),
         ("http://daily.test/3", "Vesta Telecom CEO resigns", ""),
-        ("http://daily.test/4", "Vesta Telecom chief executive quits", "")], when))
-    service = FinanceService(make_config([("wire", server.url("/wire.xml")),
-                                          ("daily", server.url("/daily.xml"))]))
+        ("http://daily.test/4", "Vesta Telecom chief executive quits", ""),
+        ("http://daily.test/1", "Northwind Bank chief executive steps down", "")], when))
+    service = first = FinanceService(make_config([("wire", server.url("/wire.xml")),
+                                                  ("daily", server.url("/daily.xml"))]))
     monkeypatch.setattr(service.classifier, "refresh", lambda: False)
     monkeypatch.setattr(service.classifier, "classify", lambda texts: [
         Verdict("Company | News", 0.9, "negative", -0.6) for _ in texts])
     service.poll_source("wire")
     service.poll_source("daily")
+    with session_scope(service.engine) as session:
+        merged = session.get(ArticleUrl, "http://daily.test/1").article_id
+        assert merged == max(session.scalars(select(Article.id)))  # the newest: its id is at stake
     assert service.process().reworded == 1
     with session_scope(service.engine) as session:
         stories = {a.title: a.duplicates for a in session.scalars(select(Article))}
@@ -642,3 +645,19 @@ def test_a_story_reworded_by_another_outlet_counts_once(home, server, monkeypatc
     assert urls["http://daily.test/1"][1] == "reworded"
     assert urls["http://daily.test/1"][0] == urls["http://wire.test/1"][0]
     assert service.process().reworded == 0  # nothing left to merge; a rerun changes nothing
+    # a merged story's id is never handed to the next one: the stale near-duplicate entry of the
+    # merged headline must not make a third outlet's copy a duplicate of an unrelated story
+    server.routes["/third.xml"] = Route(body=rss([
+        ("http://third.test/1", "Helios Energy wins $3 billion wind farm contract", ""),
+        ("http://third.test/2", "Report: Northwind Bank chief executive steps down, sources say", "")], when))
+    service = FinanceService(make_config([("third", server.url("/third.xml"))]))
+    monkeypatch.setattr(service.classifier, "refresh", lambda: False)
+    monkeypatch.setattr(service.classifier, "classify", lambda texts: [
+        Verdict("Company | News", 0.9, "negative", -0.6) for _ in texts])
+    service.ingestor = first.ingestor  # the index that saw the merged headline
+    assert service.poll_source("third").ingest.new == 2
+    assert service.process().reworded == 1
+    with session_scope(service.engine) as session:
+        helios = session.scalars(select(Article).where(Article.title.like("Helios%"))).one()
+        assert helios.id != merged and helios.duplicates == 0
+        assert session.get(ArticleUrl, "http://third.test/2").article_id == urls["http://wire.test/1"][0]
