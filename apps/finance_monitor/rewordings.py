@@ -35,28 +35,36 @@ class RewordingFinder:
         self._vectors: dict[int, np.ndarray] = {}
 
     def merge(self, session: Session, articles: list[Article], keep: set[int] = frozenset()) -> int:
-        """Merge each of ``articles`` (classified, flushed, oldest first) that rewords an earlier
-        story into it; ``keep``: ids never merged away (an analyst corrected them). Returns how
-        many were merged; they are deleted from ``session``."""
-        merged = 0
+        """Merge each of ``articles`` (just labelled, oldest first) that rewords an earlier story
+        into it; ``keep``: ids never merged away (an analyst corrected them). Returns how many
+        were merged; they are deleted from ``session``.
+
+        subtle: everything is read and embedded before the first write. A flush takes SQLite's
+        write lock until the commit, and the scheduler's job store waited out its busy timeout
+        behind a first batch that loaded MiniLM: its thread died with "database is locked"."""
+        plan: dict[int, int] = {}  # merged id -> original id
+        with session.no_autoflush:
+            for n, article in enumerate(articles):
+                if article.id in keep:
+                    continue
+                earlier = self._candidates(session, article) + [
+                    (a.id, a.title) for a in articles[:n] if a.id not in plan and _alike(a, article)]
+                if not earlier:
+                    continue
+                vectors = self._embed([(article.id, article.title), *earlier])
+                scores = vectors[1:] @ vectors[0]
+                original = next((earlier[i][0] for i in np.argsort(-scores)
+                                 if scores[i] >= SIMILAR and same_event(article.title, earlier[i][1])), None)
+                if original is not None:
+                    plan[article.id] = original
         for article in articles:
-            if article.id in keep:
-                continue
-            earlier = self._candidates(session, article)
-            if not earlier:
-                continue
-            vectors = self._embed([(article.id, article.title), *earlier])
-            scores = vectors[1:] @ vectors[0]
-            original = next((earlier[i][0] for i in np.argsort(-scores)
-                             if scores[i] >= SIMILAR and same_event(article.title, earlier[i][1])), None)
-            if original is not None:
-                _merge_into(session, article, session.get(Article, original))
+            if article.id in plan:
+                _merge_into(session, article, session.get(Article, plan[article.id]))
                 self._vectors.pop(article.id, None)
-                merged += 1
-        return merged
+        return len(plan)
 
     def _candidates(self, session: Session, article: Article) -> list[tuple[int, str]]:
-        """(id, title) of the earlier classified stories of the day around it from other
+        """(id, title) of the stored classified stories of the day around it from other
         sources, with its topic, sentiment and tickers (the newest ``CANDIDATES``)."""
         rows = session.execute(select(Article.id, Article.title, Article.tickers).where(
             Article.id < article.id, Article.classified_at.is_not(None),
@@ -79,6 +87,14 @@ class RewordingFinder:
             for key in list(self._vectors)[:len(self._vectors) // 2]:
                 del self._vectors[key]
         return out
+
+
+def _alike(earlier: Article, article: Article) -> bool:
+    """The candidates' conditions, for a story of the same batch (not yet stored as labelled)."""
+    return (earlier.source != article.source and earlier.topic == article.topic
+            and earlier.sentiment == article.sentiment
+            and abs(earlier.published - article.published) <= REPEAT_AFTER
+            and set(earlier.ticker_list()) == set(article.ticker_list()))
 
 
 def _merge_into(session: Session, article: Article, original: Article) -> None:

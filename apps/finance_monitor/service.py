@@ -216,7 +216,6 @@ class FinanceService:
                 fixed = corrected_labels(session, [a.id for a in articles])
                 for article, verdict in zip(articles, verdicts, strict=True):
                     _label(article, verdict, fixed)
-                session.flush()
                 # in the same transaction as the labels: trends never count a rewording twice
                 self.reworded += self.rewordings.merge(session, articles, keep={i for i, _ in fixed})
                 total += len(articles)
