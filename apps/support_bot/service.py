@@ -556,6 +556,10 @@ class SupportService:
         question = self.store.teach(turn_id, intent)
         return {"turn_id": turn_id, "question": question, "intent": intent, "lessons": len(self.store.lessons())}
 
+    def lesson_rows(self) -> list[LabelledText]:
+        """Every lesson as a labelled question (``support train`` and ``retrain`` learn them)."""
+        return [LabelledText(text, intent) for _, text, intent in self.store.lessons()]
+
     def retrain(self, nightly: bool = False) -> dict | None:
         """Retrain the intent model on its training data and every lesson, with its card's recipe
         (``shared.retrain``); the new version serves only if its macro-F1 on the fixed
@@ -563,7 +567,7 @@ class SupportService:
         when the last retrain used exactly these lessons (as the finance monitor's does)."""
         from shared import already_tried, retrain
 
-        lessons = [LabelledText(text, intent) for _, text, intent in self.store.lessons()]
+        lessons = self.lesson_rows()
         if not lessons:
             raise VerticalsError("no lessons yet: label questions from the gaps first "
                                  "(`verticals support teach TURN INTENT`, or the dashboard's Gaps tab)")

@@ -26,6 +26,7 @@ from shared import (
     train_biencoder,
     train_cross_encoder,
 )
+from shared.data import same_text
 from shared.export import CHECK_TEXTS
 from shared.finetune import check_layers
 
@@ -243,9 +244,9 @@ class BotTrainer:
         been read (a bad one changes nothing)."""
         if self.options.reranker:
             check_layers("minilm", self.options.reranker_layers)  # before minutes of training
-        rows = read_intents(intents_path)
-        train, calib = split_calibration(rows)
         service, opts = self.service, self.options
+        rows, kb_lessons = self._with_lessons(read_intents(intents_path))
+        train, calib = split_calibration(rows)
         if questions_path is not None:  # a bad questions file must not change the KB either
             adding = {d.doc_id for d in load_kb(kb)} if kb is not None else set()
             read_questions(questions_path, {d["id"] for d in service.store.documents()} | adding)
@@ -299,7 +300,7 @@ class BotTrainer:
         # as the knowledge base's class, and no template may claim the held-out ones
         linked = set(bot.templates.values())
         kb_questions = [q for q, d in self._asked + self._title_queries() if d not in linked] + \
-            [q for d, q, _ in faqs if d not in linked]
+            [q for d, q, _ in faqs if d not in linked] + kb_lessons
         no_template = [q for q, d in self._asked_held if d not in linked]
         self.report["knowledge_base_class_rows"] = len(kb_questions)
         config = intent_config(len(train) + len(kb_questions), opts.epochs, opts.max_length)
@@ -311,6 +312,21 @@ class BotTrainer:
         service.reload()
         return {"intents": f"{INTENTS}@{result.version}", "thresholds": asdict(result.thresholds),
                 "intent_calibration": result.calibration, "bot": asdict(bot), **self.report}
+
+    def _with_lessons(self, rows: list[LabelledText]) -> tuple[list[LabelledText], list[str]]:
+        """The intents file's rows with the lessons taught from the gaps (`support teach`): a
+        lesson's label wins over the file's for the same question; lessons answered by search
+        come back apart, for the knowledge base's class. A lesson naming an intent the file
+        lacks is skipped (counted under ``lessons_skipped``)."""
+        known = {r.label for r in rows} | {self.options.oos_label}
+        lessons = self.service.lesson_rows()
+        kept = [r for r in lessons if r.label in known]
+        taught = {same_text(r.text) for r in kept}
+        kb = [r.text for r in lessons if r.label == KB_LABEL]
+        self.report["lessons"] = len(kept) + len(kb)
+        if len(lessons) > len(kept) + len(kb):
+            self.report["lessons_skipped"] = len(lessons) - len(kept) - len(kb)
+        return [r for r in rows if same_text(r.text) not in taught] + kept, kb
 
     @staticmethod
     def _log(message: str) -> None:

@@ -522,3 +522,26 @@ def test_questions_taught_from_the_gaps_retrain_the_intent_model(bot_home: Path,
     assert bot.registry.current(INTENTS) == (report["version"] if report["promoted"] else before)
     assert nightly_retrain() == "these lessons were already tried: nothing to retrain"
     assert [job.id for job in build_scheduler(3, 0).get_jobs()] == [JOB_ID]
+
+
+def test_a_fresh_train_learns_the_lessons_too(bot_home: Path) -> None:
+    """`support train` starts from the intents file and adds every lesson: a lesson's label wins
+    over the file's for the same question, `knowledge_base` lessons join the search class, and a
+    lesson naming an intent the file lacks is skipped and counted."""
+    from apps.support_bot.intents import KB_LABEL
+    from apps.support_bot.training import BotTrainer, TrainOptions
+    from shared import LabelledText
+
+    bot = SupportService()
+    asked = ("how do I cancel my Netflix subscription?", "what does the loyalty club give me",
+             "where is my parcel", "when do you open on sunday")
+    for question, label in zip(asked, ("oos", KB_LABEL, "track_order", "store_hours"), strict=True):
+        bot.teach(bot.ask(question).turn_id, label)
+    trainer = BotTrainer(bot, TrainOptions())
+    rows, kb = trainer._with_lessons([LabelledText("where is my parcel", "return_item"),
+                                      LabelledText("track my order", "track_order")])
+    assert rows == [LabelledText("track my order", "track_order"),
+                    LabelledText("how do I cancel my Netflix subscription?", "oos"),
+                    LabelledText("where is my parcel", "track_order")]
+    assert kb == ["what does the loyalty club give me"]
+    assert trainer.report == {"lessons": 3, "lessons_skipped": 1}  # store_hours: not in these rows
