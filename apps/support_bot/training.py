@@ -321,8 +321,8 @@ class BotTrainer:
         known = {r.label for r in rows} | {self.options.oos_label}
         lessons = self.service.lesson_rows()
         kept = [r for r in lessons if r.label in known]
-        taught = {same_text(r.text) for r in kept}
         kb = [r.text for r in lessons if r.label == KB_LABEL]
+        taught = {same_text(text) for text in [r.text for r in kept] + kb}
         self.report["lessons"] = len(kept) + len(kb)
         if len(lessons) > len(kept) + len(kb):
             self.report["lessons_skipped"] = len(lessons) - len(kept) - len(kb)

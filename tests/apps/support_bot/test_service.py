@@ -539,7 +539,8 @@ def test_a_fresh_train_learns_the_lessons_too(bot_home: Path) -> None:
         bot.teach(bot.ask(question).turn_id, label)
     trainer = BotTrainer(bot, TrainOptions())
     rows, kb = trainer._with_lessons([LabelledText("where is my parcel", "return_item"),
-                                      LabelledText("track my order", "track_order")])
+                                      LabelledText("track my order", "track_order"),
+                                      LabelledText("What does the loyalty club  give me", "oos")])
     assert rows == [LabelledText("track my order", "track_order"),
                     LabelledText("how do I cancel my Netflix subscription?", "oos"),
                     LabelledText("where is my parcel", "track_order")]
