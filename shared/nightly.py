@@ -1,5 +1,6 @@
 """One job a day in a foreground APScheduler, its job store a table of the suite's database (so
 the job persists across restarts): the recommender's nightly scoring, the support bot's retrain.
+``job_store`` is every app's APScheduler job store (the finance poller's too).
 
     run_in_foreground(nightly_scheduler(job, "my-job", "my_jobs", 3, 0), "my job at 03:00 UTC")
 """
@@ -16,15 +17,29 @@ from .settings import get_settings
 log = logging.getLogger(__name__)
 
 
+LOCK_WAIT_S = 60  # how long the job store waits for another connection's write
+
+
+def job_store(table: str, url: str | None = None):
+    """APScheduler's SQLAlchemy job store in ``table`` of the suite's database (or ``url``).
+
+    subtle: a job store write that meets a lock for longer than sqlite3's default 5 s raises
+    inside APScheduler's own thread, which then dies and no job runs again (the finance demo
+    poller stopped so behind a slow classification batch). It waits ``LOCK_WAIT_S`` instead.
+    """
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    return SQLAlchemyJobStore(url=url or get_settings().db_url, tablename=table,
+                              engine_options={"connect_args": {"timeout": LOCK_WAIT_S}})
+
+
 def nightly_scheduler(job: Callable, job_id: str, table: str, hour: int, minute: int,
                       args: Sequence = ()) -> BlockingScheduler:
     """A scheduler holding ``job(*args)`` daily at ``hour:minute`` UTC under ``job_id``, stored
     in ``table`` of the settings' database (a missed run within the hour still runs, once)."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.triggers.cron import CronTrigger
 
-    scheduler = BlockingScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=get_settings().db_url, tablename=table)}, timezone="UTC")
+    scheduler = BlockingScheduler(jobstores={"default": job_store(table)}, timezone="UTC")
     scheduler.add_job(job, CronTrigger(hour=hour, minute=minute, timezone="UTC"), id=job_id,
                       replace_existing=True, coalesce=True, misfire_grace_time=3600, args=list(args))
     return scheduler

@@ -15,13 +15,13 @@ from datetime import datetime
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from shared import VerticalsError, cron_trigger, get_settings
 from shared.errors import LockBusyError
+from shared.nightly import job_store
 from shared.storage import file_lock
 
 from .config import MonitorConfig, load_config
@@ -84,9 +84,8 @@ def retrain_job(config_path: str, field: str) -> None:
 
 def build_scheduler(db_url: str | None = None, workers: int = 4) -> BackgroundScheduler:
     """A scheduler whose job store is the ``finance_jobs`` table of the app database."""
-    store = SQLAlchemyJobStore(url=db_url or get_settings().db_url, tablename="finance_jobs")
     return BackgroundScheduler(
-        jobstores={"default": store}, executors={"default": ThreadPoolExecutor(workers)},
+        jobstores={"default": job_store("finance_jobs", db_url)}, executors={"default": ThreadPoolExecutor(workers)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone="UTC")
 

@@ -84,3 +84,28 @@ create_tables(meta, engine)
         (tmp_path / "go").touch()
         results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
         assert all(code == 0 for code, _ in results), [err.splitlines()[-1] for code, err in results if code]
+
+
+def test_a_job_store_waits_out_another_writer(tmp_path):
+    """APScheduler's job store writes from the scheduler's own thread: one that met a lock longer
+    than sqlite3's default 5 s raised there, and the thread died (no job ran again)."""
+    import sqlite3
+    import threading
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from shared.nightly import job_store
+
+    path = tmp_path / "jobs.db"
+    make_engine(f"sqlite:///{path}")  # the suite's file, in WAL mode
+    holder = sqlite3.connect(path, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process's long write
+    threading.Timer(6.0, holder.rollback).start()
+    scheduler = BackgroundScheduler(jobstores={"default": job_store("t_jobs", f"sqlite:///{path}")})
+    scheduler.start(paused=True)
+    try:
+        scheduler.add_job(print, "interval", hours=1, id="waited")
+        assert [job.id for job in scheduler.get_jobs()] == ["waited"]
+    finally:
+        scheduler.shutdown(wait=False)
+        holder.close()
