@@ -149,6 +149,8 @@ def show_articles(service: FinanceService) -> None:
                               format_func=lambda i: option_label(i, titles[i]))
         found = article(service.engine, int(chosen))
         show_article(found)
+        for other in found["also"]:  # the same story from other URLs, counted once
+            st.text(f"also told by {other['source']} ({TOLD[other['reason']]}): {other['url']}")
         # as prose, escaped: scraped text never renders as Markdown or HTML (it read as code)
         if found["text"]:
             st.markdown(markdown_text(found["text"]))
@@ -157,6 +159,9 @@ def show_articles(service: FinanceService) -> None:
         if found["driving"]:  # none for a neutral verdict
             st.text("Driving sentences: " + " | ".join(found["driving"]))
         show_words(service, found["driving"][0] if found["driving"] else found["title"])
+
+
+TOLD = {"same_text": "the same text", "near_dup": "nearly the same words", "reworded": "in other words"}
 
 
 def show_words(service: FinanceService, sentence: str) -> None:

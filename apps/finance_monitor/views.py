@@ -13,7 +13,7 @@ from shared import session_scope
 
 from .classify import split_sentences
 from .config import SourceConfig
-from .store import AlertRow, Article, Correction, SourceHealth, utcnow
+from .store import AlertRow, Article, ArticleUrl, Correction, SourceHealth, utcnow
 from .trends import WindowStat, trend_rows
 
 ARTICLE_COLUMNS = ["id", "published", "source", "title", "topic", "sentiment", "score",
@@ -185,17 +185,22 @@ def topics(engine: Engine) -> list[str]:
 
 
 def article(engine: Engine, article_id: int) -> dict | None:
-    """One article with its text and driving sentences, and which labels an analyst set
-    (``corrected``: ``["sentiment"]``)."""
+    """One article with its text and driving sentences, which labels an analyst set
+    (``corrected``: ``["sentiment"]``), and the other URLs that told it (``also``: source,
+    reason ``same_text`` / ``near_dup`` / ``reworded``, URL; oldest first)."""
     with session_scope(engine) as session:
         found = session.get(Article, article_id)
         if found is None:
             return None
         corrected = sorted(session.scalars(select(Correction.field).where(Correction.article_id == article_id)))
+        also = session.execute(select(ArticleUrl.source, ArticleUrl.reason, ArticleUrl.url)
+                               .where(ArticleUrl.article_id == article_id, ArticleUrl.url != found.url)
+                               .order_by(ArticleUrl.seen_at)).all()
         return {"id": found.id, "title": found.title, "text": found.text, "url": found.url,
                 "topic": found.topic, "sentiment": found.sentiment,
                 "score": _shown(found.sentiment_score), "driving": found.driving_sentences(),
-                "tickers": found.ticker_list(), "corrected": corrected}
+                "tickers": found.ticker_list(), "corrected": corrected,
+                "also": [{"source": source, "reason": reason, "url": url} for source, reason, url in also]}
 
 
 def health_frame(engine: Engine, configured: Sequence[SourceConfig] | None = None,

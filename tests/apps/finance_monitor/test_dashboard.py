@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from apps.finance_monitor.config import SourceConfig, render_config
 from apps.finance_monitor.service import FinanceService
-from apps.finance_monitor.store import AlertRow, Article, Base, SourceHealth
+from apps.finance_monitor.store import AlertRow, Article, ArticleUrl, Base, SourceHealth
 from apps.finance_monitor.views import alerts, articles_frame, count_articles, health_frame
 from shared import make_engine, session_scope
 
@@ -43,6 +43,8 @@ def filled(home, server, models, monkeypatch) -> FinanceService:
         # as literal text (say an article *about* HTML); put it there directly, newest.
         session.execute(update(Article).where(Article.title == "Evil Bank")
                         .values(title=EVIL, published=datetime(2030, 1, 1), topic="Macro"))
+        evil = session.scalars(select(Article.id).where(Article.title == EVIL)).one()
+        session.add(ArticleUrl(url="http://other.test/evil", article_id=evil, source="wire", reason="reworded"))
     service.check_alerts()
     return service
 
@@ -96,6 +98,7 @@ def test_articles_are_chosen_by_title_and_corrected_in_sight(filled) -> None:
     detail = at.selectbox(key="f-detail")
     assert detail.options[0] == f"{detail.value} — {EVIL}"
     # the sentiment model's words behind its verdict on the lead sentence, shown as text, not markup
+    assert "also told by wire (in other words): http://other.test/evil" in [t.value for t in at.text]
     [why] = [t.value for t in at.text if t.value.startswith("Sentiment model on ")]
     assert EVIL in why and "read as '" in why
     target = int(table.value["id"].iloc[1])

@@ -15,7 +15,7 @@ from apps.finance_monitor.config import WebhookConfig
 from apps.finance_monitor.ingest import Ingestor
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.store import AlertRow, Article, ArticleUrl, Delivery
-from apps.finance_monitor.views import alerts, articles_frame, health_frame
+from apps.finance_monitor.views import alerts, article, articles_frame, health_frame
 from shared import make_engine, session_scope
 
 from .conftest import DATA, Route, hang, make_config, rss
@@ -644,6 +644,8 @@ def test_a_story_reworded_by_another_outlet_counts_once(home, server, monkeypatc
                        "Vesta Telecom CEO resigns": 0, "Vesta Telecom chief executive quits": 0}
     assert urls["http://daily.test/1"][1] == "reworded"
     assert urls["http://daily.test/1"][0] == urls["http://wire.test/1"][0]
+    assert article(service.engine, urls["http://wire.test/1"][0])["also"] == [
+        {"source": "daily", "reason": "reworded", "url": "http://daily.test/1"}]
     assert service.process().reworded == 0  # nothing left to merge; a rerun changes nothing
     # a merged story's id is never handed to the next one: the stale near-duplicate entry of the
     # merged headline must not make a third outlet's copy a duplicate of an unrelated story
