@@ -28,9 +28,12 @@ def job_store(table: str, url: str | None = None):
     poller stopped so behind a slow classification batch). It waits ``LOCK_WAIT_S`` instead.
     """
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from sqlalchemy.engine import make_url
 
-    return SQLAlchemyJobStore(url=url or get_settings().db_url, tablename=table,
-                              engine_options={"connect_args": {"timeout": LOCK_WAIT_S}})
+    url = url or get_settings().db_url
+    sqlite = make_url(url).get_backend_name() == "sqlite"  # other drivers take no such argument
+    return SQLAlchemyJobStore(url=url, tablename=table,
+                              engine_options={"connect_args": {"timeout": LOCK_WAIT_S}} if sqlite else None)
 
 
 def nightly_scheduler(job: Callable, job_id: str, table: str, hour: int, minute: int,

@@ -165,6 +165,7 @@ def retrain(
     registry = registry or get_registry()
     old_version, old_dir, card = _old_data(registry, name)
     new = _check_new(new)
+    given = _fingerprint(new)  # what ``already_tried`` is asked about: the rows as passed
     fixed_eval = read_labelled(old_dir / "eval.csv", min_classes=1)
     # subtle: new rows from the evaluation set were trained on and then judged on, and a
     # retrain on the test file itself was promoted for scoring well on what it had learnt
@@ -179,7 +180,7 @@ def retrain(
     config = TrainConfig.from_dict(card.get("params", {}))
     old_metrics = score_on(Classifier(old_dir), fixed_eval)
     carried = {k: v for k, v in card.items() if k not in _FRESH_KEYS}
-    extra = carried | {"retrained_from": old_version, "new_rows_fingerprint": _fingerprint(new)}
+    extra = carried | {"retrained_from": old_version, "new_rows_fingerprint": given}
     result = finetune_classifier(rows, fixed_eval, config, name, card_extra=extra,
                                  registry=registry, test_path=old_dir / "eval.csv", promote=False)
     version = result.version

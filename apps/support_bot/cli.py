@@ -199,7 +199,7 @@ def demo(as_json: JsonFlag = False) -> None:
     service = _service()
     result = {"kb": service.kb_add(DEMO_DIR / "kb")}
     intents, questions = DEMO_DIR / "intents.csv", DEMO_DIR / "article_questions.csv"
-    demo = trained_on(intents, questions, service.store.documents(), TrainOptions())
+    demo = trained_on(intents, questions, service.store.documents(), TrainOptions(), service.lesson_rows())
     kept = demo_kept(service.intent_card(), demo)
     result["train"] = kept or BotTrainer(service, TrainOptions()).run(intents, questions)
     emit(result, as_json)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -79,14 +80,16 @@ class TrainOptions:
 
 
 def trained_on(intents_path: str | Path, questions_path: str | Path | None,
-               documents: list[dict], options: TrainOptions) -> dict:
+               documents: list[dict], options: TrainOptions, lessons: Sequence[LabelledText] = ()) -> dict:
     """What a bot is trained from, for its card: the intents file's path and one fingerprint
-    of both files' bytes, the knowledge base's documents (ids and content hashes), the recipe
-    and the chunk size. ``support demo`` retrains a demo bot whose inputs changed."""
+    of both files' bytes, the knowledge base's documents (ids and content hashes), the lessons
+    taught from the gaps, the recipe and the chunk size. ``support demo`` retrains a demo bot
+    whose inputs changed."""
     files = [file_digest(intents_path), file_digest(questions_path) if questions_path else None]
     kb = sorted((d["id"], d["hash"]) for d in documents)
+    taught = [(r.text, r.label) for r in lessons]
     return {"intents": str(Path(intents_path).resolve()),
-            "fingerprint": fingerprint([files, kb, asdict(options), CHUNK_WORDS])}
+            "fingerprint": fingerprint([files, kb, asdict(options), CHUNK_WORDS] + ([taught] if taught else []))}
 
 
 def demo_kept(card: dict | None, demo: dict) -> str | None:
@@ -245,8 +248,9 @@ class BotTrainer:
         if self.options.reranker:
             check_layers("minilm", self.options.reranker_layers)  # before minutes of training
         service, opts = self.service, self.options
-        rows, kb_lessons = self._with_lessons(read_intents(intents_path))
-        train, calib = split_calibration(rows)
+        rows = read_intents(intents_path)
+        lessons = service.lesson_rows()
+        train, calib, kb_lessons = self._with_lessons(*split_calibration(rows), lessons)
         if questions_path is not None:  # a bad questions file must not change the KB either
             adding = {d.doc_id for d in load_kb(kb)} if kb is not None else set()
             read_questions(questions_path, {d["id"] for d in service.store.documents()} | adding)
@@ -259,7 +263,7 @@ class BotTrainer:
             self.report["labelled_questions"] = {"train": len(self._asked),
                                                 "held_out": len(self._asked_held)}
         bot = BotSettings(chunk_words=CHUNK_WORDS)
-        inputs = trained_on(intents_path, questions_path, service.store.documents(), opts)
+        inputs = trained_on(intents_path, questions_path, service.store.documents(), opts, lessons)
         base = self._base
         faqs = service.store.faq_pairs()
         bot.templates = link_templates(train, faqs, base, opts.oos_label)
@@ -313,20 +317,24 @@ class BotTrainer:
         return {"intents": f"{INTENTS}@{result.version}", "thresholds": asdict(result.thresholds),
                 "intent_calibration": result.calibration, "bot": asdict(bot), **self.report}
 
-    def _with_lessons(self, rows: list[LabelledText]) -> tuple[list[LabelledText], list[str]]:
-        """The intents file's rows with the lessons taught from the gaps (`support teach`): a
-        lesson's label wins over the file's for the same question; lessons answered by search
-        come back apart, for the knowledge base's class. A lesson naming an intent the file
-        lacks is skipped (counted under ``lessons_skipped``)."""
-        known = {r.label for r in rows} | {self.options.oos_label}
-        lessons = self.service.lesson_rows()
-        kept = [r for r in lessons if r.label in known]
-        kb = [r.text for r in lessons if r.label == KB_LABEL]
-        taught = {same_text(text) for text in [r.text for r in kept] + kb}
-        self.report["lessons"] = len(kept) + len(kb)
-        if len(lessons) > len(kept) + len(kb):
-            self.report["lessons_skipped"] = len(lessons) - len(kept) - len(kb)
-        return [r for r in rows if same_text(r.text) not in taught] + kept, kb
+    def _with_lessons(self, train: list[LabelledText], calib: list[LabelledText],
+                      lessons: Sequence[LabelledText]) -> tuple[list[LabelledText], list[LabelledText], list[str]]:
+        """The intents file's training and calibration rows with the lessons taught from the gaps
+        (`support teach`), and the questions taught as answered by search (the knowledge base's
+        class). Lessons train, never calibrate (the calibration rows become a later retrain's
+        fixed evaluation set); a lesson replaces the file's row of the same question in either;
+        of one question taught twice the newest lesson counts; a lesson naming an intent the
+        file lacks is skipped (``lessons_skipped``)."""
+        newest = {same_text(r.text): r for r in lessons}  # oldest first: later ones win
+        known = {r.label for r in train + calib} | {self.options.oos_label, KB_LABEL}
+        taught = [r for r in newest.values() if r.label in known]
+        self.report["lessons"] = len(taught)
+        if len(newest) > len(taught):
+            self.report["lessons_skipped"] = len(newest) - len(taught)
+        replaced = {same_text(r.text) for r in taught}
+        return ([r for r in train if same_text(r.text) not in replaced] + [r for r in taught if r.label != KB_LABEL],
+                [r for r in calib if same_text(r.text) not in replaced],
+                [r.text for r in taught if r.label == KB_LABEL])
 
     @staticmethod
     def _log(message: str) -> None:

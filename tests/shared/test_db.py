@@ -100,12 +100,16 @@ def test_a_job_store_waits_out_another_writer(tmp_path):
     make_engine(f"sqlite:///{path}")  # the suite's file, in WAL mode
     holder = sqlite3.connect(path, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")  # another process's long write
-    threading.Timer(6.0, holder.rollback).start()
+    release = threading.Timer(6.0, holder.rollback)
+    release.start()
     scheduler = BackgroundScheduler(jobstores={"default": job_store("t_jobs", f"sqlite:///{path}")})
-    scheduler.start(paused=True)
     try:
+        scheduler.start(paused=True)
         scheduler.add_job(print, "interval", hours=1, id="waited")
         assert [job.id for job in scheduler.get_jobs()] == ["waited"]
     finally:
-        scheduler.shutdown(wait=False)
+        release.cancel()
+        release.join()
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
         holder.close()

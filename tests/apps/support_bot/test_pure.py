@@ -45,6 +45,7 @@ from apps.support_bot.training import (
     split_questions,
     trained_on,
 )
+from shared import LabelledText
 from shared.errors import DataError
 
 
@@ -609,7 +610,9 @@ def test_the_demo_retrains_its_own_bot_when_its_inputs_change(tmp_path) -> None:
     assert demo_kept(None, demo) is None and demo_kept({"bot": {}}, demo) is None, "no record: train"
     changes = [trained_on(intents, questions, [{"id": "kb-warranty", "hash": "bb"}], TrainOptions()),
                trained_on(intents, questions, docs, TrainOptions(epochs=3)),
-               trained_on(intents, None, docs, TrainOptions())]
+               trained_on(intents, None, docs, TrainOptions()),
+               trained_on(intents, questions, docs, TrainOptions(), [LabelledText("is it waterproof", "oos")])]
+    assert trained_on(intents, questions, docs, TrainOptions(), []) == demo  # no lessons: as before
     questions.write_text("query,relevant_id\nwarranty on frames,kb-warranty\n", encoding="utf-8")
     changes.append(trained_on(intents, questions, docs, TrainOptions()))
     assert all(demo_kept({"trained_on": c}, demo) is None for c in changes)

@@ -525,24 +525,27 @@ def test_questions_taught_from_the_gaps_retrain_the_intent_model(bot_home: Path,
 
 
 def test_a_fresh_train_learns_the_lessons_too(bot_home: Path) -> None:
-    """`support train` starts from the intents file and adds every lesson: a lesson's label wins
-    over the file's for the same question, `knowledge_base` lessons join the search class, and a
-    lesson naming an intent the file lacks is skipped and counted."""
+    """`support train` adds every lesson to its training rows, never to calibration (a later
+    retrain's fixed evaluation set): a lesson replaces the file's row of the same question, the
+    newest of two lessons on one question counts, `knowledge_base` lessons join the search
+    class, and a lesson naming an intent the file lacks is skipped and counted."""
     from apps.support_bot.intents import KB_LABEL
     from apps.support_bot.training import BotTrainer, TrainOptions
     from shared import LabelledText
 
     bot = SupportService()
-    asked = ("how do I cancel my Netflix subscription?", "what does the loyalty club give me",
-             "where is my parcel", "when do you open on sunday")
-    for question, label in zip(asked, ("oos", KB_LABEL, "track_order", "store_hours"), strict=True):
+    taught = [("how do I cancel my Netflix subscription?", "return_item"), ("what does the loyalty club give me",
+              KB_LABEL), ("where is my parcel", "track_order"), ("when do you open on sunday", "store_hours"),
+              ("how do I cancel my Netflix subscription?", "oos")]  # asked again, taught again: newest wins
+    for question, label in taught:
         bot.teach(bot.ask(question).turn_id, label)
     trainer = BotTrainer(bot, TrainOptions())
-    rows, kb = trainer._with_lessons([LabelledText("where is my parcel", "return_item"),
-                                      LabelledText("track my order", "track_order"),
-                                      LabelledText("What does the loyalty club  give me", "oos")])
-    assert rows == [LabelledText("track my order", "track_order"),
-                    LabelledText("how do I cancel my Netflix subscription?", "oos"),
-                    LabelledText("where is my parcel", "track_order")]
-    assert kb == ["what does the loyalty club give me"]
-    assert trainer.report == {"lessons": 3, "lessons_skipped": 1}  # store_hours: not in these rows
+    row = LabelledText
+    train, calib, kb = trainer._with_lessons(
+        [row("where is my parcel", "return_item"), row("track my order", "track_order")],
+        [row("What does the loyalty club  give me", "oos"), row("parcel status", "track_order")],
+        bot.lesson_rows())
+    assert train == [row("track my order", "track_order"), row("how do I cancel my Netflix subscription?", "oos"),
+                     row("where is my parcel", "track_order")]
+    assert calib == [row("parcel status", "track_order")] and kb == ["what does the loyalty club give me"]
+    assert trainer.report == {"lessons": 3, "lessons_skipped": 1}  # store_hours: not in this file
