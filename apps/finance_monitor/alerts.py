@@ -59,10 +59,11 @@ def robust_z(value: float, history: list[float]) -> tuple[float, float]:
 
 
 def detect_surges(windows: list[WindowStat], config: AlertConfig,
-                  skip: Callable[[WindowStat], bool] | None = None) -> list[Surge]:
-    """Surges in one key's consecutive windows (oldest first), cooldown applied. ``skip``: a
-    window that would surge but is another key's surge (:func:`driven_by`); it starts no
-    cooldown, so a surge of this key's own right after it still alerts."""
+                  skip: Callable[[WindowStat], bool] | None = None, cooldown: bool = True) -> list[Surge]:
+    """Surges in one key's consecutive windows (oldest first), cooldown applied unless
+    ``cooldown`` is False (every surging window, for :func:`driven_by`). ``skip``: a window
+    that would surge but is another key's surge (:func:`driven_by`); it starts no cooldown, so
+    a surge of this key's own right after it still alerts."""
     surges: list[Surge] = []
     last_alert: int | None = None
     last_size = 0
@@ -75,7 +76,7 @@ def detect_surges(windows: list[WindowStat], config: AlertConfig,
         baseline, z = robust_z(window.negatives, history)
         if z < config.z_threshold or (skip is not None and skip(window)):
             continue
-        cooling = last_alert is not None and i - last_alert <= config.cooldown_windows
+        cooling = cooldown and last_alert is not None and i - last_alert <= config.cooldown_windows
         if cooling and window.negatives < 2 * last_size:
             continue
         last_alert, last_size = i, window.negatives
@@ -92,6 +93,9 @@ def driven_by(tickers: list[Surge]) -> Callable[[WindowStat], bool]:
     articles (``detect_surges``'s ``skip`` for topics). The demo's Northwind scandal raised
     ``ticker:NWB`` (9 negative of 10) and ``topic:Legal | Regulation`` (7 of 10, all among the
     9): two alerts and two webhooks for one story. A topic surge spread over companies stays.
+
+    subtle: ``tickers`` are every surging ticker window, those in cooldown too: the scandal's
+    next window (NWB 10 negative, cooling; the topic 9, all among them) alerted as the topic.
     """
     by_start: dict[datetime, list[set[int]]] = {}
     for surge in tickers:

@@ -286,9 +286,10 @@ class FinanceService:
         settled = oldest + (alerts.baseline_windows + alerts.cooldown_windows) \
             * timedelta(hours=alerts.window_hours) if cut else None
         trends = self.trends()
-        tickers = [s for key, windows in trends.items() if key.startswith("ticker:")
-                   for s in detect_surges(windows, alerts)]
-        driven = driven_by(tickers)  # a topic's surge that one ticker's surge made is that ticker's alert
+        by_ticker = [windows for key, windows in trends.items() if key.startswith("ticker:")]
+        tickers = [s for windows in by_ticker for s in detect_surges(windows, alerts)]
+        # a topic's surge that one ticker's surge made, alerted or cooling down, is that ticker's
+        driven = driven_by([s for windows in by_ticker for s in detect_surges(windows, alerts, cooldown=False)])
         topics = [s for key, windows in trends.items() if not key.startswith("ticker:")
                   for s in detect_surges(windows, alerts, skip=driven)]
         surges = [s for s in topics + tickers if settled is None or s.start >= settled]

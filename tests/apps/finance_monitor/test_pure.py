@@ -269,6 +269,21 @@ def test_a_topic_surge_one_company_drove_is_that_company_s_alert_alone() -> None
     assert not driven_by([nwb])(replace(topic[5], negative_ids=()))
 
 
+def test_a_company_surge_still_cooling_down_keeps_its_topic_quiet() -> None:
+    """The demo's scandal surged as NWB in two windows running (10 negatives each; the second
+    cooling down, no alert) and as its topic in the second: one story, one alert."""
+    config = AlertConfig(min_volume=5, cooldown_windows=3)
+    nwb = [replace(w, key="ticker:NWB") for w in series([0, 1, 0, 1, 0, 10, 10])]
+    nwb[6] = replace(nwb[6], negative_ids=tuple(range(100, 110)))
+    topic = series([1, 0, 1, 0, 1, 2, 9])
+    topic[6] = replace(topic[6], negative_ids=tuple(range(100, 109)))  # all among NWB's
+    assert [s.start for s in detect_surges(nwb, config)] == [nwb[5].start]  # then cooling
+    assert [s.start for s in detect_surges(nwb, config, cooldown=False)] == [nwb[5].start, nwb[6].start]
+    assert detect_surges(topic, config, skip=driven_by(detect_surges(nwb, config, cooldown=False))) == []
+    assert [s.start for s in detect_surges(topic, config, skip=driven_by(detect_surges(nwb, config)))] == \
+        [topic[6].start]  # what the cooling window alone let through
+
+
 def test_a_second_surge_after_cooldown_alerts_again() -> None:
     config = AlertConfig(min_volume=5, cooldown_windows=2, baseline_windows=4)
     surges = detect_surges(series([1, 0, 1, 1, 10, 0, 1, 0, 1, 11]), config)
