@@ -213,7 +213,9 @@ def containment(a: set[str], b: set[str]) -> float:
 # down"): few words shared, so the shingle checks above cannot see it; ``same_event`` vets the pairs
 # the embeddings find (see ``rewordings``). A cosine alone cannot: in MiniLM "profit rises 5%" and
 # "profit falls 5%" have a cosine of 0.95, "CEO resigns" / "chief executive steps down" 0.82.
-FRAME = OPENERS | frozenset("new watch earlier just live video".split())  # "JUST IN:", "WATCH:"
+FRAMES = ("report", "update", "breaking", "exclusive", "analysis", "opinion", "new", "watch", "earlier",
+          "just in", "live", "video")  # a wire's frame before a colon: "JUST IN:", "WATCH:"
+FRAME = OPENERS | frozenset(w for frame in FRAMES for w in frame.split())
 PERIODS = frozenset("first second third fourth fifth last q1 q2 q3 q4 h1 h2 quarterly annual yearly "
                     "monthly weekly daily".split())
 ROLES = {"ceo": "ceo", "cfo": "cfo", "coo": "coo", "cto": "cto", "chair": "chair", "chairman": "chair",
@@ -233,8 +235,7 @@ SCALES = {"k": "thousand", "thousand": "thousand", "m": "million", "mn": "millio
           "trillion": "trillion", "tn": "trillion"}
 AMOUNTS = frozenset("hundred hundreds thousand thousands million millions billion billions dozen dozens".split())
 _CAPITALISED = re.compile(r"\$?[^\W\d_][\w&'.-]*")
-_FRAME_PREFIX = re.compile(r"^\W*(?:report|update|breaking|exclusive|analysis|opinion|new|watch|earlier|"
-                           r"just in|live|video)\s*:\s*", re.I)
+_FRAME_PREFIX = re.compile(r"^\W*(?:" + "|".join(FRAMES) + r")\s*:\s*", re.I)
 _NUMBER = re.compile(r"^\$?(\d+(?:\.\d+)?)(%|[a-z]+)?$")
 
 

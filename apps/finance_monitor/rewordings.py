@@ -64,17 +64,15 @@ class RewordingFinder:
         return len(plan)
 
     def _candidates(self, session: Session, article: Article) -> list[tuple[int, str]]:
-        """(id, title) of the stored classified stories of the day around it from other
-        sources, with its topic, sentiment and tickers (the newest ``CANDIDATES``)."""
-        rows = session.execute(select(Article.id, Article.title, Article.tickers).where(
-            Article.id < article.id, Article.classified_at.is_not(None),
-            Article.source != article.source, Article.topic == article.topic,
-            Article.sentiment == article.sentiment,
+        """(id, title) of the stored classified stories :func:`_alike` it (the newest
+        ``CANDIDATES`` of its topic in the day around it)."""
+        rows = session.execute(select(Article.id, Article.title, Article.source, Article.topic,
+                                      Article.sentiment, Article.published, Article.tickers).where(
+            Article.id < article.id, Article.classified_at.is_not(None), Article.topic == article.topic,
             Article.published.between(article.published - REPEAT_AFTER,
                                       article.published + REPEAT_AFTER))
             .order_by(Article.id.desc()).limit(CANDIDATES)).all()
-        tickers = set(article.ticker_list())
-        return [(i, title) for i, title, their in rows if set(filter(None, their.split(","))) == tickers]
+        return [(row.id, row.title) for row in rows if _alike(row, article)]
 
     def _embed(self, stories: list[tuple[int, str]]) -> np.ndarray:
         """Headline vectors of (id, title) pairs, in order; embeds those not yet cached."""
@@ -89,12 +87,19 @@ class RewordingFinder:
         return out
 
 
-def _alike(earlier: Article, article: Article) -> bool:
-    """The candidates' conditions, for a story of the same batch (not yet stored as labelled)."""
+def _alike(earlier, article: Article) -> bool:
+    """Whether ``earlier`` (a stored row or a story of the same batch, not yet stored as
+    labelled) can be told again as ``article``: another source within a day, with the same
+    topic, sentiment and tickers."""
     return (earlier.source != article.source and earlier.topic == article.topic
             and earlier.sentiment == article.sentiment
             and abs(earlier.published - article.published) <= REPEAT_AFTER
-            and set(earlier.ticker_list()) == set(article.ticker_list()))
+            and _tickers(earlier.tickers) == _tickers(article.tickers))
+
+
+def _tickers(stored: str) -> set[str]:
+    """``"NWB,HLX" -> {"NWB", "HLX"}`` (order is the text's, not the story's)."""
+    return set(filter(None, stored.split(",")))
 
 
 def _merge_into(session: Session, article: Article, original: Article) -> None:
