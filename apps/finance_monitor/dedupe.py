@@ -241,7 +241,8 @@ _NUMBER = re.compile(r"^\$?(\d+(?:\.\d+)?)(%|[a-z]+)?$")
 
 def same_event(a: str, b: str) -> bool:
     """Whether two headlines worded differently can report one event: the same names, in the
-    same order ("A buys B" is not "B acquires A"), the same amounts, periods and roles, both
+    same order ("A buys B" is not "B acquires A"; a passive's agent counts first: "B acquired
+    by A"), the same amounts, periods and roles, both
     questions or neither, both denials or neither, and no word of one going a way the other's
     does not ("wins" / "loses", "raises" / "holds").
 
@@ -253,13 +254,17 @@ def same_event(a: str, b: str) -> bool:
     False
     >>> same_event("Atlas Motors buys Helios Energy", "Helios Energy acquires Atlas Motors")
     False
+    >>> same_event("Atlas Motors buys Helios Energy", "Helios Energy acquired by Atlas Motors")
+    True
     >>> same_event("Citibank announcement: rate fix", "Deutsche Bank AG announcement: rate fix")
     False
     """
     runs_a, runs_b = _name_runs(a, b), _name_runs(b, a)
     if not runs_a or {w for r in runs_a for w in r.split()} != {w for r in runs_b for w in r.split()}:
         return False
-    if [r for r in runs_a if r in runs_b] != [r for r in runs_b if r in runs_a]:
+    passive_a, passive_b = "by" in words(a.lower()), "by" in words(b.lower())
+    order_a, order_b = _agent_first(runs_a, a), _agent_first(runs_b, b)
+    if [r for r in order_a if r in order_b] != [r for r in order_b if r in order_a]:
         return False
     if _asks(a) != _asks(b):
         return False
@@ -273,10 +278,17 @@ def same_event(a: str, b: str) -> bool:
     if roles_a and roles_b and roles_a != roles_b:
         return False
     keys_a, keys_b = key_tokens(a), key_tokens(b)
-    if sorted(keys_a) == sorted(keys_b):
+    if sorted(keys_a) == sorted(keys_b) and passive_a == passive_b:
         return keys_a == keys_b  # the same words in another order: "A buys B" / "B buys A"
     ways_a, ways_b = _ways(set(keys_a) - set(keys_b)), _ways(set(keys_b) - set(keys_a))
     return not (ways_a and ways_b and ways_a != ways_b)
+
+
+def _agent_first(runs: list[str], text: str) -> list[str]:
+    """``runs`` with a passive's agent first, where the active voice names it: "Helios Energy
+    acquired by Atlas Motors" orders its names as "Atlas Motors buys Helios Energy" does."""
+    agents = [r for r in runs if re.search(r"\bby\s+" + r"\s+".join(map(re.escape, r.split())) + r"\b", text, re.I)]
+    return agents + [r for r in runs if r not in agents]
 
 
 def _ways(keys: set[str]) -> set[str]:

@@ -112,6 +112,8 @@ def test_near_duplicates_merge_rewordings_both_ways(first: str, second: str) -> 
     ("Bluefin Foods names new chief financial officer", "Bluefin Foods appoints new CFO"),
     ("Helios Energy cuts dividend", "Helios Energy slashes its dividend payout"),
     ("Vesta Telecom unveils $1bn buyback", "Vesta Telecom announces $1 billion share repurchase"),
+    ("Atlas Motors buys Helios Energy", "Helios Energy acquired by Atlas Motors"),  # a passive's agent first
+    ("Regulators fine Northwind Bank", "Northwind Bank fined by regulators"),
 ])
 def test_same_event_accepts_a_paraphrase(first: str, second: str) -> None:
     assert same_event(first, second) and same_event(second, first)
@@ -150,6 +152,8 @@ def test_the_demo_streams_paraphrases_are_left_to_rewordings() -> None:
     ("Northwind Bank CEO to resign", "Northwind Bank CEO denies plan to resign"),
     ("Regulator approves Atlas Motors merger", "Regulator blocks Atlas Motors merger"),
     ("Atlas Motors buys Helios Energy", "Helios Energy acquires Atlas Motors"),  # cosine 0.953
+    ("Atlas Motors buys Helios Energy", "Atlas Motors acquired by Helios Energy"),
+    ("Helios Energy acquired by Atlas Motors", "Atlas Motors acquired by Helios Energy"),
     ("Atlas Motors buys Helios Energy for $2 billion", "Atlas Motors buys Helios Energy for $2 million"),
     ("Atlas Motors cuts 700 jobs", "Atlas Motors cuts a thousand jobs"),
     ("Fed raises rates", "Fed holds rates"),
