@@ -23,26 +23,45 @@ UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your qu
 PERSON_TEXT = "I've passed you to a colleague (ticket #{ticket}). They will reply in this conversation."
 WAITING_TEXT = "A colleague has your question and will reply here shortly."
 # whole messages that are courtesy, not questions: greeted or thanked back, never handed off
-_COURTESY_WORD = (r"(?:(?:hi|hello|hey|good (?:morning|afternoon|evening))(?: there)?|thanks?(?: you)?"
-                  r"(?: (?:so|very) much)?|thx|cheers|ok(?:ay)?|great|perfect|bye|goodbye|no thanks?)")
-_PLEASANTRY = re.compile(rf"^\W*{_COURTESY_WORD}(?:\W+{_COURTESY_WORD})*\W*$", re.I)  # "ok, thanks!"
-_COURTESY_REPLIES = (("hi hello hey good", "Hello! What can I help you with?"),
-                     ("bye goodbye", "Goodbye, and thanks for getting in touch!"),
-                     ("", "You're welcome! Is there anything else I can help with?"))
+# A message of courtesy alone: every word one of these, at least one of them an anchor. subtle:
+# only a short list of whole phrases counted before, and "thanks for your help", "awesome,
+# thanks" or "got it, thanks" were handed off as unknown questions, silencing the bot
+_GREETINGS = frozenset("hi hello hey hiya howdy morning afternoon evening".split())
+_THANKS = frozenset("thanks thank thx thanx thnx ty tysm tyvm thankyou cheers appreciate appreciated".split())
+_BYES = frozenset("bye goodbye cya that's_all".split())
+_ACKS = frozenset("ok okay k kk great perfect awesome cool nice brilliant excellent wonderful lovely fine "
+                  "sorted understood noted alright answers answered helps helped helpful got_it".split())
+_COURTESY_FILLER = frozenset("good there so very much a lot many you u your for the that it all is was "
+                             "everything again really mate guys right sounds super kind of help no nope "
+                             "yes yeah yep i i'll will do nothing else needed wanted to know".split())
+_PHRASES = re.compile(r"\b(?:that'?s|that is) all\b|\bgot it\b")
+_COURTESY_REPLIES = {"greeting": "Hello! What can I help you with?",
+                     "bye": "Goodbye, and thanks for getting in touch!",
+                     "thanks": "You're welcome! Is there anything else I can help with?",
+                     "ack": "Good. Is there anything else I can help with?"}
 
 
 def pleasantry_reply(message: str) -> str | None:
-    """The reply to a message that is only a greeting, thanks or goodbye, else None:
+    """The reply to a message that is only a greeting, thanks, an acknowledgement or goodbye,
+    else None:
 
-    >>> pleasantry_reply("Thanks!"), pleasantry_reply("thanks, where is my order?")
+    >>> pleasantry_reply("Thanks for your help!"), pleasantry_reply("thanks, where is my order?")
     ("You're welcome! Is there anything else I can help with?", None)
+    >>> pleasantry_reply("no, that's all"), pleasantry_reply("thanks for nothing")
+    ('Goodbye, and thanks for getting in touch!', None)
     """
-    if not _PLEASANTRY.match(message):
-        return None
-    words = re.findall(r"[a-z]+", message.lower())
-    if {"bye", "goodbye"} & set(words) or words[:2] == ["no", "thanks"]:  # "thanks, bye"
-        return _COURTESY_REPLIES[1][1]
-    return next(reply for first, reply in _COURTESY_REPLIES if not first or words[0] in first.split())
+    text = _PHRASES.sub(lambda m: m.group(0).replace(" is", "'s").replace("thats", "that's").replace(" ", "_"),
+                        message.lower())
+    words = re.findall(r"[a-z_]+(?:'[a-z_]+)?", text)
+    anchors = set(words) - _COURTESY_FILLER
+    if not words or "?" in message or not anchors <= _GREETINGS | _THANKS | _BYES | _ACKS \
+            or not anchors or ("nothing" in words and "else" not in words):
+        return None  # "help", "no", "is that all?", "thanks for nothing": no courtesy to answer
+    if anchors & _BYES or (words[0] in ("no", "nope") and anchors & _THANKS):
+        return _COURTESY_REPLIES["bye"]  # "thanks, bye", "no thanks", "no, that's all"
+    if words[0] in _GREETINGS or words[:2] in (["good", "morning"], ["good", "afternoon"], ["good", "evening"]):
+        return _COURTESY_REPLIES["greeting"]
+    return _COURTESY_REPLIES["thanks" if anchors & _THANKS else "ack"]
 
 
 # a customer asking for a person is handed one, whatever the question ("I want a human"); a

@@ -430,12 +430,18 @@ def test_split_questions_holds_out_a_third_of_each_documents_questions() -> None
 
 @pytest.mark.parametrize(("message", "kind"), [
     ("thanks", "thanks"), ("Thank you so much!", "thanks"), ("hello", "greeting"),
-    ("Hi there", "greeting"), ("ok", "thanks"), ("bye!", "bye"), ("ok thanks", "thanks"),
+    ("Hi there", "greeting"), ("ok", "ack"), ("bye!", "bye"), ("ok thanks", "thanks"),
     ("great, thanks!", "thanks"), ("no thanks", "bye"), ("thanks, bye", "bye"), ("no", None),
-    ("thanks, where is my order?", None), ("hello, can I return a bike?", None), ("hi-fi", None)])
+    ("thanks, where is my order?", None), ("hello, can I return a bike?", None), ("hi-fi", None),
+    # a user audit's thanks, handed off before as unknown questions
+    ("thanks for your help", "thanks"), ("thanks a lot for your help!", "thanks"), ("awesome, thanks", "thanks"),
+    ("thank you, that answers it", "thanks"), ("got it, thanks", "thanks"), ("many thanks", "thanks"),
+    ("cheers mate", "thanks"), ("ty", "thanks"), ("no that's all", "bye"), ("got it", "ack"),
+    ("Good morning", "greeting"), ("no, nothing else, thanks", "bye"),
+    ("thanks for nothing", None), ("help", None), ("is that all?", None), ("I need help", None)])
 def test_only_whole_pleasantries_get_a_courtesy_reply(message: str, kind: str | None) -> None:
     reply = pleasantry_reply(message)
-    expected = {"thanks": "welcome", "greeting": "Hello", "bye": "Goodbye", None: None}[kind]
+    expected = {"thanks": "welcome", "greeting": "Hello", "bye": "Goodbye", "ack": "Good.", None: None}[kind]
     assert (reply is None) if expected is None else (expected in reply)
 
 
