@@ -49,6 +49,12 @@ _STATES = ("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI
 _ZIP_BEFORE = re.compile(rf"(?:(?i:\b(?:zip(?:\s*code)?|postal\s*code|post\s*code|postcode)(?:\s+(?:is|was))?)"
                          rf"\s*[:#]?|\w,\s*(?:{'|'.join(_STATES)}))\s*$")
 _ZIP4 = re.compile(r"^\d{5}-\d{4}$")
+# An order, parcel or ticket number named as such ("my order 12345678 hasn't arrived", "tracking
+# no. 100234567890"): the agent needs it, and it is no phone. subtle: 8 digits or more were all
+# masked as phones, and agents could not look the order up
+_REFERENCE_BEFORE = re.compile(r"\b(?:order|tracking|parcel|shipment|consignment|invoice|receipt|ticket|"
+                               r"case|return|rma|reference|ref)(?:\s*(?:number|no\.?|nr\.?|id|#|code))?"
+                               r"(?:\s+(?:is|was))?\s*[:#]?\s*$", re.IGNORECASE)
 # A date, or a range of dates (the phone rule may cut the second short: "01/05/2024-31/05"),
 # or of years spaced like one ("2019 - 2023"). "2019-2023" or "20240501" could be a Danish
 # mobile, and is masked.
@@ -137,6 +143,12 @@ def _named_as_no_pii(match: re.Match[str]) -> bool:
             or bool(_ZIP4.match(found) and _ZIP_BEFORE.search(before)))
 
 
+def _named_as_reference(match: re.Match[str]) -> bool:
+    """Digits without separators after "order", "tracking number", "ticket"...: a reference."""
+    before = match.string[max(0, match.start() - 32):match.start()]  # bounded: no long scan
+    return match.group(0).isdigit() and bool(_REFERENCE_BEFORE.search(before))
+
+
 def _mask_card(match: re.Match[str]) -> str:
     """A card (Luhn), else a number masked as one ("[NUMBER]": a mistyped card is still one).
 
@@ -161,7 +173,7 @@ def _mask_card(match: re.Match[str]) -> str:
         return found
     if not word and end < len(text) and (text[end].isalpha() or text[end] == "_"):
         return "[CARD]" if card else found
-    return "[CARD]" if card else "[NUMBER]"
+    return "[CARD]" if card else (found if _named_as_reference(match) else "[NUMBER]")
 
 
 def _mask_spaced_card(match: re.Match[str]) -> str:
@@ -174,7 +186,7 @@ def _mask_phone(match: re.Match[str]) -> str:
     found = match.group(0)
     digits = re.sub(r"\D", "", found)
     if (_DATE.match(found) or _DATE_START.match(match.string, match.start()) or _IP.match(found)
-            or not 7 <= len(digits) <= 15 or _named_as_no_pii(match)):
+            or not 7 <= len(digits) <= 15 or _named_as_no_pii(match) or _named_as_reference(match)):
         return found
     return "[PHONE]"
 

@@ -127,6 +127,10 @@ from shared.errors import DataError
     ("call 06-12-3456 9:30", "call [PHONE]:30"),
     # spaced dashes join a card's fours, not two phones; an order number after "#" stays
     ("call 555 123 4567 - 555 987 6543, Order #86228 - 2024-05-31", "call [PHONE] [PHONE], Order #86228 - 2024-05-31"),
+    # an order, parcel or ticket number named as such stays for the agent; a phone beside it does not
+    ("my order 12345678 hasn't arrived", None), ("order number 100234567890, tracking no. 1002345678901234", None),
+    ("order 07700900123 call me on 07700 900123", "order 07700900123 call me on [PHONE]"),
+    ("my order 4111111111111111", "my order [CARD]"), ("I ordered, call me on 07700900123", "I ordered, call me on [PHONE]"),
     ("jo.doe @ gmail.com, jo(at)example.com, taro\uff20example.jp; 3 @ 5.99 each",
      "[EMAIL], [EMAIL], [EMAIL]; 3 @ 5.99 each"),
 ])
