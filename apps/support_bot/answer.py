@@ -283,6 +283,25 @@ def without_repeats(answer: Answer, said: list[str]) -> Answer:
     return replace(answer, text=_quoted(citations), citations=citations)
 
 
+def combined(questions: list[str], answers: list[Answer]) -> Answer:
+    """One reply to a message of several questions: each question, then its answer, citations
+    numbered on across them. A hand-off of any one hands off the message (the agent sees it whole)."""
+    for question, answer in zip(questions, answers):
+        if answer.kind is AnswerKind.HANDOFF:
+            return replace(answer, reason=f"of its questions, “{question}”: {answer.reason or 'low confidence'}")
+    texts, citations = [], []
+    for question, answer in zip(questions, answers):
+        offset = len(citations)
+        citations += [replace(c, n=c.n + offset) for c in answer.citations]
+        text = CITATION_MARK.sub(lambda m, k=offset: f"[{int(m.group(1)) + k}]",
+                                 answer.text.removeprefix(GROUNDED_LEAD))
+        asked = re.split(r"(?<=[.!])\s+", question[:question.rfind("?") + 1])[-1]  # not "... ? Thanks!"
+        texts.append(f"“{asked}”\n\n{text.strip()}")
+    kind = AnswerKind.GROUNDED if any(a.kind is AnswerKind.GROUNDED for a in answers) else AnswerKind.TEMPLATE
+    intent = next((a.intent for a in answers if a.intent), None)
+    return Answer("\n\n".join(texts), kind, min(a.confidence for a in answers), intent, citations)
+
+
 def answer_words(text: str) -> list[str]:
     """The words an answer says, without its lead-in and ``[n]`` markers:
     ``"Here is what I found:\n\nLinks last 60 minutes. [1]"`` -> ``["links", "last", "60", "minutes"]``."""

@@ -26,6 +26,7 @@ from .answer import (
     Generator,
     answer_words,
     asks_for_person,
+    combined,
     grounded_answer,
     outranked,
     pleasantry_reply,
@@ -43,6 +44,7 @@ from .store import KbChange, SupportStore, Turn
 
 INTENTS, RERANKER, RETRIEVER = "support-intents", "support-reranker", "support-retriever"
 MAX_CHARS = 2000
+FOCUS_WORDS = 50  # longer messages are read by their questions: the intent model reads ~25 words, search ~100
 # words that point back at an earlier turn, and openings that continue one ("and for kids?")
 _ANAPHORA = frozenset("it its that this they them their those these one ones there".split())
 # "how much is it to ship a bike?", "how long does it take to deliver": an "it" after its verb
@@ -54,6 +56,9 @@ _DUMMY_IT = re.compile(r"\b(?:is|does|do|would|will|was|can|could)\s+it\s+"
                        r"(?=[a-z])", re.I)
 _ELLIPSIS = re.compile(r"^\W*(?:(?:and|also|or|but)\s+)?(?:same for|what about|how about|what if)\b"
                        r"|^\W*(?:and|also|or)\b", re.I)  # "and what about Safari?": its subject is Safari
+# what a question asks of a subject it does not name: "how much?", "how long do I have?", "when?"
+_ASKING = frozenset("much many long soon fast far often cost costs take takes have has get need needs extra "
+                    "more expensive cheap cheaper quick quickly".split())
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 
 
@@ -92,13 +97,25 @@ def unlinked_note(unlinked: dict[str, str]) -> str:
 
 
 def is_follow_up(message: str) -> bool:
-    """Whether a message may lean on an earlier turn: a pronoun ("how much is it?") or an
-    elliptical opening ("what about e-bikes?", "and for kids?"); not an "it" that points ahead
-    ("how much is it to ship a bike?", ``_DUMMY_IT``). Being short is no sign:
-    "Where is my order?" and "Tell me a joke" stand alone.
+    """Whether a message may lean on an earlier turn: a pronoun ("how much is it?"), an
+    elliptical opening ("what about e-bikes?", "and for kids?") or a question without a subject
+    of its own (:func:`leans_wholly`); not an "it" that points ahead ("how much is it to ship a
+    bike?", ``_DUMMY_IT``). Being short is no sign: "Where is my order?" and "Tell me a joke"
+    stand alone.
     """
     words = set(re.findall(r"[a-z]+", _DUMMY_IT.sub(" ", message).lower()))
-    return bool(_ANAPHORA & words) or bool(_ELLIPSIS.match(message))
+    return bool(_ANAPHORA & words) or leans_wholly(message)
+
+
+def leans_wholly(message: str) -> bool:
+    """Whether a message means nothing without the turns before it: an elliptical opening
+    ("and to Switzerland?") or a question that names no subject ("how much?", "how long do I
+    have?"; not "why?", which asks nothing it could search). The intent model's verdict on such
+    a message alone says nothing: "and to Switzerland?" after a shipping question was handed off
+    as surely out of scope.
+    """
+    asking = set(tokenize(message))
+    return bool(_ELLIPSIS.match(message)) or ("?" in message and bool(asking) and asking <= _ASKING)
 
 
 def new_subject(message: str) -> set[str]:
@@ -134,6 +151,64 @@ def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
     repeated = all(any(c.quote in text for text in said) for c in answer.citations)
     asked = set().union(*(word_set(t.question) for t in earlier))
     return repeated and not (subject - asked or subject) & {singular(w) for w in answer_words(answer.text)}
+
+
+# a question that stands on its own: opens with a question word or an auxiliary, after an
+# optional connective ("Also, can I change the address?"); "And for kids?" leans on the one before
+_CONNECTIVE = re.compile(r"^\W*(?:(?:and|also|plus|oh|btw|by the way|secondly|second|another thing)\b\W*)*", re.I)
+_ASKS = re.compile(r"^(?:what|where|when|which|who|whom|whose|why|how|can|could|do|does|did|is|are|was|were|will|"
+                   r"would|should|shall|may|have|has)\b", re.I)
+
+
+def separate_questions(message: str) -> list[str]:
+    """The questions of a message that asks two or three on their own, in order; [] for a
+    message with one (or more than three: a list to read whole, or an agent's). Text after the
+    last question stays with it; text before a question, with it.
+
+    >>> separate_questions("Where is my order? Also, can I change the delivery address?")
+    ['Where is my order?', 'Also, can I change the delivery address?']
+    >>> separate_questions("Do you sell e-bikes? And for kids?")
+    []
+    >>> separate_questions("Do you sell e-bikes? How much are they?")  # "they" leans on the first
+    []
+    """
+    parts: list[str] = []
+    for piece in re.split(r"(?<=\?)\s+", message.strip()):
+        if parts and "?" not in piece:
+            parts[-1] += " " + piece  # "... ? Thanks!"
+        else:
+            parts.append(piece)
+    if not 2 <= len(parts) <= 3:
+        return []
+    last = [re.split(r"(?<=[.!])\s+", part)[-1] for part in parts]  # the question itself
+    bare = [_CONNECTIVE.sub("", q) for q in last[1:]]
+    alone = all(_ASKS.match(q) and tokenize(q) and not is_follow_up(q) for q in bare)
+    return parts if alone else []
+
+
+def focus(message: str) -> str:
+    """What a long message asks: its questions, when they name a subject, else its last
+    sentences, up to ``FOCUS_WORDS`` words; a short message whole.
+
+    subtle: the encoders read a message's first words only, and "Hello, I have been a loyal
+    customer ... Anyway, my question is: how long does standard delivery take?" was answered
+    with the shop's Sunday hours.
+
+    >>> focus("I love your shop. " * 20 + "Anyway: how long does delivery take? Thanks!")
+    'Anyway: how long does delivery take?'
+    """
+    if len(message.split()) <= FOCUS_WORDS:
+        return message
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", message) if s.strip()]
+    asked = " ".join(s for s in sentences if s.rstrip().endswith("?"))
+    if len(tokenize(asked)) >= 2:
+        return asked
+    kept: list[str] = []
+    for sentence in reversed(sentences):  # "... the wheel arrived bent. Can you help?": the story too
+        if kept and len(" ".join([sentence, *kept]).split()) > FOCUS_WORDS:
+            break
+        kept.insert(0, sentence)
+    return " ".join(kept)
 
 
 def contextual_query(earlier: list[str], message: str) -> str:
@@ -355,7 +430,12 @@ class SupportService:
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)
         else:
-            answer = self._answer(self.speller.correct(message), cid)  # the record keeps what was typed
+            asked = focus(message)
+            questions = separate_questions(asked)  # "Where is my order? Also, can I change the address?"
+            if questions:
+                answer = combined(questions, [self._answer(self.speller.correct(q), cid) for q in questions])
+            else:
+                answer = self._answer(self.speller.correct(asked), cid)  # the record keeps what was typed
         return self._record(cid, message, answer, notice)
 
     def _answer(self, message: str, cid: str) -> Answer:
@@ -396,7 +476,7 @@ class SupportService:
             if alone is None and reads:
                 alone = retriever.encode(message)[0]
             decision = self._decide(intents, message, judging.result(), alone if reads else None)
-        if decision is not None and decision.surely_out_of_scope:
+        if decision is not None and decision.surely_out_of_scope and not (earlier and leans_wholly(message)):
             return _handoff(decision, searched=False)
         found = retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
         passages = select_passages(found, self.bot.threshold)

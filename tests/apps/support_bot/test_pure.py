@@ -16,6 +16,7 @@ from apps.support_bot.answer import (
     answer_words,
     asks_for_person,
     best_quote,
+    combined,
     pleasantry_reply,
     template_answer,
     without_repeats,
@@ -34,7 +35,15 @@ from apps.support_bot.masking import mask_pii
 from apps.support_bot.names import unknown_names, vocabulary
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.retrieval import Passage
-from apps.support_bot.service import _handoff, contextual_query, is_follow_up, new_subject, says_nothing_new
+from apps.support_bot.service import (
+    _handoff,
+    contextual_query,
+    focus,
+    is_follow_up,
+    new_subject,
+    says_nothing_new,
+    separate_questions,
+)
 from apps.support_bot.spelling import Speller, edit_distance
 from apps.support_bot.store import Turn
 from apps.support_bot.training import (
@@ -130,12 +139,48 @@ from shared.errors import DataError
     # an order, parcel or ticket number named as such stays for the agent; a phone beside it does not
     ("my order 12345678 hasn't arrived", None), ("order number 100234567890, tracking no. 1002345678901234", None),
     ("order 07700900123 call me on 07700 900123", "order 07700900123 call me on [PHONE]"),
-    ("my order 4111111111111111", "my order [CARD]"), ("I ordered, call me on 07700900123", "I ordered, call me on [PHONE]"),
+    ("my order 4111111111111111", "my order [CARD]"),
+    ("I ordered, call me on 07700900123", "I ordered, call me on [PHONE]"),
     ("jo.doe @ gmail.com, jo(at)example.com, taro\uff20example.jp; 3 @ 5.99 each",
      "[EMAIL], [EMAIL], [EMAIL]; 3 @ 5.99 each"),
 ])
 def test_mask_pii(text: str, expected: str | None) -> None:
     assert mask_pii(text) == (expected or text)
+
+
+def test_a_long_message_is_read_by_its_questions_or_its_last_sentences() -> None:
+    story = "I ordered a road bike two weeks ago and the box came today. " * 5
+    assert focus(story + "Where is my order number? Thanks!") == "Where is my order number?"
+    kept = focus(story + "The front wheel is bent. Can you help?")  # a question without a subject
+    assert kept.endswith("The front wheel is bent. Can you help?") and len(kept.split()) <= 50
+    assert focus("Where is my order?") == "Where is my order?"
+
+
+def test_combined_answers_number_citations_on_and_a_hand_off_takes_the_message() -> None:
+    def cited(text: str, doc: str, n: int = 1) -> Answer:
+        return Answer(f"Here is what I found:\n\n{text} [{n}]", AnswerKind.GROUNDED, 0.6, None,
+                      [Citation(n, n, doc, doc, "", text)])
+    both = combined(["Where is my order?", "Also, do you ship to Norway?"],
+                    [cited("Track it.", "track"), cited("We ship to Norway.", "ship")])
+    assert both.text == ("“Where is my order?”\n\nTrack it. [1]\n\n"
+                         "“Also, do you ship to Norway?”\n\nWe ship to Norway. [2]")
+    assert [(c.n, c.doc_id) for c in both.citations] == [(1, "track"), (2, "ship")]
+    unsure = Answer("", AnswerKind.HANDOFF, reason="nothing matched")
+    handed = combined(["Where is my order?", "Can I pay with Klarna?"], [cited("Track it.", "track"), unsure])
+    assert handed.kind is AnswerKind.HANDOFF
+    assert handed.reason == "of its questions, “Can I pay with Klarna?”: nothing matched"
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    ("How much does shipping cost? Do you accept PayPal? Thanks!", ["How much does shipping cost?",
+                                                                    "Do you accept PayPal? Thanks!"]),
+    ("I ordered last week. Where is it? Can I still cancel?",
+     ["I ordered last week. Where is it?", "Can I still cancel?"]),
+    ("Do you ship to Norway? Switzerland?", []), ("Is it free? What about for kids?", []),
+    ("Where is my order?", []), ("a? b? c? d?", []),
+])
+def test_separate_questions(message: str, expected: list[str]) -> None:
+    assert separate_questions(message) == expected
 
 
 @pytest.mark.parametrize(("message", "expected"), [
@@ -154,6 +199,9 @@ def test_mask_pii(text: str, expected: str | None) -> None:
     ("is it shipped to norway?", True),
     ("does it cost extra to ship a bike?", False),
     ("how long does it take?", True),
+    # a question without a subject of its own ("I want to return my helmet" / "how long do I have?")
+    ("how much?", True), ("how long do I have?", True), ("why?", False),
+    ("how long does delivery take?", False), ("how much for express?", False),
 ])
 def test_is_follow_up(message: str, expected: bool) -> None:
     assert is_follow_up(message) is expected

@@ -70,6 +70,25 @@ def test_thanks_is_not_a_question_to_hand_off(bot: SupportService) -> None:
     assert again.kind is not AnswerKind.WAITING  # the bot was not silenced
 
 
+def test_two_questions_in_one_message_get_two_cited_answers(bot: SupportService) -> None:
+    answer = bot.ask("Where is my order? Also, how do I fit the pedals when I assemble a boxed bike?")
+    assert answer.kind in (AnswerKind.TEMPLATE, AnswerKind.GROUNDED) and not bot.handoffs()
+    assert answer.text.startswith("“Where is my order?”") and "“Also, how do I fit the pedals" in answer.text
+    assert _cited_docs(answer) & {"faq-how-do-i-track-my-order", "kb-tracking"}
+    assert "guides/bike-assembly" in _cited_docs(answer)
+    chunks = {c.chunk_id: c for c in bot.store.chunks()}
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for citation in answer.citations:  # numbered on across both answers, each resolving to its chunk
+        assert citation.quote in chunks[citation.chunk_id].text and f"[{citation.n}]" in answer.text
+
+
+def test_a_long_message_is_read_by_its_question(bot: SupportService) -> None:
+    praise = "I have been a loyal customer for many years and the staff are always very friendly. " * 4
+    answer = bot.ask(f"Hello, {praise}Anyway, my question is: how do I fit the pedals on a boxed bike?")
+    assert "guides/bike-assembly" in _cited_docs(answer)
+    assert praise.strip() in bot.conversation(answer.conversation_id)[0].question  # the record keeps it all
+
+
 def test_reranker_runs_only_where_it_can_change_the_answer(bot: SupportService) -> None:
     retriever = bot.retriever
     if not retriever.reranker_name:
