@@ -306,15 +306,18 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
              limit: Annotated[int, typer.Option(min=1)] = 20, config: ConfigOpt = None,
              as_json: JsonFlag = False) -> None:
     """Stored articles, newest first, with the ID that `correct` takes and their labels."""
-    from .views import articles_frame
+    from .views import articles_frame, topics
 
     try:
-        frame = articles_frame(_engine(config), topic, sentiment, source, search, limit)
+        engine = _engine(config)
+        frame = articles_frame(engine, topic, sentiment, source, search, limit)
     except VerticalsError as exc:
         return _fail(exc)
-    if not _rows_as_lines(frame, as_json,
-                          "no articles match" if topic or sentiment or source or search else "no articles yet",
-                          "articles"):
+    empty = "no articles match" if topic or sentiment or source or search else "no articles yet"
+    known = topics(engine) if frame.empty and topic else []
+    if frame.empty and topic and topic.strip().lower() not in {t.lower() for t in known}:
+        empty += f" (no article has the topic {topic!r}; stored topics: {', '.join(known) or 'none yet'})"
+    if not _rows_as_lines(frame, as_json, empty, "articles"):
         return
     for a in frame.itertuples():  # an unclassified article's labels are NaN in the frame
         label = f"{a.sentiment} {a.score:+.2f}" if isinstance(a.sentiment, str) else "not classified yet"

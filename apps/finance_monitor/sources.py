@@ -109,6 +109,12 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
     if feed.bozo and not articles:
         reason = getattr(feed, "bozo_exception", "unknown problem")
         raise FetchError(source, f"malformed feed ({type(reason).__name__}: {reason})")
+    if not feed.get("version") and not articles:
+        # subtle: feedparser reads an HTML page served as XML without complaint (no bozo): the
+        # source was "ok" with no articles, poll after poll
+        html = re.match(rb"\s*(?:<!doctype html|<html)", content[:512], re.I)
+        raise FetchError(source, "not an RSS/Atom feed" + ('; it is an HTML page: set kind = "page" for this source'
+                                                           if html else " (no <rss>, <feed> or RDF root)"))
     return articles
 
 

@@ -10,8 +10,9 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Engine, func, or_, select
 
 from shared import session_scope
+from shared.errors import VerticalsError
 
-from .classify import split_sentences
+from .classify import SENTIMENTS, split_sentences
 from .config import SourceConfig
 from .store import AlertRow, Article, ArticleUrl, Correction, SourceHealth, utcnow
 from .trends import WindowStat, trend_rows
@@ -135,13 +136,17 @@ ARTICLE_LIMIT = 500  # articles a table shows, newest first
 
 def _article_filters(topic: str | None, sentiment: str | None, source: str | None,
                      search: str | None) -> list[ColumnElement[bool]]:
+    """Topic, sentiment and source match in any case ("legal | regulation"); a sentiment that
+    is none of the three is an error, not an empty list."""
     clauses = []
     if topic:
-        clauses.append(Article.topic == topic)
+        clauses.append(func.lower(Article.topic) == topic.strip().lower())
     if sentiment:
-        clauses.append(Article.sentiment == sentiment)
+        if sentiment.strip().lower() not in SENTIMENTS:
+            raise VerticalsError(f"sentiment {sentiment!r} is not one of {', '.join(SENTIMENTS)}")
+        clauses.append(Article.sentiment == sentiment.strip().lower())
     if source:
-        clauses.append(Article.source == source)
+        clauses.append(func.lower(Article.source) == source.strip().lower())
     if search:  # subtle: a user's "%" or "_" is a character to find, not a wildcard (autoescape)
         clauses.append(or_(*(column.icontains(search, autoescape=True)
                              for column in (Article.title, Article.text, Article.tickers))))

@@ -18,7 +18,8 @@ import streamlit as st
 from apps.recommender.features import FEATURE_NAMES, TEXT_FEATURES
 from apps.recommender.service import DEMO_PREFIX, Recommendation, RecommenderService
 from shared import get_registry, get_settings
-from shared.errors import VerticalsError
+from shared.data import read_table
+from shared.errors import DataError, VerticalsError
 from shared.ui import markdown_text, show_model_card
 
 DEMO = Path(__file__).resolve().parents[2] / "datasets" / "recommender"
@@ -73,8 +74,14 @@ def recommendations_table(recs: list[Recommendation]) -> pd.DataFrame:
 
 @st.cache_data(max_entries=2, show_spinner=False)
 def batch_scores(path: str, stamp: tuple) -> pd.DataFrame:
-    """A batch job's output, read once per file version (``stamp``: size and mtime)."""
-    return pd.read_parquet(path, columns=["user_id", "item_id", "score", "rank"])
+    """A batch job's output (Parquet or CSV, as ``recommend score`` writes), read once per file
+    version (``stamp``: size and mtime); a file it cannot read is a one-line error."""
+    frame = read_table(path, ["user_id", "item_id", "score", "rank"])
+    try:
+        return frame.astype({"score": float, "rank": int})
+    except ValueError as err:
+        raise DataError(path, None, f"has a score or rank that is not a number ({err})",
+                        "pass a file written by `verticals recommend score`") from None
 
 
 def show_batch(path: str, user_id: str, service: RecommenderService) -> None:
@@ -84,7 +91,11 @@ def show_batch(path: str, user_id: str, service: RecommenderService) -> None:
                    "`verticals recommend dashboard --scores FILE` shows it here (the demo's is made by "
                    "`verticals recommend demo`).")
         return
-    frame = batch_scores(path, file_stamp(path))
+    try:
+        frame = batch_scores(path, file_stamp(path))
+    except VerticalsError as err:
+        st.error(f"Batch output not shown: {err}")
+        return
     mine = frame[frame["user_id"] == user_id].sort_values("rank")
     made = pd.Timestamp(Path(path).stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")
     st.caption(f"{Path(path).name}, written {made} UTC: {len(frame):,} rows for {frame['user_id'].nunique():,} "

@@ -144,7 +144,12 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
     [found] = json.loads(negative.stdout)["articles"]
     assert (found["id"], found["published"]) == (7, "2026-03-02T09:30:00Z")
     earnings = runner.invoke(app, ["articles", "--topic", "Earnings", "--config", str(path)])
-    assert earnings.stdout == "no articles match\n"
+    assert earnings.stdout == "no articles match (no article has the topic 'Earnings'; stored topics: Macro)\n"
+    any_case = runner.invoke(app, ["articles", "--topic", "macro", "--sentiment", "Negative", "--source", "A",
+                                   "--config", str(path)])
+    assert any_case.stdout.splitlines() == ["[7] 2026-03-02 09:30 a: Bank fined (Macro; negative -0.91)"]
+    typo = runner.invoke(app, ["articles", "--sentiment", "bad", "--config", str(path)])
+    assert typo.exit_code == 1 and "sentiment 'bad' is not one of negative, neutral, positive" in typo.output
     as_json = runner.invoke(app, ["sources", "--json", "--config", str(path)]).stdout
     never = {s["source"]: s for s in json.loads(as_json, parse_constant=pytest.fail)["sources"]}["old"]
     assert never["last_success"] is None  # null, not NaN (which is no JSON)

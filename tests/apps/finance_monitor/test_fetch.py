@@ -76,6 +76,18 @@ def test_malformed_xml_is_a_clear_error(server) -> None:
         poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/bad.xml")))
 
 
+def test_an_html_page_served_as_xml_is_no_healthy_empty_feed(server) -> None:
+    server.routes["/page.xml"] = Route(body=b"<!DOCTYPE html><html><body><h1>News</h1></body></html>")
+    with pytest.raises(FetchError, match='not an RSS/Atom feed; it is an HTML page: set kind = "page"'):
+        poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/page.xml")))
+    server.routes["/other.xml"] = Route(body=b"<catalogue><book>x</book></catalogue>")
+    with pytest.raises(FetchError, match="not an RSS/Atom feed"):
+        poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/other.xml")))
+    server.routes["/empty.xml"] = Route(body=b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+                                             b"</channel></rss>")
+    assert poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/empty.xml"))).articles == []
+
+
 def test_a_huge_body_is_cut_off_while_streaming(server) -> None:
     def endless(request: BaseHTTPRequestHandler, _hit: int) -> None:
         request.send_response(200)

@@ -92,6 +92,18 @@ def test_the_batch_jobs_scores_for_the_user_are_shown_beside_the_live_list(
     [batch] = [d.value for d in at.dataframe if list(d.value.columns) == ["rank", "title", "score"]]
     titles = dict(zip(items["item_id"], items["title"]))
     assert list(batch["title"]) == [titles[first], titles[second]] and list(batch["score"]) == [5.0, 2.0]
+    as_csv = tmp_path / "scores.csv"  # `recommend score --out scores.csv` writes CSV: shown the same
+    pd.read_parquet(out).to_csv(as_csv, index=False)
+    monkeypatch.setenv("VERTICALS_REC_SCORES", str(as_csv))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+    assert not at.exception, at.exception
+    [batch] = [d.value for d in at.dataframe if list(d.value.columns) == ["rank", "title", "score"]]
+    assert list(batch["score"]) == [5.0, 2.0]
+    out.write_text("user_id,item_id\n")  # not Parquet after all: a one-line error, not a traceback
+    monkeypatch.setenv("VERTICALS_REC_SCORES", str(out))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+    assert not at.exception, at.exception
+    assert any("Batch output not shown" in e.value and "scores.parquet" in e.value for e in at.error)
 
 
 def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> None:
