@@ -122,6 +122,9 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     if not reports:
         typer.echo(f"note: {config_path(config)} names no sources, so nothing was polled: add "
                    "[[sources]] entries (see config.py)", err=True)
+    for webhook, problem in processed.deliveries.errors.items():
+        typer.echo(f"error: webhook {webhook} failed: {problem} (its alerts wait and are retried with backoff; "
+                   "`verticals finance sources` lists them)", err=True)
     failed = [r.source for r in reports if not r.ok]
     if failed:  # the pass's other work is done and printed; cron and scripts still need to know
         typer.echo(f"error: {len(failed)} of {len(reports)} sources failed ({', '.join(failed)}): "
@@ -327,18 +330,22 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
 
 
 def _rows_as_lines(frame: pd.DataFrame, as_json: bool, empty: str, key: str) -> bool:
-    """Print ``frame`` as ``{key: [records]}`` (``--json``; times as ISO 8601 UTC, to the
-    second) or ``empty`` when it has no rows; True when the caller is to print its rows as lines."""
+    """Print ``frame`` as ``{key: [records]}`` (``--json``; see :func:`_records`) or ``empty``
+    when it has no rows; True when the caller is to print its rows as lines."""
     if as_json:
-        frame = frame.copy()
-        for column in frame.select_dtypes(include="datetime").columns:
-            frame[column] = frame[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        frame = frame.astype(object).where(frame.notna(), None)  # null, not NaN (not JSON)
-        print(json.dumps({key: frame.to_dict(orient="records")}, default=str))
+        print(json.dumps({key: _records(frame)}, default=str))
         return False
     if frame.empty:
         typer.echo(empty)
     return not frame.empty
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """A frame's rows for JSON: times as ISO 8601 UTC to the second, null for missing values."""
+    frame = frame.copy()
+    for column in frame.select_dtypes(include="datetime").columns:
+        frame[column] = frame[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")  # null, not NaN
 
 
 class TrendKind(StrEnum):
@@ -387,13 +394,22 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     names are marked."""
     import pandas as pd
 
-    from .views import health_frame
+    from .views import health_frame, webhook_health
 
     try:
-        frame = health_frame(_engine(config), _config(config, needs_config=False).sources)
+        engine, loaded = _engine(config), _config(config, needs_config=False)
+        frame, hooks = health_frame(engine, loaded.sources), webhook_health(engine, loaded.webhooks)
     except VerticalsError as exc:
         return _fail(exc)
-    if not _rows_as_lines(frame, as_json, "no sources: none configured, none polled", "sources"):
+    if as_json:
+        print(json.dumps({"sources": _records(frame), "webhooks": _records(hooks)}))
+        return
+    for w in hooks.itertuples():
+        gone = "" if w.in_config else " (not in the config: its alerts are held)"
+        error = f"; failing: {w.last_error} ({w.attempts} attempts, next at {w.next_attempt:%H:%M} UTC)" \
+            if isinstance(w.last_error, str) else ""
+        typer.echo(f"webhook {w.webhook}{gone}: {w.delivered} alerts delivered, {w.waiting} waiting{error}")
+    if not _rows_as_lines(frame, False, "no sources: none configured, none polled", "sources"):
         return
     for h in frame.itertuples():
         when = f"{h.last_success:%Y-%m-%d %H:%M} UTC" if pd.notna(h.last_success) else "never"

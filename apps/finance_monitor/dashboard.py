@@ -25,6 +25,7 @@ from apps.finance_monitor.views import (
     topics,
     trend_keys,
     trends_frame,
+    webhook_health,
 )
 from shared import VerticalsError
 from shared.ui import explanation_text, markdown_text, show_model_card
@@ -210,6 +211,16 @@ def show_health(service: FinanceService) -> None:
     st.dataframe(frame.fillna({"last_error": ""}), hide_index=True, width="stretch",
                  column_config={"last_success": "last_success (UTC)",
                                 "last_error_at": "last_error_at (UTC)"})
+    hooks = webhook_health(service.engine, service.config.webhooks)
+    if hooks.empty:
+        return
+    st.subheader("Webhooks")
+    if (failing := hooks["last_error"].notna()).any():
+        st.warning(f"{failing.sum()} webhook(s) failing: their alerts wait and are retried with backoff.")
+    hooks["last_delivered"] = utc_minutes(hooks["last_delivered"], missing="never")
+    hooks["next_attempt"] = utc_minutes(hooks["next_attempt"], missing="")
+    st.dataframe(hooks.fillna({"last_error": ""}), hide_index=True, width="stretch",
+                 column_config={"last_delivered": "last_delivered (UTC)", "next_attempt": "next_attempt (UTC)"})
 
 
 def utc_minutes(moments: pd.Series, missing: str) -> list[str]:

@@ -9,7 +9,7 @@ alert, and receivers can use ``alert_id`` to drop the repeat.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
@@ -31,6 +31,20 @@ class DeliveryReport:
     failed: int = 0
     pending: int = 0
     held: int = 0  # undelivered rows of webhooks not in this config: kept, not sent
+    errors: dict[str, str] = field(default_factory=dict)  # webhook (as shown) -> why its POST failed
+
+
+def shown_url(url: str) -> str:
+    """A webhook's address as logs and screens show it: the host and the path's first part;
+    the rest may be a secret (Slack's token).
+
+    >>> shown_url("https://hooks.slack.com/services/T0/B0/secret"), shown_url("http://127.0.0.1:8080/hook")
+    ('https://hooks.slack.com/services/…', 'http://127.0.0.1:8080/hook')
+    """
+    scheme, _, rest = url.partition("://")
+    host, _, path = rest.partition("/")
+    first, _, more = path.split("?")[0].partition("/")
+    return f"{scheme}://{host}/{first}" + ("/…" if more or "?" in path else "")
 
 
 def surge_of(alert: AlertRow) -> Surge:
@@ -106,13 +120,19 @@ def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = Non
             .order_by(Delivery.id).limit(limit)).all()
     outcomes = [_deliver_one(engine, client, delivery_id, now) for delivery_id in due]
     delivered, failed = outcomes.count(True), outcomes.count(False)
+    errors = {}
+    if failed:
+        with session_scope(engine) as session:
+            for url, problem in session.execute(select(Delivery.url, Delivery.last_error).where(
+                    Delivery.id.in_([d for d, ok in zip(due, outcomes, strict=True) if ok is False]))):
+                errors[shown_url(url)] = problem
     with session_scope(engine) as session:
         undelivered = session.execute(select(Delivery.url).where(
             Delivery.delivered_at.is_(None))).scalars().all()
     urls = {w.url for w in webhooks} if webhooks is not None else None
     held = sum(url not in urls for url in undelivered) if urls is not None else 0
     return DeliveryReport(delivered=delivered, failed=failed, pending=len(undelivered) - held,
-                          held=held)
+                          held=held, errors=errors)
 
 
 def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int,

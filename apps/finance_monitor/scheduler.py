@@ -25,6 +25,7 @@ from shared.nightly import job_store
 from shared.storage import file_lock
 
 from .config import MonitorConfig, load_config
+from .outbox import DeliveryReport
 from .service import FinanceService
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ def poll_job(config_path: str, source: str) -> None:
                  processed.reworded, processed.new_alerts)
         if processed.models_missing:
             log.warning("poll %s: %s", source, processed.models_missing)
+        _log_webhook_errors(processed.deliveries)
     except Exception:  # noqa: BLE001 - a job's failure is logged; the scheduler goes on
         log.exception("poll job for %s failed", source)
 
@@ -63,8 +65,15 @@ def deliver_job(config_path: str) -> None:
         if report.delivered or report.failed:
             log.info("webhooks: delivered=%d failed=%d pending=%d", report.delivered,
                      report.failed, report.pending)
+        _log_webhook_errors(report)
     except Exception:  # noqa: BLE001
         log.exception("delivery job failed")
+
+
+def _log_webhook_errors(report: DeliveryReport) -> None:
+    """A line per webhook whose POST failed, naming it and why (retried with backoff)."""
+    for webhook, problem in report.errors.items():
+        log.warning("webhook %s failed: %s (retried with backoff)", webhook, problem)
 
 
 def retrain_job(config_path: str, field: str) -> None:

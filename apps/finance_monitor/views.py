@@ -13,8 +13,9 @@ from shared import session_scope
 from shared.errors import VerticalsError
 
 from .classify import SENTIMENTS, split_sentences
-from .config import SourceConfig
-from .store import AlertRow, Article, ArticleUrl, Correction, SourceHealth, utcnow
+from .config import SourceConfig, WebhookConfig
+from .outbox import shown_url
+from .store import AlertRow, Article, ArticleUrl, Correction, Delivery, SourceHealth, utcnow
 from .trends import WindowStat, trend_rows
 
 ARTICLE_COLUMNS = ["id", "published", "source", "title", "topic", "sentiment", "score",
@@ -282,3 +283,32 @@ def default_keys(frame: pd.DataFrame, alerted: list[str], limit: int = 5) -> lis
     negatives = frame.groupby("key")["negatives"].sum().sort_values(ascending=False, kind="stable")
     shown = [key for key in alerted if key in negatives.index]
     return (shown + [key for key in negatives.index if key not in shown])[:max(limit, len(shown))]
+
+
+def webhook_health(engine: Engine, webhooks: tuple[WebhookConfig, ...] = ()) -> pd.DataFrame:
+    """Per webhook (the config's, and any with rows still waiting): alerts delivered, waiting,
+    the last delivery, and the error of the newest one waiting with when it is tried next.
+
+    subtle: a failing webhook's cause lived only in its rows; poll-once and the poller printed
+    counts, so a mistyped Slack URL meant alerts that silently never arrived."""
+    with session_scope(engine) as session:
+        rows = session.execute(select(Delivery.url, Delivery.delivered_at, Delivery.last_error,
+                                      Delivery.attempts, Delivery.next_attempt_at).order_by(Delivery.id)).all()
+    table: dict[str, dict] = {w.url: {"delivered": 0, "waiting": 0, "last_delivered": None, "last_error": None,
+                                      "attempts": 0, "next_attempt": None} for w in webhooks}
+    for url, delivered_at, error, attempts, next_at in rows:
+        entry = table.setdefault(url, {"delivered": 0, "waiting": 0, "last_delivered": None, "last_error": None,
+                                       "attempts": 0, "next_attempt": None})
+        if delivered_at is not None:
+            entry["delivered"] += 1
+            entry["last_delivered"] = max(filter(None, (entry["last_delivered"], delivered_at)))
+        else:
+            entry["waiting"] += 1
+            if error:
+                entry.update(last_error=error, attempts=attempts, next_attempt=next_at)
+    configured = {w.url for w in webhooks}
+    return pd.DataFrame([{"webhook": shown_url(url), "in_config": url in configured, **entry}
+                         for url, entry in table.items()],
+                        columns=["webhook", "in_config", "delivered", "waiting", "last_delivered", "last_error",
+                                 "attempts", "next_attempt"])
+

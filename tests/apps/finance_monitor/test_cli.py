@@ -120,7 +120,7 @@ def test_trends_per_topic_and_ticker(home, tmp_path) -> None:
 
 
 def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> None:
-    from apps.finance_monitor.store import Article, SourceHealth
+    from apps.finance_monitor.store import Article, Delivery, SourceHealth
 
     path, engine = home_with_db(home, tmp_path, [("a", "http://127.0.0.1:9/a.xml"), ("b", "http://127.0.0.1:9/b.xml")])
     with session_scope(engine) as session:
@@ -136,6 +136,12 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
                                  last_attempt=utcnow() - timedelta(hours=30), polls=1))
         session.add(SourceHealth(source="old", url="http://127.0.0.1:9/b.xml", consecutive_failures=2,
                                  last_error="HTTP 404", polls=2))
+        alert = AlertRow(key="topic:Macro", window_start=datetime(2026, 3, 2, 6), window_end=datetime(2026, 3, 2, 12),
+                         negatives=8, total=9, baseline=1.0, score=7.0)
+        session.add(alert)
+        session.flush()
+        session.add(Delivery(alert_id=alert.id, url="https://hooks.slack.test/services/T0/B0/secret", attempts=2,
+                             last_error="HTTP 500", next_attempt_at=datetime(2026, 3, 2, 12, 5)))
     listed = runner.invoke(app, ["articles", "--config", str(path)])
     assert listed.stdout.splitlines() == [
         "[8] 2026-03-02 10:00 a: Board meets (-; not classified yet)",
@@ -155,6 +161,8 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
     assert never["last_success"] is None  # null, not NaN (which is no JSON)
     health = runner.invoke(app, ["sources", "--config", str(path)])
     assert health.stdout.splitlines() == [
+        "webhook https://hooks.slack.test/services/… (not in the config: its alerts are held): 0 alerts delivered, "
+        "1 waiting; failing: HTTP 500 (2 attempts, next at 12:05 UTC)",  # the token is not shown
         "a: ok; last success 2026-03-02 10:00 UTC; 2 new in the last poll, 2 in 3 polls",
         "b: stale: no poll for 30 h (every 1 s) — is `verticals finance run` running?; last success "
         "2026-03-02 10:00 UTC; 0 new in the last poll, 0 in 1 polls",

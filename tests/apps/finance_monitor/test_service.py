@@ -15,7 +15,7 @@ from apps.finance_monitor.config import WebhookConfig
 from apps.finance_monitor.ingest import Ingestor
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.store import AlertRow, Article, ArticleUrl, Delivery
-from apps.finance_monitor.views import alerts, article, articles_frame, health_frame
+from apps.finance_monitor.views import alerts, article, articles_frame, health_frame, webhook_health
 from shared import make_engine, session_scope
 
 from .conftest import DATA, Route, hang, make_config, rss
@@ -149,9 +149,14 @@ def test_a_webhook_that_is_down_gets_every_alert_once_it_is_up(home, server, mod
     now = datetime.now(UTC).replace(tzinfo=None)
     first = service.deliver(now)
     assert first.failed == 1 and first.pending == 1  # the webhook is down
+    assert first.errors == {server.url("/hook"): "HTTP 503"}  # which one and why, for the log line
+    [down] = webhook_health(service.engine, config.webhooks).to_dict(orient="records")
+    assert (down["delivered"], down["waiting"], down["last_error"], down["attempts"]) == (0, 1, "HTTP 503", 1)
     assert service.deliver(now).failed == 0  # not due yet: backoff
     report = service.deliver(now + timedelta(hours=1))
-    assert report.delivered == 1 and report.pending == 0
+    assert report.delivered == 1 and report.pending == 0 and report.errors == {}
+    [up] = webhook_health(service.engine, config.webhooks).to_dict(orient="records")
+    assert (up["delivered"], up["waiting"], up["last_error"]) == (1, 0, None)
     assert service.check_alerts() == []  # the same surge never alerts twice
     assert service.deliver(now + timedelta(hours=3)).delivered == 0
     posted = [json.loads(r["body"]) for path, r in server.requests if path == "/hook"]
