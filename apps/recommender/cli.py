@@ -139,20 +139,30 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(
 
     from .data import read_interactions
     from .evaluation import evaluate_ranking
+    from .service import DEMO_PREFIX
 
-    if n_candidates < 1:
-        raise VerticalsError(f"--n-candidates must be greater than 0, got {n_candidates}")
+    if n_candidates < 10:  # fewer, and the model's top 10 is short while the baselines' are whole
+        raise VerticalsError(f"--n-candidates must be at least 10 (the k of nDCG@10 and HR@10), got {n_candidates}")
     service = _service(items, train, prefix)
     test_rows = read_interactions(test, service.items)
     result = evaluate_ranking(service.pipeline(), test_rows, n_candidates=n_candidates)
+    if result["users_without_history"]:
+        print(f"note: {result['users_without_history']} test users with a positive have no history in --train "
+              f"and are left out ({', '.join(result['users_without_history_first'])}"
+              f"{', ...' if result['users_without_history'] > 5 else ''}): ranking needs a history",
+              file=sys.stderr)
     # subtle: eval does not train; models trained on a file that holds the test rows score
     # far above what they would on unseen data (a review: nDCG@10 0.525 against 0.414)
     result["models_trained_on_train"] = service.ranker_card().get("data_fingerprint") == \
         fingerprint([file_digest(items), file_digest(train)])
     if not result["models_trained_on_train"]:
+        # subtle: the demo's models are never retrained by a user's `train`; advising
+        # `--prefix demo` would have replaced them
+        own = "rec" if prefix == DEMO_PREFIX else prefix
         print(f"warning: the {prefix} models were not trained on --items/--train; if their data "
               "held --test rows, these figures are not held out — run `verticals recommend train "
-              f"--items {items} --interactions {train} --prefix {prefix}` first", file=sys.stderr)
+              f"--items {items} --interactions {train} --prefix {own}` first"
+              + (f", then eval with --prefix {own}" if own != prefix else ""), file=sys.stderr)
     emit(result, as_json)
 
 

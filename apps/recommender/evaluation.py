@@ -124,6 +124,10 @@ def evaluate_ranking(pipe: Pipeline, test: pd.DataFrame, k: int = 10,
                          minilm.encode([pipe.text[i] for i in pi]))
         results["minilm"]["auc"] = roc_auc(labels, sims.tolist())
     results["users"] = len(users)
+    # test users with a positive but no history in training: not ranked (a review found them
+    # dropped without a word)
+    unranked = sorted(set(test.loc[test["label"] == 1, "user_id"]) - set(users))
+    results["users_without_history"], results["users_without_history_first"] = len(unranked), unranked[:5]
     return results
 
 

@@ -17,15 +17,15 @@ def nightly_job(items: str, interactions: str, out_dir: str, top_k: int, prefix:
     """Score every user's top-k (reranked from ``pool`` candidates) into
     ``out_dir/scores-YYYY-MM-DD.parquet`` (once per day).
 
-    A rerun on the same day resumes an interrupted run, or does nothing if the file exists.
+    A rerun on the same day resumes an interrupted run, does nothing if the file holds the
+    same job's scores, and scores again after new models, files or options (the day's file is
+    the latest run's).
     """
-    from .service import RecommenderService
+    from .service import RecommenderService, score_unless_current
 
     out = Path(out_dir) / f"scores-{time.strftime('%Y-%m-%d', time.gmtime())}.parquet"
-    if out.exists():
-        return f"{out} already written today"
-    result = RecommenderService(items, interactions, prefix).score(out, top_k=top_k, pool=pool)
-    return f"{result.out}: {result.rows} rows"
+    rows, scored = score_unless_current(RecommenderService(items, interactions, prefix), out, top_k, pool)
+    return f"{out}: {rows} rows" if scored else f"{out} already written today ({rows} rows)"
 
 
 def build_scheduler(items: Path, interactions: Path, out_dir: Path, hour: int, minute: int,

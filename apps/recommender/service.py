@@ -524,6 +524,27 @@ def trained_as(card: dict, data: str, config: TrainConfig) -> bool:
         fingerprint(card.get("params", {}).get("recipe")) == fingerprint(asdict(config))
 
 
+def score_unless_current(service: RecommenderService, out: Path, top_k: int,
+                         pool: int | None = None) -> tuple[int, bool]:
+    """Score every user's top-k into ``out`` unless it holds them already: a stamp beside it
+    (``.json``) names the models, files, k, pool and code the scores were made with, and any
+    change scores again (a run stopped halfway resumes). Returns (rows, scored now).
+
+    subtle: the nightly job skipped any file of the day, so a second `schedule --once` with
+    another --top-k, or after a retrain, left the first run's scores in place."""
+    from shared import atomic_write_text
+
+    inputs = fingerprint([file_digest(service.items_path), file_digest(service.interactions_path)])
+    stamp = out.with_suffix(".json")
+    job = {"models": service.models(), "inputs": inputs, "top_k": top_k, "code": code_digest()} | \
+        ({"pool": pool} if pool is not None else {})
+    if out.exists() and stamp.exists() and json.loads(stamp.read_text()) == job:
+        return len(pd.read_parquet(out, columns=["rank"])), False
+    rows = service.score(out, top_k=top_k, pool=pool, overwrite=True).rows
+    atomic_write_text(stamp, json.dumps(job))
+    return rows, True
+
+
 def demo_setup(items: Path, interactions: Path, force: bool = False, top_k: int = 10) -> dict:
     """Train the demo models (prefix ``demo``) unless the registry already holds them for these
     files; then score every user's top-k into ``<home>/recommender/demo_scores.parquet``.
@@ -531,7 +552,7 @@ def demo_setup(items: Path, interactions: Path, force: bool = False, top_k: int 
     subtle: the demo keeps its own prefix; sharing ``rec`` with ``recommend train``, it saw your
     data's fingerprint, retrained on the demo and made that current for ``recommend score``.
     """
-    from shared import atomic_write_text, get_settings
+    from shared import get_settings
 
     service = RecommenderService(items, interactions, DEMO_PREFIX)
     digest = fingerprint([file_digest(items), file_digest(interactions)])
@@ -540,15 +561,8 @@ def demo_setup(items: Path, interactions: Path, force: bool = False, top_k: int 
     if force or not fresh:
         service.train(config)
     out = get_settings().home / "recommender" / "demo_scores.parquet"
-    # subtle: scoring the demo's users again took ~60 s of every `make demo`; the stamp names
-    # the models, files, k and code the scores were made with, so a rerun with nothing changed skips it
-    stamp, job = out.with_suffix(".json"), {"models": service.models(), "inputs": digest,
-                                            "top_k": top_k, "code": code_digest()}
-    if out.exists() and stamp.exists() and json.loads(stamp.read_text()) == job:
-        rows = len(pd.read_parquet(out, columns=["rank"]))
-    else:
-        rows = service.score(out, top_k=top_k, overwrite=True).rows
-        atomic_write_text(stamp, json.dumps(job))
+    # subtle: scoring the demo's users again took ~60 s of every `make demo`
+    rows, _ = score_unless_current(service, out, top_k)
     card = service.ranker_card()
     return {"trained": force or not fresh, "prefix": DEMO_PREFIX, "ranker": card["version"],
             "scores": str(out), "rows": rows} | ({"warning": card["warning"]} if "warning" in card

@@ -486,7 +486,8 @@ def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Pa
     service = RecommenderService(tiny["items"], tiny["interactions"])
     early, late = time_split(service.interactions, 0.25)
     early.to_csv(tmp_path / "train.csv", index=False)
-    late.to_csv(tmp_path / "test.csv", index=False)
+    stranger = late.iloc[:1].assign(user_id="nobody-before", label=1)  # no history in train: left out, said so
+    pd.concat([late, stranger]).to_csv(tmp_path / "test.csv", index=False)
     result = CliRunner().invoke(app, ["eval", "--items", str(tiny["items"]), "--train",
                                       str(tmp_path / "train.csv"), "--test",
                                       str(tmp_path / "test.csv"), "--n-candidates", "10", "--json"])
@@ -494,7 +495,12 @@ def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Pa
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     for system in ("model", "popularity", "minilm", "co_taken"):
         assert {"ndcg@10", "mrr", "hr@10", "auc"} <= set(metrics[system])
-    assert metrics["users"] > 0
+    left_out = metrics["users_without_history"]
+    assert metrics["users"] > 0 and left_out >= 1 and "nobody-before" in metrics["users_without_history_first"]
+    assert f"{left_out} test users with a positive have no history in --train and are left out (" in result.stderr
+    few = CliRunner().invoke(app, ["eval", "--items", str(tiny["items"]), "--train", str(tmp_path / "train.csv"),
+                                   "--test", str(tmp_path / "test.csv"), "--n-candidates", "5"])
+    assert "--n-candidates must be at least 10" in str(few.exception)
     # the fixture's models were trained on every interaction, test rows included: said so
     assert metrics["models_trained_on_train"] is False and "not held out" in result.stderr
 
@@ -522,6 +528,11 @@ def test_nightly_job_is_scheduled_and_runs_once(rec_home: Path, tiny: dict[str, 
     assert "rows" in message
     assert "already written today" in nightly_job(str(tiny["items"]), str(tiny["interactions"]),
                                                   str(tmp_path), 1, "rec")
+    # other options the same day score again: the day's file is the latest run's
+    again = nightly_job(str(tiny["items"]), str(tiny["interactions"]), str(tmp_path), 2, "rec")
+    assert "already written" not in again
+    [out] = tmp_path.glob("scores-*.parquet")
+    assert pd.read_parquet(out)["rank"].max() == 2
 
 
 def test_schedule_refuses_what_would_fail_at_night_before_storing_a_job(
