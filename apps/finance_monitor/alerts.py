@@ -25,6 +25,8 @@ from shared.errors import VerticalsError
 from .config import AlertConfig
 from .trends import WindowStat
 
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"  # a time in JSON (webhooks, --json): the stored naive times are UTC
+
 
 @dataclass(frozen=True)
 class Surge:
@@ -131,7 +133,7 @@ def webhook_payload(surge: Surge, alert_id: int, titles: list[str], fmt: str) ->
     if fmt == "slack":
         return {"text": slack_escape(alert_text(surge, titles))}
     return {"alert_id": alert_id, "key": surge.key, "label": surge.label,
-            "window_start": surge.start.isoformat(), "window_end": surge.end.isoformat(),
+            "window_start": surge.start.strftime(ISO_UTC), "window_end": surge.end.strftime(ISO_UTC),
             "negatives": surge.negatives, "total": surge.total, "baseline": surge.baseline,
             "score": surge.score, "article_ids": list(surge.article_ids),
             "headlines": titles[:10]}

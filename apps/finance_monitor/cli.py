@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +19,8 @@ import typer
 
 from shared import VerticalsError
 from shared.cli import ValFraction, emit, open_dashboard
+
+from .alerts import ISO_UTC
 
 if TYPE_CHECKING:  # the modules load lazily, so `--help` stays fast
     import pandas as pd
@@ -257,7 +260,7 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
     except VerticalsError as exc:
         return _fail(exc)
     if as_json:
-        print(json.dumps({"alerts": [asdict(v) for v in views]}, default=str))
+        print(json.dumps({"alerts": [_alert_record(v) for v in views]}, default=str))
         return
     if not views:
         typer.echo("no alerts" if all_ else "no open alerts")
@@ -269,6 +272,18 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
         for article in v.articles:
             now = "" if article["sentiment"] == "negative" else f" (now {article['sentiment']})"
             typer.echo(f"    - [{article['id']}] {article.get('title') or article.get('url')}{now}")
+
+
+def _alert_record(view) -> dict:
+    """An alert for JSON, its times in ISO 8601 UTC to the second like every --json output
+    (the dashboard's "2026-03-05 06:00" read as local time to scripts)."""
+    record = asdict(view)
+    for key in ("window_start", "window_end", "acknowledged_at"):
+        if record[key]:
+            record[key] = datetime.strptime(record[key], "%Y-%m-%d %H:%M").strftime(ISO_UTC)
+    for found in record["articles"]:
+        found["published"] = found["published"].strftime(ISO_UTC)
+    return record
 
 
 @alerts_app.command("ack")
@@ -344,7 +359,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     """A frame's rows for JSON: times as ISO 8601 UTC to the second, null for missing values."""
     frame = frame.copy()
     for column in frame.select_dtypes(include="datetime").columns:
-        frame[column] = frame[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        frame[column] = frame[column].dt.strftime(ISO_UTC)
     return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")  # null, not NaN
 
 

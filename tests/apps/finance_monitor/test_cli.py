@@ -391,6 +391,9 @@ def test_alert_commands_open_no_http_client_and_others_close_theirs(home, tmp_pa
     as_json = runner.invoke(app, ["alerts", "list", "--all", "--json", "--config", str(path)])
     [shown] = json.loads(as_json.stdout)["alerts"]
     assert shown["acknowledged"] and shown["acknowledged_by"] == "alice" and shown["acknowledged_at"]
+    assert (shown["window_start"], shown["window_end"]) == ("2026-03-02T00:00:00Z", "2026-03-02T06:00:00Z")
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", t)
+               for t in [shown["acknowledged_at"], *(a["published"] for a in shown["articles"])])
     assert opened == []
     fixed = runner.invoke(app, ["correct", "1", "--sentiment", "negative", "--config", str(path)])
     assert fixed.exit_code == 0, fixed.output

@@ -309,6 +309,7 @@ def test_webhook_payloads_and_backoff() -> None:
     assert "<" not in hostile["text"] and ">" not in hostile["text"]
     plain = webhook_payload(surge, 7, ["Bank probed"], "json")
     assert plain["alert_id"] == 7 and plain["negatives"] == 12
+    assert plain["window_start"].endswith("Z") and "T" in plain["window_start"]  # ISO 8601 UTC, as --json writes
     assert next_attempt(T0, 0) == T0 + timedelta(seconds=30)
     assert next_attempt(T0, 20) == T0 + timedelta(hours=1)
 
