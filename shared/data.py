@@ -145,8 +145,8 @@ def read_table(
     """
     path = Path(path)
     if path.is_file() and path.stat().st_size == 0:  # pandas: "No columns to parse from file"
-        raise DataError(path, None, "is empty (0 bytes)",
-                        f"write the header {','.join([*required, *optional])} and rows below it")
+        columns = ",".join(required) + (f" (and any of {', '.join(optional)})" if optional else "")
+        raise DataError(path, None, "is empty (0 bytes)", f"write the header {columns} and rows below it")
     frame = _read_frame(path)
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]

@@ -398,9 +398,9 @@ def trends(by: Annotated[TrendKind, typer.Option(help="Per topic or per ticker."
     for name in shown:
         typer.echo(f"{name}{' (open alert)' if name in alerted else ''} — windows of {hours:g} h, UTC:")
         for w in frame[frame["key"] == name].itertuples():
-            figures = (f"  {w.negatives:4d} negative ({w.negative_share:.0%})  net {w.net_sentiment:+.2f}"
-                       if w.count else "")
-            typer.echo(f"    {w.window:%Y-%m-%d %H:%M}  {w.count:4d} articles{figures}")
+            net = round(w.net_sentiment, 2) + 0.0  # no "-0.00"
+            figures = f"  {w.negatives:4d} negative ({w.negative_share:.0%})  net {net:+.2f}" if w.count else ""
+            typer.echo(f"    {w.window:%Y-%m-%d %H:%M}  {w.count:4d} article{'s' if w.count != 1 else ' '}{figures}")
 
 
 @app.command()

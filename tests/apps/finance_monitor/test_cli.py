@@ -103,11 +103,11 @@ def test_trends_per_topic_and_ticker(home, tmp_path) -> None:
         "Macro (open alert) — windows of 6 h, UTC:",
         "    2026-03-02 00:00     2 articles     1 negative (50%)  net -0.20",
         "    2026-03-02 06:00     0 articles",
-        "    2026-03-02 12:00     1 articles     1 negative (100%)  net -0.70",
+        "    2026-03-02 12:00     1 article      1 negative (100%)  net -0.70",
         "Earnings — windows of 6 h, UTC:",
         "    2026-03-02 00:00     0 articles",
         "    2026-03-02 06:00     0 articles",
-        "    2026-03-02 12:00     1 articles     0 negative (0%)  net +0.00"]
+        "    2026-03-02 12:00     1 article      0 negative (0%)  net +0.00"]
     picked = json.loads(runner.invoke(app, ["trends", "--key", "Macro", "--key", "Earnings", "--windows", "1",
                                             "--json", "--config", str(path)]).stdout, parse_constant=pytest.fail)
     assert [row["key"] for row in picked["trends"]] == ["Macro", "Earnings"]  # in the order asked
