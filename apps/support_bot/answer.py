@@ -68,7 +68,7 @@ def pleasantry_reply(message: str) -> str | None:
 # question about people ("do I need a person present at delivery?", "can my son talk to the
 # staff about sizing?", "I need a person to assemble my bike") is no such request
 _WHO = (r"(?:an?\s+|the\s+|your\s+|some\s+|one\s+of\s+your\s+|a\s+member\s+of\s+)?(?:(?:real|live|actual)\s+)?"
-        r"(?:someone|somebody|person|human(?:\s+being)?|agent|manager|supervisor|operator|staff|representative|"
+        r"(?:someone|somebody|person|human(?:\s+being)?|agent|manager|supervisor|boss|operator|staff|representative|"
         r"colleague|(?:customer\s+)?(?:service|support)(?:\s+team)?)\b"
         r"(?!\s+(?:in|at)\s+(?:the\s+|your\s+|a\s+)?(?:store|shop|workshop)\b)")
 _SOFTLY = r"(?:(?:just|really|please|only|actually)\s+)*"
@@ -77,6 +77,7 @@ _PERSON = re.compile(
     rf"\bi(?:\s+would|'?d)\s+{_SOFTLY}(?:like|prefer|love)\s+to\s|\blet\s+me\s|"
     rf"\b(?:can|could|may)\s+i\s+{_SOFTLY}|^\W*{_SOFTLY})\s*(?:talk|speak|chat)\s+(?:to|with)\s+" + _WHO
     + r"|\b(?:connect|transfer|put)\s+(?:me\s+)?(?:to|with|through\s+to)\s+" + _WHO
+    + r"|\b(?<!do\s)(?:i\s+)?(?:want\s+to\s+|wish\s+to\s+|'d\s+like\s+to\s+)?complain\s+to\s+" + _WHO
     + r"|\bis\s+there\s+(?:someone|somebody|anyone|anybody)\s+i\s+(?:can|could)\s+(?:talk|speak|chat)\s+(?:to|with)\b"
     + rf"|(?:\b(?<!do\s)i\s+{_SOFTLY}(?:want|need)|\b(?:can|could|may)\s+i\s+{_SOFTLY}(?:get|have)|\b(?:get|give)\s+me)"
     r"\s+(?:an?\s+|the\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|person|agent|representative|manager|supervisor)(?![-\w'])"
@@ -84,8 +85,8 @@ _PERSON = re.compile(
     r"|\b(?:can|could)\s+(?:someone|somebody|an?\s+agent|you)\s+(?:please\s+)?call\s+me(?:\s+back)?(?:\W*$|\s*[?.!])"
     r"|\bcall-?back\b"
     r"|(?:^|[.!?,;]\s*|\bplease\s+)call\s+me(?:\s+back)?(?:\s+(?:on|at)\s+(?:[+(\d]|\[phone\])|\s*[.!?]?\s*$)"
-    r"|^\W*(?:an?\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|agent|operator|person|representative|manager|supervisor)"
-    r"(?:\s+(?:please|pls|now))?\W*$", re.I)
+    r"|^\W*(?:an?\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|agent|operator|person|representative|manager|supervisor"
+    r"|customer\s+(?:service|support)(?:\s+team)?|support\s+team)(?:\s+(?:please|pls|now))?\W*$", re.I)
 PERSON_REASON = "asked for a person"  # a hand-off's reason: not a gap in the knowledge base
 
 

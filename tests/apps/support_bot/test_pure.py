@@ -558,6 +558,7 @@ def test_the_answer_floor_counts_each_held_out_question_once() -> None:
     "My order arrived broken and I'm furious, get me a manager", "I want the supervisor",
     "call me on +44 7700 900123 about my invoice", "please call me back at [PHONE]", "Call me!",
     "my bike is broken. call me at (020) 7946 0000",
+    "let me speak to your boss", "customer service please", "I want to complain to a manager",  # a user audit's
 ])
 def test_a_request_for_a_person_is_read_as_one(message: str) -> None:
     assert asks_for_person(message)
@@ -570,7 +571,7 @@ def test_a_request_for_a_person_is_read_as_one(message: str) -> None:
     "is the manager in today", "can I talk to someone in store about fitting?",
     "can I have a person help me pick a size", "will the courier call me before delivery",
     "I need a manager's signature on the invoice", "what should I call me and my partner's account",
-    "the courier will call me on arrival",
+    "the courier will call me on arrival", "service please", "is the service included?",
 ])
 def test_a_question_about_people_is_no_request_for_one(message: str) -> None:
     assert not asks_for_person(message)

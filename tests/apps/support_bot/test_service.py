@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.support_bot.answer import AnswerKind, answer_words
+from apps.support_bot.answer import Answer, AnswerKind, Citation, answer_words
 from apps.support_bot.knowledge import load_kb
 from apps.support_bot.ranking import fuse
 from apps.support_bot.retrieval import Retriever
@@ -80,6 +80,25 @@ def test_two_questions_in_one_message_get_two_cited_answers(bot: SupportService)
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     for citation in answer.citations:  # numbered on across both answers, each resolving to its chunk
         assert citation.quote in chunks[citation.chunk_id].text and f"[{citation.n}]" in answer.text
+
+
+def test_a_question_on_something_the_kb_never_mentions_is_handed_off_not_answered_nearby(
+        bot: SupportService) -> None:
+    gift_card = next(c for c in bot.store.chunks() if c.doc_id == "guides/gift-cards")
+    cited = Answer("", AnswerKind.GROUNDED, 0.4, None, [Citation(1, gift_card.chunk_id, gift_card.doc_id,
+                                                                 gift_card.title, "", gift_card.text)])
+    assert bot._unaddressed("Do you do gift wrapping?", cited) == ["wrapping"]  # no word of the quote is near
+    assert bot._unaddressed("how do I use a gift card?", cited) == []  # every word the shop's own
+    answer = bot.ask("Do you do gift wrapping?")
+    assert answer.kind is AnswerKind.HANDOFF and answer.ticket_id is not None
+
+
+def test_a_message_in_another_language_is_handed_off_saying_so(bot: SupportService) -> None:
+    german = bot.ask("Wie lange dauert die Lieferung?")  # "Lieferung" was taken for a brand name
+    assert german.kind is AnswerKind.HANDOFF
+    [ticket] = [t for t in bot.handoffs() if t.id == german.ticket_id]
+    assert ticket.reason == "written in German; the bot reads English only: not answered"
+    assert not bot.ask("Do you ship to La Rochelle?").reason.startswith("written in")  # English, a French name
 
 
 def test_a_long_message_is_read_by_its_question(bot: SupportService) -> None:
