@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the modules load lazily, so `--help` stays fast
 
     from .config import MonitorConfig
     from .service import FinanceService
+    from .views import AlertView
 
 app = typer.Typer(help="Finance monitor: feeds -> topic & sentiment -> trends -> surge alerts.",
                   no_args_is_help=True)
@@ -274,9 +275,9 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
             typer.echo(f"    - [{article['id']}] {article.get('title') or article.get('url')}{now}")
 
 
-def _alert_record(view) -> dict:
-    """An alert for JSON, its times in ISO 8601 UTC to the second like every --json output
-    (the dashboard's "2026-03-05 06:00" read as local time to scripts)."""
+def _alert_record(view: AlertView) -> dict:
+    """An alert for JSON, its times in ISO 8601 UTC like every --json output (the dashboard's
+    "2026-03-05 06:00" read as local time to scripts; its minutes are all the view keeps)."""
     record = asdict(view)
     for key in ("window_start", "window_end", "acknowledged_at"):
         if record[key]:

@@ -236,6 +236,9 @@ SCALES = {"k": "thousand", "thousand": "thousand", "m": "million", "mn": "millio
 AMOUNTS = frozenset("hundred hundreds thousand thousands million millions billion billions dozen dozens".split())
 _CAPITALISED = re.compile(r"\$?[^\W\d_][\w&'.-]*")
 _FRAME_PREFIX = re.compile(r"^\W*(?:" + "|".join(FRAMES) + r")\s*:\s*", re.I)
+# a passive's "by" after its participle ("acquired by", "cut to junk by"), not "gas use by member states"
+_PASSIVE = re.compile(r"\b(?:\w+(?:ed|en)|cut|hit|bought|sold|led|won|held|hurt|set|put|shut|struck|caught)"
+                      r"(?:\s+[\w'$&.-]+){0,2}\s+by\b", re.I)
 _NUMBER = re.compile(r"^\$?(\d+(?:\.\d+)?)(%|[a-z]+)?$")
 
 
@@ -262,9 +265,14 @@ def same_event(a: str, b: str) -> bool:
     runs_a, runs_b = _name_runs(a, b), _name_runs(b, a)
     if not runs_a or {w for r in runs_a for w in r.split()} != {w for r in runs_b for w in r.split()}:
         return False
-    passive_a, passive_b = "by" in words(a.lower()), "by" in words(b.lower())
-    order_a, order_b = _agent_first(runs_a, a), _agent_first(runs_b, b)
-    if [r for r in order_a if r in order_b] != [r for r in order_b if r in order_a]:
+    passive_a, passive_b = bool(_PASSIVE.search(a)), bool(_PASSIVE.search(b))
+    if passive_a != passive_b:  # "B acquired by A" / "A buys B": the agent is the active one's subject
+        passive, active = (a, b) if passive_a else (b, a)
+        agent = key_tokens(passive[_PASSIVE.search(passive).end():])
+        if not agent or key_tokens(active)[:1] != agent[:1] or \
+                not _same_order(_agent_first(runs_a, a), _agent_first(runs_b, b)):
+            return False
+    elif not _same_order(runs_a, runs_b):
         return False
     if _asks(a) != _asks(b):
         return False
@@ -282,6 +290,11 @@ def same_event(a: str, b: str) -> bool:
         return keys_a == keys_b  # the same words in another order: "A buys B" / "B buys A"
     ways_a, ways_b = _ways(set(keys_a) - set(keys_b)), _ways(set(keys_b) - set(keys_a))
     return not (ways_a and ways_b and ways_a != ways_b)
+
+
+def _same_order(runs_a: list[str], runs_b: list[str]) -> bool:
+    """Whether the names both lists hold come in the same order."""
+    return [r for r in runs_a if r in runs_b] == [r for r in runs_b if r in runs_a]
 
 
 def _agent_first(runs: list[str], text: str) -> list[str]:

@@ -8,6 +8,7 @@ alert, and receivers can use ``alert_id`` to drop the repeat.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,16 +36,16 @@ class DeliveryReport:
 
 
 def shown_url(url: str) -> str:
-    """A webhook's address as logs and screens show it: the host and the path's first part;
-    the rest may be a secret (Slack's token).
+    """A webhook's address as logs and screens show it: its host, and a short hash of the whole
+    address that tells two hooks on one host apart; the path and any user:password may be a
+    secret (Slack's token).
 
-    >>> shown_url("https://hooks.slack.com/services/T0/B0/secret"), shown_url("http://127.0.0.1:8080/hook")
-    ('https://hooks.slack.com/services/…', 'http://127.0.0.1:8080/hook')
+    >>> shown_url("https://hooks.slack.com/services/T0/B0/secret")
+    'https://hooks.slack.com/… (#e36f19)'
     """
     scheme, _, rest = url.partition("://")
-    host, _, path = rest.partition("/")
-    first, _, more = path.split("?")[0].partition("/")
-    return f"{scheme}://{host}/{first}" + ("/…" if more or "?" in path else "")
+    host = rest.split("/")[0].split("?")[0].rpartition("@")[2]
+    return f"{scheme}://{host}/… (#{hashlib.sha1(url.encode()).hexdigest()[:6]})"
 
 
 def surge_of(alert: AlertRow) -> Surge:

@@ -112,7 +112,7 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
     if not feed.get("version") and not articles:
         # subtle: feedparser reads an HTML page served as XML without complaint (no bozo): the
         # source was "ok" with no articles, poll after poll
-        html = re.match(rb"\s*(?:<!doctype html|<html)", content[:512], re.I)
+        html = re.match(rb"\s*(?:<\?xml[^>]*>\s*)?(?:<!doctype html|<html)", content[:512], re.I)
         raise FetchError(source, "not an RSS/Atom feed" + ('; it is an HTML page: set kind = "page" for this source'
                                                            if html else " (no <rss>, <feed> or RDF root)"))
     return articles

@@ -22,19 +22,21 @@ UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your qu
                "colleague (ticket #{ticket}). They will reply in this conversation.")
 PERSON_TEXT = "I've passed you to a colleague (ticket #{ticket}). They will reply in this conversation."
 WAITING_TEXT = "A colleague has your question and will reply here shortly."
-# whole messages that are courtesy, not questions: greeted or thanked back, never handed off
-# A message of courtesy alone: every word one of these, at least one of them an anchor. subtle:
+# Whole messages that are courtesy, not questions, are greeted or thanked back, never handed off:
+# every word one of these, at least one of them not filler. subtle:
 # only a short list of whole phrases counted before, and "thanks for your help", "awesome,
 # thanks" or "got it, thanks" were handed off as unknown questions, silencing the bot
 _GREETINGS = frozenset("hi hello hey hiya howdy morning afternoon evening".split())
 _THANKS = frozenset("thanks thank thx thanx thnx ty tysm tyvm thankyou cheers appreciate appreciated".split())
-_BYES = frozenset("bye goodbye cya that's_all".split())
+_BYES = frozenset("bye goodbye cya thats_all".split())
 _ACKS = frozenset("ok okay k kk great perfect awesome cool nice brilliant excellent wonderful lovely fine "
                   "sorted understood noted alright answers answered helps helped helpful got_it".split())
 _COURTESY_FILLER = frozenset("good there so very much a lot many you u your for the that it all is was "
                              "everything again really mate guys right sounds super kind of help no nope "
                              "yes yeah yep i i'll will do nothing else needed wanted to know".split())
-_PHRASES = re.compile(r"\b(?:that'?s|that is) all\b|\bgot it\b")
+COURTESY_WORDS = _GREETINGS | _THANKS | _BYES | _ACKS | _COURTESY_FILLER
+_PHRASES = {"that's all": "thats_all", "thats all": "thats_all", "that is all": "thats_all", "got it": "got_it"}
+_QUESTION_OPENERS = frozenset("is are was were did does do can could will would what how why where when who".split())
 _COURTESY_REPLIES = {"greeting": "Hello! What can I help you with?",
                      "bye": "Goodbye, and thanks for getting in touch!",
                      "thanks": "You're welcome! Is there anything else I can help with?",
@@ -47,16 +49,18 @@ def pleasantry_reply(message: str) -> str | None:
 
     >>> pleasantry_reply("Thanks for your help!"), pleasantry_reply("thanks, where is my order?")
     ("You're welcome! Is there anything else I can help with?", None)
-    >>> pleasantry_reply("no, that's all"), pleasantry_reply("thanks for nothing")
+    >>> pleasantry_reply("no, that’s all"), pleasantry_reply("thanks for nothing")
     ('Goodbye, and thanks for getting in touch!', None)
     """
-    text = _PHRASES.sub(lambda m: m.group(0).replace(" is", "'s").replace("thats", "that's").replace(" ", "_"),
-                        message.lower())
-    words = re.findall(r"[a-z_]+(?:'[a-z_]+)?", text)
-    anchors = set(words) - _COURTESY_FILLER
-    if not words or "?" in message or not anchors <= _GREETINGS | _THANKS | _BYES | _ACKS \
-            or not anchors or ("nothing" in words and "else" not in words):
-        return None  # "help", "no", "is that all?", "thanks for nothing": no courtesy to answer
+    text = message.lower().replace("\u2019", "'")
+    for phrase, token in _PHRASES.items():
+        text = re.sub(rf"\b{phrase}\b", token, text)
+    words = re.findall(r"[a-z_]+(?:'[a-z]+)?", text)
+    anchors = set(words) - _COURTESY_FILLER  # what the courtesy is: "help", "no", "good" alone are none
+    if not anchors or not anchors <= COURTESY_WORDS or words[0] in _QUESTION_OPENERS:
+        return None  # "is that all?", "is it sorted"
+    if "nothing" in words and "else" not in words:
+        return None  # "thanks for nothing" is a complaint
     if anchors & _BYES or (words[0] in ("no", "nope") and anchors & _THANKS):
         return _COURTESY_REPLIES["bye"]  # "thanks, bye", "no thanks", "no, that's all"
     if words[0] in _GREETINGS or words[:2] in (["good", "morning"], ["good", "afternoon"], ["good", "evening"]):
@@ -77,7 +81,8 @@ _PERSON = re.compile(
     rf"\bi(?:\s+would|'?d)\s+{_SOFTLY}(?:like|prefer|love)\s+to\s|\blet\s+me\s|"
     rf"\b(?:can|could|may)\s+i\s+{_SOFTLY}|^\W*{_SOFTLY})\s*(?:talk|speak|chat)\s+(?:to|with)\s+" + _WHO
     + r"|\b(?:connect|transfer|put)\s+(?:me\s+)?(?:to|with|through\s+to)\s+" + _WHO
-    + r"|\b(?<!do\s)(?:i\s+)?(?:want\s+to\s+|wish\s+to\s+|'d\s+like\s+to\s+)?complain\s+to\s+" + _WHO
+    + rf"|(?:\bi\s+{_SOFTLY}(?:want|wish|need)\s+to\s+|\bi(?:\s+would|'?d)\s+like\s+to\s+|\blet\s+me\s+|^\W*)"
+    r"complain\s+to\s+" + _WHO
     + r"|\bis\s+there\s+(?:someone|somebody|anyone|anybody)\s+i\s+(?:can|could)\s+(?:talk|speak|chat)\s+(?:to|with)\b"
     + rf"|(?:\b(?<!do\s)i\s+{_SOFTLY}(?:want|need)|\b(?:can|could|may)\s+i\s+{_SOFTLY}(?:get|have)|\b(?:get|give)\s+me)"
     r"\s+(?:an?\s+|the\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|person|agent|representative|manager|supervisor)(?![-\w'])"
@@ -285,11 +290,8 @@ def without_repeats(answer: Answer, said: list[str]) -> Answer:
 
 
 def combined(questions: list[str], answers: list[Answer]) -> Answer:
-    """One reply to a message of several questions: each question, then its answer, citations
-    numbered on across them. A hand-off of any one hands off the message (the agent sees it whole)."""
-    for question, answer in zip(questions, answers):
-        if answer.kind is AnswerKind.HANDOFF:
-            return replace(answer, reason=f"of its questions, “{question}”: {answer.reason or 'low confidence'}")
+    """One reply to a message of several questions, each answered: each question, then its
+    answer, citations numbered on across them."""
     texts, citations = [], []
     for question, answer in zip(questions, answers):
         offset = len(citations)

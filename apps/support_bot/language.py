@@ -6,8 +6,8 @@ mention", "out of scope"); the agents' queue now says what it is.
 
 >>> language("Wie lange dauert die Lieferung?"), language("¿Puedo devolver mi bicicleta?")
 ('German', 'Spanish')
->>> language("combien coûte la livraison ?"), language("Do you ship to La Rochelle?")
-('French', 'English')
+>>> language("combien coûte la livraison ?"), language("Ship to Las Palmas de Gran Canaria?")
+('French', None)
 >>> language("Klarna?") is None
 True
 """
@@ -32,13 +32,15 @@ FUNCTION_WORDS = {
 }
 _WORDS = {name: frozenset(words.split()) for name, words in FUNCTION_WORDS.items()}
 _TOKEN = re.compile(r"[^\W\d_]+")
+# a name's small words are no sign of its language: "Las Palmas de Gran Canaria", "Rue de la Paix"
+_NAME = re.compile(r"\b[^\W\d_a-z][\w'-]*(?:\s+(?:(?:[a-z]{1,3}\s+){0,2}[^\W\d_a-z][\w'-]*))+")
 
 
 def language(text: str) -> str | None:
-    """The language whose function words ``text`` uses most; English on a tie with it; None
-    when it uses none. Another language needs two of its words at least ("La Rochelle" in an
-    English question is one)."""
-    tokens = _TOKEN.findall(text.lower())
+    """The language whose function words ``text`` uses most, outside names; English on a tie
+    with it; None when it uses none. Another language needs two of its words at least ("La
+    Rochelle" in an English question is one)."""
+    tokens = _TOKEN.findall(_NAME.sub(" ", text).lower())
     hits = {name: sum(t in words for t in tokens) for name, words in _WORDS.items()}
     best = max(hits, key=lambda name: (hits[name], name == "English"))
     if not hits[best]:

@@ -49,12 +49,13 @@ _STATES = ("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI
 _ZIP_BEFORE = re.compile(rf"(?:(?i:\b(?:zip(?:\s*code)?|postal\s*code|post\s*code|postcode)(?:\s+(?:is|was))?)"
                          rf"\s*[:#]?|\w,\s*(?:{'|'.join(_STATES)}))\s*$")
 _ZIP4 = re.compile(r"^\d{5}-\d{4}$")
-# An order, parcel or ticket number named as such ("my order 12345678 hasn't arrived", "tracking
-# no. 100234567890"): the agent needs it, and it is no phone. subtle: 8 digits or more were all
-# masked as phones, and agents could not look the order up
-_REFERENCE_BEFORE = re.compile(r"\b(?:order|tracking|parcel|shipment|consignment|invoice|receipt|ticket|"
-                               r"case|return|rma|reference|ref)(?:\s*(?:number|no\.?|nr\.?|id|#|code))?"
-                               r"(?:\s+(?:is|was))?\s*[:#]?\s*$", re.IGNORECASE)
+# An order, parcel or ticket number named as such, right before it ("my order 12345678 hasn't
+# arrived", "tracking no. 100234567890"): the agent needs it. subtle: every run of 8 digits or more
+# was masked as a phone, and agents could not look the order up. Not one that starts with 0 (a
+# phone's trunk prefix), nor one near words for calling ("call me about the order 0770...")
+_REFERENCE_BEFORE = re.compile(r"\b(?:order|tracking|parcel|shipment|consignment|invoice|ticket)"
+                               r"(?:\s*(?:number|no\.?|nr\.?|id|#))?\s*[:#]?\s*$", re.IGNORECASE)
+_CALLING = re.compile(r"\b(?:call|phone|mobile|cell|ring|text|whatsapp|sms|reach|contact|tel)", re.IGNORECASE)
 # A date, or a range of dates (the phone rule may cut the second short: "01/05/2024-31/05"),
 # or of years spaced like one ("2019 - 2023"). "2019-2023" or "20240501" could be a Danish
 # mobile, and is masked.
@@ -144,9 +145,10 @@ def _named_as_no_pii(match: re.Match[str]) -> bool:
 
 
 def _named_as_reference(match: re.Match[str]) -> bool:
-    """Digits without separators after "order", "tracking number", "ticket"...: a reference."""
-    before = match.string[max(0, match.start() - 32):match.start()]  # bounded: no long scan
-    return match.group(0).isdigit() and bool(_REFERENCE_BEFORE.search(before))
+    """Digits without separators right after "order", "tracking number", "ticket"...: a reference."""
+    found, before = match.group(0), match.string[max(0, match.start() - 60):match.start()]  # bounded
+    return (found.isdigit() and not found.startswith("0") and bool(_REFERENCE_BEFORE.search(before))
+            and not _CALLING.search(before))
 
 
 def _mask_card(match: re.Match[str]) -> str:
@@ -173,7 +175,7 @@ def _mask_card(match: re.Match[str]) -> str:
         return found
     if not word and end < len(text) and (text[end].isalpha() or text[end] == "_"):
         return "[CARD]" if card else found
-    return "[CARD]" if card else (found if _named_as_reference(match) else "[NUMBER]")
+    return "[CARD]" if card else "[NUMBER]"
 
 
 def _mask_spaced_card(match: re.Match[str]) -> str:

@@ -17,6 +17,7 @@ from shared import LabelledText, Registry, read_table
 from shared.errors import VerticalsError
 
 from .answer import (
+    COURTESY_WORDS,
     PERSON_REASON,
     PERSON_TEXT,
     UNSURE_TEXT,
@@ -37,7 +38,17 @@ from .answer import (
 from .intents import IntentDecision, IntentModel, Status
 from .knowledge import Document, load_kb
 from .language import language
+from .masking import mask_pii
 from .names import names_mark_subjects, unknown_names, vocabulary
+from .questions import (
+    contextual_query,
+    focus,
+    is_follow_up,
+    leans_wholly,
+    new_subject,
+    says_nothing_new,
+    separate_questions,
+)
 from .ranking import singular, tokenize, word_set
 from .retrieval import Passage, RetrievalConfig, Retriever, index_dir
 from .spelling import Speller
@@ -49,21 +60,6 @@ MAX_CHARS = 2000
 # come ADDRESSED near a word of the answer; set on the demo's questions and 40 written about its
 # trade (README): slang for what the shop does ("my mate", "the e-bike juice") matches it closely
 ADDRESSED, SURE_MATCH = 0.42, 0.5
-FOCUS_WORDS = 50  # longer messages are read by their questions: the intent model reads ~25 words, search ~100
-# words that point back at an earlier turn, and openings that continue one ("and for kids?")
-_ANAPHORA = frozenset("it its that this they them their those these one ones there".split())
-# "how much is it to ship a bike?", "how long does it take to deliver": an "it" after its verb
-# that points ahead to a "to ..." clause refers to nothing said before. Not "can it be delivered
-# to spain?" or "is it shipped to ...": a passive "it" is the thing asked about
-_DUMMY_IT = re.compile(r"\b(?:is|does|do|would|will|was|can|could)\s+it\s+"
-                       r"(?:(?!(?:be|been|being|get|got)\b)\w+(?<!ed)\s+){0,2}?to\s+"
-                       r"(?!(?:a|an|the|my|your|our|his|her|their|me|us|you|him|them|it|this|that)\b)"
-                       r"(?=[a-z])", re.I)
-_ELLIPSIS = re.compile(r"^\W*(?:(?:and|also|or|but)\s+)?(?:same for|what about|how about|what if)\b"
-                       r"|^\W*(?:and|also|or)\b", re.I)  # "and what about Safari?": its subject is Safari
-# what a question asks of a subject it does not name: "how much?", "how long do I have?", "when?"
-_ASKING = frozenset("much many long soon fast far often cost costs take takes have has get need needs extra "
-                    "more expensive cheap cheaper quick quickly".split())
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 
 
@@ -99,137 +95,6 @@ def unlinked_note(unlinked: dict[str, str]) -> str:
     """What ``templates_unlinked`` (of ``kb_add`` / ``kb_remove``) means for the bot, in words."""
     return (f"the answer template of {', '.join(sorted(unlinked))} is no longer in the knowledge base; those "
             "questions are answered by search until you run `verticals support train` again")
-
-
-def is_follow_up(message: str) -> bool:
-    """Whether a message may lean on an earlier turn: a pronoun ("how much is it?"), an
-    elliptical opening ("what about e-bikes?", "and for kids?") or a question without a subject
-    of its own (:func:`leans_wholly`); not an "it" that points ahead ("how much is it to ship a
-    bike?", ``_DUMMY_IT``). Being short is no sign: "Where is my order?" and "Tell me a joke"
-    stand alone.
-    """
-    words = set(re.findall(r"[a-z]+", _DUMMY_IT.sub(" ", message).lower()))
-    return bool(_ANAPHORA & words) or leans_wholly(message)
-
-
-def leans_wholly(message: str) -> bool:
-    """Whether a message means nothing without the turns before it: an elliptical opening
-    ("and to Switzerland?") or a question that names no subject ("how much?", "how long do I
-    have?"; not "why?", which asks nothing it could search). The intent model's verdict on such
-    a message alone says nothing: "and to Switzerland?" after a shipping question was handed off
-    as surely out of scope.
-    """
-    asking = set(tokenize(message))
-    return bool(_ELLIPSIS.match(message)) or ("?" in message and bool(asking) and asking <= _ASKING)
-
-
-def new_subject(message: str) -> set[str]:
-    """The words an elliptical follow-up brings in, plurals folded: the subject it asks the
-    earlier question of instead. Empty for any other message, and for one with a pronoun, which
-    keeps the earlier subject ("and how long does it take?").
-
-    >>> sorted(new_subject("what about store credit?")), new_subject("and what about Safari?")
-    (['credit', 'store'], {'safari'})
-    >>> new_subject("and how much is it?")
-    set()
-    """
-    opening = _ELLIPSIS.match(message)
-    if not opening or _ANAPHORA & set(re.findall(r"[a-z]+", message.lower())):
-        return set()
-    return word_set(message[opening.end():])
-
-
-def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
-    """Whether ``answer`` to an elliptical follow-up only repeats quotes the conversation
-    already gave and names none of the follow-up's new subject: the words of it the earlier
-    questions did not use ("what about store credit?" after a gift-card answer got the gift-card
-    quote again; "what about the Plus plan?" after a Team plan question the Team plan's, which
-    says "plan" but never "Plus").
-
-    subtle: only for elliptical follow-ups without a pronoun; "and how long does it take?"
-    after a service answer rightly repeats its "2 working days" without a word of the question.
-    """
-    subject = new_subject(message)
-    if not subject or not answer.citations:
-        return False
-    said = [t.answer for t in earlier]
-    repeated = all(any(c.quote in text for text in said) for c in answer.citations)
-    asked = set().union(*(word_set(t.question) for t in earlier))
-    return repeated and not (subject - asked or subject) & {singular(w) for w in answer_words(answer.text)}
-
-
-# a question that stands on its own: opens with a question word or an auxiliary, after an
-# optional connective ("Also, can I change the address?"); "And for kids?" leans on the one before
-_CONNECTIVE = re.compile(r"^\W*(?:(?:and|also|plus|oh|btw|by the way|secondly|second|another thing)\b\W*)*", re.I)
-_ASKS = re.compile(r"^(?:what|where|when|which|who|whom|whose|why|how|can|could|do|does|did|is|are|was|were|will|"
-                   r"would|should|shall|may|have|has)\b", re.I)
-
-
-def separate_questions(message: str) -> list[str]:
-    """The questions of a message that asks two or three on their own, in order; [] for a
-    message with one (or more than three: a list to read whole, or an agent's). Text after the
-    last question stays with it; text before a question, with it.
-
-    >>> separate_questions("Where is my order? Also, can I change the delivery address?")
-    ['Where is my order?', 'Also, can I change the delivery address?']
-    >>> separate_questions("Do you sell e-bikes? And for kids?")
-    []
-    >>> separate_questions("Do you sell e-bikes? How much are they?")  # "they" leans on the first
-    []
-    """
-    parts: list[str] = []
-    for piece in re.split(r"(?<=\?)\s+", message.strip()):
-        if parts and "?" not in piece:
-            parts[-1] += " " + piece  # "... ? Thanks!"
-        else:
-            parts.append(piece)
-    if not 2 <= len(parts) <= 3:
-        return []
-    last = [re.split(r"(?<=[.!])\s+", part)[-1] for part in parts]  # the question itself
-    bare = [_CONNECTIVE.sub("", q) for q in last[1:]]
-    alone = all(_ASKS.match(q) and tokenize(q) and not is_follow_up(q) for q in bare)
-    return parts if alone else []
-
-
-def focus(message: str) -> str:
-    """What a long message asks: its questions, when they name a subject, else its last
-    sentences, up to ``FOCUS_WORDS`` words; a short message whole.
-
-    subtle: the encoders read a message's first words only, and "Hello, I have been a loyal
-    customer ... Anyway, my question is: how long does standard delivery take?" was answered
-    with the shop's Sunday hours.
-
-    >>> focus("I love your shop. " * 20 + "Anyway: how long does delivery take? Thanks!")
-    'Anyway: how long does delivery take?'
-    """
-    if len(message.split()) <= FOCUS_WORDS:
-        return message
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+", message) if s.strip()]
-    asked = " ".join(s for s in sentences if s.rstrip().endswith("?"))
-    if len(tokenize(asked)) >= 2:
-        return asked
-    kept: list[str] = []
-    for sentence in reversed(sentences):  # "... the wheel arrived bent. Can you help?": the story too
-        if kept and len(" ".join([sentence, *kept]).split()) > FOCUS_WORDS:
-            break
-        kept.insert(0, sentence)
-    return " ".join(kept)
-
-
-def contextual_query(earlier: list[str], message: str) -> str:
-    """``message`` preceded by the earlier questions it leans on, back to the last one that
-    stands alone, so a chain of follow-ups keeps its subject:
-
-    >>> contextual_query(["Where is my order?", "What does a Full Service include?",
-    ...                   "how much is it?"], "and how long does it take?")
-    'What does a Full Service include? how much is it? and how long does it take?'
-    """
-    chain = [message]
-    for question in reversed(earlier):
-        chain.insert(0, question)
-        if not is_follow_up(question):
-            break
-    return " ".join(chain)
 
 
 def serving_stamp(registry: Registry | None = None, index_path: Path | None = None,
@@ -346,7 +211,8 @@ class SupportService:
         known = self.known_words
         if known is None:
             return []
-        unknown = [w for w in dict.fromkeys(tokenize(message)) if w.isalpha() and singular(w) not in known]
+        unknown = [w for w in dict.fromkeys(tokenize(mask_pii(message)))  # no piece of an address in the reason
+                   if w.isalpha() and w not in COURTESY_WORDS and singular(w) not in known]
         said = sorted({w for c in answer.citations for w in tokenize(f"{c.title} {c.quote}") if w.isalpha()})
         if not unknown or not said:
             return []
@@ -464,13 +330,26 @@ class SupportService:
             answer = _handoff(None, reason=f"written in {written}; the bot reads {self.shop_language} only: "
                                            "not answered")
         else:
-            asked = focus(message)
-            questions = separate_questions(asked)  # "Where is my order? Also, can I change the address?"
-            if questions:
-                answer = combined(questions, [self._answer(self.speller.correct(q), cid) for q in questions])
-            else:
-                answer = self._answer(self.speller.correct(asked), cid)  # the record keeps what was typed
+            answer = self._answer_questions(message, cid)
         return self._record(cid, message, answer, notice)
+
+    def _answer_questions(self, message: str, cid: str) -> Answer:
+        """A message naming something the shop's texts never mention ("how do I cancel my Netflix
+        subscription") is handed off unread: the intent model was 0.97 sure of the cancel FAQ.
+        Names are sought in all of it; a long message is answered by its question
+        (:func:`.questions.focus`), and several questions each
+        (:func:`.questions.separate_questions`) unless one of them would be handed off: then the
+        message is answered whole, as one."""
+        whole = self.speller.correct(message)
+        if names := self._unknown_names(whole):
+            return _handoff(None, reason=f"names {_listed(names)}, which neither the knowledge base nor the "
+                                         "intent examples mention: not answered")
+        asked = focus(message)
+        if questions := separate_questions(asked):  # "Where is my order? Also, can I change the address?"
+            answers = [self._answer(self.speller.correct(q), cid) for q in questions]
+            if not any(a.kind is AnswerKind.HANDOFF for a in answers):
+                return combined(questions, answers)
+        return self._answer(whole if asked == message else self.speller.correct(asked), cid)
 
     def _answer(self, message: str, cid: str) -> Answer:
         """Judge the message on its own; a likely follow-up is searched with the earlier turns
@@ -486,15 +365,12 @@ class SupportService:
         nearest passage for anything, and "when does Halfords open on sunday" got our opening
         hours.
 
-        A message naming something the shop's texts never mention ("how do I cancel my Netflix
-        subscription") is handed off unread: the intent model was 0.97 sure of the cancel FAQ.
+        (A message naming something the shop's texts never mention is handed off before:
+        :meth:`_answer_questions`.)
 
         subtle: gluing context onto every short message let "Tell me a joke" after a returns
         question be answered with the returns template.
         """
-        if names := self._unknown_names(message):
-            return _handoff(None, reason=f"names {_listed(names)}, which neither the knowledge base nor the "
-                                         "intent examples mention: not answered")
         query, intents, retriever = message, self.intents, self.retriever
         # the intent pass runs beside the question's embedding: both leave the GIL to onnxruntime
         # or torch, and on 2 cores (AMX Xeon) the two passes took 4.4 ms together against 5.9 in turn

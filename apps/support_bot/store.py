@@ -339,7 +339,8 @@ class SupportStore:
         """Hand the conversation to a human: the bot stays quiet until the ticket is released."""
         with session_scope(self.engine) as s:
             _conversation(s, cid).status = "handed_off"
-            row = TicketRow(conversation_id=cid, question=mask_pii(question), reason=reason)
+            # subtle: a reason can quote the customer ("asks about ...", "names ..."): masked too
+            row = TicketRow(conversation_id=cid, question=mask_pii(question), reason=mask_pii(reason))
             s.add(row)
             s.flush()
             return row.id
@@ -350,6 +351,7 @@ class SupportStore:
         with session_scope(self.engine) as s:
             row = s.scalars(select(TicketRow).where(TicketRow.conversation_id == cid, TicketRow.status == "open")
                             .order_by(TicketRow.id.desc())).first()
+            reason = mask_pii(reason)
             if row is not None and reason not in row.reason:
                 row.reason = f"{row.reason}; then {reason}" if row.reason else reason
 

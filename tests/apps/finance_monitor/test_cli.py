@@ -161,7 +161,7 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
     assert never["last_success"] is None  # null, not NaN (which is no JSON)
     health = runner.invoke(app, ["sources", "--config", str(path)])
     assert health.stdout.splitlines() == [
-        "webhook https://hooks.slack.test/services/… (not in the config: its alerts are held): 0 alerts delivered, "
+        "webhook https://hooks.slack.test/… (#47c64f) (not in the config: its alerts are held): 0 alerts delivered, "
         "1 waiting; failing: HTTP 500 (2 attempts, next at 12:05 UTC)",  # the token is not shown
         "a: ok; last success 2026-03-02 10:00 UTC; 2 new in the last poll, 2 in 3 polls",
         "b: stale: no poll for 30 h (every 1 s) — is `verticals finance run` running?; last success "

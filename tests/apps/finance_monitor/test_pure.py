@@ -154,6 +154,8 @@ def test_the_demo_streams_paraphrases_are_left_to_rewordings() -> None:
     ("Atlas Motors buys Helios Energy", "Helios Energy acquires Atlas Motors"),  # cosine 0.953
     ("Atlas Motors buys Helios Energy", "Atlas Motors acquired by Helios Energy"),
     ("Helios Energy acquired by Atlas Motors", "Atlas Motors acquired by Helios Energy"),
+    ("Ford cut to junk by Moody's", "Ford cuts Moody's to junk"),  # a review's: not who cut whom
+    ("Tesla sues Ford", "Tesla sued by Ford"),
     ("Atlas Motors buys Helios Energy for $2 billion", "Atlas Motors buys Helios Energy for $2 million"),
     ("Atlas Motors cuts 700 jobs", "Atlas Motors cuts a thousand jobs"),
     ("Fed raises rates", "Fed holds rates"),

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from apps.finance_monitor.config import WebhookConfig
 from apps.finance_monitor.ingest import Ingestor
+from apps.finance_monitor.outbox import shown_url
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.store import AlertRow, Article, ArticleUrl, Delivery
 from apps.finance_monitor.views import alerts, article, articles_frame, health_frame, webhook_health
@@ -149,7 +150,7 @@ def test_a_webhook_that_is_down_gets_every_alert_once_it_is_up(home, server, mod
     now = datetime.now(UTC).replace(tzinfo=None)
     first = service.deliver(now)
     assert first.failed == 1 and first.pending == 1  # the webhook is down
-    assert first.errors == {server.url("/hook"): "HTTP 503"}  # which one and why, for the log line
+    assert first.errors == {shown_url(server.url("/hook")): "HTTP 503"}  # which one and why, for the log line
     [down] = webhook_health(service.engine, config.webhooks).to_dict(orient="records")
     assert (down["delivered"], down["waiting"], down["last_error"], down["attempts"]) == (0, 1, "HTTP 503", 1)
     assert service.deliver(now).failed == 0  # not due yet: backoff

@@ -1,0 +1,156 @@
+"""How a customer's message is read as questions: follow-ups that lean on earlier turns, a long
+message's question, a message of several questions."""
+
+from __future__ import annotations
+
+import re
+
+from .answer import Answer, answer_words
+from .ranking import singular, tokenize, word_set
+from .store import Turn
+
+FOCUS_WORDS = 50  # longer messages are read by their questions: the intent model reads ~25 words, search ~100
+# words that point back at an earlier turn, and openings that continue one ("and for kids?")
+_ANAPHORA = frozenset("it its that this they them their those these one ones there".split())
+# "how much is it to ship a bike?", "how long does it take to deliver": an "it" after its verb
+# that points ahead to a "to ..." clause refers to nothing said before. Not "can it be delivered
+# to spain?" or "is it shipped to ...": a passive "it" is the thing asked about
+_DUMMY_IT = re.compile(r"\b(?:is|does|do|would|will|was|can|could)\s+it\s+"
+                       r"(?:(?!(?:be|been|being|get|got)\b)\w+(?<!ed)\s+){0,2}?to\s+"
+                       r"(?!(?:a|an|the|my|your|our|his|her|their|me|us|you|him|them|it|this|that)\b)"
+                       r"(?=[a-z])", re.I)
+_ELLIPTICAL = r"^\W*(?:(?:and|also|or|but)\s+)?(?:same for|what about|how about|what if)\b"
+# "and what about Safari?": its subject is Safari
+_ELLIPSIS = re.compile(_ELLIPTICAL + r"|^\W*(?:and|also|or)\b", re.I)
+# a question that stands on its own: opens with a question word or an auxiliary, after an
+# optional connective ("Also, can I change the address?"); "And for kids?" leans on the one before
+_CONNECTIVE = re.compile(r"^\W*(?:(?:and|also|plus|oh|btw|by the way|secondly|second|another thing)\b\W*)*", re.I)
+_ASKS = re.compile(r"^(?:what|where|when|which|who|whom|whose|why|how|can|could|do|does|did|is|are|was|were|will|"
+                   r"would|should|shall|may|have|has)\b", re.I)
+# what a question asks of a subject it does not name: "how much?", "how long do I have?", "when?"
+_ASKING = frozenset("much many long soon fast far often cost costs take takes have has get need needs extra "
+                    "more expensive cheap cheaper quick quickly".split())
+
+
+def is_follow_up(message: str) -> bool:
+    """Whether a message may lean on an earlier turn: a pronoun ("how much is it?"), an
+    elliptical opening ("what about e-bikes?", "and for kids?") or a question without a subject
+    of its own (:func:`leans_wholly`); not an "it" that points ahead ("how much is it to ship a
+    bike?", ``_DUMMY_IT``). Being short is no sign: "Where is my order?" and "Tell me a joke"
+    stand alone.
+    """
+    words = set(re.findall(r"[a-z]+", _DUMMY_IT.sub(" ", message).lower()))
+    return bool(_ANAPHORA & words) or bool(_ELLIPSIS.match(message)) or leans_wholly(message)
+
+
+def leans_wholly(message: str) -> bool:
+    """Whether a message means nothing without the turns before it: an elliptical opening
+    ("and to Switzerland?") or a question that names no subject ("how much?", "how long do I
+    have?"; not "why?", which asks nothing it could search). The intent model's verdict on such
+    a message alone says nothing: "and to Switzerland?" after a shipping question was handed off
+    as surely out of scope.
+    """
+    if re.match(_ELLIPTICAL, message, re.I):
+        return True
+    if _ELLIPSIS.match(message):  # "and to Switzerland?"; not "And can you recommend a restaurant?"
+        return not _ASKS.match(_CONNECTIVE.sub("", message))
+    asking = set(tokenize(message))
+    return "?" in message and bool(asking) and asking <= _ASKING
+
+
+def new_subject(message: str) -> set[str]:
+    """The words an elliptical follow-up brings in, plurals folded: the subject it asks the
+    earlier question of instead. Empty for any other message, and for one with a pronoun, which
+    keeps the earlier subject ("and how long does it take?").
+
+    >>> sorted(new_subject("what about store credit?")), new_subject("and what about Safari?")
+    (['credit', 'store'], {'safari'})
+    >>> new_subject("and how much is it?")
+    set()
+    """
+    opening = _ELLIPSIS.match(message)
+    if not opening or _ANAPHORA & set(re.findall(r"[a-z]+", message.lower())):
+        return set()
+    return word_set(message[opening.end():])
+
+
+def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
+    """Whether ``answer`` to an elliptical follow-up only repeats quotes the conversation
+    already gave and names none of the follow-up's new subject: the words of it the earlier
+    questions did not use ("what about store credit?" after a gift-card answer got the gift-card
+    quote again; "what about the Plus plan?" after a Team plan question the Team plan's, which
+    says "plan" but never "Plus").
+
+    subtle: only for elliptical follow-ups without a pronoun; "and how long does it take?"
+    after a service answer rightly repeats its "2 working days" without a word of the question.
+    """
+    subject = new_subject(message)
+    if not subject or not answer.citations:
+        return False
+    said = [t.answer for t in earlier]
+    repeated = all(any(c.quote in text for text in said) for c in answer.citations)
+    asked = set().union(*(word_set(t.question) for t in earlier))
+    return repeated and not (subject - asked or subject) & {singular(w) for w in answer_words(answer.text)}
+
+
+def separate_questions(message: str) -> list[str]:
+    """The questions of a message that asks two or three on their own, in order; [] for a
+    message with one (or more than three: a list to read whole, or an agent's). Text after the
+    last question stays with it; text before a question, with it.
+
+    >>> separate_questions("Where is my order? Also, can I change the delivery address?")
+    ['Where is my order?', 'can I change the delivery address?']
+    >>> separate_questions("Do you sell e-bikes? And for kids?")
+    []
+    >>> separate_questions("Do you sell e-bikes? How much are they?")  # "they" leans on the first
+    []
+    """
+    parts: list[str] = []
+    for piece in re.split(r"(?<=\?)\s+", message.strip()):
+        if parts and "?" not in piece:
+            parts[-1] += " " + piece  # "... ? Thanks!"
+        else:
+            parts.append(piece)
+    if not 2 <= len(parts) <= 3:
+        return []
+    parts = [_CONNECTIVE.sub("", part) or part for part in parts]  # "Also, can I ...?" -> "can I ...?"
+    asked = [re.split(r"(?<=[.!])\s+", part)[-1] for part in parts]  # the questions themselves
+    # each a whole question of three words or more ("Hi?", "what time?", "Why not?" are not)
+    whole = all(_ASKS.match(q) and len(q.split()) >= 3 and tokenize(q) for q in asked)
+    return parts if whole and not any(is_follow_up(q) for q in asked[1:]) else []
+
+
+def focus(message: str) -> str:
+    """What a long message asks: its questions, when they name a subject of their own, else its
+    last ``FOCUS_WORDS`` words (the story a "Can you help?" leans on); a short message whole.
+
+    subtle: the encoders read a message's first words only, and "Hello, I have been a loyal
+    customer ... Anyway, my question is: how long does standard delivery take?" was answered
+    with the shop's Sunday hours.
+
+    >>> focus("I love your shop. " * 20 + "Anyway: how long does delivery take? Thanks!")
+    'Anyway: how long does delivery take?'
+    """
+    if len(message.split()) <= FOCUS_WORDS:
+        return message
+    sentences = re.split(r"(?<=[.!?])\s+", message)
+    asked = " ".join(s for s in sentences if s.rstrip().endswith("?"))
+    if len(tokenize(asked)) >= 2 and not is_follow_up(asked):
+        return asked
+    return " ".join(message.split()[-FOCUS_WORDS:])
+
+
+def contextual_query(earlier: list[str], message: str) -> str:
+    """``message`` preceded by the earlier questions it leans on, back to the last one that
+    stands alone, so a chain of follow-ups keeps its subject:
+
+    >>> contextual_query(["Where is my order?", "What does a Full Service include?",
+    ...                   "how much is it?"], "and how long does it take?")
+    'What does a Full Service include? how much is it? and how long does it take?'
+    """
+    chain = [message]
+    for question in reversed(earlier):
+        chain.insert(0, question)
+        if not is_follow_up(question):
+            break
+    return " ".join(chain)
