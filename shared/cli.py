@@ -43,8 +43,7 @@ def emit(result: dict | list[dict], as_json: bool) -> None:
         print(json.dumps(result, default=str))
         return
     if isinstance(result, list):
-        for row in result:
-            print("  ".join(_fmt(v) for v in row.values()))
+        _print_table(result)
         return
     for key, value in result.items():
         if isinstance(value, dict):
@@ -55,7 +54,22 @@ def emit(result: dict | list[dict], as_json: bool) -> None:
             print(f"{key}: {_fmt(value)}")
 
 
+def _print_table(rows: list[dict], widest: int = 60) -> None:
+    """Rows as aligned columns under a header; a cell over ``widest`` characters is cut with
+    "…" (``--json`` has it whole: a 2,000-character question filled the screen)."""
+    if not rows:
+        return
+    cells = [list(rows[0])] + [[_fmt(v) for v in row.values()] for row in rows]
+    cells = [[" ".join(c.split()) for c in line] for line in cells]  # one line per row
+    cells = [[c if len(c) <= widest else c[:widest - 1] + "…" for c in line] for line in cells]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
+    for line in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
 def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return f"{value:.4f}"
     if isinstance(value, dict):

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from .ranking import singular
 
 _WORD = re.compile(r"[a-z]+")
+_COMPOUND = re.compile(r"\b[a-z]+(?:-[a-z]+)+\b")
 # contractions typed without their apostrophe are words, not typos: "i cant login" became
 # "i can login"
 UNAPOSTROPHED = frozenset("cant dont wont doesnt isnt arent wasnt werent didnt hasnt havent hadnt "
@@ -76,7 +77,10 @@ class Speller:
     """
 
     def __init__(self, texts: Iterable[str], known: Iterable[str] = ()) -> None:
-        self.counts = Counter(w for text in texts for w in _WORD.findall(text.lower()))
+        texts = [text.lower() for text in texts]
+        self.counts = Counter(w for text in texts for w in _WORD.findall(text))
+        # the shop's hyphenated words typed as one: "ebike" is its "e-bike" (it read "bike")
+        self.compounds = {c.replace("-", ""): c for text in texts for c in _COMPOUND.findall(text)}
         self.known = set(known) | set(self.counts) | UNAPOSTROPHED
         # subtle: comparing an unknown word with every word took 2-4 ms a message on the demo's
         # 800 words, and grows with the KB; two words within a few edits share a string that
@@ -90,6 +94,8 @@ class Speller:
     def word(self, word: str) -> str:
         """``word`` itself when known or too short to judge (under 3 letters), else its correction
         (itself when nothing in the vocabulary is close enough)."""
+        if word in self.compounds or (word.endswith("s") and word[:-1] in self.compounds):
+            return self.compounds.get(word) or self.compounds[word[:-1]] + "s"
         if len(word) < 3 or word in self.known or singular(word) in self.known:
             return word  # subtle: the encoder's list lacks many plurals ("discounts")
         if word not in self._done:

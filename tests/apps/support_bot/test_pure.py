@@ -255,6 +255,9 @@ def test_the_speller_mends_typos_towards_the_bots_words_and_leaves_real_words() 
     assert speller.correct("Can I pay with Klarna?") == "Can I pay with Klarna?"  # a name, capitalised
     assert speller.correct("zzzz xq") == "zzzz xq"  # nothing close: left as typed
     assert Speller([]).correct("i wnat to retrun") == "i wnat to retrun"  # no vocabulary: no corrections
+    hyphens = Speller(["Our e-bike batteries", "Send us an e-mail"], known={"bike", "email", "and", "covered"})
+    assert hyphens.correct("is my ebike covered? my ebikes and email") == \
+        "is my e-bike covered? my e-bikes and e-mail"  # the shop's own words typed as one, not "bike"
 
 
 def _turn(question: str, answer: str) -> Turn:
