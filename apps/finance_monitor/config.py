@@ -280,7 +280,8 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Monitor
     try:
         return MonitorConfig(sources=sources, webhooks=webhooks, tickers=tickers, **parts)
     except ValueError as exc:
-        raise DataError(path, None, str(exc), "fix the [tickers] table or source names") from exc
+        fix = "give each [[sources]] entry its own name" if "source names" in str(exc) else "fix the [tickers] table"
+        raise DataError(path, None, str(exc), fix) from exc
 
 
 def default_config_path() -> Path:

@@ -6,6 +6,8 @@ only ever shown through ``st.dataframe`` / ``st.text`` / ``st.code``: escaped, n
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import streamlit as st
 
@@ -22,6 +24,7 @@ from apps.finance_monitor.views import (
     count_articles,
     health_frame,
     open_alert_keys,
+    sources,
     topics,
     trend_keys,
     trends_frame,
@@ -131,8 +134,8 @@ def show_articles(service: FinanceService) -> None:
     columns = st.columns(4)
     topic = columns[0].selectbox("Topic", ["(any)"] + topics(service.engine), key="f-topic")
     sentiment = columns[1].selectbox("Sentiment", ["(any)", *SENTIMENTS], key="f-sentiment")
-    source = columns[2].selectbox("Source", ["(any)"] + [s.name for s in service.config.sources],
-                                  key="f-source")
+    named = sorted({s.name for s in service.config.sources} | set(sources(service.engine)))  # gone ones too
+    source = columns[2].selectbox("Source", ["(any)", *named], key="f-source")
     search = columns[3].text_input("Search", key="f-search")
     filters = {"topic": None if topic == "(any)" else topic,
                "sentiment": None if sentiment == "(any)" else sentiment,
@@ -292,7 +295,9 @@ def main() -> None:
     st.title("Finance monitor")
     path = default_config_path()
     if not path.exists():
-        st.info(f"No sources config at {path}. Run `verticals finance demo` to create one.")
+        hint = ("Point VERTICALS_FINANCE_CONFIG at an existing file, or unset it to use the demo's"
+                if os.environ.get("VERTICALS_FINANCE_CONFIG") else "Run `verticals finance demo` to create one")
+        st.info(f"No sources config at {path}. {hint}.")
         st.stop()
     try:
         service = get_service(str(path))

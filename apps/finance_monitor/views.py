@@ -190,6 +190,12 @@ def topics(engine: Engine) -> list[str]:
     return sorted(found)
 
 
+def sources(engine: Engine) -> list[str]:
+    """The sources of stored articles, sorted (ones the config no longer names too)."""
+    with session_scope(engine) as session:
+        return sorted(session.scalars(select(Article.source).distinct()).all())
+
+
 def article(engine: Engine, article_id: int) -> dict | None:
     """One article with its text and driving sentences, which labels an analyst set
     (``corrected``: ``["sentiment"]``), and the other URLs that told it (``also``: source,
