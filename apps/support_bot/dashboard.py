@@ -11,7 +11,7 @@ import streamlit as st
 
 from apps.support_bot.answer import PERSON_REASON
 from apps.support_bot.knowledge import KB_SUFFIXES
-from apps.support_bot.service import SupportService, serving_stamp, unlinked_note
+from apps.support_bot.service import BotSettings, SupportService, serving_stamp, unlinked_note
 from shared import atomic_write_bytes, get_settings
 from shared.errors import VerticalsError
 from shared.ui import markdown_text, show_model_card
@@ -123,6 +123,27 @@ def conversation(service: SupportService, cid: str | None) -> None:
         st.caption("A colleague has this conversation: their reply appears here by itself.")
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def example_questions(_service: SupportService, stamp: tuple, n: int = 4) -> list[str]:
+    """Questions to start with: the FAQs the intent model answers with, else any FAQs (read
+    once per ``stamp``: another KB or model, other examples)."""
+    faqs = [d for d in _service.kb_list() if d["kind"] == "faq"]
+    linked = set(BotSettings.from_card(_service.intent_card() or {}).templates.values())
+    return [d["title"] for d in sorted(faqs, key=lambda d: d["id"] not in linked)][:n]
+
+
+def welcome(examples: list[str]) -> str | None:
+    """The bot's first message, before anything is asked, with example questions to click;
+    returns the one clicked. subtle: a first-time customer met an empty page and a text box."""
+    with st.chat_message("assistant"):
+        st.markdown("Hello! I answer from the shop's help pages and show the sources I quote. When I'm "
+                    "not sure, I pass you to a colleague.")
+        if examples:
+            st.caption("For example:")
+        picked = [st.button(q, key=f"example-{i}") for i, q in enumerate(examples)]
+    return next((q for q, clicked in zip(examples, picked, strict=True) if clicked), None)
+
+
 def chat(service: SupportService) -> None:
     state = st.session_state
     state.setdefault("support_messages", [])
@@ -135,8 +156,11 @@ def chat(service: SupportService) -> None:
         state["support_messages"] = []
         st.rerun()
     waiting = bool(cid) and service.conversation_status(cid) == "handed_off"
+    picked = None
+    if not cid and not state["support_messages"] and service.kb_count():
+        picked = welcome(example_questions(service, (str(get_settings().home), *serving_stamp())))
     st.fragment(conversation, run_every=REPLY_POLL_S if waiting else None)(service, cid)
-    question = st.chat_input("Ask about orders, delivery, returns…")
+    question = st.chat_input("Ask about orders, delivery, returns…") or picked
     if not question:
         return
     try:

@@ -58,6 +58,19 @@ def _agent_messages(at: AppTest) -> list[str]:
     return [" ".join(m.value for m in c.markdown) for c in at.chat_message if c.name == "agent"]
 
 
+def test_a_new_chat_greets_and_offers_questions_to_click(bot_home: Path) -> None:
+    at = _app()
+    assert any(m.value.startswith("Hello! I answer from the shop's help pages") for m in at.markdown)
+    examples = [b for b in at.button if b.key and b.key.startswith("example-")]
+    assert 1 <= len(examples) <= 4 and all(b.label.endswith("?") for b in examples)
+    first = examples[0].label
+    at.button(key="example-0").click().run()
+    assert not at.exception, at.exception
+    assert first in [t.value for t in at.text]  # asked as if typed
+    assert any("confidence" in c.value for c in at.caption)  # and answered
+    assert not [b for b in at.button if b.key and b.key.startswith("example-")]  # the greeting is gone
+
+
 def test_a_blank_message_shows_the_refusal_and_no_empty_bubble(bot_home: Path) -> None:
     at = _app()
     at.chat_input[0].set_value("   ").run()
