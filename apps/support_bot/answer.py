@@ -27,13 +27,14 @@ WAITING_TEXT = "A colleague has your question and will reply here shortly."
 # only a short list of whole phrases counted before, and "thanks for your help", "awesome,
 # thanks" or "got it, thanks" were handed off as unknown questions, silencing the bot
 _GREETINGS = frozenset("hi hello hey hiya howdy morning afternoon evening".split())
-_THANKS = frozenset("thanks thank thx thanx thnx ty tysm tyvm thankyou cheers appreciate appreciated".split())
+_THANKS = frozenset("thanks thank thx thanx thnx ty ta tysm tyvm thankyou cheers appreciate appreciated".split())
 _BYES = frozenset("bye goodbye cya thats_all".split())
-_ACKS = frozenset("ok okay k kk great perfect awesome cool nice brilliant excellent wonderful lovely fine "
-                  "sorted understood noted alright answers answered helps helped helpful got_it".split())
-_COURTESY_FILLER = frozenset("good there so very much a lot many you u your for the that it all is was "
-                             "everything again really mate guys right sounds super kind of help no nope "
-                             "yes yeah yep i i'll will do nothing else needed wanted to know".split())
+_ACKS = frozenset("ok okay k kk great perfect awesome cool nice brilliant brill excellent wonderful lovely fine "
+                  "sweet sorted understood noted alright answers answered helps helped helpful got_it".split())
+_COURTESY_FILLER = frozenset("good there so very much a lot many you u your for the that it all is was that's "
+                             "thats everything again really mate guys right sounds super kind of help no nope "
+                             "yes yeah yep i i'll will do nothing else needed wanted to know now one stuff lol "
+                             "haha oh ah then".split())
 COURTESY_WORDS = _GREETINGS | _THANKS | _BYES | _ACKS | _COURTESY_FILLER
 _PHRASES = {"that's all": "thats_all", "thats all": "thats_all", "that is all": "thats_all", "got it": "got_it"}
 _QUESTION_OPENERS = frozenset("is are was were did does do can could will would what how why where when who".split())
@@ -290,19 +291,31 @@ def without_repeats(answer: Answer, said: list[str]) -> Answer:
 
 
 def combined(questions: list[str], answers: list[Answer]) -> Answer:
-    """One reply to a message of several questions, each answered: each question, then its
-    answer, citations numbered on across them."""
+    """One reply to a message of several questions: each question, then its answer, citations
+    numbered on across them. One the bot would hand off is left to a colleague: the reply is
+    then a hand-off (its ticket's sentence follows the question, see ``SupportService._record``),
+    its reason which question it was. subtle: answered whole, as one message, "How long does
+    delivery take? Also do you sell skateboards?" got the delivery answer and nothing on the
+    skateboards."""
     texts, citations = [], []
-    for question, answer in zip(questions, answers):
+    for question, answer in zip(questions, answers, strict=True):
+        sentence = re.split(r"(?<=[.!])\s+", question[:question.rfind("?") + 1])[-1]  # not "...? Thanks!"
+        asked = f"“{sentence}”"
+        if answer.kind is AnswerKind.HANDOFF:
+            texts.append(asked)
+            continue
         offset = len(citations)
         citations += [replace(c, n=c.n + offset) for c in answer.citations]
         text = CITATION_MARK.sub(lambda m, k=offset: f"[{int(m.group(1)) + k}]",
                                  answer.text.removeprefix(GROUNDED_LEAD))
-        asked = re.split(r"(?<=[.!])\s+", question[:question.rfind("?") + 1])[-1]  # not "... ? Thanks!"
-        texts.append(f"“{asked}”\n\n{text.strip()}")
-    kind = AnswerKind.GROUNDED if any(a.kind is AnswerKind.GROUNDED for a in answers) else AnswerKind.TEMPLATE
+        texts.append(f"{asked}\n\n{text.strip()}")
+    kinds = {a.kind for a in answers}
+    handed = [(n, a) for n, a in enumerate(answers, start=1) if a.kind is AnswerKind.HANDOFF]
+    kind = AnswerKind.HANDOFF if handed else AnswerKind.GROUNDED if AnswerKind.GROUNDED in kinds \
+        else AnswerKind.TEMPLATE
+    reason = "; ".join(f"question {n} of {len(answers)}: {a.reason or 'low confidence'}" for n, a in handed)
     intent = next((a.intent for a in answers if a.intent), None)
-    return Answer("\n\n".join(texts), kind, min(a.confidence for a in answers), intent, citations)
+    return Answer("\n\n".join(texts), kind, min(a.confidence for a in answers), intent, citations, reason=reason)
 
 
 def answer_words(text: str) -> list[str]:

@@ -8,6 +8,7 @@ and account numbers.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # a quoted local part ("jo doe"@x.org) and "localhost" are addresses too; other dotless hosts
 # are not ("meet me@home later", "2@5 for bundles"); "jo.doe @ gmail.com" and
@@ -23,9 +24,14 @@ _AT, _DOT = r"\s+(?:at|\(at\)|\[at\])\s+", r"(?:\s+dot\s+|\.)"
 _SPOKEN_EMAIL = re.compile(
     rf"(?<![\w+-])(?<!\bdot\s)(?<!\bunderscore\s)[\w+-]+(?:\s+(?:dot|underscore)\s+[\w+-]+)+{_AT}[\w-]+(?:{_DOT}[\w-]+)*\s+dot\s+[^\W\d_]{{2,}}\b"
     rf"|(?<![\w.+-])[\w.+-]+{_AT}{_PROVIDERS}(?:{_DOT}[^\W\d_]{{2,}})+\b", re.IGNORECASE)
-# IBAN as typed: any case, letters allowed in the bank part (``gb82 west 1234 ...``)
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b",
-                   re.IGNORECASE)
+# IBAN as typed: any case, letters allowed in the bank part (``gb82 west 1234 ...``), from a
+# country that issues them; subtle: any two letters took a parcel's tracking code
+# ("JD014600006281234567") for one, and a last group of letters ate the next word ("... pls")
+_IBAN_COUNTRIES = ("AD AE AL AT AZ BA BE BG BH BI BR BY CH CR CY CZ DE DJ DK DO EE EG ES FI FK FO FR GB GE GI GL "
+                   "GR GT HR HU IE IL IQ IS IT JO KW KZ LB LC LI LT LU LV LY MC MD ME MK MN MR MT MU NI NL NO "
+                   "OM PK PL PS PT QA RO RS RU SA SC SD SE SI SK SM SO ST SV TL TN TR UA VA VG XK YE").split()
+_IBAN = re.compile(rf"\b(?:{'|'.join(_IBAN_COUNTRIES)})\d{{2}}(?:[ -]?[A-Z0-9]{{4}}){{2,7}}"
+                   r"(?:[ -]?(?=[A-Z]{0,2}\d)[A-Z0-9]{1,3})?\b", re.IGNORECASE)
 # 13-19 digits, optionally grouped by spaces, dashes, dots, slashes, underscores, commas or
 # pipes: card numbers; subtle: digits, not word boundaries, end them ("visa4111...", "...1111exp")
 _CARD = re.compile(r"(?<!\d)\d(?:[ .,/_|-]?\d){12,18}(?!\d)")
@@ -34,7 +40,7 @@ _CARD = re.compile(r"(?<!\d)\d(?:[ .,/_|-]?\d){12,18}(?!\d)")
 _SPACED_CARD = re.compile(r"(?<![\d.-])\d{4}(?: ?[.-] ?\d{4}){3}(?: ?[.-] ?\d{1,3})?(?![\d])")
 # Phone numbers: an optional +country code, then 7-15 digits with separators ("...4567x89": an
 # extension follows)
-_PHONE = re.compile(r"(?<![\w(+#])(?:\+|\()?\d[\d ()./-]{6,17}\d(?![\d_]|(?![xX])[^\W\d])")
+_PHONE = re.compile(r"(?<![\w(+#])(?<![^\W\d]-)(?:\+|\()?\d[\d ()./-]{6,17}\d(?![\d_]|(?![xX])[^\W\d])")
 # Two phones joined by a bare slash ("555-123-4567/555-987-6543"): each side masked on its own;
 # one side alone is too short for the phone rule's reach. "030/1234567" is one phone.
 _PHONE_PAIR = re.compile(r"(?<![\w(+#/])((?:\+|\()?\d[\d ().-]{5,16}\d)/((?:\+|\()?\d[\d ().-]{5,16}\d)"
@@ -54,7 +60,8 @@ _ZIP4 = re.compile(r"^\d{5}-\d{4}$")
 # was masked as a phone, and agents could not look the order up. Not one that starts with 0 (a
 # phone's trunk prefix), nor one near words for calling ("call me about the order 0770...")
 _REFERENCE_BEFORE = re.compile(r"\b(?:order|tracking|parcel|shipment|consignment|invoice|ticket)"
-                               r"(?:\s*(?:number|no\.?|nr\.?|id|#))?\s*[:#]?\s*$", re.IGNORECASE)
+                               r"(?:\s*(?:number|no\.?|nr\.?|id|#))?(?:\s+(?:is|was))?\s*[:#,]?\s*$",
+                               re.IGNORECASE)
 _CALLING = re.compile(r"\b(?:call|phone|mobile|cell|ring|text|whatsapp|sms|reach|contact|tel)", re.IGNORECASE)
 # A date, or a range of dates (the phone rule may cut the second short: "01/05/2024-31/05"),
 # or of years spaced like one ("2019 - 2023"). "2019-2023" or "20240501" could be a Danish
@@ -200,13 +207,34 @@ def _mask_phone_pair(match: re.Match[str]) -> str:
     return match.group(0)  # a date or a short number on one side: the phone rule reads it whole
 
 
-def mask_pii(text: str) -> str:
-    """Replace e-mails, IBAN/account, card and phone numbers by placeholders.
+def shop_contacts(texts: Iterable[str]) -> frozenset[str]:
+    """The e-mail addresses and phone numbers the shop's own texts give (its help desk's):
+    no personal data, kept as written where the bot quotes them."""
+    found = set()
+    for text in texts:
+        found |= {m.group(0) for m in _EMAIL.finditer(text)}
+        found |= {m.group(0) for m in _PHONE.finditer(text) if _mask_phone(m) == "[PHONE]"}
+    return frozenset(found)
+
+
+def mask_pii(text: str, keep: frozenset[str] = frozenset()) -> str:
+    """Replace e-mails, IBAN/account, card and phone numbers by placeholders; ``keep``: the
+    shop's own contacts (:func:`shop_contacts`), left as they are.
 
     subtle: a card number typed with no-break spaces or en dashes (as phones and word
     processors insert them) was stored whole; beside digits those characters are read as
     ASCII first.
     """
+    kept = [k for k in sorted(keep, key=len, reverse=True) if k in text]
+    for i, contact in enumerate(kept):  # a private-use character stands in: no rule reads it
+        text = text.replace(contact, chr(0xE000 + i))
+    text = _mask(text)
+    for i, contact in enumerate(kept):
+        text = text.replace(chr(0xE000 + i), contact)
+    return text
+
+
+def _mask(text: str) -> str:
     text = _DASH_RUN.sub(_read_dashes, text.translate(_SPACES))
     text = _EMAIL.sub("[EMAIL]", text)
     text = _SPOKEN_EMAIL.sub("[EMAIL]", text)

@@ -11,7 +11,7 @@ from .store import Turn
 
 FOCUS_WORDS = 50  # longer messages are read by their questions: the intent model reads ~25 words, search ~100
 # words that point back at an earlier turn, and openings that continue one ("and for kids?")
-_ANAPHORA = frozenset("it its that this they them their those these one ones there".split())
+_ANAPHORA = frozenset("it its that this they them their those these one ones there mine yours".split())
 # "how much is it to ship a bike?", "how long does it take to deliver": an "it" after its verb
 # that points ahead to a "to ..." clause refers to nothing said before. Not "can it be delivered
 # to spain?" or "is it shipped to ...": a passive "it" is the thing asked about
@@ -26,10 +26,11 @@ _ELLIPSIS = re.compile(_ELLIPTICAL + r"|^\W*(?:and|also|or)\b", re.I)
 # optional connective ("Also, can I change the address?"); "And for kids?" leans on the one before
 _CONNECTIVE = re.compile(r"^\W*(?:(?:and|also|plus|oh|btw|by the way|secondly|second|another thing)\b\W*)*", re.I)
 _ASKS = re.compile(r"^(?:what|where|when|which|who|whom|whose|why|how|can|could|do|does|did|is|are|was|were|will|"
-                   r"would|should|shall|may|have|has)\b", re.I)
+                   r"would|should|shall|may|have|has)(?:'?s)?\b", re.I)  # "whats the max"
 # what a question asks of a subject it does not name: "how much?", "how long do I have?", "when?"
 _ASKING = frozenset("much many long soon fast far often cost costs take takes have has get need needs extra "
-                    "more expensive cheap cheaper quick quickly".split())
+                    "more expensive cheap cheaper quick quickly minimum maximum min max limit price fee fees "
+                    "charge".split())
 
 
 def is_follow_up(message: str) -> bool:
@@ -54,8 +55,9 @@ def leans_wholly(message: str) -> bool:
         return True
     if _ELLIPSIS.match(message):  # "and to Switzerland?"; not "And can you recommend a restaurant?"
         return not _ASKS.match(_CONNECTIVE.sub("", message))
-    asking = set(tokenize(message))
-    return "?" in message and bool(asking) and asking <= _ASKING
+    # a question by its mark or its first word ("how long do i have"); "what's" leaves an "s"
+    asking = {t for t in tokenize(message) if len(t) > 1 and t not in ("whats", "hows", "wheres", "whens")}
+    return ("?" in message or bool(_ASKS.match(message.strip()))) and bool(asking) and asking <= _ASKING
 
 
 def new_subject(message: str) -> set[str]:

@@ -306,12 +306,13 @@ class SupportStore:
             return row.status if row else "bot"
 
     def add_turn(self, cid: str, question: str, answer: str, kind: str, intent: str | None,
-                 confidence: float, sources: list[int]) -> int:
-        """Store one exchange with personal data masked; returns the turn id."""
+                 confidence: float, sources: list[int], keep: frozenset[str] = frozenset()) -> int:
+        """Store one exchange with personal data masked (``keep``: the shop's own contacts, which
+        the bot's answer may quote); returns the turn id."""
         with session_scope(self.engine) as s:
             _conversation(s, cid)
             row = TurnRow(conversation_id=cid, question=mask_pii(question),
-                          answer=mask_pii(answer), kind=kind, intent=intent,
+                          answer=mask_pii(answer, keep), kind=kind, intent=intent,
                           confidence=float(confidence), sources=json.dumps(sources))
             s.add(row)
             s.flush()

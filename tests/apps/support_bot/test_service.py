@@ -103,6 +103,23 @@ def test_a_message_in_another_language_is_handed_off_saying_so(bot: SupportServi
     assert not bot.ask("Do you ship to La Rochelle?").reason.startswith("written in")  # English, a French name
 
 
+def test_a_question_of_several_the_kb_cannot_answer_goes_to_a_colleague_with_the_answers(
+        bot: SupportService) -> None:
+    answer = bot.ask("How do I fit the pedals when I assemble a boxed bike? Also, what is the capital of Australia?")
+    assert answer.kind is AnswerKind.HANDOFF and "guides/bike-assembly" in _cited_docs(answer)
+    answered, unanswered = answer.text.split("“what is the capital of Australia?”")
+    assert "[1]" in answered and f"ticket #{answer.ticket_id}" in unanswered
+    [ticket] = [t for t in bot.handoffs() if t.id == answer.ticket_id]
+    assert ticket.reason.startswith("question 2 of 2: ")
+
+
+def test_a_follow_up_on_a_new_subject_the_intent_model_is_sure_of_gets_its_template(bot: SupportService) -> None:
+    first = bot.ask("I want to track my order")
+    then = bot.ask("ok so how do I reset my password for it", first.conversation_id)
+    assert then.intent == "reset_password" or then.kind is AnswerKind.GROUNDED
+    assert not _cited_docs(then) & {"faq-how-do-i-track-my-order", "kb-tracking"}
+
+
 def test_a_long_message_is_read_by_its_question(bot: SupportService) -> None:
     praise = "I have been a loyal customer for many years and the staff are always very friendly. " * 4
     answer = bot.ask(f"Hello, {praise}Anyway, my question is: how do I fit the pedals on a boxed bike?")
