@@ -40,6 +40,9 @@ _DATES = frozenset(
 # words a chat capitalises that name nothing: "Dear Sir/Madam", "OK, Thanks"
 _CHAT = frozenset("thanks thank please sorry hello hi hey yes no ok okay sir madam team everyone all regards "
                   "cheers mr mrs ms miss dr".split())
+# an address's words as people shorten them
+_ABBREVIATIONS = {"st": "street", "rd": "road", "ave": "avenue", "av": "avenue", "sq": "square", "ln": "lane",
+                  "blvd": "boulevard", "pl": "place", "ctr": "centre", "ctre": "centre"}
 # a person's name follows these: an introduction, a greeting, a sign-off, a title
 _BEFORE_A_PERSON = re.compile(
     r"(?:\b(?:i'?m|i am|this is|name is|name's|hi|hello|hey|dear|thanks|thank you|cheers|regards|mr|mrs|ms|miss"
@@ -128,7 +131,8 @@ def unknown_names(message: str, known: set[str], correct: Callable[[str], str] |
         return []
 
     def unknown(word: str) -> bool:
-        lower = singular(word.lower().removesuffix("'s"))
+        lower = singular(word.lower().removesuffix("'s").rstrip("."))
+        lower = _ABBREVIATIONS.get(lower, lower)  # "Harbour St" is the shop's Harbour Street
         return not (lower in known or lower in _CHAT or _glued(lower, known)
                     or (correct is not None and correct(lower) != lower))
 

@@ -744,7 +744,9 @@ def test_the_demo_retrains_its_own_bot_when_its_inputs_change(tmp_path) -> None:
     ("is it sent by Royal  Mail?", ["Royal Mail"]),  # one name, however spaced
     ("Do you deliver to Germany? Is there a German manual?", []),  # places and languages: "all EU countries"
     ("can my wife Anna collect it? Mr. Smith here - Sent from my iPhone", []),  # people; a signature
+    ("Is the Harbour St shop open?", []), ("is the Baker St shop open?", ["Baker St"]),  # the shop's street, shortened
 ])
 def test_unknown_names_are_capitalised_words_the_shop_never_uses(message: str, names: list[str]) -> None:
-    texts = ["We accept PayPal, Mastercard, Apple Pay and cards. We ship to Norway.", "where is my order", "cancel"]
+    texts = ["We accept PayPal, Mastercard, Apple Pay and cards. We ship to Norway.", "where is my order", "cancel",
+             "Our Harbour Street shop"]
     assert unknown_names(message, vocabulary(texts), Speller(texts).word) == names
