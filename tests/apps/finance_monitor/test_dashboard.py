@@ -303,10 +303,13 @@ def test_alerts_and_sources_read_like_the_rest_of_the_page(home, monkeypatch) ->
 def test_dashboard_without_config_says_what_to_do(home, monkeypatch) -> None:
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setenv("VERTICALS_FINANCE_CONFIG", str(home / "nope.toml"))
-    at = AppTest.from_file(str(SCRIPT), default_timeout=60).run()
+    at = AppTest.from_file(str(SCRIPT), default_timeout=60).run()  # the home's own: the demo writes it
     assert not at.exception
     assert "verticals finance demo" in at.info[0].value
+    monkeypatch.setenv("VERTICALS_FINANCE_CONFIG", str(home / "nope.toml"))  # another: the demo would not help
+    at = AppTest.from_file(str(SCRIPT), default_timeout=60).run()
+    assert not at.exception
+    assert "nope.toml. Point VERTICALS_FINANCE_CONFIG at an existing file" in at.info[0].value
 
 
 @pytest.mark.browser
