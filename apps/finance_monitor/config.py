@@ -285,11 +285,16 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Monitor
 
 
 def default_config_path() -> Path:
-    """``$VERTICALS_FINANCE_CONFIG``, else ``<home>/finance/sources.toml`` (``demo`` writes it)."""
+    """``$VERTICALS_FINANCE_CONFIG``, else :func:`home_config_path`."""
+    env = os.environ.get("VERTICALS_FINANCE_CONFIG")
+    return Path(env) if env else home_config_path()
+
+
+def home_config_path() -> Path:
+    """``<home>/finance/sources.toml``: the config ``demo`` writes."""
     from shared import get_settings
 
-    env = os.environ.get("VERTICALS_FINANCE_CONFIG")
-    return Path(env) if env else get_settings().home / "finance" / "sources.toml"
+    return get_settings().home / "finance" / "sources.toml"
 
 
 def load_config(path: str | Path) -> MonitorConfig:

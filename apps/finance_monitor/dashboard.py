@@ -6,13 +6,11 @@ only ever shown through ``st.dataframe`` / ``st.text`` / ``st.code``: escaped, n
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 import streamlit as st
 
 from apps.finance_monitor.classify import SENTIMENTS
-from apps.finance_monitor.config import default_config_path, load_config
+from apps.finance_monitor.config import default_config_path, home_config_path, load_config
 from apps.finance_monitor.corrections import corrections_frame
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.views import (
@@ -295,8 +293,8 @@ def main() -> None:
     st.title("Finance monitor")
     path = default_config_path()
     if not path.exists():
-        hint = ("Point VERTICALS_FINANCE_CONFIG at an existing file, or unset it to use the demo's"
-                if os.environ.get("VERTICALS_FINANCE_CONFIG") else "Run `verticals finance demo` to create one")
+        hint = ("Run `verticals finance demo` to create one" if path == home_config_path()
+                else "Point VERTICALS_FINANCE_CONFIG at an existing file, or unset it to use the demo's")
         st.info(f"No sources config at {path}. {hint}.")
         st.stop()
     try:

@@ -29,6 +29,7 @@ from .config import (
     ModelConfig,
     MonitorConfig,
     SourceConfig,
+    home_config_path,
     render_config,
 )
 from .training import DEMO_DIR, TrainPlan, train_models
@@ -75,7 +76,7 @@ def write_demo_config(port: int) -> Path:
     keeps its edits, only its replay-server URLs move to ``port``."""
     from shared import atomic_write_text
 
-    path = get_settings().home / "finance" / "sources.toml"
+    path = home_config_path()
     if not path.exists():
         atomic_write_text(path, render_config(demo_config(port)))
         return path

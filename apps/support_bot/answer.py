@@ -58,10 +58,11 @@ def pleasantry_reply(message: str) -> str | None:
         text = re.sub(rf"\b{phrase}\b", token, text)
     words = re.findall(r"[a-z_]+(?:'[a-z]+)?", text)
     anchors = set(words) - _COURTESY_FILLER  # what the courtesy is: "help", "no", "good" alone are none
-    if not anchors or not anchors <= COURTESY_WORDS or words[0] in _QUESTION_OPENERS:
-        return None  # "is that all?", "is it sorted"
-    if "nothing" in words and "else" not in words:
-        return None  # "thanks for nothing" is a complaint
+    if not anchors or not anchors <= COURTESY_WORDS or words[0] in _QUESTION_OPENERS \
+            or ("?" in message and _QUESTION_OPENERS & set(words)):
+        return None  # "is that all?", "is it sorted", "ok so is it sorted now?"
+    if ("nothing" in words and "else" not in words) or re.search(r"\bno[ -]?one\b|\bnobody\b", text):
+        return None  # "thanks for nothing", "no one answered": complaints
     if anchors & _BYES or (words[0] in ("no", "nope") and anchors & _THANKS):
         return _COURTESY_REPLIES["bye"]  # "thanks, bye", "no thanks", "no, that's all"
     if words[0] in _GREETINGS or words[:2] in (["good", "morning"], ["good", "afternoon"], ["good", "evening"]):
@@ -293,16 +294,16 @@ def without_repeats(answer: Answer, said: list[str]) -> Answer:
 def combined(questions: list[str], answers: list[Answer]) -> Answer:
     """One reply to a message of several questions: each question, then its answer, citations
     numbered on across them. One the bot would hand off is left to a colleague: the reply is
-    then a hand-off (its ticket's sentence follows the question, see ``SupportService._record``),
-    its reason which question it was. subtle: answered whole, as one message, "How long does
-    delivery take? Also do you sell skateboards?" got the delivery answer and nothing on the
-    skateboards."""
-    texts, citations = [], []
+    then a hand-off, the questions it leaves last, the ticket's sentence after them (see
+    ``SupportService._record``), its reason which question it was. subtle: answered whole, as
+    one message, "How long does delivery take? Also do you sell skateboards?" got the delivery
+    answer and nothing on the skateboards."""
+    texts, citations, unanswered = [], [], []
     for question, answer in zip(questions, answers, strict=True):
         sentence = re.split(r"(?<=[.!])\s+", question[:question.rfind("?") + 1])[-1]  # not "...? Thanks!"
         asked = f"“{sentence}”"
         if answer.kind is AnswerKind.HANDOFF:
-            texts.append(asked)
+            unanswered.append(asked)  # last, just before the ticket's sentence
             continue
         offset = len(citations)
         citations += [replace(c, n=c.n + offset) for c in answer.citations]
@@ -315,7 +316,8 @@ def combined(questions: list[str], answers: list[Answer]) -> Answer:
         else AnswerKind.TEMPLATE
     reason = "; ".join(f"question {n} of {len(answers)}: {a.reason or 'low confidence'}" for n, a in handed)
     intent = next((a.intent for a in answers if a.intent), None)
-    return Answer("\n\n".join(texts), kind, min(a.confidence for a in answers), intent, citations, reason=reason)
+    return Answer("\n\n".join(texts + unanswered), kind, min(a.confidence for a in answers), intent, citations,
+                  reason=reason)
 
 
 def answer_words(text: str) -> list[str]:

@@ -40,7 +40,9 @@ _CARD = re.compile(r"(?<!\d)\d(?:[ .,/_|-]?\d){12,18}(?!\d)")
 _SPACED_CARD = re.compile(r"(?<![\d.-])\d{4}(?: ?[.-] ?\d{4}){3}(?: ?[.-] ?\d{1,3})?(?![\d])")
 # Phone numbers: an optional +country code, then 7-15 digits with separators ("...4567x89": an
 # extension follows)
-_PHONE = re.compile(r"(?<![\w(+#])(?<![^\W\d]-)(?:\+|\()?\d[\d ()./-]{6,17}\d(?![\d_]|(?![xX])[^\W\d])")
+_PHONE = re.compile(r"(?<![\w(+#])(?:\+|\()?\d[\d ()./-]{6,17}\d(?![\d_]|(?![xX])[^\W\d])")
+# a reference's capitals before its dash ("INV-2024-0001"); not "TEL-..." nor "mob-98765..."
+_ID_PREFIX = re.compile(r"\b(?-i:[A-Z]{2,})-$")
 # Two phones joined by a bare slash ("555-123-4567/555-987-6543"): each side masked on its own;
 # one side alone is too short for the phone rule's reach. "030/1234567" is one phone.
 _PHONE_PAIR = re.compile(r"(?<![\w(+#/])((?:\+|\()?\d[\d ().-]{5,16}\d)/((?:\+|\()?\d[\d ().-]{5,16}\d)"
@@ -60,7 +62,7 @@ _ZIP4 = re.compile(r"^\d{5}-\d{4}$")
 # was masked as a phone, and agents could not look the order up. Not one that starts with 0 (a
 # phone's trunk prefix), nor one near words for calling ("call me about the order 0770...")
 _REFERENCE_BEFORE = re.compile(r"\b(?:order|tracking|parcel|shipment|consignment|invoice|ticket)"
-                               r"(?:\s*(?:number|no\.?|nr\.?|id|#))?(?:\s+(?:is|was))?\s*[:#,]?\s*$",
+                               r"(?:\s*(?:number|no\.?|nr\.?|id|#)(?:\s+(?:is|was))?)?\s*[:#]?\s*$",
                                re.IGNORECASE)
 _CALLING = re.compile(r"\b(?:call|phone|mobile|cell|ring|text|whatsapp|sms|reach|contact|tel)", re.IGNORECASE)
 # A date, or a range of dates (the phone rule may cut the second short: "01/05/2024-31/05"),
@@ -152,10 +154,12 @@ def _named_as_no_pii(match: re.Match[str]) -> bool:
 
 
 def _named_as_reference(match: re.Match[str]) -> bool:
-    """Digits without separators right after "order", "tracking number", "ticket"...: a reference."""
-    found, before = match.group(0), match.string[max(0, match.start() - 60):match.start()]  # bounded
+    """Digits without separators right after "order", "tracking number", "ticket"...: a reference;
+    not with words for calling around it ("order number is 4155552671, call me")."""
+    found, text = match.group(0), match.string
+    before, after = text[max(0, match.start() - 60):match.start()], text[match.end():match.end() + 40]  # bounded
     return (found.isdigit() and not found.startswith("0") and bool(_REFERENCE_BEFORE.search(before))
-            and not _CALLING.search(before))
+            and not _CALLING.search(before) and not _CALLING.search(after))
 
 
 def _mask_card(match: re.Match[str]) -> str:
@@ -194,8 +198,10 @@ def _mask_spaced_card(match: re.Match[str]) -> str:
 def _mask_phone(match: re.Match[str]) -> str:
     found = match.group(0)
     digits = re.sub(r"\D", "", found)
+    prefix = _ID_PREFIX.search(match.string[max(0, match.start() - 12):match.start()])
     if (_DATE.match(found) or _DATE_START.match(match.string, match.start()) or _IP.match(found)
-            or not 7 <= len(digits) <= 15 or _named_as_no_pii(match) or _named_as_reference(match)):
+            or not 7 <= len(digits) <= 15 or _named_as_no_pii(match) or _named_as_reference(match)
+            or (prefix and not _CALLING.match(prefix.group(0)))):
         return found
     return "[PHONE]"
 
@@ -225,22 +231,13 @@ def mask_pii(text: str, keep: frozenset[str] = frozenset()) -> str:
     processors insert them) was stored whole; beside digits those characters are read as
     ASCII first.
     """
-    kept = [k for k in sorted(keep, key=len, reverse=True) if k in text]
-    for i, contact in enumerate(kept):  # a private-use character stands in: no rule reads it
-        text = text.replace(contact, chr(0xE000 + i))
-    text = _mask(text)
-    for i, contact in enumerate(kept):
-        text = text.replace(chr(0xE000 + i), contact)
-    return text
-
-
-def _mask(text: str) -> str:
     text = _DASH_RUN.sub(_read_dashes, text.translate(_SPACES))
-    text = _EMAIL.sub("[EMAIL]", text)
+    text = _EMAIL.sub(lambda m: m.group(0) if m.group(0) in keep else "[EMAIL]", text)
     text = _SPOKEN_EMAIL.sub("[EMAIL]", text)
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
     text = _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}[CVV]", text)
     text = _SPACED_CARD.sub(_mask_spaced_card, text)
     text = _CARD.sub(_mask_card, text)
-    return _PHONE.sub(_mask_phone, _PHONE_PAIR.sub(_mask_phone_pair, text))
+    return _PHONE.sub(lambda m: m.group(0) if m.group(0) in keep else _mask_phone(m),
+                      _PHONE_PAIR.sub(_mask_phone_pair, text))

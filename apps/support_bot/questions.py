@@ -27,6 +27,9 @@ _ELLIPSIS = re.compile(_ELLIPTICAL + r"|^\W*(?:and|also|or)\b", re.I)
 _CONNECTIVE = re.compile(r"^\W*(?:(?:and|also|plus|oh|btw|by the way|secondly|second|another thing)\b\W*)*", re.I)
 _ASKS = re.compile(r"^(?:what|where|when|which|who|whom|whose|why|how|can|could|do|does|did|is|are|was|were|will|"
                    r"would|should|shall|may|have|has)(?:'?s)?\b", re.I)  # "whats the max"
+# words that ask for nothing in particular: "Can you help?", "Could you please advise?", "What is going on?"
+_GENERIC = frozenset("help advise know let tell check going happening sure possible ok okay please could would "
+                     "can".split())
 # what a question asks of a subject it does not name: "how much?", "how long do I have?", "when?"
 _ASKING = frozenset("much many long soon fast far often cost costs take takes have has get need needs extra "
                     "more expensive cheap cheaper quick quickly minimum maximum min max limit price fee fees "
@@ -56,7 +59,8 @@ def leans_wholly(message: str) -> bool:
     if _ELLIPSIS.match(message):  # "and to Switzerland?"; not "And can you recommend a restaurant?"
         return not _ASKS.match(_CONNECTIVE.sub("", message))
     # a question by its mark or its first word ("how long do i have"); "what's" leaves an "s"
-    asking = {t for t in tokenize(message) if len(t) > 1 and t not in ("whats", "hows", "wheres", "whens")}
+    asking = {t for t in tokenize(message)
+              if len(t) > 1 and t not in _ANAPHORA and t not in ("whats", "hows", "wheres", "whens")}
     return ("?" in message or bool(_ASKS.match(message.strip()))) and bool(asking) and asking <= _ASKING
 
 
@@ -117,8 +121,9 @@ def separate_questions(message: str) -> list[str]:
         return []
     parts = [_CONNECTIVE.sub("", part) or part for part in parts]  # "Also, can I ...?" -> "can I ...?"
     asked = [re.split(r"(?<=[.!])\s+", part)[-1] for part in parts]  # the questions themselves
-    # each a whole question of three words or more ("Hi?", "what time?", "Why not?" are not)
-    whole = all(_ASKS.match(q) and len(q.split()) >= 3 and tokenize(q) for q in asked)
+    # each a whole question of three words or more with a subject of its own ("Hi?", "what time?",
+    # "Why not?", "Can you help?" are not)
+    whole = all(_ASKS.match(q) and len(q.split()) >= 3 and set(tokenize(q)) - _GENERIC for q in asked)
     return parts if whole and not any(is_follow_up(q) for q in asked[1:]) else []
 
 
@@ -156,3 +161,9 @@ def contextual_query(earlier: list[str], message: str) -> str:
         if not is_follow_up(question):
             break
     return " ".join(chain)
+
+
+def names_a_subject(message: str) -> bool:
+    """Whether ``message`` names something beyond pronouns and what a question asks of a subject
+    ("how do I return it then": "return"; not "how much are they?")."""
+    return bool(set(tokenize(message)) - _ANAPHORA - _ASKING - _GENERIC)

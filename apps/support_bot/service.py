@@ -45,6 +45,7 @@ from .questions import (
     focus,
     is_follow_up,
     leans_wholly,
+    names_a_subject,
     new_subject,
     says_nothing_new,
     separate_questions,
@@ -59,8 +60,19 @@ MAX_CHARS = 2000
 # Below SURE_MATCH (the best passage's search cosine), a question's word the shop never uses must
 # come ADDRESSED near a word of the answer; set on the demo's questions and 40 written about its
 # trade (README): slang for what the shop does ("my mate", "the e-bike juice") matches it closely
-ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 12
+ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 8  # CHECKED_WORDS: a question's words beyond stop words
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
+
+
+@dataclass(frozen=True)
+class ShopTexts:
+    """What the shop's own texts say of it: the ``words`` they use (None where every noun is
+    capitalised: see ``known_words``), their ``language``, and the ``contacts`` they give (help
+    desk e-mail and phone: no personal data where the bot quotes them)."""
+
+    words: set[str] | None
+    language: str | None
+    contacts: frozenset[str]
 
 
 @dataclass
@@ -126,7 +138,7 @@ class SupportService:
         self._retriever: Retriever | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._speller: Speller | None = None
-        self._known: tuple[set[str] | None, str | None, frozenset[str]] | None = None  # see _shop
+        self._known: ShopTexts | None = None  # see _shop
         self.bot = BotSettings()
 
     # -- models -------------------------------------------------------------------------------
@@ -179,23 +191,22 @@ class SupportService:
         """What the shop talks about: the words of its KB (titles too) and of its in-scope intent
         examples, plurals folded; a name outside them is not the shop's subject (:mod:`.names`).
         None where the shop's texts capitalise every noun (German): capitals name nothing there."""
-        return self._shop()[0]
+        return self._shop().words
 
     @property
     def shop_language(self) -> str | None:
         """The language the shop's texts are written in (:mod:`.language`); None for none known."""
-        return self._shop()[1]
+        return self._shop().language
 
-    def _shop(self) -> tuple[set[str] | None, str | None, frozenset[str]]:
-        """(known words, language, contacts) of the shop's KB and intent examples, worked out
-        once per KB; its contacts (help desk e-mail and phone) are no personal data in the record."""
+    def _shop(self) -> ShopTexts:
+        """What the shop's KB and intent examples say of it (:class:`ShopTexts`), once per KB."""
         if self._known is None:
             examples = self._examples()
             oos = self.intents.thresholds.oos_label if self.intents is not None else None
             texts = [f"{c.title}\n{c.text}" for c in self.retriever.chunks.values()]
             words = vocabulary(texts + list(examples.loc[examples["label"] != oos, "text"])) \
                 if names_mark_subjects(texts) else None
-            self._known = (words, language(" ".join(texts[:200])), shop_contacts(texts))  # None is an answer too
+            self._known = ShopTexts(words, language(" ".join(texts[:200])), shop_contacts(texts))
         return self._known
 
     def _unknown_names(self, message: str) -> list[str]:
@@ -210,11 +221,11 @@ class SupportService:
         do gift wrapping?" was answered with how to redeem a gift card, "Can I bring my dog into
         the store?" with Click & Collect.
 
-        Only a short question is checked (``CHECKED_WORDS``): in a customer's story most words
+        Only a short question is checked (``CHECKED_WORDS`` besides stop words): in a story most words
         are none the shop uses ("basically", "annoyed"), and capitalised ones are names, the
         names rule's (a person's are no subject: "Jane Doe here, my order ...")."""
         known = self.known_words
-        if known is None or len(message.split()) > CHECKED_WORDS:
+        if known is None or len(tokenize(message)) > CHECKED_WORDS:
             return []
         named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", message)}  # inside a sentence
         unknown = [w for w in dict.fromkeys(tokenize(mask_pii(message)))  # no piece of an address in the reason
@@ -395,7 +406,7 @@ class SupportService:
         if decision is not None and decision.surely_out_of_scope and not (earlier and leans_wholly(message)):
             return _handoff(decision, searched=False)
         if earlier and _confident(decision) and decision.intent not in {t.intent for t in earlier} \
-                and not leans_wholly(message):  # "how much is it?" names no subject to be sure of
+                and names_a_subject(message):  # "how much are they?" names none to be sure of
             # subtle: "ok so how do I return it then" after a cancel question is a new subject the
             # intent model is sure of (0.91); judged with the cancel question glued on, the cancel
             # FAQ outranked its template and was given again
@@ -511,8 +522,9 @@ class SupportService:
             answer.text = f"{answer.text}\n\n{text}" if answer.text else text  # after a message's answered questions
         if answer.kind is not AnswerKind.INVALID:
             sources = [c.chunk_id for c in answer.citations]
+            contacts = self._shop().contacts if answer.citations else frozenset()  # quoted from the KB only
             answer.turn_id = self.store.add_turn(cid, message, answer.text, str(answer.kind), answer.intent,
-                                                 answer.confidence, sources, keep=self._shop()[2])
+                                                 answer.confidence, sources, keep=contacts)
         return answer
 
     # -- record -------------------------------------------------------------------------------

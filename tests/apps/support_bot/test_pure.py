@@ -147,7 +147,11 @@ from shared.errors import DataError
     ("just in case 07700900123", "just in case [PHONE]"),
     ("my card for the order: 4111111111111112", "my card for the order: [NUMBER]"),  # a mistyped card is one
     # a second audit's: "is" or a comma before it; a parcel's code is no IBAN, nor eats the next word
-    ("my order number is 48213377", None), ("the order, 48213377, is late", None),
+    ("my order number is 48213377", None), ("the order, 48213377, is late", "the order, [PHONE], is late"),
+    # a second review's: a phone after "order, " or "order is", or with calling words after it; "mob-" is no id
+    ("re my order, 4155552671 is my number", "re my order, [PHONE] is my number"),
+    ("order number is 4155552671, call me", "order number is [PHONE], call me"),
+    ("mob-9876543210", "mob-[PHONE]"), ("TEL-5551234567", "TEL-[PHONE]"),
     ("tracking no. JD014600006281234567 pls check", None), ("invoice INV-2024-0001", None),
     ("IBAN GB82 WEST 1234 5698 7654 32 thanks", "IBAN [ACCOUNT] thanks"),
     ("jo.doe @ gmail.com, jo(at)example.com, taro\uff20example.jp; 3 @ 5.99 each",
@@ -162,6 +166,7 @@ def test_the_shops_own_contacts_are_kept_where_given() -> None:
     assert kept == {"help@tandemcycles.example", "0800 555 0199"}
     assert mask_pii("call 0800 555 0199 or help@tandemcycles.example; mine is jo@x.org, 07700 900123", kept) == \
         "call 0800 555 0199 or help@tandemcycles.example; mine is [EMAIL], [PHONE]"
+    assert mask_pii("bob.help@tandemcycles.example or 20800 555 0199", kept) == "[EMAIL] or [PHONE]"  # whole only
 
 
 def test_a_tickets_reason_is_masked_like_its_question(tmp_path) -> None:
@@ -198,6 +203,8 @@ def test_combined_answers_number_citations_on_and_leave_the_unanswered_to_a_coll
     partly = combined(["How long does delivery take?", "do you sell skateboards?"], [cited("3-5 days.", "d"), unsure])
     assert partly.kind is AnswerKind.HANDOFF and partly.reason == "question 2 of 2: nothing matched"
     assert partly.text == "“How long does delivery take?”\n\n3-5 days. [1]\n\n“do you sell skateboards?”"
+    first = combined(["do you sell skateboards?", "How long does delivery take?"], [unsure, cited("3-5 days.", "d")])
+    assert first.text.endswith("“do you sell skateboards?”")  # the unanswered last, before the ticket's sentence
 
 
 @pytest.mark.parametrize(("message", "expected"), [
@@ -211,6 +218,7 @@ def test_combined_answers_number_citations_on_and_leave_the_unanswered_to_a_coll
     ("Where is my order?", []), ("a? b? c? d?", []),
     # a review's: fragments are no questions of their own
     ("Hi? Where is my order?", []), ("Are you open on Sunday? what time?", []), ("Do you price match? Why not?", []),
+    ("Where is my order? Can you help?", []), ("How do I return my helmet? Could you please advise?", []),
 ])
 def test_separate_questions(message: str, expected: list[str]) -> None:
     assert separate_questions(message) == expected
@@ -235,6 +243,7 @@ def test_separate_questions(message: str, expected: list[str]) -> None:
     # a question without a subject of its own ("I want to return my helmet" / "how long do I have?")
     ("how much?", True), ("how long do I have?", True), ("why?", False),
     ("what's the minimum?", True), ("whats the max", True), ("i lost mine", True), ("how long do i have", True),
+    ("how much are they?", True), ("Is there a fee?", True),
     ("how long does delivery take?", False), ("how much for express?", False),
 ])
 def test_is_follow_up(message: str, expected: bool) -> None:
@@ -538,6 +547,7 @@ def test_split_questions_holds_out_a_third_of_each_documents_questions() -> None
     ("Good morning", "greeting"), ("no, nothing else, thanks", "bye"),
     ("Hello?", "greeting"), ("thanks?", "thanks"), ("no, that\u2019s all", "bye"), ("is it sorted", None),
     ("sweet thx", "thanks"), ("brill ta", "thanks"), ("lol ok", "ack"), ("ok nice one", "ack"),
+    ("no one answered", None), ("thanks, no one helped", None), ("ok so is it sorted now?", None),
     ("nope that's everything, bye", "bye"), ("thank you, that's all for now", "bye"),
     ("thanks for nothing", None), ("help", None), ("is that all?", None), ("I need help", None)])
 def test_only_whole_pleasantries_get_a_courtesy_reply(message: str, kind: str | None) -> None:
