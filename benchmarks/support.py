@@ -29,7 +29,8 @@ Parts (``--parts banking77,oos,bitext,latency,trained-bot,demo``):
   whether the answer states the row's ``fact``, a phrase of the KB that answers it: the quote,
   not only the document); and ``unanswerable.csv``, questions about the shop's trade its KB
   cannot answer (handed off is right; by the rows' ``use``: the ones that set the answer check's
-  thresholds, and the ones written after). Lists every wrong answer. ``--demo-home``: a home whose trained demo
+  thresholds, and the ones written after), and ``answerable_slang.csv``, answerable questions in
+  words the shop never uses (answered is right). Lists every wrong answer. ``--demo-home``: a home whose trained demo
   bot is used (copied, so the questions leave no record there) instead of training one.
 
 Timings on a shared CPU are noisy: the table prints them, nothing asserts them. Results go to
@@ -564,6 +565,16 @@ def demo_answers(trained: Path | None = None) -> dict:
                                   "got": answer.citations[0].doc_id if answer.citations else str(answer.kind),
                                   "kind": str(answer.kind), "confidence": round(answer.confidence, 2)})
             result[f"handed off: unanswerable, {use} ({len(handed)})"] = float(np.mean(handed))
+        # answerable questions in slang, words the shop never uses: answered is right
+        for use, rows in pd.read_csv(demo / "answerable_slang.csv").groupby("use", sort=False):
+            handed = []
+            for question in rows["question"]:
+                answer = service.ask(question)
+                handed.append(answer.kind is AnswerKind.HANDOFF)
+                if handed[-1]:
+                    wrong.append({"set": f"answerable in slang ({use})", "question": question,
+                                  "expected": "an answer", "got": "handoff", "reason": answer.reason})
+            result[f"handed off: answerable in slang, {use} ({len(handed)})"] = float(np.mean(handed))
     for row in wrong:
         print(json.dumps(row), file=sys.stderr)
     return result | {"wrong": wrong}
