@@ -121,7 +121,8 @@ def headline(card: dict) -> tuple[str, float] | None:
 
 def measured_on(card: dict) -> int | None:
     """How many held-out examples the card's headline metric was measured on, where it says:
-    a classifier's test rows (its per-class support), a bi-encoder's held-out pairs.
+    a classifier's test rows (its per-class support), a bi-encoder's held-out pairs, a ranker's
+    validation rows.
 
     subtle: the demo's finance models read 1.000 on the home page with nothing saying that
     was 72 synthetic headlines."""
@@ -130,6 +131,8 @@ def measured_on(card: dict) -> int | None:
         return sum(int(c.get("support", 0)) for c in metrics["per_class"].values())
     if top and top[0] in ("recall_at_1_after", "mrr_after") and "n_heldout_pairs" in metrics:
         return int(metrics["n_heldout_pairs"])
+    if top and top[0] == "val_auc" and "val_rows" in metrics:  # a ranker's validation rows
+        return int(metrics["val_rows"])
     return None
 
 

@@ -88,9 +88,10 @@ def test_the_home_page_leads_to_each_app_and_says_what_a_figure_rests_on(home):
                                             "metrics": {"accuracy": 1.0, "macro_f1": 1.0, "per_class": per_class}})
     _save(Registry(), "faq-retriever", {"kind": "biencoder", "metrics": {"recall_at_1_after": 0.9,
                                                                         "n_heldout_pairs": 40}})
+    _save(Registry(), "rec-ranker", {"kind": "ranker", "metrics": {"val_auc": 0.88, "val_rows": 518}})
     at = AppTest.from_file(str(HOME), default_timeout=60).run()
     assert not at.exception
-    assert _table(at)["measured on"].to_dict() == {"faq-retriever": 40, "finance-sentiment": 72}
+    assert _table(at)["measured on"].to_dict() == {"faq-retriever": 40, "finance-sentiment": 72, "rec-ranker": 518}
     blurbs = [c.value for c in at.caption]
     assert any(b.startswith("Customer chat over the knowledge base") for b in blurbs)
     assert any(b.startswith("Scheduled scraping of finance feeds") for b in blurbs)
