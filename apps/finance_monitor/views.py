@@ -300,11 +300,11 @@ def webhook_health(engine: Engine, webhooks: tuple[WebhookConfig, ...] = ()) -> 
     with session_scope(engine) as session:
         rows = session.execute(select(Delivery.url, Delivery.delivered_at, Delivery.last_error,
                                       Delivery.attempts, Delivery.next_attempt_at).order_by(Delivery.id)).all()
-    table: dict[str, dict] = {w.url: {"delivered": 0, "waiting": 0, "last_delivered": None, "last_error": None,
-                                      "attempts": 0, "next_attempt": None} for w in webhooks}
+    blank = {"delivered": 0, "waiting": 0, "last_delivered": None, "last_error": None, "attempts": 0,
+             "next_attempt": None}
+    table = {w.url: dict(blank) for w in webhooks}
     for url, delivered_at, error, attempts, next_at in rows:
-        entry = table.setdefault(url, {"delivered": 0, "waiting": 0, "last_delivered": None, "last_error": None,
-                                       "attempts": 0, "next_attempt": None})
+        entry = table.setdefault(url, dict(blank))
         if delivered_at is not None:
             entry["delivered"] += 1
             entry["last_delivered"] = max(filter(None, (entry["last_delivered"], delivered_at)))
@@ -315,6 +315,5 @@ def webhook_health(engine: Engine, webhooks: tuple[WebhookConfig, ...] = ()) -> 
     configured = {w.url for w in webhooks}
     return pd.DataFrame([{"webhook": shown_url(url), "in_config": url in configured, **entry}
                          for url, entry in table.items()],
-                        columns=["webhook", "in_config", "delivered", "waiting", "last_delivered", "last_error",
-                                 "attempts", "next_attempt"])
+                        columns=["webhook", "in_config", *blank])
 
