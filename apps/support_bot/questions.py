@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 
+from shared.errors import VerticalsError
+
 from .answer import Answer, answer_words
 from .ranking import singular, tokenize, word_set
 from .store import Turn
 
+MAX_CHARS = 2000  # a longer message is read by its start and end
 FOCUS_WORDS = 50  # longer messages are read by their questions: the intent model reads ~25 words, search ~100
 # words that point back at an earlier turn, and openings that continue one ("and for kids?")
 _ANAPHORA = frozenset("it its that this they them their those these one ones there mine yours".split())
@@ -34,6 +37,21 @@ _GENERIC = frozenset("help advise know let tell check going happening sure possi
 _ASKING = frozenset("much many long soon fast far often cost costs take takes have has get need needs extra "
                     "more expensive cheap cheaper quick quickly minimum maximum min max limit price fee fees "
                     "charge".split())
+
+
+def clean(message: str) -> tuple[str, str]:
+    """``message`` stripped, and truncated when very long, with a notice saying so ("" if not)."""
+    if not isinstance(message, str):
+        raise VerticalsError(f"message must be text, got {type(message).__name__}")
+    # subtle: bytes that are not UTF-8 reach us as lone surrogates (a shell argument) and crash
+    # the tokenizer; they become "?" like any undecodable byte
+    message = message.encode("utf-8", "replace").decode("utf-8").replace("\x00", "").strip()
+    if len(message) > MAX_CHARS:
+        # subtle: the question often closes a long message ("... so where is my order?")
+        half = (MAX_CHARS - 3) // 2  # room for " … "
+        return f"{message[:half]} … {message[-half:]}", \
+            f"Your message was {len(message):,} characters; I read the first and last {half:,}."
+    return message, ""
 
 
 def is_follow_up(message: str) -> bool:

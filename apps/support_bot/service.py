@@ -3,7 +3,6 @@ questions (template -> grounded -> hand-off), keep the record. No UI code here."
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,6 @@ from shared import LabelledText, Registry, read_table
 from shared.errors import VerticalsError
 
 from .answer import (
-    COURTESY_WORDS,
     PERSON_REASON,
     PERSON_TEXT,
     UNSURE_TEXT,
@@ -35,12 +33,12 @@ from .answer import (
     template_answer,
     without_repeats,
 )
+from .handoff import confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
 from .knowledge import Document, load_kb
 from .language import language
-from .masking import mask_pii, shop_contacts
-from .names import names_mark_subjects, unknown_names, vocabulary
 from .questions import (
+    clean,
     contextual_query,
     focus,
     is_follow_up,
@@ -50,29 +48,14 @@ from .questions import (
     says_nothing_new,
     separate_questions,
 )
-from .ranking import singular, tokenize, word_set
+from .ranking import tokenize, word_set
 from .retrieval import Passage, RetrievalConfig, Retriever, index_dir
+from .shop import Shop
 from .spelling import Speller
 from .store import KbChange, SupportStore, Turn
 
 INTENTS, RERANKER, RETRIEVER = "support-intents", "support-reranker", "support-retriever"
-MAX_CHARS = 2000
-# Below SURE_MATCH (the best passage's search cosine), a question's word the shop never uses must
-# come ADDRESSED near a word of the answer; set on the demo's questions and 40 written about its
-# trade (README): slang for what the shop does ("my mate", "the e-bike juice") matches it closely
-ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 8  # CHECKED_WORDS: a question's words beyond stop words
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
-
-
-@dataclass(frozen=True)
-class ShopTexts:
-    """What the shop's own texts say of it: the ``words`` they use (None where every noun is
-    capitalised: see ``known_words``), their ``language``, and the ``contacts`` they give (help
-    desk e-mail and phone: no personal data where the bot quotes them)."""
-
-    words: set[str] | None
-    language: str | None
-    contacts: frozenset[str]
 
 
 @dataclass
@@ -137,8 +120,7 @@ class SupportService:
         self._intents: IntentModel | None = None
         self._retriever: Retriever | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._speller: Speller | None = None
-        self._known: ShopTexts | None = None  # see _shop
+        self._shop: Shop | None = None  # see shop
         self.bot = BotSettings()
 
     # -- models -------------------------------------------------------------------------------
@@ -167,74 +149,20 @@ class SupportService:
 
     def reload(self) -> None:
         """Forget loaded models (after training) so the next call picks up the new ones."""
-        self._retriever, self._intents, self.bot = None, None, BotSettings()
-        self._speller, self._known = None, None
+        self._retriever, self._intents, self.bot, self._shop = None, None, BotSettings(), None
+
+    @property
+    def shop(self) -> Shop:
+        """What the shop's KB and intent examples say of it (:class:`.shop.Shop`: its words,
+        language, contacts and speller), read once per KB."""
+        if self._shop is None:
+            oos = self.intents.thresholds.oos_label if self.intents is not None else None
+            self._shop = Shop.read(self.retriever, self._examples(), oos)
+        return self._shop
 
     @property
     def speller(self) -> Speller:
-        """Typo correction over the KB's and the intent examples' words, built on first use and
-        again after a KB change; the search embedder's word list marks the other real words.
-        Without such a list (an encoder whose tokenizer is not WordPiece) nothing is corrected:
-        every real word outside the shop's vocabulary would be taken for a typo."""
-        if self._speller is None:
-            vocab = self.retriever.embedder.path / "tokenizer.json"
-            model = json.loads(vocab.read_text()).get("model", {}) if vocab.is_file() else {}
-            words = model.get("vocab") if model.get("type") == "WordPiece" else None
-            texts = [c.text for c in self.retriever.chunks.values()] if isinstance(words, dict) else []
-            if texts:
-                texts += list(self._examples()["text"])
-            self._speller = Speller(texts, (w for w in words or () if w.isalpha()))
-        return self._speller
-
-    @property
-    def known_words(self) -> set[str] | None:
-        """What the shop talks about: the words of its KB (titles too) and of its in-scope intent
-        examples, plurals folded; a name outside them is not the shop's subject (:mod:`.names`).
-        None where the shop's texts capitalise every noun (German): capitals name nothing there."""
-        return self._shop().words
-
-    @property
-    def shop_language(self) -> str | None:
-        """The language the shop's texts are written in (:mod:`.language`); None for none known."""
-        return self._shop().language
-
-    def _shop(self) -> ShopTexts:
-        """What the shop's KB and intent examples say of it (:class:`ShopTexts`), once per KB."""
-        if self._known is None:
-            examples = self._examples()
-            oos = self.intents.thresholds.oos_label if self.intents is not None else None
-            texts = [f"{c.title}\n{c.text}" for c in self.retriever.chunks.values()]
-            words = vocabulary(texts + list(examples.loc[examples["label"] != oos, "text"])) \
-                if names_mark_subjects(texts) else None
-            self._known = ShopTexts(words, language(" ".join(texts[:200])), shop_contacts(texts))
-        return self._known
-
-    def _unknown_names(self, message: str) -> list[str]:
-        """The names in ``message`` the shop's texts never use (:mod:`.names`)."""
-        known = self.known_words
-        return [] if known is None else unknown_names(message, known, self.speller.word)
-
-    def _unaddressed(self, message: str, answer: Answer) -> list[str]:
-        """The words of ``message`` the shop's texts never use and no word of the answer's quotes
-        or titles comes near (search cosine under ``ADDRESSED``): what the answer does not speak
-        to. subtle: search finds the nearest passage for anything near the shop's trade: "Do you
-        do gift wrapping?" was answered with how to redeem a gift card, "Can I bring my dog into
-        the store?" with Click & Collect.
-
-        Only a short question is checked (``CHECKED_WORDS`` besides stop words): in a story most words
-        are none the shop uses ("basically", "annoyed"), and capitalised ones are names, the
-        names rule's (a person's are no subject: "Jane Doe here, my order ...")."""
-        known = self.known_words
-        if known is None or len(tokenize(message)) > CHECKED_WORDS:
-            return []
-        named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", message)}  # inside a sentence
-        unknown = [w for w in dict.fromkeys(tokenize(mask_pii(message)))  # no piece of an address in the reason
-                   if w.isalpha() and w not in COURTESY_WORDS and w not in named and singular(w) not in known]
-        said = sorted({w for c in answer.citations for w in tokenize(f"{c.title} {c.quote}") if w.isalpha()})
-        if not unknown or not said:
-            return []
-        nearest = (self.retriever.encode(unknown) @ self.retriever.encode(said).T).max(axis=1)
-        return [word for word, cosine in zip(unknown, nearest, strict=True) if cosine < ADDRESSED]
+        return self.shop.speller
 
     def _examples(self) -> pd.DataFrame:
         """The intent model's training examples (``text``, ``label``); none without a model."""
@@ -263,7 +191,7 @@ class SupportService:
         retriever, linked = self.retriever, self._linked_templates()
         change = self.store.upsert_documents(documents, scope=path)
         retriever.apply(change)
-        self._speller, self._known = None, None  # their words come from the KB
+        self._shop = None  # its words come from the KB
         result = {"added": len(change.added), "updated": len(change.updated),
                   "unchanged": len(change.unchanged), "removed": len(change.deleted),
                   "chunks_indexed": len(change.new_chunks),
@@ -295,7 +223,7 @@ class SupportService:
         retriever, linked = self.retriever, self._linked_templates()  # before the database changes
         removed = self.store.remove_documents(doc_ids)
         retriever.apply(KbChange(removed_chunk_ids=removed))
-        self._speller, self._known = None, None
+        self._shop = None
         return {"removed_chunks": len(removed)} | self._unlinked_since(linked)
 
     def _linked_templates(self) -> set[str]:
@@ -323,7 +251,7 @@ class SupportService:
     # -- answering ----------------------------------------------------------------------------
     def ask(self, message: str, conversation_id: str | None = None) -> Answer:
         """Answer one message in a conversation (a new one when ``conversation_id`` is None or "")."""
-        message, notice = _clean(message)
+        message, notice = clean(message)
         # subtle: a refused message stores nothing, so it starts no conversation: its answer
         # carries the id it came with ("" for none), which the next message continues
         if not message:
@@ -342,10 +270,10 @@ class SupportService:
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)
-        elif (written := language(message)) not in (None, self.shop_language) and self.shop_language:
+        elif (written := language(message)) not in (None, self.shop.language) and self.shop.language:
             # before the speller, which reads another language's words as typos of the shop's
-            answer = _handoff(None, reason=f"written in {written}; the bot reads {self.shop_language} only: "
-                                           "not answered")
+            answer = handoff(None, reason=f"written in {written}; the bot reads {self.shop.language} only: "
+                                          "not answered")
         else:
             answer = self._answer_questions(message, cid)
         return self._record(cid, message, answer, notice)
@@ -358,9 +286,9 @@ class SupportService:
         (:func:`.questions.separate_questions`; :func:`.answer.combined`), unless the bot would
         hand off every one of them: then the message is answered whole, as one."""
         whole = self.speller.correct(message)
-        if names := self._unknown_names(whole):
-            return _handoff(None, reason=f"names {_listed(names)}, which neither the knowledge base nor the "
-                                         "intent examples mention: not answered")
+        if names := self.shop.unknown_names(whole):
+            return handoff(None, reason=f"names {listed(names)}, which neither the knowledge base nor the "
+                                        "intent examples mention: not answered")
         asked = focus(message)
         if questions := separate_questions(asked):  # "Where is my order? Also, can I change the address?"
             answers = [self._answer(self.speller.correct(q), cid) for q in questions]
@@ -404,8 +332,8 @@ class SupportService:
                 alone = retriever.encode(message)[0]
             decision = self._decide(intents, message, judging.result(), alone if reads else None)
         if decision is not None and decision.surely_out_of_scope and not (earlier and leans_wholly(message)):
-            return _handoff(decision, searched=False)
-        if earlier and _confident(decision) and decision.intent not in {t.intent for t in earlier} \
+            return handoff(decision, searched=False)
+        if earlier and confident(decision) and decision.intent not in {t.intent for t in earlier} \
                 and names_a_subject(message):  # "how much are they?" names none to be sure of
             # subtle: "ok so how do I return it then" after a cancel question is a new subject the
             # intent model is sure of (0.91); judged with the cancel question glued on, the cancel
@@ -414,7 +342,7 @@ class SupportService:
             vector = alone if alone is not None else retriever.encode(message)[0]
         found = retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
         passages = select_passages(found, self.bot.threshold)
-        if not earlier and not passages and not _confident(decision) \
+        if not earlier and not passages and not confident(decision) \
                 and (decision is None or decision.status is not Status.OOS):
             earlier = self._picked_up(message, cid)
             if earlier:
@@ -423,7 +351,7 @@ class SupportService:
                 found = retriever.search(query, k=5, vector=vector, floor=self.bot.threshold)
                 passages = select_passages(found, self.bot.threshold)
         given = {t.intent for t in earlier if t.kind == "template"}
-        if _confident(decision) and decision.intent not in given:
+        if confident(decision) and decision.intent not in given:
             doc = self.bot.templates.get(decision.intent, "")
             chunks = retriever.document_chunks(doc)
             own = retriever.document_similarity(doc, vector) if chunks else 0.0
@@ -435,18 +363,18 @@ class SupportService:
             ranked = [(vector, 1.0)] if query == message else \
                 [(alone if alone is not None else retriever.encode(message)[0], 1.0), (vector, 0.1)]
             similarity = self._similarity(ranked)
-            answer = grounded_answer(query, passages, _intent(decision), similarity)
+            answer = grounded_answer(query, passages, named_intent(decision), similarity)
             if says_nothing_new(answer, message, earlier):
-                answer = self._naming_answer(query, message, found, earlier, _intent(decision), similarity)
+                answer = self._naming_answer(query, message, found, earlier, named_intent(decision), similarity)
                 if answer is None:
-                    return _handoff(decision, reason="a follow-up on a new subject: search found nothing "
-                                                     "on it beyond the earlier answer", found=[])
+                    return handoff(decision, reason="a follow-up on a new subject: search found nothing "
+                                                    "on it beyond the earlier answer", found=[])
             answer = without_repeats(answer, [t.answer for t in earlier])
-            if answer.confidence < SURE_MATCH and (unaddressed := self._unaddressed(message, answer)):
-                return _handoff(decision, reason=f"asks about {_listed(unaddressed)}, which the knowledge base never "
-                                                 "mentions and the passages found do not address", found=found)
+            if unaddressed := self.shop.unaddressed(message, answer, self.retriever.encode):
+                return handoff(decision, reason=f"asks about {listed(unaddressed)}, which the knowledge base never "
+                                                "mentions and the passages found do not address", found=found)
             return self.generator.rephrase(message, answer) if self.generator else answer
-        return _handoff(decision, found=found)
+        return handoff(decision, found=found)
 
     def _naming_answer(self, query: str, message: str, found: list[Passage], earlier: list[Turn],
                        intent: str | None, similarity: Callable[[list[str]], list[float]]) -> Answer | None:
@@ -522,7 +450,7 @@ class SupportService:
             answer.text = f"{answer.text}\n\n{text}" if answer.text else text  # after a message's answered questions
         if answer.kind is not AnswerKind.INVALID:
             sources = [c.chunk_id for c in answer.citations]
-            contacts = self._shop().contacts if answer.citations else frozenset()  # quoted from the KB only
+            contacts = self.shop.contacts if answer.citations else frozenset()  # quoted from the KB only
             answer.turn_id = self.store.add_turn(cid, message, answer.text, str(answer.kind), answer.intent,
                                                  answer.confidence, sources, keep=contacts)
         return answer
@@ -607,68 +535,3 @@ class SupportService:
     def intent_card(self) -> dict | None:
         return self.registry.card(INTENTS) if self.registry.current(INTENTS) else None
 
-
-def _confident(decision: IntentDecision | None) -> bool:
-    return decision is not None and decision.status is Status.CONFIDENT
-
-
-def _handoff(decision: IntentDecision | None, searched: bool = True, reason: str = "",
-             found: list | None = None) -> Answer:
-    """A hand-off after judging: what the agent's queue shows (reason, intent, confidence).
-
-    ``found``: what search found (none over the answer floor). Where the intent model only said
-    "search" (or there is none), the confidence is the best of it, the measure a grounded answer
-    shows. subtle: it showed P(knowledge base) instead, so "how lng does delivary take", which
-    found nothing, was handed off "0.96 sure".
-    """
-    confidence = _in_scope_confidence(decision)
-    if found is not None and (decision is None or decision.status is Status.KB):
-        confidence = max((p.dense for p in found), default=0.0)
-    return Answer("", AnswerKind.HANDOFF, confidence, _intent(decision),
-                  reason=reason or _handoff_reason(decision, searched))
-
-
-def _handoff_reason(decision: IntentDecision | None, searched: bool = True) -> str:
-    """Why the bot handed off, for the agent's queue (the customer reads "I'm not sure ...").
-
-    >>> _handoff_reason(None)
-    'nothing in the knowledge base matched'
-    """
-    if decision is not None and decision.status is Status.OOS:
-        return ("out of scope, and nothing in the knowledge base matched" if searched else
-                f"out of scope (p {decision.confidence:.2f}: not searched)")
-    if decision is not None and decision.status is Status.UNSURE:
-        return "no confident intent, and nothing in the knowledge base matched"
-    return "nothing in the knowledge base matched"
-
-
-def _listed(names: list[str]) -> str:
-    """``["Netflix"] -> "Netflix"``, ``["A", "B", "C"] -> "A, B and C"``."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def _in_scope_confidence(decision: IntentDecision | None) -> float:
-    """How sure the bot was of some answer: the best intent's probability; for an out-of-scope
-    verdict, ``1 - P(out of scope)`` (a hand-off at P(oos) = 0.98 shows 0.02, not 0.98)."""
-    if decision is None:
-        return 0.0
-    return 1.0 - decision.confidence if decision.status is Status.OOS else decision.confidence
-
-
-def _intent(decision: IntentDecision | None) -> str | None:
-    return decision.intent if decision and decision.status not in (Status.OOS, Status.KB) else None
-
-
-def _clean(message: str) -> tuple[str, str]:
-    """Strip, and truncate very long messages (saying so)."""
-    if not isinstance(message, str):
-        raise VerticalsError(f"message must be text, got {type(message).__name__}")
-    # subtle: bytes that are not UTF-8 reach us as lone surrogates (a shell argument) and crash
-    # the tokenizer; they become "?" like any undecodable byte
-    message = message.encode("utf-8", "replace").decode("utf-8").replace("\x00", "").strip()
-    if len(message) > MAX_CHARS:
-        # subtle: the question often closes a long message ("... so where is my order?")
-        half = (MAX_CHARS - 3) // 2  # room for " … "
-        return f"{message[:half]} … {message[-half:]}", \
-            f"Your message was {len(message):,} characters; I read the first and last {half:,}."
-    return message, ""

@@ -21,6 +21,7 @@ from apps.support_bot.answer import (
     template_answer,
     without_repeats,
 )
+from apps.support_bot.handoff import handoff
 from apps.support_bot.intents import IntentDecision, Status, Thresholds, abstention_metrics, calibrate, decide
 from apps.support_bot.knowledge import (
     Chunk,
@@ -44,7 +45,6 @@ from apps.support_bot.questions import (
 )
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.retrieval import Passage
-from apps.support_bot.service import _handoff
 from apps.support_bot.spelling import Speller, edit_distance
 from apps.support_bot.store import Turn
 from apps.support_bot.training import (
@@ -326,12 +326,12 @@ def test_a_follow_up_answer_leaves_out_what_the_conversation_already_gave() -> N
 def test_a_hand_off_shows_how_sure_the_bot_was_of_an_answer_not_of_the_hand_off() -> None:
     near = [Passage(Chunk("kb-delivery", 0, "Delivery takes 3-5 days."), 0.2, dense=0.14)]
     searched = IntentDecision("knowledge_base", 0.96, 0.9, Status.KB)  # "search", and nothing found
-    assert _handoff(searched, found=near).confidence == 0.14
-    assert _handoff(None, found=[]).confidence == 0.0
+    assert handoff(searched, found=near).confidence == 0.14
+    assert handoff(None, found=[]).confidence == 0.0
     unsure = IntentDecision("track_order", 0.41, 0.05, Status.UNSURE)  # the best intent's p
-    assert _handoff(unsure, found=near).confidence == 0.41
+    assert handoff(unsure, found=near).confidence == 0.41
     oos = IntentDecision("oos", 0.91, 0.8, Status.OOS)
-    assert round(_handoff(oos, searched=False).confidence, 2) == 0.09
+    assert round(handoff(oos, searched=False).confidence, 2) == 0.09
 
 
 def test_contextual_query_goes_back_to_the_last_standalone_question() -> None:

@@ -1,0 +1,61 @@
+"""A hand-off as the agents' queue shows it: the reason, the intent and how sure the bot was; and
+the two readings of an intent decision the answer path asks for (:func:`confident`,
+:func:`named_intent`)."""
+
+from __future__ import annotations
+
+from .answer import Answer, AnswerKind
+from .intents import IntentDecision, Status
+
+
+def confident(decision: IntentDecision | None) -> bool:
+    """Whether the intent model is sure of an intent with an answer template."""
+    return decision is not None and decision.status is Status.CONFIDENT
+
+
+def named_intent(decision: IntentDecision | None) -> str | None:
+    """The intent a turn records: none for out of scope or the knowledge base's class."""
+    return decision.intent if decision and decision.status not in (Status.OOS, Status.KB) else None
+
+
+def handoff(decision: IntentDecision | None, searched: bool = True, reason: str = "",
+            found: list | None = None) -> Answer:
+    """A hand-off after judging: what the agent's queue shows (reason, intent, confidence).
+
+    ``found``: what search found (none over the answer floor). Where the intent model only said
+    "search" (or there is none), the confidence is the best of it, the measure a grounded answer
+    shows. subtle: it showed P(knowledge base) instead, so "how lng does delivary take", which
+    found nothing, was handed off "0.96 sure".
+    """
+    confidence = in_scope_confidence(decision)
+    if found is not None and (decision is None or decision.status is Status.KB):
+        confidence = max((p.dense for p in found), default=0.0)
+    return Answer("", AnswerKind.HANDOFF, confidence, named_intent(decision),
+                  reason=reason or handoff_reason(decision, searched))
+
+
+def handoff_reason(decision: IntentDecision | None, searched: bool = True) -> str:
+    """Why the bot handed off, for the agent's queue (the customer reads "I'm not sure ...").
+
+    >>> handoff_reason(None)
+    'nothing in the knowledge base matched'
+    """
+    if decision is not None and decision.status is Status.OOS:
+        return ("out of scope, and nothing in the knowledge base matched" if searched else
+                f"out of scope (p {decision.confidence:.2f}: not searched)")
+    if decision is not None and decision.status is Status.UNSURE:
+        return "no confident intent, and nothing in the knowledge base matched"
+    return "nothing in the knowledge base matched"
+
+
+def in_scope_confidence(decision: IntentDecision | None) -> float:
+    """How sure the bot was of some answer: the best intent's probability; for an out-of-scope
+    verdict, ``1 - P(out of scope)`` (a hand-off at P(oos) = 0.98 shows 0.02, not 0.98)."""
+    if decision is None:
+        return 0.0
+    return 1.0 - decision.confidence if decision.status is Status.OOS else decision.confidence
+
+
+def listed(names: list[str]) -> str:
+    """``["Netflix"] -> "Netflix"``, ``["A", "B", "C"] -> "A, B and C"``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -1,0 +1,88 @@
+"""What the shop's own texts (its knowledge base and in-scope intent examples) say of it, and
+the checks a question faces against them: the words they use (a name outside them is not the
+shop's subject), their language, the contacts they give, and the speller built on them.
+
+Built once per knowledge base by :meth:`Shop.read`; a KB change makes a new one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .answer import COURTESY_WORDS, Answer
+from .language import language
+from .masking import mask_pii, shop_contacts
+from .names import names_mark_subjects, unknown_names, vocabulary
+from .ranking import singular, tokenize
+from .retrieval import Retriever
+from .spelling import Speller
+
+# Below SURE_MATCH (the best passage's search cosine), a question's word the shop never uses must
+# come ADDRESSED near a word of the answer; set on the demo's questions and 40 written about its
+# trade (README): slang for what the shop does ("my mate", "the e-bike juice") matches it closely
+ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 8  # CHECKED_WORDS: a question's words beyond stop words
+
+
+@dataclass(frozen=True)
+class Shop:
+    """The ``words`` the shop's texts use (None where every noun is capitalised: see
+    :func:`.names.names_mark_subjects`), their ``language``, the ``contacts`` they give (help desk
+    e-mail and phone: no personal data where the bot quotes them) and the ``speller`` over them."""
+
+    words: set[str] | None
+    language: str | None
+    contacts: frozenset[str]
+    speller: Speller
+
+    @classmethod
+    def read(cls, retriever: Retriever, examples: pd.DataFrame, oos_label: str | None) -> Shop:
+        """From the KB's chunks (titles too) and the intent examples (``text``, ``label``) other
+        than ``oos_label``, plurals folded."""
+        texts = [f"{c.title}\n{c.text}" for c in retriever.chunks.values()]
+        in_scope = list(examples.loc[examples["label"] != oos_label, "text"])
+        words = vocabulary(texts + in_scope) if names_mark_subjects(texts) else None
+        chunks = [c.text for c in retriever.chunks.values()]
+        speller = _speller(retriever, chunks + list(examples["text"]) if chunks else [])
+        return cls(words, language(" ".join(texts[:200])), shop_contacts(texts), speller)
+
+    def unknown_names(self, message: str) -> list[str]:
+        """The names in ``message`` the shop's texts never use (:mod:`.names`)."""
+        return [] if self.words is None else unknown_names(message, self.words, self.speller.word)
+
+    def unaddressed(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
+        """The words of ``message`` the shop's texts never use and no word of the answer's quotes
+        or titles comes near (search cosine under ``ADDRESSED``, by ``encode``): what the answer
+        does not speak to. Checked only below ``SURE_MATCH``. subtle: search finds the nearest
+        passage for anything near the shop's trade: "Do you do gift wrapping?" was answered with
+        how to redeem a gift card, "Can I bring my dog into the store?" with Click & Collect.
+
+        Only a short question is checked (``CHECKED_WORDS`` besides stop words): in a story most words
+        are none the shop uses ("basically", "annoyed"), and capitalised ones are names, the
+        names rule's (a person's are no subject: "Jane Doe here, my order ...")."""
+        known = self.words
+        if known is None or answer.confidence >= SURE_MATCH or len(tokenize(message)) > CHECKED_WORDS:
+            return []
+        named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", message)}  # inside a sentence
+        unknown = [w for w in dict.fromkeys(tokenize(mask_pii(message)))  # no piece of an address in the reason
+                   if w.isalpha() and w not in COURTESY_WORDS and w not in named and singular(w) not in known]
+        said = sorted({w for c in answer.citations for w in tokenize(f"{c.title} {c.quote}") if w.isalpha()})
+        if not unknown or not said:
+            return []
+        nearest = (encode(unknown) @ encode(said).T).max(axis=1)
+        return [word for word, cosine in zip(unknown, nearest, strict=True) if cosine < ADDRESSED]
+
+
+def _speller(retriever: Retriever, texts: list[str]) -> Speller:
+    """Typo correction over ``texts``' words; the search embedder's word list marks the other
+    real words. Without such a list (an encoder whose tokenizer is not WordPiece) nothing is
+    corrected: every real word outside the shop's vocabulary would be taken for a typo."""
+    vocab = retriever.embedder.path / "tokenizer.json"
+    model = json.loads(vocab.read_text()).get("model", {}) if vocab.is_file() else {}
+    words = model.get("vocab") if model.get("type") == "WordPiece" else None
+    return Speller(texts if isinstance(words, dict) else [], (w for w in words or () if w.isalpha()))
