@@ -228,7 +228,7 @@ def eval_ctr(train: Annotated[Path, typer.Option(help="TALLRec JSON to fine-tune
 def demo(force: Annotated[bool, typer.Option(help="Retrain even if models exist.")] = False,
          as_json: JsonFlag = False) -> None:
     """Prepare the demo: train on datasets/recommender once, then score top-10 for every user."""
-    from .service import demo_setup
+    from .demo import demo_setup
 
     emit(demo_setup(DEMO / "items.csv", DEMO / "interactions.csv", force=force), as_json)
 

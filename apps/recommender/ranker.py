@@ -8,17 +8,22 @@ breakdown exact: each feature's contribution to the logit is ``coef * standardis
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from shared import roc_auc
 from shared.errors import VerticalsError
 
 from .features import FEATURES, TEXT_FEATURES
 
+log = logging.getLogger(__name__)
+
 FILE = "ranker.json"
+MIN_VAL_POSITIVES = 20  # fewer taken items on the held-out rows: val_auc is only a rough guide
 
 
 @dataclass
@@ -112,3 +117,49 @@ def fit_ranker(x: np.ndarray, y: Sequence[int], features: Sequence[str] = FEATUR
         raise VerticalsError(f"the ranker's fit did not converge ({fit.message}); try more "
                              "validation data")
     return Ranker(list(features), mean.tolist(), scale.tolist(), fit.x[:-1].tolist(), float(fit.x[-1]))
+
+
+def held_out_users(users: np.ndarray, labels: np.ndarray, share: float,
+                   seed: int = 0) -> list[str]:
+    """About ``share`` of the users of the rows, drawn (seeded) apart among users with a taken
+    row and the others, so that both sides keep positives; empty when fewer than two users
+    take anything. ``(["a", "a", "b", "c", "d", "e"], [1, 0, 1, 0, 0, 1], 0.2) -> ["e"]``
+    (one of the three takers; 0.2 of the two others rounds to none).
+    """
+    rng = np.random.default_rng(seed)
+    takers = sorted(set(users[labels == 1].tolist()))
+    others = sorted(set(users.tolist()) - set(takers))
+    n_takers = min(len(takers) - 1, max(1, round(share * len(takers)))) if len(takers) > 1 else 0
+    held = [*rng.choice(takers, size=n_takers, replace=False).tolist(),
+            *rng.choice(others, size=round(share * len(others)), replace=False).tolist()]
+    return sorted(held)
+
+
+def few_positives_warning(positives: int, users: int) -> str:
+    """A one-line note when the ranker's validation is too small to trust, else ``""``:
+    ``few_positives_warning(3, 4)`` -> ``"val_auc rests on 3 taken item(s) of 4 held-out ..."``."""
+    if positives >= MIN_VAL_POSITIVES:
+        return ""
+    return (f"val_auc rests on {positives} taken item(s) of {users} held-out user(s) (under "
+            f"{MIN_VAL_POSITIVES}): a rough guide only — add interactions or raise --val-fraction "
+            "for a steadier measure")
+
+
+def held_out_metrics(x: np.ndarray, y: np.ndarray, held: np.ndarray,
+                     features: Sequence[str]) -> dict:
+    """AUC on the rows of held-out users (``held``, a row mask) of a ranker fitted on the other
+    rows, and of each single feature for comparison; ``val_auc`` is None when either side lacks
+    a label (too few users take anything later).
+
+    subtle: the served ranker is then refitted on every row; measuring that one on its own
+    training rows would flatter it, so this is the AUC of the same recipe on unseen users.
+    """
+    test = {"val_rows": int(held.sum()), "val_positives": int(y[held].sum())}
+    if len(set(y[~held].tolist())) < 2 or len(set(y[held].tolist())) < 2:
+        log.warning("too few users take anything later to hold some out: no val_auc")
+        return {"val_auc": None} | test
+    ranker = fit_ranker(x[~held], y[~held], features)
+    metrics = {"val_auc": roc_auc(y[held].tolist(), ranker.predict(x[held]).tolist())} | test
+    for i, name in enumerate(features):
+        metrics[f"val_auc_{name}"] = roc_auc(y[held].tolist(), x[held, i].tolist())
+    return metrics

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shared import Registry, file_digest, fingerprint, get_registry, roc_auc
+from shared import Registry, file_digest, fingerprint, get_registry
 from shared.errors import VerticalsError
 from shared.finetune import check_layers
 
@@ -29,14 +28,13 @@ from .data import is_timed, read_candidates, read_interactions, read_items
 from .features import FEATURES
 from .pipeline import POPULARITY_FALLBACK, SOURCE_DEPTH, Pipeline, cold_start_note, rank, training_list
 from .profiles import positives_by_user, sequential_examples
-from .ranker import Ranker, fit_ranker
+from .ranker import Ranker, few_positives_warning, fit_ranker, held_out_metrics, held_out_users
 from .scoring import TextConfig, TextScorer, random_negatives, train_text_models
 
 log = logging.getLogger(__name__)
 DEMO_PREFIX = "demo"
 HELD_OUT_USERS = 0.2  # share of the ranker's users whose rows only measure it (val_auc)
 TIME_GROUPS = 8  # the ranker's users, by when they validate, each group with its own past
-MIN_VAL_POSITIVES = 20  # fewer taken items on the held-out rows: val_auc is only a rough guide
 NEXT_TAKES = 3  # the ranker learns which items each user takes next: their first takes after the split
 
 
@@ -458,72 +456,6 @@ def _candidate_pairs(path: str, items_path: str, inputs: str) -> pd.DataFrame:
     return read_candidates(path, read_items(items_path))
 
 
-def held_out_users(users: np.ndarray, labels: np.ndarray, share: float,
-                   seed: int = 0) -> list[str]:
-    """About ``share`` of the users of the rows, drawn (seeded) apart among users with a taken
-    row and the others, so that both sides keep positives; empty when fewer than two users
-    take anything. ``(["a", "a", "b", "c", "d", "e"], [1, 0, 1, 0, 0, 1], 0.2) -> ["e"]``
-    (one of the three takers; 0.2 of the two others rounds to none).
-    """
-    rng = np.random.default_rng(seed)
-    takers = sorted(set(users[labels == 1].tolist()))
-    others = sorted(set(users.tolist()) - set(takers))
-    n_takers = min(len(takers) - 1, max(1, round(share * len(takers)))) if len(takers) > 1 else 0
-    held = [*rng.choice(takers, size=n_takers, replace=False).tolist(),
-            *rng.choice(others, size=round(share * len(others)), replace=False).tolist()]
-    return sorted(held)
-
-
-def few_positives_warning(positives: int, users: int) -> str:
-    """A one-line note when the ranker's validation is too small to trust, else ``""``:
-    ``few_positives_warning(3, 4)`` -> ``"val_auc rests on 3 taken item(s) of 4 held-out ..."``."""
-    if positives >= MIN_VAL_POSITIVES:
-        return ""
-    return (f"val_auc rests on {positives} taken item(s) of {users} held-out user(s) (under "
-            f"{MIN_VAL_POSITIVES}): a rough guide only — add interactions or raise --val-fraction "
-            "for a steadier measure")
-
-
-def held_out_metrics(x: np.ndarray, y: np.ndarray, held: np.ndarray,
-                     features: Sequence[str]) -> dict:
-    """AUC on the rows of held-out users (``held``, a row mask) of a ranker fitted on the other
-    rows, and of each single feature for comparison; ``val_auc`` is None when either side lacks
-    a label (too few users take anything later).
-
-    subtle: the served ranker is then refitted on every row; measuring that one on its own
-    training rows would flatter it, so this is the AUC of the same recipe on unseen users.
-    """
-    test = {"val_rows": int(held.sum()), "val_positives": int(y[held].sum())}
-    if len(set(y[~held].tolist())) < 2 or len(set(y[held].tolist())) < 2:
-        log.warning("too few users take anything later to hold some out: no val_auc")
-        return {"val_auc": None} | test
-    ranker = fit_ranker(x[~held], y[~held], features)
-    metrics = {"val_auc": roc_auc(y[held].tolist(), ranker.predict(x[held]).tolist())} | test
-    for i, name in enumerate(features):
-        metrics[f"val_auc_{name}"] = roc_auc(y[held].tolist(), x[held, i].tolist())
-    return metrics
-
-
-def demo_config() -> TrainConfig:
-    """Small enough to train in about a minute on 2 cores.
-
-    subtle: the ranker learns from every user's lists (about 3,000 rows) though the text models
-    tune on 800 pairs. On 800 rows (16 users, about 15 taken items) it gave the text scores no
-    weight; on all of them the bi-encoder's cosine weighs 0.32 and the one-way cross-encoder 0.23.
-    """
-    return TrainConfig(prefix=DEMO_PREFIX, text=TextConfig(
-        bi_max_length=64, cross_max_length=96, max_pairs=800, max_cross=800))
-
-
-def trained_as(card: dict, data: str, config: TrainConfig) -> bool:
-    """Whether a ranker card says it was trained on ``data`` (a fingerprint) with ``config``.
-
-    subtle: a home from before a change of the demo's recipe kept its old models; the recipe is
-    compared as a fingerprint (read back from JSON, its tuples are lists)."""
-    return card.get("data_fingerprint") == data and \
-        fingerprint(card.get("params", {}).get("recipe")) == fingerprint(asdict(config))
-
-
 def score_unless_current(service: RecommenderService, out: Path, top_k: int,
                          pool: int | None = None) -> tuple[int, bool]:
     """Score every user's top-k into ``out`` unless it holds them already: a stamp beside it
@@ -543,27 +475,3 @@ def score_unless_current(service: RecommenderService, out: Path, top_k: int,
     rows = service.score(out, top_k=top_k, pool=pool, overwrite=True).rows
     atomic_write_text(stamp, json.dumps(job))
     return rows, True
-
-
-def demo_setup(items: Path, interactions: Path, force: bool = False, top_k: int = 10) -> dict:
-    """Train the demo models (prefix ``demo``) unless the registry already holds them for these
-    files; then score every user's top-k into ``<home>/recommender/demo_scores.parquet``.
-
-    subtle: the demo keeps its own prefix; sharing ``rec`` with ``recommend train``, it saw your
-    data's fingerprint, retrained on the demo and made that current for ``recommend score``.
-    """
-    from shared import get_settings
-
-    service = RecommenderService(items, interactions, DEMO_PREFIX)
-    digest = fingerprint([file_digest(items), file_digest(interactions)])
-    config = demo_config()
-    fresh = service.is_trained() and trained_as(service.ranker_card(), digest, config)
-    if force or not fresh:
-        service.train(config)
-    out = get_settings().home / "recommender" / "demo_scores.parquet"
-    # subtle: scoring the demo's users again took ~60 s of every `make demo`
-    rows, _ = score_unless_current(service, out, top_k)
-    card = service.ranker_card()
-    return {"trained": force or not fresh, "prefix": DEMO_PREFIX, "ranker": card["version"],
-            "scores": str(out), "rows": rows} | ({"warning": card["warning"]} if "warning" in card
-                                                 else {})

@@ -20,8 +20,8 @@ from apps.recommender.features import (
 )
 from apps.recommender.pipeline import COLD_START, cold_start_note, rank
 from apps.recommender.profiles import profile_text, sequential_examples
-from apps.recommender.ranker import Ranker, fit_ranker
-from apps.recommender.service import MIN_VAL_POSITIVES, few_positives_warning, time_split
+from apps.recommender.ranker import MIN_VAL_POSITIVES, Ranker, few_positives_warning, fit_ranker
+from apps.recommender.service import time_split
 
 ITEMS = pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["A", "B", "C"],
                       "description": ["", "", ""], "category": ["x", "x", "y"]})
@@ -160,7 +160,7 @@ def test_a_training_list_is_the_next_takes_and_a_seeded_draw_of_the_rest_of_the_
 
 
 def test_held_out_users_keep_takers_on_both_sides_and_are_seeded() -> None:
-    from apps.recommender.service import held_out_users
+    from apps.recommender.ranker import held_out_users
 
     users = np.array([u for u in "abcdefghij" for _ in range(3)])
     labels = np.array([1, 0, 0] * 5 + [0, 0, 0] * 5)  # a-e take something, f-j do not
@@ -172,7 +172,7 @@ def test_held_out_users_keep_takers_on_both_sides_and_are_seeded() -> None:
 
 
 def test_held_out_metrics_score_a_ranker_fitted_without_those_users() -> None:
-    from apps.recommender.service import held_out_metrics
+    from apps.recommender.ranker import held_out_metrics
     from shared import roc_auc
 
     rng = np.random.default_rng(0)

@@ -584,9 +584,10 @@ def test_nightly_job_reads_the_files_as_they_are_that_night(rec_home: Path, tiny
 def test_demo_keeps_its_own_models_beside_yours(rec_home: Path, tiny: dict[str, Path],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """`recommend demo` once retrained over `rec` when your data differed; now it has `demo`."""
-    from apps.recommender import service as module
+    from apps.recommender import demo as module
+    from apps.recommender.demo import demo_config, demo_setup, trained_as
     from apps.recommender.scoring import TextConfig
-    from apps.recommender.service import DEMO_PREFIX, TrainConfig, demo_config, demo_setup, trained_as
+    from apps.recommender.service import DEMO_PREFIX, TrainConfig
 
     yours = RecommenderService(tiny["items"], tiny["interactions"])
     before = yours.ranker_card()
