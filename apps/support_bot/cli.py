@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from shared.cli import emit, open_dashboard
+from shared.cli import Address, emit, open_dashboard
 from shared.errors import VerticalsError
 
 app = typer.Typer(help="Support bot: chat over a knowledge base.", no_args_is_help=True)
@@ -206,6 +206,6 @@ def demo(as_json: JsonFlag = False) -> None:
 
 
 @app.command()
-def dashboard(port: int = 8502) -> None:
+def dashboard(port: int = 8502, address: Address = "127.0.0.1") -> None:
     """Open the support dashboard (streamlit run)."""
-    open_dashboard(Path(__file__).with_name("dashboard.py"), port)
+    open_dashboard(Path(__file__).with_name("dashboard.py"), port, address=address)
