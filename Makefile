@@ -26,7 +26,8 @@ demo: setup
 	$(BIN)/verticals support demo
 	$(BIN)/verticals finance demo
 	$(BIN)/verticals recommend demo
-	$(BIN)/streamlit run apps/home.py --server.headless true --browser.gatherUsageStats false
+	$(BIN)/streamlit run apps/home.py --server.headless true --server.address 127.0.0.1 \
+	  --browser.gatherUsageStats false
 
 test: setup browser-deps
 	$(BIN)/pytest -q

@@ -23,14 +23,21 @@ app.add_typer(models_app, name="models")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 ValFraction = Annotated[float, typer.Option(  # the commands that fine-tune a text classifier
     help="Share of train carved off for early stopping; 0 fits every row for exactly --epochs.")]
+# every app's dashboard command; subtle: Streamlit's own default listens on every interface,
+# and a dashboard has no login (anyone on the network could acknowledge alerts or teach the bot)
+Address = Annotated[str, typer.Option(
+    "--address", help="Where to listen: 127.0.0.1 is this machine only; 0.0.0.0 serves the network "
+                      "(the dashboards have no login).")]
 COLUMN_FLAGS = "--text-col/--label-col"  # the commands that read text,label tables take both
 
 
-def open_dashboard(script: Path, port: int, env: dict[str, str] | None = None) -> None:
-    """Serve a Streamlit dashboard script on localhost until interrupted (every app's
-    ``dashboard`` command). Usage statistics stay off: the suite runs offline."""
+def open_dashboard(script: Path, port: int, env: dict[str, str] | None = None,
+                   address: str = "127.0.0.1") -> None:
+    """Serve a Streamlit dashboard script on ``address`` (this machine only by default) until
+    interrupted (every app's ``dashboard`` command). Usage statistics stay off: the suite runs
+    offline."""
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-               "--browser.gatherUsageStats", "false"]
+               "--server.address", address, "--browser.gatherUsageStats", "false"]
     # subtle: exec, not a child process: Ctrl-C or a kill reaches Streamlit itself (a child
     # outlived its killed parent and kept holding the port)
     os.execve(sys.executable, command, {**os.environ, **(env or {})})

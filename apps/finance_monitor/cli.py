@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shared import VerticalsError
-from shared.cli import ValFraction, emit, open_dashboard
+from shared.cli import Address, ValFraction, emit, open_dashboard
 
 from .alerts import ISO_UTC
 
@@ -243,10 +243,10 @@ def serve_demo_feeds(port: int = 8765, speed: float = 1800.0) -> None:
 
 
 @app.command()
-def dashboard(config: ConfigOpt = None, port: int = 8504) -> None:
+def dashboard(config: ConfigOpt = None, port: int = 8504, address: Address = "127.0.0.1") -> None:
     """Open the finance dashboard (`streamlit run`)."""
     open_dashboard(Path(__file__).with_name("dashboard.py"), port,
-                   {"VERTICALS_FINANCE_CONFIG": str(config_path(config))})
+                   {"VERTICALS_FINANCE_CONFIG": str(config_path(config))}, address)
 
 
 @alerts_app.command("list")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from shared.cli import emit, open_dashboard
+from shared.cli import Address, emit, open_dashboard
 from shared.errors import DataError, VerticalsError
 
 app = typer.Typer(help="Recommender: text interest scorer, reranking, batch scoring.",
@@ -244,7 +244,8 @@ def dashboard(port: int = 8503,
                        "without).")] = None,
               scores: Annotated[Path | None, typer.Option(
                   help="A `recommend score` output to show beside each user's list (default: "
-                       "the demo's).")] = None) -> None:
+                       "the demo's).")] = None,
+              address: Address = "127.0.0.1") -> None:
     """Open the recommender dashboard (streamlit run) on the demo data or on your files."""
     if (items is None) != (interactions is None):
         raise VerticalsError("--items and --interactions go together: the dashboard reads the "
@@ -257,7 +258,7 @@ def dashboard(port: int = 8503,
               "VERTICALS_REC_INTERACTIONS": interactions and interactions.resolve(),
               "VERTICALS_REC_PREFIX": prefix, "VERTICALS_REC_SCORES": scores and scores.resolve()}
     open_dashboard(Path(__file__).with_name("dashboard.py"), port,
-                   {key: str(value) for key, value in chosen.items() if value})
+                   {key: str(value) for key, value in chosen.items() if value}, address)
 
 
 @app.command()

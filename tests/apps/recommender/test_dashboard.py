@@ -232,11 +232,15 @@ def test_cli_dashboard_passes_your_files_and_prefix(tiny: dict[str, Path],
     import shared.cli
 
     started: list[dict] = []
-    monkeypatch.setattr(shared.cli.os, "execve", lambda path, args, env: started.append(env))
+    commands: list[list[str]] = []
+    monkeypatch.setattr(shared.cli.os, "execve",
+                        lambda path, args, env: (started.append(env), commands.append(args)))
     result = CliRunner().invoke(cli.app, ["dashboard", "--items", str(tiny["items"]),
                                           "--interactions", str(tiny["interactions"]),
                                           "--prefix", "mine"])
     assert result.exit_code == 0, result.output
+    # a dashboard has no login: this machine only, unless told to serve the network
+    assert commands[0][commands[0].index("--server.address") + 1] == "127.0.0.1"
     assert {k: v for k, v in started[0].items() if k.startswith("VERTICALS_REC_")} == {
         "VERTICALS_REC_ITEMS": str(tiny["items"].resolve()),
         "VERTICALS_REC_INTERACTIONS": str(tiny["interactions"].resolve()),
