@@ -51,6 +51,8 @@ def canonical_url(url: str) -> str:
     """
     parts = urlsplit(url.strip())
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in ("http", "https") or not host:  # "javascript:...", "urn:2", "/news/1"
+        raise ValueError("not a web address")
     port = parts.port
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"

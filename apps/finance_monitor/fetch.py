@@ -27,7 +27,7 @@ from shared.errors import VerticalsError
 from .config import FetchConfig
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml",
-              "application/rdf+xml", "application/feed+json")
+              "application/rdf+xml", "application/feed+json", "application/json")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 OVERALL_TIMEOUTS = 3  # a request (redirects, headers and body) gets this many timeout_s in all

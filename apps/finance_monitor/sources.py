@@ -1,13 +1,16 @@
-"""Turning fetched bytes into articles: RSS/Atom with feedparser, HTML pages with trafilatura."""
+"""Turning fetched bytes into articles: RSS/Atom with feedparser, JSON Feed with json, HTML pages
+with trafilatura. An entry's link is read against the feed's own address ("/news/1")."""
 
 from __future__ import annotations
 
 import calendar
 import html
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from html.parser import HTMLParser
+from urllib.parse import urljoin
 
 import feedparser
 import trafilatura
@@ -87,11 +90,17 @@ def _entry_time(entry: dict, default: datetime) -> datetime:
 
 
 def parse_feed(content: bytes, source: str, now: datetime | None = None,
-               charset: str | None = None, content_type: str = "") -> list[RawArticle]:
-    """Articles of an RSS/Atom document, read in the ``charset`` the server declared (else the
-    document's own declaration, else feedparser's guess). feedparser recovers what it can from
-    sloppy XML; a malformed document that yields no usable entry is a ``FetchError``."""
+               charset: str | None = None, content_type: str = "", base_url: str = "") -> list[RawArticle]:
+    """Articles of an RSS/Atom document or a JSON Feed, read in the ``charset`` the server
+    declared (else the document's own declaration, else feedparser's guess), links resolved
+    against ``base_url`` (the feed's address). feedparser recovers what it can from sloppy XML;
+    a malformed document that yields no usable entry is a ``FetchError``.
+
+    subtle: a relative link ("/news/1") was stored as it stood, and another site's story with
+    the same path was taken for the same article and dropped."""
     now = now or datetime.now(UTC)
+    if "json" in content_type or content.lstrip()[:1] == b"{":
+        return parse_json_feed(content, source, now, base_url)
     # subtle: only a declared charset is passed on; a bare text/xml header would make
     # feedparser assume US-ASCII (RFC 3023)
     ctype = content_type or "application/xml"
@@ -99,7 +108,7 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
     feed = feedparser.parse(content, response_headers=headers)
     articles = []
     for entry in feed.entries:
-        url = entry.get("link") or entry.get("id") or ""
+        url = _absolute(entry.get("link") or entry.get("id") or "", base_url)
         title = strip_html(entry.get("title", ""))
         if not url or not title:
             continue  # subtle: an entry without link or title cannot be deduplicated or shown
@@ -115,6 +124,36 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
         html = re.match(rb"\s*(?:<\?xml[^>]*>\s*)?(?:<!doctype html|<html)", content[:512], re.I)
         raise FetchError(source, "not an RSS/Atom feed" + ('; it is an HTML page: set kind = "page" for this source'
                                                            if html else " (no <rss>, <feed> or RDF root)"))
+    return articles
+
+
+def _absolute(link: str, base_url: str) -> str:
+    """``link`` read against the feed's address; "" stays "" (no link), and a link no URL parser
+    accepts stays as it is (ingest skips and counts it)."""
+    try:
+        return urljoin(base_url, link) if link else ""
+    except ValueError:
+        return link
+
+
+def parse_json_feed(content: bytes, source: str, now: datetime, base_url: str = "") -> list[RawArticle]:
+    """Articles of a JSON Feed (jsonfeed.org 1.0 / 1.1: ``items`` with ``url``, ``title``,
+    ``content_text`` or ``content_html``, ``date_published``)."""
+    try:
+        feed = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FetchError(source, f"malformed JSON Feed ({exc})") from exc
+    items = feed.get("items") if isinstance(feed, dict) else None
+    if not isinstance(items, list):
+        raise FetchError(source, "not a JSON Feed (no \"items\" list)")
+    articles = []
+    for item in (i for i in items if isinstance(i, dict)):
+        url = _absolute(str(item.get("url") or item.get("external_url") or ""), base_url)
+        text = str(item.get("content_text") or strip_html(str(item.get("content_html") or item.get("summary") or "")))
+        title = strip_html(str(item.get("title") or "")) or text.split(". ", 1)[0][:200]
+        if url and title:
+            articles.append(RawArticle(url=url, title=title, text=text[:MAX_TEXT_CHARS], source=source,
+                                       published=page_time(str(item.get("date_published") or "") or None, now)))
     return articles
 
 
@@ -181,7 +220,7 @@ def poll_source(fetcher: Fetcher, source: SourceConfig, etag: str | None = None,
     if source.kind == SourceKind.FEED:
         try:
             articles = parse_feed(result.content, source.name, charset=result.charset,
-                                  content_type=result.content_type)
+                                  content_type=result.content_type, base_url=result.url)
         except FetchError as exc:
             raise FetchError(source.url, exc.problem) from exc
     else:

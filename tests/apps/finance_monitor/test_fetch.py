@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -350,6 +352,21 @@ def test_a_feed_is_read_in_the_charset_its_server_declares(server) -> None:
     source = SourceConfig("ru", server.url("/ru.xml"))
     [article] = poll_source(Fetcher(fast_fetch()), source).articles
     assert article.title == "Сбербанк повысил прогноз прибыли"
+
+
+def test_a_json_feed_is_read_and_its_links_against_the_feed_address(server) -> None:
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "wire", "items": [
+        {"id": "1", "url": "/news/1", "title": "Atlas Motors recalls cars", "content_text": "A recall.",
+         "date_published": "2026-03-02T09:30:00+01:00"},
+        {"id": "2", "url": "https://other.test/2", "content_html": "<p>Helios Energy cuts its outlook. More.</p>"},
+        {"id": "3", "title": "no link"}]}
+    server.routes["/f.json"] = Route(body=json.dumps(feed).encode(), ctype="application/feed+json")
+    first, second = poll_source(Fetcher(fast_fetch()), SourceConfig("j", server.url("/f.json"))).articles
+    assert first.url == server.url("/news/1") and first.text == "A recall."
+    assert first.published == datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+    assert (second.url, second.title) == ("https://other.test/2", "Helios Energy cuts its outlook")
+    with pytest.raises(FetchError, match="not a JSON Feed"):
+        parse_feed(b'{"feed": []}', "j", content_type="application/json")
 
 
 def test_entries_without_link_are_skipped_and_html_is_stripped() -> None:
