@@ -129,8 +129,8 @@ class ArticleClassifier:
     'negative'
     """
 
-    def __init__(self, sentiment: str, topic: str) -> None:
-        self.sentiment_name, self.topic_name = sentiment, topic
+    def __init__(self, sentiment: str, topic: str, lossy: bool = False) -> None:
+        self.sentiment_name, self.topic_name, self.lossy = sentiment, topic, lossy
         self._sentiment: Classifier | None = None
         self._topic: Classifier | None = None
         self._paths: tuple[Path, Path] | None = None
@@ -146,7 +146,11 @@ class ArticleClassifier:
         paths = resolve_model(self.sentiment_name), resolve_model(self.topic_name)
         if paths == self._paths:
             return False
-        self._sentiment, self._topic = load_classifier(paths[0]), load_classifier(paths[1])
+        # subtle: int8 scales each batch by its own range (bf16 rounds sums that depend on its
+        # padding), so a headline near a tie was read "neutral" alone and "positive" among four
+        # others, and the dashboard's explanation contradicted the stored label: lossless unless
+        # the config asks for speed ([models] lossy)
+        self._sentiment, self._topic = (load_classifier(p, lossless=not self.lossy) for p in paths)
         self._paths = paths
         return True
 

@@ -98,7 +98,7 @@ class FinanceService:
         guarded = transport is None and not config.fetch.allow_private and not self.fetcher.proxied
         self.webhook_client = httpx.Client(
             timeout=config.fetch.timeout_s, transport=public_only_transport() if guarded else transport)
-        self.classifier = ArticleClassifier(config.models.sentiment, config.models.topic)
+        self.classifier = ArticleClassifier(config.models.sentiment, config.models.topic, config.models.lossy)
         self.ingestor = Ingestor(self.engine, config.tickers)
         self.rewordings = RewordingFinder()
         self.reworded = 0  # stories merged into an earlier one by this process

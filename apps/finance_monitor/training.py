@@ -151,9 +151,11 @@ def check_sentiment_labels(rows: list[LabelledText], path: str | Path) -> None:
 
 
 def train_task(column: str, name: str, data: tuple[list[LabelledText], list[LabelledText]],
-               config: TrainConfig, test_path: Path, registry: Registry | None = None) -> dict:
+               config: TrainConfig, test_path: Path, registry: Registry | None = None,
+               lossy: bool = False) -> dict:
     """Fine-tune and register one model on (train, test) rows, then export its ONNX and int8
-    forms, checked on the test texts (classification serves the fastest form that agreed).
+    forms, checked on the test texts (classification serves the fastest form that agreed;
+    lossless ones only, unless ``lossy``: the config's ``[models] lossy``).
     It replaces the model serving now only if it is not worse on the same test rows
     (:func:`shared.judge_against_serving`); returns its version, test metrics, the served form
     and whether it serves, and why.
@@ -176,7 +178,7 @@ def train_task(column: str, name: str, data: tuple[list[LabelledText], list[Labe
         reason += f" (`verticals models promote {name} {result.version}` serves it anyway)"
     return {"name": name, "version": result.version,
             "accuracy": result.metrics.get("accuracy"), "macro_f1": result.metrics.get("macro_f1"),
-            "served_as": Classifier(path).backend_name, "promoted": promoted, "reason": reason}
+            "served_as": Classifier(path, lossless=not lossy).backend_name, "promoted": promoted, "reason": reason}
 
 
 def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
@@ -205,7 +207,7 @@ def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
         test = read_column(plan.test, column, fallback=not both, min_classes=1)
         check_labels_known(test, {r.label for r in rows}, plan.test)
         data[column] = rows, test
-    return [train_task(column, name, data[column], config, plan.test or path, registry)
+    return [train_task(column, name, data[column], config, plan.test or path, registry, models.lossy)
             for column, path, name in tasks]
 
 

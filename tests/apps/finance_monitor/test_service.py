@@ -270,6 +270,21 @@ def test_corrections_change_the_article_and_feed_retraining(home, server, models
         service.correct(1, "topic", "legal | regulation")
 
 
+def test_a_headline_gets_the_same_verdict_alone_and_in_any_batch(home, models) -> None:
+    """int8 scales each batch by its own range: a headline near a tie was "neutral" alone and
+    "positive" among four others, and the dashboard's explanation contradicted the stored label."""
+    from apps.finance_monitor.classify import ArticleClassifier
+
+    headlines = [STORY, "Pioneer Rail opens inland terminal near Denver", "Atlas Motors recalls cars",
+                 "Helios Energy cuts its outlook as demand slows", "Northwind Bank names a new chief financial officer"]
+    classifier = ArticleClassifier(models.sentiment, models.topic)
+    together = classifier.classify(headlines)
+    for headline, verdict in zip(headlines, together, strict=True):
+        [alone] = classifier.classify([headline])
+        assert (alone.sentiment, alone.topic) == (verdict.sentiment, verdict.topic)
+        assert abs(alone.sentiment_score - verdict.sentiment_score) < 1e-4
+
+
 def test_a_correction_before_classification_is_kept(home, server, models) -> None:
     server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", STORY, "")]))
     service = FinanceService(make_config([("a", server.url("/a.xml"))], models))
@@ -296,6 +311,18 @@ def test_a_bad_link_skips_its_entry_not_the_feed(home, server) -> None:
     health = health_frame(service.engine).set_index("source")
     assert health.loc["a", "last_error"] == "skipped 2 entries with bad links"
     assert health.loc["a", "failures_in_a_row"] == 0
+
+
+def test_a_relative_link_is_read_against_its_feed_and_no_web_address_is_stored(home, server) -> None:
+    """A relative link was stored as "/news/1", and another site's story with that path dropped."""
+    items = [("/news/1", STORY, ""), ("javascript:alert(1)", "Atlas Motors recalls cars", ""),
+             ("urn:2", "Helios Energy cuts its outlook", "")]
+    server.routes["/a.xml"] = Route(body=rss(items))
+    service = FinanceService(make_config([("a", server.url("/a.xml"))]))
+    report = service.poll_source("a")
+    assert report.ingest.new == 1 and report.ingest.bad_link == 2
+    with session_scope(service.engine) as session:
+        assert [u.url for u in session.scalars(select(ArticleUrl))] == [server.url("/news/1")]
 
 
 @pytest.mark.slow
