@@ -46,7 +46,11 @@ def resolve_model(name_or_path: str | Path) -> Path:
     if text in registry.names():  # before folders: `models show NAME` reads the registry too
         return registry.path(text)
     path = Path(text).expanduser()
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError:  # a name too long for a path ("File name too long"): no folder
+        is_dir = False
+    if is_dir:
         return _checked_model_dir(path.resolve())
     if "@" in text and "/" not in text:  # a registry name cannot hold "@" or "/"
         return registry.resolve(text)  # names an unknown model or version in one line

@@ -19,10 +19,13 @@ from pathlib import Path
 
 from .errors import RegistryError, a_kind
 from .settings import get_settings
-from .storage import atomic_write_text, file_lock, fsync_dir, fsync_tree, sweep_stale, temp_dir
+from .storage import as_umask_allows, atomic_write_text, file_lock, fsync_dir, fsync_tree, sweep_stale, temp_dir
 
 _VERSION = re.compile(r"^v(\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# subtle: a save writes ".<name>.<pid>-<random>" beside the version first; a 245-character name
+# passed the file system's 255 and trained for minutes, then failed there
+MAX_NAME_CHARS = 100
 DISCARDED = "DISCARDED"  # the numbers of discarded versions, never given again
 LATEST = "latest"  # a version name for the newest version, promoted or not
 
@@ -110,6 +113,8 @@ class Registry:
                 continue
         try:
             write(tmp)
+            for path in tmp.rglob("*"):  # safetensors writes its weights 0600 whatever the umask
+                as_umask_allows(path, path.is_dir())
             while True:
                 # subtle: a discarded number is never given again; a retrain said "v5 discarded"
                 # and the next one promoted another v5, and the record read as one version
@@ -185,6 +190,9 @@ class Registry:
 
     def promote(self, name: str, version: str) -> None:
         """Make ``version`` (``"latest"``: the newest) the one that loads by name."""
+        if not version.strip():  # path() reads "" as the version serving now
+            raise RegistryError(f"name the version of {name!r} to promote: one of {', '.join(self.versions(name))}"
+                                if self.versions(name) else f"no model {name!r} in the registry")
         version = self.path(name, version).name  # raises on an unknown version
         with self._pointers():
             history = self._history(name)
@@ -237,7 +245,10 @@ def check_name(name: str) -> str:
 
 def _check_form(name: str) -> None:
     if not _NAME.match(name) or name in (".", ".."):
-        raise RegistryError(f"model name must be letters, digits, '_', '-', '.', got {name!r}")
+        raise RegistryError("a model name starts with a letter or digit, then letters, digits, '_', '-' or '.', "
+                            f"got {name!r}")
+    if len(name) > MAX_NAME_CHARS:
+        raise RegistryError(f"a model name has at most {MAX_NAME_CHARS} characters, got {len(name)}")
 
 
 def _now() -> str:

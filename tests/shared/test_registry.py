@@ -37,6 +37,8 @@ def test_versions_promote_and_rollback(tmp_path):
     assert card["name"] == "m" and card["version"] == "v1" and card["created"]
     with pytest.raises(RegistryError, match="no version 'v9'"):
         registry.promote("m", "v9")
+    with pytest.raises(RegistryError, match="name the version of 'm' to promote: one of v1, v2, v3"):
+        registry.promote("m", " ")  # not "the version serving now"
     with pytest.raises(RegistryError, match=r"no model 'n' in the registry .*models: m\)"):
         registry.path("n")
 
@@ -123,6 +125,9 @@ def test_a_bad_name_is_refused_before_any_training(tmp_path):
     started = time.perf_counter()
     with pytest.raises(RegistryError, match="model name"):
         finetune_classifier(rows, None, TrainConfig(), "no spaces", registry=Registry(tmp_path))
+    # a save's temporary folder adds to the name: 245 characters trained, then failed at the save
+    with pytest.raises(RegistryError, match="at most 100 characters, got 245"):
+        finetune_classifier(rows, None, TrainConfig(), "z" * 245, registry=Registry(tmp_path))
     assert time.perf_counter() - started < 5  # nothing was loaded or trained
 
 
@@ -135,7 +140,7 @@ def test_a_name_keeps_its_kind_and_stays_inside_the_registry(tmp_path):
     assert registry.save("enc", _write("three"), {"kind": "encoder"}) == "v2"
     with pytest.raises(RegistryError, match="names a base model"):
         registry.save("minilm", _write("x"), {"kind": "classifier"})
-    with pytest.raises(RegistryError, match="model name must be"):
+    with pytest.raises(RegistryError, match="a model name starts with a letter or digit"):
         registry.path("../enc")
     with pytest.raises(RegistryError, match="no model 'nope' in the registry"):
         registry.rollback("nope")
@@ -202,7 +207,7 @@ def test_a_registry_resolves_name_at_version_under_its_own_root(tmp_path):
     assert registry.resolve("faq") == tmp_path / "faq" / "v2"
     with pytest.raises(RegistryError, match="has no version 'v3'"):
         registry.resolve("faq@v3")
-    with pytest.raises(RegistryError, match="model name must be"):
+    with pytest.raises(RegistryError, match="a model name starts with a letter or digit"):
         registry.resolve("@v1")
 
 

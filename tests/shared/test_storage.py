@@ -21,14 +21,21 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
 def test_atomic_outputs_follow_the_umask(tmp_path, umask, file_mode, dir_mode):
     old = os.umask(umask)
+
+    def private_weights(folder: Path) -> None:  # as safetensors writes them, whatever the umask
+        (folder / "model.safetensors").write_bytes(b"x")
+        os.chmod(folder / "model.safetensors", 0o600)
+
     try:
         written = atomic_write_text(tmp_path / "scores.csv", "user_id,item_id\n")
         with atomic_dir(tmp_path / "v1") as folder:
             (folder / "card.json").write_text("{}")
+        saved = Registry(tmp_path / "models").path("m", Registry(tmp_path / "models").save("m", private_weights, {}))
     finally:
         os.umask(old)
     assert stat.S_IMODE(written.stat().st_mode) == file_mode
     assert stat.S_IMODE((tmp_path / "v1").stat().st_mode) == dir_mode
+    assert stat.S_IMODE((saved / "model.safetensors").stat().st_mode) == file_mode  # another account's server reads it
     assert written.read_text() == "user_id,item_id\n"
 
 
