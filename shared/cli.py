@@ -29,6 +29,8 @@ Address = Annotated[str, typer.Option(
     "--address", help="Where to listen: 127.0.0.1 is this machine only; 0.0.0.0 serves the network "
                       "(the dashboards have no login).")]
 COLUMN_FLAGS = "--text-col/--label-col"  # the commands that read text,label tables take both
+INTERRUPTED = ("interrupted: model versions and outputs are written whole or not at all, so nothing half-written "
+               "was kept (a `recommend score` run resumes its finished chunks when rerun)")
 
 
 def open_dashboard(script: Path, port: int, env: dict[str, str] | None = None,
@@ -383,3 +385,10 @@ def main() -> None:
     except VerticalsError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        sys.exit(130)
+    except SystemExit as done:
+        if done.code == 130:  # Ctrl-C inside a command: typer exits 130 without a word
+            print(INTERRUPTED, file=sys.stderr)
+        raise

@@ -317,3 +317,17 @@ def test_mlm_takes_its_lengths_and_says_when_its_held_out_texts_are_few(tmp_path
                                "rough guide"]
     card = json.loads(run_cli(tmp_path, "models", "show", "enc").stdout)
     assert card["params"]["max_length"] == 16 and card["params"]["batch_size"] == 8
+
+
+def test_ctrl_c_says_what_was_kept(tmp_path):
+    """Interrupted, the CLI exited 130 without a word: a user could not tell what was left."""
+    import signal
+    import time
+
+    waiting = "import time, shared.cli as c; c.app = lambda: time.sleep(60); c.main()"
+    started = subprocess.Popen([sys.executable, "-c", waiting], cwd=ROOT, text=True, stderr=subprocess.PIPE,
+                               env={**os.environ, "VERTICALS_HOME": str(tmp_path)})
+    time.sleep(3)
+    started.send_signal(signal.SIGINT)
+    _, err = started.communicate(timeout=60)
+    assert started.returncode != 0 and "interrupted: model versions and outputs are written whole" in err
