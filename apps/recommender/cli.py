@@ -151,6 +151,9 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(
               f"and are left out ({', '.join(result['users_without_history_first'])}"
               f"{', ...' if result['users_without_history'] > 5 else ''}): ranking needs a history",
               file=sys.stderr)
+    if result["test_positives_seen_in_train"]:
+        print(f"note: {result['test_positives_seen_in_train']} positive test rows pair a user with an item --train "
+              "already shows them and are left out: a user is never offered those again", file=sys.stderr)
     # subtle: eval does not train; models trained on a file that holds the test rows score
     # far above what they would on unseen data (a review: nDCG@10 0.525 against 0.414)
     result["models_trained_on_train"] = service.ranker_card().get("data_fingerprint") == \

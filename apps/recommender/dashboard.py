@@ -161,11 +161,12 @@ st.dataframe(recommendations_table(recs), hide_index=True, width="stretch",
 baseline = f" {recs[0].baseline:.2f}" if recs else ""
 cards = service.cards()  # the ranker's first, then the text models it pins
 coef = cards[0]["params"].get("coef")  # text weights of 0: the bound in fit_ranker
-st.caption("Score = the ranker's P(take), in percent. Its logit (log-odds) = baseline"
+st.caption("Score = the share of users who took the item, in percent: with no history, the ranker has "
+           "nothing of this user's to read." if note else
+           "Score = the ranker's P(take), in percent. Its logit (log-odds) = baseline"
            f"{baseline} (an average candidate: every feature at its training mean; the same for "
            "every item) + text interest (bi- and cross-encoder) + other features (popularity, "
            "recency, category, activity, co-taken), each part measured from that average."
-           + (" With no history, text interest is neutral (0), so not shown." if note else "")
            + (" This ranker gives the text scores no weight: on its validation data they added nothing"
               " to the other features." if coef and not any(coef.get(f) for f in TEXT_FEATURES) else ""))
 if recs and not note:

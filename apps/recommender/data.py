@@ -144,10 +144,13 @@ def load_movielens(folder: str | Path, min_rating: float = 4.0,
                         zip(genres, movies["movieId"])],
     })
     items["text"] = [item_text(t, "", d) for t, d in zip(items["title"], items["description"])]
+    rating = ratings["rating"].astype(float)
+    if len(rating) and not (rating >= min_rating).any():  # nothing taken: no model can learn from it
+        raise DataError(Path(folder) / "ratings.csv", None, f"no rating reaches --min-rating {min_rating:g} "
+                        f"(they run {rating.min():g} to {rating.max():g}), so nothing counts as taken", "lower it")
     interactions = pd.DataFrame({
         "user_id": ratings["userId"], "item_id": ratings["movieId"],
-        "label": (ratings["rating"].astype(float) >= min_rating).astype(int),
-        "timestamp": ratings["timestamp"].astype(np.int64),
+        "label": (rating >= min_rating).astype(int), "timestamp": ratings["timestamp"].astype(np.int64),
     })
     return items, interactions
 

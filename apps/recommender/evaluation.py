@@ -41,8 +41,15 @@ def ranking_metrics(ranked: list[list[str]], relevant: list[set[str]], k: int = 
 
 
 def test_targets(pipe: Pipeline, test: pd.DataFrame) -> tuple[list[str], list[set[str]]]:
-    """Test users with earlier history and at least one positive, and their positive sets."""
+    """Test users with earlier history and at least one positive, and their positive sets; not
+    the items a user was already shown in training (never ranked for them again)."""
     taken = test[(test["label"] == 1) & test["user_id"].isin(pipe.taken)]
+    seen = already_seen(pipe, taken)
+    if len(taken) and seen.all():
+        raise VerticalsError(f"all {len(taken)} positive test rows pair a user with an item the training "
+                             "interactions already show them, and a user is never offered those again: "
+                             "leave the test rows out of --train")
+    taken = taken[~seen]
     if taken.empty:
         raise VerticalsError("the test file has no positive interaction for a user with training "
                              "history — nothing to evaluate")
@@ -106,6 +113,12 @@ def system_rankings(pipe: Pipeline, users: list[str], k: int = 10, n_candidates:
             "co_taken": co_taken_rankings(pipe, users, k)}
 
 
+def already_seen(pipe: Pipeline, rows: pd.DataFrame) -> np.ndarray:
+    """Per row of ``rows``: whether the pipeline's interactions already pair its user and item."""
+    return np.array([i in pipe.seen.get(u, ()) for u, i in zip(rows["user_id"], rows["item_id"], strict=True)],
+                    dtype=bool)
+
+
 def evaluate_ranking(pipe: Pipeline, test: pd.DataFrame, k: int = 10,
                      n_candidates: int = 50) -> dict:
     """Model vs popularity, untuned MiniLM and co-taken on the same users; AUC on labelled pairs."""
@@ -128,6 +141,8 @@ def evaluate_ranking(pipe: Pipeline, test: pd.DataFrame, k: int = 10,
     # dropped without a word)
     unranked = sorted(set(test.loc[test["label"] == 1, "user_id"]) - set(users))
     results["users_without_history"], results["users_without_history_first"] = len(unranked), unranked[:5]
+    positives = test[test["label"] == 1]
+    results["test_positives_seen_in_train"] = int(already_seen(pipe, positives).sum())  # not counted
     return results
 
 

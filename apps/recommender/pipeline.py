@@ -2,8 +2,8 @@
 
 One :class:`Pipeline` holds a catalogue, the interactions seen so far and the three models.
 Items are embedded once; a user's profile is embedded per request. Users with no history are
-cold-start: they are offered the most popular items they have not seen, scored by the same
-ranker as its average user (:meth:`Pipeline.score_pairs`), and flagged as such.
+cold-start: they are offered the most popular items they have not seen, each scored by the share
+of users who took it (:meth:`Pipeline.score_pairs`), and flagged as such.
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ from .profiles import MAX_ITEMS, item_entries, positives_by_user, profile_text
 from .ranker import Ranker
 from .scoring import TextScorer, build_index, search_candidates
 
-COLD_START = ("scored by the ranker as for its average user: only the items' popularity and "
-              "recency count (text interest and the other user features are neutral until they "
-              "take something)")
+COLD_START = ("each item scored by the share of users who took it (text interest and the ranker's "
+              "other features count once they take something)")
 POPULARITY_FALLBACK = f"No history yet, so these are the most popular items you have not seen, {COLD_START}."
 NEW_ITEM_SHARE = 0.1  # room in each user's pool, beyond the n candidates, for never-seen items
 SOURCE_DEPTH = 5  # each candidate source offers this many times the pool for the ranker to pick from
@@ -161,14 +160,13 @@ class Pipeline:
         ``baseline + text_part + other_part == logit(score)``. ``vectors``: as for
         :meth:`features`.
 
-        subtle: a user with no history gets the same ranker's P(take) as everyone else, as if
-        they were its average user: the features that describe the user
-        (:data:`.features.USER_FEATURES`: text scores, category overlap, activity, co-taken) at
-        their training mean, so they add exactly 0 to the logit, and the item's real popularity
-        and recency. One scale for every user, and a popular item is not shown as a sure thing
-        (popularity itself, 1.0 for the top item, was once the score here). The ranker was
-        fitted on users with history only: left at 0, category overlap, co-taken and activity
-        read as "unlike all you took" and sank every cold score to ~0.0001.
+        subtle: a user with no history (``cold_start``) gets each item's share of takers, the
+        P(take) of a user we know nothing about, with the ranker's baseline and the rest of the
+        logit as ``other_part``: a popular item is not shown as a sure thing (popularity itself,
+        1.0 for the top item, was once the score here), and the most taken comes first. The
+        ranker, scoring them as its average user (its user features at their mean), learnt its
+        weights among users with history: the demo's popularity weight is negative there, so a
+        new user's list ran against popularity and its first item changed with k.
         """
         cold = np.array([not self.taken.get(u) for u in users], dtype=bool)
         x = self.ranker_inputs(self.features(users, item_ids, vectors), cold)
@@ -179,6 +177,11 @@ class Pipeline:
         frame["score"] = self.ranker.predict(x)
         frame["baseline"] = self.ranker.intercept
         frame["text_part"], frame["other_part"] = text_part, other_part
+        if cold.any():
+            share = np.clip([self.stats.take_share.get(i, 0.0) for i in frame.loc[cold, "item_id"]], 1e-6, 1 - 1e-6)
+            frame.loc[cold, "score"] = share
+            frame.loc[cold, "text_part"] = 0.0
+            frame.loc[cold, "other_part"] = np.log(share / (1 - share)) - self.ranker.intercept
         frame["cold_start"] = cold
         return frame
 
@@ -293,10 +296,9 @@ class Pipeline:
         return out
 
     def popular(self, user: str, n: int) -> list[str]:
-        """The ``n`` most taken items the user has not seen (ties by item_id)."""
+        """The ``n`` items the most users took that the user has not seen (ties by item_id)."""
         if self._by_popularity is None:
-            self._by_popularity = sorted(self.row, key=lambda i: (-self.stats.popularity.get(i, 0.0),
-                                                                  i))
+            self._by_popularity = sorted(self.row, key=lambda i: (-self.stats.take_share.get(i, 0.0), i))
         seen = self.seen.get(user, set())
         out = []
         for item in self._by_popularity:

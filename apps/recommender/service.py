@@ -384,6 +384,10 @@ class RecommenderService:
         catalogue would, at a cost linear in its size)."""
         out = Path(out)
         check_output(out, overwrite)
+        for option, path in (("--items", self.items_path), ("--interactions", self.interactions_path),
+                             ("--candidates", candidates)):
+            if path is not None and out.resolve() == Path(path).resolve():  # --overwrite would destroy it
+                raise VerticalsError(f"{out} is the {option} file: choose another --out")
         if (candidates is None) == (top_k is None):
             raise VerticalsError("pass exactly one of --candidates FILE or --top-k K")
         check_top_k(top_k, pool)
@@ -405,6 +409,10 @@ class RecommenderService:
         result.cold_start, result.cold_start_ids = len(cold), sorted(cold)
         if cold:  # the one notice (the CLI and the nightly job both show this log line)
             log.warning("%s", cold_start_note(cold))
+        if top_k is not None and result.rows < top_k * len(set(users)):
+            log.warning("--top-k %d is more than some users could get: %d rows for %d users (the catalogue "
+                        "holds %d items, less what each was already shown)", top_k, result.rows, len(set(users)),
+                        len(self.items))
         if pairs is not None:  # a top-k never offers what the user took; a candidates file is scored as given
             took = {user: set(items) for user, items in taken.items()}
             again = sum(item in took.get(user, ()) for user, item in zip(pairs["user_id"], pairs["item_id"],

@@ -152,24 +152,21 @@ def test_because_cites_history_only_when_text_lifted_the_score_and_it_is_close(
     assert why.startswith(lead) and why[len(lead):-1] in {pipe.title[h] for h in ours}
 
 
-def test_cold_start_user_is_scored_by_the_ranker_as_its_average_user(
+def test_cold_start_user_is_scored_by_the_share_of_users_who_took_each_item(
         service: RecommenderService) -> None:
-    """Popular items, on the same P(take) scale as everyone: the features that describe the user
-    sit at their training mean (adding 0), the items' popularity and recency are real."""
-    from apps.recommender.features import USER_FEATURES
-
+    """The most taken first, whatever k, each scored by its share of takers: scored by the ranker
+    as its average user, a new user's list ran against popularity (the demo's weight is -0.30
+    among users with history) and its first item changed with k."""
     recs, note = service.recommend("someone-new", 3)
     assert note == POPULARITY_FALLBACK and len(recs) == 3
     pipe = service.pipeline()
-    assert {r.item_id for r in recs} == set(pipe.popular("someone-new", 3)), "the 3 most popular"
-    ranker, scores = pipe.ranker, [r.score for r in recs]
-    assert scores == sorted(scores, reverse=True)
+    assert [r.item_id for r in recs] == pipe.popular("someone-new", 3), "the 3 most taken, in order"
+    assert [r.item_id for r in service.recommend("someone-new", 10)[0][:3]] == [r.item_id for r in recs]
+    positives = service.interactions[service.interactions["label"] == 1]
     for r in recs:
-        x = [mean if f in USER_FEATURES else r.features[f]
-             for f, mean in zip(ranker.features, ranker.mean)]
-        assert r.score == pytest.approx(ranker.predict(np.array([x]))[0], abs=1e-6)
-        assert r.text_part == pytest.approx(0.0, abs=1e-9) and 0.0 < r.score < 1.0
-        assert r.features["popularity"] == pytest.approx(pipe.stats.popularity[r.item_id], abs=1e-6)
+        takers = positives.loc[positives["item_id"] == r.item_id, "user_id"].nunique()
+        assert r.score == pytest.approx(takers / positives["user_id"].nunique(), abs=1e-6) and 0.0 < r.score < 1.0
+        assert r.text_part == 0.0
         logit = np.log(r.score / (1 - r.score))
         assert r.baseline + r.text_part + r.other_part == pytest.approx(logit, abs=1e-5)
 
@@ -459,6 +456,14 @@ def test_a_pool_as_big_as_the_catalogue_gives_the_whole_catalogues_top_k(
     assert sorted(zip(pooled["user_id"], pooled["item_id"])) == sorted(zip(whole["user_id"], whole["item_id"]))
 
 
+def test_a_top_k_beyond_the_catalogue_says_users_got_fewer(service: RecommenderService, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    k = len(service.items) + 5
+    with caplog.at_level("WARNING"):
+        result = service.score(tmp_path / "all.parquet", top_k=k)
+    assert f"--top-k {k} is more than some users could get: {result.rows} rows for" in caplog.text
+
+
 def test_cli_score_top_k_and_existing_output(rec_home: Path, tiny: dict[str, Path],
                                              tmp_path: Path) -> None:
     out = tmp_path / "top.csv"
@@ -477,6 +482,10 @@ def test_cli_score_top_k_and_existing_output(rec_home: Path, tiny: dict[str, Pat
     assert summary["cold_start_users"] == len(cold) and summary["cold_start_first"] == cold[:5]
     again = CliRunner().invoke(app, args)
     assert isinstance(again.exception, VerticalsError) and "already exists" in str(again.exception)
+    before = tiny["interactions"].read_bytes()
+    onto_input = CliRunner().invoke(app, [*args[:-3], "--out", str(tiny["interactions"]), "--overwrite"])
+    assert str(onto_input.exception) == f"{tiny['interactions']} is the --interactions file: choose another --out"
+    assert tiny["interactions"].read_bytes() == before
 
 
 def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Path],
@@ -501,6 +510,11 @@ def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Pa
     few = CliRunner().invoke(app, ["eval", "--items", str(tiny["items"]), "--train", str(tmp_path / "train.csv"),
                                    "--test", str(tmp_path / "test.csv"), "--n-candidates", "5"])
     assert "--n-candidates must be at least 10" in str(few.exception)
+    assert metrics["test_positives_seen_in_train"] == 0
+    inside = CliRunner().invoke(app, ["eval", "--items", str(tiny["items"]), "--train", str(tmp_path / "train.csv"),
+                                      "--test", str(tmp_path / "train.csv")])  # every test row is in --train
+    assert "positive test rows pair a user with an item the training interactions already show" in \
+        str(inside.exception)
     # the fixture's models were trained on every interaction, test rows included: said so
     assert metrics["models_trained_on_train"] is False and "not held out" in result.stderr
 
