@@ -83,6 +83,9 @@ def _fmt(value: object) -> str:
         return f"{value:.4f}"
     if isinstance(value, dict):
         return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):  # notes, labels: one per line, not a Python list
+        return "".join(f"\n  - {_fmt(v)}" for v in value) if any(len(str(v)) > 40 for v in value) else \
+            ", ".join(_fmt(v) for v in value)
     return str(value)
 
 
@@ -105,7 +108,7 @@ def classify(
     name: str = "classifier", as_json: JsonFlag = False,
 ) -> None:
     """Fine-tune a text classifier (full, or LoRA with --lora), register it, print test metrics."""
-    from .data import read_labelled, split_notes, thin_label_notes
+    from .data import case_label_notes, read_labelled, split_notes, thin_label_notes
     from .finetune import TrainConfig, finetune_classifier
     from .registry import get_registry
 
@@ -117,7 +120,7 @@ def classify(
     if test_rows is None and val_fraction == 0:
         print("no --test and no validation split (--val-fraction 0): the model is registered "
               "without scores", file=sys.stderr)
-    notes = thin_label_notes(rows) + (split_notes(rows, test_rows) if test_rows else [])
+    notes = thin_label_notes(rows) + case_label_notes(rows) + (split_notes(rows, test_rows) if test_rows else [])
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     registry = get_registry()
@@ -128,8 +131,11 @@ def classify(
                                  card_extra=extra | ({"warning": "; ".join(notes)} if notes else {}))
     now = result.metrics.get("macro_f1")
     if isinstance(serving, float) and isinstance(now, float) and now < serving:
-        notes.append(f"{result.version} scores macro-F1 {now:.4f}, below {before}'s {serving:.4f} (each on "
-                     f"its own test set), and now serves: `verticals models rollback {name}` returns to {before}")
+        evals = [registry.path(name, v) / "eval.csv" for v in (before, result.version)]
+        same = all(e.is_file() for e in evals) and evals[0].read_bytes() == evals[1].read_bytes()
+        notes.append(f"{result.version} scores macro-F1 {now:.4f}, below {before}'s {serving:.4f} "
+                     f"({'on the same test rows' if same else 'each on its own test set'}), and now serves: "
+                     f"`verticals models rollback {name}` returns to {before}")
         print(f"note: {notes[-1]}", file=sys.stderr)
     per_class = result.metrics.pop("per_class", {})
     result.metrics.pop("confusion", None)
@@ -165,7 +171,9 @@ def mlm(
     version = pretrain_mlm(read_texts(corpus), name=name, base=base, epochs=epochs, max_length=max_length,
                            batch_size=batch_size)
     metrics = get_registry().card(name, version).get("metrics", {})
-    notes = [f"only {metrics['n_heldout_texts']} held-out text(s): the perplexities are a rough guide"] \
+    notes = ["no held-out token was masked (too little text): no perplexity to report — add text"] \
+        if metrics.get("perplexity_after") is None else \
+        [f"only {metrics['n_heldout_texts']} held-out text(s): the perplexities are a rough guide"] \
         if metrics.get("n_heldout_texts", 20) < 20 else []
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -189,7 +197,14 @@ def contrastive(
     frame = read_table(pairs, ["query", "positive"])
     version = train_biencoder(list(zip(frame["query"], frame["positive"])), name=name, base=base,
                               epochs=epochs, batch_size=batch_size, source=pairs)
-    emit({"name": name, "version": version, **get_registry().card(name, version).get("metrics", {})}, as_json)
+    metrics = get_registry().card(name, version).get("metrics", {})
+    held = metrics.get("n_heldout_pairs", 20)
+    # with 2 held-out pairs, recall@1 is a coin toss between 2 candidates: 1.0 said nothing
+    notes = [f"only {held} held-out pair(s), each query ranked among at most {held} passages: the recall and "
+             "MRR are a rough guide"] if held < 20 else []
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    emit({"name": name, "version": version, **metrics, **({"notes": notes} if notes else {})}, as_json)
 
 
 @finetune_app.command("retrain")
@@ -216,9 +231,10 @@ def retrain_cmd(
 
 def _headline(metrics: dict) -> dict:
     """Test accuracy, macro-F1 and ECE; a model trained without a test set shows its validation
-    figures instead (``val_accuracy``, ``val_macro_f1``; a ranker's ``val_auc``), named as such."""
+    figures instead (``val_accuracy``, ``val_macro_f1``; a ranker's ``val_auc``), named as such;
+    an encoder its held-out perplexity, a bi-encoder its held-out recall@1 and MRR."""
     keys = ("accuracy", "macro_f1", "ece") if "accuracy" in metrics else \
-        ("val_accuracy", "val_macro_f1", "val_auc")
+        ("val_accuracy", "val_macro_f1", "val_auc", "perplexity_after", "recall_at_1_after", "mrr_after")
     return {k: v for k, v in metrics.items() if k in keys}
 
 
@@ -240,8 +256,9 @@ def list_models(as_json: JsonFlag = False) -> None:
     if not rows:
         print("no models yet: `verticals finetune classify --train T.csv` registers one")
     for row in rows:
-        metrics = " ".join(f"{k}={row[k]:.3f}" for k in ("accuracy", "macro_f1", "val_accuracy",
-                                                          "val_macro_f1", "val_auc") if k in row)
+        metrics = " ".join(f"{k}={row[k]:.3f}" for k in ("accuracy", "macro_f1", "val_accuracy", "val_macro_f1",
+                                                          "val_auc", "perplexity_after", "recall_at_1_after",
+                                                          "mrr_after") if isinstance(row.get(k), float))
         kind = row["kind"] or ""
         print(f"{row['name']:<28} {row['current'] or '-':<5} {kind:<14} {len(row['versions'])} version(s) "
               f"{metrics}")

@@ -356,6 +356,19 @@ def thin_label_notes(train: list[LabelledText], least: int = 3) -> list[str]:
             "learn them — add examples"]
 
 
+def case_label_notes(train: list[LabelledText]) -> list[str]:
+    """A note naming labels that differ only in case ("Neutral" beside "neutral"): two classes
+    to the model, most likely one to whoever wrote them."""
+    spellings: dict[str, set[str]] = {}
+    for label in {r.label for r in train}:
+        spellings.setdefault(label.casefold(), set()).add(label)
+    twins = [sorted(s) for s in spellings.values() if len(s) > 1]
+    if not twins:
+        return []
+    named = "; ".join(" and ".join(repr(label) for label in group) for group in sorted(twins))
+    return [f"labels that differ only in case are separate classes: {named} — write each label one way"]
+
+
 def file_digest(path: str | Path) -> str:
     """A short hash of a file's bytes (16 hex chars), for stamps of what a model was made from."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

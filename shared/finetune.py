@@ -32,6 +32,8 @@ from .probe import EmbeddingHead, pinned, probe_embedder
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
 
+MIN_LENGTH = 3  # tokens: a text's start and end marks, and one of its own
+
 
 @dataclass
 class TrainConfig:
@@ -86,6 +88,9 @@ class TrainConfig:
                     "layers"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise VerticalsError(f"{key} must be at least 1, got {getattr(self, key)}")
+        if self.max_length < MIN_LENGTH:  # [CLS] and [SEP] take 2: the tokenizer did not cut at 1 or 2
+            raise VerticalsError(f"max_length must be at least {MIN_LENGTH} (two tokens mark the text's start "
+                                 f"and end), got {self.max_length}")
         if not 0 <= self.val_fraction < 0.5:
             raise VerticalsError(f"val_fraction must be in [0, 0.5), got {self.val_fraction}")
         if not 0 <= self.warmup_ratio < 1:
@@ -409,7 +414,8 @@ def _fit(model, tokenizer, encode, config, label_names, train, val, progress) ->
             else:
                 stale += 1
         history.append(record)
-        print(f"epoch {epoch + 1}: {record}", file=sys.stderr)
+        print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch"),
+              file=sys.stderr)
         if val[0] and stale >= config.patience:
             print(f"early stopping after epoch {epoch + 1}", file=sys.stderr)
             break

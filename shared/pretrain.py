@@ -140,9 +140,10 @@ def _masked(batch: dict, tokenizer, cfg: PretrainConfig, gen: torch.Generator, d
 
 
 @torch.no_grad()
-def heldout_loss(model, tokenizer, batches: list[dict], cfg: PretrainConfig, device: str) -> float:
+def heldout_loss(model, tokenizer, batches: list[dict], cfg: PretrainConfig, device: str) -> float | None:
     """Mean masked-token cross-entropy on held-out text, with masks fixed by ``cfg.seed`` so
-    that the before and after numbers score the very same masked positions."""
+    that the before and after numbers score the very same masked positions; None when no token
+    was masked (too little held-out text: a loss of 0 read as a perfect perplexity of 1)."""
     model.eval()
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     total, count = 0.0, 0
@@ -152,7 +153,7 @@ def heldout_loss(model, tokenizer, batches: list[dict], cfg: PretrainConfig, dev
         if n:
             total += float(model(**feed).loss) * n
             count += n
-    return total / max(count, 1)
+    return total / count if count else None
 
 
 def _set_encoder_frozen(model, frozen: bool) -> None:
@@ -273,8 +274,8 @@ def pretrain_mlm(
     _train(model, tokenizer, _batches(tokenizer, train_texts, cfg), cfg, device, measure_base_encoder)
     losses["after"] = heldout_loss(model, tokenizer, held, cfg, device)
     model.to("cpu")
-    metrics = {f"mlm_loss_{k}": round(v, 4) for k, v in losses.items()}
-    metrics |= {f"perplexity_{k}": round(_perplexity(v), 2) for k, v in losses.items()}
+    metrics = {f"mlm_loss_{k}": None if v is None else round(v, 4) for k, v in losses.items()}
+    metrics |= {f"perplexity_{k}": None if v is None else round(_perplexity(v), 2) for k, v in losses.items()}
     metrics |= {"n_train_texts": len(train_texts), "n_heldout_texts": len(held_texts)}
     card = {
         "kind": "encoder",

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from shared.data import (
     LabelledText,
+    case_label_notes,
     fingerprint,
     read_labelled,
     read_table,
@@ -181,6 +182,14 @@ def test_labels_with_few_training_rows_are_named() -> None:
     assert thin_label_notes(rows) == ["2 label(s) have fewer than 3 training rows: odd (2), rare (1); the model "
                                       "can hardly learn them — add examples"]
     assert thin_label_notes(rows[:5]) == []
+
+
+def test_labels_differing_only_in_case_are_named() -> None:
+    rows = [LabelledText("a", "neutral"), LabelledText("b", "Neutral"), LabelledText("c", "pos"),
+            LabelledText("d", "POS"), LabelledText("e", "neg")]
+    assert case_label_notes(rows) == ["labels that differ only in case are separate classes: 'Neutral' and "
+                                      "'neutral'; 'POS' and 'pos' — write each label one way"]
+    assert case_label_notes(rows[1:3]) == []
 
 
 def test_split_notes_name_shared_texts_and_missing_labels() -> None:

@@ -99,6 +99,8 @@ def test_pair_pooling_reads_query_and_passage_apart():
 def test_bad_configs_name_the_value():
     with pytest.raises(VerticalsError, match="epochs must be at least 1, got 0"):
         TrainConfig(epochs=0)
+    with pytest.raises(VerticalsError, match=r"max_length must be at least 3 \(two tokens mark"):
+        TrainConfig(max_length=2)  # the tokenizer cannot cut below its two marks: it read whole texts
     with pytest.raises(VerticalsError, match="need at least 2 labels"):
         train_classifier(["a", "b"], ["x", "x"], TrainConfig(epochs=1))
     with pytest.raises(VerticalsError, match="drop --lora or --adversarial"):

@@ -51,6 +51,14 @@ def test_bad_inputs_say_what_to_do(home):
         PretrainConfig(mlm_probability=1.5)
 
 
+def test_too_little_held_out_text_gives_no_perplexity_rather_than_a_perfect_one(home):
+    from shared.registry import get_registry
+
+    pretrain_mlm(["Profit rose.", "Sales fell."], "two-lines", max_length=16)
+    metrics = get_registry().card("two-lines")["metrics"]  # no held-out token was masked: it read 0.0 and 1.0
+    assert metrics["mlm_loss_after"] is None and metrics["perplexity_after"] is None
+
+
 def test_pretraining_lowers_heldout_loss_and_loads_everywhere(home):
     from safetensors.torch import load_file
     from sentence_transformers import SentenceTransformer
