@@ -112,14 +112,26 @@ def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = Non
     With ``webhooks`` (the config's), rows of any other URL are held, not sent: a webhook
     removed from the config is not retried forever, and a run with another config (a
     ``poll-once`` beside the poller) deletes nothing; they go out if the URL comes back.
+
+    A webhook that fails is not tried again in the same pass: its other deliveries wait for the
+    next. subtle: a hook that timed out took the full timeout for each of its 4 alerts in turn,
+    20 s of every pass, and its receiver logged each attempt.
     """
     now = now or utcnow()
     configured = Delivery.url.in_([w.url for w in webhooks]) if webhooks is not None else True
     with session_scope(engine) as session:
-        due = session.scalars(select(Delivery.id).where(
+        rows = session.execute(select(Delivery.id, Delivery.url).where(
             Delivery.delivered_at.is_(None), Delivery.next_attempt_at <= now, configured)
             .order_by(Delivery.id).limit(limit)).all()
-    outcomes = [_deliver_one(engine, client, delivery_id, now) for delivery_id in due]
+    due, down = [], set()
+    outcomes: list[bool | None] = []
+    for delivery_id, url in rows:
+        if url in down:
+            continue
+        due.append(delivery_id)
+        outcomes.append(_deliver_one(engine, client, delivery_id, now))
+        if outcomes[-1] is False:
+            down.add(url)
     delivered, failed = outcomes.count(True), outcomes.count(False)
     errors = {}
     if failed:

@@ -83,6 +83,17 @@ def test_poll_once_says_when_it_polls_nothing_and_which_model_to_train(home, tmp
         "models, minutes) or `verticals finance train`")
 
 
+def test_a_mistyped_model_name_names_the_models_the_registry_holds(home) -> None:
+    """It sent the user to `finance demo`, which trains finance-sentiment: still not the name."""
+    from apps.finance_monitor.classify import untrained
+    from shared import ModelNotFoundError, Registry
+
+    Registry(home / "models").save("finance-sentiment", lambda d: (d / "w").write_text("x"), {"kind": "classifier"})
+    assert untrained(ModelNotFoundError("gone", name="finance-sentimnet")) == (
+        "model 'finance-sentimnet' not found (the registry holds finance-sentiment): check the name in the "
+        "config's [models], or train it with `verticals finance train`")
+
+
 def test_trends_per_topic_and_ticker(home, tmp_path) -> None:
     from apps.finance_monitor.store import Article
 

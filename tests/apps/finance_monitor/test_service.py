@@ -191,6 +191,25 @@ def test_a_webhook_removed_from_the_config_is_not_retried(home, server) -> None:
     assert service.deliver().held == 1  # kept, never sent: it goes out if the URL comes back
 
 
+def test_a_failing_webhook_is_tried_once_a_pass_and_the_others_still_get_theirs(home, server) -> None:
+    """A timing-out hook took its full timeout for each waiting alert in turn, every pass."""
+    server.routes["/down"] = Route(status=503)
+    server.routes["/up"] = Route(status=200)
+    hooks = (WebhookConfig(server.url("/down")), WebhookConfig(server.url("/up")))
+    service = FinanceService(make_config([], webhooks=hooks))
+    with session_scope(service.engine) as session:
+        for hour in range(3):
+            when = datetime(2026, 3, 2, hour)
+            alert = AlertRow(key="topic:Macro", window_start=when, window_end=when, negatives=8, total=9,
+                             baseline=1.0, score=7.0)
+            session.add(alert)
+            session.flush()
+            session.add_all([Delivery(alert_id=alert.id, url=server.url(path)) for path in ("/down", "/up")])
+    report = service.deliver()
+    assert (report.delivered, report.failed, report.pending) == (3, 1, 3)
+    assert [path for path, _ in server.requests].count("/down") == 1
+
+
 def test_a_webhook_at_a_private_address_needs_allow_private(home, server) -> None:
     """Alerts carry scraped headlines: a hook at 127.0.0.1 (or a cloud metadata address) is
     refused as a source would be."""
