@@ -300,7 +300,18 @@ def alerts_ack(alert_id: int, config: ConfigOpt = None, by: str = "cli") -> None
     except VerticalsError as exc:
         return _fail(exc)
     if not done:
-        _fail(VerticalsError(f"alert {alert_id} does not exist or is already acknowledged"))
+        from sqlalchemy import select
+
+        from shared import session_scope
+
+        from .store import AlertRow
+
+        with session_scope(_engine(config)) as session:
+            row = session.execute(select(AlertRow.acknowledged_at, AlertRow.acknowledged_by)
+                                  .where(AlertRow.id == alert_id)).first()
+        _fail(VerticalsError(f"alert {alert_id} does not exist" if row is None else
+                             f"alert {alert_id} was acknowledged already, by {row.acknowledged_by or 'someone'} "
+                             f"at {row.acknowledged_at:%Y-%m-%d %H:%M} UTC"))
     typer.echo(f"acknowledged alert {alert_id}", err=True)
 
 
@@ -328,7 +339,7 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
              limit: Annotated[int, typer.Option(min=1)] = 20, config: ConfigOpt = None,
              as_json: JsonFlag = False) -> None:
     """Stored articles, newest first, with the ID that `correct` takes and their labels."""
-    from .views import articles_frame, topics
+    from .views import articles_frame, sources, topics
 
     try:
         engine = _engine(config)
@@ -339,13 +350,16 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
     known = topics(engine) if frame.empty and topic else []
     if frame.empty and topic and topic.strip().lower() not in {t.lower() for t in known}:
         empty += f" (no article has the topic {topic!r}; stored topics: {', '.join(known) or 'none yet'})"
+    named = sources(engine) if frame.empty and source else []
+    if frame.empty and source and source.strip().lower() not in {s.lower() for s in named}:
+        empty += f" (no article came from a source {source!r}; sources: {', '.join(named) or 'none yet'})"
     if not _rows_as_lines(frame, as_json, empty, "articles"):
         return
     for a in frame.itertuples():  # an unclassified article's labels are NaN in the frame
         label = f"{a.sentiment} {a.score:+.2f}" if isinstance(a.sentiment, str) else "not classified yet"
         topic = a.topic if isinstance(a.topic, str) else "-"
         tickers = f"; {a.tickers}" if isinstance(a.tickers, str) and a.tickers else ""
-        typer.echo(f"[{a.id}] {a.published:%Y-%m-%d %H:%M} {a.source}: {a.title} ({topic}; {label}{tickers})")
+        typer.echo(f"[{a.id}] {a.published:%Y-%m-%d %H:%M} UTC {a.source}: {a.title} ({topic}; {label}{tickers})")
 
 
 def _rows_as_lines(frame: pd.DataFrame, as_json: bool, empty: str, key: str) -> bool:
@@ -391,6 +405,8 @@ def trends(by: Annotated[TrendKind, typer.Option(help="Per topic or per ticker."
     except VerticalsError as exc:
         return _fail(exc)
     known = sorted(frame["key"].unique())
+    spelled = {k.strip().lower().removeprefix("$"): k for k in known}  # "nwb" and "$NWB" are NWB
+    key = [spelled.get(k.strip().lower().removeprefix("$"), k) for k in key] if key else key
     if unknown := [k for k in key or [] if k not in known]:
         listed = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
         return _fail(VerticalsError(f"no {by} {unknown[0]!r} in the trends — they hold: {listed or 'none yet'}"))
@@ -425,7 +441,8 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
         return
     for w in hooks.itertuples():
         gone = "" if w.in_config else " (not in the config: its alerts are held)"
-        error = f"; failing: {w.last_error} ({w.attempts} attempts, next at {w.next_attempt:%H:%M} UTC)" \
+        tries = f"{w.attempts} attempt{'s' if w.attempts != 1 else ''}"
+        error = f"; failing: {w.last_error} ({tries}, next at {w.next_attempt:%Y-%m-%d %H:%M} UTC)" \
             if isinstance(w.last_error, str) else ""
         typer.echo(f"webhook {w.webhook}{gone}: {w.delivered} alerts delivered, {w.waiting} waiting{error}")
     if not _rows_as_lines(frame, False, "no sources: none configured, none polled", "sources"):

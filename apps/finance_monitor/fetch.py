@@ -387,7 +387,8 @@ class Fetcher:
         cap = self.config.max_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
-            raise FetchError(url, f"body of {int(declared)} bytes is over the {cap} byte cap")
+            raise FetchError(url, f"body of {int(declared)} bytes is over the {cap} byte cap "
+                                  "([fetch] max_bytes in the config)")
         decoder = Inflater.for_encoding(url, response.headers.get("content-encoding", ""))
         chunks, size = [], 0
         for raw in response.iter_raw():
@@ -403,7 +404,7 @@ class Fetcher:
                     pending = decoder.unconsumed_tail
                 size += len(out)
                 if size > cap:
-                    raise FetchError(url, f"body is over the {cap} byte cap")
+                    raise FetchError(url, f"body is over the {cap} byte cap ([fetch] max_bytes in the config)")
                 chunks.append(out)
         # subtle: where the body's end is only the connection closing (no length, not chunked),
         # a compressed stream that did not finish was cut short

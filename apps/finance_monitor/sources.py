@@ -115,15 +115,17 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
         text = strip_html(entry.get("summary", ""))[:MAX_TEXT_CHARS]
         articles.append(RawArticle(url=url, title=title, text=text,
                                    published=_entry_time(entry, now), source=source))
-    if feed.bozo and not articles:
+    if articles:
+        return articles
+    # subtle: feedparser reads an HTML page served as XML without complaint (no bozo): the
+    # source was "ok" with no articles, poll after poll; sloppier HTML reads as malformed XML
+    if re.match(rb"\s*(?:<\?xml[^>]*>\s*)?(?:<!doctype html|<html)", content[:512], re.I):
+        raise FetchError(source, 'not an RSS/Atom feed; it is an HTML page: set kind = "page" for this source')
+    if feed.bozo:
         reason = getattr(feed, "bozo_exception", "unknown problem")
         raise FetchError(source, f"malformed feed ({type(reason).__name__}: {reason})")
-    if not feed.get("version") and not articles:
-        # subtle: feedparser reads an HTML page served as XML without complaint (no bozo): the
-        # source was "ok" with no articles, poll after poll
-        html = re.match(rb"\s*(?:<\?xml[^>]*>\s*)?(?:<!doctype html|<html)", content[:512], re.I)
-        raise FetchError(source, "not an RSS/Atom feed" + ('; it is an HTML page: set kind = "page" for this source'
-                                                           if html else " (no <rss>, <feed> or RDF root)"))
+    if not feed.get("version"):
+        raise FetchError(source, "not an RSS/Atom feed (no <rss>, <feed> or RDF root)")
     return articles
 
 

@@ -126,6 +126,9 @@ def test_trends_per_topic_and_ticker(home, tmp_path) -> None:
                                             "--config", str(path)]).stdout, parse_constant=pytest.fail)
     assert ticker == {"trends": [{"key": "NWB", "window": "2026-03-02T12:00:00Z", "count": 1, "negatives": 1,
                                   "negative_share": 1.0, "net_sentiment": -0.7}]}
+    spelled = json.loads(runner.invoke(app, ["trends", "--by", "ticker", "--key", "$nwb", "--windows", "1", "--json",
+                                             "--config", str(path)]).stdout)
+    assert spelled == ticker  # any case, with or without its $
     unknown = runner.invoke(app, ["trends", "--key", "Crypto", "--config", str(path)])
     assert unknown.exit_code == 1 and "no topic 'Crypto' in the trends — they hold: Earnings, Macro" in unknown.output
 
@@ -155,8 +158,8 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
                              last_error="HTTP 500", next_attempt_at=datetime(2026, 3, 2, 12, 5)))
     listed = runner.invoke(app, ["articles", "--config", str(path)])
     assert listed.stdout.splitlines() == [
-        "[8] 2026-03-02 10:00 a: Board meets (-; not classified yet)",
-        "[7] 2026-03-02 09:30 a: Bank fined (Macro; negative -0.91)"]
+        "[8] 2026-03-02 10:00 UTC a: Board meets (-; not classified yet)",
+        "[7] 2026-03-02 09:30 UTC a: Bank fined (Macro; negative -0.91)"]
     negative = runner.invoke(app, ["articles", "--sentiment", "negative", "--json", "--config", str(path)])
     [found] = json.loads(negative.stdout)["articles"]
     assert (found["id"], found["published"]) == (7, "2026-03-02T09:30:00Z")
@@ -164,7 +167,9 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
     assert earnings.stdout == "no articles match (no article has the topic 'Earnings'; stored topics: Macro)\n"
     any_case = runner.invoke(app, ["articles", "--topic", "macro", "--sentiment", "Negative", "--source", "A",
                                    "--config", str(path)])
-    assert any_case.stdout.splitlines() == ["[7] 2026-03-02 09:30 a: Bank fined (Macro; negative -0.91)"]
+    assert any_case.stdout.splitlines() == ["[7] 2026-03-02 09:30 UTC a: Bank fined (Macro; negative -0.91)"]
+    elsewhere = runner.invoke(app, ["articles", "--source", "nope", "--config", str(path)])
+    assert elsewhere.stdout == "no articles match (no article came from a source 'nope'; sources: a)\n"
     typo = runner.invoke(app, ["articles", "--sentiment", "bad", "--config", str(path)])
     assert typo.exit_code == 1 and "sentiment 'bad' is not one of negative, neutral, positive" in typo.output
     as_json = runner.invoke(app, ["sources", "--json", "--config", str(path)]).stdout
@@ -173,7 +178,7 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
     health = runner.invoke(app, ["sources", "--config", str(path)])
     assert health.stdout.splitlines() == [
         "webhook https://hooks.slack.test/… (#47c64f) (not in the config: its alerts are held): 0 alerts delivered, "
-        "1 waiting; failing: HTTP 500 (2 attempts, next at 12:05 UTC)",  # the token is not shown
+        "1 waiting; failing: HTTP 500 (2 attempts, next at 2026-03-02 12:05 UTC)",  # the token is not shown
         "a: ok; last success 2026-03-02 10:00 UTC; 2 new in the last poll, 2 in 3 polls",
         "b: stale: no poll for 30 h (every 1 s) — is `verticals finance run` running?; last success "
         "2026-03-02 10:00 UTC; 0 new in the last poll, 0 in 1 polls",
@@ -396,6 +401,8 @@ def test_alert_commands_open_no_http_client_and_others_close_theirs(home, tmp_pa
     assert runner.invoke(app, ["alerts", "list", "--config", str(path)]).exit_code == 0
     acked = runner.invoke(app, ["alerts", "ack", "1", "--by", "alice", "--config", str(path)])
     assert acked.exit_code == 0 and "acknowledged alert 1" in acked.output
+    twice = runner.invoke(app, ["alerts", "ack", "1", "--config", str(path)])
+    assert twice.exit_code == 1 and re.search(r"alert 1 was acknowledged already, by alice at \d{4}-", twice.output)
     listed = runner.invoke(app, ["alerts", "list", "--all", "--config", str(path)]).stdout.splitlines()
     assert re.fullmatch(r"#1 Macro: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC \(baseline 1, "
                         r"z=5.2\), acknowledged by alice at \d{4}-\d\d-\d\d \d\d:\d\d UTC", listed[0])

@@ -82,6 +82,9 @@ def test_an_html_page_served_as_xml_is_no_healthy_empty_feed(server) -> None:
     server.routes["/page.xml"] = Route(body=b"<!DOCTYPE html><html><body><h1>News</h1></body></html>")
     with pytest.raises(FetchError, match='not an RSS/Atom feed; it is an HTML page: set kind = "page"'):
         poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/page.xml")))
+    server.routes["/sloppy.xml"] = Route(body=b"<html><body><p>News<br>more & more</body>")  # malformed as XML
+    with pytest.raises(FetchError, match='not an RSS/Atom feed; it is an HTML page: set kind = "page"'):
+        poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/sloppy.xml")))
     server.routes["/other.xml"] = Route(body=b"<catalogue><book>x</book></catalogue>")
     with pytest.raises(FetchError, match="not an RSS/Atom feed"):
         poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/other.xml")))
