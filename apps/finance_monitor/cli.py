@@ -444,7 +444,8 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
         tries = f"{w.attempts} attempt{'s' if w.attempts != 1 else ''}"
         error = f"; failing: {w.last_error} ({tries}, next at {w.next_attempt:%Y-%m-%d %H:%M} UTC)" \
             if isinstance(w.last_error, str) else ""
-        typer.echo(f"webhook {w.webhook}{gone}: {w.delivered} alerts delivered, {w.waiting} waiting{error}")
+        which = f"webhook {int(w.number)} ({w.format})" if w.in_config else "webhook"
+        typer.echo(f"{which} {w.webhook}{gone}: {w.delivered} alerts delivered, {w.waiting} waiting{error}")
     if not _rows_as_lines(frame, False, "no sources: none configured, none polled", "sources"):
         return
     for h in frame.itertuples():

@@ -198,6 +198,9 @@ class MonitorConfig:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"source names must be unique, repeated: {', '.join(dupes)}")
+        for kind, urls in (("sources", [s.url for s in self.sources]), ("webhooks", [w.url for w in self.webhooks])):
+            if repeated := sorted({u for u in urls if urls.count(u) > 1}):  # polled, or posted to, twice
+                raise ValueError(f"two {kind} have the same url {repeated[0]!r}")
 
     def source(self, name: str) -> SourceConfig:
         """The source called ``name`` (KeyError names the known ones)."""
@@ -231,30 +234,38 @@ def _type_problem(value: Any, kind: type) -> str | None:
     return None if fits else f"must be {_TYPE_WORDS.get(base, base.__name__)}"
 
 
+def _entry(key: str, i: int, raw: Any) -> str:
+    """How an error names the ``i``-th ``[[key]]`` table: counted from 1, with its name where it
+    has one (``[[sources]] 3 ("third")``; it read "[sources.2]")."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return f"[[{key}]] {i + 1}" + (f" ({name!r})" if isinstance(name, str) and name.strip() else "")
+
+
 def _build(cls: type, raw: Any, where: str, path: Path) -> Any:
-    """Instantiate a config dataclass from a TOML table, naming unknown keys and bad values."""
+    """Instantiate a config dataclass from a TOML table (``where``: how errors name it, "[fetch]"
+    or :func:`_entry`), naming unknown keys and bad values."""
     if not isinstance(raw, dict):
-        raise DataError(path, None, f"[{where}] must be a table", "see the example in config.py")
+        raise DataError(path, None, f"{where} must be a table", "see the example in config.py")
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise DataError(path, None, f"[{where}] has unknown keys {unknown}",
+        raise DataError(path, None, f"{where} has unknown keys {unknown}",
                         f"use only {sorted(known)}")
     missing = [f.name for f in fields(cls)
                if f.default is MISSING and f.default_factory is MISSING and f.name not in raw]
     if missing:
-        raise DataError(path, None, f"[{where}] is missing {', '.join(missing)}",
+        raise DataError(path, None, f"{where} is missing {', '.join(missing)}",
                         "add it (see the example in config.py)")
     hints = get_type_hints(cls)
     for key, value in raw.items():
         problem = _type_problem(value, hints[key])
         if problem:  # subtle: checked here so a string never reaches __post_init__'s comparisons
-            raise DataError(path, None, f"[{where}] {key} {problem}, got {value!r}",
+            raise DataError(path, None, f"{where} {key} {problem}, got {value!r}",
                             "fix the value in the config")
     try:
         return cls(**raw)
     except (TypeError, ValueError) as exc:
-        raise DataError(path, None, f"[{where}] {exc}", "fix the value in the config") from exc
+        raise DataError(path, None, f"{where} {exc}", "fix the value in the config") from exc
 
 
 def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> MonitorConfig:
@@ -268,11 +279,11 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Monitor
         if not isinstance(data.get(key, []), list):
             raise DataError(path, None, f"{key} must be an array of tables",
                             f"write each one as a [[{key}]] table")
-    sources = tuple(_build(SourceConfig, s, f"sources.{i}", path)
+    sources = tuple(_build(SourceConfig, s, _entry("sources", i, s), path)
                     for i, s in enumerate(data.get("sources", [])))
-    webhooks = tuple(_build(WebhookConfig, w, f"webhooks.{i}", path)
+    webhooks = tuple(_build(WebhookConfig, w, _entry("webhooks", i, w), path)
                      for i, w in enumerate(data.get("webhooks", [])))
-    parts = {key: _build(cls, data.get(key, {}), key, path)
+    parts = {key: _build(cls, data.get(key, {}), f"[{key}]", path)
              for key, cls in (("fetch", FetchConfig), ("alerts", AlertConfig),
                               ("models", ModelConfig))}
     if not isinstance(data.get("tickers", {}), dict):
@@ -283,7 +294,8 @@ def parse_config(data: dict[str, Any], path: str | Path = "<config>") -> Monitor
     try:
         return MonitorConfig(sources=sources, webhooks=webhooks, tickers=tickers, **parts)
     except ValueError as exc:
-        fix = "give each [[sources]] entry its own name" if "source names" in str(exc) else "fix the [tickers] table"
+        fix = "give each [[sources]] entry its own name" if "source names" in str(exc) else \
+            "keep one of them" if "same url" in str(exc) else "fix the [tickers] table"
         raise DataError(path, None, str(exc), fix) from exc
 
 

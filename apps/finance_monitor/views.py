@@ -312,8 +312,11 @@ def webhook_health(engine: Engine, webhooks: tuple[WebhookConfig, ...] = ()) -> 
             entry["waiting"] += 1
             if error:
                 entry.update(last_error=error, attempts=attempts, next_attempt=next_at)
-    configured = {w.url for w in webhooks}
-    return pd.DataFrame([{"webhook": shown_url(url), "in_config": url in configured, **entry}
-                         for url, entry in table.items()],
-                        columns=["webhook", "in_config", *blank])
+    # subtle: two hooks on one host read the same but for their hash: the config's number and
+    # format tell them apart
+    configured = {w.url: {"number": i, "format": w.format} for i, w in enumerate(webhooks, 1)}
+    gone = {"number": None, "format": None}
+    return pd.DataFrame([{"webhook": shown_url(url), "in_config": url in configured, **configured.get(url, gone),
+                          **entry} for url, entry in table.items()],
+                        columns=["webhook", "in_config", "number", "format", *blank])
 

@@ -189,7 +189,7 @@ def test_bad_config_and_bad_data_are_one_line_errors(home, tmp_path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[[sources]]\nname = "x"\nurl = "ftp://x"\n')
     assert error_lines(["poll-once", "--config", str(bad)]) == [
-        f"error: {bad}: [sources.0] source url must start with http:// or https://, "
+        f"error: {bad}: [[sources]] 1 ('x') source url must start with http:// or https://, "
         "got 'ftp://x' — fix the value in the config"]
     data = tmp_path / "t.csv"
     data.write_text("text,sentiment\nfine,positive\n,negative\n")

@@ -35,7 +35,7 @@ def test_config_round_trips_and_names_bad_values(tmp_path) -> None:
     path = tmp_path / "sources.toml"
     path.write_text(render_config(config))
     assert load_config(path) == config
-    with pytest.raises(DataError, match=r"sources\.0.*interval_s must be between 1 and 2678400 \(31 days\), got 0"):
+    with pytest.raises(DataError, match=r"\[\[sources\]\] 1 .*interval_s must be between 1 and 2678400 \(31 days\), got 0"):
         parse_config({"sources": [{"name": "a", "url": "http://a", "interval_s": 0}]}, "x.toml")
     with pytest.raises(DataError, match="unknown keys"):
         parse_config({"fetch": {"timeout": 3}}, "x.toml")
@@ -324,8 +324,8 @@ def test_webhook_payloads_and_backoff() -> None:
     ({"fetch": {"timeout_s": "fast"}}, r"\[fetch\] timeout_s must be a number, got 'fast'"),
     ({"fetch": {"allow_private": "yes"}}, r"\[fetch\] allow_private must be true or false"),
     ({"sources": [{"name": "a", "url": "http://a", "interval_s": "10"}]},
-     r"\[sources\.0\] interval_s must be an integer, got '10'"),
-    ({"sources": [{"name": "a"}]}, r"\[sources\.0\] is missing url"),
+     r"\[\[sources\]\] 1 \('a'\) interval_s must be an integer, got '10'"),
+    ({"sources": [{"name": "a"}]}, r"\[\[sources\]\] 1 \('a'\) is missing url"),
     ({"sources": [{"name": "a", "url": "http://"}]}, r"source url needs a host name"),
     ({"sources": [{"name": "a", "url": "http://a:99999/x"}]}, r"source url has an invalid host or port"),
     ({"sources": [{"name": "a", "url": "http://a", "kind": "rss"}]}, r"kind must be one of \['feed', 'page'\]"),
@@ -338,11 +338,14 @@ def test_webhook_payloads_and_backoff() -> None:
     ({"alerts": {"window_hours": float("nan")}}, r"\[alerts\] window_hours must be a finite number, got nan"),
     ({"alerts": {"window_hours": 1e7}}, r"\[alerts\] window_hours must be .* at most 8784 \(a year\)"),
     ({"sources": [{"name": "a", "url": "http://a", "interval_s": 99999999999999}]},
-     r"\[sources\.0\] interval_s must be between 1 and 2678400"),
+     r"\[\[sources\]\] 1 \('a'\) interval_s must be between 1 and 2678400"),
     ({"fetch": {"retries": 1000000}}, r"\[fetch\] retries must be between 0 and 10, got 1000000"),
     ({"alerts": {"min_volume": -1}}, r"\[alerts\] min_volume must be at least 1, got -1"),
     ({"alerts": {"cooldown_windows": -5}}, r"\[alerts\] cooldown_windows must be 0 or more, got -5"),
-    ({"webhooks": [{"url": "ftp://x"}]}, r"\[webhooks\.0\] webhook url must start with http:// or https://"),
+    ({"sources": [{"name": "a", "url": "http://a/x"}, {"name": "b", "url": "http://a/x"}]},
+     r"two sources have the same url 'http://a/x' — keep one of them"),
+    ({"webhooks": [{"url": "http://h/x"}, {"url": "http://h/x", "format": "slack"}]}, r"two webhooks have the same"),
+    ({"webhooks": [{"url": "ftp://x"}]}, r"\[\[webhooks\]\] 1 webhook url must start with http:// or https://"),
 ])
 def test_bad_config_values_are_one_line_errors_naming_the_key(data: dict, message: str) -> None:
     with pytest.raises(DataError, match=message) as caught:

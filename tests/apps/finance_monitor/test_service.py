@@ -208,6 +208,8 @@ def test_a_failing_webhook_is_tried_once_a_pass_and_the_others_still_get_theirs(
     report = service.deliver()
     assert (report.delivered, report.failed, report.pending) == (3, 1, 3)
     assert [path for path, _ in server.requests].count("/down") == 1
+    health = webhook_health(service.engine, hooks)  # both on one host: told apart by number and format
+    assert list(zip(health["number"], health["format"], health["waiting"])) == [(1, "json", 3), (2, "json", 0)]
 
 
 def test_a_webhook_at_a_private_address_needs_allow_private(home, server) -> None:
