@@ -38,6 +38,8 @@ def open_dashboard(script: Path, port: int, env: dict[str, str] | None = None,
     """Serve a Streamlit dashboard script on ``address`` (this machine only by default) until
     interrupted (every app's ``dashboard`` command). Usage statistics stay off: the suite runs
     offline."""
+    if not 1 <= port <= 65535:  # Streamlit's own answer was a traceback
+        raise VerticalsError(f"--port must be between 1 and 65535, got {port}")
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
                "--server.address", address, "--browser.gatherUsageStats", "false"]
     # subtle: exec, not a child process: Ctrl-C or a kill reaches Streamlit itself (a child

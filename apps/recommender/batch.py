@@ -35,6 +35,7 @@ from shared.storage import file_lock
 
 log = logging.getLogger(__name__)
 COLUMNS = ["user_id", "item_id", "score", "rank"]
+DIGITS = 6  # a score's decimals in the output: P(take) to 1e-6
 ENGINES = ("local", "ray")
 ChunkFn = Callable[[list[str]], pd.DataFrame]
 
@@ -142,8 +143,13 @@ def _prepare_work(plan: BatchPlan) -> set[int]:
 
 
 def score_part(users: list[str], score_chunk: ChunkFn) -> bytes:
-    """Score one chunk of users into the bytes of its Parquet part."""
-    return frame_bytes(score_chunk(users)[COLUMNS], ".parquet")
+    """Score one chunk of users into the bytes of its Parquet part, scores to ``DIGITS``
+    decimals (ranks from the full scores).
+
+    subtle: a score is the same in any chunk to ~1e-8 (ONNX over other batch shapes), not to the
+    bit: written with 17 digits, the file's bytes changed with --chunk-size and the engine."""
+    frame = score_chunk(users)[COLUMNS]
+    return frame_bytes(frame.assign(score=frame["score"].round(DIGITS)), ".parquet")
 
 
 def run_batch(plan: BatchPlan, score_chunk: ChunkFn, engine: str = "local",

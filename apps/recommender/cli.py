@@ -274,15 +274,15 @@ def schedule(items: Items, interactions: Interactions,
              once: Annotated[bool, typer.Option(help="Run the job now and exit.")] = False) -> None:
     """Score every user's top-k nightly with APScheduler (foreground; Ctrl-C stops)."""
     from .batch import writable_folder
-    from .schedule import nightly_job, start_scheduler
+    from .schedule import score_today, start_scheduler
     from .service import check_top_k
 
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise VerticalsError(f"--hour and --minute must be a time of day (0-23, 0-59), got {hour} and {minute}")
     writable_folder(out_dir, "--out-dir")  # now, not at 02:00 inside the job
     if once:
-        print(nightly_job(str(items), str(interactions), str(out_dir), top_k, prefix, pool))
+        print(score_today(str(items), str(interactions), str(out_dir), top_k, prefix, pool))
         return
-    if not (0 <= hour < 24 and 0 <= minute < 60):
-        raise VerticalsError(f"hour/minute must be a time of day, got {hour}:{minute}")
     check_top_k(top_k, pool)
     for path in (items, interactions):  # now, not at 02:00 inside the job
         check_file(path)

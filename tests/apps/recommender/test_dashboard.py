@@ -241,6 +241,8 @@ def test_cli_dashboard_passes_your_files_and_prefix(tiny: dict[str, Path],
     assert result.exit_code == 0, result.output
     # a dashboard has no login: this machine only, unless told to serve the network
     assert commands[0][commands[0].index("--server.address") + 1] == "127.0.0.1"
+    far = CliRunner().invoke(cli.app, ["dashboard", "--port", "99999"])
+    assert str(far.exception) == "--port must be between 1 and 65535, got 99999"
     assert {k: v for k, v in started[0].items() if k.startswith("VERTICALS_REC_")} == {
         "VERTICALS_REC_ITEMS": str(tiny["items"].resolve()),
         "VERTICALS_REC_INTERACTIONS": str(tiny["interactions"].resolve()),

@@ -403,6 +403,9 @@ def test_batch_candidates_resume_to_identical_file(service: RecommenderService,
     assert not out.exists()
     resumed = service.score(out, candidates=tiny["candidates"], chunk_size=1)
     assert resumed.skipped == 2 and out.read_bytes() == clean.out.read_bytes()
+    # in other chunks a score moved by ~1e-8, and with it the file's bytes: scores are to 1e-6
+    whole = service.score(tmp_path / "whole.parquet", candidates=tiny["candidates"], chunk_size=1000)
+    assert whole.out.read_bytes() == clean.out.read_bytes()
     frame = pd.read_parquet(out)
     expected = pd.read_csv(tiny["candidates"], dtype=str)
     assert len(frame) == len(expected) and frame.columns.tolist() == ["user_id", "item_id",
@@ -569,6 +572,21 @@ def test_schedule_refuses_what_would_fail_at_night_before_storing_a_job(
     assert errors[3] == (f"--out-dir: cannot write into {tmp_path / 'a-file' / 'out'} (not a "
                          "directory) — choose a folder you can write to")
     assert not (tmp_path / "home" / "verticals.db").exists()  # no job stored
+
+
+def test_a_nightly_run_on_bad_input_fails_in_one_line_and_the_scheduler_goes_on(
+        rec_home: Path, tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from apps.recommender.schedule import nightly_job
+
+    interactions = tmp_path / "interactions.csv"
+    interactions.write_text(tiny["interactions"].read_text() + "U001,NOPE,1,1737347407\n")
+    with caplog.at_level("ERROR"):
+        outcome = nightly_job(str(tiny["items"]), str(interactions), str(tmp_path / "out"), 3, "rec")
+    assert outcome.startswith("failed: ") and "unknown item_id 'NOPE'" in outcome
+    assert [r.getMessage() for r in caplog.records] == [f"recommender nightly scoring {outcome}"]
+    late = CliRunner().invoke(app, ["schedule", "--items", str(tiny["items"]), "--interactions", str(interactions),
+                                    "--out-dir", str(tmp_path / "out"), "--hour", "25", "--once"])
+    assert str(late.exception) == "--hour and --minute must be a time of day (0-23, 0-59), got 25 and 0"
 
 
 def test_nightly_job_reads_the_files_as_they_are_that_night(rec_home: Path, tiny: dict[str, Path],
