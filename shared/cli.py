@@ -361,7 +361,7 @@ def explain_cmd(
     predicted label's probability falls without it (printed strongest first; --json: every word
     in text order, for highlighting)."""
     from .classifier import load_classifier
-    from .explanations import explain
+    from .explanations import explain, read_chars
 
     classifier = load_classifier(name)
     kind = classifier.card.get("kind", "classifier")
@@ -377,13 +377,18 @@ def explain_cmd(
         raise VerticalsError(f"{name} is a classifier of single texts: drop --pair")
     attributions = explain(classifier, text, pair=pair)
     probs = classifier.predict_proba([text], pairs=[pair] if pair is not None else None)[0]
+    read = read_chars(classifier, text) if pair is None else None
+    unread = text[read:].strip() if read is not None else ""
     result = {"label": classifier.labels[int(probs.argmax())], "probability": round(float(probs.max()), 4),
-              "attributions": attributions}
+              "attributions": attributions, **({"unread": unread} if unread else {})}
     if as_json:
         print(json.dumps(result))
         return
     print(f"prediction: {result['label']} (p {result['probability']:.2f}); each word: how much that "
           "probability falls without it")
+    if unread:
+        print(f"note: the model reads {classifier.max_length} tokens; not read: “{unread[:60]}"
+              f"{'…' if len(unread) > 60 else ''}”")
     for token, score in sorted(attributions, key=lambda t: -abs(t[1]))[:10]:
         print(f"  {token:<20} {score:+.3f}")
 

@@ -74,20 +74,37 @@ def explain(
 ) -> list[tuple[str, float]]:
     """Words of ``text`` in order, each with its attribution toward ``target`` (a label name or
     index; default the predicted label): P(target | text) - P(target | text without the word).
-    ``pair`` is the second text of a cross-encoder (kept whole).
+    ``pair`` is the second text of a cross-encoder (kept whole). Only the words the model reads:
+    a text longer than its ``max_length`` is cut (:func:`read_chars`).
 
     >>> explain(clf, "refund my order")  # doctest: +SKIP
     [('refund', 0.71), ('my', 0.02), ('order', 0.09)]
     """
     if not text or not text.strip():
         raise VerticalsError("cannot explain an empty text — pass the text that was classified")
-    spans = word_spans(text)
+    # subtle: a word past the cut changes nothing when left out: it scored 0.0, read as "no part
+    # in the verdict" when the model never saw it
+    read = read_chars(classifier, text) if pair is None else None
+    spans = [(s, e) for s, e in word_spans(text) if read is None or s < read]
     variants = [text] + occlusions(text, spans)
     pairs = [pair] * len(variants) if pair is not None else None
     probs = np.asarray(classifier.predict_proba(variants, pairs=pairs))
     index = _target_index(list(classifier.labels), target, probs[0])
     drops = probs[0, index] - probs[1:, index]
     return [(text[s:e], round(float(d), 4)) for (s, e), d in zip(spans, drops, strict=True)]
+
+
+def read_chars(classifier: ProbabilisticClassifier, text: str) -> int | None:
+    """How many characters of ``text`` a classifier with a ``tokenizer`` and a ``max_length``
+    reads (``len(text)`` when it reads it all); None when it says neither."""
+    tokenizer, length = getattr(classifier, "tokenizer", None), getattr(classifier, "max_length", None)
+    if tokenizer is None or not length:
+        return None
+    encoded = tokenizer(text, truncation=True, max_length=length, return_offsets_mapping=True)
+    if len(encoded["input_ids"]) < length:
+        return len(text)
+    return max((end for (_, end), which in zip(encoded["offset_mapping"], encoded.sequence_ids(), strict=True)
+                if which == 0), default=0)
 
 
 def top_words(attributions: list[tuple[str, float]], k: int = 5) -> list[tuple[str, float]]:

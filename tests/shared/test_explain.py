@@ -37,3 +37,11 @@ def test_bad_targets_and_empty_text_are_clear(full_model, session_registry):
         explain(clf, "great app", target="meh")
     with pytest.raises(VerticalsError, match="empty text"):
         explain(clf, "   ")
+
+
+def test_words_past_the_models_length_are_left_out_not_scored_zero(full_model, session_registry):
+    clf = Classifier(session_registry.path("toy-full"))
+    text = "the product was terrible today " + "and then some more words " * 20
+    words = [w for w, _ in explain(clf, text)]
+    assert words and len(words) < len(text.split()) and words == text.split()[:len(words)]
+    assert clf.tokenizer(" ".join(words), truncation=False)["input_ids"].__len__() <= clf.max_length
