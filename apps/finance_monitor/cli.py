@@ -424,7 +424,9 @@ def trends(by: Annotated[TrendKind, typer.Option(help="Per topic or per ticker."
 
 
 @app.command()
-def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
+def sources(config: ConfigOpt = None, as_json: JsonFlag = False,
+            forget: Annotated[str | None, typer.Option(
+                help="Take a source the config no longer names off the list (its articles stay).")] = None) -> None:
     """Source health: last success, last error, new articles; sources the config no longer
     names are marked."""
     import pandas as pd
@@ -432,6 +434,10 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     from .views import health_frame, webhook_health
 
     try:
+        if forget is not None:
+            with _service(config) as service:
+                service.forget_source(forget)
+            typer.echo(f"forgot source {forget!r}", err=True)
         engine, loaded = _engine(config), _config(config, needs_config=False)
         frame, hooks = health_frame(engine, loaded.sources), webhook_health(engine, loaded.webhooks)
     except VerticalsError as exc:

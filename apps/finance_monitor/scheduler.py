@@ -48,9 +48,11 @@ def poll_job(config_path: str, source: str) -> None:
         service = service_for(config_path)
         report = service.poll_source(source)
         processed = service.process()
-        log.info("poll %s: ok=%s new=%d dup=%d classified=%d reworded=%d alerts=%s", source,
-                 report.ok, report.ingest.new, report.ingest.duplicates, processed.classified,
-                 processed.reworded, processed.new_alerts)
+        # subtle: classification takes every source's waiting articles, so its counts are not
+        # this source's (a log credited one source with another's surge)
+        log.info("poll %s: ok=%s new=%d dup=%d; then, over every source's waiting articles: classified=%d "
+                 "reworded=%d alerts=%s", source, report.ok, report.ingest.new, report.ingest.duplicates,
+                 processed.classified, processed.reworded, processed.new_alerts)
         if processed.models_missing:
             log.warning("poll %s: %s", source, processed.models_missing)
         _log_webhook_errors(processed.deliveries)

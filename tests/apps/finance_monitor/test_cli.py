@@ -183,6 +183,10 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
         "b: stale: no poll for 30 h (every 1 s) — is `verticals finance run` running?; last success "
         "2026-03-02 10:00 UTC; 0 new in the last poll, 0 in 1 polls",
         "old (not in the config): failing 2x: HTTP 404; last success never; 0 new in the last poll, 0 in 2 polls"]
+    forgot = runner.invoke(app, ["sources", "--forget", "old", "--config", str(path)])
+    assert forgot.exit_code == 0 and not any(line.startswith("old") for line in forgot.stdout.splitlines())
+    kept = runner.invoke(app, ["sources", "--forget", "a", "--config", str(path)])
+    assert kept.exit_code == 1 and "source 'a' is in the config: remove it there first" in kept.output
 
 
 def test_bad_config_and_bad_data_are_one_line_errors(home, tmp_path) -> None:

@@ -111,7 +111,7 @@ def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> Non
     at.selectbox[0].select(at.selectbox[0].options[-1]).run()
     assert not at.exception
     assert at.info[0].value.startswith("No history yet, so these are the most popular items you have not seen, "
-                                       "scored by")
+                                       "each item scored by the share of users who took it")
     assert not any("history" in w.value for w in at.warning)
     recs = at.dataframe[0].value
     # text interest (0 throughout) and the baseline (one number, in the caption) are not columns
@@ -121,7 +121,8 @@ def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> Non
     assert recs["score"].between(0, 100).all()
     shown = json.loads(at.dataframe[0].proto.columns)["score"]["type_config"]["format"]
     assert shown == "%.2f%%", "in percent to 0.01: 0.009 and 0.008 read 0.90% and 0.80%, not tied"
-    assert any("text interest is neutral (0), so not shown" in c.value for c in at.caption)
+    assert list(recs["score"]) == sorted(recs["score"], reverse=True), "the most taken first"
+    assert any(c.value.startswith("Score = the share of users who took the item") for c in at.caption)
 
 
 def test_dashboard_bi_encoder_card_that_kept_the_base_says_which_figure_serves(
