@@ -56,6 +56,8 @@ def test_dashboard_shows_alerts_and_acknowledges(filled) -> None:
     assert not at.exception, at.exception
     assert any(t.value.startswith("ACME: 8 negative of 8 articles") for t in at.text)
     assert len(at.tabs) == 6
+    # the models tab says what the test figures rest on (the demo's 1.000: 72 synthetic headlines)
+    assert any(c.value.startswith("Measured on ") and "a rough guide" in c.value for c in at.caption)
     assert any("baseline: the median count of negative articles" in c.value and
                "robust standard deviations" in c.value for c in at.caption)
     table = at.dataframe[0]
