@@ -98,6 +98,9 @@ def show_batch(path: str, user_id: str, service: RecommenderService) -> None:
         return
     mine = frame[frame["user_id"] == user_id].sort_values("rank")
     made = pd.Timestamp(Path(path).stat().st_mtime, unit="s").strftime("%Y-%m-%d %H:%M")
+    if unknown := int((~frame["item_id"].isin(service.items["item_id"])).sum()):  # titles read NaN
+        st.warning(f"{unknown:,} rows of {Path(path).name} name items this catalogue lacks: it was scored on "
+                   "another catalogue, so this user's list below may be incomplete or out of date.")
     st.caption(f"{Path(path).name}, written {made} UTC: {len(frame):,} rows for {frame['user_id'].nunique():,} "
                "users. The list above is scored now; this is what the last run delivered, and they differ "
                "after new interactions or models.")

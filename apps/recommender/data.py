@@ -46,12 +46,14 @@ def read_interactions(path: str | Path, items: pd.DataFrame | None = None) -> pd
     """Interactions with ``label`` as int and ``timestamp`` as int (row order when absent;
     :func:`is_timed` tells which)."""
     frame = read_table(path, ["user_id", "item_id", "label"], ["timestamp"])
-    bad = ~frame["label"].str.strip().isin(["0", "1"])
+    # "1.0" and "0.0" too: many exports write every number as a float
+    label = frame["label"].str.strip().replace({"1.0": "1", "0.0": "0"})
+    bad = ~label.isin(["0", "1"])
     if bad.any():
         row = int(bad.to_numpy().argmax())
         raise DataError(path, file_row(path, row), f"label must be 0 or 1, got {frame['label'][row]!r}",
                         "use 1 for clicked/bought and 0 for shown, not taken")
-    frame["label"] = frame["label"].astype(int)
+    frame["label"] = label.astype(int)
     timed = "timestamp" in frame
     frame["timestamp"] = _timestamps(frame, path)
     if timed:
@@ -328,11 +330,15 @@ def load_tallrec(path: str | Path) -> list[CtrExample]:
         if not isinstance(record, dict):
             raise DataError(path, row, f"record must be an object with 'input' and 'output', "
                             f"got {type(record).__name__}", "fix or drop the record")
-        answer = str(record.get("output", "")).strip().lower()
-        if answer not in ("yes.", "no.", "yes", "no"):
-            raise DataError(path, row, f"output must be 'Yes.' or 'No.', got {answer!r}",
+        if missing := [key for key in ("input", "output") if key not in record]:
+            raise DataError(path, row, f"record has no {' or '.join(repr(k) for k in missing)}",
                             "fix or drop the record")
-        liked, disliked, target = parse_ctr_input(str(record.get("input", "")))
+        given = str(record["output"]).strip()
+        answer = given.lower()
+        if answer not in ("yes.", "no.", "yes", "no"):
+            raise DataError(path, row, f"output must be 'Yes.' or 'No.', got {given!r}",
+                            "fix or drop the record")
+        liked, disliked, target = parse_ctr_input(str(record["input"]))
         if not target:
             raise DataError(path, row, "no target title in 'input'", "end the input with a "
                             'line like: Whether the user will like the target movie "Title"?')

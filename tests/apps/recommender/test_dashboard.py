@@ -92,6 +92,14 @@ def test_the_batch_jobs_scores_for_the_user_are_shown_beside_the_live_list(
     [batch] = [d.value for d in at.dataframe if list(d.value.columns) == ["rank", "title", "score"]]
     titles = dict(zip(items["item_id"], items["title"]))
     assert list(batch["title"]) == [titles[first], titles[second]] and list(batch["score"]) == [5.0, 2.0]
+    assert not any("this catalogue lacks" in w.value for w in at.warning)
+    other = tmp_path / "other.parquet"  # scored on a catalogue with an item this one lacks
+    pd.concat([pd.read_parquet(out), pd.DataFrame({"user_id": [user], "item_id": ["I-NEW"], "score": [0.9],
+                                                   "rank": [3]})]).to_parquet(other)
+    monkeypatch.setenv("VERTICALS_REC_SCORES", str(other))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+    assert any(w.value.startswith("1 rows of other.parquet name items this catalogue lacks") for w in at.warning)
+    monkeypatch.setenv("VERTICALS_REC_SCORES", str(out))
     as_csv = tmp_path / "scores.csv"  # `recommend score --out scores.csv` writes CSV: shown the same
     pd.read_parquet(out).to_csv(as_csv, index=False)
     monkeypatch.setenv("VERTICALS_REC_SCORES", str(as_csv))

@@ -55,6 +55,8 @@ def test_interactions_parse_labels_and_timestamps(tmp_path: Path, items) -> None
     frame = read_interactions(write(tmp_path / "x.csv", "user_id,item_id,label,timestamp\n"
                                     "u1,A,1,100\nu1,B,0,200\n"), items)
     assert frame["label"].tolist() == [1, 0] and frame["timestamp"].tolist() == [100, 200]
+    floats = read_interactions(write(tmp_path / "f.csv", "user_id,item_id,label\nu1,A,1.0\nu1,B,0.0\n"), items)
+    assert floats["label"].tolist() == [1, 0]  # as many exports write them
     no_time = read_interactions(write(tmp_path / "y.csv", "user_id,item_id,label\nu1,A,1\n"))
     assert no_time["timestamp"].tolist() == [0]
     dated = read_interactions(write(tmp_path / "z.csv", "user_id,item_id,label,timestamp\n"
@@ -122,6 +124,9 @@ def test_tallrec_movie_and_book_layouts(tmp_path: Path) -> None:
     ([{"input": 'Whether the user will like the target movie "Heat (1995)"?',
        "output": "Yes."}, 3], r"valid.json, row 2: record must be an object"),
     ([1, 2], r"valid.json, row 1: record must be an object .* got int"),
+    ([{"output": "Yes."}], r"valid.json, row 1: record has no 'input' — fix or drop the record"),
+    ([{"input": 'Whether the user will like the target movie "Heat (1995)"?', "output": "Maybe."}],
+     r"valid.json, row 1: output must be 'Yes.' or 'No.', got 'Maybe.'"),  # as written, not lower-cased
     ([{"input": "Whether the user will like the target", "output": "No."}],
      r"valid.json, row 1: no target title in 'input' — end the input with a line like"),
     ([{"input": 'User Preference: "Heat (1995)"\nWhether the user will like the target movie?',
