@@ -157,9 +157,10 @@ def _per_class_table(per_class: dict) -> str:
 
 @finetune_app.command("mlm")
 def mlm(
-    corpus: Annotated[Path, typer.Option(help="Unlabelled text: .txt (one per line) or CSV with text.")],
+    corpus: Annotated[Path, typer.Option(help="Unlabelled text: .txt (one per line) or a table with --text-col.")],
     name: str = typer.Option(..., help="Registry name of the adapted encoder."),
     base: str = "minilm", epochs: int = 1, max_length: int = 64, batch_size: int = 32,
+    text_col: Annotated[str, typer.Option(help="The text column of a table --corpus.")] = "text",
     as_json: JsonFlag = False,
 ) -> None:
     """Domain-adaptive masked-LM pretraining; then `finetune classify --base NAME` starts from it.
@@ -170,8 +171,8 @@ def mlm(
     from .pretrain import pretrain_mlm
     from .registry import get_registry
 
-    version = pretrain_mlm(read_texts(corpus), name=name, base=base, epochs=epochs, max_length=max_length,
-                           batch_size=batch_size)
+    version = pretrain_mlm(read_texts(corpus, text_col, "--text-col"), name=name, base=base, epochs=epochs,
+                           max_length=max_length, batch_size=batch_size)
     metrics = get_registry().card(name, version).get("metrics", {})
     notes = ["no held-out token was masked (too little text): no perplexity to report — add text"] \
         if metrics.get("perplexity_after") is None else \
@@ -187,17 +188,20 @@ def mlm(
 
 @finetune_app.command("contrastive")
 def contrastive(
-    pairs: Annotated[Path, typer.Option(help="CSV with query,positive columns.")],
+    pairs: Annotated[Path, typer.Option(help="CSV with query,positive columns (or as named below).")],
     name: str = typer.Option(..., help="Registry name of the tuned bi-encoder."),
-    base: str = "minilm", epochs: int = 1, batch_size: int = 32, as_json: JsonFlag = False,
+    base: str = "minilm", epochs: int = 1, batch_size: int = 32,
+    query_col: Annotated[str, typer.Option(help="The query column of --pairs.")] = "query",
+    positive_col: Annotated[str, typer.Option(help="The positive (passage) column of --pairs.")] = "positive",
+    as_json: JsonFlag = False,
 ) -> None:
     """Bi-encoder tuning with in-batch negatives on (query, positive) pairs."""
     from .contrastive import train_biencoder
     from .data import read_table
     from .registry import get_registry
 
-    frame = read_table(pairs, ["query", "positive"])
-    version = train_biencoder(list(zip(frame["query"], frame["positive"])), name=name, base=base,
+    frame = read_table(pairs, [query_col, positive_col], column_flags="--query-col/--positive-col")
+    version = train_biencoder(list(zip(frame[query_col], frame[positive_col])), name=name, base=base,
                               epochs=epochs, batch_size=batch_size, source=pairs)
     metrics = get_registry().card(name, version).get("metrics", {})
     held = metrics.get("n_heldout_pairs", 20)
@@ -304,6 +308,7 @@ def export(
         help="Texts to check agreement on (default: what the version keeps: a classifier's test "
              "set, a bi-encoder's held-out pairs, an encoder's held-out texts); a cross-encoder "
              "needs a table with query,passage columns.")] = None,
+    text_col: Annotated[str, typer.Option(help="The text column of a table --texts.")] = "text",
     as_json: JsonFlag = False,
 ) -> None:
     """Export to ONNX (+ int8, and bf16 on a CPU with native bf16), check agreement with the original, measure speed."""
@@ -315,7 +320,7 @@ def export(
     if embedder and kind in ("classifier", "cross_encoder"):
         raise VerticalsError(f"{name} is {a_kind(kind)}: it serves labels, not sentence vectors — "
                              "export it without --embedder")
-    check, pairs = _check_inputs(name, path, kind, texts)
+    check, pairs = _check_inputs(name, path, kind, texts, text_col)
     report = export_model(path, check, embed=embedder or kind in ("biencoder", "encoder"), int8=int8,
                           check_pairs=pairs)
     served = best_form(path)  # named from the report: no session is started to name it
@@ -328,7 +333,8 @@ def export(
              if failed else {})}, as_json)
 
 
-def _check_inputs(name: str, path: Path, kind: str, texts: Path | None) -> tuple[list[str], list[str] | None]:
+def _check_inputs(name: str, path: Path, kind: str, texts: Path | None,
+                  text_col: str = "text") -> tuple[list[str], list[str] | None]:
     """What ``models export`` checks agreement on: ``--texts``, else the texts the version keeps
     (``export.kept_texts``); a cross-encoder's (query, passage) pairs always come from ``--texts``."""
     from .data import read_table, read_texts
@@ -342,7 +348,7 @@ def _check_inputs(name: str, path: Path, kind: str, texts: Path | None) -> tuple
                                  "columns to check agreement on pairs")
         frame = read_table(texts, ["query", "passage"])
         return frame["query"].tolist()[:2000], frame["passage"].tolist()[:2000]
-    check = read_texts(texts) if texts is not None else kept_texts(path, kind)
+    check = read_texts(texts, text_col, "--text-col") if texts is not None else kept_texts(path, kind)
     if not check:
         raise VerticalsError(f"{name} keeps no texts to check agreement on: pass --texts FILE, one text "
                              "per line or a table with a text column")

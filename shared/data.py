@@ -283,11 +283,12 @@ def write_labelled(rows: Iterable[LabelledText], path: str | Path) -> Path:
     return atomic_write_text(path, frame.to_csv(index=False))
 
 
-def read_texts(path: str | Path) -> list[str]:
-    """Unlabelled text: one per line in a .txt file, or the ``text`` column of a table."""
+def read_texts(path: str | Path, text_col: str = "text", column_flags: str = "") -> list[str]:
+    """Unlabelled text: one per line in a .txt file, or the ``text_col`` column of a table
+    (``column_flags``: as :func:`read_table`)."""
     path = Path(path)
     if path.suffix.lower() != ".txt":
-        return read_table(path, ["text"])["text"].tolist()
+        return read_table(path, [text_col], column_flags=column_flags)[text_col].tolist()
     lines = [line.strip() for line in read_text_file(path, "a text file").splitlines() if line.strip()]
     if not lines:
         raise DataError(path, None, "has no text lines", "put one text per line")

@@ -113,7 +113,10 @@ def test_missing_column_names_an_option_only_where_there_is_one(tmp_path):
     assert classify.stderr.strip().endswith("add them to the header or pass --text-col/--label-col")
     contrastive = run_cli(tmp_path / "home", "finetune", "contrastive", "--pairs", str(bad), "--name", "x")
     assert contrastive.returncode == 1 and "missing column(s) query, positive" in contrastive.stderr
-    assert contrastive.stderr.strip().endswith("add them to the header"), contrastive.stderr
+    assert contrastive.stderr.strip().endswith("add them to the header or pass --query-col/--positive-col")
+    corpus = run_cli(tmp_path / "home", "finetune", "mlm", "--corpus", str(bad), "--name", "x")
+    assert corpus.stderr.strip().endswith("missing column(s) text (found: sentence, label) — add them to the "
+                                          "header or pass --text-col")
 
 
 def test_unseen_test_label_is_named(tmp_path, toy_files):
