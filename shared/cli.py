@@ -30,7 +30,7 @@ Address = Annotated[str, typer.Option(
                       "(the dashboards have no login).")]
 COLUMN_FLAGS = "--text-col/--label-col"  # the commands that read text,label tables take both
 INTERRUPTED = ("interrupted: model versions and outputs are written whole or not at all, so nothing half-written "
-               "was kept (a `recommend score` run resumes its finished chunks when rerun)")
+               "was kept; rerun the command to go on (a resumable job picks up its finished parts)")
 
 
 def open_dashboard(script: Path, port: int, env: dict[str, str] | None = None,
@@ -235,13 +235,18 @@ def retrain_cmd(
     emit(report.to_dict(), as_json)  # the schema `verticals finance retrain` prints too
 
 
+# the figures `models list` shows, in its order (a model has those its kind measures)
+HEADLINE_KEYS = ("accuracy", "macro_f1", "val_accuracy", "val_macro_f1", "val_auc", "perplexity_after",
+                 "recall_at_1_after", "mrr_after")
+
+
 def _headline(metrics: dict) -> dict:
     """Test accuracy, macro-F1 and ECE; a model trained without a test set shows its validation
     figures instead (``val_accuracy``, ``val_macro_f1``; a ranker's ``val_auc``), named as such;
     an encoder its held-out perplexity, a bi-encoder its held-out recall@1 and MRR."""
-    keys = ("accuracy", "macro_f1", "ece") if "accuracy" in metrics else \
-        ("val_accuracy", "val_macro_f1", "val_auc", "perplexity_after", "recall_at_1_after", "mrr_after")
+    keys = ("accuracy", "macro_f1", "ece") if "accuracy" in metrics else HEADLINE_KEYS[2:]
     return {k: v for k, v in metrics.items() if k in keys}
+
 
 
 @models_app.command("list")
@@ -262,9 +267,7 @@ def list_models(as_json: JsonFlag = False) -> None:
     if not rows:
         print("no models yet: `verticals finetune classify --train T.csv` registers one")
     for row in rows:
-        metrics = " ".join(f"{k}={row[k]:.3f}" for k in ("accuracy", "macro_f1", "val_accuracy", "val_macro_f1",
-                                                          "val_auc", "perplexity_after", "recall_at_1_after",
-                                                          "mrr_after") if isinstance(row.get(k), float))
+        metrics = " ".join(f"{k}={row[k]:.3f}" for k in HEADLINE_KEYS if isinstance(row.get(k), float))
         kind = row["kind"] or ""
         print(f"{row['name']:<28} {row['current'] or '-':<5} {kind:<14} {len(row['versions'])} version(s) "
               f"{metrics}")

@@ -31,7 +31,7 @@ from .data import LabelledText, fingerprint
 from .errors import DataError, VerticalsError
 from .evaluate import mrr, recall_at_k
 from .export import KEPT_TEXTS
-from .finetune import TrainConfig, finetune_classifier
+from .finetune import MIN_LENGTH, TrainConfig, finetune_classifier
 from .models import resolve_model
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
@@ -59,8 +59,9 @@ class BiencoderConfig:
             )
         if self.lr <= 0:
             raise VerticalsError(f"lr must be positive, got {self.lr}")
-        if self.max_length < 1:
-            raise VerticalsError(f"max_length must be at least 1, got {self.max_length}")
+        if self.max_length < MIN_LENGTH:
+            raise VerticalsError(f"max_length must be at least {MIN_LENGTH} (two tokens mark the text's start "
+                                 f"and end), got {self.max_length}")
         if not 0 <= self.warmup_ratio < 1:
             raise VerticalsError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if not 0.0 < self.heldout_fraction < 0.5:

@@ -96,9 +96,10 @@ def explain(
 
 def read_chars(classifier: ProbabilisticClassifier, text: str) -> int | None:
     """How many characters of ``text`` a classifier with a ``tokenizer`` and a ``max_length``
-    reads (``len(text)`` when it reads it all); None when it says neither."""
+    reads (``len(text)`` when it reads it all); None when it says neither, or when an embedding
+    probe (``head``) is averaged in: the probe's embedder reads up to its own length."""
     tokenizer, length = getattr(classifier, "tokenizer", None), getattr(classifier, "max_length", None)
-    if tokenizer is None or not length:
+    if tokenizer is None or not length or getattr(classifier, "head", None) is not None:
         return None
     encoded = tokenizer(text, truncation=True, max_length=length, return_offsets_mapping=True)
     if len(encoded["input_ids"]) < length:

@@ -88,7 +88,8 @@ class TrainConfig:
                     "layers"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise VerticalsError(f"{key} must be at least 1, got {getattr(self, key)}")
-        if self.max_length < MIN_LENGTH:  # [CLS] and [SEP] take 2: the tokenizer did not cut at 1 or 2
+        # [CLS] and [SEP] take 2: at 1 the tokenizer could not cut and read whole texts, at 2 none
+        if self.max_length < MIN_LENGTH:
             raise VerticalsError(f"max_length must be at least {MIN_LENGTH} (two tokens mark the text's start "
                                  f"and end), got {self.max_length}")
         if not 0 <= self.val_fraction < 0.5:
@@ -349,6 +350,9 @@ def train_classifier(
     config = config or TrainConfig()
     texts, labels = list(texts), [str(y) for y in labels]
     pairs = list(pairs) if pairs is not None else None
+    if pairs is not None and config.pair_attention == "both" and config.max_length < MIN_LENGTH + 2:
+        raise VerticalsError(f"max_length must be at least {MIN_LENGTH + 2} for pairs ([CLS] text [SEP] pair "
+                             f"[SEP]), got {config.max_length}")
     label_names = sorted(set(labels))
     if len(label_names) < 2:
         raise VerticalsError(f"need at least 2 labels to train a classifier, got {label_names}")

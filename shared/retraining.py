@@ -85,9 +85,10 @@ def score_on(classifier: Classifier, rows: Sequence[LabelledText]) -> dict:
 
 
 def judge_against_serving(name: str, version: str, rows: Sequence[LabelledText],
-                          registry: Registry | None = None) -> tuple[bool, str]:
+                          registry: Registry | None = None, lossless: bool = False) -> tuple[bool, str]:
     """Whether a freshly trained ``version`` of ``name`` should replace the version serving now:
-    both scored on ``rows`` here, each in the form that would serve it, and the new one wins
+    both scored on ``rows`` here, each in the form that would serve it (``lossless``: as a caller
+    that serves no int8 or bf16 loads it), and the new one wins
     when its macro-F1 is not worse (:func:`decide`). With nothing serving it wins; without rows
     to judge on it does not (the serving version stays); a serving version that does not know
     some of the rows' labels cannot be judged on them, and the new one wins.
@@ -103,11 +104,11 @@ def judge_against_serving(name: str, version: str, rows: Sequence[LabelledText],
         return True, f"{version} is the version serving"
     if not rows:
         return False, f"no test rows to compare it with {serving}, which keeps serving"
-    old = Classifier(registry.path(name, serving))
+    old = Classifier(registry.path(name, serving), lossless=lossless)
     unknown = sorted({r.label for r in rows} - set(old.labels))
     if unknown:
         return True, f"{serving} does not know the labels {unknown}: promoted"
-    return decide(score_on(old, rows), score_on(Classifier(registry.path(name, version)), rows))
+    return decide(score_on(old, rows), score_on(Classifier(registry.path(name, version), lossless=lossless), rows))
 
 
 def _fingerprint(rows: Sequence[LabelledText]) -> str:
@@ -154,10 +155,11 @@ def _check_new(new: Sequence[LabelledText]) -> list[LabelledText]:
 
 
 def retrain(
-    name: str, new: Sequence[LabelledText], registry: Registry | None = None
+    name: str, new: Sequence[LabelledText], registry: Registry | None = None, lossless: bool = False
 ) -> RetrainReport:
     """Retrain ``name`` with its card's recipe on old + ``new`` rows, save the result with
-    ``promote=False``, and promote it only if macro-F1 on the fixed ``eval.csv`` is not worse;
+    ``promote=False``, and promote it only if macro-F1 on the fixed ``eval.csv`` is not worse
+    (both scored in the forms that serve them; ``lossless``: as for :func:`judge_against_serving`);
     otherwise discard it (the report still names it and says why).
     A new row whose text is already in the old rows replaces it (a correction wins); card keys
     an app added (thresholds, templates) are carried over unchanged.
@@ -178,14 +180,14 @@ def retrain(
     relabelled = {r.text for r in new}  # a corrected label replaces the one trained on before
     rows = [r for r in read_labelled(old_dir / "train.csv") if r.text not in relabelled] + new
     config = TrainConfig.from_dict(card.get("params", {}))
-    old_metrics = score_on(Classifier(old_dir), fixed_eval)
+    old_metrics = score_on(Classifier(old_dir, lossless=lossless), fixed_eval)
     carried = {k: v for k, v in card.items() if k not in _FRESH_KEYS}
     extra = carried | {"retrained_from": old_version, "new_rows_fingerprint": given}
     result = finetune_classifier(rows, fixed_eval, config, name, card_extra=extra,
                                  registry=registry, test_path=old_dir / "eval.csv", promote=False)
     version = result.version
     try:
-        new_metrics = _judge(old_dir, registry.path(name, version), fixed_eval, config, result.metrics)
+        new_metrics = _judge(old_dir, registry.path(name, version), fixed_eval, config, result.metrics, lossless)
     except BaseException:
         registry.discard(name, version)
         raise
@@ -210,9 +212,9 @@ def retrain(
 
 
 def _judge(old_dir: Path, new_dir: Path, rows: Sequence[LabelledText], config: TrainConfig,
-           trained_metrics: dict) -> dict:
+           trained_metrics: dict, lossless: bool = False) -> dict:
     if _export_like(old_dir, new_dir, rows, config):
-        return score_on(Classifier(new_dir), rows)  # in the form that would serve
+        return score_on(Classifier(new_dir, lossless=lossless), rows)  # in the form that would serve
     return _summary(trained_metrics, [r.label for r in rows])
 
 

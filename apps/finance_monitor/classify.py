@@ -32,15 +32,16 @@ _EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")  # what "(https://...)" leaves
 
 def untrained(exc: ModelNotFoundError) -> str:
     """What to do when a finance model is missing: the core's message for a bare name goes on
-    about base names and directories. A name the registry lacks beside models it holds is most
-    likely mistyped in the config's ``[models]``: "finance-sentimnet" was sent to `finance demo`,
-    which trains "finance-sentiment" and still left it missing."""
+    about base names and directories. A name close to one the registry holds is most likely
+    mistyped in the config's ``[models]``: "finance-sentimnet" was sent to `finance demo`, which
+    trains "finance-sentiment" and still left it missing."""
+    from difflib import get_close_matches
+
     from shared import get_registry
 
     found = f"model {exc.name!r} not found" if exc.name else str(exc)
-    held = get_registry().names()
-    if exc.name and held:
-        return (f"{found} (the registry holds {', '.join(held)}): check the name in the config's [models], "
+    if exc.name and (close := get_close_matches(exc.name, get_registry().names(), n=3, cutoff=0.85)):
+        return (f"{found} (the registry holds {', '.join(close)}): check the name in the config's [models], "
                 "or train it with `verticals finance train`")
     return f"{found}: train it with `verticals finance demo` (small demo models, minutes) or `verticals finance train`"
 

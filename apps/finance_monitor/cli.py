@@ -96,8 +96,9 @@ def run(config: ConfigOpt = None,
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         if not _config(config).sources:  # it polled nothing, forever, without a word
-            typer.echo(f"note: {config_path(config)} names no sources, so there is nothing to poll: add "
-                       "[[sources]] entries (see config.py) and start `finance run` again", err=True)
+            typer.echo(f"note: {config_path(config)} names no sources, so this poller polls nothing (it still "
+                       "delivers webhooks and runs the nightly retrain): add [[sources]] entries (see config.py) "
+                       "and restart it", err=True)
         with poller_lock():  # one poller per home: they would take over each other's jobs
             if demo_feeds:
                 from .demo_feeds import DemoFeedServer

@@ -236,7 +236,7 @@ def _type_problem(value: Any, kind: type) -> str | None:
 
 def _entry(key: str, i: int, raw: Any) -> str:
     """How an error names the ``i``-th ``[[key]]`` table: counted from 1, with its name where it
-    has one (``[[sources]] 3 ("third")``; it read "[sources.2]")."""
+    has one (``[[sources]] 3 ('third')``; it read "[sources.2]")."""
     name = raw.get("name") if isinstance(raw, dict) else None
     return f"[[{key}]] {i + 1}" + (f" ({name!r})" if isinstance(name, str) and name.strip() else "")
 

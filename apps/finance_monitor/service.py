@@ -340,7 +340,7 @@ class FinanceService:
             raise VerticalsError(f"no pending {field} corrections — correct some articles first")
         if nightly and already_tried(name, pending.rows):
             return None
-        report = retrain_classifier(name, pending.rows)
+        report = retrain_classifier(name, pending.rows, lossless=not self.config.models.lossy)
         if report.promoted:
             mark_used(self.engine, pending.stamps)
         export_corrections(self.engine, field)

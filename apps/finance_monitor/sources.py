@@ -108,7 +108,9 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
     feed = feedparser.parse(content, response_headers=headers)
     articles = []
     for entry in feed.entries:
-        url = _absolute(entry.get("link") or entry.get("id") or "", base_url)
+        # subtle: only a link is read against the feed's address; a guid that is no address
+        # ("a1b2-3") became a made-up link under the feed's folder (as it is, ingest counts it bad)
+        url = _absolute(entry.get("link") or "", base_url) or entry.get("id") or ""
         title = strip_html(entry.get("title", ""))
         if not url or not title:
             continue  # subtle: an entry without link or title cannot be deduplicated or shown

@@ -171,7 +171,7 @@ def train_task(column: str, name: str, data: tuple[list[LabelledText], list[Labe
                                  registry=registry, promote=False)
     path = registry.path(name, result.version)
     export_model(path, [r.text for r in (test or train)][:CHECK_TEXTS])
-    promoted, reason = judge_against_serving(name, result.version, test, registry)
+    promoted, reason = judge_against_serving(name, result.version, test, registry, lossless=not lossy)
     if promoted:
         registry.promote(name, result.version)
     else:
@@ -252,7 +252,7 @@ def evaluate_models(test_path: str | Path, models: ModelConfig) -> dict:
     for column in columns:
         rows = read_column(test_path, column, min_classes=1)
         try:
-            classifier = load_classifier(names[column])
+            classifier = load_classifier(names[column], lossless=not models.lossy)  # as `run` serves it
         except ModelNotFoundError as exc:
             raise VerticalsError(untrained(exc)) from None
         # subtle: a label the model cannot predict ("Positive") would only lower the score

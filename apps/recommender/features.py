@@ -34,7 +34,7 @@ class FeatureStats:
     """What the features need to know about the past, fitted by :func:`fit_stats`."""
 
     popularity: dict[str, float] = field(default_factory=dict)
-    take_share: dict[str, float] = field(default_factory=dict)  # share of the takers who took the item
+    take_share: dict[str, float] = field(default_factory=dict)  # share of the users who took the item
     last_taken: dict[str, int] = field(default_factory=dict)
     user_categories: dict[str, dict[str, float]] = field(default_factory=dict)
     user_activity: dict[str, float] = field(default_factory=dict)
@@ -118,7 +118,7 @@ def fit_stats(interactions: pd.DataFrame, items: pd.DataFrame, now: int | None =
     return FeatureStats(
         popularity=log_scale(taken["item_id"].value_counts().to_dict()),
         take_share=(taken.drop_duplicates(["user_id", "item_id"])["item_id"].value_counts()
-                    / max(taken["user_id"].nunique(), 1)).to_dict(),
+                    / max(interactions["user_id"].nunique(), 1)).to_dict(),
         last_taken=taken.groupby("item_id")["timestamp"].max().astype(int).to_dict(),
         user_categories={u: category_shares(list(c)) for u, c in
                          taken_cats.groupby("user_id")["category"]},

@@ -70,7 +70,8 @@ class TrainConfig:
 class Recommendation:
     """One ranked item with its score breakdown and why it ranks:
     ``baseline + text_part + other_part == logit(score)``; ``parts`` splits the last two by
-    feature (each ``coef * standardised value``) and ``because`` is a clause (``"it is
+    feature (each ``coef * standardised value``; empty for a user with no history, scored by the
+    items' share of takers, not by the features) and ``because`` is a clause (``"it is
     popular"``, ``"you liked “A”"``: :meth:`.pipeline.Pipeline.because`)."""
 
     item_id: str
@@ -351,7 +352,7 @@ class RecommenderService:
                 category=str(self.items.loc[pipe.row[r.item_id], "category"]),
                 score=float(r.score), baseline=float(r.baseline), text_part=float(r.text_part),
                 other_part=float(r.other_part), features=values,
-                parts=dict(zip(features, row_parts.tolist())),
+                parts={} if note else dict(zip(features, row_parts.tolist())),
                 because=pipe.because(user, r.item_id, values)))
         return recs, note
 
@@ -383,11 +384,11 @@ class RecommenderService:
         :meth:`.pipeline.Pipeline.top_k`; a bigger pool finds more of what ranking the whole
         catalogue would, at a cost linear in its size)."""
         out = Path(out)
-        check_output(out, overwrite)
         for option, path in (("--items", self.items_path), ("--interactions", self.interactions_path),
                              ("--candidates", candidates)):
             if path is not None and out.resolve() == Path(path).resolve():  # --overwrite would destroy it
                 raise VerticalsError(f"{out} is the {option} file: choose another --out")
+        check_output(out, overwrite)
         if (candidates is None) == (top_k is None):
             raise VerticalsError("pass exactly one of --candidates FILE or --top-k K")
         check_top_k(top_k, pool)

@@ -226,6 +226,9 @@ def admin(service: SupportService) -> None:
                 st.error(_without_server_paths(str(err), path, path.name))
                 continue
             st.success(describe_kb_change(path.name, result))
+            if before is not None and result["removed"]:  # uploads are kept by file name
+                st.warning(f"{path.name} replaced the earlier upload of that name: the {result['removed']} "
+                           "document(s) it held and this file lacks are gone. Give a different file its own name.")
             if unlinked := result.get("templates_unlinked"):
                 note = unlinked_note(unlinked)
                 st.warning(note[0].upper() + note[1:] + ".")

@@ -133,7 +133,7 @@ def _header(path: Path) -> list[str]:
     if not first:
         raise DataError(path, None, "the file is empty",
                         "add a header and rows: question,answer (FAQ) or id,title,text[,url] (articles)")
-    if path.suffix == ".jsonl":
+    if path.suffix.lower() == ".jsonl":
         try:
             return list(json.loads(first).keys())
         except (json.JSONDecodeError, AttributeError) as err:
@@ -209,9 +209,18 @@ def _close(out: list[str], in_item: bool) -> None:
 
 
 def load_markdown(path: Path, root: Path | None = None) -> Document:
-    """One Markdown file -> one document; the first ``# heading`` is the title."""
+    """One Markdown file -> one document; the first ``# heading`` is the title, else a YAML
+    front matter's ``title:``, else the file name. The front matter is no text of the document.
+
+    subtle: a front matter ("---\ntitle: Bell and lights rules\ntags: [legal]\n---") was quoted
+    to customers as the answer's first sentence."""
     raw = read_text_file(path, "a Markdown file")
-    title, lines, pending = path.stem.replace("-", " ").capitalize(), [], ""
+    title = path.stem.replace("-", " ").capitalize()
+    if front := re.match(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", raw, re.S):
+        raw = raw[front.end():]
+        if named := re.search(r"^title:\s*[\"']?(.*?)[\"']?\s*$", front.group(1), re.M):
+            title = named.group(1) or title
+    lines, pending = [], ""
     for line in list_items(raw.splitlines()):
         if line.startswith("# ") and not lines and not pending:
             title = line[2:].strip()
@@ -241,16 +250,18 @@ def load_kb(path: str | Path) -> list[Document]:
     path = Path(path)
     if not path.exists():
         raise DataError(path, None, "no such file or folder", "check the path")
-    files = sorted(p for p in path.rglob("*") if p.suffix in KB_SUFFIXES) if path.is_dir() \
+    # a folder's hidden files and folders (".git") are no articles; "FAQ.CSV" is one
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in KB_SUFFIXES and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(path).parts)) if path.is_dir() \
         else [path]
     if not files:
         raise DataError(path, None, "no knowledge-base files found",
                         f"add files ending in {', '.join(KB_SUFFIXES)}")
     docs: list[Document] = []
     for file in files:
-        if file.suffix in (".md", ".markdown"):
+        if file.suffix.lower() in (".md", ".markdown"):
             docs.append(load_markdown(file, path if path.is_dir() else None))
-        elif file.suffix in (".csv", ".jsonl"):
+        elif file.suffix.lower() in (".csv", ".jsonl"):
             docs += load_table_kb(file)
         else:
             raise DataError(file, None, f"unsupported file type {file.suffix!r}",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from shared import LabelledText, Registry, read_table
-from shared.errors import VerticalsError
+from shared.errors import DataError, VerticalsError
 
 from .answer import (
     PERSON_REASON,
@@ -164,6 +164,7 @@ class SupportService:
 
     @property
     def speller(self) -> Speller:
+        """Typo correction towards the shop's own words (:attr:`shop`)."""
         return self.shop.speller
 
     def _examples(self) -> pd.DataFrame:
@@ -203,21 +204,34 @@ class SupportService:
         return result | self._unlinked_since(linked)
 
     def _as_before(self, path: str | Path, documents: list[Document]) -> list[Document]:
-        """A Markdown file added on its own keeps the id it has in the KB ("guides/gift-cards",
-        from its folder, not "gift-cards"), so an edited guide replaces its old text: the
-        document read from the same file, else the only one of that file name and title (an
-        unrelated "faq.md" does not replace "help/faq").
+        """Markdown documents keep the ids they have in the KB, so an edited guide replaces its
+        old text: the document read from the same file (a subfolder added on its own keeps
+        "sub/student", not "student"); a file added alone, else the only one of that file name
+        and title ("guides/gift-cards" for an edited "gift-cards.md"). Another file's document
+        under the same id with another title is not replaced: that is refused.
 
-        subtle: added alone (as every dashboard upload is), it was a second document, and the bot
-        cited the old text beside the new."""
-        if not (Path(path).is_file() and len(documents) == 1 and documents[0].kind == "markdown"):
-            return documents
-        doc, earlier = documents[0], self.store.markdown_sources()
-        same_file = [i for i, (source, _) in earlier.items() if source == doc.source]
-        same_name = [i for i, (_, title) in earlier.items()
-                     if (i == doc.doc_id or i.endswith("/" + doc.doc_id)) and title == doc.title]
-        match = same_file or (same_name if len(same_name) == 1 else [])
-        return [replace(doc, doc_id=match[0])] if match else documents
+        subtle: added alone (as every dashboard upload is), a guide was a second document, and
+        the bot cited the old text beside the new; a subfolder added after its folder took the
+        id "student" from the folder's own student.md and replaced it."""
+        earlier = self.store.markdown_sources()
+        by_file = {source: i for i, (source, _) in earlier.items()}
+        alone = Path(path).is_file() and len(documents) == 1
+        kept = []
+        for doc in documents:
+            if doc.kind == "markdown" and doc.source in by_file:
+                doc = replace(doc, doc_id=by_file[doc.source])
+            elif doc.kind == "markdown" and alone:
+                named = [i for i, (_, title) in earlier.items()
+                         if (i == doc.doc_id or i.endswith("/" + doc.doc_id)) and title == doc.title]
+                doc = replace(doc, doc_id=named[0]) if len(named) == 1 else doc
+            if doc.kind == "markdown" and doc.doc_id in earlier and earlier[doc.doc_id][0] != doc.source \
+                    and earlier[doc.doc_id][1] != doc.title:
+                source, title = earlier[doc.doc_id]
+                raise DataError(doc.source, None, f"its document id {doc.doc_id!r} is {title!r} from {source} "
+                                f"already, and this file's title is {doc.title!r}", "rename the file, or remove "
+                                f"that document first (`verticals support kb remove {doc.doc_id}`)")
+            kept.append(doc)
+        return kept
 
     def kb_remove(self, doc_ids: list[str]) -> dict:
         """Remove documents and their vectors: ``{"removed_chunks": n}``, plus the intents whose

@@ -325,12 +325,14 @@ def test_mlm_takes_its_lengths_and_says_when_its_held_out_texts_are_few(tmp_path
 def test_ctrl_c_says_what_was_kept(tmp_path):
     """Interrupted, the CLI exited 130 without a word: a user could not tell what was left."""
     import signal
-    import time
 
-    waiting = "import time, shared.cli as c; c.app = lambda: time.sleep(60); c.main()"
-    started = subprocess.Popen([sys.executable, "-c", waiting], cwd=ROOT, text=True, stderr=subprocess.PIPE,
+    napping = ("import sys, time, shared.cli as c\n"
+               "@c.app.command('nap')\n"
+               "def nap():\n    print('ready', file=sys.stderr, flush=True)\n    time.sleep(60)\n"
+               "sys.argv = ['verticals', 'nap']\nc.main()\n")
+    started = subprocess.Popen([sys.executable, "-c", napping], cwd=ROOT, text=True, stderr=subprocess.PIPE,
                                env={**os.environ, "VERTICALS_HOME": str(tmp_path)})
-    time.sleep(3)
+    assert started.stderr.readline().strip() == "ready"  # inside a command, as a user's Ctrl-C lands
     started.send_signal(signal.SIGINT)
     _, err = started.communicate(timeout=60)
-    assert started.returncode != 0 and "interrupted: model versions and outputs are written whole" in err
+    assert started.returncode == 130 and "interrupted: model versions and outputs are written whole" in err

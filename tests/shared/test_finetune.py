@@ -100,7 +100,9 @@ def test_bad_configs_name_the_value():
     with pytest.raises(VerticalsError, match="epochs must be at least 1, got 0"):
         TrainConfig(epochs=0)
     with pytest.raises(VerticalsError, match=r"max_length must be at least 3 \(two tokens mark"):
-        TrainConfig(max_length=2)  # the tokenizer cannot cut below its two marks: it read whole texts
+        TrainConfig(max_length=2)  # [CLS] [SEP]: none of the text (at 1 the tokenizer could not cut: all of it)
+    with pytest.raises(VerticalsError, match=r"max_length must be at least 5 for pairs"):
+        train_classifier(["a", "b"], ["x", "y"], TrainConfig(epochs=1, max_length=4), pairs=["p", "q"])
     with pytest.raises(VerticalsError, match="need at least 2 labels"):
         train_classifier(["a", "b"], ["x", "x"], TrainConfig(epochs=1))
     with pytest.raises(VerticalsError, match="drop --lora or --adversarial"):
@@ -162,5 +164,6 @@ def test_repeated_rows_stay_on_one_side_of_the_validation_split():
     labels = ["pos" if i % 2 else "neg" for i in range(40)] * 2
     train, val = _split(texts, labels, None, 0.2, seed=0)
     assert len(val) == 16 and not {texts[i] for i in val} & {texts[i] for i in train}
-    once, _ = _split(texts[:40], labels[:40], None, 0.2, seed=0)
-    assert len(once) == 32  # a file without repeats splits as before
+    # a file without repeats splits as before (indices from the split before this change)
+    assert _split([f"x{i}" for i in range(12)], ["a", "b"] * 6, None, 0.34, seed=0) == \
+        ([0, 2, 3, 5, 6, 7, 10, 11], [1, 4, 8, 9])

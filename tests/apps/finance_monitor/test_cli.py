@@ -88,7 +88,11 @@ def test_a_mistyped_model_name_names_the_models_the_registry_holds(home) -> None
     from apps.finance_monitor.classify import untrained
     from shared import ModelNotFoundError, Registry
 
-    Registry(home / "models").save("finance-sentiment", lambda d: (d / "w").write_text("x"), {"kind": "classifier"})
+    registry = Registry(home / "models")
+    for name in ("finance-sentiment", "support-intents"):
+        registry.save(name, lambda d: (d / "w").write_text("x"), {"kind": "classifier"})
+    assert untrained(ModelNotFoundError("gone", name="finance-topic")).endswith(
+        "train it with `verticals finance demo` (small demo models, minutes) or `verticals finance train`")
     assert untrained(ModelNotFoundError("gone", name="finance-sentimnet")) == (
         "model 'finance-sentimnet' not found (the registry holds finance-sentiment): check the name in the "
         "config's [models], or train it with `verticals finance train`")

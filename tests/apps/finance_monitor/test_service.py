@@ -300,6 +300,7 @@ def test_a_headline_gets_the_same_verdict_alone_and_in_any_batch(home, models) -
                  "Helios Energy cuts its outlook as demand slows", "Northwind Bank names a new chief financial officer"]
     classifier = ArticleClassifier(models.sentiment, models.topic)
     together = classifier.classify(headlines)
+    assert {classifier._sentiment.backend_name, classifier._topic.backend_name} <= {"model.onnx", "torch"}
     for headline, verdict in zip(headlines, together, strict=True):
         [alone] = classifier.classify([headline])
         assert (alone.sentiment, alone.topic) == (verdict.sentiment, verdict.topic)
@@ -338,10 +339,11 @@ def test_a_relative_link_is_read_against_its_feed_and_no_web_address_is_stored(h
     """A relative link was stored as "/news/1", and another site's story with that path dropped."""
     items = [("/news/1", STORY, ""), ("javascript:alert(1)", "Atlas Motors recalls cars", ""),
              ("urn:2", "Helios Energy cuts its outlook", "")]
-    server.routes["/a.xml"] = Route(body=rss(items))
+    guid = '<item><title>Northwind Bank names a new CFO</title><guid isPermaLink="false">a1b2-3</guid></item>'
+    server.routes["/a.xml"] = Route(body=rss(items).replace(b"</channel>", guid.encode() + b"</channel>"))
     service = FinanceService(make_config([("a", server.url("/a.xml"))]))
-    report = service.poll_source("a")
-    assert report.ingest.new == 1 and report.ingest.bad_link == 2
+    report = service.poll_source("a")  # the guid is no address: not made one under the feed's folder
+    assert report.ingest.new == 1 and report.ingest.bad_link == 3
     with session_scope(service.engine) as session:
         assert [u.url for u in session.scalars(select(ArticleUrl))] == [server.url("/news/1")]
 

@@ -166,6 +166,13 @@ def test_upload_reports_in_words_and_names_the_uploaded_file(bot_home: Path) -> 
     _button(at, "Add to knowledge base").click().run()
     assert not at.exception, at.exception
     assert [s.value for s in at.success] == ["kb_small.md: 1 document added, 1 chunk indexed"]
+    faq = ("faq_upload.csv", b"question,answer\nDo you rent kayaks?,No.\nIs there insurance?,Yes.\n", "text/csv")
+    other = ("faq_upload.csv", b"question,answer\nDo you sell roller skates?,No.\n", "text/csv")
+    for upload in (faq, other):  # another file of the same name: uploads are kept by file name
+        at.get("file_uploader")[0].set_value([upload]).run()
+        _button(at, "Add to knowledge base").click().run()
+    assert any(w.value.startswith("faq_upload.csv replaced the earlier upload of that name: the 2 document(s)")
+               for w in at.warning)
 
     bad = ("kb_bad.csv", b"foo,bar\n1,2\n", "text/csv")
     at.get("file_uploader")[0].set_value([bad]).run()

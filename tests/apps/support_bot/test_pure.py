@@ -572,6 +572,10 @@ def test_a_short_passage_is_quoted_whole_and_subheadings_stand_alone(tmp_path) -
     # alone; list numbers are not sentences
     assert sentences == ["Sold from 10 euros.", "Validity: Gift cards are valid for 3 years.",
                          "When is my order ready?", "Within 2 hours.", "Steps: Open the box.", "Fit the pedals."]
+    fronted = tmp_path / "noise.md"  # its front matter was quoted to customers
+    fronted.write_text("---\ntitle: 'Bell and lights rules'\ntags: [legal]\n---\nEvery bike has a bell.\n")
+    doc = load_markdown(fronted)
+    assert (doc.title, doc.text) == ("Bell and lights rules", "Every bike has a bell.")
 
 
 def test_list_markers_only_where_a_list_can_start() -> None:
@@ -762,3 +766,14 @@ def test_unknown_names_are_capitalised_words_the_shop_never_uses(message: str, n
     texts = ["We accept PayPal, Mastercard, Apple Pay and cards. We ship to Norway.", "where is my order", "cancel",
              "Our Harbour Street shop"]
     assert unknown_names(message, vocabulary(texts), Speller(texts).word) == names
+
+
+def test_a_folder_skips_hidden_files_and_reads_any_case_of_suffix(tmp_path: Path) -> None:
+    from apps.support_bot.knowledge import load_kb
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.md").write_text("# Git\n\nNot an article.\n")
+    (tmp_path / ".hidden.md").write_text("# Hidden\n\nNot an article.\n")
+    (tmp_path / "UPPER.MD").write_text("# Upper\n\nAn article.\n")
+    (tmp_path / "FAQ.CSV").write_text("question,answer\nDo you rent bikes?,Yes.\n")
+    assert sorted(d.title for d in load_kb(tmp_path)) == ["Do you rent bikes?", "Upper"]

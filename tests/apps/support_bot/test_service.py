@@ -436,6 +436,27 @@ def test_an_edited_markdown_guide_added_alone_replaces_the_one_its_folder_added(
     assert set(bot.retriever.index.ids) == {str(i) for i in bot.store.chunk_ids()}
 
 
+def test_a_subfolder_added_alone_keeps_its_ids_and_another_files_document_is_not_replaced(
+        bot: SupportService, tmp_path: Path) -> None:
+    """The subfolder's student.md took the id "student" from its folder's own and replaced it."""
+    folder = tmp_path / "kbx"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "student.md").write_text("# Student discount\n\nStudents get 10 percent off bikes.\n")
+    (folder / "sub" / "student.md").write_text("# Student discount again\n\nStudents get a free bell.\n")
+    assert bot.kb_add(folder)["added"] == 2
+    again = bot.kb_add(folder / "sub")
+    assert (again["unchanged"], again["removed"]) == (1, 0) and "replaced_from_other_files" not in again
+    titles = {d["id"]: d["title"] for d in bot.kb_list()}
+    assert (titles["student"], titles["sub/student"]) == ("Student discount", "Student discount again")
+    unrelated = tmp_path / "other" / "student.md"
+    unrelated.parent.mkdir()
+    unrelated.write_text("# Student bike loans\n\nStudents can borrow a bike for a term.\n")
+    with pytest.raises(DataError, match="its document id 'student' is 'Student discount' from .* already, and this "
+                                        "file's title is 'Student bike loans' — rename the file"):
+        bot.kb_add(unrelated)
+    assert {d["id"]: d["title"] for d in bot.kb_list()} == titles
+
+
 def test_readding_an_edited_faq_drops_the_old_question(bot: SupportService, tmp_path: Path) -> None:
     faq = tmp_path / "faq.csv"  # saved by Excel as "CSV UTF-8": it starts with a BOM
     faq.write_text("question,answer\nCan I bring my dog into the store?,Dogs on a lead are "
