@@ -18,6 +18,7 @@ from shared import (
     recall_at_k,
 )
 from shared.data import check_labels_known
+from shared.errors import VerticalsError
 
 from .intents import (
     CONFIDENCE_GRID,
@@ -48,6 +49,10 @@ def evaluate_intents(train_path: str | Path, test_path: str | Path, oos_label: s
     """
     rows = read_intents(train_path)
     test = read_labelled(test_path, min_classes=1)
+    labels = {r.label for r in rows} | {r.label for r in test}
+    if oos_label != "oos" and oos_label not in labels:  # "oos" rows were scored as one more intent
+        raise VerticalsError(f"--oos-label {oos_label!r} names no row of {train_path} or {test_path} (their labels: "
+                             f"{', '.join(sorted(labels)[:12])}) — pass the label your out-of-scope rows carry")
     # out-of-scope test rows need no training examples: the bot abstains on them
     check_labels_known(test, {r.label for r in rows} | {oos_label}, test_path)
     train, calib = split_calibration(rows)

@@ -151,9 +151,19 @@ def _check_unique(path: Path, ids: list[str]) -> None:
         seen[doc_id] = position
 
 
+def _check_urls(path: Path, urls: list[str]) -> None:
+    """Every link a citation will show is a web address (an empty cell: none)."""
+    for position, url in enumerate(urls):
+        if url.strip() and not re.match(r"https?://\S+$", url.strip()):
+            raise DataError(path, file_row(path, position), f"url must be a web address (http:// or https://), "
+                            f"got {url!r}", "fix it or leave the cell empty: citations show it to customers")
+
+
 def load_table_kb(path: Path) -> list[Document]:
     """FAQ CSV (``question,answer``) or KB CSV/JSONL (``id,title,text[,url]``)."""
     columns = _header(path)
+    if "url" in columns:
+        _check_urls(path, list(read_table(path, [], ["url"]).get("url", [])))
     if "question" in columns and "answer" in columns:
         frame = read_table(path, ["question", "answer"], ["id", "url"])
         ids = [r.get("id") or faq_id(r["question"]) for r in frame.to_dict("records")]

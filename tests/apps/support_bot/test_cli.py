@@ -52,6 +52,9 @@ def test_eval_intents_refuses_a_test_label_it_cannot_learn(bot_home: Path, tmp_p
     test.write_text("text,label\nwhere is my parcel,track_order\nupgrade my phone plan,upgrade_mobile\n")
     result = runner.invoke(app, ["eval-intents", "--train", str(DEMO / "intents.csv"), "--test", str(test)])
     assert "row 3: label 'upgrade_mobile' does not occur in the training data" in str(result.exception)
+    named = runner.invoke(app, ["eval-intents", "--train", str(DEMO / "intents.csv"), "--test", str(test),
+                                "--oos-label", "nothere"])  # its "oos" rows were scored as one more intent
+    assert "--oos-label 'nothere' names no row of" in str(named.exception)
 
 
 def test_unknown_document_is_an_error(bot_home: Path) -> None:

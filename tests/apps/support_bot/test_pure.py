@@ -777,3 +777,14 @@ def test_a_folder_skips_hidden_files_and_reads_any_case_of_suffix(tmp_path: Path
     (tmp_path / "UPPER.MD").write_text("# Upper\n\nAn article.\n")
     (tmp_path / "FAQ.CSV").write_text("question,answer\nDo you rent bikes?,Yes.\n")
     assert sorted(d.title for d in load_kb(tmp_path)) == ["Do you rent bikes?", "Upper"]
+
+
+def test_a_kb_url_that_is_no_web_address_is_refused_by_its_row(tmp_path: Path) -> None:
+    from apps.support_bot.knowledge import load_table_kb
+
+    articles = tmp_path / "kb.csv"  # a citation showed "[1] kb-x (kb-x, notaurl)" to customers
+    articles.write_text("id,title,text,url\nkb-w,W,Fine text.,https://x.example/w\nkb-x,,Some text.,notaurl\n")
+    with pytest.raises(DataError, match=r"kb.csv, row 3: url must be a web address .* got 'notaurl'"):
+        load_table_kb(articles)
+    articles.write_text("id,title,text,url\nkb-w,W,Fine text.,https://x.example/w\nkb-x,,Some text.,\n")
+    assert [d.url for d in load_table_kb(articles)] == ["https://x.example/w", ""]
