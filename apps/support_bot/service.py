@@ -205,10 +205,10 @@ class SupportService:
 
     def _as_before(self, path: str | Path, documents: list[Document]) -> list[Document]:
         """Markdown documents keep the ids they have in the KB, so an edited guide replaces its
-        old text: the document read from the same file (a subfolder added on its own keeps
-        "sub/student", not "student"); a file added alone, else the only one of that file name
-        and title ("guides/gift-cards" for an edited "gift-cards.md"). Another file's document
-        under the same id with another title is not replaced: that is refused.
+        old text: the id of the document read from the same file (a subfolder added on its own
+        keeps "sub/student", not "student"), else, for a file added alone, that of the only
+        document of its file name and title ("guides/gift-cards" for an edited "gift-cards.md").
+        Another file's document under the same id with another title is not replaced: refused.
 
         subtle: added alone (as every dashboard upload is), a guide was a second document, and
         the bot cited the old text beside the new; a subfolder added after its folder took the
