@@ -261,7 +261,7 @@ def test_knowledge_base_markdown_loads_nothing_and_links_show_their_address(bot_
     doc = tmp_path / "saddle.jsonl"
     doc.write_text(json.dumps({
         "id": "kb-saddle` ![d](http://evil.example/d.png) `", "title": f"Saddle care ![t]({evil}/t.png)",
-        "url": f"http://x.example/) ![u]({evil}/u.png",
+        "url": f"http://x.example/)![u]({evil}/u.png",  # one word: a web address to the KB's check
         "text": f"Clean the Quokka leather saddle with saddle soap. ![pix]({evil}/p.png) "
                 f"[Book a service]({evil}/login) or see [the guide][g].\n\n[g]: {evil}/g.png"}))
     SupportService().kb_add(doc)
