@@ -295,24 +295,18 @@ def _alert_record(view: AlertView) -> dict:
 def alerts_ack(alert_id: int, config: ConfigOpt = None, by: str = "cli") -> None:
     """Acknowledge an alert."""
     from .outbox import acknowledge
+    from .views import acknowledgement
 
     try:
-        done = acknowledge(_engine(config), alert_id, by)
+        engine = _engine(config)
+        done = acknowledge(engine, alert_id, by)
     except VerticalsError as exc:
         return _fail(exc)
     if not done:
-        from sqlalchemy import select
-
-        from shared import session_scope
-
-        from .store import AlertRow
-
-        with session_scope(_engine(config)) as session:
-            row = session.execute(select(AlertRow.acknowledged_at, AlertRow.acknowledged_by)
-                                  .where(AlertRow.id == alert_id)).first()
-        _fail(VerticalsError(f"alert {alert_id} does not exist" if row is None else
-                             f"alert {alert_id} was acknowledged already, by {row.acknowledged_by or 'someone'} "
-                             f"at {row.acknowledged_at:%Y-%m-%d %H:%M} UTC"))
+        earlier = acknowledgement(engine, alert_id)
+        _fail(VerticalsError(f"alert {alert_id} does not exist" if earlier is None else
+                             f"alert {alert_id} was acknowledged already, by {earlier[1] or 'someone'} "
+                             f"at {earlier[0]:%Y-%m-%d %H:%M} UTC"))
     typer.echo(f"acknowledged alert {alert_id}", err=True)
 
 

@@ -182,6 +182,15 @@ def _shown(score: float | None) -> float | None:
     return None if score is None else round(score, 2) + 0.0
 
 
+def acknowledgement(engine: Engine, alert_id: int) -> tuple[datetime | None, str | None] | None:
+    """When and by whom an alert was acknowledged: (None, None) while it is open; None when no
+    such alert exists."""
+    with session_scope(engine) as session:
+        row = session.execute(select(AlertRow.acknowledged_at, AlertRow.acknowledged_by)
+                              .where(AlertRow.id == alert_id)).first()
+    return None if row is None else (row.acknowledged_at, row.acknowledged_by)
+
+
 def topics(engine: Engine) -> list[str]:
     """The topics that occur among stored articles, sorted."""
     with session_scope(engine) as session:

@@ -162,10 +162,9 @@ def _check_urls(path: Path, urls: list[str]) -> None:
 def load_table_kb(path: Path) -> list[Document]:
     """FAQ CSV (``question,answer``) or KB CSV/JSONL (``id,title,text[,url]``)."""
     columns = _header(path)
-    if "url" in columns:
-        _check_urls(path, list(read_table(path, [], ["url"]).get("url", [])))
     if "question" in columns and "answer" in columns:
         frame = read_table(path, ["question", "answer"], ["id", "url"])
+        _check_urls(path, list(frame.get("url", [])))
         ids = [r.get("id") or faq_id(r["question"]) for r in frame.to_dict("records")]
         _check_unique(path, ids)
         return [
@@ -175,6 +174,7 @@ def load_table_kb(path: Path) -> list[Document]:
         ]
     if {"id", "text"} <= set(columns):
         frame = read_table(path, ["id", "text"], ["title", "url"])
+        _check_urls(path, list(frame.get("url", [])))
         _check_unique(path, list(frame["id"]))
         return [
             Document(r["id"].strip(), (r.get("title") or r["id"]).strip(), r["text"].strip(),
