@@ -27,7 +27,7 @@ demo: setup
 	$(BIN)/verticals finance demo
 	$(BIN)/verticals recommend demo
 	$(BIN)/streamlit run apps/home.py --server.headless true --server.address 127.0.0.1 \
-	  --browser.gatherUsageStats false
+	  --browser.gatherUsageStats false --client.toolbarMode minimal
 
 test: setup browser-deps
 	$(BIN)/pytest -q

@@ -41,7 +41,8 @@ def open_dashboard(script: Path, port: int, env: dict[str, str] | None = None,
     if not 1 <= port <= 65535:  # Streamlit's own answer was a traceback
         raise VerticalsError(f"--port must be between 1 and 65535, got {port}")
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-               "--server.address", address, "--browser.gatherUsageStats", "false"]
+               "--server.address", address, "--browser.gatherUsageStats", "false",
+               "--client.toolbarMode", "minimal"]  # no "Deploy" button: the suite runs offline
     # subtle: exec, not a child process: Ctrl-C or a kill reaches Streamlit itself (a child
     # outlived its killed parent and kept holding the port)
     os.execve(sys.executable, command, {**os.environ, **(env or {})})

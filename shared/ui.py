@@ -14,6 +14,13 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\(\s*<?([^\s)>]*)>?[^)]*\)")
 _UNESCAPED = re.compile(r"(?<!\\)((?:\\\\)*)([$~\[\]<])")
 
 
+def page_title(title: str) -> None:
+    """A dashboard's title, and its browser tab's; wide, as in the suite (run alone, the
+    default centred column cut tables' columns off)."""
+    st.set_page_config(page_title=f"{title} · verticals", layout="wide")
+    st.title(title)
+
+
 def markdown_text(text: str, keep_formatting: bool = False) -> str:
     """``text`` escaped to read literally in ``st.markdown``: ``"*Cheap* eats for $5 to $9"``
     -> ``"\\*Cheap\\* eats for \\$5 to \\$9"`` (no italics, no LaTeX between the dollars).
@@ -193,7 +200,7 @@ def explanation_text(label: str, attributions: list[tuple[str, float]], k: int =
     """
     from .explanations import top_words
 
-    pushed = [(w, s) for w, s in top_words(attributions, k) if s > 0]
+    pushed = [(w, s) for w, s in top_words(attributions, k) if s >= 0.005]  # "+0.00" said nothing
     if not pushed:
         return f"read as {label!r}; no single word carries it (each one alone changes little)"
     return f"read as {label!r} mostly for: " + ", ".join(f"{w} ({s:+.2f})" for w, s in pushed)

@@ -29,14 +29,16 @@ from apps.finance_monitor.views import (
     webhook_health,
 )
 from shared import VerticalsError
-from shared.ui import explanation_text, markdown_text, show_model_card
+from shared.ui import explanation_text, markdown_text, page_title, show_model_card
 
+ALERTS_POLL_S = 30  # the Alerts tab looks for new alerts this often by itself
 MEASURES = {"negatives": "negative articles", "negative_share": "negative share",
             "net_sentiment": "net sentiment", "count": "articles"}
 ARTICLE_TABLE = {  # what the article table shows first on a narrow screen, and how
     "title": st.column_config.TextColumn("title", width="large"),
     "topic": "topic", "sentiment": "sentiment",
-    "score": st.column_config.NumberColumn("score", format="%+.2f"),
+    "score": st.column_config.NumberColumn("score", format="%+.2f", help="The sentiment model's net score, "
+                                           "-1 negative to +1 positive; blank where an analyst set the sentiment"),
     "published": st.column_config.DatetimeColumn("published (UTC)", format="YYYY-MM-DD HH:mm"),
     "source": "source", "tickers": "tickers", "duplicates": "duplicates",
     "url": st.column_config.LinkColumn("link", display_text="open"), "id": "id"}
@@ -49,7 +51,10 @@ def get_service(path: str) -> FinanceService:
     return FinanceService(load_config(path))
 
 
+@st.fragment(run_every=ALERTS_POLL_S)
 def show_alerts(service: FinanceService) -> None:
+    """Open alerts (acknowledged ones too on demand); looks for new ones every
+    ``ALERTS_POLL_S`` seconds by itself, the page being one people watch."""
     if notice := st.session_state.pop("alert-notice", None):
         st.toast(notice)
     left, right = st.columns([1, 2])
@@ -57,7 +62,8 @@ def show_alerts(service: FinanceService) -> None:
     right.text_input("Acknowledge as", key="ack-by", placeholder="your name (else: dashboard)")
     found = alerts(service.engine, include_acknowledged=show_all)
     if not found:
-        st.info("No open alerts. Surges of negative news appear here with their articles.")
+        st.info(f"No open alerts. Surges of negative news appear here with their articles (checked every "
+                f"{ALERTS_POLL_S} s).")
         return
     config = service.config.alerts
     st.caption(f"baseline: the median count of negative articles per {config.window_hours:g}-hour "
@@ -290,7 +296,7 @@ def correct_form(service: FinanceService, found: dict) -> None:
 
 
 def main() -> None:
-    st.title("Finance monitor")
+    page_title("Finance monitor")
     path = default_config_path()
     if not path.exists():
         hint = ("Run `verticals finance demo` to create one" if path == home_config_path()

@@ -166,13 +166,17 @@ def articles_frame(engine: Engine, topic: str | None = None, sentiment: str | No
                    source: str | None = None, search: str | None = None,
                    limit: int = ARTICLE_LIMIT) -> pd.DataFrame:
     """Newest ``limit`` articles first, filtered by topic / sentiment / source / text
-    (case-insensitive, literal)."""
+    (case-insensitive, literal). An analyst's sentiment has no score: the model's is gone, and
+    the label's own (+1.00) read as a model's certainty."""
     query = (select(Article).where(*_article_filters(topic, sentiment, source, search))
              .order_by(Article.published.desc()).limit(limit))
     with session_scope(engine) as session:
+        found = session.scalars(query).all()
+        by_analyst = set(session.scalars(select(Correction.article_id).where(
+            Correction.field == "sentiment", Correction.article_id.in_([a.id for a in found]))))
         rows = [[a.id, a.published, a.source, a.title, a.topic, a.sentiment,
-                 _shown(a.sentiment_score), a.tickers, a.duplicates, a.url]
-                for a in session.scalars(query).all()]
+                 None if a.id in by_analyst else _shown(a.sentiment_score), a.tickers, a.duplicates, a.url]
+                for a in found]
     return pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
 
 

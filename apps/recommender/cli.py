@@ -247,7 +247,7 @@ def dashboard(port: int = 8503,
                        "without).")] = None,
               scores: Annotated[Path | None, typer.Option(
                   help="A `recommend score` output to show beside each user's list (default: "
-                       "the demo's).")] = None,
+                       "the demo's on the demo data; none with your files).")] = None,
               address: Address = "127.0.0.1") -> None:
     """Open the recommender dashboard (streamlit run) on the demo data or on your files."""
     if (items is None) != (interactions is None):

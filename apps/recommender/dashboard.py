@@ -20,7 +20,7 @@ from apps.recommender.service import DEMO_PREFIX, Recommendation, RecommenderSer
 from shared import get_registry, get_settings
 from shared.data import read_table
 from shared.errors import DataError, VerticalsError
-from shared.ui import markdown_text, show_model_card
+from shared.ui import markdown_text, page_title, show_model_card
 
 DEMO = Path(__file__).resolve().parents[2] / "datasets" / "recommender"
 NEW_USER = "(a new user with no history)"
@@ -113,8 +113,12 @@ def show_batch(path: str, user_id: str, service: RecommenderService) -> None:
                  column_config={"score": st.column_config.NumberColumn("score", format="%.2f%%")})
 
 
-def show_why(top: Recommendation) -> None:
-    """Why the first item ranks: the reason, then what each feature added to its logit."""
+def show_why(recs: list[Recommendation]) -> None:
+    """Why an item ranks (the first, or the one picked): the reason, then what each feature
+    added to its logit."""
+    picked = st.selectbox("Why this one?", range(len(recs)), key="why-item",
+                          format_func=lambda i: f"{i + 1}. {recs[i].title}")
+    top = recs[picked]
     reason = (f"Because {top.because}." if top.because else
               "No single feature lifted it above an average candidate.")
     st.markdown(f"**Why “{markdown_text(top.title)}”?** {markdown_text(reason)}")
@@ -127,7 +131,7 @@ def show_why(top: Recommendation) -> None:
                f"{top.baseline + sum(top.parts.values()):.2f} (score {100 * top.score:.2f}%).")
 
 
-st.title("Recommender")
+page_title("Recommender")
 demo = not (os.environ.get("VERTICALS_REC_ITEMS") or os.environ.get("VERTICALS_REC_INTERACTIONS"))
 files = (os.environ.get("VERTICALS_REC_ITEMS") or str(DEMO / "items.csv"),
          os.environ.get("VERTICALS_REC_INTERACTIONS") or str(DEMO / "interactions.csv"))
@@ -173,7 +177,7 @@ st.caption("Score = the share of users who took the item, in percent: with no hi
            + (" This ranker gives the text scores no weight: on its validation data they added nothing"
               " to the other features." if coef and not any(coef.get(f) for f in TEXT_FEATURES) else ""))
 if recs and not note:
-    show_why(recs[0])
+    show_why(recs)
 
 st.subheader("History")
 history = service.history(user_id)

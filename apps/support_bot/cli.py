@@ -116,7 +116,8 @@ def ask(
 @app.command()
 def handoffs(as_json: JsonFlag = False) -> None:
     """List open hand-off tickets."""
-    rows = [vars(t) for t in _service().handoffs()]
+    rows = [vars(t) | {"confidence": None if t.confidence is None else round(t.confidence, 3)}
+            for t in _service().handoffs()]
     emit({"tickets": rows} if as_json else rows, as_json)
 
 
@@ -127,12 +128,46 @@ def release(ticket_id: int) -> None:
 
 
 @app.command()
+def reply(ticket_id: int, text: str,
+          release: Annotated[bool, typer.Option("--release", help="Then give the conversation back to the bot.")]
+          = False) -> None:
+    """Answer a hand-off ticket's customer as an agent (their chat shows it)."""
+    service = _service()
+    turn_id = service.agent_reply(ticket_id, text, release)
+    done = " and released the conversation to the bot" if release else ""
+    print(f"replied to ticket {ticket_id} (turn {turn_id}){done}")
+
+
+@app.command()
+def conversation(conversation_id: str, as_json: JsonFlag = False) -> None:
+    """Show a conversation's turns, oldest first (masked as stored): the id is in
+    `support handoffs` and after each answer of `support ask`."""
+    service = _service()
+    if not service.store.has_conversation(conversation_id):
+        raise VerticalsError(f"no conversation {conversation_id!r}: `verticals support handoffs` lists the "
+                             "conversations waiting for an agent")
+    turns = service.conversation(conversation_id)
+    if as_json:
+        emit({"conversation_id": conversation_id, "status": service.conversation_status(conversation_id),
+              "turns": [vars(t) for t in turns]}, True)
+        return
+    for t in turns:
+        if t.question:
+            print(f"{t.created}  customer: {t.question}")
+        who = "agent" if t.kind == "agent" else f"bot ({t.kind}{', ' + t.intent if t.intent else ''})"
+        print(f"{t.created}  {who}: {t.answer}")
+    print(f"({service.conversation_status(conversation_id).replace('_', ' ')})", file=sys.stderr)
+
+
+@app.command()
 def gaps(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 50,
          as_json: JsonFlag = False) -> None:
     """Questions the bot could not answer or users down-voted, newest first, with the turn id
     that `teach` takes."""
+    service = _service()
+    taught = service.taught()
     rows = [{"turn_id": t.id, "question": t.question, "kind": t.kind, "intent": t.intent,
-             "confidence": round(t.confidence, 3)} for t in _service().gaps(limit)]
+             "confidence": round(t.confidence, 3), "taught_as": taught.get(t.id)} for t in service.gaps(limit)]
     emit({"gaps": rows} if as_json else rows, as_json)
 
 
@@ -141,6 +176,22 @@ def teach(turn_id: int, intent: str, as_json: JsonFlag = False) -> None:
     """Label a gap's question (by turn id) with an intent, the out-of-scope label or
     knowledge_base (answered by search); `retrain` learns from every such lesson."""
     emit(_service().teach(turn_id, intent), as_json)
+
+
+@app.command()
+def lessons(as_json: JsonFlag = False) -> None:
+    """The questions taught so far, oldest first: what the next `retrain` learns."""
+    rows = [vars(lesson) for lesson in _service().lessons()]
+    if not rows and not as_json:
+        print("no lessons yet: `verticals support gaps`, then `verticals support teach TURN INTENT`")
+        return
+    emit({"lessons": rows} if as_json else rows, as_json)
+
+
+@app.command()
+def unteach(turn_id: int, as_json: JsonFlag = False) -> None:
+    """Take back a lesson (by turn id): the next `retrain` leaves that question out."""
+    emit(_service().unteach(turn_id), as_json)
 
 
 @app.command()

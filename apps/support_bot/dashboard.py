@@ -10,19 +10,15 @@ import pandas as pd
 import streamlit as st
 
 from apps.support_bot.answer import PERSON_REASON
+from apps.support_bot.desk import KIND_WORDS, count_of, gaps, handoffs
 from apps.support_bot.knowledge import KB_SUFFIXES
 from apps.support_bot.service import BotSettings, SupportService, serving_stamp, unlinked_note
 from shared import atomic_write_bytes, get_settings
 from shared.errors import VerticalsError
-from shared.ui import markdown_text, show_model_card
+from shared.ui import markdown_text, page_title, show_model_card
 
 SAFE_IN_LINK = ":/?#@$&'*+,;=%~-._"  # kept as they are in a link's address; the rest is percent-encoded
-HANDOFF_PAGE = 20  # open hand-offs drawn at a time
 REPLY_POLL_S = 5  # how often a handed-off chat looks for an agent's reply
-KIND_WORDS = {"template": "answered from a template", "grounded": "answered from the knowledge base",
-              "handoff": "handed off", "unsure": "handed off", "waiting": "waiting for a colleague",
-              "courtesy": "greeting or thanks", "agent": "answered by a colleague", "invalid": "not a question"}
-VOTE_WORDS = {1: "thumbs up", -1: "thumbs down", None: "no vote"}
 
 
 @st.cache_resource(show_spinner="Loading the support bot…", max_entries=1)
@@ -30,11 +26,6 @@ def get_service(home: str, stamp: tuple) -> SupportService:
     """One warm service (models and index load once); ``stamp`` (:func:`serving_stamp`) makes
     a CLI ``train`` or ``kb add/remove`` load a fresh one on the next rerun."""
     return SupportService()
-
-
-def _when(stamp: str) -> str:
-    """A stored ISO time as people read it: ``"2026-12-03T03:40:25+00:00" -> "2026-12-03 03:40 UTC"``."""
-    return f"{stamp[:10]} {stamp[11:16]} UTC" if len(stamp) >= 16 and stamp[10] == "T" else stamp
 
 
 def source_link(url: str) -> str:
@@ -120,7 +111,28 @@ def conversation(service: SupportService, cid: str | None) -> None:
             else:
                 show_answer(message, service)
     if cid and service.conversation_status(cid) == "handed_off":
-        st.caption("A colleague has this conversation: their reply appears here by itself.")
+        st.caption("A colleague has this conversation: their reply appears here by itself, and this page's "
+                   "address brings you back to it. Something else to ask? Start a new conversation.")
+
+
+def restored(service: SupportService, cid: str) -> list[dict]:
+    """The chat's messages rebuilt from the record, for a page opened on its ``?c=`` address (a
+    reload, or a customer back for an agent's reply): stored masked, and citing whole chunks.
+
+    subtle: the chat lived in the browser session only; a reload while waiting for a colleague
+    lost the conversation, and with it the reply."""
+    turns = [t for t in service.conversation(cid) if t.kind != "agent"]  # replies: with_agent_replies
+    chunks = {c.chunk_id: c for c in service.store.chunks({i for t in turns for i in t.sources})}
+    messages = []
+    for t in turns:
+        if t.question:
+            messages.append({"role": "user", "text": t.question, "turn_id": t.id})
+        cited = [chunks[i] for i in t.sources if i in chunks]
+        messages.append({"role": "assistant", "text": t.answer, "kind": t.kind, "confidence": t.confidence,
+                         "intent": t.intent, "turn_id": t.id, "citations": [
+                             {"n": n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title, "url": c.url,
+                              "quote": c.text} for n, c in enumerate(cited, 1)]})
+    return messages
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -150,10 +162,14 @@ def chat(service: SupportService) -> None:
     if not service.kb_count():  # every rerun: a count, not the whole KB listed
         st.info("The knowledge base is empty: run `verticals support demo` or upload files "
                 "in the Admin tab.")
+    linked = st.query_params.get("c")
+    if "support_conversation" not in state and linked and service.store.has_conversation(linked):
+        state["support_conversation"], state["support_messages"] = linked, restored(service, linked)
     cid = state.get("support_conversation")
     if cid and st.button("New conversation", icon=":material/add_comment:"):
         state.pop("support_conversation")
         state["support_messages"] = []
+        st.query_params.pop("c", None)
         st.rerun()
     waiting = bool(cid) and service.conversation_status(cid) == "handed_off"
     picked = None
@@ -169,6 +185,8 @@ def chat(service: SupportService) -> None:
         st.error(str(err))
         return
     state["support_conversation"] = answer.conversation_id
+    if answer.conversation_id:  # the address leads back to the chat after a reload
+        st.query_params["c"] = answer.conversation_id
     # a blank message would show as an empty bubble: only the refusal is shown
     asked = [{"role": "user", "text": question, "turn_id": answer.turn_id}] if question.strip() else []
     state["support_messages"] += asked + [{"role": "assistant", **answer.to_dict()}]
@@ -182,19 +200,15 @@ def describe_kb_change(name: str, result: dict) -> str:
     ...                                    "chunks_indexed": 1, "chunks_removed": 0})
     'kb_small.md: 1 document added, 1 chunk indexed'
     """
-    docs = [f"{_count(result.get(key, 0), 'document')} {key}" for key in ("added", "updated", "removed")
+    docs = [f"{count_of(result.get(key, 0), 'document')} {key}" for key in ("added", "updated", "removed")
             if result.get(key)]
     if not docs:
-        return f"{name}: nothing new ({_count(result.get('unchanged', 0), 'document')} already up to date)"
+        return f"{name}: nothing new ({count_of(result.get('unchanged', 0), 'document')} already up to date)"
     if result.get("unchanged"):
-        docs.append(f"{_count(result['unchanged'], 'document')} unchanged")
-    chunks = [f"{_count(result.get(key, 0), 'chunk')} {word}" for key, word in
+        docs.append(f"{count_of(result['unchanged'], 'document')} unchanged")
+    chunks = [f"{count_of(result.get(key, 0), 'chunk')} {word}" for key, word in
               (("chunks_indexed", "indexed"), ("chunks_removed", "removed from the index")) if result.get(key)]
     return f"{name}: " + ", ".join(docs + chunks)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _without_server_paths(message: str, path: Path, name: str) -> str:
@@ -241,122 +255,34 @@ def admin(service: SupportService) -> None:
                 st.success(f"Re-indexed {service.reindex()} chunks")
             except VerticalsError as err:  # e.g. no retriever model trained yet
                 st.error(str(err))
+    if flash := st.session_state.pop("support_kb_flash", None):
+        for kind, text in flash:
+            getattr(st, kind)(text)
     docs = service.kb_list()
     st.caption(f"{len(docs)} documents, {sum(d['chunks'] for d in docs)} chunks")
     if docs:
         st.dataframe(pd.DataFrame(docs), hide_index=True)
+        columns = st.columns([3, 1], vertical_alignment="bottom")
+        gone = columns[0].multiselect("Remove documents", [d["id"] for d in docs], key="kb-remove",
+                                      placeholder="Pick document ids")
+        columns[1].button("Remove", key="kb-remove-button", disabled=not gone, on_click=_remove,
+                          args=(service, gone))
 
 
-def handoffs(service: SupportService) -> None:
-    if flash := st.session_state.pop("support_agent_flash", None):
-        getattr(st, flash[0])(flash[1])
-    tickets = service.handoffs()
-    if not tickets:
-        st.info("No open hand-offs.")
-        return
-    for t in handoff_page(tickets):
-        with st.container(border=True):
-            st.markdown(f"**#{t.id}** · `{t.conversation_id[:8]}` · {_when(t.created)} · {t.reason}")
-            # subtle: the customer's own words; as Markdown they could show the agent an image
-            # fetched from anywhere or a disguised link
-            st.text(t.question)
-            show_turns(service.conversation(t.conversation_id))
-            st.text_area("Reply to the customer", key=f"reply-{t.id}",
-                         placeholder="Appears in the customer's chat")
-            send, both, release = st.columns(3)
-            send.button("Send", key=f"send-{t.id}", on_click=_reply, args=(service, t.id, False))
-            both.button("Send and release", key=f"send-release-{t.id}", on_click=_reply,
-                        args=(service, t.id, True))
-            release.button("Release", key=f"release-{t.id}", on_click=_release, args=(service, t.id))
-
-
-def handoff_page(tickets: list) -> list:
-    """The tickets of the page the agent chose, ``HANDOFF_PAGE`` at a time, oldest first.
-
-    subtle: each ticket draws its conversation, a reply box and three buttons; with 1,000 open
-    every click took 12 s to redraw them all."""
-    if len(tickets) <= HANDOFF_PAGE:
-        return tickets
-    pages = -(-len(tickets) // HANDOFF_PAGE)
-    if st.session_state.get("handoff-page", 1) > pages:  # tickets were closed meanwhile
-        st.session_state["handoff-page"] = pages
-    page = st.number_input(f"Page, of {pages}", min_value=1, max_value=pages, key="handoff-page")
-    start = (int(page) - 1) * HANDOFF_PAGE
-    shown = tickets[start:start + HANDOFF_PAGE]
-    st.caption(f"{len(tickets)} open hand-offs, oldest first: {start + 1}–{start + len(shown)} shown")
-    return shown
-
-
-def show_turns(turns: list) -> None:
-    """The conversation as the agent needs it, in an expander that scrolls to the newest turn.
-
-    subtle: a fixed-height container scrolls itself only around ``st.chat_message`` elements;
-    without ``autoscroll`` the box opened on the oldest turn."""
-    waited = sum(t.kind == "waiting" for t in turns)
-    label = f"Conversation · {_count(len(turns), 'turn')}" + (f" · {waited} written while waiting" if waited else "")
-    with st.expander(label, expanded=waited > 0), st.container(height=360 if len(turns) > 3 else "content",
-                                                               autoscroll=True):
-        for turn in turns:
-            if turn.question:
-                st.caption(f"Customer · {_when(turn.created)}")
-                st.text(turn.question)
-            who = "Agent" if turn.kind == "agent" else f"Bot ({KIND_WORDS.get(turn.kind, turn.kind)})"
-            st.caption(f"{who} · {_when(turn.created)}")
-            st.markdown(markdown_text(turn.answer, keep_formatting=True))
-
-
-def _reply(service: SupportService, ticket_id: int, release: bool) -> None:
-    """Button callback: runs before the page, so the reply box can be emptied after sending."""
-    key = f"reply-{ticket_id}"
+def _remove(service: SupportService, doc_ids: list[str]) -> None:
+    """Button callback: remove the picked documents and their vectors, and say what it did."""
     try:
-        service.agent_reply(ticket_id, st.session_state.get(key) or "", release)
+        result = service.kb_remove(doc_ids)
     except VerticalsError as err:
-        st.session_state["support_agent_flash"] = ("error", str(err))
+        st.session_state["support_kb_flash"] = [("error", str(err))]
         return
-    st.session_state[key] = ""
-    done = " and released the conversation to the bot" if release else ""
-    st.session_state["support_agent_flash"] = ("success", f"Replied to #{ticket_id}{done}.")
-
-
-def _release(service: SupportService, ticket_id: int) -> None:
-    try:
-        service.release(ticket_id)
-    except VerticalsError as err:
-        st.session_state["support_agent_flash"] = ("error", str(err))
-
-
-def gaps(service: SupportService) -> None:
-    found = service.gaps()
-    rows = [{"question": t.question, "what happened": KIND_WORDS.get(t.kind, t.kind),
-             "feedback": VOTE_WORDS[t.feedback], "confidence": round(t.confidence, 3), "when": _when(t.created)}
-            for t in found]
-    if not rows:
-        st.info("No gaps yet: unanswered and down-voted questions show up here.")
-        return
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
-    teach(service, {t.id: t.question for t in found})
-
-
-def teach(service: SupportService, questions: dict[int, str]) -> None:
-    """Label a gap's question with an intent: a lesson for the intent model's next retrain
-    (`verticals support retrain`, or nightly with `support schedule`)."""
-    intents = service.intents
-    if intents is None:
-        return
-    st.subheader("Teach the intent model")
-    columns = st.columns(2)
-    turn = columns[0].selectbox("Question", list(questions), key="teach-turn",
-                                format_func=lambda i: questions[i][:90])
-    intent = columns[1].selectbox("Is", list(intents.labels), key="teach-intent",
-                                  help="oos: out of scope; knowledge_base: answered by search")
-    if st.button("Teach", key="teach-button"):
-        try:
-            lesson = service.teach(int(turn), intent)
-        except VerticalsError as err:
-            st.error(str(err))
-        else:
-            st.success(f"Taught as {lesson['intent']}: {lesson['lessons']} lesson(s) wait for the next retrain "
-                       "(`verticals support retrain`, or nightly with `verticals support schedule`).")
+    st.session_state["kb-remove"] = []
+    flash = [("success", f"Removed {count_of(len(doc_ids), 'document')} "
+                         f"({count_of(result['removed_chunks'], 'chunk')} taken out of the index)")]
+    if unlinked := result.get("templates_unlinked"):
+        note = unlinked_note(unlinked)
+        flash.append(("warning", note[0].upper() + note[1:] + "."))
+    st.session_state["support_kb_flash"] = flash
 
 
 def model(service: SupportService) -> None:
@@ -373,8 +299,12 @@ def model(service: SupportService) -> None:
         for tile, (key, value) in zip(tiles, held.items(), strict=True):
             tile.metric(key.replace("_", " "), f"{value:.3f}" if isinstance(value, float) else value)
     if templates := card.get("bot", {}).get("templates"):
-        st.caption("Each intent's answer template: the FAQ it was linked to.")
-        st.dataframe(pd.DataFrame({"intent": list(templates), "answers with": list(templates.values())}),
+        st.caption("Each intent's answer template: the FAQ it was linked to. A template no longer in the "
+                   "knowledge base is answered by search until the bot is trained again.")
+        held = {d["id"] for d in service.kb_list()}
+        st.dataframe(pd.DataFrame({"intent": list(templates), "answers with": list(templates.values()),
+                                   "in the knowledge base": ["yes" if doc in held else "no: removed"
+                                                             for doc in templates.values()]}),
                      hide_index=True)
     with st.expander("The whole calibration record (JSON)"):
         st.json({"thresholds": card.get("thresholds"), "calibration": held, "bot": card.get("bot"),
@@ -402,13 +332,14 @@ def decision_rows(card: dict) -> list[dict]:
              "meaning": meaning} for name, value, meaning in rows if value is not None]
 
 
-st.title("Support bot")
+page_title("Support bot")
 try:
     service = get_service(str(get_settings().home), serving_stamp())
 except VerticalsError as err:  # e.g. a database that cannot be opened
     st.error(str(err))
     st.stop()
-tabs = st.tabs(["Chat", "Admin", "Hand-offs", "Gaps", "Intent model"])
+waiting = service.store.open_ticket_count()
+tabs = st.tabs(["Chat", "Admin", f"Hand-offs ({waiting})" if waiting else "Hand-offs", "Gaps", "Intent model"])
 for tab, page in zip(tabs, (chat, admin, handoffs, gaps, model), strict=True):
     with tab:
         page(service)

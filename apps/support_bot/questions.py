@@ -32,7 +32,7 @@ _ASKS = re.compile(r"^(?:what|where|when|which|who|whom|whose|why|how|can|could|
                    r"would|should|shall|may|have|has)(?:'?s)?\b", re.I)  # "whats the max"
 # words that ask for nothing in particular: "Can you help?", "Could you please advise?", "What is going on?"
 _GENERIC = frozenset("help advise know let tell check going happening sure possible ok okay please could would "
-                     "can".split())
+                     "can should any idea ideas anything something suggest suggestions".split())
 # what a question asks of a subject it does not name: "how much?", "how long do I have?", "when?"
 _ASKING = frozenset("much many long soon fast far often cost costs take takes have has get need needs extra "
                     "more expensive cheap cheaper quick quickly minimum maximum min max limit price fee fees "
@@ -160,7 +160,8 @@ def focus(message: str) -> str:
         return message
     sentences = re.split(r"(?<=[.!?])\s+", message)
     asked = " ".join(s for s in sentences if s.rstrip().endswith("?"))
-    if len(tokenize(asked)) >= 2 and not is_follow_up(asked):
+    # subtle: by a count of two words, "Where is my order?" after a story was no question of its own
+    if names_a_subject(asked) and not is_follow_up(asked):
         return asked
     return " ".join(message.split()[-FOCUS_WORDS:])
 

@@ -489,7 +489,7 @@ class SupportService:
         41
         """
         if not isinstance(text, str) or not text.strip():
-            raise VerticalsError(f"a reply to ticket {ticket_id} needs some text, got {text!r}")
+            raise VerticalsError(f"the reply to ticket {ticket_id} is empty: write some text first")
         return self.store.add_agent_reply(ticket_id, text.strip(), release)
 
     def conversation(self, conversation_id: str, limit: int | None = None) -> list:
@@ -510,6 +510,10 @@ class SupportService:
         (handed off too, but they say nothing about what the KB lacks)."""
         return self.store.gaps(limit, except_reason=PERSON_REASON)
 
+    def taught(self) -> dict[int, str]:
+        """``{turn id: intent}`` of the questions labelled so far (the gaps' "taught as")."""
+        return {lesson.turn_id: lesson.intent for lesson in self.store.lessons()}
+
     # -- learning from the gaps --------------------------------------------------------------
     def teach(self, turn_id: int, intent: str) -> dict:
         """Label a customer question (a gap, by its turn id) with one of the intent model's
@@ -526,7 +530,18 @@ class SupportService:
 
     def lesson_rows(self) -> list[LabelledText]:
         """Every lesson as a labelled question (``support train`` and ``retrain`` learn them)."""
-        return [LabelledText(text, intent) for _, text, intent in self.store.lessons()]
+        return [LabelledText(lesson.question, lesson.intent) for lesson in self.store.lessons()]
+
+    def lessons(self) -> list:
+        """Every lesson (a labelled customer question), oldest first."""
+        return self.store.lessons()
+
+    def unteach(self, turn_id: int) -> dict:
+        """Take back a lesson: the next retrain leaves that question out. A model already
+        retrained on it keeps it until the next retrain."""
+        lesson = self.store.forget_lesson(turn_id)
+        return {"turn_id": turn_id, "question": lesson.question, "was": lesson.intent,
+                "lessons": len(self.store.lessons())}
 
     def retrain(self, nightly: bool = False) -> dict | None:
         """Retrain the intent model on its training data and every lesson, with its card's recipe

@@ -135,6 +135,18 @@ class Ticket:
     reason: str
     status: str
     created: str
+    intent: str | None = None  # the bot's best guess at the hand-off, and its confidence
+    confidence: float | None = None
+
+
+@dataclass
+class Lesson:
+    """A customer question an admin labelled with an intent (``support teach``)."""
+
+    turn_id: int
+    question: str  # as stored (masked)
+    intent: str
+    created: str
 
 
 def _conversation(s: Session, cid: str) -> ConversationRow:
@@ -151,8 +163,14 @@ def _turn(row: TurnRow) -> Turn:
                 row.confidence, json.loads(row.sources), row.feedback, row.created)
 
 
-def _ticket(row: TicketRow) -> Ticket:
-    return Ticket(row.id, row.conversation_id, row.question, row.reason, row.status, row.created)
+def _ticket(s: Session, row: TicketRow) -> Ticket:
+    """The ticket, with the intent and confidence of the turn that opened it: the turn with its
+    question stored in the same conversation just after the ticket (``SupportService._record``)."""
+    turn = s.scalars(select(TurnRow).where(
+        TurnRow.conversation_id == row.conversation_id, TurnRow.kind == "handoff",
+        TurnRow.question == row.question, TurnRow.created >= row.created).order_by(TurnRow.id).limit(1)).first()
+    return Ticket(row.id, row.conversation_id, row.question, row.reason, row.status, row.created,
+                  turn.intent if turn else None, turn.confidence if turn else None)
 
 
 class SupportStore:
@@ -361,7 +379,11 @@ class SupportStore:
         if status:
             query = query.where(TicketRow.status == status)
         with session_scope(self.engine) as s:
-            return [_ticket(r) for r in s.scalars(query).all()]
+            return [_ticket(s, r) for r in s.scalars(query).all()]
+
+    def open_ticket_count(self) -> int:
+        with session_scope(self.engine) as s:
+            return s.scalar(select(func.count()).select_from(TicketRow).where(TicketRow.status == "open"))
 
     def release(self, ticket_id: int) -> str:
         """Close a ticket and give the conversation back to the bot; returns its id."""
@@ -418,11 +440,20 @@ class SupportStore:
             s.add(lesson)
             return turn.question
 
-    def lessons(self) -> list[tuple[int, str, str]]:
-        """``(turn_id, question, intent)`` of every labelled question, oldest first."""
+    def lessons(self) -> list[Lesson]:
+        """Every labelled question, oldest first."""
         with session_scope(self.engine) as s:
             rows = s.scalars(select(LessonRow).order_by(LessonRow.created, LessonRow.turn_id)).all()
-            return [(r.turn_id, r.text, r.intent) for r in rows]
+            return [Lesson(r.turn_id, r.text, r.intent, r.created) for r in rows]
+
+    def forget_lesson(self, turn_id: int) -> Lesson:
+        """Take back the label of turn ``turn_id``'s question; returns the lesson forgotten."""
+        with session_scope(self.engine) as s:
+            row = s.get(LessonRow, turn_id)
+            if row is None:
+                raise VerticalsError(f"no lesson for turn {turn_id}: `verticals support lessons` lists them")
+            s.delete(row)
+            return Lesson(row.turn_id, row.text, row.intent, row.created)
 
     def gaps(self, limit: int = 50, except_reason: str | None = None) -> list[Turn]:
         """Questions the bot could not answer or users down-voted, newest first: what the KB is

@@ -67,6 +67,8 @@ def test_dashboard_shows_alerts_and_acknowledges(filled) -> None:
     assert "sentiment" not in table.value.columns and not any("since corrected" in c.value for c in at.caption)
     first = alerts(filled.engine)[0]
     filled.correct(first.articles[0]["id"], "sentiment", "neutral")
+    scores = articles_frame(filled.engine).set_index("id")["score"]  # the analyst's label has no score
+    assert scores.isna()[first.articles[0]["id"]] and scores.notna().sum() == len(scores) - 1
     at.run()
     assert any(t.value.startswith("ACME: 8 negative of 8 articles") for t in at.text), "counts as raised"
     assert "1 of its 8 negative articles since corrected to another sentiment: see each article's " \

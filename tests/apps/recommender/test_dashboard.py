@@ -71,6 +71,11 @@ def test_dashboard_shows_history_reranked_list_and_cards(dashboard_env: dict) ->
     assert baseline + bars["added to the logit"].sum() == pytest.approx(logit, abs=0.01)
     assert [e.label for e in at.expander][:1] == ["rec-ranker v1 (ranker)"]
     assert any("rests on" in w.value for w in at.warning)  # the thin validation, on the card
+    at.selectbox(key="why-item").set_value(2).run()  # any item's breakdown, not only the first's
+    why = next(m.value for m in at.markdown if m.value.startswith("**Why"))
+    assert markdown_text(recs["title"][2]) in why
+    logit = np.log(recs["score"][2] / (100 - recs["score"][2]))
+    assert baseline + chart_data(at)["added to the logit"].sum() == pytest.approx(logit, abs=0.01)
 
 
 def test_the_batch_jobs_scores_for_the_user_are_shown_beside_the_live_list(

@@ -28,7 +28,7 @@ def test_reply_then_release_gives_the_chat_back_to_the_bot(bot) -> None:
 
 @pytest.mark.parametrize(("ticket", "text", "message"), [
     (999, "hello", "no hand-off ticket 999"),
-    (None, "   ", "needs some text"),
+    (None, "   ", "is empty: write some text first"),
     ("released", "hello", "was already released at .* — reply to an open one"),
 ])
 def test_bad_replies_are_refused_in_one_line(bot, ticket, text: str, message: str) -> None:

@@ -67,6 +67,10 @@ def test_agent_reply_reaches_an_open_chat_by_itself(bot_home: Path, streamlit_se
     found = wait_for_text(browser, "The final ended 2-1", 60)
     browser.save_screenshot(str(tmp_path / "support_agent_reply.png"))
     assert found, "the agent's reply did not reach the open chat"
+    assert "?c=" in browser.current_url
+    browser.refresh()  # the page's address brings the conversation back, the reply with it
+    assert wait_for_text(browser, "The final ended 2-1", 120), "a reload lost the conversation"
+    assert "who won the football match yesterday?" in browser.find_element(By.TAG_NAME, "body").text
 
 
 def _chat_box(browser, by):

@@ -42,6 +42,37 @@ def test_kb_list_ask_and_remove(bot_home: Path) -> None:
     assert "templates_unlinked" not in _json(later) and "note:" not in later.stderr
 
 
+def test_an_agent_works_a_handoff_and_the_gaps_from_the_cli(bot_home: Path) -> None:
+    """handoffs (with the bot's guess) -> conversation -> reply --release; gaps -> teach ->
+    lessons -> unteach."""
+    handed = _json(runner.invoke(app, ["ask", "who won the football match yesterday?", "--json"]))
+    [ticket] = _json(runner.invoke(app, ["handoffs", "--json"]))["tickets"]
+    assert ticket["id"] == handed["ticket_id"] and abs(ticket["confidence"] - handed["confidence"]) < 1e-3
+    assert ticket["intent"] == handed["intent"]
+    shown = runner.invoke(app, ["conversation", handed["conversation_id"]])
+    assert shown.exit_code == 0 and "customer: who won the football match yesterday?" in shown.stdout
+    assert "(handed off)" in shown.stderr
+    replied = runner.invoke(app, ["reply", str(ticket["id"]), "We only cover orders, sorry.", "--release"])
+    assert replied.stdout.startswith(f"replied to ticket {ticket['id']} (turn ")
+    assert "released the conversation" in replied.stdout
+    turns = _json(runner.invoke(app, ["conversation", handed["conversation_id"], "--json"]))
+    assert turns["status"] == "bot" and turns["turns"][-1]["answer"] == "We only cover orders, sorry."
+    assert not _json(runner.invoke(app, ["handoffs", "--json"]))["tickets"]
+
+    assert runner.invoke(app, ["lessons"]).stdout.startswith("no lessons yet")
+    turn = handed["turn_id"]
+    _json(runner.invoke(app, ["teach", str(turn), "oos", "--json"]))
+    [gap] = [g for g in _json(runner.invoke(app, ["gaps", "--json"]))["gaps"] if g["turn_id"] == turn]
+    assert gap["taught_as"] == "oos"
+    [lesson] = _json(runner.invoke(app, ["lessons", "--json"]))["lessons"]
+    assert (lesson["turn_id"], lesson["intent"]) == (turn, "oos")
+    assert _json(runner.invoke(app, ["unteach", str(turn), "--json"]))["lessons"] == 0
+    again = runner.invoke(app, ["unteach", str(turn)])
+    assert f"no lesson for turn {turn}" in str(again.exception)
+    missing = runner.invoke(app, ["conversation", "typo-id"])
+    assert "no conversation 'typo-id'" in str(missing.exception)
+
+
 def test_an_unknown_conversation_is_an_error_not_a_new_chat(bot_home: Path) -> None:
     result = runner.invoke(app, ["ask", "where is my order?", "--conversation", "typo-id"])
     assert "no conversation 'typo-id'" in str(result.exception)

@@ -83,9 +83,36 @@ def test_handoff_queue_and_release(bot_home: Path) -> None:
     at = _app()
     at.chat_input[0].set_value("who won the football match yesterday?").run()
     assert any("not sure" in m.value for m in at.markdown)
+    assert [t.label for t in at.tabs][2] == "Hand-offs (1)"
     _button(at, "Release").click().run()
     assert not at.exception
+    assert [s.value for s in at.success] == ["Released #1: the bot answers that conversation again."]
     assert any("No open hand-offs" in i.value for i in at.info)
+    assert [t.label for t in at.tabs][2] == "Hand-offs"
+
+
+def test_the_address_brings_a_conversation_back(bot_home: Path) -> None:
+    """A reload (or a customer back later) finds the chat and the agent's reply since, by the
+    ``?c=`` the page's address carries."""
+    from apps.support_bot.service import SupportService
+
+    at = _app()
+    at.chat_input[0].set_value("How long are gift cards valid?").run()
+    at.chat_input[0].set_value("who won the football match yesterday?").run()
+    cid = at.session_state["support_conversation"]
+    assert at.query_params["c"] == cid
+    service = SupportService()
+    service.agent_reply(service.handoffs()[0].id, "The final ended 2-1.")
+
+    again = AppTest.from_file(SCRIPT, default_timeout=120)
+    again.query_params["c"] = cid
+    again.run()
+    assert not again.exception, again.exception
+    assert [m.name for m in again.chat_message] == ["user", "assistant", "user", "assistant", "agent"]
+    assert _agent_messages(again) == ["The final ended 2-1."]
+    assert [e.label for e in again.expander if e.label.startswith("[1]")]  # the citation, rebuilt
+    _button(again, "New conversation").click().run()
+    assert "c" not in again.query_params and [m.name for m in again.chat_message] == ["assistant"]
 
 
 def test_agent_replies_and_the_customer_sees_it(bot_home: Path) -> None:
@@ -133,7 +160,7 @@ def test_empty_or_stale_reply_is_refused_in_words(bot_home: Path) -> None:
     at.chat_input[0].set_value("who won the football match yesterday?").run()
     _button(at, "Send").click().run()
     assert not at.exception, at.exception
-    assert any("needs some text" in e.value for e in at.error)
+    assert any("is empty: write some text first" in e.value for e in at.error)
     assert not _agent_messages(at)
 
 
@@ -153,10 +180,19 @@ def test_gaps_are_described_in_words(bot_home: Path) -> None:
     at.chat_input[0].set_value("who won the football match yesterday?").run()
     row = _gaps_table(at).iloc[0]
     assert (row["what happened"], row["feedback"]) == ("handed off", "no vote")
-    at.selectbox(key="teach-intent").set_value("oos")
+    assert _button(at, "Teach").disabled  # no intent preselected for a careless click
+    at.selectbox(key="teach-intent").set_value("oos").run()
     _button(at, "Teach").click().run()
     assert not at.exception, at.exception
     assert [s.value for s in at.success][0].startswith("Taught as oos: 1 lesson(s) wait for the next retrain")
+    at.run()
+    assert _gaps_table(at).iloc[0]["taught as"] == "oos"
+    _button(at, "Forget it").click().run()  # taken back before the next retrain
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == [
+        "Forgot 'who won the football match yesterday?' → oos: the next retrain leaves it out."]
+    assert _gaps_table(at).iloc[0]["taught as"] == ""
+    assert not [b for b in at.button if b.label == "Forget it"]  # no lessons left to list
 
 
 def test_upload_reports_in_words_and_names_the_uploaded_file(bot_home: Path) -> None:
@@ -173,6 +209,24 @@ def test_upload_reports_in_words_and_names_the_uploaded_file(bot_home: Path) -> 
         _button(at, "Add to knowledge base").click().run()
     assert any(w.value.startswith("faq_upload.csv replaced the earlier upload of that name: the 2 document(s)")
                for w in at.warning)
+
+
+def test_admin_removes_documents_and_says_what_went(bot_home: Path) -> None:
+    from apps.support_bot.service import SupportService
+
+    at = _app()
+    template = "faq-what-are-your-store-opening-hours"
+    at.multiselect(key="kb-remove").set_value([template, "guides/gift-cards"]).run()
+    _button(at, "Remove").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success][0].startswith("Removed 2 documents (")
+    assert any(w.value.startswith("The answer template of store_hours is no longer in the knowledge base")
+               for w in at.warning)
+    assert at.multiselect(key="kb-remove").value == []
+    ids = {d["id"] for d in SupportService().kb_list()}
+    assert template not in ids and "guides/gift-cards" not in ids
+    templates = [d.value for d in at.get("dataframe") if "in the knowledge base" in d.value.columns][0]
+    assert templates.set_index("intent").loc["store_hours", "in the knowledge base"] == "no: removed"
 
     bad = ("kb_bad.csv", b"foo,bar\n1,2\n", "text/csv")
     at.get("file_uploader")[0].set_value([bad]).run()
@@ -277,7 +331,7 @@ def test_knowledge_base_markdown_loads_nothing_and_links_show_their_address(bot_
 
 
 def test_open_hand_offs_are_drawn_a_page_at_a_time(bot_home: Path) -> None:
-    from apps.support_bot.dashboard import HANDOFF_PAGE
+    from apps.support_bot.desk import HANDOFF_PAGE
     from apps.support_bot.store import SupportStore
 
     store = SupportStore()

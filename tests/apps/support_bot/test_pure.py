@@ -188,6 +188,9 @@ def test_a_long_message_is_read_by_its_questions_or_its_last_sentences() -> None
     kept = focus(story + "The front wheel is bent. Can you help?")  # a question without a subject
     assert kept.endswith("The front wheel is bent. Can you help?") and len(kept.split()) <= 50
     assert focus("Where is my order?") == "Where is my order?"
+    assert focus(story + "Where is my order?") == "Where is my order?"  # one word of its own is enough
+    for vague in ("What should I do?", "Any ideas?"):
+        assert focus(story + vague).endswith(vague) and len(focus(story + vague).split()) == 50
 
 
 def test_combined_answers_number_citations_on_and_leave_the_unanswered_to_a_colleague() -> None:

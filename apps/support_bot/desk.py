@@ -1,0 +1,173 @@
+"""The agents' side of the support dashboard: the hand-off queue (reply, release) and the gaps
+(questions the bot could not answer or users down-voted) with the lessons taught from them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from apps.support_bot.service import SupportService
+from shared.errors import VerticalsError
+from shared.ui import markdown_text
+
+HANDOFF_PAGE = 20  # open hand-offs drawn at a time
+KIND_WORDS = {"template": "answered from a template", "grounded": "answered from the knowledge base",
+              "handoff": "handed off", "unsure": "handed off", "waiting": "waiting for a colleague",
+              "courtesy": "greeting or thanks", "agent": "answered by a colleague", "invalid": "not a question"}
+VOTE_WORDS = {1: "thumbs up", -1: "thumbs down", None: "no vote"}
+
+
+def _when(stamp: str) -> str:
+    """A stored ISO time as people read it: ``"2026-12-03T03:40:25+00:00" -> "2026-12-03 03:40 UTC"``."""
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if len(stamp) >= 16 and stamp[10] == "T" else stamp
+
+
+def count_of(n: int, noun: str) -> str:
+    """``count_of(2, "turn") -> "2 turns"``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def handoffs(service: SupportService) -> None:
+    if flash := st.session_state.pop("support_agent_flash", None):
+        getattr(st, flash[0])(flash[1])
+    tickets = service.handoffs()
+    if not tickets:
+        st.info("No open hand-offs.")
+        return
+    for t in handoff_page(tickets):
+        with st.container(border=True):
+            guess = f" · the bot's guess: {markdown_text(t.intent)} ({t.confidence:.2f})" if t.intent else ""
+            st.markdown(f"**#{t.id}** · `{t.conversation_id[:8]}` · {_when(t.created)} · "
+                        f"{markdown_text(t.reason)}{guess}")
+            # subtle: the customer's own words; as Markdown they could show the agent an image
+            # fetched from anywhere or a disguised link
+            st.text(t.question)
+            show_turns(service.conversation(t.conversation_id))
+            st.text_area("Reply to the customer", key=f"reply-{t.id}",
+                         placeholder="Appears in the customer's chat")
+            send, both, release = st.columns(3)
+            send.button("Send", key=f"send-{t.id}", on_click=_reply, args=(service, t.id, False))
+            both.button("Send and release", key=f"send-release-{t.id}", on_click=_reply,
+                        args=(service, t.id, True))
+            release.button("Release", key=f"release-{t.id}", on_click=_release, args=(service, t.id))
+
+
+def handoff_page(tickets: list) -> list:
+    """The tickets of the page the agent chose, ``HANDOFF_PAGE`` at a time, oldest first.
+
+    subtle: each ticket draws its conversation, a reply box and three buttons; with 1,000 open
+    every click took 12 s to redraw them all."""
+    if len(tickets) <= HANDOFF_PAGE:
+        return tickets
+    pages = -(-len(tickets) // HANDOFF_PAGE)
+    if st.session_state.get("handoff-page", 1) > pages:  # tickets were closed meanwhile
+        st.session_state["handoff-page"] = pages
+    page = st.number_input(f"Page, of {pages}", min_value=1, max_value=pages, key="handoff-page")
+    start = (int(page) - 1) * HANDOFF_PAGE
+    shown = tickets[start:start + HANDOFF_PAGE]
+    st.caption(f"{len(tickets)} open hand-offs, oldest first: {start + 1}–{start + len(shown)} shown")
+    return shown
+
+
+def show_turns(turns: list) -> None:
+    """The conversation as the agent needs it, in an expander that scrolls to the newest turn.
+
+    subtle: a fixed-height container scrolls itself only around ``st.chat_message`` elements;
+    without ``autoscroll`` the box opened on the oldest turn."""
+    waited = sum(t.kind == "waiting" for t in turns)
+    label = f"Conversation · {count_of(len(turns), 'turn')}" + (f" · {waited} written while waiting" if waited else "")
+    with st.expander(label, expanded=waited > 0), st.container(height=360 if len(turns) > 3 else "content",
+                                                               autoscroll=True):
+        for turn in turns:
+            if turn.question:
+                st.caption(f"Customer · {_when(turn.created)}")
+                st.text(turn.question)
+            who = "Agent" if turn.kind == "agent" else f"Bot ({KIND_WORDS.get(turn.kind, turn.kind)})"
+            st.caption(f"{who} · {_when(turn.created)}")
+            st.markdown(markdown_text(turn.answer, keep_formatting=True))
+
+
+def _reply(service: SupportService, ticket_id: int, release: bool) -> None:
+    """Button callback: runs before the page, so the reply box can be emptied after sending."""
+    key = f"reply-{ticket_id}"
+    try:
+        service.agent_reply(ticket_id, st.session_state.get(key) or "", release)
+    except VerticalsError as err:
+        st.session_state["support_agent_flash"] = ("error", str(err))
+        return
+    st.session_state[key] = ""
+    done = " and released the conversation to the bot" if release else ""
+    st.session_state["support_agent_flash"] = ("success", f"Replied to #{ticket_id}{done}.")
+
+
+def _release(service: SupportService, ticket_id: int) -> None:
+    try:
+        service.release(ticket_id)
+    except VerticalsError as err:
+        st.session_state["support_agent_flash"] = ("error", str(err))
+        return
+    st.session_state["support_agent_flash"] = ("success", f"Released #{ticket_id}: the bot answers that "
+                                               "conversation again.")
+
+
+def gaps(service: SupportService) -> None:
+    found, taught = service.gaps(), service.taught()
+    rows = [{"question": t.question, "what happened": KIND_WORDS.get(t.kind, t.kind),
+             "feedback": VOTE_WORDS[t.feedback], "confidence": round(t.confidence, 3), "when": _when(t.created),
+             "taught as": taught.get(t.id, "")} for t in found]
+    if not rows:
+        st.info("No gaps yet: unanswered and down-voted questions show up here.")
+    else:
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        teach(service, {t.id: t.question for t in found})
+    lessons(service)
+
+
+def teach(service: SupportService, questions: dict[int, str]) -> None:
+    """Label a gap's question with an intent: a lesson for the intent model's next retrain
+    (`verticals support retrain`, or nightly with `support schedule`)."""
+    intents = service.intents
+    if intents is None:
+        return
+    st.subheader("Teach the intent model")
+    columns = st.columns(2)
+    turn = columns[0].selectbox("Question", list(questions), key="teach-turn",
+                                format_func=lambda i: questions[i][:90])
+    # subtle: no label until one is picked; the first label, preselected, was taught by a careless click
+    intent = columns[1].selectbox("Is", list(intents.labels), key="teach-intent", index=None,
+                                  placeholder="Pick the right intent",
+                                  help="oos: out of scope; knowledge_base: answered by search")
+    if st.button("Teach", key="teach-button", disabled=intent is None):
+        try:
+            lesson = service.teach(int(turn), intent)
+        except VerticalsError as err:
+            st.error(str(err))
+        else:
+            st.success(f"Taught as {lesson['intent']}: {lesson['lessons']} lesson(s) wait for the next retrain "
+                       "(`verticals support retrain`, or nightly with `verticals support schedule`).")
+
+
+def lessons(service: SupportService) -> None:
+    """The lessons taught so far, and a way to take one back before the next retrain."""
+    if flash := st.session_state.pop("support_lesson_flash", None):
+        getattr(st, flash[0])(flash[1])
+    taught = service.lessons()
+    if not taught:
+        return
+    st.subheader(f"Lessons for the next retrain ({len(taught)})")
+    st.dataframe(pd.DataFrame([{"question": lesson.question, "taught as": lesson.intent,
+                                "when": _when(lesson.created)} for lesson in taught]), hide_index=True)
+    questions = {lesson.turn_id: f"{lesson.question[:80]} → {lesson.intent}" for lesson in taught}
+    columns = st.columns([3, 1], vertical_alignment="bottom")
+    turn = columns[0].selectbox("Lesson", list(questions), key="unteach-turn", format_func=questions.get)
+    columns[1].button("Forget it", key="unteach-button", on_click=_unteach, args=(service, turn))
+
+
+def _unteach(service: SupportService, turn_id: int) -> None:
+    try:
+        lesson = service.unteach(int(turn_id))
+    except VerticalsError as err:  # e.g. forgotten in another tab meanwhile
+        st.session_state["support_lesson_flash"] = ("error", str(err))
+        return
+    st.session_state["support_lesson_flash"] = (
+        "success", f"Forgot {lesson['question'][:80]!r} → {lesson['was']}: the next retrain leaves it out.")
