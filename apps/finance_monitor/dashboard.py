@@ -250,17 +250,22 @@ def show_corrections(service: FinanceService) -> None:
                "only if it is not worse on the fixed test set.")
     if notice := st.session_state.pop("correction-notice", None):
         st.success(notice)
-    article_id = int(st.number_input("Article id (see the Articles tab)", min_value=1, step=1,
-                                     key="c-id"))
-    found = article(service.engine, article_id)
-    if found is None:
+    # subtle: it opened on article 1, whatever the analyst had been reading
+    typed = st.number_input("Article id", min_value=1, step=1, value=None, key="c-id",
+                            placeholder="the one detailed in the Articles tab")
+    article_id = int(typed) if typed is not None else st.session_state.get("f-detail")
+    if article_id is None:
+        st.info("Choose an article in the Articles tab, or type its id.")
+        found = None
+    elif (found := article(service.engine, int(article_id))) is None:
         st.info(f"No article with id {article_id}.")
     else:
         show_article(found)
         correct_form(service, found)
     st.dataframe(corrections_frame(service.engine), hide_index=True, width="stretch",
-                 column_config={"at": st.column_config.DatetimeColumn("at (UTC)",
-                                                                      format="YYYY-MM-DD HH:mm")})
+                 column_config={"article_id": "article", "model_said": "the model said",
+                                "analyst_says": "the analyst says",
+                                "at": st.column_config.DatetimeColumn("at (UTC)", format="YYYY-MM-DD HH:mm")})
 
 
 def correct_form(service: FinanceService, found: dict) -> None:

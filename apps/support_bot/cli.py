@@ -257,6 +257,10 @@ def demo(as_json: JsonFlag = False) -> None:
 
 
 @app.command()
-def dashboard(port: int = 8502, address: Address = "127.0.0.1") -> None:
+def dashboard(port: int = 8502, address: Address = "127.0.0.1",
+              chat_only: Annotated[bool, typer.Option(
+                  "--chat-only", help="Only the chat: the page for customers (no admin, hand-off, gaps or "
+                                      "model tabs; agents use a dashboard without it).")] = False) -> None:
     """Open the support dashboard (streamlit run)."""
-    open_dashboard(Path(__file__).with_name("dashboard.py"), port, address=address)
+    open_dashboard(Path(__file__).with_name("dashboard.py"), port, address=address,
+                   env={"VERTICALS_SUPPORT_CHAT_ONLY": "1" if chat_only else ""})

@@ -3,6 +3,7 @@ intent model's card. Runs alone (``verticals support dashboard``) or as a page o
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -18,6 +19,7 @@ from shared.errors import VerticalsError
 from shared.ui import markdown_text, page_title, show_model_card
 
 SAFE_IN_LINK = ":/?#@$&'*+,;=%~-._"  # kept as they are in a link's address; the rest is percent-encoded
+CHAT_ONLY = os.environ.get("VERTICALS_SUPPORT_CHAT_ONLY") == "1"  # `support dashboard --chat-only`
 REPLY_POLL_S = 5  # how often a handed-off chat looks for an agent's reply
 
 
@@ -160,8 +162,8 @@ def chat(service: SupportService) -> None:
     state = st.session_state
     state.setdefault("support_messages", [])
     if not service.kb_count():  # every rerun: a count, not the whole KB listed
-        st.info("The knowledge base is empty: run `verticals support demo` or upload files "
-                "in the Admin tab.")
+        st.info("The help pages are not loaded yet: please try again later." if CHAT_ONLY else
+                "The knowledge base is empty: run `verticals support demo` or upload files in the Admin tab.")
     linked = st.query_params.get("c")
     if "support_conversation" not in state and linked and service.store.has_conversation(linked):
         state["support_conversation"], state["support_messages"] = linked, restored(service, linked)
@@ -337,6 +339,9 @@ try:
     service = get_service(str(get_settings().home), serving_stamp())
 except VerticalsError as err:  # e.g. a database that cannot be opened
     st.error(str(err))
+    st.stop()
+if CHAT_ONLY:  # the page customers get: no admin, agents' or model tabs
+    chat(service)
     st.stop()
 waiting = service.store.open_ticket_count()
 tabs = st.tabs(["Chat", "Admin", f"Hand-offs ({waiting})" if waiting else "Hand-offs", "Gaps", "Intent model"])

@@ -105,6 +105,9 @@ def test_articles_are_chosen_by_title_and_corrected_in_sight(filled) -> None:
     assert "also told by wire (in other words): http://other.test/evil" in [t.value for t in at.text]
     [why] = [t.value for t in at.text if t.value.startswith("Sentiment model on ")]
     assert EVIL in why and "read as '" in why
+    # Corrections opens on the article detailed in the Articles tab
+    assert at.number_input(key="c-id").value is None
+    assert at.selectbox(key=f"c-value-{detail.value}-sentiment").options
     target = int(table.value["id"].iloc[1])
     title = table.value["title"].iloc[1]
     at.number_input(key="c-id").set_value(target).run()

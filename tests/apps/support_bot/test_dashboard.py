@@ -91,6 +91,16 @@ def test_handoff_queue_and_release(bot_home: Path) -> None:
     assert [t.label for t in at.tabs][2] == "Hand-offs"
 
 
+def test_the_customers_page_is_the_chat_alone(bot_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`support dashboard --chat-only`: no admin, hand-offs, gaps or model for customers to open."""
+    monkeypatch.setenv("VERTICALS_SUPPORT_CHAT_ONLY", "1")
+    at = _app()
+    assert not at.tabs and not at.get("file_uploader")
+    at.chat_input[0].set_value("How long are gift cards valid?").run()
+    assert not at.exception, at.exception
+    assert "3 years" in at.session_state["support_messages"][-1]["text"] and not at.tabs
+
+
 def test_the_address_brings_a_conversation_back(bot_home: Path) -> None:
     """A reload (or a customer back later) finds the chat and the agent's reply since, by the
     ``?c=`` the page's address carries."""
