@@ -71,7 +71,13 @@ LABELS = {
     "n_train_pairs": ("Training pairs", "(query, match) pairs the tuning learned from."),
     "n_heldout_pairs": ("Held-out pairs", "Pairs kept out of tuning to measure Recall@1 and MRR."),
     "perplexity_after": ("Perplexity", "How surprised the model is by held-out in-domain text; lower is better."),
+    "val_rows": ("Validation rows", "Candidate (user, item) pairs the validation AUC is measured on."),
+    "val_positives": ("Validation positives", "Of those, the items the users took next."),
+    "val_users": ("Validation users", "Held-out users whose later takes make the validation set."),
+    "val_offer_recall": ("Offer recall", "Share of the validation users whose candidates held one of their "
+                         "next takes: the ranker can only order what is offered."),
 }
+ONE_FEATURE_AUC = "val_auc_"  # a ranker's validation AUC of one feature alone: val_auc_co_taken
 # A bi-encoder whose tuning lowered the held-out MRR serves the base's weights (card "kept": "base",
 # shared.contrastive.train_biencoder): its *_after are then the base's (equal to *_before, so those are
 # not shown twice) and *_tuned are the rejected tuning's.
@@ -95,7 +101,18 @@ LOWER_IS_BETTER = {"ece", "perplexity_after"}
 def metric_label(key: str, card: dict | None = None) -> str:
     """``"ece"`` -> ``"Calibration error"``; an unknown ``"val_rows"`` -> ``"val rows"``; as it
     reads on ``card`` (:func:`card_labels`)."""
-    return card_labels(card or {}).get(key, (key.replace("_", " "), ""))[0]
+    return _label(key, card_labels(card or {}))[0]
+
+
+def _label(key: str, labels: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    """``labels[key]``; else a ranker's one-feature AUC in words, else the key with spaces."""
+    if key in labels:
+        return labels[key]
+    if key.startswith(ONE_FEATURE_AUC):
+        feature = key.removeprefix(ONE_FEATURE_AUC).replace("_", " ")
+        return (f"AUC, {feature} alone", f"The validation AUC of the {feature} feature by itself "
+                "(0.5 = chance): what it brings to the ranker on its own.")
+    return key.replace("_", " "), ""
 
 
 def card_labels(card: dict) -> dict[str, tuple[str, str]]:
@@ -166,10 +183,12 @@ def show_metrics(metrics: dict, labels: dict[str, tuple[str, str]] = LABELS) -> 
     """Headline metrics as st.metric tiles with readable names and a tooltip (``labels``, see
     :func:`card_labels`), then a per-class table when there is one."""
     headline_ = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    # measures first, then counts (whole numbers): "val rows" stood between two AUCs
+    headline_ = dict(sorted(headline_.items(), key=lambda kv: isinstance(kv[1], int)))
     if headline_:
         columns = st.columns(min(4, len(headline_)))
         for i, (key, value) in enumerate(headline_.items()):
-            label, help_ = labels.get(key, (metric_label(key), ""))
+            label, help_ = _label(key, labels)
             columns[i % len(columns)].metric(label, _tile_value(key, value), help=help_ or None)
     table = per_class_table(metrics)
     if table is not None:

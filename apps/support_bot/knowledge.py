@@ -269,13 +269,19 @@ def load_kb(path: str | Path) -> list[Document]:
                         f"add files ending in {', '.join(KB_SUFFIXES)}")
     docs: list[Document] = []
     for file in files:
-        if file.suffix.lower() in (".md", ".markdown"):
-            docs.append(load_markdown(file, path if path.is_dir() else None))
-        elif file.suffix.lower() in (".csv", ".jsonl"):
-            docs += load_table_kb(file)
-        else:
-            raise DataError(file, None, f"unsupported file type {file.suffix!r}",
-                            f"use one of {', '.join(KB_SUFFIXES)}")
+        try:
+            if file.suffix.lower() in (".md", ".markdown"):
+                docs.append(load_markdown(file, path if path.is_dir() else None))
+            elif file.suffix.lower() in (".csv", ".jsonl"):
+                docs += load_table_kb(file)
+            else:
+                raise DataError(file, None, f"unsupported file type {file.suffix!r}",
+                                f"use one of {', '.join(KB_SUFFIXES)}")
+        except DataError as err:  # a folder goes in whole or not at all: say so
+            if not path.is_dir():
+                raise
+            raise DataError(err.path, err.row, err.problem, "; ".join(
+                filter(None, [err.fix, f"nothing from {path} was added"]))) from None
     first: dict[str, str] = {}
     for doc in docs:  # each file checked its own ids; here two files claim one
         if doc.doc_id in first:

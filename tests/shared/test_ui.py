@@ -51,6 +51,14 @@ def test_a_biencoder_that_kept_the_base_names_the_serving_and_the_rejected_figur
     assert metric_label("recall_at_1_after", tuned) == "Recall@1" and "tuned weights" in LABELS["mrr_after"][1]
 
 
+def test_a_rankers_card_reads_in_words() -> None:
+    from shared.ui import metric_label
+
+    assert metric_label("val_auc_co_taken") == "AUC, co taken alone"
+    assert metric_label("val_offer_recall") == "Offer recall" and metric_label("val_rows") == "Validation rows"
+    assert metric_label("some_new_key") == "some new key"
+
+
 def test_per_class_report_leaves_out_classes_neither_tested_nor_predicted() -> None:
     from shared.evaluate import classification_metrics
     from shared.ui import metric_label, per_class_table

@@ -780,6 +780,10 @@ def test_a_folder_skips_hidden_files_and_reads_any_case_of_suffix(tmp_path: Path
     (tmp_path / "UPPER.MD").write_text("# Upper\n\nAn article.\n")
     (tmp_path / "FAQ.CSV").write_text("question,answer\nDo you rent bikes?,Yes.\n")
     assert sorted(d.title for d in load_kb(tmp_path)) == ["Do you rent bikes?", "Upper"]
+    (tmp_path / "latin.md").write_bytes("# Caf\xe9\n\nCaf\xe9 hours.\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin.md, row 1: not valid UTF-8 — re-save the file as UTF-8; "
+                                        rf"nothing from {tmp_path} was added$"):
+        load_kb(tmp_path)  # a folder goes in whole or not at all, and the error says so
 
 
 def test_a_kb_url_that_is_no_web_address_is_refused_by_its_row(tmp_path: Path) -> None:
