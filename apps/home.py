@@ -31,16 +31,42 @@ def home() -> None:
 
     st.title("verticals")
     st.caption("One fine-tuning core, three vertical apps.")
+    waiting = waiting_for_people()
     for column, (page, blurb) in zip(st.columns(len(APP_PAGES)), APP_PAGES, strict=True):
         with column.container(border=True):
             st.page_link(page, label=page.title, icon=page.icon)
             st.caption(blurb)
+            if line := waiting.get(page.url_path):
+                st.markdown(f"**{line}**")
     settings = get_settings()
     # subtle: the requested device, not settings.device: resolving "auto" imports torch (~4 s)
     device = f"`{settings.requested_device}`" if settings.requested_device else "auto (CUDA when present)"
     st.markdown(f"Home `{settings.home}` · device {device} · database `{settings.db_url}`")
     st.subheader("Models in the registry")
     show_registry(get_registry())
+
+
+def waiting_for_people() -> dict[str, str]:
+    """What waits for a person, by app page: open hand-offs, open alerts (counts, cheap). An app
+    whose tables cannot be read says nothing here; its own page says why."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from apps.finance_monitor.views import open_alert_keys
+    from apps.support_bot.store import SupportStore
+    from shared import make_engine
+    from shared.errors import VerticalsError
+
+    counts = {"support_bot": (lambda: SupportStore().open_ticket_count(), "open hand-off", " waiting for an agent"),
+              "finance_monitor": (lambda: len(open_alert_keys(make_engine())), "open alert", "")}
+    lines = {}
+    for page, (count, noun, rest) in counts.items():
+        try:
+            n = count()
+        except (VerticalsError, SQLAlchemyError):  # e.g. no finance tables before its first run
+            continue
+        if n:
+            lines[page] = f"{n} {noun}{'s' * (n != 1)}{rest}"
+    return lines
 
 
 st.set_page_config(page_title="verticals", layout="wide")

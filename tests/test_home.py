@@ -96,3 +96,17 @@ def test_the_home_page_leads_to_each_app_and_says_what_a_figure_rests_on(home):
     assert any(b.startswith("Customer chat over the knowledge base") for b in blurbs)
     assert any(b.startswith("Scheduled scraping of finance feeds") for b in blurbs)
     assert any(b.startswith("Interest scores from item text and clicks") for b in blurbs)
+
+
+def test_home_says_what_waits_for_people(home):
+    """Open hand-offs and alerts, counted on each app's card; nothing when nothing waits."""
+    from apps.support_bot.store import SupportStore
+
+    at = AppTest.from_file(str(HOME), default_timeout=60).run()
+    assert not at.exception and not [m for m in at.markdown if "waiting for an agent" in m.value]
+    store = SupportStore()
+    for question in ("who won the match?", "is it raining?"):
+        store.open_ticket(store.open_conversation()[0], question, "out of scope")
+    at.run()
+    assert "**2 open hand-offs waiting for an agent**" in [m.value for m in at.markdown]
+

@@ -111,6 +111,8 @@ def ask(
         print(f"  [{c.n}] {c.title} ({c.doc_id}{', ' + c.url if c.url else ''})")
     conversation = f", conversation {answer.conversation_id}" if answer.conversation_id else ""
     print(f"({answer.kind}, confidence {answer.confidence:.2f}{conversation})", file=sys.stderr)
+    if answer.kind == "waiting":
+        print("(an agent has this conversation: leave out --conversation to ask something else)", file=sys.stderr)
 
 
 @app.command()
@@ -118,22 +120,29 @@ def handoffs(as_json: JsonFlag = False) -> None:
     """List open hand-off tickets."""
     rows = [vars(t) | {"confidence": None if t.confidence is None else round(t.confidence, 3)}
             for t in _service().handoffs()]
+    if not rows and not as_json:
+        print("no open hand-offs")
+        return
     emit({"tickets": rows} if as_json else rows, as_json)
 
 
 @app.command()
-def release(ticket_id: int) -> None:
+def release(ticket_id: int, as_json: JsonFlag = False) -> None:
     """Close a hand-off ticket: the bot answers in that conversation again."""
-    print(f"released conversation {_service().release(ticket_id)}")
+    conversation_id = _service().release(ticket_id)
+    emit({"ticket_id": ticket_id, "released_conversation": conversation_id} if as_json else
+         {"released conversation": conversation_id}, as_json)
 
 
 @app.command()
 def reply(ticket_id: int, text: str,
           release: Annotated[bool, typer.Option("--release", help="Then give the conversation back to the bot.")]
-          = False) -> None:
-    """Answer a hand-off ticket's customer as an agent (their chat shows it)."""
-    service = _service()
-    turn_id = service.agent_reply(ticket_id, text, release)
+          = False, as_json: JsonFlag = False) -> None:
+    """Answer a hand-off ticket's customer as an agent (their chat shows it; payment data masked)."""
+    turn_id = _service().agent_reply(ticket_id, text, release)
+    if as_json:
+        emit({"ticket_id": ticket_id, "turn_id": turn_id, "released": release}, True)
+        return
     done = " and released the conversation to the bot" if release else ""
     print(f"replied to ticket {ticket_id} (turn {turn_id}){done}")
 
@@ -168,6 +177,9 @@ def gaps(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.
     taught = service.taught()
     rows = [{"turn_id": t.id, "question": t.question, "kind": t.kind, "intent": t.intent,
              "confidence": round(t.confidence, 3), "taught_as": taught.get(t.id)} for t in service.gaps(limit)]
+    if not rows and not as_json:
+        print("no gaps: nothing unanswered or down-voted yet")
+        return
     emit({"gaps": rows} if as_json else rows, as_json)
 
 

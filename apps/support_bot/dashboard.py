@@ -50,7 +50,9 @@ def show_answer(message: dict, service: SupportService) -> None:
             st.markdown(f"> {markdown_text(c['quote'], keep_formatting=True)}")
     if message.get("notice"):
         st.warning(message["notice"])
-    judged = message["kind"] in ("template", "grounded", "handoff") and message.get("reason") != PERSON_REASON
+    # a hand-off rebuilt from the record has no reason stored: no confidence rather than a wrong one
+    judged = message["kind"] in ("template", "grounded", "handoff") and message.get("reason") != PERSON_REASON \
+        and not (message["kind"] == "handoff" and message.get("restored"))
     # a request for a person, a greeting or a wait was not judged: no confidence to show
     st.caption(KIND_WORDS.get(message["kind"], message["kind"])
                + (f" · confidence {message['confidence']:.2f}" if judged else ""))
@@ -131,7 +133,7 @@ def restored(service: SupportService, cid: str) -> list[dict]:
             messages.append({"role": "user", "text": t.question, "turn_id": t.id})
         cited = [chunks[i] for i in t.sources if i in chunks]
         messages.append({"role": "assistant", "text": t.answer, "kind": t.kind, "confidence": t.confidence,
-                         "intent": t.intent, "turn_id": t.id, "citations": [
+                         "intent": t.intent, "turn_id": t.id, "restored": True, "citations": [
                              {"n": n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title, "url": c.url,
                               "quote": c.text} for n, c in enumerate(cited, 1)]})
     return messages
@@ -303,9 +305,9 @@ def model(service: SupportService) -> None:
     if templates := card.get("bot", {}).get("templates"):
         st.caption("Each intent's answer template: the FAQ it was linked to. A template no longer in the "
                    "knowledge base is answered by search until the bot is trained again.")
-        held = {d["id"] for d in service.kb_list()}
+        in_kb = {d["id"] for d in service.kb_list()}
         st.dataframe(pd.DataFrame({"intent": list(templates), "answers with": list(templates.values()),
-                                   "in the knowledge base": ["yes" if doc in held else "no: removed"
+                                   "in the knowledge base": ["yes" if doc in in_kb else "no: removed"
                                                              for doc in templates.values()]}),
                      hide_index=True)
     with st.expander("The whole calibration record (JSON)"):
@@ -343,8 +345,10 @@ except VerticalsError as err:  # e.g. a database that cannot be opened
 if CHAT_ONLY:  # the page customers get: no admin, agents' or model tabs
     chat(service)
     st.stop()
-waiting = service.store.open_ticket_count()
-tabs = st.tabs(["Chat", "Admin", f"Hand-offs ({waiting})" if waiting else "Hand-offs", "Gaps", "Intent model"])
+if waiting := service.store.open_ticket_count():
+    # subtle: not in the tab's label: a label that changes is a new tab, and the page jumped to Chat
+    st.caption(f"{count_of(waiting, 'open hand-off')} waiting for an agent: the Hand-offs tab")
+tabs = st.tabs(["Chat", "Admin", "Hand-offs", "Gaps", "Intent model"])
 for tab, page in zip(tabs, (chat, admin, handoffs, gaps, model), strict=True):
     with tab:
         page(service)

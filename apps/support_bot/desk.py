@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from apps.support_bot.answer import PERSON_REASON
 from apps.support_bot.service import SupportService
 from shared.errors import VerticalsError
 from shared.ui import markdown_text
@@ -36,9 +37,12 @@ def handoffs(service: SupportService) -> None:
         return
     for t in handoff_page(tickets):
         with st.container(border=True):
-            guess = f" · the bot's guess: {markdown_text(t.intent)} ({t.confidence:.2f})" if t.intent else ""
-            st.markdown(f"**#{t.id}** · `{t.conversation_id[:8]}` · {_when(t.created)} · "
-                        f"{markdown_text(t.reason)}{guess}")
+            guess = f"the bot's guess: {markdown_text(t.intent)}, " if t.intent else ""
+            # a request for a person was not judged: no confidence to show
+            sure = f" · {guess}confidence {t.confidence:.2f}" if t.confidence is not None \
+                and t.reason != PERSON_REASON else ""
+            st.markdown(f"**#{t.id}** · {_when(t.created)} · {markdown_text(t.reason)}{sure}")
+            st.caption(f"conversation {t.conversation_id} (`verticals support conversation` takes it)")
             # subtle: the customer's own words; as Markdown they could show the agent an image
             # fetched from anywhere or a disguised link
             st.text(t.question)
@@ -111,15 +115,21 @@ def _release(service: SupportService, ticket_id: int) -> None:
 
 
 def gaps(service: SupportService) -> None:
+    """The gaps table, the box that teaches one of them, and the lessons so far.
+
+    subtle: Teach and Forget act in callbacks, before the page draws: acting where the button
+    is drawn left the table above it saying "taught as" nothing."""
+    for kind, text in st.session_state.pop("support_lesson_flash", []):
+        getattr(st, kind)(text)
     found, taught = service.gaps(), service.taught()
-    rows = [{"question": t.question, "what happened": KIND_WORDS.get(t.kind, t.kind),
-             "feedback": VOTE_WORDS[t.feedback], "confidence": round(t.confidence, 3), "when": _when(t.created),
-             "taught as": taught.get(t.id, "")} for t in found]
+    rows = [{"turn": t.id, "question": t.question, "what happened": KIND_WORDS.get(t.kind, t.kind),
+             "intent": t.intent or "", "feedback": VOTE_WORDS[t.feedback], "confidence": round(t.confidence, 3),
+             "when": _when(t.created), "taught as": taught.get(t.id, "")} for t in found]
     if not rows:
         st.info("No gaps yet: unanswered and down-voted questions show up here.")
     else:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
-        teach(service, {t.id: t.question for t in found})
+        teach(service, {t.id: f"#{t.id} · {_when(t.created)} · {t.question[:80]}" for t in found})
     lessons(service)
 
 
@@ -131,43 +141,49 @@ def teach(service: SupportService, questions: dict[int, str]) -> None:
         return
     st.subheader("Teach the intent model")
     columns = st.columns(2)
-    turn = columns[0].selectbox("Question", list(questions), key="teach-turn",
-                                format_func=lambda i: questions[i][:90])
+    turn = columns[0].selectbox("Question", list(questions), key="teach-turn", format_func=questions.get)
     # subtle: no label until one is picked; the first label, preselected, was taught by a careless click
     intent = columns[1].selectbox("Is", list(intents.labels), key="teach-intent", index=None,
                                   placeholder="Pick the right intent",
                                   help="oos: out of scope; knowledge_base: answered by search")
-    if st.button("Teach", key="teach-button", disabled=intent is None):
-        try:
-            lesson = service.teach(int(turn), intent)
-        except VerticalsError as err:
-            st.error(str(err))
-        else:
-            st.success(f"Taught as {lesson['intent']}: {lesson['lessons']} lesson(s) wait for the next retrain "
-                       "(`verticals support retrain`, or nightly with `verticals support schedule`).")
+    st.button("Teach", key="teach-button", disabled=intent is None, on_click=_teach, args=(service, turn, intent))
+
+
+def _teach(service: SupportService, turn_id: int, intent: str) -> None:
+    try:
+        lesson = service.teach(int(turn_id), intent)
+    except VerticalsError as err:
+        st.session_state["support_lesson_flash"] = [("error", str(err))]
+        return
+    st.session_state["teach-intent"] = None  # the next question is judged afresh
+    st.session_state["support_lesson_flash"] = [("success", (
+        f"Taught as {lesson['intent']}: {lesson['lessons']} lesson(s) wait for the next retrain "
+        "(`verticals support retrain`, or nightly with `verticals support schedule`)."))]
 
 
 def lessons(service: SupportService) -> None:
     """The lessons taught so far, and a way to take one back before the next retrain."""
-    if flash := st.session_state.pop("support_lesson_flash", None):
-        getattr(st, flash[0])(flash[1])
     taught = service.lessons()
     if not taught:
         return
     st.subheader(f"Lessons for the next retrain ({len(taught)})")
     st.dataframe(pd.DataFrame([{"question": lesson.question, "taught as": lesson.intent,
                                 "when": _when(lesson.created)} for lesson in taught]), hide_index=True)
-    questions = {lesson.turn_id: f"{lesson.question[:80]} → {lesson.intent}" for lesson in taught}
+    questions = {lesson.turn_id: f"#{lesson.turn_id} · {lesson.question[:80]} → {lesson.intent}"
+                 for lesson in taught}
     columns = st.columns([3, 1], vertical_alignment="bottom")
-    turn = columns[0].selectbox("Lesson", list(questions), key="unteach-turn", format_func=questions.get)
-    columns[1].button("Forget it", key="unteach-button", on_click=_unteach, args=(service, turn))
+    turn = columns[0].selectbox("Lesson to forget", list(questions), key="unteach-turn", index=None,
+                                format_func=questions.get, placeholder="Pick a lesson")
+    columns[1].button("Forget it", key="unteach-button", disabled=turn is None, on_click=_unteach,
+                      args=(service, turn))
 
 
 def _unteach(service: SupportService, turn_id: int) -> None:
     try:
         lesson = service.unteach(int(turn_id))
     except VerticalsError as err:  # e.g. forgotten in another tab meanwhile
-        st.session_state["support_lesson_flash"] = ("error", str(err))
+        st.session_state["support_lesson_flash"] = [("error", str(err))]
         return
-    st.session_state["support_lesson_flash"] = (
-        "success", f"Forgot {lesson['question'][:80]!r} → {lesson['was']}: the next retrain leaves it out.")
+    st.session_state["unteach-turn"] = None
+    st.session_state["support_lesson_flash"] = [(
+        "success", f"Forgot {lesson['question'][:80]!r} → {lesson['was']}: the next retrain leaves it out.")]

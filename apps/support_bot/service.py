@@ -57,6 +57,7 @@ from .store import KbChange, SupportStore, Turn
 
 INTENTS, RERANKER, RETRIEVER = "support-intents", "support-reranker", "support-retriever"
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
+MAX_REPLY_CHARS = 5000  # an agent's reply; a customer's message is cut at questions.MAX_CHARS
 
 
 @dataclass
@@ -490,6 +491,9 @@ class SupportService:
         """
         if not isinstance(text, str) or not text.strip():
             raise VerticalsError(f"the reply to ticket {ticket_id} is empty: write some text first")
+        if len(text.strip()) > MAX_REPLY_CHARS:
+            raise VerticalsError(f"the reply to ticket {ticket_id} has {len(text.strip()):,} characters: keep it "
+                                 f"under {MAX_REPLY_CHARS:,} (link a help page for the details)")
         return self.store.add_agent_reply(ticket_id, text.strip(), release)
 
     def conversation(self, conversation_id: str, limit: int | None = None) -> list:
@@ -523,8 +527,10 @@ class SupportService:
         if intents is None:
             raise VerticalsError("no intent model yet: run `verticals support train` (or `support demo`) first")
         labels = list(intents.labels)
-        if intent not in labels:
+        same = [label for label in labels if label.lower() == str(intent).strip().lower()]  # "OOS" is oos
+        if len(same) != 1:
             raise VerticalsError(f"unknown intent {intent!r}: use one of {', '.join(labels)}")
+        intent = same[0]
         question = self.store.teach(turn_id, intent)
         return {"turn_id": turn_id, "question": question, "intent": intent, "lessons": len(self.store.lessons())}
 

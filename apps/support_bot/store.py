@@ -18,7 +18,9 @@ from shared import create_tables, make_engine, session_scope
 from shared.errors import VerticalsError
 
 from .knowledge import Chunk, Document, chunk_document
-from .masking import mask_pii
+from .masking import mask_payment, mask_pii
+
+TAUGHT_KINDS = ("template", "grounded", "handoff", "unsure")  # turns whose question the bot judged
 
 
 def _now() -> str:
@@ -396,12 +398,13 @@ class SupportStore:
         """A human agent's reply, stored as an ``agent`` turn of the ticket's conversation; with
         ``release`` the ticket closes in the same transaction. Returns the turn id.
 
-        subtle: stored as written, not masked: it is the shop's own text, and the customer is
-        shown this copy ("call us on [PHONE]" told them nothing)."""
+        subtle: payment data masked only: it is the shop's own text, and the customer is shown
+        this copy ("call us on [PHONE]" told them nothing); a card number an agent pasted was
+        stored and shown whole."""
         with session_scope(self.engine) as s:
             ticket = self._open_ticket_row(s, ticket_id, "reply to an open one")
             row = TurnRow(conversation_id=ticket.conversation_id, question="",
-                          answer=text, kind="agent", confidence=1.0)
+                          answer=mask_payment(text), kind="agent", confidence=1.0)
             s.add(row)
             if release:
                 self._release(s, ticket)
@@ -435,6 +438,9 @@ class SupportStore:
             if turn is None or turn.kind == "agent":
                 raise VerticalsError(f"no customer question with turn id {turn_id} — the gaps list "
                                      "(`verticals support gaps` or the dashboard) shows their ids")
+            if turn.kind not in TAUGHT_KINDS:  # written while waiting, thanks, "?????": never judged
+                raise VerticalsError(f"turn {turn_id} ({turn.question[:60]!r}) was {turn.kind}, not a question "
+                                     "the bot answered or handed off: teach the gaps' questions")
             lesson = s.get(LessonRow, turn_id) or LessonRow(turn_id=turn_id, text=turn.question)
             lesson.intent, lesson.created = intent, _now()
             s.add(lesson)

@@ -52,16 +52,24 @@ def test_an_agent_works_a_handoff_and_the_gaps_from_the_cli(bot_home: Path) -> N
     shown = runner.invoke(app, ["conversation", handed["conversation_id"]])
     assert shown.exit_code == 0 and "customer: who won the football match yesterday?" in shown.stdout
     assert "(handed off)" in shown.stderr
-    replied = runner.invoke(app, ["reply", str(ticket["id"]), "We only cover orders, sorry.", "--release"])
-    assert replied.stdout.startswith(f"replied to ticket {ticket['id']} (turn ")
-    assert "released the conversation" in replied.stdout
+    waiting = runner.invoke(app, ["ask", "hello?", "--conversation", handed["conversation_id"]])
+    assert "leave out --conversation to ask something else" in waiting.stderr
+    pasted = runner.invoke(app, ["reply", str(ticket["id"]), "Your card 4111 1111 1111 1111 is fine."])
+    assert pasted.stdout.startswith(f"replied to ticket {ticket['id']} (turn ")
+    replied = _json(runner.invoke(app, ["reply", str(ticket["id"]), "We only cover orders, sorry.", "--release",
+                                        "--json"]))
+    assert replied["ticket_id"] == ticket["id"] and replied["released"] is True
     turns = _json(runner.invoke(app, ["conversation", handed["conversation_id"], "--json"]))
     assert turns["status"] == "bot" and turns["turns"][-1]["answer"] == "We only cover orders, sorry."
+    assert turns["turns"][-2]["answer"] == "Your card [CARD] is fine."  # payment data masked, even an agent's
+    refused = runner.invoke(app, ["teach", str(turns["turns"][-3]["id"]), "oos"])
+    assert "('hello?') was waiting, not a question the bot answered" in str(refused.exception)
     assert not _json(runner.invoke(app, ["handoffs", "--json"]))["tickets"]
+    assert runner.invoke(app, ["handoffs"]).stdout == "no open hand-offs\n"
 
     assert runner.invoke(app, ["lessons"]).stdout.startswith("no lessons yet")
     turn = handed["turn_id"]
-    _json(runner.invoke(app, ["teach", str(turn), "oos", "--json"]))
+    _json(runner.invoke(app, ["teach", str(turn), "OOS", "--json"]))  # labels in any case
     [gap] = [g for g in _json(runner.invoke(app, ["gaps", "--json"]))["gaps"] if g["turn_id"] == turn]
     assert gap["taught_as"] == "oos"
     [lesson] = _json(runner.invoke(app, ["lessons", "--json"]))["lessons"]

@@ -83,12 +83,13 @@ def test_handoff_queue_and_release(bot_home: Path) -> None:
     at = _app()
     at.chat_input[0].set_value("who won the football match yesterday?").run()
     assert any("not sure" in m.value for m in at.markdown)
-    assert [t.label for t in at.tabs][2] == "Hand-offs (1)"
+    assert "1 open hand-off waiting for an agent: the Hand-offs tab" in [c.value for c in at.caption]
+    assert [t.label for t in at.tabs][2] == "Hand-offs"  # a label that changed was a new tab: back to Chat
     _button(at, "Release").click().run()
     assert not at.exception
     assert [s.value for s in at.success] == ["Released #1: the bot answers that conversation again."]
     assert any("No open hand-offs" in i.value for i in at.info)
-    assert [t.label for t in at.tabs][2] == "Hand-offs"
+    assert not any("waiting for an agent" in c.value for c in at.caption)
 
 
 def test_the_customers_page_is_the_chat_alone(bot_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,8 +196,10 @@ def test_gaps_are_described_in_words(bot_home: Path) -> None:
     _button(at, "Teach").click().run()
     assert not at.exception, at.exception
     assert [s.value for s in at.success][0].startswith("Taught as oos: 1 lesson(s) wait for the next retrain")
-    at.run()
-    assert _gaps_table(at).iloc[0]["taught as"] == "oos"
+    assert _gaps_table(at).iloc[0]["taught as"] == "oos"  # the table says so at once
+    assert at.selectbox(key="teach-intent").value is None  # the next question is judged afresh
+    assert _button(at, "Forget it").disabled  # no lesson preselected either
+    at.selectbox(key="unteach-turn").set_value(int(_gaps_table(at).iloc[0]["turn"])).run()
     _button(at, "Forget it").click().run()  # taken back before the next retrain
     assert not at.exception, at.exception
     assert [s.value for s in at.success] == [
