@@ -52,17 +52,17 @@ def waiting_for_people() -> dict[str, str]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from apps.finance_monitor.views import open_alert_keys
-    from apps.support_bot.store import SupportStore
+    from apps.support_bot.store import count_open_tickets
     from shared import make_engine
     from shared.errors import VerticalsError
 
-    counts = {"support_bot": (lambda: SupportStore().open_ticket_count(), "open hand-off", " waiting for an agent"),
+    counts = {"support_bot": (lambda: count_open_tickets(make_engine()), "open hand-off", " waiting for an agent"),
               "finance_monitor": (lambda: len(open_alert_keys(make_engine())), "open alert", "")}
     lines = {}
     for page, (count, noun, rest) in counts.items():
         try:
             n = count()
-        except (VerticalsError, SQLAlchemyError):  # e.g. no finance tables before its first run
+        except (VerticalsError, SQLAlchemyError):  # e.g. no tables before the app's first run: nothing waits
             continue
         if n:
             lines[page] = f"{n} {noun}{'s' * (n != 1)}{rest}"

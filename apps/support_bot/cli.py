@@ -97,7 +97,7 @@ def ask(
 ) -> None:
     """Ask the bot one question (answers with citations, or hands off)."""
     service = _service()
-    if conversation and not service.store.has_conversation(conversation):
+    if conversation and not service.has_conversation(conversation):
         raise VerticalsError(f"no conversation {conversation!r}: check the id printed after an "
                              "answer, or leave out --conversation to start a new one")
     answer = service.ask(message, conversation)
@@ -118,8 +118,11 @@ def ask(
 @app.command()
 def handoffs(as_json: JsonFlag = False) -> None:
     """List open hand-off tickets."""
-    rows = [vars(t) | {"confidence": None if t.confidence is None else round(t.confidence, 3)}
-            for t in _service().handoffs()]
+    from .answer import PERSON_REASON
+
+    # a request for a person was not judged: no confidence (as on the dashboard)
+    rows = [vars(t) | {"confidence": None if t.confidence is None or t.reason == PERSON_REASON
+                       else round(t.confidence, 3)} for t in _service().handoffs()]
     if not rows and not as_json:
         print("no open hand-offs")
         return
@@ -152,7 +155,7 @@ def conversation(conversation_id: str, as_json: JsonFlag = False) -> None:
     """Show a conversation's turns, oldest first (masked as stored): the id is in
     `support handoffs` and after each answer of `support ask`."""
     service = _service()
-    if not service.store.has_conversation(conversation_id):
+    if not service.has_conversation(conversation_id):
         raise VerticalsError(f"no conversation {conversation_id!r}: `verticals support handoffs` lists the "
                              "conversations waiting for an agent")
     turns = service.conversation(conversation_id)

@@ -126,16 +126,17 @@ def restored(service: SupportService, cid: str) -> list[dict]:
     subtle: the chat lived in the browser session only; a reload while waiting for a colleague
     lost the conversation, and with it the reply."""
     turns = [t for t in service.conversation(cid) if t.kind != "agent"]  # replies: with_agent_replies
-    chunks = {c.chunk_id: c for c in service.store.chunks({i for t in turns for i in t.sources})}
+    chunks = {c.chunk_id: c for c in service.chunks({i for t in turns for i in t.sources})}
     messages = []
     for t in turns:
         if t.question:
             messages.append({"role": "user", "text": t.question, "turn_id": t.id})
-        cited = [chunks[i] for i in t.sources if i in chunks]
+        # [n] as the answer's text numbers it: a chunk removed since leaves its number out, not shifted
+        cited = [(n, chunks[i]) for n, i in enumerate(t.sources, 1) if i in chunks]
         messages.append({"role": "assistant", "text": t.answer, "kind": t.kind, "confidence": t.confidence,
                          "intent": t.intent, "turn_id": t.id, "restored": True, "citations": [
                              {"n": n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title, "url": c.url,
-                              "quote": c.text} for n, c in enumerate(cited, 1)]})
+                              "quote": c.text} for n, c in cited]})
     return messages
 
 
@@ -167,7 +168,7 @@ def chat(service: SupportService) -> None:
         st.info("The help pages are not loaded yet: please try again later." if CHAT_ONLY else
                 "The knowledge base is empty: run `verticals support demo` or upload files in the Admin tab.")
     linked = st.query_params.get("c")
-    if "support_conversation" not in state and linked and service.store.has_conversation(linked):
+    if "support_conversation" not in state and linked and service.has_conversation(linked):
         state["support_conversation"], state["support_messages"] = linked, restored(service, linked)
     cid = state.get("support_conversation")
     if cid and st.button("New conversation", icon=":material/add_comment:"):
@@ -345,7 +346,7 @@ except VerticalsError as err:  # e.g. a database that cannot be opened
 if CHAT_ONLY:  # the page customers get: no admin, agents' or model tabs
     chat(service)
     st.stop()
-if waiting := service.store.open_ticket_count():
+if waiting := service.open_handoff_count():
     # subtle: not in the tab's label: a label that changes is a new tab, and the page jumped to Chat
     st.caption(f"{count_of(waiting, 'open hand-off')} waiting for an agent: the Hand-offs tab")
 tabs = st.tabs(["Chat", "Admin", "Hand-offs", "Gaps", "Intent model"])

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from apps.support_bot.answer import PERSON_REASON
-from apps.support_bot.service import SupportService
+from apps.support_bot.service import MAX_REPLY_CHARS, SupportService
 from shared.errors import VerticalsError
 from shared.ui import markdown_text
 
@@ -31,11 +31,11 @@ def count_of(n: int, noun: str) -> str:
 def handoffs(service: SupportService) -> None:
     if flash := st.session_state.pop("support_agent_flash", None):
         getattr(st, flash[0])(flash[1])
-    tickets = service.handoffs()
+    tickets = service.handoffs(guesses=False)
     if not tickets:
         st.info("No open hand-offs.")
         return
-    for t in handoff_page(tickets):
+    for t in service.guessed(handoff_page(tickets)):  # the page shown only: 1,000 open cost 0.4 s a rerun
         with st.container(border=True):
             guess = f"the bot's guess: {markdown_text(t.intent)}, " if t.intent else ""
             # a request for a person was not judged: no confidence to show
@@ -47,7 +47,7 @@ def handoffs(service: SupportService) -> None:
             # fetched from anywhere or a disguised link
             st.text(t.question)
             show_turns(service.conversation(t.conversation_id))
-            st.text_area("Reply to the customer", key=f"reply-{t.id}",
+            st.text_area("Reply to the customer", key=f"reply-{t.id}", max_chars=MAX_REPLY_CHARS,
                          placeholder="Appears in the customer's chat")
             send, both, release = st.columns(3)
             send.button("Send", key=f"send-{t.id}", on_click=_reply, args=(service, t.id, False))
@@ -152,8 +152,8 @@ def teach(service: SupportService, questions: dict[int, str]) -> None:
 def _teach(service: SupportService, turn_id: int, intent: str) -> None:
     try:
         lesson = service.teach(int(turn_id), intent)
-    except VerticalsError as err:
-        st.session_state["support_lesson_flash"] = [("error", str(err))]
+    except VerticalsError as err:  # it may quote the customer's question: never as Markdown
+        st.session_state["support_lesson_flash"] = [("error", markdown_text(str(err)))]
         return
     st.session_state["teach-intent"] = None  # the next question is judged afresh
     st.session_state["support_lesson_flash"] = [("success", (
@@ -185,5 +185,7 @@ def _unteach(service: SupportService, turn_id: int) -> None:
         st.session_state["support_lesson_flash"] = [("error", str(err))]
         return
     st.session_state["unteach-turn"] = None
+    # subtle: the customer's words; as Markdown an "![x](http://...)" fetched an image in the agent's browser
     st.session_state["support_lesson_flash"] = [(
-        "success", f"Forgot {lesson['question'][:80]!r} → {lesson['was']}: the next retrain leaves it out.")]
+        "success", f"Forgot {markdown_text(repr(lesson['question'][:80]))} → {lesson['was']}: the next retrain "
+                   "leaves it out.")]

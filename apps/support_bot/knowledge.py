@@ -286,7 +286,7 @@ def load_kb(path: str | Path) -> list[Document]:
     for doc in docs:  # each file checked its own ids; here two files claim one
         if doc.doc_id in first:
             raise DataError(Path(doc.source), None, f"document id {doc.doc_id!r} is also used in "
-                            f"{first[doc.doc_id]}", "give every document its own id")
+                            f"{first[doc.doc_id]}", f"give every document its own id; nothing from {path} was added")
         first[doc.doc_id] = doc.source
     return docs
 

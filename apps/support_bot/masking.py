@@ -234,21 +234,20 @@ def mask_pii(text: str, keep: frozenset[str] = frozenset()) -> str:
     text = _DASH_RUN.sub(_read_dashes, text.translate(_SPACES))
     text = _EMAIL.sub(lambda m: m.group(0) if m.group(0) in keep else "[EMAIL]", text)
     text = _SPOKEN_EMAIL.sub("[EMAIL]", text)
-    text = _payment_masked(text)
-    return _PHONE.sub(lambda m: m.group(0) if m.group(0) in keep else _mask_phone(m),
-                      _PHONE_PAIR.sub(_mask_phone_pair, text))
-
-
-def mask_payment(text: str) -> str:
-    """Only the payment data of ``text`` masked: IBAN/account, security code and card numbers.
-    An agent's reply keeps the shop's e-mail and phone numbers the customer needs, and loses a
-    card number pasted from the customer's account."""
-    return _payment_masked(_DASH_RUN.sub(_read_dashes, text.translate(_SPACES)))
-
-
-def _payment_masked(text: str) -> str:
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
     text = _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}[CVV]", text)
     text = _SPACED_CARD.sub(_mask_spaced_card, text)
-    return _CARD.sub(_mask_card, text)
+    text = _CARD.sub(_mask_card, text)
+    return _PHONE.sub(lambda m: m.group(0) if m.group(0) in keep else _mask_phone(m),
+                      _PHONE_PAIR.sub(_mask_phone_pair, text))
+
+
+
+def mask_payment(text: str) -> str:
+    """Only card numbers (Luhn) and security codes of ``text`` masked: an agent's reply keeps
+    the shop's e-mail, phone, IBAN and the order and tracking numbers the customer needs, and
+    loses a card number pasted from the customer's account."""
+    text = _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}[CVV]", _DASH_RUN.sub(_read_dashes, text.translate(_SPACES)))
+    text = _SPACED_CARD.sub(_mask_spaced_card, text)
+    return _CARD.sub(lambda m: masked if (masked := _mask_card(m)).startswith("[CARD]") else m.group(0), text)

@@ -476,8 +476,24 @@ class SupportService:
     def feedback(self, turn_id: int, up: bool) -> None:
         self.store.set_feedback(turn_id, 1 if up else -1)
 
-    def handoffs(self, status: str | None = "open") -> list:
-        return self.store.tickets(status)
+    def handoffs(self, status: str | None = "open", guesses: bool = True) -> list:
+        """Hand-off tickets, oldest first; with ``guesses``, each with the bot's intent and
+        confidence at the hand-off (:meth:`guessed`, which a paged list calls per page)."""
+        tickets = self.store.tickets(status)
+        return self.guessed(tickets) if guesses else tickets
+
+    def guessed(self, tickets: list) -> list:
+        return self.store.with_guesses(tickets)
+
+    def chunks(self, ids: set[int]) -> list:
+        """The knowledge base's chunks of these ids (a chat's citations rebuilt from its record)."""
+        return self.store.chunks(ids)
+
+    def has_conversation(self, conversation_id: str) -> bool:
+        return self.store.has_conversation(conversation_id)
+
+    def open_handoff_count(self) -> int:
+        return self.store.open_ticket_count()
 
     def release(self, ticket_id: int) -> str:
         return self.store.release(ticket_id)
@@ -493,7 +509,7 @@ class SupportService:
             raise VerticalsError(f"the reply to ticket {ticket_id} is empty: write some text first")
         if len(text.strip()) > MAX_REPLY_CHARS:
             raise VerticalsError(f"the reply to ticket {ticket_id} has {len(text.strip()):,} characters: keep it "
-                                 f"under {MAX_REPLY_CHARS:,} (link a help page for the details)")
+                                 f"to {MAX_REPLY_CHARS:,} at most (link a help page for the details)")
         return self.store.add_agent_reply(ticket_id, text.strip(), release)
 
     def conversation(self, conversation_id: str, limit: int | None = None) -> list:
@@ -528,9 +544,12 @@ class SupportService:
             raise VerticalsError("no intent model yet: run `verticals support train` (or `support demo`) first")
         labels = list(intents.labels)
         same = [label for label in labels if label.lower() == str(intent).strip().lower()]  # "OOS" is oos
-        if len(same) != 1:
+        if len(same) > 1 and intent not in same:
+            raise VerticalsError(f"intent {intent!r} matches {' and '.join(same)}, which differ only in case: "
+                                 "write it exactly")
+        if not same:
             raise VerticalsError(f"unknown intent {intent!r}: use one of {', '.join(labels)}")
-        intent = same[0]
+        intent = intent if intent in same else same[0]
         question = self.store.teach(turn_id, intent)
         return {"turn_id": turn_id, "question": question, "intent": intent, "lessons": len(self.store.lessons())}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -165,14 +165,13 @@ def _turn(row: TurnRow) -> Turn:
                 row.confidence, json.loads(row.sources), row.feedback, row.created)
 
 
-def _ticket(s: Session, row: TicketRow) -> Ticket:
-    """The ticket, with the intent and confidence of the turn that opened it: the turn with its
-    question stored in the same conversation just after the ticket (``SupportService._record``)."""
-    turn = s.scalars(select(TurnRow).where(
-        TurnRow.conversation_id == row.conversation_id, TurnRow.kind == "handoff",
-        TurnRow.question == row.question, TurnRow.created >= row.created).order_by(TurnRow.id).limit(1)).first()
-    return Ticket(row.id, row.conversation_id, row.question, row.reason, row.status, row.created,
-                  turn.intent if turn else None, turn.confidence if turn else None)
+def _ticket(row: TicketRow) -> Ticket:
+    return Ticket(row.id, row.conversation_id, row.question, row.reason, row.status, row.created)
+
+def count_open_tickets(engine: Engine) -> int:
+    """Open hand-offs, read only (the suite's home counts them without creating the tables)."""
+    with session_scope(engine) as s:
+        return s.scalar(select(func.count()).select_from(TicketRow).where(TicketRow.status == "open"))
 
 
 class SupportStore:
@@ -381,11 +380,31 @@ class SupportStore:
         if status:
             query = query.where(TicketRow.status == status)
         with session_scope(self.engine) as s:
-            return [_ticket(s, r) for r in s.scalars(query).all()]
+            return [_ticket(r) for r in s.scalars(query).all()]
+
+    def with_guesses(self, tickets: list[Ticket]) -> list[Ticket]:
+        """``tickets`` with the intent and confidence of the turn that opened each: the hand-off
+        turn storing its question in its conversation at or after it (``SupportService._record``
+        opens the ticket, then stores the turn). One query for them all."""
+        if not tickets:
+            return tickets
+        with session_scope(self.engine) as s:
+            rows = s.execute(select(TurnRow.conversation_id, TurnRow.question, TurnRow.created, TurnRow.intent,
+                                    TurnRow.confidence).where(
+                TurnRow.conversation_id.in_({t.conversation_id for t in tickets}),
+                TurnRow.kind.in_(("handoff", "unsure"))).order_by(TurnRow.id)).all()
+        by_conversation: dict[str, list] = {}
+        for row in rows:
+            by_conversation.setdefault(row.conversation_id, []).append(row)
+        guessed = []
+        for t in tickets:
+            turn = next((r for r in by_conversation.get(t.conversation_id, [])
+                         if r.question == t.question and r.created >= t.created), None)
+            guessed.append(replace(t, intent=turn.intent, confidence=turn.confidence) if turn else t)
+        return guessed
 
     def open_ticket_count(self) -> int:
-        with session_scope(self.engine) as s:
-            return s.scalar(select(func.count()).select_from(TicketRow).where(TicketRow.status == "open"))
+        return count_open_tickets(self.engine)
 
     def release(self, ticket_id: int) -> str:
         """Close a ticket and give the conversation back to the bot; returns its id."""
