@@ -177,7 +177,7 @@ def articles_frame(engine: Engine, topic: str | None = None, sentiment: str | No
         rows = [[a.id, a.published, a.source, a.title, a.topic, a.sentiment,
                  None if a.id in by_analyst else _shown(a.sentiment_score), a.tickers, a.duplicates, a.url]
                 for a in found]
-    return pd.DataFrame(rows, columns=ARTICLE_COLUMNS)
+    return pd.DataFrame(rows, columns=ARTICLE_COLUMNS).astype({"score": float})  # no score: NaN, not None
 
 
 def _shown(score: float | None) -> float | None:
