@@ -12,6 +12,7 @@ from shared.errors import VerticalsError
 from shared.ui import markdown_text
 
 HANDOFF_PAGE = 20  # open hand-offs drawn at a time
+QUEUE_POLL_S = 10  # how often the Hand-offs tab looks for new (or closed) tickets
 KIND_WORDS = {"template": "answered from a template", "grounded": "answered from the knowledge base",
               "handoff": "handed off", "unsure": "handed off", "waiting": "waiting for a colleague",
               "courtesy": "greeting or thanks", "agent": "answered by a colleague", "invalid": "not a question"}
@@ -32,6 +33,7 @@ def handoffs(service: SupportService) -> None:
     if flash := st.session_state.pop("support_agent_flash", None):
         getattr(st, flash[0])(flash[1])
     tickets = service.handoffs(guesses=False)
+    st.fragment(queue_changes, run_every=QUEUE_POLL_S)(service, len(tickets))
     if not tickets:
         st.info("No open hand-offs.")
         return
@@ -54,6 +56,16 @@ def handoffs(service: SupportService) -> None:
             both.button("Send and release", key=f"send-release-{t.id}", on_click=_reply,
                         args=(service, t.id, True))
             release.button("Release", key=f"release-{t.id}", on_click=_release, args=(service, t.id))
+
+
+def queue_changes(service: SupportService, shown: int) -> None:
+    """Every ``QUEUE_POLL_S`` seconds, on its own (the tickets and the reply being typed stay as
+    they are): whether the open hand-offs are still the ``shown`` ones, and a way to see them."""
+    now = service.open_handoff_count()
+    if now != shown:
+        st.info(f"The queue has changed: {count_of(now, 'open hand-off')} now, {shown} shown.")
+        if st.button("Show the queue as it is now", key="queue-refresh"):
+            st.rerun()
 
 
 def handoff_page(tickets: list) -> list:

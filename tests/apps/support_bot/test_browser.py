@@ -72,6 +72,18 @@ def test_agent_reply_reaches_an_open_chat_by_itself(bot_home: Path, streamlit_se
     assert wait_for_text(browser, "The final ended 2-1", 120), "a reload lost the conversation"
     assert "who won the football match yesterday?" in browser.find_element(By.TAG_NAME, "body").text
 
+    # an agent on the Hand-offs tab learns of a new ticket by itself, their tab kept
+    [tab] = [t for t in browser.find_elements(By.XPATH, "//*[@role='tab']") if t.text.strip() == "Hand-offs"]
+    tab.click()
+    assert wait_for_text(browser, "Reply to the customer", 60)  # ticket #1: answered, not released
+    service.ask("is it going to rain tomorrow?")
+    found = wait_for_text(browser, "The queue has changed: 2 open hand-offs now, 1 shown.", 60)
+    browser.save_screenshot(str(tmp_path / "support_queue_changed.png"))
+    assert found, "the Hand-offs tab did not notice the new ticket"
+    [show] = [b for b in browser.find_elements(By.TAG_NAME, "button") if b.text == "Show the queue as it is now"]
+    show.click()
+    assert wait_for_text(browser, "is it going to rain tomorrow?", 60)
+
 
 def _chat_box(browser, by):
     for _ in range(240):
