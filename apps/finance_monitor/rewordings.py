@@ -67,13 +67,15 @@ class RewordingFinder:
 
     def _candidates(self, session: Session, article: Article) -> list[tuple[int, str]]:
         """(id, title) of the stored classified stories :func:`_alike` it (the newest
-        ``CANDIDATES`` of its sentiment in the day around it)."""
+        ``CANDIDATES`` of its sentiment in the day around it naming its tickers, or none when it
+        names none: SQL narrows by each ticker's text, :func:`_alike` checks the sets)."""
+        tickers = _tickers(article.tickers)
+        named = [Article.tickers.contains(t, autoescape=True) for t in sorted(tickers)] or [Article.tickers == ""]
         rows = session.execute(select(Article.id, Article.title, Article.source, Article.topic,
                                       Article.sentiment, Article.published, Article.tickers).where(
             Article.id < article.id, Article.classified_at.is_not(None), Article.sentiment == article.sentiment,
-            Article.published.between(article.published - REPEAT_AFTER,
-                                      article.published + REPEAT_AFTER))
-            .order_by(Article.id.desc()).limit(CANDIDATES)).all()
+            Article.published.between(article.published - REPEAT_AFTER, article.published + REPEAT_AFTER),
+            *named).order_by(Article.id.desc()).limit(CANDIDATES)).all()
         return [(row.id, row.title) for row in rows if _alike(row, article)]
 
     def _embed(self, stories: list[tuple[int, str]]) -> np.ndarray:

@@ -671,6 +671,28 @@ def test_a_rewording_stored_by_another_process_is_a_near_duplicate(home) -> None
     assert report.near_dup == 1 and report.new == 0
 
 
+def test_rewordings_are_sought_among_stories_naming_the_same_tickers(home) -> None:
+    """Candidates are narrowed in SQL by each ticker's text; the sets still decide: "NWB" merges
+    with "NWB", not with "NWB,HLX" nor a story naming no ticker."""
+    from apps.finance_monitor.rewordings import RewordingFinder
+
+    engine = FinanceService(make_config([])).engine
+    when = datetime(2026, 3, 5, 9)
+    told = [("wire", "Northwind Bank chair steps down as accounting scandal deepens", "NWB"),
+            ("wire", "Northwind Bank chair steps down as accounting scandal deepens in Helix deal", "NWB,HLX"),
+            ("blog", "Northwind Bank chair steps down as accounting scandal deepens!", ""),
+            ("daily", "Northwind Bank chairman resigns as accounting scandal deepens", "NWB")]
+    with session_scope(engine) as session:
+        stories = [Article(content_hash=str(n), url=f"http://{src}.test/{n}", source=src, title=title,
+                           published=when, tickers=tickers, topic="Legal | Regulation" if n else "Macro",
+                           sentiment="negative", classified_at=when) for n, (src, title, tickers) in enumerate(told)]
+        session.add_all(stories)
+        session.flush()
+        assert RewordingFinder().merge(session, stories[3:]) == 1
+        kept = {a.tickers: a.duplicates for a in session.scalars(select(Article))}
+    assert kept == {"NWB": 1, "NWB,HLX": 0, "": 0}  # merged into the first telling, its topic kept
+
+
 def test_a_story_reworded_by_another_outlet_counts_once(home, server, monkeypatch) -> None:
     """Few shared words, so ingest stores both; once classified (pinned here, as an analyst
     would), the second outlet's headline joins the first story as one more URL. A different
