@@ -168,6 +168,7 @@ def _turn(row: TurnRow) -> Turn:
 def _ticket(row: TicketRow) -> Ticket:
     return Ticket(row.id, row.conversation_id, row.question, row.reason, row.status, row.created)
 
+
 def count_open_tickets(engine: Engine) -> int:
     """Open hand-offs, read only (the suite's home counts them without creating the tables)."""
     with session_scope(engine) as s:
