@@ -41,23 +41,33 @@ def source_link(url: str) -> str:
 
 
 def show_answer(message: dict, service: SupportService) -> None:
-    """An assistant message: text, citations with their quotes, confidence, thumbs."""
+    """An assistant message: text, citations with their quotes, confidence, thumbs. The
+    customers' page (``--chat-only``) leaves out what only staff read: kinds, confidence, chunks."""
     st.markdown(markdown_text(message["text"], keep_formatting=True))
     for c in message.get("citations", []):
         link = f" — {source_link(c['url'])}" if c.get("url") else ""
         with st.expander(f"[{c['n']}] {markdown_text(c['title'], keep_formatting=True)}"):
-            st.caption(f"source {markdown_text(c['doc_id'])} · chunk {c['chunk_id']}{link}")
+            if CHAT_ONLY:
+                if link:
+                    st.caption(link.removeprefix(" — "))
+            else:
+                st.caption(f"source {markdown_text(c['doc_id'])} · chunk {c['chunk_id']}{link}")
             st.markdown(f"> {markdown_text(c['quote'], keep_formatting=True)}")
     if message.get("notice"):
         st.warning(message["notice"])
+    turn = message.get("turn_id")
+    votable = bool(turn) and message["kind"] in ("template", "grounded")
+    if CHAT_ONLY:
+        if votable:
+            vote_buttons(service, turn, message.get("feedback"))
+        return
     # a hand-off rebuilt from the record has no reason stored: no confidence rather than a wrong one
     judged = message["kind"] in ("template", "grounded", "handoff") and message.get("reason") != PERSON_REASON \
         and not (message["kind"] == "handoff" and message.get("restored"))
     # a request for a person, a greeting or a wait was not judged: no confidence to show
     st.caption(KIND_WORDS.get(message["kind"], message["kind"])
                + (f" · confidence {message['confidence']:.2f}" if judged else ""))
-    turn = message.get("turn_id")
-    if turn and message["kind"] in ("template", "grounded"):
+    if votable:
         vote_buttons(service, turn, message.get("feedback"))
 
 
@@ -72,7 +82,8 @@ def vote_buttons(service: SupportService, turn: int, stored: int | None) -> None
     if vote == 1:
         st.caption("You found this helpful — thanks for the feedback.")
     elif vote == 0:
-        st.caption("You found this unhelpful — the question goes on the gaps list.")
+        st.caption("You found this unhelpful — thanks: we use it to improve our answers." if CHAT_ONLY else
+                   "You found this unhelpful — the question goes on the gaps list.")
 
 
 def _vote(service: SupportService, turn: int, key: str) -> None:

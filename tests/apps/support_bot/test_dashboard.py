@@ -100,6 +100,9 @@ def test_the_customers_page_is_the_chat_alone(bot_home: Path, monkeypatch: pytes
     at.chat_input[0].set_value("How long are gift cards valid?").run()
     assert not at.exception, at.exception
     assert "3 years" in at.session_state["support_messages"][-1]["text"] and not at.tabs
+    shown = [c.value for c in at.caption]  # what only staff read is left out: kinds, confidence, chunks
+    assert not [c for c in shown if "confidence" in c or "chunk" in c or "answered from" in c], shown
+    assert [e.label for e in at.expander if e.label.startswith("[1]")] and at.get("feedback")
 
 
 def test_the_address_brings_a_conversation_back(bot_home: Path) -> None:
