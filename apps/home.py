@@ -55,6 +55,7 @@ def waiting_for_people() -> dict[str, str]:
     from apps.support_bot.store import count_open_tickets
     from shared import make_engine
     from shared.errors import VerticalsError
+    from shared.ui import count_of
 
     counts = {"support_bot": (lambda: count_open_tickets(make_engine()), "open hand-off", " waiting for an agent"),
               "finance_monitor": (lambda: len(open_alert_keys(make_engine())), "open alert", "")}
@@ -65,7 +66,7 @@ def waiting_for_people() -> dict[str, str]:
         except (VerticalsError, SQLAlchemyError):  # e.g. no tables before the app's first run: nothing waits
             continue
         if n:
-            lines[page] = f"{n} {noun}{'s' * (n != 1)}{rest}"
+            lines[page] = count_of(n, noun) + rest
     return lines
 
 

@@ -118,11 +118,8 @@ def ask(
 @app.command()
 def handoffs(as_json: JsonFlag = False) -> None:
     """List open hand-off tickets."""
-    from .answer import PERSON_REASON
-
-    # a request for a person was not judged: no confidence (as on the dashboard)
-    rows = [vars(t) | {"confidence": None if t.confidence is None or t.reason == PERSON_REASON
-                       else round(t.confidence, 3)} for t in _service().handoffs()]
+    rows = [vars(t) | {"confidence": None if t.confidence is None else round(t.confidence, 3)}
+            for t in _service().handoffs()]
     if not rows and not as_json:
         print("no open hand-offs")
         return

@@ -10,13 +10,13 @@ from urllib.parse import quote, urlsplit
 import pandas as pd
 import streamlit as st
 
-from apps.support_bot.answer import PERSON_REASON
-from apps.support_bot.desk import KIND_WORDS, count_of, gaps, handoffs
+from apps.support_bot.answer import PERSON_REASON, Citation
+from apps.support_bot.desk import KIND_WORDS, gaps, handoffs
 from apps.support_bot.knowledge import KB_SUFFIXES
 from apps.support_bot.service import BotSettings, SupportService, serving_stamp, unlinked_note
 from shared import atomic_write_bytes, get_settings
 from shared.errors import VerticalsError
-from shared.ui import markdown_text, page_title, show_model_card
+from shared.ui import count_of, markdown_text, page_title, show_model_card
 
 SAFE_IN_LINK = ":/?#@$&'*+,;=%~-._"  # kept as they are in a link's address; the rest is percent-encoded
 CHAT_ONLY = os.environ.get("VERTICALS_SUPPORT_CHAT_ONLY") == "1"  # `support dashboard --chat-only`
@@ -146,8 +146,7 @@ def restored(service: SupportService, cid: str) -> list[dict]:
         cited = [(n, chunks[i]) for n, i in enumerate(t.sources, 1) if i in chunks]
         messages.append({"role": "assistant", "text": t.answer, "kind": t.kind, "confidence": t.confidence,
                          "intent": t.intent, "turn_id": t.id, "restored": True, "citations": [
-                             {"n": n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title, "url": c.url,
-                              "quote": c.text} for n, c in cited]})
+                             vars(Citation(n, c.chunk_id, c.doc_id, c.title, c.url, c.text)) for n, c in cited]})
     return messages
 
 

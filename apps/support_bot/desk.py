@@ -6,10 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from apps.support_bot.answer import PERSON_REASON
 from apps.support_bot.service import MAX_REPLY_CHARS, SupportService
 from shared.errors import VerticalsError
-from shared.ui import markdown_text
+from shared.ui import count_of, markdown_text
 
 HANDOFF_PAGE = 20  # open hand-offs drawn at a time
 QUEUE_POLL_S = 10  # how often the Hand-offs tab looks for new (or closed) tickets
@@ -24,11 +23,6 @@ def _when(stamp: str) -> str:
     return f"{stamp[:10]} {stamp[11:16]} UTC" if len(stamp) >= 16 and stamp[10] == "T" else stamp
 
 
-def count_of(n: int, noun: str) -> str:
-    """``count_of(2, "turn") -> "2 turns"``."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def handoffs(service: SupportService) -> None:
     if flash := st.session_state.pop("support_agent_flash", None):
         getattr(st, flash[0])(flash[1])
@@ -40,9 +34,7 @@ def handoffs(service: SupportService) -> None:
     for t in service.guessed(handoff_page(tickets)):  # the page shown only: 1,000 open cost 0.4 s a rerun
         with st.container(border=True):
             guess = f"the bot's guess: {markdown_text(t.intent)}, " if t.intent else ""
-            # a request for a person was not judged: no confidence to show
-            sure = f" · {guess}confidence {t.confidence:.2f}" if t.confidence is not None \
-                and t.reason != PERSON_REASON else ""
+            sure = f" · {guess}confidence {t.confidence:.2f}" if t.confidence is not None else ""
             st.markdown(f"**#{t.id}** · {_when(t.created)} · {markdown_text(t.reason)}{sure}")
             st.caption(f"conversation {t.conversation_id} (`verticals support conversation` takes it)")
             # subtle: the customer's own words; as Markdown they could show the agent an image
@@ -133,16 +125,17 @@ def gaps(service: SupportService) -> None:
     is drawn left the table above it saying "taught as" nothing."""
     for kind, text in st.session_state.pop("support_lesson_flash", []):
         getattr(st, kind)(text)
-    found, taught = service.gaps(), service.taught()
+    found, taught = service.gaps(), service.lessons()
+    taught_as = {lesson.turn_id: lesson.intent for lesson in taught}
     rows = [{"turn": t.id, "question": t.question, "what happened": KIND_WORDS.get(t.kind, t.kind),
              "intent": t.intent or "", "feedback": VOTE_WORDS[t.feedback], "confidence": round(t.confidence, 3),
-             "when": _when(t.created), "taught as": taught.get(t.id, "")} for t in found]
+             "when": _when(t.created), "taught as": taught_as.get(t.id, "")} for t in found]
     if not rows:
         st.info("No gaps yet: unanswered and down-voted questions show up here.")
     else:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
         teach(service, {t.id: f"#{t.id} · {_when(t.created)} · {t.question[:80]}" for t in found})
-    lessons(service)
+    lessons(service, taught)
 
 
 def teach(service: SupportService, questions: dict[int, str]) -> None:
@@ -173,9 +166,8 @@ def _teach(service: SupportService, turn_id: int, intent: str) -> None:
         "(`verticals support retrain`, or nightly with `verticals support schedule`)."))]
 
 
-def lessons(service: SupportService) -> None:
+def lessons(service: SupportService, taught: list) -> None:
     """The lessons taught so far, and a way to take one back before the next retrain."""
-    taught = service.lessons()
     if not taught:
         return
     st.subheader(f"Lessons for the next retrain ({len(taught)})")

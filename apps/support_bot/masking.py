@@ -8,7 +8,7 @@ and account numbers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 # a quoted local part ("jo doe"@x.org) and "localhost" are addresses too; other dotless hosts
 # are not ("meet me@home later", "2@5 for bundles"); "jo.doe @ gmail.com" and
@@ -231,23 +231,30 @@ def mask_pii(text: str, keep: frozenset[str] = frozenset()) -> str:
     processors insert them) was stored whole; beside digits those characters are read as
     ASCII first.
     """
-    text = _DASH_RUN.sub(_read_dashes, text.translate(_SPACES))
-    text = _EMAIL.sub(lambda m: m.group(0) if m.group(0) in keep else "[EMAIL]", text)
+    text = _EMAIL.sub(lambda m: m.group(0) if m.group(0) in keep else "[EMAIL]", _as_ascii(text))
     text = _SPOKEN_EMAIL.sub("[EMAIL]", text)
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
-    text = _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}[CVV]", text)
-    text = _SPACED_CARD.sub(_mask_spaced_card, text)
-    text = _CARD.sub(_mask_card, text)
+    text = _cards_masked(text, _mask_card)
     return _PHONE.sub(lambda m: m.group(0) if m.group(0) in keep else _mask_phone(m),
                       _PHONE_PAIR.sub(_mask_phone_pair, text))
-
 
 
 def mask_payment(text: str) -> str:
     """Only card numbers (Luhn) and security codes of ``text`` masked: an agent's reply keeps
     the shop's e-mail, phone, IBAN and the order and tracking numbers the customer needs, and
     loses a card number pasted from the customer's account."""
-    text = _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}[CVV]", _DASH_RUN.sub(_read_dashes, text.translate(_SPACES)))
-    text = _SPACED_CARD.sub(_mask_spaced_card, text)
-    return _CARD.sub(lambda m: masked if (masked := _mask_card(m)).startswith("[CARD]") else m.group(0), text)
+    return _cards_masked(_as_ascii(text), lambda m: masked if (masked := _mask_card(m)).startswith("[CARD]")
+                         else m.group(0))
+
+
+def _as_ascii(text: str) -> str:
+    """No-break spaces and en dashes beside digits read as ASCII (see :func:`mask_pii`)."""
+    return _DASH_RUN.sub(_read_dashes, text.translate(_SPACES))
+
+
+def _cards_masked(text: str, card: Callable[[re.Match[str]], str]) -> str:
+    """Security codes and spaced cards masked, then each unspaced card-length number as ``card``
+    reads it (:func:`_mask_card`, or only the Luhn-valid ones for an agent's reply)."""
+    text = _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}[CVV]", text)
+    return _CARD.sub(card, _SPACED_CARD.sub(_mask_spaced_card, text))

@@ -483,7 +483,10 @@ class SupportService:
         return self.guessed(tickets) if guesses else tickets
 
     def guessed(self, tickets: list) -> list:
-        return self.store.with_guesses(tickets)
+        """``tickets`` with the bot's intent and confidence at the hand-off; none for a request
+        for a person, which the bot did not judge."""
+        return [replace(t, confidence=None) if t.reason == PERSON_REASON else t
+                for t in self.store.with_guesses(tickets)]
 
     def chunks(self, ids: set[int]) -> list:
         """The knowledge base's chunks of these ids (a chat's citations rebuilt from its record)."""
