@@ -119,7 +119,7 @@ def ask(
 def handoffs(as_json: JsonFlag = False) -> None:
     """List open hand-off tickets."""
     rows = [vars(t) | {"confidence": None if t.confidence is None else round(t.confidence, 3)}
-            for t in _service().handoffs()]
+            for t in _service().agents.handoffs()]
     if not rows and not as_json:
         print("no open hand-offs")
         return
@@ -129,7 +129,7 @@ def handoffs(as_json: JsonFlag = False) -> None:
 @app.command()
 def release(ticket_id: int, as_json: JsonFlag = False) -> None:
     """Close a hand-off ticket: the bot answers in that conversation again."""
-    conversation_id = _service().release(ticket_id)
+    conversation_id = _service().agents.release(ticket_id)
     emit({"ticket_id": ticket_id, "released_conversation": conversation_id} if as_json else
          {"released conversation": conversation_id}, as_json)
 
@@ -139,7 +139,7 @@ def reply(ticket_id: int, text: str,
           release: Annotated[bool, typer.Option("--release", help="Then give the conversation back to the bot.")]
           = False, as_json: JsonFlag = False) -> None:
     """Answer a hand-off ticket's customer as an agent (their chat shows it; payment data masked)."""
-    turn_id = _service().agent_reply(ticket_id, text, release)
+    turn_id = _service().agents.reply(ticket_id, text, release)
     if as_json:
         emit({"ticket_id": ticket_id, "turn_id": turn_id, "released": release}, True)
         return
@@ -174,9 +174,9 @@ def gaps(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.
     """Questions the bot could not answer or users down-voted, newest first, with the turn id
     that `teach` takes."""
     service = _service()
-    taught = service.taught()
+    taught = service.agents.taught()
     rows = [{"turn_id": t.id, "question": t.question, "kind": t.kind, "intent": t.intent,
-             "confidence": round(t.confidence, 3), "taught_as": taught.get(t.id)} for t in service.gaps(limit)]
+             "confidence": round(t.confidence, 3), "taught_as": taught.get(t.id)} for t in service.agents.gaps(limit)]
     if not rows and not as_json:
         print("no gaps: nothing unanswered or down-voted yet")
         return
@@ -187,13 +187,13 @@ def gaps(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.
 def teach(turn_id: int, intent: str, as_json: JsonFlag = False) -> None:
     """Label a gap's question (by turn id) with an intent, the out-of-scope label or
     knowledge_base (answered by search); `retrain` learns from every such lesson."""
-    emit(_service().teach(turn_id, intent), as_json)
+    emit(_service().agents.teach(turn_id, intent), as_json)
 
 
 @app.command()
 def lessons(as_json: JsonFlag = False) -> None:
     """The questions taught so far, oldest first: what the next `retrain` learns."""
-    rows = [vars(lesson) for lesson in _service().lessons()]
+    rows = [vars(lesson) for lesson in _service().agents.lessons()]
     if not rows and not as_json:
         print("no lessons yet: `verticals support gaps`, then `verticals support teach TURN INTENT`")
         return
@@ -203,13 +203,13 @@ def lessons(as_json: JsonFlag = False) -> None:
 @app.command()
 def unteach(turn_id: int, as_json: JsonFlag = False) -> None:
     """Take back a lesson (by turn id): the next `retrain` leaves that question out."""
-    emit(_service().unteach(turn_id), as_json)
+    emit(_service().agents.unteach(turn_id), as_json)
 
 
 @app.command()
 def retrain(as_json: JsonFlag = False) -> None:
     """Retrain the intent model on its data and the lessons now (promoted only if not worse)."""
-    emit(_service().retrain(), as_json)
+    emit(_service().agents.retrain(), as_json)
 
 
 @app.command()
@@ -262,7 +262,7 @@ def demo(as_json: JsonFlag = False) -> None:
     service = _service()
     result = {"kb": service.kb_add(DEMO_DIR / "kb")}
     intents, questions = DEMO_DIR / "intents.csv", DEMO_DIR / "article_questions.csv"
-    demo = trained_on(intents, questions, service.store.documents(), TrainOptions(), service.lesson_rows())
+    demo = trained_on(intents, questions, service.store.documents(), TrainOptions(), service.agents.lesson_rows())
     kept = demo_kept(service.intent_card(), demo)
     result["train"] = kept or BotTrainer(service, TrainOptions()).run(intents, questions)
     emit(result, as_json)

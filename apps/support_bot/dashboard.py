@@ -356,7 +356,7 @@ except VerticalsError as err:  # e.g. a database that cannot be opened
 if CHAT_ONLY:  # the page customers get: no admin, agents' or model tabs
     chat(service)
     st.stop()
-if waiting := service.open_handoff_count():
+if waiting := service.agents.open_handoff_count():
     # subtle: not in the tab's label: a label that changes is a new tab, and the page jumped to Chat
     st.caption(f"{count_of(waiting, 'open hand-off')} waiting for an agent: the Hand-offs tab")
 tabs = st.tabs(["Chat", "Admin", "Hand-offs", "Gaps", "Intent model"])

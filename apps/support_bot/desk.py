@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from apps.support_bot.service import MAX_REPLY_CHARS, SupportService
+from apps.support_bot.agents import MAX_REPLY_CHARS
+from apps.support_bot.service import SupportService
 from shared.errors import VerticalsError
 from shared.ui import count_of, markdown_text
 
@@ -26,12 +27,12 @@ def _when(stamp: str) -> str:
 def handoffs(service: SupportService) -> None:
     if flash := st.session_state.pop("support_agent_flash", None):
         getattr(st, flash[0])(flash[1])
-    tickets = service.handoffs(guesses=False)
+    tickets = service.agents.handoffs(guesses=False)
     st.fragment(queue_changes, run_every=QUEUE_POLL_S)(service, len(tickets))
     if not tickets:
         st.info("No open hand-offs.")
         return
-    for t in service.guessed(handoff_page(tickets)):  # the page shown only: 1,000 open cost 0.4 s a rerun
+    for t in service.agents.guessed(handoff_page(tickets)):  # the page shown only: 1,000 open cost 0.4 s a rerun
         with st.container(border=True):
             guess = f"the bot's guess: {markdown_text(t.intent)}, " if t.intent else ""
             sure = f" · {guess}confidence {t.confidence:.2f}" if t.confidence is not None else ""
@@ -53,7 +54,7 @@ def handoffs(service: SupportService) -> None:
 def queue_changes(service: SupportService, shown: int) -> None:
     """Every ``QUEUE_POLL_S`` seconds, on its own (the tickets and the reply being typed stay as
     they are): whether the open hand-offs are still the ``shown`` ones, and a way to see them."""
-    now = service.open_handoff_count()
+    now = service.agents.open_handoff_count()
     if now != shown:
         st.info(f"The queue has changed: {count_of(now, 'open hand-off')} now, {shown} shown.")
         if st.button("Show the queue as it is now", key="queue-refresh"):
@@ -99,7 +100,7 @@ def _reply(service: SupportService, ticket_id: int, release: bool) -> None:
     """Button callback: runs before the page, so the reply box can be emptied after sending."""
     key = f"reply-{ticket_id}"
     try:
-        service.agent_reply(ticket_id, st.session_state.get(key) or "", release)
+        service.agents.reply(ticket_id, st.session_state.get(key) or "", release)
     except VerticalsError as err:
         st.session_state["support_agent_flash"] = ("error", str(err))
         return
@@ -110,7 +111,7 @@ def _reply(service: SupportService, ticket_id: int, release: bool) -> None:
 
 def _release(service: SupportService, ticket_id: int) -> None:
     try:
-        service.release(ticket_id)
+        service.agents.release(ticket_id)
     except VerticalsError as err:
         st.session_state["support_agent_flash"] = ("error", str(err))
         return
@@ -125,7 +126,7 @@ def gaps(service: SupportService) -> None:
     is drawn left the table above it saying "taught as" nothing."""
     for kind, text in st.session_state.pop("support_lesson_flash", []):
         getattr(st, kind)(text)
-    found, taught = service.gaps(), service.lessons()
+    found, taught = service.agents.gaps(), service.agents.lessons()
     taught_as = {lesson.turn_id: lesson.intent for lesson in taught}
     rows = [{"turn": t.id, "question": t.question, "what happened": KIND_WORDS.get(t.kind, t.kind),
              "intent": t.intent or "", "feedback": VOTE_WORDS[t.feedback], "confidence": round(t.confidence, 3),
@@ -156,7 +157,7 @@ def teach(service: SupportService, questions: dict[int, str]) -> None:
 
 def _teach(service: SupportService, turn_id: int, intent: str) -> None:
     try:
-        lesson = service.teach(int(turn_id), intent)
+        lesson = service.agents.teach(int(turn_id), intent)
     except VerticalsError as err:  # it may quote the customer's question: never as Markdown
         st.session_state["support_lesson_flash"] = [("error", markdown_text(str(err)))]
         return
@@ -184,7 +185,7 @@ def lessons(service: SupportService, taught: list) -> None:
 
 def _unteach(service: SupportService, turn_id: int) -> None:
     try:
-        lesson = service.unteach(int(turn_id))
+        lesson = service.agents.unteach(int(turn_id))
     except VerticalsError as err:  # e.g. forgotten in another tab meanwhile
         st.session_state["support_lesson_flash"] = [("error", str(err))]
         return

@@ -22,6 +22,7 @@ from shared.errors import VerticalsError
 
 from .intents import (
     CONFIDENCE_GRID,
+    INTENTS,
     IntentModel,
     Status,
     abstention_metrics,
@@ -34,7 +35,7 @@ from .intents import (
 from .knowledge import load_kb, read_questions
 from .ranking import rrf
 from .retrieval import RetrievalConfig, Retriever
-from .service import INTENTS, BotSettings
+from .service import BotSettings
 from .store import SupportStore
 
 

@@ -22,6 +22,7 @@ from shared import (
 )
 from shared.errors import VerticalsError
 
+INTENTS = "support-intents"  # the intent model's name in the registry
 CONFIDENCE_GRID = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
 MARGIN_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4)  # subtle: a near-tie (< 0.05) is never sure
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from shared import read_table
@@ -289,6 +289,37 @@ def load_kb(path: str | Path) -> list[Document]:
                             f"{first[doc.doc_id]}", f"give every document its own id; nothing from {path} was added")
         first[doc.doc_id] = doc.source
     return docs
+
+
+def keep_ids(documents: list[Document], earlier: dict[str, tuple[str, str]], alone: bool) -> list[Document]:
+    """Markdown ``documents`` keep the ids they have in the KB (``earlier``: ``{doc_id: (source
+    file, title)}``), so an edited guide replaces its old text: the id of the document read from
+    the same file (a subfolder added on its own keeps "sub/student", not "student"), else, for a
+    file added ``alone``, that of the only document of its file name and title
+    ("guides/gift-cards" for an edited "gift-cards.md"). Another file's document under the same
+    id with another title is not replaced: refused.
+
+    subtle: added alone (as every dashboard upload is), a guide was a second document, and
+    the bot cited the old text beside the new; a subfolder added after its folder took the
+    id "student" from the folder's own student.md and replaced it."""
+    by_file = {source: i for i, (source, _) in earlier.items()}
+    alone = alone and len(documents) == 1
+    kept = []
+    for doc in documents:
+        if doc.kind == "markdown" and doc.source in by_file:
+            doc = replace(doc, doc_id=by_file[doc.source])
+        elif doc.kind == "markdown" and alone:
+            named = [i for i, (_, title) in earlier.items()
+                     if (i == doc.doc_id or i.endswith("/" + doc.doc_id)) and title == doc.title]
+            doc = replace(doc, doc_id=named[0]) if len(named) == 1 else doc
+        if doc.kind == "markdown" and doc.doc_id in earlier and earlier[doc.doc_id][0] != doc.source \
+                and earlier[doc.doc_id][1] != doc.title:
+            source, title = earlier[doc.doc_id]
+            raise DataError(doc.source, None, f"its document id {doc.doc_id!r} is {title!r} from {source} "
+                            f"already, and this file's title is {doc.title!r}", "rename the file, or remove "
+                            f"that document first (`verticals support kb remove {doc.doc_id}`)")
+        kept.append(doc)
+    return kept
 
 
 def read_questions(path: str | Path, known: set[str], kb: str | Path | None = None) -> list[tuple[str, str]]:

@@ -24,7 +24,7 @@ def nightly_retrain() -> str:
     try:
         if not service.store.lessons():
             return "no lessons yet: nothing to retrain"
-        report = service.retrain(nightly=True)
+        report = service.agents.retrain(nightly=True)
     except VerticalsError as err:
         log.error("support retrain failed: %s", err)
         return f"retrain failed: {err}"

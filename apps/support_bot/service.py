@@ -6,15 +6,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from shared import LabelledText, Registry, read_table
-from shared.errors import DataError, VerticalsError
+from shared import Registry, read_table
 
+from .agents import AgentDesk
 from .answer import (
     PERSON_REASON,
     PERSON_TEXT,
@@ -34,8 +34,8 @@ from .answer import (
     without_repeats,
 )
 from .handoff import confident, handoff, listed, named_intent
-from .intents import IntentDecision, IntentModel, Status
-from .knowledge import Document, load_kb
+from .intents import INTENTS, IntentDecision, IntentModel, Status
+from .knowledge import keep_ids, load_kb
 from .language import language
 from .names import towns
 from .questions import (
@@ -55,9 +55,8 @@ from .shop import Shop
 from .spelling import Speller
 from .store import KbChange, SupportStore, Turn
 
-INTENTS, RERANKER, RETRIEVER = "support-intents", "support-reranker", "support-retriever"
+RERANKER, RETRIEVER = "support-reranker", "support-retriever"
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
-MAX_REPLY_CHARS = 5000  # an agent's reply; a customer's message is cut at questions.MAX_CHARS
 
 
 @dataclass
@@ -124,6 +123,7 @@ class SupportService:
         self._pool: ThreadPoolExecutor | None = None
         self._shop: Shop | None = None  # see shop
         self.bot = BotSettings()
+        self.agents = AgentDesk(self)  # hand-offs, replies, gaps and lessons
 
     # -- models -------------------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -189,7 +189,7 @@ class SupportService:
     def kb_add(self, path: str | Path) -> dict:
         """Add or update documents from a file or folder; only changed ones are re-embedded.
         Documents added from the same file or folder before and no longer in it are removed."""
-        documents = self._as_before(path, load_kb(path))
+        documents = keep_ids(load_kb(path), self.store.markdown_sources(), alone=Path(path).is_file())
         # subtle: load the index before the database changes, or loading it "repairs" the
         # new chunks (embedding them) and apply() embeds them again
         retriever, linked = self.retriever, self._linked_templates()
@@ -203,36 +203,6 @@ class SupportService:
         if change.taken_over:  # the same id came from another file: replaced, and said so
             result["replaced_from_other_files"] = change.taken_over
         return result | self._unlinked_since(linked)
-
-    def _as_before(self, path: str | Path, documents: list[Document]) -> list[Document]:
-        """Markdown documents keep the ids they have in the KB, so an edited guide replaces its
-        old text: the id of the document read from the same file (a subfolder added on its own
-        keeps "sub/student", not "student"), else, for a file added alone, that of the only
-        document of its file name and title ("guides/gift-cards" for an edited "gift-cards.md").
-        Another file's document under the same id with another title is not replaced: refused.
-
-        subtle: added alone (as every dashboard upload is), a guide was a second document, and
-        the bot cited the old text beside the new; a subfolder added after its folder took the
-        id "student" from the folder's own student.md and replaced it."""
-        earlier = self.store.markdown_sources()
-        by_file = {source: i for i, (source, _) in earlier.items()}
-        alone = Path(path).is_file() and len(documents) == 1
-        kept = []
-        for doc in documents:
-            if doc.kind == "markdown" and doc.source in by_file:
-                doc = replace(doc, doc_id=by_file[doc.source])
-            elif doc.kind == "markdown" and alone:
-                named = [i for i, (_, title) in earlier.items()
-                         if (i == doc.doc_id or i.endswith("/" + doc.doc_id)) and title == doc.title]
-                doc = replace(doc, doc_id=named[0]) if len(named) == 1 else doc
-            if doc.kind == "markdown" and doc.doc_id in earlier and earlier[doc.doc_id][0] != doc.source \
-                    and earlier[doc.doc_id][1] != doc.title:
-                source, title = earlier[doc.doc_id]
-                raise DataError(doc.source, None, f"its document id {doc.doc_id!r} is {title!r} from {source} "
-                                f"already, and this file's title is {doc.title!r}", "rename the file, or remove "
-                                f"that document first (`verticals support kb remove {doc.doc_id}`)")
-            kept.append(doc)
-        return kept
 
     def kb_remove(self, doc_ids: list[str]) -> dict:
         """Remove documents and their vectors: ``{"removed_chunks": n}``, plus the intents whose
@@ -476,44 +446,12 @@ class SupportService:
     def feedback(self, turn_id: int, up: bool) -> None:
         self.store.set_feedback(turn_id, 1 if up else -1)
 
-    def handoffs(self, status: str | None = "open", guesses: bool = True) -> list:
-        """Hand-off tickets, oldest first; with ``guesses``, each with the bot's intent and
-        confidence at the hand-off (:meth:`guessed`, which a paged list calls per page)."""
-        tickets = self.store.tickets(status)
-        return self.guessed(tickets) if guesses else tickets
-
-    def guessed(self, tickets: list) -> list:
-        """``tickets`` with the bot's intent and confidence at the hand-off; none for a request
-        for a person, which the bot did not judge."""
-        return [replace(t, confidence=None) if t.reason == PERSON_REASON else t
-                for t in self.store.with_guesses(tickets)]
-
     def chunks(self, ids: set[int]) -> list:
         """The knowledge base's chunks of these ids (a chat's citations rebuilt from its record)."""
         return self.store.chunks(ids)
 
     def has_conversation(self, conversation_id: str) -> bool:
         return self.store.has_conversation(conversation_id)
-
-    def open_handoff_count(self) -> int:
-        return self.store.open_ticket_count()
-
-    def release(self, ticket_id: int) -> str:
-        return self.store.release(ticket_id)
-
-    def agent_reply(self, ticket_id: int, text: str, release: bool = False) -> int:
-        """A human agent's reply in the ticket's conversation (the customer's chat shows it);
-        with ``release`` the bot answers that conversation again. Returns the reply's turn id.
-
-        >>> service.agent_reply(3, "Your parcel left the depot today.", release=True)  # doctest: +SKIP
-        41
-        """
-        if not isinstance(text, str) or not text.strip():
-            raise VerticalsError(f"the reply to ticket {ticket_id} is empty: write some text first")
-        if len(text.strip()) > MAX_REPLY_CHARS:
-            raise VerticalsError(f"the reply to ticket {ticket_id} has {len(text.strip()):,} characters: keep it "
-                                 f"to {MAX_REPLY_CHARS:,} at most (link a help page for the details)")
-        return self.store.add_agent_reply(ticket_id, text.strip(), release)
 
     def conversation(self, conversation_id: str, limit: int | None = None) -> list:
         """The conversation's stored turns, oldest first: the customer's messages, the bot's
@@ -527,69 +465,6 @@ class SupportService:
     def unvote(self, turn_id: int) -> None:
         """Take back a thumbs up or down."""
         self.store.set_feedback(turn_id, None)
-
-    def gaps(self, limit: int = 50) -> list:
-        """Questions the bot could not answer or users down-voted, less requests for a person
-        (handed off too, but they say nothing about what the KB lacks)."""
-        return self.store.gaps(limit, except_reason=PERSON_REASON)
-
-    def taught(self) -> dict[int, str]:
-        """``{turn id: intent}`` of the questions labelled so far (the gaps' "taught as")."""
-        return {lesson.turn_id: lesson.intent for lesson in self.store.lessons()}
-
-    # -- learning from the gaps --------------------------------------------------------------
-    def teach(self, turn_id: int, intent: str) -> dict:
-        """Label a customer question (a gap, by its turn id) with one of the intent model's
-        labels: the out-of-scope one, the knowledge base's ("search"), or an intent. It joins
-        the intent model's training data at the next :meth:`retrain`."""
-        intents = self.intents
-        if intents is None:
-            raise VerticalsError("no intent model yet: run `verticals support train` (or `support demo`) first")
-        labels = list(intents.labels)
-        same = [label for label in labels if label.lower() == str(intent).strip().lower()]  # "OOS" is oos
-        if len(same) > 1 and intent not in same:
-            raise VerticalsError(f"intent {intent!r} matches {' and '.join(same)}, which differ only in case: "
-                                 "write it exactly")
-        if not same:
-            raise VerticalsError(f"unknown intent {intent!r}: use one of {', '.join(labels)}")
-        intent = intent if intent in same else same[0]
-        question = self.store.teach(turn_id, intent)
-        return {"turn_id": turn_id, "question": question, "intent": intent, "lessons": len(self.store.lessons())}
-
-    def lesson_rows(self) -> list[LabelledText]:
-        """Every lesson as a labelled question (``support train`` and ``retrain`` learn them)."""
-        return [LabelledText(lesson.question, lesson.intent) for lesson in self.store.lessons()]
-
-    def lessons(self) -> list:
-        """Every lesson (a labelled customer question), oldest first."""
-        return self.store.lessons()
-
-    def unteach(self, turn_id: int) -> dict:
-        """Take back a lesson: the next retrain leaves that question out. A model already
-        retrained on it keeps it until the next retrain."""
-        lesson = self.store.forget_lesson(turn_id)
-        return {"turn_id": turn_id, "question": lesson.question, "was": lesson.intent,
-                "lessons": len(self.store.lessons())}
-
-    def retrain(self, nightly: bool = False) -> dict | None:
-        """Retrain the intent model on its training data and every lesson, with its card's recipe
-        (``shared.retrain``); the new version serves only if its macro-F1 on the fixed
-        evaluation set is not worse. Returns the report; ``nightly``: None, without training,
-        when the last retrain used exactly these lessons (as the finance monitor's does)."""
-        from shared import already_tried, retrain
-
-        lessons = self.lesson_rows()
-        if not lessons:
-            raise VerticalsError("no lessons yet: label questions from the gaps first "
-                                 "(`verticals support teach TURN INTENT`, or the dashboard's Gaps tab)")
-        if self.intents is None:
-            raise VerticalsError("no intent model yet: run `verticals support train` (or `support demo`) first")
-        if nightly and already_tried(INTENTS, lessons, self.registry):
-            return None
-        report = retrain(INTENTS, lessons, self.registry)
-        if report.promoted:
-            self.reload()
-        return report.to_dict()
 
     def intent_card(self) -> dict | None:
         return self.registry.card(INTENTS) if self.registry.current(INTENTS) else None

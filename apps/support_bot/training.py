@@ -33,6 +33,7 @@ from shared.finetune import check_layers
 
 from .answer import relevance
 from .intents import (
+    INTENTS,
     KB_LABEL,
     IntentModel,
     Status,
@@ -45,7 +46,7 @@ from .intents import (
 )
 from .knowledge import CHUNK_WORDS, load_kb, read_questions
 from .retrieval import Passage, Retriever
-from .service import INTENTS, RERANKER, RETRIEVER, BotSettings, SupportService
+from .service import RERANKER, RETRIEVER, BotSettings, SupportService
 
 
 @dataclass
@@ -249,7 +250,7 @@ class BotTrainer:
             check_layers("minilm", self.options.reranker_layers)  # before minutes of training
         service, opts = self.service, self.options
         rows = read_intents(intents_path)
-        lessons = service.lesson_rows()
+        lessons = service.agents.lesson_rows()
         train, calib, kb_lessons = self._with_lessons(*split_calibration(rows), lessons)
         if questions_path is not None:  # a bad questions file must not change the KB either
             adding = {d.doc_id for d in load_kb(kb)} if kb is not None else set()

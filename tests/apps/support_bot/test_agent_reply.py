@@ -13,17 +13,17 @@ def test_reply_then_release_gives_the_chat_back_to_the_bot(bot) -> None:
     assert handed.ticket_id is not None
     cid = handed.conversation_id
 
-    bot.agent_reply(handed.ticket_id, "  Mail returns@shop.example or call 0800 123 4567.  ")
+    bot.agents.reply(handed.ticket_id, "  Mail returns@shop.example or call 0800 123 4567.  ")
     turns = bot.conversation(cid)  # the shop's own words reach the customer as written
     assert (turns[-1].kind, turns[-1].answer) == ("agent", "Mail returns@shop.example or call 0800 123 4567.")
     assert bot.conversation_status(cid) == "handed_off"
     assert bot.ask("any news?", cid).kind == "waiting"  # still the agent's conversation
 
-    bot.agent_reply(handed.ticket_id, "Sorry, we only cover orders.", release=True)
-    assert bot.handoffs() == [] and bot.conversation_status(cid) == "bot"
+    bot.agents.reply(handed.ticket_id, "Sorry, we only cover orders.", release=True)
+    assert bot.agents.handoffs() == [] and bot.conversation_status(cid) == "bot"
     assert [t.kind for t in bot.conversation(cid)] == ["handoff", "agent", "waiting", "agent"]
     assert "3 years" in bot.ask("How long are gift cards valid?", cid).text
-    assert all(t.kind != "agent" for t in bot.gaps())  # replies are no knowledge-base gap
+    assert all(t.kind != "agent" for t in bot.agents.gaps())  # replies are no knowledge-base gap
 
 
 @pytest.mark.parametrize(("ticket", "text", "message"), [
@@ -37,15 +37,15 @@ def test_bad_replies_are_refused_in_one_line(bot, ticket, text: str, message: st
         ticket = handed.ticket_id
     elif ticket == "released":
         ticket = handed.ticket_id
-        bot.release(ticket)
+        bot.agents.release(ticket)
     with pytest.raises(VerticalsError, match=message):
-        bot.agent_reply(ticket, text)
+        bot.agents.reply(ticket, text)
     assert [t.kind for t in bot.conversation(handed.conversation_id)] == ["handoff"]
 
 
 def test_a_vote_can_be_taken_back(bot) -> None:
     answer = bot.ask("How long are gift cards valid?")
     bot.feedback(answer.turn_id, False)
-    assert [t.id for t in bot.gaps()] == [answer.turn_id]
+    assert [t.id for t in bot.agents.gaps()] == [answer.turn_id]
     bot.unvote(answer.turn_id)
-    assert bot.gaps() == [] and bot.conversation(answer.conversation_id)[-1].feedback is None
+    assert bot.agents.gaps() == [] and bot.conversation(answer.conversation_id)[-1].feedback is None

@@ -63,7 +63,7 @@ def test_agent_reply_reaches_an_open_chat_by_itself(bot_home: Path, streamlit_se
     assert wait_for_text(browser, "not sure", 120)
 
     service = SupportService()
-    service.agent_reply(service.handoffs()[0].id, "The final ended 2-1, but I only do orders.")
+    service.agents.reply(service.agents.handoffs()[0].id, "The final ended 2-1, but I only do orders.")
     found = wait_for_text(browser, "The final ended 2-1", 60)
     browser.save_screenshot(str(tmp_path / "support_agent_reply.png"))
     assert found, "the agent's reply did not reach the open chat"

@@ -116,7 +116,7 @@ def test_the_address_brings_a_conversation_back(bot_home: Path) -> None:
     cid = at.session_state["support_conversation"]
     assert at.query_params["c"] == cid
     service = SupportService()
-    service.agent_reply(service.handoffs()[0].id, "The final ended 2-1.")
+    service.agents.reply(service.agents.handoffs()[0].id, "The final ended 2-1.")
 
     again = AppTest.from_file(SCRIPT, default_timeout=120)
     again.query_params["c"] = cid
@@ -163,7 +163,7 @@ def test_reply_sent_elsewhere_appears_when_the_chat_reruns(bot_home: Path) -> No
     at = _app()
     at.chat_input[0].set_value("who won the football match yesterday?").run()
     ticket = at.session_state["support_messages"][-1]["ticket_id"]
-    SupportService().agent_reply(ticket, "Write to returns@shop.example today.")  # another agent
+    SupportService().agents.reply(ticket, "Write to returns@shop.example today.")  # another agent
     at.run()
     assert not at.exception, at.exception
     assert _agent_messages(at) == ["Write to returns@shop.example today."]  # the shop's words, as written

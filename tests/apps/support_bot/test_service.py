@@ -48,31 +48,31 @@ def test_out_of_scope_is_handed_off_and_bot_stays_quiet(bot: SupportService) -> 
     assert answer.confidence < 0.5  # how sure it was of an answer, not of the hand-off
     again = bot.ask("where is my order?", answer.conversation_id)
     assert again.kind is AnswerKind.WAITING
-    assert [t.id for t in bot.handoffs()] == [answer.ticket_id]
-    reason = bot.handoffs()[0].reason
+    assert [t.id for t in bot.agents.handoffs()] == [answer.ticket_id]
+    reason = bot.agents.handoffs()[0].reason
     for _ in range(2):  # asking for a person while waiting tells the agents, once
         assert bot.ask("I want to talk to a human", answer.conversation_id).kind is AnswerKind.WAITING
-    assert bot.handoffs()[0].reason == f"{reason}; then asked for a person"
-    bot.release(answer.ticket_id)
+    assert bot.agents.handoffs()[0].reason == f"{reason}; then asked for a person"
+    bot.agents.release(answer.ticket_id)
     back = bot.ask("where is my order?", answer.conversation_id)
     assert back.kind in (AnswerKind.TEMPLATE, AnswerKind.GROUNDED)
-    assert any("capital of australia" in g.question for g in bot.gaps())
+    assert any("capital of australia" in g.question for g in bot.agents.gaps())
     with pytest.raises(VerticalsError, match=f"ticket {answer.ticket_id} was already released"):
-        bot.release(answer.ticket_id)  # a second release must not reopen a later hand-off
+        bot.agents.release(answer.ticket_id)  # a second release must not reopen a later hand-off
 
 
 def test_thanks_is_not_a_question_to_hand_off(bot: SupportService) -> None:
     first = bot.ask("How do I return an item?")
     thanks = bot.ask("thanks!", first.conversation_id)
     assert thanks.kind is AnswerKind.COURTESY and thanks.ticket_id is None
-    assert not bot.handoffs() and not any(g.question == "thanks!" for g in bot.gaps())
+    assert not bot.agents.handoffs() and not any(g.question == "thanks!" for g in bot.agents.gaps())
     again = bot.ask("and how long does the refund take?", first.conversation_id)
     assert again.kind is not AnswerKind.WAITING  # the bot was not silenced
 
 
 def test_two_questions_in_one_message_get_two_cited_answers(bot: SupportService) -> None:
     answer = bot.ask("Where is my order? Also, how do I fit the pedals when I assemble a boxed bike?")
-    assert answer.kind in (AnswerKind.TEMPLATE, AnswerKind.GROUNDED) and not bot.handoffs()
+    assert answer.kind in (AnswerKind.TEMPLATE, AnswerKind.GROUNDED) and not bot.agents.handoffs()
     assert answer.text.startswith("“Where is my order?”") and "“how do I fit the pedals" in answer.text
     assert _cited_docs(answer) & {"faq-how-do-i-track-my-order", "kb-tracking"}
     assert "guides/bike-assembly" in _cited_docs(answer)
@@ -92,14 +92,14 @@ def test_a_question_on_something_the_kb_never_mentions_is_handed_off_not_answere
     assert bot.shop.unaddressed("how do I use a gift card?", cited, encode) == []  # every word the shop's own
     answer = bot.ask("Hi, do you do gift wrapping?")
     assert answer.kind is AnswerKind.HANDOFF and answer.ticket_id is not None
-    [ticket] = [t for t in bot.handoffs() if t.id == answer.ticket_id]
+    [ticket] = [t for t in bot.agents.handoffs() if t.id == answer.ticket_id]
     assert "hi" not in ticket.reason.split(" ")  # a greeting is no subject the answer misses
 
 
 def test_a_message_in_another_language_is_handed_off_saying_so(bot: SupportService) -> None:
     german = bot.ask("Wie lange dauert die Lieferung?")  # "Lieferung" was taken for a brand name
     assert german.kind is AnswerKind.HANDOFF
-    [ticket] = [t for t in bot.handoffs() if t.id == german.ticket_id]
+    [ticket] = [t for t in bot.agents.handoffs() if t.id == german.ticket_id]
     assert ticket.reason == "written in German; the bot reads English only: not answered"
     assert not bot.ask("Do you ship to La Rochelle?").reason.startswith("written in")  # English, a French name
 
@@ -110,7 +110,7 @@ def test_a_question_of_several_the_kb_cannot_answer_goes_to_a_colleague_with_the
     assert answer.kind is AnswerKind.HANDOFF and "guides/bike-assembly" in _cited_docs(answer)
     answered, unanswered = answer.text.split("“what is the capital of Australia?”")
     assert "[1]" in answered and f"ticket #{answer.ticket_id}" in unanswered
-    [ticket] = [t for t in bot.handoffs() if t.id == answer.ticket_id]
+    [ticket] = [t for t in bot.agents.handoffs() if t.id == answer.ticket_id]
     assert ticket.reason.startswith("question 2 of 2: ")
 
 
@@ -129,7 +129,7 @@ def test_a_long_message_is_read_by_its_question(bot: SupportService) -> None:
     assert praise.strip() in bot.conversation(answer.conversation_id)[0].question  # the record keeps it all
     story = "I want to pay with Klarna for my new bike because my bank card is not working " * 4
     klarna = bot.ask(f"{story.strip()}. Is that possible?")  # the name is outside the question read
-    [ticket] = [t for t in bot.handoffs() if t.id == klarna.ticket_id]
+    [ticket] = [t for t in bot.agents.handoffs() if t.id == klarna.ticket_id]
     assert klarna.kind is AnswerKind.HANDOFF and ticket.reason.startswith("names Klarna")
 
 
@@ -254,7 +254,7 @@ def test_a_follow_up_on_a_subject_the_kb_lacks_is_handed_off_not_answered_again(
     credit = bot.ask("what about store credit?", first.conversation_id)  # the KB has no word of it
     assert credit.kind is AnswerKind.HANDOFF and not credit.citations
     assert "search found nothing on it beyond the earlier answer" in \
-        next(t for t in bot.handoffs() if t.id == credit.ticket_id).reason
+        next(t for t in bot.agents.handoffs() if t.id == credit.ticket_id).reason
     norway = bot.ask("do you ship to Norway?")
     swiss = bot.ask("and to Switzerland?", norway.conversation_id)  # the same quote names it
     assert swiss.kind is AnswerKind.GROUNDED and "Switzerland" in swiss.text
@@ -308,7 +308,7 @@ def test_out_of_scope_after_an_answered_question_is_handed_off(bot: SupportServi
     assert first.kind in (AnswerKind.TEMPLATE, AnswerKind.GROUNDED)
     joke = bot.ask("Tell me a joke", first.conversation_id)
     assert joke.kind is AnswerKind.HANDOFF and joke.ticket_id is not None
-    assert next(t for t in bot.handoffs() if t.id == joke.ticket_id).reason.startswith("out of scope")
+    assert next(t for t in bot.agents.handoffs() if t.id == joke.ticket_id).reason.startswith("out of scope")
     assert not joke.citations and joke.intent != first.intent
     second = bot.ask("Which payment methods do you accept?")
     about = bot.ask("Tell me a joke about that", second.conversation_id)  # a pronoun, still OOS
@@ -318,7 +318,7 @@ def test_out_of_scope_after_an_answered_question_is_handed_off(bot: SupportServi
 def test_a_name_the_shop_never_mentions_is_handed_off_unanswered(bot: SupportService) -> None:
     netflix = bot.ask("how do I cancel my Netflix subscription?")  # the intent model reads "cancel"
     assert netflix.kind is AnswerKind.HANDOFF and not netflix.citations
-    reason = next(t for t in bot.handoffs() if t.id == netflix.ticket_id).reason
+    reason = next(t for t in bot.agents.handoffs() if t.id == netflix.ticket_id).reason
     assert reason.startswith("names Netflix, which neither the knowledge base nor the intent examples")
     assert bot.ask("Hi, I'm Sarah. Which payment methods do you accept?").kind is not AnswerKind.HANDOFF
     assert bot.ask("Can I pay with PayPal?").kind is not AnswerKind.HANDOFF  # the KB names it
@@ -329,15 +329,15 @@ def test_asking_for_a_person_is_handed_off(bot: SupportService) -> None:
     person = bot.ask("that doesn't answer my question, I want to speak to a human", first.conversation_id)
     assert person.kind is AnswerKind.HANDOFF and not person.citations
     assert person.text.startswith("I've passed you to a colleague")  # not "I'm not sure"
-    assert next(t for t in bot.handoffs() if t.id == person.ticket_id).reason == "asked for a person"
-    assert not any(g.id == person.turn_id for g in bot.gaps())  # not a gap in the KB
+    assert next(t for t in bot.agents.handoffs() if t.id == person.ticket_id).reason == "asked for a person"
+    assert not any(g.id == person.turn_id for g in bot.agents.gaps())  # not a gap in the KB
     bot.ask("What is the capital of Australia?")
     bot.ask("Tell me a joke")
-    gaps = bot.gaps()
+    gaps = bot.agents.gaps()
     assert len(gaps) >= 2
     for _ in range(3):  # newer than every gap, they must not push the real gaps off a page
         bot.ask("connect me to an agent please")
-    assert [g.id for g in bot.gaps(limit=2)] == [g.id for g in gaps[:2]]
+    assert [g.id for g in bot.agents.gaps(limit=2)] == [g.id for g in gaps[:2]]
 
 
 def test_serving_stamp_follows_model_versions_index_saves_and_the_kb(tmp_path: Path) -> None:
@@ -370,7 +370,7 @@ def test_turns_are_stored_masked_with_feedback(bot: SupportService) -> None:
     assert "4111" not in turn.question and "jo@example.com" not in turn.question
     assert "[CARD]" in turn.question and "[EMAIL]" in turn.question
     assert turn.feedback == -1 and turn.intent == answer.intent
-    assert any(g.id == turn.id for g in bot.gaps())
+    assert any(g.id == turn.id for g in bot.agents.gaps())
 
 
 def test_bad_messages_say_so_and_store_nothing_broken(bot: SupportService) -> None:
@@ -590,18 +590,18 @@ def test_questions_taught_from_the_gaps_retrain_the_intent_model(bot_home: Path,
     bot = SupportService()
     before = bot.registry.current(INTENTS)
     with pytest.raises(VerticalsError, match="no lessons yet"):
-        bot.retrain()
+        bot.agents.retrain()
     asked = bot.ask("how do I cancel my Netflix subscription?")
-    assert any(g.id == asked.turn_id for g in bot.gaps())
+    assert any(g.id == asked.turn_id for g in bot.agents.gaps())
     with pytest.raises(VerticalsError, match="unknown intent 'nope': use one of .*oos"):
-        bot.teach(asked.turn_id, "nope")
+        bot.agents.teach(asked.turn_id, "nope")
     with pytest.raises(VerticalsError, match="no customer question with turn id 99999"):
-        bot.teach(99999, "oos")
-    assert bot.teach(asked.turn_id, "return_item")["lessons"] == 1
-    taught = bot.teach(asked.turn_id, "oos")  # again: the new label replaces the old
+        bot.agents.teach(99999, "oos")
+    assert bot.agents.teach(asked.turn_id, "return_item")["lessons"] == 1
+    taught = bot.agents.teach(asked.turn_id, "oos")  # again: the new label replaces the old
     assert taught == {"turn_id": asked.turn_id, "question": "how do I cancel my Netflix subscription?",
                       "intent": "oos", "lessons": 1}
-    report = bot.retrain()
+    report = bot.agents.retrain()
     assert report["old_version"] == before and report["version"] != before
     assert bot.registry.current(INTENTS) == (report["version"] if report["promoted"] else before)
     assert nightly_retrain() == "these lessons were already tried: nothing to retrain"
@@ -622,13 +622,13 @@ def test_a_fresh_train_learns_the_lessons_too(bot_home: Path) -> None:
               KB_LABEL), ("where is my parcel", "track_order"), ("when do you open on sunday", "store_hours"),
               ("how do I cancel my Netflix subscription?", "oos")]  # asked again, taught again: newest wins
     for question, label in taught:
-        bot.teach(bot.ask(question).turn_id, label)
+        bot.agents.teach(bot.ask(question).turn_id, label)
     trainer = BotTrainer(bot, TrainOptions())
     row = LabelledText
     train, calib, kb = trainer._with_lessons(
         [row("where is my parcel", "return_item"), row("track my order", "track_order")],
         [row("What does the loyalty club  give me", "oos"), row("parcel status", "track_order")],
-        bot.lesson_rows())
+        bot.agents.lesson_rows())
     assert train == [row("track my order", "track_order"), row("how do I cancel my Netflix subscription?", "oos"),
                      row("where is my parcel", "track_order")]
     assert calib == [row("parcel status", "track_order")] and kb == ["what does the loyalty club give me"]

@@ -1,0 +1,121 @@
+"""The support team's side of the bot: the hand-off queue and the agents' replies, the gaps
+(what the bot could not answer) and the lessons that retrain its intent model. Reached as
+``SupportService.agents``; no UI code here."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from shared import LabelledText
+from shared.errors import VerticalsError
+
+from .answer import PERSON_REASON
+from .intents import INTENTS
+
+if TYPE_CHECKING:
+    from .service import SupportService
+
+MAX_REPLY_CHARS = 5000  # an agent's reply; a customer's message is cut at questions.MAX_CHARS
+
+
+class AgentDesk:
+    """What agents do with the bot's record: ``service.agents.handoffs()``, ``.reply(ticket,
+    text)``, ``.teach(turn, intent)``, ``.retrain()``."""
+
+    def __init__(self, service: SupportService) -> None:
+        self.service, self.store, self.registry = service, service.store, service.registry
+
+    def handoffs(self, status: str | None = "open", guesses: bool = True) -> list:
+        """Hand-off tickets, oldest first; with ``guesses``, each with the bot's intent and
+        confidence at the hand-off (:meth:`guessed`, which a paged list calls per page)."""
+        tickets = self.store.tickets(status)
+        return self.guessed(tickets) if guesses else tickets
+
+    def guessed(self, tickets: list) -> list:
+        """``tickets`` with the bot's intent and confidence at the hand-off; none for a request
+        for a person, which the bot did not judge."""
+        return [replace(t, confidence=None) if t.reason == PERSON_REASON else t
+                for t in self.store.with_guesses(tickets)]
+
+    def open_handoff_count(self) -> int:
+        return self.store.open_ticket_count()
+
+    def release(self, ticket_id: int) -> str:
+        return self.store.release(ticket_id)
+
+    def reply(self, ticket_id: int, text: str, release: bool = False) -> int:
+        """A human agent's reply in the ticket's conversation (the customer's chat shows it);
+        with ``release`` the bot answers that conversation again. Returns the reply's turn id.
+
+        >>> service.agents.reply(3, "Your parcel left the depot today.", release=True)  # doctest: +SKIP
+        41
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise VerticalsError(f"the reply to ticket {ticket_id} is empty: write some text first")
+        if len(text.strip()) > MAX_REPLY_CHARS:
+            raise VerticalsError(f"the reply to ticket {ticket_id} has {len(text.strip()):,} characters: keep it "
+                                 f"to {MAX_REPLY_CHARS:,} at most (link a help page for the details)")
+        return self.store.add_agent_reply(ticket_id, text.strip(), release)
+
+    def gaps(self, limit: int = 50) -> list:
+        """Questions the bot could not answer or users down-voted, less requests for a person
+        (handed off too, but they say nothing about what the KB lacks)."""
+        return self.store.gaps(limit, except_reason=PERSON_REASON)
+
+    def taught(self) -> dict[int, str]:
+        """``{turn id: intent}`` of the questions labelled so far (the gaps' "taught as")."""
+        return {lesson.turn_id: lesson.intent for lesson in self.store.lessons()}
+
+    def teach(self, turn_id: int, intent: str) -> dict:
+        """Label a customer question (a gap, by its turn id) with one of the intent model's
+        labels: the out-of-scope one, the knowledge base's ("search"), or an intent. It joins
+        the intent model's training data at the next :meth:`retrain`."""
+        intents = self.service.intents
+        if intents is None:
+            raise VerticalsError("no intent model yet: run `verticals support train` (or `support demo`) first")
+        labels = list(intents.labels)
+        same = [label for label in labels if label.lower() == str(intent).strip().lower()]  # "OOS" is oos
+        if len(same) > 1 and intent not in same:
+            raise VerticalsError(f"intent {intent!r} matches {' and '.join(same)}, which differ only in case: "
+                                 "write it exactly")
+        if not same:
+            raise VerticalsError(f"unknown intent {intent!r}: use one of {', '.join(labels)}")
+        intent = intent if intent in same else same[0]
+        question = self.store.teach(turn_id, intent)
+        return {"turn_id": turn_id, "question": question, "intent": intent, "lessons": len(self.store.lessons())}
+
+    def lesson_rows(self) -> list[LabelledText]:
+        """Every lesson as a labelled question (``support train`` and ``retrain`` learn them)."""
+        return [LabelledText(lesson.question, lesson.intent) for lesson in self.store.lessons()]
+
+    def lessons(self) -> list:
+        """Every lesson (a labelled customer question), oldest first."""
+        return self.store.lessons()
+
+    def unteach(self, turn_id: int) -> dict:
+        """Take back a lesson: the next retrain leaves that question out. A model already
+        retrained on it keeps it until the next retrain."""
+        lesson = self.store.forget_lesson(turn_id)
+        return {"turn_id": turn_id, "question": lesson.question, "was": lesson.intent,
+                "lessons": len(self.store.lessons())}
+
+    def retrain(self, nightly: bool = False) -> dict | None:
+        """Retrain the intent model on its training data and every lesson, with its card's recipe
+        (``shared.retrain``); the new version serves only if its macro-F1 on the fixed
+        evaluation set is not worse. Returns the report; ``nightly``: None, without training,
+        when the last retrain used exactly these lessons (as the finance monitor's does)."""
+        from shared import already_tried, retrain
+
+        lessons = self.lesson_rows()
+        if not lessons:
+            raise VerticalsError("no lessons yet: label questions from the gaps first "
+                                 "(`verticals support teach TURN INTENT`, or the dashboard's Gaps tab)")
+        if self.service.intents is None:
+            raise VerticalsError("no intent model yet: run `verticals support train` (or `support demo`) first")
+        if nightly and already_tried(INTENTS, lessons, self.registry):
+            return None
+        report = retrain(INTENTS, lessons, self.registry)
+        if report.promoted:
+            self.service.reload()
+        return report.to_dict()
