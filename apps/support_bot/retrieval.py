@@ -5,6 +5,7 @@ tuned on held-out questions, optionally reranked by a cross-encoder. The FAISS i
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -109,9 +110,16 @@ class Retriever:
     @property
     def embedder_key(self) -> str:
         """Which embedder made the index: its path, relative to home when inside it (a copied
-        or moved home keeps its index instead of re-embedding the whole KB)."""
-        path, home = self.embedder.path.resolve(), get_settings().home.resolve()
-        return str(path.relative_to(home)) if path.is_relative_to(home) else str(path)
+        or moved home keeps its index instead of re-embedding the whole KB).
+
+        subtle: the folder as named, before symlinks are resolved: a home whose ``models`` links
+        to another home's stored the target's absolute path, and rebuilt the index when copied."""
+        home, given = get_settings().home, Path(self.embedder_name)
+        named = [(Path(os.path.abspath(given)), Path(os.path.abspath(home)))] if given.is_dir() else []
+        for path, root in named + [(self.embedder.path.resolve(), home.resolve())]:
+            if path.is_relative_to(root):
+                return str(path.relative_to(root))
+        return str(self.embedder.path.resolve())
 
     def _sync(self, index: VectorIndex) -> VectorIndex:
         """Add chunks missing from the index and drop vectors whose chunk is gone."""

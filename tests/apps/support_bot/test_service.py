@@ -633,3 +633,24 @@ def test_a_fresh_train_learns_the_lessons_too(bot_home: Path) -> None:
                      row("where is my parcel", "track_order")]
     assert calib == [row("parcel status", "track_order")] and kb == ["what does the loyalty club give me"]
     assert trainer.report == {"lessons": 3, "lessons_skipped": 1}  # store_hours: not in this file
+
+
+def test_an_index_names_its_embedder_inside_home_when_models_is_a_link(tmp_path: Path, monkeypatch) -> None:
+    from apps.support_bot.retrieval import Retriever
+    from apps.support_bot.store import SupportStore
+    from shared.models import resolve_model
+    from shared.settings import get_settings
+
+    (tmp_path / "elsewhere" / "emb").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "emb" / "v1").symlink_to(resolve_model("minilm"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "models").symlink_to(tmp_path / "elsewhere")
+    monkeypatch.setenv("VERTICALS_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    try:
+        retriever = Retriever(SupportStore(), str(tmp_path / "home" / "models" / "emb" / "v1"))
+        assert retriever.embedder_key == "models/emb/v1"  # a copied home keeps its index
+        assert Retriever(SupportStore(), "minilm").embedder_key == str(resolve_model("minilm").resolve())
+    finally:
+        monkeypatch.delenv("VERTICALS_HOME")
+        get_settings.cache_clear()
