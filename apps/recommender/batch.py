@@ -215,11 +215,26 @@ def _run_ray(plan: BatchPlan, todo: list[int], score_chunk: ChunkFn) -> None:
     def task(row: dict) -> dict:
         return {"chunk": row["chunk"], "part": score_part(chunks[row["chunk"]], score_chunk)}
 
+    _quiet_ray_data()
     dataset = ray.data.from_items([{"chunk": i} for i in todo]).map(task)
     finished: set[int] = set()
-    for row in dataset.iter_rows():  # written as they arrive, so a crash keeps finished chunks
+    rows = tqdm(dataset.iter_rows(), desc="scoring chunks", total=len(todo), file=sys.stderr)
+    for row in rows:  # written as they arrive, so a crash keeps finished chunks
         atomic_write_bytes(plan.part(row["chunk"]), row["part"])
         finished.add(row["chunk"])
     missing = sorted(set(todo) - finished)
     if missing:
         raise VerticalsError(f"ray finished without chunks {missing}; rerun to resume")
+
+
+def _quiet_ray_data() -> None:
+    """Ray Data's INFO lines (its execution plan, and progress logged every 10 s when stderr is
+    not a terminal: 17 lines for one chunk) stay in its log file; the console shows warnings and
+    the same progress bar as the local engine.
+
+    subtle: turning its progress off instead logs a warning that says so."""
+    import ray.data  # noqa: F401  (configures the "ray.data" logger and its "console" handler)
+
+    for handler in logging.getLogger("ray.data").handlers:
+        if handler.get_name() == "console":
+            handler.setLevel(logging.WARNING)

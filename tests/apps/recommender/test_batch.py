@@ -103,11 +103,14 @@ def test_existing_output_refused_and_csv_supported(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
-def test_ray_engine_matches_local(tmp_path: Path) -> None:
+def test_ray_engine_matches_local(tmp_path: Path, capfd) -> None:
     local = run_batch(plan(tmp_path / "local.parquet"), fake_scores)
     on_ray = plan(tmp_path / "ray.parquet")
     with pytest.raises(InjectedFailure):
         run_batch(on_ray, fake_scores, fail_after=1)
+    capfd.readouterr()
     result = run_batch(on_ray, fake_scores, engine="ray")
     assert result.skipped == 1
     assert on_ray.out.read_bytes() == local.out.read_bytes()
+    err = capfd.readouterr().err
+    assert "scoring chunks" in err and "Execution plan" not in err  # Ray Data's INFO lines stay in its log
