@@ -15,6 +15,8 @@ Example ``sources.toml``::
     name = "wire"
     url = "https://news.example.com/rss.xml"
     interval_s = 300
+    # kind = "feed" (RSS, Atom, JSON Feed; the default), "page" (one article) or "links" (a
+    # section front page: each headline linked to on the same site is an article)
 
     [[webhooks]]
     url = "https://hooks.slack.com/services/..."
@@ -42,6 +44,7 @@ from shared.errors import DataError
 class SourceKind(StrEnum):
     FEED = "feed"  # RSS / Atom, parsed with feedparser
     PAGE = "page"  # one HTML article, text extracted with trafilatura
+    LINKS = "links"  # a section front page: each headline it links to is an article
 
 
 def check_http_url(what: str, url: str) -> None:

@@ -367,7 +367,8 @@ class Fetcher:
         ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if status != 304 and ctype not in accept:
             # the source's kind in the config (config.SourceKind) decides what is accepted
-            fix = ('; it is an HTML page: set kind = "page" for this source' if ctype in HTML_TYPES else
+            fix = ('; it is an HTML page: set kind = "page" (one article) or "links" (a front page of '
+                   'headlines) for this source' if ctype in HTML_TYPES else
                    '; it is a feed: set kind = "feed" for this source' if ctype in FEED_TYPES else "")
             raise FetchError(url, f"unexpected content type {ctype or 'none'!r}, "
                              f"expected one of {', '.join(accept)}{fix}")

@@ -1,5 +1,6 @@
 """Turning fetched bytes into articles: RSS/Atom with feedparser, JSON Feed with json, HTML pages
-with trafilatura. An entry's link is read against the feed's own address ("/news/1")."""
+with trafilatura, a section front page's headline links with html.parser. An entry's link is
+read against the feed's own address ("/news/1")."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from html.parser import HTMLParser
-from urllib.parse import urljoin
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import feedparser
 import trafilatura
@@ -21,6 +22,7 @@ from .config import SourceConfig, SourceKind
 from .fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchError, FetchResult
 
 MAX_TEXT_CHARS = 20_000
+HEADLINE_WORDS = 4  # a front page's link with fewer words is navigation ("Markets", "Read more")
 
 
 def article_body(title: str, text: str) -> str:
@@ -122,7 +124,8 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
     # subtle: feedparser reads an HTML page served as XML without complaint (no bozo): the
     # source was "ok" with no articles, poll after poll; sloppier HTML reads as malformed XML
     if re.match(rb"\s*(?:<\?xml[^>]*>\s*)?(?:<!doctype html|<html)", content[:512], re.I):
-        raise FetchError(source, 'not an RSS/Atom feed; it is an HTML page: set kind = "page" for this source')
+        raise FetchError(source, 'not an RSS/Atom feed; it is an HTML page: set kind = "page" (one article) '
+                                 'or "links" (a front page of headlines) for this source')
     if feed.bozo:
         reason = getattr(feed, "bozo_exception", "unknown problem")
         raise FetchError(source, f"malformed feed ({type(reason).__name__}: {reason})")
@@ -191,6 +194,73 @@ def parse_page(content: bytes, url: str, source: str, now: datetime | None = Non
                        published=page_time(meta.date if meta else None, now), source=source)]
 
 
+class _Links(HTMLParser):
+    """``(href, text)`` of every ``<a>`` of a page, outside scripts and styles."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[str, str]] = []
+        self._open: tuple[str, list[str]] | None = None
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skipping += 1
+        elif tag == "a":
+            self._close()
+            self._open = (dict(attrs).get("href") or "", [])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skipping = max(0, self._skipping - 1)
+        elif tag == "a":
+            self._close()
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None and not self._skipping:
+            self._open[1].append(data)
+
+    def _close(self) -> None:
+        if self._open is not None:
+            href, parts = self._open
+            self.links.append((href, re.sub(r"\s+", " ", " ".join(parts)).strip()))
+            self._open = None
+
+
+def parse_links(content: bytes, url: str, source: str, now: datetime | None = None,
+                charset: str | None = None) -> list[RawArticle]:
+    """The headlines a section front page links to, each an article: its link on the page's own
+    site (``www.`` aside), its text the headline (at least ``HEADLINE_WORDS`` words: shorter
+    links are navigation), first seen ``now``. The text is the headline alone; the classifier
+    reads headlines.
+
+    >>> page = b'<a href="/markets">Markets</a><a href="/n/1#top">Bank fined over rate rigging</a>'
+    >>> [(a.url, a.title) for a in parse_links(page, "https://news.example/", "s")]
+    [('https://news.example/n/1', 'Bank fined over rate rigging')]
+    """
+    now, parser = now or datetime.now(UTC), _Links()
+    parser.feed(decode_html(content, charset))
+    parser.close()
+    site, seen, articles = _site(url), {urldefrag(url).url}, []
+    for href, title in parser.links:
+        link = urldefrag(_absolute(href, url)).url
+        if len(title.split()) < HEADLINE_WORDS or _site(link) != site or link in seen:
+            continue
+        seen.add(link)
+        articles.append(RawArticle(url=link, title=title[:300], text="", published=now, source=source))
+    return articles
+
+
+def _site(url: str) -> str:
+    """``https://www.news.example/x`` -> ``news.example``; "" for a link that is no web address."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    host = (parts.hostname or "") if parts.scheme in ("http", "https") else ""
+    return host.removeprefix("www.")
+
+
 def page_time(date: str | None, now: datetime) -> datetime:
     """When a page says it was published, in UTC; ``now`` if it does not say.
 
@@ -228,5 +298,6 @@ def poll_source(fetcher: Fetcher, source: SourceConfig, etag: str | None = None,
         except FetchError as exc:
             raise FetchError(source.url, exc.problem) from exc
     else:
-        articles = parse_page(result.content, result.url, source.name, charset=result.charset)
+        parse = parse_links if source.kind == SourceKind.LINKS else parse_page
+        articles = parse(result.content, result.url, source.name, charset=result.charset)
     return SourcePage(articles=articles, result=result)

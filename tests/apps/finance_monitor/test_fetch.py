@@ -14,7 +14,7 @@ import pytest
 from apps.finance_monitor import fetch
 from apps.finance_monitor.config import SourceConfig, SourceKind
 from apps.finance_monitor.fetch import FEED_TYPES, Fetcher, FetchError
-from apps.finance_monitor.sources import parse_feed, parse_page, poll_source, strip_html
+from apps.finance_monitor.sources import parse_feed, parse_links, parse_page, poll_source, strip_html
 
 from .conftest import Route, fast_fetch, hang, rss
 
@@ -239,7 +239,7 @@ def test_a_redirect_loop_is_stopped(server) -> None:
 def test_wrong_content_type_is_refused(server) -> None:
     server.routes["/page"] = Route(body=b"<html>hi</html>", ctype="text/html")
     with pytest.raises(FetchError, match="unexpected content type 'text/html', expected one of .*; it is an "
-                                         "HTML page: set kind = \"page\" for this source"):
+                                         "HTML page: set kind = \"page\" \\(one article\\) or \"links\""):
         poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/page")))
     server.routes["/feed.xml"] = Route(body=FEED)
     with pytest.raises(FetchError, match='it is a feed: set kind = "feed" for this source'):
@@ -315,6 +315,18 @@ def test_html_page_text_is_extracted(server) -> None:
     [article] = poll_source(Fetcher(fast_fetch()), source).articles
     assert article.title == "Atlas Motors recalls cars"
     assert "forty thousand cars" in article.text and "Menu" not in article.text
+
+
+def test_a_front_page_links_to_its_own_sites_headlines() -> None:
+    page = (b'<a href="https://www.n.test/a">Bank fined over rate rigging</a>'
+            b'<a href="https://n.test/b?x=1">Oil prices fall for a third day</a>'
+            b'<a href="https://other.test/c">Another site entirely, same words here</a>'
+            b'<a href="mailto:desk@n.test">Write to the news desk today</a>'
+            b'<a href="https://n.test/">Back to the front page now</a>')
+    found = parse_links(page, "https://n.test/", "s")
+    assert [(a.url, a.title, a.text) for a in found] == [
+        ("https://www.n.test/a", "Bank fined over rate rigging", ""),
+        ("https://n.test/b?x=1", "Oil prices fall for a third day", "")]
 
 
 @pytest.mark.parametrize("meta, published", [

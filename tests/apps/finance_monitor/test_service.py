@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import select, update
 
-from apps.finance_monitor.config import WebhookConfig
+from apps.finance_monitor.config import SourceKind, WebhookConfig
 from apps.finance_monitor.ingest import Ingestor
 from apps.finance_monitor.outbox import shown_url
 from apps.finance_monitor.service import FinanceService
@@ -347,6 +348,26 @@ def test_a_relative_link_is_read_against_its_feed_and_no_web_address_is_stored(h
     assert report.ingest.new == 1 and report.ingest.bad_link == 3
     with session_scope(service.engine) as session:
         assert [u.url for u in session.scalars(select(ArticleUrl))] == [server.url("/news/1")]
+
+
+def test_a_section_front_page_gives_each_headline_it_links_to(home, server, models) -> None:
+    """Fetched as one page, a front page of twenty headlines was one article of all of them."""
+    front = (b'<html><body><nav><a href="/markets">Markets</a> <a href="/economy">Economy</a></nav>'
+             b'<script>var a = "<a href=/x>not a link at all here</a>";</script>'
+             b'<h2><a href="/news/1">Atlas Motors recalls forty thousand cars</a></h2>'
+             b'<a href="/news/1#comments">Atlas Motors recalls forty thousand cars</a>'
+             b'<h2><a href="/news/2"><span>Helios Energy</span> cuts its outlook</a></h2>'
+             b'<a href="http://elsewhere.test/ad">Win a cruise with our partner today</a>'
+             b'<a href="/news/3">Read more</a></body></html>')
+    server.routes["/front"] = Route(body=front, ctype="text/html; charset=utf-8")
+    config = make_config([("front", server.url("/front"))])
+    config = replace(config, sources=(replace(config.sources[0], kind=SourceKind.LINKS),),
+                     models=models)
+    service = FinanceService(config)
+    assert service.poll_source("front").ingest.new == 2
+    titles = set(articles_frame(service.engine)["title"])
+    assert titles == {"Atlas Motors recalls forty thousand cars", "Helios Energy cuts its outlook"}
+    assert service.poll_source("front").ingest.new == 0  # the same headlines again: already stored
 
 
 @pytest.mark.slow
