@@ -2,7 +2,7 @@
 the job persists across restarts): the recommender's nightly scoring, the support bot's retrain.
 ``job_store`` is every app's APScheduler job store (the finance poller's too).
 
-    run_in_foreground(nightly_scheduler(job, "my-job", "my_jobs", 3, 0), "my job at 03:00 UTC")
+    run_in_foreground(nightly_scheduler(job, "my-job", "my_jobs", 3, 0), "my job at 03:00 UTC", "my_jobs")
 """
 
 from __future__ import annotations
@@ -48,10 +48,25 @@ def nightly_scheduler(job: Callable, job_id: str, table: str, hour: int, minute:
     return scheduler
 
 
-def run_in_foreground(scheduler: BlockingScheduler, what: str) -> None:
-    """Run ``scheduler`` until interrupted, saying ``what`` it does first."""
-    log.warning("%s", what)
+def run_in_foreground(scheduler: BlockingScheduler, what: str, table: str) -> None:
+    """Run ``scheduler`` until interrupted, saying ``what`` it does first. One scheduler per job
+    store ``table`` in a home: a second is refused, naming the first's pid.
+
+    subtle: APScheduler runs every job of its store, so two schedulers sharing one each run
+    the other's jobs (a second recommender scheduler replaced the first's stored job, and the
+    first scored with the second's files and options into the second's folder).
+    """
+    from .errors import LockBusyError, VerticalsError
+    from .storage import file_lock
+
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+        with file_lock(get_settings().home / "schedulers" / f"{table}.lock", wait=False):
+            log.warning("%s", what)
+            try:
+                scheduler.start()
+            except (KeyboardInterrupt, SystemExit):
+                scheduler.shutdown(wait=False)
+    except LockBusyError as busy:
+        pid = busy.holder or "unknown"
+        raise VerticalsError(f"another scheduler (pid {pid}) already runs this job from this home ({busy.path}): "
+                             f"stop it with `kill {pid}` first") from None

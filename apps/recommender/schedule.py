@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -46,10 +47,16 @@ def nightly_job(items: str, interactions: str, out_dir: str, top_k: int, prefix:
     return outcome
 
 
+def job_table(out_dir: Path) -> str:
+    """The job store table of the nightly job that scores into ``out_dir``: one per folder, so
+    two catalogues scored nightly from one home each keep their own job (and scheduler)."""
+    return "rec_nightly_" + hashlib.sha1(str(Path(out_dir).resolve()).encode()).hexdigest()[:12]
+
+
 def build_scheduler(items: Path, interactions: Path, out_dir: Path, hour: int, minute: int,
                     top_k: int, prefix: str, pool: int | None = None) -> BlockingScheduler:
     """A scheduler holding the nightly job, stored in the settings' database."""
-    return nightly_scheduler(nightly_job, JOB_ID, "rec_apscheduler_jobs", hour, minute,
+    return nightly_scheduler(nightly_job, JOB_ID, job_table(out_dir), hour, minute,
                              [str(Path(items).resolve()), str(Path(interactions).resolve()),
                               str(Path(out_dir).resolve()), top_k, prefix, pool])
 
@@ -58,4 +65,4 @@ def start_scheduler(items: Path, interactions: Path, out_dir: Path, hour: int, m
                     top_k: int, prefix: str, pool: int | None = None) -> None:
     """Run the scheduler in the foreground until interrupted."""
     run_in_foreground(build_scheduler(items, interactions, out_dir, hour, minute, top_k, prefix, pool),
-                      f"recommender: nightly scoring at {hour:02d}:{minute:02d} UTC into {out_dir}")
+                      f"recommender: nightly scoring at {hour:02d}:{minute:02d} UTC into {out_dir}", job_table(out_dir))

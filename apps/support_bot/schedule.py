@@ -11,7 +11,7 @@ from shared.errors import VerticalsError
 from shared.nightly import nightly_scheduler, run_in_foreground
 
 log = logging.getLogger(__name__)
-JOB_ID = "support-retrain"
+JOB_ID, TABLE = "support-retrain", "support_apscheduler_jobs"
 
 
 def nightly_retrain() -> str:
@@ -37,10 +37,10 @@ def nightly_retrain() -> str:
 
 def build_scheduler(hour: int, minute: int) -> BlockingScheduler:
     """A scheduler holding the nightly retrain, stored in the settings' database."""
-    return nightly_scheduler(nightly_retrain, JOB_ID, "support_apscheduler_jobs", hour, minute)
+    return nightly_scheduler(nightly_retrain, JOB_ID, TABLE, hour, minute)
 
 
 def start_scheduler(hour: int, minute: int) -> None:
     """Run the scheduler in the foreground until interrupted."""
     run_in_foreground(build_scheduler(hour, minute),
-                      f"support: nightly retrain of the intent model at {hour:02d}:{minute:02d} UTC")
+                      f"support: nightly retrain of the intent model at {hour:02d}:{minute:02d} UTC", TABLE)

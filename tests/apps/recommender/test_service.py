@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -551,6 +552,20 @@ def test_nightly_job_is_scheduled_and_runs_once(rec_home: Path, tiny: dict[str, 
     assert "already written" not in again
     [out] = tmp_path.glob("scores-*.parquet")
     assert pd.read_parquet(out)["rank"].max() == 2
+
+
+def test_two_output_folders_keep_their_own_nightly_job_and_one_scheduler_each(
+        rec_home: Path, tiny: dict[str, Path], tmp_path: Path) -> None:
+    """One job store table shared by two schedulers: each ran the other's job."""
+    from apps.recommender.schedule import job_table, start_scheduler
+    from shared.storage import file_lock
+
+    assert job_table(tmp_path / "a") != job_table(tmp_path / "b")
+    assert job_table(tmp_path / "a") == job_table(tmp_path / "x" / ".." / "a")
+    with file_lock(rec_home / "schedulers" / f"{job_table(tmp_path / 'a')}.lock"):  # a scheduler runs
+        with pytest.raises(VerticalsError, match=rf"another scheduler \(pid {os.getpid()}\) already runs "
+                                                 r"this job from this home .*: stop it with `kill \d+` first"):
+            start_scheduler(tiny["items"], tiny["interactions"], tmp_path / "a", 2, 0, 1, "rec")
 
 
 def test_schedule_refuses_what_would_fail_at_night_before_storing_a_job(
