@@ -133,6 +133,8 @@ def load_movielens(folder: str | Path, min_rating: float = 4.0,
     """MovieLens ``movies.csv``/``ratings.csv``/``tags.csv`` -> (items, interactions).
 
     Item text is title, genres and the most used tags; ratings >= ``min_rating`` are label 1.
+    Ratings of films ``movies.csv`` lacks are dropped; ``interactions.attrs["unknown_items"]``
+    counts them.
     """
     folder = Path(folder)
     movies = read_table(folder / "movies.csv", ["movieId", "title", "genres"])
@@ -146,14 +148,22 @@ def load_movielens(folder: str | Path, min_rating: float = 4.0,
                         zip(genres, movies["movieId"])],
     })
     items["text"] = [item_text(t, "", d) for t, d in zip(items["title"], items["description"])]
-    rating = ratings["rating"].astype(float)
+    path = folder / "ratings.csv"
+    rating = pd.to_numeric(ratings["rating"], errors="coerce")
+    if (bad := ~np.isfinite(rating)).any():  # subtle: "four" was a traceback from astype(float)
+        row = int(bad.to_numpy().argmax())
+        raise DataError(path, file_row(path, row), f"rating must be a number, got {ratings['rating'][row]!r}",
+                        "fix or drop the row")
     if len(rating) and not (rating >= min_rating).any():  # nothing taken: no model can learn from it
-        raise DataError(Path(folder) / "ratings.csv", None, f"no rating reaches --min-rating {min_rating:g} "
+        raise DataError(path, None, f"no rating reaches --min-rating {min_rating:g} "
                         f"(they run {rating.min():g} to {rating.max():g}), so nothing counts as taken", "lower it")
     interactions = pd.DataFrame({
         "user_id": ratings["userId"], "item_id": ratings["movieId"],
-        "label": (rating >= min_rating).astype(int), "timestamp": ratings["timestamp"].astype(np.int64),
+        "label": (rating >= min_rating).astype(int), "timestamp": _timestamps(ratings, path),
     })
+    known = interactions["item_id"].isin(set(items["item_id"]))  # as MIND's: dropped and counted
+    interactions = interactions[known].reset_index(drop=True)
+    interactions.attrs["unknown_items"] = int((~known).sum())
     return items, interactions
 
 

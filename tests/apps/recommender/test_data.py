@@ -156,6 +156,19 @@ def test_movielens_layout(tmp_path: Path) -> None:
         load_movielens(tmp_path, min_rating=9)  # a 0.5-5 scale: it wrote a file with nothing taken
 
 
+def test_movielens_drops_unknown_films_and_names_a_bad_rating_or_time(tmp_path: Path) -> None:
+    write(tmp_path / "movies.csv", "movieId,title,genres\n1,Toy Story (1995),Animation\n")
+    write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.5,10\n1,7,4.0,20\n")
+    _, interactions = load_movielens(tmp_path)  # film 7 is not in movies.csv: `score` refused the file
+    assert interactions["item_id"].tolist() == ["1"] and interactions.attrs["unknown_items"] == 1
+    write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.5,10\n\n1,1,four,20\n")
+    with pytest.raises(DataError, match=r"ratings.csv, row 4: rating must be a number, got 'four'"):
+        load_movielens(tmp_path)
+    write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.5,yesterday\n")
+    with pytest.raises(DataError, match=r"ratings.csv, row 2: timestamp must be a number of seconds"):
+        load_movielens(tmp_path)
+
+
 MIND_NEWS = ("N1\tsports\tfootball\tTeam wins the cup\tA late goal decided it.\thttp://x/1\t[]\t[]\n"
              "N2\tnews\tpolitics\tVote delayed\t\thttp://x/2\t[]\t[]\n"
              "N3\tfinance\tmarkets\tStocks rally\tShares rose.\thttp://x/3\t[]\t[]\n")
