@@ -393,6 +393,9 @@ class RecommenderService:
             raise VerticalsError("pass exactly one of --candidates FILE or --top-k K")
         check_top_k(top_k, pool)
         pairs = read_candidates(candidates, self.items) if candidates else None
+        # subtle: every file is read (and checked) before the work folder exists: a bad
+        # interactions file, first read by a chunk, left a folder the next run took for a job's
+        taken = positives_by_user(self.interactions)
         users = pairs["user_id"] if pairs is not None else self.users()
         models = self.models()
         inputs = fingerprint([file_digest(self.items_path), file_digest(self.interactions_path),
@@ -405,7 +408,6 @@ class RecommenderService:
                           + ([pool] if pool is not None else []))  # a job from before --pool resumes
         plan = BatchPlan(out, key, plan_chunks(users, chunk_size))
         result = run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
-        taken = positives_by_user(self.interactions)
         cold = set(users) - set(taken)
         result.cold_start, result.cold_start_ids = len(cold), sorted(cold)
         if cold:  # the one notice (the CLI and the nightly job both show this log line)

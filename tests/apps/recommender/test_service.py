@@ -450,6 +450,19 @@ def test_batch_refuses_empty_candidates_and_bad_arguments(service: RecommenderSe
     assert not (tmp_path / "o.parquet").exists()
 
 
+def test_a_bad_interactions_file_is_named_before_a_candidates_job_leaves_anything(
+        rec_home: Path, tiny: dict[str, Path], tmp_path: Path) -> None:
+    from apps.recommender.service import RecommenderService
+
+    interactions = tmp_path / "interactions.csv"
+    interactions.write_text(tiny["interactions"].read_text() + "U001,NOPE,1,1737347407\n")
+    candidates = tmp_path / "c.csv"
+    candidates.write_text("user_id,item_id\nU001," + pd.read_csv(tiny["items"])["item_id"][0] + "\n")
+    with pytest.raises(DataError, match="unknown item_id 'NOPE'"):
+        RecommenderService(tiny["items"], interactions).score(tmp_path / "x.csv", candidates=candidates)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "interactions.csv"]  # no work folder, no lock
+
+
 def test_a_pool_as_big_as_the_catalogue_gives_the_whole_catalogues_top_k(
         service: RecommenderService, tmp_path: Path) -> None:
     pipe = service.pipeline()
