@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -412,8 +413,19 @@ def _mount_apps() -> None:
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning user errors into one line and exit code 1."""
+    """Entry point: run the CLI, turning user errors into one line and exit code 1. SIGTERM
+    (what cron, systemd and Kubernetes stop a job with) stops a command as Ctrl-C does, saying
+    so; its exit code is 143.
+
+    subtle: SIGTERM's default ended a batch job without a word, though a rerun resumed it."""
     _mount_apps()
+    terminated = []
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        terminated.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)  # a command that handles it (finance run) sets its own
     try:
         app()
     except VerticalsError as err:
@@ -421,8 +433,9 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
-        sys.exit(130)
+        sys.exit(143 if terminated else 130)
     except SystemExit as done:
         if done.code == 130:  # Ctrl-C inside a command: typer exits 130 without a word
             print(INTERRUPTED, file=sys.stderr)
+            sys.exit(143 if terminated else 130)
         raise

@@ -336,3 +336,19 @@ def test_ctrl_c_says_what_was_kept(tmp_path):
     started.send_signal(signal.SIGINT)
     _, err = started.communicate(timeout=60)
     assert started.returncode == 130 and "interrupted: model versions and outputs are written whole" in err
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does_and_says_so(tmp_path: Path) -> None:
+    """SIGTERM (cron, systemd, Kubernetes) ended a batch job without a word."""
+    import signal
+
+    script = ("import sys, time\nfrom shared import cli\n"
+              "@cli.app.command('nap')\ndef nap():\n    print('started', flush=True)\n    time.sleep(60)\n"
+              "sys.argv = ['verticals', 'nap']\ncli.main()\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=Path(__file__).resolve().parents[2],
+                            env={**os.environ, "VERTICALS_HOME": str(tmp_path)})
+    assert proc.stdout.readline().strip() == "started"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.startswith("interrupted: "), err
