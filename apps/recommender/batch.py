@@ -117,9 +117,10 @@ def writable_folder(folder: Path, option: str) -> None:
 
 
 def frame_bytes(frame: pd.DataFrame, suffix: str) -> bytes:
-    """Serialise deterministically: same frame in, same bytes out."""
+    """Serialise deterministically: same frame in, same bytes out. A CSV writes every score with
+    ``DIGITS`` decimals (not ``1e-06`` or ``0.19913``: a reader parsing fixed decimals tripped)."""
     if suffix == ".csv":
-        return frame.to_csv(index=False).encode("utf-8")
+        return frame.to_csv(index=False, float_format=f"%.{DIGITS}f").encode("utf-8")
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -89,6 +90,8 @@ def test_existing_output_refused_and_csv_supported(tmp_path: Path) -> None:
     out = tmp_path / "scores.csv"
     run_batch(plan(out), fake_scores)
     assert pd.read_csv(out).columns.tolist() == ["user_id", "item_id", "score", "rank"]
+    scores = [line.split(",")[2] for line in out.read_text().splitlines()[1:]]
+    assert all(re.fullmatch(r"\d\.\d{6}", s) for s in scores), scores[:5]  # never 1e-06
     with pytest.raises(VerticalsError, match="already exists — choose another --out"):
         run_batch(plan(out), fake_scores)
     assert run_batch(plan(out), fake_scores, overwrite=True).rows == 3 * len(USERS)
