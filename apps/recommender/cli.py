@@ -15,10 +15,11 @@ app = typer.Typer(help="Recommender: text interest scorer, reranking, batch scor
                   no_args_is_help=True)
 
 DEMO = Path(__file__).resolve().parents[2] / "datasets" / "recommender"
-Items = Annotated[Path, typer.Option(help="Items CSV: columns item_id, title, and optionally description, category.")]
+Items = Annotated[Path, typer.Option(help="Items table (.csv, .jsonl or .parquet): columns item_id, title, and "
+                                             "optionally description, category.")]
 Interactions = Annotated[Path, typer.Option(
-    help="Interactions CSV: columns user_id, item_id, label (1 taken, 0 shown only), and optionally "
-         "timestamp (Unix seconds or ISO 8601).")]
+    help="Interactions table (.csv, .jsonl or .parquet): columns user_id, item_id, label (1 taken, 0 shown "
+         "only), and optionally timestamp (Unix seconds or ISO 8601).")]
 Prefix = Annotated[str, typer.Option(help="Registry prefix of the three models.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
@@ -107,7 +108,7 @@ def convert(layout: Annotated[Layout, typer.Argument(help="movielens (movies.csv
 def score(items: Items, interactions: Interactions,
           out: Annotated[Path, typer.Option(help="Output .parquet or .csv (must not exist).")],
           candidates: Annotated[Path | None, typer.Option(
-              help="CSV user_id,item_id to score.")] = None,
+              help="Table (.csv, .jsonl or .parquet) of user_id,item_id pairs to score.")] = None,
           top_k: Annotated[int | None, typer.Option(help="Rank the catalogue, keep K.")] = None,
           engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
           chunk_size: Annotated[int, typer.Option(help="Users per chunk.")] = 200,
@@ -203,7 +204,7 @@ def eval_ctr(train: Annotated[Path, typer.Option(help="TALLRec JSON to fine-tune
              base: Annotated[str, typer.Option(help="Start model (e.g. rec-interest).")] = "minilm",
              name: str = "rec-ctr", epochs: int = 3, max_length: int = 256,
              items: Annotated[Path | None, typer.Option(
-                 help="Items CSV of another interaction log over the same titles.")] = None,
+                 help="Items table of another interaction log over the same titles.")] = None,
              interactions: Annotated[Path | None, typer.Option(
                  help="That log: each target's like share and popularity in it become "
                       "features.")] = None,
@@ -239,9 +240,9 @@ def demo(force: Annotated[bool, typer.Option(help="Retrain even if models exist.
 @app.command()
 def dashboard(port: int = 8503,
               items: Annotated[Path | None, typer.Option(
-                  help="Items CSV (default: the demo's, with its models).")] = None,
+                  help="Items table (default: the demo's, with its models).")] = None,
               interactions: Annotated[Path | None, typer.Option(
-                  help="Interactions CSV; goes with --items.")] = None,
+                  help="Interactions table; goes with --items.")] = None,
               prefix: Annotated[str | None, typer.Option(
                   help="Registry prefix of the models (default: rec with your files, demo "
                        "without).")] = None,
