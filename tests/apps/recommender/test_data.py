@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from apps.recommender.data import (
+    MAX_TEXT_CHARS,
     item_text,
     load_mind,
     load_movielens,
@@ -34,6 +35,7 @@ def items(tmp_path: Path):
 def test_item_text_joins_title_category_description() -> None:
     assert item_text("Neon and Gin", "Crime", "Hard-boiled.") == "Neon and Gin. Crime. Hard-boiled."
     assert item_text("Koji", "", "") == "Koji."
+    assert len(item_text("Koji", "", "word " * 1_000_000)) == MAX_TEXT_CHARS  # a 5 MB description
 
 
 def test_items_get_text_and_optional_columns(tmp_path: Path) -> None:
