@@ -398,6 +398,7 @@ def _fit(model, tokenizer, encode, config, label_names, train, val, progress) ->
         model.train()
         batches = _batches(len(tr_texts), config.batch_size, rng)
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, file=sys.stderr)
+        total = 0.0  # the epoch's loss is its batches' mean (it was the last batch's)
         for step, idx in enumerate(bar):
             batch = encode([tr_texts[i] for i in idx], [tr_pairs[i] for i in idx] if tr_pairs else None)
             loss = _step_loss(model, batch, y[idx], use_amp) / config.grad_accum
@@ -411,9 +412,10 @@ def _fit(model, tokenizer, encode, config, label_names, train, val, progress) ->
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
+            total += loss.item() * config.grad_accum
             bar.set_postfix(loss=f"{loss.item() * config.grad_accum:.3f}")
         epoch_times.append(time.perf_counter() - start)
-        record = {"epoch": epoch + 1, "loss": float(loss.item() * config.grad_accum)}
+        record = {"epoch": epoch + 1, "loss": total / len(batches)}
         if val[0]:
             logits = _predict_logits(model, encode, val[0], val[2], config.batch_size)
             pred = [label_names[i] for i in logits.argmax(1)]
