@@ -61,7 +61,9 @@ def model_stamp(prefix: str) -> tuple:
 def recommendations_table(recs: list[Recommendation]) -> pd.DataFrame:
     """One row per recommendation, the columns that explain it first (they stay in view on a
     narrow screen): score (P(take) in percent) = baseline + text interest + other features in
-    logit terms. A text interest of 0 throughout (no history) and empty reasons are left out."""
+    logit terms. A text interest of 0 throughout and empty reasons are left out, and for a user
+    with no history (no feature parts: scored by the items' share of takers) the other features
+    too (their 2.19 was the share's logit less the ranker's baseline, which scored nothing)."""
     table = pd.DataFrame([{
         "rank": i, "title": r.title, "score": 100 * r.score, "text interest": round(r.text_part, 2),
         "other features": round(r.other_part, 2), "because": r.because, "category": r.category,
@@ -69,7 +71,7 @@ def recommendations_table(recs: list[Recommendation]) -> pd.DataFrame:
     if table.empty:  # a user who has taken every item
         return table
     empty = [c for c, nothing in (("text interest", 0), ("because", "")) if (table[c] == nothing).all()]
-    return table.drop(columns=empty)
+    return table.drop(columns=empty + ([] if any(r.parts for r in recs) else ["other features"]))
 
 
 @st.cache_data(max_entries=2, show_spinner=False)

@@ -127,10 +127,11 @@ def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> Non
                                        "each item scored by the share of users who took it")
     assert not any("history" in w.value for w in at.warning)
     recs = at.dataframe[0].value
-    # text interest (0 throughout) and the baseline (one number, in the caption) are not columns
-    assert list(recs.columns)[:5] == ["rank", "title", "score", "other features", "because"]
+    # text interest (0 throughout), the other features (the ranker scored nothing) and the
+    # baseline (one number, in the caption) are not columns
+    assert list(recs.columns)[:4] == ["rank", "title", "score", "because"]
     assert (recs["because"] == "it is among the most popular items you have not seen").all()
-    assert {"text interest", "baseline"}.isdisjoint(recs.columns)
+    assert {"text interest", "other features", "baseline"}.isdisjoint(recs.columns)
     assert recs["score"].between(0, 100).all()
     shown = json.loads(at.dataframe[0].proto.columns)["score"]["type_config"]["format"]
     assert shown == "%.2f%%", "in percent to 0.01: 0.009 and 0.008 read 0.90% and 0.80%, not tied"
