@@ -35,6 +35,8 @@ from shared.storage import file_lock
 
 log = logging.getLogger(__name__)
 COLUMNS = ["user_id", "item_id", "score", "rank"]
+# --explain's columns, after COLUMNS: logit(score) = baseline + text_interest + other_features
+EXPLAINED = ["baseline", "text_interest", "other_features", "because"]
 DIGITS = 6  # a score's decimals in the output: P(take) to 1e-6
 ENGINES = ("local", "ray")
 ChunkFn = Callable[[list[str]], pd.DataFrame]
@@ -144,13 +146,15 @@ def _prepare_work(plan: BatchPlan) -> set[int]:
 
 
 def score_part(users: list[str], score_chunk: ChunkFn) -> bytes:
-    """Score one chunk of users into the bytes of its Parquet part, scores to ``DIGITS``
+    """Score one chunk of users into the bytes of its Parquet part: ``COLUMNS`` and any
+    columns the chunk function adds after them (``--explain``'s), numbers to ``DIGITS``
     decimals (ranks from the full scores).
 
     subtle: a score is the same in any chunk to ~1e-8 (ONNX over other batch shapes), not to the
     bit: written with 17 digits, the file's bytes changed with --chunk-size and the engine."""
-    frame = score_chunk(users)[COLUMNS]
-    return frame_bytes(frame.assign(score=frame["score"].round(DIGITS)), ".parquet")
+    frame = score_chunk(users)
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+    return frame_bytes(frame.assign(**{c: frame[c].round(DIGITS) for c in floats}), ".parquet")
 
 
 def run_batch(plan: BatchPlan, score_chunk: ChunkFn, engine: str = "local",
@@ -191,7 +195,7 @@ def _run_local(plan: BatchPlan, todo: list[int], score_chunk: ChunkFn,
 def _assemble(plan: BatchPlan) -> int:
     parts = [pd.read_parquet(plan.part(i)) for i in range(len(plan.chunks))]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
-    atomic_write_bytes(plan.out, frame_bytes(frame[COLUMNS], plan.out.suffix.lower()))
+    atomic_write_bytes(plan.out, frame_bytes(frame, plan.out.suffix.lower()))
     return len(frame)
 
 

@@ -115,10 +115,14 @@ def score(items: Items, interactions: Interactions,
           pool: Annotated[int | None, typer.Option(
               help="With --top-k: candidates reranked per user (default 4 x K); more finds more "
                    "of the whole catalogue's best, at a cost linear in the pool.")] = None,
+          explain: Annotated[bool, typer.Option(
+              help="Add each score's breakdown and reason: baseline, text_interest, other_features "
+                   "(logit(score) = their sum) and because.")] = False,
           overwrite: bool = False, prefix: Prefix = "rec", as_json: JsonFlag = False) -> None:
     """Batch scoring to user_id,item_id,score,rank; rerun after a crash to resume."""
     result = _service(items, interactions, prefix).score(
-        out, candidates, top_k, engine=engine, chunk_size=chunk_size, overwrite=overwrite, pool=pool)
+        out, candidates, top_k, engine=engine, chunk_size=chunk_size, overwrite=overwrite, pool=pool,
+        explain=explain)
     emit({"out": str(result.out), "rows": result.rows, "chunks": result.chunks,
           "resumed_chunks": result.skipped, "cold_start_users": result.cold_start,
           "cold_start_first": result.cold_start_ids[:5]}, as_json)

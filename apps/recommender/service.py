@@ -23,7 +23,7 @@ from shared import Registry, file_digest, fingerprint, get_registry
 from shared.errors import VerticalsError
 from shared.finetune import check_layers
 
-from .batch import BatchPlan, BatchResult, check_output, plan_chunks, run_batch
+from .batch import COLUMNS, EXPLAINED, BatchPlan, BatchResult, check_output, plan_chunks, run_batch
 from .data import is_timed, read_candidates, read_interactions, read_items
 from .features import FEATURES
 from .pipeline import POPULARITY_FALLBACK, SOURCE_DEPTH, Pipeline, cold_start_note, rank, training_list
@@ -378,11 +378,12 @@ class RecommenderService:
     def score(self, out: str | Path, candidates: str | Path | None = None,
               top_k: int | None = None, engine: str = "local", chunk_size: int = 200,
               overwrite: bool = False, fail_after: int | None = None,
-              pool: int | None = None) -> BatchResult:
+              pool: int | None = None, explain: bool = False) -> BatchResult:
         """Write ``user_id,item_id,score,rank`` for a candidates file or each user's top-k,
         reranked from ``pool`` candidates per user (default ``4 * top_k``: see
         :meth:`.pipeline.Pipeline.top_k`; a bigger pool finds more of what ranking the whole
-        catalogue would, at a cost linear in its size)."""
+        catalogue would, at a cost linear in its size); with ``explain``, each score's breakdown
+        and reason too (:data:`.batch.EXPLAINED`)."""
         out = Path(out)
         for option, path in (("--items", self.items_path), ("--interactions", self.interactions_path),
                              ("--candidates", candidates)):
@@ -403,9 +404,10 @@ class RecommenderService:
         task = ChunkScorer(str(self.items_path.resolve()),
                            str(self.interactions_path.resolve()),
                            str(Path(candidates).resolve()) if candidates else None, top_k,
-                           self.prefix, str(self.registry.root.resolve()), models, inputs, pool)
+                           self.prefix, str(self.registry.root.resolve()), models, inputs, pool, explain)
         key = fingerprint([inputs, top_k, chunk_size, models, str(out.resolve())]
-                          + ([pool] if pool is not None else []))  # a job from before --pool resumes
+                          + ([pool] if pool is not None else [])  # a job from before --pool resumes
+                          + (["explain"] if explain else []))
         plan = BatchPlan(out, key, plan_chunks(users, chunk_size))
         result = run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
         cold = set(users) - set(taken)
@@ -440,16 +442,25 @@ class ChunkScorer:
     models: str  # RecommenderService.models(): in the cache key, so a retrain is never stale
     inputs: str  # the files' content digest: part of the cache key, so edited files are reread
     pool: int | None = None  # candidates reranked per user for a top-k (None: the pipeline's default)
+    explain: bool = False  # add EXPLAINED: the score's breakdown and the clause the dashboard shows
 
     def __call__(self, users: list[str]) -> pd.DataFrame:
         service = _service(self.items, self.interactions, self.prefix, self.registry, self.models,
                            self.inputs)
         pipe = service.pipeline()
         if self.top_k is not None:
-            return pipe.top_k(users, self.top_k, self.pool)
-        pairs = _candidate_pairs(str(self.candidates), self.items, self.inputs)
-        pairs = pairs[pairs["user_id"].isin(set(users))]
-        return rank(pipe.score_pairs(list(pairs["user_id"]), list(pairs["item_id"])))
+            frame = pipe.top_k(users, self.top_k, self.pool)
+        else:
+            pairs = _candidate_pairs(str(self.candidates), self.items, self.inputs)
+            pairs = pairs[pairs["user_id"].isin(set(users))]
+            frame = rank(pipe.score_pairs(list(pairs["user_id"]), list(pairs["item_id"])))
+        if not self.explain:
+            return frame[COLUMNS]
+        features = list(pipe.ranker.features)
+        frame["because"] = [pipe.because(r.user_id, r.item_id, dict(zip(features, values)))
+                            for r, values in zip(frame.itertuples(), frame[features].to_numpy().tolist())]
+        frame = frame.rename(columns={"text_part": "text_interest", "other_part": "other_features"})
+        return frame[COLUMNS + EXPLAINED]
 
 
 # subtle: these caches outlive one job (the nightly scheduler is one long process), so their

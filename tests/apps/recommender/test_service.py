@@ -463,6 +463,20 @@ def test_a_bad_interactions_file_is_named_before_a_candidates_job_leaves_anythin
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "interactions.csv"]  # no work folder, no lock
 
 
+def test_explain_adds_the_breakdown_and_reason_the_dashboard_shows(service: RecommenderService,
+                                                                   tmp_path: Path) -> None:
+    plain = pd.read_parquet(service.score(tmp_path / "plain.parquet", top_k=3).out)
+    explained = pd.read_csv(service.score(tmp_path / "why.csv", top_k=3, explain=True).out)
+    assert list(explained.columns) == ["user_id", "item_id", "score", "rank", "baseline", "text_interest",
+                                       "other_features", "because"]
+    assert explained[["user_id", "item_id", "rank"]].equals(plain[["user_id", "item_id", "rank"]])
+    parts = explained["baseline"] + explained["text_interest"] + explained["other_features"]
+    assert np.allclose(1 / (1 + np.exp(-parts)), explained["score"], atol=1e-5)  # logit(score) = their sum
+    user = plain["user_id"].iloc[0]
+    recs, _ = service.recommend(user, 3)
+    assert explained[explained["user_id"] == user]["because"].fillna("").tolist() == [r.because for r in recs]
+
+
 def test_a_pool_as_big_as_the_catalogue_gives_the_whole_catalogues_top_k(
         service: RecommenderService, tmp_path: Path) -> None:
     pipe = service.pipeline()
