@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from apps.finance_monitor.alerts import Surge, detect_surges, driven_by, next_attempt, robust_z, webhook_payload
-from apps.finance_monitor.classify import aggregate_sentiment, mentioned_tickers, split_sentences
+from apps.finance_monitor.classify import aggregate_sentiment, mentioned_tickers, said, split_sentences
 from apps.finance_monitor.config import (
     AlertConfig,
     MonitorConfig,
@@ -190,6 +190,14 @@ def test_sentences_tickers_and_aggregation() -> None:
     label, net, driving = aggregate_sentiment(["Results due.", "No comment."], np.array(probs[:1] * 2),
                                               ["negative", "neutral", "positive"])
     assert (label, net, driving) == ("neutral", 0.0, []), "nothing drove a neutral verdict"
+    # the headline outweighs a body sentence that disagrees; a near-tie is mixed: neutral
+    headline_negative = np.array([[0.95, 0.03, 0.02], [0.03, 0.02, 0.95]])
+    assert aggregate_sentiment(["Acme CFO arrested on fraud charges.", "Investors sold the stock heavily."],
+                               headline_negative, ["negative", "neutral", "positive"])[0] == "negative"
+    tie = np.array([[0.45, 0.1, 0.45], [0.4, 0.2, 0.4]])
+    assert aggregate_sentiment(["a", "b"], tie, ["negative", "neutral", "positive"]) == ("neutral", 0.0, [])
+    assert said(["Acme recalls cars", "$ACME", "Read more.", "Shares fell 9% in early trade."]) == \
+        ["Acme recalls cars", "Read more.", "Shares fell 9% in early trade."]
 
 
 def _obs(hour: float, sentiment: str, key: str = "topic:Macro", i: int = 0) -> Observation:
@@ -328,7 +336,7 @@ def test_webhook_payloads_and_backoff() -> None:
     ({"sources": [{"name": "a"}]}, r"\[\[sources\]\] 1 \('a'\) is missing url"),
     ({"sources": [{"name": "a", "url": "http://"}]}, r"source url needs a host name"),
     ({"sources": [{"name": "a", "url": "http://a:99999/x"}]}, r"source url has an invalid host or port"),
-    ({"sources": [{"name": "a", "url": "http://a", "kind": "rss"}]}, r"kind must be one of \['feed', 'page'\]"),
+    ({"sources": [{"name": "a", "url": "http://a", "kind": "rss"}]}, r"kind must be one of \['feed', 'page', 'links'\]"),
     ({"sources": [{"name": "a ", "url": "http://a"}]}, r"must not start or end with spaces"),
     ({"fetch": {"backoff_s": -1}}, r"\[fetch\] backoff_s must be between 0 and 3600.0, got -1"),
     ({"fetch": {"max_redirects": -1}}, r"\[fetch\] max_redirects must be 0 or more"),
