@@ -195,7 +195,7 @@ class FinanceService:
                 health.total_new = (health.total_new or 0) + ingest.new
                 health.etag, health.last_modified = etag, last_modified
                 if ingest.bad_link:  # the poll worked, but some entries could not be stored
-                    error = f"skipped {ingest.bad_link} entries with bad links"
+                    error = f"skipped {ingest.bad_link} entries with bad or no links"
                     health.last_error, health.last_error_at = error, now
             else:
                 health.last_error, health.last_error_at = error, now

@@ -22,6 +22,7 @@ from .config import SourceConfig, SourceKind
 from .fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchError, FetchResult
 
 MAX_TEXT_CHARS = 20_000
+MIN_PAGE_WORDS = 8  # a page whose main text is shorter holds no article
 HEADLINE_WORDS = 4  # a front page's link with fewer words is navigation ("Markets", "Read more")
 
 
@@ -113,10 +114,13 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
         # subtle: only a link is read against the feed's address; a guid that is no address
         # ("a1b2-3") became a made-up link under the feed's folder (as it is, ingest counts it bad)
         url = _absolute(entry.get("link") or "", base_url) or entry.get("id") or ""
-        title = strip_html(entry.get("title", ""))
-        if not url or not title:
-            continue  # subtle: an entry without link or title cannot be deduplicated or shown
         text = strip_html(entry.get("summary", ""))[:MAX_TEXT_CHARS]
+        # subtle: an entry without a title is titled by its summary's first sentence, and one
+        # without a link goes on to ingest, which skips and counts it (bad_links): both were
+        # dropped here without a word
+        title = strip_html(entry.get("title", "")) or text.split(". ", 1)[0][:200]
+        if not title:
+            continue  # nothing to read: no title, no summary
         articles.append(RawArticle(url=url, title=title, text=text,
                                    published=_entry_time(entry, now), source=source))
     if articles:
@@ -181,15 +185,18 @@ def decode_html(content: bytes, charset: str | None = None) -> str:
 
 def parse_page(content: bytes, url: str, source: str, now: datetime | None = None,
                charset: str | None = None) -> list[RawArticle]:
-    """The main text of one HTML article page (trafilatura), or nothing if it has none."""
+    """The main text of one HTML article page (trafilatura); a ``FetchError`` when it has none
+    (fewer than ``MIN_PAGE_WORDS`` words: a page of nothing but "Home" was stored as a story).
+    """
     now = now or datetime.now(UTC)
     page = decode_html(content, charset)
     text = trafilatura.extract(page, include_comments=False, include_tables=False) or ""
     meta = trafilatura.extract_metadata(page, date_config=set_date_params(True) | {
         "outputformat": "%Y-%m-%dT%H:%M:%S%z"})  # the time too, where the page gives one
     title = (meta.title if meta and meta.title else "") or text.split("\n", 1)[0][:200]
-    if not text.strip() or not title:
-        return []
+    if len(text.split()) < MIN_PAGE_WORDS or not title:
+        raise FetchError(url, f"no article text found ({len(text.split())} words): for a front page of "
+                         'headlines set kind = "links" for this source')
     return [RawArticle(url=url, title=title.strip(), text=text.strip()[:MAX_TEXT_CHARS],
                        published=page_time(meta.date if meta else None, now), source=source)]
 

@@ -317,6 +317,24 @@ def test_html_page_text_is_extracted(server) -> None:
     assert "forty thousand cars" in article.text and "Menu" not in article.text
 
 
+def test_a_page_without_article_text_is_an_error_not_a_story(server) -> None:
+    server.routes["/blank"] = Route(body=b"<html><body><nav>Home</nav></body></html>", ctype="text/html")
+    source = SourceConfig("p", server.url("/blank"), kind=SourceKind.PAGE)
+    with pytest.raises(FetchError, match=r"no article text found \(\d words\): for a front page of headlines "
+                                         'set kind = "links"'):
+        poll_source(Fetcher(fast_fetch()), source)
+
+
+def test_a_feed_entry_without_title_or_link_is_not_dropped_unseen() -> None:
+    feed = (b'<rss version="2.0"><channel><title>t</title>'
+            b"<item><link>http://n.test/1</link><description>Acme recalls cars. More later.</description></item>"
+            b"<item><title>Bank fined over rate rigging</title></item>"
+            b"<item><description></description></item></channel></rss>")
+    found = parse_feed(feed, "s")
+    assert [(a.url, a.title) for a in found] == [("http://n.test/1", "Acme recalls cars"),
+                                                 ("", "Bank fined over rate rigging")]  # ingest counts it
+
+
 def test_a_front_page_links_to_its_own_sites_headlines() -> None:
     page = (b'<a href="https://www.n.test/a">Bank fined over rate rigging</a>'
             b'<a href="https://n.test/b?x=1">Oil prices fall for a third day</a>'
@@ -384,7 +402,7 @@ def test_a_json_feed_is_read_and_its_links_against_the_feed_address(server) -> N
         parse_feed(b'{"feed": []}', "j", content_type="application/json")
 
 
-def test_entries_without_link_are_skipped_and_html_is_stripped() -> None:
+def test_entries_without_link_go_on_to_be_counted_and_html_is_stripped() -> None:
     doc = rss([("", "no link", ""), ("http://x/2", "<b>Bold</b> &amp; plain", "")])
-    assert [a.title for a in parse_feed(doc, "s")] == ["Bold & plain"]
+    assert [(a.url, a.title) for a in parse_feed(doc, "s")] == [("", "no link"), ("http://x/2", "Bold & plain")]
     assert strip_html("<script>alert(1)</script>ok") == "alert(1) ok"

@@ -333,7 +333,7 @@ def test_a_bad_link_skips_its_entry_not_the_feed(home, server) -> None:
     report = service.poll_source("a")
     assert report.ok and report.ingest.new == 1 and report.ingest.bad_link == 2
     health = health_frame(service.engine).set_index("source")
-    assert health.loc["a", "last_error"] == "skipped 2 entries with bad links"
+    assert health.loc["a", "last_error"] == "skipped 2 entries with bad or no links"
     assert health.loc["a", "failures_in_a_row"] == 0
 
 
