@@ -8,6 +8,7 @@ The commands that read a config take ``--config`` (default: ``$VERTICALS_FINANCE
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import asdict
 from datetime import datetime
@@ -351,7 +352,8 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
     if not _rows_as_lines(frame, as_json, empty, "articles"):
         return
     for a in frame.itertuples():  # an unclassified article's labels are NaN in the frame
-        label = f"{a.sentiment} {a.score:+.2f}" if isinstance(a.sentiment, str) else "not classified yet"
+        label = ("not classified yet" if not isinstance(a.sentiment, str) else
+                 f"{a.sentiment}, set by an analyst" if math.isnan(a.score) else f"{a.sentiment} {a.score:+.2f}")
         topic = a.topic if isinstance(a.topic, str) else "-"
         tickers = f"; {a.tickers}" if isinstance(a.tickers, str) and a.tickers else ""
         typer.echo(f"[{a.id}] {a.published:%Y-%m-%d %H:%M} UTC {a.source}: {a.title} ({topic}; {label}{tickers})")

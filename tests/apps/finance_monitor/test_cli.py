@@ -273,6 +273,9 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
         "#1 NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2); "
         "1 of its 1 negative articles since corrected to another sentiment",
         "    - [263] Bank fined (now neutral)"]
+    articles = runner.invoke(app, ["articles", "--config", str(path)])  # no "+nan" for the analyst's label
+    assert articles.stdout.splitlines() == ["[263] 2026-03-02 00:00 UTC a: Bank fined (Earnings; neutral, set by "
+                                            "an analyst)"]
 
 
 def test_eval_takes_text_label_files_and_refuses_labels_the_model_lacks(home, models, tmp_path) -> None:
