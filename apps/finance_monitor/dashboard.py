@@ -165,7 +165,9 @@ def show_articles(service: FinanceService) -> None:
         else:
             st.caption("(headline only)")
         if found["driving"]:  # none for a neutral verdict
-            st.text("Driving sentences: " + " | ".join(found["driving"]))
+            # an analyst's label overrules them: they argued for the model's
+            said = " (the model's, for the label an analyst overruled)" if "sentiment" in found["corrected"] else ""
+            st.text(f"Driving sentences{said}: " + " | ".join(found["driving"]))
         show_words(service, found["driving"][0] if found["driving"] else found["title"])
 
 

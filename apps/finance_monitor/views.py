@@ -76,7 +76,9 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
         views = []
         for alert in session.scalars(query).all():
             found = session.scalars(select(Article).where(Article.id.in_(alert.driver_ids())))
-            articles = [_driver(a) for a in sorted(found, key=lambda a: (a.published, a.id))]
+            by_analyst = set(session.scalars(select(Correction.article_id).where(
+                Correction.article_id.in_(alert.driver_ids()), Correction.field == "sentiment")))
+            articles = [_driver(a, a.id in by_analyst) for a in sorted(found, key=lambda a: (a.published, a.id))]
             views.append(AlertView(
                 id=alert.id, key=alert.key, window_start=f"{alert.window_start:%Y-%m-%d %H:%M}",
                 window_end=f"{alert.window_end:%Y-%m-%d %H:%M}", negatives=alert.negatives,
@@ -103,10 +105,12 @@ def trend_keys(frame: pd.DataFrame, kind: str, alerted: list[str]) -> list[str]:
     return default_keys(frame, alerted, limit=frame["key"].nunique() if kind == "topic" else 5)
 
 
-def _driver(found: Article) -> dict:
+def _driver(found: Article, by_analyst: bool = False) -> dict:
     """One article behind an alert; its driving sentences only where they say more than the
-    title shown beside them (blank when the title drove the verdict, headline-only or not)."""
-    driving = " | ".join(_beyond_title(found.driving_sentences(), found.title))
+    title shown beside them (blank when the title drove the verdict, headline-only or not), and
+    "set by an analyst" for a sentiment an analyst set (the model's sentences had argued for the
+    label the analyst overruled)."""
+    driving = "set by an analyst" if by_analyst else " | ".join(_beyond_title(found.driving_sentences(), found.title))
     return {"id": found.id, "title": found.title, "url": found.url, "source": found.source,
             "published": found.published, "driving": driving, "sentiment": found.sentiment}
 

@@ -548,6 +548,20 @@ def test_a_sentiment_correction_sets_the_score_trends_and_the_table_use(home, se
     assert window.negatives == 0 and window.net_sentiment == 0.0
 
 
+def test_an_alerts_article_whose_sentiment_an_analyst_set_shows_no_model_sentences(home) -> None:
+    service = FinanceService(make_config([("a", "http://127.0.0.1:9/a.xml")]))
+    with session_scope(service.engine) as session:
+        for i in (1, 2):
+            session.add(Article(id=i, content_hash=f"h{i}", url=f"http://n.test/{i}", source="a",
+                                title=f"Acme story {i}", published=datetime(2026, 3, 2), sentiment="negative",
+                                topic="Macro", driving=json.dumps([f"Acme story {i}.", "Investors sold heavily."])))
+        session.add(AlertRow(key="ticker:ACME", window_start=datetime(2026, 3, 2), window_end=datetime(2026, 3, 2, 6),
+                             negatives=2, total=2, baseline=0.0, score=5.0, article_ids="[1, 2]"))
+    service.correct(2, "sentiment", "positive")
+    [alert] = alerts(service.engine)
+    assert [a["driving"] for a in alert.articles] == ["Investors sold heavily.", "set by an analyst"]
+
+
 def test_trends_read_only_the_horizon_and_match_reading_everything(home) -> None:
     """Two months of stories (one dated 2099 by an old row, one from 1970): the trends equal
     those computed from every stored article, while only the horizon's articles are read."""
