@@ -250,6 +250,8 @@ def serve_demo_feeds(port: int = 8765, speed: float = 1800.0) -> None:
 @app.command()
 def dashboard(config: ConfigOpt = None, port: int = 8504, address: Address = "127.0.0.1") -> None:
     """Open the finance dashboard (`streamlit run`)."""
+    if config is not None:  # a --config that is missing or broken is one line here, not a page that says so
+        _config(config)
     open_dashboard(Path(__file__).with_name("dashboard.py"), port,
                    {"VERTICALS_FINANCE_CONFIG": str(config_path(config))}, address)
 

@@ -482,3 +482,11 @@ def test_poll_once_says_which_sources_failed_and_fails_when_all_did(home, server
     assert failed.exit_code == 1
     assert json.loads(failed.stdout)["sources"]["gone"]["ok"] is False
     assert "1 of 1 sources failed (gone)" in failed.stderr
+
+
+def test_dashboard_with_a_missing_config_fails_at_once(tmp_path, monkeypatch) -> None:
+    import shared.cli
+
+    monkeypatch.setattr(shared.cli.os, "execve", lambda *a: pytest.fail("the dashboard was started"))
+    result = runner.invoke(app, ["dashboard", "--config", str(tmp_path / "nope.toml")])
+    assert result.exit_code != 0 and "nope.toml: config file not found" in str(result.exception)
