@@ -110,9 +110,10 @@ def driven_by(tickers: list[Surge]) -> Callable[[WindowStat], bool]:
     return driven
 
 
-def alert_text(surge: Surge, titles: list[str]) -> str:
-    """One readable paragraph: what surged, how much, and the top headlines."""
-    head = (f"Negative surge on {surge.label}: {surge.negatives} negative of {surge.total} "
+def alert_text(surge: Surge, titles: list[str], alert_id: int) -> str:
+    """One readable paragraph: what surged (with the alert's id, which `finance alerts ack`
+    takes and a receiver can drop repeats by), how much, and the top headlines."""
+    head = (f"Negative surge on {surge.label} (alert #{alert_id}): {surge.negatives} negative of {surge.total} "
             f"articles in {surge.start:%Y-%m-%d %H:%M}-{surge.end:%H:%M} UTC "
             f"(baseline {surge.baseline:g}, z={surge.score:.1f})")
     return "\n".join([head] + [f"- {t}" for t in titles[:5]])
@@ -131,7 +132,7 @@ def slack_escape(text: str) -> str:
 def webhook_payload(surge: Surge, alert_id: int, titles: list[str], fmt: str) -> dict:
     """JSON body for a webhook: Slack-compatible ``{"text"}`` or a structured alert."""
     if fmt == "slack":
-        return {"text": slack_escape(alert_text(surge, titles))}
+        return {"text": slack_escape(alert_text(surge, titles, alert_id))}
     return {"alert_id": alert_id, "key": surge.key, "label": surge.label,
             "window_start": surge.start.strftime(ISO_UTC), "window_end": surge.end.strftime(ISO_UTC),
             "negatives": surge.negatives, "total": surge.total, "baseline": surge.baseline,
