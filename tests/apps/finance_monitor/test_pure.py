@@ -313,7 +313,8 @@ def test_a_much_bigger_surge_breaks_through_the_cooldown() -> None:
 def test_webhook_payloads_and_backoff() -> None:
     surge = detect_surges(series([1, 0, 2, 1, 1, 12]), AlertConfig())[0]
     slack = webhook_payload(surge, 7, ["Bank probed"], "slack")
-    assert set(slack) == {"text"} and "Negative surge on Macro (alert #7): " in slack["text"] and "Bank probed" in slack["text"]
+    assert set(slack) == {"text"} and "Bank probed" in slack["text"]
+    assert "Negative surge on Macro (alert #7): " in slack["text"]
     hostile = webhook_payload(surge, 7, ["<!channel> AT&T <http://evil.test|Reuters>"], "slack")
     assert "- &lt;!channel&gt; AT&amp;T &lt;http://evil.test|Reuters&gt;" in hostile["text"]
     assert "<" not in hostile["text"] and ">" not in hostile["text"]
