@@ -110,10 +110,12 @@ def driven_by(tickers: list[Surge]) -> Callable[[WindowStat], bool]:
     return driven
 
 
-def alert_text(surge: Surge, titles: list[str], alert_id: int) -> str:
+def alert_text(surge: Surge, titles: list[str], alert_id: int, grew_from: int | None = None) -> str:
     """One readable paragraph: what surged (with the alert's id, which `finance alerts ack`
-    takes and a receiver can drop repeats by), how much, and the top headlines."""
-    head = (f"Negative surge on {surge.label} (alert #{alert_id}): {surge.negatives} negative of {surge.total} "
+    takes and a receiver can drop repeats by; announced again, what it grew from), how much,
+    and the top headlines."""
+    again = f", grown from {grew_from} negative" if grew_from is not None else ""
+    head = (f"Negative surge on {surge.label} (alert #{alert_id}{again}): {surge.negatives} negative of {surge.total} "
             f"articles in {surge.start:%Y-%m-%d %H:%M}-{surge.end:%H:%M} UTC "
             f"(baseline {surge.baseline:g}, z={surge.score:.1f})")
     return "\n".join([head] + [f"- {t}" for t in titles[:5]])
@@ -129,11 +131,13 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def webhook_payload(surge: Surge, alert_id: int, titles: list[str], fmt: str) -> dict:
-    """JSON body for a webhook: Slack-compatible ``{"text"}`` or a structured alert."""
+def webhook_payload(surge: Surge, alert_id: int, titles: list[str], fmt: str,
+                    grew_from: int | None = None) -> dict:
+    """JSON body for a webhook: Slack-compatible ``{"text"}`` or a structured alert;
+    ``grew_from``: the negatives it was last announced with, when announced again (else None)."""
     if fmt == "slack":
-        return {"text": slack_escape(alert_text(surge, titles, alert_id))}
-    return {"alert_id": alert_id, "key": surge.key, "label": surge.label,
+        return {"text": slack_escape(alert_text(surge, titles, alert_id, grew_from))}
+    return {"alert_id": alert_id, "grew_from": grew_from, "key": surge.key, "label": surge.label,
             "window_start": surge.start.strftime(ISO_UTC), "window_end": surge.end.strftime(ISO_UTC),
             "negatives": surge.negatives, "total": surge.total, "baseline": surge.baseline,
             "score": surge.score, "article_ids": list(surge.article_ids),

@@ -81,6 +81,8 @@ def show_alert(service: FinanceService, alert: AlertView) -> None:
         st.text(f"{alert.label}: {alert.negatives} negative of {alert.total} articles, "
                 f"{alert.window_start} to {alert.window_end} UTC "
                 f"(baseline {alert.baseline:g}, z = {alert.score:.1f}){state}")
+        if alert.grew_from is not None:
+            st.caption(f"{alert.growth_note.capitalize()}.")
         if alert.corrected:
             st.caption(f"{alert.correction_note.capitalize()}: see each article's sentiment now.")
         # "driving" only where some article's verdict came from sentences beyond its title

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from shared import session_scope
 
 from .alerts import Surge, next_attempt, post_webhook, webhook_payload
 from .config import AlertConfig, WebhookConfig
-from .store import AlertRow, Article, Delivery, utcnow
+from .store import AlertNotice, AlertRow, Article, Delivery, utcnow
 
+log = logging.getLogger(__name__)
+REANNOUNCE = 2  # an alert is announced again once its window holds this many times the negatives
 CLAIM_LEASE = timedelta(minutes=5)  # far above a POST's timeout; then a crashed claim is retried
 
 
@@ -58,10 +62,13 @@ def surge_of(alert: AlertRow) -> Surge:
 def raise_alerts(engine: Engine, surges: list[Surge], config: AlertConfig,
                  webhooks: tuple[WebhookConfig, ...]) -> list[int]:
     """Store new alerts (skipping ones in cooldown); returns their ids. An alert raised while
-    its window was filling takes the window's figures as new articles go on surging in it (its
-    webhooks are not sent again): the dashboard showed "6 negative of 6" for a window that ended
-    at 46. Corrections alone leave it as raised: its webhook carried those counts, and the
-    views name the drivers corrected since."""
+    its window was filling takes the window's figures as new articles go on surging in it: the
+    dashboard showed "6 negative of 6" for a window that ended at 46. Its webhooks are sent
+    again, and an acknowledgement is lifted, only once the window holds at least
+    ``REANNOUNCE`` times the negative articles the alert was last announced with
+    (:class:`.store.AlertNotice`): an acknowledged alert grew from 10 to 15 and on, unseen.
+    Corrections alone leave it as raised: its webhook carried those counts, and the views name
+    the drivers corrected since."""
     cooldown = timedelta(hours=config.window_hours * config.cooldown_windows)
     created = []
     for surge in surges:
@@ -71,6 +78,7 @@ def raise_alerts(engine: Engine, surges: list[Surge], config: AlertConfig,
                     AlertRow.key == surge.key, AlertRow.window_start == surge.start)).first()
                 if same is not None:
                     if surge.total > same.total:  # new articles in its window, not only corrections
+                        _announce_growth(session, same, surge.negatives)
                         same.negatives, same.total = surge.negatives, surge.total
                         same.baseline, same.score = surge.baseline, surge.score
                         same.article_ids = json.dumps(list(surge.article_ids))
@@ -86,12 +94,30 @@ def raise_alerts(engine: Engine, surges: list[Surge], config: AlertConfig,
                                  article_ids=json.dumps(list(surge.article_ids)))
                 session.add(alert)
                 session.flush()
+                session.add(AlertNotice(alert_id=alert.id, negatives=surge.negatives))
                 for hook in webhooks:
                     session.add(Delivery(alert_id=alert.id, url=hook.url, format=hook.format))
                 created.append(alert.id)
         except IntegrityError:
             continue  # subtle: raised meanwhile by another process; unique key kept it single
     return created
+
+
+def _announce_growth(session: Session, alert: AlertRow, negatives: int) -> None:
+    """Announce ``alert`` again when its window now holds ``negatives``, at least ``REANNOUNCE``
+    times what it was last announced with: its deliveries are due again (with the new figures)
+    and its acknowledgement, if any, is lifted and kept in the notice."""
+    notice = session.get(AlertNotice, alert.id)
+    announced = notice.negatives if notice is not None else alert.negatives
+    if negatives < REANNOUNCE * announced:
+        return
+    session.merge(AlertNotice(alert_id=alert.id, negatives=negatives, grew_from=announced,
+                              acknowledged_by=alert.acknowledged_by if alert.acknowledged_at else None))
+    alert.acknowledged_at = alert.acknowledged_by = None
+    for delivery in session.scalars(select(Delivery).where(Delivery.alert_id == alert.id)):
+        delivery.delivered_at, delivery.attempts, delivery.next_attempt_at = None, 0, utcnow()
+    log.warning("alert #%d (%s) grew from %d to %d negative articles: announced again", alert.id, alert.key,
+                announced, negatives)
 
 
 def acknowledge(engine: Engine, alert_id: int, by: str = "analyst") -> bool:
@@ -191,4 +217,6 @@ def _payload(engine: Engine, delivery_id: int) -> tuple[str, dict]:
         found = dict(session.execute(select(Article.id, Article.title)
                                      .where(Article.id.in_(alert.driver_ids()))).all())
         titles = [found[i] for i in alert.driver_ids() if i in found]
-        return delivery.url, webhook_payload(surge_of(alert), alert.id, titles, delivery.format)
+        notice = session.get(AlertNotice, alert.id)
+        return delivery.url, webhook_payload(surge_of(alert), alert.id, titles, delivery.format,
+                                             notice.grew_from if notice is not None else None)

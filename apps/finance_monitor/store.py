@@ -137,6 +137,19 @@ class AlertRow(Base):
         return json.loads(self.article_ids or "[]")
 
 
+class AlertNotice(Base):
+    """What an alert was last announced with (raised, or announced again once its window held
+    at least twice the negative articles: its webhooks sent again, an acknowledgement lifted).
+    Alerts raised before this table existed have none: their stored counts stand in."""
+
+    __tablename__ = "finance_alert_notices"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("finance_alerts.id"), primary_key=True)
+    negatives: Mapped[int] = mapped_column(Integer)  # at the last announcement
+    grew_from: Mapped[int | None] = mapped_column(Integer)  # at the one before (None: announced once)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))  # the acknowledgement it lifted
+
+
 class Delivery(Base):
     """Webhook outbox: a row per (alert, webhook), retried until delivered."""
 

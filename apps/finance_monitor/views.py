@@ -15,7 +15,7 @@ from shared.errors import VerticalsError
 from .classify import SENTIMENTS, split_sentences
 from .config import SourceConfig, WebhookConfig
 from .outbox import shown_url
-from .store import AlertRow, Article, ArticleUrl, Correction, Delivery, SourceHealth, utcnow
+from .store import AlertNotice, AlertRow, Article, ArticleUrl, Correction, Delivery, SourceHealth, utcnow
 from .trends import WindowStat, trend_rows
 
 ARTICLE_COLUMNS = ["id", "published", "source", "title", "topic", "sentiment", "score",
@@ -38,6 +38,17 @@ class AlertView:
     articles: list[dict]
     acknowledged_by: str | None = None
     acknowledged_at: str | None = None  # UTC, "2026-03-05 14:02"
+    grew_from: int | None = None  # announced again: the negatives it was announced with before
+    lifted_ack_of: str | None = None  # who had acknowledged it before it grew
+
+    @property
+    def growth_note(self) -> str:
+        """``""``, or ``"announced again: it grew from 10 negative articles (acknowledged by
+        alice before)"``."""
+        if self.grew_from is None:
+            return ""
+        lifted = f" (acknowledged by {self.lifted_ack_of} before)" if self.lifted_ack_of else ""
+        return f"announced again: it grew from {self.grew_from} negative articles{lifted}"
 
     @property
     def label(self) -> str:
@@ -79,13 +90,16 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
             by_analyst = set(session.scalars(select(Correction.article_id).where(
                 Correction.article_id.in_(alert.driver_ids()), Correction.field == "sentiment")))
             articles = [_driver(a, a.id in by_analyst) for a in sorted(found, key=lambda a: (a.published, a.id))]
+            notice = session.get(AlertNotice, alert.id)
             views.append(AlertView(
                 id=alert.id, key=alert.key, window_start=f"{alert.window_start:%Y-%m-%d %H:%M}",
                 window_end=f"{alert.window_end:%Y-%m-%d %H:%M}", negatives=alert.negatives,
                 total=alert.total, baseline=alert.baseline, score=alert.score,
                 acknowledged=alert.acknowledged_at is not None, articles=articles,
                 acknowledged_by=alert.acknowledged_by,
-                acknowledged_at=f"{alert.acknowledged_at:%Y-%m-%d %H:%M}" if alert.acknowledged_at else None))
+                acknowledged_at=f"{alert.acknowledged_at:%Y-%m-%d %H:%M}" if alert.acknowledged_at else None,
+                grew_from=notice.grew_from if notice else None,
+                lifted_ack_of=notice.acknowledged_by if notice else None))
     return views
 
 

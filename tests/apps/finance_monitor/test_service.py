@@ -609,12 +609,20 @@ def test_an_alert_raised_early_in_its_window_shows_the_whole_surge(home) -> None
         _add_stories(service, start + timedelta(hours=6 * window), 4, "positive")
     _add_stories(service, start + timedelta(hours=60, minutes=5), 6, "negative")
     [alert_id] = service.check_alerts()
-    _add_stories(service, start + timedelta(hours=60, minutes=30), 40, "negative")
+    _add_stories(service, start + timedelta(hours=60, minutes=20), 3, "negative")
     assert service.check_alerts() == []  # the same alert, not a new one
-    [alert] = alerts(service.engine)
+    with session_scope(service.engine) as session:  # 9 of its first 6: not announced again
+        session.execute(update(Delivery).values(delivered_at=datetime(2026, 3, 3)))
+    assert service.acknowledge(alert_id, by="alice")
+    _add_stories(service, start + timedelta(hours=60, minutes=30), 37, "negative")
+    assert service.check_alerts() == []
+    [alert] = alerts(service.engine)  # 46: twice and more what it was announced with
     assert (alert.id, alert.negatives, alert.total, len(alert.articles)) == (alert_id, 46, 46, 46)
-    with session_scope(service.engine) as session:  # its webhook is still sent once
-        assert session.query(Delivery).count() == 1
+    assert not alert.acknowledged and alert.growth_note == ("announced again: it grew from 6 negative "
+                                                            "articles (acknowledged by alice before)")
+    with session_scope(service.engine) as session:  # its one webhook is due again, with the new figures
+        [delivery] = session.scalars(select(Delivery)).all()
+        assert delivery.delivered_at is None and delivery.attempts == 0
 
 
 def test_corrections_alone_leave_an_alert_as_it_was_raised(home) -> None:
