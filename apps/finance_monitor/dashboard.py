@@ -264,6 +264,9 @@ def show_corrections(service: FinanceService) -> None:
     elif (found := article(service.engine, int(article_id))) is None:
         st.info(f"No article with id {article_id}.")
     else:
+        if typed is None:  # the empty field read as "nothing chosen" while the form acted on this one
+            st.caption(f"Article {article_id}: the one detailed in the Articles tab (type another id above "
+                       "to correct that one instead).")
         show_article(found)
         correct_form(service, found)
     st.dataframe(corrections_frame(service.engine), hide_index=True, width="stretch",

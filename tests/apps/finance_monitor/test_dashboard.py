@@ -107,6 +107,7 @@ def test_articles_are_chosen_by_title_and_corrected_in_sight(filled) -> None:
     assert EVIL in why and "read as '" in why
     # Corrections opens on the article detailed in the Articles tab
     assert at.number_input(key="c-id").value is None
+    assert f"Article {detail.value}: the one detailed in the Articles tab" in " ".join(c.value for c in at.caption)
     assert at.selectbox(key=f"c-value-{detail.value}-sentiment").options
     target = int(table.value["id"].iloc[1])
     title = table.value["title"].iloc[1]
