@@ -82,7 +82,7 @@ def show_alert(service: FinanceService, alert: AlertView) -> None:
                 f"{alert.window_start} to {alert.window_end} UTC "
                 f"(baseline {alert.baseline:g}, z = {alert.score:.1f}){state}")
         if alert.grew_from is not None:
-            st.caption(f"{alert.growth_note.capitalize()}.")
+            st.caption(f"{alert.growth_note[:1].upper()}{alert.growth_note[1:]}.")  # not .capitalize(): "Alice"
         if alert.corrected:
             st.caption(f"{alert.correction_note.capitalize()}: see each article's sentiment now.")
         # "driving" only where some article's verdict came from sentences beyond its title

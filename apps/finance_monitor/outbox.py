@@ -108,11 +108,14 @@ def _announce_growth(session: Session, alert: AlertRow, negatives: int) -> None:
     times what it was last announced with: its deliveries are due again (with the new figures)
     and its acknowledgement, if any, is lifted and kept in the notice."""
     notice = session.get(AlertNotice, alert.id)
-    announced = notice.negatives if notice is not None else alert.negatives
+    if notice is None:  # raised before notices were kept: its counts now are the last announced
+        notice = AlertNotice(alert_id=alert.id, negatives=alert.negatives)
+        session.add(notice)
+    announced = notice.negatives
     if negatives < REANNOUNCE * announced:
         return
-    session.merge(AlertNotice(alert_id=alert.id, negatives=negatives, grew_from=announced,
-                              acknowledged_by=alert.acknowledged_by if alert.acknowledged_at else None))
+    notice.negatives, notice.grew_from = negatives, announced
+    notice.acknowledged_by = alert.acknowledged_by if alert.acknowledged_at else None
     alert.acknowledged_at = alert.acknowledged_by = None
     for delivery in session.scalars(select(Delivery).where(Delivery.alert_id == alert.id)):
         delivery.delivered_at, delivery.attempts, delivery.next_attempt_at = None, 0, utcnow()
@@ -176,13 +179,20 @@ def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = Non
 
 def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int,
                  now: datetime) -> bool | None:
-    """POST one claimed delivery; None when another deliverer claimed it first."""
-    if not _claim(engine, delivery_id, now):
+    """POST one claimed delivery; None when another deliverer claimed it first.
+
+    subtle: the outcome is stored only while the row still holds this claim: an alert announced
+    again during the POST (:func:`_announce_growth`) made the row due afresh, and marking it
+    delivered would have dropped the new figures."""
+    lease = _claim(engine, delivery_id, now)
+    if lease is None:
         return None
     url, payload = _payload(engine, delivery_id)
     problem = post_webhook(client, url, payload)  # no session open: a slow hook blocks no one
     with session_scope(engine) as session:
         delivery = session.get(Delivery, delivery_id)
+        if delivery.next_attempt_at != lease:
+            return problem is None
         delivery.attempts += 1
         if problem is None:
             delivery.delivered_at, delivery.last_error = utcnow(), None
@@ -192,8 +202,9 @@ def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int,
         return False
 
 
-def _claim(engine: Engine, delivery_id: int, now: datetime) -> bool:
-    """Take a due delivery for ``CLAIM_LEASE``; True for exactly one of concurrent callers.
+def _claim(engine: Engine, delivery_id: int, now: datetime) -> datetime | None:
+    """Take a due delivery for ``CLAIM_LEASE``: the lease's end for exactly one of concurrent
+    callers, None for the others.
 
     subtle: ``process()`` after each poll, the scheduler's deliver job and a ``poll-once``
     beside the poller all deliver; one conditional UPDATE decides who posts. A deliverer that
@@ -202,11 +213,12 @@ def _claim(engine: Engine, delivery_id: int, now: datetime) -> bool:
     subtle: the lease runs from the clock at the claim, not from ``now`` (when the batch was
     chosen): behind 30 slow hooks, a lease from ``now`` had run out before its POST began.
     """
+    lease = utcnow() + CLAIM_LEASE
     with session_scope(engine) as session:
         result = session.execute(update(Delivery).where(
             Delivery.id == delivery_id, Delivery.delivered_at.is_(None),
-            Delivery.next_attempt_at <= now).values(next_attempt_at=utcnow() + CLAIM_LEASE))
-        return result.rowcount == 1
+            Delivery.next_attempt_at <= now).values(next_attempt_at=lease))
+        return lease if result.rowcount == 1 else None
 
 
 def _payload(engine: Engine, delivery_id: int) -> tuple[str, dict]:

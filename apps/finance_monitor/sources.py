@@ -162,7 +162,7 @@ def parse_json_feed(content: bytes, source: str, now: datetime, base_url: str = 
         url = _absolute(str(item.get("url") or item.get("external_url") or ""), base_url)
         text = str(item.get("content_text") or strip_html(str(item.get("content_html") or item.get("summary") or "")))
         title = strip_html(str(item.get("title") or "")) or text.split(". ", 1)[0][:200]
-        if url and title:
+        if title:  # one without a link goes on to ingest, which skips and counts it (as a feed's)
             articles.append(RawArticle(url=url, title=title, text=text[:MAX_TEXT_CHARS], source=source,
                                        published=page_time(str(item.get("date_published") or "") or None, now)))
     return articles
@@ -202,17 +202,25 @@ def parse_page(content: bytes, url: str, source: str, now: datetime | None = Non
 
 
 class _Links(HTMLParser):
-    """``(href, text)`` of every ``<a>`` of a page, outside scripts and styles."""
+    """``(href, text)`` of every ``<a>`` of a page, outside scripts and styles, and the page's
+    ``<base href>`` if it has one."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.links: list[tuple[str, str]] = []
+        self.base = ""
         self._open: tuple[str, list[str]] | None = None
         self._skipping = 0
+
+    def close(self) -> None:
+        super().close()
+        self._close()  # a last <a> never closed
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style"):
             self._skipping += 1
+        elif tag == "base" and not self.base:
+            self.base = dict(attrs).get("href") or ""
         elif tag == "a":
             self._close()
             self._open = (dict(attrs).get("href") or "", [])
@@ -237,9 +245,10 @@ class _Links(HTMLParser):
 def parse_links(content: bytes, url: str, source: str, now: datetime | None = None,
                 charset: str | None = None) -> list[RawArticle]:
     """The headlines a section front page links to, each an article: its link on the page's own
-    site (``www.`` aside), its text the headline (at least ``HEADLINE_WORDS`` words: shorter
-    links are navigation), first seen ``now``. The text is the headline alone; the classifier
-    reads headlines.
+    site (its host without ``www.``, or a subdomain of it: ``markets.news.example``), its text
+    the headline (at least ``HEADLINE_WORDS`` words: shorter links are navigation), first seen
+    ``now``. The text is the headline alone; the classifier reads headlines. A page with no
+    such link is a ``FetchError`` (a page drawn by JavaScript has none to read).
 
     >>> page = b'<a href="/markets">Markets</a><a href="/n/1#top">Bank fined over rate rigging</a>'
     >>> [(a.url, a.title) for a in parse_links(page, "https://news.example/", "s")]
@@ -248,13 +257,18 @@ def parse_links(content: bytes, url: str, source: str, now: datetime | None = No
     now, parser = now or datetime.now(UTC), _Links()
     parser.feed(decode_html(content, charset))
     parser.close()
-    site, seen, articles = _site(url), {urldefrag(url).url}, []
+    base, site, seen, articles = _absolute(parser.base, url) or url, _site(url), {urldefrag(url).url}, []
     for href, title in parser.links:
-        link = urldefrag(_absolute(href, url)).url
-        if len(title.split()) < HEADLINE_WORDS or _site(link) != site or link in seen:
+        link = urldefrag(_absolute(href, base)).url
+        host = _site(link)
+        if len(title.split()) < HEADLINE_WORDS or not (host == site or host.endswith("." + site)) or link in seen:
             continue
         seen.add(link)
         articles.append(RawArticle(url=link, title=title[:300], text="", published=now, source=source))
+    if not articles:
+        raise FetchError(url, f"no headline links found ({len(parser.links)} links, none on {site} with "
+                         f"{HEADLINE_WORDS} words or more): is the page drawn by JavaScript? Use its feed if it "
+                         "has one")
     return articles
 
 

@@ -20,7 +20,9 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -211,9 +213,13 @@ def _run_ray(plan: BatchPlan, todo: list[int], score_chunk: ChunkFn) -> None:
         root = str(Path(__file__).resolve().parents[2])
         env = {k: v for k, v in os.environ.items() if k.startswith(("VERTICALS_", "HF_"))}
         env["PYTHONPATH"] = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
+        on_sigterm = signal.getsignal(signal.SIGTERM)
         ray.init(address=os.environ.get("RAY_ADDRESS"), num_cpus=None if
                  os.environ.get("RAY_ADDRESS") else 2, include_dashboard=False,
                  log_to_driver=False, logging_level="warning", runtime_env={"env_vars": env})
+        # subtle: ray.init makes SIGTERM exit(15) at once; the CLI's handler says to rerun
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_sigterm)
 
     chunks = plan.chunks
 

@@ -160,14 +160,18 @@ def load_movielens(folder: str | Path, min_rating: float = 4.0,
         row = int(bad.to_numpy().argmax())
         raise DataError(path, file_row(path, row), f"rating must be a number, got {ratings['rating'][row]!r}",
                         "fix or drop the row")
-    if len(rating) and not (rating >= min_rating).any():  # nothing taken: no model can learn from it
-        raise DataError(path, None, f"no rating reaches --min-rating {min_rating:g} "
-                        f"(they run {rating.min():g} to {rating.max():g}), so nothing counts as taken", "lower it")
     interactions = pd.DataFrame({
         "user_id": ratings["userId"], "item_id": ratings["movieId"],
         "label": (rating >= min_rating).astype(int), "timestamp": _timestamps(ratings, path),
     })
     known = interactions["item_id"].isin(set(items["item_id"]))  # as MIND's: dropped and counted
+    if len(known) and not known.any():
+        raise DataError(path, None, "no rating names a film that movies.csv lists", "pass the two files of one "
+                        "MovieLens release")
+    if len(known) and not (rating[known] >= min_rating).any():  # nothing taken: no model can learn from it
+        kept = rating[known]
+        raise DataError(path, None, f"no rating of a film in movies.csv reaches --min-rating {min_rating:g} "
+                        f"(they run {kept.min():g} to {kept.max():g}), so nothing counts as taken", "lower it")
     interactions = interactions[known].reset_index(drop=True)
     interactions.attrs["unknown_items"] = int((~known).sum())
     return items, interactions

@@ -460,6 +460,8 @@ class ChunkScorer:
         frame["because"] = [pipe.because(r.user_id, r.item_id, dict(zip(features, values)))
                             for r, values in zip(frame.itertuples(), frame[features].to_numpy().tolist())]
         frame = frame.rename(columns={"text_part": "text_interest", "other_part": "other_features"})
+        # a user with no history is scored by the item's share of takers, not by the ranker: no parts
+        frame.loc[frame["cold_start"], ["baseline", "text_interest", "other_features"]] = np.nan
         return frame[COLUMNS + EXPLAINED]
 
 

@@ -115,7 +115,7 @@ class Retriever:
         subtle: the folder as named, before symlinks are resolved: a home whose ``models`` links
         to another home's stored the target's absolute path, and rebuilt the index when copied."""
         home, given = get_settings().home, Path(self.embedder_name)
-        named = [(Path(os.path.abspath(given)), Path(os.path.abspath(home)))] if given.is_dir() else []
+        named = [(Path(os.path.abspath(given)), Path(os.path.abspath(home)))] if os.sep in self.embedder_name else []
         for path, root in named + [(self.embedder.path.resolve(), home.resolve())]:
             if path.is_relative_to(root):
                 return str(path.relative_to(root))

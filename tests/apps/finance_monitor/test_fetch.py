@@ -341,10 +341,17 @@ def test_a_front_page_links_to_its_own_sites_headlines() -> None:
             b'<a href="https://other.test/c">Another site entirely, same words here</a>'
             b'<a href="mailto:desk@n.test">Write to the news desk today</a>'
             b'<a href="https://n.test/">Back to the front page now</a>')
+    page += (b'<a href="https://markets.n.test/d">Gold climbs to a record high</a>'
+             b'<base href="https://n.test/world/"><a href="e">Storm closes ports in the north')  # never closed
     found = parse_links(page, "https://n.test/", "s")
     assert [(a.url, a.title, a.text) for a in found] == [
         ("https://www.n.test/a", "Bank fined over rate rigging", ""),
-        ("https://n.test/b?x=1", "Oil prices fall for a third day", "")]
+        ("https://n.test/b?x=1", "Oil prices fall for a third day", ""),
+        ("https://markets.n.test/d", "Gold climbs to a record high", ""),
+        ("https://n.test/world/e", "Storm closes ports in the north", "")]
+    with pytest.raises(FetchError, match=r"no headline links found \(1 links, none on n.test with 4 words or "
+                                         r"more\): is the page drawn by JavaScript"):
+        parse_links(b'<div id="app"></div><a href="/x">Home</a>', "https://n.test/", "s")
 
 
 @pytest.mark.parametrize("meta, published", [
@@ -394,7 +401,8 @@ def test_a_json_feed_is_read_and_its_links_against_the_feed_address(server) -> N
         {"id": "2", "url": "https://other.test/2", "content_html": "<p>Helios Energy cuts its outlook. More.</p>"},
         {"id": "3", "title": "no link"}]}
     server.routes["/f.json"] = Route(body=json.dumps(feed).encode(), ctype="application/feed+json")
-    first, second = poll_source(Fetcher(fast_fetch()), SourceConfig("j", server.url("/f.json"))).articles
+    first, second, third = poll_source(Fetcher(fast_fetch()), SourceConfig("j", server.url("/f.json"))).articles
+    assert (third.url, third.title) == ("", "no link")  # ingest skips and counts it
     assert first.url == server.url("/news/1") and first.text == "A recall."
     assert first.published == datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
     assert (second.url, second.title) == ("https://other.test/2", "Helios Energy cuts its outlook")

@@ -191,9 +191,10 @@ def test_sentences_tickers_and_aggregation() -> None:
                                               ["negative", "neutral", "positive"])
     assert (label, net, driving) == ("neutral", 0.0, []), "nothing drove a neutral verdict"
     # the headline outweighs a body sentence that disagrees; a near-tie is mixed: neutral
-    headline_negative = np.array([[0.95, 0.03, 0.02], [0.03, 0.02, 0.95]])
-    assert aggregate_sentiment(["Acme CFO arrested on fraud charges.", "Investors sold the stock heavily."],
-                               headline_negative, ["negative", "neutral", "positive"])[0] == "negative"
+    headline_negative = np.array([[0.95, 0.03, 0.02], [0.03, 0.02, 0.95], [0.05, 0.05, 0.9]])
+    assert aggregate_sentiment(["Acme CFO arrested on fraud charges.", "Investors sold the stock heavily.",
+                                "Buyers returned."], headline_negative,
+                               ["negative", "neutral", "positive"])[0] == "negative"  # equal weights: positive
     tie = np.array([[0.45, 0.1, 0.45], [0.4, 0.2, 0.4]])
     assert aggregate_sentiment(["a", "b"], tie, ["negative", "neutral", "positive"]) == ("neutral", 0.0, [])
     assert said(["Acme recalls cars", "$ACME", "Read more.", "Shares fell 9% in early trade."]) == \

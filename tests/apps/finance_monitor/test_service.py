@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from apps.finance_monitor.config import SourceKind, WebhookConfig
 from apps.finance_monitor.ingest import Ingestor
 from apps.finance_monitor.outbox import shown_url
 from apps.finance_monitor.service import FinanceService
-from apps.finance_monitor.store import AlertRow, Article, ArticleUrl, Delivery
+from apps.finance_monitor.store import AlertNotice, AlertRow, Article, ArticleUrl, Delivery
 from apps.finance_monitor.views import alerts, article, articles_frame, health_frame, webhook_health
 from shared import make_engine, session_scope
 
@@ -623,6 +623,30 @@ def test_an_alert_raised_early_in_its_window_shows_the_whole_surge(home) -> None
     with session_scope(service.engine) as session:  # its one webhook is due again, with the new figures
         [delivery] = session.scalars(select(Delivery)).all()
         assert delivery.delivered_at is None and delivery.attempts == 0
+
+
+def test_an_alert_from_before_notices_is_announced_again_with_its_growth(home, server) -> None:
+    """Without a notice row, its count crept up with each poll and it was never announced again."""
+    server.routes["/hook"] = Route(ctype="text/plain")
+
+    def received() -> list[dict]:
+        return [json.loads(r["body"]) for path, r in server.requests if path == "/hook"]
+
+    service = FinanceService(make_config([], webhooks=(WebhookConfig(server.url("/hook")),)))
+    start = datetime(2026, 3, 1)
+    for window in range(10):
+        _add_stories(service, start + timedelta(hours=6 * window), 4, "positive")
+    _add_stories(service, start + timedelta(hours=60, minutes=5), 6, "negative")
+    [alert_id] = service.check_alerts()
+    with session_scope(service.engine) as session:  # as a database from before the table
+        session.execute(delete(AlertNotice))
+    assert service.deliver().delivered == 1 and received()[-1]["grew_from"] is None
+    for minute in (10, 20):  # 6 -> 9 -> 12, twice the 6 it was announced with
+        _add_stories(service, start + timedelta(hours=60, minutes=minute), 3, "negative")
+        service.check_alerts()
+    assert service.deliver().delivered == 1
+    last = received()[-1]
+    assert (len(received()), last["alert_id"], last["negatives"], last["grew_from"]) == (2, alert_id, 12, 6)
 
 
 def test_corrections_alone_leave_an_alert_as_it_was_raised(home) -> None:

@@ -154,7 +154,8 @@ def test_movielens_layout(tmp_path: Path) -> None:
     assert items.loc[0, "text"] == "Toy Story (1995). Genres: Animation, Comedy. Tags: pixar."
     assert items.loc[2, "text"] == "Paterson (2016). Tags: quirky."
     assert interactions["label"].tolist() == [1, 0] and items.loc[1, "category"] == "Action"
-    with pytest.raises(DataError, match=r"ratings.csv: no rating reaches --min-rating 9 \(they run 2 to 4.5\)"):
+    with pytest.raises(DataError, match=r"ratings.csv: no rating of a film in movies.csv reaches --min-rating 9 "
+                                        r"\(they run 2 to 4.5\)"):
         load_movielens(tmp_path, min_rating=9)  # a 0.5-5 scale: it wrote a file with nothing taken
 
 
@@ -263,7 +264,7 @@ def test_convert_writes_files_the_commands_read(tmp_path: Path) -> None:
     assert again.exit_code == 1 and "items.csv exists: pass --overwrite" in str(again.exception)
     higher = runner.invoke(app, ["convert", "movielens", str(source), "--out", str(out), "--min-rating", "5",
                                  "--overwrite"])
-    assert higher.exit_code == 1 and "no rating reaches --min-rating 5" in str(higher.exception)
+    assert higher.exit_code == 1 and "no rating of a film in movies.csv reaches --min-rating 5" in str(higher.exception)
     assert read_interactions(out / "interactions.csv")["label"].tolist() == [1, 0], "the earlier files stay"
 
 

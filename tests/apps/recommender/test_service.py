@@ -470,11 +470,17 @@ def test_explain_adds_the_breakdown_and_reason_the_dashboard_shows(service: Reco
     assert list(explained.columns) == ["user_id", "item_id", "score", "rank", "baseline", "text_interest",
                                        "other_features", "because"]
     assert explained[["user_id", "item_id", "rank"]].equals(plain[["user_id", "item_id", "rank"]])
-    parts = explained["baseline"] + explained["text_interest"] + explained["other_features"]
-    assert np.allclose(1 / (1 + np.exp(-parts)), explained["score"], atol=1e-5)  # logit(score) = their sum
-    user = plain["user_id"].iloc[0]
+    ranked = explained[explained["baseline"].notna()]  # users with history; the others have no parts
+    parts = ranked["baseline"] + ranked["text_interest"] + ranked["other_features"]
+    assert len(ranked) and np.allclose(1 / (1 + np.exp(-parts)), ranked["score"], atol=1e-5)  # logit = their sum
+    user = ranked["user_id"].iloc[0]
     recs, _ = service.recommend(user, 3)
     assert explained[explained["user_id"] == user]["because"].fillna("").tolist() == [r.because for r in recs]
+    new_user = tmp_path / "new.csv"  # scored by the item's share of takers: no ranker parts
+    new_user.write_text(f"user_id,item_id\nNOBODY,{plain['item_id'].iloc[0]}\n")
+    [cold] = pd.read_csv(service.score(tmp_path / "cold.csv", candidates=new_user, explain=True).out).to_dict("records")
+    assert np.isnan([cold["baseline"], cold["text_interest"], cold["other_features"]]).all()
+    assert cold["because"] == "it is among the most popular items you have not seen"
 
 
 def test_a_pool_as_big_as_the_catalogue_gives_the_whole_catalogues_top_k(
