@@ -12,6 +12,7 @@ from shared.errors import VerticalsError
 
 from .answer import PERSON_REASON
 from .intents import INTENTS
+from .language import language
 
 if TYPE_CHECKING:
     from .service import SupportService
@@ -82,6 +83,10 @@ class AgentDesk:
         if not same:
             raise VerticalsError(f"unknown intent {intent!r}: use one of {', '.join(labels)}")
         intent = intent if intent in same else same[0]
+        shop = self.service.shop.language
+        if shop and (written := language(self.store.question(turn_id))) not in (None, shop):
+            raise VerticalsError(f"turn {turn_id} is written in {written}, and the bot reads {shop} only: a lesson "
+                                 "in another language would teach the intent model words it never sees")
         question = self.store.teach(turn_id, intent)
         return {"turn_id": turn_id, "question": question, "intent": intent, "lessons": len(self.store.lessons())}
 

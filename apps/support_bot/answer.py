@@ -21,7 +21,7 @@ _BARE_REPLY = re.compile(r"(?:yes|no)[.!]", re.I)
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
                "colleague (ticket #{ticket}). They will reply in this conversation.")
 PERSON_TEXT = "I've passed you to a colleague (ticket #{ticket}). They will reply in this conversation."
-WAITING_TEXT = "A colleague has your question and will reply here shortly."
+WAITING_TEXT = "A colleague is looking after this conversation and will reply here."  # after their reply too
 # Whole messages that are courtesy, not questions, are greeted or thanked back, never handed off:
 # every word one of these, at least one of them not filler. subtle:
 # only a short list of whole phrases counted before, and "thanks for your help", "awesome,

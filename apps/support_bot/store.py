@@ -450,6 +450,12 @@ class SupportStore:
         if still_open is None:  # the bot stays quiet while any ticket of the chat is open
             s.get(ConversationRow, row.conversation_id).status = "bot"
 
+    def question(self, turn_id: int) -> str:
+        """Turn ``turn_id``'s question as stored (masked); "" for no such turn."""
+        with session_scope(self.engine) as s:
+            turn = s.get(TurnRow, turn_id)
+            return turn.question if turn is not None else ""
+
     def teach(self, turn_id: int, intent: str) -> str:
         """Label turn ``turn_id``'s question with ``intent`` (again: the new label replaces the
         old); returns the question, as stored (masked)."""

@@ -49,3 +49,11 @@ def test_a_vote_can_be_taken_back(bot) -> None:
     assert [t.id for t in bot.agents.gaps()] == [answer.turn_id]
     bot.unvote(answer.turn_id)
     assert bot.agents.gaps() == [] and bot.conversation(answer.conversation_id)[-1].feedback is None
+
+
+def test_a_question_in_another_language_is_no_lesson(bot) -> None:
+    asked = bot.ask("Wie lange dauert die Lieferung nach Berlin?")
+    with pytest.raises(VerticalsError, match=rf"turn {asked.turn_id} is written in German, and the bot reads "
+                                             "English only"):
+        bot.agents.teach(asked.turn_id, "oos")
+    assert bot.agents.lessons() == []
