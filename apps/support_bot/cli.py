@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from itertools import takewhile
 from pathlib import Path
 from typing import Annotated
 
@@ -100,10 +101,15 @@ def ask(
     if conversation and not service.has_conversation(conversation):
         raise VerticalsError(f"no conversation {conversation!r}: check the id printed after an "
                              "answer, or leave out --conversation to start a new one")
+    # an agent's replies since the customer's last message, which the chat shows as they come
+    replied = list(takewhile(lambda t: t.kind == "agent", reversed(service.conversation(conversation))))[::-1] \
+        if conversation else []
     answer = service.ask(message, conversation)
     if as_json:
-        print(json.dumps(answer.to_dict()))
+        print(json.dumps(answer.to_dict() | {"agent_replies": [t.answer for t in replied]}))
         return
+    for turn in replied:
+        print(f"(a colleague replied) {turn.answer}")
     if answer.notice:
         print(answer.notice, file=sys.stderr)
     print(answer.text)

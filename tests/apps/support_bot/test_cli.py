@@ -66,6 +66,9 @@ def test_an_agent_works_a_handoff_and_the_gaps_from_the_cli(bot_home: Path) -> N
     assert "('hello?') was waiting, not a question the bot answered" in str(refused.exception)
     assert not _json(runner.invoke(app, ["handoffs", "--json"]))["tickets"]
     assert runner.invoke(app, ["handoffs"]).stdout == "no open hand-offs\n"
+    back = runner.invoke(app, ["ask", "ok, and where is my order?", "--conversation", handed["conversation_id"]])
+    assert back.stdout.splitlines()[:2] == ["(a colleague replied) Your card [CARD] is fine.",
+                                            "(a colleague replied) We only cover orders, sorry."]
 
     assert runner.invoke(app, ["lessons"]).stdout.startswith("no lessons yet")
     turn = handed["turn_id"]
