@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from .errors import VerticalsError, a_kind
+from .errors import RegistryError, VerticalsError, a_kind
 
 app = typer.Typer(help="verticals: one fine-tuning core, three vertical apps.", no_args_is_help=True)
 finetune_app = typer.Typer(help="Fine-tune, pretrain and retrain models.", no_args_is_help=True)
@@ -260,7 +260,11 @@ def list_models(as_json: JsonFlag = False) -> None:
     rows = []
     for name in registry.names():
         current, versions = registry.current(name), registry.versions(name)
-        card = registry.card(name, current or versions[-1])  # none promoted yet: the newest
+        try:
+            card = registry.card(name, current or versions[-1])  # none promoted yet: the newest
+        except RegistryError as err:  # one damaged card must not hide the rest
+            print(f"warning: {err}", file=sys.stderr)
+            card = {}
         rows.append({"name": name, "current": current, "versions": versions,
                      "kind": card.get("kind"), **_headline(card.get("metrics", {}))})
     if as_json:

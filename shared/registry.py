@@ -87,8 +87,12 @@ class Registry:
 
     def card(self, name: str, version: str | None = None) -> dict:
         """A version's card; ``name`` may pin one itself (``"name@v3"``, see :meth:`resolve`)."""
-        path = self.path(name, version) if version else self.resolve(name)
-        return json.loads((path / "card.json").read_text())
+        path = (self.path(name, version) if version else self.resolve(name)) / "card.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:  # it was a 60-line traceback
+            raise RegistryError(f"{path}: unreadable card ({type(exc).__name__}: {exc}) — restore it from a backup, "
+                                "or remove that version's folder") from None
 
     def save(
         self, name: str, write: Callable[[Path], None], card: dict, promote: bool = True
@@ -238,7 +242,7 @@ def check_name(name: str) -> str:
     from .models import BASE_MODELS
 
     _check_form(name)
-    if name in BASE_MODELS:
+    if name.lower() in {base.lower() for base in BASE_MODELS}:  # "MiniLM" too: `--base Minilm` took it
         raise RegistryError(f"{name!r} names a base model: pick another name for yours")
     return name
 

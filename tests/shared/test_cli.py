@@ -77,6 +77,13 @@ def test_models_list_shows_a_model_with_no_promoted_version(tmp_path):
     assert (row["name"], row["current"], row["versions"]) == ("intents", None, ["v1"])
     plain = run_cli(tmp_path, "models", "list")
     assert plain.returncode == 0 and plain.stdout.split()[:3] == ["intents", "-", "classifier"]
+    Registry(tmp_path / "models").save("broken", lambda d: None, {"kind": "classifier"})
+    (tmp_path / "models" / "broken" / "v1" / "card.json").write_text("{bad")
+    damaged = run_cli(tmp_path, "models", "list")  # the other models are still listed
+    assert damaged.returncode == 0 and "intents" in damaged.stdout and "Traceback" not in damaged.stderr
+    assert "card.json: unreadable card (JSONDecodeError" in damaged.stderr
+    shown = run_cli(tmp_path, "models", "show", "broken")
+    assert shown.returncode == 1 and shown.stderr.count("\n") == 1 and "unreadable card" in shown.stderr
 
 
 def test_lora_run_prints_no_library_warnings(tmp_path, toy_files):
