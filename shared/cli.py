@@ -121,9 +121,6 @@ def classify(
                          augment=augment, adversarial=adversarial, layers=layers, embedding_head=embedding_head)
     rows = read_labelled(train, text_col, label_col, column_flags=COLUMN_FLAGS)
     test_rows = read_labelled(test, text_col, label_col, min_classes=1, column_flags=COLUMN_FLAGS) if test else None
-    if test_rows is None and val_fraction == 0:
-        print("no --test and no validation split (--val-fraction 0): the model is registered "
-              "without scores", file=sys.stderr)
     notes = thin_label_notes(rows) + case_label_notes(rows) + (split_notes(rows, test_rows) if test_rows else [])
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -133,6 +130,10 @@ def classify(
     extra = {"columns": {"text": text_col, "label": label_col}}  # what `retrain` reads new rows by
     result = finetune_classifier(rows, test_rows, config, name, test_path=test or "test set",
                                  card_extra=extra | ({"warning": "; ".join(notes)} if notes else {}))
+    if not {"macro_f1", "val_macro_f1"} & set(result.metrics):  # "per_class": {} alone said nothing
+        notes.append("no --test and no validation split (--val-fraction 0, or too few rows to carve one): "
+                     "the model is registered without scores, and `finetune retrain` needs them: pass --test")
+        print(f"note: {notes[-1]}", file=sys.stderr)
     now = result.metrics.get("macro_f1")
     if isinstance(serving, float) and isinstance(now, float) and now < serving:
         evals = [registry.path(name, v) / "eval.csv" for v in (before, result.version)]
@@ -145,7 +146,8 @@ def classify(
     result.metrics.pop("confusion", None)
     result.metrics.pop("labels", None)
     emit({"name": result.name, "version": result.version, **result.metrics,
-          **({"per_class": per_class} if as_json else {}), **({"notes": notes} if notes else {})}, as_json)
+          **({"per_class": per_class} if as_json else {}),
+          **({"notes": notes} if notes and as_json else {})}, as_json)  # on a terminal: stderr's, once
     if not as_json and per_class:  # on stdout with the rest of the result, not among the progress bars
         print(_per_class_table(per_class))
 
@@ -185,7 +187,7 @@ def mlm(
     if not as_json:
         print("perplexity: before = fresh masked-LM head; base_encoder = head trained, encoder untouched "
               "(the baseline); after = adapted. Lower is better.", file=sys.stderr)
-    emit({"name": name, "version": version, **metrics, **({"notes": notes} if notes else {})}, as_json)
+    emit({"name": name, "version": version, **metrics, **({"notes": notes} if notes and as_json else {})}, as_json)
 
 
 @finetune_app.command("contrastive")
@@ -212,7 +214,7 @@ def contrastive(
              "MRR are a rough guide"] if held < 20 else []
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    emit({"name": name, "version": version, **metrics, **({"notes": notes} if notes else {})}, as_json)
+    emit({"name": name, "version": version, **metrics, **({"notes": notes} if notes and as_json else {})}, as_json)
 
 
 @finetune_app.command("retrain")

@@ -37,6 +37,15 @@ def test_classify_json_registers_and_lists(tmp_path, toy_files):
     assert shown["columns"] == {"text": "text", "label": "label"}  # what `retrain` reads new rows by
 
 
+def test_a_run_without_scores_says_so_once(tmp_path, toy_files):
+    train, _ = toy_files
+    done = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--val-fraction", "0", "--epochs", "1",
+                   "--batch-size", "8", "--max-length", "16", "--name", "blind")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("the model is registered without scores") == 1
+    assert "without scores" not in done.stdout and "notes" not in done.stdout  # notes: stderr's, not twice
+
+
 def test_a_worse_run_under_a_serving_name_says_how_to_go_back(tmp_path, toy_files, home):
     from shared.registry import Registry
 
