@@ -130,9 +130,10 @@ def classify(
     extra = {"columns": {"text": text_col, "label": label_col}}  # what `retrain` reads new rows by
     result = finetune_classifier(rows, test_rows, config, name, test_path=test or "test set",
                                  card_extra=extra | ({"warning": "; ".join(notes)} if notes else {}))
-    if not {"macro_f1", "val_macro_f1"} & set(result.metrics):  # "per_class": {} alone said nothing
-        notes.append("no --test and no validation split (--val-fraction 0, or too few rows to carve one): "
-                     "the model is registered without scores, and `finetune retrain` needs them: pass --test")
+    if test_rows is None:  # "per_class": {} alone said nothing, and retrain judges on the card's test set
+        scored = ("its scores are the validation split's" if "val_macro_f1" in result.metrics else
+                  "the model is registered without scores (no validation split: --val-fraction 0, or too few rows)")
+        notes.append(f"no --test: {scored}; `finetune retrain` needs a test set to judge a new version on")
         print(f"note: {notes[-1]}", file=sys.stderr)
     now = result.metrics.get("macro_f1")
     if isinstance(serving, float) and isinstance(now, float) and now < serving:

@@ -38,8 +38,9 @@ def resolve_model(name_or_path: str | Path) -> Path:
     PosixPath('/.../var/models/intents/v2')
     """
     text = str(name_or_path)
-    if text in BASE_MODELS:
-        return _package_model_dir(*BASE_MODELS[text])
+    base = {b.lower(): b for b in BASE_MODELS}.get(text.lower())  # "MiniLM" too, as the registry refuses it
+    if base is not None:
+        return _package_model_dir(*BASE_MODELS[base])
     from .registry import get_registry  # subtle: registry imports settings only; no cycle at import
 
     registry = get_registry()

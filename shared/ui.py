@@ -7,6 +7,7 @@ import re
 import pandas as pd
 import streamlit as st
 
+from .errors import RegistryError
 from .registry import Registry
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\(\s*<?([^\s)>]*)>?[^)]*\)")
@@ -255,9 +256,13 @@ def registry_rows(registry: Registry) -> list[dict]:
     for name in registry.names():
         current = registry.current(name)
         versions = registry.versions(name)
-        card = registry.card(name, current or versions[-1])
-        before = versions.index(current) - 1 if current in versions else -1
-        previous = registry.card(name, versions[before]) if before >= 0 else None
+        try:
+            card = registry.card(name, current or versions[-1])
+            before = versions.index(current) - 1 if current in versions else -1
+            previous = registry.card(name, versions[before]) if before >= 0 else None
+        except RegistryError as err:  # a damaged card: this row says so, the others stand
+            rows.append({"model": name, "current": current, "versions": len(versions), "warnings": str(err)})
+            continue
         top = headline(card)
         unpromoted = "" if current else f"no version promoted yet (shown: {versions[-1]}, not serving)"
         warnings = [w for w in (unpromoted, card.get("warning", ""), regression(card, previous)) if w]
@@ -284,6 +289,8 @@ def show_registry(registry: Registry) -> None:
                                                 "before it.", width="large"),
     })
     for row in rows:
+        if "kind" not in row:  # its card is unreadable (the row's warning says why)
+            continue
         label = f"card: {row['model']}" + (" ⚠" if row["warnings"] else "")
         with st.expander(label):
             show_model_card(registry.card(row["model"], row["current"] or registry.versions(row["model"])[-1]))

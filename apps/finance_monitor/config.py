@@ -16,7 +16,7 @@ Example ``sources.toml``::
     url = "https://news.example.com/rss.xml"
     interval_s = 300
     # kind = "feed" (RSS, Atom, JSON Feed; the default), "page" (one article) or "links" (a
-    # section front page: each headline linked to on the same site is an article)
+    # section front page: each headline linked to on the same site or a subdomain is an article)
 
     [[webhooks]]
     url = "https://hooks.slack.com/services/..."

@@ -213,7 +213,7 @@ def _claim(engine: Engine, delivery_id: int, now: datetime) -> datetime | None:
     subtle: the lease runs from the clock at the claim, not from ``now`` (when the batch was
     chosen): behind 30 slow hooks, a lease from ``now`` had run out before its POST began.
     """
-    lease = utcnow() + CLAIM_LEASE
+    lease = (utcnow() + CLAIM_LEASE).replace(microsecond=0)  # whole seconds: MySQL's DATETIME keeps no more
     with session_scope(engine) as session:
         result = session.execute(update(Delivery).where(
             Delivery.id == delivery_id, Delivery.delivered_at.is_(None),

@@ -218,7 +218,7 @@ def _run_ray(plan: BatchPlan, todo: list[int], score_chunk: ChunkFn) -> None:
                  os.environ.get("RAY_ADDRESS") else 2, include_dashboard=False,
                  log_to_driver=False, logging_level="warning", runtime_env={"env_vars": env})
         # subtle: ray.init makes SIGTERM exit(15) at once; the CLI's handler says to rerun
-        if threading.current_thread() is threading.main_thread():
+        if callable(on_sigterm) and threading.current_thread() is threading.main_thread():  # the CLI's
             signal.signal(signal.SIGTERM, on_sigterm)
 
     chunks = plan.chunks

@@ -13,6 +13,7 @@ from shared.errors import VerticalsError
 from .answer import PERSON_REASON
 from .intents import INTENTS
 from .language import language
+from .shop import kb_language
 
 if TYPE_CHECKING:
     from .service import SupportService
@@ -83,7 +84,7 @@ class AgentDesk:
         if not same:
             raise VerticalsError(f"unknown intent {intent!r}: use one of {', '.join(labels)}")
         intent = intent if intent in same else same[0]
-        shop = self.service.shop.language
+        shop = kb_language(self.store.chunks())  # from the database: teaching loads no model
         if shop and (written := language(self.store.question(turn_id))) not in (None, shop):
             raise VerticalsError(f"turn {turn_id} is written in {written}, and the bot reads {shop} only: a lesson "
                                  "in another language would teach the intent model words it never sees")

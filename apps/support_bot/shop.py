@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .answer import COURTESY_WORDS, Answer
+from .knowledge import Chunk
 from .language import language
 from .masking import mask_pii, shop_contacts
 from .names import names_mark_subjects, unknown_names, vocabulary
@@ -27,6 +28,12 @@ from .spelling import Speller
 # come ADDRESSED near a word of the answer; set on the demo's questions and 40 written about its
 # trade (README): slang for what the shop does ("my mate", "the e-bike juice") matches it closely
 ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 8  # CHECKED_WORDS: a question's words beyond stop words
+
+
+def kb_language(chunks: Iterable[Chunk]) -> str | None:
+    """The language of the knowledge base's chunks (titles too), which the bot reads; None when
+    their words are no language's function words (or there are none)."""
+    return language(" ".join([f"{c.title}\n{c.text}" for c in chunks][:200]))
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ class Shop:
         words = vocabulary(texts + in_scope) if names_mark_subjects(texts) else None
         chunks = [c.text for c in retriever.chunks.values()]
         speller = _speller(retriever, chunks + list(examples["text"]) if chunks else [])
-        return cls(words, language(" ".join(texts[:200])), shop_contacts(texts), speller)
+        return cls(words, kb_language(retriever.chunks.values()), shop_contacts(texts), speller)
 
     def unknown_names(self, message: str) -> list[str]:
         """The names in ``message`` the shop's texts never use (:mod:`.names`)."""

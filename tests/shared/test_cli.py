@@ -37,13 +37,19 @@ def test_classify_json_registers_and_lists(tmp_path, toy_files):
     assert shown["columns"] == {"text": "text", "label": "label"}  # what `retrain` reads new rows by
 
 
-def test_a_run_without_scores_says_so_once(tmp_path, toy_files):
+def test_a_run_without_a_test_set_says_what_it_scored_once(tmp_path, toy_files):
     train, _ = toy_files
-    done = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--val-fraction", "0", "--epochs", "1",
+    thin = tmp_path / "thin.csv"  # a label with 2 rows gives a note before training
+    thin.write_text(train.read_text() + "odd one,rare\nodd two,rare\n")
+    done = run_cli(tmp_path, "finetune", "classify", "--train", str(thin), "--val-fraction", "0", "--epochs", "1",
                    "--batch-size", "8", "--max-length", "16", "--name", "blind")
     assert done.returncode == 0, done.stderr
-    assert done.stderr.count("the model is registered without scores") == 1
-    assert "without scores" not in done.stdout and "notes" not in done.stdout  # notes: stderr's, not twice
+    assert done.stderr.count("no --test: the model is registered without scores") == 1
+    assert done.stderr.count("rare (2)") == 1 and "rare" not in done.stdout  # a note once, not again on stdout
+    carved = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--epochs", "1",
+                     "--batch-size", "8", "--max-length", "16", "--name", "carved", "--json")
+    assert any(n.startswith("no --test: its scores are the validation split's") for n in
+               json.loads(carved.stdout)["notes"])
 
 
 def test_a_worse_run_under_a_serving_name_says_how_to_go_back(tmp_path, toy_files, home):

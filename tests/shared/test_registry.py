@@ -231,3 +231,9 @@ def test_promotions_from_several_processes_all_reach_the_history(tmp_path):
     registry = Registry(tmp_path / "models")
     assert len(registry.versions("m")) == 90
     assert sorted(registry._history("m"), key=lambda v: int(v[1:])) == registry.versions("m")
+
+
+def test_a_base_model_name_resolves_in_any_case() -> None:
+    from shared.models import resolve_model
+
+    assert resolve_model("MiniLM") == resolve_model("minilm")

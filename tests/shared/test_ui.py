@@ -67,3 +67,15 @@ def test_per_class_report_leaves_out_classes_neither_tested_nor_predicted() -> N
     assert list(per_class_table(metrics).index) == ["a", "b", "c"]  # c was predicted: its 0 precision counts
     assert per_class_table({"accuracy": 1.0}) is None
     assert metric_label("model_accuracy") == "Accuracy, model alone"
+
+
+def test_a_damaged_card_is_one_rows_warning_not_the_pages_error(tmp_path) -> None:
+    from shared.registry import Registry
+    from shared.ui import registry_rows
+
+    registry = Registry(tmp_path)
+    registry.save("good", lambda d: None, {"kind": "classifier", "metrics": {"accuracy": 0.9}})
+    registry.save("bad", lambda d: None, {"kind": "classifier"})
+    (tmp_path / "bad" / "v1" / "card.json").write_text("{bad")
+    rows = {row["model"]: row for row in registry_rows(registry)}
+    assert rows["good"]["kind"] == "classifier" and "unreadable card" in rows["bad"]["warnings"]

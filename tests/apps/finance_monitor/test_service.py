@@ -649,6 +649,31 @@ def test_an_alert_from_before_notices_is_announced_again_with_its_growth(home, s
     assert (len(received()), last["alert_id"], last["negatives"], last["grew_from"]) == (2, alert_id, 12, 6)
 
 
+def test_a_delivery_announced_again_during_its_post_stays_due(home, server, monkeypatch) -> None:
+    from apps.finance_monitor import outbox
+
+    server.routes["/hook"] = Route(ctype="text/plain")
+    service = FinanceService(make_config([], webhooks=(WebhookConfig(server.url("/hook")),)))
+    start = datetime(2026, 3, 1)
+    for window in range(10):
+        _add_stories(service, start + timedelta(hours=6 * window), 4, "positive")
+    _add_stories(service, start + timedelta(hours=60, minutes=5), 6, "negative")
+    service.check_alerts()
+    posted = outbox.post_webhook
+
+    def announced_meanwhile(client, url, payload):  # as _announce_growth in another process
+        problem = posted(client, url, payload)
+        with session_scope(service.engine) as session:
+            session.execute(update(Delivery).values(next_attempt_at=datetime(2026, 3, 3), attempts=0))
+        return problem
+
+    monkeypatch.setattr(outbox, "post_webhook", announced_meanwhile)
+    service.deliver()
+    with session_scope(service.engine) as session:  # the new figures go out in the next pass
+        [delivery] = session.scalars(select(Delivery)).all()
+        assert delivery.delivered_at is None and delivery.attempts == 0
+
+
 def test_corrections_alone_leave_an_alert_as_it_was_raised(home) -> None:
     service = FinanceService(make_config([]))
     start = datetime(2026, 3, 1)

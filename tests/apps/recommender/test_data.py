@@ -170,6 +170,9 @@ def test_movielens_drops_unknown_films_and_names_a_bad_rating_or_time(tmp_path: 
     write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.5,yesterday\n")
     with pytest.raises(DataError, match=r"ratings.csv, row 2: timestamp must be a number of seconds"):
         load_movielens(tmp_path)
+    write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,7,4.5,10\n")
+    with pytest.raises(DataError, match=r"ratings.csv: no rating names a film that movies.csv lists"):
+        load_movielens(tmp_path)
 
 
 MIND_NEWS = ("N1\tsports\tfootball\tTeam wins the cup\tA late goal decided it.\thttp://x/1\t[]\t[]\n"
