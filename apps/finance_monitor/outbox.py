@@ -179,7 +179,8 @@ def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = Non
 
 def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int,
                  now: datetime) -> bool | None:
-    """POST one claimed delivery; None when another deliverer claimed it first.
+    """POST one claimed delivery; None when another deliverer claimed it first, or its alert was
+    announced again meanwhile (the next pass sends the new figures).
 
     subtle: the outcome is stored only while the row still holds this claim: an alert announced
     again during the POST (:func:`_announce_growth`) made the row due afresh, and marking it
@@ -192,7 +193,7 @@ def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int,
     with session_scope(engine) as session:
         delivery = session.get(Delivery, delivery_id)
         if delivery.next_attempt_at != lease:
-            return problem is None
+            return None
         delivery.attempts += 1
         if problem is None:
             delivery.delivered_at, delivery.last_error = utcnow(), None
