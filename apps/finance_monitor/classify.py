@@ -122,8 +122,8 @@ def aggregate_sentiment(sentences: list[str], probs: np.ndarray, labels: list[st
     """Combine per-sentence probabilities into one verdict; the first sentence is the headline.
 
     Each sentence weighs ``1.1 - P(neutral)``: a polar sentence speaks louder than filler; the
-    headline's weight is multiplied by the number of sentences, so it counts more than the
-    body together. Polar means closer than ``TIE`` make a mixed article, read neutral.
+    headline's weight is multiplied by the number of sentences, so a polar headline outweighs
+    the body together. Polar means closer than ``TIE`` make a mixed article, read neutral.
     Returns (label, P(pos) - P(neg), the ``keep`` sentences most sure of that label; none for a
     neutral verdict, which nothing pushed: "The company did not comment further." drove it).
 
