@@ -121,6 +121,7 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     result = {"sources": {r.source: {"ok": r.ok, "new": r.ingest.new,
                                      "duplicates": r.ingest.duplicates,
                                      "bad_links": r.ingest.bad_link,
+                                     "other_language": r.ingest.other_language,
                                      "not_modified": r.not_modified, "error": r.error}
                           for r in reports},
               "classified": processed.classified, "reworded": processed.reworded,

@@ -178,6 +178,16 @@ class ModelConfig:
     # serve int8 / bf16 where they agreed with torch: faster on CPUs with VNNI or AMX, but a
     # headline near a tie may get another label in another batch (lossless ONNX or torch else)
     lossy: bool = False
+    # the language the models read: an article in another is skipped and counted, not given the
+    # English models' guess ("Aktienkurs bricht ein" was stored positive); "" reads every article
+    language: str = "English"
+
+    def __post_init__(self) -> None:
+        from shared.language import FUNCTION_WORDS
+
+        if self.language and self.language not in FUNCTION_WORDS:
+            raise ValueError(f"[models] language must be one of {', '.join(FUNCTION_WORDS)} or \"\" (every "
+                             f"article), got {self.language!r}")
 
 
 @dataclass(frozen=True)

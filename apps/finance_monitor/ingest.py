@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from shared import get_settings, session_scope
+from shared.language import language
 from shared.storage import file_lock
 
 from .classify import mentioned_tickers
@@ -45,6 +46,7 @@ class IngestReport:
     same_text: int = 0
     near_dup: int = 0
     bad_link: int = 0  # skipped: a link no URL parser accepts (bad port, broken IPv6 host)
+    other_language: int = 0  # skipped: written in another language than the models read
 
     @property
     def duplicates(self) -> int:
@@ -52,7 +54,7 @@ class IngestReport:
 
     @property
     def seen(self) -> int:
-        return self.new + self.same_url + self.same_text + self.near_dup + self.bad_link
+        return self.new + self.same_url + self.same_text + self.near_dup + self.bad_link + self.other_language
 
 
 class Ingestor:
@@ -63,8 +65,11 @@ class Ingestor:
     processes stored; a ``poll-once`` beside ``run`` stored 7 reworded stories twice without.
     """
 
-    def __init__(self, engine: Engine, aliases: dict[str, tuple[str, ...]] | None = None) -> None:
-        self.engine, self.aliases = engine, aliases or {}
+    def __init__(self, engine: Engine, aliases: dict[str, tuple[str, ...]] | None = None,
+                 language: str = "") -> None:
+        """``language``: the one the models read; an article in another is skipped and counted
+        (``""``: every article is stored)."""
+        self.engine, self.aliases, self.language = engine, aliases or {}, language
         self._near: NearDuplicateIndex | None = None
         self._seen_id = 0  # the newest stored article the index has read
         self._lock = threading.Lock()
@@ -95,8 +100,8 @@ class Ingestor:
                 self._read_stored()
             for raw in articles:
                 tally[self._one(raw)] += 1
-        return IngestReport(**{k: tally.get(k, 0) for k in ("new", "same_url", "same_text",
-                                                               "near_dup", "bad_link")})
+        return IngestReport(**{k: tally.get(k, 0) for k in ("new", "same_url", "same_text", "near_dup",
+                                                               "bad_link", "other_language")})
 
     def _one(self, raw: RawArticle) -> str:
         try:
@@ -104,6 +109,10 @@ class Ingestor:
         except ValueError as exc:  # one bad link must not block the rest of its feed
             log.warning("source %s: skipped %r, a bad link (%s)", raw.source, raw.url, exc)
             return "bad_link"
+        if self.language and (written := language(body)) not in (None, self.language):
+            log.warning("source %s: skipped %r, written in %s (the models read %s)", raw.source, raw.url,
+                        written, self.language)
+            return "other_language"
         try:
             with session_scope(self.engine) as session:
                 if session.get(ArticleUrl, url) is not None:

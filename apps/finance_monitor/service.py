@@ -99,7 +99,7 @@ class FinanceService:
         self.webhook_client = httpx.Client(
             timeout=config.fetch.timeout_s, transport=public_only_transport() if guarded else transport)
         self.classifier = ArticleClassifier(config.models.sentiment, config.models.topic, config.models.lossy)
-        self.ingestor = Ingestor(self.engine, config.tickers)
+        self.ingestor = Ingestor(self.engine, config.tickers, config.models.language)
         self.rewordings = RewordingFinder()
         self.reworded = 0  # stories merged into an earlier one by this process
         self._process_lock = threading.Lock()
@@ -194,8 +194,11 @@ class FinanceService:
                 health.articles_last_poll = ingest.new
                 health.total_new = (health.total_new or 0) + ingest.new
                 health.etag, health.last_modified = etag, last_modified
-                if ingest.bad_link:  # the poll worked, but some entries could not be stored
-                    error = f"skipped {ingest.bad_link} entries with bad or no links"
+                skipped = ([f"{ingest.bad_link} entries with bad or no links"] if ingest.bad_link else []) + (
+                    [f"{ingest.other_language} in another language than {self.config.models.language} (the "
+                     "models read no other)"] if ingest.other_language else [])
+                if skipped:  # the poll worked, but some entries were not stored
+                    error = "skipped " + " and ".join(skipped)
                     health.last_error, health.last_error_at = error, now
             else:
                 health.last_error, health.last_error_at = error, now

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from shared import LabelledText
 from shared.errors import VerticalsError
+from shared.language import language
 
 from .answer import PERSON_REASON
 from .intents import INTENTS
-from .language import language
 from .shop import kb_language
 
 if TYPE_CHECKING:

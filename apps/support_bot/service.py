@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from shared import Registry, read_table
+from shared.language import language
 
 from .agents import AgentDesk
 from .answer import (
@@ -36,7 +37,6 @@ from .answer import (
 from .handoff import confident, handoff, listed, named_intent
 from .intents import INTENTS, IntentDecision, IntentModel, Status
 from .knowledge import keep_ids, load_kb
-from .language import language
 from .names import towns
 from .questions import (
     clean,

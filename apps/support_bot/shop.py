@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from shared.language import language
+
 from .answer import COURTESY_WORDS, Answer
 from .knowledge import Chunk
-from .language import language
 from .masking import mask_pii, shop_contacts
 from .names import names_mark_subjects, unknown_names, vocabulary
 from .ranking import singular, tokenize

@@ -370,6 +370,20 @@ def test_a_section_front_page_gives_each_headline_it_links_to(home, server, mode
     assert service.poll_source("front").ingest.new == 0  # the same headlines again: already stored
 
 
+def test_an_article_in_another_language_is_skipped_and_counted(home, server) -> None:
+    items = [("http://news.test/1", "Aktienkurs von Acme bricht nach der Gewinnwarnung ein", "Die Aktie fiel um 9 %."),
+             ("http://news.test/2", "Acme shares slump after a profit warning", "The stock fell 9%."),
+             ("http://news.test/3", "Banco de la Nación raises its rates", "")]  # a name's small words: English
+    server.routes["/a.xml"] = Route(body=rss(items))
+    service = FinanceService(make_config([("a", server.url("/a.xml"))]))
+    report = service.poll_source("a")
+    assert (report.ingest.new, report.ingest.other_language) == (2, 1)
+    health = health_frame(service.engine).set_index("source")
+    assert health.loc["a", "last_error"] == "skipped 1 in another language than English (the models read no other)"
+    everything = replace(service.config, models=replace(service.config.models, language=""))
+    assert FinanceService(everything).ingestor.language == ""  # "" stores every article
+
+
 @pytest.mark.slow
 def test_retrain_on_corrections_promotes_only_if_not_worse(home, server, models) -> None:
     import shutil

@@ -1,8 +1,8 @@
-"""Which language a message is written in, told by its function words.
-
-The bot's models read the shop's language only. A message in another one was handed off with a
-misleading reason ("names Lieferung, which neither the knowledge base nor the intent examples
-mention", "out of scope"); the agents' queue now says what it is.
+"""Which language a text is written in, told by its function words: the apps' models read one
+language, and a text in another gets a confident wrong answer. The support bot hands such a
+message off (it had been handed off with a misleading reason: "names Lieferung, which neither the
+knowledge base nor the intent examples mention"); the finance monitor skips and counts such an
+article.
 
 >>> language("Wie lange dauert die Lieferung?"), language("¿Puedo devolver mi bicicleta?")
 ('German', 'Spanish')
