@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import re
 
-# a few dozen of each language's commonest short words, none of them a common English word
+# a few dozen of each language's commonest short words, none of them a common English word or
+# abbreviation: "est" ("EPS $1.20 vs $1.10 est."), "per" ("3.2 per cent"), "y" ("Y/Y"), "com"
+# ("Amazon.com"), "come", "non", "con", "ma" and "o" made 134 of 21,107 English finance tweets
+# "another language" (0 without them; 1 of 4,846 Financial PhraseBank sentences, "y-y")
 FUNCTION_WORDS = {
     "English": "the a an is are and i my you your what how when where can do does to for of with not it this that "
                "be have will would there which from on at in me we our get please just if or but so as by about",
     "German": "der die das und nicht ich ein eine einen mit für auf wie wann wo kann mein meine meinen bitte haben "
               "sind wird zu von dem ihr ihre sie wir noch schon oder aber ist",
-    "French": "le la les de des est et je ne pas pour une avec combien mon ma mes vous nous que qui dans sur du au "
+    "French": "le la les de des et je ne pas pour une avec combien mon mes vous nous que qui dans sur du au "
               "aux ce cette où quand comment puis peux",
-    "Spanish": "el la los las es y que de mi mis por para puedo cómo cuánto cuanto dónde donde cuándo una con su "
+    "Spanish": "el la los las es que de mi mis por para puedo cómo cuánto cuanto dónde donde cuándo una su "
                "sus está esta hay del",
-    "Italian": "il la lo gli della di che è per non mio mia come quanto dove quando posso sono ho",
+    "Italian": "il la lo gli della di che è mio mia quanto dove quando posso sono ho",
     "Dutch": "de het een van en ik niet met voor op hoe wanneer waar mijn kan zijn wordt ook naar",
-    "Portuguese": "o os de um não com meu minha onde posso são do da dos das",
+    "Portuguese": "os de um não meu minha onde posso são do da dos das",
 }
 _WORDS = {name: frozenset(words.split()) for name, words in FUNCTION_WORDS.items()}
 _TOKEN = re.compile(r"[^\W\d_]+")

@@ -186,7 +186,7 @@ class ModelConfig:
         from shared.language import FUNCTION_WORDS
 
         if self.language and self.language not in FUNCTION_WORDS:
-            raise ValueError(f"[models] language must be one of {', '.join(FUNCTION_WORDS)} or \"\" (every "
+            raise ValueError(f"language must be one of {', '.join(FUNCTION_WORDS)} or \"\" (every "
                              f"article), got {self.language!r}")
 
 

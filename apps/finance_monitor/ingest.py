@@ -24,7 +24,7 @@ from shared import get_settings, session_scope
 from shared.language import language
 from shared.storage import file_lock
 
-from .classify import mentioned_tickers
+from .classify import clean_text, mentioned_tickers
 from .dedupe import NearDuplicateIndex, canonical_url, content_hash, near_duplicates
 from .sources import RawArticle, article_body
 from .store import Article, ArticleUrl, naive_utc, utcnow
@@ -109,14 +109,14 @@ class Ingestor:
         except ValueError as exc:  # one bad link must not block the rest of its feed
             log.warning("source %s: skipped %r, a bad link (%s)", raw.source, raw.url, exc)
             return "bad_link"
-        if self.language and (written := language(body)) not in (None, self.language):
-            log.warning("source %s: skipped %r, written in %s (the models read %s)", raw.source, raw.url,
-                        written, self.language)
-            return "other_language"
         try:
             with session_scope(self.engine) as session:
-                if session.get(ArticleUrl, url) is not None:
+                if session.get(ArticleUrl, url) is not None:  # stored before: a known story, whatever its language
                     return "same_url"
+                if self.language and (written := language(clean_text(body))) not in (None, self.language):
+                    log.warning("source %s: skipped %r, written in %s (the models read %s)", raw.source, raw.url,
+                                written, self.language)
+                    return "other_language"
                 digest, when = content_hash(body), plausible_published(naive_utc(raw.published), utcnow())
                 # subtle: the hash is unique, so a repeat is stored under its text and day; the
                 # days around this story's find such repeats as well as the first telling

@@ -338,7 +338,7 @@ def test_webhook_payloads_and_backoff() -> None:
     ({"sources": [{"name": "a"}]}, r"\[\[sources\]\] 1 \('a'\) is missing url"),
     ({"sources": [{"name": "a", "url": "http://"}]}, r"source url needs a host name"),
     ({"sources": [{"name": "a", "url": "http://a:99999/x"}]}, r"source url has an invalid host or port"),
-    ({"models": {"language": "Klingon"}}, r"\[models\] language must be one of English, German"),
+    ({"models": {"language": "Klingon"}}, r": \[models\] language must be one of English, German"),
     ({"sources": [{"name": "a", "url": "http://a", "kind": "rss"}]},
      r"kind must be one of \['feed', 'page', 'links'\]"),
     ({"sources": [{"name": "a ", "url": "http://a"}]}, r"must not start or end with spaces"),
