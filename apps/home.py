@@ -57,12 +57,16 @@ def waiting_for_people() -> dict[str, str]:
     from shared.errors import VerticalsError
     from shared.ui import count_of
 
-    counts = {"support_bot": (lambda: count_open_tickets(make_engine()), "open hand-off", " waiting for an agent"),
-              "finance_monitor": (lambda: len(open_alert_keys(make_engine())), "open alert", "")}
+    try:
+        engine = make_engine()  # one for both counts
+    except VerticalsError:
+        return {}
+    counts = {"support_bot": (count_open_tickets, "open hand-off", " waiting for an agent"),
+              "finance_monitor": (lambda e: len(open_alert_keys(e)), "open alert", "")}
     lines = {}
     for page, (count, noun, rest) in counts.items():
         try:
-            n = count()
+            n = count(engine)
         except (VerticalsError, SQLAlchemyError):  # e.g. no tables before the app's first run: nothing waits
             continue
         if n:

@@ -67,6 +67,15 @@ def emit(result: dict | list[dict], as_json: bool) -> None:
             print(f"{key}: {_fmt(value)}")
 
 
+def emit_rows(rows: list[dict], key: str, as_json: bool, empty: str) -> None:
+    """Rows as ``{key: rows}`` with ``--json``, else a table, or the line ``empty`` when there
+    are none (a bare empty table said nothing)."""
+    if not rows and not as_json:
+        print(empty)
+        return
+    emit({key: rows} if as_json else rows, as_json)
+
+
 def _print_table(rows: list[dict], widest: int = 60) -> None:
     """Rows as aligned columns under a header; a cell over ``widest`` characters is cut with
     "…" (``--json`` has it whole: a 2,000-character question filled the screen)."""

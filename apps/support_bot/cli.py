@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from shared.cli import Address, emit, open_dashboard
+from shared.cli import Address, emit, emit_rows, open_dashboard
 from shared.errors import VerticalsError
 
 app = typer.Typer(help="Support bot: chat over a knowledge base.", no_args_is_help=True)
@@ -126,10 +126,7 @@ def handoffs(as_json: JsonFlag = False) -> None:
     """List open hand-off tickets."""
     rows = [vars(t) | {"confidence": None if t.confidence is None else round(t.confidence, 3)}
             for t in _service().agents.handoffs()]
-    if not rows and not as_json:
-        print("no open hand-offs")
-        return
-    emit({"tickets": rows} if as_json else rows, as_json)
+    emit_rows(rows, "tickets", as_json, "no open hand-offs")
 
 
 @app.command()
@@ -183,10 +180,7 @@ def gaps(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.
     taught = service.agents.taught()
     rows = [{"turn_id": t.id, "question": t.question, "kind": t.kind, "intent": t.intent,
              "confidence": round(t.confidence, 3), "taught_as": taught.get(t.id)} for t in service.agents.gaps(limit)]
-    if not rows and not as_json:
-        print("no gaps: nothing unanswered or down-voted yet")
-        return
-    emit({"gaps": rows} if as_json else rows, as_json)
+    emit_rows(rows, "gaps", as_json, "no gaps: nothing unanswered or down-voted yet")
 
 
 @app.command()
@@ -200,10 +194,8 @@ def teach(turn_id: int, intent: str, as_json: JsonFlag = False) -> None:
 def lessons(as_json: JsonFlag = False) -> None:
     """The questions taught so far, oldest first: what the next `retrain` learns."""
     rows = [vars(lesson) for lesson in _service().agents.lessons()]
-    if not rows and not as_json:
-        print("no lessons yet: `verticals support gaps`, then `verticals support teach TURN INTENT`")
-        return
-    emit({"lessons": rows} if as_json else rows, as_json)
+    emit_rows(rows, "lessons", as_json,
+              "no lessons yet: `verticals support gaps`, then `verticals support teach TURN INTENT`")
 
 
 @app.command()
