@@ -335,7 +335,8 @@ def correct(article_id: int, topic: str | None = None, sentiment: str | None = N
 @app.command()
 def articles(topic: str | None = None, sentiment: str | None = None, source: str | None = None,
              search: Annotated[str | None, typer.Option(
-                 help="Text in the title, the story or the tickers (any case).")] = None,
+                 help="Text in the title, the story, the tickers or a URL; other sources' headlines of the "
+                      "story count (any case).")] = None,
              limit: Annotated[int, typer.Option(min=1)] = 20, config: ConfigOpt = None,
              as_json: JsonFlag = False) -> None:
     """Stored articles, newest first, with the ID that `correct` takes and their labels."""

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from shared import LabelledText, VerticalsError, atomic_write_text, get_settings, session_scope
 
 from .classify import LABEL_SCORES, SENTIMENTS, clean_text
-from .store import Article, Correction, utcnow
+from .store import Article, Correction, merged_into, utcnow
 
 FIELDS = ("topic", "sentiment")
 
@@ -69,7 +69,10 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
     with session_scope(engine) as session:
         article = session.get(Article, article_id)
         if article is None:
-            raise VerticalsError(f"no article with id {article_id}")
+            joined = merged_into(session, article_id)
+            raise VerticalsError(f"article {article_id} was merged into article {joined}, the same story told "
+                                 f"earlier by another source: correct {joined} instead" if joined is not None
+                                 else f"no article with id {article_id}")
         row = session.scalar(select(Correction).where(Correction.article_id == article_id,
                                                       Correction.field == field))
         if row is None:

@@ -6,6 +6,7 @@ only ever shown through ``st.dataframe`` / ``st.text`` / ``st.code``: escaped, n
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -132,8 +133,22 @@ def show_trends(service: FinanceService) -> None:
     st.session_state[f"{widget}-offered"] = (keys, default)
     chosen = st.multiselect(kind.capitalize(), keys, key=widget,
                             help="Opens on those with open alerts, then the most negative.")
-    chart = frame[frame["key"].isin(chosen)].pivot(index="window", columns="key", values=metric)
-    st.line_chart(chart, x_label="window start (UTC)", y_label=MEASURES[metric])
+    st.altair_chart(trend_chart(frame[frame["key"].isin(chosen)], kind, metric), width="stretch")
+
+
+def trend_chart(frame: pd.DataFrame, kind: str, metric: str) -> alt.Chart:
+    """One line per key over the windows, on a UTC axis with 24-hour labels. subtle: the
+    browser read naive times as its own local time (a reader in New York saw 09:00 UTC at 09:00
+    on an axis saying UTC) and labelled them "06 PM"."""
+    shown = frame.assign(window=pd.to_datetime(frame["window"]).dt.tz_localize("UTC"))
+    return alt.Chart(shown).mark_line(point=True).encode(
+        x=alt.X("window:T", title="window start (UTC)", scale=alt.Scale(type="utc"),
+                axis=alt.Axis(format="%d %b %H:%M", labelAngle=0)),
+        y=alt.Y(f"{metric}:Q", title=MEASURES[metric]),
+        color=alt.Color("key:N", title=kind),
+        tooltip=[alt.Tooltip("key:N", title=kind),
+                 alt.Tooltip("window:T", title="window start (UTC)", format="%Y-%m-%d %H:%M", formatType="utc"),
+                 alt.Tooltip(f"{metric}:Q", title=MEASURES[metric])])
 
 
 def show_articles(service: FinanceService) -> None:
@@ -160,7 +175,8 @@ def show_articles(service: FinanceService) -> None:
         found = article(service.engine, int(chosen))
         show_article(found)
         for other in found["also"]:  # the same story from other URLs, counted once
-            st.text(f"also told by {other['source']} ({TOLD[other['reason']]}): {other['url']}")
+            headline = f" as {other['title']!r}" if other["title"] else ""
+            st.text(f"also told by {other['source']} ({TOLD[other['reason']]}){headline}: {other['url']}")
         # as prose, escaped: scraped text never renders as Markdown or HTML (it read as code)
         if found["text"]:
             st.markdown(markdown_text(found["text"]))
@@ -267,6 +283,9 @@ def show_corrections(service: FinanceService) -> None:
         if typed is None:  # the empty field read as "nothing chosen" while the form acted on this one
             st.caption(f"Article {article_id}: the one detailed in the Articles tab (type another id above "
                        "to correct that one instead).")
+        elif found["merged_from"] is not None:
+            st.caption(f"Article {article_id} was merged into article {found['id']}, the same story told earlier "
+                       "by another source: a correction applies to it.")
         show_article(found)
         correct_form(service, found)
     st.dataframe(corrections_frame(service.engine), hide_index=True, width="stretch",

@@ -27,7 +27,7 @@ from shared.storage import file_lock
 from .classify import clean_text, mentioned_tickers
 from .dedupe import NearDuplicateIndex, canonical_url, content_hash, near_duplicates
 from .sources import RawArticle, article_body
-from .store import Article, ArticleUrl, naive_utc, utcnow
+from .store import Article, ArticleUrl, UrlTitle, naive_utc, utcnow
 
 log = logging.getLogger(__name__)
 RECENT = 5000  # stories kept in the near-duplicate index
@@ -137,6 +137,8 @@ class Ingestor:
                     existing.duplicates += 1
                     session.add(ArticleUrl(url=url, article_id=existing.id, source=raw.source,
                                            reason=reason))
+                    if raw.title != existing.title:  # a search for this outlet's headline finds the story
+                        session.add(UrlTitle(url=url, title=raw.title))
                     return reason
                 stored = content_hash(f"{body}\n{when.date()}") if known else digest
                 article = _new_article(raw, url, stored, self.aliases)

@@ -22,7 +22,7 @@ from shared.embed import Embedder
 
 from .dedupe import same_event
 from .ingest import REPEAT_AFTER
-from .store import Article, ArticleUrl
+from .store import Article, ArticleUrl, UrlTitle
 
 SIMILAR = 0.8  # headline cosine; the demo's and the tests' rewordings are 0.82-0.96, the CEO pair 0.82
 CANDIDATES = 2000  # the newest stories of a day that can share a new one's sentiment and tickers
@@ -106,9 +106,15 @@ def _tickers(stored: str) -> set[str]:
 
 
 def _merge_into(session: Session, article: Article, original: Article) -> None:
-    """``article`` becomes one more URL of ``original``: its URLs point there, it is deleted."""
+    """``article`` becomes one more URL of ``original``: its URLs point there, keeping the
+    headline and id they had (``UrlTitle``); it is deleted."""
     for row in session.scalars(select(ArticleUrl).where(ArticleUrl.article_id == article.id)):
         row.article_id, row.reason = original.id, "reworded"
+        told = session.get(UrlTitle, row.url)
+        if told is None:
+            told = UrlTitle(url=row.url, title=article.title)
+            session.add(told)
+        told.former_id = article.id
     original.duplicates += 1 + article.duplicates
     session.delete(article)
     session.flush()

@@ -15,8 +15,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
 def utcnow() -> datetime:
@@ -77,6 +78,24 @@ class ArticleUrl(Base):
     source: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(String(20))  # new / same_url / same_text / near_dup / reworded
     seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class UrlTitle(Base):
+    """The headline a URL told its story under, where that is not the story's own (a
+    near-duplicate, or a rewording merged away), and the id a merged-away rewording had: a
+    search for that headline, or a look-up of that id, finds the story."""
+
+    __tablename__ = "finance_url_titles"
+
+    url: Mapped[str] = mapped_column(ForeignKey("finance_article_urls.url"), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    former_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+def merged_into(session: Session, former_id: int) -> int | None:
+    """The story a rewording merged away (it had ``former_id``) joined; None when none did."""
+    return session.scalar(select(ArticleUrl.article_id).join(UrlTitle, UrlTitle.url == ArticleUrl.url)
+                          .where(UrlTitle.former_id == former_id).limit(1))
 
 
 class SourceHealth(Base):

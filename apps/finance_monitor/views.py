@@ -15,7 +15,18 @@ from shared.errors import VerticalsError
 from .classify import SENTIMENTS, split_sentences
 from .config import SourceConfig, WebhookConfig
 from .outbox import shown_url
-from .store import AlertNotice, AlertRow, Article, ArticleUrl, Correction, Delivery, SourceHealth, utcnow
+from .store import (
+    AlertNotice,
+    AlertRow,
+    Article,
+    ArticleUrl,
+    Correction,
+    Delivery,
+    SourceHealth,
+    UrlTitle,
+    merged_into,
+    utcnow,
+)
 from .trends import WindowStat, trend_rows
 
 ARTICLE_COLUMNS = ["id", "published", "source", "title", "topic", "sentiment", "score",
@@ -167,8 +178,13 @@ def _article_filters(topic: str | None, sentiment: str | None, source: str | Non
     if source:
         clauses.append(func.lower(Article.source) == source.strip().lower())
     if search:  # subtle: a user's "%" or "_" is a character to find, not a wildcard (autoescape)
+        # a story told under other headlines and URLs is found by each of them
+        told = (select(ArticleUrl.article_id).outerjoin(UrlTitle, UrlTitle.url == ArticleUrl.url)
+                .where(or_(ArticleUrl.url.icontains(search, autoescape=True),
+                           UrlTitle.title.icontains(search, autoescape=True))))
         clauses.append(or_(*(column.icontains(search, autoescape=True)
-                             for column in (Article.title, Article.text, Article.tickers))))
+                             for column in (Article.title, Article.text, Article.tickers)),
+                           Article.id.in_(told)))
     return clauses
 
 
@@ -230,20 +246,27 @@ def sources(engine: Engine) -> list[str]:
 def article(engine: Engine, article_id: int) -> dict | None:
     """One article with its text and driving sentences, which labels an analyst set
     (``corrected``: ``["sentiment"]``), and the other URLs that told it (``also``: source,
-    reason ``same_text`` / ``near_dup`` / ``reworded``, URL; oldest first)."""
+    reason ``same_text`` / ``near_dup`` / ``reworded``, URL, and the headline where it was
+    another; oldest first). The id of a rewording merged away gives the story it joined, with
+    ``merged_from`` set to that id (None otherwise); an unknown id gives None."""
     with session_scope(engine) as session:
-        found = session.get(Article, article_id)
+        found, merged_from = session.get(Article, article_id), None
         if found is None:
-            return None
-        corrected = sorted(session.scalars(select(Correction.field).where(Correction.article_id == article_id)))
-        also = session.execute(select(ArticleUrl.source, ArticleUrl.reason, ArticleUrl.url)
-                               .where(ArticleUrl.article_id == article_id, ArticleUrl.url != found.url)
+            if (joined := merged_into(session, article_id)) is None:
+                return None
+            found, merged_from = session.get(Article, joined), article_id
+        corrected = sorted(session.scalars(select(Correction.field).where(Correction.article_id == found.id)))
+        also = session.execute(select(ArticleUrl.source, ArticleUrl.reason, ArticleUrl.url, UrlTitle.title)
+                               .outerjoin(UrlTitle, UrlTitle.url == ArticleUrl.url)
+                               .where(ArticleUrl.article_id == found.id, ArticleUrl.url != found.url)
                                .order_by(ArticleUrl.seen_at)).all()
         return {"id": found.id, "title": found.title, "text": found.text, "url": found.url,
                 "topic": found.topic, "sentiment": found.sentiment,
                 "score": _shown(found.sentiment_score), "driving": found.driving_sentences(),
-                "tickers": found.ticker_list(), "corrected": corrected,
-                "also": [{"source": source, "reason": reason, "url": url} for source, reason, url in also]}
+                "tickers": found.ticker_list(), "corrected": corrected, "merged_from": merged_from,
+                "also": [{"source": source, "reason": reason, "url": url,
+                          "title": title if title != found.title else None}
+                         for source, reason, url, title in also]}
 
 
 def health_frame(engine: Engine, configured: Sequence[SourceConfig] | None = None,

@@ -333,3 +333,20 @@ def test_dashboard_in_headless_chromium(filled, home, streamlit_server, browser,
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     assert "<script>" not in browser.find_element("tag name", "body").get_attribute("innerHTML")
+
+
+def test_the_trend_chart_reads_its_times_as_utc_with_24_hour_labels() -> None:
+    """The browser read naive times as its own zone's (the axis says UTC) and wrote "06 PM"."""
+    import pandas as pd
+
+    from apps.finance_monitor.dashboard import trend_chart
+
+    frame = pd.DataFrame({"key": ["Macro"] * 2, "window": pd.to_datetime(["2026-03-02 09:00", "2026-03-02 18:00"]),
+                          "count": [1, 2], "negatives": [0, 1], "negative_share": [0.0, 0.5],
+                          "net_sentiment": [0.0, -0.5]})
+    spec = trend_chart(frame, "topic", "negatives").to_dict()
+    x = spec["encoding"]["x"]
+    assert x["scale"]["type"] == "utc" and x["axis"]["format"] == "%d %b %H:%M"
+    assert [row["window"] for row in next(iter(spec["datasets"].values()))] == [
+        "2026-03-02T09:00:00+00:00", "2026-03-02T18:00:00+00:00"]
+    assert spec["encoding"]["y"]["title"] == "negative articles"

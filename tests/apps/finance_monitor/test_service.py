@@ -20,6 +20,7 @@ from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.store import AlertNotice, AlertRow, Article, ArticleUrl, Delivery
 from apps.finance_monitor.views import alerts, article, articles_frame, health_frame, webhook_health
 from shared import make_engine, session_scope
+from shared.errors import VerticalsError
 
 from .conftest import DATA, Route, hang, make_config, rss
 
@@ -73,10 +74,14 @@ def test_bad_sources_are_recorded_and_the_good_ones_go_on(home, server, models) 
     by_name = {r.source: r for r in reports}
     assert by_name["b.xml"].ingest.near_dup == 1 and by_name["c.xml"].ingest.same_text == 1
     with session_scope(service.engine) as session:
-        [article] = session.scalars(select(Article)).all()
-        assert article.duplicates == 2 and article.sentiment in ("negative", "neutral", "positive")
+        [story] = session.scalars(select(Article)).all()
+        assert story.duplicates == 2 and story.sentiment in ("negative", "neutral", "positive")
         assert len(session.scalars(select(ArticleUrl)).all()) == 3
     assert processed.classified == 1
+    # b's own headline is kept beside its URL: a search for it finds the story
+    assert [(o["source"], o["title"]) for o in article(service.engine, story.id)["also"]] == [
+        ("b.xml", f"Report: {STORY}, sources say"), ("c.xml", None)]
+    assert articles_frame(service.engine, search="sources say")["id"].tolist() == [story.id]
     health = health_frame(service.engine).set_index("source")
     assert health.loc["500", "last_error"] == "server error HTTP 500"
     assert "timed out" in health.loc["hang", "last_error"]
@@ -832,8 +837,17 @@ def test_a_story_reworded_by_another_outlet_counts_once(home, server, monkeypatc
                        "Vesta Telecom CEO resigns": 0, "Vesta Telecom chief executive quits": 0}
     assert urls["http://daily.test/1"][1] == "reworded"
     assert urls["http://daily.test/1"][0] == urls["http://wire.test/1"][0]
-    assert article(service.engine, urls["http://wire.test/1"][0])["also"] == [
-        {"source": "daily", "reason": "reworded", "url": "http://daily.test/1"}]
+    story = urls["http://wire.test/1"][0]
+    assert article(service.engine, story)["also"] == [
+        {"source": "daily", "reason": "reworded", "url": "http://daily.test/1",
+         "title": "Northwind Bank chief executive steps down"}]
+    # the merged-away headline, URL and id still find the story (a search found nothing)
+    for words in ("chief executive steps down", "daily.test/1"):
+        assert articles_frame(service.engine, search=words)["id"].tolist() == [story]
+    assert article(service.engine, merged)["id"] == story and article(service.engine, merged)["merged_from"] == merged
+    assert article(service.engine, story)["merged_from"] is None and article(service.engine, 999) is None
+    with pytest.raises(VerticalsError, match=f"article {merged} was merged into article {story}.*correct {story}"):
+        service.correct(merged, "sentiment", "positive")
     assert service.process().reworded == 0  # nothing left to merge; a rerun changes nothing
     # a merged story's id is never handed to the next one: the stale near-duplicate entry of the
     # merged headline must not make a third outlet's copy a duplicate of an unrelated story
