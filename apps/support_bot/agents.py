@@ -84,12 +84,22 @@ class AgentDesk:
         if not same:
             raise VerticalsError(f"unknown intent {intent!r}: use one of {', '.join(labels)}")
         intent = intent if intent in same else same[0]
-        shop = kb_language(self.store.chunks())  # from the database: teaching loads no model
-        if shop and (written := language(self.store.question(turn_id))) not in (None, shop):
-            raise VerticalsError(f"turn {turn_id} is written in {written}, and the bot reads {shop} only: a lesson "
-                                 "in another language would teach the intent model words it never sees")
+        if written := self.other_language({turn_id: self.store.question(turn_id)}).get(turn_id):
+            raise VerticalsError(f"turn {turn_id} is written in {written}, and the bot reads {self.kb_language()} "
+                                 "only: a lesson in another language would teach the intent model words it never sees")
         question = self.store.teach(turn_id, intent)
         return {"turn_id": turn_id, "question": question, "intent": intent, "lessons": len(self.store.lessons())}
+
+    def kb_language(self) -> str | None:
+        """The knowledge base's language, which the bot reads (from the database: loads no model)."""
+        return kb_language(self.store.chunks())
+
+    def other_language(self, questions: dict[int, str]) -> dict[int, str]:
+        """``{turn id: language}`` of the ``questions`` written in another language than the
+        knowledge base's: not to be taught (none when the KB's language is unknown)."""
+        shop = self.kb_language() if questions else None
+        return {turn: written for turn, text in questions.items()
+                if shop and (written := language(text)) not in (None, shop)}
 
     def lesson_rows(self) -> list[LabelledText]:
         """Every lesson as a labelled question (``support train`` and ``retrain`` learn them)."""

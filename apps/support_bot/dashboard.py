@@ -191,11 +191,14 @@ def chat(service: SupportService) -> None:
     if not cid and not state["support_messages"] and service.kb_count():
         picked = welcome(example_questions(service, (str(get_settings().home), *serving_stamp())))
     st.fragment(conversation, run_every=REPLY_POLL_S if waiting else None)(service, cid)
+    if waiting:  # the bot stays quiet here until a colleague releases it
+        st.caption("Something else to ask meanwhile? Press New conversation.")
     question = st.chat_input("Ask about orders, delivery, returns…") or picked
     if not question:
         return
     try:
-        answer = service.ask(question, cid)
+        with st.spinner("Looking it up…"):  # the first question loads the models: seconds
+            answer = service.ask(question, cid)
     except VerticalsError as err:
         st.error(str(err))
         return
@@ -356,9 +359,11 @@ except VerticalsError as err:  # e.g. a database that cannot be opened
 if CHAT_ONLY:  # the page customers get: no admin, agents' or model tabs
     chat(service)
     st.stop()
+# subtle: not in the tab's label: a label that changes is a new tab, and the page jumped to Chat;
+# and always a slot, empty or not: the line coming or going moved the tabs, which reopened on Chat
+waiting_line = st.empty()
 if waiting := service.agents.open_handoff_count():
-    # subtle: not in the tab's label: a label that changes is a new tab, and the page jumped to Chat
-    st.caption(f"{count_of(waiting, 'open hand-off')} waiting for an agent: the Hand-offs tab")
+    waiting_line.caption(f"{count_of(waiting, 'open hand-off')} waiting for an agent: the Hand-offs tab")
 tabs = st.tabs(["Chat", "Admin", "Hand-offs", "Gaps", "Intent model"])
 for tab, page in zip(tabs, (chat, admin, handoffs, gaps, model), strict=True):
     with tab:

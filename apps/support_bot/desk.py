@@ -128,14 +128,24 @@ def gaps(service: SupportService) -> None:
         getattr(st, kind)(text)
     found, taught = service.agents.gaps(), service.agents.lessons()
     taught_as = {lesson.turn_id: lesson.intent for lesson in taught}
+    elsewhere = service.agents.other_language({t.id: t.question for t in found})
     rows = [{"turn": t.id, "question": t.question, "what happened": KIND_WORDS.get(t.kind, t.kind),
-             "intent": t.intent or "", "feedback": VOTE_WORDS[t.feedback], "confidence": round(t.confidence, 3),
-             "when": _when(t.created), "taught as": taught_as.get(t.id, "")} for t in found]
+             "intent": t.intent or "", "feedback": VOTE_WORDS[t.feedback], "confidence": t.confidence,
+             "when": _when(t.created),
+             "taught as": taught_as.get(t.id, f"(not taught: {elsewhere[t.id]})" if t.id in elsewhere else "")}
+            for t in found]
     if not rows:
         st.info("No gaps yet: unanswered and down-voted questions show up here.")
     else:
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
-        teach(service, {t.id: f"#{t.id} · {_when(t.created)} · {t.question[:80]}" for t in found})
+        # the chat and the hand-offs show confidence to 2 places: so does this table
+        st.dataframe(pd.DataFrame(rows), hide_index=True,
+                     column_config={"confidence": st.column_config.NumberColumn(format="%.2f")})
+        # subtle: one in another language was offered, then refused after the click
+        teach(service, {t.id: f"turn {t.id} · {_when(t.created)} · {t.question[:80]}" for t in found
+                        if t.id not in elsewhere})
+        if elsewhere:
+            st.caption(f"{count_of(len(elsewhere), 'question')} in another language than the knowledge base's "
+                       "cannot be taught: the intent model would learn words the bot never reads.")
     lessons(service, taught)
 
 
@@ -143,7 +153,7 @@ def teach(service: SupportService, questions: dict[int, str]) -> None:
     """Label a gap's question with an intent: a lesson for the intent model's next retrain
     (`verticals support retrain`, or nightly with `support schedule`)."""
     intents = service.intents
-    if intents is None:
+    if intents is None or not questions:
         return
     st.subheader("Teach the intent model")
     columns = st.columns(2)
@@ -174,7 +184,7 @@ def lessons(service: SupportService, taught: list) -> None:
     st.subheader(f"Lessons for the next retrain ({len(taught)})")
     st.dataframe(pd.DataFrame([{"question": lesson.question, "taught as": lesson.intent,
                                 "when": _when(lesson.created)} for lesson in taught]), hide_index=True)
-    questions = {lesson.turn_id: f"#{lesson.turn_id} · {lesson.question[:80]} → {lesson.intent}"
+    questions = {lesson.turn_id: f"turn {lesson.turn_id} · {lesson.question[:80]} → {lesson.intent}"
                  for lesson in taught}
     columns = st.columns([3, 1], vertical_alignment="bottom")
     turn = columns[0].selectbox("Lesson to forget", list(questions), key="unteach-turn", index=None,

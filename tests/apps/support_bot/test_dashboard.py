@@ -87,11 +87,14 @@ def test_handoff_queue_and_release(bot_home: Path) -> None:
     assert any("not sure" in m.value for m in at.markdown)
     assert "1 open hand-off waiting for an agent: the Hand-offs tab" in [c.value for c in at.caption]
     assert [t.label for t in at.tabs][2] == "Hand-offs"  # a label that changed was a new tab: back to Chat
+    assert "Something else to ask meanwhile? Press New conversation." in [c.value for c in at.caption]
+    where = _tabs_slot(at)
     _button(at, "Release").click().run()
     assert not at.exception
     assert [s.value for s in at.success] == ["Released #1: the bot answers that conversation again."]
     assert any("No open hand-offs" in i.value for i in at.info)
     assert not any("waiting for an agent" in c.value for c in at.caption)
+    assert _tabs_slot(at) == where  # the line went, the tabs stayed: moved, they reopened on Chat
 
 
 def test_the_customers_page_is_the_chat_alone(bot_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,6 +192,21 @@ def test_new_conversation_after_a_handoff(bot_home: Path) -> None:
     assert [m.name for m in at.chat_message] == ["assistant"]  # only the greeting of a new chat
     at.chat_input[0].set_value("How long are gift cards valid?").run()
     assert "3 years" in at.session_state["support_messages"][-1]["text"]  # not "a colleague has…"
+
+
+def _tabs_slot(at: AppTest) -> int:
+    """Where the tabs sit on the page: a tab block that moves is a new one, opened on its first tab."""
+    return next(i for i, node in at.main.children.items() if node.type == "tab_container")
+
+
+def test_a_gap_in_another_language_is_not_offered_for_teaching(bot_home: Path) -> None:
+    at = _app()
+    at.chat_input[0].set_value("Wie kann ich meine Bestellung stornieren?").run()
+    row = _gaps_table(at).iloc[0]
+    assert row["taught as"] == "(not taught: German)"
+    assert not at.get("selectbox") or "teach-turn" not in [b.key for b in at.selectbox]
+    assert ("1 question in another language than the knowledge base's cannot be taught: the intent model "
+            "would learn words the bot never reads.") in [c.value for c in at.caption]
 
 
 def test_gaps_are_described_in_words(bot_home: Path) -> None:
