@@ -122,6 +122,7 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
                                      "duplicates": r.ingest.duplicates,
                                      "bad_links": r.ingest.bad_link,
                                      "other_language": r.ingest.other_language,
+                                     "undated": r.ingest.undated,
                                      "not_modified": r.not_modified, "error": r.error}
                           for r in reports},
               "classified": processed.classified, "reworded": processed.reworded,
@@ -461,8 +462,11 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False,
         gone = "" if h.in_config else " (not in the config)"
         hint = " — is `verticals finance run` running?" if h.state.startswith("stale: ") else \
             " — `verticals finance run` or `poll-once` polls it" if h.state == "never polled" and h.in_config else ""
+        # the last poll worked, with a note: entries skipped, or dated when fetched (JSON had it only)
+        note = f"; {h.last_error}" if h.state == "ok" and pd.notna(h.last_success) \
+            and h.last_error_at == h.last_success else ""
         typer.echo(f"{h.source}{gone}: {h.state}{hint}; last success {when}; {h.new_last_poll} new in the last "
-                   f"poll, {h.new_total} in {h.polls} polls")
+                   f"poll, {h.new_total} in {h.polls} polls{note}")
 
 
 @app.command()

@@ -62,6 +62,20 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, host, path if path != "/" or query else "/", urlencode(query), ""))
 
 
+def url_variants(url: str) -> list[str]:
+    """A canonical URL and the same address under the other scheme, with or without "www.":
+    one page, however a feed links it (two feeds' links to one story were stored as two).
+
+    >>> url_variants("https://www.n.test/a")
+    ['https://www.n.test/a', 'http://www.n.test/a', 'https://n.test/a', 'http://n.test/a']
+    """
+    scheme, rest = url.split("://", 1)
+    bare = rest.removeprefix("www.")
+    hosts = [rest, bare] if rest != bare else [rest, f"www.{rest}"]
+    schemes = [scheme, "http" if scheme == "https" else "https"]
+    return [f"{s}://{h}" for h in hosts for s in schemes]
+
+
 def words(text: str) -> list[str]:
     """Lower-case word tokens (letters, digits, $ and %).
 

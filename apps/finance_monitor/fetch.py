@@ -11,12 +11,13 @@ allowed (checked on every redirect hop, and at connect time on the very address 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import threading
 import time
 import urllib.request
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 import httpcore
@@ -27,7 +28,11 @@ from shared.errors import VerticalsError
 from .config import FetchConfig
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml",
-              "application/rdf+xml", "application/feed+json", "application/json")
+              "application/rdf+xml", "application/feed+json", "application/json",
+              "application/x-rss+xml", "application/x-atom+xml")
+# types real feeds are served under too: a feed body under them is read, anything else refused
+MISLABELLED_FEED_TYPES = ("text/plain", "application/octet-stream", "text/html", "")
+_FEED_START = re.compile(rb"\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*)*<(?:rss|feed|rdf:RDF)\b", re.S)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 OVERALL_TIMEOUTS = 3  # a request (redirects, headers and body) gets this many timeout_s in all
@@ -52,6 +57,7 @@ class FetchResult:
     etag: str | None
     last_modified: str | None
     charset: str | None = None  # from the Content-Type header, if it names one
+    moved: bool = False  # reached through permanent redirects (301, 308) only: ``url`` is the new address
 
     @property
     def not_modified(self) -> bool:
@@ -331,6 +337,7 @@ class Fetcher:
         try:
             request = self.client.build_request("GET", url, headers=headers,
                                                 extensions={"trace": deadline.trace})
+            permanent = None  # whether every redirect so far was permanent (None: no redirect)
             for _hop in range(self.config.max_redirects + 1):
                 self._before_request(request, deadline)
                 response = self.client.send(request, stream=True)
@@ -339,7 +346,8 @@ class Fetcher:
                         result = self._read(url, response, accept)
                         if deadline.passed:  # subtle: a shut socket can read as a body's end
                             raise httpx.ReadError("deadline passed")
-                        return result
+                        return replace(result, moved=bool(permanent))
+                    permanent = permanent is not False and response.status_code in (301, 308)
                     request = response.next_request
                 finally:
                     response.close()
@@ -365,14 +373,21 @@ class Fetcher:
         if status >= 400:
             raise FetchError(url, f"HTTP {status}")
         ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = None
         if status != 304 and ctype not in accept:
-            # the source's kind in the config (config.SourceKind) decides what is accepted
-            fix = ('; it is an HTML page: set kind = "page" (one article) or "links" (a front page of '
-                   'headlines) for this source' if ctype in HTML_TYPES else
-                   '; it is a feed: set kind = "feed" for this source' if ctype in FEED_TYPES else "")
-            raise FetchError(url, f"unexpected content type {ctype or 'none'!r}, "
-                             f"expected one of {', '.join(accept)}{fix}")
-        body = b"" if status == 304 else self._body(url, response)
+            # subtle: a feed served as text/plain or text/html (common) was refused, and the
+            # advice to read it as a page failed too: under such a type, a feed's body decides
+            if accept == FEED_TYPES and ctype in MISLABELLED_FEED_TYPES:
+                body = self._body(url, response)
+            if body is None or not looks_like_feed(body):
+                # the source's kind in the config (config.SourceKind) decides what is accepted
+                fix = ('; it is an HTML page: set kind = "page" (one article) or "links" (a front page of '
+                       'headlines) for this source' if ctype in HTML_TYPES else
+                       '; it is a feed: set kind = "feed" for this source' if ctype in FEED_TYPES else "")
+                raise FetchError(url, f"unexpected content type {ctype or 'none'!r}, "
+                                 f"expected one of {', '.join(accept)}{fix}")
+        if body is None:
+            body = b"" if status == 304 else self._body(url, response)
         return FetchResult(url=str(response.url), status=status, content=body,
                            content_type=ctype, etag=response.headers.get("etag"),
                            last_modified=response.headers.get("last-modified"),
@@ -414,3 +429,14 @@ class Fetcher:
         if decoder is not None and size and not framed and not decoder.eof:
             raise FetchError(url, "compressed body ended early", retryable=True)
         return b"".join(chunks)
+
+
+def looks_like_feed(body: bytes) -> bool:
+    """Whether a body is an RSS, Atom or RDF document or a JSON Feed, whatever its server calls it.
+
+    >>> looks_like_feed(b'<?xml version="1.0"?><!-- hi --><rss version="2.0">'), looks_like_feed(b"<html>")
+    (True, False)
+    """
+    body = body.removeprefix(b"\xef\xbb\xbf")
+    return bool(_FEED_START.match(body[:4096])) or (
+        body.lstrip()[:1] == b"{" and b"jsonfeed.org/version" in body[:4096])

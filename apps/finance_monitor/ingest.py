@@ -25,12 +25,13 @@ from shared.language import language
 from shared.storage import file_lock
 
 from .classify import clean_text, mentioned_tickers
-from .dedupe import NearDuplicateIndex, canonical_url, content_hash, near_duplicates
+from .dedupe import NearDuplicateIndex, canonical_url, content_hash, near_duplicates, url_variants
 from .sources import RawArticle, article_body
 from .store import Article, ArticleUrl, UrlTitle, naive_utc, utcnow
 
 log = logging.getLogger(__name__)
 RECENT = 5000  # stories kept in the near-duplicate index
+MAX_TOLD = 10_000  # skipped entries remembered as logged (then forgotten, and logged once more)
 CLOCK_SKEW = timedelta(minutes=15)  # how far ahead of our clock a publisher's may run
 # the same (or nearly the same) text published further apart than this is a new story:
 # "Oil prices fall" next month is news again, and trends must count it
@@ -47,6 +48,7 @@ class IngestReport:
     near_dup: int = 0
     bad_link: int = 0  # skipped: a link no URL parser accepts (bad port, broken IPv6 host)
     other_language: int = 0  # skipped: written in another language than the models read
+    undated: int = 0  # of the new: no date the source gave was readable, so dated when fetched
 
     @property
     def duplicates(self) -> int:
@@ -73,6 +75,17 @@ class Ingestor:
         self._near: NearDuplicateIndex | None = None
         self._seen_id = 0  # the newest stored article the index has read
         self._lock = threading.Lock()
+        # subtle: a skipped entry is never stored, so each poll meets it again: said once (a
+        # 5-second source logged the same line every 5 s); source health counts it every poll
+        self._told: set[tuple[str, str]] = set()
+
+    def _warn_once(self, raw: RawArticle, why: str) -> None:
+        key = (raw.source, raw.url or raw.title)  # entries without a link differ by their titles
+        if key not in self._told:
+            if len(self._told) >= MAX_TOLD:
+                self._told.clear()
+            self._told.add(key)
+            log.warning("source %s: skipped %r, %s", raw.source, raw.url or raw.title, why)
 
     def _index(self) -> NearDuplicateIndex:
         """The near-duplicate index: the newest stored stories on first use, then each batch
@@ -99,23 +112,25 @@ class Ingestor:
             if self._near is not None:
                 self._read_stored()
             for raw in articles:
-                tally[self._one(raw)] += 1
+                reason = self._one(raw)
+                tally[reason] += 1
+                tally["undated"] += reason == "new" and not raw.dated
         return IngestReport(**{k: tally.get(k, 0) for k in ("new", "same_url", "same_text", "near_dup",
-                                                               "bad_link", "other_language")})
+                                                               "bad_link", "other_language", "undated")})
 
     def _one(self, raw: RawArticle) -> str:
         try:
             url, body = canonical_url(raw.url), raw.body
         except ValueError as exc:  # one bad link must not block the rest of its feed
-            log.warning("source %s: skipped %r, a bad link (%s)", raw.source, raw.url, exc)
+            self._warn_once(raw, f"a bad link ({exc})")
             return "bad_link"
         try:
             with session_scope(self.engine) as session:
-                if session.get(ArticleUrl, url) is not None:  # stored before: a known story, whatever its language
+                # stored before, under either scheme, with or without "www.": a known story, whatever its language
+                if session.scalar(select(ArticleUrl.url).where(ArticleUrl.url.in_(url_variants(url))).limit(1)):
                     return "same_url"
                 if self.language and (written := language(clean_text(body))) not in (None, self.language):
-                    log.warning("source %s: skipped %r, written in %s (the models read %s)", raw.source, raw.url,
-                                written, self.language)
+                    self._warn_once(raw, f"written in {written} (the models read {self.language})")
                     return "other_language"
                 digest, when = content_hash(body), plausible_published(naive_utc(raw.published), utcnow())
                 # subtle: the hash is unique, so a repeat is stored under its text and day; the

@@ -133,7 +133,8 @@ class FinanceService:
         # them first would make a restarted poll get 304 and lose the unstored rest.
         self._record(name, started, ok=True, fetched=len(page.articles), ingest=report,
                      etag=page.result.etag or health.etag,
-                     last_modified=page.result.last_modified or health.last_modified)
+                     last_modified=page.result.last_modified or health.last_modified,
+                     moved_to=page.result.url if page.result.moved else None)
         return PollReport(source=name, ok=True, fetched=len(page.articles), ingest=report,
                           not_modified=page.result.not_modified)
 
@@ -181,7 +182,7 @@ class FinanceService:
 
     def _record(self, name: str, started: datetime, ok: bool, fetched: int = 0,
                 ingest: IngestReport | None = None, error: str | None = None,
-                etag: str | None = None, last_modified: str | None = None) -> None:
+                etag: str | None = None, last_modified: str | None = None, moved_to: str | None = None) -> None:
         ingest = ingest or IngestReport()
         now = utcnow()
         with session_scope(self.engine) as session:
@@ -197,8 +198,13 @@ class FinanceService:
                 skipped = ([f"{ingest.bad_link} entries with bad or no links"] if ingest.bad_link else []) + (
                     [f"{ingest.other_language} in another language than {self.config.models.language} (the "
                      "models read no other)"] if ingest.other_language else [])
-                if skipped:  # the poll worked, but some entries were not stored
-                    error = "skipped " + " and ".join(skipped)
+                notes = (["skipped " + " and ".join(skipped)] if skipped else []) + (
+                    [f"{ingest.undated} new entries had no readable date: dated when fetched"]
+                    if ingest.undated else []) + (
+                    # subtle: each poll went through the old address, and nothing said it had moved
+                    [f"moved permanently to {moved_to}: put that url in the config"] if moved_to else [])
+                if notes:  # the poll worked, but some entries were not stored, or not as the source meant
+                    error = "; ".join(notes)
                     health.last_error, health.last_error_at = error, now
             else:
                 health.last_error, health.last_error_at = error, now

@@ -5,11 +5,13 @@ read against the feed's own address ("/news/1")."""
 from __future__ import annotations
 
 import calendar
+import codecs
 import html
 import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -18,10 +20,17 @@ import trafilatura
 from trafilatura.settings import set_date_params
 from trafilatura.utils import decode_file
 
+from .classify import split_sentences
 from .config import SourceConfig, SourceKind
 from .fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchError, FetchResult
 
 MAX_TEXT_CHARS = 20_000
+# a paywall's or a cookie banner's line that trafilatura keeps as the story's ("We value your privacy. We and our
+# 842 partners ..."); a story's own line may name subscribers or cookies, so only these phrases count
+_BOILERPLATE = re.compile(r"\b(?:for subscribers only|subscribe (?:now|today) to|already a subscriber|sign in to "
+                          r"(?:continue|read)|we value your privacy|we and our \d+ partners|we use cookies|"
+                          r"accept all cookies|cookie settings)\b", re.I)
+_C1 = re.compile("[\x80-\x9f]")  # control characters no text holds: Windows-1252 read as Latin-1
 MIN_PAGE_WORDS = 8  # a page whose main text is shorter holds no article
 HEADLINE_WORDS = 4  # a front page's link with fewer words is navigation ("Markets", "Read more")
 
@@ -49,6 +58,7 @@ class RawArticle:
     text: str
     published: datetime
     source: str
+    dated: bool = True  # False: the source gave no date read here, so ``published`` is when it was fetched
 
     @property
     def body(self) -> str:
@@ -85,11 +95,44 @@ def strip_html(fragment: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(" ".join(parser.parts))).strip()
 
 
-def _entry_time(entry: dict, default: datetime) -> datetime:
+# hours east of UTC of the zone names feeds use beyond the ones RFC 822 defines (GMT, EST, PDT, ...):
+# feedparser and the e-mail parser both read an unknown name as UTC ("10:00 CET" an hour late)
+ZONES = {"CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "WET": 0, "WEST": 1, "EET": 2, "EEST": 3, "BST": 1,
+         "MSK": 3, "HKT": 8, "SGT": 8, "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13}
+
+
+def feed_time(stamp: str) -> datetime | None:
+    """A feed's date as UTC: RFC 822 ("Tue, 03 Mar 2026 10:00:00 CET") or ISO 8601; a time
+    with no zone is UTC's; None when it is neither.
+
+    >>> feed_time("Tue, 03 Mar 2026 10:00:00 CET")
+    datetime.datetime(2026, 3, 3, 9, 0, tzinfo=datetime.timezone.utc)
+    >>> feed_time("Tue, 03 Mar 2026 10:00:00").hour, feed_time("2026-03-03T10:00:00+01:00").hour
+    (10, 9)
+    """
+    stamp = stamp.strip()
+    if (zone := re.search(r"\s([A-Z]{3,4})$", stamp)) and zone[1] in ZONES:
+        stamp = f"{stamp[:zone.start()]} {ZONES[zone[1]]:+03d}00"
+    try:
+        when = parsedate_to_datetime(stamp)
+    except (TypeError, ValueError, IndexError):
+        try:
+            when = datetime.fromisoformat(stamp)
+        except ValueError:
+            return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _entry_time(entry: dict) -> datetime | None:
+    """When a feed entry was published or updated; None when it does not say in a form read
+    here or by feedparser. subtle: feedparser gives no date for a time without a zone, which
+    is common, and the story was dated when fetched: a feed's backlog of March raised an alert
+    in December."""
+    stamp = entry.get("published") or entry.get("updated")
+    if stamp and (when := feed_time(stamp)) is not None:
+        return when
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    if not parsed:
-        return default
-    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC) if parsed else None
 
 
 def parse_feed(content: bytes, source: str, now: datetime | None = None,
@@ -107,6 +150,8 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
     # subtle: only a declared charset is passed on; a bare text/xml header would make
     # feedparser assume US-ASCII (RFC 3023)
     ctype = content_type or "application/xml"
+    if charset and _codec(charset) in ("iso8859-1", "ascii"):  # as decode_html: what such servers mean
+        charset = "windows-1252"
     headers = {"content-type": f"{ctype}; charset={charset}"} if charset else None
     feed = feedparser.parse(content, response_headers=headers)
     articles = []
@@ -114,15 +159,16 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
         # subtle: only a link is read against the feed's address; a guid that is no address
         # ("a1b2-3") became a made-up link under the feed's folder (as it is, ingest counts it bad)
         url = _absolute(entry.get("link") or "", base_url) or entry.get("id") or ""
-        text = strip_html(entry.get("summary", ""))[:MAX_TEXT_CHARS]
+        text = _entry_text(entry, "summary")[:MAX_TEXT_CHARS]
         # subtle: an entry without a title is titled by its summary's first sentence, and one
         # without a link goes on to ingest, which skips and counts it (bad_links): both were
         # dropped here without a word
-        title = strip_html(entry.get("title", "")) or text.split(". ", 1)[0][:200]
+        title = _entry_text(entry, "title") or first_sentence(text)
         if not title:
             continue  # nothing to read: no title, no summary
-        articles.append(RawArticle(url=url, title=title, text=text,
-                                   published=_entry_time(entry, now), source=source))
+        when = _entry_time(entry)
+        articles.append(RawArticle(url=url, title=title, text=text, published=when or now, source=source,
+                                   dated=when is not None))
     if articles:
         return articles
     # subtle: feedparser reads an HTML page served as XML without complaint (no bozo): the
@@ -136,6 +182,32 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
     if not feed.get("version"):
         raise FetchError(source, "not an RSS/Atom feed (no <rss>, <feed> or RDF root)")
     return articles
+
+
+def _codec(charset: str) -> str | None:
+    """Python's name for a charset ("ISO-8859-1" -> "iso8859-1"); None for one it does not know."""
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return None
+
+
+def _entry_text(entry: dict, field: str) -> str:
+    """An entry's title or summary as plain text. subtle: feedparser has already unescaped one
+    marked as plain text; stripped as HTML, "AT&amp;T &lt;T&gt; slides" lost its ticker."""
+    value = entry.get(field) or ""
+    if (entry.get(f"{field}_detail") or {}).get("type") == "text/plain":
+        return re.sub(r"\s+", " ", value).strip()
+    return strip_html(value)
+
+
+def first_sentence(text: str) -> str:
+    """A title for an entry that has none: its summary's first sentence, without the full stop.
+
+    >>> first_sentence("U.S. stocks fell sharply. More later.")
+    'U.S. stocks fell sharply'
+    """
+    return (split_sentences(text, limit=1) or [""])[0].removesuffix(".")[:200]
 
 
 def _absolute(link: str, base_url: str) -> str:
@@ -161,10 +233,11 @@ def parse_json_feed(content: bytes, source: str, now: datetime, base_url: str = 
     for item in (i for i in items if isinstance(i, dict)):
         url = _absolute(str(item.get("url") or item.get("external_url") or ""), base_url)
         text = str(item.get("content_text") or strip_html(str(item.get("content_html") or item.get("summary") or "")))
-        title = strip_html(str(item.get("title") or "")) or text.split(". ", 1)[0][:200]
+        title = strip_html(str(item.get("title") or "")) or first_sentence(text)
+        when = feed_time(str(item.get("date_published") or item.get("date_modified") or ""))
         if title:  # one without a link goes on to ingest, which skips and counts it (as a feed's)
             articles.append(RawArticle(url=url, title=title, text=text[:MAX_TEXT_CHARS], source=source,
-                                       published=page_time(str(item.get("date_published") or "") or None, now)))
+                                       published=when or now, dated=when is not None))
     return articles
 
 
@@ -174,13 +247,22 @@ def decode_html(content: bytes, charset: str | None = None) -> str:
 
     >>> decode_html("Société".encode("latin-1"), "iso-8859-1")
     'Société'
+    >>> decode_html("a €300m “loss”".encode("cp1252"), "iso-8859-1")  # its C1 controls were dropped
+    'a €300m “loss”'
     """
+    text = None
     if charset:
         try:
-            return content.decode(charset, errors="replace")
+            text = content.decode(charset, errors="replace")
         except LookupError:
             pass  # a charset name Python does not know: guess instead
-    return decode_file(content)
+    text = decode_file(content) if text is None else text
+    if _C1.search(text):  # subtle: Latin-1 declared (or guessed), Windows-1252 written, as browsers assume
+        try:
+            return content.decode("cp1252")
+        except UnicodeDecodeError:
+            pass
+    return text
 
 
 def parse_page(content: bytes, url: str, source: str, now: datetime | None = None,
@@ -190,13 +272,15 @@ def parse_page(content: bytes, url: str, source: str, now: datetime | None = Non
     """
     now = now or datetime.now(UTC)
     page = decode_html(content, charset)
-    text = trafilatura.extract(page, include_comments=False, include_tables=False) or ""
+    text = "\n".join(line for line in (trafilatura.extract(page, include_comments=False, include_tables=False)
+                                       or "").splitlines() if not _BOILERPLATE.search(line))
     meta = trafilatura.extract_metadata(page, date_config=set_date_params(True) | {
         "outputformat": "%Y-%m-%dT%H:%M:%S%z"})  # the time too, where the page gives one
     title = (meta.title if meta and meta.title else "") or text.split("\n", 1)[0][:200]
-    if len(text.split()) < MIN_PAGE_WORDS or not title:
-        raise FetchError(url, f"no article text found ({len(text.split())} words): for a front page of "
-                         'headlines set kind = "links" for this source')
+    # subtle: a page of price tables, line by short line, had been stored (and classified) as a story
+    if max((len(line.split()) for line in text.splitlines()), default=0) < MIN_PAGE_WORDS or not title:
+        raise FetchError(url, f"no article text found ({len(text.split())} words, no sentence of {MIN_PAGE_WORDS} "
+                         'or more): for a front page of headlines set kind = "links" for this source')
     return [RawArticle(url=url, title=title.strip(), text=text.strip()[:MAX_TEXT_CHARS],
                        published=page_time(meta.date if meta else None, now), source=source)]
 

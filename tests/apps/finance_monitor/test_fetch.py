@@ -246,6 +246,16 @@ def test_wrong_content_type_is_refused(server) -> None:
         poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/feed.xml"), kind=SourceKind.PAGE))
 
 
+@pytest.mark.parametrize("ctype", ["application/x-rss+xml", "text/plain", "application/octet-stream",
+                                   "text/html; charset=utf-8", ""])
+def test_a_feed_under_another_type_is_read_by_its_body(server, ctype) -> None:
+    """Real feeds come as text/plain or text/html too: they were refused, and the advice to read
+    one as a page failed as well."""
+    server.routes["/feed"] = Route(body=b"\xef\xbb\xbf" + FEED, ctype=ctype)
+    [article] = poll_source(Fetcher(fast_fetch()), SourceConfig("s", server.url("/feed"))).articles
+    assert article.title == "Northwind Bank profit jumps"
+
+
 def test_private_addresses_are_refused_unless_allowed(server) -> None:
     server.routes["/feed.xml"] = Route(body=FEED)
     with pytest.raises(FetchError, match="not a public address"):
@@ -320,9 +330,30 @@ def test_html_page_text_is_extracted(server) -> None:
 def test_a_page_without_article_text_is_an_error_not_a_story(server) -> None:
     server.routes["/blank"] = Route(body=b"<html><body><nav>Home</nav></body></html>", ctype="text/html")
     source = SourceConfig("p", server.url("/blank"), kind=SourceKind.PAGE)
-    with pytest.raises(FetchError, match=r"no article text found \(\d words\): for a front page of headlines "
-                                         'set kind = "links"'):
+    with pytest.raises(FetchError, match=r"no article text found \(\d words, no sentence of 8 or more\): for a "
+                                         'front page of headlines set kind = "links"'):
         poll_source(Fetcher(fast_fetch()), source)
+    # a page of price tables, a short line each, was stored and classified as a story
+    rows = "".join(f"<p>{s}</p><p>{p}</p><p>-1.2%</p><p>Volume 2.3M</p>"
+                   for s, p in [("AAPL", "182.31"), ("MSFT", "411.02"), ("ACME", "12.50")] * 5)
+    prices = (f"<html><head><title>Market data: most active stocks</title></head><body>"
+              f"<article><h1>Most active stocks</h1>{rows}</article></body></html>")
+    server.routes["/prices"] = Route(body=prices.encode(), ctype="text/html")
+    with pytest.raises(FetchError, match="no sentence of 8 or more"):
+        poll_source(Fetcher(fast_fetch()), SourceConfig("p", server.url("/prices"), kind=SourceKind.PAGE))
+
+
+def test_a_cookie_banner_or_paywall_line_is_not_the_story(server) -> None:
+    page = (b"<html><head><title>Northwind Bank explores a sale</title></head><body><article>"
+            b"<p>We value your privacy. We and our 842 partners store and access information on a device.</p>"
+            b"<p>Northwind Bank is exploring a sale of its card business, people familiar with the matter said, "
+            b"after a year of losses in the unit.</p>"
+            b"<p>This article is for subscribers only. Subscribe now to continue reading.</p></article></body></html>")
+    server.routes["/story"] = Route(body=page, ctype="text/html")
+    source = SourceConfig("p", server.url("/story"), kind=SourceKind.PAGE)
+    [article] = poll_source(Fetcher(fast_fetch()), source).articles
+    assert article.text.startswith("Northwind Bank is exploring a sale") and "privacy" not in article.text
+    assert "subscribers" not in article.text
 
 
 def test_a_feed_entry_without_title_or_link_is_not_dropped_unseen() -> None:
@@ -384,6 +415,20 @@ def test_a_latin1_page_is_decoded_with_its_declared_charset(server) -> None:
     assert "activité de banque de détail" in article.text
 
 
+def test_windows_1252_declared_as_latin1_keeps_its_euro_and_quotes(server) -> None:
+    """Browsers read ISO-8859-1 as Windows-1252, and servers count on it: "€300m" read "300m"."""
+    text = "Shares in Deutsche Widget tumble after €300m writedown, “difficult” market"
+    page = (f"<html><head><title>{text}</title></head><body><article><p>{text}. Deutsche Widget’s "
+            "shares fell 12% in Frankfurt after the writedown, the company said.</p></article></body></html>")
+    server.routes["/p"] = Route(body=page.encode("cp1252"), ctype="text/html; charset=iso-8859-1")
+    [article] = poll_source(Fetcher(fast_fetch()), SourceConfig("p", server.url("/p"), kind=SourceKind.PAGE)).articles
+    assert article.title == text and "Widget’s" in article.text
+    doc = rss([("http://x/1", text, "")]).decode()
+    server.routes["/f.xml"] = Route(body=doc.encode("cp1252"), ctype="application/rss+xml; charset=iso-8859-1")
+    assert [a.title for a in poll_source(Fetcher(fast_fetch()), SourceConfig("f", server.url("/f.xml"))).articles] \
+        == [text]
+
+
 def test_a_feed_is_read_in_the_charset_its_server_declares(server) -> None:
     # no encoding in the XML declaration: only the header says KOI8-R
     doc = rss([("http://x/ru", "Сбербанк повысил прогноз прибыли", "")]).decode()
@@ -408,6 +453,45 @@ def test_a_json_feed_is_read_and_its_links_against_the_feed_address(server) -> N
     assert (second.url, second.title) == ("https://other.test/2", "Helios Energy cuts its outlook")
     with pytest.raises(FetchError, match="not a JSON Feed"):
         parse_feed(b'{"feed": []}', "j", content_type="application/json")
+
+
+@pytest.mark.parametrize(("stamp", "published"), [
+    ("Tue, 03 Mar 2026 10:00:00", "2026-03-03 10:00"),  # no zone: UTC (feedparser gave no date)
+    ("Tue, 03 Mar 2026 10:00:00 CET", "2026-03-03 09:00"),  # read as UTC, an hour late
+    ("Tue, 03 Mar 2026 10:00:00 BST", "2026-03-03 09:00"),
+    ("Tue, 03 Mar 2026 10:00:00 EST", "2026-03-03 15:00"),
+    ("2026-03-03T10:00:00", "2026-03-03 10:00"),
+    ("2026-03-03T10:00:00+02:00", "2026-03-03 08:00"),
+])
+def test_a_feed_entry_is_dated_as_its_feed_writes_it(stamp, published) -> None:
+    doc = (f'<rss version="2.0"><channel><title>t</title><item><title>Acme recalls cars</title>'
+           f"<link>http://x/1</link><pubDate>{stamp}</pubDate></item></channel></rss>").encode()
+    [article] = parse_feed(doc, "s", now=datetime(2026, 12, 5, tzinfo=UTC))
+    assert (f"{article.published:%Y-%m-%d %H:%M}", article.dated) == (published, True)
+    item = {"url": "http://x/1", "title": "Acme recalls cars", "date_published": stamp}
+    [article] = parse_feed(json.dumps({"items": [item]}).encode(), "j", now=datetime(2026, 12, 5, tzinfo=UTC))
+    assert (f"{article.published:%Y-%m-%d %H:%M}", article.dated) == (published, True)
+
+
+def test_an_entry_with_no_readable_date_is_dated_when_fetched_and_says_so() -> None:
+    now = datetime(2026, 12, 5, 18, tzinfo=UTC)
+    doc = (b'<rss version="2.0"><channel><title>t</title>'
+           b"<item><title>a</title><link>http://x/1</link><pubDate>Tuesday, March 3, 2026 - 11:00</pubDate></item>"
+           b"<item><title>b</title><link>http://x/2</link></item></channel></rss>")
+    assert [(a.published, a.dated) for a in parse_feed(doc, "s", now=now)] == [(now, False)] * 2
+
+
+def test_plain_text_is_not_stripped_as_html_and_a_missing_title_keeps_its_abbreviations() -> None:
+    doc = (b'<rss version="2.0"><channel><title>t</title>'
+           b"<item><title>S&amp;P 500 falls as AT&amp;T &lt;T&gt; slides</title><link>http://x/1</link></item>"
+           b"<item><link>http://x/2</link><description>U.S. stocks fell sharply on Tuesday. More.</description>"
+           b"</item></channel></rss>")
+    assert [a.title for a in parse_feed(doc, "s")] == ["S&P 500 falls as AT&T <T> slides",
+                                                      "U.S. stocks fell sharply on Tuesday"]
+    atom = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>Initech probe</title>'
+            b'<link href="http://x/3"/><id>3</id><summary type="text">The SEC looks &lt;into&gt; its accounts.'
+            b"</summary><updated>2026-03-03T10:00:00Z</updated></entry></feed>")
+    assert [a.text for a in parse_feed(atom, "s")] == ["The SEC looks <into> its accounts."]
 
 
 def test_entries_without_link_go_on_to_be_counted_and_html_is_stripped() -> None:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 
+import pandas as pd
 import pytest
 from sqlalchemy import delete, select, update
 
@@ -373,6 +374,51 @@ def test_a_section_front_page_gives_each_headline_it_links_to(home, server, mode
     titles = set(articles_frame(service.engine)["title"])
     assert titles == {"Atlas Motors recalls forty thousand cars", "Helios Energy cuts its outlook"}
     assert service.poll_source("front").ingest.new == 0  # the same headlines again: already stored
+
+
+def test_a_source_that_moved_for_good_says_where(home, server) -> None:
+    """A 301 was followed at every poll, and nothing told the operator to update the config."""
+    server.routes["/new.xml"] = Route(body=rss([("http://n.test/1", "Acme recalls cars", "")]))
+    server.routes["/old.xml"] = Route(status=301, headers={"Location": "/new.xml"})
+    server.routes["/for-now.xml"] = Route(status=302, headers={"Location": "/new.xml"})
+    service = FinanceService(make_config([("old", server.url("/old.xml")), ("for-now", server.url("/for-now.xml"))]))
+    reports, _ = service.poll_once()
+    assert [r.ok for r in reports] == [True, True]
+    health = health_frame(service.engine).set_index("source")
+    moved = f"moved permanently to {server.url('/new.xml')}: put that url in the config"
+    assert health.loc["old", "last_error"] == moved
+    assert pd.isna(health.loc["for-now", "last_error"])  # a temporary redirect is the server's business
+
+
+def test_entries_without_a_readable_date_are_counted_and_said(home, server, caplog) -> None:
+    """Dated when fetched, they count in today's window: health says how many, and the text
+    view says it too (only the JSON had); a skipped entry is logged once, not every poll."""
+    from typer.testing import CliRunner
+
+    from apps.finance_monitor.cli import app
+    from apps.finance_monitor.config import render_config
+
+    doc = (b'<rss version="2.0"><channel><title>t</title>'
+           b"<item><title>Acme recalls cars</title><link>http://n.test/1</link><pubDate>03/03/2026</pubDate></item>"
+           b"<item><title>Bank fined</title><link>http://n.test/2</link>"
+           b"<pubDate>Tue, 03 Mar 2026 10:00:00</pubDate></item>"
+           b"<item><title>no link at all</title></item></channel></rss>")
+    server.routes["/a.xml"] = Route(body=doc)
+    config = make_config([("a", server.url("/a.xml"))])
+    service = FinanceService(config)
+    report = service.poll_source("a")
+    assert (report.ingest.new, report.ingest.undated, report.ingest.bad_link) == (2, 1, 1)
+    note = "skipped 1 entries with bad or no links; 1 new entries had no readable date: dated when fetched"
+    assert health_frame(service.engine).set_index("source").loc["a", "last_error"] == note
+    path = home / "sources.toml"
+    path.write_text(render_config(config))
+    line = CliRunner().invoke(app, ["sources", "--config", str(path)]).output.strip()
+    assert line.startswith("a: ok; last success ") and line.endswith(f"2 in 1 polls; {note}")
+    assert [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()] == [
+        "source a: skipped 'no link at all', a bad link (not a web address)"]
+    caplog.clear()
+    assert service.poll_source("a").ingest.bad_link == 1  # counted at each poll, logged once
+    assert not [r for r in caplog.records if "skipped" in r.getMessage()]
 
 
 def test_an_article_in_another_language_is_skipped_and_counted(home, server) -> None:
@@ -766,6 +812,24 @@ def test_the_same_headline_weeks_later_is_a_new_story(home) -> None:
     assert told("http://w.test/5", probe + " into loans", datetime(2026, 5, 2, 9)) == {"new": 1}
     with session_scope() as session:
         assert session.query(Article).count() == 5
+
+
+def test_one_page_linked_under_either_scheme_with_or_without_www_is_one_story(home) -> None:
+    """Two feeds linked one story as https://www.… and http://…/: it was stored twice, and the
+    copy without a summary read neutral beside the other's negative."""
+    from apps.finance_monitor.sources import RawArticle
+
+    ingestor = Ingestor(FinanceService(make_config([])).engine)
+    when = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    first = RawArticle("https://www.n.test/story/guidance?utm_source=rss", "Acme cuts guidance", "Shares fell.",
+                       when, "a")
+    assert ingestor.ingest([first]).new == 1
+    again = [RawArticle(url, "Acme cuts guidance", "", when, "b")
+             for url in ("http://n.test/story/guidance/", "https://n.test/story/guidance",
+                         "http://www.n.test/story/guidance")]
+    assert ingestor.ingest(again).same_url == 3
+    other = RawArticle("https://n.test/story/other", "Acme cuts guidance again", "", when, "b")
+    assert ingestor.ingest([other]).new == 1
 
 
 def test_a_rewording_stored_by_another_process_is_a_near_duplicate(home) -> None:
