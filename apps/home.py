@@ -7,8 +7,12 @@ runnable on its own (``verticals <app> dashboard``); here it is one page of the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 APPS = [
@@ -39,11 +43,29 @@ def home() -> None:
             if line := waiting.get(page.url_path):
                 st.markdown(f"**{line}**")
     settings = get_settings()
-    # subtle: the requested device, not settings.device: resolving "auto" imports torch (~4 s)
-    device = f"`{settings.requested_device}`" if settings.requested_device else "auto (CUDA when present)"
-    st.markdown(f"Home `{settings.home}` · device {device} · database `{settings.db_url}`")
+    st.markdown(f"Home `{settings.home}` · device {device_text(settings)} · database `{settings.db_url}`")
     st.subheader("Models in the registry")
     show_registry(get_registry())
+
+
+def device_text(settings: Settings) -> str:
+    """The device models load on, as every page resolves it: ``"`cuda`"``, ``"`cpu` (no GPU
+    found)"`` or ``"`cpu` (VERTICALS_DEVICE; a GPU is present)"``.
+
+    subtle: it read "auto (CUDA when present)" until another page resolved the device, then
+    "cpu" with nothing changed; torch is already imported here (by the alert count), so
+    resolving costs no import."""
+    import torch
+
+    from shared.errors import SettingsError
+
+    try:
+        device = settings.device
+    except SettingsError as exc:  # VERTICALS_DEVICE=cuda without one: the model pages say so too
+        return f"`cuda`, unavailable ({exc})"
+    if device == "cuda":
+        return "`cuda`"
+    return "`cpu` (VERTICALS_DEVICE; a GPU is present)" if torch.cuda.is_available() else "`cpu` (no GPU found)"
 
 
 def waiting_for_people() -> dict[str, str]:

@@ -110,3 +110,18 @@ def test_home_says_what_waits_for_people(home):
     at.run()
     assert "**2 open hand-offs waiting for an agent**" in [m.value for m in at.markdown]
 
+
+
+def test_home_names_the_device_the_same_on_every_visit(home, monkeypatch):
+    """It read "auto (CUDA when present)" until another page loaded a model, then "cpu"."""
+    from shared.settings import get_settings
+
+    monkeypatch.delenv("VERTICALS_DEVICE", raising=False)
+    get_settings.cache_clear()
+    at = AppTest.from_file(str(HOME), default_timeout=60).run()
+    assert not at.exception
+    first = at.markdown[0].value
+    device = get_settings().device  # as a page that loads a model resolves it
+    at.run()
+    assert at.markdown[0].value == first and f"device `{device}`" in first
+    assert "auto" not in first

@@ -41,8 +41,20 @@ ARTICLE_TABLE = {  # what the article table shows first on a narrow screen, and 
     "score": st.column_config.NumberColumn("score", format="%+.2f", help="The sentiment model's net score, "
                                            "-1 negative to +1 positive; blank where an analyst set the sentiment"),
     "published": st.column_config.DatetimeColumn("published (UTC)", format="YYYY-MM-DD HH:mm"),
-    "source": "source", "tickers": "tickers", "duplicates": "duplicates",
+    "source": "source", "tickers": "tickers",
+    "duplicates": st.column_config.NumberColumn("also told", help="How many other URLs told the same story "
+                                                "(counted once here): the details name them"),
     "url": st.column_config.LinkColumn("link", display_text="open"), "id": "id"}
+# readable names for the health tables' columns (the frames keep theirs: tests and the CLI's
+# JSON read them); subtle: "failures_in_a_row" read "fa…" at 1400 px, and "last_error" as code
+HEALTH_TABLE = {
+    "in_config": st.column_config.CheckboxColumn("in config", help="Whether the config polls it; the others' "
+                                                 "history remains"),
+    "last_success": "last success (UTC)", "last_error_at": "last error at (UTC)", "last_error": "last error",
+    "failures_in_a_row": st.column_config.NumberColumn("failures in a row", width=140),
+    "new_last_poll": "new, last poll", "new_total": "new, in all"}
+WEBHOOK_TABLE = {"in_config": HEALTH_TABLE["in_config"], "last_delivered": "last delivered (UTC)",
+                 "last_error": "last error", "next_attempt": "next attempt (UTC)"}
 DRIVING = st.column_config.TextColumn("driving", help="The sentences that drove the sentiment, "
                                       "when more than the title: blank when the title did.")
 
@@ -235,9 +247,7 @@ def show_health(service: FinanceService) -> None:
     # words for what is missing: no success yet, no error (a grey "None" read as a fault)
     frame["last_success"] = utc_minutes(frame["last_success"], missing="never")
     frame["last_error_at"] = utc_minutes(frame["last_error_at"], missing="")
-    st.dataframe(frame.fillna({"last_error": ""}), hide_index=True, width="stretch",
-                 column_config={"last_success": "last_success (UTC)",
-                                "last_error_at": "last_error_at (UTC)"})
+    st.dataframe(frame.fillna({"last_error": ""}), hide_index=True, width="stretch", column_config=HEALTH_TABLE)
     hooks = webhook_health(service.engine, service.config.webhooks)
     if hooks.empty:
         return
@@ -246,8 +256,7 @@ def show_health(service: FinanceService) -> None:
         st.warning(f"{failing.sum()} webhook(s) failing: their alerts wait and are retried with backoff.")
     hooks["last_delivered"] = utc_minutes(hooks["last_delivered"], missing="never")
     hooks["next_attempt"] = utc_minutes(hooks["next_attempt"], missing="")
-    st.dataframe(hooks.fillna({"last_error": ""}), hide_index=True, width="stretch",
-                 column_config={"last_delivered": "last_delivered (UTC)", "next_attempt": "next_attempt (UTC)"})
+    st.dataframe(hooks.fillna({"last_error": ""}), hide_index=True, width="stretch", column_config=WEBHOOK_TABLE)
 
 
 def utc_minutes(moments: pd.Series, missing: str) -> list[str]:
@@ -270,6 +279,11 @@ def show_corrections(service: FinanceService) -> None:
                "only if it is not worse on the fixed test set.")
     if notice := st.session_state.pop("correction-notice", None):
         st.success(notice)
+    # subtle: after a save the article stays: falling back to the Articles tab's choice, a
+    # correction that took the article out of that tab's filter moved this tab to another one.
+    # Set before the widget exists: Streamlit refuses a widget's state set after it is made.
+    if (saved := st.session_state.pop("c-saved", None)) is not None:
+        st.session_state["c-id"] = saved
     # subtle: it opened on article 1, whatever the analyst had been reading
     typed = st.number_input("Article id", min_value=1, step=1, value=None, key="c-id",
                             placeholder="the one detailed in the Articles tab")
@@ -323,6 +337,7 @@ def correct_form(service: FinanceService, found: dict) -> None:
                 return
             # rerun so the labels shown above are the corrected ones
             st.session_state["correction-notice"] = f"Article {article_id}: {field} set to {value}"
+            st.session_state["c-saved"] = article_id  # the field above shows it after the rerun
             st.rerun()
 
 

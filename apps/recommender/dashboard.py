@@ -25,6 +25,9 @@ from shared.ui import markdown_text, page_title, show_model_card
 DEMO = Path(__file__).resolve().parents[2] / "datasets" / "recommender"
 NEW_USER = "(a new user with no history)"
 MOST = 20  # the slider's top
+# the two text bars add up to the table's "text interest": named as its parts (as "text: interest"
+# the cross-encoder's 0.18 read as the table's 1.33, the sum of both)
+BAR_NAMES = FEATURE_NAMES | {"bi_score": "text interest: bi-encoder", "cross_score": "text interest: cross-encoder"}
 
 
 @st.cache_resource(max_entries=1)
@@ -115,16 +118,18 @@ def show_batch(path: str, user_id: str, service: RecommenderService) -> None:
                  column_config={"score": st.column_config.NumberColumn("score", format="%.2f%%")})
 
 
-def show_why(recs: list[Recommendation]) -> None:
+def show_why(recs: list[Recommendation], user_id: str) -> None:
     """Why an item ranks (the first, or the one picked): the reason, then what each feature
     added to its logit."""
-    picked = st.selectbox("Why this one?", range(len(recs)), key="why-item",
+    # subtle: one key per user: a shared one kept the last user's pick ("1. Late Sets ...")
+    # above a chart explaining this user's item of that rank
+    picked = st.selectbox("Why this one?", range(len(recs)), key=f"why-item-{user_id}",
                           format_func=lambda i: f"{i + 1}. {recs[i].title}")
     top = recs[picked]
     reason = (f"Because {top.because}." if top.because else
               "No single feature lifted it above an average candidate.")
     st.markdown(f"**Why “{markdown_text(top.title)}”?** {markdown_text(reason)}")
-    parts = pd.DataFrame({"feature": [FEATURE_NAMES.get(f, f) for f in top.parts],
+    parts = pd.DataFrame({"feature": [BAR_NAMES.get(f, f) for f in top.parts],
                           "added to the logit": list(top.parts.values())})
     st.bar_chart(parts.sort_values("added to the logit", ascending=False), x="feature",
                  y="added to the logit", horizontal=True, sort=False)
@@ -157,12 +162,13 @@ user = st.selectbox("User", users + [NEW_USER], index=warm)
 n = st.slider("How many recommendations", min_value=3, max_value=MOST, value=10)
 user_id = "__new_user__" if user == NEW_USER else user
 
-st.subheader(f"Top {n}, reranked")
+heading = st.empty()  # its words wait for the list: a user with no history gets the most popular
 try:
     recs, note = top_recommendations(service, user_id, n, files, prefix, stamp)
 except VerticalsError as err:
     st.error(str(err))
     st.stop()
+heading.subheader(f"Top {n}, most popular" if note else f"Top {n}, reranked")
 if note:
     st.info(note)
 st.dataframe(recommendations_table(recs), hide_index=True, width="stretch",
@@ -179,7 +185,7 @@ st.caption("Score = the share of users who took the item, in percent: with no hi
            + (" This ranker gives the text scores no weight: on its validation data they added nothing"
               " to the other features." if coef and not any(coef.get(f) for f in TEXT_FEATURES) else ""))
 if recs and not note:
-    show_why(recs)
+    show_why(recs, user_id)
 
 st.subheader("History")
 history = service.history(user_id)

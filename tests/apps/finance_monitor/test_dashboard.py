@@ -99,6 +99,7 @@ def test_articles_are_chosen_by_title_and_corrected_in_sight(filled) -> None:
     at = AppTest.from_file(str(SCRIPT), default_timeout=120).run()
     [table] = [d for d in at.dataframe if "tickers" in getattr(d.value, "columns", [])]
     assert list(table.proto.column_order)[:4] == ["title", "topic", "sentiment", "score"]
+    assert json.loads(table.proto.columns)["duplicates"]["label"] == "also told"  # "duplicat…" was clipped
     detail = at.selectbox(key="f-detail")
     assert detail.options[0] == f"{detail.value} — {EVIL}"
     # the sentiment model's words behind its verdict on the lead sentence, shown as text, not markup
@@ -128,6 +129,30 @@ def test_articles_are_chosen_by_title_and_corrected_in_sight(filled) -> None:
     assert "topic: Macro · sentiment: positive (set by an analyst)" in [t.value for t in at.text]
     at.number_input(key="c-id").set_value(9999).run()
     assert "No article with id 9999." in [i.value for i in at.info]
+
+
+def test_corrections_stay_on_the_corrected_article(filled) -> None:
+    """Corrected to neutral, the article leaves the Articles tab's "negative" filter and that
+    tab details another one; the Corrections tab stays on the corrected article (it followed,
+    and a second save changed the other article)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(SCRIPT), default_timeout=120).run()
+    at.selectbox(key="f-sentiment").set_value("negative").run()
+    chosen = at.selectbox(key="f-detail").value
+    assert at.number_input(key="c-id").value is None  # on the Articles tab's article
+    at.selectbox(key=f"c-value-{chosen}-sentiment").set_value("neutral")
+    [save] = [b for b in at.button if b.label == "Save correction"]
+    save.click().run()
+    assert not at.exception, at.exception
+    assert f"Article {chosen}: sentiment set to neutral" in [s.value for s in at.success]
+    assert at.selectbox(key="f-detail").value != chosen, "it left the filter"
+    assert at.number_input(key="c-id").value == chosen
+    assert at.selectbox(key=f"c-value-{chosen}-sentiment").value == "neutral"
+    assert any(t.value.endswith("sentiment: neutral (set by an analyst)") for t in at.text)
+    at.run()  # and it stays there, the field showing its id
+    assert at.number_input(key="c-id").value == chosen
+    assert at.selectbox(key=f"c-value-{chosen}-sentiment").value == "neutral"
 
 
 def test_scraped_html_is_shown_as_text(filled) -> None:
@@ -302,7 +327,10 @@ def test_alerts_and_sources_read_like_the_rest_of_the_page(home, monkeypatch) ->
     assert list(health.value["last_success"]) == ["2026-03-02 09:00", "never"]
     assert list(health.value["last_error_at"]) == ["2026-03-02 08:30", ""]
     labels = {name: column.get("label") for name, column in json.loads(health.proto.columns).items()}
-    assert labels["last_success"] == "last_success (UTC)" and labels["last_error_at"] == "last_error_at (UTC)"
+    assert labels["last_success"] == "last success (UTC)" and labels["last_error_at"] == "last error at (UTC)"
+    # words, not the frame's names (which tests and the CLI's JSON keep)
+    assert (labels["in_config"], labels["last_error"], labels["failures_in_a_row"]) == (
+        "in config", "last error", "failures in a row")
     at.radio(key="trend-kind").set_value("ticker").run()
     assert not at.exception, at.exception
     assert at.multiselect(key="trend-keys-ticker").options == ["NWB"]  # the alert's own label

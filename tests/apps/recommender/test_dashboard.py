@@ -66,16 +66,32 @@ def test_dashboard_shows_history_reranked_list_and_cards(dashboard_env: dict) ->
     assert why.endswith(f"Because {markdown_text(recs['because'][0])}\\.")
     # the chart: what each feature added to the first pick's logit, by readable names
     bars = chart_data(at)
-    assert set(bars["feature"]) <= set(FEATURE_NAMES.values()) and len(bars) == 7
+    # the two text bars are named as the parts of the table's "text interest" they add up to
+    names = {n for f, n in FEATURE_NAMES.items() if f not in ("bi_score", "cross_score")}
+    text = {"text interest: bi-encoder", "text interest: cross-encoder"}
+    assert set(bars["feature"]) == names | text and len(bars) == 7
+    added = bars.set_index("feature")["added to the logit"]
+    assert added[list(text)].sum() == pytest.approx(recs["text interest"][0], abs=0.01)
     logit = np.log(recs["score"][0] / (100 - recs["score"][0]))
     assert baseline + bars["added to the logit"].sum() == pytest.approx(logit, abs=0.01)
     assert [e.label for e in at.expander][:1] == ["rec-ranker v1 (ranker)"]
     assert any("rests on" in w.value for w in at.warning)  # the thin validation, on the card
-    at.selectbox(key="why-item").set_value(2).run()  # any item's breakdown, not only the first's
+    user = at.selectbox[0].value
+    at.selectbox(key=f"why-item-{user}").set_value(2).run()  # any item's breakdown, not only the first's
     why = next(m.value for m in at.markdown if m.value.startswith("**Why"))
     assert markdown_text(recs["title"][2]) in why
     logit = np.log(recs["score"][2] / (100 - recs["score"][2]))
     assert baseline + chart_data(at)["added to the logit"].sum() == pytest.approx(logit, abs=0.01)
+    # another user's "Why this one?" opens on their own first item, not the last user's pick
+    took = pd.read_csv(dashboard_env["VERTICALS_REC_INTERACTIONS"], dtype=str).query("label == '1'")
+    other = next(u for u in at.selectbox[0].options if u != user and u in set(took["user_id"]))
+    at.selectbox[0].select(other).run()
+    assert not at.exception, at.exception
+    first = at.dataframe[0].value["title"][0]
+    picker = at.selectbox(key=f"why-item-{other}")
+    assert picker.value == 0 and picker.options[picker.index] == f"1. {first}"
+    why = next(m.value for m in at.markdown if m.value.startswith("**Why"))
+    assert why.startswith(f"**Why “{markdown_text(first)}”?**")
 
 
 def test_the_batch_jobs_scores_for_the_user_are_shown_beside_the_live_list(
@@ -123,6 +139,8 @@ def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> Non
     at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
     at.selectbox[0].select(at.selectbox[0].options[-1]).run()
     assert not at.exception
+    headers = [h.value for h in at.subheader]
+    assert "Top 10, most popular" in headers and "Top 10, reranked" not in headers
     assert at.info[0].value.startswith("No history yet, so these are the most popular items you have not seen, "
                                        "each item scored by the share of users who took it")
     assert not any("history" in w.value for w in at.warning)
