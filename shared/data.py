@@ -149,6 +149,12 @@ def read_table(
         raise DataError(path, None, "is empty (0 bytes)", f"write the header {columns} and rows below it")
     frame = _read_frame(path)
     frame.columns = [str(c).strip() for c in frame.columns]
+    # subtle: a spreadsheet's "Question,Answer" was refused (found: Question, Answer); a column
+    # named in another case is taken, unless two of its spellings are there
+    for name in [*required, *optional]:
+        spelled = [c for c in frame.columns if c.casefold() == name.casefold()]
+        if name not in frame.columns and len(spelled) == 1:
+            frame = frame.rename(columns={spelled[0]: name})
     missing = [c for c in required if c not in frame.columns]
     if missing and len(frame.columns) == 1 and (wrong := _separated_otherwise(path, frame.columns[0])):
         raise wrong
@@ -312,7 +318,7 @@ def read_text_file(path: str | Path, kind: str = "a text file", fallback: str | 
         if fallback:
             return raw.decode(fallback)
         line = raw[: err.start].count(b"\n") + 1
-        raise DataError(path, line, "not valid UTF-8", "re-save the file as UTF-8") from None
+        raise DataError(path, line, "not valid UTF-8", "re-save the file as UTF-8", unit="line") from None
     except OSError as err:
         raise DataError(path, None, f"cannot read it ({err.strerror})", "check its permissions") from None
 

@@ -16,9 +16,10 @@ class DataError(VerticalsError):
     't.csv, row 3: empty text — fill the cell or drop the row'
     """
 
-    def __init__(self, path: str | Path, row: int | None, problem: str, fix: str = "") -> None:
-        self.path, self.row, self.problem, self.fix = str(path), row, problem, fix
-        where = f"{path}, row {row}" if row is not None else str(path)
+    def __init__(self, path: str | Path, row: int | None, problem: str, fix: str = "", unit: str = "row") -> None:
+        """``unit``: what ``row`` counts, ``"line"`` in a text file (Markdown has no rows)."""
+        self.path, self.row, self.problem, self.fix, self.unit = str(path), row, problem, fix, unit
+        where = f"{path}, {unit} {row}" if row is not None else str(path)
         super().__init__(f"{where}: {problem}" + (f" — {fix}" if fix else ""))
 
 

@@ -8,6 +8,7 @@ exactly its chunks and leave unchanged ones alone.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -17,9 +18,12 @@ from shared import read_table
 from shared.data import file_row, read_text_file
 from shared.errors import DataError
 
+from .markdown import read_markdown
+
 KB_SUFFIXES = (".csv", ".jsonl", ".md", ".markdown")
-_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 CHUNK_WORDS = 50  # the most words a chunk packs (see chunk_document)
+MAX_BAD_LISTED = 10  # a folder's unreadable files named in its error
+_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")  # an HTML tag
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
@@ -78,8 +82,25 @@ def faq_id(question: str) -> str:
     readable = slug(question) if re.search("[a-z]", question.lower()) else ""
     if readable and not any(ch.isalpha() and not ch.isascii() for ch in question):
         return f"faq-{readable}"
-    digest = hashlib.sha1(question.strip().encode("utf-8")).hexdigest()
+    digest = _digest(question)
     return f"faq-{readable}-{digest[:8]}" if readable else f"faq-{digest[:12]}"
+
+
+def faq_ids(rows: list[dict]) -> list[str]:
+    """Each FAQ row's id: its ``id`` cell, else :func:`faq_id` of its question. subtle: two long
+    questions that differ only past the id's 60 characters ("... if I am not the owner?" / "... if
+    I am the owner?") had one id, and the file was refused: those ids end in their question's
+    hash (one question written twice keeps one id, and is refused as a duplicate)."""
+    made = [faq_id(row["question"]) for row in rows]
+    questions: dict[str, set[str]] = {}
+    for made_id, row in zip(made, rows, strict=True):
+        questions.setdefault(made_id, set()).add(row["question"].strip())
+    return [row.get("id") or (f"{made_id}-{_digest(row['question'])[:8]}" if len(questions[made_id]) > 1 else made_id)
+            for made_id, row in zip(made, rows, strict=True)]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.strip().encode("utf-8")).hexdigest()
 
 
 def split_sentences(text: str) -> list[str]:
@@ -135,8 +156,8 @@ def _header(path: Path) -> list[str]:
                         "add a header and rows: question,answer (FAQ) or id,title,text[,url] (articles)")
     if path.suffix.lower() == ".jsonl":
         try:
-            return list(json.loads(first).keys())
-        except (json.JSONDecodeError, AttributeError) as err:
+            return [str(key).lower() for key in json.loads(first)]
+        except (json.JSONDecodeError, AttributeError, TypeError) as err:
             raise DataError(path, row, "not a JSON object", "one JSON object per line") from err
     return [c.strip().strip('"').lower() for c in first.strip().split(",")]
 
@@ -159,16 +180,30 @@ def _check_urls(path: Path, urls: list[str]) -> None:
                             f"got {url!r}", "fix it or leave the cell empty: citations show it to customers")
 
 
+def html_text(text: str) -> str:
+    r"""A cell of HTML, as help-desks export articles, as the text a customer reads (a cell with no
+    tag is left as it is): a block's end ends a paragraph, other tags go, entities are read.
+
+    >>> html_text('<p>Deleting is <b>permanent</b>.</p><p>See the <a href="/x">grace period</a> &amp; more.</p>')
+    'Deleting is permanent.\n\nSee the grace period & more.'
+    """
+    if not _TAG.search(text):
+        return text
+    text = re.sub(r"<br\s*/?>", "\n", text, flags=re.I)
+    text = re.sub(r"</(?:p|div|li|h[1-6]|tr|table|ul|ol|blockquote)\s*>", "\n\n", text, flags=re.I)
+    return re.sub(r"\n{3,}", "\n\n", html.unescape(_TAG.sub("", text))).strip()
+
+
 def load_table_kb(path: Path) -> list[Document]:
     """FAQ CSV (``question,answer``) or KB CSV/JSONL (``id,title,text[,url]``)."""
     columns = _header(path)
     if "question" in columns and "answer" in columns:
         frame = read_table(path, ["question", "answer"], ["id", "url"])
         _check_urls(path, list(frame.get("url", [])))
-        ids = [r.get("id") or faq_id(r["question"]) for r in frame.to_dict("records")]
+        ids = faq_ids(frame.to_dict("records"))
         _check_unique(path, ids)
         return [
-            Document(i, r["question"].strip(), r["answer"].strip(), r.get("url") or "",
+            Document(i, r["question"].strip(), html_text(r["answer"]).strip(), r.get("url") or "",
                      str(path.resolve()), "faq")
             for i, r in zip(ids, frame.to_dict("records"), strict=True)
         ]
@@ -177,82 +212,22 @@ def load_table_kb(path: Path) -> list[Document]:
         _check_urls(path, list(frame.get("url", [])))
         _check_unique(path, list(frame["id"]))
         return [
-            Document(r["id"].strip(), (r.get("title") or r["id"]).strip(), r["text"].strip(),
+            Document(r["id"].strip(), (r.get("title") or r["id"]).strip(), html_text(r["text"]).strip(),
                      r.get("url") or "", str(path.resolve()), "article")
             for r in frame.to_dict("records")
         ]
+    if len(columns) == 1:  # "question;answer": read_table names the separator
+        read_table(path, ["question", "answer"])
     raise DataError(path, None, f"unknown knowledge-base columns {columns}",
-                    "use question,answer (FAQ) or id,title,text[,url] (articles)")
-
-
-def list_items(lines: list[str]) -> list[str]:
-    """Markdown list items as sentences: the marker dropped, wrapped lines joined, a full stop
-    added where the item has none, so ``"1. Remove the packaging"`` is one sentence, not two:
-
-    >>> list_items(["Steps:", "", "1. Open the box", "   and the bag", "2. Fit the pedals", "", "Done."])
-    ['Steps:', '', 'Open the box and the bag.', 'Fit the pedals.', '', 'Done.']
-
-    A marker counts only where a list can start (after a blank line, a heading or an item), so
-    "opened in\n2019. It is" keeps its year.
-    """
-    out: list[str] = []
-    in_item = False
-    for line in lines:
-        starts = not out or not out[-1].strip() or in_item or out[-1].lstrip().startswith("#")
-        if _LIST_MARK.match(line) and starts:
-            _close(out, in_item)
-            out.append(_LIST_MARK.sub("", line).strip())
-            in_item = True
-        elif in_item and line.strip() and not line.lstrip().startswith("#"):
-            out[-1] += " " + line.strip()  # a wrapped item continues
-        else:
-            _close(out, in_item)
-            out.append(line)
-            in_item = False
-    _close(out, in_item)
-    return out
-
-
-def _close(out: list[str], in_item: bool) -> None:
-    if in_item and out[-1] and out[-1][-1] not in ".:;?!":
-        out[-1] += "."
+                    "use question,answer[,id,url] (FAQ) or id,title,text[,url] (articles)")
 
 
 def load_markdown(path: Path, root: Path | None = None) -> Document:
-    """One Markdown file -> one document; the first ``# heading`` is the title, else a YAML
-    front matter's ``title:``, else the file name. The front matter is no text of the document.
-
-    subtle: a front matter ("---\ntitle: Bell and lights rules\ntags: [legal]\n---") was quoted
-    to customers as the answer's first sentence."""
-    raw = read_text_file(path, "a Markdown file")
-    title = path.stem.replace("-", " ").capitalize()
-    if front := re.match(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", raw, re.S):
-        raw = raw[front.end():]
-        if named := re.search(r"^title:\s*[\"']?(.*?)[\"']?\s*$", front.group(1), re.M):
-            title = named.group(1) or title
-    lines, pending = [], ""
-    for line in list_items(raw.splitlines()):
-        if line.startswith("# ") and not lines and not pending:
-            title = line[2:].strip()
-            continue
-        heading = re.match(r"^#+\s*(.*?)\s*$", line)
-        if heading and heading.group(1)[-1:] not in ".?!":
-            # subtle: a label-like subheading ("Validity") leads the section's first sentence
-            # ("Validity: Gift cards are valid for 3 years."): on a line of its own it was
-            # quoted in answers as a sentence ("... in a gift box. Using a gift card.")
-            pending = (f"{pending}.\n\n" if pending else "") + heading.group(1).rstrip(":")
-            continue
-        if heading:  # a question or sentence heading stands alone
-            line = heading.group(1) + "\n"
-        if pending and line.strip():
-            line, pending = f"\n{pending}: {line.strip()}", ""
-        lines.append(re.sub(r"\*\*|__|`", "", line))
-    lines.append(f"\n{pending}." if pending else "")
-    text = "\n".join(lines).strip()
-    if not text:
-        raise DataError(path, None, "the Markdown file has no text", "write some or remove it")
+    """One Markdown file -> one document (:func:`.markdown.read_markdown`); its id is its path
+    under ``root`` without the suffix ("guides/gift-cards"), else its name."""
+    title, text, url = read_markdown(path)
     doc_id = str(path.relative_to(root).with_suffix("")) if root else path.stem
-    return Document(doc_id, title, text, "", str(path.resolve()), "markdown")
+    return Document(doc_id, title, text, url, str(path.resolve()), "markdown")
 
 
 def load_kb(path: str | Path) -> list[Document]:
@@ -260,14 +235,17 @@ def load_kb(path: str | Path) -> list[Document]:
     path = Path(path)
     if not path.exists():
         raise DataError(path, None, "no such file or folder", "check the path")
-    # a folder's hidden files and folders (".git") are no articles; "FAQ.CSV" is one
+    # a folder's hidden files and folders (".git") and its README (notes for whoever keeps the
+    # folder: "run make sync" was quoted to a customer) are no articles; "FAQ.CSV" is one
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in KB_SUFFIXES and p.is_file()
+                   and p.name.lower() not in ("readme.md", "readme.markdown")
                    and not any(part.startswith(".") for part in p.relative_to(path).parts)) if path.is_dir() \
         else [path]
     if not files:
         raise DataError(path, None, "no knowledge-base files found",
                         f"add files ending in {', '.join(KB_SUFFIXES)}")
     docs: list[Document] = []
+    bad: list[DataError] = []
     for file in files:
         try:
             if file.suffix.lower() in (".md", ".markdown"):
@@ -277,11 +255,21 @@ def load_kb(path: str | Path) -> list[Document]:
             else:
                 raise DataError(file, None, f"unsupported file type {file.suffix!r}",
                                 f"use one of {', '.join(KB_SUFFIXES)}")
-        except DataError as err:  # a folder goes in whole or not at all: say so
+        except DataError as err:
             if not path.is_dir():
                 raise
-            raise DataError(err.path, err.row, err.problem, "; ".join(
-                filter(None, [err.fix, f"nothing from {path} was added"]))) from None
+            bad.append(err)
+    # a folder goes in whole or not at all, and says so; subtle: it named its first bad file
+    # only, so a folder of 261 files took a rerun per bad one
+    if len(bad) == 1:
+        err = bad[0]
+        raise DataError(err.path, err.row, err.problem, "; ".join(
+            filter(None, [err.fix, f"nothing from {path} was added"])), err.unit)
+    if bad:
+        listed = " | ".join(str(err) for err in bad[:MAX_BAD_LISTED]) + (
+            f" | and {len(bad) - MAX_BAD_LISTED} more" if len(bad) > MAX_BAD_LISTED else "")
+        raise DataError(path, None, f"{len(bad)} files cannot be read: {listed}",
+                        f"mend them or move them out; nothing from {path} was added")
     first: dict[str, str] = {}
     for doc in docs:  # each file checked its own ids; here two files claim one
         if doc.doc_id in first:
@@ -291,35 +279,56 @@ def load_kb(path: str | Path) -> list[Document]:
     return docs
 
 
-def keep_ids(documents: list[Document], earlier: dict[str, tuple[str, str]], alone: bool) -> list[Document]:
+def keep_ids(documents: list[Document], earlier: dict[str, tuple[str, str, str]], alone: bool) -> list[Document]:
     """Markdown ``documents`` keep the ids they have in the KB (``earlier``: ``{doc_id: (source
-    file, title)}``), so an edited guide replaces its old text: the id of the document read from
-    the same file (a subfolder added on its own keeps "sub/student", not "student"), else, for a
-    file added ``alone``, that of the only document of its file name and title
-    ("guides/gift-cards" for an edited "gift-cards.md"). Another file's document under the same
-    id with another title is not replaced: refused.
+    file, title, text)}``), so an edited guide replaces its old text: the id of the document read
+    from the same file (a subfolder added on its own keeps "sub/student", not "student"), else,
+    for a file added ``alone``, that of the only document of its file name and title whose text
+    it edits ("guides/gift-cards" for an edited "gift-cards.md"). Another file's document under
+    the same id with another title, or a text that is no edit of it, is not replaced: refused.
 
     subtle: added alone (as every dashboard upload is), a guide was a second document, and
     the bot cited the old text beside the new; a subfolder added after its folder took the
-    id "student" from the folder's own student.md and replaced it."""
-    by_file = {source: i for i, (source, _) in earlier.items()}
+    id "student" from the folder's own student.md and replaced it; an unrelated "refunds.md"
+    titled "Refunds" replaced the billing folder's, whose text was lost."""
+    by_file = {source: i for i, (source, _, _) in earlier.items()}
     alone = alone and len(documents) == 1
     kept = []
     for doc in documents:
         if doc.kind == "markdown" and doc.source in by_file:
             doc = replace(doc, doc_id=by_file[doc.source])
         elif doc.kind == "markdown" and alone:
-            named = [i for i, (_, title) in earlier.items()
-                     if (i == doc.doc_id or i.endswith("/" + doc.doc_id)) and title == doc.title]
+            named = [i for i, (_, title, text) in earlier.items()
+                     if (i == doc.doc_id or i.endswith("/" + doc.doc_id)) and title == doc.title
+                     and edits(text, doc.text)]
             doc = replace(doc, doc_id=named[0]) if len(named) == 1 else doc
-        if doc.kind == "markdown" and doc.doc_id in earlier and earlier[doc.doc_id][0] != doc.source \
-                and earlier[doc.doc_id][1] != doc.title:
-            source, title = earlier[doc.doc_id]
-            raise DataError(doc.source, None, f"its document id {doc.doc_id!r} is {title!r} from {source} "
-                            f"already, and this file's title is {doc.title!r}", "rename the file, or remove "
-                            f"that document first (`verticals support kb remove {doc.doc_id}`)")
+        if doc.kind == "markdown" and doc.doc_id in earlier and earlier[doc.doc_id][0] != doc.source:
+            source, title, text = earlier[doc.doc_id]
+            if title != doc.title or not edits(text, doc.text):
+                differs = f"this file's title is {doc.title!r}" if title != doc.title else "this file's text is another"
+                raise DataError(doc.source, None, f"its document id {doc.doc_id!r} is {title!r} from {source} "
+                                f"already, and {differs}", "rename the file, or remove that document first "
+                                f"(`verticals support kb remove {doc.doc_id}`)")
         kept.append(doc)
     return kept
+
+
+def edits(old: str, new: str) -> bool:
+    """Whether ``new`` reads as an edit of ``old``: half the word pairs of the shorter or more
+    are in the other (an edited guide keeps most; another article of the same title, few).
+
+    >>> edits("Refunds go to your card in 5 days.", "Refunds go to your card in 3 days.")
+    True
+    >>> edits("Prepaid credit is refunded as credit.", "Return the Edge box within 30 days for a refund.")
+    False
+    """
+    def pairs(text: str) -> set[tuple[str, str]]:
+        words = re.findall(r"\w+", text.lower())
+        return set(zip(words, words[1:], strict=False))
+
+    old_pairs, new_pairs = pairs(old), pairs(new)
+    shorter = min(len(old_pairs), len(new_pairs))
+    return old == new or (shorter > 0 and len(old_pairs & new_pairs) >= shorter / 2)
 
 
 def read_questions(path: str | Path, known: set[str], kb: str | Path | None = None) -> list[tuple[str, str]]:

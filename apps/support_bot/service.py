@@ -200,6 +200,8 @@ class SupportService:
                   "unchanged": len(change.unchanged), "removed": len(change.deleted),
                   "chunks_indexed": len(change.new_chunks),
                   "chunks_removed": len(change.removed_chunk_ids)}
+        if change.deleted:  # gone from the file or folder: which, not only how many
+            result["removed_ids"] = sorted(change.deleted)
         if change.taken_over:  # the same id came from another file: replaced, and said so
             result["replaced_from_other_files"] = change.taken_over
         return result | self._unlinked_since(linked)

@@ -266,12 +266,12 @@ class SupportStore:
                      "chunks": counts.get(r.doc_id, 0), "hash": r.content_hash,
                      "updated": r.updated} for r in rows]
 
-    def markdown_sources(self) -> dict[str, tuple[str, str]]:
-        """``{doc_id: (source file, title)}`` of every Markdown document."""
+    def markdown_sources(self) -> dict[str, tuple[str, str, str]]:
+        """``{doc_id: (source file, title, text)}`` of every Markdown document."""
         with session_scope(self.engine) as s:
-            rows = s.execute(select(DocumentRow.doc_id, DocumentRow.source, DocumentRow.title)
+            rows = s.execute(select(DocumentRow.doc_id, DocumentRow.source, DocumentRow.title, DocumentRow.text)
                              .where(DocumentRow.kind == "markdown")).all()
-            return {doc_id: (source, title) for doc_id, source, title in rows}
+            return {doc_id: (source, title, text) for doc_id, source, title, text in rows}
 
     def document_count(self) -> int:
         """How many documents the knowledge base holds, counted in the database (nothing loaded)."""

@@ -115,7 +115,7 @@ def test_lora_run_prints_no_library_warnings(tmp_path, toy_files):
         (b"sentence,label\nhi,a\n", "missing column"),
         (b"text,label\nhi,a\nho,a\n", "only 1 class"),
         (b"text,label\nhi,a\n,b\n", "row 3: empty 'text'"),
-        (b"text,label\nhi,a\ncaf\xe9,b\n", "row 3: not valid UTF-8"),
+        (b"text,label\nhi,a\ncaf\xe9,b\n", "line 3: not valid UTF-8"),
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(tmp_path, content, expected):

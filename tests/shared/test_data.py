@@ -50,14 +50,14 @@ def test_arbitrary_bytes_either_parse_or_fail_with_one_line(tmp_path, data):
 def test_non_utf8_names_file_and_row(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes("text,label\nok,a\ncaf\xe9,b\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin.csv, row 3: not valid UTF-8"):
+    with pytest.raises(DataError, match=r"latin.csv, line 3: not valid UTF-8"):
         read_labelled(path)
 
 
 def test_a_text_file_that_is_not_utf8_names_its_line(tmp_path):
     path = tmp_path / "corpus.txt"
     path.write_bytes("first line\nsecond line\ncaf\xe9 third\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"corpus.txt, row 3: not valid UTF-8"):
+    with pytest.raises(DataError, match=r"corpus.txt, line 3: not valid UTF-8"):
         read_texts(path)
     (tmp_path / "folder.txt").mkdir()
     with pytest.raises(DataError, match=r"folder.txt: is a directory, expected a text file — pass a text file"):

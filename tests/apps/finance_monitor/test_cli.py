@@ -326,7 +326,7 @@ def test_a_classes_txt_that_is_not_utf8_is_a_one_line_error(home, tmp_path) -> N
     data = tmp_path / "num.csv"
     data.write_text("text,label\nfoo,0\nbar,1\n")
     assert error_lines(["train", "--sentiment", str(data)]) == [
-        f"error: {tmp_path / 'classes.txt'}, row 1: not valid UTF-8 — re-save the file as UTF-8"]
+        f"error: {tmp_path / 'classes.txt'}, line 1: not valid UTF-8 — re-save the file as UTF-8"]
 
 
 def test_a_bad_model_name_in_the_config_is_refused_before_any_training(home, tmp_path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -584,7 +585,7 @@ def test_a_short_passage_is_quoted_whole_and_subheadings_stand_alone(tmp_path) -
 
 
 def test_list_markers_only_where_a_list_can_start() -> None:
-    from apps.support_bot.knowledge import list_items
+    from apps.support_bot.markdown import list_items
 
     assert list_items(["Our shop opened in", "2019. It is open daily."]) == \
         ["Our shop opened in", "2019. It is open daily."]  # a wrapped year is not a list
@@ -781,11 +782,64 @@ def test_a_folder_skips_hidden_files_and_reads_any_case_of_suffix(tmp_path: Path
     (tmp_path / ".hidden.md").write_text("# Hidden\n\nNot an article.\n")
     (tmp_path / "UPPER.MD").write_text("# Upper\n\nAn article.\n")
     (tmp_path / "FAQ.CSV").write_text("question,answer\nDo you rent bikes?,Yes.\n")
-    assert sorted(d.title for d in load_kb(tmp_path)) == ["Do you rent bikes?", "Upper"]
+    (tmp_path / "README.md").write_text("# Help centre sources\n\nDo not edit files by hand; run make sync.\n")
+    assert sorted(d.title for d in load_kb(tmp_path)) == ["Do you rent bikes?", "Upper"]  # no README
     (tmp_path / "latin.md").write_bytes("# Caf\xe9\n\nCaf\xe9 hours.\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin.md, row 1: not valid UTF-8 — re-save the file as UTF-8; "
+    with pytest.raises(DataError, match=r"latin.md, line 1: not valid UTF-8 — re-save the file as UTF-8; "
                                         rf"nothing from {re.escape(str(tmp_path))} was added$"):
         load_kb(tmp_path)  # a folder goes in whole or not at all, and the error says so
+
+
+def test_a_folder_names_every_file_it_cannot_read(tmp_path: Path) -> None:
+    """It named the first only: one rerun per bad file."""
+    from apps.support_bot.knowledge import load_kb
+
+    (tmp_path / "good.md").write_text("# Good\n\nAn article.\n")
+    (tmp_path / "moved.md").write_text("---\ntitle: Moved\n---\n")
+    (tmp_path / "preise.md").write_bytes("# Preise\n\nAb 5 \u20ac.\n".encode("cp1252"))
+    with pytest.raises(DataError) as caught:
+        load_kb(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path}: 2 files cannot be read: {tmp_path / 'moved.md'}: the Markdown file has no")
+    assert f"{tmp_path / 'preise.md'}, line 3: not valid UTF-8" in message
+    assert message.endswith(f"nothing from {tmp_path} was added")
+
+
+def test_spreadsheet_headers_and_long_faq_questions_are_read(tmp_path: Path) -> None:
+    from apps.support_bot.knowledge import load_table_kb
+
+    faq = tmp_path / "faq.csv"  # as Excel saves it: BOM, CRLF, capitalised header
+    faq.write_bytes("\ufeffQuestion,Answer\r\nDo you rent bikes?,Yes.\r\n".encode())
+    assert [(d.title, d.text) for d in load_table_kb(faq)] == [("Do you rent bikes?", "Yes.")]
+    articles = tmp_path / "kb.jsonl"
+    articles.write_text('{"ID": "kb-1", "Title": "Hours", "Text": "Open 9 to 5."}\n')
+    assert [(d.doc_id, d.title) for d in load_table_kb(articles)] == [("kb-1", "Hours")]
+    semicolons = tmp_path / "semi.csv"
+    semicolons.write_text("question;answer\nDo you rent bikes?;Yes.\n")
+    with pytest.raises(DataError, match="the file is separated by semicolons"):
+        load_table_kb(semicolons)
+    long = "How do I change the billing email address on my account if I am {}the owner?"
+    faq.write_text(f"question,answer\n{long.format('not ')},Ask the owner.\n{long.format('')},In Settings.\n")
+    first, second = (d.doc_id for d in load_table_kb(faq))
+    assert first != second and first.startswith("faq-how-do-i-change-the-billing-email-address")
+    faq.write_text(f"question,answer\n{long.format('')},Ask.\n{long.format('')},Again.\n")
+    with pytest.raises(DataError, match="row 3: duplicate id"):  # one question twice is still refused
+        load_table_kb(faq)
+
+
+def test_html_in_a_kb_export_is_read_as_text(tmp_path: Path) -> None:
+    """A help desk's export was quoted with its tags: "<p>Deleting a workspace is <b>permanent</b>"."""
+    from apps.support_bot.knowledge import load_table_kb
+
+    export = tmp_path / "kb.jsonl"
+    export.write_text(json.dumps({"id": 1003, "title": "Deleting a workspace", "text": (
+        '<p>Deleting a workspace is <b>permanent</b>.</p><p>There is a <a href="https://x.example">7-day '
+        "grace period</a>.</p>")}) + "\n")
+    [doc] = load_table_kb(export)
+    assert doc.text == "Deleting a workspace is permanent.\n\nThere is a 7-day grace period."
+    faq = tmp_path / "faq.csv"
+    faq.write_text("question,answer\nIs 5 < 7?,Yes: 5 < 7 & 7 > 5.\n")  # no tag: as written
+    assert load_table_kb(faq)[0].text == "Yes: 5 < 7 & 7 > 5."
 
 
 def test_a_kb_url_that_is_no_web_address_is_refused_by_its_row(tmp_path: Path) -> None:
@@ -797,3 +851,67 @@ def test_a_kb_url_that_is_no_web_address_is_refused_by_its_row(tmp_path: Path) -
         load_table_kb(articles)
     articles.write_text("id,title,text,url\nkb-w,W,Fine text.,https://x.example/w\nkb-x,,Some text.,\n")
     assert [d.url for d in load_table_kb(articles)] == ["https://x.example/w", ""]
+
+
+def _markdown(tmp_path: Path, text: str, name: str = "invoices.md") -> tuple[str, list[str], str]:
+    """A Markdown file's (title, non-blank text lines, url) as load_markdown reads it."""
+    (tmp_path / name).write_text(text)
+    doc = load_markdown(tmp_path / name)
+    return doc.title, [line for line in doc.text.splitlines() if line.strip()], doc.url
+
+
+def test_markdown_html_comments_and_tags_are_no_text(tmp_path: Path) -> None:
+    title, lines, _ = _markdown(tmp_path, "# Invoices\n\nInvoices are sent <!-- TODO: 8 or 10? --> monthly.\n"
+                                "<!-- TODO: confirm with eng\nwhether it is 8 or 10 -->\n"
+                                "<div class=\"note\">Call <b>us</b><br>today.</div>\n")
+    assert (title, lines) == ("Invoices", ["Invoices are sent monthly.", "Call us today."])
+
+
+def test_markdown_inline_markup_is_read_as_prose(tmp_path: Path) -> None:
+    _, lines, _ = _markdown(tmp_path, (
+        "See [our pricing page](https://x.example/p_(eu)) or [the docs][1], then *Settings* > _Billing_.\n"
+        "![Invoice list screenshot](../images/x.png)\n"
+        "Keep snake_case, `my_var[0]` and 5 * 3 as they are. The secret[^1] is kept [2].\n\n"
+        "> Note: **invoices** are final.\n\n"
+        "## Signing ##\nSign in blue.\n\n"
+        "[1]: https://docs.example\n[2]: https://docs.example/2\n[^1]: The secret is blue.\n"))
+    # subtle: images are dropped, not read as their alt text: "Invoice list screenshot" describes a
+    # picture the chat never shows; a footnote is kept as a sentence, as it often carries a condition
+    assert lines == ["See our pricing page or the docs, then Settings > Billing.",
+                     "Keep snake_case, my_var[0] and 5 * 3 as they are. The secret is kept.",
+                     "Note: invoices are final.", "Signing: Sign in blue.", "The secret is blue."]
+
+
+def test_markdown_pipe_tables_become_a_sentence_a_row(tmp_path: Path) -> None:
+    _, lines, _ = _markdown(tmp_path, "# VAT\n\nRates by country:\n\n| Country | VAT rate | Reverse charge |\n"
+                            "|---------|---------:|:--------------:|\n| Germany | 19% | Yes |\n"
+                            "| France | 20% |  |\nAsk us for others.\n")
+    assert lines == ["Rates by country:", "Country: Germany; VAT rate: 19%; Reverse charge: Yes.",
+                     "Country: France; VAT rate: 20%.", "Ask us for others."]
+
+
+def test_markdown_code_blocks_keep_their_lines_and_nothing_in_them_is_a_heading(tmp_path: Path) -> None:
+    doc_text = ("# Cron jobs\n\n## Install\n\n```bash\n# Download and install\ncurl -fsSL https://get.acme.dev | sh\n"
+                "```\nThen log in.\n\nTo remove one:\n~~~\n- acme cron-jobs delete NAME\n~~~\nIt is gone at once.\n")
+    _, lines, _ = _markdown(tmp_path, doc_text)
+    assert lines == ["Install: # Download and install", "curl -fsSL https://get.acme.dev | sh", "Then log in.",
+                     "To remove one:", "- acme cron-jobs delete NAME", "It is gone at once."]
+    assert "- acme cron-jobs delete NAME" in split_sentences(load_markdown(tmp_path / "invoices.md").text)
+
+
+def test_markdown_title_is_the_first_level_one_heading_before_any_text(tmp_path: Path) -> None:
+    assert _markdown(tmp_path, "---\ntitle: Old name\n---\n\n\n# Setting up two-factor login\n"
+                     "Open Profile > Security.\n")[:2] == ("Setting up two-factor login", ["Open Profile > Security."])
+    assert _markdown(tmp_path, "---\ntitle: Old name\n---\nIntro.\n\n# Later section\nMore.\n")[:2] == \
+        ("Old name", ["Intro.", "Later section: More."])  # a heading after text is a section's
+    assert _markdown(tmp_path, "# Title #\n# Second\nText.\n")[:2] == ("Title", ["Second: Text."])
+    setext = "\nProxy settings\n==============\nUse a proxy.\n\nPorts\n-----\nPort 8080.\n\n---\n\nDone.\n"
+    assert _markdown(tmp_path, setext)[:2] == ("Proxy settings", ["Use a proxy.", "Ports: Port 8080.", "Done."])
+
+
+def test_markdown_front_matter_url_is_the_documents_url(tmp_path: Path) -> None:
+    front = "---\ntitle: Invoices\nurl: {}\n---\nSent monthly.\n"
+    assert _markdown(tmp_path, front.format("https://help.example/billing/invoices"))[2] == \
+        "https://help.example/billing/invoices"
+    assert _markdown(tmp_path, front.format("'http://help.example/x'"))[2] == "http://help.example/x"
+    assert _markdown(tmp_path, front.format("/billing/invoices"))[2] == ""  # no web address: none

@@ -413,7 +413,9 @@ def test_readding_a_changed_document_replaces_its_chunks(bot: SupportService,
     again = bot.kb_add(copy)  # same content from another file: nothing re-embedded or said,
     assert again["unchanged"] == 1 and "replaced_from_other_files" not in again  # but it owns it
     copy.write_text(json.dumps({"id": "kb-other", "title": "Other", "text": "Something else."}))
-    assert bot.kb_add(copy)["removed"] == 1 and "kb-stores" not in {d["id"] for d in bot.kb_list()}
+    removed = bot.kb_add(copy)
+    assert (removed["removed"], removed["removed_ids"]) == (1, ["kb-stores"])
+    assert "kb-stores" not in {d["id"] for d in bot.kb_list()}
 
 
 def test_an_edited_markdown_guide_added_alone_replaces_the_one_its_folder_added(bot: SupportService,
@@ -434,6 +436,20 @@ def test_an_edited_markdown_guide_added_alone_replaces_the_one_its_folder_added(
     other.write_text("# Gift wrapping\n\nWe wrap any order for 3 euros.\n")
     assert bot.kb_add(other)["added"] == 1 and "gift-cards" in {d["id"] for d in bot.kb_list()}
     assert set(bot.retriever.index.ids) == {str(i) for i in bot.store.chunk_ids()}
+
+
+def test_another_article_of_the_same_file_name_and_title_replaces_nothing(bot: SupportService,
+                                                                          tmp_path: Path) -> None:
+    """An unrelated "gift-cards.md" titled "Gift cards" had replaced the folder's guide, whose
+    text was lost; it is a document of its own."""
+    before = " ".join(c.text for c in bot.store.chunks() if c.doc_id == "guides/gift-cards")
+    other = tmp_path / "corporate" / "gift-cards.md"
+    other.parent.mkdir()
+    other.write_text("# Gift cards\n\nCompanies order staff vouchers by invoice, with a minimum of twenty.\n")
+    result = bot.kb_add(other)
+    assert (result["added"], result["updated"]) == (1, 0) and "replaced_from_other_files" not in result
+    assert " ".join(c.text for c in bot.store.chunks() if c.doc_id == "guides/gift-cards") == before
+    assert "staff vouchers" in " ".join(c.text for c in bot.store.chunks() if c.doc_id == "gift-cards")
 
 
 def test_a_subfolder_added_alone_keeps_its_ids_and_another_files_document_is_not_replaced(
@@ -558,11 +574,11 @@ def test_kb_bad_input_is_one_clear_line(tmp_path: Path) -> None:
         load_kb(binary)
     latin = tmp_path / "latin.csv"
     latin.write_bytes("question,answer\nok?,fine\ncaf\xe9?,yes\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin.csv, row 3: not valid UTF-8 — re-save the file as UTF-8"):
+    with pytest.raises(DataError, match=r"latin.csv, line 3: not valid UTF-8 — re-save the file as UTF-8"):
         load_kb(latin)
     (tmp_path / "md").mkdir()
     (tmp_path / "md" / "a.md").write_bytes("# A\n\nok\n\ncaf\xe9\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"a.md, row 5: not valid UTF-8"):
+    with pytest.raises(DataError, match=r"a.md, line 5: not valid UTF-8"):
         load_kb(tmp_path / "md")
     assert len(load_kb(DEMO / "kb")) >= 40
 

@@ -1,0 +1,211 @@
+"""Markdown knowledge-base files read as the plain prose the bot quotes: the title, front matter,
+headings, lists, tables, code blocks and inline markup turned into sentences a customer reads."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from shared.data import read_text_file
+from shared.errors import DataError
+
+_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+
+
+def list_items(lines: list[str]) -> list[str]:
+    """Markdown list items as sentences: the marker dropped, wrapped lines joined, a full stop
+    added where the item has none, so ``"1. Remove the packaging"`` is one sentence, not two:
+
+    >>> list_items(["Steps:", "", "1. Open the box", "   and the bag", "2. Fit the pedals", "", "Done."])
+    ['Steps:', '', 'Open the box and the bag.', 'Fit the pedals.', '', 'Done.']
+
+    A marker counts only where a list can start (after a blank line, a heading or an item), so
+    "opened in\n2019. It is" keeps its year.
+    """
+    out: list[str] = []
+    in_item = False
+    for line in lines:
+        starts = not out or not out[-1].strip() or in_item or out[-1].lstrip().startswith("#")
+        if _LIST_MARK.match(line) and starts:
+            _close(out, in_item)
+            out.append(_LIST_MARK.sub("", line).strip())
+            in_item = True
+        elif in_item and line.strip() and not line.lstrip().startswith("#"):
+            out[-1] += " " + line.strip()  # a wrapped item continues
+        else:
+            _close(out, in_item)
+            out.append(line)
+            in_item = False
+    _close(out, in_item)
+    return out
+
+
+def _close(out: list[str], in_item: bool) -> None:
+    if in_item and out[-1] and out[-1][-1] not in ".:;?!":
+        out[-1] += "."
+
+
+_ATX = re.compile(r"^(#+)\s*(.*?)(?:\s+#+)?\s*$")  # "## Signing ##": level "##", text "Signing"
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")  # |---|:--:|
+_LINKS = [  # (markup, what a customer reads instead), in this order
+    (re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])"), ""),  # an image: the chat shows no picture
+    (re.compile(r"\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)"), r"\1"),  # [text](url), the url may hold (x)
+    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # [text][ref]
+]
+_MARKS = [  # the same, outside code spans
+    (re.compile(r"<((?:https?://|mailto:)[^<>\s]+|[^<>\s@]+@[^<>\s]+)>"), r"\1"),  # <https://x>, <a@b.example>
+    (re.compile(r"<br\s*/?>", re.I), " "),
+    (re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>"), ""),  # other HTML tags; their text stays
+    (re.compile(r"\s*\[(?:\^[^\]]+|\d+)\]"), ""),  # footnote references [^1], bare [2]
+    (re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=[^\s*_])(.+?)(?<=[^\s*_])\1(?![\w*])"), r"\2"),  # *x*, __x__
+    (re.compile(r"\*\*|`"), ""),
+]
+
+
+def _inline(line: str) -> str:
+    """A line without its inline markup; code spans keep their text as written:
+
+    >>> _inline("See ![map](m.png)[our prices](https://x.example/p), *Settings* and `my_var_[0]`[^1] [2].")
+    'See our prices, Settings and my_var_[0].'
+
+    subtle: the bot numbers its citations [1], [2], so a bare "[2]" of the KB read as one of them;
+    emphasis needs a non-word on either side, so snake_case and "5 * 3" stay as they are."""
+    for markup, shown in _LINKS:
+        line = markup.sub(shown, line)
+    parts = re.split(r"(`[^`]*`)", line)  # odd parts are code spans
+    for i in range(0, len(parts), 2):
+        for markup, shown in _MARKS:
+            parts[i] = markup.sub(shown, parts[i])
+    return "".join(part.strip("`") if i % 2 else part for i, part in enumerate(parts))
+
+
+def _cells(row: str) -> list[str]:
+    row = re.sub(r"^\s*\||(?<!\\)\|\s*$", "", row)
+    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", row)]
+
+
+def _tables(lines: list[str]) -> list[str]:
+    """Pipe tables as a sentence a row (a paragraph each), every cell named by its column:
+
+    >>> _tables(["| Country | VAT rate |", "|---|--:|", "| Germany | 19% |", "| France | |", "Next."])
+    ['', 'Country: Germany; VAT rate: 19%.', '', 'Country: France.', '', 'Next.']
+    """
+    out: list[str] = []
+    header: list[str] = []
+    for i, line in enumerate(lines):
+        below = lines[i + 1] if i + 1 < len(lines) else ""
+        if not header and "|" in line and "|" in below and _TABLE_RULE.match(below):
+            header = _cells(line)
+        elif header and "|" in line and _TABLE_RULE.match(line):
+            continue
+        elif header and "|" in line:
+            row = "; ".join(f"{name}: {cell}" if name else cell
+                            for name, cell in zip(header, _cells(line)) if cell)
+            out += ["", row + ("" if row[-1:] in ".!?" else ".")] if row else []
+        else:
+            out += [""] if header else []
+            out.append(line)
+            header = []
+    return out
+
+
+def _setext(lines: list[str]) -> list[str]:
+    """Underlined headings as ``#`` ones (``===`` level 1, ``---`` level 2); thematic breaks dropped:
+
+    >>> _setext(["Proxy", "=====", "Use it.", "", "---", "Ports", "-----", "8080."])
+    ['# Proxy', 'Use it.', '', '', '## Ports', '8080.']
+
+    subtle: a "---" under a paragraph's line underlines a heading; after a blank line it is a break."""
+    out: list[str] = []
+    for line in lines:
+        under = re.match(r"^ {0,3}(=+|-+)\s*$", line)
+        above = out[-1] if out else ""
+        if under and above.strip() and not _LIST_MARK.match(above) and not above.lstrip().startswith("#"):
+            out[-1] = ("# " if under.group(1)[0] == "=" else "## ") + above.strip()
+        elif re.match(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}\s*$", line):
+            out.append("")
+        else:
+            out.append(line)
+    return out
+
+
+def _prose(lines: list[str]) -> list[str]:
+    """Lines outside code blocks with their markup undone: quote markers, link definitions
+    ("[2]: https://...", dropped), footnotes ("[^1]: The secret is blue.", kept as a paragraph: they
+    carry conditions), inline markup, tables, underlined headings and list markers."""
+    out: list[str] = []
+    for line in lines:
+        line = re.sub(r"^ {0,3}(?:> ?)+", "", line)
+        if note := re.match(r"^ {0,3}\[\^[^\]]+\]:\s*(.*)", line):
+            out += ["", _inline(note.group(1))]
+        elif not re.match(r"^ {0,3}\[[^\]]+\]:\s*\S", line):
+            out.append(_inline(line))
+    return list_items(_setext(_tables(out)))
+
+
+def _markdown_lines(lines: list[str]) -> list[tuple[str, bool]]:
+    """``(line, is_code)`` pairs: prose lines as ``_prose`` cleans them; a fenced code block's lines as
+    written, without the fences and their language word, each a paragraph of its own (so nothing in
+    it is a heading or list, and split_sentences keeps each command a sentence of its own)."""
+    out: list[tuple[str, bool]] = []
+    prose: list[str] = []
+    fence = ""
+    for line in lines:
+        if not fence and (mark := _FENCE.match(line)):
+            out += [(p, False) for p in _prose(prose)] + [("", False)]
+            prose, fence = [], mark.group(1)
+        elif fence and re.fullmatch(rf"\s*{fence}{fence[0]}*\s*", line):
+            fence = ""
+        elif fence:
+            out += [(line.strip(), True), ("", False)] if line.strip() else []
+        else:
+            prose.append(line)
+    return out + [(p, False) for p in _prose(prose)]
+
+
+def _front_field(front: str, name: str) -> str:
+    found = re.search(rf"^{name}:\s*[\"']?(.*?)[\"']?\s*$", front, re.M)
+    return found.group(1) if found else ""
+
+
+def read_markdown(path: Path) -> tuple[str, str, str]:
+    """One Markdown file as ``(title, text, url)``, the text plain prose. The title is the first level-1 heading
+    (``# X`` or ``X`` over ``===``) before any text, else a YAML front matter's ``title:``, else the
+    file name; the front matter's ``url:``, a web address, is the document's. The front matter,
+    HTML comments and tags, and Markdown markup are no text of the document (see ``_prose``).
+
+    subtle: a front matter ("---\ntitle: Bell and lights rules\ntags: [legal]\n---") was quoted
+    to customers as the answer's first sentence, and so were "<!-- TODO: confirm with eng -->",
+    "[our pricing page](https://...)" and tables' "|---------|"."""
+    raw = read_text_file(path, "a Markdown file")
+    title, url = path.stem.replace("-", " ").capitalize(), ""
+    if front := re.match(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", raw, re.S):
+        raw = raw[front.end():]
+        title = _front_field(front.group(1), "title") or title
+        url = _front_field(front.group(1), "url")
+        url = url if re.match(r"https?://\S+$", url) else ""
+    # subtle: a comment may span lines, so it goes before the lines are read; a comment's own line with it
+    raw = re.sub(r"^[ \t]*<!--.*?-->[ \t\r]*(?:\n|\Z)|[ \t]*<!--.*?-->", "", raw, flags=re.S | re.M)
+    lines, pending, titled = [], "", False
+    for line, code in _markdown_lines(raw.splitlines()):
+        heading = None if code else _ATX.match(line)
+        if heading and heading.group(1) == "#" and not titled and not pending and not "".join(lines).strip():
+            title, titled = heading.group(2) or title, True
+            continue
+        if heading and heading.group(2)[-1:] not in ".?!":
+            # subtle: a label-like subheading ("Validity") leads the section's first sentence
+            # ("Validity: Gift cards are valid for 3 years."): on a line of its own it was
+            # quoted in answers as a sentence ("... in a gift box. Using a gift card.")
+            pending = (f"{pending}.\n\n" if pending else "") + heading.group(2).rstrip(":")
+            continue
+        if heading:  # a question or sentence heading stands alone
+            line = heading.group(2) + "\n"
+        if pending and line.strip():
+            line, pending = f"\n{pending}: {line.strip()}", ""
+        lines.append(line)
+    lines.append(f"\n{pending}." if pending else "")
+    text = "\n".join(lines).strip()
+    if not text:
+        raise DataError(path, None, "the Markdown file has no text", "write some or remove it")
+    return title, text, url
