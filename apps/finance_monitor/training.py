@@ -49,6 +49,7 @@ class TrainPlan:
     sentiment: Path | None
     topics: Path | None
     test: Path | None = None
+    caveat: str = ""  # what the models' cards should warn of their test scores (the demo's)
 
 
 def default_plan(sentiment: Path | None, topics: Path | None, test: Path | None) -> tuple[TrainPlan, str]:
@@ -152,7 +153,7 @@ def check_sentiment_labels(rows: list[LabelledText], path: str | Path) -> None:
 
 def train_task(column: str, name: str, data: tuple[list[LabelledText], list[LabelledText]],
                config: TrainConfig, test_path: Path, registry: Registry | None = None,
-               lossy: bool = False) -> dict:
+               lossy: bool = False, caveat: str = "") -> dict:
     """Fine-tune and register one model on (train, test) rows, then export its ONNX and int8
     forms, checked on the test texts (classification serves the fastest form that agreed;
     lossless ones only, unless ``lossy``: the config's ``[models] lossy``).
@@ -167,7 +168,8 @@ def train_task(column: str, name: str, data: tuple[list[LabelledText], list[Labe
     registry = registry or get_registry()
     train, test = data
     result = finetune_classifier(train, test, config, name, test_path=str(test_path),
-                                 card_extra={"task": column, "app": "finance_monitor"},
+                                 card_extra={"task": column, "app": "finance_monitor"}
+                                 | ({"warning": caveat} if caveat else {}),
                                  registry=registry, promote=False)
     path = registry.path(name, result.version)
     export_model(path, [r.text for r in (test or train)][:CHECK_TEXTS])
@@ -207,7 +209,7 @@ def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
         test = read_column(plan.test, column, fallback=not both, min_classes=1)
         check_labels_known(test, {r.label for r in rows}, plan.test)
         data[column] = rows, test
-    return [train_task(column, name, data[column], config, plan.test or path, registry, models.lossy)
+    return [train_task(column, name, data[column], config, plan.test or path, registry, models.lossy, plan.caveat)
             for column, path, name in tasks]
 
 

@@ -140,6 +140,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> ModelConfig:
 
     ``FINANCE_TEST_MODELS=/some/dir`` keeps them between runs (a developer's shortcut).
     """
+    from apps.finance_monitor.demo import DEMO_CAVEAT
     from apps.finance_monitor.training import TrainPlan, train_models
     from shared import Registry, TrainConfig
 
@@ -150,7 +151,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> ModelConfig:
         folder = tmp_path_factory.mktemp("finance-data")
         lines = (DATA / "train.csv").read_text().splitlines()
         (folder / "train.csv").write_text("\n".join(lines[:121]) + "\n")
-        plan = TrainPlan(folder / "train.csv", folder / "train.csv", DATA / "test.csv")
+        plan = TrainPlan(folder / "train.csv", folder / "train.csv", DATA / "test.csv", caveat=DEMO_CAVEAT)
         config = TrainConfig(epochs=1, max_length=32, batch_size=16)
         train_models(plan, config, names, registry)
     return ModelConfig(sentiment=str(registry.path(names.sentiment)),

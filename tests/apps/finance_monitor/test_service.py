@@ -376,6 +376,18 @@ def test_a_section_front_page_gives_each_headline_it_links_to(home, server, mode
     assert service.poll_source("front").ingest.new == 0  # the same headlines again: already stored
 
 
+def test_the_demo_models_cards_say_their_scores_say_little(models) -> None:
+    """They scored 1.000 on test headlines that fill the training headlines' templates, and the
+    dashboard showed it as a measurement; a test text the training rows hold is named too."""
+    from pathlib import Path
+
+    from apps.finance_monitor.demo import DEMO_CAVEAT
+
+    warning = json.loads((Path(models.sentiment) / "card.json").read_text())["warning"]
+    assert warning.startswith(DEMO_CAVEAT + "; ")
+    assert warning.endswith("test rows have a text the training rows hold too: their scores are not held out")
+
+
 def test_a_source_that_moved_for_good_says_where(home, server) -> None:
     """A 301 was followed at every poll, and nothing told the operator to update the config."""
     server.routes["/new.xml"] = Route(body=rss([("http://n.test/1", "Acme recalls cars", "")]))
