@@ -6,7 +6,6 @@ only ever shown through ``st.dataframe`` / ``st.text`` / ``st.code``: escaped, n
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -16,6 +15,7 @@ from apps.finance_monitor.corrections import corrections_frame
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.views import (
     ARTICLE_LIMIT,
+    MEASURES,
     AlertView,
     alerts,
     article,
@@ -25,6 +25,7 @@ from apps.finance_monitor.views import (
     open_alert_keys,
     sources,
     topics,
+    trend_chart,
     trend_keys,
     trends_frame,
     webhook_health,
@@ -33,8 +34,6 @@ from shared import VerticalsError
 from shared.ui import explanation_text, markdown_text, page_title, show_model_card
 
 ALERTS_POLL_S = 30  # the Alerts tab looks for new alerts this often by itself
-MEASURES = {"negatives": "negative articles", "negative_share": "negative share",
-            "net_sentiment": "net sentiment", "count": "articles"}
 ARTICLE_TABLE = {  # what the article table shows first on a narrow screen, and how
     "title": st.column_config.TextColumn("title", width="large"),
     "topic": "topic", "sentiment": "sentiment",
@@ -146,21 +145,6 @@ def show_trends(service: FinanceService) -> None:
     chosen = st.multiselect(kind.capitalize(), keys, key=widget,
                             help="Opens on those with open alerts, then the most negative.")
     st.altair_chart(trend_chart(frame[frame["key"].isin(chosen)], kind, metric), width="stretch")
-
-
-def trend_chart(frame: pd.DataFrame, kind: str, metric: str) -> alt.Chart:
-    """One line per key over the windows, on a UTC axis with 24-hour labels. subtle: the
-    browser read naive times as its own local time (a reader in New York saw 09:00 UTC at 09:00
-    on an axis saying UTC) and labelled them "06 PM"."""
-    shown = frame.assign(window=pd.to_datetime(frame["window"]).dt.tz_localize("UTC"))
-    return alt.Chart(shown).mark_line(point=True).encode(
-        x=alt.X("window:T", title="window start (UTC)", scale=alt.Scale(type="utc"),
-                axis=alt.Axis(format="%d %b %H:%M", labelAngle=0)),
-        y=alt.Y(f"{metric}:Q", title=MEASURES[metric]),
-        color=alt.Color("key:N", title=kind),
-        tooltip=[alt.Tooltip("key:N", title=kind),
-                 alt.Tooltip("window:T", title="window start (UTC)", format="%Y-%m-%d %H:%M", formatType="utc"),
-                 alt.Tooltip(f"{metric}:Q", title=MEASURES[metric])])
 
 
 def show_articles(service: FinanceService) -> None:

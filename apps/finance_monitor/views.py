@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, func, or_, select
@@ -28,6 +29,9 @@ from .store import (
     utcnow,
 )
 from .trends import WindowStat, trend_rows
+
+if TYPE_CHECKING:
+    import altair as alt
 
 ARTICLE_COLUMNS = ["id", "published", "source", "title", "topic", "sentiment", "score",
                    "tickers", "duplicates", "url"]
@@ -374,3 +378,24 @@ def webhook_health(engine: Engine, webhooks: tuple[WebhookConfig, ...] = ()) -> 
                           **entry} for url, entry in table.items()],
                         columns=["webhook", "in_config", "number", "format", *blank])
 
+
+# a trend row's measures, as a chart names them
+MEASURES = {"negatives": "negative articles", "negative_share": "negative share",
+            "net_sentiment": "net sentiment", "count": "articles"}
+
+
+def trend_chart(frame: pd.DataFrame, kind: str, metric: str) -> alt.Chart:
+    """One line per key over the windows, on a UTC axis with 24-hour labels. subtle: the
+    browser read naive times as its own local time (a reader in New York saw 09:00 UTC at 09:00
+    on an axis saying UTC) and labelled them "06 PM"."""
+    import altair as alt  # the dashboard's: the CLI reads this module too
+
+    shown = frame.assign(window=pd.to_datetime(frame["window"]).dt.tz_localize("UTC"))
+    return alt.Chart(shown).mark_line(point=True).encode(
+        x=alt.X("window:T", title="window start (UTC)", scale=alt.Scale(type="utc"),
+                axis=alt.Axis(format="%d %b %H:%M", labelAngle=0)),
+        y=alt.Y(f"{metric}:Q", title=MEASURES[metric]),
+        color=alt.Color("key:N", title=kind),
+        tooltip=[alt.Tooltip("key:N", title=kind),
+                 alt.Tooltip("window:T", title="window start (UTC)", format="%Y-%m-%d %H:%M", formatType="utc"),
+                 alt.Tooltip(f"{metric}:Q", title=MEASURES[metric])])

@@ -367,7 +367,7 @@ def test_the_trend_chart_reads_its_times_as_utc_with_24_hour_labels() -> None:
     """The browser read naive times as its own zone's (the axis says UTC) and wrote "06 PM"."""
     import pandas as pd
 
-    from apps.finance_monitor.dashboard import trend_chart
+    from apps.finance_monitor.views import trend_chart
 
     frame = pd.DataFrame({"key": ["Macro"] * 2, "window": pd.to_datetime(["2026-03-02 09:00", "2026-03-02 18:00"]),
                           "count": [1, 2], "negatives": [0, 1], "negative_share": [0.0, 0.5],
