@@ -83,30 +83,39 @@ def leans_wholly(message: str) -> bool:
 
 
 def new_subject(message: str) -> set[str]:
-    """The words an elliptical follow-up brings in, plurals folded: the subject it asks the
-    earlier question of instead. Empty for any other message, and for one with a pronoun, which
-    keeps the earlier subject ("and how long does it take?").
+    """The words a follow-up brings in, plurals folded: for an elliptical one, the subject it
+    asks the earlier question of instead; for one with a pronoun, which keeps the earlier
+    subject, what it asks of it beyond what any question asks ("who can manage it?": "manage";
+    "and how long does it take?": nothing). Empty for any other message.
 
     >>> sorted(new_subject("what about store credit?")), new_subject("and what about Safari?")
     (['credit', 'store'], {'safari'})
-    >>> new_subject("and how much is it?")
-    set()
+    >>> new_subject("and how much is it?"), new_subject("who can manage it?")
+    (set(), {'manage'})
     """
+    if points_back(message):
+        # subtle: "who can manage it?" after a plan question quoted the plan answer again at 0.91,
+        # though the FAQ "Who can manage edge cache?" was found too
+        return word_set(message) - _ANAPHORA - _ASKING - _GENERIC
     opening = _ELLIPSIS.match(message)
-    if not opening or _ANAPHORA & set(re.findall(r"[a-z]+", message.lower())):
-        return set()
-    return word_set(message[opening.end():])
+    return word_set(message[opening.end():]) if opening else set()
+
+
+def points_back(message: str) -> bool:
+    """Whether a message has a pronoun that points back ("who can manage it?")."""
+    return bool(_ANAPHORA & set(re.findall(r"[a-z]+", message.lower())))
 
 
 def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
-    """Whether ``answer`` to an elliptical follow-up only repeats quotes the conversation
-    already gave and names none of the follow-up's new subject: the words of it the earlier
+    """Whether ``answer`` to a follow-up only repeats quotes the conversation already gave and
+    names none of the follow-up's new subject (:func:`new_subject`): the words of it the earlier
     questions did not use ("what about store credit?" after a gift-card answer got the gift-card
     quote again; "what about the Plus plan?" after a Team plan question the Team plan's, which
     says "plan" but never "Plus").
 
-    subtle: only for elliptical follow-ups without a pronoun; "and how long does it take?"
-    after a service answer rightly repeats its "2 working days" without a word of the question.
+    subtle: a pronoun's follow-up that asks only what questions ask ("and how long does it
+    take?") has no new subject: after a service answer it rightly repeats its "2 working days"
+    without a word of the question.
     """
     subject = new_subject(message)
     if not subject or not answer.citations:

@@ -46,6 +46,7 @@ from .questions import (
     leans_wholly,
     names_a_subject,
     new_subject,
+    points_back,
     says_nothing_new,
     separate_questions,
 )
@@ -354,10 +355,14 @@ class SupportService:
             similarity = self._similarity(ranked)
             answer = grounded_answer(query, passages, named_intent(decision), similarity)
             if says_nothing_new(answer, message, earlier):
-                answer = self._naming_answer(query, message, found, earlier, named_intent(decision), similarity)
-                if answer is None:
+                naming = self._naming_answer(query, message, found, earlier, named_intent(decision), similarity)
+                # subtle: a pronoun's follow-up keeps the earlier answer when no passage names what it
+                # asks: handed off, the conversation went quiet, and "who pays for it?" after the
+                # returns answer (its prepaid label says who) lost the next question too
+                if naming is None and not points_back(message):
                     return handoff(decision, reason="a follow-up on a new subject: search found nothing "
                                                     "on it beyond the earlier answer", found=[])
+                answer = naming or answer
             answer = without_repeats(answer, [t.answer for t in earlier])
             if unaddressed := self.shop.unaddressed(message, answer, self.retriever.encode):
                 return handoff(decision, reason=f"asks about {listed(unaddressed)}, which the knowledge base never "
@@ -373,10 +378,11 @@ class SupportService:
 
         subtle: "and what about Safari?" after "which browsers does the clipper support?" got the
         browsers passage again; the next one, found too, names Safari. Every word of the subject:
-        "store credit" is not in the payment passage's "credit cards"."""
+        "store credit" is not in the payment passage's "credit cards". The title counts: a FAQ's
+        question names what its answer may not ("Who can manage edge cache?")."""
         subject = new_subject(message)
-        naming = next((p for p in found if p.dense >= self.bot.threshold and subject <= word_set(p.chunk.text)),
-                      None)
+        naming = next((p for p in found if p.dense >= self.bot.threshold
+                       and subject <= word_set(p.chunk.search_text)), None)
         if naming is None:
             return None
         answer = grounded_answer(query, [naming], intent, similarity)

@@ -305,6 +305,7 @@ def test_an_elliptical_follow_up_that_only_repeats_the_last_answer_says_nothing_
     assert says_nothing_new(again, "what about store credit?", earlier)
     assert not says_nothing_new(again, "and are they exchanged for cash?", earlier)  # names its subject
     assert not says_nothing_new(again, "and how long does it take?", earlier)  # a pronoun keeps the subject
+    assert says_nothing_new(again, "who can use them?", earlier)  # and asks "use" of it: not in the quote
     # the new part of the subject is what the earlier questions did not ask about
     assert not says_nothing_new(again, "what about gift cards?", earlier)  # "gift card" was asked: named
     assert says_nothing_new(again, "what about a valid passport?", earlier)  # "valid" was asked, "passport" not

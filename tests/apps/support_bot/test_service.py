@@ -277,6 +277,26 @@ def test_a_follow_up_whose_subject_another_passage_names_is_answered_from_it(bot
     assert safari.kind is AnswerKind.GROUNDED and "Safari is not supported yet" in safari.text
 
 
+def test_a_pronoun_follow_up_is_answered_from_the_passage_naming_what_it_asks(bot: SupportService,
+                                                                             tmp_path: Path) -> None:
+    """"who can manage it?" after a plan question got the plan answer again (0.91), though the
+    FAQ that answers it was found too; with no such passage, the earlier answer stands (handed
+    off, the conversation went quiet for the next question too)."""
+    (tmp_path / "edge.csv").write_text(
+        "question,answer\n"
+        "Is edge cache included in the Starter plan?,Edge cache is not included in the Starter plan. "
+        "It is part of the Pro and Business plans.\n"
+        "Who can manage edge cache?,Only account owners and admins can turn edge cache on or off in Settings.\n")
+    bot.kb_add(tmp_path / "edge.csv")
+    first = bot.ask("is edge cache included in the Starter plan?")
+    assert "not included in the Starter plan" in first.text
+    manage = bot.ask("who can manage it?", first.conversation_id)
+    assert manage.kind is AnswerKind.GROUNDED and "owners and admins" in manage.text
+    odd = bot.ask("can I paint it?", first.conversation_id)  # no passage names painting
+    reasons = [t.reason for t in bot.agents.handoffs() if t.id == odd.ticket_id]
+    assert not any("beyond the earlier answer" in reason for reason in reasons)
+
+
 def test_a_follow_up_without_a_pronoun_leans_on_the_conversation(bot: SupportService) -> None:
     first = bot.ask("I forgot my password. How do I reset it?")
     link = bot.ask("how long is the link good for?", first.conversation_id)  # alone: nothing
