@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .augment import augment_rows
-from .data import LabelledText, check_labels_known, fingerprint, same_text, split_notes, write_labelled
+from .data import LabelledText, check_labels_known, fingerprint, same_text, write_labelled
 from .errors import DataError, VerticalsError
 from .evaluate import classification_metrics
 from .models import resolve_model
@@ -493,12 +493,6 @@ def finetune_classifier(
         "train_rows": len(train), "history": trained.history, "metrics": metrics,
         **(card_extra or {}),
     }
-    # what makes the test scores mean less than they seem, where every reader of the card sees it
-    # (the CLI has put its notes there already: each is said once)
-    said = card.get("warning", "")
-    if warning := "; ".join([said] * bool(said) + [n for n in (split_notes(train, test) if test else [])
-                                                    if n not in said]):
-        card["warning"] = warning
 
     def write(directory: Path) -> None:
         trained.save(directory)

@@ -32,7 +32,7 @@ FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", 
               "application/x-rss+xml", "application/x-atom+xml")
 # types real feeds are served under too: a feed body under them is read, anything else refused
 MISLABELLED_FEED_TYPES = ("text/plain", "application/octet-stream", "text/html", "")
-_FEED_START = re.compile(rb"\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*)*<(?:rss|feed|rdf:RDF)\b", re.S)
+_FEED_START = re.compile(rb"\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<(?:rss|feed|rdf:RDF)\b", re.S)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 OVERALL_TIMEOUTS = 3  # a request (redirects, headers and body) gets this many timeout_s in all
@@ -432,10 +432,12 @@ class Fetcher:
 
 
 def looks_like_feed(body: bytes) -> bool:
-    """Whether a body is an RSS, Atom or RDF document or a JSON Feed, whatever its server calls it.
+    r"""Whether a body is an RSS, Atom or RDF document or a JSON Feed, whatever its server calls it.
 
     >>> looks_like_feed(b'<?xml version="1.0"?><!-- hi --><rss version="2.0">'), looks_like_feed(b"<html>")
     (True, False)
+    >>> looks_like_feed(b'<?xml version="1.0"?>\n<!DOCTYPE rss PUBLIC "-//Netscape" "x.dtd">\n<rss version="0.91">')
+    True
     """
     body = body.removeprefix(b"\xef\xbb\xbf")
     return bool(_FEED_START.match(body[:4096])) or (

@@ -30,7 +30,8 @@ MAX_TEXT_CHARS = 20_000
 _BOILERPLATE = re.compile(r"\b(?:for subscribers only|subscribe (?:now|today) to|already a subscriber|sign in to "
                           r"(?:continue|read)|we value your privacy|we and our \d+ partners|we use cookies|"
                           r"accept all cookies|cookie settings)\b", re.I)
-_C1 = re.compile("[\x80-\x9f]")  # control characters no text holds: Windows-1252 read as Latin-1
+# the C1 controls no text holds, as the Windows-1252 characters their bytes are ("\x80" -> "€")
+_C1_AS_CP1252 = {code: bytes([code]).decode("cp1252", "ignore") or None for code in range(0x80, 0xA0)}
 MIN_PAGE_WORDS = 8  # a page whose main text is shorter holds no article
 HEADLINE_WORDS = 4  # a front page's link with fewer words is navigation ("Markets", "Read more")
 
@@ -101,6 +102,10 @@ ZONES = {"CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "WET": 0, "WEST": 1, "EET": 2
          "MSK": 3, "HKT": 8, "SGT": 8, "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13}
 
 
+_OFFSET = re.compile(r"\s(?:GMT|UTC)?([+-])(\d{1,2}):?(\d{2})?$")  # " -05:00", " GMT+0100", " +01"
+_RFC822_ZONES = {"UT", "UTC", "GMT", "Z", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT"}
+
+
 def feed_time(stamp: str) -> datetime | None:
     """A feed's date as UTC: RFC 822 ("Tue, 03 Mar 2026 10:00:00 CET") or ISO 8601; a time
     with no zone is UTC's; None when it is neither.
@@ -110,9 +115,12 @@ def feed_time(stamp: str) -> datetime | None:
     >>> feed_time("Tue, 03 Mar 2026 10:00:00").hour, feed_time("2026-03-03T10:00:00+01:00").hour
     (10, 9)
     """
-    stamp = stamp.strip()
-    if (zone := re.search(r"\s([A-Z]{3,4})$", stamp)) and zone[1] in ZONES:
-        stamp = f"{stamp[:zone.start()]} {ZONES[zone[1]]:+03d}00"
+    stamp = _OFFSET.sub(lambda m: f" {m[1]}{int(m[2]):02d}{m[3] or '00'}", stamp.strip())  # "GMT-05:00" -> "-0500"
+    if zone := re.search(r"\s([A-Za-z]{1,5})$", stamp):
+        if zone[1].upper() in ZONES:
+            stamp = f"{stamp[:zone.start()]} {ZONES[zone[1].upper()]:+03d}00"
+        elif zone[1].upper() not in _RFC822_ZONES:
+            return None  # a zone read here as UTC: feedparser's reading, if it has one
     try:
         when = parsedate_to_datetime(stamp)
     except (TypeError, ValueError, IndexError):
@@ -234,7 +242,9 @@ def parse_json_feed(content: bytes, source: str, now: datetime, base_url: str = 
         url = _absolute(str(item.get("url") or item.get("external_url") or ""), base_url)
         text = str(item.get("content_text") or strip_html(str(item.get("content_html") or item.get("summary") or "")))
         title = strip_html(str(item.get("title") or "")) or first_sentence(text)
-        when = feed_time(str(item.get("date_published") or item.get("date_modified") or ""))
+        stamp = str(item.get("date_published") or item.get("date_modified") or "")
+        # a bare date is that day's midnight, or now on the day itself (as a page's: page_time)
+        when = page_time(stamp, now) if re.fullmatch(r"\d{4}-\d\d-\d\d", stamp.strip()) else feed_time(stamp)
         if title:  # one without a link goes on to ingest, which skips and counts it (as a feed's)
             articles.append(RawArticle(url=url, title=title, text=text[:MAX_TEXT_CHARS], source=source,
                                        published=when or now, dated=when is not None))
@@ -249,6 +259,8 @@ def decode_html(content: bytes, charset: str | None = None) -> str:
     'Société'
     >>> decode_html("a €300m “loss”".encode("cp1252"), "iso-8859-1")  # its C1 controls were dropped
     'a €300m “loss”'
+    >>> decode_html("Société\u0092s €300m".encode(), "utf-8")  # one stray control, the rest as written
+    'Société’s €300m'
     """
     text = None
     if charset:
@@ -256,13 +268,9 @@ def decode_html(content: bytes, charset: str | None = None) -> str:
             text = content.decode(charset, errors="replace")
         except LookupError:
             pass  # a charset name Python does not know: guess instead
-    text = decode_file(content) if text is None else text
-    if _C1.search(text):  # subtle: Latin-1 declared (or guessed), Windows-1252 written, as browsers assume
-        try:
-            return content.decode("cp1252")
-        except UnicodeDecodeError:
-            pass
-    return text
+    # subtle: Latin-1 declared (or guessed) and Windows-1252 written, as browsers assume, left C1
+    # controls where "€" and "’" were; mapped one by one, a UTF-8 page's stray one is mended too
+    return (decode_file(content) if text is None else text).translate(_C1_AS_CP1252)
 
 
 def parse_page(content: bytes, url: str, source: str, now: datetime | None = None,
@@ -279,7 +287,7 @@ def parse_page(content: bytes, url: str, source: str, now: datetime | None = Non
     title = (meta.title if meta and meta.title else "") or text.split("\n", 1)[0][:200]
     # subtle: a page of price tables, line by short line, had been stored (and classified) as a story
     if max((len(line.split()) for line in text.splitlines()), default=0) < MIN_PAGE_WORDS or not title:
-        raise FetchError(url, f"no article text found ({len(text.split())} words, no sentence of {MIN_PAGE_WORDS} "
+        raise FetchError(url, f"no article text found ({len(text.split())} words, no paragraph of {MIN_PAGE_WORDS} "
                          'or more): for a front page of headlines set kind = "links" for this source')
     return [RawArticle(url=url, title=title.strip(), text=text.strip()[:MAX_TEXT_CHARS],
                        published=page_time(meta.date if meta else None, now), source=source)]

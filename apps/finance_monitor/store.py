@@ -94,8 +94,10 @@ class UrlTitle(Base):
 
 def merged_into(session: Session, former_id: int) -> int | None:
     """The story a rewording merged away (it had ``former_id``) joined; None when none did."""
+    # subtle: a database made before AUTOINCREMENT may have given that id to a later rewording,
+    # merged away too: the latest merge is the one a reader saw the id of
     return session.scalar(select(ArticleUrl.article_id).join(UrlTitle, UrlTitle.url == ArticleUrl.url)
-                          .where(UrlTitle.former_id == former_id).limit(1))
+                          .where(UrlTitle.former_id == former_id).order_by(ArticleUrl.seen_at.desc()).limit(1))
 
 
 class SourceHealth(Base):

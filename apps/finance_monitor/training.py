@@ -28,7 +28,7 @@ from shared import (
     load_classifier,
     read_table,
 )
-from shared.data import check_labels_known, file_row, is_phrasebank, read_phrasebank, read_text_file
+from shared.data import check_labels_known, file_row, is_phrasebank, read_phrasebank, read_text_file, split_notes
 from shared.export import CHECK_TEXTS
 from shared.registry import check_name
 
@@ -167,9 +167,11 @@ def train_task(column: str, name: str, data: tuple[list[LabelledText], list[Labe
     """
     registry = registry or get_registry()
     train, test = data
+    # what makes the test scores mean less than they seem, on the card as `finetune classify` puts it
+    warning = "; ".join(filter(None, [caveat, *(split_notes(train, test) if test else [])]))
     result = finetune_classifier(train, test, config, name, test_path=str(test_path),
                                  card_extra={"task": column, "app": "finance_monitor"}
-                                 | ({"warning": caveat} if caveat else {}),
+                                 | ({"warning": warning} if warning else {}),
                                  registry=registry, promote=False)
     path = registry.path(name, result.version)
     export_model(path, [r.text for r in (test or train)][:CHECK_TEXTS])

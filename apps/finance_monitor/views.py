@@ -397,5 +397,7 @@ def trend_chart(frame: pd.DataFrame, kind: str, metric: str) -> alt.Chart:
         y=alt.Y(f"{metric}:Q", title=MEASURES[metric]),
         color=alt.Color("key:N", title=kind),
         tooltip=[alt.Tooltip("key:N", title=kind),
-                 alt.Tooltip("window:T", title="window start (UTC)", format="%Y-%m-%d %H:%M", formatType="utc"),
+                 # subtle: a temporal tooltip's format is the browser's local time; the UTC time unit is not
+                 alt.Tooltip("utcyearmonthdatehoursminutes(window):T", title="window start (UTC)",
+                             format="%Y-%m-%d %H:%M"),
                  alt.Tooltip(f"{metric}:Q", title=MEASURES[metric])])

@@ -378,3 +378,5 @@ def test_the_trend_chart_reads_its_times_as_utc_with_24_hour_labels() -> None:
     assert [row["window"] for row in next(iter(spec["datasets"].values()))] == [
         "2026-03-02T09:00:00+00:00", "2026-03-02T18:00:00+00:00"]
     assert spec["encoding"]["y"]["title"] == "negative articles"
+    # a temporal tooltip's format reads the browser's zone: the UTC time unit does not
+    assert spec["encoding"]["tooltip"][1]["timeUnit"] == "utcyearmonthdatehoursminutes"

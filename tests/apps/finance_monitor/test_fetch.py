@@ -330,7 +330,7 @@ def test_html_page_text_is_extracted(server) -> None:
 def test_a_page_without_article_text_is_an_error_not_a_story(server) -> None:
     server.routes["/blank"] = Route(body=b"<html><body><nav>Home</nav></body></html>", ctype="text/html")
     source = SourceConfig("p", server.url("/blank"), kind=SourceKind.PAGE)
-    with pytest.raises(FetchError, match=r"no article text found \(\d words, no sentence of 8 or more\): for a "
+    with pytest.raises(FetchError, match=r"no article text found \(\d words, no paragraph of 8 or more\): for a "
                                          'front page of headlines set kind = "links"'):
         poll_source(Fetcher(fast_fetch()), source)
     # a page of price tables, a short line each, was stored and classified as a story
@@ -339,7 +339,7 @@ def test_a_page_without_article_text_is_an_error_not_a_story(server) -> None:
     prices = (f"<html><head><title>Market data: most active stocks</title></head><body>"
               f"<article><h1>Most active stocks</h1>{rows}</article></body></html>")
     server.routes["/prices"] = Route(body=prices.encode(), ctype="text/html")
-    with pytest.raises(FetchError, match="no sentence of 8 or more"):
+    with pytest.raises(FetchError, match="no paragraph of 8 or more"):
         poll_source(Fetcher(fast_fetch()), SourceConfig("p", server.url("/prices"), kind=SourceKind.PAGE))
 
 
@@ -462,6 +462,9 @@ def test_a_json_feed_is_read_and_its_links_against_the_feed_address(server) -> N
     ("Tue, 03 Mar 2026 10:00:00 EST", "2026-03-03 15:00"),
     ("2026-03-03T10:00:00", "2026-03-03 10:00"),
     ("2026-03-03T10:00:00+02:00", "2026-03-03 08:00"),
+    ("Tue, 03 Mar 2026 10:00:00 -05:00", "2026-03-03 15:00"),  # offsets as Java and others write them
+    ("Tue, 03 Mar 2026 10:00:00 GMT+0100", "2026-03-03 09:00"),
+    ("Tue, 03 Mar 2026 10:00:00 +01", "2026-03-03 09:00"),
 ])
 def test_a_feed_entry_is_dated_as_its_feed_writes_it(stamp, published) -> None:
     doc = (f'<rss version="2.0"><channel><title>t</title><item><title>Acme recalls cars</title>'
