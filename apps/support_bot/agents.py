@@ -13,7 +13,7 @@ from shared.language import language
 
 from .answer import PERSON_REASON
 from .intents import INTENTS
-from .shop import kb_language
+from .shop import KB_LANGUAGE_CHUNKS, kb_language
 
 if TYPE_CHECKING:
     from .service import SupportService
@@ -92,7 +92,7 @@ class AgentDesk:
 
     def kb_language(self) -> str | None:
         """The knowledge base's language, which the bot reads (from the database: loads no model)."""
-        return kb_language(self.store.chunks())
+        return kb_language(self.store.chunks(limit=KB_LANGUAGE_CHUNKS))  # every dashboard rerun: not all
 
     def other_language(self, questions: dict[int, str]) -> dict[int, str]:
         """``{turn id: language}`` of the ``questions`` written in another language than the

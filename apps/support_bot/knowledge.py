@@ -24,6 +24,8 @@ KB_SUFFIXES = (".csv", ".jsonl", ".md", ".markdown")
 CHUNK_WORDS = 50  # the most words a chunk packs (see chunk_document)
 MAX_BAD_LISTED = 10  # a folder's unreadable files named in its error
 _TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")  # an HTML tag
+# a cell written in HTML: a closing tag, or a line break, of HTML's own
+_HTML = re.compile(r"</(?:p|div|span|a|b|i|em|strong|li|ul|ol|h[1-6]|table|tr|td|th|blockquote)\s*>|<br\s*/?>", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
@@ -89,13 +91,15 @@ def faq_id(question: str) -> str:
 def faq_ids(rows: list[dict]) -> list[str]:
     """Each FAQ row's id: its ``id`` cell, else :func:`faq_id` of its question. subtle: two long
     questions that differ only past the id's 60 characters ("... if I am not the owner?" / "... if
-    I am the owner?") had one id, and the file was refused: those ids end in their question's
-    hash (one question written twice keeps one id, and is refused as a duplicate)."""
-    made = [faq_id(row["question"]) for row in rows]
-    questions: dict[str, set[str]] = {}
+    I am the owner?") had one id, and the file was refused: such cut ids end in their question's
+    hash. Any other id is as it was (a template links to it; one question written twice, or
+    with and without its "?", is refused as a duplicate)."""
+    made = [row.get("id") or faq_id(row["question"]) for row in rows]
+    cut: dict[str, set[str]] = {}  # made id -> the questions whose slug it cut
     for made_id, row in zip(made, rows, strict=True):
-        questions.setdefault(made_id, set()).add(row["question"].strip())
-    return [row.get("id") or (f"{made_id}-{_digest(row['question'])[:8]}" if len(questions[made_id]) > 1 else made_id)
+        if not row.get("id") and len(slug(row["question"], limit=10**6)) > len(made_id.removeprefix("faq-")):
+            cut.setdefault(made_id, set()).add(row["question"].strip())
+    return [f"{made_id}-{_digest(row['question'])[:8]}" if len(cut.get(made_id, ())) > 1 else made_id
             for made_id, row in zip(made, rows, strict=True)]
 
 
@@ -156,9 +160,12 @@ def _header(path: Path) -> list[str]:
                         "add a header and rows: question,answer (FAQ) or id,title,text[,url] (articles)")
     if path.suffix.lower() == ".jsonl":
         try:
-            return [str(key).lower() for key in json.loads(first)]
-        except (json.JSONDecodeError, AttributeError, TypeError) as err:
+            record = json.loads(first)
+        except json.JSONDecodeError as err:
             raise DataError(path, row, "not a JSON object", "one JSON object per line") from err
+        if not isinstance(record, dict):
+            raise DataError(path, row, "not a JSON object", "one JSON object per line")
+        return [str(key).lower() for key in record]
     return [c.strip().strip('"').lower() for c in first.strip().split(",")]
 
 
@@ -187,10 +194,11 @@ def html_text(text: str) -> str:
     >>> html_text('<p>Deleting is <b>permanent</b>.</p><p>See the <a href="/x">grace period</a> &amp; more.</p>')
     'Deleting is permanent.\n\nSee the grace period & more.'
     """
-    if not _TAG.search(text):
+    if not _HTML.search(text):  # subtle: "track/<order-number>" and "<your name>" are no tags
         return text
     text = re.sub(r"<br\s*/?>", "\n", text, flags=re.I)
     text = re.sub(r"</(?:p|div|li|h[1-6]|tr|table|ul|ol|blockquote)\s*>", "\n\n", text, flags=re.I)
+    text = re.sub(r"</?(?:td|th|ul|ol|li|table|tr)\b[^<>]*>", " ", text, flags=re.I)  # "Germany</td><td>19%"
     return re.sub(r"\n{3,}", "\n\n", html.unescape(_TAG.sub("", text))).strip()
 
 
@@ -216,7 +224,7 @@ def load_table_kb(path: Path) -> list[Document]:
                      r.get("url") or "", str(path.resolve()), "article")
             for r in frame.to_dict("records")
         ]
-    if len(columns) == 1:  # "question;answer": read_table names the separator
+    if len(columns) == 1 and re.search(r"[;\t|]", columns[0]):  # "question;answer": read_table names the separator
         read_table(path, ["question", "answer"])
     raise DataError(path, None, f"unknown knowledge-base columns {columns}",
                     "use question,answer[,id,url] (FAQ) or id,title,text[,url] (articles)")
@@ -285,7 +293,7 @@ def keep_ids(documents: list[Document], earlier: dict[str, tuple[str, str, str]]
     from the same file (a subfolder added on its own keeps "sub/student", not "student"), else,
     for a file added ``alone``, that of the only document of its file name and title whose text
     it edits ("guides/gift-cards" for an edited "gift-cards.md"). Another file's document under
-    the same id with another title, or a text that is no edit of it, is not replaced: refused.
+    the same id with another title is not replaced: refused.
 
     subtle: added alone (as every dashboard upload is), a guide was a second document, and
     the bot cited the old text beside the new; a subfolder added after its folder took the
@@ -302,33 +310,31 @@ def keep_ids(documents: list[Document], earlier: dict[str, tuple[str, str, str]]
                      if (i == doc.doc_id or i.endswith("/" + doc.doc_id)) and title == doc.title
                      and edits(text, doc.text)]
             doc = replace(doc, doc_id=named[0]) if len(named) == 1 else doc
-        if doc.kind == "markdown" and doc.doc_id in earlier and earlier[doc.doc_id][0] != doc.source:
-            source, title, text = earlier[doc.doc_id]
-            if title != doc.title or not edits(text, doc.text):
-                differs = f"this file's title is {doc.title!r}" if title != doc.title else "this file's text is another"
-                raise DataError(doc.source, None, f"its document id {doc.doc_id!r} is {title!r} from {source} "
-                                f"already, and {differs}", "rename the file, or remove that document first "
-                                f"(`verticals support kb remove {doc.doc_id}`)")
+        if doc.kind == "markdown" and doc.doc_id in earlier and earlier[doc.doc_id][0] != doc.source \
+                and earlier[doc.doc_id][1] != doc.title:
+            source, title, _ = earlier[doc.doc_id]
+            raise DataError(doc.source, None, f"its document id {doc.doc_id!r} is {title!r} from {source} "
+                            f"already, and this file's title is {doc.title!r}", "rename the file, or remove "
+                            f"that document first (`verticals support kb remove {doc.doc_id}`)")
         kept.append(doc)
     return kept
 
 
 def edits(old: str, new: str) -> bool:
-    """Whether ``new`` reads as an edit of ``old``: half the word pairs of the shorter or more
-    are in the other (an edited guide keeps most; another article of the same title, few).
+    """Whether ``new`` reads as an edit of ``old``: half the words (of three letters or more) of
+    the shorter or more are in the other. An edited guide keeps most, however short ("open 9 to 5"
+    -> "open 8 to 6"), and so does one read by an earlier version of the Markdown reader; another
+    article under the same title shares its subject's words only.
 
-    >>> edits("Refunds go to your card in 5 days.", "Refunds go to your card in 3 days.")
+    >>> edits("We are open 9 to 5 on weekdays.", "We are open 8 to 6 on weekdays.")
     True
-    >>> edits("Prepaid credit is refunded as credit.", "Return the Edge box within 30 days for a refund.")
+    >>> edits("Prepaid credit is refunded to your account as credit.",
+    ...       "Return the Edge box within 30 days for a refund to your card.")
     False
     """
-    def pairs(text: str) -> set[tuple[str, str]]:
-        words = re.findall(r"\w+", text.lower())
-        return set(zip(words, words[1:], strict=False))
-
-    old_pairs, new_pairs = pairs(old), pairs(new)
-    shorter = min(len(old_pairs), len(new_pairs))
-    return old == new or (shorter > 0 and len(old_pairs & new_pairs) >= shorter / 2)
+    old_words, new_words = (set(re.findall(r"[^\W\d_]{3,}", text.lower())) for text in (old, new))
+    shorter = min(len(old_words), len(new_words))
+    return old == new or (shorter > 0 and len(old_words & new_words) >= shorter / 2)
 
 
 def read_questions(path: str | Path, known: set[str], kb: str | Path | None = None) -> list[tuple[str, str]]:

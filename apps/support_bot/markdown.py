@@ -48,17 +48,22 @@ def _close(out: list[str], in_item: bool) -> None:
 _ATX = re.compile(r"^(#+)\s*(.*?)(?:\s+#+)?\s*$")  # "## Signing ##": level "##", text "Signing"
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")  # |---|:--:|
+# subtle: every span is capped (or anchored): uncapped, a 100 KB line of "*a " or "![a" (minified
+# CSS pasted into a guide) took 30-40 s, each opening mark scanning the rest of the line
 _LINKS = [  # (markup, what a customer reads instead), in this order
-    (re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])"), ""),  # an image: the chat shows no picture
-    (re.compile(r"\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)"), r"\1"),  # [text](url), the url may hold (x)
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # [text][ref]
+    (re.compile(r"!\[[^\]]{0,500}\](?:\([^)]{0,2000}\)|\[[^\]]{0,200}\])"), ""),  # an image: no picture in chat
+    (re.compile(r"\[([^\]]{0,500})\]\((?:[^()]|\([^()]{0,200}\)){0,2000}\)"), r"\1"),  # [text](url), url may hold (x)
+    (re.compile(r"\[([^\]]{1,500})\]\[[^\]]{0,200}\]"), r"\1"),  # [text][ref]
 ]
 _MARKS = [  # the same, outside code spans
     (re.compile(r"<((?:https?://|mailto:)[^<>\s]+|[^<>\s@]+@[^<>\s]+)>"), r"\1"),  # <https://x>, <a@b.example>
     (re.compile(r"<br\s*/?>", re.I), " "),
+    # a block's tags part its text ("<li>Open the box</li><li>Fit the pedals</li>"); other tags go
+    (re.compile(r"</?(?:p|div|li|ul|ol|table|tr|td|th|h[1-6]|blockquote|details|summary|section)\b[^<>]*>",
+                re.I), " "),
     (re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>"), ""),  # other HTML tags; their text stays
-    (re.compile(r"\s*\[(?:\^[^\]]+|\d+)\]"), ""),  # footnote references [^1], bare [2]
-    (re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=[^\s*_])(.+?)(?<=[^\s*_])\1(?![\w*])"), r"\2"),  # *x*, __x__
+    (re.compile(r"(?<!\s)\s*\[(?:\^[^\]]{1,100}|\d+)\]"), ""),  # footnote references [^1], bare [2]
+    (re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=[^\s*_])(.{1,300}?)(?<=[^\s*_])\1(?![\w*])"), r"\2"),  # *x*, __x__
     (re.compile(r"\*\*|`"), ""),
 ]
 
@@ -71,13 +76,15 @@ def _inline(line: str) -> str:
 
     subtle: the bot numbers its citations [1], [2], so a bare "[2]" of the KB read as one of them;
     emphasis needs a non-word on either side, so snake_case and "5 * 3" stay as they are."""
+    indent = line[:len(line) - len(line.lstrip())]  # a list's nesting: kept as it was
     for markup, shown in _LINKS:
         line = markup.sub(shown, line)
     parts = re.split(r"(`[^`]*`)", line)  # odd parts are code spans
     for i in range(0, len(parts), 2):
         for markup, shown in _MARKS:
             parts[i] = markup.sub(shown, parts[i])
-    return "".join(part.strip("`") if i % 2 else part for i, part in enumerate(parts))
+    # a block's tag opening the line left a space that is no indent
+    return indent + "".join(part.strip("`") if i % 2 else part for i, part in enumerate(parts)).strip()
 
 
 def _cells(row: str) -> list[str]:
@@ -137,7 +144,9 @@ def _prose(lines: list[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
         line = re.sub(r"^ {0,3}(?:> ?)+", "", line)
-        if note := re.match(r"^ {0,3}\[\^[^\]]+\]:\s*(.*)", line):
+        if re.match(r"^ {0,3}([*_])(?:[ \t]*\1){2,}\s*$", line):  # "***", "_ _ _": a break, read as emphasis
+            out.append("")
+        elif note := re.match(r"^ {0,3}\[\^[^\]]+\]:\s*(.*)", line):
             out += ["", _inline(note.group(1))]
         elif not re.match(r"^ {0,3}\[[^\]]+\]:\s*\S", line):
             out.append(_inline(line))
@@ -169,6 +178,30 @@ def _front_field(front: str, name: str) -> str:
     return found.group(1) if found else ""
 
 
+def _without_comments(raw: str) -> str:
+    r"""``raw`` without its HTML comments, a comment's own line with it; an unclosed one runs to the
+    end. subtle: found by a scan, not a lazy regex, which took 18 s on a line of unclosed "<!-- "s.
+
+    >>> _without_comments("A <!-- x -->b\n  <!-- TODO\n -->\nC <!-- open")
+    'Ab\nC'
+    """
+    out, at = [], 0
+    while (start := raw.find("<!--", at)) >= 0:
+        end = raw.find("-->", start + 4)
+        end = len(raw) if end < 0 else end + 3
+        head = raw[at:start]
+        before = head.rstrip(" \t")
+        if before.endswith("\n") or (not before and not out):  # the comment opens its line
+            tail = re.match(r"[ \t\r]*(?:\n|\Z)", raw[end:])
+            if tail:  # and closes it: the line goes
+                out.append(before)
+                at = end + tail.end()
+                continue
+        out.append(before)
+        at = end
+    return "".join(out) + raw[at:]
+
+
 def read_markdown(path: Path) -> tuple[str, str, str]:
     """One Markdown file as ``(title, text, url)``, the text plain prose. The title is the first level-1 heading
     (``# X`` or ``X`` over ``===``) before any text, else a YAML front matter's ``title:``, else the
@@ -186,7 +219,7 @@ def read_markdown(path: Path) -> tuple[str, str, str]:
         url = _front_field(front.group(1), "url")
         url = url if re.match(r"https?://\S+$", url) else ""
     # subtle: a comment may span lines, so it goes before the lines are read; a comment's own line with it
-    raw = re.sub(r"^[ \t]*<!--.*?-->[ \t\r]*(?:\n|\Z)|[ \t]*<!--.*?-->", "", raw, flags=re.S | re.M)
+    raw = _without_comments(raw)
     lines, pending, titled = [], "", False
     for line, code in _markdown_lines(raw.splitlines()):
         heading = None if code else _ATX.match(line)

@@ -381,8 +381,12 @@ class SupportService:
         "store credit" is not in the payment passage's "credit cards". The title counts: a FAQ's
         question names what its answer may not ("Who can manage edge cache?")."""
         subject = new_subject(message)
+        # a pronoun keeps the earlier subject: the passage must name it too ("who can manage it?"
+        # after an edge-cache question: not "Who can manage billing?")
+        about = set().union(*(word_set(t.question) for t in earlier)) if points_back(message) else None
         naming = next((p for p in found if p.dense >= self.bot.threshold
-                       and subject <= word_set(p.chunk.search_text)), None)
+                       and subject <= (words := word_set(p.chunk.search_text))
+                       and (about is None or about & words)), None)
         if naming is None:
             return None
         answer = grounded_answer(query, [naming], intent, similarity)

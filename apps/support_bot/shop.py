@@ -31,10 +31,13 @@ from .spelling import Speller
 ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 8  # CHECKED_WORDS: a question's words beyond stop words
 
 
+KB_LANGUAGE_CHUNKS = 200  # the knowledge base's language is told from its first chunks
+
+
 def kb_language(chunks: Iterable[Chunk]) -> str | None:
     """The language of the knowledge base's chunks (titles too), which the bot reads; None when
     their words are no language's function words (or there are none)."""
-    return language(" ".join([f"{c.title}\n{c.text}" for c in chunks][:200]))
+    return language(" ".join([f"{c.title}\n{c.text}" for c in chunks][:KB_LANGUAGE_CHUNKS]))
 
 
 @dataclass(frozen=True)

@@ -284,15 +284,16 @@ class SupportStore:
             rows = s.scalars(select(DocumentRow).where(DocumentRow.kind == "faq")).all()
             return [(r.doc_id, r.title, r.text) for r in rows]
 
-    def chunks(self, ids: Iterable[int] | None = None) -> list[Chunk]:
-        """Chunks with their document's title and url; all of them when ``ids`` is None."""
+    def chunks(self, ids: Iterable[int] | None = None, limit: int | None = None) -> list[Chunk]:
+        """Chunks with their document's title and url; all of them when ``ids`` is None (the
+        first ``limit`` of them by id, with one)."""
         query = select(ChunkRow, DocumentRow.title, DocumentRow.url).join(
             DocumentRow, DocumentRow.doc_id == ChunkRow.doc_id)
         if ids is not None:
             query = query.where(ChunkRow.id.in_(list(ids)))
         with session_scope(self.engine) as s:
             return [Chunk(c.doc_id, c.ordinal, c.text, title, url, c.id)
-                    for c, title, url in s.execute(query.order_by(ChunkRow.id)).all()]
+                    for c, title, url in s.execute(query.order_by(ChunkRow.id).limit(limit)).all()]
 
     def chunk_stamp(self) -> tuple[int, int | None]:
         """``(count, newest id)`` of the chunks: changes with every knowledge-base change

@@ -916,3 +916,46 @@ def test_markdown_front_matter_url_is_the_documents_url(tmp_path: Path) -> None:
         "https://help.example/billing/invoices"
     assert _markdown(tmp_path, front.format("'http://help.example/x'"))[2] == "http://help.example/x"
     assert _markdown(tmp_path, front.format("/billing/invoices"))[2] == ""  # no web address: none
+
+
+def test_an_edit_is_told_from_another_article_however_short() -> None:
+    """Word pairs refused "open 9 to 5" -> "8 to 6", and a table guide read by the earlier reader."""
+    from apps.support_bot.knowledge import edits
+
+    assert edits("We are open 9 to 5 on weekdays.", "We are open 8 to 6 on weekdays.")
+    assert edits("Returns: 30 days.", "Returns: 14 days.")
+    assert edits("| Country | VAT |\n|---|---|\n| Germany | 19% |", "Country: Germany; VAT: 19%.")
+    assert not edits("Prepaid credit is refunded to your account as credit.",
+                     "Return the Edge box within 30 days for a refund to your card.")
+
+
+def test_html_cells_lose_their_tags_and_placeholders_stay() -> None:
+    from apps.support_bot.knowledge import html_text
+
+    assert html_text("Open https://shop.example/track/<order-number> and enter your postcode.") == \
+        "Open https://shop.example/track/<order-number> and enter your postcode."
+    assert html_text("Text STOP <your name> to 80080.") == "Text STOP <your name> to 80080."
+    assert html_text("<table><tr><td>Germany</td><td>19%</td></tr></table>").split() == ["Germany", "19%"]
+
+
+def test_faq_ids_change_only_where_a_cut_would_clash() -> None:
+    from apps.support_bot.knowledge import faq_ids
+
+    assert faq_ids([{"question": "How do I pay?", "id": "pay"}, {"question": "How do I pay"}]) == \
+        ["pay", "faq-how-do-i-pay"]
+    assert faq_ids([{"question": "How do I reset my password?"}, {"question": "How do I reset my password"}]) == \
+        ["faq-how-do-i-reset-my-password"] * 2  # refused as a duplicate, as before
+
+
+def test_markdown_breaks_blocks_and_long_lines(tmp_path: Path) -> None:
+    import time
+
+    from apps.support_bot.markdown import read_markdown
+
+    page = tmp_path / "p.md"
+    page.write_text("# T\n\nA.\n\n***\n\n<p>One sentence.</p><p>Two sentence.</p>\n")
+    assert read_markdown(page)[1].split() == ["A.", "One", "sentence.", "Two", "sentence."]
+    page.write_text("# T\n\n" + "*a ![a [^a [a](" * 8000 + "\n")  # minified CSS pasted in: 30-40 s a line
+    started = time.monotonic()
+    read_markdown(page)
+    assert time.monotonic() - started < 10
