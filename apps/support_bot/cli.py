@@ -34,11 +34,13 @@ def kb_add(path: Path, as_json: JsonFlag = False) -> None:
 
 
 def _note_unlinked(result: dict) -> dict:
-    """``result``, its ``templates_unlinked`` said on stderr as well."""
+    """``result``, its ``templates_unlinked`` and ``retrain_note`` said on stderr as well."""
     from .service import unlinked_note
 
     if unlinked := result.get("templates_unlinked"):
         print(f"note: {unlinked_note(unlinked)}", file=sys.stderr)
+    if drift := result.get("retrain_note"):
+        print(f"note: {drift}", file=sys.stderr)
     return result
 
 

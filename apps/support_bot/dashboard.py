@@ -267,6 +267,8 @@ def admin(service: SupportService) -> None:
             if taken := result.get("replaced_from_other_files"):
                 st.warning(f"{path.name} replaced documents first added from another file: " + ", ".join(
                     f"{doc} (from {Path(source).name})" for doc, source in taken.items()))
+            if drift := result.get("retrain_note"):
+                st.info(drift[0].upper() + drift[1:] + ".")
     if st.button("Re-index everything"):
         with st.spinner("Re-embedding all chunks…"):
             try:
@@ -300,6 +302,8 @@ def _remove(service: SupportService, doc_ids: list[str]) -> None:
     if unlinked := result.get("templates_unlinked"):
         note = unlinked_note(unlinked)
         flash.append(("warning", note[0].upper() + note[1:] + "."))
+    if drift := result.get("retrain_note"):
+        flash.append(("info", drift[0].upper() + drift[1:] + "."))
     st.session_state["support_kb_flash"] = flash
 
 

@@ -58,6 +58,7 @@ from .store import KbChange, SupportStore, Turn
 
 RERANKER, RETRIEVER = "support-reranker", "support-retriever"
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
+KB_DRIFT = 0.2  # the share of the knowledge base changed since training that asks for a retrain
 
 
 @dataclass
@@ -205,7 +206,28 @@ class SupportService:
             result["removed_ids"] = sorted(change.deleted)
         if change.taken_over:  # the same id came from another file: replaced, and said so
             result["replaced_from_other_files"] = change.taken_over
+        if drift := self.kb_drift():
+            result["retrain_note"] = drift
         return result | self._unlinked_since(linked)
+
+    def kb_drift(self) -> str:
+        """A note when the knowledge base has changed by a fifth or more since the bot was trained
+        (documents added, changed or removed, against the count the intent model's card keeps),
+        "" otherwise or for a card from before the count.
+
+        subtle: the answer floor, the template links and the hand-off calibration are fitted to
+        the KB at training; an operator who replaced the demo's with their own got confident
+        wrong answers, and nothing said to train again."""
+        card = self.intent_card()
+        if not card or not card.get("kb_documents"):
+            return ""
+        trained, documents = card["created"][:19], self.store.documents()
+        changed = sum(d["updated"][:19] > trained for d in documents)  # added or changed since
+        removed = max(card["kb_documents"] - (len(documents) - changed), 0)
+        if changed + removed < KB_DRIFT * card["kb_documents"]:
+            return ""
+        return (f"{changed} of the {len(documents)} documents were added or changed and {removed} removed since "
+                "the bot was trained: run `verticals support train` so its answer floor and templates fit them")
 
     def kb_remove(self, doc_ids: list[str]) -> dict:
         """Remove documents and their vectors: ``{"removed_chunks": n}``, plus the intents whose
@@ -214,7 +236,9 @@ class SupportService:
         removed = self.store.remove_documents(doc_ids)
         retriever.apply(KbChange(removed_chunk_ids=removed))
         self._shop = None
-        return {"removed_chunks": len(removed)} | self._unlinked_since(linked)
+        drift = self.kb_drift()
+        return {"removed_chunks": len(removed)} | ({"retrain_note": drift} if drift else {}) \
+            | self._unlinked_since(linked)
 
     def _linked_templates(self) -> set[str]:
         """The intents whose answer template (a document) the knowledge base holds."""

@@ -298,7 +298,8 @@ class BotTrainer:
                 t for t, d in zip(oos, decisions, strict=True) if d.status is not Status.CONFIDENT])
             self._log(f"calibrated: alpha={bot.alpha} reranker={bot.use_reranker} "
                       f"threshold={bot.threshold:.3f} templates={len(bot.templates)}")
-            return {"bot": asdict(bot), "retrieval_calibration": self.report, "trained_on": inputs}
+            return {"bot": asdict(bot), "retrieval_calibration": self.report, "trained_on": inputs,
+                    "kb_documents": service.store.document_count()}  # what kb_drift measures change by
 
         # the bot settings reach the card through check_links, with the links it checked
         # questions a document answers that no intent links to: the intent model learns them

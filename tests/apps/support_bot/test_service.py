@@ -458,6 +458,22 @@ def test_an_edited_markdown_guide_added_alone_replaces_the_one_its_folder_added(
     assert set(bot.retriever.index.ids) == {str(i) for i in bot.store.chunk_ids()}
 
 
+def test_a_knowledge_base_changed_by_a_fifth_asks_for_training_again(bot: SupportService, tmp_path: Path) -> None:
+    """An operator replaced the demo's KB with their own and got confident wrong answers: the
+    bot's answer floor and templates were fitted to the demo's, and nothing said so."""
+    assert bot.intent_card()["kb_documents"] == bot.kb_count()
+    few = tmp_path / "few.csv"
+    few.write_text("question,answer\nDo you sell helmets for dogs?,No.\n")
+    assert "retrain_note" not in bot.kb_add(few)  # one of 43: a small change
+    many = tmp_path / "many.csv"
+    many.write_text("question,answer\n" + "".join(f"Do you stock part {n}?,Yes: part {n} ships in a day.\n"
+                                                   for n in range(12)))
+    note = bot.kb_add(many)["retrain_note"]
+    assert note.startswith("13 of the 55 documents were added or changed and 0 removed since the bot was trained")
+    assert "verticals support train" in note
+    assert "retrain_note" in bot.kb_remove([d["id"] for d in bot.kb_list()][:3])
+
+
 def test_another_article_of_the_same_file_name_and_title_replaces_nothing(bot: SupportService,
                                                                           tmp_path: Path) -> None:
     """An unrelated "gift-cards.md" titled "Gift cards" had replaced the folder's guide, whose
