@@ -26,7 +26,10 @@ demo: setup
 	$(BIN)/verticals support demo
 	$(BIN)/verticals finance demo
 	$(BIN)/verticals recommend demo
-	$(BIN)/streamlit run apps/home.py --server.headless true --server.address 127.0.0.1 \
+	@echo "the suite: http://127.0.0.1:8501 (Ctrl-C stops it and the finance demo's poller; the models stay)"
+	@# subtle: the poller runs in the background for the finance page; Ctrl-C left it polling
+	trap '$(BIN)/verticals finance demo --stop >/dev/null 2>&1' INT TERM EXIT; \
+	  $(BIN)/streamlit run apps/home.py --server.headless true --server.address 127.0.0.1 \
 	  --browser.gatherUsageStats false --client.toolbarMode minimal
 
 test: setup browser-deps

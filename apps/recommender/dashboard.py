@@ -25,9 +25,6 @@ from shared.ui import markdown_text, page_title, show_model_card
 DEMO = Path(__file__).resolve().parents[2] / "datasets" / "recommender"
 NEW_USER = "(a new user with no history)"
 MOST = 20  # the slider's top
-# the two text bars add up to the table's "text interest": named as its parts (as "text: interest"
-# the cross-encoder's 0.18 read as the table's 1.33, the sum of both)
-BAR_NAMES = FEATURE_NAMES | {"bi_score": "text interest: bi-encoder", "cross_score": "text interest: cross-encoder"}
 
 
 @st.cache_resource(max_entries=1)
@@ -129,7 +126,7 @@ def show_why(recs: list[Recommendation], user_id: str) -> None:
     reason = (f"Because {top.because}." if top.because else
               "No single feature lifted it above an average candidate.")
     st.markdown(f"**Why “{markdown_text(top.title)}”?** {markdown_text(reason)}")
-    parts = pd.DataFrame({"feature": [BAR_NAMES.get(f, f) for f in top.parts],
+    parts = pd.DataFrame({"feature": [FEATURE_NAMES.get(f, f) for f in top.parts],
                           "added to the logit": list(top.parts.values())})
     st.bar_chart(parts.sort_values("added to the logit", ascending=False), x="feature",
                  y="added to the logit", horizontal=True, sort=False)

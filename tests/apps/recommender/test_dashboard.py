@@ -66,10 +66,10 @@ def test_dashboard_shows_history_reranked_list_and_cards(dashboard_env: dict) ->
     assert why.endswith(f"Because {markdown_text(recs['because'][0])}\\.")
     # the chart: what each feature added to the first pick's logit, by readable names
     bars = chart_data(at)
-    # the two text bars are named as the parts of the table's "text interest" they add up to
-    names = {n for f, n in FEATURE_NAMES.items() if f not in ("bi_score", "cross_score")}
-    text = {"text interest: bi-encoder", "text interest: cross-encoder"}
-    assert set(bars["feature"]) == names | text and len(bars) == 7
+    # the two text bars, named by their models, add up to the table's "text interest"
+    text = {"text: bi-encoder", "text: cross-encoder"}
+    assert set(bars["feature"]) == set(FEATURE_NAMES.values()) and text <= set(FEATURE_NAMES.values())
+    assert len(bars) == 7
     added = bars.set_index("feature")["added to the logit"]
     assert added[list(text)].sum() == pytest.approx(recs["text interest"][0], abs=0.01)
     logit = np.log(recs["score"][0] / (100 - recs["score"][0]))
