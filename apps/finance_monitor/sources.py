@@ -32,7 +32,7 @@ _BOILERPLATE = re.compile(r"\b(?:for subscribers only|subscribe (?:now|today) to
                           r"accept all cookies|cookie settings)\b", re.I)
 # the C1 controls no text holds, as the Windows-1252 characters their bytes are ("\x80" -> "€")
 _C1_AS_CP1252 = {code: bytes([code]).decode("cp1252", "ignore") or None for code in range(0x80, 0xA0)}
-MIN_PAGE_WORDS = 8  # a page whose main text is shorter holds no article
+MIN_PAGE_WORDS = 8  # a page whose main text has no paragraph this long holds no article
 HEADLINE_WORDS = 4  # a front page's link with fewer words is navigation ("Markets", "Read more")
 
 
