@@ -45,7 +45,8 @@ def _close(out: list[str], in_item: bool) -> None:
         out[-1] += "."
 
 
-_ATX = re.compile(r"^(#+)\s*(.*?)(?:\s+#+)?\s*$")  # "## Signing ##": level "##", text "Signing"
+# "## Signing ##": level "##", text "Signing"; "#1 bike shop in town" is no heading (a space must follow)
+_ATX = re.compile(r"^(#+)(?!\S)\s*(.*?)(?:\s+#+)?\s*$")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")  # |---|:--:|
 # subtle: every span is capped (or anchored): uncapped, a 100 KB line of "*a " or "![a" (minified
@@ -64,19 +65,28 @@ _MARKS = [  # the same, outside code spans
     (re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>"), ""),  # other HTML tags; their text stays
     (re.compile(r"(?<!\s)\s*\[(?:\^[^\]]{1,100}|\d+)\]"), ""),  # footnote references [^1], bare [2]
     (re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=[^\s*_])(.{1,300}?)(?<=[^\s*_])\1(?![\w*])"), r"\2"),  # *x*, __x__
+    (re.compile(r"~~(?=\S)(.{1,300}?)(?<=\S)~~"), r"\1"),  # ~~struck~~
+    (re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)\[[ xX]\]\s+"), r"\1"),  # a task list's "[ ]" / "[x]"
     (re.compile(r"\*\*|`"), ""),
 ]
+# a backslash escape ("\*", "my\_file", "\[EUR\]") keeps its character as written: hidden from the
+# patterns above in the private-use area, then given back
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_HIDDEN = {0xE000 + code: chr(code) for code in range(0x21, 0x7F)}
 
 
 def _inline(line: str) -> str:
-    """A line without its inline markup; code spans keep their text as written:
+    r"""A line without its inline markup; code spans keep their text as written:
 
     >>> _inline("See ![map](m.png)[our prices](https://x.example/p), *Settings* and `my_var_[0]`[^1] [2].")
     'See our prices, Settings and my_var_[0].'
+    >>> _inline(r"- [x] Pay ~~49~~ 39 euros \[EUR\] for my\_file, not \*all\*.")
+    '- Pay 49 39 euros [EUR] for my_file, not *all*.'
 
     subtle: the bot numbers its citations [1], [2], so a bare "[2]" of the KB read as one of them;
     emphasis needs a non-word on either side, so snake_case and "5 * 3" stay as they are."""
     indent = line[:len(line) - len(line.lstrip())]  # a list's nesting: kept as it was
+    line = _ESCAPED.sub(lambda m: chr(0xE000 + ord(m[1])), line)
     for markup, shown in _LINKS:
         line = markup.sub(shown, line)
     parts = re.split(r"(`[^`]*`)", line)  # odd parts are code spans
@@ -84,7 +94,8 @@ def _inline(line: str) -> str:
         for markup, shown in _MARKS:
             parts[i] = markup.sub(shown, parts[i])
     # a block's tag opening the line left a space that is no indent
-    return indent + "".join(part.strip("`") if i % 2 else part for i, part in enumerate(parts)).strip()
+    return indent + "".join(part.strip("`") if i % 2 else part for i, part in enumerate(parts)).strip() \
+        .translate(_HIDDEN)
 
 
 def _cells(row: str) -> list[str]:
@@ -146,6 +157,8 @@ def _prose(lines: list[str]) -> list[str]:
         line = re.sub(r"^ {0,3}(?:> ?)+", "", line)
         if re.match(r"^ {0,3}([*_])(?:[ \t]*\1){2,}\s*$", line):  # "***", "_ _ _": a break, read as emphasis
             out.append("")
+        elif re.match(r"^\s*\[!(?:NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*$", line, re.I):  # "> [!NOTE]"
+            continue
         elif note := re.match(r"^ {0,3}\[\^[^\]]+\]:\s*(.*)", line):
             out += ["", _inline(note.group(1))]
         elif not re.match(r"^ {0,3}\[[^\]]+\]:\s*\S", line):

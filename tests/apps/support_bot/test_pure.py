@@ -959,3 +959,16 @@ def test_markdown_breaks_blocks_and_long_lines(tmp_path: Path) -> None:
     started = time.monotonic()
     read_markdown(page)
     assert time.monotonic() - started < 10
+
+
+def test_markdown_escapes_strikes_tasks_and_alerts_read_as_written(tmp_path: Path) -> None:
+    from apps.support_bot.markdown import read_markdown
+
+    page = tmp_path / "p.md"
+    page.write_text("#1 bike shop in town\n\n> [!NOTE]\n> Prices in \\[EUR\\].\n\n"
+                    "- [ ] Pay ~~49~~ 39 euros\n- [x] Keep my\\_file\n")
+    title, text, _ = read_markdown(page)
+    assert title == "P"  # "#1" is no heading: CommonMark wants a space
+    assert text.split("\n") == ["#1 bike shop in town", "", "Prices in [EUR].", "", "Pay 49 39 euros.",
+                                 "Keep my_file."]
+
