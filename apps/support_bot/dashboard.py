@@ -261,14 +261,11 @@ def admin(service: SupportService) -> None:
             if before is not None and result["removed"]:  # uploads are kept by file name
                 st.warning(f"{path.name} replaced the earlier upload of that name: the {result['removed']} "
                            "document(s) it held and this file lacks are gone. Give a different file its own name.")
-            if unlinked := result.get("templates_unlinked"):
-                note = unlinked_note(unlinked)
-                st.warning(note[0].upper() + note[1:] + ".")
             if taken := result.get("replaced_from_other_files"):
                 st.warning(f"{path.name} replaced documents first added from another file: " + ", ".join(
                     f"{doc} (from {Path(source).name})" for doc, source in taken.items()))
-            if drift := result.get("retrain_note"):
-                st.info(drift[0].upper() + drift[1:] + ".")
+            for kind, text in kb_notes(result):
+                getattr(st, kind)(text)
     if st.button("Re-index everything"):
         with st.spinner("Re-embedding all chunks…"):
             try:
@@ -289,6 +286,14 @@ def admin(service: SupportService) -> None:
                           args=(service, gone))
 
 
+def kb_notes(result: dict) -> list[tuple[str, str]]:
+    """What a ``kb_add`` / ``kb_remove`` result asks of the admin, as ``(st method, sentence)``:
+    templates it took away (a warning), a knowledge base changed enough to train again (info)."""
+    notes = [("warning", unlinked_note(unlinked))] if (unlinked := result.get("templates_unlinked")) else []
+    notes += [("info", drift)] if (drift := result.get("retrain_note")) else []
+    return [(kind, text[0].upper() + text[1:] + ".") for kind, text in notes]
+
+
 def _remove(service: SupportService, doc_ids: list[str]) -> None:
     """Button callback: remove the picked documents and their vectors, and say what it did."""
     try:
@@ -299,12 +304,7 @@ def _remove(service: SupportService, doc_ids: list[str]) -> None:
     st.session_state["kb-remove"] = []
     flash = [("success", f"Removed {count_of(len(doc_ids), 'document')} "
                          f"({count_of(result['removed_chunks'], 'chunk')} taken out of the index)")]
-    if unlinked := result.get("templates_unlinked"):
-        note = unlinked_note(unlinked)
-        flash.append(("warning", note[0].upper() + note[1:] + "."))
-    if drift := result.get("retrain_note"):
-        flash.append(("info", drift[0].upper() + drift[1:] + "."))
-    st.session_state["support_kb_flash"] = flash
+    st.session_state["support_kb_flash"] = flash + kb_notes(result)
 
 
 def model(service: SupportService) -> None:

@@ -18,12 +18,11 @@ from shared import read_table
 from shared.data import file_row, read_text_file
 from shared.errors import DataError
 
-from .markdown import read_markdown
+from .markdown import HTML_TAG, read_markdown
 
 KB_SUFFIXES = (".csv", ".jsonl", ".md", ".markdown")
 CHUNK_WORDS = 50  # the most words a chunk packs (see chunk_document)
 MAX_BAD_LISTED = 10  # a folder's unreadable files named in its error
-_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")  # an HTML tag
 # a cell written in HTML: a closing tag, or a line break, of HTML's own
 _HTML = re.compile(r"</(?:p|div|span|a|b|i|em|strong|li|ul|ol|h[1-6]|table|tr|td|th|blockquote)\s*>|<br\s*/?>", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -199,7 +198,7 @@ def html_text(text: str) -> str:
     text = re.sub(r"<br\s*/?>", "\n", text, flags=re.I)
     text = re.sub(r"</(?:p|div|li|h[1-6]|tr|table|ul|ol|blockquote)\s*>", "\n\n", text, flags=re.I)
     text = re.sub(r"</?(?:td|th|ul|ol|li|table|tr)\b[^<>]*>", " ", text, flags=re.I)  # "Germany</td><td>19%"
-    return re.sub(r"\n{3,}", "\n\n", html.unescape(_TAG.sub("", text))).strip()
+    return re.sub(r"\n{3,}", "\n\n", html.unescape(HTML_TAG.sub("", text))).strip()
 
 
 def load_table_kb(path: Path) -> list[Document]:

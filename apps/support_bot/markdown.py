@@ -10,6 +10,7 @@ from shared.data import read_text_file
 from shared.errors import DataError
 
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+HTML_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")  # an HTML tag (knowledge's cells use it too)
 
 
 def list_items(lines: list[str]) -> list[str]:
@@ -62,7 +63,7 @@ _MARKS = [  # the same, outside code spans
     # a block's tags part its text ("<li>Open the box</li><li>Fit the pedals</li>"); other tags go
     (re.compile(r"</?(?:p|div|li|ul|ol|table|tr|td|th|h[1-6]|blockquote|details|summary|section)\b[^<>]*>",
                 re.I), " "),
-    (re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>"), ""),  # other HTML tags; their text stays
+    (HTML_TAG, ""),  # other HTML tags; their text stays
     (re.compile(r"(?<!\s)\s*\[(?:\^[^\]]{1,100}|\d+)\]"), ""),  # footnote references [^1], bare [2]
     (re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=[^\s*_])(.{1,300}?)(?<=[^\s*_])\1(?![\w*])"), r"\2"),  # *x*, __x__
     (re.compile(r"~~(?=\S)(.{1,300}?)(?<=\S)~~"), r"\1"),  # ~~struck~~
