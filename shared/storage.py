@@ -184,15 +184,17 @@ def atomic_dir(final_path: str | Path) -> Iterator[Path]:
 
 
 @contextmanager
-def file_lock(path: str | Path, wait: bool = True) -> Iterator[Path]:
+def file_lock(path: str | Path, wait: bool = True, remove: bool = False) -> Iterator[Path]:
     """Hold an OS lock on ``path`` (created if missing) for the block; the holder's pid is
     written into it. ``wait=False`` raises :class:`~shared.errors.LockBusyError` at once
     instead of waiting for another holder.
 
     ``flock`` dies with its process, even on SIGKILL, so a crash never leaves a stale lock.
-    The file itself stays: deleting it would let a later process lock a new file while an
-    earlier one still holds the old. Locks taken twice in one process also exclude each other
-    (each call opens its own descriptor), so threads can share one too.
+    The file stays unless ``remove``: locks named for a dated output would pile up. A removed
+    file is safe because a process that locked it just before it went checks, once locked,
+    that the path still names the file it holds, and starts over if not. Locks taken twice in
+    one process also exclude each other (each call opens its own descriptor), so threads can
+    share one too.
     """
     import fcntl
 
@@ -200,17 +202,33 @@ def file_lock(path: str | Path, wait: bool = True) -> Iterator[Path]:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("a+", encoding="utf-8")
-    try:
+    while True:
+        handle = path.open("a+", encoding="utf-8")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             handle.seek(0)
-            raise LockBusyError(path, handle.read().strip()) from None
+            holder = handle.read().strip()
+            handle.close()
+            raise LockBusyError(path, holder) from None
+        if _names(path, handle):
+            break
+        handle.close()  # its holder removed it while this one waited: lock the new file
+    try:
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
         yield path
     finally:
+        if remove:
+            path.unlink(missing_ok=True)  # while still held: see the docstring
         handle.close()  # closing the descriptor releases the lock
+
+
+def _names(path: Path, handle) -> bool:
+    """Whether ``path`` is still the file open as ``handle``."""
+    try:
+        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False

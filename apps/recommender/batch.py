@@ -6,7 +6,7 @@ to a manifest naming the job. A rerun of the same job skips the parts already th
 final file is assembled from the parts in chunk order and written atomically, so it is
 byte-identical to an uninterrupted run and never appears half-written. One job writes an
 output at a time: a second is refused while the first holds ``.<out>.lock`` (an OS lock,
-released when its process dies).
+released when its process dies; the file goes when the job ends).
 
 On Ray the workers send each part's bytes back and the driver writes it, so workers on other
 machines need no shared output disk (they still read the input files and models at the
@@ -62,7 +62,7 @@ class BatchPlan:
 
     @property
     def lock(self) -> Path:
-        """Held while a job writes ``out`` (:func:`shared.storage.file_lock`; the file stays)."""
+        """Held while a job writes ``out`` (:func:`shared.storage.file_lock`), then removed."""
         return self.out.parent / f".{self.out.name}.lock"
 
     def part(self, index: int) -> Path:
@@ -167,7 +167,7 @@ def run_batch(plan: BatchPlan, score_chunk: ChunkFn, engine: str = "local",
     check_output(plan.out, overwrite)
     with ExitStack() as held:
         try:  # one job per output: two would share, and delete, one work folder
-            held.enter_context(file_lock(plan.lock, wait=False))
+            held.enter_context(file_lock(plan.lock, wait=False, remove=True))
         except LockBusyError as busy:
             raise VerticalsError(f"another scoring job (pid {busy.holder or 'unknown'}) is writing "
                                  f"{plan.out} — wait for it to finish or choose another --out") from None

@@ -128,3 +128,27 @@ def test_a_file_lock_excludes_other_holders_and_names_its_own(tmp_path):
     assert got.is_set()  # ...and gets it once released
     with file_lock(path, wait=False):
         pass
+
+
+def test_a_removed_lock_is_not_held_twice(tmp_path):
+    """A waiter that locked the file just before its holder removed it starts over on a new
+    file, so two holders never overlap."""
+    from shared.storage import file_lock
+
+    path = tmp_path / "out.lock"
+    inside, overlaps = [], []
+
+    def hold():
+        with file_lock(path, remove=True):
+            inside.append(1)
+            overlaps.append(len(inside) > 1)
+            time.sleep(0.01)
+            inside.pop()
+
+    workers = [threading.Thread(target=hold) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert len(overlaps) == 8 and not any(overlaps)
+    assert not path.exists()

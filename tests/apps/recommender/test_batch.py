@@ -76,6 +76,7 @@ def test_a_second_job_on_one_output_is_refused(tmp_path: Path) -> None:
                                  "for it to finish or choose another --out")
     assert not job.work.exists() and not job.out.exists()
     assert run_batch(job, fake_scores).rows == 3 * len(USERS)  # free again once released
+    assert not job.lock.exists()  # nightly outputs are dated: their locks would pile up
 
 
 def test_an_output_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
