@@ -429,7 +429,8 @@ def _mount_apps() -> None:
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning user errors into one line and exit code 1. SIGTERM
+    """Entry point: run the CLI, turning user errors into one line and exit code 1 (and, under
+    ``--json``, into ``{"error": ...}`` on stdout). SIGTERM
     (what cron, systemd and Kubernetes stop a job with) stops a command as Ctrl-C does, saying
     so; its exit code is 143.
 
@@ -446,6 +447,8 @@ def main() -> None:
         app()
     except VerticalsError as err:
         print(f"error: {err}", file=sys.stderr)
+        if "--json" in sys.argv[1:]:  # a script reading stdout gets the error too
+            print(json.dumps({"error": str(err)}))
         sys.exit(1)
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)

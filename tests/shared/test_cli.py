@@ -183,7 +183,9 @@ def test_explain_a_cross_encoder_needs_the_pair(tmp_path, full_model, session_re
 
 def test_missing_model_names_what_to_do(tmp_path):
     done = run_cli(tmp_path, "models", "export", "nope")
-    assert done.returncode == 1 and "model 'nope' not found" in done.stderr
+    assert done.returncode == 1 and "model 'nope' not found" in done.stderr and not done.stdout
+    done = run_cli(tmp_path, "models", "show", "nope", "--json")  # a script piping --json gets it too
+    assert done.returncode == 1 and json.loads(done.stdout)["error"] == done.stderr.strip().removeprefix("error: ")
 
 
 def test_cross_encoder_export_is_checked_on_pairs(tmp_path):
