@@ -64,7 +64,8 @@ _MARKS = [  # the same, outside code spans
     (re.compile(r"</?(?:p|div|li|ul|ol|table|tr|td|th|h[1-6]|blockquote|details|summary|section)\b[^<>]*>",
                 re.I), " "),
     (HTML_TAG, ""),  # other HTML tags; their text stays
-    (re.compile(r"(?<!\s)\s*\[(?:\^[^\]]{1,100}|\d+)\]"), ""),  # footnote references [^1], bare [2]
+    # footnote references [^1]; a bare [2] glued to its word ("blue.[2]"): "press [2] for billing" stays
+    (re.compile(r"(?<!\s)\s*\[\^[^\]]{1,100}\]|(?<=[^\s\[])\[\d+\]"), ""),
     (re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=[^\s*_])(.{1,300}?)(?<=[^\s*_])\1(?![\w*])"), r"\2"),  # *x*, __x__
     (re.compile(r"~~(?=\S)(.{1,300}?)(?<=\S)~~"), r"\1"),  # ~~struck~~
     (re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)\[[ xX]\]\s+"), r"\1"),  # a task list's "[ ]" / "[x]"
@@ -79,12 +80,13 @@ _HIDDEN = {0xE000 + code: chr(code) for code in range(0x21, 0x7F)}
 def _inline(line: str) -> str:
     r"""A line without its inline markup; code spans keep their text as written:
 
-    >>> _inline("See ![map](m.png)[our prices](https://x.example/p), *Settings* and `my_var_[0]`[^1] [2].")
-    'See our prices, Settings and my_var_[0].'
+    >>> _inline("See ![map](m.png)[our prices](https://x.example/p), *Settings* and `my_var_[0]`[^1].[2] Press [1].")
+    'See our prices, Settings and my_var_[0]. Press [1].'
     >>> _inline(r"- [x] Pay ~~49~~ 39 euros \[EUR\] for my\_file, not \*all\*.")
     '- Pay 49 39 euros [EUR] for my_file, not *all*.'
 
-    subtle: the bot numbers its citations [1], [2], so a bare "[2]" of the KB read as one of them;
+    subtle: the bot numbers its citations [1], [2], so a bare "[2]" glued to a word (a citation
+    copied from elsewhere) read as one of them; "press [2] for billing" means the key;
     emphasis needs a non-word on either side, so snake_case and "5 * 3" stay as they are."""
     indent = line[:len(line) - len(line.lstrip())]  # a list's nesting: kept as it was
     line = _ESCAPED.sub(lambda m: chr(0xE000 + ord(m[1])), line)
@@ -151,11 +153,14 @@ def _setext(lines: list[str]) -> list[str]:
 
 def _prose(lines: list[str]) -> list[str]:
     """Lines outside code blocks with their markup undone: quote markers, link definitions
-    ("[2]: https://...", dropped), footnotes ("[^1]: The secret is blue.", kept as a paragraph: they
+    ("[2]: https://...", dropped, and "[2]" where it is used), footnotes ("[^1]: The secret is blue.", kept as a paragraph: they
     carry conditions), inline markup, tables, underlined headings and list markers."""
     out: list[str] = []
+    cited = "|".join(re.findall(r"^ {0,3}(?:> ?)*\[(\d+)\]:\s*\S", "\n".join(lines), re.M))
     for line in lines:
         line = re.sub(r"^ {0,3}(?:> ?)+", "", line)
+        if cited:  # "is kept [2]." where the document defines [2]: a link to it, in a chat a stray mark
+            line = re.sub(rf"(?<=\S)\s+\[(?:{cited})\](?![(\[:])", "", line)
         if re.match(r"^ {0,3}([*_])(?:[ \t]*\1){2,}\s*$", line):  # "***", "_ _ _": a break, read as emphasis
             out.append("")
         elif re.match(r"^\s*\[!(?:NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*$", line, re.I):  # "> [!NOTE]"

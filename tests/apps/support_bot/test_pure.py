@@ -883,6 +883,12 @@ def test_markdown_inline_markup_is_read_as_prose(tmp_path: Path) -> None:
                      "Note: invoices are final.", "Signing: Sign in blue.", "The secret is blue."]
 
 
+def test_markdown_keeps_a_bracketed_number_that_is_no_citation(tmp_path: Path) -> None:
+    """A phone menu's "[2]" was dropped as a citation mark: "press for billing"."""
+    _, lines, _ = _markdown(tmp_path, "# Phone\n\nCall us and press [2] for billing.\nIt is free.[3]\n")
+    assert lines == ["Call us and press [2] for billing.", "It is free."]
+
+
 def test_markdown_pipe_tables_become_a_sentence_a_row(tmp_path: Path) -> None:
     _, lines, _ = _markdown(tmp_path, "# VAT\n\nRates by country:\n\n| Country | VAT rate | Reverse charge |\n"
                             "|---------|---------:|:--------------:|\n| Germany | 19% | Yes |\n"
