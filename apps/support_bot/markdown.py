@@ -49,6 +49,7 @@ def _close(out: list[str], in_item: bool) -> None:
 # "## Signing ##": level "##", text "Signing"; "#1 bike shop in town" is no heading (a space must follow)
 _ATX = re.compile(r"^(#+)(?!\S)\s*(.*?)(?:\s+#+)?\s*$")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_QUOTE = re.compile(r"^ {0,3}(?:> ?)+")  # a blockquote's markers
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")  # |---|:--:|
 # subtle: every span is capped (or anchored): uncapped, a 100 KB line of "*a " or "![a" (minified
 # CSS pasted into a guide) took 30-40 s, each opening mark scanning the rest of the line
@@ -158,7 +159,7 @@ def _prose(lines: list[str]) -> list[str]:
     out: list[str] = []
     cited = "|".join(re.findall(r"^ {0,3}(?:> ?)*\[(\d+)\]:\s*\S", "\n".join(lines), re.M))
     for line in lines:
-        line = re.sub(r"^ {0,3}(?:> ?)+", "", line)
+        line = _QUOTE.sub("", line)
         if cited:  # "is kept [2]." where the document defines [2]: a link to it, in a chat a stray mark
             line = re.sub(rf"(?<=\S)\s+\[(?:{cited})\](?![(\[:])", "", line)
         if re.match(r"^ {0,3}([*_])(?:[ \t]*\1){2,}\s*$", line):  # "***", "_ _ _": a break, read as emphasis
@@ -180,13 +181,14 @@ def _markdown_lines(lines: list[str]) -> list[tuple[str, bool]]:
     prose: list[str] = []
     fence = ""
     for line in lines:
-        if not fence and (mark := _FENCE.match(line)):
+        bare = _QUOTE.sub("", line)  # a fence may sit in a quote ("> ```")
+        if not fence and (mark := _FENCE.match(bare)):
             out += [(p, False) for p in _prose(prose)] + [("", False)]
             prose, fence = [], mark.group(1)
-        elif fence and re.fullmatch(rf"\s*{fence}{fence[0]}*\s*", line):
+        elif fence and re.fullmatch(rf"\s*{fence}{fence[0]}*\s*", bare):
             fence = ""
         elif fence:
-            out += [(line.strip(), True), ("", False)] if line.strip() else []
+            out += [(bare.strip(), True), ("", False)] if bare.strip() else []
         else:
             prose.append(line)
     return out + [(p, False) for p in _prose(prose)]

@@ -883,6 +883,13 @@ def test_markdown_inline_markup_is_read_as_prose(tmp_path: Path) -> None:
                      "Note: invoices are final.", "Signing: Sign in blue.", "The secret is blue."]
 
 
+def test_markdown_reads_a_code_fence_inside_a_quote_as_code(tmp_path: Path) -> None:
+    """A fence under "> " was read as prose: "```bash # Download ..." ran into one sentence."""
+    _, lines, _ = _markdown(tmp_path, "# Install\n\n> Run:\n>\n> ```bash\n> # Download it\n> acme install\n> ```\n"
+                                      "> Then log in.\n")
+    assert lines == ["Run:", "# Download it", "acme install", "Then log in."]
+
+
 def test_markdown_keeps_a_bracketed_number_that_is_no_citation(tmp_path: Path) -> None:
     """A phone menu's "[2]" was dropped as a citation mark: "press for billing"."""
     _, lines, _ = _markdown(tmp_path, "# Phone\n\nCall us and press [2] for billing.\nIt is free.[3]\n")
