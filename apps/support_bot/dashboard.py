@@ -10,7 +10,7 @@ from urllib.parse import quote, urlsplit
 import pandas as pd
 import streamlit as st
 
-from apps.support_bot.answer import PERSON_REASON, Citation
+from apps.support_bot.answer import PERSON_REASON, PERSON_TEXT, Citation
 from apps.support_bot.desk import KIND_WORDS, gaps, handoffs
 from apps.support_bot.knowledge import KB_SUFFIXES
 from apps.support_bot.service import BotSettings, SupportService, serving_stamp, unlinked_note
@@ -61,9 +61,7 @@ def show_answer(message: dict, service: SupportService) -> None:
         if votable:
             vote_buttons(service, turn, message.get("feedback"))
         return
-    # a hand-off rebuilt from the record has no reason stored: no confidence rather than a wrong one
-    judged = message["kind"] in ("template", "grounded", "handoff") and message.get("reason") != PERSON_REASON \
-        and not (message["kind"] == "handoff" and message.get("restored"))
+    judged = message["kind"] in ("template", "grounded", "handoff") and message.get("reason") != PERSON_REASON
     # a request for a person, a greeting or a wait was not judged: no confidence to show
     st.caption(KIND_WORDS.get(message["kind"], message["kind"])
                + (f" · confidence {message['confidence']:.2f}" if judged else ""))
@@ -144,8 +142,11 @@ def restored(service: SupportService, cid: str) -> list[dict]:
             messages.append({"role": "user", "text": t.question, "turn_id": t.id})
         # [n] as the answer's text numbers it: a chunk removed since leaves its number out, not shifted
         cited = [(n, chunks[i]) for n, i in enumerate(t.sources, 1) if i in chunks]
+        # a hand-off's reason is not stored with its turn, but the bot's words say whether it was asked
+        asked = t.kind == "handoff" and PERSON_TEXT.split(" (")[0] in t.answer
         messages.append({"role": "assistant", "text": t.answer, "kind": t.kind, "confidence": t.confidence,
-                         "intent": t.intent, "turn_id": t.id, "restored": True, "citations": [
+                         "intent": t.intent, "turn_id": t.id, "reason": PERSON_REASON if asked else None,
+                         "citations": [
                              vars(Citation(n, c.chunk_id, c.doc_id, c.title, c.url, c.text)) for n, c in cited]})
     return messages
 

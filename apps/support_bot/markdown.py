@@ -154,8 +154,9 @@ def _setext(lines: list[str]) -> list[str]:
 
 def _prose(lines: list[str]) -> list[str]:
     """Lines outside code blocks with their markup undone: quote markers, link definitions
-    ("[2]: https://...", dropped, and "[2]" where it is used), footnotes ("[^1]: The secret is blue.", kept as a paragraph: they
-    carry conditions), inline markup, tables, underlined headings and list markers."""
+    ("[2]: https://...", dropped, and "[2]" where it is used), footnotes ("[^1]: The secret is
+    blue.", kept as a paragraph: they carry conditions), inline markup, tables, underlined
+    headings and list markers."""
     out: list[str] = []
     cited = "|".join(re.findall(r"^ {0,3}(?:> ?)*\[(\d+)\]:\s*\S", "\n".join(lines), re.M))
     for line in lines:

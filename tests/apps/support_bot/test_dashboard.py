@@ -130,6 +130,9 @@ def test_the_address_brings_a_conversation_back(bot_home: Path) -> None:
     assert [m.name for m in again.chat_message] == ["user", "assistant", "user", "assistant", "agent"]
     assert _agent_messages(again) == ["The final ended 2-1."]
     assert [e.label for e in again.expander if e.label.startswith("[1]")]  # the citation, rebuilt
+    # the unsure hand-off keeps its confidence, as before the reload
+    assert [c.value for c in again.caption if c.value.startswith("handed off")] == \
+        [c.value for c in at.caption if c.value.startswith("handed off")] != ["handed off"]
     _button(again, "New conversation").click().run()
     assert "c" not in again.query_params and [m.name for m in again.chat_message] == ["assistant"]
 
