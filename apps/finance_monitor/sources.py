@@ -202,11 +202,18 @@ def _codec(charset: str) -> str | None:
 
 def _entry_text(entry: dict, field: str) -> str:
     """An entry's title or summary as plain text. subtle: feedparser has already unescaped one
-    marked as plain text; stripped as HTML, "AT&amp;T &lt;T&gt; slides" lost its ticker."""
+    marked as plain text; stripped as HTML, "AT&amp;T &lt;T&gt; slides" lost its ticker. Only
+    the common tags, in lower case, go from such text ("Acme &lt;b&gt;sinks&lt;/b&gt;")."""
     value = entry.get(field) or ""
     if (entry.get(f"{field}_detail") or {}).get("type") == "text/plain":
+        value = _ESCAPED_TAG.sub(lambda tag: " " if tag[1] in ("p", "br", "div") else "", value)
         return re.sub(r"\s+", " ", value).strip()
     return strip_html(value)
+
+
+# subtle: tickers are written in upper case ("<T>", "<AAPL.O>"), markup that a feed escaped by
+# mistake in lower case: only the latter goes
+_ESCAPED_TAG = re.compile(r"</?(a|b|br|div|em|font|i|p|span|strong|sub|sup|u)(?:\s[^<>]*)?/?>")
 
 
 def first_sentence(text: str) -> str:

@@ -487,9 +487,12 @@ def test_an_entry_with_no_readable_date_is_dated_when_fetched_and_says_so() -> N
 def test_plain_text_is_not_stripped_as_html_and_a_missing_title_keeps_its_abbreviations() -> None:
     doc = (b'<rss version="2.0"><channel><title>t</title>'
            b"<item><title>S&amp;P 500 falls as AT&amp;T &lt;T&gt; slides</title><link>http://x/1</link></item>"
+           b"<item><title>Acme &lt;b&gt;sinks&lt;/b&gt; on &lt;a href='/q'&gt;&lt;AAPL.O&gt;&lt;/a&gt; news&lt;br/&gt;"
+           b"</title><link>http://x/4</link></item>"
            b"<item><link>http://x/2</link><description>U.S. stocks fell sharply on Tuesday. More.</description>"
            b"</item></channel></rss>")
-    assert [a.title for a in parse_feed(doc, "s")] == ["S&P 500 falls as AT&T <T> slides",
+    assert [a.title for a in parse_feed(doc, "s")] == ["S&P 500 falls as AT&T <T> slides",  # markup a feed escaped
+                                                      "Acme sinks on <AAPL.O> news",  # goes, tickers stay
                                                       "U.S. stocks fell sharply on Tuesday"]
     atom = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>Initech probe</title>'
             b'<link href="http://x/3"/><id>3</id><summary type="text">The SEC looks &lt;into&gt; its accounts.'
