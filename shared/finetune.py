@@ -512,10 +512,11 @@ def evaluate_trained(
     test_pairs: Sequence[str] | None = None, head: EmbeddingHead | None = None,
     vectors: np.ndarray | None = None,
 ) -> dict:
-    """Accuracy, macro-F1, per-class report and calibration of an in-memory model on ``test``;
-    with a ``head`` (and the test texts' ``vectors``) of the average served, the model's own
-    accuracy beside them as ``model_accuracy``."""
-    from .evaluate import expected_calibration_error
+    """Accuracy, macro-F1, per-class report and calibration of an in-memory model on ``test``
+    (and, with two labels, the AUC of the second's probability); with a ``head`` (and the test
+    texts' ``vectors``) of the average served, the model's own accuracy beside them as
+    ``model_accuracy``."""
+    from .evaluate import expected_calibration_error, roc_auc
 
     encode = _Encoder(trained.tokenizer, config.max_length, get_settings().device,
                       config.pair_attention == "one-way")
@@ -534,4 +535,6 @@ def evaluate_trained(
         metrics["model_accuracy"] = alone
     truth = np.array([trained.labels.index(r.label) for r in test])
     metrics["ece"] = expected_calibration_error(probs, truth)
+    if len(trained.labels) == 2 and len(set(truth.tolist())) == 2:  # how it ranks, whatever the threshold
+        metrics["auc"] = roc_auc(truth, probs[:, 1])
     return metrics

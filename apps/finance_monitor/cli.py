@@ -122,7 +122,7 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
                                      "duplicates": r.ingest.duplicates,
                                      "bad_links": r.ingest.bad_link,
                                      "other_language": r.ingest.other_language,
-                                     "undated": r.ingest.undated,
+                                     "undated": r.ingest.undated, "backlog": r.ingest.backlog,
                                      "not_modified": r.not_modified, "error": r.error}
                           for r in reports},
               "classified": processed.classified, "reworded": processed.reworded,

@@ -27,7 +27,7 @@ from shared.storage import file_lock
 from .classify import clean_text, mentioned_tickers
 from .dedupe import NearDuplicateIndex, canonical_url, content_hash, near_duplicates, url_variants
 from .sources import RawArticle, article_body
-from .store import Article, ArticleUrl, UrlTitle, naive_utc, utcnow
+from .store import Article, ArticleUrl, Backlog, UrlTitle, naive_utc, utcnow
 
 log = logging.getLogger(__name__)
 RECENT = 5000  # stories kept in the near-duplicate index
@@ -49,6 +49,7 @@ class IngestReport:
     bad_link: int = 0  # skipped: a link no URL parser accepts (bad port, broken IPv6 host)
     other_language: int = 0  # skipped: written in another language than the models read
     undated: int = 0  # of the new: no date the source gave was readable, so dated when fetched
+    backlog: int = 0  # of the undated: a source's first poll's, left out of trends (store.Backlog)
 
     @property
     def duplicates(self) -> int:
@@ -105,20 +106,22 @@ class Ingestor:
             self._near.add(article_id, article_body(title, text))
         self._seen_id = max([self._seen_id, *(row[0] for row in rows)])
 
-    def ingest(self, articles: list[RawArticle]) -> IngestReport:
-        """Store each article that is not already known; returns the tally."""
+    def ingest(self, articles: list[RawArticle], first_poll: bool = False) -> IngestReport:
+        """Store each article that is not already known; returns the tally. ``first_poll``: the
+        source's first, whose undated stories are its backlog (:class:`~.store.Backlog`)."""
         tally: Counter[str] = Counter()
         with self._lock, file_lock(get_settings().home / "finance" / "ingest.lock"):
             if self._near is not None:
                 self._read_stored()
             for raw in articles:
-                reason = self._one(raw)
+                reason = self._one(raw, backlog=first_poll and not raw.dated)
                 tally[reason] += 1
                 tally["undated"] += reason == "new" and not raw.dated
+                tally["backlog"] += reason == "new" and first_poll and not raw.dated
         return IngestReport(**{k: tally.get(k, 0) for k in ("new", "same_url", "same_text", "near_dup",
-                                                               "bad_link", "other_language", "undated")})
+                                                               "bad_link", "other_language", "undated", "backlog")})
 
-    def _one(self, raw: RawArticle) -> str:
+    def _one(self, raw: RawArticle, backlog: bool = False) -> str:
         try:
             url, body = canonical_url(raw.url), raw.body
         except ValueError as exc:  # one bad link must not block the rest of its feed
@@ -161,6 +164,8 @@ class Ingestor:
                 session.flush()
                 session.add(ArticleUrl(url=url, article_id=article.id, source=raw.source,
                                        reason="new"))
+                if backlog:
+                    session.add(Backlog(article_id=article.id, source=raw.source))
                 article_id = article.id
         except IntegrityError:
             return "same_url"  # subtle: another process stored it between our check and commit

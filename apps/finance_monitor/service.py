@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session
 
 from shared import (
@@ -36,7 +36,7 @@ from shared.storage import file_lock
 
 from .alerts import detect_surges, driven_by
 from .classify import LABEL_SCORES, ArticleClassifier, Verdict, untrained
-from .config import MonitorConfig
+from .config import MonitorConfig, SourceKind
 from .corrections import (
     Change,
     correct,
@@ -51,7 +51,7 @@ from .ingest import Ingestor, IngestReport, plausible_published
 from .outbox import DeliveryReport, acknowledge, deliver_due, raise_alerts
 from .rewordings import RewordingFinder
 from .sources import article_body, poll_source
-from .store import Article, Base, Correction, Poll, SourceHealth, utcnow
+from .store import Article, Backlog, Base, Correction, Poll, SourceHealth, utcnow
 from .trends import Observation, WindowStat, window_start, window_stats
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class FinanceService:
         health = self._health(name, source.url)
         try:
             page = poll_source(self.fetcher, source, health.etag, health.last_modified)
-            report = self.ingestor.ingest(page.articles)
+            report = self.ingestor.ingest(page.articles, first_poll=health.last_success is None)
         except Exception as exc:  # noqa: BLE001 - one bad source must not stop the others
             problem = getattr(exc, "problem", None) or f"{type(exc).__name__}: {exc}"
             self._record(name, started, ok=False, error=problem)
@@ -198,9 +198,12 @@ class FinanceService:
                 skipped = ([f"{ingest.bad_link} entries with bad or no links"] if ingest.bad_link else []) + (
                     [f"{ingest.other_language} in another language than {self.config.models.language} (the "
                      "models read no other)"] if ingest.other_language else [])
+                # a front page's headlines are dated when first seen by design: no news at each poll
+                undated = 0 if self.config.source(name).kind == SourceKind.LINKS else ingest.undated - ingest.backlog
                 notes = (["skipped " + " and ".join(skipped)] if skipped else []) + (
-                    [f"{ingest.undated} new entries had no readable date: dated when fetched"]
-                    if ingest.undated else []) + (
+                    [f"{ingest.backlog} entries of the first poll had no readable date: kept, but left out "
+                     "of trends and alerts (they may be old)"] if ingest.backlog else []) + (
+                    [f"{undated} new entries had no readable date: dated when fetched"] if undated else []) + (
                     # subtle: each poll went through the old address, and nothing said it had moved
                     [f"moved permanently to {moved_to}: put that url in the config"] if moved_to else [])
                 if notes:  # the poll worked, but some entries were not stored, or not as the source meant
@@ -244,8 +247,8 @@ class FinanceService:
     # trends and alerts ---------------------------------------------------------------------
     def observations(self) -> list[Observation]:
         """The classified articles of the last ``alerts.horizon_windows`` windows as (id,
-        time, keys, sentiment, score); a time in the future (a row stored before ingest
-        clamped it) counts as its fetch time.
+        time, keys, sentiment, score), a first poll's undated backlog left out; a time in the
+        future (a row stored before ingest clamped it) counts as its fetch time.
 
         subtle: a clamped time is never later than ``published``, so ``published >= oldest``
         keeps every article of the horizon (and maybe a few clamped ones ``window_stats``
@@ -258,7 +261,7 @@ class FinanceService:
             rows = session.execute(select(
                 Article.id, Article.published, Article.fetched_at, Article.topic, Article.tickers,
                 Article.sentiment, Article.sentiment_score)
-                .where(Article.classified_at.is_not(None), Article.published >= oldest)).all()
+                .where(Article.classified_at.is_not(None), Article.published >= oldest, _in_trends())).all()
         return [Observation(article_id=i, published=plausible_published(published, fetched),
                             keys=_keys(topic, tickers), sentiment=sentiment, score=score or 0.0)
                 for i, published, fetched, topic, tickers, sentiment, score in rows]
@@ -382,11 +385,16 @@ class FinanceService:
         return cards
 
 
+def _in_trends() -> ColumnElement[bool]:
+    """The articles trends and alerts count: all but a first poll's undated backlog."""
+    return Article.id.not_in(select(Backlog.article_id))
+
+
 def _newest_time(session: Session) -> datetime | None:
-    """The latest (clamped) time of a classified article; None when there is none."""
+    """The latest (clamped) time of a classified article trends count; None when there is none."""
     newest = None
     query = (select(Article.published, Article.fetched_at)
-             .where(Article.classified_at.is_not(None)).order_by(Article.published.desc()))
+             .where(Article.classified_at.is_not(None), _in_trends()).order_by(Article.published.desc()))
     for published, fetched in session.execute(query).yield_per(64):
         if newest is not None and published <= newest:
             break  # a clamped time is at most its published one: no later row is newer

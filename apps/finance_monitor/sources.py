@@ -296,8 +296,9 @@ def parse_page(content: bytes, url: str, source: str, now: datetime | None = Non
     if max((len(line.split()) for line in text.splitlines()), default=0) < MIN_PAGE_WORDS or not title:
         raise FetchError(url, f"no article text found ({len(text.split())} words, no paragraph of {MIN_PAGE_WORDS} "
                          'or more): for a front page of headlines set kind = "links" for this source')
+    date = meta.date if meta else None
     return [RawArticle(url=url, title=title.strip(), text=text.strip()[:MAX_TEXT_CHARS],
-                       published=page_time(meta.date if meta else None, now), source=source)]
+                       published=page_time(date, now), source=source, dated=bool(date))]
 
 
 class _Links(HTMLParser):
@@ -363,7 +364,7 @@ def parse_links(content: bytes, url: str, source: str, now: datetime | None = No
         if len(title.split()) < HEADLINE_WORDS or not (host == site or host.endswith("." + site)) or link in seen:
             continue
         seen.add(link)
-        articles.append(RawArticle(url=link, title=title[:300], text="", published=now, source=source))
+        articles.append(RawArticle(url=link, title=title[:300], text="", published=now, source=source, dated=False))
     if not articles:
         raise FetchError(url, f"no headline links found ({len(parser.links)} links, none on {site} with "
                          f"{HEADLINE_WORDS} words or more): is the page drawn by JavaScript? Use its feed if it "

@@ -92,6 +92,17 @@ class UrlTitle(Base):
     former_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
+class Backlog(Base):
+    """A story a source's first poll brought with no readable date: dated when fetched, it may
+    be weeks old, so trends and alerts leave it out (a new feed's undated backlog raised a surge
+    alert for the hour it was added). Later polls' undated stories are that hour's news."""
+
+    __tablename__ = "finance_backlog"
+
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # no foreign key: merges delete
+    source: Mapped[str] = mapped_column(String(200))
+
+
 def merged_into(session: Session, former_id: int) -> int | None:
     """The story a rewording merged away (it had ``former_id``) joined; None when none did."""
     # subtle: a database made before AUTOINCREMENT may have given that id to a later rewording,

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 FILE = "ranker.json"
 MIN_VAL_POSITIVES = 20  # fewer taken items on the held-out rows: val_auc is only a rough guide
+WEAK_AUC = 0.6  # a cross-encoder ranking its held-out pairs worse than this is said to be near chance
 
 
 @dataclass
@@ -143,6 +144,24 @@ def few_positives_warning(positives: int, users: int) -> str:
     return (f"val_auc rests on {positives} taken item(s) of {users} held-out user(s) (under "
             f"{MIN_VAL_POSITIVES}): a rough guide only — add interactions or raise --val-fraction "
             "for a steadier measure")
+
+
+def text_warnings(coef: dict[str, float], cross_metrics: dict) -> list[str]:
+    """What the text models' share of a fitted ranker tells a user, in one line each.
+
+    subtle: on a shop's own small data the ranker gave both text scores weight 0, and only the
+    dashboard said so: a new item then reached users by category and popularity alone."""
+    notes = []
+    text = [f for f in TEXT_FEATURES if f in coef]
+    if text and not any(coef[f] for f in text):
+        notes.append("the ranker gives the text scores no weight: on the validation period they added nothing "
+                     "to the other features, so a new item reaches users by its category and popularity alone "
+                     "— add interactions and train again")
+    auc = cross_metrics.get("auc")
+    if auc is not None and auc < WEAK_AUC:
+        notes.append(f"the cross-encoder ranks its held-out pairs little better than chance (AUC {auc:.2f}; 0.5 "
+                     "is chance) — add interactions or --epochs")
+    return notes
 
 
 def held_out_metrics(x: np.ndarray, y: np.ndarray, held: np.ndarray,

@@ -28,7 +28,7 @@ from .data import is_timed, read_candidates, read_interactions, read_items
 from .features import FEATURES
 from .pipeline import POPULARITY_FALLBACK, SOURCE_DEPTH, Pipeline, cold_start_note, rank, training_list
 from .profiles import positives_by_user, sequential_examples
-from .ranker import Ranker, few_positives_warning, fit_ranker, held_out_metrics, held_out_users
+from .ranker import Ranker, few_positives_warning, fit_ranker, held_out_metrics, held_out_users, text_warnings
 from .scoring import TextConfig, TextScorer, random_negatives, train_text_models
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,9 @@ class RecommenderService:
                            "val_auc_users": held, "recipe": asdict(config)},
                 "metrics": metrics | {"val_users": len(held),
                                       "val_offer_recall": candidates["offer_recall"]}}
-        warning = few_positives_warning(metrics["val_positives"], len(held))
+        cross_metrics = self.registry.card(cross).get("metrics", {})
+        warning = " · ".join(w for w in [few_positives_warning(metrics["val_positives"], len(held)),
+                                         *text_warnings(card["params"]["coef"], cross_metrics)] if w)
         if warning:  # printed by `recommend train` / `recommend demo` from the result below
             card["warning"] = warning
         name = self.names()["ranker"]

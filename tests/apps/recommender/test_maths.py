@@ -20,7 +20,7 @@ from apps.recommender.features import (
 )
 from apps.recommender.pipeline import COLD_START, cold_start_note, rank
 from apps.recommender.profiles import profile_text, sequential_examples
-from apps.recommender.ranker import MIN_VAL_POSITIVES, Ranker, few_positives_warning, fit_ranker
+from apps.recommender.ranker import MIN_VAL_POSITIVES, Ranker, few_positives_warning, fit_ranker, text_warnings
 from apps.recommender.service import time_split
 
 ITEMS = pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["A", "B", "C"],
@@ -239,4 +239,13 @@ def test_few_validation_positives_give_a_one_line_warning() -> None:
     warning = few_positives_warning(3, 4)
     assert warning.startswith("val_auc rests on 3 taken item(s) of 4 held-out user(s)")
     assert "\n" not in warning and "--val-fraction" in warning
+
+
+def test_text_models_that_count_for_nothing_are_said() -> None:
+    """A shop's own data gave both text scores weight 0: a new item reached users by category alone."""
+    assert text_warnings({"bi_score": 0.3, "cross_score": 0.0, "popularity": 1.0}, {"auc": 0.71}) == []
+    nothing, weak = text_warnings({"bi_score": 0.0, "cross_score": 0.0, "popularity": -0.4}, {"auc": 0.52})
+    assert nothing.startswith("the ranker gives the text scores no weight") and "category" in nothing
+    assert weak.startswith("the cross-encoder ranks its held-out pairs little better than chance (AUC 0.52")
+    assert text_warnings({"popularity": 1.0}, {}) == []  # a ranker fitted without text features: nothing to say
 
