@@ -67,6 +67,14 @@ def emit(result: dict | list[dict], as_json: bool) -> None:
             print(f"{key}: {_fmt(value)}")
 
 
+def say_error(err: VerticalsError) -> None:
+    """A user error as one ``error:`` line on stderr; under ``--json`` also ``{"error": ...}`` on
+    stdout, so a script reading stdout gets it too."""
+    print(f"error: {err}", file=sys.stderr)
+    if "--json" in sys.argv[1:]:
+        print(json.dumps({"error": str(err)}))
+
+
 def emit_rows(rows: list[dict], key: str, as_json: bool, empty: str) -> None:
     """Rows as ``{key: rows}`` with ``--json``, else a table, or the line ``empty`` when there
     are none (a bare empty table said nothing)."""
@@ -446,9 +454,7 @@ def main() -> None:
     try:
         app()
     except VerticalsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        if "--json" in sys.argv[1:]:  # a script reading stdout gets the error too
-            print(json.dumps({"error": str(err)}))
+        say_error(err)
         sys.exit(1)
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)

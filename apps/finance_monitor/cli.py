@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shared import VerticalsError
-from shared.cli import Address, ValFraction, emit, open_dashboard
+from shared.cli import Address, ValFraction, emit, open_dashboard, say_error
 
 from .alerts import ISO_UTC
 
@@ -80,7 +80,7 @@ def _engine(path: Path | None) -> Engine:
 
 
 def _fail(exc: VerticalsError) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    say_error(exc)
     raise typer.Exit(1)
 
 

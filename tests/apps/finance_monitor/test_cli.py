@@ -176,6 +176,11 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
     assert elsewhere.stdout == "no articles match (no article came from a source 'nope'; sources: a)\n"
     typo = runner.invoke(app, ["articles", "--sentiment", "bad", "--config", str(path)])
     assert typo.exit_code == 1 and "sentiment 'bad' is not one of negative, neutral, positive" in typo.output
+    args = ["articles", "--sentiment", "bad", "--json", "--config", str(path)]
+    with pytest.MonkeyPatch.context() as patch:  # as `verticals finance ...` is called
+        patch.setattr("sys.argv", ["verticals", "finance", *args])
+        typo = runner.invoke(app, args)
+    assert typo.exit_code == 1 and json.loads(typo.stdout)["error"].startswith("sentiment 'bad' is not one of")
     as_json = runner.invoke(app, ["sources", "--json", "--config", str(path)]).stdout
     never = {s["source"]: s for s in json.loads(as_json, parse_constant=pytest.fail)["sources"]}["old"]
     assert never["last_success"] is None  # null, not NaN (which is no JSON)
