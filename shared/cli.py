@@ -41,12 +41,37 @@ def open_dashboard(script: Path, port: int, env: dict[str, str] | None = None,
     offline."""
     if not 1 <= port <= 65535:  # Streamlit's own answer was a traceback
         raise VerticalsError(f"--port must be between 1 and 65535, got {port}")
+    _check_listen(address, port)
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
                "--server.address", address, "--browser.gatherUsageStats", "false",
                "--client.toolbarMode", "minimal"]  # no "Deploy" button: the suite runs offline
     # subtle: exec, not a child process: Ctrl-C or a kill reaches Streamlit itself (a child
     # outlived its killed parent and kept holding the port)
     os.execve(sys.executable, command, {**os.environ, **(env or {})})
+
+
+def _check_listen(address: str, port: int) -> None:
+    """One line where Streamlit could not listen: an unknown --address had printed a 52-line
+    traceback, a port in use a log line on stdout."""
+    import errno
+    import socket
+
+    nowhere = VerticalsError(f"--address {address!r} is no address of this machine — use 127.0.0.1 (this "
+                             "machine) or 0.0.0.0 (every network it is on)")
+    try:
+        socket.getaddrinfo(address, port)
+        with socket.create_server((address, port)):
+            pass
+    except socket.gaierror:
+        raise nowhere from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise VerticalsError(f"--port {port} is in use on {address} (another dashboard?) — choose another "
+                                 "--port or stop that one") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise nowhere from None
+        raise VerticalsError(f"cannot listen on {address}:{port} ({exc.strerror}) — choose another --port "
+                             "or --address") from None
 
 
 def emit(result: dict | list[dict], as_json: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -276,6 +277,13 @@ def test_cli_dashboard_passes_your_files_and_prefix(tiny: dict[str, Path],
     assert commands[0][commands[0].index("--server.address") + 1] == "127.0.0.1"
     far = CliRunner().invoke(cli.app, ["dashboard", "--port", "99999"])
     assert str(far.exception) == "--port must be between 1 and 65535, got 99999"
+    nowhere = CliRunner().invoke(cli.app, ["dashboard", "--address", "nope.invalid"])  # had been a traceback
+    assert str(nowhere.exception).startswith("--address 'nope.invalid' is no address of this machine — use 127.0.0.1")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        busy = CliRunner().invoke(cli.app, ["dashboard", "--port", str(port)])
+    assert str(busy.exception) == (f"--port {port} is in use on 127.0.0.1 (another dashboard?) — choose another "
+                                   "--port or stop that one")
     assert {k: v for k, v in started[0].items() if k.startswith("VERTICALS_REC_")} == {
         "VERTICALS_REC_ITEMS": str(tiny["items"].resolve()),
         "VERTICALS_REC_INTERACTIONS": str(tiny["interactions"].resolve()),
