@@ -113,11 +113,11 @@ def test_a_crash_mid_poll_loses_and_doubles_nothing(home, server, models, monkey
     config = make_config([("feed", server.url("/feed.xml"))], models)
     original, calls = Ingestor._one, {"n": 0}
 
-    def dies_on_the_eleventh(self, raw):  # noqa: ANN001
+    def dies_on_the_eleventh(self, raw, **how):  # noqa: ANN001
         calls["n"] += 1
         if calls["n"] == 11:
             raise KeyboardInterrupt  # like SIGINT/SIGKILL between two articles
-        return original(self, raw)
+        return original(self, raw, **how)
 
     monkeypatch.setattr(Ingestor, "_one", dies_on_the_eleventh)
     with pytest.raises(KeyboardInterrupt):
