@@ -3,6 +3,7 @@ through the ``verticals.apps`` entry point, so the core never imports an app."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
@@ -459,6 +460,20 @@ def _mount_apps() -> None:
             app.add_typer(entry.load(), name=entry.name)
         except (ImportError, AttributeError) as err:  # an app mid-install must not break the core CLI
             print(f"warning: app {entry.name!r} unavailable: {err}", file=sys.stderr)
+    _one_line_summaries(app)
+
+
+def _one_line_summaries(group: typer.Typer) -> None:
+    """Each command's summary in its group's list: its docstring's first paragraph as one line.
+    subtle: typer's rich help kept the docstring's line breaks there ("fit the ranker on a" /
+    "later period" in two rows)."""
+    for command in group.registered_commands:
+        doc = command.help or (command.callback.__doc__ if command.callback else None) or ""
+        if command.short_help is None and doc:
+            command.short_help = " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_summaries(sub.typer_instance)
 
 
 def main() -> None:

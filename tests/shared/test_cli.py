@@ -376,3 +376,23 @@ def test_sigterm_stops_a_command_as_ctrl_c_does_and_says_so(tmp_path: Path) -> N
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and err.startswith("interrupted: "), err
+
+
+def test_a_group_lists_each_command_in_one_run_of_text() -> None:
+    """Typer's rich help kept a docstring's line breaks in the group's list: "fit the ranker on a" / "later period"."""
+    import typer
+
+    from shared.cli import _one_line_summaries
+
+    group, sub = typer.Typer(), typer.Typer()
+
+    @sub.command()
+    def train() -> None:
+        """Tune the models, fit the ranker on a
+        later period, register all.
+
+        Details."""
+
+    group.add_typer(sub, name="rec")
+    _one_line_summaries(group)
+    assert sub.registered_commands[0].short_help == "Tune the models, fit the ranker on a later period, register all."
