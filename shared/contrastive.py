@@ -54,13 +54,13 @@ class BiencoderConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
             raise VerticalsError(
-                f"epochs must be >= 1 and batch_size >= 2 (in-batch negatives), "
+                f"--epochs must be >= 1 and --batch-size >= 2 (in-batch negatives), "
                 f"got {self.epochs}, {self.batch_size}"
             )
         if self.lr <= 0:
             raise VerticalsError(f"lr must be positive, got {self.lr}")
         if self.max_length < MIN_LENGTH:
-            raise VerticalsError(f"max_length must be at least {MIN_LENGTH} (two tokens mark the text's start "
+            raise VerticalsError(f"--max-length must be at least {MIN_LENGTH} (two tokens mark the text's start "
                                  f"and end), got {self.max_length}")
         if not 0 <= self.warmup_ratio < 1:
             raise VerticalsError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")

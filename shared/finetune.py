@@ -33,6 +33,12 @@ from .registry import Registry, check_name, get_registry
 from .settings import get_settings
 
 MIN_LENGTH = 3  # tokens: a text's start and end marks, and one of its own
+OPTIONS = ("epochs", "batch_size", "max_length", "grad_accum", "patience", "layers")  # `finetune classify`'s
+
+
+def _option(key: str) -> str:
+    """A setting as a user of the CLI names it: ``batch_size`` -> ``--batch-size``."""
+    return f"--{key.replace('_', '-')}" if key in OPTIONS else key
 
 
 @dataclass
@@ -83,17 +89,17 @@ class TrainConfig:
     embedding_head: str | None = None
     pair_attention: str = "both"
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # named as the CLI's options where there is one
         for key in ("epochs", "batch_size", "max_length", "grad_accum", "lora_r", "patience",
                     "layers"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
-                raise VerticalsError(f"{key} must be at least 1, got {getattr(self, key)}")
+                raise VerticalsError(f"{_option(key)} must be at least 1, got {getattr(self, key)}")
         # [CLS] and [SEP] take 2: at 1 the tokenizer could not cut and read whole texts, at 2 none
         if self.max_length < MIN_LENGTH:
-            raise VerticalsError(f"max_length must be at least {MIN_LENGTH} (two tokens mark the text's start "
+            raise VerticalsError(f"--max-length must be at least {MIN_LENGTH} (two tokens mark the text's start "
                                  f"and end), got {self.max_length}")
         if not 0 <= self.val_fraction < 0.5:
-            raise VerticalsError(f"val_fraction must be in [0, 0.5), got {self.val_fraction}")
+            raise VerticalsError(f"--val-fraction must be in [0, 0.5), got {self.val_fraction}")
         if not 0 <= self.warmup_ratio < 1:
             raise VerticalsError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.weight_decay < 0:
@@ -110,7 +116,7 @@ class TrainConfig:
         if self.min_steps < 0:
             raise VerticalsError(f"min_steps must be 0 or more, got {self.min_steps}")
         if self.lr is not None and self.lr <= 0:
-            raise VerticalsError(f"lr must be positive, got {self.lr}")
+            raise VerticalsError(f"--lr must be positive, got {self.lr}")
         if self.lora and self.adversarial:
             raise VerticalsError("adversarial training (FGM) perturbs the word embeddings, which "
                                  "LoRA freezes: drop --lora or --adversarial")
@@ -214,11 +220,11 @@ def check_layers(base: str, layers: int | None) -> None:
     if layers is None:
         return
     if layers < 1:
-        raise VerticalsError(f"layers={layers}: keep at least 1 layer of the base {base!r}")
+        raise VerticalsError(f"--layers {layers}: keep at least 1 layer of the base {base!r}")
     config = json.loads((resolve_model(base) / "config.json").read_text())
     depth = config.get("num_hidden_layers")
     if depth is not None and layers > depth:
-        raise VerticalsError(f"layers={layers}: the base {base!r} has only {depth} layers; "
+        raise VerticalsError(f"--layers {layers}: the base {base!r} has only {depth} layers; "
                              f"use {depth} or fewer")
 
 
@@ -243,7 +249,7 @@ def _load_model(config: TrainConfig, labels: list[str], device: str) -> tuple:
     positions = getattr(model_config, "max_position_embeddings", None)
     sides = 2 if config.pair_attention == "one-way" else 1  # one-way: each text gets max_length
     if positions is not None and config.max_length * sides > positions:
-        raise VerticalsError(f"max_length={config.max_length}: the base {config.base!r} reads at "
+        raise VerticalsError(f"--max-length {config.max_length}: the base {config.base!r} reads at "
                              f"most {positions} tokens; use {positions // sides} or fewer"
                              + (" (each side of a one-way pair gets max_length)" if sides == 2 else ""))
     # read by heads.MeanPoolClassifier
@@ -351,7 +357,7 @@ def train_classifier(
     texts, labels = list(texts), [str(y) for y in labels]
     pairs = list(pairs) if pairs is not None else None
     if pairs is not None and config.pair_attention == "both" and config.max_length < MIN_LENGTH + 2:
-        raise VerticalsError(f"max_length must be at least {MIN_LENGTH + 2} for pairs ([CLS] text [SEP] pair "
+        raise VerticalsError(f"--max-length must be at least {MIN_LENGTH + 2} for pairs ([CLS] text [SEP] pair "
                              f"[SEP]), got {config.max_length}")
     label_names = sorted(set(labels))
     if len(label_names) < 2:

@@ -54,12 +54,12 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
-            raise VerticalsError(f"epochs must be at least 1, got {self.epochs}")
+            raise VerticalsError(f"--epochs must be at least 1, got {self.epochs}")
         if not 0.0 < self.mlm_probability < 1.0:
             raise VerticalsError(f"mlm_probability must be in (0, 1), got {self.mlm_probability}")
         if self.batch_size < 1 or self.max_length < 8:
             raise VerticalsError(
-                f"batch_size must be >= 1 and max_length >= 8, got {self.batch_size}, "
+                f"--batch-size must be >= 1 and --max-length >= 8, got {self.batch_size}, "
                 f"{self.max_length}"
             )
         if not 0.0 <= self.head_warmup < 1.0:

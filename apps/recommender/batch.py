@@ -82,7 +82,7 @@ class BatchResult:
 def plan_chunks(users: Sequence[str], chunk_size: int) -> list[list[str]]:
     """``plan_chunks(["b", "a", "c"], 2) -> [["a", "b"], ["c"]]``."""
     if chunk_size < 1:
-        raise VerticalsError(f"chunk size must be at least 1, got {chunk_size}")
+        raise VerticalsError(f"--chunk-size must be at least 1, got {chunk_size}")
     ordered = sorted(set(users))
     return [ordered[i:i + chunk_size] for i in range(0, len(ordered), chunk_size)]
 
@@ -163,7 +163,7 @@ def run_batch(plan: BatchPlan, score_chunk: ChunkFn, engine: str = "local",
               overwrite: bool = False, fail_after: int | None = None) -> BatchResult:
     """Score every chunk not yet done, then assemble the output atomically."""
     if engine not in ENGINES:
-        raise VerticalsError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise VerticalsError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     check_output(plan.out, overwrite)
     with ExitStack() as held:
         try:  # one job per output: two would share, and delete, one work folder

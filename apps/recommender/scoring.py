@@ -53,11 +53,11 @@ class TextConfig:
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
-            raise VerticalsError(f"epochs must be at least 1, got {self.epochs}")
+            raise VerticalsError(f"--epochs must be at least 1, got {self.epochs}")
         if self.random_negatives < 0:
             raise VerticalsError(f"random_negatives must be >= 0, got {self.random_negatives}")
         if self.cross_attention not in ("both", "one-way"):
-            raise VerticalsError(f"cross_attention must be 'both' or 'one-way', got {self.cross_attention!r}")
+            raise VerticalsError(f"--cross-attention must be 'both' or 'one-way', got {self.cross_attention!r}")
 
 
 @dataclass
@@ -170,7 +170,7 @@ def search_candidates(index: VectorIndex, user_vecs: np.ndarray, k: int,
     the nearest ``MAX_SEARCH_K`` items hold too few unseen ones (the other candidate sources,
     co-taken and popular, fill such a heavy user's list)."""
     if k < 1:
-        raise VerticalsError(f"top_k must be greater than 0, got {k}")
+        raise VerticalsError(f"--top-k must be greater than 0, got {k}")
     if not len(user_vecs):
         return []
     # subtle: seen items are dropped after the search, so it asks for k more per seen item;

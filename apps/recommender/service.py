@@ -55,11 +55,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.val_fraction <= 0.5:
-            raise VerticalsError(f"val_fraction must be in [0.05, 0.5], got {self.val_fraction}")
+            raise VerticalsError(f"--val-fraction must be in [0.05, 0.5], got {self.val_fraction}")
         if self.candidates < 1:
             raise VerticalsError(f"candidates must be at least 1, got {self.candidates}")
         if self.ranker_rows is not None and self.ranker_rows < 1:
-            raise VerticalsError(f"ranker_rows must be at least 1, got {self.ranker_rows}")
+            raise VerticalsError(f"--ranker-rows must be at least 1, got {self.ranker_rows}")
         unknown = set(self.features) - set(FEATURES)
         if unknown or not self.features:
             raise VerticalsError(f"ranker features must be a non-empty subset of "

@@ -79,7 +79,7 @@ def test_classify_fits_every_row_with_a_probe_when_asked(tmp_path, toy_files):
     assert card["train_rows"] == 96 and "val_accuracy" not in card["history"][0]  # no row held back
     assert (tmp_path / "models" / "toy" / "v1" / "embedding_head.npz").is_file()
     refused = run_cli(tmp_path, "finetune", "classify", "--train", str(train), "--val-fraction", "0.7", "--name", "x")
-    assert refused.returncode == 1 and "val_fraction must be in [0, 0.5), got 0.7" in refused.stderr
+    assert refused.returncode == 1 and "--val-fraction must be in [0, 0.5), got 0.7" in refused.stderr
 
 
 def test_models_list_shows_a_model_with_no_promoted_version(tmp_path):

@@ -39,9 +39,9 @@ def test_retrieval_metrics_by_hand():
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("max_length", 2, "max_length must be at least 3 (two tokens mark the text's start and end), got 2"),
+    ("max_length", 2, "--max-length must be at least 3 (two tokens mark the text's start and end), got 2"),
     ("warmup_ratio", -0.5, "warmup_ratio must be in [0, 1), got -0.5"),
-    ("epochs", 0, "epochs must be >= 1 and batch_size >= 2 (in-batch negatives), got 0, 32"),
+    ("epochs", 0, "--epochs must be >= 1 and --batch-size >= 2 (in-batch negatives), got 0, 32"),
 ])
 def test_bad_biencoder_config_fields_are_named(field, value, message):
     from shared.errors import VerticalsError

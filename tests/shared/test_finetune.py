@@ -98,31 +98,31 @@ def test_pair_pooling_reads_query_and_passage_apart():
 
 
 def test_bad_configs_name_the_value():
-    with pytest.raises(VerticalsError, match="epochs must be at least 1, got 0"):
+    with pytest.raises(VerticalsError, match="--epochs must be at least 1, got 0"):
         TrainConfig(epochs=0)
-    with pytest.raises(VerticalsError, match=r"max_length must be at least 3 \(two tokens mark"):
+    with pytest.raises(VerticalsError, match=r"--max-length must be at least 3 \(two tokens mark"):
         TrainConfig(max_length=2)  # [CLS] [SEP]: none of the text (at 1 the tokenizer could not cut: all of it)
-    with pytest.raises(VerticalsError, match=r"max_length must be at least 5 for pairs"):
+    with pytest.raises(VerticalsError, match=r"--max-length must be at least 5 for pairs"):
         train_classifier(["a", "b"], ["x", "y"], TrainConfig(epochs=1, max_length=4), pairs=["p", "q"])
     with pytest.raises(VerticalsError, match="need at least 2 labels"):
         train_classifier(["a", "b"], ["x", "x"], TrainConfig(epochs=1))
     with pytest.raises(VerticalsError, match="drop --lora or --adversarial"):
         TrainConfig(lora=True, adversarial=True)  # FGM would silently do nothing on LoRA
-    with pytest.raises(VerticalsError, match="patience must be at least 1, got 0"):
+    with pytest.raises(VerticalsError, match="--patience must be at least 1, got 0"):
         TrainConfig(patience=0)  # 0 would stop after the first epoch
-    with pytest.raises(VerticalsError, match="max_length=1000: the base 'minilm' reads at most 512"):
+    with pytest.raises(VerticalsError, match="--max-length 1000: the base 'minilm' reads at most 512"):
         train_classifier(["a", "b"], ["x", "y"], TrainConfig(epochs=1, max_length=1000))
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("layers", 0, "layers must be at least 1, got 0"),
-    ("max_length", 0, "max_length must be at least 1, got 0"),
-    ("batch_size", -2, "batch_size must be at least 1, got -2"),
-    ("grad_accum", 0, "grad_accum must be at least 1, got 0"),
+    ("layers", 0, "--layers must be at least 1, got 0"),
+    ("max_length", 0, "--max-length must be at least 1, got 0"),
+    ("batch_size", -2, "--batch-size must be at least 1, got -2"),
+    ("grad_accum", 0, "--grad-accum must be at least 1, got 0"),
     ("warmup_ratio", 1.5, "warmup_ratio must be in [0, 1), got 1.5"),
     ("weight_decay", -0.1, "weight_decay must be 0 or more, got -0.1"),
     ("fgm_epsilon", 0, "fgm_epsilon must be positive, got 0"),
-    ("lr", 0, "lr must be positive, got 0"),
+    ("lr", 0, "--lr must be positive, got 0"),
     ("min_steps", -1, "min_steps must be 0 or more, got -1"),
 ])
 def test_every_bad_config_field_is_named_with_its_value(field, value, message):
@@ -137,7 +137,7 @@ def test_check_layers_refuses_fewer_than_one_before_any_training(layers):
 
     with pytest.raises(VerticalsError) as err:
         check_layers("minilm", layers)  # what apps call before minutes of other training
-    assert str(err.value) == f"layers={layers}: keep at least 1 layer of the base 'minilm'"
+    assert str(err.value) == f"--layers {layers}: keep at least 1 layer of the base 'minilm'"
 
 
 def test_layers_keeps_the_first_layers_and_reloads_them(tmp_path):

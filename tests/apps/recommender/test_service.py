@@ -313,7 +313,7 @@ def test_ranker_on_a_subset_of_features_still_serves(rec_home: Path, tiny: dict[
     assert len(recs) == 3 and set(recs[0].features) == {"bi_score", "popularity"}
     with pytest.raises(VerticalsError, match="non-empty subset"):
         TrainConfig(features=("bi_score", "shoe_size"))
-    with pytest.raises(VerticalsError, match="ranker_rows must be at least 1, got 0"):
+    with pytest.raises(VerticalsError, match="--ranker-rows must be at least 1, got 0"):
         TrainConfig(ranker_rows=0)
 
 
