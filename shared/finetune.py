@@ -211,20 +211,21 @@ class _Encoder:
         return {k: v.to(self.device) for k, v in encoded.items()}
 
 
-def check_layers(base: str, layers: int | None) -> None:
-    """A ``layers`` count the base can give (call before long work that ends in training).
+def check_layers(base: str, layers: int | None, option: str = "--layers") -> None:
+    """A ``layers`` count the base can give (call before long work that ends in training);
+    ``option``: how the user gave it.
 
     >>> check_layers("minilm", 0)  # doctest: +SKIP
-    VerticalsError: layers=0: keep at least 1 layer of the base 'minilm'
+    VerticalsError: --layers 0: keep at least 1 layer of the base 'minilm'
     """
     if layers is None:
         return
     if layers < 1:
-        raise VerticalsError(f"--layers {layers}: keep at least 1 layer of the base {base!r}")
+        raise VerticalsError(f"{option} {layers}: keep at least 1 layer of the base {base!r}")
     config = json.loads((resolve_model(base) / "config.json").read_text())
     depth = config.get("num_hidden_layers")
     if depth is not None and layers > depth:
-        raise VerticalsError(f"--layers {layers}: the base {base!r} has only {depth} layers; "
+        raise VerticalsError(f"{option} {layers}: the base {base!r} has only {depth} layers; "
                              f"use {depth} or fewer")
 
 

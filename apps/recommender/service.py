@@ -155,7 +155,7 @@ class RecommenderService:
     def train(self, config: TrainConfig | None = None) -> dict:
         """Tune the text models on the early period, fit the ranker on the late one; register."""
         config = config or TrainConfig(prefix=self.prefix)
-        check_layers(config.text.base, config.text.cross_layers)  # before minutes of training
+        check_layers(config.text.base, config.text.cross_layers, "--cross-layers")  # before minutes of training
         early, _ = time_split(self.interactions, config.val_fraction)
         examples = sequential_examples(early, self.items)
         seen = early.groupby("user_id")["item_id"].agg(set).to_dict()

@@ -247,7 +247,7 @@ class BotTrainer:
         ``kb`` is added to the knowledge base first, once the intents and questions files have
         been read (a bad one changes nothing)."""
         if self.options.reranker:
-            check_layers("minilm", self.options.reranker_layers)  # before minutes of training
+            check_layers("minilm", self.options.reranker_layers, "--reranker-layers")  # before minutes of training
         service, opts = self.service, self.options
         rows = read_intents(intents_path)
         lessons = service.agents.lesson_rows()

@@ -213,7 +213,7 @@ def test_bad_config_and_bad_data_are_one_line_errors(home, tmp_path) -> None:
     assert "drop --lora or --adversarial" in result.output
     result = runner.invoke(app, ["train", "--layers", "7"])
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
-    assert "layers=7: the base 'minilm' has only 6 layers" in result.output
+    assert "--layers 7: the base 'minilm' has only 6 layers" in result.output
     result = runner.invoke(app, ["train", "--val-fraction", "0.5", "--mlm"])  # refused before adapting
     assert result.exit_code == 1 and "--val-fraction must be in [0, 0.5), got 0.5" in result.output
 

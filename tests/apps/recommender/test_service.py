@@ -75,7 +75,7 @@ def test_too_many_cross_layers_is_refused_before_training(tiny: dict[str, Path])
     from apps.recommender.service import TrainConfig
 
     service = RecommenderService(tiny["items"], tiny["interactions"], prefix="deep")
-    with pytest.raises(VerticalsError, match="has only 6 layers"):
+    with pytest.raises(VerticalsError, match="^--cross-layers 7: the base 'minilm' has only 6 layers"):
         service.train(TrainConfig(text=TextConfig(cross_layers=7)))
 
 
