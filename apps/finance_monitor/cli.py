@@ -298,7 +298,9 @@ def _alert_record(view: AlertView) -> dict:
 
 
 @alerts_app.command("ack")
-def alerts_ack(alert_id: int, config: ConfigOpt = None, by: str = "cli") -> None:
+def alerts_ack(alert_id: int, config: ConfigOpt = None,
+               by: Annotated[str, typer.Option(help="Who acknowledges it (shown beside the alert).")] = "cli",
+               as_json: JsonFlag = False) -> None:
     """Acknowledge an alert."""
     from .outbox import acknowledge
     from .views import acknowledgement
@@ -313,24 +315,31 @@ def alerts_ack(alert_id: int, config: ConfigOpt = None, by: str = "cli") -> None
         _fail(VerticalsError(f"alert {alert_id} does not exist" if earlier is None else
                              f"alert {alert_id} was acknowledged already, by {earlier[1] or 'someone'} "
                              f"at {earlier[0]:%Y-%m-%d %H:%M} UTC"))
-    typer.echo(f"acknowledged alert {alert_id}", err=True)
+    if as_json:
+        emit({"acknowledged": alert_id, "by": by}, as_json)
+    else:
+        typer.echo(f"acknowledged alert {alert_id}")
 
 
 @app.command()
 def correct(article_id: int, topic: str | None = None, sentiment: str | None = None,
-            config: ConfigOpt = None) -> None:
+            config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Correct an article's topic and/or sentiment (labelled data for retraining); the ID is
     the one `alerts list` shows before each headline."""
     if not (topic or sentiment):
         _fail(VerticalsError("nothing to correct: pass --topic and/or --sentiment"))
+    changes = []
     try:
         with _service(config) as service:
             for field, value in (("topic", topic), ("sentiment", sentiment)):
                 if value:
-                    change = service.correct(article_id, field, value)
-                    typer.echo(f"{change} (queued for the next retrain)")
+                    changes.append(service.correct(article_id, field, value))
+                    if not as_json:
+                        typer.echo(f"{changes[-1]} (queued for the next retrain)")
     except VerticalsError as exc:
         _fail(exc)
+    if as_json:
+        emit({"changes": [asdict(c) for c in changes]}, as_json)
 
 
 @app.command()

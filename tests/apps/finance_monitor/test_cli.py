@@ -272,6 +272,10 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
     assert both.output.splitlines() == [
         "article 263: topic Macro -> Earnings (queued for the next retrain)",
         "article 263: sentiment negative -> neutral (queued for the next retrain)"]
+    as_json = runner.invoke(app, ["correct", "263", "--sentiment", "negative", "--json", "--config", str(path)])
+    assert json.loads(as_json.stdout) == {"changes": [{"article_id": 263, "field": "sentiment", "before": "neutral",
+                                                       "after": "negative"}]}
+    runner.invoke(app, ["correct", "263", "--sentiment", "neutral", "--config", str(path)])
     # the alert keeps the counts it was raised with, and says what was corrected since
     listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
     assert listed.stdout.splitlines() == [
@@ -416,7 +420,7 @@ def test_alert_commands_open_no_http_client_and_others_close_theirs(home, tmp_pa
     monkeypatch.setattr(service_module.Fetcher, "close", lambda self: closed.append(1))
     assert runner.invoke(app, ["alerts", "list", "--config", str(path)]).exit_code == 0
     acked = runner.invoke(app, ["alerts", "ack", "1", "--by", "alice", "--config", str(path)])
-    assert acked.exit_code == 0 and "acknowledged alert 1" in acked.output
+    assert acked.exit_code == 0 and acked.stdout == "acknowledged alert 1\n"  # a result: on stdout
     twice = runner.invoke(app, ["alerts", "ack", "1", "--config", str(path)])
     assert twice.exit_code == 1 and re.search(r"alert 1 was acknowledged already, by alice at \d{4}-", twice.output)
     listed = runner.invoke(app, ["alerts", "list", "--all", "--config", str(path)]).stdout.splitlines()
