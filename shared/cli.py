@@ -424,10 +424,12 @@ def explain_cmd(
     from .classifier import load_classifier
     from .explanations import explain, read_chars
 
-    classifier = load_classifier(name)
-    kind = classifier.card.get("kind", "classifier")
+    from .registry import Registry
+
+    kind = Registry().card(name).get("kind", "classifier")  # before loading: a ranker "held no model"
     if kind not in ("classifier", "cross_encoder"):
         raise VerticalsError(f"{name} is {a_kind(kind)}: explain needs a classifier")
+    classifier = load_classifier(name)
     if not classifier.labels:
         raise VerticalsError(f"{name} has no labels (no id2label in its config.json): explain needs a "
                              "classifier trained with labels")

@@ -38,7 +38,7 @@ def item_text(title: str, category: str = "", description: str = "") -> str:
 
 def read_items(path: str | Path) -> pd.DataFrame:
     """Items with a ``text`` column composed from title, category and description."""
-    frame = read_table(path, ["item_id", "title"], ["description", "category"])
+    frame = _strip_ids(read_table(path, ["item_id", "title"], ["description", "category"]))
     for column in ("description", "category"):
         if column not in frame:
             frame[column] = ""
@@ -51,7 +51,7 @@ def read_items(path: str | Path) -> pd.DataFrame:
 def read_interactions(path: str | Path, items: pd.DataFrame | None = None) -> pd.DataFrame:
     """Interactions with ``label`` as int and ``timestamp`` as int (row order when absent;
     :func:`is_timed` tells which)."""
-    frame = read_table(path, ["user_id", "item_id", "label"], ["timestamp"])
+    frame = _strip_ids(read_table(path, ["user_id", "item_id", "label"], ["timestamp"]))
     # "1.0" and "0.0" too: many exports write every number as a float
     label = frame["label"].str.strip().replace({"1.0": "1", "0.0": "0"})
     bad = ~label.isin(["0", "1"])
@@ -66,7 +66,7 @@ def read_interactions(path: str | Path, items: pd.DataFrame | None = None) -> pd
         _refuse_duplicates(frame, ["user_id", "item_id", "timestamp"], path)
     else:  # subtle: row numbers never repeat, so a copied row shows only without them
         _refuse_duplicates(frame, ["user_id", "item_id", "label"], path,
-                           "delete the repeated row, or add a timestamp column to keep repeats")
+                           "delete the repeated {row}, or add a timestamp column to keep repeats")
     if items is not None:
         check_known_items(frame, items, path)
     frame.attrs["timed"] = timed
@@ -81,19 +81,46 @@ def is_timed(interactions: pd.DataFrame) -> bool:
 
 def read_candidates(path: str | Path, items: pd.DataFrame) -> pd.DataFrame:
     """``user_id,item_id`` pairs to score; every item must be in the catalogue."""
-    frame = read_table(path, ["user_id", "item_id"])
+    frame = _strip_ids(read_table(path, ["user_id", "item_id"]))
     _refuse_duplicates(frame, ["user_id", "item_id"], path)
     check_known_items(frame, items, path)
     return frame
 
 
+def _strip_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """``user_id`` and ``item_id`` (those present) without the spaces around them.
+
+    subtle: a CSV export's padding made ``" SKU004"`` an unknown item of a catalogue that lists
+    ``SKU004``."""
+    for column in ("user_id", "item_id"):
+        if column in frame:
+            frame[column] = frame[column].str.strip()
+    return frame
+
+
 def check_known_items(frame: pd.DataFrame, items: pd.DataFrame, path: str | Path) -> None:
-    """Fail on the first row naming an item that is not in the catalogue."""
+    """Fail on rows naming items that are not in the catalogue, in one line: the first row, and
+    when there are more, how many rows and items and the first few of them.
+
+    subtle: only the first bad row was named, so ten unknown items took ten runs to find."""
     unknown = ~frame["item_id"].isin(set(items["item_id"]))
-    if unknown.any():
-        row = int(unknown.to_numpy().argmax())
-        raise DataError(path, file_row(path, row), f"unknown item_id {frame['item_id'].iloc[row]!r}",
-                        "add the item to the items file or drop the row")
+    if not unknown.any():
+        return
+    row = int(unknown.to_numpy().argmax())
+    names = list(dict.fromkeys(frame["item_id"][unknown]))
+    problem, rows = f"unknown item_id {names[0]!r}", int(unknown.sum())
+    if rows == 1:
+        raise DataError(path, file_row(path, row), problem, "add the item to the items file or drop the row")
+    many = len(names) > 1
+    raise DataError(path, file_row(path, row),
+                    f"{problem} ({rows} rows name {len(names)} unknown item{'s' if many else ''}: {first_few(names)})",
+                    f"add the item{'s' if many else ''} to the items file or drop those rows")
+
+
+def first_few(names: list, shown: int = 3) -> str:
+    """``["a", "b", "c", "d", "e"] -> "a, b, c, and 2 more"``; all of them when ``shown`` or fewer."""
+    more = f", and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(str(n) for n in names[:shown]) + more
 
 
 MAX_TIMESTAMP = 10**11  # Unix seconds up to the year 5138; larger ones are milliseconds or garbage
@@ -122,13 +149,22 @@ def _timestamps(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
 
 
 def _refuse_duplicates(frame: pd.DataFrame, key: list[str], path: str | Path,
-                       fix: str = "delete the repeated row") -> None:
+                       fix: str = "delete the repeated {row}") -> None:
+    """Fail on rows repeating an earlier row's ``key``, in one line: the first, and when there are
+    more, how many and the first few rows (``fix`` says ``{row}``: "row" or "rows").
+
+    subtle: only the first repeat was named, so a file with ten took ten runs to mend."""
     repeated = frame.duplicated(subset=key, keep="first")
-    if repeated.any():
-        row = int(repeated.to_numpy().argmax())
-        first = frame[key].iloc[row].astype(str).tolist()  # not np.int64(1) in the message
-        raise DataError(path, file_row(path, row), f"duplicate row for {', '.join(key)} = {first}",
-                        fix)
+    if not repeated.any():
+        return
+    positions = np.flatnonzero(repeated.to_numpy())
+    first = frame[key].iloc[positions[0]].astype(str).tolist()  # not np.int64(1) in the message
+    problem = f"duplicate row for {', '.join(key)} = {first}"
+    if len(positions) > 1:
+        rows = [file_row(path, int(p)) for p in positions[:3]]
+        problem += f" ({len(positions)} rows repeat an earlier one: rows {first_few(rows + list(positions[3:]))})"
+    raise DataError(path, file_row(path, int(positions[0])), problem,
+                    fix.format(row="rows" if len(positions) > 1 else "row"))
 
 
 # ---- public layouts -------------------------------------------------------------------------

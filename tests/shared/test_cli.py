@@ -212,6 +212,8 @@ def test_export_refuses_a_ranker_in_one_line(tmp_path):
         done = run_cli(tmp_path, "models", "export", "demo-ranker", *extra)
         assert done.returncode == 1 and "Traceback" not in done.stderr
         assert done.stderr.strip() == "error: demo-ranker is a ranker: it has no transformer to export"
+    explained = run_cli(tmp_path, "models", "explain", "demo-ranker", "some text")  # had been "holds no model"
+    assert explained.stderr.strip() == "error: demo-ranker is a ranker: explain needs a classifier"
 
 
 def test_export_refuses_a_classifier_as_an_embedder_in_one_line(tmp_path):
