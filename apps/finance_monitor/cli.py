@@ -240,13 +240,17 @@ def demo(serve: Annotated[bool, typer.Option(
 
 
 @app.command("serve-demo-feeds")
-def serve_demo_feeds(port: int = 8765, speed: float = 1800.0) -> None:
-    """Serve the replayed demo stream as RSS in the foreground."""
+def serve_demo_feeds(port: int = 8765, speed: Annotated[float, typer.Option(
+        min=0, help="Stream seconds per wall-clock second (0: the whole stream at once).")] = 1800.0) -> None:
+    """Serve the replayed demo stream as RSS in the foreground (Ctrl-C stops it)."""
     from .demo_feeds import DemoFeedServer
 
     server = DemoFeedServer(port=port, speed=speed)
     typer.echo(f"serving {', '.join(server.outlets())} at {server.url('/feeds/')}", err=True)
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # a server stopped is no interrupted job: nothing to rerun
+        typer.echo("stopped serving the demo feeds", err=True)
 
 
 @app.command()

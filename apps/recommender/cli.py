@@ -279,7 +279,7 @@ def schedule(items: Items, interactions: Interactions,
              once: Annotated[bool, typer.Option(help="Run the job now and exit.")] = False) -> None:
     """Score every user's top-k nightly with APScheduler (foreground; Ctrl-C stops)."""
     from .batch import writable_folder
-    from .schedule import score_today, start_scheduler
+    from .schedule import check_inputs, score_today, start_scheduler
     from .service import check_top_k
 
     if not (0 <= hour < 24 and 0 <= minute < 60):
@@ -291,5 +291,5 @@ def schedule(items: Items, interactions: Interactions,
     check_top_k(top_k, pool)
     for path in (items, interactions):  # now, not at 02:00 inside the job
         check_file(path)
-    _service(items, interactions, prefix).models()  # trained models, or one line saying how
+    check_inputs(items, interactions, prefix)  # each row, as `score` reads them, and the models
     start_scheduler(items, interactions, out_dir, hour, minute, top_k, prefix, pool)

@@ -117,9 +117,11 @@ def check_known_items(frame: pd.DataFrame, items: pd.DataFrame, path: str | Path
                     f"add the item{'s' if many else ''} to the items file or drop those rows")
 
 
-def first_few(names: list, shown: int = 3) -> str:
-    """``["a", "b", "c", "d", "e"] -> "a, b, c, and 2 more"``; all of them when ``shown`` or fewer."""
-    more = f", and {len(names) - shown} more" if len(names) > shown else ""
+def first_few(names: list, total: int | None = None, shown: int = 3) -> str:
+    """``["a", "b", "c", "d", "e"] -> "a, b, c, and 2 more"``; all of them when ``shown`` or fewer.
+    ``total``: how many there are, when ``names`` holds only the first few."""
+    total = len(names) if total is None else total
+    more = f", and {total - shown} more" if total > shown else ""
     return ", ".join(str(n) for n in names[:shown]) + more
 
 
@@ -161,8 +163,8 @@ def _refuse_duplicates(frame: pd.DataFrame, key: list[str], path: str | Path,
     first = frame[key].iloc[positions[0]].astype(str).tolist()  # not np.int64(1) in the message
     problem = f"duplicate row for {', '.join(key)} = {first}"
     if len(positions) > 1:
-        rows = [file_row(path, int(p)) for p in positions[:3]]
-        problem += f" ({len(positions)} rows repeat an earlier one: rows {first_few(rows + list(positions[3:]))})"
+        rows = [file_row(path, int(p)) for p in positions[:3]]  # the file is read again per row: only 3
+        problem += f" ({len(positions)} rows repeat an earlier one: rows {first_few(rows, len(positions))})"
     raise DataError(path, file_row(path, int(positions[0])), problem,
                     fix.format(row="rows" if len(positions) > 1 else "row"))
 

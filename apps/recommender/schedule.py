@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -47,6 +48,37 @@ def nightly_job(items: str, interactions: str, out_dir: str, top_k: int, prefix:
     return outcome
 
 
+def check_inputs(items: Path, interactions: Path, prefix: str) -> None:
+    """Read the items and interactions files as `score` reads them, and find the trained models:
+    anything the job would fail on at night is one line now, before a job is stored.
+
+    subtle: the files were only checked to exist, so a semicolon-separated items file started
+    the scheduler ("nightly scoring at 02:00 UTC ...") and failed at 02:00, where `score`
+    refused it at once."""
+    from .data import read_interactions, read_items
+    from .service import RecommenderService
+
+    read_interactions(interactions, read_items(items))
+    RecommenderService(items, interactions, prefix).models()  # trained models, or one line saying how
+
+
+def next_run(hour: int, minute: int, now: datetime | None = None) -> datetime:
+    """When a job stored now at ``hour:minute`` UTC first runs, as the scheduler's own trigger
+    computes it: ``next_run(2, 0, 2026-06-17 17:00 UTC) -> 2026-06-18 02:00 UTC``."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    now = now or datetime.now(UTC)
+    return CronTrigger(hour=hour, minute=minute, timezone="UTC").get_next_fire_time(None, now)
+
+
+def start_line(hour: int, minute: int, out_dir: Path, now: datetime | None = None) -> str:
+    """The scheduler's first line: when it scores, into which folder, and when it first does
+    (a user read "02:00 UTC" and could not tell whether that was tonight)."""
+    first = next_run(hour, minute, now)
+    return (f"recommender: nightly scoring at {hour:02d}:{minute:02d} UTC into {out_dir}; "
+            f"next run {first:%Y-%m-%d %H:%M} UTC")
+
+
 def job_table(out_dir: Path) -> str:
     """The job store table of the nightly job that scores into ``out_dir``: one per folder, so
     two catalogues scored nightly from one home each keep their own job (and scheduler)."""
@@ -63,6 +95,6 @@ def build_scheduler(items: Path, interactions: Path, out_dir: Path, hour: int, m
 
 def start_scheduler(items: Path, interactions: Path, out_dir: Path, hour: int, minute: int,
                     top_k: int, prefix: str, pool: int | None = None) -> None:
-    """Run the scheduler in the foreground until interrupted."""
+    """Run the scheduler in the foreground until interrupted, saying first when it next runs."""
     run_in_foreground(build_scheduler(items, interactions, out_dir, hour, minute, top_k, prefix, pool),
-                      f"recommender: nightly scoring at {hour:02d}:{minute:02d} UTC into {out_dir}", job_table(out_dir))
+                      start_line(hour, minute, out_dir), job_table(out_dir))
