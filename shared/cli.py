@@ -130,6 +130,8 @@ def _fmt(value: object) -> str:
         return f"{value:.4f}"
     if isinstance(value, dict):
         return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple) and not value:  # "new_alerts: " read as a line cut short
+        return "none"
     if isinstance(value, list | tuple):  # notes, labels: one per line, not a Python list
         return "".join(f"\n  - {_fmt(v)}" for v in value) if any(len(str(v)) > 40 for v in value) else \
             ", ".join(_fmt(v) for v in value)
