@@ -425,7 +425,6 @@ def explain_cmd(
     in text order, for highlighting)."""
     from .classifier import load_classifier
     from .explanations import explain, read_chars
-
     from .registry import Registry
 
     kind = Registry().card(name).get("kind", "classifier")  # before loading: a ranker "held no model"

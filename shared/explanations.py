@@ -62,7 +62,7 @@ def _target_index(labels: list[str], target: str | int | None, probs: np.ndarray
             raise VerticalsError(f"target index must be in [0, {len(labels)}), got {target}")
         return target
     if str(target) not in labels:
-        raise VerticalsError(f"target label {target!r} is not one of the model's labels {labels}")
+        raise VerticalsError(f"target label {target!r} is not one of the model's labels ({', '.join(labels)})")
     return labels.index(str(target))
 
 

@@ -90,7 +90,7 @@ class SourceConfig:
             raise ValueError(f"interval_s must be between 1 and {MAX_INTERVAL_S} (31 days), "
                              f"got {self.interval_s}")
         if self.kind not in tuple(SourceKind):
-            raise ValueError(f"kind must be one of {[k.value for k in SourceKind]}, got {self.kind!r}")
+            raise ValueError(f"kind must be one of {', '.join(k.value for k in SourceKind)}, got {self.kind!r}")
         object.__setattr__(self, "kind", SourceKind(self.kind))
 
 

@@ -57,7 +57,7 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
     a sentiment correction also sets the score to the label's (-1 / 0 / +1), so the table,
     the net-sentiment trend and the alerts agree with it."""
     if field not in FIELDS:
-        raise VerticalsError(f"field must be one of {FIELDS}, got {field!r}")
+        raise VerticalsError(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
     allowed = correction_labels(field, allowed)
     value = value.strip()
     if not value or (allowed and value not in allowed):
@@ -65,7 +65,7 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
         fix = (f" — did you mean {cased!r}?" if cased else
                " — a new topic takes a topic model trained with it: add its examples to the topics file "
                "and run `verticals finance train --topics FILE`" if field == "topic" and value else "")
-        raise VerticalsError(f"{field} must be one of {allowed}, got {value!r}{fix}")
+        raise VerticalsError(f"{field} must be one of {', '.join(allowed)}, got {value!r}{fix}")
     with session_scope(engine) as session:
         article = session.get(Article, article_id)
         if article is None:
@@ -124,7 +124,7 @@ def pending_corrections(engine: Engine, field: str) -> Pending:
     starts from there, so a used correction must never be exported again.
     """
     if field not in FIELDS:
-        raise VerticalsError(f"field must be one of {FIELDS}, got {field!r}")
+        raise VerticalsError(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
     with session_scope(engine) as session:
         found = session.execute(select(Correction.id, Correction.created_at, Article.title,
                                        Correction.new)

@@ -152,9 +152,9 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(
     test_rows = read_interactions(test, service.items)
     result = evaluate_ranking(service.pipeline(), test_rows, n_candidates=n_candidates)
     if result["users_without_history"]:
-        print(f"note: {result['users_without_history']} test users with a positive have no history in --train "
+        print(f"note: {result['users_without_history']} test users with a positive have taken nothing in --train "
               f"and are left out ({', '.join(result['users_without_history_first'])}"
-              f"{', ...' if result['users_without_history'] > 5 else ''}): ranking needs a history",
+              f"{', ...' if result['users_without_history'] > 5 else ''}): ranking needs a taken item",
               file=sys.stderr)
     if result["test_positives_seen_in_train"]:
         print(f"note: {result['test_positives_seen_in_train']} positive test rows pair a user with an item --train "
@@ -171,6 +171,8 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(
               "held --test rows, these figures are not held out — run `verticals recommend train "
               f"--items {items} --interactions {train} --prefix {own}` first"
               + (f", then eval with --prefix {own}" if own != prefix else ""), file=sys.stderr)
+    if as_json and result.get("warning"):  # without --json, emit prints it with the figures
+        print(f"warning: {result['warning']}", file=sys.stderr)
     emit(result, as_json)
 
 

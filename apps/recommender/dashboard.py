@@ -173,7 +173,7 @@ st.dataframe(recommendations_table(recs), hide_index=True, width="stretch",
 baseline = f" {recs[0].baseline:.2f}" if recs else ""
 cards = service.cards()  # the ranker's first, then the text models it pins
 coef = cards[0]["params"].get("coef")  # text weights of 0: the bound in fit_ranker
-st.caption("Score = the share of users who took the item, in percent: with no history, the ranker has "
+st.caption("Score = the share of users who took the item, in percent: with nothing taken yet, the ranker has "
            "nothing of this user's to read." if note else
            "Score = the ranker's P(take), in percent. Its logit (log-odds) = baseline"
            f"{baseline} (an average candidate: every feature at its training mean; the same for "

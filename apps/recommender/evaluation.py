@@ -32,7 +32,24 @@ from .data import CtrExample
 from .features import co_taken
 from .pipeline import Pipeline
 from .profiles import ctr_profile
+from .ranker import MIN_VAL_POSITIVES
 from .scoring import train_ctr_scorer
+
+MIN_TEST_USERS = MIN_VAL_POSITIVES  # fewer ranked test users: the figures are a rough guide, as train's val_auc
+
+
+def few_test_users_warning(users: int, positives: int, k: int = 10) -> str:
+    """A one-line note when the evaluation ranks too few users to trust, else ``""``:
+    ``few_test_users_warning(14, 15)`` -> ``"these figures rest on 14 test user(s) with 15 taken
+    item(s) (under 20 users): one hit moves hr@10 by 0.07 ..."``.
+
+    subtle: 14 test users gave hr@10 1.0000, printed as plainly as a figure from thousands,
+    where `train` warns under 20 held-out positives."""
+    if users >= MIN_TEST_USERS:
+        return ""
+    return (f"these figures rest on {users} test user(s) with {positives} taken item(s) (under {MIN_TEST_USERS} "
+            f"users): one hit moves hr@{k} by {1 / max(users, 1):.2f}, a rough guide only — add test "
+            "interactions for a steadier measure")
 
 
 def ranking_metrics(ranked: list[list[str]], relevant: list[set[str]], k: int = 10) -> dict:
@@ -137,12 +154,15 @@ def evaluate_ranking(pipe: Pipeline, test: pd.DataFrame, k: int = 10,
                          minilm.encode([pipe.text[i] for i in pi]))
         results["minilm"]["auc"] = roc_auc(labels, sims.tolist())
     results["users"] = len(users)
+    results["positives"] = sum(len(r) for r in relevant)
     # test users with a positive but no history in training: not ranked (a review found them
     # dropped without a word)
     unranked = sorted(set(test.loc[test["label"] == 1, "user_id"]) - set(users))
     results["users_without_history"], results["users_without_history_first"] = len(unranked), unranked[:5]
     positives = test[test["label"] == 1]
     results["test_positives_seen_in_train"] = int(already_seen(pipe, positives).sum())  # not counted
+    if warning := few_test_users_warning(len(users), results["positives"], k):
+        results["warning"] = warning
     return results
 
 

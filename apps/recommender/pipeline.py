@@ -34,7 +34,8 @@ from .scoring import TextScorer, build_index, search_candidates
 
 COLD_START = ("each item scored by the share of users who took it (text interest and the ranker's "
               "other features count once they take something)")
-POPULARITY_FALLBACK = f"No history yet, so these are the most popular items you have not seen, {COLD_START}."
+# cold start is "nothing taken yet" (no row with label 1): a user shown items but taking none is one
+POPULARITY_FALLBACK = f"No items taken yet, so these are the most popular items you have not seen, {COLD_START}."
 NEW_ITEM_SHARE = 0.1  # room in each user's pool, beyond the n candidates, for never-seen items
 SOURCE_DEPTH = 5  # each candidate source offers this many times the pool for the ranker to pick from
 # a history item explains a pick when they are as close as the catalogue's closest 5% of pairs.
@@ -53,11 +54,11 @@ COLD_REASON = "it is among the most popular items you have not seen"
 
 
 def cold_start_note(users: Sequence[str], shown: int = 5) -> str:
-    """One line naming the users with no history: ``["U9", "U7"] -> "2 user(s) with no history
-    (U7, U9): scored by the ranker as ..."``; past ``shown`` names it adds ``", and 3 more"``."""
+    """One line naming the users who have taken nothing yet: ``["U9", "U7"] -> "2 user(s) with no
+    taken items (U7, U9): each item scored ..."``; past ``shown`` names it adds ``", and 3 more"``."""
     names = sorted(set(users))
     more = f", and {len(names) - shown} more" if len(names) > shown else ""
-    return f"{len(names)} user(s) with no history ({', '.join(names[:shown])}{more}): {COLD_START}"
+    return f"{len(names)} user(s) with no taken items ({', '.join(names[:shown])}{more}): {COLD_START}"
 
 
 @dataclass
@@ -350,7 +351,8 @@ class Pipeline:
         History items are cited only when text interest raised the score and they are close to
         the item (:meth:`similar_history`): an item the text models scored down, or one that
         nothing in the history resembles, is explained by what really lifted it.
-        User activity is never the reason: it is the same for every item of the user.
+        User activity is never the reason: it is the same for every item of the user. The
+        history items cited are never ``item`` itself (a candidates file may name one the user took).
         """
         if not self.taken.get(user):
             return COLD_REASON
@@ -366,7 +368,8 @@ class Pipeline:
                 if liked:
                     return "you liked " + " and ".join(f"“{t}”" for t in liked)
             elif feature == "co_taken" and high[feature]:
-                return f"it is often taken with “{self.taken_with(user, item)}”"
+                if with_ := self.taken_with(user, item):  # none but the item itself: the next reason
+                    return f"it is often taken with “{with_}”"
             elif feature == "category_overlap" and high[feature]:
                 return self.same_category(user, item)
             else:
@@ -375,8 +378,11 @@ class Pipeline:
 
     def similar_history(self, user: str, item: str, n: int = 2) -> list[str]:
         """Titles of up to ``n`` of the user's history items closest to ``item``, closest first,
-        among those at least :attr:`similar_floor` close to it."""
-        history = self.taken.get(user, [])
+        among those at least :attr:`similar_floor` close to it; never ``item`` itself.
+
+        subtle: a candidate the user already took was its own closest history item, and was
+        explained by itself ("you liked “Ethiopian Yirgacheffe beans 250g”")."""
+        history = [h for h in self.taken.get(user, []) if h != item]
         if not history:
             return []
         sims = self.item_vecs[[self.row[h] for h in history]] @ self.item_vecs[self.row[item]]
@@ -390,15 +396,21 @@ class Pipeline:
         subtle: the category clause named no history item, and it explained 101 of the demo's first
         150 recommendations; the issue asks for the history items behind each."""
         category = self.stats.item_category.get(item)
-        same = [h for h in self.taken.get(user, []) if self.stats.item_category.get(h) == category]
+        same = [h for h in self.taken.get(user, []) if h != item and self.stats.item_category.get(h) == category]
         if not category or not same:
             return f"it is in {category}, one of your categories"
         sims = self.item_vecs[[self.row[h] for h in same]] @ self.item_vecs[self.row[item]]
         return f"it is in {category}, like “{self.title[same[int(np.argmax(sims))]]}”"
 
     def taken_with(self, user: str, item: str) -> str:
-        """The title of the user's recent take most often taken with ``item`` (co-taken)."""
-        recent = self.stats.recent[user]
+        """The title of the user's recent take, other than ``item``, most often taken with it
+        (co-taken); ``""`` when ``item`` is their only recent take.
+
+        subtle: an item is taken with itself most of all (its cosine is 1), so a candidate the
+        user already took was said to be "often taken with" itself."""
+        recent = [r for r in self.stats.recent[user] if r != self.stats.item_row[item]]
+        if not recent:
+            return ""
         near = self.stats.cosine[recent, self.stats.item_row[item]].toarray().ravel()
         return str(self.items["title"].iloc[recent[int(np.argmax(near))]])
 
