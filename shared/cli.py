@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import shutil
 import signal
 import sys
 from importlib.metadata import entry_points
@@ -112,15 +113,37 @@ def emit_rows(rows: list[dict], key: str, as_json: bool, empty: str) -> None:
 
 def _print_table(rows: list[dict], widest: int = 60) -> None:
     """Rows as aligned columns under a header; a cell over ``widest`` characters is cut with
-    "…" (``--json`` has it whole: a 2,000-character question filled the screen)."""
+    "…" (``--json`` has it whole: a 2,000-character question filled the screen), and on a
+    terminal the widest columns are cut further until a row fits its width. A column empty in
+    every row is left out.
+
+    subtle: `support handoffs` printed 220 columns, wrapped into a jumble on a 100-column screen."""
     if not rows:
         return
-    cells = [list(rows[0])] + [[_fmt(v) for v in row.values()] for row in rows]
+    names = [k for k in rows[0] if any(row.get(k) not in (None, "", [], ()) for row in rows)]
+    cells = [names] + [[_fmt(row.get(k)) for k in names] for row in rows]
     cells = [[" ".join(c.split()) for c in line] for line in cells]  # one line per row
-    cells = [[c if len(c) <= widest else c[:widest - 1] + "…" for c in line] for line in cells]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
+    widths = [min(widest, max(len(line[i]) for line in cells)) for i in range(len(names))]
+    room = shutil.get_terminal_size(fallback=(0, 0)).columns  # 0: not a terminal (a file, a pipe)
+    widths = _fit(widths, room) if room else widths
     for line in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+        print("  ".join((c if len(c) <= w else c[:w - 1] + "…").ljust(w)
+                        for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _fit(widths: list[int], room: int, floor: int = 12) -> list[int]:
+    """Column widths cut, widest first and none below ``floor``, until a row fits ``room``:
+
+    >>> _fit([40, 10, 60], 80)
+    [33, 10, 33]
+    """
+    widths = list(widths)
+    while sum(widths) + 2 * (len(widths) - 1) > room:
+        i = max(range(len(widths)), key=widths.__getitem__)
+        if widths[i] <= floor:
+            break
+        widths[i] -= 1
+    return widths
 
 
 def _fmt(value: object) -> str:
@@ -318,13 +341,10 @@ def list_models(as_json: JsonFlag = False) -> None:
     if as_json:
         print(json.dumps({"models": rows}))
         return
-    if not rows:
-        print("no models yet: `verticals finetune classify --train T.csv` registers one")
-    for row in rows:
-        metrics = " ".join(f"{k}={row[k]:.3f}" for k in HEADLINE_KEYS if isinstance(row.get(k), float))
-        kind = row["kind"] or ""
-        print(f"{row['name']:<28} {row['current'] or '-':<5} {kind:<14} {len(row['versions'])} version(s) "
-              f"{metrics}")
+    emit_rows([{"name": r["name"], "current": r["current"] or "-", "kind": r["kind"], "versions": len(r["versions"]),
+                "metrics": " ".join(f"{k}={r[k]:.3f}" for k in HEADLINE_KEYS if isinstance(r.get(k), float))}
+               for r in rows], "models", False,
+              "no models yet: `verticals finetune classify --train T.csv` registers one")
 
 
 @models_app.command("show")

@@ -22,6 +22,7 @@ from shared import VerticalsError
 from shared.cli import Address, ValFraction, emit, open_dashboard, say_error
 
 from .alerts import ISO_UTC
+from .config import EXAMPLE
 
 if TYPE_CHECKING:  # the modules load lazily, so `--help` stays fast
     import pandas as pd
@@ -98,7 +99,7 @@ def run(config: ConfigOpt = None,
     try:
         if not _config(config).sources:  # it polled nothing, forever, without a word
             typer.echo(f"note: {config_path(config)} names no sources, so this poller polls nothing (it still "
-                       "delivers webhooks and runs the nightly retrain): add [[sources]] entries (see config.py) "
+                       f"delivers webhooks and runs the nightly retrain): add [[sources]] entries ({EXAMPLE}) "
                        "and restart it", err=True)
         with poller_lock():  # one poller per home: they would take over each other's jobs
             if demo_feeds:
@@ -132,7 +133,7 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     emit(result, as_json)
     if not reports:
         typer.echo(f"note: {config_path(config)} names no sources, so nothing was polled: add "
-                   "[[sources]] entries (see config.py)", err=True)
+                   f"[[sources]] entries ({EXAMPLE})", err=True)
     for webhook, problem in processed.deliveries.errors.items():
         typer.echo(f"error: webhook {webhook} failed: {problem} (its alerts wait and are retried with backoff; "
                    "`verticals finance sources` lists them)", err=True)

@@ -40,6 +40,8 @@ from urllib.parse import urlsplit
 
 from shared.errors import DataError
 
+EXAMPLE = "see the example at the top of apps/finance_monitor/config.py"  # where errors send a user
+
 
 class SourceKind(StrEnum):
     FEED = "feed"  # RSS / Atom, parsed with feedparser
@@ -258,17 +260,17 @@ def _build(cls: type, raw: Any, where: str, path: Path) -> Any:
     """Instantiate a config dataclass from a TOML table (``where``: how errors name it, "[fetch]"
     or :func:`_entry`), naming unknown keys and bad values."""
     if not isinstance(raw, dict):
-        raise DataError(path, None, f"{where} must be a table", "see the example in config.py")
+        raise DataError(path, None, f"{where} must be a table", EXAMPLE)
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise DataError(path, None, f"{where} has unknown keys {unknown}",
-                        f"use only {sorted(known)}")
+        raise DataError(path, None, f"{where} has unknown keys {', '.join(unknown)}",
+                        f"use only {', '.join(sorted(known))}")
     missing = [f.name for f in fields(cls)
                if f.default is MISSING and f.default_factory is MISSING and f.name not in raw]
     if missing:
         raise DataError(path, None, f"{where} is missing {', '.join(missing)}",
-                        "add it (see the example in config.py)")
+                        f"add it ({EXAMPLE})")
     hints = get_type_hints(cls)
     for key, value in raw.items():
         problem = _type_problem(value, hints[key])

@@ -101,6 +101,42 @@ def test_candidates_empty_or_unknown_items_refused(tmp_path: Path, items) -> Non
         read_candidates(write(tmp_path / "d.csv", "user_id,item_id\nu1,nope\n"), items)
 
 
+def test_every_unknown_item_is_counted_in_the_one_line(tmp_path: Path, items) -> None:
+    """Only the first was named, so ten unknown items took ten runs to find."""
+    rows = "".join(f"u{n},SKU{90 + n},1,{n}\n" for n in range(10)) + "u1,SKU90,0,99\n"
+    path = write(tmp_path / "x.csv", "user_id,item_id,label,timestamp\nu0,A,1,0\n" + rows)
+    with pytest.raises(DataError) as err:
+        read_interactions(path, items)
+    assert str(err.value) == (f"{path}, row 3: unknown item_id 'SKU90' (11 rows name 10 unknown items: SKU90, "
+                              "SKU91, SKU92, and 7 more) — add the items to the items file or drop those rows")
+    one_item = write(tmp_path / "c.csv", "user_id,item_id\nu1,nope\nu2,nope\n")
+    with pytest.raises(DataError, match=r"row 2: unknown item_id 'nope' \(2 rows name 1 unknown item: nope\) — "
+                                        "add the item to the items file or drop those rows$"):
+        read_candidates(one_item, items)
+
+
+def test_every_repeated_row_is_counted_in_the_one_line(tmp_path: Path, items) -> None:
+    body = "user_id,item_id\n" + "u1,A\nu1,B\n" * 3 + "\nu2,A\nu1,A\n"
+    with pytest.raises(DataError) as err:
+        read_candidates(write(tmp_path / "c.csv", body), items)
+    # the repeats are rows 4, 5, 6, 7 and 10 (a blank line at 8 keeps the file's numbers)
+    assert str(err.value).endswith(", row 4: duplicate row for user_id, item_id = ['u1', 'A'] (5 rows repeat an "
+                                   "earlier one: rows 4, 5, 6, and 2 more) — delete the repeated rows")
+    copied = write(tmp_path / "x.csv", "user_id,item_id,label\nu1,A,1\nu1,A,1\nu1,A,1\n")
+    with pytest.raises(DataError, match=r"row 3: .* \(2 rows repeat an earlier one: rows 3, 4\) — delete the "
+                                        "repeated rows, or add a timestamp column to keep repeats$"):
+        read_interactions(copied, items)
+
+
+def test_ids_lose_the_spaces_around_them(tmp_path: Path) -> None:
+    """A CSV export's padding: ``" SKU004"`` was an unknown item of a catalogue listing SKU004."""
+    items = read_items(write(tmp_path / "i.csv", "item_id,title\nSKU004 ,Beans\n"))
+    rows = read_interactions(write(tmp_path / "x.csv", 'user_id,item_id,label\n" u1 ", SKU004,1\n'), items)
+    pairs = read_candidates(write(tmp_path / "c.csv", "user_id,item_id\nu1\t,  SKU004\n"), items)
+    assert items["item_id"].tolist() == ["SKU004"] and items["title"].tolist() == ["Beans"]
+    assert rows[["user_id", "item_id"]].values.tolist() == pairs.values.tolist() == [["u1", "SKU004"]]
+
+
 def test_tallrec_movie_and_book_layouts(tmp_path: Path) -> None:
     movie = ('User Preference: "Heat (1995)", "Fargo (1996)"\nUser Unpreference: "Cats (2019)"\n'
              'Whether the user will like the target movie "Alien (1979)"?')

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.recommender.evaluation import ranking_metrics
+from apps.recommender.evaluation import MIN_TEST_USERS, few_test_users_warning, ranking_metrics
 from apps.recommender.features import (
     DAY,
     category_shares,
@@ -229,9 +229,29 @@ def test_candidate_search_asks_gpu_faiss_for_at_most_2048() -> None:
 
 
 def test_cold_start_note_names_the_users_once() -> None:
-    assert cold_start_note(["U9", "U7", "U9"]) == f"2 user(s) with no history (U7, U9): {COLD_START}"
+    """Cold start is nothing taken yet: "no history" misled about a user shown items but taking none."""
+    assert cold_start_note(["U9", "U7", "U9"]) == f"2 user(s) with no taken items (U7, U9): {COLD_START}"
     many = cold_start_note([f"U{i}" for i in range(8)], shown=3)
-    assert many.startswith("8 user(s) with no history (U0, U1, U2, and 5 more): ")
+    assert many.startswith("8 user(s) with no taken items (U0, U1, U2, and 5 more): ")
+
+
+def test_few_test_users_give_eval_a_one_line_warning() -> None:
+    assert few_test_users_warning(MIN_TEST_USERS, MIN_TEST_USERS) == ""
+    warning = few_test_users_warning(14, 15)
+    assert warning == ("these figures rest on 14 test user(s) with 15 taken item(s) (under 20 users): one hit "
+                       "moves hr@10 by 0.07, a rough guide only — add test interactions for a steadier measure")
+
+
+def test_the_schedulers_first_line_says_when_it_next_runs() -> None:
+    from datetime import UTC, datetime
+
+    from apps.recommender.schedule import start_line
+
+    evening, night = datetime(2026, 6, 17, 17, 0, tzinfo=UTC), datetime(2026, 6, 17, 1, 59, tzinfo=UTC)
+    assert start_line(2, 0, "scores", evening) == ("recommender: nightly scoring at 02:00 UTC into scores; "
+                                                   "next run 2026-06-18 02:00 UTC")
+    assert start_line(2, 0, "scores", night).endswith("next run 2026-06-17 02:00 UTC")
+    assert start_line(23, 5, "s", datetime(2026, 12, 31, 23, 6, tzinfo=UTC)).endswith("next run 2027-01-01 23:05 UTC")
 
 
 def test_few_validation_positives_give_a_one_line_warning() -> None:

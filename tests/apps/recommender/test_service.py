@@ -153,6 +153,26 @@ def test_because_cites_history_only_when_text_lifted_the_score_and_it_is_close(
     assert why.startswith(lead) and why[len(lead):-1] in {pipe.title[h] for h in ours}
 
 
+def test_an_item_the_user_took_is_never_explained_by_itself(service: RecommenderService) -> None:
+    """A candidates file may name an item its user took: "because: it is in Coffee, like “Ethiopian
+    Yirgacheffe beans 250g”" cited the candidate itself (its own closest history item)."""
+    import copy
+
+    from apps.recommender.features import FEATURES
+    from apps.recommender.ranker import Ranker
+
+    pipe = copy.copy(service.pipeline())
+    user = next(u for u in sorted(pipe.taken) if len(pipe.taken[u]) >= 2)
+    for took in pipe.taken[user]:
+        title = pipe.title[took]
+        assert title not in pipe.similar_history(user, took, n=len(pipe.taken[user]))
+        assert pipe.taken_with(user, took) != title and f"“{title}”" not in pipe.same_category(user, took)
+        for coef in ([1, 1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0, 1]):  # text, category, co-taken
+            pipe.ranker = Ranker(list(FEATURES), [0.5] * 7, [1.0] * 7, coef, 0.0)
+            why = pipe.because(user, took, dict.fromkeys(FEATURES, 0.9))
+            assert f"“{title}”" not in why, (took, coef, why)
+
+
 def test_cold_start_user_is_scored_by_the_share_of_users_who_took_each_item(
         service: RecommenderService) -> None:
     """The most taken first, whatever k, each scored by its share of takers: scored by the ranker
@@ -396,9 +416,9 @@ def test_batch_candidates_resume_to_identical_file(service: RecommenderService,
     with caplog.at_level("WARNING"):
         clean = service.score(tmp_path / "clean.parquet", candidates=tiny["candidates"],
                               chunk_size=1)
-    notes = [r.getMessage() for r in caplog.records if "no history" in r.getMessage()]
+    notes = [r.getMessage() for r in caplog.records if "no taken items" in r.getMessage()]
     # U001 and U003 were only shown items of these shelves, NEWBIE is not in the log at all
-    assert notes == ["3 user(s) with no history (NEWBIE, U001, U003): " + COLD_START], "one notice"
+    assert notes == ["3 user(s) with no taken items (NEWBIE, U001, U003): " + COLD_START], "one notice"
     out = tmp_path / "scores.parquet"
     with pytest.raises(InjectedFailure):
         service.score(out, candidates=tiny["candidates"], chunk_size=1, fail_after=2)
@@ -544,7 +564,11 @@ def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Pa
         assert {"ndcg@10", "mrr", "hr@10", "auc"} <= set(metrics[system])
     left_out = metrics["users_without_history"]
     assert metrics["users"] > 0 and left_out >= 1 and "nobody-before" in metrics["users_without_history_first"]
-    assert f"{left_out} test users with a positive have no history in --train and are left out (" in result.stderr
+    assert f"{left_out} test users with a positive have taken nothing in --train and are left out (" in result.stderr
+    # a handful of test users: hr@10 moves by 1/users a hit, said in the result and on stderr
+    assert metrics["warning"].startswith(f"these figures rest on {metrics['users']} test user(s) with "
+                                         f"{metrics['positives']} taken item(s) (under 20 users)")
+    assert f"warning: {metrics['warning']}" in result.stderr
     few = CliRunner().invoke(app, ["eval", "--items", str(tiny["items"]), "--train", str(tmp_path / "train.csv"),
                                    "--test", str(tmp_path / "test.csv"), "--n-candidates", "5"])
     assert "--n-candidates must be at least 10" in str(few.exception)
@@ -620,6 +644,18 @@ def test_schedule_refuses_what_would_fail_at_night_before_storing_a_job(
     assert "--top-k must be greater than 0, got 0" in errors[1] and "no trained recommender" in errors[2]
     assert errors[3] == (f"--out-dir: cannot write into {tmp_path / 'a-file' / 'out'} (not a "
                          "directory) — choose a folder you can write to")
+    # a file `score` refuses is refused now, in the same line, not at 02:00 inside the job
+    semicolons = tmp_path / "items.csv"
+    semicolons.write_text(tiny["items"].read_text().replace(",", ";"))
+    bad = runner.invoke(app, [*base, "--items", str(semicolons), "--interactions", str(tiny["interactions"])])
+    with pytest.raises(DataError) as scored:
+        RecommenderService(semicolons, tiny["interactions"]).score(tmp_path / "s.csv", top_k=3)
+    assert isinstance(bad.exception, DataError) and str(bad.exception) == str(scored.value)
+    assert str(semicolons) in str(scored.value) and "\n" not in str(scored.value)
+    unknown = tmp_path / "interactions.csv"
+    unknown.write_text(tiny["interactions"].read_text() + "U001,NOPE,1,1737347407\n")
+    late = runner.invoke(app, [*base, *files[:2], "--interactions", str(unknown)])
+    assert "unknown item_id 'NOPE'" in str(late.exception)
     assert not (tmp_path / "home" / "verticals.db").exists()  # no job stored
 
 
