@@ -91,7 +91,7 @@ def test_models_list_shows_a_model_with_no_promoted_version(tmp_path):
     [row] = json.loads(listed.stdout)["models"]
     assert (row["name"], row["current"], row["versions"]) == ("intents", None, ["v1"])
     plain = run_cli(tmp_path, "models", "list")
-    assert plain.returncode == 0 and plain.stdout.split()[:3] == ["intents", "-", "classifier"]
+    assert plain.returncode == 0 and plain.stdout.splitlines()[1].split()[:3] == ["intents", "-", "classifier"]
     Registry(tmp_path / "models").save("broken", lambda d: None, {"kind": "classifier"})
     (tmp_path / "models" / "broken" / "v1" / "card.json").write_text("{bad")
     damaged = run_cli(tmp_path, "models", "list")  # the other models are still listed

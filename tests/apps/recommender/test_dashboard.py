@@ -142,8 +142,8 @@ def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> Non
     assert not at.exception
     headers = [h.value for h in at.subheader]
     assert "Top 10, most popular" in headers and "Top 10, reranked" not in headers
-    assert at.info[0].value.startswith("No history yet, so these are the most popular items you have not seen, "
-                                       "each item scored by the share of users who took it")
+    assert at.info[0].value.startswith("No items taken yet, so these are the most popular items you have not "
+                                       "seen, each item scored by the share of users who took it")
     assert not any("history" in w.value for w in at.warning)
     recs = at.dataframe[0].value
     # text interest (0 throughout), the other features (the ranker scored nothing) and the
@@ -156,6 +156,17 @@ def test_dashboard_new_user_falls_back_to_popularity(dashboard_env: dict) -> Non
     assert shown == "%.2f%%", "in percent to 0.01: 0.009 and 0.008 read 0.90% and 0.80%, not tied"
     assert list(recs["score"]) == sorted(recs["score"], reverse=True), "the most taken first"
     assert any(c.value.startswith("Score = the share of users who took the item") for c in at.caption)
+
+
+def test_a_user_shown_items_but_taking_none_is_said_to_have_taken_nothing(dashboard_env: dict) -> None:
+    """U001 was only shown items of these shelves: "No history yet" sat above a history of them."""
+    at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+    at.selectbox[0].select("U001").run()
+    assert not at.exception
+    assert at.info[0].value.startswith("No items taken yet, so these are the most popular items")
+    history = at.dataframe[1].value
+    assert len(history) >= 1 and set(history["taken"]) == {"shown only"}
+    assert any("with nothing taken yet" in c.value for c in at.caption)
 
 
 def test_dashboard_bi_encoder_card_that_kept_the_base_says_which_figure_serves(
