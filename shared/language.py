@@ -39,12 +39,28 @@ _TOKEN = re.compile(r"[^\W\d_]+")
 _NAME = re.compile(r"\b[^\W\d_a-z][\w'-]*(?:\s+(?:(?:[a-z]{1,3}\s+){0,2}[^\W\d_a-z][\w'-]*))+")
 
 
+# letters English words lack (not "ç": "façade"); a lower-case word outside names with one counts
+# as two function words ("Siemens erhöht Prognose" has none): capitalised words are left out,
+# "Müller" is a name
+_LETTERS = {"German": "äöüß", "Spanish": "ñ", "Portuguese": "ãõ", "French": "œ"}
+
+
 def language(text: str) -> str | None:
     """The language whose function words ``text`` uses most, outside names; English on a tie
     with it; None when it uses none. Another language needs two of its words at least ("La
-    Rochelle" in an English question is one)."""
-    tokens = _TOKEN.findall(_NAME.sub(" ", text).lower())
+    Rochelle" in an English question is one), or one lower-case word with its own letters where
+    no English word is:
+
+    >>> language("Siemens erhöht Prognose"), language("Müller shares slump"), language("Nestlé jumps")
+    ('German', None, None)
+    """
+    written = _TOKEN.findall(_NAME.sub(" ", text))
+    tokens = [w.lower() for w in written]
     hits = {name: sum(t in words for t in tokens) for name, words in _WORDS.items()}
+    if not hits["English"]:
+        for word in (w for w in written if w[0].islower()):
+            if mark := next((name for name, letters in _LETTERS.items() if any(c in letters for c in word)), None):
+                hits[mark] += 2
     best = max(hits, key=lambda name: (hits[name], name == "English"))
     if not hits[best]:
         return None
