@@ -30,6 +30,9 @@ _ELLIPSIS = re.compile(_ELLIPTICAL + r"|^\W*(?:and|also|or)\b", re.I)
 _CONNECTIVE = re.compile(r"^\W*(?:(?:and|also|plus|oh|btw|by the way|secondly|second|another thing)\b\W*)*", re.I)
 _ASKS = re.compile(r"^(?:what|where|when|which|who|whom|whose|why|how|can|could|do|does|did|is|are|was|were|will|"
                    r"would|should|shall|may|have|has)(?:'?s)?\b", re.I)  # "whats the max"
+# "..., and do you ...?": a second question joined to the first
+_AND_ASKS = re.compile(r",?\s+(?:and|also|plus)\s+(?=(?:do|does|can|could|is|are|will|would|should|how|what|where|"
+                       r"when|which|who|why)\b)", re.I)
 # words that ask for nothing in particular: "Can you help?", "Could you please advise?", "What is going on?"
 _GENERIC = frozenset("help advise know let tell check going happening sure possible ok okay please could would "
                      "can should any idea ideas anything something suggest suggestions".split())
@@ -132,7 +135,7 @@ def separate_questions(message: str) -> list[str]:
     last question stays with it; text before a question, with it.
 
     >>> separate_questions("Where is my order? Also, can I change the delivery address?")
-    ['Where is my order?', 'can I change the delivery address?']
+    ['Where is my order?', 'Can I change the delivery address?']
     >>> separate_questions("Do you sell e-bikes? And for kids?")
     []
     >>> separate_questions("Do you sell e-bikes? How much are they?")  # "they" leans on the first
@@ -143,7 +146,7 @@ def separate_questions(message: str) -> list[str]:
         if parts and "?" not in piece:
             parts[-1] += " " + piece  # "... ? Thanks!"
         else:
-            parts.append(piece)
+            parts += _joined_questions(piece)
     if not 2 <= len(parts) <= 3:
         return []
     parts = [_CONNECTIVE.sub("", part) or part for part in parts]  # "Also, can I ...?" -> "can I ...?"
@@ -151,7 +154,22 @@ def separate_questions(message: str) -> list[str]:
     # each a whole question of three words or more with a subject of its own ("Hi?", "what time?",
     # "Why not?", "Can you help?" are not)
     whole = all(_ASKS.match(q) and len(q.split()) >= 3 and set(tokenize(q)) - _GENERIC for q in asked)
-    return parts if whole and not any(is_follow_up(q) for q in asked[1:]) else []
+    if not whole or any(is_follow_up(q) for q in asked[1:]):
+        return []
+    return [part[:1].upper() + part[1:] for part in parts]  # quoted above each answer
+
+
+def _joined_questions(piece: str) -> list[str]:
+    """A question that joins two with "and" split in two, each with its question mark; else as it is:
+
+    >>> _joined_questions("How long are gift cards valid and do you ship to Norway?")
+    ['How long are gift cards valid?', 'do you ship to Norway?']
+
+    subtle: one sentence asking two things got one answer: the Norway question went unanswered."""
+    if not piece.rstrip().endswith("?"):
+        return [piece]
+    halves = _AND_ASKS.split(piece)
+    return [half.rstrip(" ,") + "?" for half in halves[:-1]] + [halves[-1]]
 
 
 def focus(message: str) -> str:
