@@ -4,17 +4,25 @@ BIN    := $(VENV)/bin
 # Pinned: `pip install torch==2.13.0` takes the local CPU wheel; an unpinned torch pulls CUDA.
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
+# the tests, benchmarks and lint add pytest, ruff, selenium and Ray (Ray alone ~300 MB): the demo needs none
+DEV    := $(VENV)/.installed-dev
 
-.PHONY: setup demo test test-all bench lint browser-deps clean
+.PHONY: setup dev-setup demo test test-all bench lint browser-deps clean
 
 setup: $(STAMP)
+
+dev-setup: $(DEV)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q $(TORCH) -e ".[dev,ray]"
+	$(BIN)/pip install -q $(TORCH) -e .
 	touch $(STAMP)
+
+$(DEV): $(STAMP)
+	$(BIN)/pip install -q $(TORCH) -e ".[dev,ray]"
+	touch $(DEV)
 
 # Debian's Chromium for the browser tests; they skip (and say so) where it cannot be installed.
 browser-deps:
@@ -32,19 +40,19 @@ demo: setup
 	  $(BIN)/streamlit run apps/home.py --server.headless true --server.address 127.0.0.1 \
 	  --browser.gatherUsageStats false --client.toolbarMode minimal
 
-test: setup browser-deps
+test: dev-setup browser-deps
 	$(BIN)/pytest -q
 
-test-all: setup browser-deps
+test-all: dev-setup browser-deps
 	$(BIN)/pytest -q --runslow
 
-bench: setup
+bench: dev-setup
 	$(BIN)/python benchmarks/classify.py
 	$(BIN)/python benchmarks/support.py
 	$(BIN)/python benchmarks/finance.py
 	$(BIN)/python benchmarks/recommender.py
 
-lint: setup
+lint: dev-setup
 	$(BIN)/ruff check shared apps tests benchmarks
 
 # Stops the finance demo's background poller first: it would hold its port and write into
