@@ -61,9 +61,10 @@ def _check_listen(address: str, port: int) -> None:
     nowhere = VerticalsError(f"--address {address!r} is no address of this machine — use 127.0.0.1 (this "
                              "machine) or 0.0.0.0 (every network it is on)")
     try:
-        socket.getaddrinfo(address, port)
-        with socket.create_server((address, port)):
-            pass
+        found = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, _, _, _, where in found[:1]:  # as Streamlit binds: the first the name gives ("::" too)
+            with socket.create_server(where[:2], family=family):
+                pass
     except socket.gaierror:
         raise nowhere from None
     except OSError as exc:
@@ -113,19 +114,19 @@ def emit_rows(rows: list[dict], key: str, as_json: bool, empty: str) -> None:
 
 def _print_table(rows: list[dict], widest: int = 60) -> None:
     """Rows as aligned columns under a header; a cell over ``widest`` characters is cut with
-    "…" (``--json`` has it whole: a 2,000-character question filled the screen), and on a
-    terminal the widest columns are cut further until a row fits its width. A column empty in
-    every row is left out.
+    "…" (``--json`` has it whole: a 2,000-character question filled the screen). On a terminal
+    a column empty in every row is left out and the widest columns are cut further until a row
+    fits its width; a file or a pipe gets every column.
 
     subtle: `support handoffs` printed 220 columns, wrapped into a jumble on a 100-column screen."""
     if not rows:
         return
-    names = [k for k in rows[0] if any(row.get(k) not in (None, "", [], ()) for row in rows)]
+    screen = sys.stdout.isatty()
+    names = [k for k in rows[0] if not screen or any(row.get(k) not in (None, "", [], ()) for row in rows)]
     cells = [names] + [[_fmt(row.get(k)) for k in names] for row in rows]
     cells = [[" ".join(c.split()) for c in line] for line in cells]  # one line per row
     widths = [min(widest, max(len(line[i]) for line in cells)) for i in range(len(names))]
-    room = shutil.get_terminal_size(fallback=(0, 0)).columns  # 0: not a terminal (a file, a pipe)
-    widths = _fit(widths, room) if room else widths
+    widths = _fit(widths, shutil.get_terminal_size().columns) if screen else widths
     for line in cells:
         print("  ".join((c if len(c) <= w else c[:w - 1] + "…").ljust(w)
                         for c, w in zip(line, widths, strict=True)).rstrip())

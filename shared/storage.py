@@ -206,13 +206,16 @@ def file_lock(path: str | Path, wait: bool = True, remove: bool = False) -> Iter
         handle = path.open("a+", encoding="utf-8")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            if _names(path, handle):
+                break
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip()
             handle.close()
             raise LockBusyError(path, holder) from None
-        if _names(path, handle):
-            break
+        except BaseException:  # Ctrl-C while waiting: the descriptor must not leak
+            handle.close()
+            raise
         handle.close()  # its holder removed it while this one waited: lock the new file
     try:
         handle.seek(0)
@@ -229,6 +232,7 @@ def file_lock(path: str | Path, wait: bool = True, remove: bool = False) -> Iter
 def _names(path: Path, handle) -> bool:
     """Whether ``path`` is still the file open as ``handle``."""
     try:
-        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        named, held = os.stat(path), os.fstat(handle.fileno())
     except FileNotFoundError:
         return False
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)

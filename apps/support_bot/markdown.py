@@ -66,7 +66,7 @@ _MARKS = [  # the same, outside code spans
                 re.I), " "),
     (HTML_TAG, ""),  # other HTML tags; their text stays
     # footnote references [^1]; a bare [2] glued to its word ("blue.[2]"): "press [2] for billing" stays
-    (re.compile(r"(?<!\s)\s*\[\^[^\]]{1,100}\]|(?<=[^\s\[])\[\d+\]"), ""),
+    (re.compile(r"(?<!\s)\s*\[\^[^\]]{1,100}\]|(?<=[^\s\[(])\[\d+\]"), ""),
     (re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=[^\s*_])(.{1,300}?)(?<=[^\s*_])\1(?![\w*])"), r"\2"),  # *x*, __x__
     (re.compile(r"~~(?=\S)(.{1,300}?)(?<=\S)~~"), r"\1"),  # ~~struck~~
     (re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)\[[ xX]\]\s+"), r"\1"),  # a task list's "[ ]" / "[x]"
@@ -152,13 +152,12 @@ def _setext(lines: list[str]) -> list[str]:
     return out
 
 
-def _prose(lines: list[str]) -> list[str]:
+def _prose(lines: list[str], cited: str = "") -> list[str]:
     """Lines outside code blocks with their markup undone: quote markers, link definitions
-    ("[2]: https://...", dropped, and "[2]" where it is used), footnotes ("[^1]: The secret is
-    blue.", kept as a paragraph: they carry conditions), inline markup, tables, underlined
-    headings and list markers."""
+    ("[2]: https://...", dropped, and "[2]" where it is used: ``cited``, the document's numbers
+    as "1|2"), footnotes ("[^1]: The secret is blue.", kept as a paragraph: they carry
+    conditions), inline markup, tables, underlined headings and list markers."""
     out: list[str] = []
-    cited = "|".join(re.findall(r"^ {0,3}(?:> ?)*\[(\d+)\]:\s*\S", "\n".join(lines), re.M))
     for line in lines:
         line = _QUOTE.sub("", line)
         if cited:  # "is kept [2]." where the document defines [2]: a link to it, in a chat a stray mark
@@ -180,19 +179,23 @@ def _markdown_lines(lines: list[str]) -> list[tuple[str, bool]]:
     it is a heading or list, and split_sentences keeps each command a sentence of its own)."""
     out: list[tuple[str, bool]] = []
     prose: list[str] = []
-    fence = ""
+    fence, quoted = "", False
+    # the numbers of the link definitions ("[2]: https://..."), wherever they are: often at the end
+    cited = "|".join(re.findall(r"^ {0,3}(?:> ?)*\[(\d+)\]:\s*\S", "\n".join(lines), re.M))
     for line in lines:
         bare = _QUOTE.sub("", line)  # a fence may sit in a quote ("> ```")
         if not fence and (mark := _FENCE.match(bare)):
-            out += [(p, False) for p in _prose(prose)] + [("", False)]
-            prose, fence = [], mark.group(1)
-        elif fence and re.fullmatch(rf"\s*{fence}{fence[0]}*\s*", bare):
-            fence = ""
+            out += [(p, False) for p in _prose(prose, cited)] + [("", False)]
+            prose, fence, quoted = [], mark.group(1), bare != line
         elif fence:
-            out += [(bare.strip(), True), ("", False)] if bare.strip() else []
+            code = bare if quoted else line  # outside a quote, ">>> print(1)" is code as written
+            if re.fullmatch(rf"\s*{fence}{fence[0]}*\s*", code):
+                fence = ""
+            elif code.strip():
+                out += [(code.strip(), True), ("", False)]
         else:
             prose.append(line)
-    return out + [(p, False) for p in _prose(prose)]
+    return out + [(p, False) for p in _prose(prose, cited)]
 
 
 def _front_field(front: str, name: str) -> str:

@@ -891,12 +891,18 @@ def test_markdown_reads_a_code_fence_inside_a_quote_as_code(tmp_path: Path) -> N
     _, lines, _ = _markdown(tmp_path, "# Install\n\n> Run:\n>\n> ```bash\n> # Download it\n> acme install\n> ```\n"
                                       "> Then log in.\n")
     assert lines == ["Run:", "# Download it", "acme install", "Then log in."]
+    _, lines, _ = _markdown(tmp_path, "# Python\n\nTry it:\n\n```\n>>> print(1)\n1\n```\n")  # no quote: as written
+    assert lines == ["Try it:", ">>> print(1)", "1"]
 
 
 def test_markdown_keeps_a_bracketed_number_that_is_no_citation(tmp_path: Path) -> None:
     """A phone menu's "[2]" was dropped as a citation mark: "press for billing"."""
-    _, lines, _ = _markdown(tmp_path, "# Phone\n\nCall us and press [2] for billing.\nIt is free.[3]\n")
-    assert lines == ["Call us and press [2] for billing.", "It is free."]
+    _, lines, _ = _markdown(tmp_path, "# Phone\n\nCall us and press [2] for billing.\nIt is free.[3] Call f([4]).\n")
+    assert lines == ["Call us and press [2] for billing.", "It is free. Call f([4])."]
+    # a number the document defines as a link, at its end, past a code block, still goes
+    _, lines, _ = _markdown(tmp_path, "# Keys\n\nKeys are kept [2] for a month.\n\n```\nacme keys\n```\n\n"
+                                      "[2]: https://docs.example/keys\n")
+    assert lines == ["Keys are kept for a month.", "acme keys"]
 
 
 def test_markdown_pipe_tables_become_a_sentence_a_row(tmp_path: Path) -> None:
