@@ -448,7 +448,7 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False,
     names are marked."""
     import pandas as pd
 
-    from .views import health_frame, webhook_health
+    from .health import health_frame, webhook_health
 
     try:
         if forget is not None:

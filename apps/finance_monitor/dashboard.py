@@ -12,6 +12,7 @@ import streamlit as st
 from apps.finance_monitor.classify import SENTIMENTS
 from apps.finance_monitor.config import default_config_path, home_config_path, load_config
 from apps.finance_monitor.corrections import corrections_frame
+from apps.finance_monitor.health import health_frame, webhook_health
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.views import (
     ARTICLE_LIMIT,
@@ -21,14 +22,12 @@ from apps.finance_monitor.views import (
     article,
     articles_frame,
     count_articles,
-    health_frame,
     open_alert_keys,
     sources,
     topics,
     trend_chart,
     trend_keys,
     trends_frame,
-    webhook_health,
 )
 from shared import VerticalsError
 from shared.ui import explanation_text, markdown_text, page_title, show_model_card

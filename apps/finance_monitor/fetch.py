@@ -1,6 +1,7 @@
 """A careful HTTP fetcher: timeouts, retries with backoff, conditional GET, size cap,
 content-type check, per-host rate limit, and only public addresses unless private ones are
-allowed (checked on every redirect hop, and at connect time on the very address connected to).
+allowed (checked on every redirect hop, and at connect time on the very address connected to:
+see ``guard``).
 
 >>> fetcher = Fetcher(FetchConfig(timeout_s=5))
 >>> result = fetcher.fetch("https://news.example.com/rss.xml", FEED_TYPES)  # doctest: +SKIP
@@ -10,7 +11,6 @@ allowed (checked on every redirect hop, and at connect time on the very address 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import socket
 import threading
@@ -20,12 +20,11 @@ import zlib
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 
-from shared.errors import VerticalsError
-
 from .config import FetchConfig
+from .errors import FetchError
+from .guard import is_public_host, public_only_transport
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml",
               "application/rdf+xml", "application/feed+json", "application/json",
@@ -34,16 +33,7 @@ FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", 
 MISLABELLED_FEED_TYPES = ("text/plain", "application/octet-stream", "text/html", "")
 _FEED_START = re.compile(rb"\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<(?:rss|feed|rdf:RDF)\b", re.S)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 OVERALL_TIMEOUTS = 3  # a request (redirects, headers and body) gets this many timeout_s in all
-
-
-class FetchError(VerticalsError):
-    """A source that could not be fetched; ``retryable`` says whether trying again may help."""
-
-    def __init__(self, url: str, problem: str, retryable: bool = False) -> None:
-        self.url, self.problem, self.retryable = url, problem, retryable
-        super().__init__(f"{url}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -62,82 +52,6 @@ class FetchResult:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
-
-
-def is_public_ip(ip: IPAddress) -> bool:
-    """True for a globally routable unicast address; False for private, loopback, link-local,
-    shared (100.64.0.0/10, where cloud metadata services live), reserved and multicast ones.
-
-    >>> is_public_ip(ipaddress.ip_address("100.100.100.200"))
-    False
-    """
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # subtle: ::ffff:127.0.0.1 is loopback, whatever 3.11 says
-    return ip.is_global and not ip.is_multicast
-
-
-def resolve(host: str) -> list[IPAddress]:
-    """Every address ``host`` resolves to; a host that does not resolve is a ``FetchError``."""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(host, f"could not resolve {host} ({exc})", retryable=True) from exc
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-
-
-def is_public_host(host: str) -> bool:
-    """True when every address ``host`` resolves to is public (``FetchError`` if none).
-
-    >>> is_public_host("127.0.0.1"), is_public_host("10.0.0.8")
-    (False, False)
-    """
-    return all(is_public_ip(ip) for ip in resolve(host))
-
-
-class PublicOnlyBackend(httpcore.NetworkBackend):
-    """Opens TCP connections only to public addresses: resolves the name once, refuses it if
-    any address is not public, and connects to the addresses it checked.
-
-    subtle: checking a name and then letting the socket resolve it again lets a rebinding DNS
-    server answer "public" to the check and "127.0.0.1" to the connection; the request would
-    reach the private service before any reply could be refused.
-    """
-
-    def __init__(self) -> None:
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None, socket_options=None):
-        addresses = resolve(host)
-        blocked = [ip for ip in addresses if not is_public_ip(ip)]
-        if blocked:
-            raise FetchError(host, f"refused: {host} resolves to {blocked[0]}, which is not "
-                             "public (set fetch.allow_private = true to allow private ones)")
-        error: Exception | None = None
-        for ip in addresses:  # as socket.create_connection would, but only the checked ones
-            try:
-                return self._inner.connect_tcp(str(ip), port, timeout, local_address,
-                                               socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        raise error
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options=None):
-        raise FetchError(path, "unix sockets are not fetched")
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-def public_only_transport() -> httpx.HTTPTransport:
-    """httpx's transport with its connection pool on :class:`PublicOnlyBackend`."""
-    transport = httpx.HTTPTransport()
-    # subtle: httpx offers no network-backend option, but its pool is httpcore's, which takes one
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(), max_connections=100,
-        max_keepalive_connections=20, keepalive_expiry=5.0, network_backend=PublicOnlyBackend())
-    return transport
 
 
 class HostRateLimiter:

@@ -46,7 +46,8 @@ from .corrections import (
     mark_used,
     pending_corrections,
 )
-from .fetch import Fetcher, public_only_transport
+from .fetch import Fetcher
+from .guard import public_only_transport
 from .ingest import Ingestor, IngestReport, plausible_published
 from .outbox import DeliveryReport, acknowledge, deliver_due, raise_alerts
 from .rewordings import RewordingFinder

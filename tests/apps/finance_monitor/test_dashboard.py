@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select, update
 
 from apps.finance_monitor.config import SourceConfig, render_config
+from apps.finance_monitor.health import health_frame
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.store import AlertRow, Article, ArticleUrl, Base, SourceHealth
-from apps.finance_monitor.views import alerts, articles_frame, count_articles, health_frame
+from apps.finance_monitor.views import alerts, articles_frame, count_articles
 from shared import make_engine, session_scope
 
 from .conftest import Route, make_config, rss
@@ -282,7 +283,7 @@ def test_article_table_says_how_many_it_leaves_out_and_search_is_literal(home) -
 
 
 def test_a_source_not_polled_for_three_intervals_says_so() -> None:
-    from apps.finance_monitor.views import source_state
+    from apps.finance_monitor.health import source_state
 
     now = datetime(2026, 3, 2, 12)
     polled = SourceHealth(source="a", last_attempt=datetime(2026, 3, 2, 4), last_success=datetime(2026, 3, 2, 4))

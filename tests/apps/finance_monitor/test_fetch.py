@@ -11,9 +11,10 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from apps.finance_monitor import fetch
+from apps.finance_monitor import guard
 from apps.finance_monitor.config import SourceConfig, SourceKind
-from apps.finance_monitor.fetch import FEED_TYPES, Fetcher, FetchError
+from apps.finance_monitor.errors import FetchError
+from apps.finance_monitor.fetch import FEED_TYPES, Fetcher
 from apps.finance_monitor.sources import parse_feed, parse_links, parse_page, poll_source, strip_html
 
 from .conftest import Route, fast_fetch, hang, rss
@@ -285,7 +286,7 @@ def test_a_name_that_rebinds_to_loopback_is_never_connected_to(server, monkeypat
     server.routes["/feed.xml"] = Route(body=FEED)
     # a rebinding DNS server: "public" to the first lookup, 127.0.0.1 to every later one
     answers = iter([ipaddress.ip_address("93.184.216.34")])
-    monkeypatch.setattr(fetch, "resolve", lambda host: [next(answers, ipaddress.ip_address(host))])
+    monkeypatch.setattr(guard, "resolve", lambda host: [next(answers, ipaddress.ip_address(host))])
     with pytest.raises(FetchError, match="resolves to 127.0.0.1, which is not public") as caught:
         Fetcher(fast_fetch(allow_private=False)).fetch(server.url("/feed.xml"), FEED_TYPES)
     assert caught.value.url == server.url("/feed.xml") and not caught.value.retryable
@@ -295,9 +296,9 @@ def test_a_name_that_rebinds_to_loopback_is_never_connected_to(server, monkeypat
 def test_every_redirect_hop_is_checked(server, monkeypatch) -> None:
     server.routes["/feed.xml"] = Route(body=FEED)
     server.routes["/hop"] = Route(status=302, headers={"Location": "http://100.100.100.200/x"})
-    real = fetch.is_public_ip
+    real = guard.is_public_ip
     # the local server stands in for a public site
-    monkeypatch.setattr(fetch, "is_public_ip", lambda ip: str(ip) == "127.0.0.1" or real(ip))
+    monkeypatch.setattr(guard, "is_public_ip", lambda ip: str(ip) == "127.0.0.1" or real(ip))
     fetcher = Fetcher(fast_fetch(allow_private=False))
     assert fetcher.fetch(server.url("/feed.xml"), FEED_TYPES).status == 200
     with pytest.raises(FetchError, match="100.100.100.200 is not a public address"):

@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from apps.finance_monitor.config import SourceKind, WebhookConfig
+from apps.finance_monitor.health import health_frame, webhook_health
 from apps.finance_monitor.ingest import Ingestor
 from apps.finance_monitor.outbox import shown_url
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.store import AlertNotice, AlertRow, Article, ArticleUrl, Delivery, Poll
-from apps.finance_monitor.views import alerts, article, articles_frame, health_frame, webhook_health
+from apps.finance_monitor.views import alerts, article, articles_frame
 from shared import make_engine, session_scope
 from shared.errors import VerticalsError
 

@@ -1,0 +1,84 @@
+"""Publication dates, read as UTC: a feed's RFC 822 or ISO 8601 stamp, a feed entry's date
+fields, and the date trafilatura finds on a page.
+
+They have a module of their own because every article's trend window, and so every alert,
+hangs on them, and a misreading is silent: feedparser and the e-mail parser read a zone name
+they do not know ("10:00 CET") as UTC, and feedparser gives no date at all for a time without a
+zone, so the story was dated when fetched.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import UTC, datetime, time
+from email.utils import parsedate_to_datetime
+
+# hours east of UTC of the zone names feeds use beyond the ones RFC 822 defines (GMT, EST, PDT, ...):
+# feedparser and the e-mail parser both read an unknown name as UTC ("10:00 CET" an hour late)
+ZONES = {"CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "WET": 0, "WEST": 1, "EET": 2, "EEST": 3, "BST": 1,
+         "MSK": 3, "HKT": 8, "SGT": 8, "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13}
+
+
+_OFFSET = re.compile(r"\s(?:GMT|UTC)?([+-])(\d{1,2}):?(\d{2})?$")  # " -05:00", " GMT+0100", " +01"
+_RFC822_ZONES = {"UT", "UTC", "GMT", "Z", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT"}
+
+
+def feed_time(stamp: str) -> datetime | None:
+    """A feed's date as UTC: RFC 822 ("Tue, 03 Mar 2026 10:00:00 CET") or ISO 8601; a time
+    with no zone is UTC's; None when it is neither.
+
+    >>> feed_time("Tue, 03 Mar 2026 10:00:00 CET")
+    datetime.datetime(2026, 3, 3, 9, 0, tzinfo=datetime.timezone.utc)
+    >>> feed_time("Tue, 03 Mar 2026 10:00:00").hour, feed_time("2026-03-03T10:00:00+01:00").hour
+    (10, 9)
+    """
+    stamp = _OFFSET.sub(lambda m: f" {m[1]}{int(m[2]):02d}{m[3] or '00'}", stamp.strip())  # "GMT-05:00" -> "-0500"
+    if zone := re.search(r"\s([A-Za-z]{1,5})$", stamp):
+        if zone[1].upper() in ZONES:
+            stamp = f"{stamp[:zone.start()]} {ZONES[zone[1].upper()]:+03d}00"
+        elif zone[1].upper() not in _RFC822_ZONES:
+            return None  # a zone read here as UTC: feedparser's reading, if it has one
+    try:
+        when = parsedate_to_datetime(stamp)
+    except (TypeError, ValueError, IndexError):
+        try:
+            when = datetime.fromisoformat(stamp)
+        except ValueError:
+            return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def entry_time(entry: dict) -> datetime | None:
+    """When a feed entry was published or updated; None when it does not say in a form read
+    here or by feedparser. subtle: feedparser gives no date for a time without a zone, which
+    is common, and the story was dated when fetched: a feed's backlog of March raised an alert
+    in December."""
+    stamp = entry.get("published") or entry.get("updated")
+    if stamp and (when := feed_time(stamp)) is not None:
+        return when
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC) if parsed else None
+
+
+def page_time(date: str | None, now: datetime) -> datetime:
+    """When a page says it was published, in UTC; ``now`` if it does not say.
+
+    A bare date (htmldate gives it as midnight without a zone) is that day's midnight, or
+    ``now`` on the day itself: a story published at 21:30 today must count in the current
+    window, not in the day's first one.
+
+    >>> page_time("2026-03-02T21:30:00-0500", datetime(2026, 3, 3, 5, tzinfo=UTC))
+    datetime.datetime(2026, 3, 3, 2, 30, tzinfo=datetime.timezone.utc)
+    """
+    try:
+        when = datetime.fromisoformat(date) if date else None
+    except ValueError:
+        when = None
+    if when is None:
+        return now
+    if when.tzinfo is not None:
+        return when.astimezone(UTC)
+    if when.time() == time() and when.date() >= now.astimezone(UTC).date():
+        return now
+    return when.replace(tzinfo=UTC)
