@@ -342,6 +342,10 @@ def correct(article_id: int, topic: str | None = None, sentiment: str | None = N
                     if not as_json:
                         typer.echo(f"{changes[-1]} (queued for the next retrain)")
     except VerticalsError as exc:
+        if as_json and changes:  # the topic was set before the sentiment failed: a script must know
+            emit({"changes": [asdict(c) for c in changes], "error": str(exc)}, as_json)
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
         _fail(exc)
     if as_json:
         emit({"changes": [asdict(c) for c in changes]}, as_json)

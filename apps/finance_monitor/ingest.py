@@ -48,8 +48,8 @@ class IngestReport:
     near_dup: int = 0
     bad_link: int = 0  # skipped: a link no URL parser accepts (bad port, broken IPv6 host)
     other_language: int = 0  # skipped: written in another language than the models read
-    undated: int = 0  # of the new: no date the source gave was readable, so dated when fetched
-    backlog: int = 0  # of the undated: a source's first poll's, left out of trends (store.Backlog)
+    undated: int = 0  # of the new, past a source's first poll: no readable date, so dated when fetched
+    backlog: int = 0  # of the new, at a source's first poll: no readable date, so out of trends (store.Backlog)
 
     @property
     def duplicates(self) -> int:
@@ -116,8 +116,7 @@ class Ingestor:
             for raw in articles:
                 reason = self._one(raw, backlog=first_poll and not raw.dated)
                 tally[reason] += 1
-                tally["undated"] += reason == "new" and not raw.dated
-                tally["backlog"] += reason == "new" and first_poll and not raw.dated
+                tally["backlog" if first_poll else "undated"] += reason == "new" and not raw.dated
         return IngestReport(**{k: tally.get(k, 0) for k in ("new", "same_url", "same_text", "near_dup",
                                                                "bad_link", "other_language", "undated", "backlog")})
 
@@ -153,6 +152,8 @@ class Ingestor:
                     reason = "near_dup"
                 if existing is not None:
                     existing.duplicates += 1
+                    if not backlog and (old := session.get(Backlog, existing.id)) is not None:
+                        session.delete(old)  # a backlog story told again now is current news
                     session.add(ArticleUrl(url=url, article_id=existing.id, source=raw.source,
                                            reason=reason))
                     if raw.title != existing.title:  # a search for this outlet's headline finds the story

@@ -200,7 +200,7 @@ class FinanceService:
                     [f"{ingest.other_language} in another language than {self.config.models.language} (the "
                      "models read no other)"] if ingest.other_language else [])
                 # a front page's headlines are dated when first seen by design: no news at each poll
-                undated = 0 if self.config.source(name).kind == SourceKind.LINKS else ingest.undated - ingest.backlog
+                undated = 0 if self.config.source(name).kind == SourceKind.LINKS else ingest.undated
                 notes = (["skipped " + " and ".join(skipped)] if skipped else []) + (
                     [f"{ingest.backlog} entries of the first poll had no readable date: kept, but left out "
                      "of trends and alerts (they may be old)"] if ingest.backlog else []) + (
@@ -307,7 +307,7 @@ class FinanceService:
         with session_scope(self.engine) as session:
             oldest = self._horizon_start(session)
             cut = oldest is not None and session.execute(select(Article.id).where(
-                Article.classified_at.is_not(None), Article.published < oldest).limit(1)).first()
+                Article.classified_at.is_not(None), Article.published < oldest, _in_trends()).limit(1)).first()
         settled = oldest + (alerts.baseline_windows + alerts.cooldown_windows) \
             * timedelta(hours=alerts.window_hours) if cut else None
         trends = self.trends()

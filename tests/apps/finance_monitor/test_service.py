@@ -430,7 +430,7 @@ def test_entries_without_a_readable_date_are_counted_and_said(home, server, capl
     config = make_config([("a", server.url("/a.xml"))])
     service = FinanceService(config)
     report = service.poll_source("a")
-    assert (report.ingest.new, report.ingest.undated, report.ingest.bad_link) == (2, 1, 1)
+    assert (report.ingest.new, report.ingest.backlog, report.ingest.undated, report.ingest.bad_link) == (2, 1, 0, 1)
     note = ("skipped 1 entries with bad or no links; 1 entries of the first poll had no readable date: kept, "
             "but left out of trends and alerts (they may be old)")
     assert health_frame(service.engine).set_index("source").loc["a", "last_error"] == note
@@ -440,7 +440,8 @@ def test_entries_without_a_readable_date_are_counted_and_said(home, server, capl
     assert [o.article_id for o in service.observations()] == [dated]
     server.routes["/a.xml"] = Route(body=doc.replace(b"<item><title>no link", b"<item><title>Mill shuts</title>"
                                                      b"<link>http://n.test/3</link></item><item><title>no link"))
-    assert service.poll_source("a").ingest.backlog == 0  # a later poll's undated entry is that hour's news
+    later = service.poll_source("a").ingest
+    assert (later.backlog, later.undated) == (0, 1)  # a later poll's undated entry is that hour's news
     note = "skipped 1 entries with bad or no links; 1 new entries had no readable date: dated when fetched"
     assert health_frame(service.engine).set_index("source").loc["a", "last_error"] == note
     path = home / "sources.toml"
@@ -863,6 +864,22 @@ def test_one_page_linked_under_either_scheme_with_or_without_www_is_one_story(ho
     assert ingestor.ingest(again).same_url == 3
     other = RawArticle("https://n.test/story/other", "Acme cuts guidance again", "", when, "b")
     assert ingestor.ingest([other]).new == 1
+
+
+def test_a_backlog_story_told_again_now_counts_in_the_trends(home) -> None:
+    """A first poll's undated story is left out of trends; another source telling it now makes
+    it news (its copy is a duplicate, not a story of its own, so it had never counted)."""
+    from apps.finance_monitor.sources import RawArticle
+    from apps.finance_monitor.store import Backlog
+
+    engine = FinanceService(make_config([])).engine
+    ingestor, now = Ingestor(engine), datetime.now(UTC)
+    old = RawArticle("http://a.test/1", "Acme recalls forty thousand cars", "", now, "a", dated=False)
+    assert ingestor.ingest([old], first_poll=True).backlog == 1
+    told = RawArticle("http://b.test/9", "Acme recalls forty thousand cars", "", now, "b")
+    assert ingestor.ingest([told]).duplicates == 1
+    with session_scope(engine) as session:
+        assert session.scalars(select(Backlog)).all() == []
 
 
 def test_a_rewording_stored_by_another_process_is_a_near_duplicate(home) -> None:
