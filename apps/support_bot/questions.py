@@ -135,7 +135,7 @@ def separate_questions(message: str) -> list[str]:
     last question stays with it; text before a question, with it.
 
     >>> separate_questions("Where is my order? Also, can I change the delivery address?")
-    ['Where is my order?', 'Can I change the delivery address?']
+    ['Where is my order?', 'can I change the delivery address?']
     >>> separate_questions("Do you sell e-bikes? And for kids?")
     []
     >>> separate_questions("Do you sell e-bikes? How much are they?")  # "they" leans on the first
@@ -154,9 +154,7 @@ def separate_questions(message: str) -> list[str]:
     # each a whole question of three words or more with a subject of its own ("Hi?", "what time?",
     # "Why not?", "Can you help?" are not)
     whole = all(_ASKS.match(q) and len(q.split()) >= 3 and set(tokenize(q)) - _GENERIC for q in asked)
-    if not whole or any(is_follow_up(q) for q in asked[1:]):
-        return []
-    return [part[:1].upper() + part[1:] for part in parts]  # quoted above each answer
+    return parts if whole and not any(is_follow_up(q) for q in asked[1:]) else []  # quoted as written
 
 
 def _joined_questions(piece: str) -> list[str]:

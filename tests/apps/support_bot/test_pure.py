@@ -217,9 +217,9 @@ def test_combined_answers_number_citations_on_and_leave_the_unanswered_to_a_coll
     ("How much does shipping cost? Do you accept PayPal? Thanks!", ["How much does shipping cost?",
                                                                     "Do you accept PayPal? Thanks!"]),
     ("Where is my order? Also, can I change the delivery address?",
-     ["Where is my order?", "Can I change the delivery address?"]),  # each answered as a whole question
+     ["Where is my order?", "can I change the delivery address?"]),  # each answered as a whole question
     ("How long are gift cards valid and do you ship to Norway?",  # two joined by "and": both answered
-     ["How long are gift cards valid?", "Do you ship to Norway?"]),
+     ["How long are gift cards valid?", "do you ship to Norway?"]),
     ("Do you sell e-bikes and how much are they?", []),  # "they" leans on the first
     ("I ordered last week. Where is my bike? Can I still cancel?",
      ["I ordered last week. Where is my bike?", "Can I still cancel?"]),
