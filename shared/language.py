@@ -36,13 +36,17 @@ FUNCTION_WORDS = {
 _WORDS = {name: frozenset(words.split()) for name, words in FUNCTION_WORDS.items()}
 _TOKEN = re.compile(r"[^\W\d_]+")
 # a name's small words are no sign of its language: "Las Palmas de Gran Canaria", "Rue de la Paix"
-_NAME = re.compile(r"\b[^\W\d_a-z][\w'-]*(?:\s+(?:(?:[a-z]{1,3}\s+){0,2}[^\W\d_a-z][\w'-]*))+")
+# (a capital is a capital: "[^\W\d_a-z]" had taken "ü" for one, and "Siemens übertrifft" for a name)
+_UPPER = "A-ZÀ-ÖØ-Þ"
+_NAME = re.compile(rf"\b[{_UPPER}][\w'-]*(?:\s+(?:(?:[a-z]{{1,3}}\s+){{0,2}}[{_UPPER}][\w'-]*))+")
 
 
-# letters English words lack (not "ç": "façade"); a lower-case word outside names with one counts
+# letters English words lack (not "ç": "façade"; nor in English's loanwords: "jalapeño prices
+# soar"); a lower-case word outside names with one counts
 # as two function words ("Siemens erhöht Prognose" has none): capitalised words are left out,
 # "Müller" is a name
 _LETTERS = {"German": "äöüß", "Spanish": "ñ", "Portuguese": "ãõ", "French": "œ"}
+_LOANWORDS = frozenset("über jalapeño jalapeños doppelgänger piñata piñatas mañana señor señora señorita".split())
 
 
 def language(text: str) -> str | None:
@@ -58,7 +62,7 @@ def language(text: str) -> str | None:
     tokens = [w.lower() for w in written]
     hits = {name: sum(t in words for t in tokens) for name, words in _WORDS.items()}
     if not hits["English"]:
-        for word in (w for w in written if w[0].islower()):
+        for word in (w for w in written if w[0].islower() and w not in _LOANWORDS):
             if mark := next((name for name, letters in _LETTERS.items() if any(c in letters for c in word)), None):
                 hits[mark] += 2
     best = max(hits, key=lambda name: (hits[name], name == "English"))

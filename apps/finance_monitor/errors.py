@@ -1,8 +1,8 @@
 """The error of the fetch path: a source (or a webhook's address) that could not be fetched.
 
-It has a module of its own because two modules raise it: ``fetch`` (HTTP problems) and the
-``guard`` that ``fetch`` builds on (names that do not resolve, private addresses); defined in
-either, the other would have to import it back, in a cycle.
+It has a module of its own because three modules raise it: ``fetch`` (HTTP problems), the
+``guard`` that ``fetch`` builds on (names that do not resolve, private addresses) and
+``sources`` (what was fetched is no feed or page); ``guard`` needs none of ``fetch``.
 """
 
 from __future__ import annotations

@@ -162,10 +162,10 @@ def _refuse_duplicates(frame: pd.DataFrame, key: list[str], path: str | Path,
     positions = np.flatnonzero(repeated.to_numpy())
     first = frame[key].iloc[positions[0]].astype(str).tolist()  # not np.int64(1) in the message
     problem = f"duplicate row for {', '.join(key)} = {first}"
+    rows = [file_row(path, int(p)) for p in positions[:3]]  # the file is read again per row: only 3
     if len(positions) > 1:
-        rows = [file_row(path, int(p)) for p in positions[:3]]  # the file is read again per row: only 3
         problem += f" ({len(positions)} rows repeat an earlier one: rows {first_few(rows, len(positions))})"
-    raise DataError(path, file_row(path, int(positions[0])), problem,
+    raise DataError(path, rows[0], problem,
                     fix.format(row="rows" if len(positions) > 1 else "row"))
 
 

@@ -346,7 +346,7 @@ class Pipeline:
         """Why ``item`` ranks for ``user``, from its ranker feature ``values``: the feature that
         raised its logit most, as a clause: ``"you liked “A” and “B”"``, ``"it is often taken
         with “C”"``, ``"it is popular"``... (:data:`REASONS`); ``""`` when none raised it. A user
-        with no history always gets :data:`COLD_REASON`: their pool is the most popular items.
+        who has taken nothing yet always gets :data:`COLD_REASON`: their pool is the most popular items.
 
         History items are cited only when text interest raised the score and they are close to
         the item (:meth:`similar_history`): an item the text models scored down, or one that
@@ -404,7 +404,7 @@ class Pipeline:
 
     def taken_with(self, user: str, item: str) -> str:
         """The title of the user's recent take, other than ``item``, most often taken with it
-        (co-taken); ``""`` when ``item`` is their only recent take.
+        (co-taken); ``""`` when no other recent take was ever taken with it.
 
         subtle: an item is taken with itself most of all (its cosine is 1), so a candidate the
         user already took was said to be "often taken with" itself."""
@@ -412,7 +412,8 @@ class Pipeline:
         if not recent:
             return ""
         near = self.stats.cosine[recent, self.stats.item_row[item]].toarray().ravel()
-        return str(self.items["title"].iloc[recent[int(np.argmax(near))]])
+        # none of the others ever taken with it (its score was its own): nothing to name
+        return str(self.items["title"].iloc[recent[int(np.argmax(near))]]) if near.max() > 0 else ""
 
 
 def training_list(found: tuple[list[str], list[str], list[str]], taken: set[str], later: set[str],

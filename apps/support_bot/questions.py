@@ -31,8 +31,9 @@ _CONNECTIVE = re.compile(r"^\W*(?:(?:and|also|plus|oh|btw|by the way|secondly|se
 _ASKS = re.compile(r"^(?:what|where|when|which|who|whom|whose|why|how|can|could|do|does|did|is|are|was|were|will|"
                    r"would|should|shall|may|have|has)(?:'?s)?\b", re.I)  # "whats the max"
 # "..., and do you ...?": a second question joined to the first
-_AND_ASKS = re.compile(r",?\s+(?:and|also|plus)\s+(?=(?:do|does|can|could|is|are|will|would|should|how|what|where|"
-                       r"when|which|who|why)\b)", re.I)
+# (an auxiliary with a subject of its own: "which plan includes roaming and is the cheapest?" is one question)
+_AND_ASKS = re.compile(r",?\s+(?:and|also|plus)\s+(?=(?:how|what|where|when|which|who|why)\b|(?:do|does|can|could|is|"
+                       r"are|will|would|should)\s+(?:you|i|we|they|there|it|this|that|your|my|our)\b)", re.I)
 # words that ask for nothing in particular: "Can you help?", "Could you please advise?", "What is going on?"
 _GENERIC = frozenset("help advise know let tell check going happening sure possible ok okay please could would "
                      "can should any idea ideas anything something suggest suggestions".split())
@@ -146,7 +147,9 @@ def separate_questions(message: str) -> list[str]:
         if parts and "?" not in piece:
             parts[-1] += " " + piece  # "... ? Thanks!"
         else:
-            parts += _joined_questions(piece)
+            parts.append(piece)
+    if len(joined := [q for part in parts for q in _joined_questions(part)]) <= 3:
+        parts = joined  # questions joined by "and" apart, unless that makes more than three
     if not 2 <= len(parts) <= 3:
         return []
     parts = [_CONNECTIVE.sub("", part) or part for part in parts]  # "Also, can I ...?" -> "can I ...?"

@@ -15,6 +15,8 @@ from shared.language import language
     ("Müller shares slump", None),  # a capitalised word is a name, whatever its letters
     ("Nestlé profits rise", None),
     ("Euro zone façade cracks", None),  # an English word with a letter of French
+    ("jalapeño prices soar", None),  # and English's loanwords
+    ("Siemens übertrifft Erwartungen", "German"),  # "ü" is no capital: "Siemens übertrifft" is no name
     ("Der Spiegel's über-cautious take is wrong about the market", "English"),  # English words: English
 ])
 def test_language_of_a_short_text(text: str, expected: str | None) -> None:

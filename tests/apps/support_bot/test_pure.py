@@ -221,6 +221,9 @@ def test_combined_answers_number_citations_on_and_leave_the_unanswered_to_a_coll
     ("How long are gift cards valid and do you ship to Norway?",  # two joined by "and": both answered
      ["How long are gift cards valid?", "do you ship to Norway?"]),
     ("Do you sell e-bikes and how much are they?", []),  # "they" leans on the first
+    ("Which plan includes roaming and is the cheapest option?", []),  # one question, two verbs
+    ("Which jacket is waterproof and does not weigh much?", []),
+    ("What is the price and how long does delivery take?", ["What is the price?", "how long does delivery take?"]),
     ("I ordered last week. Where is my bike? Can I still cancel?",
      ["I ordered last week. Where is my bike?", "Can I still cancel?"]),
     ("Do you ship to Norway? Switzerland?", []), ("Is it free? What about for kids?", []),
