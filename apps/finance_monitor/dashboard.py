@@ -169,6 +169,9 @@ def show_articles(service: FinanceService) -> None:
                               format_func=lambda i: option_label(i, titles[i]))
         found = article(service.engine, int(chosen))
         show_article(found)
+        if found["backlog"]:
+            st.caption("From its source's first poll, with no date the source gave: dated when fetched, it may be "
+                       "old, so trends and alerts leave it out until another source tells it again.")
         for other in found["also"]:  # the same story from other URLs, counted once
             headline = f" as {other['title']!r}" if other["title"] else ""
             st.text(f"also told by {other['source']} ({TOLD[other['reason']]}){headline}: {other['url']}")

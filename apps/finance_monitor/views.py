@@ -14,7 +14,7 @@ from shared import session_scope
 from shared.errors import VerticalsError
 
 from .classify import SENTIMENTS, split_sentences
-from .store import AlertNotice, AlertRow, Article, ArticleUrl, Correction, UrlTitle, merged_into
+from .store import AlertNotice, AlertRow, Article, ArticleUrl, Backlog, Correction, UrlTitle, merged_into
 from .trends import WindowStat, trend_rows
 
 if TYPE_CHECKING:
@@ -191,10 +191,11 @@ def articles_frame(engine: Engine, topic: str | None = None, sentiment: str | No
                    source: str | None = None, search: str | None = None,
                    limit: int = ARTICLE_LIMIT) -> pd.DataFrame:
     """Newest ``limit`` articles first, filtered by topic / sentiment / source / text
-    (case-insensitive, literal). An analyst's sentiment has no score: the model's is gone, and
-    the label's own (+1.00) read as a model's certainty."""
+    (case-insensitive, literal); a first poll's undated backlog after the rest (dated when
+    fetched, it had topped the list as the newest news). An analyst's sentiment has no score:
+    the model's is gone, and the label's own (+1.00) read as a model's certainty."""
     query = (select(Article).where(*_article_filters(topic, sentiment, source, search))
-             .order_by(Article.published.desc()).limit(limit))
+             .order_by(Article.id.in_(select(Backlog.article_id)), Article.published.desc()).limit(limit))
     with session_scope(engine) as session:
         found = session.scalars(query).all()
         by_analyst = set(session.scalars(select(Correction.article_id).where(
@@ -239,7 +240,8 @@ def article(engine: Engine, article_id: int) -> dict | None:
     (``corrected``: ``["sentiment"]``), and the other URLs that told it (``also``: source,
     reason ``same_text`` / ``near_dup`` / ``reworded``, URL, and the headline where it was
     another; oldest first). The id of a rewording merged away gives the story it joined, with
-    ``merged_from`` set to that id (None otherwise); an unknown id gives None."""
+    ``merged_from`` set to that id (None otherwise); ``backlog``: whether it is of a first
+    poll's undated backlog (:class:`~.store.Backlog`); an unknown id gives None."""
     with session_scope(engine) as session:
         found, merged_from = session.get(Article, article_id), None
         if found is None:
@@ -255,6 +257,7 @@ def article(engine: Engine, article_id: int) -> dict | None:
                 "topic": found.topic, "sentiment": found.sentiment,
                 "score": _shown(found.sentiment_score), "driving": found.driving_sentences(),
                 "tickers": found.ticker_list(), "corrected": corrected, "merged_from": merged_from,
+                "backlog": session.get(Backlog, found.id) is not None,
                 "also": [{"source": source, "reason": reason, "url": url,
                           "title": title if title != found.title else None}
                          for source, reason, url, title in also]}

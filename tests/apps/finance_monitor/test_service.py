@@ -438,6 +438,8 @@ def test_entries_without_a_readable_date_are_counted_and_said(home, server, capl
         session.execute(update(Article).values(topic="Macro", sentiment="negative", classified_at=datetime(2026, 3, 3)))
         dated = session.scalar(select(Article.id).where(Article.title == "Bank fined"))
     assert [o.article_id for o in service.observations()] == [dated]
+    assert articles_frame(service.engine)["title"].tolist() == ["Bank fined", "Acme recalls cars"]  # backlog last
+    assert [article(service.engine, i)["backlog"] for i in articles_frame(service.engine)["id"]] == [False, True]
     server.routes["/a.xml"] = Route(body=doc.replace(b"<item><title>no link", b"<item><title>Mill shuts</title>"
                                                      b"<link>http://n.test/3</link></item><item><title>no link"))
     later = service.poll_source("a").ingest
