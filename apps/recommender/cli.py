@@ -67,6 +67,11 @@ def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
     emit(_service(items, interactions, prefix).train(config), as_json)
 
 
+class Engine(StrEnum):  # checked before anything is read, as a choice (it had been checked after the models)
+    LOCAL = "local"
+    RAY = "ray"
+
+
 class Layout(StrEnum):
     MOVIELENS = "movielens"
     MIND = "mind"
@@ -110,7 +115,8 @@ def score(items: Items, interactions: Interactions,
           candidates: Annotated[Path | None, typer.Option(
               help="Table (.csv, .jsonl or .parquet) of user_id,item_id pairs to score.")] = None,
           top_k: Annotated[int | None, typer.Option(help="Rank the catalogue, keep K.")] = None,
-          engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
+          engine: Annotated[Engine, typer.Option(help="local, or ray (Ray Data; `pip install 'verticals[ray]'`).")]
+          = Engine.LOCAL,
           chunk_size: Annotated[int, typer.Option(help="Users per chunk.")] = 200,
           pool: Annotated[int | None, typer.Option(
               help="With --top-k: candidates reranked per user (default 4 x K); more finds more "
@@ -121,7 +127,7 @@ def score(items: Items, interactions: Interactions,
           overwrite: bool = False, prefix: Prefix = "rec", as_json: JsonFlag = False) -> None:
     """Batch scoring to user_id,item_id,score,rank; rerun after a crash to resume."""
     result = _service(items, interactions, prefix).score(
-        out, candidates, top_k, engine=engine, chunk_size=chunk_size, overwrite=overwrite, pool=pool,
+        out, candidates, top_k, engine=engine.value, chunk_size=chunk_size, overwrite=overwrite, pool=pool,
         explain=explain)
     emit({"out": str(result.out), "rows": result.rows, "chunks": result.chunks,
           "resumed_chunks": result.skipped, "cold_start_users": result.cold_start,
@@ -274,8 +280,8 @@ def dashboard(port: int = 8503,
 @app.command()
 def schedule(items: Items, interactions: Interactions,
              out_dir: Annotated[Path, typer.Option(help="Folder for dated score files.")],
-             hour: Annotated[int, typer.Option(help="Hour (UTC), 0-23.")] = 2,
-             minute: int = 0, top_k: int = 20, prefix: Prefix = "rec",
+             hour: Annotated[int, typer.Option(min=0, max=23, help="Hour (UTC).")] = 2,
+             minute: Annotated[int, typer.Option(min=0, max=59)] = 0, top_k: int = 20, prefix: Prefix = "rec",
              pool: Annotated[int | None, typer.Option(
                  help="Candidates reranked per user (default 4 x --top-k), as for `score`.")] = None,
              once: Annotated[bool, typer.Option(help="Run the job now and exit.")] = False) -> None:
@@ -284,8 +290,6 @@ def schedule(items: Items, interactions: Interactions,
     from .schedule import check_inputs, score_today, start_scheduler
     from .service import check_top_k
 
-    if not (0 <= hour < 24 and 0 <= minute < 60):
-        raise VerticalsError(f"--hour and --minute must be a time of day (0-23, 0-59), got {hour} and {minute}")
     writable_folder(out_dir, "--out-dir")  # now, not at 02:00 inside the job
     if once:
         print(score_today(str(items), str(interactions), str(out_dir), top_k, prefix, pool))
