@@ -58,3 +58,12 @@ def a_kind(kind: object) -> str:
     """A model kind with its article, for messages: ``"a classifier"``, ``"an encoder"``."""
     text = str(kind)
     return f"{'an' if text[:1].lower() in 'aeiou' else 'a'} {text}"
+
+
+def first_few(names: list, total: int | None = None, shown: int = 3) -> str:
+    """Names for a one-line message: ``["a", "b", "c", "d", "e"] -> "a, b, c, and 2 more"``; all of
+    them when ``shown`` or fewer. ``total``: how many there are, when ``names`` holds only the
+    first few."""
+    total = len(names) if total is None else total
+    more = f", and {total - shown} more" if total > shown else ""
+    return ", ".join(str(n) for n in names[:shown]) + more

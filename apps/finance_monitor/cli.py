@@ -20,6 +20,7 @@ import typer
 
 from shared import VerticalsError
 from shared.cli import Address, ValFraction, emit, open_dashboard, say_error
+from shared.errors import first_few
 
 from .alerts import ISO_UTC
 from .config import EXAMPLE
@@ -429,7 +430,7 @@ def trends(by: Annotated[TrendKind, typer.Option(help="Per topic or per ticker."
     spelled = {k.strip().lower().removeprefix("$"): k for k in known}  # "nwb" and "$NWB" are NWB
     key = [spelled.get(k.strip().lower().removeprefix("$"), k) for k in key] if key else key
     if unknown := [k for k in key or [] if k not in known]:
-        listed = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+        listed = first_few(known, shown=20)
         return _fail(VerticalsError(f"no {by} {unknown[0]!r} in the trends — they hold: {listed or 'none yet'}"))
     shown = key or trend_keys(frame, by, alerted)
     frame = frame[frame["key"].isin(shown)].groupby("key", sort=False).tail(windows)

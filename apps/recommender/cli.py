@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from shared.cli import Address, emit, open_dashboard
-from shared.errors import DataError, VerticalsError
+from shared.errors import DataError, VerticalsError, first_few
 
 app = typer.Typer(help="Recommender: text interest scorer, reranking, batch scoring.",
                   no_args_is_help=True)
@@ -157,10 +157,9 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(
     service = _service(items, train, prefix)
     test_rows = read_interactions(test, service.items)
     result = evaluate_ranking(service.pipeline(), test_rows, n_candidates=n_candidates)
-    if result["users_without_history"]:
-        print(f"note: {result['users_without_history']} test users with a positive have taken nothing in --train "
-              f"and are left out ({', '.join(result['users_without_history_first'])}"
-              f"{', ...' if result['users_without_history'] > 5 else ''}): ranking needs a taken item",
+    if left_out := result["users_without_history"]:
+        print(f"note: {left_out} test users with a positive have taken nothing in --train and are left out "
+              f"({first_few(result['users_without_history_first'], left_out, 5)}): ranking needs a taken item",
               file=sys.stderr)
     if result["test_positives_seen_in_train"]:
         print(f"note: {result['test_positives_seen_in_train']} positive test rows pair a user with an item --train "

@@ -21,7 +21,7 @@ import pandas as pd
 
 from shared import read_table
 from shared.data import file_row
-from shared.errors import DataError, VerticalsError
+from shared.errors import DataError, VerticalsError, first_few
 
 MAX_TEXT_CHARS = 8_000  # well past what 512 tokens of English cover (about 3,000 characters)
 
@@ -115,14 +115,6 @@ def check_known_items(frame: pd.DataFrame, items: pd.DataFrame, path: str | Path
     raise DataError(path, file_row(path, row),
                     f"{problem} ({rows} rows name {len(names)} unknown item{'s' if many else ''}: {first_few(names)})",
                     f"add the item{'s' if many else ''} to the items file or drop those rows")
-
-
-def first_few(names: list, total: int | None = None, shown: int = 3) -> str:
-    """``["a", "b", "c", "d", "e"] -> "a, b, c, and 2 more"``; all of them when ``shown`` or fewer.
-    ``total``: how many there are, when ``names`` holds only the first few."""
-    total = len(names) if total is None else total
-    more = f", and {total - shown} more" if total > shown else ""
-    return ", ".join(str(n) for n in names[:shown]) + more
 
 
 MAX_TIMESTAMP = 10**11  # Unix seconds up to the year 5138; larger ones are milliseconds or garbage

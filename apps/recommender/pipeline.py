@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from shared import VectorIndex
-from shared.errors import VerticalsError
+from shared.errors import VerticalsError, first_few
 
 from .features import (
     FEATURES,
@@ -57,8 +57,7 @@ def cold_start_note(users: Sequence[str], shown: int = 5) -> str:
     """One line naming the users who have taken nothing yet: ``["U9", "U7"] -> "2 user(s) with no
     taken items (U7, U9): each item scored ..."``; past ``shown`` names it adds ``", and 3 more"``."""
     names = sorted(set(users))
-    more = f", and {len(names) - shown} more" if len(names) > shown else ""
-    return f"{len(names)} user(s) with no taken items ({', '.join(names[:shown])}{more}): {COLD_START}"
+    return f"{len(names)} user(s) with no taken items ({first_few(names, shown=shown)}): {COLD_START}"
 
 
 @dataclass
