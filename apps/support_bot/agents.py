@@ -46,6 +46,16 @@ class AgentDesk:
     def release(self, ticket_id: int) -> str:
         return self.store.release(ticket_id)
 
+    def unanswered(self, conversation_id: str) -> list[str]:
+        """What the customer wrote while waiting since the last agent reply (masked, oldest first):
+        the bot does not answer it once the ticket is released.
+
+        subtle: "and do you also sell helmets?", written while waiting, was lost at the release:
+        nothing said so, and the customer had to ask again."""
+        turns = self.service.conversation(conversation_id)
+        last_reply = max((i for i, t in enumerate(turns) if t.kind == "agent"), default=-1)
+        return [t.question for t in turns[last_reply + 1:] if t.kind == "waiting" and t.question]
+
     def reply(self, ticket_id: int, text: str, release: bool = False) -> int:
         """A human agent's reply in the ticket's conversation (the customer's chat shows it);
         with ``release`` the bot answers that conversation again. Returns the reply's turn id.

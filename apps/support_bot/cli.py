@@ -134,9 +134,14 @@ def handoffs(as_json: JsonFlag = False) -> None:
 @app.command()
 def release(ticket_id: int, as_json: JsonFlag = False) -> None:
     """Close a hand-off ticket: the bot answers in that conversation again."""
-    conversation_id = _service().agents.release(ticket_id)
-    emit({"ticket_id": ticket_id, "released_conversation": conversation_id} if as_json else
+    agents = _service().agents
+    conversation_id = agents.release(ticket_id)
+    left = agents.unanswered(conversation_id)
+    emit({"ticket_id": ticket_id, "released_conversation": conversation_id, "unanswered": left} if as_json else
          {"released conversation": conversation_id}, as_json)
+    if left and not as_json:
+        typer.echo(f"note: the customer wrote {len(left)} message(s) while waiting that no reply answered "
+                   f"(the last: “{left[-1][:80]}”); the bot will not answer it by itself", err=True)
 
 
 @app.command()

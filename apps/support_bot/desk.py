@@ -111,12 +111,15 @@ def _reply(service: SupportService, ticket_id: int, release: bool) -> None:
 
 def _release(service: SupportService, ticket_id: int) -> None:
     try:
-        service.agents.release(ticket_id)
+        conversation_id = service.agents.release(ticket_id)
     except VerticalsError as err:
         st.session_state["support_agent_flash"] = ("error", str(err))
         return
-    st.session_state["support_agent_flash"] = ("success", f"Released #{ticket_id}: the bot answers that "
-                                               "conversation again.")
+    released = f"Released #{ticket_id}: the bot answers that conversation again."
+    left = service.agents.unanswered(conversation_id)
+    st.session_state["support_agent_flash"] = ("warning", f"{released} The customer's message written while waiting "
+                                               f"got no reply and the bot will not answer it: “{left[-1]}”") \
+        if left else ("success", released)
 
 
 def gaps(service: SupportService) -> None:

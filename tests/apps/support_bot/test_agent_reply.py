@@ -18,10 +18,12 @@ def test_reply_then_release_gives_the_chat_back_to_the_bot(bot) -> None:
     assert (turns[-1].kind, turns[-1].answer) == ("agent", "Mail returns@shop.example or call 0800 123 4567.")
     assert bot.conversation_status(cid) == "handed_off"
     assert bot.ask("any news?", cid).kind == "waiting"  # still the agent's conversation
+    assert bot.agents.unanswered(cid) == ["any news?"]  # written since the agent's reply: a release would lose it
 
     bot.agents.reply(handed.ticket_id, "Sorry, we only cover orders.", release=True)
     assert bot.agents.handoffs() == [] and bot.conversation_status(cid) == "bot"
     assert [t.kind for t in bot.conversation(cid)] == ["handoff", "agent", "waiting", "agent"]
+    assert bot.agents.unanswered(cid) == []  # the last reply came after it
     assert "3 years" in bot.ask("How long are gift cards valid?", cid).text
     assert all(t.kind != "agent" for t in bot.agents.gaps())  # replies are no knowledge-base gap
 
