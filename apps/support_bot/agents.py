@@ -97,8 +97,14 @@ class AgentDesk:
         if written := self.other_language({turn_id: self.store.question(turn_id)}).get(turn_id):
             raise VerticalsError(f"turn {turn_id} is written in {written}, and the bot reads {self.kb_language()} "
                                  "only: a lesson in another language would teach the intent model words it never sees")
-        question = self.store.teach(turn_id, intent)
-        return {"turn_id": turn_id, "question": question, "intent": intent, "lessons": len(self.store.lessons())}
+        question, was = self.store.teach(turn_id, intent)
+        lessons = self.store.lessons()
+        # subtle: "do you sell helmets?" was taught knowledge_base at one turn and oos at another, unsaid
+        other = next((lesson for lesson in lessons if lesson.turn_id != turn_id and lesson.intent != intent
+                      and lesson.question.strip().lower() == question.strip().lower()), None)
+        return {"turn_id": turn_id, "question": question, "intent": intent, "was": was, "lessons": len(lessons)} | (
+            {"note": f"the same question is taught as {other.intent} at turn {other.turn_id}: `support unteach "
+                     f"{other.turn_id}` or teach it {intent} too"} if other else {})
 
     def kb_language(self) -> str | None:
         """The knowledge base's language, which the bot reads (from the database: loads no model)."""

@@ -457,9 +457,9 @@ class SupportStore:
             turn = s.get(TurnRow, turn_id)
             return turn.question if turn is not None else ""
 
-    def teach(self, turn_id: int, intent: str) -> str:
+    def teach(self, turn_id: int, intent: str) -> tuple[str, str | None]:
         """Label turn ``turn_id``'s question with ``intent`` (again: the new label replaces the
-        old); returns the question, as stored (masked)."""
+        old); returns the question, as stored (masked), and the label it had (None: none)."""
         with session_scope(self.engine) as s:
             turn = s.get(TurnRow, turn_id)
             if turn is None or turn.kind == "agent":
@@ -469,9 +469,9 @@ class SupportStore:
                 raise VerticalsError(f"turn {turn_id} ({turn.question[:60]!r}) was {turn.kind}, not a question "
                                      "the bot answered or handed off: teach the gaps' questions")
             lesson = s.get(LessonRow, turn_id) or LessonRow(turn_id=turn_id, text=turn.question)
-            lesson.intent, lesson.created = intent, _now()
+            was, lesson.intent, lesson.created = lesson.intent, intent, _now()
             s.add(lesson)
-            return turn.question
+            return turn.question, was
 
     def lessons(self) -> list[Lesson]:
         """Every labelled question, oldest first."""

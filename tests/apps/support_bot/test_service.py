@@ -652,7 +652,12 @@ def test_questions_taught_from_the_gaps_retrain_the_intent_model(bot_home: Path,
     assert bot.agents.teach(asked.turn_id, "return_item")["lessons"] == 1
     taught = bot.agents.teach(asked.turn_id, "oos")  # again: the new label replaces the old
     assert taught == {"turn_id": asked.turn_id, "question": "how do I cancel my Netflix subscription?",
-                      "intent": "oos", "lessons": 1}
+                      "intent": "oos", "was": "return_item", "lessons": 1}
+    again = bot.ask("how do I cancel my Netflix subscription?")  # the same question, taught otherwise
+    assert bot.agents.teach(again.turn_id, "return_item")["note"] == (
+        f"the same question is taught as oos at turn {asked.turn_id}: `support unteach {asked.turn_id}` or teach "
+        "it return_item too")
+    bot.agents.unteach(again.turn_id)
     report = bot.agents.retrain()
     assert report["old_version"] == before and report["version"] != before
     assert bot.registry.current(INTENTS) == (report["version"] if report["promoted"] else before)
