@@ -125,7 +125,7 @@ def conversation(service: SupportService, cid: str | None) -> None:
                 show_answer(message, service)
     if cid and service.conversation_status(cid) == "handed_off":
         st.caption("A colleague has this conversation: their reply appears here by itself, and this page's "
-                   "address brings you back to it. Something else to ask? Start a new conversation.")
+                   "address brings you back to it.")  # what else to do meanwhile: below, by the input
 
 
 def restored(service: SupportService, cid: str) -> list[dict]:
