@@ -184,9 +184,12 @@ def gaps(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.
     """Questions the bot could not answer or users down-voted, newest first, with the turn id
     that `teach` takes."""
     service = _service()
-    taught = service.agents.taught()
+    taught, found = service.agents.taught(), service.agents.gaps(limit)
+    elsewhere = service.agents.other_language({t.id: t.question for t in found})  # `teach` refuses them
     rows = [{"turn_id": t.id, "question": t.question, "kind": t.kind, "intent": t.intent,
-             "confidence": round(t.confidence, 3), "taught_as": taught.get(t.id)} for t in service.agents.gaps(limit)]
+             "confidence": round(t.confidence, 3),
+             "taught_as": taught.get(t.id, f"(not taught: {elsewhere[t.id]})" if t.id in elsewhere else None)}
+            for t in found]
     emit_rows(rows, "gaps", as_json, "no gaps: nothing unanswered or down-voted yet")
 
 
