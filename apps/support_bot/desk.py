@@ -37,6 +37,8 @@ def handoffs(service: SupportService) -> None:
             guess = f"the bot's guess: {markdown_text(t.intent)}, " if t.intent else ""
             sure = f" · {guess}confidence {t.confidence:.2f}" if t.confidence is not None else ""
             st.markdown(f"**#{t.id}** · {_when(t.created)} · {markdown_text(t.reason)}{sure}")
+            if t.contact:  # unmasked for this ticket only: gone at its release
+                st.markdown(f"Reach the customer at: {markdown_text(t.contact)}")
             st.caption(f"conversation {t.conversation_id} (`verticals support conversation` takes it)")
             # subtle: the customer's own words; as Markdown they could show the agent an image
             # fetched from anywhere or a disguised link

@@ -240,6 +240,20 @@ def mask_pii(text: str, keep: frozenset[str] = frozenset()) -> str:
                       _PHONE_PAIR.sub(_mask_phone_pair, text))
 
 
+def contacts(text: str) -> list[str]:
+    """The e-mail addresses and phone numbers of a customer's message, as written, in order: what
+    :func:`mask_pii` hides, and an agent needs to call or write back.
+
+    >>> contacts("Please call me back on +44 7700 900123 or mail jo@example.com")
+    ['jo@example.com', '+44 7700 900123']
+    """
+    text = _as_ascii(text)
+    found = [m.group(0) for m in _EMAIL.finditer(text)]
+    rest = _cards_masked(_IBAN.sub(_mask_iban, _EMAIL.sub("[EMAIL]", text)), _mask_card)
+    found += [m.group(0).strip() for m in _PHONE.finditer(rest) if _mask_phone(m) != m.group(0)]
+    return list(dict.fromkeys(found))
+
+
 def mask_payment(text: str) -> str:
     """Only card numbers (Luhn) and security codes of ``text`` masked: an agent's reply keeps
     the shop's e-mail, phone, IBAN and the order and tracking numbers the customer needs, and

@@ -276,6 +276,7 @@ class SupportService:
         cid, status = self.store.open_conversation(conversation_id)
         if status == "handed_off":
             answer = Answer(WAITING_TEXT, AnswerKind.WAITING)
+            self.store.add_contacts(cid, message)  # "my number is ...": for the agent, unmasked
             if asks_for_person(message):
                 self.store.add_reason(cid, PERSON_REASON)
         elif asks_for_person(message):

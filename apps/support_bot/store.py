@@ -18,7 +18,7 @@ from shared import create_tables, make_engine, session_scope
 from shared.errors import VerticalsError
 
 from .knowledge import Chunk, Document, chunk_document
-from .masking import mask_payment, mask_pii
+from .masking import contacts, mask_payment, mask_pii
 
 TAUGHT_KINDS = ("template", "grounded", "handoff", "unsure")  # turns whose question the bot judged
 
@@ -87,6 +87,18 @@ class TicketRow(Base):
     released: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+class ContactRow(Base):
+    """The e-mail addresses and phone numbers an open ticket's customer wrote, unmasked, for the
+    agent who calls or writes back; deleted when the ticket is released.
+
+    subtle: "Please call me back on +44 7700 900123" reached the agent as "[PHONE]": masked
+    everywhere, the number was nowhere."""
+
+    __tablename__ = "support_contacts"
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("support_tickets.id", ondelete="CASCADE"), primary_key=True)
+    contacts: Mapped[str] = mapped_column(Text)  # " · "-joined, in the order written
+
+
 class LessonRow(Base):
     """A question from the gaps that an admin labelled with an intent: training data for the
     intent model's retrain (``support teach``, ``support retrain``)."""
@@ -139,6 +151,7 @@ class Ticket:
     created: str
     intent: str | None = None  # the bot's best guess at the hand-off, and its confidence
     confidence: float | None = None
+    contact: str | None = None  # what the customer wrote to be reached at, unmasked (ContactRow)
 
 
 @dataclass
@@ -167,6 +180,22 @@ def _turn(row: TurnRow) -> Turn:
 
 def _ticket(row: TicketRow) -> Ticket:
     return Ticket(row.id, row.conversation_id, row.question, row.reason, row.status, row.created)
+
+
+def _open_ticket_of(s, cid: str) -> TicketRow | None:
+    """Conversation ``cid``'s open ticket (the newest), if any."""
+    return s.scalars(select(TicketRow).where(TicketRow.conversation_id == cid, TicketRow.status == "open")
+                     .order_by(TicketRow.id.desc())).first()
+
+
+def _keep_contacts(s, ticket_id: int, message: str) -> None:
+    """Add the e-mail addresses and phone numbers of ``message`` to the ticket's, once each."""
+    if not (found := contacts(message)):
+        return
+    row = s.get(ContactRow, ticket_id) or ContactRow(ticket_id=ticket_id, contacts="")
+    known = [c for c in row.contacts.split(" · ") if c]
+    row.contacts = " · ".join(dict.fromkeys(known + found))
+    s.add(row)
 
 
 def count_open_tickets(engine: Engine) -> int:
@@ -365,14 +394,20 @@ class SupportStore:
             row = TicketRow(conversation_id=cid, question=mask_pii(question), reason=mask_pii(reason))
             s.add(row)
             s.flush()
+            _keep_contacts(s, row.id, question)
             return row.id
+
+    def add_contacts(self, cid: str, message: str) -> None:
+        """Keep the contacts of a message written while waiting with conversation ``cid``'s open ticket."""
+        with session_scope(self.engine) as s:
+            if (row := _open_ticket_of(s, cid)) is not None:
+                _keep_contacts(s, row.id, message)
 
     def add_reason(self, cid: str, reason: str) -> None:
         """Add ``reason`` to the open ticket of conversation ``cid`` (once): the customer asked
         for a person while waiting, and the agents' queue still said "out of scope"."""
         with session_scope(self.engine) as s:
-            row = s.scalars(select(TicketRow).where(TicketRow.conversation_id == cid, TicketRow.status == "open")
-                            .order_by(TicketRow.id.desc())).first()
+            row = _open_ticket_of(s, cid)
             reason = mask_pii(reason)
             if row is not None and reason not in row.reason:
                 row.reason = f"{row.reason}; then {reason}" if row.reason else reason
@@ -382,7 +417,10 @@ class SupportStore:
         if status:
             query = query.where(TicketRow.status == status)
         with session_scope(self.engine) as s:
-            return [_ticket(r) for r in s.scalars(query).all()]
+            rows = s.scalars(query).all()
+            kept = dict(s.execute(select(ContactRow.ticket_id, ContactRow.contacts).where(
+                ContactRow.ticket_id.in_([r.id for r in rows]))).all()) if rows else {}
+            return [replace(_ticket(r), contact=kept.get(r.id)) for r in rows]
 
     def with_guesses(self, tickets: list[Ticket]) -> list[Ticket]:
         """``tickets`` with the intent and confidence of the turn that opened each: the hand-off
@@ -445,6 +483,7 @@ class SupportStore:
     @staticmethod
     def _release(s, row: TicketRow) -> None:
         row.status, row.released = "released", _now()
+        s.execute(delete(ContactRow).where(ContactRow.ticket_id == row.id))  # kept while the ticket is open only
         still_open = s.scalar(select(TicketRow.id).where(
             TicketRow.conversation_id == row.conversation_id, TicketRow.status == "open",
             TicketRow.id != row.id).limit(1))

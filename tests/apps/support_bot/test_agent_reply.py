@@ -59,3 +59,15 @@ def test_a_question_in_another_language_is_no_lesson(bot) -> None:
                                              "English only"):
         bot.agents.teach(asked.turn_id, "oos")
     assert bot.agents.lessons() == []
+
+
+def test_the_agent_can_reach_a_customer_who_left_a_number(bot) -> None:
+    """"Please call me back on +44 7700 900123" reached the agent as "[PHONE]": masked
+    everywhere, the number was nowhere. It stays with the open ticket, and goes at its release."""
+    handed = bot.ask("I want to speak to a person, please call me back on +44 7700 900123")
+    [ticket] = bot.agents.handoffs()
+    assert ticket.contact == "+44 7700 900123" and "[PHONE]" in ticket.question  # the record stays masked
+    bot.ask("or mail me at jo@example.com", handed.conversation_id)  # written while waiting
+    assert bot.agents.handoffs()[0].contact == "+44 7700 900123 · jo@example.com"
+    bot.agents.release(ticket.id)
+    assert bot.store.tickets(status=None)[-1].contact is None
