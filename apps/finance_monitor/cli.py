@@ -282,7 +282,7 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
         typer.echo("no alerts" if all_ else "no open alerts")
     for v in views:
         typer.echo(f"#{v.id} {v.label}: {v.negatives}/{v.total} negative in {v.window_start} to "
-                   f"{v.window_end} UTC (baseline {v.baseline:g}, z={v.score:.1f})"
+                   f"{v.window_end} UTC (baseline {v.baseline:g}, z={v.score:.1f}), raised {v.raised_at} UTC"
                    + (f", {v.state}" if v.acknowledged else "")
                    + (f"; {v.growth_note}" if v.grew_from is not None else "")
                    + (f"; {v.correction_note}" if v.corrected else ""))
@@ -295,7 +295,7 @@ def _alert_record(view: AlertView) -> dict:
     """An alert for JSON, its times in ISO 8601 UTC like every --json output (the dashboard's
     "2026-03-05 06:00" read as local time to scripts; its minutes are all the view keeps)."""
     record = asdict(view)
-    for key in ("window_start", "window_end", "acknowledged_at"):
+    for key in ("window_start", "window_end", "acknowledged_at", "raised_at"):
         if record[key]:
             record[key] = datetime.strptime(record[key], "%Y-%m-%d %H:%M").strftime(ISO_UTC)
     for found in record["articles"]:
@@ -473,7 +473,8 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False,
         error = f"; failing: {w.last_error} ({tries}, next at {w.next_attempt:%Y-%m-%d %H:%M} UTC)" \
             if isinstance(w.last_error, str) else ""
         which = f"webhook {int(w.number)} ({w.format})" if w.in_config else "webhook"
-        typer.echo(f"{which} {w.webhook}{gone}: {w.delivered} alerts delivered, {w.waiting} waiting{error}")
+        sent = f"{w.delivered} alert{'' if w.delivered == 1 else 's'} delivered"
+        typer.echo(f"{which} {w.webhook}{gone}: {sent}, {w.waiting} waiting{error}")
     if not _rows_as_lines(frame, False, "no sources: none configured, none polled", "sources"):
         return
     for h in frame.itertuples():

@@ -30,7 +30,7 @@ from apps.finance_monitor.views import (
     trends_frame,
 )
 from shared import VerticalsError
-from shared.ui import explanation_text, markdown_text, page_title, show_model_card
+from shared.ui import count_of, explanation_text, markdown_text, page_title, show_model_card
 
 ALERTS_POLL_S = 30  # the Alerts tab looks for new alerts this often by itself
 ARTICLE_TABLE = {  # what the article table shows first on a narrow screen, and how
@@ -89,16 +89,17 @@ def show_alerts(service: FinanceService) -> None:
 def show_alert(service: FinanceService, alert: AlertView) -> None:
     with st.container(border=True):
         state = f" ({alert.state})" if alert.acknowledged else ""
-        st.text(f"{alert.label}: {alert.negatives} negative of {alert.total} articles, "
+        st.text(f"#{alert.id} {alert.label}: {alert.negatives} negative of {alert.total} articles, "
                 f"{alert.window_start} to {alert.window_end} UTC "
-                f"(baseline {alert.baseline:g}, z = {alert.score:.1f}){state}")
+                f"(baseline {alert.baseline:g}, z = {alert.score:.1f}), raised {alert.raised_at} UTC{state}")
         if alert.grew_from is not None:
             st.caption(f"{alert.growth_note[:1].upper()}{alert.growth_note[1:]}.")  # not .capitalize(): "Alice"
         if alert.corrected:
             st.caption(f"{alert.correction_note.capitalize()}: see each article's sentiment now.")
         # "driving" only where some article's verdict came from sentences beyond its title
-        columns = [c for c in ("published", "title", "sentiment", "source", "driving", "url")
-                   if (c != "sentiment" or alert.corrected)
+        # the article id: what the Corrections tab takes for a driver the model got wrong
+        columns = [c for c in ("id", "published", "title", "sentiment", "source", "driving", "url")
+                   if (c != "sentiment" or alert.corrected)  # all negative as raised: said once corrected
                    and (c != "driving" or any(a["driving"] for a in alert.articles))]
         st.dataframe([{k: a[k] for k in columns} for a in alert.articles], hide_index=True, width="stretch",
                      column_config={"published": ARTICLE_TABLE["published"], "driving": DRIVING,
@@ -160,7 +161,7 @@ def show_articles(service: FinanceService) -> None:
     # counted only when the list may be cut at its limit: otherwise it is all there is
     total = count_articles(service.engine, **filters) if len(frame) >= ARTICLE_LIMIT else len(frame)
     st.caption(f"the newest {len(frame)} of {total} articles" if total > len(frame)
-               else f"{total} articles")
+               else count_of(total, "article"))
     st.dataframe(frame, hide_index=True, width="stretch", column_order=list(ARTICLE_TABLE),
                  column_config=ARTICLE_TABLE)
     if not frame.empty:

@@ -42,6 +42,7 @@ class AlertView:
     acknowledged_at: str | None = None  # UTC, "2026-03-05 14:02"
     grew_from: int | None = None  # announced again: the negatives it was announced with before
     lifted_ack_of: str | None = None  # who had acknowledged it before it grew
+    raised_at: str | None = None  # UTC, when the monitor raised it (the window is the news' time)
 
     @property
     def growth_note(self) -> str:
@@ -101,7 +102,8 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
                 acknowledged_by=alert.acknowledged_by,
                 acknowledged_at=f"{alert.acknowledged_at:%Y-%m-%d %H:%M}" if alert.acknowledged_at else None,
                 grew_from=notice.grew_from if notice else None,
-                lifted_ack_of=notice.acknowledged_by if notice else None))
+                lifted_ack_of=notice.acknowledged_by if notice else None,
+                raised_at=f"{alert.created_at:%Y-%m-%d %H:%M}"))
     return views
 
 

@@ -13,6 +13,7 @@ from apps.finance_monitor.cli import app
 from apps.finance_monitor.config import render_config
 from apps.finance_monitor.store import AlertRow, Base, utcnow
 from apps.finance_monitor.training import read_column
+from apps.finance_monitor.views import alerts
 from shared import make_engine, session_scope
 from shared.errors import DataError
 
@@ -264,8 +265,9 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
     assert fixed.output.splitlines() == [
         "article 263: sentiment positive -> negative (queued for the next retrain)"]
     listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
+    raised = f"raised {alerts(engine)[0].raised_at} UTC"  # when the monitor raised it
     assert listed.stdout.splitlines() == [
-        "#1 NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2)",
+        f"#1 NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2), {raised}",
         "    - [263] Bank fined"]
     both = runner.invoke(app, ["correct", "263", "--sentiment", "neutral", "--topic", "Earnings",
                                "--config", str(path)])
@@ -279,7 +281,7 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
     # the alert keeps the counts it was raised with, and says what was corrected since
     listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
     assert listed.stdout.splitlines() == [
-        "#1 NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2); "
+        f"#1 NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2), {raised}; "
         "1 of its 1 negative articles since corrected to another sentiment",
         "    - [263] Bank fined (now neutral)"]
     articles = runner.invoke(app, ["articles", "--config", str(path)])  # no "+nan" for the analyst's label
@@ -425,7 +427,8 @@ def test_alert_commands_open_no_http_client_and_others_close_theirs(home, tmp_pa
     assert twice.exit_code == 1 and re.search(r"alert 1 was acknowledged already, by alice at \d{4}-", twice.output)
     listed = runner.invoke(app, ["alerts", "list", "--all", "--config", str(path)]).stdout.splitlines()
     assert re.fullmatch(r"#1 Macro: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC \(baseline 1, "
-                        r"z=5.2\), acknowledged by alice at \d{4}-\d\d-\d\d \d\d:\d\d UTC", listed[0])
+                        r"z=5.2\), raised \d{4}-\d\d-\d\d \d\d:\d\d UTC, acknowledged by alice at "
+                        r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", listed[0])
     as_json = runner.invoke(app, ["alerts", "list", "--all", "--json", "--config", str(path)])
     [shown] = json.loads(as_json.stdout)["alerts"]
     assert shown["acknowledged"] and shown["acknowledged_by"] == "alice" and shown["acknowledged_at"]
