@@ -97,6 +97,8 @@ def run(config: ConfigOpt = None,
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # "Running job ..." and "... executed successfully" for every poll: 4 lines each 10 s
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     try:
         if not _config(config).sources:  # it polled nothing, forever, without a word
             typer.echo(f"note: {config_path(config)} names no sources, so this poller polls nothing (it still "

@@ -180,6 +180,7 @@ def sync_jobs(scheduler: BaseScheduler, config_path: str | Path,
         job_id = f"{JOB_PREFIX}poll:{source.name}"
         scheduler.add_job(f"{__name__}:poll_job", IntervalTrigger(seconds=source.interval_s),
                           args=[config_path, source.name], id=job_id, replace_existing=True,
+                          name=f"poll {source.name}",  # the log names the source, not "poll_job" for each
                           next_run_time=datetime.now().astimezone())
         wanted[job_id] = True
     deliver_id = f"{JOB_PREFIX}deliver"
