@@ -118,7 +118,7 @@ def alert_text(surge: Surge, titles: list[str], alert_id: int, grew_from: int | 
     head = (f"Negative surge on {surge.label} (alert #{alert_id}{again}): {surge.negatives} negative of {surge.total} "
             f"articles in {surge.start:%Y-%m-%d %H:%M}-{surge.end:%H:%M} UTC "
             f"(baseline {surge.baseline:g}, z={surge.score:.1f})")
-    more = [f"- and {len(titles) - 5} more (`verticals finance alerts list`)"] if len(titles) > 5 else []
+    more = [f"- and {len(titles) - 5} more"] if len(titles) > 5 else []
     return "\n".join([head] + [f"- {t}" for t in titles[:5]] + more)
 
 

@@ -280,7 +280,8 @@ def dashboard(port: int = 8503,
 def schedule(items: Items, interactions: Interactions,
              out_dir: Annotated[Path, typer.Option(help="Folder for dated score files.")],
              hour: Annotated[int, typer.Option(min=0, max=23, help="Hour (UTC).")] = 2,
-             minute: Annotated[int, typer.Option(min=0, max=59)] = 0, top_k: int = 20, prefix: Prefix = "rec",
+             minute: Annotated[int, typer.Option(min=0, max=59, help="Minute of that hour.")] = 0, top_k: int = 20,
+             prefix: Prefix = "rec",
              pool: Annotated[int | None, typer.Option(
                  help="Candidates reranked per user (default 4 x --top-k), as for `score`.")] = None,
              once: Annotated[bool, typer.Option(help="Run the job now and exit.")] = False) -> None:

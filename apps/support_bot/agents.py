@@ -47,14 +47,14 @@ class AgentDesk:
         return self.store.release(ticket_id)
 
     def unanswered(self, conversation_id: str) -> list[str]:
-        """What the customer wrote while waiting since the last agent reply (masked, oldest first):
-        the bot does not answer it once the ticket is released.
+        """What the customer wrote while waiting since the last hand-off or agent reply (masked,
+        oldest first): the bot does not answer it once the ticket is released.
 
         subtle: "and do you also sell helmets?", written while waiting, was lost at the release:
         nothing said so, and the customer had to ask again."""
         turns = self.service.conversation(conversation_id)
-        last_reply = max((i for i, t in enumerate(turns) if t.kind == "agent"), default=-1)
-        return [t.question for t in turns[last_reply + 1:] if t.kind == "waiting" and t.question]
+        since = max((i for i, t in enumerate(turns) if t.kind in ("agent", "handoff", "unsure")), default=-1)
+        return [t.question for t in turns[since + 1:] if t.kind == "waiting" and t.question]
 
     def reply(self, ticket_id: int, text: str, release: bool = False) -> int:
         """A human agent's reply in the ticket's conversation (the customer's chat shows it);

@@ -140,8 +140,9 @@ def release(ticket_id: int, as_json: JsonFlag = False) -> None:
     emit({"ticket_id": ticket_id, "released_conversation": conversation_id, "unanswered": left} if as_json else
          {"released conversation": conversation_id}, as_json)
     if left and not as_json:
-        typer.echo(f"note: the customer wrote {len(left)} message(s) while waiting that no reply answered "
-                   f"(the last: “{left[-1][:80]}”); the bot will not answer it by itself", err=True)
+        them = "it" if len(left) == 1 else f"them ({len(left)})"
+        typer.echo(f"note: no reply answered what the customer wrote while waiting (the last: “{left[-1][:80]}”); "
+                   f"the bot will not answer {them} by itself", err=True)
 
 
 @app.command()
@@ -188,7 +189,7 @@ def gaps(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.
     elsewhere = service.agents.other_language({t.id: t.question for t in found})  # `teach` refuses them
     rows = [{"turn_id": t.id, "question": t.question, "kind": t.kind, "intent": t.intent,
              "confidence": round(t.confidence, 3),
-             "taught_as": taught.get(t.id, f"(not taught: {elsewhere[t.id]})" if t.id in elsewhere else None)}
+             "taught_as": taught.get(t.id), "language": elsewhere.get(t.id)}  # another: not to be taught
             for t in found]
     emit_rows(rows, "gaps", as_json, "no gaps: nothing unanswered or down-voted yet")
 

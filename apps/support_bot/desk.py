@@ -119,8 +119,10 @@ def _release(service: SupportService, ticket_id: int) -> None:
         return
     released = f"Released #{ticket_id}: the bot answers that conversation again."
     left = service.agents.unanswered(conversation_id)
-    st.session_state["support_agent_flash"] = ("warning", f"{released} The customer's message written while waiting "
-                                               f"got no reply and the bot will not answer it: “{left[-1]}”") \
+    # the customer's own words: escaped, never Markdown (an image fetched from anywhere, a disguised link)
+    st.session_state["support_agent_flash"] = ("warning", f"{released} No reply answered what the customer wrote "
+                                               f"while waiting ({count_of(len(left), 'message')}; the last: "
+                                               f"“{markdown_text(left[-1])}”), and the bot will not answer it.") \
         if left else ("success", released)
 
 

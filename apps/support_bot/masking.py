@@ -223,35 +223,40 @@ def shop_contacts(texts: Iterable[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def mask_pii(text: str, keep: frozenset[str] = frozenset()) -> str:
+def mask_pii(text: str, keep: frozenset[str] = frozenset(), hidden: list[str] | None = None) -> str:
     """Replace e-mails, IBAN/account, card and phone numbers by placeholders; ``keep``: the
-    shop's own contacts (:func:`shop_contacts`), left as they are.
+    shop's own contacts (:func:`shop_contacts`), left as they are; ``hidden``, when given,
+    gets each e-mail and phone number replaced, as written (:func:`contacts`).
 
     subtle: a card number typed with no-break spaces or en dashes (as phones and word
     processors insert them) was stored whole; beside digits those characters are read as
     ASCII first.
     """
-    text = _EMAIL.sub(lambda m: m.group(0) if m.group(0) in keep else "[EMAIL]", _as_ascii(text))
-    text = _SPOKEN_EMAIL.sub("[EMAIL]", text)
+    def hide(found: str, masked: str) -> str:
+        if hidden is not None and masked != found and found not in keep:
+            hidden.append(found.strip())
+        return found if found in keep else masked
+
+    text = _EMAIL.sub(lambda m: hide(m.group(0), "[EMAIL]"), _as_ascii(text))
+    text = _SPOKEN_EMAIL.sub(lambda m: hide(m.group(0), "[EMAIL]"), text)
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
     text = _cards_masked(text, _mask_card)
-    return _PHONE.sub(lambda m: m.group(0) if m.group(0) in keep else _mask_phone(m),
-                      _PHONE_PAIR.sub(_mask_phone_pair, text))
+    text = _PHONE_PAIR.sub(lambda m: hide(m.group(0), _mask_phone_pair(m)), text)
+    return _PHONE.sub(lambda m: hide(m.group(0), _mask_phone(m)), text)
 
 
-def contacts(text: str) -> list[str]:
-    """The e-mail addresses and phone numbers of a customer's message, as written, in order: what
-    :func:`mask_pii` hides, and an agent needs to call or write back.
+def contacts(text: str, keep: frozenset[str] = frozenset()) -> list[str]:
+    """The e-mail addresses, then the phone numbers, of a customer's message as written: exactly
+    what :func:`mask_pii` hides (never an account, card, order number or date), which an agent
+    needs to call or write back; ``keep``: the shop's own, which are no customer's.
 
-    >>> contacts("Please call me back on +44 7700 900123 or mail jo@example.com")
+    >>> contacts("Please call me back on +44 7700 900123 or mail jo@example.com, account 12345678")
     ['jo@example.com', '+44 7700 900123']
     """
-    text = _as_ascii(text)
-    found = [m.group(0) for m in _EMAIL.finditer(text)]
-    rest = _cards_masked(_IBAN.sub(_mask_iban, _EMAIL.sub("[EMAIL]", text)), _mask_card)
-    found += [m.group(0).strip() for m in _PHONE.finditer(rest) if _mask_phone(m) != m.group(0)]
-    return list(dict.fromkeys(found))
+    hidden: list[str] = []
+    mask_pii(text, keep, hidden)
+    return list(dict.fromkeys(hidden))
 
 
 def mask_payment(text: str) -> str:

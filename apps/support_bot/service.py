@@ -276,7 +276,7 @@ class SupportService:
         cid, status = self.store.open_conversation(conversation_id)
         if status == "handed_off":
             answer = Answer(WAITING_TEXT, AnswerKind.WAITING)
-            self.store.add_contacts(cid, message)  # "my number is ...": for the agent, unmasked
+            self.store.add_contacts(cid, message, self.shop.contacts)  # "my number is ...": for the agent
             if asks_for_person(message):
                 self.store.add_reason(cid, PERSON_REASON)
         elif asks_for_person(message):
@@ -469,7 +469,8 @@ class SupportService:
     def _record(self, cid: str, message: str, answer: Answer, notice: str) -> Answer:
         answer.conversation_id, answer.notice = cid, notice
         if answer.kind is AnswerKind.HANDOFF:
-            answer.ticket_id = self.store.open_ticket(cid, message, answer.reason or "low confidence")
+            answer.ticket_id = self.store.open_ticket(cid, message, answer.reason or "low confidence",
+                                                      self.shop.contacts)
             text = (PERSON_TEXT if answer.reason == PERSON_REASON else UNSURE_TEXT).format(ticket=answer.ticket_id)
             answer.text = f"{answer.text}\n\n{text}" if answer.text else text  # after a message's answered questions
         if answer.kind is not AnswerKind.INVALID:

@@ -71,3 +71,18 @@ def test_the_agent_can_reach_a_customer_who_left_a_number(bot) -> None:
     assert bot.agents.handoffs()[0].contact == "+44 7700 900123 · jo@example.com"
     bot.agents.release(ticket.id)
     assert bot.store.tickets(status=None)[-1].contact is None
+
+
+def test_a_second_ticket_reports_only_its_own_unanswered_messages(bot) -> None:
+    """A first ticket released without a reply left its waiting message; the second hand-off in
+    the same chat must not report it again."""
+    first = bot.ask("who won the football match yesterday?")
+    bot.ask("hello?", first.conversation_id)
+    assert bot.agents.unanswered(first.conversation_id) == ["hello?"]
+    bot.agents.release(first.ticket_id)
+    second = bot.ask("I want to talk to a person", first.conversation_id)
+    assert second.ticket_id is not None and bot.agents.unanswered(first.conversation_id) == []
+    bot.ask("call me on 0161 496 0000", first.conversation_id)
+    assert bot.agents.handoffs()[0].contact == "0161 496 0000"
+    bot.agents.reply(second.ticket_id, "Calling you now.", release=True)  # a reply that releases forgets it too
+    assert [t.contact for t in bot.store.tickets(status=None)] == [None, None]

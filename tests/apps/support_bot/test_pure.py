@@ -997,3 +997,17 @@ def test_markdown_escapes_strikes_tasks_and_alerts_read_as_written(tmp_path: Pat
     assert text.split("\n") == ["#1 bike shop in town", "", "Prices in [EUR].", "", "Pay 49 39 euros.",
                                  "Keep my_file."]
 
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("Please call me back on +44 7700 900123 or mail jo@example.com", ["jo@example.com", "+44 7700 900123"]),
+    ("my account number: 12345678, call 0161 496 0000", ["0161 496 0000"]),  # the account stays masked
+    ("acct no. 1234-5678", []),
+    ("card 4111 1111 1111 1111 and order 12345678", []),
+    ("jo at gmail dot com", ["jo at gmail dot com"]),
+])
+def test_the_contacts_kept_for_the_agent_are_what_masking_hides_as_contacts(text: str, kept: list[str]) -> None:
+    from apps.support_bot.masking import contacts
+
+    assert contacts(text) == kept
+    assert contacts("I already called 0800 555 0199", frozenset({"0800 555 0199"})) == []  # the shop's own
+
