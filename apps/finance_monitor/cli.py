@@ -287,6 +287,7 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
                    f"{v.window_end} UTC (baseline {v.baseline:g}, z={v.score:.1f}), raised {v.raised_at} UTC"
                    + (f", {v.state}" if v.acknowledged else "")
                    + (f"; {v.growth_note}" if v.grew_from is not None else "")
+                   + (f"; {v.announced_note}" if v.announced_note else "")
                    + (f"; {v.correction_note}" if v.corrected else ""))
         for article in v.articles:
             now = "" if article["sentiment"] == "negative" else f" (now {article['sentiment']})"

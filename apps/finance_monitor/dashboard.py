@@ -94,6 +94,8 @@ def show_alert(service: FinanceService, alert: AlertView) -> None:
                 f"(baseline {alert.baseline:g}, z = {alert.score:.1f}), raised {alert.raised_at} UTC{state}")
         if alert.grew_from is not None:
             st.caption(f"{alert.growth_note[:1].upper()}{alert.growth_note[1:]}.")  # not .capitalize(): "Alice"
+        if alert.announced_note:
+            st.caption(f"{alert.announced_note.capitalize()}.")
         if alert.corrected:
             st.caption(f"{alert.correction_note.capitalize()}: see each article's sentiment now.")
         # "driving" only where some article's verdict came from sentences beyond its title

@@ -43,6 +43,7 @@ class AlertView:
     grew_from: int | None = None  # announced again: the negatives it was announced with before
     lifted_ack_of: str | None = None  # who had acknowledged it before it grew
     raised_at: str | None = None  # UTC, when the monitor raised it (the window is the news' time)
+    announced: int | None = None  # the negatives its webhooks last carried (AlertNotice)
 
     @property
     def growth_note(self) -> str:
@@ -52,6 +53,16 @@ class AlertView:
             return ""
         lifted = f" (acknowledged by {self.lifted_ack_of} before)" if self.lifted_ack_of else ""
         return f"announced again: it grew from {self.grew_from} negative articles{lifted}"
+
+    @property
+    def announced_note(self) -> str:
+        """``""``, or ``"announced with 6 negative articles: its window has grown since"`` where the
+        webhooks carried fewer than the alert counts now (raised while its window filled).
+
+        subtle: Slack said 6 of 7 and the dashboard later 9 of 10, with nothing to link them."""
+        if self.announced is None or self.announced == self.negatives:
+            return ""
+        return f"announced with {self.announced} negative articles: its window has grown since"
 
     @property
     def label(self) -> str:
@@ -103,7 +114,8 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
                 acknowledged_at=f"{alert.acknowledged_at:%Y-%m-%d %H:%M}" if alert.acknowledged_at else None,
                 grew_from=notice.grew_from if notice else None,
                 lifted_ack_of=notice.acknowledged_by if notice else None,
-                raised_at=f"{alert.created_at:%Y-%m-%d %H:%M}"))
+                raised_at=f"{alert.created_at:%Y-%m-%d %H:%M}",
+                announced=notice.negatives if notice else None))
     return views
 
 

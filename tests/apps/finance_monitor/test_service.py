@@ -713,6 +713,8 @@ def test_an_alert_raised_early_in_its_window_shows_the_whole_surge(home) -> None
     [alert_id] = service.check_alerts()
     _add_stories(service, start + timedelta(hours=60, minutes=20), 3, "negative")
     assert service.check_alerts() == []  # the same alert, not a new one
+    # it counts 9 now; Slack carried 6, and the views say so
+    assert alerts(service.engine)[0].announced_note == "announced with 6 negative articles: its window has grown since"
     with session_scope(service.engine) as session:  # 9 of its first 6: not announced again
         session.execute(update(Delivery).values(delivered_at=datetime(2026, 3, 3)))
     assert service.acknowledge(alert_id, by="alice")
@@ -722,6 +724,7 @@ def test_an_alert_raised_early_in_its_window_shows_the_whole_surge(home) -> None
     assert (alert.id, alert.negatives, alert.total, len(alert.articles)) == (alert_id, 46, 46, 46)
     assert not alert.acknowledged and alert.growth_note == ("announced again: it grew from 6 negative "
                                                             "articles (acknowledged by alice before)")
+    assert alert.announced_note == ""  # announced again with what it counts
     with session_scope(service.engine) as session:  # its one webhook is due again, with the new figures
         [delivery] = session.scalars(select(Delivery)).all()
         assert delivery.delivered_at is None and delivery.attempts == 0
