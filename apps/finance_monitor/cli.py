@@ -420,13 +420,17 @@ def trends(by: Annotated[TrendKind, typer.Option(help="Per topic or per ticker."
            config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Per-topic or per-ticker sentiment: articles, negatives and net sentiment in each window."""
     from .service import FinanceService
-    from .views import open_alert_keys, trend_keys, trends_frame
+    from .views import alerts, trend_keys, trends_frame
 
     try:
         with FinanceService(_config(config, needs_config=False)) as service:
             frame = trends_frame(service.trends(), by)
             hours = service.config.alerts.window_hours
-            alerted = open_alert_keys(service.engine, by)
+            opened: dict[str, str] = {}  # each open alert's key (as the trends name it) -> its oldest window
+            for alert in reversed(alerts(service.engine)):  # oldest window first: it is kept
+                if alert.key.startswith(f"{by}:"):
+                    opened.setdefault(alert.label, alert.window_start)
+            alerted = list(opened)
     except VerticalsError as exc:
         return _fail(exc)
     known = sorted(frame["key"].unique())
@@ -436,16 +440,30 @@ def trends(by: Annotated[TrendKind, typer.Option(help="Per topic or per ticker."
         listed = first_few(known, shown=20)
         return _fail(VerticalsError(f"no {by} {unknown[0]!r} in the trends — they hold: {listed or 'none yet'}"))
     shown = key or trend_keys(frame, by, alerted)
-    frame = frame[frame["key"].isin(shown)].groupby("key", sort=False).tail(windows)
+    whole, frame = frame, frame[frame["key"].isin(shown)].groupby("key", sort=False).tail(windows)
     frame = frame.sort_values("key", key=lambda k: k.map(shown.index), kind="stable")  # as listed below
     if not _rows_as_lines(frame, as_json, f"no classified articles with a {by} yet", "trends"):
         return
     for name in shown:
-        typer.echo(f"{name}{' (open alert)' if name in alerted else ''} — windows of {hours:g} h, UTC:")
+        typer.echo(f"{name}{_open_alert(name, opened, whole, windows)} — windows of {hours:g} h, UTC:")
         for w in frame[frame["key"] == name].itertuples():
             net = round(w.net_sentiment, 2) + 0.0  # no "-0.00"
             figures = f"  {w.negatives:4d} negative ({w.negative_share:.0%})  net {net:+.2f}" if w.count else ""
             typer.echo(f"    {w.window:%Y-%m-%d %H:%M}  {w.count:4d} article{'s' if w.count != 1 else ' '}{figures}")
+
+
+def _open_alert(name: str, opened: dict[str, str], frame: pd.DataFrame, windows: int) -> str:
+    """`` (open alert)`` after a key's name, and where its window is older than the ``windows``
+    shown, which ``--windows`` shows it.
+
+    subtle: the default 4 windows began after the alerted one: "(open alert)", and no alert."""
+    import pandas as pd
+
+    if name not in opened:
+        return ""
+    since = frame[(frame["key"] == name) & (frame["window"] >= pd.Timestamp(opened[name]))]
+    return " (open alert)" if len(since) <= windows else \
+        f" (open alert, in the window of {opened[name]}: --windows {len(since)} shows it)"
 
 
 @app.command()

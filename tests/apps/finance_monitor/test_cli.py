@@ -124,6 +124,14 @@ def test_trends_per_topic_and_ticker(home, tmp_path) -> None:
         "    2026-03-02 00:00     0 articles",
         "    2026-03-02 06:00     0 articles",
         "    2026-03-02 12:00     1 article      0 negative (0%)  net +0.00"]
+    one = runner.invoke(app, ["trends", "--windows", "1", "--config", str(path)]).stdout.splitlines()
+    assert one[0] == "Macro (open alert) — windows of 6 h, UTC:"  # its window is the one shown
+    with session_scope(engine) as session:  # an alert in an older window than the one shown
+        session.add(AlertRow(key="topic:Macro", window_start=datetime(2026, 3, 2), negatives=1, total=2,
+                             window_end=datetime(2026, 3, 2, 6), baseline=0.0, score=3.0))
+    one = runner.invoke(app, ["trends", "--windows", "1", "--config", str(path)]).stdout.splitlines()
+    assert one[0] == ("Macro (open alert, in the window of 2026-03-02 00:00: --windows 3 shows it) — windows of 6 h, "
+                      "UTC:")
     picked = json.loads(runner.invoke(app, ["trends", "--key", "Macro", "--key", "Earnings", "--windows", "1",
                                             "--json", "--config", str(path)]).stdout, parse_constant=pytest.fail)
     assert [row["key"] for row in picked["trends"]] == ["Macro", "Earnings"]  # in the order asked
