@@ -37,6 +37,7 @@ from .answer import (
 from .handoff import confident, handoff, listed, named_intent
 from .intents import INTENTS, IntentDecision, IntentModel, Status
 from .knowledge import keep_ids, load_kb
+from .masking import contacts
 from .names import towns
 from .questions import (
     clean,
@@ -276,7 +277,7 @@ class SupportService:
         cid, status = self.store.open_conversation(conversation_id)
         if status == "handed_off":
             answer = Answer(WAITING_TEXT, AnswerKind.WAITING)
-            self.store.add_contacts(cid, message, self.shop.contacts)  # "my number is ...": for the agent
+            self.store.add_contacts(cid, self._reach(message))  # "my number is ...": for the agent
             if asks_for_person(message):
                 self.store.add_reason(cid, PERSON_REASON)
         elif asks_for_person(message):
@@ -466,11 +467,16 @@ class SupportService:
         vectors, weights = np.stack([v for v, _ in weighted]), np.array([w for _, w in weighted])
         return lambda texts: (self.retriever.encode(texts) @ vectors.T @ weights).tolist()
 
+    def _reach(self, message: str) -> list[str]:
+        """The e-mail addresses and phone numbers a customer wrote, the shop's own left out: the
+        shop's texts are read (with the models) only when there are any (a wait needs none)."""
+        return contacts(message, self.shop.contacts) if contacts(message) else []
+
     def _record(self, cid: str, message: str, answer: Answer, notice: str) -> Answer:
         answer.conversation_id, answer.notice = cid, notice
         if answer.kind is AnswerKind.HANDOFF:
             answer.ticket_id = self.store.open_ticket(cid, message, answer.reason or "low confidence",
-                                                      self.shop.contacts)
+                                                      self._reach(message))
             text = (PERSON_TEXT if answer.reason == PERSON_REASON else UNSURE_TEXT).format(ticket=answer.ticket_id)
             answer.text = f"{answer.text}\n\n{text}" if answer.text else text  # after a message's answered questions
         if answer.kind is not AnswerKind.INVALID:

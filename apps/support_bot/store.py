@@ -18,7 +18,7 @@ from shared import create_tables, make_engine, session_scope
 from shared.errors import VerticalsError
 
 from .knowledge import Chunk, Document, chunk_document
-from .masking import contacts, mask_payment, mask_pii
+from .masking import mask_payment, mask_pii
 
 MAX_CONTACTS = 10  # a ticket's kept contacts: enough to reach a customer, no store of everything they typed
 TAUGHT_KINDS = ("template", "grounded", "handoff", "unsure")  # turns whose question the bot judged
@@ -189,10 +189,9 @@ def _open_ticket_of(s, cid: str) -> TicketRow | None:
                      .order_by(TicketRow.id.desc())).first()
 
 
-def _keep_contacts(s, ticket_id: int, message: str, keep: frozenset[str]) -> None:
-    """Add the e-mail addresses and phone numbers of ``message`` (not the shop's own) to the
-    ticket's, once each and ``MAX_CONTACTS`` at most."""
-    if not (found := contacts(message, keep)):
+def _keep_contacts(s, ticket_id: int, found: list[str]) -> None:
+    """Add the contacts ``found`` to the ticket's, once each and ``MAX_CONTACTS`` at most."""
+    if not found:
         return
     row = s.get(ContactRow, ticket_id) or ContactRow(ticket_id=ticket_id, contacts="")
     known = [c for c in row.contacts.split(" · ") if c]
@@ -388,23 +387,24 @@ class SupportStore:
             row.feedback = value
 
     # -- hand-off ---------------------------------------------------------------------------
-    def open_ticket(self, cid: str, question: str, reason: str, keep: frozenset[str] = frozenset()) -> int:
+    def open_ticket(self, cid: str, question: str, reason: str, reach: list[str] | None = None) -> int:
         """Hand the conversation to a human: the bot stays quiet until the ticket is released.
-        ``keep``: the shop's own contacts, no customer's to keep for the agent (:class:`ContactRow`)."""
+        ``reach``: the e-mail addresses and phone numbers the customer wrote, kept for the agent
+        (:class:`ContactRow`)."""
         with session_scope(self.engine) as s:
             _conversation(s, cid).status = "handed_off"
             # subtle: a reason can quote the customer ("asks about ...", "names ..."): masked too
             row = TicketRow(conversation_id=cid, question=mask_pii(question), reason=mask_pii(reason))
             s.add(row)
             s.flush()
-            _keep_contacts(s, row.id, question, keep)
+            _keep_contacts(s, row.id, reach or [])
             return row.id
 
-    def add_contacts(self, cid: str, message: str, keep: frozenset[str] = frozenset()) -> None:
-        """Keep the contacts of a message written while waiting with conversation ``cid``'s open ticket."""
+    def add_contacts(self, cid: str, reach: list[str]) -> None:
+        """Keep ``reach`` (contacts written while waiting) with conversation ``cid``'s open ticket."""
         with session_scope(self.engine) as s:
             if (row := _open_ticket_of(s, cid)) is not None:
-                _keep_contacts(s, row.id, message, keep)
+                _keep_contacts(s, row.id, reach)
 
     def add_reason(self, cid: str, reason: str) -> None:
         """Add ``reason`` to the open ticket of conversation ``cid`` (once): the customer asked
