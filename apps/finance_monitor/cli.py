@@ -420,16 +420,13 @@ def trends(by: Annotated[TrendKind, typer.Option(help="Per topic or per ticker."
            config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Per-topic or per-ticker sentiment: articles, negatives and net sentiment in each window."""
     from .service import FinanceService
-    from .views import alerts, trend_keys, trends_frame
+    from .views import open_alert_windows, trend_keys, trends_frame
 
     try:
         with FinanceService(_config(config, needs_config=False)) as service:
             frame = trends_frame(service.trends(), by)
             hours = service.config.alerts.window_hours
-            opened: dict[str, str] = {}  # each open alert's key (as the trends name it) -> its oldest window
-            for alert in reversed(alerts(service.engine)):  # oldest window first: it is kept
-                if alert.key.startswith(f"{by}:"):
-                    opened.setdefault(alert.label, alert.window_start)
+            opened = open_alert_windows(service.engine, by)
             alerted = list(opened)
     except VerticalsError as exc:
         return _fail(exc)
@@ -452,7 +449,7 @@ def trends(by: Annotated[TrendKind, typer.Option(help="Per topic or per ticker."
             typer.echo(f"    {w.window:%Y-%m-%d %H:%M}  {w.count:4d} article{'s' if w.count != 1 else ' '}{figures}")
 
 
-def _open_alert(name: str, opened: dict[str, str], frame: pd.DataFrame, windows: int) -> str:
+def _open_alert(name: str, opened: dict[str, datetime], frame: pd.DataFrame, windows: int) -> str:
     """`` (open alert)`` after a key's name, and where its window is older than the ``windows``
     shown, which ``--windows`` shows it.
 
@@ -463,7 +460,7 @@ def _open_alert(name: str, opened: dict[str, str], frame: pd.DataFrame, windows:
         return ""
     since = frame[(frame["key"] == name) & (frame["window"] >= pd.Timestamp(opened[name]))]
     return " (open alert)" if len(since) <= windows else \
-        f" (open alert, in the window of {opened[name]}: --windows {len(since)} shows it)"
+        f" (open alert, in the window of {opened[name]:%Y-%m-%d %H:%M}: --windows {len(since)} shows it)"
 
 
 @app.command()

@@ -27,7 +27,7 @@ from shared.storage import file_lock
 from .classify import clean_text, mentioned_tickers
 from .dedupe import NearDuplicateIndex, canonical_url, content_hash, near_duplicates, url_variants
 from .sources import RawArticle, article_body
-from .store import Article, ArticleUrl, Backlog, UrlTitle, naive_utc, utcnow
+from .store import Article, ArticleUrl, Backlog, UrlTitle, naive_utc, out_of_backlog, utcnow
 
 log = logging.getLogger(__name__)
 RECENT = 5000  # stories kept in the near-duplicate index
@@ -152,8 +152,8 @@ class Ingestor:
                     reason = "near_dup"
                 if existing is not None:
                     existing.duplicates += 1
-                    if not backlog and (old := session.get(Backlog, existing.id)) is not None:
-                        session.delete(old)  # a backlog story told again now is current news
+                    if not backlog:  # a backlog story told again now is current news
+                        out_of_backlog(session, [existing.id])
                     session.add(ArticleUrl(url=url, article_id=existing.id, source=raw.source,
                                            reason=reason))
                     if raw.title != existing.title:  # a search for this outlet's headline finds the story

@@ -22,7 +22,7 @@ from shared.embed import Embedder
 
 from .dedupe import same_event
 from .ingest import REPEAT_AFTER
-from .store import Article, ArticleUrl, Backlog, UrlTitle
+from .store import Article, ArticleUrl, Backlog, UrlTitle, out_of_backlog
 
 SIMILAR = 0.8  # headline cosine; the demo's and the tests' rewordings are 0.82-0.96, the CEO pair 0.82
 CANDIDATES = 2000  # the newest stories of a day that can share a new one's sentiment and tickers
@@ -112,9 +112,7 @@ def _merge_into(session: Session, article: Article, original: Article) -> None:
 
     subtle: a fresh story merged into a backlog one had gone from the trends with it."""
     fresh = session.get(Backlog, article.id) is None
-    for row in session.scalars(select(Backlog).where(Backlog.article_id.in_([article.id, original.id] if fresh
-                                                                          else [article.id]))):
-        session.delete(row)
+    out_of_backlog(session, [article.id, original.id] if fresh else [article.id])
     for row in session.scalars(select(ArticleUrl).where(ArticleUrl.article_id == article.id)):
         row.article_id, row.reason = original.id, "reworded"
         told = session.get(UrlTitle, row.url)

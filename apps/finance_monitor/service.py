@@ -52,7 +52,7 @@ from .ingest import Ingestor, IngestReport, plausible_published
 from .outbox import DeliveryReport, acknowledge, deliver_due, raise_alerts
 from .rewordings import RewordingFinder
 from .sources import article_body, poll_source
-from .store import Article, Backlog, Base, Correction, Poll, SourceHealth, utcnow
+from .store import Article, Base, Correction, Poll, SourceHealth, in_backlog, utcnow
 from .trends import Observation, WindowStat, window_start, window_stats
 
 log = logging.getLogger(__name__)
@@ -388,7 +388,7 @@ class FinanceService:
 
 def _in_trends() -> ColumnElement[bool]:
     """The articles trends and alerts count: all but a first poll's undated backlog."""
-    return Article.id.not_in(select(Backlog.article_id))
+    return ~in_backlog()
 
 
 def _newest_time(session: Session) -> datetime | None:

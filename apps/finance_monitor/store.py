@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    delete,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -101,6 +103,16 @@ class Backlog(Base):
 
     article_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # no foreign key: merges delete
     source: Mapped[str] = mapped_column(String(200))
+
+
+def in_backlog() -> ColumnElement[bool]:
+    """Whether an article is of a first poll's backlog, as a query's clause."""
+    return Article.id.in_(select(Backlog.article_id))
+
+
+def out_of_backlog(session: Session, article_ids: list[int]) -> None:
+    """Take stories out of the backlog: told again now, they are current news (or gone)."""
+    session.execute(delete(Backlog).where(Backlog.article_id.in_(article_ids)))
 
 
 def merged_into(session: Session, former_id: int) -> int | None:

@@ -14,7 +14,7 @@ from shared import session_scope
 from shared.errors import VerticalsError
 
 from .classify import SENTIMENTS, split_sentences
-from .store import AlertNotice, AlertRow, Article, ArticleUrl, Backlog, Correction, UrlTitle, merged_into
+from .store import AlertNotice, AlertRow, Article, ArticleUrl, Backlog, Correction, UrlTitle, in_backlog, merged_into
 from .trends import WindowStat, trend_rows
 
 if TYPE_CHECKING:
@@ -129,6 +129,16 @@ def open_alert_keys(engine: Engine, kind: str | None = None) -> list[str]:
     return [key.partition(":")[2] for key in keys if key.startswith(f"{kind}:")]
 
 
+def open_alert_windows(engine: Engine, kind: str) -> dict[str, datetime]:
+    """Each ``kind``'s key with open alerts, as the trends name it (``NWB``), and the window its
+    oldest open alert is in; oldest first, in one query (no articles)."""
+    with session_scope(engine) as session:
+        rows = session.execute(select(AlertRow.key, func.min(AlertRow.window_start).label("start"))
+                               .where(AlertRow.acknowledged_at.is_(None), AlertRow.key.startswith(f"{kind}:"))
+                               .group_by(AlertRow.key).order_by("start")).all()
+    return {key.partition(":")[2]: start for key, start in rows}
+
+
 def trend_keys(frame: pd.DataFrame, kind: str, alerted: list[str]) -> list[str]:
     """The keys a trend view opens on, those with open alerts first, then the most negative:
     every topic (a handful), or the first tickers of :func:`default_keys` (there can be hundreds)."""
@@ -209,7 +219,7 @@ def articles_frame(engine: Engine, topic: str | None = None, sentiment: str | No
     fetched, it had topped the list as the newest news). An analyst's sentiment has no score:
     the model's is gone, and the label's own (+1.00) read as a model's certainty."""
     query = (select(Article).where(*_article_filters(topic, sentiment, source, search))
-             .order_by(Article.id.in_(select(Backlog.article_id)), Article.published.desc()).limit(limit))
+             .order_by(in_backlog(), Article.published.desc()).limit(limit))
     with session_scope(engine) as session:
         found = session.scalars(query).all()
         by_analyst = set(session.scalars(select(Correction.article_id).where(
