@@ -42,9 +42,8 @@ _NAME = re.compile(rf"\b[{_UPPER}][\w'-]*(?:\s+(?:(?:[a-z]{{1,3}}\s+){{0,2}}[{_U
 
 
 # letters English words lack (not "ç": "façade"; nor in English's loanwords: "jalapeño prices
-# soar"); a lower-case word outside names with one counts
-# as two function words ("Siemens erhöht Prognose" has none): capitalised words are left out,
-# "Müller" is a name
+# soar"): a lower-case word outside names with one counts as two function words ("Siemens erhöht
+# Prognose" has none); capitalised words are left out, "Müller" is a name
 _LETTERS = {"German": "äöüß", "Spanish": "ñ", "Portuguese": "ãõ", "French": "œ"}
 _LOANWORDS = frozenset("über jalapeño jalapeños doppelgänger piñata piñatas mañana señor señora señorita".split())
 
