@@ -29,10 +29,20 @@ class AgentDesk:
         self.service, self.store, self.registry = service, service.store, service.registry
 
     def handoffs(self, status: str | None = "open", guesses: bool = True) -> list:
-        """Hand-off tickets, oldest first; with ``guesses``, each with the bot's intent and
-        confidence at the hand-off (:meth:`guessed`, which a paged list calls per page)."""
+        """Hand-off tickets, each with who has the next word (``SupportStore.with_waits``):
+        first those waiting for an agent, the longest wait first, then those an agent answered
+        last, oldest reply first (released ones: oldest first). With ``guesses``, each with the
+        bot's intent and confidence at the hand-off (:meth:`guessed`, which a paged list calls
+        per page)."""
         tickets = self.store.tickets(status)
+        if status == "open":
+            tickets = sorted(self.store.with_waits(tickets),
+                             key=lambda t: (t.waiting_since is None, t.waiting_since or t.replied or "", t.id))
         return self.guessed(tickets) if guesses else tickets
+
+    def waiting_count(self) -> int:
+        """Open hand-offs whose customer waits for an agent (an agent has not answered last)."""
+        return sum(t.waiting_since is not None for t in self.store.with_waits(self.store.tickets("open")))
 
     def guessed(self, tickets: list) -> list:
         """``tickets`` with the bot's intent and confidence at the hand-off; none for a request

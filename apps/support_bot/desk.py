@@ -28,15 +28,20 @@ def handoffs(service: SupportService) -> None:
     if flash := st.session_state.pop("support_agent_flash", None):
         getattr(st, flash[0])(flash[1])
     tickets = service.agents.handoffs(guesses=False)
-    st.fragment(queue_changes, run_every=QUEUE_POLL_S)(service, len(tickets))
+    waiting = sum(t.waiting_since is not None for t in tickets)
+    st.fragment(queue_changes, run_every=QUEUE_POLL_S)(service, len(tickets), waiting)
     if not tickets:
         st.info("No open hand-offs.")
         return
+    st.caption(f"{count_of(len(tickets), 'open hand-off')}: {waiting} waiting for a reply (the longest wait "
+               f"first), {len(tickets) - waiting} answered, waiting for the customer.")
     for t in service.agents.guessed(handoff_page(tickets)):  # the page shown only: 1,000 open cost 0.4 s a rerun
         with st.container(border=True):
             guess = f"the bot's guess: {markdown_text(t.intent)}, " if t.intent else ""
             sure = f" · {guess}confidence {t.confidence:.2f}" if t.confidence is not None else ""
-            st.markdown(f"**#{t.id}** · {_when(t.created)} · {markdown_text(t.reason)}{sure}")
+            turn = f"waiting for a reply since {_when(t.waiting_since)}" if t.waiting_since else \
+                f"answered {_when(t.replied)}: the customer's turn"
+            st.markdown(f"**#{t.id}** · {turn} · opened {_when(t.created)} · {markdown_text(t.reason)}{sure}")
             if t.contact:  # unmasked for this ticket only: gone at its release
                 st.markdown(f"Reach the customer at: {markdown_text(t.contact)}")
             st.caption(f"conversation {t.conversation_id} (`verticals support conversation` takes it)")
@@ -53,18 +58,20 @@ def handoffs(service: SupportService) -> None:
             release.button("Release", key=f"release-{t.id}", on_click=_release, args=(service, t.id))
 
 
-def queue_changes(service: SupportService, shown: int) -> None:
+def queue_changes(service: SupportService, shown: int, waiting: int) -> None:
     """Every ``QUEUE_POLL_S`` seconds, on its own (the tickets and the reply being typed stay as
-    they are): whether the open hand-offs are still the ``shown`` ones, and a way to see them."""
-    now = service.agents.open_handoff_count()
-    if now != shown:
-        st.info(f"The queue has changed: {count_of(now, 'open hand-off')} now, {shown} shown.")
+    they are): whether the open hand-offs, and those waiting for a reply, are still as ``shown``,
+    and a way to see them (a customer writing again after a reply changes the second count)."""
+    now, now_waiting = service.agents.open_handoff_count(), service.agents.waiting_count()
+    if (now, now_waiting) != (shown, waiting):
+        st.info(f"The queue has changed: {count_of(now, 'open hand-off')}, {now_waiting} waiting for a reply "
+                f"(this page shows {shown} and {waiting}).")
         if st.button("Show the queue as it is now", key="queue-refresh"):
             st.rerun()
 
 
 def handoff_page(tickets: list) -> list:
-    """The tickets of the page the agent chose, ``HANDOFF_PAGE`` at a time, oldest first.
+    """The tickets of the page the agent chose, ``HANDOFF_PAGE`` at a time, in the queue's order.
 
     subtle: each ticket draws its conversation, a reply box and three buttons; with 1,000 open
     every click took 12 s to redraw them all."""
@@ -76,7 +83,7 @@ def handoff_page(tickets: list) -> list:
     page = st.number_input(f"Page, of {pages}", min_value=1, max_value=pages, key="handoff-page")
     start = (int(page) - 1) * HANDOFF_PAGE
     shown = tickets[start:start + HANDOFF_PAGE]
-    st.caption(f"{len(tickets)} open hand-offs, oldest first: {start + 1}–{start + len(shown)} shown")
+    st.caption(f"{start + 1}–{start + len(shown)} of {len(tickets)} shown")
     return shown
 
 

@@ -153,6 +153,8 @@ class Ticket:
     intent: str | None = None  # the bot's best guess at the hand-off, and its confidence
     confidence: float | None = None
     contact: str | None = None  # what the customer wrote to be reached at, unmasked (ContactRow)
+    waiting_since: str | None = None  # the customer's oldest message no agent has answered (with_waits)
+    replied: str | None = None  # the agent's last reply, when the agent wrote last (with_waits)
 
 
 @dataclass
@@ -445,6 +447,36 @@ class SupportStore:
                          if r.question == t.question and r.created >= t.created), None)
             guessed.append(replace(t, intent=turn.intent, confidence=turn.confidence) if turn else t)
         return guessed
+
+    def with_waits(self, tickets: list[Ticket]) -> list[Ticket]:
+        """``tickets`` with who has the next word. ``waiting_since``: when the customer wrote
+        the oldest message no agent has answered since the ticket opened (the ticket's own time
+        until an agent replies); None, with ``replied`` the agent's last reply, once the agent
+        wrote last. One query for them all.
+
+        subtle: a ticket an agent had answered and one nobody had read looked the same in the
+        queue, oldest first: the customer who wrote again after a reply waited behind both."""
+        if not tickets:
+            return tickets
+        with session_scope(self.engine) as s:
+            rows = s.execute(select(TurnRow.conversation_id, TurnRow.kind, TurnRow.created).where(
+                TurnRow.conversation_id.in_({t.conversation_id for t in tickets}),
+                TurnRow.created >= min(t.created for t in tickets)).order_by(TurnRow.id)).all()
+        by_conversation: dict[str, list] = {}
+        for row in rows:
+            by_conversation.setdefault(row.conversation_id, []).append(row)
+        waited = []
+        for t in tickets:
+            since, replied = t.created, None
+            for row in by_conversation.get(t.conversation_id, []):
+                if row.created < t.created:
+                    continue
+                if row.kind == "agent":
+                    since, replied = None, row.created
+                elif since is None:  # the customer wrote after the agent's reply
+                    since = row.created
+            waited.append(replace(t, waiting_since=since, replied=None if since else replied))
+        return waited
 
     def open_ticket_count(self) -> int:
         return count_open_tickets(self.engine)

@@ -86,3 +86,19 @@ def test_a_second_ticket_reports_only_its_own_unanswered_messages(bot) -> None:
     assert bot.agents.handoffs()[0].contact == "0161 496 0000"
     bot.agents.reply(second.ticket_id, "Calling you now.", release=True)  # a reply that releases forgets it too
     assert [t.contact for t in bot.store.tickets(status=None)] == [None, None]
+
+
+def test_the_queue_puts_customers_waiting_for_a_reply_first(bot) -> None:
+    """A ticket an agent had answered and one nobody had read looked the same in the queue,
+    oldest first: the customer who wrote again after a reply waited behind both."""
+    first = bot.ask("who won the football match yesterday?")
+    second = bot.ask("is it going to rain tomorrow?")
+    bot.agents.reply(first.ticket_id, "Sorry, we only cover orders.")
+    queue = bot.agents.handoffs()
+    assert [t.id for t in queue] == [second.ticket_id, first.ticket_id]  # the answered one waits for the customer
+    assert queue[0].waiting_since == queue[0].created and queue[0].replied is None
+    assert queue[1].waiting_since is None and queue[1].replied is not None
+    assert bot.agents.waiting_count() == 1
+    bot.ask("but who scored?", first.conversation_id)  # the customer writes again: the agent's turn
+    again = next(t for t in bot.agents.handoffs() if t.id == first.ticket_id)
+    assert again.waiting_since is not None and again.replied is None and bot.agents.waiting_count() == 2
