@@ -11,7 +11,7 @@ from shared import LabelledText
 from shared.errors import VerticalsError
 from shared.language import language
 
-from .answer import PERSON_REASON
+from .escalation import UNJUDGED
 from .intents import INTENTS
 from .shop import KB_LANGUAGE_CHUNKS, kb_language
 
@@ -46,8 +46,8 @@ class AgentDesk:
 
     def guessed(self, tickets: list) -> list:
         """``tickets`` with the bot's intent and confidence at the hand-off; none for a request
-        for a person, which the bot did not judge."""
-        return [replace(t, confidence=None) if t.reason == PERSON_REASON else t
+        for a person or a complaint, which the bot did not judge."""
+        return [replace(t, confidence=None) if t.reason in UNJUDGED else t
                 for t in self.store.with_guesses(tickets)]
 
     def open_handoff_count(self) -> int:
@@ -82,8 +82,8 @@ class AgentDesk:
 
     def gaps(self, limit: int = 50) -> list:
         """Questions the bot could not answer or users down-voted, less requests for a person
-        (handed off too, but they say nothing about what the KB lacks)."""
-        return self.store.gaps(limit, except_reason=PERSON_REASON)
+        and complaints (handed off too, but they say nothing about what the KB lacks)."""
+        return self.store.gaps(limit, except_reasons=tuple(UNJUDGED))
 
     def taught(self) -> dict[int, str]:
         """``{turn id: intent}`` of the questions labelled so far (the gaps' "taught as")."""

@@ -20,7 +20,6 @@ _BARE_REPLY = re.compile(r"(?:yes|no)[.!]", re.I)
 
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
                "colleague (ticket #{ticket}). They will reply in this conversation.")
-PERSON_TEXT = "I've passed you to a colleague (ticket #{ticket}). They will reply in this conversation."
 WAITING_TEXT = "A colleague is looking after this conversation and will reply here."  # after their reply too
 # Whole messages that are courtesy, not questions, are greeted or thanked back, never handed off:
 # every word one of these, at least one of them not filler. subtle:
@@ -68,44 +67,6 @@ def pleasantry_reply(message: str) -> str | None:
     if words[0] in _GREETINGS or words[:2] in (["good", "morning"], ["good", "afternoon"], ["good", "evening"]):
         return _COURTESY_REPLIES["greeting"]
     return _COURTESY_REPLIES["thanks" if anchors & _THANKS else "ack"]
-
-
-# a customer asking for a person is handed one, whatever the question ("I want a human"); a
-# question about people ("do I need a person present at delivery?", "can my son talk to the
-# staff about sizing?", "I need a person to assemble my bike") is no such request
-_WHO = (r"(?:an?\s+|the\s+|your\s+|some\s+|one\s+of\s+your\s+|a\s+member\s+of\s+)?(?:(?:real|live|actual)\s+)?"
-        r"(?:someone|somebody|person|human(?:\s+being)?|agent|manager|supervisor|boss|operator|staff|representative|"
-        r"colleague|(?:customer\s+)?(?:service|support)(?:\s+team)?)\b"
-        r"(?!\s+(?:in|at)\s+(?:the\s+|your\s+|a\s+)?(?:store|shop|workshop)\b)")
-_SOFTLY = r"(?:(?:just|really|please|only|actually)\s+)*"
-_PERSON = re.compile(
-    rf"(?:\b(?<!do\s)i\s+{_SOFTLY}(?:want|need|wanna|demand)(?:\s+to)?\s|"
-    rf"\bi(?:\s+would|'?d)\s+{_SOFTLY}(?:like|prefer|love)\s+to\s|\blet\s+me\s|"
-    rf"\b(?:can|could|may)\s+i\s+{_SOFTLY}|^\W*{_SOFTLY})\s*(?:talk|speak|chat)\s+(?:to|with)\s+" + _WHO
-    + r"|\b(?:connect|transfer|put)\s+(?:me\s+)?(?:to|with|through\s+to)\s+" + _WHO
-    + rf"|(?:\bi\s+{_SOFTLY}(?:want|wish|need)\s+to\s+|\bi(?:\s+would|'?d)\s+like\s+to\s+|\blet\s+me\s+|^\W*)"
-    r"complain\s+to\s+" + _WHO
-    + r"|\bis\s+there\s+(?:someone|somebody|anyone|anybody)\s+i\s+(?:can|could)\s+(?:talk|speak|chat)\s+(?:to|with)\b"
-    + rf"|(?:\b(?<!do\s)i\s+{_SOFTLY}(?:want|need)|\b(?:can|could|may)\s+i\s+{_SOFTLY}(?:get|have)|\b(?:get|give)\s+me)"
-    r"\s+(?:an?\s+|the\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|person|agent|representative|manager|supervisor)(?![-\w'])"
-    r"(?!\s+(?:to|help|who|that|for)\b)"
-    r"|\b(?:can|could)\s+(?:someone|somebody|an?\s+agent|you)\s+(?:please\s+)?call\s+me(?:\s+back)?(?:\W*$|\s*[?.!])"
-    r"|\bcall-?back\b"
-    r"|(?:^|[.!?,;]\s*|\bplease\s+)call\s+me(?:\s+back)?(?:\s+(?:on|at)\s+(?:[+(\d]|\[phone\])|\s*[.!?]?\s*$)"
-    r"|^\W*(?:an?\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|agent|operator|person|representative|manager|supervisor"
-    r"|customer\s+(?:service|support)(?:\s+team)?|support\s+team)(?:\s+(?:please|pls|now))?\W*$", re.I)
-PERSON_REASON = "asked for a person"  # a hand-off's reason: not a gap in the knowledge base
-
-
-def asks_for_person(message: str) -> bool:
-    """Whether the customer asks to be put through to a person:
-
-    >>> asks_for_person("that doesn't help, I want a human"), asks_for_person("a real person please")
-    (True, True)
-    >>> asks_for_person("Do I need a person present at delivery?")
-    False
-    """
-    return bool(_PERSON.search(message.replace("\u2019", "'")))
 
 
 class AnswerKind(StrEnum):

@@ -10,8 +10,9 @@ from urllib.parse import quote, urlsplit
 import pandas as pd
 import streamlit as st
 
-from apps.support_bot.answer import PERSON_REASON, PERSON_TEXT, Citation
+from apps.support_bot.answer import Citation
 from apps.support_bot.desk import KIND_WORDS, gaps, handoffs
+from apps.support_bot.escalation import UNJUDGED
 from apps.support_bot.knowledge import KB_SUFFIXES
 from apps.support_bot.service import BotSettings, SupportService, serving_stamp, unlinked_note
 from shared import atomic_write_bytes, get_settings
@@ -61,8 +62,8 @@ def show_answer(message: dict, service: SupportService) -> None:
         if votable:
             vote_buttons(service, turn, message.get("feedback"))
         return
-    judged = message["kind"] in ("template", "grounded", "handoff") and message.get("reason") != PERSON_REASON
-    # a request for a person, a greeting or a wait was not judged: no confidence to show
+    judged = message["kind"] in ("template", "grounded", "handoff") and message.get("reason") not in UNJUDGED
+    # a request for a person, a complaint, a greeting or a wait was not judged: no confidence to show
     st.caption(KIND_WORDS.get(message["kind"], message["kind"])
                + (f" · confidence {message['confidence']:.2f}" if judged else ""))
     if votable:
@@ -142,10 +143,11 @@ def restored(service: SupportService, cid: str) -> list[dict]:
             messages.append({"role": "user", "text": t.question, "turn_id": t.id})
         # [n] as the answer's text numbers it: a chunk removed since leaves its number out, not shifted
         cited = [(n, chunks[i]) for n, i in enumerate(t.sources, 1) if i in chunks]
-        # a hand-off's reason is not stored with its turn, but the bot's words say whether it was asked
-        asked = t.kind == "handoff" and PERSON_TEXT.split(" (")[0] in t.answer
+        # a hand-off's reason is not stored with its turn, but the bot's words say whether it was its own
+        asked = next((reason for reason, text in UNJUDGED.items()
+                      if t.kind == "handoff" and text.split(" (")[0] in t.answer), None)
         messages.append({"role": "assistant", "text": t.answer, "kind": t.kind, "confidence": t.confidence,
-                         "intent": t.intent, "turn_id": t.id, "reason": PERSON_REASON if asked else None,
+                         "intent": t.intent, "turn_id": t.id, "reason": asked,
                          "citations": [
                              vars(Citation(n, c.chunk_id, c.doc_id, c.title, c.url, c.text)) for n, c in cited]})
     return messages

@@ -17,15 +17,12 @@ from shared.language import language
 
 from .agents import AgentDesk
 from .answer import (
-    PERSON_REASON,
-    PERSON_TEXT,
     UNSURE_TEXT,
     WAITING_TEXT,
     Answer,
     AnswerKind,
     Generator,
     answer_words,
-    asks_for_person,
     combined,
     grounded_answer,
     outranked,
@@ -34,6 +31,7 @@ from .answer import (
     template_answer,
     without_repeats,
 )
+from .escalation import COMPLAINT_REASON, PERSON_REASON, UNJUDGED, asks_for_person, complaint
 from .handoff import confident, handoff, listed, named_intent
 from .intents import INTENTS, IntentDecision, IntentModel, Status
 from .knowledge import keep_ids, load_kb
@@ -280,8 +278,12 @@ class SupportService:
             self.store.add_contacts(cid, self._reach(message))  # "my number is ...": for the agent
             if asks_for_person(message):
                 self.store.add_reason(cid, PERSON_REASON)
+            if complaint(message):  # the agent learns the customer is upset
+                self.store.add_reason(cid, COMPLAINT_REASON)
         elif asks_for_person(message):
             answer = Answer("", AnswerKind.HANDOFF, reason=PERSON_REASON)
+        elif complaint(message):
+            answer = Answer("", AnswerKind.HANDOFF, reason=COMPLAINT_REASON)
         elif reply := pleasantry_reply(message):
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
@@ -477,7 +479,7 @@ class SupportService:
         if answer.kind is AnswerKind.HANDOFF:
             answer.ticket_id = self.store.open_ticket(cid, message, answer.reason or "low confidence",
                                                       self._reach(message))
-            text = (PERSON_TEXT if answer.reason == PERSON_REASON else UNSURE_TEXT).format(ticket=answer.ticket_id)
+            text = UNJUDGED.get(answer.reason, UNSURE_TEXT).format(ticket=answer.ticket_id)
             answer.text = f"{answer.text}\n\n{text}" if answer.text else text  # after a message's answered questions
         if answer.kind is not AnswerKind.INVALID:
             sources = [c.chunk_id for c in answer.citations]

@@ -562,14 +562,14 @@ class SupportStore:
             s.delete(row)
             return Lesson(row.turn_id, row.text, row.intent, row.created)
 
-    def gaps(self, limit: int = 50, except_reason: str | None = None) -> list[Turn]:
+    def gaps(self, limit: int = 50, except_reasons: tuple[str, ...] = ()) -> list[Turn]:
         """Questions the bot could not answer or users down-voted, newest first: what the KB is
-        missing; less hand-offs whose ticket gave ``except_reason``."""
+        missing; less hand-offs whose ticket gave one of ``except_reasons``."""
         query = select(TurnRow).where(TurnRow.kind.in_(("unsure", "handoff")) | (TurnRow.feedback == -1))
-        if except_reason is not None:
+        if except_reasons:
             query = query.where(~exists().where(
                 TicketRow.conversation_id == TurnRow.conversation_id,
-                TicketRow.question == TurnRow.question, TicketRow.reason == except_reason))
+                TicketRow.question == TurnRow.question, TicketRow.reason.in_(except_reasons)))
         with session_scope(self.engine) as s:
             rows = s.scalars(query.order_by(TurnRow.id.desc()).limit(limit)).all()
             return [_turn(r) for r in rows]

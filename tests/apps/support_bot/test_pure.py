@@ -16,13 +16,13 @@ from apps.support_bot.answer import (
     Citation,
     Generator,
     answer_words,
-    asks_for_person,
     best_quote,
     combined,
     pleasantry_reply,
     template_answer,
     without_repeats,
 )
+from apps.support_bot.escalation import asks_for_person, complaint
 from apps.support_bot.handoff import handoff
 from apps.support_bot.intents import IntentDecision, Status, Thresholds, abstention_metrics, calibrate, decide
 from apps.support_bot.knowledge import (
@@ -651,6 +651,27 @@ def test_a_request_for_a_person_is_read_as_one(message: str) -> None:
 ])
 def test_a_question_about_people_is_no_request_for_one(message: str) -> None:
     assert not asks_for_person(message)
+
+
+@pytest.mark.parametrize(("message", "cue"), [
+    ("I was charged twice for my order and nobody answers, this is unacceptable!", "charged twice"),
+    ("This is a scam, I want my money back NOW or I call my lawyer", "scam"),
+    ("I'm filing a chargeback with my bank", "chargeback"), ("Your courier destroyed my bike, I'm furious", "furious"),
+    ("worst shop ever, my refund is 3 weeks late", "worst shop"), ("I want to file a complaint", "complaint"),
+    ("you double-charged my card", "double-charged"),
+    ("a fraudulent payment!", "fraudulent"), ("That\u2019s ridiculous, 3 weeks!", "That's ridiculous"),
+])
+def test_a_complaint_or_dispute_is_read_as_one(message: str, cue: str) -> None:
+    assert complaint(message) == cue
+
+
+@pytest.mark.parametrize("message", [
+    "How do I adjust terrible squeaky brakes?", "Are you happy with the new saddle range?",
+    "Is the fraud protection included when I pay by card?!", "what's the worst case delivery time?",
+    "can I be charged in euros?", "Is my refund late?",
+])
+def test_an_ordinary_question_is_no_complaint(message: str) -> None:
+    assert complaint(message) is None
 
 
 

@@ -344,6 +344,20 @@ def test_a_name_the_shop_never_mentions_is_handed_off_unanswered(bot: SupportSer
     assert bot.ask("Can I pay with PayPal?").kind is not AnswerKind.HANDOFF  # the KB names it
 
 
+def test_a_complaint_is_handed_to_a_person(bot: SupportService) -> None:
+    """"I was charged twice for my order, this is unacceptable!" was answered with the pick-up page."""
+    angry = bot.ask("I was charged twice for my order and nobody answers my emails, this is unacceptable!")
+    assert angry.kind is AnswerKind.HANDOFF and not angry.citations
+    assert angry.text.startswith("I'm sorry about this. I've passed it to a colleague")
+    [ticket] = [t for t in bot.agents.handoffs() if t.id == angry.ticket_id]
+    assert (ticket.reason, ticket.confidence) == ("a complaint or dispute", None)  # the bot did not judge it
+    assert not any(g.id == angry.turn_id for g in bot.agents.gaps())  # not a gap in the KB
+    person = bot.ask("who won the football match yesterday?")
+    bot.ask("this is ridiculous", person.conversation_id)  # written while waiting: the agent learns of it
+    assert next(t for t in bot.agents.handoffs() if t.id == person.ticket_id).reason.endswith(
+        "; then a complaint or dispute")
+
+
 def test_asking_for_a_person_is_handed_off(bot: SupportService) -> None:
     first = bot.ask("How do I return an item?")
     person = bot.ask("that doesn't answer my question, I want to speak to a human", first.conversation_id)

@@ -1,0 +1,78 @@
+"""What a person must answer, whatever the bot could say: a customer asking for a person, and a
+complaint or a payment dispute. Both are handed off unread, with a reason of their own: neither
+is a gap in the knowledge base, and the bot did not judge them (no confidence to show)."""
+
+from __future__ import annotations
+
+import re
+
+# a customer asking for a person is handed one, whatever the question ("I want a human"); a
+# question about people ("do I need a person present at delivery?", "can my son talk to the
+# staff about sizing?", "I need a person to assemble my bike") is no such request
+_WHO = (r"(?:an?\s+|the\s+|your\s+|some\s+|one\s+of\s+your\s+|a\s+member\s+of\s+)?(?:(?:real|live|actual)\s+)?"
+        r"(?:someone|somebody|person|human(?:\s+being)?|agent|manager|supervisor|boss|operator|staff|representative|"
+        r"colleague|(?:customer\s+)?(?:service|support)(?:\s+team)?)\b"
+        r"(?!\s+(?:in|at)\s+(?:the\s+|your\s+|a\s+)?(?:store|shop|workshop)\b)")
+_SOFTLY = r"(?:(?:just|really|please|only|actually)\s+)*"
+_PERSON = re.compile(
+    rf"(?:\b(?<!do\s)i\s+{_SOFTLY}(?:want|need|wanna|demand)(?:\s+to)?\s|"
+    rf"\bi(?:\s+would|'?d)\s+{_SOFTLY}(?:like|prefer|love)\s+to\s|\blet\s+me\s|"
+    rf"\b(?:can|could|may)\s+i\s+{_SOFTLY}|^\W*{_SOFTLY})\s*(?:talk|speak|chat)\s+(?:to|with)\s+" + _WHO
+    + r"|\b(?:connect|transfer|put)\s+(?:me\s+)?(?:to|with|through\s+to)\s+" + _WHO
+    + rf"|(?:\bi\s+{_SOFTLY}(?:want|wish|need)\s+to\s+|\bi(?:\s+would|'?d)\s+like\s+to\s+|\blet\s+me\s+|^\W*)"
+    r"complain\s+to\s+" + _WHO
+    + r"|\bis\s+there\s+(?:someone|somebody|anyone|anybody)\s+i\s+(?:can|could)\s+(?:talk|speak|chat)\s+(?:to|with)\b"
+    + rf"|(?:\b(?<!do\s)i\s+{_SOFTLY}(?:want|need)|\b(?:can|could|may)\s+i\s+{_SOFTLY}(?:get|have)|\b(?:get|give)\s+me)"
+    r"\s+(?:an?\s+|the\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|person|agent|representative|manager|supervisor)(?![-\w'])"
+    r"(?!\s+(?:to|help|who|that|for)\b)"
+    r"|\b(?:can|could)\s+(?:someone|somebody|an?\s+agent|you)\s+(?:please\s+)?call\s+me(?:\s+back)?(?:\W*$|\s*[?.!])"
+    r"|\bcall-?back\b"
+    r"|(?:^|[.!?,;]\s*|\bplease\s+)call\s+me(?:\s+back)?(?:\s+(?:on|at)\s+(?:[+(\d]|\[phone\])|\s*[.!?]?\s*$)"
+    r"|^\W*(?:an?\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|agent|operator|person|representative|manager|supervisor"
+    r"|customer\s+(?:service|support)(?:\s+team)?|support\s+team)(?:\s+(?:please|pls|now))?\W*$", re.I)
+PERSON_REASON = "asked for a person"  # a hand-off's reason: not a gap in the knowledge base
+PERSON_TEXT = "I've passed you to a colleague (ticket #{ticket}). They will reply in this conversation."
+
+
+def asks_for_person(message: str) -> bool:
+    """Whether the customer asks to be put through to a person:
+
+    >>> asks_for_person("that doesn't help, I want a human"), asks_for_person("a real person please")
+    (True, True)
+    >>> asks_for_person("Do I need a person present at delivery?")
+    False
+    """
+    return bool(_PERSON.search(message.replace("\u2019", "'")))
+
+
+_COMPLAINT = re.compile(
+    r"\b(?:charged\s+(?:me\s+)?(?:twice|two\s+times|double)|double[-\s]?charged|charge-?backs?|"
+    r"dispute\s+(?:the|this|a|my)\s+(?:charge|payment|transaction)|scam(?:med|mers?)?|"
+    r"fraudulent|fraud(?!\s+(?:protection|prevention|checks?|detection))|"
+    r"rip(?:ped)?[-\s]?off|lawyers?|solicitors?|legal\s+action|(?:sue|suing)\s+you|trading\s+standards|"
+    r"small\s+claims|consumer\s+protection|ombudsman|unacceptable|disgrac(?:e|eful)|disgust(?:ed|ing)|"
+    r"outrage(?:d|ous)|furious|livid|fed\s+up|"
+    r"worst\s+(?:shop|store|company|service|experience|customer\s+(?:service|support))|"
+    r"complain(?:t|ts|ing)?|(?:not\s+happy|unhappy|dissatisfied|discontent(?:ed)?)\s+with|"
+    r"(?:this\s+is|that's|absolutely|totally)\s+ridiculous|never\s+(?:again|(?:buying|ordering|shopping)\s+"
+    r"(?:here|from\s+you)))\b", re.I)
+COMPLAINT_REASON = "a complaint or dispute"  # a hand-off's reason: not a gap in the knowledge base either
+COMPLAINT_TEXT = ("I'm sorry about this. I've passed it to a colleague (ticket #{ticket}), who will reply in this "
+                  "conversation.")
+# the hand-offs whose reason is the customer's own, with what the bot says: the rest it was unsure of
+UNJUDGED = {PERSON_REASON: PERSON_TEXT, COMPLAINT_REASON: COMPLAINT_TEXT}
+
+
+def complaint(message: str) -> str | None:
+    """The words that make a message a complaint or a payment dispute, which a person answers,
+    else None: a template or a passage told an angry customer how refunds work.
+
+    subtle: "I was charged twice for my order, this is unacceptable!" was answered with the
+    pick-up page, and "This is a scam, I want my money back or I call my lawyer" with the
+    opening hours; adjectives about the goods ("terrible squeaky brakes") are no complaint.
+
+    >>> complaint("I was charged twice, this is unacceptable!"), complaint("How do I fix squeaky brakes?")
+    ('charged twice', None)
+    """
+    found = _COMPLAINT.search(message.replace("\u2019", "'"))
+    return found.group(0) if found else None
