@@ -37,6 +37,7 @@ from .intents import INTENTS, IntentDecision, IntentModel, Status
 from .knowledge import keep_ids, load_kb
 from .masking import contacts
 from .names import towns
+from .other_languages import HANDOFF_TEXTS, WAITING_TEXTS, in_their_language
 from .questions import (
     clean,
     contextual_query,
@@ -274,7 +275,7 @@ class SupportService:
                           conversation_id=conversation_id or "")
         cid, status = self.store.open_conversation(conversation_id)
         if status == "handed_off":
-            answer = Answer(WAITING_TEXT, AnswerKind.WAITING)
+            answer = Answer(self._in_their_language(WAITING_TEXTS, message) or WAITING_TEXT, AnswerKind.WAITING)
             self.store.add_contacts(cid, self._reach(message))  # "my number is ...": for the agent
             if asks_for_person(message):
                 self.store.add_reason(cid, PERSON_REASON)
@@ -469,6 +470,13 @@ class SupportService:
         vectors, weights = np.stack([v for v, _ in weighted]), np.array([w for _, w in weighted])
         return lambda texts: (self.retriever.encode(texts) @ vectors.T @ weights).tolist()
 
+    def _in_their_language(self, texts: dict[str, str], message: str, **fields) -> str | None:
+        """``texts``' sentence for a customer writing another language than the knowledge base's
+        (:func:`.other_languages.in_their_language`); the KB's language is read from the
+        database: a wait loads no model."""
+        written = language(message)
+        return in_their_language(texts, written, self.agents.kb_language(), **fields) if written else None
+
     def _reach(self, message: str) -> list[str]:
         """The e-mail addresses and phone numbers a customer wrote, the shop's own left out: the
         shop's texts are read (with the models) only when there are any (a wait needs none)."""
@@ -479,7 +487,8 @@ class SupportService:
         if answer.kind is AnswerKind.HANDOFF:
             answer.ticket_id = self.store.open_ticket(cid, message, answer.reason or "low confidence",
                                                       self._reach(message))
-            text = UNJUDGED.get(answer.reason, UNSURE_TEXT).format(ticket=answer.ticket_id)
+            text = UNJUDGED.get(answer.reason, "").format(ticket=answer.ticket_id) or self._in_their_language(
+                HANDOFF_TEXTS, message, ticket=answer.ticket_id) or UNSURE_TEXT.format(ticket=answer.ticket_id)
             answer.text = f"{answer.text}\n\n{text}" if answer.text else text  # after a message's answered questions
         if answer.kind is not AnswerKind.INVALID:
             sources = [c.chunk_id for c in answer.citations]

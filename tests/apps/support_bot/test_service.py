@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.support_bot.answer import Answer, AnswerKind, Citation, answer_words
+from apps.support_bot.answer import WAITING_TEXT, Answer, AnswerKind, Citation, answer_words
 from apps.support_bot.knowledge import load_kb
 from apps.support_bot.ranking import fuse
 from apps.support_bot.retrieval import Retriever
@@ -101,6 +101,14 @@ def test_a_message_in_another_language_is_handed_off_saying_so(bot: SupportServi
     assert german.kind is AnswerKind.HANDOFF
     [ticket] = [t for t in bot.agents.handoffs() if t.id == german.ticket_id]
     assert ticket.reason == "written in German; the bot reads English only: not answered"
+    # told in German first, then in the shop's English; not "I'm not sure I can answer that correctly"
+    assert german.text.startswith(f"Nachrichten in dieser Sprache kann ich nicht selbst beantworten. Ich habe Ihre "
+                                  f"Nachricht an einen Kollegen weitergegeben (Ticket #{german.ticket_id})")
+    assert german.text.endswith(f"so I've passed yours to a colleague (ticket #{german.ticket_id}), who will reply "
+                                "in this conversation.")
+    waiting = bot.ask("Hallo? Wann kommt meine Bestellung?", german.conversation_id)
+    assert waiting.text.startswith("Ein Kollege kümmert sich um dieses Gespräch")
+    assert bot.ask("hello?", german.conversation_id).text == WAITING_TEXT
     assert not bot.ask("Do you ship to La Rochelle?").reason.startswith("written in")  # English, a French name
 
 
