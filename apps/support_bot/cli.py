@@ -125,9 +125,18 @@ def ask(
 
 @app.command()
 def handoffs(as_json: JsonFlag = False) -> None:
-    """List open hand-off tickets."""
-    rows = [vars(t) | {"confidence": None if t.confidence is None else round(t.confidence, 3)}
-            for t in _service().agents.handoffs()]
+    """List open hand-off tickets: those waiting for an agent first (the longest wait first),
+    then those an agent answered last."""
+    from .store import when as _when
+
+    tickets = _service().agents.handoffs()
+    rows = [vars(t) | {"confidence": None if t.confidence is None else round(t.confidence, 3)} for t in tickets] \
+        if as_json else [{"id": t.id, "waiting": f"for an agent since {_when(t.waiting_since)}" if t.waiting_since
+                          else f"for the customer (answered {_when(t.replied)})", "question": t.question,
+                          "reason": t.reason, "intent": t.intent,
+                          "confidence": None if t.confidence is None else round(t.confidence, 3),
+                          "contact": t.contact, "conversation_id": t.conversation_id, "opened": _when(t.created)}
+                         for t in tickets]
     emit_rows(rows, "tickets", as_json, "no open hand-offs")
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from apps.support_bot.agents import MAX_REPLY_CHARS
 from apps.support_bot.service import SupportService
+from apps.support_bot.store import when as _when
 from shared.errors import VerticalsError
 from shared.ui import count_of, markdown_text
 
@@ -17,11 +18,6 @@ KIND_WORDS = {"template": "answered from a template", "grounded": "answered from
               "handoff": "handed off", "unsure": "handed off", "waiting": "waiting for a colleague",
               "courtesy": "greeting or thanks", "agent": "answered by a colleague", "invalid": "not a question"}
 VOTE_WORDS = {1: "thumbs up", -1: "thumbs down", None: "no vote"}
-
-
-def _when(stamp: str) -> str:
-    """A stored ISO time as people read it: ``"2026-12-03T03:40:25+00:00" -> "2026-12-03 03:40 UTC"``."""
-    return f"{stamp[:10]} {stamp[11:16]} UTC" if len(stamp) >= 16 and stamp[10] == "T" else stamp
 
 
 def handoffs(service: SupportService) -> None:
