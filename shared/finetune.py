@@ -483,6 +483,8 @@ def finetune_classifier(
         [r.text for r in train], [r.label for r in train], config, pairs=train_pairs
     )
     metrics = {"epochs_run": len(trained.history), "seconds_per_epoch": trained.seconds_per_epoch}
+    if trained.kept:  # the best epoch on the validation split, whose weights were kept: not always the last
+        metrics["kept_epoch"] = trained.kept["epoch"]
     if config.embedding_head:
         head = EmbeddingHead.fit(embedder.encode([r.text for r in train]), [r.label for r in train],
                                  trained.labels, config.embedding_head)

