@@ -1,9 +1,10 @@
 """Domain-adaptive masked-LM pretraining: teach the base encoder the words of a domain.
 
 MiniLM (all-MiniLM-L6-v2) ships without masked-LM head weights, so the head starts fresh:
-its decoder is tied to the word embeddings and only the small transform layer is new. The
-first steps train that head alone (encoder frozen) so that its random gradients do not shake
-the pretrained encoder. The result is registered as kind ``encoder``: a plain BERT encoder
+its decoder is tied to the word embeddings and only the small transform layer is new. That head
+first trains alone (encoder frozen, its own higher learning rate) so that its random gradients
+do not shake the pretrained encoder, and so that the baseline the card reports is a head that
+has learnt. The result is registered as kind ``encoder``: a plain BERT encoder
 (pooler kept from the base) plus tokenizer and the sentence-transformers files, so both
 ``AutoModelForSequenceClassification`` and ``SentenceTransformer`` load it, and
 ``TrainConfig(base=name)`` starts from it.
@@ -19,7 +20,6 @@ from __future__ import annotations
 import math
 import random
 import shutil
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -48,7 +48,8 @@ class PretrainConfig:
     batch_size: int = 32
     mlm_probability: float = 0.15
     lr: float = 5e-5
-    head_warmup: float = 0.2
+    head_steps: int = 50  # batches that train the fresh head alone, the training batches cycled
+    head_lr: float = 4e-3
     heldout_fraction: float = 0.1
     seed: int = 42
 
@@ -62,8 +63,8 @@ class PretrainConfig:
                 f"--batch-size must be >= 1 and --max-length >= 8, got {self.batch_size}, "
                 f"{self.max_length}"
             )
-        if not 0.0 <= self.head_warmup < 1.0:
-            raise VerticalsError(f"head_warmup must be in [0, 1), got {self.head_warmup}")
+        if self.head_steps < 0 or self.head_lr <= 0:
+            raise VerticalsError(f"head_steps must be >= 0 and head_lr > 0, got {self.head_steps}, {self.head_lr}")
 
 
 def mask_tokens(
@@ -163,41 +164,46 @@ def _set_encoder_frozen(model, frozen: bool) -> None:
         param.requires_grad = not frozen
 
 
-def _train(
-    model, tokenizer, batches: list[dict], cfg: PretrainConfig, device: str,
-    on_head_done: Callable[[], None] | None = None,
-) -> None:
-    """AdamW + linear warmup/decay; the first ``head_warmup`` share of steps trains the head
-    only, and ``on_head_done`` is called right after them."""
+def _train_head(model, tokenizer, batches: list[dict], cfg: PretrainConfig, device: str,
+                gen: torch.Generator) -> None:
+    """The fresh head alone, encoder frozen, for ``cfg.head_steps`` batches at ``cfg.head_lr``.
+
+    subtle: it had trained for a fifth of the steps at the encoder's learning rate, inside the
+    warm-up: on 800 Financial PhraseBank sentences its held-out perplexity stayed at 37,263,
+    worse than guessing among the 30,522 tokens, and the adapted encoder (1,869) looked 20x
+    better than the base. 50 batches at 4e-3 bring that head to about 1,000."""
+    _set_encoder_frozen(model, True)
+    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.head_lr,
+                              weight_decay=0.01)
+    model.train()
+    for step in tqdm(range(cfg.head_steps), desc="masked-LM head alone", unit="batch"):
+        loss = model(**_masked(batches[step % len(batches)], tokenizer, cfg, gen, device)).loss
+        loss.backward()
+        optim.step()
+        optim.zero_grad()
+    _set_encoder_frozen(model, False)
+
+
+def _train(model, tokenizer, batches: list[dict], cfg: PretrainConfig, device: str, gen: torch.Generator) -> None:
+    """Head and encoder together: AdamW + linear warmup/decay over ``cfg.epochs``."""
     from transformers import get_linear_schedule_with_warmup
 
     total = len(batches) * cfg.epochs
-    # subtle: at least one head-only step when asked for, or a corpus under 5 batches never
-    # froze the encoder and never reported the head-only baseline (on_head_done); with none
-    # (a single step, or head_warmup=0) there is no such baseline to report
-    head_steps = min(total - 1, max(1, int(total * cfg.head_warmup))) if cfg.head_warmup else 0
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(optim, int(0.1 * total), total)
-    gen = torch.Generator().manual_seed(cfg.seed)
     order = random.Random(cfg.seed)
-    step = 0
     with tqdm(total=total, desc="masked-LM pretraining", unit="batch") as bar:
         for _ in range(cfg.epochs):
             for batch in order.sample(batches, len(batches)):
                 model.train()
-                _set_encoder_frozen(model, step < head_steps)
                 loss = model(**_masked(batch, tokenizer, cfg, gen, device)).loss
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optim.step()
                 sched.step()
                 optim.zero_grad()
-                step += 1
-                if step == head_steps and on_head_done is not None:
-                    on_head_done()
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.3f}")
-    _set_encoder_frozen(model, False)
 
 
 def save_encoder(mlm_model, tokenizer, base_dir: Path, out_dir: Path) -> None:
@@ -251,7 +257,7 @@ def pretrain_mlm(
     loss and perplexity (same held-out texts, same masks) ``before`` (fresh head),
     ``base_encoder`` (head trained, encoder untouched: the fair baseline) and ``after``.
 
-    Extra ``options`` are :class:`PretrainConfig` fields (``lr``, ``head_warmup``, ``seed``...).
+    Extra ``options`` are :class:`PretrainConfig` fields (``lr``, ``head_steps``, ``seed``...).
 
     >>> pretrain_mlm(["Revenue rose 5% on loan growth.", ...], "bank-minilm")  # doctest: +SKIP
     'v1'
@@ -267,11 +273,11 @@ def pretrain_mlm(
     tokenizer, model = _load_mlm(base_dir, device)
     held = _batches(tokenizer, held_texts, cfg)
     losses = {"before": heldout_loss(model, tokenizer, held, cfg, device)}
-
-    def measure_base_encoder() -> None:  # trained head on the untouched base encoder
-        losses["base_encoder"] = heldout_loss(model, tokenizer, held, cfg, device)
-
-    _train(model, tokenizer, _batches(tokenizer, train_texts, cfg), cfg, device, measure_base_encoder)
+    batches, gen = _batches(tokenizer, train_texts, cfg), torch.Generator().manual_seed(cfg.seed)
+    if cfg.head_steps and batches:
+        _train_head(model, tokenizer, batches, cfg, device, gen)
+        losses["base_encoder"] = heldout_loss(model, tokenizer, held, cfg, device)  # the untouched encoder
+    _train(model, tokenizer, batches, cfg, device, gen)
     losses["after"] = heldout_loss(model, tokenizer, held, cfg, device)
     model.to("cpu")
     metrics = {f"mlm_loss_{k}": None if v is None else round(v, 4) for k, v in losses.items()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -73,7 +75,8 @@ def test_pretraining_lowers_heldout_loss_and_loads_everywhere(home):
     metrics = card["metrics"]
     assert metrics["mlm_loss_after"] < metrics["mlm_loss_before"]
     assert metrics["perplexity_after"] < metrics["perplexity_before"]
-    assert metrics["mlm_loss_base_encoder"] > 0  # head trained alone: the fair "before"
+    # the head trained alone (the fair "before") has learnt: better than guessing among the vocabulary
+    assert math.log(30522) > metrics["mlm_loss_base_encoder"] > 0
     path = resolve_model("bank-enc")
     from shared.export import kept_texts  # the held-out texts stay, for `models export`
 
@@ -93,4 +96,4 @@ def test_a_corpus_of_a_few_batches_still_reports_the_head_only_baseline(home):
 
     pretrain_mlm(corpus(40), "few-enc", epochs=1, batch_size=16, max_length=16)
     metrics = get_registry().card("few-enc")["metrics"]
-    assert metrics["mlm_loss_base_encoder"] > 0  # 2 batches: int(2 * 0.2) head steps was 0
+    assert metrics["mlm_loss_base_encoder"] > 0  # 2 batches: the head alone cycles them
