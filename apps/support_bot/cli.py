@@ -107,6 +107,8 @@ def ask(
     replied = list(takewhile(lambda t: t.kind == "agent", reversed(service.conversation(conversation))))[::-1] \
         if conversation else []
     answer = service.ask(message, conversation)
+    if answer.kind == "invalid":  # empty, or no word: nothing was stored
+        raise VerticalsError(f"nothing asked: {answer.text[0].lower()}{answer.text[1:]}")
     if as_json:
         print(json.dumps(answer.to_dict() | {"agent_replies": [t.answer for t in replied]}))
         return
@@ -185,7 +187,9 @@ def conversation(conversation_id: str, as_json: JsonFlag = False) -> None:
             print(f"{t.created}  customer: {t.question}")
         who = "agent" if t.kind == "agent" else f"bot ({t.kind}{', ' + t.intent if t.intent else ''})"
         print(f"{t.created}  {who}: {t.answer}")
-    print(f"({service.conversation_status(conversation_id).replace('_', ' ')})", file=sys.stderr)
+    status = service.conversation_status(conversation_id)
+    print("(handed off: the bot stays quiet until an agent releases it)" if status == "handed_off" else
+          "(the bot answers this conversation)", file=sys.stderr)
 
 
 @app.command()

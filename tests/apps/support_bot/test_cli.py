@@ -51,7 +51,7 @@ def test_an_agent_works_a_handoff_and_the_gaps_from_the_cli(bot_home: Path) -> N
     assert ticket["intent"] == handed["intent"]
     shown = runner.invoke(app, ["conversation", handed["conversation_id"]])
     assert shown.exit_code == 0 and "customer: who won the football match yesterday?" in shown.stdout
-    assert "(handed off)" in shown.stderr
+    assert "(handed off: the bot stays quiet until an agent releases it)" in shown.stderr
     waiting = runner.invoke(app, ["ask", "hello?", "--conversation", handed["conversation_id"]])
     assert "leave out --conversation to ask something else" in waiting.stderr
     pasted = runner.invoke(app, ["reply", str(ticket["id"]), "Your card 4111 1111 1111 1111 is fine."])
@@ -82,6 +82,11 @@ def test_an_agent_works_a_handoff_and_the_gaps_from_the_cli(bot_home: Path) -> N
     assert f"no lesson for turn {turn}" in str(again.exception)
     missing = runner.invoke(app, ["conversation", "typo-id"])
     assert "no conversation 'typo-id'" in str(missing.exception)
+
+
+def test_an_empty_question_is_an_error_on_the_cli(bot_home: Path) -> None:
+    empty = runner.invoke(app, ["ask", "   "])
+    assert empty.exit_code == 1 and "nothing asked: please type a question." in str(empty.exception)
 
 
 def test_an_unknown_conversation_is_an_error_not_a_new_chat(bot_home: Path) -> None:

@@ -562,10 +562,13 @@ def test_split_questions_holds_out_a_third_of_each_documents_questions() -> None
     ("sweet thx", "thanks"), ("brill ta", "thanks"), ("lol ok", "ack"), ("ok nice one", "ack"),
     ("no one answered", None), ("thanks, no one helped", None), ("ok so is it sorted now?", None),
     ("nope that's everything, bye", "bye"), ("thank you, that's all for now", "bye"),
-    ("thanks for nothing", None), ("help", None), ("is that all?", None), ("I need help", None)])
+    ("thanks for nothing", None), ("help", None), ("is that all?", None), ("I need help", None),
+    ("how are you today?", "how_are_you"), ("Hi, how are you?", "how_are_you"),  # a user audit's: was handed off
+    ("how are you open on sundays?", None), ("hi how are you, where is my order?", None)])
 def test_only_whole_pleasantries_get_a_courtesy_reply(message: str, kind: str | None) -> None:
     reply = pleasantry_reply(message)
-    expected = {"thanks": "welcome", "greeting": "Hello", "bye": "Goodbye", "ack": "Good.", None: None}[kind]
+    expected = {"thanks": "welcome", "greeting": "Hello", "bye": "Goodbye", "ack": "Good.", None: None,
+                "how_are_you": "I'm well, thanks for asking!"}[kind]
     assert (reply is None) if expected is None else (expected in reply)
 
 
