@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -13,10 +14,17 @@ from shared.language import language
 
 from .escalation import UNJUDGED
 from .intents import INTENTS
+from .masking import mask_pii
 from .shop import KB_LANGUAGE_CHUNKS, kb_language
 
 if TYPE_CHECKING:
     from .service import SupportService
+
+def _words(text: str) -> str:
+    """A question as a lesson matches it: its words, lower case (``"What cards, do you take?"``
+    and ``"what cards do you take"`` are one)."""
+    return " ".join(re.findall(r"[^\W_]+", text.lower()))
+
 
 MAX_REPLY_CHARS = 5000  # an agent's reply; a customer's message is cut at questions.MAX_CHARS
 
@@ -126,6 +134,19 @@ class AgentDesk:
         shop = self.kb_language() if questions else None
         return {turn: written for turn, text in questions.items()
                 if shop and (written := language(text)) not in (None, shop)}
+
+    def taught_intent(self, message: str) -> str | None:
+        """The intent an admin taught for exactly this question (its words, any case, spacing or
+        punctuation), else None: the bot answers it so at once, retrained or not.
+
+        subtle: "what cards do you take" was taught check_payment_methods and retrained; the
+        model, 0.36 sure of it, still left the question to search, which quoted the gift-card
+        page again: the one question the owner corrected kept its wrong answer."""
+        lessons = self.store.lessons()
+        if not lessons:
+            return None
+        asked = _words(mask_pii(message))
+        return next((lesson.intent for lesson in reversed(lessons) if _words(lesson.question) == asked), None)
 
     def lesson_rows(self) -> list[LabelledText]:
         """Every lesson as a labelled question (``support train`` and ``retrain`` learn them)."""

@@ -210,7 +210,8 @@ def gaps(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.
 @app.command()
 def teach(turn_id: int, intent: str, as_json: JsonFlag = False) -> None:
     """Label a gap's question (by turn id) with an intent, the out-of-scope label or
-    knowledge_base (answered by search); `retrain` learns from every such lesson."""
+    knowledge_base (answered by search): the same question is answered so from now on, and
+    `retrain` learns questions like it from every such lesson."""
     emit(_service().agents.teach(turn_id, intent), as_json)
 
 

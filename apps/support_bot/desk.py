@@ -184,7 +184,8 @@ def _teach(service: SupportService, turn_id: int, intent: str) -> None:
     st.session_state["teach-intent"] = None  # the next question is judged afresh
     was = f" (it was taught as {lesson['was']})" if lesson["was"] and lesson["was"] != lesson["intent"] else ""
     st.session_state["support_lesson_flash"] = [("success", (
-        f"Taught as {lesson['intent']}{was}: {lesson['lessons']} lesson(s) wait for the next retrain "
+        f"Taught as {lesson['intent']}{was}: the same question is answered so from now on, and "
+        f"{lesson['lessons']} lesson(s) wait for the next retrain "
         "(`verticals support retrain`, or nightly with `verticals support schedule`).")), *(
         [("warning", markdown_text(lesson["note"]))] if lesson.get("note") else [])]
 

@@ -289,6 +289,8 @@ class SupportService:
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)
+        elif taught := self.agents.taught_intent(message):
+            answer = self._as_taught(taught, message, cid)
         elif (written := language(message)) not in (None, self.shop.language) and self.shop.language:
             # before the speller, which reads another language's words as typos of the shop's
             answer = handoff(None, reason=f"written in {written}; the bot reads {self.shop.language} only: "
@@ -296,6 +298,15 @@ class SupportService:
         else:
             answer = self._answer_questions(message, cid)
         return self._record(cid, message, answer, notice)
+
+    def _as_taught(self, intent: str, message: str, cid: str) -> Answer:
+        """The answer to a question an admin taught (:meth:`AgentDesk.taught_intent`): its
+        intent's template, a hand-off for out of scope; the knowledge base's label, or an intent
+        without a template, is searched as any question."""
+        if self.intents is not None and intent == self.intents.thresholds.oos_label:
+            return handoff(None, reason=f"taught as {intent}: not answered")
+        chunks = self.retriever.document_chunks(self.bot.templates.get(intent, ""))
+        return template_answer(chunks, 1.0, intent) if chunks else self._answer_questions(message, cid)
 
     def _answer_questions(self, message: str, cid: str) -> Answer:
         """A message naming something the shop's texts never mention ("how do I cancel my Netflix

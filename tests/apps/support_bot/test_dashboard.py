@@ -221,7 +221,8 @@ def test_gaps_are_described_in_words(bot_home: Path) -> None:
     at.selectbox(key="teach-intent").set_value("oos").run()
     _button(at, "Teach").click().run()
     assert not at.exception, at.exception
-    assert [s.value for s in at.success][0].startswith("Taught as oos: 1 lesson(s) wait for the next retrain")
+    assert [s.value for s in at.success][0].startswith(
+        "Taught as oos: the same question is answered so from now on, and 1 lesson(s) wait for the next retrain")
     assert _gaps_table(at).iloc[0]["taught as"] == "oos"  # the table says so at once
     assert at.selectbox(key="teach-intent").value is None  # the next question is judged afresh
     assert _button(at, "Forget it").disabled  # no lesson preselected either

@@ -687,6 +687,21 @@ def test_questions_taught_from_the_gaps_retrain_the_intent_model(bot_home: Path,
     assert [job.id for job in build_scheduler(3, 0).get_jobs()] == [JOB_ID]
 
 
+def test_a_taught_question_is_answered_as_taught_at_once(bot: SupportService) -> None:
+    """"what cards do you take", taught and retrained, kept its wrong answer: the model was 0.36
+    sure of the taught intent and left it to search."""
+    asked = bot.ask("Do you repair e-bikes?")
+    assert asked.kind is not AnswerKind.TEMPLATE
+    bot.agents.teach(asked.turn_id, "warranty_claim")
+    again = bot.ask("do you repair E-bikes")  # the same words, another case and no question mark
+    assert (again.kind, again.intent, again.confidence) == (AnswerKind.TEMPLATE, "warranty_claim", 1.0)
+    moon = bot.ask("Tell me about the moon")
+    bot.agents.teach(moon.turn_id, "oos")
+    assert bot.ask("tell me about the MOON!").reason == "taught as oos: not answered"
+    bot.agents.unteach(asked.turn_id)
+    assert bot.ask("Do you repair e-bikes?").kind is asked.kind
+
+
 def test_a_fresh_train_learns_the_lessons_too(bot_home: Path) -> None:
     """`support train` adds every lesson to its training rows, never to calibration (a later
     retrain's fixed evaluation set): a lesson replaces the file's row of the same question, the
