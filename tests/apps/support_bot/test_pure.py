@@ -794,6 +794,7 @@ def test_the_demo_retrains_its_own_bot_when_its_inputs_change(tmp_path) -> None:
     ("Dear Sir/Madam, is it on sale on Black Friday? Thanks in advance, Maria", []),
     ("is it sent by Royal  Mail?", ["Royal Mail"]),  # one name, however spaced
     ("Do you deliver to Germany? Is there a German manual?", []),  # places and languages: "all EU countries"
+    ("Do you ship to America, the USA or Great Britain?", []),  # the names people write for them
     ("Can you deliver to Dublin, Cork or New York? Any shop in Córdoba or Cordoba?", []),  # towns, accents or none
     ("Do you sell Puma trainers? Can I pay with a Santander card?", ["Puma", "Santander"]),  # towns too: not as places
     ("can my wife Anna collect it? Mr. Smith here - Sent from my iPhone", []),  # people; a signature
