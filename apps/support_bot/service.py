@@ -221,13 +221,15 @@ class SupportService:
         card = self.intent_card()
         if not card or not card.get("kb_documents"):
             return ""
-        trained, documents = card["created"][:19], self.store.documents()
+        trained, documents, then = card["created"][:19], self.store.documents(), card["kb_documents"]
         changed = sum(d["updated"][:19] > trained for d in documents)  # added or changed since
-        removed = max(card["kb_documents"] - (len(documents) - changed), 0)
-        if changed + removed < KB_DRIFT * card["kb_documents"]:
+        # subtle: a document removed and added back counts as changed only: the card keeps a
+        # count, not which ids, and "2 removed" was said of one removed and restored
+        fewer = max(then - len(documents), 0)  # removed, at least
+        if changed + fewer < KB_DRIFT * then:
             return ""
-        return (f"{changed} of the {len(documents)} documents were added or changed and {removed} removed since "
-                "the bot was trained: run `verticals support train` so its answer floor and templates fit them")
+        return (f"{changed} of the {len(documents)} documents were added or changed since the bot was trained on "
+                f"{then}: run `verticals support train` so its answer floor and templates fit them")
 
     def kb_remove(self, doc_ids: list[str]) -> dict:
         """Remove documents and their vectors: ``{"removed_chunks": n}``, plus the intents whose
