@@ -128,6 +128,7 @@ def load_torch(model_dir: Path, embed: bool, **options: object) -> torch.nn.Modu
 
 CHECK_TEXTS = 200  # inputs that check an exported form after training (agreement and speed)
 SINGLE_TEXTS = 32  # of them, timed one at a time (an interactive answer's shape)
+SINGLE_PASSES = 3  # timed passes over them, the best kept: one pass read 5.2/s, then 33.2/s, on a busy machine
 # What a version folder keeps to check its export on, by kind: a classifier's fixed test set
 # (or its training rows), a bi-encoder's held-out (query, positive) pairs, an encoder's held-out
 # masked-LM texts. A cross-encoder keeps none: it is checked on pairs the user passes.
@@ -292,6 +293,8 @@ def export_model(
     with atomic_dir(export_dir(model_dir)) as tmp:
         _onnx_export(model, tokenizer, tmp / "model.onnx", embed)
         report = {"kind": "embedder" if embed else "classifier", "check_texts": len(check_texts),
+                  "timing": f"texts_per_s: one pass in batches of 64; single_per_s: the best of {SINGLE_PASSES} "
+                            f"passes over {SINGLE_TEXTS} texts one at a time; tokenising included",
                   "check_pairs": pairs is not None, "max_length": max_length, "cpu": cpu_name()}
         reference = torch_backend(encoded)
 
@@ -300,7 +303,8 @@ def export_model(
                 report[f"{form}_agreement"] = _agreement(reference, backend(encoded), embed)
             report[f"{form}_texts_per_s"] = _speed(backend, tokenizer, check_texts, pairs, max_length)
             report[f"{form}_single_per_s"] = _speed(backend, tokenizer, check_texts[:SINGLE_TEXTS],
-                                                    pairs[:SINGLE_TEXTS] if pairs else None, max_length, 1)
+                                                    pairs[:SINGLE_TEXTS] if pairs else None, max_length, 1,
+                                                    SINGLE_PASSES)
 
         measure("torch", torch_backend)
         measure("onnx", OnnxBackend(tmp / "model.onnx"))
@@ -454,9 +458,12 @@ def _agreement(reference: np.ndarray, other: np.ndarray, embed: bool) -> float:
 
 
 def _speed(backend, tokenizer, texts: Sequence[str], pairs: list[str] | None, max_length: int,
-           batch: int = 64) -> float:
-    """Texts (or pairs) per second, tokenising included, in batches of ``batch``, timed on a
-    second pass.
+           batch: int = 64, passes: int = 1) -> float:
+    """Texts (or pairs) per second, tokenising included, in batches of ``batch``, timed after a
+    first pass: the best of ``passes`` timed passes.
+
+    subtle: one timed pass of 32 single texts read 5.2/s in one export and 33.2/s in the next,
+    on a machine busy with other work; the best of three is what the form can do.
 
     subtle: bf16 builds a oneDNN kernel for each new input shape on first sight; timed on a
     first pass, it measured 64/s against ONNX's 78 on headlines it then served at over 1,000/s
@@ -471,7 +478,10 @@ def _speed(backend, tokenizer, texts: Sequence[str], pairs: list[str] | None, ma
 
     for chunk in chunks:
         run(chunk)
-    start = time.perf_counter()
-    for chunk in chunks:
-        run(chunk)
-    return round(len(texts) / (time.perf_counter() - start), 1)
+    best = float("inf")
+    for _ in range(passes):
+        start = time.perf_counter()
+        for chunk in chunks:
+            run(chunk)
+        best = min(best, time.perf_counter() - start)
+    return round(len(texts) / best, 1)
