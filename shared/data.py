@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -38,19 +39,23 @@ def _read_frame(path: Path) -> pd.DataFrame:
     if suffix in (".jsonl", ".json"):
         return _json_frame(path, text, lines=suffix == ".jsonl")
     csv_file = suffix != ".parquet"
+    sep = "\t" if suffix in (".tsv", ".tab") else ","  # a .tsv says how it is separated
     try:
         if suffix == ".parquet":
             frame, first_row = pd.read_parquet(path), 2
         else:
-            frame, first_row = pd.read_csv(path, dtype=str, keep_default_na=False,
+            frame, first_row = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep,
                                            encoding="utf-8", skip_blank_lines=False), 2
     except (ValueError, pd.errors.ParserError, OSError) as err:  # OSError: a Parquet file it cannot read
         if csv_file:  # some rows with a cell too many: name the first
-            _check_cell_counts(path, text)
+            _check_cell_counts(path, text, sep)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if quote := re.search(r"EOF inside string starting at row (\d+)", first):  # pandas counts from 0
+            raise DataError(path, int(quote[1]) + 1, 'a double quote (") opens a cell that never closes',
+                            'close it, or double a quote inside a cell ("")') from None
         raise DataError(path, None, f"cannot parse ({first})", "check the file format") from None
     if csv_file and not isinstance(frame.index, pd.RangeIndex):  # every row had one too many
-        _check_cell_counts(path, text)
+        _check_cell_counts(path, text, sep)
     frame = frame.astype(object).where(frame.notna(), "").astype(str)  # a null is an empty cell
     frame.index = range(first_row, first_row + len(frame))
     return frame
@@ -112,7 +117,7 @@ def _separated_otherwise(path: Path, header: str) -> DataError | None:
     return None
 
 
-def _check_cell_counts(path: Path, text: str) -> None:
+def _check_cell_counts(path: Path, text: str, sep: str = ",") -> None:
     """Refuse a row with more cells than the header: ``a,Yes, in 3 days`` under ``q,answer``.
 
     subtle: pandas reads a file whose every row has one cell too many by turning the first
@@ -120,11 +125,11 @@ def _check_cell_counts(path: Path, text: str) -> None:
     pandas failed or built such an index: a second parse of every file would cost twice.
     """
     try:
-        rows = csv.reader(io.StringIO(text, newline=""))
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
         width = len(next(rows, []))
         if width == 0:
             return  # no header on the first line: the column check names what is missing
-        if width == 1 and (wrong := _separated_otherwise(path, text.partition("\n")[0])):
+        if width == 1 and sep == "," and (wrong := _separated_otherwise(path, text.partition("\n")[0])):
             raise wrong
         for row, cells in enumerate(rows, start=2):
             if len(cells) > width:

@@ -106,6 +106,19 @@ def test_a_file_separated_otherwise_is_named_so(tmp_path, content):
         read_labelled(path)
 
 
+def test_a_tsv_file_is_read_by_its_tabs(tmp_path):
+    path = tmp_path / "data.tsv"
+    path.write_text("text\tlabel\nProfit rose, again\tpositive\nSales fell\tnegative\n")
+    assert [r.label for r in read_labelled(path)] == ["positive", "negative"]
+
+
+def test_a_quote_that_never_closes_is_named_by_its_row(tmp_path):
+    path = tmp_path / "data.csv"  # pandas: "Error tokenizing data. C error: EOF inside string starting at row 2"
+    path.write_text('text,label\nProfit rose,positive\n"Sales fell,negative\nCosts rose,negative\n')
+    with pytest.raises(DataError, match=r'data.csv, row 3: a double quote \(\"\) opens a cell that never closes'):
+        read_labelled(path)
+
+
 def test_an_unquoted_comma_is_refused_not_shifted(tmp_path):
     # pandas would make the first column the index and move every value one column left
     path = tmp_path / "faq.csv"
