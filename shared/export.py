@@ -178,7 +178,7 @@ def best_backend(model_dir: Path, lossless: bool = False, threads: int | None = 
     on one text at a time, a :class:`BySize` that hands it the small batches. ``threads`` caps
     an onnxruntime form's intra-op threads (torch's are process-wide). An export of the other
     kind (``embed``: sentence vectors, else logits) is never served."""
-    report, folder = _report(model_dir), export_dir(model_dir)
+    report, folder = export_report(model_dir), export_dir(model_dir)
     if report.get("kind") and (report["kind"] == "embedder") != embed:
         return None
     batch_form = _fastest(report, folder, lossless, single=False)
@@ -231,7 +231,7 @@ def best_form(model_dir: Path, lossless: bool = False, single: bool = False) -> 
     are noise, and onnxruntime has never been the slower one on the CPUs measured (e.g. 75 vs 79
     vs 93 headlines/s for torch, ONNX, int8 in ``benchmarks/finance.py`` on an AMX Xeon).
     """
-    return _fastest(_report(model_dir), export_dir(model_dir), lossless, single)
+    return _fastest(export_report(model_dir), export_dir(model_dir), lossless, single)
 
 
 def _fastest(report: dict, folder: Path, lossless: bool, single: bool) -> str | None:
@@ -256,7 +256,7 @@ def _fastest(report: dict, folder: Path, lossless: bool, single: bool) -> str | 
     return best
 
 
-def _report(model_dir: Path) -> dict:
+def export_report(model_dir: Path) -> dict:
     """The export report of ``model_dir`` ({} when it was never exported)."""
     path = export_dir(model_dir) / "report.json"
     return json.loads(path.read_text()) if path.exists() else {}

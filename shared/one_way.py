@@ -187,10 +187,10 @@ def serving_stages(model_dir: Path, model_loader, device: str = "cpu",
                    threads: int | None = None) -> TorchStages | OnnxStages:
     """On CPU the ONNX stages where their export agreed with torch (``shared.export.best_form``;
     lossless: fp32), else the torch stages (``model_loader()`` gives the torch model)."""
-    from .export import _fastest, _report, export_dir
+    from .export import _fastest, export_dir, export_report
 
     if device == "cpu":
-        report, folder = _report(model_dir), export_dir(model_dir)  # read once
+        report, folder = export_report(model_dir), export_dir(model_dir)  # read once
         if _fastest(report, folder, lossless=True, single=False) == "onnx":
             return OnnxStages(folder, int(report["labels"]), threads)
     return TorchStages(model_loader(), device)
