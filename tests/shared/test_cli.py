@@ -28,7 +28,10 @@ def test_classify_json_registers_and_lists(tmp_path, toy_files):
     assert result["version"] == "v1" and 0 <= result["accuracy"] <= 1 and "per_class" in result
     listed = json.loads(run_cli(tmp_path, "models", "list", "--json").stdout)
     assert [m["name"] for m in listed["models"]] == ["toy"]
-    shown = json.loads(run_cli(tmp_path, "models", "show", "toy").stdout)
+    shown = run_cli(tmp_path, "models", "show", "toy")
+    assert shown.stderr.strip() == ("toy v1: current: it is what loads by name; not exported: torch serves it "
+                                    "(`verticals models export toy` measures the faster forms)")
+    shown = json.loads(shown.stdout)
     assert shown["metrics"]["accuracy"] == result["accuracy"]
     # the toy task has 72 texts: its test rows repeat training ones, and the run says so
     [note] = result["notes"]
