@@ -274,7 +274,17 @@ def eval_retrieval(
     dense, hybrid, as the bot serves, and always reranked."""
     from .evaluation import evaluate_retrieval
 
-    emit(evaluate_retrieval(kb, queries), as_json)
+    result = evaluate_retrieval(kb, queries)
+    if as_json:
+        return emit(result, True)
+    misses = result.pop("served_misses")
+    emit(result, False)
+    if result["hybrid_held_out"]:
+        print(f"scored on {result['n_queries']} held-out queries; the other {result['tuned_on']} tuned the hybrid "
+              "(BM25) weight", file=sys.stderr)
+    for miss in misses:
+        print(f"missed at 1: {miss['query']!r} (relevant {miss['relevant_id']}, served first "
+              f"{miss['first'] or 'nothing'})", file=sys.stderr)
 
 
 @app.command()

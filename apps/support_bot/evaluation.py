@@ -93,13 +93,20 @@ def _scores(retriever: Retriever, queries: list[tuple[str, str]], rerank: bool |
     """Doc-level metrics. ``rerank=None`` follows the retriever's config as the bot does
     (``use_reranker``, ``rerank_margin``, the dense ``floor``); ``fusion`` ranks by plain
     reciprocal-rank fusion instead."""
+    return _metrics(_rankings(retriever, queries, rerank, floor, fusion), queries)
+
+
+def _rankings(retriever: Retriever, queries: list[tuple[str, str]], rerank: bool | None,
+              floor: float = -1.0, fusion: bool = False) -> list[list[str]]:
+    """Each query's top 10 document ids, as :func:`_scores` ranks them."""
     if fusion:
-        ranked = [_rrf_ranking(retriever, q) for q, _ in queries]
-    else:
-        vectors = retriever.encode([q for q, _ in queries])
-        found = [retriever.search(q, 10, v, rerank, floor)
-                 for (q, _), v in zip(queries, vectors, strict=True)]
-        ranked = [list(dict.fromkeys(p.chunk.doc_id for p in ps)) for ps in found]
+        return [_rrf_ranking(retriever, q) for q, _ in queries]
+    vectors = retriever.encode([q for q, _ in queries])
+    found = [retriever.search(q, 10, v, rerank, floor) for (q, _), v in zip(queries, vectors, strict=True)]
+    return [list(dict.fromkeys(p.chunk.doc_id for p in ps)) for ps in found]
+
+
+def _metrics(ranked: list[list[str]], queries: list[tuple[str, str]]) -> dict:
     relevant = [{d} for _, d in queries]
     return {"recall@1": recall_at_k(ranked, relevant, 1), "recall@5": recall_at_k(ranked, relevant, 5),
             "mrr@10": mrr(ranked, relevant, 10)}
@@ -144,8 +151,11 @@ def evaluate_retrieval(kb_path: str | Path, queries_path: str | Path, seed: int 
         retriever.config.alpha = retriever.best_alpha(tune)
         out["alpha"] = retriever.config.alpha
         out |= {f"hybrid_{k}": v for k, v in _scores(retriever, test, False).items()}
-        served = _scores(retriever, test, None, bot.threshold)
-        out |= {f"served_{k}": v for k, v in served.items()}
+        ranked = _rankings(retriever, test, None, bot.threshold)
+        out |= {f"served_{k}": v for k, v in _metrics(ranked, test).items()}
+        # which questions the bot's own ranking missed at 1: what to add to the KB or the questions file
+        out["served_misses"] = [{"query": q, "relevant_id": d, "first": r[0] if r else None}
+                                for (q, d), r in zip(test, ranked, strict=True) if not r or r[0] != d]
         if reranker:
             out |= {f"always_reranked_{k}": v for k, v in _scores(retriever, test, True).items()}
     return out

@@ -310,6 +310,9 @@ class BotTrainer:
         no_template = [q for q, d in self._asked_held if d not in linked]
         self.report["knowledge_base_class_rows"] = len(kb_questions)
         config = intent_config(len(train) + len(kb_questions), opts.epochs, opts.max_length)
+        # subtle: each model's epochs print alike ("epoch 1: loss ..."): the reranker's read as
+        # the intent model's epoch 1 again
+        self._log(f"the intent model: {len(train) + len(kb_questions)} examples")
         result = train_intents(train, calib, INTENTS, config, opts.oos_label,
                                registry=service.registry, finish=check_links, no_template=no_template,
                                kb_questions=kb_questions, embedder=bot.embedder)
@@ -394,6 +397,7 @@ class BotTrainer:
                                                                 strict=True) if passage]
         if len(pairs) < 8 or not held:
             return "minilm"
+        self._log(f"the retriever: contrastive tuning on {len(pairs)} (question, passage) pairs")
         version = train_biencoder(pairs, RETRIEVER, epochs=1, max_length=128)
         tuned = Embedder(self.service.registry.path(RETRIEVER, version))
         before, after = self._dense_mrr(base, held), self._dense_mrr(tuned, held)
@@ -430,6 +434,7 @@ class BotTrainer:
         # held-out MRR 0.74 -> 0.55); a warmed-up head on the mean of the joined pair learned
         # the demo but not Bitext (0.896 -> 0.761); the pair head (heads.MeanPoolClassifier)
         # learns both (Bitext 0.895)
+        self._log(f"the reranker: {len(qs)} (question, passage) pairs, hard negatives mined by the retriever")
         version = train_cross_encoder(qs, ps, ys, RERANKER, epochs=self.options.reranker_epochs,
                                       max_length=self.options.reranker_max_length,
                                       layers=self.options.reranker_layers,

@@ -152,6 +152,9 @@ def test_eval_retrieval_reports_what_the_bot_serves(bot_home: Path) -> None:
         assert [out[f"served_{k}"] for k in ("recall@1", "mrr@10")] == \
             [out[f"hybrid_{k}"] for k in ("recall@1", "mrr@10")]
     assert out["dense_recall@5"] >= 0.6 and out["n_queries"] == 20 and out["hybrid_held_out"]
+    # the questions the served ranking missed at 1, by name: as many as its recall@1 says
+    assert len(out["served_misses"]) == round((1 - out["served_recall@1"]) * out["n_queries"])
+    assert all(m["first"] != m["relevant_id"] for m in out["served_misses"])
     assert f"indexing {DEMO / 'kb'} in a scratch store" in result.stderr
     assert "from the database" not in result.stderr
 
