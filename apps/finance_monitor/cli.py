@@ -345,6 +345,8 @@ def correct(article_id: int, topic: str | None = None, sentiment: str | None = N
                     changes.append(service.correct(article_id, field, value))
                     if not as_json:
                         typer.echo(f"{changes[-1]} (queued for the next retrain)")
+                        if changes[-1].note:
+                            typer.echo(f"note: {changes[-1].note}", err=True)
     except VerticalsError as exc:
         if as_json and changes:  # the topic was set before the sentiment failed: a script must know
             emit({"changes": [asdict(c) for c in changes], "error": str(exc)}, as_json)

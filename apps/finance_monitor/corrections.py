@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from shared import LabelledText, VerticalsError, atomic_write_text, get_settings, session_scope
 
 from .classify import LABEL_SCORES, SENTIMENTS, clean_text
-from .store import Article, Correction, merged_into, utcnow
+from .store import AlertRow, Article, Correction, merged_into, utcnow
 
 FIELDS = ("topic", "sentiment")
 
@@ -34,6 +34,7 @@ class Change:
     field: str
     before: str | None
     after: str
+    note: str = ""  # what it means for the open alerts (:func:`_alert_note`)
 
     def __str__(self) -> str:
         return f"article {self.article_id}: {self.field} {self.before or '(unclassified)'} -> {self.after}"
@@ -79,11 +80,33 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
             row = Correction(article_id=article_id, field=field, old=getattr(article, field))
             session.add(row)
         row.new, row.created_at, row.used_at = value, utcnow(), None
-        change = Change(article_id, field, getattr(article, field), value)
+        before = getattr(article, field)
         setattr(article, field, value)
         if field == "sentiment":
             article.sentiment_score = LABEL_SCORES[value]
-        return change
+        return Change(article_id, field, before, value, _alert_note(session, article) if field == "sentiment" else "")
+
+
+def _alert_note(session: Session, article: Article) -> str:
+    """What a sentiment correction means for the open alerts: one raised on this article as a
+    negative headline stands as raised; a new negative in an open alert's window is counted by
+    the trends, not by the alert. "" when it touches none.
+
+    subtle: an analyst corrected a driver of an open alert to neutral (or added a negative
+    inside its window), and nothing said the alert kept the counts it was raised with."""
+    keys = {f"topic:{article.topic}"} | {f"ticker:{t}" for t in article.ticker_list()}
+    open_alerts = session.scalars(select(AlertRow).where(AlertRow.acknowledged_at.is_(None),
+                                                         AlertRow.key.in_(keys)).order_by(AlertRow.id)).all()
+    drove = [a for a in open_alerts if article.id in a.driver_ids()]
+    if drove and article.sentiment != "negative":
+        return "; ".join(f"open alert #{a.id} ({a.key}) counted it among its {a.negatives} negative headlines and "
+                         f"stands as raised: `verticals finance alerts ack {a.id}` if it no longer holds"
+                         for a in drove)
+    inside = [a for a in open_alerts if a.window_start <= article.published < a.window_end and a not in drove]
+    if inside and article.sentiment == "negative":
+        return "; ".join(f"it falls in open alert #{a.id}'s window ({a.key}), which keeps the {a.negatives} negative "
+                         "headlines it was raised with; the trends count it now" for a in inside)
+    return ""
 
 
 def corrected_labels(session: Session, article_ids: list[int]) -> dict[tuple[int, str], str]:

@@ -320,12 +320,13 @@ def correct_form(service: FinanceService, found: dict) -> None:
                         if value else "Choose a label first.")
                 return
             try:
-                service.correct(article_id, field, value)
+                change = service.correct(article_id, field, value)
             except VerticalsError as exc:
                 st.error(str(exc))
                 return
             # rerun so the labels shown above are the corrected ones
-            st.session_state["correction-notice"] = f"Article {article_id}: {field} set to {value}"
+            st.session_state["correction-notice"] = f"Article {article_id}: {field} set to {value}" + (
+                f". Note: {change.note}" if change.note else "")
             st.session_state["c-saved"] = article_id  # the field above shows it after the rerun
             st.rerun()
 

@@ -284,7 +284,7 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
         "article 263: sentiment negative -> neutral (queued for the next retrain)"]
     as_json = runner.invoke(app, ["correct", "263", "--sentiment", "negative", "--json", "--config", str(path)])
     assert json.loads(as_json.stdout) == {"changes": [{"article_id": 263, "field": "sentiment", "before": "neutral",
-                                                       "after": "negative"}]}
+                                                       "after": "negative", "note": ""}]}
     runner.invoke(app, ["correct", "263", "--sentiment", "neutral", "--config", str(path)])
     # the alert keeps the counts it was raised with, and says what was corrected since
     listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])

@@ -792,8 +792,13 @@ def test_corrections_alone_leave_an_alert_as_it_was_raised(home) -> None:
         positive, negative = (session.scalar(select(Article.id).where(
             Article.id.not_in(raised_with), Article.published > start + timedelta(hours=60)).limit(1)),
             min(raised_with))
-    service.correct(positive, "sentiment", "negative")
-    service.correct(negative, "sentiment", "neutral")
+    added = service.correct(positive, "sentiment", "negative")  # the analyst is told what each means for it
+    assert added.note == (f"it falls in open alert #{alert_id}'s window (topic:Macro), which keeps the 6 negative "
+                          "headlines it was raised with; the trends count it now")
+    taken = service.correct(negative, "sentiment", "neutral")
+    assert taken.note == (f"open alert #{alert_id} (topic:Macro) counted it among its 6 negative headlines and stands "
+                          f"as raised: `verticals finance alerts ack {alert_id}` if it no longer holds")
+    assert service.correct(negative, "topic", "Earnings").note == ""
     assert service.check_alerts() == []
     [alert] = alerts(service.engine)
     assert (alert.negatives, alert.total, {a["id"] for a in alert.articles}) == (6, 8, raised_with)
