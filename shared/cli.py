@@ -352,18 +352,19 @@ def list_models(as_json: JsonFlag = False) -> None:
 def show(name: str, version: str | None = None, as_json: JsonFlag = False) -> None:
     """Print a model's card as JSON (indented; --json: on one line); without --json, a line on
     stderr says whether the version is the current one and how it was exported."""
-    from .export import export_report, summary
+    from .export import TRANSFORMER_KINDS, export_report, summary
     from .registry import get_registry
 
     registry = get_registry()
     card = registry.card(name, version)
     print(json.dumps(card, indent=None if as_json else 2))
     if not as_json:
+        name = name.partition("@")[0]  # "toy@v1" names its version
         current, report = registry.current(name), export_report(registry.path(name, card["version"]))
         state = "current: it is what loads by name" if current == card["version"] else f"not current ({current} is)"
-        exported = f"exported: {summary(report)}" if report else \
-            f"not exported: torch serves it (`verticals models export {name}` measures the faster forms)"
-        print(f"{name} {card['version']}: {state}; {exported}", file=sys.stderr)
+        exported = "" if card.get("kind") not in TRANSFORMER_KINDS else f"; exported: {summary(report)}" if report \
+            else f"; not exported: torch serves it (`verticals models export {name}` measures the faster forms)"
+        print(f"{name} {card['version']}: {state}{exported}", file=sys.stderr)
 
 
 @models_app.command("promote")

@@ -134,7 +134,8 @@ def _check_cell_counts(path: Path, text: str, sep: str = ",") -> None:
         for row, cells in enumerate(rows, start=2):
             if len(cells) > width:
                 raise DataError(path, row, f"{len(cells)} cells where the header has {width}",
-                                'put a cell that holds a comma in double quotes ("Yes, in 3 days")')
+                                'put a cell that holds a comma in double quotes ("Yes, in 3 days")' if sep == ","
+                                else "a cell that holds a tab goes in double quotes")
     except csv.Error:
         return  # pandas reports the malformed quoting itself
 

@@ -257,7 +257,8 @@ def _check_form(name: str) -> None:
 
 def software() -> dict[str, str]:
     """The versions a card's model was made with, for whoever reproduces it: Python, torch,
-    transformers, sentence-transformers, PEFT, the base weights' package."""
+    transformers, sentence-transformers, PEFT, and the package that ships the bundled base
+    weights (all-MiniLM-L6-v2)."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 

@@ -55,7 +55,7 @@ class AgentDesk:
     def guessed(self, tickets: list) -> list:
         """``tickets`` with the bot's intent and confidence at the hand-off; none for a request
         for a person or a complaint, which the bot did not judge."""
-        return [replace(t, confidence=None) if t.reason in UNJUDGED else t
+        return [replace(t, confidence=None) if t.reason.split("; then ")[0] in UNJUDGED else t
                 for t in self.store.with_guesses(tickets)]
 
     def open_handoff_count(self) -> int:
@@ -119,7 +119,7 @@ class AgentDesk:
         lessons = self.store.lessons()
         # subtle: "do you sell helmets?" was taught knowledge_base at one turn and oos at another, unsaid
         other = next((lesson for lesson in lessons if lesson.turn_id != turn_id and lesson.intent != intent
-                      and lesson.question.strip().lower() == question.strip().lower()), None)
+                      and _words(lesson.question) == _words(question)), None)
         return {"turn_id": turn_id, "question": question, "intent": intent, "was": was, "lessons": len(lessons)} | (
             {"note": f"the same question is taught as {other.intent} at turn {other.turn_id}: `support unteach "
                      f"{other.turn_id}` or teach it {intent} too"} if other else {})

@@ -129,17 +129,25 @@ def ask(
 def handoffs(as_json: JsonFlag = False) -> None:
     """List open hand-off tickets: those waiting for an agent first (the longest wait first),
     then those an agent answered last."""
-    from .store import when as _when
-
     tickets = _service().agents.handoffs()
-    rows = [vars(t) | {"confidence": None if t.confidence is None else round(t.confidence, 3)} for t in tickets] \
-        if as_json else [{"id": t.id, "waiting": f"for an agent since {_when(t.waiting_since)}" if t.waiting_since
-                          else f"for the customer (answered {_when(t.replied)})", "question": t.question,
-                          "reason": t.reason, "intent": t.intent,
-                          "confidence": None if t.confidence is None else round(t.confidence, 3),
-                          "contact": t.contact, "conversation_id": t.conversation_id, "opened": _when(t.created)}
-                         for t in tickets]
+    rows = [vars(t) | {"confidence": _rounded(t.confidence)} for t in tickets] if as_json else \
+        [_ticket_row(t) for t in tickets]
     emit_rows(rows, "tickets", as_json, "no open hand-offs")
+
+
+def _ticket_row(t) -> dict:
+    """An open ticket as the `handoffs` table shows it: whose turn first, times as people read them."""
+    from .store import when
+
+    waiting = f"for an agent since {when(t.waiting_since)}" if t.waiting_since else \
+        f"for the customer (answered {when(t.replied)})"
+    return {"id": t.id, "waiting": waiting, "question": t.question, "reason": t.reason, "intent": t.intent,
+            "confidence": _rounded(t.confidence), "contact": t.contact, "conversation_id": t.conversation_id,
+            "opened": when(t.created)}
+
+
+def _rounded(confidence: float | None) -> float | None:
+    return None if confidence is None else round(confidence, 3)
 
 
 @app.command()

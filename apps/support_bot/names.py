@@ -66,9 +66,9 @@ _SIGNATURE = (re.compile(r"(?:\n|\b(?:thanks|thank you|cheers|best)\b[^.!?\n]*,)
 _PLACE_ALIASES = frozenset(
     "america usa us uk britain england scotland wales holland uae eu turkey burma swaziland macedonia congo "
     "bosnia herzegovina trinidad tobago palestine vatican hawaii alaska crete sicily sardinia corsica mallorca "
-    "majorca ibiza scandinavia macau macao dubai".split()) | {
-    "great britain", "northern ireland", "the states", "the netherlands", "hong kong", "east timor",
-    "ivory coast", "czech republic", "the gambia", "the bahamas", "saint lucia", "channel islands",
+    "majorca ibiza scandinavia macau macao dubai states".split()) | {  # "the States": its name is "States"
+    "great britain", "northern ireland", "hong kong", "east timor",
+    "ivory coast", "czech republic", "gambia", "bahamas", "saint lucia", "channel islands",
     "balearic islands", "south america", "north america", "latin america", "middle east", "far east"}
 
 

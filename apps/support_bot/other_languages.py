@@ -7,6 +7,8 @@ answer that correctly": English, to a customer who wrote German, and the wrong r
 
 from __future__ import annotations
 
+from .answer import WAITING_TEXT
+
 # the hand-off of a message in another language; {ticket} is the ticket's number
 HANDOFF_TEXTS = {
     "English": "I can't answer messages in this language myself, so I've passed yours to a colleague "
@@ -24,9 +26,9 @@ HANDOFF_TEXTS = {
     "Portuguese": "Não consigo responder sozinho a mensagens neste idioma, por isso encaminhei a sua a um colega "
                   "(ticket n.º {ticket}), que lhe responderá nesta conversa.",
 }
-# written while a colleague has the conversation (answer.WAITING_TEXT in English)
+# written while a colleague has the conversation
 WAITING_TEXTS = {
-    "English": "A colleague is looking after this conversation and will reply here.",
+    "English": WAITING_TEXT,
     "German": "Ein Kollege kümmert sich um dieses Gespräch und antwortet Ihnen hier.",
     "French": "Un collègue s'occupe de cette conversation et vous répondra ici.",
     "Spanish": "Un compañero se ocupa de esta conversación y le responderá aquí.",

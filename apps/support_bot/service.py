@@ -228,8 +228,10 @@ class SupportService:
         fewer = max(then - len(documents), 0)  # removed, at least
         if changed + fewer < KB_DRIFT * then:
             return ""
-        return (f"{changed} of the {len(documents)} documents were added or changed since the bot was trained on "
-                f"{then}: run `verticals support train` so its answer floor and templates fit them")
+        fewer_note = f" ({fewer} fewer)" if fewer else ""
+        return (f"{changed} of the {len(documents)} documents{fewer_note} were added or changed since the bot was "
+                f"trained on {then} documents: run `verticals support train` so its answer floor and templates "
+                "fit them")
 
     def kb_remove(self, doc_ids: list[str]) -> dict:
         """Remove documents and their vectors: ``{"removed_chunks": n}``, plus the intents whose
@@ -291,7 +293,9 @@ class SupportService:
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)
-        elif taught := self.agents.taught_intent(message):
+        elif not is_follow_up(message) and (taught := self.agents.taught_intent(message)):
+            # a follow-up ("how much is it?") means what its conversation asked before: a lesson
+            # on one would answer every later one with the same template
             answer = self._as_taught(taught, message, cid)
         elif (written := language(message)) not in (None, self.shop.language) and self.shop.language:
             # before the speller, which reads another language's words as typos of the shop's
@@ -488,7 +492,10 @@ class SupportService:
         (:func:`.other_languages.in_their_language`); the KB's language is read from the
         database: a wait loads no model."""
         written = language(message)
-        return in_their_language(texts, written, self.agents.kb_language(), **fields) if written else None
+        if not written:
+            return None
+        shop = self._shop.language if self._shop is not None else self.agents.kb_language()
+        return in_their_language(texts, written, shop, **fields)
 
     def _reach(self, message: str) -> list[str]:
         """The e-mail addresses and phone numbers a customer wrote, the shop's own left out: the

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import ForeignKey, Integer, String, Text, delete, exists, func, select
+from sqlalchemy import ForeignKey, Integer, String, Text, delete, exists, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -569,12 +569,15 @@ class SupportStore:
 
     def gaps(self, limit: int = 50, except_reasons: tuple[str, ...] = ()) -> list[Turn]:
         """Questions the bot could not answer or users down-voted, newest first: what the KB is
-        missing; less hand-offs whose ticket gave one of ``except_reasons``."""
+        missing; less hand-offs whose ticket opened with one of ``except_reasons`` (a later
+        "; then ..." added while waiting does not make it a gap)."""
         query = select(TurnRow).where(TurnRow.kind.in_(("unsure", "handoff")) | (TurnRow.feedback == -1))
         if except_reasons:
             query = query.where(~exists().where(
                 TicketRow.conversation_id == TurnRow.conversation_id,
-                TicketRow.question == TurnRow.question, TicketRow.reason.in_(except_reasons)))
+                TicketRow.question == TurnRow.question,
+                or_(TicketRow.reason.in_(except_reasons),
+                    *[TicketRow.reason.startswith(f"{r}; then ", autoescape=True) for r in except_reasons])))
         with session_scope(self.engine) as s:
             rows = s.scalars(query.order_by(TurnRow.id.desc()).limit(limit)).all()
             return [_turn(r) for r in rows]

@@ -33,6 +33,8 @@ def test_classify_json_registers_and_lists(tmp_path, toy_files):
                                     "(`verticals models export toy` measures the faster forms)")
     shown = json.loads(shown.stdout)
     assert shown["metrics"]["accuracy"] == result["accuracy"]
+    pinned = run_cli(tmp_path, "models", "show", "toy@v1")  # a version in the name
+    assert pinned.returncode == 0 and pinned.stderr.startswith("toy v1: current")
     # the toy task has 72 texts: its test rows repeat training ones, and the run says so
     [note] = result["notes"]
     assert note.endswith("test rows have a text the training rows hold too: their scores are not held out")

@@ -90,7 +90,7 @@ def test_a_second_ticket_reports_only_its_own_unanswered_messages(bot) -> None:
 
 def test_the_queue_puts_customers_waiting_for_a_reply_first(bot) -> None:
     """A ticket an agent had answered and one nobody had read looked the same in the queue,
-    oldest first: the customer who wrote again after a reply waited behind both."""
+    oldest first. Waiting ones come first; a customer writing again after a reply waits again."""
     first = bot.ask("who won the football match yesterday?")
     second = bot.ask("is it going to rain tomorrow?")
     bot.agents.reply(first.ticket_id, "Sorry, we only cover orders.")

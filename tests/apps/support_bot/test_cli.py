@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,9 @@ def test_an_agent_works_a_handoff_and_the_gaps_from_the_cli(bot_home: Path) -> N
     assert "leave out --conversation to ask something else" in waiting.stderr
     pasted = runner.invoke(app, ["reply", str(ticket["id"]), "Your card 4111 1111 1111 1111 is fine."])
     assert pasted.stdout.startswith(f"replied to ticket {ticket['id']} (turn ")
+    [header, row] = runner.invoke(app, ["handoffs"]).stdout.splitlines()  # whose turn it is, first
+    assert header.split()[:2] == ["id", "waiting"]
+    assert re.match(rf"{ticket['id']}\s+for the customer \(answered 20", row)
     replied = _json(runner.invoke(app, ["reply", str(ticket["id"]), "We only cover orders, sorry.", "--release",
                                         "--json"]))
     assert replied["ticket_id"] == ticket["id"] and replied["released"] is True

@@ -89,6 +89,10 @@ def test_handoff_queue_and_release(bot_home: Path) -> None:
     assert [t.label for t in at.tabs][2] == "Hand-offs"  # a label that changed was a new tab: back to Chat
     assert "Something else to ask meanwhile? Press New conversation." in [c.value for c in at.caption]
     where = _tabs_slot(at)
+    # whose turn it is: the ticket's line and the queue's caption
+    assert any(m.value.startswith("**#1** · waiting for a reply since 20") for m in at.markdown)
+    assert "1 open hand-off: 1 waiting for a reply (the longest wait first), 0 answered, waiting for the " \
+           "customer." in [c.value for c in at.caption]
     _button(at, "Release").click().run()
     assert not at.exception
     assert [s.value for s in at.success] == ["Released #1: the bot answers that conversation again."]

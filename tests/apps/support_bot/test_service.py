@@ -364,6 +364,10 @@ def test_a_complaint_is_handed_to_a_person(bot: SupportService) -> None:
     bot.ask("this is ridiculous", person.conversation_id)  # written while waiting: the agent learns of it
     assert next(t for t in bot.agents.handoffs() if t.id == person.ticket_id).reason.endswith(
         "; then a complaint or dispute")
+    human = bot.ask("I want to speak to a human")
+    bot.ask("this is unacceptable", human.conversation_id)  # a reason added while waiting makes no gap of it
+    assert not any(g.id == human.turn_id for g in bot.agents.gaps())
+    assert next(t for t in bot.agents.handoffs() if t.id == human.ticket_id).confidence is None
 
 
 def test_asking_for_a_person_is_handed_off(bot: SupportService) -> None:
@@ -491,7 +495,7 @@ def test_a_knowledge_base_changed_by_a_fifth_asks_for_training_again(bot: Suppor
     many.write_text("question,answer\n" + "".join(f"Do you stock part {n}?,Yes: part {n} ships in a day.\n"
                                                    for n in range(12)))
     note = bot.kb_add(many)["retrain_note"]
-    assert note.startswith("13 of the 55 documents were added or changed since the bot was trained on 42:")
+    assert note.startswith("13 of the 55 documents were added or changed since the bot was trained on 42 documents:")
     assert "verticals support train" in note
     assert "retrain_note" in bot.kb_remove([d["id"] for d in bot.kb_list()][:3])
 
