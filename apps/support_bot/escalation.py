@@ -60,7 +60,8 @@ _COMPLAINT = re.compile(
     r"(?:report(?:ing)?\s+you|go(?:ing)?|complain(?:ing)?)\s+to\s+(?:the\s+)?(?:trading\s+standards|ombudsman|"
     r"consumer\s+protection)|unacceptable|disgrac(?:e|eful)|disgust(?:ed|ing)|outrage(?:d|ous)|furious|livid|fed\s+up|"
     r"worst\s+(?:shop|store|company|service|experience|customer\s+(?:service|support))|"
-    r"complain(?:t|ts|ing|ed|s)?(?!s?\s+(?:procedure|policy|process|form|page))|"
+    r"(?<!\bfor\s)complain(?:t|ts|ing|ed|s)?(?!s?\s+(?:procedure|policy|process|form|page|e-?mail|address|"
+    r"department|team|line))|"
     r"(?:this\s+is|that's|absolutely|totally)\s+ridiculous|never\s+(?:again|(?:buying|ordering|shopping)\s+"
     r"(?:here|from\s+you)))\b", re.I)
 COMPLAINT_REASON = "a complaint or dispute"  # a hand-off's reason: not a gap in the knowledge base either

@@ -677,7 +677,8 @@ def test_a_complaint_or_dispute_is_read_as_one(message: str, cue: str) -> None:
     "Can I return it if I'm not happy with it?", "Will I be charged twice if I order two items separately?",
     "I ripped off the label, can I still return it?", "How do you protect my card from fraud?",
     "Am I covered by consumer protection law?", "What is your complaints procedure?",
-    "Can my solicitor sign for the delivery?",
+    "Can my solicitor sign for the delivery?", "do you have an email for complaints",  # the demo's intents
+    "what is the complaints email address?",
     "Is the fraud protection included when I pay by card?!", "what's the worst case delivery time?",
     "can I be charged in euros?", "Is my refund late?",
 ])
