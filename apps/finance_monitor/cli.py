@@ -365,7 +365,7 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
              limit: Annotated[int, typer.Option(min=1)] = 20, config: ConfigOpt = None,
              as_json: JsonFlag = False) -> None:
     """Stored articles, newest first, with the ID that `correct` takes and their labels."""
-    from .views import articles_frame, sources, topics
+    from .views import articles_frame, sources, told_as, topics
 
     try:
         engine = _engine(config)
@@ -381,12 +381,16 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
         empty += f" (no article came from a source {source!r}; sources: {', '.join(named) or 'none yet'})"
     if not _rows_as_lines(frame, as_json, empty, "articles"):
         return
+    told = told_as(engine, [a.id for a in frame.itertuples() if search.lower() not in a.title.lower()], search) \
+        if search else {}
     for a in frame.itertuples():  # an unclassified article's labels are NaN in the frame
         label = ("not classified yet" if not isinstance(a.sentiment, str) else
                  f"{a.sentiment}, set by an analyst" if math.isnan(a.score) else f"{a.sentiment} {a.score:+.2f}")
         topic = a.topic if isinstance(a.topic, str) else "-"
         tickers = f"; {a.tickers}" if isinstance(a.tickers, str) and a.tickers else ""
         typer.echo(f"[{a.id}] {a.published:%Y-%m-%d %H:%M} UTC {a.source}: {a.title} ({topic}; {label}{tickers})")
+        if a.id in told:
+            typer.echo(f"    found as another source told it: {told[a.id]}")
 
 
 def _rows_as_lines(frame: pd.DataFrame, as_json: bool, empty: str, key: str) -> bool:

@@ -203,6 +203,27 @@ def _article_filters(topic: str | None, sentiment: str | None, source: str | Non
     return clauses
 
 
+def told_as(engine: Engine, article_ids: list[int], search: str) -> dict[int, str]:
+    """For stories whose own headline lacks ``search``: the other source's headline (or URL)
+    that has it, by which the search found them.
+
+    subtle: `articles --search` listed a story under a headline without the searched word, and
+    nothing said which source's headline had it."""
+    if not article_ids or not search:
+        return {}
+    with session_scope(engine) as session:
+        rows = session.execute(select(ArticleUrl.article_id, ArticleUrl.url, UrlTitle.title)
+                               .outerjoin(UrlTitle, UrlTitle.url == ArticleUrl.url)
+                               .where(ArticleUrl.article_id.in_(article_ids),
+                                      or_(ArticleUrl.url.icontains(search, autoescape=True),
+                                          UrlTitle.title.icontains(search, autoescape=True)))
+                               .order_by(ArticleUrl.seen_at)).all()
+    found: dict[int, str] = {}
+    for article_id, url, title in rows:
+        found.setdefault(article_id, title if title and search.lower() in title.lower() else url)
+    return found
+
+
 def count_articles(engine: Engine, topic: str | None = None, sentiment: str | None = None,
                    source: str | None = None, search: str | None = None) -> int:
     """How many articles ``articles_frame`` would show without its limit."""

@@ -147,7 +147,7 @@ def test_trends_per_topic_and_ticker(home, tmp_path) -> None:
 
 
 def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> None:
-    from apps.finance_monitor.store import Article, Delivery, SourceHealth
+    from apps.finance_monitor.store import Article, ArticleUrl, Delivery, SourceHealth, UrlTitle
 
     path, engine = home_with_db(home, tmp_path, [("a", "http://127.0.0.1:9/a.xml"), ("b", "http://127.0.0.1:9/b.xml")])
     with session_scope(engine) as session:
@@ -156,6 +156,10 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
                             sentiment_score=-0.91))
         session.add(Article(id=8, content_hash="h2", url="http://n.test/2", source="a", title="Board meets",
                             published=datetime(2026, 3, 2, 10)))
+        session.flush()
+        session.add(ArticleUrl(url="http://b.test/9", article_id=7, source="b", reason="near_dup"))
+        session.flush()
+        session.add(UrlTitle(url="http://b.test/9", title="Regulator fines the bank"))
         session.add(SourceHealth(source="a", url="http://127.0.0.1:9/a.xml", last_success=datetime(2026, 3, 2, 10),
                                  last_attempt=utcnow() - timedelta(minutes=2), polls=3, articles_last_poll=2,
                                  total_new=2))
@@ -181,6 +185,9 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
     any_case = runner.invoke(app, ["articles", "--topic", "macro", "--sentiment", "Negative", "--source", "A",
                                    "--config", str(path)])
     assert any_case.stdout.splitlines() == ["[7] 2026-03-02 09:30 UTC a: Bank fined (Macro; negative -0.91)"]
+    searched = runner.invoke(app, ["articles", "--search", "regulator", "--config", str(path)])  # says which source
+    assert searched.stdout.splitlines() == ["[7] 2026-03-02 09:30 UTC a: Bank fined (Macro; negative -0.91)",
+                                            "    found as another source told it: Regulator fines the bank"]
     elsewhere = runner.invoke(app, ["articles", "--source", "nope", "--config", str(path)])
     assert elsewhere.stdout == "no articles match (no article came from a source 'nope'; sources: a)\n"
     typo = runner.invoke(app, ["articles", "--sentiment", "bad", "--config", str(path)])

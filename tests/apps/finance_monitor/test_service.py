@@ -20,7 +20,7 @@ from apps.finance_monitor.ingest import Ingestor
 from apps.finance_monitor.outbox import shown_url
 from apps.finance_monitor.service import FinanceService
 from apps.finance_monitor.store import AlertNotice, AlertRow, Article, ArticleUrl, Delivery, Poll
-from apps.finance_monitor.views import alerts, article, articles_frame
+from apps.finance_monitor.views import alerts, article, articles_frame, told_as
 from shared import make_engine, session_scope
 from shared.errors import VerticalsError
 
@@ -84,6 +84,8 @@ def test_bad_sources_are_recorded_and_the_good_ones_go_on(home, server, models) 
     assert [(o["source"], o["title"]) for o in article(service.engine, story.id)["also"]] == [
         ("b.xml", f"Report: {STORY}, sources say"), ("c.xml", None)]
     assert articles_frame(service.engine, search="sources say")["id"].tolist() == [story.id]
+    assert told_as(service.engine, [story.id], "SOURCES say") == {story.id: f"Report: {STORY}, sources say"}
+    assert told_as(service.engine, [story.id], "third.test") == {story.id: "http://third.test/x"}
     health = health_frame(service.engine).set_index("source")
     assert health.loc["500", "last_error"] == "server error HTTP 500"
     assert "timed out" in health.loc["hang", "last_error"]
