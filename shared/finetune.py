@@ -346,6 +346,18 @@ def _predict_logits(model, encode, texts, pairs, batch_size: int) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
+def label_order(label: str) -> tuple:
+    """How labels are ordered (the head's outputs, the card, the per-class tables): numbers as
+    numbers, before words; words alphabetically.
+
+    subtle: numeric labels came in text order, "0", "1", "10", "11", "2".
+
+    >>> sorted(["10", "2", "neg", "1"], key=label_order)
+    ['1', '2', '10', 'neg']
+    """
+    return (0, int(label), "") if label.lstrip("-").isdecimal() else (1, 0, label)
+
+
 def train_classifier(
     texts: Sequence[str], labels: Sequence[str], config: TrainConfig | None = None,
     pairs: Sequence[str] | None = None, progress: bool = True,
@@ -360,7 +372,7 @@ def train_classifier(
     if pairs is not None and config.pair_attention == "both" and config.max_length < MIN_LENGTH + 2:
         raise VerticalsError(f"--max-length must be at least {MIN_LENGTH + 2} for pairs ([CLS] text [SEP] pair "
                              f"[SEP]), got {config.max_length}")
-    label_names = sorted(set(labels))
+    label_names = sorted(set(labels), key=label_order)
     if len(label_names) < 2:
         raise VerticalsError(f"need at least 2 labels to train a classifier, got {label_names}")
     torch.manual_seed(config.seed)

@@ -216,3 +216,10 @@ def test_split_notes_name_shared_texts_and_missing_labels() -> None:
         "predicts it"]
     assert split_notes(train, [LabelledText("Sales rose", "positive"), LabelledText("Sales fell", "negative"),
                                LabelledText("CEO met", "neutral")]) == []
+
+
+def test_numeric_labels_are_ordered_as_numbers():
+    from shared.finetune import label_order
+
+    assert sorted(["0", "1", "10", "11", "2", "-1"], key=label_order) == ["-1", "0", "1", "2", "10", "11"]
+    assert sorted(["pos", "²", "neg"], key=label_order) == ["neg", "pos", "²"]  # a superscript is no number
