@@ -137,7 +137,7 @@ def handoffs(as_json: JsonFlag = False) -> None:
 
 def _ticket_row(t) -> dict:
     """An open ticket as the `handoffs` table shows it: whose turn first, times as people read them."""
-    from .store import when
+    from .tables import when
 
     waiting = f"for an agent since {when(t.waiting_since)}" if t.waiting_since else \
         f"for the customer (answered {when(t.replied)})"

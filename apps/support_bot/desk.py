@@ -8,7 +8,7 @@ import streamlit as st
 
 from apps.support_bot.agents import MAX_REPLY_CHARS
 from apps.support_bot.service import SupportService
-from apps.support_bot.store import when as _when
+from apps.support_bot.tables import when as _when
 from shared.errors import VerticalsError
 from shared.ui import count_of, markdown_text
 

@@ -9,7 +9,7 @@ from shared.errors import VerticalsError
 
 from .answer import Answer, answer_words
 from .ranking import singular, tokenize, word_set
-from .store import Turn
+from .tables import Turn
 
 MAX_CHARS = 2000  # a longer message is read by its start and end
 FOCUS_WORDS = 50  # longer messages are read by their questions: the intent model reads ~25 words, search ~100

@@ -19,7 +19,8 @@ from shared.storage import file_lock
 
 from .knowledge import Chunk
 from .ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
-from .store import KbChange, SupportStore
+from .store import SupportStore
+from .tables import KbChange
 
 
 @dataclass

@@ -54,7 +54,8 @@ from .ranking import tokenize, word_set
 from .retrieval import Passage, RetrievalConfig, Retriever, index_dir
 from .shop import Shop
 from .spelling import Speller
-from .store import KbChange, SupportStore, Turn
+from .store import SupportStore
+from .tables import KbChange, Turn
 
 RERANKER, RETRIEVER = "support-reranker", "support-retriever"
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on

@@ -49,7 +49,7 @@ from apps.support_bot.questions import (
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.spelling import Speller, edit_distance
-from apps.support_bot.store import Turn
+from apps.support_bot.tables import Turn
 from apps.support_bot.training import (
     TrainOptions,
     checked_links,
