@@ -15,6 +15,7 @@ from shared.language import language
 from .escalation import UNJUDGED
 from .intents import INTENTS
 from .masking import mask_pii
+from .questions import separate_questions
 from .shop import KB_LANGUAGE_CHUNKS, kb_language
 
 if TYPE_CHECKING:
@@ -120,9 +121,15 @@ class AgentDesk:
         # subtle: "do you sell helmets?" was taught knowledge_base at one turn and oos at another, unsaid
         other = next((lesson for lesson in lessons if lesson.turn_id != turn_id and lesson.intent != intent
                       and _words(lesson.question) == _words(question)), None)
+        # subtle: "Where is my order? Also, can I pay by Klarna?" taught track_order taught the
+        # model that Klarna questions are tracking ones
+        several = separate_questions(question)
+        note = f"the same question is taught as {other.intent} at turn {other.turn_id}: `support unteach " \
+               f"{other.turn_id}` or teach it {intent} too" if other else \
+            f"the message asks {len(several)} questions, and the lesson teaches all of it as {intent}: " \
+            f"`support unteach {turn_id}` if only one of them is" if several else ""
         return {"turn_id": turn_id, "question": question, "intent": intent, "was": was, "lessons": len(lessons)} | (
-            {"note": f"the same question is taught as {other.intent} at turn {other.turn_id}: `support unteach "
-                     f"{other.turn_id}` or teach it {intent} too"} if other else {})
+            {"note": note} if note else {})
 
     def kb_language(self) -> str | None:
         """The knowledge base's language, which the bot reads (from the database: loads no model)."""

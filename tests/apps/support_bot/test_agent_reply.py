@@ -102,3 +102,12 @@ def test_the_queue_puts_customers_waiting_for_a_reply_first(bot) -> None:
     bot.ask("but who scored?", first.conversation_id)  # the customer writes again: the agent's turn
     again = next(t for t in bot.agents.handoffs() if t.id == first.ticket_id)
     assert again.waiting_since is not None and again.replied is None and bot.agents.waiting_count() == 2
+
+
+def test_teaching_a_message_of_two_questions_says_it_teaches_both_as_one(bot) -> None:
+    """"Where is my order? Also, can I pay by Klarna?" taught track_order taught the model that
+    Klarna questions are tracking ones, and nothing said so."""
+    asked = bot.ask("Where is my order? Also, can I change the delivery address?")
+    taught = bot.agents.teach(asked.turn_id, "track_order")
+    assert taught["note"] == ("the message asks 2 questions, and the lesson teaches all of it as track_order: "
+                              f"`support unteach {asked.turn_id}` if only one of them is")
