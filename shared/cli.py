@@ -362,8 +362,9 @@ def show(name: str, version: str | None = None, as_json: JsonFlag = False) -> No
         name = name.partition("@")[0]  # "toy@v1" names its version
         current, report = registry.current(name), export_report(registry.path(name, card["version"]))
         state = "current: it is what loads by name" if current == card["version"] else f"not current ({current} is)"
-        exported = "" if card.get("kind") not in TRANSFORMER_KINDS else f"; exported: {summary(report)}" if report \
-            else f"; not exported: torch serves it (`verticals models export {name}` measures the faster forms)"
+        transformer = card.get("kind", "classifier") in TRANSFORMER_KINDS
+        exported = "" if not transformer else f"; exported: {summary(report)}" if report else \
+            f"; not exported: torch serves it (`verticals models export {name}` measures the faster forms)"
         print(f"{name} {card['version']}: {state}{exported}", file=sys.stderr)
 
 

@@ -5,9 +5,23 @@ Each can be checked by hand, e.g. ``mrr([["a", "b"]], [{"b"}]) == 0.5``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
+
+
+def label_order(label: str) -> tuple:
+    """How labels are ordered (a classifier's outputs, its card, the per-class tables):
+    whole numbers as numbers, before words; words alphabetically; ties by the text, so the
+    order never depends on a set's ("7" before "007").
+
+    subtle: numeric labels came in text order, "0", "1", "10", "11", "2".
+
+    >>> sorted(["10", "2", "neg", "1", "--1"], key=label_order)
+    ['1', '2', '10', '--1', 'neg']
+    """
+    return (0, int(label), label) if re.fullmatch(r"-?\d+", label) else (1, 0, label)
 
 
 def classification_metrics(
@@ -28,7 +42,7 @@ def classification_metrics(
         raise ValueError(f"y_true and y_pred differ in length: {len(y_true)} vs {len(y_pred)}")
     seen = set(y_true) | set(y_pred)
     given = list(labels) if labels is not None else []
-    all_labels = given + sorted(seen - set(given))
+    all_labels = given + sorted(seen - set(given), key=label_order)
     index = {y: i for i, y in enumerate(all_labels)}
     confusion = np.zeros((len(all_labels), len(all_labels)), dtype=int)
     for t, p in zip(y_true, y_pred):

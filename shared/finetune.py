@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .augment import augment_rows
 from .data import LabelledText, check_labels_known, fingerprint, same_text, write_labelled
 from .errors import DataError, VerticalsError
-from .evaluate import classification_metrics
+from .evaluate import classification_metrics, label_order
 from .models import resolve_model
 from .one_way import encode_one_way
 from .probe import EmbeddingHead, pinned, probe_embedder
@@ -344,18 +344,6 @@ def _predict_logits(model, encode, texts, pairs, batch_size: int) -> np.ndarray:
             batch = encode([texts[i] for i in idx], [pairs[i] for i in idx] if pairs else None)
             out.append(model(**batch).logits.float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
-
-
-def label_order(label: str) -> tuple:
-    """How labels are ordered (the head's outputs, the card, the per-class tables): numbers as
-    numbers, before words; words alphabetically.
-
-    subtle: numeric labels came in text order, "0", "1", "10", "11", "2".
-
-    >>> sorted(["10", "2", "neg", "1"], key=label_order)
-    ['1', '2', '10', 'neg']
-    """
-    return (0, int(label), "") if label.lstrip("-").isdecimal() else (1, 0, label)
 
 
 def train_classifier(

@@ -390,7 +390,7 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
         tickers = f"; {a.tickers}" if isinstance(a.tickers, str) and a.tickers else ""
         typer.echo(f"[{a.id}] {a.published:%Y-%m-%d %H:%M} UTC {a.source}: {a.title} ({topic}; {label}{tickers})")
         if a.id in told:
-            typer.echo(f"    found as another source told it: {told[a.id]}")
+            typer.echo(f"    found as told by {told[a.id]}")
 
 
 def _rows_as_lines(frame: pd.DataFrame, as_json: bool, empty: str, key: str) -> bool:

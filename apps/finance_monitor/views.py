@@ -204,23 +204,25 @@ def _article_filters(topic: str | None, sentiment: str | None, source: str | Non
 
 
 def told_as(engine: Engine, article_ids: list[int], search: str) -> dict[int, str]:
-    """For stories whose own headline lacks ``search``: the other source's headline (or URL)
-    that has it, by which the search found them.
+    """For stories whose own headline lacks ``search``: ``"b: Regulator fines the bank"``, the
+    source and headline (or URL) of another telling that has it, by which the search found
+    them; the story's own URL is no other telling.
 
     subtle: `articles --search` listed a story under a headline without the searched word, and
     nothing said which source's headline had it."""
     if not article_ids or not search:
         return {}
     with session_scope(engine) as session:
-        rows = session.execute(select(ArticleUrl.article_id, ArticleUrl.url, UrlTitle.title)
+        rows = session.execute(select(ArticleUrl.article_id, ArticleUrl.source, ArticleUrl.url, UrlTitle.title)
+                               .join(Article, Article.id == ArticleUrl.article_id)
                                .outerjoin(UrlTitle, UrlTitle.url == ArticleUrl.url)
-                               .where(ArticleUrl.article_id.in_(article_ids),
+                               .where(ArticleUrl.article_id.in_(article_ids), ArticleUrl.url != Article.url,
                                       or_(ArticleUrl.url.icontains(search, autoescape=True),
                                           UrlTitle.title.icontains(search, autoescape=True)))
                                .order_by(ArticleUrl.seen_at)).all()
     found: dict[int, str] = {}
-    for article_id, url, title in rows:
-        found.setdefault(article_id, title if title and search.lower() in title.lower() else url)
+    for article_id, source, url, title in rows:
+        found.setdefault(article_id, f"{source}: {title if title and search.lower() in title.lower() else url}")
     return found
 
 

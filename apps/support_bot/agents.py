@@ -124,12 +124,12 @@ class AgentDesk:
         # subtle: "Where is my order? Also, can I pay by Klarna?" taught track_order taught the
         # model that Klarna questions are tracking ones
         several = separate_questions(question)
-        note = f"the same question is taught as {other.intent} at turn {other.turn_id}: `support unteach " \
-               f"{other.turn_id}` or teach it {intent} too" if other else \
-            f"the message asks {len(several)} questions, and the lesson teaches all of it as {intent}: " \
-            f"`support unteach {turn_id}` if only one of them is" if several else ""
+        notes = ([f"the same question is taught as {other.intent} at turn {other.turn_id}: `support unteach "
+                  f"{other.turn_id}` or teach it {intent} too"] if other else []) + (
+            [f"the message asks {len(several)} questions: the bot still answers each, but the next retrain learns "
+             f"all of it as {intent} (`support unteach {turn_id}` if only one of them is)"] if several else [])
         return {"turn_id": turn_id, "question": question, "intent": intent, "was": was, "lessons": len(lessons)} | (
-            {"note": note} if note else {})
+            {"note": "; ".join(notes)} if notes else {})
 
     def kb_language(self) -> str | None:
         """The knowledge base's language, which the bot reads (from the database: loads no model)."""
@@ -150,7 +150,7 @@ class AgentDesk:
         model, 0.36 sure of it, still left the question to search, which quoted the gift-card
         page again: the one question the owner corrected kept its wrong answer."""
         lessons = self.store.lessons()
-        if not lessons:
+        if not lessons or separate_questions(message):  # several questions: each is answered on its own
             return None
         asked = _words(mask_pii(message))
         return next((lesson.intent for lesson in reversed(lessons) if _words(lesson.question) == asked), None)

@@ -369,8 +369,9 @@ if CHAT_ONLY:  # the page customers get: no admin, agents' or model tabs
 # subtle: not in the tab's label: a label that changes is a new tab, and the page jumped to Chat;
 # and always a slot, empty or not: the line coming or going moved the tabs, which reopened on Chat
 waiting_line = st.empty()
-if waiting := service.agents.open_handoff_count():
-    waiting_line.caption(f"{count_of(waiting, 'open hand-off')} waiting for an agent: the Hand-offs tab")
+if opened := service.agents.open_handoff_count():  # the tab's own count: answered ones wait for the customer
+    waiting_line.caption(f"{count_of(opened, 'open hand-off')} ({service.agents.waiting_count()} waiting for an "
+                         "agent's reply): the Hand-offs tab")
 tabs = st.tabs(["Chat", "Admin", "Hand-offs", "Gaps", "Intent model"])
 for tab, page in zip(tabs, (chat, admin, handoffs, gaps, model), strict=True):
     with tab:

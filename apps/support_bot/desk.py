@@ -9,7 +9,7 @@ import streamlit as st
 from apps.support_bot.agents import MAX_REPLY_CHARS
 from apps.support_bot.service import SupportService
 from apps.support_bot.tables import when as _when
-from shared.errors import VerticalsError
+from shared.errors import VerticalsError, first_few
 from shared.ui import count_of, markdown_text
 
 HANDOFF_PAGE = 20  # open hand-offs drawn at a time
@@ -25,7 +25,8 @@ def handoffs(service: SupportService) -> None:
         getattr(st, flash[0])(flash[1])
     tickets = service.agents.handoffs(guesses=False)
     waiting = sum(t.waiting_since is not None for t in tickets)
-    st.fragment(queue_changes, run_every=QUEUE_POLL_S)(service, len(tickets), waiting)
+    st.fragment(queue_changes, run_every=QUEUE_POLL_S)(
+        service, {t.id for t in tickets}, {t.id for t in tickets if t.waiting_since is not None})
     if not tickets:
         st.info("No open hand-offs.")
         return
@@ -40,7 +41,7 @@ def handoffs(service: SupportService) -> None:
             st.markdown(f"**#{t.id}** · {turn} · opened {_when(t.created)} · {markdown_text(t.reason)}{sure}")
             if t.contact:  # unmasked for this ticket only: gone at its release
                 st.markdown(f"Reach the customer at: {markdown_text(t.contact)}")
-            st.caption(f"conversation {t.conversation_id} (`verticals support conversation` takes it)")
+            st.caption(f"conversation {t.conversation_id}")
             # subtle: the customer's own words; as Markdown they could show the agent an image
             # fetched from anywhere or a disguised link
             st.text(t.question)
@@ -54,14 +55,20 @@ def handoffs(service: SupportService) -> None:
             release.button("Release", key=f"release-{t.id}", on_click=_release, args=(service, t.id))
 
 
-def queue_changes(service: SupportService, shown: int, waiting: int) -> None:
+def queue_changes(service: SupportService, shown: set[int], waiting: set[int]) -> None:
     """Every ``QUEUE_POLL_S`` seconds, on its own (the tickets and the reply being typed stay as
-    they are): whether the open hand-offs, and those waiting for a reply, are still as ``shown``,
-    and a way to see them (a customer writing again after a reply changes the second count)."""
-    now, now_waiting = service.agents.open_handoff_count(), service.agents.waiting_count()
-    if (now, now_waiting) != (shown, waiting):
-        st.info(f"The queue has changed: {count_of(now, 'open hand-off')}, {now_waiting} waiting for a reply "
-                f"(this page shows {shown} and {waiting}).")
+    they are): which tickets came, went, or have their customer waiting again since the page
+    showed ``shown`` (``waiting`` of them waiting for a reply), and a way to see them.
+
+    subtle: it had said only "7 open hand-offs, 7 waiting for a reply (this page shows 7 and
+    6)": the agent could not tell which customer had written again."""
+    tickets = service.agents.handoffs(guesses=False)
+    now = {t.id for t in tickets}
+    again = {t.id for t in tickets if t.waiting_since is not None} - waiting - (now - shown)
+    changes = [f"#{i} new" for i in sorted(now - shown)] + [f"#{i} closed" for i in sorted(shown - now)] + \
+        [f"#{i}: the customer wrote again" for i in sorted(again)]
+    if changes:
+        st.info(f"The queue has changed: {first_few(changes, shown=5)}.")
         if st.button("Show the queue as it is now", key="queue-refresh"):
             st.rerun()
 

@@ -294,9 +294,11 @@ class SupportService:
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)
-        elif not is_follow_up(message) and (taught := self.agents.taught_intent(message)):
+        elif (taught := self.agents.taught_intent(message)) and not (is_follow_up(message) and self._earlier(cid)):
             # a follow-up ("how much is it?") means what its conversation asked before: a lesson
-            # on one would answer every later one with the same template
+            # on one would answer every later one with the same template. subtle: only where
+            # there is a before: "can one of your mechanics look at it", taught and asked again
+            # in a new chat, read as a follow-up ("one", "it") and was handed off again
             answer = self._as_taught(taught, message, cid)
         elif (written := language(message)) not in (None, self.shop.language) and self.shop.language:
             # before the speller, which reads another language's words as typos of the shop's

@@ -219,7 +219,8 @@ def test_split_notes_name_shared_texts_and_missing_labels() -> None:
 
 
 def test_numeric_labels_are_ordered_as_numbers():
-    from shared.finetune import label_order
+    from shared.evaluate import label_order
 
     assert sorted(["0", "1", "10", "11", "2", "-1"], key=label_order) == ["-1", "0", "1", "2", "10", "11"]
     assert sorted(["pos", "²", "neg"], key=label_order) == ["neg", "pos", "²"]  # a superscript is no number
+    assert sorted(["007", "7", "-0", "0"], key=label_order) == ["-0", "0", "007", "7"]  # ties by the text

@@ -187,7 +187,7 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
     assert any_case.stdout.splitlines() == ["[7] 2026-03-02 09:30 UTC a: Bank fined (Macro; negative -0.91)"]
     searched = runner.invoke(app, ["articles", "--search", "regulator", "--config", str(path)])  # says which source
     assert searched.stdout.splitlines() == ["[7] 2026-03-02 09:30 UTC a: Bank fined (Macro; negative -0.91)",
-                                            "    found as another source told it: Regulator fines the bank"]
+                                            "    found as told by b: Regulator fines the bank"]
     elsewhere = runner.invoke(app, ["articles", "--source", "nope", "--config", str(path)])
     assert elsewhere.stdout == "no articles match (no article came from a source 'nope'; sources: a)\n"
     typo = runner.invoke(app, ["articles", "--sentiment", "bad", "--config", str(path)])

@@ -84,8 +84,9 @@ def test_bad_sources_are_recorded_and_the_good_ones_go_on(home, server, models) 
     assert [(o["source"], o["title"]) for o in article(service.engine, story.id)["also"]] == [
         ("b.xml", f"Report: {STORY}, sources say"), ("c.xml", None)]
     assert articles_frame(service.engine, search="sources say")["id"].tolist() == [story.id]
-    assert told_as(service.engine, [story.id], "SOURCES say") == {story.id: f"Report: {STORY}, sources say"}
-    assert told_as(service.engine, [story.id], "third.test") == {story.id: "http://third.test/x"}
+    assert told_as(service.engine, [story.id], "SOURCES say") == {story.id: f"b.xml: Report: {STORY}, sources say"}
+    assert told_as(service.engine, [story.id], "third.test") == {story.id: "c.xml: http://third.test/x"}
+    assert told_as(service.engine, [story.id], "news.test/a") == {}  # the story's own URL is no other telling
     health = health_frame(service.engine).set_index("source")
     assert health.loc["500", "last_error"] == "server error HTTP 500"
     assert "timed out" in health.loc["hang", "last_error"]

@@ -85,7 +85,7 @@ def test_handoff_queue_and_release(bot_home: Path) -> None:
     at = _app()
     at.chat_input[0].set_value("who won the football match yesterday?").run()
     assert any("not sure" in m.value for m in at.markdown)
-    assert "1 open hand-off waiting for an agent: the Hand-offs tab" in [c.value for c in at.caption]
+    assert "1 open hand-off (1 waiting for an agent's reply): the Hand-offs tab" in [c.value for c in at.caption]
     assert [t.label for t in at.tabs][2] == "Hand-offs"  # a label that changed was a new tab: back to Chat
     assert "Something else to ask meanwhile? Press New conversation." in [c.value for c in at.caption]
     where = _tabs_slot(at)

@@ -699,6 +699,9 @@ def test_a_taught_question_is_answered_as_taught_at_once(bot: SupportService) ->
     bot.agents.teach(asked.turn_id, "warranty_claim")
     again = bot.ask("do you repair E-bikes")  # the same words, another case and no question mark
     assert (again.kind, again.intent, again.confidence) == (AnswerKind.TEMPLATE, "warranty_claim", 1.0)
+    gears = bot.ask("the gears keep clicking, can one of your mechanics look at it")  # reads as a follow-up
+    bot.agents.teach(gears.turn_id, "warranty_claim")
+    assert bot.ask("the gears keep clicking, can one of your mechanics look at it").intent == "warranty_claim"
     moon = bot.ask("Tell me about the moon")
     bot.agents.teach(moon.turn_id, "oos")
     assert bot.ask("tell me about the MOON!").reason == "taught as oos: not answered"
