@@ -84,7 +84,8 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
         setattr(article, field, value)
         if field == "sentiment":
             article.sentiment_score = LABEL_SCORES[value]
-        return Change(article_id, field, before, value, _alert_note(session, article) if field == "sentiment" else "")
+        note = _alert_note(session, article) if field == "sentiment" and before != value else ""
+        return Change(article_id, field, before, value, note)
 
 
 def _alert_note(session: Session, article: Article) -> str:
@@ -94,18 +95,21 @@ def _alert_note(session: Session, article: Article) -> str:
 
     subtle: an analyst corrected a driver of an open alert to neutral (or added a negative
     inside its window), and nothing said the alert kept the counts it was raised with."""
-    keys = {f"topic:{article.topic}"} | {f"ticker:{t}" for t in article.ticker_list()}
-    open_alerts = session.scalars(select(AlertRow).where(AlertRow.acknowledged_at.is_(None),
-                                                         AlertRow.key.in_(keys)).order_by(AlertRow.id)).all()
+    open_alerts = session.scalars(select(AlertRow).where(AlertRow.acknowledged_at.is_(None))
+                                  .order_by(AlertRow.id)).all()
+    # by its drivers, whatever the article's keys are now (a topic corrected in the same call)
     drove = [a for a in open_alerts if article.id in a.driver_ids()]
     if drove and article.sentiment != "negative":
         return "; ".join(f"open alert #{a.id} ({a.key}) counted it among its {a.negatives} negative headlines and "
-                         f"stands as raised: `verticals finance alerts ack {a.id}` if it no longer holds"
-                         for a in drove)
-    inside = [a for a in open_alerts if a.window_start <= article.published < a.window_end and a not in drove]
-    if inside and article.sentiment == "negative":
+                         f"stands until news lands in its window again: `verticals finance alerts ack {a.id}` if "
+                         "it no longer holds" for a in drove)
+    keys = {f"topic:{article.topic}"} | {f"ticker:{t}" for t in article.ticker_list()}
+    inside = [a for a in open_alerts if a.key in keys and a.window_start <= article.published < a.window_end
+              and a not in drove]
+    if inside and article.sentiment == "negative" and article.classified_at is not None:
         return "; ".join(f"it falls in open alert #{a.id}'s window ({a.key}), which keeps the {a.negatives} negative "
-                         "headlines it was raised with; the trends count it now" for a in inside)
+                         "headlines it was raised with until news lands there again; the trends count it now"
+                         for a in inside)
     return ""
 
 

@@ -797,10 +797,11 @@ def test_corrections_alone_leave_an_alert_as_it_was_raised(home) -> None:
             min(raised_with))
     added = service.correct(positive, "sentiment", "negative")  # the analyst is told what each means for it
     assert added.note == (f"it falls in open alert #{alert_id}'s window (topic:Macro), which keeps the 6 negative "
-                          "headlines it was raised with; the trends count it now")
+                          "headlines it was raised with until news lands there again; the trends count it now")
     taken = service.correct(negative, "sentiment", "neutral")
     assert taken.note == (f"open alert #{alert_id} (topic:Macro) counted it among its 6 negative headlines and stands "
-                          f"as raised: `verticals finance alerts ack {alert_id}` if it no longer holds")
+                          f"until news lands in its window again: `verticals finance alerts ack {alert_id}` if it no "
+                          "longer holds")
     assert service.correct(negative, "topic", "Earnings").note == ""
     assert service.check_alerts() == []
     [alert] = alerts(service.engine)
