@@ -49,14 +49,17 @@ def asks_for_person(message: str) -> bool:
 # order separately?", "can I return it if I'm not happy with it?", "I ripped off the label",
 # "how do you protect my card from fraud?", "can my solicitor sign for it?")
 _COMPLAINT = re.compile(
-    r"\b(?:(?:was|were|been|got|you|they|you've|i've|have|has)\s+(?:\w+\s+)?(?:charged|billed)\s+(?:me\s+|us\s+)?"
-    r"(?:twice|two\s+times|double)|double[-\s]?(?:charged|billed)|(?:took|taken|charged)\s+(?:my\s+)?"
-    r"(?:payment|money)\s+twice|charge-?backs?|"
+    r"\b(?:(?:was|were|been|got|get|you|they|you've|i've|have|has|^)\s*(?:\w+\s+)?(?:charged|billed)\s+"
+    r"(?:\w+\s+){0,3}?(?:twice|two\s+times|double)|double[-\s]?(?:charged|billed)|(?:took|taken|charged)\s+"
+    r"(?:my\s+)?(?:payment|money)\s+twice|charge-?backs?(?!\s+(?:policy|procedure|process))|"
     r"dispute\s+(?:the|this|a|my)\s+(?:charge|payment|transaction)|scam(?:med|mers?)?|"
     r"fraudulent|(?:is|was|it's|that's)\s+(?:a\s+|pure\s+|total\s+)?fraud|"
     r"(?:a|total|complete|what\s+a)\s+rip[-\s]?off|ripoff|ripped\s+(?:me|us)\s+off|"
-    r"(?:call|contact|get|involve|speak\s+to|talk\s+to|hear\s+from)\s+(?:my|a|our)\s+(?:lawyers?|solicitors?|attorney)|"
-    r"legal\s+action|(?:sue|suing)\s+you|take\s+you\s+to\s+(?:court|small\s+claims)|"
+    r"(?:call(?:ing)?|contact(?:ing)?|get|involve|speak\s+to|talk\s+to|hear\s+from)\s+(?:my|a|our)\s+"
+    r"(?:lawyers?|solicitors?|attorney)|"
+    r"(?:take|taking|start|starting)\s+legal\s+action(?!\s+against\s+(?:the|a|another)\b)|(?:sue|suing)\s+you|(?:going\s+to|gonna|i'll|will)\s+sue|"
+    r"tak(?:e|ing)\s+you\s+to\s+(?:court|small\s+claims)|"
+    r"(?:i'm|i\s+am|we're|we\s+are)\s+(?:\w+\s+)?(?:not\s+happy|unhappy|dissatisfied|disappointed)\s+with|"
     r"(?:report(?:ing)?\s+you|go(?:ing)?|complain(?:ing)?)\s+to\s+(?:the\s+)?(?:trading\s+standards|ombudsman|"
     r"consumer\s+protection)|unacceptable|disgrac(?:e|eful)|disgust(?:ed|ing)|outrage(?:d|ous)|furious|livid|fed\s+up|"
     r"worst\s+(?:shop|store|company|service|experience|customer\s+(?:service|support))|"
@@ -71,6 +74,11 @@ COMPLAINT_TEXT = ("I'm sorry about this. I've passed it to a colleague (ticket #
 UNJUDGED = {PERSON_REASON: PERSON_TEXT, COMPLAINT_REASON: COMPLAINT_TEXT}
 
 
+# a clause that asks what would happen: "what should I do if I was charged twice?", "what is the
+# returns policy for unacceptable items?"
+_WHAT_IF = re.compile(r"\b(?:if|whether|in\s+case|what\s+happens|policy)\b", re.I)
+
+
 def complaint(message: str) -> str | None:
     """The words that make a message a complaint or a payment dispute, which a person answers,
     else None: a template or a passage told an angry customer how refunds work.
@@ -82,5 +90,9 @@ def complaint(message: str) -> str | None:
     >>> complaint("I was charged twice, this is unacceptable!"), complaint("How do I fix squeaky brakes?")
     ('was charged twice', None)
     """
-    found = _COMPLAINT.search(message.replace("\u2019", "'"))
-    return found.group(0) if found else None
+    text = message.replace("\u2019", "'")
+    for found in _COMPLAINT.finditer(text):
+        clause = re.split(r"[.!?;]", text[:found.start()])[-1]
+        if not _WHAT_IF.search(clause):
+            return found.group(0)
+    return None
