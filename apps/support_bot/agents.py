@@ -13,6 +13,7 @@ from shared.errors import VerticalsError
 from shared.language import language
 
 from .escalation import UNJUDGED
+from .handoff import was_judged
 from .intents import INTENTS
 from .masking import mask_pii
 from .questions import separate_questions
@@ -54,9 +55,9 @@ class AgentDesk:
         return sum(t.waiting_since is not None for t in self.store.with_waits(self.store.tickets("open")))
 
     def guessed(self, tickets: list) -> list:
-        """``tickets`` with the bot's intent and confidence at the hand-off; none for a request
-        for a person or a complaint, which the bot did not judge."""
-        return [replace(t, confidence=None) if t.reason.split("; then ")[0] in UNJUDGED else t
+        """``tickets`` with the bot's intent and confidence at the hand-off; none where the bot did
+        not judge the message (:func:`.handoff.was_judged`)."""
+        return [replace(t, confidence=None) if not was_judged(t.reason) else t
                 for t in self.store.with_guesses(tickets)]
 
     def open_handoff_count(self) -> int:

@@ -13,6 +13,7 @@ import streamlit as st
 from apps.support_bot.answer import Citation
 from apps.support_bot.desk import KIND_WORDS, gaps, handoffs
 from apps.support_bot.escalation import UNJUDGED
+from apps.support_bot.handoff import was_judged
 from apps.support_bot.knowledge import KB_SUFFIXES
 from apps.support_bot.service import BotSettings, SupportService, serving_stamp, unlinked_note
 from shared import atomic_write_bytes, get_settings
@@ -62,7 +63,7 @@ def show_answer(message: dict, service: SupportService) -> None:
         if votable:
             vote_buttons(service, turn, message.get("feedback"))
         return
-    judged = message["kind"] in ("template", "grounded", "handoff") and message.get("reason") not in UNJUDGED
+    judged = message["kind"] in ("template", "grounded", "handoff") and was_judged(message.get("reason") or "")
     # a request for a person, a complaint, a greeting or a wait was not judged: no confidence to show
     st.caption(KIND_WORDS.get(message["kind"], message["kind"])
                + (f" · confidence {message['confidence']:.2f}" if judged else ""))

@@ -5,7 +5,26 @@ the two readings of an intent decision the answer path asks for (:func:`confiden
 from __future__ import annotations
 
 from .answer import Answer, AnswerKind
+from .escalation import UNJUDGED
 from .intents import IntentDecision, Status
+
+NOT_READ = ": not answered"  # ends the reason of a hand-off of a message the bot did not read
+
+
+def was_judged(reason: str) -> bool:
+    """Whether the bot judged the hand-off with this reason, so that its confidence means
+    something: not a request for a person or a complaint, nor a message it did not read (another
+    language, a name the shop never uses, a question taught out of scope).
+
+    subtle: those showed "confidence 0.00" in the agents' queue: noise about a message no model read.
+
+    >>> was_judged("no confident intent, and nothing in the knowledge base matched")
+    True
+    >>> was_judged("written in German; the bot reads English only: not answered; then asked for a person")
+    False
+    """
+    first = reason.split("; then ")[0]
+    return first not in UNJUDGED and not first.endswith(NOT_READ)
 
 
 def confident(decision: IntentDecision | None) -> bool:

@@ -32,7 +32,7 @@ from .answer import (
     without_repeats,
 )
 from .escalation import COMPLAINT_REASON, PERSON_REASON, UNJUDGED, asks_for_person, complaint
-from .handoff import confident, handoff, listed, named_intent
+from .handoff import NOT_READ, confident, handoff, listed, named_intent
 from .intents import INTENTS, IntentDecision, IntentModel, Status
 from .knowledge import keep_ids, load_kb
 from .masking import contacts
@@ -302,8 +302,7 @@ class SupportService:
             answer = self._as_taught(taught, message, cid)
         elif (written := language(message)) not in (None, self.shop.language) and self.shop.language:
             # before the speller, which reads another language's words as typos of the shop's
-            answer = handoff(None, reason=f"written in {written}; the bot reads {self.shop.language} only: "
-                                          "not answered")
+            answer = handoff(None, reason=f"written in {written}; the bot reads {self.shop.language} only{NOT_READ}")
         else:
             answer = self._answer_questions(message, cid)
         return self._record(cid, message, answer, notice)
@@ -313,7 +312,7 @@ class SupportService:
         intent's template, a hand-off for out of scope; the knowledge base's label, or an intent
         without a template, is searched as any question."""
         if self.intents is not None and intent == self.intents.thresholds.oos_label:
-            return handoff(None, reason=f"taught as {intent}: not answered")
+            return handoff(None, reason=f"taught as {intent}{NOT_READ}")
         chunks = self.retriever.document_chunks(self.bot.templates.get(intent, ""))
         return template_answer(chunks, 1.0, intent) if chunks else self._answer_questions(message, cid)
 
@@ -327,7 +326,7 @@ class SupportService:
         whole = self.speller.correct(message)
         if names := self.shop.unknown_names(whole):
             return handoff(None, reason=f"names {listed(names)}, which neither the knowledge base nor the "
-                                        "intent examples mention: not answered")
+                                        f"intent examples mention{NOT_READ}")
         asked = focus(message)
         if questions := separate_questions(asked):  # "Where is my order? Also, can I change the address?"
             answers = [self._answer(self.speller.correct(q), cid) for q in questions]

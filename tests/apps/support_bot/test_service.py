@@ -101,6 +101,7 @@ def test_a_message_in_another_language_is_handed_off_saying_so(bot: SupportServi
     assert german.kind is AnswerKind.HANDOFF
     [ticket] = [t for t in bot.agents.handoffs() if t.id == german.ticket_id]
     assert ticket.reason == "written in German; the bot reads English only: not answered"
+    assert ticket.confidence is None  # no model read it: no "confidence 0.00" in the queue
     # told in German first, then in the shop's English; not "I'm not sure I can answer that correctly"
     assert german.text.startswith(f"Nachrichten in dieser Sprache kann ich nicht selbst beantworten. Ich habe Ihre "
                                   f"Nachricht an einen Kollegen weitergegeben (Ticket #{german.ticket_id})")
