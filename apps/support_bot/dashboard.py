@@ -64,7 +64,7 @@ def show_answer(message: dict, service: SupportService) -> None:
             vote_buttons(service, turn, message.get("feedback"))
         return
     judged = message["kind"] in ("template", "grounded", "handoff") and was_judged(message.get("reason") or "")
-    # a request for a person, a complaint, a greeting or a wait was not judged: no confidence to show
+    # a request for a person, a complaint, a message no model read, a greeting or a wait: no confidence
     st.caption(KIND_WORDS.get(message["kind"], message["kind"])
                + (f" · confidence {message['confidence']:.2f}" if judged else ""))
     if votable:
