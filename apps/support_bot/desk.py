@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import streamlit as st
 
@@ -36,7 +38,8 @@ def handoffs(service: SupportService) -> None:
         with st.container(border=True):
             guess = f"the bot's guess: {markdown_text(t.intent)}, " if t.intent else ""
             sure = f" · {guess}confidence {t.confidence:.2f}" if t.confidence is not None else ""
-            turn = f"waiting for a reply since {_when(t.waiting_since)}" if t.waiting_since else \
+            turn = f"waiting for a reply since {_when(t.waiting_since)} ({waited(t.waiting_since)})" \
+                if t.waiting_since else \
                 f"answered {_when(t.replied)}: the customer's turn"
             st.markdown(f"**#{t.id}** · {turn} · opened {_when(t.created)} · {markdown_text(t.reason)}{sure}")
             if t.contact:  # unmasked for this ticket only: gone at its release
@@ -53,6 +56,26 @@ def handoffs(service: SupportService) -> None:
             both.button("Send and release", key=f"send-release-{t.id}", on_click=_reply,
                         args=(service, t.id, True))
             release.button("Release", key=f"release-{t.id}", on_click=_release, args=(service, t.id))
+
+
+def waited(stamp: str, now: datetime | None = None) -> str:
+    """How long ago a stored ISO time was, as an agent reads a wait: ``"just now"``, ``"7 min"``,
+    ``"2 h 5 min"``, ``"3 days"``.
+
+    subtle: every ticket showed only "since 2026-12-06 00:02 UTC": to the minute, and all of them
+    looked equally old.
+
+    >>> waited("2026-12-06T00:02:00+00:00", datetime(2026, 12, 6, 2, 7, tzinfo=UTC))
+    '2 h 5 min'
+    """
+    minutes = int(((now or datetime.now(UTC)) - datetime.fromisoformat(stamp)).total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60} min"
+    return f"{minutes // (24 * 60)} days"
 
 
 def queue_changes(service: SupportService, shown: set[int], waiting: set[int]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,8 @@ def test_handoff_queue_and_release(bot_home: Path) -> None:
     assert "Something else to ask meanwhile? Press New conversation." in [c.value for c in at.caption]
     where = _tabs_slot(at)
     # whose turn it is: the ticket's line and the queue's caption
-    assert any(m.value.startswith("**#1** · waiting for a reply since 20") for m in at.markdown)
+    assert any(re.match(r"\*\*#1\*\* · waiting for a reply since 20\S+ \d\d:\d\d UTC \((just now|\d+ min)\)", m.value)
+               for m in at.markdown)  # how long, besides since when
     assert "1 open hand-off: 1 waiting for a reply (the longest wait first), 0 answered, waiting for the " \
            "customer." in [c.value for c in at.caption]
     _button(at, "Release").click().run()
@@ -395,3 +397,14 @@ def test_open_hand_offs_are_drawn_a_page_at_a_time(bot_home: Path) -> None:
     at.run()
     assert not at.exception, at.exception
     assert len([b for b in at.button if b.label == "Release"]) == 5
+
+
+def test_a_wait_reads_as_agents_count_it() -> None:
+    from datetime import UTC, datetime
+
+    from apps.support_bot.desk import waited
+
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    assert [waited(stamp, now) for stamp in ("2026-12-06T11:59:30+00:00", "2026-12-06T11:53:00+00:00",
+                                             "2026-12-05T09:00:00+00:00", "2026-12-01T12:00:00+00:00")] == \
+        ["just now", "7 min", "27 h 0 min", "5 days"]
