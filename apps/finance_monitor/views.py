@@ -195,8 +195,7 @@ def _article_filters(topic: str | None, sentiment: str | None, source: str | Non
     if search:  # subtle: a user's "%" or "_" is a character to find, not a wildcard (autoescape)
         # a story told under other headlines and URLs is found by each of them
         told = (select(ArticleUrl.article_id).outerjoin(UrlTitle, UrlTitle.url == ArticleUrl.url)
-                .where(or_(ArticleUrl.url.icontains(search, autoescape=True),
-                           UrlTitle.title.icontains(search, autoescape=True))))
+                .where(_telling_has(search)))
         clauses.append(or_(*(column.icontains(search, autoescape=True)
                              for column in (Article.title, Article.text, Article.tickers)),
                            Article.id.in_(told)))
@@ -217,13 +216,18 @@ def told_as(engine: Engine, article_ids: list[int], search: str) -> dict[int, st
                                .join(Article, Article.id == ArticleUrl.article_id)
                                .outerjoin(UrlTitle, UrlTitle.url == ArticleUrl.url)
                                .where(ArticleUrl.article_id.in_(article_ids), ArticleUrl.url != Article.url,
-                                      or_(ArticleUrl.url.icontains(search, autoescape=True),
-                                          UrlTitle.title.icontains(search, autoescape=True)))
+                                      _telling_has(search))
                                .order_by(ArticleUrl.seen_at)).all()
     found: dict[int, str] = {}
     for article_id, source, url, title in rows:
         found.setdefault(article_id, f"{source}: {title if title and search.lower() in title.lower() else url}")
     return found
+
+
+def _telling_has(search: str) -> ColumnElement[bool]:
+    """A telling of a story (a URL, and its own headline where it had one) holds ``search``:
+    literal, any case. Rows of ``ArticleUrl`` outer-joined to ``UrlTitle``."""
+    return or_(ArticleUrl.url.icontains(search, autoescape=True), UrlTitle.title.icontains(search, autoescape=True))
 
 
 def count_articles(engine: Engine, topic: str | None = None, sentiment: str | None = None,
