@@ -66,28 +66,35 @@ class Shop:
         """The names in ``message`` the shop's texts never use (:mod:`.names`)."""
         return [] if self.words is None else unknown_names(message, self.words, self.speller.word)
 
-    def unaddressed(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
-        """The words of ``message`` the shop's texts never use and no word of the answer's quotes
-        or titles comes near (search cosine under ``ADDRESSED``, by ``encode``): what the answer
-        does not speak to. Checked only below ``SURE_MATCH``. subtle: search finds the nearest
-        passage for anything near the shop's trade: "Do you do gift wrapping?" was answered with
-        how to redeem a gift card, "Can I bring my dog into the store?" with Click & Collect.
+    def unused_words(self, message: str) -> list[str]:
+        """The words of a short ``message`` the shop's texts never use (plurals folded), courtesy
+        words and names inside a sentence left out; none in a long one.
 
         Only a short question is checked (``CHECKED_WORDS`` besides stop words): in a story most words
         are none the shop uses ("basically", "annoyed"), and capitalised ones are names, the
         names rule's (a person's are no subject: "Jane Doe here, my order ...")."""
         known = self.words
-        if known is None or answer.confidence >= SURE_MATCH or len(tokenize(message)) > CHECKED_WORDS:
+        if known is None or len(tokenize(message)) > CHECKED_WORDS:
             return []
         named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", message)}  # inside a sentence
-        unknown = [w for w in dict.fromkeys(tokenize(mask_pii(message)))  # no piece of an address in the reason
-                   if w.isalpha() and w not in COURTESY_WORDS and w not in named and singular(w) not in known]
+        return [w for w in dict.fromkeys(tokenize(mask_pii(message)))  # no piece of an address in the reason
+                if w.isalpha() and w not in COURTESY_WORDS and w not in named and singular(w) not in known]
+
+    def unaddressed(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
+        """The words of ``message`` the shop's texts never use (:meth:`unused_words`) and no word of
+        the answer's quotes or titles comes near (search cosine under ``ADDRESSED``, by ``encode``):
+        what the answer does not speak to. Checked only below ``SURE_MATCH``. subtle: search finds
+        the nearest passage for anything near the shop's trade: "Do you do gift wrapping?" was
+        answered with how to redeem a gift card, "Can I bring my dog into the store?" with Click &
+        Collect."""
+        if answer.confidence >= SURE_MATCH:
+            return []
+        unknown = self.unused_words(message)
         said = sorted({w for c in answer.citations for w in tokenize(f"{c.title} {c.quote}") if w.isalpha()})
         if not unknown or not said:
             return []
         nearest = (encode(unknown) @ encode(said).T).max(axis=1)
         return [word for word, cosine in zip(unknown, nearest, strict=True) if cosine < ADDRESSED]
-
 
 def _speller(retriever: Retriever, texts: list[str]) -> Speller:
     """Typo correction over ``texts``' words; the search embedder's word list marks the other

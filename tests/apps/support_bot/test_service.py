@@ -353,6 +353,20 @@ def test_a_name_the_shop_never_mentions_is_handed_off_unanswered(bot: SupportSer
     assert bot.ask("Can I pay with PayPal?").kind is not AnswerKind.HANDOFF  # the KB names it
 
 
+def test_an_out_of_scope_verdict_on_words_the_shop_never_uses_is_handed_off_unsearched(
+        bot: SupportService, monkeypatch: pytest.MonkeyPatch) -> None:
+    from apps.support_bot.intents import IntentDecision, Status
+
+    unsure_oos = IntentDecision("oos", 0.6, 0.3, Status.OOS)  # out of scope, not surely
+    monkeypatch.setattr(bot, "_decide", lambda *args: unsure_oos)
+    gym = bot.ask("can I cancel my gym membership")  # search alone finds the cancel FAQ
+    assert gym.kind is AnswerKind.HANDOFF and not gym.citations
+    reason = next(t for t in bot.agents.handoffs() if t.id == gym.ticket_id).reason
+    assert reason == ("out of scope (p 0.60), and asks about gym and membership, which the knowledge base never "
+                      "mentions: not searched")
+    assert bot.ask("can I cancel my order?").kind is not AnswerKind.HANDOFF  # every word the shop's own: searched
+
+
 def test_a_complaint_is_handed_to_a_person(bot: SupportService) -> None:
     """"I was charged twice for my order, this is unacceptable!" was answered with the pick-up page."""
     angry = bot.ask("I was charged twice for my order and nobody answers my emails, this is unacceptable!")
