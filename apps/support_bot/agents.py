@@ -16,6 +16,7 @@ from .escalation import UNJUDGED
 from .handoff import was_judged
 from .intents import INTENTS
 from .masking import mask_pii
+from .other_languages import released_text
 from .questions import separate_questions
 from .shop import KB_LANGUAGE_CHUNKS, kb_language
 
@@ -64,7 +65,13 @@ class AgentDesk:
         return self.store.open_ticket_count()
 
     def release(self, ticket_id: int) -> str:
-        return self.store.release(ticket_id)
+        """Close a hand-off ticket; returns its conversation. Where the bot answers the
+        conversation again (no other ticket of it open), its chat says so in the customer's
+        language, asking them to write again what no reply answered (:meth:`unanswered`).
+
+        subtle: the customer's chat still said a colleague would reply, and their next message
+        was answered by the bot."""
+        return self.store.release(ticket_id, self._released_notice(self.store.conversation_of(ticket_id)))
 
     def unanswered(self, conversation_id: str) -> list[str]:
         """What the customer wrote while waiting since the last hand-off or agent reply (masked,
@@ -88,7 +95,15 @@ class AgentDesk:
         if len(text.strip()) > MAX_REPLY_CHARS:
             raise VerticalsError(f"the reply to ticket {ticket_id} has {len(text.strip()):,} characters: keep it "
                                  f"to {MAX_REPLY_CHARS:,} at most (link a help page for the details)")
-        return self.store.add_agent_reply(ticket_id, text.strip(), release)
+        notice = self._released_notice(self.store.conversation_of(ticket_id), replied=True) if release else ""
+        return self.store.add_agent_reply(ticket_id, text.strip(), release, notice)
+
+    def _released_notice(self, conversation_id: str, replied: bool = False) -> str:
+        """What the customer's chat says at a release (:func:`.other_languages.released_text`),
+        in the language of what they wrote; ``replied``: the agent's reply comes with it."""
+        questions = " ".join(t.question for t in self.service.conversation(conversation_id) if t.question)
+        left = not replied and bool(self.unanswered(conversation_id))
+        return released_text(language(questions), self.kb_language(), unanswered=left)
 
     def gaps(self, limit: int = 50) -> list:
         """Questions the bot could not answer or users down-voted, less requests for a person

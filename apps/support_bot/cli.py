@@ -103,17 +103,18 @@ def ask(
     if conversation and not service.has_conversation(conversation):
         raise VerticalsError(f"no conversation {conversation!r}: check the id printed after an "
                              "answer, or leave out --conversation to start a new one")
-    # an agent's replies since the customer's last message, which the chat shows as they come
-    replied = list(takewhile(lambda t: t.kind == "agent", reversed(service.conversation(conversation))))[::-1] \
-        if conversation else []
+    # an agent's replies (and a release) since the customer's last message, which the chat shows as they come
+    replied = list(takewhile(lambda t: t.kind in ("agent", "released"),
+                             reversed(service.conversation(conversation))))[::-1] if conversation else []
     answer = service.ask(message, conversation)
     if answer.kind == "invalid":  # empty, or no word: nothing was stored
         raise VerticalsError(f"nothing asked: {answer.text[0].lower()}{answer.text[1:]}")
     if as_json:
-        print(json.dumps(answer.to_dict() | {"agent_replies": [t.answer for t in replied]}))
+        print(json.dumps(answer.to_dict() | {"agent_replies": [t.answer for t in replied if t.kind == "agent"],
+                                             "released": [t.answer for t in replied if t.kind == "released"]}))
         return
     for turn in replied:
-        print(f"(a colleague replied) {turn.answer}")
+        print(f"(a colleague replied) {turn.answer}" if turn.kind == "agent" else f"(handed back) {turn.answer}")
     if answer.notice:
         print(answer.notice, file=sys.stderr)
     print(answer.text)
@@ -161,7 +162,8 @@ def release(ticket_id: int, as_json: JsonFlag = False) -> None:
     if left and not as_json:
         them = "it" if len(left) == 1 else f"them ({len(left)})"
         typer.echo(f"note: no reply answered what the customer wrote while waiting (the last: “{left[-1][:80]}”); "
-                   f"the bot will not answer {them} by itself", err=True)
+                   f"the bot will not answer {them} by itself: the customer's chat asks them to write it again",
+                   err=True)
 
 
 @app.command()

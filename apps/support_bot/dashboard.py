@@ -23,6 +23,7 @@ from shared.ui import count_of, markdown_text, page_title, show_model_card
 SAFE_IN_LINK = ":/?#@$&'*+,;=%~-._"  # kept as they are in a link's address; the rest is percent-encoded
 CHAT_ONLY = os.environ.get("VERTICALS_SUPPORT_CHAT_ONLY") == "1"  # `support dashboard --chat-only`
 REPLY_POLL_S = 5  # how often a handed-off chat looks for an agent's reply
+STAFF_KINDS = ("agent", "released")  # turns the support team's actions store: no question of the customer's
 
 
 @st.cache_resource(show_spinner="Loading the support bot…", max_entries=1)
@@ -95,11 +96,14 @@ def _vote(service: SupportService, turn: int, key: str) -> None:
 
 
 def with_agent_replies(messages: list[dict], turns: list) -> list[dict]:
-    """The chat's messages with the agents' stored replies slotted in by turn id (a reply comes
-    after the turns stored before it); the vote stored for a turn rides along as ``feedback``:
+    """The chat's messages with the agents' stored replies and releases (``STAFF_KINDS``) slotted
+    in by turn id (a reply comes after the turns stored before it); the vote stored for a turn
+    rides along as ``feedback``:
     messages of turns 1 and 3 + stored agent turn 2 -> user 1, bot 1, agent 2, user 3, bot 3.
     """
-    replies = [{"role": "agent", "text": t.answer, "turn_id": t.id} for t in turns if t.kind == "agent"]
+    replies = [{"role": "agent", "text": t.answer, "turn_id": t.id} if t.kind == "agent" else
+               {"role": "assistant", "text": t.answer, "kind": t.kind, "turn_id": t.id, "confidence": 1.0}
+               for t in turns if t.kind in STAFF_KINDS]
     votes = {t.id: t.feedback for t in turns}
     merged: list[dict] = []
     for message in messages:
@@ -110,9 +114,9 @@ def with_agent_replies(messages: list[dict], turns: list) -> list[dict]:
     return merged + replies
 
 
-def conversation(service: SupportService, cid: str | None) -> None:
-    """The chat so far; re-read from the store (on a timer while a colleague has it) so an
-    agent's reply shows up without the customer doing anything."""
+def conversation(service: SupportService, cid: str | None, waiting: bool = False) -> None:
+    """The chat so far; re-read from the store (on a timer while a colleague has it, ``waiting``)
+    so an agent's reply, or the release, shows up without the customer doing anything."""
     turns = service.conversation(cid) if cid else []
     for message in with_agent_replies(st.session_state["support_messages"], turns):
         if message["role"] == "agent":
@@ -128,6 +132,8 @@ def conversation(service: SupportService, cid: str | None) -> None:
     if cid and service.conversation_status(cid) == "handed_off":
         st.caption("A colleague has this conversation: their reply appears here by itself, and this page's "
                    "address brings you back to it.")  # what else to do meanwhile: below, by the input
+    elif waiting:  # released since the page was drawn: redrawn whole, it stops polling and the waiting lines go
+        st.rerun()
 
 
 def restored(service: SupportService, cid: str) -> list[dict]:
@@ -136,7 +142,7 @@ def restored(service: SupportService, cid: str) -> list[dict]:
 
     subtle: the chat lived in the browser session only; a reload while waiting for a colleague
     lost the conversation, and with it the reply."""
-    turns = [t for t in service.conversation(cid) if t.kind != "agent"]  # replies: with_agent_replies
+    turns = [t for t in service.conversation(cid) if t.kind not in STAFF_KINDS]  # with_agent_replies adds them
     chunks = {c.chunk_id: c for c in service.chunks({i for t in turns for i in t.sources})}
     messages = []
     for t in turns:
@@ -194,7 +200,7 @@ def chat(service: SupportService) -> None:
     picked = None
     if not cid and not state["support_messages"] and service.kb_count():
         picked = welcome(example_questions(service, (str(get_settings().home), *serving_stamp())))
-    st.fragment(conversation, run_every=REPLY_POLL_S if waiting else None)(service, cid)
+    st.fragment(conversation, run_every=REPLY_POLL_S if waiting else None)(service, cid, waiting)
     if waiting:  # the bot stays quiet here until a colleague releases it
         st.caption("Something else to ask meanwhile? Press New conversation.")
     question = st.chat_input("Ask about orders, delivery, returns…") or picked

@@ -18,7 +18,8 @@ HANDOFF_PAGE = 20  # open hand-offs drawn at a time
 QUEUE_POLL_S = 10  # how often the Hand-offs tab looks for new (or closed) tickets
 KIND_WORDS = {"template": "answered from a template", "grounded": "answered from the knowledge base",
               "handoff": "handed off", "unsure": "handed off", "waiting": "waiting for a colleague",
-              "courtesy": "greeting or thanks", "agent": "answered by a colleague", "invalid": "not a question"}
+              "courtesy": "greeting or thanks", "agent": "answered by a colleague", "invalid": "not a question",
+              "released": "handed back to the bot"}
 VOTE_WORDS = {1: "thumbs up", -1: "thumbs down", None: "no vote"}
 
 
@@ -155,7 +156,8 @@ def _release(service: SupportService, ticket_id: int) -> None:
     # the customer's own words: escaped, never Markdown (an image fetched from anywhere, a disguised link)
     st.session_state["support_agent_flash"] = ("warning", f"{released} No reply answered what the customer wrote "
                                                f"while waiting ({count_of(len(left), 'message')}; the last: "
-                                               f"“{markdown_text(left[-1])}”), and the bot will not answer it.") \
+                                               f"“{markdown_text(left[-1])}”), and the bot will not answer it: the "
+                                               "customer's chat asks them to write it again.") \
         if left else ("success", released)
 
 

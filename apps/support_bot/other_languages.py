@@ -1,5 +1,6 @@
 """What the bot says to a customer writing in another language than the knowledge base's: that a
-colleague will reply, in the customer's language and then in the shop's. It answers nothing else
+colleague will reply, or has handed the conversation back, in the customer's language and then
+in the shop's. It answers nothing else
 in it: its models read the shop's language only (``shared.language`` tells which is which).
 
 subtle: "Wie lange dauert die Lieferung nach Berlin?" was handed off with "I'm not sure I can
@@ -36,6 +37,54 @@ WAITING_TEXTS = {
     "Dutch": "Een collega behandelt dit gesprek en antwoordt u hier.",
     "Portuguese": "Um colega está a tratar desta conversa e responderá aqui.",
 }
+
+# an agent released the conversation: the bot answers it again; and, after that, where no reply
+# answered what the customer wrote while waiting
+RELEASED_TEXTS = {
+    "English": "A colleague has handed this conversation back to me. Ask me anything here; if I can't "
+               "answer, I'll pass you on again.",
+    "German": "Ein Kollege hat dieses Gespräch an mich zurückgegeben. Fragen Sie mich hier gern weiter; wenn "
+              "ich nicht antworten kann, gebe ich Sie wieder weiter.",
+    "French": "Un collègue m'a rendu cette conversation. Posez-moi vos questions ici ; si je ne peux pas "
+              "répondre, je vous transmettrai de nouveau.",
+    "Spanish": "Un compañero me ha devuelto esta conversación. Pregúnteme lo que necesite aquí; si no puedo "
+               "responder, le pasaré de nuevo a un compañero.",
+    "Italian": "Un collega mi ha restituito questa conversazione. Mi chieda pure qui; se non posso rispondere, "
+               "la passerò di nuovo a un collega.",
+    "Dutch": "Een collega heeft dit gesprek aan mij teruggegeven. Stel uw vragen hier gerust; als ik ze niet "
+             "kan beantwoorden, geef ik u weer door.",
+    "Portuguese": "Um colega devolveu-me esta conversa. Pergunte-me o que precisar aqui; se eu não souber "
+                  "responder, volto a passá-lo a um colega.",
+}
+UNANSWERED_TEXTS = {
+    "English": "What you wrote while waiting has not been answered: please ask it again if it is still open.",
+    "German": "Was Sie während des Wartens geschrieben haben, ist noch nicht beantwortet: Bitte fragen Sie "
+              "noch einmal, falls es noch offen ist.",
+    "French": "Ce que vous avez écrit pendant l'attente n'a pas reçu de réponse : reposez la question si "
+              "elle est toujours d'actualité.",
+    "Spanish": "Lo que escribió mientras esperaba no ha recibido respuesta: vuelva a preguntarlo si sigue "
+               "pendiente.",
+    "Italian": "Ciò che ha scritto durante l'attesa non ha ancora ricevuto risposta: lo chieda di nuovo se è "
+               "ancora in sospeso.",
+    "Dutch": "Wat u tijdens het wachten schreef, is nog niet beantwoord: stel het gerust opnieuw als het nog "
+             "speelt.",
+    "Portuguese": "O que escreveu enquanto esperava ainda não teve resposta: volte a perguntar se ainda "
+                  "estiver em aberto.",
+}
+
+
+def released_text(written: str | None, shop: str | None, unanswered: bool) -> str:
+    """What the customer's chat says when an agent releases it (with ``unanswered``: what they
+    wrote while waiting is still open), in their language ``written`` and then the shop's, as
+    :func:`in_their_language`; in English where those texts lack either.
+
+    >>> print(released_text(None, "English", unanswered=True))  # doctest: +NORMALIZE_WHITESPACE
+    A colleague has handed this conversation back to me. Ask me anything here; if I can't answer,
+    I'll pass you on again. What you wrote while waiting has not been answered: please ask it
+    again if it is still open.
+    """
+    texts = {lang: f"{text} {UNANSWERED_TEXTS[lang]}" if unanswered else text for lang, text in RELEASED_TEXTS.items()}
+    return in_their_language(texts, written, shop) or texts.get(shop or "", texts["English"])
 
 
 def in_their_language(texts: dict[str, str], written: str | None, shop: str | None, **fields) -> str | None:

@@ -353,16 +353,26 @@ class SupportStore:
     def open_ticket_count(self) -> int:
         return count_open_tickets(self.engine)
 
-    def release(self, ticket_id: int) -> str:
-        """Close a ticket and give the conversation back to the bot; returns its id."""
+    def conversation_of(self, ticket_id: int) -> str:
+        """The conversation of ticket ``ticket_id`` (open or released)."""
         with session_scope(self.engine) as s:
-            row = self._open_ticket_row(s, ticket_id, "nothing to do")
-            self._release(s, row)
+            row = s.get(TicketRow, ticket_id)
+            if row is None:
+                raise VerticalsError(f"no hand-off ticket {ticket_id}")
             return row.conversation_id
 
-    def add_agent_reply(self, ticket_id: int, text: str, release: bool = False) -> int:
+    def release(self, ticket_id: int, notice: str = "") -> str:
+        """Close a ticket and give the conversation back to the bot, its chat told so by a
+        ``released`` turn saying ``notice``; returns its id."""
+        with session_scope(self.engine) as s:
+            row = self._open_ticket_row(s, ticket_id, "nothing to do")
+            self._release(s, row, notice)
+            return row.conversation_id
+
+    def add_agent_reply(self, ticket_id: int, text: str, release: bool = False, notice: str = "") -> int:
         """A human agent's reply, stored as an ``agent`` turn of the ticket's conversation; with
-        ``release`` the ticket closes in the same transaction. Returns the turn id.
+        ``release`` the ticket closes in the same transaction (see :meth:`release`). Returns the
+        reply's turn id.
 
         subtle: payment data masked only: it is the shop's own text, and the customer is shown
         this copy ("call us on [PHONE]" told them nothing); a card number an agent pasted was
@@ -372,9 +382,9 @@ class SupportStore:
             row = TurnRow(conversation_id=ticket.conversation_id, question="",
                           answer=mask_payment(text), kind="agent", confidence=1.0)
             s.add(row)
-            if release:
-                self._release(s, ticket)
             s.flush()
+            if release:
+                self._release(s, ticket, notice)
             return row.id
 
     @staticmethod
@@ -388,7 +398,7 @@ class SupportStore:
         return row
 
     @staticmethod
-    def _release(s, row: TicketRow) -> None:
+    def _release(s, row: TicketRow, notice: str) -> None:
         row.status, row.released = "released", utc_now()
         s.execute(delete(ContactRow).where(ContactRow.ticket_id == row.id))  # kept while the ticket is open only
         still_open = s.scalar(select(TicketRow.id).where(
@@ -396,6 +406,9 @@ class SupportStore:
             TicketRow.id != row.id).limit(1))
         if still_open is None:  # the bot stays quiet while any ticket of the chat is open
             s.get(ConversationRow, row.conversation_id).status = "bot"
+            if notice:
+                s.add(TurnRow(conversation_id=row.conversation_id, question="", answer=notice, kind="released",
+                              confidence=1.0))
 
     def question(self, turn_id: int) -> str:
         """Turn ``turn_id``'s question as stored (masked); "" for no such turn."""

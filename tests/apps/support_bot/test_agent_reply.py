@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from apps.support_bot.other_languages import RELEASED_TEXTS, UNANSWERED_TEXTS
 from shared.errors import VerticalsError
 
 
@@ -22,7 +23,8 @@ def test_reply_then_release_gives_the_chat_back_to_the_bot(bot) -> None:
 
     bot.agents.reply(handed.ticket_id, "Sorry, we only cover orders.", release=True)
     assert bot.agents.handoffs() == [] and bot.conversation_status(cid) == "bot"
-    assert [t.kind for t in bot.conversation(cid)] == ["handoff", "agent", "waiting", "agent"]
+    assert [t.kind for t in bot.conversation(cid)] == ["handoff", "agent", "waiting", "agent", "released"]
+    assert bot.conversation(cid)[-1].answer == RELEASED_TEXTS["English"]  # the reply answered what was waiting
     assert bot.agents.unanswered(cid) == []  # the last reply came after it
     assert "3 years" in bot.ask("How long are gift cards valid?", cid).text
     assert all(t.kind != "agent" for t in bot.agents.gaps())  # replies are no knowledge-base gap
@@ -40,9 +42,31 @@ def test_bad_replies_are_refused_in_one_line(bot, ticket, text: str, message: st
     elif ticket == "released":
         ticket = handed.ticket_id
         bot.agents.release(ticket)
+    before = bot.conversation(handed.conversation_id)
     with pytest.raises(VerticalsError, match=message):
         bot.agents.reply(ticket, text)
-    assert [t.kind for t in bot.conversation(handed.conversation_id)] == ["handoff"]
+    assert bot.conversation(handed.conversation_id) == before
+
+
+def test_a_release_tells_the_customer_in_their_language_what_is_left_to_ask_again(bot) -> None:
+    """The customer's chat still said a colleague would reply, and their next message went to
+    the bot: a release now says so in the chat, asking again for what no reply answered."""
+    handed = bot.ask("who won the football match yesterday?")
+    bot.ask("and do you also sell helmets?", handed.conversation_id)  # written while waiting
+    bot.agents.release(handed.ticket_id)
+    told = bot.conversation(handed.conversation_id)[-1]
+    assert told.kind == "released" and told.question == ""
+    assert told.answer == f"{RELEASED_TEXTS['English']} {UNANSWERED_TEXTS['English']}"
+    assert bot.agents.unanswered(handed.conversation_id) == ["and do you also sell helmets?"]  # the desk warns
+    assert all(t.kind != "released" for t in bot.agents.gaps())
+
+    german = bot.ask("Wie lange dauert die Lieferung nach Berlin?")
+    bot.agents.release(german.ticket_id)
+    assert bot.conversation(german.conversation_id)[-1].answer == \
+        f"{RELEASED_TEXTS['German']}\n\n{RELEASED_TEXTS['English']}"
+    with pytest.raises(VerticalsError, match=f"ticket {german.ticket_id} was already released"):
+        bot.agents.release(german.ticket_id)
+    assert [t.kind for t in bot.conversation(german.conversation_id)] == ["handoff", "released"]  # told once
 
 
 def test_a_vote_can_be_taken_back(bot) -> None:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from apps.support_bot.cli import app
 from apps.support_bot.knowledge import CHUNK_WORDS
+from apps.support_bot.other_languages import RELEASED_TEXTS
 
 from .conftest import DEMO
 
@@ -64,15 +65,17 @@ def test_an_agent_works_a_handoff_and_the_gaps_from_the_cli(bot_home: Path) -> N
                                         "--json"]))
     assert replied["ticket_id"] == ticket["id"] and replied["released"] is True
     turns = _json(runner.invoke(app, ["conversation", handed["conversation_id"], "--json"]))
-    assert turns["status"] == "bot" and turns["turns"][-1]["answer"] == "We only cover orders, sorry."
-    assert turns["turns"][-2]["answer"] == "Your card [CARD] is fine."  # payment data masked, even an agent's
-    refused = runner.invoke(app, ["teach", str(turns["turns"][-3]["id"]), "oos"])
+    assert turns["status"] == "bot" and turns["turns"][-2]["answer"] == "We only cover orders, sorry."
+    assert turns["turns"][-1]["kind"] == "released"  # the customer's chat says the bot has it again
+    assert turns["turns"][-3]["answer"] == "Your card [CARD] is fine."  # payment data masked, even an agent's
+    refused = runner.invoke(app, ["teach", str(turns["turns"][-4]["id"]), "oos"])
     assert "('hello?') was waiting, not a question the bot answered" in str(refused.exception)
     assert not _json(runner.invoke(app, ["handoffs", "--json"]))["tickets"]
     assert runner.invoke(app, ["handoffs"]).stdout == "no open hand-offs\n"
     back = runner.invoke(app, ["ask", "ok, and where is my order?", "--conversation", handed["conversation_id"]])
-    assert back.stdout.splitlines()[:2] == ["(a colleague replied) Your card [CARD] is fine.",
-                                            "(a colleague replied) We only cover orders, sorry."]
+    assert back.stdout.splitlines()[:3] == ["(a colleague replied) Your card [CARD] is fine.",
+                                            "(a colleague replied) We only cover orders, sorry.",
+                                            f"(handed back) {RELEASED_TEXTS['English']}"]
 
     assert runner.invoke(app, ["lessons"]).stdout.startswith("no lessons yet")
     turn = handed["turn_id"]

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apps.support_bot.answer import WAITING_TEXT
+from apps.support_bot.other_languages import RELEASED_TEXTS
 
 SCRIPT = str(Path(__file__).resolve().parents[3] / "apps" / "support_bot" / "dashboard.py")
 
@@ -181,6 +182,11 @@ def test_reply_sent_elsewhere_appears_when_the_chat_reruns(bot_home: Path) -> No
     at.run()
     assert not at.exception, at.exception
     assert _agent_messages(at) == ["Write to returns@shop.example today."]  # the shop's words, as written
+    SupportService().agents.release(ticket)
+    at.run()
+    assert not at.exception, at.exception
+    assert any(RELEASED_TEXTS["English"] in m.value for m in at.markdown)  # the chat says the bot has it again
+    assert not any("A colleague has this conversation" in c.value for c in at.caption)
 
 
 def test_empty_or_stale_reply_is_refused_in_words(bot_home: Path) -> None:
