@@ -280,7 +280,7 @@ class SupportService:
                           conversation_id=conversation_id or "")
         cid, status = self.store.open_conversation(conversation_id)
         if status == "handed_off":
-            answer = Answer(self._in_their_language(WAITING_TEXTS, message) or WAITING_TEXT, AnswerKind.WAITING)
+            answer = Answer(self._in_their_language(WAITING_TEXTS, message, cid) or WAITING_TEXT, AnswerKind.WAITING)
             self.store.add_contacts(cid, self._reach(message))  # "my number is ...": for the agent
             if asks_for_person(message):
                 self.store.add_reason(cid, PERSON_REASON)
@@ -496,11 +496,17 @@ class SupportService:
         vectors, weights = np.stack([v for v, _ in weighted]), np.array([w for _, w in weighted])
         return lambda texts: (self.retriever.encode(texts) @ vectors.T @ weights).tolist()
 
-    def _in_their_language(self, texts: dict[str, str], message: str, **fields) -> str | None:
+    def _in_their_language(self, texts: dict[str, str], message: str, cid: str | None = None,
+                           **fields) -> str | None:
         """``texts``' sentence for a customer writing another language than the knowledge base's
         (:func:`.other_languages.in_their_language`); the KB's language is read from the
-        database: a wait loads no model."""
+        database: a wait loads no model. A message too short to tell ("Hallo??") is read in the
+        language of what the customer wrote before in conversation ``cid``.
+
+        subtle: a German customer's "Hallo??" while waiting got the English waiting text."""
         written = language(message)
+        if not written and cid:
+            written = language(" ".join(t.question for t in self.store.history(cid, None) if t.question))
         if not written:
             return None
         shop = self._shop.language if self._shop is not None else self.agents.kb_language()
