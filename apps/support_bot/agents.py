@@ -53,7 +53,7 @@ class AgentDesk:
 
     def waiting_count(self) -> int:
         """Open hand-offs whose customer waits for an agent (an agent has not answered last)."""
-        return sum(t.waiting_since is not None for t in self.store.with_waits(self.store.tickets("open")))
+        return self.store.waiting_ticket_count()
 
     def guessed(self, tickets: list) -> list:
         """``tickets`` with the bot's intent and confidence at the hand-off; none where the bot did

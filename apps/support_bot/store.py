@@ -353,6 +353,17 @@ class SupportStore:
     def open_ticket_count(self) -> int:
         return count_open_tickets(self.engine)
 
+    def waiting_ticket_count(self) -> int:
+        """Open tickets whose customer waits for an agent, as :meth:`with_waits` tells them: the
+        last turn since the ticket opened is none or not an agent's. One count query (the
+        dashboard's top line asks on every rerun)."""
+        last_kind = select(TurnRow.kind).where(
+            TurnRow.conversation_id == TicketRow.conversation_id, TurnRow.created >= TicketRow.created,
+        ).order_by(TurnRow.id.desc()).limit(1).correlate(TicketRow).scalar_subquery()
+        with session_scope(self.engine) as s:
+            return s.scalar(select(func.count()).select_from(TicketRow).where(
+                TicketRow.status == "open", or_(last_kind.is_(None), last_kind != "agent")))
+
     def conversation_of(self, ticket_id: int) -> str:
         """The conversation of ticket ``ticket_id`` (open or released)."""
         with session_scope(self.engine) as s:
