@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -17,17 +16,11 @@ from .handoff import was_judged
 from .intents import INTENTS
 from .masking import mask_pii
 from .other_languages import released_text
-from .questions import separate_questions
+from .questions import same_words, separate_questions
 from .shop import KB_LANGUAGE_CHUNKS, kb_language
 
 if TYPE_CHECKING:
     from .service import SupportService
-
-def _words(text: str) -> str:
-    """A question as a lesson matches it: its words, lower case (``"What cards, do you take?"``
-    and ``"what cards do you take"`` are one)."""
-    return " ".join(re.findall(r"[^\W_]+", text.lower()))
-
 
 MAX_REPLY_CHARS = 5000  # an agent's reply; a customer's message is cut at questions.MAX_CHARS
 
@@ -136,7 +129,7 @@ class AgentDesk:
         lessons = self.store.lessons()
         # subtle: "do you sell helmets?" was taught knowledge_base at one turn and oos at another, unsaid
         other = next((lesson for lesson in lessons if lesson.turn_id != turn_id and lesson.intent != intent
-                      and _words(lesson.question) == _words(question)), None)
+                      and same_words(lesson.question) == same_words(question)), None)
         # subtle: "Where is my order? Also, can I pay by Klarna?" taught track_order taught the
         # model that Klarna questions are tracking ones
         several = separate_questions(question)
@@ -168,8 +161,8 @@ class AgentDesk:
         lessons = self.store.lessons()
         if not lessons or separate_questions(message):  # several questions: each is answered on its own
             return None
-        asked = _words(mask_pii(message))
-        return next((lesson.intent for lesson in reversed(lessons) if _words(lesson.question) == asked), None)
+        asked = same_words(mask_pii(message))
+        return next((lesson.intent for lesson in reversed(lessons) if same_words(lesson.question) == asked), None)
 
     def lesson_rows(self) -> list[LabelledText]:
         """Every lesson as a labelled question (``support train`` and ``retrain`` learn them)."""

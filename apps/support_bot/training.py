@@ -27,7 +27,6 @@ from shared import (
     train_biencoder,
     train_cross_encoder,
 )
-from shared.data import same_text
 from shared.export import CHECK_TEXTS
 from shared.finetune import check_layers
 
@@ -45,6 +44,7 @@ from .intents import (
     train_intents,
 )
 from .knowledge import CHUNK_WORDS, load_kb, read_questions
+from .questions import same_words
 from .retrieval import Passage, Retriever
 from .service import RERANKER, RETRIEVER, BotSettings, SupportService
 
@@ -330,15 +330,15 @@ class BotTrainer:
         fixed evaluation set); a lesson replaces the file's row of the same question in either;
         of one question taught twice the newest lesson counts; a lesson naming an intent the
         file lacks is skipped (``lessons_skipped``)."""
-        newest = {same_text(r.text): r for r in lessons}  # oldest first: later ones win
+        newest = {same_words(r.text): r for r in lessons}  # oldest first: later ones win
         known = {r.label for r in train + calib} | {self.options.oos_label, KB_LABEL}
         taught = [r for r in newest.values() if r.label in known]
         self.report["lessons"] = len(taught)
         if len(newest) > len(taught):
             self.report["lessons_skipped"] = len(newest) - len(taught)
-        replaced = {same_text(r.text) for r in taught}
-        return ([r for r in train if same_text(r.text) not in replaced] + [r for r in taught if r.label != KB_LABEL],
-                [r for r in calib if same_text(r.text) not in replaced],
+        replaced = {same_words(r.text) for r in taught}
+        return ([r for r in train if same_words(r.text) not in replaced] + [r for r in taught if r.label != KB_LABEL],
+                [r for r in calib if same_words(r.text) not in replaced],
                 [r.text for r in taught if r.label == KB_LABEL])
 
     @staticmethod

@@ -730,7 +730,8 @@ def test_a_taught_question_is_answered_as_taught_at_once(bot: SupportService) ->
 
 def test_a_fresh_train_learns_the_lessons_too(bot_home: Path) -> None:
     """`support train` adds every lesson to its training rows, never to calibration (a later
-    retrain's fixed evaluation set): a lesson replaces the file's row of the same question, the
+    retrain's fixed evaluation set): a lesson replaces the file's row of the same question (its
+    words: case and punctuation aside, as a lesson answers a question asked), the
     newest of two lessons on one question counts, `knowledge_base` lessons join the search
     class, and a lesson naming an intent the file lacks is skipped and counted."""
     from apps.support_bot.intents import KB_LABEL
@@ -746,7 +747,7 @@ def test_a_fresh_train_learns_the_lessons_too(bot_home: Path) -> None:
     trainer = BotTrainer(bot, TrainOptions())
     row = LabelledText
     train, calib, kb = trainer._with_lessons(
-        [row("where is my parcel", "return_item"), row("track my order", "track_order")],
+        [row("Where is my parcel?", "return_item"), row("track my order", "track_order")],  # the same words
         [row("What does the loyalty club  give me", "oos"), row("parcel status", "track_order")],
         bot.agents.lesson_rows())
     assert train == [row("track my order", "track_order"), row("how do I cancel my Netflix subscription?", "oos"),
