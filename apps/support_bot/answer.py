@@ -171,23 +171,19 @@ def outranked(found: list[Passage], doc_id: str, own: float, margin: float, floo
 
 
 def template_answer(chunks: list[Chunk], confidence: float, intent: str) -> Answer:
-    """The whole FAQ answer linked to ``intent`` (its chunks in order), each part citing the
-    chunk it comes from: ``"Sentences of chunk 1 [1] New sentences of chunk 2 [2]"``.
+    """The whole FAQ answer linked to ``intent`` (its chunks in order), citing it once: its
+    first chunk, quoting all of it: ``"Sentences of chunk 1. New sentences of chunk 2. [1]"``.
 
-    subtle: consecutive chunks repeat their overlap sentences; those are said once.
+    subtle: consecutive chunks repeat their overlap sentences; those are said once. Each chunk
+    cited apart read "... [1] ... [2] ... [3]", three sources of one title for one answer.
     """
-    citations, parts, said = [], [], []
+    said: list[str] = []
     for chunk in chunks:
         sentences = split_sentences(chunk.text)
-        new = sentences[_overlap(said, sentences):]
-        if not new:
-            continue
-        said += new
-        n = len(citations) + 1
-        citations.append(Citation(n, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url,
-                                  chunk.text))
-        parts.append(f"{' '.join(new)} [{n}]")
-    return Answer(" ".join(parts), AnswerKind.TEMPLATE, confidence, intent, citations)
+        said += sentences[_overlap(said, sentences):]
+    first, whole = chunks[0], " ".join(said)
+    citation = Citation(1, first.chunk_id, first.doc_id, first.title, first.url, whole)
+    return Answer(f"{whole} [1]", AnswerKind.TEMPLATE, confidence, intent, [citation])
 
 
 def _overlap(said: list[str], sentences: list[str]) -> int:
