@@ -494,7 +494,7 @@ class SupportService:
     def _similarity(self, weighted: list[tuple[np.ndarray, float]]) -> Callable[[list[str]], list[float]]:
         """Each text's weighted cosine to the question's vectors (how quotes are chosen)."""
         vectors, weights = np.stack([v for v, _ in weighted]), np.array([w for _, w in weighted])
-        return lambda texts: (self.retriever.encode(texts) @ vectors.T @ weights).tolist()
+        return lambda texts: (self.retriever.encode_quoted(texts) @ vectors.T @ weights).tolist()
 
     def _in_their_language(self, texts: dict[str, str], message: str, cid: str | None = None,
                            **fields) -> str | None:

@@ -371,6 +371,20 @@ def test_an_out_of_scope_verdict_on_words_the_shop_never_uses_is_handed_off_unse
     assert bot.ask("can I cancel my order?").kind is not AnswerKind.HANDOFF  # every word the shop's own: searched
 
 
+def test_quote_windows_are_embedded_once(bot: SupportService, monkeypatch: pytest.MonkeyPatch) -> None:
+    retriever = bot.retriever
+    windows = ["Standard delivery takes 3-5 working days.", "Gift cards are valid for 3 years."]
+    first = retriever.encode_quoted(windows)
+    assert first.shape == (2, retriever.embedder.dim)
+    assert (first * retriever.encode(windows)).sum(axis=1).min() > 0.99  # the same vectors
+    embedded = []
+    monkeypatch.setattr(retriever.embedder, "encode", lambda texts: embedded.append(texts) or first[:len(texts)])
+    again = retriever.encode_quoted([windows[1], windows[0], windows[1]])
+    assert embedded == [] and (again == first[[1, 0, 1]]).all()  # kept, not embedded again
+    retriever.encode_quoted(["A new window."])
+    assert embedded == [["A new window."]]
+
+
 def test_a_complaint_is_handed_to_a_person(bot: SupportService) -> None:
     """"I was charged twice for my order, this is unacceptable!" was answered with the pick-up page."""
     angry = bot.ask("I was charged twice for my order and nobody answers my emails, this is unacceptable!")
