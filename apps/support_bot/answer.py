@@ -39,7 +39,7 @@ _PHRASES = {"that's all": "thats_all", "thats all": "thats_all", "that is all": 
             "how are you": "how_are_you", "how are u": "how_are_you", "how r u": "how_are_you",
             "how's it going": "how_are_you", "hows it going": "how_are_you"}
 _QUESTION_OPENERS = frozenset("is are was were did does do can could will would what how why where when who".split())
-_COURTESY_REPLIES = {"greeting": "Hello! What can I help you with?",
+COURTESY_REPLIES = {"greeting": "Hello! What can I help you with?",
                      "how_are_you": "I'm well, thanks for asking! What can I help you with?",
                      "bye": "Goodbye, and thanks for getting in touch!",
                      "thanks": "You're welcome! Is there anything else I can help with?",
@@ -66,12 +66,12 @@ def pleasantry_reply(message: str) -> str | None:
     if ("nothing" in words and "else" not in words) or re.search(r"\bno[ -]?one\b|\bnobody\b", text):
         return None  # "thanks for nothing", "no one answered": complaints
     if anchors & _BYES or (words[0] in ("no", "nope") and anchors & _THANKS):
-        return _COURTESY_REPLIES["bye"]  # "thanks, bye", "no thanks", "no, that's all"
+        return COURTESY_REPLIES["bye"]  # "thanks, bye", "no thanks", "no, that's all"
     if "how_are_you" in words:  # "hi, how are you today?": asked by a customer, not a question for the shop
-        return _COURTESY_REPLIES["how_are_you"]
+        return COURTESY_REPLIES["how_are_you"]
     if words[0] in _GREETINGS or words[:2] in (["good", "morning"], ["good", "afternoon"], ["good", "evening"]):
-        return _COURTESY_REPLIES["greeting"]
-    return _COURTESY_REPLIES["thanks" if anchors & _THANKS else "ack"]
+        return COURTESY_REPLIES["greeting"]
+    return COURTESY_REPLIES["thanks" if anchors & _THANKS else "ack"]
 
 
 class AnswerKind(StrEnum):

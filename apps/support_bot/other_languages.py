@@ -8,6 +8,8 @@ answer that correctly": English, to a customer who wrote German, and the wrong r
 
 from __future__ import annotations
 
+import re
+
 from .answer import WAITING_TEXT
 
 # the hand-off of a message in another language; {ticket} is the ticket's number
@@ -71,6 +73,53 @@ UNANSWERED_TEXTS = {
     "Portuguese": "O que escreveu enquanto esperava ainda não teve resposta: volte a perguntar se ainda "
                   "estiver em aberto.",
 }
+
+# a whole message of thanks, a greeting or a goodbye in another language: the words that make each
+# kind, the words that may come with them ("vielen", "beaucoup"), and the replies
+COURTESY = {
+    "German": ({"thanks": "danke dankeschön dank", "greeting": "hallo guten", "bye": "tschüss tschüs wiedersehen"},
+               "vielen schön sehr tag morgen abend auf",
+               {"thanks": "Gern geschehen!", "greeting": "Hallo!", "bye": "Auf Wiedersehen!"}),
+    "French": ({"thanks": "merci", "greeting": "bonjour bonsoir salut", "bye": "revoir"},
+               "beaucoup bien au",
+               {"thanks": "Je vous en prie !", "greeting": "Bonjour !", "bye": "Au revoir !"}),
+    "Spanish": ({"thanks": "gracias", "greeting": "hola buenos buenas", "bye": "adiós adios luego"},
+                "muchas días dias tardes noches hasta",
+                {"thanks": "¡De nada!", "greeting": "¡Hola!", "bye": "¡Adiós!"}),
+    "Italian": ({"thanks": "grazie", "greeting": "ciao buongiorno buonasera salve", "bye": "arrivederci"},
+                "mille tante",
+                {"thanks": "Prego!", "greeting": "Buongiorno!", "bye": "Arrivederci!"}),
+    "Dutch": ({"thanks": "bedankt dank", "greeting": "hoi goedemorgen goedemiddag goedenavond", "bye": "doei ziens"},
+              "je u wel tot",
+              {"thanks": "Graag gedaan!", "greeting": "Hallo!", "bye": "Tot ziens!"}),
+    "Portuguese": ({"thanks": "obrigado obrigada", "greeting": "olá ola bom boa", "bye": "adeus tchau logo"},
+                   "muito dia tarde noite até",
+                   {"thanks": "De nada!", "greeting": "Olá!", "bye": "Adeus!"}),
+}
+
+
+def courtesy_in_other_language(message: str, english: dict[str, str]) -> str | None:
+    """The reply to a message that is only thanks, a greeting or a goodbye in one of the
+    ``COURTESY`` languages: theirs, then ``english`` (``{"thanks": ..., "greeting": ...,
+    "bye": ...}``, the shop's replies); None for anything else.
+
+    >>> print(courtesy_in_other_language("Vielen Dank!", {"thanks": "You're welcome!"}))
+    Gern geschehen!
+    <BLANKLINE>
+    You're welcome!
+    >>> courtesy_in_other_language("danke, wo ist meine Bestellung?", {}) is None
+    True
+
+    subtle: a German customer's "Danke!" after an agent's reply was handed off as a question the
+    knowledge base never mentions, and told so in English.
+    """
+    words = re.findall(r"[^\W\d_]+", message.lower())
+    for kinds, fillers, replies in COURTESY.values():
+        made = [kind for kind in ("thanks", "bye", "greeting") if set(words) & set(kinds[kind].split())]
+        allowed = set(fillers.split()).union(*(k.split() for k in kinds.values()))
+        if made and set(words) <= allowed:
+            return f"{replies[made[0]]}\n\n{english[made[0]]}" if made[0] in english else replies[made[0]]
+    return None
 
 
 def released_text(written: str | None, shop: str | None, unanswered: bool) -> str:

@@ -17,6 +17,7 @@ from shared.language import language
 
 from .agents import AgentDesk
 from .answer import (
+    COURTESY_REPLIES,
     UNSURE_TEXT,
     WAITING_TEXT,
     Answer,
@@ -37,7 +38,7 @@ from .intents import INTENTS, IntentDecision, IntentModel, Status
 from .knowledge import keep_ids, load_kb
 from .masking import contacts
 from .names import towns
-from .other_languages import HANDOFF_TEXTS, WAITING_TEXTS, in_their_language
+from .other_languages import HANDOFF_TEXTS, WAITING_TEXTS, courtesy_in_other_language, in_their_language
 from .questions import (
     clean,
     contextual_query,
@@ -290,7 +291,7 @@ class SupportService:
             answer = Answer("", AnswerKind.HANDOFF, reason=PERSON_REASON)
         elif complaint(message):
             answer = Answer("", AnswerKind.HANDOFF, reason=COMPLAINT_REASON)
-        elif reply := pleasantry_reply(message):
+        elif reply := pleasantry_reply(message) or courtesy_in_other_language(message, COURTESY_REPLIES):
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)

@@ -68,6 +68,8 @@ def test_thanks_is_not_a_question_to_hand_off(bot: SupportService) -> None:
     assert not bot.agents.handoffs() and not any(g.question == "thanks!" for g in bot.agents.gaps())
     again = bot.ask("and how long does the refund take?", first.conversation_id)
     assert again.kind is not AnswerKind.WAITING  # the bot was not silenced
+    danke = bot.ask("Danke!", first.conversation_id)  # in another language: thanked back in it, then English
+    assert danke.kind is AnswerKind.COURTESY and danke.text.startswith("Gern geschehen!\n\nYou're welcome!")
 
 
 def test_two_questions_in_one_message_get_two_cited_answers(bot: SupportService) -> None:
