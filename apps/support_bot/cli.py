@@ -160,10 +160,10 @@ def release(ticket_id: int, as_json: JsonFlag = False) -> None:
     emit({"ticket_id": ticket_id, "released_conversation": conversation_id, "unanswered": left} if as_json else
          {"released conversation": conversation_id}, as_json)
     if left and not as_json:
-        them = "it" if len(left) == 1 else f"them ({len(left)})"
-        typer.echo(f"note: no reply answered what the customer wrote while waiting (the last: “{left[-1][:80]}”); "
-                   f"the bot will not answer {them} by itself: the customer's chat asks them to write it again",
-                   err=True)
+        messages = "1 message" if len(left) == 1 else f"{len(left)} messages"
+        typer.echo(f"note: no reply answered what the customer wrote while waiting ({messages}; the last: "
+                   f"“{left[-1][:80]}”): the bot will not answer it, and the customer's chat asks them to write it "
+                   "again", err=True)
 
 
 @app.command()

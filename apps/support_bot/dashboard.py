@@ -4,14 +4,15 @@ intent model's card. Runs alone (``verticals support dashboard``) or as a page o
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pandas as pd
 import streamlit as st
 
-from apps.support_bot.answer import Citation
-from apps.support_bot.desk import KIND_WORDS, gaps, handoffs
+from apps.support_bot.answer import Answer, Citation
+from apps.support_bot.desk import KIND_WORDS, QUEUE_POLL_S, gaps, handoffs
 from apps.support_bot.escalation import UNJUDGED
 from apps.support_bot.handoff import was_judged
 from apps.support_bot.knowledge import KB_SUFFIXES
@@ -193,6 +194,7 @@ def chat(service: SupportService) -> None:
     cid = state.get("support_conversation")
     if cid and st.button("New conversation", icon=":material/add_comment:"):
         state.pop("support_conversation")
+        state.pop("support_new_conversation", None)
         state["support_messages"] = []
         st.query_params.pop("c", None)
         st.rerun()
@@ -206,19 +208,39 @@ def chat(service: SupportService) -> None:
     question = st.chat_input("Ask about orders, delivery, returns…") or picked
     if not question:
         return
+    if question.strip():  # theirs, shown while the bot works (a blank one: only the refusal is shown)
+        with st.chat_message("user"):
+            st.text(question)
+    # subtle: a second message sent while the first was answered stopped that run before it kept
+    # the conversation's id, and began another conversation: the first question's ticket was in one
+    # the customer could no longer reach. The id is chosen before asking, kept until an answer is.
+    asking = cid or state.setdefault("support_new_conversation", uuid.uuid4().hex)
     try:
         with st.spinner("Looking it up…"):  # the first question loads the models: seconds
-            answer = service.ask(question, cid)
+            answer = service.ask(question, asking)
+            keep_answer(service, question, answer)  # before the spinner ends: a new message stops the run there
     except VerticalsError as err:
         st.error(str(err))
         return
-    state["support_conversation"] = answer.conversation_id
-    if answer.conversation_id:  # the address leads back to the chat after a reload
+    if answer.turn_id is not None:  # the address leads back to the chat after a reload
         st.query_params["c"] = answer.conversation_id
-    # a blank message would show as an empty bubble: only the refusal is shown
+    st.rerun()
+
+
+def keep_answer(service: SupportService, question: str, answer: Answer) -> None:
+    """The question and its answer added to the chat's messages; once one is stored, the chat is
+    its conversation's. Where the record holds more of it than the chat shows (a run stopped by
+    the next message after asking), the chat is rebuilt from the record."""
+    state = st.session_state
     asked = [{"role": "user", "text": question, "turn_id": answer.turn_id}] if question.strip() else []
     state["support_messages"] += asked + [{"role": "assistant", **answer.to_dict()}]
-    st.rerun()
+    if answer.turn_id is None:  # refused: nothing stored, no conversation begun
+        return
+    state["support_conversation"] = answer.conversation_id
+    state.pop("support_new_conversation", None)
+    stored = [t for t in service.conversation(answer.conversation_id) if t.kind not in STAFF_KINDS]
+    if len(stored) > sum(m["role"] == "assistant" and m.get("turn_id") is not None for m in state["support_messages"]):
+        state["support_messages"] = restored(service, answer.conversation_id)
 
 
 def describe_kb_change(name: str, result: dict) -> str:
@@ -364,6 +386,17 @@ def decision_rows(card: dict) -> list[dict]:
              "meaning": meaning} for name, value, meaning in rows if value is not None]
 
 
+def handoff_line(service: SupportService) -> None:
+    """The open hand-offs above the tabs, counted again every ``QUEUE_POLL_S`` seconds on its own.
+
+    subtle: not in the tab's label: a label that changes is a new tab, and the page jumped to
+    Chat; and always a line: one coming or going moved the tabs, which reopened on Chat. Drawn
+    with the page only, it still said "8 open hand-offs" after the queue had told of a 9th."""
+    opened = service.agents.open_handoff_count()  # the tab's own count: answered ones wait for the customer
+    st.caption(f"{count_of(opened, 'open hand-off')} ({service.agents.waiting_count()} waiting for an agent's "
+               "reply): the Hand-offs tab" if opened else "No open hand-offs: the bot answers every chat.")
+
+
 page_title("Support bot")
 try:
     service = get_service(str(get_settings().home), serving_stamp())
@@ -373,12 +406,7 @@ except VerticalsError as err:  # e.g. a database that cannot be opened
 if CHAT_ONLY:  # the page customers get: no admin, agents' or model tabs
     chat(service)
     st.stop()
-# subtle: not in the tab's label: a label that changes is a new tab, and the page jumped to Chat;
-# and always a slot, empty or not: the line coming or going moved the tabs, which reopened on Chat
-waiting_line = st.empty()
-if opened := service.agents.open_handoff_count():  # the tab's own count: answered ones wait for the customer
-    waiting_line.caption(f"{count_of(opened, 'open hand-off')} ({service.agents.waiting_count()} waiting for an "
-                         "agent's reply): the Hand-offs tab")
+st.fragment(handoff_line, run_every=QUEUE_POLL_S)(service)
 tabs = st.tabs(["Chat", "Admin", "Hand-offs", "Gaps", "Intent model"])
 for tab, page in zip(tabs, (chat, admin, handoffs, gaps, model), strict=True):
     with tab:

@@ -61,7 +61,7 @@ def handoff_reason(decision: IntentDecision | None, searched: bool = True) -> st
     """
     if decision is not None and decision.status is Status.OOS:
         return ("out of scope, and nothing in the knowledge base matched" if searched else
-                f"out of scope (p {decision.confidence:.2f}: not searched)")
+                "out of scope (the intent model is sure)")
     if decision is not None and decision.status is Status.UNSURE:
         return "no confident intent, and nothing in the knowledge base matched"
     return "nothing in the knowledge base matched"

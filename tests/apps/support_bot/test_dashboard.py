@@ -172,6 +172,24 @@ def test_agent_replies_and_the_customer_sees_it(bot_home: Path) -> None:
     assert roles.index("agent") < len(roles) - 2  # replies stay where they were written
 
 
+def test_a_message_sent_while_the_first_is_answered_joins_its_conversation(bot_home: Path) -> None:
+    """A second message sent while the first was answered stopped that run after it asked and
+    before it kept the conversation: the second began another one, and the first question's
+    ticket was where the customer could not follow. The id is now chosen before asking."""
+    from apps.support_bot.service import SupportService
+
+    at = _app()
+    at.chat_input[0].set_value("   ").run()  # refused: no conversation begins, the id waits
+    pending = at.session_state["support_new_conversation"]
+    assert "support_conversation" not in at.session_state or not at.session_state["support_conversation"]
+    SupportService().ask("How long are gift cards valid?", pending)  # the stopped run's question, stored
+    at.chat_input[0].set_value("and can I pay with PayPal?").run()
+    assert not at.exception, at.exception
+    assert at.session_state["support_conversation"] == pending == at.query_params["c"]
+    assert [m["text"] for m in at.session_state["support_messages"] if m["role"] == "user"] == \
+        ["How long are gift cards valid?", "and can I pay with PayPal?"]  # rebuilt from the record
+
+
 def test_reply_sent_elsewhere_appears_when_the_chat_reruns(bot_home: Path) -> None:
     from apps.support_bot.service import SupportService
 
