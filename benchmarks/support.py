@@ -468,7 +468,7 @@ def trained_bot(sizes: list[int], n_questions: int, quick: bool,
                     retriever.config.use_reranker = False
                 if mode == "retrieval, always rerank":
                     retriever.config.use_reranker, retriever.config.rerank_margin = True, None
-                retriever._quoted.clear()  # each mode starts with no quote window embedded, as after a restart
+                retriever.forget_quoted()  # each mode starts with no quote window embedded, as after a restart
                 timing, answers = _timed(bot, questions, reranks)
                 # the passage the answer cites first; for a hand-off, the one it would
                 # have cited (so the recall compares retrieval with the baseline's top-1)

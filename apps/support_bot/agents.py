@@ -11,11 +11,12 @@ from shared import LabelledText
 from shared.errors import VerticalsError
 from shared.language import language
 
+from .answer import pleasantry_reply
 from .escalation import UNJUDGED
 from .handoff import was_judged
 from .intents import INTENTS
 from .masking import mask_pii
-from .other_languages import released_text
+from .other_languages import courtesy_in_other_language, released_text
 from .questions import same_words, separate_questions
 from .shop import KB_LANGUAGE_CHUNKS, kb_language
 
@@ -71,10 +72,12 @@ class AgentDesk:
         oldest first): the bot does not answer it once the ticket is released.
 
         subtle: "and do you also sell helmets?", written while waiting, was lost at the release:
-        nothing said so, and the customer had to ask again."""
+        nothing said so, and the customer had to ask again. Thanks or a goodbye ("Danke!") asks
+        nothing: it is left out, or the release asked the customer to write it again."""
         turns = self.service.conversation(conversation_id)
         since = max((i for i, t in enumerate(turns) if t.kind in ("agent", "handoff", "unsure")), default=-1)
-        return [t.question for t in turns[since + 1:] if t.kind == "waiting" and t.question]
+        return [t.question for t in turns[since + 1:] if t.kind == "waiting" and t.question
+                and not pleasantry_reply(t.question) and not courtesy_in_other_language(t.question, {})]
 
     def reply(self, ticket_id: int, text: str, release: bool = False) -> int:
         """A human agent's reply in the ticket's conversation (the customer's chat shows it);
@@ -194,7 +197,7 @@ class AgentDesk:
             raise VerticalsError("no intent model yet: run `verticals support train` (or `support demo`) first")
         if nightly and already_tried(INTENTS, lessons, self.registry):
             return None
-        report = retrain(INTENTS, lessons, self.registry)
+        report = retrain(INTENTS, lessons, self.registry, same=same_words)  # as lessons are compared everywhere
         if report.promoted:
             self.service.reload()
         return report.to_dict()

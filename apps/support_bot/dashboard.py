@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pandas as pd
 import streamlit as st
 
-from apps.support_bot.answer import Answer, Citation
+from apps.support_bot.answer import Answer, Citation, template_answer
 from apps.support_bot.desk import KIND_WORDS, QUEUE_POLL_S, gaps, handoffs
 from apps.support_bot.escalation import UNJUDGED
 from apps.support_bot.handoff import was_judged
@@ -139,7 +140,8 @@ def conversation(service: SupportService, cid: str | None, waiting: bool = False
 
 def restored(service: SupportService, cid: str) -> list[dict]:
     """The chat's messages rebuilt from the record, for a page opened on its ``?c=`` address (a
-    reload, or a customer back for an agent's reply): stored masked, and citing whole chunks.
+    reload, or a customer back for an agent's reply): stored masked, and citing whole chunks (a
+    template, its whole FAQ).
 
     subtle: the chat lived in the browser session only; a reload while waiting for a colleague
     lost the conversation, and with it the reply."""
@@ -151,6 +153,9 @@ def restored(service: SupportService, cid: str) -> list[dict]:
             messages.append({"role": "user", "text": t.question, "turn_id": t.id})
         # [n] as the answer's text numbers it: a chunk removed since leaves its number out, not shifted
         cited = [(n, chunks[i]) for n, i in enumerate(t.sources, 1) if i in chunks]
+        if t.kind == "template" and len(cited) > 1 and "[2]" not in t.answer:  # older turns cited each chunk
+            whole = template_answer([c for _, c in cited], t.confidence, t.intent or "").citations[0]
+            cited = [(1, replace(cited[0][1], text=whole.quote))]
         # a hand-off's reason is not stored with its turn, but the bot's words say whether it was its own
         asked = next((reason for reason, text in UNJUDGED.items()
                       if t.kind == "handoff" and text.split(" (")[0] in t.answer), None)

@@ -19,7 +19,7 @@ QUEUE_POLL_S = 10  # how often the Hand-offs tab looks for new (or closed) ticke
 KIND_WORDS = {"template": "answered from a template", "grounded": "answered from the knowledge base",
               "handoff": "handed off", "unsure": "handed off", "waiting": "waiting for a colleague",
               "courtesy": "greeting or thanks", "agent": "answered by a colleague", "invalid": "not a question",
-              "released": "handed back to the bot"}
+              "released": "after the release"}
 VOTE_WORDS = {1: "thumbs up", -1: "thumbs down", None: "no vote"}
 
 

@@ -58,6 +58,9 @@ def handoff_reason(decision: IntentDecision | None, searched: bool = True) -> st
 
     >>> handoff_reason(None)
     'nothing in the knowledge base matched'
+
+    subtle: in words the agents read: "out of scope (p 0.41: not searched)" beside the queue's
+    "confidence 0.59" looked contradictory.
     """
     if decision is not None and decision.status is Status.OOS:
         return ("out of scope, and nothing in the knowledge base matched" if searched else

@@ -46,20 +46,21 @@ RELEASED_TEXTS = {
     "English": "A colleague has handed this conversation back to me. Ask me anything here; if I can't "
                "answer, I'll pass you on again.",
     "German": "Ein Kollege hat dieses Gespräch an mich zurückgegeben. Fragen Sie mich hier gern weiter; wenn "
-              "ich nicht antworten kann, gebe ich Sie wieder weiter.",
+              "ich nicht antworten kann, leite ich Sie erneut an einen Kollegen weiter.",
     "French": "Un collègue m'a rendu cette conversation. Posez-moi vos questions ici ; si je ne peux pas "
-              "répondre, je vous transmettrai de nouveau.",
+              "répondre, je transmettrai à nouveau votre demande à un collègue.",
     "Spanish": "Un compañero me ha devuelto esta conversación. Pregúnteme lo que necesite aquí; si no puedo "
                "responder, le pasaré de nuevo a un compañero.",
     "Italian": "Un collega mi ha restituito questa conversazione. Mi chieda pure qui; se non posso rispondere, "
                "la passerò di nuovo a un collega.",
     "Dutch": "Een collega heeft dit gesprek aan mij teruggegeven. Stel uw vragen hier gerust; als ik ze niet "
-             "kan beantwoorden, geef ik u weer door.",
+             "kan beantwoorden, geef ik uw vraag opnieuw door aan een collega.",
     "Portuguese": "Um colega devolveu-me esta conversa. Pergunte-me o que precisar aqui; se eu não souber "
-                  "responder, volto a passá-lo a um colega.",
+                  "responder, volto a encaminhar o seu pedido a um colega.",
 }
 UNANSWERED_TEXTS = {
-    "English": "What you wrote while waiting has not been answered: please ask it again if it is still open.",
+    "English": "What you wrote while waiting has not been answered: please ask it again if you still need an "
+               "answer.",
     "German": "Was Sie während des Wartens geschrieben haben, ist noch nicht beantwortet: Bitte fragen Sie "
               "noch einmal, falls es noch offen ist.",
     "French": "Ce que vous avez écrit pendant l'attente n'a pas reçu de réponse : reposez la question si "
@@ -77,23 +78,24 @@ UNANSWERED_TEXTS = {
 # a whole message of thanks, a greeting or a goodbye in another language: the words that make each
 # kind, the words that may come with them ("vielen", "beaucoup"), and the replies
 COURTESY = {
-    "German": ({"thanks": "danke dankeschön dank", "greeting": "hallo guten", "bye": "tschüss tschüs wiedersehen"},
-               "vielen schön sehr tag morgen abend auf",
+    "German": ({"thanks": "danke dankeschön dankeschoen dank", "greeting": "hallo guten",
+                "bye": "tschüss tschüs tschuss tschuess wiedersehen"},
+               "vielen schön schoen sehr tag morgen abend auf ok okay super perfekt prima klar alles gut",
                {"thanks": "Gern geschehen!", "greeting": "Hallo!", "bye": "Auf Wiedersehen!"}),
     "French": ({"thanks": "merci", "greeting": "bonjour bonsoir salut", "bye": "revoir"},
-               "beaucoup bien au",
+               "beaucoup bien au ok d accord parfait super top très tres",
                {"thanks": "Je vous en prie !", "greeting": "Bonjour !", "bye": "Au revoir !"}),
     "Spanish": ({"thanks": "gracias", "greeting": "hola buenos buenas", "bye": "adiós adios luego"},
-                "muchas días dias tardes noches hasta",
+                "muchas días dias tardes noches hasta ok vale perfecto genial muy bien",
                 {"thanks": "¡De nada!", "greeting": "¡Hola!", "bye": "¡Adiós!"}),
     "Italian": ({"thanks": "grazie", "greeting": "ciao buongiorno buonasera salve", "bye": "arrivederci"},
-                "mille tante",
-                {"thanks": "Prego!", "greeting": "Buongiorno!", "bye": "Arrivederci!"}),
+                "mille tante ok perfetto bene benissimo",
+                {"thanks": "Prego!", "greeting": "Ciao!", "bye": "Arrivederci!"}),  # "ciao": hello and bye
     "Dutch": ({"thanks": "bedankt dank", "greeting": "hoi goedemorgen goedemiddag goedenavond", "bye": "doei ziens"},
-              "je u wel tot",
+              "je u wel tot ok oké prima top super",
               {"thanks": "Graag gedaan!", "greeting": "Hallo!", "bye": "Tot ziens!"}),
     "Portuguese": ({"thanks": "obrigado obrigada", "greeting": "olá ola bom boa", "bye": "adeus tchau logo"},
-                   "muito dia tarde noite até",
+                   "muito dia tarde noite até ate ok ótimo otimo perfeito",
                    {"thanks": "De nada!", "greeting": "Olá!", "bye": "Adeus!"}),
 }
 
@@ -110,12 +112,12 @@ def courtesy_in_other_language(message: str, english: dict[str, str]) -> str | N
     >>> courtesy_in_other_language("danke, wo ist meine Bestellung?", {}) is None
     True
 
-    subtle: a German customer's "Danke!" after an agent's reply was handed off as a question the
-    knowledge base never mentions, and told so in English.
+    subtle: a German customer's "Danke!" after an agent's reply and release was handed off as a
+    question the knowledge base never mentions, and told so in English.
     """
     words = re.findall(r"[^\W\d_]+", message.lower())
     for kinds, fillers, replies in COURTESY.values():
-        made = [kind for kind in ("thanks", "bye", "greeting") if set(words) & set(kinds[kind].split())]
+        made = [kind for kind in ("bye", "thanks", "greeting") if set(words) & set(kinds[kind].split())]
         allowed = set(fillers.split()).union(*(k.split() for k in kinds.values()))
         if made and set(words) <= allowed:
             return f"{replies[made[0]]}\n\n{english[made[0]]}" if made[0] in english else replies[made[0]]
@@ -125,12 +127,12 @@ def courtesy_in_other_language(message: str, english: dict[str, str]) -> str | N
 def released_text(written: str | None, shop: str | None, unanswered: bool) -> str:
     """What the customer's chat says when an agent releases it (with ``unanswered``: what they
     wrote while waiting is still open), in their language ``written`` and then the shop's, as
-    :func:`in_their_language`; in English where those texts lack either.
+    :func:`in_their_language`; else in the shop's language, or English where these texts lack it.
 
     >>> print(released_text(None, "English", unanswered=True))  # doctest: +NORMALIZE_WHITESPACE
     A colleague has handed this conversation back to me. Ask me anything here; if I can't answer,
     I'll pass you on again. What you wrote while waiting has not been answered: please ask it
-    again if it is still open.
+    again if you still need an answer.
     """
     texts = {lang: f"{text} {UNANSWERED_TEXTS[lang]}" if unanswered else text for lang, text in RELEASED_TEXTS.items()}
     return in_their_language(texts, written, shop) or texts.get(shop or "", texts["English"])

@@ -43,12 +43,12 @@ _ASKING = frozenset("much many long soon fast far often cost costs take takes ha
                     "charge".split())
 
 
-
 def same_words(text: str) -> str:
     """A question as lessons compare it, with each other, with asked questions and with the
     intents file's rows: its words, lower case (``"What cards, do you take?"`` and ``"what cards
     do you take"`` are one)."""
     return " ".join(re.findall(r"[^\W_]+", text.lower()))
+
 
 def clean(message: str) -> tuple[str, str]:
     """``message`` stripped, and truncated when very long, with a notice saying so ("" if not)."""

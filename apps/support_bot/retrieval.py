@@ -81,6 +81,7 @@ class Retriever:
         self._by_doc: dict[str, list[Chunk]] = {}
         self._doc_vectors: dict[tuple[int, ...], np.ndarray] = {}
         self._quoted: OrderedDict[str, np.ndarray] = OrderedDict()  # see encode_quoted
+        self._quoted_lock = threading.Lock()
         self._reranker: tuple[str | None, Classifier] | None = None
         # subtle: the dashboard shares one retriever between browser sessions; an upload must
         # not change index, chunks and BM25 under a search that is reading them
@@ -224,18 +225,24 @@ class Retriever:
         once: the last ``QUOTED_KEPT`` are kept. subtle: a long passage's windows cost more than
         the rest of an answer (on Bitext's 100-word responses, 51 ms a batch against a 5 ms
         question), and the passages people ask about are quoted again and again."""
-        with self._lock:
+        with self._quoted_lock:  # its own: a reindex holds the index's lock for seconds
             known = {t: self._quoted[t] for t in texts if t in self._quoted}
             for text in known:
                 self._quoted.move_to_end(text)
         missing = [t for t in dict.fromkeys(texts) if t not in known]
-        fresh = dict(zip(missing, self.embedder.encode(missing), strict=True)) if missing else {}
-        with self._lock:
+        # copies: a row kept alone must not keep its whole batch alive
+        fresh = {t: v.copy() for t, v in zip(missing, self.embedder.encode(missing), strict=True)} if missing else {}
+        with self._quoted_lock:
             self._quoted.update(fresh)
             while len(self._quoted) > QUOTED_KEPT:
                 self._quoted.popitem(last=False)
         vectors = known | fresh
         return np.stack([vectors[t] for t in texts]) if texts else np.zeros((0, self.embedder.dim), np.float32)
+
+    def forget_quoted(self) -> None:
+        """Drop the kept quote windows (:meth:`encode_quoted`): as after a restart."""
+        with self._quoted_lock:
+            self._quoted.clear()
 
     def candidates(self, query: str, vector: np.ndarray,
                    sparse: bool = True) -> tuple[dict, dict]:

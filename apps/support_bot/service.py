@@ -347,7 +347,8 @@ class SupportService:
 
         A message surely out of scope on its own is handed off unsearched: search finds the
         nearest passage for anything, and "when does Halfords open on sunday" got our opening
-        hours.
+        hours. So is one the model puts out of scope less surely with a word the shop's texts
+        never use: "can I cancel my gym membership" (P(oos) 0.76) got the account FAQ.
 
         (A message naming something the shop's texts never mention is handed off before:
         :meth:`_answer_questions`.)
@@ -374,9 +375,7 @@ class SupportService:
             return handoff(decision, searched=False)
         if decision is not None and decision.status is Status.OOS and not earlier \
                 and (unused := self.shop.unused_words(message)):
-            # subtle: two signals that agree: "can I cancel my gym membership" (P(oos) 0.76) found
-            # the account FAQ over the answer floor, and was answered
-            # (the reason in words the agents read: "p 0.41" beside "confidence 0.59" looked contradictory)
+            # two signals that agree (see above)
             return handoff(decision, searched=False, reason=f"out of scope: about {listed(unused)}, which the "
                                                             "knowledge base never mentions")
         if earlier and confident(decision) and decision.intent not in {t.intent for t in earlier} \
@@ -528,6 +527,8 @@ class SupportService:
             answer.text = f"{answer.text}\n\n{text}" if answer.text else text  # after a message's answered questions
         if answer.kind is not AnswerKind.INVALID:
             sources = [c.chunk_id for c in answer.citations]
+            if answer.kind is AnswerKind.TEMPLATE:  # its one citation quotes the whole FAQ: all its chunks
+                sources = [c.chunk_id for c in self.retriever.document_chunks(answer.citations[0].doc_id)] or sources
             contacts = self.shop.contacts if answer.citations else frozenset()  # quoted from the KB only
             answer.turn_id = self.store.add_turn(cid, message, answer.text, str(answer.kind), answer.intent,
                                                  answer.confidence, sources, keep=contacts)

@@ -96,6 +96,7 @@ class Shop:
         nearest = (encode(unknown) @ encode(said).T).max(axis=1)
         return [word for word, cosine in zip(unknown, nearest, strict=True) if cosine < ADDRESSED]
 
+
 def _speller(retriever: Retriever, texts: list[str]) -> Speller:
     """Typo correction over ``texts``' words; the search embedder's word list marks the other
     real words. Without such a list (an encoder whose tokenizer is not WordPiece) nothing is

@@ -144,6 +144,26 @@ def test_the_address_brings_a_conversation_back(bot_home: Path) -> None:
     assert "c" not in again.query_params and [m.name for m in again.chat_message] == ["assistant"]
 
 
+def test_a_template_answer_brought_back_quotes_its_whole_faq(bot_home: Path) -> None:
+    """A template cites its FAQ once; its record keeps every chunk, so a reload quotes them all."""
+    from apps.support_bot.answer import template_answer
+    from apps.support_bot.service import SupportService
+
+    service = SupportService()
+    chunks = service.retriever.document_chunks("kb-delivery")  # a document of several chunks
+    answer = template_answer(chunks, 0.9, "shipping")
+    cid = "c" * 32
+    service.store.add_turn(cid, "how long does delivery take?", answer.text, "template", "shipping", 0.9,
+                           [c.chunk_id for c in chunks])
+    at = AppTest.from_file(SCRIPT, default_timeout=120)
+    at.query_params["c"] = cid
+    at.run()
+    assert not at.exception, at.exception
+    [cited] = [e for e in at.expander if e.label.startswith("[")]
+    quoted = " ".join(m.value for m in cited.markdown)
+    assert len(chunks) > 1 and chunks[-1].text.split(". ")[-1].rstrip(".")[:40] in quoted.replace("\\", "")
+
+
 def test_agent_replies_and_the_customer_sees_it(bot_home: Path) -> None:
     at = _app()
     at.chat_input[0].set_value("who won the football match yesterday?").run()

@@ -382,8 +382,11 @@ def test_quote_windows_are_embedded_once(bot: SupportService, monkeypatch: pytes
     monkeypatch.setattr(retriever.embedder, "encode", lambda texts: embedded.append(texts) or first[:len(texts)])
     again = retriever.encode_quoted([windows[1], windows[0], windows[1]])
     assert embedded == [] and (again == first[[1, 0, 1]]).all()  # kept, not embedded again
+    monkeypatch.setattr("apps.support_bot.retrieval.QUOTED_KEPT", 2)
     retriever.encode_quoted(["A new window."])
     assert embedded == [["A new window."]]
+    retriever.encode_quoted(windows)  # the least recently used (windows[1], read before windows[0]) was dropped
+    assert embedded == [["A new window."], windows[1:]]
 
 
 def test_a_complaint_is_handed_to_a_person(bot: SupportService) -> None:
