@@ -206,11 +206,11 @@ def test_the_intent_probe_reads_the_search_vector_the_bot_serves(bot: SupportSer
     question = "How much is a Full Service?"
     own = classifier.model_proba([question])
     vector = bot.retriever.encode(question)[0]
-    served = bot._decide(intents, question, own, vector)
+    served = bot.answerer._decide(intents, question, own, vector)
     alone = intents.predict(question)
     assert (served.intent, served.status) == (alone.intent, alone.status)
     assert served.confidence == pytest.approx(alone.confidence, abs=0.02)
-    wrong = bot._decide(intents, question, own, bot.retriever.encode("What is the capital of France?")[0])
+    wrong = bot.answerer._decide(intents, question, own, bot.retriever.encode("What is the capital of France?")[0])
     assert wrong.confidence != pytest.approx(served.confidence, abs=1e-3)  # the vector is read
     classifier._head_embedder = None
     first = bot.ask("What does a Full Service at the workshop include?")
@@ -319,8 +319,8 @@ def test_a_follow_up_without_a_pronoun_leans_on_the_conversation(bot: SupportSer
     assert _cited_docs(link) & {"faq-i-forgot-my-password-how-do-i-reset-it", "kb-account"}
     # what is taken up is the answer's words, not its lead-in "Here is what I found" or "[1]"
     assert link.text.startswith("Here is what I found") and "[1]" in link.text
-    assert bot._picked_up("I found 1 crack in my helmet here", first.conversation_id) == []
-    assert bot._picked_up(f"is the {max(answer_words(link.text), key=len)} ok?", first.conversation_id)
+    assert bot.answerer._picked_up("I found 1 crack in my helmet here", first.conversation_id) == []
+    assert bot.answerer._picked_up(f"is the {max(answer_words(link.text), key=len)} ok?", first.conversation_id)
     service = bot.ask("What does a Full Service at the workshop include?")
     skis = bot.ask("do you sell skis?", service.conversation_id)  # a new topic, no word taken up
     assert skis.kind is AnswerKind.HANDOFF
@@ -364,7 +364,7 @@ def test_an_out_of_scope_verdict_on_words_the_shop_never_uses_is_handed_off_unse
     from apps.support_bot.intents import IntentDecision, Status
 
     unsure_oos = IntentDecision("oos", 0.6, 0.3, Status.OOS)  # out of scope, not surely
-    monkeypatch.setattr(bot, "_decide", lambda *args: unsure_oos)
+    monkeypatch.setattr(bot.answerer, "_decide", lambda *args: unsure_oos)
     gym = bot.ask("can I cancel my gym membership")  # search alone finds the cancel FAQ
     assert gym.kind is AnswerKind.HANDOFF and not gym.citations
     reason = next(t for t in bot.agents.handoffs() if t.id == gym.ticket_id).reason
