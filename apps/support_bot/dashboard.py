@@ -4,6 +4,7 @@ intent model's card. Runs alone (``verticals support dashboard``) or as a page o
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -190,6 +191,7 @@ def welcome(examples: list[str]) -> str | None:
 def chat(service: SupportService) -> None:
     state = st.session_state
     state.setdefault("support_messages", [])
+    state.setdefault("support_asking", threading.Lock())  # one question of this chat at a time: see below
     if not service.kb_count():  # every rerun: a count, not the whole KB listed
         st.info("The help pages are not loaded yet: please try again later." if CHAT_ONLY else
                 "The knowledge base is empty: run `verticals support demo` or upload files in the Admin tab.")
@@ -216,14 +218,16 @@ def chat(service: SupportService) -> None:
     if question.strip():  # theirs, shown while the bot works (a blank one: only the refusal is shown)
         with st.chat_message("user"):
             st.text(question)
-    # subtle: a second message sent while the first was answered stopped that run before it kept
-    # the conversation's id, and began another conversation: the first question's ticket was in one
-    # the customer could no longer reach. The id is chosen before asking, kept until an answer is.
-    asking = cid or state.setdefault("support_new_conversation", uuid.uuid4().hex)
+    # subtle: a message sent while the one before is answered starts a run beside that one, which
+    # stops at its next page call: the second had begun another conversation, and on a cold server
+    # the first question was lost or shown after the second. It waits for the first to be answered
+    # and kept, and asks in the same conversation (its id chosen before the first answer).
     try:
-        with st.spinner("Looking it up…"):  # the first question loads the models: seconds
+        with st.spinner("Looking it up…"), state["support_asking"]:  # the first question loads the models
+            asking = state.get("support_conversation") or \
+                state.setdefault("support_new_conversation", uuid.uuid4().hex)
             answer = service.ask(question, asking)
-            keep_answer(service, question, answer)  # before the spinner ends: a new message stops the run there
+            keep_answer(service, question, answer)  # no page call in between: nothing stops the run here
     except VerticalsError as err:
         st.error(str(err))
         return

@@ -5,6 +5,7 @@ hand-off), keep the record. No UI code here."""
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,26 +112,37 @@ class SupportService:
         self.bot = BotSettings()
         self.agents = AgentDesk(self)  # hand-offs, replies, gaps and lessons
         self.answerer = Answerer(self)  # the answer path: intents, search, templates, quotes, hand-offs
+        self._loading = threading.Lock()  # see warm_up
 
     # -- models -------------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the intent model (when trained), embedder, index and reranker once."""
+        """Load the intent model (when trained), embedder, index and reranker once.
+
+        subtle: the dashboard shares one service between chats, and a chat's second message can
+        run beside its first: two questions on a cold server loaded the models twice at once, and
+        one of them was never answered. One thread loads; the others wait, then find them loaded.
+        """
         if self._retriever is not None:
             return
-        if self.registry.current(INTENTS):
-            # subtle: its pass runs beside the question's embedding (see answering.Answerer._answer) on one thread:
-            # on 2 cores of an AMX Xeon, with both passes on both, they ran 166 answers/s at 10k
-            # passages, and 206/s so. A question is a few dozen tokens: a second thread saved it only 7%
-            self._intents = IntentModel(self.registry.path(INTENTS), threads=1)
-            self._intents.warm_up()
-            self.bot = BotSettings.from_card(self._intents.card)
-        config = RetrievalConfig(alpha=self.bot.alpha, use_reranker=self.bot.use_reranker,
-                                 rerank_margin=self.bot.rerank_margin)
-        embedder = self._resolve(self.bot.embedder)
-        reranker = self._resolve(self.bot.reranker) if self.bot.reranker else None
-        self._retriever = Retriever(self.store, embedder, reranker, config, self.index_path)
-        self._retriever.warm_up()
-        towns()  # the names check's towns: a second to load, spent here rather than on a first question
+        with self._loading:
+            if self._retriever is not None:
+                return
+            intents, bot = None, self.bot
+            if self.registry.current(INTENTS):
+                # subtle: its pass runs beside the question's embedding (see answering.Answerer._answer)
+                # on one thread: on 2 cores of an AMX Xeon, with both passes on both, they ran 166
+                # answers/s at 10k passages, and 206/s so. A question is a few dozen tokens: a
+                # second thread saved it only 7%
+                intents = IntentModel(self.registry.path(INTENTS), threads=1)
+                intents.warm_up()
+                bot = BotSettings.from_card(intents.card)
+            config = RetrievalConfig(alpha=bot.alpha, use_reranker=bot.use_reranker, rerank_margin=bot.rerank_margin)
+            retriever = Retriever(self.store, self._resolve(bot.embedder),
+                                  self._resolve(bot.reranker) if bot.reranker else None, config, self.index_path)
+            retriever.warm_up()
+            towns()  # the names check's towns: a second to load, spent here rather than on a first question
+            self._intents, self.bot = intents, bot
+            self._retriever = retriever  # last: what the check above reads without the lock
 
     def _resolve(self, name: str) -> str:
         """A pinned version (``support-retriever@v3``, as training records the models it

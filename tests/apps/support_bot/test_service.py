@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -370,6 +371,21 @@ def test_an_out_of_scope_verdict_on_words_the_shop_never_uses_is_handed_off_unse
     reason = next(t for t in bot.agents.handoffs() if t.id == gym.ticket_id).reason
     assert reason == "out of scope: about gym and membership, which the knowledge base never mentions"
     assert bot.ask("can I cancel my order?").kind is not AnswerKind.HANDOFF  # every word the shop's own: searched
+
+
+def test_two_questions_on_a_cold_service_are_both_answered(bot_home: Path) -> None:
+    """The dashboard shares one service, and a chat's second message can run beside its first:
+    on a cold server both loaded the models at once, and one question was never answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = SupportService()  # nothing loaded yet
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(service.ask, "How long are gift cards valid?")
+        time.sleep(0.3)  # the second comes while the first loads the models
+        second = pool.submit(service.ask, "Can I pay with PayPal?")
+        answers = [first.result(), second.result()]
+    assert all(a.turn_id is not None and a.kind is not AnswerKind.HANDOFF for a in answers)
+    assert "3 years" in answers[0].text
 
 
 def test_quote_windows_are_embedded_once(bot: SupportService, monkeypatch: pytest.MonkeyPatch) -> None:
