@@ -238,8 +238,8 @@ def chat(service: SupportService) -> None:
 
 def keep_answer(service: SupportService, question: str, answer: Answer) -> None:
     """The question and its answer added to the chat's messages; once one is stored, the chat is
-    its conversation's. Where the record holds more of it than the chat shows (a run stopped by
-    the next message after asking), the chat is rebuilt from the record."""
+    its conversation's. Where the record holds more of it than the chat shows (another tab of
+    the same conversation), the chat is rebuilt from the record."""
     state = st.session_state
     asked = [{"role": "user", "text": question, "turn_id": answer.turn_id}] if question.strip() else []
     state["support_messages"] += asked + [{"role": "assistant", **answer.to_dict()}]
