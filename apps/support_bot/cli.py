@@ -70,6 +70,8 @@ def train(
     epochs: Annotated[int, typer.Option(min=1, help="Epochs of the intent classifier.")] = 8,
     max_length: Annotated[int, typer.Option(
         min=1, help="Tokens of a message the intent classifier reads.")] = 32,
+    layers: Annotated[int | None, typer.Option(
+        min=1, help="Intent classifier from the base's first N layers (fewer: faster answers).")] = None,
     # subtle: one-name flags; a --x/--no-x pair takes two columns, and at 80 columns the help
     # cut the option names to "--tune-retriev…"
     no_tune_retriever: Annotated[bool, typer.Option(
@@ -86,7 +88,7 @@ def train(
     from .training import BotTrainer, TrainOptions
 
     service = _service()
-    options = TrainOptions(epochs=epochs, max_length=max_length, tune_retriever=not no_tune_retriever,
+    options = TrainOptions(epochs=epochs, max_length=max_length, layers=layers, tune_retriever=not no_tune_retriever,
                            reranker=not no_reranker, reranker_epochs=reranker_epochs,
                            reranker_layers=reranker_layers, export=not no_export, oos_label=oos_label)
     emit(BotTrainer(service, options).run(intents, questions, kb), as_json)
@@ -266,6 +268,8 @@ def eval_intents(
     epochs: Annotated[int, typer.Option(min=1, help="Epochs of the intent classifier.")] = 8,
     max_length: Annotated[int, typer.Option(
         min=1, help="Tokens of a message the intent classifier reads.")] = 32,
+    layers: Annotated[int | None, typer.Option(
+        min=1, help="Intent classifier from the base's first N layers (fewer: faster answers).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train on TRAIN (calibrating on a split of it), report metrics on TEST."""

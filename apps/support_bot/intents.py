@@ -223,14 +223,15 @@ def split_calibration(rows: Sequence[LabelledText], fraction: float = 0.2,
     return train, calib
 
 
-def intent_config(n_rows: int, epochs: int = 8, max_length: int = 32) -> TrainConfig:
-    """The recipe for intent data: small batches when there are only a few hundred examples.
+def intent_config(n_rows: int, epochs: int = 8, max_length: int = 32, layers: int | None = None) -> TrainConfig:
+    """The recipe for intent data: small batches when there are only a few hundred examples;
+    ``layers``: the base's first N layers only (``shared.TrainConfig``).
 
     subtle: a few hundred examples in batches of 32 give too few optimizer steps for the fresh
     classification head to move off uniform; batches of 8 give four times as many.
     """
     batch = 8 if n_rows < 1000 else 32
-    return TrainConfig(epochs=epochs, max_length=max_length, batch_size=batch, patience=3)
+    return TrainConfig(epochs=epochs, max_length=max_length, batch_size=batch, patience=3, layers=layers)
 
 
 @dataclass

@@ -55,6 +55,7 @@ class TrainOptions:
 
     epochs: int = 8
     max_length: int = 32
+    layers: int | None = None  # the intent model from the base's first N layers (None: all)
     tune_retriever: bool = True
     reranker: bool = True
     reranker_epochs: int = 3
@@ -246,8 +247,9 @@ class BotTrainer:
         two thirds of them, and the rest judge them beside the intents' held-out questions.
         ``kb`` is added to the knowledge base first, once the intents and questions files have
         been read (a bad one changes nothing)."""
+        check_layers("minilm", self.options.layers)  # before minutes of training
         if self.options.reranker:
-            check_layers("minilm", self.options.reranker_layers, "--reranker-layers")  # before minutes of training
+            check_layers("minilm", self.options.reranker_layers, "--reranker-layers")
         service, opts = self.service, self.options
         rows = read_intents(intents_path)
         lessons = service.agents.lesson_rows()
@@ -309,7 +311,7 @@ class BotTrainer:
             [q for d, q, _ in faqs if d not in linked] + kb_lessons
         no_template = [q for q, d in self._asked_held if d not in linked]
         self.report["knowledge_base_class_rows"] = len(kb_questions)
-        config = intent_config(len(train) + len(kb_questions), opts.epochs, opts.max_length)
+        config = intent_config(len(train) + len(kb_questions), opts.epochs, opts.max_length, opts.layers)
         # subtle: each model's epochs print alike ("epoch 1: loss ..."): the reranker's read as
         # the intent model's epoch 1 again
         self._log(f"the intent model: {len(train) + len(kb_questions)} examples")

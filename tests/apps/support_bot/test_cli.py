@@ -117,11 +117,11 @@ def test_unknown_document_is_an_error(bot_home: Path) -> None:
     assert "no document 'no-such-doc'" in str(result.exception)
 
 
-def test_a_reranker_deeper_than_its_base_is_refused_before_training(bot_home: Path) -> None:
-    result = runner.invoke(app, ["train", "--intents", str(DEMO / "intents.csv"),
-                                 "--reranker-layers", "7"])
+@pytest.mark.parametrize("flag", ["--layers", "--reranker-layers"])
+def test_a_model_deeper_than_its_base_is_refused_before_training(bot_home: Path, flag: str) -> None:
+    result = runner.invoke(app, ["train", "--intents", str(DEMO / "intents.csv"), flag, "7"])
     assert result.exit_code != 0
-    assert "has only 6 layers; use 6 or fewer" in str(result.exception)
+    assert f"{flag} 7: the base 'minilm' has only 6 layers; use 6 or fewer" in str(result.exception)
 
 
 def _newer_reranker_made_current(home: Path) -> None:
@@ -226,7 +226,7 @@ def test_train_refuses_the_knowledge_base_label(empty_home: Path) -> None:
     assert SupportService().store.document_count() == 0
 
 
-@pytest.mark.parametrize("flag", ["--epochs", "--reranker-epochs", "--reranker-layers", "--max-length"])
+@pytest.mark.parametrize("flag", ["--epochs", "--reranker-epochs", "--layers", "--reranker-layers", "--max-length"])
 def test_train_refuses_a_count_below_one_naming_the_flag(empty_home: Path, flag: str) -> None:
     result = runner.invoke(app, ["train", "--intents", str(DEMO / "intents.csv"), flag, "0"])
     assert result.exit_code == 2
