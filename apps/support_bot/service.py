@@ -119,9 +119,9 @@ class SupportService:
         """Load the intent model (when trained), embedder, index and reranker once.
 
         subtle: the dashboard shares one service between chats, and a chat's second message can
-        run beside its first: on a cold server two runs loaded the models at once, the second
-        replacing what the first was reading (a browser check lost a first question so; the
-        cause is inferred). One thread loads; the others wait, then find them loaded.
+        run beside its first: on a cold server two runs could load the models at once, the second
+        replacing what the first was reading. One thread loads; the others wait, then find them
+        loaded.
         """
         if self._retriever is not None:
             return
