@@ -74,10 +74,7 @@ class AgentDesk:
         subtle: "and do you also sell helmets?", written while waiting, was lost at the release:
         nothing said so, and the customer had to ask again. Thanks or a goodbye ("Danke!") asks
         nothing: it is left out, or the release asked the customer to write it again."""
-        turns = self.service.conversation(conversation_id)
-        since = max((i for i, t in enumerate(turns) if t.kind in ("agent", "handoff", "unsure")), default=-1)
-        return [t.question for t in turns[since + 1:] if t.kind == "waiting" and t.question
-                and not pleasantry_reply(t.question) and not courtesy_in_other_language(t.question, {})]
+        return _unanswered(self.service.conversation(conversation_id))
 
     def reply(self, ticket_id: int, text: str, release: bool = False) -> int:
         """A human agent's reply in the ticket's conversation (the customer's chat shows it);
@@ -97,9 +94,10 @@ class AgentDesk:
     def _released_notice(self, conversation_id: str, replied: bool = False) -> str:
         """What the customer's chat says at a release (:func:`.other_languages.released_text`),
         in the language of what they wrote; ``replied``: the agent's reply comes with it."""
-        questions = " ".join(t.question for t in self.service.conversation(conversation_id) if t.question)
-        left = not replied and bool(self.unanswered(conversation_id))
-        return released_text(language(questions), self.kb_language(), unanswered=left)
+        turns = self.service.conversation(conversation_id)
+        left = not replied and bool(_unanswered(turns))
+        return released_text(language(" ".join(t.question for t in turns if t.question)), self.kb_language(),
+                             unanswered=left)
 
     def gaps(self, limit: int = 50) -> list:
         """Questions the bot could not answer or users down-voted, less requests for a person
@@ -201,3 +199,10 @@ class AgentDesk:
         if report.promoted:
             self.service.reload()
         return report.to_dict()
+
+
+def _unanswered(turns: list) -> list[str]:
+    """:meth:`AgentDesk.unanswered` of a conversation's ``turns``."""
+    since = max((i for i, t in enumerate(turns) if t.kind in ("agent", "handoff", "unsure")), default=-1)
+    return [t.question for t in turns[since + 1:] if t.kind == "waiting" and t.question
+            and not pleasantry_reply(t.question) and not courtesy_in_other_language(t.question, {})]

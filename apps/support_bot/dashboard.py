@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 import pandas as pd
 import streamlit as st
 
-from apps.support_bot.answer import Answer, Citation, template_answer
+from apps.support_bot.answer import Answer, Citation
 from apps.support_bot.desk import KIND_WORDS, QUEUE_POLL_S, gaps, handoffs
 from apps.support_bot.escalation import UNJUDGED
 from apps.support_bot.handoff import was_judged
@@ -154,9 +154,8 @@ def restored(service: SupportService, cid: str) -> list[dict]:
             messages.append({"role": "user", "text": t.question, "turn_id": t.id})
         # [n] as the answer's text numbers it: a chunk removed since leaves its number out, not shifted
         cited = [(n, chunks[i]) for n, i in enumerate(t.sources, 1) if i in chunks]
-        if t.kind == "template" and len(cited) > 1 and "[2]" not in t.answer:  # older turns cited each chunk
-            whole = template_answer([c for _, c in cited], t.confidence, t.intent or "").citations[0]
-            cited = [(1, replace(cited[0][1], text=whole.quote))]
+        if t.kind == "template" and cited and "[2]" not in t.answer:  # its one citation quotes it all: the answer
+            cited = [(1, replace(cited[0][1], text=t.answer.removesuffix(" [1]")))]  # (older turns cited each chunk)
         # a hand-off's reason is not stored with its turn, but the bot's words say whether it was its own
         asked = next((reason for reason, text in UNJUDGED.items()
                       if t.kind == "handoff" and text.split(" (")[0] in t.answer), None)

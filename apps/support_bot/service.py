@@ -345,8 +345,6 @@ class SupportService:
             answer.text = f"{answer.text}\n\n{text}" if answer.text else text  # after a message's answered questions
         if answer.kind is not AnswerKind.INVALID:
             sources = [c.chunk_id for c in answer.citations]
-            if answer.kind is AnswerKind.TEMPLATE:  # its one citation quotes the whole FAQ: all its chunks
-                sources = [c.chunk_id for c in self.retriever.document_chunks(answer.citations[0].doc_id)] or sources
             contacts = self.shop.contacts if answer.citations else frozenset()  # quoted from the KB only
             answer.turn_id = self.store.add_turn(cid, message, answer.text, str(answer.kind), answer.intent,
                                                  answer.confidence, sources, keep=contacts)
