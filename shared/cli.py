@@ -235,6 +235,7 @@ def mlm(
     name: str = typer.Option(..., help="Registry name of the adapted encoder."),
     base: str = "minilm", epochs: int = 1, max_length: int = 64, batch_size: int = 32,
     text_col: Annotated[str, typer.Option(help="The text column of a table --corpus.")] = "text",
+    layers: Annotated[int | None, typer.Option(help="Keep only the base's first N layers (smaller, faster).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Domain-adaptive masked-LM pretraining; then `finetune classify --base NAME` starts from it.
@@ -246,7 +247,7 @@ def mlm(
     from .registry import get_registry
 
     version = pretrain_mlm(read_texts(corpus, text_col, "--text-col"), name=name, base=base, epochs=epochs,
-                           max_length=max_length, batch_size=batch_size)
+                           max_length=max_length, batch_size=batch_size, layers=layers)
     metrics = get_registry().card(name, version).get("metrics", {})
     notes = ["no held-out token was masked (too little text): no perplexity to report — add text"] \
         if metrics.get("perplexity_after") is None else \
@@ -267,6 +268,7 @@ def contrastive(
     base: str = "minilm", epochs: int = 1, batch_size: int = 32,
     query_col: Annotated[str, typer.Option(help="The query column of --pairs.")] = "query",
     positive_col: Annotated[str, typer.Option(help="The positive (passage) column of --pairs.")] = "positive",
+    layers: Annotated[int | None, typer.Option(help="Keep only the base's first N layers (smaller, faster).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Bi-encoder tuning with in-batch negatives on (query, positive) pairs."""
@@ -276,7 +278,7 @@ def contrastive(
 
     frame = read_table(pairs, [query_col, positive_col], column_flags="--query-col/--positive-col")
     version = train_biencoder(list(zip(frame[query_col], frame[positive_col])), name=name, base=base,
-                              epochs=epochs, batch_size=batch_size, source=pairs)
+                              epochs=epochs, batch_size=batch_size, source=pairs, layers=layers)
     metrics = get_registry().card(name, version).get("metrics", {})
     held = metrics.get("n_heldout_pairs", 20)
     # with 2 held-out pairs, recall@1 is a coin toss between 2 candidates: 1.0 said nothing

@@ -31,7 +31,7 @@ from .data import LabelledText, fingerprint
 from .errors import DataError, VerticalsError
 from .evaluate import mrr, recall_at_k
 from .export import KEPT_TEXTS
-from .finetune import MIN_LENGTH, TrainConfig, finetune_classifier
+from .finetune import MIN_LENGTH, TrainConfig, check_layers, finetune_classifier
 from .models import resolve_model
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
@@ -50,6 +50,7 @@ class BiencoderConfig:
     warmup_ratio: float = 0.1
     heldout_fraction: float = 0.1
     seed: int = 42
+    layers: int | None = None  # keep only the base's first N layers (a smaller, faster encoder)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
@@ -145,6 +146,17 @@ def _embed(model, texts: list[str], device: str) -> torch.Tensor:
     return torch.nn.functional.normalize(emb, dim=-1)
 
 
+def _load_base(cfg: BiencoderConfig, device: str):
+    """A fresh sentence-transformer of ``cfg.base`` (not the cached one others share), cut to
+    ``cfg.layers`` layers when given."""
+    from sentence_transformers import SentenceTransformer
+
+    depth = {} if cfg.layers is None else {"num_hidden_layers": cfg.layers}
+    model = SentenceTransformer(str(resolve_model(cfg.base)), device=device, config_kwargs=depth)
+    model.max_seq_length = cfg.max_length
+    return model
+
+
 def _fit_biencoder(model, pairs: list[tuple[str, str]], cfg: BiencoderConfig, device: str) -> None:
     from transformers import get_linear_schedule_with_warmup
 
@@ -191,8 +203,9 @@ def train_biencoder(
 ) -> str:
     """Tune ``base`` on (query, positive) ``pairs`` with in-batch negatives; register kind
     ``biencoder`` under ``name`` and return the version. Extra ``options`` are
-    :class:`BiencoderConfig` fields (``max_length``, ``scale``, ``heldout_fraction``, ``seed``).
-    ``source`` names the pairs in errors (the file they came from).
+    :class:`BiencoderConfig` fields (``max_length``, ``scale``, ``heldout_fraction``, ``seed``,
+    ``layers``). ``source`` names the pairs in errors (the file they came from). With ``layers=N``
+    the model keeps only the base's first N layers; its ``before`` scores are of that cut base.
 
     With ``keep_better``, a tuning that lowers the held-out MRR is not kept: the version holds
     the base's weights and scores, and its card says so (``kept``, ``warning``, and the tuning's
@@ -201,18 +214,15 @@ def train_biencoder(
     >>> train_biencoder([("lost card", "To report a lost card ..."), ...], "faq")  # doctest: +SKIP
     'v1'
     """
-    from sentence_transformers import SentenceTransformer
-
     cfg = BiencoderConfig(base, epochs, batch_size, lr, **options)
     check_name(name)
     (registry or get_registry()).check_kind(name, "biencoder")  # before minutes of training
+    check_layers(base, cfg.layers)
     pairs = _check_pairs(pairs, source)
     train, held = _split(pairs, cfg)
     device = get_settings().device
     torch.manual_seed(cfg.seed)
-    # subtle: a fresh instance, not the cached load_sentence_model() one that others share
-    model = SentenceTransformer(str(resolve_model(base)), device=device)
-    model.max_seq_length = cfg.max_length
+    model = _load_base(cfg, device)
     before = evaluate_biencoder(model, held)
     _fit_biencoder(model, train, cfg, device)
     after = evaluate_biencoder(model, held)
@@ -224,8 +234,7 @@ def train_biencoder(
         "params": asdict(cfg), "metrics": metrics, "labels": [], "kept": "tuned",
     }
     if keep_better and held and after["mrr"] < before["mrr"]:
-        model = SentenceTransformer(str(resolve_model(base)), device=device)
-        model.max_seq_length = cfg.max_length
+        model = _load_base(cfg, device)
         # the version's scores are the weights it holds; the rejected tuning's stay beside them
         metrics |= {f"{k}_tuned": v for k, v in after.items()} | {f"{k}_after": v for k, v in before.items()}
         card["kept"] = "base"

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from .data import fingerprint
 from .errors import VerticalsError
 from .export import KEPT_TEXTS, write_kept_texts
+from .finetune import check_layers
 from .models import resolve_model
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
@@ -52,6 +53,7 @@ class PretrainConfig:
     head_lr: float = 4e-3
     heldout_fraction: float = 0.1
     seed: int = 42
+    layers: int | None = None  # keep only the base's first N layers (a smaller, faster encoder)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -206,12 +208,18 @@ def _train(model, tokenizer, batches: list[dict], cfg: PretrainConfig, device: s
                 bar.set_postfix(loss=f"{loss.item():.3f}")
 
 
-def save_encoder(mlm_model, tokenizer, base_dir: Path, out_dir: Path) -> None:
+def _depth(layers: int | None) -> dict:
+    """``from_pretrained`` options that load only the first ``layers`` layers (all when None)."""
+    return {} if layers is None else {"num_hidden_layers": layers}
+
+
+def save_encoder(mlm_model, tokenizer, base_dir: Path, out_dir: Path, layers: int | None = None) -> None:
     """Write the adapted encoder as a plain BERT checkpoint that keeps the base's pooler
-    (the MLM model has none) plus tokenizer and the sentence-transformers files."""
+    (the MLM model has none) plus tokenizer and the sentence-transformers files; ``layers``:
+    the depth the adapted encoder was cut to."""
     from transformers import AutoModel
 
-    encoder = AutoModel.from_pretrained(base_dir)
+    encoder = AutoModel.from_pretrained(base_dir, **_depth(layers))
     missing, _ = encoder.load_state_dict(mlm_model.base_model.state_dict(), strict=False)
     if any(not k.startswith("pooler.") for k in missing):  # only the pooler may come from base
         raise VerticalsError(f"adapted encoder does not match its base {base_dir}: {missing}")
@@ -225,14 +233,15 @@ def save_encoder(mlm_model, tokenizer, base_dir: Path, out_dir: Path) -> None:
             shutil.copytree(base_dir / name, out_dir / name)
 
 
-def _load_mlm(base_dir: Path, device: str) -> tuple:
+def _load_mlm(base_dir: Path, device: str, layers: int | None) -> tuple:
     from transformers import AutoModelForMaskedLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "head newly initialised" report is expected here
     try:
-        return AutoTokenizer.from_pretrained(base_dir), AutoModelForMaskedLM.from_pretrained(base_dir).to(device)
+        model = AutoModelForMaskedLM.from_pretrained(base_dir, **_depth(layers))
+        return AutoTokenizer.from_pretrained(base_dir), model.to(device)
     finally:
         hf_logging.set_verbosity(verbosity)
 
@@ -257,7 +266,9 @@ def pretrain_mlm(
     loss and perplexity (same held-out texts, same masks) ``before`` (fresh head),
     ``base_encoder`` (head trained, encoder untouched: the fair baseline) and ``after``.
 
-    Extra ``options`` are :class:`PretrainConfig` fields (``lr``, ``head_steps``, ``seed``...).
+    Extra ``options`` are :class:`PretrainConfig` fields (``lr``, ``head_steps``, ``seed``,
+    ``layers``...). With ``layers=N`` the encoder keeps only the base's first N layers, adapted
+    and registered at that depth; all three perplexities are of that depth.
 
     >>> pretrain_mlm(["Revenue rose 5% on loan growth.", ...], "bank-minilm")  # doctest: +SKIP
     'v1'
@@ -265,12 +276,13 @@ def pretrain_mlm(
     cfg = PretrainConfig(base, epochs, max_length, batch_size, mlm_probability, **options)
     check_name(name)
     (registry or get_registry()).check_kind(name, "encoder")  # before minutes of training
+    check_layers(base, cfg.layers)
     texts = _clean(texts)
     train_texts, held_texts = split_heldout(texts, cfg.heldout_fraction, cfg.seed)
     base_dir = Path(resolve_model(base))
     device = get_settings().device
     torch.manual_seed(cfg.seed)
-    tokenizer, model = _load_mlm(base_dir, device)
+    tokenizer, model = _load_mlm(base_dir, device, cfg.layers)
     held = _batches(tokenizer, held_texts, cfg)
     losses = {"before": heldout_loss(model, tokenizer, held, cfg, device)}
     batches, gen = _batches(tokenizer, train_texts, cfg), torch.Generator().manual_seed(cfg.seed)
@@ -293,7 +305,7 @@ def pretrain_mlm(
     }
 
     def write(out: Path) -> None:
-        save_encoder(model, tokenizer, base_dir, out)
+        save_encoder(model, tokenizer, base_dir, out, cfg.layers)
         # the held-out texts stay with the version: `models export` checks agreement on them
         write_kept_texts(held_texts, out / KEPT_TEXTS["encoder"][0])
 

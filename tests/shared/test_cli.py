@@ -339,18 +339,20 @@ def test_models_show_promote_and_rollback_take_json(home) -> None:
     assert len(shown.stdout.strip().splitlines()) == 1 and json.loads(shown.stdout)["metrics"]["accuracy"] == 0.9
 
 
-def test_mlm_takes_its_lengths_and_says_when_its_held_out_texts_are_few(tmp_path):
+def test_mlm_takes_its_lengths_and_depth_and_says_when_its_held_out_texts_are_few(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("".join(f"revenue rose {i}% on loan growth\nshares fell {i}% after the report\n"
                               for i in range(15)))
     done = run_cli(tmp_path, "finetune", "mlm", "--corpus", str(corpus), "--name", "enc", "--max-length", "16",
-                   "--batch-size", "8", "--json")
+                   "--batch-size", "8", "--layers", "2", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["notes"] == [f"only {result['n_heldout_texts']} held-out text(s): the perplexities are a "
                                "rough guide"]
     card = json.loads(run_cli(tmp_path, "models", "show", "enc").stdout)
     assert card["params"]["max_length"] == 16 and card["params"]["batch_size"] == 8
+    assert card["params"]["layers"] == 2  # and the registered encoder is that deep:
+    assert json.loads((tmp_path / "models" / "enc" / "v1" / "config.json").read_text())["num_hidden_layers"] == 2
 
 
 def test_ctrl_c_says_what_was_kept(tmp_path):

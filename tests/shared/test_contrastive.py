@@ -86,6 +86,22 @@ def test_biencoder_learns_codes_and_serves_as_embedder(home):
     assert int((docs @ q[0]).argmax()) == CODES.index("plonk")  # an unseen query id
 
 
+def test_a_biencoder_cut_to_its_first_layers_is_registered_and_served_at_that_depth(home):
+    from shared.embed import Embedder
+    from shared.errors import VerticalsError
+    from shared.models import load_sentence_model
+    from shared.registry import get_registry
+
+    with pytest.raises(VerticalsError, match="--layers 0: keep at least 1 layer"):
+        train_biencoder(code_pairs(2), "shallow", layers=0)
+    train_biencoder(code_pairs(2), "shallow", batch_size=8, max_length=16, heldout_fraction=0.25, layers=2)
+    card = get_registry().card("shallow")
+    assert card["params"]["layers"] == 2 and card["metrics"]["n_heldout_pairs"] == 4
+    model = load_sentence_model(get_registry().path("shallow"))
+    assert len(model[0].auto_model.encoder.layer) == 2
+    assert Embedder("shallow").encode(["help with plonk"]).shape == (1, 384)
+
+
 def test_cross_encoder_registers_a_pair_classifier(home):
     from shared.classifier import Classifier, load_classifier
     from shared.export import export_model

@@ -91,6 +91,14 @@ def test_pretraining_lowers_heldout_loss_and_loads_everywhere(home):
     assert vectors.shape == (1, 384)
 
 
+def test_a_depth_the_base_lacks_is_refused_before_any_training(home, monkeypatch):
+    import shared.pretrain
+
+    monkeypatch.setattr(shared.pretrain, "_load_mlm", lambda *a: pytest.fail("loaded before refusing"))
+    with pytest.raises(VerticalsError, match="--layers 7: the base 'minilm' has only 6 layers; use 6 or fewer"):
+        pretrain_mlm(corpus(40), "deep-enc", layers=7)
+
+
 def test_a_corpus_of_a_few_batches_still_reports_the_head_only_baseline(home):
     from shared.registry import get_registry
 
