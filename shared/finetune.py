@@ -1,33 +1,29 @@
 """Fine-tuning a text classifier: full or LoRA, warmup + linear decay, early stopping,
 gradient accumulation, mixed precision on GPU, optional augmentation and FGM adversarial training.
 
-``train_classifier`` does the training in memory; ``finetune_classifier`` adds evaluation and
-registration, and is what the CLI and the apps call.
+``train_classifier`` prepares the data and the model and trains in memory (the loop is in
+:mod:`shared.fit`); ``finetune_classifier`` adds evaluation and registration, and is what the CLI
+and the apps call.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import random
-import sys
-import time
-import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .augment import augment_rows
 from .data import LabelledText, check_labels_known, fingerprint, same_text, write_labelled
 from .errors import DataError, VerticalsError
 from .evaluate import classification_metrics, label_order
+from .fit import BatchEncoder, TrainedClassifier, fit, predict_logits, warm_head, with_lora
 from .models import resolve_model
-from .one_way import encode_one_way
 from .probe import EmbeddingHead, pinned, probe_embedder
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
@@ -139,22 +135,6 @@ class TrainConfig:
 
 
 @dataclass
-class TrainedClassifier:
-    """A trained model in memory, ready to save: ``model.save_pretrained`` + tokenizer."""
-
-    model: torch.nn.Module
-    tokenizer: object
-    labels: list[str]
-    history: list[dict] = field(default_factory=list)
-    seconds_per_epoch: float = 0.0
-    kept: dict | None = None  # the history record of the epoch whose weights were kept
-
-    def save(self, directory: Path) -> None:
-        self.model.save_pretrained(directory)
-        self.tokenizer.save_pretrained(directory)
-
-
-@dataclass
 class FinetuneResult:
     name: str
     version: str
@@ -183,32 +163,6 @@ def _split(
         val += [i for key in keys[:n_val] for i in groups[key]]
         train += [i for key in keys[n_val:] for i in groups[key]]
     return sorted(train), sorted(val)
-
-
-def _batches(n: int, size: int, rng: random.Random | None) -> list[list[int]]:
-    order = list(range(n))
-    if rng is not None:
-        rng.shuffle(order)
-    return [order[i : i + size] for i in range(0, n, size)]
-
-
-class _Encoder:
-    """Tokenises texts (or text pairs) batch by batch with dynamic padding; ``one_way`` pairs
-    as :func:`shared.one_way.encode_one_way` joins them."""
-
-    def __init__(self, tokenizer: object, max_length: int, device: str, one_way: bool = False) -> None:
-        self.tokenizer, self.max_length, self.device = tokenizer, max_length, device
-        self.one_way = one_way
-
-    def __call__(self, texts: Sequence[str], pairs: Sequence[str] | None) -> dict:
-        if self.one_way and pairs is not None:
-            encoded = encode_one_way(self.tokenizer, texts, pairs, self.max_length)
-            return {k: v.to(self.device) for k, v in encoded.items()}
-        encoded = self.tokenizer(
-            list(texts), list(pairs) if pairs is not None else None, padding=True,
-            truncation=True, max_length=self.max_length, return_tensors="pt",
-        )
-        return {k: v.to(self.device) for k, v in encoded.items()}
 
 
 def check_layers(base: str, layers: int | None, option: str = "--layers") -> None:
@@ -260,92 +214,6 @@ def _load_model(config: TrainConfig, labels: list[str], device: str) -> tuple:
     return model.to(device), tokenizer
 
 
-def _warm_head(model, encode, texts, pairs, y: torch.Tensor, config: TrainConfig, progress: bool) -> None:
-    """Fit the classifier head's last linear layer on frozen features (a linear probe).
-
-    The features are whatever enters that layer, caught with a forward hook, so this works for
-    any ``*ForSequenceClassification`` whose head ends in ``nn.Linear``.
-    """
-    head = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
-    if head.out_features != model.config.num_labels:
-        return  # subtle: an unusual head layout; fine-tuning still trains it from scratch
-    captured: list[torch.Tensor] = []
-    hook = head.register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0].detach().float()))
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for idx in tqdm(_batches(len(texts), config.batch_size * 2, None), desc="head warm-up",
-                            disable=not progress, file=sys.stderr):
-                model(**encode([texts[i] for i in idx], [pairs[i] for i in idx] if pairs else None))
-    finally:
-        hook.remove()
-    features = torch.cat(captured).clone()
-    weight = torch.zeros_like(head.weight, dtype=torch.float32, requires_grad=True)
-    bias = torch.zeros(head.out_features, device=features.device, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1, max_iter=200, line_search_fn="strong_wolfe")
-    l2 = 1e-2  # subtle: keeps the probe's logits moderate so fine-tuning still gets gradient
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        logits = features @ weight.T + bias
-        loss = torch.nn.functional.cross_entropy(logits, y) + l2 * weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    with torch.no_grad():
-        head.weight.copy_(weight.to(head.weight.dtype))
-        head.bias.copy_(bias.to(head.bias.dtype))
-
-
-def _with_lora(model: torch.nn.Module, r: int) -> torch.nn.Module:
-    from peft import LoraConfig, TaskType, get_peft_model
-
-    lora = LoraConfig(
-        task_type=TaskType.SEQ_CLS, r=r, lora_alpha=2 * r, lora_dropout=0.1,
-        target_modules=["query", "key", "value", "dense"],
-    )
-    # subtle: TaskType.SEQ_CLS marks the "classifier" head as modules_to_save, so it trains
-    # fully; merge_and_unload() at the end folds the adapters in and keeps that head.
-    with warnings.catch_warnings():
-        # peft reads transformers' deprecated ``is_gradient_checkpointing``: a FutureWarning on
-        # every --lora run that the user can do nothing about
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        return get_peft_model(model, lora)
-
-
-class _FGM:
-    """Fast Gradient Method: nudge word embeddings along their gradient, train on that too."""
-
-    def __init__(self, model: torch.nn.Module, epsilon: float) -> None:
-        self.embeddings = model.get_input_embeddings().weight
-        self.epsilon, self.backup = epsilon, None
-
-    def attack(self) -> None:
-        grad = self.embeddings.grad
-        if grad is None:
-            return
-        norm = torch.norm(grad)
-        if norm > 0 and not torch.isnan(norm):
-            self.backup = self.embeddings.data.clone()
-            self.embeddings.data.add_(self.epsilon * grad / norm)
-
-    def restore(self) -> None:
-        if self.backup is not None:
-            self.embeddings.data = self.backup
-            self.backup = None
-
-
-def _predict_logits(model, encode, texts, pairs, batch_size: int) -> np.ndarray:
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for idx in _batches(len(texts), batch_size * 2, None):
-            batch = encode([texts[i] for i in idx], [pairs[i] for i in idx] if pairs else None)
-            out.append(model(**batch).logits.float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
-
-
 def train_classifier(
     texts: Sequence[str], labels: Sequence[str], config: TrainConfig | None = None,
     pairs: Sequence[str] | None = None, progress: bool = True,
@@ -373,84 +241,15 @@ def train_classifier(
     model, tokenizer = _load_model(config, label_names, device)
     if config.pair_attention == "one-way" and pairs is None:
         raise VerticalsError("pair_attention='one-way' reads text pairs: pass pairs or use 'both'")
-    encode = _Encoder(tokenizer, config.max_length, device, config.pair_attention == "one-way")
+    encode = BatchEncoder(tokenizer, config.max_length, device, config.pair_attention == "one-way")
     y = torch.tensor([label_names.index(v) for v in tr_labels], device=device)
     if config.head_warmup:
-        _warm_head(model, encode, tr_texts, tr_pairs, y, config, progress)
+        warm_head(model, encode, tr_texts, tr_pairs, y, config, progress)
     if config.lora:
-        model = _with_lora(model, config.lora_r)
+        model = with_lora(model, config.lora_r)
     val = ([texts[i] for i in val_idx], [labels[i] for i in val_idx],
            [pairs[i] for i in val_idx] if pairs else None)
-    return _fit(model, tokenizer, encode, config, label_names, (tr_texts, y, tr_pairs), val, progress)
-
-
-def _fit(model, tokenizer, encode, config, label_names, train, val, progress) -> TrainedClassifier:
-    tr_texts, y, tr_pairs = train
-    rng = random.Random(config.seed)
-    epochs = config.epochs_for(len(tr_texts))
-    steps = math.ceil(math.ceil(len(tr_texts) / config.batch_size) / config.grad_accum) * epochs
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
-        weight_decay=config.weight_decay,
-    )
-    warmup = int(steps * config.warmup_ratio)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
-    )
-    fgm = _FGM(model, config.fgm_epsilon) if config.adversarial else None
-    use_amp = encode.device == "cuda"
-    best, best_score, stale, history, epoch_times, kept = None, -1.0, 0, [], [], None
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        model.train()
-        batches = _batches(len(tr_texts), config.batch_size, rng)
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, file=sys.stderr)
-        total = 0.0  # the epoch's loss is its batches' mean (it was the last batch's)
-        for step, idx in enumerate(bar):
-            batch = encode([tr_texts[i] for i in idx], [tr_pairs[i] for i in idx] if tr_pairs else None)
-            loss = _step_loss(model, batch, y[idx], use_amp) / config.grad_accum
-            loss.backward()
-            if fgm is not None:
-                fgm.attack()
-                (_step_loss(model, batch, y[idx], use_amp) / config.grad_accum).backward()
-                fgm.restore()
-            if (step + 1) % config.grad_accum == 0 or step + 1 == len(batches):
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            total += loss.item() * config.grad_accum
-            bar.set_postfix(loss=f"{loss.item() * config.grad_accum:.3f}")
-        epoch_times.append(time.perf_counter() - start)
-        record = {"epoch": epoch + 1, "loss": total / len(batches)}
-        if val[0]:
-            logits = _predict_logits(model, encode, val[0], val[2], config.batch_size)
-            pred = [label_names[i] for i in logits.argmax(1)]
-            metrics = classification_metrics(val[1], pred, label_names)
-            record.update(val_accuracy=metrics["accuracy"], val_macro_f1=metrics["macro_f1"])
-            score = metrics["macro_f1"]
-            if score > best_score:
-                best, best_score, stale, kept = copy.deepcopy(model.state_dict()), score, 0, record
-            else:
-                stale += 1
-        history.append(record)
-        print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "epoch"),
-              file=sys.stderr)
-        if val[0] and stale >= config.patience:
-            print(f"early stopping after epoch {epoch + 1}", file=sys.stderr)
-            break
-    if best is not None:
-        model.load_state_dict(best)
-    if config.lora:
-        model = model.merge_and_unload()
-    model.eval()
-    return TrainedClassifier(model, tokenizer, label_names, history, float(np.mean(epoch_times)), kept)
-
-
-def _step_loss(model, batch: dict, target: torch.Tensor, use_amp: bool) -> torch.Tensor:
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-        logits = model(**batch).logits
-    return torch.nn.functional.cross_entropy(logits.float(), target)
+    return fit(model, tokenizer, encode, config, label_names, (tr_texts, y, tr_pairs), val, progress)
 
 
 def finetune_classifier(
@@ -527,9 +326,9 @@ def evaluate_trained(
     ``model_accuracy``."""
     from .evaluate import expected_calibration_error, roc_auc
 
-    encode = _Encoder(trained.tokenizer, config.max_length, get_settings().device,
+    encode = BatchEncoder(trained.tokenizer, config.max_length, get_settings().device,
                       config.pair_attention == "one-way")
-    logits = _predict_logits(
+    logits = predict_logits(
         trained.model, encode, [r.text for r in test], list(test_pairs) if test_pairs else None,
         config.batch_size,
     )
