@@ -10,8 +10,9 @@ from typing import Annotated
 
 import typer
 
-from shared.cli import Address, emit, emit_rows, open_dashboard
+from shared.cli import Address, open_dashboard
 from shared.errors import VerticalsError
+from shared.output import emit, emit_rows
 
 app = typer.Typer(help="Support bot: chat over a knowledge base.", no_args_is_help=True)
 kb_app = typer.Typer(help="Manage the knowledge base.", no_args_is_help=True)
