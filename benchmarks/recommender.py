@@ -50,10 +50,11 @@ def leave_last_out(interactions, users: list[str]):
 
 def movielens(quick: bool, work: Path, cross_layers: int = 2,
               cross_max_length: int = 128, cross_attention: str = "one-way", n_users: int | None = None) -> dict:
-    from apps.recommender.data import load_movielens
     from apps.recommender.evaluation import evaluate_ranking
+    from apps.recommender.layouts import load_movielens
     from apps.recommender.scoring import TextConfig
-    from apps.recommender.service import RecommenderService, TrainConfig
+    from apps.recommender.service import RecommenderService
+    from apps.recommender.training import TrainConfig
     from shared import file_digest, fingerprint
 
     items, interactions = load_movielens(DATA / "movielens_latest_small")
@@ -164,7 +165,7 @@ def pool_recall(pipe, users: list[str], k: int = 10) -> dict:
 def movielens_ctr_base(quick: bool) -> str:
     """The interest scorer taught TALLRec-style questions built from MovieLens latest-small
     (other users than TALLRec's MovieLens-100K), registered as ``ml-ctr``; reused if present."""
-    from apps.recommender.data import load_movielens
+    from apps.recommender.layouts import load_movielens
     from apps.recommender.profiles import ctr_examples
     from apps.recommender.scoring import train_ctr_scorer
     from shared import get_registry
@@ -182,9 +183,10 @@ def tallrec(quick: bool, domains: list[str]) -> dict:
     """Movie: the scorer starts from ``ml-ctr`` and the targets' like share and popularity among
     MovieLens latest-small users (other people than TALLRec's MovieLens-100K users) join the
     features. Book: from MiniLM, no outside log."""
-    from apps.recommender.data import load_movielens, load_tallrec
     from apps.recommender.evaluation import evaluate_ctr
     from apps.recommender.features import title_priors
+    from apps.recommender.layouts import load_movielens
+    from apps.recommender.tallrec import load_tallrec
 
     out = {}
     bases = {"movie": movielens_ctr_base(quick) if "movie" in domains else "", "book": "minilm"}
@@ -217,7 +219,7 @@ def throughput(quick: bool) -> dict:
     :data:`CANDIDATES` items for each of 12 profiles (a one-way model encodes each profile once)."""
     import numpy as np
 
-    from apps.recommender.data import load_movielens
+    from apps.recommender.layouts import load_movielens
     from apps.recommender.profiles import sequential_examples
     from apps.recommender.scoring import TextScorer
     from shared import get_registry

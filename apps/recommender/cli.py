@@ -58,7 +58,7 @@ def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
     """Tune the bi-encoder and cross-encoder, export their fast CPU forms, fit the ranker on a
     later period, register all."""
     from .scoring import TextConfig
-    from .service import TrainConfig
+    from .training import TrainConfig
 
     text = TextConfig(epochs=epochs, bi_max_length=max_length,
                       cross_max_length=cross_max_length or max_length, cross_layers=cross_layers,
@@ -88,7 +88,9 @@ def convert(layout: Annotated[Layout, typer.Argument(help="movielens (movies.csv
                                                            "lower ones shown only (0).")] = 4.0,
             overwrite: bool = False, as_json: JsonFlag = False) -> None:
     """A public dataset's folder -> items.csv and interactions.csv for `train`, `score` and `eval`."""
-    from .data import load_mind, load_movielens, load_tallrec, tallrec_dataset, write_dataset
+    from .data import write_dataset
+    from .layouts import load_mind, load_movielens
+    from .tallrec import load_tallrec, tallrec_dataset
 
     if layout is Layout.TALLREC:
         # users are the file's examples: named by the file, so a train and a test file's differ
@@ -221,9 +223,10 @@ def eval_ctr(train: Annotated[Path, typer.Option(help="TALLRec JSON to fine-tune
                       "features.")] = None,
              as_json: JsonFlag = False) -> None:
     """Fine-tune the interest scorer on TALLRec-style A.json, print AUC on B.json."""
-    from .data import check_both_answers, load_tallrec, read_interactions, read_items
+    from .data import read_interactions, read_items
     from .evaluation import evaluate_ctr
     from .features import title_priors
+    from .tallrec import check_both_answers, load_tallrec
 
     if (items is None) != (interactions is None):
         raise VerticalsError("--items and --interactions go together: the log's items name the "

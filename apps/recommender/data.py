@@ -3,17 +3,13 @@
 Formats (DESIGN.md): items ``item_id,title[,description][,category]``; interactions
 ``user_id,item_id,label[,timestamp]`` (1 = clicked/bought, 0 = shown, not taken; timestamp in Unix
 seconds or ISO 8601); candidates
-``user_id,item_id``. Loaders convert MovieLens and MIND folders and TALLRec JSON into these;
-``verticals recommend convert`` writes them as items and interactions files.
+``user_id,item_id``. Loaders convert MovieLens and MIND folders (:mod:`.layouts`) and TALLRec
+JSON (:mod:`.tallrec`) into these; ``verticals recommend convert`` writes them as items and
+interactions files (:func:`write_dataset`).
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +38,7 @@ def read_items(path: str | Path) -> pd.DataFrame:
     for column in ("description", "category"):
         if column not in frame:
             frame[column] = ""
-    _refuse_duplicates(frame, ["item_id"], path)
+    refuse_duplicates(frame, ["item_id"], path)
     frame["text"] = [item_text(t, c, d) for t, c, d in
                      zip(frame["title"], frame["category"], frame["description"])]
     return frame
@@ -61,11 +57,11 @@ def read_interactions(path: str | Path, items: pd.DataFrame | None = None) -> pd
                         "use 1 for clicked/bought and 0 for shown, not taken")
     frame["label"] = label.astype(int)
     timed = "timestamp" in frame
-    frame["timestamp"] = _timestamps(frame, path)
+    frame["timestamp"] = unix_seconds(frame, path)
     if timed:
-        _refuse_duplicates(frame, ["user_id", "item_id", "timestamp"], path)
+        refuse_duplicates(frame, ["user_id", "item_id", "timestamp"], path)
     else:  # subtle: row numbers never repeat, so a copied row shows only without them
-        _refuse_duplicates(frame, ["user_id", "item_id", "label"], path,
+        refuse_duplicates(frame, ["user_id", "item_id", "label"], path,
                            "delete the repeated {row}, or add a timestamp column to keep repeats")
     if items is not None:
         check_known_items(frame, items, path)
@@ -82,7 +78,7 @@ def is_timed(interactions: pd.DataFrame) -> bool:
 def read_candidates(path: str | Path, items: pd.DataFrame) -> pd.DataFrame:
     """``user_id,item_id`` pairs to score; every item must be in the catalogue."""
     frame = _strip_ids(read_table(path, ["user_id", "item_id"]))
-    _refuse_duplicates(frame, ["user_id", "item_id"], path)
+    refuse_duplicates(frame, ["user_id", "item_id"], path)
     check_known_items(frame, items, path)
     return frame
 
@@ -120,7 +116,9 @@ def check_known_items(frame: pd.DataFrame, items: pd.DataFrame, path: str | Path
 MAX_TIMESTAMP = 10**11  # Unix seconds up to the year 5138; larger ones are milliseconds or garbage
 
 
-def _timestamps(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
+def unix_seconds(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
+    """``frame``'s ``timestamp`` column as Unix seconds (numbers, or ISO 8601 dates read as UTC
+    unless they name a zone), or the row numbers when it has none; a bad value is a one-line error."""
     if "timestamp" not in frame:
         return np.arange(len(frame), dtype=np.int64)
     values = pd.to_numeric(frame["timestamp"], errors="coerce")
@@ -142,8 +140,8 @@ def _timestamps(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
     return values.astype(np.int64).to_numpy()
 
 
-def _refuse_duplicates(frame: pd.DataFrame, key: list[str], path: str | Path,
-                       fix: str = "delete the repeated {row}") -> None:
+def refuse_duplicates(frame: pd.DataFrame, key: list[str], path: str | Path,
+                      fix: str = "delete the repeated {row}") -> None:
     """Fail on rows repeating an earlier row's ``key``, in one line: the first, and when there are
     more, how many and the first few rows (``fix`` says ``{row}``: "row" or "rows").
 
@@ -159,139 +157,6 @@ def _refuse_duplicates(frame: pd.DataFrame, key: list[str], path: str | Path,
         problem += f" ({len(positions)} rows repeat an earlier one: rows {first_few(rows, len(positions))})"
     raise DataError(path, rows[0], problem,
                     fix.format(row="rows" if len(positions) > 1 else "row"))
-
-
-# ---- public layouts -------------------------------------------------------------------------
-
-
-def load_movielens(folder: str | Path, min_rating: float = 4.0,
-                   max_tags: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """MovieLens ``movies.csv``/``ratings.csv``/``tags.csv`` -> (items, interactions).
-
-    Item text is title, genres and the most used tags; ratings >= ``min_rating`` are label 1.
-    Ratings of films ``movies.csv`` lacks are dropped; ``interactions.attrs["unknown_items"]``
-    counts them.
-    """
-    folder = Path(folder)
-    movies = read_table(folder / "movies.csv", ["movieId", "title", "genres"])
-    ratings = read_table(folder / "ratings.csv", ["userId", "movieId", "rating", "timestamp"])
-    tags = _top_tags(folder / "tags.csv", max_tags)
-    genres = movies["genres"].str.replace("(no genres listed)", "", regex=False)
-    items = pd.DataFrame({
-        "item_id": movies["movieId"], "title": movies["title"],
-        "category": genres.str.split("|").str[0].fillna(""),
-        "description": [_movie_description(g, tags.get(m, "")) for g, m in
-                        zip(genres, movies["movieId"])],
-    })
-    items["text"] = [item_text(t, "", d) for t, d in zip(items["title"], items["description"])]
-    path = folder / "ratings.csv"
-    rating = pd.to_numeric(ratings["rating"], errors="coerce")
-    if (bad := ~np.isfinite(rating)).any():  # subtle: "four" was a traceback from astype(float)
-        row = int(bad.to_numpy().argmax())
-        raise DataError(path, file_row(path, row), f"rating must be a number, got {ratings['rating'][row]!r}",
-                        "fix or drop the row")
-    interactions = pd.DataFrame({
-        "user_id": ratings["userId"], "item_id": ratings["movieId"],
-        "label": (rating >= min_rating).astype(int), "timestamp": _timestamps(ratings, path),
-    })
-    known = interactions["item_id"].isin(set(items["item_id"]))  # as MIND's: dropped and counted
-    if len(known) and not known.any():
-        raise DataError(path, None, "no rating names a film that movies.csv lists", "pass the two files of one "
-                        "MovieLens release")
-    if len(known) and not (rating[known] >= min_rating).any():  # nothing taken: no model can learn from it
-        kept = rating[known]
-        raise DataError(path, None, f"no rating of a film in movies.csv reaches --min-rating {min_rating:g} "
-                        f"(they run {kept.min():g} to {kept.max():g}), so nothing counts as taken", "lower it")
-    interactions = interactions[known].reset_index(drop=True)
-    interactions.attrs["unknown_items"] = int((~known).sum())
-    return items, interactions
-
-
-def _movie_description(genres: str, tags: str) -> str:
-    """``("Comedy|Drama", "quirky")`` -> ``"Genres: Comedy, Drama. Tags: quirky"``; either part
-    may be missing (a film with no genres listed is ``"Tags: quirky"``)."""
-    parts = ["Genres: " + genres.replace("|", ", ") if genres else "",
-             f"Tags: {tags}" if tags else ""]
-    return ". ".join(p for p in parts if p)
-
-
-def _top_tags(path: Path, max_tags: int) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    tags = read_table(path, ["movieId", "tag"])
-    tags["tag"] = tags["tag"].str.lower().str.strip()
-    counts = tags.groupby(["movieId", "tag"]).size().reset_index(name="n")
-    counts = counts.sort_values(["movieId", "n", "tag"], ascending=[True, False, True])
-    top = counts.groupby("movieId").head(max_tags)
-    return top.groupby("movieId")["tag"].agg(", ".join).to_dict()
-
-
-MIND_NEWS = ["item_id", "category", "subcategory", "title", "abstract", "url", "title_entities",
-             "abstract_entities"]
-MIND_BEHAVIORS = ["impression_id", "user_id", "time", "history", "impressions"]
-_MIND_HINT = "pass a MIND folder (news.tsv, behaviors.tsv: tab-separated, no header)"
-
-
-def load_mind(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """MIND ``news.tsv``/``behaviors.tsv`` -> (items, interactions).
-
-    Items: title, abstract as description, category. Each impression's candidates are label 1
-    (``N123-1``, clicked) or 0 (``N456-0``, shown) at its time (read as UTC); a user's click
-    history (before the logs start, no times of its own) comes just before their first
-    impression, one second apart in its order. Rows naming news that ``news.tsv`` lacks are
-    dropped; ``interactions.attrs["unknown_items"]`` counts them.
-    """
-    folder = Path(folder)
-    news = _read_tsv(folder / "news.tsv", MIND_NEWS)
-    behaviors = _read_tsv(folder / "behaviors.tsv", MIND_BEHAVIORS)
-    items = pd.DataFrame({"item_id": news["item_id"], "title": news["title"],
-                          "description": news["abstract"], "category": news["category"]})
-    _refuse_duplicates(items, ["item_id"], folder / "news.tsv")
-    times = pd.to_datetime(behaviors["time"], format="%m/%d/%Y %I:%M:%S %p", errors="coerce")
-    if times.isna().any():
-        row = int(times.isna().to_numpy().argmax())
-        raise DataError(folder / "behaviors.tsv", row + 1, f"time {behaviors['time'][row]!r} is not "
-                        "M/D/YYYY H:MM:SS AM/PM", "fix or drop the row")
-    behaviors["seconds"] = (times - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
-    behaviors["row"] = np.arange(1, len(behaviors) + 1)
-    shown = behaviors.assign(entry=behaviors["impressions"].str.split()).explode("entry").dropna(subset="entry")
-    parts = shown["entry"].str.rpartition("-")
-    bad = ~parts[2].isin(["0", "1"]) | (parts[0] == "")
-    if bad.any():
-        first = shown[bad].iloc[0]
-        raise DataError(folder / "behaviors.tsv", int(first["row"]), f"impression {first['entry']!r} is not "
-                        "NEWS_ID-1 (clicked) or NEWS_ID-0 (shown)", "fix or drop the row")
-    taken = pd.DataFrame({"user_id": shown["user_id"], "item_id": parts[0], "label": parts[2].astype(int),
-                          "timestamp": shown["seconds"]})
-    first = behaviors.sort_values(["seconds", "row"]).drop_duplicates("user_id")
-    history = first.assign(item_id=first["history"].str.split()).explode("item_id").dropna(subset="item_id")
-    back = history.groupby("user_id").cumcount(ascending=False) + 1  # the last click 1 s before
-    clicked = pd.DataFrame({"user_id": history["user_id"], "item_id": history["item_id"], "label": 1,
-                            "timestamp": history["seconds"] - back})
-    interactions = pd.concat([clicked, taken], ignore_index=True)
-    interactions = interactions.drop_duplicates(["user_id", "item_id", "timestamp"])
-    known = interactions["item_id"].isin(set(items["item_id"]))
-    interactions = interactions[known].sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
-    interactions["timestamp"] = interactions["timestamp"].astype(np.int64)
-    interactions.attrs["unknown_items"] = int((~known).sum())
-    return items, interactions
-
-
-def _read_tsv(path: Path, columns: list[str]) -> pd.DataFrame:
-    """A headerless tab-separated file of exactly ``columns``, every cell text."""
-    if not path.is_file():
-        raise DataError(path, None, "file not found", _MIND_HINT)
-    try:
-        frame = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False,
-                            quoting=csv.QUOTE_NONE, encoding="utf-8")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise DataError(path, None, f"cannot read it as tab-separated text ({str(err).splitlines()[0]})",
-                        _MIND_HINT) from None
-    if frame.shape[1] != len(columns):
-        raise DataError(path, None, f"has {frame.shape[1]} columns, expected {len(columns)} "
-                        f"({', '.join(columns)})", _MIND_HINT)
-    frame.columns = columns
-    return frame
 
 
 def write_dataset(items: pd.DataFrame, interactions: pd.DataFrame, out: str | Path,
@@ -312,119 +177,3 @@ def write_dataset(items: pd.DataFrame, interactions: pd.DataFrame, out: str | Pa
     atomic_write_bytes(paths[1], interactions[["user_id", "item_id", "label", "timestamp"]]
                        .to_csv(index=False).encode())
     return paths
-
-
-@dataclass(frozen=True)
-class CtrExample:
-    """One TALLRec-style question: will a user who liked / disliked these like ``target``?"""
-
-    liked: tuple[str, ...]
-    disliked: tuple[str, ...]
-    target: str
-    label: int
-
-
-_BOOK = re.compile(r'^"(.*)" written by (.*)$')
-_TARGET = re.compile(r"^Whether the user will like the target \S+ (.*)$")  # movie/book "T"?
-
-
-def _titles(line: str) -> tuple[str, ...]:
-    """``'"Heat (1995)", "Fargo (1996)"' -> ("Heat (1995)", "Fargo (1996)")``; books keep authors.
-
-    Entries are separated by ``, "`` in both layouts (movies: ``"T", "T"``; books:
-    ``"T" written by A, "T" written by A``).
-    """
-    found = []
-    for piece in re.split(r', (?=")', line.strip()):
-        book = _BOOK.match(piece.strip())
-        title = f"{book[1]} by {book[2].strip()}" if book else piece.strip().strip('"')
-        if title.strip():
-            found.append(title.strip())
-    return tuple(found)
-
-
-def parse_ctr_input(text: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    """Split a TALLRec ``input`` into (liked titles, disliked titles, target title); the target
-    is ``""`` when the input names none."""
-    parts = {"pref": "", "unpref": "", "target": ""}
-    for line in text.splitlines():
-        if line.startswith("User Preference:"):
-            parts["pref"] = line.split(":", 1)[1]
-        elif line.startswith("User Unpreference:"):
-            parts["unpref"] = line.split(":", 1)[1]
-        elif line.startswith("Whether the user will like the target"):
-            found = _TARGET.match(line.strip())  # no match (no title): "" -> the caller's error
-            parts["target"] = found[1].rstrip("?").strip() if found else ""
-    target = parts["target"]
-    if target.startswith('"') and target.endswith('"'):
-        target = target[1:-1]
-    book = _BOOK.match(target)
-    target = f"{book[1]} by {book[2].strip()}" if book else target
-    return _titles(parts["pref"]), _titles(parts["unpref"]), target
-
-
-def load_tallrec(path: str | Path) -> list[CtrExample]:
-    """TALLRec JSON (a list of ``{instruction, input, output}``) -> :class:`CtrExample` s."""
-    path = Path(path)
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise DataError(path, None, f"cannot read TALLRec JSON ({err})",
-                        "pass a JSON list of {instruction, input, output} objects") from None
-    if not isinstance(records, list):
-        raise DataError(path, None, f"top level must be a list of records, got "
-                        f"{type(records).__name__}",
-                        "pass a JSON list of {instruction, input, output} objects")
-    examples = []
-    for row, record in enumerate(records, start=1):
-        if not isinstance(record, dict):
-            raise DataError(path, row, f"record must be an object with 'input' and 'output', "
-                            f"got {type(record).__name__}", "fix or drop the record")
-        if missing := [key for key in ("input", "output") if key not in record]:
-            raise DataError(path, row, f"record has no {' or '.join(repr(k) for k in missing)}",
-                            "fix or drop the record")
-        given = str(record["output"]).strip()
-        answer = given.lower()
-        if answer not in ("yes.", "no.", "yes", "no"):
-            raise DataError(path, row, f"output must be 'Yes.' or 'No.', got {given!r}",
-                            "fix or drop the record")
-        liked, disliked, target = parse_ctr_input(str(record["input"]))
-        if not target:
-            raise DataError(path, row, "no target title in 'input'", "end the input with a "
-                            'line like: Whether the user will like the target movie "Title"?')
-        examples.append(CtrExample(liked, disliked, target, int(answer.startswith("yes"))))
-    if not examples:
-        raise DataError(path, None, "has no records", "add at least one record")
-    return examples
-
-
-def tallrec_dataset(examples: list[CtrExample], prefix: str = "u") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """TALLRec examples -> (items, interactions): every title an item (its id a digest of the
-    title, so two files agree), each example a user (``prefix`` and its number in file order) who
-    liked and disliked the titles it lists, one second apart in that order, then took (1) or
-    passed on (0) the target.
-
-    >>> items, rows = tallrec_dataset([CtrExample(("Heat (1995)",), ("Cats (2019)",), "Up (2009)", 1)])
-    >>> rows[["user_id", "label", "timestamp"]].values.tolist()
-    [['u1', 1, 1], ['u1', 0, 2], ['u1', 1, 3]]
-    """
-    ids: dict[str, str] = {}
-    rows = []
-    for number, example in enumerate(examples, start=1):
-        taken = [(t, 1) for t in example.liked] + [(t, 0) for t in example.disliked] + \
-            [(example.target, example.label)]
-        for second, (title, label) in enumerate(taken, start=1):
-            item = ids.setdefault(title, "t" + hashlib.sha1(title.encode()).hexdigest()[:10])
-            rows.append((f"{prefix}{number}", item, label, second))
-    items = pd.DataFrame({"item_id": list(ids.values()), "title": list(ids), "description": "", "category": ""})
-    interactions = pd.DataFrame(rows, columns=["user_id", "item_id", "label", "timestamp"])
-    return items, interactions.drop_duplicates(["user_id", "item_id", "timestamp"])
-
-
-def check_both_answers(examples: list[CtrExample], path: str | Path) -> None:
-    """Fail unless ``examples`` hold both Yes and No answers (training and AUC need both)."""
-    answers = {e.label for e in examples}
-    if len(answers) < 2:
-        only, other = ("Yes.", "No.") if answers == {1} else ("No.", "Yes.")
-        raise DataError(path, None, f"every record answers {only!r}; training and AUC need "
-                        "both answers", f"add records answered {other!r}")

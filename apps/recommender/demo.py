@@ -9,8 +9,10 @@ from pathlib import Path
 
 from shared import file_digest, fingerprint
 
+from .jobs import score_unless_current
 from .scoring import TextConfig
-from .service import DEMO_PREFIX, RecommenderService, TrainConfig, score_unless_current
+from .service import DEMO_PREFIX, RecommenderService
+from .training import TrainConfig
 
 
 def demo_config() -> TrainConfig:

@@ -28,11 +28,11 @@ from shared import (
 )
 from shared.errors import VerticalsError
 
-from .data import CtrExample
 from .features import co_taken
 from .pipeline import Pipeline
 from .profiles import ctr_profile
 from .scoring import train_ctr_scorer
+from .tallrec import CtrExample
 
 MIN_TEST_USERS = 20  # fewer ranked test users: the figures are a rough guide, as train's val_auc under 20 positives
 

@@ -3,7 +3,8 @@
 One :class:`Pipeline` holds a catalogue, the interactions seen so far and the three models.
 Items are embedded once; a user's profile is embedded per request. Users with no history are
 cold-start: they are offered the most popular items they have not seen, each scored by the share
-of users who took it (:meth:`Pipeline.score_pairs`), and flagged as such.
+of users who took it (:meth:`Pipeline.score_pairs`), and flagged as such. Why an item ranks is
+:mod:`.reasons`, a part of the pipeline.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .features import (
 )
 from .profiles import MAX_ITEMS, item_entries, positives_by_user, profile_text
 from .ranker import Ranker
+from .reasons import Reasons
 from .scoring import TextScorer, build_index, search_candidates
 
 COLD_START = ("each item scored by the share of users who took it (text interest and the ranker's "
@@ -38,19 +40,6 @@ COLD_START = ("each item scored by the share of users who took it (text interest
 POPULARITY_FALLBACK = f"No items taken yet, so these are the most popular items you have not seen, {COLD_START}."
 NEW_ITEM_SHARE = 0.1  # room in each user's pool, beyond the n candidates, for never-seen items
 SOURCE_DEPTH = 5  # each candidate source offers this many times the pool for the ranker to pick from
-# a history item explains a pick when they are as close as the catalogue's closest 5% of pairs.
-# subtle: at 10% a climbing book explained a folk-guitar pick; on the demo's first 60 users' top
-# 10s, the cited items shared the pick's category 81% of the time (108 cited in 62 "you liked"),
-# at 5% 90% (91 in 58), at 3% 94% (72 in 50)
-SIMILAR_PAIRS = 0.05
-# why an item ranks, by the feature that raised its score most: (feature above its mean, below)
-REASONS = {"popularity": ("it is popular", "it is a less-known pick"),
-           "recency": ("others took it recently", "it has not been taken lately"),
-           "category_overlap": ("it is in one of your categories", "it is outside your usual categories"),
-           "co_taken": ("it is often taken with what you took", "it is seldom taken with what you took")}
-# why a user with no history sees an item: their pool is the most popular items (Pipeline.popular),
-# whatever weight the ranker gives popularity (the demo's -0.29 never said "it is popular": rows had no reason)
-COLD_REASON = "it is among the most popular items you have not seen"
 
 
 def cold_start_note(users: Sequence[str], shown: int = 5) -> str:
@@ -61,8 +50,9 @@ def cold_start_note(users: Sequence[str], shown: int = 5) -> str:
 
 
 @dataclass
-class Pipeline:
-    """Score and rank items for users. ``Pipeline(items, interactions, scorer, ranker)``."""
+class Pipeline(Reasons):
+    """Score and rank items for users, and say why each ranks (:class:`.reasons.Reasons`).
+    ``Pipeline(items, interactions, scorer, ranker)``."""
 
     items: pd.DataFrame
     interactions: pd.DataFrame
@@ -226,7 +216,7 @@ class Pipeline:
 
         subtle: the ranker is linear, so the pool is picked by its own score less one term, the
         cross-encoder's, which can lift an item only so far (its training lists are drawn from
-        the same offer: :func:`training_list`). Mixed from the sources in fixed shares instead, a
+        the same offer: :func:`.training.training_list`). Mixed from the sources in fixed shares instead, a
         MovieLens top-10 held 55-71% of what ranking the whole catalogue gives; picked this
         way, 96.7-98.0% on 100 users (``benchmarks/recommender.py``). The sources bound the cost:
         the FAISS search, not a pass over the catalogue, finds the bi-encoder's share.
@@ -324,115 +314,6 @@ class Pipeline:
         pair_users = [u for u, items in zip(users, lists) for _ in items]
         frame = self.score_pairs(pair_users, [i for items in lists for i in items], vectors)
         return rank(frame, k)
-
-    @property
-    def similar_floor(self) -> float:
-        """The cosine that the catalogue's closest :data:`SIMILAR_PAIRS` of item pairs reach (on
-        up to 1,000 items, drawn seeded), computed once.
-
-        subtle: not a fixed number: each fine-tuned bi-encoder spreads cosines its own way (on
-        the demo, two books of one shelf have a median of 0.63, of two shelves 0.46).
-        """
-        if self._similar_floor is None:
-            rows = np.random.default_rng(0).choice(len(self.items), min(len(self.items), 1000),
-                                                   replace=False)
-            sims = self.item_vecs[rows] @ self.item_vecs[rows].T
-            self._similar_floor = float(np.quantile(sims[np.triu_indices(len(rows), 1)],
-                                                    1 - SIMILAR_PAIRS))
-        return self._similar_floor
-
-    def because(self, user: str, item: str, values: dict[str, float], n: int = 2) -> str:
-        """Why ``item`` ranks for ``user``, from its ranker feature ``values``: the feature that
-        raised its logit most, as a clause: ``"you liked “A” and “B”"``, ``"it is often taken
-        with “C”"``, ``"it is popular"``... (:data:`REASONS`); ``""`` when none raised it. A user
-        who has taken nothing yet always gets :data:`COLD_REASON`: their pool is the most popular items.
-
-        History items are cited only when text interest raised the score and they are close to
-        the item (:meth:`similar_history`): an item the text models scored down, or one that
-        nothing in the history resembles, is explained by what really lifted it.
-        User activity is never the reason: it is the same for every item of the user. The
-        history items cited are never ``item`` itself (a candidates file may name one the user took).
-        """
-        if not self.taken.get(user):
-            return COLD_REASON
-        features = self.ranker.features
-        x = np.array([[values[f] for f in features]])
-        parts = dict(zip(features, self.ranker.contributions(x)[0]))
-        high = dict(zip(features, x[0] > np.array(self.ranker.mean)))
-        raised = {f: v for f, v in parts.items() if f in REASONS}
-        raised["text"] = sum(v for f, v in parts.items() if f in TEXT_FEATURES)
-        for feature in sorted((f for f, v in raised.items() if v > 0), key=lambda f: -raised[f]):
-            if feature == "text":
-                liked = self.similar_history(user, item, n)
-                if liked:
-                    return "you liked " + " and ".join(f"“{t}”" for t in liked)
-            elif feature == "co_taken" and high[feature]:
-                if with_ := self.taken_with(user, item):  # none but the item itself: the next reason
-                    return f"it is often taken with “{with_}”"
-            elif feature == "category_overlap" and high[feature]:
-                return self.same_category(user, item)
-            else:
-                return REASONS[feature][0 if high[feature] else 1]
-        return ""
-
-    def similar_history(self, user: str, item: str, n: int = 2) -> list[str]:
-        """Titles of up to ``n`` of the user's history items closest to ``item``, closest first,
-        among those at least :attr:`similar_floor` close to it; never ``item`` itself.
-
-        subtle: a candidate the user already took was its own closest history item, and was
-        explained by itself ("you liked “Ethiopian Yirgacheffe beans 250g”")."""
-        history = [h for h in self.taken.get(user, []) if h != item]
-        if not history:
-            return []
-        sims = self.item_vecs[[self.row[h] for h in history]] @ self.item_vecs[self.row[item]]
-        order = np.argsort(-sims, kind="stable")[:n]
-        return [self.title[history[i]] for i in order if sims[i] >= self.similar_floor]
-
-    def same_category(self, user: str, item: str) -> str:
-        """``"it is in Travel, like “Kyoto on Foot”"``: the item's category and the user's history
-        item of that category closest to it (by the bi-encoder); the category alone when none is.
-
-        subtle: the category clause named no history item, and it explained 101 of the demo's first
-        150 recommendations; the issue asks for the history items behind each."""
-        category = self.stats.item_category.get(item)
-        same = [h for h in self.taken.get(user, []) if h != item and self.stats.item_category.get(h) == category]
-        if not category or not same:
-            return f"it is in {category}, one of your categories"
-        sims = self.item_vecs[[self.row[h] for h in same]] @ self.item_vecs[self.row[item]]
-        return f"it is in {category}, like “{self.title[same[int(np.argmax(sims))]]}”"
-
-    def taken_with(self, user: str, item: str) -> str:
-        """The title of the user's recent take, other than ``item``, most often taken with it
-        (co-taken); ``""`` when no other recent take was ever taken with it.
-
-        subtle: an item is taken with itself most of all (its cosine is 1), so a candidate the
-        user already took was said to be "often taken with" itself."""
-        recent = [r for r in self.stats.recent[user] if r != self.stats.item_row[item]]
-        if not recent:
-            return ""
-        near = self.stats.cosine[recent, self.stats.item_row[item]].toarray().ravel()
-        # none of the others ever taken with it (its score was its own): nothing to name
-        return str(self.items["title"].iloc[recent[int(np.argmax(near))]]) if near.max() > 0 else ""
-
-
-def training_list(found: tuple[list[str], list[str], list[str]], taken: set[str], later: set[str],
-                  n: int, rng: np.random.Generator) -> list[str]:
-    """One user's list for the ranker to learn from: of what the sources offer (``found``, as
-    :meth:`Pipeline.sources` gives it), those of ``taken`` it holds (the positives) and ``n``
-    others drawn at random, ``later`` takes left out; in the sources' order.
-
-    >>> training_list((["a", "b"], ["c", "a"], ["d", "e"]), {"c"}, {"c", "e"}, 2, np.random.default_rng(0))
-    ['b', 'c', 'd']
-
-    subtle: the pool a user is served is the best of the same offer by the ranker's score, so the
-    ranker learns to order the whole offer, not a list mixed from the sources in fixed shares:
-    there each source's own feature marked its items, and the share of each source set how often
-    that feature came with a take (the bi-encoder's cosine read as a sign of *not* taking).
-    """
-    offer = list(dict.fromkeys(item for source in found for item in source))
-    others = [j for j, item in enumerate(offer) if item not in later]
-    drawn = set(rng.choice(others, size=min(n, len(others)), replace=False).tolist()) if others else set()
-    return [item for j, item in enumerate(offer) if item in taken or j in drawn]
 
 
 def rank(frame: pd.DataFrame, k: int | None = None) -> pd.DataFrame:

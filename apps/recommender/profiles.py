@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .data import CtrExample
+from .tallrec import CtrExample
 
 MAX_ITEMS = 6
 

@@ -27,7 +27,8 @@ def score_today(items: str, interactions: str, out_dir: str, top_k: int, prefix:
     same job's scores, and scores again after new models, files or options (the day's file is
     the latest run's). Returns what it did, in one line (`schedule --once` prints it).
     """
-    from .service import RecommenderService, score_unless_current
+    from .jobs import score_unless_current
+    from .service import RecommenderService
 
     out = Path(out_dir) / f"scores-{time.strftime('%Y-%m-%d', time.gmtime())}.parquet"
     rows, scored = score_unless_current(RecommenderService(items, interactions, prefix), out, top_k, pool)

@@ -21,8 +21,8 @@ import numpy as np
 from shared import Embedder, VectorIndex, fingerprint, load_classifier, train_biencoder, train_cross_encoder
 from shared.errors import VerticalsError
 
-from .data import CtrExample
 from .profiles import Example, ctr_profile
+from .tallrec import CtrExample
 
 MAX_SEARCH_K = 2048  # the largest k GPU FAISS answers
 CATALOGUES_KEPT = 4  # item-vector files kept on disk (TextScorer.embed_catalogue)

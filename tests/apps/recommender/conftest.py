@@ -44,7 +44,8 @@ def _use_home(path: Path) -> None:
 def trained_home(tiny: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home whose registry holds the three recommender models, trained once (tiny, 1 epoch)."""
     from apps.recommender.scoring import TextConfig
-    from apps.recommender.service import RecommenderService, TrainConfig
+    from apps.recommender.service import RecommenderService
+    from apps.recommender.training import TrainConfig
 
     home = tmp_path_factory.mktemp("rec_home")
     previous = os.environ.get("VERTICALS_HOME")

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from apps.recommender.data import CtrExample
 from apps.recommender.evaluation import ctr_features
+from apps.recommender.tallrec import CtrExample
 from shared import Embedder
 
 

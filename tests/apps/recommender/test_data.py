@@ -7,17 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from apps.recommender.data import (
-    MAX_TEXT_CHARS,
-    item_text,
-    load_mind,
-    load_movielens,
-    load_tallrec,
-    parse_ctr_input,
-    read_candidates,
-    read_interactions,
-    read_items,
-)
+from apps.recommender.data import MAX_TEXT_CHARS, item_text, read_candidates, read_interactions, read_items
+from apps.recommender.layouts import load_mind, load_movielens
+from apps.recommender.tallrec import load_tallrec, parse_ctr_input
 from shared.errors import DataError
 
 

@@ -21,7 +21,7 @@ from apps.recommender.features import (
 from apps.recommender.pipeline import COLD_START, cold_start_note, rank
 from apps.recommender.profiles import profile_text, sequential_examples
 from apps.recommender.ranker import MIN_VAL_POSITIVES, Ranker, few_positives_warning, fit_ranker, text_warnings
-from apps.recommender.service import time_split
+from apps.recommender.training import time_split
 
 ITEMS = pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["A", "B", "C"],
                       "description": ["", "", ""], "category": ["x", "x", "y"]})
@@ -142,7 +142,7 @@ def test_hit_rate_by_hand() -> None:
 
 
 def test_a_training_list_is_the_next_takes_and_a_seeded_draw_of_the_rest_of_the_offer() -> None:
-    from apps.recommender.pipeline import training_list
+    from apps.recommender.training import training_list
 
     # per user: (bi-encoder, co-taken, popular) lists; "x" is taken next, "y" later
     found = (["a", "b", "x"], ["c", "a", "d"], ["y", "e", "f", "g"])

@@ -72,7 +72,7 @@ def test_training_exports_both_text_models_checked_on_what_they_serve(
 
 def test_too_many_cross_layers_is_refused_before_training(tiny: dict[str, Path]) -> None:
     from apps.recommender.scoring import TextConfig
-    from apps.recommender.service import TrainConfig
+    from apps.recommender.training import TrainConfig
 
     service = RecommenderService(tiny["items"], tiny["interactions"], prefix="deep")
     with pytest.raises(VerticalsError, match="^--cross-layers 7: the base 'minilm' has only 6 layers"):
@@ -199,7 +199,7 @@ def test_a_cold_users_every_pick_says_it_is_among_the_most_popular(service: Reco
     import copy
     from dataclasses import replace
 
-    from apps.recommender.pipeline import COLD_REASON
+    from apps.recommender.reasons import COLD_REASON
 
     recs, _ = service.recommend("someone-new", 5)
     assert len(recs) == 5 and all(r.because == COLD_REASON for r in recs)
@@ -321,7 +321,7 @@ def test_candidates_mix_text_co_taken_and_popular_items(service: RecommenderServ
 def test_ranker_on_a_subset_of_features_still_serves(rec_home: Path, tiny: dict[str, Path]) -> None:
     """An ablation (or a ranker fitted before a feature existed) scores with its own columns."""
     from apps.recommender.scoring import TextConfig
-    from apps.recommender.service import TrainConfig
+    from apps.recommender.training import TrainConfig
 
     main = RecommenderService(tiny["items"], tiny["interactions"])
     card = main.ranker_card()
@@ -340,13 +340,13 @@ def test_ranker_on_a_subset_of_features_still_serves(rec_home: Path, tiny: dict[
 def test_the_rankers_training_rows_see_only_their_past(service: RecommenderService) -> None:
     """Each group of users is ranked, for the ranker's training, with item statistics from
     before its validation period; its users' own histories are whole."""
-    from apps.recommender.service import time_split
+    from apps.recommender.training import pipelines_as_of, time_split
 
     rows = service.interactions
     early, late = time_split(rows, 0.25)
     users = sorted(set(late["user_id"]) & set(early.loc[early["label"] == 1, "user_id"]))
     serving = service.pipeline()
-    groups = service._pipelines_as_of(early, late, users, serving.scorer, serving.ranker)
+    groups = pipelines_as_of(service.items, rows, early, late, users, serving.scorer, serving.ranker)
     assert len(groups) > 1 and sorted(u for group, _ in groups for u in group) == users
     for group, pipe in groups:
         start = late.loc[late["user_id"].isin(group), "timestamp"].min()
@@ -363,12 +363,12 @@ def test_the_rankers_lists_are_labelled_by_each_users_next_takes(service: Recomm
     draws ``candidates`` negatives, and the lists hold at most ``ranker_rows`` rows, the users
     drawn seeded when there are more."""
     from apps.recommender.scoring import TextConfig
-    from apps.recommender.service import NEXT_TAKES, TrainConfig, time_split
+    from apps.recommender.training import NEXT_TAKES, TrainConfig, time_split, validation_set
 
     early, late = time_split(service.interactions, 0.25)
     config = TrainConfig(val_fraction=0.25, text=TextConfig(max_cross=200), ranker_rows=50, candidates=8)
     scorer = service.pipeline().scorer
-    x, y, users, info = service._validation_set(early, late, scorer, config)
+    x, y, users, info = validation_set(service.items, service.interactions, early, late, scorer, config)
     taken = late[late["label"] == 1]
     rows = list(zip(users, info["items"], strict=True))
     assert len(set(users)) == 50 // (8 + NEXT_TAKES) and len(rows) <= 50 and y.sum() and x.shape == (len(y), 7)
@@ -380,7 +380,7 @@ def test_the_rankers_lists_are_labelled_by_each_users_next_takes(service: Recomm
         assert all(label == (item in first) for item, label in listed), user
         assert not {item for item, _ in listed} & later, f"{user}'s later takes are in no list"
         assert sum(1 for _, label in listed if not label) == 8, "candidates negatives per list"
-    again = service._validation_set(early, late, scorer, config)
+    again = validation_set(service.items, service.interactions, early, late, scorer, config)
     assert np.array_equal(again[1], y) and again[3]["items"] == info["items"], "seeded"
     assert 0 < info["offer_recall"] <= 1
 
@@ -389,7 +389,7 @@ def test_interactions_without_timestamps_have_no_made_up_past_or_dates(
         service: RecommenderService, tiny: dict[str, Path], tmp_path: Path) -> None:
     """Row numbers order each user's rows, but say nothing across users (the file is sorted by
     user): the ranker's rows get one group with everyone's early history, the history no dates."""
-    from apps.recommender.service import time_split
+    from apps.recommender.training import pipelines_as_of, time_split
 
     untimed = tmp_path / "untimed.csv"
     pd.read_csv(tiny["interactions"], dtype=str).drop(columns=["timestamp"]).to_csv(untimed, index=False)
@@ -397,7 +397,8 @@ def test_interactions_without_timestamps_have_no_made_up_past_or_dates(
     early, late = time_split(plain.interactions, 0.25)
     users = sorted(set(late["user_id"]) & set(early.loc[early["label"] == 1, "user_id"]))
     serving = service.pipeline()
-    [(group, pipe)] = plain._pipelines_as_of(early, late, users, serving.scorer, serving.ranker)
+    [(group, pipe)] = pipelines_as_of(plain.items, plain.interactions, early, late, users,
+                                      serving.scorer, serving.ranker)
     assert group == users
     assert set(pipe.stats.popularity) == set(early.loc[early["label"] == 1, "item_id"])
     history = plain.history(warm_user(service))
@@ -548,7 +549,7 @@ def test_cli_score_top_k_and_existing_output(rec_home: Path, tiny: dict[str, Pat
 
 def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Path],
                                               tmp_path: Path) -> None:
-    from apps.recommender.service import time_split
+    from apps.recommender.training import time_split
 
     service = RecommenderService(tiny["items"], tiny["interactions"])
     early, late = time_split(service.interactions, 0.25)
@@ -707,7 +708,8 @@ def test_demo_keeps_its_own_models_beside_yours(rec_home: Path, tiny: dict[str, 
     from apps.recommender import demo as module
     from apps.recommender.demo import demo_config, demo_setup, trained_as
     from apps.recommender.scoring import TextConfig
-    from apps.recommender.service import DEMO_PREFIX, TrainConfig
+    from apps.recommender.service import DEMO_PREFIX
+    from apps.recommender.training import TrainConfig
 
     yours = RecommenderService(tiny["items"], tiny["interactions"])
     before = yours.ranker_card()
@@ -749,7 +751,7 @@ def test_batch_parts_of_other_models_are_not_resumed(rec_home: Path, tiny: dict[
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A new home retrains to `rec-ranker@v1` again: a crashed job's parts must not be reused."""
     from apps.recommender.scoring import TextConfig
-    from apps.recommender.service import TrainConfig
+    from apps.recommender.training import TrainConfig
     from shared import get_registry
     from shared.settings import get_settings
 
