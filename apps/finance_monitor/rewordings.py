@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from shared.embed import Embedder
 
-from .dedupe import same_event
 from .ingest import REPEAT_AFTER
+from .same_event import same_event
 from .store import Article, ArticleUrl, Backlog, UrlTitle, out_of_backlog
 
 SIMILAR = 0.8  # headline cosine; the demo's and the tests' rewordings are 0.82-0.96, the CEO pair 0.82

@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import ColumnElement, Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, func, select
 
 from shared import (
     ModelNotFoundError,
@@ -48,12 +47,13 @@ from .corrections import (
 )
 from .fetch import Fetcher
 from .guard import public_only_transport
-from .ingest import Ingestor, IngestReport, plausible_published
+from .horizon import horizon_observations, horizon_start, in_trends
+from .ingest import Ingestor, IngestReport
 from .outbox import DeliveryReport, acknowledge, deliver_due, raise_alerts
 from .rewordings import RewordingFinder
 from .sources import article_body, poll_source
-from .store import Article, Base, Correction, Poll, SourceHealth, in_backlog, utcnow
-from .trends import Observation, WindowStat, window_start, window_stats
+from .store import Article, Base, Correction, Poll, SourceHealth, utcnow
+from .trends import Observation, WindowStat, window_stats
 
 log = logging.getLogger(__name__)
 
@@ -247,34 +247,9 @@ class FinanceService:
 
     # trends and alerts ---------------------------------------------------------------------
     def observations(self) -> list[Observation]:
-        """The classified articles of the last ``alerts.horizon_windows`` windows as (id,
-        time, keys, sentiment, score), a first poll's undated backlog left out; a time in the
-        future (a row stored before ingest clamped it) counts as its fetch time.
-
-        subtle: a clamped time is never later than ``published``, so ``published >= oldest``
-        keeps every article of the horizon (and maybe a few clamped ones ``window_stats``
-        drops); the query reads the horizon, not every article ever stored.
-        """
-        with session_scope(self.engine) as session:
-            oldest = self._horizon_start(session)
-            if oldest is None:
-                return []
-            rows = session.execute(select(
-                Article.id, Article.published, Article.fetched_at, Article.topic, Article.tickers,
-                Article.sentiment, Article.sentiment_score)
-                .where(Article.classified_at.is_not(None), Article.published >= oldest, _in_trends())).all()
-        return [Observation(article_id=i, published=plausible_published(published, fetched),
-                            keys=_keys(topic, tickers), sentiment=sentiment, score=score or 0.0)
-                for i, published, fetched, topic, tickers, sentiment, score in rows]
-
-    def _horizon_start(self, session: Session) -> datetime | None:
-        """The start of the look-back horizon's first window (None: no article yet)."""
-        newest = _newest_time(session)
-        if newest is None:
-            return None
-        alerts = self.config.alerts
-        return window_start(newest, alerts.window_hours) \
-            - (alerts.horizon_windows - 1) * timedelta(hours=alerts.window_hours)
+        """The classified articles of the last ``alerts.horizon_windows`` windows, as trends
+        and alerts read them (see :func:`horizon.horizon_observations`)."""
+        return horizon_observations(self.engine, self.config.alerts)
 
     def trends(self) -> dict[str, list[WindowStat]]:
         """Per key (``topic:X`` / ``ticker:Y``), the windowed counts and sentiment over the
@@ -305,9 +280,9 @@ class FinanceService:
         """
         alerts = self.config.alerts
         with session_scope(self.engine) as session:
-            oldest = self._horizon_start(session)
+            oldest = horizon_start(session, alerts)
             cut = oldest is not None and session.execute(select(Article.id).where(
-                Article.classified_at.is_not(None), Article.published < oldest, _in_trends()).limit(1)).first()
+                Article.classified_at.is_not(None), Article.published < oldest, in_trends()).limit(1)).first()
         settled = oldest + (alerts.baseline_windows + alerts.cooldown_windows) \
             * timedelta(hours=alerts.window_hours) if cut else None
         trends = self.trends()
@@ -386,24 +361,6 @@ class FinanceService:
         return cards
 
 
-def _in_trends() -> ColumnElement[bool]:
-    """The articles trends and alerts count: all but a first poll's undated backlog."""
-    return ~in_backlog()
-
-
-def _newest_time(session: Session) -> datetime | None:
-    """The latest (clamped) time of a classified article trends count; None when there is none."""
-    newest = None
-    query = (select(Article.published, Article.fetched_at)
-             .where(Article.classified_at.is_not(None), _in_trends()).order_by(Article.published.desc()))
-    for published, fetched in session.execute(query).yield_per(64):
-        if newest is not None and published <= newest:
-            break  # a clamped time is at most its published one: no later row is newer
-        moment = plausible_published(published, fetched)
-        newest = moment if newest is None else max(newest, moment)
-    return newest
-
-
 def _label(article: Article, verdict: Verdict, fixed: dict[tuple[int, str], str]) -> None:
     """Store a verdict; an analyst's label (and its score) wins, even when given before the
     first classification."""
@@ -414,11 +371,6 @@ def _label(article: Article, verdict: Verdict, fixed: dict[tuple[int, str], str]
     article.sentiment_score = LABEL_SCORES[sentiment] if sentiment else verdict.sentiment_score
     article.driving = _json(verdict.driving)
     article.classified_at = utcnow()
-
-
-def _keys(topic: str, tickers: str) -> tuple[str, ...]:
-    """Trend keys of one article: ``("topic:Earnings", "ticker:NWB", ...)``."""
-    return (f"topic:{topic}",) + tuple(f"ticker:{t}" for t in tickers.split(",") if t)
 
 
 def _json(value: object) -> str:

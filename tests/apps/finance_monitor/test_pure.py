@@ -18,8 +18,9 @@ from apps.finance_monitor.config import (
     parse_config,
     render_config,
 )
-from apps.finance_monitor.dedupe import NearDuplicateIndex, canonical_url, content_hash, same_event
+from apps.finance_monitor.dedupe import NearDuplicateIndex, canonical_url, content_hash
 from apps.finance_monitor.ingest import plausible_published
+from apps.finance_monitor.same_event import same_event
 from apps.finance_monitor.sources import article_body
 from apps.finance_monitor.trends import Observation, WindowStat, window_stats
 from shared import DataError

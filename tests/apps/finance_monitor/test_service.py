@@ -670,8 +670,8 @@ def test_an_alerts_article_whose_sentiment_an_analyst_set_shows_no_model_sentenc
 def test_trends_read_only_the_horizon_and_match_reading_everything(home) -> None:
     """Two months of stories (one dated 2099 by an old row, one from 1970): the trends equal
     those computed from every stored article, while only the horizon's articles are read."""
+    from apps.finance_monitor.horizon import _keys
     from apps.finance_monitor.ingest import plausible_published
-    from apps.finance_monitor.service import _keys
     from apps.finance_monitor.trends import Observation, window_stats
 
     service = FinanceService(make_config([]))
