@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,6 +47,25 @@ if TYPE_CHECKING:
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 
 
+@dataclass
+class _Asked:
+    """One message on the answer path: the query search reads (the message, or the message
+    joined with the ``earlier`` turns it leans on), the query's vector, the message's own
+    vector once encoded (``alone``), and what search found."""
+
+    message: str
+    query: str
+    vector: np.ndarray
+    earlier: list[Turn]
+    alone: np.ndarray | None = None
+    found: list[Passage] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+
+    def alone_again(self, vector: np.ndarray) -> None:
+        """Read as a message of its own: the earlier turns set aside."""
+        self.earlier, self.query, self.vector = [], self.message, vector
+
+
 class Answerer:
     """The answer path of one :class:`.service.SupportService`: reads its models, knowledge base
     and record through it (``service.answerer.answer(message, conversation_id)``)."""
@@ -80,12 +100,8 @@ class Answerer:
 
         A confident intent answers with its template unless another document is clearly closer
         to the question (``template_margin``), or it was already given in the turns this one
-        follows up: it did not answer them either.
-
-        A message surely out of scope on its own is handed off unsearched: search finds the
-        nearest passage for anything, and "when does Halfords open on sunday" got our opening
-        hours. So is one the model puts out of scope less surely with a word the shop's texts
-        never use: "can I cancel my gym membership" (P(oos) 0.76) got the account FAQ.
+        follows up: it did not answer them either. Else the passages found answer it
+        (:meth:`_grounded`), else a person does.
 
         (A message naming something the shop's texts never mention is handed off before:
         :meth:`answer`.)
@@ -93,74 +109,113 @@ class Answerer:
         subtle: gluing context onto every short message let "Tell me a joke" after a returns
         question be answered with the returns template.
         """
-        query, intents, retriever = message, self.service.intents, self.service.retriever
+        asked, decision = self._judged(message, cid)
+        if (unsearched := self._unsearched(asked, decision)) is not None:
+            return unsearched
+        self._search(asked, decision, cid)
+        given = {t.intent for t in asked.earlier if t.kind == "template"}
+        if confident(decision) and decision.intent not in given and (template := self._template(asked, decision)):
+            return template
+        if asked.passages:
+            return self._grounded(asked, decision)
+        return handoff(decision, found=asked.found)
+
+    def _judged(self, message: str, cid: str) -> tuple[_Asked, IntentDecision | None]:
+        """The message as search will read it (joined with the earlier turns a follow-up leans
+        on) and the intent model's decision on the message alone."""
+        intents, retriever = self.service.intents, self.service.retriever
         # the intent pass runs beside the question's embedding: both leave the GIL to onnxruntime
         # or torch, and on 2 cores (AMX Xeon) the two passes took 4.4 ms together against 5.9 in turn
         judging = self._judges().submit(intents.classifier.model_proba, [message]) if intents else None
         earlier = self.earlier(cid) if is_follow_up(message) else []
-        if earlier:
-            query = self._in_context(earlier, message)
-        vector = retriever.encode(query)[0]
-        alone = vector if query == message else None  # the message's own search vector
-        decision = None
-        if judging:
-            reads = self._probe_reads_search(intents)
-            if alone is None and reads:
-                alone = retriever.encode(message)[0]
-            decision = self._decide(intents, message, judging.result(), alone if reads else None)
-        if decision is not None and decision.surely_out_of_scope and not (earlier and leans_wholly(message)):
+        query = self._in_context(earlier, message) if earlier else message
+        asked = _Asked(message, query, retriever.encode(query)[0], earlier)
+        if not judging:
+            return asked, None
+        reads = self._probe_reads_search(intents)
+        vector = self._own_vector(asked) if reads else None
+        return asked, self._decide(intents, message, judging.result(), vector)
+
+    def _unsearched(self, asked: _Asked, decision: IntentDecision | None) -> Answer | None:
+        """A hand-off before any search, for a message out of scope. Search finds the nearest
+        passage for anything, and "when does Halfords open on sunday" got our opening hours. A
+        message surely out of scope on its own goes; so does one the model puts out of scope less
+        surely with a word the shop's texts never use: "can I cancel my gym membership" (P(oos)
+        0.76) got the account FAQ. Two signals that agree."""
+        if decision is None:
+            return None
+        if decision.surely_out_of_scope and not (asked.earlier and leans_wholly(asked.message)):
             return handoff(decision, searched=False)
-        if decision is not None and decision.status is Status.OOS and not earlier \
-                and (unused := self.service.shop.unused_words(message)):
-            # two signals that agree (see above)
+        if decision.status is Status.OOS and not asked.earlier \
+                and (unused := self.service.shop.unused_words(asked.message)):
             return handoff(decision, searched=False, reason=f"out of scope: about {listed(unused)}, which the "
                                                             "knowledge base never mentions")
-        if earlier and confident(decision) and decision.intent not in {t.intent for t in earlier} \
-                and names_a_subject(message):  # "how much are they?" names none to be sure of
+        return None
+
+    def _search(self, asked: _Asked, decision: IntentDecision | None, cid: str) -> None:
+        """Fill ``asked.found`` and ``asked.passages``; a follow-up on a subject of its own is
+        searched alone, and a message that finds nothing alone is searched again with an earlier
+        answer whose word it takes up (:meth:`_picked_up`)."""
+        retriever, threshold = self.service.retriever, self.service.bot.threshold
+        if asked.earlier and confident(decision) and decision.intent not in {t.intent for t in asked.earlier} \
+                and names_a_subject(asked.message):  # "how much are they?" names none to be sure of
             # subtle: "ok so how do I return it then" after a cancel question is a new subject the
             # intent model is sure of (0.91); judged with the cancel question glued on, the cancel
             # FAQ outranked its template and was given again
-            earlier, query = [], message
-            vector = alone if alone is not None else retriever.encode(message)[0]
-        found = retriever.search(query, k=5, vector=vector, floor=self.service.bot.threshold)
-        passages = select_passages(found, self.service.bot.threshold)
-        if not earlier and not passages and not confident(decision) \
+            asked.alone_again(self._own_vector(asked))
+        asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
+        asked.passages = select_passages(asked.found, threshold)
+        if not asked.earlier and not asked.passages and not confident(decision) \
                 and (decision is None or decision.status is not Status.OOS):
-            earlier = self._picked_up(message, cid)
-            if earlier:
-                query = self._in_context(earlier, message)
-                vector = retriever.encode(query)[0]
-                found = retriever.search(query, k=5, vector=vector, floor=self.service.bot.threshold)
-                passages = select_passages(found, self.service.bot.threshold)
-        given = {t.intent for t in earlier if t.kind == "template"}
-        if confident(decision) and decision.intent not in given:
-            doc = self.service.bot.templates.get(decision.intent, "")
-            chunks = retriever.document_chunks(doc)
-            own = retriever.document_similarity(doc, vector) if chunks else 0.0
-            if chunks and not outranked(found, doc, own, self.service.bot.template_margin, self.service.bot.threshold):
-                return template_answer(chunks, decision.confidence, decision.intent)
-        if passages:
-            # subtle: a follow-up's quote must answer its own new part ("and to Norway?"); the
-            # joined question's vector, led by the earlier turn, only breaks ties
-            ranked = [(vector, 1.0)] if query == message else \
-                [(alone if alone is not None else retriever.encode(message)[0], 1.0), (vector, 0.1)]
-            similarity = self._similarity(ranked)
-            answer = grounded_answer(query, passages, named_intent(decision), similarity)
-            if says_nothing_new(answer, message, earlier):
-                naming = self._naming_answer(query, message, found, earlier, named_intent(decision), similarity)
-                # subtle: a pronoun's follow-up keeps the earlier answer when no passage names what it
-                # asks: handed off, the conversation went quiet, and "who pays for it?" after the
-                # returns answer (its prepaid label says who) lost the next question too
-                if naming is None and not points_back(message):
-                    return handoff(decision, reason="a follow-up on a new subject: search found nothing "
-                                                    "on it beyond the earlier answer", found=[])
-                answer = naming or answer
-            answer = without_repeats(answer, [t.answer for t in earlier])
-            if unaddressed := self.service.shop.unaddressed(message, answer, self.service.retriever.encode):
-                return handoff(decision, reason=f"asks about {listed(unaddressed)}, which the knowledge base never "
-                                                "mentions and the passages found do not address", found=found)
-            return self.service.generator.rephrase(message, answer) if self.service.generator else answer
-        return handoff(decision, found=found)
+            if earlier := self._picked_up(asked.message, cid):
+                asked.earlier, asked.query = earlier, self._in_context(earlier, asked.message)
+                asked.vector = retriever.encode(asked.query)[0]
+                asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
+                asked.passages = select_passages(asked.found, threshold)
+
+    def _template(self, asked: _Asked, decision: IntentDecision) -> Answer | None:
+        """The confident intent's template, unless another document is clearly closer."""
+        retriever, bot = self.service.retriever, self.service.bot
+        doc = bot.templates.get(decision.intent, "")
+        chunks = retriever.document_chunks(doc)
+        own = retriever.document_similarity(doc, asked.vector) if chunks else 0.0
+        if chunks and not outranked(asked.found, doc, own, bot.template_margin, bot.threshold):
+            return template_answer(chunks, decision.confidence, decision.intent)
+        return None
+
+    def _grounded(self, asked: _Asked, decision: IntentDecision | None) -> Answer:
+        """Quotes from the passages found; a follow-up whose answer only repeats the conversation
+        gets the passage that names what it asks, or a person; so does a question about something
+        the knowledge base never mentions and the passages do not address."""
+        message, earlier = asked.message, asked.earlier
+        # subtle: a follow-up's quote must answer its own new part ("and to Norway?"); the
+        # joined question's vector, led by the earlier turn, only breaks ties
+        ranked = [(asked.vector, 1.0)] if asked.query == message else \
+            [(self._own_vector(asked), 1.0), (asked.vector, 0.1)]
+        similarity = self._similarity(ranked)
+        answer = grounded_answer(asked.query, asked.passages, named_intent(decision), similarity)
+        if says_nothing_new(answer, message, earlier):
+            naming = self._naming_answer(asked.query, message, asked.found, earlier, named_intent(decision),
+                                         similarity)
+            # subtle: a pronoun's follow-up keeps the earlier answer when no passage names what it
+            # asks: handed off, the conversation went quiet, and "who pays for it?" after the
+            # returns answer (its prepaid label says who) lost the next question too
+            if naming is None and not points_back(message):
+                return handoff(decision, reason="a follow-up on a new subject: search found nothing "
+                                                "on it beyond the earlier answer", found=[])
+            answer = naming or answer
+        answer = without_repeats(answer, [t.answer for t in earlier])
+        if unaddressed := self.service.shop.unaddressed(message, answer, self.service.retriever.encode):
+            return handoff(decision, reason=f"asks about {listed(unaddressed)}, which the knowledge base never "
+                                            "mentions and the passages found do not address", found=asked.found)
+        return self.service.generator.rephrase(message, answer) if self.service.generator else answer
+
+    def _own_vector(self, asked: _Asked) -> np.ndarray:
+        """The message's own search vector (the query's when they are the same), encoded once."""
+        if asked.alone is None:
+            asked.alone = asked.vector if asked.query == asked.message else \
+                self.service.retriever.encode(asked.message)[0]
+        return asked.alone
 
     def _naming_answer(self, query: str, message: str, found: list[Passage], earlier: list[Turn],
                        intent: str | None, similarity: Callable[[list[str]], list[float]]) -> Answer | None:
