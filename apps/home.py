@@ -74,7 +74,7 @@ def waiting_for_people() -> dict[str, str]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from apps.finance_monitor.views import open_alert_keys
-    from apps.support_bot.store import count_open_tickets
+    from apps.support_bot.ticket_queue import count_open_tickets
     from shared import make_engine
     from shared.errors import VerticalsError
     from shared.ui import count_of

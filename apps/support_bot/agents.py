@@ -19,6 +19,7 @@ from .masking import mask_pii
 from .other_languages import courtesy_in_other_language, released_text
 from .questions import same_words, separate_questions
 from .shop import KB_LANGUAGE_CHUNKS, kb_language
+from .ticket_queue import count_open_tickets, count_waiting_tickets, with_guesses, with_waits
 
 if TYPE_CHECKING:
     from .service import SupportService
@@ -34,29 +35,29 @@ class AgentDesk:
         self.service, self.store, self.registry = service, service.store, service.registry
 
     def handoffs(self, status: str | None = "open", guesses: bool = True) -> list:
-        """Hand-off tickets, each with who has the next word (``SupportStore.with_waits``):
+        """Hand-off tickets, each with who has the next word (:func:`.ticket_queue.with_waits`):
         first those waiting for an agent, the longest wait first, then those an agent answered
         last, oldest reply first (released ones: oldest first). With ``guesses``, each with the
         bot's intent and confidence at the hand-off (:meth:`guessed`, which a paged list calls
         per page)."""
         tickets = self.store.tickets(status)
         if status == "open":
-            tickets = sorted(self.store.with_waits(tickets),
+            tickets = sorted(with_waits(self.store.engine, tickets),
                              key=lambda t: (t.waiting_since is None, t.waiting_since or t.replied or "", t.id))
         return self.guessed(tickets) if guesses else tickets
 
     def waiting_count(self) -> int:
         """Open hand-offs whose customer waits for an agent (an agent has not answered last)."""
-        return self.store.waiting_ticket_count()
+        return count_waiting_tickets(self.store.engine)
 
     def guessed(self, tickets: list) -> list:
         """``tickets`` with the bot's intent and confidence at the hand-off; none where the bot did
         not judge the message (:func:`.handoff.was_judged`)."""
         return [replace(t, confidence=None) if not was_judged(t.reason) else t
-                for t in self.store.with_guesses(tickets)]
+                for t in with_guesses(self.store.engine, tickets)]
 
     def open_handoff_count(self) -> int:
-        return self.store.open_ticket_count()
+        return count_open_tickets(self.store.engine)
 
     def release(self, ticket_id: int) -> str:
         """Close a hand-off ticket; returns its conversation. Where the bot answers the

@@ -1,5 +1,6 @@
-"""All SQL the support bot does (:class:`SupportStore`), over its tables (:mod:`.tables`):
-the KB text, conversations and turns, hand-off tickets, lessons. Everything a user typed is
+"""The support bot's SQL (:class:`SupportStore`), over its tables (:mod:`.tables`): the KB text,
+conversations and turns, hand-off tickets, lessons; a KB change's writes are :mod:`.kb_changes`'s,
+and what the agents' queue reads of the tickets :mod:`.ticket_queue`'s. Everything a user typed is
 masked before it reaches a table."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from shared import create_tables, make_engine, session_scope
 from shared.errors import VerticalsError
 
+from .kb_changes import drop_chunks, drop_gone, write_document
 from .knowledge import Chunk, Document, chunk_document
 from .masking import mask_payment, mask_pii
 from .tables import (
@@ -73,12 +75,6 @@ def _keep_contacts(s, ticket_id: int, found: list[str]) -> None:
     s.add(row)
 
 
-def count_open_tickets(engine: Engine) -> int:
-    """Open hand-offs, read only (the suite's home counts them without creating the tables)."""
-    with session_scope(engine) as s:
-        return s.scalar(select(func.count()).select_from(TicketRow).where(TicketRow.status == "open"))
-
-
 class SupportStore:
     """All SQL the bot does. ``SupportStore()`` uses the settings' database."""
 
@@ -100,53 +96,10 @@ class SupportStore:
         change, docs = KbChange(), list(docs)
         with session_scope(self.engine) as s:
             if scope is not None:
-                root, keep = Path(scope).resolve(), {d.doc_id for d in docs}
-                for row in s.scalars(select(DocumentRow)).all():
-                    source = Path(row.source) if row.source else None
-                    if (row.doc_id not in keep and source is not None
-                            and (source == root or root in source.parents)):
-                        change.removed_chunk_ids += self._drop_chunks(s, row.doc_id)
-                        s.delete(row)
-                        change.deleted.append(row.doc_id)
-                s.flush()
+                drop_gone(s, {d.doc_id for d in docs}, Path(scope).resolve(), change)
             for doc in docs:
-                row = s.get(DocumentRow, doc.doc_id)
-                if row is not None and row.content_hash == doc.content_hash:
-                    # subtle: unchanged, nothing to say, but the newest file holding it owns it:
-                    # kept with the older one, dropping it from the newer left it answerable
-                    row.source = doc.source or row.source
-                    change.unchanged.append(doc.doc_id)
-                    continue
-                if row is not None and row.source and doc.source and row.source != doc.source:
-                    # an edited copy uploaded under another name is a normal way to update, so
-                    # the new file wins, but the caller is told (it may be an id clash)
-                    change.taken_over[doc.doc_id] = row.source
-                if row is not None:
-                    change.removed_chunk_ids += self._drop_chunks(s, doc.doc_id)
-                    change.updated.append(doc.doc_id)
-                else:
-                    change.added.append(doc.doc_id)
-                s.merge(DocumentRow(doc_id=doc.doc_id, title=doc.title, text=doc.text,
-                                    url=doc.url, source=doc.source, kind=doc.kind,
-                                    content_hash=doc.content_hash, updated=utc_now()))
-                s.flush()
-                change.new_chunks += self._insert_chunks(s, chunker(doc))
+                write_document(s, doc, chunker, change)
         return change
-
-    @staticmethod
-    def _drop_chunks(s, doc_id: str) -> list[int]:
-        ids = list(s.scalars(select(ChunkRow.id).where(ChunkRow.doc_id == doc_id)))
-        s.execute(delete(ChunkRow).where(ChunkRow.doc_id == doc_id))
-        return ids
-
-    @staticmethod
-    def _insert_chunks(s, chunks: list[Chunk]) -> list[Chunk]:
-        rows = [ChunkRow(doc_id=c.doc_id, ordinal=c.ordinal, text=c.text) for c in chunks]
-        s.add_all(rows)
-        s.flush()
-        for chunk, row in zip(chunks, rows, strict=True):
-            chunk.chunk_id = row.id
-        return chunks
 
     def remove_documents(self, doc_ids: Iterable[str]) -> list[int]:
         """Delete documents and their chunks; returns the removed chunk ids."""
@@ -156,7 +109,7 @@ class SupportStore:
                 if s.get(DocumentRow, doc_id) is None:
                     raise VerticalsError(f"no document {doc_id!r} in the knowledge base "
                                          "— see `verticals support kb list`")
-                removed += self._drop_chunks(s, doc_id)
+                removed += drop_chunks(s, doc_id)
                 s.execute(delete(DocumentRow).where(DocumentRow.doc_id == doc_id))
         return removed
 
@@ -298,71 +251,6 @@ class SupportStore:
             kept = dict(s.execute(select(ContactRow.ticket_id, ContactRow.contacts).where(
                 ContactRow.ticket_id.in_([r.id for r in rows]))).all()) if rows else {}
             return [replace(_ticket(r), contact=kept.get(r.id)) for r in rows]
-
-    def with_guesses(self, tickets: list[Ticket]) -> list[Ticket]:
-        """``tickets`` with the intent and confidence of the turn that opened each: the hand-off
-        turn storing its question in its conversation at or after it (``SupportService._record``
-        opens the ticket, then stores the turn). One query for them all."""
-        if not tickets:
-            return tickets
-        with session_scope(self.engine) as s:
-            rows = s.execute(select(TurnRow.conversation_id, TurnRow.question, TurnRow.created, TurnRow.intent,
-                                    TurnRow.confidence).where(
-                TurnRow.conversation_id.in_({t.conversation_id for t in tickets}),
-                TurnRow.kind.in_(("handoff", "unsure"))).order_by(TurnRow.id)).all()
-        by_conversation: dict[str, list] = {}
-        for row in rows:
-            by_conversation.setdefault(row.conversation_id, []).append(row)
-        guessed = []
-        for t in tickets:
-            turn = next((r for r in by_conversation.get(t.conversation_id, [])
-                         if r.question == t.question and r.created >= t.created), None)
-            guessed.append(replace(t, intent=turn.intent, confidence=turn.confidence) if turn else t)
-        return guessed
-
-    def with_waits(self, tickets: list[Ticket]) -> list[Ticket]:
-        """``tickets`` with who has the next word. ``waiting_since``: when the customer wrote
-        the oldest message no agent has answered since the ticket opened (the ticket's own time
-        until an agent replies); None, with ``replied`` the agent's last reply, once the agent
-        wrote last. One query for them all.
-
-        subtle: a ticket an agent had answered and one nobody had read looked the same in the
-        queue, oldest first: the customer who wrote again after a reply waited behind both."""
-        if not tickets:
-            return tickets
-        with session_scope(self.engine) as s:
-            rows = s.execute(select(TurnRow.conversation_id, TurnRow.kind, TurnRow.created).where(
-                TurnRow.conversation_id.in_({t.conversation_id for t in tickets}),
-                TurnRow.created >= min(t.created for t in tickets)).order_by(TurnRow.id)).all()
-        by_conversation: dict[str, list] = {}
-        for row in rows:
-            by_conversation.setdefault(row.conversation_id, []).append(row)
-        waited = []
-        for t in tickets:
-            since, replied = t.created, None
-            for row in by_conversation.get(t.conversation_id, []):
-                if row.created < t.created:
-                    continue
-                if row.kind == "agent":
-                    since, replied = None, row.created
-                elif since is None:  # the customer wrote after the agent's reply
-                    since = row.created
-            waited.append(replace(t, waiting_since=since, replied=None if since else replied))
-        return waited
-
-    def open_ticket_count(self) -> int:
-        return count_open_tickets(self.engine)
-
-    def waiting_ticket_count(self) -> int:
-        """Open tickets whose customer waits for an agent, as :meth:`with_waits` tells them: the
-        last turn since the ticket opened is none or not an agent's. One count query (the
-        dashboard's top line asks on every rerun)."""
-        last_kind = select(TurnRow.kind).where(
-            TurnRow.conversation_id == TicketRow.conversation_id, TurnRow.created >= TicketRow.created,
-        ).order_by(TurnRow.id.desc()).limit(1).correlate(TicketRow).scalar_subquery()
-        with session_scope(self.engine) as s:
-            return s.scalar(select(func.count()).select_from(TicketRow).where(
-                TicketRow.status == "open", or_(last_kind.is_(None), last_kind != "agent")))
 
     def conversation_of(self, ticket_id: int) -> str:
         """The conversation of ticket ``ticket_id`` (open or released)."""
