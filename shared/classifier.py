@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 from scipy.special import softmax
 
+from .backends import BySize, OnnxBackend, TorchBackend, best_backend, export_dir, load_torch
 from .errors import ModelNotFoundError, VerticalsError
-from .export import BySize, OnnxBackend, TorchBackend, best_backend, export_dir, load_torch, serving_length
+from .export import serving_length
 from .models import resolve_model
 from .one_way import OnnxStages, TorchStages, one_way_logits, serving_stages
 from .probe import EmbeddingHead, probe_embedder
@@ -165,7 +166,7 @@ def _cached(path: str, export_stamp: int, lossless: bool, threads: int | None) -
 def load_classifier(name_or_path: str | Path, version: str | None = None,
                     lossless: bool = False, threads: int | None = None) -> Classifier:
     """A cached :class:`Classifier` for a registry name (current or given version) or a directory.
-    ``lossless`` never serves int8 (see :func:`shared.export.best_backend`); ``threads`` caps
+    ``lossless`` never serves int8 (see :func:`shared.backends.best_backend`); ``threads`` caps
     its onnxruntime sessions' intra-op threads, for a caller that runs it beside other work.
 
     An export made after the first load is picked up on the next call (the cache key includes

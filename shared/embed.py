@@ -12,8 +12,8 @@ from typing import Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
+from .backends import BySize, OnnxBackend, TorchBackend, best_backend
 from .classifier import length_order
-from .export import BySize, OnnxBackend, TorchBackend, best_backend
 from .models import load_sentence_model, resolve_model
 from .settings import get_settings
 

@@ -58,7 +58,8 @@ def list_models(as_json: JsonFlag = False) -> None:
 def show(name: str, version: str | None = None, as_json: JsonFlag = False) -> None:
     """Print a model's card as JSON (indented; --json: on one line); without --json, a line on
     stderr says whether the version is the current one and how it was exported."""
-    from .export import TRANSFORMER_KINDS, export_report, summary
+    from .backends import export_report
+    from .export import TRANSFORMER_KINDS, summary
     from .registry import get_registry
 
     registry = get_registry()
@@ -108,7 +109,8 @@ def export(
     as_json: JsonFlag = False,
 ) -> None:
     """Export to ONNX (+ int8, and bf16 on a CPU with native bf16), check agreement with the original, measure speed."""
-    from .export import FILES, MIN_AGREEMENT, best_form, export_dir, export_model
+    from .backends import FILES, MIN_AGREEMENT, best_form, export_dir
+    from .export import export_model
     from .models import resolve_model
 
     path = resolve_model(name)

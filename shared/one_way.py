@@ -164,7 +164,7 @@ class OnnxStages:
     name = "onnx-one-way"
 
     def __init__(self, folder: Path, labels: int, threads: int | None = None) -> None:
-        from .export import OnnxBackend
+        from .backends import OnnxBackend
 
         self.labels = labels
         self._first = OnnxBackend(folder / FIRST_FILE, threads).session
@@ -185,9 +185,9 @@ class OnnxStages:
 
 def serving_stages(model_dir: Path, model_loader, device: str = "cpu",
                    threads: int | None = None) -> TorchStages | OnnxStages:
-    """On CPU the ONNX stages where their export agreed with torch (``shared.export.best_form``;
+    """On CPU the ONNX stages where their export agreed with torch (``shared.backends.best_form``;
     lossless: fp32), else the torch stages (``model_loader()`` gives the torch model)."""
-    from .export import _fastest, export_dir, export_report
+    from .backends import _fastest, export_dir, export_report
 
     if device == "cpu":
         report, folder = export_report(model_dir), export_dir(model_dir)  # read once

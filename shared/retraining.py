@@ -24,11 +24,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .backends import export_dir
 from .classifier import Classifier
 from .data import LabelledText, fingerprint, read_labelled, same_text
 from .errors import DataError, RegistryError, VerticalsError, a_kind
 from .evaluate import classification_metrics
-from .export import CHECK_TEXTS, export_dir, export_model
+from .export import CHECK_TEXTS, export_model
 from .finetune import TrainConfig, finetune_classifier
 from .registry import Registry, get_registry
 from .storage import atomic_write_text

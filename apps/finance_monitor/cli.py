@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shared import VerticalsError
-from shared.cli import Address, ValFraction, emit, open_dashboard
+from shared.cli import Address, ValFraction, open_dashboard
+from shared.output import JsonFlag, emit
 
-from .cli_options import ConfigOpt, JsonFlag, config_for, config_path, engine_for, fail
+from .cli_options import ConfigOpt, config_for, config_path, engine_for, fail
 from .cli_views import alerts_list, articles, sources, trends
 from .config import EXAMPLE
 

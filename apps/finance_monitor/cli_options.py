@@ -1,4 +1,4 @@
-"""What the finance commands share: the ``--config`` and ``--json`` options, the config and the
+"""What the finance commands share: the ``--config`` option, the config and the
 app database a command opens from them, and a ``VerticalsError`` as one line and exit 1.
 
 The commands that read a config take ``--config`` (default: ``$VERTICALS_FINANCE_CONFIG`` or
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from shared import VerticalsError
-from shared.cli import say_error
+from shared.output import say_error
 
 if TYPE_CHECKING:  # the modules load lazily, so `--help` stays fast
     from sqlalchemy import Engine
@@ -21,7 +21,6 @@ if TYPE_CHECKING:  # the modules load lazily, so `--help` stays fast
     from .config import MonitorConfig
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Sources TOML file.")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
 def config_path(path: Path | None = None) -> Path:

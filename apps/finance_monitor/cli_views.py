@@ -15,9 +15,10 @@ import typer
 
 from shared import VerticalsError
 from shared.errors import first_few
+from shared.output import JsonFlag
 
 from .alerts import ISO_UTC
-from .cli_options import ConfigOpt, JsonFlag, config_for, engine_for, fail
+from .cli_options import ConfigOpt, config_for, engine_for, fail
 
 if TYPE_CHECKING:  # the modules load lazily, so `--help` stays fast
     import pandas as pd

@@ -1,9 +1,9 @@
-"""Deduplication: canonical URLs, content hashes, MinHash near-duplicates, and ``same_event``.
+"""Deduplication: canonical URLs, content hashes and MinHash near-duplicates.
 
 The same story reaches us three ways: the same URL with tracking junk, the same text under two
 URLs, and the same story reworded by two outlets. Each has its own test here. A rewording that
 changes most of the words is found by sentence embeddings after classification
-(``rewordings``); ``same_event`` (its own module, importable from here) vets the pairs they find.
+(``rewordings``); ``same_event`` vets the pairs they find.
 Stories are compared by their ``tokens``.
 """
 
@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from .same_event import same_event  # noqa: F401 - the README names it dedupe.same_event
 from .tokens import NEGATIONS, OPENERS, THOUSANDS, key_tokens, stem, words
 
 TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|ocid)$", re.I)

@@ -6,7 +6,7 @@ steps down") shares too few. Once a batch is classified, each new story is compa
 stories of the day around it that another source told, with the same sentiment and tickers
 (not topic: the topic model put "Northwind Bank chair steps down as accounting scandal deepens"
 under Legal and "...chairman resigns as..." under Personnel, and the demo's alert counted it
-twice): a headline cosine of at least ``SIMILAR`` (MiniLM) and ``dedupe.same_event`` (names
+twice): a headline cosine of at least ``SIMILAR`` (MiniLM) and ``same_event.same_event`` (names
 and their order, amounts, periods, roles, questions, denials, direction) make it a rewording,
 merged into the earlier story as one more URL, like a near-duplicate at ingest, before trends
 and alerts read it.

@@ -1,6 +1,6 @@
 """``same_event``: whether two headlines worded differently can report one event (names and their
 order, amounts, periods, roles, questions, denials, direction); ``rewordings`` asks it of the
-pairs its embeddings find. Importable as ``dedupe.same_event`` too, the name the README uses.
+pairs its embeddings find.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from shared.cli import Address, emit, open_dashboard
+from shared.cli import Address, open_dashboard
 from shared.errors import DataError, VerticalsError, first_few
+from shared.output import JsonFlag, emit
 
 app = typer.Typer(help="Recommender: text interest scorer, reranking, batch scoring.",
                   no_args_is_help=True)
@@ -21,7 +22,6 @@ Interactions = Annotated[Path, typer.Option(
     help="Interactions table (.csv, .jsonl or .parquet): columns user_id, item_id, label (1 taken, 0 shown "
          "only), and optionally timestamp (Unix seconds or ISO 8601).")]
 Prefix = Annotated[str, typer.Option(help="Registry prefix of the three models.")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
 def check_file(path: Path) -> None:

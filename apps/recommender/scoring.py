@@ -223,7 +223,7 @@ def export_text_models(bi: str, cross: str, pairs: Sequence[tuple[str, str]]) ->
     """ONNX forms of both text models, checked on the real ``(profile, item text)`` pairs they
     serve: the bi-encoder on both sides apart (cosine), the cross-encoder on the pairs (same
     verdict; a one-way one as its two stages, :mod:`shared.one_way`). Serving runs a form where
-    it agreed (``shared.export.best_form``). No int8: its outputs depend on the batch (see
+    it agreed (``shared.backends.best_form``). No int8: its outputs depend on the batch (see
     ``TextScorer.warm_up``). Returns the two export reports."""
     from shared import export_model, resolve_model
     from shared.export import CHECK_TEXTS

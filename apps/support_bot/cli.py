@@ -12,13 +12,12 @@ import typer
 
 from shared.cli import Address, open_dashboard
 from shared.errors import VerticalsError
-from shared.output import emit, emit_rows
+from shared.output import JsonFlag, emit, emit_rows
 
 app = typer.Typer(help="Support bot: chat over a knowledge base.", no_args_is_help=True)
 kb_app = typer.Typer(help="Manage the knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 DEMO_DIR = Path(__file__).resolve().parents[2] / "datasets" / "support"
 
 

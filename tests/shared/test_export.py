@@ -5,10 +5,11 @@ import shutil
 
 import numpy as np
 
-from shared import export
+from shared import backends, export
+from shared.backends import export_dir
 from shared.classifier import Classifier, load_classifier
 from shared.data import read_table
-from shared.export import export_dir, export_model
+from shared.export import export_model
 
 from .conftest import toy_rows
 
@@ -92,7 +93,7 @@ def test_serving_takes_the_fastest_form_that_agreed(tmp_path):
 
     def served(lossless: bool = False, **report) -> str | None:
         (folder / "report.json").write_text(json.dumps(report))
-        return export.best_form(tmp_path / "model", lossless)
+        return backends.best_form(tmp_path / "model", lossless)
 
     fast_int8 = {"onnx_texts_per_s": 80.0, "int8_texts_per_s": 95.0}
     assert served(onnx_agreement=1.0, int8_agreement=0.995, **fast_int8) == "int8"
@@ -108,19 +109,19 @@ def test_serving_takes_the_fastest_form_that_agreed(tmp_path):
     assert served(True, onnx_agreement=1.0, **bf16, **single) == "onnx"
     (folder / "report.json").write_text(json.dumps({"onnx_agreement": 1.0, **bf16, **single,
                                                     "onnx_texts_per_s": 80.0}))
-    assert export.best_form(tmp_path / "model") == "bf16"
-    assert export.best_form(tmp_path / "model", single=True) == "onnx"
+    assert backends.best_form(tmp_path / "model") == "bf16"
+    assert backends.best_form(tmp_path / "model", single=True) == "onnx"
     (folder / "model.int8.onnx").unlink()
     assert served(onnx_agreement=1.0, int8_agreement=1.0, **fast_int8) == "onnx", "int8 file gone"
     # an export of the other kind is never served: an embedding graph gives no logits
     served(onnx_agreement=1.0, kind="embedder", onnx_texts_per_s=80.0)
-    assert export.best_backend(tmp_path / "model") is None
+    assert backends.best_backend(tmp_path / "model") is None
 
 
 def test_small_batches_go_to_the_form_fastest_one_at_a_time():
     import numpy as np
 
-    from shared.export import BySize
+    from shared.backends import BySize
 
     class Fake:
         def __init__(self, name: str) -> None:
@@ -139,7 +140,8 @@ def test_int8_can_keep_the_feed_forward_outputs_in_fp32(home, tmp_path):
     import onnx
     from transformers import AutoTokenizer
 
-    from shared.export import OnnxBackend, _ffn_outputs, _quantize
+    from shared.backends import OnnxBackend
+    from shared.export import _ffn_outputs, _quantize
     from shared.models import resolve_model
 
     texts = ["refund my order", "where is my parcel", "my card payment was declined twice today"]

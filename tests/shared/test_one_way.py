@@ -111,7 +111,7 @@ def test_a_trained_one_way_cross_encoder_serves_its_stages_in_torch_and_onnx(hom
 
 
 def test_one_way_stages_serve_only_where_verdicts_and_logits_agreed(tmp_path):
-    from shared.export import _fastest
+    from shared.backends import _fastest
     from shared.one_way import FIRST_FILE, SECOND_FILE
 
     for name in (FIRST_FILE, SECOND_FILE):

@@ -504,7 +504,7 @@ def test_trained_models_serve_their_exported_form(models) -> None:
     from pathlib import Path
 
     from shared import load_classifier
-    from shared.export import FILES, best_form
+    from shared.backends import FILES, best_form
 
     for path in (models.sentiment, models.topic):
         report = json.loads((Path(path) / "export" / "report.json").read_text())
