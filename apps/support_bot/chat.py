@@ -17,9 +17,11 @@ from apps.support_bot.answer import Answer, Citation
 from apps.support_bot.desk import KIND_WORDS
 from apps.support_bot.escalation import UNJUDGED
 from apps.support_bot.handoff import was_judged
+from apps.support_bot.other_languages import replied_label
 from apps.support_bot.service import BotSettings, SupportService, serving_stamp
 from shared import get_settings
 from shared.errors import VerticalsError
+from shared.language import language
 from shared.ui import markdown_text
 
 SAFE_IN_LINK = ":/?#@$&'*+,;=%~-._"  # kept as they are in a link's address; the rest is percent-encoded
@@ -118,10 +120,13 @@ def conversation(service: SupportService, cid: str | None, waiting: bool = False
     """The chat so far; re-read from the store (on a timer while a colleague has it, ``waiting``)
     so an agent's reply, or the release, shows up without the customer doing anything."""
     turns = service.conversation(cid) if cid else []
+    label = None  # above a colleague's reply, in the customer's language
     for message in with_agent_replies(st.session_state["support_messages"], turns):
         if message["role"] == "agent":
+            label = label or replied_label(language(" ".join(t.question for t in turns if t.question)),
+                                           service.agents.kb_language())
             with st.chat_message("agent", avatar=":material/support_agent:"):
-                st.caption("A colleague replied")
+                st.caption(label)
                 st.markdown(markdown_text(message["text"], keep_formatting=True))
             continue
         with st.chat_message(message["role"]):

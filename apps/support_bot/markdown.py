@@ -173,18 +173,42 @@ def _prose(lines: list[str], cited: str = "") -> list[str]:
     return list_items(_setext(_tables(out)))
 
 
+def _indented(line: str) -> bool:
+    """Whether ``line`` is indented as code: four spaces or a tab."""
+    return line.startswith(("    ", "\t")) or line.lstrip(" ").startswith("\t")
+
+
+def _opens_indented_code(line: str, prose: list[str]) -> bool:
+    """Whether an indented ``line`` opens an indented code block: after a blank line (an indented
+    line cannot interrupt a paragraph), and not within a list, whose items go on indented (the
+    last line with text before it is neither an item nor indented)."""
+    if not (_indented(line) and line.strip()) or (prose and prose[-1].strip()):
+        return False
+    last = next((q for q in reversed(prose) if q.strip()), "")
+    return not (_LIST_MARK.match(last) or last[:1].isspace())
+
+
 def _markdown_lines(lines: list[str]) -> list[tuple[str, bool]]:
-    """``(line, is_code)`` pairs: prose lines as ``_prose`` cleans them; a fenced code block's lines as
-    written, without the fences and their language word, each a paragraph of its own (so nothing in
-    it is a heading or list, and split_sentences keeps each command a sentence of its own)."""
+    """``(line, is_code)`` pairs: prose lines as ``_prose`` cleans them; a code block's lines as
+    written (fenced: without the fences and their language word; indented: without the indent),
+    each a paragraph of its own (so nothing in it is a heading or list, and split_sentences keeps
+    each command a sentence of its own)."""
     out: list[tuple[str, bool]] = []
     prose: list[str] = []
-    fence, quoted = "", False
+    fence, quoted, indented = "", False, False
     # the numbers of the link definitions ("[2]: https://..."), wherever they are: often at the end
     cited = "|".join(re.findall(r"^ {0,3}(?:> ?)*\[(\d+)\]:\s*\S", "\n".join(lines), re.M))
     for line in lines:
         bare = _QUOTE.sub("", line)  # a fence may sit in a quote ("> ```")
-        if not fence and (mark := _FENCE.match(bare)):
+        if indented and (_indented(line) or not line.strip()):
+            if line.strip():
+                out += [(line.strip(), True), ("", False)]
+            continue
+        indented = False
+        if not fence and _opens_indented_code(line, prose):
+            out += [(p, False) for p in _prose(prose, cited)] + [("", False), (line.strip(), True), ("", False)]
+            prose, indented = [], True
+        elif not fence and (mark := _FENCE.match(bare)):
             out += [(p, False) for p in _prose(prose, cited)] + [("", False)]
             prose, fence, quoted = [], mark.group(1), bare != line
         elif fence:

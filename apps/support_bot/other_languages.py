@@ -1,6 +1,6 @@
 """What the bot says to a customer writing in another language than the knowledge base's: that a
 colleague will reply, or has handed the conversation back, in the customer's language and then
-in the shop's. It answers nothing else
+in the shop's; and the label above a colleague's reply, in theirs. It answers nothing else
 in it: its models read the shop's language only (``shared.language`` tells which is which).
 
 subtle: "Wie lange dauert die Lieferung nach Berlin?" was handed off with "I'm not sure I can
@@ -38,6 +38,17 @@ WAITING_TEXTS = {
     "Italian": "Un collega si occupa di questa conversazione e le risponderà qui.",
     "Dutch": "Een collega behandelt dit gesprek en antwoordt u hier.",
     "Portuguese": "Um colega está a tratar desta conversa e responderá aqui.",
+}
+
+# the label above an agent's reply in the customer's chat
+REPLIED_LABELS = {
+    "English": "A colleague replied",
+    "German": "Ein Kollege hat geantwortet",
+    "French": "Un collègue a répondu",
+    "Spanish": "Un compañero ha respondido",
+    "Italian": "Un collega ha risposto",
+    "Dutch": "Een collega heeft geantwoord",
+    "Portuguese": "Um colega respondeu",
 }
 
 # an agent released the conversation: the bot answers it again; and, after that, where no reply
@@ -136,6 +147,18 @@ def released_text(written: str | None, shop: str | None, unanswered: bool) -> st
     """
     texts = {lang: f"{text} {UNANSWERED_TEXTS[lang]}" if unanswered else text for lang, text in RELEASED_TEXTS.items()}
     return in_their_language(texts, written, shop) or texts.get(shop or "", texts["English"])
+
+
+def replied_label(written: str | None, shop: str | None) -> str:
+    """The label above an agent's reply: in the customer's language ``written``, else the shop's,
+    else English (a label, unlike a message, is not given twice).
+
+    >>> replied_label("German", "English")
+    'Ein Kollege hat geantwortet'
+    >>> replied_label(None, "Klingon")
+    'A colleague replied'
+    """
+    return REPLIED_LABELS.get(written or "") or REPLIED_LABELS.get(shop or "") or REPLIED_LABELS["English"]
 
 
 def in_their_language(texts: dict[str, str], written: str | None, shop: str | None, **fields) -> str | None:

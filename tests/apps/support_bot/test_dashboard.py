@@ -180,6 +180,7 @@ def test_agent_replies_and_the_customer_sees_it(bot_home: Path) -> None:
     assert any("Replied to #" in s.value for s in at.success)
     assert at.text_area[0].value == ""  # emptied for the next reply
     assert any("A colleague has this conversation" in c.value for c in at.caption)
+    assert "A colleague replied" in [c.value for c in at.caption]
 
     at.text_area[0].set_value("Anything else, just ask the bot.").run()
     _button(at, "Send and release").click().run()
@@ -190,6 +191,18 @@ def test_agent_replies_and_the_customer_sees_it(bot_home: Path) -> None:
     assert "3 years" in at.session_state["support_messages"][-1]["text"]  # the bot answers again
     roles = [c.name for c in at.chat_message]
     assert roles.index("agent") < len(roles) - 2  # replies stay where they were written
+
+
+def test_a_colleagues_reply_is_labelled_in_the_customers_language(bot_home: Path) -> None:
+    """It read "A colleague replied" in English to a customer who wrote German."""
+    at = _app()
+    at.chat_input[0].set_value("Wie lange dauert die Lieferung nach Berlin?").run()
+    at.text_area[0].set_value("Zwei bis drei Werktage.").run()
+    _button(at, "Send").click().run()
+    assert not at.exception, at.exception
+    assert _agent_messages(at) == ["Zwei bis drei Werktage."]
+    captions = [c.value for c in at.caption]
+    assert "Ein Kollege hat geantwortet" in captions and "A colleague replied" not in captions
 
 
 def test_a_message_sent_while_the_first_is_answered_joins_its_conversation(bot_home: Path) -> None:

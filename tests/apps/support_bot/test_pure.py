@@ -959,6 +959,16 @@ def test_markdown_code_blocks_keep_their_lines_and_nothing_in_them_is_a_heading(
     assert "- acme cron-jobs delete NAME" in split_sentences(load_markdown(tmp_path / "invoices.md").text)
 
 
+def test_markdown_indented_code_is_code_but_an_indented_list_line_is_not(tmp_path: Path) -> None:
+    """Indented commands were prose: "router reset --factory router status" ran into one sentence."""
+    _, lines, _ = _markdown(tmp_path, "# Router\n\nThen run:\n\n    router reset --factory\n\tshow  status\n"
+                                      "The lights turn green.\n\n- Open the app\n\n    and sign in\n\n"
+                                      "A paragraph\n    goes on indented.\n")
+    assert lines == ["Then run:", "router reset --factory", "show  status", "The lights turn green.",
+                     "Open the app.", "    and sign in", "A paragraph", "    goes on indented."]
+    assert "router reset --factory" in split_sentences(load_markdown(tmp_path / "invoices.md").text)
+
+
 def test_markdown_title_is_the_first_level_one_heading_before_any_text(tmp_path: Path) -> None:
     assert _markdown(tmp_path, "---\ntitle: Old name\n---\n\n\n# Setting up two-factor login\n"
                      "Open Profile > Security.\n")[:2] == ("Setting up two-factor login", ["Open Profile > Security."])
