@@ -9,6 +9,7 @@ stream with injected surges. Prints a table; writes ``benchmarks/results/finance
                                                       # 2 epochs of domain-adaptive masked-LM
     python benchmarks/finance.py --tasks fpb-allagree-wide   # AllAgree's test, learnt from every
                                                       # PhraseBank training sentence
+    python benchmarks/finance.py --tasks fpb-50agree --adversarial   # FGM on the embeddings
 
 Targets (issue 4): FPB AllAgree acc >= 0.97, 50Agree >= 0.86, topics >= 0.91,
 >= 1,000 headlines/s on 2 cores (met by an AMX Xeon serving bf16; an AVX2-only CPU serves
@@ -74,11 +75,11 @@ def classification(name: str, train_path: Path | tuple[Path, ...], test_path: Pa
     train = sample(training_rows(train_path, test_path), args.max_train)
     test = sample(read_column(test_path, "label"), args.max_test, seed=1)
     config = TrainConfig(base=base, epochs=args.epochs, max_length=args.max_length, batch_size=32,
-                         layers=args.layers, val_fraction=args.val_fraction)
+                         layers=args.layers, val_fraction=args.val_fraction, adversarial=args.adversarial)
     started = time.perf_counter()
     result = finetune_classifier(train, test, config, name, registry=registry)
     return {"task": name, "base": ("minilm" if base == "minilm" else "minilm+mlm")
-            + (f", {args.layers} layers" if args.layers else ""),
+            + (f", {args.layers} layers" if args.layers else "") + (", FGM" if args.adversarial else ""),
             "train_rows": len(train), "test_rows": len(test),
             "accuracy": round(result.metrics["accuracy"], 4),
             "macro_f1": round(result.metrics["macro_f1"], 4),
@@ -187,6 +188,8 @@ def main() -> None:
     parser.add_argument("--val-fraction", type=float, default=0.1,
                         help="validation carve for early stopping (0: fit every training row for "
                              "exactly --epochs, as the published references train)")
+    parser.add_argument("--adversarial", action="store_true",
+                        help="FGM adversarial training on the embeddings (as `finance train --adversarial`)")
     parser.add_argument("--layers", type=int, default=None,
                         help="keep MiniLM's first N layers (faster, less accurate; default all 6)")
     args = parser.parse_args()
