@@ -133,7 +133,7 @@ def train(
                           val_fraction=val_fraction, lora=lora, adversarial=adversarial, layers=layers)
         check_layers("minilm", layers)  # both checks before the masked-LM pass
         if mlm_corpus:
-            cfg = replace(cfg, base=_mlm_base(config))
+            cfg = replace(cfg, base=_mlm_base(config, layers))
         plan, note = default_plan(sentiment, topics, test)
         if note:
             print(f"note: {note}", file=sys.stderr)
@@ -150,7 +150,9 @@ def _models(config: Path | None):
     return load_config(path).models if path.exists() else ModelConfig()
 
 
-def _mlm_base(config: Path | None) -> str:
+def _mlm_base(config: Path | None, layers: int | None = None) -> str:
+    """The encoder adapted on the scraped articles, at the depth the models will keep (adapting
+    layers the classifiers then drop would only cost time)."""
     from sqlalchemy import select
 
     from shared import pretrain_mlm, session_scope
@@ -162,7 +164,7 @@ def _mlm_base(config: Path | None) -> str:
         texts = [article_body(t, x) for t, x in session.execute(select(Article.title, Article.text))]
     if len(texts) < 50:
         raise VerticalsError(f"--mlm needs at least 50 scraped articles, found {len(texts)}")
-    pretrain_mlm(texts, "finance-encoder")
+    pretrain_mlm(texts, "finance-encoder", layers=layers)
     return "finance-encoder"
 
 

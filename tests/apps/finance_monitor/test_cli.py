@@ -475,8 +475,9 @@ def test_the_mlm_corpus_is_the_text_the_models_classify(home, monkeypatch) -> No
         session.add_all(Article(content_hash=str(i), url=f"http://n.test/{i}", source="a",
                                 title=f"Bank {i} fined", text=text, published=datetime(2026, 3, 2))
                         for i, text in enumerate(texts))
-    corpus, classified = [], []
-    monkeypatch.setattr(shared, "pretrain_mlm", lambda found, _name: corpus.extend(found))
+    corpus, classified, depth = [], [], []
+    monkeypatch.setattr(shared, "pretrain_mlm",
+                        lambda found, _name, layers: corpus.extend(found) or depth.append(layers))
 
     class Recorder:
         def refresh(self) -> bool:
@@ -486,7 +487,7 @@ def test_the_mlm_corpus_is_the_text_the_models_classify(home, monkeypatch) -> No
             classified.extend(found)
             raise ModelNotFoundError("no models in this test")
 
-    assert cli._mlm_base(None) == "finance-encoder"
+    assert cli._mlm_base(None, 3) == "finance-encoder" and depth == [3]  # adapted at the depth kept
     service = FinanceService(MonitorConfig())
     service.classifier = Recorder()
     service.classify_pending()
