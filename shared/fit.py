@@ -162,52 +162,21 @@ def fit(model, tokenizer, encode, config, label_names, train, val, progress) -> 
     linear decay, gradient accumulation, FGM when ``config.adversarial``; with ``val`` = (texts,
     labels, pairs) rows, score macro-F1 each epoch, keep the best epoch's weights and stop after
     ``config.patience`` epochs without gain. LoRA adapters are merged in at the end."""
-    tr_texts, y, tr_pairs = train
     rng = random.Random(config.seed)
-    epochs = config.epochs_for(len(tr_texts))
-    steps = math.ceil(math.ceil(len(tr_texts) / config.batch_size) / config.grad_accum) * epochs
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
-        weight_decay=config.weight_decay,
-    )
-    warmup = int(steps * config.warmup_ratio)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
-    )
+    epochs = config.epochs_for(len(train[0]))
+    optimizer, scheduler = _optimizer(model, config, len(train[0]), epochs)
     fgm = _FGM(model, config.fgm_epsilon) if config.adversarial else None
-    use_amp = encode.device == "cuda"
     best, best_score, stale, history, epoch_times, kept = None, -1.0, 0, [], [], None
     for epoch in range(epochs):
         start = time.perf_counter()
-        model.train()
-        batches = index_batches(len(tr_texts), config.batch_size, rng)
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, file=sys.stderr)
-        total = 0.0  # the epoch's loss is its batches' mean (it was the last batch's)
-        for step, idx in enumerate(bar):
-            batch = encode([tr_texts[i] for i in idx], [tr_pairs[i] for i in idx] if tr_pairs else None)
-            loss = _step_loss(model, batch, y[idx], use_amp) / config.grad_accum
-            loss.backward()
-            if fgm is not None:
-                fgm.attack()
-                (_step_loss(model, batch, y[idx], use_amp) / config.grad_accum).backward()
-                fgm.restore()
-            if (step + 1) % config.grad_accum == 0 or step + 1 == len(batches):
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            total += loss.item() * config.grad_accum
-            bar.set_postfix(loss=f"{loss.item() * config.grad_accum:.3f}")
+        bar = tqdm(index_batches(len(train[0]), config.batch_size, rng), desc=f"epoch {epoch + 1}/{epochs}",
+                   disable=not progress, file=sys.stderr)
+        record = {"epoch": epoch + 1, "loss": _epoch(model, encode, config, train, bar, optimizer, scheduler, fgm)}
         epoch_times.append(time.perf_counter() - start)
-        record = {"epoch": epoch + 1, "loss": total / len(batches)}
         if val[0]:
-            logits = predict_logits(model, encode, val[0], val[2], config.batch_size)
-            pred = [label_names[i] for i in logits.argmax(1)]
-            metrics = classification_metrics(val[1], pred, label_names)
-            record.update(val_accuracy=metrics["accuracy"], val_macro_f1=metrics["macro_f1"])
-            score = metrics["macro_f1"]
-            if score > best_score:
-                best, best_score, stale, kept = copy.deepcopy(model.state_dict()), score, 0, record
+            record |= _validation(model, encode, config, label_names, val)
+            if record["val_macro_f1"] > best_score:
+                best, best_score, stale, kept = copy.deepcopy(model.state_dict()), record["val_macro_f1"], 0, record
             else:
                 stale += 1
         history.append(record)
@@ -222,6 +191,53 @@ def fit(model, tokenizer, encode, config, label_names, train, val, progress) -> 
         model = model.merge_and_unload()
     model.eval()
     return TrainedClassifier(model, tokenizer, label_names, history, float(np.mean(epoch_times)), kept)
+
+
+def _optimizer(model, config: TrainConfig, rows: int, epochs: int) -> tuple:
+    """AdamW over the trainable weights, and its schedule: linear warm-up, then linear decay to 0
+    over the run's optimizer steps."""
+    steps = math.ceil(math.ceil(rows / config.batch_size) / config.grad_accum) * epochs
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+    )
+    warmup = int(steps * config.warmup_ratio)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
+    )
+    return optimizer, scheduler
+
+
+def _epoch(model, encode, config: TrainConfig, train: tuple, bar, optimizer, scheduler, fgm: _FGM | None) -> float:
+    """One pass over the batches ``bar`` yields; returns the batches' mean loss (it was the last
+    batch's)."""
+    texts, y, pairs = train
+    use_amp = encode.device == "cuda"
+    model.train()
+    total = 0.0
+    for step, idx in enumerate(bar):
+        batch = encode([texts[i] for i in idx], [pairs[i] for i in idx] if pairs else None)
+        loss = _step_loss(model, batch, y[idx], use_amp) / config.grad_accum
+        loss.backward()
+        if fgm is not None:
+            fgm.attack()
+            (_step_loss(model, batch, y[idx], use_amp) / config.grad_accum).backward()
+            fgm.restore()
+        if (step + 1) % config.grad_accum == 0 or step + 1 == len(bar):
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+        total += loss.item() * config.grad_accum
+        bar.set_postfix(loss=f"{loss.item() * config.grad_accum:.3f}")
+    return total / len(bar)
+
+
+def _validation(model, encode, config: TrainConfig, label_names: list[str], val: tuple) -> dict:
+    """Accuracy and macro-F1 on the validation rows ``val`` = (texts, labels, pairs or None)."""
+    logits = predict_logits(model, encode, val[0], val[2], config.batch_size)
+    metrics = classification_metrics(val[1], [label_names[i] for i in logits.argmax(1)], label_names)
+    return {"val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"]}
 
 
 def _step_loss(model, batch: dict, target: torch.Tensor, use_amp: bool) -> torch.Tensor:
