@@ -235,11 +235,7 @@ def train_biencoder(
     }
     if keep_better and held and after["mrr"] < before["mrr"]:
         model = _load_base(cfg, device)
-        # the version's scores are the weights it holds; the rejected tuning's stay beside them
-        metrics |= {f"{k}_tuned": v for k, v in after.items()} | {f"{k}_after": v for k, v in before.items()}
-        card["kept"] = "base"
-        card["warning"] = (f"tuning lowered the held-out MRR ({before['mrr']:.3f} -> {after['mrr']:.3f}): "
-                           f"this version keeps the base model's weights")
+        _keep_base(card, before, after)
         print(f"{name}: {card['warning']}", file=sys.stderr)
 
     def write(out: Path) -> None:
@@ -249,6 +245,15 @@ def train_biencoder(
         (out / KEPT_TEXTS["biencoder"][0]).write_text(frame.to_csv(index=False), encoding="utf-8")
 
     return (registry or get_registry()).save(name, write, card)
+
+
+def _keep_base(card: dict, before: dict, after: dict) -> None:
+    """``card`` for a version that keeps the base's weights because tuning lowered the held-out
+    MRR: its scores are the weights it holds; the rejected tuning's stay beside them."""
+    card["metrics"] |= {f"{k}_tuned": v for k, v in after.items()} | {f"{k}_after": v for k, v in before.items()}
+    card["kept"] = "base"
+    card["warning"] = (f"tuning lowered the held-out MRR ({before['mrr']:.3f} -> {after['mrr']:.3f}): "
+                       f"this version keeps the base model's weights")
 
 
 _BINARY = {"1": "1", "1.0": "1", "true": "1", "0": "0", "0.0": "0", "false": "0"}

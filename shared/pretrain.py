@@ -250,6 +250,14 @@ def _perplexity(loss: float) -> float:
     return math.exp(min(loss, 50.0))
 
 
+def _metrics(losses: dict[str, float | None], n_train: int, n_held: int) -> dict:
+    """The card's figures: each held-out masked-LM loss and its perplexity (None where no token
+    was masked), and how many texts trained and judged."""
+    metrics = {f"mlm_loss_{k}": None if v is None else round(v, 4) for k, v in losses.items()}
+    metrics |= {f"perplexity_{k}": None if v is None else round(_perplexity(v), 2) for k, v in losses.items()}
+    return metrics | {"n_train_texts": n_train, "n_heldout_texts": n_held}
+
+
 def pretrain_mlm(
     texts: list[str],
     name: str,
@@ -292,17 +300,8 @@ def pretrain_mlm(
     _train(model, tokenizer, batches, cfg, device, gen)
     losses["after"] = heldout_loss(model, tokenizer, held, cfg, device)
     model.to("cpu")
-    metrics = {f"mlm_loss_{k}": None if v is None else round(v, 4) for k, v in losses.items()}
-    metrics |= {f"perplexity_{k}": None if v is None else round(_perplexity(v), 2) for k, v in losses.items()}
-    metrics |= {"n_train_texts": len(train_texts), "n_heldout_texts": len(held_texts)}
-    card = {
-        "kind": "encoder",
-        "base": base,
-        "data_fingerprint": fingerprint(texts),
-        "params": asdict(cfg),
-        "metrics": metrics,
-        "labels": [],
-    }
+    card = {"kind": "encoder", "base": base, "data_fingerprint": fingerprint(texts), "params": asdict(cfg),
+            "metrics": _metrics(losses, len(train_texts), len(held_texts)), "labels": []}
 
     def write(out: Path) -> None:
         save_encoder(model, tokenizer, base_dir, out, cfg.layers)
