@@ -18,7 +18,7 @@ _EXPORTS = {
     "write_labelled": "data", "fingerprint": "data", "file_digest": "data",
     "resolve_model": "models", "load_sentence_model": "models",
     "TrainConfig": "finetune", "train_classifier": "finetune", "finetune_classifier": "finetune",
-    "FinetuneResult": "finetune", "TrainedClassifier": "finetune",
+    "FinetuneResult": "finetune", "TrainedClassifier": "fit",
     "Classifier": "classifier", "load_classifier": "classifier",
     "Embedder": "embed", "TextEmbedder": "embed", "get_embedder": "embed",
     "Registry": "registry", "get_registry": "registry",

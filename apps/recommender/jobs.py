@@ -21,6 +21,7 @@ from shared import Registry, file_digest, fingerprint
 from .batch import COLUMNS, EXPLAINED
 from .data import read_candidates, read_items
 from .pipeline import rank
+from .reasons import because
 
 if TYPE_CHECKING:
     from .service import RecommenderService
@@ -60,7 +61,7 @@ class ChunkScorer:
         if not self.explain:
             return frame[COLUMNS]
         features = list(pipe.ranker.features)
-        frame["because"] = [pipe.because(r.user_id, r.item_id, dict(zip(features, values)))
+        frame["because"] = [because(pipe, r.user_id, r.item_id, dict(zip(features, values)))
                             for r, values in zip(frame.itertuples(), frame[features].to_numpy().tolist())]
         frame = frame.rename(columns={"text_part": "text_interest", "other_part": "other_features"})
         # a user with no history is scored by the item's share of takers, not by the ranker: no parts

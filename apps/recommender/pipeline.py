@@ -31,7 +31,7 @@ from .features import (
 )
 from .profiles import MAX_ITEMS, item_entries, positives_by_user, profile_text
 from .ranker import Ranker
-from .reasons import Reasons
+from .reasons import SIMILAR_PAIRS
 from .scoring import TextScorer, build_index, search_candidates
 
 COLD_START = ("each item scored by the share of users who took it (text interest and the ranker's "
@@ -50,8 +50,8 @@ def cold_start_note(users: Sequence[str], shown: int = 5) -> str:
 
 
 @dataclass
-class Pipeline(Reasons):
-    """Score and rank items for users, and say why each ranks (:class:`.reasons.Reasons`).
+class Pipeline:
+    """Score and rank items for users (why each ranks: :func:`.reasons.because`).
     ``Pipeline(items, interactions, scorer, ranker)``."""
 
     items: pd.DataFrame
@@ -81,6 +81,22 @@ class Pipeline(Reasons):
         self._index = None
         self._by_popularity: list[str] | None = None
         self._similar_floor: float | None = None
+
+    @property
+    def similar_floor(self) -> float:
+        """The cosine that the catalogue's closest :data:`.reasons.SIMILAR_PAIRS` of item pairs reach (on
+        up to 1,000 items, drawn seeded), computed once.
+
+        subtle: not a fixed number: each fine-tuned bi-encoder spreads cosines its own way (on
+        the demo, two books of one shelf have a median of 0.63, of two shelves 0.46).
+        """
+        if self._similar_floor is None:
+            rows = np.random.default_rng(0).choice(len(self.items), min(len(self.items), 1000),
+                                                   replace=False)
+            sims = self.item_vecs[rows] @ self.item_vecs[rows].T
+            self._similar_floor = float(np.quantile(sims[np.triu_indices(len(rows), 1)],
+                                                    1 - SIMILAR_PAIRS))
+        return self._similar_floor
 
     def as_of(self, interactions: pd.DataFrame, past: pd.DataFrame) -> Pipeline:
         """The same catalogue and models for the users of ``interactions`` (their whole history),

@@ -28,6 +28,7 @@ from .jobs import ChunkScorer, job_key
 from .pipeline import POPULARITY_FALLBACK, Pipeline, cold_start_note
 from .profiles import positives_by_user, sequential_examples
 from .ranker import Ranker, few_positives_warning, fit_ranker, held_out_metrics, held_out_users, text_warnings
+from .reasons import because
 from .scoring import TextScorer, random_negatives, train_text_models
 from .training import NEXT_TAKES, TrainConfig, time_split, validation_set
 
@@ -42,7 +43,7 @@ class Recommendation:
     ``baseline + text_part + other_part == logit(score)``; ``parts`` splits the last two by
     feature (each ``coef * standardised value``; empty for a user with no history, scored by the
     items' share of takers, not by the features) and ``because`` is a clause (``"it is
-    popular"``, ``"you liked “A”"``: :meth:`.pipeline.Pipeline.because`)."""
+    popular"``, ``"you liked “A”"``: :func:`.reasons.because`)."""
 
     item_id: str
     title: str
@@ -212,7 +213,7 @@ class RecommenderService:
                 score=float(r.score), baseline=float(r.baseline), text_part=float(r.text_part),
                 other_part=float(r.other_part), features=values,
                 parts={} if note else dict(zip(features, row_parts.tolist())),
-                because=pipe.because(user, r.item_id, values)))
+                because=because(pipe, user, r.item_id, values)))
         return recs, note
 
     def cards(self) -> list[dict]:

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from apps.recommender import reasons
 from apps.recommender.batch import InjectedFailure
 from apps.recommender.cli import app
 from apps.recommender.pipeline import COLD_START, POPULARITY_FALLBACK, rank
@@ -129,26 +130,26 @@ def test_because_cites_history_only_when_text_lifted_the_score_and_it_is_close(
     pipe = copy.copy(service.pipeline())
     user = warm_user(service)
     unseen = [i for i in pipe.items["item_id"] if i not in pipe.seen[user]]
-    close = next(i for i in unseen if pipe.similar_history(user, i))
-    far = next(i for i in unseen if not pipe.similar_history(user, i))
+    close = next(i for i in unseen if reasons.similar_history(pipe, user, i))
+    far = next(i for i in unseen if not reasons.similar_history(pipe, user, i))
     # every feature at 0.5 adds nothing; text counts most, then popularity, then co-taken
     pipe.ranker = Ranker(list(FEATURES), [0.5] * 7, [1.0] * 7, [1, 1, 0.5, 0, 0, 0, 0.2], 0.0)
     lifted = dict.fromkeys(FEATURES, 0.5) | {"bi_score": 0.9, "cross_score": 0.9, "popularity": 0.8}
-    liked = pipe.similar_history(user, close)
-    assert pipe.because(user, close, lifted) == "you liked " + " and ".join(f"“{t}”" for t in liked)
-    assert pipe.because(user, far, lifted) == "it is popular", "nothing in the history resembles it"
+    liked = reasons.similar_history(pipe, user, close)
+    assert reasons.because(pipe, user, close, lifted) == "you liked " + " and ".join(f"“{t}”" for t in liked)
+    assert reasons.because(pipe, user, far, lifted) == "it is popular", "nothing in the history resembles it"
     lowered = lifted | {"bi_score": 0.1, "cross_score": 0.1}
-    assert pipe.because(user, close, lowered) == "it is popular", "text scored it down"
+    assert reasons.because(pipe, user, close, lowered) == "it is popular", "text scored it down"
     titles = set(service.history(user)["title"])
-    with_ = pipe.because(user, close, lowered | {"popularity": 0.5, "co_taken": 0.9})
+    with_ = reasons.because(pipe, user, close, lowered | {"popularity": 0.5, "co_taken": 0.9})
     assert with_.startswith("it is often taken with “") and with_[24:-1] in titles
-    assert pipe.because(user, close, dict.fromkeys(FEATURES, 0.5)) == ""
+    assert reasons.because(pipe, user, close, dict.fromkeys(FEATURES, 0.5)) == ""
     # category overlap alone: the category, and the history item of it closest to the pick
     pipe.ranker = Ranker(list(FEATURES), [0.5] * 7, [1.0] * 7, [0, 0, 0, 0, 1, 0, 0], 0.0)
     category = pipe.stats.item_category[close]
     ours = [h for h in pipe.taken[user] if pipe.stats.item_category.get(h) == category]
     assert ours, "the close item shares a category with the history (the demo data's warm user)"
-    why = pipe.because(user, close, dict.fromkeys(FEATURES, 0.5) | {"category_overlap": 0.9})
+    why = reasons.because(pipe, user, close, dict.fromkeys(FEATURES, 0.5) | {"category_overlap": 0.9})
     lead = f"it is in {category}, like “"
     assert why.startswith(lead) and why[len(lead):-1] in {pipe.title[h] for h in ours}
 
@@ -165,11 +166,12 @@ def test_an_item_the_user_took_is_never_explained_by_itself(service: Recommender
     user = next(u for u in sorted(pipe.taken) if len(pipe.taken[u]) >= 2)
     for took in pipe.taken[user]:
         title = pipe.title[took]
-        assert title not in pipe.similar_history(user, took, n=len(pipe.taken[user]))
-        assert pipe.taken_with(user, took) != title and f"“{title}”" not in pipe.same_category(user, took)
+        assert title not in reasons.similar_history(pipe, user, took, n=len(pipe.taken[user]))
+        assert reasons.taken_with(pipe, user, took) != title
+        assert f"“{title}”" not in reasons.same_category(pipe, user, took)
         for coef in ([1, 1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0, 1]):  # text, category, co-taken
             pipe.ranker = Ranker(list(FEATURES), [0.5] * 7, [1.0] * 7, coef, 0.0)
-            why = pipe.because(user, took, dict.fromkeys(FEATURES, 0.9))
+            why = reasons.because(pipe, user, took, dict.fromkeys(FEATURES, 0.9))
             assert f"“{title}”" not in why, (took, coef, why)
 
 
@@ -211,7 +213,7 @@ def test_a_cold_users_every_pick_says_it_is_among_the_most_popular(service: Reco
     top = pipe.top_k(["someone-new"], 5)
     features = list(pipe.ranker.features)
     assert (pipe.ranker.contributions(top[features].to_numpy())[:, features.index("popularity")] < 0).any()
-    assert [pipe.because("someone-new", r.item_id, {f: getattr(r, f) for f in features})
+    assert [reasons.because(pipe, "someone-new", r.item_id, {f: getattr(r, f) for f in features})
             for r in top.itertuples()] == [COLD_REASON] * 5
     # a user with history is still explained by what lifted the item
     assert COLD_REASON not in {r.because for r in service.recommend(warm_user(service), 5)[0]}
