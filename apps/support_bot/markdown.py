@@ -178,14 +178,16 @@ def _indented(line: str) -> bool:
     return line.startswith(("    ", "\t")) or line.lstrip(" ").startswith("\t")
 
 
-def _opens_indented_code(line: str, prose: list[str]) -> bool:
-    """Whether an indented ``line`` opens an indented code block: after a blank line (an indented
-    line cannot interrupt a paragraph), and not within a list, whose items go on indented (the
-    last line with text before it is neither an item nor indented)."""
-    if not (_indented(line) and line.strip()) or (prose and prose[-1].strip()):
+def _opens_indented_code(line: str, previous: str, last_text: str) -> bool:
+    """Whether an indented ``line`` opens an indented code block: after a blank line or a heading
+    (an indented line cannot interrupt a paragraph), and not within a list, whose items go on
+    indented: ``last_text``, the last line with text before it (a fence's too), is neither an
+    item nor indented."""
+    if not (_indented(line) and line.strip()):
         return False
-    last = next((q for q in reversed(prose) if q.strip()), "")
-    return not (_LIST_MARK.match(last) or last[:1].isspace())
+    if previous.lstrip().startswith("#") and not _indented(previous):
+        return True
+    return not previous.strip() and not (_LIST_MARK.match(last_text) or last_text[:1].isspace())
 
 
 def _markdown_lines(lines: list[str]) -> list[tuple[str, bool]]:
@@ -196,16 +198,19 @@ def _markdown_lines(lines: list[str]) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     prose: list[str] = []
     fence, quoted, indented = "", False, False
+    previous = last_text = ""  # the line before, and the last one with text
     # the numbers of the link definitions ("[2]: https://..."), wherever they are: often at the end
     cited = "|".join(re.findall(r"^ {0,3}(?:> ?)*\[(\d+)\]:\s*\S", "\n".join(lines), re.M))
     for line in lines:
         bare = _QUOTE.sub("", line)  # a fence may sit in a quote ("> ```")
+        before, text_before = previous, last_text
+        previous, last_text = line, line if line.strip() else last_text
         if indented and (_indented(line) or not line.strip()):
             if line.strip():
                 out += [(line.strip(), True), ("", False)]
             continue
         indented = False
-        if not fence and _opens_indented_code(line, prose):
+        if not fence and _opens_indented_code(line, before, text_before):
             out += [(p, False) for p in _prose(prose, cited)] + [("", False), (line.strip(), True), ("", False)]
             prose, indented = [], True
         elif not fence and (mark := _FENCE.match(bare)):

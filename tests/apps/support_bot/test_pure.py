@@ -967,6 +967,10 @@ def test_markdown_indented_code_is_code_but_an_indented_list_line_is_not(tmp_pat
     assert lines == ["Then run:", "router reset --factory", "show  status", "The lights turn green.",
                      "Open the app.", "    and sign in", "A paragraph", "    goes on indented."]
     assert "router reset --factory" in split_sentences(load_markdown(tmp_path / "invoices.md").text)
+    # under a heading too; but a list item goes on after its fenced block, as prose
+    _, lines, _ = _markdown(tmp_path, "# Router\n\n## Reset\n    router reset\n\n1. Reset it:\n\n    ```\n"
+                                      "    router reset --factory\n    ```\n\n    Then sign in as **admin**.\n")
+    assert lines == ["Reset: router reset", "Reset it:", "router reset --factory", "    Then sign in as admin."]
 
 
 def test_markdown_title_is_the_first_level_one_heading_before_any_text(tmp_path: Path) -> None:
