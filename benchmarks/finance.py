@@ -231,7 +231,7 @@ def _training_rows(args: argparse.Namespace, tasks: list[str]) -> list[dict]:
     rows = [classification(name, *specs[name], args, registry) for name in wanted]
     if args.mlm or args.mlm_from:
         adapted = str(args.mlm_from) if args.mlm_from else \
-            domain_adapted(specs, args.mlm, registry, 2000 if args.quick else None)
+            domain_adapted(specs, args.mlm, registry, 2000 if args.quick else None, args.layers)
         rows += [classification(name + "-mlm", *specs[name], args, registry, base=adapted)
                  for name in wanted]
     if "throughput" in tasks:
@@ -240,10 +240,11 @@ def _training_rows(args: argparse.Namespace, tasks: list[str]) -> list[dict]:
     return rows
 
 
-def domain_adapted(specs: dict, epochs: int, registry, limit: int | None = None) -> str:
-    """Masked-LM pretraining of MiniLM on the unlabeled text of every training split (Twitter
-    topics and both PhraseBank splits); sentences found in any test split are left out, since
-    50Agree's training split holds AllAgree test sentences. Returns the encoder's directory."""
+def domain_adapted(specs: dict, epochs: int, registry, limit: int | None = None, layers: int | None = None) -> str:
+    """Masked-LM pretraining of MiniLM (its first ``layers`` layers, as `finance train --mlm
+    --layers` adapts them) on the unlabeled text of every training split (Twitter topics and both
+    PhraseBank splits); sentences found in any test split are left out, since 50Agree's training
+    split holds AllAgree test sentences. Returns the encoder's directory."""
     from shared import pretrain_mlm
 
     held = {r.text for _, test in specs.values() for r in read_column(test, "label")}
@@ -252,7 +253,7 @@ def domain_adapted(specs: dict, epochs: int, registry, limit: int | None = None)
                     limit)
     print(f"masked-LM corpus: {len(corpus)} training texts", file=sys.stderr)
     started = time.perf_counter()
-    version = pretrain_mlm(corpus, "fin-mlm", epochs=epochs, registry=registry)
+    version = pretrain_mlm(corpus, "fin-mlm", epochs=epochs, registry=registry, layers=layers)
     card = json.loads((registry.path("fin-mlm", version) / "card.json").read_text())
     print(f"masked-LM {time.perf_counter() - started:.0f} s: {card['metrics']}", file=sys.stderr)
     return str(registry.path("fin-mlm", version))

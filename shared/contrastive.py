@@ -31,7 +31,7 @@ from .data import LabelledText, fingerprint
 from .errors import DataError, VerticalsError
 from .evaluate import mrr, recall_at_k
 from .export import KEPT_TEXTS
-from .finetune import MIN_LENGTH, TrainConfig, check_layers, finetune_classifier
+from .finetune import MIN_LENGTH, TrainConfig, check_layers, depth, finetune_classifier
 from .models import resolve_model
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
@@ -63,6 +63,8 @@ class BiencoderConfig:
         if self.max_length < MIN_LENGTH:
             raise VerticalsError(f"--max-length must be at least {MIN_LENGTH} (two tokens mark the text's start "
                                  f"and end), got {self.max_length}")
+        if self.layers is not None and self.layers < 1:
+            raise VerticalsError(f"--layers {self.layers}: keep at least 1 layer of the base {self.base!r}")
         if not 0 <= self.warmup_ratio < 1:
             raise VerticalsError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if not 0.0 < self.heldout_fraction < 0.5:
@@ -151,8 +153,7 @@ def _load_base(cfg: BiencoderConfig, device: str):
     ``cfg.layers`` layers when given."""
     from sentence_transformers import SentenceTransformer
 
-    depth = {} if cfg.layers is None else {"num_hidden_layers": cfg.layers}
-    model = SentenceTransformer(str(resolve_model(cfg.base)), device=device, config_kwargs=depth)
+    model = SentenceTransformer(str(resolve_model(cfg.base)), device=device, config_kwargs=depth(cfg.layers))
     model.max_seq_length = cfg.max_length
     return model
 

@@ -165,6 +165,12 @@ def _split(
     return sorted(train), sorted(val)
 
 
+def depth(layers: int | None) -> dict:
+    """The ``from_pretrained`` (or config) options that keep only the base's first ``layers``
+    layers; none when ``layers`` is None (all of them)."""
+    return {} if layers is None else {"num_hidden_layers": layers}
+
+
 def check_layers(base: str, layers: int | None, option: str = "--layers") -> None:
     """A ``layers`` count the base can give (call before long work that ends in training);
     ``option``: how the user gave it.
@@ -196,10 +202,9 @@ def _load_model(config: TrainConfig, labels: list[str], device: str) -> tuple:
     loader = AutoModelForSequenceClassification if config.pooling == "cls" else MeanPoolClassifier
     check_layers(config.base, config.layers)
     # the first N layers' weights load; the rest of the base is left out
-    extra = {"num_hidden_layers": config.layers} if config.layers is not None else {}
     model_config = AutoConfig.from_pretrained(
         path, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={y: i for i, y in enumerate(labels)}, **extra,
+        label2id={y: i for i, y in enumerate(labels)}, **depth(config.layers),
     )
     positions = getattr(model_config, "max_position_embeddings", None)
     sides = 2 if config.pair_attention == "one-way" else 1  # one-way: each text gets max_length
@@ -272,6 +277,11 @@ def finetune_classifier(
         raise DataError("training data", None, "has no rows", "add labelled rows")
     if test:
         check_labels_known(test, {r.label for r in train}, test_path)
+    # which version of a registered base it started from (a base name or folder: None); pinned, so
+    # a retrain starts from that version too. subtle: `finance train --mlm --layers 2` for topics
+    # made a 2-layer adapted encoder current, and the 4-layer sentiment model's retrain failed on it
+    base_version = registry.current(config.base) if config.base in registry.names() else None
+    config = replace(config, base=pinned(config.base, registry))
     head, embedder = None, None
     if config.embedding_head:
         if train_pairs is not None:
@@ -295,8 +305,7 @@ def finetune_classifier(
     card = {
         "kind": kind, "base": config.base, "labels": trained.labels,
         "params": asdict(config) | {"lr": config.learning_rate},  # the rate used, not None for "default"
-        # which version of a registered base it started from (a base name or folder: None)
-        "base_version": registry.current(config.base) if config.base in registry.names() else None,
+        "base_version": base_version,
         "data_fingerprint": fingerprint([(r.text, r.label) for r in train]),
         "train_rows": len(train), "history": trained.history, "metrics": metrics,
         **(card_extra or {}),

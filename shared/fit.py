@@ -110,6 +110,8 @@ def warm_head(model, encode, texts, pairs, y: torch.Tensor, config: TrainConfig,
 
 
 def with_lora(model: torch.nn.Module, r: int) -> torch.nn.Module:
+    """``model`` with rank-``r`` LoRA adapters on its attention and dense layers; the head
+    trains whole."""
     from peft import LoraConfig, TaskType, get_peft_model
 
     lora = LoraConfig(
@@ -148,6 +150,8 @@ class _FGM:
 
 
 def predict_logits(model, encode, texts, pairs, batch_size: int) -> np.ndarray:
+    """The model's logits for ``texts`` (with ``pairs``), in eval mode, ``2 * batch_size`` at a
+    time; ``(0, 0)`` for no texts."""
     model.eval()
     out = []
     with torch.inference_mode():

@@ -86,6 +86,8 @@ def _fit(widths: list[int], room: int, floor: int = 12) -> list[int]:
 
 
 def fmt(value: object) -> str:
+    """A value as a table cell or a ``key: value`` line reads it: None as "-", floats to 4
+    places, a dict as ``k=v`` pairs, a list one item a line when any is long."""
     if value is None:
         return "-"
     if isinstance(value, float):

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from .data import fingerprint
 from .errors import VerticalsError
 from .export import KEPT_TEXTS, write_kept_texts
-from .finetune import check_layers
+from .finetune import check_layers, depth
 from .models import resolve_model
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
@@ -65,6 +65,8 @@ class PretrainConfig:
                 f"--batch-size must be >= 1 and --max-length >= 8, got {self.batch_size}, "
                 f"{self.max_length}"
             )
+        if self.layers is not None and self.layers < 1:
+            raise VerticalsError(f"--layers {self.layers}: keep at least 1 layer of the base {self.base!r}")
         if self.head_steps < 0 or self.head_lr <= 0:
             raise VerticalsError(f"head_steps must be >= 0 and head_lr > 0, got {self.head_steps}, {self.head_lr}")
 
@@ -208,18 +210,13 @@ def _train(model, tokenizer, batches: list[dict], cfg: PretrainConfig, device: s
                 bar.set_postfix(loss=f"{loss.item():.3f}")
 
 
-def _depth(layers: int | None) -> dict:
-    """``from_pretrained`` options that load only the first ``layers`` layers (all when None)."""
-    return {} if layers is None else {"num_hidden_layers": layers}
-
-
 def save_encoder(mlm_model, tokenizer, base_dir: Path, out_dir: Path, layers: int | None = None) -> None:
     """Write the adapted encoder as a plain BERT checkpoint that keeps the base's pooler
     (the MLM model has none) plus tokenizer and the sentence-transformers files; ``layers``:
     the depth the adapted encoder was cut to."""
     from transformers import AutoModel
 
-    encoder = AutoModel.from_pretrained(base_dir, **_depth(layers))
+    encoder = AutoModel.from_pretrained(base_dir, **depth(layers))
     missing, _ = encoder.load_state_dict(mlm_model.base_model.state_dict(), strict=False)
     if any(not k.startswith("pooler.") for k in missing):  # only the pooler may come from base
         raise VerticalsError(f"adapted encoder does not match its base {base_dir}: {missing}")
@@ -240,7 +237,7 @@ def _load_mlm(base_dir: Path, device: str, layers: int | None) -> tuple:
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "head newly initialised" report is expected here
     try:
-        model = AutoModelForMaskedLM.from_pretrained(base_dir, **_depth(layers))
+        model = AutoModelForMaskedLM.from_pretrained(base_dir, **depth(layers))
         return AutoTokenizer.from_pretrained(base_dir), model.to(device)
     finally:
         hf_logging.set_verbosity(verbosity)

@@ -55,5 +55,6 @@ def engine_for(path: Path | None) -> Engine:
 
 
 def fail(exc: VerticalsError) -> None:
+    """End the command on a user error: one ``error:`` line (see ``shared.output.say_error``), exit 1."""
     say_error(exc)
     raise typer.Exit(1)

@@ -176,3 +176,22 @@ def test_schedule_retrain_adds_a_persistent_cron_job():
             schedule_retrain(scheduler, "toy", "x.csv", "every night")
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_a_retrain_starts_from_the_base_version_the_model_was_trained_from(home):
+    """A model trained from a registered encoder pins its version: after a shallower encoder
+    of that name became current, the retrain failed ("--layers 2: the base has only 1 layers")."""
+    from shared.finetune import TrainConfig, finetune_classifier
+    from shared.pretrain import pretrain_mlm
+    from shared.registry import get_registry
+
+    corpus = [r.text for r in toy_rows(40, 5)]
+    pretrain_mlm(corpus, "enc", max_length=16, batch_size=16, layers=2, head_steps=2)
+    rows = toy_rows(60, 1)
+    config = TrainConfig(base="enc", epochs=1, batch_size=16, max_length=16, layers=2)
+    finetune_classifier(rows[:40], rows[40:], config, "clf")
+    card = get_registry().card("clf")
+    assert card["base"] == card["params"]["base"] == "enc@v1" and card["base_version"] == "v1"
+    pretrain_mlm(corpus, "enc", max_length=16, batch_size=16, layers=1, head_steps=2)  # now current: 1 layer
+    report = retrain("clf", toy_rows(20, 9))
+    assert report.version == "v2" and get_registry().card("clf", "v2")["params"]["base"] == "enc@v1"
