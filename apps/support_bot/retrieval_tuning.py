@@ -66,7 +66,7 @@ class RetrievalTuner:
         self._texts: dict[str, list[str]] = {}  # doc_id -> its chunks' text, in order
         self._vectors: dict[str, np.ndarray] = {}
 
-    def retriever(self, bot: BotSettings) -> Retriever:
+    def warm_retriever(self, bot: BotSettings) -> Retriever:
         """A warm retriever over the KB with ``bot``'s embedder (no reranker yet)."""
         service = self.service
         retriever = Retriever(service.store, service._resolve(bot.embedder), None,
@@ -129,7 +129,7 @@ class RetrievalTuner:
         self._log(f"retriever MRR@10 base {before:.3f} -> tuned {after:.3f}")
         return f"{RETRIEVER}@{version}" if after > before else "minilm"
 
-    def alpha(self, retriever: Retriever, held: list[tuple[str, str]]) -> float:
+    def calibrate_alpha(self, retriever: Retriever, held: list[tuple[str, str]]) -> float:
         """The BM25 weight that searches the held-out questions best (0 without any)."""
         if not held:
             return 0.0
@@ -141,11 +141,11 @@ class RetrievalTuner:
         found = retriever.search_many([q for q, _ in held], 10, rerank=rerank)
         return [[p.chunk.chunk_id for p in passages] for passages in found]
 
-    def reranker(self, retriever: Retriever, train: list[LabelledText], bot: BotSettings,
+    def train_reranker(self, retriever: Retriever, train: list[LabelledText], bot: BotSettings,
                  held: list[tuple[str, str]]) -> tuple[str | None, bool]:
         """``(name, use)`` of a reranker trained on hard negatives (None: nothing to learn from);
         it serves where it loses no held-out MRR@10, gated by ``bot.rerank_margin``."""
-        name = self._train_reranker(retriever, self._reranker_queries(train, bot.templates))
+        name = self._fit_reranker(retriever, self._reranker_queries(train, bot.templates))
         if name is None:
             return None, False
         titles = self.title_queries()
@@ -166,7 +166,7 @@ class RetrievalTuner:
         repeat = max(1, min(LABELLED_REPEAT, round(len(queries) / max(len(self.asked), 1))))
         return queries + self.asked * repeat
 
-    def _train_reranker(self, retriever: Retriever, queries: list[tuple[str, str]]) -> str | None:
+    def _fit_reranker(self, retriever: Retriever, queries: list[tuple[str, str]]) -> str | None:
         qs, ps, ys = self._mine(retriever, queries)
         if len(set(ys)) < 2:
             return None
@@ -276,7 +276,7 @@ class RetrievalTuner:
                 ys.append(label)
         return qs, ps, ys
 
-    def threshold(self, retriever: Retriever, held: list[tuple[str, str]],
+    def calibrate_threshold(self, retriever: Retriever, held: list[tuple[str, str]],
                   oos: list[str]) -> float:
         """The answer threshold on the best passage's relevance (:func:`choose_threshold`)."""
         if not held:

@@ -221,11 +221,11 @@ class BotTrainer:
         bot, tuning = run.bot, self.tuning
         if self.options.tune_retriever:
             bot.embedder = tuning.tune_retriever(train, bot.templates, run.held)
-        retriever = run.retriever = tuning.retriever(bot)
-        bot.alpha = tuning.alpha(retriever, run.held)
+        retriever = run.retriever = tuning.warm_retriever(bot)
+        bot.alpha = tuning.calibrate_alpha(retriever, run.held)
         retriever.config.alpha = bot.alpha
         if self.options.reranker:
-            bot.reranker, bot.use_reranker = tuning.reranker(retriever, train, bot, run.held)
+            bot.reranker, bot.use_reranker = tuning.train_reranker(retriever, train, bot, run.held)
         retriever.config.use_reranker = bot.use_reranker
         retriever.config.rerank_margin = bot.rerank_margin
 
@@ -267,7 +267,7 @@ class BotTrainer:
         # answers alone, which gave 0.50 on the demo and handed off 19 answerable questions
         oos = run.oos
         decisions = decide(model.predict_proba(oos), model.labels, thresholds) if oos else []
-        bot.threshold = self.tuning.threshold(run.retriever, run.held, [
+        bot.threshold = self.tuning.calibrate_threshold(run.retriever, run.held, [
             t for t, d in zip(oos, decisions, strict=True) if d.status is not Status.CONFIDENT])
         self._log(f"calibrated: alpha={bot.alpha} reranker={bot.use_reranker} "
                   f"threshold={bot.threshold:.3f} templates={len(bot.templates)}")
