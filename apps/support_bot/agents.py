@@ -16,7 +16,7 @@ from .escalation import UNJUDGED
 from .handoff import was_judged
 from .intents import INTENTS
 from .masking import mask_pii
-from .other_languages import courtesy_in_other_language, released_text
+from .other_languages import courtesy_in_other_language, released_text, written_in
 from .questions import same_words, separate_questions
 from .shop import KB_LANGUAGE_CHUNKS, kb_language
 from .ticket_queue import count_open_tickets, count_waiting_tickets, with_guesses, with_waits
@@ -97,8 +97,7 @@ class AgentDesk:
         in the language of what they wrote; ``replied``: the agent's reply comes with it."""
         turns = self.service.conversation(conversation_id)
         left = not replied and bool(_unanswered(turns))
-        return released_text(language(" ".join(t.question for t in turns if t.question)), self.kb_language(),
-                             unanswered=left)
+        return released_text(written_in(turns), self.kb_language(), unanswered=left)
 
     def gaps(self, limit: int = 50) -> list:
         """Questions the bot could not answer or users down-voted, less requests for a person

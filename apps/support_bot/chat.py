@@ -17,11 +17,10 @@ from apps.support_bot.answer import Answer, Citation
 from apps.support_bot.desk import KIND_WORDS
 from apps.support_bot.escalation import UNJUDGED
 from apps.support_bot.handoff import was_judged
-from apps.support_bot.other_languages import replied_label
+from apps.support_bot.other_languages import replied_label, written_in
 from apps.support_bot.service import BotSettings, SupportService, serving_stamp
 from shared import get_settings
 from shared.errors import VerticalsError
-from shared.language import language
 from shared.ui import markdown_text
 
 SAFE_IN_LINK = ":/?#@$&'*+,;=%~-._"  # kept as they are in a link's address; the rest is percent-encoded
@@ -123,8 +122,7 @@ def conversation(service: SupportService, cid: str | None, waiting: bool = False
     label = None  # above a colleague's reply, in the customer's language
     for message in with_agent_replies(st.session_state["support_messages"], turns):
         if message["role"] == "agent":
-            label = label or replied_label(language(" ".join(t.question for t in turns if t.question)),
-                                           service.agents.kb_language())
+            label = label or replied_label(written_in(turns), service.agents.kb_language())
             with st.chat_message("agent", avatar=":material/support_agent:"):
                 st.caption(label)
                 st.markdown(markdown_text(message["text"], keep_formatting=True))

@@ -9,8 +9,15 @@ answer that correctly": English, to a customer who wrote German, and the wrong r
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from shared.language import language
 
 from .answer import WAITING_TEXT
+
+if TYPE_CHECKING:
+    from .tables import Turn
 
 # the hand-off of a message in another language; {ticket} is the ticket's number
 HANDOFF_TEXTS = {
@@ -147,6 +154,12 @@ def released_text(written: str | None, shop: str | None, unanswered: bool) -> st
     """
     texts = {lang: f"{text} {UNANSWERED_TEXTS[lang]}" if unanswered else text for lang, text in RELEASED_TEXTS.items()}
     return in_their_language(texts, written, shop) or texts.get(shop or "", texts["English"])
+
+
+def written_in(turns: Iterable[Turn]) -> str | None:
+    """The language the customer writes in a conversation: of all their messages together (one
+    short message alone, "Hallo??", tells none)."""
+    return language(" ".join(t.question for t in turns if t.question))
 
 
 def replied_label(written: str | None, shop: str | None) -> str:

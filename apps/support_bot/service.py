@@ -32,7 +32,13 @@ from .intents import INTENTS, IntentModel
 from .knowledge import keep_ids, load_kb
 from .masking import contacts
 from .names import towns
-from .other_languages import HANDOFF_TEXTS, WAITING_TEXTS, courtesy_in_other_language, in_their_language
+from .other_languages import (
+    HANDOFF_TEXTS,
+    WAITING_TEXTS,
+    courtesy_in_other_language,
+    in_their_language,
+    written_in,
+)
 from .questions import (
     clean,
     is_follow_up,
@@ -324,7 +330,7 @@ class SupportService:
         subtle: a German customer's "Hallo??" while waiting got the English waiting text."""
         written = language(message)
         if not written and cid:
-            written = language(" ".join(t.question for t in self.store.history(cid, None) if t.question))
+            written = written_in(self.store.history(cid, None))
         if not written:
             return None
         shop = self._shop.language if self._shop is not None else self.agents.kb_language()
