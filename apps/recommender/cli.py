@@ -163,6 +163,10 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(
         print(f"note: {left_out} test users with a positive have taken nothing in --train and are left out "
               f"({first_few(result['users_without_history_first'], left_out, 5)}): ranking needs a taken item",
               file=sys.stderr)
+    if retaking := result["users_only_retaking"]:
+        print(f"note: {retaking} test users with a positive took each of its items in --train already and are "
+              f"left out ({first_few(result['users_only_retaking_first'], retaking, 5)}): a user is never offered "
+              "an item again", file=sys.stderr)
     if result["test_positives_seen_in_train"]:
         print(f"note: {result['test_positives_seen_in_train']} positive test rows pair a user with an item --train "
               "already shows them and are left out: a user is never offered those again", file=sys.stderr)
@@ -174,10 +178,12 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(
         # subtle: the demo's models are never retrained by a user's `train`; advising
         # `--prefix demo` would have replaced them
         own = "rec" if prefix == DEMO_PREFIX else prefix
-        print(f"warning: the {prefix} models were not trained on --items/--train; if their data "
-              "held --test rows, these figures are not held out — run `verticals recommend train "
-              f"--items {items} --interactions {train} --prefix {own}` first"
-              + (f", then eval with --prefix {own}" if own != prefix else ""), file=sys.stderr)
+        # subtle: printed apart, it was missing from the JSON's "warning", where scripts look
+        leak = (f"the {prefix} models were not trained on --items/--train; if their data held --test rows, "
+                f"these figures are not held out — run `verticals recommend train --items {items} "
+                f"--interactions {train} --prefix {own}` first" + (f", then eval with --prefix {own}"
+                                                                   if own != prefix else ""))
+        result["warning"] = "; ".join(w for w in (leak, result.get("warning")) if w)
     if as_json and result.get("warning"):  # without --json, emit prints it with the figures
         print(f"warning: {result['warning']}", file=sys.stderr)
     emit(result, as_json)

@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from apps.recommender.features import FEATURE_NAMES, TEXT_FEATURES
+from apps.recommender.reasons import NOTHING_STOOD_OUT
 from apps.recommender.service import DEMO_PREFIX, Recommendation, RecommenderService
 from shared import get_registry, get_settings
 from shared.data import read_table
@@ -61,7 +62,7 @@ def model_stamp(prefix: str) -> tuple:
 def recommendations_table(recs: list[Recommendation]) -> pd.DataFrame:
     """One row per recommendation, the columns that explain it first (they stay in view on a
     narrow screen): score (P(take) in percent) = baseline + text interest + other features in
-    logit terms. A text interest of 0 throughout and empty reasons are left out, and for a user
+    logit terms. A text interest of 0 throughout is left out, and for a user
     with no history (no feature parts: scored by the items' share of takers) the other features
     too (their 2.19 was the share's logit less the ranker's baseline, which scored nothing)."""
     table = pd.DataFrame([{
@@ -70,7 +71,7 @@ def recommendations_table(recs: list[Recommendation]) -> pd.DataFrame:
     } for i, r in enumerate(recs, start=1)])
     if table.empty:  # a user who has taken every item
         return table
-    empty = [c for c, nothing in (("text interest", 0), ("because", "")) if (table[c] == nothing).all()]
+    empty = ["text interest"] if (table["text interest"] == 0).all() else []
     return table.drop(columns=empty + ([] if any(r.parts for r in recs) else ["other features"]))
 
 
@@ -123,8 +124,8 @@ def show_why(recs: list[Recommendation], user_id: str) -> None:
     picked = st.selectbox("Why this one?", range(len(recs)), key=f"why-item-{user_id}",
                           format_func=lambda i: f"{i + 1}. {recs[i].title}")
     top = recs[picked]
-    reason = (f"Because {top.because}." if top.because else
-              "No single feature lifted it above an average candidate.")
+    reason = f"{top.because[0].upper()}{top.because[1:]}." if top.because == NOTHING_STOOD_OUT else \
+        f"Because {top.because}."
     st.markdown(f"**Why “{markdown_text(top.title)}”?** {markdown_text(reason)}")
     parts = pd.DataFrame({"feature": [FEATURE_NAMES.get(f, f) for f in top.parts],
                           "added to the logit": list(top.parts.values())})

@@ -30,13 +30,18 @@ REASONS = {"popularity": ("it is popular", "it is a less-known pick"),
 # why a user with no history sees an item: their pool is the most popular items (Pipeline.popular),
 # whatever weight the ranker gives popularity (the demo's -0.29 never said "it is popular": rows had no reason)
 COLD_REASON = "it is among the most popular items you have not seen"
+# a pick nothing lifted above an average candidate (the dashboard says so in a sentence of its own)
+NOTHING_STOOD_OUT = "no single feature lifted it above an average candidate"
+UNTAKEN = "no one has taken it yet"  # an item added after training, say: scored from its text
 
 
 def because(pipe: Pipeline, user: str, item: str, values: dict[str, float], n: int = 2) -> str:
     """Why ``item`` ranks for ``user``, from its ranker feature ``values``: the feature that
     raised its logit most, as a clause: ``"you liked “A” and “B”"``, ``"it is often taken
-    with “C”"``, ``"it is popular"``... (:data:`REASONS`); ``""`` when none raised it. A user
-    who has taken nothing yet always gets :data:`COLD_REASON`: their pool is the most popular items.
+    with “C”"``, ``"it is popular"``... (:data:`REASONS`); when none raised it,
+    :data:`NOTHING_STOOD_OUT` ("no one has taken it yet" for an item nobody took). A user who has
+    taken nothing yet gets :data:`COLD_REASON` (their pool is the most popular items) for an item
+    others took, and "no one has taken it yet" for one a candidates file names that nobody took.
 
     History items are cited only when text interest raised the score and they are close to
     the item (:func:`similar_history`): an item the text models scored down, or one that
@@ -44,8 +49,11 @@ def because(pipe: Pipeline, user: str, item: str, values: dict[str, float], n: i
     User activity is never the reason: it is the same for every item of the user. The
     history items cited are never ``item`` itself (a candidates file may name one the user took).
     """
+    # subtle: a new item in a candidates file was "among the most popular items" for a new user,
+    # and had no reason at all for the others (a review, on items added after training)
+    untaken = not pipe.stats.take_share.get(item)
     if not pipe.taken.get(user):
-        return COLD_REASON
+        return UNTAKEN if untaken else COLD_REASON
     features = pipe.ranker.features
     x = np.array([[values[f] for f in features]])
     parts = dict(zip(features, pipe.ranker.contributions(x)[0]))
@@ -64,7 +72,7 @@ def because(pipe: Pipeline, user: str, item: str, values: dict[str, float], n: i
             return same_category(pipe, user, item)
         else:
             return REASONS[feature][0 if high[feature] else 1]
-    return ""
+    return UNTAKEN if untaken else NOTHING_STOOD_OUT
 
 def similar_history(pipe: Pipeline, user: str, item: str, n: int = 2) -> list[str]:
     """Titles of up to ``n`` of the user's history items closest to ``item``, closest first,

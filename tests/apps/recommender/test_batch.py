@@ -104,6 +104,12 @@ def test_existing_output_refused_and_csv_supported(tmp_path: Path) -> None:
     assert run_batch(plan(out), fake_scores, overwrite=True).skipped == 1
     with pytest.raises(VerticalsError, match="must end in .parquet or .csv"):
         run_batch(plan(tmp_path / "scores.txt"), fake_scores)
+    folder = tmp_path / "named.parquet"
+    folder.mkdir()  # refused before any scoring, with --overwrite too (it scored all, then failed on the rename)
+    with pytest.raises(VerticalsError) as raised:
+        run_batch(plan(folder), fake_scores, overwrite=True)
+    assert str(raised.value) == f"{folder} is a folder: name a file in it for --out (e.g. {folder / 'scores.parquet'})"
+    assert not (tmp_path / ".named.parquet.work").exists()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")

@@ -143,7 +143,14 @@ def test_because_cites_history_only_when_text_lifted_the_score_and_it_is_close(
     titles = set(service.history(user)["title"])
     with_ = reasons.because(pipe, user, close, lowered | {"popularity": 0.5, "co_taken": 0.9})
     assert with_.startswith("it is often taken with “") and with_[24:-1] in titles
-    assert reasons.because(pipe, user, close, dict.fromkeys(FEATURES, 0.5)) == ""
+    assert reasons.because(pipe, user, close, dict.fromkeys(FEATURES, 0.5)) == reasons.NOTHING_STOOD_OUT
+    # an item nobody took (added after training): said so, to a new user too, never "among the most popular"
+    pipe.stats = copy.copy(pipe.stats)
+    pipe.stats.take_share = {i: s for i, s in pipe.stats.take_share.items() if i != close}
+    assert reasons.because(pipe, user, close, dict.fromkeys(FEATURES, 0.5)) == "no one has taken it yet"
+    assert reasons.because(pipe, "nobody-yet", close, {}) == "no one has taken it yet"
+    taken = next(i for i in unseen if pipe.stats.take_share.get(i))
+    assert reasons.because(pipe, "nobody-yet", taken, {}) == reasons.COLD_REASON
     # category overlap alone: the category, and the history item of it closest to the pick
     pipe.ranker = Ranker(list(FEATURES), [0.5] * 7, [1.0] * 7, [0, 0, 0, 0, 1, 0, 0], 0.0)
     category = pipe.stats.item_category[close]
@@ -555,9 +562,12 @@ def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Pa
 
     service = RecommenderService(tiny["items"], tiny["interactions"])
     early, late = time_split(service.interactions, 0.25)
-    early.to_csv(tmp_path / "train.csv", index=False)
     stranger = late.iloc[:1].assign(user_id="nobody-before", label=1)  # no history in train: left out, said so
-    pd.concat([late, stranger]).to_csv(tmp_path / "test.csv", index=False)
+    # a user whose one test positive they took in train already: left out, and not called history-less
+    retaking = early[early["label"] == 1].iloc[:1].assign(user_id="again", timestamp=late["timestamp"].max())
+    early = pd.concat([early, retaking.assign(timestamp=early["timestamp"].min())])
+    early.to_csv(tmp_path / "train.csv", index=False)
+    pd.concat([late, stranger, retaking]).to_csv(tmp_path / "test.csv", index=False)
     result = CliRunner().invoke(app, ["eval", "--items", str(tiny["items"]), "--train",
                                       str(tmp_path / "train.csv"), "--test",
                                       str(tmp_path / "test.csv"), "--n-candidates", "10", "--json"])
@@ -568,14 +578,20 @@ def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Pa
     left_out = metrics["users_without_history"]
     assert metrics["users"] > 0 and left_out >= 1 and "nobody-before" in metrics["users_without_history_first"]
     assert f"{left_out} test users with a positive have taken nothing in --train and are left out (" in result.stderr
-    # a handful of test users: hr@10 moves by 1/users a hit, said in the result and on stderr
-    assert metrics["warning"].startswith(f"these figures rest on {metrics['users']} test user(s) with "
-                                         f"{metrics['positives']} taken item(s) (under 20 users)")
+    assert "again" not in metrics["users_without_history_first"]
+    assert metrics["users_only_retaking"] == 1 and metrics["users_only_retaking_first"] == ["again"]
+    assert "1 test users with a positive took each of its items in --train already and are left out (again)" \
+        in result.stderr
+    # a handful of test users: hr@10 moves by 1/users a hit, said in the result and on stderr; so is
+    # that the models were not trained on --train (below), first, in the same "warning"
+    assert f"; these figures rest on {metrics['users']} test user(s) with {metrics['positives']} taken item(s) " \
+           "(under 20 users)" in metrics["warning"]
+    assert metrics["warning"].startswith("the rec models were not trained on --items/--train")
     assert f"warning: {metrics['warning']}" in result.stderr
     few = CliRunner().invoke(app, ["eval", "--items", str(tiny["items"]), "--train", str(tmp_path / "train.csv"),
                                    "--test", str(tmp_path / "test.csv"), "--n-candidates", "5"])
     assert "--n-candidates must be at least 10" in str(few.exception)
-    assert metrics["test_positives_seen_in_train"] == 0
+    assert metrics["test_positives_seen_in_train"] == 1  # the retaking user's
     inside = CliRunner().invoke(app, ["eval", "--items", str(tiny["items"]), "--train", str(tmp_path / "train.csv"),
                                       "--test", str(tmp_path / "train.csv")])  # every test row is in --train
     assert "positive test rows pair a user with an item the training interactions already show" in \
