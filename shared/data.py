@@ -25,11 +25,20 @@ class LabelledText:
     label: str
 
 
+SPREADSHEETS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # the first bytes of .xlsx/.ods (a zip), .xls (OLE2)
+
+
 def _read_frame(path: Path) -> pd.DataFrame:
     """The file as a frame of strings ("" for missing cells), indexed by spreadsheet row: the
     header is row 1 of a CSV, and a JSONL file's first record is row 1. Blank lines keep their
     numbers (and are dropped by :func:`read_table`)."""
     suffix = path.suffix.lower()
+    if suffix != ".parquet" and path.is_file():
+        with path.open("rb") as handle:
+            # subtle: an .xlsx (a zip) read "line 1: not valid UTF-8 — re-save the file as UTF-8"
+            if handle.read(4) in SPREADSHEETS:
+                raise DataError(path, None, "is a spreadsheet (Excel or OpenDocument), not CSV text",
+                                "export it as CSV (File > Save As > CSV UTF-8)")
     if suffix == ".parquet":
         if not path.is_file():
             read_text_file(path, "a CSV/JSONL/Parquet file")  # says what is wrong with the path

@@ -48,6 +48,7 @@ def read_interactions(path: str | Path, items: pd.DataFrame | None = None) -> pd
     """Interactions with ``label`` as int and ``timestamp`` as int (row order when absent;
     :func:`is_timed` tells which)."""
     frame = _strip_ids(read_table(path, ["user_id", "item_id", "label"], ["timestamp"]))
+    written = frame.copy()  # the cells as the file has them, for errors to quote
     # "1.0" and "0.0" too: many exports write every number as a float
     label = frame["label"].str.strip().replace({"1.0": "1", "0.0": "0"})
     bad = ~label.isin(["0", "1"])
@@ -59,10 +60,10 @@ def read_interactions(path: str | Path, items: pd.DataFrame | None = None) -> pd
     timed = "timestamp" in frame
     frame["timestamp"] = unix_seconds(frame, path)
     if timed:
-        refuse_duplicates(frame, ["user_id", "item_id", "timestamp"], path)
+        refuse_duplicates(frame, ["user_id", "item_id", "timestamp"], path, written=written)
     else:  # subtle: row numbers never repeat, so a copied row shows only without them
         refuse_duplicates(frame, ["user_id", "item_id", "label"], path,
-                           "delete the repeated {row}, or add a timestamp column to keep repeats")
+                          "delete the repeated {row}, or add a timestamp column to keep repeats", written)
     if items is not None:
         check_known_items(frame, items, path)
     frame.attrs["timed"] = timed
@@ -141,17 +142,21 @@ def unix_seconds(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
 
 
 def refuse_duplicates(frame: pd.DataFrame, key: list[str], path: str | Path,
-                      fix: str = "delete the repeated {row}") -> None:
-    """Fail on rows repeating an earlier row's ``key``, in one line: the first, and when there are
-    more, how many and the first few rows (``fix`` says ``{row}``: "row" or "rows").
+                      fix: str = "delete the repeated {row}", written: pd.DataFrame | None = None) -> None:
+    """Fail on rows repeating an earlier row's ``key``, in one line: the first, its values as
+    ``written`` in the file (default: ``frame``'s), and when there are more, how many and the
+    first few rows (``fix`` says ``{row}``: "row" or "rows"):
+    ``row 3: duplicate row for user_id u1, item_id A, timestamp 2025-01-08T01:00:00Z``.
 
-    subtle: only the first repeat was named, so a file with ten took ten runs to mend."""
+    subtle: only the first repeat was named, so a file with ten took ten runs to mend; and the
+    values were quoted as parsed (``['U13', 'BK046', '1736298000']``), which the file spells
+    ``2025-01-08T01:00:00Z``: nothing there to search for."""
     repeated = frame.duplicated(subset=key, keep="first")
     if not repeated.any():
         return
     positions = np.flatnonzero(repeated.to_numpy())
-    first = frame[key].iloc[positions[0]].astype(str).tolist()  # not np.int64(1) in the message
-    problem = f"duplicate row for {', '.join(key)} = {first}"
+    cells = (frame if written is None else written)[key].iloc[positions[0]]
+    problem = "duplicate row for " + ", ".join(f"{column} {str(cell).strip()}" for column, cell in zip(key, cells))
     rows = [file_row(path, int(p)) for p in positions[:3]]  # the file is read again per row: only 3
     if len(positions) > 1:
         problem += f" ({len(positions)} rows repeat an earlier one: rows {first_few(rows, len(positions))})"

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 FILE = "ranker.json"
 MIN_VAL_POSITIVES = 20  # fewer taken items on the held-out rows: val_auc is only a rough guide
-WEAK_AUC = 0.6  # a cross-encoder ranking its held-out pairs worse than this is said to be near chance
+WEAK_AUC = 0.6  # a cross-encoder ranking the pairs held out from its training worse than this is near chance
 
 
 @dataclass
@@ -158,9 +158,12 @@ def text_warnings(coef: dict[str, float], cross_metrics: dict) -> list[str]:
                      "to the other features, so a new item reaches users by its category and popularity alone "
                      "— add interactions and train again")
     auc = cross_metrics.get("auc")
+    # subtle: printed below val_auc_cross_score (0.6450) as "its held-out pairs ... (AUC 0.50)",
+    # two AUCs on two sets and nothing said which was which: name both sets
     if auc is not None and auc < WEAK_AUC:
-        notes.append(f"the cross-encoder ranks its held-out pairs little better than chance (AUC {auc:.2f}; 0.5 "
-                     "is chance) — add interactions or --epochs")
+        notes.append(f"the cross-encoder ranks the pairs held out from its own training little better than chance "
+                     f"(AUC {auc:.2f} on those; 0.5 is chance; val_auc_cross_score is its score's AUC on the "
+                     "ranker's held-out users) — add interactions or --epochs")
     return notes
 
 

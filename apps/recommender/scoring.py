@@ -26,6 +26,7 @@ from .tallrec import CtrExample
 
 MAX_SEARCH_K = 2048  # the largest k GPU FAISS answers
 CATALOGUES_KEPT = 4  # item-vector files kept on disk (TextScorer.embed_catalogue)
+MIN_PAIRS = 4  # the fewest (profile, taken item) pairs the core tunes a bi-encoder on (train_biencoder)
 log = logging.getLogger(__name__)
 
 
@@ -54,6 +55,11 @@ class TextConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise VerticalsError(f"--epochs must be at least 1, got {self.epochs}")
+        # subtle: 0 reached the core, which said "pairs: has 0 pairs, need at least 4 — add
+        # (query, positive) rows": neither the option nor a file the user has
+        if self.max_pairs is not None and self.max_pairs < MIN_PAIRS:
+            raise VerticalsError(f"--max-pairs must be at least {MIN_PAIRS} (the fewest pairs a text model is "
+                                 f"tuned on), got {self.max_pairs}")
         if self.random_negatives < 0:
             raise VerticalsError(f"random_negatives must be >= 0, got {self.random_negatives}")
         if self.cross_attention not in ("both", "one-way"):
@@ -191,9 +197,9 @@ def train_text_models(examples: list[Example], negatives: list[Example],
     from .profiles import sample_examples
 
     taken = [e for e in examples if e.label == 1]
-    if len(taken) < 4:
+    if len(taken) < MIN_PAIRS:
         raise VerticalsError(f"only {len(taken)} positive interactions with an earlier "
-                             "history: need at least 4 to tune the text models")
+                             f"history: need at least {MIN_PAIRS} to tune the text models")
     pairs = [(e.profile, item_text[e.item_id]) for e in
              sample_examples(taken, config.max_pairs, config.seed)]
     # subtle: on the demo's 293 pairs tuning lowered held-out MRR 0.317 -> 0.273, and the ranker

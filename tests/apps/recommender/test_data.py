@@ -36,7 +36,7 @@ def test_items_get_text_and_optional_columns(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("body, problem", [
-    ("item_id,title\nA,First\nA,Again\n", "row 3: duplicate row for item_id"),
+    ("item_id,title\nA,First\nA,Again\n", "row 3: duplicate row for item_id A — delete the repeated row$"),
     ("item_id,title\nA,\n", "row 2: empty 'title'"),
     ("item_id,description\nA,text\n", "missing column(s) title"),
 ])
@@ -81,9 +81,23 @@ def test_repeated_rows_without_timestamps_are_refused(tmp_path: Path, items) -> 
     shown_then_taken = write(tmp_path / "ok.csv", "user_id,item_id,label\nu1,A,0\nu1,A,1\n")
     assert read_interactions(shown_then_taken, items)["timestamp"].tolist() == [0, 1]
     copied = write(tmp_path / "x.csv", "user_id,item_id,label\nu1,A,1\nu1,B,0\nu1,A,1\n")
-    with pytest.raises(DataError, match="row 4: duplicate row for user_id, item_id, label = "
-                                        r"\['u1', 'A', '1'\] — .*add a timestamp column"):
+    with pytest.raises(DataError, match="row 4: duplicate row for user_id u1, item_id A, label 1 — .*add a "
+                                        "timestamp column"):
         read_interactions(copied, items)
+
+
+def test_a_repeated_row_is_quoted_as_the_file_writes_it(tmp_path: Path, items) -> None:
+    """The timestamp was quoted as Unix seconds in a list (``['U13', 'BK046', '1736298000']``),
+    where the file has 2025-01-08T01:00:00Z: nothing the user could search for."""
+    dated = write(tmp_path / "x.csv", "user_id,item_id,label,timestamp\nU13,A,1,1736298000\n"
+                                      "U13,A,1,2025-01-08T01:00:00Z\n")
+    with pytest.raises(DataError) as err:
+        read_interactions(dated, items)
+    assert str(err.value) == (f"{dated}, row 3: duplicate row for user_id U13, item_id A, timestamp "
+                              "2025-01-08T01:00:00Z — delete the repeated row")
+    floats = write(tmp_path / "f.csv", "user_id,item_id,label\nu1,A,1\nu1,A,1.0\n")
+    with pytest.raises(DataError, match="row 3: duplicate row for user_id u1, item_id A, label 1.0 — "):
+        read_interactions(floats, items)
 
 
 def test_candidates_empty_or_unknown_items_refused(tmp_path: Path, items) -> None:
@@ -112,7 +126,7 @@ def test_every_repeated_row_is_counted_in_the_one_line(tmp_path: Path, items) ->
     with pytest.raises(DataError) as err:
         read_candidates(write(tmp_path / "c.csv", body), items)
     # the repeats are rows 4, 5, 6, 7 and 10 (a blank line at 8 keeps the file's numbers)
-    assert str(err.value).endswith(", row 4: duplicate row for user_id, item_id = ['u1', 'A'] (5 rows repeat an "
+    assert str(err.value).endswith(", row 4: duplicate row for user_id u1, item_id A (5 rows repeat an "
                                    "earlier one: rows 4, 5, 6, and 2 more) — delete the repeated rows")
     copied = write(tmp_path / "x.csv", "user_id,item_id,label\nu1,A,1\nu1,A,1\nu1,A,1\n")
     with pytest.raises(DataError, match=r"row 3: .* \(2 rows repeat an earlier one: rows 3, 4\) — delete the "
@@ -259,6 +273,19 @@ def test_blank_lines_before_a_repeated_item_or_candidate_keep_row_numbers(tmp_pa
         read_items(write(tmp_path / "i.csv", "item_id,title\nA,One\n\nA,Again\n"))
     with pytest.raises(DataError, match="row 5: unknown item_id 'nope'"):
         read_candidates(write(tmp_path / "c.csv", "user_id,item_id\n\nu1,A\n\nu1,nope\n"), items)
+
+
+@pytest.mark.parametrize("name", ["items.xlsx", "items.csv"])
+def test_a_spreadsheet_is_called_one(tmp_path: Path, name: str) -> None:
+    """A real .xlsx (a zip) read "line 1: not valid UTF-8 — re-save the file as UTF-8"."""
+    import zipfile
+
+    book = tmp_path / name
+    with zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as z:
+        for part in ("[Content_Types].xml", "xl/workbook.xml", "xl/worksheets/sheet1.xml"):
+            z.writestr(zipfile.ZipInfo(part, (2025, 1, 8, 1, 0, 0)), "<?xml version='1.0'?><x>item_id</x>" * 20)
+    with pytest.raises(DataError, match=r"spreadsheet.* — export it as CSV"):
+        read_items(book)
 
 
 @pytest.mark.parametrize("reader", ["items", "interactions", "candidates"])

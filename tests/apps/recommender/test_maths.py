@@ -266,6 +266,9 @@ def test_text_models_that_count_for_nothing_are_said() -> None:
     assert text_warnings({"bi_score": 0.3, "cross_score": 0.0, "popularity": 1.0}, {"auc": 0.71}) == []
     nothing, weak = text_warnings({"bi_score": 0.0, "cross_score": 0.0, "popularity": -0.4}, {"auc": 0.52})
     assert nothing.startswith("the ranker gives the text scores no weight") and "category" in nothing
-    assert weak.startswith("the cross-encoder ranks its held-out pairs little better than chance (AUC 0.52")
+    # two AUCs on two sets (its own held-out pairs, the ranker's held-out users): each named
+    assert weak.startswith("the cross-encoder ranks the pairs held out from its own training little better than "
+                           "chance (AUC 0.52 on those; 0.5 is chance; val_auc_cross_score is its score's AUC on the "
+                           "ranker's held-out users) — ")
     assert text_warnings({"popularity": 1.0}, {}) == []  # a ranker fitted without text features: nothing to say
 

@@ -346,6 +346,18 @@ def test_ranker_on_a_subset_of_features_still_serves(rec_home: Path, tiny: dict[
         TrainConfig(ranker_rows=0)
 
 
+@pytest.mark.parametrize("option, said", [
+    ("--max-pairs", "--max-pairs must be at least 4 (the fewest pairs a text model is tuned on), got 0"),
+    ("--epochs", "--epochs must be at least 1, got 0"),
+    ("--ranker-rows", "--ranker-rows must be at least 1, got 0"),
+])
+def test_train_options_below_their_minimum_are_refused_before_reading(option: str, said: str) -> None:
+    """``--max-pairs 0`` reached the core: "pairs: has 0 pairs, need at least 4 — add (query,
+    positive) rows", naming neither the option nor a file the user has."""
+    result = CliRunner().invoke(app, ["train", "--items", "nope.csv", "--interactions", "nope.csv", option, "0"])
+    assert isinstance(result.exception, VerticalsError) and str(result.exception) == said
+
+
 def test_the_rankers_training_rows_see_only_their_past(service: RecommenderService) -> None:
     """Each group of users is ranked, for the ranker's training, with item statistics from
     before its validation period; its users' own histories are whole."""
