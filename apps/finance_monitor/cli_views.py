@@ -214,8 +214,7 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False,
         hint = " — is `verticals finance run` running?" if h.state.startswith("stale: ") else \
             " — `verticals finance run` or `poll-once` polls it" if h.state == "never polled" and h.in_config else ""
         # the last poll worked, with a note: entries skipped, or dated when fetched (JSON had it only)
-        note = f"; {h.last_error}" if h.state == "ok" and pd.notna(h.last_success) \
-            and h.last_error_at == h.last_success else ""
+        note = f"; {h.note}" if h.state == "ok" and isinstance(h.note, str) else ""
         typer.echo(f"{h.source}{gone}: {h.state}{hint}; last success {when}; {h.new_last_poll} new in the last "
                    f"poll, {h.new_total} in {h.polls} polls{note}")
 

@@ -37,6 +37,9 @@ class Change:
     note: str = ""  # what it means for the open alerts (:func:`_alert_note`)
 
     def __str__(self) -> str:
+        # subtle: a label confirmed read "topic Legal -> Legal", as if something had changed
+        if self.before == self.after:
+            return f"article {self.article_id}: {self.field} {self.after} confirmed"
         return f"article {self.article_id}: {self.field} {self.before or '(unclassified)'} -> {self.after}"
 
 

@@ -49,6 +49,8 @@ HEALTH_TABLE = {
     "in_config": st.column_config.CheckboxColumn("in config", help="Whether the config polls it; the others' "
                                                  "history remains"),
     "last_success": "last success (UTC)", "last_error_at": "last error at (UTC)", "last_error": "last error",
+    "note": st.column_config.TextColumn("note", help="The last poll worked, but: entries skipped, or dated when "
+                                        "fetched"),
     "failures_in_a_row": st.column_config.NumberColumn("failures in a row", width=140),
     "new_last_poll": "new, last poll", "new_total": "new, in all"}
 WEBHOOK_TABLE = {"in_config": HEALTH_TABLE["in_config"], "last_delivered": "last delivered (UTC)",
@@ -236,7 +238,8 @@ def show_health(service: FinanceService) -> None:
     # words for what is missing: no success yet, no error (a grey "None" read as a fault)
     frame["last_success"] = utc_minutes(frame["last_success"], missing="never")
     frame["last_error_at"] = utc_minutes(frame["last_error_at"], missing="")
-    st.dataframe(frame.fillna({"last_error": ""}), hide_index=True, width="stretch", column_config=HEALTH_TABLE)
+    st.dataframe(frame.fillna({"last_error": "", "note": ""}), hide_index=True, width="stretch",
+                 column_config=HEALTH_TABLE)
     hooks = webhook_health(service.engine, service.config.webhooks)
     if hooks.empty:
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from email.utils import parsedate_to_datetime
 
 # hours east of UTC of the zone names feeds use beyond the ones RFC 822 defines (GMT, EST, PDT, ...):
@@ -49,14 +49,35 @@ def feed_time(stamp: str) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
+_ISO_DAY = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
+
+
+def impossible_day(stamp: str) -> bool:
+    """Whether ``stamp`` names an ISO day that does not exist (feedparser reads no RFC 822 one).
+
+    >>> impossible_day("2025-02-30T10:00:00Z"), impossible_day("2024-02-29T10:00:00Z")
+    (True, False)
+    """
+    if not (found := _ISO_DAY.search(stamp)):
+        return False
+    try:
+        date(int(found[1]), int(found[2]), int(found[3]))
+    except ValueError:
+        return True
+    return False
+
+
 def entry_time(entry: dict) -> datetime | None:
     """When a feed entry was published or updated; None when it does not say in a form read
-    here or by feedparser. subtle: feedparser gives no date for a time without a zone, which
-    is common, and the story was dated when fetched: a feed's backlog of March raised an alert
-    in December."""
+    here or by feedparser, or names a day that does not exist. subtle: feedparser gives no date
+    for a time without a zone, which is common, and the story was dated when fetched: a feed's
+    backlog of March raised an alert in December; and it rolls an impossible day over into a real
+    one ("2025-13-45" became 2026-01-01, outside the trends' window, counted nowhere)."""
     stamp = entry.get("published") or entry.get("updated")
     if stamp and (when := feed_time(stamp)) is not None:
         return when
+    if stamp and impossible_day(stamp):
+        return None
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC) if parsed else None
 

@@ -21,7 +21,8 @@ from .store import Delivery, SourceHealth, utcnow
 def health_frame(engine: Engine, configured: Sequence[SourceConfig] | None = None,
                  now: datetime | None = None) -> pd.DataFrame:
     """Source health: a ``state`` in words (:func:`source_state`), last success, last error,
-    articles in the last poll, failure streak. ``configured``: the config's sources; with them,
+    the last poll's ``note`` (it worked, but entries were skipped or dated when fetched: not an
+    error), articles in the last poll, failure streak. ``configured``: the config's sources; with them,
     the ones never polled are listed too, and an ``in_config`` column marks the sources whose
     history remains though the config no longer polls them."""
     now, intervals = now or utcnow(), {s.name: s.interval_s for s in configured or ()}
@@ -30,16 +31,23 @@ def health_frame(engine: Engine, configured: Sequence[SourceConfig] | None = Non
         for source in configured or ():
             found.setdefault(source.name, SourceHealth(source=source.name, url=source.url, polls=0, total_new=0,
                                                        articles_last_poll=0, consecutive_failures=0))
-        rows = [[h.source, source_state(h, intervals.get(h.source), now), h.url,
-                 h.last_success, h.last_error_at, h.last_error, h.consecutive_failures,
-                 h.articles_last_poll, h.total_new, h.polls]
+        # subtle: a poll that worked with a note stores it as its last error, at its success's
+        # time; the JSON gave it as "last_error", and a script watching that field fired
+        rows = [[h.source, source_state(h, intervals.get(h.source), now), h.url, h.last_success]
+                + ([None, None, h.last_error] if noted(h) else [h.last_error_at, h.last_error, None])
+                + [h.consecutive_failures, h.articles_last_poll, h.total_new, h.polls]
                 for _, h in sorted(found.items())]
     frame = pd.DataFrame(rows, columns=["source", "state", "url", "last_success", "last_error_at",
-                                        "last_error", "failures_in_a_row", "new_last_poll",
+                                        "last_error", "note", "failures_in_a_row", "new_last_poll",
                                         "new_total", "polls"])
     if configured is not None:
         frame.insert(1, "in_config", frame["source"].isin(list(intervals)))
     return frame
+
+
+def noted(health: SourceHealth) -> bool:
+    """Whether the source's last error is the note of its last poll, which worked."""
+    return health.last_error_at is not None and health.last_error_at == health.last_success
 
 
 def source_state(health: SourceHealth, interval_s: int | None, now: datetime) -> str:

@@ -105,6 +105,8 @@ class FinanceService:
         self.reworded = 0  # stories merged into an earlier one by this process
         self._process_lock = threading.Lock()
         self._checked_stamp: tuple | None = None  # trends_stamp() at process()'s last check
+        # set when the poller stops: classification ends after its batch, the rest waits stored
+        self.stopping = threading.Event()
 
     def close(self) -> None:
         self.fetcher.close()
@@ -219,9 +221,13 @@ class FinanceService:
 
     # classification ------------------------------------------------------------------------
     def classify_pending(self, batch: int = 128) -> tuple[int, str | None]:
-        """Label stored-but-unlabelled articles; returns (count, why models are missing)."""
+        """Label stored-but-unlabelled articles, a batch at a time until none is left or the
+        service is :attr:`stopping`; returns (count, why models are missing).
+
+        subtle: Ctrl-C on `finance run` stopped the scheduler at once, but its job went on
+        classifying a 400-story feed for 195 s, silent, the poller lock held."""
         total = 0
-        while True:
+        while not self.stopping.is_set():
             # subtle: one batch at a time across the home's processes (`run` beside a `poll-once`):
             # a rewording merged away by one must not be labelled by the other
             with (file_lock(get_settings().home / "finance" / "classify.lock"),
@@ -244,6 +250,7 @@ class FinanceService:
                 # in the same transaction as the labels: trends never count a rewording twice
                 self.reworded += self.rewordings.merge(session, articles, keep={i for i, _ in fixed})
                 total += len(articles)
+        return total, None
 
     # trends and alerts ---------------------------------------------------------------------
     def observations(self) -> list[Observation]:

@@ -9,7 +9,7 @@ Financial PhraseBank's ``sentence@sentiment`` lines.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shared import (
@@ -73,6 +73,8 @@ def read_column(path: str | Path, column: str, fallback: bool = True,
     Training needs two classes; a test set may hold one."""
     path = Path(path)
     rows = _phrasebank_rows(path, column) if is_phrasebank(path) else _table_rows(path, column, fallback)
+    if column == "sentiment":  # subtle: "Positive" and "NEGATIVE" were refused, told to rename bearish
+        rows = [replace(r, label=r.label.lower()) if r.label.lower() in SENTIMENTS else r for r in rows]
     if len({r.label for r in rows}) < min_classes:
         raise DataError(path, None, f"only one {column} label", "a classifier needs two or more")
     return rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -408,3 +408,28 @@ def test_train_defaults_to_the_public_sets_where_they_are(tmp_path, monkeypatch)
     monkeypatch.setattr(training, "PUBLIC_SENTIMENT", tmp_path / "none.csv")
     plan, note = training.default_plan(None, None, None)
     assert plan.sentiment == plan.topics == training.DEMO_DIR / "train.csv" and note.startswith("no public sets")
+
+
+@pytest.mark.parametrize("stamp", ["2025-13-45T10:00:00", "2025-02-30T10:00:00Z", "2025-11-31T10:00:00"])
+def test_a_feed_date_that_does_not_exist_is_no_date(stamp: str) -> None:
+    """feedparser rolls an impossible day over into a real one ("2025-13-45" -> 2026-01-01): the
+    story left the trends' window, counted nowhere. It is undated: dated when fetched, and counted."""
+    import feedparser
+
+    from apps.finance_monitor.dates import entry_time
+
+    def entry(when: str) -> dict:
+        [one] = feedparser.parse(f'<rss version="2.0"><channel><item><title>t</title><link>http://n.test/1</link>'
+                                 f"<pubDate>{when}</pubDate></item></channel></rss>").entries
+        return one
+
+    assert entry(stamp).get("published_parsed") is not None  # feedparser's own reading: a day that is not
+    assert entry_time(entry(stamp)) is None
+    assert entry_time(entry("Thu, 29 Feb 2024 10:00:00 GMT")) == datetime(2024, 2, 29, 10, tzinfo=UTC)
+
+
+def test_a_correction_that_keeps_the_label_reads_as_confirmed() -> None:
+    from apps.finance_monitor.corrections import Change
+
+    assert str(Change(16, "topic", "Legal", "Legal")) == "article 16: topic Legal confirmed"
+    assert str(Change(16, "topic", None, "Legal")) == "article 16: topic (unclassified) -> Legal"

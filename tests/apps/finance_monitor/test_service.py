@@ -319,6 +319,17 @@ def test_a_headline_gets_the_same_verdict_alone_and_in_any_batch(home, models) -
         assert abs(alone.sentiment_score - verdict.sentiment_score) < 1e-4
 
 
+def test_a_stopping_service_leaves_the_rest_stored_for_the_next_poll(home, server, models) -> None:
+    """Ctrl-C on `finance run` stops classification after its batch; the rest waits, stored."""
+    server.routes["/a.xml"] = Route(body=rss([(f"http://news.test/{i}", f"{STORY} ({i})", "") for i in range(3)]))
+    service = FinanceService(make_config([("a", server.url("/a.xml"))], models))
+    service.poll_source("a")
+    service.stopping.set()
+    assert service.classify_pending(batch=2) == (0, None)
+    service.stopping.clear()
+    assert service.classify_pending(batch=2) == (3, None)
+
+
 def test_a_correction_before_classification_is_kept(home, server, models) -> None:
     server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", STORY, "")]))
     service = FinanceService(make_config([("a", server.url("/a.xml"))], models))
@@ -343,7 +354,7 @@ def test_a_bad_link_skips_its_entry_not_the_feed(home, server) -> None:
     report = service.poll_source("a")
     assert report.ok and report.ingest.new == 1 and report.ingest.bad_link == 2
     health = health_frame(service.engine).set_index("source")
-    assert health.loc["a", "last_error"] == "skipped 2 entries with bad or no links"
+    assert health.loc["a", "note"] == "skipped 2 entries with bad or no links"
     assert health.loc["a", "failures_in_a_row"] == 0
 
 
@@ -411,7 +422,7 @@ def test_a_source_that_moved_for_good_says_where(home, server) -> None:
     assert [r.ok for r in reports] == [True, True]
     health = health_frame(service.engine).set_index("source")
     moved = f"moved permanently to {server.url('/new.xml')}: put that url in the config"
-    assert health.loc["old", "last_error"] == moved
+    assert health.loc["old", "note"] == moved
     assert pd.isna(health.loc["for-now", "last_error"])  # a temporary redirect is the server's business
 
 
@@ -436,7 +447,8 @@ def test_entries_without_a_readable_date_are_counted_and_said(home, server, capl
     assert (report.ingest.new, report.ingest.backlog, report.ingest.undated, report.ingest.bad_link) == (2, 1, 0, 1)
     note = ("skipped 1 entries with bad or no links; 1 entries of the first poll had no readable date: kept, "
             "but left out of trends and alerts (they may be old)")
-    assert health_frame(service.engine).set_index("source").loc["a", "last_error"] == note
+    row = health_frame(service.engine).set_index("source").loc["a"]
+    assert row["note"] == note and row["last_error"] is None and row["last_error_at"] is None  # it worked
     with session_scope(service.engine) as session:
         session.execute(update(Article).values(topic="Macro", sentiment="negative", classified_at=datetime(2026, 3, 3)))
         dated = session.scalar(select(Article.id).where(Article.title == "Bank fined"))
@@ -448,7 +460,7 @@ def test_entries_without_a_readable_date_are_counted_and_said(home, server, capl
     later = service.poll_source("a").ingest
     assert (later.backlog, later.undated) == (0, 1)  # a later poll's undated entry is that hour's news
     note = "skipped 1 entries with bad or no links; 1 new entries had no readable date: dated when fetched"
-    assert health_frame(service.engine).set_index("source").loc["a", "last_error"] == note
+    assert health_frame(service.engine).set_index("source").loc["a", "note"] == note
     path = home / "sources.toml"
     path.write_text(render_config(config))
     line = CliRunner().invoke(app, ["sources", "--config", str(path)]).output.strip()
