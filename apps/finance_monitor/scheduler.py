@@ -169,9 +169,8 @@ def run_forever(config_path: str | Path, stop: threading.Event | None = None) ->
             services = list(_services.values())
         for service in services:  # a poll under way ends after its batch: seconds, not minutes
             service.stopping.set()
-        if any(job.id.startswith(JOB_PREFIX) for job in scheduler.get_jobs()):
-            log.info("stopping: a poll under way ends after its current batch (stored articles it leaves "
-                     "unlabelled are classified at the next poll)")
+        log.info("stopping: a poll under way, if any, ends after its current batch (stored articles it leaves "
+                 "unlabelled are classified at the next poll)")
         scheduler.shutdown(wait=True)
 
 
