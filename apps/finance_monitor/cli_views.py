@@ -95,7 +95,9 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
                  f"{a.sentiment}, set by an analyst" if math.isnan(a.score) else f"{a.sentiment} {a.score:+.2f}")
         topic = a.topic if isinstance(a.topic, str) else "-"
         tickers = f"; {a.tickers}" if isinstance(a.tickers, str) and a.tickers else ""
-        typer.echo(f"[{a.id}] {a.published:%Y-%m-%d %H:%M} UTC {a.source}: {a.title} ({topic}; {label}{tickers})")
+        backlog = "; backlog: undated at its source's first poll, out of trends" if a.backlog else ""
+        typer.echo(f"[{a.id}] {a.published:%Y-%m-%d %H:%M} UTC {a.source}: {a.title} ({topic}; {label}{tickers}"
+                   f"{backlog})")
         if a.id in told:
             typer.echo(f"    found as told by {told[a.id]}")
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import altair as alt
 
 ARTICLE_COLUMNS = ["id", "published", "source", "title", "topic", "sentiment", "score",
-                   "tickers", "duplicates", "url"]
+                   "tickers", "duplicates", "url", "backlog"]
 
 
 @dataclass(frozen=True)
@@ -243,17 +243,19 @@ def articles_frame(engine: Engine, topic: str | None = None, sentiment: str | No
                    limit: int = ARTICLE_LIMIT) -> pd.DataFrame:
     """Newest ``limit`` articles first, filtered by topic / sentiment / source / text
     (case-insensitive, literal); a first poll's undated backlog after the rest (dated when
-    fetched, it had topped the list as the newest news). An analyst's sentiment has no score:
-    the model's is gone, and the label's own (+1.00) read as a model's certainty."""
-    query = (select(Article).where(*_article_filters(topic, sentiment, source, search))
+    fetched, it had topped the list as the newest news), marked ``backlog`` (unmarked, the CLI's
+    list ran out of date order and its counts ran one above the trends'). An analyst's sentiment
+    has no score: the model's is gone, and the label's own (+1.00) read as a model's certainty."""
+    query = (select(Article, in_backlog()).where(*_article_filters(topic, sentiment, source, search))
              .order_by(in_backlog(), Article.published.desc()).limit(limit))
     with session_scope(engine) as session:
-        found = session.scalars(query).all()
+        pairs = session.execute(query).all()
+        found, backlog = [a for a, _ in pairs], [bool(b) for _, b in pairs]
         by_analyst = set(session.scalars(select(Correction.article_id).where(
             Correction.field == "sentiment", Correction.article_id.in_([a.id for a in found]))))
         rows = [[a.id, a.published, a.source, a.title, a.topic, a.sentiment,
-                 None if a.id in by_analyst else _shown(a.sentiment_score), a.tickers, a.duplicates, a.url]
-                for a in found]
+                 None if a.id in by_analyst else _shown(a.sentiment_score), a.tickers, a.duplicates, a.url, b]
+                for a, b in zip(found, backlog, strict=True)]
     return pd.DataFrame(rows, columns=ARTICLE_COLUMNS).astype({"score": float})  # no score: NaN, not None
 
 

@@ -465,6 +465,10 @@ def test_entries_without_a_readable_date_are_counted_and_said(home, server, capl
     path.write_text(render_config(config))
     line = CliRunner().invoke(app, ["sources", "--config", str(path)]).output.strip()
     assert line.startswith("a: ok; last success ") and line.endswith(f"3 in 2 polls; {note}")
+    listed = CliRunner().invoke(app, ["articles", "--config", str(path)]).output.splitlines()
+    assert [("backlog: undated" in line) for line in listed] == [False, False, True]  # marked, and last
+    shown = json.loads(CliRunner().invoke(app, ["articles", "--config", str(path), "--json"]).stdout)["articles"]
+    assert [a["backlog"] for a in shown] == [False, False, True]
     assert [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()] == [
         "source a: skipped 'no link at all', a bad link (not a web address)"]  # at the first poll only
     caplog.clear()
