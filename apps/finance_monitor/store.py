@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -103,6 +104,18 @@ class Backlog(Base):
 
     article_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # no foreign key: merges delete
     source: Mapped[str] = mapped_column(String(200))
+
+
+class HeadlineVector(Base):
+    """A classified story's headline vector (MiniLM, float32), kept for the rewording search
+    (:mod:`.rewordings`) across processes; ``title`` says which headline it is of (an id of a
+    deleted story can be given again)."""
+
+    __tablename__ = "finance_headline_vectors"
+
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # no foreign key: merges delete
+    title: Mapped[str] = mapped_column(Text)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 def in_backlog() -> ColumnElement[bool]:

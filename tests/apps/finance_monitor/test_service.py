@@ -949,6 +949,48 @@ def test_rewordings_are_sought_among_stories_naming_the_same_tickers(home) -> No
     assert kept == {"NWB": 1, "NWB,HLX": 0, "": 0}  # merged into the first telling, its topic kept
 
 
+def test_headline_vectors_are_kept_for_the_next_process(home) -> None:
+    """A `poll-once` (a new process each time) reads the headline vectors an earlier one stored,
+    and embeds only the headlines it has not seen; a stored vector of another headline under the
+    same id (an id given again) is not used."""
+    from apps.finance_monitor.rewordings import RewordingFinder
+    from apps.finance_monitor.store import HeadlineVector
+
+    engine = FinanceService(make_config([])).engine
+    when = datetime(2026, 3, 5, 9)
+    told = [("wire", "Northwind Bank chair steps down as accounting scandal deepens"),
+            ("daily", "Northwind Bank chairman resigns as accounting scandal deepens"),
+            ("blog", "Northwind Bank chairman quits as accounting scandal deepens")]
+    stories = [Article(content_hash=str(n), url=f"http://{src}.test/{n}", source=src, title=title, published=when,
+                       tickers="NWB", topic="Legal", sentiment="negative", classified_at=when)
+               for n, (src, title) in enumerate(told)]
+
+    def embedded(finder: RewordingFinder) -> list[str]:
+        seen, encode = [], finder.embedder.encode
+        finder.embedder.encode = lambda texts: seen.extend(texts) or encode(texts)
+        return seen
+
+    with session_scope(engine) as session:
+        session.add_all(stories[:2])
+        session.flush()
+        first = RewordingFinder()
+        assert embedded(first) is not None and first.merge(session, stories[1:2]) == 1
+        assert {v.title for v in session.scalars(select(HeadlineVector))} == {told[0][1]}  # the merged one: not kept
+    with session_scope(engine) as session:
+        session.add(stories[2])
+        session.flush()
+        second = RewordingFinder()
+        texts = embedded(second)
+        assert second.merge(session, [stories[2]]) == 1
+        assert texts == [told[2][1]]  # the first telling's vector was read, not embedded again
+        session.execute(update(HeadlineVector).values(title="another headline"))
+    with session_scope(engine) as session:
+        third = RewordingFinder()
+        texts = embedded(third)
+        third._embed(session, [(1, told[0][1])])
+        assert texts == [told[0][1]]
+
+
 def test_a_story_reworded_by_another_outlet_counts_once(home, server, monkeypatch) -> None:
     """Few shared words, so ingest stores both; once classified (pinned here, as an analyst
     would), the second outlet's headline joins the first story as one more URL. A different
