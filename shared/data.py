@@ -223,7 +223,7 @@ def read_labelled(
         try:
             frame = read_table(path, [text_col, label_col], column_flags=column_flags)
         except DataError:
-            columns = _columns(Path(path))
+            columns = table_columns(Path(path))
             if label_col != "label" or "label" in columns or "category" not in columns:
                 raise  # subtle: only a missing label column falls back, never an empty label cell
             label_col = "category"
@@ -252,7 +252,7 @@ def is_phrasebank(path: str | Path, text_col: str = "text") -> bool:
     return text_col not in [cell.strip() for cell in first.split(",")]
 
 
-def _columns(path: Path) -> list[str]:
+def table_columns(path: Path) -> list[str]:
     """A table's column names; none when it cannot be read."""
     try:
         return list(_read_frame(path).columns)

@@ -28,7 +28,15 @@ from shared import (
     load_classifier,
     read_table,
 )
-from shared.data import check_labels_known, file_row, is_phrasebank, read_phrasebank, read_text_file, split_notes
+from shared.data import (
+    check_labels_known,
+    file_row,
+    is_phrasebank,
+    read_phrasebank,
+    read_text_file,
+    split_notes,
+    table_columns,
+)
 from shared.export import CHECK_TEXTS
 from shared.registry import check_name
 
@@ -91,6 +99,12 @@ def _table_rows(path: Path, column: str, fallback: bool) -> list[LabelledText]:
     if path.is_file() and path.stat().st_size == 0:  # read_table's hint would list both columns
         raise DataError(path, None, "is empty (0 bytes)", f"write the header text,{column} and rows below it")
     wanted = [column, "label"] if fallback else [column]
+    found = table_columns(path)
+    lower = {c.strip().casefold() for c in found}
+    if found and "text" not in lower and not lower & set(wanted):  # subtle: "headline,mood" named text alone,
+        either = " or ".join(dict.fromkeys(wanted))                  # and the label column came a run later
+        raise DataError(path, 1, f"missing columns text and {either} (found: {', '.join(found)})",
+                        "name them in the header")
     frame = read_table(path, ["text"], optional=list(dict.fromkeys(wanted)))
     name = column if column in frame.columns else "label"
     if name not in frame.columns:

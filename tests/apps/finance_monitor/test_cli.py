@@ -382,6 +382,11 @@ def test_sentiment_labels_other_than_negative_neutral_positive_are_refused(home,
         "count 'negative'), got ['awful']")
     from apps.finance_monitor.training import read_column
 
+    moods = tmp_path / "moods.csv"  # both columns named at once, not one a run
+    moods.write_text("headline,mood\nShares soar,positive\nBank fined,negative\n")
+    assert error_lines(["train", "--sentiment", str(moods)]) == [
+        f"error: {moods}, row 1: missing columns text and sentiment or label (found: headline, mood) — "
+        "name them in the header"]
     cased = tmp_path / "cased.csv"  # the three names in any case are the three names
     cased.write_text("text,sentiment\nShares soar,Positive\nBank fined,NEGATIVE\nMeeting held,Neutral\n")
     assert [r.label for r in read_column(cased, "sentiment")] == ["positive", "negative", "neutral"]
