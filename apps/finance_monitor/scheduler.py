@@ -172,6 +172,8 @@ def run_forever(config_path: str | Path, stop: threading.Event | None = None) ->
         log.info("stopping: a poll under way, if any, ends after its current batch (stored articles it leaves "
                  "unlabelled are classified at the next poll)")
         scheduler.shutdown(wait=True)
+        for service in services:  # stopped: a later poll in this process classifies again
+            service.stopping.clear()
 
 
 def sync_jobs(scheduler: BaseScheduler, config_path: str | Path,
