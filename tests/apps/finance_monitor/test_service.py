@@ -485,7 +485,7 @@ def test_an_article_in_another_language_is_skipped_and_counted(home, server) -> 
     report = service.poll_source("a")
     assert (report.ingest.new, report.ingest.other_language) == (2, 1)
     health = health_frame(service.engine).set_index("source")
-    assert health.loc["a", "last_error"] == "skipped 1 in another language than English (the models read no other)"
+    assert health.loc["a", "note"] == "skipped 1 in another language than English (the models read no other)"
     assert service.poll_source("a").ingest.same_url == 2  # the stored ones are known stories, not counted again
     everything = replace(service.config, models=replace(service.config.models, language=""))
     assert FinanceService(everything).poll_source("a").ingest.new == 1  # "" stores every article
