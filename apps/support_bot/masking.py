@@ -1,5 +1,5 @@
 """Masking personal data before anything is stored: e-mails, phone, card (and security code)
-and account numbers.
+and account numbers, and passwords and API keys.
 
 >>> mask_pii("Mail jo@x.org or call +44 20 7946 0958, card 4111 1111 1111 1111")
 'Mail [EMAIL] or call [PHONE], card [CARD]'
@@ -95,6 +95,28 @@ _DASHES = str.maketrans({"\u200c": "", "\u200d": "", "\u2010": "-", "\u2011": "-
                          "\u2013": "-", "\u2014": "-", "\u2212": "-"})
 _DASHLIKE = "\u200c\u200d\u2010-\u2014\u2212"
 _DASH_RUN = re.compile(rf"\d(?:[ {_DASHLIKE}]*\d)+")
+
+# Credentials: what follows a password, PIN, API key or token named as such, when it looks like
+# one (a digit or a symbol in it, or quoted): "my password is Hunter2!x", not "my password is
+# wrong"; and API keys anywhere, by the shapes their issuers give them ("sk-...", "sk_live_...",
+# "ghp_...", "xoxb-...", "AKIA...", a JWT). subtle: "My password is Hunter2!secret" was stored
+# whole, in the turn, the ticket and the gaps list, and the ticket's reason read "names Hunter"
+_SECRET_SAID = re.compile(
+    r"\b((?:password|passcode|passwd|pwd|pin(?:\s+code)?|api[\s_-]?key|access\s+key|secret(?:\s+key)?|token)"
+    r"(?:\s+(?:is|was))?\s*[:=]?\s*)(\"[^\"\n]{1,100}\"|'[^'\n]{1,100}'|\S+)", re.IGNORECASE)
+_API_KEY = re.compile(r"\b(?:sk-(?:proj-)?[A-Za-z0-9_-]{20,}|[a-z]{2,8}_(?:live|test)_[A-Za-z0-9]{10,}"
+                      r"|gh[pousr]_[A-Za-z0-9]{30,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}"
+                      r"|eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,})(?![\w-])")
+
+
+def _mask_secret(match: re.Match[str]) -> str:
+    said, value = match.group(1), match.group(2)
+    core = value.rstrip(".,;!?)")
+    quoted = value[:1] in "\"'" and len(value) > 2
+    if quoted or (len(core) >= 4 and re.search(r"\d|[^\w]", core)):
+        return f"{said}[SECRET]{'' if quoted else value[len(core):]}"
+    return match.group(0)
+
 
 # Card security codes named as such ("cvv 123", "CVC: 1234", "security code 123").
 _CVV = re.compile(r"\b(cvv2?|cvc2?|cv2|cvn|csc|cid|security code|card verification code)"
@@ -224,7 +246,8 @@ def shop_contacts(texts: Iterable[str]) -> frozenset[str]:
 
 
 def mask_pii(text: str, keep: frozenset[str] = frozenset(), hidden: list[str] | None = None) -> str:
-    """Replace e-mails, IBAN/account, card and phone numbers by placeholders; ``keep``: the
+    """Replace passwords and API keys, e-mails, IBAN/account, card and phone numbers by
+    placeholders; ``keep``: the
     shop's own contacts (:func:`shop_contacts`), left as they are; ``hidden``, when given,
     gets each e-mail and phone number replaced, as written (:func:`contacts`).
 
@@ -237,7 +260,8 @@ def mask_pii(text: str, keep: frozenset[str] = frozenset(), hidden: list[str] | 
             hidden.append(found.strip())
         return found if found in keep else masked
 
-    text = _EMAIL.sub(lambda m: hide(m.group(0), "[EMAIL]"), _as_ascii(text))
+    text = _API_KEY.sub("[SECRET]", _SECRET_SAID.sub(_mask_secret, _as_ascii(text)))
+    text = _EMAIL.sub(lambda m: hide(m.group(0), "[EMAIL]"), text)
     text = _SPOKEN_EMAIL.sub(lambda m: hide(m.group(0), "[EMAIL]"), text)
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)

@@ -154,6 +154,12 @@ from shared.errors import DataError
     ("IBAN GB82 WEST 1234 5698 7654 32 thanks", "IBAN [ACCOUNT] thanks"),
     ("jo.doe @ gmail.com, jo(at)example.com, taro\uff20example.jp; 3 @ 5.99 each",
      "[EMAIL], [EMAIL], [EMAIL]; 3 @ 5.99 each"),
+    # an audit's: a password or a token was stored whole; named as one, what looks like one is masked
+    ("My password is Hunter2!secret and it doesn't work", "My password is [SECRET] and it doesn't work"),
+    ("My API token is tw_live_9f8e7d6c5b4a39281706 and it stopped", "My API token is [SECRET] and it stopped"),
+    ("password: 'sunshine', pin 1234.", "password: [SECRET], pin [SECRET]."),
+    ("my password is wrong", None), ("the token expired", None), ("my password is 8 characters long", None),
+    ("it says sk-abcdefghijklmnopqrstuvwx12 is invalid", "it says [SECRET] is invalid"),
 ])
 def test_mask_pii(text: str, expected: str | None) -> None:
     assert mask_pii(text) == (expected or text)
