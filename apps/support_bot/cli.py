@@ -34,13 +34,17 @@ def kb_add(path: Path, as_json: JsonFlag = False) -> None:
 
 
 def _note_unlinked(result: dict) -> dict:
-    """``result``, its ``templates_unlinked`` and ``retrain_note`` said on stderr as well."""
+    """``result``, its ``templates_unlinked``, ``retrain_note`` and ``skipped_files`` said on stderr as well."""
     from .service import unlinked_note
 
     if unlinked := result.get("templates_unlinked"):
         print(f"note: {unlinked_note(unlinked)}", file=sys.stderr)
     if drift := result.get("retrain_note"):
         print(f"note: {drift}", file=sys.stderr)
+    if skipped := result.get("skipped_files"):
+        print(f"note: {len(skipped)} file(s) of the folder are of a type the knowledge base does not read, and were "
+              f"left out ({', '.join(skipped[:5])}{', ...' if len(skipped) > 5 else ''}): save them as Markdown, "
+              "CSV or JSONL to add them", file=sys.stderr)
     return result
 
 

@@ -237,17 +237,28 @@ def load_markdown(path: Path, root: Path | None = None) -> Document:
     return Document(doc_id, title, text, url, str(path.resolve()), "markdown")
 
 
+def _folder_files(path: Path) -> list[Path]:
+    """A folder's files, less its hidden files and folders (".git") and its README (notes for
+    whoever keeps the folder: "run make sync" was quoted to a customer)."""
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower() not in ("readme.md", "readme.markdown")
+                  and not any(part.startswith(".") for part in p.relative_to(path).parts))
+
+
+def skipped_files(path: str | Path) -> list[str]:
+    """The files of a folder :func:`load_kb` leaves out for their type (a PDF, an image), by
+    their path in it; none for a file. subtle: a folder's manual.pdf was skipped without a word."""
+    path = Path(path)
+    return [str(p.relative_to(path)) for p in _folder_files(path)
+            if p.suffix.lower() not in KB_SUFFIXES] if path.is_dir() else []
+
+
 def load_kb(path: str | Path) -> list[Document]:
     """Every document under ``path`` (a file or a folder of supported files), ids unique."""
     path = Path(path)
     if not path.exists():
         raise DataError(path, None, "no such file or folder", "check the path")
-    # a folder's hidden files and folders (".git") and its README (notes for whoever keeps the
-    # folder: "run make sync" was quoted to a customer) are no articles; "FAQ.CSV" is one
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in KB_SUFFIXES and p.is_file()
-                   and p.name.lower() not in ("readme.md", "readme.markdown")
-                   and not any(part.startswith(".") for part in p.relative_to(path).parts)) if path.is_dir() \
-        else [path]
+    # "FAQ.CSV" is one
+    files = [p for p in _folder_files(path) if p.suffix.lower() in KB_SUFFIXES] if path.is_dir() else [path]
     if not files:
         raise DataError(path, None, "no knowledge-base files found",
                         f"add files ending in {', '.join(KB_SUFFIXES)}")
@@ -291,8 +302,8 @@ def keep_ids(documents: list[Document], earlier: dict[str, tuple[str, str, str]]
     file, title, text)}``), so an edited guide replaces its old text: the id of the document read
     from the same file (a subfolder added on its own keeps "sub/student", not "student"), else,
     for a file added ``alone``, that of the only document of its file name and title whose text
-    it edits ("guides/gift-cards" for an edited "gift-cards.md"). Another file's document under
-    the same id with another title is not replaced: refused.
+    it edits ("guides/gift-cards" for an edited "gift-cards.md"). Another file's Markdown
+    document under the same id with another title is not replaced, by a document of any kind: refused.
 
     subtle: added alone (as every dashboard upload is), a guide was a second document, and
     the bot cited the old text beside the new; a subfolder added after its folder took the
@@ -309,11 +320,13 @@ def keep_ids(documents: list[Document], earlier: dict[str, tuple[str, str, str]]
                      if (i == doc.doc_id or i.endswith("/" + doc.doc_id)) and title == doc.title
                      and edits(text, doc.text)]
             doc = replace(doc, doc_id=named[0]) if len(named) == 1 else doc
-        if doc.kind == "markdown" and doc.doc_id in earlier and earlier[doc.doc_id][0] != doc.source \
-                and earlier[doc.doc_id][1] != doc.title:
+        # subtle: a KB table's row was let through, and an article titled otherwise was lost
+        if doc.doc_id in earlier and earlier[doc.doc_id][0] != doc.source and earlier[doc.doc_id][1] != doc.title:
             source, title, _ = earlier[doc.doc_id]
-            raise DataError(doc.source, None, f"its document id {doc.doc_id!r} is {title!r} from {source} "
-                            f"already, and this file's title is {doc.title!r}", "rename the file, or remove "
+            whose, fix = ("this file's", "rename the file") if doc.kind == "markdown" else \
+                ("its row's", "give the row another id")
+            raise DataError(doc.source, None, f"document id {doc.doc_id!r} is {title!r} from {source} "
+                            f"already, and {whose} title is {doc.title!r}", f"{fix}, or remove "
                             f"that document first (`verticals support kb remove {doc.doc_id}`)")
         kept.append(doc)
     return kept

@@ -29,7 +29,7 @@ from .answering import Answerer
 from .escalation import COMPLAINT_REASON, PERSON_REASON, UNJUDGED, asks_for_person, complaint
 from .handoff import NOT_READ, handoff
 from .intents import INTENTS, IntentModel
-from .knowledge import keep_ids, load_kb
+from .knowledge import keep_ids, load_kb, skipped_files
 from .masking import contacts
 from .names import towns
 from .other_languages import (
@@ -210,6 +210,8 @@ class SupportService:
             result["removed_ids"] = sorted(change.deleted)
         if change.taken_over:  # the same id came from another file: replaced, and said so
             result["replaced_from_other_files"] = change.taken_over
+        if skipped := skipped_files(path):
+            result["skipped_files"] = skipped
         if drift := self.kb_drift():
             result["retrain_note"] = drift
         return result | self._unlinked_since(linked)

@@ -574,7 +574,9 @@ def test_a_subfolder_added_alone_keeps_its_ids_and_another_files_document_is_not
     (folder / "sub").mkdir(parents=True)
     (folder / "student.md").write_text("# Student discount\n\nStudents get 10 percent off bikes.\n")
     (folder / "sub" / "student.md").write_text("# Student discount again\n\nStudents get a free bell.\n")
-    assert bot.kb_add(folder)["added"] == 2
+    (folder / "sub" / "manual.pdf").write_bytes(b"%PDF-1.4")  # not read: said so (it was skipped without a word)
+    added = bot.kb_add(folder)
+    assert added["added"] == 2 and added["skipped_files"] == [str(Path("sub") / "manual.pdf")]
     again = bot.kb_add(folder / "sub")
     assert (again["unchanged"], again["removed"]) == (1, 0) and "replaced_from_other_files" not in again
     titles = {d["id"]: d["title"] for d in bot.kb_list()}
@@ -582,9 +584,14 @@ def test_a_subfolder_added_alone_keeps_its_ids_and_another_files_document_is_not
     unrelated = tmp_path / "other" / "student.md"
     unrelated.parent.mkdir()
     unrelated.write_text("# Student bike loans\n\nStudents can borrow a bike for a term.\n")
-    with pytest.raises(DataError, match="its document id 'student' is 'Student discount' from .* already, and this "
+    with pytest.raises(DataError, match="document id 'student' is 'Student discount' from .* already, and this "
                                         "file's title is 'Student bike loans' — rename the file"):
         bot.kb_add(unrelated)
+    table = tmp_path / "rules.csv"  # a KB table's row too (an audit: it replaced the article, said in a list)
+    table.write_text("id,title,text\nstudent,Student rules,Students show their card at the till.\n")
+    with pytest.raises(DataError, match="document id 'student' is 'Student discount' from .* already, and its "
+                                        "row's title is 'Student rules' — give the row another id"):
+        bot.kb_add(table)
     assert {d["id"]: d["title"] for d in bot.kb_list()} == titles
 
 
