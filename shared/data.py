@@ -34,11 +34,15 @@ def _read_frame(path: Path) -> pd.DataFrame:
     numbers (and are dropped by :func:`read_table`)."""
     suffix = path.suffix.lower()
     if suffix != ".parquet" and path.is_file():
-        with path.open("rb") as handle:
-            # subtle: an .xlsx (a zip) read "line 1: not valid UTF-8 — re-save the file as UTF-8"
-            if handle.read(4) in SPREADSHEETS:
-                raise DataError(path, None, "is a spreadsheet (Excel or OpenDocument), not CSV text",
-                                "export it as CSV (File > Save As > CSV UTF-8)")
+        try:
+            with path.open("rb") as handle:
+                first = handle.read(4)
+        except OSError:
+            first = b""  # read_text_file says what is wrong with it
+        # subtle: an .xlsx (a zip) read "line 1: not valid UTF-8 — re-save the file as UTF-8"
+        if first in SPREADSHEETS:
+            raise DataError(path, None, "is a spreadsheet (Excel or OpenDocument) or another zip archive, not CSV "
+                            "text", "export it as CSV (File > Save As > CSV UTF-8), or unzip it")
     if suffix == ".parquet":
         if not path.is_file():
             read_text_file(path, "a CSV/JSONL/Parquet file")  # says what is wrong with the path

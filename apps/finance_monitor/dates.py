@@ -73,13 +73,15 @@ def entry_time(entry: dict) -> datetime | None:
     for a time without a zone, which is common, and the story was dated when fetched: a feed's
     backlog of March raised an alert in December; and it rolls an impossible day over into a real
     one ("2025-13-45" became 2026-01-01, outside the trends' window, counted nowhere)."""
-    stamp = entry.get("published") or entry.get("updated")
-    if stamp and (when := feed_time(stamp)) is not None:
-        return when
-    if stamp and impossible_day(stamp):
-        return None
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC) if parsed else None
+    for field in ("published", "updated"):
+        stamp = entry.get(field)
+        if not stamp or impossible_day(stamp):
+            continue
+        if (when := feed_time(stamp)) is not None:
+            return when
+        if parsed := entry.get(f"{field}_parsed"):
+            return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    return None
 
 
 def page_time(date: str | None, now: datetime) -> datetime:

@@ -73,12 +73,14 @@ class RewordingFinder:
         return len(plan)
 
     def _store(self, session: Session) -> None:
-        """Write the vectors embedded since the last call, and keep the newest ``CACHED``."""
-        for article_id, title in self._fresh.items():
-            if article_id in self._vectors:
-                session.merge(HeadlineVector(article_id=article_id, title=title,
-                                             vector=self._vectors[article_id].astype(np.float32).tobytes()))
+        """Write the vectors embedded since the last call (replacing an older headline's under
+        the same id), and keep those of the newest ``CACHED`` ids."""
+        fresh = {i: title for i, title in self._fresh.items() if i in self._vectors}
         self._fresh.clear()
+        if fresh:  # two statements, not a query per row inside the classify transaction
+            session.execute(delete(HeadlineVector).where(HeadlineVector.article_id.in_(list(fresh))))
+            session.add_all(HeadlineVector(article_id=i, title=title, vector=self._vectors[i].astype(np.float32)
+                                           .tobytes()) for i, title in fresh.items())
         newest = session.scalar(select(func.max(HeadlineVector.article_id)))
         if newest is not None:
             session.execute(delete(HeadlineVector).where(HeadlineVector.article_id <= newest - CACHED))

@@ -47,6 +47,7 @@ from .corrections import (
 )
 from .fetch import Fetcher
 from .guard import public_only_transport
+from .health import noted
 from .horizon import horizon_observations, horizon_start, in_trends
 from .ingest import Ingestor, IngestReport
 from .outbox import DeliveryReport, acknowledge, deliver_due, raise_alerts
@@ -194,6 +195,9 @@ class FinanceService:
             health.url = self.config.source(name).url
             health.last_attempt, health.polls = now, (health.polls or 0) + 1
             if ok:
+                # subtle: a note kept after the next clean poll read as its last error (health.noted)
+                if noted(health):
+                    health.last_error, health.last_error_at = None, None
                 health.last_success, health.consecutive_failures = now, 0
                 health.articles_last_poll = ingest.new
                 health.total_new = (health.total_new or 0) + ingest.new

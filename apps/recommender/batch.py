@@ -97,7 +97,7 @@ def check_output(out: Path, overwrite: bool = False) -> None:
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise VerticalsError(f"{out}: output must end in .parquet or .csv")
     if out.is_dir():  # subtle: --overwrite scored the whole job, then could not put the file there
-        raise VerticalsError(f"{out} is a folder: name a file in it for --out (e.g. {out / 'scores.parquet'})")
+        raise VerticalsError(f"{out} is a folder: name a file in it for --out (e.g. {out / ('scores' + out.suffix)})")
     if out.exists() and not overwrite:
         if work_folder(out).exists():  # a run stopped before cleaning up, or one with --overwrite stopped
             raise VerticalsError(f"{out} already exists, and the parts of a run that did not finish are "

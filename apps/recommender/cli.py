@@ -163,9 +163,9 @@ def evaluate(items: Items, train: Annotated[Path, typer.Option(
         print(f"note: {left_out} test users with a positive have taken nothing in --train and are left out "
               f"({first_few(result['users_without_history_first'], left_out, 5)}): ranking needs a taken item",
               file=sys.stderr)
-    if retaking := result["users_only_retaking"]:
-        print(f"note: {retaking} test users with a positive took each of its items in --train already and are "
-              f"left out ({first_few(result['users_only_retaking_first'], retaking, 5)}): a user is never offered "
+    if all_seen := result["users_all_seen"]:
+        print(f"note: {all_seen} test users with a positive were shown or took each of its items in --train already "
+              f"and are left out ({first_few(result['users_all_seen_first'], all_seen, 5)}): a user is never offered "
               "an item again", file=sys.stderr)
     if result["test_positives_seen_in_train"]:
         print(f"note: {result['test_positives_seen_in_train']} positive test rows pair a user with an item --train "

@@ -63,7 +63,7 @@ def read_interactions(path: str | Path, items: pd.DataFrame | None = None) -> pd
         refuse_duplicates(frame, ["user_id", "item_id", "timestamp"], path, written=written)
     else:  # subtle: row numbers never repeat, so a copied row shows only without them
         refuse_duplicates(frame, ["user_id", "item_id", "label"], path,
-                          "delete the repeated {row}, or add a timestamp column to keep repeats", written)
+                          "delete the repeated {row}, or add a timestamp column to keep repeats", written=written)
     if items is not None:
         check_known_items(frame, items, path)
     frame.attrs["timed"] = timed

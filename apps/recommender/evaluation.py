@@ -155,13 +155,13 @@ def evaluate_ranking(pipe: Pipeline, test: pd.DataFrame, k: int = 10,
     results["users"] = len(users)
     results["positives"] = sum(len(r) for r in relevant)
     # test users with a positive who are not ranked (a review found them dropped without a word):
-    # those who took nothing in training, and those whose every positive they took there already
-    # (a repurchase; the review found these called users without history)
+    # those who took nothing in training, and those shown or given every positive there already
+    # (a repurchase; an audit found these called users without history)
     unranked = sorted(set(test.loc[test["label"] == 1, "user_id"]) - set(users))
     fresh = [u for u in unranked if u not in pipe.taken]
-    retaken = [u for u in unranked if u in pipe.taken]
+    seen = [u for u in unranked if u in pipe.taken]
     results["users_without_history"], results["users_without_history_first"] = len(fresh), fresh[:5]
-    results["users_only_retaking"], results["users_only_retaking_first"] = len(retaken), retaken[:5]
+    results["users_all_seen"], results["users_all_seen_first"] = len(seen), seen[:5]
     positives = test[test["label"] == 1]
     results["test_positives_seen_in_train"] = int(already_seen(pipe, positives).sum())  # not counted
     if warning := few_test_users_warning(len(users), results["positives"], k):

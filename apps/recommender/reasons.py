@@ -74,6 +74,7 @@ def because(pipe: Pipeline, user: str, item: str, values: dict[str, float], n: i
             return REASONS[feature][0 if high[feature] else 1]
     return UNTAKEN if untaken else NOTHING_STOOD_OUT
 
+
 def similar_history(pipe: Pipeline, user: str, item: str, n: int = 2) -> list[str]:
     """Titles of up to ``n`` of the user's history items closest to ``item``, closest first,
     among those at least :attr:`.pipeline.Pipeline.similar_floor` close to it; never ``item`` itself.
@@ -87,6 +88,7 @@ def similar_history(pipe: Pipeline, user: str, item: str, n: int = 2) -> list[st
     order = np.argsort(-sims, kind="stable")[:n]
     return [pipe.title[history[i]] for i in order if sims[i] >= pipe.similar_floor]
 
+
 def same_category(pipe: Pipeline, user: str, item: str) -> str:
     """``"it is in Travel, like “Kyoto on Foot”"``: the item's category and the user's history
     item of that category closest to it (by the bi-encoder); the category alone when none is.
@@ -99,6 +101,7 @@ def same_category(pipe: Pipeline, user: str, item: str) -> str:
         return f"it is in {category}, one of your categories"
     sims = pipe.item_vecs[[pipe.row[h] for h in same]] @ pipe.item_vecs[pipe.row[item]]
     return f"it is in {category}, like “{pipe.title[same[int(np.argmax(sims))]]}”"
+
 
 def taken_with(pipe: Pipeline, user: str, item: str) -> str:
     """The title of the user's recent take, other than ``item``, most often taken with it

@@ -237,6 +237,9 @@ def load_markdown(path: Path, root: Path | None = None) -> Document:
     return Document(doc_id, title, text, url, str(path.resolve()), "markdown")
 
 
+_SYSTEM_FILES = ("thumbs.db", "desktop.ini")  # what Windows leaves in a folder: no article to name
+
+
 def _folder_files(path: Path) -> list[Path]:
     """A folder's files, less its hidden files and folders (".git") and its README (notes for
     whoever keeps the folder: "run make sync" was quoted to a customer)."""
@@ -248,8 +251,10 @@ def skipped_files(path: str | Path) -> list[str]:
     """The files of a folder :func:`load_kb` leaves out for their type (a PDF, an image), by
     their path in it; none for a file. subtle: a folder's manual.pdf was skipped without a word."""
     path = Path(path)
-    return [str(p.relative_to(path)) for p in _folder_files(path)
-            if p.suffix.lower() not in KB_SUFFIXES] if path.is_dir() else []
+    if not path.is_dir():
+        return []
+    return [str(p.relative_to(path)) for p in _folder_files(path) if p.suffix.lower() not in KB_SUFFIXES
+            and not p.name.lower().startswith("readme") and p.name.lower() not in _SYSTEM_FILES]
 
 
 def load_kb(path: str | Path) -> list[Document]:

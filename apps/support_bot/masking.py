@@ -101,19 +101,29 @@ _DASH_RUN = re.compile(rf"\d(?:[ {_DASHLIKE}]*\d)+")
 # wrong"; and API keys anywhere, by the shapes their issuers give them ("sk-...", "sk_live_...",
 # "ghp_...", "xoxb-...", "AKIA...", a JWT). subtle: "My password is Hunter2!secret" was stored
 # whole, in the turn, the ticket and the gaps list, and the ticket's reason read "names Hunter"
+# A review's: "my password's not working", "doesn't work", "password-reset", "the 'PIN' box" and
+# a quoted "Forgot password" button name no secret: a space, ":" or "=" must come between the
+# word and the value, a quoted value has no space in it, and a contraction's apostrophe or a
+# hyphen is no symbol
 _SECRET_SAID = re.compile(
-    r"\b((?:password|passcode|passwd|pwd|pin(?:\s+code)?|api[\s_-]?key|access\s+key|secret(?:\s+key)?|token)"
-    r"(?:\s+(?:is|was))?\s*[:=]?\s*)(\"[^\"\n]{1,100}\"|'[^'\n]{1,100}'|\S+)", re.IGNORECASE)
+    r"\b((?:password|passcode|passwd|pwd|pin|api[\s_-]?key|access\s+key|secret(?:\s+key)?|token)\b"
+    r"(?:\s+(?:number|code))?(?:\s+for\s+(?:my|the|your)\s+\w+)?(?:\s+(?:is|was|to))?(?:\s*[:=]\s*|\s+))"
+    r"(\"[^\"\s]{1,64}\"|'[^'\s]{1,64}'|\S+)", re.IGNORECASE)
+_SECRET_SYMBOL = re.compile(r"\d|[!@#$%^&*+=?~|<>/\\{}\[\]_]")
 _API_KEY = re.compile(r"\b(?:sk-(?:proj-)?[A-Za-z0-9_-]{20,}|[a-z]{2,8}_(?:live|test)_[A-Za-z0-9]{10,}"
                       r"|gh[pousr]_[A-Za-z0-9]{30,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}"
                       r"|eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,})(?![\w-])")
+
+
+# what mask_pii puts in: no word of the customer's ("[SECRET]" read as an unknown subject, "secret")
+PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|CVV|ACCOUNT|NUMBER|SECRET)\]")
 
 
 def _mask_secret(match: re.Match[str]) -> str:
     said, value = match.group(1), match.group(2)
     core = value.rstrip(".,;!?)")
     quoted = value[:1] in "\"'" and len(value) > 2
-    if quoted or (len(core) >= 4 and re.search(r"\d|[^\w]", core)):
+    if quoted or (len(core) >= 4 and _SECRET_SYMBOL.search(core)):
         return f"{said}[SECRET]{'' if quoted else value[len(core):]}"
     return match.group(0)
 

@@ -19,7 +19,7 @@ from shared.language import language
 
 from .answer import COURTESY_WORDS, Answer
 from .knowledge import Chunk
-from .masking import mask_pii, shop_contacts
+from .masking import PLACEHOLDER, mask_pii, shop_contacts
 from .names import names_mark_subjects, unknown_names, vocabulary
 from .ranking import singular, tokenize
 from .retrieval import Retriever
@@ -77,7 +77,7 @@ class Shop:
         if known is None or len(tokenize(message)) > CHECKED_WORDS:
             return []
         named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", message)}  # inside a sentence
-        return [w for w in dict.fromkeys(tokenize(mask_pii(message)))  # no piece of an address in the reason
+        return [w for w in dict.fromkeys(tokenize(PLACEHOLDER.sub(" ", mask_pii(message))))  # no piece of an address
                 if w.isalpha() and w not in COURTESY_WORDS and w not in named and singular(w) not in known]
 
     def unaddressed(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:

@@ -356,6 +356,10 @@ def test_a_bad_link_skips_its_entry_not_the_feed(home, server) -> None:
     health = health_frame(service.engine).set_index("source")
     assert health.loc["a", "note"] == "skipped 2 entries with bad or no links"
     assert health.loc["a", "failures_in_a_row"] == 0
+    server.routes["/a.xml"] = Route(body=rss(items[2:]))  # a clean poll: the note goes, and is no error either
+    assert service.poll_source("a").ok
+    health = health_frame(service.engine).set_index("source")
+    assert pd.isna(health.loc["a", "note"]) and pd.isna(health.loc["a", "last_error"])
 
 
 def test_a_relative_link_is_read_against_its_feed_and_no_web_address_is_stored(home, server) -> None:

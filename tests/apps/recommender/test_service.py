@@ -591,9 +591,9 @@ def test_cli_eval_reports_model_and_baselines(rec_home: Path, tiny: dict[str, Pa
     assert metrics["users"] > 0 and left_out >= 1 and "nobody-before" in metrics["users_without_history_first"]
     assert f"{left_out} test users with a positive have taken nothing in --train and are left out (" in result.stderr
     assert "again" not in metrics["users_without_history_first"]
-    assert metrics["users_only_retaking"] == 1 and metrics["users_only_retaking_first"] == ["again"]
-    assert "1 test users with a positive took each of its items in --train already and are left out (again)" \
-        in result.stderr
+    assert metrics["users_all_seen"] == 1 and metrics["users_all_seen_first"] == ["again"]
+    assert "1 test users with a positive were shown or took each of its items in --train already and are left out " \
+           "(again)" in result.stderr
     # a handful of test users: hr@10 moves by 1/users a hit, said in the result and on stderr; so is
     # that the models were not trained on --train (below), first, in the same "warning"
     assert f"; these figures rest on {metrics['users']} test user(s) with {metrics['positives']} taken item(s) " \
