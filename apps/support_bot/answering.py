@@ -51,13 +51,15 @@ ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 class _Asked:
     """One message on the answer path: the query search reads (the message, or the message
     joined with the ``earlier`` turns it leans on), the query's vector, the message's own
-    vector once encoded (``alone``), and what search found."""
+    vector once encoded (``alone``), and what search found; ``vouched``: an admin taught it to
+    the knowledge base, so no word of it counts as one the knowledge base never mentions."""
 
     message: str
     query: str
     vector: np.ndarray
     earlier: list[Turn]
     alone: np.ndarray | None = None
+    vouched: bool = False
     found: list[Passage] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
 
@@ -74,14 +76,20 @@ class Answerer:
         self.service = service
         self._pool: ThreadPoolExecutor | None = None  # see _judges
 
-    def answer(self, message: str, cid: str) -> Answer:
+    def answer(self, message: str, cid: str, vouched: bool = False) -> Answer:
         """A message naming something the shop's texts never mention ("how do I cancel my Netflix
         subscription") is handed off unread: the intent model was 0.97 sure of the cancel FAQ.
         Names are sought in all of it; a long message is answered by its question
         (:func:`.questions.focus`), and several questions each
         (:func:`.questions.separate_questions`; :func:`.answer.combined`), unless the bot would
-        hand off every one of them: then the message is answered whole, as one."""
+        hand off every one of them: then the message is answered whole, as one. ``vouched``: an
+        admin taught it to the knowledge base (:class:`_Asked`).
+
+        subtle: a question handed off "asks about happens, which the knowledge base never
+        mentions", then taught knowledge_base, was handed off again for the same reason."""
         whole = self.service.speller.correct(message)
+        if vouched:
+            return self._answer(whole, cid, vouched)
         if names := self.service.shop.unknown_names(whole):
             return handoff(None, reason=f"names {listed(names)}, which neither the knowledge base nor the "
                                         f"intent examples mention{NOT_READ}")
@@ -92,7 +100,7 @@ class Answerer:
                 return combined(questions, answers)
         return self._answer(whole if asked == message else self.service.speller.correct(asked), cid)
 
-    def _answer(self, message: str, cid: str) -> Answer:
+    def _answer(self, message: str, cid: str, vouched: bool = False) -> Answer:
         """Judge the message on its own; a likely follow-up is searched with the earlier turns
         it leans on (the intent model still reads the message alone: the joined question, led by
         the earlier turn, made it sure of the earlier intent again), and so is a message that
@@ -110,6 +118,7 @@ class Answerer:
         question be answered with the returns template.
         """
         asked, decision = self._judged(message, cid)
+        asked.vouched = vouched
         if (unsearched := self._unsearched(asked, decision)) is not None:
             return unsearched
         self._search(asked, decision, cid)
@@ -146,7 +155,7 @@ class Answerer:
             return None
         if decision.surely_out_of_scope and not (asked.earlier and leans_wholly(asked.message)):
             return handoff(decision, searched=False)
-        if decision.status is Status.OOS and not asked.earlier \
+        if decision.status is Status.OOS and not asked.earlier and not asked.vouched \
                 and (unused := self.service.shop.unused_words(asked.message)):
             return handoff(decision, searched=False, reason=f"out of scope: about {listed(unused)}, which the "
                                                             "knowledge base never mentions")
@@ -205,7 +214,8 @@ class Answerer:
                                                 "on it beyond the earlier answer", found=[])
             answer = naming or answer
         answer = without_repeats(answer, [t.answer for t in earlier])
-        if unaddressed := self.service.shop.unaddressed(message, answer, self.service.retriever.encode):
+        if not asked.vouched and (unaddressed := self.service.shop.unaddressed(message, answer,
+                                                                               self.service.retriever.encode)):
             return handoff(decision, reason=f"asks about {listed(unaddressed)}, which the knowledge base never "
                                             "mentions and the passages found do not address", found=asked.found)
         return self.service.generator.rephrase(message, answer) if self.service.generator else answer

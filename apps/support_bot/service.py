@@ -28,7 +28,7 @@ from .answer import (
 from .answering import Answerer
 from .escalation import COMPLAINT_REASON, PERSON_REASON, UNJUDGED, asks_for_person, complaint
 from .handoff import NOT_READ, handoff
-from .intents import INTENTS, IntentModel
+from .intents import INTENTS, KB_LABEL, IntentModel
 from .knowledge import keep_ids, load_kb, skipped_files
 from .masking import contacts
 from .names import towns
@@ -320,7 +320,8 @@ class SupportService:
         if self.intents is not None and intent == self.intents.thresholds.oos_label:
             return handoff(None, reason=f"taught as {intent}{NOT_READ}")
         chunks = self.retriever.document_chunks(self.bot.templates.get(intent, ""))
-        return template_answer(chunks, 1.0, intent) if chunks else self.answerer.answer(message, cid)
+        return template_answer(chunks, 1.0, intent) if chunks else \
+            self.answerer.answer(message, cid, vouched=intent == KB_LABEL)
 
     def _in_their_language(self, texts: dict[str, str], message: str, cid: str | None = None,
                            **fields) -> str | None:

@@ -98,6 +98,13 @@ def test_a_question_on_something_the_kb_never_mentions_is_handed_off_not_answere
     assert answer.kind is AnswerKind.HANDOFF and answer.ticket_id is not None
     [ticket] = [t for t in bot.agents.handoffs() if t.id == answer.ticket_id]
     assert "hi" not in ticket.reason.split(" ")  # a greeting is no subject the answer misses
+    # an admin who teaches it to the knowledge base says the KB answers it: searched, not handed
+    # off again for the same word (an audit's "what happens when I merge a pull request?")
+    asked = bot.ask("Do you do gift wrapping for orders?")
+    assert asked.kind is AnswerKind.HANDOFF and "wrapping" in asked.reason
+    bot.agents.teach(asked.turn_id, "knowledge_base")
+    again = bot.ask("Do you do gift wrapping for orders?")
+    assert again.kind is AnswerKind.GROUNDED and again.citations, again.reason
 
 
 def test_a_message_in_another_language_is_handed_off_saying_so(bot: SupportService) -> None:
