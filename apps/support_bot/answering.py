@@ -88,17 +88,15 @@ class Answerer:
         subtle: a question handed off "asks about happens, which the knowledge base never
         mentions", then taught knowledge_base, was handed off again for the same reason."""
         whole = self.service.speller.correct(message)
-        if vouched:
-            return self._answer(whole, cid, vouched)
-        if names := self.service.shop.unknown_names(whole):
+        if not vouched and (names := self.service.shop.unknown_names(whole)):
             return handoff(None, reason=f"names {listed(names)}, which neither the knowledge base nor the "
                                         f"intent examples mention{NOT_READ}")
         asked = focus(message)
         if questions := separate_questions(asked):  # "Where is my order? Also, can I change the address?"
-            answers = [self._answer(self.service.speller.correct(q), cid) for q in questions]
+            answers = [self._answer(self.service.speller.correct(q), cid, vouched) for q in questions]
             if not all(a.kind is AnswerKind.HANDOFF for a in answers):
                 return combined(questions, answers)
-        return self._answer(whole if asked == message else self.service.speller.correct(asked), cid)
+        return self._answer(whole if asked == message else self.service.speller.correct(asked), cid, vouched)
 
     def _answer(self, message: str, cid: str, vouched: bool = False) -> Answer:
         """Judge the message on its own; a likely follow-up is searched with the earlier turns
