@@ -53,8 +53,10 @@ def test_agent_reply_reaches_an_open_chat_by_itself(bot_home: Path, streamlit_se
     assert wait_for_text(browser, "3 years", 120), "the cited answer did not appear"
     icons: list[str] = []
     for _ in range(60):  # subtle: the answer's text can paint before its feedback widget
-        icons = [e.get_attribute("textContent")  # ligature names: hidden text, drawn as icons
-                 for e in browser.find_elements(By.CSS_SELECTOR, "[data-testid='stIconMaterial']")]
+        # ligature names: hidden text, drawn as icons; read in one script call (subtle: read
+        # element by element, one went stale when Streamlit redrew the chat in between)
+        icons = browser.execute_script("return Array.from(document.querySelectorAll("
+                                       "\"[data-testid='stIconMaterial']\")).map(e => e.textContent)")
         if {"thumb_up", "thumb_down"} <= set(icons):
             break
         time.sleep(0.5)
