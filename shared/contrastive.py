@@ -103,6 +103,9 @@ def retrieval_metrics(
     return {"recall_at_1": recall_at_k(ranked, relevant, 1), "mrr": mrr(ranked, relevant, 10)}
 
 
+MIN_PAIRS = 4  # the fewest (query, positive) pairs a bi-encoder is tuned on
+
+
 def _check_pairs(pairs: Sequence[tuple[str, str]], source: str | Path = "pairs") -> list[tuple[str, str]]:
     clean = []
     for row, pair in enumerate(pairs, start=1):
@@ -110,8 +113,8 @@ def _check_pairs(pairs: Sequence[tuple[str, str]], source: str | Path = "pairs")
             raise DataError(source, row, "needs a non-empty query and positive passage",
                             "fill both cells or drop the row")
         clean.append((str(pair[0]), str(pair[1])))
-    if len(clean) < 4:
-        raise DataError(source, None, f"has {len(clean)} pairs, need at least 4",
+    if len(clean) < MIN_PAIRS:
+        raise DataError(source, None, f"has {len(clean)} pairs, need at least {MIN_PAIRS}",
                         "add (query, positive) rows")
     return clean
 

@@ -15,7 +15,7 @@ and alerts read it.
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from shared.embed import Embedder
@@ -77,13 +77,13 @@ class RewordingFinder:
         the same id), and keep those of the newest ``CACHED`` ids."""
         fresh = {i: title for i, title in self._fresh.items() if i in self._vectors}
         self._fresh.clear()
-        if fresh:  # two statements, not a query per row inside the classify transaction
-            session.execute(delete(HeadlineVector).where(HeadlineVector.article_id.in_(list(fresh))))
-            session.add_all(HeadlineVector(article_id=i, title=title, vector=self._vectors[i].astype(np.float32)
-                                           .tobytes()) for i, title in fresh.items())
-        newest = session.scalar(select(func.max(HeadlineVector.article_id)))
-        if newest is not None:
-            session.execute(delete(HeadlineVector).where(HeadlineVector.article_id <= newest - CACHED))
+        if not fresh:
+            return
+        # a few statements, not a query per row, inside the classify transaction
+        session.execute(delete(HeadlineVector).where(HeadlineVector.article_id.in_(list(fresh))))
+        session.add_all(HeadlineVector(article_id=i, title=title, vector=self._vectors[i].astype(np.float32).tobytes())
+                        for i, title in fresh.items())
+        session.execute(delete(HeadlineVector).where(HeadlineVector.article_id <= max(fresh) - CACHED))
 
     def _candidates(self, session: Session, article: Article) -> list[tuple[int, str]]:
         """(id, title) of the stored classified stories :func:`_alike` it (the newest

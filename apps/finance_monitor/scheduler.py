@@ -34,16 +34,16 @@ _services: dict[str, FinanceService] = {}
 _lock = threading.Lock()
 
 
-_stopping = threading.Event()  # the poller is stopping: a service made now stops at once too
+_stopping = threading.Event()  # the poller is stopping: every service of service_for stops with it
 
 
 def service_for(config_path: str) -> FinanceService:
-    """One service per config file per process (models and clients load once)."""
+    """One service per config file per process (models and clients load once), each stopping
+    with the poller (subtle: one made by a job just started had classified a whole backlog)."""
     with _lock:
         if config_path not in _services:
             _services[config_path] = FinanceService(load_config(config_path))
-            if _stopping.is_set():  # subtle: a job just started would have classified a whole backlog
-                _services[config_path].stopping.set()
+            _services[config_path].stopping = _stopping
         return _services[config_path]
 
 
@@ -170,18 +170,11 @@ def run_forever(config_path: str | Path, stop: threading.Event | None = None) ->
     except KeyboardInterrupt:
         pass
     finally:
-        with _lock:
-            _stopping.set()
-            services = list(_services.values())
-        for service in services:  # a poll under way ends after its batch: seconds, not minutes
-            service.stopping.set()
+        _stopping.set()  # a poll under way ends after its batch: seconds, not minutes
         log.info("stopping: a poll under way, if any, ends after its current batch (stored articles it leaves "
                  "unlabelled are classified at the next poll); a nightly retrain under way runs to its end")
         scheduler.shutdown(wait=True)
-        with _lock:  # stopped: a later poll in this process classifies again
-            _stopping.clear()
-            for service in _services.values():
-                service.stopping.clear()
+        _stopping.clear()  # stopped: a later poll in this process classifies again
 
 
 def sync_jobs(scheduler: BaseScheduler, config_path: str | Path,

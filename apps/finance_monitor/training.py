@@ -99,13 +99,15 @@ def _table_rows(path: Path, column: str, fallback: bool) -> list[LabelledText]:
     if path.is_file() and path.stat().st_size == 0:  # read_table's hint would list both columns
         raise DataError(path, None, "is empty (0 bytes)", f"write the header text,{column} and rows below it")
     wanted = [column, "label"] if fallback else [column]
-    found = table_columns(path)
-    lower = {c.strip().casefold() for c in found}
-    if found and "text" not in lower and not lower & set(wanted):  # subtle: "headline,mood" named text alone,
-        either = " or ".join(dict.fromkeys(wanted))                  # and the label column came a run later
-        raise DataError(path, 1, f"missing columns text and {either} (found: {', '.join(found)})",
-                        "name them in the header")
-    frame = read_table(path, ["text"], optional=list(dict.fromkeys(wanted)))
+    try:
+        frame = read_table(path, ["text"], optional=list(dict.fromkeys(wanted)))
+    except DataError:  # subtle: "headline,mood" named text alone, and the label column came a run later
+        found = table_columns(path)
+        if found and not {c.strip().casefold() for c in found} & {"text", *wanted}:
+            either = " or ".join(dict.fromkeys(wanted))
+            raise DataError(path, 1, f"missing columns text and {either} (found: {', '.join(found)})",
+                            "name them in the header") from None
+        raise
     name = column if column in frame.columns else "label"
     if name not in frame.columns:
         if not fallback:

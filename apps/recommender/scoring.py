@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from shared import Embedder, VectorIndex, fingerprint, load_classifier, train_biencoder, train_cross_encoder
+from shared.contrastive import MIN_PAIRS
 from shared.errors import VerticalsError
 
 from .profiles import Example, ctr_profile
@@ -26,7 +27,6 @@ from .tallrec import CtrExample
 
 MAX_SEARCH_K = 2048  # the largest k GPU FAISS answers
 CATALOGUES_KEPT = 4  # item-vector files kept on disk (TextScorer.embed_catalogue)
-MIN_PAIRS = 4  # the fewest (profile, taken item) pairs the core tunes a bi-encoder on (train_biencoder)
 log = logging.getLogger(__name__)
 
 
