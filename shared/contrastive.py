@@ -203,6 +203,7 @@ def train_biencoder(
     registry: Registry | None = None,
     keep_better: bool = False,
     source: str | Path = "pairs",
+    promote: bool = True,
     **options: float,
 ) -> str:
     """Tune ``base`` on (query, positive) ``pairs`` with in-batch negatives; register kind
@@ -213,7 +214,8 @@ def train_biencoder(
 
     With ``keep_better``, a tuning that lowers the held-out MRR is not kept: the version holds
     the base's weights and scores, and its card says so (``kept``, ``warning``, and the tuning's
-    scores as ``*_tuned``).
+    scores as ``*_tuned``). With ``promote=False`` the version is saved but does not serve by name
+    until promoted (a caller that exports or pairs it with other models first).
 
     >>> train_biencoder([("lost card", "To report a lost card ..."), ...], "faq")  # doctest: +SKIP
     'v1'
@@ -248,7 +250,7 @@ def train_biencoder(
         frame = pd.DataFrame(held, columns=["query", "positive"])
         (out / KEPT_TEXTS["biencoder"][0]).write_text(frame.to_csv(index=False), encoding="utf-8")
 
-    return (registry or get_registry()).save(name, write, card)
+    return (registry or get_registry()).save(name, write, card, promote=promote)
 
 
 def _keep_base(card: dict, before: dict, after: dict) -> None:
@@ -291,11 +293,12 @@ def train_cross_encoder(
     base: str = "minilm",
     epochs: int = 1,
     test_fraction: float = 0.2,
+    promote: bool = True,
     **options: object,
 ) -> str:
     """Fine-tune a (query, passage) -> {0, 1} classifier with the core recipe and register it
     as kind ``cross_encoder``; metrics are on a held-out ``test_fraction`` of the pairs.
-    Extra ``options`` are :class:`TrainConfig` fields.
+    Extra ``options`` are :class:`TrainConfig` fields; ``promote`` as in :func:`train_biencoder`.
 
     >>> train_cross_encoder(["lost card"] * 2, ["yes", "no"], [1, 0], "c")  # doctest: +SKIP
     'v1'
@@ -315,6 +318,7 @@ def train_cross_encoder(
         [LabelledText(q, y) for q, _, y in test] or None,
         config, name, kind="cross_encoder",
         train_pairs=[p for _, p, _ in train], test_pairs=[p for _, p, _ in test] or None,
+        promote=promote,
     )
     return result.version
 

@@ -192,7 +192,9 @@ def train_text_models(examples: list[Example], negatives: list[Example],
                       config: TextConfig) -> tuple[str, str]:
     """Tune the bi-encoder (profile -> next taken item) and the cross-encoder (click labels).
 
-    Returns ``("name@version", "name@version")`` so a ranker can pin the exact models.
+    Returns ``("name@version", "name@version")`` so a ranker can pin the exact models. Neither
+    is promoted: the caller promotes them once the ranker that pins them is saved, so a run killed
+    in between leaves the models that served before serving.
     """
     from .profiles import sample_examples
 
@@ -207,7 +209,7 @@ def train_text_models(examples: list[Example], negatives: list[Example],
     # keep_better keeps the base's weights there, which the ranker weighs
     bi_version = train_biencoder(pairs, names[0], base=config.base, epochs=config.epochs,
                                  batch_size=config.batch_size, max_length=config.bi_max_length,
-                                 seed=config.seed, keep_better=True)
+                                 seed=config.seed, keep_better=True, promote=False)
     labelled = sample_examples(examples + negatives, config.max_cross, config.seed)
     # subtle: the [CLS] head never left "always 0" on click data (MovieLens and the demo: macro-F1
     # 0.40). Mean pooling with a warmed-up head is safe here: items come as positives for some
@@ -217,7 +219,7 @@ def train_text_models(examples: list[Example], negatives: list[Example],
         [e.label for e in labelled], names[1], base=config.base, epochs=config.epochs,
         max_length=config.cross_max_length, batch_size=config.batch_size, seed=config.seed,
         pooling="mean", head_warmup=True, layers=config.cross_layers,
-        pair_attention=config.cross_attention,
+        pair_attention=config.cross_attention, promote=False,
     )
     bi, cross = f"{names[0]}@{bi_version}", f"{names[1]}@{cross_version}"
     if config.export:

@@ -116,7 +116,12 @@ class RecommenderService:
         names = self.names()
         bi, cross = train_text_models(examples, negatives, text,
                                       (names["biencoder"], names["interest"]), config.text)
-        return self.fit_ranker(bi, cross, config)
+        result = self.fit_ranker(bi, cross, config)
+        # subtle: promoted last, with the ranker that pins them saved: a `train` killed during the
+        # cross-encoder's minutes had left a new bi-encoder current, with no ONNX form beside it
+        for ref in (bi, cross):
+            self.registry.promote(*ref.split("@"))
+        return result
 
     def fit_ranker(self, bi: str, cross: str, config: TrainConfig | None = None) -> dict:
         """Fit and register the ranker on the late period over pinned text models

@@ -71,6 +71,33 @@ def test_training_exports_both_text_models_checked_on_what_they_serve(
     assert config["num_hidden_layers"] == cross["params"]["layers"] == 2
 
 
+def test_a_train_killed_before_its_ranker_leaves_no_new_text_model_serving(
+        tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bi-encoder's new version is kept but not promoted until the ranker pinning it is
+    saved: a Ctrl-C during the cross-encoder's training leaves nothing new serving by name."""
+    from apps.recommender import scoring
+    from apps.recommender.scoring import TextConfig
+    from apps.recommender.training import TrainConfig
+    from shared.settings import get_settings
+
+    monkeypatch.setenv("VERTICALS_HOME", str(tmp_path))
+    get_settings.cache_clear()
+
+    def interrupted(*args: object, **kwargs: object) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scoring, "train_cross_encoder", interrupted)
+    service = RecommenderService(tiny["items"], tiny["interactions"])
+    config = TrainConfig(val_fraction=0.25, text=TextConfig(bi_max_length=32, max_pairs=64, batch_size=16))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            service.train(config)
+        assert service.registry.versions("rec-biencoder") == ["v1"]
+        assert service.registry.current("rec-biencoder") is None
+    finally:
+        get_settings.cache_clear()
+
+
 def test_too_many_cross_layers_is_refused_before_training(tiny: dict[str, Path]) -> None:
     from apps.recommender.scoring import TextConfig
     from apps.recommender.training import TrainConfig
