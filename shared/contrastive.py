@@ -33,6 +33,7 @@ from .evaluate import mrr, recall_at_k
 from .export import KEPT_TEXTS
 from .finetune import MIN_LENGTH, TrainConfig, check_layers, depth, finetune_classifier
 from .models import resolve_model
+from .progress import bars_shown
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
 
@@ -169,7 +170,7 @@ def _fit_biencoder(model, pairs: list[tuple[str, str]], cfg: BiencoderConfig, de
     total = n_batches * cfg.epochs
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total), total)
-    with tqdm(total=total, desc="bi-encoder tuning", unit="batch") as bar:
+    with tqdm(total=total, desc="bi-encoder tuning", unit="batch", disable=not bars_shown()) as bar:
         for _ in range(cfg.epochs):
             order = rng.sample(pairs, len(pairs))
             for start in range(0, len(order), cfg.batch_size):

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from .backends import BySize, OnnxBackend, TorchBackend, best_backend
 from .classifier import length_order
 from .models import load_sentence_model, resolve_model
+from .progress import bars_shown
 from .settings import get_settings
 
 PROGRESS_FROM = 500  # texts (50-word passages: ~4 s on 2 cores): a longer encode shows a progress bar
@@ -97,7 +98,7 @@ class Embedder:
         if self._model is not None:
             vectors = self._model.encode(
                 texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                show_progress_bar=len(texts) >= PROGRESS_FROM,
+                show_progress_bar=len(texts) >= PROGRESS_FROM and bars_shown(),
             )
             return vectors.astype(np.float32, copy=False)
         order = length_order(texts)
@@ -105,7 +106,7 @@ class Embedder:
         # subtle: no bar object at all for short lists (a disabled one costs 26 us, 0.5% of a
         # support answer)
         with (tqdm(total=len(texts), desc="embedding", unit="text", file=sys.stderr)
-              if len(texts) >= PROGRESS_FROM else nullcontext()) as bar:
+              if len(texts) >= PROGRESS_FROM and bars_shown() else nullcontext()) as bar:
             for start in range(0, len(texts), batch_size):
                 encoded = self._tokenizer(
                     [texts[i] for i in order[start : start + batch_size]], padding=True, truncation=True,

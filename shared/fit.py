@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from .evaluate import classification_metrics
 from .one_way import encode_one_way
+from .progress import bars_shown
 
 if TYPE_CHECKING:
     from .finetune import TrainConfig
@@ -86,7 +87,7 @@ def warm_head(model, encode, texts, pairs, y: torch.Tensor, config: TrainConfig,
     try:
         with torch.inference_mode():
             for idx in tqdm(index_batches(len(texts), config.batch_size * 2, None), desc="head warm-up",
-                            disable=not progress, file=sys.stderr):
+                            disable=not (progress and bars_shown()), file=sys.stderr):
                 model(**encode([texts[i] for i in idx], [pairs[i] for i in idx] if pairs else None))
     finally:
         hook.remove()
@@ -174,7 +175,7 @@ def fit(model, tokenizer, encode, config, label_names, train, val, progress) -> 
     for epoch in range(epochs):
         start = time.perf_counter()
         bar = tqdm(index_batches(len(train[0]), config.batch_size, rng), desc=f"epoch {epoch + 1}/{epochs}",
-                   disable=not progress, file=sys.stderr)
+                   disable=not (progress and bars_shown()), file=sys.stderr)
         record = {"epoch": epoch + 1, "loss": _epoch(model, encode, config, train, bar, optimizer, scheduler, fgm)}
         epoch_times.append(time.perf_counter() - start)
         if val[0]:

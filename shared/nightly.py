@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from .progress import logging_only
 from .settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ def run_in_foreground(scheduler: BlockingScheduler, what: str, table: str) -> No
         with file_lock(get_settings().home / "schedulers" / f"{table}.lock", wait=False):
             log.warning("%s", what)
             try:
-                scheduler.start()
+                with logging_only():  # stderr is the job's log: no progress bars in it
+                    scheduler.start()
             except (KeyboardInterrupt, SystemExit):
                 scheduler.shutdown(wait=False)
     except LockBusyError as busy:

@@ -31,6 +31,7 @@ from .errors import VerticalsError
 from .export import KEPT_TEXTS, write_kept_texts
 from .finetune import check_layers, depth
 from .models import resolve_model
+from .progress import bars_shown
 from .registry import Registry, check_name, get_registry
 from .settings import get_settings
 
@@ -180,7 +181,7 @@ def _train_head(model, tokenizer, batches: list[dict], cfg: PretrainConfig, devi
     optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.head_lr,
                               weight_decay=0.01)
     model.train()
-    for step in tqdm(range(cfg.head_steps), desc="masked-LM head alone", unit="batch"):
+    for step in tqdm(range(cfg.head_steps), desc="masked-LM head alone", unit="batch", disable=not bars_shown()):
         loss = model(**_masked(batches[step % len(batches)], tokenizer, cfg, gen, device)).loss
         loss.backward()
         optim.step()
@@ -196,7 +197,7 @@ def _train(model, tokenizer, batches: list[dict], cfg: PretrainConfig, device: s
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(optim, int(0.1 * total), total)
     order = random.Random(cfg.seed)
-    with tqdm(total=total, desc="masked-LM pretraining", unit="batch") as bar:
+    with tqdm(total=total, desc="masked-LM pretraining", unit="batch", disable=not bars_shown()) as bar:
         for _ in range(cfg.epochs):
             for batch in order.sample(batches, len(batches)):
                 model.train()

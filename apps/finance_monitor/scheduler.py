@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from shared import VerticalsError, cron_trigger, get_settings
 from shared.errors import LockBusyError
 from shared.nightly import job_store
+from shared.progress import logging_only
 from shared.storage import file_lock
 
 from .config import MonitorConfig, load_config
@@ -163,18 +164,19 @@ def run_forever(config_path: str | Path, stop: threading.Event | None = None) ->
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    scheduler = start(config_path)
-    try:
-        while not stop.wait(1.0):
+    with logging_only():  # stderr is the poller's log: no embedding or retraining bars in it
+        scheduler = start(config_path)
+        try:
+            while not stop.wait(1.0):
+                pass
+        except KeyboardInterrupt:
             pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        _stopping.set()  # a poll under way ends after its batch: seconds, not minutes
-        log.info("stopping: a poll under way, if any, ends after its current batch (stored articles it leaves "
-                 "unlabelled are classified at the next poll); a nightly retrain under way runs to its end")
-        scheduler.shutdown(wait=True)
-        _stopping.clear()  # stopped: a later poll in this process classifies again
+        finally:
+            _stopping.set()  # a poll under way ends after its batch: seconds, not minutes
+            log.info("stopping: a poll under way, if any, ends after its current batch (stored articles it "
+                     "leaves unlabelled are classified at the next poll); a nightly retrain under way runs to its end")
+            scheduler.shutdown(wait=True)
+            _stopping.clear()  # stopped: a later poll in this process classifies again
 
 
 def sync_jobs(scheduler: BaseScheduler, config_path: str | Path,
