@@ -148,11 +148,16 @@ class Answerer:
         passage for anything, and "when does Halfords open on sunday" got our opening hours. A
         message surely out of scope on its own goes; so does one the model puts out of scope less
         surely with a word the shop's texts never use: "can I cancel my gym membership" (P(oos)
-        0.76) got the account FAQ. Two signals that agree."""
+        0.76) got the account FAQ. Two signals that agree. And so does one with a word only the
+        out-of-scope examples use, which the encoder reads in pieces (:meth:`.Shop.foreign_words`):
+        the admin said what it belongs to, and the model, sure of the template, did not learn it."""
         if decision is None:
             return None
         if decision.surely_out_of_scope and not (asked.earlier and leans_wholly(asked.message)):
             return handoff(decision, searched=False)
+        if not asked.earlier and not asked.vouched and (foreign := self.service.shop.foreign_words(asked.message)):
+            return handoff(decision, searched=False, reason=f"out of scope: about {listed(foreign)}, which only the "
+                                                            "out-of-scope intent examples mention")
         if decision.status is Status.OOS and not asked.earlier and not asked.vouched \
                 and (unused := self.service.shop.unused_words(asked.message)):
             return handoff(decision, searched=False, reason=f"out of scope: about {listed(unused)}, which the "

@@ -15,7 +15,6 @@ import streamlit as st
 
 from apps.support_bot.answer import Answer, Citation
 from apps.support_bot.desk import KIND_WORDS
-from apps.support_bot.escalation import UNJUDGED
 from apps.support_bot.handoff import was_judged
 from apps.support_bot.other_languages import replied_label, written_in
 from apps.support_bot.service import BotSettings, SupportService, serving_stamp
@@ -148,6 +147,7 @@ def restored(service: SupportService, cid: str) -> list[dict]:
     lost the conversation, and with it the reply."""
     turns = [t for t in service.conversation(cid) if t.kind not in STAFF_KINDS]  # with_agent_replies adds them
     chunks = {c.chunk_id: c for c in service.chunks({i for t in turns for i in t.sources})}
+    tickets = service.store.tickets(status=None, conversation_id=cid)
     messages = []
     for t in turns:
         if t.question:
@@ -156,11 +156,11 @@ def restored(service: SupportService, cid: str) -> list[dict]:
         cited = [(n, chunks[i]) for n, i in enumerate(t.sources, 1) if i in chunks]
         if t.kind == "template" and cited and "[2]" not in t.answer:  # its one citation quotes it all: the answer
             cited = [(1, replace(cited[0][1], text=t.answer.removesuffix(" [1]")))]  # (older turns cited each chunk)
-        # a hand-off's reason is not stored with its turn, but the bot's words say whether it was its own
-        asked = next((reason for reason, text in UNJUDGED.items()
-                      if t.kind == "handoff" and text.split(" (")[0] in t.answer), None)
+        # a hand-off's reason is its ticket's (the ticket for that question opened at or before its turn)
+        reason = next((k.reason for k in reversed(tickets) if k.question == t.question and k.created <= t.created),
+                      None) if t.kind == "handoff" else None
         messages.append({"role": "assistant", "text": t.answer, "kind": t.kind, "confidence": t.confidence,
-                         "intent": t.intent, "turn_id": t.id, "reason": asked,
+                         "intent": t.intent, "turn_id": t.id, "reason": reason,
                          "citations": [
                              vars(Citation(n, c.chunk_id, c.doc_id, c.title, c.url, c.text)) for n, c in cited]})
     return messages

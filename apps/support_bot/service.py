@@ -175,11 +175,14 @@ class SupportService:
         return self.shop.speller
 
     def _examples(self) -> pd.DataFrame:
-        """The intent model's training examples (``text``, ``label``); none without a model."""
-        path = self.intents.classifier.path / "train.csv" if self.intents is not None else None
-        if path is None or not path.is_file():
-            return pd.DataFrame({"text": [], "label": []})
-        return read_table(path, ["text", "label"])
+        """The intent examples the model was trained and calibrated on (``text``, ``label``: the
+        version's ``train.csv`` and ``eval.csv``, both rows of the intents file); none without a
+        model. subtle: read without the calibration rows, "gmail" of an out-of-scope example in
+        them was a typo of "mail" ("reset my gmail password" got the password template)."""
+        folder = self.intents.classifier.path if self.intents is not None else None
+        frames = [read_table(folder / part, ["text", "label"]) for part in ("train.csv", "eval.csv")
+                  if folder is not None and (folder / part).is_file()]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"text": [], "label": []})
 
     @property
     def retriever(self) -> Retriever:
@@ -299,9 +302,10 @@ class SupportService:
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)
-        elif (taught := self.agents.taught_intent(message)) \
+        elif (taught := self.agents.taught_intent(message) or self.shop.example_label(message)) \
                 and not (is_follow_up(message) and self.answerer.earlier(cid)):
-            # a follow-up ("how much is it?") means what its conversation asked before: a lesson
+            # a lesson, else an intent example with the message's words, is answered as labelled.
+            # A follow-up ("how much is it?") means what its conversation asked before: a lesson
             # on one would answer every later one with the same template. subtle: only where
             # there is a before: "can one of your mechanics look at it", taught and asked again
             # in a new chat, read as a follow-up ("one", "it") and was handed off again
@@ -314,11 +318,13 @@ class SupportService:
         return self._record(cid, message, answer, notice)
 
     def _as_taught(self, intent: str, message: str, cid: str) -> Answer:
-        """The answer to a question an admin taught (:meth:`AgentDesk.taught_intent`): its
-        intent's template, a hand-off for out of scope; the knowledge base's label, or an intent
-        without a template, is searched as any question."""
+        """The answer to a question an admin taught (:meth:`AgentDesk.taught_intent`) or wrote
+        in the intents file: its intent's template, a hand-off for out of scope; the knowledge
+        base's label, or an intent without a template, is searched as any question."""
         if self.intents is not None and intent == self.intents.thresholds.oos_label:
-            return handoff(None, reason=f"taught as {intent}{NOT_READ}")
+            said = f"taught as {intent}" if self.agents.taught_intent(message) else \
+                f"out of scope (an intent example labelled {intent})"
+            return handoff(None, reason=said + NOT_READ)
         chunks = self.retriever.document_chunks(self.bot.templates.get(intent, ""))
         return template_answer(chunks, 1.0, intent) if chunks else \
             self.answerer.answer(message, cid, vouched=intent == KB_LABEL)

@@ -21,6 +21,7 @@ from .answer import COURTESY_WORDS, Answer
 from .knowledge import Chunk
 from .masking import PLACEHOLDER, mask_pii, shop_contacts
 from .names import names_mark_subjects, unknown_names, vocabulary
+from .questions import same_words, separate_questions
 from .ranking import singular, tokenize
 from .retrieval import Retriever
 from .spelling import Speller
@@ -44,12 +45,17 @@ def kb_language(chunks: Iterable[Chunk]) -> str | None:
 class Shop:
     """The ``words`` the shop's texts use (None where every noun is capitalised: see
     :func:`.names.names_mark_subjects`), their ``language``, the ``contacts`` they give (help desk
-    e-mail and phone: no personal data where the bot quotes them) and the ``speller`` over them."""
+    e-mail and phone: no personal data where the bot quotes them), the ``speller`` over them,
+    each intent example's label by its words (:func:`.questions.same_words`), and the ``foreign``
+    words: used only by out-of-scope examples, and no whole word of the encoder's list either
+    ("gmail", "bitcoin": names and jargon of other trades, which the intent model reads in pieces)."""
 
     words: set[str] | None
     language: str | None
     contacts: frozenset[str]
     speller: Speller
+    labels: dict[str, str]
+    foreign: frozenset[str]
 
     @classmethod
     def read(cls, retriever: Retriever, examples: pd.DataFrame, oos_label: str | None) -> Shop:
@@ -59,8 +65,18 @@ class Shop:
         in_scope = list(examples.loc[examples["label"] != oos_label, "text"])
         words = vocabulary(texts + in_scope) if names_mark_subjects(texts) else None
         chunks = [c.text for c in retriever.chunks.values()]
-        speller = _speller(retriever, chunks + list(examples["text"]) if chunks else [])
-        return cls(words, kb_language(retriever.chunks.values()), shop_contacts(texts), speller)
+        encoder_words = _word_list(retriever)
+        speller = Speller(chunks + list(examples["text"]) if chunks and encoder_words else [], encoder_words or ())
+        labels = {same_words(text): label for text, label in zip(examples["text"], examples["label"], strict=True)}
+        out_of_scope = vocabulary(examples.loc[examples["label"] == oos_label, "text"])
+        foreign = frozenset(out_of_scope - (words or set()) - (encoder_words or set()))
+        return cls(words, kb_language(retriever.chunks.values()), shop_contacts(texts), speller, labels, foreign)
+
+    def example_label(self, message: str) -> str | None:
+        """The label of the intent example with ``message``'s words (any case or punctuation),
+        else None. subtle: the model, trained on "how to cancel netflix" as out of scope, put it
+        under cancel_subscription (0.57), and search answered it with the cancel guide."""
+        return None if separate_questions(message) else self.labels.get(same_words(message))
 
     def unknown_names(self, message: str) -> list[str]:
         """The names in ``message`` the shop's texts never use (:mod:`.names`)."""
@@ -80,6 +96,12 @@ class Shop:
         return [w for w in dict.fromkeys(tokenize(PLACEHOLDER.sub(" ", mask_pii(message))))  # no piece of an address
                 if w.isalpha() and w not in COURTESY_WORDS and w not in named and singular(w) not in known]
 
+    def foreign_words(self, message: str) -> list[str]:
+        """The words of a short ``message`` (:meth:`unused_words`) that only out-of-scope examples
+        use, and no whole word of the encoder's (:attr:`foreign`). subtle: with "how do I reset
+        my gmail password" out of scope, "reset my gmail password" got the password template."""
+        return [w for w in self.unused_words(message) if singular(w) in self.foreign]
+
     def unaddressed(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
         """The words of ``message`` the shop's texts never use (:meth:`unused_words`) and no word of
         the answer's quotes or titles comes near (search cosine under ``ADDRESSED``, by ``encode``):
@@ -97,11 +119,11 @@ class Shop:
         return [word for word, cosine in zip(unknown, nearest, strict=True) if cosine < ADDRESSED]
 
 
-def _speller(retriever: Retriever, texts: list[str]) -> Speller:
-    """Typo correction over ``texts``' words; the search embedder's word list marks the other
-    real words. Without such a list (an encoder whose tokenizer is not WordPiece) nothing is
-    corrected: every real word outside the shop's vocabulary would be taken for a typo."""
+def _word_list(retriever: Retriever) -> set[str] | None:
+    """The search embedder's whole words (its WordPiece list): real words the speller leaves as
+    they are. None for another tokenizer: then nothing is corrected, since every real word outside
+    the shop's vocabulary would be taken for a typo."""
     vocab = retriever.embedder.path / "tokenizer.json"
     model = json.loads(vocab.read_text()).get("model", {}) if vocab.is_file() else {}
     words = model.get("vocab") if model.get("type") == "WordPiece" else None
-    return Speller(texts if isinstance(words, dict) else [], (w for w in words or () if w.isalpha()))
+    return {w for w in words if w.isalpha()} if isinstance(words, dict) else None

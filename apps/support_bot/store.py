@@ -242,10 +242,13 @@ class SupportStore:
             if row is not None and reason not in row.reason:
                 row.reason = f"{row.reason}; then {reason}" if row.reason else reason
 
-    def tickets(self, status: str | None = "open") -> list[Ticket]:
+    def tickets(self, status: str | None = "open", conversation_id: str | None = None) -> list[Ticket]:
+        """The tickets of a ``status`` (None: any), of one conversation or all, oldest first."""
         query = select(TicketRow).order_by(TicketRow.id)
         if status:
             query = query.where(TicketRow.status == status)
+        if conversation_id is not None:
+            query = query.where(TicketRow.conversation_id == conversation_id)
         with session_scope(self.engine) as s:
             rows = s.scalars(query).all()
             kept = dict(s.execute(select(ContactRow.ticket_id, ContactRow.contacts).where(

@@ -47,12 +47,12 @@ def test_kb_list_ask_and_remove(bot_home: Path) -> None:
 def test_an_agent_works_a_handoff_and_the_gaps_from_the_cli(bot_home: Path) -> None:
     """handoffs (with the bot's guess) -> conversation -> reply --release; gaps -> teach ->
     lessons -> unteach."""
-    handed = _json(runner.invoke(app, ["ask", "who won the football match yesterday?", "--json"]))
+    handed = _json(runner.invoke(app, ["ask", "who won the football game last night?", "--json"]))
     [ticket] = _json(runner.invoke(app, ["handoffs", "--json"]))["tickets"]
     assert ticket["id"] == handed["ticket_id"] and abs(ticket["confidence"] - handed["confidence"]) < 1e-3
     assert ticket["intent"] == handed["intent"]
     shown = runner.invoke(app, ["conversation", handed["conversation_id"]])
-    assert shown.exit_code == 0 and "customer: who won the football match yesterday?" in shown.stdout
+    assert shown.exit_code == 0 and "customer: who won the football game last night?" in shown.stdout
     assert "(handed off: the bot stays quiet until an agent releases it)" in shown.stderr
     waiting = runner.invoke(app, ["ask", "hello?", "--conversation", handed["conversation_id"]])
     assert "leave out --conversation to ask something else" in waiting.stderr

@@ -117,6 +117,19 @@ def test_the_customers_page_is_the_chat_alone(bot_home: Path, monkeypatch: pytes
     assert [e.label for e in at.expander if e.label.startswith("[1]")] and at.get("feedback")
 
 
+def test_a_restored_hand_off_reads_its_tickets_reason(bot_home: Path) -> None:
+    """A hand-off of a message no model read (an out-of-scope row of the intents file) shows no
+    confidence after a reload either: its reason is its ticket's. It had read "confidence 0.00"."""
+    from apps.support_bot.chat import restored
+    from apps.support_bot.service import SupportService
+
+    service = SupportService()
+    handed = service.ask("who won the football match yesterday?")
+    [message] = [m for m in restored(service, handed.conversation_id) if m["role"] == "assistant"]
+    assert message["reason"] == service.agents.handoffs()[0].reason == handed.reason
+    assert handed.reason.endswith(": not answered")
+
+
 def test_the_address_brings_a_conversation_back(bot_home: Path) -> None:
     """A reload (or a customer back later) finds the chat and the agent's reply since, by the
     ``?c=`` the page's address carries."""
@@ -124,7 +137,7 @@ def test_the_address_brings_a_conversation_back(bot_home: Path) -> None:
 
     at = _app()
     at.chat_input[0].set_value("How long are gift cards valid?").run()
-    at.chat_input[0].set_value("who won the football match yesterday?").run()
+    at.chat_input[0].set_value("who won the football game last night?").run()
     cid = at.session_state["support_conversation"]
     assert at.query_params["c"] == cid
     service = SupportService()
