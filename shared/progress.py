@@ -8,10 +8,12 @@ between log lines and each job logs what it did instead.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 _logging_only = 0  # schedulers running in this process, each inside logging_only()
+_counting = threading.Lock()
 
 
 def bars_shown() -> bool:
@@ -23,8 +25,10 @@ def bars_shown() -> bool:
 def logging_only() -> Iterator[None]:
     """No progress bars while inside: for the whole life of a scheduler's foreground loop."""
     global _logging_only
-    _logging_only += 1
+    with _counting:
+        _logging_only += 1
     try:
         yield
     finally:
-        _logging_only -= 1
+        with _counting:
+            _logging_only -= 1

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from shared import atomic_write_bytes, atomic_write_text
 from shared.errors import LockBusyError, VerticalsError
+from shared.progress import bars_shown
 from shared.storage import file_lock
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ def run_batch(plan: BatchPlan, score_chunk: ChunkFn, engine: str = "local",
 def _run_local(plan: BatchPlan, todo: list[int], score_chunk: ChunkFn,
                fail_after: int | None) -> None:
     for count, index in enumerate(tqdm(todo, desc="scoring chunks", file=sys.stderr,
-                                       disable=not todo), start=1):
+                                       disable=not todo or not bars_shown()), start=1):
         atomic_write_bytes(plan.part(index), score_part(plan.chunks[index], score_chunk))
         if fail_after is not None and count >= fail_after:
             raise InjectedFailure(f"injected failure after {count} chunk(s)")
@@ -231,7 +232,7 @@ def _run_ray(plan: BatchPlan, todo: list[int], score_chunk: ChunkFn) -> None:
     _quiet_ray_data()
     dataset = ray.data.from_items([{"chunk": i} for i in todo]).map(task)
     finished: set[int] = set()
-    rows = tqdm(dataset.iter_rows(), desc="scoring chunks", total=len(todo), file=sys.stderr)
+    rows = tqdm(dataset.iter_rows(), desc="scoring chunks", total=len(todo), file=sys.stderr, disable=not bars_shown())
     for row in rows:  # written as they arrive, so a crash keeps finished chunks
         atomic_write_bytes(plan.part(row["chunk"]), row["part"])
         finished.add(row["chunk"])

@@ -125,7 +125,8 @@ class RecommenderService:
 
     def fit_ranker(self, bi: str, cross: str, config: TrainConfig | None = None) -> dict:
         """Fit and register the ranker on the late period over pinned text models
-        (``"rec-biencoder@v1"``, ``"rec-interest@v1"``); ``train`` ends with this."""
+        (``"rec-biencoder@v1"``, ``"rec-interest@v1"``); ``train`` ends with this, then promotes
+        the text models it pins."""
         config = config or TrainConfig(prefix=self.prefix)
         early, late = time_split(self.interactions, config.val_fraction)
         # this service's registry, which need not be the settings' one (a Ray worker's is passed)

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from .knowledge import Chunk, split_sentences
-from .ranking import tokenize
+from .ranking import tokenize, word_set
 from .retrieval import Passage
 
 GROUNDED_LEAD = "Here is what I found:"
 CITATION_MARK = re.compile(r"\[(\d+)\]")  # "[2]" after a quoted fact
 _BARE_REPLY = re.compile(r"(?:yes|no)[.!]", re.I)
+# a table row as the markdown reader writes it ("Plan: Free; Max projects: 3; ..."): its first cell names it
+_ROW = re.compile(r"[^:;]{1,40}: ([^;]{1,60}); ")
 
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
                "colleague (ticket #{ticket}). They will reply in this conversation.")
@@ -120,10 +122,24 @@ class Answer:
         }
 
 
+def names_row(query: str, sentence: str) -> bool:
+    """Whether ``sentence`` is a table row whose first cell ``query`` names (each of its words):
+
+    >>> row = "Plan: Free; Max projects: 3."
+    >>> names_row("projects on the Free plan?", row), names_row("on the Team plan?", row)
+    (True, False)
+    """
+    row = _ROW.match(sentence)
+    key = word_set(row.group(1)) if row else set()
+    return bool(key) and key <= word_set(query)
+
+
 def best_quote(query: str, text: str, max_sentences: int = 2,
-               similarity: Callable[[list[str]], list[float]] | None = None) -> str:
+               similarity: Callable[[list[str]], list[float]] | None = None, rows_elsewhere: bool = False) -> str:
     """The window of consecutive sentences closest to ``query``: by ``similarity`` (the
-    service passes sentence-embedding cosines), else by the words they share.
+    service passes sentence-embedding cosines), else by the words they share. A table row the
+    query names by its first cell is quoted alone; with ``rows_elsewhere`` (another passage holds
+    it) the rows that open or close the passage are left out.
 
     The window is a substring of ``text`` (sentences are re-joined with single spaces, as
     chunks are), so a citation always points at words the chunk really contains.
@@ -137,12 +153,15 @@ def best_quote(query: str, text: str, max_sentences: int = 2,
     sentences = split_sentences(text)
     if len(sentences) > 1 and _BARE_REPLY.fullmatch(sentences[0]):
         sentences = sentences[1:]
+    if named := next((s for s in sentences if names_row(query, s)), None):
+        return named  # subtle: "storage on the Team plan?" quoted the Team and Business rows
+    while rows_elsewhere and len(sentences) > 1 and (_ROW.match(sentences[0]) or _ROW.match(sentences[-1])):
+        sentences = sentences[1:] if _ROW.match(sentences[0]) else sentences[:-1]  # rows that were not asked
     # subtle: a passage one sentence longer than the window is quoted whole; a 3-sentence FAQ
     # answer cut to its best-matching 2 lost "Standard delivery takes 3-5 working days"
     if len(sentences) <= max_sentences + 1:
         return " ".join(sentences)
-    windows = [" ".join(sentences[i : i + max_sentences])
-               for i in range(len(sentences) - max_sentences + 1)]
+    windows = [" ".join(sentences[i : i + max_sentences]) for i in range(len(sentences) - max_sentences + 1)]
     windows = [w for w in windows if not w.endswith("?")] or windows
     if similarity is not None:
         scores = similarity(windows)
@@ -231,11 +250,29 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
     """An extractive answer: the best sentences of each passage, each followed by ``[n]``
     (``similarity`` ranks candidate quotes, see :func:`best_quote`)."""
     citations = []
-    for n, passage in enumerate(passages, start=1):
+    rows = [_names_a_row(query, p.chunk) for p in passages]
+    for n, (passage, row) in enumerate(zip(passages, rows, strict=True), start=1):
         chunk = passage.chunk
-        quote = best_quote(query, chunk.text, similarity=similarity)
+        quote = best_quote(query, chunk.text, similarity=similarity, rows_elsewhere=any(rows) and not row)
         citations.append(Citation(n, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))
     return Answer(_quoted(citations), AnswerKind.GROUNDED, relevance(passages), intent, citations)
+
+
+def _names_a_row(query: str, chunk: Chunk) -> bool:
+    return any(names_row(query, s) for s in split_sentences(chunk.text))
+
+
+def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Passage]:
+    """``passages``, led by the chunk of their document that holds the table row ``query`` names
+    (:func:`names_row`) when none of them holds it. subtle: a table is chunked like prose, and
+    "how many projects on the Free plan?" found the chunk with the Team and Business rows: it
+    quoted "Max projects: Unlimited"."""
+    if not passages or any(_names_a_row(query, p.chunk) for p in passages):
+        return passages
+    for passage in passages:
+        if row := next((c for c in chunks_of(passage.chunk.doc_id) if _names_a_row(query, c)), None):
+            return [replace(passage, chunk=row), *passages]
+    return passages
 
 
 def _quoted(citations: list[Citation]) -> str:

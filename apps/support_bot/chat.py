@@ -147,7 +147,7 @@ def restored(service: SupportService, cid: str) -> list[dict]:
     lost the conversation, and with it the reply."""
     turns = [t for t in service.conversation(cid) if t.kind not in STAFF_KINDS]  # with_agent_replies adds them
     chunks = {c.chunk_id: c for c in service.chunks({i for t in turns for i in t.sources})}
-    tickets = service.store.tickets(status=None, conversation_id=cid)
+    tickets = service.tickets(cid)
     messages = []
     for t in turns:
         if t.question:

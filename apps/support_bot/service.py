@@ -163,7 +163,7 @@ class SupportService:
     @property
     def shop(self) -> Shop:
         """What the shop's KB and intent examples say of it (:class:`.shop.Shop`: its words,
-        language, contacts and speller), read once per KB."""
+        language, contacts and speller, and what it is not), read once per KB."""
         if self._shop is None:
             oos = self.intents.thresholds.oos_label if self.intents is not None else None
             self._shop = Shop.read(self.retriever, self._examples(), oos)
@@ -176,9 +176,9 @@ class SupportService:
 
     def _examples(self) -> pd.DataFrame:
         """The intent examples the model was trained and calibrated on (``text``, ``label``: the
-        version's ``train.csv`` and ``eval.csv``, both rows of the intents file); none without a
-        model. subtle: read without the calibration rows, "gmail" of an out-of-scope example in
-        them was a typo of "mail" ("reset my gmail password" got the password template)."""
+        version's ``train.csv`` and ``eval.csv``: the intents file's rows, the lessons and the
+        knowledge base's questions); none without a model. subtle: read without the calibration
+        rows, "gmail" of an out-of-scope example in them was a typo of "mail"."""
         folder = self.intents.classifier.path if self.intents is not None else None
         frames = [read_table(folder / part, ["text", "label"]) for part in ("train.csv", "eval.csv")
                   if folder is not None and (folder / part).is_file()]
@@ -302,14 +302,15 @@ class SupportService:
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)
-        elif (taught := self.agents.taught_intent(message) or self.shop.example_label(message)) \
+        elif (taught := self.agents.taught_intent(message)) \
                 and not (is_follow_up(message) and self.answerer.earlier(cid)):
-            # a lesson, else an intent example with the message's words, is answered as labelled.
-            # A follow-up ("how much is it?") means what its conversation asked before: a lesson
+            # a follow-up ("how much is it?") means what its conversation asked before: a lesson
             # on one would answer every later one with the same template. subtle: only where
             # there is a before: "can one of your mechanics look at it", taught and asked again
             # in a new chat, read as a follow-up ("one", "it") and was handed off again
             answer = self._as_taught(taught, message, cid)
+        elif self.shop.out_of_scope_example(message) and not (is_follow_up(message) and self.answerer.earlier(cid)):
+            answer = handoff(None, reason=f"out of scope (an out-of-scope intent example){NOT_READ}")
         elif (written := language(message)) not in (None, self.shop.language) and self.shop.language:
             # before the speller, which reads another language's words as typos of the shop's
             answer = handoff(None, reason=f"written in {written}; the bot reads {self.shop.language} only{NOT_READ}")
@@ -318,13 +319,11 @@ class SupportService:
         return self._record(cid, message, answer, notice)
 
     def _as_taught(self, intent: str, message: str, cid: str) -> Answer:
-        """The answer to a question an admin taught (:meth:`AgentDesk.taught_intent`) or wrote
-        in the intents file: its intent's template, a hand-off for out of scope; the knowledge
-        base's label, or an intent without a template, is searched as any question."""
+        """The answer to a question an admin taught (:meth:`AgentDesk.taught_intent`): its
+        intent's template, a hand-off for out of scope; the knowledge base's label, or an intent
+        without a template, is searched as any question."""
         if self.intents is not None and intent == self.intents.thresholds.oos_label:
-            said = f"taught as {intent}" if self.agents.taught_intent(message) else \
-                f"out of scope (an intent example labelled {intent})"
-            return handoff(None, reason=said + NOT_READ)
+            return handoff(None, reason=f"taught as {intent}{NOT_READ}")
         chunks = self.retriever.document_chunks(self.bot.templates.get(intent, ""))
         return template_answer(chunks, 1.0, intent) if chunks else \
             self.answerer.answer(message, cid, vouched=intent == KB_LABEL)
@@ -372,6 +371,10 @@ class SupportService:
     def chunks(self, ids: set[int]) -> list:
         """The knowledge base's chunks of these ids (a chat's citations rebuilt from its record)."""
         return self.store.chunks(ids)
+
+    def tickets(self, conversation_id: str) -> list:
+        """The hand-off tickets of one conversation, open or released, oldest first."""
+        return self.store.tickets(status=None, conversation_id=conversation_id)
 
     def has_conversation(self, conversation_id: str) -> bool:
         return self.store.has_conversation(conversation_id)

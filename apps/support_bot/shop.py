@@ -1,6 +1,7 @@
 """What the shop's own texts (its knowledge base and in-scope intent examples) say of it, and
 the checks a question faces against them: the words they use (a name outside them is not the
-shop's subject), their language, the contacts they give, and the speller built on them.
+shop's subject), their language, the contacts they give, and the speller built on them; and what
+the out-of-scope examples say it is not (their questions, and the words only they use).
 
 Built once per knowledge base by :meth:`Shop.read`; a KB change makes a new one.
 """
@@ -46,15 +47,16 @@ class Shop:
     """The ``words`` the shop's texts use (None where every noun is capitalised: see
     :func:`.names.names_mark_subjects`), their ``language``, the ``contacts`` they give (help desk
     e-mail and phone: no personal data where the bot quotes them), the ``speller`` over them,
-    each intent example's label by its words (:func:`.questions.same_words`), and the ``foreign``
-    words: used only by out-of-scope examples, and no whole word of the encoder's list either
-    ("gmail", "bitcoin": names and jargon of other trades, which the intent model reads in pieces)."""
+    the ``out_of_scope`` examples (by their words, :func:`.questions.same_words`; none that any
+    example also labels otherwise), and the ``foreign`` words: used only by out-of-scope examples,
+    and no whole word of the encoder's list either ("gmail", "bitcoin": names and jargon of other
+    trades, which the intent model reads in pieces; none without such a list)."""
 
     words: set[str] | None
     language: str | None
     contacts: frozenset[str]
     speller: Speller
-    labels: dict[str, str]
+    out_of_scope: frozenset[str]
     foreign: frozenset[str]
 
     @classmethod
@@ -67,16 +69,20 @@ class Shop:
         chunks = [c.text for c in retriever.chunks.values()]
         encoder_words = _word_list(retriever)
         speller = Speller(chunks + list(examples["text"]) if chunks and encoder_words else [], encoder_words or ())
-        labels = {same_words(text): label for text, label in zip(examples["text"], examples["label"], strict=True)}
-        out_of_scope = vocabulary(examples.loc[examples["label"] == oos_label, "text"])
-        foreign = frozenset(out_of_scope - (words or set()) - (encoder_words or set()))
-        return cls(words, kb_language(retriever.chunks.values()), shop_contacts(texts), speller, labels, foreign)
+        outside = examples["label"] == oos_label
+        out_of_scope = {same_words(t) for t in examples.loc[outside, "text"]} - \
+            {same_words(t) for t in examples.loc[~outside, "text"]}
+        # subtle: the encoder's list is read before plurals are folded: folded, "paris" was "pari"
+        foreign = {singular(w) for text in examples.loc[outside, "text"] for w in re.findall(r"[a-z]+", text.lower())
+                   if encoder_words is not None and w not in encoder_words} - (words or set())
+        return cls(words, kb_language(retriever.chunks.values()), shop_contacts(texts), speller,
+                   frozenset(out_of_scope), frozenset(foreign))
 
-    def example_label(self, message: str) -> str | None:
-        """The label of the intent example with ``message``'s words (any case or punctuation),
-        else None. subtle: the model, trained on "how to cancel netflix" as out of scope, put it
-        under cancel_subscription (0.57), and search answered it with the cancel guide."""
-        return None if separate_questions(message) else self.labels.get(same_words(message))
+    def out_of_scope_example(self, message: str) -> bool:
+        """Whether ``message`` is an out-of-scope example's words (any case or punctuation).
+        subtle: the model, trained on "how to cancel netflix" as out of scope, put it under
+        cancel_subscription (0.57), and search answered it with the cancel guide."""
+        return not separate_questions(message) and same_words(message) in self.out_of_scope
 
     def unknown_names(self, message: str) -> list[str]:
         """The names in ``message`` the shop's texts never use (:mod:`.names`)."""

@@ -18,8 +18,10 @@ from apps.support_bot.answer import (
     answer_words,
     best_quote,
     combined,
+    grounded_answer,
     pleasantry_reply,
     template_answer,
+    with_named_row,
     without_repeats,
 )
 from apps.support_bot.escalation import asks_for_person, complaint
@@ -503,6 +505,32 @@ def test_best_quote_is_a_substring() -> None:
             "Refunds take 5 days.")
     quote = best_quote("how much is express", text)
     assert quote in text and "Express costs" in quote
+
+
+def test_a_table_row_the_question_names_is_quoted_though_search_found_the_next_chunk(tmp_path: Path) -> None:
+    """A three-row table chunked like prose: the Free row sits in the chunk before the one
+    search found; that chunk leads, quoting the Free row alone, and the found one quotes no row."""
+    page = tmp_path / "plans.md"
+    page.write_text("# Plans\n\nWe offer three plans. Prices are per user per month, billed monthly or yearly.\n\n"
+                    "| Plan | Monthly price | Yearly price | Max projects | Storage |\n"
+                    "| --- | --- | --- | --- | --- |\n"
+                    "| Free | $0 | $0 | 3 | 1 GB |\n| Team | $8 | $80 | Unlimited | 100 GB |\n"
+                    "| Business | $15 | $150 | Unlimited | 1 TB |\n\n"
+                    "The Free plan is limited to 5 members per workspace. Yearly billing saves two months.\n")
+    chunks = chunk_document(load_markdown(page))
+    found = next(c for c in chunks if "Plan: Business" in c.text and "Plan: Free" not in c.text)
+    question = "How many projects can I have on the Free plan?"
+    passages = with_named_row(question, [Passage(found, 0.6, 0.6)], lambda doc: chunks)
+    assert [p.chunk.chunk_id for p in passages][1:] == [found.chunk_id] and "Plan: Free" in passages[0].chunk.text
+    answer = grounded_answer(question, passages)
+    assert [c.quote for c in answer.citations] == [
+        "Plan: Free; Monthly price: $0; Yearly price: $0; Max projects: 3; Storage: 1 GB.",
+        "The Free plan is limited to 5 members per workspace. Yearly billing saves two months."]
+    team = grounded_answer("how much storage does the Team plan have?", [Passage(found, 0.6, 0.6)])
+    assert team.citations[0].quote == "Plan: Team; Monthly price: $8; Yearly price: $80; Max projects: Unlimited; " \
+                                      "Storage: 100 GB."
+    assert with_named_row("how much is storage?", [Passage(found, 0.6, 0.6)], lambda doc: chunks) == \
+        [Passage(found, 0.6, 0.6)], "no row named: as found"
 
 
 def test_rrf_by_hand() -> None:
