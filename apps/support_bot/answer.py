@@ -17,6 +17,7 @@ from .retrieval import Passage
 GROUNDED_LEAD = "Here is what I found:"
 CITATION_MARK = re.compile(r"\[(\d+)\]")  # "[2]" after a quoted fact
 _BARE_REPLY = re.compile(r"(?:yes|no)[.!]", re.I)
+REPEATED = 0.7  # the share of a quote's words an earlier quote of the answer says that leaves it out
 # a table row as the markdown reader writes it ("Plan: Free; Max projects: 3; ..."): its first cell names it
 _ROW = re.compile(r"[^:;]{1,40}: ([^;]{1,60}); ")
 
@@ -248,13 +249,17 @@ def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
 def grounded_answer(query: str, passages: list[Passage], intent: str | None = None,
                     similarity: Callable[[list[str]], list[float]] | None = None) -> Answer:
     """An extractive answer: the best sentences of each passage, each followed by ``[n]``
-    (``similarity`` ranks candidate quotes, see :func:`best_quote`)."""
+    (``similarity`` ranks candidate quotes, see :func:`best_quote`); a quote whose words an
+    earlier one already says (``REPEATED`` of them) is left out. subtle: the password FAQ and
+    the password guide were both quoted, saying the same thing twice."""
     citations = []
     rows = [_names_a_row(query, p.chunk) for p in passages]
-    for n, (passage, row) in enumerate(zip(passages, rows, strict=True), start=1):
+    for passage, row in zip(passages, rows, strict=True):
         chunk = passage.chunk
         quote = best_quote(query, chunk.text, similarity=similarity, rows_elsewhere=any(rows) and not row)
-        citations.append(Citation(n, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))
+        words = word_set(quote)
+        if not any(len(words & word_set(c.quote)) >= REPEATED * len(words) for c in citations):
+            citations.append(Citation(len(citations) + 1, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))
     return Answer(_quoted(citations), AnswerKind.GROUNDED, relevance(passages), intent, citations)
 
 

@@ -533,6 +533,17 @@ def test_a_table_row_the_question_names_is_quoted_though_search_found_the_next_c
         [Passage(found, 0.6, 0.6)], "no row named: as found"
 
 
+def test_a_quote_that_says_what_an_earlier_one_said_is_left_out() -> None:
+    guide = Chunk("integrations", 0, "To turn on an integration, open Settings > Integrations. Only admins can "
+                  "connect integrations.")
+    faq = Chunk("faq-slack", 0, "Only admins can connect integrations: open Settings > Integrations.")
+    other = Chunk("faq-billing", 0, "Admins manage billing under Settings > Billing.")
+    answer = grounded_answer("do I have to be an admin to connect an integration?",
+                             [Passage(guide, 0.6, 0.6), Passage(faq, 0.5, 0.5), Passage(other, 0.5, 0.5)])
+    assert [(c.n, c.doc_id) for c in answer.citations] == [(1, "integrations"), (2, "faq-billing")]
+    assert answer.text.endswith("Settings > Billing. [2]")
+
+
 def test_rrf_by_hand() -> None:
     from apps.support_bot.ranking import rrf
 
