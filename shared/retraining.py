@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -157,16 +157,15 @@ def _check_new(new: Sequence[LabelledText]) -> list[LabelledText]:
 
 def retrain(
     name: str, new: Sequence[LabelledText], registry: Registry | None = None, lossless: bool = False,
-    same: Callable[[str], str] = same_text, drop: Collection[str] = (),
+    same: Callable[[str], str] = same_text,
 ) -> RetrainReport:
     """Retrain ``name`` with its card's recipe on old + ``new`` rows, save the result with
     ``promote=False``, and promote it only if macro-F1 on the fixed ``eval.csv`` is not worse
     (both scored in the forms that serve them; ``lossless``: as for :func:`judge_against_serving`);
     otherwise discard it (the report still names it and says why).
     A new row whose text is already in the old rows replaces it (a correction wins), texts
-    compared by ``same`` (spacing and case aside; an app may pass its own); an old row whose
-    text is in ``drop`` is left out (a label taken back); card keys an app added (thresholds,
-    templates) are carried over unchanged.
+    compared by ``same`` (spacing and case aside; an app may pass its own); card keys an app
+    added (thresholds, templates) are carried over unchanged.
     """
     registry = registry or get_registry()
     old_version, old_dir, card = _old_data(registry, name)
@@ -182,8 +181,7 @@ def retrain(
         raise VerticalsError(f"every new row's text is in {name}'s fixed evaluation set ({old_dir / 'eval.csv'}): "
                              "training on them would judge the new version on what it learnt — add other rows")
     relabelled = {same(r.text) for r in new}  # a corrected label replaces the one trained on before
-    left = relabelled | {same(text) for text in drop}
-    rows = [r for r in read_labelled(old_dir / "train.csv") if same(r.text) not in left] + new
+    rows = [r for r in read_labelled(old_dir / "train.csv") if same(r.text) not in relabelled] + new
     config = TrainConfig.from_dict(card.get("params", {}))
     old_metrics = score_on(Classifier(old_dir, lossless=lossless), fixed_eval)
     carried = {k: v for k, v in card.items() if k not in _FRESH_KEYS}

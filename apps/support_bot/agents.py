@@ -174,14 +174,10 @@ class AgentDesk:
         return self.store.lessons()
 
     def unteach(self, turn_id: int) -> dict:
-        """Take back a lesson: the next retrain leaves that question out, though the rows it
-        carries over are the ones the serving model learnt (:meth:`SupportStore.unlearnt`). A
-        model already retrained on it keeps it until then.
-
-        subtle: a retrain starts from the serving version's training rows, the lesson among
-        them, so a lesson taken back was learnt again by every retrain."""
+        """Take back a lesson: its question is no longer answered as taught, and `support train`
+        leaves it out. A model already retrained on it keeps it, later retrains too: a retrain
+        starts from the serving model's training rows."""
         lesson = self.store.forget_lesson(turn_id)
-        self.service.reload()  # the shop's examples: an out-of-scope lesson is no longer one
         return {"turn_id": turn_id, "question": lesson.question, "was": lesson.intent,
                 "lessons": len(self.store.lessons())}
 
@@ -200,10 +196,8 @@ class AgentDesk:
             raise VerticalsError("no intent model yet: run `verticals support train` (or `support demo`) first")
         if nightly and already_tried(INTENTS, lessons, self.registry):
             return None
-        report = retrain(INTENTS, lessons, self.registry, same=same_words,  # as lessons are compared everywhere
-                         drop=self.store.unlearnt())
+        report = retrain(INTENTS, lessons, self.registry, same=same_words)  # as lessons are compared everywhere
         if report.promoted:
-            self.store.clear_unlearnt()
             self.service.reload()
         return report.to_dict()
 

@@ -124,15 +124,21 @@ class Answer:
 
 
 def names_row(query: str, sentence: str) -> bool:
-    """Whether ``sentence`` is a table row whose first cell ``query`` names (each of its words):
+    """Whether ``sentence`` is a table row that ``query`` names: each word of its first cell (one
+    of two letters or more, not a number alone), and a word of a column's name.
 
     >>> row = "Plan: Free; Max projects: 3."
     >>> names_row("projects on the Free plan?", row), names_row("on the Team plan?", row)
     (True, False)
+    >>> names_row("is there a free trial?", row)  # no column named: "free" is a word here
+    False
     """
-    row = _ROW.match(sentence)
-    key = word_set(row.group(1)) if row else set()
-    return bool(key) and key <= word_set(query)
+    if not _ROW.match(sentence):
+        return False
+    cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
+    key, asked = word_set(cells[0][2]), word_set(query)
+    columns = {w for header, colon, _ in cells if colon for w in word_set(header)}
+    return any(len(w) > 1 and not w.isdigit() for w in key) and key <= asked and bool(columns & asked)
 
 
 def best_quote(query: str, text: str, max_sentences: int = 2,
@@ -154,8 +160,10 @@ def best_quote(query: str, text: str, max_sentences: int = 2,
     sentences = split_sentences(text)
     if len(sentences) > 1 and _BARE_REPLY.fullmatch(sentences[0]):
         sentences = sentences[1:]
-    if named := next((s for s in sentences if names_row(query, s)), None):
-        return named  # subtle: "storage on the Team plan?" quoted the Team and Business rows
+    named = [i for i, s in enumerate(sentences) if names_row(query, s)]
+    if named:  # subtle: "storage on the Team plan?" quoted the Team and Business rows
+        run = [i for n, i in enumerate(named) if i == named[0] + n][: max_sentences + 1]  # rows side by side
+        return " ".join(sentences[run[0] : run[-1] + 1])
     while rows_elsewhere and len(sentences) > 1 and (_ROW.match(sentences[0]) or _ROW.match(sentences[-1])):
         sentences = sentences[1:] if _ROW.match(sentences[0]) else sentences[:-1]  # rows that were not asked
     # subtle: a passage one sentence longer than the window is quoted whole; a 3-sentence FAQ
@@ -247,16 +255,22 @@ def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
 
 
 def grounded_answer(query: str, passages: list[Passage], intent: str | None = None,
-                    similarity: Callable[[list[str]], list[float]] | None = None) -> Answer:
+                    similarity: Callable[[list[str]], list[float]] | None = None,
+                    named_by: str | None = None) -> Answer:
     """An extractive answer: the best sentences of each passage, each followed by ``[n]``
     (``similarity`` ranks candidate quotes, see :func:`best_quote`); a quote whose words an
-    earlier one already says (``REPEATED`` of them) is left out. subtle: the password FAQ and
-    the password guide were both quoted, saying the same thing twice."""
+    earlier one already says (``REPEATED`` of them) is left out. Table rows are named by
+    ``named_by`` (a follow-up's own words: its query leads with the earlier question's), else by
+    ``query``. subtle: the password FAQ and the password guide were both quoted, saying the same
+    thing twice."""
     citations = []
-    rows = [_names_a_row(query, p.chunk) for p in passages]
+    rows = [_names_a_row(named_by or query, p.chunk) for p in passages]
     for passage, row in zip(passages, rows, strict=True):
         chunk = passage.chunk
-        quote = best_quote(query, chunk.text, similarity=similarity, rows_elsewhere=any(rows) and not row)
+        if row:
+            quote = best_quote(named_by or query, chunk.text)
+        else:
+            quote = best_quote(query, chunk.text, similarity=similarity, rows_elsewhere=any(rows))
         words = word_set(quote)
         if not any(len(words & word_set(c.quote)) >= REPEATED * len(words) for c in citations):
             citations.append(Citation(len(citations) + 1, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))

@@ -92,11 +92,6 @@ class Answerer:
         if not vouched and (names := self.service.shop.unknown_names(whole)):
             return handoff(None, reason=f"names {listed(names)}, which neither the knowledge base nor the "
                                         f"intent examples mention{NOT_READ}")
-        # the admin said what such a word belongs to; the model, reading it in pieces, had not
-        # learnt it: "reset my gmail password" got the password template (:meth:`.Shop.foreign_words`)
-        if not vouched and (foreign := self.service.shop.foreign_words(whole)):
-            return handoff(None, reason=f"out of scope: about {listed(foreign)}, which only the out-of-scope "
-                                        f"intent examples mention{NOT_READ}")
         asked = focus(message)
         if questions := separate_questions(asked):  # "Where is my order? Also, can I change the address?"
             answers = [self._answer(self.service.speller.correct(q), cid, vouched) for q in questions]
@@ -110,9 +105,10 @@ class Answerer:
         the earlier turn, made it sure of the earlier intent again), and so is a message that
         finds nothing alone but takes up a word of an earlier answer (:meth:`_picked_up`).
 
-        A confident intent answers with its template unless another document is clearly closer
-        to the question (``template_margin``), or it was already given in the turns this one
-        follows up: it did not answer them either. Else the passages found answer it
+        A question with a word only the out-of-scope examples use is handed off unread
+        (:meth:`.Shop.foreign_words`). A confident intent answers with its template unless another
+        document is clearly closer to the question (``template_margin``), or it was already given
+        in the turns this one follows up: it did not answer them either. Else the passages found answer it
         (:meth:`_grounded`), else a person does.
 
         (A message naming something the shop's texts never mention is handed off before:
@@ -121,6 +117,11 @@ class Answerer:
         subtle: gluing context onto every short message let "Tell me a joke" after a returns
         question be answered with the returns template.
         """
+        # the admin said what such a word belongs to; the model, reading it in pieces, had not
+        # learnt it: "reset my gmail password" got the password template (:meth:`.Shop.foreign_words`)
+        if not vouched and (foreign := self.service.shop.foreign_words(message)):
+            return handoff(None, reason=f"out of scope: about {listed(foreign)}, which only the out-of-scope "
+                                        f"intent examples mention{NOT_READ}")
         asked, decision = self._judged(message, cid)
         asked.vouched = vouched
         if (unsearched := self._unsearched(asked, decision)) is not None:
@@ -207,7 +208,7 @@ class Answerer:
             [(self._own_vector(asked), 1.0), (asked.vector, 0.1)]
         similarity = self._similarity(ranked)
         passages = with_named_row(message, asked.passages, self.service.retriever.document_chunks)
-        answer = grounded_answer(asked.query, passages, named_intent(decision), similarity)
+        answer = grounded_answer(asked.query, passages, named_intent(decision), similarity, named_by=message)
         if says_nothing_new(answer, message, earlier):
             naming = self._naming_answer(asked.query, message, asked.found, earlier, named_intent(decision),
                                          similarity)

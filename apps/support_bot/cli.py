@@ -241,7 +241,7 @@ def lessons(as_json: JsonFlag = False) -> None:
 
 @app.command()
 def unteach(turn_id: int, as_json: JsonFlag = False) -> None:
-    """Take back a lesson (by turn id): the next `retrain` leaves that question out."""
+    """Take back a lesson (by turn id): no longer answered as taught; `support train` leaves it out."""
     emit(_service().agents.unteach(turn_id), as_json)
 
 

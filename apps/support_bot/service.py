@@ -42,13 +42,12 @@ from .other_languages import (
 from .questions import (
     clean,
     is_follow_up,
-    same_words,
 )
 from .retrieval import RetrievalConfig, Retriever, index_dir
 from .shop import Shop
 from .spelling import Speller
 from .store import SupportStore
-from .tables import KbChange
+from .tables import KbChange, Ticket
 
 RERANKER, RETRIEVER = "support-reranker", "support-retriever"
 KB_DRIFT = 0.2  # the share of the knowledge base changed since training that asks for a retrain
@@ -178,17 +177,12 @@ class SupportService:
     def _examples(self) -> pd.DataFrame:
         """The intent examples the model was trained and calibrated on (``text``, ``label``: the
         version's ``train.csv`` and ``eval.csv``: the intents file's rows, the lessons and the
-        knowledge base's questions), less the lessons taken back since; none without a model.
-        subtle: read without the calibration rows, "gmail" of an out-of-scope example in them was
-        a typo of "mail"."""
+        knowledge base's questions); none without a model. subtle: read without the calibration
+        rows, "gmail" of an out-of-scope example in them was a typo of "mail"."""
         folder = self.intents.classifier.path if self.intents is not None else None
         frames = [read_table(folder / part, ["text", "label"]) for part in ("train.csv", "eval.csv")
                   if folder is not None and (folder / part).is_file()]
-        if not frames:
-            return pd.DataFrame({"text": [], "label": []})
-        examples = pd.concat(frames, ignore_index=True)
-        unlearnt = {same_words(text) for text in self.store.unlearnt()}
-        return examples[[same_words(text) not in unlearnt for text in examples["text"]]]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"text": [], "label": []})
 
     @property
     def retriever(self) -> Retriever:
@@ -378,7 +372,7 @@ class SupportService:
         """The knowledge base's chunks of these ids (a chat's citations rebuilt from its record)."""
         return self.store.chunks(ids)
 
-    def tickets(self, conversation_id: str) -> list:
+    def tickets(self, conversation_id: str) -> list[Ticket]:
         """The hand-off tickets of one conversation, open or released, oldest first."""
         return self.store.tickets(status=None, conversation_id=conversation_id)
 

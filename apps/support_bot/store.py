@@ -34,7 +34,6 @@ from .tables import (
     TicketRow,
     Turn,
     TurnRow,
-    UnlearntRow,
     utc_now,
 )
 
@@ -333,7 +332,6 @@ class SupportStore:
             lesson = s.get(LessonRow, turn_id) or LessonRow(turn_id=turn_id, text=turn.question)
             was, lesson.intent, lesson.created = lesson.intent, intent, utc_now()
             s.add(lesson)
-            s.execute(delete(UnlearntRow).where(UnlearntRow.text == turn.question))  # taught again
             return turn.question, was
 
     def lessons(self) -> list[Lesson]:
@@ -349,19 +347,7 @@ class SupportStore:
             if row is None:
                 raise VerticalsError(f"no lesson for turn {turn_id}: `verticals support lessons` lists them")
             s.delete(row)
-            if not s.scalar(select(exists().where(LessonRow.text == row.text, LessonRow.turn_id != turn_id))):
-                s.merge(UnlearntRow(text=row.text))  # no other lesson teaches the same question
             return Lesson(row.turn_id, row.text, row.intent, row.created)
-
-    def unlearnt(self) -> list[str]:
-        """The questions of the lessons taken back since the serving model was trained."""
-        with session_scope(self.engine) as s:
-            return list(s.scalars(select(UnlearntRow.text).order_by(UnlearntRow.created)))
-
-    def clear_unlearnt(self) -> None:
-        """Forget the lessons taken back: a model trained without them serves now."""
-        with session_scope(self.engine) as s:
-            s.execute(delete(UnlearntRow))
 
     def gaps(self, limit: int = 50, except_reasons: tuple[str, ...] = ()) -> list[Turn]:
         """Questions the bot could not answer or users down-voted, newest first: what the KB is

@@ -107,15 +107,6 @@ class LessonRow(Base):
     created: Mapped[str] = mapped_column(String(32), default=utc_now)
 
 
-class UnlearntRow(Base):
-    """A lesson taken back (``support unteach``): the next retrain leaves its question out of the
-    rows the current model learnt from. Cleared once a model trained without it serves."""
-
-    __tablename__ = "support_unlearnt"
-    text: Mapped[str] = mapped_column(Text, primary_key=True)  # the lesson's stored (masked) question
-    created: Mapped[str] = mapped_column(String(32), default=utc_now)
-
-
 @dataclass
 class KbChange:
     """What an upsert did: the index applies ``new_chunks`` and ``removed_chunk_ids``."""

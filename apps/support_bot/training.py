@@ -167,7 +167,6 @@ class BotTrainer:
         result = self._train_intents(run, train, calib, kb_lessons)
         if opts.export:
             self._export(run.bot, result.path, [r.text for r in rows])
-        service.store.clear_unlearnt()  # trained from the file and today's lessons alone
         service.reload()
         return {"intents": f"{INTENTS}@{result.version}", "thresholds": asdict(result.thresholds),
                 "intent_calibration": result.calibration, "bot": asdict(run.bot), **self.report}

@@ -107,28 +107,6 @@ def test_better_model_is_promoted_and_the_same_data_is_not_reused(home, full_mod
         (registry.path("toy", "v1") / "eval.csv").read_text()
 
 
-def test_a_retrain_leaves_out_the_old_rows_whose_labels_were_taken_back(home, full_model, session_registry,
-                                                                         monkeypatch):
-    """``drop``: texts of old rows to leave out (a lesson taken back), compared as rows are."""
-    import shared.retraining
-
-    registry = Registry()
-    install(session_registry.path("toy-full"), registry, "toy")
-    old = read_labelled(registry.path("toy", "v1") / "train.csv")
-    given = {}
-
-    def fitted(rows, *args, **kwargs):  # what would be trained on; no minutes of training
-        given["rows"] = rows
-        raise InterruptedError
-
-    monkeypatch.setattr(shared.retraining, "finetune_classifier", fitted)
-    new = not_evaluated(toy_rows(10, 12), registry, "toy")
-    with pytest.raises(InterruptedError):
-        retrain("toy", new, drop=[old[0].text.upper()])
-    left = {old[0].text} | {n.text for n in new}
-    assert [r.text for r in given["rows"]] == [r.text for r in old if r.text not in left] + [r.text for r in new]
-
-
 def test_a_trained_version_replaces_the_serving_one_only_if_not_worse(home, full_model, session_registry):
     registry = Registry()
     install(session_registry.path("toy-full"), registry, "good")

@@ -11,7 +11,6 @@ import pytest
 
 from apps.support_bot.answer import WAITING_TEXT, Answer, AnswerKind, Citation, answer_words
 from apps.support_bot.knowledge import load_kb
-from apps.support_bot.questions import same_words
 from apps.support_bot.ranking import fuse
 from apps.support_bot.retrieval import Retriever
 from apps.support_bot.service import INTENTS, SupportService, serving_stamp
@@ -775,17 +774,9 @@ def test_questions_taught_from_the_gaps_retrain_the_intent_model(bot_home: Path,
         f"the same question is taught as oos at turn {asked.turn_id}: `support unteach {asked.turn_id}` or teach "
         "it return_item too")
     bot.agents.unteach(again.turn_id)
-    assert bot.store.unlearnt() == []  # the question is still taught, as oos, at its first turn
     report = bot.agents.retrain()
     assert report["old_version"] == before and report["version"] != before
     assert bot.registry.current(INTENTS) == (report["version"] if report["promoted"] else before)
-    # taken back, a lesson leaves the rows the next retrain carries over (the serving model's)
-    bot.agents.unteach(asked.turn_id)
-    assert bot.store.unlearnt() == ["how do I cancel my Netflix subscription?"]
-    assert "how do i cancel my netflix subscription" not in {same_words(text) for text in bot._examples()["text"]}
-    again = bot.ask("how do I cancel my Netflix subscription?")
-    bot.agents.teach(again.turn_id, "oos")  # taught again: no longer taken back
-    assert bot.store.unlearnt() == []
     assert nightly_retrain() == "these lessons were already tried: nothing to retrain"
     assert [job.id for job in build_scheduler(3, 0).get_jobs()] == [JOB_ID]
 
