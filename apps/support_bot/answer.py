@@ -144,9 +144,10 @@ def names_row(query: str, sentence: str) -> bool:
 def best_quote(query: str, text: str, max_sentences: int = 2,
                similarity: Callable[[list[str]], list[float]] | None = None, rows_elsewhere: bool = False) -> str:
     """The window of consecutive sentences closest to ``query``: by ``similarity`` (the
-    service passes sentence-embedding cosines), else by the words they share. A table row the
-    query names by its first cell is quoted alone; with ``rows_elsewhere`` (another passage holds
-    it) the rows that open or close the passage are left out.
+    service passes sentence-embedding cosines), else by the words they share. The table rows the
+    query names (:func:`names_row`) are quoted alone, the first of them with those beside it; with
+    ``rows_elsewhere`` (another passage holds them) the rows that open or close the passage are
+    left out.
 
     The window is a substring of ``text`` (sentences are re-joined with single spaces, as
     chunks are), so a citation always points at words the chunk really contains.
