@@ -116,7 +116,12 @@ class RecommenderService:
         names = self.names()
         bi, cross = train_text_models(examples, negatives, text,
                                       (names["biencoder"], names["interest"]), config.text)
-        result = self.fit_ranker(bi, cross, config)
+        try:
+            result = self.fit_ranker(bi, cross, config)
+        except BaseException:
+            for ref in (bi, cross):  # pinned by no ranker, never to serve: not left to fill the disk
+                self.registry.discard(*ref.split("@"))
+            raise
         # subtle: promoted last, with the ranker that pins them saved: a `train` killed during the
         # cross-encoder's minutes had left a new bi-encoder current, with no ONNX form beside it
         for ref in (bi, cross):

@@ -98,6 +98,34 @@ def test_a_train_killed_before_its_ranker_leaves_no_new_text_model_serving(
         get_settings.cache_clear()
 
 
+def test_text_models_whose_ranker_failed_are_discarded(service: RecommenderService,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trained but pinned by no ranker, they would never serve: a failed ranker fit takes them."""
+    from apps.recommender import service as module
+
+    names = service.names()
+    made = {}
+
+    def trained(examples, negatives, text, pair, config):  # no minutes of training: copies of v1
+        import shutil
+
+        for name in pair:
+            made[name] = service.registry.save(
+                name, lambda out, n=name: shutil.copytree(service.registry.path(n, "v1"), out, dirs_exist_ok=True),
+                service.registry.card(name, "v1"), promote=False)
+        return tuple(f"{n}@{made[n]}" for n in pair)
+
+    def failed(*args, **kwargs):
+        raise VerticalsError("too few positives")
+
+    before = {n: service.registry.versions(n) for n in (names["biencoder"], names["interest"])}
+    monkeypatch.setattr(module, "train_text_models", trained)
+    monkeypatch.setattr(RecommenderService, "fit_ranker", failed)
+    with pytest.raises(VerticalsError, match="too few positives"):
+        service.train()
+    assert made and {n: service.registry.versions(n) for n in before} == before
+
+
 def test_too_many_cross_layers_is_refused_before_training(tiny: dict[str, Path]) -> None:
     from apps.recommender.scoring import TextConfig
     from apps.recommender.training import TrainConfig
