@@ -279,7 +279,9 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
 
 
 def _names_a_row(query: str, chunk: Chunk) -> bool:
-    return any(names_row(query, s) for s in split_sentences(chunk.text))
+    # every grounded answer asks this of its passages' documents, nearly all without a table:
+    # a chunk with no row separator is not split into sentences
+    return "; " in chunk.text and any(names_row(query, s) for s in split_sentences(chunk.text))
 
 
 def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Passage]:
