@@ -302,14 +302,9 @@ class SupportService:
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)
-        elif (taught := self.agents.taught_intent(message)) \
-                and not (is_follow_up(message) and self.answerer.earlier(cid)):
-            # a follow-up ("how much is it?") means what its conversation asked before: a lesson
-            # on one would answer every later one with the same template. subtle: only where
-            # there is a before: "can one of your mechanics look at it", taught and asked again
-            # in a new chat, read as a follow-up ("one", "it") and was handed off again
+        elif (taught := self.agents.taught_intent(message)) and not self._follows_up(message, cid):
             answer = self._as_taught(taught, message, cid)
-        elif self.shop.out_of_scope_example(message) and not (is_follow_up(message) and self.answerer.earlier(cid)):
+        elif self.shop.out_of_scope_example(message) and not self._follows_up(message, cid):
             answer = handoff(None, reason=f"out of scope (an out-of-scope intent example){NOT_READ}")
         elif (written := language(message)) not in (None, self.shop.language) and self.shop.language:
             # before the speller, which reads another language's words as typos of the shop's
@@ -317,6 +312,15 @@ class SupportService:
         else:
             answer = self.answerer.answer(message, cid)
         return self._record(cid, message, answer, notice)
+
+    def _follows_up(self, message: str, cid: str) -> bool:
+        """Whether ``message`` reads as a follow-up and its conversation has earlier answers to
+        lean on: then it means what was asked before, and neither an admin's lesson nor an
+        out-of-scope example decides it alone (a lesson on "how much is it?" would answer every
+        later one with the same template). subtle: only where there is a before: "can one of your
+        mechanics look at it", taught and asked again in a new chat, read as a follow-up ("one",
+        "it") and was handed off again."""
+        return is_follow_up(message) and bool(self.answerer.earlier(cid))
 
     def _as_taught(self, intent: str, message: str, cid: str) -> Answer:
         """The answer to a question an admin taught (:meth:`AgentDesk.taught_intent`): its
