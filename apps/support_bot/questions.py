@@ -134,7 +134,11 @@ def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
     said = [t.answer for t in earlier]
     repeated = all(any(c.quote in text for text in said) for c in answer.citations)
     asked = set().union(*(word_set(t.question) for t in earlier))
-    return repeated and not (subject - asked or subject) & {singular(w) for w in answer_words(answer.text)}
+    said = {singular(w) for w in answer_words(answer.text)}
+    # subtle: "unridden" names "ridden": "what if it was ridden?" after "Bikes must be unridden"
+    # was answered from the passage naming it, "test-ridden by our mechanics before pickup"
+    said |= {w.removeprefix(negation) for w in said for negation in ("un", "non") if w.startswith(negation)}
+    return repeated and not (subject - asked or subject) & said
 
 
 def separate_questions(message: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -329,6 +330,11 @@ def test_an_elliptical_follow_up_that_only_repeats_the_last_answer_says_nothing_
     new = Answer(f"Here is what I found:\n\n{other} [1]", AnswerKind.GROUNDED, 0.7,
                  citations=[Citation(1, 8, "credit", "Credit", "", other)])
     assert not says_nothing_new(new, "what about vouchers?", earlier)  # a new quote is news
+    rule = "Bikes must be unridden and returned in the original bike box."
+    bikes = [_turn("can I return a bike?", f"Here is what I found:\n\n{rule} [1]")]
+    repeat = replace(again, text=f"Here is what I found:\n\n{rule} [1]", citations=[replace(again.citations[0],
+                                                                                        quote=rule)])
+    assert not says_nothing_new(repeat, "what if it was ridden?", bikes)  # "unridden" names "ridden"
 
 
 def test_a_follow_up_answer_leaves_out_what_the_conversation_already_gave() -> None:

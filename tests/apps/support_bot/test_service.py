@@ -321,6 +321,19 @@ def test_a_pronoun_follow_up_is_answered_from_the_passage_naming_what_it_asks(bo
     assert delivery.kind is AnswerKind.GROUNDED and "not included in the Starter plan" in delivery.text
 
 
+def test_a_pronoun_follow_up_gets_the_rest_of_the_document_when_it_is_nearer(bot: SupportService) -> None:
+    """"do they expire?" after a gift-card answer got the same passage again; the guide's
+    validity passage, found too, answers it. A follow-up the earlier quote answers keeps it:
+    "unridden" names "ridden"."""
+    cards = bot.ask("how do I use my gift card online?")
+    assert "16-digit" in cards.text
+    expire = bot.ask("do they expire?", cards.conversation_id)
+    assert expire.kind is AnswerKind.GROUNDED and "valid for 3 years" in expire.text
+    bike = bot.ask("can I return a bike?")
+    ridden = bot.ask("what if it was ridden?", bike.conversation_id)
+    assert "unridden" in bike.text and "unridden" in ridden.text and "test-ridden" not in ridden.text
+
+
 def test_a_follow_up_without_a_pronoun_leans_on_the_conversation(bot: SupportService) -> None:
     first = bot.ask("I forgot my password. How do I reset it?")
     link = bot.ask("how long is the link good for?", first.conversation_id)  # alone: nothing
