@@ -26,6 +26,16 @@ UNAPOSTROPHED = frozenset("cant dont wont doesnt isnt arent wasnt werent didnt h
                           "couldnt shouldnt wouldnt aint im ive id youre youve theyre thats whats "
                           "theres wheres hows lets".split())
 
+# chat shorthand, read as the words it stands for; subtle: "wat r ur opening hrs" was handed off
+# (store_hours at 0.37): "r" and "ur" are too short to correct, and "wat" and "hrs" are tokens
+# of the encoder's list, so real words
+SHORTHAND = {"u": "you", "ya": "you", "ur": "your", "r": "are", "wat": "what", "wot": "what", "whr": "where",
+             "wen": "when", "abt": "about", "pls": "please", "plz": "please", "thx": "thanks", "hr": "hour",
+             "hrs": "hours", "min": "minute", "mins": "minutes", "wk": "week", "wks": "weeks", "yr": "year",
+             "yrs": "years", "acct": "account", "addr": "address", "pwd": "password", "msg": "message",
+             "cuz": "because", "coz": "because", "tmrw": "tomorrow", "sth": "something", "smth": "something",
+             "ppl": "people", "rly": "really", "bday": "birthday"}
+
 
 def edit_distance(a: str, b: str, limit: int) -> int:
     """Insertions, deletions, substitutions and swaps of two neighbours (optimal string
@@ -118,6 +128,13 @@ class Speller:
         return self._done[word]
 
     def correct(self, message: str) -> str:
-        """``message`` with each unknown lower-case word corrected; capitals, digits and
-        punctuation kept ("Klarna" stays: a name the shop may not know is no typo)."""
-        return re.sub(r"(?<![\w'])[a-z]+(?![\w'])", lambda m: self.word(m.group()), message)
+        """``message`` with chat shorthand spelt out (``SHORTHAND``: "ur" -> "your"; not a piece of
+        a hyphenated word, "u-lock") and each unknown lower-case word corrected; capitals, digits
+        and punctuation kept ("Klarna" stays: a name the shop may not know is no typo)."""
+        return re.sub(r"(?<![\w'])[a-z]+(?![\w'])", self._read, message)
+
+    def _read(self, match: re.Match[str]) -> str:
+        """One word of :meth:`correct`: its shorthand's words, or its correction."""
+        word, text = match.group(), match.string
+        hyphenated = "-" in (text[match.start() - 1:match.start()], text[match.end():match.end() + 1])
+        return SHORTHAND[word] if word in SHORTHAND and not hyphenated else self.word(word)

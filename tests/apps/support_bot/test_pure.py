@@ -306,6 +306,10 @@ def test_the_speller_mends_typos_towards_the_bots_words_and_leaves_real_words() 
     hyphens = Speller(["Our e-bike batteries", "Send us an e-mail"], known={"bike", "email", "and", "covered"})
     assert hyphens.correct("is my ebike covered? my ebikes and email") == \
         "is my e-bike covered? my e-bikes and e-mail"  # the shop's own words typed as one, not "bike"
+    # chat shorthand is spelt out, though "r" is too short to correct and "hrs" is a real token;
+    # not inside a hyphenated word
+    assert hyphens.correct("wat r ur opening hrs? thx") == "what are your opening hours? thanks"
+    assert hyphens.correct("my u-lock, u know") == "my u-lock, you know"
 
 
 def _turn(question: str, answer: str) -> Turn:
