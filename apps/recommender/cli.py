@@ -117,7 +117,7 @@ def score(items: Items, interactions: Interactions,
           candidates: Annotated[Path | None, typer.Option(
               help="Table (.csv, .jsonl or .parquet) of user_id,item_id pairs to score.")] = None,
           top_k: Annotated[int | None, typer.Option(help="Rank the catalogue, keep K.")] = None,
-          engine: Annotated[Engine, typer.Option(help="local, or ray (Ray Data; `pip install 'verticals[ray]'`).")]
+          engine: Annotated[Engine, typer.Option(help="local, or ray (Ray Data; `pip install 'verticals\\[ray]'`).")]
           = Engine.LOCAL,
           chunk_size: Annotated[int, typer.Option(help="Users per chunk.")] = 200,
           pool: Annotated[int | None, typer.Option(

@@ -132,9 +132,11 @@ def unix_seconds(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
     bad = ~np.isfinite(values) | (values < 0) | (values >= MAX_TIMESTAMP)
     if bad.any():
         row = int(bad.to_numpy().argmax())
-        value = frame["timestamp"][row]
-        fix = ("it looks like milliseconds: divide by 1000" if np.isfinite(values[row])
-               and MAX_TIMESTAMP <= values[row] < MAX_TIMESTAMP * 1000 else
+        value = frame["timestamp"].iloc[row]
+        if pd.isna(value) or not str(value).strip():  # subtle: "drop the column" lost every row's time for one
+            raise DataError(path, file_row(path, row), "empty 'timestamp'", "fill the cell or delete the row")
+        fix = ("it looks like milliseconds: divide by 1000" if np.isfinite(values.iloc[row])
+               and MAX_TIMESTAMP <= values.iloc[row] < MAX_TIMESTAMP * 1000 else
                "write seconds since 1970 or drop the column")
         raise DataError(path, file_row(path, row), "timestamp must be a number of seconds since "
                         f"1970 (Unix time) or an ISO 8601 date, got {value!r}", fix)

@@ -677,6 +677,7 @@ def test_help_names_each_option_once_and_what_it_means() -> None:
     assert "--candidates " not in evaluate, "--candidates is score's CSV of pairs"
     assert "popularity, untuned MiniLM and co-taken baselines" in evaluate
     assert "Hour (UTC)" in help_of("schedule")
+    assert "pip install 'verticals[ray]'" in help_of("score")  # subtle: rich read "[ray]" as markup
 
 
 def test_nightly_job_is_scheduled_and_runs_once(rec_home: Path, tiny: dict[str, Path],
