@@ -33,13 +33,15 @@ COLD_REASON = "it is among the most popular items you have not seen"
 # a pick nothing lifted above an average candidate (the dashboard says so in a sentence of its own)
 NOTHING_STOOD_OUT = "no single feature lifted it above an average candidate"
 UNTAKEN = "no one has taken it yet"  # an item added after training, say: scored from its text
+TAKING_FEATURES = ("popularity", "recency", "co_taken")  # what others' takes say: nothing, for an item none took
 
 
 def because(pipe: Pipeline, user: str, item: str, values: dict[str, float], n: int = 2) -> str:
     """Why ``item`` ranks for ``user``, from its ranker feature ``values``: the feature that
     raised its logit most, as a clause: ``"you liked “A” and “B”"``, ``"it is often taken
     with “C”"``, ``"it is popular"``... (:data:`REASONS`); when none raised it,
-    :data:`NOTHING_STOOD_OUT` ("no one has taken it yet" for an item nobody took). A user who has
+    :data:`NOTHING_STOOD_OUT`; "no one has taken it yet" for an item nobody took, when none did or
+    what lifted it was its takers (:data:`TAKING_FEATURES`: none, read as a lift). A user who has
     taken nothing yet gets :data:`COLD_REASON` (their pool is the most popular items) for an item
     others took, and "no one has taken it yet" for one a candidates file names that nobody took.
 
@@ -65,6 +67,10 @@ def because(pipe: Pipeline, user: str, item: str, values: dict[str, float], n: i
             liked = similar_history(pipe, user, item, n)
             if liked:
                 return "you liked " + " and ".join(f"“{t}”" for t in liked)
+        elif untaken and feature in TAKING_FEATURES:
+            # subtle: with popularity weighed down, a new item's 0 takers "lifted" it: "it is a
+            # less-known pick" for an item scored below average on all the user would recognise
+            return UNTAKEN
         elif feature == "co_taken" and high[feature]:
             if with_ := taken_with(pipe, user, item):  # none but the item itself: the next reason
                 return f"it is often taken with “{with_}”"

@@ -261,6 +261,10 @@ class RecommenderService:
         # subtle: every file is read (and checked) before the work folder exists: a bad
         # interactions file, first read by a chunk, left a folder the next run took for a job's
         taken = positives_by_user(self.interactions)
+        if not taken:  # subtle: every item then scored the same share, 0, and ranked in catalogue order
+            raise VerticalsError(f"{self.interactions_path}: no row has label 1, so no user has taken anything and "
+                                 "every item would score the same — pass interactions with the items users took "
+                                 "(label 1)")
         users = pairs["user_id"] if pairs is not None else self.users()
         task = self._chunk_scorer(candidates, top_k, pool, explain)
         plan = BatchPlan(out, job_key(task, chunk_size, out), plan_chunks(users, chunk_size))

@@ -204,6 +204,11 @@ def test_because_cites_history_only_when_text_lifted_the_score_and_it_is_close(
     pipe.stats.take_share = {i: s for i, s in pipe.stats.take_share.items() if i != close}
     assert reasons.because(pipe, user, close, dict.fromkeys(FEATURES, 0.5)) == "no one has taken it yet"
     assert reasons.because(pipe, "nobody-yet", close, {}) == "no one has taken it yet"
+    # its 0 takers, weighed down, "lifted" it: not "it is a less-known pick"; its text still speaks
+    pipe.ranker = Ranker(list(FEATURES), [0.5] * 7, [1.0] * 7, [1, 1, -0.5, 0, 0, 0, 0], 0.0)
+    assert reasons.because(pipe, user, close, lowered | {"popularity": 0.0}) == "no one has taken it yet"
+    assert reasons.because(pipe, user, close, lifted | {"popularity": 0.0}).startswith("you liked “")
+    pipe.ranker = Ranker(list(FEATURES), [0.5] * 7, [1.0] * 7, [1, 1, 0.5, 0, 0, 0, 0.2], 0.0)
     taken = next(i for i in unseen if pipe.stats.take_share.get(i))
     assert reasons.because(pipe, "nobody-yet", taken, {}) == reasons.COLD_REASON
     # category overlap alone: the category, and the history item of it closest to the pick
@@ -545,6 +550,18 @@ def test_batch_refuses_empty_candidates_and_bad_arguments(service: RecommenderSe
     with pytest.raises(VerticalsError, match="got --pool 5 with --candidates"):
         service.score(tmp_path / "o.parquet", candidates=empty, pool=5)
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_batch_refuses_interactions_where_nobody_took_anything(rec_home: Path, tiny: dict[str, Path],
+                                                               tmp_path: Path) -> None:
+    """Every item scored the same 0 share then, ranked in catalogue order, and it exited 0."""
+    from apps.recommender.service import RecommenderService
+
+    shown = pd.read_csv(tiny["interactions"]).assign(label=0)
+    shown.to_csv(interactions := tmp_path / "shown.csv", index=False)
+    with pytest.raises(VerticalsError, match="shown.csv: no row has label 1, so no user has taken anything"):
+        RecommenderService(tiny["items"], interactions).score(tmp_path / "o.csv", top_k=3)
+    assert not (tmp_path / "o.csv").exists()
 
 
 def test_a_bad_interactions_file_is_named_before_a_candidates_job_leaves_anything(
