@@ -22,6 +22,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -115,8 +116,10 @@ def writable_folder(folder: Path, option: str) -> None:
         if folder.exists() and not folder.is_dir():
             raise NotADirectoryError(0, "a file, not a folder")
         folder.mkdir(parents=True, exist_ok=True)
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise PermissionError(0, "permission denied")
+        # subtle: a file made and gone, not os.access: root may "write" into /proc or a read-only
+        # mount, and the job's lock file failed there with a traceback
+        with tempfile.TemporaryFile(dir=folder):
+            pass
     except OSError as err:
         reason = err.strerror or str(err)
         raise VerticalsError(f"{option}: cannot write into {folder} ({reason.lower()}) — choose "

@@ -85,6 +85,9 @@ def test_an_output_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> 
         run_batch(plan(tmp_path / "file" / "out.parquet"), fake_scores)
     assert str(raised.value) == (f"--out: cannot write into {tmp_path / 'file'} (a file, not a folder) "
                                  "— choose a folder you can write to")
+    # root passes os.access anywhere: /proc refused the job's lock file with a traceback
+    with pytest.raises(VerticalsError, match="^--out: cannot write into /proc "):
+        run_batch(plan(Path("/proc/out.parquet")), fake_scores)
 
 
 def test_existing_output_refused_and_csv_supported(tmp_path: Path) -> None:
