@@ -86,7 +86,10 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
                                      "not_modified": r.not_modified, "error": r.error}
                           for r in reports},
               "classified": processed.classified, "reworded": processed.reworded,
-              "new_alerts": processed.new_alerts,
+              # ids in JSON; subtle: as text "[2]" read "new_alerts: 2" for one new alert, #2
+              "new_alerts": processed.new_alerts if as_json else
+              f"{len(processed.new_alerts)}" + (f" (#{', #'.join(map(str, processed.new_alerts))})"
+                                                 if processed.new_alerts else ""),
               "models_missing": processed.models_missing,
               "webhooks": asdict(processed.deliveries)}
     emit(result, as_json)

@@ -51,7 +51,9 @@ def test_poll_once_alerts_and_eval(home, server, models) -> None:
     out = json.loads(result.stdout)
     assert out["sources"]["a"]["new"] == 2 and out["classified"] == 2
     again = json.loads(runner.invoke(app, ["poll-once", "--config", str(path), "--json"]).stdout)
-    assert again["sources"]["a"]["new"] == 0
+    assert again["sources"]["a"]["new"] == 0 and again["new_alerts"] == []  # ids
+    text = runner.invoke(app, ["poll-once", "--config", str(path)]).stdout
+    assert "new_alerts: 0\n" in text  # a count as text ("1 (#2)"), not the ids
     listed = runner.invoke(app, ["alerts", "list", "--config", str(path), "--json"])
     assert json.loads(listed.stdout) == {"alerts": []}
     missing = runner.invoke(app, ["alerts", "ack", "99", "--config", str(path)])
@@ -220,6 +222,10 @@ def test_bad_config_and_bad_data_are_one_line_errors(home, tmp_path) -> None:
     assert error_lines(["poll-once", "--config", str(bad)]) == [
         f"error: {bad}: [[sources]] 1 ('x') source url must start with http:// or https://, "
         "got 'ftp://x' — fix the value in the config"]
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('# sources\n[[sources]]\nname = "Café"\n'.encode("latin-1"))
+    assert error_lines(["poll-once", "--config", str(latin)]) == [
+        f"error: {latin}, line 3: not valid UTF-8 — re-save the file as UTF-8"]  # not "fix the syntax"
     data = tmp_path / "t.csv"
     data.write_text("text,sentiment\nfine,positive\n,negative\n")
     result = runner.invoke(app, ["train", "--sentiment", str(data)])
