@@ -8,6 +8,7 @@ Financial PhraseBank's ``sentence@sentiment`` lines.
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from shared import (
     read_table,
 )
 from shared.data import (
+    case_label_notes,
     check_labels_known,
     file_row,
     is_phrasebank,
@@ -36,12 +38,15 @@ from shared.data import (
     read_text_file,
     split_notes,
     table_columns,
+    thin_label_notes,
 )
 from shared.export import CHECK_TEXTS
 from shared.registry import check_name
 
 from .classify import SENTIMENTS, clean_text, untrained
 from .config import ModelConfig
+
+log = logging.getLogger(__name__)
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "datasets" / "finance"
 # the public sets beside the checkout (../shared/datasets): `finance train`'s defaults where present
@@ -122,6 +127,10 @@ def _table_rows(path: Path, column: str, fallback: bool) -> list[LabelledText]:
             raise DataError(path, file_row(path, position), f"empty {name!r}",
                             "fill the cell or delete the row")
     classes = path.parent / "classes.txt"
+    if column == "topic" and not classes.exists() and all(v.isdigit() for v in labels):
+        # subtle: trained as they were, trends and alerts named topics "7" and "12"
+        raise DataError(path, None, f"every {name} is a number and no classes.txt is beside the file",
+                        "put classes.txt there (one topic name per line, label 0 first) or write the names")
     if classes.exists() and all(v.isdigit() for v in labels):
         names = _class_names(classes)
         for position, label in enumerate(labels):
@@ -169,6 +178,13 @@ def check_sentiment_labels(rows: list[LabelledText], path: str | Path) -> None:
                         "add rows of both negative and positive")
 
 
+def data_notes(train: list[LabelledText], test: list[LabelledText]) -> list[str]:
+    """What a user should know of their rows before training, as ``finetune classify`` says it:
+    labels too thin to learn, labels differing only in case, test rows the training rows hold
+    and training labels the test set lacks (:mod:`shared.data`)."""
+    return thin_label_notes(train) + case_label_notes(train) + (split_notes(train, test) if test else [])
+
+
 def train_task(column: str, name: str, data: tuple[list[LabelledText], list[LabelledText]],
                config: TrainConfig, test_path: Path, registry: Registry | None = None,
                lossy: bool = False, caveat: str = "") -> dict:
@@ -186,7 +202,8 @@ def train_task(column: str, name: str, data: tuple[list[LabelledText], list[Labe
     registry = registry or get_registry()
     train, test = data
     # what makes the test scores mean less than they seem, on the card as `finetune classify` puts it
-    warning = "; ".join(filter(None, [caveat, *(split_notes(train, test) if test else [])]))
+    notes = data_notes(train, test)
+    warning = "; ".join(filter(None, [caveat, *notes]))
     result = finetune_classifier(train, test, config, name, test_path=str(test_path),
                                  card_extra={"task": column, "app": "finance_monitor"}
                                  | ({"warning": warning} if warning else {}),
@@ -200,7 +217,8 @@ def train_task(column: str, name: str, data: tuple[list[LabelledText], list[Labe
         reason += f" (`verticals models promote {name} {result.version}` serves it anyway)"
     return {"name": name, "version": result.version,
             "accuracy": result.metrics.get("accuracy"), "macro_f1": result.metrics.get("macro_f1"),
-            "served_as": Classifier(path, lossless=not lossy).backend_name, "promoted": promoted, "reason": reason}
+            "served_as": Classifier(path, lossless=not lossy).backend_name, "promoted": promoted, "reason": reason,
+            **({"notes": notes} if notes else {})}
 
 
 def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
@@ -229,6 +247,11 @@ def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
         test = read_column(plan.test, column, fallback=not both, min_classes=1)
         check_labels_known(test, {r.label for r in rows}, plan.test)
         data[column] = rows, test
+    # subtle: these notes reached the model card only, so "Earnings" beside "earnings" trained as
+    # two topics without a word; said before minutes of training
+    for column, _, name in tasks:
+        for note in data_notes(*data[column]):
+            log.warning("note: %s (%s): %s", name, column, note)
     return [train_task(column, name, data[column], config, plan.test or path, registry, models.lossy, plan.caveat)
             for column, path, name in tasks]
 

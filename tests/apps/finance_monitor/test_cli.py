@@ -352,6 +352,12 @@ def test_numeric_labels_beyond_classes_txt_are_a_one_line_error(home, tmp_path) 
     assert error_lines(["train", "--topics", str(data)]) == [
         f"error: {data}, row 4: label 99 has no name in {tmp_path / 'classes.txt'} (2 names, "
         "labels 0-1) — fix the label or add its name to classes.txt"]
+    bare = tmp_path / "bare"  # no classes.txt: topics would be named "0" and "1"
+    bare.mkdir()
+    (bare / "num.csv").write_text("text,label\nfoo,0\nbar,1\n")
+    assert error_lines(["train", "--topics", str(bare / "num.csv")]) == [
+        f"error: {bare / 'num.csv'}: every label is a number and no classes.txt is beside the file — put "
+        "classes.txt there (one topic name per line, label 0 first) or write the names"]
 
 
 def test_a_classes_txt_that_is_not_utf8_is_a_one_line_error(home, tmp_path) -> None:

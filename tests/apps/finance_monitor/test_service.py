@@ -563,7 +563,7 @@ def test_two_deliverers_at_once_post_an_alert_once(home, server) -> None:
     assert service.deliver().delivered == 0  # delivered rows are never claimed again
 
 
-def test_train_replaces_the_serving_model_only_when_judged_not_worse(home, tmp_path) -> None:
+def test_train_replaces_the_serving_model_only_when_judged_not_worse(home, tmp_path, caplog) -> None:
     from apps.finance_monitor.config import ModelConfig
     from apps.finance_monitor.training import TrainPlan, train_models
     from shared import Registry, TrainConfig
@@ -579,6 +579,10 @@ def test_train_replaces_the_serving_model_only_when_judged_not_worse(home, tmp_p
     # three rows: no holdout to judge the new version on, so the serving one stays
     second, = train_models(TrainPlan(three, None, None), config, names, registry)
     assert not second["promoted"] and registry.current(names.sentiment) == first["version"]
+    # what the rows lack is said before training, and in the result (it reached the card only)
+    thin = "3 label(s) have fewer than 3 training rows: negative (1), neutral (1), positive (1)"
+    assert second["notes"][0].startswith(thin)
+    assert f"note: {names.sentiment} (sentiment): {thin}" in caplog.text
     assert second["reason"] == (f"no test rows to compare it with {first['version']}, which keeps serving "
                                 f"(`verticals models promote {names.sentiment} {second['version']}` serves it anyway)")
 
