@@ -62,9 +62,16 @@ def test_poll_once_alerts_and_eval(home, server, models) -> None:
                                     "--config", str(path), "--json"])
     assert evaluated.exit_code == 0, evaluated.output
     metrics = json.loads(evaluated.stdout)
+    notes = metrics.pop("notes", [])
     assert set(metrics) == {"sentiment_accuracy", "sentiment_macro_f1", "topic_accuracy",
                             "topic_macro_f1"}
     assert all(0.0 <= v <= 1.0 for v in metrics.values())
+    # the models' own training rows, kept in their versions: scored, they are said to be
+    learnt = runner.invoke(app, ["eval", "--test", str(DATA / "train.csv"), "--config", str(path), "--json"])
+    said = json.loads(learnt.stdout)["notes"]
+    assert any(n.startswith("sentiment: ") and "test rows have a text the training rows hold too" in n
+               for n in said), said
+    assert len(said) >= len(notes)
 
 
 def test_poll_once_says_when_it_polls_nothing_and_which_model_to_train(home, tmp_path) -> None:
