@@ -138,7 +138,8 @@ class FinanceService:
         self._record(name, started, ok=True, fetched=len(page.articles), ingest=report,
                      etag=page.result.etag or health.etag,
                      last_modified=page.result.last_modified or health.last_modified,
-                     moved_to=page.result.url if page.result.moved else None)
+                     moved_to=page.result.url if page.result.moved else None,
+                     empty=source.kind == SourceKind.FEED and not page.articles and not page.result.not_modified)
         return PollReport(source=name, ok=True, fetched=len(page.articles), ingest=report,
                           not_modified=page.result.not_modified)
 
@@ -186,7 +187,8 @@ class FinanceService:
 
     def _record(self, name: str, started: datetime, ok: bool, fetched: int = 0,
                 ingest: IngestReport | None = None, error: str | None = None,
-                etag: str | None = None, last_modified: str | None = None, moved_to: str | None = None) -> None:
+                etag: str | None = None, last_modified: str | None = None, moved_to: str | None = None,
+                empty: bool = False) -> None:
         ingest = ingest or IngestReport()
         now = utcnow()
         with session_scope(self.engine) as session:
@@ -212,7 +214,10 @@ class FinanceService:
                      "of trends and alerts (they may be old)"] if ingest.backlog else []) + (
                     [f"{undated} new entries had no readable date: dated when fetched"] if undated else []) + (
                     # subtle: each poll went through the old address, and nothing said it had moved
-                    [f"moved permanently to {moved_to}: put that url in the config"] if moved_to else [])
+                    [f"moved permanently to {moved_to}: put that url in the config"] if moved_to else []) + (
+                    # subtle: a wrong url serving a valid empty feed read "ok" for good (a page or a
+                    # links page with nothing to read is a source error already)
+                    ["the feed holds no entries: check the url"] if empty else [])
                 if notes:  # the poll worked, but some entries were not stored, or not as the source meant
                     error = "; ".join(notes)
                     health.last_error, health.last_error_at = error, now

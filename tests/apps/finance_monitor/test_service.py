@@ -362,6 +362,18 @@ def test_a_bad_link_skips_its_entry_not_the_feed(home, server) -> None:
     assert pd.isna(health.loc["a", "note"]) and pd.isna(health.loc["a", "last_error"])
 
 
+def test_a_feed_with_no_entries_is_noted_not_ok(home, server) -> None:
+    """A wrong url serving a valid but empty feed read "ok" for good."""
+    server.routes["/a.xml"] = Route(body=rss([]))
+    service = FinanceService(make_config([("a", server.url("/a.xml"))]))
+    assert service.poll_source("a").ok
+    health = health_frame(service.engine).set_index("source")
+    assert health.loc["a", "note"] == "the feed holds no entries: check the url"
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/3", STORY, "")]))
+    assert service.poll_source("a").ok
+    assert pd.isna(health_frame(service.engine).set_index("source").loc["a", "note"])
+
+
 def test_a_relative_link_is_read_against_its_feed_and_no_web_address_is_stored(home, server) -> None:
     """A relative link was stored as "/news/1", and another site's story with that path dropped."""
     items = [("/news/1", STORY, ""), ("javascript:alert(1)", "Atlas Motors recalls cars", ""),
