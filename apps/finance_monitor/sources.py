@@ -9,7 +9,7 @@ import html
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -242,8 +242,11 @@ def parse_page(content: bytes, url: str, source: str, now: datetime | None = Non
     page = decode_html(content, charset)
     text = "\n".join(line for line in (trafilatura.extract(page, include_comments=False, include_tables=False)
                                        or "").splitlines() if not _BOILERPLATE.search(line))
+    # the time too, where the page gives one. subtle: htmldate takes no time past its max_date,
+    # today by default, so today's "10:28" read midnight, and the story was dated when fetched;
+    # a date ahead of the fetch is clamped when stored (ingest.CLOCK_SKEW)
     meta = trafilatura.extract_metadata(page, date_config=set_date_params(True) | {
-        "outputformat": "%Y-%m-%dT%H:%M:%S%z"})  # the time too, where the page gives one
+        "outputformat": "%Y-%m-%dT%H:%M:%S%z", "max_date": f"{now + timedelta(days=1):%Y-%m-%d}"})
     title = (meta.title if meta and meta.title else "") or text.split("\n", 1)[0][:200]
     # subtle: a page of price tables, line by short line, had been stored (and classified) as a story
     if max((len(line.split()) for line in text.splitlines()), default=0) < MIN_PAGE_WORDS or not title:

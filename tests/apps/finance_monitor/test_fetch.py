@@ -403,6 +403,21 @@ def test_a_page_is_dated_to_the_minute_it_gives(meta, published) -> None:
     assert f"{article.published.astimezone(UTC):%Y-%m-%d %H:%M}" == published
 
 
+def test_a_page_published_today_keeps_its_time() -> None:
+    """htmldate takes no time past its max_date, the real today: a story of 10:28 today read
+    midnight, and was dated when fetched."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    then = max(now - timedelta(hours=1), now.replace(hour=0, minute=1, second=0))
+    page = (f'<html><head><title>Atlas Motors recalls cars</title><meta property="article:published_time" '
+            f'content="{then.isoformat()}"></head><body><article><p>Atlas Motors said on Monday it would '
+            "recall forty thousand cars after finding a fault in the brakes, a setback analysts expect to "
+            "cost it dearly.</p></article></body></html>").encode()
+    [article] = parse_page(page, "http://n.test/story", "p", now=now)
+    assert article.published == then and article.dated
+
+
 def test_a_latin1_page_is_decoded_with_its_declared_charset(server) -> None:
     page = ("<html><head><title>Société Générale relève ses prévisions</title></head><body>"
             "<article><p>Société Générale a relevé lundi ses prévisions de résultats pour "
