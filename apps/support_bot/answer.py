@@ -125,20 +125,28 @@ class Answer:
 
 def names_row(query: str, sentence: str) -> bool:
     """Whether ``sentence`` is a table row that ``query`` names: each word of its first cell (one
-    of two letters or more, not a number alone), and a word of a column's name.
+    of two letters or more, not a number alone) and a word of a column's name; or every word of
+    an item of a cell that lists several ("USA, Canada, Australia": a row's keys too).
 
     >>> row = "Plan: Free; Max projects: 3."
     >>> names_row("projects on the Free plan?", row), names_row("on the Team plan?", row)
     (True, False)
     >>> names_row("is there a free trial?", row)  # no column named: "free" is a word here
     False
+    >>> names_row("roaming in Australia?", "Zone: Zone 2; Countries: USA, Canada, Australia; Charge: £5.")
+    True
     """
     if not _ROW.match(sentence):
         return False
     cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
     key, asked = word_set(cells[0][2]), word_set(query)
     columns = {w for header, colon, _ in cells if colon for w in word_set(header)}
-    return any(len(w) > 1 and not w.isdigit() for w in key) and key <= asked and bool(columns & asked)
+    if any(len(w) > 1 and not w.isdigit() for w in key) and key <= asked and bool(columns & asked):
+        return True
+    # subtle: "roaming in Australia per day?" quoted Zone 3's "Rest of the world; £9 per day":
+    # the country sat in the row's second cell, and its first, "Zone 2", was not asked
+    listed = [word_set(item) for _, colon, value in cells[1:] if colon and ", " in value for item in value.split(", ")]
+    return any(words <= asked for words in listed if any(len(w) > 2 and not w.isdigit() for w in words))
 
 
 def best_quote(query: str, text: str, max_sentences: int = 2,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from shared.language import language
 
@@ -31,6 +32,8 @@ from .spelling import Speller
 # come ADDRESSED near a word of the answer; set on the demo's questions and 40 written about its
 # trade (README): slang for what the shop does ("my mate", "the e-bike juice") matches it closely
 ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 8  # CHECKED_WORDS: a question's words beyond stop words
+# what tokenizing leaves of a contraction: "I'm" -> "i", "m" (a hand-off said "about m and going")
+_CONTRACTED = frozenset("m s t d re ve ll".split())
 
 
 KB_LANGUAGE_CHUNKS = 200  # the knowledge base's language is told from its first chunks
@@ -100,7 +103,8 @@ class Shop:
             return []
         named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", message)}  # inside a sentence
         return [w for w in dict.fromkeys(tokenize(PLACEHOLDER.sub(" ", mask_pii(message))))  # no piece of an address
-                if w.isalpha() and w not in COURTESY_WORDS and w not in named and singular(w) not in known]
+                if w.isalpha() and w not in COURTESY_WORDS and w not in named and singular(w) not in known
+                and w not in ENGLISH_STOP_WORDS and w not in _CONTRACTED]
 
     def foreign_words(self, message: str) -> list[str]:
         """The words of a short ``message`` (:meth:`unused_words`) that only out-of-scope examples

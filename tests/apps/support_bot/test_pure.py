@@ -20,6 +20,7 @@ from apps.support_bot.answer import (
     best_quote,
     combined,
     grounded_answer,
+    names_row,
     pleasantry_reply,
     template_answer,
     with_named_row,
@@ -549,6 +550,22 @@ def test_a_table_row_the_question_names_is_quoted_though_search_found_the_next_c
     for unnamed in ("how much is storage?", "is there a free trial?", "how many members can my team have?"):
         assert with_named_row(unnamed, [Passage(found, 0.6, 0.6)], lambda doc: chunks) == \
             [Passage(found, 0.6, 0.6)], f"no row named: as found ({unnamed})"
+
+
+def test_a_table_row_is_named_by_an_item_of_a_cell_that_lists_several(tmp_path: Path) -> None:
+    """The country sat in the row's second cell: "roaming in Australia per day?" quoted Zone 3's
+    "Rest of the world; £9 per day"."""
+    page = tmp_path / "roaming.md"
+    page.write_text("# Roaming\n\n| Zone | Countries | Daily charge |\n| --- | --- | --- |\n"
+                    "| Zone 1 | EU countries, Norway, Switzerland | Free |\n"
+                    "| Zone 2 | USA, Canada, Australia, New Zealand | £5 per day |\n"
+                    "| Zone 3 | Rest of the world | £9 per day |\n")
+    [chunk] = chunk_document(load_markdown(page))
+    for question, zone in (("what's the price of roaming in Australia per day?", "Zone 2"),
+                           ("roaming charges in new zealand", "Zone 2"), ("is Switzerland free?", "Zone 1")):
+        quote = grounded_answer(question, [Passage(chunk, 0.6, 0.6)]).citations[0].quote
+        assert quote.startswith(f"Zone: {zone};"), (question, quote)
+    assert not names_row("is the world free?", "Zone: Zone 3; Countries: Rest of the world; Daily charge: £9.")
 
 
 def test_a_quote_that_says_what_an_earlier_one_said_is_left_out() -> None:

@@ -94,6 +94,8 @@ def test_a_question_on_something_the_kb_never_mentions_is_handed_off_not_answere
     assert bot.shop.unaddressed("Do you do gift wrapping?", cited, encode) == ["wrapping"]  # no quote's word near
     assert bot.shop.unaddressed("how do I use a gift card?", cited, encode) == []  # every word the shop's own
     assert "secret" not in bot.shop.unused_words("my pin is 4821")  # masked: "[SECRET]" is no word of theirs
+    # no piece of a contraction ("I'm": "m"), and no common word a stop list holds ("please", "ever")
+    assert bot.shop.unused_words("I'm wanting a hovercraft please, ever?") == ["wanting", "hovercraft"]
     answer = bot.ask("Hi, do you do gift wrapping?")
     assert answer.kind is AnswerKind.HANDOFF and answer.ticket_id is not None
     [ticket] = [t for t in bot.agents.handoffs() if t.id == answer.ticket_id]
