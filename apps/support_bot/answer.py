@@ -292,6 +292,15 @@ def _names_a_row(query: str, chunk: Chunk) -> bool:
     return "; " in chunk.text and any(names_row(query, s) for s in split_sentences(chunk.text))
 
 
+def row_namer(texts: list[str], passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> str | None:
+    """The first of ``texts`` that names a table row (:func:`names_row`) of the passages'
+    documents; None when none does. A follow-up names rows with its own words, else with the
+    question it follows: "how much will it cost per day?" after "will my phone work in Canada?"
+    quoted Zone 3's "£9 per day", the row its own words came nearest."""
+    chunks = [c for doc in dict.fromkeys(p.chunk.doc_id for p in passages) for c in chunks_of(doc)]
+    return next((text for text in texts if any(_names_a_row(text, c) for c in chunks)), None)
+
+
 def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Passage]:
     """``passages``, led by the chunk of their document that holds the table row ``query`` names
     (:func:`names_row`) when none of them holds it. subtle: a table is chunked like prose, and

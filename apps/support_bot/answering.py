@@ -21,6 +21,7 @@ from .answer import (
     combined,
     grounded_answer,
     outranked,
+    row_namer,
     select_passages,
     split_sentences,
     template_answer,
@@ -209,8 +210,10 @@ class Answerer:
         ranked = [(asked.vector, 1.0)] if asked.query == message else \
             [(self._own_vector(asked), 1.0), (asked.vector, 0.1)]
         similarity = self._similarity(ranked)
-        passages = with_named_row(message, asked.passages, self.service.retriever.document_chunks)
-        answer = grounded_answer(asked.query, passages, named_intent(decision), similarity, named_by=message)
+        chunks_of = self.service.retriever.document_chunks
+        named_by = row_namer([message, asked.query], asked.passages, chunks_of) or message
+        passages = with_named_row(named_by, asked.passages, chunks_of)
+        answer = grounded_answer(asked.query, passages, named_intent(decision), similarity, named_by=named_by)
         if says_nothing_new(answer, message, earlier):
             naming = self._naming_answer(asked.query, message, asked.found, earlier, named_intent(decision),
                                          similarity)

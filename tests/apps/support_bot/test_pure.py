@@ -22,6 +22,7 @@ from apps.support_bot.answer import (
     grounded_answer,
     names_row,
     pleasantry_reply,
+    row_namer,
     template_answer,
     with_named_row,
     without_repeats,
@@ -566,6 +567,12 @@ def test_a_table_row_is_named_by_an_item_of_a_cell_that_lists_several(tmp_path: 
         quote = grounded_answer(question, [Passage(chunk, 0.6, 0.6)]).citations[0].quote
         assert quote.startswith(f"Zone: {zone};"), (question, quote)
     assert not names_row("is the world free?", "Zone: Zone 3; Countries: Rest of the world; Daily charge: £9.")
+    # a follow-up names rows with its own words, else with the question it follows
+    found, chunks_of = [Passage(chunk, 0.6, 0.6)], lambda doc: [chunk]
+    joined = "will my phone work in Canada? how much will it cost per day?"
+    assert row_namer(["how much will it cost per day?", joined], found, chunks_of) == joined
+    assert row_namer(["and in Norway?", joined], found, chunks_of) == "and in Norway?"
+    assert row_namer(["how much is it?"], found, chunks_of) is None
 
 
 def test_a_quote_that_says_what_an_earlier_one_said_is_left_out() -> None:
