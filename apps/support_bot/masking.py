@@ -78,10 +78,10 @@ _DATE_START = re.compile(rf"{_FULL_DAY}(?:\s*[-/]\s*{_FULL_DAY}(?!\d)|[ T]\d{{1,
 _DATE = re.compile(rf"^(?:{_DAY}(?:\s*[-/]\s*(?:{_DAY}|{_D}[./-]{_M}[./-]?|{_M}[./-]{_D}[./-]?))?"
                    r"|(?:19|20)\d\d\s+-\s+(?:19|20)\d\d)$")
 # Account numbers named as such ("account 12345678", "acct no. 1234-5678", "account AB 12345678",
-# "account ab12345678": letters apart from the digits only in capitals, or "account has 12 500
-# points" would be one).
+# "account ab12345678", "account number is 55501234": letters apart from the digits only in
+# capitals, or "account has 12 500 points" would be one; subtle: "is" between, it read [PHONE]).
 _ACCOUNT = re.compile(
-    r"\b(account|acct\.?|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*)"
+    r"\b(account|acct\.?|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*(?:(?:is|was)\s+)?)"
     r"((?:(?-i:[A-Z]{1,4})[ -]?(?=\d)|[A-Z]{1,4}-?(?=\d))?\d[\d \u2010-\u2014\u2212-]{4,}\d)",
     re.IGNORECASE,
 )
@@ -121,9 +121,11 @@ PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|CVV|ACCOUNT|NUMBER|SECRET)\]")
 
 def _mask_secret(match: re.Match[str]) -> str:
     said, value = match.group(1), match.group(2)
-    core = value.rstrip(".,;!?)")
+    # subtle: a trailing "!" is judged as a full stop but masked as the secret's: "Hunter2!"
+    # kept its "!" in the record, and "my password is wrong!" names none
+    core, judged = value.rstrip(".,;?)"), value.rstrip(".,;!?)")
     quoted = value[:1] in "\"'" and len(value) > 2
-    if quoted or (len(core) >= 4 and _SECRET_SYMBOL.search(core)):
+    if quoted or (len(judged) >= 4 and _SECRET_SYMBOL.search(judged)):
         return f"{said}[SECRET]{'' if quoted else value[len(core):]}"
     return match.group(0)
 

@@ -167,7 +167,9 @@ from shared.errors import DataError
     ("it says sk-abcdefghijklmnopqrstuvwx12 is invalid", "it says [SECRET] is invalid"),
     ("My PIN number is 4821", "My PIN number is [SECRET]"), ("I changed my password to \"summer\"",
                                                             "I changed my password to [SECRET]"),
-    ("Password for my account is Hunter2!", "Password for my account is [SECRET]!"),
+    ("Password for my account is Hunter2!", "Password for my account is [SECRET]"),  # its "!" too
+    ("my password is wrong!", "my password is wrong!"),
+    ("my account number is 55501234", "my account number is [ACCOUNT]"),  # it read [PHONE]
     # a review's: no secret in a contraction, a hyphen, a quoted button, or the KB's own words
     ("My password's not working and I can't log in", None), ("my PIN won't work at the till", None),
     ('I clicked "Forgot password" and then "Send" but nothing came', None), ("the password-reset link expired", None),
