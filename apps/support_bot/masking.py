@@ -115,6 +115,7 @@ _API_KEY = re.compile(r"\b(?:sk-(?:proj-)?[A-Za-z0-9_-]{20,}|[a-z]{2,8}_(?:live|
                       r"|eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,})(?![\w-])")
 
 
+_KEPT = 0xF0000  # private-use code points: where mask_pii sets the shop's own contacts aside
 # what mask_pii puts in: no word of the customer's ("[SECRET]" read as an unknown subject, "secret")
 PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|CVV|ACCOUNT|NUMBER|SECRET)\]")
 
@@ -248,19 +249,23 @@ def _mask_phone_pair(match: re.Match[str]) -> str:
 
 
 def shop_contacts(texts: Iterable[str]) -> frozenset[str]:
-    """The e-mail addresses and phone numbers the shop's own texts give (its help desk's):
-    no personal data, kept as written where the bot quotes them."""
+    """The e-mail addresses, phone numbers and bank accounts the shop's own texts give (its help
+    desk's, the account bills are paid to): no personal data, kept as written where the bot
+    quotes them. subtle: a pay-your-bill template was stored "account [ACCOUNT]", and a customer
+    who reloaded the chat lost the number to pay to."""
     found = set()
     for text in texts:
         found |= {m.group(0) for m in _EMAIL.finditer(text)}
         found |= {m.group(0) for m in _PHONE.finditer(text) if _mask_phone(m) == "[PHONE]"}
+        found |= {m.group(3) for m in _ACCOUNT.finditer(text)}
+        found |= {m.group(0) for m in _IBAN.finditer(text) if _mask_iban(m) != m.group(0)}
     return frozenset(found)
 
 
 def mask_pii(text: str, keep: frozenset[str] = frozenset(), hidden: list[str] | None = None) -> str:
     """Replace passwords and API keys, e-mails, IBAN/account, card and phone numbers by
     placeholders; ``keep``: the
-    shop's own contacts (:func:`shop_contacts`), left as they are; ``hidden``, when given,
+    shop's own contacts and accounts (:func:`shop_contacts`), left as they are; ``hidden``, when given,
     gets each e-mail and phone number replaced, as written (:func:`contacts`).
 
     subtle: a card number typed with no-break spaces or en dashes (as phones and word
@@ -268,10 +273,16 @@ def mask_pii(text: str, keep: frozenset[str] = frozenset(), hidden: list[str] | 
     ASCII first.
     """
     def hide(found: str, masked: str) -> str:
-        if hidden is not None and masked != found and found not in keep:
+        if hidden is not None and masked != found:
             hidden.append(found.strip())
-        return found if found in keep else masked
+        return masked
 
+    # the shop's own, whole (not "bob.help@..." for "help@..."), stand aside as private-use
+    # characters no pattern reads
+    kept = sorted((k for k in keep if k in text), key=len, reverse=True)
+    if kept:
+        whole = re.compile(r"(?<![\w.+@-])(" + "|".join(map(re.escape, kept)) + r")(?![\w@]|[.-]\w)")
+        text = whole.sub(lambda m: chr(_KEPT + kept.index(m.group(1))), text)
     text = _API_KEY.sub("[SECRET]", _SECRET_SAID.sub(_mask_secret, _as_ascii(text)))
     text = _EMAIL.sub(lambda m: hide(m.group(0), "[EMAIL]"), text)
     text = _SPOKEN_EMAIL.sub(lambda m: hide(m.group(0), "[EMAIL]"), text)
@@ -279,7 +290,10 @@ def mask_pii(text: str, keep: frozenset[str] = frozenset(), hidden: list[str] | 
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
     text = _cards_masked(text, _mask_card)
     text = _PHONE_PAIR.sub(lambda m: hide(m.group(0), _mask_phone_pair(m)), text)
-    return _PHONE.sub(lambda m: hide(m.group(0), _mask_phone(m)), text)
+    text = _PHONE.sub(lambda m: hide(m.group(0), _mask_phone(m)), text)
+    for i, value in enumerate(kept):
+        text = text.replace(chr(_KEPT + i), value)
+    return text
 
 
 def contacts(text: str, keep: frozenset[str] = frozenset()) -> list[str]:

@@ -185,6 +185,11 @@ def test_the_shops_own_contacts_are_kept_where_given() -> None:
     assert mask_pii("call 0800 555 0199 or help@tandemcycles.example; mine is jo@x.org, 07700 900123", kept) == \
         "call 0800 555 0199 or help@tandemcycles.example; mine is [EMAIL], [PHONE]"
     assert mask_pii("bob.help@tandemcycles.example or 20800 555 0199", kept) == "[EMAIL] or [PHONE]"  # whole only
+    # the account bills are paid to: a stored template read "account [ACCOUNT]", lost on reload
+    bank = "Pay to sort code 20-44-91, account 40308669, or IBAN GB82 WEST 1234 5698 7654 32."
+    assert mask_pii(bank, shop_contacts([bank])) == bank
+    assert mask_pii("my account is 40308661 and IBAN DE89 3704 0044 0532 0130 00", shop_contacts([bank])) == \
+        "my account is [ACCOUNT] and IBAN [ACCOUNT]"
 
 
 def test_a_tickets_reason_is_masked_like_its_question(tmp_path) -> None:
