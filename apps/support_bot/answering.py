@@ -183,7 +183,7 @@ class Answerer:
         asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
         asked.passages = select_passages(asked.found, threshold)
         if not asked.earlier and not asked.passages and not confident(decision) \
-                and (decision is None or decision.status is not Status.OOS):
+                and (decision is None or not decision.surely_out_of_scope):
             if earlier := self._picked_up(asked.message, cid):
                 asked.earlier, asked.query = earlier, self._in_context(earlier, asked.message)
                 asked.vector = retriever.encode(asked.query)[0]

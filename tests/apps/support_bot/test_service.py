@@ -416,6 +416,13 @@ def test_an_out_of_scope_verdict_on_words_the_shop_never_uses_is_handed_off_unse
     reason = next(t for t in bot.agents.handoffs() if t.id == gym.ticket_id).reason
     assert reason == "out of scope: about gym and membership, which the knowledge base never mentions"
     assert bot.ask("can I cancel my order?").kind is not AnswerKind.HANDOFF  # every word the shop's own: searched
+    # a message that finds nothing alone but takes up a word of the earlier answer is searched
+    # with it, not handed off: "how much is the excess?" after an answer quoting "Excess per claim"
+    monkeypatch.undo()
+    first = bot.ask("I forgot my password. How do I reset it?")
+    monkeypatch.setattr(bot.answerer, "_decide", lambda *args: unsure_oos)
+    link = bot.ask("how long is the link good for?", first.conversation_id)
+    assert link.kind is AnswerKind.GROUNDED, link.reason
 
 
 def test_two_questions_on_a_cold_service_are_both_answered(bot_home: Path) -> None:
