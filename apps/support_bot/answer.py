@@ -126,7 +126,8 @@ class Answer:
 def names_row(query: str, sentence: str) -> bool:
     """Whether ``sentence`` is a table row that ``query`` names: each word of its first cell (one
     of two letters or more, not a number alone) and a word of a column's name; or every word of
-    an item of a cell that lists several ("USA, Canada, Australia": a row's keys too).
+    an item of a cell that lists three or more short ones ("USA, Canada, Australia": a row's keys
+    too).
 
     >>> row = "Plan: Free; Max projects: 3."
     >>> names_row("projects on the Free plan?", row), names_row("on the Team plan?", row)
@@ -145,8 +146,11 @@ def names_row(query: str, sentence: str) -> bool:
         return True
     # subtle: "roaming in Australia per day?" quoted Zone 3's "Rest of the world; £9 per day":
     # the country sat in the row's second cell, and its first, "Zone 2", was not asked
-    listed = [word_set(item) for _, colon, value in cells[1:] if colon and ", " in value for item in value.split(", ")]
-    return any(words <= asked for words in listed if any(len(w) > 2 and not w.isdigit() for w in words))
+    # a list: three items or more, of three words or fewer ("Free, uses your UK allowance" is none)
+    lists = [items for _, colon, value in cells[1:] if colon and len(items := value.split(", ")) >= 3
+             and all(len(item.split()) <= 3 for item in items)]
+    return any(words <= asked for items in lists for words in map(word_set, items)
+               if any(len(w) > 2 and not w.isdigit() for w in words))
 
 
 def best_quote(query: str, text: str, max_sentences: int = 2,
@@ -294,23 +298,26 @@ def _names_a_row(query: str, chunk: Chunk) -> bool:
 
 def row_namer(texts: list[str], passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> str | None:
     """The first of ``texts`` that names a table row (:func:`names_row`) of the passages'
-    documents; None when none does. A follow-up names rows with its own words, else with the
+    documents (those search found); None when none does. A follow-up names rows with its own words, else with the
     question it follows: "how much will it cost per day?" after "will my phone work in Canada?"
     quoted Zone 3's "£9 per day", the row its own words came nearest."""
     chunks = [c for doc in dict.fromkeys(p.chunk.doc_id for p in passages) for c in chunks_of(doc)]
     return next((text for text in texts if any(_names_a_row(text, c) for c in chunks)), None)
 
 
-def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Passage]:
+def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]],
+                   found: list[Passage] = ()) -> list[Passage]:
     """``passages``, led by the chunk of their document that holds the table row ``query`` names
-    (:func:`names_row`) when none of them holds it. subtle: a table is chunked like prose, and
-    "how many projects on the Free plan?" found the chunk with the Team and Business rows: it
-    quoted "Max projects: Unlimited"."""
-    if not passages or any(_names_a_row(query, p.chunk) for p in passages):
+    (:func:`names_row`) when none of them holds it; else by such a chunk of a document of the
+    ``found`` passages, alone (the passages chosen were not about it). subtle: a table is chunked
+    like prose, and "how many projects on the Free plan?" found the chunk with the Team and
+    Business rows: it quoted "Max projects: Unlimited"."""
+    if any(_names_a_row(query, p.chunk) for p in passages):
         return passages
-    for passage in passages:
+    for passage in [*passages, *found]:
         if row := next((c for c in chunks_of(passage.chunk.doc_id) if _names_a_row(query, c)), None):
-            return [replace(passage, chunk=row), *passages]
+            lead = replace(passage, chunk=row)
+            return [lead, *passages] if passage in passages else [lead]
     return passages
 
 

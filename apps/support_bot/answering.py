@@ -40,6 +40,7 @@ from .questions import (
     points_back,
     says_nothing_new,
     separate_questions,
+    swaps_subject,
 )
 from .ranking import tokenize, word_set
 from .retrieval import Passage
@@ -55,8 +56,10 @@ ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 class _Asked:
     """One message on the answer path: the query search reads (the message, or the message
     joined with the ``earlier`` turns it leans on), the query's vector, the message's own
-    vector once encoded (``alone``), and what search found; ``vouched``: an admin taught it to
-    the knowledge base, so no word of it counts as one the knowledge base never mentions."""
+    vector once encoded (``alone``), what search found and the passages to quote (led by a
+    table row the message names, :meth:`Answerer._lead_with_named_row`); ``vouched``: an admin
+    taught it to the knowledge base, so no word of it counts as one the knowledge base never
+    mentions."""
 
     message: str
     query: str
@@ -66,6 +69,8 @@ class _Asked:
     vouched: bool = False
     found: list[Passage] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
+    named_by: str = ""  # the text that names the table row the passages lead with, if any
+    row_named: bool = False  # whether they lead with one
 
     def alone_again(self, vector: np.ndarray) -> None:
         """Read as a message of its own: the earlier turns set aside."""
@@ -189,6 +194,24 @@ class Answerer:
                 asked.vector = retriever.encode(asked.query)[0]
                 asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
                 asked.passages = select_passages(asked.found, threshold)
+        self._lead_with_named_row(asked)
+
+    def _lead_with_named_row(self, asked: _Asked) -> None:
+        """Lead ``asked.passages`` with the chunk holding the table row the message names, else
+        the last question it follows (:func:`.answer.row_namer`), in a document search found; one
+        found only below the passages chosen stands alone. subtle: "what does the Plus plan
+        include?" was quoted the data add-on FAQ; the plans table, found too (cosine 0.35, the
+        reranker's 0.06), has the Plus row."""
+        chunks_of = self.service.retriever.document_chunks
+        # the last question only, and not for a new subject: "and for the family plan?" and then
+        # "how many sims can I have on it?" named the Plus row of the question before them again
+        before = [asked.earlier[-1].question] if asked.earlier and not swaps_subject(asked.message) else []
+        named_by = row_namer([asked.message, *before], asked.found, chunks_of)
+        asked.named_by = named_by or asked.message
+        if named_by is None:
+            return
+        asked.passages = with_named_row(named_by, asked.passages, chunks_of, found=asked.found)
+        asked.row_named = True
 
     def _template(self, asked: _Asked, decision: IntentDecision) -> Answer | None:
         """The confident intent's template, unless another document is clearly closer."""
@@ -210,10 +233,8 @@ class Answerer:
         ranked = [(asked.vector, 1.0)] if asked.query == message else \
             [(self._own_vector(asked), 1.0), (asked.vector, 0.1)]
         similarity = self._similarity(ranked)
-        chunks_of = self.service.retriever.document_chunks
-        named_by = row_namer([message, asked.query], asked.passages, chunks_of) or message
-        passages = with_named_row(named_by, asked.passages, chunks_of)
-        answer = grounded_answer(asked.query, passages, named_intent(decision), similarity, named_by=named_by)
+        answer = grounded_answer(asked.query, asked.passages, named_intent(decision), similarity,
+                                 named_by=asked.named_by)
         if says_nothing_new(answer, message, earlier):
             naming = self._naming_answer(asked.query, message, asked.found, earlier, named_intent(decision),
                                          similarity)
@@ -226,7 +247,8 @@ class Answerer:
                 return handoff(decision, reason="a follow-up on a new subject: search found nothing "
                                                 "on it beyond the earlier answer", found=[])
             answer = naming or answer
-        answer = without_repeats(answer, [t.answer for t in earlier])
+        # a named row is the answer, said before or not: "how much is it?" after the Plus row
+        answer = answer if asked.row_named else without_repeats(answer, [t.answer for t in earlier])
         if not asked.vouched and (unaddressed := self.service.shop.unaddressed(message, answer,
                                                                                self.service.retriever.encode)):
             return handoff(decision, reason=f"asks about {listed(unaddressed)}, which the knowledge base never "

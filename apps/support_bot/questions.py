@@ -221,6 +221,16 @@ def contextual_query(earlier: list[str], message: str) -> str:
     return " ".join(chain)
 
 
+def swaps_subject(message: str) -> bool:
+    """Whether a follow-up puts a subject of its own in the earlier one's place: an ellipsis that
+    names one ("and for the family plan?", "what about Safari?"; not "and how much is it?").
+
+    >>> swaps_subject("and for the family plan?"), swaps_subject("and how much is it?")
+    (True, False)
+    """
+    return bool(_ELLIPSIS.match(message)) and bool(new_subject(message) - _ASKING - _GENERIC)
+
+
 def names_a_subject(message: str) -> bool:
     """Whether ``message`` names something beyond pronouns and what a question asks of a subject
     ("how do I return it then": "return"; not "how much are they?")."""

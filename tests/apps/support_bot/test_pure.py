@@ -50,6 +50,7 @@ from apps.support_bot.questions import (
     new_subject,
     says_nothing_new,
     separate_questions,
+    swaps_subject,
 )
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.retrieval import Passage
@@ -580,6 +581,12 @@ def test_a_table_row_is_named_by_an_item_of_a_cell_that_lists_several(tmp_path: 
     assert row_namer(["how much will it cost per day?", joined], found, chunks_of) == joined
     assert row_namer(["and in Norway?", joined], found, chunks_of) == "and in Norway?"
     assert row_namer(["how much is it?"], found, chunks_of) is None
+    # a row of a document search found below the passages chosen leads alone: they were not about it
+    other = Passage(Chunk("faq-data", 9, "Buy a data add-on in the app."), 0.4, 0.4)
+    by_doc = {"faq-data": [other.chunk], chunk.doc_id: [chunk]}.__getitem__
+    assert with_named_row("roaming in Canada?", [other], by_doc, found=[other, *found]) == found
+    assert with_named_row("roaming in Japan?", [other], by_doc, found=[other, *found]) == [other]
+    assert swaps_subject("and for the family plan?") and not swaps_subject("and how much is it?")
 
 
 def test_a_quote_that_says_what_an_earlier_one_said_is_left_out() -> None:
