@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import RegistryError
+
 INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 MIN_AGREEMENT = 0.99
 MAX_ONE_WAY_DIFF = 1e-3  # the largest logit difference a one-way model's ONNX stages may show
@@ -111,7 +113,12 @@ def load_torch(model_dir: Path, embed: bool, **options: object) -> torch.nn.Modu
 
     hf_logging.set_verbosity_error()
     loader = AutoModel.from_pretrained if embed else load_classifier_model
-    return loader(model_dir, **options).eval()
+    try:
+        return loader(model_dir, **options).eval()
+    except OSError as exc:  # subtle: a version whose weights file was deleted was a 60-line traceback
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RegistryError(f"{model_dir}: cannot load the model ({problem}) — its files are incomplete: "
+                            "retrain it, or remove that version's folder") from None
 
 
 def best_backend(model_dir: Path, lossless: bool = False, threads: int | None = None,

@@ -176,13 +176,30 @@ def _train_head(model, tokenizer, batches: list[dict], cfg: PretrainConfig, devi
     subtle: it had trained for a fifth of the steps at the encoder's learning rate, inside the
     warm-up: on 800 Financial PhraseBank sentences its held-out perplexity stayed at 37,263,
     worse than guessing among the 30,522 tokens, and the adapted encoder (1,869) looked 20x
-    better than the base. 50 batches at 4e-3 bring that head to about 1,000."""
+    better than the base. 50 batches at 4e-3 bring that head to about 1,000.
+
+    The frozen encoder reads each batch once (masked once): the head then cycles over those
+    hidden states. subtle: read again at every step, a 300-line corpus (9 batches) spent 3.6 of
+    its 5 minutes here; read once, the run took 55 s, not 113 (2 cores, AVX2 EPYC), its head-only
+    perplexity 803 and adapted 727 against 752 and 665 (9 maskings cycled, not 50 fresh ones).
+    A corpus of 50 batches or more is read as before."""
     _set_encoder_frozen(model, True)
     optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.head_lr,
                               weight_decay=0.01)
+    read = []
+    model.eval()  # the encoder's features as they will be read, without dropout
+    with torch.no_grad():
+        for batch in batches[:cfg.head_steps]:
+            masked = _masked(batch, tokenizer, cfg, gen, device)
+            hidden = model.base_model(input_ids=masked["input_ids"], attention_mask=masked["attention_mask"])[0]
+            keep = masked["labels"] != -100  # only masked tokens are scored
+            read.append((hidden[keep], masked["labels"][keep]))
     model.train()
     for step in tqdm(range(cfg.head_steps), desc="masked-LM head alone", unit="batch", disable=not bars_shown()):
-        loss = model(**_masked(batches[step % len(batches)], tokenizer, cfg, gen, device)).loss
+        hidden, labels = read[step % len(read)]
+        if not len(labels):  # a batch of short texts may mask nothing
+            continue
+        loss = torch.nn.functional.cross_entropy(model.cls(hidden), labels)  # BERT's head on the read states
         loss.backward()
         optim.step()
         optim.zero_grad()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from .errors import RegistryError, a_kind
 from .settings import get_settings
 from .storage import as_umask_allows, atomic_write_text, file_lock, fsync_dir, fsync_tree, sweep_stale, temp_dir
 
+log = logging.getLogger(__name__)
 _VERSION = re.compile(r"^v(\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # subtle: a save writes ".<name>.<pid>-<random>" beside the version first; a 245-character name
@@ -28,6 +30,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_NAME_CHARS = 100
 DISCARDED = "DISCARDED"  # the numbers of discarded versions, never given again
 LATEST = "latest"  # a version name for the newest version, promoted or not
+_WARNED: set[tuple[str, str]] = set()  # (model, version) whose folder went missing, said once
 
 
 class Registry:
@@ -51,16 +54,22 @@ class Registry:
     def current(self, name: str) -> str | None:
         """The version that serves: the one promoted last (None while only unpromoted ones
         exist); in a folder laid out by hand, with no promotion record at all, the newest."""
-        pointer = self.root / name / "CURRENT"
+        pointer, promoted = self.root / name / "CURRENT", None
         if pointer.exists():
-            version = pointer.read_text().strip()
-            if (self.root / name / version).is_dir():
-                return version
+            promoted = pointer.read_text().strip()
+            if (self.root / name / promoted).is_dir():
+                return promoted
         if (self.root / name / "HISTORY").exists():
             history = self._history(name)
-            return history[-1] if history else None
-        versions = self.versions(name)
-        return versions[-1] if versions else None
+            serving = history[-1] if history else None
+        else:
+            versions = self.versions(name)
+            serving = versions[-1] if versions else None
+        if promoted and (name, promoted) not in _WARNED:  # subtle: another version served without a word
+            _WARNED.add((name, promoted))
+            log.warning("%s: its promoted version %s is gone (its folder was removed); serving %s instead — "
+                        "`verticals models promote %s VERSION` chooses", name, promoted, serving or "none", name)
+        return serving
 
     def path(self, name: str, version: str | None = None) -> Path:
         _check_form(name)  # "../models/x" must not escape the root

@@ -148,3 +148,13 @@ def test_keep_better_keeps_the_base_when_tuning_lowers_held_out_mrr(home, monkey
     assert card["metrics"]["mrr_after"] == 0.6 and card["metrics"]["mrr_tuned"] == 0.4  # what it serves
     texts = ["help with plonk case 1", "Article: how to handle a refund"]
     np.testing.assert_allclose(Embedder("worse").encode(texts), Embedder("minilm").encode(texts), atol=1e-5)
+
+
+def test_held_out_scores_that_say_little_are_noted() -> None:
+    from shared.cli import contrastive_notes
+
+    assert contrastive_notes({"n_heldout_pairs": 40, "recall_at_1_before": 0.7}) == []
+    easy = contrastive_notes({"n_heldout_pairs": 20, "recall_at_1_before": 1.0})  # 1.0000 before and after
+    assert easy == ["the base already ranks 100% of the held-out queries' passages first: too easy a test to "
+                    "show what tuning adds — more pairs, or passages alike, make a harder one"]
+    assert contrastive_notes({"n_heldout_pairs": 2})[0].startswith("only 2 held-out pair(s)")

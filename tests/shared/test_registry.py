@@ -237,3 +237,31 @@ def test_a_base_model_name_resolves_in_any_case() -> None:
     from shared.models import resolve_model
 
     assert resolve_model("MiniLM") == resolve_model("minilm")
+
+
+def test_a_promoted_version_whose_folder_is_gone_is_said_once(tmp_path, caplog):
+    """Another version served without a word: the newest, never promoted, in the auditor's run."""
+    registry = Registry(tmp_path)
+    for text in ("one", "two", "three"):
+        registry.save("m", _write(text), {"kind": "test"})
+    registry.save("m", _write("four"), {"kind": "test"}, promote=False)
+    import shutil
+
+    shutil.rmtree(tmp_path / "m" / "v3")
+    assert registry.current("m") == "v2" and registry.current("m") == "v2"  # promoted before it, not v4
+    said = [r.getMessage() for r in caplog.records if "is gone" in r.getMessage()]
+    assert said == ["m: its promoted version v3 is gone (its folder was removed); serving v2 instead — "
+                    "`verticals models promote m VERSION` chooses"]
+
+
+def test_a_version_whose_weights_are_gone_is_one_line(full_model, session_registry, tmp_path):
+    import shutil
+
+    from shared.backends import load_torch
+
+    copy = tmp_path / "v1"
+    shutil.copytree(session_registry.path(full_model.name, full_model.version), copy)
+    (copy / "model.safetensors").unlink()
+    with pytest.raises(RegistryError, match=r"v1: cannot load the model \(.*\) — its files are incomplete: "
+                                            "retrain it, or remove that version's folder$"):
+        load_torch(copy, embed=False)
