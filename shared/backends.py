@@ -116,6 +116,8 @@ def load_torch(model_dir: Path, embed: bool, **options: object) -> torch.nn.Modu
     try:
         return loader(model_dir, **options).eval()
     except OSError as exc:  # subtle: a version whose weights file was deleted was a 60-line traceback
+        if not (isinstance(exc, FileNotFoundError) or "no file named" in str(exc)):
+            raise  # permissions, a failing disk: no folder to remove
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RegistryError(f"{model_dir}: cannot load the model ({problem}) — its files are incomplete: "
                             "retrain it, or remove that version's folder") from None

@@ -172,6 +172,9 @@ class Registry:
         with self._pointers():
             numbers = sorted(set(self._discarded(name)) | {int(source.name[1:])})  # "latest" -> its number
             atomic_write_text(self.root / name / DISCARDED, "".join(f"v{n}\n" for n in numbers))
+            pointer = self.root / name / "CURRENT"  # the promoted one discarded: the one before serves
+            if pointer.exists() and pointer.read_text().strip() == source.name:
+                pointer.unlink()
         os.rename(source, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
         folder = self.root / name

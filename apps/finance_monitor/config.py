@@ -341,7 +341,8 @@ def load_config(path: str | Path) -> MonitorConfig:
     except OSError as exc:  # unreadable: permissions, a broken disk, ...
         raise DataError(path, None, f"cannot read the config ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:  # subtle: "not valid TOML ... — fix the syntax" sent users hunting
-        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raw = path.read_bytes()  # subtle: the offset counts from after a BOM
+        line = raw.removeprefix(b"\xef\xbb\xbf")[:exc.start].count(b"\n") + 1
         raise DataError(path, line, "not valid UTF-8", "re-save the file as UTF-8", unit="line") from None
     except tomllib.TOMLDecodeError as exc:
         raise DataError(path, None, f"not valid TOML ({exc})", "fix the syntax") from exc

@@ -134,6 +134,8 @@ def unix_seconds(frame: pd.DataFrame, path: str | Path) -> np.ndarray:
         row = int(bad.to_numpy().argmax())
         value = frame["timestamp"].iloc[row]
         if pd.isna(value) or not str(value).strip():  # subtle: "drop the column" lost every row's time for one
+            if frame["timestamp"].astype(str).str.strip().isin(["", "nan", "None"]).all():
+                raise DataError(path, None, "the timestamp column is empty", "fill it or drop the column")
             raise DataError(path, file_row(path, row), "empty 'timestamp'", "fill the cell or delete the row")
         fix = ("it looks like milliseconds: divide by 1000" if np.isfinite(values.iloc[row])
                and MAX_TIMESTAMP <= values.iloc[row] < MAX_TIMESTAMP * 1000 else

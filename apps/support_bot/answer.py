@@ -126,7 +126,7 @@ class Answer:
 def names_row(query: str, sentence: str) -> bool:
     """Whether ``sentence`` is a table row that ``query`` names: each word of its first cell (one
     of two letters or more, not a number alone) and a word of a column's name; or every word of
-    an item of a cell that lists three or more short ones ("USA, Canada, Australia": a row's keys
+    an item of a cell that lists three or more short names ("USA, Canada, Australia": a row's keys
     too).
 
     >>> row = "Plan: Free; Max projects: 3."
@@ -146,9 +146,11 @@ def names_row(query: str, sentence: str) -> bool:
         return True
     # subtle: "roaming in Australia per day?" quoted Zone 3's "Rest of the world; £9 per day":
     # the country sat in the row's second cell, and its first, "Zone 2", was not asked
-    # a list: three items or more, of three words or fewer ("Free, uses your UK allowance" is none)
+    # a list of names: three items or more, each of three words or fewer and capitalised ("USA,
+    # Canada, Australia"; not "Free, uses your UK allowance", nor "calls, texts, data": "how do I
+    # buy more data?" names no row)
     lists = [items for _, colon, value in cells[1:] if colon and len(items := value.split(", ")) >= 3
-             and all(len(item.split()) <= 3 for item in items)]
+             and all(len(item.split()) <= 3 and item[:1].isupper() for item in items)]
     return any(words <= asked for items in lists for words in map(word_set, items)
                if any(len(w) > 2 and not w.isdigit() for w in words))
 
@@ -309,15 +311,14 @@ def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str
                    found: list[Passage] = ()) -> list[Passage]:
     """``passages``, led by the chunk of their document that holds the table row ``query`` names
     (:func:`names_row`) when none of them holds it; else by such a chunk of a document of the
-    ``found`` passages, alone (the passages chosen were not about it). subtle: a table is chunked
-    like prose, and "how many projects on the Free plan?" found the chunk with the Team and
-    Business rows: it quoted "Max projects: Unlimited"."""
-    if any(_names_a_row(query, p.chunk) for p in passages):
+    ``found`` passages (the caller's: those above its floor). subtle: a table is chunked like
+    prose, and "how many projects on the Free plan?" found the chunk with the Team and Business
+    rows: it quoted "Max projects: Unlimited"."""
+    if not passages or any(_names_a_row(query, p.chunk) for p in passages):
         return passages
     for passage in [*passages, *found]:
         if row := next((c for c in chunks_of(passage.chunk.doc_id) if _names_a_row(query, c)), None):
-            lead = replace(passage, chunk=row)
-            return [lead, *passages] if passage in passages else [lead]
+            return [replace(passage, chunk=row), *passages]
     return passages
 
 
@@ -339,11 +340,13 @@ def closer(sentences: list[str], repeated: Answer, similarity: Callable[[list[st
     return best if scores[best] > max(scores[len(sentences):]) else None
 
 
-def without_repeats(answer: Answer, said: list[str]) -> Answer:
+def without_repeats(answer: Answer, said: list[str], keep_first: bool = False) -> Answer:
     """``answer`` without the quotes an earlier answer in ``said`` already gave, when it has
     others: "how much is a new one?" after a battery-life answer led with that answer again,
-    and the price came second. The rest are numbered again from 1."""
-    fresh = [c for c in answer.citations if not any(c.quote in text for text in said)]
+    and the price came second. The rest are numbered again from 1. ``keep_first``: its first
+    quote stays, said or not (a table row the question names)."""
+    fresh = [c for i, c in enumerate(answer.citations)
+             if (keep_first and i == 0) or not any(c.quote in text for text in said)]
     if not fresh or len(fresh) == len(answer.citations):
         return answer
     citations = [replace(c, n=n) for n, c in enumerate(fresh, start=1)]

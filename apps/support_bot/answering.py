@@ -197,21 +197,21 @@ class Answerer:
         self._lead_with_named_row(asked)
 
     def _lead_with_named_row(self, asked: _Asked) -> None:
-        """Lead ``asked.passages`` with the chunk holding the table row the message names, else
-        the last question it follows (:func:`.answer.row_namer`), in a document search found; one
-        found only below the passages chosen stands alone. subtle: "what does the Plus plan
-        include?" was quoted the data add-on FAQ; the plans table, found too (cosine 0.35, the
-        reranker's 0.06), has the Plus row."""
-        chunks_of = self.service.retriever.document_chunks
+        """Lead ``asked.passages`` (none: none) with the chunk holding the table row the message
+        names, else the last question it follows (:func:`.answer.row_namer`), in a document search
+        found above the floor. subtle: "what does the Plus plan include?" was quoted the data
+        add-on FAQ alone; the plans table, found too (the reranker's 0.06), has the Plus row."""
+        chunks_of, threshold = self.service.retriever.document_chunks, self.service.bot.threshold
+        found = [p for p in asked.found if p.dense >= threshold]  # search ranks anything: its top 5
         # the last question only, and not for a new subject: "and for the family plan?" and then
         # "how many sims can I have on it?" named the Plus row of the question before them again
-        before = [asked.earlier[-1].question] if asked.earlier and not swaps_subject(asked.message) else []
-        named_by = row_namer([asked.message, *before], asked.found, chunks_of)
+        before = [self.service.speller.correct(asked.earlier[-1].question)] \
+            if asked.earlier and not swaps_subject(asked.message) else []
+        named_by = row_namer([asked.message, *before], found, chunks_of) if asked.passages else None
         asked.named_by = named_by or asked.message
-        if named_by is None:
-            return
-        asked.passages = with_named_row(named_by, asked.passages, chunks_of, found=asked.found)
-        asked.row_named = True
+        if named_by is not None:
+            asked.passages = with_named_row(named_by, asked.passages, chunks_of, found=found)
+            asked.row_named = True
 
     def _template(self, asked: _Asked, decision: IntentDecision) -> Answer | None:
         """The confident intent's template, unless another document is clearly closer."""
@@ -248,7 +248,7 @@ class Answerer:
                                                 "on it beyond the earlier answer", found=[])
             answer = naming or answer
         # a named row is the answer, said before or not: "how much is it?" after the Plus row
-        answer = answer if asked.row_named else without_repeats(answer, [t.answer for t in earlier])
+        answer = without_repeats(answer, [t.answer for t in earlier], keep_first=asked.row_named)
         if not asked.vouched and (unaddressed := self.service.shop.unaddressed(message, answer,
                                                                                self.service.retriever.encode)):
             return handoff(decision, reason=f"asks about {listed(unaddressed)}, which the knowledge base never "

@@ -78,10 +78,11 @@ _DATE_START = re.compile(rf"{_FULL_DAY}(?:\s*[-/]\s*{_FULL_DAY}(?!\d)|[ T]\d{{1,
 _DATE = re.compile(rf"^(?:{_DAY}(?:\s*[-/]\s*(?:{_DAY}|{_D}[./-]{_M}[./-]?|{_M}[./-]{_D}[./-]?))?"
                    r"|(?:19|20)\d\d\s+-\s+(?:19|20)\d\d)$")
 # Account numbers named as such ("account 12345678", "acct no. 1234-5678", "account AB 12345678",
-# "account ab12345678", "account number is 55501234": letters apart from the digits only in
-# capitals, or "account has 12 500 points" would be one; subtle: "is" between, it read [PHONE]).
+# "account ab12345678", "account number is 55501234" (six digits together after "is": it read
+# [PHONE]): letters apart from the digits only in capitals, or "account has 12 500 points" and
+# "account is 12 500 points short" would be one).
 _ACCOUNT = re.compile(
-    r"\b(account|acct\.?|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*(?:(?:is|was)\s+)?)"
+    r"\b(account|acct\.?|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*(?:(?:is|was)\s+(?=\d{6}))?)"
     r"((?:(?-i:[A-Z]{1,4})[ -]?(?=\d)|[A-Z]{1,4}-?(?=\d))?\d[\d \u2010-\u2014\u2212-]{4,}\d)",
     re.IGNORECASE,
 )
@@ -115,7 +116,8 @@ _API_KEY = re.compile(r"\b(?:sk-(?:proj-)?[A-Za-z0-9_-]{20,}|[a-z]{2,8}_(?:live|
                       r"|eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,})(?![\w-])")
 
 
-_KEPT = 0xF0000  # private-use code points: where mask_pii sets the shop's own contacts aside
+_KEPT = 0xF0000  # private-use code points: where mask_pii sets the shop's own accounts aside
+_PRIVATE = re.compile("[\U000F0000-\U000FFFFD]")
 # what mask_pii puts in: no word of the customer's ("[SECRET]" read as an unknown subject, "secret")
 PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|CVV|ACCOUNT|NUMBER|SECRET)\]")
 
@@ -273,15 +275,17 @@ def mask_pii(text: str, keep: frozenset[str] = frozenset(), hidden: list[str] | 
     ASCII first.
     """
     def hide(found: str, masked: str) -> str:
-        if hidden is not None and masked != found:
+        if hidden is not None and masked != found and found not in keep:
             hidden.append(found.strip())
-        return masked
+        return found if found in keep else masked
 
-    # the shop's own, whole (not "bob.help@..." for "help@..."), stand aside as private-use
-    # characters no pattern reads
-    kept = sorted((k for k in keep if k in text), key=len, reverse=True)
+    # the shop's own numbers, whole, stand aside as private-use characters no pattern reads (none
+    # where the text has such characters); its e-mails, and its phones where a word is glued on
+    # ("Tel.0800 ..."), are kept as matched (hide)
+    kept = [] if _PRIVATE.search(text) else \
+        sorted((k for k in keep if k in text and not _EMAIL.fullmatch(k)), key=len, reverse=True)
     if kept:
-        whole = re.compile(r"(?<![\w.+@-])(" + "|".join(map(re.escape, kept)) + r")(?![\w@]|[.-]\w)")
+        whole = re.compile(r"(?<![\w.+@%-])(" + "|".join(map(re.escape, kept)) + r")(?![\w@]|[.-]\w)")
         text = whole.sub(lambda m: chr(_KEPT + kept.index(m.group(1))), text)
     text = _API_KEY.sub("[SECRET]", _SECRET_SAID.sub(_mask_secret, _as_ascii(text)))
     text = _EMAIL.sub(lambda m: hide(m.group(0), "[EMAIL]"), text)

@@ -137,7 +137,9 @@ def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
     said = {singular(w) for w in answer_words(answer.text)}
     # subtle: "unridden" names "ridden": "what if it was ridden?" after "Bikes must be unridden"
     # was answered from the passage naming it, "test-ridden by our mechanics before pickup"
-    said |= {w.removeprefix(negation) for w in said for negation in ("un", "non") if w.startswith(negation)}
+    # (a participle after it only: "uninstall" does not name "install")
+    said |= {w[len(negation):] for w in said for negation in ("un", "non")
+             if w.startswith(negation) and w.endswith(("ed", "en", "d"))}
     return repeated and not (subject - asked or subject) & said
 
 

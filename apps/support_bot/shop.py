@@ -34,6 +34,11 @@ from .spelling import Speller
 ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 8  # CHECKED_WORDS: a question's words beyond stop words
 # what tokenizing leaves of a contraction: "I'm" -> "i", "m" (a hand-off said "about m and going")
 _CONTRACTED = frozenset("m s t d re ve ll".split())
+# common words no subject: scikit-learn's stop list less the nouns in it ("bill", "interest": "can
+# I pay my phone bill here?" names what a shop may not do)
+_COMMON = ENGLISH_STOP_WORDS - frozenset(
+    "bill fire interest system call name part show top mine amount detail back front side bottom empty "
+    "fill thick thin cry found con de describe".split())
 
 
 KB_LANGUAGE_CHUNKS = 200  # the knowledge base's language is told from its first chunks
@@ -104,7 +109,7 @@ class Shop:
         named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", message)}  # inside a sentence
         return [w for w in dict.fromkeys(tokenize(PLACEHOLDER.sub(" ", mask_pii(message))))  # no piece of an address
                 if w.isalpha() and w not in COURTESY_WORDS and w not in named and singular(w) not in known
-                and w not in ENGLISH_STOP_WORDS and w not in _CONTRACTED]
+                and w not in _COMMON and w not in _CONTRACTED]
 
     def foreign_words(self, message: str) -> list[str]:
         """The words of a short ``message`` (:meth:`unused_words`) that only out-of-scope examples

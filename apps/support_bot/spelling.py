@@ -31,7 +31,7 @@ UNAPOSTROPHED = frozenset("cant dont wont doesnt isnt arent wasnt werent didnt h
 # of the encoder's list, so real words
 SHORTHAND = {"u": "you", "ya": "you", "ur": "your", "r": "are", "wat": "what", "wot": "what", "whr": "where",
              "wen": "when", "abt": "about", "pls": "please", "plz": "please", "thx": "thanks", "hr": "hour",
-             "hrs": "hours", "min": "minute", "mins": "minutes", "wk": "week", "wks": "weeks", "yr": "year",
+             "hrs": "hours", "mins": "minutes", "wk": "week", "wks": "weeks", "yr": "year",
              "yrs": "years", "acct": "account", "addr": "address", "pwd": "password", "msg": "message",
              "cuz": "because", "coz": "because", "tmrw": "tomorrow", "sth": "something", "smth": "something",
              "ppl": "people", "rly": "really", "bday": "birthday"}
@@ -128,13 +128,16 @@ class Speller:
         return self._done[word]
 
     def correct(self, message: str) -> str:
-        """``message`` with chat shorthand spelt out (``SHORTHAND``: "ur" -> "your"; not a piece of
-        a hyphenated word, "u-lock") and each unknown lower-case word corrected; capitals, digits
-        and punctuation kept ("Klarna" stays: a name the shop may not know is no typo)."""
+        """``message`` with chat shorthand spelt out (``SHORTHAND``, known words or not: "ur" ->
+        "your"; not a piece of "u-lock" or "u.k.") and each other unknown lower-case word
+        corrected; capitals, digits and punctuation kept ("Klarna" stays: a name the shop may not
+        know is no typo)."""
         return re.sub(r"(?<![\w'])[a-z]+(?![\w'])", self._read, message)
 
     def _read(self, match: re.Match[str]) -> str:
         """One word of :meth:`correct`: its shorthand's words, or its correction."""
-        word, text = match.group(), match.string
-        hyphenated = "-" in (text[match.start() - 1:match.start()], text[match.end():match.end() + 1])
-        return SHORTHAND[word] if word in SHORTHAND and not hyphenated else self.word(word)
+        word, text, start, end = match.group(), match.string, match.start(), match.end()
+        # subtle: not a piece of "u-lock", "u.k." or "u.s.", which read "you.k."
+        glued = text[start - 1:start] in ("-", ".") or text[end:end + 1] == "-" or \
+            (text[end:end + 1] == "." and text[end + 1:end + 2].isalpha())
+        return SHORTHAND[word] if word in SHORTHAND and not glued else self.word(word)

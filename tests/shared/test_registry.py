@@ -243,15 +243,17 @@ def test_a_promoted_version_whose_folder_is_gone_is_said_once(tmp_path, caplog):
     """Another version served without a word: the newest, never promoted, in the auditor's run."""
     registry = Registry(tmp_path)
     for text in ("one", "two", "three"):
-        registry.save("m", _write(text), {"kind": "test"})
-    registry.save("m", _write("four"), {"kind": "test"}, promote=False)
+        registry.save("gone", _write(text), {"kind": "test"})
+    registry.save("gone", _write("four"), {"kind": "test"}, promote=False)
     import shutil
 
-    shutil.rmtree(tmp_path / "m" / "v3")
-    assert registry.current("m") == "v2" and registry.current("m") == "v2"  # promoted before it, not v4
+    shutil.rmtree(tmp_path / "gone" / "v3")
+    assert registry.current("gone") == "v2" and registry.current("gone") == "v2"  # promoted before it, not v4
     said = [r.getMessage() for r in caplog.records if "is gone" in r.getMessage()]
-    assert said == ["m: its promoted version v3 is gone (its folder was removed); serving v2 instead — "
-                    "`verticals models promote m VERSION` chooses"]
+    assert said == ["gone: its promoted version v3 is gone (its folder was removed); serving v2 instead — "
+                    "`verticals models promote gone VERSION` chooses"]
+    registry.discard("gone", "v2")  # the serving one, discarded on purpose: no alarm
+    assert registry.current("gone") == "v1" and not [r for r in caplog.records if "v2 is gone" in r.getMessage()]
 
 
 def test_a_version_whose_weights_are_gone_is_one_line(full_model, session_registry, tmp_path):

@@ -233,6 +233,9 @@ def test_bad_config_and_bad_data_are_one_line_errors(home, tmp_path) -> None:
     latin.write_bytes('# sources\n[[sources]]\nname = "Café"\n'.encode("latin-1"))
     assert error_lines(["poll-once", "--config", str(latin)]) == [
         f"error: {latin}, line 3: not valid UTF-8 — re-save the file as UTF-8"]  # not "fix the syntax"
+    latin.write_bytes(b"\xef\xbb\xbf#\n\xe9\n")  # a BOM first: still the line the byte is on
+    assert error_lines(["poll-once", "--config", str(latin)])[0].endswith("line 2: not valid UTF-8 — re-save "
+                                                                          "the file as UTF-8")
     data = tmp_path / "t.csv"
     data.write_text("text,sentiment\nfine,positive\n,negative\n")
     result = runner.invoke(app, ["train", "--sentiment", str(data)])

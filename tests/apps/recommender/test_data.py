@@ -69,6 +69,7 @@ def test_interactions_parse_labels_and_timestamps(tmp_path: Path, items) -> None
     ("u1,A,1,1764000000000", "got '1764000000000' — it looks like milliseconds: divide by 1000"),
     ("u1,A,1,-5", "row 2: timestamp .* got '-5'"),
     ("u1,A,1,5\nu1,B,0,", "row 3: empty 'timestamp' — fill the cell or delete the row"),  # not "drop the column"
+    ("u1,A,1,\nu1,B,0,", "x.csv: the timestamp column is empty — fill it or drop the column"),
 ])
 def test_bad_interactions_are_one_clear_line(tmp_path: Path, items, rows: str, problem: str) -> None:
     path = write(tmp_path / "x.csv", "user_id,item_id,label,timestamp\n" + rows + "\n")

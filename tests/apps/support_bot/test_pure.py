@@ -55,7 +55,7 @@ from apps.support_bot.questions import (
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.retrieval_tuning import choose_threshold
-from apps.support_bot.spelling import Speller, edit_distance
+from apps.support_bot.spelling import SHORTHAND, Speller, edit_distance
 from apps.support_bot.tables import Turn
 from apps.support_bot.template_links import checked_links
 from apps.support_bot.training import TrainOptions, demo_kept, split_questions, trained_on
@@ -171,6 +171,7 @@ from shared.errors import DataError
     ("Password for my account is Hunter2!", "Password for my account is [SECRET]"),  # its "!" too
     ("my password is wrong!", "my password is wrong!"),
     ("my account number is 55501234", "my account number is [ACCOUNT]"),  # it read [PHONE]
+    ("my account is 12 500 points short of gold", "my account is 12 500 points short of gold"),
     # a review's: no secret in a contraction, a hyphen, a quoted button, or the KB's own words
     ("My password's not working and I can't log in", None), ("my PIN won't work at the till", None),
     ('I clicked "Forgot password" and then "Send" but nothing came', None), ("the password-reset link expired", None),
@@ -191,6 +192,9 @@ def test_the_shops_own_contacts_are_kept_where_given() -> None:
     assert mask_pii(bank, shop_contacts([bank])) == bank
     assert mask_pii("my account is 40308661 and IBAN DE89 3704 0044 0532 0130 00", shop_contacts([bank])) == \
         "my account is [ACCOUNT] and IBAN [ACCOUNT]"
+    glued = "Call Tel.0800 555 0199 or Phone 0800 555 0199.Open daily; pay to account 40308669."
+    assert mask_pii(glued, shop_contacts([glued])) == glued  # a review's: these had read "[PHONE]"
+    assert mask_pii("\U000F0000 account 40308669", shop_contacts([bank])) == "\U000F0000 account [ACCOUNT]"
 
 
 def test_a_tickets_reason_is_masked_like_its_question(tmp_path) -> None:
@@ -320,6 +324,8 @@ def test_the_speller_mends_typos_towards_the_bots_words_and_leaves_real_words() 
     # not inside a hyphenated word
     assert hyphens.correct("wat r ur opening hrs? thx") == "what are your opening hours? thanks"
     assert hyphens.correct("my u-lock, u know") == "my u-lock, you know"
+    assert hyphens.correct("and u ship to the u.k.?") == "and you ship to the u.k.?"
+    assert "min" not in SHORTHAND  # a minimum as often as a minute: "is there a min spend?"
 
 
 def _turn(question: str, answer: str) -> Turn:
@@ -349,6 +355,11 @@ def test_an_elliptical_follow_up_that_only_repeats_the_last_answer_says_nothing_
     repeat = replace(again, text=f"Here is what I found:\n\n{rule} [1]", citations=[replace(again.citations[0],
                                                                                         quote=rule)])
     assert not says_nothing_new(repeat, "what if it was ridden?", bikes)  # "unridden" names "ridden"
+    removal = "To uninstall the app, hold its icon."
+    apps = [_turn("how do I uninstall the app?", f"Here is what I found:\n\n{removal} [1]")]
+    again_apps = replace(repeat, text=f"Here is what I found:\n\n{removal} [1]",
+                         citations=[replace(again.citations[0], quote=removal)])
+    assert says_nothing_new(again_apps, "and how do I install it?", apps)  # "uninstall" names no "install"
 
 
 def test_a_follow_up_answer_leaves_out_what_the_conversation_already_gave() -> None:
@@ -364,6 +375,7 @@ def test_a_follow_up_answer_leaves_out_what_the_conversation_already_gave() -> N
     assert both.citations[1].n == 2, "the answer given is not changed in place"
     assert without_repeats(both, []) is both
     assert without_repeats(both, [both.text]) is both, "nothing left: the repeat is the answer"
+    assert without_repeats(both, earlier, keep_first=True) is both  # a named table row stays
 
 
 def test_a_hand_off_shows_how_sure_the_bot_was_of_an_answer_not_of_the_hand_off() -> None:
@@ -581,11 +593,14 @@ def test_a_table_row_is_named_by_an_item_of_a_cell_that_lists_several(tmp_path: 
     assert row_namer(["how much will it cost per day?", joined], found, chunks_of) == joined
     assert row_namer(["and in Norway?", joined], found, chunks_of) == "and in Norway?"
     assert row_namer(["how much is it?"], found, chunks_of) is None
-    # a row of a document search found below the passages chosen leads alone: they were not about it
+    # a row of a document search found below the passages chosen leads them; none chosen: none
     other = Passage(Chunk("faq-data", 9, "Buy a data add-on in the app."), 0.4, 0.4)
     by_doc = {"faq-data": [other.chunk], chunk.doc_id: [chunk]}.__getitem__
-    assert with_named_row("roaming in Canada?", [other], by_doc, found=[other, *found]) == found
+    assert with_named_row("roaming in Canada?", [other], by_doc, found=[other, *found]) == [*found, other]
     assert with_named_row("roaming in Japan?", [other], by_doc, found=[other, *found]) == [other]
+    assert with_named_row("roaming in Canada?", [], by_doc, found=found) == []
+    # a list names a row by its names only: "calls, texts, data" names none
+    assert not names_row("how do I buy more data?", "Plan: Plus; Includes: calls, texts, data; Price: £20.")
     assert swaps_subject("and for the family plan?") and not swaps_subject("and how much is it?")
 
 

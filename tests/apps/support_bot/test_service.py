@@ -96,6 +96,7 @@ def test_a_question_on_something_the_kb_never_mentions_is_handed_off_not_answere
     assert "secret" not in bot.shop.unused_words("my pin is 4821")  # masked: "[SECRET]" is no word of theirs
     # no piece of a contraction ("I'm": "m"), and no common word a stop list holds ("please", "ever")
     assert bot.shop.unused_words("I'm wanting a hovercraft please, ever?") == ["wanting", "hovercraft"]
+    assert "bill" in bot.shop.unused_words("can I pay my phone bill here?")  # a noun the stop list holds
     answer = bot.ask("Hi, do you do gift wrapping?")
     assert answer.kind is AnswerKind.HANDOFF and answer.ticket_id is not None
     [ticket] = [t for t in bot.agents.handoffs() if t.id == answer.ticket_id]
