@@ -350,7 +350,10 @@ def test_eval_takes_text_label_files_and_refuses_labels_the_model_lacks(home, mo
     phrasebank = tmp_path / "Sentences_AllAgree.txt"  # Financial PhraseBank's own layout
     phrasebank.write_text("Shares soar on record profit .@positive\nBank fined for fraud .@negative\n")
     result = runner.invoke(app, ["eval", "--test", str(phrasebank), "--config", str(path), "--json"])
-    assert result.exit_code == 0 and set(json.loads(result.stdout)) == {"sentiment_accuracy", "sentiment_macro_f1"}
+    scored = json.loads(result.stdout)
+    assert result.exit_code == 0 and set(scored) == {"sentiment_accuracy", "sentiment_macro_f1", "notes"}
+    assert scored["notes"] == ["sentiment: the test set has no rows labelled neutral: macro-F1 counts such a "
+                               "label as F1 0 wherever the model predicts it"]
     with pytest.raises(DataError, match="a .txt file is read as Financial PhraseBank sentences .* which name no topic"):
         read_column(phrasebank, "topic")
 
