@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import random
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -183,11 +184,26 @@ def _train_head(model, tokenizer, batches: list[dict], cfg: PretrainConfig, devi
     batches) spent 3.6 of its 5 minutes here; read once, the run took 55 s, not 113 (2 cores, AVX2
     EPYC), its head-only perplexity 803 and adapted 727 against 752 and 665 (9 maskings cycled,
     not 50 fresh ones). A masked-LM without BERT's ``cls`` head reads every step as before."""
-    if not hasattr(model, "cls"):
-        return _train_head_reading_each_step(model, tokenizer, batches, cfg, device, gen)
     _set_encoder_frozen(model, True)
     optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.head_lr,
                               weight_decay=0.01)
+    loss_at = _head_loss_on_read_states(model, tokenizer, batches, cfg, device, gen) if hasattr(model, "cls") else \
+        (lambda step: model(**_masked(batches[step % len(batches)], tokenizer, cfg, gen, device)).loss)
+    model.train()
+    for step in tqdm(range(cfg.head_steps), desc="masked-LM head alone", unit="batch", disable=not bars_shown()):
+        if (loss := loss_at(step)) is None:  # a batch of short texts may mask nothing
+            continue
+        loss.backward()
+        optim.step()
+        optim.zero_grad()
+    _set_encoder_frozen(model, False)
+
+
+def _head_loss_on_read_states(model, tokenizer, batches: list[dict], cfg: PretrainConfig, device: str,
+                              gen: torch.Generator) -> Callable[[int], torch.Tensor | None]:
+    """Step -> the masked-LM loss of BERT's head (``model.cls``) on the hidden states the frozen
+    encoder read once (in eval mode) from the first ``cfg.head_steps`` batches, cycled; None
+    for a batch that masked nothing."""
     read = []
     model.eval()  # the encoder's features as they will be read, without dropout
     with torch.no_grad():
@@ -196,30 +212,12 @@ def _train_head(model, tokenizer, batches: list[dict], cfg: PretrainConfig, devi
             hidden = model.base_model(input_ids=masked["input_ids"], attention_mask=masked["attention_mask"])[0]
             keep = masked["labels"] != -100  # only masked tokens are scored
             read.append((hidden[keep], masked["labels"][keep]))
-    model.train()
-    for step in tqdm(range(cfg.head_steps), desc="masked-LM head alone", unit="batch", disable=not bars_shown()):
+
+    def loss_at(step: int) -> torch.Tensor | None:
         hidden, labels = read[step % len(read)]
-        if not len(labels):  # a batch of short texts may mask nothing
-            continue
-        loss = torch.nn.functional.cross_entropy(model.cls(hidden), labels)  # BERT's head on the read states
-        loss.backward()
-        optim.step()
-        optim.zero_grad()
-    _set_encoder_frozen(model, False)
+        return torch.nn.functional.cross_entropy(model.cls(hidden), labels) if len(labels) else None
 
-
-def _train_head_reading_each_step(model, tokenizer, batches: list[dict], cfg: PretrainConfig, device: str,
-                                  gen: torch.Generator) -> None:
-    """:func:`_train_head` for any masked-LM: the frozen encoder reads a fresh batch each step."""
-    _set_encoder_frozen(model, True)
-    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.head_lr,
-                              weight_decay=0.01)
-    model.train()
-    for step in tqdm(range(cfg.head_steps), desc="masked-LM head alone", unit="batch", disable=not bars_shown()):
-        model(**_masked(batches[step % len(batches)], tokenizer, cfg, gen, device)).loss.backward()
-        optim.step()
-        optim.zero_grad()
-    _set_encoder_frozen(model, False)
+    return loss_at
 
 
 def _train(model, tokenizer, batches: list[dict], cfg: PretrainConfig, device: str, gen: torch.Generator) -> None:

@@ -188,13 +188,14 @@ def data_notes(train: list[LabelledText], test: list[LabelledText]) -> list[str]
 
 def train_task(column: str, name: str, data: tuple[list[LabelledText], list[LabelledText]],
                config: TrainConfig, test_path: Path, registry: Registry | None = None,
-               lossy: bool = False, caveat: str = "") -> dict:
+               lossy: bool = False, caveat: str = "", notes: list[str] | None = None) -> dict:
     """Fine-tune and register one model on (train, test) rows, then export its ONNX and int8
     forms, checked on the test texts (classification serves the fastest form that agreed;
     lossless ones only, unless ``lossy``: the config's ``[models] lossy``).
     It replaces the model serving now only if it is not worse on the same test rows
     (:func:`shared.judge_against_serving`); returns its version, test metrics, the served form
-    and whether it serves, and why.
+    and whether it serves, and why. ``notes``: :func:`data_notes` of the rows, where the caller
+    has them already.
 
     subtle: promoted unjudged, a 6-row sentiment file replaced a model at 1.000 test accuracy
     with one at 0.667, and a 3-row topic file with no test rows replaced the demo's 20 topics
@@ -203,7 +204,7 @@ def train_task(column: str, name: str, data: tuple[list[LabelledText], list[Labe
     registry = registry or get_registry()
     train, test = data
     # what makes the test scores mean less than they seem, on the card as `finetune classify` puts it
-    notes = data_notes(train, test)
+    notes = data_notes(train, test) if notes is None else notes
     warning = "; ".join(filter(None, [caveat, *notes]))
     result = finetune_classifier(train, test, config, name, test_path=str(test_path),
                                  card_extra={"task": column, "app": "finance_monitor"}
@@ -250,11 +251,12 @@ def train_models(plan: TrainPlan, config: TrainConfig, models: ModelConfig,
         data[column] = rows, test
     # subtle: these notes reached the model card only, so "Earnings" beside "earnings" trained as
     # two topics without a word; said before minutes of training
+    notes = {column: data_notes(*data[column]) for column, _, _ in tasks}
     for column, _, name in tasks:
-        for note in data_notes(*data[column]):
+        for note in notes[column]:
             log.warning("note: %s (%s): %s", name, column, note)
-    return [train_task(column, name, data[column], config, plan.test or path, registry, models.lossy, plan.caveat)
-            for column, path, name in tasks]
+    return [train_task(column, name, data[column], config, plan.test or path, registry, models.lossy, plan.caveat,
+                       notes[column]) for column, path, name in tasks]
 
 
 def _label_task(test_path: str | Path, names: dict[str, str]) -> str:

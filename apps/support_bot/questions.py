@@ -134,13 +134,13 @@ def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
     said = [t.answer for t in earlier]
     repeated = all(any(c.quote in text for text in said) for c in answer.citations)
     asked = set().union(*(word_set(t.question) for t in earlier))
-    said = {singular(w) for w in answer_words(answer.text)}
+    named = {singular(w) for w in answer_words(answer.text)}
     # subtle: "unridden" names "ridden": "what if it was ridden?" after "Bikes must be unridden"
     # was answered from the passage naming it, "test-ridden by our mechanics before pickup"
     # (a participle after it only: "uninstall" does not name "install")
-    said |= {w[len(negation):] for w in said for negation in ("un", "non")
-             if w.startswith(negation) and w.endswith(("ed", "en", "d"))}
-    return repeated and not (subject - asked or subject) & said
+    named |= {w[len(negation):] for w in named for negation in ("un", "non")
+              if w.startswith(negation) and w.endswith(("ed", "en", "d"))}
+    return repeated and not (subject - asked or subject) & named
 
 
 def separate_questions(message: str) -> list[str]:

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -104,12 +105,7 @@ class Shop:
         are none the shop uses ("basically", "annoyed"), and capitalised ones are names, the
         names rule's (a person's are no subject: "Jane Doe here, my order ...")."""
         known = self.words
-        if known is None or len(tokenize(message)) > CHECKED_WORDS:
-            return []
-        named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", message)}  # inside a sentence
-        return [w for w in dict.fromkeys(tokenize(PLACEHOLDER.sub(" ", mask_pii(message))))  # no piece of an address
-                if w.isalpha() and w not in COURTESY_WORDS and w not in named and singular(w) not in known
-                and w not in _COMMON and w not in _CONTRACTED]
+        return [] if known is None else [w for w in _candidate_words(message) if singular(w) not in known]
 
     def foreign_words(self, message: str) -> list[str]:
         """The words of a short ``message`` (:meth:`unused_words`) that only out-of-scope examples
@@ -132,6 +128,20 @@ class Shop:
             return []
         nearest = (encode(unknown) @ encode(said).T).max(axis=1)
         return [word for word, cosine in zip(unknown, nearest, strict=True) if cosine < ADDRESSED]
+
+
+@lru_cache(maxsize=256)
+def _candidate_words(message: str) -> tuple[str, ...]:
+    """The words of a short ``message`` that may be a subject (:meth:`Shop.unused_words`): not
+    courtesy, common or contraction words, nor names inside a sentence, nor pieces of masked
+    personal data; none for a long one. Read once per message: a question asks it up to three
+    times (foreign words, an out-of-scope verdict, a grounded answer's check)."""
+    if len(tokenize(message)) > CHECKED_WORDS:
+        return ()
+    named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", message)}  # inside a sentence
+    return tuple(w for w in dict.fromkeys(tokenize(PLACEHOLDER.sub(" ", mask_pii(message))))  # no piece of an address
+                 if w.isalpha() and w not in COURTESY_WORDS and w not in named and w not in _COMMON
+                 and w not in _CONTRACTED)
 
 
 def _word_list(retriever: Retriever) -> set[str] | None:
