@@ -6,10 +6,10 @@ the bot has is about something else. The intent model read "cancel ... subscript
 A name is a run of capitalised words inside a sentence ("Netflix", "Royal Mail"), not its
 first word. Left out: "I", dates ("Sunday", "Black Friday"), countries, regions and languages
 ("Germany": a KB says "all EU countries"; "German"), towns named as places ("do you deliver to
-Dublin?", not "a Santander card"), words a chat capitalises ("Dear
-Sir/Madam"), the words of a whole message typed in capitals, people ("I'm Sarah", "my wife Anna",
-"Mr. Smith", "Thanks in advance, Maria"), and typos of the shop's words ("Matercard",
-"ApplePay"). A word in capitals ("DHL", "PIN") is not taken for a name: too many are common nouns.
+Dublin?", not "a Santander card"), words a chat capitalises ("Dear Sir/Madam"), the words of a
+whole message typed in capitals, people ("I'm Sarah", "my wife Anna", "Mr. Smith", "Thanks in
+advance, Maria"), the provider a customer is leaving ("switch from Vodafone"), and typos of the
+shop's words ("Matercard", "ApplePay"). A word in capitals ("DHL", "PIN") is not taken for a name: too many are common nouns.
 Where the shop's own texts capitalise many words inside sentences (German nouns), capitals mark
 no names and :func:`names_mark_subjects` says so.
 
@@ -54,6 +54,10 @@ _BEFORE_A_PERSON = re.compile(
 # "a shop in New York", "from Cork", "to Dublin or Cork", "in Leeds, York and Hull"
 _AS_A_PLACE = re.compile(r"\b(?i:to|in|into|from|near|at|around|outside|within|via)\s+"
                          r"(?:(?:[A-Z][\w'-]*\s+)*[A-Z][\w'-]*(?:\s*,\s*|\s+(?i:or|and)\s+))*$")
+# the provider a customer is leaving is no subject of the question: "can I switch from Vodafone
+# and keep my number?", "I'm leaving BT", "moving my account over from Monzo"
+_LEAVING = re.compile(r"\b(?i:(?:switch|mov|port|transferr?|com|chang)(?:e|es|ed|ing)?\b(?:\s+(?:[a-z]+\s+){0,2}?)?"
+                      r"\s*(?:over\s+|away\s+)?from|leav(?:e|es|ing))\s+(?:my\s+|the\s+)?$")
 # a signature closes the message, on its own line or after thanks: "Thanks in advance, Maria"
 _SIGNATURE = (re.compile(r"(?:\n|\b(?:thanks|thank you|cheers|best)\b[^.!?\n]*,)\s*$", re.IGNORECASE),
               re.compile(r"^\W*$"))
@@ -184,7 +188,7 @@ def unknown_names(message: str, known: set[str], correct: Callable[[str], str] |
         name = " ".join(run).removesuffix("'s")
         if lower & _DATES or name.lower() in _places() or run[0].lower() in _TITLES \
                 or (_AS_A_PLACE.search(before) and name.lower() in towns()) \
-                or _BEFORE_A_PERSON.search(before) or (_SIGNATURE[0].search(before) and _SIGNATURE[1].match(after)):
+                or _BEFORE_A_PERSON.search(before) or _LEAVING.search(before) or (_SIGNATURE[0].search(before) and _SIGNATURE[1].match(after)):
             continue  # "Black Friday", "Germany", "Mr Smith", "I'm Sarah Jones", "Thanks in advance, Maria"
         if any(unknown(w) for w in run) and name not in found:
             found.append(name)

@@ -931,6 +931,8 @@ def test_the_demo_retrains_its_own_bot_when_its_inputs_change(tmp_path) -> None:
     ("Do you sell Puma trainers? Can I pay with a Santander card?", ["Puma", "Santander"]),  # towns too: not as places
     ("can my wife Anna collect it? Mr. Smith here - Sent from my iPhone", []),  # people; a signature
     ("Is the Harbour St shop open?", []), ("is the Baker St shop open?", ["Baker St"]),  # the shop's street, shortened
+    ("can I switch from Vodafone and keep my number? I'm leaving BT too", []),  # the providers a customer leaves
+    ("can I buy a Vodafone phone from you?", ["Vodafone"]),
 ])
 def test_unknown_names_are_capitalised_words_the_shop_never_uses(message: str, names: list[str]) -> None:
     texts = ["We accept PayPal, Mastercard, Apple Pay and cards. We ship to Norway.", "where is my order", "cancel",
