@@ -116,8 +116,10 @@ class Answerer:
         A question with a word only the out-of-scope examples use is handed off unread
         (:meth:`.Shop.foreign_words`). A confident intent answers with its template unless another
         document is clearly closer to the question (``template_margin``), or it was already given
-        in the turns this one follows up: it did not answer them either. Else the passages found answer it
-        (:meth:`_grounded`), else a person does.
+        in the turns this one follows up: it did not answer them either; a person answers when the
+        message names a thing the shop's texts never use and the template does not address it
+        (:meth:`.Shop.unaddressed_things`). Else the passages found answer it (:meth:`_grounded`),
+        else a person does.
 
         (A message naming something the shop's texts never mention is handed off before:
         :meth:`answer`.)
@@ -214,14 +216,21 @@ class Answerer:
             asked.row_named = True
 
     def _template(self, asked: _Asked, decision: IntentDecision) -> Answer | None:
-        """The confident intent's template, unless another document is clearly closer."""
+        """The confident intent's template, unless another document is clearly closer (None); a
+        hand-off when the message names a thing the template does not address ("how do I reset my
+        xbox password")."""
         retriever, bot = self.service.retriever, self.service.bot
         doc = bot.templates.get(decision.intent, "")
         chunks = retriever.document_chunks(doc)
         own = retriever.document_similarity(doc, asked.vector) if chunks else 0.0
-        if chunks and not outranked(asked.found, doc, own, bot.template_margin, bot.threshold):
-            return template_answer(chunks, decision.confidence, decision.intent)
-        return None
+        if not chunks or outranked(asked.found, doc, own, bot.template_margin, bot.threshold):
+            return None
+        answer = template_answer(chunks, decision.confidence, decision.intent)
+        if not asked.vouched and (things := self.service.shop.unaddressed_things(asked.message, answer,
+                                                                                self.service.retriever.encode)):
+            return handoff(decision, reason=f"asks about {listed(things)}, which the knowledge base never mentions "
+                                            "and the answer template does not address", found=asked.found)
+        return answer
 
     def _grounded(self, asked: _Asked, decision: IntentDecision | None) -> Answer:
         """Quotes from the passages found; a follow-up whose answer only repeats the conversation

@@ -9,9 +9,9 @@ first word. Left out: "I", dates ("Sunday", "Black Friday"), countries, regions 
 Dublin?", not "a Santander card"), words a chat capitalises ("Dear Sir/Madam"), the words of a
 whole message typed in capitals, people ("I'm Sarah", "my wife Anna", "Mr. Smith", "Thanks in
 advance, Maria"), the provider a customer is leaving ("switch from Vodafone"), and typos of the
-shop's words ("Matercard", "ApplePay"). A word in capitals ("DHL", "PIN") is not taken for a name: too many are common nouns.
-Where the shop's own texts capitalise many words inside sentences (German nouns), capitals mark
-no names and :func:`names_mark_subjects` says so.
+shop's words ("Matercard", "ApplePay"). A word in capitals ("DHL", "PIN") is not taken for a
+name: too many are common nouns. Where the shop's own texts capitalise many words inside
+sentences (German nouns), capitals mark no names and :func:`names_mark_subjects` says so.
 
 >>> unknown_names("how do I cancel my Netflix subscription", {"cancel", "subscription"})
 ['Netflix']
@@ -188,7 +188,8 @@ def unknown_names(message: str, known: set[str], correct: Callable[[str], str] |
         name = " ".join(run).removesuffix("'s")
         if lower & _DATES or name.lower() in _places() or run[0].lower() in _TITLES \
                 or (_AS_A_PLACE.search(before) and name.lower() in towns()) \
-                or _BEFORE_A_PERSON.search(before) or _LEAVING.search(before) or (_SIGNATURE[0].search(before) and _SIGNATURE[1].match(after)):
+                or _BEFORE_A_PERSON.search(before) or _LEAVING.search(before) \
+                or (_SIGNATURE[0].search(before) and _SIGNATURE[1].match(after)):
             continue  # "Black Friday", "Germany", "Mr Smith", "I'm Sarah Jones", "Thanks in advance, Maria"
         if any(unknown(w) for w in run) and name not in found:
             found.append(name)

@@ -44,7 +44,7 @@ from .questions import (
     is_follow_up,
 )
 from .retrieval import RetrievalConfig, Retriever, index_dir
-from .shop import Shop
+from .shop import Shop, things
 from .spelling import Speller
 from .store import SupportStore
 from .tables import KbChange, Ticket
@@ -148,6 +148,7 @@ class SupportService:
                                   self._resolve(bot.reranker) if bot.reranker else None, config, self.index_path)
             retriever.warm_up()
             towns()  # the names check's towns: a second to load, spent here rather than on a first question
+            things(["warm"])  # and the word lists of the things check: half a second
             self._intents, self.bot = intents, bot
             self._retriever = retriever  # last: what the check above reads without the lock
 

@@ -55,6 +55,7 @@ from apps.support_bot.questions import (
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.retrieval_tuning import choose_threshold
+from apps.support_bot.shop import things
 from apps.support_bot.spelling import SHORTHAND, Speller, edit_distance
 from apps.support_bot.tables import Turn
 from apps.support_bot.template_links import checked_links
@@ -910,6 +911,11 @@ def test_the_demo_retrains_its_own_bot_when_its_inputs_change(tmp_path) -> None:
     yours = {"intents": str(tmp_path / "ours.csv"), "fingerprint": "0" * 16}
     assert demo_kept({"trained_on": yours}, demo) == \
         f"kept the bot trained on {tmp_path / 'ours.csv'} (delete the support-* models to train the demo's)"
+
+
+def test_things_are_words_that_can_only_name_a_thing() -> None:
+    assert things(["sofa", "routers", "xbox", "waiting", "recent", "crack", "twice", "possible", "going"]) == \
+        ["sofa", "routers", "xbox"]
 
 
 @pytest.mark.parametrize(("message", "names"), [
