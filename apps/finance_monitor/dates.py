@@ -21,7 +21,16 @@ ZONES = {"CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "WET": 0, "WEST": 1, "EET": 2
 
 
 _OFFSET = re.compile(r"\s(?:GMT|UTC)?([+-])(\d{1,2}):?(\d{2})?$")  # " -05:00", " GMT+0100", " +01"
-_RFC822_ZONES = {"UT", "UTC", "GMT", "Z", "EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT"}
+# the zone names RFC 822 defines, hours east of UTC: named in an ISO stamp, fromisoformat reads none
+_RFC822_ZONES = {"UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7,
+                 "MDT": -6, "PST": -8, "PDT": -7}
+# a 12-hour clock: "11:06 PM", "1:06pm", "9:30 a.m."
+_TWELVE_HOUR = re.compile(r"\b(\d{1,2})(:\d{2}(?::\d{2})?)\s*([AaPp])\.?[Mm]\.?(?=\s|$)")
+
+
+def _on_24_hours(match: re.Match[str]) -> str:
+    hour = int(match[1]) % 12 + (12 if match[3] in "Pp" else 0)
+    return f"{hour:02d}{match[2]}"
 
 
 def feed_time(stamp: str) -> datetime | None:
@@ -32,21 +41,34 @@ def feed_time(stamp: str) -> datetime | None:
     datetime.datetime(2026, 3, 3, 9, 0, tzinfo=datetime.timezone.utc)
     >>> feed_time("Tue, 03 Mar 2026 10:00:00").hour, feed_time("2026-03-03T10:00:00+01:00").hour
     (10, 9)
+    >>> feed_time("Dec 5, 2026 11:06 PM EST"), feed_time("2026-12-07T15:15:00 EST").hour
+    (datetime.datetime(2026, 12, 6, 4, 6, tzinfo=datetime.timezone.utc), 20)
+
+    subtle: the e-mail parser took the "PM" of "01:06 PM GMT" for the zone, and the story was
+    dated 12 hours early; an ISO stamp's "EST" was dropped.
     """
-    stamp = _OFFSET.sub(lambda m: f" {m[1]}{int(m[2]):02d}{m[3] or '00'}", stamp.strip())  # "GMT-05:00" -> "-0500"
+    stamp = _TWELVE_HOUR.sub(_on_24_hours, stamp.strip())
+    stamp = _OFFSET.sub(lambda m: f" {m[1]}{int(m[2]):02d}{m[3] or '00'}", stamp)  # "GMT-05:00" -> "-0500"
     if zone := re.search(r"\s([A-Za-z]{1,5})$", stamp):
-        if zone[1].upper() in ZONES:
-            stamp = f"{stamp[:zone.start()]} {ZONES[zone[1].upper()]:+03d}00"
-        elif zone[1].upper() not in _RFC822_ZONES:
-            return None  # a zone read here as UTC: feedparser's reading, if it has one
+        hours = (ZONES | _RFC822_ZONES).get(zone[1].upper())
+        if hours is None:
+            return None  # a zone read here as UTC ("IST" is three zones): undated
+        stamp = f"{stamp[:zone.start()]} {hours:+03d}00"
     try:
         when = parsedate_to_datetime(stamp)
     except (TypeError, ValueError, IndexError):
         try:
-            when = datetime.fromisoformat(stamp)
+            when = datetime.fromisoformat(re.sub(r"\s([+-]\d{4})$", r"\1", stamp))
         except ValueError:
             return None
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def unknown_zone(stamp: str) -> bool:
+    """Whether ``stamp`` ends in a zone name not read here ("10:00 IST": India's, Ireland's or
+    Israel's), which feedparser would read as UTC."""
+    zone = re.search(r"\s([A-Za-z]{1,5})$", _TWELVE_HOUR.sub(_on_24_hours, stamp.strip()))
+    return zone is not None and zone[1].upper() not in ZONES | _RFC822_ZONES
 
 
 _ISO_DAY = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
@@ -79,7 +101,7 @@ def entry_time(entry: dict) -> datetime | None:
             continue
         if (when := feed_time(stamp)) is not None:
             return when
-        if parsed := entry.get(f"{field}_parsed"):
+        if (parsed := entry.get(f"{field}_parsed")) and not unknown_zone(stamp):
             return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
     return None
 

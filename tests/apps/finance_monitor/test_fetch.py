@@ -445,6 +445,17 @@ def test_windows_1252_declared_as_latin1_keeps_its_euro_and_quotes(server) -> No
         == [text]
 
 
+def test_a_page_declaring_its_charset_in_meta_alone_is_read_in_it(server) -> None:
+    """No charset in the header: the detector had guessed, and stored "Bluefin FoodsÆ Ć5m"."""
+    text = "Bluefin Foods’ €5m recall hits café suppliers"
+    page = (f"<html><head><meta charset='iso-8859-1'><title>{text}</title></head><body><article><p>{text}. "
+            "The company’s “full-year” outlook was cut after the recall, it said on Monday.</p></article>"
+            "</body></html>")
+    server.routes["/m"] = Route(body=page.encode("cp1252"), ctype="text/html")
+    [article] = poll_source(Fetcher(fast_fetch()), SourceConfig("m", server.url("/m"), kind=SourceKind.PAGE)).articles
+    assert article.title == text and "company’s “full-year”" in article.text
+
+
 def test_a_feed_is_read_in_the_charset_its_server_declares(server) -> None:
     # no encoding in the XML declaration: only the header says KOI8-R
     doc = rss([("http://x/ru", "Сбербанк повысил прогноз прибыли", "")]).decode()

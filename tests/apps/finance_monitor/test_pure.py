@@ -428,6 +428,35 @@ def test_a_feed_date_that_does_not_exist_is_no_date(stamp: str) -> None:
     assert entry_time(entry("Thu, 29 Feb 2024 10:00:00 GMT")) == datetime(2024, 2, 29, 10, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(("stamp", "when"), [
+    ("Dec 5, 2026 11:06 PM EST", datetime(2026, 12, 6, 4, 6, tzinfo=UTC)),  # "PM" had been read as the zone
+    ("Sun, 06 Dec 2026 01:06 PM GMT", datetime(2026, 12, 6, 13, 6, tzinfo=UTC)),
+    ("Sun, 06 Dec 2026 12:30 am GMT", datetime(2026, 12, 6, 0, 30, tzinfo=UTC)),
+    ("2026-12-07T15:15:00 EST", datetime(2026, 12, 7, 20, 15, tzinfo=UTC)),  # the zone had been dropped
+    ("Sun, 06 Dec 2026 10:00:00 IST", None),  # India's, Ireland's or Israel's: undated, not UTC
+])
+def test_a_feed_date_on_a_12_hour_clock_or_with_a_zone_name_is_read_in_its_zone(stamp: str, when) -> None:
+    import feedparser
+
+    from apps.finance_monitor.dates import entry_time
+
+    [entry] = feedparser.parse(f'<rss version="2.0"><channel><item><title>t</title><link>http://n.test/1</link>'
+                               f"<pubDate>{stamp}</pubDate></item></channel></rss>").entries
+    assert entry_time(entry) == when
+
+
+def test_a_bare_ampersand_in_a_feed_is_kept_as_written() -> None:
+    """Invalid XML, common in real feeds: feedparser read "&T" as an entity ("AT&T; shares")."""
+    from apps.finance_monitor.sources import parse_feed
+
+    doc = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>AT&T shares slide, '
+           b"R&amp;D &#8364;5m</title><link>http://n.test/a?x=1&y=2</link><description><![CDATA[<p>M&S &amp; "
+           b"Next</p>]]></description></item></channel></rss>")
+    [article] = parse_feed(doc, "s")
+    assert (article.title, article.url, article.text) == ("AT&T shares slide, R&D €5m", "http://n.test/a?x=1&y=2",
+                                                          "M&S & Next")
+
+
 def test_a_correction_that_keeps_the_label_reads_as_confirmed() -> None:
     from apps.finance_monitor.corrections import Change
 
