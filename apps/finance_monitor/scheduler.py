@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -175,6 +175,9 @@ def run_forever(config_path: str | Path, stop: threading.Event | None = None) ->
             _stopping.set()  # a poll under way ends after its batch: seconds, not minutes
             log.info("stopping: a poll under way, if any, ends after its current batch (stored articles it "
                      "leaves unlabelled are classified at the next poll); a nightly retrain under way runs to its end")
+            # subtle: a job falling due while the shutdown waited was handed to the closed pool,
+            # and the log ended on APScheduler's "cannot schedule new futures" traceback
+            scheduler.pause()
             scheduler.shutdown(wait=True)
             _stopping.clear()  # stopped: a later poll in this process classifies again
 
@@ -183,16 +186,25 @@ def sync_jobs(scheduler: BaseScheduler, config_path: str | Path,
               config: MonitorConfig | None = None, retrain_cron: str | None = "0 3 * * *"
               ) -> list[str]:
     """Make the stored jobs match the config: add/replace a job per source, drop jobs of
-    removed sources, keep the outbox and retrain jobs. Returns the job ids."""
+    removed sources, keep the outbox and retrain jobs. Returns the job ids.
+
+    A source's stored job keeps its next run when its interval and config are unchanged (one
+    overdue runs now); a new or changed source is polled at once. subtle: every start polled
+    every source at once, whatever its interval, so a crash loop hammered them all."""
     config_path = str(Path(config_path).resolve())
     config = config or load_config(config_path)
     wanted = {}
+    now = datetime.now().astimezone()
     for source in config.sources:
         job_id = f"{JOB_PREFIX}poll:{source.name}"
+        stored = scheduler.get_job(job_id)
+        kept = stored is not None and stored.next_run_time is not None and list(stored.args) == [
+            config_path, source.name] and getattr(stored.trigger, "interval", None) == timedelta(
+            seconds=source.interval_s)
         scheduler.add_job(f"{__name__}:poll_job", IntervalTrigger(seconds=source.interval_s),
                           args=[config_path, source.name], id=job_id, replace_existing=True,
                           name=f"poll {source.name}",  # the log names the source, not "poll_job" for each
-                          next_run_time=datetime.now().astimezone())
+                          next_run_time=max(stored.next_run_time, now) if kept else now)
         wanted[job_id] = True
     deliver_id = f"{JOB_PREFIX}deliver"
     scheduler.add_job(f"{__name__}:deliver_job", IntervalTrigger(seconds=60),

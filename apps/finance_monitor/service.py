@@ -153,6 +153,11 @@ class FinanceService:
         with self._process_lock:
             merged_before = self.reworded
             classified, missing = self.classify_pending()
+            if self.stopping.is_set():
+                # subtle: stopped mid-backlog, the poller raised an alert from the part it had
+                # classified and posted its webhook after the stop; the next start judges it whole
+                return ProcessReport(classified=classified, reworded=self.reworded - merged_before,
+                                     models_missing=missing, new_alerts=[], deliveries=DeliveryReport())
             # subtle: the detector reads every key's windows over the horizon (about 3 s at 150k
             # articles); it runs when they may have changed: articles classified or corrected,
             # here or by another process (the dashboard, `finance correct`), since the last check

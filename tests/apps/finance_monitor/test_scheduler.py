@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -21,8 +22,12 @@ from shared import RetrainReport, VerticalsError, make_engine, session_scope
 from .conftest import ROOT, Route, make_config, rss
 
 
-def write_config(home, server, models, names: list[str]):
-    config = make_config([(n, server.url(f"/{n}.xml")) for n in names], models)
+def hourly(config):
+    return replace(config, sources=tuple(replace(s, interval_s=3600) for s in config.sources))
+
+
+def write_config(home, server, models, names: list[str], every=lambda config: config):
+    config = every(make_config([(n, server.url(f"/{n}.xml")) for n in names], models))
     path = home / "sources.toml"
     home.mkdir(parents=True, exist_ok=True)
     path.write_text(render_config(config))
@@ -34,7 +39,7 @@ def test_jobs_poll_on_their_interval_and_persist_across_restarts(home, server, m
         server.routes[f"/{name}.xml"] = Route(body=rss([(f"http://news.test/{name}/{i}",
                                                          f"Story {name} number {i} on {name}s",
                                                          "") for i in range(3)]))
-    path = write_config(home, server, models, ["a", "b"])
+    path = write_config(home, server, models, ["a", "b"], hourly)  # the first polls run at once
     Base.metadata.create_all(make_engine())
     running = sched.start(path)
     try:
@@ -48,15 +53,22 @@ def test_jobs_poll_on_their_interval_and_persist_across_restarts(home, server, m
         running.shutdown(wait=True)
     sched._services.clear()  # a new process would start with no cached service
 
-    path.write_text(render_config(make_config([("a", server.url("/a.xml"))], models)))
+    path.write_text(render_config(hourly(make_config([("a", server.url("/a.xml")), ("c", server.url("/c.xml"))],
+                                                     models))))
     again = sched.build_scheduler()
     again.start(paused=True)
     try:
         stored = {job.id: job for job in again.get_jobs()}
         assert stored["finance:poll:b"].func_ref == "apps.finance_monitor.scheduler:poll_job"
+        started = time.time()
         sched.sync_jobs(again, path)
-        ids = {job.id for job in again.get_jobs()}
-        assert "finance:poll:a" in ids and "finance:poll:b" not in ids
+        jobs = {job.id: job for job in again.get_jobs()}
+        assert "finance:poll:a" in jobs and "finance:poll:b" not in jobs
+        # a source polled before keeps its next run, a new one is polled at once: a restart had
+        # polled every source at once, whatever its interval
+        assert jobs["finance:poll:a"].next_run_time == stored["finance:poll:a"].next_run_time
+        assert jobs["finance:poll:a"].next_run_time.timestamp() > started + 3600 - 90
+        assert jobs["finance:poll:c"].next_run_time.timestamp() < time.time() + 1
     finally:
         again.shutdown(wait=False)
     assert _count() == 6  # nothing doubled by the second scheduler

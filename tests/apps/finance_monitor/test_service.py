@@ -326,6 +326,10 @@ def test_a_stopping_service_leaves_the_rest_stored_for_the_next_poll(home, serve
     service.poll_source("a")
     service.stopping.set()
     assert service.classify_pending(batch=2) == (0, None)
+    # nor does it judge surges on the part it classified, or post webhooks, after the stop
+    service.check_alerts = lambda: pytest.fail("alerts judged while stopping")
+    assert service.process().new_alerts == []
+    del service.check_alerts
     service.stopping.clear()
     assert service.classify_pending(batch=2) == (3, None)
 
