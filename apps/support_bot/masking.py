@@ -1,5 +1,6 @@
 """Masking personal data before anything is stored: e-mails, phone, card (and security code)
-and account numbers, and passwords and API keys.
+and account numbers (sort codes too), national and tax identity numbers, and passwords and API
+keys.
 
 >>> mask_pii("Mail jo@x.org or call +44 20 7946 0958, card 4111 1111 1111 1111")
 'Mail [EMAIL] or call [PHONE], card [CARD]'
@@ -116,10 +117,22 @@ _API_KEY = re.compile(r"\b(?:sk-(?:proj-)?[A-Za-z0-9_-]{20,}|[a-z]{2,8}_(?:live|
                       r"|eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,})(?![\w-])")
 
 
+# A bank's sort code named as such ("sort code 20-00-00"): alone its shape is a date's. A UK
+# National Insurance number anywhere by its shape ("QQ 12 34 56 C"), and a tax or social-security
+# reference named as such ("UTR 1234567890": it read [PHONE], and was offered to the agent as the
+# customer's number to call back)
+_SORT_CODE = re.compile(r"\b(sort\s*code)(\s*(?:is|was)?\s*:?\s*)(\d{2}[ -]?\d{2}[ -]?\d{2})(?!\d)", re.IGNORECASE)
+_NI_NUMBER = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+_TAX_ID = re.compile(r"\b(utr|unique tax(?:payer)? reference|tax (?:reference|ref\.?|id|number|code)|tin|ssn"
+                     r"|social security(?: number)?|national insurance(?: number)?|ni number|nino)"
+                     r"(\s*(?:number|no\.?|#)?(?:\s+(?:is|was))?\s*:?\s*)"
+                     r"((?-i:[A-Z]{0,2})[ -]?\d[\d -]{4,}\d(?-i:[A-D])?)\b",
+                     re.IGNORECASE)
+
 _KEPT = 0xF0000  # private-use code points: where mask_pii sets the shop's own accounts aside
 _PRIVATE = re.compile("[\U000F0000-\U000FFFFD]")
 # what mask_pii puts in: no word of the customer's ("[SECRET]" read as an unknown subject, "secret")
-PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|CVV|ACCOUNT|NUMBER|SECRET)\]")
+PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|CVV|ACCOUNT|NUMBER|SECRET|ID)\]")
 
 
 def _mask_secret(match: re.Match[str]) -> str:
@@ -259,7 +272,7 @@ def shop_contacts(texts: Iterable[str]) -> frozenset[str]:
     for text in texts:
         found |= {m.group(0) for m in _EMAIL.finditer(text)}
         found |= {m.group(0) for m in _PHONE.finditer(text) if _mask_phone(m) == "[PHONE]"}
-        found |= {m.group(3) for m in _ACCOUNT.finditer(text)}
+        found |= {m.group(3) for m in (*_ACCOUNT.finditer(text), *_SORT_CODE.finditer(text))}
         found |= {m.group(0) for m in _IBAN.finditer(text) if _mask_iban(m) != m.group(0)}
     return frozenset(found)
 
@@ -292,6 +305,8 @@ def mask_pii(text: str, keep: frozenset[str] = frozenset(), hidden: list[str] | 
     text = _SPOKEN_EMAIL.sub(lambda m: hide(m.group(0), "[EMAIL]"), text)
     text = _IBAN.sub(_mask_iban, text)
     text = _ACCOUNT.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
+    text = _SORT_CODE.sub(lambda m: f"{m.group(1)}{m.group(2)}[ACCOUNT]", text)
+    text = _TAX_ID.sub(lambda m: f"{m.group(1)}{m.group(2)}[ID]", _NI_NUMBER.sub("[ID]", text))
     text = _cards_masked(text, _mask_card)
     text = _PHONE_PAIR.sub(lambda m: hide(m.group(0), _mask_phone_pair(m)), text)
     text = _PHONE.sub(lambda m: hide(m.group(0), _mask_phone(m)), text)

@@ -177,6 +177,11 @@ from shared.errors import DataError
     ("My password's not working and I can't log in", None), ("my PIN won't work at the till", None),
     ('I clicked "Forgot password" and then "Send" but nothing came', None), ("the password-reset link expired", None),
     ("choose 'Change password' and follow the link we'll e-mail you.", None),
+    # an audit of a payroll product's bot: a sort code, an NI number and a tax reference were kept
+    ("sort code 20-00-00, account 12345678", "sort code [ACCOUNT], account [ACCOUNT]"),
+    ("my NI number is QQ 12 34 56 C", "my NI number is [ID]"), ("NI: QQ123456C", "NI: [ID]"),
+    ("my UTR is 1234567890", "my UTR is [ID]"), ("tax reference: 12345 67890", "tax reference: [ID]"),
+    ("delivered 20-10-26, sort of late", None),  # a date's shape, no sort code named
 ])
 def test_mask_pii(text: str, expected: str | None) -> None:
     assert mask_pii(text) == (expected or text)
@@ -1183,6 +1188,7 @@ def test_markdown_escapes_strikes_tasks_and_alerts_read_as_written(tmp_path: Pat
     ("acct no. 1234-5678", []),
     ("card 4111 1111 1111 1111 and order 12345678", []),
     ("jo at gmail dot com", ["jo at gmail dot com"]),
+    ("my UTR is 1234567890, call 0161 496 0000", ["0161 496 0000"]),  # a tax reference is no phone to call
 ])
 def test_the_contacts_kept_for_the_agent_are_what_masking_hides_as_contacts(text: str, kept: list[str]) -> None:
     from apps.support_bot.masking import contacts
