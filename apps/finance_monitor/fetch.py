@@ -282,7 +282,13 @@ class Fetcher:
 
     def _read(self, url: str, response: httpx.Response, accept: tuple[str, ...]) -> FetchResult:
         status = response.status_code
-        if status >= 500 or status == 429:
+        if status == 429:
+            # subtle: retried 0.2 s later, against the server's "Retry-After: 120", and reported
+            # as a server error; the next poll tries again
+            wait = response.headers.get("retry-after", "").strip()
+            raise FetchError(url, "rate limited by the server (HTTP 429" + (f", Retry-After {wait}" if wait else "")
+                             + "): the next poll tries again; if it persists, raise interval_s for this source")
+        if status >= 500:
             raise FetchError(url, f"server error HTTP {status}", retryable=True)
         if status >= 400:
             raise FetchError(url, f"HTTP {status}")

@@ -52,6 +52,14 @@ def test_server_errors_are_retried_then_reported(server) -> None:
     assert server.hits["/down"] == 3  # first try + 2 retries
 
 
+def test_a_rate_limit_is_not_retried_within_the_poll(server) -> None:
+    """A 429 had been retried 0.2 s later, against the server's Retry-After, as a server error."""
+    server.routes["/busy"] = Route(status=429, headers={"Retry-After": "120"})
+    with pytest.raises(FetchError, match=r"rate limited by the server \(HTTP 429, Retry-After 120\)"):
+        Fetcher(fast_fetch(retries=2)).fetch(server.url("/busy"), FEED_TYPES)
+    assert server.hits["/busy"] == 1
+
+
 def test_a_transient_error_recovers_on_retry(server) -> None:
     def flaky(request: BaseHTTPRequestHandler, hit: int) -> None:
         request.send_response(503 if hit == 1 else 200)
