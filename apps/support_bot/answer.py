@@ -156,12 +156,15 @@ def names_row(query: str, sentence: str) -> bool:
 
 
 def best_quote(query: str, text: str, max_sentences: int = 2,
-               similarity: Callable[[list[str]], list[float]] | None = None, rows_elsewhere: bool = False) -> str:
+               similarity: Callable[[list[str]], list[float]] | None = None, rows_elsewhere: bool = False,
+               said: list[str] = ()) -> str:
     """The window of consecutive sentences closest to ``query``: by ``similarity`` (the
     service passes sentence-embedding cosines), else by the words they share. The table rows the
     query names (:func:`names_row`) are quoted alone, the first of them with those beside it; with
     ``rows_elsewhere`` (another passage holds them) the rows that open or close the passage are
-    left out.
+    left out. Sentences one of the texts ``said`` already says (``REPEATED`` of their words: the
+    conversation's earlier answers) are left out where they open or close the passage, and a
+    window with one is quoted only if all have one.
 
     The window is a substring of ``text`` (sentences are re-joined with single spaces, as
     chunks are), so a citation always points at words the chunk really contains.
@@ -181,18 +184,49 @@ def best_quote(query: str, text: str, max_sentences: int = 2,
         return " ".join(sentences[run[0] : run[-1] + 1])
     while rows_elsewhere and len(sentences) > 1 and (_ROW.match(sentences[0]) or _ROW.match(sentences[-1])):
         sentences = sentences[1:] if _ROW.match(sentences[0]) else sentences[:-1]  # rows that were not asked
+    # subtle: "how long does that take?" after the refund FAQ quoted the refund policy's "refunded
+    # in full within 14 days", which the FAQ had said; "take 5 to 10 working days" came after it
+    repeats = _repeater(said)
+    while said and len(sentences) > 1 and (repeats(sentences[0]) or repeats(sentences[-1])):
+        sentences = sentences[1:] if repeats(sentences[0]) else sentences[:-1]
     # subtle: a passage one sentence longer than the window is quoted whole; a 3-sentence FAQ
     # answer cut to its best-matching 2 lost "Standard delivery takes 3-5 working days"
     if len(sentences) <= max_sentences + 1:
         return " ".join(sentences)
     windows = [" ".join(sentences[i : i + max_sentences]) for i in range(len(sentences) - max_sentences + 1)]
     windows = [w for w in windows if not w.endswith("?")] or windows
+    windows = [w for w in windows if not any(map(repeats, split_sentences(w)))] or windows
     if similarity is not None:
         scores = similarity(windows)
     else:
         wanted = set(tokenize(query))
         scores = [len(wanted & set(tokenize(w))) for w in windows]
     return windows[max(range(len(windows)), key=lambda i: scores[i])]
+
+
+def _repeater(said: list[str]) -> Callable[[str], bool]:
+    """Whether a sentence repeats one of the texts ``said``: ``REPEATED`` of its words, or, for a
+    table row (whose words its neighbours share but for the key and values), the row itself."""
+    earlier = [word_set(t) for t in said]
+
+    def repeats(sentence: str) -> bool:
+        if _ROW.match(sentence):
+            return any(sentence in text for text in said)
+        words = word_set(sentence)
+        return bool(words) and any(len(words & e) >= REPEATED * len(words) for e in earlier)
+    return repeats
+
+
+def mostly_said(text: str, said: list[str]) -> bool:
+    """Whether half or more of ``text``'s sentences repeat one of the texts ``said``
+    (:func:`_repeater`).
+
+    >>> mostly_said("Refunds take 5 days. Yearly plans are refunded within 14 days.", ["Yearly plans: "
+    ...             "refunded within 14 days."]), mostly_said("Refunds take 5 days. Cards only.", ["14 days."])
+    (True, False)
+    """
+    sentences, repeats = split_sentences(text), _repeater(said)
+    return 2 * sum(map(repeats, sentences)) >= len(sentences) > 0
 
 
 def outranked(found: list[Passage], doc_id: str, own: float, margin: float, floor: float = -1.0) -> bool:
@@ -271,13 +305,13 @@ def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
 
 def grounded_answer(query: str, passages: list[Passage], intent: str | None = None,
                     similarity: Callable[[list[str]], list[float]] | None = None,
-                    named_by: str | None = None) -> Answer:
+                    named_by: str | None = None, said: list[str] = ()) -> Answer:
     """An extractive answer: the best sentences of each passage, each followed by ``[n]``
-    (``similarity`` ranks candidate quotes, see :func:`best_quote`); a quote whose words an
-    earlier one already says (``REPEATED`` of them) is left out. Table rows are named by
-    ``named_by`` (a follow-up's own words: its query leads with the earlier question's), else by
-    ``query``. subtle: the password FAQ and the password guide were both quoted, saying the same
-    thing twice."""
+    (``similarity`` ranks candidate quotes, see :func:`best_quote`, which passes over what the
+    conversation ``said`` before); a quote whose words an earlier one already says (``REPEATED``
+    of them) is left out. Table rows are named by ``named_by`` (a follow-up's own words: its query
+    leads with the earlier question's), else by ``query``. subtle: the password FAQ and the
+    password guide were both quoted, saying the same thing twice."""
     citations = []
     rows = [_names_a_row(named_by or query, p.chunk) for p in passages]
     for passage, row in zip(passages, rows, strict=True):
@@ -285,7 +319,7 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
         if row:
             quote = best_quote(named_by or query, chunk.text)
         else:
-            quote = best_quote(query, chunk.text, similarity=similarity, rows_elsewhere=any(rows))
+            quote = best_quote(query, chunk.text, similarity=similarity, rows_elsewhere=any(rows), said=said)
         words = word_set(quote)
         if not any(len(words & word_set(c.quote)) >= REPEATED * len(words) for c in citations):
             citations.append(Citation(len(citations) + 1, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))

@@ -20,6 +20,7 @@ from .answer import (
     closer,
     combined,
     grounded_answer,
+    mostly_said,
     outranked,
     row_namer,
     select_passages,
@@ -36,6 +37,7 @@ from .questions import (
     is_follow_up,
     leans_wholly,
     names_a_subject,
+    names_new_subject,
     new_subject,
     points_back,
     says_nothing_new,
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     from .service import SupportService
 
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
+# a follow-up may quote a passage with something not yet said found this far (cosine) below those chosen
+FRESH_MARGIN = 0.1
 
 
 @dataclass
@@ -244,6 +248,8 @@ class Answerer:
         similarity = self._similarity(ranked)
         answer = grounded_answer(asked.query, asked.passages, named_intent(decision), similarity,
                                  named_by=asked.named_by)
+        if earlier and not asked.row_named and not names_new_subject(answer, message, earlier):
+            answer = self._fresher_answer(asked, answer, named_intent(decision), similarity) or answer
         if says_nothing_new(answer, message, earlier):
             naming = self._naming_answer(asked.query, message, asked.found, earlier, named_intent(decision),
                                          similarity)
@@ -263,6 +269,26 @@ class Answerer:
             return handoff(decision, reason=f"asks about {listed(unaddressed)}, which the knowledge base never "
                                             "mentions and the passages found do not address", found=asked.found)
         return self.service.generator.rephrase(message, answer) if self.service.generator else answer
+
+    def _fresher_answer(self, asked: _Asked, answer: Answer, intent: str | None,
+                        similarity: Callable[[list[str]], list[float]]) -> Answer | None:
+        """For a follow-up whose quotes are mostly said already (:func:`.answer.mostly_said`): the
+        answer from a passage found within ``FRESH_MARGIN`` of those chosen (and above the floor)
+        with most of it not said, whose nearest sentence is closer to the follow-up than every
+        repeated one (:func:`.answer.closer`), the said sentences left out of its quote; None when
+        there is none. subtle: "how long does that take?" after the refund template was quoted
+        the template's FAQ again; the refund policy, found 0.07 below it, says "take 5 to 10
+        working days". A repeat that is the answer stays: "how long does it take?" after a service
+        answer, its "2 working days" the nearest sentence."""
+        said = [t.answer for t in asked.earlier]
+        if not answer.citations or not all(mostly_said(c.quote, said) for c in answer.citations):
+            return None
+        near = max(max((p.dense for p in asked.passages), default=0.0) - FRESH_MARGIN, self.service.bot.threshold)
+        fresh = [(p, s) for p in asked.found if p.dense >= near and not mostly_said(p.chunk.text, said)
+                 for s in split_sentences(p.chunk.text) if not mostly_said(s, said)]
+        best = closer([s for _, s in fresh], answer, similarity)
+        return None if best is None else \
+            grounded_answer(asked.query, [fresh[best][0]], intent, similarity, said=said)
 
     def _own_vector(self, asked: _Asked) -> np.ndarray:
         """The message's own search vector (the query's when they are the same), encoded once."""

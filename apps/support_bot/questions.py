@@ -128,11 +128,17 @@ def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
     take?") has no new subject: after a service answer it rightly repeats its "2 working days"
     without a word of the question.
     """
-    subject = new_subject(message)
-    if not subject or not answer.citations:
+    if not new_subject(message) or not answer.citations:
         return False
     said = [t.answer for t in earlier]
     repeated = all(any(c.quote in text for text in said) for c in answer.citations)
+    return repeated and not names_new_subject(answer, message, earlier)
+
+
+def names_new_subject(answer: Answer, message: str, earlier: list[Turn]) -> bool:
+    """Whether ``answer`` names the follow-up's new subject (:func:`new_subject`; the words of it
+    the earlier questions did not use, else all of it); False when it has none."""
+    subject = new_subject(message)
     asked = set().union(*(word_set(t.question) for t in earlier))
     named = {singular(w) for w in answer_words(answer.text)}
     # subtle: "unridden" names "ridden": "what if it was ridden?" after "Bikes must be unridden"
@@ -140,7 +146,7 @@ def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
     # (a participle after it only: "uninstall" does not name "install")
     named |= {w[len(negation):] for w in named for negation in ("un", "non")
               if w.startswith(negation) and w.endswith(("ed", "en", "d"))}
-    return repeated and not (subject - asked or subject) & named
+    return bool((subject - asked or subject) & named)
 
 
 def separate_questions(message: str) -> list[str]:

@@ -122,7 +122,7 @@ class RetrievalTuner:
         if len(pairs) < 8 or not held:
             return "minilm"
         self._log(f"the retriever: contrastive tuning on {len(pairs)} (question, passage) pairs")
-        version = train_biencoder(pairs, RETRIEVER, epochs=1, max_length=128)
+        version = train_biencoder(pairs, RETRIEVER, epochs=1, max_length=128, promote=False)  # see BotTrainer.run
         tuned = Embedder(self.service.registry.path(RETRIEVER, version))
         before, after = self._dense_mrr(self.base, held), self._dense_mrr(tuned, held)
         self.report["retriever_mrr_base"], self.report["retriever_mrr_tuned"] = before, after
@@ -178,7 +178,7 @@ class RetrievalTuner:
         version = train_cross_encoder(qs, ps, ys, RERANKER, epochs=self.options.reranker_epochs,
                                       max_length=self.options.reranker_max_length,
                                       layers=self.options.reranker_layers,
-                                      pooling="pair", head_warmup=True)
+                                      pooling="pair", head_warmup=True, promote=False)
         return f"{RERANKER}@{version}"
 
     def _judge_reranker(self, retriever: Retriever, bot: BotSettings, held: list[tuple[str, str]],

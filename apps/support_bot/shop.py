@@ -35,6 +35,10 @@ from .spelling import Speller
 ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 8  # CHECKED_WORDS: a question's words beyond stop words
 # what tokenizing leaves of a contraction: "I'm" -> "i", "m" (a hand-off said "about m and going")
 _CONTRACTED = frozenset("m s t d re ve ll".split())
+# and contractions typed without their apostrophe ("i aint registered": a thing no lexicon lists)
+_CONTRACTED |= frozenset("aint dont doesnt didnt cant wont isnt arent wasnt werent havent hasnt hadnt couldnt "
+                         "shouldnt wouldnt mustnt neednt im ive youre youve theyre theyve weve thats whats wheres "
+                         "hows whos theres heres lets".split())
 # common words no subject: scikit-learn's stop list less the nouns in it ("bill", "interest": "can
 # I pay my phone bill here?" names what a shop may not do)
 _COMMON = ENGLISH_STOP_WORDS - frozenset(

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 
 from shared import LabelledText, file_digest, fingerprint, resolve_model
+from shared.data import case_label_notes, thin_label_notes
 from shared.export import CHECK_TEXTS
 from shared.finetune import check_layers
 
@@ -158,6 +159,12 @@ class BotTrainer:
             check_layers("minilm", self.options.reranker_layers, "--reranker-layers")
         service, opts = self.service, self.options
         rows = read_intents(intents_path)
+        # subtle: an intent with one example trained for minutes without a word (the core's
+        # `finetune classify` notes such labels)
+        if notes := thin_label_notes(rows) + case_label_notes(rows):
+            for note in notes:
+                print(f"note: {note}", file=sys.stderr)
+            self.report["notes"] = notes
         lessons = service.agents.lesson_rows()
         train, calib, kb_lessons = self._with_lessons(*split_calibration(rows), lessons)
         self._add_kb_and_questions(questions_path, kb)
@@ -167,6 +174,11 @@ class BotTrainer:
         result = self._train_intents(run, train, calib, kb_lessons)
         if opts.export:
             self._export(run.bot, result.path, [r.text for r in rows])
+        # the retriever and reranker the new bot names serve by name only now: a training killed
+        # before had left them current (`models list`) beside the old bot, which pins its own
+        for pinned in (run.bot.embedder, run.bot.reranker):
+            if pinned and "@" in pinned:
+                service.registry.promote(*pinned.split("@", 1))
         service.reload()
         return {"intents": f"{INTENTS}@{result.version}", "thresholds": asdict(result.thresholds),
                 "intent_calibration": result.calibration, "bot": asdict(run.bot), **self.report}

@@ -20,6 +20,7 @@ from apps.support_bot.answer import (
     best_quote,
     combined,
     grounded_answer,
+    mostly_said,
     names_row,
     pleasantry_reply,
     row_namer,
@@ -619,6 +620,23 @@ def test_a_quote_that_says_what_an_earlier_one_said_is_left_out() -> None:
                              [Passage(guide, 0.6, 0.6), Passage(faq, 0.5, 0.5), Passage(other, 0.5, 0.5)])
     assert [(c.n, c.doc_id) for c in answer.citations] == [(1, "integrations"), (2, "faq-billing")]
     assert answer.text.endswith("Settings > Billing. [2]")
+
+
+def test_a_follow_up_is_quoted_what_the_conversation_has_not_said() -> None:
+    """"how long does that take?" after the refund FAQ was quoted the policy's "refunded in full
+    within 14 days", which the FAQ had said; its "5 to 10 working days" came after it."""
+    policy = ("Yearly subscriptions can be refunded in full within 14 days of payment. After 14 days, we refund "
+              "the unused whole months minus a £20 admin fee. Refunds take 5 to 10 working days to arrive.")
+    said = ["Yearly subscriptions are refunded in full within 14 days of payment. [1]"]
+    assert best_quote("how long does that take?", policy, said=said).startswith("After 14 days")
+    assert best_quote("how long does that take?", policy).startswith("Yearly")  # nothing said: the whole
+    # a table row is said only as written: its neighbours share all but its key and values
+    rows = ("Bank: Monzo; History imported: 24 months. Bank: Revolut; History imported: 6 months. "
+            "Bank: Starling; History imported: 12 months.")
+    assert best_quote("and for Revolut?", rows, said=["Bank: Monzo; History imported: 24 months. [1]"]) \
+        .startswith("Bank: Revolut; History imported: 6 months.")
+    assert mostly_said(policy, said + ["After 14 days, we refund the unused whole months minus a £20 admin fee."])
+    assert not mostly_said(rows, ["Bank: Monzo; History imported: 24 months. [1]"])
 
 
 def test_rrf_by_hand() -> None:
