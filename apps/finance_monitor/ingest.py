@@ -152,7 +152,10 @@ class Ingestor:
                     reason = "near_dup"
                 if existing is not None:
                     existing.duplicates += 1
-                    if not backlog:  # a backlog story told again now is current news
+                    if not backlog:  # a backlog story told again now is current news,
+                        # dated by this telling where it gives an earlier date (the backlog's is its fetch)
+                        if raw.dated and when < existing.published and session.get(Backlog, existing.id):
+                            existing.published = when
                         out_of_backlog(session, [existing.id])
                     session.add(ArticleUrl(url=url, article_id=existing.id, source=raw.source,
                                            reason=reason))

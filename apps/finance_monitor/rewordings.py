@@ -137,8 +137,14 @@ def _merge_into(session: Session, article: Article, original: Article) -> None:
     headline and id they had (``UrlTitle``); it is deleted. Told again now, a story of a first
     poll's backlog (:class:`~.store.Backlog`) is current news: it counts in trends from then on.
 
-    subtle: a fresh story merged into a backlog one had gone from the trends with it."""
+    A backlog story is undated, stored at its fetch time: told by a telling dated earlier, it
+    takes that date.
+
+    subtle: a fresh story merged into a backlog one had gone from the trends with it; and
+    merged into an undated one, a telling dated yesterday counted in today's window."""
     fresh = session.get(Backlog, article.id) is None
+    if fresh and session.get(Backlog, original.id) is not None and article.published < original.published:
+        original.published = article.published
     out_of_backlog(session, [article.id, original.id] if fresh else [article.id])
     for row in session.scalars(select(ArticleUrl).where(ArticleUrl.article_id == article.id)):
         row.article_id, row.reason = original.id, "reworded"

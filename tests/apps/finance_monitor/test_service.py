@@ -930,10 +930,32 @@ def test_a_backlog_story_told_again_now_counts_in_the_trends(home) -> None:
     ingestor, now = Ingestor(engine), datetime.now(UTC)
     old = RawArticle("http://a.test/1", "Acme recalls forty thousand cars", "", now, "a", dated=False)
     assert ingestor.ingest([old], first_poll=True).backlog == 1
-    told = RawArticle("http://b.test/9", "Acme recalls forty thousand cars", "", now, "b")
+    yesterday = now - timedelta(days=1)
+    told = RawArticle("http://b.test/9", "Acme recalls forty thousand cars", "", yesterday, "b")
     assert ingestor.ingest([told]).duplicates == 1
     with session_scope(engine) as session:
         assert session.scalars(select(Backlog)).all() == []
+        # the backlog's date was its fetch; the telling's is earlier, and the story counts then
+        assert session.scalars(select(Article.published)).all() == [yesterday.replace(tzinfo=None)]
+
+
+def test_a_dated_rewording_merged_into_a_backlog_story_dates_it(home) -> None:
+    """An audit's: the undated backlog story kept its fetch time, and a rewording dated
+    yesterday, merged into it, counted in today's window."""
+    from apps.finance_monitor.rewordings import _merge_into
+    from apps.finance_monitor.store import Backlog
+
+    engine, now = FinanceService(make_config([])).engine, datetime(2026, 12, 6, 12)
+    with session_scope(engine) as session:
+        backlog = Article(content_hash="a", url="http://a.test/1", source="a", title="Corvid fined", published=now)
+        told = Article(content_hash="b", url="http://b.test/1", source="b", title="Corvid hit with fine",
+                       published=now - timedelta(hours=19))
+        session.add_all([backlog, told])
+        session.flush()
+        session.add(Backlog(article_id=backlog.id, source="a"))
+        session.flush()
+        _merge_into(session, told, backlog)
+        assert backlog.published == now - timedelta(hours=19) and session.scalars(select(Backlog)).all() == []
 
 
 def test_a_rewording_stored_by_another_process_is_a_near_duplicate(home) -> None:
