@@ -168,12 +168,17 @@ def _header(path: Path) -> list[str]:
     return [c.strip().strip('"').lower() for c in first.strip().split(",")]
 
 
-def _check_unique(path: Path, ids: list[str]) -> None:
+def _check_unique(path: Path, ids: list[str], questions: list[str] | None = None) -> None:
+    """Refuse a file naming one id twice; ``questions``: an FAQ's, whose ids are made from them
+    where no ``id`` is given (an admin who set none had been told to give each its own id)."""
     seen: dict[str, int] = {}
     for position, doc_id in enumerate(ids):
         if doc_id in seen:  # rows as the file numbers them, blank lines counted
-            raise DataError(path, file_row(path, position),
-                            f"duplicate id {doc_id!r} (first at row {file_row(path, seen[doc_id])})",
+            first = file_row(path, seen[doc_id])
+            if questions is not None and doc_id == faq_id(questions[position]):
+                raise DataError(path, file_row(path, position), f"the question {questions[position].strip()!r} "
+                                f"is asked twice (first at row {first})", "merge the two rows, or reword one")
+            raise DataError(path, file_row(path, position), f"duplicate id {doc_id!r} (first at row {first})",
                             "give every document its own id")
         seen[doc_id] = position
 
@@ -208,7 +213,7 @@ def load_table_kb(path: Path) -> list[Document]:
         frame = read_table(path, ["question", "answer"], ["id", "url"])
         _check_urls(path, list(frame.get("url", [])))
         ids = faq_ids(frame.to_dict("records"))
-        _check_unique(path, ids)
+        _check_unique(path, ids, list(frame["question"]))
         return [
             Document(i, r["question"].strip(), html_text(r["answer"]).strip(), r.get("url") or "",
                      str(path.resolve()), "faq")
