@@ -25,7 +25,7 @@ _OFFSET = re.compile(r"\s(?:GMT|UTC)?([+-])(\d{1,2}):?(\d{2})?$")  # " -05:00", 
 _RFC822_ZONES = {"UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7,
                  "MDT": -6, "PST": -8, "PDT": -7}
 # a 12-hour clock: "11:06 PM", "1:06pm", "9:30 a.m."
-_TWELVE_HOUR = re.compile(r"\b(\d{1,2})(:\d{2}(?::\d{2})?)\s*([AaPp])\.?[Mm]\.?(?=\s|$)")
+_TWELVE_HOUR = re.compile(r"(?<![\d:])(1[0-2]|0?[1-9])(:[0-5]\d(?::[0-5]\d)?)\s*([AaPp])\.?[Mm]\.?(?=\s|$)")
 
 
 def _on_24_hours(match: re.Match[str]) -> str:

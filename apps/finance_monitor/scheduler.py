@@ -188,9 +188,10 @@ def sync_jobs(scheduler: BaseScheduler, config_path: str | Path,
     """Make the stored jobs match the config: add/replace a job per source, drop jobs of
     removed sources, keep the outbox and retrain jobs. Returns the job ids.
 
-    A source's stored job keeps its next run when its interval and config are unchanged (one
-    overdue runs now); a new or changed source is polled at once. subtle: every start polled
-    every source at once, whatever its interval, so a crash loop hammered them all."""
+    A source's stored job keeps its next run while its interval and config file are the same
+    (one overdue runs now); a new source, or one whose interval changed, is polled at once (a
+    changed URL waits for its next run). subtle: every start polled every source at once,
+    whatever its interval, so a crash loop hammered them all."""
     config_path = str(Path(config_path).resolve())
     config = config or load_config(config_path)
     wanted = {}

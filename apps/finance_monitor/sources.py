@@ -123,7 +123,9 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
     if charset and _codec(charset) in ("iso8859-1", "ascii"):  # as decode_html: what such servers mean
         charset = "windows-1252"
     headers = {"content-type": f"{ctype}; charset={charset}"} if charset else None
-    feed = feedparser.parse(_BARE_AMPERSAND.sub(_escaped, content), response_headers=headers)
+    # bytes read as ASCII's: a UTF-16 or UTF-32 feed (NUL bytes) is left as it is
+    feed = feedparser.parse(content if b"\x00" in content[:512] else _BARE_AMPERSAND.sub(_escaped, content),
+                            response_headers=headers)
     articles = []
     for entry in feed.entries:
         # subtle: only a link is read against the feed's address; a guid that is no address

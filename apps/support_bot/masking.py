@@ -83,7 +83,7 @@ _DATE = re.compile(rf"^(?:{_DAY}(?:\s*[-/]\s*(?:{_DAY}|{_D}[./-]{_M}[./-]?|{_M}[
 # [PHONE]): letters apart from the digits only in capitals, or "account has 12 500 points" and
 # "account is 12 500 points short" would be one).
 _ACCOUNT = re.compile(
-    r"\b(account|acct\.?|a/c)(\s*(?:number|no\.?|nr\.?|#)?\s*:?\s*(?:(?:is|was)\s+(?=\d{6}))?)"
+    r"\b(account|acct\.?|a/c)((?:\s*(?:number|no\.?|nr\.?|#))?\s*(?::\s*)?(?:(?:is|was)\s+(?=\d{6}))?)"
     r"((?:(?-i:[A-Z]{1,4})[ -]?(?=\d)|[A-Z]{1,4}-?(?=\d))?\d[\d \u2010-\u2014\u2212-]{4,}\d)",
     re.IGNORECASE,
 )
@@ -121,12 +121,16 @@ _API_KEY = re.compile(r"\b(?:sk-(?:proj-)?[A-Za-z0-9_-]{20,}|[a-z]{2,8}_(?:live|
 # National Insurance number anywhere by its shape ("QQ 12 34 56 C"), and a tax or social-security
 # reference named as such ("UTR 1234567890": it read [PHONE], and was offered to the agent as the
 # customer's number to call back)
-_SORT_CODE = re.compile(r"\b(sort\s*code)(\s*(?:is|was)?\s*:?\s*)(\d{2}[ -]?\d{2}[ -]?\d{2})(?!\d)", re.IGNORECASE)
+# subtle: no two runs of spaces side by side in these, or "tin" and 1,000 spaces took seconds
+_SORT_CODE = re.compile(r"\b(sort ?code)\b((?:\s+(?:is|was))?\s*(?::\s*)?)(\d{2}[ -]?\d{2}[ -]?\d{2})(?!\d)",
+                        re.IGNORECASE)
 _NI_NUMBER = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+# named, the number is read in the shapes such numbers take: an NI number (any case), a US SSN
+# (3-2-4), a UTR (5 and 5), else one run of digits, so a phone after it stays the agent's
 _TAX_ID = re.compile(r"\b(utr|unique tax(?:payer)? reference|tax (?:reference|ref\.?|id|number|code)|tin|ssn"
-                     r"|social security(?: number)?|national insurance(?: number)?|ni number|nino)"
-                     r"(\s*(?:number|no\.?|#)?(?:\s+(?:is|was))?\s*:?\s*)"
-                     r"((?-i:[A-Z]{0,2})[ -]?\d[\d -]{4,}\d(?-i:[A-D])?)\b",
+                     r"|social security(?: number)?|national insurance(?: number)?|ni number|nino)\b"
+                     r"((?:\s+(?:number|no\.?))?(?:\s+(?:is|was))?\s*(?::\s*)?)"
+                     r"([a-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[a-d]?|\d{3}-\d{2}-\d{4}|\d{5} ?\d{5}|\d{6,12})\b",
                      re.IGNORECASE)
 
 _KEPT = 0xF0000  # private-use code points: where mask_pii sets the shop's own accounts aside
@@ -148,7 +152,7 @@ def _mask_secret(match: re.Match[str]) -> str:
 
 # Card security codes named as such ("cvv 123", "CVC: 1234", "security code 123").
 _CVV = re.compile(r"\b(cvv2?|cvc2?|cv2|cvn|csc|cid|security code|card verification code)"
-                  r"(\s*(?:code|no\.?|number|#)?(?:'s)?\s*(?:(?:is|was)\s*)?[:=-]?\s*)(\d{3,4})\b",
+                  r"((?:\s*(?:code|no\.?|number|#))?(?:'s)?(?:\s*(?:is|was))?\s*(?:[:=-]\s*)?)(\d{3,4})\b",
                   re.IGNORECASE)
 
 

@@ -56,8 +56,8 @@ _AS_A_PLACE = re.compile(r"\b(?i:to|in|into|from|near|at|around|outside|within|v
                          r"(?:(?:[A-Z][\w'-]*\s+)*[A-Z][\w'-]*(?:\s*,\s*|\s+(?i:or|and)\s+))*$")
 # the provider a customer is leaving is no subject of the question: "can I switch from Vodafone
 # and keep my number?", "I'm leaving BT", "moving my account over from Monzo"
-_LEAVING = re.compile(r"\b(?i:(?:switch|mov|port|transferr?|com|chang)(?:e|es|ed|ing)?\b(?:\s+(?:[a-z]+\s+){0,2}?)?"
-                      r"\s*(?:over\s+|away\s+)?from|leav(?:e|es|ing))\s+(?:my\s+|the\s+)?$")
+_LEAVING = re.compile(r"\b(?i:(?:(?:switch|mov|port|transferr?|chang)(?:e|es|ed|ing|s)?|came|left)\b"
+                      r"(?:\s+[a-z]+){0,2}?\s+(?:over\s+|away\s+)?from|leav(?:e|es|ing)|left)\s+(?:my\s+|the\s+)?$")
 # a signature closes the message, on its own line or after thanks: "Thanks in advance, Maria"
 _SIGNATURE = (re.compile(r"(?:\n|\b(?:thanks|thank you|cheers|best)\b[^.!?\n]*,)\s*$", re.IGNORECASE),
               re.compile(r"^\W*$"))

@@ -39,6 +39,9 @@ _CONTRACTED = frozenset("m s t d re ve ll".split())
 _CONTRACTED |= frozenset("aint dont doesnt didnt cant wont isnt arent wasnt werent havent hasnt hadnt couldnt "
                          "shouldnt wouldnt mustnt neednt im ive youre youve theyre theyve weve thats whats wheres "
                          "hows whos theres heres lets".split())
+# chat's fillers, which no lexicon lists either ("i wanna reset my password asap")
+_CHATTER = frozenset("asap btw tbh imo imho fyi lol omg idk lmk brb ty tysm np gonna gotta wanna kinda sorta "
+                     "yeah yep nope ok okay hmm ugh pls plz thx".split())
 # common words no subject: scikit-learn's stop list less the nouns in it ("bill", "interest": "can
 # I pay my phone bill here?" names what a shop may not do)
 _COMMON = ENGLISH_STOP_WORDS - frozenset(
@@ -120,7 +123,8 @@ class Shop:
     def unaddressed_things(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
         """The things ``message`` names (:func:`things`) that the shop's texts never use and no
         word of the answer comes near (as :meth:`unaddressed`), whatever the answer's confidence:
-        a template's too. None for a shop whose texts are not English.
+        a template's too. None for a shop whose texts are not known to be English (the word lists
+        are English's).
 
         subtle: "how do I reset my xbox password" got the password template at p 0.86, "can I get a
         refund for my cinema tickets" the refunds article at cosine 0.53. Unknown words of any kind
@@ -128,7 +132,7 @@ class Shop:
         order"); things alone handed off 9 more of the demo's questions for other trades and
         unanswerable ones, and lost one template answer ("refund timeline": "timeline" is in no
         word list, and the refund template's nearest word is 0.38 from it)."""
-        if self.language not in (None, "English"):
+        if self.language != "English":  # None too: a language told from no word list's function words
             return []
         unknown = things(self.unused_words(message))
         return self._far(unknown, answer, encode) if unknown else []
@@ -168,15 +172,15 @@ def things(words: list[str]) -> list[str]:
 @lru_cache(maxsize=256)
 def _candidate_words(message: str) -> tuple[str, ...]:
     """The words of a short ``message`` that may be a subject (:meth:`Shop.unused_words`): not
-    courtesy, common or contraction words, nor names inside a sentence, nor pieces of masked
-    personal data; none for a long one. Read once per message: a question asks it up to three
+    courtesy, common, contraction or chat-filler words, nor names inside a sentence, nor pieces
+    of masked personal data; none for a long one. Read once per message: a question asks it up to three
     times (foreign words, an out-of-scope verdict, a grounded answer's check)."""
     if len(tokenize(message)) > CHECKED_WORDS:
         return ()
     named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", message)}  # inside a sentence
     return tuple(w for w in dict.fromkeys(tokenize(PLACEHOLDER.sub(" ", mask_pii(message))))  # no piece of an address
                  if w.isalpha() and w not in COURTESY_WORDS and w not in named and w not in _COMMON
-                 and w not in _CONTRACTED)
+                 and w not in _CONTRACTED and w not in _CHATTER)
 
 
 def _word_list(retriever: Retriever) -> set[str] | None:

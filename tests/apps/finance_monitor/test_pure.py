@@ -434,6 +434,8 @@ def test_a_feed_date_that_does_not_exist_is_no_date(stamp: str) -> None:
     ("Sun, 06 Dec 2026 12:30 am GMT", datetime(2026, 12, 6, 0, 30, tzinfo=UTC)),
     ("2026-12-07T15:15:00 EST", datetime(2026, 12, 7, 20, 15, tzinfo=UTC)),  # the zone had been dropped
     ("Sun, 06 Dec 2026 10:00:00 IST", None),  # India's, Ireland's or Israel's: undated, not UTC
+    ("2026-03-03T03:15:00 PM", datetime(2026, 3, 3, 15, 15, tzinfo=UTC)),  # its "T" is no word break
+    ("Tue, 03 Mar 2026 25:00:00 PM GMT", None),  # no such hour
 ])
 def test_a_feed_date_on_a_12_hour_clock_or_with_a_zone_name_is_read_in_its_zone(stamp: str, when) -> None:
     import feedparser
@@ -455,6 +457,9 @@ def test_a_bare_ampersand_in_a_feed_is_kept_as_written() -> None:
     [article] = parse_feed(doc, "s")
     assert (article.title, article.url, article.text) == ("AT&T shares slide, R&D €5m", "http://n.test/a?x=1&y=2",
                                                           "M&S & Next")
+    utf16 = ('<?xml version="1.0" encoding="utf-16"?><rss version="2.0"><channel><item><title>R&amp;D up at M&amp;S'
+             "</title><link>http://n.test/b</link></item></channel></rss>").encode("utf-16")
+    assert [a.title for a in parse_feed(utf16, "s")] == ["R&D up at M&S"]  # its "&" bytes stand beside NULs
 
 
 def test_a_correction_that_keeps_the_label_reads_as_confirmed() -> None:

@@ -183,6 +183,8 @@ from shared.errors import DataError
     ("my NI number is QQ 12 34 56 C", "my NI number is [ID]"), ("NI: QQ123456C", "NI: [ID]"),
     ("my UTR is 1234567890", "my UTR is [ID]"), ("tax reference: 12345 67890", "tax reference: [ID]"),
     ("delivered 20-10-26, sort of late", None),  # a date's shape, no sort code named
+    ("UTR 1234567890 07700 900123", "UTR [ID] [PHONE]"), ("NI number: qq 12 34 56 c", "NI number: [ID]"),
+    ("ssn 123-45-6789", "ssn [ID]"), ("I see a tin of wax", None),
 ])
 def test_mask_pii(text: str, expected: str | None) -> None:
     assert mask_pii(text) == (expected or text)
@@ -908,7 +910,8 @@ def test_masking_a_long_unbroken_word_does_not_backtrack_for_minutes() -> None:
     import time
 
     started = time.perf_counter()
-    for text in ("a" * 50_000 + " 4111111111111111", "1" * 50_000, "a." * 25_000 + " jo @ x.org"):
+    for text in ("a" * 50_000 + " 4111111111111111", "1" * 50_000, "a." * 25_000 + " jo @ x.org",
+                 *(f"{word}{' ' * 2000}x" for word in ("tin", "sort code", "account", "cvv"))):  # runs of spaces
         mask_pii(text)
     assert time.perf_counter() - started < 5
 
@@ -960,7 +963,9 @@ def test_things_are_words_that_can_only_name_a_thing() -> None:
     ("Do you sell Puma trainers? Can I pay with a Santander card?", ["Puma", "Santander"]),  # towns too: not as places
     ("can my wife Anna collect it? Mr. Smith here - Sent from my iPhone", []),  # people; a signature
     ("Is the Harbour St shop open?", []), ("is the Baker St shop open?", ["Baker St"]),  # the shop's street, shortened
-    ("can I switch from Vodafone and keep my number? I'm leaving BT too", []),  # the providers a customer leaves
+    ("can I switch from Vodafone and keep my number?", []), ("I'm leaving Vodafone", []),  # a provider left
+    ("I left Vodafone last week, it ports from them?", []),
+    ("I see a charge coming from Klarna", ["Klarna"]),
     ("can I buy a Vodafone phone from you?", ["Vodafone"]),
 ])
 def test_unknown_names_are_capitalised_words_the_shop_never_uses(message: str, names: list[str]) -> None:
