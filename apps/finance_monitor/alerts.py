@@ -133,16 +133,18 @@ def slack_escape(text: str) -> str:
 
 
 def webhook_payload(surge: Surge, alert_id: int, titles: list[str], fmt: str,
-                    grew_from: int | None = None) -> dict:
+                    grew_from: int | None = None, urls: list[str] = ()) -> dict:
     """JSON body for a webhook: Slack-compatible ``{"text"}`` or a structured alert;
-    ``grew_from``: the negatives it was last announced with, when announced again (else None)."""
+    ``grew_from``: the negatives it was last announced with, when announced again (else None);
+    ``urls``: the stories' links, beside ``titles`` (subtle: a receiver got ids and headlines,
+    and no way to open the stories)."""
     if fmt == "slack":
         return {"text": slack_escape(alert_text(surge, titles, alert_id, grew_from))}
     return {"alert_id": alert_id, "grew_from": grew_from, "key": surge.key, "label": surge.label,
             "window_start": surge.start.strftime(ISO_UTC), "window_end": surge.end.strftime(ISO_UTC),
             "negatives": surge.negatives, "total": surge.total, "baseline": surge.baseline,
             "score": surge.score, "article_ids": list(surge.article_ids),
-            "headlines": titles[:10]}
+            "headlines": titles[:10], "urls": list(urls)[:10]}
 
 
 def next_attempt(now: datetime, attempts: int, base_s: float = 30.0,

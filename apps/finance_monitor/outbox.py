@@ -227,9 +227,10 @@ def _payload(engine: Engine, delivery_id: int) -> tuple[str, dict]:
     with session_scope(engine) as session:
         delivery = session.get(Delivery, delivery_id)
         alert = session.get(AlertRow, delivery.alert_id)
-        found = dict(session.execute(select(Article.id, Article.title)
-                                     .where(Article.id.in_(alert.driver_ids()))).all())
-        titles = [found[i] for i in alert.driver_ids() if i in found]
+        found = {i: (title, url) for i, title, url in session.execute(
+            select(Article.id, Article.title, Article.url).where(Article.id.in_(alert.driver_ids())))}
+        told = [found[i] for i in alert.driver_ids() if i in found]
         notice = session.get(AlertNotice, alert.id)
-        return delivery.url, webhook_payload(surge_of(alert), alert.id, titles, delivery.format,
-                                             notice.grew_from if notice is not None else None)
+        return delivery.url, webhook_payload(surge_of(alert), alert.id, [t for t, _ in told], delivery.format,
+                                             notice.grew_from if notice is not None else None,
+                                             urls=[u for _, u in told])

@@ -795,6 +795,8 @@ def test_an_alert_from_before_notices_is_announced_again_with_its_growth(home, s
     assert service.deliver().delivered == 1
     last = received()[-1]
     assert (len(received()), last["alert_id"], last["negatives"], last["grew_from"]) == (2, alert_id, 12, 6)
+    # each story's link beside its headline: a receiver had ids and headlines, no way to open them
+    assert len(last["urls"]) == len(last["headlines"]) and all(u.startswith("http://n.test/") for u in last["urls"])
 
 
 def test_a_delivery_announced_again_during_its_post_stays_due(home, server, monkeypatch) -> None:
