@@ -88,6 +88,7 @@ class Answerer:
     def __init__(self, service: SupportService) -> None:
         self.service = service
         self._pool: ThreadPoolExecutor | None = None  # see _judges
+        self._parts: dict[str, list[Turn]] = {}  # per conversation, a message's questions answered so far
 
     def answer(self, message: str, cid: str, vouched: bool = False) -> Answer:
         """A message naming something the shop's texts never mention ("how do I cancel my Netflix
@@ -106,10 +107,26 @@ class Answerer:
                                         f"intent examples mention{NOT_READ}")
         asked = focus(message)
         if questions := separate_questions(asked):  # "Where is my order? Also, can I change the address?"
-            answers = [self._answer(self.service.speller.correct(q), cid, vouched) for q in questions]
+            answers = self._each(questions, cid, vouched)
             if not all(a.kind is AnswerKind.HANDOFF for a in answers):
                 return combined(questions, answers)
         return self._answer(whole if asked == message else self.service.speller.correct(asked), cid, vouched)
+
+    def _each(self, questions: list[str], cid: str, vouched: bool) -> list[Answer]:
+        """Each question of a message answered in turn, the answers before it counting as the
+        conversation's last turns (:meth:`earlier`). subtle: "is there a free trial? do i need a
+        credit card?" handed the second off, "nothing matched", though the first's answer said
+        "No card is needed to start it"."""
+        answers: list[Answer] = []
+        try:
+            for question in questions:
+                answers.append(answer := self._answer(self.service.speller.correct(question), cid, vouched))
+                if answer.kind is not AnswerKind.HANDOFF:
+                    self._parts.setdefault(cid, []).append(Turn(0, cid, question, answer.text, str(answer.kind),
+                                                                answer.intent, answer.confidence, [], None, ""))
+        finally:
+            self._parts.pop(cid, None)
+        return answers
 
     def _answer(self, message: str, cid: str, vouched: bool = False) -> Answer:
         """Judge the message on its own; a likely follow-up is searched with the earlier turns
@@ -368,8 +385,9 @@ class Answerer:
         return contextual_query([self.service.speller.correct(t.question) for t in earlier], message)
 
     def earlier(self, cid: str) -> list[Turn]:
-        """The conversation's last turns a follow-up can lean on (up to 3, oldest first)."""
-        return [t for t in self.service.store.history(cid, 3) if t.kind in ANSWERED]
+        """The conversation's last turns a follow-up can lean on (up to 3, oldest first), the
+        questions answered before it in the same message too (:meth:`_each`)."""
+        return ([t for t in self.service.store.history(cid, 3) if t.kind in ANSWERED] + self._parts.get(cid, []))[-3:]
 
     def _picked_up(self, message: str, cid: str) -> list[Turn]:
         """The earlier turns a message that found nothing alone leans on without a pronoun: it

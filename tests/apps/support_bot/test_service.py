@@ -116,6 +116,24 @@ def test_a_question_on_something_the_kb_never_mentions_is_handed_off_not_answere
     assert again.kind is AnswerKind.GROUNDED and again.citations, again.reason
 
 
+def test_a_messages_later_question_leans_on_the_answers_to_its_earlier_ones(bot: SupportService, monkeypatch) -> None:
+    """"is there a free trial? do i need a credit card?" handed the second off, "nothing matched",
+    though the first's answer said "No card is needed to start it": each question sees the
+    answers before it as the conversation's last turns, and only while the message is answered."""
+    seen = []
+
+    def answer(message: str, cid: str, vouched: bool = False) -> Answer:
+        seen.append([(t.question, t.answer) for t in bot.answerer.earlier(cid)])
+        return Answer(f"about {message}", AnswerKind.GROUNDED, 0.8, None, [])
+
+    monkeypatch.setattr(bot.answerer, "_answer", answer)
+    bot.answerer._each(["is there a free trial?", "do i need a card?", "and a phone?"], "c1", False)
+    assert seen == [[], [("is there a free trial?", "about is there a free trial?")],
+                    [("is there a free trial?", "about is there a free trial?"), ("do i need a card?",
+                                                                                   "about do i need a card?")]]
+    assert bot.answerer.earlier("c1") == []
+
+
 def test_a_template_that_does_not_address_a_thing_the_question_names_is_handed_off(bot: SupportService) -> None:
     """"how do I reset my xbox password" got the password template at p 0.86; a thing the shop's
     texts never use, which the template does not come near, goes to a person."""
