@@ -123,7 +123,7 @@ class Shop:
     def unaddressed_things(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
         """The things ``message`` names (:func:`things`) that the shop's texts never use and no
         word of the answer comes near (as :meth:`unaddressed`), whatever the answer's confidence:
-        a template's too. None for a shop whose texts are not known to be English (the word lists
+        a template's too. Nothing for a shop whose texts are not known to be English (the word lists
         are English's).
 
         subtle: "how do I reset my xbox password" got the password template at p 0.86, "can I get a
