@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,11 +53,12 @@ from .horizon import horizon_observations, horizon_start, in_trends
 from .ingest import Ingestor, IngestReport
 from .outbox import DeliveryReport, acknowledge, deliver_due, raise_alerts
 from .rewordings import RewordingFinder
-from .sources import article_body, poll_source
+from .sources import SourcePage, article_body, poll_source
 from .store import Article, Base, Correction, Poll, SourceHealth, utcnow
 from .trends import Observation, WindowStat, window_stats
 
 log = logging.getLogger(__name__)
+POLL_WORKERS = 4  # sources fetched side by side by poll-once (as many as the scheduler's pool runs)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,17 @@ class PollReport:
     ingest: IngestReport = field(default_factory=IngestReport)
     not_modified: bool = False
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """One source as fetched for :meth:`FinanceService.poll_once`: its page, or what failed."""
+
+    name: str
+    started: datetime
+    health: SourceHealth
+    page: SourcePage | None = None
+    failure: Exception | None = None
 
 
 @dataclass(frozen=True)
@@ -123,10 +136,25 @@ class FinanceService:
     def poll_source(self, name: str) -> PollReport:
         """Fetch one source, store its new articles, record its health. Never raises for a
         source's own failure: it is recorded and the report says what happened."""
+        return self._store(self._fetch(name))
+
+    def _fetch(self, name: str) -> _Fetched:
+        """One source fetched and parsed (or the exception that stopped it); nothing stored."""
         source, started = self.config.source(name), utcnow()
         health = self._health(name, source.url)
         try:
-            page = poll_source(self.fetcher, source, health.etag, health.last_modified)
+            return _Fetched(name, started, health, poll_source(self.fetcher, source, health.etag,
+                                                              health.last_modified))
+        except Exception as exc:  # noqa: BLE001 - one bad source must not stop the others
+            return _Fetched(name, started, health, failure=exc)
+
+    def _store(self, fetched: _Fetched) -> PollReport:
+        """A fetched source's new articles stored and its health recorded (see :meth:`poll_source`)."""
+        name, started, health, page = fetched.name, fetched.started, fetched.health, fetched.page
+        source = self.config.source(name)
+        try:
+            if fetched.failure is not None:
+                raise fetched.failure
             report = self.ingestor.ingest(page.articles, first_poll=health.last_success is None)
         except Exception as exc:  # noqa: BLE001 - one bad source must not stop the others
             problem = getattr(exc, "problem", None) or f"{type(exc).__name__}: {exc}"
@@ -144,8 +172,14 @@ class FinanceService:
                           not_modified=page.result.not_modified)
 
     def poll_once(self) -> tuple[list[PollReport], ProcessReport]:
-        """Poll every configured source once, then classify, alert and deliver."""
-        reports = [self.poll_source(s.name) for s in self.config.sources]
+        """Poll every configured source once, then classify, alert and deliver. The sources are
+        fetched side by side (``POLL_WORKERS``), their articles stored one source after another
+        in the config's order. subtle: fetched in turn, 27 sources took 54 s, and each hanging one
+        added its timeouts to the rest."""
+        names = [s.name for s in self.config.sources]
+        with ThreadPoolExecutor(max_workers=POLL_WORKERS, thread_name_prefix="poll") as pool:
+            fetches = [pool.submit(self._fetch, name) for name in names]
+            reports = [self._store(fetch.result()) for fetch in fetches]
         return reports, self.process()
 
     def process(self) -> ProcessReport:
