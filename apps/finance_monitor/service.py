@@ -176,10 +176,12 @@ class FinanceService:
         fetched side by side (``POLL_WORKERS``), their articles stored one source after another
         in the config's order. subtle: fetched in turn, 27 sources took 54 s, and each hanging one
         added its timeouts to the rest."""
-        names = [s.name for s in self.config.sources]
-        with ThreadPoolExecutor(max_workers=POLL_WORKERS, thread_name_prefix="poll") as pool:
-            fetches = [pool.submit(self._fetch, name) for name in names]
+        pool = ThreadPoolExecutor(max_workers=POLL_WORKERS, thread_name_prefix="poll")
+        try:
+            fetches = [pool.submit(self._fetch, s.name) for s in self.config.sources]
             reports = [self._store(fetch.result()) for fetch in fetches]
+        finally:  # Ctrl-C: the fetches not yet started are dropped, not run to the end
+            pool.shutdown(wait=False, cancel_futures=True)
         return reports, self.process()
 
     def process(self) -> ProcessReport:
