@@ -100,7 +100,7 @@ def test_poll_once_fetches_side_by_side_and_stores_in_the_configs_order(home, se
     """Fetched in turn, 27 sources took 54 s; fetched side by side, a slow first source's story is
     still the one stored, and the fast second's a duplicate of it."""
     def slow(request, _hit: int) -> None:
-        time.sleep(0.5)
+        time.sleep(0.3)  # well within the fetch's timeout below
         body = rss([("http://news.test/a/1", STORY, "")])
         request.send_response(200)
         request.send_header("Content-Type", "application/rss+xml")
@@ -110,9 +110,10 @@ def test_poll_once_fetches_side_by_side_and_stores_in_the_configs_order(home, se
 
     server.routes["/a.xml"] = Route(handler=slow)
     server.routes["/b.xml"] = Route(body=rss([("http://third.test/x", STORY, "")]))
-    service = FinanceService(make_config([("a", server.url("/a.xml")), ("b", server.url("/b.xml"))]))
+    service = FinanceService(make_config([("a", server.url("/a.xml")), ("b", server.url("/b.xml"))], timeout_s=10))
     reports, _ = service.poll_once()
-    assert [(r.source, r.ingest.new, r.ingest.same_text) for r in reports] == [("a", 1, 0), ("b", 0, 1)]
+    assert [(r.source, r.ok, r.ingest.new, r.ingest.same_text) for r in reports] == [("a", True, 1, 0),
+                                                                                    ("b", True, 0, 1)]
 
 
 def test_a_crash_mid_poll_loses_and_doubles_nothing(home, server, models, monkeypatch) -> None:
