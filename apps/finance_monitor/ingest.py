@@ -27,7 +27,7 @@ from shared.storage import file_lock
 from .classify import clean_text, mentioned_tickers
 from .dedupe import NearDuplicateIndex, canonical_url, content_hash, near_duplicates, url_variants
 from .sources import RawArticle, article_body
-from .store import Article, ArticleUrl, Backlog, UrlTitle, naive_utc, out_of_backlog, utcnow
+from .store import Article, ArticleUrl, Backlog, UrlTitle, naive_utc, told_again, utcnow
 
 log = logging.getLogger(__name__)
 RECENT = 5000  # stories kept in the near-duplicate index
@@ -152,11 +152,8 @@ class Ingestor:
                     reason = "near_dup"
                 if existing is not None:
                     existing.duplicates += 1
-                    if not backlog:  # a backlog story told again now is current news,
-                        # dated by this telling where it gives an earlier date (the backlog's is its fetch)
-                        if raw.dated and when < existing.published and session.get(Backlog, existing.id):
-                            existing.published = when
-                        out_of_backlog(session, [existing.id])
+                    if not backlog:  # a backlog story told again now is current news
+                        told_again(session, existing, when if raw.dated else None)
                     session.add(ArticleUrl(url=url, article_id=existing.id, source=raw.source,
                                            reason=reason))
                     if raw.title != existing.title:  # a search for this outlet's headline finds the story

@@ -22,7 +22,7 @@ from shared.embed import Embedder
 
 from .ingest import REPEAT_AFTER
 from .same_event import same_event
-from .store import Article, ArticleUrl, Backlog, HeadlineVector, UrlTitle, out_of_backlog
+from .store import Article, ArticleUrl, Backlog, HeadlineVector, UrlTitle, out_of_backlog, told_again
 
 SIMILAR = 0.8  # headline cosine; the demo's and the tests' rewordings are 0.82-0.96, the CEO pair 0.82
 CANDIDATES = 2000  # the newest stories of a day that can share a new one's sentiment and tickers
@@ -137,15 +137,12 @@ def _merge_into(session: Session, article: Article, original: Article) -> None:
     headline and id they had (``UrlTitle``); it is deleted. Told again now, a story of a first
     poll's backlog (:class:`~.store.Backlog`) is current news: it counts in trends from then on.
 
-    A backlog story is undated, stored at its fetch time: told by a telling dated earlier, it
-    takes that date.
+    A backlog story told by a telling dated earlier takes that date (:func:`~.store.told_again`).
 
-    subtle: a fresh story merged into a backlog one had gone from the trends with it; and
-    merged into an undated one, a telling dated yesterday counted in today's window."""
-    fresh = session.get(Backlog, article.id) is None
-    if fresh and session.get(Backlog, original.id) is not None and article.published < original.published:
-        original.published = article.published
-    out_of_backlog(session, [article.id, original.id] if fresh else [article.id])
+    subtle: a fresh story merged into a backlog one had gone from the trends with it."""
+    if session.get(Backlog, article.id) is None:
+        told_again(session, original, article.published)
+    out_of_backlog(session, [article.id])
     for row in session.scalars(select(ArticleUrl).where(ArticleUrl.article_id == article.id)):
         row.article_id, row.reason = original.id, "reworded"
         told = session.get(UrlTitle, row.url)

@@ -128,6 +128,15 @@ def out_of_backlog(session: Session, article_ids: list[int]) -> None:
     session.execute(delete(Backlog).where(Backlog.article_id.in_(article_ids)))
 
 
+def told_again(session: Session, story: Article, when: datetime | None) -> None:
+    """``story`` told again now by a telling published ``when`` (None: undated): current news,
+    out of the backlog. A backlog story is undated, stored at its fetch time: a telling dated
+    earlier gives it that date (subtle: a telling dated yesterday counted in today's window)."""
+    if when is not None and when < story.published and session.get(Backlog, story.id) is not None:
+        story.published = when
+    out_of_backlog(session, [story.id])
+
+
 def merged_into(session: Session, former_id: int) -> int | None:
     """The story a rewording merged away (it had ``former_id``) joined; None when none did."""
     # subtle: a database made before AUTOINCREMENT may have given that id to a later rewording,

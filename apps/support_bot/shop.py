@@ -33,12 +33,11 @@ from .spelling import Speller
 # come ADDRESSED near a word of the answer; set on the demo's questions and 40 written about its
 # trade (README): slang for what the shop does ("my mate", "the e-bike juice") matches it closely
 ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 8  # CHECKED_WORDS: a question's words beyond stop words
-# what tokenizing leaves of a contraction: "I'm" -> "i", "m" (a hand-off said "about m and going")
-_CONTRACTED = frozenset("m s t d re ve ll".split())
+# what tokenizing leaves of a contraction: "I'm" -> "i", "m" (a hand-off said "about m and going");
 # and contractions typed without their apostrophe ("i aint registered": a thing no lexicon lists)
-_CONTRACTED |= frozenset("aint dont doesnt didnt cant wont isnt arent wasnt werent havent hasnt hadnt couldnt "
-                         "shouldnt wouldnt mustnt neednt im ive youre youve theyre theyve weve thats whats wheres "
-                         "hows whos theres heres lets".split())
+_CONTRACTED = frozenset("m s t d re ve ll aint dont doesnt didnt cant wont isnt arent wasnt werent havent hasnt "
+                        "hadnt couldnt shouldnt wouldnt mustnt neednt im ive youre youve theyre theyve weve thats "
+                        "whats wheres hows whos theres heres lets".split())
 # chat's fillers, which no lexicon lists either ("i wanna reset my password asap")
 _CHATTER = frozenset("asap btw tbh imo imho fyi lol omg idk lmk brb ty tysm np gonna gotta wanna kinda sorta "
                      "yeah yep nope ok okay hmm ugh pls plz thx".split())
