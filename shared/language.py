@@ -68,3 +68,26 @@ def language(text: str) -> str | None:
     if not hits[best]:
         return None
     return best if best == "English" or hits[best] >= 2 else "English" if hits["English"] else None
+
+
+def things(words: list[str]) -> list[str]:
+    """The ``words`` that can only name a thing: English's nouns and no other part of speech
+    ("sofa", "router"), and words no English lexicon lists ("netflix", "xbox"); not "waiting",
+    "recent", "crack" (a verb too) or "twice" (lemminflect's word lists).
+
+    >>> things(["sofa", "xbox", "crack", "twice"])
+    ['sofa', 'xbox']
+    """
+    return [w for w in words if parts_of_speech(w) <= {"NOUN", "PROPN"}]
+
+
+def parts_of_speech(word: str) -> set[str]:
+    """The parts of speech English's word lists give ``word`` (lower case); none for a word they
+    do not list.
+
+    >>> sorted(parts_of_speech("brake")), parts_of_speech("airbag")
+    (['NOUN', 'VERB'], set())
+    """
+    from lemminflect import getAllLemmas
+
+    return set(getAllLemmas(word))

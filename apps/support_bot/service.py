@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from shared import Registry, read_table
-from shared.language import language
+from shared.language import language, things
 
 from .agents import AgentDesk
 from .answer import (
@@ -44,7 +44,7 @@ from .questions import (
     is_follow_up,
 )
 from .retrieval import RetrievalConfig, Retriever, index_dir
-from .shop import Shop, things
+from .shop import Shop
 from .spelling import Speller
 from .store import SupportStore
 from .tables import KbChange, Ticket

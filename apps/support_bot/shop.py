@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from shared.language import language
+from shared.language import language, things
 
 from .answer import COURTESY_WORDS, Answer
 from .knowledge import Chunk
@@ -157,15 +157,6 @@ class Shop:
             return []
         nearest = (encode(unknown) @ encode(said).T).max(axis=1)
         return [word for word, cosine in zip(unknown, nearest, strict=True) if cosine < ADDRESSED]
-
-
-def things(words: list[str]) -> list[str]:
-    """The ``words`` that can only name a thing: English's nouns and no other part of speech
-    ("sofa", "router"), and words no English lexicon lists ("netflix", "xbox"); not "waiting",
-    "recent", "crack" (a verb too) or "twice" (lemminflect's word lists)."""
-    from lemminflect import getAllLemmas
-
-    return [w for w in words if set(getAllLemmas(w)) <= {"NOUN", "PROPN"}]
 
 
 @lru_cache(maxsize=256)

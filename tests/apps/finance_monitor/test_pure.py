@@ -115,6 +115,13 @@ def test_near_duplicates_merge_rewordings_both_ways(first: str, second: str) -> 
     ("Vesta Telecom unveils $1bn buyback", "Vesta Telecom announces $1 billion share repurchase"),
     ("Atlas Motors buys Helios Energy", "Helios Energy acquired by Atlas Motors"),  # a passive's agent first
     ("Regulators fine Northwind Bank", "Northwind Bank fined by regulators"),
+    ("Atlas Motors recalls 1,000 vehicles over brake fault", "Atlas Motors recalls 1,000 cars over brake fault"),
+    ("Hong Kong raises taxi fares, first increase in 5 years",
+     "Hong Kong raises taxi fares, first increase in five years"),
+    ("Russia nears gas shutdown as Germany rejects claims it can't fulfil contracts",
+     "Russia nears gas shutdown as Germany rejects claims it can't fulfill contracts"),  # real tweets
+    ("A crisis focused on Italy might usher in the worst turmoil in the euro's history",
+     "A crisis focused on Italy might augur the worst turmoil in the euro's history"),  # real tweets
 ])
 def test_same_event_accepts_a_paraphrase(first: str, second: str) -> None:
     assert same_event(first, second) and same_event(second, first)
@@ -163,6 +170,9 @@ def test_the_demo_streams_paraphrases_are_left_to_rewordings() -> None:
     ("Ørsted wins wind farm deal", "Equinor wins wind farm deal"),
     ("$OPTNX: Unusual Options Activity", "$OPTNX: Early Options Activity"),  # real tweets
     ("$NFLX after earnings", "How will $NFLX react to earnings?"),  # real tweets
+    ("Atlas Motors recalls 1,000 vehicles over brake fault", "Atlas Motors recalls 1,000 vehicles over airbag fault"),
+    ("Four contenders now compete for the backing of Tory MPs",
+     "Five contenders now compete for the backing of Tory MPs"),  # real tweets
 ])
 def test_same_event_keeps_a_different_fact_apart(first: str, second: str) -> None:
     assert not same_event(first, second) and not same_event(second, first)

@@ -56,13 +56,13 @@ from apps.support_bot.questions import (
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.retrieval_tuning import choose_threshold
-from apps.support_bot.shop import things
 from apps.support_bot.spelling import SHORTHAND, Speller, edit_distance
 from apps.support_bot.tables import Turn
 from apps.support_bot.template_links import checked_links
 from apps.support_bot.training import TrainOptions, demo_kept, split_questions, trained_on
 from shared import LabelledText
 from shared.errors import DataError
+from shared.language import things
 
 
 @pytest.mark.parametrize(("text", "expected"), [
