@@ -99,15 +99,17 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     for webhook, problem in processed.deliveries.errors.items():
         typer.echo(f"error: webhook {webhook} failed: {problem} (its alerts wait and are retried with backoff; "
                    "`verticals finance sources` lists them)", err=True)
-    if processed.models_missing:  # subtle: said only in the output's field, a cron job's log showed nothing amiss
-        typer.echo(f"warning: nothing was classified or judged for alerts: {processed.models_missing}", err=True)
+    # subtle: said only in the output's field, then as a warning beside exit 0, a cron job's log
+    # showed nothing amiss while no story was judged for alerts
+    if processed.models_missing:
+        typer.echo(f"error: nothing was classified or judged for alerts: {processed.models_missing}", err=True)
     failed = [r.source for r in reports if not r.ok]
     if failed:  # the pass's other work is done and printed; cron and scripts still need to know
         # an error when it fails the pass (exit 1), else a warning: "error:" beside exit 0 misled
         said = "error" if len(failed) == len(reports) else "warning"
         typer.echo(f"{said}: {len(failed)} of {len(reports)} sources failed ({', '.join(failed)}): "
                    "see each source's error above and check its URL in the sources config", err=True)
-    if reports and len(failed) == len(reports):
+    if (reports and len(failed) == len(reports)) or processed.models_missing:
         raise typer.Exit(1)
 
 

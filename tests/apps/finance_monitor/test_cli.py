@@ -82,12 +82,12 @@ def test_poll_once_says_when_it_polls_nothing_and_which_model_to_train(home, tmp
         session.add(Article(content_hash="h", url="http://n.test/1", source="a", title="Bank fined",
                             published=datetime(2026, 3, 2)))
     result = runner.invoke(app, ["poll-once", "--json", "--config", str(path)])
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # a cron job must see that no story was judged for alerts
     assert json.loads(result.stdout)["models_missing"] == (
         "model 'finance-sentiment' not found: train it with `verticals finance demo` (small demo models, "
         "minutes) or `verticals finance train`; stored articles wait unclassified until then")
     assert f"note: {path} names no sources, so nothing was polled" in result.output
-    assert "warning: nothing was classified or judged for alerts: model 'finance-sentiment' not found" in result.output
+    assert "error: nothing was classified or judged for alerts: model 'finance-sentiment' not found" in result.output
     evaluated = runner.invoke(app, ["eval", "--test", str(DATA / "test.csv"), "--config", str(path)])
     assert evaluated.exit_code == 1 and evaluated.output.strip() == (
         "error: model 'finance-sentiment' not found: train it with `verticals finance demo` (small demo "
