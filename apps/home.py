@@ -74,7 +74,7 @@ def waiting_for_people() -> dict[str, str]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from apps.finance_monitor.views import open_alert_keys
-    from apps.support_bot.ticket_queue import count_open_tickets
+    from apps.support_bot.ticket_queue import count_open_tickets, count_waiting_tickets
     from shared import make_engine
     from shared.errors import VerticalsError
     from shared.ui import count_of
@@ -83,16 +83,18 @@ def waiting_for_people() -> dict[str, str]:
         engine = make_engine()  # one for both counts
     except VerticalsError:
         return {}
-    counts = {"support_bot": (count_open_tickets, "open hand-off", " waiting for an agent"),
-              "finance_monitor": (lambda e: len(open_alert_keys(e)), "open alert", "")}
+    # subtle: worded as the Support bot page's line above its tabs; "2 open hand-offs waiting for an
+    # agent" counted the ones an agent had answered, which wait for the customer
+    counts = {"support_bot": (count_open_tickets, "open hand-off",
+                              lambda e: f" ({count_waiting_tickets(e)} waiting for an agent's reply)"),
+              "finance_monitor": (lambda e: len(open_alert_keys(e)), "open alert", lambda e: "")}
     lines = {}
     for page, (count, noun, rest) in counts.items():
         try:
-            n = count(engine)
+            if n := count(engine):
+                lines[page] = count_of(n, noun) + rest(engine)
         except (VerticalsError, SQLAlchemyError):  # e.g. no tables before the app's first run: nothing waits
             continue
-        if n:
-            lines[page] = count_of(n, noun) + rest
     return lines
 
 

@@ -103,13 +103,16 @@ def test_home_says_what_waits_for_people(home):
     from apps.support_bot.store import SupportStore
 
     at = AppTest.from_file(str(HOME), default_timeout=60).run()
-    assert not at.exception and not [m for m in at.markdown if "waiting for an agent" in m.value]
+    assert not at.exception and not [m for m in at.markdown if "open hand-off" in m.value]
     store = SupportStore()
-    for question in ("who won the match?", "is it raining?"):
-        store.open_ticket(store.open_conversation()[0], question, "out of scope")
+    tickets = [store.open_ticket(store.open_conversation()[0], question, "out of scope")
+               for question in ("who won the match?", "is it raining?")]
     at.run()
-    assert "**2 open hand-offs waiting for an agent**" in [m.value for m in at.markdown]
-
+    assert "**2 open hand-offs (2 waiting for an agent's reply)**" in [m.value for m in at.markdown]
+    # an answered one waits for the customer: the count reads as the Support bot page's
+    store.add_agent_reply(tickets[0], "Sorry, we only know about bikes.")
+    at.run()
+    assert "**2 open hand-offs (1 waiting for an agent's reply)**" in [m.value for m in at.markdown]
 
 
 def test_home_names_the_device_the_same_on_every_visit(home, monkeypatch):

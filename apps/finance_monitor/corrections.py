@@ -23,6 +23,9 @@ from .classify import LABEL_SCORES, SENTIMENTS, clean_text
 from .store import AlertRow, Article, Correction, merged_into, utcnow
 
 FIELDS = ("topic", "sentiment")
+# how a correction's note says to acknowledge open alert ``{id}``: the CLI's words; the dashboard
+# names its button instead
+ACKNOWLEDGE = "`verticals finance alerts ack {id}`"
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,11 @@ def correction_labels(field: str, model_labels: list[str] | None) -> list[str]:
 
 
 def correct(engine: Engine, article_id: int, field: str, value: str,
-            allowed: list[str] | None = None) -> Change:
+            allowed: list[str] | None = None, acknowledge: str = ACKNOWLEDGE) -> Change:
     """Record a correction and apply it to the article (so trends use the analyst's label);
     a sentiment correction also sets the score to the label's (-1 / 0 / +1), so the table,
-    the net-sentiment trend and the alerts agree with it."""
+    the net-sentiment trend and the alerts agree with it. ``acknowledge`` goes in the note
+    (:func:`_alert_note`)."""
     if field not in FIELDS:
         raise VerticalsError(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
     allowed = correction_labels(field, allowed)
@@ -87,14 +91,15 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
         setattr(article, field, value)
         if field == "sentiment":
             article.sentiment_score = LABEL_SCORES[value]
-        note = _alert_note(session, article) if field == "sentiment" and before != value else ""
+        note = _alert_note(session, article, acknowledge) if field == "sentiment" and before != value else ""
         return Change(article_id, field, before, value, note)
 
 
-def _alert_note(session: Session, article: Article) -> str:
+def _alert_note(session: Session, article: Article, acknowledge: str) -> str:
     """What a sentiment correction means for the open alerts: one raised on this article as a
-    negative headline stands as raised; a new negative in an open alert's window is counted by
-    the trends, not by the alert. "" when it touches none.
+    negative headline stands as raised (``acknowledge``, its ``{id}`` filled in, says how to
+    acknowledge it); a new negative in an open alert's window is counted by the trends, not by
+    the alert. "" when it touches none.
 
     subtle: an analyst corrected a driver of an open alert to neutral (or added a negative
     inside its window), and nothing said the alert kept the counts it was raised with."""
@@ -104,7 +109,7 @@ def _alert_note(session: Session, article: Article) -> str:
     drove = [a for a in open_alerts if article.id in a.driver_ids()]
     if drove and article.sentiment != "negative":
         return "; ".join(f"open alert #{a.id} ({a.key}) counted it among its {a.negatives} negative headlines and "
-                         f"stands until news lands in its window again: `verticals finance alerts ack {a.id}` if "
+                         f"stands until news lands in its window again: {acknowledge.format(id=a.id)} if "
                          "it no longer holds" for a in drove)
     keys = {f"topic:{article.topic}"} | {f"ticker:{t}" for t in article.ticker_list()}
     inside = [a for a in open_alerts if a.key in keys and a.window_start <= article.published < a.window_end

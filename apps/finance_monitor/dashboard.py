@@ -139,6 +139,10 @@ def show_trends(service: FinanceService) -> None:
     # subtle: one key per kind; a shared key kept the topics chosen before as the ticker
     # choice, which matches no ticker, so the ticker chart opened empty
     widget = f"trend-keys-{kind}"
+    # subtle: Streamlit forgets the state of a widget a run does not draw, so the topics chosen
+    # came back as they opened after a look at the tickers: the choice is kept beside it too
+    if widget not in st.session_state and f"{widget}-kept" in st.session_state:
+        st.session_state[widget] = [k for k in st.session_state[f"{widget}-kept"] if k in keys]
     offered = st.session_state.get(f"{widget}-offered")
     untouched = offered is not None and st.session_state.get(widget) == offered[1]
     if widget not in st.session_state or (untouched and offered != (keys, default)):
@@ -148,6 +152,7 @@ def show_trends(service: FinanceService) -> None:
     st.session_state[f"{widget}-offered"] = (keys, default)
     chosen = st.multiselect(kind.capitalize(), keys, key=widget,
                             help="Opens on those with open alerts, then the most negative.")
+    st.session_state[f"{widget}-kept"] = chosen
     st.altair_chart(trend_chart(frame[frame["key"].isin(chosen)], kind, metric), width="stretch")
 
 
@@ -323,7 +328,7 @@ def correct_form(service: FinanceService, found: dict) -> None:
                         if value else "Choose a label first.")
                 return
             try:
-                change = service.correct(article_id, field, value)
+                change = service.correct(article_id, field, value, acknowledge="press Acknowledge on the Alerts tab")
             except VerticalsError as exc:
                 st.error(str(exc))
                 return

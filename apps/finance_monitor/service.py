@@ -38,6 +38,7 @@ from .alerts import detect_surges, driven_by
 from .classify import LABEL_SCORES, ArticleClassifier, Verdict, untrained
 from .config import MonitorConfig, SourceKind
 from .corrections import (
+    ACKNOWLEDGE,
     Change,
     correct,
     corrected_labels,
@@ -364,9 +365,10 @@ class FinanceService:
         """What an analyst may set ``field`` to (see :func:`corrections.correction_labels`)."""
         return correction_labels(field, self.model_cards().get(self.model_name(field), {}).get("labels"))
 
-    def correct(self, article_id: int, field: str, value: str) -> Change:
-        """An analyst's label for an article; exported at once for the scheduled retrain."""
-        change = correct(self.engine, article_id, field, value, self.correction_labels(field))
+    def correct(self, article_id: int, field: str, value: str, acknowledge: str = ACKNOWLEDGE) -> Change:
+        """An analyst's label for an article; exported at once for the scheduled retrain.
+        ``acknowledge``: how the change's note says to acknowledge an alert (:data:`.corrections.ACKNOWLEDGE`)."""
+        change = correct(self.engine, article_id, field, value, self.correction_labels(field), acknowledge)
         export_corrections(self.engine, field)
         return change
 

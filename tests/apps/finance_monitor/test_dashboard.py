@@ -156,6 +156,30 @@ def test_corrections_stay_on_the_corrected_article(filled) -> None:
     assert at.selectbox(key=f"c-value-{chosen}-sentiment").value == "neutral"
 
 
+def test_a_correction_against_an_open_alert_points_to_its_acknowledge_button(home, monkeypatch) -> None:
+    """The dashboard's note names the Alerts tab's button, not the CLI's `alerts ack`."""
+    from streamlit.testing.v1 import AppTest
+
+    engine = _configured(home, monkeypatch)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with session_scope(engine) as session:
+        session.add_all(Article(id=i, content_hash=str(i), url=f"http://n.test/{i}", source="a", title=f"story {i}",
+                                published=now, fetched_at=now, topic="Macro", sentiment="negative",
+                                sentiment_score=-0.8, classified_at=now) for i in (1, 2, 3))
+        session.add(AlertRow(key="topic:Macro", window_start=now, window_end=now, negatives=3, total=3,
+                             baseline=0.0, score=5.0, article_ids="[1, 2, 3]"))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=120).run()
+    at.number_input(key="c-id").set_value(1).run()
+    at.selectbox(key="c-value-1-sentiment").set_value("neutral")
+    [save] = [b for b in at.button if b.label == "Save correction"]
+    save.click().run()
+    assert not at.exception, at.exception
+    [saved] = [s.value for s in at.success if s.value.startswith("Article 1: sentiment set to neutral")]
+    assert saved.endswith("stands until news lands in its window again: press Acknowledge on the Alerts tab "
+                          "if it no longer holds"), saved
+    assert "verticals finance alerts ack" not in saved
+
+
 def test_scraped_html_is_shown_as_text(filled) -> None:
     from streamlit.testing.v1 import AppTest
 
@@ -232,6 +256,30 @@ def test_a_new_topic_joins_the_chart_unless_the_reader_chose_topics(home, monkey
     at.run()
     assert not at.exception, at.exception
     assert at.multiselect(key="trend-keys-topic").value == ["Energy | Oil"]
+
+
+def test_the_chosen_topics_stay_chosen_after_a_look_at_the_tickers(home, monkeypatch) -> None:
+    """Streamlit forgets a widget it does not draw: back from the ticker view, the topics the
+    reader had removed were back in the chart."""
+    from streamlit.testing.v1 import AppTest
+
+    engine = _configured(home, monkeypatch)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with session_scope(engine) as session:
+        session.add_all(Article(content_hash=topic, url=f"http://n.test/{i}", source="a", title=f"$ACME {topic}",
+                                published=now, fetched_at=now, tickers="ACME", topic=topic, sentiment="negative",
+                                sentiment_score=-0.8, classified_at=now)
+                        for i, topic in enumerate(["Earnings", "Legal | Regulation", "Macro"]))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=120).run()
+    assert at.multiselect(key="trend-keys-topic").value == ["Earnings", "Legal | Regulation", "Macro"]
+    at.multiselect(key="trend-keys-topic").unselect("Legal | Regulation").run()
+    at.radio(key="trend-kind").set_value("ticker").run()
+    assert at.multiselect(key="trend-keys-ticker").value == ["ACME"]
+    at.radio(key="trend-kind").set_value("topic").run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="trend-keys-topic").value == ["Earnings", "Macro"]
+    at.run()  # and on the next rerun too
+    assert at.multiselect(key="trend-keys-topic").value == ["Earnings", "Macro"]
 
 
 def test_ticker_trends_open_on_the_alerted_and_most_negative_tickers(home, monkeypatch) -> None:
