@@ -13,6 +13,7 @@ the check texts; torch when none agreed (:mod:`shared.backends`).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -196,12 +197,15 @@ def summary(report: dict) -> str:
     >>> summary({"onnx_agreement": 1.0, "onnx_texts_per_s": 400.0, "int8_agreement": 0.97,
     ...          "int8_texts_per_s": 900.0, "torch_texts_per_s": 350.0})
     'torch 350/s; onnx 400/s (agrees 1.000); int8 900/s (agrees 0.970, below 0.99: not served)'
+
+    subtle: an agreement is cut, not rounded, to three places: 0.98958 read "agrees 0.990, below
+    0.99: not served".
     """
     if report.get("kind") == "one_way":
         ok = report["onnx_agreement"] >= MIN_AGREEMENT and report["onnx_max_abs_diff"] <= MAX_ONE_WAY_DIFF
         low = "" if ok else f", or logits off by over {MAX_ONE_WAY_DIFF}: not served"
         return (f"one-way pairs: torch {report['torch_pairs_per_s']:.0f}/s; onnx "
-                f"{report['onnx_pairs_per_s']:.0f}/s (agrees {report['onnx_agreement']:.3f}{low}); "
+                f"{report['onnx_pairs_per_s']:.0f}/s (agrees {_cut(report['onnx_agreement'])}{low}); "
                 "no int8 or bf16: one-way stages export in fp32")
     parts = [f"torch {report.get('torch_texts_per_s', 0):.0f}/s"]
     for form in FILES:
@@ -209,10 +213,15 @@ def summary(report: dict) -> str:
             agreement = report[f"{form}_agreement"]
             low = f", below {MIN_AGREEMENT}: not served" if agreement < MIN_AGREEMENT else ""
             kept = " with fp32 feed-forward outputs" if form == "int8" and report.get("int8_fp32_ffn_output") else ""
-            parts.append(f"{form}{kept} {report[f'{form}_texts_per_s']:.0f}/s (agrees {agreement:.3f}{low})")
+            parts.append(f"{form}{kept} {report[f'{form}_texts_per_s']:.0f}/s (agrees {_cut(agreement)}{low})")
     if report.get("bf16_skipped"):
         parts.append("bf16 not offered: no native bf16 on this CPU")
     return "; ".join(parts)
+
+
+def _cut(share: float) -> str:
+    """``share`` to three places, cut rather than rounded: ``_cut(0.98958) == "0.989"``."""
+    return f"{math.floor(share * 1000) / 1000:.3f}"
 
 
 def _onnx_export(model, tokenizer, path: Path, embed: bool) -> None:

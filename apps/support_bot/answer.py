@@ -20,6 +20,9 @@ _BARE_REPLY = re.compile(r"(?:yes|no)[.!]", re.I)
 REPEATED = 0.7  # the share of a quote's words an earlier quote of the answer says that leaves it out
 # a table row as the markdown reader writes it ("Plan: Free; Max projects: 3; ..."): its first cell names it
 _ROW = re.compile(r"[^:;]{1,40}: ([^;]{1,60}); ")
+# a size limit in a row's name: "Car up to 5 m", "Van over 3.5 t"
+_LIMIT = re.compile(r"\b(?:up\s+to|under|over|below|above|less\s+than|more\s+than|at\s+most)\s+[\d.,]+\s*[a-z]{0,6}\b",
+                    re.I)
 
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
                "colleague (ticket #{ticket}). They will reply in this conversation.")
@@ -125,9 +128,9 @@ class Answer:
 
 def names_row(query: str, sentence: str) -> bool:
     """Whether ``sentence`` is a table row that ``query`` names: each word of its first cell (one
-    of two letters or more, not a number alone) and a word of a column's name; or every word of
-    an item of a cell that lists three or more short names ("USA, Canada, Australia": a row's keys
-    too).
+    of two letters or more, not a number alone; a size limit such as "up to 5 m" left out) and a
+    word of a column's name; or every word of an item of a cell that lists three or more short
+    names ("USA, Canada, Australia": a row's keys too).
 
     >>> row = "Plan: Free; Max projects: 3."
     >>> names_row("projects on the Free plan?", row), names_row("on the Team plan?", row)
@@ -136,12 +139,12 @@ def names_row(query: str, sentence: str) -> bool:
     False
     >>> names_row("roaming in Australia?", "Zone: Zone 2; Countries: USA, Canada, Australia; Charge: £5.")
     True
+    >>> names_row("a car to Skerrin Island?", "Vehicle: Car up to 5 m; Skerrin Island: £42; Haverby: £68.")
+    True
     """
     if not _ROW.match(sentence):
         return False
-    cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
-    key, asked = word_set(cells[0][2]), word_set(query)
-    columns = {w for header, colon, _ in cells if colon for w in word_set(header)}
+    key, asked, columns = _row_words(sentence, query)
     if any(len(w) > 1 and not w.isdigit() for w in key) and key <= asked and bool(columns & asked):
         return True
     # subtle: "roaming in Australia per day?" quoted Zone 3's "Rest of the world; £9 per day":
@@ -149,10 +152,36 @@ def names_row(query: str, sentence: str) -> bool:
     # a list of names: three items or more, each of three words or fewer and capitalised ("USA,
     # Canada, Australia"; not "Free, uses your UK allowance", nor "calls, texts, data": "how do I
     # buy more data?" names no row)
+    cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
     lists = [items for _, colon, value in cells[1:] if colon and len(items := value.split(", ")) >= 3
              and all(len(item.split()) <= 3 and item[:1].isupper() for item in items)]
     return any(words <= asked for items in lists for words in map(word_set, items)
                if any(len(w) > 2 and not w.isdigit() for w in words))
+
+
+def named_rows(query: str, sentences: list[str]) -> list[int]:
+    """The indices of the rows among ``sentences`` that ``query`` names (:func:`names_row`),
+    less any whose first cell shares fewer of the query's words than another row's, in a column
+    the query names: "a car to Skerrin Island?" names "Car up to 5 m", and "a car and caravan"
+    names no row of "Car up to 5 m" and "Car with trailer or caravan" (the words decide)."""
+    named = [i for i, s in enumerate(sentences) if names_row(query, s)]
+    if not named:
+        return named
+    shared = {}
+    for i, sentence in enumerate(sentences):
+        if _ROW.match(sentence):
+            key, asked, columns = _row_words(sentence, query)
+            shared[i] = len(key & asked) if columns & asked else 0
+    most = max(shared.values(), default=0)
+    return [i for i in named if shared.get(i, most) >= most]
+
+
+def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]:
+    """A table row's first-cell words (a size limit left out), the query's words and the row's
+    column-name words."""
+    cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
+    key = word_set(_LIMIT.sub(" ", cells[0][2])) or word_set(cells[0][2])
+    return key, word_set(query), {w for header, colon, _ in cells if colon for w in word_set(header)}
 
 
 def best_quote(query: str, text: str, max_sentences: int = 2,
@@ -178,7 +207,7 @@ def best_quote(query: str, text: str, max_sentences: int = 2,
     sentences = split_sentences(text)
     if len(sentences) > 1 and _BARE_REPLY.fullmatch(sentences[0]):
         sentences = sentences[1:]
-    named = [i for i, s in enumerate(sentences) if names_row(query, s)]
+    named = named_rows(query, sentences)
     if named:  # subtle: "storage on the Team plan?" quoted the Team and Business rows
         run = [i for n, i in enumerate(named) if i == named[0] + n][: max_sentences + 1]  # rows side by side
         return " ".join(sentences[run[0] : run[-1] + 1])
@@ -329,7 +358,7 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
 def _names_a_row(query: str, chunk: Chunk) -> bool:
     # every grounded answer asks this of its passages' documents, nearly all without a table:
     # a chunk with no row separator is not split into sentences
-    return "; " in chunk.text and any(names_row(query, s) for s in split_sentences(chunk.text))
+    return "; " in chunk.text and bool(named_rows(query, split_sentences(chunk.text)))
 
 
 def row_namer(texts: list[str], passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> str | None:

@@ -334,6 +334,8 @@ def test_the_speller_mends_typos_towards_the_bots_words_and_leaves_real_words() 
     assert hyphens.correct("wat r ur opening hrs? thx") == "what are your opening hours? thanks"
     assert hyphens.correct("my u-lock, u know") == "my u-lock, you know"
     assert hyphens.correct("and u ship to the u.k.?") == "and you ship to the u.k.?"
+    # a user audit's: "asks about da" had handed the whole question off
+    assert hyphens.correct("cn i bring ma bike on da boat") == "can i bring my bike on the boat"
     assert "min" not in SHORTHAND  # a minimum as often as a minute: "is there a min spend?"
 
 
@@ -780,7 +782,7 @@ def test_the_answer_floor_counts_each_held_out_question_once() -> None:
     "can you call me back? my order 12345 never arrived", "Could someone call me. It's urgent",
     "My order arrived broken and I'm furious, get me a manager", "I want the supervisor",
     "call me on +44 7700 900123 about my invoice", "please call me back at [PHONE]", "Call me!",
-    "my bike is broken. call me at (020) 7946 0000",
+    "my bike is broken. call me at (020) 7946 0000", "can someone call me back on 07700 900123",
     "let me speak to your boss", "customer service please", "I want to complain to a manager",  # a user audit's
 ])
 def test_a_request_for_a_person_is_read_as_one(message: str) -> None:
