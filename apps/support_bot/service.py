@@ -289,7 +289,12 @@ class SupportService:
                           conversation_id=conversation_id or "")
         cid, status = self.store.open_conversation(conversation_id)
         if status == "handed_off":
-            answer = Answer(self._in_their_language(WAITING_TEXTS, message, cid) or WAITING_TEXT, AnswerKind.WAITING)
+            # subtle: "thanks!" while waiting got the waiting text alone; thanked back, told again
+            reply = pleasantry_reply(message)
+            thanked = reply in (COURTESY_REPLIES["thanks"], COURTESY_REPLIES["bye"])
+            waiting = self._in_their_language(WAITING_TEXTS, message, cid) or \
+                (f"{reply.split('!')[0]}! {WAITING_TEXT}" if thanked else WAITING_TEXT)
+            answer = Answer(waiting, AnswerKind.WAITING)
             self.store.add_contacts(cid, self._reach(message))  # "my number is ...": for the agent
             if asks_for_person(message):
                 self.store.add_reason(cid, PERSON_REASON)

@@ -169,6 +169,10 @@ def test_a_message_in_another_language_is_handed_off_saying_so(bot: SupportServi
     assert waiting.text.endswith(f"\n\n{WAITING_TEXT}")
     english = bot.ask("who won the football match yesterday?")
     assert bot.ask("Hallo??", english.conversation_id).text == WAITING_TEXT
+    # thanked back while waiting (a UI audit's: "thanks!" got the waiting text alone)
+    assert bot.ask("thanks!", english.conversation_id).text == f"You're welcome! {WAITING_TEXT}"
+    assert bot.ask("ok bye", english.conversation_id).text == \
+        f"Goodbye, and thanks for getting in touch! {WAITING_TEXT}"
     assert not bot.ask("Do you ship to La Rochelle?").reason.startswith("written in")  # English, a French name
 
 
