@@ -370,6 +370,14 @@ def row_namer(texts: list[str], passages: list[Passage], chunks_of: Callable[[st
     return next((text for text in texts if any(_names_a_row(text, c) for c in chunks)), None)
 
 
+def named_columns(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> set[str]:
+    """The column-name words of the table rows ``query`` names (:func:`named_rows`) in the
+    passages' documents: ``{"skerrin", "island", "haverby"}`` for "a car to Skerrin Island?"."""
+    chunks = [c for doc in dict.fromkeys(p.chunk.doc_id for p in passages) for c in chunks_of(doc) if "; " in c.text]
+    return {w for chunk in chunks for sentences in [split_sentences(chunk.text)]
+            for i in named_rows(query, sentences) for w in _row_words(sentences[i], query)[2]}
+
+
 def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]],
                    found: list[Passage] = ()) -> list[Passage]:
     """``passages``, led by the chunk of their document that holds the table row ``query`` names

@@ -21,6 +21,7 @@ from .answer import (
     combined,
     grounded_answer,
     mostly_said,
+    named_columns,
     outranked,
     row_namer,
     select_passages,
@@ -228,8 +229,11 @@ class Answerer:
         found = [p for p in asked.found if p.dense >= threshold]  # search ranks anything: its top 5
         # the last question only, and not for a new subject: "and for the family plan?" and then
         # "how many sims can I have on it?" named the Plus row of the question before them again
-        before = [self.service.speller.correct(asked.earlier[-1].question)] \
-            if asked.earlier and not swaps_subject(asked.message) else []
+        # subtle: "and to Haverby?" after "a car to Skerrin Island?" swaps a column, not the row: the
+        # car's row was lost, and the caravan's quoted
+        last = self.service.speller.correct(asked.earlier[-1].question) if asked.earlier else ""
+        before = [last] if last and (not swaps_subject(asked.message) or new_subject(asked.message)
+                                     <= named_columns(last, found, chunks_of)) else []
         named_by = row_namer([asked.message, *before], found, chunks_of) if asked.passages else None
         asked.named_by = named_by or asked.message
         if named_by is not None:

@@ -21,6 +21,8 @@ from apps.support_bot.answer import (
     combined,
     grounded_answer,
     mostly_said,
+    named_columns,
+    named_rows,
     names_row,
     pleasantry_reply,
     row_namer,
@@ -613,6 +615,26 @@ def test_a_table_row_is_named_by_an_item_of_a_cell_that_lists_several(tmp_path: 
     # a list names a row by its names only: "calls, texts, data" names none
     assert not names_row("how do I buy more data?", "Plan: Plus; Includes: calls, texts, data; Price: £20.")
     assert swaps_subject("and for the family plan?") and not swaps_subject("and how much is it?")
+
+
+def test_a_row_named_less_its_size_limit_and_a_follow_up_that_swaps_a_column(tmp_path: Path) -> None:
+    """A user audit's: "a car to Skerrin Island?" was quoted the caravan's fare (£88), the car's
+    row being "Car up to 5 m"; "and to Haverby?" after it lost the car's row again."""
+    page = tmp_path / "fares.md"
+    page.write_text("# Vehicle fares\n\n| Vehicle | Skerrin Island | Haverby |\n| --- | --- | --- |\n"
+                    "| Motorcycle | £20 | £30 |\n| Car up to 5 m | £42 | £68 |\n"
+                    "| Car with trailer or caravan | £88 | £130 |\n")
+    [chunk] = chunk_document(load_markdown(page))
+    found, chunks_of = [Passage(chunk, 0.6, 0.6)], lambda doc: [chunk]
+    for question, row in (("how much to take a car to Skerrin Island?", "Car up to 5 m"),
+                          ("a car with a trailer or caravan to Haverby?", "Car with trailer or caravan")):
+        quote = grounded_answer(question, found).citations[0].quote
+        assert quote.startswith(f"Vehicle: {row};"), (question, quote)
+    # "a car and caravan" names the car's row, but the caravan's shares more of its words: neither
+    assert named_rows("a car and caravan to Haverby?", split_sentences(chunk.text)) == []
+    assert not names_row("a van up to 5 m?", "Vehicle: Car up to 5 m; Skerrin Island: £42; Haverby: £68.")
+    assert named_columns("a car to Skerrin Island?", found, chunks_of) == {"vehicle", "skerrin", "island", "haverby"}
+    assert named_columns("do you sell tickets?", found, chunks_of) == set()
 
 
 def test_a_quote_that_says_what_an_earlier_one_said_is_left_out() -> None:
