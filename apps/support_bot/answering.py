@@ -47,6 +47,7 @@ from .questions import (
 )
 from .ranking import tokenize, word_set
 from .retrieval import Passage
+from .shop import far_words
 from .tables import Turn
 
 if TYPE_CHECKING:
@@ -55,6 +56,9 @@ if TYPE_CHECKING:
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 # a follow-up may quote a passage with something not yet said found this far (cosine) below those chosen
 FRESH_MARGIN = 0.1
+# two words for one thing (search cosine): "kid" / "child" 0.81, "bike" / "bicycle" 0.92; not "cat" /
+# "dog" 0.66, "Norway" / "Switzerland" 0.68, "student" / "senior" 0.61
+SAME_THING = 0.75
 
 
 @dataclass
@@ -279,7 +283,10 @@ class Answerer:
             # subtle: a pronoun's follow-up keeps the earlier answer when no passage names what it
             # asks: handed off, the conversation went quiet, and "who pays for it?" after the
             # returns answer (its prepaid label says who) lost the next question too
-            if naming is None and not points_back(message):
+            # subtle: "and for a kid?" after fares quoting "a child single £7.00" was handed off: the
+            # earlier answer names its subject in other words, and is its answer again
+            if naming is None and not points_back(message) and \
+                    far_words(sorted(new_subject(message)), answer, self.service.retriever.encode, SAME_THING):
                 return handoff(decision, reason="a follow-up on a new subject: search found nothing "
                                                 "on it beyond the earlier answer", found=[])
             answer = naming or answer

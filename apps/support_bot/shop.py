@@ -134,7 +134,7 @@ class Shop:
         if self.language != "English":  # None too: a language told from no word list's function words
             return []
         unknown = things(self.unused_words(message))
-        return self._far(unknown, answer, encode) if unknown else []
+        return far_words(unknown, answer, encode) if unknown else []
 
     def unaddressed(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
         """The words of ``message`` the shop's texts never use (:meth:`unused_words`) and no word of
@@ -147,16 +147,18 @@ class Shop:
         if answer.confidence >= SURE_MATCH:
             return self.unaddressed_things(message, answer, encode)
         unknown = self.unused_words(message)
-        return self._far(unknown, answer, encode) if unknown else []
+        return far_words(unknown, answer, encode) if unknown else []
 
-    @staticmethod
-    def _far(unknown: list[str], answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
-        """The ``unknown`` words no word of the answer's quotes or titles comes ``ADDRESSED`` near."""
-        said = sorted({w for c in answer.citations for w in tokenize(f"{c.title} {c.quote}") if w.isalpha()})
-        if not said:
-            return []
-        nearest = (encode(unknown) @ encode(said).T).max(axis=1)
-        return [word for word, cosine in zip(unknown, nearest, strict=True) if cosine < ADDRESSED]
+
+def far_words(words: list[str], answer: Answer, encode: Callable[[list[str]], np.ndarray],
+              near: float = ADDRESSED) -> list[str]:
+    """The ``words`` no word of the answer's quotes or titles comes ``near`` (search cosine, by
+    ``encode``); none for an answer that quotes nothing."""
+    said = sorted({w for c in answer.citations for w in tokenize(f"{c.title} {c.quote}") if w.isalpha()})
+    if not said:
+        return []
+    nearest = (encode(words) @ encode(said).T).max(axis=1)
+    return [word for word, cosine in zip(words, nearest, strict=True) if cosine < near]
 
 
 @lru_cache(maxsize=256)
