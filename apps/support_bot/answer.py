@@ -163,17 +163,27 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
     """The indices of the rows among ``sentences`` that ``query`` names (:func:`names_row`),
     less any whose first cell shares fewer of the query's words than another row's, in a column
     the query names: "a car to Skerrin Island?" names "Car up to 5 m", and "a car and caravan"
-    names no row of "Car up to 5 m" and "Car with trailer or caravan" (the words decide)."""
-    named = [i for i, s in enumerate(sentences) if names_row(query, s)]
-    if not named:
-        return named
-    shared = {}
+    names no row of "Car up to 5 m" and "Car with trailer or caravan". Where none is named, the
+    one row whose first cell shares most names (capitalised inside it) is: "an annual season
+    ticket for skerrin" names "Portcallow - Skerrin Island", not "Portcallow - Haverby".
+
+    subtle: by any shared word, "a car to Skerrin Island?" named "Car with trailer or caravan",
+    the one row of the chunk that ends the table."""
+    shared, names = {}, {}
     for i, sentence in enumerate(sentences):
         if _ROW.match(sentence):
             key, asked, columns = _row_words(sentence, query)
-            shared[i] = len(key & asked) if columns & asked else 0
+            first_cell = sentence.partition("; ")[0].partition(": ")[2]
+            named_in_key = {w.lower() for w in re.findall(r"(?<=\s)[A-Z][a-z]+", first_cell)}
+            shared[i] = len({w for w in key & asked if len(w) > 1 and not w.isdigit()}) if columns & asked else 0
+            names[i] = len(named_in_key & asked) if columns & asked else 0
     most = max(shared.values(), default=0)
-    return [i for i in named if shared.get(i, most) >= most]
+    named = [i for i in shared if shared[i] >= most and names_row(query, sentences[i])]
+    if named:
+        return named
+    top = max(names.values(), default=0)
+    lone = [i for i in names if names[i] == top]
+    return lone if top and len(lone) == 1 else []
 
 
 def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]:

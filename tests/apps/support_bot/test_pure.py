@@ -630,8 +630,14 @@ def test_a_row_named_less_its_size_limit_and_a_follow_up_that_swaps_a_column(tmp
                           ("a car with a trailer or caravan to Haverby?", "Car with trailer or caravan")):
         quote = grounded_answer(question, found).citations[0].quote
         assert quote.startswith(f"Vehicle: {row};"), (question, quote)
-    # "a car and caravan" names the car's row, but the caravan's shares more of its words: neither
-    assert named_rows("a car and caravan to Haverby?", split_sentences(chunk.text)) == []
+    # "a car and caravan" names the car's row whole, but the caravan's shares more of its words: neither
+    sentences = split_sentences(chunk.text)
+    assert named_rows("a car and caravan to Haverby?", sentences) == []
+    # none named whole: the one row sharing most names (capitalised inside its first cell)
+    routes = ["Route: Portcallow - Haverby; Annual: £1,350.", "Route: Portcallow - Skerrin Island; Annual: £850."]
+    assert named_rows("an annual ticket for skerrin?", routes) == [1]
+    assert named_rows("an annual ticket from portcallow?", routes) == []  # both share it
+    assert named_rows("a caravan to Haverby?", sentences) == []  # "caravan" is no name
     assert not names_row("a van up to 5 m?", "Vehicle: Car up to 5 m; Skerrin Island: £42; Haverby: £68.")
     assert named_columns("a car to Skerrin Island?", found, chunks_of) == {"vehicle", "skerrin", "island", "haverby"}
     assert named_columns("do you sell tickets?", found, chunks_of) == set()
