@@ -74,7 +74,7 @@ def waiting_for_people() -> dict[str, str]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from apps.finance_monitor.views import open_alert_keys
-    from apps.support_bot.ticket_queue import count_open_tickets, count_waiting_tickets
+    from apps.support_bot.ticket_queue import open_tickets_line
     from shared import make_engine
     from shared.errors import VerticalsError
     from shared.ui import count_of
@@ -83,16 +83,13 @@ def waiting_for_people() -> dict[str, str]:
         engine = make_engine()  # one for both counts
     except VerticalsError:
         return {}
-    # subtle: worded as the Support bot page's line above its tabs; "2 open hand-offs waiting for an
-    # agent" counted the ones an agent had answered, which wait for the customer
-    counts = {"support_bot": (count_open_tickets, "open hand-off",
-                              lambda e: f" ({count_waiting_tickets(e)} waiting for an agent's reply)"),
-              "finance_monitor": (lambda e: len(open_alert_keys(e)), "open alert", lambda e: "")}
+    counters = {"support_bot": open_tickets_line,  # worded as the Support bot page's line
+                "finance_monitor": lambda e: count_of(n, "open alert") if (n := len(open_alert_keys(e))) else ""}
     lines = {}
-    for page, (count, noun, rest) in counts.items():
+    for page, line in counters.items():
         try:
-            if n := count(engine):
-                lines[page] = count_of(n, noun) + rest(engine)
+            if text := line(engine):
+                lines[page] = text
         except (VerticalsError, SQLAlchemyError):  # e.g. no tables before the app's first run: nothing waits
             continue
     return lines

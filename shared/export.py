@@ -205,7 +205,7 @@ def summary(report: dict) -> str:
         ok = report["onnx_agreement"] >= MIN_AGREEMENT and report["onnx_max_abs_diff"] <= MAX_ONE_WAY_DIFF
         low = "" if ok else f", or logits off by over {MAX_ONE_WAY_DIFF}: not served"
         return (f"one-way pairs: torch {report['torch_pairs_per_s']:.0f}/s; onnx "
-                f"{report['onnx_pairs_per_s']:.0f}/s (agrees {_cut(report['onnx_agreement'])}{low}); "
+                f"{report['onnx_pairs_per_s']:.0f}/s (agrees {cut(report['onnx_agreement'])}{low}); "
                 "no int8 or bf16: one-way stages export in fp32")
     parts = [f"torch {report.get('torch_texts_per_s', 0):.0f}/s"]
     for form in FILES:
@@ -213,15 +213,20 @@ def summary(report: dict) -> str:
             agreement = report[f"{form}_agreement"]
             low = f", below {MIN_AGREEMENT}: not served" if agreement < MIN_AGREEMENT else ""
             kept = " with fp32 feed-forward outputs" if form == "int8" and report.get("int8_fp32_ffn_output") else ""
-            parts.append(f"{form}{kept} {report[f'{form}_texts_per_s']:.0f}/s (agrees {_cut(agreement)}{low})")
+            parts.append(f"{form}{kept} {report[f'{form}_texts_per_s']:.0f}/s (agrees {cut(agreement)}{low})")
     if report.get("bf16_skipped"):
         parts.append("bf16 not offered: no native bf16 on this CPU")
     return "; ".join(parts)
 
 
-def _cut(share: float) -> str:
-    """``share`` to three places, cut rather than rounded: ``_cut(0.98958) == "0.989"``."""
-    return f"{math.floor(share * 1000) / 1000:.3f}"
+def cut(share: float, places: int = 3) -> str:
+    """``share`` to ``places`` decimals, cut rather than rounded, so one below a bar never reads
+    as the bar:
+
+    >>> cut(0.98958), cut(1979 / 1999, 4)
+    ('0.989', '0.9899')
+    """
+    return f"{math.floor(share * 10 ** places) / 10 ** places:.{places}f}"
 
 
 def _onnx_export(model, tokenizer, path: Path, embed: bool) -> None:

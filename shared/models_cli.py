@@ -110,7 +110,7 @@ def export(
 ) -> None:
     """Export to ONNX (+ int8, and bf16 on a CPU with native bf16), check agreement with the original, measure speed."""
     from .backends import FILES, MIN_AGREEMENT, best_form, export_dir
-    from .export import export_model
+    from .export import cut, export_model
     from .models import resolve_model
 
     path = resolve_model(name)
@@ -127,7 +127,7 @@ def export(
                if file and (export_dir(path) / file).is_file() and f"{f}_agreement" in report}
     emit({"name": name, **report, "serves": served or "torch",
           "files": {f: f"{p} ({p.stat().st_size / 1e6:.0f} MB)" for f, p in written.items()},
-          **({"not_served": {f: f"agreement {report[f'{f}_agreement']:.4f} < {MIN_AGREEMENT}" for f in failed}}
+          **({"not_served": {f: f"agreement {cut(report[f'{f}_agreement'], 4)} < {MIN_AGREEMENT}" for f in failed}}
              if failed else {})}, as_json)
 
 

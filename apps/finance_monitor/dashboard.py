@@ -142,7 +142,9 @@ def show_trends(service: FinanceService) -> None:
     # subtle: Streamlit forgets the state of a widget a run does not draw, so the topics chosen
     # came back as they opened after a look at the tickers: the choice is kept beside it too
     if widget not in st.session_state and f"{widget}-kept" in st.session_state:
-        st.session_state[widget] = [k for k in st.session_state[f"{widget}-kept"] if k in keys]
+        # none of them left (a topic renamed by a retrain): opened as new, below
+        if kept := [k for k in st.session_state[f"{widget}-kept"] if k in keys]:
+            st.session_state[widget] = kept
     offered = st.session_state.get(f"{widget}-offered")
     untouched = offered is not None and st.session_state.get(widget) == offered[1]
     if widget not in st.session_state or (untouched and offered != (keys, default)):

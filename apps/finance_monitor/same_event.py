@@ -45,9 +45,11 @@ NUMBER_WORDS = {w: str(n) for n, w in enumerate(
 # things two outlets name either way ("cars" / "vehicles"), stemmed; any other swapped thing is
 # another event (see ``_swapped``)
 SYNONYMS = [frozenset(stem(w) for w in group.split()) for group in (
-    "car vehicle", "share stock", "job role position post", "probe investigation inquiry",
-    "fine penalty", "deal agreement pact", "plant factory", "profit earning", "lawsuit suit",
-    "firm company group", "boss chief head", "takeover acquisition merger bid", "stake holding")]
+    "car vehicle", "share stock", "job role position post worker employee staff", "probe investigation inquiry",
+    "fine penalty", "deal agreement pact", "plant factory site", "profit earning", "lawsuit suit",
+    "firm company group", "boss chief head", "takeover acquisition merger bid", "stake holding",
+    "sale revenue turnover", "dividend payout", "carmaker automaker", "output production",
+    "shareholder investor", "lender bank")]
 _CAPITALISED = re.compile(r"\$?[^\W\d_][\w&'.-]*")
 _FRAME_PREFIX = re.compile(r"^\W*(?:" + "|".join(FRAMES) + r")\s*:\s*", re.I)
 # a passive's "by" after its participle ("acquired by", "cut to junk by"), not "gas use by member states"
@@ -121,8 +123,7 @@ def _swapped(a: str, b: str) -> bool:
     23 differ in one word, nearly all one event told twice: tense, spelling, "five" / "5",
     "usher" / "augur", "before" / "ahead of". Only swapped things and numbers are kept apart,
     so those still join."""
-    words_a, words_b = ([w for w in words(THOUSANDS.sub("", re.sub(r"[@#]\w+", " ", _FRAME_PREFIX.sub("", t))))
-                         if w not in FILLER] for t in (a, b))
+    words_a, words_b = _plain_words(a), _plain_words(b)
     swaps = [(x, y) for x, y in zip(words_a, words_b) if stem(x) != stem(y)]
     if len(words_a) != len(words_b) or len(swaps) != 1:
         return False
@@ -133,8 +134,14 @@ def _swapped(a: str, b: str) -> bool:
             or SequenceMatcher(None, x, y).ratio() >= 0.8 \
             or any({stem(x), stem(y)} <= group for group in SYNONYMS):
         return False
-    nouns = [not parts_of_speech(w) or "NOUN" in parts_of_speech(w) for w in (x, y)]
-    return all(nouns) and bool(things([x, y]))
+    return all(not parts or "NOUN" in parts for parts in map(parts_of_speech, (x, y))) and bool(things([x, y]))
+
+
+def _plain_words(text: str) -> list[str]:
+    """A headline's words that can carry a fact, unstemmed: no wire frame, handle, hashtag,
+    thousands separator or filler."""
+    text = THOUSANDS.sub("", re.sub(r"[@#]\w+", " ", _FRAME_PREFIX.sub("", text)))
+    return [w for w in words(text) if w not in FILLER]
 
 
 def _same_order(runs_a: list[str], runs_b: list[str]) -> bool:

@@ -19,7 +19,7 @@ from .masking import mask_pii
 from .other_languages import courtesy_in_other_language, released_text, written_in
 from .questions import same_words, separate_questions
 from .shop import KB_LANGUAGE_CHUNKS, kb_language
-from .ticket_queue import count_open_tickets, count_waiting_tickets, with_guesses, with_waits
+from .ticket_queue import count_waiting_tickets, with_guesses, with_waits
 
 if TYPE_CHECKING:
     from .service import SupportService
@@ -55,9 +55,6 @@ class AgentDesk:
         not judge the message (:func:`.handoff.was_judged`)."""
         return [replace(t, confidence=None) if not was_judged(t.reason) else t
                 for t in with_guesses(self.store.engine, tickets)]
-
-    def open_handoff_count(self) -> int:
-        return count_open_tickets(self.store.engine)
 
     def release(self, ticket_id: int) -> str:
         """Close a hand-off ticket; returns its conversation. Where the bot answers the

@@ -50,6 +50,8 @@ COURTESY_REPLIES = {"greeting": "Hello! What can I help you with?",
                      "bye": "Goodbye, and thanks for getting in touch!",
                      "thanks": "You're welcome! Is there anything else I can help with?",
                      "ack": "Good. Is there anything else I can help with?"}
+# a thanks or goodbye while a colleague has the conversation: said back before the waiting text
+WAITING_COURTESY = {COURTESY_REPLIES["thanks"]: "You're welcome!", COURTESY_REPLIES["bye"]: COURTESY_REPLIES["bye"]}
 
 
 def pleasantry_reply(message: str) -> str | None:
@@ -187,10 +189,13 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
 
 
 def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]:
-    """A table row's first-cell words (a size limit left out), the query's words and the row's
-    column-name words."""
+    """A table row's first-cell words (a size limit left out, unless the query states another),
+    the query's words and the row's column-name words."""
     cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
     key = word_set(_LIMIT.sub(" ", cells[0][2])) or word_set(cells[0][2])
+    if (limit := _LIMIT.search(cells[0][2])) and re.search(r"\d", query) and \
+            " ".join(limit.group().lower().split()) not in " ".join(query.lower().split()):
+        key = key | {limit.group()}  # subtle: "a car over 5 m?" had named "Car up to 5 m": a limit stated is matched
     return key, word_set(query), {w for header, colon, _ in cells if colon for w in word_set(header)}
 
 
@@ -382,7 +387,8 @@ def row_namer(texts: list[str], passages: list[Passage], chunks_of: Callable[[st
 
 def named_columns(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> set[str]:
     """The column-name words of the table rows ``query`` names (:func:`named_rows`) in the
-    passages' documents: ``{"skerrin", "island", "haverby"}`` for "a car to Skerrin Island?"."""
+    passages' documents, the first cell's header too: ``{"vehicle", "skerrin", "island",
+    "haverby"}`` for "a car to Skerrin Island?"."""
     chunks = [c for doc in dict.fromkeys(p.chunk.doc_id for p in passages) for c in chunks_of(doc) if "; " in c.text]
     return {w for chunk in chunks for sentences in [split_sentences(chunk.text)]
             for i in named_rows(query, sentences) for w in _row_words(sentences[i], query)[2]}

@@ -57,7 +57,8 @@ ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 # a follow-up may quote a passage with something not yet said found this far (cosine) below those chosen
 FRESH_MARGIN = 0.1
 # two words for one thing (search cosine): "kid" / "child" 0.81, "bike" / "bicycle" 0.92; not "cat" /
-# "dog" 0.66, "Norway" / "Switzerland" 0.68, "student" / "senior" 0.61
+# "dog" 0.66, "Norway" / "Switzerland" 0.68, "student" / "senior" 0.61 (but "Canada" / "USA" 0.78,
+# "Sweden" / "Norway" 0.80: the earlier questions' words are left out)
 SAME_THING = 0.75
 
 
@@ -284,9 +285,12 @@ class Answerer:
             # asks: handed off, the conversation went quiet, and "who pays for it?" after the
             # returns answer (its prepaid label says who) lost the next question too
             # subtle: "and for a kid?" after fares quoting "a child single £7.00" was handed off: the
-            # earlier answer names its subject in other words, and is its answer again
+            # earlier answer names its subject in other words, and is its answer again. Not by the
+            # words the earlier questions asked about: "and to Canada?" is not "USA" (cosine 0.78)
+            asked_before = set().union(*(tokenize(t.question) for t in earlier))
             if naming is None and not points_back(message) and \
-                    far_words(sorted(new_subject(message)), answer, self.service.retriever.encode, SAME_THING):
+                    far_words(sorted(new_subject(message)), answer, self.service.retriever.encode, SAME_THING,
+                              unless=asked_before):
                 return handoff(decision, reason="a follow-up on a new subject: search found nothing "
                                                 "on it beyond the earlier answer", found=[])
             answer = naming or answer

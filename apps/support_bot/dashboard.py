@@ -12,6 +12,7 @@ from apps.support_bot.chat import chat, chat_only
 from apps.support_bot.desk import QUEUE_POLL_S, gaps, handoffs
 from apps.support_bot.knowledge import KB_SUFFIXES
 from apps.support_bot.service import SupportService, serving_stamp, unlinked_note
+from apps.support_bot.ticket_queue import open_tickets_line
 from shared import atomic_write_bytes, get_settings
 from shared.errors import VerticalsError
 from shared.ui import count_of, page_title, show_model_card
@@ -173,9 +174,8 @@ def handoff_line(service: SupportService) -> None:
     subtle: not in the tab's label: a label that changes is a new tab, and the page jumped to
     Chat; and always a line: one coming or going moved the tabs, which reopened on Chat. Drawn
     with the page only, it still said "8 open hand-offs" after the queue had told of a 9th."""
-    opened = service.agents.open_handoff_count()  # the tab's own count: answered ones wait for the customer
-    st.caption(f"{count_of(opened, 'open hand-off')} ({service.agents.waiting_count()} waiting for an agent's "
-               "reply): the Hand-offs tab" if opened else "No open hand-offs: the bot answers every chat.")
+    line = open_tickets_line(service.store.engine)  # the tab's own count: answered ones wait for the customer
+    st.caption(f"{line}: the Hand-offs tab" if line else "No open hand-offs: the bot answers every chat.")
 
 
 page_title("Support bot")

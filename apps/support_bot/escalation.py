@@ -14,6 +14,7 @@ _WHO = (r"(?:an?\s+|the\s+|your\s+|some\s+|one\s+of\s+your\s+|a\s+member\s+of\s+
         r"colleague|(?:customer\s+)?(?:service|support)(?:\s+team)?)\b"
         r"(?!\s+(?:in|at)\s+(?:the\s+|your\s+|a\s+)?(?:store|shop|workshop)\b)")
 _SOFTLY = r"(?:(?:just|really|please|only|actually)\s+)*"
+_ON_PHONE = r"\s+(?:on|at)\s+(?:[+(\d]|\[phone\])"  # "call me back on 07700 ...", masked or not
 _PERSON = re.compile(
     rf"(?:\b(?<!do\s)i\s+{_SOFTLY}(?:want|need|wanna|demand)(?:\s+to)?\s|"
     rf"\bi(?:\s+would|'?d)\s+{_SOFTLY}(?:like|prefer|love)\s+to\s|\blet\s+me\s|"
@@ -26,9 +27,9 @@ _PERSON = re.compile(
     r"\s+(?:an?\s+|the\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|person|agent|representative|manager|supervisor)(?![-\w'])"
     r"(?!\s+(?:to|help|who|that|for)\b)"
     r"|\b(?:can|could)\s+(?:someone|somebody|an?\s+agent|you)\s+(?:please\s+)?call\s+me(?:\s+back)?"
-    r"(?:\W*$|\s*[?.!]|\s+(?:on|at)\s+(?:[+(\d]|\[phone\]))"
+    r"(?:\W*$|\s*[?.!]|" + _ON_PHONE + ")"
     r"|\bcall-?back\b"
-    r"|(?:^|[.!?,;]\s*|\bplease\s+)call\s+me(?:\s+back)?(?:\s+(?:on|at)\s+(?:[+(\d]|\[phone\])|\s*[.!?]?\s*$)"
+    r"|(?:^|[.!?,;]\s*|\bplease\s+)call\s+me(?:\s+back)?(?:" + _ON_PHONE + r"|\s*[.!?]?\s*$)"
     r"|^\W*(?:an?\s+|your\s+)?(?:(?:real|live)\s+)?(?:human|agent|operator|person|representative|manager|supervisor"
     r"|customer\s+(?:service|support)(?:\s+team)?|support\s+team)(?:\s+(?:please|pls|now))?\W*$", re.I)
 PERSON_REASON = "asked for a person"  # a hand-off's reason: not a gap in the knowledge base

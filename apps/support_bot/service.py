@@ -18,6 +18,7 @@ from .agents import AgentDesk
 from .answer import (
     COURTESY_REPLIES,
     UNSURE_TEXT,
+    WAITING_COURTESY,
     WAITING_TEXT,
     Answer,
     AnswerKind,
@@ -290,10 +291,9 @@ class SupportService:
         cid, status = self.store.open_conversation(conversation_id)
         if status == "handed_off":
             # subtle: "thanks!" while waiting got the waiting text alone; thanked back, told again
-            reply = pleasantry_reply(message)
-            thanked = reply in (COURTESY_REPLIES["thanks"], COURTESY_REPLIES["bye"])
+            thanked = WAITING_COURTESY.get(pleasantry_reply(message) or "")
             waiting = self._in_their_language(WAITING_TEXTS, message, cid) or \
-                (f"{reply.split('!')[0]}! {WAITING_TEXT}" if thanked else WAITING_TEXT)
+                (f"{thanked} {WAITING_TEXT}" if thanked else WAITING_TEXT)
             answer = Answer(waiting, AnswerKind.WAITING)
             self.store.add_contacts(cid, self._reach(message))  # "my number is ...": for the agent
             if asks_for_person(message):

@@ -151,10 +151,10 @@ class Shop:
 
 
 def far_words(words: list[str], answer: Answer, encode: Callable[[list[str]], np.ndarray],
-              near: float = ADDRESSED) -> list[str]:
+              near: float = ADDRESSED, unless: set[str] = frozenset()) -> list[str]:
     """The ``words`` no word of the answer's quotes or titles comes ``near`` (search cosine, by
-    ``encode``); none for an answer that quotes nothing."""
-    said = sorted({w for c in answer.citations for w in tokenize(f"{c.title} {c.quote}") if w.isalpha()})
+    ``encode``), ``unless`` left out of those; none for an answer that quotes nothing."""
+    said = sorted({w for c in answer.citations for w in tokenize(f"{c.title} {c.quote}") if w.isalpha()} - unless)
     if not said:
         return []
     nearest = (encode(words) @ encode(said).T).max(axis=1)

@@ -35,7 +35,7 @@ SHORTHAND = {"u": "you", "ya": "you", "ur": "your", "r": "are", "wat": "what", "
              "yrs": "years", "acct": "account", "addr": "address", "pwd": "password", "msg": "message",
              "cuz": "because", "coz": "because", "tmrw": "tomorrow", "sth": "something", "smth": "something",
              "ppl": "people", "rly": "really", "bday": "birthday", "hw": "how", "hwo": "how", "da": "the",
-             "dat": "that", "dis": "this", "cn": "can", "ma": "my", "wats": "what is", "wots": "what is"}
+             "dat": "that", "dis": "this", "cn": "can", "ma": "my"}  # not "wats": watts
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:

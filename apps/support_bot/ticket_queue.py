@@ -21,6 +21,15 @@ def count_open_tickets(engine: Engine) -> int:
         return s.scalar(select(func.count()).select_from(TicketRow).where(TicketRow.status == "open"))
 
 
+def open_tickets_line(engine: Engine) -> str:
+    """"2 open hand-offs (1 waiting for an agent's reply)"; "" when none is open. The support
+    page's line above its tabs and the suite home's (which had counted the ones an agent had
+    answered as waiting for an agent)."""
+    opened = count_open_tickets(engine)
+    return f"{opened} open hand-off{'s' * (opened != 1)} ({count_waiting_tickets(engine)} waiting for an " \
+           "agent's reply)" if opened else ""
+
+
 def count_waiting_tickets(engine: Engine) -> int:
     """Open tickets whose customer waits for an agent, as :func:`with_waits` tells them: the
     last turn since the ticket opened is none or not an agent's. One count query (the

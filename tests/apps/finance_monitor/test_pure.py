@@ -116,6 +116,8 @@ def test_near_duplicates_merge_rewordings_both_ways(first: str, second: str) -> 
     ("Atlas Motors buys Helios Energy", "Helios Energy acquired by Atlas Motors"),  # a passive's agent first
     ("Regulators fine Northwind Bank", "Northwind Bank fined by regulators"),
     ("Atlas Motors recalls 1,000 vehicles over brake fault", "Atlas Motors recalls 1,000 cars over brake fault"),
+    ("Atlas Motors to cut 500 workers", "Atlas Motors to cut 500 employees"),  # a review's
+    ("Quanta Chips Q2 sales beat forecasts", "Quanta Chips Q2 revenue beat forecasts"),
     ("Hong Kong raises taxi fares, first increase in 5 years",
      "Hong Kong raises taxi fares, first increase in five years"),
     ("Russia nears gas shutdown as Germany rejects claims it can't fulfil contracts",

@@ -638,6 +638,11 @@ def test_a_row_named_less_its_size_limit_and_a_follow_up_that_swaps_a_column(tmp
     assert named_rows("an annual ticket for skerrin?", routes) == [1]
     assert named_rows("an annual ticket from portcallow?", routes) == []  # both share it
     assert named_rows("a caravan to Haverby?", sentences) == []  # "caravan" is no name
+    # a limit the question states must be the row's: "over 5 m" is not "up to 5 m" (a review's)
+    assert named_rows("a car over 5 m to Haverby?", sentences) == []
+    kids = ["Passenger: Child under 5; Fare: free.", "Passenger: Child under 16; Fare: £4."]
+    assert named_rows("the fare for a child under 5?", kids) == [0]
+    assert named_rows("the fare for a child under 16?", kids) == [1]
     assert not names_row("a van up to 5 m?", "Vehicle: Car up to 5 m; Skerrin Island: £42; Haverby: £68.")
     assert named_columns("a car to Skerrin Island?", found, chunks_of) == {"vehicle", "skerrin", "island", "haverby"}
     assert named_columns("do you sell tickets?", found, chunks_of) == set()
