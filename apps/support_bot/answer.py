@@ -13,17 +13,13 @@ from enum import StrEnum
 from .knowledge import Chunk, split_sentences
 from .ranking import tokenize, word_set
 from .retrieval import Passage
+from .rows import ROW, named_rows, names_a_row
 
 GROUNDED_LEAD = "Here is what I found:"
 CITATION_MARK = re.compile(r"\[(\d+)\]")  # "[2]" after a quoted fact
 _BARE_REPLY = re.compile(r"(?:yes|no)[.!]", re.I)
 REPEATED = 0.7  # the share of a quote's words an earlier quote of the answer says that leaves it out
 # a table row as the markdown reader writes it ("Plan: Free; Max projects: 3; ..."): its first cell names it
-_ROW = re.compile(r"[^:;]{1,40}: ([^;]{1,60}); ")
-# a size limit in a row's name: "Car up to 5 m", "Van over 3.5 t"
-_LIMIT = re.compile(r"\b(?:up\s+to|under|over|below|above|less\s+than|more\s+than|at\s+most)\s+[\d.,]+\s*[a-z]{0,6}\b",
-                    re.I)
-
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
                "colleague (ticket #{ticket}). They will reply in this conversation.")
 WAITING_TEXT = "A colleague is looking after this conversation and will reply here."  # after their reply too
@@ -128,77 +124,6 @@ class Answer:
         }
 
 
-def names_row(query: str, sentence: str) -> bool:
-    """Whether ``sentence`` is a table row that ``query`` names: each word of its first cell (one
-    of two letters or more, not a number alone; a size limit such as "up to 5 m" left out) and a
-    word of a column's name; or every word of an item of a cell that lists three or more short
-    names ("USA, Canada, Australia": a row's keys too).
-
-    >>> row = "Plan: Free; Max projects: 3."
-    >>> names_row("projects on the Free plan?", row), names_row("on the Team plan?", row)
-    (True, False)
-    >>> names_row("is there a free trial?", row)  # no column named: "free" is a word here
-    False
-    >>> names_row("roaming in Australia?", "Zone: Zone 2; Countries: USA, Canada, Australia; Charge: £5.")
-    True
-    >>> names_row("a car to Skerrin Island?", "Vehicle: Car up to 5 m; Skerrin Island: £42; Haverby: £68.")
-    True
-    """
-    if not _ROW.match(sentence):
-        return False
-    key, asked, columns = _row_words(sentence, query)
-    if any(len(w) > 1 and not w.isdigit() for w in key) and key <= asked and bool(columns & asked):
-        return True
-    # subtle: "roaming in Australia per day?" quoted Zone 3's "Rest of the world; £9 per day":
-    # the country sat in the row's second cell, and its first, "Zone 2", was not asked
-    # a list of names: three items or more, each of three words or fewer and capitalised ("USA,
-    # Canada, Australia"; not "Free, uses your UK allowance", nor "calls, texts, data": "how do I
-    # buy more data?" names no row)
-    cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
-    lists = [items for _, colon, value in cells[1:] if colon and len(items := value.split(", ")) >= 3
-             and all(len(item.split()) <= 3 and item[:1].isupper() for item in items)]
-    return any(words <= asked for items in lists for words in map(word_set, items)
-               if any(len(w) > 2 and not w.isdigit() for w in words))
-
-
-def named_rows(query: str, sentences: list[str]) -> list[int]:
-    """The indices of the rows among ``sentences`` that ``query`` names (:func:`names_row`),
-    less any whose first cell shares fewer of the query's words than another row's, in a column
-    the query names: "a car to Skerrin Island?" names "Car up to 5 m", and "a car and caravan"
-    names no row of "Car up to 5 m" and "Car with trailer or caravan". Where none is named, the
-    one row whose first cell shares most names (capitalised inside it) is: "an annual season
-    ticket for skerrin" names "Portcallow - Skerrin Island", not "Portcallow - Haverby".
-
-    subtle: by any shared word, "a car to Skerrin Island?" named "Car with trailer or caravan",
-    the one row of the chunk that ends the table."""
-    shared, names = {}, {}
-    for i, sentence in enumerate(sentences):
-        if _ROW.match(sentence):
-            key, asked, columns = _row_words(sentence, query)
-            first_cell = sentence.partition("; ")[0].partition(": ")[2]
-            named_in_key = {w.lower() for w in re.findall(r"(?<=\s)[A-Z][a-z]+", first_cell)}
-            shared[i] = len({w for w in key & asked if len(w) > 1 and not w.isdigit()}) if columns & asked else 0
-            names[i] = len(named_in_key & asked) if columns & asked else 0
-    most = max(shared.values(), default=0)
-    named = [i for i in shared if shared[i] >= most and names_row(query, sentences[i])]
-    if named:
-        return named
-    top = max(names.values(), default=0)
-    lone = [i for i in names if names[i] == top]
-    return lone if top and len(lone) == 1 else []
-
-
-def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]:
-    """A table row's first-cell words (a size limit left out, unless the query states another),
-    the query's words and the row's column-name words."""
-    cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
-    key = word_set(_LIMIT.sub(" ", cells[0][2])) or word_set(cells[0][2])
-    if (limit := _LIMIT.search(cells[0][2])) and re.search(r"\d", query) and \
-            " ".join(limit.group().lower().split()) not in " ".join(query.lower().split()):
-        key = key | {limit.group()}  # subtle: "a car over 5 m?" had named "Car up to 5 m": a limit stated is matched
-    return key, word_set(query), {w for header, colon, _ in cells if colon for w in word_set(header)}
-
-
 def best_quote(query: str, text: str, max_sentences: int = 2,
                similarity: Callable[[list[str]], list[float]] | None = None, rows_elsewhere: bool = False,
                said: list[str] = ()) -> str:
@@ -226,8 +151,8 @@ def best_quote(query: str, text: str, max_sentences: int = 2,
     if named:  # subtle: "storage on the Team plan?" quoted the Team and Business rows
         run = [i for n, i in enumerate(named) if i == named[0] + n][: max_sentences + 1]  # rows side by side
         return " ".join(sentences[run[0] : run[-1] + 1])
-    while rows_elsewhere and len(sentences) > 1 and (_ROW.match(sentences[0]) or _ROW.match(sentences[-1])):
-        sentences = sentences[1:] if _ROW.match(sentences[0]) else sentences[:-1]  # rows that were not asked
+    while rows_elsewhere and len(sentences) > 1 and (ROW.match(sentences[0]) or ROW.match(sentences[-1])):
+        sentences = sentences[1:] if ROW.match(sentences[0]) else sentences[:-1]  # rows that were not asked
     # subtle: "how long does that take?" after the refund FAQ quoted the refund policy's "refunded
     # in full within 14 days", which the FAQ had said; "take 5 to 10 working days" came after it
     repeats = _repeater(said)
@@ -254,7 +179,7 @@ def _repeater(said: list[str]) -> Callable[[str], bool]:
     earlier = [word_set(t) for t in said]
 
     def repeats(sentence: str) -> bool:
-        if _ROW.match(sentence):
+        if ROW.match(sentence):
             return any(sentence in text for text in said)
         words = word_set(sentence)
         return bool(words) and any(len(words & e) >= REPEATED * len(words) for e in earlier)
@@ -357,7 +282,7 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
     leads with the earlier question's), else by ``query``. subtle: the password FAQ and the
     password guide were both quoted, saying the same thing twice."""
     citations = []
-    rows = [_names_a_row(named_by or query, p.chunk) for p in passages]
+    rows = [names_a_row(named_by or query, p.chunk) for p in passages]
     for passage, row in zip(passages, rows, strict=True):
         chunk = passage.chunk
         if row:
@@ -368,45 +293,6 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
         if not any(len(words & word_set(c.quote)) >= REPEATED * len(words) for c in citations):
             citations.append(Citation(len(citations) + 1, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))
     return Answer(_quoted(citations), AnswerKind.GROUNDED, relevance(passages), intent, citations)
-
-
-def _names_a_row(query: str, chunk: Chunk) -> bool:
-    # every grounded answer asks this of its passages' documents, nearly all without a table:
-    # a chunk with no row separator is not split into sentences
-    return "; " in chunk.text and bool(named_rows(query, split_sentences(chunk.text)))
-
-
-def row_namer(texts: list[str], passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> str | None:
-    """The first of ``texts`` that names a table row (:func:`names_row`) of the passages'
-    documents (those search found); None when none does. A follow-up names rows with its own words, else with the
-    question it follows: "how much will it cost per day?" after "will my phone work in Canada?"
-    quoted Zone 3's "£9 per day", the row its own words came nearest."""
-    chunks = [c for doc in dict.fromkeys(p.chunk.doc_id for p in passages) for c in chunks_of(doc)]
-    return next((text for text in texts if any(_names_a_row(text, c) for c in chunks)), None)
-
-
-def named_columns(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> set[str]:
-    """The column-name words of the table rows ``query`` names (:func:`named_rows`) in the
-    passages' documents, the first cell's header too: ``{"vehicle", "skerrin", "island",
-    "haverby"}`` for "a car to Skerrin Island?"."""
-    chunks = [c for doc in dict.fromkeys(p.chunk.doc_id for p in passages) for c in chunks_of(doc) if "; " in c.text]
-    return {w for chunk in chunks for sentences in [split_sentences(chunk.text)]
-            for i in named_rows(query, sentences) for w in _row_words(sentences[i], query)[2]}
-
-
-def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]],
-                   found: list[Passage] = ()) -> list[Passage]:
-    """``passages``, led by the chunk of their document that holds the table row ``query`` names
-    (:func:`names_row`) when none of them holds it; else by such a chunk of a document of the
-    ``found`` passages (the caller's: those above its floor). subtle: a table is chunked like
-    prose, and "how many projects on the Free plan?" found the chunk with the Team and Business
-    rows: it quoted "Max projects: Unlimited"."""
-    if not passages or any(_names_a_row(query, p.chunk) for p in passages):
-        return passages
-    for passage in [*passages, *found]:
-        if row := next((c for c in chunks_of(passage.chunk.doc_id) if _names_a_row(query, c)), None):
-            return [replace(passage, chunk=row), *passages]
-    return passages
 
 
 def _quoted(citations: list[Citation]) -> str:

@@ -21,13 +21,10 @@ from .answer import (
     combined,
     grounded_answer,
     mostly_said,
-    named_columns,
     outranked,
-    row_namer,
     select_passages,
     split_sentences,
     template_answer,
-    with_named_row,
     without_repeats,
 )
 from .handoff import NOT_READ, confident, handoff, listed, named_intent
@@ -47,6 +44,7 @@ from .questions import (
 )
 from .ranking import tokenize, word_set
 from .retrieval import Passage
+from .rows import named_columns, row_namer, with_named_row
 from .shop import far_words
 from .tables import Turn
 
@@ -227,7 +225,7 @@ class Answerer:
 
     def _lead_with_named_row(self, asked: _Asked) -> None:
         """Lead ``asked.passages`` (none: none) with the chunk holding the table row the message
-        names, else the last question it follows (:func:`.answer.row_namer`), in a document search
+        names, else the last question it follows (:func:`.rows.row_namer`), in a document search
         found above the floor. subtle: "what does the Plus plan include?" was quoted the data
         add-on FAQ alone; the plans table, found too (the reranker's 0.06), has the Plus row."""
         chunks_of, threshold = self.service.retriever.document_chunks, self.service.bot.threshold

@@ -21,13 +21,8 @@ from apps.support_bot.answer import (
     combined,
     grounded_answer,
     mostly_said,
-    named_columns,
-    named_rows,
-    names_row,
     pleasantry_reply,
-    row_namer,
     template_answer,
-    with_named_row,
     without_repeats,
 )
 from apps.support_bot.escalation import asks_for_person, complaint
@@ -58,6 +53,7 @@ from apps.support_bot.questions import (
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.retrieval_tuning import choose_threshold
+from apps.support_bot.rows import named_columns, named_rows, names_row, row_namer, with_named_row
 from apps.support_bot.spelling import SHORTHAND, Speller, edit_distance
 from apps.support_bot.tables import Turn
 from apps.support_bot.template_links import checked_links
