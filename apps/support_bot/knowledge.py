@@ -18,7 +18,7 @@ from shared import read_table
 from shared.data import file_row, read_text_file
 from shared.errors import DataError
 
-from .markdown import HTML_TAG, read_markdown
+from .markdown import HTML_CODE, HTML_TAG, read_markdown
 
 KB_SUFFIXES = (".csv", ".jsonl", ".md", ".markdown")
 CHUNK_WORDS = 50  # the most words a chunk packs (see chunk_document)
@@ -203,7 +203,7 @@ def html_text(text: str) -> str:
     text = re.sub(r"<br\s*/?>", "\n", text, flags=re.I)
     text = re.sub(r"</(?:p|div|li|h[1-6]|tr|table|ul|ol|blockquote)\s*>", "\n\n", text, flags=re.I)
     text = re.sub(r"</?(?:td|th|ul|ol|li|table|tr)\b[^<>]*>", " ", text, flags=re.I)  # "Germany</td><td>19%"
-    return re.sub(r"\n{3,}", "\n\n", html.unescape(HTML_TAG.sub("", text))).strip()
+    return re.sub(r"\n{3,}", "\n\n", html.unescape(HTML_TAG.sub("", HTML_CODE.sub("", text)))).strip()
 
 
 def load_table_kb(path: Path) -> list[Document]:

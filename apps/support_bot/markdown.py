@@ -11,6 +11,9 @@ from shared.errors import DataError
 
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 HTML_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")  # an HTML tag (knowledge's cells use it too)
+# a script or style element, its content too: a heading "Gift wrapping <script>alert('x')</script>" was
+# cited as "Gift wrapping alert('x')" (capped: a tag never closed scans no further)
+HTML_CODE = re.compile(r"<(script|style)\b[^<>]{0,500}>.{0,5000}?</\1\s*>\s*", re.I | re.S)
 
 
 def list_items(lines: list[str]) -> list[str]:
@@ -64,6 +67,7 @@ _MARKS = [  # the same, outside code spans
     # a block's tags part its text ("<li>Open the box</li><li>Fit the pedals</li>"); other tags go
     (re.compile(r"</?(?:p|div|li|ul|ol|table|tr|td|th|h[1-6]|blockquote|details|summary|section)\b[^<>]*>",
                 re.I), " "),
+    (HTML_CODE, ""),
     (HTML_TAG, ""),  # other HTML tags; their text stays
     # footnote references [^1]; a bare [2] glued to its word ("blue.[2]"): "press [2] for billing" stays
     (re.compile(r"(?<!\s)\s*\[\^[^\]]{1,100}\]|(?<=[^\s\[(])\[\d+\]"), ""),

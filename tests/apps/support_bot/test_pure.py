@@ -1068,6 +1068,8 @@ def test_html_in_a_kb_export_is_read_as_text(tmp_path: Path) -> None:
         "grace period</a>.</p>")}) + "\n")
     [doc] = load_table_kb(export)
     assert doc.text == "Deleting a workspace is permanent.\n\nThere is a 7-day grace period."
+    export.write_text(json.dumps({"id": 1, "title": "T", "text": "<script>\nalert(1)\n</script><p>Kept.</p>"}) + "\n")
+    assert load_table_kb(export)[0].text == "Kept."
     faq = tmp_path / "faq.csv"
     faq.write_text("question,answer\nIs 5 < 7?,Yes: 5 < 7 & 7 > 5.\n")  # no tag: as written
     assert load_table_kb(faq)[0].text == "Yes: 5 < 7 & 7 > 5."
@@ -1096,6 +1098,10 @@ def test_markdown_html_comments_and_tags_are_no_text(tmp_path: Path) -> None:
                                 "<!-- TODO: confirm with eng\nwhether it is 8 or 10 -->\n"
                                 "<div class=\"note\">Call <b>us</b><br>today.</div>\n")
     assert (title, lines) == ("Invoices", ["Invoices are sent monthly.", "Call us today."])
+    # a script's or style's content is no text either (a UI audit's: "Gift wrapping alert('x')")
+    title, lines, _ = _markdown(tmp_path, "# Gift wrapping <script>alert('x')</script> service\n\n"
+                                "Wrapping costs <style>p {color: red}</style>3 euros.\n")
+    assert (title, lines) == ("Gift wrapping service", ["Wrapping costs 3 euros."])
 
 
 def test_markdown_inline_markup_is_read_as_prose(tmp_path: Path) -> None:
