@@ -4,6 +4,10 @@ message off (it had been handed off with a misleading reason: "names Lieferung, 
 knowledge base nor the intent examples mention"); the finance monitor skips and counts such an
 article.
 
+Also what English's word lists say a word is (:func:`parts_of_speech`, :func:`things`): the
+support bot hands off a question about a thing its shop never names ("sofa", "xbox"), and the
+finance monitor keeps apart two headlines that swap one thing ("brake fault" / "airbag fault").
+
 >>> language("Wie lange dauert die Lieferung?"), language("¿Puedo devolver mi bicicleta?")
 ('German', 'Spanish')
 >>> language("combien coûte la livraison ?"), language("Ship to Las Palmas de Gran Canaria?")
