@@ -223,10 +223,10 @@ def cut(share: float, places: int = 3) -> str:
     """``share`` to ``places`` decimals, cut rather than rounded, so one below a bar never reads
     as the bar:
 
-    >>> cut(0.98958), cut(1979 / 1999, 4)
-    ('0.989', '0.9899')
+    >>> cut(0.98958), cut(1979 / 1999, 4), cut(0.57, 4)
+    ('0.989', '0.9899', '0.5700')
     """
-    return f"{math.floor(share * 10 ** places) / 10 ** places:.{places}f}"
+    return f"{math.floor(round(share * 10 ** places, 9)) / 10 ** places:.{places}f}"  # 0.57 * 1e4 is 5699.99...
 
 
 def _onnx_export(model, tokenizer, path: Path, embed: bool) -> None:

@@ -8,14 +8,17 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+from shared.language import parts_of_speech
+
 from .knowledge import Chunk, split_sentences
 from .ranking import word_set
 from .retrieval import Passage
 
 ROW = re.compile(r"[^:;]{1,40}: ([^;]{1,60}); ")
 # a size limit in a row's name: "Car up to 5 m", "Van over 3.5 t"
-_LIMIT = re.compile(r"\b(?:up\s+to|under|over|below|above|less\s+than|more\s+than|at\s+most)\s+[\d.,]+\s*[a-z]{0,6}\b",
-                    re.I)
+_LIMIT = re.compile(r"\b(up\s+to|under|over|below|above|less\s+than|more\s+than|at\s+most)\s+"
+                    r"(\d[\d.,]*)\s*[a-z]{0,6}\b", re.I)
+_UPPER = ("up", "under", "below", "less", "at")  # the first word of a limit from above: "up to 5 m"
 
 
 def names_row(query: str, sentence: str) -> bool:
@@ -66,7 +69,8 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
         if ROW.match(sentence):
             key, asked, columns = _row_words(sentence, query)
             first_cell = sentence.partition("; ")[0].partition(": ")[2]
-            named_in_key = {w.lower() for w in re.findall(r"(?<=\s)[A-Z][a-z]+", first_cell)}
+            named_in_key = {w for w in word_set(" ".join(re.findall(r"(?<=\s)[A-Z][a-z]+", first_cell)))
+                            if parts_of_speech(w) <= {"PROPN"}}  # a name, not "Island"
             shared[i] = len({w for w in key & asked if len(w) > 1 and not w.isdigit()}) if columns & asked else 0
             names[i] = len(named_in_key & asked) if columns & asked else 0
     most = max(shared.values(), default=0)
@@ -83,10 +87,15 @@ def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]
     the query's words and the row's column-name words."""
     cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
     key = word_set(_LIMIT.sub(" ", cells[0][2])) or word_set(cells[0][2])
-    if (limit := _LIMIT.search(cells[0][2])) and re.search(r"\d", query) and \
-            " ".join(limit.group().lower().split()) not in " ".join(query.lower().split()):
+    if (limit := _LIMIT.search(cells[0][2])) and (stated := _LIMIT.search(query)) and _bound(limit) != _bound(stated):
         key = key | {limit.group()}  # subtle: "a car over 5 m?" had named "Car up to 5 m": a limit stated is matched
     return key, word_set(query), {w for header, colon, _ in cells if colon for w in word_set(header)}
+
+
+def _bound(limit: re.Match[str]) -> tuple[bool, str]:
+    """A size limit as (from above?, number): "up to 5 m" and "under 5m" alike, "under 1" not
+    "under 12"."""
+    return limit.group(1).split()[0].lower() in _UPPER, limit.group(2).replace(",", "").rstrip(".")
 
 
 def names_a_row(query: str, chunk: Chunk) -> bool:

@@ -153,10 +153,11 @@ class Shop:
 def far_words(words: list[str], answer: Answer, encode: Callable[[list[str]], np.ndarray],
               near: float = ADDRESSED, unless: set[str] = frozenset()) -> list[str]:
     """The ``words`` no word of the answer's quotes or titles comes ``near`` (search cosine, by
-    ``encode``), ``unless`` left out of those; none for an answer that quotes nothing."""
-    said = sorted({w for c in answer.citations for w in tokenize(f"{c.title} {c.quote}") if w.isalpha()} - unless)
-    if not said:
-        return []
+    ``encode``), ``unless`` left out of those (all when none is left); none for an answer that
+    quotes nothing."""
+    quoted = {w for c in answer.citations for w in tokenize(f"{c.title} {c.quote}") if w.isalpha()}
+    if not (said := sorted(quoted - unless)):
+        return list(words) if quoted else []
     nearest = (encode(words) @ encode(said).T).max(axis=1)
     return [word for word, cosine in zip(words, nearest, strict=True) if cosine < near]
 

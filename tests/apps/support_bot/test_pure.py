@@ -639,6 +639,12 @@ def test_a_row_named_less_its_size_limit_and_a_follow_up_that_swaps_a_column(tmp
     kids = ["Passenger: Child under 5; Fare: free.", "Passenger: Child under 16; Fare: £4."]
     assert named_rows("the fare for a child under 5?", kids) == [0]
     assert named_rows("the fare for a child under 16?", kids) == [1]
+    # a number that is no limit leaves the row named; a limit is compared by its number (a review's)
+    assert named_rows("a car to Haverby for 2 adults?", sentences) == named_rows("a car to Haverby?", sentences)
+    assert named_rows("a car up to 5m to Haverby?", sentences) == named_rows("a car to Haverby?", sentences)
+    assert named_rows("the fare for a child under 12?", ["Passenger: Child under 1; Fare: free.",
+                                                        "Passenger: Child under 12; Fare: £4."]) == [1]
+    assert named_rows("an annual ticket to an island?", routes) == []  # "Island" is no name
     assert not names_row("a van up to 5 m?", "Vehicle: Car up to 5 m; Skerrin Island: £42; Haverby: £68.")
     assert named_columns("a car to Skerrin Island?", found, chunks_of) == {"vehicle", "skerrin", "island", "haverby"}
     assert named_columns("do you sell tickets?", found, chunks_of) == set()
