@@ -3,6 +3,7 @@ headings, lists, tables, code blocks and inline markup turned into sentences a c
 
 from __future__ import annotations
 
+import bisect
 import re
 from pathlib import Path
 
@@ -236,6 +237,28 @@ def _front_field(front: str, name: str) -> str:
     return found.group(1) if found else ""
 
 
+def _without_html_code(raw: str) -> str:
+    r"""``raw`` without its script and style elements (``HTML_CODE``), over lines too, but for
+    those in a fenced code block (a widget's snippet to paste is kept).
+
+    >>> _without_html_code("A\n<script>\nalert(1)\n</script>\nB\n```\n<script>x()</script>\n```")
+    'A\nB\n```\n<script>x()</script>\n```'
+    """
+    fenced, opened, at = [], None, 0
+    for line in raw.splitlines(keepends=True):
+        if _FENCE.match(_QUOTE.sub("", line)):
+            opened, fenced = (at, fenced) if opened is None else (None, [*fenced, (opened, at + len(line))])
+        at += len(line)
+    fenced += [(opened, at)] if opened is not None else []
+    starts = [a for a, _ in fenced]
+
+    def kept(match: re.Match[str]) -> str:  # inside the fenced block that starts last before it
+        i = bisect.bisect_right(starts, match.start()) - 1
+        return match.group() if i >= 0 and match.start() < fenced[i][1] else ""
+
+    return HTML_CODE.sub(kept, raw)
+
+
 def _without_comments(raw: str) -> str:
     r"""``raw`` without its HTML comments, a comment's own line with it; an unclosed one runs to the
     end. subtle: found by a scan, not a lazy regex, which took 18 s on a line of unclosed "<!-- "s.
@@ -277,7 +300,7 @@ def read_markdown(path: Path) -> tuple[str, str, str]:
         url = _front_field(front.group(1), "url")
         url = url if re.match(r"https?://\S+$", url) else ""
     # subtle: a comment may span lines, so it goes before the lines are read; a comment's own line with it
-    raw = _without_comments(raw)
+    raw = _without_html_code(_without_comments(raw))
     lines, pending, titled = [], "", False
     for line, code in _markdown_lines(raw.splitlines()):
         heading = None if code else _ATX.match(line)

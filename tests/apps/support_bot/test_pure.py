@@ -1108,6 +1108,9 @@ def test_markdown_html_comments_and_tags_are_no_text(tmp_path: Path) -> None:
     title, lines, _ = _markdown(tmp_path, "# Gift wrapping <script>alert('x')</script> service\n\n"
                                 "Wrapping costs <style>p {color: red}</style>3 euros.\n")
     assert (title, lines) == ("Gift wrapping service", ["Wrapping costs 3 euros."])
+    _, lines, _ = _markdown(tmp_path, "# Gift wrapping\n\nWrapping costs 3 euros.\n\n<script>\nalert('x')\n"
+                            "</script>\n\n<style>\np {color: red}\n</style>\nIt takes a day.\n")  # over lines too
+    assert lines == ["Wrapping costs 3 euros.", "It takes a day."]
 
 
 def test_markdown_inline_markup_is_read_as_prose(tmp_path: Path) -> None:
