@@ -77,7 +77,7 @@ def waiting_for_people() -> dict[str, str]:
     from apps.support_bot.ticket_queue import open_tickets_line
     from shared import make_engine
     from shared.errors import VerticalsError
-    from shared.ui import count_of
+    from shared.output import count_of
 
     try:
         engine = make_engine()  # one for both counts

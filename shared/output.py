@@ -15,6 +15,11 @@ from .errors import VerticalsError
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
+def count_of(n: int, noun: str) -> str:
+    """``count_of(2, "turn") -> "2 turns"``, ``count_of(1, "open alert") -> "1 open alert"``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def emit(result: dict | list[dict], as_json: bool) -> None:
     """Print a result: one JSON value on stdout with ``--json``, else readable lines (a list of
     rows prints one line per row). Every CLI in the suite prints through this."""

@@ -22,11 +22,6 @@ def page_title(title: str) -> None:
     st.title(title)
 
 
-def count_of(n: int, noun: str) -> str:
-    """``count_of(2, "turn") -> "2 turns"``, ``count_of(1, "open alert") -> "1 open alert"``."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def markdown_text(text: str, keep_formatting: bool = False) -> str:
     """``text`` escaped to read literally in ``st.markdown``: ``"*Cheap* eats for $5 to $9"``
     -> ``"\\*Cheap\\* eats for \\$5 to \\$9"`` (no italics, no LaTeX between the dollars).

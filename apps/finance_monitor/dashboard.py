@@ -30,7 +30,8 @@ from apps.finance_monitor.views import (
     trends_frame,
 )
 from shared import VerticalsError
-from shared.ui import count_of, explanation_text, markdown_text, page_title, show_model_card
+from shared.output import count_of
+from shared.ui import explanation_text, markdown_text, page_title, show_model_card
 
 ALERTS_POLL_S = 30  # the Alerts tab looks for new alerts this often by itself
 ARTICLE_TABLE = {  # what the article table shows first on a narrow screen, and how

@@ -15,7 +15,8 @@ from apps.support_bot.service import SupportService, serving_stamp, unlinked_not
 from apps.support_bot.ticket_queue import open_tickets_line
 from shared import atomic_write_bytes, get_settings
 from shared.errors import VerticalsError
-from shared.ui import count_of, page_title, show_model_card
+from shared.output import count_of
+from shared.ui import page_title, show_model_card
 
 
 @st.cache_resource(show_spinner="Loading the support bot…", max_entries=1)

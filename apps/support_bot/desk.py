@@ -12,7 +12,8 @@ from apps.support_bot.agents import MAX_REPLY_CHARS
 from apps.support_bot.service import SupportService
 from apps.support_bot.tables import when as _when
 from shared.errors import VerticalsError, first_few
-from shared.ui import count_of, markdown_text
+from shared.output import count_of
+from shared.ui import markdown_text
 
 HANDOFF_PAGE = 20  # open hand-offs drawn at a time
 QUEUE_POLL_S = 10  # how often the Hand-offs tab looks for new (or closed) tickets

@@ -238,11 +238,12 @@ def _front_field(front: str, name: str) -> str:
 
 
 def _without_html_code(raw: str) -> str:
-    r"""``raw`` without its script and style elements (``HTML_CODE``), over lines too, but for
-    those in a fenced code block (a widget's snippet to paste is kept).
+    r"""``raw`` without its script and style elements over several lines (``HTML_CODE``; one on a
+    line is :func:`_inline`'s, which keeps a code span's), but for those in a fenced code block (a
+    widget's snippet to paste is kept).
 
     >>> _without_html_code("A\n<script>\nalert(1)\n</script>\nB\n```\n<script>x()</script>\n```")
-    'A\nB\n```\n<script>x()</script>\n```'
+    'A\n\nB\n```\n<script>x()</script>\n```'
     """
     fenced, opened, at = [], None, 0
     for line in raw.splitlines(keepends=True):
@@ -254,7 +255,8 @@ def _without_html_code(raw: str) -> str:
 
     def kept(match: re.Match[str]) -> str:  # inside the fenced block that starts last before it
         i = bisect.bisect_right(starts, match.start()) - 1
-        return match.group() if i >= 0 and match.start() < fenced[i][1] else ""
+        fenced_in = i >= 0 and match.start() < fenced[i][1]
+        return match.group() if fenced_in or "\n" not in match.group().rstrip() else "\n"
 
     return HTML_CODE.sub(kept, raw)
 

@@ -71,8 +71,9 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
             first_cell = sentence.partition("; ")[0].partition(": ")[2]
             named_in_key = {w for w in word_set(" ".join(re.findall(r"(?<=\s)[A-Z][a-z]+", first_cell)))
                             if parts_of_speech(w) <= {"PROPN"}}  # a name, not "Island"
-            shared[i] = len({w for w in key & asked if len(w) > 1 and not w.isdigit()}) if columns & asked else 0
-            names[i] = len(named_in_key & asked) if columns & asked else 0
+            asks = bool(columns & asked)
+            shared[i] = len({w for w in key & asked if len(w) > 1 and not w.isdigit()}) if asks else 0
+            names[i] = len(named_in_key & asked) if asks else 0
     most = max(shared.values(), default=0)
     named = [i for i in shared if shared[i] >= most and names_row(query, sentences[i])]
     if named:
@@ -109,7 +110,7 @@ def row_namer(texts: list[str], passages: list[Passage], chunks_of: Callable[[st
     documents (those search found); None when none does. A follow-up names rows with its own words, else with the
     question it follows: "how much will it cost per day?" after "will my phone work in Canada?"
     quoted Zone 3's "£9 per day", the row its own words came nearest."""
-    chunks = [c for doc in dict.fromkeys(p.chunk.doc_id for p in passages) for c in chunks_of(doc)]
+    chunks = _table_chunks(passages, chunks_of)
     return next((text for text in texts if any(names_a_row(text, c) for c in chunks)), None)
 
 
@@ -117,9 +118,13 @@ def named_columns(query: str, passages: list[Passage], chunks_of: Callable[[str]
     """The column-name words of the table rows ``query`` names (:func:`named_rows`) in the
     passages' documents, the first cell's header too: ``{"vehicle", "skerrin", "island",
     "haverby"}`` for "a car to Skerrin Island?"."""
-    chunks = [c for doc in dict.fromkeys(p.chunk.doc_id for p in passages) for c in chunks_of(doc) if "; " in c.text]
-    return {w for chunk in chunks for sentences in [split_sentences(chunk.text)]
+    return {w for chunk in _table_chunks(passages, chunks_of) for sentences in [split_sentences(chunk.text)]
             for i in named_rows(query, sentences) for w in _row_words(sentences[i], query)[2]}
+
+
+def _table_chunks(passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Chunk]:
+    """The chunks with a row separator of the passages' documents, each document once."""
+    return [c for doc in dict.fromkeys(p.chunk.doc_id for p in passages) for c in chunks_of(doc) if "; " in c.text]
 
 
 def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]],

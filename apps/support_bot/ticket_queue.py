@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 
 from shared import session_scope
+from shared.output import count_of
 
 from .tables import Ticket, TicketRow, TurnRow
 
@@ -26,8 +27,8 @@ def open_tickets_line(engine: Engine) -> str:
     page's line above its tabs and the suite home's (which had counted the ones an agent had
     answered as waiting for an agent)."""
     opened = count_open_tickets(engine)
-    return f"{opened} open hand-off{'s' * (opened != 1)} ({count_waiting_tickets(engine)} waiting for an " \
-           "agent's reply)" if opened else ""
+    return f"{count_of(opened, 'open hand-off')} ({count_waiting_tickets(engine)} waiting for an agent's reply)" \
+        if opened else ""
 
 
 def count_waiting_tickets(engine: Engine) -> int:

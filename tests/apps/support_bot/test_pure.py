@@ -1111,6 +1111,8 @@ def test_markdown_html_comments_and_tags_are_no_text(tmp_path: Path) -> None:
     _, lines, _ = _markdown(tmp_path, "# Gift wrapping\n\nWrapping costs 3 euros.\n\n<script>\nalert('x')\n"
                             "</script>\n\n<style>\np {color: red}\n</style>\nIt takes a day.\n")  # over lines too
     assert lines == ["Wrapping costs 3 euros.", "It takes a day."]
+    _, lines, _ = _markdown(tmp_path, "# Widget\n\nPaste `<script src=\"w.js\"></script>` into your page.\n")
+    assert lines == ['Paste <script src="w.js"></script> into your page.']  # a code span's snippet stays
 
 
 def test_markdown_inline_markup_is_read_as_prose(tmp_path: Path) -> None:
