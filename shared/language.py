@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # a few dozen of each language's commonest short words, none of them a common English word or
 # abbreviation: "est" ("EPS $1.20 vs $1.10 est."), "per" ("3.2 per cent"), "y" ("Y/Y"), "com"
@@ -95,3 +96,16 @@ def parts_of_speech(word: str) -> set[str]:
     from lemminflect import getAllLemmas
 
     return set(getAllLemmas(word))
+
+
+@lru_cache(maxsize=100_000)
+def noun_lemma(word: str) -> str:
+    """``word``'s singular as English's word lists give it for a noun (lower case); ``word``
+    itself when they list no such noun.
+
+    >>> noun_lemma("batteries"), noun_lemma("cookies"), noun_lemma("xboxes")
+    ('battery', 'cookie', 'xboxes')
+    """
+    from lemminflect import getAllLemmas
+
+    return getAllLemmas(word).get("NOUN", (word,))[0]

@@ -109,7 +109,7 @@ def _alert_note(session: Session, article: Article, acknowledge: str) -> str:
     drove = [a for a in open_alerts if article.id in a.driver_ids()]
     if drove and article.sentiment != "negative":
         return "; ".join(f"open alert #{a.id} ({a.key}) counted it among its {a.negatives} negative headlines and "
-                         f"stands until news lands in its window again: {acknowledge.format(id=a.id)} if "
+                         f"stands until news lands in its window again: {acknowledge.replace('{id}', str(a.id))} if "
                          "it no longer holds" for a in drove)
     keys = {f"topic:{article.topic}"} | {f"ticker:{t}" for t in article.ticker_list()}
     inside = [a for a in open_alerts if a.key in keys and a.window_start <= article.published < a.window_end

@@ -12,6 +12,7 @@ import numpy as np
 from scipy import sparse
 
 from shared import mrr
+from shared.language import noun_lemma
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
@@ -22,7 +23,16 @@ STOPWORDS = frozenset(
 
 def singular(word: str) -> str:
     """A plural's crude singular, so "bikes" and "bike" compare equal: ``"bikes" -> "bike"``;
-    short words and "-ss" stay ("bus", "address")."""
+    short words and "-ss" stay ("bus", "address"); an "-ies" plural of a "-y" noun English's word
+    lists know is that noun, others lose their "s".
+
+    >>> singular("bikes"), singular("batteries"), singular("cookies"), singular("address")
+    ('bike', 'battery', 'cookie', 'address')
+    """
+    if word.endswith("ies") and len(word) > 4:
+        lemma = noun_lemma(word)
+        if lemma.endswith("y"):
+            return lemma  # "batteries" had been "batterie", so it never met "battery"
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
