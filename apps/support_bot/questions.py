@@ -22,6 +22,11 @@ _DUMMY_IT = re.compile(r"\b(?:is|does|do|would|will|was|can|could)\s+it\s+"
                        r"(?:(?!(?:be|been|being|get|got)\b)\w+(?<!ed)\s+){0,2}?to\s+"
                        r"(?!(?:a|an|the|my|your|our|his|her|their|me|us|you|him|them|it|this|that)\b)"
                        r"(?=[a-z])", re.I)
+# "Can I take my e-bike and how much is it?", "I bought a kettle, can I return it?": a noun
+# phrase of the message's own before a later clause, whose pronouns point at it, not back
+_OWN_ANTECEDENT = re.compile(r"\b(?:my|the|a|an|your|our)\s+(?!(?:question|problem|issue|query|thing|same|other|"
+                             r"one|way|bit|lot)\b)[a-z][\w-]*.*?(?:[,;]|\band\b|\bbut\b|\bso\b)", re.I)
+_PERSONAL = re.compile(r"\b(?:it|its|they|them|their)\b", re.I)
 _ELLIPTICAL = r"^\W*(?:(?:and|also|or|but)\s+)?(?:same for|what about|how about|what if)\b"
 # "and what about Safari?": its subject is Safari
 _ELLIPSIS = re.compile(_ELLIPTICAL + r"|^\W*(?:and|also|or)\b", re.I)
@@ -72,8 +77,23 @@ def is_follow_up(message: str) -> bool:
     bike?", ``_DUMMY_IT``). Being short is no sign: "Where is my order?" and "Tell me a joke"
     stand alone.
     """
-    words = set(re.findall(r"[a-z]+", _DUMMY_IT.sub(" ", message).lower()))
+    words = set(re.findall(r"[a-z]+", _DUMMY_IT.sub(" ", _own_pronouns_left_out(message)).lower()))
     return bool(_ANAPHORA & words) or bool(_ELLIPSIS.match(message)) or leans_wholly(message)
+
+
+def _own_pronouns_left_out(message: str) -> str:
+    """``message`` without the pronouns that point at a noun phrase of its own in an earlier
+    clause (``_OWN_ANTECEDENT``), unless one points back before it.
+
+    >>> _own_pronouns_left_out("Can I take my e-bike and how much is it?")
+    'Can I take my e-bike and how much is  ?'
+
+    subtle: that question, after one on parking, was searched with the parking question and
+    quoted the parking fees."""
+    own = _OWN_ANTECEDENT.search(message)
+    if own is None or _ANAPHORA & set(re.findall(r"[a-z]+", message[:own.start()].lower())):
+        return message
+    return message[:own.end()] + _PERSONAL.sub(" ", message[own.end():])
 
 
 def leans_wholly(message: str) -> bool:
@@ -114,7 +134,7 @@ def new_subject(message: str) -> set[str]:
 
 def points_back(message: str) -> bool:
     """Whether a message has a pronoun that points back ("who can manage it?")."""
-    return bool(_ANAPHORA & set(re.findall(r"[a-z]+", message.lower())))
+    return bool(_ANAPHORA & set(re.findall(r"[a-z]+", _own_pronouns_left_out(message).lower())))
 
 
 def says_nothing_new(answer: Answer, message: str, earlier: list[Turn]) -> bool:
