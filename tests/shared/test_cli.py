@@ -359,7 +359,10 @@ def test_ctrl_c_says_what_was_kept(tmp_path):
     """Interrupted, the CLI exited 130 without a word: a user could not tell what was left."""
     import signal
 
-    napping = ("import sys, time, shared.cli as c\n"
+    # subtle: a shell script's background job starts with SIGINT ignored, and Python then leaves
+    # it ignored: the child takes Ctrl-C's default back, as a terminal gives it
+    napping = ("import signal, sys, time, shared.cli as c\n"
+               "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
                "@c.app.command('nap')\n"
                "def nap():\n    print('ready', file=sys.stderr, flush=True)\n    time.sleep(60)\n"
                "sys.argv = ['verticals', 'nap']\nc.main()\n")
