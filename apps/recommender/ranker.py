@@ -146,6 +146,26 @@ def few_positives_warning(positives: int, users: int) -> str:
             "for a steadier measure")
 
 
+def beside_chance(auc: float) -> str:
+    """How an AUC compares with chance (0.5), as it prints to two decimals:
+    ``beside_chance(0.0)`` -> ``"worse than chance"``, ``0.5`` -> ``"no better than chance"``,
+    ``0.55`` -> ``"little better than chance"``.
+
+    subtle: a tiny log's cross-encoder was said to rank "little better than chance (AUC 0.00 ...)"."""
+    shown = round(auc, 2)
+    return f"{'worse than' if shown < 0.5 else 'no better than' if shown == 0.5 else 'little better than'} chance"
+
+
+def weak_ranker_warning(val_auc: float | None) -> str:
+    """A one-line note when the ranker ranks its held-out users' next takes no better than
+    chance, else ``""``: ``weak_ranker_warning(0.32)`` -> ``"the ranker ranks ... worse than chance
+    (val_auc 0.32; 0.5 is chance) — ..."``."""
+    if val_auc is None or round(val_auc, 2) > 0.5:
+        return ""
+    return (f"the ranker ranks its held-out users' next takes {beside_chance(val_auc)} (val_auc {val_auc:.2f}; "
+            "0.5 is chance) — add interactions and train again before serving it")
+
+
 def text_warnings(coef: dict[str, float], cross_metrics: dict) -> list[str]:
     """What the text models' share of a fitted ranker tells a user, in one line each.
 
@@ -161,7 +181,7 @@ def text_warnings(coef: dict[str, float], cross_metrics: dict) -> list[str]:
     # subtle: printed below val_auc_cross_score (0.6450) as "its held-out pairs ... (AUC 0.50)",
     # two AUCs on two sets and nothing said which was which: name both sets
     if auc is not None and auc < WEAK_AUC:
-        notes.append(f"the cross-encoder ranks the pairs held out from its own training little better than chance "
+        notes.append(f"the cross-encoder ranks the pairs held out from its own training {beside_chance(auc)} "
                      f"(AUC {auc:.2f} on those; 0.5 is chance; val_auc_cross_score is its score's AUC on the "
                      "ranker's held-out users) — add interactions or --epochs")
     return notes

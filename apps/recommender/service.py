@@ -27,7 +27,15 @@ from .features import FEATURES
 from .jobs import ChunkScorer, job_key
 from .pipeline import POPULARITY_FALLBACK, Pipeline, cold_start_note
 from .profiles import positives_by_user, sequential_examples
-from .ranker import Ranker, few_positives_warning, fit_ranker, held_out_metrics, held_out_users, text_warnings
+from .ranker import (
+    Ranker,
+    few_positives_warning,
+    fit_ranker,
+    held_out_metrics,
+    held_out_users,
+    text_warnings,
+    weak_ranker_warning,
+)
 from .reasons import because
 from .scoring import TextScorer, random_negatives, train_text_models
 from .training import NEXT_TAKES, TrainConfig, time_split, validation_set
@@ -154,6 +162,7 @@ class RecommenderService:
                                       "val_offer_recall": candidates["offer_recall"]}}
         cross_metrics = self.registry.card(cross).get("metrics", {})
         warning = " · ".join(w for w in [few_positives_warning(metrics["val_positives"], len(held)),
+                                         weak_ranker_warning(metrics["val_auc"]),
                                          *text_warnings(card["params"]["coef"], cross_metrics)] if w)
         if warning:  # printed by `recommend train` / `recommend demo` from the result below
             card["warning"] = warning

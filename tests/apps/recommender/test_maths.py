@@ -20,7 +20,14 @@ from apps.recommender.features import (
 )
 from apps.recommender.pipeline import COLD_START, cold_start_note, rank
 from apps.recommender.profiles import profile_text, sequential_examples
-from apps.recommender.ranker import MIN_VAL_POSITIVES, Ranker, few_positives_warning, fit_ranker, text_warnings
+from apps.recommender.ranker import (
+    MIN_VAL_POSITIVES,
+    Ranker,
+    few_positives_warning,
+    fit_ranker,
+    text_warnings,
+    weak_ranker_warning,
+)
 from apps.recommender.training import time_split
 
 ITEMS = pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["A", "B", "C"],
@@ -271,4 +278,21 @@ def test_text_models_that_count_for_nothing_are_said() -> None:
                            "chance (AUC 0.52 on those; 0.5 is chance; val_auc_cross_score is its score's AUC on the "
                            "ranker's held-out users) — ")
     assert text_warnings({"popularity": 1.0}, {}) == []  # a ranker fitted without text features: nothing to say
+
+
+def test_an_auc_at_or_below_chance_is_never_called_better_than_chance() -> None:
+    """A tiny log's cross-encoder was said to rank "little better than chance (AUC 0.00 on those ...)"."""
+    def cross_note(auc: float) -> str:
+        return text_warnings({"bi_score": 0.3, "cross_score": 0.1}, {"auc": auc})[0]
+
+    assert "own training worse than chance (AUC 0.00 on those;" in cross_note(0.0)
+    assert "own training worse than chance (AUC 0.49 on those;" in cross_note(0.49)
+    assert "own training no better than chance (AUC 0.50 on those;" in cross_note(0.499)
+    assert "own training little better than chance (AUC 0.55 on those;" in cross_note(0.55)
+    # the ranker's own val_auc: said only at or below chance
+    assert weak_ranker_warning(0.32) == ("the ranker ranks its held-out users' next takes worse than chance "
+                                         "(val_auc 0.32; 0.5 is chance) — add interactions and train again "
+                                         "before serving it")
+    assert "next takes no better than chance (val_auc 0.50;" in weak_ranker_warning(0.5)
+    assert weak_ranker_warning(0.56) == "" and weak_ranker_warning(None) == ""
 
