@@ -10,6 +10,7 @@ interactions files (:func:`write_dataset`).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,13 @@ def item_text(title: str, category: str = "", description: str = "") -> str:
     before it truncates: one 3 MB description made a four-pair job take 12 s and 1.3 GB."""
     text = ". ".join(part.strip().rstrip(".") for part in (title, category, description) if part.strip()) + "."
     return text[:MAX_TEXT_CHARS]
+
+
+def natural_key(text: str) -> tuple[list[str | int], str]:
+    """A sort key reading runs of digits as numbers: ``sorted(["10", "9", "U10", "U9"],
+    key=natural_key)`` -> ``["9", "10", "U9", "U10"]`` (ties such as ``"U01"``/``"U1"`` as text)."""
+    parts = re.split(r"(\d+)", text)  # text at even places, digits at odd ones: like compares with like
+    return [int(p) if i % 2 else p for i, p in enumerate(parts)], text
 
 
 def read_items(path: str | Path) -> pd.DataFrame:

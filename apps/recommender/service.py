@@ -22,7 +22,7 @@ from shared.errors import VerticalsError
 from shared.finetune import check_layers
 
 from .batch import BatchPlan, BatchResult, check_output, plan_chunks, run_batch
-from .data import is_timed, read_candidates, read_interactions, read_items
+from .data import is_timed, natural_key, read_candidates, read_interactions, read_items
 from .features import FEATURES
 from .jobs import ChunkScorer, job_key
 from .pipeline import POPULARITY_FALLBACK, Pipeline, cold_start_note
@@ -195,7 +195,9 @@ class RecommenderService:
         return self._pipeline
 
     def users(self) -> list[str]:
-        return sorted(self.interactions["user_id"].unique())
+        """The users in the interactions, numbers in their order: ``["2", "10", "U9", "U10"]``."""
+        # subtle: sorted as text, the dashboard's picker read '1', '10', '11', ..., '2'
+        return sorted(self.interactions["user_id"].unique(), key=natural_key)
 
     def has_history(self, user: str) -> bool:
         """Whether the user took anything yet (else recommendations are cold-start).
@@ -209,13 +211,16 @@ class RecommenderService:
         return user in self._takers
 
     def history(self, user: str) -> pd.DataFrame:
-        """A user's interactions, newest first, with titles (empty for a new user)."""
+        """A user's interactions, newest first, with titles (empty for a new user); a ``when``
+        column (the day) only when the interactions have timestamps."""
         rows = self.interactions[self.interactions["user_id"] == user]
         rows = rows.merge(self.items[["item_id", "title", "category"]], on="item_id")
         rows = rows.sort_values("timestamp", ascending=False, kind="stable")
-        rows["when"] = pd.to_datetime(rows["timestamp"], unit="s").dt.strftime("%Y-%m-%d") \
-            if is_timed(self.interactions) else ""  # row numbers are no dates
-        return rows[["when", "item_id", "title", "category", "label"]].reset_index(drop=True)
+        columns = ["item_id", "title", "category", "label"]
+        if not is_timed(self.interactions):  # row numbers are no dates: no column (it showed blank)
+            return rows[columns].reset_index(drop=True)
+        rows["when"] = pd.to_datetime(rows["timestamp"], unit="s").dt.strftime("%Y-%m-%d")
+        return rows[["when", *columns]].reset_index(drop=True)
 
     def recommend(self, user: str, n: int = 10) -> tuple[list[Recommendation], str]:
         """Top-``n`` for ``user`` and a note (non-empty for a user with no history)."""

@@ -169,6 +169,18 @@ def test_a_user_shown_items_but_taking_none_is_said_to_have_taken_nothing(dashbo
     assert any("with nothing taken yet" in c.value for c in at.caption)
 
 
+def test_a_history_without_timestamps_has_no_when_column(dashboard_env: dict, tiny: dict[str, Path],
+                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interactions without a timestamp have no dates: the history's "when" column showed blank."""
+    untimed = tmp_path / "untimed.csv"
+    pd.read_csv(tiny["interactions"], dtype=str).drop(columns=["timestamp"]).to_csv(untimed, index=False)
+    monkeypatch.setenv("VERTICALS_REC_INTERACTIONS", str(untimed))
+    at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+    assert not at.exception
+    history = at.dataframe[1].value
+    assert len(history) >= 1 and list(history.columns) == ["title", "category", "taken"]
+
+
 def test_dashboard_bi_encoder_card_that_kept_the_base_says_which_figure_serves(
         dashboard_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """As the demo's: its tuning lowered the held-out MRR, so the version serves the base's weights;

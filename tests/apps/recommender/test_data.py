@@ -145,6 +145,17 @@ def test_ids_lose_the_spaces_around_them(tmp_path: Path) -> None:
     assert rows[["user_id", "item_id"]].values.tolist() == pairs.values.tolist() == [["u1", "SKU004"]]
 
 
+def test_numeric_user_ids_are_listed_in_number_order(tmp_path: Path) -> None:
+    """The dashboard's user picker read '1', '10', '11', ..., '2' (ids sorted as text)."""
+    from apps.recommender.service import RecommenderService
+
+    write(tmp_path / "i.csv", "item_id,title\nA,Beans\n")
+    ids = ["10", "2", "U10", "1", "U9", "11", "007"]
+    write(tmp_path / "x.csv", "user_id,item_id,label\n" + "".join(f"{u},A,1\n" for u in ids))
+    users = RecommenderService(tmp_path / "i.csv", tmp_path / "x.csv").users()
+    assert users == ["1", "2", "007", "10", "11", "U9", "U10"]
+
+
 def test_tallrec_movie_and_book_layouts(tmp_path: Path) -> None:
     movie = ('User Preference: "Heat (1995)", "Fargo (1996)"\nUser Unpreference: "Cats (2019)"\n'
              'Whether the user will like the target movie "Alien (1979)"?')
