@@ -15,9 +15,10 @@ from .errors import VerticalsError
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
-def count_of(n: int, noun: str) -> str:
-    """``count_of(2, "turn") -> "2 turns"``, ``count_of(1, "open alert") -> "1 open alert"``."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+def count_of(n: int, noun: str, plural: str | None = None) -> str:
+    """``count_of(2, "turn") -> "2 turns"``, ``count_of(1, "open alert") -> "1 open alert"``;
+    ``plural`` where it is not ``noun`` + "s": ``count_of(3, "entry", "entries") -> "3 entries"``."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def emit(result: dict | list[dict], as_json: bool) -> None:

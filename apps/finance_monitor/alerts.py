@@ -43,9 +43,19 @@ class Surge:
 
     @property
     def label(self) -> str:
-        """Human name: ``topic:Earnings`` -> ``Earnings``, ``ticker:NWB`` -> ``$NWB``."""
-        kind, _, name = self.key.partition(":")
-        return f"${name}" if kind == "ticker" else name
+        """Human name (:func:`key_label`)."""
+        return key_label(self.key)
+
+
+def key_label(key: str) -> str:
+    """An alert key's human name, as webhooks, the CLI and the dashboard show it: a ticker by
+    its cashtag, so it is not read as a topic of the same name.
+
+    >>> key_label("topic:Earnings"), key_label("ticker:NWB")
+    ('Earnings', '$NWB')
+    """
+    kind, _, name = key.partition(":")
+    return f"${name}" if kind == "ticker" else name
 
 
 def robust_z(value: float, history: list[float]) -> tuple[float, float]:

@@ -43,7 +43,9 @@ def _service(path: Path | None) -> FinanceService:
 @app.command()
 def run(config: ConfigOpt = None,
         demo_feeds: Annotated[bool, typer.Option(help="Also serve the demo feeds.")] = False,
-        port: int = 8765, speed: float = 1800.0) -> None:
+        port: Annotated[int, typer.Option(help="With --demo-feeds: the port the demo feeds are served on.")] = 8765,
+        speed: Annotated[float, typer.Option(help="With --demo-feeds: how many times faster than the clock their "
+                                                  "stories are published (0: all at once).")] = 1800.0) -> None:
     """Poll every source on its interval until interrupted (persistent job store)."""
     import logging
 
@@ -71,9 +73,15 @@ def run(config: ConfigOpt = None,
 @app.command("poll-once")
 def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Poll every source once, then classify, raise alerts and deliver webhooks."""
+    from .health import health_frame
+
     try:
         with _service(config) as service:
             reports, processed = service.poll_once()
+            # subtle: "the feed holds no entries: check the url" was said by `sources` alone;
+            # here the empty feed read ok with 0 new
+            notes = {source: note for source, note in health_frame(service.engine)[["source", "note"]]
+                     .itertuples(index=False) if note}
     except VerticalsError as exc:
         return fail(exc)
     # subtle: entries whose URL was stored already were in no count, and a feed's 1,500 entries
@@ -83,7 +91,8 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
                                      "bad_links": r.ingest.bad_link,
                                      "other_language": r.ingest.other_language,
                                      "undated": r.ingest.undated, "backlog": r.ingest.backlog,
-                                     "not_modified": r.not_modified, "error": r.error}
+                                     "not_modified": r.not_modified, "error": r.error,
+                                     "note": notes.get(r.source) if r.ok else None}
                           for r in reports},
               "classified": processed.classified, "reworded": processed.reworded,
               # ids in JSON; subtle: as text "[2]" read "new_alerts: 2" for one new alert, #2
@@ -96,6 +105,9 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     if not reports:
         typer.echo(f"note: {config_path(config)} names no sources, so nothing was polled: add "
                    f"[[sources]] entries ({EXAMPLE})", err=True)
+    for report in reports:
+        if report.ok and report.source in notes:
+            typer.echo(f"note: {report.source}: {notes[report.source]}", err=True)
     for webhook, problem in processed.deliveries.errors.items():
         typer.echo(f"error: webhook {webhook} failed: {problem} (its alerts wait and are retried with backoff; "
                    "`verticals finance sources` lists them)", err=True)
@@ -260,8 +272,12 @@ def alerts_ack(alert_id: int, config: ConfigOpt = None,
         typer.echo(f"acknowledged alert {alert_id}")
 
 
+TOPIC_HELP = "The article's topic: one of the topic model's labels (others are refused with the list)."
+
+
 @app.command()
-def correct(article_id: int, topic: str | None = None, sentiment: str | None = None,
+def correct(article_id: int, topic: Annotated[str | None, typer.Option(help=TOPIC_HELP)] = None,
+            sentiment: Annotated[str | None, typer.Option(help="negative, neutral or positive.")] = None,
             config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Correct an article's topic and/or sentiment (labelled data for retraining); the ID is
     the one `alerts list` shows before each headline."""

@@ -71,7 +71,8 @@ def articles(topic: str | None = None, sentiment: str | None = None, source: str
                       "story count (any case).")] = None,
              limit: Annotated[int, typer.Option(min=1)] = 20, config: ConfigOpt = None,
              as_json: JsonFlag = False) -> None:
-    """Stored articles, newest first, with the ID that `correct` takes and their labels."""
+    """Stored articles, newest first, with the ID that `correct` takes and their labels; a first
+    poll's undated backlog (marked) comes after the dated news."""
     from .views import articles_frame, sources, told_as, topics
 
     try:

@@ -32,6 +32,7 @@ from shared import (
     session_scope,
 )
 from shared import retrain as retrain_classifier
+from shared.output import count_of
 from shared.storage import file_lock
 
 from .alerts import detect_surges, driven_by
@@ -246,15 +247,17 @@ class FinanceService:
                 health.articles_last_poll = ingest.new
                 health.total_new = (health.total_new or 0) + ingest.new
                 health.etag, health.last_modified = etag, last_modified
-                skipped = ([f"{ingest.bad_link} entries with bad or no links"] if ingest.bad_link else []) + (
+                skipped = ([f"{count_of(ingest.bad_link, 'entry', 'entries')} with bad or no links"]
+                           if ingest.bad_link else []) + (
                     [f"{ingest.other_language} in another language than {self.config.models.language} (the "
                      "models read no other)"] if ingest.other_language else [])
                 # a front page's headlines are dated when first seen by design: no news at each poll
                 undated = 0 if self.config.source(name).kind == SourceKind.LINKS else ingest.undated
                 notes = (["skipped " + " and ".join(skipped)] if skipped else []) + (
-                    [f"{ingest.backlog} entries of the first poll had no readable date: kept, but left out "
-                     "of trends and alerts (they may be old)"] if ingest.backlog else []) + (
-                    [f"{undated} new entries had no readable date: dated when fetched"] if undated else []) + (
+                    [f"{count_of(ingest.backlog, 'entry', 'entries')} of the first poll had no readable date: "
+                     "kept, but left out of trends and alerts (they may be old)"] if ingest.backlog else []) + (
+                    [f"{count_of(undated, 'new entry', 'new entries')} had no readable date: dated when "
+                     "fetched"] if undated else []) + (
                     # subtle: each poll went through the old address, and nothing said it had moved
                     [f"moved permanently to {moved_to}: put that url in the config"] if moved_to else []) + (
                     # subtle: a wrong url serving a valid empty feed read "ok" for good (a page or a

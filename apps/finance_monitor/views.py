@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Engine, func, or_, select
 from shared import session_scope
 from shared.errors import VerticalsError
 
+from .alerts import key_label
 from .classify import SENTIMENTS, split_sentences
 from .store import AlertNotice, AlertRow, Article, ArticleUrl, Backlog, Correction, UrlTitle, in_backlog, merged_into
 from .trends import WindowStat, trend_rows
@@ -66,9 +67,10 @@ class AlertView:
 
     @property
     def label(self) -> str:
-        """The key's name as the rest of the dashboard shows it: ``ticker:NWB`` -> ``NWB`` (as
-        in the Trends picker and the articles' tickers), ``topic:Earnings`` -> ``Earnings``."""
-        return self.key.partition(":")[2]
+        """The key's human name, as its webhooks say it (:func:`.alerts.key_label`): ``$NWB``,
+        ``Earnings``. subtle: a ticker's alert read "ACME" in the CLI and "$ACME" in Slack, and
+        could not be told from a topic named ACME."""
+        return key_label(self.key)
 
     @property
     def corrected(self) -> int:

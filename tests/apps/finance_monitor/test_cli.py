@@ -299,7 +299,7 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
     listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
     raised = f"raised {alerts(engine)[0].raised_at} UTC"  # when the monitor raised it
     assert listed.stdout.splitlines() == [
-        f"#1 NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2), {raised}",
+        f"#1 $NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2), {raised}",
         "    - [263] Bank fined"]
     both = runner.invoke(app, ["correct", "263", "--sentiment", "neutral", "--topic", "Earnings",
                                "--config", str(path)])
@@ -315,7 +315,7 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
     # the alert keeps the counts it was raised with, and says what was corrected since
     listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
     assert listed.stdout.splitlines() == [
-        f"#1 NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2), {raised}; "
+        f"#1 $NWB: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC (baseline 1, z=5.2), {raised}; "
         "1 of its 1 negative articles since corrected to another sentiment",
         "    - [263] Bank fined (now neutral)"]
     articles = runner.invoke(app, ["articles", "--config", str(path)])  # no "+nan" for the analyst's label
@@ -550,6 +550,11 @@ def test_poll_once_says_which_sources_failed_and_fails_when_all_did(home, server
     assert "error: 1 of 1 sources failed (gone)" in failed.stderr
     again = json.loads(runner.invoke(app, ["poll-once", "--config", str(path.with_name("both.toml")), "--json"]).stdout)
     assert (again["sources"]["a"]["new"], again["sources"]["a"]["known"]) == (0, 1)  # every entry counted
+    server.routes["/empty.xml"] = Route(body=rss([]))  # a wrong url serving a valid feed: said, not only "ok"
+    path.write_text(render_config(make_config([("empty", server.url("/empty.xml"))], models)))
+    empty = runner.invoke(app, ["poll-once", "--config", str(path), "--json"])
+    assert json.loads(empty.stdout)["sources"]["empty"]["note"] == "the feed holds no entries: check the url"
+    assert "note: empty: the feed holds no entries: check the url" in empty.stderr
 
 
 def test_dashboard_with_a_missing_config_fails_at_once(tmp_path, monkeypatch) -> None:

@@ -55,7 +55,7 @@ def test_dashboard_shows_alerts_and_acknowledges(filled) -> None:
 
     at = AppTest.from_file(str(SCRIPT), default_timeout=120).run()
     assert not at.exception, at.exception
-    assert any(re.match(r"#\d+ ACME: 8 negative of 8 articles", t.value) for t in at.text)
+    assert any(re.match(r"#\d+ \$ACME: 8 negative of 8 articles", t.value) for t in at.text)
     assert len(at.tabs) == 6
     # the models tab says what the test figures rest on (the demo's 1.000: 72 synthetic headlines)
     assert any(c.value.startswith("Measured on ") and "a rough guide" in c.value for c in at.caption)
@@ -71,7 +71,7 @@ def test_dashboard_shows_alerts_and_acknowledges(filled) -> None:
     scores = articles_frame(filled.engine).set_index("id")["score"]  # the analyst's label has no score
     assert scores.isna()[first.articles[0]["id"]] and scores.notna().sum() == len(scores) - 1
     at.run()
-    assert any(re.match(r"#\d+ ACME: 8 negative of 8 articles", t.value) for t in at.text), "counts as raised"
+    assert any(re.match(r"#\d+ \$ACME: 8 negative of 8 articles", t.value) for t in at.text), "counts as raised"
     assert "1 of its 8 negative articles since corrected to another sentiment: see each article's " \
         "sentiment now." in [c.value for c in at.caption]
     assert list(at.dataframe[0].value["sentiment"]) == ["neutral"] + ["negative"] * 7
@@ -346,7 +346,8 @@ def test_a_source_not_polled_for_three_intervals_says_so() -> None:
 
 def test_alerts_and_sources_read_like_the_rest_of_the_page(home, monkeypatch) -> None:
     """"driving" is blank where it only repeats the title (a wire story's comes back as
-    "title."), the ticker reads as in the Trends picker, and source times say UTC."""
+    "title."), a ticker reads by its cashtag as in the webhooks and the CLI, and source times
+    say UTC."""
     from streamlit.testing.v1 import AppTest
 
     engine = _configured(home, monkeypatch)
@@ -370,7 +371,7 @@ def test_alerts_and_sources_read_like_the_rest_of_the_page(home, monkeypatch) ->
                          SourceHealth(source="b")])
     at = AppTest.from_file(str(SCRIPT), default_timeout=120).run()
     assert not at.exception, at.exception
-    assert any(re.match(r"#\d+ NWB: 3 negative of 3 articles", t.value) for t in at.text)
+    assert any(re.match(r"#\d+ \$NWB: 3 negative of 3 articles", t.value) for t in at.text)
     assert list(at.dataframe[0].value["driving"]) == ["", "", "Shares fell 9% after the filing."]
     [health] = [d for d in at.dataframe if "failures_in_a_row" in getattr(d.value, "columns", [])]
     assert list(health.value["last_success"]) == ["2026-03-02 09:00", "never"]

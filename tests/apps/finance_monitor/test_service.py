@@ -176,7 +176,7 @@ def test_a_webhook_that_is_down_gets_every_alert_once_it_is_up(home, server, mod
     created = service.check_alerts()
     raised = alerts(service.engine)
     assert sorted(created) == sorted(a.id for a in raised)
-    assert [a.label for a in raised] == ["ACME"]  # Macro surged with ACME's crisis alone: one alert
+    assert [a.label for a in raised] == ["$ACME"]  # Macro surged with ACME's crisis alone: one alert
     assert all(a.negatives == 8 and all("crisis" in x["title"] for x in a.articles)
                for a in raised)
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -502,7 +502,7 @@ def test_entries_without_a_readable_date_are_counted_and_said(home, server, capl
     service = FinanceService(config)
     report = service.poll_source("a")
     assert (report.ingest.new, report.ingest.backlog, report.ingest.undated, report.ingest.bad_link) == (2, 1, 0, 1)
-    note = ("skipped 1 entries with bad or no links; 1 entries of the first poll had no readable date: kept, "
+    note = ("skipped 1 entry with bad or no links; 1 entry of the first poll had no readable date: kept, "
             "but left out of trends and alerts (they may be old)")
     row = health_frame(service.engine).set_index("source").loc["a"]
     assert row["note"] == note and row["last_error"] is None and row["last_error_at"] is None  # it worked
@@ -516,7 +516,7 @@ def test_entries_without_a_readable_date_are_counted_and_said(home, server, capl
                                                      b"<link>http://n.test/3</link></item><item><title>no link"))
     later = service.poll_source("a").ingest
     assert (later.backlog, later.undated) == (0, 1)  # a later poll's undated entry is that hour's news
-    note = "skipped 1 entries with bad or no links; 1 new entries had no readable date: dated when fetched"
+    note = "skipped 1 entry with bad or no links; 1 new entry had no readable date: dated when fetched"
     assert health_frame(service.engine).set_index("source").loc["a", "note"] == note
     path = home / "sources.toml"
     path.write_text(render_config(config))
