@@ -79,6 +79,8 @@ class BatchResult:
     skipped: int
     cold_start: int = 0  # users with no history (scored without text interest)
     cold_start_ids: list[str] = field(default_factory=list)  # those users, sorted
+    rows_by_user: dict[str, int] = field(default_factory=dict)  # users with no row are absent
+    short_ids: list[str] = field(default_factory=list)  # with --top-k: users given fewer than k rows
 
 
 def plan_chunks(users: Sequence[str], chunk_size: int) -> list[list[str]]:
@@ -186,9 +188,9 @@ def run_batch(plan: BatchPlan, score_chunk: ChunkFn, engine: str = "local",
             _run_ray(plan, todo, score_chunk)
         else:
             _run_local(plan, todo, score_chunk, fail_after)
-        rows = _assemble(plan)
+        by_user = _assemble(plan)
         shutil.rmtree(plan.work, ignore_errors=True)
-    return BatchResult(plan.out, rows, len(plan.chunks), len(done))
+    return BatchResult(plan.out, sum(by_user.values()), len(plan.chunks), len(done), rows_by_user=by_user)
 
 
 def _run_local(plan: BatchPlan, todo: list[int], score_chunk: ChunkFn,
@@ -200,11 +202,12 @@ def _run_local(plan: BatchPlan, todo: list[int], score_chunk: ChunkFn,
             raise InjectedFailure(f"injected failure after {count} chunk(s)")
 
 
-def _assemble(plan: BatchPlan) -> int:
+def _assemble(plan: BatchPlan) -> dict[str, int]:
+    """Write the output from the parts; its rows per user."""
     parts = [pd.read_parquet(plan.part(i)) for i in range(len(plan.chunks))]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
     atomic_write_bytes(plan.out, frame_bytes(frame, plan.out.suffix.lower()))
-    return len(frame)
+    return {str(u): int(n) for u, n in frame["user_id"].value_counts(sort=False).items()}
 
 
 def _run_ray(plan: BatchPlan, todo: list[int], score_chunk: ChunkFn) -> None:

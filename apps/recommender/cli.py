@@ -41,7 +41,13 @@ def _service(items: Path, interactions: Path, prefix: str):
 
 @app.command()
 def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
-          epochs: int = 1, max_length: int = 128, val_fraction: float = 0.2,
+          epochs: Annotated[int, typer.Option(help="Passes over its pairs in tuning each text model.")] = 1,
+          max_length: Annotated[int, typer.Option(
+              help="Tokens the text models read of each profile or item text (the cross-encoder's: unless "
+                   "--cross-max-length).")] = 128,
+          val_fraction: Annotated[float, typer.Option(
+              help="The last share of each user's history (by time; 0.05-0.5) held out from the text models "
+                   "to fit and measure the ranker on.")] = 0.2,
           max_pairs: Annotated[int, typer.Option(
               help="At most this many pairs tune each text model.")] = 3000,
           ranker_rows: Annotated[int, typer.Option(
@@ -86,7 +92,9 @@ def convert(layout: Annotated[Layout, typer.Argument(help="movielens (movies.csv
             out: Annotated[Path, typer.Option(help="Folder to write items.csv and interactions.csv into.")],
             min_rating: Annotated[float, typer.Option(help="MovieLens: ratings from this one are taken (label 1), "
                                                            "lower ones shown only (0).")] = 4.0,
-            overwrite: bool = False, as_json: JsonFlag = False) -> None:
+            overwrite: Annotated[bool, typer.Option(
+                help="Replace items.csv and interactions.csv if --out already holds them.")] = False,
+            as_json: JsonFlag = False) -> None:
     """A public dataset's folder -> items.csv and interactions.csv for `train`, `score` and `eval`."""
     from .data import write_dataset
     from .layouts import load_mind, load_movielens
@@ -126,14 +134,19 @@ def score(items: Items, interactions: Interactions,
           explain: Annotated[bool, typer.Option(
               help="Add each score's breakdown and reason: baseline, text_interest, other_features "
                    "(logit(score) = their sum) and because.")] = False,
-          overwrite: bool = False, prefix: Prefix = "rec", as_json: JsonFlag = False) -> None:
+          overwrite: Annotated[bool, typer.Option(
+              help="Replace --out if it exists (kept until the new file is whole), or finish the stopped run "
+                   "whose parts are beside it.")] = False,
+          prefix: Prefix = "rec", as_json: JsonFlag = False) -> None:
     """Batch scoring to user_id,item_id,score,rank; rerun after a crash to resume."""
     result = _service(items, interactions, prefix).score(
         out, candidates, top_k, engine=engine.value, chunk_size=chunk_size, overwrite=overwrite, pool=pool,
         explain=explain)
     emit({"out": str(result.out), "rows": result.rows, "chunks": result.chunks,
           "resumed_chunks": result.skipped, "cold_start_users": result.cold_start,
-          "cold_start_first": result.cold_start_ids[:5]}, as_json)
+          "cold_start_first": result.cold_start_ids[:5]}
+         | ({"fewer_than_top_k_users": len(result.short_ids), "fewer_than_top_k_first": result.short_ids[:5]}
+            if top_k is not None else {}), as_json)
 
 
 @app.command("eval")
@@ -289,7 +302,9 @@ def dashboard(port: int = 8503,
 def schedule(items: Items, interactions: Interactions,
              out_dir: Annotated[Path, typer.Option(help="Folder for dated score files.")],
              hour: Annotated[int, typer.Option(min=0, max=23, help="Hour (UTC).")] = 2,
-             minute: Annotated[int, typer.Option(min=0, max=59, help="Minute of that hour.")] = 0, top_k: int = 20,
+             minute: Annotated[int, typer.Option(min=0, max=59, help="Minute of that hour.")] = 0,
+             top_k: Annotated[int, typer.Option(
+                 help="Items kept per user in each run's file, as `score --top-k`.")] = 20,
              prefix: Prefix = "rec",
              pool: Annotated[int | None, typer.Option(
                  help="Candidates reranked per user (default 4 x --top-k), as for `score`.")] = None,

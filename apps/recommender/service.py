@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from shared import Registry, file_digest, fingerprint, get_registry
-from shared.errors import VerticalsError
+from shared.errors import VerticalsError, first_few
 from shared.finetune import check_layers
 
 from .batch import BatchPlan, BatchResult, check_output, plan_chunks, run_batch
@@ -284,10 +284,8 @@ class RecommenderService:
         plan = BatchPlan(out, job_key(task, chunk_size, out), plan_chunks(users, chunk_size))
         result = run_batch(plan, task, engine=engine, overwrite=overwrite, fail_after=fail_after)
         self._note_cold_start(result, users, taken)
-        if top_k is not None and result.rows < top_k * len(set(users)):
-            log.warning("--top-k %d is more than some users could get: %d rows for %d users (the catalogue "
-                        "holds %d items, less what each was already shown)", top_k, result.rows, len(set(users)),
-                        len(self.items))
+        if top_k is not None:
+            self._note_short_users(result, users, top_k, len(self.items))
         if pairs is not None:  # a top-k never offers what the user took; a candidates file is scored as given
             self._warn_taken_candidates(pairs, taken, candidates)
         return result
@@ -326,6 +324,21 @@ class RecommenderService:
         result.cold_start, result.cold_start_ids = len(cold), sorted(cold)
         if cold:  # the one notice (the CLI and the nightly job both show this log line)
             log.warning("%s", cold_start_note(cold))
+
+    @staticmethod
+    def _note_short_users(result: BatchResult, users: list[str], top_k: int, catalogue: int) -> None:
+        """Name in ``result`` the ``users`` given fewer than ``top_k`` rows, and log one line naming
+        the first few with their count.
+
+        subtle: it said only "155 rows for 32 users", and a user already shown every item got no
+        row without being named."""
+        got = result.rows_by_user
+        result.short_ids = [u for u in users if got.get(u, 0) < top_k]
+        if result.short_ids:
+            named = [f"{u}: {got.get(u, 0)}" for u in result.short_ids[:3]]
+            log.warning("--top-k %d is more than some users could get: %d rows for %d users; %d user(s) got fewer "
+                        "(%s) — the catalogue holds %d items, less what each was already shown", top_k, result.rows,
+                        len(users), len(result.short_ids), first_few(named, len(result.short_ids)), catalogue)
 
     @staticmethod
     def _warn_taken_candidates(pairs: pd.DataFrame, taken: dict[str, list[str]],

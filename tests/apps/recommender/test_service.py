@@ -616,6 +616,26 @@ def test_a_top_k_beyond_the_catalogue_says_users_got_fewer(service: RecommenderS
     assert f"--top-k {k} is more than some users could get: {result.rows} rows for" in caplog.text
 
 
+def test_users_given_fewer_than_top_k_are_named(rec_home: Path, tiny: dict[str, Path], tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """A user already shown every item got no row, and the summary said only "155 rows for 32 users"."""
+    log = pd.read_csv(tiny["interactions"], dtype=str)
+    items = pd.read_csv(tiny["items"], dtype=str)["item_id"]
+    seen_all = pd.DataFrame({"user_id": "ALLSEEN", "item_id": items, "label": ["1"] + ["0"] * (len(items) - 1),
+                             "timestamp": log["timestamp"].iloc[0]})
+    interactions = tmp_path / "seen_all.csv"
+    pd.concat([log, seen_all]).to_csv(interactions, index=False)
+    with caplog.at_level("WARNING"):
+        result = CliRunner().invoke(app, ["score", "--items", str(tiny["items"]), "--interactions", str(interactions),
+                                          "--top-k", "2", "--out", str(tmp_path / "s.csv"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["fewer_than_top_k_users"] == 1 and summary["fewer_than_top_k_first"] == ["ALLSEEN"]
+    assert "ALLSEEN" not in set(pd.read_csv(tmp_path / "s.csv", dtype=str)["user_id"])
+    assert f"--top-k 2 is more than some users could get: {summary['rows']} rows for " in caplog.text
+    assert "; 1 user(s) got fewer (ALLSEEN: 0) — the catalogue holds" in caplog.text
+
+
 def test_cli_score_top_k_and_existing_output(rec_home: Path, tiny: dict[str, Path],
                                              tmp_path: Path) -> None:
     out = tmp_path / "top.csv"
@@ -632,6 +652,7 @@ def test_cli_score_top_k_and_existing_output(rec_home: Path, tiny: dict[str, Pat
     cold = sorted(set(log["user_id"]) - set(log.loc[log["label"] == 1, "user_id"]))
     assert len(cold) > 5, "the fixture has more cold users than the summary names"
     assert summary["cold_start_users"] == len(cold) and summary["cold_start_first"] == cold[:5]
+    assert summary["fewer_than_top_k_users"] == 0 and summary["fewer_than_top_k_first"] == []
     again = CliRunner().invoke(app, args)
     assert isinstance(again.exception, VerticalsError) and "already exists" in str(again.exception)
     before = tiny["interactions"].read_bytes()
@@ -695,6 +716,13 @@ def test_help_names_each_option_once_and_what_it_means() -> None:
     assert "popularity, untuned MiniLM and co-taken baselines" in evaluate
     assert "Hour (UTC)" in help_of("schedule")
     assert "pip install 'verticals[ray]'" in help_of("score")  # subtle: rich read "[ray]" as markup
+    # each option says what it does (these had no description)
+    train = help_of("train")
+    assert "Passes over its pairs in tuning each text model" in train and "Tokens the text models read" in train
+    assert "The last share of each user's history (by time; 0.05-0.5) held out from the text models" in train
+    assert "Items kept per user in each run's file" in help_of("schedule")
+    assert "Replace --out if it exists" in help_of("score")
+    assert "Replace items.csv and interactions.csv if --out already holds them" in help_of("convert")
 
 
 def test_nightly_job_is_scheduled_and_runs_once(rec_home: Path, tiny: dict[str, Path],
