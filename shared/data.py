@@ -163,7 +163,14 @@ def read_table(
     missing column's error offers them, and only them (most commands have none).
     """
     path = Path(path)
+    # subtle: a JSON file was told to "write the header" and "add them to the header": it has none
+    records = path.suffix.lower() in (".jsonl", ".json")
+    keys = ", ".join(required) + (f" (and any of {', '.join(optional)})" if optional else "")
+    write = ("write one JSON object per line" if path.suffix.lower() == ".jsonl" else "write a JSON list of objects") \
+        + f" with the keys {keys}"
     if path.is_file() and path.stat().st_size == 0:  # pandas: "No columns to parse from file"
+        if records:
+            raise DataError(path, None, "is empty (0 bytes)", write)
         columns = ",".join(required) + (f" (and any of {', '.join(optional)})" if optional else "")
         raise DataError(path, None, "is empty (0 bytes)", f"write the header {columns} and rows below it")
     frame = _read_frame(path)
@@ -174,17 +181,22 @@ def read_table(
         spelled = [c for c in frame.columns if c.casefold() == name.casefold()]
         if name not in frame.columns and len(spelled) == 1:
             frame = frame.rename(columns={spelled[0]: name})
+    if records and frame.empty and not len(frame.columns):
+        raise DataError(path, None, "has no records", write)
     missing = [c for c in required if c not in frame.columns]
     if missing and len(frame.columns) == 1 and (wrong := _separated_otherwise(path, frame.columns[0])):
         raise wrong
     if missing:
         raise DataError(
-            path, 1, f"missing column(s) {', '.join(missing)} (found: {', '.join(frame.columns)})",
-            "add them to the header" + (f" or pass {column_flags}" if column_flags else ""),
+            path, 1, f"missing {'key' if records else 'column'}(s) {', '.join(missing)} (found: "
+                     f"{', '.join(frame.columns)})",
+            ("give every record these keys" if records else "add them to the header")
+            + (f" or pass {column_flags}" if column_flags else ""),
         )
     frame = frame[~_blank_rows(frame)]
     if frame.empty:
-        raise DataError(path, None, "has no data rows", "add rows below the header")
+        raise DataError(path, None, "has no records" if records else "has no data rows",
+                        write if records else "add rows below the header")
     keep = list(required) + [c for c in optional if c in frame.columns]
     frame = frame[keep]
     for column in required:

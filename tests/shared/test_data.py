@@ -131,6 +131,22 @@ def test_an_unquoted_comma_is_refused_not_shifted(tmp_path):
     assert list(frame["answer"]) == ["Yes, in\n3 days.", "No"]
 
 
+def test_a_json_file_is_told_of_records_and_keys_not_a_header(tmp_path):
+    """An empty JSONL file was told to "write the header item_id,title": it has none."""
+    lines, listed = tmp_path / "items.jsonl", tmp_path / "items.json"
+    for text, said in [("", "is empty (0 bytes) — write one JSON object per line with the keys item_id, title"),
+                       ("\n", "has no records — write one JSON object per line with the keys item_id, title"),
+                       ('{"id": 1}\n', "row 1: missing key(s) item_id, title (found: id) — give every record "
+                                       "these keys")]:
+        lines.write_text(text)
+        with pytest.raises(DataError) as raised:
+            read_table(lines, ["item_id", "title"])
+        assert str(raised.value).endswith(said)
+    listed.write_text("[]")
+    with pytest.raises(DataError, match="has no records — write a JSON list of objects with the keys item_id"):
+        read_table(listed, ["item_id", "title"])
+
+
 def test_single_class_and_empty_file(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("text,label\nhi,a\nho,a\n")
