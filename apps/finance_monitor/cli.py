@@ -40,12 +40,15 @@ def _service(path: Path | None) -> FinanceService:
     return FinanceService(config_for(path))
 
 
+PORT_HELP = "the port the demo feeds are served on."
+SPEED_HELP = "how many times faster than the clock the demo feeds publish their stories (0: all at once)."
+
+
 @app.command()
 def run(config: ConfigOpt = None,
         demo_feeds: Annotated[bool, typer.Option(help="Also serve the demo feeds.")] = False,
-        port: Annotated[int, typer.Option(help="With --demo-feeds: the port the demo feeds are served on.")] = 8765,
-        speed: Annotated[float, typer.Option(help="With --demo-feeds: how many times faster than the clock their "
-                                                  "stories are published (0: all at once).")] = 1800.0) -> None:
+        port: Annotated[int, typer.Option(help=f"With --demo-feeds: {PORT_HELP}")] = 8765,
+        speed: Annotated[float, typer.Option(help=f"With --demo-feeds: {SPEED_HELP}")] = 1800.0) -> None:
     """Poll every source on its interval until interrupted (persistent job store)."""
     import logging
 
@@ -208,7 +211,8 @@ def evaluate(test: Annotated[Path, typer.Option(help=(
 @app.command()
 def demo(serve: Annotated[bool, typer.Option(
              help="Start the feed server + scheduler in the background.")] = True,
-         port: int = 8765, speed: float = 1800.0, as_json: JsonFlag = False,
+         port: Annotated[int, typer.Option(help=PORT_HELP.capitalize())] = 8765,
+         speed: Annotated[float, typer.Option(help=SPEED_HELP.capitalize())] = 1800.0, as_json: JsonFlag = False,
          stop: Annotated[bool, typer.Option(
              "--stop", help="Only stop this home's background demo poller (what `make clean` does).")
          ] = False) -> None:
