@@ -18,6 +18,13 @@ from .rows import ROW, named_rows, names_a_row
 GROUNDED_LEAD = "Here is what I found:"
 CITATION_MARK = re.compile(r"\[(\d+)\]")  # "[2]" after a quoted fact
 _BARE_REPLY = re.compile(r"(?:yes|no)[.!]", re.I)
+# what a question asks for, and what a quote that gives it holds: clock times, a price
+_ASKS_A_TIME = re.compile(r"\bwhat times?\b|\btime ?tables?\b|\bschedules?\b|\bopening (?:hours|times)\b|"
+                          r"\bwhen (?:do|does|is|are) (?:\w+ ){0,3}(?:open|close|sail|leave|depart|run)", re.I)
+_GIVES_A_TIME = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2} ?(?:am|pm)\b", re.I)
+_ASKS_A_PRICE = re.compile(r"\bhow much (?:is|are|does|do|will|would|for|to|it|they)\b|\bcosts?\b|\bprices?\b|"
+                           r"\bfees?\b|\bcharges?\b", re.I)
+_GIVES_A_PRICE = re.compile(r"[£$€¥]\s?\d|\d\s?(?:€|eur|euros?|usd|dollars?|gbp|pounds?)\b|\bfree\b", re.I)
 REPEATED = 0.7  # the share of a quote's words an earlier quote of the answer says that leaves it out
 # a table row as the markdown reader writes it ("Plan: Free; Max projects: 3; ..."): its first cell names it
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
@@ -165,12 +172,27 @@ def best_quote(query: str, text: str, max_sentences: int = 2,
     windows = [" ".join(sentences[i : i + max_sentences]) for i in range(len(sentences) - max_sentences + 1)]
     windows = [w for w in windows if not w.endswith("?")] or windows
     windows = [w for w in windows if not any(map(repeats, split_sentences(w)))] or windows
+    # subtle: "whats the winter timetable to haverby" quoted "There is no Skerrin Island to Haverby
+    # service in winter" and not the sentence beside it with the times
+    windows = [w for w in windows if gives_what_is_asked(query, w)] or windows
     if similarity is not None:
         scores = similarity(windows)
     else:
         wanted = set(tokenize(query))
         scores = [len(wanted & set(tokenize(w))) for w in windows]
     return windows[max(range(len(windows)), key=lambda i: scores[i])]
+
+
+def gives_what_is_asked(query: str, text: str) -> bool:
+    """Whether ``text`` holds what ``query`` asks for, where it asks for clock times or a price
+    (True for any other question).
+
+    >>> [gives_what_is_asked(q, text) for q, text in [("what time is the last ferry?", "It sails at 18:30."),
+    ...                                                ("how much is a bike?", "Bikes need no booking.")]]
+    [True, False]
+    """
+    return not ((_ASKS_A_TIME.search(query) and not _GIVES_A_TIME.search(text))
+                or (_ASKS_A_PRICE.search(query) and not _GIVES_A_PRICE.search(text)))
 
 
 def _repeater(said: list[str]) -> Callable[[str], bool]:
@@ -250,10 +272,11 @@ def relevance(passages: list[Passage]) -> float:
 
 
 def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
-                    spread: float = 0.05) -> list[Passage]:
+                    spread: float = 0.05, message: str = "") -> list[Passage]:
     """Passages worth citing: only those whose own dense cosine clears the calibrated
     ``threshold`` (none: hand off); the best of them and others close to it in final score,
-    one per document.
+    one per document: its best, or one within ``spread`` of it that gives the clock times or
+    price ``message`` asks for where the best does not (:func:`gives_what_is_asked`).
 
     subtle: the top passage must clear the threshold too; a small reranker can lift a passage
     the question barely touches above the ones it is about.
@@ -261,7 +284,15 @@ def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
     eligible = [p for p in passages if p.dense >= threshold]
     if not eligible:
         return []
-    top, chosen, docs = eligible[0].score, [eligible[0]], {eligible[0].chunk.doc_id}
+    top = eligible[0].score
+    for i, passage in enumerate(eligible):  # subtle: a timetable's last chunk, without the times, led by 0.01
+        if not gives_what_is_asked(message, passage.chunk.text):
+            giving = next((j for j in range(i + 1, len(eligible)) if eligible[j].chunk.doc_id == passage.chunk.doc_id
+                           and eligible[j].score >= passage.score - spread
+                           and gives_what_is_asked(message, eligible[j].chunk.text)), None)
+            if giving is not None:
+                eligible[i], eligible[giving] = eligible[giving], passage
+    chosen, docs = [eligible[0]], {eligible[0].chunk.doc_id}
     reranked = eligible[0].rerank is not None
     for passage in eligible[1:]:
         if len(chosen) == limit or (reranked and passage.rerank is None):

@@ -213,14 +213,14 @@ class Answerer:
             # FAQ outranked its template and was given again
             asked.alone_again(self._own_vector(asked))
         asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
-        asked.passages = select_passages(asked.found, threshold)
+        asked.passages = select_passages(asked.found, threshold, message=asked.message)
         if not asked.earlier and not asked.passages and not confident(decision) \
                 and (decision is None or not decision.surely_out_of_scope):
             if earlier := self._picked_up(asked.message, cid):
                 asked.earlier, asked.query = earlier, self._in_context(earlier, asked.message)
                 asked.vector = retriever.encode(asked.query)[0]
                 asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
-                asked.passages = select_passages(asked.found, threshold)
+                asked.passages = select_passages(asked.found, threshold, message=asked.message)
         self._lead_with_named_row(asked)
 
     def _lead_with_named_row(self, asked: _Asked) -> None:

@@ -22,6 +22,7 @@ from apps.support_bot.answer import (
     grounded_answer,
     mostly_said,
     pleasantry_reply,
+    select_passages,
     template_answer,
     without_repeats,
 )
@@ -389,6 +390,22 @@ def test_a_follow_up_answer_leaves_out_what_the_conversation_already_gave() -> N
     assert without_repeats(both, []) is both
     assert without_repeats(both, [both.text]) is both, "nothing left: the repeat is the answer"
     assert without_repeats(both, earlier, keep_first=True) is both  # a named table row stays
+
+
+def test_a_question_for_times_or_a_price_is_quoted_the_passage_and_sentences_that_give_them() -> None:
+    """"whats the winter timetable to haverby" quoted the timetable's last chunk (0.01 ahead), which
+    has no times: "There is no Skerrin Island to Haverby service in winter."."""
+    times = "Portcallow to Haverby sails at 08:00, 12:00 and 16:30. There is no Skerrin Island to Haverby service."
+    tail = Chunk("timetable-winter", 1, "There is no Skerrin Island to Haverby service. No sailings on 25 December.")
+    found = [Passage(tail, 0.65, 0.65), Passage(Chunk("timetable-winter", 0, times), 0.64, 0.64)]
+    assert [p.chunk.ordinal for p in select_passages(found, 0.3, message="winter timetable to haverby?")] == [0]
+    assert [p.chunk.ordinal for p in select_passages(found, 0.3, message="is there a winter service?")] == [1]
+    far = [found[0], Passage(found[1].chunk, 0.55, 0.55)]  # beyond the spread: the best stays
+    assert [p.chunk.ordinal for p in select_passages(far, 0.3, message="winter timetable to haverby?")] == [1]
+    text = "Bikes travel on every sailing. Bikes need no booking. A bike costs £3.00 each way. Tandems are welcome."
+    assert best_quote("how much is it to take a bike?", text) == "Bikes need no booking. A bike costs £3.00 each way."
+    assert best_quote("how much data do I get?", "Plans have data. Data rolls over. Extra data is sold. Ask us.") \
+        == "Plans have data. Data rolls over."  # an amount, not a price: any window
 
 
 def test_a_hand_off_shows_how_sure_the_bot_was_of_an_answer_not_of_the_hand_off() -> None:
