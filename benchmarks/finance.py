@@ -75,11 +75,13 @@ def classification(name: str, train_path: Path | tuple[Path, ...], test_path: Pa
     train = sample(training_rows(train_path, test_path), args.max_train)
     test = sample(read_column(test_path, "label"), args.max_test, seed=1)
     config = TrainConfig(base=base, epochs=args.epochs, max_length=args.max_length, batch_size=32,
-                         layers=args.layers, val_fraction=args.val_fraction, adversarial=args.adversarial)
+                         layers=args.layers, val_fraction=args.val_fraction, adversarial=args.adversarial,
+                         label_smoothing=args.label_smoothing)
     started = time.perf_counter()
     result = finetune_classifier(train, test, config, name, registry=registry)
     return {"task": name, "base": ("minilm" if base == "minilm" else "minilm+mlm")
-            + (f", {args.layers} layers" if args.layers else "") + (", FGM" if args.adversarial else ""),
+            + (f", {args.layers} layers" if args.layers else "") + (", FGM" if args.adversarial else "")
+            + (f", label smoothing {args.label_smoothing:g}" if args.label_smoothing else ""),
             "train_rows": len(train), "test_rows": len(test),
             "accuracy": round(result.metrics["accuracy"], 4),
             "macro_f1": round(result.metrics["macro_f1"], 4),
@@ -190,6 +192,8 @@ def main() -> None:
                              "exactly --epochs, as the published references train)")
     parser.add_argument("--adversarial", action="store_true",
                         help="FGM adversarial training on the embeddings (as `finance train --adversarial`)")
+    parser.add_argument("--label-smoothing", type=float, default=0.0,
+                        help="spread this share of each target over all classes (TrainConfig.label_smoothing)")
     parser.add_argument("--layers", type=int, default=None,
                         help="keep MiniLM's first N layers (faster, less accurate; default all 6)")
     args = parser.parse_args()

@@ -87,6 +87,8 @@ def classify(
     val_fraction: ValFraction = 0.1,
     augment: Annotated[bool, typer.Option(help="Add label-preserving augmented copies.")] = False,
     adversarial: Annotated[bool, typer.Option(help="FGM adversarial training on embeddings.")] = False,
+    label_smoothing: Annotated[float, typer.Option(
+        help="Spread this share of each target over all classes (0.1: for labels people disagree on).")] = 0.0,
     layers: Annotated[int | None, typer.Option(help="Keep only the base's first N layers (smaller, faster).")] = None,
     embedding_head: Annotated[str | None, typer.Option(
         metavar="EMBEDDER", help="Average in a linear probe on this embedder's vectors (e.g. minilm); "
@@ -100,7 +102,8 @@ def classify(
 
     config = TrainConfig(base=base, epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
                          grad_accum=grad_accum, patience=patience, val_fraction=val_fraction, lora=lora,
-                         augment=augment, adversarial=adversarial, layers=layers, embedding_head=embedding_head)
+                         augment=augment, adversarial=adversarial, label_smoothing=label_smoothing, layers=layers,
+                         embedding_head=embedding_head)
     rows = read_labelled(train, text_col, label_col, column_flags=COLUMN_FLAGS)
     test_rows = read_labelled(test, text_col, label_col, min_classes=1, column_flags=COLUMN_FLAGS) if test else None
     notes = thin_label_notes(rows) + case_label_notes(rows) + (split_notes(rows, test_rows) if test_rows else [])

@@ -74,6 +74,8 @@ class TrainConfig:
     augment: bool = False
     adversarial: bool = False
     fgm_epsilon: float = 1.0
+    # the share of each target spread over all classes: for labels people disagree on
+    label_smoothing: float = 0.0
     weight_decay: float = 0.01
     pooling: str = "mean"
     head_warmup: bool = True
@@ -100,6 +102,8 @@ class TrainConfig:
             raise VerticalsError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.weight_decay < 0:
             raise VerticalsError(f"weight_decay must be 0 or more, got {self.weight_decay}")
+        if not 0 <= self.label_smoothing < 1:
+            raise VerticalsError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.fgm_epsilon <= 0:
             raise VerticalsError(f"fgm_epsilon must be positive, got {self.fgm_epsilon}")
         if self.pooling not in ("mean", "cls", "pair"):

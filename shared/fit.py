@@ -222,11 +222,11 @@ def _epoch(model, encode, config: TrainConfig, train: tuple, bar, optimizer, sch
     total = 0.0
     for step, idx in enumerate(bar):
         batch = encode([texts[i] for i in idx], [pairs[i] for i in idx] if pairs else None)
-        loss = _step_loss(model, batch, y[idx], use_amp) / config.grad_accum
+        loss = _step_loss(model, batch, y[idx], use_amp, config.label_smoothing) / config.grad_accum
         loss.backward()
         if fgm is not None:
             fgm.attack()
-            (_step_loss(model, batch, y[idx], use_amp) / config.grad_accum).backward()
+            (_step_loss(model, batch, y[idx], use_amp, config.label_smoothing) / config.grad_accum).backward()
             fgm.restore()
         if (step + 1) % config.grad_accum == 0 or step + 1 == len(bar):
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -245,7 +245,7 @@ def _validation(model, encode, config: TrainConfig, label_names: list[str], val:
     return {"val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"]}
 
 
-def _step_loss(model, batch: dict, target: torch.Tensor, use_amp: bool) -> torch.Tensor:
+def _step_loss(model, batch: dict, target: torch.Tensor, use_amp: bool, smoothing: float = 0.0) -> torch.Tensor:
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
         logits = model(**batch).logits
-    return torch.nn.functional.cross_entropy(logits.float(), target)
+    return torch.nn.functional.cross_entropy(logits.float(), target, label_smoothing=smoothing)

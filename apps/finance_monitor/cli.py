@@ -137,6 +137,8 @@ def train(
     val_fraction: ValFraction = 0.1,
     adversarial: Annotated[bool, typer.Option(
         help="FGM on the embeddings (about 2x the training time; better on noisy labels).")] = False,
+    label_smoothing: Annotated[float, typer.Option(
+        help="Spread this share of each target over all classes (for labels people disagree on).")] = 0.0,
     mlm_corpus: Annotated[bool, typer.Option(
         "--mlm", help="Domain-adapt the encoder on the scraped articles first.")] = False,
     layers: Annotated[int | None, typer.Option(
@@ -156,7 +158,8 @@ def train(
     try:
         models = _models(config)
         cfg = TrainConfig(epochs=epochs, max_length=max_length, batch_size=batch_size,
-                          val_fraction=val_fraction, lora=lora, adversarial=adversarial, layers=layers)
+                          val_fraction=val_fraction, lora=lora, adversarial=adversarial,
+                          label_smoothing=label_smoothing, layers=layers)
         check_layers("minilm", layers)  # both checks before the masked-LM pass
         if mlm_corpus:
             cfg = replace(cfg, base=_mlm_base(config, layers))

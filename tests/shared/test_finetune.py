@@ -58,6 +58,26 @@ def test_augment_and_adversarial_train_for_real():
     assert np.isfinite(trained.history[0]["loss"])
 
 
+def test_label_smoothing_trains_toward_softened_targets():
+    """A smoothed loss is cross-entropy against targets with ``label_smoothing`` spread over the
+    classes: a sure, right prediction still costs something."""
+    import torch
+
+    from shared.fit import _step_loss
+
+    class Sure(torch.nn.Module):
+        def forward(self, **batch):
+            return type("Out", (), {"logits": torch.tensor([[20.0, -20.0]])})()
+
+    target = torch.tensor([0])
+    assert _step_loss(Sure(), {}, target, False) < 1e-6
+    assert _step_loss(Sure(), {}, target, False, 0.1) == pytest.approx(0.05 * 40, rel=0.01)
+    rows = toy_rows(16, 3)
+    config = TrainConfig(epochs=1, batch_size=8, max_length=16, label_smoothing=0.1, val_fraction=0.0)
+    trained = train_classifier([r.text for r in rows], [r.label for r in rows], config, progress=False)
+    assert np.isfinite(trained.history[0]["loss"])
+
+
 def test_default_epochs_reach_the_minimum_steps():
     assert TrainConfig().epochs_for(100_000) == 3
     assert TrainConfig().epochs_for(320) == 15  # 10 steps an epoch -> 150 steps
@@ -125,6 +145,7 @@ def test_bad_configs_name_the_value():
     ("warmup_ratio", 1.5, "warmup_ratio must be in [0, 1), got 1.5"),
     ("weight_decay", -0.1, "weight_decay must be 0 or more, got -0.1"),
     ("fgm_epsilon", 0, "fgm_epsilon must be positive, got 0"),
+    ("label_smoothing", 1.0, "--label-smoothing must be in [0, 1), got 1.0"),
     ("lr", 0, "--lr must be positive, got 0"),
     ("min_steps", -1, "min_steps must be 0 or more, got -1"),
 ])
