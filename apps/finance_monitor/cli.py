@@ -17,7 +17,7 @@ import typer
 
 from shared import VerticalsError
 from shared.cli import Address, ValFraction, open_dashboard
-from shared.output import JsonFlag, emit
+from shared.output import JsonFlag, count_of, emit
 
 from .cli_options import ConfigOpt, config_for, config_path, engine_for, fail
 from .cli_views import alerts_list, articles, sources, trends
@@ -114,6 +114,10 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     for webhook, problem in processed.deliveries.errors.items():
         typer.echo(f"error: webhook {webhook} failed: {problem} (its alerts wait and are retried with backoff; "
                    "`verticals finance sources` lists them)", err=True)
+    if processed.deliveries.held:  # subtle: alerts raised while a webhook's URL had a typo waited on it unseen
+        typer.echo(f"note: {count_of(processed.deliveries.held, 'delivery', 'deliveries')} wait on webhooks this "
+                   "config does not name (held): `verticals finance sources` lists them, and `verticals finance "
+                   "alerts resend ID` sends an alert to the webhooks configured now", err=True)
     # subtle: said only in the output's field, then as a warning beside exit 0, a cron job's log
     # showed nothing amiss while no story was judged for alerts
     if processed.models_missing:
@@ -253,6 +257,30 @@ def dashboard(config: ConfigOpt = None, port: int = 8504, address: Address = "12
 
 
 alerts_app.command("list")(alerts_list)
+
+
+@alerts_app.command("resend")
+def alerts_resend(alert_ids: Annotated[list[int], typer.Argument(help="Alert ids, as `alerts list` shows them.")],
+                  config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
+    """Send alerts (again) to the webhooks the config names now: those raised while a webhook's
+    URL was wrong are held for that URL (`verticals finance sources` lists them)."""
+    from .outbox import resend
+
+    try:
+        loaded = config_for(config)
+        if not loaded.webhooks:
+            raise VerticalsError(f"{config_path(config)} names no webhooks: add [[webhooks]] entries ({EXAMPLE})")
+        missing = resend(engine_for(config), alert_ids, loaded.webhooks)
+        if missing:
+            raise VerticalsError(f"no alert {', '.join(f'#{i}' for i in missing)}: `verticals finance alerts list "
+                                 "--all` lists them (nothing was resent)" if len(missing) == len(alert_ids) else
+                                 f"no alert {', '.join(f'#{i}' for i in missing)}; the others were resent")
+    except VerticalsError as exc:
+        return fail(exc)
+    if as_json:
+        return emit({"resent": alert_ids, "webhooks": len(loaded.webhooks)}, as_json)
+    typer.echo(f"{', '.join(f'#{i}' for i in alert_ids)} due again for {count_of(len(loaded.webhooks), 'webhook')}: "
+               "the poller sends them, or `verticals finance poll-once`")
 
 
 @alerts_app.command("ack")

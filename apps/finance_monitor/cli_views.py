@@ -202,7 +202,8 @@ def sources(config: ConfigOpt = None, as_json: JsonFlag = False,
         print(json.dumps({"sources": _records(frame), "webhooks": _records(hooks)}))
         return
     for w in hooks.itertuples():
-        gone = "" if w.in_config else " (not in the config: its alerts are held)"
+        gone = "" if w.in_config else " (not in the config: its alerts are held; `verticals finance alerts " \
+            "resend ID` sends one to the webhooks configured now)"
         tries = f"{w.attempts} attempt{'s' if w.attempts != 1 else ''}"
         error = f"; failing: {w.last_error} ({tries}, next at {w.next_attempt:%Y-%m-%d %H:%M} UTC)" \
             if isinstance(w.last_error, str) else ""

@@ -133,6 +133,26 @@ def acknowledge(engine: Engine, alert_id: int, by: str = "analyst") -> bool:
         return True
 
 
+def resend(engine: Engine, alert_ids: list[int], webhooks: tuple[WebhookConfig, ...]) -> list[int]:
+    """Make alerts due again for every webhook in ``webhooks`` (a row added where a webhook has
+    none); returns the ids that do not exist. Rows of other URLs are left as they are: held,
+    or another config's.
+
+    subtle: alerts raised while a webhook's URL had a typo were tied to that URL and held for good
+    once it was mended; sending them on by guess sent another config's alerts to this one's hooks."""
+    with session_scope(engine) as session:
+        found = set(session.scalars(select(AlertRow.id).where(AlertRow.id.in_(alert_ids))))
+        for alert_id in sorted(found):
+            rows = {d.url: d for d in session.scalars(select(Delivery).where(Delivery.alert_id == alert_id))}
+            for hook in webhooks:
+                if hook.url in rows:
+                    row = rows[hook.url]
+                    row.delivered_at, row.attempts, row.next_attempt_at, row.last_error = None, 0, utcnow(), None
+                else:
+                    session.add(Delivery(alert_id=alert_id, url=hook.url, format=hook.format))
+    return [i for i in alert_ids if i not in found]
+
+
 def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = None,
                 limit: int = 50, webhooks: tuple[WebhookConfig, ...] | None = None
                 ) -> DeliveryReport:
@@ -140,16 +160,14 @@ def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = Non
 
     With ``webhooks`` (the config's), rows of any other URL are held, not sent: a webhook
     removed from the config is not retried forever, and a run with another config (a
-    ``poll-once`` beside the poller) deletes nothing; they go out if the URL comes back. An open
-    alert that no webhook has received yet goes to these webhooks too (:func:`_adopt_unreceived`).
+    ``poll-once`` beside the poller) deletes nothing; they go out if the URL comes back, or to
+    the webhooks configured now with :func:`resend`.
 
     A webhook that fails is not tried again in the same pass: its other deliveries wait for the
     next. subtle: a hook that timed out took the full timeout for each of its 4 alerts in turn,
     20 s of every pass, and its receiver logged each attempt.
     """
     now = now or utcnow()
-    if webhooks:
-        _adopt_unreceived(engine, webhooks, now)
     configured = Delivery.url.in_([w.url for w in webhooks]) if webhooks is not None else True
     with session_scope(engine) as session:
         rows = session.execute(select(Delivery.id, Delivery.url).where(
@@ -178,32 +196,6 @@ def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = Non
     held = sum(url not in urls for url in undelivered) if urls is not None else 0
     return DeliveryReport(delivered=delivered, failed=failed, pending=len(undelivered) - held,
                           held=held, errors=errors)
-
-
-def _adopt_unreceived(engine: Engine, webhooks: tuple[WebhookConfig, ...], now: datetime) -> None:
-    """Give ``webhooks`` a delivery row for each open (unacknowledged) alert that no webhook has
-    received and whose rows wait on URLs no longer configured, due at ``now``.
-
-    subtle: alerts raised while a webhook's URL had a typo were tied to that URL; with the URL
-    mended they were held for good, and no one was told of them."""
-    urls = [w.url for w in webhooks]
-    received = select(Delivery.alert_id).where(Delivery.delivered_at.is_not(None))
-    stranded = select(Delivery.alert_id).where(Delivery.delivered_at.is_(None), Delivery.url.not_in(urls))
-    with session_scope(engine) as session:
-        alerts = session.scalars(select(AlertRow.id).where(
-            AlertRow.id.in_(stranded), AlertRow.id.not_in(received), AlertRow.acknowledged_at.is_(None))).all()
-        have = set(session.execute(select(Delivery.alert_id, Delivery.url).where(Delivery.alert_id.in_(alerts))))
-    for alert_id in alerts:
-        for hook in webhooks:
-            if (alert_id, hook.url) not in have:
-                try:
-                    with session_scope(engine) as session:
-                        session.add(Delivery(alert_id=alert_id, url=hook.url, format=hook.format, next_attempt_at=now))
-                except IntegrityError:
-                    pass  # added meanwhile by another deliverer
-                else:
-                    log.warning("alert #%d waited on a webhook no longer configured: sent to %s", alert_id,
-                                shown_url(hook.url))
 
 
 def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int,

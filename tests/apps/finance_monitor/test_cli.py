@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from apps.finance_monitor.cli import app
@@ -212,7 +213,8 @@ def test_articles_and_sources_list_what_the_dashboard_shows(home, tmp_path) -> N
     assert never["last_success"] is None  # null, not NaN (which is no JSON)
     health = runner.invoke(app, ["sources", "--config", str(path)])
     assert health.stdout.splitlines() == [
-        "webhook https://hooks.slack.test/… (#47c64f) (not in the config: its alerts are held): 0 alerts delivered, "
+        "webhook https://hooks.slack.test/… (#47c64f) (not in the config: its alerts are held; `verticals finance "
+        "alerts resend ID` sends one to the webhooks configured now): 0 alerts delivered, "
         "1 waiting; failing: HTTP 500 (2 attempts, next at 2026-03-02 12:05 UTC)",  # the token is not shown
         "a: ok; last success 2026-03-02 10:00 UTC; 2 new in the last poll, 2 in 3 polls",
         "b: stale: no poll for 30 h (every 1 s) — is `verticals finance run` running?; last success "
@@ -555,6 +557,25 @@ def test_poll_once_says_which_sources_failed_and_fails_when_all_did(home, server
     empty = runner.invoke(app, ["poll-once", "--config", str(path), "--json"])
     assert json.loads(empty.stdout)["sources"]["empty"]["note"] == "the feed holds no entries: check the url"
     assert "note: empty: the feed holds no entries: check the url" in empty.stderr
+
+
+def test_alerts_resend_needs_webhooks_and_names_unknown_alerts(home, tmp_path) -> None:
+    from apps.finance_monitor.config import WebhookConfig
+    from apps.finance_monitor.store import Delivery
+
+    path, engine = home_with_db(home, tmp_path, [])
+    with session_scope(engine) as session:
+        session.add(AlertRow(key="topic:Macro", window_start=datetime(2026, 3, 2, 6),
+                             window_end=datetime(2026, 3, 2, 12), negatives=8, total=9, baseline=1.0, score=7.0))
+    assert error_lines(["alerts", "resend", "1", "--config", str(path)])[0].startswith(
+        f"error: {path} names no webhooks: add [[webhooks]] entries")
+    path.write_text(render_config(make_config([], webhooks=(WebhookConfig("http://127.0.0.1:9/hook"),))))
+    assert error_lines(["alerts", "resend", "7", "--config", str(path)]) == [
+        "error: no alert #7: `verticals finance alerts list --all` lists them (nothing was resent)"]
+    sent = runner.invoke(app, ["alerts", "resend", "1", "--config", str(path)])
+    assert sent.exit_code == 0 and sent.stdout.startswith("#1 due again for 1 webhook")
+    with session_scope(engine) as session:
+        assert session.scalars(select(Delivery.url)).all() == ["http://127.0.0.1:9/hook"]
 
 
 def test_dashboard_with_a_missing_config_fails_at_once(tmp_path, monkeypatch) -> None:

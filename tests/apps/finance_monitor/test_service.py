@@ -19,7 +19,7 @@ from apps.finance_monitor.health import health_frame, webhook_health
 from apps.finance_monitor.ingest import Ingestor
 from apps.finance_monitor.outbox import shown_url
 from apps.finance_monitor.service import FinanceService
-from apps.finance_monitor.store import AlertNotice, AlertRow, Article, ArticleUrl, Delivery, Poll, utcnow
+from apps.finance_monitor.store import AlertNotice, AlertRow, Article, ArticleUrl, Delivery, Poll
 from apps.finance_monitor.views import alerts, article, articles_frame, told_as
 from shared import make_engine, session_scope
 from shared.errors import VerticalsError
@@ -202,9 +202,9 @@ def test_a_webhook_that_is_down_gets_every_alert_once_it_is_up(home, server, mod
         assert by == "analyst"
 
 
-def alert_with_deliveries(service: FinanceService, urls: list[str], hour: int = 6) -> None:
-    """A stored Macro surge alert (its window from ``hour``) with one pending webhook delivery per URL."""
-    when = datetime(2026, 3, 2, hour)
+def alert_with_deliveries(service: FinanceService, urls: list[str]) -> None:
+    """A stored Macro surge alert with one pending webhook delivery per URL."""
+    when = datetime(2026, 3, 2, 6)
     with session_scope(service.engine) as session:
         alert = AlertRow(key="topic:Macro", window_start=when, window_end=when, negatives=8,
                          total=9, baseline=1.0, score=7.0)
@@ -223,21 +223,20 @@ def test_a_webhook_removed_from_the_config_is_not_retried(home, server) -> None:
     assert service.deliver().held == 1  # kept, never sent: it goes out if the URL comes back
 
 
-def test_an_open_alert_no_webhook_received_goes_to_the_webhooks_configured_now(home, server) -> None:
+def test_resend_sends_a_held_alert_to_the_webhooks_configured_now(home, server) -> None:
     """Alerts raised while a webhook's URL had a typo were held for good once it was mended."""
+    from apps.finance_monitor.outbox import resend
+
     server.routes["/hook"] = Route(status=200)
-    service = FinanceService(make_config([], webhooks=(WebhookConfig(server.url("/hook")),)))
-    alert_with_deliveries(service, ["http://typo.test/hook"])  # never received: sent now
-    alert_with_deliveries(service, [server.url("/hook"), "http://gone.test/hook"], hour=12)  # one hook has it
+    hooks = (WebhookConfig(server.url("/hook")),)
+    service = FinanceService(make_config([], webhooks=hooks))
+    alert_with_deliveries(service, ["http://typo.test/hook"])
+    assert (service.deliver().delivered, service.deliver().held) == (0, 1)  # not guessed onward
+    assert resend(service.engine, [1, 99], hooks) == [99]  # no alert 99
     report = service.deliver()
-    assert (report.delivered, report.held) == (2, 2)  # the first alert, and the second's own row
+    assert (report.delivered, report.held) == (1, 1)  # the typo's row stays, kept in case it comes back
+    assert resend(service.engine, [1], hooks) == [] and service.deliver().delivered == 1  # sent again
     assert [path for path, _ in server.requests] == ["/hook", "/hook"]
-    ids = [json.loads(request["body"])["alert_id"] for _, request in server.requests]
-    assert len(set(ids)) == 2 and service.deliver().delivered == 0  # each once
-    alert_with_deliveries(service, ["http://typo.test/hook"], hour=18)
-    with session_scope(service.engine) as session:  # acknowledged: someone has seen it
-        session.execute(update(AlertRow).where(AlertRow.id == 3).values(acknowledged_at=utcnow()))
-    assert service.deliver().delivered == 0
 
 
 def test_a_failing_webhook_is_tried_once_a_pass_and_the_others_still_get_theirs(home, server) -> None:
