@@ -22,11 +22,13 @@ _DUMMY_IT = re.compile(r"\b(?:is|does|do|would|will|was|can|could)\s+it\s+"
                        r"(?:(?!(?:be|been|being|get|got)\b)\w+(?<!ed)\s+){0,2}?to\s+"
                        r"(?!(?:a|an|the|my|your|our|his|her|their|me|us|you|him|them|it|this|that)\b)"
                        r"(?=[a-z])", re.I)
-# "Can I take my e-bike and how much is it?", "I bought a kettle, can I return it?": a noun
-# phrase of the message's own before a later clause, whose pronouns point at it, not back
-_OWN_ANTECEDENT = re.compile(r"\b(?:my|the|a|an|your|our)\s+(?!(?:question|problem|issue|query|thing|same|other|"
-                             r"one|way|bit|lot)\b)[a-z][\w-]*.*?(?:[,;]|\band\b|\bbut\b|\bso\b)", re.I)
-_PERSONAL = re.compile(r"\b(?:it|its|they|them|their)\b", re.I)
+# "Can I take my e-bike and how much is it?", "I bought a kettle, can I return it?": a thing of the
+# customer's own named before a later clause, whose pronouns of its number point at it, not back
+# (not "Thanks for the answer, and does it come in blue?" or "I see the price, but is it cheaper?")
+_OWN_ANTECEDENT = re.compile(r"\b(?:(?:my|our)|i (?:bought|ordered|have|got|own) (?:a|an|the|my|our|this|two|some))"
+                             r"\s+(?!(?:question|problem|issue|query|thing|few|couple|bit|lot)s?\b)([a-z][\w-]*)\b"
+                             r".*?(?:[,;]|\band\b|\bbut\b|\bso\b)", re.I)
+_PRONOUNS_OF = {False: re.compile(r"\b(?:it|its)\b", re.I), True: re.compile(r"\b(?:they|them|their)\b", re.I)}
 _ELLIPTICAL = r"^\W*(?:(?:and|also|or|but)\s+)?(?:same for|what about|how about|what if)\b"
 # "and what about Safari?": its subject is Safari
 _ELLIPSIS = re.compile(_ELLIPTICAL + r"|^\W*(?:and|also|or)\b", re.I)
@@ -82,18 +84,22 @@ def is_follow_up(message: str) -> bool:
 
 
 def _own_pronouns_left_out(message: str) -> str:
-    """``message`` without the pronouns that point at a noun phrase of its own in an earlier
-    clause (``_OWN_ANTECEDENT``), unless one points back before it.
+    """``message`` without the pronouns that point at a thing of the customer's own named in an
+    earlier clause (``_OWN_ANTECEDENT``): "it" at a singular one, "they" at a plural one; as it
+    is when a pronoun points back before it.
 
     >>> _own_pronouns_left_out("Can I take my e-bike and how much is it?")
     'Can I take my e-bike and how much is  ?'
+    >>> _own_pronouns_left_out("my kids, can they ride it?")
+    'my kids, can   ride it?'
 
     subtle: that question, after one on parking, was searched with the parking question and
     quoted the parking fees."""
     own = _OWN_ANTECEDENT.search(message)
     if own is None or _ANAPHORA & set(re.findall(r"[a-z]+", message[:own.start()].lower())):
         return message
-    return message[:own.end()] + _PERSONAL.sub(" ", message[own.end():])
+    plural = singular(own[1].lower()) != own[1].lower()
+    return message[:own.end()] + _PRONOUNS_OF[plural].sub(" ", message[own.end():])
 
 
 def leans_wholly(message: str) -> bool:

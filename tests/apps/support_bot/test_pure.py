@@ -290,10 +290,12 @@ def test_separate_questions(message: str, expected: list[str]) -> None:
     ("what's the minimum?", True), ("whats the max", True), ("i lost mine", True), ("how long do i have", True),
     ("how much are they?", True), ("Is there a fee?", True),
     ("how long does delivery take?", False), ("how much for express?", False),
-    # a pronoun in a later clause points at the message's own noun phrase, not back
+    # a pronoun in a later clause points at a thing of the customer's own named before, not back
     ("Can I take my e-bike and how much is it?", False), ("I bought a kettle, can I return it?", False),
+    ("I have a problem with my order, where is it?", False),
     ("Is it the same for my kid, and how long does it take?", True),  # the first "it" points back
-    ("I have a question, can you help with it?", True),
+    ("I have a question, can you help with it?", True), ("my kids, can they ride it?", True),  # "it": not kids
+    ("Thanks for the answer, and does it come in blue?", True), ("I see the price, but is it cheaper online?", True),
 ])
 def test_is_follow_up(message: str, expected: bool) -> None:
     assert is_follow_up(message) is expected
