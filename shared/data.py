@@ -165,14 +165,12 @@ def read_table(
     path = Path(path)
     # subtle: a JSON file was told to "write the header" and "add them to the header": it has none
     records = path.suffix.lower() in (".jsonl", ".json")
-    keys = ", ".join(required) + (f" (and any of {', '.join(optional)})" if optional else "")
-    write = ("write one JSON object per line" if path.suffix.lower() == ".jsonl" else "write a JSON list of objects") \
-        + f" with the keys {keys}"
+    also = f" (and any of {', '.join(optional)})" if optional else ""
+    lines = "one JSON object per line" if path.suffix.lower() == ".jsonl" else "a JSON list of objects"
+    write = f"write {lines} with the keys {', '.join(required)}{also}" if records else \
+        f"write the header {','.join(required)}{also} and rows below it"
     if path.is_file() and path.stat().st_size == 0:  # pandas: "No columns to parse from file"
-        if records:
-            raise DataError(path, None, "is empty (0 bytes)", write)
-        columns = ",".join(required) + (f" (and any of {', '.join(optional)})" if optional else "")
-        raise DataError(path, None, "is empty (0 bytes)", f"write the header {columns} and rows below it")
+        raise DataError(path, None, "is empty (0 bytes)", write)
     frame = _read_frame(path)
     frame.columns = [str(c).strip() for c in frame.columns]
     # subtle: a spreadsheet's "Question,Answer" was refused (found: Question, Answer); a column
@@ -181,8 +179,8 @@ def read_table(
         spelled = [c for c in frame.columns if c.casefold() == name.casefold()]
         if name not in frame.columns and len(spelled) == 1:
             frame = frame.rename(columns={spelled[0]: name})
-    if records and frame.empty and not len(frame.columns):
-        raise DataError(path, None, "has no records", write)
+    if records and not len(frame.columns):  # "[]", "[{}]", blank lines
+        raise DataError(path, None, "has no record with a key", write)
     missing = [c for c in required if c not in frame.columns]
     if missing and len(frame.columns) == 1 and (wrong := _separated_otherwise(path, frame.columns[0])):
         raise wrong
@@ -195,7 +193,7 @@ def read_table(
         )
     frame = frame[~_blank_rows(frame)]
     if frame.empty:
-        raise DataError(path, None, "has no records" if records else "has no data rows",
+        raise DataError(path, None, "has no record with a value" if records else "has no data rows",
                         write if records else "add rows below the header")
     keep = list(required) + [c for c in optional if c in frame.columns]
     frame = frame[keep]
@@ -203,7 +201,8 @@ def read_table(
         blank = frame[column].str.strip() == ""
         if blank.any():
             row = int(blank.idxmax())
-            raise DataError(path, row, f"empty {column!r}", "fill the cell or delete the row")
+            raise DataError(path, row, f"empty {column!r}", "give the key a value or delete the record" if records
+                            else "fill the cell or delete the row")
     return frame.reset_index(drop=True)
 
 

@@ -100,8 +100,8 @@ def parts_of_speech(word: str) -> set[str]:
 
 @lru_cache(maxsize=100_000)
 def noun_lemma(word: str) -> str:
-    """``word``'s singular as English's word lists give it for a noun (lower case); ``word``
-    itself when they list no such noun.
+    """``word``'s singular as English's word lists give it for a noun (pass it lower case);
+    ``word`` itself when they list no such noun.
 
     >>> noun_lemma("batteries"), noun_lemma("cookies"), noun_lemma("xboxes")
     ('battery', 'cookie', 'xboxes')

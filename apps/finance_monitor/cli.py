@@ -40,15 +40,15 @@ def _service(path: Path | None) -> FinanceService:
     return FinanceService(config_for(path))
 
 
-PORT_HELP = "the port the demo feeds are served on."
-SPEED_HELP = "how many times faster than the clock the demo feeds publish their stories (0: all at once)."
+PORT_HELP = "The port the demo feeds are served on."
+SPEED_HELP = "How many times faster than the clock the demo feeds publish their stories (0: all at once)."
 
 
 @app.command()
 def run(config: ConfigOpt = None,
         demo_feeds: Annotated[bool, typer.Option(help="Also serve the demo feeds.")] = False,
-        port: Annotated[int, typer.Option(help=f"With --demo-feeds: {PORT_HELP}")] = 8765,
-        speed: Annotated[float, typer.Option(help=f"With --demo-feeds: {SPEED_HELP}")] = 1800.0) -> None:
+        port: Annotated[int, typer.Option(help=f"With --demo-feeds: {PORT_HELP.lower()}")] = 8765,
+        speed: Annotated[float, typer.Option(help=f"With --demo-feeds: {SPEED_HELP.lower()}")] = 1800.0) -> None:
     """Poll every source on its interval until interrupted (persistent job store)."""
     import logging
 
@@ -76,15 +76,9 @@ def run(config: ConfigOpt = None,
 @app.command("poll-once")
 def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     """Poll every source once, then classify, raise alerts and deliver webhooks."""
-    from .health import health_frame
-
     try:
         with _service(config) as service:
             reports, processed = service.poll_once()
-            # subtle: "the feed holds no entries: check the url" was said by `sources` alone;
-            # here the empty feed read ok with 0 new
-            notes = {source: note for source, note in health_frame(service.engine)[["source", "note"]]
-                     .itertuples(index=False) if note}
     except VerticalsError as exc:
         return fail(exc)
     # subtle: entries whose URL was stored already were in no count, and a feed's 1,500 entries
@@ -95,7 +89,7 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
                                      "other_language": r.ingest.other_language,
                                      "undated": r.ingest.undated, "backlog": r.ingest.backlog,
                                      "not_modified": r.not_modified, "error": r.error,
-                                     "note": notes.get(r.source) if r.ok else None}
+                                     "note": r.note}
                           for r in reports},
               "classified": processed.classified, "reworded": processed.reworded,
               # ids in JSON; subtle: as text "[2]" read "new_alerts: 2" for one new alert, #2
@@ -108,9 +102,9 @@ def poll_once(config: ConfigOpt = None, as_json: JsonFlag = False) -> None:
     if not reports:
         typer.echo(f"note: {config_path(config)} names no sources, so nothing was polled: add "
                    f"[[sources]] entries ({EXAMPLE})", err=True)
-    for report in reports:
-        if report.ok and report.source in notes:
-            typer.echo(f"note: {report.source}: {notes[report.source]}", err=True)
+    for report in reports:  # subtle: "the feed holds no entries: check the url" was said by `sources` alone
+        if report.note:
+            typer.echo(f"note: {report.source}: {report.note}", err=True)
     for webhook, problem in processed.deliveries.errors.items():
         typer.echo(f"error: webhook {webhook} failed: {problem} (its alerts wait and are retried with backoff; "
                    "`verticals finance sources` lists them)", err=True)
@@ -218,8 +212,8 @@ def evaluate(test: Annotated[Path, typer.Option(help=(
 @app.command()
 def demo(serve: Annotated[bool, typer.Option(
              help="Start the feed server + scheduler in the background.")] = True,
-         port: Annotated[int, typer.Option(help=PORT_HELP.capitalize())] = 8765,
-         speed: Annotated[float, typer.Option(help=SPEED_HELP.capitalize())] = 1800.0, as_json: JsonFlag = False,
+         port: Annotated[int, typer.Option(help=PORT_HELP)] = 8765,
+         speed: Annotated[float, typer.Option(help=SPEED_HELP)] = 1800.0, as_json: JsonFlag = False,
          stop: Annotated[bool, typer.Option(
              "--stop", help="Only stop this home's background demo poller (what `make clean` does).")
          ] = False) -> None:

@@ -73,6 +73,7 @@ class PollReport:
     ingest: IngestReport = field(default_factory=IngestReport)
     not_modified: bool = False
     error: str | None = None
+    note: str | None = None  # the poll worked, but entries were skipped or dated when fetched (health.noted)
 
 
 @dataclass(frozen=True)
@@ -165,13 +166,13 @@ class FinanceService:
             return PollReport(source=name, ok=False, error=problem)
         # subtle: the validators are saved only now, after every article is stored; saving
         # them first would make a restarted poll get 304 and lose the unstored rest.
-        self._record(name, started, ok=True, fetched=len(page.articles), ingest=report,
+        note = self._record(name, started, ok=True, fetched=len(page.articles), ingest=report,
                      etag=page.result.etag or health.etag,
                      last_modified=page.result.last_modified or health.last_modified,
                      moved_to=page.result.url if page.result.moved else None,
                      empty=source.kind == SourceKind.FEED and not page.articles and not page.result.not_modified)
         return PollReport(source=name, ok=True, fetched=len(page.articles), ingest=report,
-                          not_modified=page.result.not_modified)
+                          not_modified=page.result.not_modified, note=note)
 
     def poll_once(self) -> tuple[list[PollReport], ProcessReport]:
         """Poll every configured source once, then classify, alert and deliver. The sources are
@@ -231,7 +232,8 @@ class FinanceService:
     def _record(self, name: str, started: datetime, ok: bool, fetched: int = 0,
                 ingest: IngestReport | None = None, error: str | None = None,
                 etag: str | None = None, last_modified: str | None = None, moved_to: str | None = None,
-                empty: bool = False) -> None:
+                empty: bool = False) -> str | None:
+        """Store a poll and the source's health; returns the note of a poll that worked (None: none)."""
         ingest = ingest or IngestReport()
         now = utcnow()
         with session_scope(self.engine) as session:
@@ -272,6 +274,7 @@ class FinanceService:
             session.add(Poll(source=name, started_at=started, finished_at=now, ok=ok,
                              fetched=fetched, new=ingest.new, duplicates=ingest.duplicates,
                              error=error))
+        return error if ok else None
 
     # classification ------------------------------------------------------------------------
     def classify_pending(self, batch: int = 128) -> tuple[int, str | None]:

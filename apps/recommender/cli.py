@@ -43,11 +43,11 @@ def _service(items: Path, interactions: Path, prefix: str):
 def train(items: Items, interactions: Interactions, prefix: Prefix = "rec",
           epochs: Annotated[int, typer.Option(help="Passes over its pairs in tuning each text model.")] = 1,
           max_length: Annotated[int, typer.Option(
-              help="Tokens the text models read of each profile or item text (the cross-encoder's: unless "
+              help="Tokens the text models read of each profile or item text (the cross-encoder's too, unless "
                    "--cross-max-length).")] = 128,
           val_fraction: Annotated[float, typer.Option(
-              help="The last share of each user's history (by time; 0.05-0.5) held out from the text models "
-                   "to fit and measure the ranker on.")] = 0.2,
+              help="The last share of each user's history (by time, else in file order; 0.05-0.5) held out from "
+                   "the text models to fit and measure the ranker on.")] = 0.2,
           max_pairs: Annotated[int, typer.Option(
               help="At most this many pairs tune each text model.")] = 3000,
           ranker_rows: Annotated[int, typer.Option(
@@ -135,8 +135,8 @@ def score(items: Items, interactions: Interactions,
               help="Add each score's breakdown and reason: baseline, text_interest, other_features "
                    "(logit(score) = their sum) and because.")] = False,
           overwrite: Annotated[bool, typer.Option(
-              help="Replace --out if it exists (kept until the new file is whole), or finish the stopped run "
-                   "whose parts are beside it.")] = False,
+              help="Replace --out if it exists (kept until the new file is whole; a stopped run's parts "
+                   "beside it are reused). A stopped run with no --out yet resumes without it.")] = False,
           prefix: Prefix = "rec", as_json: JsonFlag = False) -> None:
     """Batch scoring to user_id,item_id,score,rank; rerun after a crash to resume."""
     result = _service(items, interactions, prefix).score(

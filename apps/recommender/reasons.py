@@ -36,8 +36,12 @@ REASONS: dict[str, tuple[str, str | None]] = {
 COLD_REASON = "it is among the most popular items you have not seen"
 # a pick nothing lifted above an average candidate (the dashboard says so in a sentence of its own)
 NOTHING_STOOD_OUT = "no single feature lifted it above an average candidate"
-# a pick that only what reads as no reason to take it lifted (REASONS' None, or text interest with
-# nothing in the history like it): no "because" (the dashboard says so in a sentence of its own)
+# a pick its text lifted with no history item close enough to cite (Pipeline.similar_floor) and
+# nothing else to say; subtle: it had had no "because", under a sentence saying what raised it
+# reads as no reason to take it, above its text-interest bar
+LIKE_YOURS = "it is like what you have taken"
+# a pick that only what reads as no reason to take it lifted (REASONS' None): no "because" (the
+# dashboard says so in a sentence of its own)
 NO_REASON = ""
 UNTAKEN = "no one has taken it yet"  # an item added after training, say: scored from its text
 TAKING_FEATURES = ("popularity", "recency", "co_taken")  # what others' takes say: nothing, for an item none took
@@ -47,8 +51,9 @@ def because(pipe: Pipeline, user: str, item: str, values: dict[str, float], n: i
     """Why ``item`` ranks for ``user``, from its ranker feature ``values``: the feature that
     raised its logit most, as a clause: ``"you liked “A” and “B”"``, ``"it is often taken
     with “C”"``, ``"it is popular"``... (:data:`REASONS`); when none raised it,
-    :data:`NOTHING_STOOD_OUT`, and when only what reads as no reason to take it did (``"it has not
-    been taken lately"``), :data:`NO_REASON`; "no one has taken it yet" for an item nobody took, when none did or
+    :data:`NOTHING_STOOD_OUT`; when its text did with no history item to cite, :data:`LIKE_YOURS`;
+    when only what reads as no reason to take it did (``"it has not been taken lately"``),
+    :data:`NO_REASON`; "no one has taken it yet" for an item nobody took, when none did or
     what lifted it was its takers (:data:`TAKING_FEATURES`: none, read as a lift). A user who has
     taken nothing yet gets :data:`COLD_REASON` (their pool is the most popular items) for an item
     others took, and "no one has taken it yet" for one a candidates file names that nobody took.
@@ -87,7 +92,9 @@ def because(pipe: Pipeline, user: str, item: str, values: dict[str, float], n: i
             return same_category(pipe, user, item)
         elif phrase := REASONS[feature][0 if high[feature] else 1]:
             return phrase
-    return UNTAKEN if untaken else NO_REASON if lifts else NOTHING_STOOD_OUT
+    if untaken:
+        return UNTAKEN
+    return LIKE_YOURS if "text" in lifts else NO_REASON if lifts else NOTHING_STOOD_OUT
 
 
 def similar_history(pipe: Pipeline, user: str, item: str, n: int = 2) -> list[str]:

@@ -135,16 +135,20 @@ def test_a_json_file_is_told_of_records_and_keys_not_a_header(tmp_path):
     """An empty JSONL file was told to "write the header item_id,title": it has none."""
     lines, listed = tmp_path / "items.jsonl", tmp_path / "items.json"
     for text, said in [("", "is empty (0 bytes) — write one JSON object per line with the keys item_id, title"),
-                       ("\n", "has no records — write one JSON object per line with the keys item_id, title"),
+                       ("\n", "has no record with a key — write one JSON object per line with the keys item_id, title"),
                        ('{"id": 1}\n', "row 1: missing key(s) item_id, title (found: id) — give every record "
                                        "these keys")]:
         lines.write_text(text)
         with pytest.raises(DataError) as raised:
             read_table(lines, ["item_id", "title"])
         assert str(raised.value).endswith(said)
-    listed.write_text("[]")
-    with pytest.raises(DataError, match="has no records — write a JSON list of objects with the keys item_id"):
-        read_table(listed, ["item_id", "title"])
+    for text in ("[]", "[{}]"):
+        listed.write_text(text)
+        with pytest.raises(DataError, match="has no record with a key — write a JSON list of objects with the keys"):
+            read_table(listed, ["item_id", "title"])
+    lines.write_text('{"item_id": "1", "title": " "}\n')
+    with pytest.raises(DataError, match="row 1: empty 'title' — give the key a value or delete the record"):
+        read_table(lines, ["item_id", "title"])
 
 
 def test_single_class_and_empty_file(tmp_path):

@@ -52,3 +52,16 @@ def test_what_reads_as_no_reason_to_take_it_is_never_the_because(service: Recomm
     pipe.ranker = ranker(recency=1.0, popularity=-1.0)
     assert reasons.because(pipe, user, item, AVERAGE | {"recency": 0.9}) == "others took it recently"
     assert reasons.because(pipe, user, item, AVERAGE | {"popularity": 0.1}) == "it is a less-known pick"
+
+
+def test_text_interest_with_no_history_item_to_cite_still_says_why(service: RecommenderService) -> None:
+    """An item its text lifted, with no history item close enough to cite, had no "because", and
+    the dashboard said what raised it reads as no reason to take it, above its text-interest bar."""
+    pipe = copy.copy(service.pipeline())
+    user = sorted(pipe.taken)[0]
+    far = next(i for i in pipe.items["item_id"] if i not in pipe.seen[user]
+               and not reasons.similar_history(pipe, user, i))
+    pipe.ranker = ranker(bi_score=1.0, cross_score=1.0, recency=-1.0)
+    lifted = AVERAGE | {"bi_score": 0.9, "cross_score": 0.9}
+    assert reasons.because(pipe, user, far, lifted) == reasons.LIKE_YOURS
+    assert reasons.because(pipe, user, far, lifted | {"recency": 0.1}) == reasons.LIKE_YOURS  # not "not lately"

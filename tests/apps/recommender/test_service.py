@@ -719,7 +719,7 @@ def test_help_names_each_option_once_and_what_it_means() -> None:
     # each option says what it does (these had no description)
     train = help_of("train")
     assert "Passes over its pairs in tuning each text model" in train and "Tokens the text models read" in train
-    assert "The last share of each user's history (by time; 0.05-0.5) held out from the text models" in train
+    assert "The last share of each user's history (by time, else in file order; 0.05-0.5) held out from the" in train
     assert "Items kept per user in each run's file" in help_of("schedule")
     assert "Replace --out if it exists" in help_of("score")
     assert "Replace items.csv and interactions.csv if --out already holds them" in help_of("convert")
