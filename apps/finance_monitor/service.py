@@ -167,10 +167,11 @@ class FinanceService:
         # subtle: the validators are saved only now, after every article is stored; saving
         # them first would make a restarted poll get 304 and lose the unstored rest.
         note = self._record(name, started, ok=True, fetched=len(page.articles), ingest=report,
-                     etag=page.result.etag or health.etag,
-                     last_modified=page.result.last_modified or health.last_modified,
-                     moved_to=page.result.url if page.result.moved else None,
-                     empty=source.kind == SourceKind.FEED and not page.articles and not page.result.not_modified)
+                            etag=page.result.etag or health.etag,
+                            last_modified=page.result.last_modified or health.last_modified,
+                            moved_to=page.result.url if page.result.moved else None,
+                            empty=source.kind == SourceKind.FEED and not page.articles
+                            and not page.result.not_modified)
         return PollReport(source=name, ok=True, fetched=len(page.articles), ingest=report,
                           not_modified=page.result.not_modified, note=note)
 
