@@ -433,6 +433,12 @@ def test_a_name_the_shop_never_mentions_is_handed_off_unanswered(bot: SupportSer
     assert reason.startswith("names Netflix, which neither the knowledge base nor the intent examples")
     assert bot.ask("Hi, I'm Sarah. Which payment methods do you accept?").kind is not AnswerKind.HANDOFF
     assert bot.ask("Can I pay with PayPal?").kind is not AnswerKind.HANDOFF  # the KB names it
+    # in one of two questions, the name hands off that one alone: the other is answered
+    both = bot.ask("Which payment methods do you accept? Also, do you sell Netflix gift cards?")
+    assert both.kind is AnswerKind.HANDOFF and both.citations
+    assert "“Which payment methods do you accept?”" in both.text
+    reason = next(t for t in bot.agents.handoffs() if t.id == both.ticket_id).reason
+    assert reason.startswith("question 2 of 2: names Netflix")
 
 
 def test_out_of_scope_examples_are_handed_off_as_written_and_lend_their_foreign_words(
