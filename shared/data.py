@@ -279,10 +279,11 @@ def read_phrasebank(path: str | Path) -> list[LabelledText]:
     """Financial PhraseBank's ``Sentences_*.txt``: one ``sentence@label`` per line, in UTF-8 or,
     as most of its files are published, Latin-1.
 
-    >>> import tempfile, pathlib; f = pathlib.Path(tempfile.mkdtemp(), "s.txt")
+    >>> import tempfile, pathlib; folder = tempfile.TemporaryDirectory(); f = pathlib.Path(folder.name, "s.txt")
     >>> _ = f.write_text("Sales rose 5 % .@positive\\n")
     >>> read_phrasebank(f)
     [LabelledText(text='Sales rose 5 % .', label='positive')]
+    >>> folder.cleanup()
     """
     rows = []
     for number, line in enumerate(read_text_file(path, "a text file", fallback="latin-1").splitlines(), start=1):
