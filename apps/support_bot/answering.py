@@ -112,24 +112,25 @@ class Answerer:
         # subtle: "What time does the ticket office open in winter and do you take Amex?" was handed
         # off whole for "Amex"; a name in one of several questions hands off that one alone
         if questions and all(any(n.lower() in q.lower() for q in questions) for n in names):
-            answers = self._each(questions, cid, vouched)  # "Where is my order? Also, can I change the address?"
+            answers = self._each(questions, cid, vouched, names)  # "Where is my order? Also, can I change the address?"
             if not all(a.kind is AnswerKind.HANDOFF for a in answers):
                 return combined(questions, answers)
         if names:
             return _names_handoff(names)
         return self._answer(whole if asked == message else self.service.speller.correct(asked), cid, vouched)
 
-    def _each(self, questions: list[str], cid: str, vouched: bool) -> list[Answer]:
+    def _each(self, questions: list[str], cid: str, vouched: bool, names: list[str]) -> list[Answer]:
         """Each question of a message answered in turn, the answers before it counting as the
-        conversation's last turns (:meth:`earlier`). subtle: "is there a free trial? do i need a
+        conversation's last turns (:meth:`earlier`); one naming one of ``names`` (the message's
+        names the shop's texts never use) is handed off. subtle: "is there a free trial? do i need a
         credit card?" handed the second off, "nothing matched", though the first's answer said
         "No card is needed to start it"."""
         answers: list[Answer] = []
         try:
             for question in questions:
-                corrected = self.service.speller.correct(question)
-                names = [] if vouched else self.service.shop.unknown_names(corrected)
-                answers.append(answer := _names_handoff(names) if names else self._answer(corrected, cid, vouched))
+                named = [n for n in names if n.lower() in question.lower()]  # the message's unknown names
+                answers.append(answer := _names_handoff(named) if named else
+                               self._answer(self.service.speller.correct(question), cid, vouched))
                 if answer.kind is not AnswerKind.HANDOFF:
                     self._parts.setdefault(cid, []).append(Turn(0, cid, question, answer.text, str(answer.kind),
                                                                 answer.intent, answer.confidence, [], None, ""))
