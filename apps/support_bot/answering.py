@@ -119,7 +119,8 @@ class Answerer:
             return _names_handoff(names)
         return self._answer(whole if asked == message else self.service.speller.correct(asked), cid, vouched)
 
-    def _each(self, questions: list[str], cid: str, vouched: bool, names: list[str]) -> list[Answer]:
+    def _each(self, questions: list[str], cid: str, vouched: bool, names: tuple[str, ...] | list[str] = ()
+              ) -> list[Answer]:
         """Each question of a message answered in turn, the answers before it counting as the
         conversation's last turns (:meth:`earlier`); one naming one of ``names`` (the message's
         names the shop's texts never use) is handed off. subtle: "is there a free trial? do i need a
