@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from shared import LabelledText, VerticalsError, atomic_write_text, get_settings, session_scope
 
+from .alerts import key_label
 from .classify import LABEL_SCORES, SENTIMENTS, clean_text
 from .store import AlertRow, Article, Correction, merged_into, utcnow
 
@@ -108,16 +109,16 @@ def _alert_note(session: Session, article: Article, acknowledge: str) -> str:
     # by its drivers, whatever the article's keys are now (a topic corrected in the same call)
     drove = [a for a in open_alerts if article.id in a.driver_ids()]
     if drove and article.sentiment != "negative":
-        return "; ".join(f"open alert #{a.id} ({a.key}) counted it among its {a.negatives} negative headlines and "
-                         f"stands until news lands in its window again: {acknowledge.replace('{id}', str(a.id))} if "
-                         "it no longer holds" for a in drove)
+        return "; ".join(f"open alert #{a.id} ({key_label(a.key)}) counted it among its {a.negatives} negative "
+                         f"headlines and stands until news lands in its window again: "
+                         f"{acknowledge.replace('{id}', str(a.id))} if it no longer holds" for a in drove)
     keys = {f"topic:{article.topic}"} | {f"ticker:{t}" for t in article.ticker_list()}
     inside = [a for a in open_alerts if a.key in keys and a.window_start <= article.published < a.window_end
               and a not in drove]
     if inside and article.sentiment == "negative" and article.classified_at is not None:
-        return "; ".join(f"it falls in open alert #{a.id}'s window ({a.key}), which keeps the {a.negatives} negative "
-                         "headlines it was raised with until news lands there again; the trends count it now"
-                         for a in inside)
+        return "; ".join(f"it falls in open alert #{a.id}'s window ({key_label(a.key)}), which keeps the "
+                         f"{a.negatives} negative headlines it was raised with until news lands there again; "
+                         "the trends count it now" for a in inside)
     return ""
 
 

@@ -309,7 +309,7 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
         "article 263: topic Macro -> Earnings (queued for the next retrain)",
         "article 263: sentiment negative -> neutral (queued for the next retrain)"]
     # a driver of the open alert, its topic corrected in the same call: the alert is still named
-    assert "note: open alert #1 (ticker:NWB) counted it among its 6 negative headlines" in both.stderr
+    assert "note: open alert #1 ($NWB) counted it among its 6 negative headlines" in both.stderr
     as_json = runner.invoke(app, ["correct", "263", "--sentiment", "negative", "--json", "--config", str(path)])
     assert json.loads(as_json.stdout) == {"changes": [{"article_id": 263, "field": "sentiment", "before": "neutral",
                                                        "after": "negative", "note": ""}]}

@@ -874,10 +874,10 @@ def test_corrections_alone_leave_an_alert_as_it_was_raised(home) -> None:
             Article.id.not_in(raised_with), Article.published > start + timedelta(hours=60)).limit(1)),
             min(raised_with))
     added = service.correct(positive, "sentiment", "negative")  # the analyst is told what each means for it
-    assert added.note == (f"it falls in open alert #{alert_id}'s window (topic:Macro), which keeps the 6 negative "
+    assert added.note == (f"it falls in open alert #{alert_id}'s window (Macro), which keeps the 6 negative "
                           "headlines it was raised with until news lands there again; the trends count it now")
     taken = service.correct(negative, "sentiment", "neutral")
-    assert taken.note == (f"open alert #{alert_id} (topic:Macro) counted it among its 6 negative headlines and stands "
+    assert taken.note == (f"open alert #{alert_id} (Macro) counted it among its 6 negative headlines and stands "
                           f"until news lands in its window again: `verticals finance alerts ack {alert_id}` if it no "
                           "longer holds")
     assert service.correct(negative, "topic", "Earnings").note == ""
