@@ -11,7 +11,7 @@ from shared import LabelledText
 from shared.errors import VerticalsError
 from shared.language import language
 
-from .answer import pleasantry_reply
+from .answer import AnswerKind, pleasantry_reply
 from .escalation import UNJUDGED
 from .handoff import was_judged
 from .intents import INTENTS
@@ -135,8 +135,25 @@ class AgentDesk:
                   f"{other.turn_id}` or teach it {intent} too"] if other else []) + (
             [f"the message asks {len(several)} questions: the bot still answers each, but the next retrain learns "
              f"all of it as {intent} (`support unteach {turn_id}` if only one of them is)"] if several else [])
+        searched = self._searched_as_taught(question, intent)
+        if searched.startswith("handed off"):
+            notes.append(f"search still finds nothing that answers it ({searched.removeprefix('handed off: ')}): "
+                         "add an article or FAQ that does with `support kb add`")
         return {"turn_id": turn_id, "question": question, "intent": intent, "was": was, "lessons": len(lessons)} | (
-            {"note": "; ".join(notes)} if notes else {})
+            {"now": searched} if searched else {}) | ({"note": "; ".join(notes)} if notes else {})
+
+    def _searched_as_taught(self, question: str, intent: str) -> str:
+        """What search answers a question taught to it (the knowledge base's label, or an intent
+        with no template): ``"answered from Title [doc id], ..."`` or ``"handed off: why"``; "" for
+        a template or an out-of-scope lesson. subtle: "can i get my dogs nails clipped", taught
+        as knowledge_base, was handed off as before, and nothing said so."""
+        service = self.service
+        if intent == service.intents.thresholds.oos_label or service.bot.templates.get(intent):
+            return ""
+        answer = service.as_taught(intent, question)
+        if answer.kind is AnswerKind.HANDOFF:
+            return f"handed off: {answer.reason or 'low confidence'}"
+        return "answered from " + ", ".join(dict.fromkeys(f"{c.title} [{c.doc_id}]" for c in answer.citations))
 
     def kb_language(self) -> str | None:
         """The knowledge base's language, which the bot reads (from the database: loads no model)."""

@@ -251,11 +251,16 @@ class Answerer:
             asked.row_named = True
 
     def _template(self, asked: _Asked, decision: IntentDecision) -> Answer | None:
-        """The confident intent's template, unless another document is clearly closer (None); a
-        hand-off when the message names a thing the template does not address ("how do I reset my
-        xbox password")."""
+        """The confident intent's template, unless another document is clearly closer, or holds
+        the table row the message names (None); a hand-off when the message names a thing the
+        template does not address ("how do I reset my xbox password").
+
+        subtle: "What time does Swindon open on Saturday?" got the opening-hours FAQ (p 0.97),
+        which gives no clinic's hours; the clinics' table, found too, has Swindon's row."""
         retriever, bot = self.service.retriever, self.service.bot
         doc = bot.templates.get(decision.intent, "")
+        if asked.row_named and asked.passages[0].chunk.doc_id != doc:
+            return None
         chunks = retriever.document_chunks(doc)
         own = retriever.document_similarity(doc, asked.vector) if chunks else 0.0
         if not chunks or outranked(asked.found, doc, own, bot.template_margin, bot.threshold):

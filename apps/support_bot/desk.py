@@ -224,7 +224,8 @@ def _teach(service: SupportService, turn_id: int, intent: str) -> None:
         f"Taught as {lesson['intent']}{was}: the same question is answered so from now on, and "
         f"{lesson['lessons']} lesson(s) wait for the next retrain "
         "(`verticals support retrain`, or nightly with `verticals support schedule`).")), *(
-        [("warning", markdown_text(lesson["note"]))] if lesson.get("note") else [])]
+        [("info", markdown_text(f"Search {lesson['now']}."))] if lesson.get("now", "").startswith("answered") else []),
+        *([("warning", markdown_text(lesson["note"]))] if lesson.get("note") else [])]
 
 
 def lessons(service: SupportService, taught: list) -> None:

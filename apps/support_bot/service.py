@@ -309,7 +309,7 @@ class SupportService:
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)
         elif (taught := self.agents.taught_intent(message)) and not self._follows_up(message, cid):
-            answer = self._as_taught(taught, message, cid)
+            answer = self.as_taught(taught, message, cid)
         elif self.shop.out_of_scope_example(message) and not self._follows_up(message, cid):
             answer = handoff(None, reason=f"out of scope (an out-of-scope intent example){NOT_READ}")
         elif (written := language(message)) not in (None, self.shop.language) and self.shop.language:
@@ -328,7 +328,7 @@ class SupportService:
         "it") and was handed off again."""
         return is_follow_up(message) and bool(self.answerer.earlier(cid))
 
-    def _as_taught(self, intent: str, message: str, cid: str) -> Answer:
+    def as_taught(self, intent: str, message: str, cid: str = "") -> Answer:
         """The answer to a question an admin taught (:meth:`AgentDesk.taught_intent`): its
         intent's template, a hand-off for out of scope; the knowledge base's label, or an intent
         without a template, is searched as any question."""

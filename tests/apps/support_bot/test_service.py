@@ -913,6 +913,19 @@ def test_a_taught_question_is_answered_as_taught_at_once(bot: SupportService) ->
     assert bot.ask("Do you repair e-bikes?").kind is asked.kind
 
 
+def test_a_question_taught_to_search_says_what_search_answers_now(bot: SupportService) -> None:
+    """Teaching a question as the knowledge base's cannot make search find what the KB lacks:
+    teach says what the question gets now, and asks for an article where it is still handed off."""
+    from apps.support_bot.intents import KB_LABEL
+
+    moon = bot.agents.teach(bot.ask("Tell me about the moon").turn_id, KB_LABEL)
+    assert moon["now"].startswith("handed off: ") and "add an article or FAQ" in moon["note"]
+    assembly = bot.agents.teach(bot.ask("How do I fit the pedals on a boxed bike?").turn_id, KB_LABEL)
+    assert assembly["now"].startswith("answered from ") and "[guides/bike-assembly]" in assembly["now"]
+    assert "note" not in assembly
+    assert "now" not in bot.agents.teach(bot.ask("where is my parcel").turn_id, "track_order")  # a template
+
+
 def test_a_fresh_train_learns_the_lessons_too(bot_home: Path) -> None:
     """`support train` adds every lesson to its training rows, never to calibration (a later
     retrain's fixed evaluation set): a lesson replaces the file's row of the same question (its
