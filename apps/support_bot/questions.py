@@ -28,6 +28,13 @@ _DUMMY_IT = re.compile(r"\b(?:is|does|do|would|will|was|can|could)\s+it\s+"
 _OWN_ANTECEDENT = re.compile(r"\b(?:(?:my|our)|i (?:bought|ordered|have|got|own) (?:a|an|the|my|our|this|two|some))"
                              r"\s+(?!(?:question|problem|issue|query|thing|few|couple|bit|lot)s?\b)([a-z][\w-]*)\b"
                              r".*?(?:[,;]|\band\b|\bbut\b|\bso\b)", re.I)
+# a thing the message brings in ("an e-bike") and then a clause on doing something to it: "can I
+# return an e-bike after riding it for a week?". Not what the customer gets ("can I get a refund
+# after returning it?": the earlier item), nor "can I add a bell to it?" (no such clause)
+_NEW_ANTECEDENT = re.compile(r"\b(?<!get )(?<!receive )(?<!have )(?<!want )(?<!need )(?<!for )(?:a|an)\s+"
+                             r"(?!(?:question|problem|issue|query|thing|few|couple|bit|lot|week|day|month|year|while)s?"
+                             r"\b)([a-z][\w-]*)\b[^,;.?!]*?\b(?:after|before|while|without|when|since|until|till|once)"
+                             r"\s+[a-z]+ing\b", re.I)
 _PRONOUNS_OF = {False: re.compile(r"\b(?:it|its)\b", re.I), True: re.compile(r"\b(?:they|them|their)\b", re.I)}
 _ELLIPTICAL = r"^\W*(?:(?:and|also|or|but)\s+)?(?:same for|what about|how about|what if)\b"
 # "and what about Safari?": its subject is Safari
@@ -85,17 +92,20 @@ def is_follow_up(message: str) -> bool:
 
 def _own_pronouns_left_out(message: str) -> str:
     """``message`` without the pronouns that point at a thing of the customer's own named in an
-    earlier clause (``_OWN_ANTECEDENT``): "it" at a singular one, "they" at a plural one; as it
-    is when a pronoun points back before it.
+    earlier clause (``_OWN_ANTECEDENT``), or at one it brings in before a clause that takes it up
+    (``_NEW_ANTECEDENT``): "it" at a singular one, "they" at a plural one; as it is when a pronoun
+    points back before it.
 
     >>> _own_pronouns_left_out("Can I take my e-bike and how much is it?")
     'Can I take my e-bike and how much is  ?'
     >>> _own_pronouns_left_out("my kids, can they ride it?")
     'my kids, can   ride it?'
+    >>> _own_pronouns_left_out("Can I return an e-bike after riding it for a week?")
+    'Can I return an e-bike after riding   for a week?'
 
     subtle: that question, after one on parking, was searched with the parking question and
     quoted the parking fees."""
-    own = _OWN_ANTECEDENT.search(message)
+    own = _OWN_ANTECEDENT.search(message) or _NEW_ANTECEDENT.search(message)
     if own is None or _ANAPHORA & set(re.findall(r"[a-z]+", message[:own.start()].lower())):
         return message
     plural = singular(own[1].lower()) != own[1].lower()

@@ -296,6 +296,10 @@ def test_separate_questions(message: str, expected: list[str]) -> None:
     ("Is it the same for my kid, and how long does it take?", True),  # the first "it" points back
     ("I have a question, can you help with it?", True), ("my kids, can they ride it?", True),  # "it": not kids
     ("Thanks for the answer, and does it come in blue?", True), ("I see the price, but is it cheaper online?", True),
+    # ... or at a thing the question brings in, then does something to (after a password question,
+    # the first was searched with it and answered with the password FAQ)
+    ("Can I return an e-bike after riding it for a week?", False), ("Can I return a saddle without using it?", False),
+    ("Can I get a refund after returning it?", True), ("can I add a bell to it?", True),  # what it gets; no clause
 ])
 def test_is_follow_up(message: str, expected: bool) -> None:
     assert is_follow_up(message) is expected
