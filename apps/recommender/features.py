@@ -46,6 +46,7 @@ class FeatureStats:
     item_row: dict[str, int] = field(default_factory=dict)
     cosine: sparse.csr_matrix | None = None  # item x item cosine of "taken by the same users"
     recent: dict[str, list[int]] = field(default_factory=dict)  # user -> rows of recent takes
+    takers: np.ndarray | None = None  # per catalogue row: how many users took it
     _columns: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def item_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -132,6 +133,8 @@ def fit_stats(interactions: pd.DataFrame, items: pd.DataFrame, now: int | None =
         cosine=co_taken_cosine(taken, item_row),
         recent={u: [item_row[i] for i in rows[:recent_items]] for u, rows in
                 latest.groupby("user_id", sort=False)["item_id"]},
+        takers=np.bincount([item_row[i] for i in taken.drop_duplicates(["user_id", "item_id"])["item_id"]],
+                           minlength=len(item_row)),
     )
 
 

@@ -44,6 +44,7 @@ LIKE_YOURS = "it is like what you have taken"
 # dashboard says so in a sentence of its own)
 NO_REASON = ""
 UNTAKEN = "no one has taken it yet"  # an item added after training, say: scored from its text
+MIN_TAKEN_WITH = 2  # users who took both, for "it is often taken with" a history item
 TAKING_FEATURES = ("popularity", "recency", "co_taken")  # what others' takes say: nothing, for an item none took
 
 
@@ -128,13 +129,17 @@ def same_category(pipe: Pipeline, user: str, item: str) -> str:
 
 def taken_with(pipe: Pipeline, user: str, item: str) -> str:
     """The title of the user's recent take, other than ``item``, most often taken with it
-    (co-taken); ``""`` when no other recent take was ever taken with it.
+    (co-taken) and by at least ``MIN_TAKEN_WITH`` users; ``""`` when none is.
 
     subtle: an item is taken with itself most of all (its cosine is 1), so a candidate the
-    user already took was said to be "often taken with" itself."""
-    recent = [r for r in pipe.stats.recent[user] if r != pipe.stats.item_row[item]]
+    user already took was said to be "often taken with" itself. subtle: two items one user
+    alone took have a cosine of 1 too: "often taken with" rested on one person."""
+    stats, row = pipe.stats, pipe.stats.item_row[item]
+    recent = [r for r in stats.recent[user] if r != row]
     if not recent:
         return ""
-    near = pipe.stats.cosine[recent, pipe.stats.item_row[item]].toarray().ravel()
-    # none of the others ever taken with it (its score was its own): nothing to name
-    return str(pipe.items["title"].iloc[recent[int(np.argmax(near))]]) if near.max() > 0 else ""
+    near = stats.cosine[recent, row].toarray().ravel()
+    # the cosine of the sets of takers, back to how many took both: |A & B| / sqrt(|A| |B|)
+    both = np.rint(near * np.sqrt(stats.takers[recent] * stats.takers[row])) if stats.takers is not None else near
+    best = int(np.argmax(np.where(both >= MIN_TAKEN_WITH, near, 0.0)))
+    return str(pipe.items["title"].iloc[recent[best]]) if both[best] >= MIN_TAKEN_WITH else ""

@@ -65,3 +65,22 @@ def test_text_interest_with_no_history_item_to_cite_still_says_why(service: Reco
     lifted = AVERAGE | {"bi_score": 0.9, "cross_score": 0.9}
     assert reasons.because(pipe, user, far, lifted) == reasons.LIKE_YOURS
     assert reasons.because(pipe, user, far, lifted | {"recency": 0.1}) == reasons.LIKE_YOURS  # not "not lately"
+
+
+def test_often_taken_with_rests_on_more_than_one_person() -> None:
+    """Two items one user alone took have a co-taken cosine of 1: U017 was told a kayaking book
+    was "often taken with" a history item one other reader had taken beside it."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from apps.recommender.features import fit_stats
+
+    items = pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["A", "B", "C"], "category": ["x", "x", "y"]})
+    took = [("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "c"), ("u3", "a"), ("u3", "c")]
+    interactions = pd.DataFrame({"user_id": [u for u, _ in took], "item_id": [i for _, i in took],
+                                 "label": 1, "timestamp": range(len(took))})
+    pipe = SimpleNamespace(stats=fit_stats(interactions, items), items=items)
+    assert list(pipe.stats.takers) == [3, 1, 2]
+    assert reasons.taken_with(pipe, "u1", "c") == "A"  # u2 and u3 took both
+    assert reasons.taken_with(pipe, "u2", "b") == ""  # u1 alone took a and b

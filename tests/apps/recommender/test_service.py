@@ -174,7 +174,7 @@ def test_top_k_embeds_each_profile_once_with_the_same_scores(service: Recommende
 
 
 def test_because_cites_history_only_when_text_lifted_the_score_and_it_is_close(
-        service: RecommenderService) -> None:
+        service: RecommenderService, monkeypatch: pytest.MonkeyPatch) -> None:
     """A pick is explained by history titles only when text interest raised its score and the
     titles resemble it; otherwise by the feature that did raise it."""
     import copy
@@ -196,8 +196,10 @@ def test_because_cites_history_only_when_text_lifted_the_score_and_it_is_close(
     lowered = lifted | {"bi_score": 0.1, "cross_score": 0.1}
     assert reasons.because(pipe, user, close, lowered) == "it is popular", "text scored it down"
     titles = set(service.history(user)["title"])
+    monkeypatch.setattr(reasons, "MIN_TAKEN_WITH", 1)  # the tiny data's users never took two items two by two
     with_ = reasons.because(pipe, user, close, lowered | {"popularity": 0.5, "co_taken": 0.9})
     assert with_.startswith("it is often taken with “") and with_[24:-1] in titles
+    monkeypatch.undo()
     assert reasons.because(pipe, user, close, dict.fromkeys(FEATURES, 0.5)) == reasons.NOTHING_STOOD_OUT
     # an item nobody took (added after training): said so, to a new user too, never "among the most popular"
     pipe.stats = copy.copy(pipe.stats)
