@@ -93,8 +93,10 @@ class AgentDesk:
         """What the customer's chat says at a release (:func:`.other_languages.released_text`),
         in the language of what they wrote; ``replied``: the agent's reply comes with it."""
         turns = self.service.conversation(conversation_id)
-        left = not replied and bool(_unanswered(turns))
-        return released_text(written_in(turns), self.kb_language(), unanswered=left)
+        # subtle: "Send and release" counted its reply as the answer to all the customer wrote
+        # while waiting; a reply on the handed-off question alone left a later one unanswered, unsaid
+        return released_text(written_in(turns), self.kb_language(), unanswered=bool(_unanswered(turns)),
+                             replied=replied)
 
     def gaps(self, limit: int = 50) -> list:
         """Questions the bot could not answer or users down-voted, less requests for a person

@@ -12,7 +12,7 @@ import typer
 
 from shared.cli import Address, open_dashboard
 from shared.errors import VerticalsError
-from shared.output import JsonFlag, emit, emit_rows
+from shared.output import JsonFlag, count_of, emit, emit_rows
 
 app = typer.Typer(help="Support bot: chat over a knowledge base.", no_args_is_help=True)
 kb_app = typer.Typer(help="Manage the knowledge base.", no_args_is_help=True)
@@ -166,10 +166,9 @@ def release(ticket_id: int, as_json: JsonFlag = False) -> None:
     emit({"ticket_id": ticket_id, "released_conversation": conversation_id, "unanswered": left} if as_json else
          {"released conversation": conversation_id}, as_json)
     if left and not as_json:
-        messages = "1 message" if len(left) == 1 else f"{len(left)} messages"
-        typer.echo(f"note: no reply answered what the customer wrote while waiting ({messages}; the last: "
-                   f"“{left[-1][:80]}”): the bot will not answer it, and the customer's chat asks them to write it "
-                   "again", err=True)
+        typer.echo(f"note: no reply answered what the customer wrote while waiting ({count_of(len(left), 'message')}; "
+                   f"the last: “{left[-1][:80]}”): the bot will not answer it, and the customer's chat asks them to "
+                   "write it again", err=True)
 
 
 @app.command()
@@ -177,12 +176,20 @@ def reply(ticket_id: int, text: str,
           release: Annotated[bool, typer.Option("--release", help="Then give the conversation back to the bot.")]
           = False, as_json: JsonFlag = False) -> None:
     """Answer a hand-off ticket's customer as an agent (their chat shows it; payment data masked)."""
-    turn_id = _service().agents.reply(ticket_id, text, release)
+    service = _service()
+    left = service.agents.unanswered(service.store.conversation_of(ticket_id)) if release else []
+    turn_id = service.agents.reply(ticket_id, text, release)
     if as_json:
-        emit({"ticket_id": ticket_id, "turn_id": turn_id, "released": release}, True)
+        emit({"ticket_id": ticket_id, "turn_id": turn_id, "released": release} | (
+            {"written_while_waiting": left} if release else {}), True)
         return
     done = " and released the conversation to the bot" if release else ""
     print(f"replied to ticket {ticket_id} (turn {turn_id}){done}")
+    if left:
+        it = "it" if len(left) == 1 else "them"
+        typer.echo(f"note: the customer wrote {count_of(len(left), 'message')} while waiting (the last: "
+                   f"“{left[-1][:80]}”): if your reply did not answer {it}, their chat asks them to write {it} again",
+                   err=True)
 
 
 @app.command()

@@ -137,13 +137,20 @@ def _reply(service: SupportService, ticket_id: int, release: bool) -> None:
     """Button callback: runs before the page, so the reply box can be emptied after sending."""
     key = f"reply-{ticket_id}"
     try:
+        left = service.agents.unanswered(service.store.conversation_of(ticket_id)) if release else []
         service.agents.reply(ticket_id, st.session_state.get(key) or "", release)
     except VerticalsError as err:
         st.session_state["support_agent_flash"] = ("error", str(err))
         return
     st.session_state[key] = ""
     done = " and released the conversation to the bot" if release else ""
-    st.session_state["support_agent_flash"] = ("success", f"Replied to #{ticket_id}{done}.")
+    # the customer's own words: escaped, never Markdown
+    them = "it" if len(left) == 1 else "them"
+    st.session_state["support_agent_flash"] = ("warning", f"Replied to #{ticket_id}{done}. The customer wrote "
+                                               f"{count_of(len(left), 'message')} while waiting (the last: "
+                                               f"“{markdown_text(left[-1])}”): if your reply did not answer "
+                                               f"{them}, their chat asks them to write {them} again.") \
+        if left else ("success", f"Replied to #{ticket_id}{done}.")
 
 
 def _release(service: SupportService, ticket_id: int) -> None:

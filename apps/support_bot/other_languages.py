@@ -93,6 +93,24 @@ UNANSWERED_TEXTS = {
                   "estiver em aberto.",
 }
 
+# released with a reply that may not have answered all they wrote while waiting: the agent's reply
+# above says what it covers, the customer knows what it did not
+PARTLY_ANSWERED_TEXTS = {
+    "English": "If the reply above did not answer everything you wrote while waiting, please ask that again.",
+    "German": "Falls die Antwort oben nicht alles beantwortet, was Sie während des Wartens geschrieben haben, "
+              "fragen Sie das bitte noch einmal.",
+    "French": "Si la réponse ci-dessus ne couvre pas tout ce que vous avez écrit pendant l'attente, reposez "
+              "la question.",
+    "Spanish": "Si la respuesta anterior no contesta todo lo que escribió mientras esperaba, vuelva a "
+               "preguntarlo.",
+    "Italian": "Se la risposta qui sopra non risponde a tutto ciò che ha scritto durante l'attesa, lo chieda "
+               "di nuovo.",
+    "Dutch": "Als het antwoord hierboven niet alles beantwoordt wat u tijdens het wachten schreef, stel het "
+             "dan opnieuw.",
+    "Portuguese": "Se a resposta acima não respondeu a tudo o que escreveu enquanto esperava, volte a "
+                  "perguntar.",
+}
+
 # a whole message of thanks, a greeting or a goodbye in another language: the words that make each
 # kind, the words that may come with them ("vielen", "beaucoup"), and the replies
 COURTESY = {
@@ -142,9 +160,10 @@ def courtesy_in_other_language(message: str, english: dict[str, str]) -> str | N
     return None
 
 
-def released_text(written: str | None, shop: str | None, unanswered: bool) -> str:
-    """What the customer's chat says when an agent releases it (with ``unanswered``: what they
-    wrote while waiting is still open), in their language ``written`` and then the shop's, as
+def released_text(written: str | None, shop: str | None, unanswered: bool, replied: bool = False) -> str:
+    """What the customer's chat says when an agent releases it (with ``unanswered``: they wrote
+    while waiting, and no reply came after it; with ``replied`` too, the agent's reply comes with
+    the release and may have answered it), in their language ``written`` and then the shop's, as
     :func:`in_their_language`; else in the shop's language, or English where these texts lack it.
 
     >>> print(released_text(None, "English", unanswered=True))  # doctest: +NORMALIZE_WHITESPACE
@@ -152,7 +171,8 @@ def released_text(written: str | None, shop: str | None, unanswered: bool) -> st
     I'll pass you on again. What you wrote while waiting has not been answered: please ask it
     again if you still need an answer.
     """
-    texts = {lang: f"{text} {UNANSWERED_TEXTS[lang]}" if unanswered else text for lang, text in RELEASED_TEXTS.items()}
+    extra = PARTLY_ANSWERED_TEXTS if replied else UNANSWERED_TEXTS
+    texts = {lang: f"{text} {extra[lang]}" if unanswered else text for lang, text in RELEASED_TEXTS.items()}
     return in_their_language(texts, written, shop) or texts.get(shop or "", texts["English"])
 
 

@@ -64,6 +64,7 @@ def test_an_agent_works_a_handoff_and_the_gaps_from_the_cli(bot_home: Path) -> N
     replied = _json(runner.invoke(app, ["reply", str(ticket["id"]), "We only cover orders, sorry.", "--release",
                                         "--json"]))
     assert replied["ticket_id"] == ticket["id"] and replied["released"] is True
+    assert replied["written_while_waiting"] == []  # "hello?" came before the first reply
     turns = _json(runner.invoke(app, ["conversation", handed["conversation_id"], "--json"]))
     assert turns["status"] == "bot" and turns["turns"][-2]["answer"] == "We only cover orders, sorry."
     assert turns["turns"][-1]["kind"] == "released"  # the customer's chat says the bot has it again

@@ -195,10 +195,14 @@ def test_agent_replies_and_the_customer_sees_it(bot_home: Path) -> None:
     assert any("A colleague has this conversation" in c.value for c in at.caption)
     assert "A colleague replied" in [c.value for c in at.caption]
 
+    at.chat_input[0].set_value("and do you sell helmets?").run()  # written while waiting
     at.text_area[0].set_value("Anything else, just ask the bot.").run()
     _button(at, "Send and release").click().run()
     assert not at.exception, at.exception
     assert any("No open hand-offs" in i.value for i in at.info)
+    # the reply may not have answered it: the agent is told, and the customer asked to write it again
+    assert any("The customer wrote 1 message while waiting (the last: “and do you sell helmets?”)" in w.value
+               for w in at.warning)
     assert len(_agent_messages(at)) == 2
     at.chat_input[0].set_value("How long are gift cards valid?").run()
     assert "3 years" in at.session_state["support_messages"][-1]["text"]  # the bot answers again
