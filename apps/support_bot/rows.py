@@ -19,6 +19,10 @@ ROW = re.compile(r"[^:;]{1,40}: ([^;]{1,60}); ")
 _LIMIT = re.compile(r"\b(up\s+to|under|over|below|above|less\s+than|more\s+than|at\s+most)\s+"
                     r"(\d[\d.,]*)\s*[a-z]{0,6}\b", re.I)
 _UPPER = ("up", "under", "below", "less", "at")  # the first word of a limit from above: "up to 5 m"
+# a cell that is an amount of money, and the words that ask one: "how much is a cat spay?" names
+# the row "Procedure: Cat spay; Price: £165." without saying "price"
+_MONEY = re.compile(r"[£$€]\s?\d|\d\s?(?:EUR|USD|GBP|CHF)\b")
+_ASKS_PRICE = frozenset("much cost costs price prices fee fees charge charges".split())
 
 
 def names_row(query: str, sentence: str) -> bool:
@@ -32,6 +36,8 @@ def names_row(query: str, sentence: str) -> bool:
     (True, False)
     >>> names_row("is there a free trial?", row)  # no column named: "free" is a word here
     False
+    >>> names_row("how much is a cat spay?", "Procedure: Cat spay; Price: £165.")  # a price asked
+    True
     >>> names_row("roaming in Australia?", "Zone: Zone 2; Countries: USA, Canada, Australia; Charge: £5.")
     True
     >>> names_row("a car to Skerrin Island?", "Vehicle: Car up to 5 m; Skerrin Island: £42; Haverby: £68.")
@@ -85,12 +91,16 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
 
 def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]:
     """A table row's first-cell words (a size limit left out, unless the query states another),
-    the query's words and the row's column-name words."""
+    the query's words and the row's column-name words (and the words that ask a price, where a
+    cell is an amount of money)."""
     cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
     key = word_set(_LIMIT.sub(" ", cells[0][2])) or word_set(cells[0][2])
     if (limit := _LIMIT.search(cells[0][2])) and (stated := _LIMIT.search(query)) and _bound(limit) != _bound(stated):
         key = key | {limit.group()}  # subtle: "a car over 5 m?" had named "Car up to 5 m": a limit stated is matched
-    return key, word_set(query), {w for header, colon, _ in cells if colon for w in word_set(header)}
+    columns = {w for header, colon, _ in cells if colon for w in word_set(header)}
+    if any(colon and _MONEY.search(value) for _, colon, value in cells[1:]):
+        columns |= _ASKS_PRICE
+    return key, word_set(query), columns
 
 
 def _bound(limit: re.Match[str]) -> tuple[bool, str]:
