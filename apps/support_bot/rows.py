@@ -97,10 +97,14 @@ def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]
     key = word_set(_LIMIT.sub(" ", cells[0][2])) or word_set(cells[0][2])
     if (limit := _LIMIT.search(cells[0][2])) and (stated := _LIMIT.search(query)) and _bound(limit) != _bound(stated):
         key = key | {limit.group()}  # subtle: "a car over 5 m?" had named "Car up to 5 m": a limit stated is matched
-    columns = {w for header, colon, _ in cells if colon for w in word_set(header)}
-    if any(colon and _MONEY.search(value) for _, colon, value in cells[1:]):
-        columns |= _ASKS_PRICE
-    return key, word_set(query), columns
+    priced = any(colon and _MONEY.search(value) for _, colon, value in cells[1:])
+    return key, word_set(query), _column_words(sentence) | (_ASKS_PRICE if priced else set())
+
+
+def _column_words(sentence: str) -> set[str]:
+    """A table row's column-name words, the first cell's header too."""
+    return {w for cell in sentence.rstrip(".").split("; ") for header, colon, _ in [cell.partition(": ")] if colon
+            for w in word_set(header)}
 
 
 def _bound(limit: re.Match[str]) -> tuple[bool, str]:
@@ -129,7 +133,7 @@ def named_columns(query: str, passages: list[Passage], chunks_of: Callable[[str]
     passages' documents, the first cell's header too: ``{"vehicle", "skerrin", "island",
     "haverby"}`` for "a car to Skerrin Island?"."""
     return {w for chunk in _table_chunks(passages, chunks_of) for sentences in [split_sentences(chunk.text)]
-            for i in named_rows(query, sentences) for w in _row_words(sentences[i], query)[2]}
+            for i in named_rows(query, sentences) for w in _column_words(sentences[i])}
 
 
 def _table_chunks(passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Chunk]:
