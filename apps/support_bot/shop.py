@@ -43,6 +43,9 @@ _CHATTER = frozenset("asap btw tbh imo imho fyi lol omg idk lmk brb ty tysm np g
                      "yeah yep nope ok okay hmm ugh pls plz thx".split())
 # common words no subject: scikit-learn's stop list less the nouns in it ("bill", "interest": "can
 # I pay my phone bill here?" names what a shop may not do)
+# words that count or sort what follows them, no subject of their own: "how do I return a pair of
+# gloves?" was handed off as about "pair" ("how do I return gloves?" got the returns template)
+_PARTITIVES = frozenset("pair pairs couple set sets piece pieces bunch kind kinds sort sorts type types".split())
 _COMMON = ENGLISH_STOP_WORDS - frozenset(
     "bill fire interest system call name part show top mine amount detail back front side bottom empty "
     "fill thick thin cry found con de describe".split())
@@ -165,7 +168,7 @@ def far_words(words: list[str], answer: Answer, encode: Callable[[list[str]], np
 @lru_cache(maxsize=256)
 def _candidate_words(message: str) -> tuple[str, ...]:
     """The words of a short ``message`` that may be a subject (:meth:`Shop.unused_words`): not
-    courtesy, common, contraction or chat-filler words, nor names inside a sentence, nor pieces
+    courtesy, common, contraction, chat-filler or counting words, nor names inside a sentence, nor pieces
     of masked personal data; none for a long one. Read once per message: a question asks it up to three
     times (foreign words, an out-of-scope verdict, a grounded answer's check)."""
     if len(tokenize(message)) > CHECKED_WORDS:
@@ -173,7 +176,7 @@ def _candidate_words(message: str) -> tuple[str, ...]:
     named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", message)}  # inside a sentence
     return tuple(w for w in dict.fromkeys(tokenize(PLACEHOLDER.sub(" ", mask_pii(message))))  # no piece of an address
                  if w.isalpha() and w not in COURTESY_WORDS and w not in named and w not in _COMMON
-                 and w not in _CONTRACTED and w not in _CHATTER)
+                 and w not in _CONTRACTED and w not in _CHATTER and w not in _PARTITIVES)
 
 
 def _word_list(retriever: Retriever) -> set[str] | None:

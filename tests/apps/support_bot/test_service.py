@@ -99,6 +99,7 @@ def test_a_question_on_something_the_kb_never_mentions_is_handed_off_not_answere
     # no piece of a contraction ("I'm": "m"), and no common word a stop list holds ("please", "ever")
     assert bot.shop.unused_words("I'm wanting a hovercraft please, ever?") == ["wanting", "hovercraft"]
     assert "bill" in bot.shop.unused_words("can I pay my phone bill here?")  # a noun the stop list holds
+    assert bot.shop.unused_words("can I return a pair of hovercrafts?") == ["hovercrafts"]  # "pair" only counts them
     # above SURE_MATCH, and on templates, only the things it names: nouns alone, and words no
     # lexicon lists ("xbox"); not "waiting", which the answer needs not speak to
     sure = replace(cited, confidence=0.9)
