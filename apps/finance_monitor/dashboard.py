@@ -176,7 +176,10 @@ def show_articles(service: FinanceService) -> None:
                else count_of(total, "article"))
     st.dataframe(frame, hide_index=True, width="stretch", column_order=list(ARTICLE_TABLE),
                  column_config=ARTICLE_TABLE)
-    if not frame.empty:
+    if frame.empty:
+        # subtle: the Corrections tab offered the article detailed before the filter emptied the list
+        st.session_state.pop("f-detail", None)
+    else:
         titles = dict(zip(frame["id"].tolist(), frame["title"], strict=True))
         chosen = st.selectbox("Details of article", list(titles), key="f-detail",
                               format_func=lambda i: option_label(i, titles[i]))

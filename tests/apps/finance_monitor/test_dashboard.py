@@ -130,6 +130,11 @@ def test_articles_are_chosen_by_title_and_corrected_in_sight(filled) -> None:
     assert "topic: Macro · sentiment: positive (set by an analyst)" in [t.value for t in at.text]
     at.number_input(key="c-id").set_value(9999).run()
     assert "No article with id 9999." in [i.value for i in at.info]
+    # a search that finds nothing details no article: Corrections offers none either (it kept the last)
+    at.number_input(key="c-id").set_value(None).run()
+    at.text_input(key="f-search").input("zzqx nothing").run()
+    assert "Choose an article in the Articles tab, or type its id." in [i.value for i in at.info]
+    assert not [b for b in at.button if b.label == "Save correction"]
 
 
 def test_corrections_stay_on_the_corrected_article(filled) -> None:
