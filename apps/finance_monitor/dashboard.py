@@ -249,8 +249,12 @@ def show_health(service: FinanceService) -> None:
     # words for what is missing: no success yet, no error (a grey "None" read as a fault)
     frame["last_success"] = utc_minutes(frame["last_success"], missing="never")
     frame["last_error_at"] = utc_minutes(frame["last_error_at"], missing="")
+    # subtle: the numbers that show a source is alive came after its (mostly empty) error columns,
+    # past the right edge at 1400 px
     st.dataframe(frame.fillna({"last_error": "", "note": ""}), hide_index=True, width="stretch",
-                 column_config=HEALTH_TABLE)
+                 column_config=HEALTH_TABLE, column_order=[
+                     "source", "in_config", "state", "last_success", "new_last_poll", "new_total", "polls",
+                     "failures_in_a_row", "last_error_at", "last_error", "note", "url"])
     hooks = webhook_health(service.engine, service.config.webhooks)
     if hooks.empty:
         return

@@ -188,12 +188,15 @@ def gaps(service: SupportService) -> None:
         st.info("No gaps yet: unanswered and down-voted questions show up here.")
     else:
         # the chat and the hand-offs show confidence to 2 places: so does this table. subtle: a long
-        # question took the table's width, and the intent column was cut off on a laptop screen
-        st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
-            "turn": st.column_config.NumberColumn(width="small"),
-            "question": st.column_config.TextColumn(width="large"),
-            "confidence": st.column_config.NumberColumn(format="%.2f", width="small"),
-            "feedback": st.column_config.TextColumn(width="small")})
+        # question took the table's width, and the intent column was cut off on a laptop screen;
+        # then "when" and "taught as" were past the right edge at 1400 px, and Teach changed
+        # nothing in sight: "taught as" comes after the question
+        st.dataframe(pd.DataFrame(rows), hide_index=True,
+                     column_order=["turn", "question", "taught as", "what happened", "feedback", "confidence",
+                                   "intent", "when"],
+                     column_config={"turn": st.column_config.NumberColumn(width="small"),
+                                    "question": st.column_config.TextColumn(width="medium"),
+                                    "confidence": st.column_config.NumberColumn(format="%.2f", width="small")})
         # subtle: one in another language was offered, then refused after the click
         teach(service, {t.id: f"turn {t.id} · {_when(t.created)} · {t.question[:80]}" for t in found
                         if t.id not in elsewhere})
