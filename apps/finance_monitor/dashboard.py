@@ -156,6 +156,9 @@ def show_trends(service: FinanceService) -> None:
     chosen = st.multiselect(kind.capitalize(), keys, key=widget,
                             help="Opens on those with open alerts, then the most negative.")
     st.session_state[f"{widget}-kept"] = chosen
+    if not chosen:  # subtle: an empty chart drew a "0.000000" axis and nothing else
+        st.info(f"Pick one or more {'tickers' if kind == 'ticker' else 'topics'} above to chart them.")
+        return
     st.altair_chart(trend_chart(frame[frame["key"].isin(chosen)], kind, metric), width="stretch")
 
 

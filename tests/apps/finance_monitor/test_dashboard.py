@@ -233,6 +233,8 @@ def test_ticker_trends_open_with_tickers_and_the_table_says_what_it_leaves_out(h
     at.radio(key="trend-kind").set_value("ticker").run()
     assert not at.exception, at.exception
     assert at.multiselect(key="trend-keys-ticker").value == ["ACME"]
+    at.multiselect(key="trend-keys-ticker").set_value([]).run()  # an empty chart said nothing
+    assert "Pick one or more tickers above to chart them." in [i.value for i in at.info]
 
 
 def test_a_new_topic_joins_the_chart_unless_the_reader_chose_topics(home, monkeypatch) -> None:
