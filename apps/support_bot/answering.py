@@ -44,7 +44,7 @@ from .questions import (
 )
 from .ranking import tokenize, word_set
 from .retrieval import Passage
-from .rows import named_columns, row_namer, with_named_row
+from .rows import named_columns, names_a_row, row_namer, with_named_row
 from .shop import far_words
 from .tables import Turn
 
@@ -259,9 +259,9 @@ class Answerer:
         which gives no clinic's hours; the clinics' table, found too, has Swindon's row."""
         retriever, bot = self.service.retriever, self.service.bot
         doc = bot.templates.get(decision.intent, "")
-        if asked.row_named and asked.passages[0].chunk.doc_id != doc:
-            return None
         chunks = retriever.document_chunks(doc)
+        if asked.row_named and not any(names_a_row(asked.named_by, c) for c in chunks):
+            return None
         own = retriever.document_similarity(doc, asked.vector) if chunks else 0.0
         if not chunks or outranked(asked.found, doc, own, bot.template_margin, bot.threshold):
             return None

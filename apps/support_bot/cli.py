@@ -186,10 +186,10 @@ def reply(ticket_id: int, text: str,
     done = " and released the conversation to the bot" if release else ""
     print(f"replied to ticket {ticket_id} (turn {turn_id}){done}")
     if left:
-        it = "it" if len(left) == 1 else "them"
-        typer.echo(f"note: the customer wrote {count_of(len(left), 'message')} while waiting (the last: "
-                   f"“{left[-1][:80]}”): if your reply did not answer {it}, their chat asks them to write {it} again",
-                   err=True)
+        it, last = ("it", "") if len(left) == 1 else ("them", "the last: ")
+        typer.echo(f"note: the customer wrote {count_of(len(left), 'message')} while waiting "
+                   f"({last}“{left[-1][:80]}”): if your reply did not answer {it}, the customer's chat asks for {it} "
+                   "again", err=True)
 
 
 @app.command()

@@ -145,11 +145,12 @@ def _reply(service: SupportService, ticket_id: int, release: bool) -> None:
     st.session_state[key] = ""
     done = " and released the conversation to the bot" if release else ""
     # the customer's own words: escaped, never Markdown
-    them = "it" if len(left) == 1 else "them"
+    it, last = ("it", "") if len(left) == 1 else ("them", "the last: ")
+    quoted = (left[-1] if len(left[-1]) <= 80 else f"{left[-1][:80]}…") if left else ""
     st.session_state["support_agent_flash"] = ("warning", f"Replied to #{ticket_id}{done}. The customer wrote "
-                                               f"{count_of(len(left), 'message')} while waiting (the last: "
-                                               f"“{markdown_text(left[-1])}”): if your reply did not answer "
-                                               f"{them}, their chat asks them to write {them} again.") \
+                                               f"{count_of(len(left), 'message')} while waiting ({last}"
+                                               f"“{markdown_text(quoted)}”): if your reply did not answer "
+                                               f"{it}, the customer's chat asks for {it} again.") \
         if left else ("success", f"Replied to #{ticket_id}{done}.")
 
 
@@ -234,7 +235,8 @@ def _teach(service: SupportService, turn_id: int, intent: str) -> None:
         f"Taught as {lesson['intent']}{was}: the same question is answered so from now on, and "
         f"{lesson['lessons']} lesson(s) wait for the next retrain "
         "(`verticals support retrain`, or nightly with `verticals support schedule`).")), *(
-        [("info", markdown_text(f"Search {lesson['now']}."))] if lesson.get("now", "").startswith("answered") else []),
+        [("info", markdown_text(f"Asked again now, it is {lesson['now']}."))]
+        if lesson.get("now", "").startswith("answered") else []),
         *([("warning", markdown_text(lesson["note"]))] if lesson.get("note") else [])]
 
 

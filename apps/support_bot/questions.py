@@ -29,12 +29,16 @@ _OWN_ANTECEDENT = re.compile(r"\b(?:(?:my|our)|i (?:bought|ordered|have|got|own)
                              r"\s+(?!(?:question|problem|issue|query|thing|few|couple|bit|lot)s?\b)([a-z][\w-]*)\b"
                              r".*?(?:[,;]|\band\b|\bbut\b|\bso\b)", re.I)
 # a thing the message brings in ("an e-bike") and then a clause on doing something to it: "can I
-# return an e-bike after riding it for a week?". Not what the customer gets ("can I get a refund
-# after returning it?": the earlier item), nor "can I add a bell to it?" (no such clause)
-_NEW_ANTECEDENT = re.compile(r"\b(?<!get )(?<!receive )(?<!have )(?<!want )(?<!need )(?<!for )(?:a|an)\s+"
-                             r"(?!(?:question|problem|issue|query|thing|few|couple|bit|lot|week|day|month|year|while)s?"
-                             r"\b)([a-z][\w-]*)\b[^,;.?!]*?\b(?:after|before|while|without|when|since|until|till|once)"
-                             r"\s+[a-z]+ing\b", re.I)
+# return an e-bike after riding it for a week?". Not what the customer gets or pays ("can I get a
+# refund after returning it?", "do you charge a fee after opening it?": the earlier item), nor "can
+# I add a bell to it?" (no such clause)
+_NEW_ANTECEDENT = re.compile(
+    r"\b(?<!get )(?<!receive )(?<!have )(?<!want )(?<!need )(?<!for )(?:a|an|my|our|this)\s+"
+    r"(?:(?:pair|set|couple|box|bag)\s+of\s+)?"
+    r"(?!(?:question|problem|issue|query|thing|few|couple|bit|lot|week|day|month|year|while|refund|fee|charge|cost"
+    r"|deposit|warranty|guarantee|discount|credit|voucher|replacement|repair|exchange|receipt|invoice|quote"
+    r"|restocking|penalty|payment)s?\b)"
+    r"([a-z][\w-]*)\b[^,;.?!]*?\b(?:after|before|while|without|when|since|until|till|once)\s+[a-z]+ing\b", re.I)
 _PRONOUNS_OF = {False: re.compile(r"\b(?:it|its)\b", re.I), True: re.compile(r"\b(?:they|them|their)\b", re.I)}
 _ELLIPTICAL = r"^\W*(?:(?:and|also|or|but)\s+)?(?:same for|what about|how about|what if)\b"
 # "and what about Safari?": its subject is Safari

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 TITLE_CHECKS = 500  # article titles that judge the reranker, at most
 ROW_CHECKS = 40  # table rows that judge it, at most
+GROUP_SLACK = 0.01  # the MRR@10 a reranker may lose in a group of checks, or one question's slip if more
 LABELLED_REPEAT = 10  # how often a labelled question trains the reranker, at most
 RERANK_MARGINS = (0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2)
 
@@ -182,12 +183,13 @@ class RetrievalTuner:
     def _judge_reranker(self, retriever: Retriever, bot: BotSettings, held: list[tuple[str, str]],
                         titles: list[tuple[str, str]], rows: list[tuple[str, set[int]]]) -> bool:
         """Whether reranking keeps the MRR@10 of the held-out questions, titles and table rows
-        in all, and loses no group more than one question's slip from first to second place
-        (reported, in all and per group); if so ``bot.rerank_margin`` is set too.
+        in all, and loses no group more than one question's slip from first to second place (or
+        ``GROUP_SLACK``, if more: in a large group one slip is next to nothing) (reported, in all
+        and per group); if so ``bot.rerank_margin`` is set too.
 
         subtle: judged by document, a reranker trained on FAQ answers alone gained on the intents'
         questions (0.59 -> 0.76) and kept the titles (0.94), while within a price table it put
-        the dog spay's row above the cat spay's the question named: 40 rows' MRR@10 0.89 -> 0.65
+        the dog spay's row above the cat spay's the question named: 40 rows' MRR@10 0.82 -> 0.66
         (a new user's vet-clinic KB), and no check saw it."""
         checks = [q for q, _ in held + titles + rows]
         relevant = [self._chunk_ids(retriever, d) for _, d in held + titles] + [ids for _, ids in rows]
@@ -202,7 +204,7 @@ class RetrievalTuner:
                   f"({n_intent} intent questions, {len(self.asked_held)} labelled questions, "
                   f"{len(titles)} article titles, {len(rows)} table rows)")
         lost = [group.replace("_", " ") for group, (n, before, after) in groups.items()
-                if n and after < before - 0.5 / n]
+                if n and after < before - max(0.5 / n, GROUP_SLACK) - 1e-9]
         if lost:
             self._log(f"the reranker is not used: it loses on the {' and the '.join(lost)}")
         keep = reranked >= plain and not lost
@@ -211,19 +213,19 @@ class RetrievalTuner:
         return keep
 
     def _report_groups(self, ranked: list, again: list, relevant: list[set], n_intent: int,
-                       n_held: int, n_titled: int) -> dict[str, tuple[int, float | None, float | None]]:
-        """Each group's ``(n, MRR@10 hybrid, reranked)``, reported too (``None`` for an empty one)."""
+                       n_held: int, n_titled: int) -> dict[str, tuple[int, float, float]]:
+        """Each group's ``(n, MRR@10 hybrid, reranked)`` (0.0 for an empty one), reported rounded
+        (``None`` for an empty one)."""
         groups = {}
         for group, part in (("intent_questions", slice(0, n_intent)),
                             ("labelled_questions", slice(n_intent, n_held)),
                             ("article_titles", slice(n_held, n_titled)),
                             ("table_rows", slice(n_titled, None))):
-            scores = [round(mrr(r[part], relevant[part], 10), 4) if r[part] else None
-                      for r in (ranked, again)]
-            self.report[f"rerank_check_{group}"] = {"n": len(relevant[part]),
-                                                    "mrr_hybrid": scores[0],
-                                                    "mrr_reranked": scores[1]}
-            groups[group] = (len(relevant[part]), scores[0], scores[1])
+            n = len(relevant[part])
+            before, after = (mrr(r[part], relevant[part], 10) if n else 0.0 for r in (ranked, again))
+            self.report[f"rerank_check_{group}"] = {"n": n, "mrr_hybrid": round(before, 4) if n else None,
+                                                    "mrr_reranked": round(after, 4) if n else None}
+            groups[group] = (n, before, after)
         return groups
 
     def _rerank_margin(self, found: list[list[Passage]], again: list[list[int]],

@@ -21,8 +21,12 @@ _LIMIT = re.compile(r"\b(up\s+to|under|over|below|above|less\s+than|more\s+than|
 _UPPER = ("up", "under", "below", "less", "at")  # the first word of a limit from above: "up to 5 m"
 # a cell that is an amount of money, and the words that ask one: "how much is a cat spay?" names
 # the row "Procedure: Cat spay; Price: £165." without saying "price"
-_MONEY = re.compile(r"[£$€]\s?\d|\d\s?(?:EUR|USD|GBP|CHF)\b")
-_ASKS_PRICE = frozenset("much cost costs price prices fee fees charge charges".split())
+_MONEY = re.compile(r"[£$€¥₹]\s?\d|\d\s?(?:[£$€¥₹]|(?:EUR|USD|GBP|CHF|JPY|INR)\b)", re.I)
+_PRICE_HEADERS = frozenset("price prices cost costs fee fees fare fares charge charges".split())
+# not "how much notice do I need?" or "how much pain is normal?": a price asked, not an amount of something
+_ASKS_PRICE = re.compile(r"\bhow much(?:\s+(?:is|are|was|does|do|did|will|would|for|to|it|they|money)\b|'s|\s*\?|$)"
+                         r"|\b(?:costs?|costing|prices?|priced|fees?|fares?)\b", re.I)
+PRICE = "£price"  # no word: a column of money, and a question that asks a price
 
 
 def names_row(query: str, sentence: str) -> bool:
@@ -36,8 +40,9 @@ def names_row(query: str, sentence: str) -> bool:
     (True, False)
     >>> names_row("is there a free trial?", row)  # no column named: "free" is a word here
     False
-    >>> names_row("how much is a cat spay?", "Procedure: Cat spay; Price: £165.")  # a price asked
-    True
+    >>> spay = "Neutering: Procedure: Cat spay; Price: £165."  # a table's first row, after its heading
+    >>> names_row("how much is a cat spay?", spay), names_row("how much pain is normal after a cat spay?", spay)
+    (True, False)
     >>> names_row("roaming in Australia?", "Zone: Zone 2; Countries: USA, Canada, Australia; Charge: £5.")
     True
     >>> names_row("a car to Skerrin Island?", "Vehicle: Car up to 5 m; Skerrin Island: £42; Haverby: £68.")
@@ -74,7 +79,7 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
     for i, sentence in enumerate(sentences):
         if ROW.match(sentence):
             key, asked, columns = _row_words(sentence, query)
-            first_cell = sentence.partition("; ")[0].partition(": ")[2]
+            first_cell = _first_cell(sentence)
             named_in_key = {w for w in word_set(" ".join(re.findall(r"(?<=\s)[A-Z][a-z]+", first_cell)))
                             if parts_of_speech(w) <= {"PROPN"}}  # a name, not "Island"
             asks = bool(columns & asked)
@@ -91,14 +96,23 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
 
 def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]:
     """A table row's first-cell words (a size limit left out, unless the query states another),
-    the query's words and the row's column-name words (and the words that ask a price, where a
-    cell is an amount of money)."""
+    the query's words and the row's column-name words, each with :data:`PRICE` where the query
+    asks a price and the row has a price column (by its name, or an amount of money in it)."""
     cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
-    key = word_set(_LIMIT.sub(" ", cells[0][2])) or word_set(cells[0][2])
-    if (limit := _LIMIT.search(cells[0][2])) and (stated := _LIMIT.search(query)) and _bound(limit) != _bound(stated):
+    first = _first_cell(sentence)
+    key = word_set(_LIMIT.sub(" ", first)) or word_set(first)
+    if (limit := _LIMIT.search(first)) and (stated := _LIMIT.search(query)) and _bound(limit) != _bound(stated):
         key = key | {limit.group()}  # subtle: "a car over 5 m?" had named "Car up to 5 m": a limit stated is matched
-    priced = any(colon and _MONEY.search(value) for _, colon, value in cells[1:])
-    return key, word_set(query), _column_words(sentence) | (_ASKS_PRICE if priced else set())
+    columns = _column_words(sentence)
+    priced = bool(columns & _PRICE_HEADERS) or any(colon and _MONEY.search(value) for _, colon, value in cells[1:])
+    asked = word_set(query) | ({PRICE} if _ASKS_PRICE.search(query) else set())
+    return key, asked, columns | ({PRICE} if priced else set())
+
+
+def _first_cell(sentence: str) -> str:
+    """A table row's first cell, less the heading a table's first row carries before it:
+    "Neutering: Procedure: Cat spay; Price: £165." -> "Cat spay"."""
+    return sentence.partition("; ")[0].rsplit(": ", 1)[-1]
 
 
 def _column_words(sentence: str) -> set[str]:

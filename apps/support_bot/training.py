@@ -142,13 +142,13 @@ def templateless_note(intents: list[str]) -> str:
     """What training says of intents no FAQ was linked to.
 
     >>> print(templateless_note(["contact_us"]))  # doctest: +NORMALIZE_WHITESPACE
-    no FAQ answers contact_us (none was close enough to its examples), so search answers its
-    questions: add an FAQ row (question,answer) that answers it with `support kb add`, then train again
+    no FAQ is linked to contact_us, so search answers its questions: add an FAQ row
+    (question,answer) that answers it with `support kb add`, then train again
     """
     its = "its" if len(intents) == 1 else "their"
-    return (f"no FAQ answers {', '.join(intents)} (none was close enough to {its} examples), so search answers "
-            f"{its} questions: add an FAQ row (question,answer) that answers {'it' if len(intents) == 1 else 'each'} "
-            "with `support kb add`, then train again")
+    return (f"no FAQ is linked to {', '.join(intents)}, so search answers {its} questions: add an FAQ row "
+            f"(question,answer) that answers {'it' if len(intents) == 1 else 'each'} with `support kb add`, "
+            "then train again")
 
 
 class BotTrainer:

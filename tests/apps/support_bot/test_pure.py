@@ -300,6 +300,8 @@ def test_separate_questions(message: str, expected: list[str]) -> None:
     # the first was searched with it and answered with the password FAQ)
     ("Can I return an e-bike after riding it for a week?", False), ("Can I return a saddle without using it?", False),
     ("Can I get a refund after returning it?", True), ("can I add a bell to it?", True),  # what it gets; no clause
+    ("Do you charge a fee after opening it?", True), ("Can I return my e-bike after riding it?", False),
+    ("can I return a pair of shoes after wearing them?", False),
 ])
 def test_is_follow_up(message: str, expected: bool) -> None:
     assert is_follow_up(message) is expected

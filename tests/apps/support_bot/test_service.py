@@ -13,7 +13,7 @@ from apps.support_bot.answer import WAITING_TEXT, Answer, AnswerKind, Citation, 
 from apps.support_bot.knowledge import Chunk, load_kb
 from apps.support_bot.ranking import fuse
 from apps.support_bot.retrieval import Passage, Retriever
-from apps.support_bot.retrieval_tuning import RetrievalTuner
+from apps.support_bot.retrieval_tuning import GROUP_SLACK, RetrievalTuner
 from apps.support_bot.service import INTENTS, BotSettings, SupportService, serving_stamp
 from apps.support_bot.training import TrainOptions
 from shared.errors import DataError, VerticalsError
@@ -241,7 +241,7 @@ def test_the_reranker_is_judged_on_articles_too(bot: SupportService) -> None:
     assert labelled["train"] > labelled["held_out"] == report["rerank_check_labelled_questions"]["n"] > 0
     groups = [report[f"rerank_check_{g}"] for g in ("intent_questions", "labelled_questions", "article_titles",
                                                      "table_rows")]
-    lost = any(g["n"] and g["mrr_reranked"] < g["mrr_hybrid"] - 0.5 / g["n"] for g in groups)
+    lost = any(g["n"] and g["mrr_reranked"] < g["mrr_hybrid"] - max(0.5 / g["n"], GROUP_SLACK) for g in groups)
     kept = report["mrr_reranked"] >= report["mrr_hybrid"] and not lost  # over all groups, and in each
     assert bot.bot.use_reranker == kept
 
@@ -258,10 +258,11 @@ def test_the_reranker_is_judged_on_table_rows(bot: SupportService, tmp_path: Pat
     assert {"Price of Cat spay", "Price of Dog spay, over 25 kg"} <= set(rows)
     assert rows["Price of Cat spay"] <= fees
 
-    class Ranked:  # chunk 1 is relevant: reranking lifts it for the titles, and drops it for the rows
+    class Ranked:  # chunk 1 is relevant: reranking lifts it for the titles, drops it for "Price" rows, keeps others
         def search_many(self, queries: list[str], k: int, rerank: bool) -> list[list[Passage]]:
             return [[Passage(Chunk("x", 0, "", chunk_id=i), 1.0 - i / 10) for i in
-                     ([2, 1] if rerank == q.startswith("Price") else [1, 2])] for q in queries]
+                     ([1, 2] if q.startswith("Same") else [2, 1] if rerank == q.startswith("Price") else [1, 2])]
+                    for q in queries]
 
         def document_chunks(self, doc_id: str) -> list[Chunk]:
             return [Chunk(doc_id, 0, "", chunk_id=1)]
@@ -270,6 +271,7 @@ def test_the_reranker_is_judged_on_table_rows(bot: SupportService, tmp_path: Pat
     judge = RetrievalTuner(bot, TrainOptions(), report, lambda _: None)._judge_reranker
     titles = [(f"Title {i}", "doc") for i in range(20)]
     assert judge(Ranked(), BotSettings(), [], titles, [("Price of A", {1})])  # one slip in a group: tolerated
+    assert judge(Ranked(), BotSettings(), [], titles, [("Price of A", {1}), ("Same B", {1}), ("Same C", {1})])
     assert not judge(Ranked(), BotSettings(), [], titles, [("Price of A", {1}), ("Price of B", {1})])
     assert report["rerank_check_table_rows"] == {"n": 2, "mrr_hybrid": 1.0, "mrr_reranked": 0.5}
     assert report["mrr_reranked"] > report["mrr_hybrid"]  # a gain in all, bought with the rows
