@@ -239,7 +239,8 @@ def show_model_card(card: dict) -> None:
         st.warning(card["warning"])
     show_metrics(card_metrics(card), card_labels(card))
     if (held := measured_on(card)) is not None:  # subtle: the demo's 1.000 rested on 72 synthetic headlines
-        st.caption(f"Measured on {held:,} held-out examples" + (
+        # subtle: "held-out" sat under the warning that some test rows repeat training texts
+        st.caption(f"Measured on {held:,} test examples" + (
             ": a rough guide; measure on your own data (`eval`) before trusting it." if held < 200 else "."))
     with st.expander("recipe and history"):
         st.json({"params": card.get("params", {}), "history": card.get("history", [])})

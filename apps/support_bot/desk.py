@@ -199,8 +199,10 @@ def gaps(service: SupportService) -> None:
                                     "question": st.column_config.TextColumn(width="medium"),
                                     "confidence": st.column_config.NumberColumn(format="%.2f", width="small")})
         # subtle: one in another language was offered, then refused after the click
-        teach(service, {t.id: f"turn {t.id} · {_when(t.created)} · {t.question[:80]}" for t in found
-                        if t.id not in elsewhere})
+        # the untaught first: after a lesson the picker opens on the next one (it stayed on the
+        # question just taught, and a second click taught it again)
+        teach(service, {t.id: f"turn {t.id} · {_when(t.created)} · {t.question[:80]}"
+                        for t in sorted(found, key=lambda t: t.id in taught_as) if t.id not in elsewhere})
         if elsewhere:
             st.caption(f"{count_of(len(elsewhere), 'question')} in another language than the knowledge base's "
                        "cannot be taught: the intent model would learn words the bot never reads.")
@@ -230,6 +232,7 @@ def _teach(service: SupportService, turn_id: int, intent: str) -> None:
         st.session_state["support_lesson_flash"] = [("error", markdown_text(str(err)))]
         return
     st.session_state["teach-intent"] = None  # the next question is judged afresh
+    st.session_state.pop("teach-turn", None)  # ... on the first untaught one
     was = f" (it was taught as {lesson['was']})" if lesson["was"] and lesson["was"] != lesson["intent"] else ""
     st.session_state["support_lesson_flash"] = [("success", (
         f"Taught as {lesson['intent']}{was}: the same question is answered so from now on, and "

@@ -293,11 +293,16 @@ def test_a_gap_in_another_language_is_not_offered_for_teaching(bot_home: Path) -
 
 
 def test_gaps_are_described_in_words(bot_home: Path) -> None:
+    from apps.support_bot.service import SupportService
+
+    SupportService().ask("is it going to rain tomorrow?")  # another customer's gap
     at = _app()
     at.chat_input[0].set_value("who won the football match yesterday?").run()
     row = _gaps_table(at).iloc[0]
     assert (row["what happened"], row["feedback"]) == ("handed off", "no vote")
     assert _button(at, "Teach").disabled  # no intent preselected for a careless click
+    taught = int(row["turn"])
+    at.selectbox(key="teach-turn").set_value(taught)
     at.selectbox(key="teach-intent").set_value("oos").run()
     _button(at, "Teach").click().run()
     assert not at.exception, at.exception
@@ -305,6 +310,7 @@ def test_gaps_are_described_in_words(bot_home: Path) -> None:
         "Taught as oos: the same question is answered so from now on, and 1 lesson(s) wait for the next retrain")
     assert _gaps_table(at).iloc[0]["taught as"] == "oos"  # the table says so at once
     assert at.selectbox(key="teach-intent").value is None  # the next question is judged afresh
+    assert at.selectbox(key="teach-turn").value != taught  # ... and the picker is on the one not taught yet
     assert _button(at, "Forget it").disabled  # no lesson preselected either
     at.selectbox(key="unteach-turn").set_value(int(_gaps_table(at).iloc[0]["turn"])).run()
     _button(at, "Forget it").click().run()  # taken back before the next retrain
