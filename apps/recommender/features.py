@@ -46,7 +46,7 @@ class FeatureStats:
     item_row: dict[str, int] = field(default_factory=dict)
     cosine: sparse.csr_matrix | None = None  # item x item cosine of "taken by the same users"
     recent: dict[str, list[int]] = field(default_factory=dict)  # user -> rows of recent takes
-    takers: np.ndarray | None = None  # per catalogue row: how many users took it
+    takers: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per row: users who took it
     _columns: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def item_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -118,10 +118,10 @@ def fit_stats(interactions: pd.DataFrame, items: pd.DataFrame, now: int | None =
         activity = interactions["user_id"].value_counts().to_dict() | activity
     if now is None:  # nothing is taken in an empty past, so its "now" is never read
         now = int(interactions["timestamp"].max()) if len(interactions) else 0
+    takers = taken.drop_duplicates(["user_id", "item_id"])["item_id"].value_counts()  # users who took each
     return FeatureStats(
         popularity=log_scale(taken["item_id"].value_counts().to_dict()),
-        take_share=(taken.drop_duplicates(["user_id", "item_id"])["item_id"].value_counts()
-                    / max(interactions["user_id"].nunique(), 1)).to_dict(),
+        take_share=(takers / max(interactions["user_id"].nunique(), 1)).to_dict(),
         last_taken=taken.groupby("item_id")["timestamp"].max().astype(int).to_dict(),
         user_categories={u: category_shares(list(c)) for u, c in
                          taken_cats.groupby("user_id")["category"]},
@@ -133,8 +133,7 @@ def fit_stats(interactions: pd.DataFrame, items: pd.DataFrame, now: int | None =
         cosine=co_taken_cosine(taken, item_row),
         recent={u: [item_row[i] for i in rows[:recent_items]] for u, rows in
                 latest.groupby("user_id", sort=False)["item_id"]},
-        takers=np.bincount([item_row[i] for i in taken.drop_duplicates(["user_id", "item_id"])["item_id"]],
-                           minlength=len(item_row)),
+        takers=takers.reindex(list(item_row), fill_value=0).to_numpy(),
     )
 
 

@@ -140,6 +140,6 @@ def taken_with(pipe: Pipeline, user: str, item: str) -> str:
         return ""
     near = stats.cosine[recent, row].toarray().ravel()
     # the cosine of the sets of takers, back to how many took both: |A & B| / sqrt(|A| |B|)
-    both = np.rint(near * np.sqrt(stats.takers[recent] * stats.takers[row])) if stats.takers is not None else near
+    both = np.rint(near * np.sqrt(stats.takers[recent] * stats.takers[row]))
     best = int(np.argmax(np.where(both >= MIN_TAKEN_WITH, near, 0.0)))
     return str(pipe.items["title"].iloc[recent[best]]) if both[best] >= MIN_TAKEN_WITH else ""

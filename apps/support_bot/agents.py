@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from shared import LabelledText
 from shared.errors import VerticalsError
 from shared.language import language
+from shared.output import count_of
 
 from .answer import AnswerKind, pleasantry_reply
 from .escalation import UNJUDGED
@@ -73,6 +75,10 @@ class AgentDesk:
         nothing said so, and the customer had to ask again. Thanks or a goodbye ("Danke!") asks
         nothing: it is left out, or the release asked the customer to write it again."""
         return _unanswered(self.service.conversation(conversation_id))
+
+    def unanswered_of_ticket(self, ticket_id: int) -> list[str]:
+        """:meth:`unanswered` in the ticket's conversation: what a reply now would answer, or not."""
+        return self.unanswered(self.store.conversation_of(ticket_id))
 
     def reply(self, ticket_id: int, text: str, release: bool = False) -> int:
         """A human agent's reply in the ticket's conversation (the customer's chat shows it);
@@ -216,6 +222,21 @@ class AgentDesk:
         if report.promoted:
             self.service.reload()
         return report.to_dict()
+
+
+def waiting_note(left: list[str], quote: Callable[[str], str] = str) -> str:
+    """What an agent is told of the messages ``left`` unanswered when their reply releases the
+    conversation: the reply may not have answered them. ``quote`` escapes the customer's words
+    (a dashboard's Markdown).
+
+    >>> print(waiting_note(["and do you sell helmets?"]))  # doctest: +NORMALIZE_WHITESPACE
+    the customer wrote 1 message while waiting (“and do you sell helmets?”): if your reply did not
+    answer it, the customer's chat asks for it again
+    """
+    it, last = ("it", "") if len(left) == 1 else ("them", "the last: ")
+    quoted = left[-1] if len(left[-1]) <= 80 else f"{left[-1][:80]}…"
+    return (f"the customer wrote {count_of(len(left), 'message')} while waiting ({last}“{quote(quoted)}”): if your "
+            f"reply did not answer {it}, the customer's chat asks for {it} again")
 
 
 def _unanswered(turns: list) -> list[str]:

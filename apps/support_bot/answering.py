@@ -6,7 +6,7 @@ request for a person, a complaint, a courtesy, a lesson, another language)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -111,7 +111,7 @@ class Answerer:
         questions = separate_questions(asked)
         # subtle: "What time does the ticket office open in winter and do you take Amex?" was handed
         # off whole for "Amex"; a name in one of several questions hands off that one alone
-        if questions and all(any(n.lower() in q.lower() for q in questions) for n in names):
+        if questions and set(names) <= {n for q in questions for n in _named_in(names, q)}:
             answers = self._each(questions, cid, vouched, names)  # "Where is my order? Also, can I change the address?"
             if not all(a.kind is AnswerKind.HANDOFF for a in answers):
                 return combined(questions, answers)
@@ -129,7 +129,7 @@ class Answerer:
         answers: list[Answer] = []
         try:
             for question in questions:
-                named = [n for n in names if n.lower() in question.lower()]  # the message's unknown names
+                named = _named_in(names, question)  # the message's unknown names
                 answers.append(answer := _names_handoff(named) if named else
                                self._answer(self.service.speller.correct(question), cid, vouched))
                 if answer.kind is not AnswerKind.HANDOFF:
@@ -430,6 +430,11 @@ class Answerer:
         """Each text's weighted cosine to the question's vectors (how quotes are chosen)."""
         vectors, weights = np.stack([v for v, _ in weighted]), np.array([w for _, w in weighted])
         return lambda texts: (self.service.retriever.encode_quoted(texts) @ vectors.T @ weights).tolist()
+
+
+def _named_in(names: Sequence[str], text: str) -> list[str]:
+    """The ``names`` that ``text`` holds, in any case."""
+    return [n for n in names if n.lower() in text.lower()]
 
 
 def _names_handoff(names: list[str]) -> Answer:

@@ -177,7 +177,7 @@ def reply(ticket_id: int, text: str,
           = False, as_json: JsonFlag = False) -> None:
     """Answer a hand-off ticket's customer as an agent (their chat shows it; payment data masked)."""
     service = _service()
-    left = service.agents.unanswered(service.store.conversation_of(ticket_id)) if release else []
+    left = service.agents.unanswered_of_ticket(ticket_id) if release else []
     turn_id = service.agents.reply(ticket_id, text, release)
     if as_json:
         emit({"ticket_id": ticket_id, "turn_id": turn_id, "released": release} | (
@@ -186,10 +186,9 @@ def reply(ticket_id: int, text: str,
     done = " and released the conversation to the bot" if release else ""
     print(f"replied to ticket {ticket_id} (turn {turn_id}){done}")
     if left:
-        it, last = ("it", "") if len(left) == 1 else ("them", "the last: ")
-        typer.echo(f"note: the customer wrote {count_of(len(left), 'message')} while waiting "
-                   f"({last}“{left[-1][:80]}”): if your reply did not answer {it}, the customer's chat asks for {it} "
-                   "again", err=True)
+        from .agents import waiting_note
+
+        typer.echo(f"note: {waiting_note(left)}", err=True)
 
 
 @app.command()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from apps.support_bot.agents import MAX_REPLY_CHARS
+from apps.support_bot.agents import MAX_REPLY_CHARS, waiting_note
 from apps.support_bot.service import SupportService
 from apps.support_bot.tables import when as _when
 from shared.errors import VerticalsError, first_few
@@ -137,21 +137,18 @@ def _reply(service: SupportService, ticket_id: int, release: bool) -> None:
     """Button callback: runs before the page, so the reply box can be emptied after sending."""
     key = f"reply-{ticket_id}"
     try:
-        left = service.agents.unanswered(service.store.conversation_of(ticket_id)) if release else []
+        left = service.agents.unanswered_of_ticket(ticket_id) if release else []
         service.agents.reply(ticket_id, st.session_state.get(key) or "", release)
     except VerticalsError as err:
         st.session_state["support_agent_flash"] = ("error", str(err))
         return
     st.session_state[key] = ""
-    done = " and released the conversation to the bot" if release else ""
-    # the customer's own words: escaped, never Markdown
-    it, last = ("it", "") if len(left) == 1 else ("them", "the last: ")
-    quoted = (left[-1] if len(left[-1]) <= 80 else f"{left[-1][:80]}…") if left else ""
-    st.session_state["support_agent_flash"] = ("warning", f"Replied to #{ticket_id}{done}. The customer wrote "
-                                               f"{count_of(len(left), 'message')} while waiting ({last}"
-                                               f"“{markdown_text(quoted)}”): if your reply did not answer "
-                                               f"{it}, the customer's chat asks for {it} again.") \
-        if left else ("success", f"Replied to #{ticket_id}{done}.")
+    done = f"Replied to #{ticket_id}" + (" and released the conversation to the bot." if release else ".")
+    if not left:
+        st.session_state["support_agent_flash"] = ("success", done)
+        return
+    note = waiting_note(left, markdown_text)  # the customer's own words: escaped, never Markdown
+    st.session_state["support_agent_flash"] = ("warning", f"{done} {note[0].upper()}{note[1:]}.")
 
 
 def _release(service: SupportService, ticket_id: int) -> None:

@@ -17,7 +17,7 @@ from shared import Embedder, LabelledText, mrr, recall_at_k, train_biencoder, tr
 from .answer import relevance
 from .knowledge import split_sentences
 from .retrieval import Passage, Retriever
-from .rows import ROW
+from .rows import row_name
 from .service import RERANKER, RETRIEVER, BotSettings, SupportService
 from .template_links import linked_queries
 
@@ -266,18 +266,14 @@ class RetrievalTuner:
         return sorted(random.Random(0).sample(titles, TITLE_CHECKS), key=lambda t: t[1])
 
     def row_queries(self) -> list[tuple[str, set[int]]]:
-        """``("Price of Cat spay", chunk ids)`` for table rows (:data:`.rows.ROW`: a Markdown
-        table's row is a sentence, "Procedure: Cat spay; Price: £165."), named as a customer names
-        one, by its second column and its first cell; the chunks holding the row are relevant. At
+        """``("Price of Cat spay", chunk ids)`` for table rows (a Markdown table's row is a
+        sentence, "Procedure: Cat spay; Price: £165."), named as a customer names one
+        (:func:`.rows.row_name`); the chunks holding the row are relevant. At
         most ``ROW_CHECKS`` (a seeded sample): each is searched and reranked once."""
         rows: dict[str, set[int]] = {}
         for chunk in self.service.store.chunks():
-            for sentence in split_sentences(chunk.text):
-                cells = sentence.rstrip(".").split("; ") if ROW.match(sentence) else []
-                # a table's first row carries the heading before it: "Neutering: Procedure: Cat castration"
-                first, second = (cells[0].split(": "), cells[1].split(": ")) if len(cells) > 1 else ([], [])
-                if len(first) > 1 and len(second) > 1:
-                    rows.setdefault(f"{second[-2]} of {first[-1]}", set()).add(chunk.chunk_id)
+            for name in filter(None, map(row_name, split_sentences(chunk.text))):
+                rows.setdefault(name, set()).add(chunk.chunk_id)
         names = sorted(rows)
         if len(names) > ROW_CHECKS:
             names = sorted(random.Random(0).sample(names, ROW_CHECKS))

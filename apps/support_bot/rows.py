@@ -109,6 +109,19 @@ def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]
     return key, asked, columns | ({PRICE} if priced else set())
 
 
+def row_name(sentence: str) -> str | None:
+    """A table row as a customer names it, by its second column and its first cell (less the
+    heading a table's first row carries); None for a sentence that is no row of two named cells.
+
+    >>> row_name("Neutering: Procedure: Cat spay; Price: £165."), row_name("Hello there.")
+    ('Price of Cat spay', None)
+    """
+    cells = sentence.rstrip(".").split("; ") if ROW.match(sentence) else []
+    if len(cells) < 2 or ": " not in cells[0] or ": " not in cells[1]:
+        return None
+    return f"{cells[1].partition(': ')[0]} of {_first_cell(sentence)}"
+
+
 def _first_cell(sentence: str) -> str:
     """A table row's first cell, less the heading a table's first row carries before it:
     "Neutering: Procedure: Cat spay; Price: £165." -> "Cat spay"."""
