@@ -47,7 +47,8 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
                    + (f", {v.state}" if v.acknowledged else "")
                    + (f"; {v.growth_note}" if v.grew_from is not None else "")
                    + (f"; {v.announced_note}" if v.announced_note else "")
-                   + (f"; {v.correction_note}" if v.corrected else ""))
+                   + (f"; {v.correction_note}" if v.corrected else "")
+                   + (f"; {v.went_on_note}" if v.went_on else ""))
         for article in v.articles:
             now = "" if article["sentiment"] == "negative" else f" (now {article['sentiment']})"
             typer.echo(f"    - [{article['id']}] {article.get('title') or article.get('url')}{now}")
@@ -62,6 +63,9 @@ def _alert_record(view: AlertView) -> dict:
             record[key] = datetime.strptime(record[key], "%Y-%m-%d %H:%M").strftime(ISO_UTC)
     for found in record["articles"]:
         found["published"] = found["published"].strftime(ISO_UTC)
+    for window in record["went_on"]:
+        for key in ("window_start", "window_end"):
+            window[key] = window[key].strftime(ISO_UTC)
     return record
 
 

@@ -101,6 +101,8 @@ def show_alert(service: FinanceService, alert: AlertView) -> None:
             st.caption(f"{alert.announced_note.capitalize()}.")
         if alert.corrected:
             st.caption(f"{alert.correction_note.capitalize()}: see each article's sentiment now.")
+        if alert.went_on:
+            st.caption(f"{alert.went_on_note[:1].upper()}{alert.went_on_note[1:]}.")
         # "driving" only where some article's verdict came from sentences beyond its title
         # the article id: what the Corrections tab takes for a driver the model got wrong
         columns = [c for c in ("id", "published", "title", "sentiment", "source", "driving", "url")

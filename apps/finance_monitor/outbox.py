@@ -23,7 +23,7 @@ from shared import session_scope
 
 from .alerts import Surge, next_attempt, post_webhook, webhook_payload
 from .config import AlertConfig, WebhookConfig
-from .store import AlertNotice, AlertRow, Article, Delivery, utcnow
+from .store import AlertFollowUp, AlertNotice, AlertRow, Article, Delivery, utcnow
 
 log = logging.getLogger(__name__)
 REANNOUNCE = 2  # an alert is announced again once its window holds this many times the negatives
@@ -101,6 +101,30 @@ def raise_alerts(engine: Engine, surges: list[Surge], config: AlertConfig,
         except IntegrityError:
             continue  # subtle: raised meanwhile by another process; unique key kept it single
     return created
+
+
+def note_follow_ups(engine: Engine, surges: list[Surge], config: AlertConfig) -> int:
+    """Keep each surging window that raised no alert of its own, because an alert of its key
+    was cooling down, on that alert (:class:`.store.AlertFollowUp`), its counts updated as its
+    window fills; ``surges``: every surging window, cooldown aside. Returns how many windows
+    are new. No webhook: the cooldown is there so one surge pings once."""
+    cooldown = timedelta(hours=config.window_hours * config.cooldown_windows)
+    added = 0
+    for surge in surges:
+        with session_scope(engine) as session:
+            alerts = session.scalars(select(AlertRow).where(
+                AlertRow.key == surge.key, AlertRow.window_start >= surge.start - cooldown,
+                AlertRow.window_start <= surge.start).order_by(AlertRow.window_start.desc())).all()
+            if not alerts or alerts[0].window_start == surge.start:
+                continue  # no alert cooling down, or the window is an alert's own
+            held = session.get(AlertFollowUp, (alerts[0].id, surge.start))
+            if held is None:
+                session.add(AlertFollowUp(alert_id=alerts[0].id, window_start=surge.start, window_end=surge.end,
+                                          negatives=surge.negatives, total=surge.total))
+                added += 1
+            elif surge.total > held.total:  # new articles in its window
+                held.negatives, held.total = surge.negatives, surge.total
+    return added
 
 
 def _announce_growth(session: Session, alert: AlertRow, negatives: int) -> None:

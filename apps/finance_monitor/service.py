@@ -53,7 +53,7 @@ from .guard import public_only_transport
 from .health import noted
 from .horizon import horizon_observations, horizon_start, in_trends
 from .ingest import Ingestor, IngestReport
-from .outbox import DeliveryReport, acknowledge, deliver_due, raise_alerts
+from .outbox import DeliveryReport, acknowledge, deliver_due, note_follow_ups, raise_alerts
 from .rewordings import RewordingFinder
 from .sources import SourcePage, article_body, poll_source
 from .store import Article, Base, Correction, Poll, SourceHealth, utcnow
@@ -334,7 +334,9 @@ class FinanceService:
         return str(self.engine.url), count, newest, corrected, self.config.alerts
 
     def check_alerts(self) -> list[int]:
-        """Run the surge detector over every key's recent windows and store the new alerts.
+        """Run the surge detector over every key's recent windows and store the new alerts;
+        a window that surges on while its key's alert cools down raises none and is kept on
+        that alert (:func:`.outbox.note_follow_ups`).
 
         subtle: once the horizon cuts older articles off, its first windows have lost part of
         the baseline and cooldown they were judged with when fresh, and could "surge" now;
@@ -354,11 +356,18 @@ class FinanceService:
         by_ticker = [windows for key, windows in trends.items() if key.startswith("ticker:")]
         tickers = [s for windows in by_ticker for s in detect_surges(windows, alerts)]
         # a topic's surge that one ticker's surge made, alerted or cooling down, is that ticker's
-        driven = driven_by([s for windows in by_ticker for s in detect_surges(windows, alerts, cooldown=False)])
-        topics = [s for key, windows in trends.items() if not key.startswith("ticker:")
-                  for s in detect_surges(windows, alerts, skip=driven)]
-        surges = [s for s in topics + tickers if settled is None or s.start >= settled]
-        return raise_alerts(self.engine, surges, alerts, self.config.webhooks)
+        every_ticker = [s for windows in by_ticker for s in detect_surges(windows, alerts, cooldown=False)]
+        driven = driven_by(every_ticker)
+        topic_trends = [windows for key, windows in trends.items() if not key.startswith("ticker:")]
+        topics = [s for windows in topic_trends for s in detect_surges(windows, alerts, skip=driven)]
+        created = raise_alerts(self.engine, [s for s in topics + tickers if settled is None or s.start >= settled],
+                               alerts, self.config.webhooks)
+        # the windows that surged on while an alert of theirs cooled down: shown on that alert
+        every_topic = [s for windows in topic_trends
+                       for s in detect_surges(windows, alerts, skip=driven, cooldown=False)]
+        note_follow_ups(self.engine, [s for s in every_topic + every_ticker if settled is None or s.start >= settled],
+                        alerts)
+        return created
 
     def deliver(self, now: datetime | None = None) -> DeliveryReport:
         return deliver_due(self.engine, self.webhook_client, now=now,

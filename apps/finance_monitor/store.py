@@ -216,6 +216,21 @@ class AlertNotice(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))  # the acknowledgement it lifted
 
 
+class AlertFollowUp(Base):
+    """A later window of an alert's key that surged too while the alert cooled down: one surge,
+    one alert and one webhook, but the analyst sees that it went on (the demo's ``$NWB`` window
+    after its alert, 10 negative of 13, had been in no alert). A window whose surge escalated
+    into an alert of its own is none."""
+
+    __tablename__ = "finance_alert_follow_ups"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("finance_alerts.id"), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    window_end: Mapped[datetime] = mapped_column(DateTime)
+    negatives: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+
+
 class Delivery(Base):
     """Webhook outbox: a row per (alert, webhook), retried until delivered."""
 

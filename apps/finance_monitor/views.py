@@ -15,7 +15,18 @@ from shared.errors import VerticalsError
 
 from .alerts import key_label
 from .classify import SENTIMENTS, split_sentences
-from .store import AlertNotice, AlertRow, Article, ArticleUrl, Backlog, Correction, UrlTitle, in_backlog, merged_into
+from .store import (
+    AlertFollowUp,
+    AlertNotice,
+    AlertRow,
+    Article,
+    ArticleUrl,
+    Backlog,
+    Correction,
+    UrlTitle,
+    in_backlog,
+    merged_into,
+)
 from .trends import WindowStat, trend_rows
 
 if TYPE_CHECKING:
@@ -45,6 +56,7 @@ class AlertView:
     lifted_ack_of: str | None = None  # who had acknowledged it before it grew
     raised_at: str | None = None  # UTC, when the monitor raised it (the window is the news' time)
     announced: int | None = None  # the negatives its webhooks last carried (AlertNotice)
+    went_on: tuple[dict, ...] = ()  # later windows that surged while it cooled down (AlertFollowUp)
 
     @property
     def growth_note(self) -> str:
@@ -64,6 +76,16 @@ class AlertView:
         if self.announced is None or self.announced == self.negatives:
             return ""
         return f"announced with {self.announced} negative articles: its window has grown since"
+
+    @property
+    def went_on_note(self) -> str:
+        """``""``, or ``"its surge went on: 10 negative of 13 articles in 2026-03-05 18:00 to
+        2026-03-06 00:00 UTC; no new alert while it cools down"``, a part per later window."""
+        if not self.went_on:
+            return ""
+        parts = [f"{w['negatives']} negative of {w['total']} articles in {w['window_start']:%Y-%m-%d %H:%M} to "
+                 f"{w['window_end']:%Y-%m-%d %H:%M} UTC" for w in self.went_on]
+        return f"its surge went on: {', then '.join(parts)}; no new alert while it cools down"
 
     @property
     def label(self) -> str:
@@ -107,6 +129,8 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
                 Correction.article_id.in_(alert.driver_ids()), Correction.field == "sentiment")))
             articles = [_driver(a, a.id in by_analyst) for a in sorted(found, key=lambda a: (a.published, a.id))]
             notice = session.get(AlertNotice, alert.id)
+            went_on = session.scalars(select(AlertFollowUp).where(AlertFollowUp.alert_id == alert.id)
+                                      .order_by(AlertFollowUp.window_start)).all()
             views.append(AlertView(
                 id=alert.id, key=alert.key, window_start=f"{alert.window_start:%Y-%m-%d %H:%M}",
                 window_end=f"{alert.window_end:%Y-%m-%d %H:%M}", negatives=alert.negatives,
@@ -117,7 +141,9 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
                 grew_from=notice.grew_from if notice else None,
                 lifted_ack_of=notice.acknowledged_by if notice else None,
                 raised_at=f"{alert.created_at:%Y-%m-%d %H:%M}",
-                announced=notice.negatives if notice else None))
+                announced=notice.negatives if notice else None,
+                went_on=tuple({"window_start": w.window_start, "window_end": w.window_end,
+                               "negatives": w.negatives, "total": w.total} for w in went_on)))
     return views
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from apps.finance_monitor.cli import app
 from apps.finance_monitor.config import render_config
-from apps.finance_monitor.store import AlertRow, Base, utcnow
+from apps.finance_monitor.store import AlertFollowUp, AlertRow, Base, utcnow
 from apps.finance_monitor.training import read_column
 from apps.finance_monitor.views import alerts
 from shared import make_engine, session_scope
@@ -259,8 +259,16 @@ def test_alerts_list_on_stdout_and_mistakes_fail_before_any_work(home, tmp_path)
         session.add(AlertRow(key="topic:Macro", window_start=datetime(2026, 3, 2),
                              window_end=datetime(2026, 3, 2, 6), negatives=6, total=8,
                              baseline=1.0, score=5.2))
+        session.flush()
+        session.add(AlertFollowUp(alert_id=1, window_start=datetime(2026, 3, 2, 6),
+                                  window_end=datetime(2026, 3, 2, 12), negatives=5, total=7))
     listed = runner.invoke(app, ["alerts", "list", "--config", str(path)])
     assert listed.exit_code == 0 and listed.stdout.startswith("#1 Macro: 6/8 negative")
+    assert listed.stdout.rstrip().endswith("; its surge went on: 5 negative of 7 articles in 2026-03-02 06:00 to "
+                                           "2026-03-02 12:00 UTC; no new alert while it cools down")
+    [record] = json.loads(runner.invoke(app, ["alerts", "list", "--config", str(path), "--json"]).stdout)["alerts"]
+    assert record["went_on"] == [{"window_start": "2026-03-02T06:00:00Z", "window_end": "2026-03-02T12:00:00Z",
+                                  "negatives": 5, "total": 7}]
     nothing = runner.invoke(app, ["correct", "1", "--config", str(path)])
     assert nothing.exit_code == 1
     assert nothing.output.strip() == "error: nothing to correct: pass --topic and/or --sentiment"

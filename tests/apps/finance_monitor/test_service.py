@@ -809,6 +809,30 @@ def test_an_alert_raised_early_in_its_window_shows_the_whole_surge(home) -> None
         assert delivery.delivered_at is None and delivery.attempts == 0
 
 
+def test_a_surge_that_goes_on_while_its_alert_cools_down_is_shown_on_that_alert(home) -> None:
+    """The demo's $NWB window after its alert (10 negative of 13) had been in no alert and
+    shown nowhere: one surge, one alert, but the analyst must see that it went on."""
+    service = FinanceService(make_config([]))
+    start = datetime(2026, 3, 1)
+    for window in range(10):
+        _add_stories(service, start + timedelta(hours=6 * window), 4, "positive")
+    _add_stories(service, start + timedelta(hours=60, minutes=5), 6, "negative")
+    [alert_id] = service.check_alerts()
+    _add_stories(service, start + timedelta(hours=66, minutes=5), 5, "negative")
+    _add_stories(service, start + timedelta(hours=66, minutes=6), 2, "positive")
+    assert service.check_alerts() == []  # cooling down: no second alert, no second webhook
+    _add_stories(service, start + timedelta(hours=66, minutes=30), 2, "negative")  # its window fills
+    assert service.check_alerts() == []
+    [alert] = alerts(service.engine)
+    assert alert.id == alert_id and alert.went_on_note == (
+        "its surge went on: 7 negative of 9 articles in 2026-03-03 18:00 to 2026-03-04 00:00 UTC; "
+        "no new alert while it cools down")
+    _add_stories(service, start + timedelta(hours=72, minutes=5), 14, "negative")  # twice the alert: its own
+    [escalated] = service.check_alerts()
+    views = {v.id: v for v in alerts(service.engine)}
+    assert len(views[alert_id].went_on) == 1 and views[escalated].went_on == ()
+
+
 def test_an_alert_from_before_notices_is_announced_again_with_its_growth(home, server) -> None:
     """Without a notice row, its count crept up with each poll and it was never announced again."""
     server.routes["/hook"] = Route(ctype="text/plain")
