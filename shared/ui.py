@@ -196,6 +196,9 @@ def show_metrics(metrics: dict, labels: dict[str, tuple[str, str]] = LABELS) -> 
     table = per_class_table(metrics)
     if table is not None:
         st.dataframe(table.round(3), width="stretch")
+    for label, n in untested_predictions(metrics).items():
+        st.caption(f"No test example is labelled {label}, yet the model gave that label to {n} of them: "
+                   "they count as wrong, so its row reads 0.")
 
 
 def per_class_table(metrics: dict) -> pd.DataFrame | None:
@@ -211,6 +214,18 @@ def per_class_table(metrics: dict) -> pd.DataFrame | None:
         predicted = dict(zip(labels, [sum(column) for column in zip(*confusion)]))
         table = table[[row["support"] > 0 or predicted.get(label, 0) > 0 for label, row in table.iterrows()]]
     return table
+
+
+def untested_predictions(metrics: dict) -> dict[str, int]:
+    """The classes no test example holds that the model still predicted, with how often: their
+    row of zeros in :func:`per_class_table` needs saying why (the support bot's
+    ``knowledge_base`` class, given to intent test questions it sends to search)."""
+    labels, confusion, per_class = metrics.get("labels"), metrics.get("confusion"), metrics.get("per_class") or {}
+    if not labels or not confusion:
+        return {}
+    predicted = dict(zip(labels, [sum(column) for column in zip(*confusion)], strict=True))
+    return {label: predicted[label] for label, row in per_class.items()
+            if not row.get("support") and predicted.get(label)}
 
 
 def explanation_text(label: str, attributions: list[tuple[str, float]], k: int = 5) -> str:

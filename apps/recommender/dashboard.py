@@ -133,8 +133,8 @@ def show_why(recs: list[Recommendation], user_id: str) -> None:
     st.markdown(f"**Why “{markdown_text(top.title)}”?** {markdown_text(reason)}")
     parts = pd.DataFrame({"feature": [FEATURE_NAMES.get(f, f) for f in top.parts],
                           "added to the logit": list(top.parts.values())})
-    st.bar_chart(parts.sort_values("added to the logit", ascending=False), x="feature",
-                 y="added to the logit", horizontal=True, sort=False)
+    # subtle: sort=False (data order, the frame sorted) drew the bars in a fixed order in Chromium
+    st.bar_chart(parts, x="feature", y="added to the logit", horizontal=True, sort="-added to the logit")
     st.caption(f"Each bar is what a feature added to (or took from) the baseline logit, "
                f"{top.baseline:.2f} (an average candidate); baseline + bars = its logit, "
                f"{top.baseline + sum(top.parts.values()):.2f} (score {100 * top.score:.2f}%).")

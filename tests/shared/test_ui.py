@@ -61,10 +61,11 @@ def test_a_rankers_card_reads_in_words() -> None:
 
 def test_per_class_report_leaves_out_classes_neither_tested_nor_predicted() -> None:
     from shared.evaluate import classification_metrics
-    from shared.ui import metric_label, per_class_table
+    from shared.ui import metric_label, per_class_table, untested_predictions
 
     metrics = classification_metrics(["a", "a", "b"], ["a", "c", "b"], labels=["a", "b", "c", "kb"])
     assert list(per_class_table(metrics).index) == ["a", "b", "c"]  # c was predicted: its 0 precision counts
+    assert untested_predictions(metrics) == {"c": 1}  # and the page says why its row is 0
     assert per_class_table({"accuracy": 1.0}) is None
     assert metric_label("model_accuracy") == "Accuracy, model alone"
 

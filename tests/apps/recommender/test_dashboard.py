@@ -71,6 +71,10 @@ def test_dashboard_shows_history_reranked_list_and_cards(dashboard_env: dict) ->
     text = {"text: bi-encoder", "text: cross-encoder"}
     assert set(bars["feature"]) == set(FEATURE_NAMES.values()) and text <= set(FEATURE_NAMES.values())
     assert len(bars) == 7
+    chart = next(e for e in at.main if getattr(e, "type", "") == "vega_lite_chart")
+    # the biggest push on top: Chromium drew a data-ordered chart in a fixed order
+    assert json.loads(chart.proto.spec)["encoding"]["y"]["sort"] == {"field": "added to the logit",
+                                                                       "order": "descending"}
     added = bars.set_index("feature")["added to the logit"]
     assert added[list(text)].sum() == pytest.approx(recs["text interest"][0], abs=0.01)
     logit = np.log(recs["score"][0] / (100 - recs["score"][0]))
