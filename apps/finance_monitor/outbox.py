@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -115,6 +115,9 @@ def note_follow_ups(engine: Engine, surges: list[Surge], config: AlertConfig) ->
             alerts = session.scalars(select(AlertRow).where(
                 AlertRow.key == surge.key, AlertRow.window_start >= surge.start - cooldown,
                 AlertRow.window_start <= surge.start).order_by(AlertRow.window_start.desc())).all()
+            if alerts and alerts[0].window_start == surge.start:  # an alert's own window: grown into one
+                session.execute(delete(AlertFollowUp).where(AlertFollowUp.window_start == surge.start,
+                                                            AlertFollowUp.alert_id.in_([a.id for a in alerts[1:]])))
             if not alerts or alerts[0].window_start == surge.start:
                 continue  # no alert cooling down, or the window is an alert's own
             held = session.get(AlertFollowUp, (alerts[0].id, surge.start))
