@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from apps.finance_monitor.config import SourceConfig, render_config
 from apps.finance_monitor.health import health_frame
 from apps.finance_monitor.service import FinanceService
-from apps.finance_monitor.store import AlertRow, Article, ArticleUrl, Base, SourceHealth
+from apps.finance_monitor.store import AlertFollowUp, AlertRow, Article, ArticleUrl, Base, SourceHealth
 from apps.finance_monitor.views import alerts, articles_frame, count_articles
 from shared import make_engine, session_scope
 
@@ -173,7 +173,12 @@ def test_a_correction_against_an_open_alert_points_to_its_acknowledge_button(hom
                                 sentiment_score=-0.8, classified_at=now) for i in (1, 2, 3))
         session.add(AlertRow(key="topic:Macro", window_start=now, window_end=now, negatives=3, total=3,
                              baseline=0.0, score=5.0, article_ids="[1, 2, 3]"))
+        session.flush()
+        session.add(AlertFollowUp(alert_id=1, window_start=datetime(2026, 3, 2, 6), window_end=datetime(2026, 3, 2, 12),
+                                  negatives=4, total=5))
     at = AppTest.from_file(str(SCRIPT), default_timeout=120).run()
+    assert ("Its surge went on: 4 negative of 5 articles in 2026-03-02 06:00 to 2026-03-02 12:00 UTC; no new alert "
+            "while it cools down.") in [c.value for c in at.caption]  # the window after the alert's, on the Alerts tab
     at.number_input(key="c-id").set_value(1).run()
     at.selectbox(key="c-value-1-sentiment").set_value("neutral")
     [save] = [b for b in at.button if b.label == "Save correction"]
