@@ -209,22 +209,24 @@ def per_class_table(metrics: dict) -> pd.DataFrame | None:
     if not per_class:
         return None
     table = pd.DataFrame(per_class).T
-    labels, confusion = metrics.get("labels"), metrics.get("confusion")
-    if "support" in table and labels and confusion:
-        predicted = dict(zip(labels, [sum(column) for column in zip(*confusion)]))
+    if "support" in table and (predicted := _predicted(metrics)):
         table = table[[row["support"] > 0 or predicted.get(label, 0) > 0 for label, row in table.iterrows()]]
     return table
+
+
+def _predicted(metrics: dict) -> dict[str, int]:
+    """How many test examples the model gave each label (the confusion matrix's columns); empty
+    where the metrics hold no confusion matrix."""
+    labels, confusion = metrics.get("labels"), metrics.get("confusion")
+    return dict(zip(labels, [sum(column) for column in zip(*confusion)], strict=True)) if labels and confusion else {}
 
 
 def untested_predictions(metrics: dict) -> dict[str, int]:
     """The classes no test example holds that the model still predicted, with how often: their
     row of zeros in :func:`per_class_table` needs saying why (the support bot's
     ``knowledge_base`` class, given to intent test questions it sends to search)."""
-    labels, confusion, per_class = metrics.get("labels"), metrics.get("confusion"), metrics.get("per_class") or {}
-    if not labels or not confusion:
-        return {}
-    predicted = dict(zip(labels, [sum(column) for column in zip(*confusion)], strict=True))
-    return {label: predicted[label] for label, row in per_class.items()
+    predicted = _predicted(metrics)
+    return {label: predicted[label] for label, row in (metrics.get("per_class") or {}).items()
             if not row.get("support") and predicted.get(label)}
 
 
