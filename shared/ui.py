@@ -218,7 +218,7 @@ def _predicted(metrics: dict) -> dict[str, int]:
     """How many test examples the model gave each label (the confusion matrix's columns); empty
     where the metrics hold no confusion matrix."""
     labels, confusion = metrics.get("labels"), metrics.get("confusion")
-    return dict(zip(labels, [sum(column) for column in zip(*confusion)], strict=True)) if labels and confusion else {}
+    return dict(zip(labels, [sum(column) for column in zip(*confusion)], strict=False)) if labels and confusion else {}
 
 
 def untested_predictions(metrics: dict) -> dict[str, int]:
