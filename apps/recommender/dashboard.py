@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from apps.recommender.features import FEATURE_NAMES, TEXT_FEATURES
-from apps.recommender.reasons import NO_REASON, NOTHING_STOOD_OUT, UNTAKEN
+from apps.recommender.reasons import BELOW_AVERAGE, NO_REASON, NOTHING_STOOD_OUT, UNTAKEN
 from apps.recommender.service import DEMO_PREFIX, Recommendation, RecommenderService
 from shared import get_registry, get_settings
 from shared.data import read_table
@@ -124,7 +124,7 @@ def show_why(recs: list[Recommendation], user_id: str) -> None:
     picked = st.selectbox("Why this one?", range(len(recs)), key=f"why-item-{user_id}",
                           format_func=lambda i: f"{i + 1}. {recs[i].title}")
     top = recs[picked]
-    if top.because in (NOTHING_STOOD_OUT, UNTAKEN):
+    if top.because in (NOTHING_STOOD_OUT, UNTAKEN, BELOW_AVERAGE):
         reason = f"{top.because[0].upper()}{top.because[1:]}."
     elif top.because == NO_REASON:
         reason = "No reason to show: what raised its score (below) reads as no reason to take it."

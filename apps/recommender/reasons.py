@@ -44,6 +44,12 @@ LIKE_YOURS = "it is like what you have taken"
 # dashboard says so in a sentence of its own)
 NO_REASON = ""
 UNTAKEN = "no one has taken it yet"  # an item added after training, say: scored from its text
+# a pick that scores below an average candidate all told, its user's activity aside: a filler of a
+# long list, whatever single feature raised it (an audit's Vegan-only user was told a salmon soup
+# at 2.2% ranked "because it is popular", popularity having added 0.054 to its logit)
+BELOW_AVERAGE = "it scores below an average candidate: few better ones are left for you"
+# a feature that raised the logit by less says nothing as a reason (the same +0.054)
+MIN_LIFT = 0.1
 MIN_TAKEN_WITH = 2  # users who took both, for "it is often taken with" a history item
 TAKING_FEATURES = ("popularity", "recency", "co_taken")  # what others' takes say: nothing, for an item none took
 
@@ -54,10 +60,12 @@ def because(pipe: Pipeline, user: str, item: str, values: dict[str, float], n: i
     with “C”"``, ``"it is popular"``... (:data:`REASONS`); when none raised it,
     :data:`NOTHING_STOOD_OUT`; when its text did with no history item to cite, :data:`LIKE_YOURS`;
     when only what reads as no reason to take it did (``"it has not been taken lately"``),
-    :data:`NO_REASON`; "no one has taken it yet" for an item nobody took, when none did or
-    what lifted it was its takers (:data:`TAKING_FEATURES`: none, read as a lift). A user who has
-    taken nothing yet gets :data:`COLD_REASON` (their pool is the most popular items) for an item
-    others took, and "no one has taken it yet" for one a candidates file names that nobody took.
+    :data:`NO_REASON`; below an average candidate all told, :data:`BELOW_AVERAGE`; a feature
+    that raised it by under :data:`MIN_LIFT` is no reason; "no one has taken it yet" for an
+    item nobody took, when none did or what lifted it was its takers (:data:`TAKING_FEATURES`:
+    none, read as a lift). A user who has taken nothing yet gets :data:`COLD_REASON` (their pool
+    is the most popular items) for an item others took, and "no one has taken it yet" for one a
+    candidates file names that nobody took.
 
     History items are cited only when text interest raised the score and they are close to
     the item (:func:`similar_history`): an item the text models scored down, or one that
@@ -74,9 +82,11 @@ def because(pipe: Pipeline, user: str, item: str, values: dict[str, float], n: i
     x = np.array([[values[f] for f in features]])
     parts = dict(zip(features, pipe.ranker.contributions(x)[0]))
     high = dict(zip(features, x[0] > np.array(pipe.ranker.mean)))
+    if sum(v for f, v in parts.items() if f != "user_activity") < 0:
+        return UNTAKEN if untaken else BELOW_AVERAGE
     raised = {f: v for f, v in parts.items() if f in REASONS}
     raised["text"] = sum(v for f, v in parts.items() if f in TEXT_FEATURES)
-    lifts = sorted((f for f, v in raised.items() if v > 0), key=lambda f: -raised[f])
+    lifts = sorted((f for f, v in raised.items() if v >= MIN_LIFT), key=lambda f: -raised[f])
     for feature in lifts:
         if feature == "text":
             liked = similar_history(pipe, user, item, n)

@@ -188,13 +188,17 @@ def test_because_cites_history_only_when_text_lifted_the_score_and_it_is_close(
     close = next(i for i in unseen if reasons.similar_history(pipe, user, i))
     far = next(i for i in unseen if not reasons.similar_history(pipe, user, i))
     # every feature at 0.5 adds nothing; text counts most, then popularity, then co-taken
-    pipe.ranker = Ranker(list(FEATURES), [0.5] * 7, [1.0] * 7, [1, 1, 0.5, 0, 0, 0, 0.2], 0.0)
+    pipe.ranker = Ranker(list(FEATURES), [0.5] * 7, [1.0] * 7, [1, 1, 0.5, 0, 0, 0, 0.4], 0.0)
     lifted = dict.fromkeys(FEATURES, 0.5) | {"bi_score": 0.9, "cross_score": 0.9, "popularity": 0.8}
     liked = reasons.similar_history(pipe, user, close)
     assert reasons.because(pipe, user, close, lifted) == "you liked " + " and ".join(f"“{t}”" for t in liked)
     assert reasons.because(pipe, user, far, lifted) == "it is popular", "nothing in the history resembles it"
-    lowered = lifted | {"bi_score": 0.1, "cross_score": 0.1}
+    lowered = lifted | {"bi_score": 0.45, "cross_score": 0.45}
     assert reasons.because(pipe, user, close, lowered) == "it is popular", "text scored it down"
+    # below an average candidate all told: a filler, whatever raised it (popularity +0.15, text -0.8)
+    assert reasons.because(pipe, user, close, lifted | {"bi_score": 0.1, "cross_score": 0.1}) == reasons.BELOW_AVERAGE
+    # a lift under MIN_LIFT is no reason: popularity's +0.05 says nothing
+    assert reasons.because(pipe, user, far, lifted | {"popularity": 0.6}) == reasons.LIKE_YOURS
     titles = set(service.history(user)["title"])
     monkeypatch.setattr(reasons, "MIN_TAKEN_WITH", 1)  # the tiny data's users never took two items two by two
     with_ = reasons.because(pipe, user, close, lowered | {"popularity": 0.5, "co_taken": 0.9})
