@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from apps.recommender.features import FEATURE_NAMES, TEXT_FEATURES
+from apps.recommender.ranker import unweighted_text_note
 from apps.recommender.reasons import BELOW_AVERAGE, NO_REASON, NOTHING_STOOD_OUT, UNTAKEN
 from apps.recommender.service import DEMO_PREFIX, Recommendation, RecommenderService
 from shared import get_registry, get_settings
@@ -185,7 +186,8 @@ st.caption("Score = the share of users who took the item, in percent: with nothi
            "every item) + text interest (bi- and cross-encoder) + other features (popularity, "
            "recency, category, activity, co-taken), each part measured from that average."
            + (" This ranker gives the text scores no weight: on its validation data they added nothing"
-              " to the other features." if coef and not any(coef.get(f) for f in TEXT_FEATURES) else ""))
+              " to the other features." if coef and not any(coef.get(f) for f in TEXT_FEATURES) else "")
+           + (f" {note[:1].upper()}{note[1:]}." if coef and (note := unweighted_text_note(coef)) else ""))
 if recs and not note:
     show_why(recs, user_id)
 

@@ -166,6 +166,19 @@ def weak_ranker_warning(val_auc: float | None) -> str:
             "0.5 is chance) — add interactions and train again before serving it")
 
 
+def unweighted_text_note(coef: dict[str, float]) -> str:
+    """``""``, or what it means that the ranker gives one of the two text scores no weight (both:
+    :func:`text_warnings`). subtle: an audit's cross-encoder caught 1 of 81 taken pairs and
+    weighed 0; `train` printed nothing of it, and the dashboard a 0 bar on every item."""
+    zero = [f for f in TEXT_FEATURES if f in coef and not coef[f]]
+    if len(zero) != 1:
+        return ""
+    does = "scoring never runs it" if zero[0] == "cross_score" else "it only finds candidates"
+    model = "cross-encoder" if zero[0] == "cross_score" else "bi-encoder"
+    return (f"the ranker gives the {model}'s score no weight: on the validation period it added nothing to the "
+            f"other features, so {does} (its part is always 0)")
+
+
 def text_warnings(coef: dict[str, float], cross_metrics: dict) -> list[str]:
     """What the text models' share of a fitted ranker tells a user, in one line each.
 

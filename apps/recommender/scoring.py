@@ -12,13 +12,22 @@ from __future__ import annotations
 import io
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from shared import Embedder, VectorIndex, fingerprint, load_classifier, train_biencoder, train_cross_encoder
+from shared import (
+    Embedder,
+    VectorIndex,
+    fingerprint,
+    get_registry,
+    load_classifier,
+    train_biencoder,
+    train_cross_encoder,
+)
 from shared.contrastive import MIN_PAIRS
 from shared.errors import VerticalsError
 
@@ -28,6 +37,7 @@ from .tallrec import CtrExample
 MAX_SEARCH_K = 2048  # the largest k GPU FAISS answers
 CATALOGUES_KEPT = 4  # item-vector files kept on disk (TextScorer.embed_catalogue)
 log = logging.getLogger(__name__)
+FEW_PAIRS = 100  # held-out pairs under which a tuning's MRR is said to be a rough guide
 
 
 @dataclass
@@ -210,7 +220,11 @@ def train_text_models(examples: list[Example], negatives: list[Example],
     bi_version = train_biencoder(pairs, names[0], base=config.base, epochs=config.epochs,
                                  batch_size=config.batch_size, max_length=config.bi_max_length,
                                  seed=config.seed, keep_better=True, promote=False)
+    print(f"the bi-encoder: {tuning_note(get_registry().card(names[0], bi_version))}", file=sys.stderr)
     labelled = sample_examples(examples + negatives, config.max_cross, config.seed)
+    # subtle: its epoch lines ("epoch 1: loss ...") named no model
+    print(f"the cross-encoder: {len(labelled)} (profile, item) pairs, {sum(e.label for e in labelled)} of them taken",
+          file=sys.stderr)
     # subtle: the [CLS] head never left "always 0" on click data (MovieLens and the demo: macro-F1
     # 0.40). Mean pooling with a warmed-up head is safe here: items come as positives for some
     # users and as negatives (shown and not taken, or drawn at random) for others.
@@ -225,6 +239,19 @@ def train_text_models(examples: list[Example], negatives: list[Example],
     if config.export:
         export_text_models(bi, cross, [(e.profile, item_text[e.item_id]) for e in labelled])
     return bi, cross
+
+
+def tuning_note(card: dict) -> str:
+    """What a bi-encoder's tuning came to, in a line: ``"held-out MRR 0.235 -> 0.246 on 43 pairs:
+    the tuned weights serve (few pairs: a rough guide)"``."""
+    metrics = card.get("metrics", {})
+    if "mrr_after" not in metrics:
+        return "tuned"
+    n = metrics.get("n_heldout_pairs", 0)
+    kept = "the tuned weights serve" if card.get("kept", "tuned") == "tuned" else \
+        "tuning did not help, the base's weights serve"
+    thin = f" (under {FEW_PAIRS} pairs: a rough guide)" if n < FEW_PAIRS else ""
+    return f"held-out MRR {metrics['mrr_before']:.3f} -> {metrics['mrr_after']:.3f} on {n} pairs: {kept}{thin}"
 
 
 def export_text_models(bi: str, cross: str, pairs: Sequence[tuple[str, str]]) -> dict:

@@ -23,7 +23,7 @@ from shared.finetune import check_layers
 
 from .batch import BatchPlan, BatchResult, check_output, plan_chunks, run_batch
 from .data import is_timed, natural_key, read_candidates, read_interactions, read_items
-from .features import FEATURES
+from .features import FEATURE_NAMES, FEATURES
 from .jobs import ChunkScorer, job_key
 from .pipeline import POPULARITY_FALLBACK, Pipeline, cold_start_note
 from .profiles import positives_by_user, sequential_examples
@@ -34,6 +34,7 @@ from .ranker import (
     held_out_metrics,
     held_out_users,
     text_warnings,
+    unweighted_text_note,
     weak_ranker_warning,
 )
 from .reasons import because
@@ -169,8 +170,11 @@ class RecommenderService:
         name = self.names()["ranker"]
         version = self.registry.save(name, ranker.save, card)
         self._pipeline = None
-        return {"biencoder": bi, "interest": cross, "ranker": f"{name}@{version}", **card["metrics"]} | (
-            {"warning": warning} if warning else {})
+        coef = card["params"]["coef"]  # by size: what the ranker leans on (per standard deviation)
+        weights = {FEATURE_NAMES.get(f, f): round(coef[f], 2) for f in sorted(coef, key=lambda f: -abs(coef[f]))}
+        note = unweighted_text_note(coef)
+        return {"biencoder": bi, "interest": cross, "ranker": f"{name}@{version}", **card["metrics"],
+                "weights": weights} | ({"note": note} if note else {}) | ({"warning": warning} if warning else {})
 
     # ---- serving -------------------------------------------------------------------------
 

@@ -280,6 +280,25 @@ def test_text_models_that_count_for_nothing_are_said() -> None:
     assert text_warnings({"popularity": 1.0}, {}) == []  # a ranker fitted without text features: nothing to say
 
 
+def test_one_text_model_with_no_weight_is_noted_and_a_tuning_says_what_it_came_to() -> None:
+    """An audit's cross-encoder caught 1 of 81 taken pairs and weighed 0: `train` said nothing, the
+    dashboard showed a 0 bar on every item; the bi-encoder's tuning was kept on 43 pairs, unsaid."""
+    from apps.recommender.ranker import unweighted_text_note
+    from apps.recommender.scoring import tuning_note
+
+    assert unweighted_text_note({"bi_score": 0.5, "cross_score": 0.0}) == (
+        "the ranker gives the cross-encoder's score no weight: on the validation period it added nothing to the "
+        "other features, so scoring never runs it (its part is always 0)")
+    assert "bi-encoder's score no weight" in unweighted_text_note({"bi_score": 0.0, "cross_score": 0.2})
+    assert unweighted_text_note({"bi_score": 0.0, "cross_score": 0.0}) == ""  # text_warnings says that one
+    assert unweighted_text_note({"bi_score": 0.5, "cross_score": 0.2, "popularity": 0.0}) == ""
+    card = {"kept": "tuned", "metrics": {"mrr_before": 0.2353, "mrr_after": 0.2461, "n_heldout_pairs": 43}}
+    assert tuning_note(card) == ("held-out MRR 0.235 -> 0.246 on 43 pairs: the tuned weights serve "
+                                 "(under 100 pairs: a rough guide)")
+    assert tuning_note(card | {"kept": "base", "metrics": card["metrics"] | {"n_heldout_pairs": 300}}) == (
+        "held-out MRR 0.235 -> 0.246 on 300 pairs: tuning did not help, the base's weights serve")
+
+
 def test_an_auc_at_or_below_chance_is_never_called_better_than_chance() -> None:
     """A tiny log's cross-encoder was said to rank "little better than chance (AUC 0.00 on those ...)"."""
     def cross_note(auc: float) -> str:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from apps.recommender import reasons
 from apps.recommender.batch import InjectedFailure
 from apps.recommender.cli import app
+from apps.recommender.features import FEATURE_NAMES
 from apps.recommender.pipeline import COLD_START, POPULARITY_FALLBACK, rank
 from apps.recommender.service import RecommenderService
 from shared.errors import DataError, RegistryError, VerticalsError
@@ -854,8 +855,12 @@ def test_demo_keeps_its_own_models_beside_yours(rec_home: Path, tiny: dict[str, 
     # the demo's ranker over the session's text models stands in for a demo training run
     recipe = TrainConfig(prefix=DEMO_PREFIX, val_fraction=0.25, text=TextConfig(max_cross=200),
                          ranker_rows=200)
-    demo.fit_ranker(before["params"]["biencoder"], before["params"]["cross_encoder"], recipe)
+    fitted = demo.fit_ranker(before["params"]["biencoder"], before["params"]["cross_encoder"], recipe)
     card, data = demo.ranker_card(), before["data_fingerprint"]
+    # what the ranker leans on, by the names the dashboard uses, largest first
+    weights = fitted["weights"]
+    assert list(weights) == [FEATURE_NAMES[f] for f in sorted(card["params"]["coef"],
+                                                               key=lambda f: -abs(card["params"]["coef"][f]))]
     assert trained_as(card, data, recipe) and not trained_as(card, data, demo_config()), \
         "models of another recipe are not the demo's"
     assert not trained_as(card, "another file", recipe)
