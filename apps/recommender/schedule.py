@@ -31,8 +31,13 @@ def score_today(items: str, interactions: str, out_dir: str, top_k: int, prefix:
     from .service import RecommenderService
 
     out = Path(out_dir) / f"scores-{time.strftime('%Y-%m-%d', time.gmtime())}.parquet"
+    # subtle: a rerun after new files or models replaced the day's file and said only "500 rows"
+    again = out.exists()
     rows, scored = score_unless_current(RecommenderService(items, interactions, prefix), out, top_k, pool)
-    return f"{out}: {rows} rows" if scored else f"{out} already written today ({rows} rows)"
+    if not scored:
+        return f"{out} already written today ({rows} rows)"
+    return f"{out}: {rows} rows" + (" (replaced today's earlier file: the models, files or options changed)"
+                                    if again else "")
 
 
 def nightly_job(items: str, interactions: str, out_dir: str, top_k: int, prefix: str,

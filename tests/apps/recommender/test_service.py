@@ -740,12 +740,13 @@ def test_nightly_job_is_scheduled_and_runs_once(rec_home: Path, tiny: dict[str, 
     job = scheduler.get_job(JOB_ID)
     assert job is not None and "hour='2'" in str(job.trigger) and tuple(job.args[-3:]) == (1, "rec", 6)
     message = nightly_job(str(tiny["items"]), str(tiny["interactions"]), str(tmp_path), 1, "rec")
-    assert "rows" in message
+    assert "rows" in message and "replaced" not in message
     assert "already written today" in nightly_job(str(tiny["items"]), str(tiny["interactions"]),
                                                   str(tmp_path), 1, "rec")
     # other options the same day score again: the day's file is the latest run's
     again = nightly_job(str(tiny["items"]), str(tiny["interactions"]), str(tmp_path), 2, "rec")
-    assert "already written" not in again
+    assert "already written" not in again and again.endswith(
+        " rows (replaced today's earlier file: the models, files or options changed)")
     [out] = tmp_path.glob("scores-*.parquet")
     assert pd.read_parquet(out)["rank"].max() == 2
 
