@@ -19,7 +19,7 @@ from .handoff import was_judged
 from .intents import INTENTS
 from .masking import mask_pii
 from .other_languages import courtesy_in_other_language, released_text, written_in
-from .questions import same_words, separate_questions
+from .questions import leans_wholly, same_words, separate_questions
 from .shop import KB_LANGUAGE_CHUNKS, kb_language
 from .ticket_queue import count_waiting_tickets, with_guesses, with_waits
 
@@ -131,6 +131,12 @@ class AgentDesk:
         if written := self.other_language({turn_id: self.store.question(turn_id)}).get(turn_id):
             raise VerticalsError(f"turn {turn_id} is written in {written}, and the bot reads {self.kb_language()} "
                                  "only: a lesson in another language would teach the intent model words it never sees")
+        if leans_wholly(asked := self.store.question(turn_id)):
+            # subtle: "how much per month?", asked after a parking question and taught parking, then
+            # answered a desk plan's "how much per month?" with the parking fees
+            raise VerticalsError(f"turn {turn_id} ({asked!r}) names no subject of its own: it means what the turn "
+                                 "before it asked about, and a lesson would answer every such question so — teach "
+                                 "a question that names what it asks about")
         question, was = self.store.teach(turn_id, intent)
         lessons = self.store.lessons()
         # subtle: "do you sell helmets?" was taught knowledge_base at one turn and oos at another, unsaid

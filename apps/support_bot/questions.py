@@ -56,9 +56,12 @@ _AND_ASKS = re.compile(r",?\s+(?:and|also|plus)\s+(?=(?:how|what|where|when|whic
 _GENERIC = frozenset("help advise know let tell check going happening sure possible ok okay please could would "
                      "can should any idea ideas anything something suggest suggestions".split())
 # what a question asks of a subject it does not name: "how much?", "how long do I have?", "when?"
+# subtle: "how much per month?" after a parking answer named "month" as its subject: not a follow-up, and a
+# lesson on it answered the desk plan's "how much per month?" with parking
 _ASKING = frozenset("much many long soon fast far often cost costs take takes have has get need needs extra "
                     "more expensive cheap cheaper quick quickly minimum maximum min max limit price fee fees "
-                    "charge".split())
+                    "charge per hour hourly day daily night nightly week weekly month monthly year yearly "
+                    "annual annually".split())
 
 
 def same_words(text: str) -> str:

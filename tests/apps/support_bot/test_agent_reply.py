@@ -90,6 +90,17 @@ def test_a_question_in_another_language_is_no_lesson(bot) -> None:
     assert bot.agents.lessons() == []
 
 
+def test_a_question_with_no_subject_of_its_own_is_no_lesson(bot) -> None:
+    """An audit taught "how much per month?" (asked after a parking question) as parking: a desk
+    plan's "how much per month?" in another chat then got the parking fees."""
+    first = bot.ask("When do your stores open?")
+    asked = bot.ask("how much per month?", first.conversation_id)
+    with pytest.raises(VerticalsError, match=rf"turn {asked.turn_id} \('how much per month\?'\) names no subject of "
+                                             "its own: it means what the turn before it asked about"):
+        bot.agents.teach(asked.turn_id, "store_hours")
+    assert bot.agents.lessons() == []
+
+
 def test_the_agent_can_reach_a_customer_who_left_a_number(bot) -> None:
     """"Please call me back on +44 7700 900123" reached the agent as "[PHONE]": masked
     everywhere, the number was nowhere. It stays with the open ticket, and goes at its release."""

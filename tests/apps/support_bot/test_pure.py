@@ -302,6 +302,8 @@ def test_separate_questions(message: str, expected: list[str]) -> None:
     ("Can I get a refund after returning it?", True), ("can I add a bell to it?", True),  # what it gets; no clause
     ("Do you charge a fee after opening it?", True), ("Can I return my e-bike after riding it?", False),
     ("can I return a pair of shoes after wearing them?", False),
+    # a rate asks a price of nothing named (an audit's lesson on it answered a desk plan with parking)
+    ("how much per month?", True), ("how much per day for parking?", False),
 ])
 def test_is_follow_up(message: str, expected: bool) -> None:
     assert is_follow_up(message) is expected
