@@ -99,6 +99,21 @@ def parts_of_speech(word: str) -> set[str]:
 
 
 @lru_cache(maxsize=100_000)
+def lemmas(word: str) -> frozenset[str]:
+    """``word`` (lower case) and every lemma English's word lists give it, any part of speech;
+    for an "-ing" or "-ed" form they do not list, the verb it guesses. Forms of one word then
+    share one: "rented" and "rent", "vaping" and "vape".
+
+    >>> sorted(lemmas("rented")), sorted(lemmas("vaping"))
+    (['rent', 'rented'], ['vape', 'vaping'])
+    """
+    from lemminflect import getAllLemmas, getAllLemmasOOV
+
+    found = getAllLemmas(word) or (getAllLemmasOOV(word, "VERB") if word.endswith(("ing", "ed")) else {})
+    return frozenset({word, *(lemma for forms in found.values() for lemma in forms)})
+
+
+@lru_cache(maxsize=100_000)
 def noun_lemma(word: str) -> str:
     """``word``'s singular as English's word lists give it for a noun (pass it lower case);
     ``word`` itself when they list no such noun.

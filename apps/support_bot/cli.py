@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from itertools import takewhile
 from pathlib import Path
 from typing import Annotated
@@ -127,7 +128,8 @@ def ask(
     for c in answer.citations:
         print(f"  [{c.n}] {c.title} ({c.doc_id}{', ' + c.url if c.url else ''})")
     conversation = f", conversation {answer.conversation_id}" if answer.conversation_id else ""
-    print(f"({answer.kind}, confidence {answer.confidence:.2f}{conversation})", file=sys.stderr)
+    turn = f", turn {answer.turn_id}" if answer.turn_id else ""  # what `support vote` takes
+    print(f"({answer.kind}, confidence {answer.confidence:.2f}{conversation}{turn})", file=sys.stderr)
     if answer.kind == "waiting":
         print("(an agent has this conversation: leave out --conversation to ask something else)", file=sys.stderr)
 
@@ -214,6 +216,25 @@ def conversation(conversation_id: str, as_json: JsonFlag = False) -> None:
           "(the bot answers this conversation)", file=sys.stderr)
 
 
+class Vote(StrEnum):
+    UP = "up"
+    DOWN = "down"
+    NONE = "none"
+
+
+@app.command()
+def vote(turn_id: int, verdict: Annotated[Vote, typer.Argument(help="up, down, or none to take a vote back.")],
+         as_json: JsonFlag = False) -> None:
+    """A customer's thumbs up or down on an answer, by the turn id `ask` prints (the dashboard's
+    buttons): a down-voted answer joins the gaps. subtle: only the dashboard could vote."""
+    service = _service()
+    if verdict is Vote.NONE:
+        service.unvote(turn_id)
+    else:
+        service.feedback(turn_id, verdict is Vote.UP)
+    emit({"turn_id": turn_id, "vote": str(verdict)}, as_json)
+
+
 @app.command()
 def gaps(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 50,
          as_json: JsonFlag = False) -> None:
@@ -224,6 +245,7 @@ def gaps(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.
     elsewhere = service.agents.other_language({t.id: t.question for t in found})  # `teach` refuses them
     rows = [{"turn_id": t.id, "question": t.question, "kind": t.kind, "intent": t.intent,
              "confidence": round(t.confidence, 3),
+             "down_voted": t.feedback == -1 or None,  # a gap for its vote, not for a hand-off
              "taught_as": taught.get(t.id), "language": elsewhere.get(t.id)}  # another: not to be taught
             for t in found]
     emit_rows(rows, "gaps", as_json, "no gaps: nothing unanswered or down-voted yet")

@@ -90,6 +90,15 @@ def test_an_agent_works_a_handoff_and_the_gaps_from_the_cli(bot_home: Path) -> N
     assert f"no lesson for turn {turn}" in str(again.exception)
     missing = runner.invoke(app, ["conversation", "typo-id"])
     assert "no conversation 'typo-id'" in str(missing.exception)
+    # a thumbs down from the CLI (only the dashboard had one): the answer joins the gaps, marked
+    answered = runner.invoke(app, ["ask", "How long are gift cards valid?"])
+    voted = int(re.search(r", turn (\d+)\)", answered.stderr)[1])
+    assert _json(runner.invoke(app, ["vote", str(voted), "down", "--json"])) == {"turn_id": voted, "vote": "down"}
+    [gap] = [g for g in _json(runner.invoke(app, ["gaps", "--json"]))["gaps"] if g["turn_id"] == voted]
+    assert gap["down_voted"] is True
+    runner.invoke(app, ["vote", str(voted), "none"])
+    assert voted not in {g["turn_id"] for g in _json(runner.invoke(app, ["gaps", "--json"]))["gaps"]}
+    assert "no turn 99999" in str(runner.invoke(app, ["vote", "99999", "up"]).exception)
 
 
 def test_an_empty_question_is_an_error_on_the_cli(bot_home: Path) -> None:
