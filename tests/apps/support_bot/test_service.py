@@ -104,6 +104,9 @@ def test_a_question_on_something_the_kb_never_mentions_is_handed_off_not_answere
     # a word whose other form the shop's texts use is theirs: the warranty FAQ's "manufacturing"
     # (an audit's "rent a locker", where lockers "can be rented", was handed off as about "rent")
     assert bot.shop.unused_words("do you manufacture hovercrafts?") == ["hovercrafts"]
+    # the contact FAQ gives a phone number in digits, never the word (an audit's "what's your phone
+    # number?" was handed off as about "number")
+    assert bot.shop.unused_words("can I telephone you?") == []
     # above SURE_MATCH, and on templates, only the things it names: nouns alone, and words no
     # lexicon lists ("xbox"); not "waiting", which the answer needs not speak to
     sure = replace(cited, confidence=0.9)
