@@ -111,22 +111,28 @@ def note_follow_ups(engine: Engine, surges: list[Surge], config: AlertConfig) ->
     cooldown = timedelta(hours=config.window_hours * config.cooldown_windows)
     added = 0
     for surge in surges:
-        with session_scope(engine) as session:
-            alerts = session.scalars(select(AlertRow).where(
-                AlertRow.key == surge.key, AlertRow.window_start >= surge.start - cooldown,
-                AlertRow.window_start <= surge.start).order_by(AlertRow.window_start.desc())).all()
-            if alerts and alerts[0].window_start == surge.start:  # an alert's own window: grown into one
+        try:
+            with session_scope(engine) as session:
+                alerts = session.scalars(select(AlertRow).where(
+                    AlertRow.key == surge.key, AlertRow.window_start >= surge.start - cooldown,
+                    AlertRow.window_start <= surge.start).order_by(AlertRow.window_start.desc())).all()
+                if not alerts:
+                    continue  # no alert of its key cooling down
+                # the latest alert holds it; an earlier one no longer does, since a window between them
+                # escalated into that alert (or this window is that alert's own)
                 session.execute(delete(AlertFollowUp).where(AlertFollowUp.window_start == surge.start,
                                                             AlertFollowUp.alert_id.in_([a.id for a in alerts[1:]])))
-            if not alerts or alerts[0].window_start == surge.start:
-                continue  # no alert cooling down, or the window is an alert's own
-            held = session.get(AlertFollowUp, (alerts[0].id, surge.start))
-            if held is None:
-                session.add(AlertFollowUp(alert_id=alerts[0].id, window_start=surge.start, window_end=surge.end,
-                                          negatives=surge.negatives, total=surge.total))
-                added += 1
-            elif surge.total > held.total:  # new articles in its window
-                held.negatives, held.total = surge.negatives, surge.total
+                if alerts[0].window_start == surge.start:
+                    continue
+                held = session.get(AlertFollowUp, (alerts[0].id, surge.start))
+                if held is None:
+                    session.add(AlertFollowUp(alert_id=alerts[0].id, window_start=surge.start, window_end=surge.end,
+                                              negatives=surge.negatives, total=surge.total))
+                    added += 1
+                elif surge.total > held.total:  # new articles in its window
+                    held.negatives, held.total = surge.negatives, surge.total
+        except IntegrityError:
+            continue  # subtle: noted meanwhile by another process (`poll-once` beside `run`)
     return added
 
 

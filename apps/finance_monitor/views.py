@@ -79,8 +79,8 @@ class AlertView:
 
     @property
     def went_on_note(self) -> str:
-        """``""``, or ``"its surge went on: 10 negative of 13 articles in 2026-03-05 18:00 to
-        2026-03-06 00:00 UTC; no new alert while it cools down"``, a part per later window."""
+        """``""``, or ``"its surge went on: 10 negative of 13 articles in 2026-03-05 12:00 to
+        2026-03-05 18:00 UTC; no new alert while it cools down"``, a part per later window."""
         if not self.went_on:
             return ""
         parts = [f"{w['negatives']} negative of {w['total']} articles in {w['window_start']:%Y-%m-%d %H:%M} to "

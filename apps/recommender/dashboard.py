@@ -187,7 +187,8 @@ st.caption("Score = the share of users who took the item, in percent: with nothi
            "recency, category, activity, co-taken), each part measured from that average."
            + (" This ranker gives the text scores no weight: on its validation data they added nothing"
               " to the other features." if coef and not any(coef.get(f) for f in TEXT_FEATURES) else "")
-           + (f" {note[:1].upper()}{note[1:]}." if coef and (note := unweighted_text_note(coef)) else ""))
+           + (f" {unweighted[:1].upper()}{unweighted[1:]}." if coef and (unweighted := unweighted_text_note(coef))
+              else ""))
 if recs and not note:
     show_why(recs, user_id)
 

@@ -158,8 +158,10 @@ class Pipeline:
         # it neutral)
         cross = np.full(len(users), np.nan)
         if self.ranker.weight("cross_score"):  # a user's pairs scored together, apart from other users'
-            for user in profiles:
-                at = [j for j, u in enumerate(users) if u == user]
+            pairs_of: dict[str, list[int]] = {}
+            for j, user in enumerate(users):
+                pairs_of.setdefault(user, []).append(j)
+            for user, at in pairs_of.items():
                 cross[at] = self.scorer.interest([profiles[user]] * len(at), [self.text[item_ids[j]] for j in at])
         return np.column_stack([bi, cross])
 

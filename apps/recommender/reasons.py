@@ -44,10 +44,10 @@ LIKE_YOURS = "it is like what you have taken"
 # dashboard says so in a sentence of its own)
 NO_REASON = ""
 UNTAKEN = "no one has taken it yet"  # an item added after training, say: scored from its text
-# a pick that scores below an average candidate all told, its user's activity aside: a filler of a
-# long list, whatever single feature raised it (an audit's Vegan-only user was told a salmon soup
-# at 2.2% ranked "because it is popular", popularity having added 0.054 to its logit)
-BELOW_AVERAGE = "it scores below an average candidate: few better ones are left for you"
+# a pick whose logit is below the baseline (an average candidate's, as the dashboard's chart shows it),
+# whatever single feature raised it (an audit's Vegan-only user was told a salmon soup at 2.2% ranked
+# "because it is popular", popularity having added 0.054 to its logit)
+BELOW_AVERAGE = "it scores below an average candidate"
 # a feature that raised the logit by less says nothing as a reason (the same +0.054)
 MIN_LIFT = 0.1
 MIN_TAKEN_WITH = 2  # users who took both, for "it is often taken with" a history item
@@ -82,7 +82,7 @@ def because(pipe: Pipeline, user: str, item: str, values: dict[str, float], n: i
     x = np.array([[values[f] for f in features]])
     parts = dict(zip(features, pipe.ranker.contributions(x)[0]))
     high = dict(zip(features, x[0] > np.array(pipe.ranker.mean)))
-    if sum(v for f, v in parts.items() if f != "user_activity") < 0:
+    if sum(parts.values()) < 0:
         return UNTAKEN if untaken else BELOW_AVERAGE
     raised = {f: v for f, v in parts.items() if f in REASONS}
     raised["text"] = sum(v for f, v in parts.items() if f in TEXT_FEATURES)

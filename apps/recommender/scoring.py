@@ -37,7 +37,6 @@ from .tallrec import CtrExample
 MAX_SEARCH_K = 2048  # the largest k GPU FAISS answers
 CATALOGUES_KEPT = 4  # item-vector files kept on disk (TextScorer.embed_catalogue)
 log = logging.getLogger(__name__)
-FEW_PAIRS = 100  # held-out pairs under which a tuning's MRR is said to be a rough guide
 
 
 @dataclass
@@ -243,15 +242,18 @@ def train_text_models(examples: list[Example], negatives: list[Example],
 
 def tuning_note(card: dict) -> str:
     """What a bi-encoder's tuning came to, in a line: ``"held-out MRR 0.235 -> 0.246 on 43 pairs:
-    the tuned weights serve (few pairs: a rough guide)"``."""
+    the tuned weights serve"``, and what makes those figures say less (:func:`shared.cli.contrastive_notes`).
+    Where tuning lost, the card's ``mrr_after`` is the base's (it serves) and ``mrr_tuned`` the loss."""
+    from shared.cli import contrastive_notes
+
     metrics = card.get("metrics", {})
     if "mrr_after" not in metrics:
         return "tuned"
-    n = metrics.get("n_heldout_pairs", 0)
-    kept = "the tuned weights serve" if card.get("kept", "tuned") == "tuned" else \
-        "tuning did not help, the base's weights serve"
-    thin = f" (under {FEW_PAIRS} pairs: a rough guide)" if n < FEW_PAIRS else ""
-    return f"held-out MRR {metrics['mrr_before']:.3f} -> {metrics['mrr_after']:.3f} on {n} pairs: {kept}{thin}"
+    base = card.get("kept") == "base"
+    tuned = metrics.get("mrr_tuned", metrics["mrr_after"]) if base else metrics["mrr_after"]
+    kept = "tuning did not help, the base's weights serve" if base else "the tuned weights serve"
+    return (f"held-out MRR {metrics['mrr_before']:.3f} -> {tuned:.3f} on {metrics.get('n_heldout_pairs', 0)} "
+            f"pairs: {kept}" + "".join(f"; {note}" for note in contrastive_notes(metrics)))
 
 
 def export_text_models(bi: str, cross: str, pairs: Sequence[tuple[str, str]]) -> dict:

@@ -18,6 +18,7 @@ from apps.support_bot.desk import KIND_WORDS
 from apps.support_bot.handoff import was_judged
 from apps.support_bot.other_languages import replied_label, written_in
 from apps.support_bot.service import BotSettings, SupportService, serving_stamp
+from apps.support_bot.store import VOTED_KINDS
 from shared import get_settings
 from shared.errors import VerticalsError
 from shared.ui import markdown_text
@@ -59,7 +60,7 @@ def show_answer(message: dict, service: SupportService) -> None:
     if message.get("notice"):
         st.warning(message["notice"])
     turn = message.get("turn_id")
-    votable = bool(turn) and message["kind"] in ("template", "grounded")
+    votable = bool(turn) and message["kind"] in VOTED_KINDS
     if chat_only():
         if votable:
             vote_buttons(service, turn, message.get("feedback"))

@@ -281,6 +281,18 @@ def shop_contacts(texts: Iterable[str]) -> frozenset[str]:
     return frozenset(found)
 
 
+def contact_kinds(texts: Iterable[str]) -> set[str]:
+    """Which of an e-mail address (``"email"``) and a phone number (``"phone"``) the shop's own
+    texts give (:func:`shop_contacts`; their accounts and IBANs are neither)."""
+    kinds = set()
+    for text in texts:
+        if _EMAIL.search(text):
+            kinds.add("email")
+        if any(_mask_phone(m) == "[PHONE]" for m in _PHONE.finditer(text)):
+            kinds.add("phone")
+    return kinds
+
+
 def mask_pii(text: str, keep: frozenset[str] = frozenset(), hidden: list[str] | None = None) -> str:
     """Replace passwords and API keys, e-mails, IBAN/account, card and phone numbers by
     placeholders; ``keep``: the

@@ -56,12 +56,12 @@ _AND_ASKS = re.compile(r",?\s+(?:and|also|plus)\s+(?=(?:how|what|where|when|whic
 _GENERIC = frozenset("help advise know let tell check going happening sure possible ok okay please could would "
                      "can should any idea ideas anything something suggest suggestions".split())
 # what a question asks of a subject it does not name: "how much?", "how long do I have?", "when?"
-# subtle: "how much per month?" after a parking answer named "month" as its subject: not a follow-up, and a
-# lesson on it answered the desk plan's "how much per month?" with parking
 _ASKING = frozenset("much many long soon fast far often cost costs take takes have has get need needs extra "
                     "more expensive cheap cheaper quick quickly minimum maximum min max limit price fee fees "
-                    "charge per hour hourly day daily night nightly week weekly month monthly year yearly "
-                    "annual annually".split())
+                    "charge".split())
+# a rate asks a price of nothing named: "how much per month?" after a parking answer had "month" for its
+# subject, and a lesson on it answered a desk plan's "how much per month?" with the parking fees
+_RATE = re.compile(r"\b(?:per|a|an|each)\s+(?:hour|day|night|week|month|year)s?\b", re.I)
 
 
 def same_words(text: str) -> str:
@@ -131,7 +131,7 @@ def leans_wholly(message: str) -> bool:
     if _ELLIPSIS.match(message):  # "and to Switzerland?"; not "And can you recommend a restaurant?"
         return not _ASKS.match(_CONNECTIVE.sub("", message))
     # a question by its mark or its first word ("how long do i have"); "what's" leaves an "s"
-    asking = {t for t in tokenize(message)
+    asking = {t for t in tokenize(_RATE.sub(" ", message))
               if len(t) > 1 and t not in _ANAPHORA and t not in ("whats", "hows", "wheres", "whens")}
     return ("?" in message or bool(_ASKS.match(message.strip()))) and bool(asking) and asking <= _ASKING
 

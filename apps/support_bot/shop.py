@@ -22,18 +22,18 @@ from shared.language import language, lemmas, things
 
 from .answer import COURTESY_WORDS, Answer
 from .knowledge import Chunk
-from .masking import PLACEHOLDER, mask_pii, shop_contacts
+from .masking import PLACEHOLDER, contact_kinds, mask_pii, shop_contacts
 from .names import names_mark_subjects, unknown_names, vocabulary
 from .questions import same_words, separate_questions
 from .ranking import singular, tokenize
 from .retrieval import Retriever
 from .spelling import Speller
 
+# the words for a contact the shop's texts give (:func:`.masking.contact_kinds`): an e-mail address, a phone number
+CONTACT_WORDS = {"email": ("email", "mail", "address"), "phone": ("number", "phone", "telephone", "call", "ring")}
 # Below SURE_MATCH (the best passage's search cosine), a question's word the shop never uses must
 # come ADDRESSED near a word of the answer; set on the demo's questions and 40 written about its
 # trade (README): slang for what the shop does ("my mate", "the e-bike juice") matches it closely
-# the words for a contact the shop's texts give (:func:`.masking.shop_contacts`): an e-mail address, a number
-CONTACT_WORDS = {"email": ("email", "mail", "address"), "phone": ("number", "phone", "telephone", "call", "ring")}
 ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 8  # CHECKED_WORDS: a question's words beyond stop words
 # what tokenizing leaves of a contraction: "I'm" -> "i", "m" (a hand-off said "about m and going");
 # and contractions typed without their apostrophe ("i aint registered": a thing no lexicon lists)
@@ -88,13 +88,10 @@ class Shop:
         texts = [f"{c.title}\n{c.text}" for c in retriever.chunks.values()]
         in_scope = list(examples.loc[examples["label"] != oos_label, "text"])
         words = vocabulary(texts + in_scope) if names_mark_subjects(texts) else None
-        contacts = shop_contacts(texts)
         if words is not None:  # what the texts give in digits or as an address, though they never say the word
             # subtle: "what's your phone number?" was handed off as about "number": the contact
             # article says "Call us on 01632 960418"
-            gives = {"email": any("@" in c for c in contacts),
-                     "phone": any("@" not in c and sum(ch.isdigit() for ch in c) >= 7 for c in contacts)}
-            words |= {w for kind, named in CONTACT_WORDS.items() if gives[kind] for w in named}
+            words |= {w for kind in contact_kinds(texts) for w in CONTACT_WORDS[kind]}
         chunks = [c.text for c in retriever.chunks.values()]
         encoder_words = _word_list(retriever)
         speller = Speller(chunks + list(examples["text"]) if chunks and encoder_words else [], encoder_words or ())
@@ -104,7 +101,7 @@ class Shop:
         # subtle: the encoder's list is read before plurals are folded: folded, "paris" was "pari"
         foreign = {singular(w) for text in examples.loc[outside, "text"] for w in re.findall(r"[a-z]+", text.lower())
                    if encoder_words is not None and w not in encoder_words} - (words or set())
-        return cls(words, kb_language(retriever.chunks.values()), contacts, speller,
+        return cls(words, kb_language(retriever.chunks.values()), shop_contacts(texts), speller,
                    frozenset(out_of_scope), frozenset(foreign), frozenset().union(*map(lemmas, words or ())))
 
     def out_of_scope_example(self, message: str) -> bool:
@@ -129,8 +126,8 @@ class Shop:
         # vape?" as about "vape": the lockers "can be rented", the house rules name "vaping". One way
         # only: a question's "booking" is not the KB's "book" ("can I cancel my holiday booking"
         # was then answered with the order-cancelling FAQ)
-        return [] if known is None else [w for w in _candidate_words(message)
-                                         if singular(w) not in known and w not in self.lemmas]
+        return [] if known is None else [w for w in _candidate_words(message) if singular(w) not in known
+                                         and w not in self.lemmas and singular(w) not in self.lemmas]
 
     def foreign_words(self, message: str) -> list[str]:
         """The words of a short ``message`` (:meth:`unused_words`) that only out-of-scope examples

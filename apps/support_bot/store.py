@@ -39,6 +39,7 @@ from .tables import (
 
 MAX_CONTACTS = 10  # a ticket's kept contacts: enough to reach a customer, no store of everything they typed
 TAUGHT_KINDS = ("template", "grounded", "handoff", "unsure")  # turns whose question the bot judged
+VOTED_KINDS = ("template", "grounded")  # the bot's answers, which a customer votes on
 
 
 def _conversation(s: Session, cid: str) -> ConversationRow:
@@ -211,6 +212,9 @@ class SupportStore:
             row = s.get(TurnRow, turn_id)
             if row is None:
                 raise VerticalsError(f"no turn {turn_id}")
+            if value is not None and row.kind not in VOTED_KINDS:  # subtle: the CLI voted on an agent's reply
+                raise VerticalsError(f"turn {turn_id} is a {row.kind} turn: only the bot's answers "
+                                     f"({', '.join(VOTED_KINDS)}) take a vote")
             row.feedback = value
 
     # -- hand-off ---------------------------------------------------------------------------

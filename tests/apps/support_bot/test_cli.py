@@ -99,6 +99,9 @@ def test_an_agent_works_a_handoff_and_the_gaps_from_the_cli(bot_home: Path) -> N
     runner.invoke(app, ["vote", str(voted), "none"])
     assert voted not in {g["turn_id"] for g in _json(runner.invoke(app, ["gaps", "--json"]))["gaps"]}
     assert "no turn 99999" in str(runner.invoke(app, ["vote", "99999", "up"]).exception)
+    refused = runner.invoke(app, ["vote", str(turn), "down"])  # the hand-off: no answer of the bot's to judge
+    assert f"turn {turn} is a handoff turn: only the bot's answers (template, grounded) take a vote" in \
+        str(refused.exception)
 
 
 def test_an_empty_question_is_an_error_on_the_cli(bot_home: Path) -> None:
