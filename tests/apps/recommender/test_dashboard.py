@@ -327,6 +327,20 @@ def test_cli_dashboard_passes_your_files_and_prefix(tiny: dict[str, Path],
     assert len(started) == 1, "nothing is started on a bad call"
 
 
+def test_a_text_model_the_ranker_weighs_at_0_is_said_and_why_still_shows(
+        dashboard_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review: the caption's note took the name of the cold-start note, and the "Why this one?"
+    panel vanished for every user whenever one text model weighed 0."""
+    from apps.recommender import ranker
+
+    said = "the ranker gives the cross-encoder's score no weight: on the validation period it added nothing"
+    monkeypatch.setattr(ranker, "unweighted_text_note", lambda coef: said)
+    at = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+    assert not at.exception, at.exception
+    assert any(f"{said[:1].upper()}{said[1:]}." in c.value for c in at.caption)
+    assert any(m.value.startswith("**Why") for m in at.markdown)
+
+
 @pytest.mark.browser
 def test_dashboard_in_headless_chromium(dashboard_env: dict, streamlit_server, browser,
                                         wait_for_text, tmp_path: Path) -> None:
