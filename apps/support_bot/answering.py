@@ -6,6 +6,7 @@ request for a person, a complaint, a courtesy, a lesson, another language)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from .questions import (
 )
 from .ranking import tokenize, word_set
 from .retrieval import Passage
-from .rows import named_columns, names_a_row, row_namer, with_named_row
+from .rows import named_cells, named_columns, names_a_row, row_namer, with_named_row
 from .shop import far_words
 from .tables import Turn
 
@@ -260,7 +261,11 @@ class Answerer:
         retriever, bot = self.service.retriever, self.service.bot
         doc = bot.templates.get(decision.intent, "")
         chunks = retriever.document_chunks(doc)
-        if asked.row_named and not any(names_a_row(asked.named_by, c) for c in chunks):
+        # subtle: "How much is a day pass?" yielded its FAQ ("A Day Pass costs £18 ...") to the plans
+        # table's row, then quoted the FAQ and the Day Pass article as well: £18 three times
+        if asked.row_named and not any(names_a_row(asked.named_by, c) for c in chunks) and not any(
+                re.search(rf"\b{re.escape(cell)}\b", c.text, re.I)
+                for cell in named_cells(asked.named_by, asked.found, retriever.document_chunks) for c in chunks):
             return None
         own = retriever.document_similarity(doc, asked.vector) if chunks else 0.0
         if not chunks or outranked(asked.found, doc, own, bot.template_margin, bot.threshold):

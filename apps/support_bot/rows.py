@@ -163,6 +163,13 @@ def named_columns(query: str, passages: list[Passage], chunks_of: Callable[[str]
             for i in named_rows(query, sentences) for w in _column_words(sentences[i])}
 
 
+def named_cells(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> set[str]:
+    """The first cells of the table rows ``query`` names (:func:`named_rows`) in the passages'
+    documents: ``{"Day Pass"}`` for "how much is a day pass?"."""
+    return {_first_cell(sentences[i]) for chunk in _table_chunks(passages, chunks_of)
+            for sentences in [split_sentences(chunk.text)] for i in named_rows(query, sentences)}
+
+
 def _table_chunks(passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Chunk]:
     """The chunks with a row separator of the passages' documents, each document once."""
     return [c for doc in dict.fromkeys(p.chunk.doc_id for p in passages) for c in chunks_of(doc) if "; " in c.text]

@@ -54,7 +54,7 @@ from apps.support_bot.questions import (
 from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.retrieval_tuning import choose_threshold
-from apps.support_bot.rows import named_columns, named_rows, names_row, row_namer, with_named_row
+from apps.support_bot.rows import named_cells, named_columns, named_rows, names_row, row_namer, with_named_row
 from apps.support_bot.spelling import SHORTHAND, Speller, edit_distance
 from apps.support_bot.tables import Turn
 from apps.support_bot.template_links import checked_links
@@ -679,6 +679,10 @@ def test_a_row_named_less_its_size_limit_and_a_follow_up_that_swaps_a_column(tmp
     assert not names_row("a van up to 5 m?", "Vehicle: Car up to 5 m; Skerrin Island: £42; Haverby: £68.")
     assert named_columns("a car to Skerrin Island?", found, chunks_of) == {"vehicle", "skerrin", "island", "haverby"}
     assert named_columns("do you sell tickets?", found, chunks_of) == set()
+    # the rows named, by their first cells: a template that says the name keeps the question (an
+    # audit's "How much is a day pass?" yielded its FAQ to the plans table, and was told £18 three times)
+    assert named_cells("how much to take a car to Skerrin Island?", found, chunks_of) == {"Car up to 5 m"}
+    assert named_cells("do you sell tickets?", found, chunks_of) == set()
 
 
 def test_a_quote_that_says_what_an_earlier_one_said_is_left_out() -> None:
