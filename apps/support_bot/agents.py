@@ -21,6 +21,7 @@ from .masking import mask_pii
 from .other_languages import courtesy_in_other_language, released_text, written_in
 from .questions import leans_wholly, same_words, separate_questions
 from .shop import KB_LANGUAGE_CHUNKS, kb_language
+from .store import TAUGHT_KINDS
 from .ticket_queue import count_waiting_tickets, with_guesses, with_waits
 
 if TYPE_CHECKING:
@@ -108,6 +109,19 @@ class AgentDesk:
         """Questions the bot could not answer or users down-voted, less requests for a person
         and complaints (handed off too, but they say nothing about what the KB lacks)."""
         return self.store.gaps(limit, except_reasons=tuple(UNJUDGED))
+
+    def leaning(self, turns: list) -> dict[int, str]:
+        """``{turn id: the customer's question before it}`` for the ``turns`` (gaps) whose question
+        names no subject of its own (:func:`.questions.leans_wholly`): it asked about what that one
+        did, and :meth:`teach` refuses it. subtle: the gaps listed "how much per month?" alone, and
+        an admin taught it parking."""
+        out = {}
+        for turn in turns:
+            if leans_wholly(turn.question):
+                before = [t for t in self.store.history(turn.conversation_id, None)
+                          if t.id < turn.id and t.kind in TAUGHT_KINDS]
+                out[turn.id] = before[-1].question if before else ""
+        return out
 
     def taught(self) -> dict[int, str]:
         """``{turn id: intent}`` of the questions labelled so far (the gaps' "taught as")."""

@@ -243,7 +243,8 @@ def gaps(limit: Annotated[int, typer.Option(min=1, help="How many, newest first.
     service = _service()
     taught, found = service.agents.taught(), service.agents.gaps(limit)
     elsewhere = service.agents.other_language({t.id: t.question for t in found})  # `teach` refuses them
-    rows = [{"turn_id": t.id, "question": t.question, "kind": t.kind, "intent": t.intent,
+    leaning = service.agents.leaning(found)  # and these: no subject of their own
+    rows = [{"turn_id": t.id, "question": t.question, "after": leaning.get(t.id), "kind": t.kind, "intent": t.intent,
              "confidence": round(t.confidence, 3),
              "down_voted": t.feedback == -1 or None,  # a gap for its vote, not for a hand-off
              "taught_as": taught.get(t.id), "language": elsewhere.get(t.id)}  # another: not to be taught

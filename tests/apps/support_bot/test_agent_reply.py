@@ -99,6 +99,9 @@ def test_a_question_with_no_subject_of_its_own_is_no_lesson(bot) -> None:
                                              "its own: it means what the turn before it asked about"):
         bot.agents.teach(asked.turn_id, "store_hours")
     assert bot.agents.lessons() == []
+    # the gaps show it beside the question it followed (they had listed it alone)
+    [turn] = [t for t in bot.conversation(first.conversation_id) if t.id == asked.turn_id]
+    assert bot.agents.leaning([turn]) == {asked.turn_id: "When do your stores open?"}
 
 
 def test_the_agent_can_reach_a_customer_who_left_a_number(bot) -> None:
