@@ -166,8 +166,8 @@ def named_columns(query: str, passages: list[Passage], chunks_of: Callable[[str]
 def named_cells(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> set[str]:
     """The first cells of the table rows ``query`` names (:func:`named_rows`) in the passages'
     documents: ``{"Day Pass"}`` for "how much is a day pass?"."""
-    return {_first_cell(sentences[i]) for chunk in _table_chunks(passages, chunks_of)
-            for sentences in [split_sentences(chunk.text)] for i in named_rows(query, sentences)}
+    return {cell for chunk in _table_chunks(passages, chunks_of) for sentences in [split_sentences(chunk.text)]
+            for i in named_rows(query, sentences) if (cell := _first_cell(sentences[i]).strip())}
 
 
 def _table_chunks(passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Chunk]:
