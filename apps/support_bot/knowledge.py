@@ -115,6 +115,10 @@ def split_sentences(text: str) -> list[str]:
     return parts
 
 
+# a table row as the Markdown reader writes it: "Site: Mill Lane; Saturday: 9:00 to 14:00."
+ROW = re.compile(r"[^:;]{1,40}: ([^;]{1,60}); ")
+
+
 def chunk_document(doc: Document, max_words: int = CHUNK_WORDS, overlap: int = 1) -> list[Chunk]:
     """Greedy sentence packing up to ``max_words``, repeating ``overlap`` sentences between chunks.
 
@@ -133,11 +137,12 @@ def chunk_document(doc: Document, max_words: int = CHUNK_WORDS, overlap: int = 1
                  for words in [s.split()] for i in range(0, len(words), max_words)]
     chunks: list[list[str]] = []
     current: list[str] = []
-    for sentence in sentences:
+    for i, sentence in enumerate(sentences):
         words = sum(len(s.split()) for s in current)
-        if current and words + len(sentence.split()) > max_words:
+        table = current and _table_starts_too_late(sentences, i, words, max_words)
+        if current and (table or words + len(sentence.split()) > max_words):
             chunks.append(current)
-            current = current[-overlap:] if overlap else []
+            current = current[-overlap:] if overlap and not table else []  # a small table starts afresh
             if sum(len(s.split()) for s in current) + len(sentence.split()) > max_words:
                 current = []  # no room to repeat a long sentence
         current.append(sentence)
@@ -147,6 +152,21 @@ def chunk_document(doc: Document, max_words: int = CHUNK_WORDS, overlap: int = 1
         Chunk(doc.doc_id, i, " ".join(c), title=doc.title, url=doc.url)
         for i, c in enumerate(chunks)
     ]
+
+
+def _table_starts_too_late(sentences: list[str], i: int, words: int, max_words: int) -> bool:
+    """Whether sentence ``i`` opens a table (a run of rows, :data:`ROW`) that fits a chunk of its
+    own but not the ``words`` already in the current one: it starts a new chunk then, so a small
+    table stays whole. subtle: "What are your opening hours?" was quoted the prose before the hours
+    table and Mill Lane's row, the chunk's last; the Quayside row had gone to the next chunk."""
+    if not ROW.match(sentences[i]) or (i and ROW.match(sentences[i - 1])):
+        return False
+    run = 0
+    for sentence in sentences[i:]:
+        if not ROW.match(sentence):
+            break
+        run += len(sentence.split())
+    return run <= max_words < words + run
 
 
 def _header(path: Path) -> list[str]:

@@ -10,11 +10,10 @@ from dataclasses import replace
 
 from shared.language import parts_of_speech
 
-from .knowledge import Chunk, split_sentences
+from .knowledge import ROW, Chunk, split_sentences
 from .ranking import word_set
 from .retrieval import Passage
 
-ROW = re.compile(r"[^:;]{1,40}: ([^;]{1,60}); ")
 # a size limit in a row's name: "Car up to 5 m", "Van over 3.5 t"
 _LIMIT = re.compile(r"\b(up\s+to|under|over|below|above|less\s+than|more\s+than|at\s+most)\s+"
                     r"(\d[\d.,]*)\s*[a-z]{0,6}\b", re.I)
