@@ -103,13 +103,12 @@ def raise_alerts(engine: Engine, surges: list[Surge], config: AlertConfig,
     return created
 
 
-def note_follow_ups(engine: Engine, surges: list[Surge], config: AlertConfig) -> int:
+def note_follow_ups(engine: Engine, surges: list[Surge], config: AlertConfig) -> None:
     """Keep each surging window that raised no alert of its own, because an alert of its key
     was cooling down, on that alert (:class:`.store.AlertFollowUp`), its counts updated as its
-    window fills; ``surges``: every surging window, cooldown aside. Returns how many windows
-    are new. No webhook: the cooldown is there so one surge pings once."""
+    window fills; ``surges``: every surging window, cooldown aside. No webhook: the cooldown is
+    there so one surge pings once."""
     cooldown = timedelta(hours=config.window_hours * config.cooldown_windows)
-    added = 0
     for surge in surges:
         try:
             with session_scope(engine) as session:
@@ -128,12 +127,10 @@ def note_follow_ups(engine: Engine, surges: list[Surge], config: AlertConfig) ->
                 if held is None:
                     session.add(AlertFollowUp(alert_id=alerts[0].id, window_start=surge.start, window_end=surge.end,
                                               negatives=surge.negatives, total=surge.total))
-                    added += 1
                 elif surge.total > held.total:  # new articles in its window
                     held.negatives, held.total = surge.negatives, surge.total
         except IntegrityError:
             continue  # subtle: noted meanwhile by another process (`poll-once` beside `run`)
-    return added
 
 
 def _announce_growth(session: Session, alert: AlertRow, negatives: int) -> None:

@@ -352,6 +352,10 @@ class FinanceService:
                 Article.classified_at.is_not(None), Article.published < oldest, in_trends()).limit(1)).first()
         settled = oldest + (alerts.baseline_windows + alerts.cooldown_windows) \
             * timedelta(hours=alerts.window_hours) if cut else None
+
+        def judged(surges: list) -> list:  # those of the settled windows
+            return [s for s in surges if settled is None or s.start >= settled]
+
         trends = self.trends()
         by_ticker = [windows for key, windows in trends.items() if key.startswith("ticker:")]
         tickers = [s for windows in by_ticker for s in detect_surges(windows, alerts)]
@@ -360,13 +364,11 @@ class FinanceService:
         driven = driven_by(every_ticker)
         topic_trends = [windows for key, windows in trends.items() if not key.startswith("ticker:")]
         topics = [s for windows in topic_trends for s in detect_surges(windows, alerts, skip=driven)]
-        created = raise_alerts(self.engine, [s for s in topics + tickers if settled is None or s.start >= settled],
-                               alerts, self.config.webhooks)
+        created = raise_alerts(self.engine, judged(topics + tickers), alerts, self.config.webhooks)
         # the windows that surged on while an alert of theirs cooled down: shown on that alert
         every_topic = [s for windows in topic_trends
                        for s in detect_surges(windows, alerts, skip=driven, cooldown=False)]
-        note_follow_ups(self.engine, [s for s in every_topic + every_ticker if settled is None or s.start >= settled],
-                        alerts)
+        note_follow_ups(self.engine, judged(every_topic + every_ticker), alerts)
         return created
 
     def deliver(self, now: datetime | None = None) -> DeliveryReport:

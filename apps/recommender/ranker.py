@@ -173,8 +173,8 @@ def unweighted_text_note(coef: dict[str, float]) -> str:
     zero = [f for f in TEXT_FEATURES if f in coef and not coef[f]]
     if len(zero) != 1:
         return ""
-    does = "scoring never runs it" if zero[0] == "cross_score" else "it only finds candidates"
-    model = "cross-encoder" if zero[0] == "cross_score" else "bi-encoder"
+    model, does = {"cross_score": ("cross-encoder", "scoring never runs it"),
+                   "bi_score": ("bi-encoder", "it only finds candidates")}[zero[0]]
     return (f"the ranker gives the {model}'s score no weight: on the validation period it added nothing to the "
             f"other features, so {does} (its part is always 0)")
 

@@ -6,7 +6,6 @@ request for a person, a complaint, a courtesy, a lesson, another language)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -264,7 +263,7 @@ class Answerer:
         # subtle: "How much is a day pass?" yielded its FAQ ("A Day Pass costs £18 ...") to the plans
         # table's row, then quoted the FAQ and the Day Pass article as well: £18 three times
         if asked.row_named and not any(names_a_row(asked.named_by, c) for c in chunks) and not any(
-                re.search(rf"\b{re.escape(cell)}\b", c.text, re.I)
+                word_set(cell) <= word_set(c.text)
                 for cell in named_cells(asked.named_by, asked.found, retriever.document_chunks) for c in chunks):
             return None
         own = retriever.document_similarity(doc, asked.vector) if chunks else 0.0
