@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from .knowledge import Chunk, split_sentences
+from .masking import asks_for_contact, contact_kinds
 from .ranking import tokenize, word_set
 from .retrieval import Passage
 from .rows import ROW, named_rows, names_a_row
@@ -18,13 +19,22 @@ from .rows import ROW, named_rows, names_a_row
 GROUNDED_LEAD = "Here is what I found:"
 CITATION_MARK = re.compile(r"\[(\d+)\]")  # "[2]" after a quoted fact
 _BARE_REPLY = re.compile(r"(?:yes|no)[.!]", re.I)
-# what a question asks for, and what a quote that gives it holds: clock times, a price
+# what a question asks for, and what a quote that gives it holds: clock times, a price (a battery's
+# "one charge" is none)
 _ASKS_A_TIME = re.compile(r"\bwhat times?\b|\btime ?tables?\b|\bschedules?\b|\bopening (?:hours|times)\b|"
                           r"\bwhen (?:do|does|is|are) (?:\w+ ){0,3}(?:open|close|sail|leave|depart|run)", re.I)
 _GIVES_A_TIME = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2} ?(?:am|pm)\b", re.I)
 _ASKS_A_PRICE = re.compile(r"\bhow much (?:is|are|does|do|will|would|for|to|it|they)\b|\bcosts?\b|\bprices?\b|"
-                           r"\bfees?\b|\bcharges?\b", re.I)
+                           r"\bfees?\b|(?<!one )(?<!full )(?<!single )(?<!per )(?<!each )\bcharges?\b", re.I)
 _GIVES_A_PRICE = re.compile(r"[£$€¥]\s?\d|\d\s?(?:€|eur|euros?|usd|dollars?|gbp|pounds?)\b|\bfree\b", re.I)
+# how long something lasts or takes ("how long can I book a booth for?", "how much notice ..."), and a
+# quote that says it: "up to 1 hour", "14 days", "one full calendar month"; "£8 per month" is a rate
+_ASKS_A_DURATION = re.compile(r"\bhow (?:long|soon)\b|\bhow much notice\b|"
+                              r"\bhow many (?:minutes|hours|days|nights|weeks|months|years)\b", re.I)
+_GIVES_A_DURATION = re.compile(r"\b(?:\d+|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                               r"fourteen|fifteen|twenty|thirty|forty|sixty|ninety|a few|several)"
+                               r"(?:[ -](?:full|whole|clear|calendar|working|business))*[ -]"
+                               r"(?:minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|months?|years?)\b", re.I)
 REPEATED = 0.7  # the share of a quote's words an earlier quote of the answer says that leaves it out
 # a table row as the markdown reader writes it ("Plan: Free; Max projects: 3; ..."): its first cell names it
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
@@ -184,15 +194,20 @@ def best_quote(query: str, text: str, max_sentences: int = 2,
 
 
 def gives_what_is_asked(query: str, text: str) -> bool:
-    """Whether ``text`` holds what ``query`` asks for, where it asks for clock times or a price
-    (True for any other question).
+    """Whether ``text`` holds what ``query`` asks for, where it asks for clock times, a price,
+    how long something lasts or the shop's phone number or e-mail address (True for any other
+    question).
 
     >>> [gives_what_is_asked(q, text) for q, text in [("what time is the last ferry?", "It sails at 18:30."),
     ...                                                ("how much is a bike?", "Bikes need no booking.")]]
     [True, False]
+    >>> gives_what_is_asked("how long do you hold parcels?", "Post is forwarded for £8 per month.")
+    False
     """
     return not ((_ASKS_A_TIME.search(query) and not _GIVES_A_TIME.search(text))
-                or (_ASKS_A_PRICE.search(query) and not _GIVES_A_PRICE.search(text)))
+                or (_ASKS_A_PRICE.search(query) and not _GIVES_A_PRICE.search(text))
+                or (_ASKS_A_DURATION.search(query) and not _GIVES_A_DURATION.search(text))
+                or ((asked := asks_for_contact(query)) and not asked & contact_kinds([text])))
 
 
 def _repeater(said: list[str]) -> Callable[[str], bool]:
@@ -305,13 +320,20 @@ def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
 
 def grounded_answer(query: str, passages: list[Passage], intent: str | None = None,
                     similarity: Callable[[list[str]], list[float]] | None = None,
-                    named_by: str | None = None, said: list[str] = ()) -> Answer:
+                    named_by: str | None = None, said: list[str] = (),
+                    chunks_of: Callable[[str], list[Chunk]] | None = None) -> Answer:
     """An extractive answer: the best sentences of each passage, each followed by ``[n]``
     (``similarity`` ranks candidate quotes, see :func:`best_quote`, which passes over what the
     conversation ``said`` before); a quote whose words an earlier one already says (``REPEATED``
     of them) is left out. Table rows are named by ``named_by`` (a follow-up's own words: its query
     leads with the earlier question's), else by ``query``. subtle: the password FAQ and the
-    password guide were both quoted, saying the same thing twice."""
+    password guide were both quoted, saying the same thing twice.
+
+    Where a passage holds no clock time, price or duration that ``query`` asks for
+    (:func:`gives_what_is_asked`), the chunks beside it in its document (``chunks_of``) are quoted
+    instead when one holds it, and cited. subtle: chunks are small (``CHUNK_WORDS``), and "how long
+    will you hold a parcel for me?" was quoted the passage on parcel sizes and scanning; "We hold
+    letters and parcels at reception for up to 30 days" opens the chunk before it."""
     citations = []
     rows = [names_a_row(named_by or query, p.chunk) for p in passages]
     for passage, row in zip(passages, rows, strict=True):
@@ -320,10 +342,28 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
             quote = best_quote(named_by or query, chunk.text)
         else:
             quote = best_quote(query, chunk.text, similarity=similarity, rows_elsewhere=any(rows), said=said)
+            if chunks_of is not None and not gives_what_is_asked(query, quote):
+                chunk, quote = _beside(query, chunk, quote, chunks_of(chunk.doc_id), similarity, any(rows), said)
         words = word_set(quote)
         if not any(len(words & word_set(c.quote)) >= REPEATED * len(words) for c in citations):
             citations.append(Citation(len(citations) + 1, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))
     return Answer(_quoted(citations), AnswerKind.GROUNDED, relevance(passages), intent, citations)
+
+
+def _beside(query: str, chunk: Chunk, quote: str, chunks: list[Chunk],
+            similarity: Callable[[list[str]], list[float]] | None, rows_elsewhere: bool,
+            said: list[str]) -> tuple[Chunk, str]:
+    """The chunk next to ``chunk`` in its document whose best quote gives what ``query`` asks
+    (:func:`gives_what_is_asked`), and that quote; the nearer by ``similarity`` of two. ``chunk``
+    and its ``quote`` when neither does."""
+    beside = [c for c in chunks if abs(c.ordinal - chunk.ordinal) == 1]
+    giving = [(c, q) for c in beside
+              for q in [best_quote(query, c.text, similarity=similarity, rows_elsewhere=rows_elsewhere, said=said)]
+              if gives_what_is_asked(query, q)]
+    if len(giving) > 1 and similarity is not None:
+        scores = similarity([q for _, q in giving])
+        giving = [giving[max(range(len(giving)), key=scores.__getitem__)]]
+    return giving[0] if giving else (chunk, quote)
 
 
 def _quoted(citations: list[Citation]) -> str:

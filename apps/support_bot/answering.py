@@ -19,6 +19,7 @@ from .answer import (
     answer_words,
     closer,
     combined,
+    gives_what_is_asked,
     grounded_answer,
     mostly_said,
     outranked,
@@ -29,6 +30,7 @@ from .answer import (
 )
 from .handoff import NOT_READ, confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
+from .masking import asks_for_contact, contact_kinds
 from .questions import (
     contextual_query,
     focus,
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from .service import SupportService
 
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
+_REACH = {"phone", "email"}  # the contacts a contact page gives both of
 # a follow-up may quote a passage with something not yet said found this far (cosine) below those chosen
 FRESH_MARGIN = 0.1
 # two words for one thing (search cosine): "kid" / "child" 0.81, "bike" / "bicycle" 0.92; not "cat" /
@@ -229,6 +232,26 @@ class Answerer:
                 asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
                 asked.passages = select_passages(asked.found, threshold, message=asked.message)
         self._lead_with_named_row(asked)
+        if asks_for_contact(asked.message) and not any(gives_what_is_asked(asked.message, p.chunk.text)
+                                                       for p in asked.passages):
+            asked.passages = self._giving_contact(asked) or asked.passages
+
+    def _giving_contact(self, asked: _Asked) -> list[Passage]:
+        """For a message asking for the shop's phone number, e-mail or street address: of the
+        chunks that give it, the nearest the message, one that gives both a phone number and an
+        e-mail address (the contact page) first; [] when none gives it. Whatever search found.
+        subtle: "what's your phone number?" was handed off, nothing found above the floor; the
+        contact article says "Call us on 01632 960418". "can I email you?" was quoted the notice
+        FAQ's "or by e-mail to hello@...", not that article. "where is the Quayside site?" was
+        quoted the phone booths at Quayside."""
+        chunks = [c for c in self.service.shop.contact_chunks if gives_what_is_asked(asked.message, c.text)]
+        if not chunks:
+            return []
+        scores = self._similarity([(self._own_vector(asked), 1.0)])([c.text for c in chunks])
+        page = asks_for_contact(asked.message) <= _REACH  # an address: the branch the message names
+        reach = [len(contact_kinds([c.text]) & _REACH) if page else 0 for c in chunks]
+        best = max(range(len(chunks)), key=lambda i: (reach[i], scores[i]))
+        return [Passage(chunks[best], scores[best], scores[best])]
 
     def _lead_with_named_row(self, asked: _Asked) -> None:
         """Lead ``asked.passages`` (none: none) with the chunk holding the table row the message
@@ -287,7 +310,7 @@ class Answerer:
             [(self._own_vector(asked), 1.0), (asked.vector, 0.1)]
         similarity = self._similarity(ranked)
         answer = grounded_answer(asked.query, asked.passages, named_intent(decision), similarity,
-                                 named_by=asked.named_by)
+                                 named_by=asked.named_by, chunks_of=self.service.retriever.document_chunks)
         if earlier and not asked.row_named and not names_new_subject(answer, message, earlier):
             answer = self._fresher_answer(asked, answer, named_intent(decision), similarity) or answer
         if says_nothing_new(answer, message, earlier):

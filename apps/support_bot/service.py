@@ -308,8 +308,9 @@ class SupportService:
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)
-        elif (taught := self.agents.taught_intent(message)) and not self._follows_up(message, cid):
-            answer = self.as_taught(taught, message, cid)
+        elif (taught := self.agents.taught_intent(message) or self.shop.example_intent(self.speller.correct(message))) \
+                and not self._follows_up(message, cid):
+            answer = self.as_taught(taught, message, cid)  # an intent example is taught too
         elif self.shop.out_of_scope_example(message) and not self._follows_up(message, cid):
             answer = handoff(None, reason=f"out of scope (an out-of-scope intent example){NOT_READ}")
         elif (written := language(message)) not in (None, self.shop.language) and self.shop.language:

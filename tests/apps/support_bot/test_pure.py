@@ -19,6 +19,7 @@ from apps.support_bot.answer import (
     answer_words,
     best_quote,
     combined,
+    gives_what_is_asked,
     grounded_answer,
     mostly_said,
     pleasantry_reply,
@@ -416,6 +417,27 @@ def test_a_question_for_times_or_a_price_is_quoted_the_passage_and_sentences_tha
     assert best_quote("how much is it to take a bike?", text) == "Bikes need no booking. A bike costs £3.00 each way."
     assert best_quote("how much data do I get?", "Plans have data. Data rolls over. Extra data is sold. Ask us.") \
         == "Plans have data. Data rolls over."  # an amount, not a price: any window
+
+
+def test_a_passage_without_the_duration_or_price_asked_for_is_quoted_from_the_chunk_beside_it() -> None:
+    """"how long will you hold a parcel for me?" was quoted parcel sizes and scanning; the 30 days
+    open the chunk before it. The chunk beside it is cited, so the citation holds its quote."""
+    chunks = [Chunk("mail", 0, "Members can use our address. We hold letters and parcels for up to 30 days.",
+                    chunk_id=7),
+              Chunk("mail", 1, "Parcels up to 20 kg are accepted. We scan a letter for £1 or forward post for £8 "
+                               "per month.", chunk_id=8),
+              Chunk("mail", 2, "We e-mail you when something arrives. Post is collected at reception.", chunk_id=9)]
+    found = [Passage(chunks[1], 0.6, 0.6)]
+    answer = grounded_answer("how long will you hold a parcel for me?", found, chunks_of=lambda doc: chunks)
+    assert [(c.chunk_id, c.quote) for c in answer.citations] == [(7, chunks[0].text)]
+    assert answer.citations[0].quote in chunks[0].text
+    asked = grounded_answer("what is the weight limit for parcels?", found, chunks_of=lambda doc: chunks)
+    assert [c.chunk_id for c in asked.citations] == [8], "no duration or price asked: the passage found"
+    last = grounded_answer("how long do you keep post?", [Passage(chunks[2], 0.6, 0.6)], chunks_of=lambda _: chunks[2:])
+    assert [c.chunk_id for c in last.citations] == [9], "none beside it gives one"
+    assert not gives_what_is_asked("how much notice must I give?", "Forwarding costs £8 per month.")
+    assert gives_what_is_asked("how long do refunds take?", "Refunds take 5 to 10 working days.")
+    assert gives_what_is_asked("how far can I ride on one charge?", "Range is 60-120 km."), "a battery charge: no price"
 
 
 def test_a_hand_off_shows_how_sure_the_bot_was_of_an_answer_not_of_the_hand_off() -> None:
