@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from .asking import gives_what_is_asked
 from .knowledge import Chunk, split_sentences
-from .masking import asks_for_contact, contact_kinds
 from .ranking import tokenize, word_set
 from .retrieval import Passage
 from .rows import ROW, named_rows, names_a_row
@@ -19,23 +19,11 @@ from .rows import ROW, named_rows, names_a_row
 GROUNDED_LEAD = "Here is what I found:"
 CITATION_MARK = re.compile(r"\[(\d+)\]")  # "[2]" after a quoted fact
 _BARE_REPLY = re.compile(r"(?:yes|no)[.!]", re.I)
-# what a question asks for, and what a quote that gives it holds: clock times, a price (a battery's
-# "one charge" is none)
-_ASKS_A_TIME = re.compile(r"\bwhat times?\b|\btime ?tables?\b|\bschedules?\b|\bopening (?:hours|times)\b|"
-                          r"\bwhen (?:do|does|is|are) (?:\w+ ){0,3}(?:open|close|sail|leave|depart|run)", re.I)
-_GIVES_A_TIME = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2} ?(?:am|pm)\b", re.I)
-_ASKS_A_PRICE = re.compile(r"\bhow much (?:is|are|does|do|will|would|for|to|it|they)\b|\bcosts?\b|\bprices?\b|"
-                           r"\bfees?\b|(?<!one )(?<!full )(?<!single )(?<!per )(?<!each )\bcharges?\b", re.I)
-_GIVES_A_PRICE = re.compile(r"[£$€¥]\s?\d|\d\s?(?:€|eur|euros?|usd|dollars?|gbp|pounds?)\b|\bfree\b", re.I)
-# how long something lasts or takes ("how long can I book a booth for?", "how much notice ..."), and a
-# quote that says it: "up to 1 hour", "14 days", "one full calendar month"; "£8 per month" is a rate
-_ASKS_A_DURATION = re.compile(r"\bhow (?:long|soon)\b|\bhow much notice\b|"
-                              r"\bhow many (?:minutes|hours|days|nights|weeks|months|years)\b", re.I)
-_GIVES_A_DURATION = re.compile(r"\b(?:\d+|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                               r"fourteen|fifteen|twenty|thirty|forty|sixty|ninety|a few|several)"
-                               r"(?:[ -](?:full|whole|clear|calendar|working|business))*[ -]"
-                               r"(?:minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|months?|years?)\b", re.I)
 REPEATED = 0.7  # the share of a quote's words an earlier quote of the answer says that leaves it out
+# how far (quote cosine) a quote from the chunk beside a passage may fall below the passage's own
+# to replace it, giving what the question asks where that one does not: an audit's phone booth
+# "booked ... for up to 1 hour" was 0.13 below the passage's "cannot book one"
+BESIDE_SLACK = 0.15
 # a table row as the markdown reader writes it ("Plan: Free; Max projects: 3; ..."): its first cell names it
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
                "colleague (ticket #{ticket}). They will reply in this conversation.")
@@ -193,23 +181,6 @@ def best_quote(query: str, text: str, max_sentences: int = 2,
     return windows[max(range(len(windows)), key=lambda i: scores[i])]
 
 
-def gives_what_is_asked(query: str, text: str) -> bool:
-    """Whether ``text`` holds what ``query`` asks for, where it asks for clock times, a price,
-    how long something lasts or the shop's phone number or e-mail address (True for any other
-    question).
-
-    >>> [gives_what_is_asked(q, text) for q, text in [("what time is the last ferry?", "It sails at 18:30."),
-    ...                                                ("how much is a bike?", "Bikes need no booking.")]]
-    [True, False]
-    >>> gives_what_is_asked("how long do you hold parcels?", "Post is forwarded for £8 per month.")
-    False
-    """
-    return not ((_ASKS_A_TIME.search(query) and not _GIVES_A_TIME.search(text))
-                or (_ASKS_A_PRICE.search(query) and not _GIVES_A_PRICE.search(text))
-                or (_ASKS_A_DURATION.search(query) and not _GIVES_A_DURATION.search(text))
-                or ((asked := asks_for_contact(query)) and not asked & contact_kinds([text])))
-
-
 def _repeater(said: list[str]) -> Callable[[str], bool]:
     """Whether a sentence repeats one of the texts ``said``: ``REPEATED`` of its words, or, for a
     table row (whose words its neighbours share but for the key and values), the row itself."""
@@ -290,8 +261,9 @@ def select_passages(passages: list[Passage], threshold: float, limit: int = 3,
                     spread: float = 0.05, message: str = "") -> list[Passage]:
     """Passages worth citing: only those whose own dense cosine clears the calibrated
     ``threshold`` (none: hand off); the best of them and others close to it in final score,
-    one per document: its best, or one within ``spread`` of it that gives the clock times or
-    price ``message`` asks for where the best does not (:func:`gives_what_is_asked`).
+    one per document: its best, or one within ``spread`` of it that gives the clock times,
+    price, duration or contact ``message`` asks for where the best does not
+    (:func:`gives_what_is_asked`).
 
     subtle: the top passage must clear the threshold too; a small reranker can lift a passage
     the question barely touches above the ones it is about.
@@ -354,16 +326,21 @@ def _beside(query: str, chunk: Chunk, quote: str, chunks: list[Chunk],
             similarity: Callable[[list[str]], list[float]] | None, rows_elsewhere: bool,
             said: list[str]) -> tuple[Chunk, str]:
     """The chunk next to ``chunk`` in its document whose best quote gives what ``query`` asks
-    (:func:`gives_what_is_asked`), and that quote; the nearer by ``similarity`` of two. ``chunk``
-    and its ``quote`` when neither does."""
+    (:func:`gives_what_is_asked`), and that quote, where ``similarity`` puts it no more than
+    ``BESIDE_SLACK`` below ``quote``; the nearer of two. ``chunk`` and its ``quote`` when none
+    does, or nothing measures them. subtle: "how long does delivery to Norway take?" had been
+    quoted the chunk before it, on bikes' "4-7 working days"."""
+    if similarity is None:
+        return chunk, quote
     beside = [c for c in chunks if abs(c.ordinal - chunk.ordinal) == 1]
     giving = [(c, q) for c in beside
               for q in [best_quote(query, c.text, similarity=similarity, rows_elsewhere=rows_elsewhere, said=said)]
               if gives_what_is_asked(query, q)]
-    if len(giving) > 1 and similarity is not None:
-        scores = similarity([q for _, q in giving])
-        giving = [giving[max(range(len(giving)), key=scores.__getitem__)]]
-    return giving[0] if giving else (chunk, quote)
+    if not giving:
+        return chunk, quote
+    own, *scores = similarity([quote] + [q for _, q in giving])
+    best = max(range(len(giving)), key=scores.__getitem__)
+    return giving[best] if scores[best] >= own - BESIDE_SLACK else (chunk, quote)
 
 
 def _quoted(citations: list[Citation]) -> str:

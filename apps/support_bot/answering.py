@@ -19,7 +19,6 @@ from .answer import (
     answer_words,
     closer,
     combined,
-    gives_what_is_asked,
     grounded_answer,
     mostly_said,
     outranked,
@@ -28,9 +27,10 @@ from .answer import (
     template_answer,
     without_repeats,
 )
+from .asking import asks_for_contact, gives_contact
 from .handoff import NOT_READ, confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
-from .masking import asks_for_contact, contact_kinds
+from .masking import contact_kinds
 from .questions import (
     contextual_query,
     focus,
@@ -232,7 +232,7 @@ class Answerer:
                 asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
                 asked.passages = select_passages(asked.found, threshold, message=asked.message)
         self._lead_with_named_row(asked)
-        if asks_for_contact(asked.message) and not any(gives_what_is_asked(asked.message, p.chunk.text)
+        if asks_for_contact(asked.message) and not any(gives_contact(asked.message, p.chunk.text)
                                                        for p in asked.passages):
             asked.passages = self._giving_contact(asked) or asked.passages
 
@@ -244,7 +244,7 @@ class Answerer:
         contact article says "Call us on 01632 960418". "can I email you?" was quoted the notice
         FAQ's "or by e-mail to hello@...", not that article. "where is the Quayside site?" was
         quoted the phone booths at Quayside."""
-        chunks = [c for c in self.service.shop.contact_chunks if gives_what_is_asked(asked.message, c.text)]
+        chunks = [c for c in self.service.shop.contact_chunks if gives_contact(asked.message, c.text)]
         if not chunks:
             return []
         scores = self._similarity([(self._own_vector(asked), 1.0)])([c.text for c in chunks])

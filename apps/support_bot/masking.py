@@ -44,13 +44,17 @@ _SPACED_CARD = re.compile(r"(?<![\d.-])\d{4}(?: ?[.-] ?\d{4}){3}(?: ?[.-] ?\d{1,
 _PHONE = re.compile(r"(?<![\w(+#])(?:\+|\()?\d[\d ()./-]{6,17}\d(?![\d_]|(?![xX])[^\W\d])")
 # a reference's capitals before its dash ("INV-2024-0001"); not "TEL-..." nor "mob-98765..."
 _ID_PREFIX = re.compile(r"\b(?-i:[A-Z]{2,})-$")
-# a street address as shops write them: "14 Ashford Road", "Harbour Street 12", or a UK postcode
-# ("AB3 9XY") or a US state and ZIP code ("MA 02139")
+# a street address as shops write them: "14 Ashford Road", "5 high street", "Harbour Street 12",
+# "Hauptstraße 12", a UK postcode ("AB3 9XY") or a US state's ZIP code after its town (", MA 02139");
+# not "Order ID 12345". A street named without a number ("Mill Lane") is none
 _STREETS = (r"(?:Road|Rd|Street|St|Lane|Avenue|Ave|Way|Drive|Place|Square|Row|Close|Court|Crescent|Terrace|"
-            r"Parade|Quay|Hill|Boulevard|Blvd|Highway|Strasse|Straße|Gasse|Weg|Platz)")
-_ADDRESS = re.compile(rf"\b\d+[A-Za-z]?,? (?:[A-Z][a-z]+ ){{1,3}}{_STREETS}\b|"
+            r"Parade|Quay|Hill|Boulevard|Blvd|Highway|Strasse|Straße|Gasse|Weg|Platz|road|street|lane|avenue)")
+_STATES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|"
+           "NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY")
+_ADDRESS = re.compile(rf"\b\d+[A-Za-z]?,? (?:[A-Za-z][a-z]+ ){{1,3}}{_STREETS}\b|"
                       rf"\b(?:[A-Z][a-z]+ ){{1,3}}{_STREETS} \d+\b|"
-                      r"\b[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b|\b[A-Z]{2} \d{5}(?:-\d{4})?\b")
+                      r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|gasse|weg|platz|allee) \d+\b|"
+                      rf"\b[A-Z]{{1,2}}\d[A-Z\d]? \d[A-Z]{{2}}\b|,\s*(?:{_STATES}) \d{{5}}(?:-\d{{4}})?\b")
 # Two phones joined by a bare slash ("555-123-4567/555-987-6543"): each side masked on its own;
 # one side alone is too short for the phone rule's reach. "030/1234567" is one phone.
 _PHONE_PAIR = re.compile(r"(?<![\w(+#/])((?:\+|\()?\d[\d ().-]{5,16}\d)/((?:\+|\()?\d[\d ().-]{5,16}\d)"
@@ -305,45 +309,6 @@ def contact_kinds(texts: Iterable[str]) -> set[str]:
         if _ADDRESS.search(text):
             kinds.add("address")
     return kinds
-
-
-# a question for the shop's own phone number or e-mail address, or for either ("how do I get in
-# touch?"); not for the customer's ("how do I change my phone number?") nor a "phone booth"; or
-# for where it is ("where is your Northfield site?"), not for where an order is
-_ASKS_FOR = {
-    "address": re.compile(r"\bwhere(?:'s| is| are) (?:your|ur|the) (?:[\w-]+ ){0,2}(?:sites?|branch(?:es)?|stores?|"
-                          r"shops?|offices?|premises|locations?|clinics?|depots?|warehouses?|buildings?)\b|"
-                          r"\bwhere (?:are|r) (?:you|u) (?:based|located)\b|\bwhere (?:can|do) i find (?:you|u)\b|"
-                          r"\b(?:your|ur|postal|street|site|shop|store|office|branch) address\b|"
-                          r"\bthe address (?:of|for) (?!my\b)", re.I),
-    "phone": re.compile(r"\b(?:your|ur|the|a|any|support|office|shop|contact|customer service) (?:tele)?phone "
-                        r"(?:number|no\b|#)|\b(?:call|ring|phone|telephone) (?:you|u|us)\b|"
-                        r"\bnumbers? (?:to|i can|can i|should i|we can) (?:call|ring)\b", re.I),
-    "email": re.compile(r"\b(?:your|ur|support|contact|customer service) e-?mail\b|\be-?mail (?:you|u|us)\b|"
-                        r"\be-?mail address (?:for|of|to) (?:you|u|us|support|the (?:shop|office|team))\b", re.I),
-    "either": re.compile(r"\bcontact (?:you|u|us|details|info|information)\b|\bget in touch\b|\breach (?:you|u|us)\b|"
-                         r"\bcontact (?:the )?(?:shop|office|team|support|customer service)\b", re.I),
-}
-
-# a customer changing their own details: "how do I change the phone number on my profile"
-_CHANGES = re.compile(r"\b(?:change|update|edit|add|remove|delete|verify|confirm|reset|enter)(?:s|d|ed|ing)?\b", re.I)
-
-
-def asks_for_contact(message: str) -> set[str]:
-    """Which of the shop's phone number, e-mail address and street address (:func:`contact_kinds`)
-    ``message`` asks for: ``{"phone"}``, ``{"email"}``, ``{"address"}``, both of the first two,
-    or none.
-
-    >>> [sorted(asks_for_contact(m)) for m in ("what's your phone number?", "how do I get in touch?",
-    ...                                        "how do I change my phone number?", "can I book a phone booth?",
-    ...                                        "where is the Quayside site?", "where is my order?",
-    ...                                        "how do I change the phone number on my profile?")]
-    [['phone'], ['email', 'phone'], [], [], ['address'], [], []]
-    """
-    if _CHANGES.search(message):
-        return set()
-    kinds = {kind for kind, asks in _ASKS_FOR.items() if asks.search(message)}
-    return {"phone", "email"} if "either" in kinds else kinds
 
 
 def mask_pii(text: str, keep: frozenset[str] = frozenset(), hidden: list[str] | None = None) -> str:

@@ -168,7 +168,7 @@ class SupportService:
         language, contacts and speller, and what it is not), read once per KB."""
         if self._shop is None:
             oos = self.intents.thresholds.oos_label if self.intents is not None else None
-            self._shop = Shop.read(self.retriever, self._examples(), oos)
+            self._shop = Shop.read(self.retriever, self._examples(), oos, held=self._examples(("eval.csv",)))
         return self._shop
 
     @property
@@ -176,13 +176,14 @@ class SupportService:
         """Typo correction towards the shop's own words (:attr:`shop`)."""
         return self.shop.speller
 
-    def _examples(self) -> pd.DataFrame:
+    def _examples(self, parts: tuple[str, ...] = ("train.csv", "eval.csv")) -> pd.DataFrame:
         """The intent examples the model was trained and calibrated on (``text``, ``label``: the
         version's ``train.csv`` and ``eval.csv``: the intents file's rows, the lessons and the
-        knowledge base's questions); none without a model. subtle: read without the calibration
-        rows, "gmail" of an out-of-scope example in them was a typo of "mail"."""
+        knowledge base's questions; ``parts``: those files only); none without a model. subtle:
+        read without the calibration rows, "gmail" of an out-of-scope example in them was a typo
+        of "mail"."""
         folder = self.intents.classifier.path if self.intents is not None else None
-        frames = [read_table(folder / part, ["text", "label"]) for part in ("train.csv", "eval.csv")
+        frames = [read_table(folder / part, ["text", "label"]) for part in parts
                   if folder is not None and (folder / part).is_file()]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"text": [], "label": []})
 
@@ -308,14 +309,15 @@ class SupportService:
             # subtle: "thanks" after an answer is not an unknown question; handed off, it
             # silenced the bot and filled the agents' queue and the gaps list
             answer = Answer(reply, AnswerKind.COURTESY, 1.0)
-        elif (taught := self.agents.taught_intent(message) or self.shop.example_intent(self.speller.correct(message))) \
-                and not self._follows_up(message, cid):
-            answer = self.as_taught(taught, message, cid)  # an intent example is taught too
+        elif (taught := self.agents.taught_intent(message)) and not self._follows_up(message, cid):
+            answer = self.as_taught(taught, message, cid)
         elif self.shop.out_of_scope_example(message) and not self._follows_up(message, cid):
             answer = handoff(None, reason=f"out of scope (an out-of-scope intent example){NOT_READ}")
         elif (written := language(message)) not in (None, self.shop.language) and self.shop.language:
             # before the speller, which reads another language's words as typos of the shop's
             answer = handoff(None, reason=f"written in {written}; the bot reads {self.shop.language} only{NOT_READ}")
+        elif (held := self.shop.held_intent(message)) and not self._follows_up(message, cid):
+            answer = self.as_taught(held, message, cid)  # as an admin's lesson is
         else:
             answer = self.answerer.answer(message, cid)
         return self._record(cid, message, answer, notice)

@@ -78,7 +78,7 @@ class Shop:
     and no whole word of the encoder's list either ("gmail", "bitcoin": names and jargon of other
     trades, which the intent model reads in pieces; none without such a list); the
     ``contact_chunks``, which give a phone number, an e-mail address or a street address; and the
-    in-scope ``examples``' intents, by their words."""
+    intents of the examples the model was calibrated on (``held``), by their words."""
 
     words: set[str] | None
     language: str | None
@@ -88,35 +88,38 @@ class Shop:
     foreign: frozenset[str]
     lemmas: frozenset[str] = frozenset()  # of ``words``: the KB's "rented" makes a question's "rent" known
     contact_chunks: tuple[Chunk, ...] = ()  # the chunks that give a phone number, e-mail or street address
-    examples: Mapping[str, str] = field(default_factory=dict)  # an in-scope example's words -> its one intent
+    held: Mapping[str, str] = field(default_factory=dict)  # a calibration example's words -> its one intent
 
     @classmethod
-    def read(cls, retriever: Retriever, examples: pd.DataFrame, oos_label: str | None) -> Shop:
+    def read(cls, retriever: Retriever, examples: pd.DataFrame, oos_label: str | None,
+             held: pd.DataFrame | None = None) -> Shop:
         """From the KB's chunks (titles too) and the intent examples (``text``, ``label``) other
-        than ``oos_label``, plurals folded."""
+        than ``oos_label``, plurals folded; ``held``: those of them the model was calibrated on,
+        not trained on."""
         texts = [f"{c.title}\n{c.text}" for c in retriever.chunks.values()]
         in_scope = list(examples.loc[examples["label"] != oos_label, "text"])
         words = vocabulary(texts + in_scope) if names_mark_subjects(texts) else None
+        kinds = {c.chunk_id: contact_kinds([c.text]) for c in retriever.chunks.values()}
         if words is not None:  # what the texts give in digits or as an address, though they never say the word
             # subtle: "what's your phone number?" was handed off as about "number": the contact
             # article says "Call us on 01632 960418"
-            words |= {w for kind in contact_kinds(texts) for w in CONTACT_WORDS[kind]}
+            words |= {w for kind in set().union(*kinds.values()) for w in CONTACT_WORDS[kind]}
         chunks = [c.text for c in retriever.chunks.values()]
         encoder_words = _word_list(retriever)
         speller = Speller(chunks + list(examples["text"]) if chunks and encoder_words else [], encoder_words or ())
         outside = examples["label"] == oos_label
         out_of_scope = {same_words(t) for t in examples.loc[outside, "text"]} - \
             {same_words(t) for t in examples.loc[~outside, "text"]}
-        labels: dict[str, set[str]] = {}
-        for text, label in zip(examples.loc[~outside, "text"], examples.loc[~outside, "label"], strict=True):
-            labels.setdefault(same_words(text), set()).add(label)
+        labels: dict[str, set[str]] = {}  # subtle: keyed as the speller reads them ("email": the KB's "e-mail")
+        for text, label in [] if held is None else zip(held["text"], held["label"], strict=True):
+            labels.setdefault(same_words(speller.correct(text)), set()).add(label)
         # subtle: the encoder's list is read before plurals are folded: folded, "paris" was "pari"
         foreign = {singular(w) for text in examples.loc[outside, "text"] for w in re.findall(r"[a-z]+", text.lower())
                    if encoder_words is not None and w not in encoder_words} - (words or set())
         return cls(words, kb_language(retriever.chunks.values()), shop_contacts(texts), speller,
                    frozenset(out_of_scope), frozenset(foreign), frozenset().union(*map(lemmas, words or ())),
-                   tuple(c for c in retriever.chunks.values() if contact_kinds([c.text])),
-                   {words: label for words, (label, *others) in labels.items() if not others})
+                   tuple(c for c in retriever.chunks.values() if kinds[c.chunk_id]),
+                   {words: label for words, (label, *others) in labels.items() if not others and label != oos_label})
 
     def out_of_scope_example(self, message: str) -> bool:
         """Whether ``message`` is an out-of-scope example's words (any case or punctuation).
@@ -124,12 +127,13 @@ class Shop:
         cancel_subscription (0.57), and search answered it with the cancel guide."""
         return not separate_questions(message) and same_words(message) in self.out_of_scope
 
-    def example_intent(self, message: str) -> str | None:
-        """The intent whose example ``message`` is (its words, any case or punctuation; one
-        labelled two ways is none), else None. subtle: "is there a deposit" and "do you accept amex"
-        were intent examples, held out to calibrate the model, which never learnt them: 0.33 sure
-        of the first, and the second, typed "do u take amex", was handed off."""
-        return None if separate_questions(message) else self.examples.get(same_words(message))
+    def held_intent(self, message: str) -> str | None:
+        """The intent whose calibration example ``message`` is (its words as the speller reads
+        them, any case or punctuation; one labelled two ways, or out of scope, is none), else
+        None. subtle: "is there a deposit" and "do you accept amex" were intents file rows held out
+        to calibrate the model, which never learnt them: 0.33 sure of the first, answered from
+        another page."""
+        return None if separate_questions(message) else self.held.get(same_words(self.speller.correct(message)))
 
     def unknown_names(self, message: str) -> list[str]:
         """The names in ``message`` the shop's texts never use (:mod:`.names`)."""

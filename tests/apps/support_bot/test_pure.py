@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,6 @@ from apps.support_bot.answer import (
     answer_words,
     best_quote,
     combined,
-    gives_what_is_asked,
     grounded_answer,
     mostly_said,
     pleasantry_reply,
@@ -27,6 +27,7 @@ from apps.support_bot.answer import (
     template_answer,
     without_repeats,
 )
+from apps.support_bot.asking import asks_for_contact, gives_what_is_asked
 from apps.support_bot.escalation import asks_for_person, complaint
 from apps.support_bot.handoff import handoff
 from apps.support_bot.intents import IntentDecision, Status, Thresholds, abstention_metrics, calibrate, decide
@@ -39,7 +40,7 @@ from apps.support_bot.knowledge import (
     read_questions,
     split_sentences,
 )
-from apps.support_bot.masking import mask_pii, shop_contacts
+from apps.support_bot.masking import contact_kinds, mask_pii, shop_contacts
 from apps.support_bot.names import unknown_names, vocabulary
 from apps.support_bot.questions import (
     FOCUS_WORDS,
@@ -52,7 +53,7 @@ from apps.support_bot.questions import (
     separate_questions,
     swaps_subject,
 )
-from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
+from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k, word_set
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.retrieval_tuning import choose_threshold
 from apps.support_bot.rows import named_cells, named_columns, named_rows, names_row, row_namer, with_named_row
@@ -421,23 +422,72 @@ def test_a_question_for_times_or_a_price_is_quoted_the_passage_and_sentences_tha
 
 def test_a_passage_without_the_duration_or_price_asked_for_is_quoted_from_the_chunk_beside_it() -> None:
     """"how long will you hold a parcel for me?" was quoted parcel sizes and scanning; the 30 days
-    open the chunk before it. The chunk beside it is cited, so the citation holds its quote."""
+    open the chunk before it. The chunk beside it is cited, so the citation holds its quote; not a
+    chunk far from the question ("how long does delivery to Norway take?": bikes' "4-7 days")."""
     chunks = [Chunk("mail", 0, "Members can use our address. We hold letters and parcels for up to 30 days.",
                     chunk_id=7),
               Chunk("mail", 1, "Parcels up to 20 kg are accepted. We scan a letter for £1 or forward post for £8 "
                                "per month.", chunk_id=8),
               Chunk("mail", 2, "We e-mail you when something arrives. Post is collected at reception.", chunk_id=9)]
     found = [Passage(chunks[1], 0.6, 0.6)]
-    answer = grounded_answer("how long will you hold a parcel for me?", found, chunks_of=lambda doc: chunks)
+
+    def near(question: str) -> Callable[[list[str]], list[float]]:  # shared words, as cosines would rank them
+        return lambda texts: [len(word_set(t) & word_set(question)) / 10 for t in texts]
+
+    parcel = "how long will you hold a parcel for me?"
+    answer = grounded_answer(parcel, found, similarity=near(parcel), chunks_of=lambda doc: chunks)
     assert [(c.chunk_id, c.quote) for c in answer.citations] == [(7, chunks[0].text)]
-    assert answer.citations[0].quote in chunks[0].text
-    asked = grounded_answer("what is the weight limit for parcels?", found, chunks_of=lambda doc: chunks)
+    weight = "what is the weight limit for parcels?"
+    asked = grounded_answer(weight, found, similarity=near(weight), chunks_of=lambda doc: chunks)
     assert [c.chunk_id for c in asked.citations] == [8], "no duration or price asked: the passage found"
+    far = "how long do parcels and scanned letters take?"  # the chunk beside gives one, far from the question
+    kept = grounded_answer(far, found, similarity=lambda texts: [0.9 if "scan" in t else 0.2 for t in texts],
+                           chunks_of=lambda doc: chunks)
+    assert [c.chunk_id for c in kept.citations] == [8]
+    assert [c.chunk_id for c in grounded_answer(parcel, found, chunks_of=lambda doc: chunks).citations] == [8], \
+        "nothing to measure the chunk beside by"
     last = grounded_answer("how long do you keep post?", [Passage(chunks[2], 0.6, 0.6)], chunks_of=lambda _: chunks[2:])
     assert [c.chunk_id for c in last.citations] == [9], "none beside it gives one"
-    assert not gives_what_is_asked("how much notice must I give?", "Forwarding costs £8 per month.")
-    assert gives_what_is_asked("how long do refunds take?", "Refunds take 5 to 10 working days.")
-    assert gives_what_is_asked("how far can I ride on one charge?", "Range is 60-120 km."), "a battery charge: no price"
+
+
+@pytest.mark.parametrize(("question", "text", "gives"), [
+    ("how much notice must I give?", "Forwarding costs £8 per month.", False),  # a rate, not a duration
+    ("how long do refunds take?", "Refunds take 5 to 10 working days.", True),
+    ("how long does it take?", "Parking is £6 a day.", False),
+    ("how soon will I hear back?", "We reply within a fortnight, often the next working day.", True),
+    ("how long is the cable?", "The cable is 2 m.", True),  # a length: no duration asked
+    ("how far can I ride on one charge?", "Range is 60-120 km.", True),  # a battery's charge: no price
+    ("how long does it take to charge?", "A full charge takes about 4 hours.", True),
+    ("is there a charge for delivery?", "Feel free to ask.", False),  # "feel free" is no price
+    ("what's your phone number?", "Call 0161 555 0142.", True),
+    ("what's your phone number?", "E-mail hello@keepsafe.example.", False),
+    ("how much does it cost to call you?", "Calls are free. Call 0161 555 0142.", True),
+])
+def test_what_a_question_asks_for_and_whether_a_text_gives_it(question: str, text: str, gives: bool) -> None:
+    assert gives_what_is_asked(question, text) is gives
+
+
+@pytest.mark.parametrize(("message", "kinds"), [
+    ("what's your phone number?", {"phone"}), ("can I ring you?", {"phone"}), ("what's your number?", {"phone"}),
+    ("what's your email address?", {"email"}), ("how do I get in touch?", {"phone", "email"}),
+    ("where are you located?", {"address"}), ("where is your Northfield site?", {"address"}),
+    ("I need to change my booking, what's your phone number?", {"phone"}),
+    ("do I need a phone number to create an account?", set()), ("I haven't received your email confirmation", set()),
+    ("when will my parcel reach us?", set()), ("do you need my contact details?", set()),
+    ("where is the site's size calculator?", set()), ("changing the phone number on my profile", set()),
+    ("can I book a phone booth?", set()), ("where is my order?", set()),
+])
+def test_a_question_for_the_shops_contacts_is_told_from_one_for_the_customers(message: str, kinds: set[str]) -> None:
+    assert asks_for_contact(message) == kinds
+
+
+@pytest.mark.parametrize(("text", "address"), [
+    ("Northfield is at 14 Ashford Road, NF3 8QP.", True), ("Visit us at 5 high street.", True),
+    ("Harbour Street 12 and Market Square 3.", True), ("Hauptstraße 12, Berlin", True),
+    ("Cambridge, MA 02139", True), ("Order ID 12345 shipped.", False), ("Book 12 days ahead.", False),
+])
+def test_a_street_address_is_told_from_other_numbers(text: str, address: bool) -> None:
+    assert ("address" in contact_kinds([text])) is address
 
 
 def test_a_hand_off_shows_how_sure_the_bot_was_of_an_answer_not_of_the_hand_off() -> None:
