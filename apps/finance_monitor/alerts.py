@@ -142,19 +142,26 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+PAYLOAD_STORIES = 10  # the driving stories a JSON webhook names (ids, headlines, links)
+
+
 def webhook_payload(surge: Surge, alert_id: int, titles: list[str], fmt: str,
                     grew_from: int | None = None, urls: list[str] = ()) -> dict:
     """JSON body for a webhook: Slack-compatible ``{"text"}`` or a structured alert;
     ``grew_from``: the negatives it was last announced with, when announced again (else None);
     ``urls``: the stories' links, beside ``titles`` (subtle: a receiver got ids and headlines,
-    and no way to open the stories)."""
+    and no way to open the stories). The JSON format carries the first ``PAYLOAD_STORIES`` of
+    ``article_ids`` with their headlines and links (``more_articles``: how many it leaves out;
+    subtle: 12 ids came with 10 headlines, and nothing said which two had none)."""
     if fmt == "slack":
         return {"text": slack_escape(alert_text(surge, titles, alert_id, grew_from))}
+    ids = list(surge.article_ids)
     return {"alert_id": alert_id, "grew_from": grew_from, "key": surge.key, "label": surge.label,
             "window_start": surge.start.strftime(ISO_UTC), "window_end": surge.end.strftime(ISO_UTC),
             "negatives": surge.negatives, "total": surge.total, "baseline": surge.baseline,
-            "score": surge.score, "article_ids": list(surge.article_ids),
-            "headlines": titles[:10], "urls": list(urls)[:10]}
+            "score": surge.score, "article_ids": ids[:PAYLOAD_STORIES],
+            "headlines": titles[:PAYLOAD_STORIES], "urls": list(urls)[:PAYLOAD_STORIES],
+            "more_articles": max(0, len(ids) - PAYLOAD_STORIES)}
 
 
 def next_attempt(now: datetime, attempts: int, base_s: float = 30.0,

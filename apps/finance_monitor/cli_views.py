@@ -56,11 +56,13 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
 
 def _alert_record(view: AlertView) -> dict:
     """An alert for JSON, its times in ISO 8601 UTC like every --json output (the dashboard's
-    "2026-03-05 06:00" read as local time to scripts; its minutes are all the view keeps)."""
+    "2026-03-05 06:00" read as local time to scripts): windows to the minute, the times it was
+    raised and acknowledged to the second, as the view keeps them."""
     record = asdict(view)
-    for key in ("window_start", "window_end", "acknowledged_at", "raised_at"):
+    for key, shown in (("window_start", "%Y-%m-%d %H:%M"), ("window_end", "%Y-%m-%d %H:%M"),
+                       ("acknowledged_at", "%Y-%m-%d %H:%M:%S"), ("raised_at", "%Y-%m-%d %H:%M:%S")):
         if record[key]:
-            record[key] = datetime.strptime(record[key], "%Y-%m-%d %H:%M").strftime(ISO_UTC)
+            record[key] = datetime.strptime(record[key], shown).strftime(ISO_UTC)
     for found in record["articles"]:
         found["published"] = found["published"].strftime(ISO_UTC)
     for window in record["went_on"]:

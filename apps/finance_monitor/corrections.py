@@ -69,10 +69,12 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
         raise VerticalsError(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
     allowed = correction_labels(field, allowed)
     value = value.strip()
+    # subtle: `train` reads "Negative" as "negative", and `articles --topic macro` finds "Macro";
+    # a correction in another case was refused. One label in any case is that label
+    if allowed and value not in allowed and len(cased := [a for a in allowed if a.lower() == value.lower()]) == 1:
+        value = cased[0]
     if not value or (allowed and value not in allowed):
-        cased = next((label for label in allowed if label.lower() == value.lower()), None)
-        fix = (f" — did you mean {cased!r}?" if cased else
-               " — a new topic takes a topic model trained with it: add its examples to the topics file "
+        fix = (" — a new topic takes a topic model trained with it: add its examples to the topics file "
                "and run `verticals finance train --topics FILE`" if field == "topic" and value else "")
         raise VerticalsError(f"{field} must be one of {', '.join(allowed)}, got {value!r}{fix}")
     with session_scope(engine) as session:

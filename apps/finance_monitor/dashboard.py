@@ -264,8 +264,13 @@ def show_health(service: FinanceService) -> None:
     if hooks.empty:
         return
     st.subheader("Webhooks")
-    if (failing := hooks["last_error"].notna()).any():
+    # subtle: a webhook dropped from the config was called failing and "retried with backoff": its
+    # deliveries are held, never tried, until the config names it again
+    if (failing := hooks["last_error"].notna() & hooks["in_config"]).any():
         st.warning(f"{failing.sum()} webhook(s) failing: their alerts wait and are retried with backoff.")
+    if (held := hooks["waiting"].gt(0) & ~hooks["in_config"]).any():
+        st.warning(f"{held.sum()} webhook(s) not in the config: their alerts are held, not sent, until it names "
+                   "them again; `verticals finance alerts resend ID` sends an alert to the webhooks configured now.")
     hooks["last_delivered"] = utc_minutes(hooks["last_delivered"], missing="never")
     hooks["next_attempt"] = utc_minutes(hooks["next_attempt"], missing="")
     st.dataframe(hooks.fillna({"last_error": ""}), hide_index=True, width="stretch", column_config=WEBHOOK_TABLE)

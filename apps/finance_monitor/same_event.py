@@ -56,6 +56,7 @@ _FRAME_PREFIX = re.compile(r"^\W*(?:" + "|".join(FRAMES) + r")\s*:\s*", re.I)
 _PASSIVE = re.compile(r"\b(?:\w+(?:ed|en)|cut|hit|bought|sold|led|won|held|hurt|set|put|shut|struck|caught)"
                       r"(?:\s+[\w'$&.-]+){0,2}\s+by\b", re.I)
 _NUMBER = re.compile(r"^\$?(\d+(?:\.\d+)?)(%|[a-z]+)?$")
+_CASHTAG = re.compile(r"\(?(?<![\w$])\$[A-Z]{1,6}\b\)?")  # "$KSTL", "($ORSM)"; not "$3bn"
 
 
 def same_event(a: str, b: str) -> bool:
@@ -78,7 +79,12 @@ def same_event(a: str, b: str) -> bool:
     True
     >>> same_event("Citibank announcement: rate fix", "Deutsche Bank AG announcement: rate fix")
     False
+    >>> same_event("Kestrel Airlines CEO resigns $KSTL", "Kestrel Airlines chief executive steps down")
+    True
     """
+    # subtle: "Kestrel Airlines CEO resigns ... $KSTL" had another name than the same story told
+    # without its cashtag, and counted twice in an alert: a cashtag one telling lacks names nothing
+    a, b = _unshared_cashtags_out(a, b), _unshared_cashtags_out(b, a)
     runs_a, runs_b = _name_runs(a, b), _name_runs(b, a)
     if not runs_a or {w for r in runs_a for w in r.split()} != {w for r in runs_b for w in r.split()}:
         return False
@@ -165,6 +171,11 @@ def _asks(text: str) -> bool:
     """Whether the first sentence is a question ("How will $NFLX react to earnings?" reports
     nothing yet)."""
     return bool(re.match(r"[^.!?]*\?", text))
+
+
+def _unshared_cashtags_out(headline: str, other: str) -> str:
+    """``headline`` without the cashtags ``other`` does not hold ("$KSTL", "($ORSM)")."""
+    return _CASHTAG.sub(lambda m: m.group() if m.group().strip("()") in other else " ", headline)
 
 
 def _name_runs(text: str, other: str) -> list[str]:

@@ -258,7 +258,8 @@ def decode_html(content: bytes, charset: str | None = None) -> str:
 def parse_page(content: bytes, url: str, source: str, now: datetime | None = None,
                charset: str | None = None) -> list[RawArticle]:
     """The main text of one HTML article page (trafilatura); a ``FetchError`` when it has none
-    (fewer than ``MIN_PAGE_WORDS`` words: a page of nothing but "Home" was stored as a story).
+    (no paragraph of ``MIN_PAGE_WORDS`` words that is not a link's text: a page of nothing but
+    "Home" was stored as a story).
     """
     now = now or datetime.now(UTC)
     page = decode_html(content, charset)
@@ -270,10 +271,16 @@ def parse_page(content: bytes, url: str, source: str, now: datetime | None = Non
     meta = trafilatura.extract_metadata(page, date_config=set_date_params(True) | {
         "outputformat": "%Y-%m-%dT%H:%M:%S%z", "max_date": f"{now + timedelta(days=1):%Y-%m-%d}"})
     title = (meta.title if meta and meta.title else "") or text.split("\n", 1)[0][:200]
-    # subtle: a page of price tables, line by short line, had been stored (and classified) as a story
-    if max((len(line.split()) for line in text.splitlines()), default=0) < MIN_PAGE_WORDS or not title:
+    # subtle: a page of price tables, line by short line, had been stored (and classified) as a story;
+    # so had a front page, its headline links read as the paragraphs of one story with three tickers
+    parser = _Links()
+    parser.feed(page)
+    parser.close()
+    linked = {" ".join(words.split()) for _, words in parser.links}
+    own = [line for line in text.splitlines() if " ".join(line.split()) not in linked]
+    if max((len(line.split()) for line in own), default=0) < MIN_PAGE_WORDS or not title:
         raise FetchError(url, f"no article text found ({len(text.split())} words, no paragraph of {MIN_PAGE_WORDS} "
-                         'or more): for a front page of headlines set kind = "links" for this source')
+                         'or more but links): for a front page of headlines set kind = "links" for this source')
     date = meta.date if meta else None
     return [RawArticle(url=url, title=title.strip(), text=text.strip()[:MAX_TEXT_CHARS],
                        published=page_time(date, now), source=source, dated=bool(date))]

@@ -51,7 +51,7 @@ class AlertView:
     acknowledged: bool
     articles: list[dict]
     acknowledged_by: str | None = None
-    acknowledged_at: str | None = None  # UTC, "2026-03-05 14:02"
+    acknowledged_at: str | None = None  # UTC, "2026-03-05 14:02:37"
     grew_from: int | None = None  # announced again: the negatives it was announced with before
     lifted_ack_of: str | None = None  # who had acknowledged it before it grew
     raised_at: str | None = None  # UTC, when the monitor raised it (the window is the news' time)
@@ -137,10 +137,10 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
                 total=alert.total, baseline=alert.baseline, score=alert.score,
                 acknowledged=alert.acknowledged_at is not None, articles=articles,
                 acknowledged_by=alert.acknowledged_by,
-                acknowledged_at=f"{alert.acknowledged_at:%Y-%m-%d %H:%M}" if alert.acknowledged_at else None,
+                acknowledged_at=f"{alert.acknowledged_at:%Y-%m-%d %H:%M:%S}" if alert.acknowledged_at else None,
                 grew_from=notice.grew_from if notice else None,
                 lifted_ack_of=notice.acknowledged_by if notice else None,
-                raised_at=f"{alert.created_at:%Y-%m-%d %H:%M}",
+                raised_at=f"{alert.created_at:%Y-%m-%d %H:%M:%S}",
                 announced=notice.negatives if notice else None,
                 went_on=tuple({"window_start": w.window_start, "window_end": w.window_end,
                                "negatives": w.negatives, "total": w.total} for w in went_on)))

@@ -489,11 +489,15 @@ def test_alert_commands_open_no_http_client_and_others_close_theirs(home, tmp_pa
     assert twice.exit_code == 1 and re.search(r"alert 1 was acknowledged already, by alice at \d{4}-", twice.output)
     listed = runner.invoke(app, ["alerts", "list", "--all", "--config", str(path)]).stdout.splitlines()
     assert re.fullmatch(r"#1 Macro: 6/8 negative in 2026-03-02 00:00 to 2026-03-02 06:00 UTC \(baseline 1, "
-                        r"z=5.2\), raised \d{4}-\d\d-\d\d \d\d:\d\d UTC, acknowledged by alice at "
-                        r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", listed[0])
+                        r"z=5.2\), raised \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, acknowledged by alice at "
+                        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", listed[0])
     as_json = runner.invoke(app, ["alerts", "list", "--all", "--json", "--config", str(path)])
     [shown] = json.loads(as_json.stdout)["alerts"]
     assert shown["acknowledged"] and shown["acknowledged_by"] == "alice" and shown["acknowledged_at"]
+    with session_scope(engine) as session:  # to the second, as stored (an audit's were cut to the minute)
+        stored = session.get(AlertRow, 1)
+        assert (shown["raised_at"], shown["acknowledged_at"]) == \
+            (f"{stored.created_at:%Y-%m-%dT%H:%M:%SZ}", f"{stored.acknowledged_at:%Y-%m-%dT%H:%M:%SZ}")
     assert (shown["window_start"], shown["window_end"]) == ("2026-03-02T00:00:00Z", "2026-03-02T06:00:00Z")
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", t)
                for t in [shown["acknowledged_at"], *(a["published"] for a in shown["articles"])])

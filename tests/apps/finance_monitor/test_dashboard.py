@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from apps.finance_monitor.config import SourceConfig, render_config
 from apps.finance_monitor.health import health_frame
 from apps.finance_monitor.service import FinanceService
-from apps.finance_monitor.store import AlertFollowUp, AlertRow, Article, ArticleUrl, Base, SourceHealth
+from apps.finance_monitor.store import AlertFollowUp, AlertRow, Article, ArticleUrl, Base, Delivery, SourceHealth
 from apps.finance_monitor.views import alerts, articles_frame, count_articles
 from shared import make_engine, session_scope
 
@@ -87,7 +87,7 @@ def test_dashboard_shows_alerts_and_acknowledges(filled) -> None:
     assert len([b for b in at.button if b.label == "Acknowledge"]) == before - 1
     at.toggle(key="alerts-all").set_value(True).run()
     assert not at.exception
-    assert sum(bool(re.search(r"\(acknowledged by alice at \d{4}-\d\d-\d\d \d\d:\d\d UTC\)$", t.value))
+    assert sum(bool(re.search(r"\(acknowledged by alice at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)$", t.value))
                for t in at.text) == 1
     assert len([b for b in at.button if b.label == "Acknowledge"]) == before - 1
 
@@ -376,8 +376,11 @@ def test_alerts_and_sources_read_like_the_rest_of_the_page(home, monkeypatch) ->
                                 fetched_at=now, tickers="NWB", topic="Macro", sentiment="negative",
                                 sentiment_score=-0.8, driving=json.dumps(driving), classified_at=now)
                         for i, (text, driving) in enumerate(stories))
-        session.add(AlertRow(key="ticker:NWB", window_start=now, window_end=now, negatives=3,
-                             total=3, baseline=0.0, score=5.0, article_ids="[1, 2, 3]"))
+        session.add(alert := AlertRow(key="ticker:NWB", window_start=now, window_end=now, negatives=3,
+                                      total=3, baseline=0.0, score=5.0, article_ids="[1, 2, 3]"))
+        session.flush()  # a webhook the config no longer names, its delivery failed before
+        session.add(Delivery(alert_id=alert.id, url="https://hooks.example.test/gone", attempts=2,
+                             last_error="HTTP 500"))
         session.add_all([SourceHealth(source="a", last_success=datetime(2026, 3, 2, 9, 0, 41),
                                       last_error_at=datetime(2026, 3, 2, 8, 30, 5), last_error="HTTP 503"),
                          SourceHealth(source="b")])
@@ -390,6 +393,9 @@ def test_alerts_and_sources_read_like_the_rest_of_the_page(home, monkeypatch) ->
     assert list(health.value["last_error_at"]) == ["2026-03-02 08:30", ""]
     labels = {name: column.get("label") for name, column in json.loads(health.proto.columns).items()}
     assert labels["last_success"] == "last success (UTC)" and labels["last_error_at"] == "last error at (UTC)"
+    warnings = [w.value for w in at.warning]  # an audit's was called failing and "retried with backoff"
+    assert any("not in the config: their alerts are held" in w for w in warnings), warnings
+    assert not any("retried with backoff" in w for w in warnings), warnings
     # words, not the frame's names (which tests and the CLI's JSON keep)
     assert (labels["in_config"], labels["last_error"], labels["failures_in_a_row"]) == (
         "in config", "last error", "failures in a row")

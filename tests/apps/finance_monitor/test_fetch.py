@@ -339,9 +339,16 @@ def test_html_page_text_is_extracted(server) -> None:
 def test_a_page_without_article_text_is_an_error_not_a_story(server) -> None:
     server.routes["/blank"] = Route(body=b"<html><body><nav>Home</nav></body></html>", ctype="text/html")
     source = SourceConfig("p", server.url("/blank"), kind=SourceKind.PAGE)
-    with pytest.raises(FetchError, match=r"no article text found \(\d words, no paragraph of 8 or more\): for a "
-                                         'front page of headlines set kind = "links"'):
+    with pytest.raises(FetchError, match=r"no article text found \(\d words, no paragraph of 8 or more but links\): "
+                                         'for a front page of headlines set kind = "links"'):
         poll_source(Fetcher(fast_fetch()), source)
+    # an audit's front page, its headlines read as the paragraphs of one story with three tickers
+    links = "".join(f'<li><a href="/n/{i}">Orchard Semiconductor wins a large new supply contract, story {i}</a></li>'
+                    for i in range(8))
+    front = f"<html><head><title>Markets</title></head><body><h1>Markets</h1><ul>{links}</ul></body></html>"
+    server.routes["/front"] = Route(body=front.encode(), ctype="text/html")
+    with pytest.raises(FetchError, match='no article text found .* set kind = "links"'):
+        poll_source(Fetcher(fast_fetch()), SourceConfig("p", server.url("/front"), kind=SourceKind.PAGE))
     # a page of price tables, a short line each, was stored and classified as a story
     rows = "".join(f"<p>{s}</p><p>{p}</p><p>-1.2%</p><p>Volume 2.3M</p>"
                    for s, p in [("AAPL", "182.31"), ("MSFT", "411.02"), ("ACME", "12.50")] * 5)

@@ -337,6 +337,11 @@ def test_webhook_payloads_and_backoff() -> None:
     plain = webhook_payload(surge, 7, ["Bank probed"], "json")
     assert plain["alert_id"] == 7 and plain["negatives"] == 12
     assert plain["window_start"].endswith("Z") and "T" in plain["window_start"]  # ISO 8601 UTC, as --json writes
+    many = replace(surge, article_ids=tuple(range(1, 13)))  # an audit's 12 ids had come with 10 headlines
+    cut = webhook_payload(many, 7, [f"Bank probed {i}" for i in range(12)], "json", urls=[f"u{i}" for i in range(12)])
+    assert (len(cut["article_ids"]), len(cut["headlines"]), len(cut["urls"]), cut["more_articles"]) == (10, 10, 10, 2)
+    few = webhook_payload(replace(surge, article_ids=(1, 2)), 7, ["a", "b"], "json", urls=["u1", "u2"])
+    assert (few["article_ids"], few["headlines"], few["more_articles"]) == ([1, 2], ["a", "b"], 0)
     assert next_attempt(T0, 0) == T0 + timedelta(seconds=30)
     assert next_attempt(T0, 20) == T0 + timedelta(hours=1)
 
