@@ -301,11 +301,12 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
     leads with the earlier question's), else by ``query``. subtle: the password FAQ and the
     password guide were both quoted, saying the same thing twice.
 
-    Where a passage holds no clock time, price or duration that ``query`` asks for
-    (:func:`gives_what_is_asked`), the chunks beside it in its document (``chunks_of``) are quoted
-    instead when one holds it, and cited. subtle: chunks are small (``CHUNK_WORDS``), and "how long
-    will you hold a parcel for me?" was quoted the passage on parcel sizes and scanning; "We hold
-    letters and parcels at reception for up to 30 days" opens the chunk before it."""
+    Where a passage's quote holds no clock time, price, duration or contact that ``query`` asks for
+    (:func:`gives_what_is_asked`), a chunk beside it in its document (``chunks_of``) that holds one
+    is quoted and cited instead, when near enough (:func:`_beside`). subtle: chunks are small
+    (``CHUNK_WORDS``), and "how long will you hold a parcel for me?" was quoted the passage on
+    parcel sizes and scanning; "We hold letters and parcels at reception for up to 30 days" opens
+    the chunk before it."""
     citations = []
     rows = [names_a_row(named_by or query, p.chunk) for p in passages]
     for passage, row in zip(passages, rows, strict=True):
@@ -328,8 +329,8 @@ def _beside(query: str, chunk: Chunk, quote: str, chunks: list[Chunk],
     """The chunk next to ``chunk`` in its document whose best quote gives what ``query`` asks
     (:func:`gives_what_is_asked`), and that quote, where ``similarity`` puts it no more than
     ``BESIDE_SLACK`` below ``quote``; the nearer of two. ``chunk`` and its ``quote`` when none
-    does, or nothing measures them. subtle: "how long does delivery to Norway take?" had been
-    quoted the chunk before it, on bikes' "4-7 working days"."""
+    does, or nothing measures them. subtle: without a bound, "how long does delivery to Norway
+    take?" was quoted the chunk before it, on bikes' "4-7 working days"."""
     if similarity is None:
         return chunk, quote
     beside = [c for c in chunks if abs(c.ordinal - chunk.ordinal) == 1]

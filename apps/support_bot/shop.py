@@ -119,7 +119,7 @@ class Shop:
         return cls(words, kb_language(retriever.chunks.values()), shop_contacts(texts), speller,
                    frozenset(out_of_scope), frozenset(foreign), frozenset().union(*map(lemmas, words or ())),
                    tuple(c for c in retriever.chunks.values() if kinds[c.chunk_id]),
-                   {words: label for words, (label, *others) in labels.items() if not others and label != oos_label})
+                   {key: label for key, (label, *others) in labels.items() if not others and label != oos_label})
 
     def out_of_scope_example(self, message: str) -> bool:
         """Whether ``message`` is an out-of-scope example's words (any case or punctuation).
