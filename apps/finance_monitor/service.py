@@ -166,12 +166,15 @@ class FinanceService:
             return PollReport(source=name, ok=False, error=problem)
         # subtle: the validators are saved only now, after every article is stored; saving
         # them first would make a restarted poll get 304 and lose the unstored rest.
+        # subtle: a feed cut short keeps the validators of the last whole one, or a 304 would
+        # leave its lost entries unread for good
+        whole = not page.problem
         note = self._record(name, started, ok=True, fetched=len(page.articles), ingest=report,
-                            etag=page.result.etag or health.etag,
-                            last_modified=page.result.last_modified or health.last_modified,
+                            etag=(whole and page.result.etag) or health.etag,
+                            last_modified=(whole and page.result.last_modified) or health.last_modified,
                             moved_to=page.result.url if page.result.moved else None,
                             empty=source.kind == SourceKind.FEED and not page.articles
-                            and not page.result.not_modified)
+                            and not page.result.not_modified, problem=page.problem)
         return PollReport(source=name, ok=True, fetched=len(page.articles), ingest=report,
                           not_modified=page.result.not_modified, note=note)
 
@@ -233,7 +236,7 @@ class FinanceService:
     def _record(self, name: str, started: datetime, ok: bool, fetched: int = 0,
                 ingest: IngestReport | None = None, error: str | None = None,
                 etag: str | None = None, last_modified: str | None = None, moved_to: str | None = None,
-                empty: bool = False) -> str | None:
+                empty: bool = False, problem: str = "") -> str | None:
         """Store a poll and the source's health; returns the note of a poll that worked (None: none)."""
         ingest = ingest or IngestReport()
         now = utcnow()
@@ -265,7 +268,8 @@ class FinanceService:
                     [f"moved permanently to {moved_to}: put that url in the config"] if moved_to else []) + (
                     # subtle: a wrong url serving a valid empty feed read "ok" for good (a page or a
                     # links page with nothing to read is a source error already)
-                    ["the feed holds no entries: check the url"] if empty else [])
+                    ["the feed holds no entries: check the url"] if empty else []) + (
+                    [f"{problem}; the next poll reads it whole again"] if problem else [])
                 if notes:  # the poll worked, but some entries were not stored, or not as the source meant
                     error = "; ".join(notes)
                     health.last_error, health.last_error_at = error, now

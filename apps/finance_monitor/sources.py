@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
+from xml.sax import SAXParseException
 
 import feedparser
 import trafilatura
@@ -67,12 +68,25 @@ class RawArticle:
         return article_body(self.title, self.text)
 
 
+_BROKEN_OFF = ("no element found", "unclosed token", "unclosed CDATA section")  # expat's, at a document cut short
+
+
+@dataclass(frozen=True)
+class FeedRead:
+    """A feed's articles, and what was wrong with the document they were read from all the same
+    (``problem``; "" for nothing)."""
+
+    articles: list[RawArticle]
+    problem: str = ""
+
+
 @dataclass(frozen=True)
 class SourcePage:
-    """What one poll of a source returned."""
+    """What one poll of a source returned (``problem``: see :class:`FeedRead`)."""
 
     articles: list[RawArticle]
     result: FetchResult
+    problem: str = ""
 
 
 class _TextOnly(HTMLParser):
@@ -106,17 +120,19 @@ def _escaped(match: re.Match[bytes]) -> bytes:
 
 
 def parse_feed(content: bytes, source: str, now: datetime | None = None,
-               charset: str | None = None, content_type: str = "", base_url: str = "") -> list[RawArticle]:
+               charset: str | None = None, content_type: str = "", base_url: str = "") -> FeedRead:
     """Articles of an RSS/Atom document or a JSON Feed, read in the ``charset`` the server
     declared (else the document's own declaration, else feedparser's guess), links resolved
     against ``base_url`` (the feed's address). feedparser recovers what it can from sloppy XML;
-    a malformed document that yields no usable entry is a ``FetchError``.
+    a malformed document that yields no usable entry is a ``FetchError``, and one that breaks off
+    after some is read up to there, its ``problem`` said (a feed cut short by a proxy had been read
+    as whole).
 
     subtle: a relative link ("/news/1") was stored as it stood, and another site's story with
     the same path was taken for the same article and dropped."""
     now = now or datetime.now(UTC)
     if "json" in content_type or content.lstrip()[:1] == b"{":
-        return parse_json_feed(content, source, now, base_url)
+        return FeedRead(parse_json_feed(content, source, now, base_url))
     # subtle: only a declared charset is passed on; a bare text/xml header would make
     # feedparser assume US-ASCII (RFC 3023)
     ctype = content_type or "application/xml"
@@ -141,8 +157,10 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
         when = entry_time(entry)
         articles.append(RawArticle(url=url, title=title, text=text, published=when or now, source=source,
                                    dated=when is not None))
-    if articles:
-        return articles
+    if articles:  # not a charset read another way, nor an "&nbsp;" (feedparser's bozo too): the XML broke off
+        error = feed.get("bozo_exception")
+        broken = isinstance(error, SAXParseException) and error.getMessage() in _BROKEN_OFF
+        return FeedRead(articles, f"the feed breaks off ({error}): read up to there" if broken else "")
     # subtle: feedparser reads an HTML page served as XML without complaint (no bozo): the
     # source was "ok" with no articles, poll after poll; sloppier HTML reads as malformed XML
     if re.match(rb"\s*(?:<\?xml[^>]*>\s*)?(?:<!doctype html|<html)", content[:512], re.I):
@@ -153,7 +171,7 @@ def parse_feed(content: bytes, source: str, now: datetime | None = None,
         raise FetchError(source, f"malformed feed ({type(reason).__name__}: {reason})")
     if not feed.get("version"):
         raise FetchError(source, "not an RSS/Atom feed (no <rss>, <feed> or RDF root)")
-    return articles
+    return FeedRead(articles)
 
 
 def _codec(charset: str) -> str | None:
@@ -376,11 +394,10 @@ def poll_source(fetcher: Fetcher, source: SourceConfig, etag: str | None = None,
         return SourcePage(articles=[], result=result)
     if source.kind == SourceKind.FEED:
         try:
-            articles = parse_feed(result.content, source.name, charset=result.charset,
-                                  content_type=result.content_type, base_url=result.url)
+            read = parse_feed(result.content, source.name, charset=result.charset,
+                              content_type=result.content_type, base_url=result.url)
         except FetchError as exc:
             raise FetchError(source.url, exc.problem) from exc
-    else:
-        parse = parse_links if source.kind == SourceKind.LINKS else parse_page
-        articles = parse(result.content, result.url, source.name, charset=result.charset)
-    return SourcePage(articles=articles, result=result)
+        return SourcePage(articles=read.articles, result=result, problem=read.problem)
+    parse = parse_links if source.kind == SourceKind.LINKS else parse_page
+    return SourcePage(articles=parse(result.content, result.url, source.name, charset=result.charset), result=result)

@@ -377,7 +377,7 @@ def test_a_feed_entry_without_title_or_link_is_not_dropped_unseen() -> None:
             b"<item><link>http://n.test/1</link><description>Acme recalls cars. More later.</description></item>"
             b"<item><title>Bank fined over rate rigging</title></item>"
             b"<item><description></description></item></channel></rss>")
-    found = parse_feed(feed, "s")
+    found = parse_feed(feed, "s").articles
     assert [(a.url, a.title) for a in found] == [("http://n.test/1", "Acme recalls cars"),
                                                  ("", "Bank fined over rate rigging")]  # ingest counts it
 
@@ -511,10 +511,10 @@ def test_a_json_feed_is_read_and_its_links_against_the_feed_address(server) -> N
 def test_a_feed_entry_is_dated_as_its_feed_writes_it(stamp, published) -> None:
     doc = (f'<rss version="2.0"><channel><title>t</title><item><title>Acme recalls cars</title>'
            f"<link>http://x/1</link><pubDate>{stamp}</pubDate></item></channel></rss>").encode()
-    [article] = parse_feed(doc, "s", now=datetime(2026, 12, 5, tzinfo=UTC))
+    [article] = parse_feed(doc, "s", now=datetime(2026, 12, 5, tzinfo=UTC)).articles
     assert (f"{article.published:%Y-%m-%d %H:%M}", article.dated) == (published, True)
     item = {"url": "http://x/1", "title": "Acme recalls cars", "date_published": stamp}
-    [article] = parse_feed(json.dumps({"items": [item]}).encode(), "j", now=datetime(2026, 12, 5, tzinfo=UTC))
+    [article] = parse_feed(json.dumps({"items": [item]}).encode(), "j", now=datetime(2026, 12, 5, tzinfo=UTC)).articles
     assert (f"{article.published:%Y-%m-%d %H:%M}", article.dated) == (published, True)
 
 
@@ -523,7 +523,7 @@ def test_an_entry_with_no_readable_date_is_dated_when_fetched_and_says_so() -> N
     doc = (b'<rss version="2.0"><channel><title>t</title>'
            b"<item><title>a</title><link>http://x/1</link><pubDate>Tuesday, March 3, 2026 - 11:00</pubDate></item>"
            b"<item><title>b</title><link>http://x/2</link></item></channel></rss>")
-    assert [(a.published, a.dated) for a in parse_feed(doc, "s", now=now)] == [(now, False)] * 2
+    assert [(a.published, a.dated) for a in parse_feed(doc, "s", now=now).articles] == [(now, False)] * 2
 
 
 def test_plain_text_is_not_stripped_as_html_and_a_missing_title_keeps_its_abbreviations() -> None:
@@ -533,16 +533,18 @@ def test_plain_text_is_not_stripped_as_html_and_a_missing_title_keeps_its_abbrev
            b"</title><link>http://x/4</link></item>"
            b"<item><link>http://x/2</link><description>U.S. stocks fell sharply on Tuesday. More.</description>"
            b"</item></channel></rss>")
-    assert [a.title for a in parse_feed(doc, "s")] == ["S&P 500 falls as AT&T <T> slides",  # markup a feed escaped
-                                                      "Acme sinks on <AAPL.O> news",  # goes, tickers stay
-                                                      "U.S. stocks fell sharply on Tuesday"]
+    titles = [a.title for a in parse_feed(doc, "s").articles]
+    assert titles == ["S&P 500 falls as AT&T <T> slides",  # markup a feed escaped
+                      "Acme sinks on <AAPL.O> news",  # goes, tickers stay
+                      "U.S. stocks fell sharply on Tuesday"]
     atom = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>Initech probe</title>'
             b'<link href="http://x/3"/><id>3</id><summary type="text">The SEC looks &lt;into&gt; its accounts.'
             b"</summary><updated>2026-03-03T10:00:00Z</updated></entry></feed>")
-    assert [a.text for a in parse_feed(atom, "s")] == ["The SEC looks <into> its accounts."]
+    assert [a.text for a in parse_feed(atom, "s").articles] == ["The SEC looks <into> its accounts."]
 
 
 def test_entries_without_link_go_on_to_be_counted_and_html_is_stripped() -> None:
     doc = rss([("", "no link", ""), ("http://x/2", "<b>Bold</b> &amp; plain", "")])
-    assert [(a.url, a.title) for a in parse_feed(doc, "s")] == [("", "no link"), ("http://x/2", "Bold & plain")]
+    read = parse_feed(doc, "s").articles
+    assert [(a.url, a.title) for a in read] == [("", "no link"), ("http://x/2", "Bold & plain")]
     assert strip_html("<script>alert(1)</script>ok") == "alert(1) ok"

@@ -471,12 +471,12 @@ def test_a_bare_ampersand_in_a_feed_is_kept_as_written() -> None:
     doc = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>AT&T shares slide, '
            b"R&amp;D &#8364;5m</title><link>http://n.test/a?x=1&y=2</link><description><![CDATA[<p>M&S &amp; "
            b"Next</p>]]></description></item></channel></rss>")
-    [article] = parse_feed(doc, "s")
+    [article] = parse_feed(doc, "s").articles
     assert (article.title, article.url, article.text) == ("AT&T shares slide, R&D €5m", "http://n.test/a?x=1&y=2",
                                                           "M&S & Next")
     utf16 = ('<?xml version="1.0" encoding="utf-16"?><rss version="2.0"><channel><item><title>R&amp;D up at M&amp;S'
              "</title><link>http://n.test/b</link></item></channel></rss>").encode("utf-16")
-    assert [a.title for a in parse_feed(utf16, "s")] == ["R&D up at M&S"]  # its "&" bytes stand beside NULs
+    assert [a.title for a in parse_feed(utf16, "s").articles] == ["R&D up at M&S"]  # its "&" bytes stand beside NULs
 
 
 def test_a_correction_that_keeps_the_label_reads_as_confirmed() -> None:

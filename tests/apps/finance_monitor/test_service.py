@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from apps.finance_monitor.health import health_frame, webhook_health
 from apps.finance_monitor.ingest import Ingestor
 from apps.finance_monitor.outbox import shown_url
 from apps.finance_monitor.service import FinanceService
-from apps.finance_monitor.store import AlertNotice, AlertRow, Article, ArticleUrl, Delivery, Poll
+from apps.finance_monitor.store import AlertNotice, AlertRow, Article, ArticleUrl, Delivery, Poll, SourceHealth
 from apps.finance_monitor.views import alerts, article, articles_frame, told_as
 from shared import make_engine, session_scope
 from shared.errors import VerticalsError
@@ -400,6 +401,27 @@ def test_a_bad_link_skips_its_entry_not_the_feed(home, server) -> None:
     assert service.poll_source("a").ok
     health = health_frame(service.engine).set_index("source")
     assert pd.isna(health.loc["a", "note"]) and pd.isna(health.loc["a", "last_error"])
+
+
+def test_a_feed_cut_short_is_noted_and_read_whole_next_time(home, server) -> None:
+    """An audit's feed cut off mid-item polled as "ok" with nothing said; kept, its ETag would have
+    had the next poll answered 304 and its lost entries never read."""
+    items = [(f"http://news.test/{i}", f"Company {i} files report number {i}", "") for i in range(6)]
+    whole = rss(items)
+    server.routes["/a.xml"] = Route(body=whole[: len(whole) // 2], headers={"ETag": '"cut"'})
+    service = FinanceService(make_config([("a", server.url("/a.xml"))]))
+    report = service.poll_source("a")
+    assert report.ok and 0 < report.ingest.new < 6
+    assert re.search(r"the feed breaks off \(.*\): read up to there; the next poll reads it whole again$",
+                        health_frame(service.engine).set_index("source").loc["a", "note"])
+    def etag() -> str | None:
+        with session_scope(service.engine) as session:
+            return session.get(SourceHealth, "a").etag
+
+    assert etag() is None  # not the cut document's
+    server.routes["/a.xml"] = Route(body=whole, headers={"ETag": '"whole"'})
+    assert service.poll_source("a").ingest.new + report.ingest.new == 6
+    assert etag() == '"whole"'
 
 
 def test_a_feed_with_no_entries_is_noted_not_ok(home, server) -> None:
