@@ -174,8 +174,10 @@ def _asks(text: str) -> bool:
 
 
 def _unshared_cashtags_out(headline: str, other: str) -> str:
-    """``headline`` without the cashtags ``other`` does not hold ("$KSTL", "($ORSM)")."""
-    return _CASHTAG.sub(lambda m: m.group() if m.group().strip("()") in other else " ", headline)
+    """``headline`` without the cashtags ``other`` does not hold ("$KSTL", "($ORSM)"; "$KS" is not
+    "$KSTL")."""
+    held = {tag.strip("()") for tag in _CASHTAG.findall(other)}
+    return _CASHTAG.sub(lambda m: m.group() if m.group().strip("()") in held else " ", headline)
 
 
 def _name_runs(text: str, other: str) -> list[str]:
