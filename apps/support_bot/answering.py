@@ -27,7 +27,7 @@ from .answer import (
     template_answer,
     without_repeats,
 )
-from .asking import asks_for_contact, gives_contact
+from .asking import asks_for_contact
 from .handoff import NOT_READ, confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
 from .masking import contact_kinds
@@ -232,11 +232,11 @@ class Answerer:
                 asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
                 asked.passages = select_passages(asked.found, threshold, message=asked.message)
         self._lead_with_named_row(asked)
-        if asks_for_contact(asked.message) and not any(gives_contact(asked.message, p.chunk.text)
-                                                       for p in asked.passages):
-            asked.passages = self._giving_contact(asked) or asked.passages
+        if (wanted := asks_for_contact(asked.message)) and not any(wanted & contact_kinds([p.chunk.text])
+                                                                   for p in asked.passages):
+            asked.passages = self._giving_contact(asked, wanted) or asked.passages
 
-    def _giving_contact(self, asked: _Asked) -> list[Passage]:
+    def _giving_contact(self, asked: _Asked, wanted: set[str]) -> list[Passage]:
         """For a message asking for the shop's phone number, e-mail or street address: of the
         chunks that give it, the nearest the message, one that gives both a phone number and an
         e-mail address (the contact page) first; [] when none gives it. Whatever search found.
@@ -244,14 +244,13 @@ class Answerer:
         contact article says "Call us on 01632 960418". "can I email you?" was quoted the notice
         FAQ's "or by e-mail to hello@...", not that article. "where is the Quayside site?" was
         quoted the phone booths at Quayside."""
-        chunks = [c for c in self.service.shop.contact_chunks if gives_contact(asked.message, c.text)]
-        if not chunks:
+        giving = [(c, kinds) for c, kinds in self.service.shop.contact_chunks if kinds & wanted]
+        if not giving:
             return []
-        scores = self._similarity([(self._own_vector(asked), 1.0)])([c.text for c in chunks])
-        page = asks_for_contact(asked.message) <= _REACH  # an address: the branch the message names
-        reach = [len(contact_kinds([c.text]) & _REACH) if page else 0 for c in chunks]
-        best = max(range(len(chunks)), key=lambda i: (reach[i], scores[i]))
-        return [Passage(chunks[best], scores[best], scores[best])]
+        scores = self._similarity([(self._own_vector(asked), 1.0)])([c.text for c, _ in giving])
+        page = wanted <= _REACH  # an address: the branch the message names
+        best = max(range(len(giving)), key=lambda i: (len(giving[i][1] & _REACH) if page else 0, scores[i]))
+        return [Passage(giving[best][0], scores[best], scores[best])]
 
     def _lead_with_named_row(self, asked: _Asked) -> None:
         """Lead ``asked.passages`` (none: none) with the chunk holding the table row the message

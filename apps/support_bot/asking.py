@@ -71,14 +71,7 @@ def gives_what_is_asked(query: str, text: str) -> bool:
     return not ((_ASKS_A_TIME.search(query) and not _GIVES_A_TIME.search(text))
                 or (_ASKS_A_PRICE.search(query) and not _GIVES_A_PRICE.search(text))
                 or (_ASKS_A_DURATION.search(query) and not _GIVES_A_DURATION.search(text))
-                or not gives_contact(query, text))
-
-
-def gives_contact(query: str, text: str) -> bool:
-    """Whether ``text`` gives a contact ``query`` asks for (:func:`asks_for_contact`); True when
-    it asks for none."""
-    asked = asks_for_contact(query)
-    return not asked or bool(asked & contact_kinds([text]))
+                or ((asked := asks_for_contact(query)) and not asked & contact_kinds([text])))
 
 
 def asks_for_contact(message: str) -> set[str]:

@@ -168,7 +168,10 @@ class SupportService:
         language, contacts and speller, and what it is not), read once per KB."""
         if self._shop is None:
             oos = self.intents.thresholds.oos_label if self.intents is not None else None
-            self._shop = Shop.read(self.retriever, self._examples(), oos, held=self._examples(("eval.csv",)))
+            # subtle: read without the calibration rows, "gmail" of an out-of-scope example in them
+            # was a typo of "mail"
+            trained, held = self._examples("train.csv"), self._examples("eval.csv")
+            self._shop = Shop.read(self.retriever, pd.concat([trained, held], ignore_index=True), oos, held=held)
         return self._shop
 
     @property
@@ -176,16 +179,13 @@ class SupportService:
         """Typo correction towards the shop's own words (:attr:`shop`)."""
         return self.shop.speller
 
-    def _examples(self, parts: tuple[str, ...] = ("train.csv", "eval.csv")) -> pd.DataFrame:
-        """The intent examples the model was trained and calibrated on (``text``, ``label``: the
-        version's ``train.csv`` and ``eval.csv``: the intents file's rows, the lessons and the
-        knowledge base's questions; ``parts``: those files only); none without a model. subtle:
-        read without the calibration rows, "gmail" of an out-of-scope example in them was a typo
-        of "mail"."""
-        folder = self.intents.classifier.path if self.intents is not None else None
-        frames = [read_table(folder / part, ["text", "label"]) for part in parts
-                  if folder is not None and (folder / part).is_file()]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"text": [], "label": []})
+    def _examples(self, part: str) -> pd.DataFrame:
+        """The intent examples (``text``, ``label``) the model was trained on (``part`` =
+        ``"train.csv"``: the intents file's rows, the lessons and the knowledge base's questions)
+        or calibrated on (``"eval.csv"``); none without a model."""
+        path = self.intents.classifier.path / part if self.intents is not None else None
+        return read_table(path, ["text", "label"]) if path is not None and path.is_file() else \
+            pd.DataFrame({"text": [], "label": []})
 
     @property
     def retriever(self) -> Retriever:

@@ -29,7 +29,8 @@ from .ranking import singular, tokenize
 from .retrieval import Retriever
 from .spelling import Speller
 
-# the words for a contact the shop's texts give (:func:`.masking.contact_kinds`): an e-mail address, a phone number
+# the words for a contact the shop's texts give (:func:`.masking.contact_kinds`): an e-mail address, a phone
+# number, a street address
 CONTACT_WORDS = {"email": ("email", "mail", "address"), "phone": ("number", "phone", "telephone", "call", "ring"),
                  "address": ("address", "located", "location", "postcode")}
 # Below SURE_MATCH (the best passage's search cosine), a question's word the shop never uses must
@@ -87,7 +88,8 @@ class Shop:
     out_of_scope: frozenset[str]
     foreign: frozenset[str]
     lemmas: frozenset[str] = frozenset()  # of ``words``: the KB's "rented" makes a question's "rent" known
-    contact_chunks: tuple[Chunk, ...] = ()  # the chunks that give a phone number, e-mail or street address
+    # the chunks that give a phone number, e-mail or street address, with which of them (contact_kinds)
+    contact_chunks: tuple[tuple[Chunk, frozenset[str]], ...] = ()
     held: Mapping[str, str] = field(default_factory=dict)  # a calibration example's words -> its one intent
 
     @classmethod
@@ -99,11 +101,11 @@ class Shop:
         texts = [f"{c.title}\n{c.text}" for c in retriever.chunks.values()]
         in_scope = list(examples.loc[examples["label"] != oos_label, "text"])
         words = vocabulary(texts + in_scope) if names_mark_subjects(texts) else None
-        kinds = {c.chunk_id: contact_kinds([c.text]) for c in retriever.chunks.values()}
+        contacts = tuple((c, kinds) for c in retriever.chunks.values() if (kinds := frozenset(contact_kinds([c.text]))))
         if words is not None:  # what the texts give in digits or as an address, though they never say the word
             # subtle: "what's your phone number?" was handed off as about "number": the contact
             # article says "Call us on 01632 960418"
-            words |= {w for kind in set().union(*kinds.values()) for w in CONTACT_WORDS[kind]}
+            words |= {w for _, kinds in contacts for kind in kinds for w in CONTACT_WORDS[kind]}
         chunks = [c.text for c in retriever.chunks.values()]
         encoder_words = _word_list(retriever)
         speller = Speller(chunks + list(examples["text"]) if chunks and encoder_words else [], encoder_words or ())
@@ -118,7 +120,7 @@ class Shop:
                    if encoder_words is not None and w not in encoder_words} - (words or set())
         return cls(words, kb_language(retriever.chunks.values()), shop_contacts(texts), speller,
                    frozenset(out_of_scope), frozenset(foreign), frozenset().union(*map(lemmas, words or ())),
-                   tuple(c for c in retriever.chunks.values() if kinds[c.chunk_id]),
+                   contacts,
                    {key: label for key, (label, *others) in labels.items() if not others and label != oos_label})
 
     def out_of_scope_example(self, message: str) -> bool:
