@@ -170,7 +170,7 @@ class SupportService:
             oos = self.intents.thresholds.oos_label if self.intents is not None else None
             # subtle: read without the calibration rows, "gmail" of an out-of-scope example in them
             # was a typo of "mail"
-            trained, held = self._examples("train.csv"), self._examples("eval.csv")
+            trained, held = self._examples(("train.csv",)), self._examples(("eval.csv",))
             self._shop = Shop.read(self.retriever, pd.concat([trained, held], ignore_index=True), oos, held=held)
         return self._shop
 
@@ -179,13 +179,14 @@ class SupportService:
         """Typo correction towards the shop's own words (:attr:`shop`)."""
         return self.shop.speller
 
-    def _examples(self, part: str) -> pd.DataFrame:
-        """The intent examples (``text``, ``label``) the model was trained on (``part`` =
-        ``"train.csv"``: the intents file's rows, the lessons and the knowledge base's questions)
-        or calibrated on (``"eval.csv"``); none without a model."""
-        path = self.intents.classifier.path / part if self.intents is not None else None
-        return read_table(path, ["text", "label"]) if path is not None and path.is_file() else \
-            pd.DataFrame({"text": [], "label": []})
+    def _examples(self, parts: tuple[str, ...] = ("train.csv", "eval.csv")) -> pd.DataFrame:
+        """The intent examples (``text``, ``label``) the model was trained on (``train.csv``: the
+        intents file's rows, the lessons and the knowledge base's questions) and calibrated on
+        (``eval.csv``), or those of the files named in ``parts``; none without a model."""
+        folder = self.intents.classifier.path if self.intents is not None else None
+        frames = [read_table(folder / part, ["text", "label"]) for part in parts
+                  if folder is not None and (folder / part).is_file()]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"text": [], "label": []})
 
     @property
     def retriever(self) -> Retriever:
