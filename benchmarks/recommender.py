@@ -133,7 +133,8 @@ def pool_recall(pipe, users: list[str], k: int = 10) -> dict:
     items come in the order of the ranker's score less the cross-encoder's term
     (``Pipeline.prior_logits``), and that term adds at most ``lift`` (its weight times the
     largest P(interest), 1, standardised), so once the next item's prior plus ``lift`` is below
-    the ``k``-th full score nothing further can enter."""
+    the ``k``-th full score nothing further can enter. The lists compared are by score: the
+    pool's reach, before a top-k keeps the user's tastes in proportion (``Pipeline.balanced``)."""
     import numpy as np
 
     from apps.recommender.pipeline import rank
@@ -141,6 +142,7 @@ def pool_recall(pipe, users: list[str], k: int = 10) -> dict:
     ranker = pipe.ranker
     at = ranker.features.index("cross_score") if "cross_score" in ranker.features else None
     lift = 0.0 if at is None else ranker.coef[at] * (1 - ranker.mean[at]) / ranker.scale[at]
+    kept, pipe.balance = pipe.balance, 0.0
     vectors = pipe.profile_vectors(users)
     served = pipe.top_k(users, k).groupby("user_id")["item_id"].agg(set).to_dict()
     found, scored = [], []
@@ -157,6 +159,7 @@ def pool_recall(pipe, users: list[str], k: int = 10) -> dict:
             size *= 2
         found.append(len(served[user] & set(best["item_id"])) / len(best))
         scored.append(min(size, len(order)))
+    pipe.balance = kept
     return {"users": len(users), "k": k, "pool": max(4 * k, 10), "recall": float(np.mean(found)),
             "all_found": float(np.mean([f == 1.0 for f in found])),
             "exact_pool_median": float(np.median(scored)), "exact_pool_max": int(max(scored))}

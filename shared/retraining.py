@@ -155,6 +155,15 @@ def _check_new(new: Sequence[LabelledText]) -> list[LabelledText]:
     return rows
 
 
+def in_evaluation_set(name: str, rows: Sequence[LabelledText], registry: Registry | None = None,
+                      same: Callable[[str], str] = same_text) -> list[bool]:
+    """Per row: whether its text is in the current version's fixed evaluation set, which
+    :func:`retrain` never trains on (texts compared by ``same``, as there)."""
+    _, old_dir, _ = _old_data(registry or get_registry(), name)
+    evaluated = {same(r.text) for r in read_labelled(old_dir / "eval.csv", min_classes=1)}
+    return [same(r.text) in evaluated for r in rows]
+
+
 def retrain(
     name: str, new: Sequence[LabelledText], registry: Registry | None = None, lossless: bool = False,
     same: Callable[[str], str] = same_text,

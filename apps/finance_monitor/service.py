@@ -28,6 +28,7 @@ from shared import (
     create_tables,
     get_registry,
     get_settings,
+    in_evaluation_set,
     make_engine,
     session_scope,
 )
@@ -409,6 +410,15 @@ class FinanceService:
             raise VerticalsError(f"no pending {field} corrections — correct some articles first")
         if nightly and already_tried(name, pending.rows):
             return None
+        if all(in_evaluation_set(name, pending.rows)):
+            # subtle: these can never be trained on (the set judges every version), and kept
+            # pending they failed every retrain, the nightly one each night
+            mark_used(self.engine, pending.stamps)
+            export_corrections(self.engine, field)
+            raise VerticalsError(
+                f"the {len(pending.rows)} pending {field} correction(s) are set aside, none trained on: their "
+                f"headlines are in {name}'s fixed evaluation set, which judges each version and is never learnt "
+                "from — where its label is wrong, fix the test file it came from and train again")
         report = retrain_classifier(name, pending.rows, lossless=not self.config.models.lossy)
         if report.promoted:
             mark_used(self.engine, pending.stamps)

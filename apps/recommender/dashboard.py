@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from apps.recommender.calibration import MIN_SHARE
 from apps.recommender.features import FEATURE_NAMES, TEXT_FEATURES
 from apps.recommender.ranker import unweighted_text_note
 from apps.recommender.reasons import BELOW_AVERAGE, NO_REASON, NOTHING_STOOD_OUT, UNTAKEN
@@ -184,7 +185,9 @@ st.caption("Score = the share of users who took the item, in percent: with nothi
            "Score = the ranker's P(take), in percent. Its logit (log-odds) = baseline"
            f"{baseline} (an average candidate: every feature at its training mean; the same for "
            "every item) + text interest (bi- and cross-encoder) + other features (popularity, "
-           "recency, category, activity, co-taken), each part measured from that average."
+           "recency, category, activity, co-taken), each part measured from that average. A user "
+           f"who takes two or more categories often (each at least {MIN_SHARE:.0%} of their takes) gets them in "
+           "about those shares, so an item of the smaller taste can come before a higher score."
            + (" This ranker gives the text scores no weight: on its validation data they added nothing"
               " to the other features." if coef and not any(coef.get(f) for f in TEXT_FEATURES) else "")
            + (f" {unweighted[:1].upper()}{unweighted[1:]}." if coef and (unweighted := unweighted_text_note(coef))

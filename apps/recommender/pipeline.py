@@ -19,6 +19,7 @@ import pandas as pd
 from shared import VectorIndex
 from shared.errors import VerticalsError, first_few
 
+from .calibration import calibrated_order
 from .features import (
     FEATURES,
     TEXT_FEATURES,
@@ -40,6 +41,7 @@ COLD_START = ("each item scored by the share of users who took it (text interest
 POPULARITY_FALLBACK = f"No items taken yet, so these are the most popular items you have not seen, {COLD_START}."
 NEW_ITEM_SHARE = 0.1  # room in each user's pool, beyond the n candidates, for never-seen items
 SOURCE_DEPTH = 5  # each candidate source offers this many times the pool for the ranker to pick from
+BALANCE = 0.5  # how far a top-k list keeps the proportions of the user's categories (.calibration)
 
 
 def cold_start_note(users: Sequence[str], shown: int = 5) -> str:
@@ -59,6 +61,7 @@ class Pipeline:
     scorer: TextScorer
     ranker: Ranker
     max_profile_items: int = MAX_ITEMS
+    balance: float = BALANCE  # 0: ranked by score alone (.calibration)
     # what the item statistics (popularity, recency, co-taken) are fitted on; default interactions
     past: InitVar[pd.DataFrame | None] = None
     stats: FeatureStats = field(init=False)
@@ -102,7 +105,7 @@ class Pipeline:
         """The same catalogue and models for the users of ``interactions`` (their whole history),
         with item statistics from ``past`` only; item vectors and index are shared, not redone."""
         other = Pipeline(self.items, interactions, self.scorer, self.ranker,
-                         self.max_profile_items, past=past)
+                         self.max_profile_items, self.balance, past=past)
         other._item_vecs, other._index = self.item_vecs, self.index
         return other
 
@@ -339,7 +342,19 @@ class Pipeline:
         lists = [items if user in vectors else items[:k] for user, items in zip(users, lists, strict=True)]
         pair_users = [u for u, items in zip(users, lists) for _ in items]
         frame = self.score_pairs(pair_users, [i for items in lists for i in items], vectors)
-        return rank(frame, k)
+        return self.balanced(rank(frame), k)
+
+    def balanced(self, ranked: pd.DataFrame, k: int) -> pd.DataFrame:
+        """Each user's first ``k`` of :func:`rank`'s rows, chosen in the proportions of the
+        categories they took (:func:`.calibration.calibrated_order`, ``self.balance``), ``rank``
+        renumbered in that order. A user with no categories keeps the order by score."""
+        picked = []
+        for user, rows in ranked.groupby("user_id", sort=False):
+            shares = self.stats.user_categories.get(user, {}) if self.taken.get(user) else {}
+            cats = [self.stats.item_category.get(i, "") for i in rows["item_id"]]
+            order = calibrated_order(rows["score"].to_numpy(), cats, shares, self.balance, k)
+            picked.append(rows.iloc[order].assign(rank=np.arange(1, len(order) + 1)))
+        return pd.concat(picked).reset_index(drop=True) if picked else ranked.iloc[:0]
 
 
 def rank(frame: pd.DataFrame, k: int | None = None) -> pd.DataFrame:

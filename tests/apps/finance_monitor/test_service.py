@@ -592,6 +592,31 @@ def test_retrain_on_corrections_promotes_only_if_not_worse(home, server, models)
     assert service.retrain("sentiment", nightly=True) is None  # nothing new either way
 
 
+def test_a_correction_of_an_evaluation_headline_is_set_aside_once_not_failed_each_night(
+        home, server, models) -> None:
+    """An audit's correction of a headline in the fixed evaluation set stayed pending, and every
+    retrain refused it ("every new row's text is in ... evaluation set"), the nightly one too."""
+    import shutil
+    from pathlib import Path
+    from xml.sax.saxutils import escape
+
+    from apps.finance_monitor.config import ModelConfig
+    from apps.finance_monitor.corrections import pending_corrections
+
+    registry_root = Path(models.sentiment).parents[1]
+    shutil.copytree(registry_root, home / "models")
+    headline = pd.read_csv(Path(models.sentiment) / "eval.csv")["text"].iloc[0]
+    server.routes["/a.xml"] = Route(body=rss([("http://news.test/1", escape(headline), "")]))
+    service = FinanceService(make_config([("a", server.url("/a.xml"))], ModelConfig()))
+    service.poll_once()
+    service.correct(1, "sentiment", "negative")
+    with pytest.raises(VerticalsError, match=r"the 1 pending sentiment correction\(s\) are set aside.*evaluation set"):
+        service.retrain("sentiment")
+    assert not pending_corrections(service.engine, "sentiment").rows
+    assert service.retrain("sentiment", nightly=True) is None  # nothing left to fail on
+    assert service.model_cards()["finance-sentiment"]["version"] == "v1"
+
+
 def test_trained_models_serve_their_exported_form(models) -> None:
     """Training exports both models, checked against torch on the test texts; classification
     then runs the fastest form that agreed (ONNX, int8 or bf16: which one depends on the CPU)."""

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from apps.recommender.calibration import calibrated_order
 from apps.recommender.evaluation import MIN_TEST_USERS, few_test_users_warning, ranking_metrics
 from apps.recommender.features import (
     DAY,
@@ -141,6 +142,19 @@ def test_rank_orders_per_user_with_stable_ties() -> None:
     out = rank(frame, k=2)
     assert list(zip(out["user_id"], out["item_id"], out["rank"])) == [
         ("u", "b", 1), ("u", "a", 2), ("v", "a", 1)]
+
+
+def test_a_list_takes_each_taste_in_its_share_and_weight_0_is_the_score_order() -> None:
+    scores, cats = [0.5, 0.45, 0.4, 0.35, 0.2, 0.15], ["a", "a", "a", "a", "b", "b"]
+    assert calibrated_order(scores, cats, {"a": 0.6, "b": 0.4}, 0.5, 2) == [0, 4]  # by hand: docstring
+    assert calibrated_order(scores, cats, {"a": 0.6, "b": 0.4}, 0.0, 4) == [0, 1, 2, 3]
+    # a category under MIN_SHARE of the takes is no taste to keep: one taste left, the score order
+    assert calibrated_order(scores, cats, {"a": 0.9, "b": 0.1}, 0.5, 4) == [0, 1, 2, 3]
+    # greedy lists are prefix-consistent: the first 3 of 5 are the list of 3
+    assert calibrated_order(scores, cats, {"a": 0.5, "b": 0.5}, 0.5, 5)[:3] == \
+        calibrated_order(scores, cats, {"a": 0.5, "b": 0.5}, 0.5, 3)
+    # an item of another category changes no taste's share: it comes before a taste over its share
+    assert calibrated_order([0.9, 0.8, 0.7, 0.2], ["a", "x", "a", "b"], {"a": 0.5, "b": 0.5}, 0.3, 4) == [0, 3, 1, 2]
 
 
 def test_hit_rate_by_hand() -> None:

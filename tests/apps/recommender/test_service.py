@@ -609,7 +609,7 @@ def test_a_pool_as_big_as_the_catalogue_gives_the_whole_catalogues_top_k(
     pipe = service.pipeline()
     users = sorted(u for u in pipe.taken if pipe.taken[u])
     unseen = [(u, i) for u in users for i in pipe.items["item_id"] if i not in pipe.seen.get(u, set())]
-    whole = rank(pipe.score_pairs([u for u, _ in unseen], [i for _, i in unseen]), 3)
+    whole = pipe.balanced(rank(pipe.score_pairs([u for u, _ in unseen], [i for _, i in unseen])), 3)
     pooled = pd.read_parquet(service.score(tmp_path / "p.parquet", top_k=3, pool=len(pipe.items)).out)
     pooled = pooled[pooled["user_id"].isin(users)]
     assert sorted(zip(pooled["user_id"], pooled["item_id"])) == sorted(zip(whole["user_id"], whole["item_id"]))
