@@ -31,7 +31,7 @@ _EXPORTS = {
     "train_biencoder": "contrastive", "train_cross_encoder": "contrastive",
     "explain": "explanations",
     "retrain": "retraining", "RetrainReport": "retraining", "already_tried": "retraining",
-    "in_evaluation_set": "retraining",
+    "AllInEvaluationSet": "retraining",
     "cron_trigger": "retraining", "judge_against_serving": "retraining",
 }
 

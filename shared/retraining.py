@@ -43,6 +43,11 @@ _FRESH_KEYS = {"kind", "base", "base_version", "labels", "params", "data_fingerp
                "metrics", "name", "version", "created", "retrained_from", "new_rows_fingerprint"}
 
 
+class AllInEvaluationSet(VerticalsError):
+    """Every new row's text is in the fixed evaluation set: nothing to train on (an app may
+    set such rows aside)."""
+
+
 @dataclass
 class RetrainReport:
     """What a retrain did: the new version, whether it was promoted, and why."""
@@ -155,15 +160,6 @@ def _check_new(new: Sequence[LabelledText]) -> list[LabelledText]:
     return rows
 
 
-def in_evaluation_set(name: str, rows: Sequence[LabelledText], registry: Registry | None = None,
-                      same: Callable[[str], str] = same_text) -> list[bool]:
-    """Per row: whether its text is in the current version's fixed evaluation set, which
-    :func:`retrain` never trains on (texts compared by ``same``, as there)."""
-    _, old_dir, _ = _old_data(registry or get_registry(), name)
-    evaluated = {same(r.text) for r in read_labelled(old_dir / "eval.csv", min_classes=1)}
-    return [same(r.text) in evaluated for r in rows]
-
-
 def retrain(
     name: str, new: Sequence[LabelledText], registry: Registry | None = None, lossless: bool = False,
     same: Callable[[str], str] = same_text,
@@ -187,7 +183,7 @@ def retrain(
     left_out = sum(same(r.text) in evaluated for r in new)
     new = [r for r in new if same(r.text) not in evaluated]
     if not new:
-        raise VerticalsError(f"every new row's text is in {name}'s fixed evaluation set ({old_dir / 'eval.csv'}): "
+        raise AllInEvaluationSet(f"every new row's text is in {name}'s fixed evaluation set ({old_dir / 'eval.csv'}): "
                              "training on them would judge the new version on what it learnt — add other rows")
     relabelled = {same(r.text) for r in new}  # a corrected label replaces the one trained on before
     rows = [r for r in read_labelled(old_dir / "train.csv") if same(r.text) not in relabelled] + new

@@ -13,7 +13,7 @@ escalates to at least twice the alerted count (a small blip must not mask the re
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
@@ -47,15 +47,20 @@ class Surge:
         return key_label(self.key)
 
 
-def key_label(key: str) -> str:
+def key_label(key: str, companies: Mapping[str, Sequence[str]] | None = None) -> str:
     """An alert key's human name, as webhooks, the CLI and the dashboard show it: a ticker by
-    its cashtag, so it is not read as a topic of the same name.
+    its cashtag, so it is not read as a topic of the same name, with the first name the
+    config's ``[tickers]`` gives it (``companies``; subtle: an analyst with many tickers read
+    "$KSTL" and had to look up the company).
 
-    >>> key_label("topic:Earnings"), key_label("ticker:NWB")
-    ('Earnings', '$NWB')
+    >>> key_label("topic:Earnings"), key_label("ticker:NWB"), key_label("ticker:NWB", {"NWB": ["Northwind Bank"]})
+    ('Earnings', '$NWB', '$NWB (Northwind Bank)')
     """
     kind, _, name = key.partition(":")
-    return f"${name}" if kind == "ticker" else name
+    if kind != "ticker":
+        return name
+    named = (companies or {}).get(name)
+    return f"${name} ({named[0]})" if named else f"${name}"
 
 
 def robust_z(value: float, history: list[float]) -> tuple[float, float]:
@@ -120,12 +125,14 @@ def driven_by(tickers: list[Surge]) -> Callable[[WindowStat], bool]:
     return driven
 
 
-def alert_text(surge: Surge, titles: list[str], alert_id: int, grew_from: int | None = None) -> str:
+def alert_text(surge: Surge, titles: list[str], alert_id: int, grew_from: int | None = None,
+               companies: Mapping[str, Sequence[str]] | None = None) -> str:
     """One readable paragraph: what surged (with the alert's id, which `finance alerts ack`
     takes and a receiver can drop repeats by; announced again, what it grew from), how much,
-    and the top headlines."""
+    and the top headlines. ``companies``: as for :func:`key_label`."""
     again = f", grown from {grew_from} negative" if grew_from is not None else ""
-    head = (f"Negative surge on {surge.label} (alert #{alert_id}{again}): {surge.negatives} negative of {surge.total} "
+    head = (f"Negative surge on {key_label(surge.key, companies)} (alert #{alert_id}{again}): "
+            f"{surge.negatives} negative of {surge.total} "
             f"articles in {surge.start:%Y-%m-%d %H:%M}-{surge.end:%H:%M} UTC "
             f"(baseline {surge.baseline:g}, z={surge.score:.1f})")
     more = [f"- and {len(titles) - 5} more"] if len(titles) > 5 else []
@@ -146,17 +153,20 @@ PAYLOAD_STORIES = 10  # the driving stories a JSON webhook names (ids, headlines
 
 
 def webhook_payload(surge: Surge, alert_id: int, titles: list[str], fmt: str,
-                    grew_from: int | None = None, urls: list[str] = ()) -> dict:
+                    grew_from: int | None = None, urls: list[str] = (),
+                    companies: Mapping[str, Sequence[str]] | None = None) -> dict:
     """JSON body for a webhook: Slack-compatible ``{"text"}`` or a structured alert;
     ``grew_from``: the negatives it was last announced with, when announced again (else None);
     ``urls``: the stories' links, beside ``titles`` (subtle: a receiver got ids and headlines,
     and no way to open the stories). The JSON format carries the first ``PAYLOAD_STORIES`` of
     ``article_ids`` with their headlines and links (``more_articles``: how many it leaves out;
-    subtle: 12 ids came with 10 headlines, and nothing said which two had none)."""
+    subtle: 12 ids came with 10 headlines, and nothing said which two had none).
+    ``companies``: as for :func:`key_label`."""
     if fmt == "slack":
-        return {"text": slack_escape(alert_text(surge, titles, alert_id, grew_from))}
+        return {"text": slack_escape(alert_text(surge, titles, alert_id, grew_from, companies))}
     ids = list(surge.article_ids)
-    return {"alert_id": alert_id, "grew_from": grew_from, "key": surge.key, "label": surge.label,
+    return {"alert_id": alert_id, "grew_from": grew_from, "key": surge.key,
+            "label": key_label(surge.key, companies),
             "window_start": surge.start.strftime(ISO_UTC), "window_end": surge.end.strftime(ISO_UTC),
             "negatives": surge.negatives, "total": surge.total, "baseline": surge.baseline,
             "score": surge.score, "article_ids": ids[:PAYLOAD_STORIES],

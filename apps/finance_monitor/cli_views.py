@@ -33,7 +33,8 @@ def alerts_list(config: ConfigOpt = None, all_: Annotated[bool, typer.Option(
     from .views import alerts
 
     try:
-        views = alerts(engine_for(config), include_acknowledged=all_)
+        views = alerts(engine_for(config), include_acknowledged=all_,
+                       companies=config_for(config, needs_config=False).tickers)
     except VerticalsError as exc:
         return fail(exc)
     if as_json:

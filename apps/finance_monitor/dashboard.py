@@ -74,7 +74,7 @@ def show_alerts(service: FinanceService) -> None:
     left, right = st.columns([1, 2])
     show_all = left.toggle("Show acknowledged", key="alerts-all")
     right.text_input("Acknowledge as", key="ack-by", placeholder="your name (else: dashboard)")
-    found = alerts(service.engine, include_acknowledged=show_all)
+    found = alerts(service.engine, include_acknowledged=show_all, companies=service.config.tickers)
     if not found:
         st.info(f"No open alerts. Surges of negative news appear here with their articles (checked every "
                 f"{ALERTS_POLL_S} s).")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -184,8 +185,8 @@ def resend(engine: Engine, alert_ids: list[int], webhooks: tuple[WebhookConfig, 
 
 
 def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = None,
-                limit: int = 50, webhooks: tuple[WebhookConfig, ...] | None = None
-                ) -> DeliveryReport:
+                limit: int = 50, webhooks: tuple[WebhookConfig, ...] | None = None,
+                companies: Mapping[str, Sequence[str]] | None = None) -> DeliveryReport:
     """POST every delivery whose time has come; failures are rescheduled with backoff.
 
     With ``webhooks`` (the config's), rows of any other URL are held, not sent: a webhook
@@ -196,6 +197,8 @@ def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = Non
     A webhook that fails is not tried again in the same pass: its other deliveries wait for the
     next. subtle: a hook that timed out took the full timeout for each of its 4 alerts in turn,
     20 s of every pass, and its receiver logged each attempt.
+
+    ``companies``: the config's ``[tickers]``, to name a ticker's company (:func:`.alerts.key_label`).
     """
     now = now or utcnow()
     configured = Delivery.url.in_([w.url for w in webhooks]) if webhooks is not None else True
@@ -209,7 +212,7 @@ def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = Non
         if url in down:
             continue
         due.append(delivery_id)
-        outcomes.append(_deliver_one(engine, client, delivery_id, now))
+        outcomes.append(_deliver_one(engine, client, delivery_id, now, companies))
         if outcomes[-1] is False:
             down.add(url)
     delivered, failed = outcomes.count(True), outcomes.count(False)
@@ -229,7 +232,7 @@ def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = Non
 
 
 def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int,
-                 now: datetime) -> bool | None:
+                 now: datetime, companies: Mapping[str, Sequence[str]] | None = None) -> bool | None:
     """POST one claimed delivery; None when another deliverer claimed it first, or its alert was
     announced again meanwhile (the next pass sends the new figures).
 
@@ -239,7 +242,7 @@ def _deliver_one(engine: Engine, client: httpx.Client, delivery_id: int,
     lease = _claim(engine, delivery_id, now)
     if lease is None:
         return None
-    url, payload = _payload(engine, delivery_id)
+    url, payload = _payload(engine, delivery_id, companies)
     problem = post_webhook(client, url, payload)  # no session open: a slow hook blocks no one
     with session_scope(engine) as session:
         delivery = session.get(Delivery, delivery_id)
@@ -273,8 +276,9 @@ def _claim(engine: Engine, delivery_id: int, now: datetime) -> datetime | None:
         return lease if result.rowcount == 1 else None
 
 
-def _payload(engine: Engine, delivery_id: int) -> tuple[str, dict]:
-    """The URL and JSON body of one delivery."""
+def _payload(engine: Engine, delivery_id: int,
+             companies: Mapping[str, Sequence[str]] | None = None) -> tuple[str, dict]:
+    """The URL and JSON body of one delivery (``companies``: as for :func:`deliver_due`)."""
     with session_scope(engine) as session:
         delivery = session.get(Delivery, delivery_id)
         alert = session.get(AlertRow, delivery.alert_id)
@@ -284,4 +288,4 @@ def _payload(engine: Engine, delivery_id: int) -> tuple[str, dict]:
         notice = session.get(AlertNotice, alert.id)
         return delivery.url, webhook_payload(surge_of(alert), alert.id, [t for t, _ in told], delivery.format,
                                              notice.grew_from if notice is not None else None,
-                                             urls=[u for _, u in told])
+                                             urls=[u for _, u in told], companies=companies)

@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import Engine, func, select
 
 from shared import (
+    AllInEvaluationSet,
     ModelNotFoundError,
     RetrainReport,
     VerticalsError,
@@ -28,7 +29,6 @@ from shared import (
     create_tables,
     get_registry,
     get_settings,
-    in_evaluation_set,
     make_engine,
     session_scope,
 )
@@ -209,7 +209,7 @@ class FinanceService:
             new_alerts = self.check_alerts() if stamp and stamp != self._checked_stamp else []
             self._checked_stamp = stamp or self._checked_stamp
             deliveries = deliver_due(self.engine, self.webhook_client,
-                                     webhooks=self.config.webhooks)
+                                     webhooks=self.config.webhooks, companies=self.config.tickers)
         return ProcessReport(classified=classified, reworded=self.reworded - merged_before,
                              models_missing=missing,
                              new_alerts=new_alerts, deliveries=deliveries)
@@ -378,7 +378,7 @@ class FinanceService:
 
     def deliver(self, now: datetime | None = None) -> DeliveryReport:
         return deliver_due(self.engine, self.webhook_client, now=now,
-                           webhooks=self.config.webhooks)
+                           webhooks=self.config.webhooks, companies=self.config.tickers)
 
     def acknowledge(self, alert_id: int, by: str = "analyst") -> bool:
         """Mark an alert handled; False if it does not exist or was already acknowledged."""
@@ -410,7 +410,9 @@ class FinanceService:
             raise VerticalsError(f"no pending {field} corrections — correct some articles first")
         if nightly and already_tried(name, pending.rows):
             return None
-        if all(in_evaluation_set(name, pending.rows)):
+        try:
+            report = retrain_classifier(name, pending.rows, lossless=not self.config.models.lossy)
+        except AllInEvaluationSet:
             # subtle: these can never be trained on (the set judges every version), and kept
             # pending they failed every retrain, the nightly one each night
             mark_used(self.engine, pending.stamps)
@@ -418,8 +420,7 @@ class FinanceService:
             raise VerticalsError(
                 f"the {len(pending.rows)} pending {field} correction(s) are set aside, none trained on: their "
                 f"headlines are in {name}'s fixed evaluation set, which judges each version and is never learnt "
-                "from — where its label is wrong, fix the test file it came from and train again")
-        report = retrain_classifier(name, pending.rows, lossless=not self.config.models.lossy)
+                "from — where its label is wrong, fix the test file it came from and train again") from None
         if report.promoted:
             mark_used(self.engine, pending.stamps)
         export_corrections(self.engine, field)

@@ -3,6 +3,7 @@ source and webhook health are in ``health``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -57,6 +58,15 @@ class AlertView:
     raised_at: str | None = None  # UTC, when the monitor raised it (the window is the news' time)
     announced: int | None = None  # the negatives its webhooks last carried (AlertNotice)
     went_on: tuple[dict, ...] = ()  # later windows that surged while it cooled down (AlertFollowUp)
+    # the key's human name, as its webhooks say it (:func:`.alerts.key_label`): ``$NWB``,
+    # ``Earnings``, ``$NWB (Northwind Bank)`` where the config names the company. subtle: a
+    # ticker's alert read "ACME" in the CLI and "$ACME" in Slack, and could not be told from a
+    # topic named ACME; an analyst with many tickers read "$KSTL" and had to look it up
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", key_label(self.key))
 
     @property
     def growth_note(self) -> str:
@@ -88,13 +98,6 @@ class AlertView:
         return f"its surge went on: {', then '.join(parts)}; no new alert while it cools down"
 
     @property
-    def label(self) -> str:
-        """The key's human name, as its webhooks say it (:func:`.alerts.key_label`): ``$NWB``,
-        ``Earnings``. subtle: a ticker's alert read "ACME" in the CLI and "$ACME" in Slack, and
-        could not be told from a topic named ACME."""
-        return key_label(self.key)
-
-    @property
     def corrected(self) -> int:
         """How many of the articles that drove it an analyst has since corrected away from
         negative: the stored counts are the ones it was raised with."""
@@ -116,8 +119,10 @@ class AlertView:
         return f"acknowledged by {self.acknowledged_by or 'someone'} at {self.acknowledged_at} UTC"
 
 
-def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView]:
-    """Alerts, newest window first, each with its driving articles (oldest first)."""
+def alerts(engine: Engine, include_acknowledged: bool = False,
+           companies: Mapping[str, Sequence[str]] | None = None) -> list[AlertView]:
+    """Alerts, newest window first, each with its driving articles (oldest first); ``companies``:
+    the config's ``[tickers]``, to name a ticker's company (:func:`.alerts.key_label`)."""
     with session_scope(engine) as session:
         query = select(AlertRow).order_by(AlertRow.window_start.desc(), AlertRow.id.desc())
         if not include_acknowledged:
@@ -143,7 +148,8 @@ def alerts(engine: Engine, include_acknowledged: bool = False) -> list[AlertView
                 raised_at=f"{alert.created_at:%Y-%m-%d %H:%M:%S}",
                 announced=notice.negatives if notice else None,
                 went_on=tuple({"window_start": w.window_start, "window_end": w.window_end,
-                               "negatives": w.negatives, "total": w.total} for w in went_on)))
+                               "negatives": w.negatives, "total": w.total} for w in went_on),
+                label=key_label(alert.key, companies)))
     return views
 
 

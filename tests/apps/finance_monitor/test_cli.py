@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -331,6 +332,11 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
     articles = runner.invoke(app, ["articles", "--config", str(path)])  # no "+nan" for the analyst's label
     assert articles.stdout.splitlines() == ["[263] 2026-03-02 00:00 UTC a: Bank fined (Earnings; neutral, set by "
                                             "an analyst)"]
+    # a ticker the config names is listed with its company (an analyst with many tickers asked)
+    path.write_text(render_config(replace(make_config([("a", "http://127.0.0.1:9/a.xml")]),
+                                          tickers={"NWB": ("Northwind Bank", "Northwind")})))
+    listed = runner.invoke(app, ["alerts", "list", "--json", "--config", str(path)])
+    assert json.loads(listed.stdout)["alerts"][0]["label"] == "$NWB (Northwind Bank)"
 
 
 def test_eval_takes_text_label_files_and_refuses_labels_the_model_lacks(home, models, tmp_path) -> None:

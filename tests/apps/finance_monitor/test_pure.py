@@ -342,6 +342,11 @@ def test_webhook_payloads_and_backoff() -> None:
     assert (len(cut["article_ids"]), len(cut["headlines"]), len(cut["urls"]), cut["more_articles"]) == (10, 10, 10, 2)
     few = webhook_payload(replace(surge, article_ids=(1, 2)), 7, ["a", "b"], "json", urls=["u1", "u2"])
     assert (few["article_ids"], few["headlines"], few["more_articles"]) == ([1, 2], ["a", "b"], 0)
+    nwb, companies = replace(surge, key="ticker:NWB"), {"NWB": ("Northwind Bank", "Northwind")}
+    slack = webhook_payload(nwb, 7, ["a"], "slack", companies=companies)["text"]
+    assert "Negative surge on $NWB (Northwind Bank) (alert #7)" in slack
+    assert webhook_payload(nwb, 7, ["a"], "json", companies=companies)["label"] == "$NWB (Northwind Bank)"
+    assert webhook_payload(nwb, 7, ["a"], "json")["label"] == "$NWB"
     assert next_attempt(T0, 0) == T0 + timedelta(seconds=30)
     assert next_attempt(T0, 20) == T0 + timedelta(hours=1)
 
