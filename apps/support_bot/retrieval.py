@@ -19,7 +19,7 @@ from shared.errors import VectorIndexError, VerticalsError
 from shared.storage import file_lock
 
 from .knowledge import Chunk
-from .ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k
+from .ranking import SparseBM25, bm25_terms, choose_alpha, fuse, top_k
 from .store import SupportStore
 from .tables import KbChange
 
@@ -184,7 +184,7 @@ class Retriever:
         self._by_doc = by_doc
         ids = sorted(self.chunks)
         self._bm25_ids = np.asarray(ids, int)
-        self._bm25 = SparseBM25.fit([tokenize(self.chunks[i].search_text) for i in ids])
+        self._bm25 = SparseBM25.fit([bm25_terms(self.chunks[i].search_text) for i in ids])
 
     def apply(self, change: KbChange, vectors: np.ndarray | None = None) -> None:
         """Bring index and BM25 up to date after an upsert/remove (incremental, then saved).
@@ -256,7 +256,7 @@ class Retriever:
         dense = {int(h.id): float(h.score) for h in hits}
         if not sparse:
             return dense, {}
-        scores = self._bm25.scores(tokenize(query))
+        scores = self._bm25.scores(bm25_terms(query))
         best = top_k(scores, self.config.bm25_k)
         bm25 = {int(self._bm25_ids[i]): float(scores[i]) for i in best if scores[i] > 0}
         return dense, bm25
