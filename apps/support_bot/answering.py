@@ -42,6 +42,7 @@ from .questions import (
     points_back,
     says_nothing_new,
     separate_questions,
+    stands_for_a_noun,
     swaps_subject,
 )
 from .ranking import tokenize, word_set
@@ -217,7 +218,8 @@ class Answerer:
         answer whose word it takes up (:meth:`_picked_up`)."""
         retriever, threshold = self.service.retriever, self.service.bot.threshold
         if asked.earlier and confident(decision) and decision.intent not in {t.intent for t in asked.earlier} \
-                and names_a_subject(asked.message):  # "how much are they?" names none to be sure of
+                and names_a_subject(asked.message) and not stands_for_a_noun(asked.message):
+            # "how much are they?" names no subject to be sure of; "how much is a large one?" not one of its own
             # subtle: "ok so how do I return it then" after a cancel question is a new subject the
             # intent model is sure of (0.91); judged with the cancel question glued on, the cancel
             # FAQ outranked its template and was given again
@@ -266,7 +268,10 @@ class Answerer:
         last = self.service.speller.correct(asked.earlier[-1].question) if asked.earlier else ""
         before = [last] if last and (not swaps_subject(asked.message) or new_subject(asked.message)
                                      <= named_columns(last, found, chunks_of)) else []
-        named_by = row_namer([asked.message, *before], found, chunks_of) if asked.passages else None
+        # subtle: "how much is a large one?" after "Do you sell boxes?" named the Large unit's
+        # row by its own words; read with the question, it names the large box's
+        joined = [f"{last} {asked.message}"] if last and stands_for_a_noun(asked.message) else []
+        named_by = row_namer([*joined, asked.message, *before], found, chunks_of) if asked.passages else None
         asked.named_by = named_by or asked.message
         if named_by is not None:
             asked.passages = with_named_row(named_by, asked.passages, chunks_of, found=found)

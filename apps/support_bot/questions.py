@@ -272,6 +272,20 @@ def contextual_query(earlier: list[str], message: str) -> str:
     return " ".join(chain)
 
 
+# "a large one", "the cheaper ones": "one" standing for a noun of an earlier turn
+_ONE_FOR_A_NOUN = re.compile(r"\b(?:a|an|the|this|that|these|those)\s+(?:[a-z]+\s+)?ones?\b", re.I)
+
+
+def stands_for_a_noun(message: str) -> bool:
+    """Whether ``message`` says "one" for a thing an earlier turn named: "how much is a large
+    one?" after "Do you sell boxes?" asks about a large box.
+
+    >>> stands_for_a_noun("how much is a large one?"), stands_for_a_noun("is one month enough?")
+    (True, False)
+    """
+    return bool(_ONE_FOR_A_NOUN.search(message))
+
+
 def swaps_subject(message: str) -> bool:
     """Whether a follow-up puts a subject of its own in the earlier one's place: an ellipsis that
     names one ("and for the family plan?", "what about Safari?"; not "and how much is it?").

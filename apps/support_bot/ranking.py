@@ -22,17 +22,17 @@ STOPWORDS = frozenset(
 
 
 def singular(word: str) -> str:
-    """A plural's crude singular, so "bikes" and "bike" compare equal: ``"bikes" -> "bike"``;
-    short words and "-ss" stay ("bus", "address"); an "-ies" plural of a "-y" noun English's word
-    lists know is that noun, others lose their "s".
+    """A plural's singular, so "bikes" and "bike" compare equal: ``"bikes" -> "bike"``; short
+    words and "-ss" stay ("bus", "address"); an "-es" plural English's word lists know as a noun
+    is that noun ("batteries", "boxes"), others lose their "s".
 
-    >>> singular("bikes"), singular("batteries"), singular("cookies"), singular("address")
-    ('bike', 'battery', 'cookie', 'address')
+    >>> singular("bikes"), singular("batteries"), singular("cookies"), singular("boxes"), singular("address")
+    ('bike', 'battery', 'cookie', 'box', 'address')
     """
-    if word.endswith("ies") and len(word) > 4:
-        lemma = noun_lemma(word)
-        if lemma.endswith("y"):
-            return lemma  # "batteries" had been "batterie", so it never met "battery"
+    if word.endswith("es") and len(word) > 4 and (lemma := noun_lemma(word)) != word:
+        # subtle: "batteries" had been "batterie", so it never met "battery"; "boxes" "boxe", and
+        # "how much is a large one?" after "Do you sell boxes?" named no box's row
+        return lemma
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 

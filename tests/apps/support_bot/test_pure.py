@@ -51,9 +51,10 @@ from apps.support_bot.questions import (
     new_subject,
     says_nothing_new,
     separate_questions,
+    stands_for_a_noun,
     swaps_subject,
 )
-from apps.support_bot.ranking import SparseBM25, choose_alpha, fuse, tokenize, top_k, word_set
+from apps.support_bot.ranking import SparseBM25, bm25_terms, choose_alpha, fuse, tokenize, top_k, word_set
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.retrieval_tuning import choose_threshold
 from apps.support_bot.rows import named_cells, named_columns, named_rows, names_row, row_namer, with_named_row
@@ -732,6 +733,21 @@ def test_a_table_row_is_named_by_an_item_of_a_cell_that_lists_several(tmp_path: 
     # a list names a row by its names only: "calls, texts, data" names none
     assert not names_row("how do I buy more data?", "Plan: Plus; Includes: calls, texts, data; Price: £20.")
     assert swaps_subject("and for the family plan?") and not swaps_subject("and how much is it?")
+
+
+def test_one_for_an_earlier_noun_names_the_row_with_the_question_before() -> None:
+    """An audit's "how much is a large one?" after "Do you sell boxes?" was quoted the Large unit."""
+    assert stands_for_a_noun("how much is a large one?") and stands_for_a_noun("and the cheaper ones?")
+    assert not stands_for_a_noun("is one month enough?") and not stands_for_a_noun("how much is it?")
+    units = Chunk("unit-sizes", 0, "Unit: Large; Floor area: 100 sq ft; Price per month: £149.")
+    boxes = Chunk("packing", 0, "Item: Small box; Price: £2.50. Item: Large box; Price: £3.75.")
+    found = [Passage(boxes, 0.6, 0.6), Passage(units, 0.4, 0.4)]
+    by_doc = {"unit-sizes": [units], "packing": [boxes]}.__getitem__
+    joined = "Do you sell boxes? how much is a large one?"
+    assert row_namer([joined, "how much is a large one?"], found, by_doc) == joined
+    assert named_cells(joined, found[:1], by_doc) == {"Large box"}  # "boxes" is "box" ("boxe" had been)
+    # BM25 reads plurals folded, on both sides: "boats" finds "Boat on a trailer"
+    assert bm25_terms("Do you store boats?") == ["store", "boat"] == bm25_terms("store a boat")
 
 
 def test_a_row_named_less_its_size_limit_and_a_follow_up_that_swaps_a_column(tmp_path: Path) -> None:
