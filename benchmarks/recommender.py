@@ -143,23 +143,25 @@ def pool_recall(pipe, users: list[str], k: int = 10) -> dict:
     at = ranker.features.index("cross_score") if "cross_score" in ranker.features else None
     lift = 0.0 if at is None else ranker.coef[at] * (1 - ranker.mean[at]) / ranker.scale[at]
     kept, pipe.balance = pipe.balance, 0.0
-    vectors = pipe.profile_vectors(users)
-    served = pipe.top_k(users, k).groupby("user_id")["item_id"].agg(set).to_dict()
-    found, scored = [], []
-    for user in users:
-        seen = pipe.seen.get(user, set())
-        vector = vectors.get(user)
-        order = pipe.by_prior(user, [i for i in pipe.ids if i not in seen], vector)
-        size = 4 * k
-        while True:
-            best = rank(pipe.score_pairs([user] * min(size, len(order)), order[:size], vectors), k)
-            kth = ranker.logits(best[ranker.features].to_numpy())[-1]
-            if size >= len(order) or pipe.prior_logits(user, vector, [pipe.row[order[size]]])[0] + lift < kth:
-                break
-            size *= 2
-        found.append(len(served[user] & set(best["item_id"])) / len(best))
-        scored.append(min(size, len(order)))
-    pipe.balance = kept
+    try:
+        vectors = pipe.profile_vectors(users)
+        served = pipe.top_k(users, k).groupby("user_id")["item_id"].agg(set).to_dict()
+        found, scored = [], []
+        for user in users:
+            seen = pipe.seen.get(user, set())
+            vector = vectors.get(user)
+            order = pipe.by_prior(user, [i for i in pipe.ids if i not in seen], vector)
+            size = 4 * k
+            while True:
+                best = rank(pipe.score_pairs([user] * min(size, len(order)), order[:size], vectors), k)
+                kth = ranker.logits(best[ranker.features].to_numpy())[-1]
+                if size >= len(order) or pipe.prior_logits(user, vector, [pipe.row[order[size]]])[0] + lift < kth:
+                    break
+                size *= 2
+            found.append(len(served[user] & set(best["item_id"])) / len(best))
+            scored.append(min(size, len(order)))
+    finally:
+        pipe.balance = kept
     return {"users": len(users), "k": k, "pool": max(4 * k, 10), "recall": float(np.mean(found)),
             "all_found": float(np.mean([f == 1.0 for f in found])),
             "exact_pool_median": float(np.median(scored)), "exact_pool_max": int(max(scored))}

@@ -3,12 +3,14 @@ retrain as labelled data (``text,label`` CSVs that ``shared.retraining`` reads).
 
 The first correction of a field remembers the model's original label; a later one only
 changes the new label, so the table always says "model said X, analyst says Y". A correction
-is exported until a promoted retrain has absorbed it (``used_at``); changing it again makes it
-pending again.
+is exported until a promoted retrain has absorbed it (``used_at``), or a retrain has set it aside
+(its headline is in the model's fixed evaluation set, which no version trains on: ``used_at`` too);
+changing it again makes it pending again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -60,11 +62,13 @@ def correction_labels(field: str, model_labels: list[str] | None) -> list[str]:
 
 
 def correct(engine: Engine, article_id: int, field: str, value: str,
-            allowed: list[str] | None = None, acknowledge: str = ACKNOWLEDGE) -> Change:
+            allowed: list[str] | None = None, acknowledge: str = ACKNOWLEDGE,
+            companies: Mapping[str, Sequence[str]] | None = None) -> Change:
     """Record a correction and apply it to the article (so trends use the analyst's label);
     a sentiment correction also sets the score to the label's (-1 / 0 / +1), so the table,
     the net-sentiment trend and the alerts agree with it. ``acknowledge`` goes in the note
-    (:func:`_alert_note`)."""
+    (:func:`_alert_note`), which names a ticker's company from ``companies`` (the config's
+    ``[tickers]``, :func:`.alerts.key_label`)."""
     if field not in FIELDS:
         raise VerticalsError(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
     allowed = correction_labels(field, allowed)
@@ -94,11 +98,12 @@ def correct(engine: Engine, article_id: int, field: str, value: str,
         setattr(article, field, value)
         if field == "sentiment":
             article.sentiment_score = LABEL_SCORES[value]
-        note = _alert_note(session, article, acknowledge) if field == "sentiment" and before != value else ""
+        note = _alert_note(session, article, acknowledge, companies) if field == "sentiment" and before != value else ""
         return Change(article_id, field, before, value, note)
 
 
-def _alert_note(session: Session, article: Article, acknowledge: str) -> str:
+def _alert_note(session: Session, article: Article, acknowledge: str,
+                companies: Mapping[str, Sequence[str]] | None = None) -> str:
     """What a sentiment correction means for the open alerts: one raised on this article as a
     negative headline stands as raised (``acknowledge``, its ``{id}`` filled in, says how to
     acknowledge it); a new negative in an open alert's window is counted by the trends, not by
@@ -111,14 +116,14 @@ def _alert_note(session: Session, article: Article, acknowledge: str) -> str:
     # by its drivers, whatever the article's keys are now (a topic corrected in the same call)
     drove = [a for a in open_alerts if article.id in a.driver_ids()]
     if drove and article.sentiment != "negative":
-        return "; ".join(f"open alert #{a.id} ({key_label(a.key)}) counted it among its {a.negatives} negative "
-                         f"headlines and stands until news lands in its window again: "
+        return "; ".join(f"open alert #{a.id} ({key_label(a.key, companies)}) counted it among its {a.negatives} "
+                         f"negative headlines and stands until news lands in its window again: "
                          f"{acknowledge.replace('{id}', str(a.id))} if it no longer holds" for a in drove)
     keys = {f"topic:{article.topic}"} | {f"ticker:{t}" for t in article.ticker_list()}
     inside = [a for a in open_alerts if a.key in keys and a.window_start <= article.published < a.window_end
               and a not in drove]
     if inside and article.sentiment == "negative" and article.classified_at is not None:
-        return "; ".join(f"it falls in open alert #{a.id}'s window ({key_label(a.key)}), which keeps the "
+        return "; ".join(f"it falls in open alert #{a.id}'s window ({key_label(a.key, companies)}), which keeps the "
                          f"{a.negatives} negative headlines it was raised with until news lands there again; "
                          "the trends count it now" for a in inside)
     return ""
@@ -178,7 +183,8 @@ def pending_corrections(engine: Engine, field: str) -> Pending:
 
 
 def mark_used(engine: Engine, stamps: list[tuple[int, datetime]]) -> int:
-    """Mark corrections absorbed by a promoted retrain; returns how many were marked.
+    """Mark corrections absorbed by a promoted retrain, or set aside by a retrain (their headlines in
+    the fixed evaluation set); returns how many were marked.
 
     A correction changed since it was exported (another ``created_at``) stays pending.
     """

@@ -391,7 +391,8 @@ class FinanceService:
     def correct(self, article_id: int, field: str, value: str, acknowledge: str = ACKNOWLEDGE) -> Change:
         """An analyst's label for an article; exported at once for the scheduled retrain.
         ``acknowledge``: how the change's note says to acknowledge an alert (:data:`.corrections.ACKNOWLEDGE`)."""
-        change = correct(self.engine, article_id, field, value, self.correction_labels(field), acknowledge)
+        change = correct(self.engine, article_id, field, value, self.correction_labels(field), acknowledge,
+                         self.config.tickers)
         export_corrections(self.engine, field)
         return change
 
@@ -420,7 +421,8 @@ class FinanceService:
             raise VerticalsError(
                 f"the {len(pending.rows)} pending {field} correction(s) are set aside, none trained on: their "
                 f"headlines are in {name}'s fixed evaluation set, which judges each version and is never learnt "
-                "from — where its label is wrong, fix the test file it came from and train again") from None
+                "from — where its label is wrong, fix the test file it came from and train again (correcting the "
+                "article again queues it anew)") from None
         if report.promoted:
             mark_used(self.engine, pending.stamps)
         export_corrections(self.engine, field)

@@ -48,11 +48,15 @@ def calibrated_order(scores: Sequence[float], categories: Sequence[str], shares:
             onehot[i, column[c]] = 1.0
     value = np.asarray(scores, dtype=float)
     chosen, counts, total, left = [], np.zeros(len(names)), 0.0, np.ones(len(scores), dtype=bool)
+    taste = onehot.any(axis=1)
     for _ in range(k):
-        q = counts + onehot  # each candidate's list, one row per candidate
-        q = q / np.maximum(q.sum(axis=1, keepdims=True), 1.0)
-        q = (1 - SMOOTHING) * q + SMOOTHING * p
-        kl = np.sum(np.where(p > 0, p * np.log(p / q), 0.0), axis=1)
+        kl = _divergence(p, counts + onehot)  # each candidate's list, one row per candidate
+        # an item of no taste leaves the list's divergence as it is; to an empty list, as the
+        # best a taste's item would make it (subtle: at log 100 it had lost the first slot to
+        # any taste's item, whatever its score)
+        fresh = kl[taste & left]
+        stays = _divergence(p, counts[None, :])[0] if counts.any() else (fresh.min() if fresh.size else 0.0)
+        kl = np.where(taste, kl, stays)
         gain = (1 - weight) * (total + value) - weight * kl
         gain[~left] = -np.inf
         best = int(np.argmax(gain))  # the first of equals: the better ranked
@@ -61,3 +65,10 @@ def calibrated_order(scores: Sequence[float], categories: Sequence[str], shares:
         counts += onehot[best]
         total += value[best]
     return chosen
+
+
+def _divergence(p: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """KL(p || q~) for each row of ``counts`` (items per taste), ``q~`` smoothed toward ``p``."""
+    q = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    q = (1 - SMOOTHING) * q + SMOOTHING * p
+    return np.sum(np.where(p > 0, p * np.log(p / q), 0.0), axis=1)

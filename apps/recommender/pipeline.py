@@ -328,8 +328,9 @@ class Pipeline:
         return out
 
     def top_k(self, users: Sequence[str], k: int, n_candidates: int | None = None) -> pd.DataFrame:
-        """The ``k`` best items per user after reranking ``n_candidates`` (default ``4k``); for a
-        user with no history, the ``k`` most popular they have not seen, most taken first.
+        """The ``k`` best items per user after reranking ``n_candidates`` (default ``4k``), in the
+        proportions of the user's tastes (:meth:`balanced`); for a user with no history, the ``k``
+        most popular they have not seen, most taken first.
 
         subtle: reranked from a pool of the 4k most popular, a new user's demo top 10 were the
         17th-52nd most taken items, none of the top five (the ranker weighs popularity -0.29 for

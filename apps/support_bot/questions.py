@@ -273,7 +273,9 @@ def contextual_query(earlier: list[str], message: str) -> str:
 
 
 # "a large one", "the cheaper ones": "one" standing for a noun of an earlier turn
-_ONE_FOR_A_NOUN = re.compile(r"\b(?:a|an|the|this|that|these|those)\s+(?:[a-z]+\s+)?ones?\b", re.I)
+# (not "the one I bought", "one of your plans", "a one-off fee": no noun of an earlier turn)
+_ONE_FOR_A_NOUN = re.compile(r"\b(?:a|an|the|this|that|these|those)\s+(?:[a-z]+\s+)?ones?\b"
+                             r"(?!-|\s+(?:of|i|you|we|they|he|she|that|which|who|my|your|our)\b)", re.I)
 
 
 def stands_for_a_noun(message: str) -> bool:

@@ -337,6 +337,9 @@ def test_alerts_list_shows_the_ids_correct_takes_and_correct_says_what_it_did(ho
                                           tickers={"NWB": ("Northwind Bank", "Northwind")})))
     listed = runner.invoke(app, ["alerts", "list", "--json", "--config", str(path)])
     assert json.loads(listed.stdout)["alerts"][0]["label"] == "$NWB (Northwind Bank)"
+    noted = runner.invoke(app, ["correct", "263", "--sentiment", "negative", "--config", str(path)])
+    noted = runner.invoke(app, ["correct", "263", "--sentiment", "neutral", "--config", str(path)])
+    assert "note: open alert #1 ($NWB (Northwind Bank)) counted it" in noted.stderr
 
 
 def test_eval_takes_text_label_files_and_refuses_labels_the_model_lacks(home, models, tmp_path) -> None:

@@ -155,6 +155,8 @@ def test_a_list_takes_each_taste_in_its_share_and_weight_0_is_the_score_order() 
         calibrated_order(scores, cats, {"a": 0.5, "b": 0.5}, 0.5, 3)
     # an item of another category changes no taste's share: it comes before a taste over its share
     assert calibrated_order([0.9, 0.8, 0.7, 0.2], ["a", "x", "a", "b"], {"a": 0.5, "b": 0.5}, 0.3, 4) == [0, 3, 1, 2]
+    # and to an empty list as the best taste's item would: the top score keeps the first slot
+    assert calibrated_order([0.95, 0.5, 0.45, 0.4], ["", "a", "b", "a"], {"a": 0.6, "b": 0.4}, 0.5, 4) == [0, 1, 2, 3]
 
 
 def test_hit_rate_by_hand() -> None:

@@ -143,13 +143,44 @@ def test_recommend_ranks_unseen_items_with_a_breakdown(service: RecommenderServi
     seen = set(service.history(user)["item_id"])
     assert not seen & {r.item_id for r in recs}
     scores = [r.score for r in recs]
-    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+    assert all(0 <= s <= 1 for s in scores)
+    if len(tastes_of(service.pipeline(), user)) < 2:  # two tastes are kept in their shares, not by score
+        assert scores == sorted(scores, reverse=True)
     for r in recs:  # the breakdown adds up: baseline + text + other = logit(score)
         logit = np.log(r.score / (1 - r.score))
         assert r.baseline + r.text_part + r.other_part == pytest.approx(logit, abs=1e-5)
         assert r.baseline + sum(r.parts.values()) == pytest.approx(logit, abs=1e-5)
         assert r.text_part > 0 or not r.because.startswith("you liked"), r
     assert {r.baseline for r in recs} == {service.pipeline().ranker.intercept}
+
+
+def tastes_of(pipe, user: str) -> list[str]:
+    from apps.recommender.calibration import MIN_SHARE
+
+    return [c for c, share in pipe.stats.user_categories.get(user, {}).items() if share >= MIN_SHARE]
+
+
+def test_a_two_taste_users_list_keeps_their_shares_closer_than_the_score_order(service: RecommenderService) -> None:
+    """An audit's user who took 6 seafood and 4 Japanese recipes got 10 seafood ones."""
+    from apps.recommender.calibration import _divergence
+
+    pipe = service.pipeline()
+    user = next(u for u in sorted(pipe.taken) if len(tastes_of(pipe, u)) >= 2)
+    tastes = sorted(tastes_of(pipe, user))
+    shares = np.array([pipe.stats.user_categories[user][c] for c in tastes])
+
+    def divergence(frame: pd.DataFrame) -> float:
+        cats = [pipe.stats.item_category[i] for i in frame["item_id"]]
+        return float(_divergence(shares / shares.sum(), np.array([[cats.count(c) for c in tastes]]))[0])
+
+    balanced = pipe.top_k([user], 5)
+    pipe.balance = 0.0
+    try:
+        by_score = pipe.top_k([user], 5)
+    finally:
+        pipe.balance = 0.5
+    assert divergence(balanced) < divergence(by_score)
+    assert list(balanced["rank"]) == [1, 2, 3, 4, 5]
 
 
 def test_top_k_embeds_each_profile_once_with_the_same_scores(service: RecommenderService) -> None:
@@ -160,8 +191,8 @@ def test_top_k_embeds_each_profile_once_with_the_same_scores(service: Recommende
     users = sorted(pipe.taken)[:3] + ["someone-new"]
     lists = pipe.candidates(users, 20)  # the path before: profiles embedded again for scoring
     lists = [items if pipe.taken.get(u) else items[:5] for u, items in zip(users, lists)]  # new: top 5
-    before = rank(pipe.score_pairs([u for u, items in zip(users, lists) for _ in items],
-                                   [i for items in lists for i in items]), 5)
+    before = pipe.balanced(rank(pipe.score_pairs([u for u, items in zip(users, lists) for _ in items],
+                                                 [i for items in lists for i in items])), 5)
     embedded: list[str] = []
     embed = pipe.scorer.embed
     pipe.scorer.embed = lambda texts: embedded.extend(texts) or embed(texts)

@@ -739,6 +739,8 @@ def test_one_for_an_earlier_noun_names_the_row_with_the_question_before() -> Non
     """An audit's "how much is a large one?" after "Do you sell boxes?" was quoted the Large unit."""
     assert stands_for_a_noun("how much is a large one?") and stands_for_a_noun("and the cheaper ones?")
     assert not stands_for_a_noun("is one month enough?") and not stands_for_a_noun("how much is it?")
+    assert not any(map(stands_for_a_noun, ["how do I return the one I bought?", "is that one of your plans?",
+                                           "how much is the one-way fare?", "is there a one-off fee?"]))
     units = Chunk("unit-sizes", 0, "Unit: Large; Floor area: 100 sq ft; Price per month: £149.")
     boxes = Chunk("packing", 0, "Item: Small box; Price: £2.50. Item: Large box; Price: £3.75.")
     found = [Passage(boxes, 0.6, 0.6), Passage(units, 0.4, 0.4)]
