@@ -41,11 +41,6 @@ class Surge:
     score: float
     article_ids: tuple[int, ...]
 
-    @property
-    def label(self) -> str:
-        """Human name (:func:`key_label`)."""
-        return key_label(self.key)
-
 
 def key_label(key: str, companies: Mapping[str, Sequence[str]] | None = None) -> str:
     """An alert key's human name, as webhooks, the CLI and the dashboard show it: a ticker by

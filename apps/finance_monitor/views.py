@@ -51,6 +51,11 @@ class AlertView:
     score: float
     acknowledged: bool
     articles: list[dict]
+    # the key's human name, as its webhooks say it (:func:`.alerts.key_label`): ``$NWB``,
+    # ``Earnings``, ``$NWB (Northwind Bank)`` where the config names the company. subtle: a
+    # ticker's alert read "ACME" in the CLI and "$ACME" in Slack, and could not be told from a
+    # topic named ACME; an analyst with many tickers read "$KSTL" and had to look it up
+    label: str
     acknowledged_by: str | None = None
     acknowledged_at: str | None = None  # UTC, "2026-03-05 14:02:37"
     grew_from: int | None = None  # announced again: the negatives it was announced with before
@@ -58,15 +63,6 @@ class AlertView:
     raised_at: str | None = None  # UTC, when the monitor raised it (the window is the news' time)
     announced: int | None = None  # the negatives its webhooks last carried (AlertNotice)
     went_on: tuple[dict, ...] = ()  # later windows that surged while it cooled down (AlertFollowUp)
-    # the key's human name, as its webhooks say it (:func:`.alerts.key_label`): ``$NWB``,
-    # ``Earnings``, ``$NWB (Northwind Bank)`` where the config names the company. subtle: a
-    # ticker's alert read "ACME" in the CLI and "$ACME" in Slack, and could not be told from a
-    # topic named ACME; an analyst with many tickers read "$KSTL" and had to look it up
-    label: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.label:
-            object.__setattr__(self, "label", key_label(self.key))
 
     @property
     def growth_note(self) -> str:

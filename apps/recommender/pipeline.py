@@ -351,9 +351,9 @@ class Pipeline:
         renumbered in that order. A user with no categories keeps the order by score."""
         picked = []
         for user, rows in ranked.groupby("user_id", sort=False):
-            shares = self.stats.user_categories.get(user, {}) if self.taken.get(user) else {}
             cats = [self.stats.item_category.get(i, "") for i in rows["item_id"]]
-            order = calibrated_order(rows["score"].to_numpy(), cats, shares, self.balance, k)
+            order = calibrated_order(rows["score"].to_numpy(), cats, self.stats.user_categories.get(user, {}),
+                                     self.balance, k)
             picked.append(rows.iloc[order].assign(rank=np.arange(1, len(order) + 1)))
         return pd.concat(picked).reset_index(drop=True) if picked else ranked.iloc[:0]
 

@@ -270,7 +270,7 @@ class Answerer:
                                      <= named_columns(last, found, chunks_of)) else []
         # subtle: "how much is a large one?" after "Do you sell boxes?" named the Large unit's
         # row by its own words; read with the question, it names the large box's
-        joined = [f"{last} {asked.message}"] if last and stands_for_a_noun(asked.message) else []
+        joined = [asked.query] if asked.earlier and stands_for_a_noun(asked.message) else []
         named_by = row_namer([*joined, asked.message, *before], found, chunks_of) if asked.passages else None
         asked.named_by = named_by or asked.message
         if named_by is not None:
