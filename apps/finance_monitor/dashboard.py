@@ -130,7 +130,8 @@ def trend_tables(_service: FinanceService, stamp: tuple) -> dict[str, pd.DataFra
 def show_trends(service: FinanceService) -> None:
     tables = trend_tables(service, service.trends_stamp())
     kind = st.radio("Group by", ["topic", "ticker"], horizontal=True, key="trend-kind")
-    metric = st.selectbox("Measure", list(MEASURES), format_func=MEASURES.get, key="trend-metric")
+    metric = st.selectbox("Measure", list(MEASURES), format_func=MEASURES.get, key="trend-metric",
+                          help="Net sentiment: (positive articles - negative ones) / articles, -1 to +1.")
     frame = tables[kind]
     if frame.empty:
         st.info("No classified article mentions a ticker yet." if kind == "ticker"

@@ -4,8 +4,8 @@
 >>> obs = [Observation(1, datetime(2026, 3, 2, 1), ("topic:Macro",), "negative", -0.9),
 ...        Observation(2, datetime(2026, 3, 2, 2), ("topic:Macro",), "positive", 0.8)]
 >>> stat = window_stats(obs, hours=6)["topic:Macro"][0]
->>> stat.count, stat.negatives, stat.negative_share, round(stat.net_sentiment, 2)
-(2, 1, 0.5, -0.05)
+>>> stat.count, stat.negatives, stat.negative_share, stat.net_sentiment
+(2, 1, 0.5, 0.0)
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class WindowStat:
     end: datetime
     count: int = 0
     negatives: int = 0
-    score_sum: float = 0.0
+    positives: int = 0
     negative_ids: tuple[int, ...] = field(default=())  # most negative first
 
     @property
@@ -49,8 +49,12 @@ class WindowStat:
 
     @property
     def net_sentiment(self) -> float:
-        """Mean of P(positive) - P(negative) over the window's articles; NaN when empty."""
-        return self.score_sum / self.count if self.count else math.nan
+        """Positive articles less negative ones, over the articles: -1 to +1; NaN when empty.
+
+        subtle: the mean of the model's P(positive) - P(negative) read "net -0.14" for a window
+        of neutral articles only (an audit's "0 negative (0%) net -0.14"); counted by label, the
+        net agrees with the counts shown beside it."""
+        return (self.positives - self.negatives) / self.count if self.count else math.nan
 
 
 def window_start(moment: datetime, hours: float) -> datetime:
@@ -104,13 +108,13 @@ def window_stats(observations: Iterable[Observation], hours: float,
 def _stat(key: str, start: datetime, end: datetime, members: list[Observation]) -> WindowStat:
     negatives = sorted((o for o in members if o.sentiment == "negative"), key=lambda o: o.score)
     return WindowStat(key=key, start=start, end=end, count=len(members),
-                      negatives=len(negatives), score_sum=sum(o.score for o in members),
+                      negatives=len(negatives), positives=sum(o.sentiment == "positive" for o in members),
                       negative_ids=tuple(o.article_id for o in negatives))
 
 
 def trend_rows(stats: dict[str, list[WindowStat]]) -> list[dict]:
-    """Flat rows for tables and charts: key, window start, count, negatives, shares."""
-    return [{"key": s.key, "window": s.start, "count": s.count, "negatives": s.negatives,
+    """Flat rows for tables and charts: key, window start, counts, negative share, net sentiment."""
+    return [{"key": s.key, "window": s.start, "count": s.count, "negatives": s.negatives, "positives": s.positives,
              "negative_share": round(s.negative_share, 3),
              "net_sentiment": round(s.net_sentiment, 3)}
             for windows in stats.values() for s in windows]

@@ -350,7 +350,7 @@ def trends_frame(stats: dict[str, list[WindowStat]], kind: str = "topic") -> pd.
     """Trend rows for keys of one kind (``topic`` or ``ticker``), key prefix removed."""
     frame = pd.DataFrame(trend_rows({k: v for k, v in stats.items()
                                      if k.startswith(f"{kind}:")}),
-                         columns=["key", "window", "count", "negatives", "negative_share",
+                         columns=["key", "window", "count", "negatives", "positives", "negative_share",
                                   "net_sentiment"])
     # subtle: not .str.partition, whose empty result has no column 2 (a KeyError with no tickers)
     frame["key"] = [key.partition(":")[2] for key in frame["key"]]

@@ -118,7 +118,7 @@ def test_trends_per_topic_and_ticker(home, tmp_path) -> None:
     stories = [(datetime(2026, 3, 2, 1), "Macro", "negative", -0.9, "NWB"),
                (datetime(2026, 3, 2, 2), "Macro", "positive", 0.5, ""),
                (datetime(2026, 3, 2, 13), "Macro", "negative", -0.7, "NWB"),
-               (datetime(2026, 3, 2, 14), "Earnings", "neutral", 0.0, "")]
+               (datetime(2026, 3, 2, 14), "Earnings", "neutral", -0.14, "")]  # neutral nets 0
     with session_scope(engine) as session:
         session.add_all(Article(content_hash=str(i), url=f"http://n.test/{i}", source="a", title=f"story {i}",
                                 published=when, fetched_at=when, classified_at=when, topic=topic,
@@ -129,9 +129,9 @@ def test_trends_per_topic_and_ticker(home, tmp_path) -> None:
     shown = runner.invoke(app, ["trends", "--config", str(path)])
     assert shown.exit_code == 0 and shown.stdout.splitlines() == [  # open alerts first, then the most negative
         "Macro (open alert) — windows of 6 h, UTC:",
-        "    2026-03-02 00:00     2 articles     1 negative (50%)  net -0.20",
+        "    2026-03-02 00:00     2 articles     1 negative (50%)  net +0.00",
         "    2026-03-02 06:00     0 articles",
-        "    2026-03-02 12:00     1 article      1 negative (100%)  net -0.70",
+        "    2026-03-02 12:00     1 article      1 negative (100%)  net -1.00",
         "Earnings — windows of 6 h, UTC:",
         "    2026-03-02 00:00     0 articles",
         "    2026-03-02 06:00     0 articles",
@@ -150,7 +150,7 @@ def test_trends_per_topic_and_ticker(home, tmp_path) -> None:
     ticker = json.loads(runner.invoke(app, ["trends", "--by", "ticker", "--windows", "1", "--json",
                                             "--config", str(path)]).stdout, parse_constant=pytest.fail)
     assert ticker == {"trends": [{"key": "NWB", "window": "2026-03-02T12:00:00Z", "count": 1, "negatives": 1,
-                                  "negative_share": 1.0, "net_sentiment": -0.7}]}
+                                  "positives": 0, "negative_share": 1.0, "net_sentiment": -1.0}]}
     spelled = json.loads(runner.invoke(app, ["trends", "--by", "ticker", "--key", "$nwb", "--windows", "1", "--json",
                                              "--config", str(path)]).stdout)
     assert spelled == ticker  # any case, with or without its $

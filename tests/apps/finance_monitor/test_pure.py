@@ -489,3 +489,14 @@ def test_a_correction_that_keeps_the_label_reads_as_confirmed() -> None:
 
     assert str(Change(16, "topic", "Legal", "Legal")) == "article 16: topic Legal confirmed"
     assert str(Change(16, "topic", None, "Legal")) == "article 16: topic (unclassified) -> Legal"
+
+
+def test_a_window_of_neutral_articles_nets_zero_whatever_their_model_scores() -> None:
+    """The net counts labels: a neutral article the model scored -0.14 moves it no more than one
+    scored 0 (an audit's "0 negative (0%) net -0.14"); one positive and one negative of three net 0."""
+    neutral = [Observation(i, T0 + timedelta(hours=1), ("topic:Macro",), "neutral", -0.14) for i in range(3)]
+    [window] = window_stats(neutral, 6)["topic:Macro"]
+    assert (window.negatives, window.positives, window.net_sentiment) == (0, 0, 0.0)
+    mixed = [_obs(1, "negative"), _obs(2, "positive", i=1), _obs(3, "neutral", i=2), _obs(4, "negative", i=3)]
+    [window] = window_stats(mixed, 6)["topic:Macro"]
+    assert window.net_sentiment == pytest.approx(-0.25)
