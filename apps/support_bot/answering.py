@@ -6,6 +6,7 @@ request for a person, a complaint, a courtesy, a lesson, another language)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from .handoff import NOT_READ, confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
 from .masking import contact_kinds
 from .questions import (
+    asks_for_the_other,
     contextual_query,
     focus,
     is_follow_up,
@@ -172,6 +174,8 @@ class Answerer:
         asked.vouched = vouched
         if (unsearched := self._unsearched(asked, decision)) is not None:
             return unsearched
+        if asked.earlier and asks_for_the_other(message) and (other := self._other_answer(asked, decision)):
+            return other
         self._search(asked, decision, cid)
         given = {t.intent for t in asked.earlier if t.kind == "template"}
         if confident(decision) and decision.intent not in given and (template := self._template(asked, decision)):
@@ -362,6 +366,40 @@ class Answerer:
         best = closer([s for _, s in fresh], answer, similarity)
         return None if best is None else \
             grounded_answer(asked.query, [fresh[best][0]], intent, similarity, said=said)
+
+    def _other_answer(self, asked: _Asked, decision: IntentDecision | None) -> Answer | None:
+        """For "and the other one?": from the documents the last answer cites, the sentence most
+        like the one that answered its question (the quoted sentence nearest it), not said in the
+        conversation and without the words that set the earlier subject apart (those of the
+        question in that sentence and in at most half the documents' sentences: "Northfield",
+        not "plan" of a plans table's every row); None when the last turn quoted nothing.
+
+        subtle: "and the other one?" after "Where is your Northfield site?" was quoted the
+        Northfield address again; "Eastbridge is at Unit 6, Canal Side Business Park, ..."
+        (cosine 0.39 to the Northfield sentence, the next 0.29) was two sentences on."""
+        retriever, last = self.service.retriever, asked.earlier[-1]
+        cited = [retriever.chunks[i] for i in last.sources if i in retriever.chunks]
+        quoted = list(dict.fromkeys(s for c in cited for s in split_sentences(c.text) if s in last.answer))
+        if not quoted:
+            return None
+        chunk_of = {s: c for d in dict.fromkeys(c.doc_id for c in cited)
+                    for c in reversed(retriever.document_chunks(d)) for s in split_sentences(c.text)}
+        vectors = retriever.encode_quoted(quoted)
+        answering = quoted[int(np.argmax(vectors @ retriever.encode(last.question)[0]))]
+        counts = Counter(w for s in chunk_of for w in word_set(s))
+        apart = {w for w in word_set(last.question) & word_set(answering) if counts[w] <= len(chunk_of) / 2}
+        said = " ".join(t.answer for t in asked.earlier)
+        others = [s for s in chunk_of if s not in said and not apart & word_set(s)]
+        if not others:
+            return None
+        target = retriever.encode_quoted([answering])[0]
+        cosines = retriever.encode_quoted(others) @ target
+        best = int(np.argmax(cosines))
+        passage = Passage(chunk_of[others[best]], float(cosines[best]), float(cosines[best]))
+        answer = grounded_answer(asked.query, [passage], named_intent(decision),
+                                 lambda texts: list(retriever.encode_quoted(texts) @ target),
+                                 named_by=asked.message, said=[t.answer for t in asked.earlier])
+        return None if says_nothing_new(answer, asked.message, asked.earlier) else answer
 
     def _own_vector(self, asked: _Asked) -> np.ndarray:
         """The message's own search vector (the query's when they are the same), encoded once."""

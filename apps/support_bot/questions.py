@@ -288,6 +288,22 @@ def stands_for_a_noun(message: str) -> bool:
     return bool(_ONE_FOR_A_NOUN.search(message))
 
 
+# "and the other one?", "what about the other site?": the counterpart of what the earlier answer
+# named (not "the other day", "the other way round")
+_THE_OTHER = re.compile(r"\bthe other\b(?!\s+(?:day|week|month|time|times|way|hand)\b)", re.I)
+OTHER_WORDS = 8  # a longer message asks more than for the other one
+
+
+def asks_for_the_other(message: str) -> bool:
+    """Whether a short follow-up asks the earlier question of the other thing of its kind: "and
+    the other one?" after the Northfield site's address asks for the second site's.
+
+    >>> asks_for_the_other("and the other one?"), asks_for_the_other("I rang the other day")
+    (True, False)
+    """
+    return len(message.split()) <= OTHER_WORDS and bool(_THE_OTHER.search(message))
+
+
 def swaps_subject(message: str) -> bool:
     """Whether a follow-up puts a subject of its own in the earlier one's place: an ellipsis that
     names one ("and for the family plan?", "what about Safari?"; not "and how much is it?").

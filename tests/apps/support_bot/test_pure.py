@@ -44,6 +44,7 @@ from apps.support_bot.masking import contact_kinds, mask_pii, shop_contacts
 from apps.support_bot.names import unknown_names, vocabulary
 from apps.support_bot.questions import (
     FOCUS_WORDS,
+    asks_for_the_other,
     contextual_query,
     focus,
     is_follow_up,
@@ -738,6 +739,9 @@ def test_a_table_row_is_named_by_an_item_of_a_cell_that_lists_several(tmp_path: 
 def test_one_for_an_earlier_noun_names_the_row_with_the_question_before() -> None:
     """An audit's "how much is a large one?" after "Do you sell boxes?" was quoted the Large unit."""
     assert stands_for_a_noun("how much is a large one?") and stands_for_a_noun("and the cheaper ones?")
+    assert asks_for_the_other("and the other one?") and asks_for_the_other("what about the other site?")
+    assert not asks_for_the_other("I rang the other day")
+    assert not asks_for_the_other("I moved my things to the other unit last week, can I end the first rental?")
     assert not stands_for_a_noun("is one month enough?") and not stands_for_a_noun("how much is it?")
     assert not any(map(stands_for_a_noun, ["how do I return the one I bought?", "is that one of your plans?",
                                            "how much is the one-way fare?", "is there a one-off fee?"]))

@@ -433,6 +433,22 @@ def test_a_follow_up_whose_subject_another_passage_names_is_answered_from_it(bot
     assert safari.kind is AnswerKind.GROUNDED and "Safari is not supported yet" in safari.text
 
 
+def test_the_other_one_is_the_counterpart_of_the_earlier_answer(bot: SupportService, tmp_path: Path) -> None:
+    """An audit's "and the other one?" after "Where is your Northfield site?" was quoted the
+    Northfield address again; the second site's, two sentences on, answers it."""
+    (tmp_path / "sites.csv").write_text(
+        "id,title,text\nkb-sites,Our sites,\"Keepsafe Storage has two sites. Northfield is at 14 Ashford Road, "
+        "Northfield, NF3 8QP, about five minutes from junction 9 of the ring road. It has 420 units over two "
+        "floors and a covered loading bay. Eastbridge is at Unit 6, Canal Side Business Park, Eastbridge, EB1 4LR. "
+        "It is smaller, with 180 units on a single ground floor, and it has an outdoor compound for cars.\"\n")
+    bot.kb_add(tmp_path / "sites.csv")
+    first = bot.ask("Where is your Northfield site?")
+    assert "14 Ashford Road" in first.text
+    other = bot.ask("and the other one?", first.conversation_id)
+    assert other.kind is AnswerKind.GROUNDED and "Canal Side Business Park" in other.text
+    assert "Ashford Road" not in other.text
+
+
 def test_a_pronoun_follow_up_is_answered_from_the_passage_naming_what_it_asks(bot: SupportService,
                                                                              tmp_path: Path) -> None:
     """"who can manage it?" after a plan question got the plan answer again (0.91), though the
