@@ -80,6 +80,11 @@ UNJUDGED = {PERSON_REASON: PERSON_TEXT, COMPLAINT_REASON: COMPLAINT_TEXT}
 # a clause that asks what would happen: "what should I do if I was charged twice?", "what is the
 # returns policy for unacceptable items?"
 _WHAT_IF = re.compile(r"\b(?:if|whether|in\s+case|what\s+happens|policy)\b", re.I)
+# a question about how complaints are made or taken further: "Who do I complain to?", "How long do I
+# have to go to the ombudsman?" (not "Why do I have to complain three times?": no "why")
+_ASKS_HOW = re.compile(r"^\W*(?:(?:and|so|also|ok|okay)\W+)?(?:how|who|what|where|when|which|can|could|do|does|"
+                       r"is|are|should|may)\b", re.I)
+_PROCESS = re.compile(r"complain|ombudsman|trading\s+standards|consumer\s+protection", re.I)
 
 
 def complaint(message: str) -> str | None:
@@ -88,7 +93,9 @@ def complaint(message: str) -> str | None:
 
     subtle: "I was charged twice for my order, this is unacceptable!" was answered with the
     pick-up page, and "This is a scam, I want my money back or I call my lawyer" with the
-    opening hours; adjectives about the goods ("terrible squeaky brakes") are no complaint.
+    opening hours; adjectives about the goods ("terrible squeaky brakes") are no complaint, nor
+    is a question about the complaints process (an audit's "How long do you take to deal with a
+    complaint?" was handed off with "I'm sorry about this", its FAQ never read).
 
     >>> complaint("I was charged twice, this is unacceptable!"), complaint("How do I fix squeaky brakes?")
     ('was charged twice', None)
@@ -96,6 +103,6 @@ def complaint(message: str) -> str | None:
     text = message.replace("\u2019", "'")
     for found in _COMPLAINT.finditer(text):
         clause = re.split(r"[.!?;]", text[:found.start()])[-1]
-        if not _WHAT_IF.search(clause):
+        if not _WHAT_IF.search(clause) and not (_PROCESS.search(found.group(0)) and _ASKS_HOW.match(clause)):
             return found.group(0)
     return None
