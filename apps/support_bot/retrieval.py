@@ -61,6 +61,9 @@ def index_dir() -> Path:
     return get_settings().indexes_dir / "support"
 
 
+# a question this near an FAQ's (search cosine) asks it: "Tell me about your social tariff" / "Do you have a
+# social tariff?" 0.86; not "wat r ur opening hrs" / "What are your opening hours?" 0.59 (see _question_scores)
+SAME_QUESTION = 0.8
 QUOTED_KEPT = 10_000  # quote windows kept embedded (1.5 kB each for MiniLM)
 
 
@@ -80,6 +83,8 @@ class Retriever:
         self._bm25_ids = np.empty(0, int)
         self._by_doc: dict[str, list[Chunk]] = {}
         self._doc_vectors: dict[tuple[int, ...], np.ndarray] = {}
+        self._faq_ids: dict[str, list[int]] = {}  # FAQ question -> its chunks' ids (see candidates)
+        self._faq_vectors: np.ndarray | None = None  # the questions embedded, on first search
         self._quoted: OrderedDict[str, np.ndarray] = OrderedDict()  # see encode_quoted
         self._quoted_lock = threading.Lock()
         self._reranker: tuple[str | None, Classifier] | None = None
@@ -174,7 +179,8 @@ class Retriever:
         key = tuple(c.chunk_id for c in chunks)
         if key not in self._doc_vectors:
             self._doc_vectors[key] = self._embed(chunks)
-        return float((self._doc_vectors[key] @ vector).max())
+        asked = self._question_scores(vector)
+        return max(float((self._doc_vectors[key] @ vector).max()), *(asked.get(i, -1.0) for i in key))
 
     def _refresh_bm25(self) -> None:
         self._doc_vectors = {}  # chunks changed: so may their vectors (an id can be reused)
@@ -182,6 +188,9 @@ class Retriever:
         for chunk in sorted(self.chunks.values(), key=lambda c: c.ordinal):
             by_doc.setdefault(chunk.doc_id, []).append(chunk)
         self._by_doc = by_doc
+        self._faq_ids, self._faq_vectors = {}, None
+        for doc_id, question, _ in self.store.faq_pairs():
+            self._faq_ids.setdefault(question, []).extend(c.chunk_id for c in by_doc.get(doc_id, []))
         ids = sorted(self.chunks)
         self._bm25_ids = np.asarray(ids, int)
         self._bm25 = SparseBM25.fit([bm25_terms(self.chunks[i].search_text) for i in ids])
@@ -254,12 +263,32 @@ class Retriever:
                                  "`verticals support kb add PATH`")
         hits = self.index.search(vector.reshape(1, -1), self.config.dense_k)[0]
         dense = {int(h.id): float(h.score) for h in hits}
+        for i, score in self._question_scores(vector).items():
+            dense[i] = max(score, dense.get(i, score))
         if not sparse:
             return dense, {}
         scores = self._bm25.scores(bm25_terms(query))
         best = top_k(scores, self.config.bm25_k)
         bm25 = {int(self._bm25_ids[i]): float(scores[i]) for i in best if scores[i] > 0}
         return dense, bm25
+
+    def _question_scores(self, vector: np.ndarray) -> dict[int, float]:
+        """``{chunk_id: cosine}`` of a question's ``vector`` to the question of the FAQ each chunk
+        answers, alone, where it is the same question (``SAME_QUESTION``): an FAQ's chunk scores the
+        better of that and its own (question and answer).
+
+        subtle: embedded with its answer, an FAQ's question is diluted by it: "Do you have a social
+        tariff?" met its own FAQ at cosine 0.36 (the answer names "Brightline Essential" and five
+        benefits, never "social tariff"), under the hand-off floor of 0.44, and was handed off.
+        Questions merely alike score high too ("My broadband isn't working" / "Do I get compensation
+        if my broadband stops working?" 0.63, "What's your fastest broadband?" / "How much does
+        broadband cost?" 0.66): counted from 0, three audits' bots lost as many answers as they gained."""
+        if not self._faq_ids:
+            return {}
+        if self._faq_vectors is None:
+            self._faq_vectors = self.embedder.encode(list(self._faq_ids), batch_size=64)
+        return {i: float(score) for ids, score in zip(self._faq_ids.values(), self._faq_vectors @ vector,
+                                                       strict=True) if score >= SAME_QUESTION for i in ids}
 
     def search(self, query: str, k: int = 5, vector: np.ndarray | None = None,
                rerank: bool | None = None, floor: float = -1.0) -> list[Passage]:

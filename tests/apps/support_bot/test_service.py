@@ -835,6 +835,38 @@ def test_an_edited_copy_under_another_name_owns_what_it_kept_unchanged(tmp_path:
     assert store.upsert_documents([], scope=v1).deleted == []  # v1 owns nothing any more
 
 
+def test_an_faqs_own_question_finds_it_though_its_answer_never_says_its_words(empty_home: Path,
+                                                                              tmp_path: Path) -> None:
+    """An audit's "Do you have a social tariff?" met its own FAQ at cosine 0.36, its answer naming
+    "Brightline Essential" and five benefits but never "social tariff", and was handed off. The
+    FAQ's question alone scores where a question asks the same (cosine >= SAME_QUESTION); one
+    merely alike keeps the FAQ's own score."""
+    from apps.support_bot.knowledge import Document
+    from apps.support_bot.retrieval import SAME_QUESTION
+    from apps.support_bot.store import SupportStore
+
+    store = SupportStore(f"sqlite:///{tmp_path / 'kb.db'}")
+    store.upsert_documents([
+        Document("faq-social", "Do you have a social tariff?", "Yes. Brightline Essential gives 75 Mbps broadband "
+                 "for £14 per month with no contract, for households receiving Universal Credit, Pension Credit, "
+                 "Jobseeker's Allowance, ESA or PIP. Essential SIM gives 20 GB for £5 per month.", kind="faq"),
+        Document("faq-cost", "How much does broadband cost?", "On a 24-month contract: Fibre 150 £24, Fibre 500 £32 "
+                 "and Gigabit 2000 £58 per month, all with unlimited data.", kind="faq")])
+    retriever = Retriever(store, "minilm", path=tmp_path / "index")
+
+    def scores(question: str) -> dict[str, float]:
+        return {p.chunk.doc_id: p.dense for p in retriever.search(question, 2, rerank=False)}
+
+    own, answer_alone = scores("Do you have a social tariff?")["faq-social"], \
+        float(retriever.encode("Do you have a social tariff?")[0] @ retriever._embed(
+            [c for c in retriever.chunks.values() if c.doc_id == "faq-social"])[0])
+    assert answer_alone < 0.5 < SAME_QUESTION <= own
+    fastest = scores("What's your fastest broadband?")["faq-cost"]  # alike (0.66), not the same question
+    assert fastest < SAME_QUESTION
+    assert retriever.document_similarity("faq-social", retriever.encode("Tell me about your social tariff")[0]) \
+        >= SAME_QUESTION
+
+
 def test_index_and_database_agree_after_restart_and_delete(bot: SupportService) -> None:
     bot.kb_remove(["kb-privacy"])
     restarted = SupportService()
