@@ -138,17 +138,27 @@ class _Run:
     retriever: Retriever | None = None
 
 
-def templateless_note(intents: list[str]) -> str:
-    """What training says of intents no FAQ was linked to.
+def templateless_notes(intents: list[str], dropped: dict[str, str] | None = None) -> list[str]:
+    """What training says of intents no FAQ was linked to: of those whose FAQ the intent model
+    did not read as theirs (``dropped``: intent -> the FAQ's question), that FAQ, one note each.
 
-    >>> print(templateless_note(["contact_us"]))  # doctest: +NORMALIZE_WHITESPACE
+    >>> for note in templateless_notes(["contact_us", "social"], {"social": "Do you have a social tariff?"}):
+    ...     print(note)  # doctest: +NORMALIZE_WHITESPACE
     no FAQ is linked to contact_us, so search answers its questions: add an FAQ row
     (question,answer) that answers it with `support kb add`, then train again
-    """
-    its = "its" if len(intents) == 1 else "their"
-    return (f"no FAQ is linked to {', '.join(intents)}, so search answers {its} questions: add an FAQ row "
-            f"(question,answer) that answers {'it' if len(intents) == 1 else 'each'} with `support kb add`, "
-            "then train again")
+    no FAQ is linked to social, so search answers its questions: the intent model does not read
+    the FAQ "Do you have a social tariff?" as social; add rows worded like it to social's, then train again
+
+    subtle: an audit's FAQ "Do you have a social tariff?", linked by the examples and dropped by
+    the model's check, was told "add an FAQ row that answers it": it was there."""
+    dropped = dropped or {}
+    missing = [i for i in intents if i not in dropped]
+    notes = [f"no FAQ is linked to {', '.join(missing)}, so search answers {'its' if len(missing) == 1 else 'their'} "
+             f"questions: add an FAQ row (question,answer) that answers {'it' if len(missing) == 1 else 'each'} "
+             "with `support kb add`, then train again"] if missing else []
+    return notes + [f'no FAQ is linked to {i}, so search answers its questions: the intent model does not read the '
+                    f'FAQ "{dropped[i]}" as {i}; add rows worded like it to {i}\'s, then train again'
+                    for i in intents if i in dropped]
 
 
 class BotTrainer:
@@ -300,7 +310,10 @@ class BotTrainer:
         # answered by search ("what's your email" got the privacy article), and nothing said so
         if unlinked := sorted(set(model.labels) - {self.options.oos_label, KB_LABEL} - set(bot.templates)):
             self.report["intents_without_template"] = unlinked
-            print(f"note: {templateless_note(unlinked)}", file=sys.stderr)
+            questions = {d: q for d, q, _ in run.faqs}
+            dropped = {i: questions[linked[i]] for i in unlinked if linked.get(i) in questions}
+            for note in templateless_notes(unlinked, dropped):
+                print(f"note: {note}", file=sys.stderr)
         return {"bot": asdict(bot), "retrieval_calibration": self.report, "trained_on": run.inputs,
                 "kb_documents": self.service.store.document_count()}  # what kb_drift measures change by
 

@@ -62,7 +62,7 @@ from apps.support_bot.rows import named_cells, named_columns, named_rows, names_
 from apps.support_bot.spelling import SHORTHAND, Speller, edit_distance
 from apps.support_bot.tables import Turn
 from apps.support_bot.template_links import checked_links
-from apps.support_bot.training import TrainOptions, demo_kept, split_questions, trained_on
+from apps.support_bot.training import TrainOptions, demo_kept, split_questions, templateless_notes, trained_on
 from shared import LabelledText
 from shared.errors import DataError
 from shared.language import things
@@ -1418,3 +1418,14 @@ def test_the_contacts_kept_for_the_agent_are_what_masking_hides_as_contacts(text
     assert contacts(text) == kept
     assert contacts("I already called 0800 555 0199", frozenset({"0800 555 0199"})) == []  # the shop's own
 
+
+
+def test_an_intent_whose_faq_the_model_did_not_read_as_its_own_is_told_so() -> None:
+    """An audit's FAQ "Do you have a social tariff?", linked by the examples and dropped by the
+    intent model's check, was told "add an FAQ row that answers it": it was there."""
+    missing, dropped = templateless_notes(["contact_us", "social"], {"social": "Do you have a social tariff?"})
+    assert "add an FAQ row" in missing and "contact_us" in missing and "social" not in missing
+    assert 'does not read the FAQ "Do you have a social tariff?" as social' in dropped
+    assert "add an FAQ row" not in dropped
+    [alone] = templateless_notes(["social"], {"social": "Q?"})
+    assert alone == templateless_notes(["x", "social"], {"social": "Q?"})[1]
