@@ -28,7 +28,7 @@ from .answer import (
     template_answer,
     without_repeats,
 )
-from .asking import asks_for_contact
+from .asking import asks_for_contact, gives_what_is_asked
 from .handoff import NOT_READ, confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
 from .masking import contact_kinds
@@ -47,7 +47,7 @@ from .questions import (
     stands_for_a_noun,
     swaps_subject,
 )
-from .ranking import tokenize, word_set
+from .ranking import singular, tokenize, word_set
 from .retrieval import Passage
 from .rows import named_cells, named_columns, names_a_row, row_namer, with_named_row
 from .shop import far_words
@@ -178,7 +178,8 @@ class Answerer:
             return other
         self._search(asked, decision, cid)
         given = {t.intent for t in asked.earlier if t.kind == "template"}
-        if confident(decision) and decision.intent not in given and (template := self._template(asked, decision)):
+        if confident(decision) and decision.intent not in given and not _said_of_it(asked) \
+                and (template := self._template(asked, decision)):
             return template
         if asked.passages:
             return self._grounded(asked, decision)
@@ -227,7 +228,7 @@ class Answerer:
         answer whose word it takes up (:meth:`_picked_up`)."""
         retriever, threshold = self.service.retriever, self.service.bot.threshold
         if asked.earlier and confident(decision) and decision.intent not in {t.intent for t in asked.earlier} \
-                and names_a_subject(asked.message) and not stands_for_a_noun(asked.message):
+                and names_a_subject(asked.message) and not stands_for_a_noun(asked.message) and not _said_of_it(asked):
             # "how much are they?" names no subject to be sure of; "how much is a large one?" not one of its own
             # subtle: "ok so how do I return it then" after a cancel question is a new subject the
             # intent model is sure of (0.91); judged with the cancel question glued on, the cancel
@@ -364,6 +365,13 @@ class Answerer:
         answer, its "2 working days" the nearest sentence."""
         said = [t.answer for t in asked.earlier]
         if not answer.citations or not all(mostly_said(c.quote, said) for c in answer.citations):
+            return None
+        # subtle: "how much is it?" after the 100 GB plan's row (first) and the next row was quoted
+        # the rows not said yet, the Lite's £7 and the Everyday's £11: a pronoun asking for a price,
+        # time, duration or contact (what "" cannot give) that the repeat's lead gives is answered
+        lead = split_sentences(answer.citations[0].quote)[0]
+        if points_back(asked.message) and not gives_what_is_asked(asked.message, "") \
+                and gives_what_is_asked(asked.message, lead):
             return None
         near = max(max((p.dense for p in asked.passages), default=0.0) - FRESH_MARGIN, self.service.bot.threshold)
         fresh = [(p, s) for p in asked.found if p.dense >= near and not mostly_said(p.chunk.text, said)
@@ -504,6 +512,18 @@ class Answerer:
         """Each text's weighted cosine to the question's vectors (how quotes are chosen)."""
         vectors, weights = np.stack([v for v, _ in weighted]), np.array([w for _, w in weighted])
         return lambda texts: (self.service.retriever.encode_quoted(texts) @ vectors.T @ weights).tolist()
+
+
+def _said_of_it(asked: _Asked) -> bool:
+    """Whether a follow-up with a pronoun asks about a word the last answer says: "is it open on
+    Saturdays?" after the billing line's row ("Saturday: Closed") asks it of the billing line.
+
+    subtle: read alone, the support-hours template (0.91) answered it with the support line's
+    Saturday hours; the billing line is closed. "ok so how do I return it then" after a cancel
+    answer, which never says "return", is a new subject, its template's."""
+    last = next((t for t in reversed(asked.earlier) if t.kind != "handoff"), None)
+    return last is not None and points_back(asked.message) and \
+        bool(new_subject(asked.message) & {singular(w) for w in answer_words(last.answer)})
 
 
 def _named_in(names: Sequence[str], text: str) -> list[str]:

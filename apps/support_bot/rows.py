@@ -70,7 +70,8 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
     the query names: "a car to Skerrin Island?" names "Car up to 5 m", and "a car and caravan"
     names no row of "Car up to 5 m" and "Car with trailer or caravan". Where none is named, the
     one row whose first cell shares most names (capitalised inside it) is: "an annual season
-    ticket for skerrin" names "Portcallow - Skerrin Island", not "Portcallow - Haverby".
+    ticket for skerrin" names "Portcallow - Skerrin Island", not "Portcallow - Haverby"; where
+    none is, the one row with a quantity the query states (:func:`_quantities`).
 
     subtle: by any shared word, "a car to Skerrin Island?" named "Car with trailer or caravan",
     the one row of the chunk that ends the table."""
@@ -90,7 +91,23 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
         return named
     top = max(names.values(), default=0)
     lone = [i for i in names if names[i] == top]
-    return lone if top and len(lone) == 1 else []
+    if top and len(lone) == 1:
+        return lone
+    valued = [i for i in names if any(words <= word_set(query) for words in _quantities(sentences[i]))]
+    return valued if len(valued) == 1 else []
+
+
+def _quantities(sentence: str) -> list[set[str]]:
+    """The words of a row's cells (the first left out) that state a quantity, a number with its
+    unit and no money: ``[{"100", "gb"}]`` for "SIM plan: Plus; Data per month: 100 GB; Price per
+    month: £15." A question stating one names the one row that has it.
+
+    subtle: "Do you have a SIM plan with 100 GB?" named no row (the plan is "Plus"), and "how much
+    is it?" after it quoted the rows not said yet, the Lite's £7 and the Everyday's £11."""
+    cells = [value for _, colon, value in (cell.partition(": ") for cell in sentence.rstrip(".").split("; ")[1:])
+             if colon and not _MONEY.search(value)]
+    return [words for value in cells for words in [word_set(value)]
+            if any(w.isdigit() for w in words) and any(w.isalpha() for w in words)]
 
 
 def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]:

@@ -449,6 +449,29 @@ def test_the_other_one_is_the_counterpart_of_the_earlier_answer(bot: SupportServ
     assert "Ashford Road" not in other.text
 
 
+def test_a_pronoun_follow_up_about_what_the_last_answer_says_is_asked_of_its_subject(bot: SupportService,
+                                                                                    tmp_path: Path) -> None:
+    """An audit's "is it open on Saturdays?" after the billing line's row got the support-hours
+    template (the billing line is closed on Saturdays); its "how much is it?" after the 100 GB
+    plan's row got the rows not said yet (£7, £11)."""
+    (tmp_path / "lines.md").write_text(
+        "# Phone lines\n\nCall the right line for a quicker answer.\n\n"
+        "| Line | Number | Weekdays | Saturday |\n| --- | --- | --- | --- |\n"
+        "| Billing | 0800 048 2270 | 9:00-17:30 | Closed |\n| Workshop | 0800 048 2280 | 8:00-18:00 | 9:00-13:00 |\n\n"
+        "# SIM plans\n\nOur SIM-only plans include unlimited calls.\n\n"
+        "| SIM plan | Data per month | Price per month |\n| --- | --- | --- |\n| Lite | 5 GB | £7 |\n"
+        "| Everyday | 30 GB | £11 |\n| Plus | 100 GB | £15 |\n| Unlimited | Unlimited | £21 |\n")
+    bot.kb_add(tmp_path / "lines.md")
+    billing = bot.ask("What's the phone number for billing?")
+    assert "0800 048 2270" in billing.text
+    saturday = bot.ask("is it open on Saturdays?", billing.conversation_id)
+    assert saturday.kind is AnswerKind.GROUNDED and "Line: Billing" in saturday.citations[0].quote
+    plan = bot.ask("Do you have a SIM plan with 100 GB?")
+    assert "100 GB" in plan.text
+    price = bot.ask("how much is it?", plan.conversation_id)
+    assert "£15" in price.citations[0].quote and "£7" not in price.text
+
+
 def test_a_pronoun_follow_up_is_answered_from_the_passage_naming_what_it_asks(bot: SupportService,
                                                                              tmp_path: Path) -> None:
     """"who can manage it?" after a plan question got the plan answer again (0.91), though the
