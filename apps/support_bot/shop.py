@@ -16,9 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from shared.language import language, lemmas, things
+from shared.language import STOP_WORDS, language, lemmas, things
 
 from .answer import COURTESY_WORDS, Answer
 from .knowledge import Chunk
@@ -55,7 +54,8 @@ _PARTITIVES = frozenset("pair pairs couple set sets piece pieces bunch kind kind
 # about "moment"
 _IDIOMS = re.compile(r"\b(?:at|for) the (?:moment|minute|mo|time being)\b|\bright now\b|\bat present\b|"
                      r"\bthese days\b|\b(?:by )?any chance\b", re.I)
-_COMMON = ENGLISH_STOP_WORDS - frozenset(
+
+_COMMON = STOP_WORDS - frozenset(
     "bill fire interest system call name part show top mine amount detail back front side bottom empty "
     "fill thick thin cry found con de describe".split())
 
