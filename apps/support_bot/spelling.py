@@ -36,6 +36,10 @@ SHORTHAND = {"u": "you", "ya": "you", "ur": "your", "r": "are", "wat": "what", "
              "cuz": "because", "coz": "because", "tmrw": "tomorrow", "sth": "something", "smth": "something",
              "ppl": "people", "rly": "really", "bday": "birthday", "hw": "how", "hwo": "how", "da": "the",
              "dat": "that", "dis": "this", "cn": "can", "ma": "my"}  # not "wats": watts
+# shorthand that opens a question only: "wats roaming in the states" (an audit's, handed off as about
+# "wats"), not "how many wats is the charger?"
+OPENING = {"wats": "what's", "whats": "what's", "wots": "what's", "hows": "how's", "wheres": "where's",
+           "whos": "who's"}
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
@@ -141,4 +145,6 @@ class Speller:
         # subtle: not a piece of "u-lock", "u.k." or "u.s.", which read "you.k."
         glued = text[start - 1:start] in ("-", ".") or text[end:end + 1] == "-" or \
             (text[end:end + 1] == "." and text[end + 1:end + 2].isalpha())
+        if word in OPENING and not re.split(r"[.?!]", text[:start])[-1].strip():
+            return OPENING[word]
         return SHORTHAND[word] if word in SHORTHAND and not glued else self.word(word)

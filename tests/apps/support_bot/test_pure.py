@@ -354,6 +354,10 @@ def test_the_speller_mends_typos_towards_the_bots_words_and_leaves_real_words() 
     # a user audit's: "asks about da" had handed the whole question off
     assert hyphens.correct("cn i bring ma bike on da boat") == "can i bring my bike on the boat"
     assert "min" not in SHORTHAND  # a minimum as often as a minute: "is there a min spend?"
+    # an audit's "wats roaming in the states", handed off as about "wats": what's, where a question opens
+    assert hyphens.correct("wats roaming in the states") == "what's roaming in the states"
+    assert hyphens.correct("ok. whats covered? and hows delivery") == "ok. what's covered? and hows delivery"
+    assert hyphens.correct("is it 500 wats") == "is it 500 wats"
 
 
 def _turn(question: str, answer: str) -> Turn:
