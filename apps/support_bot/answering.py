@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .answer import (
+    CITATION_MARK,
     Answer,
     AnswerKind,
     answer_words,
@@ -47,9 +48,9 @@ from .questions import (
     stands_for_a_noun,
     swaps_subject,
 )
-from .ranking import singular, tokenize, word_set
+from .ranking import tokenize, word_set
 from .retrieval import Passage
-from .rows import named_cells, named_columns, names_a_row, row_namer, with_named_row
+from .rows import columns_said, named_cells, named_columns, names_a_row, row_namer, with_named_row
 from .shop import far_words
 from .tables import Turn
 
@@ -515,15 +516,16 @@ class Answerer:
 
 
 def _said_of_it(asked: _Asked) -> bool:
-    """Whether a follow-up with a pronoun asks about a word the last answer says: "is it open on
-    Saturdays?" after the billing line's row ("Saturday: Closed") asks it of the billing line.
+    """Whether a follow-up with a pronoun asks about a column of a table row the last answer
+    quotes: "is it open on Saturdays?" after the billing line's row ("Saturday: Closed") asks it
+    of the billing line.
 
     subtle: read alone, the support-hours template (0.91) answered it with the support line's
-    Saturday hours; the billing line is closed. "ok so how do I return it then" after a cancel
-    answer, which never says "return", is a new subject, its template's."""
+    Saturday hours; the billing line is closed. By any word of the last answer, "ok so how do I
+    return it then" after a cancel answer ("... or start a return instead") lost its template."""
     last = next((t for t in reversed(asked.earlier) if t.kind != "handoff"), None)
     return last is not None and points_back(asked.message) and \
-        bool(new_subject(asked.message) & {singular(w) for w in answer_words(last.answer)})
+        bool(new_subject(asked.message) & columns_said(CITATION_MARK.sub(" ", last.answer)))
 
 
 def _named_in(names: Sequence[str], text: str) -> list[str]:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from shared.language import parts_of_speech
 
 from .knowledge import ROW, Chunk, split_sentences
-from .ranking import word_set
+from .ranking import singular, word_set
 from .retrieval import Passage
 
 # a size limit in a row's name: "Car up to 5 m", "Van over 3.5 t"
@@ -142,6 +142,13 @@ def _first_cell(sentence: str) -> str:
     """A table row's first cell, less the heading a table's first row carries before it:
     "Neutering: Procedure: Cat spay; Price: £165." -> "Cat spay"."""
     return sentence.partition("; ")[0].rsplit(": ", 1)[-1]
+
+
+def columns_said(text: str) -> set[str]:
+    """The column-name words of the table rows ``text`` quotes, plurals folded:
+    ``{"line", "weekday", "saturday"}`` for "Line: Billing; Weekdays: 9:00-17:30; Saturday: Closed."."""
+    return {singular(w) for sentence in split_sentences(text) if ROW.match(sentence)
+            for w in _column_words(sentence)}
 
 
 def _column_words(sentence: str) -> set[str]:
