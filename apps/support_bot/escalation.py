@@ -80,10 +80,11 @@ UNJUDGED = {PERSON_REASON: PERSON_TEXT, COMPLAINT_REASON: COMPLAINT_TEXT}
 # a clause that asks what would happen: "what should I do if I was charged twice?", "what is the
 # returns policy for unacceptable items?"
 _WHAT_IF = re.compile(r"\b(?:if|whether|in\s+case|what\s+happens|policy)\b", re.I)
-# a question about how complaints are made or taken further: "Who do I complain to?", "How long do I
-# have to go to the ombudsman?" (not "Why do I have to complain three times?": no "why")
-_ASKS_HOW = re.compile(r"^\W*(?:(?:and|so|also|ok|okay)\W+)?(?:how|who|what|where|when|which|can|could|do|does|"
-                       r"is|are|should|may)\b", re.I)
+# a question about how complaints are dealt with: "How long do you take to deal with a complaint?",
+# "what is the time limit for going to the ombudsman?" (not "how do I complain?" or "where can I
+# lodge a complaint?": a person takes those, nor "Why do I have to complain three times?")
+_ASKS_HOW = re.compile(r"^\W*(?:(?:and|so|also|ok|okay)\W+)?(?:how\s+(?:long|soon|quickly|many|much)|when|what|"
+                       r"which|is|are|does|do\s+you|will|would)\b", re.I)
 _PROCESS = re.compile(r"complain|ombudsman|trading\s+standards|consumer\s+protection", re.I)
 
 
@@ -94,8 +95,9 @@ def complaint(message: str) -> str | None:
     subtle: "I was charged twice for my order, this is unacceptable!" was answered with the
     pick-up page, and "This is a scam, I want my money back or I call my lawyer" with the
     opening hours; adjectives about the goods ("terrible squeaky brakes") are no complaint, nor
-    is a question about the complaints process (an audit's "How long do you take to deal with a
-    complaint?" was handed off with "I'm sorry about this", its FAQ never read).
+    is a question about how complaints are dealt with (an audit's "How long do you take to deal
+    with a complaint?" was handed off with "I'm sorry about this", its FAQ never read); asking how
+    or where to make one still is (a person takes it).
 
     >>> complaint("I was charged twice, this is unacceptable!"), complaint("How do I fix squeaky brakes?")
     ('was charged twice', None)

@@ -1002,6 +1002,8 @@ def test_a_question_about_people_is_no_request_for_one(message: str) -> None:
     ("I'm really unhappy with the service", "I'm really unhappy with"), ("I am going to sue", "going to sue"),
     ("I'm contacting my lawyer", "contacting my lawyer"),  # a second review's: claims the rule had missed
     ("Why do I have to complain three times?", "complain"), ("What a disgrace, how do I complain?", "disgrace"),
+    ("Who do I complain to?", "complain"), ("how can I lodge a complaint?", "complaint"),
+    ("where can I make a complaint for a service?", "complaint"),
 ])
 def test_a_complaint_or_dispute_is_read_as_one(message: str, cue: str) -> None:
     assert complaint(message) == cue
@@ -1020,8 +1022,8 @@ def test_a_complaint_or_dispute_is_read_as_one(message: str, cue: str) -> None:
     "Is the fraud protection included when I pay by card?!", "what's the worst case delivery time?",
     "can I be charged in euros?", "Is my refund late?",
     # an audit's: questions about the complaints process, which its FAQ answers
-    "Who do I complain to?", "How long do you take to deal with a complaint?",
-    "How long do I have to go to the ombudsman?", "and how do I complain to the ombudsman?",
+    "How long do you take to deal with a complaint?", "How long do I have to go to the ombudsman?",
+    "and what is the time limit for going to the ombudsman?", "do you accept complaints by e-mail?",
 ])
 def test_an_ordinary_question_is_no_complaint(message: str) -> None:
     assert complaint(message) is None
