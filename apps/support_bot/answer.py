@@ -317,6 +317,10 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
             quote = best_quote(query, chunk.text, similarity=similarity, rows_elsewhere=any(rows), said=said)
             if chunks_of is not None and not gives_what_is_asked(query, quote):
                 chunk, quote = _beside(query, chunk, quote, chunks_of(chunk.doc_id), similarity, any(rows), said)
+            if any(rows) and all(ROW.match(s) for s in split_sentences(quote)):
+                # subtle: "How much is Fibre 500?" was quoted its row's £32, then the installation
+                # table's "New line from the street; Price: £120.", read as part of the answer
+                continue
         words = word_set(quote)
         if not any(len(words & word_set(c.quote)) >= REPEATED * len(words) for c in citations):
             citations.append(Citation(len(citations) + 1, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))

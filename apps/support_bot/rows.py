@@ -200,13 +200,16 @@ def _table_chunks(passages: list[Passage], chunks_of: Callable[[str], list[Chunk
 
 def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]],
                    found: list[Passage] = ()) -> list[Passage]:
-    """``passages``, led by the chunk of their document that holds the table row ``query`` names
-    (:func:`names_row`) when none of them holds it; else by such a chunk of a document of the
-    ``found`` passages (the caller's: those above its floor). subtle: a table is chunked like
-    prose, and "how many projects on the Free plan?" found the chunk with the Team and Business
-    rows: it quoted "Max projects: Unlimited"."""
-    if not passages or any(names_a_row(query, p.chunk) for p in passages):
+    """``passages``, led by the one that holds the table row ``query`` names (:func:`names_row`);
+    when none of them holds it, by the chunk of their document that does, else by such a chunk of a
+    document of the ``found`` passages (the caller's: those above its floor). subtle: a table is
+    chunked like prose, and "how many projects on the Free plan?" found the chunk with the Team and
+    Business rows: it quoted "Max projects: Unlimited". "What's the fee if I don't return a Mesh
+    Booster?" led with the returns FAQ's "£60 for the Hub 3", the booster's row (£35) second."""
+    if not passages:
         return passages
+    if (holding := next((i for i, p in enumerate(passages) if names_a_row(query, p.chunk)), None)) is not None:
+        return [passages[holding], *passages[:holding], *passages[holding + 1:]]
     for passage in [*passages, *found]:
         if row := next((c for c in chunks_of(passage.chunk.doc_id) if names_a_row(query, c)), None):
             return [replace(passage, chunk=row), *passages]

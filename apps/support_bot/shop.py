@@ -50,6 +50,9 @@ _CHATTER = frozenset("asap btw tbh imo imho fyi lol omg idk lmk brb ty tysm np g
 # words that count or sort what follows them, no subject of their own: "how do I return a pair of
 # gloves?" was handed off as about "pair" ("how do I return gloves?" got the returns template)
 _PARTITIVES = frozenset("pair pairs couple set sets piece pieces bunch kind kinds sort sorts type types".split())
+# words that compare what follows them: "What's the price difference between Fibre 500 and Fibre 900?"
+# names the two plans, not "difference"
+_COMPARING = frozenset("difference differences different compare compared comparing comparison versus vs".split())
 # phrases of time and manner that name no subject: "got any deals on at the moment?" was handed off as
 # about "moment"
 _IDIOMS = re.compile(r"\b(?:at|for) the (?:moment|minute|mo|time being)\b|\bright now\b|\bat present\b|"
@@ -218,7 +221,7 @@ def _candidate_words(message: str) -> tuple[str, ...]:
     plain = _IDIOMS.sub(" ", PLACEHOLDER.sub(" ", mask_pii(message)))  # no piece of an address
     return tuple(w for w in dict.fromkeys(tokenize(plain))
                  if w.isalpha() and w not in COURTESY_WORDS and w not in named and w not in _COMMON
-                 and w not in _CONTRACTED and w not in _CHATTER and w not in _PARTITIVES)
+                 and w not in _CONTRACTED and w not in _CHATTER and w not in _PARTITIVES and w not in _COMPARING)
 
 
 def _word_list(retriever: Retriever) -> set[str] | None:

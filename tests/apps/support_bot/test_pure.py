@@ -735,6 +735,12 @@ def test_a_table_row_is_named_by_an_item_of_a_cell_that_lists_several(tmp_path: 
     assert with_named_row("roaming in Canada?", [other], by_doc, found=[other, *found]) == [*found, other]
     assert with_named_row("roaming in Japan?", [other], by_doc, found=[other, *found]) == [other]
     assert with_named_row("roaming in Canada?", [], by_doc, found=found) == []
+    # a chosen passage holding the named row leads; rows of another table the question does not name
+    # are not quoted beside it (an audit's "How much is Fibre 500?" read the installation table's £120 too)
+    assert with_named_row("roaming in Canada?", [other, *found], by_doc) == [*found, other]
+    fees = Passage(Chunk("fees", 0, "Installation type: New line; Price: £120."), 0.5, 0.5)
+    answer = grounded_answer("how much is roaming in Canada?", [Passage(chunk, 0.6, 0.6), fees, other])
+    assert [c.doc_id for c in answer.citations] == [chunk.doc_id, "faq-data"]
     # a list names a row by its names only: "calls, texts, data" names none
     assert not names_row("how do I buy more data?", "Plan: Plus; Includes: calls, texts, data; Price: £20.")
     assert swaps_subject("and for the family plan?") and not swaps_subject("and how much is it?")
