@@ -46,11 +46,10 @@ _UPPER = "A-ZÀ-ÖØ-Þ"
 _NAME = re.compile(rf"\b[{_UPPER}][\w'-]*(?:\s+(?:(?:[a-z]{{1,3}}\s+){{0,2}}[{_UPPER}][\w'-]*))+")
 
 
-# letters English words lack (not "ç": "façade"; nor in English's loanwords: "jalapeño prices
-# soar"): a lower-case word outside names with one counts as two function words ("Siemens erhöht
-# Prognose" has none); capitalised words are left out, "Müller" is a name
-# English's common words: scikit-learn's stop-word list (BSD-3-Clause), copied so that reading a
-# message needs no scikit-learn import (1.0 s of a 6 s `support ask` process)
+# English's common words: scikit-learn's stop-word list, copied so that reading a message needs no
+# scikit-learn import (1.0 s of a 6 s `support ask` process). Copyright (c) 2007-2024 The scikit-learn
+# developers, BSD-3-Clause (sklearn/feature_extraction/_stop_words.py, from the Glasgow Information
+# Retrieval Group's list)
 STOP_WORDS = frozenset((
     "a about above across after afterwards again against all almost alone along already also although "
     "always am among amongst amoungst amount an and another any anyhow anyone anything anyway anywhere "
@@ -74,6 +73,10 @@ STOP_WORDS = frozenset((
     "without would yet you your yours yourself yourselves"
 ).split())
 
+
+# letters English words lack (not "ç": "façade"; nor in English's loanwords: "jalapeño prices
+# soar"): a lower-case word outside names with one counts as two function words ("Siemens erhöht
+# Prognose" has none); capitalised words are left out, "Müller" is a name
 _LETTERS = {"German": "äöüß", "Spanish": "ñ", "Portuguese": "ãõ", "French": "œ"}
 _LOANWORDS = frozenset("über jalapeño jalapeños doppelgänger piñata piñatas mañana señor señora señorita".split())
 

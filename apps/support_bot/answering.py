@@ -6,7 +6,7 @@ request for a person, a complaint, a courtesy, a lesson, another language)."""
 
 from __future__ import annotations
 
-from collections import Counter
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,6 +65,7 @@ FRESH_MARGIN = 0.1
 # "dog" 0.66, "Norway" / "Switzerland" 0.68, "student" / "senior" 0.61 (but "Canada" / "USA" 0.78,
 # "Sweden" / "Norway" 0.80: the earlier questions' words are left out)
 SAME_THING = 0.75
+SAID_OF_IT_WORDS = 6  # a longer pronoun follow-up asks more than a column of the row said (see _said_of_it)
 
 
 @dataclass
@@ -176,7 +177,7 @@ class Answerer:
         if (unsearched := self._unsearched(asked, decision)) is not None:
             return unsearched
         if asked.earlier and asks_for_the_other(message) and (other := self._other_answer(asked, decision)):
-            return other
+            return self.service.generator.rephrase(message, other) if self.service.generator else other
         self._search(asked, decision, cid)
         given = {t.intent for t in asked.earlier if t.kind == "template"}
         if confident(decision) and decision.intent not in given and not _said_of_it(asked) \
@@ -384,14 +385,15 @@ class Answerer:
     def _other_answer(self, asked: _Asked, decision: IntentDecision | None) -> Answer | None:
         """For "and the other one?": from the documents the last answer cites, the sentence most
         like the one that answered its question (the quoted sentence nearest it), not said in the
-        conversation and without the words that set the earlier subject apart (those of the
-        question in that sentence and in at most half the documents' sentences: "Northfield",
-        not "plan" of a plans table's every row); None when the last turn quoted nothing.
+        conversation and without the names the question gave that sentence ("Northfield"); None
+        when the last turn quoted nothing, or the follow-up asks more than for the other one.
 
         subtle: "and the other one?" after "Where is your Northfield site?" was quoted the
         Northfield address again; "Eastbridge is at Unit 6, Canal Side Business Park, ..."
         (cosine 0.39 to the Northfield sentence, the next 0.29) was two sentences on."""
         retriever, last = self.service.retriever, asked.earlier[-1]
+        if new_subject(asked.message) - {"other", "one", "ones"} - word_set(last.question):
+            return None  # "is the other one open on Sunday?" asks more: search reads it
         cited = [retriever.chunks[i] for i in last.sources if i in retriever.chunks]
         quoted = list(dict.fromkeys(s for c in cited for s in split_sentences(c.text) if s in last.answer))
         if not quoted:
@@ -400,8 +402,10 @@ class Answerer:
                     for c in reversed(retriever.document_chunks(d)) for s in split_sentences(c.text)}
         vectors = retriever.encode_quoted(quoted)
         answering = quoted[int(np.argmax(vectors @ retriever.encode(last.question)[0]))]
-        counts = Counter(w for s in chunk_of for w in word_set(s))
-        apart = {w for w in word_set(last.question) & word_set(answering) if counts[w] <= len(chunk_of) / 2}
+        # the names the last question gave ("Northfield"), not its kind of thing ("site"): in a short
+        # document "site" can be in half the sentences, and the other site's was left out
+        named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][\w-]*)", last.question)}
+        apart = named & word_set(answering)
         said = " ".join(t.answer for t in asked.earlier)
         others = [s for s in chunk_of if s not in said and not apart & word_set(s)]
         if not others:
@@ -524,8 +528,9 @@ def _said_of_it(asked: _Asked) -> bool:
     Saturday hours; the billing line is closed. By any word of the last answer, "ok so how do I
     return it then" after a cancel answer ("... or start a return instead") lost its template."""
     last = next((t for t in reversed(asked.earlier) if t.kind != "handoff"), None)
-    return last is not None and points_back(asked.message) and \
-        bool(new_subject(asked.message) & columns_said(CITATION_MARK.sub(" ", last.answer)))
+    # a short one only: "can I pay it by card on a Saturday?" asks more than the row's Saturday
+    return last is not None and len(asked.message.split()) <= SAID_OF_IT_WORDS and points_back(asked.message) \
+        and bool(new_subject(asked.message) & columns_said(CITATION_MARK.sub(" ", last.answer)))
 
 
 def _named_in(names: Sequence[str], text: str) -> list[str]:

@@ -81,10 +81,11 @@ UNJUDGED = {PERSON_REASON: PERSON_TEXT, COMPLAINT_REASON: COMPLAINT_TEXT}
 # returns policy for unacceptable items?"
 _WHAT_IF = re.compile(r"\b(?:if|whether|in\s+case|what\s+happens|policy)\b", re.I)
 # a question about how complaints are dealt with: "How long do you take to deal with a complaint?",
-# "what is the time limit for going to the ombudsman?" (not "how do I complain?" or "where can I
-# lodge a complaint?": a person takes those, nor "Why do I have to complain three times?")
-_ASKS_HOW = re.compile(r"^\W*(?:(?:and|so|also|ok|okay)\W+)?(?:how\s+(?:long|soon|quickly|many|much)|when|what|"
-                       r"which|is|are|does|do\s+you|will|would)\b", re.I)
+# "what is the time limit for going to the ombudsman?", "do you accept complaints by e-mail?" (not
+# "how do I complain?", "where can I lodge a complaint?" or "What is wrong with you, I want to complain")
+_ABOUT_COMPLAINTS = re.compile(r"^\W*(?:(?:and|so|also|ok|okay)\W+)?(?:how\s+(?:long|soon|quickly)|"
+                               r"(?:what\s+is|what's|is\s+there)\s+(?:the\s+|a\s+)?time\s+limit|"
+                               r"do\s+you\s+(?:accept|take|handle|deal\s+with|reply\s+to|respond\s+to))\b", re.I)
 _PROCESS = re.compile(r"complain|ombudsman|trading\s+standards|consumer\s+protection", re.I)
 
 
@@ -105,6 +106,8 @@ def complaint(message: str) -> str | None:
     text = message.replace("\u2019", "'")
     for found in _COMPLAINT.finditer(text):
         clause = re.split(r"[.!?;]", text[:found.start()])[-1]
-        if not _WHAT_IF.search(clause) and not (_PROCESS.search(found.group(0)) and _ASKS_HOW.match(clause)):
+        asks_about = _PROCESS.search(found.group(0)) and _ABOUT_COMPLAINTS.match(re.split(r",", clause)[-1]) \
+            and re.match(r"[^.!?;]*\?", text[found.end():])
+        if not _WHAT_IF.search(clause) and not asks_about:
             return found.group(0)
     return None

@@ -83,8 +83,9 @@ class Retriever:
         self._bm25_ids = np.empty(0, int)
         self._by_doc: dict[str, list[Chunk]] = {}
         self._doc_vectors: dict[tuple[int, ...], np.ndarray] = {}
-        self._faq_ids: dict[str, list[int]] = {}  # FAQ question -> its chunks' ids (see candidates)
-        self._faq_vectors: np.ndarray | None = None  # the questions embedded, on first search
+        # each FAQ question's chunk ids and the questions embedded (see _question_scores); replaced
+        # whole, never changed in place: a search reads it without the lock
+        self._faq: tuple[list[list[int]], np.ndarray] = ([], np.zeros((0, 1), np.float32))
         self._quoted: OrderedDict[str, np.ndarray] = OrderedDict()  # see encode_quoted
         self._quoted_lock = threading.Lock()
         self._reranker: tuple[str | None, Classifier] | None = None
@@ -188,9 +189,11 @@ class Retriever:
         for chunk in sorted(self.chunks.values(), key=lambda c: c.ordinal):
             by_doc.setdefault(chunk.doc_id, []).append(chunk)
         self._by_doc = by_doc
-        self._faq_ids, self._faq_vectors = {}, None
+        questions: dict[str, list[int]] = {}
         for doc_id, question, _ in self.store.faq_pairs():
-            self._faq_ids.setdefault(question, []).extend(c.chunk_id for c in by_doc.get(doc_id, []))
+            questions.setdefault(question, []).extend(c.chunk_id for c in by_doc.get(doc_id, []))
+        # embedded once each (encode_quoted keeps them): a KB change re-embeds only new questions
+        self._faq = (list(questions.values()), self.encode_quoted(list(questions)))
         ids = sorted(self.chunks)
         self._bm25_ids = np.asarray(ids, int)
         self._bm25 = SparseBM25.fit([bm25_terms(self.chunks[i].search_text) for i in ids])
@@ -283,12 +286,11 @@ class Retriever:
         Questions merely alike score high too ("My broadband isn't working" / "Do I get compensation
         if my broadband stops working?" 0.63, "What's your fastest broadband?" / "How much does
         broadband cost?" 0.66): counted from 0, three audits' bots lost as many answers as they gained."""
-        if not self._faq_ids:
+        chunk_ids, vectors = self._faq
+        if not chunk_ids:
             return {}
-        if self._faq_vectors is None:
-            self._faq_vectors = self.embedder.encode(list(self._faq_ids), batch_size=64)
-        return {i: float(score) for ids, score in zip(self._faq_ids.values(), self._faq_vectors @ vector,
-                                                       strict=True) if score >= SAME_QUESTION for i in ids}
+        return {i: float(score) for ids, score in zip(chunk_ids, vectors @ vector, strict=True)
+                if score >= SAME_QUESTION for i in ids}
 
     def search(self, query: str, k: int = 5, vector: np.ndarray | None = None,
                rerank: bool | None = None, floor: float = -1.0) -> list[Passage]:

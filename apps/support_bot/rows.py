@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from shared.language import parts_of_speech
+from shared.language import STOP_WORDS, parts_of_speech
 
 from .knowledge import ROW, Chunk, split_sentences
 from .ranking import singular, word_set
@@ -26,6 +26,11 @@ _PRICE_HEADERS = frozenset("price prices cost costs fee fees fare fares charge c
 _ASKS_PRICE = re.compile(r"\bhow much(?:\s+(?:is|are|was|does|do|did|will|would|for|to|it|they|money)\b|'s|\s*\?|$)"
                          r"|\b(?:costs?|costing|prices?|priced|fees?|fares?)\b", re.I)
 PRICE = "£price"  # no word: a column of money, and a question that asks a price
+# a question for something with a quantity: "Do you have a SIM plan with 100 GB?"
+_ASKS_FOR_ONE = re.compile(r"\b(?:do\s+you\s+(?:have|offer|sell|do)|is\s+there|are\s+there|have\s+you\s+got|"
+                           r"got\s+any|which|what)\b", re.I)
+# words of column names that name no one column: "Price per month", "Data per month"
+_ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
 
 
 def names_row(query: str, sentence: str) -> bool:
@@ -93,6 +98,8 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
     lone = [i for i in names if names[i] == top]
     if top and len(lone) == 1:
         return lone
+    if not (_ASKS_PRICE.search(query) or _ASKS_FOR_ONE.search(query)):
+        return []  # "I want to cancel my 100 GB plan" names no row to quote: it asks to cancel
     valued = [i for i in names if any(words <= word_set(query) for words in _quantities(sentences[i]))]
     return valued if len(valued) == 1 else []
 
@@ -145,10 +152,12 @@ def _first_cell(sentence: str) -> str:
 
 
 def columns_said(text: str) -> set[str]:
-    """The column-name words of the table rows ``text`` quotes, plurals folded:
-    ``{"line", "weekday", "saturday"}`` for "Line: Billing; Weekdays: 9:00-17:30; Saturday: Closed."."""
+    """The column-name words of the table rows ``text`` quotes, plurals folded, the first column's
+    and words of any column ("per", "month") left out: ``{"weekday", "saturday"}`` for "Line:
+    Billing; Weekdays: 9:00-17:30; Saturday: Closed."."""
     return {singular(w) for sentence in split_sentences(text) if ROW.match(sentence)
-            for w in _column_words(sentence)}
+            for cell in sentence.rstrip(".").split("; ")[1:] for header, colon, _ in [cell.partition(": ")]
+            if colon for w in word_set(header) if w not in STOP_WORDS and w not in _ANY_COLUMN}
 
 
 def _column_words(sentence: str) -> set[str]:

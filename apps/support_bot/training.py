@@ -147,7 +147,7 @@ def templateless_notes(intents: list[str], dropped: dict[str, str] | None = None
     no FAQ is linked to contact_us, so search answers its questions: add an FAQ row
     (question,answer) that answers it with `support kb add`, then train again
     no FAQ is linked to social, so search answers its questions: the intent model does not read
-    the FAQ "Do you have a social tariff?" as social; add rows worded like it to social's, then train again
+    the FAQ "Do you have a social tariff?" as social; add examples worded like it to social's rows, then train again
 
     subtle: an audit's FAQ "Do you have a social tariff?", linked by the examples and dropped by
     the model's check, was told "add an FAQ row that answers it": it was there."""
@@ -157,7 +157,7 @@ def templateless_notes(intents: list[str], dropped: dict[str, str] | None = None
              f"questions: add an FAQ row (question,answer) that answers {'it' if len(missing) == 1 else 'each'} "
              "with `support kb add`, then train again"] if missing else []
     return notes + [f'no FAQ is linked to {i}, so search answers its questions: the intent model does not read the '
-                    f'FAQ "{dropped[i]}" as {i}; add rows worded like it to {i}\'s, then train again'
+                    f'FAQ "{dropped[i]}" as {i}; add examples worded like it to {i}\'s rows, then train again'
                     for i in intents if i in dropped]
 
 
@@ -312,6 +312,8 @@ class BotTrainer:
             self.report["intents_without_template"] = unlinked
             questions = {d: q for d, q, _ in run.faqs}
             dropped = {i: questions[linked[i]] for i in unlinked if linked.get(i) in questions}
+            if dropped:
+                self.report["faqs_not_read_as_their_intent"] = dropped
             for note in templateless_notes(unlinked, dropped):
                 print(f"note: {note}", file=sys.stderr)
         return {"bot": asdict(bot), "retrieval_calibration": self.report, "trained_on": run.inputs,

@@ -1010,6 +1010,12 @@ def test_a_question_about_people_is_no_request_for_one(message: str) -> None:
     ("Why do I have to complain three times?", "complain"), ("What a disgrace, how do I complain?", "disgrace"),
     ("Who do I complain to?", "complain"), ("how can I lodge a complaint?", "complaint"),
     ("where can I make a complaint for a service?", "complaint"),
+    # a review's: a clause that opens like a question about complaints, in a complaint
+    ("What is wrong with you people, I want to complain", "complain"),
+    ("What a joke, I am going to complain to the ombudsman", "complain to the ombudsman"),
+    ("Do you want me to complain to trading standards?", "complain to trading standards"),
+    ("Is it normal that I have to complain three times to get a refund?", "complain"),
+    ("What do I need to do to make a complaint?", "complaint"),
 ])
 def test_a_complaint_or_dispute_is_read_as_one(message: str, cue: str) -> None:
     assert complaint(message) == cue
