@@ -58,7 +58,15 @@ from apps.support_bot.questions import (
 from apps.support_bot.ranking import SparseBM25, bm25_terms, choose_alpha, fuse, tokenize, top_k, word_set
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.retrieval_tuning import choose_threshold
-from apps.support_bot.rows import named_cells, named_columns, named_rows, names_row, row_namer, with_named_row
+from apps.support_bot.rows import (
+    columns_said,
+    named_cells,
+    named_columns,
+    named_rows,
+    names_row,
+    row_namer,
+    with_named_row,
+)
 from apps.support_bot.spelling import SHORTHAND, Speller, edit_distance
 from apps.support_bot.tables import Turn
 from apps.support_bot.template_links import checked_links
@@ -1447,3 +1455,17 @@ def test_an_intent_whose_faq_the_model_did_not_read_as_its_own_is_told_so() -> N
     assert "add an FAQ row" not in dropped
     [alone] = templateless_notes(["social"], {"social": "Q?"})
     assert alone == templateless_notes(["x", "social"], {"social": "Q?"})[1]
+
+
+def test_a_row_is_named_by_a_quantity_only_where_one_is_asked_for() -> None:
+    """An audit's "Do you have a SIM plan with 100 GB?" named no row (the plan is "Plus"); a review's
+    "I want to cancel my 100 GB plan" must not name one either: it asks to cancel."""
+    rows = ["SIM plan: Lite; Data per month: 5 GB; Price per month: £7.",
+            "SIM plan: Plus; Data per month: 100 GB; Price per month: £15."]
+    assert named_rows("Do you have a SIM plan with 100 GB?", rows) == [1]
+    assert named_rows("how much is the 5 GB plan?", rows) == [0]
+    assert named_rows("I want to cancel my 100 GB plan", rows) == []
+    # the columns a pronoun follow-up may ask of a quoted row: not the first, nor "per month"
+    assert columns_said("Here is what I found:\n\nLine: Billing; Weekdays: 9:00-17:30; Saturday: Closed.  "
+                        "Calls are free.") == {"weekday", "saturday"}
+    assert columns_said(rows[1]) == {"data"}
