@@ -6,7 +6,6 @@ request for a person, a complaint, a courtesy, a lesson, another language)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from .questions import (
     is_follow_up,
     leans_wholly,
     names_a_subject,
+    names_inside,
     names_new_subject,
     new_subject,
     points_back,
@@ -404,8 +404,7 @@ class Answerer:
         answering = quoted[int(np.argmax(vectors @ retriever.encode(last.question)[0]))]
         # the names the last question gave ("Northfield"), not its kind of thing ("site"): in a short
         # document "site" can be in half the sentences, and the other site's was left out
-        named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][\w-]*)", last.question)}
-        apart = named & word_set(answering)
+        apart = names_inside(last.question) & word_set(answering)
         said = " ".join(t.answer for t in asked.earlier)
         others = [s for s in chunk_of if s not in said and not apart & word_set(s)]
         if not others:

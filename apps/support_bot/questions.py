@@ -64,6 +64,15 @@ _ASKING = frozenset("much many long soon fast far often cost costs take takes ha
 _RATE = re.compile(r"\b(?:per|a|an|each)\s+(?:hour|day|night|week|month|year)s?\b", re.I)
 
 
+def names_inside(text: str) -> set[str]:
+    """The capitalised words inside its sentences (not opening one), lower case: names.
+
+    >>> sorted(names_inside("Where is your Northfield site? Is it open?"))
+    ['northfield']
+    """
+    return {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", text)}
+
+
 def same_words(text: str) -> str:
     """A question as lessons compare it, with each other, with asked questions and with the
     intents file's rows: its words, lower case (``"What cards, do you take?"`` and ``"what cards

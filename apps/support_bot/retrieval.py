@@ -100,7 +100,7 @@ class Retriever:
         self.embedder.warm_up()
         self.chunks = {c.chunk_id: c for c in self.store.chunks()}
         self.index = self._load_or_rebuild()
-        self._refresh_bm25()
+        self._refresh_lookups()
         if self.reranker_name and self.config.use_reranker:
             self.reranker.warm_up()
 
@@ -183,7 +183,7 @@ class Retriever:
         asked = self._question_scores(vector)
         return max(float((self._doc_vectors[key] @ vector).max()), *(asked.get(i, -1.0) for i in key))
 
-    def _refresh_bm25(self) -> None:
+    def _refresh_lookups(self) -> None:
         self._doc_vectors = {}  # chunks changed: so may their vectors (an id can be reused)
         by_doc: dict[str, list[Chunk]] = {}
         for chunk in sorted(self.chunks.values(), key=lambda c: c.ordinal):
@@ -218,14 +218,14 @@ class Retriever:
             self.chunks = {c.chunk_id: c for c in self.store.chunks()}
             self._sync(self.index)  # what the others stored and have not indexed yet
             self._save(self.index)
-            self._refresh_bm25()
+            self._refresh_lookups()
 
     def reindex(self) -> int:
         """Re-embed every chunk (after changing the embedder); returns the chunk count."""
         with self._lock:
             self.chunks = {c.chunk_id: c for c in self.store.chunks()}
             self.index = self._rebuild()
-            self._refresh_bm25()
+            self._refresh_lookups()
             return len(self.index)
 
     # -- searching ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from .answer import COURTESY_WORDS, Answer
 from .knowledge import Chunk
 from .masking import PLACEHOLDER, contact_kinds, mask_pii, shop_contacts
 from .names import names_mark_subjects, unknown_names, vocabulary
-from .questions import same_words, separate_questions
+from .questions import names_inside, same_words, separate_questions
 from .ranking import singular, tokenize
 from .retrieval import Retriever
 from .spelling import Speller
@@ -217,7 +217,7 @@ def _candidate_words(message: str) -> tuple[str, ...]:
     check)."""
     if len(tokenize(message)) > CHECKED_WORDS:
         return ()
-    named = {w.lower() for w in re.findall(r"(?<=\w[\s,;:])\s*([A-Z][a-z]+)", message)}  # inside a sentence
+    named = names_inside(message)
     plain = _IDIOMS.sub(" ", PLACEHOLDER.sub(" ", mask_pii(message)))  # no piece of an address
     return tuple(w for w in dict.fromkeys(tokenize(plain))
                  if w.isalpha() and w not in COURTESY_WORDS and w not in named and w not in _COMMON
