@@ -18,17 +18,15 @@ from .answer import (
     Answer,
     AnswerKind,
     answer_words,
-    closer,
     combined,
     grounded_answer,
-    mostly_said,
     outranked,
     select_passages,
-    split_sentences,
     template_answer,
     without_repeats,
 )
-from .asking import asks_for_contact, gives_what_is_asked
+from .asking import asks_for_contact
+from .follow_ups import FollowUps
 from .handoff import NOT_READ, confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
 from .masking import contact_kinds
@@ -39,7 +37,6 @@ from .questions import (
     is_follow_up,
     leans_wholly,
     names_a_subject,
-    names_inside,
     names_new_subject,
     new_subject,
     points_back,
@@ -59,8 +56,6 @@ if TYPE_CHECKING:
 
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 _REACH = {"phone", "email"}  # the contacts a contact page gives both of
-# a follow-up may quote a passage with something not yet said found this far (cosine) below those chosen
-FRESH_MARGIN = 0.1
 # two words for one thing (search cosine): "kid" / "child" 0.81, "bike" / "bicycle" 0.92; not "cat" /
 # "dog" 0.66, "Norway" / "Switzerland" 0.68, "student" / "senior" 0.61 (but "Canada" / "USA" 0.78,
 # "Sweden" / "Norway" 0.80: the earlier questions' words are left out)
@@ -100,6 +95,7 @@ class Answerer:
     def __init__(self, service: SupportService) -> None:
         self.service = service
         self._pool: ThreadPoolExecutor | None = None  # see _judges
+        self.follow_ups = FollowUps(service)
         self._parts: dict[str, list[Turn]] = {}  # per conversation, a message's questions answered so far
 
     def answer(self, message: str, cid: str, vouched: bool = False) -> Answer:
@@ -176,7 +172,7 @@ class Answerer:
         asked.vouched = vouched
         if (unsearched := self._unsearched(asked, decision)) is not None:
             return unsearched
-        if asked.earlier and asks_for_the_other(message) and (other := self._other_answer(asked, decision)):
+        if asked.earlier and asks_for_the_other(message) and (other := self.follow_ups.other(asked, decision)):
             return self.service.generator.rephrase(message, other) if self.service.generator else other
         self._search(asked, decision, cid)
         given = {t.intent for t in asked.earlier if t.kind == "template"}
@@ -328,12 +324,11 @@ class Answerer:
         answer = grounded_answer(asked.query, asked.passages, named_intent(decision), similarity,
                                  named_by=asked.named_by, chunks_of=self.service.retriever.document_chunks)
         if earlier and not asked.row_named and not names_new_subject(answer, message, earlier):
-            answer = self._fresher_answer(asked, answer, named_intent(decision), similarity) or answer
+            answer = self.follow_ups.fresher(asked, answer, named_intent(decision), similarity) or answer
         if says_nothing_new(answer, message, earlier):
-            naming = self._naming_answer(asked.query, message, asked.found, earlier, named_intent(decision),
-                                         similarity)
+            naming = self.follow_ups.naming(asked, named_intent(decision), similarity)
             if naming is None and points_back(message):
-                naming = self._closer_answer(asked, answer, named_intent(decision), similarity)
+                naming = self.follow_ups.closer(asked, answer, named_intent(decision), similarity)
             # subtle: a pronoun's follow-up keeps the earlier answer when no passage names what it
             # asks: handed off, the conversation went quiet, and "who pays for it?" after the
             # returns answer (its prepaid label says who) lost the next question too
@@ -355,117 +350,12 @@ class Answerer:
                                             "mentions and the passages found do not address", found=asked.found)
         return self.service.generator.rephrase(message, answer) if self.service.generator else answer
 
-    def _fresher_answer(self, asked: _Asked, answer: Answer, intent: str | None,
-                        similarity: Callable[[list[str]], list[float]]) -> Answer | None:
-        """For a follow-up whose quotes are mostly said already (:func:`.answer.mostly_said`): the
-        answer from a passage found within ``FRESH_MARGIN`` of those chosen (and above the floor)
-        with most of it not said, whose nearest sentence is closer to the follow-up than every
-        repeated one (:func:`.answer.closer`), the said sentences left out of its quote; None when
-        there is none. subtle: "how long does that take?" after the refund template was quoted
-        the template's FAQ again; the refund policy, found 0.07 below it, says "take 5 to 10
-        working days". A repeat that is the answer stays: "how long does it take?" after a service
-        answer, its "2 working days" the nearest sentence."""
-        said = [t.answer for t in asked.earlier]
-        if not answer.citations or not all(mostly_said(c.quote, said) for c in answer.citations):
-            return None
-        # subtle: "how much is it?" after the 100 GB plan's row (first) and the next row was quoted
-        # the rows not said yet, the Lite's £7 and the Everyday's £11: a pronoun asking for a price,
-        # time, duration or contact (what "" cannot give) that the repeat's lead gives is answered
-        lead = split_sentences(answer.citations[0].quote)[0]
-        if points_back(asked.message) and not gives_what_is_asked(asked.message, "") \
-                and gives_what_is_asked(asked.message, lead):
-            return None
-        near = max(max((p.dense for p in asked.passages), default=0.0) - FRESH_MARGIN, self.service.bot.threshold)
-        fresh = [(p, s) for p in asked.found if p.dense >= near and not mostly_said(p.chunk.text, said)
-                 for s in split_sentences(p.chunk.text) if not mostly_said(s, said)]
-        best = closer([s for _, s in fresh], answer, similarity)
-        return None if best is None else \
-            grounded_answer(asked.query, [fresh[best][0]], intent, similarity, said=said)
-
-    def _other_answer(self, asked: _Asked, decision: IntentDecision | None) -> Answer | None:
-        """For "and the other one?": from the documents the last answer cites, the sentence most
-        like the one that answered its question (the quoted sentence nearest it), not said in the
-        conversation and without the names the question gave that sentence ("Northfield"); None
-        when the last turn quoted nothing, or the follow-up asks more than for the other one.
-
-        subtle: "and the other one?" after "Where is your Northfield site?" was quoted the
-        Northfield address again; "Eastbridge is at Unit 6, Canal Side Business Park, ..."
-        (cosine 0.39 to the Northfield sentence, the next 0.29) was two sentences on."""
-        retriever, last = self.service.retriever, asked.earlier[-1]
-        if new_subject(asked.message) - {"other", "one", "ones"} - word_set(last.question):
-            return None  # "is the other one open on Sunday?" asks more: search reads it
-        cited = [retriever.chunks[i] for i in last.sources if i in retriever.chunks]
-        quoted = list(dict.fromkeys(s for c in cited for s in split_sentences(c.text) if s in last.answer))
-        if not quoted:
-            return None
-        chunk_of = {s: c for d in dict.fromkeys(c.doc_id for c in cited)
-                    for c in reversed(retriever.document_chunks(d)) for s in split_sentences(c.text)}
-        vectors = retriever.encode_quoted(quoted)
-        answering = quoted[int(np.argmax(vectors @ retriever.encode(last.question)[0]))]
-        # the names the last question gave ("Northfield"), not its kind of thing ("site"): in a short
-        # document "site" can be in half the sentences, and the other site's was left out
-        apart = names_inside(last.question) & word_set(answering)
-        said = " ".join(t.answer for t in asked.earlier)
-        others = [s for s in chunk_of if s not in said and not apart & word_set(s)]
-        if not others:
-            return None
-        target = retriever.encode_quoted([answering])[0]
-        cosines = retriever.encode_quoted(others) @ target
-        best = int(np.argmax(cosines))
-        passage = Passage(chunk_of[others[best]], float(cosines[best]), float(cosines[best]))
-        answer = grounded_answer(asked.query, [passage], named_intent(decision),
-                                 lambda texts: list(retriever.encode_quoted(texts) @ target),
-                                 named_by=asked.message, said=[t.answer for t in asked.earlier])
-        return None if says_nothing_new(answer, asked.message, asked.earlier) else answer
-
     def _own_vector(self, asked: _Asked) -> np.ndarray:
         """The message's own search vector (the query's when they are the same), encoded once."""
         if asked.alone is None:
             asked.alone = asked.vector if asked.query == asked.message else \
                 self.service.retriever.encode(asked.message)[0]
         return asked.alone
-
-    def _naming_answer(self, query: str, message: str, found: list[Passage], earlier: list[Turn],
-                       intent: str | None, similarity: Callable[[list[str]], list[float]]) -> Answer | None:
-        """For a follow-up whose answer only repeated the conversation: the answer from the first
-        passage found (above the floor) that names all of its new subject; None when none does, or
-        its quote still says nothing new.
-
-        subtle: "and what about Safari?" after "which browsers does the clipper support?" got the
-        browsers passage again; the next one, found too, names Safari. Every word of the subject:
-        "store credit" is not in the payment passage's "credit cards". The title counts: a FAQ's
-        question names what its answer may not ("Who can manage edge cache?")."""
-        subject = new_subject(message)
-        # a pronoun keeps the earlier subject: the passage must name it too ("who can manage it?"
-        # after an edge-cache question: not "Who can manage billing?")
-        about = set().union(*(word_set(t.question) for t in earlier)) if points_back(message) else None
-        naming = next((p for p in found if p.dense >= self.service.bot.threshold
-                       and subject <= (words := word_set(p.chunk.search_text))
-                       and (about is None or about & words)), None)
-        if naming is None:
-            return None
-        answer = grounded_answer(query, [naming], intent, similarity)
-        return None if says_nothing_new(answer, message, earlier) else answer
-
-    def _closer_answer(self, asked: _Asked, repeated: Answer, intent: str | None,
-                       similarity: Callable[[list[str]], list[float]]) -> Answer | None:
-        """For a pronoun's follow-up whose answer only repeated the conversation: the answer from
-        another passage found (above the floor) of a document the repeat cites, with a sentence
-        not yet said that is closer to the follow-up than every repeated one (:func:`closer`);
-        None when none is. The same document: the pronoun keeps its subject.
-
-        subtle: "do they expire?" after two gift-card questions got the guide's "Using a gift
-        card" passage again; its validity passage, found too, says "valid for 3 years" (cosine
-        0.43 to the follow-up, against 0.28 for the best repeated sentence)."""
-        said = " ".join(t.answer for t in asked.earlier)
-        cited = {c.doc_id for c in repeated.citations}
-        fresh = [(p, s) for p in asked.found if p.dense >= self.service.bot.threshold and p.chunk.doc_id in cited
-                 for s in split_sentences(p.chunk.text) if s not in said]
-        best = closer([s for _, s in fresh], repeated, similarity)
-        if best is None:
-            return None
-        answer = grounded_answer(asked.query, [fresh[best][0]], intent, similarity)
-        return None if says_nothing_new(answer, asked.message, asked.earlier) else answer
 
     def _probe_reads_search(self, intents: IntentModel) -> bool:
         """Whether the intent model's probe was fitted on the embedder the bot searches with."""
