@@ -325,7 +325,9 @@ class Answerer:
                                  named_by=asked.named_by, chunks_of=self.service.retriever.document_chunks)
         if earlier and not asked.row_named and not names_new_subject(answer, message, earlier):
             answer = self.follow_ups.fresher(asked, answer, named_intent(decision), similarity) or answer
-        if says_nothing_new(answer, message, earlier):
+        # a named row is the answer, said before or not: "what's the fee if I don't return it?" after
+        # the Hub 3's row (its "Fee if not returned: £60") was quoted the Mesh Booster's row (£35)
+        if says_nothing_new(answer, message, earlier) and not asked.row_named:
             naming = self.follow_ups.naming(asked, named_intent(decision), similarity)
             if naming is None and points_back(message):
                 naming = self.follow_ups.closer(asked, answer, named_intent(decision), similarity)
@@ -342,7 +344,7 @@ class Answerer:
                 return handoff(decision, reason="a follow-up on a new subject: search found nothing "
                                                 "on it beyond the earlier answer", found=[])
             answer = naming or answer
-        # a named row is the answer, said before or not: "how much is it?" after the Plus row
+        # ... and its quote is kept: "how much is it?" after the Plus row
         answer = without_repeats(answer, [t.answer for t in earlier], keep_first=asked.row_named)
         if not asked.vouched and (unaddressed := self.service.shop.unaddressed(message, answer,
                                                                                self.service.retriever.encode)):

@@ -806,6 +806,11 @@ def test_a_row_named_less_its_size_limit_and_a_follow_up_that_swaps_a_column(tmp
     assert named_rows("the fare for a child under 12?", ["Passenger: Child under 1; Fare: free.",
                                                         "Passenger: Child under 12; Fare: £4."]) == [1]
     assert named_rows("an annual ticket to an island?", routes) == []  # "Island" is no name
+    # a family's name a customer drops (an audit's "How much is the Hub 3 Pro?" was quoted the Mesh
+    # Booster's row): the row sharing most words and leaving fewest out, each left out in another row
+    kit = ["Equipment: Brightline Hub 3; Monthly fee: Included.", "Equipment: Brightline Hub 3 Pro; Monthly fee: £4.",
+           "Equipment: Mesh Booster; Monthly fee: £3."]
+    assert [named_rows(f"how much is the {name}?", kit) for name in ("Hub 3 Pro", "Hub 3", "mesh")] == [[1], [0], []]
     assert not names_row("a van up to 5 m?", "Vehicle: Car up to 5 m; Skerrin Island: £42; Haverby: £68.")
     assert named_columns("a car to Skerrin Island?", found, chunks_of) == {"vehicle", "skerrin", "island", "haverby"}
     assert named_columns("do you sell tickets?", found, chunks_of) == set()

@@ -472,6 +472,23 @@ def test_a_pronoun_follow_up_about_what_the_last_answer_says_is_asked_of_its_sub
     assert "£15" in price.citations[0].quote and "£7" not in price.text
 
 
+def test_a_row_named_without_its_family_name_is_quoted(bot: SupportService, tmp_path: Path) -> None:
+    """An audit's "How much is the Hub 3 Pro?" was quoted the Mesh Booster's row (the row is
+    "Brightline Hub 3 Pro"); a follow-up about the row is asked of it."""
+    (tmp_path / "routers.md").write_text(
+        "# Routers\n\nEvery plan includes the Brightline Hub 3. You can rent better equipment for a monthly fee.\n\n"
+        "| Equipment | Wi-Fi standard | Monthly fee | Fee if not returned |\n| --- | --- | --- | --- |\n"
+        "| Brightline Hub 3 | Wi-Fi 6 | Included | £60 |\n| Brightline Hub 3 Pro | Wi-Fi 6E | £4 | £90 |\n"
+        "| Mesh Booster | Wi-Fi 6 | £3 | £35 |\n\n"
+        "When you leave, return your router and boosters within 30 days. If the equipment does not arrive "
+        "in that time, we charge the non-return fee shown above.\n")
+    bot.kb_add(tmp_path / "routers.md")
+    pro = bot.ask("How much is the Hub 3 Pro?")
+    assert "Equipment: Brightline Hub 3 Pro;" in pro.citations[0].quote, pro.text
+    fee = bot.ask("and if it's not returned?", pro.conversation_id)
+    assert "£90" in fee.citations[0].quote, fee.text
+
+
 def test_a_pronoun_follow_up_is_answered_from_the_passage_naming_what_it_asks(bot: SupportService,
                                                                              tmp_path: Path) -> None:
     """"who can manage it?" after a plan question got the plan answer again (0.91), though the
