@@ -80,10 +80,11 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
 
     subtle: by any shared word, "a car to Skerrin Island?" named "Car with trailer or caravan",
     the one row of the chunk that ends the table."""
-    shared, names = {}, {}
+    shared, names, keys = {}, {}, {}
     for i, sentence in enumerate(sentences):
         if ROW.match(sentence):
             key, asked, columns = _row_words(sentence, query)
+            keys[i] = key
             first_cell = _first_cell(sentence)
             named_in_key = {w for w in word_set(" ".join(re.findall(r"(?<=\s)[A-Z][a-z]+", first_cell)))
                             if parts_of_speech(w) <= {"PROPN"}}  # a name, not "Island"
@@ -98,7 +99,7 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
     lone = [i for i in names if names[i] == top]
     if top and len(lone) == 1:
         return lone
-    if (closest := _closest_row(query, sentences, shared)) is not None:
+    if (closest := _closest_row(query, {i: keys[i] for i in shared if shared[i]})) is not None:
         return [closest]
     if not (_ASKS_PRICE.search(query) or _ASKS_FOR_ONE.search(query)):
         return []  # "I want to cancel my 100 GB plan" names no row to quote: it asks to cancel
@@ -106,23 +107,20 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
     return valued if len(valued) == 1 else []
 
 
-def _closest_row(query: str, sentences: list[str], asked: dict[int, int]) -> int | None:
-    """The row, of those ``asked`` a column of (row index -> words of its first cell the query
-    shares), whose first cell shares most words with ``query`` and leaves fewest out, where each
-    word it leaves out is in another row's first cell too: a family's name, which a customer
+def _closest_row(query: str, keys: dict[int, set[str]]) -> int | None:
+    """Of the rows ``keys`` gives (row index -> its first cell's words, as :func:`_row_words` reads
+    them), the one whose first cell shares most words with ``query`` and leaves fewest out, where
+    each word it leaves out is in another row's first cell too: a family's name, which a customer
     drops ("the Hub 3 Pro" for "Brightline Hub 3 Pro"); None where two rows tie or none shares a
     word. subtle: "How much is the Hub 3 Pro?" named no row, and the Mesh Booster's was quoted."""
-    keys = {i: word_set(_LIMIT.sub(" ", _first_cell(sentences[i]))) for i in asked if asked[i]}
-    query_words = word_set(query)
-    ranked = sorted(keys, key=lambda i: (-len(keys[i] & query_words), len(keys[i] - query_words)))
-    if not ranked:
+    words = word_set(query)
+    fit = {i: (len(key & words), len(key - words)) for i, key in keys.items()}
+    ranked = sorted(fit, key=lambda i: (-fit[i][0], fit[i][1]))
+    if not ranked or not fit[ranked[0]][0] or (len(ranked) > 1 and fit[ranked[1]] == fit[ranked[0]]):
         return None
     best = ranked[0]
-    score = (len(keys[best] & query_words), len(keys[best] - query_words))
-    if len(ranked) > 1 and (len(keys[ranked[1]] & query_words), len(keys[ranked[1]] - query_words)) == score:
-        return None
-    families = {w for i in keys if i != best for w in keys[i]}
-    return best if keys[best] - query_words <= families else None
+    families = {w for i, key in keys.items() if i != best for w in key}
+    return best if keys[best] - words <= families else None
 
 
 def _quantities(sentence: str) -> list[set[str]]:
