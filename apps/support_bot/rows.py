@@ -29,6 +29,14 @@ PRICE = "£price"  # no word: a column of money, and a question that asks a pric
 # a question for something with a quantity: "Do you have a SIM plan with 100 GB?"
 _ASKS_FOR_ONE = re.compile(r"\b(?:do\s+you\s+(?:have|offer|sell|do)|is\s+there|are\s+there|have\s+you\s+got|"
                            r"got\s+any|which|what)\b", re.I)
+# the names people write for a country a table lists otherwise ("wats roaming in the states": the
+# row lists "USA"); "US" only in capitals, where "us" is a pronoun
+_ALSO_CALLED = (("usa", "united states", "america", "the states", "US", "U.S.", "U.S.A."),
+                ("uk", "united kingdom", "britain", "great britain"), ("netherlands", "holland"),
+                ("uae", "united arab emirates", "emirates"), ("czechia", "czech republic"), ("turkey", "türkiye"))
+_CALLED = [(names, re.compile(r"(?<![\w.])(?:" + "|".join(
+    re.escape(n) if n.isupper() else f"(?i:{re.escape(n)})" for n in sorted(names, key=len, reverse=True))
+    + r")(?![\w])")) for names in _ALSO_CALLED]
 # words of column names that name no one column: "Price per month", "Data per month"
 _ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
 
@@ -65,6 +73,7 @@ def names_row(query: str, sentence: str) -> bool:
     cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
     lists = [items for _, colon, value in cells[1:] if colon and len(items := value.split(", ")) >= 3
              and all(len(item.split()) <= 3 and item[:1].isupper() for item in items)]
+    asked |= _also_called(query)
     return any(words <= asked for items in lists for words in map(word_set, items)
                if any(len(w) > 2 and not w.isdigit() for w in words))
 
@@ -121,6 +130,13 @@ def _closest_row(query: str, keys: dict[int, set[str]]) -> int | None:
     best = ranked[0]
     families = {w for i, key in keys.items() if i != best for w in key}
     return best if keys[best] - words <= families else None
+
+
+def _also_called(query: str) -> set[str]:
+    """The words of the other names of the countries ``query`` names (``_ALSO_CALLED``):
+    ``{"usa", "united", "states", "america", "us"}`` for "roaming in the States"."""
+    return {w for names, pattern in _CALLED if pattern.search(query) for name in names for w in word_set(name)
+            if len(w) > 1}
 
 
 def _quantities(sentence: str) -> list[set[str]]:

@@ -727,10 +727,14 @@ def test_a_table_row_is_named_by_an_item_of_a_cell_that_lists_several(tmp_path: 
                     "| Zone 3 | Rest of the world | £9 per day |\n")
     [chunk] = chunk_document(load_markdown(page))
     for question, zone in (("what's the price of roaming in Australia per day?", "Zone 2"),
-                           ("roaming charges in new zealand", "Zone 2"), ("is Switzerland free?", "Zone 1")):
+                           ("roaming charges in new zealand", "Zone 2"), ("is Switzerland free?", "Zone 1"),
+                           # a country by another of its names (an audit's "wats roaming in the states")
+                           ("whats roaming in the states", "Zone 2"), ("roaming in the U.S.?", "Zone 2")):
         quote = grounded_answer(question, [Passage(chunk, 0.6, 0.6)]).citations[0].quote
         assert quote.startswith(f"Zone: {zone};"), (question, quote)
     assert not names_row("is the world free?", "Zone: Zone 3; Countries: Rest of the world; Daily charge: £9.")
+    assert not names_row("can you help us with roaming charges?", "Zone: Zone 2; Countries: USA, Canada, Mexico; "
+                         "Daily charge: £5.")  # "us" is no country
     # a follow-up names rows with its own words, else with the question it follows
     found, chunks_of = [Passage(chunk, 0.6, 0.6)], lambda doc: [chunk]
     joined = "will my phone work in Canada? how much will it cost per day?"
