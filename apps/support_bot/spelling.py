@@ -40,6 +40,8 @@ SHORTHAND = {"u": "you", "ya": "you", "ur": "your", "r": "are", "wat": "what", "
 # "wats"), not "how many wats is the charger?"
 OPENING = {"wats": "what's", "whats": "what's", "wots": "what's", "hows": "how's", "wheres": "where's",
            "whos": "who's"}
+# what may come before it in its sentence: "hi, wats roaming?" (an audit's, handed off as about "wats")
+_BEFORE_OPENING = frozenset("hi hey hello hiya ok okay so and but um erm oh also yes yeah no right well then".split())
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
@@ -145,6 +147,6 @@ class Speller:
         # subtle: not a piece of "u-lock", "u.k." or "u.s.", which read "you.k."
         glued = text[start - 1:start] in ("-", ".") or text[end:end + 1] == "-" or \
             (text[end:end + 1] == "." and text[end + 1:end + 2].isalpha())
-        if word in OPENING and not re.split(r"[.?!]", text[:start])[-1].strip():
+        if word in OPENING and set(re.findall(r"\w+", re.split(r"[.?!]", text[:start])[-1].lower())) <= _BEFORE_OPENING:
             return OPENING[word]
         return SHORTHAND[word] if word in SHORTHAND and not glued else self.word(word)

@@ -364,7 +364,9 @@ def test_the_speller_mends_typos_towards_the_bots_words_and_leaves_real_words() 
     assert "min" not in SHORTHAND  # a minimum as often as a minute: "is there a min spend?"
     # an audit's "wats roaming in the states", handed off as about "wats": what's, where a question opens
     assert hyphens.correct("wats roaming in the states") == "what's roaming in the states"
-    assert hyphens.correct("ok. whats covered? and hows delivery") == "ok. what's covered? and hows delivery"
+    assert hyphens.correct("ok. whats covered? and hows delivery") == "ok. what's covered? and how's delivery"
+    assert hyphens.correct("hi, wats roaming?") == "hi, what's roaming?"  # after a greeting too
+    assert hyphens.correct("how many wats is it") == "how many wats is it"
     assert hyphens.correct("is it 500 wats") == "is it 500 wats"
 
 
