@@ -11,6 +11,7 @@ from dataclasses import replace
 from shared.language import STOP_WORDS, parts_of_speech
 
 from .knowledge import ROW, Chunk, split_sentences
+from .places import EU, EUROPE, REST, also_called, countries_in
 from .ranking import singular, word_set
 from .retrieval import Passage
 
@@ -29,14 +30,6 @@ PRICE = "£price"  # no word: a column of money, and a question that asks a pric
 # a question for something with a quantity: "Do you have a SIM plan with 100 GB?"
 _ASKS_FOR_ONE = re.compile(r"\b(?:do\s+you\s+(?:have|offer|sell|do)|is\s+there|are\s+there|have\s+you\s+got|"
                            r"got\s+any|which|what)\b", re.I)
-# the names people write for a country a table lists otherwise ("wats roaming in the states": the
-# row lists "USA"); "US" only in capitals, where "us" is a pronoun
-_ALSO_CALLED = (("usa", "united states", "america", "the states", "US", "U.S.", "U.S.A."),
-                ("uk", "united kingdom", "britain", "great britain"), ("netherlands", "holland"),
-                ("uae", "united arab emirates", "emirates"), ("czechia", "czech republic"), ("turkey", "türkiye"))
-_CALLED = [(names, re.compile(r"(?<![\w.])(?:" + "|".join(
-    re.escape(n) if n.isupper() else f"(?i:{re.escape(n)})" for n in sorted(names, key=len, reverse=True))
-    + r")(?![\w])")) for names in _ALSO_CALLED]
 # words of column names that name no one column: "Price per month", "Data per month"
 _ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
 
@@ -73,7 +66,9 @@ def names_row(query: str, sentence: str) -> bool:
     cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
     lists = [items for _, colon, value in cells[1:] if colon and len(items := value.split(", ")) >= 3
              and all(len(item.split()) <= 3 and item[:1].isupper() for item in items)]
-    asked |= _also_called(query)
+    asked |= also_called(query)
+    if any(colon and REST.match(value) and word_set(value) <= asked for _, colon, value in cells[1:]):
+        return True  # "roaming in the rest of the world?"; a country no row lists (:func:`row_namer`)
     return any(words <= asked for items in lists for words in map(word_set, items)
                if any(len(w) > 2 and not w.isdigit() for w in words))
 
@@ -130,13 +125,6 @@ def _closest_row(query: str, keys: dict[int, set[str]]) -> int | None:
     best = ranked[0]
     families = {w for i, key in keys.items() if i != best for w in key}
     return best if keys[best] - words <= families else None
-
-
-def _also_called(query: str) -> set[str]:
-    """The words of the other names of the countries ``query`` names (``_ALSO_CALLED``):
-    ``{"usa", "united", "states", "america", "us"}`` for "roaming in the States"."""
-    return {w for names, pattern in _CALLED if pattern.search(query) for name in names for w in word_set(name)
-            if len(w) > 1}
 
 
 def _quantities(sentence: str) -> list[set[str]]:
@@ -219,7 +207,34 @@ def row_namer(texts: list[str], passages: list[Passage], chunks_of: Callable[[st
     question it follows: "how much will it cost per day?" after "will my phone work in Canada?"
     quoted Zone 3's "£9 per day", the row its own words came nearest."""
     chunks = _table_chunks(passages, chunks_of)
-    return next((text for text in texts if any(names_a_row(text, c) for c in chunks)), None)
+    if named := next((text for text in texts if any(names_a_row(text, c) for c in chunks)), None):
+        return named
+    docs = dict.fromkeys(c.doc_id for c in chunks)
+    return next((zoned for text in texts[:1] for doc in docs if (zoned := _zoned(text, chunks_of(doc)))), None)
+
+
+def _zoned(query: str, chunks: list[Chunk]) -> str | None:
+    """``query`` with the row a country it names falls in, where the document (``chunks``) names
+    the country nowhere: the EU's row for an EU country ("Countries: EU countries, Norway"), else
+    the row for the rest of the world (``REST``: "Countries: Rest of the world"); None where
+    there is none, or the country is in Europe and the document speaks of Europe.
+
+    subtle: "How much does roaming cost in Japan?" was quoted the in-flight calls passage; the
+    zones table's "Rest of the world" row has the answer."""
+    text = " ".join(c.text for c in chunks)
+    unlisted = sorted(countries_in(query) - countries_in(text))
+    if not unlisted:
+        return None
+    cells = [value.strip() for c in chunks for sentence in split_sentences(c.text) if ROW.match(sentence)
+             for cell in sentence.rstrip(".").split("; ")[1:] for _, colon, value in [cell.partition(": ")] if colon]
+    country = unlisted[0]
+    if country in EU and (eu := next((item for value in cells for item in value.split(", ")
+                                      if "eu" in word_set(item)), None)):
+        return f"{query} ({eu})"
+    if country in EUROPE and re.search(r"\b(?:EU|Europe|European)\b", text):
+        return None
+    rest = next((value for value in cells if REST.match(value)), None)
+    return f"{query} ({rest})" if rest else None
 
 
 def named_columns(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> set[str]:

@@ -743,6 +743,16 @@ def test_a_table_row_is_named_by_an_item_of_a_cell_that_lists_several(tmp_path: 
     assert row_namer(["how much will it cost per day?", joined], found, chunks_of) == joined
     assert row_namer(["and in Norway?", joined], found, chunks_of) == "and in Norway?"
     assert row_namer(["how much is it?"], found, chunks_of) is None
+    # a country no row lists: the row for the rest of the world, or the EU's for an EU country (an
+    # audit's "How much does roaming cost in Japan?" was quoted the in-flight calls passage)
+    japan = row_namer(["How much is roaming in Japan?"], found, chunks_of)
+    assert japan == "How much is roaming in Japan? (Rest of the world)"
+    assert grounded_answer("How much is roaming in Japan?", found, named_by=japan).citations[0].quote.startswith(
+        "Zone: Zone 3;")
+    assert row_namer(["roaming in france?"], found, chunks_of) == "roaming in france? (EU countries)"
+    # none for a European country where the table speaks of the EU, nor for a jersey
+    assert row_namer(["roaming in Serbia?"], found, chunks_of) is row_namer(["can I return a jersey?"], found,
+                                                                            chunks_of) is None
     # a row of a document search found below the passages chosen leads them; none chosen: none
     other = Passage(Chunk("faq-data", 9, "Buy a data add-on in the app."), 0.4, 0.4)
     by_doc = {"faq-data": [other.chunk], chunk.doc_id: [chunk]}.__getitem__
