@@ -271,5 +271,7 @@ def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str
         return [passages[holding], *passages[:holding], *passages[holding + 1:]]
     for passage in [*passages, *found]:
         if row := next((c for c in chunks_of(passage.chunk.doc_id) if names_a_row(query, c)), None):
-            return [replace(passage, chunk=row), *passages]
+            # in its passage's place: "wats roaming in the states" was quoted the zones row, then the
+            # passage on calls from planes that search had found in the roaming article
+            return [replace(passage, chunk=row), *(p for p in passages if p is not passage)]
     return passages

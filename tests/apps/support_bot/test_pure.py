@@ -699,7 +699,8 @@ def test_a_table_row_the_question_names_is_quoted_though_search_found_the_next_c
     found = next(c for c in chunks if "Plan: Business" in c.text and "Plan: Free" not in c.text)
     question = "How many projects can I have on the Free plan?"
     passages = with_named_row(question, [Passage(found, 0.6, 0.6)], lambda doc: chunks)
-    assert len(passages) == 2 and passages[1].chunk is found and "Plan: Free" in passages[0].chunk.text
+    # in the found chunk's place: its Team and Business rows ("Max projects: Unlimited") were quoted second
+    assert len(passages) == 1 and "Plan: Free" in passages[0].chunk.text
     answer = grounded_answer(question, passages)
     free = "Plan: Free; Monthly price: $0; Yearly price: $0; Max projects: 3; Storage: 1 GB."
     assert answer.citations[0].quote == free
