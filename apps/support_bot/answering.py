@@ -47,7 +47,15 @@ from .questions import (
 )
 from .ranking import tokenize, word_set
 from .retrieval import Passage
-from .rows import columns_said, named_cells, named_columns, names_a_row, row_namer, with_named_row
+from .rows import (
+    asks_beyond_rows,
+    columns_said,
+    named_cells,
+    named_columns,
+    names_a_row,
+    row_namer,
+    with_named_row,
+)
 from .shop import far_words
 from .tables import Turn
 
@@ -283,6 +291,10 @@ class Answerer:
         asked.named_by = named_by or asked.message
         if named_by is not None:
             asked.passages = with_named_row(named_by, asked.passages, chunks_of, found=found)
+            # the row alone, where the message asks nothing beyond it: "How much is a locker per month?"
+            # was quoted the Locker's row (£22), then the student deal's "£15 instead of £22"
+            if not asks_beyond_rows(asked.message, named_by, found, chunks_of):
+                asked.passages = asked.passages[:1]
             asked.row_named = True
 
     def _template(self, asked: _Asked, decision: IntentDecision) -> Answer | None:

@@ -30,6 +30,8 @@ PRICE = "£price"  # no word: a column of money, and a question that asks a pric
 # a question for something with a quantity: "Do you have a SIM plan with 100 GB?"
 _ASKS_FOR_ONE = re.compile(r"\b(?:do\s+you\s+(?:have|offer|sell|do)|is\s+there|are\s+there|have\s+you\s+got|"
                            r"got\s+any|which|what)\b", re.I)
+# words that ask for a row's price, not for something beyond the row
+_ROW_ASKING = frozenset("much many cost costs price prices fee fees charge per".split())
 # words of column names that name no one column: "Price per month", "Data per month"
 _ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
 
@@ -250,6 +252,17 @@ def named_cells(query: str, passages: list[Passage], chunks_of: Callable[[str], 
     documents: ``{"Day Pass"}`` for "how much is a day pass?"."""
     return {cell for chunk in _table_chunks(passages, chunks_of) for sentences in [split_sentences(chunk.text)]
             for i in named_rows(query, sentences) if (cell := _first_cell(sentences[i]).strip())}
+
+
+def asks_beyond_rows(message: str, query: str, passages: list[Passage],
+                     chunks_of: Callable[[str], list[Chunk]]) -> bool:
+    """Whether ``message`` has a word beyond the first cells and column names of the table rows
+    ``query`` names (:func:`named_rows`) and the words that ask a price: "Is there a fair use limit
+    on the Unlimited SIM?" names the Unlimited row, which says nothing of fair use; "How much is a
+    locker per month?" asks nothing beyond the Locker row."""
+    said = named_columns(query, passages, chunks_of) | {
+        w for cell in named_cells(query, passages, chunks_of) for w in word_set(cell)}
+    return bool(word_set(message) - said - _ROW_ASKING)
 
 
 def _table_chunks(passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Chunk]:

@@ -59,6 +59,7 @@ from apps.support_bot.ranking import SparseBM25, bm25_terms, choose_alpha, fuse,
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.retrieval_tuning import choose_threshold
 from apps.support_bot.rows import (
+    asks_beyond_rows,
     columns_said,
     named_cells,
     named_columns,
@@ -701,6 +702,11 @@ def test_a_table_row_the_question_names_is_quoted_though_search_found_the_next_c
     passages = with_named_row(question, [Passage(found, 0.6, 0.6)], lambda doc: chunks)
     # in the found chunk's place: its Team and Business rows ("Max projects: Unlimited") were quoted second
     assert len(passages) == 1 and "Plan: Free" in passages[0].chunk.text
+    # a question asking nothing beyond the rows it names is answered by them alone (an audit's
+    # "How much is a locker per month?" was quoted the student deal's "£15 instead of £22" second)
+    in_doc = [Passage(found, 0.6, 0.6)], lambda doc: chunks
+    assert not asks_beyond_rows("How much is the Team plan?", "How much is the Team plan?", *in_doc)
+    assert asks_beyond_rows("can I pay for the Team plan by card?", "can I pay for the Team plan by card?", *in_doc)
     answer = grounded_answer(question, passages)
     free = "Plan: Free; Monthly price: $0; Yearly price: $0; Max projects: 3; Storage: 1 GB."
     assert answer.citations[0].quote == free
