@@ -914,6 +914,26 @@ def test_checked_links_follow_the_intent_model_on_faq_questions() -> None:
     assert checked_links(_Probs(), [], embedding_links) == {}
 
 
+def test_each_faq_is_linked_to_the_intent_whose_examples_come_closest_and_read_its_answer_too() -> None:
+    """An audit's social_tariff examples came closer to "How much does broadband cost?" than to
+    "Do you have a social tariff?", whose answer names what they ask about; the prices FAQ is
+    broadband_prices', closer still."""
+    from apps.support_bot.template_links import link_templates
+    from shared import Embedder
+
+    faqs = [("faq-prices", "How much does broadband cost?", "Fibre 150 is £24 a month and Fibre 500 £32."),
+            ("faq-social", "Do you have a social tariff?", "Brightline Essential gives 75 Mbps for £14 a month to "
+             "households on Universal Credit, Pension Credit or other benefits.")]
+    rows = [LabelledText(t, "broadband_prices") for t in ("how much is your broadband", "broadband prices",
+                                                           "what does fibre cost per month")] + \
+        [LabelledText(t, "social_tariff") for t in ("cheap broadband for people on benefits",
+                                                     "i'm on universal credit is there a discount",
+                                                     "low income broadband", "social tariff",
+                                                     "affordable broadband scheme")]
+    assert link_templates(rows, faqs, Embedder("minilm")) == {"broadband_prices": "faq-prices",
+                                                              "social_tariff": "faq-social"}
+
+
 def test_split_questions_holds_out_a_third_of_each_documents_questions() -> None:
     asked = [(f"q{i}", "d1") for i in range(6)] + [("a", "d2"), ("b", "d2"), ("c", "d3")]
     train, held = split_questions(asked)
