@@ -51,12 +51,13 @@ def checked_links(model: IntentModel, faqs: list[tuple[str, str, str]], template
     puts that FAQ's question in this one; otherwise it gets the FAQ whose question it wins
     with the highest probability (at least ``floor``), or none (it answers by retrieval).
 
-    subtle: the example centroid alone linked Bitext's change_order to the cancel-order FAQ
-    and create_account to the switch-account one, so those sure intents answered with the
-    wrong template. subtle: the other way round, a small demo model put "Which payment methods
-    do you accept?" in the knowledge base's class (0.79; payment_methods 0.21) and won "What is
-    Tandem Pay Later?" for payment_methods: relinked to the question it won, the Pay Later
-    FAQ became the payment template, left only where search overruled it.
+    subtle: the example centroid, by the FAQs' questions alone and before one FAQ went to one
+    intent, linked Bitext's change_order to the cancel-order FAQ and create_account to the
+    switch-account one, so those sure intents answered with the wrong template. subtle: the other
+    way round, a small demo model put "Which payment methods do you accept?" in the knowledge
+    base's class (0.79; payment_methods 0.21) and won "What is Tandem Pay Later?" for
+    payment_methods: relinked to the question it won, the Pay Later FAQ became the payment
+    template, left only where search overruled it.
     """
     if not faqs:
         return {}
