@@ -5,7 +5,7 @@ and the row for the rest of the world that a country no row lists falls in."""
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 from .ranking import word_set
 
@@ -54,14 +54,18 @@ def _countries() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple((name, _pattern(aliases.get(name, (name,)))) for name in sorted(territories | set(aliases)))
 
 
-def also_called(text: str) -> set[str]:
+@lru_cache(maxsize=1024)
+def also_called(text: str) -> frozenset[str]:
     """The words of every name of the countries ``text`` names by one of ``ALSO_CALLED``:
-    ``{"usa", "united", "states", "america", "us"}`` for "roaming in the States"."""
-    return {w for names, pattern in _CALLED if _names(pattern, text) for name in names for w in word_set(name)
-            if len(w) > 1}
+    ``{"usa", "united", "states", "america", "us"}`` for "roaming in the States". Read once per
+    question: it is asked of every table row search finds."""
+    return frozenset(w for names, pattern in _CALLED if _names(pattern, text) for name in names
+                     for w in word_set(name) if len(w) > 1)
 
 
-def countries_in(text: str) -> set[str]:
+@lru_cache(maxsize=1024)
+def countries_in(text: str) -> frozenset[str]:
     """The countries ``text`` names (:func:`_names`), by their English names: ``{"united states"}``
-    for "roaming in the states?"."""
-    return {name for name, pattern in _countries() if _names(pattern, text)}
+    for "roaming in the states?". Kept for the last texts: a document's is asked again for each
+    question naming a country."""
+    return frozenset(name for name, pattern in _countries() if _names(pattern, text))

@@ -23,6 +23,8 @@ _UPPER = ("up", "under", "below", "less", "at")  # the first word of a limit fro
 # the row "Procedure: Cat spay; Price: £165." without saying "price"
 _MONEY = re.compile(r"[£$€¥₹]\s?\d|\d\s?(?:[£$€¥₹]|(?:EUR|USD|GBP|CHF|JPY|INR)\b)", re.I)
 _PRICE_HEADERS = frozenset("price prices cost costs fee fees fare fares charge charges".split())
+# words that ask for a row's price, not for something beyond the row
+_ROW_ASKING = frozenset("much many cost costs price prices fee fees charge per".split())
 # not "how much notice do I need?" or "how much pain is normal?": a price asked, not an amount of something
 _ASKS_PRICE = re.compile(r"\bhow much(?:\s+(?:is|are|was|does|do|did|will|would|for|to|it|they|money)\b|'s|\s*\?|$)"
                          r"|\b(?:costs?|costing|prices?|priced|fees?|fares?)\b", re.I)
@@ -30,8 +32,6 @@ PRICE = "£price"  # no word: a column of money, and a question that asks a pric
 # a question for something with a quantity: "Do you have a SIM plan with 100 GB?"
 _ASKS_FOR_ONE = re.compile(r"\b(?:do\s+you\s+(?:have|offer|sell|do)|is\s+there|are\s+there|have\s+you\s+got|"
                            r"got\s+any|which|what)\b", re.I)
-# words that ask for a row's price, not for something beyond the row
-_ROW_ASKING = frozenset("much many cost costs price prices fee fees charge per".split())
 # words of column names that name no one column: "Price per month", "Data per month"
 _ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
 
@@ -223,8 +223,10 @@ def _zoned(query: str, chunks: list[Chunk]) -> str | None:
 
     subtle: "How much does roaming cost in Japan?" was quoted the in-flight calls passage; the
     zones table's "Rest of the world" row has the answer."""
+    if not (named := countries_in(query)):
+        return None  # most questions: the document is not read
     text = " ".join(c.text for c in chunks)
-    unlisted = sorted(countries_in(query) - countries_in(text))
+    unlisted = sorted(named - countries_in(text))
     if not unlisted:
         return None
     cells = [value.strip() for c in chunks for sentence in split_sentences(c.text) if ROW.match(sentence)
@@ -260,8 +262,9 @@ def asks_beyond_rows(message: str, query: str, passages: list[Passage],
     ``query`` names (:func:`named_rows`) and the words that ask a price: "Is there a fair use limit
     on the Unlimited SIM?" names the Unlimited row, which says nothing of fair use; "How much is a
     locker per month?" asks nothing beyond the Locker row."""
-    said = named_columns(query, passages, chunks_of) | {
-        w for cell in named_cells(query, passages, chunks_of) for w in word_set(cell)}
+    said = {w for chunk in _table_chunks(passages, chunks_of) for sentences in [split_sentences(chunk.text)]
+            for i in named_rows(query, sentences)
+            for w in _column_words(sentences[i]) | word_set(_first_cell(sentences[i]))}
     return bool(word_set(message) - said - _ROW_ASKING)
 
 
