@@ -65,11 +65,10 @@ def names_row(query: str, sentence: str) -> bool:
     # a list of names: three items or more, each of three words or fewer and capitalised ("USA,
     # Canada, Australia"; not "Free, uses your UK allowance", nor "calls, texts, data": "how do I
     # buy more data?" names no row)
-    cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
-    lists = [items for _, colon, value in cells[1:] if colon and len(items := value.split(", ")) >= 3
+    lists = [items for _, value in _cells(sentence) if len(items := value.split(", ")) >= 3
              and all(len(item.split()) <= 3 and item[:1].isupper() for item in items)]
     asked |= also_called(query)
-    if any(colon and REST.match(value) and word_set(value) <= asked for _, colon, value in cells[1:]):
+    if any(REST.match(value) and word_set(value) <= asked for _, value in _cells(sentence)):
         return True  # "roaming in the rest of the world?"; a country no row lists (:func:`row_namer`)
     return any(words <= asked for items in lists for words in map(word_set, items)
                if any(len(w) > 2 and not w.isdigit() for w in words))
@@ -136,8 +135,7 @@ def _quantities(sentence: str) -> list[set[str]]:
 
     subtle: "Do you have a SIM plan with 100 GB?" named no row (the plan is "Plus"), and "how much
     is it?" after it quoted the rows not said yet, the Lite's £7 and the Everyday's £11."""
-    cells = [value for _, colon, value in (cell.partition(": ") for cell in sentence.rstrip(".").split("; ")[1:])
-             if colon and not _MONEY.search(value)]
+    cells = [value for _, value in _cells(sentence) if not _MONEY.search(value)]
     return [words for value in cells for words in [word_set(value)]
             if any(w.isdigit() for w in words) and any(w.isalpha() for w in words)]
 
@@ -146,13 +144,12 @@ def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]
     """A table row's first-cell words (a size limit left out, unless the query states another),
     the query's words and the row's column-name words, each with :data:`PRICE` where the query
     asks a price and the row has a price column (by its name, or an amount of money in it)."""
-    cells = [cell.partition(": ") for cell in sentence.rstrip(".").split("; ")]
     first = _first_cell(sentence)
     key = word_set(_LIMIT.sub(" ", first)) or word_set(first)
     if (limit := _LIMIT.search(first)) and (stated := _LIMIT.search(query)) and _bound(limit) != _bound(stated):
         key = key | {limit.group()}  # subtle: "a car over 5 m?" had named "Car up to 5 m": a limit stated is matched
     columns = _column_words(sentence)
-    priced = bool(columns & _PRICE_HEADERS) or any(colon and _MONEY.search(value) for _, colon, value in cells[1:])
+    priced = bool(columns & _PRICE_HEADERS) or any(_MONEY.search(value) for _, value in _cells(sentence))
     asked = word_set(query) | ({PRICE} if _ASKS_PRICE.search(query) else set())
     return key, asked, columns | ({PRICE} if priced else set())
 
@@ -181,8 +178,14 @@ def columns_said(text: str) -> set[str]:
     and words of any column ("per", "month") left out: ``{"weekday", "saturday"}`` for "Line:
     Billing; Weekdays: 9:00-17:30; Saturday: Closed."."""
     return {singular(w) for sentence in split_sentences(text) if ROW.match(sentence)
-            for cell in sentence.rstrip(".").split("; ")[1:] for header, colon, _ in [cell.partition(": ")]
-            if colon for w in word_set(header) if w not in STOP_WORDS and w not in _ANY_COLUMN}
+            for header, _ in _cells(sentence) for w in word_set(header) if w not in STOP_WORDS and w not in _ANY_COLUMN}
+
+
+def _cells(sentence: str) -> list[tuple[str, str]]:
+    """A table row's cells after the first, as (column name, value): ``[("Price", "£165")]`` for
+    "Procedure: Cat spay; Price: £165."."""
+    return [(header, value) for cell in sentence.rstrip(".").split("; ")[1:]
+            for header, colon, value in [cell.partition(": ")] if colon]
 
 
 def _column_words(sentence: str) -> set[str]:
@@ -230,7 +233,7 @@ def _zoned(query: str, chunks: list[Chunk]) -> str | None:
     if not unlisted:
         return None
     cells = [value.strip() for c in chunks for sentence in split_sentences(c.text) if ROW.match(sentence)
-             for cell in sentence.rstrip(".").split("; ")[1:] for _, colon, value in [cell.partition(": ")] if colon]
+             for _, value in _cells(sentence)]
     country = unlisted[0]
     if country in EU and (eu := next((item for value in cells for item in value.split(", ")
                                       if "eu" in word_set(item)), None)):
