@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -131,10 +131,11 @@ class Answer:
 
 def best_quote(query: str, text: str, max_sentences: int = 2,
                similarity: Callable[[list[str]], list[float]] | None = None, rows_elsewhere: bool = False,
-               said: list[str] = ()) -> str:
+               said: list[str] = (), quoted: Sequence[str] = ()) -> str:
     """The window of consecutive sentences closest to ``query``: by ``similarity`` (the
     service passes sentence-embedding cosines), else by the words they share. The table rows the
-    query names (:func:`names_row`) are quoted alone, the first of them with those beside it; with
+    query names (:func:`names_row`) are quoted alone, the first of them with those beside it (less
+    those the answer's earlier ``quoted`` texts hold: chunks overlap by a sentence); with
     ``rows_elsewhere`` (another passage holds them) the rows that open or close the passage are
     left out. Sentences one of the texts ``said`` already says (``REPEATED`` of their words: the
     conversation's earlier answers) are left out where they open or close the passage, and a
@@ -153,6 +154,7 @@ def best_quote(query: str, text: str, max_sentences: int = 2,
     if len(sentences) > 1 and _BARE_REPLY.fullmatch(sentences[0]):
         sentences = sentences[1:]
     named = named_rows(query, sentences)
+    named = [i for i in named if not any(sentences[i] in text for text in quoted)] or named
     if named:  # subtle: "storage on the Team plan?" quoted the Team and Business rows
         run = [i for n, i in enumerate(named) if i == named[0] + n][: max_sentences + 1]  # rows side by side
         return " ".join(sentences[run[0] : run[-1] + 1])
@@ -312,7 +314,7 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
     for passage, row in zip(passages, rows, strict=True):
         chunk = passage.chunk
         if row:
-            quote = best_quote(named_by or query, chunk.text)
+            quote = best_quote(named_by or query, chunk.text, quoted=[c.quote for c in citations])
         else:
             quote = best_quote(query, chunk.text, similarity=similarity, rows_elsewhere=any(rows), said=said)
             if chunks_of is not None and not gives_what_is_asked(query, quote):
@@ -322,7 +324,9 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
                 # table's "New line from the street; Price: £120.", read as part of the answer
                 continue
         words = word_set(quote)
-        if not any(len(words & word_set(c.quote)) >= REPEATED * len(words) for c in citations):
+        # rows of one table share their column names: a row is repeated only if quoted already
+        if row and not all(any(sentence in c.quote for c in citations) for sentence in split_sentences(quote)) \
+                or not row and not any(len(words & word_set(c.quote)) >= REPEATED * len(words) for c in citations):
             citations.append(Citation(len(citations) + 1, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))
     return Answer(_quoted(citations), AnswerKind.GROUNDED, relevance(passages), intent, citations)
 

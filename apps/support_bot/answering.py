@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import takewhile
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -294,7 +295,8 @@ class Answerer:
             # the row alone, where the message asks nothing beyond it: "How much is a locker per month?"
             # was quoted the Locker's row (£22), then the student deal's "£15 instead of £22"
             if not asks_beyond_rows(asked.message, named_by, found, chunks_of):
-                asked.passages = asked.passages[:1]
+                asked.passages = list(takewhile(lambda p: names_a_row(named_by, p.chunk), asked.passages)) \
+                    or asked.passages[:1]
             asked.row_named = True
 
     def _template(self, asked: _Asked, decision: IntentDecision) -> Answer | None:

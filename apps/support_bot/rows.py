@@ -32,6 +32,8 @@ PRICE = "£price"  # no word: a column of money, and a question that asks a pric
 # a question for something with a quantity: "Do you have a SIM plan with 100 GB?"
 _ASKS_FOR_ONE = re.compile(r"\b(?:do\s+you\s+(?:have|offer|sell|do)|is\s+there|are\s+there|have\s+you\s+got|"
                            r"got\s+any|which|what)\b", re.I)
+# a table's cell that says a row has what its column names: "5G: Yes"
+_YES = frozenset({"yes", "included", "✓", "✔"})
 # words of column names that name no one column: "Price per month", "Data per month"
 _ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
 
@@ -108,6 +110,8 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
         return [closest]
     if not (_ASKS_PRICE.search(query) or _ASKS_FOR_ONE.search(query)):
         return []  # "I want to cancel my 100 GB plan" names no row to quote: it asks to cancel
+    if _ASKS_FOR_ONE.search(query) and (having := [i for i in keys if _has_asked(query, sentences[i])]):
+        return having
     valued = [i for i in names if any(words <= word_set(query) for words in _quantities(sentences[i]))]
     return valued if len(valued) == 1 else []
 
@@ -126,6 +130,22 @@ def _closest_row(query: str, keys: dict[int, set[str]]) -> int | None:
     best = ranked[0]
     families = {w for i, key in keys.items() if i != best for w in key}
     return best if keys[best] - words <= families else None
+
+
+def _has_asked(query: str, sentence: str) -> bool:
+    """Whether the table row ``sentence`` says yes (:data:`_YES`) in a column whose name ``query``
+    says (its words less those of any column): "Which SIM plans have 5G?" asks for the rows with
+    "5G: Yes".
+
+    >>> _has_asked("Which SIM plans have 5G?", "SIM plan: Plus; Data per month: 100 GB; 5G: Yes; Price per month: £15.")
+    True
+    >>> _has_asked("Which SIM plans have 5G?", "SIM plan: Lite; Data per month: 5 GB; 5G: No; Price per month: £7.")
+    False
+
+    subtle: it was quoted the table's first chunk, whose one row is the Lite's "5G: No"."""
+    words = word_set(query)
+    return any(value.strip().lower() in _YES and (named := word_set(header) - _ANY_COLUMN) and named <= words
+               for header, value in _cells(sentence))
 
 
 def _quantities(sentence: str) -> list[set[str]]:
@@ -271,6 +291,24 @@ def asks_beyond_rows(message: str, query: str, passages: list[Passage],
     return bool(word_set(message) - said - _ROW_ASKING)
 
 
+def _row_chunks(query: str, chunks: list[Chunk]) -> list[Chunk]:
+    """The chunks of a document (``chunks``) that hold the table rows ``query`` names, the rows
+    named in the whole document (:func:`named_rows`; a chunk naming others is left out): "Which SIM
+    plans have 5G?" names three rows, in two chunks. subtle: read a chunk at a time, "price of an
+    extra large unit?" named the Large row in a chunk without the Extra Large one."""
+    tables = [c for c in chunks if "; " in c.text]
+    sentences = list(dict.fromkeys(s for c in tables for s in split_sentences(c.text)))  # chunks overlap
+    named = {sentences[i] for i in named_rows(query, sentences)}
+    holding = {c.ordinal: rows for c in tables for own in [split_sentences(c.text)]
+               if (rows := {own[i] for i in named_rows(query, own)}) and rows <= named}
+    chosen, left = set(), set().union(*holding.values())
+    while left:  # the fewest chunks that hold them all: "Fibre 500 and Fibre 900" from one where one has both
+        best = max(holding, key=lambda ordinal: (len(holding[ordinal] & left), -ordinal))
+        chosen.add(best)
+        left -= holding[best]
+    return [c for c in tables if c.ordinal in chosen]
+
+
 def _table_chunks(passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Chunk]:
     """The chunks with a row separator of the passages' documents, each document once."""
     return [c for doc in dict.fromkeys(p.chunk.doc_id for p in passages) for c in chunks_of(doc) if "; " in c.text]
@@ -286,11 +324,11 @@ def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str
     Booster?" led with the returns FAQ's "£60 for the Hub 3", the booster's row (£35) second."""
     if not passages:
         return passages
-    if (holding := next((i for i, p in enumerate(passages) if names_a_row(query, p.chunk)), None)) is not None:
-        return [passages[holding], *passages[:holding], *passages[holding + 1:]]
-    for passage in [*passages, *found]:
-        if row := next((c for c in chunks_of(passage.chunk.doc_id) if names_a_row(query, c)), None):
+    holding = next((p for p in passages if names_a_row(query, p.chunk)), None)
+    for passage in [holding] if holding else [*passages, *found]:
+        if rows := _row_chunks(query, chunks_of(passage.chunk.doc_id)):
             # in its passage's place: "wats roaming in the states" was quoted the zones row, then the
             # passage on calls from planes that search had found in the roaming article
-            return [replace(passage, chunk=row), *(p for p in passages if p is not passage)]
+            return [*(replace(passage, chunk=c) for c in rows),
+                    *(p for p in passages if p is not passage and p.chunk not in rows)]
     return passages

@@ -726,6 +726,47 @@ def test_a_table_row_the_question_names_is_quoted_though_search_found_the_next_c
             [Passage(found, 0.6, 0.6)], f"no row named: as found ({unnamed})"
 
 
+def test_which_rows_have_a_column_are_its_yes_rows_from_every_chunk(tmp_path: Path) -> None:
+    """An audit's "Which SIM plans have 5G?" was quoted the table's first chunk: its intro and the
+    Lite row, "5G: No". The rows that say yes are quoted, from both chunks that hold them, each row
+    once though the chunks overlap; so are two rows a comparison names in two chunks."""
+    page = tmp_path / "sim.md"
+    page.write_text("# SIM plans\n\nOur SIM-only plans run on a national 4G and 5G network. Every plan includes "
+                    "unlimited UK calls and texts, and you can choose a 12-month or a 30-day plan.\n\n"
+                    "| SIM plan | Data per month | 5G | Price per month |\n| --- | --- | --- | --- |\n"
+                    "| Lite | 5 GB | No | £7 |\n| Everyday | 30 GB | Yes | £11 |\n| Plus | 100 GB | Yes | £15 |\n"
+                    "| Unlimited | Unlimited | Yes | £21 |\n\nUnused data does not roll over to the next month.\n")
+    chunks = chunk_document(load_markdown(page))
+    assert len([c for c in chunks if "SIM plan: " in c.text]) > 1, "the table spans chunks"
+    first = Passage(chunks[0], 0.6, 0.6)
+    for question in ("Which SIM plans have 5G?", "do you have a SIM plan with 5G?"):
+        passages = with_named_row(question, [first], lambda doc: chunks)
+        quotes = " ".join(c.quote for c in grounded_answer(question, passages).citations)
+        assert [p for p in ("Lite", "Everyday", "Plus", "Unlimited") if f"SIM plan: {p};" in quotes] == \
+            ["Everyday", "Plus", "Unlimited"], question
+        assert quotes.count("SIM plan: Plus;") == 1
+    lite = "Does the Lite plan have 5G?"
+    assert grounded_answer(lite, with_named_row(lite, [first], lambda doc: chunks)).citations[0].quote == \
+        "SIM plan: Lite; Data per month: 5 GB; 5G: No; Price per month: £7."
+    both = "how much is Lite compared with Unlimited?"
+    quotes = [c.quote for c in grounded_answer(both, with_named_row(both, [first], lambda doc: chunks)).citations]
+    assert [q.split(";")[0] for q in quotes] == ["SIM plan: Lite", "SIM plan: Unlimited"]
+    # rows are named in the whole document: the chunk holding Large without Extra Large names none
+    units = tmp_path / "units.md"
+    units.write_text("# Units\n\nEvery unit is clean, dry and alarmed.\n\n| Unit | Floor area | Typically holds | "
+                     "Price per month |\n| --- | --- | --- | --- |\n| Small | 25 sq ft | The contents of a studio flat "
+                     "or a student room | £49 |\n| Medium | 50 sq ft | The contents of a one-bedroom flat | £89 |\n"
+                     "| Large | 100 sq ft | The contents of a three-bedroom house | £149 |\n"
+                     "| Extra Large | 200 sq ft | A business's stock or a large house | £265 |\n")
+    chunks = chunk_document(load_markdown(units))
+    assert any("Unit: Large;" in c.text and "Extra Large" not in c.text for c in chunks)
+    question = "price of an extra large unit?"
+    passages = with_named_row(question, [Passage(chunks[0], 0.6, 0.6)], lambda doc: chunks)
+    assert [c.quote for c in grounded_answer(question, passages).citations] == \
+        ["Unit: Extra Large; Floor area: 200 sq ft; Typically holds: A business's stock or a large house; "
+         "Price per month: £265."]
+
+
 def test_a_table_row_is_named_by_an_item_of_a_cell_that_lists_several(tmp_path: Path) -> None:
     """The country sat in the row's second cell: "roaming in Australia per day?" quoted Zone 3's
     "Rest of the world; £9 per day"."""
