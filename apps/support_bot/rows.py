@@ -32,8 +32,24 @@ PRICE = "£price"  # no word: a column of money, and a question that asks a pric
 # a question for something with a quantity: "Do you have a SIM plan with 100 GB?"
 _ASKS_FOR_ONE = re.compile(r"\b(?:do\s+you\s+(?:have|offer|sell|do)|is\s+there|are\s+there|have\s+you\s+got|"
                            r"got\s+any|which|what)\b", re.I)
-# a table's cell that says a row has what its column names: "5G: Yes"
-_YES = frozenset({"yes", "included", "✓", "✔"})
+# a question for the rows that have something: "Which SIM plans have 5G?", "do you have a plan with 5G?"
+_ASKS_WHICH_HAVE = re.compile(r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,3}?(?:have|has|include|includes|offer|offers|"
+                              r"get|gets|give|gives|come\s+with|comes\s+with|with)\b|"
+                              r"\b(?:do\s+you\s+(?:have|offer|sell)|is\s+there|are\s+there)\s+(?:[\w'-]+\s+){1,4}?with\b",
+                              re.I)
+# a table's cell that says a row lacks what its column names: "5G: No", "Driving credit included: None"
+_NO = frozenset({"no", "none", "nil", "n/a", "-", "–", "—", "✗", "✘", "×", "0", "not included", "not available"})
+# words of a column's name that say a row has it: "Driving credit included"
+_HAVING = frozenset("include included includes available offered allowed".split())
+# a superlative, and whether it asks for the most: "the most free miles", "the cheapest"
+_SUPERLATIVE = re.compile(r"\b(?:(most|highest|biggest|largest|longest|maximum|greatest|priciest|dearest)|"
+                          r"(least|fewest|lowest|smallest|shortest|minimum|cheapest))\b", re.I)
+# a superlative of money: "the cheapest", "the most expensive", "the lowest weekend price"
+_OF_MONEY = re.compile(r"\b(?:cheapest|priciest|dearest|expensive|prices?|costs?|fees?|fares?)\b", re.I)
+# the column a superlative speaks of when the question names none: "the longest boat" -> "Bay length"
+_MEASURES = {"longest": "length", "shortest": "length", "fastest": "speed", "slowest": "speed", "heaviest": "weight",
+             "biggest": "size area", "largest": "size area", "smallest": "size area"}
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 # words of column names that name no one column: "Price per month", "Data per month"
 _ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
 
@@ -108,9 +124,11 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
         return lone
     if (closest := _closest_row(query, {i: keys[i] for i in shared if shared[i]})) is not None:
         return [closest]
+    if (extreme := _extreme(query, [sentences[i] for i in keys])) is not None:
+        return [list(keys)[extreme]]
     if not (_ASKS_PRICE.search(query) or _ASKS_FOR_ONE.search(query)):
         return []  # "I want to cancel my 100 GB plan" names no row to quote: it asks to cancel
-    if _ASKS_FOR_ONE.search(query) and (having := [i for i in keys if _has_asked(query, sentences[i])]):
+    if _ASKS_WHICH_HAVE.search(query) and (having := [i for i in keys if _has_asked(query, sentences[i])]):
         return having
     valued = [i for i in names if any(words <= word_set(query) for words in _quantities(sentences[i]))]
     return valued if len(valued) == 1 else []
@@ -133,9 +151,9 @@ def _closest_row(query: str, keys: dict[int, set[str]]) -> int | None:
 
 
 def _has_asked(query: str, sentence: str) -> bool:
-    """Whether the table row ``sentence`` says yes (:data:`_YES`) in a column whose name ``query``
-    says (its words less those of any column): "Which SIM plans have 5G?" asks for the rows with
-    "5G: Yes".
+    """Whether the table row ``sentence`` has something (no :data:`_NO`) in a column ``query``
+    names: "Which SIM plans have 5G?" asks for the rows with "5G: Yes", "Which plan includes
+    driving credit?" for those with an amount in "Driving credit included".
 
     >>> _has_asked("Which SIM plans have 5G?", "SIM plan: Plus; Data per month: 100 GB; 5G: Yes; Price per month: £15.")
     True
@@ -143,9 +161,65 @@ def _has_asked(query: str, sentence: str) -> bool:
     False
 
     subtle: it was quoted the table's first chunk, whose one row is the Lite's "5G: No"."""
-    words = word_set(query)
-    return any(value.strip().lower() in _YES and (named := word_set(header) - _ANY_COLUMN) and named <= words
-               for header, value in _cells(sentence))
+    return any(value.strip().lower() not in _NO and _names_column(query, header) for header, value in _cells(sentence))
+
+
+def _names_column(query: str, header: str) -> bool:
+    """Whether ``query`` says each word of a column's name but those of any column, those that
+    say a row has it and those in brackets: "free miles" names "Free miles per day", "driving
+    credit" "Driving credit included", "weekend" "Weekend (Friday 17:00 to Monday 09:00)"."""
+    words = word_set(re.sub(r"\([^)]*\)", " ", header)) - _ANY_COLUMN - _HAVING - {"per"}
+    return bool(words) and words <= word_set(query)
+
+
+def _extreme(query: str, rows: list[str]) -> int | None:
+    """The index of the one row of ``rows`` with the most (or least) in the column a superlative of
+    ``query`` asks about: one it names or measures (:data:`_MEASURES`: "the longest boat" and
+    "Bay length"), or for one of money ("cheapest") the money column that shares most words
+    with it, else the first (:func:`_amount`); None where there is no such column, fewer than
+    two rows have a number in it, or two tie.
+
+    >>> rows = ["Car type: City; Free miles per day: 40.", "Car type: Electric; Free miles per day: 60.",
+    ...         "Car type: Premium; Free miles per day: 30."]
+    >>> _extreme("Which car type gets the most free miles?", rows), _extreme("which has the fewest free miles?", rows)
+    (1, 2)
+    >>> _extreme("which car is the most fun?", rows) is None
+    True
+
+    subtle: "Which car type gets the most free miles?" was quoted the Premium's 30 a day, the row of
+    the chunk search found; the Electric's 60 was in the chunk before."""
+    if not (superlative := _SUPERLATIVE.search(query)):
+        return None
+    word = superlative.group().lower()
+    measures = set(_MEASURES.get(word, "").split())
+    values: dict[str, dict[int, float]] = {}
+    for i, row in enumerate(rows):
+        for header, value in _cells(row):
+            if word in word_set(header):
+                continue  # "is there a minimum term?" names the column "Minimum term"
+            if _names_column(query, header) or measures & word_set(header) \
+                    or _OF_MONEY.search(query) and _MONEY.search(value):
+                if (amount := _amount(value)) is not None:
+                    values.setdefault(header, {})[i] = amount
+    if not values:
+        return None
+    asked = word_set(query)  # "cheapest car for a day": the "Per day" column of several priced ones
+    header = max(values, key=lambda h: (_names_column(query, h) or bool(measures & word_set(h)),
+                                        len(word_set(h) & asked)))
+    column = values[header]
+    best = (max if superlative.group(1) else min)(column.values())
+    extremes = [i for i, amount in column.items() if amount == best]
+    return extremes[0] if len(column) > 1 and len(extremes) == 1 else None
+
+
+def _amount(value: str) -> float | None:
+    """A cell's number: 60 for "60", 1350 for "£1,350 a year", infinity for "Unlimited", 0 for a
+    :data:`_NO`; None for a cell with none."""
+    if (text := value.strip().lower()) in _NO:
+        return 0.0
+    if text.startswith("unlimited"):
+        return float("inf")
+    return float(number.group().replace(",", "")) if (number := _NUMBER.search(text)) else None
 
 
 def _quantities(sentence: str) -> list[set[str]]:

@@ -52,7 +52,9 @@ _CHATTER = frozenset("asap btw tbh imo imho fyi lol omg idk lmk brb ty tysm np g
 _PARTITIVES = frozenset("pair pairs couple set sets piece pieces bunch kind kinds sort sorts type types".split())
 # words that compare what follows them: "What's the price difference between Fibre 500 and Fibre 900?"
 # names the two plans, not "difference"
-_COMPARING = frozenset("difference differences different compare compared comparing comparison versus vs".split())
+_COMPARING = frozenset("difference differences different compare compared comparing comparison versus vs cheapest "
+                       "cheaper expensive priciest dearest lowest highest fewest biggest largest smallest longest "
+                       "shortest fastest slowest".split())
 # phrases of time and manner that name no subject: "got any deals on at the moment?" was handed off as
 # about "moment"
 _IDIOMS = re.compile(r"\b(?:at|for) the (?:moment|minute|mo|time being)\b|\bright now\b|\bat present\b|"

@@ -767,6 +767,44 @@ def test_which_rows_have_a_column_are_its_yes_rows_from_every_chunk(tmp_path: Pa
          "Price per month: £265."]
 
 
+def test_a_superlative_names_the_row_with_the_most_or_least_in_its_column(tmp_path: Path) -> None:
+    """An audit's "Which car type gets the most free miles?" was quoted the Premium's 30 a day, the
+    row of the chunk search found; the Electric's 60 sat in the chunk before. A superlative of money
+    reads the money column it names, else the first; "which plan includes driving credit?" asks for
+    the rows with something in that column, not "None"."""
+    page = tmp_path / "rates.md"
+    page.write_text("# Rates\n\nEvery booking includes some free miles for each day.\n\n"
+                    "| Car type | Free miles per day | Per hour | Weekend (Friday 17:00 to Monday 09:00) |\n"
+                    "| --- | --- | --- | --- |\n| City | 30 | £6.50 | £95 |\n| Electric | 60 | £7.50 | £105 |\n"
+                    "| Van | 20 | £10.50 | £145 |\n| Premium | 30 | £12.00 | £165 |\n\n"
+                    "| Plan | Monthly fee | Driving credit included |\n| --- | --- | --- |\n| Flex | £0 | None |\n"
+                    "| Frequent | £25 | £10 per month |\n")
+    chunks = chunk_document(load_markdown(page))
+    first = Passage(chunks[-1], 0.6, 0.6)
+    for question, row in (("Which car type gets the most free miles?", "Car type: Electric;"),
+                          ("which car has the fewest free miles?", "Car type: Van;"),
+                          ("what's the cheapest car per hour?", "Car type: City;"),
+                          ("what is the most expensive car?", "Car type: Premium;"),
+                          ("which car has the lowest weekend price?", "Car type: City;"),
+                          ("Which plan includes driving credit?", "Plan: Frequent;")):
+        passages = with_named_row(question, [first], lambda doc: chunks)
+        quotes = [c.quote for c in grounded_answer(question, passages).citations]
+        assert quotes[0].startswith(row) and quotes[0].count(";") in (2, 3), (question, quotes)
+    assert not named_rows("which car is the most fun?", split_sentences(" ".join(c.text for c in chunks)))
+    # a superlative that is a column's own word is none; "what" alone asks for no rows that have something
+    plans = ["Plan: Flex; Monthly fee: £0; Minimum term: None.",
+             "Plan: Regular; Monthly fee: £7; Minimum term: 3 months.",
+             "Plan: Frequent; Monthly fee: £25; Minimum term: 12 months."]
+    assert named_rows("Which membership plans have a minimum term?", plans) == [1, 2]
+    assert named_rows("is there a minimum term?", plans) == []
+    bays = ["Vehicle: Caravan; Bay length: Up to 8 m; Price per month: £95.",
+            "Vehicle: Boat on a trailer; Bay length: Up to 9 m; Price per month: £110."]
+    assert named_rows("what's the longest boat you can store?", bays) == [1]  # a measure's column
+    cities = ["City: Bristol; Cars: 240; Where to end your trip: The car's home bay.",
+              "City: Cardiff; Cars: 110; Where to end your trip: Any legal street space."]
+    assert named_rows("I got a parking fine in one of your cars, what happens now?", cities) == []
+
+
 def test_a_table_row_is_named_by_an_item_of_a_cell_that_lists_several(tmp_path: Path) -> None:
     """The country sat in the row's second cell: "roaming in Australia per day?" quoted Zone 3's
     "Rest of the world; £9 per day"."""
