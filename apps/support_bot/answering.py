@@ -30,6 +30,7 @@ from .asking import asks_for_contact
 from .follow_ups import FollowUps
 from .handoff import NOT_READ, confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
+from .knowledge import split_sentences
 from .masking import contact_kinds
 from .questions import (
     asks_for_the_other,
@@ -65,6 +66,10 @@ if TYPE_CHECKING:
 
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 _REACH = {"phone", "email"}  # the contacts a contact page gives both of
+# the words of a question for the shop's contacts that ask for nothing in particular: "what's your phone number?"
+_ANY_CONTACT = frozenset("s what whats ur u you your phone telephone number call ring dial email mail e contact get "
+                         "touch reach detail details info information address customer service support team office "
+                         "shop store".split())
 # two words for one thing (search cosine): "kid" / "child" 0.81, "bike" / "bicycle" 0.92; not "cat" /
 # "dog" 0.66, "Norway" / "Switzerland" 0.68, "student" / "senior" 0.61 (but "Canada" / "USA" 0.78,
 # "Sweden" / "Norway" 0.80: the earlier questions' words are left out)
@@ -251,14 +256,27 @@ class Answerer:
                 asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
                 asked.passages = select_passages(asked.found, threshold, message=asked.message)
         self._lead_with_named_row(asked)
-        if (wanted := asks_for_contact(asked.message)) and not any(wanted & contact_kinds([p.chunk.text])
-                                                                   for p in asked.passages):
-            asked.passages = self._giving_contact(asked, wanted) or asked.passages
+        if wanted := asks_for_contact(asked.message):
+            self._lead_with_contact(asked, wanted)
+
+    def _lead_with_contact(self, asked: _Asked, wanted: set[str]) -> None:
+        """For a message asking for the shop's phone number, e-mail or street address (``wanted``):
+        the passages, where a table row the message names gives it ("What's the phone number for
+        billing?") or the chunk nearest the message that gives it is among them; else that chunk
+        alone (:meth:`_giving_contact`). subtle: "What number do I call if I break down?" was quoted
+        the billing line's row, a phone number search found; the breakdown line's row is nearer."""
+        gives = [p for p in asked.passages if wanted & contact_kinds([p.chunk.text])]
+        if asked.row_named and gives and gives[0] is asked.passages[0]:
+            return
+        if (giving := self._giving_contact(asked, wanted)) and \
+                giving[0].chunk.chunk_id not in {p.chunk.chunk_id for p in gives}:
+            asked.passages = giving
 
     def _giving_contact(self, asked: _Asked, wanted: set[str]) -> list[Passage]:
         """For a message asking for the shop's phone number, e-mail or street address: of the
-        chunks that give it, the nearest the message, one that gives both a phone number and an
-        e-mail address (the contact page) first; [] when none gives it. Whatever search found.
+        chunks that give it (those search found among them), the nearest the message; for a message
+        asking for no line in particular, one that gives both a phone number and an e-mail address
+        (the contact page) first; [] when none gives it.
         subtle: "what's your phone number?" was handed off, nothing found above the floor; the
         contact article says "Call us on 01632 960418". "can I email you?" was quoted the notice
         FAQ's "or by e-mail to hello@...", not that article. "where is the Quayside site?" was
@@ -266,9 +284,20 @@ class Answerer:
         giving = [(c, kinds) for c, kinds in self.service.shop.contact_chunks if kinds & wanted]
         if not giving:
             return []
-        scores = self._similarity([(self._own_vector(asked), 1.0)])([c.text for c, _ in giving])
-        page = wanted <= _REACH  # an address: the branch the message names
-        best = max(range(len(giving)), key=lambda i: (len(giving[i][1] & _REACH) if page else 0, scores[i]))
+        similarity = self._similarity([(self._own_vector(asked), 1.0)])
+        # the contact page for no line in particular; else by the sentence that gives it: an address, the
+        # branch the message names; a number, the line. subtle: "What number do I call from abroad?" was
+        # quoted the contact page's opening lines (0.51), not "From abroad, call +44 ..." (0.49 its chunk)
+        scores = similarity([c.text for c, _ in giving])
+        if wanted <= _REACH and word_set(asked.message) <= _ANY_CONTACT:
+            first = [len(kinds & _REACH) for _, kinds in giving]
+        else:  # chunks overlap: of two with the nearest sentence, the nearer
+            sentences = [[s for s in split_sentences(c.text) if wanted & contact_kinds([s])] or [c.text]
+                         for c, _ in giving]
+            flat = similarity([s for each in sentences for s in each])
+            ends = np.cumsum([len(each) for each in sentences])
+            first = [max(flat[end - len(each):end]) for each, end in zip(sentences, ends, strict=True)]
+        best = max(range(len(giving)), key=lambda i: (first[i], scores[i]))
         return [Passage(giving[best][0], scores[best], scores[best])]
 
     def _lead_with_named_row(self, asked: _Asked) -> None:

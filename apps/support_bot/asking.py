@@ -38,7 +38,9 @@ _ASKS_FOR = {
     "phone": re.compile(r"\b(?:your|ur|support|office|shop|store|customer service) (?:tele)?phone (?:number|no\b|#)|"
                         r"\bwhat(?:'s| is) (?:the|your|ur) (?:tele)?phone\b|\bwhat(?:'s| is) (?:your|ur) number\b|"
                         r"\b(?:call|ring|phone|telephone) (?:you|u)\b|\bcontact (?:phone )?number\b|"
-                        r"\bnumbers? (?:to|i can|can i|should i) (?:call|ring)\b", re.I),
+                        r"\bnumbers? (?:to|i can|can i|should i) (?:call|ring)\b|"
+                        r"\b(?:what|which) (?:phone )?number (?:do|should|can|would) (?:i|we) (?:call|ring|dial)\b|"
+                        r"\bwho (?:do|should|can) (?:i|we) (?:call|ring|phone)\b", re.I),
     "email": re.compile(r"\bwhat(?:'s| is) (?:your|ur|the) (?:support |contact )?e-?mail\b|"
                         r"\b(?:your|ur|support|contact) e-?mail address\b|\be-?mail (?:you|u)\b|"
                         r"\be-?mail address (?:for|of|to) (?:you|u|support|the (?:shop|office|team))\b", re.I),
@@ -82,8 +84,9 @@ def asks_for_contact(message: str) -> set[str]:
     >>> [sorted(asks_for_contact(m)) for m in ("what's your phone number?", "how do I get in touch?",
     ...                                        "how do I change my phone number?", "can I book a phone booth?",
     ...                                        "where is the Quayside site?", "where is my order?",
-    ...                                        "how do I change the phone number on my profile?")]
-    [['phone'], ['email', 'phone'], [], [], ['address'], [], []]
+    ...                                        "how do I change the phone number on my profile?",
+    ...                                        "What number do I call if I break down?")]
+    [['phone'], ['email', 'phone'], [], [], ['address'], [], [], ['phone']]
     """
     if _CHANGES.search(message):
         return set()

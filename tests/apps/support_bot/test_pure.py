@@ -493,6 +493,7 @@ def test_what_a_question_asks_for_and_whether_a_text_gives_it(question: str, tex
     ("when will my parcel reach us?", set()), ("do you need my contact details?", set()),
     ("where is the site's size calculator?", set()), ("changing the phone number on my profile", set()),
     ("can I book a phone booth?", set()), ("where is my order?", set()),
+    ("What number do I call if I break down?", {"phone"}), ("who do I ring if I'm locked out?", {"phone"}),
 ])
 def test_a_question_for_the_shops_contacts_is_told_from_one_for_the_customers(message: str, kinds: set[str]) -> None:
     assert asks_for_contact(message) == kinds

@@ -472,6 +472,24 @@ def test_a_pronoun_follow_up_about_what_the_last_answer_says_is_asked_of_its_sub
     assert "£15" in price.citations[0].quote and "£7" not in price.text
 
 
+def test_a_question_for_a_particular_line_is_quoted_the_sentence_that_gives_it(bot: SupportService,
+                                                                              tmp_path: Path) -> None:
+    """Audits' "What number do I call if I break down?" was quoted the contact page's billing line
+    (search found that row), and "What number do I call from abroad?" the page's opening lines,
+    whose chunk was the nearer (0.51 against 0.49): the sentence giving the number is compared."""
+    (tmp_path / "call-us.md").write_text(
+        "# Call us\n\nYou can reach us in the app, in live chat on our website, or by phone. Calls to our 0800 "
+        "numbers are free from UK landlines and mobiles.\n\n| Line | Number | Hours |\n| --- | --- | --- |\n"
+        "| Sales | 0800 048 2210 | 8:00-20:00 |\n| Accident and breakdown | 0800 048 2250 | 24 hours |\n"
+        "| Billing | 0800 048 2270 | 9:00-17:30 |\n\nAll lines but breakdowns are closed on Christmas Day. "
+        "From abroad, call +44 113 496 0230; this number is charged at international rates.\n")
+    bot.kb_add(tmp_path / "call-us.md")
+    breakdown = bot.ask("What number do I call if I break down?")
+    assert "0800 048 2250" in breakdown.citations[0].quote, breakdown.text
+    abroad = bot.ask("What number do I call from abroad?")
+    assert "+44 113 496 0230" in abroad.citations[0].quote, abroad.text
+
+
 def test_a_row_named_without_its_family_name_is_quoted(bot: SupportService, tmp_path: Path) -> None:
     """An audit's "How much is the Hub 3 Pro?" was quoted the Mesh Booster's row (the row is
     "Brightline Hub 3 Pro"); a follow-up about the row is asked of it."""
