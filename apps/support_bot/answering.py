@@ -245,8 +245,15 @@ class Answerer:
             # subtle: "ok so how do I return it then" after a cancel question is a new subject the
             # intent model is sure of (0.91); judged with the cancel question glued on, the cancel
             # FAQ outranked its template and was given again
-            asked.alone_again(self._own_vector(asked))
-        asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
+            # unless it finds nothing alone: its subject is the earlier turns' after all. subtle: "what
+            # if I use a different network?" after the charging FAQ got the joining template (p 0.42);
+            # read with that question, search finds "Other public networks: your own card"
+            alone = retriever.search(asked.message, k=5, vector=self._own_vector(asked), floor=threshold)
+            if any(p.dense >= threshold for p in alone):
+                asked.alone_again(self._own_vector(asked))
+                asked.found = alone
+        if not asked.found:
+            asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
         asked.passages = select_passages(asked.found, threshold, message=asked.message)
         if not asked.earlier and not asked.passages and not confident(decision) \
                 and (decision is None or not decision.surely_out_of_scope):
@@ -312,8 +319,10 @@ class Answerer:
         # subtle: "and to Haverby?" after "a car to Skerrin Island?" swaps a column, not the row: the
         # car's row was lost, and the caravan's quoted
         last = self.service.speller.correct(asked.earlier[-1].question) if asked.earlier else ""
-        before = [last] if last and (not swaps_subject(asked.message) or new_subject(asked.message)
-                                     <= named_columns(last, found, chunks_of)) else []
+        # subtle: "and if I don't send it back?" after the Hub 3 Pro's row was quoted the Mesh Booster's:
+        # "it" is the row the last question named
+        before = [last] if last and (not swaps_subject(asked.message) or points_back(asked.message)
+                                     or new_subject(asked.message) <= named_columns(last, found, chunks_of)) else []
         # subtle: "how much is a large one?" after "Do you sell boxes?" named the Large unit's
         # row by its own words; read with the question, it names the large box's
         joined = [asked.query] if asked.earlier and stands_for_a_noun(asked.message) else []

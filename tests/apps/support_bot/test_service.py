@@ -635,6 +635,26 @@ def test_an_out_of_scope_verdict_on_words_the_shop_never_uses_is_handed_off_unse
     assert link.kind is AnswerKind.GROUNDED, link.reason
 
 
+def test_a_follow_up_sure_of_another_intent_that_finds_nothing_alone_is_searched_with_the_earlier_turn(
+        bot: SupportService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An audit's "what if I use a different network?" after the charging FAQ got the joining
+    template (p 0.42): searched alone it finds nothing; with the question it follows, the charging
+    article (in the audit, its "Other public networks" row)."""
+    from apps.support_bot.intents import IntentDecision, Status
+
+    (tmp_path / "charging.md").write_text(
+        "# Charging an e-bike battery\n\nCharge the battery with the charger in the box, at home or at one of our "
+        "partner networks.\n\n| Where you charge | How to pay | Cost to you |\n| --- | --- | --- |\n"
+        "| Our shops | Free | Nothing |\n| Partner charging points | Your member card | Nothing |\n"
+        "| Other public networks | Your own payment card | Refunded up to 50p per charge |\n")
+    bot.kb_add(tmp_path / "charging.md")
+    first = bot.ask("Where can I charge my e-bike battery?")
+    sure = IntentDecision("return_item", 0.42, 0.2, Status.CONFIDENT)
+    monkeypatch.setattr(bot.answerer, "_decide", lambda *args: sure)
+    other = bot.ask("what if I use a different network?", first.conversation_id)
+    assert other.kind is AnswerKind.GROUNDED and other.citations[0].title == "Charging an e-bike battery", other.text
+
+
 def test_two_questions_on_a_cold_service_are_both_answered(bot_home: Path) -> None:
     """The dashboard shares one service, and a chat's second message can run beside its first:
     on a cold server both loaded the models at once, and one question was never answered."""
