@@ -402,6 +402,11 @@ class Answerer:
                                                                                self.service.retriever.encode)):
             return handoff(decision, reason=f"asks about {listed(unaddressed)}, which the knowledge base never "
                                             "mentions and the passages found do not address", found=asked.found)
+        # an opening question only: a follow-up's words may be the earlier answer's subject
+        if not earlier and not asked.vouched and (unanswered := self.service.shop.unanswered(
+                message, answer, self.service.retriever.encode)):
+            return handoff(decision, reason=f"asks about {listed(unanswered)}, which the passages found do not "
+                                            "address", found=asked.found)
         return self.service.generator.rephrase(message, answer) if self.service.generator else answer
 
     def _own_vector(self, asked: _Asked) -> np.ndarray:

@@ -197,6 +197,20 @@ class Shop:
         unknown = self.unused_words(message)
         return far_words(unknown, answer, encode) if unknown else []
 
+    def unanswered(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
+        """The words of a short ``message`` that may be a subject (the shop's own too) that no word
+        of the answer comes near (as :meth:`unaddressed`), where there are two or more: an answer
+        that speaks to neither of two things asked. English only, as the word lists are.
+
+        subtle: "Do you support Wi-Fi calling?" was quoted the in-flight calls passage, "Can I book a
+        table at the Tidewater cafe for lunch?" the meeting rooms, "what happens if my direct debit
+        fails?" the card payment passage. On four audits' 185 grounded answers to opening questions,
+        one far word marked 10 right answers beside 16 wrong ones; two marked those 3 and no right one."""
+        if self.language != "English":
+            return []
+        far = far_words(list(_candidate_words(message)), answer, encode)
+        return far if len(far) >= 2 else []
+
 
 def far_words(words: list[str], answer: Answer, encode: Callable[[list[str]], np.ndarray],
               near: float = ADDRESSED, unless: set[str] = frozenset()) -> list[str]:

@@ -145,6 +145,11 @@ def test_a_question_on_something_the_kb_never_mentions_is_handed_off_not_answere
     # lexicon lists ("xbox"); not "waiting", which the answer needs not speak to
     sure = replace(cited, confidence=0.9)
     assert bot.shop.unaddressed("do you do gift wrapping?", sure, encode) == []
+    # two words the answer speaks to neither of, the shop's own or not (an audit's "Can I book a table
+    # at the Tidewater cafe for lunch?" was quoted the cafe's members' discount); one is not enough
+    assert len(bot.shop.unanswered("can I book a table in your shop for lunch?", cited, encode)) >= 2
+    assert bot.shop.unanswered("how do I use a gift card?", cited, encode) == []
+    assert bot.shop.unanswered("Do you do gift wrapping?", cited, encode) == []
     sofa = "can I pay for my sofa with a gift card, still waiting?"
     assert bot.shop.unaddressed_things(sofa, sure, encode) == ["sofa"]
     answer = bot.ask("Hi, do you do gift wrapping?")
