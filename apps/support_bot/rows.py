@@ -41,9 +41,10 @@ _ASKS_WHICH_HAVE = re.compile(r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,3}?(?:have|h
 _NO = frozenset({"no", "none", "nil", "n/a", "-", "–", "—", "✗", "✘", "×", "0", "not included", "not available"})
 # words of a column's name that say a row has it: "Driving credit included"
 _HAVING = frozenset("include included includes available offered allowed".split())
-# a superlative, and whether it asks for the most: "the most free miles", "the cheapest"
-_SUPERLATIVE = re.compile(r"\b(?:(most|highest|biggest|largest|longest|maximum|greatest|priciest|dearest)|"
-                          r"(least|fewest|lowest|smallest|shortest|minimum|cheapest))\b", re.I)
+# a superlative, and whether it asks for the most: "the most free miles", "the cheapest"; not "at least 24
+# hours" nor "most of my things"
+_SUPERLATIVE = re.compile(r"(?<!\bat )\b(?:(most|highest|biggest|largest|longest|maximum|greatest|priciest|dearest)|"
+                          r"(least|fewest|lowest|smallest|shortest|minimum|cheapest))\b(?! of\b)", re.I)
 # a superlative of money: "the cheapest", "the most expensive", "the lowest weekend price"
 _OF_MONEY = re.compile(r"\b(?:cheapest|priciest|dearest|expensive|prices?|costs?|fees?|fares?)\b", re.I)
 # the column a superlative speaks of when the question names none: "the longest boat" -> "Bay length"

@@ -801,6 +801,7 @@ def test_a_superlative_names_the_row_with_the_most_or_least_in_its_column(tmp_pa
     bays = ["Vehicle: Caravan; Bay length: Up to 8 m; Price per month: £95.",
             "Vehicle: Boat on a trailer; Bay length: Up to 9 m; Price per month: £110."]
     assert named_rows("what's the longest boat you can store?", bays) == [1]  # a measure's column
+    assert named_rows("is there a fee if I cancel at least 24 hours before?", bays) == []  # no superlative
     cities = ["City: Bristol; Cars: 240; Where to end your trip: The car's home bay.",
               "City: Cardiff; Cars: 110; Where to end your trip: Any legal street space."]
     assert named_rows("I got a parking fine in one of your cars, what happens now?", cities) == []
