@@ -20,6 +20,7 @@ GROUNDED_LEAD = "Here is what I found:"
 CITATION_MARK = re.compile(r"\[(\d+)\]")  # "[2]" after a quoted fact
 _BARE_REPLY = re.compile(r"(?:yes|no)[.!]", re.I)
 REPEATED = 0.7  # the share of a quote's words an earlier quote of the answer says that leaves it out
+ROW_RUNS = 4  # the most runs of named table rows quoted from one chunk: "Which plans have 5G?" in a long table
 # how far (quote cosine) a quote from the chunk beside a passage may fall below the passage's own
 # to replace it, giving what the question asks where that one does not: an audit's phone booth
 # "booked ... for up to 1 hour" was 0.13 below the passage's "cannot book one"
@@ -313,20 +314,23 @@ def grounded_answer(query: str, passages: list[Passage], intent: str | None = No
     rows = [names_a_row(named_by or query, p.chunk) for p in passages]
     for passage, row in zip(passages, rows, strict=True):
         chunk = passage.chunk
-        if row:
-            quote = best_quote(named_by or query, chunk.text, quoted=[c.quote for c in citations])
-        else:
-            quote = best_quote(query, chunk.text, similarity=similarity, rows_elsewhere=any(rows), said=said)
-            if chunks_of is not None and not gives_what_is_asked(query, quote):
-                chunk, quote = _beside(query, chunk, quote, chunks_of(chunk.doc_id), similarity, any(rows), said)
-            if any(rows) and all(ROW.match(s) for s in split_sentences(quote)):
-                # subtle: "How much is Fibre 500?" was quoted its row's £32, then the installation
-                # table's "New line from the street; Price: £120.", read as part of the answer
-                continue
+        if row:  # each run of the rows named, each row once (chunks overlap by a sentence)
+            for _ in range(ROW_RUNS):
+                quote = best_quote(named_by or query, chunk.text, quoted=[c.quote for c in citations])
+                if all(any(sentence in c.quote for c in citations) for sentence in split_sentences(quote)):
+                    break  # subtle: rows of one table share their column names, so words tell no repeat
+                citations.append(Citation(len(citations) + 1, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url,
+                                          quote))
+            continue
+        quote = best_quote(query, chunk.text, similarity=similarity, rows_elsewhere=any(rows), said=said)
+        if chunks_of is not None and not gives_what_is_asked(query, quote):
+            chunk, quote = _beside(query, chunk, quote, chunks_of(chunk.doc_id), similarity, any(rows), said)
+        if any(rows) and all(ROW.match(s) for s in split_sentences(quote)):
+            # subtle: "How much is Fibre 500?" was quoted its row's £32, then the installation
+            # table's "New line from the street; Price: £120.", read as part of the answer
+            continue
         words = word_set(quote)
-        # rows of one table share their column names: a row is repeated only if quoted already
-        if row and not all(any(sentence in c.quote for c in citations) for sentence in split_sentences(quote)) \
-                or not row and not any(len(words & word_set(c.quote)) >= REPEATED * len(words) for c in citations):
+        if not any(len(words & word_set(c.quote)) >= REPEATED * len(words) for c in citations):
             citations.append(Citation(len(citations) + 1, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, quote))
     return Answer(_quoted(citations), AnswerKind.GROUNDED, relevance(passages), intent, citations)
 

@@ -277,11 +277,11 @@ class Answerer:
             return
         if (giving := self._giving_contact(asked, wanted)) and \
                 giving[0].chunk.chunk_id not in {p.chunk.chunk_id for p in gives}:
-            asked.passages = giving
+            asked.passages, asked.row_named, asked.named_by = giving, False, asked.message
 
     def _giving_contact(self, asked: _Asked, wanted: set[str]) -> list[Passage]:
         """For a message asking for the shop's phone number, e-mail or street address: of the
-        chunks that give it (those search found among them), the nearest the message; for a message
+        chunks that give it, the nearest the message; for a message
         asking for no line in particular, one that gives both a phone number and an e-mail address
         (the contact page) first; [] when none gives it.
         subtle: "what's your phone number?" was handed off, nothing found above the floor; the
@@ -333,8 +333,9 @@ class Answerer:
             # the row alone, where the message asks nothing beyond it: "How much is a locker per month?"
             # was quoted the Locker's row (£22), then the student deal's "£15 instead of £22"
             if not asks_beyond_rows(asked.message, named_by, found, chunks_of):
-                asked.passages = list(takewhile(lambda p: names_a_row(named_by, p.chunk), asked.passages)) \
-                    or asked.passages[:1]
+                lead = asked.passages[0].chunk.doc_id if asked.passages else ""
+                asked.passages = list(takewhile(lambda p: p.chunk.doc_id == lead and names_a_row(named_by, p.chunk),
+                                                asked.passages)) or asked.passages[:1]
             asked.row_named = True
 
     def _template(self, asked: _Asked, decision: IntentDecision) -> Answer | None:

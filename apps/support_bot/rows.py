@@ -33,23 +33,26 @@ PRICE = "£price"  # no word: a column of money, and a question that asks a pric
 _ASKS_FOR_ONE = re.compile(r"\b(?:do\s+you\s+(?:have|offer|sell|do)|is\s+there|are\s+there|have\s+you\s+got|"
                            r"got\s+any|which|what)\b", re.I)
 # a question for the rows that have something: "Which SIM plans have 5G?", "do you have a plan with 5G?"
-_ASKS_WHICH_HAVE = re.compile(r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,3}?(?:have|has|include|includes|offer|offers|"
-                              r"get|gets|give|gives|come\s+with|comes\s+with|with)\b|"
-                              r"\b(?:do\s+you\s+(?:have|offer|sell)|is\s+there|are\s+there)\s+(?:[\w'-]+\s+){1,4}?with\b",
-                              re.I)
+_ASKS_WHICH_HAVE = re.compile(r"\b(?:which|what)\s+(?P<subject>(?:[\w'-]+\s+){0,3}?)(?:have|has|include|includes|"
+                              r"offer|offers|get|gets|give|gives|come\s+with|comes\s+with|with)\b|"
+                              r"\b(?:do\s+you\s+(?:have|offer|sell)|is\s+there|are\s+there)\s+"
+                              r"(?P<thing>(?:[\w'-]+\s+){1,4}?)with\b", re.I)
+# a question for the rows that lack something: "which plans don't have 5G?"
+_LACKING = re.compile(r"\b(?:don'?t|doesn'?t|do\s+not|does\s+not|without|no|not)\b", re.I)
 # a table's cell that says a row lacks what its column names: "5G: No", "Driving credit included: None"
 _NO = frozenset({"no", "none", "nil", "n/a", "-", "–", "—", "✗", "✘", "×", "0", "not included", "not available"})
 # words of a column's name that say a row has it: "Driving credit included"
 _HAVING = frozenset("include included includes available offered allowed".split())
 # a superlative, and whether it asks for the most: "the most free miles", "the cheapest"; not "at least 24
 # hours" nor "most of my things"
-_SUPERLATIVE = re.compile(r"(?<!\bat )\b(?:(most|highest|biggest|largest|longest|maximum|greatest|priciest|dearest)|"
-                          r"(least|fewest|lowest|smallest|shortest|minimum|cheapest))\b(?! of\b)", re.I)
+_SUPERLATIVE = re.compile(r"(?<!\bat )\b(?:(most|highest|biggest|largest|longest|maximum|greatest|priciest|dearest|"
+                          r"fastest|heaviest)|(least|fewest|lowest|smallest|shortest|minimum|cheapest|slowest|"
+                          r"lightest))\b(?! of\b)", re.I)
 # a superlative of money: "the cheapest", "the most expensive", "the lowest weekend price"
 _OF_MONEY = re.compile(r"\b(?:cheapest|priciest|dearest|expensive|prices?|costs?|fees?|fares?)\b", re.I)
 # the column a superlative speaks of when the question names none: "the longest boat" -> "Bay length"
 _MEASURES = {"longest": "length", "shortest": "length", "fastest": "speed", "slowest": "speed", "heaviest": "weight",
-             "biggest": "size area", "largest": "size area", "smallest": "size area"}
+             "lightest": "weight", "biggest": "size area", "largest": "size area", "smallest": "size area"}
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 # words of column names that name no one column: "Price per month", "Data per month"
 _ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
@@ -100,7 +103,9 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
     names no row of "Car up to 5 m" and "Car with trailer or caravan". Where none is named, the
     one row whose first cell shares most names (capitalised inside it) is: "an annual season
     ticket for skerrin" names "Portcallow - Skerrin Island", not "Portcallow - Haverby"; where
-    none is, the one row with a quantity the query states (:func:`_quantities`).
+    none is, the one row with a quantity the query states (:func:`_quantities`); for a question
+    that asks for one (or a price), the row or rows a superlative asks for (:func:`_extreme`), else
+    the rows that have what a "which ... have" question asks (:func:`_has_asked`).
 
     subtle: by any shared word, "a car to Skerrin Island?" named "Car with trailer or caravan",
     the one row of the chunk that ends the table."""
@@ -125,11 +130,12 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
         return lone
     if (closest := _closest_row(query, {i: keys[i] for i in shared if shared[i]})) is not None:
         return [closest]
-    if (extreme := _extreme(query, [sentences[i] for i in keys])) is not None:
-        return [list(keys)[extreme]]
     if not (_ASKS_PRICE.search(query) or _ASKS_FOR_ONE.search(query)):
         return []  # "I want to cancel my 100 GB plan" names no row to quote: it asks to cancel
-    if _ASKS_WHICH_HAVE.search(query) and (having := [i for i in keys if _has_asked(query, sentences[i])]):
+    if (extreme := _extreme(query, [sentences[i] for i in keys])) is not None:
+        return [list(keys)[i] for i in extreme]  # a superlative asks nothing else: "which ... has the most"
+    if (which := _ASKS_WHICH_HAVE.search(query)) and (having := [
+            i for i in keys if _has_asked(query, sentences[i], which.group("subject") or which.group("thing"))]):
         return having
     valued = [i for i in names if any(words <= word_set(query) for words in _quantities(sentences[i]))]
     return valued if len(valued) == 1 else []
@@ -151,18 +157,28 @@ def _closest_row(query: str, keys: dict[int, set[str]]) -> int | None:
     return best if keys[best] - words <= families else None
 
 
-def _has_asked(query: str, sentence: str) -> bool:
-    """Whether the table row ``sentence`` has something (no :data:`_NO`) in a column ``query``
-    names: "Which SIM plans have 5G?" asks for the rows with "5G: Yes", "Which plan includes
-    driving credit?" for those with an amount in "Driving credit included".
+def _has_asked(query: str, sentence: str, subject: str) -> bool:
+    """Whether the table row ``sentence`` has something (no :data:`_NO`) in each column ``query``
+    names (lacks it, where the query asks what lacks it: :data:`_LACKING`), where the ``subject``
+    asked for ("SIM plans" in "Which SIM plans have 5G?", "a plan" in "do you have a plan with
+    5G?") shares a word with the table's first column: "Which SIM plans have 5G?" asks for the rows with "5G: Yes",
+    "Which plan includes driving credit?" those with an amount in "Driving credit included", and
+    "What data do I get when roaming?" no rows of the SIM plans.
 
-    >>> _has_asked("Which SIM plans have 5G?", "SIM plan: Plus; Data per month: 100 GB; 5G: Yes; Price per month: £15.")
-    True
-    >>> _has_asked("Which SIM plans have 5G?", "SIM plan: Lite; Data per month: 5 GB; 5G: No; Price per month: £7.")
-    False
+    >>> plus, lite = ("SIM plan: Plus; Data per month: 100 GB; 5G: Yes; Price per month: £15.",
+    ...               "SIM plan: Lite; Data per month: 5 GB; 5G: No; Price per month: £7.")
+    >>> [_has_asked("Which SIM plans have 5G?", row, "SIM plans ") for row in (plus, lite)]
+    [True, False]
+    >>> _has_asked("which plans don't have 5G?", lite, "plans "), _has_asked("what phones have 5G?", plus, "phones ")
+    (True, False)
 
     subtle: it was quoted the table's first chunk, whose one row is the Lite's "5G: No"."""
-    return any(value.strip().lower() not in _NO and _names_column(query, header) for header, value in _cells(sentence))
+    first_column = sentence.partition("; ")[0].rsplit(": ", 1)[0].rsplit(": ", 1)[-1]
+    if not word_set(subject) & word_set(first_column):
+        return False
+    lacking = bool(_LACKING.search(query))
+    named = [value.strip().lower() in _NO for header, value in _cells(sentence) if _names_column(query, header)]
+    return bool(named) and all(lack == lacking for lack in named)
 
 
 def _names_column(query: str, header: str) -> bool:
@@ -173,17 +189,17 @@ def _names_column(query: str, header: str) -> bool:
     return bool(words) and words <= word_set(query)
 
 
-def _extreme(query: str, rows: list[str]) -> int | None:
-    """The index of the one row of ``rows`` with the most (or least) in the column a superlative of
+def _extreme(query: str, rows: list[str]) -> list[int] | None:
+    """The indices of the rows of ``rows`` with the most (or least) in the column a superlative of
     ``query`` asks about: one it names or measures (:data:`_MEASURES`: "the longest boat" and
     "Bay length"), or for one of money ("cheapest") the money column that shares most words
-    with it, else the first (:func:`_amount`); None where there is no such column, fewer than
-    two rows have a number in it, or two tie.
+    with it, else the first (:func:`_amount`), all of them where they tie; None where the query
+    has no superlative or there is no such column, none where fewer than two rows have a number in it.
 
     >>> rows = ["Car type: City; Free miles per day: 40.", "Car type: Electric; Free miles per day: 60.",
-    ...         "Car type: Premium; Free miles per day: 30."]
+    ...         "Car type: Premium; Free miles per day: 30.", "Car type: Van; Free miles per day: 60."]
     >>> _extreme("Which car type gets the most free miles?", rows), _extreme("which has the fewest free miles?", rows)
-    (1, 2)
+    ([1, 3], [2])
     >>> _extreme("which car is the most fun?", rows) is None
     True
 
@@ -198,8 +214,8 @@ def _extreme(query: str, rows: list[str]) -> int | None:
         for header, value in _cells(row):
             if word in word_set(header):
                 continue  # "is there a minimum term?" names the column "Minimum term"
-            if _names_column(query, header) or measures & word_set(header) \
-                    or _OF_MONEY.search(query) and _MONEY.search(value):
+            if _names_column(query, header) or measures & word_set(header) or _OF_MONEY.search(query) \
+                    and (_MONEY.search(value) or word_set(header) & _PRICE_HEADERS):  # "Price: Free" too
                 if (amount := _amount(value)) is not None:
                     values.setdefault(header, {})[i] = amount
     if not values:
@@ -209,14 +225,13 @@ def _extreme(query: str, rows: list[str]) -> int | None:
                                         len(word_set(h) & asked)))
     column = values[header]
     best = (max if superlative.group(1) else min)(column.values())
-    extremes = [i for i, amount in column.items() if amount == best]
-    return extremes[0] if len(column) > 1 and len(extremes) == 1 else None
+    return [i for i, amount in column.items() if amount == best] if len(column) > 1 else []
 
 
 def _amount(value: str) -> float | None:
     """A cell's number: 60 for "60", 1350 for "£1,350 a year", infinity for "Unlimited", 0 for a
-    :data:`_NO`; None for a cell with none."""
-    if (text := value.strip().lower()) in _NO:
+    :data:`_NO` or "Free"; None for a cell with none."""
+    if (text := value.strip().lower()) in _NO or text == "free":
         return 0.0
     if text.startswith("unlimited"):
         return float("inf")
@@ -391,9 +406,10 @@ def _table_chunks(passages: list[Passage], chunks_of: Callable[[str], list[Chunk
 
 def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]],
                    found: list[Passage] = ()) -> list[Passage]:
-    """``passages``, led by the one that holds the table row ``query`` names (:func:`names_row`);
-    when none of them holds it, by the chunk of their document that does, else by such a chunk of a
-    document of the ``found`` passages (the caller's: those above its floor). subtle: a table is
+    """``passages``, led by the chunks that hold the table rows ``query`` names in the document of
+    the first passage that holds one (:func:`_row_chunks`), in its place; when none of them holds
+    one, by those of the first of their documents, else of the ``found`` passages' (the caller's:
+    those above its floor), that has them. subtle: a table is
     chunked like prose, and "how many projects on the Free plan?" found the chunk with the Team and
     Business rows: it quoted "Max projects: Unlimited". "What's the fee if I don't return a Mesh
     Booster?" led with the returns FAQ's "£60 for the Hub 3", the booster's row (£35) second."""
@@ -404,6 +420,8 @@ def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str
         if rows := _row_chunks(query, chunks_of(passage.chunk.doc_id)):
             # in its passage's place: "wats roaming in the states" was quoted the zones row, then the
             # passage on calls from planes that search had found in the roaming article
+            # other chunks of that table go: read alone, each names its own extreme
             return [*(replace(passage, chunk=c) for c in rows),
-                    *(p for p in passages if p is not passage and p.chunk not in rows)]
+                    *(p for p in passages if p is not passage and p.chunk not in rows
+                      and not (p.chunk.doc_id == passage.chunk.doc_id and names_a_row(query, p.chunk)))]
     return passages

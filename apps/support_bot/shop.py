@@ -51,7 +51,7 @@ _CHATTER = frozenset("asap btw tbh imo imho fyi lol omg idk lmk brb ty tysm np g
 # gloves?" was handed off as about "pair" ("how do I return gloves?" got the returns template)
 _PARTITIVES = frozenset("pair pairs couple set sets piece pieces bunch kind kinds sort sorts type types".split())
 # words that compare what follows them: "What's the price difference between Fibre 500 and Fibre 900?"
-# names the two plans, not "difference"
+# names the two plans, not "difference"; "what's the longest boat you can store?" a boat, not "longest"
 _COMPARING = frozenset("difference differences different compare compared comparing comparison versus vs cheapest "
                        "cheaper expensive priciest dearest lowest highest fewest biggest largest smallest longest "
                        "shortest fastest slowest".split())
@@ -203,7 +203,7 @@ class Shop:
         that speaks to neither of two things asked. English only, as the word lists are.
 
         subtle: "Do you support Wi-Fi calling?" was quoted the in-flight calls passage, "Can I book a
-        table at the Tidewater cafe for lunch?" the meeting rooms, "what happens if my direct debit
+        table at the Tidewater cafe for lunch?" the café's members' discount, "what happens if my direct debit
         fails?" the card payment passage. On four audits' 185 grounded answers to opening questions,
         one far word marked 10 right answers beside 16 wrong ones; two marked those 3 and no right one."""
         if self.language != "English":

@@ -802,6 +802,22 @@ def test_a_superlative_names_the_row_with_the_most_or_least_in_its_column(tmp_pa
             "Vehicle: Boat on a trailer; Bay length: Up to 9 m; Price per month: £110."]
     assert named_rows("what's the longest boat you can store?", bays) == [1]  # a measure's column
     assert named_rows("is there a fee if I cancel at least 24 hours before?", bays) == []  # no superlative
+    # a review's: ties name every tied row and no other; a free plan is the cheapest; "fastest" measures speed
+    plans = ["Plan: Lite; 5G: No; EU roaming: Yes; Speed: 50 Mbps; Price: £7.",
+             "Plan: Everyday; 5G: Yes; EU roaming: No; Speed: 100 Mbps; Price: £11.",
+             "Plan: Plus; 5G: Yes; EU roaming: Yes; Speed: 100 Mbps; Price: £15.",
+             "Plan: Basic; 5G: No; EU roaming: No; Speed: 10 Mbps; Price: Free."]
+    assert named_rows("which plan is the fastest?", plans) == [1, 2]
+    assert named_rows("what's the cheapest plan?", plans) == [3]
+    # which have: each column named, or each lacking it; of the table's own subject only
+    assert named_rows("Which plans have 5G?", plans) == [1, 2]
+    assert named_rows("which plans don't have 5G?", plans) == [0, 3]
+    assert named_rows("Which plans have 5G and EU roaming?", plans) == [2]
+    assert named_rows("what phones have 5G?", plans) == named_rows("is there a discount with 5G?", plans) == []
+    # rows named apart in one chunk are each quoted (a review's: Everyday only, of Everyday and Plus)
+    quotes = [c.quote for c in grounded_answer("which plans have EU roaming?",
+                                               [Passage(Chunk("plans", 0, " ".join(plans)), 0.6, 0.6)]).citations]
+    assert [q.split(";")[0] for q in quotes] == ["Plan: Lite", "Plan: Plus"]
     cities = ["City: Bristol; Cars: 240; Where to end your trip: The car's home bay.",
               "City: Cardiff; Cars: 110; Where to end your trip: Any legal street space."]
     assert named_rows("I got a parking fine in one of your cars, what happens now?", cities) == []
