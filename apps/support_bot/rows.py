@@ -134,9 +134,10 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
         return []  # "I want to cancel my 100 GB plan" names no row to quote: it asks to cancel
     if (extreme := _extreme(query, [sentences[i] for i in keys])) is not None:
         return [list(keys)[i] for i in extreme]  # a superlative asks nothing else: "which ... has the most"
-    if (which := _ASKS_WHICH_HAVE.search(query)) and (having := [
-            i for i in keys if _has_asked(query, sentences[i], which.group("subject") or which.group("thing"))]):
-        return having
+    if which := _ASKS_WHICH_HAVE.search(query):  # from "which" on: not "I'm not sure, which plans have 5G?"
+        asked, subject = query[which.start():], which.group("subject") or which.group("thing")
+        if having := [i for i in keys if _has_asked(asked, sentences[i], subject)]:
+            return having
     valued = [i for i in names if any(words <= word_set(query) for words in _quantities(sentences[i]))]
     return valued if len(valued) == 1 else []
 
@@ -161,9 +162,9 @@ def _has_asked(query: str, sentence: str, subject: str) -> bool:
     """Whether the table row ``sentence`` has something (no :data:`_NO`) in each column ``query``
     names (lacks it, where the query asks what lacks it: :data:`_LACKING`), where the ``subject``
     asked for ("SIM plans" in "Which SIM plans have 5G?", "a plan" in "do you have a plan with
-    5G?") shares a word with the table's first column: "Which SIM plans have 5G?" asks for the rows with "5G: Yes",
-    "Which plan includes driving credit?" those with an amount in "Driving credit included", and
-    "What data do I get when roaming?" no rows of the SIM plans.
+    5G?") shares a word with the table's first column: "Which SIM plans have 5G?" asks for the
+    rows with "5G: Yes", "Which plan includes driving credit?" those with an amount in "Driving
+    credit included", and "What data do I get when roaming?" no rows of the SIM plans.
 
     >>> plus, lite = ("SIM plan: Plus; Data per month: 100 GB; 5G: Yes; Price per month: £15.",
     ...               "SIM plan: Lite; Data per month: 5 GB; 5G: No; Price per month: £7.")
@@ -409,9 +410,9 @@ def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str
     """``passages``, led by the chunks that hold the table rows ``query`` names in the document of
     the first passage that holds one (:func:`_row_chunks`), in its place; when none of them holds
     one, by those of the first of their documents, else of the ``found`` passages' (the caller's:
-    those above its floor), that has them. subtle: a table is
-    chunked like prose, and "how many projects on the Free plan?" found the chunk with the Team and
-    Business rows: it quoted "Max projects: Unlimited". "What's the fee if I don't return a Mesh
+    those above its floor), that has them. subtle: a table is chunked like prose, and "how many
+    projects on the Free plan?" found the chunk with the Team and Business rows: it quoted "Max
+    projects: Unlimited". "What's the fee if I don't return a Mesh
     Booster?" led with the returns FAQ's "£60 for the Hub 3", the booster's row (£35) second."""
     if not passages:
         return passages

@@ -812,6 +812,7 @@ def test_a_superlative_names_the_row_with_the_most_or_least_in_its_column(tmp_pa
     # which have: each column named, or each lacking it; of the table's own subject only
     assert named_rows("Which plans have 5G?", plans) == [1, 2]
     assert named_rows("which plans don't have 5G?", plans) == [0, 3]
+    assert named_rows("I'm not sure, which plans have 5G?", plans) == [1, 2]  # a "not" before the question
     assert named_rows("Which plans have 5G and EU roaming?", plans) == [2]
     assert named_rows("what phones have 5G?", plans) == named_rows("is there a discount with 5G?", plans) == []
     # rows named apart in one chunk are each quoted (a review's: Everyday only, of Everyday and Plus)
