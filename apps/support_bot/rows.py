@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache
 
 from shared.language import STOP_WORDS, parts_of_speech
 
@@ -109,6 +110,13 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
 
     subtle: by any shared word, "a car to Skerrin Island?" named "Car with trailer or caravan",
     the one row of the chunk that ends the table."""
+    return list(_named_rows(query, tuple(sentences)))
+
+
+@lru_cache(maxsize=512)  # a key holds a document's sentences: a few MB at most
+def _named_rows(query: str, sentences: tuple[str, ...]) -> tuple[int, ...]:
+    """:func:`named_rows`, read once per question and text: an answer asks it of the same chunks
+    and document several times (naming, leading, quoting; a 120-row table took 16 ms a question)."""
     shared, names, keys = {}, {}, {}
     for i, sentence in enumerate(sentences):
         if ROW.match(sentence):
@@ -123,23 +131,23 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
     most = max(shared.values(), default=0)
     named = [i for i in shared if shared[i] >= most and names_row(query, sentences[i])]
     if named:
-        return named
+        return tuple(named)
     top = max(names.values(), default=0)
     lone = [i for i in names if names[i] == top]
     if top and len(lone) == 1:
-        return lone
+        return tuple(lone)
     if (closest := _closest_row(query, {i: keys[i] for i in shared if shared[i]})) is not None:
-        return [closest]
+        return (closest,)
     if not (_ASKS_PRICE.search(query) or _ASKS_FOR_ONE.search(query)):
-        return []  # "I want to cancel my 100 GB plan" names no row to quote: it asks to cancel
+        return ()  # "I want to cancel my 100 GB plan" names no row to quote: it asks to cancel
     if (extreme := _extreme(query, [sentences[i] for i in keys])) is not None:
-        return [list(keys)[i] for i in extreme]  # a superlative asks nothing else: "which ... has the most"
+        return tuple(list(keys)[i] for i in extreme)  # a superlative asks nothing else: "which ... has the most"
     if which := _ASKS_WHICH_HAVE.search(query):  # from "which" on: not "I'm not sure, which plans have 5G?"
         asked, subject = query[which.start():], which.group("subject") or which.group("thing")
         if having := [i for i in keys if _has_asked(asked, sentences[i], subject)]:
-            return having
+            return tuple(having)
     valued = [i for i in names if any(words <= word_set(query) for words in _quantities(sentences[i]))]
-    return valued if len(valued) == 1 else []
+    return tuple(valued) if len(valued) == 1 else ()
 
 
 def _closest_row(query: str, keys: dict[int, set[str]]) -> int | None:
