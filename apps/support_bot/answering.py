@@ -281,7 +281,7 @@ class Answerer:
 
     def _giving_contact(self, asked: _Asked, wanted: set[str]) -> list[Passage]:
         """For a message asking for the shop's phone number, e-mail or street address: of the
-        chunks that give it, the nearest the message; for a message
+        chunks that give it, the one whose sentence giving it is nearest the message; for a message
         asking for no line in particular, one that gives both a phone number and an e-mail address
         (the contact page) first; [] when none gives it.
         subtle: "what's your phone number?" was handed off, nothing found above the floor; the
@@ -406,8 +406,10 @@ class Answerer:
         # an opening question only: a follow-up's words may be the earlier answer's subject
         if not earlier and not asked.vouched and (unanswered := self.service.shop.unanswered(
                 message, answer, self.service.retriever.encode)):
-            return handoff(decision, reason=f"asks about {listed(unanswered)}, which the passages found do not "
-                                            "address", found=asked.found)
+            # the words a person reads: not "fi" of "Wi-Fi"
+            said = [w for w in unanswered if len(w) > 2] or unanswered
+            return handoff(decision, reason=f"asks about {listed(said)}, which the passages found do not address",
+                           found=asked.found)
         return self.service.generator.rephrase(message, answer) if self.service.generator else answer
 
     def _own_vector(self, asked: _Asked) -> np.ndarray:
