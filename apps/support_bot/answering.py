@@ -26,7 +26,7 @@ from .answer import (
     template_answer,
     without_repeats,
 )
-from .asking import asks_for_contact
+from .asking import asks_for_contact, asks_for_no_line
 from .follow_ups import FollowUps
 from .handoff import NOT_READ, confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
@@ -66,10 +66,6 @@ if TYPE_CHECKING:
 
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 _REACH = {"phone", "email"}  # the contacts a contact page gives both of
-# the words of a question for the shop's contacts that ask for nothing in particular: "what's your phone number?"
-_ANY_CONTACT = frozenset("s what whats ur u you your phone telephone number call ring dial email mail e contact get "
-                         "touch reach detail details info information address customer service support team office "
-                         "shop store".split())
 # two words for one thing (search cosine): "kid" / "child" 0.81, "bike" / "bicycle" 0.92; not "cat" /
 # "dog" 0.66, "Norway" / "Switzerland" 0.68, "student" / "senior" 0.61 (but "Canada" / "USA" 0.78,
 # "Sweden" / "Norway" 0.80: the earlier questions' words are left out)
@@ -296,14 +292,14 @@ class Answerer:
         # branch the message names; a number, the line. subtle: "What number do I call from abroad?" was
         # quoted the contact page's opening lines (0.51), not "From abroad, call +44 ..." (0.49 its chunk)
         scores = similarity([c.text for c, _ in giving])
-        if wanted <= _REACH and word_set(asked.message) <= _ANY_CONTACT:
-            first = [len(kinds & _REACH) for _, kinds in giving]
+        if wanted <= _REACH and asks_for_no_line(asked.message):
+            first = [float(len(kinds & _REACH)) for _, kinds in giving]
         else:  # chunks overlap: of two with the nearest sentence, the nearer
-            sentences = [[s for s in split_sentences(c.text) if wanted & contact_kinds([s])] or [c.text]
-                         for c, _ in giving]
-            flat = similarity([s for each in sentences for s in each])
-            ends = np.cumsum([len(each) for each in sentences])
-            first = [max(flat[end - len(each):end]) for each, end in zip(sentences, ends, strict=True)]
+            giving_it = [(i, s) for i, (c, _) in enumerate(giving)
+                         for s in [s for s in split_sentences(c.text) if wanted & contact_kinds([s])] or [c.text]]
+            first = [float("-inf")] * len(giving)
+            for (i, _), score in zip(giving_it, similarity([s for _, s in giving_it]), strict=True):
+                first[i] = max(first[i], score)
         best = max(range(len(giving)), key=lambda i: (first[i], scores[i]))
         return [Passage(giving[best][0], scores[best], scores[best])]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from .masking import contact_kinds
+from .ranking import word_set
 
 _ASKS_A_TIME = re.compile(r"\bwhat times?\b|\btime ?tables?\b|\bschedules?\b|\bopening (?:hours|times)\b|"
                           r"\bwhen (?:do|does|is|are) (?:\w+ ){0,3}(?:open|close|sail|leave|depart|run)", re.I)
@@ -54,6 +55,10 @@ _ASKS_FOR = {
                           r"\b(?:your|ur|postal|street|site|shop|store|office|branch) address\b|"
                           r"\bthe address (?:of|for) (?!my\b)", re.I),
 }
+# the words of a question for the shop's contacts that ask for no line or branch in particular
+_ANY_CONTACT = frozenset("s what whats ur u you your phone telephone number call ring dial email mail e contact get "
+                         "touch reach detail details info information address customer service support team office "
+                         "shop store".split())
 # a customer changing their own details: "how do I change the phone number on my profile"
 _CHANGES = re.compile(r"\b(?:change|changing|changed|update|updating|updated|edit|editing|remove|removing|delete|"
                       r"deleting|verify|verifying|confirm|confirming|reset|resetting|enter|entering)"
@@ -74,6 +79,16 @@ def gives_what_is_asked(query: str, text: str) -> bool:
                 or (_ASKS_A_PRICE.search(query) and not _GIVES_A_PRICE.search(text))
                 or (_ASKS_A_DURATION.search(query) and not _GIVES_A_DURATION.search(text))
                 or ((asked := asks_for_contact(query)) and not asked & contact_kinds([text])))
+
+
+def asks_for_no_line(message: str) -> bool:
+    """Whether a question for the shop's contacts asks for none in particular: "what's your phone
+    number?", not "What number do I call if I break down?".
+
+    >>> asks_for_no_line("what's your phone number?"), asks_for_no_line("What number do I call if I break down?")
+    (True, False)
+    """
+    return word_set(message) <= _ANY_CONTACT
 
 
 def asks_for_contact(message: str) -> set[str]:

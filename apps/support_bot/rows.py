@@ -182,8 +182,7 @@ def _has_asked(query: str, sentence: str, subject: str) -> bool:
     (True, False)
 
     subtle: it was quoted the table's first chunk, whose one row is the Lite's "5G: No"."""
-    first_column = sentence.partition("; ")[0].rsplit(": ", 1)[0].rsplit(": ", 1)[-1]
-    if not word_set(subject) & word_set(first_column):
+    if not word_set(subject) & word_set(_first_column(sentence)):
         return False
     lacking = bool(_LACKING.search(query))
     named = [value.strip().lower() in _NO for header, value in _cells(sentence) if _names_column(query, header)]
@@ -290,6 +289,12 @@ def _first_cell(sentence: str) -> str:
     """A table row's first cell, less the heading a table's first row carries before it:
     "Neutering: Procedure: Cat spay; Price: £165." -> "Cat spay"."""
     return sentence.partition("; ")[0].rsplit(": ", 1)[-1]
+
+
+def _first_column(sentence: str) -> str:
+    """A table row's first column's name, less a table's heading as :func:`_first_cell`: "Neutering:
+    Procedure: Cat spay; Price: £165." -> "Procedure"."""
+    return sentence.partition("; ")[0].rsplit(": ", 1)[0].rsplit(": ", 1)[-1]
 
 
 def columns_said(text: str) -> set[str]:

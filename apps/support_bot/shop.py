@@ -206,9 +206,9 @@ class Shop:
         table at the Tidewater cafe for lunch?" the café's members' discount, "what happens if my direct debit
         fails?" the card payment passage. On four audits' 185 grounded answers to opening questions,
         one far word marked 10 right answers beside 16 wrong ones; two marked those 3 and no right one."""
-        if self.language != "English":
-            return []
-        far = far_words(list(_candidate_words(message)), answer, encode)
+        if self.language != "English" or len(words := _candidate_words(message)) < 2:
+            return []  # one word could never be two: not encoded
+        far = far_words(list(words), answer, encode)
         return far if len(far) >= 2 else []
 
 
