@@ -51,6 +51,7 @@ from .ranking import tokenize, word_set
 from .retrieval import Passage
 from .rows import (
     asks_beyond_rows,
+    asks_of_rows,
     columns_said,
     named_cells,
     named_columns,
@@ -325,10 +326,12 @@ class Answerer:
         named_by = row_namer([*joined, asked.message, *before], found, chunks_of) if asked.passages else None
         asked.named_by = named_by or asked.message
         if named_by is not None:
-            asked.passages = with_named_row(named_by, asked.passages, chunks_of, found=found)
+            beyond = asks_beyond_rows(asked.message, named_by, found, chunks_of)
+            asked.passages = with_named_row(named_by, asked.passages, chunks_of, found=found,
+                                            prose_first=beyond and not asks_of_rows(asked.message))
             # the row alone, where the message asks nothing beyond it: "How much is a locker per month?"
             # was quoted the Locker's row (£22), then the student deal's "£15 instead of £22"
-            if not asks_beyond_rows(asked.message, named_by, found, chunks_of):
+            if not beyond:
                 lead = asked.passages[0].chunk.doc_id if asked.passages else ""
                 asked.passages = list(takewhile(lambda p: p.chunk.doc_id == lead and names_a_row(named_by, p.chunk),
                                                 asked.passages)) or asked.passages[:1]

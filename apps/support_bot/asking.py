@@ -17,6 +17,11 @@ _GIVES_A_TIME = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2} ?(?:am|pm)\b", re.I)
 _ASKS_A_PRICE = re.compile(r"\bhow much (?:is|are|does|do|will|would|for|to|it|they)\b|\bcosts?\b|\bprices?\b|"
                            r"\bfees?\b|(?<!one )(?<!full )(?<!single )(?<!per )(?<!each )(?<!to )\bcharges?\b"
                            r"(?! (?:my|your|the|it|up|them)\b)", re.I)
+# a fee the customer acts on, which asks for no amount: "Can I challenge a cleaning fee?", "how do I
+# pay a fine?"; "how much is the fee to cancel?" still asks one
+_ACTS_ON_A_PRICE = re.compile(r"\b(?:challenge|dispute|appeal|contest|query|refund|waive|avoid|reverse|pay|"
+                              r"complain about|object to)(?:s|d|ed|ing)?\s+(?:(?:a|an|the|my|this|that|your|"
+                              r"[\w-]+)\s+){0,3}?(?:fees?|charges?|costs?|fines?|prices?)\b", re.I)
 _GIVES_A_PRICE = re.compile(r"[£$€¥]\s?\d|\d\s?(?:€|eur|euros?|usd|dollars?|gbp|pounds?)\b|(?<!feel )\bfree\b", re.I)
 # how long something lasts or takes ("how long can I book a booth for?", "how much notice ..."; not
 # "how long is the cable?"), and a quote that says it: "up to 1 hour", "14 days", "one full calendar
@@ -74,9 +79,12 @@ def gives_what_is_asked(query: str, text: str) -> bool:
     [True, False]
     >>> gives_what_is_asked("how long do you hold parcels?", "Post is forwarded for £8 per month.")
     False
+    >>> [gives_what_is_asked(q, "You can dispute it within 14 days.") for q in ("Can I challenge a cleaning fee?",
+    ...                                                                        "how much is the fee to cancel?")]
+    [True, False]
     """
     return not ((_ASKS_A_TIME.search(query) and not _GIVES_A_TIME.search(text))
-                or (_ASKS_A_PRICE.search(query) and not _GIVES_A_PRICE.search(text))
+                or (_ASKS_A_PRICE.search(_ACTS_ON_A_PRICE.sub("", query)) and not _GIVES_A_PRICE.search(text))
                 or (_ASKS_A_DURATION.search(query) and not _GIVES_A_DURATION.search(text))
                 or ((asked := asks_for_contact(query)) and not asked & contact_kinds([text])))
 

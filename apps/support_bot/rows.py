@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from shared.language import STOP_WORDS, parts_of_speech
 
+from .asking import gives_what_is_asked
 from .knowledge import ROW, Chunk, split_sentences
 from .places import EU, EUROPE, REST, also_called, countries_in
 from .ranking import singular, word_set
@@ -413,20 +414,46 @@ def _row_chunks(query: str, chunks: list[Chunk]) -> list[Chunk]:
     return [c for c in tables if c.ordinal in chosen]
 
 
+def asks_of_rows(message: str) -> bool:
+    """Whether ``message`` asks what a table's rows give: clock times, a price, how long, a contact
+    (:func:`.asking.gives_what_is_asked`), the rows that have something, or the extreme one.
+
+    >>> asks_of_rows("What time does the gate close on Sunday?"), asks_of_rows("Can I challenge a cleaning fee?")
+    (True, False)
+    """
+    return (not gives_what_is_asked(message, "") or bool(_ASKS_WHICH_HAVE.search(message))
+            or bool(_SUPERLATIVE.search(message)))
+
+
+def _speaks_of(chunk: Chunk, rows: list[Chunk], query: str) -> bool:
+    """Whether prose ``chunk`` (no table row) holds every word of the first cell of a row ``query``
+    names in ``rows``: "You can dispute a cleaning fee within 14 days" speaks of the Cleaning row."""
+    if "; " in chunk.text:
+        return False
+    words = word_set(chunk.text)
+    return any(word_set(cell) <= words for c in rows for sentences in [split_sentences(c.text)]
+               for i in named_rows(query, sentences) if (cell := _first_cell(sentences[i]).strip()))
+
+
 def _table_chunks(passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Chunk]:
     """The chunks with a row separator of the passages' documents, each document once."""
     return [c for doc in dict.fromkeys(p.chunk.doc_id for p in passages) for c in chunks_of(doc) if "; " in c.text]
 
 
 def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]],
-                   found: list[Passage] = ()) -> list[Passage]:
+                   found: list[Passage] = (), prose_first: bool = False) -> list[Passage]:
     """``passages``, led by the chunks that hold the table rows ``query`` names in the document of
     the first passage that holds one (:func:`_row_chunks`), in its place; when none of them holds
     one, by those of the first of their documents, else of the ``found`` passages' (the caller's:
     those above its floor), that has them. subtle: a table is chunked like prose, and "how many
     projects on the Free plan?" found the chunk with the Team and Business rows: it quoted "Max
     projects: Unlimited". "What's the fee if I don't return a Mesh
-    Booster?" led with the returns FAQ's "£60 for the Hub 3", the booster's row (£35) second."""
+    Booster?" led with the returns FAQ's "£60 for the Hub 3", the booster's row (£35) second.
+
+    ``prose_first``: the message asks beyond the rows, and not what rows give
+    (:func:`asks_of_rows`); a passage of prose that speaks of a named row's thing then keeps the
+    lead, the rows after it: "Can I challenge a cleaning fee?" was quoted the Cleaning row (£35),
+    not the sentence on disputing one."""
     if not passages:
         return passages
     holding = next((p for p in passages if names_a_row(query, p.chunk)), None)
@@ -435,7 +462,8 @@ def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str
             # in its passage's place: "wats roaming in the states" was quoted the zones row, then the
             # passage on calls from planes that search had found in the roaming article
             # other chunks of that table go: read alone, each names its own extreme
-            return [*(replace(passage, chunk=c) for c in rows),
+            kept = [passage] if prose_first and _speaks_of(passage.chunk, rows, query) else []
+            return [*kept, *(replace(passage, chunk=c) for c in rows),
                     *(p for p in passages if p is not passage and p.chunk not in rows
                       and not (p.chunk.doc_id == passage.chunk.doc_id and names_a_row(query, p.chunk)))]
     return passages

@@ -60,6 +60,7 @@ from apps.support_bot.retrieval import Passage
 from apps.support_bot.retrieval_tuning import choose_threshold
 from apps.support_bot.rows import (
     asks_beyond_rows,
+    asks_of_rows,
     columns_said,
     named_cells,
     named_columns,
@@ -479,6 +480,8 @@ def test_a_passage_without_the_duration_or_price_asked_for_is_quoted_from_the_ch
     ("what's your phone number?", "Call 0161 555 0142.", True),
     ("what's your phone number?", "E-mail hello@keepsafe.example.", False),
     ("how much does it cost to call you?", "Calls are free. Call 0161 555 0142.", True),
+    ("Can I challenge a cleaning fee?", "You can dispute any fee within 14 days.", True),  # acts on a fee
+    ("how much is the fee to cancel?", "You can cancel in the app.", False),
 ])
 def test_what_a_question_asks_for_and_whether_a_text_gives_it(question: str, text: str, gives: bool) -> None:
     assert gives_what_is_asked(question, text) is gives
@@ -725,6 +728,28 @@ def test_a_table_row_the_question_names_is_quoted_though_search_found_the_next_c
     for unnamed in ("how much is storage?", "is there a free trial?", "how many members can my team have?"):
         assert with_named_row(unnamed, [Passage(found, 0.6, 0.6)], lambda doc: chunks) == \
             [Passage(found, 0.6, 0.6)], f"no row named: as found ({unnamed})"
+
+
+def test_prose_on_a_named_row_leads_where_the_question_asks_beyond_what_rows_give(tmp_path: Path) -> None:
+    """An audit's "Can I challenge a cleaning fee?" names the Cleaning row, and asks what the
+    sentence on disputing fees says: that sentence leads, the row after it. A question for what
+    rows give (a price, the rows that have something) is led by the row."""
+    page = tmp_path / "fees.md"
+    page.write_text("# Fees and fines\n\nWe would rather never charge these fees.\n\n"
+                    "| Fee | Amount | When it applies |\n| --- | --- | --- |\n"
+                    "| Cleaning | £35 | Rubbish or pet hair left in the car |\n"
+                    "| Late return | £15 | Every 30 minutes started after the booking ends |\n\n"
+                    "We always send photos by email before charging a cleaning fee. You can dispute any fee "
+                    "within 14 days from the Trips page of the app.\n")
+    chunks = chunk_document(load_markdown(page))
+    prose = Passage(next(c for c in chunks if "dispute" in c.text and "; " not in c.text), 0.6, 0.6)
+    question = "Can I challenge a cleaning fee?"
+    assert not asks_of_rows(question) and asks_of_rows("how much is the cleaning fee?")
+    assert asks_of_rows("which fees apply to a late return?")
+    passages = with_named_row(question, [prose], lambda doc: chunks, prose_first=True)
+    assert passages[0] == prose and "Fee: Cleaning" in passages[1].chunk.text
+    led = with_named_row(question, [prose], lambda doc: chunks)
+    assert "Fee: Cleaning" in led[0].chunk.text and prose not in led, "the row in its place, as before"
 
 
 def test_which_rows_have_a_column_are_its_yes_rows_from_every_chunk(tmp_path: Path) -> None:
