@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from itertools import takewhile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shared.cli import Address, open_dashboard
 from shared.errors import VerticalsError
 from shared.output import JsonFlag, count_of, emit, emit_rows
+
+if TYPE_CHECKING:
+    from .answer import Answer
+    from .service import SupportService
+    from .tables import Turn
 
 app = typer.Typer(help="Support bot: chat over a knowledge base.", no_args_is_help=True)
 kb_app = typer.Typer(help="Manage the knowledge base.", no_args_is_help=True)
@@ -111,8 +117,7 @@ def ask(
         raise VerticalsError(f"no conversation {conversation!r}: check the id printed after an "
                              "answer, or leave out --conversation to start a new one")
     # an agent's replies (and a release) since the customer's last message, which the chat shows as they come
-    replied = list(takewhile(lambda t: t.kind in ("agent", "released"),
-                             reversed(service.conversation(conversation))))[::-1] if conversation else []
+    replied = _agent_turns(service, conversation)
     answer = service.ask(message, conversation)
     if answer.kind == "invalid":  # empty, or no word: nothing was stored
         raise VerticalsError(f"nothing asked: {answer.text[0].lower()}{answer.text[1:]}")
@@ -120,6 +125,60 @@ def ask(
         print(json.dumps(answer.to_dict() | {"agent_replies": [t.answer for t in replied if t.kind == "agent"],
                                              "released": [t.answer for t in replied if t.kind == "released"]}))
         return
+    _show(answer, replied, "leave out --conversation")
+
+
+@app.command()
+def chat(
+    conversation: Annotated[str | None, typer.Option(help="Continue this conversation.")] = None,
+) -> None:
+    """Chat in the terminal: one conversation, the models loaded once (`ask` loads them for every
+    question, about 5 s); `/new` starts another conversation, a blank line or Ctrl-D ends. Lines
+    piped in are asked in turn (blank ones skipped)."""
+    service = _service()
+    if conversation and not service.has_conversation(conversation):
+        raise VerticalsError(f"no conversation {conversation!r}: check the id printed after an "
+                             "answer, or leave out --conversation to start a new one")
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Ask a question (/new: a new conversation; a blank line or Ctrl-D ends).", file=sys.stderr)
+    for line in _lines(interactive):
+        if not (message := line.strip()):
+            if interactive:
+                break
+            continue  # a blank line of a file
+        if message == "/new":
+            conversation = None
+            print("(a new conversation)", file=sys.stderr)
+            continue
+        replied = _agent_turns(service, conversation)
+        answer = service.ask(message, conversation)
+        if answer.kind == "invalid":
+            print(f"nothing asked: {answer.text[0].lower()}{answer.text[1:]}", file=sys.stderr)
+            continue
+        conversation = answer.conversation_id or conversation
+        _show(answer, replied, "type /new")
+        print(file=sys.stderr)
+
+
+def _lines(interactive: bool) -> Iterator[str]:
+    """The lines typed (a prompt before each) or piped in, until Ctrl-D or the input's end."""
+    while True:
+        try:
+            yield input("you> ") if interactive else next(sys.stdin)
+        except (EOFError, StopIteration, KeyboardInterrupt):
+            return
+
+
+def _agent_turns(service: SupportService, conversation: str | None) -> list[Turn]:
+    """An agent's replies (and a release) since the customer's last message in ``conversation``."""
+    return list(takewhile(lambda t: t.kind in ("agent", "released"),
+                          reversed(service.conversation(conversation))))[::-1] if conversation else []
+
+
+def _show(answer: Answer, replied: list[Turn], elsewhere: str) -> None:
+    """An answer as people read it: an agent's replies since the last message first, then the
+    answer and its sources on stdout, its kind, confidence, conversation and turn on stderr."""
     for turn in replied:
         print(f"(a colleague replied) {turn.answer}" if turn.kind == "agent" else f"(handed back) {turn.answer}")
     if answer.notice:
@@ -131,7 +190,7 @@ def ask(
     turn = f", turn {answer.turn_id}" if answer.turn_id else ""  # what `support vote` takes
     print(f"({answer.kind}, confidence {answer.confidence:.2f}{conversation}{turn})", file=sys.stderr)
     if answer.kind == "waiting":
-        print("(an agent has this conversation: leave out --conversation to ask something else)", file=sys.stderr)
+        print(f"(an agent has this conversation: {elsewhere} to ask something else)", file=sys.stderr)
 
 
 @app.command()

@@ -109,6 +109,18 @@ def test_an_empty_question_is_an_error_on_the_cli(bot_home: Path) -> None:
     assert empty.exit_code == 1 and "nothing asked: please type a question." in str(empty.exception)
 
 
+def test_chat_keeps_one_conversation_until_new(bot_home: Path) -> None:
+    """Lines piped to `support chat` are asked in turn, in one conversation until `/new`; a line
+    with no word is refused and the chat goes on."""
+    result = runner.invoke(app, ["chat"], input="How long are gift cards valid?\n???\n\nand can I get a refund?\n"
+                                                "/new\nhello\n")
+    assert result.exit_code == 0, result.output
+    assert "Gift cards are valid for 3 years" in result.stdout and "nothing asked: please type" in result.stderr
+    ids = re.findall(r"conversation ([0-9a-f]+), turn", result.stderr)
+    assert len(ids) == 3 and ids[0] == ids[1] != ids[2], ids
+    assert "(a new conversation)" in result.stderr
+
+
 def test_an_unknown_conversation_is_an_error_not_a_new_chat(bot_home: Path) -> None:
     result = runner.invoke(app, ["ask", "where is my order?", "--conversation", "typo-id"])
     assert "no conversation 'typo-id'" in str(result.exception)
