@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from shared.language import STOP_WORDS, language, lemmas, things
+from shared.language import STOP_WORDS, language, lemmas, parts_of_speech, things
 
 from .answer import COURTESY_WORDS, Answer
 from .knowledge import Chunk
@@ -194,7 +194,7 @@ class Shop:
         Collect."""
         if answer.confidence >= SURE_MATCH:
             return self.unaddressed_things(message, answer, encode)
-        unknown = self.unused_words(message)
+        unknown = [w for w in self.unused_words(message) if w not in _modifying_quoted(message, answer)]
         return far_words(unknown, answer, encode) if unknown else []
 
     def unanswered(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
@@ -210,6 +210,23 @@ class Shop:
             return []  # one word could never be two: not encoded
         far = far_words(list(words), answer, encode)
         return far if len(far) >= 2 else []
+
+
+def _modifying_quoted(message: str, answer: Answer) -> set[str]:
+    """The words of ``message`` that word lists know as an adjective or a verb, not a noun, just
+    before a word the answer quotes: how the thing it speaks of is, not another thing. subtle: "Is a
+    cracked windscreen covered?" was handed off as about "cracked", though the answer was the
+    windscreen cover; "windscreen damage" got it.
+
+    >>> from .answer import Citation
+    >>> cover = Answer("", "grounded", 0.5, citations=[Citation(1, 7, "insurance", "", "", "Windscreen damage: £100.")])
+    >>> _modifying_quoted("Is a cracked windscreen covered?", cover), _modifying_quoted("Do you sell trams?", cover)
+    ({'cracked'}, set())
+    """
+    quoted = {singular(w) for c in answer.citations for w in tokenize(f"{c.title} {c.quote}")}
+    words = re.findall(r"[a-z]+", message.lower())
+    return {w for w, after in zip(words, words[1:], strict=False) if singular(after) in quoted
+            and (kinds := parts_of_speech(w)) and "NOUN" not in kinds and kinds & {"ADJ", "VERB"}}
 
 
 def far_words(words: list[str], answer: Answer, encode: Callable[[list[str]], np.ndarray],
