@@ -13,9 +13,11 @@ from .ranking import word_set
 _ASKS_A_TIME = re.compile(r"\bwhat times?\b|\btime ?tables?\b|\bschedules?\b|\bopening (?:hours|times)\b|"
                           r"\bwhen (?:do|does|is|are) (?:\w+ ){0,3}(?:open|close|sail|leave|depart|run)", re.I)
 _GIVES_A_TIME = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2} ?(?:am|pm)\b", re.I)
-# a charge to pay, not a battery's ("on one charge", "how long does it take to charge?", "charge my bike")
+# a charge to pay, not a battery's ("on one charge", "how long does it take to charge?", "charge my bike");
+# an insurance excess, a deposit or a fare is money too ("What's the excess if I damage the car?")
 _ASKS_A_PRICE = re.compile(r"\bhow much (?:is|are|does|do|will|would|for|to|it|they)\b|\bcosts?\b|\bprices?\b|"
-                           r"\bfees?\b|(?<!one )(?<!full )(?<!single )(?<!per )(?<!each )(?<!to )\bcharges?\b"
+                           r"\b(?:fee|fare|deposit|surcharge)s?\b|\b(?:the|an?|my|your|insurance) excess\b|"
+                           r"(?<!one )(?<!full )(?<!single )(?<!per )(?<!each )(?<!to )\bcharges?\b"
                            r"(?! (?:my|your|the|it|up|them)\b)", re.I)
 # a fee the customer acts on, which asks for no amount: "Can I challenge a cleaning fee?", "how do I
 # pay a fine?"; "how much is the fee to cancel?" still asks one

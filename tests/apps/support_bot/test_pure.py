@@ -482,6 +482,7 @@ def test_a_passage_without_the_duration_or_price_asked_for_is_quoted_from_the_ch
     ("how much does it cost to call you?", "Calls are free. Call 0161 555 0142.", True),
     ("Can I challenge a cleaning fee?", "You can dispute any fee within 14 days.", True),  # acts on a fee
     ("how much is the fee to cancel?", "You can cancel in the app.", False),
+    ("What's the excess if I damage the car?", "If the car is damaged, you pay up to your excess.", False),
 ])
 def test_what_a_question_asks_for_and_whether_a_text_gives_it(question: str, text: str, gives: bool) -> None:
     assert gives_what_is_asked(question, text) is gives
