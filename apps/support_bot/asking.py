@@ -20,9 +20,9 @@ _ASKS_A_PRICE = re.compile(r"\bhow much (?:is|are|does|do|will|would|for|to|it|t
                            r"(?<!one )(?<!full )(?<!single )(?<!per )(?<!each )(?<!to )\bcharges?\b"
                            r"(?! (?:my|your|the|it|up|them)\b)", re.I)
 # a fee the customer acts on, which asks for no amount: "Can I challenge a cleaning fee?", "how do I
-# pay a fine?"; "how much is the fee to cancel?" still asks one
-_ACTS_ON_A_PRICE = re.compile(r"\b(?:challenge|dispute|appeal|contest|query|refund|waive|avoid|reverse|pay|"
-                              r"complain about|object to)(?:s|d|ed|ing)?\s+(?:(?:a|an|the|my|this|that|your|"
+# pay a fine?", "can I spread the cost?"; "how much is the fee to cancel?" still asks one
+_ACTS_ON_A_PRICE = re.compile(r"\b(?:challenge|dispute|appeal|contest|query|refund|waive|avoid|reverse|pay|spread|"
+                              r"split|complain about|object to)(?:s|d|ed|ing)?\s+(?:(?:a|an|the|my|this|that|your|"
                               r"[\w-]+)\s+){0,3}?(?:fees?|charges?|costs?|fines?|prices?)\b", re.I)
 _GIVES_A_PRICE = re.compile(r"[£$€¥]\s?\d|\d\s?(?:€|eur|euros?|usd|dollars?|gbp|pounds?)\b|(?<!feel )\bfree\b", re.I)
 # how long something lasts or takes ("how long can I book a booth for?", "how much notice ..."; not

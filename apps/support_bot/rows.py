@@ -20,6 +20,7 @@ from .retrieval import Passage
 # a size limit in a row's name: "Car up to 5 m", "Van over 3.5 t"
 _LIMIT = re.compile(r"\b(up\s+to|under|over|below|above|less\s+than|more\s+than|at\s+most)\s+"
                     r"(\d[\d.,]*)\s*[a-z]{0,6}\b", re.I)
+_BRACKETED = re.compile(r"\([^()]*\)")
 _UPPER = ("up", "under", "below", "less", "at")  # the first word of a limit from above: "up to 5 m"
 # a cell that is an amount of money, and the words that ask one: "how much is a cat spay?" names
 # the row "Procedure: Cat spay; Price: £165." without saying "price"
@@ -77,6 +78,8 @@ def names_row(query: str, sentence: str) -> bool:
     >>> names_row("roaming in Australia?", "Zone: Zone 2; Countries: USA, Canada, Australia; Charge: £5.")
     True
     >>> names_row("a car to Skerrin Island?", "Vehicle: Car up to 5 m; Skerrin Island: £42; Haverby: £68.")
+    True
+    >>> names_row("when is the last N12?", "Route: N12 (bus); Last departure: 04:30.")
     True
     """
     if not ROW.match(sentence):
@@ -264,7 +267,8 @@ def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]
     the query's words and the row's column-name words, each with :data:`PRICE` where the query
     asks a price and the row has a price column (by its name, or an amount of money in it)."""
     first = _first_cell(sentence)
-    key = word_set(_LIMIT.sub(" ", first)) or word_set(first)
+    # a note in brackets is no part of the name: "the first N12" names "N12 (bus)"
+    key = word_set(_BRACKETED.sub(" ", _LIMIT.sub(" ", first))) or word_set(first)
     if (limit := _LIMIT.search(first)) and (stated := _LIMIT.search(query)) and _bound(limit) != _bound(stated):
         key = key | {limit.group()}  # subtle: "a car over 5 m?" had named "Car up to 5 m": a limit stated is matched
     columns = _column_words(sentence)
@@ -453,7 +457,8 @@ def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str
     ``prose_first``: the message asks beyond the rows, and not what rows give
     (:func:`asks_of_rows`); a passage of prose that speaks of a named row's thing then keeps the
     lead, the rows after it: "Can I challenge a cleaning fee?" was quoted the Cleaning row (£35),
-    not the sentence on disputing one."""
+    not the sentence on disputing one. Not another passage search found: "Can I end my trip
+    anywhere in Cardiff?" was then quoted the Flex Zone's map before the Cardiff row."""
     if not passages:
         return passages
     holding = next((p for p in passages if names_a_row(query, p.chunk)), None)

@@ -45,6 +45,11 @@ _CONTRACTED = frozenset("m s t d re ve ll aint dont doesnt didnt cant wont isnt 
 # chat's fillers, which no lexicon lists either ("i wanna reset my password asap")
 _CHATTER = frozenset("asap btw tbh imo imho fyi lol omg idk lmk brb ty tysm np gonna gotta wanna kinda sorta "
                      "yeah yep nope ok okay hmm ugh pls plz thx".split())
+# how a question hedges, and the people it leaves unnamed, which the stop list lacks: "Is it possible to
+# spread the cost ...?" was handed off as about "possible", "Somebody handed in my bank card ..." as
+# about "somebody"
+_HEDGES = frozenset("possible possibly able allowed maybe perhaps really actually somebody anybody everybody "
+                    "nobody".split())
 # common words no subject: scikit-learn's stop list less the nouns in it ("bill", "interest": "can
 # I pay my phone bill here?" names what a shop may not do)
 # words that count or sort what follows them, no subject of their own: "how do I return a pair of
@@ -254,7 +259,8 @@ def _candidate_words(message: str) -> tuple[str, ...]:
     plain = _IDIOMS.sub(" ", PLACEHOLDER.sub(" ", mask_pii(message)))  # no piece of an address
     return tuple(w for w in dict.fromkeys(tokenize(plain))
                  if w.isalpha() and w not in COURTESY_WORDS and w not in named and w not in _COMMON
-                 and w not in _CONTRACTED and w not in _CHATTER and w not in _PARTITIVES and w not in _COMPARING)
+                 and w not in _CONTRACTED and w not in _CHATTER and w not in _HEDGES and w not in _PARTITIVES
+                 and w not in _COMPARING)
 
 
 def _word_list(retriever: Retriever) -> set[str] | None:

@@ -352,6 +352,10 @@ def test_the_speller_mends_typos_towards_the_bots_words_and_leaves_real_words() 
     assert speller.correct("i cant login") == "i cant login"  # no apostrophe: still not "can"
     assert speller.correct("Can I pay with Klarna?") == "Can I pay with Klarna?"  # a name, capitalised
     assert speller.correct("zzzz xq") == "zzzz xq"  # nothing close: left as typed
+    # a word only the encoder knows (a surname to English's word lists) is the shop's with a letter
+    # dropped; not with one swapped, nor an English word the shop does not use
+    capped = Speller(["The daily cap is £8.", "You left it in the car."], known={"daly", "lyft", "cat"})
+    assert capped.correct("the daly cap? with lyft? my cat?") == "the daily cap? with lyft? my cat?"
     assert Speller([]).correct("i wnat to retrun") == "i wnat to retrun"  # no vocabulary: no corrections
     hyphens = Speller(["Our e-bike batteries", "Send us an e-mail"], known={"bike", "email", "and", "covered"})
     assert hyphens.correct("is my ebike covered? my ebikes and email") == \
@@ -483,6 +487,7 @@ def test_a_passage_without_the_duration_or_price_asked_for_is_quoted_from_the_ch
     ("Can I challenge a cleaning fee?", "You can dispute any fee within 14 days.", True),  # acts on a fee
     ("how much is the fee to cancel?", "You can cancel in the app.", False),
     ("What's the excess if I damage the car?", "If the car is damaged, you pay up to your excess.", False),
+    ("Can I spread the cost of an annual pass?", "Pay by direct debit in 10 instalments.", True),
 ])
 def test_what_a_question_asks_for_and_whether_a_text_gives_it(question: str, text: str, gives: bool) -> None:
     assert gives_what_is_asked(question, text) is gives

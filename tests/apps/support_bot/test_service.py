@@ -133,6 +133,8 @@ def test_a_question_on_something_the_kb_never_mentions_is_handed_off_not_answere
     assert bot.shop.unused_words("my hovercraft doesn't work") == ["hovercraft"]  # an audit's ticket: "about doesn"
     assert "bill" in bot.shop.unused_words("can I pay my phone bill here?")  # a noun the stop list holds
     assert bot.shop.unused_words("can I return a pair of hovercrafts?") == ["hovercrafts"]  # "pair" only counts them
+    # a hedge or an unnamed person is no subject: an audit's "Somebody handed in my bank card"
+    assert bot.shop.unused_words("is it possible somebody has my hovercraft?") == ["hovercraft"]
     # a word whose other form the shop's texts use is theirs: the warranty FAQ's "manufacturing"
     # (an audit's "rent a locker", where lockers "can be rented", was handed off as about "rent")
     assert bot.shop.unused_words("do you manufacture hovercrafts?") == ["hovercrafts"]
