@@ -26,7 +26,7 @@ from .answer import (
     template_answer,
     without_repeats,
 )
-from .asking import asks_for_contact, asks_for_no_line
+from .asking import asks_for_contact, asks_for_no_line, lacks_what_is_asked
 from .follow_ups import FollowUps
 from .handoff import NOT_READ, confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
@@ -357,6 +357,10 @@ class Answerer:
         if not chunks or outranked(asked.found, doc, own, bot.template_margin, bot.threshold):
             return None
         answer = template_answer(chunks, decision.confidence, decision.intent)
+        # subtle: "What number do I ring about the Green Line?" got the contactless caps' template
+        # (p 0.57), which gives no number
+        if lacks_what_is_asked(asked.message, answer.text):
+            return None
         if not asked.vouched and (things := self.service.shop.unaddressed_things(asked.message, answer,
                                                                                 self.service.retriever.encode)):
             return handoff(decision, reason=f"asks about {listed(things)}, which the knowledge base never mentions "

@@ -91,6 +91,21 @@ def gives_what_is_asked(query: str, text: str) -> bool:
                 or ((asked := asks_for_contact(query)) and not asked & contact_kinds([text])))
 
 
+def lacks_what_is_asked(query: str, text: str) -> bool:
+    """Whether ``text`` lacks what ``query`` asks for in so many words: clock times, how long, the
+    shop's contacts, or a price asked as one ("how much", "cost", "price"); not one a fee's or a
+    fare's name only may ask ("I was given a penalty fare: how do I challenge it?").
+
+    >>> lacks_what_is_asked("What number do I ring?", "Caps range from £4.20.")
+    True
+    >>> lacks_what_is_asked("I got a penalty fare. How do I challenge it?", "Appeal within 21 days.")
+    False
+    """
+    plain = _ACTS_ON_A_PRICE.sub("", query)
+    return not gives_what_is_asked(re.sub(r"\b(?:fee|fare|deposit|surcharge|charge|excess)s?\b", "", plain, flags=re.I),
+                                   text)
+
+
 def asks_for_no_line(message: str) -> bool:
     """Whether a question for the shop's contacts asks for none in particular: "what's your phone
     number?", not "What number do I call if I break down?".

@@ -35,6 +35,14 @@ def test_confident_intent_answers_with_its_template(bot: SupportService) -> None
     assert _cited_docs(parcel) & {"faq-how-do-i-track-my-order", "kb-tracking"}
 
 
+def test_a_sure_template_that_lacks_the_number_asked_for_yields_to_search(bot: SupportService) -> None:
+    """An audit's "What number do I ring about the Green Line?" got a sure intent's template with no
+    phone number in it; the contact page, found too, has the line's number."""
+    answer = bot.ask("What number do I call to track my order?")
+    assert answer.kind is not AnswerKind.TEMPLATE
+    assert answer.kind is AnswerKind.HANDOFF or "0800 555 0199" in answer.text
+
+
 def test_kb_question_without_intent_gets_a_grounded_cited_answer(bot: SupportService) -> None:
     answer = bot.ask("How do I fit the pedals when I assemble a boxed bike?")
     assert answer.kind is AnswerKind.GROUNDED
