@@ -53,6 +53,7 @@ from .rows import (
     asks_beyond_rows,
     asks_of_rows,
     columns_said,
+    lacks_named_rows,
     named_cells,
     named_columns,
     names_a_row,
@@ -357,6 +358,12 @@ class Answerer:
         if not chunks or outranked(asked.found, doc, own, bot.template_margin, bot.threshold):
             return None
         answer = template_answer(chunks, decision.confidence, decision.intent)
+        # the rows a question names by a superlative, or their cells it asks for, that the template
+        # lacks: "How many spaces are there at Fenwick park and ride?" got the sites' FAQ (Fenwick's
+        # price, not its 420 spaces), "Which park and ride site is the biggest?" too
+        if asked.row_named and not any(names_a_row(asked.named_by, c) for c in chunks) and \
+                lacks_named_rows(asked.message, asked.named_by, answer.text, asked.found, retriever.document_chunks):
+            return None
         # subtle: "What number do I ring about the Green Line?" got the contactless caps' template
         # (p 0.57), which gives no number
         if lacks_what_is_asked(asked.message, answer.text):

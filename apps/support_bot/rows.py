@@ -55,7 +55,8 @@ _SUPERLATIVE = re.compile(r"(?<!\bat )\b(?:(most|highest|biggest|largest|longest
 _OF_MONEY = re.compile(r"\b(?:cheapest|priciest|dearest|expensive|prices?|costs?|fees?|fares?)\b", re.I)
 # the column a superlative speaks of when the question names none: "the longest boat" -> "Bay length"
 _MEASURES = {"longest": "length", "shortest": "length", "fastest": "speed", "slowest": "speed", "heaviest": "weight",
-             "lightest": "weight", "biggest": "size area", "largest": "size area", "smallest": "size area"}
+             "lightest": "weight", "biggest": "size area space capacity", "largest": "size area space capacity",
+             "smallest": "size area space capacity"}
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 # words of column names that name no one column: "Price per month", "Data per month"
 _ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
@@ -386,6 +387,46 @@ def named_cells(query: str, passages: list[Passage], chunks_of: Callable[[str], 
     documents: ``{"Day Pass"}`` for "how much is a day pass?"."""
     return {cell for chunk in _table_chunks(passages, chunks_of) for sentences in [split_sentences(chunk.text)]
             for i in named_rows(query, sentences) if (cell := _first_cell(sentences[i]).strip())}
+
+
+def lacks_named_rows(message: str, query: str, text: str, found: list[Passage],
+                     chunks_of: Callable[[str], list[Chunk]]) -> bool:
+    """Whether ``text`` (an answer template's) may lack what the table rows ``query`` names give
+    ``message``: it names them by a superlative ("Which site is the biggest?"), asks for their cells
+    in the columns it names and ``text`` does not hold them all, or asks a price and ``text`` holds
+    none of theirs (:func:`asked_cells`)."""
+    if _SUPERLATIVE.search(message):
+        return True
+    named, money = asked_cells(query, found, chunks_of)
+    return not all(_holds(text, value) for value in named) or (
+        bool(money) and not any(_MONEY.search(value) for value in named) and not any(_holds(text, m) for m in money))
+
+
+def _holds(text: str, value: str) -> bool:
+    """Whether ``text`` gives a cell's ``value``: each of its numbers, however written ("£18 per day"
+    in "costs £18", "9:00 to 17:00" in "9:00-17:00"), else its words.
+
+    >>> _holds("A Day Pass costs £18 (plus VAT).", "£18 per day"), _holds("Fenwick (£2.50)", "420")
+    (True, False)
+    """
+    numbers = {float(n.replace(",", "")) for n in _NUMBER.findall(value)}
+    if numbers:
+        return numbers <= {float(n.replace(",", "")) for n in _NUMBER.findall(text)}
+    return word_set(value) <= word_set(text)
+
+
+def asked_cells(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]
+                ) -> tuple[set[str], set[str]]:
+    """The cells of the table rows ``query`` names (:func:`named_rows`) in the passages' documents:
+    those in the columns it names, and where it asks a price those of money: ``({"420"}, {"£2.50"})``
+    for "How many spaces are there at Fenwick, and how much is it?" ("Site: Fenwick; Spaces: 420;
+    Daily price: £2.50.")."""
+    asked, price = word_set(query) - _ANY_COLUMN - _ROW_ASKING, bool(_ASKS_PRICE.search(query))  # not "per"
+    cells = [(header, value) for chunk in _table_chunks(passages, chunks_of)
+             for sentences in [split_sentences(chunk.text)] for i in named_rows(query, sentences)
+             for header, value in _cells(sentences[i])]
+    return ({value for header, value in cells if word_set(header) & asked},
+            {value for _, value in cells if price and _MONEY.search(value)})
 
 
 def asks_beyond_rows(message: str, query: str, passages: list[Passage],

@@ -62,6 +62,7 @@ from apps.support_bot.rows import (
     asks_beyond_rows,
     asks_of_rows,
     columns_said,
+    lacks_named_rows,
     named_cells,
     named_columns,
     named_rows,
@@ -756,6 +757,23 @@ def test_prose_on_a_named_row_leads_where_the_question_asks_beyond_what_rows_giv
     assert passages[0] == prose and "Fee: Cleaning" in passages[1].chunk.text
     led = with_named_row(question, [prose], lambda doc: chunks)
     assert "Fee: Cleaning" in led[0].chunk.text and prose not in led, "the row in its place, as before"
+
+
+def test_a_template_lacks_a_named_rows_cells_or_extreme(tmp_path: Path) -> None:
+    """An audit's "How many spaces are there at Fenwick park and ride, and how much is it?" got the
+    sites' FAQ, which gives Fenwick's price and not its 420 spaces; "Which site is the biggest?" the
+    same FAQ. A template holding the row's price, however written, is no lack."""
+    page = tmp_path / "park.md"
+    page.write_text("# Park and ride\n\n| Site | Spaces | Daily price |\n| --- | --- | --- |\n"
+                    "| Kirkby Moor | 850 | £3.00 |\n| Fenwick | 420 | £2.50 |\n")
+    chunks = chunk_document(load_markdown(page))
+    found = [Passage(chunks[0], 0.6, 0.6)]
+    faq = "Our sites: Kirkby Moor (£3 a day) and Fenwick (£2.50 a day)."
+    spaces = "How many spaces are there at Fenwick park and ride, and how much is it?"
+    assert lacks_named_rows(spaces, spaces, faq, found, lambda doc: chunks)
+    assert lacks_named_rows("Which site is the biggest?", "Which site is the biggest?", faq, found, lambda doc: chunks)
+    for enough in ("how much is Fenwick per day?", "how much is Kirkby Moor?"):
+        assert not lacks_named_rows(enough, enough, faq, found, lambda doc: chunks), enough
 
 
 def test_which_rows_have_a_column_are_its_yes_rows_from_every_chunk(tmp_path: Path) -> None:
