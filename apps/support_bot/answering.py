@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import takewhile
 from typing import TYPE_CHECKING
 
@@ -18,19 +18,21 @@ from .answer import (
     CITATION_MARK,
     Answer,
     AnswerKind,
+    Citation,
     answer_words,
     combined,
     grounded_answer,
+    mostly_said,
     outranked,
     select_passages,
     template_answer,
     without_repeats,
 )
-from .asking import asks_for_contact, asks_for_no_line, lacks_what_is_asked
+from .asking import asks_for_contact, asks_for_no_line, gives_what_is_asked, lacks_what_is_asked
 from .follow_ups import FollowUps
 from .handoff import NOT_READ, confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
-from .knowledge import split_sentences
+from .knowledge import ROW, split_sentences
 from .masking import contact_kinds
 from .questions import (
     asks_for_the_other,
@@ -66,6 +68,10 @@ from .tables import Turn
 if TYPE_CHECKING:
     from .service import SupportService
 
+# how much closer to an opening question another document's sentence must be than any of a sure
+# template's, for the answer to quote it after the template; and how close the template's FAQ must
+# come to the question for it to be that FAQ's own question, reworded, which needs nothing beside it
+BESIDE_TEMPLATE, FAQ_ASKED = 0.05, 0.8
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
 _REACH = {"phone", "email"}  # the contacts a contact page gives both of
 # two words for one thing (search cosine): "kid" / "child" 0.81, "bike" / "bicycle" 0.92; not "cat" /
@@ -372,7 +378,35 @@ class Answerer:
                                                                                 self.service.retriever.encode)):
             return handoff(decision, reason=f"asks about {listed(things)}, which the knowledge base never mentions "
                                             "and the answer template does not address", found=asked.found)
-        return answer
+        return answer if own >= FAQ_ASKED else self._beside_template(asked, answer, doc)
+
+    def _beside_template(self, asked: _Asked, template: Answer, doc: str) -> Answer:
+        """``template``, and after it the sentence of another document that search found (above
+        the floor; a table row's is the rows' to quote) where it is closer to an opening question
+        than any of the template's by ``BESIDE_TEMPLATE`` and the template does not say it already.
+        Not where the question is the FAQ's own (``FAQ_ASKED``): "cn i cancle my membrship" had
+        its template, then how to cancel a meeting room.
+
+        subtle: "What happens if my mobile dies and my ticket is on the app?" got the app tickets'
+        template (p 0.89) on buying and activating; the app article says a flat battery is travelling
+        without a ticket."""
+        threshold = self.service.bot.threshold
+        others = [p for p in asked.found if p.dense >= threshold and p.chunk.doc_id != doc]
+        candidates = [(p, s) for p in others for s in split_sentences(p.chunk.text) if not ROW.match(s)]
+        # a question for a time, price, duration or contact has it from the template (:func:`lacks_what_is_asked`):
+        # "what's your phone number?" had then been told how to change the one on their profile
+        if asked.earlier or not candidates or not gives_what_is_asked(asked.message, ""):
+            return template
+        similarity = self._similarity([(asked.vector, 1.0)])
+        own = max(similarity(split_sentences(template.citations[0].quote)))
+        scores = similarity([s for _, s in candidates])
+        best = max(range(len(candidates)), key=scores.__getitem__)
+        passage, sentence = candidates[best]
+        if scores[best] - own < BESIDE_TEMPLATE or mostly_said(sentence, [template.text]):
+            return template
+        chunk = passage.chunk
+        citation = Citation(2, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, sentence)
+        return replace(template, text=f"{template.text} {sentence} [2]", citations=[*template.citations, citation])
 
     def _grounded(self, asked: _Asked, decision: IntentDecision | None) -> Answer:
         """Quotes from the passages found; a follow-up whose answer only repeats the conversation

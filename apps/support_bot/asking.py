@@ -10,7 +10,9 @@ import re
 from .masking import contact_kinds
 from .ranking import word_set
 
-_ASKS_A_TIME = re.compile(r"\bwhat times?\b|\btime ?tables?\b|\bschedules?\b|\bopening (?:hours|times)\b|"
+# (a schedule, not "schedule a tune-up")
+_ASKS_A_TIME = re.compile(r"\bwhat times?\b|\btime ?tables?\b|\b(?:the|your|ur|a|its) schedules?\b|"
+                          r"\bschedules? (?:for|of)\b|\bopening (?:hours|times)\b|"
                           r"\bwhen (?:do|does|is|are) (?:\w+ ){0,3}(?:open|close|sail|leave|depart|run)", re.I)
 _GIVES_A_TIME = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2} ?(?:am|pm)\b", re.I)
 # a charge to pay, not a battery's ("on one charge", "how long does it take to charge?", "charge my bike");
@@ -81,6 +83,8 @@ def gives_what_is_asked(query: str, text: str) -> bool:
     [True, False]
     >>> gives_what_is_asked("how long do you hold parcels?", "Post is forwarded for £8 per month.")
     False
+    >>> gives_what_is_asked("I'd like to schedule a tune-up", "Book a slot online.")  # a verb: no time asked
+    True
     >>> [gives_what_is_asked(q, "You can dispute it within 14 days.") for q in ("Can I challenge a cleaning fee?",
     ...                                                                        "how much is the fee to cancel?")]
     [True, False]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from apps.support_bot.answer import WAITING_TEXT, Answer, AnswerKind, Citation, answer_words
+from apps.support_bot.answer import WAITING_TEXT, Answer, AnswerKind, Citation, answer_words, template_answer
+from apps.support_bot.answering import _Asked
 from apps.support_bot.knowledge import Chunk, load_kb
 from apps.support_bot.ranking import fuse
 from apps.support_bot.retrieval import Passage, Retriever
@@ -41,6 +42,24 @@ def test_a_sure_template_that_lacks_the_number_asked_for_yields_to_search(bot: S
     answer = bot.ask("What number do I call to track my order?")
     assert answer.kind is not AnswerKind.TEMPLATE
     assert answer.kind is AnswerKind.HANDOFF or "0800 555 0199" in answer.text
+
+
+def test_a_sure_template_is_followed_by_another_documents_closer_sentence(bot: SupportService) -> None:
+    """An audit's "What happens if my mobile dies and my ticket is on the app?" got the app
+    tickets' template on buying them; the app article's "If your phone's battery runs out, you
+    will be treated as travelling without a ticket", found too, now follows it. A question the
+    template answers as closely gets the template alone."""
+    doc = bot.bot.templates["return_item"]
+    template = template_answer(bot.retriever.document_chunks(doc), 0.9, "return_item")
+    ridden = "A bike that has been ridden outdoors cannot be returned. Helmets are sold in store."
+    found = [Passage(Chunk("kb-bikes", 0, ridden, "Bike returns", chunk_id=10**6), 0.9, 0.9)]
+    for message, beside in (("can a bike be returned after it has been ridden?", True),
+                            ("how do I return an item?", False)):
+        asked = _Asked(message, message, bot.retriever.encode(message)[0], [], found=found)
+        answer = bot.answerer._beside_template(asked, template, doc)
+        assert answer.citations[0] == template.citations[0] and answer.text.startswith(template.text)
+        assert [c.quote for c in answer.citations[1:]] == (
+            ["A bike that has been ridden outdoors cannot be returned."] if beside else []), message
 
 
 def test_kb_question_without_intent_gets_a_grounded_cited_answer(bot: SupportService) -> None:
