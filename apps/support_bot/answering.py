@@ -330,7 +330,10 @@ class Answerer:
         # subtle: "how much is a large one?" after "Do you sell boxes?" named the Large unit's
         # row by its own words; read with the question, it names the large box's
         joined = [asked.query] if asked.earlier and stands_for_a_noun(asked.message) else []
-        named_by = row_namer([*joined, asked.message, *before], found, chunks_of) if asked.passages else None
+        # subtle: "how often does it run?" after "the first N7 night bus?" and "and the last one?" named
+        # no row by itself or the last question, and was quoted the N24's: "it" is their row
+        leaning = [asked.query] if before and points_back(asked.message) and asked.query != asked.message else []
+        named_by = row_namer([*joined, asked.message, *before, *leaning], found, chunks_of) if asked.passages else None
         asked.named_by = named_by or asked.message
         if named_by is not None:
             beyond = asks_beyond_rows(asked.message, named_by, found, chunks_of)
