@@ -330,10 +330,7 @@ class Answerer:
         # subtle: "how much is a large one?" after "Do you sell boxes?" named the Large unit's
         # row by its own words; read with the question, it names the large box's
         joined = [asked.query] if asked.earlier and stands_for_a_noun(asked.message) else []
-        # subtle: "how often does it run?" after "the first N7 night bus?" and "and the last one?" named
-        # no row by itself or the last question, and was quoted the N24's: "it" is their row
-        leaning = [asked.query] if before and points_back(asked.message) and asked.query != asked.message else []
-        named_by = row_namer([*joined, asked.message, *before, *leaning], found, chunks_of) if asked.passages else None
+        named_by = row_namer([*joined, asked.message, *before], found, chunks_of) if asked.passages else None
         asked.named_by = named_by or asked.message
         if named_by is not None:
             beyond = asks_beyond_rows(asked.message, named_by, found, chunks_of)
@@ -359,7 +356,8 @@ class Answerer:
         chunks = retriever.document_chunks(doc)
         # subtle: "How much is a day pass?" yielded its FAQ ("A Day Pass costs £18 ...") to the plans
         # table's row, then quoted the FAQ and the Day Pass article as well: £18 three times
-        if asked.row_named and not any(names_a_row(asked.named_by, c) for c in chunks) and not any(
+        rows_elsewhere = asked.row_named and not any(names_a_row(asked.named_by, c) for c in chunks)
+        if rows_elsewhere and not any(
                 word_set(cell) <= word_set(c.text)
                 for cell in named_cells(asked.named_by, asked.found, retriever.document_chunks) for c in chunks):
             return None
@@ -370,8 +368,8 @@ class Answerer:
         # the rows a question names by a superlative, or their cells it asks for, that the template
         # lacks: "How many spaces are there at Fenwick park and ride?" got the sites' FAQ (Fenwick's
         # price, not its 420 spaces), "Which park and ride site is the biggest?" too
-        if asked.row_named and not any(names_a_row(asked.named_by, c) for c in chunks) and \
-                lacks_named_rows(asked.message, asked.named_by, answer.text, asked.found, retriever.document_chunks):
+        if rows_elsewhere and lacks_named_rows(asked.message, asked.named_by, answer.text, asked.found,
+                                               retriever.document_chunks):
             return None
         # subtle: "What number do I ring about the Green Line?" got the contactless caps' template
         # (p 0.57), which gives no number
@@ -400,9 +398,9 @@ class Answerer:
         # "what's your phone number?" had then been told how to change the one on their profile
         if asked.earlier or not candidates or not gives_what_is_asked(asked.message, ""):
             return template
-        similarity = self._similarity([(asked.vector, 1.0)])
-        own = max(similarity(split_sentences(template.citations[0].quote)))
-        scores = similarity([s for _, s in candidates])
+        own_sentences = split_sentences(template.citations[0].quote)
+        scores = self._similarity([(asked.vector, 1.0)])([*own_sentences, *(s for _, s in candidates)])  # one encode
+        own, scores = max(scores[:len(own_sentences)]), scores[len(own_sentences):]
         best = max(range(len(candidates)), key=scores.__getitem__)
         passage, sentence = candidates[best]
         if scores[best] - own < BESIDE_TEMPLATE or mostly_said(sentence, [template.text]):

@@ -10,22 +10,26 @@ import re
 from .masking import contact_kinds
 from .ranking import word_set
 
-# (a schedule, not "schedule a tune-up")
-_ASKS_A_TIME = re.compile(r"\bwhat times?\b|\btime ?tables?\b|\b(?:the|your|ur|a|its) schedules?\b|"
-                          r"\bschedules? (?:for|of)\b|\bopening (?:hours|times)\b|"
+# a schedule, not one to make ("I'd like to schedule a tune-up", "can I schedule my service")
+_ASKS_A_TIME = re.compile(r"\bwhat times?\b|\btime ?tables?\b|(?<!\bto )(?<!\bi )\bschedules?\b"
+                          r"(?!\s+(?:a|an|my|me|it|one|your|our)\b)|\bopening (?:hours|times)\b|"
                           r"\bwhen (?:do|does|is|are) (?:\w+ ){0,3}(?:open|close|sail|leave|depart|run)", re.I)
 _GIVES_A_TIME = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2} ?(?:am|pm)\b", re.I)
 # a charge to pay, not a battery's ("on one charge", "how long does it take to charge?", "charge my bike");
-# an insurance excess, a deposit or a fare is money too ("What's the excess if I damage the car?")
+# an insurance excess, a deposit or a fare is money too ("What's the excess if I damage the car?"), not
+# "excess baggage"
+_PRICE_NOUNS = r"(?:fee|fare|deposit|surcharge|charge|cost|fine|price)s?"
 _ASKS_A_PRICE = re.compile(r"\bhow much (?:is|are|does|do|will|would|for|to|it|they)\b|\bcosts?\b|\bprices?\b|"
-                           r"\b(?:fee|fare|deposit|surcharge)s?\b|\b(?:the|an?|my|your|insurance) excess\b|"
+                           r"\b(?:fee|fare|deposit|surcharge)s?\b|\b(?:the|an?|my|your|insurance) excess\b"
+                           r"(?!\s+(?:baggage|luggage|data|weight|usage|mileage|miles)\b)|"
                            r"(?<!one )(?<!full )(?<!single )(?<!per )(?<!each )(?<!to )\bcharges?\b"
                            r"(?! (?:my|your|the|it|up|them)\b)", re.I)
 # a fee the customer acts on, which asks for no amount: "Can I challenge a cleaning fee?", "how do I
-# pay a fine?", "can I spread the cost?"; "how much is the fee to cancel?" still asks one
-_ACTS_ON_A_PRICE = re.compile(r"\b(?:challenge|dispute|appeal|contest|query|refund|waive|avoid|reverse|pay|spread|"
-                              r"split|complain about|object to)(?:s|d|ed|ing)?\s+(?:(?:a|an|the|my|this|that|your|"
-                              r"[\w-]+)\s+){0,3}?(?:fees?|charges?|costs?|fines?|prices?)\b", re.I)
+# dispute a charge?", "is it possible to spread the cost?"; not "What's the refund fee?" nor "Do I
+# pay a booking fee?", which ask one
+_ACTS_ON_A_PRICE = re.compile(r"\b(?:i|we|to)\s+(?:challenge|dispute|appeal|contest|query|waive|avoid|reverse|spread|"
+                              r"split|complain about|object to)\s+(?:a|an|the|my|this|that|your|any|our)?\s*"
+                              r"(?:[\w-]+\s+){0,2}?" + _PRICE_NOUNS + r"\b", re.I)
 _GIVES_A_PRICE = re.compile(r"[£$€¥]\s?\d|\d\s?(?:€|eur|euros?|usd|dollars?|gbp|pounds?)\b|(?<!feel )\bfree\b", re.I)
 # how long something lasts or takes ("how long can I book a booth for?", "how much notice ..."; not
 # "how long is the cable?"), and a quote that says it: "up to 1 hour", "14 days", "one full calendar
@@ -105,9 +109,8 @@ def lacks_what_is_asked(query: str, text: str) -> bool:
     >>> lacks_what_is_asked("I got a penalty fare. How do I challenge it?", "Appeal within 21 days.")
     False
     """
-    plain = _ACTS_ON_A_PRICE.sub("", query)
-    return not gives_what_is_asked(re.sub(r"\b(?:fee|fare|deposit|surcharge|charge|excess)s?\b", "", plain, flags=re.I),
-                                   text)
+    named_only = re.sub(r"\b(?:fee|fare|deposit|surcharge|charge|excess)s?\b", "", query, flags=re.I)
+    return not gives_what_is_asked(named_only, text)
 
 
 def asks_for_no_line(message: str) -> bool:

@@ -122,7 +122,7 @@ def named_rows(query: str, sentences: list[str]) -> list[int]:
 def _named_rows(query: str, sentences: tuple[str, ...]) -> tuple[int, ...]:
     """:func:`named_rows`, read once per question and text: an answer asks it of the same chunks
     and document several times (naming, leading, quoting; a 120-row table took 16 ms a question)."""
-    shared, names, keys = {}, {}, {}
+    shared, names, keys, whole = {}, {}, {}, {}
     for i, sentence in enumerate(sentences):
         if ROW.match(sentence):
             key, asked, columns = _row_words(sentence, query)
@@ -131,12 +131,14 @@ def _named_rows(query: str, sentences: tuple[str, ...]) -> tuple[int, ...]:
             named_in_key = {w for w in word_set(" ".join(re.findall(r"(?<=\s)[A-Z][a-z]+", first_cell)))
                             if parts_of_speech(w) <= {"PROPN"}}  # a name, not "Island"
             asks = bool(columns & asked)
-            shared[i] = len({w for w in key & asked if len(w) > 1 and not w.isdigit()}) if asks else 0
+            whole[i] = word_set(_LIMIT.sub(" ", first_cell)) | key  # a bracketed note's words too
+            shared[i] = len({w for w in whole[i] & asked if len(w) > 1 and not w.isdigit()}) if asks else 0
             names[i] = len(named_in_key & asked) if asks else 0
     most = max(shared.values(), default=0)
     named = [i for i in shared if shared[i] >= most and names_row(query, sentences[i])]
-    if named:
-        return tuple(named)
+    if named:  # "an adult peak fare" names "Adult (peak)", not "Adult (off-peak)" too
+        asked_words = word_set(query)
+        return tuple([i for i in named if whole[i] <= asked_words] or named)
     top = max(names.values(), default=0)
     lone = [i for i in names if names[i] == top]
     if top and len(lone) == 1:
@@ -471,13 +473,13 @@ def asks_of_rows(message: str) -> bool:
 
 
 def _speaks_of(chunk: Chunk, rows: list[Chunk], query: str) -> bool:
-    """Whether prose ``chunk`` (no table row) holds every word of the first cell of a row ``query``
-    names in ``rows``: "You can dispute a cleaning fee within 14 days" speaks of the Cleaning row."""
-    if "; " in chunk.text:
-        return False
-    words = word_set(chunk.text)
+    """Whether a sentence of ``chunk`` that is no table row (a chunk after a table opens with its
+    last row) holds every word of the first cell of a row ``query`` names in ``rows``: "You can
+    dispute a cleaning fee within 14 days" speaks of the Cleaning row."""
+    prose = [word_set(s) for s in split_sentences(chunk.text) if not ROW.match(s)]
     return any(word_set(cell) <= words for c in rows for sentences in [split_sentences(c.text)]
-               for i in named_rows(query, sentences) if (cell := _first_cell(sentences[i]).strip()))
+               for i in named_rows(query, sentences) if (cell := _first_cell(sentences[i]).strip())
+               for words in prose)
 
 
 def _table_chunks(passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Chunk]:

@@ -48,8 +48,7 @@ _CHATTER = frozenset("asap btw tbh imo imho fyi lol omg idk lmk brb ty tysm np g
 # how a question hedges, and the people it leaves unnamed, which the stop list lacks: "Is it possible to
 # spread the cost ...?" was handed off as about "possible", "Somebody handed in my bank card ..." as
 # about "somebody"
-_HEDGES = frozenset("possible possibly able allowed maybe perhaps really actually somebody anybody everybody "
-                    "nobody".split())
+_HEDGES = frozenset("possible possibly able allowed maybe really actually somebody anybody everybody".split())
 # common words no subject: scikit-learn's stop list less the nouns in it ("bill", "interest": "can
 # I pay my phone bill here?" names what a shop may not do)
 # words that count or sort what follows them, no subject of their own: "how do I return a pair of
@@ -218,8 +217,8 @@ class Shop:
 
 
 def _modifying_quoted(message: str, answer: Answer) -> set[str]:
-    """The words of ``message`` that word lists know as an adjective or a verb, not a noun, just
-    before a word the answer quotes: how the thing it speaks of is, not another thing. subtle: "Is a
+    """The words of ``message`` that word lists know as an adjective or a participle, not a noun,
+    just before a word the answer quotes: how the thing it speaks of is, not another thing. subtle: "Is a
     cracked windscreen covered?" was handed off as about "cracked", though the answer was the
     windscreen cover; "windscreen damage" got it.
 
@@ -231,7 +230,8 @@ def _modifying_quoted(message: str, answer: Answer) -> set[str]:
     quoted = {singular(w) for c in answer.citations for w in tokenize(f"{c.title} {c.quote}")}
     words = re.findall(r"[a-z]+", message.lower())
     return {w for w, after in zip(words, words[1:], strict=False) if singular(after) in quoted
-            and (kinds := parts_of_speech(w)) and "NOUN" not in kinds and kinds & {"ADJ", "VERB"}}
+            and (kinds := parts_of_speech(w)) and "NOUN" not in kinds
+            and ("ADJ" in kinds or "VERB" in kinds and w.endswith(("ed", "en")))}  # not "Do you repaint frames?"
 
 
 def far_words(words: list[str], answer: Answer, encode: Callable[[list[str]], np.ndarray],

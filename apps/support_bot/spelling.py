@@ -16,8 +16,6 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from shared.language import parts_of_speech
-
 from .ranking import singular
 
 _WORD = re.compile(r"[a-z]+")
@@ -115,12 +113,8 @@ class Speller:
         (itself when nothing in the vocabulary is close enough)."""
         if word in self.compounds or (word.endswith("s") and word[:-1] in self.compounds):
             return self.compounds.get(word) or self.compounds[word[:-1]] + "s"
-        if len(word) < 3 or word in self.counts or singular(word) in self.counts or word in UNAPOSTROPHED:
-            return word
-        if word in self.known or singular(word) in self.known:  # subtle: the encoder's list lacks many plurals
-            if word not in self._done:
-                self._done[word] = self._dropped_letter(word)
-            return self._done[word]
+        if len(word) < 3 or word in self.known or singular(word) in self.known:
+            return word  # subtle: the encoder's list lacks many plurals ("discounts")
         if word not in self._done:
             limit = _limit(word)
             candidates = {c for variant in _deletes(word, limit) for c in self._by_delete.get(variant, ())}
@@ -139,16 +133,6 @@ class Speller:
                 self._done.clear()
             self._done[word] = best
         return self._done[word]
-
-    def _dropped_letter(self, word: str) -> str:
-        """A word only the encoder knows (a name to English's word lists), and the shop's own texts
-        never use, is the shop's word it is with a letter dropped: "daly" -> "daily"; else itself.
-        subtle: "how much is the daly cap?" was handed off as about "daly" (a surname to the
-        encoder). Not a swapped letter: "lyft" is no "left"; not an English word: "cat" is no "cart"."""
-        longer = [c for c in self._by_delete.get(word, ()) if len(c) == len(word) + 1]
-        if not longer or parts_of_speech(word):
-            return word
-        return max(longer, key=lambda c: (self.counts[c], c))
 
     def correct(self, message: str) -> str:
         """``message`` with chat shorthand spelt out (``SHORTHAND``, known words or not: "ur" ->

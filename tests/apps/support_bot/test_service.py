@@ -524,24 +524,6 @@ def test_a_question_for_a_particular_line_is_quoted_the_sentence_that_gives_it(b
     assert "+44 113 496 0230" in abroad.citations[0].quote, abroad.text
 
 
-def test_a_pronoun_two_follow_ups_on_is_asked_of_the_row_the_conversation_named(bot: SupportService,
-                                                                                 tmp_path: Path) -> None:
-    """An audit's "how often does it run?" after "What time does the first N7 night bus leave?" and
-    "and the last one?" was quoted the N24's row: neither it nor the last question names a row, the
-    conversation does ("N7 (bus)": a bracketed note is no part of the row's name)."""
-    (tmp_path / "night.md").write_text(
-        "# Night buses\n\nNight buses run on Friday and Saturday nights.\n\n"
-        "| Route | First departure | Last departure | Frequency |\n| --- | --- | --- | --- |\n"
-        "| N7 (bus) | 23:45 | 04:15 | Every 20 minutes |\n| N12 (bus) | 00:00 | 04:30 | Every 30 minutes |\n"
-        "| N24 (bus) | 00:15 | 03:45 | Every 60 minutes |\n")
-    bot.kb_add(tmp_path / "night.md")
-    first = bot.ask("What time does the first N7 night bus leave?")
-    assert "Route: N7 (bus);" in first.citations[0].quote, first.text
-    last = bot.ask("and the last one?", first.conversation_id)
-    often = bot.ask("how often does it run?", last.conversation_id)
-    assert often.citations and "Route: N7 (bus);" in often.citations[0].quote, often.text
-
-
 def test_a_row_named_without_its_family_name_is_quoted(bot: SupportService, tmp_path: Path) -> None:
     """An audit's "How much is the Hub 3 Pro?" was quoted the Mesh Booster's row (the row is
     "Brightline Hub 3 Pro"); a follow-up about the row is asked of it."""
