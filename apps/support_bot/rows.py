@@ -44,6 +44,8 @@ _ASKS_WHICH_HAVE = re.compile(r"\b(?:which|what)\s+(?P<subject>(?:[\w'-]+\s+){0,
 _LACKING = re.compile(r"\b(?:don'?t|doesn'?t|do\s+not|does\s+not|without|no|not)\b", re.I)
 # a table's cell that says a row lacks what its column names: "5G: No", "Driving credit included: None"
 _NO = frozenset({"no", "none", "nil", "n/a", "-", "–", "—", "✗", "✘", "×", "0", "not included", "not available"})
+# a cell that says only whether a row has its column's thing, which a template says in words of its own
+_YES_OR_NO = _NO | {"yes", "✓", "✔", "included", "available"}
 # words of a column's name that say a row has it: "Driving credit included"
 _HAVING = frozenset("include included includes available offered allowed".split())
 # a superlative, and whether it asks for the most: "the most free miles", "the cheapest"; not "at least 24
@@ -394,19 +396,25 @@ def named_cells(query: str, passages: list[Passage], chunks_of: Callable[[str], 
 def lacks_named_rows(message: str, query: str, text: str, found: list[Passage],
                      chunks_of: Callable[[str], list[Chunk]]) -> bool:
     """Whether ``text`` (an answer template's) may lack what the table rows ``query`` names give
-    ``message``: it names them by a superlative ("Which site is the biggest?"), asks for their cells
-    in the columns it names and ``text`` does not hold them all, or asks a price and ``text`` holds
-    none of theirs (:func:`asked_cells`)."""
+    ``message``: it names them by a superlative ("Which site is the biggest?") and ``text`` names
+    other rows of their table too (a list of them all), asks for their cells in the columns it
+    names and ``text`` does not hold them all, or asks a price and ``text`` holds none of theirs
+    (:func:`asked_cells`)."""
     if _SUPERLATIVE.search(message):
-        return True
+        tables = _table_chunks(found, chunks_of)
+        named = named_cells(query, found, chunks_of)
+        others = {cell for chunk in tables for sentence in split_sentences(chunk.text) if ROW.match(sentence)
+                  and (cell := _first_cell(sentence).strip()) and cell not in named}
+        said = word_set(text)
+        return not all(word_set(c) <= said for c in named) or any(word_set(c) <= said for c in others)
     named, money = asked_cells(query, found, chunks_of)
     return not all(_holds(text, value) for value in named) or (
         bool(money) and not any(_MONEY.search(value) for value in named) and not any(_holds(text, m) for m in money))
 
 
 def _holds(text: str, value: str) -> bool:
-    """Whether ``text`` gives a cell's ``value``: each of its numbers, however written ("£18 per day"
-    in "costs £18", "9:00 to 17:00" in "9:00-17:00"), else its words.
+    """Whether ``text`` gives a cell's ``value``: each of its numbers ("£18 per day" in "costs £18",
+    "9:00 to 17:00" in "9:00-17:00"; not "06:30" in "6.30am"), else its words.
 
     >>> _holds("A Day Pass costs £18 (plus VAT).", "£18 per day"), _holds("Fenwick (£2.50)", "420")
     (True, False)
@@ -427,7 +435,7 @@ def asked_cells(query: str, passages: list[Passage], chunks_of: Callable[[str], 
     cells = [(header, value) for chunk in _table_chunks(passages, chunks_of)
              for sentences in [split_sentences(chunk.text)] for i in named_rows(query, sentences)
              for header, value in _cells(sentences[i])]
-    return ({value for header, value in cells if word_set(header) & asked},
+    return ({value for header, value in cells if word_set(header) & asked and value.lower() not in _YES_OR_NO},
             {value for _, value in cells if price and _MONEY.search(value)})
 
 

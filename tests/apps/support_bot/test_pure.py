@@ -784,6 +784,8 @@ def test_a_template_lacks_a_named_rows_cells_or_extreme(tmp_path: Path) -> None:
     assert lacks_named_rows("Which site is the biggest?", "Which site is the biggest?", faq, found, lambda doc: chunks)
     for enough in ("how much is Fenwick per day?", "how much is Kirkby Moor?"):
         assert not lacks_named_rows(enough, enough, faq, found, lambda doc: chunks), enough
+    biggest = "Which site is the biggest?"  # a template naming the extreme row alone says it
+    assert not lacks_named_rows(biggest, biggest, "Kirkby Moor is our biggest site.", found, lambda doc: chunks)
 
 
 def test_which_rows_have_a_column_are_its_yes_rows_from_every_chunk(tmp_path: Path) -> None:
