@@ -345,9 +345,11 @@ class Answerer:
             asked.row_named = True
 
     def _template(self, asked: _Asked, decision: IntentDecision) -> Answer | None:
-        """The confident intent's template, unless another document is clearly closer, or holds
-        the table row the message names (None); a hand-off when the message names a thing the
-        template does not address ("how do I reset my xbox password").
+        """The confident intent's template, unless another document is clearly closer, holds the
+        table row the message names, or the template lacks what the message asks for (a time, a
+        price, a contact; the cells of the rows it names: None); a hand-off when the message names
+        a thing the template does not address ("how do I reset my xbox password"); followed by
+        another document's closer sentence (:meth:`_beside_template`).
 
         subtle: "What time does Swindon open on Saturday?" got the opening-hours FAQ (p 0.97),
         which gives no clinic's hours; the clinics' table, found too, has Swindon's row."""
