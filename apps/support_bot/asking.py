@@ -30,6 +30,8 @@ _ASKS_A_PRICE = re.compile(r"\bhow much (?:is|are|does|do|will|would|for|to|it|t
 _ACTS_ON_A_PRICE = re.compile(r"\b(?:i|we|to)\s+(?:challenge|dispute|appeal|contest|query|waive|avoid|reverse|spread|"
                               r"split|complain about|object to)\s+(?:a|an|the|my|this|that|your|any|our)?\s*"
                               r"(?:[\w-]+\s+){0,2}?" + _PRICE_NOUNS + r"\b", re.I)
+# what names a price without asking it: "a penalty fare", "the excess"
+_NAMES_A_PRICE = re.compile(r"\b(?:fee|fare|deposit|surcharge|charge|excess)s?\b", re.I)
 _GIVES_A_PRICE = re.compile(r"[£$€¥]\s?\d|\d\s?(?:€|eur|euros?|usd|dollars?|gbp|pounds?)\b|(?<!feel )\bfree\b", re.I)
 # how long something lasts or takes ("how long can I book a booth for?", "how much notice ..."; not
 # "how long is the cable?"), and a quote that says it: "up to 1 hour", "14 days", "one full calendar
@@ -109,8 +111,7 @@ def lacks_what_is_asked(query: str, text: str) -> bool:
     >>> lacks_what_is_asked("I got a penalty fare. How do I challenge it?", "Appeal within 21 days.")
     False
     """
-    named_only = re.sub(r"\b(?:fee|fare|deposit|surcharge|charge|excess)s?\b", "", query, flags=re.I)
-    return not gives_what_is_asked(named_only, text)
+    return not gives_what_is_asked(_NAMES_A_PRICE.sub("", query), text)
 
 
 def asks_for_no_line(message: str) -> bool:

@@ -113,14 +113,12 @@ def ask(
 ) -> None:
     """Ask the bot one question (answers with citations, or hands off)."""
     service = _service()
-    if conversation and not service.has_conversation(conversation):
-        raise VerticalsError(f"no conversation {conversation!r}: check the id printed after an "
-                             "answer, or leave out --conversation to start a new one")
+    _check_conversation(service, conversation)
     # an agent's replies (and a release) since the customer's last message, which the chat shows as they come
     replied = _agent_turns(service, conversation)
     answer = service.ask(message, conversation)
     if answer.kind == "invalid":  # empty, or no word: nothing was stored
-        raise VerticalsError(f"nothing asked: {answer.text[0].lower()}{answer.text[1:]}")
+        raise VerticalsError(_nothing_asked(answer))
     if as_json:
         print(json.dumps(answer.to_dict() | {"agent_replies": [t.answer for t in replied if t.kind == "agent"],
                                              "released": [t.answer for t in replied if t.kind == "released"]}))
@@ -136,9 +134,7 @@ def chat(
     question, about 5 s); `/new` starts another conversation, a blank line or Ctrl-D ends. Lines
     piped in are asked in turn (blank ones skipped)."""
     service = _service()
-    if conversation and not service.has_conversation(conversation):
-        raise VerticalsError(f"no conversation {conversation!r}: check the id printed after an "
-                             "answer, or leave out --conversation to start a new one")
+    _check_conversation(service, conversation)
     interactive = sys.stdin.isatty()
     if interactive:
         print("Ask a question (/new: a new conversation; a blank line or Ctrl-D ends).", file=sys.stderr)
@@ -154,11 +150,23 @@ def chat(
         replied = _agent_turns(service, conversation)
         answer = service.ask(message, conversation)
         if answer.kind == "invalid":
-            print(f"nothing asked: {answer.text[0].lower()}{answer.text[1:]}", file=sys.stderr)
+            print(_nothing_asked(answer), file=sys.stderr)
             continue
         conversation = answer.conversation_id or conversation
         _show(answer, replied, "type /new")
         print(file=sys.stderr)
+
+
+def _check_conversation(service: SupportService, conversation: str | None) -> None:
+    """A clear error for a conversation id the store does not hold (None: a new conversation)."""
+    if conversation and not service.has_conversation(conversation):
+        raise VerticalsError(f"no conversation {conversation!r}: check the id printed after an "
+                             "answer, or leave out --conversation to start a new one")
+
+
+def _nothing_asked(answer: Answer) -> str:
+    """Why an empty or wordless message was not asked: "nothing asked: please type a question."."""
+    return f"nothing asked: {answer.text[0].lower()}{answer.text[1:]}"
 
 
 def _lines(interactive: bool) -> Iterator[str]:

@@ -389,7 +389,12 @@ def named_columns(query: str, passages: list[Passage], chunks_of: Callable[[str]
 def named_cells(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> set[str]:
     """The first cells of the table rows ``query`` names (:func:`named_rows`) in the passages'
     documents: ``{"Day Pass"}`` for "how much is a day pass?"."""
-    return {cell for chunk in _table_chunks(passages, chunks_of) for sentences in [split_sentences(chunk.text)]
+    return _first_cells_named(query, _table_chunks(passages, chunks_of))
+
+
+def _first_cells_named(query: str, chunks: list[Chunk]) -> set[str]:
+    """The first cells of the table rows ``query`` names (:func:`named_rows`) in ``chunks``."""
+    return {cell for chunk in chunks for sentences in [split_sentences(chunk.text)]
             for i in named_rows(query, sentences) if (cell := _first_cell(sentences[i]).strip())}
 
 
@@ -419,9 +424,11 @@ def _holds(text: str, value: str) -> bool:
     >>> _holds("A Day Pass costs £18 (plus VAT).", "£18 per day"), _holds("Fenwick (£2.50)", "420")
     (True, False)
     """
-    numbers = {float(n.replace(",", "")) for n in _NUMBER.findall(value)}
-    if numbers:
-        return numbers <= {float(n.replace(",", "")) for n in _NUMBER.findall(text)}
+    def numbers(words: str) -> set[float]:
+        return {float(n.replace(",", "")) for n in _NUMBER.findall(words)}
+
+    if wanted := numbers(value):
+        return wanted <= numbers(text)
     return word_set(value) <= word_set(text)
 
 
@@ -485,9 +492,7 @@ def _speaks_of(chunk: Chunk, rows: list[Chunk], query: str) -> bool:
     last row) holds every word of the first cell of a row ``query`` names in ``rows``: "You can
     dispute a cleaning fee within 14 days" speaks of the Cleaning row."""
     prose = [word_set(s) for s in split_sentences(chunk.text) if not ROW.match(s)]
-    return any(word_set(cell) <= words for c in rows for sentences in [split_sentences(c.text)]
-               for i in named_rows(query, sentences) if (cell := _first_cell(sentences[i]).strip())
-               for words in prose)
+    return any(word_set(cell) <= words for cell in _first_cells_named(query, rows) for words in prose)
 
 
 def _table_chunks(passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> list[Chunk]:

@@ -198,7 +198,9 @@ class Shop:
         Collect."""
         if answer.confidence >= SURE_MATCH:
             return self.unaddressed_things(message, answer, encode)
-        unknown = [w for w in self.unused_words(message) if w not in _modifying_quoted(message, answer)]
+        if unknown := self.unused_words(message):
+            modifying = _modifying_quoted(message, answer)
+            unknown = [w for w in unknown if w not in modifying]
         return far_words(unknown, answer, encode) if unknown else []
 
     def unanswered(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
