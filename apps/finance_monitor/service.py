@@ -33,7 +33,6 @@ from shared import (
     session_scope,
 )
 from shared import retrain as retrain_classifier
-from shared.output import count_of
 from shared.storage import file_lock
 
 from .alerts import detect_surges, driven_by
@@ -51,13 +50,13 @@ from .corrections import (
 )
 from .fetch import Fetcher
 from .guard import public_only_transport
-from .health import noted
 from .horizon import horizon_observations, horizon_start, in_trends
 from .ingest import Ingestor, IngestReport
 from .outbox import DeliveryReport, acknowledge, deliver_due, note_follow_ups, raise_alerts
+from .polls import record_poll, source_health
 from .rewordings import RewordingFinder
 from .sources import SourcePage, article_body, poll_source
-from .store import Article, Base, Correction, Poll, SourceHealth, utcnow
+from .store import Article, Base, Correction, SourceHealth, utcnow
 from .trends import Observation, WindowStat, window_stats
 
 log = logging.getLogger(__name__)
@@ -145,7 +144,7 @@ class FinanceService:
     def _fetch(self, name: str) -> _Fetched:
         """One source fetched and parsed (or the exception that stopped it); nothing stored."""
         source, started = self.config.source(name), utcnow()
-        health = self._health(name, source.url)
+        health = source_health(self.engine, name, source.url)
         try:
             return _Fetched(name, started, health, poll_source(self.fetcher, source, health.etag,
                                                               health.last_modified))
@@ -162,7 +161,7 @@ class FinanceService:
             report = self.ingestor.ingest(page.articles, first_poll=health.last_success is None)
         except Exception as exc:  # noqa: BLE001 - one bad source must not stop the others
             problem = getattr(exc, "problem", None) or f"{type(exc).__name__}: {exc}"
-            self._record(name, started, ok=False, error=problem)
+            record_poll(self.engine, source, self.config.models.language, started, ok=False, error=problem)
             log.warning("source %s failed: %s", name, problem)
             return PollReport(source=name, ok=False, error=problem)
         # subtle: the validators are saved only now, after every article is stored; saving
@@ -170,12 +169,12 @@ class FinanceService:
         # subtle: a feed cut short keeps the validators of the last whole one, or a 304 would
         # leave its lost entries unread for good
         whole = not page.problem
-        note = self._record(name, started, ok=True, fetched=len(page.articles), ingest=report,
-                            etag=(whole and page.result.etag) or health.etag,
-                            last_modified=(whole and page.result.last_modified) or health.last_modified,
-                            moved_to=page.result.url if page.result.moved else None,
-                            empty=source.kind == SourceKind.FEED and not page.articles
-                            and not page.result.not_modified, problem=page.problem)
+        note = record_poll(self.engine, source, self.config.models.language, started, ok=True,
+                           fetched=len(page.articles), ingest=report, etag=(whole and page.result.etag) or health.etag,
+                           last_modified=(whole and page.result.last_modified) or health.last_modified,
+                           moved_to=page.result.url if page.result.moved else None,
+                           empty=source.kind == SourceKind.FEED and not page.articles
+                           and not page.result.not_modified, problem=page.problem)
         return PollReport(source=name, ok=True, fetched=len(page.articles), ingest=report,
                           not_modified=page.result.not_modified, note=note)
 
@@ -225,62 +224,6 @@ class FinanceService:
                 listed = sorted(session.scalars(select(SourceHealth.source)).all())
                 raise VerticalsError(f"no source {name!r} in the health list (it holds: {', '.join(listed) or 'none'})")
             session.delete(health)
-
-    def _health(self, name: str, url: str) -> SourceHealth:
-        with session_scope(self.engine) as session:
-            health = session.get(SourceHealth, name)
-            if health is None or health.url != url:
-                health = SourceHealth(source=name, url=url)  # a changed URL starts afresh
-            session.expunge_all()
-            return health
-
-    def _record(self, name: str, started: datetime, ok: bool, fetched: int = 0,
-                ingest: IngestReport | None = None, error: str | None = None,
-                etag: str | None = None, last_modified: str | None = None, moved_to: str | None = None,
-                empty: bool = False, problem: str = "") -> str | None:
-        """Store a poll and the source's health; returns the note of a poll that worked (None: none)."""
-        ingest = ingest or IngestReport()
-        now = utcnow()
-        with session_scope(self.engine) as session:
-            health = session.get(SourceHealth, name) or SourceHealth(source=name)
-            session.add(health)
-            health.url = self.config.source(name).url
-            health.last_attempt, health.polls = now, (health.polls or 0) + 1
-            if ok:
-                # subtle: a note kept after the next clean poll read as its last error (health.noted)
-                if noted(health):
-                    health.last_error, health.last_error_at = None, None
-                health.last_success, health.consecutive_failures = now, 0
-                health.articles_last_poll = ingest.new
-                health.total_new = (health.total_new or 0) + ingest.new
-                health.etag, health.last_modified = etag, last_modified
-                skipped = ([f"{count_of(ingest.bad_link, 'entry', 'entries')} with bad or no links"]
-                           if ingest.bad_link else []) + (
-                    [f"{ingest.other_language} in another language than {self.config.models.language} (the "
-                     "models read no other)"] if ingest.other_language else [])
-                # a front page's headlines are dated when first seen by design: no news at each poll
-                undated = 0 if self.config.source(name).kind == SourceKind.LINKS else ingest.undated
-                notes = (["skipped " + " and ".join(skipped)] if skipped else []) + (
-                    [f"{count_of(ingest.backlog, 'entry', 'entries')} of the first poll had no readable date: "
-                     "kept, but left out of trends and alerts (they may be old)"] if ingest.backlog else []) + (
-                    [f"{count_of(undated, 'new entry', 'new entries')} had no readable date: dated when "
-                     "fetched"] if undated else []) + (
-                    # subtle: each poll went through the old address, and nothing said it had moved
-                    [f"moved permanently to {moved_to}: put that url in the config"] if moved_to else []) + (
-                    # subtle: a wrong url serving a valid empty feed read "ok" for good (a page or a
-                    # links page with nothing to read is a source error already)
-                    ["the feed holds no entries: check the url"] if empty else []) + (
-                    [f"{problem}; the next poll reads it whole again"] if problem else [])
-                if notes:  # the poll worked, but some entries were not stored, or not as the source meant
-                    error = "; ".join(notes)
-                    health.last_error, health.last_error_at = error, now
-            else:
-                health.last_error, health.last_error_at = error, now
-                health.consecutive_failures = (health.consecutive_failures or 0) + 1
-            session.add(Poll(source=name, started_at=started, finished_at=now, ok=ok,
-                             fetched=fetched, new=ingest.new, duplicates=ingest.duplicates,
-                             error=error))
-        return error if ok else None
 
     # classification ------------------------------------------------------------------------
     def classify_pending(self, batch: int = 128) -> tuple[int, str | None]:

@@ -13,7 +13,8 @@ from shared.errors import VerticalsError
 from shared.language import language
 from shared.output import count_of
 
-from .answer import AnswerKind, pleasantry_reply
+from .answer import AnswerKind
+from .courtesy import pleasantry_reply
 from .escalation import UNJUDGED
 from .handoff import was_judged
 from .intents import INTENTS

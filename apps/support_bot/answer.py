@@ -1,10 +1,9 @@
 """Composing what the bot says: an intent's answer template, a grounded answer built from the
-best passages with numbered citations, or "I'm not sure" with a hand-off. Optionally a generator
-(any OpenAI-compatible endpoint) rephrases the grounded passages; it is off by default."""
+best passages with numbered citations, or "I'm not sure" with a hand-off. (A courtesy's reply is
+:mod:`.courtesy`'s; the optional rephrasing of a grounded answer, :mod:`.generator`'s.)"""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,65 +24,9 @@ ROW_RUNS = 4  # the most runs of named table rows quoted from one chunk: "Which 
 # to replace it, giving what the question asks where that one does not: an audit's phone booth
 # "booked ... for up to 1 hour" was 0.13 below the passage's "cannot book one"
 BESIDE_SLACK = 0.15
-# a table row as the markdown reader writes it ("Plan: Free; Max projects: 3; ..."): its first cell names it
 UNSURE_TEXT = ("I'm not sure I can answer that correctly, so I've passed your question to a "
                "colleague (ticket #{ticket}). They will reply in this conversation.")
 WAITING_TEXT = "A colleague is looking after this conversation and will reply here."  # after their reply too
-# Whole messages that are courtesy, not questions, are greeted or thanked back, never handed off:
-# every word one of these, at least one of them not filler. subtle:
-# only a short list of whole phrases counted before, and "thanks for your help", "awesome,
-# thanks" or "got it, thanks" were handed off as unknown questions, silencing the bot
-_GREETINGS = frozenset("hi hello hey hiya howdy morning afternoon evening how_are_you".split())
-_THANKS = frozenset("thanks thank thx thanx thnx ty ta tysm tyvm thankyou cheers appreciate appreciated".split())
-_BYES = frozenset("bye goodbye cya thats_all".split())
-_ACKS = frozenset("ok okay k kk great perfect awesome cool nice brilliant brill excellent wonderful lovely fine "
-                  "sweet sorted understood noted alright answers answered helps helped helpful got_it".split())
-_COURTESY_FILLER = frozenset("good there so very much a lot many you u your for the that it all is was that's "
-                             "thats everything again really mate guys right sounds super kind of help no nope "
-                             "yes yeah yep i i'll will do nothing else needed wanted to know now one stuff lol "
-                             "haha oh ah then today doing".split())
-COURTESY_WORDS = _GREETINGS | _THANKS | _BYES | _ACKS | _COURTESY_FILLER
-_PHRASES = {"that's all": "thats_all", "thats all": "thats_all", "that is all": "thats_all", "got it": "got_it",
-            "how are you": "how_are_you", "how are u": "how_are_you", "how r u": "how_are_you",
-            "how's it going": "how_are_you", "hows it going": "how_are_you"}
-_QUESTION_OPENERS = frozenset("is are was were did does do can could will would what how why where when who".split())
-COURTESY_REPLIES = {"greeting": "Hello! What can I help you with?",
-                     "how_are_you": "I'm well, thanks for asking! What can I help you with?",
-                     "bye": "Goodbye, and thanks for getting in touch!",
-                     "thanks": "You're welcome! Is there anything else I can help with?",
-                     "ack": "Good. Is there anything else I can help with?"}
-# a thanks or goodbye while a colleague has the conversation: said back before the waiting text
-WAITING_COURTESY = {COURTESY_REPLIES["thanks"]: "You're welcome!", COURTESY_REPLIES["bye"]: COURTESY_REPLIES["bye"]}
-
-
-def pleasantry_reply(message: str) -> str | None:
-    """The reply to a message that is only a greeting, thanks, an acknowledgement or goodbye,
-    else None:
-
-    >>> pleasantry_reply("Thanks for your help!"), pleasantry_reply("thanks, where is my order?")
-    ("You're welcome! Is there anything else I can help with?", None)
-    >>> pleasantry_reply("no, that’s all"), pleasantry_reply("thanks for nothing")
-    ('Goodbye, and thanks for getting in touch!', None)
-    """
-    text = message.lower().replace("\u2019", "'")
-    for phrase, token in _PHRASES.items():
-        text = re.sub(rf"\b{phrase}\b", token, text)
-    words = re.findall(r"[a-z_]+(?:'[a-z]+)?", text)
-    anchors = set(words) - _COURTESY_FILLER  # what the courtesy is: "help", "no", "good" alone are none
-    if not anchors or not anchors <= COURTESY_WORDS or words[0] in _QUESTION_OPENERS \
-            or ("?" in message and _QUESTION_OPENERS & set(words)):
-        return None  # "is that all?", "is it sorted", "ok so is it sorted now?"
-    if ("nothing" in words and "else" not in words) or re.search(r"\bno[ -]?one\b|\bnobody\b", text):
-        return None  # "thanks for nothing", "no one answered": complaints
-    if anchors & _BYES or (words[0] in ("no", "nope") and anchors & _THANKS):
-        return COURTESY_REPLIES["bye"]  # "thanks, bye", "no thanks", "no, that's all"
-    if "how_are_you" in words:  # "hi, how are you today?": asked by a customer, not a question for the shop
-        return COURTESY_REPLIES["how_are_you"]
-    if words[0] in _GREETINGS or words[:2] in (["good", "morning"], ["good", "afternoon"], ["good", "evening"]):
-        return COURTESY_REPLIES["greeting"]
-    return COURTESY_REPLIES["thanks" if anchors & _THANKS else "ack"]
-
-
 class AnswerKind(StrEnum):
     TEMPLATE = "template"  # a confident intent's linked answer
     GROUNDED = "grounded"  # composed from retrieved passages, with citations
@@ -420,51 +363,3 @@ def answer_words(text: str) -> list[str]:
     """The words an answer says, without its lead-in and ``[n]`` markers:
     ``"Here is what I found:\n\nLinks last 60 minutes. [1]"`` -> ``["links", "last", "60", "minutes"]``."""
     return tokenize(CITATION_MARK.sub(" ", text.removeprefix(GROUNDED_LEAD)))
-
-
-@dataclass
-class Generator:
-    """Optional rephrasing by an OpenAI-compatible chat endpoint (``VERTICALS_SUPPORT_LLM_URL``).
-
-    The grounded answer stays the source of truth: the generator sees only the cited quotes,
-    must keep the ``[n]`` markers, and any failure falls back to the extractive text.
-    """
-
-    url: str
-    model: str = "default"
-    api_key: str = ""
-    timeout: float = 20.0
-
-    @classmethod
-    def from_env(cls) -> Generator | None:
-        url = os.environ.get("VERTICALS_SUPPORT_LLM_URL", "").strip()
-        if not url:
-            return None
-        return cls(url.rstrip("/"), os.environ.get("VERTICALS_SUPPORT_LLM_MODEL", "default"),
-                   os.environ.get("VERTICALS_SUPPORT_LLM_KEY", ""))
-
-    def rephrase(self, question: str, answer: Answer) -> Answer:
-        import httpx
-
-        sources = "\n".join(f"[{c.n}] {c.quote}" for c in answer.citations)
-        prompt = (f"Answer the customer's question using only these sources, keep the [n] "
-                  f"markers after the facts they support.\n\nSources:\n{sources}\n\n"
-                  f"Question: {question}")
-        try:
-            reply = httpx.post(
-                f"{self.url}/chat/completions", timeout=self.timeout,
-                headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else {},
-                json={"model": self.model, "messages": [{"role": "user", "content": prompt}]})
-            reply.raise_for_status()
-            text = reply.json()["choices"][0]["message"]["content"]
-        except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError):
-            return answer  # subtle: TypeError for a body of the wrong shape (a list, a null choice)
-        if not isinstance(text, str):  # "content": null (a refusal, a tool call)
-            return answer
-        text = text.strip()
-        cited = {int(n) for n in CITATION_MARK.findall(text)}
-        if not cited or not cited <= {c.n for c in answer.citations}:
-            return answer  # subtle: without citations, or citing a source it was not given,
-            # the reply is not grounded; keep ours
-        answer.text = text
-        return answer

@@ -6,10 +6,8 @@ request for a person, a complaint, a courtesy, a lesson, another language)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from itertools import takewhile
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,22 +16,18 @@ from .answer import (
     CITATION_MARK,
     Answer,
     AnswerKind,
-    Citation,
     answer_words,
     combined,
     grounded_answer,
-    mostly_said,
-    outranked,
     select_passages,
-    template_answer,
     without_repeats,
 )
-from .asking import asks_for_contact, asks_for_no_line, gives_what_is_asked, lacks_what_is_asked
+from .asked import Asked, similarity
+from .asking import asks_for_contact
 from .follow_ups import FollowUps
 from .handoff import NOT_READ, confident, handoff, listed, named_intent
 from .intents import IntentDecision, IntentModel, Status
-from .knowledge import ROW, split_sentences
-from .masking import contact_kinds
+from .leads import Leads
 from .questions import (
     asks_for_the_other,
     contextual_query,
@@ -47,63 +41,22 @@ from .questions import (
     says_nothing_new,
     separate_questions,
     stands_for_a_noun,
-    swaps_subject,
 )
-from .ranking import tokenize, word_set
-from .retrieval import Passage
-from .rows import (
-    asks_beyond_rows,
-    asks_of_rows,
-    columns_said,
-    lacks_named_rows,
-    named_cells,
-    named_columns,
-    names_a_row,
-    row_namer,
-    with_named_row,
-)
+from .ranking import tokenize
+from .rows import columns_said
 from .shop import far_words
 from .tables import Turn
+from .templates import Templates
 
 if TYPE_CHECKING:
     from .service import SupportService
 
-# how much closer to an opening question another document's sentence must be than any of a sure
-# template's, for the answer to quote it after the template; and how close the template's FAQ must
-# come to the question for it to be that FAQ's own question, reworded, which needs nothing beside it
-BESIDE_TEMPLATE, FAQ_ASKED = 0.05, 0.8
 ANSWERED = ("template", "grounded", "handoff")  # turns a follow-up can lean on
-_REACH = {"phone", "email"}  # the contacts a contact page gives both of
 # two words for one thing (search cosine): "kid" / "child" 0.81, "bike" / "bicycle" 0.92; not "cat" /
 # "dog" 0.66, "Norway" / "Switzerland" 0.68, "student" / "senior" 0.61 (but "Canada" / "USA" 0.78,
 # "Sweden" / "Norway" 0.80: the earlier questions' words are left out)
 SAME_THING = 0.75
 SAID_OF_IT_WORDS = 6  # a longer pronoun follow-up asks more than a column of the row said (see _said_of_it)
-
-
-@dataclass
-class _Asked:
-    """One message on the answer path: the query search reads (the message, or the message
-    joined with the ``earlier`` turns it leans on), the query's vector, the message's own
-    vector once encoded (``alone``), what search found and the passages to quote (led by a
-    table row the message names, :meth:`Answerer._lead_with_named_row`); ``vouched``: an admin
-    taught it to the knowledge base, so no word of it counts as one the knowledge base never
-    mentions."""
-
-    message: str
-    query: str
-    vector: np.ndarray
-    earlier: list[Turn]
-    alone: np.ndarray | None = None
-    vouched: bool = False
-    found: list[Passage] = field(default_factory=list)
-    passages: list[Passage] = field(default_factory=list)
-    named_by: str = ""  # the text that names the table row the passages lead with, if any
-    row_named: bool = False  # whether they lead with one
-
-    def alone_again(self, vector: np.ndarray) -> None:
-        """Read as a message of its own: the earlier turns set aside."""
-        self.earlier, self.query, self.vector = [], self.message, vector
 
 
 class Answerer:
@@ -113,7 +66,7 @@ class Answerer:
     def __init__(self, service: SupportService) -> None:
         self.service = service
         self._pool: ThreadPoolExecutor | None = None  # see _judges
-        self.follow_ups = FollowUps(service)
+        self.follow_ups, self.leads, self.templates = FollowUps(service), Leads(service), Templates(service)
         self._parts: dict[str, list[Turn]] = {}  # per conversation, a message's questions answered so far
 
     def answer(self, message: str, cid: str, vouched: bool = False) -> Answer:
@@ -123,7 +76,7 @@ class Answerer:
         (:func:`.questions.focus`), and several questions each
         (:func:`.questions.separate_questions`; :func:`.answer.combined`), unless the bot would
         hand off every one of them: then the message is answered whole, as one. ``vouched``: an
-        admin taught it to the knowledge base (:class:`_Asked`).
+        admin taught it to the knowledge base (:class:`.asked.Asked`).
 
         subtle: a question handed off "asks about happens, which the knowledge base never
         mentions", then taught knowledge_base, was handed off again for the same reason."""
@@ -195,7 +148,7 @@ class Answerer:
         self._search(asked, decision, cid)
         given = {t.intent for t in asked.earlier if t.kind == "template"}
         if confident(decision) and decision.intent not in given and not _said_of_it(asked) \
-                and (template := self._template(asked, decision)):
+                and (template := self.templates.answer(asked, decision)):
             return template
         if asked.passages:
             return self._grounded(asked, decision)
@@ -206,7 +159,7 @@ class Answerer:
                                                                "template, and nothing in the knowledge base matched")
         return handoff(decision, found=asked.found)
 
-    def _judged(self, message: str, cid: str) -> tuple[_Asked, IntentDecision | None]:
+    def _judged(self, message: str, cid: str) -> tuple[Asked, IntentDecision | None]:
         """The message as search will read it (joined with the earlier turns a follow-up leans
         on) and the intent model's decision on the message alone."""
         intents, retriever = self.service.intents, self.service.retriever
@@ -215,14 +168,14 @@ class Answerer:
         judging = self._judges().submit(intents.classifier.model_proba, [message]) if intents else None
         earlier = self.earlier(cid) if is_follow_up(message) else []
         query = self._in_context(earlier, message) if earlier else message
-        asked = _Asked(message, query, retriever.encode(query)[0], earlier)
+        asked = Asked(message, query, retriever.encode(query)[0], earlier)
         if not judging:
             return asked, None
         reads = self._probe_reads_search(intents)
-        vector = self._own_vector(asked) if reads else None
+        vector = asked.own_vector(self.service.retriever.encode) if reads else None
         return asked, self._decide(intents, message, judging.result(), vector)
 
-    def _unsearched(self, asked: _Asked, decision: IntentDecision | None) -> Answer | None:
+    def _unsearched(self, asked: Asked, decision: IntentDecision | None) -> Answer | None:
         """A hand-off before any search, for a message out of scope. Search finds the nearest
         passage for anything, and "when does Halfords open on sunday" got our opening hours. A
         message surely out of scope on its own goes; so does one the model puts out of scope less
@@ -238,7 +191,7 @@ class Answerer:
                                                             "knowledge base never mentions")
         return None
 
-    def _search(self, asked: _Asked, decision: IntentDecision | None, cid: str) -> None:
+    def _search(self, asked: Asked, decision: IntentDecision | None, cid: str) -> None:
         """Fill ``asked.found`` and ``asked.passages``; a follow-up on a subject of its own is
         searched alone, and a message that finds nothing alone is searched again with an earlier
         answer whose word it takes up (:meth:`_picked_up`)."""
@@ -252,9 +205,9 @@ class Answerer:
             # unless it finds nothing alone: its subject is the earlier turns' after all. subtle: "what
             # if I use a different network?" after the charging FAQ got the joining template (p 0.42);
             # read with that question, search finds "Other public networks: your own card"
-            alone = retriever.search(asked.message, k=5, vector=self._own_vector(asked), floor=threshold)
+            alone = retriever.search(asked.message, k=5, vector=asked.own_vector(retriever.encode), floor=threshold)
             if any(p.dense >= threshold for p in alone):
-                asked.alone_again(self._own_vector(asked))
+                asked.alone_again(asked.own_vector(retriever.encode))
                 asked.found = alone
         if not asked.found:
             asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
@@ -266,152 +219,12 @@ class Answerer:
                 asked.vector = retriever.encode(asked.query)[0]
                 asked.found = retriever.search(asked.query, k=5, vector=asked.vector, floor=threshold)
                 asked.passages = select_passages(asked.found, threshold, message=asked.message)
-        self._lead_with_named_row(asked)
+        self.leads.named_row(asked)
         if wanted := asks_for_contact(asked.message):
-            self._lead_with_contact(asked, wanted)
+            self.leads.contact(asked, wanted)
 
-    def _lead_with_contact(self, asked: _Asked, wanted: set[str]) -> None:
-        """For a message asking for the shop's phone number, e-mail or street address (``wanted``):
-        the passages, where a table row the message names gives it ("What's the phone number for
-        billing?") or the chunk nearest the message that gives it is among them; else that chunk
-        alone (:meth:`_giving_contact`). subtle: "What number do I call if I break down?" was quoted
-        the billing line's row, a phone number search found; the breakdown line's row is nearer."""
-        gives = [p for p in asked.passages if wanted & contact_kinds([p.chunk.text])]
-        if asked.row_named and gives and gives[0] is asked.passages[0]:
-            return
-        if (giving := self._giving_contact(asked, wanted)) and \
-                giving[0].chunk.chunk_id not in {p.chunk.chunk_id for p in gives}:
-            asked.passages, asked.row_named, asked.named_by = giving, False, asked.message
 
-    def _giving_contact(self, asked: _Asked, wanted: set[str]) -> list[Passage]:
-        """For a message asking for the shop's phone number, e-mail or street address: of the
-        chunks that give it, the one whose sentence giving it is nearest the message; for a message
-        asking for no line in particular, one that gives both a phone number and an e-mail address
-        (the contact page) first; [] when none gives it.
-        subtle: "what's your phone number?" was handed off, nothing found above the floor; the
-        contact article says "Call us on 01632 960418". "can I email you?" was quoted the notice
-        FAQ's "or by e-mail to hello@...", not that article. "where is the Quayside site?" was
-        quoted the phone booths at Quayside."""
-        giving = [(c, kinds) for c, kinds in self.service.shop.contact_chunks if kinds & wanted]
-        if not giving:
-            return []
-        similarity = self._similarity([(self._own_vector(asked), 1.0)])
-        # the contact page for no line in particular; else by the sentence that gives it: an address, the
-        # branch the message names; a number, the line. subtle: "What number do I call from abroad?" was
-        # quoted the contact page's opening lines (0.51), not "From abroad, call +44 ..." (0.49 its chunk)
-        scores = similarity([c.text for c, _ in giving])
-        if wanted <= _REACH and asks_for_no_line(asked.message):
-            first = [float(len(kinds & _REACH)) for _, kinds in giving]
-        else:  # chunks overlap: of two with the nearest sentence, the nearer
-            giving_it = [(i, s) for i, (c, _) in enumerate(giving)
-                         for s in [s for s in split_sentences(c.text) if wanted & contact_kinds([s])] or [c.text]]
-            first = [float("-inf")] * len(giving)
-            for (i, _), score in zip(giving_it, similarity([s for _, s in giving_it]), strict=True):
-                first[i] = max(first[i], score)
-        best = max(range(len(giving)), key=lambda i: (first[i], scores[i]))
-        return [Passage(giving[best][0], scores[best], scores[best])]
-
-    def _lead_with_named_row(self, asked: _Asked) -> None:
-        """Lead ``asked.passages`` (none: none) with the chunk holding the table row the message
-        names, else the last question it follows (:func:`.rows.row_namer`), in a document search
-        found above the floor. subtle: "what does the Plus plan include?" was quoted the data
-        add-on FAQ alone; the plans table, found too (the reranker's 0.06), has the Plus row."""
-        chunks_of, threshold = self.service.retriever.document_chunks, self.service.bot.threshold
-        found = [p for p in asked.found if p.dense >= threshold]  # search ranks anything: its top 5
-        # the last question only, and not for a new subject: "and for the family plan?" and then
-        # "how many sims can I have on it?" named the Plus row of the question before them again
-        # subtle: "and to Haverby?" after "a car to Skerrin Island?" swaps a column, not the row: the
-        # car's row was lost, and the caravan's quoted
-        last = self.service.speller.correct(asked.earlier[-1].question) if asked.earlier else ""
-        # subtle: "and if I don't send it back?" after the Hub 3 Pro's row was quoted the Mesh Booster's:
-        # "it" is the row the last question named
-        before = [last] if last and (not swaps_subject(asked.message) or points_back(asked.message)
-                                     or new_subject(asked.message) <= named_columns(last, found, chunks_of)) else []
-        # subtle: "how much is a large one?" after "Do you sell boxes?" named the Large unit's
-        # row by its own words; read with the question, it names the large box's
-        joined = [asked.query] if asked.earlier and stands_for_a_noun(asked.message) else []
-        named_by = row_namer([*joined, asked.message, *before], found, chunks_of) if asked.passages else None
-        asked.named_by = named_by or asked.message
-        if named_by is not None:
-            beyond = asks_beyond_rows(asked.message, named_by, found, chunks_of)
-            asked.passages = with_named_row(named_by, asked.passages, chunks_of, found=found,
-                                            prose_first=beyond and not asks_of_rows(asked.message))
-            # the row alone, where the message asks nothing beyond it: "How much is a locker per month?"
-            # was quoted the Locker's row (£22), then the student deal's "£15 instead of £22"
-            if not beyond:
-                lead = asked.passages[0].chunk.doc_id if asked.passages else ""
-                asked.passages = list(takewhile(lambda p: p.chunk.doc_id == lead and names_a_row(named_by, p.chunk),
-                                                asked.passages)) or asked.passages[:1]
-            asked.row_named = True
-
-    def _template(self, asked: _Asked, decision: IntentDecision) -> Answer | None:
-        """The confident intent's template, unless another document is clearly closer, holds the
-        table row the message names, or the template lacks what the message asks for (a time, a
-        price, a contact; the cells of the rows it names: None); a hand-off when the message names
-        a thing the template does not address ("how do I reset my xbox password"); followed by
-        another document's closer sentence (:meth:`_beside_template`).
-
-        subtle: "What time does Swindon open on Saturday?" got the opening-hours FAQ (p 0.97),
-        which gives no clinic's hours; the clinics' table, found too, has Swindon's row."""
-        retriever, bot = self.service.retriever, self.service.bot
-        doc = bot.templates.get(decision.intent, "")
-        chunks = retriever.document_chunks(doc)
-        # subtle: "How much is a day pass?" yielded its FAQ ("A Day Pass costs £18 ...") to the plans
-        # table's row, then quoted the FAQ and the Day Pass article as well: £18 three times
-        rows_elsewhere = asked.row_named and not any(names_a_row(asked.named_by, c) for c in chunks)
-        if rows_elsewhere and not any(
-                word_set(cell) <= word_set(c.text)
-                for cell in named_cells(asked.named_by, asked.found, retriever.document_chunks) for c in chunks):
-            return None
-        own = retriever.document_similarity(doc, asked.vector) if chunks else 0.0
-        if not chunks or outranked(asked.found, doc, own, bot.template_margin, bot.threshold):
-            return None
-        answer = template_answer(chunks, decision.confidence, decision.intent)
-        # the rows a question names by a superlative, or their cells it asks for, that the template
-        # lacks: "How many spaces are there at Fenwick park and ride?" got the sites' FAQ (Fenwick's
-        # price, not its 420 spaces), "Which park and ride site is the biggest?" too
-        if rows_elsewhere and lacks_named_rows(asked.message, asked.named_by, answer.text, asked.found,
-                                               retriever.document_chunks):
-            return None
-        # subtle: "What number do I ring about the Green Line?" got the contactless caps' template
-        # (p 0.57), which gives no number
-        if lacks_what_is_asked(asked.message, answer.text):
-            return None
-        if not asked.vouched and (things := self.service.shop.unaddressed_things(asked.message, answer,
-                                                                                self.service.retriever.encode)):
-            return handoff(decision, reason=f"asks about {listed(things)}, which the knowledge base never mentions "
-                                            "and the answer template does not address", found=asked.found)
-        return answer if own >= FAQ_ASKED else self._beside_template(asked, answer, doc)
-
-    def _beside_template(self, asked: _Asked, template: Answer, doc: str) -> Answer:
-        """``template``, and after it the sentence of another document that search found (above
-        the floor; a table row's is the rows' to quote) where it is closer to an opening question
-        than any of the template's by ``BESIDE_TEMPLATE`` and the template does not say it already.
-        Not where the question is the FAQ's own (``FAQ_ASKED``): "cn i cancle my membrship" had
-        its template, then how to cancel a meeting room.
-
-        subtle: "What happens if my mobile dies and my ticket is on the app?" got the app tickets'
-        template (p 0.89) on buying and activating; the app article says a flat battery is travelling
-        without a ticket."""
-        threshold = self.service.bot.threshold
-        others = [p for p in asked.found if p.dense >= threshold and p.chunk.doc_id != doc]
-        candidates = [(p, s) for p in others for s in split_sentences(p.chunk.text) if not ROW.match(s)]
-        # a question for a time, price, duration or contact has it from the template (:func:`lacks_what_is_asked`):
-        # "what's your phone number?" had then been told how to change the one on their profile
-        if asked.earlier or not candidates or not gives_what_is_asked(asked.message, ""):
-            return template
-        own_sentences = split_sentences(template.citations[0].quote)
-        scores = self._similarity([(asked.vector, 1.0)])([*own_sentences, *(s for _, s in candidates)])  # one encode
-        own, scores = max(scores[:len(own_sentences)]), scores[len(own_sentences):]
-        best = max(range(len(candidates)), key=scores.__getitem__)
-        passage, sentence = candidates[best]
-        if scores[best] - own < BESIDE_TEMPLATE or mostly_said(sentence, [template.text]):
-            return template
-        chunk = passage.chunk
-        citation = Citation(2, chunk.chunk_id, chunk.doc_id, chunk.title, chunk.url, sentence)
-        return replace(template, text=f"{template.text} {sentence} [2]", citations=[*template.citations, citation])
-
-    def _grounded(self, asked: _Asked, decision: IntentDecision | None) -> Answer:
+    def _grounded(self, asked: Asked, decision: IntentDecision | None) -> Answer:
         """Quotes from the passages found; a follow-up whose answer only repeats the conversation
         gets the passage that names what it asks, or a person; so does a question about something
         the knowledge base never mentions and the passages do not address."""
@@ -419,18 +232,18 @@ class Answerer:
         # subtle: a follow-up's quote must answer its own new part ("and to Norway?"); the
         # joined question's vector, led by the earlier turn, only breaks ties
         ranked = [(asked.vector, 1.0)] if asked.query == message else \
-            [(self._own_vector(asked), 1.0), (asked.vector, 0.1)]
-        similarity = self._similarity(ranked)
-        answer = grounded_answer(asked.query, asked.passages, named_intent(decision), similarity,
+            [(asked.own_vector(self.service.retriever.encode), 1.0), (asked.vector, 0.1)]
+        similar = similarity(ranked, self.service.retriever.encode_quoted)
+        answer = grounded_answer(asked.query, asked.passages, named_intent(decision), similar,
                                  named_by=asked.named_by, chunks_of=self.service.retriever.document_chunks)
         if earlier and not asked.row_named and not names_new_subject(answer, message, earlier):
-            answer = self.follow_ups.fresher(asked, answer, named_intent(decision), similarity) or answer
+            answer = self.follow_ups.fresher(asked, answer, named_intent(decision), similar) or answer
         # a named row is the answer, said before or not: "what's the fee if I don't return it?" after
         # the Hub 3's row (its "Fee if not returned: £60") was quoted the Mesh Booster's row (£35)
         if says_nothing_new(answer, message, earlier) and not asked.row_named:
-            naming = self.follow_ups.naming(asked, named_intent(decision), similarity)
+            naming = self.follow_ups.naming(asked, named_intent(decision), similar)
             if naming is None and points_back(message):
-                naming = self.follow_ups.closer(asked, answer, named_intent(decision), similarity)
+                naming = self.follow_ups.closer(asked, answer, named_intent(decision), similar)
             # subtle: a pronoun's follow-up keeps the earlier answer when no passage names what it
             # asks: handed off, the conversation went quiet, and "who pays for it?" after the
             # returns answer (its prepaid label says who) lost the next question too
@@ -458,13 +271,6 @@ class Answerer:
             return handoff(decision, reason=f"asks about {listed(said)}, which the passages found do not address",
                            found=asked.found)
         return self.service.generator.rephrase(message, answer) if self.service.generator else answer
-
-    def _own_vector(self, asked: _Asked) -> np.ndarray:
-        """The message's own search vector (the query's when they are the same), encoded once."""
-        if asked.alone is None:
-            asked.alone = asked.vector if asked.query == asked.message else \
-                self.service.retriever.encode(asked.message)[0]
-        return asked.alone
 
     def _probe_reads_search(self, intents: IntentModel) -> bool:
         """Whether the intent model's probe was fitted on the embedder the bot searches with."""
@@ -511,13 +317,7 @@ class Answerer:
         said = {word for t in earlier if t.kind != "handoff" for word in answer_words(t.answer)}
         return earlier if said & set(tokenize(message)) else []
 
-    def _similarity(self, weighted: list[tuple[np.ndarray, float]]) -> Callable[[list[str]], list[float]]:
-        """Each text's weighted cosine to the question's vectors (how quotes are chosen)."""
-        vectors, weights = np.stack([v for v, _ in weighted]), np.array([w for _, w in weighted])
-        return lambda texts: (self.service.retriever.encode_quoted(texts) @ vectors.T @ weights).tolist()
-
-
-def _said_of_it(asked: _Asked) -> bool:
+def _said_of_it(asked: Asked) -> bool:
     """Whether a follow-up with a pronoun asks about a column of a table row the last answer
     quotes: "is it open on Saturdays?" after the billing line's row ("Saturday: Closed") asks it
     of the billing line.

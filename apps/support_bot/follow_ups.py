@@ -6,12 +6,12 @@ with something not said yet (:meth:`FollowUps.fresher`), the passage that names 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .answer import Answer, closer, grounded_answer, mostly_said, split_sentences
+from .asked import Asked, Similarity
 from .asking import gives_what_is_asked
 from .handoff import named_intent
 from .intents import IntentDecision
@@ -20,13 +20,10 @@ from .ranking import word_set
 from .retrieval import Passage
 
 if TYPE_CHECKING:
-    from .answering import _Asked
     from .service import SupportService
 
 # a follow-up may quote a passage with something not yet said found this far (cosine) below those chosen
 FRESH_MARGIN = 0.1
-
-Similarity = Callable[[list[str]], list[float]]
 
 
 class FollowUps:
@@ -35,7 +32,7 @@ class FollowUps:
     def __init__(self, service: SupportService) -> None:
         self.service = service
 
-    def fresher(self, asked: _Asked, answer: Answer, intent: str | None, similarity: Similarity) -> Answer | None:
+    def fresher(self, asked: Asked, answer: Answer, intent: str | None, similarity: Similarity) -> Answer | None:
         """For a follow-up whose quotes are mostly said already (:func:`.answer.mostly_said`): the
         answer from a passage found within ``FRESH_MARGIN`` of those chosen (and above the floor)
         with most of it not said, whose nearest sentence is closer to the follow-up than every
@@ -61,7 +58,7 @@ class FollowUps:
         return None if best is None else \
             grounded_answer(asked.query, [fresh[best][0]], intent, similarity, said=said)
 
-    def naming(self, asked: _Asked, intent: str | None, similarity: Similarity) -> Answer | None:
+    def naming(self, asked: Asked, intent: str | None, similarity: Similarity) -> Answer | None:
         """For a follow-up whose answer only repeated the conversation: the answer from the first
         passage found (above the floor) that names all of its new subject; None when none does, or
         its quote still says nothing new.
@@ -83,7 +80,7 @@ class FollowUps:
         answer = grounded_answer(asked.query, [naming], intent, similarity)
         return None if says_nothing_new(answer, message, earlier) else answer
 
-    def closer(self, asked: _Asked, repeated: Answer, intent: str | None, similarity: Similarity) -> Answer | None:
+    def closer(self, asked: Asked, repeated: Answer, intent: str | None, similarity: Similarity) -> Answer | None:
         """For a pronoun's follow-up whose answer only repeated the conversation: the answer from
         another passage found (above the floor) of a document the repeat cites, with a sentence
         not yet said that is closer to the follow-up than every repeated one (:func:`closer`);
@@ -102,7 +99,7 @@ class FollowUps:
         answer = grounded_answer(asked.query, [fresh[best][0]], intent, similarity)
         return None if says_nothing_new(answer, asked.message, asked.earlier) else answer
 
-    def other(self, asked: _Asked, decision: IntentDecision | None) -> Answer | None:
+    def other(self, asked: Asked, decision: IntentDecision | None) -> Answer | None:
         """For "and the other one?": from the documents the last answer cites, the sentence most
         like the one that answered its question (the quoted sentence nearest it), not said in the
         conversation and without the names the question gave that sentence ("Northfield"); None

@@ -15,19 +15,11 @@ from shared import Registry, read_table
 from shared.language import language, things
 
 from .agents import AgentDesk
-from .answer import (
-    COURTESY_REPLIES,
-    UNSURE_TEXT,
-    WAITING_COURTESY,
-    WAITING_TEXT,
-    Answer,
-    AnswerKind,
-    Generator,
-    pleasantry_reply,
-    template_answer,
-)
+from .answer import UNSURE_TEXT, WAITING_TEXT, Answer, AnswerKind, template_answer
 from .answering import Answerer
+from .courtesy import COURTESY_REPLIES, WAITING_COURTESY, pleasantry_reply
 from .escalation import COMPLAINT_REASON, PERSON_REASON, UNJUDGED, asks_for_person, complaint
+from .generator import Generator
 from .handoff import NOT_READ, handoff
 from .intents import INTENTS, KB_LABEL, IntentModel
 from .knowledge import keep_ids, load_kb, skipped_files

@@ -19,7 +19,8 @@ import pandas as pd
 
 from shared.language import STOP_WORDS, language, lemmas, parts_of_speech, things
 
-from .answer import COURTESY_WORDS, Answer
+from .answer import Answer
+from .courtesy import COURTESY_WORDS
 from .knowledge import Chunk
 from .masking import PLACEHOLDER, contact_kinds, mask_pii, shop_contacts
 from .names import names_mark_subjects, unknown_names, vocabulary

@@ -16,19 +16,19 @@ from apps.support_bot.answer import (
     Answer,
     AnswerKind,
     Citation,
-    Generator,
     answer_words,
     best_quote,
     combined,
     grounded_answer,
     mostly_said,
-    pleasantry_reply,
     select_passages,
     template_answer,
     without_repeats,
 )
 from apps.support_bot.asking import asks_for_contact, gives_what_is_asked
+from apps.support_bot.courtesy import pleasantry_reply
 from apps.support_bot.escalation import asks_for_person, complaint
+from apps.support_bot.generator import Generator
 from apps.support_bot.handoff import handoff
 from apps.support_bot.intents import IntentDecision, Status, Thresholds, abstention_metrics, calibrate, decide
 from apps.support_bot.knowledge import (
@@ -58,18 +58,15 @@ from apps.support_bot.questions import (
 from apps.support_bot.ranking import SparseBM25, bm25_terms, choose_alpha, fuse, tokenize, top_k, word_set
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.retrieval_tuning import choose_threshold
-from apps.support_bot.rows import (
+from apps.support_bot.row_chunks import (
     asks_beyond_rows,
-    asks_of_rows,
-    columns_said,
     lacks_named_rows,
     named_cells,
     named_columns,
-    named_rows,
-    names_row,
     row_namer,
     with_named_row,
 )
+from apps.support_bot.rows import asks_of_rows, columns_said, named_rows, names_row
 from apps.support_bot.spelling import SHORTHAND, Speller, edit_distance
 from apps.support_bot.tables import Turn
 from apps.support_bot.template_links import checked_links

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from apps.support_bot.answer import WAITING_TEXT, Answer, AnswerKind, Citation, answer_words, template_answer
-from apps.support_bot.answering import _Asked
+from apps.support_bot.asked import Asked
 from apps.support_bot.knowledge import Chunk, load_kb
 from apps.support_bot.ranking import fuse
 from apps.support_bot.retrieval import Passage, Retriever
@@ -55,8 +55,8 @@ def test_a_sure_template_is_followed_by_another_documents_closer_sentence(bot: S
     found = [Passage(Chunk("kb-bikes", 0, ridden, "Bike returns", chunk_id=10**6), 0.9, 0.9)]
     for message, beside in (("can a bike be returned after it has been ridden?", True),
                             ("how do I return an item?", False)):
-        asked = _Asked(message, message, bot.retriever.encode(message)[0], [], found=found)
-        answer = bot.answerer._beside_template(asked, template, doc)
+        asked = Asked(message, message, bot.retriever.encode(message)[0], [], found=found)
+        answer = bot.answerer.templates.beside(asked, template, doc)
         assert answer.citations[0] == template.citations[0] and answer.text.startswith(template.text)
         assert [c.quote for c in answer.citations[1:]] == (
             ["A bike that has been ridden outdoors cannot be returned."] if beside else []), message
@@ -215,14 +215,13 @@ def test_a_messages_later_question_leans_on_the_answers_to_its_earlier_ones(bot:
 def test_a_template_that_does_not_address_a_thing_the_question_names_is_handed_off(bot: SupportService) -> None:
     """"how do I reset my xbox password" got the password template at p 0.86; a thing the shop's
     texts never use, which the template does not come near, goes to a person."""
-    from apps.support_bot.answering import _Asked
     from apps.support_bot.intents import IntentDecision, Status
 
     sure = IntentDecision("return_item", 0.95, 0.9, Status.CONFIDENT)
 
     def template(message: str):
-        asked = _Asked(message, message, bot.retriever.encode(message)[0], [])
-        return bot.answerer._template(asked, sure)
+        asked = Asked(message, message, bot.retriever.encode(message)[0], [])
+        return bot.answerer.templates.answer(asked, sure)
 
     sofa = template("how do I return a sofa I bought last week?")
     assert sofa.kind is AnswerKind.HANDOFF and "sofa" in sofa.reason and "answer template" in sofa.reason
