@@ -49,14 +49,20 @@ _HAVING = frozenset("include included includes available offered allowed".split(
 # a superlative, and whether it asks for the most: "the most free miles", "the cheapest"; not "at least 24
 # hours" nor "most of my things"
 SUPERLATIVE = re.compile(r"(?<!\bat )\b(?:(most|highest|biggest|largest|longest|maximum|greatest|priciest|dearest|"
-                          r"fastest|heaviest)|(least|fewest|lowest|smallest|shortest|minimum|cheapest|slowest|"
-                          r"lightest))\b(?! of\b)", re.I)
+                          r"fastest|heaviest|latest)|(least|fewest|lowest|smallest|shortest|minimum|cheapest|slowest|"
+                          r"lightest|earliest))\b(?! of\b)", re.I)
 # a superlative of money: "the cheapest", "the most expensive", "the lowest weekend price"
 _OF_MONEY = re.compile(r"\b(?:cheapest|priciest|dearest|expensive|prices?|costs?|fees?|fares?)\b", re.I)
 # the column a superlative speaks of when the question names none: "the longest boat" -> "Bay length"
 _MEASURES = {"longest": "length", "shortest": "length", "fastest": "speed", "slowest": "speed", "heaviest": "weight",
              "lightest": "weight", "biggest": "size area space capacity", "largest": "size area space capacity",
-             "smallest": "size area space capacity"}
+             "smallest": "size area space capacity", "latest": "last close closing until hour",
+             "earliest": "first open opening from hour"}  # as word_set reads them: "hours" -> "hour"
+# a clock time in a cell ("05:15", "9.30"); in a column that also holds evening times (from EVENING on),
+# one before SMALL_HOURS is the next morning's: "Last departure: 05:15" is later than "23:45"
+_CLOCK = re.compile(r"\b([01]?\d|2[0-3])[:.]([0-5]\d)\b")
+_ROUND_THE_CLOCK = re.compile(r"\b(?:24\s*(?:hours|hrs|h)|24/7|round the clock)\b", re.I)
+SMALL_HOURS, EVENING = 6, 18
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 # words of column names that name no one column: "Price per month", "Data per month"
 ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
@@ -217,6 +223,10 @@ def _extreme(query: str, rows: list[str]) -> list[int] | None:
     ([1, 3], [2])
     >>> _extreme("which car is the most fun?", rows) is None
     True
+    >>> nights = ["Route: N1; First departure: 00:30; Last departure: 05:15.",
+    ...           "Route: N7; First departure: 23:45; Last departure: 04:15."]
+    >>> _extreme("Which night bus runs latest?", nights), _extreme("which one starts earliest?", nights)
+    ([0], [1])
 
     subtle: "Which car type gets the most free miles?" was quoted the Premium's 30 a day, the row of
     the chunk search found; the Electric's 60 was in the chunk before."""
@@ -231,7 +241,8 @@ def _extreme(query: str, rows: list[str]) -> list[int] | None:
                 continue  # "is there a minimum term?" names the column "Minimum term"
             if _names_column(query, header) or measures & word_set(header) or _OF_MONEY.search(query) \
                     and (MONEY.search(value) or word_set(header) & _PRICE_HEADERS):  # "Price: Free" too
-                if (amount := _amount(value)) is not None:
+                amount = _clock(value, word == "latest") if word in ("latest", "earliest") else _amount(value)
+                if amount is not None:
                     values.setdefault(header, {})[i] = amount
     if not values:
         return None
@@ -239,8 +250,36 @@ def _extreme(query: str, rows: list[str]) -> list[int] | None:
     header = max(values, key=lambda h: (_names_column(query, h) or bool(measures & word_set(h)),
                                         len(word_set(h) & asked)))
     column = values[header]
+    if word in ("latest", "earliest"):
+        column = _overnight(column)
     best = (max if superlative.group(1) else min)(column.values())
     return [i for i, amount in column.items() if amount == best] if len(column) > 1 else []
+
+
+def _clock(value: str, latest: bool) -> float | None:
+    """A cell's clock time in minutes after midnight: its last for the ``latest``, else its first;
+    for a cell open "24 hours", the latest and earliest of all; None for a cell with none.
+
+    >>> _clock("05:30 to 00:30", latest=True), _clock("05:30 to 00:30", latest=False), _clock("Every 5 minutes", True)
+    (30, 330, None)
+    >>> _clock("24 hours", latest=True), _clock("Open 24/7", latest=False)
+    (inf, -inf)
+    """
+    if _ROUND_THE_CLOCK.search(value):
+        return float("inf") if latest else float("-inf")
+    if not (times := _CLOCK.findall(value)):
+        return None
+    hours, minutes = map(int, times[-1] if latest else times[0])
+    return hours * 60 + minutes
+
+
+def _overnight(column: dict[int, float]) -> dict[int, float]:
+    """A column of clock times (minutes) that runs through the night: where it holds evening
+    times too, those before ``SMALL_HOURS`` count as the next day's. ``{0: 30, 1: 1410}`` (00:30
+    and 23:30) -> ``{0: 1470, 1: 1410}``; ``{0: 330, 1: 360}`` (05:30 and 06:00) as it is."""
+    if not any(m >= EVENING * 60 for m in column.values()):
+        return column
+    return {i: m + (24 * 60 if m < SMALL_HOURS * 60 else 0) for i, m in column.items()}
 
 
 def _amount(value: str) -> float | None:

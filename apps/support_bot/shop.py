@@ -59,7 +59,7 @@ _PARTITIVES = frozenset("pair pairs couple set sets piece pieces bunch kind kind
 # names the two plans, not "difference"; "what's the longest boat you can store?" a boat, not "longest"
 _COMPARING = frozenset("difference differences different compare compared comparing comparison versus vs cheapest "
                        "cheaper expensive priciest dearest lowest highest fewest biggest largest smallest longest "
-                       "shortest fastest slowest".split())
+                       "shortest fastest slowest latest earliest".split())
 # phrases of time and manner that name no subject: "got any deals on at the moment?" was handed off as
 # about "moment"
 _IDIOMS = re.compile(r"\b(?:at|for) the (?:moment|minute|mo|time being)\b|\bright now\b|\bat present\b|"
