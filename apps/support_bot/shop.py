@@ -37,6 +37,10 @@ CONTACT_WORDS = {"email": ("email", "mail", "address"), "phone": ("number", "pho
 # come ADDRESSED near a word of the answer; set on the demo's questions and 40 written about its
 # trade (README): slang for what the shop does ("my mate", "the e-bike juice") matches it closely
 ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 8  # CHECKED_WORDS: a question's words beyond stop words
+# two or more words of a question the shop's texts never use, one of them this far (search cosine) from
+# every word of the answer: its subject is none of the shop's, at any confidence ("a climbing wall", "a
+# physiotherapy clinic", "holiday camps" were answered with lockers, accessible gym kit, swimming lessons)
+STRANGE_PAIR = 0.5
 # what tokenizing leaves of a contraction: "I'm" -> "i", "m" (a hand-off said "about m and going");
 # and contractions typed without their apostrophe ("i aint registered": a thing no lexicon lists)
 _CONTRACTED = frozenset("m s t d re ve ll aint dont doesnt didnt cant wont isnt arent wasnt werent havent hasnt "
@@ -55,6 +59,9 @@ _HEDGES = frozenset("possible possibly able allowed maybe really actually somebo
 # words that count or sort what follows them, no subject of their own: "how do I return a pair of
 # gloves?" was handed off as about "pair" ("how do I return gloves?" got the returns template)
 _PARTITIVES = frozenset("pair pairs couple set sets piece pieces bunch kind kinds sort sorts type types".split())
+# words that stand for whatever the question names beside them: "Is there a yearly option?" asks for a
+# yearly membership, not about "option"
+_VAGUE = frozenset("option options choice choices alternative alternatives thing things".split())
 # words that compare what follows them: "What's the price difference between Fibre 500 and Fibre 900?"
 # names the two plans, not "difference"; "what's the longest boat you can store?" a boat, not "longest"
 _COMPARING = frozenset("difference differences different compare compared comparing comparison versus vs cheapest "
@@ -63,12 +70,18 @@ _COMPARING = frozenset("difference differences different compare compared compar
 # phrases of time and manner that name no subject: "got any deals on at the moment?" was handed off as
 # about "moment"
 _IDIOMS = re.compile(r"\b(?:at|for) the (?:moment|minute|mo|time being)\b|\bright now\b|\bat present\b|"
-                     r"\bthese days\b|\b(?:by )?any chance\b", re.I)
+                     r"\bthese days\b|\b(?:by )?any chance\b|\bhow far (?:in advance|ahead)\b|\bin advance\b", re.I)
 
 _COMMON = STOP_WORDS - frozenset(
     "bill fire interest system call name part show top mine amount detail back front side bottom empty "
     "fill thick thin cry found con de describe".split())
 
+
+# prepositions the stop list lacks: "the frame has a crack near the weld" is about a crack and a weld
+_PREPOSITIONS = frozenset("near nearby inside outside opposite".split())
+# the words above, which name no subject of a question
+_NO_SUBJECT = COURTESY_WORDS | _COMMON | _CONTRACTED | _CHATTER | _HEDGES | _PARTITIVES | _VAGUE | _COMPARING \
+    | _PREPOSITIONS
 
 KB_LANGUAGE_CHUNKS = 200  # the knowledge base's language is told from its first chunks
 
@@ -187,7 +200,7 @@ class Shop:
         if self.language != "English":  # None too: a language told from no word list's function words
             return []
         unknown = things(self.unused_words(message))
-        return far_words(unknown, answer, encode) if unknown else []
+        return (far_words(unknown, answer, encode) if unknown else []) or self._strange_pair(message, answer, encode)
 
     def unaddressed(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
         """The words of ``message`` the shop's texts never use (:meth:`unused_words`) and no word of
@@ -202,7 +215,20 @@ class Shop:
         if unknown := self.unused_words(message):
             modifying = _modifying_quoted(message, answer)
             unknown = [w for w in unknown if w not in modifying]
-        return far_words(unknown, answer, encode) if unknown else []
+        return (far_words(unknown, answer, encode) if unknown else []) or self._strange_pair(message, answer, encode)
+
+    def _strange_pair(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
+        """The words of ``message`` the shop's texts never use (:meth:`unused_words`) that may name
+        a thing or a doing (not modifiers alone, nor those modifying a word the answer quotes), where
+        there are two or more and one of them is ``STRANGE_PAIR`` from every word of the answer; else
+        none. English only, as the word lists are. subtle: "which frame size suits someone 170 cm
+        tall?" and "are engraved bottles returnable" were handed off as about "tall" and "returnable"."""
+        if self.language != "English":
+            return []
+        modifying = _modifying_quoted(message, answer)
+        unused = [w for w in self.unused_words(message) if w not in modifying
+                  and (not (kinds := parts_of_speech(w)) or kinds - {"ADJ", "ADV"})]
+        return unused if len(unused) >= 2 and far_words(unused, answer, encode, STRANGE_PAIR) else []
 
     def unanswered(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
         """The words of a short ``message`` that may be a subject (the shop's own too) that no word
@@ -260,10 +286,7 @@ def _candidate_words(message: str) -> tuple[str, ...]:
         return ()
     named = names_inside(message)
     plain = _IDIOMS.sub(" ", PLACEHOLDER.sub(" ", mask_pii(message)))  # no piece of an address
-    return tuple(w for w in dict.fromkeys(tokenize(plain))
-                 if w.isalpha() and w not in COURTESY_WORDS and w not in named and w not in _COMMON
-                 and w not in _CONTRACTED and w not in _CHATTER and w not in _HEDGES and w not in _PARTITIVES
-                 and w not in _COMPARING)
+    return tuple(w for w in dict.fromkeys(tokenize(plain)) if w.isalpha() and w not in named and w not in _NO_SUBJECT)
 
 
 def _word_list(retriever: Retriever) -> set[str] | None:

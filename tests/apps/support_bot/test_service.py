@@ -170,10 +170,16 @@ def test_a_question_on_something_the_kb_never_mentions_is_handed_off_not_answere
     assert bot.shop.unused_words("can I telephone you?") == []
     # an idiom names no subject (an audit's "got any deals on at the moment?": "about moment")
     assert bot.shop.unused_words("any hovercrafts at the moment?") == ["hovercrafts"]
+    # nor do a vague noun, a preposition or "in advance" ("Is there a yearly option?", "a crack near the weld")
+    assert bot.shop.unused_words("how far in advance is a hovercraft option near you?") == ["hovercraft"]
     # above SURE_MATCH, and on templates, only the things it names: nouns alone, and words no
     # lexicon lists ("xbox"); not "waiting", which the answer needs not speak to
     sure = replace(cited, confidence=0.9)
     assert bot.shop.unaddressed("do you do gift wrapping?", sure, encode) == []
+    # two such words, one of them far from the answer, at any confidence (an audit's "Do you have a
+    # climbing wall at Eastmoor?" was quoted the lockers); not two modifiers ("returnable", "tall")
+    assert bot.shop.unaddressed("do you have a climbing wall?", sure, encode) == ["climbing", "wall"]
+    assert bot.shop.unaddressed_things("is a gift card returnable when tall?", sure, encode) == []
     # two words the answer speaks to neither of, the shop's own or not (an audit's "Can I book a table
     # at the Tidewater cafe for lunch?" was quoted the cafe's members' discount); one is not enough
     assert len(bot.shop.unanswered("can I book a table in your shop for lunch?", cited, encode)) >= 2
