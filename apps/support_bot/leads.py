@@ -13,7 +13,7 @@ from .knowledge import split_sentences
 from .masking import contact_kinds
 from .questions import new_subject, points_back, stands_for_a_noun, swaps_subject
 from .retrieval import Passage
-from .row_chunks import asks_beyond_rows, named_columns, row_namer, with_named_row
+from .row_chunks import asks_beyond_rows, named_columns, other_row_keys, row_namer, with_named_row
 from .rows import asks_of_rows, names_a_row
 
 if TYPE_CHECKING:
@@ -84,8 +84,11 @@ class Leads:
         last = self.service.speller.correct(asked.earlier[-1].question) if asked.earlier else ""
         # subtle: "and if I don't send it back?" after the Hub 3 Pro's row was quoted the Mesh Booster's:
         # "it" is the row the last question named
+        # subtle: "Is there one on a Sunday?" after "When is yoga at Eastmoor?" (Monday's row) names
+        # another row's first cell: it moves to that row
         before = [last] if last and (not swaps_subject(asked.message) or points_back(asked.message)
-                                     or new_subject(asked.message) <= named_columns(last, found, chunks_of)) else []
+                                     or new_subject(asked.message) <= named_columns(last, found, chunks_of)) \
+            and not new_subject(asked.message) & other_row_keys(last, found, chunks_of) else []
         # subtle: "how much is a large one?" after "Do you sell boxes?" named the Large unit's
         # row by its own words; read with the question, it names the large box's
         joined = [asked.query] if asked.earlier and stands_for_a_noun(asked.message) else []

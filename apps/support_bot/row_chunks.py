@@ -76,6 +76,19 @@ def named_columns(query: str, passages: list[Passage], chunks_of: Callable[[str]
             for i in named_rows(query, sentences) for w in column_words_of(sentences[i])}
 
 
+def other_row_keys(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> set[str]:
+    """The words of the first cells of the table rows in the passages' documents that ``query``
+    does not name (:func:`named_rows`), where it names one: ``{"sunday", "tuesday", ...}`` for
+    "When is yoga at Eastmoor?" in a timetable whose rows open with the day."""
+    rows = [(named_rows(query, sentences), sentences)
+            for sentences in (split_sentences(chunk.text) for chunk in _table_chunks(passages, chunks_of))]
+    if not any(named for named, _ in rows):
+        return set()
+    named_words = {w for named, sentences in rows for i in named for w in word_set(first_cell_of(sentences[i]))}
+    return {w for _, sentences in rows for s in sentences if ROW.match(s)
+            for w in word_set(first_cell_of(s))} - named_words
+
+
 def named_cells(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> set[str]:
     """The first cells of the table rows ``query`` names (:func:`named_rows`) in the passages'
     documents: ``{"Day Pass"}`` for "how much is a day pass?"."""

@@ -6,6 +6,7 @@ document's chunks and the passages search found, :mod:`.row_chunks`."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 
 from shared.language import STOP_WORDS, parts_of_speech
@@ -64,6 +65,8 @@ _CLOCK = re.compile(r"\b([01]?\d|2[0-3])[:.]([0-5]\d)\b")
 _ROUND_THE_CLOCK = re.compile(r"\b(?:24\s*(?:hours|hrs|h)|24/7|round the clock)\b", re.I)
 SMALL_HOURS, EVENING = 6, 18
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+# a question for when something is: "When is yoga at Eastmoor?" (a table row's time)
+_ASKS_WHEN = re.compile(r"\s*when\b", re.I)
 # words of column names that name no one column: "Price per month", "Data per month"
 ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
 
@@ -151,6 +154,9 @@ def _named_rows(query: str, sentences: tuple[str, ...]) -> tuple[int, ...]:
         return tuple(lone)
     if (closest := _closest_row(query, {i: keys[i] for i in shared if shared[i]})) is not None:
         return (closest,)
+    if (asks_of_rows(query) or _ASKS_WHEN.match(query)) \
+            and (by_cells := _named_by_cells(query, {i: sentences[i] for i in keys})) is not None:
+        return (by_cells,)
     if not (ASKS_PRICE.search(query) or _ASKS_FOR_ONE.search(query)):
         return ()  # "I want to cancel my 100 GB plan" names no row to quote: it asks to cancel
     if (extreme := _extreme(query, [sentences[i] for i in keys])) is not None:
@@ -161,6 +167,32 @@ def _named_rows(query: str, sentences: tuple[str, ...]) -> tuple[int, ...]:
             return tuple(having)
     valued = [i for i in names if any(words <= word_set(query) for words in _quantities(sentences[i]))]
     return tuple(valued) if len(valued) == 1 else ()
+
+
+def _named_by_cells(query: str, rows: dict[int, str]) -> int | None:
+    """Of ``rows`` (row index -> table row), the one whose cells' values hold most of the query's
+    words (two or more, one outside its first cell; no stop word or number), where no other row
+    holds as many and it gives what the query asks (:func:`.asking.gives_what_is_asked`): a row
+    named by values outside its first cell. None where none does.
+
+    >>> rows = {0: "Day: Monday; Class: Yoga; Site: Eastmoor.", 1: "Day: Thursday; Class: Yoga; Site: Central.",
+    ...         2: "Day: Thursday; Class: Boxfit; Site: Eastmoor.", 3: "Day: Friday; Class: Spin; Site: Central."}
+    >>> _named_by_cells("When is yoga at Eastmoor?", rows), _named_by_cells("When is yoga?", rows)
+    (0, None)
+
+    subtle: "When is yoga at Eastmoor?" was quoted Thursday's Boxfit at Eastmoor and Yoga at Central."""
+    values = {i: (word_set(first_cell_of(row)), {w for _, value in cells_of(row) for w in word_set(value)})
+              for i, row in rows.items()}
+    # a word most rows hold names none of them: "line" in "Tram line: Red Line", "Tram line: Blue Line"
+    common = Counter(w for first, rest in values.values() for w in first | rest)
+    asked = {w for w in word_set(query) if len(w) > 2 and not w.isdigit() and w not in STOP_WORDS
+             and common[w] <= len(rows) / 2}
+    fit = {i: (len(asked & first), len(asked & rest - first)) for i, (first, rest) in values.items()}
+    ranked = sorted(fit, key=lambda i: sum(fit[i]), reverse=True)
+    if not ranked or sum(fit[best := ranked[0]]) < 2 or not fit[best][1] \
+            or (len(ranked) > 1 and sum(fit[ranked[1]]) == sum(fit[best])):
+        return None
+    return best if gives_what_is_asked(query, rows[best]) else None
 
 
 def _closest_row(query: str, keys: dict[int, set[str]]) -> int | None:

@@ -37,7 +37,7 @@ CONTACT_WORDS = {"email": ("email", "mail", "address"), "phone": ("number", "pho
 # come ADDRESSED near a word of the answer; set on the demo's questions and 40 written about its
 # trade (README): slang for what the shop does ("my mate", "the e-bike juice") matches it closely
 ADDRESSED, SURE_MATCH, CHECKED_WORDS = 0.42, 0.5, 8  # CHECKED_WORDS: a question's words beyond stop words
-# two or more words of a question the shop's texts never use, one of them this far (search cosine) from
+# two or more words of a question the shop's texts never use, one of them under this search cosine to
 # every word of the answer: its subject is none of the shop's, at any confidence ("a climbing wall", "a
 # physiotherapy clinic", "holiday camps" were answered with lockers, accessible gym kit, swimming lessons)
 STRANGE_PAIR = 0.5
@@ -220,9 +220,10 @@ class Shop:
     def _strange_pair(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
         """The words of ``message`` the shop's texts never use (:meth:`unused_words`) that may name
         a thing or a doing (not modifiers alone, nor those modifying a word the answer quotes), where
-        there are two or more and one of them is ``STRANGE_PAIR`` from every word of the answer; else
-        none. English only, as the word lists are. subtle: "which frame size suits someone 170 cm
-        tall?" and "are engraved bottles returnable" were handed off as about "tall" and "returnable"."""
+        there are two or more and one of them is under ``STRANGE_PAIR`` search cosine to every word
+        of the answer; else none. English only, as the word lists are. subtle: "which frame size
+        suits someone 170 cm tall?" and "are engraved bottles returnable" were handed off as about
+        "tall" and "returnable"."""
         if self.language != "English":
             return []
         modifying = _modifying_quoted(message, answer)

@@ -766,6 +766,18 @@ def test_a_bracketed_note_need_not_be_named_but_tells_rows_apart() -> None:
     assert named_rows("how much is an adult off-peak ticket?", rows) == [1]
 
 
+def test_a_row_is_named_by_its_cells_where_they_are_few_rows_and_the_question_asks_what_it_gives() -> None:
+    """An audit's "When is yoga at Eastmoor?" was quoted Thursday's Boxfit at Eastmoor and Yoga at
+    Central: the timetable's rows open with the day, which the question does not name."""
+    rows = ["Day: Monday; Time: 7:30pm; Class: Yoga; Site: Eastmoor.", "Day: Thursday; Time: 7:00pm; Class: Yoga; "
+            "Site: Central.", "Day: Thursday; Time: 6:00pm; Class: Boxfit; Site: Eastmoor.",
+            "Day: Friday; Time: 9:00am; Class: Spin; Site: Central."]
+    assert named_rows("When is yoga at Eastmoor?", rows) == [0]
+    assert named_rows("When is yoga?", rows) == []  # two rows: none named
+    assert named_rows("How much is yoga at Eastmoor?", rows) == []  # the row gives no price
+    assert named_rows("I loved yoga at Eastmoor", rows) == []  # asks nothing a row gives
+
+
 def test_a_template_lacks_a_named_rows_cells_or_extreme(tmp_path: Path) -> None:
     """An audit's "How many spaces are there at Fenwick park and ride, and how much is it?" got the
     sites' FAQ, which gives Fenwick's price and not its 420 spaces; "Which site is the biggest?" the
