@@ -61,7 +61,8 @@ _MEASURES = {"longest": "length", "shortest": "length", "fastest": "speed", "slo
              "earliest": "first open opening from hour"}  # as word_set reads them: "hours" -> "hour"
 # a clock time in a cell ("05:15", "9.30"); in a column that also holds evening times (from EVENING on),
 # one before SMALL_HOURS is the next morning's: "Last departure: 05:15" is later than "23:45"
-_CLOCK = re.compile(r"\b([01]?\d|2[0-3])[:.]([0-5]\d)\b")
+# "05:15", "9.30", "7:30pm", "9am"; not "£9.30" nor a bare number
+_CLOCK = re.compile(r"(?<![£$€¥₹\d.])\b(\d{1,2})(?:[:.]([0-5]\d))?(?![.,]?\d)\s?([ap])?(?(3)\.?m\b)", re.I)
 _ROUND_THE_CLOCK = re.compile(r"\b(?:24\s*(?:hours|hrs|h)|24/7|round the clock)\b", re.I)
 SMALL_HOURS, EVENING = 6, 18
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -296,13 +297,17 @@ def _clock(value: str, latest: bool) -> float | None:
     (30, 330, None)
     >>> _clock("24 hours", latest=True), _clock("Open 24/7", latest=False)
     (inf, -inf)
+    >>> _clock("7:00am - 9:00pm", latest=True), _clock("9am-4pm", latest=False), _clock("£9.30", latest=True)
+    (1260, 540, None)
     """
     if _ROUND_THE_CLOCK.search(value):
         return float("inf") if latest else float("-inf")
-    if not (times := _CLOCK.findall(value)):
+    times = [(int(hours), int(minutes or 0), half.lower()) for hours, minutes, half in _CLOCK.findall(value)
+             if (minutes or half) and int(hours) < (13 if half else 24)]
+    if not times:
         return None
-    hours, minutes = map(int, times[-1] if latest else times[0])
-    return hours * 60 + minutes
+    hours, minutes, half = times[-1] if latest else times[0]
+    return (hours % 12 + (12 if half == "p" else 0) if half else hours) * 60 + minutes
 
 
 def _overnight(column: dict[int, float]) -> dict[int, float]:
