@@ -223,7 +223,6 @@ class Answerer:
         if wanted := asks_for_contact(asked.message):
             self.leads.contact(asked, wanted)
 
-
     def _grounded(self, asked: Asked, decision: IntentDecision | None) -> Answer:
         """Quotes from the passages found; a follow-up whose answer only repeats the conversation
         gets the passage that names what it asks, or a person; so does a question about something
@@ -316,6 +315,7 @@ class Answerer:
         earlier = self.earlier(cid)
         said = {word for t in earlier if t.kind != "handoff" for word in answer_words(t.answer)}
         return earlier if said & set(tokenize(message)) else []
+
 
 def _said_of_it(asked: Asked) -> bool:
     """Whether a follow-up with a pronoun asks about a column of a table row the last answer

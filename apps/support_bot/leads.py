@@ -13,7 +13,7 @@ from .knowledge import split_sentences
 from .masking import contact_kinds
 from .questions import new_subject, points_back, stands_for_a_noun, swaps_subject
 from .retrieval import Passage
-from .row_chunks import asks_beyond_rows, named_columns, other_row_keys, row_namer, with_named_row
+from .row_chunks import asks_beyond_rows, named_columns, names_another_row, row_namer, with_named_row
 from .rows import asks_of_rows, names_a_row
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class Leads:
         # another row's first cell: it moves to that row
         before = [last] if last and (not swaps_subject(asked.message) or points_back(asked.message)
                                      or new_subject(asked.message) <= named_columns(last, found, chunks_of)) \
-            and not new_subject(asked.message) & other_row_keys(last, found, chunks_of) else []
+            and not names_another_row(new_subject(asked.message), last, found, chunks_of) else []
         # subtle: "how much is a large one?" after "Do you sell boxes?" named the Large unit's
         # row by its own words; read with the question, it names the large box's
         joined = [asked.query] if asked.earlier and stands_for_a_noun(asked.message) else []

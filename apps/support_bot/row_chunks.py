@@ -31,7 +31,7 @@ from .rows import (
 
 
 def row_namer(texts: list[str], passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> str | None:
-    """The first of ``texts`` that names a table row (:func:`names_row`) of the passages'
+    """The first of ``texts`` that names a table row (:func:`.rows.names_row`) of the passages'
     documents (those search found); None when none does. A follow-up names rows with its own words, else with the
     question it follows: "how much will it cost per day?" after "will my phone work in Canada?"
     quoted Zone 3's "£9 per day", the row its own words came nearest."""
@@ -69,34 +69,36 @@ def _zoned(query: str, chunks: list[Chunk]) -> str | None:
 
 
 def named_columns(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> set[str]:
-    """The column-name words of the table rows ``query`` names (:func:`named_rows`) in the
+    """The column-name words of the table rows ``query`` names (:func:`.rows.named_rows`) in the
     passages' documents, the first cell's header too: ``{"vehicle", "skerrin", "island",
     "haverby"}`` for "a car to Skerrin Island?"."""
     return {w for chunk in _table_chunks(passages, chunks_of) for sentences in [split_sentences(chunk.text)]
             for i in named_rows(query, sentences) for w in column_words_of(sentences[i])}
 
 
-def other_row_keys(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> set[str]:
-    """The words of the first cells of the table rows in the passages' documents that ``query``
-    does not name (:func:`named_rows`), where it names one: ``{"sunday", "tuesday", ...}`` for
-    "When is yoga at Eastmoor?" in a timetable whose rows open with the day."""
+def names_another_row(words: set[str], query: str, passages: list[Passage],
+                      chunks_of: Callable[[str], list[Chunk]]) -> bool:
+    """Whether ``words`` hold the whole first cell of a table row of the passages' documents other
+    than those ``query`` names (:func:`.rows.named_rows`), where it names one: ``{"sunday"}`` holds
+    "Sunday" of a timetable whose rows open with the day, ``{"pause", "day"}`` not "Day Pass"."""
+    if not words:
+        return False
     rows = [(named_rows(query, sentences), sentences)
             for sentences in (split_sentences(chunk.text) for chunk in _table_chunks(passages, chunks_of))]
-    if not any(named for named, _ in rows):
-        return set()
-    named_words = {w for named, sentences in rows for i in named for w in word_set(first_cell_of(sentences[i]))}
-    return {w for _, sentences in rows for s in sentences if ROW.match(s)
-            for w in word_set(first_cell_of(s))} - named_words
+    named = {first_cell_of(sentences[i]) for found, sentences in rows for i in found}
+    return bool(named) and any(cell not in named and (key := word_set(cell)) and key <= words
+                               for _, sentences in rows for s in sentences if ROW.match(s)
+                               for cell in [first_cell_of(s)])
 
 
 def named_cells(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> set[str]:
-    """The first cells of the table rows ``query`` names (:func:`named_rows`) in the passages'
+    """The first cells of the table rows ``query`` names (:func:`.rows.named_rows`) in the passages'
     documents: ``{"Day Pass"}`` for "how much is a day pass?"."""
     return _first_cells_named(query, _table_chunks(passages, chunks_of))
 
 
 def _first_cells_named(query: str, chunks: list[Chunk]) -> set[str]:
-    """The first cells of the table rows ``query`` names (:func:`named_rows`) in ``chunks``."""
+    """The first cells of the table rows ``query`` names (:func:`.rows.named_rows`) in ``chunks``."""
     return {cell for chunk in chunks for sentences in [split_sentences(chunk.text)]
             for i in named_rows(query, sentences) if (cell := first_cell_of(sentences[i]).strip())}
 
@@ -137,7 +139,7 @@ def _holds(text: str, value: str) -> bool:
 
 def asked_cells(query: str, passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]
                 ) -> tuple[set[str], set[str]]:
-    """The cells of the table rows ``query`` names (:func:`named_rows`) in the passages' documents:
+    """The cells of the table rows ``query`` names (:func:`.rows.named_rows`) in the passages' documents:
     those in the columns it names, and where it asks a price those of money: ``({"420"}, {"£2.50"})``
     for "How many spaces are there at Fenwick, and how much is it?" ("Site: Fenwick; Spaces: 420;
     Daily price: £2.50.")."""
@@ -152,7 +154,7 @@ def asked_cells(query: str, passages: list[Passage], chunks_of: Callable[[str], 
 def asks_beyond_rows(message: str, query: str, passages: list[Passage],
                      chunks_of: Callable[[str], list[Chunk]]) -> bool:
     """Whether ``message`` has a word beyond the first cells and column names of the table rows
-    ``query`` names (:func:`named_rows`) and the words that ask a price: "Is there a fair use limit
+    ``query`` names (:func:`.rows.named_rows`) and the words that ask a price: "Is there a fair use limit
     on the Unlimited SIM?" names the Unlimited row, which says nothing of fair use; "How much is a
     locker per month?" asks nothing beyond the Locker row."""
     said = {w for chunk in _table_chunks(passages, chunks_of) for sentences in [split_sentences(chunk.text)]
@@ -163,7 +165,7 @@ def asks_beyond_rows(message: str, query: str, passages: list[Passage],
 
 def _row_chunks(query: str, chunks: list[Chunk]) -> list[Chunk]:
     """The chunks of a document (``chunks``) that hold the table rows ``query`` names, the rows
-    named in the whole document (:func:`named_rows`; a chunk naming others is left out): "Which SIM
+    named in the whole document (:func:`.rows.named_rows`; a chunk naming others is left out): "Which SIM
     plans have 5G?" names three rows, in two chunks. subtle: read a chunk at a time, "price of an
     extra large unit?" named the Large row in a chunk without the Extra Large one."""
     tables = [c for c in chunks if "; " in c.text]
@@ -203,7 +205,7 @@ def with_named_row(query: str, passages: list[Passage], chunks_of: Callable[[str
     Booster?" led with the returns FAQ's "£60 for the Hub 3", the booster's row (£35) second.
 
     ``prose_first``: the message asks beyond the rows, and not what rows give
-    (:func:`asks_of_rows`); a passage of prose that speaks of a named row's thing then keeps the
+    (:func:`.rows.asks_of_rows`); a passage of prose that speaks of a named row's thing then keeps the
     lead, the rows after it: "Can I challenge a cleaning fee?" was quoted the Cleaning row (£35),
     not the sentence on disputing one. Not another passage search found: "Can I end my trip
     anywhere in Cardiff?" was then quoted the Flex Zone's map before the Cardiff row."""

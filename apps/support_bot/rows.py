@@ -49,9 +49,10 @@ YES_OR_NO = _NO | {"yes", "✓", "✔", "included", "available"}
 _HAVING = frozenset("include included includes available offered allowed".split())
 # a superlative, and whether it asks for the most: "the most free miles", "the cheapest"; not "at least 24
 # hours" nor "most of my things"
-SUPERLATIVE = re.compile(r"(?<!\bat )\b(?:(most|highest|biggest|largest|longest|maximum|greatest|priciest|dearest|"
-                          r"fastest|heaviest|latest)|(least|fewest|lowest|smallest|shortest|minimum|cheapest|slowest|"
-                          r"lightest|earliest))\b(?! of\b)", re.I)
+SUPERLATIVE = re.compile(r"(?<!\bat )(?<!\bat the )\b(?:(most|highest|biggest|largest|longest|maximum|greatest|"
+                          r"priciest|dearest|fastest|heaviest|latest)|(least|fewest|lowest|smallest|shortest|minimum|"
+                          r"cheapest|slowest|lightest|earliest))\b(?! of\b)(?!\s+(?:version|news|update|release|model|"
+                          r"edition|offers?|deals?)\b)", re.I)  # not "at the latest", "the latest news"
 # a superlative of money: "the cheapest", "the most expensive", "the lowest weekend price"
 _OF_MONEY = re.compile(r"\b(?:cheapest|priciest|dearest|expensive|prices?|costs?|fees?|fares?)\b", re.I)
 # the column a superlative speaks of when the question names none: "the longest boat" -> "Bay length"
@@ -66,8 +67,14 @@ _CLOCK = re.compile(r"(?<![£$€¥₹\d.])\b(\d{1,2})(?:[:.]([0-5]\d))?(?![.,]?
 _ROUND_THE_CLOCK = re.compile(r"\b(?:24\s*(?:hours|hrs|h)|24/7|round the clock)\b", re.I)
 SMALL_HOURS, EVENING = 6, 18
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+# an age a question states ("my 70 year old dad", "a 15-year-old", "aged 70"), and the age ranges a
+# row's first cell gives ("Adult (16-65)", "Junior (3 to 15)", "Senior (66 and over)", "66+", "under 5")
+_AGE = re.compile(r"\b(\d{1,3})[- ]?(?:years?|yrs?)[- ]?old\b|\baged (\d{1,3})\b", re.I)
+_SPAN = re.compile(r"(?<![:.£$€\d])\b(\d{1,3}) ?(?:-|–|to) ?(\d{1,3})\b(?![:.]\d)")  # not "07:00-09:30"
+_FROM_AGE = re.compile(r"\b(\d{1,3}) ?(?:\+|and over\b|or over\b|and above\b|and older\b|or older\b)", re.I)
+_UNDER_AGE = re.compile(r"\b(?:under|below) (\d{1,3})\b", re.I)
 # a question for when something is: "When is yoga at Eastmoor?" (a table row's time)
-_ASKS_WHEN = re.compile(r"\s*when\b", re.I)
+_ASKS_WHEN = re.compile(r"\s*when\s+(?:is|are|was|does|do|can|will)\b", re.I)  # not "When I book yoga, ..."
 # words of column names that name no one column: "Price per month", "Data per month"
 ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
 
@@ -155,6 +162,8 @@ def _named_rows(query: str, sentences: tuple[str, ...]) -> tuple[int, ...]:
         return tuple(lone)
     if (closest := _closest_row(query, {i: keys[i] for i in shared if shared[i]})) is not None:
         return (closest,)
+    if (aged := _aged_row(query, {i: sentences[i] for i in keys})) is not None:
+        return (aged,)
     if (asks_of_rows(query) or _ASKS_WHEN.match(query)) \
             and (by_cells := _named_by_cells(query, {i: sentences[i] for i in keys})) is not None:
         return (by_cells,)
@@ -168,6 +177,31 @@ def _named_rows(query: str, sentences: tuple[str, ...]) -> tuple[int, ...]:
             return tuple(having)
     valued = [i for i in names if any(words <= word_set(query) for words in _quantities(sentences[i]))]
     return tuple(valued) if len(valued) == 1 else ()
+
+
+def _aged_row(query: str, rows: dict[int, str]) -> int | None:
+    """Of ``rows`` (row index -> table row), the one whose first cell gives an age range holding
+    the age ``query`` states ("a 70 year old", "aged 70"), where it is the one; else None.
+
+    >>> rows = {0: "Ticket: Adult (16-65); Peak: £6.20.", 1: "Ticket: Junior (3-15); Peak: £3.40.",
+    ...         2: "Ticket: Senior (66 and over); Peak: £3.90."}
+    >>> _aged_row("How much is a swim for a 70 year old?", rows), _aged_row("and for my 15-year-old?", rows)
+    (2, 1)
+
+    subtle: "How much is an off-peak swim for a 70 year old?" was quoted the Adult and Junior rows."""
+    if not (stated := _AGE.search(query)):
+        return None
+    age = int(stated.group(1) or stated.group(2))
+    holding = [i for i, row in rows.items() if any(low <= age <= high for low, high in _age_ranges(first_cell_of(row)))]
+    return holding[0] if len(holding) == 1 else None
+
+
+def _age_ranges(cell: str) -> list[tuple[float, float]]:
+    """The age ranges a cell gives: ``[(16, 65)]`` for "Adult (16-65)", ``[(66, inf)]`` for "Senior
+    (66 and over)", ``[(0, 4)]`` for "Infant (under 5)"."""
+    ranges = [(int(low), int(high)) for low, high in _SPAN.findall(cell)]
+    ranges += [(int(low), float("inf")) for low in _FROM_AGE.findall(cell)]
+    return ranges + [(0, int(high) - 1) for high in _UNDER_AGE.findall(cell)]
 
 
 def _named_by_cells(query: str, rows: dict[int, str]) -> int | None:
@@ -187,7 +221,7 @@ def _named_by_cells(query: str, rows: dict[int, str]) -> int | None:
     # a word most rows hold names none of them: "line" in "Tram line: Red Line", "Tram line: Blue Line"
     common = Counter(w for first, rest in values.values() for w in first | rest)
     asked = {w for w in word_set(query) if len(w) > 2 and not w.isdigit() and w not in STOP_WORDS
-             and common[w] <= len(rows) / 2}
+             and common[w] <= max(len(rows) / 2, 2)}
     fit = {i: (len(asked & first), len(asked & rest - first)) for i, (first, rest) in values.items()}
     ranked = sorted(fit, key=lambda i: sum(fit[i]), reverse=True)
     if not ranked or sum(fit[best := ranked[0]]) < 2 or not fit[best][1] \
@@ -256,10 +290,11 @@ def _extreme(query: str, rows: list[str]) -> list[int] | None:
     ([1, 3], [2])
     >>> _extreme("which car is the most fun?", rows) is None
     True
-    >>> nights = ["Route: N1; First departure: 00:30; Last departure: 05:15.",
-    ...           "Route: N7; First departure: 23:45; Last departure: 04:15."]
-    >>> _extreme("Which night bus runs latest?", nights), _extreme("which one starts earliest?", nights)
-    ([0], [1])
+    >>> buses = ["Route: N1; First departure: 00:30; Last departure: 05:15.",
+    ...          "Route: N7; First departure: 23:45; Last departure: 04:15.",
+    ...          "Route: 12; First departure: 05:30; Last departure: 23:30."]
+    >>> _extreme("Which bus runs latest?", buses), _extreme("which one starts earliest?", buses)
+    ([0], [0])
 
     subtle: "Which car type gets the most free miles?" was quoted the Premium's 30 a day, the row of
     the chunk search found; the Electric's 60 was in the chunk before."""
@@ -274,7 +309,8 @@ def _extreme(query: str, rows: list[str]) -> list[int] | None:
                 continue  # "is there a minimum term?" names the column "Minimum term"
             if _names_column(query, header) or measures & word_set(header) or _OF_MONEY.search(query) \
                     and (MONEY.search(value) or word_set(header) & _PRICE_HEADERS):  # "Price: Free" too
-                amount = _clock(value, word == "latest") if word in ("latest", "earliest") else _amount(value)
+                amount = (None if MONEY.search(value) else _clock(value, word == "latest")) \
+                    if word in ("latest", "earliest") else _amount(value)
                 if amount is not None:
                     values.setdefault(header, {})[i] = amount
     if not values:
@@ -283,18 +319,21 @@ def _extreme(query: str, rows: list[str]) -> list[int] | None:
     header = max(values, key=lambda h: (_names_column(query, h) or bool(measures & word_set(h)),
                                         len(word_set(h) & asked)))
     column = values[header]
-    if word in ("latest", "earliest"):
+    if word == "latest":
         column = _overnight(column)
     best = (max if superlative.group(1) else min)(column.values())
     return [i for i, amount in column.items() if amount == best] if len(column) > 1 else []
 
 
 def _clock(value: str, latest: bool) -> float | None:
-    """A cell's clock time in minutes after midnight: its last for the ``latest``, else its first;
-    for a cell open "24 hours", the latest and earliest of all; None for a cell with none.
+    """A cell's latest clock time in minutes after midnight (a time before the cell's first counts
+    as the next day's: "06:00 to 00:30" closes at 24:30), or for the earliest its earliest; for a
+    cell open "24 hours", the latest and earliest of all; None for a cell with none.
 
     >>> _clock("05:30 to 00:30", latest=True), _clock("05:30 to 00:30", latest=False), _clock("Every 5 minutes", True)
-    (30, 330, None)
+    (1470, 330, None)
+    >>> _clock("Mon-Fri 06:00-22:00, Sat-Sun 08:00-18:00", latest=True), _clock("9:00 to midnight", latest=True)
+    (1320, 1440)
     >>> _clock("24 hours", latest=True), _clock("Open 24/7", latest=False)
     (inf, -inf)
     >>> _clock("7:00am - 9:00pm", latest=True), _clock("9am-4pm", latest=False), _clock("£9.30", latest=True)
@@ -302,12 +341,14 @@ def _clock(value: str, latest: bool) -> float | None:
     """
     if _ROUND_THE_CLOCK.search(value):
         return float("inf") if latest else float("-inf")
-    times = [(int(hours), int(minutes or 0), half.lower()) for hours, minutes, half in _CLOCK.findall(value)
-             if (minutes or half) and int(hours) < (13 if half else 24)]
+    spoken = re.sub(r"\bmidnight\b", "00:00", re.sub(r"\bnoon\b", "12:00", value, flags=re.I), flags=re.I)
+    times = [(int(hours) % 12 + (12 if half.lower() == "p" else 0) if half else int(hours)) * 60 + int(minutes or 0)
+             for hours, minutes, half in _CLOCK.findall(spoken)
+             if (minutes or half) and int(hours) <= (12 if half else 24)]
     if not times:
         return None
-    hours, minutes, half = times[-1] if latest else times[0]
-    return (hours % 12 + (12 if half == "p" else 0) if half else hours) * 60 + minutes
+    times = [m + (24 * 60 if m < times[0] else 0) for m in times]
+    return max(times) if latest else min(times)
 
 
 def _overnight(column: dict[int, float]) -> dict[int, float]:

@@ -776,6 +776,17 @@ def test_a_row_is_named_by_its_cells_where_they_are_few_rows_and_the_question_as
     assert named_rows("When is yoga?", rows) == []  # two rows: none named
     assert named_rows("How much is yoga at Eastmoor?", rows) == []  # the row gives no price
     assert named_rows("I loved yoga at Eastmoor", rows) == []  # asks nothing a row gives
+    assert named_rows("When I book yoga at Eastmoor, do I need a mat?", rows) == []  # no "when is"
+
+
+def test_an_age_names_the_row_whose_age_range_holds_it() -> None:
+    """An audit's "How much is an off-peak swim for a 70 year old?" was quoted the Adult and Junior rows."""
+    rows = ["Ticket: Adult (16-65); Peak: £6.20; Off-peak: £4.90.", "Ticket: Junior (3-15); Peak: £3.40.",
+            "Ticket: Senior (66 and over); Peak: £3.90; Off-peak: £3.10.", "Ticket: Infant (under 3); Peak: Free."]
+    assert named_rows("How much is an off-peak swim for a 70 year old?", rows) == [2]
+    assert named_rows("what does my 2-year-old pay?", rows) == [3]
+    assert named_rows("how much for a swim, aged 16?", rows) == [0]
+    assert named_rows("how much is a swim?", rows) == []  # no age stated
 
 
 def test_a_template_lacks_a_named_rows_cells_or_extreme(tmp_path: Path) -> None:
