@@ -43,7 +43,7 @@ from .questions import (
     stands_for_a_noun,
 )
 from .ranking import tokenize
-from .rows import columns_said
+from .row_cells import columns_said
 from .shop import far_words
 from .tables import Turn
 from .templates import Templates

@@ -17,7 +17,7 @@ from shared import Embedder, LabelledText, mrr, recall_at_k, train_biencoder, tr
 from .answer import relevance
 from .knowledge import split_sentences
 from .retrieval import Passage, Retriever
-from .rows import row_name
+from .row_cells import row_name
 from .service import RERANKER, RETRIEVER, BotSettings, SupportService
 from .template_links import linked_queries
 
@@ -272,7 +272,7 @@ class RetrievalTuner:
     def row_queries(self) -> list[tuple[str, set[int]]]:
         """``("Price of Cat spay", chunk ids)`` for table rows (a Markdown table's row is a
         sentence, "Procedure: Cat spay; Price: £165."), named as a customer names one
-        (:func:`.rows.row_name`); the chunks holding the row are relevant. At
+        (:func:`.row_cells.row_name`); the chunks holding the row are relevant. At
         most ``ROW_CHECKS`` (a seeded sample): each is searched and reranked once."""
         rows: dict[str, set[int]] = {}
         for chunk in self.service.store.chunks():

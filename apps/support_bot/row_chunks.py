@@ -14,20 +14,8 @@ from .knowledge import ROW, Chunk, split_sentences
 from .places import EU, EUROPE, REST, countries_in
 from .ranking import word_set
 from .retrieval import Passage
-from .rows import (
-    ANY_COLUMN,
-    ASKS_PRICE,
-    MONEY,
-    NUMBER,
-    ROW_ASKING,
-    SUPERLATIVE,
-    YES_OR_NO,
-    cells_of,
-    column_words_of,
-    first_cell_of,
-    named_rows,
-    names_a_row,
-)
+from .row_cells import ANY_COLUMN, MONEY, NUMBER, YES_OR_NO, cells_of, column_words_of, first_cell_of
+from .rows import ASKS_PRICE, ROW_ASKING, SUPERLATIVE, named_rows, names_a_row
 
 
 def row_namer(texts: list[str], passages: list[Passage], chunks_of: Callable[[str], list[Chunk]]) -> str | None:

@@ -1,7 +1,6 @@
-"""Table rows in the knowledge base: a Markdown table's row is a sentence ("Vehicle: Car up to 5 m;
-Skerrin Island: £42; Haverby: £68."), and a question can name one by its first cell and a column.
-How a row reads (its cells, its name) and which rows of a text a question names; across a
-document's chunks and the passages search found, :mod:`.row_chunks`."""
+"""Which table rows of a text a question names: by its first cell and a column, a listed name, a size
+limit, a superlative, an age, its cells (how one row reads is :mod:`.row_cells`'; across a
+document's chunks and the passages search found, :mod:`.row_chunks`')."""
 
 from __future__ import annotations
 
@@ -14,16 +13,26 @@ from shared.language import STOP_WORDS, parts_of_speech
 from .asking import gives_what_is_asked
 from .knowledge import ROW, Chunk, split_sentences
 from .places import REST, also_called
-from .ranking import singular, word_set
+from .ranking import word_set
+from .row_cells import (
+    ANY_COLUMN,
+    MONEY,
+    NO,
+    amount_of,
+    cells_of,
+    clock_of,
+    column_words_of,
+    first_cell_of,
+    first_column_of,
+    overnight,
+)
 
 # a size limit in a row's name: "Car up to 5 m", "Van over 3.5 t"
 _LIMIT = re.compile(r"\b(up\s+to|under|over|below|above|less\s+than|more\s+than|at\s+most)\s+"
                     r"(\d[\d.,]*)\s*[a-z]{0,6}\b", re.I)
 _BRACKETED = re.compile(r"\([^()]*\)")
 _UPPER = ("up", "under", "below", "less", "at")  # the first word of a limit from above: "up to 5 m"
-# a cell that is an amount of money, and the words that ask one: "how much is a cat spay?" names
-# the row "Procedure: Cat spay; Price: £165." without saying "price"
-MONEY = re.compile(r"[£$€¥₹]\s?\d|\d\s?(?:[£$€¥₹]|(?:EUR|USD|GBP|CHF|JPY|INR)\b)", re.I)
+# the names of a column of money
 _PRICE_HEADERS = frozenset("price prices cost costs fee fees fare fares charge charges".split())
 # words that ask for a row's price, not for something beyond the row
 ROW_ASKING = frozenset("much many cost costs price prices fee fees charge per".split())
@@ -41,10 +50,6 @@ _ASKS_WHICH_HAVE = re.compile(r"\b(?:which|what)\s+(?P<subject>(?:[\w'-]+\s+){0,
                               r"(?P<thing>(?:[\w'-]+\s+){1,4}?)with\b", re.I)
 # a question for the rows that lack something: "which plans don't have 5G?"
 _LACKING = re.compile(r"\b(?:don'?t|doesn'?t|do\s+not|does\s+not|without|no|not)\b", re.I)
-# a table's cell that says a row lacks what its column names: "5G: No", "Driving credit included: None"
-_NO = frozenset({"no", "none", "nil", "n/a", "-", "–", "—", "✗", "✘", "×", "0", "not included", "not available"})
-# a cell that says only whether a row has its column's thing, which a template says in words of its own
-YES_OR_NO = _NO | {"yes", "✓", "✔", "included", "available"}
 # words of a column's name that say a row has it: "Driving credit included"
 _HAVING = frozenset("include included includes available offered allowed".split())
 # a superlative, and whether it asks for the most: "the most free miles", "the cheapest"; not "at least 24
@@ -60,13 +65,6 @@ _MEASURES = {"longest": "length", "shortest": "length", "fastest": "speed", "slo
              "lightest": "weight", "biggest": "size area space capacity", "largest": "size area space capacity",
              "smallest": "size area space capacity", "latest": "last close closing until hour",
              "earliest": "first open opening from hour"}  # as word_set reads them: "hours" -> "hour"
-# a clock time in a cell ("05:15", "9.30"); in a column that also holds evening times (from EVENING on),
-# one before SMALL_HOURS is the next morning's: "Last departure: 05:15" is later than "23:45"
-# "05:15", "9.30", "7:30pm", "9am"; not "£9.30" nor a bare number
-_CLOCK = re.compile(r"(?<![£$€¥₹\d.])\b(\d{1,2})(?:[:.]([0-5]\d))?(?![.,]?\d)\s?([ap])?(?(3)\.?m\b)", re.I)
-_ROUND_THE_CLOCK = re.compile(r"\b(?:24\s*(?:hours|hrs|h)|24/7|round the clock)\b", re.I)
-SMALL_HOURS, EVENING = 6, 18
-NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 # an age a question states ("my 70 year old dad", "a 15-year-old", "aged 70"), and the age ranges a
 # row's first cell gives ("Adult (16-65)", "Junior (3 to 15)", "Senior (66 and over)", "66+", "under 5")
 _AGE = re.compile(r"\b(\d{1,3})[- ]?(?:years?|yrs?)[- ]?old\b|\baged (\d{1,3})\b", re.I)
@@ -75,8 +73,6 @@ _FROM_AGE = re.compile(r"\b(\d{1,3}) ?(?:\+|and over\b|or over\b|and above\b|and
 _UNDER_AGE = re.compile(r"\b(?:under|below) (\d{1,3})\b", re.I)
 # a question for when something is: "When is yoga at Eastmoor?" (a table row's time)
 _ASKS_WHEN = re.compile(r"\s*when\s+(?:is|are|was|does|do|can|will)\b", re.I)  # not "When I book yoga, ..."
-# words of column names that name no one column: "Price per month", "Data per month"
-ANY_COLUMN = frozenset("day days week weeks month months year years hour hours price prices cost fee".split())
 
 
 def names_row(query: str, sentence: str) -> bool:
@@ -247,7 +243,7 @@ def _closest_row(query: str, keys: dict[int, set[str]]) -> int | None:
 
 
 def _has_asked(query: str, sentence: str, subject: str) -> bool:
-    """Whether the table row ``sentence`` has something (no :data:`_NO`) in each column ``query``
+    """Whether the table row ``sentence`` has something (no :data:`NO`) in each column ``query``
     names (lacks it, where the query asks what lacks it: :data:`_LACKING`), where the ``subject``
     asked for ("SIM plans" in "Which SIM plans have 5G?", "a plan" in "do you have a plan with
     5G?") shares a word with the table's first column: "Which SIM plans have 5G?" asks for the
@@ -262,10 +258,10 @@ def _has_asked(query: str, sentence: str, subject: str) -> bool:
     (True, False)
 
     subtle: it was quoted the table's first chunk, whose one row is the Lite's "5G: No"."""
-    if not word_set(subject) & word_set(_first_column(sentence)):
+    if not word_set(subject) & word_set(first_column_of(sentence)):
         return False
     lacking = bool(_LACKING.search(query))
-    named = [value.strip().lower() in _NO for header, value in cells_of(sentence) if _names_column(query, header)]
+    named = [value.strip().lower() in NO for header, value in cells_of(sentence) if _names_column(query, header)]
     return bool(named) and all(lack == lacking for lack in named)
 
 
@@ -281,7 +277,7 @@ def _extreme(query: str, rows: list[str]) -> list[int] | None:
     """The indices of the rows of ``rows`` with the most (or least) in the column a superlative of
     ``query`` asks about: one it names or measures (:data:`_MEASURES`: "the longest boat" and
     "Bay length"), or for one of money ("cheapest") the money column that shares most words
-    with it, else the first (:func:`_amount`), all of them where they tie; None where the query
+    with it, else the first (:func:`amount_of`), all of them where they tie; None where the query
     has no superlative or there is no such column, none where fewer than two rows have a number in it.
 
     >>> rows = ["Car type: City; Free miles per day: 40.", "Car type: Electric; Free miles per day: 60.",
@@ -309,8 +305,8 @@ def _extreme(query: str, rows: list[str]) -> list[int] | None:
                 continue  # "is there a minimum term?" names the column "Minimum term"
             if _names_column(query, header) or measures & word_set(header) or _OF_MONEY.search(query) \
                     and (MONEY.search(value) or word_set(header) & _PRICE_HEADERS):  # "Price: Free" too
-                amount = (None if MONEY.search(value) else _clock(value, word == "latest")) \
-                    if word in ("latest", "earliest") else _amount(value)
+                amount = (None if MONEY.search(value) else clock_of(value, word == "latest")) \
+                    if word in ("latest", "earliest") else amount_of(value)
                 if amount is not None:
                     values.setdefault(header, {})[i] = amount
     if not values:
@@ -320,54 +316,9 @@ def _extreme(query: str, rows: list[str]) -> list[int] | None:
                                         len(word_set(h) & asked)))
     column = values[header]
     if word == "latest":
-        column = _overnight(column)
+        column = overnight(column)
     best = (max if superlative.group(1) else min)(column.values())
     return [i for i, amount in column.items() if amount == best] if len(column) > 1 else []
-
-
-def _clock(value: str, latest: bool) -> float | None:
-    """A cell's latest clock time in minutes after midnight (a time before the cell's first counts
-    as the next day's: "06:00 to 00:30" closes at 24:30), or for the earliest its earliest; for a
-    cell open "24 hours", the latest and earliest of all; None for a cell with none.
-
-    >>> _clock("05:30 to 00:30", latest=True), _clock("05:30 to 00:30", latest=False), _clock("Every 5 minutes", True)
-    (1470, 330, None)
-    >>> _clock("Mon-Fri 06:00-22:00, Sat-Sun 08:00-18:00", latest=True), _clock("9:00 to midnight", latest=True)
-    (1320, 1440)
-    >>> _clock("24 hours", latest=True), _clock("Open 24/7", latest=False)
-    (inf, -inf)
-    >>> _clock("7:00am - 9:00pm", latest=True), _clock("9am-4pm", latest=False), _clock("£9.30", latest=True)
-    (1260, 540, None)
-    """
-    if _ROUND_THE_CLOCK.search(value):
-        return float("inf") if latest else float("-inf")
-    spoken = re.sub(r"\bmidnight\b", "00:00", re.sub(r"\bnoon\b", "12:00", value, flags=re.I), flags=re.I)
-    times = [(int(hours) % 12 + (12 if half.lower() == "p" else 0) if half else int(hours)) * 60 + int(minutes or 0)
-             for hours, minutes, half in _CLOCK.findall(spoken)
-             if (minutes or half) and int(hours) <= (12 if half else 24)]
-    if not times:
-        return None
-    times = [m + (24 * 60 if m < times[0] else 0) for m in times]
-    return max(times) if latest else min(times)
-
-
-def _overnight(column: dict[int, float]) -> dict[int, float]:
-    """A column of clock times (minutes) that runs through the night: where it holds evening
-    times too, those before ``SMALL_HOURS`` count as the next day's. ``{0: 30, 1: 1410}`` (00:30
-    and 23:30) -> ``{0: 1470, 1: 1410}``; ``{0: 330, 1: 360}`` (05:30 and 06:00) as it is."""
-    if not any(m >= EVENING * 60 for m in column.values()):
-        return column
-    return {i: m + (24 * 60 if m < SMALL_HOURS * 60 else 0) for i, m in column.items()}
-
-
-def _amount(value: str) -> float | None:
-    """A cell's number: 60 for "60", 1350 for "£1,350 a year", infinity for "Unlimited", 0 for a
-    :data:`_NO` or "Free"; None for a cell with none."""
-    if (text := value.strip().lower()) in _NO or text == "free":
-        return 0.0
-    if text.startswith("unlimited"):
-        return float("inf")
-    return float(number.group().replace(",", "")) if (number := NUMBER.search(text)) else None
 
 
 def _quantities(sentence: str) -> list[set[str]]:
@@ -395,53 +346,6 @@ def _row_words(sentence: str, query: str) -> tuple[set[str], set[str], set[str]]
     priced = bool(columns & _PRICE_HEADERS) or any(MONEY.search(value) for _, value in cells_of(sentence))
     asked = word_set(query) | ({PRICE} if ASKS_PRICE.search(query) else set())
     return key, asked, columns | ({PRICE} if priced else set())
-
-
-def row_name(sentence: str) -> str | None:
-    """A table row as a customer names it, by its second column and its first cell (less the
-    heading a table's first row carries); None for a sentence that is no row of two named cells.
-
-    >>> row_name("Neutering: Procedure: Cat spay; Price: £165."), row_name("Hello there.")
-    ('Price of Cat spay', None)
-    """
-    cells = sentence.rstrip(".").split("; ") if ROW.match(sentence) else []
-    if len(cells) < 2 or ": " not in cells[0] or ": " not in cells[1]:
-        return None
-    return f"{cells[1].partition(': ')[0]} of {first_cell_of(sentence)}"
-
-
-def first_cell_of(sentence: str) -> str:
-    """A table row's first cell, less the heading a table's first row carries before it:
-    "Neutering: Procedure: Cat spay; Price: £165." -> "Cat spay"."""
-    return sentence.partition("; ")[0].rsplit(": ", 1)[-1]
-
-
-def _first_column(sentence: str) -> str:
-    """A table row's first column's name, less a table's heading as :func:`first_cell_of`: "Neutering:
-    Procedure: Cat spay; Price: £165." -> "Procedure"."""
-    return sentence.partition("; ")[0].rsplit(": ", 1)[0].rsplit(": ", 1)[-1]
-
-
-def columns_said(text: str) -> set[str]:
-    """The column-name words of the table rows ``text`` quotes, plurals folded, the first column's
-    and words of any column ("per", "month") left out: ``{"weekday", "saturday"}`` for "Line:
-    Billing; Weekdays: 9:00-17:30; Saturday: Closed."."""
-    return {singular(w) for sentence in split_sentences(text) if ROW.match(sentence)
-            for header, _ in cells_of(sentence) for w in word_set(header)
-            if w not in STOP_WORDS and w not in ANY_COLUMN}
-
-
-def cells_of(sentence: str) -> list[tuple[str, str]]:
-    """A table row's cells after the first, as (column name, value): ``[("Price", "£165")]`` for
-    "Procedure: Cat spay; Price: £165."."""
-    return [(header, value) for cell in sentence.rstrip(".").split("; ")[1:]
-            for header, colon, value in [cell.partition(": ")] if colon]
-
-
-def column_words_of(sentence: str) -> set[str]:
-    """A table row's column-name words, the first cell's header too."""
-    return {w for cell in sentence.rstrip(".").split("; ") for header, colon, _ in [cell.partition(": ")] if colon
-            for w in word_set(header)}
 
 
 def _bound(limit: re.Match[str]) -> tuple[bool, str]:

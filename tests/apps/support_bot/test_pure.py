@@ -58,6 +58,7 @@ from apps.support_bot.questions import (
 from apps.support_bot.ranking import SparseBM25, bm25_terms, choose_alpha, fuse, tokenize, top_k, word_set
 from apps.support_bot.retrieval import Passage
 from apps.support_bot.retrieval_tuning import choose_threshold
+from apps.support_bot.row_cells import columns_said
 from apps.support_bot.row_chunks import (
     asks_beyond_rows,
     lacks_named_rows,
@@ -66,7 +67,7 @@ from apps.support_bot.row_chunks import (
     row_namer,
     with_named_row,
 )
-from apps.support_bot.rows import asks_of_rows, columns_said, named_rows, names_row
+from apps.support_bot.rows import asks_of_rows, named_rows, names_row
 from apps.support_bot.spelling import SHORTHAND, Speller, edit_distance
 from apps.support_bot.tables import Turn
 from apps.support_bot.template_links import checked_links
