@@ -71,6 +71,7 @@ _AGE = re.compile(r"\b(\d{1,3})[- ]?(?:years?|yrs?)[- ]?old\b|\baged (\d{1,3})\b
 _SPAN = re.compile(r"(?<![:.£$€\d])\b(\d{1,3}) ?(?:-|–|to) ?(\d{1,3})\b(?![:.]\d)")  # not "07:00-09:30"
 _FROM_AGE = re.compile(r"\b(\d{1,3}) ?(?:\+|and over\b|or over\b|and above\b|and older\b|or older\b)", re.I)
 _UNDER_AGE = re.compile(r"\b(?:under|below) (\d{1,3})\b", re.I)
+_PAYS = re.compile(r"\bpay\b", re.I)
 # a question for when something is: "When is yoga at Eastmoor?" (a table row's time)
 _ASKS_WHEN = re.compile(r"\s*when\s+(?:is|are|was|does|do|can|will)\b", re.I)  # not "When I book yoga, ..."
 
@@ -158,7 +159,10 @@ def _named_rows(query: str, sentences: tuple[str, ...]) -> tuple[int, ...]:
         return tuple(lone)
     if (closest := _closest_row(query, {i: keys[i] for i in shared if shared[i]})) is not None:
         return (closest,)
-    if (aged := _aged_row(query, {i: sentences[i] for i in keys})) is not None:
+    # a row by an age or its cells, for a question asking what rows give ("what does my 8 year old pay?" too):
+    # not "my 70 year old dad wants to cancel"
+    if (asks_of_rows(query) or _PAYS.search(query)) \
+            and (aged := _aged_row(query, {i: sentences[i] for i in keys})) is not None:
         return (aged,)
     if (asks_of_rows(query) or _ASKS_WHEN.match(query)) \
             and (by_cells := _named_by_cells(query, {i: sentences[i] for i in keys})) is not None:

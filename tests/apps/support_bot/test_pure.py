@@ -788,6 +788,7 @@ def test_an_age_names_the_row_whose_age_range_holds_it() -> None:
     assert named_rows("what does my 2-year-old pay?", rows) == [3]
     assert named_rows("how much for a swim, aged 16?", rows) == [0]
     assert named_rows("how much is a swim?", rows) == []  # no age stated
+    assert named_rows("my 70 year old dad wants to cancel", rows) == []  # asks nothing a row gives
 
 
 def test_a_template_lacks_a_named_rows_cells_or_extreme(tmp_path: Path) -> None:
