@@ -11,8 +11,7 @@ from shared.language import STOP_WORDS
 from .knowledge import ROW, split_sentences
 from .ranking import singular, word_set
 
-# a cell that is an amount of money, and the words that ask one: "how much is a cat spay?" names
-# the row "Procedure: Cat spay; Price: £165." without saying "price"
+# a cell that is an amount of money: "Price: £165", "Fee: 20 EUR"
 MONEY = re.compile(r"[£$€¥₹]\s?\d|\d\s?(?:[£$€¥₹]|(?:EUR|USD|GBP|CHF|JPY|INR)\b)", re.I)
 # a table's cell that says a row lacks what its column names: "5G: No", "Driving credit included: None"
 NO = frozenset({"no", "none", "nil", "n/a", "-", "–", "—", "✗", "✘", "×", "0", "not included", "not available"})

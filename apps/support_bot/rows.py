@@ -32,7 +32,8 @@ _LIMIT = re.compile(r"\b(up\s+to|under|over|below|above|less\s+than|more\s+than|
                     r"(\d[\d.,]*)\s*[a-z]{0,6}\b", re.I)
 _BRACKETED = re.compile(r"\([^()]*\)")
 _UPPER = ("up", "under", "below", "less", "at")  # the first word of a limit from above: "up to 5 m"
-# the names of a column of money
+# the names of a column of money; a question asking a price names a row of one without saying "price":
+# "how much is a cat spay?" names "Procedure: Cat spay; Price: £165."
 _PRICE_HEADERS = frozenset("price prices cost costs fee fees fare fares charge charges".split())
 # words that ask for a row's price, not for something beyond the row
 ROW_ASKING = frozenset("much many cost costs price prices fee fees charge per".split())
