@@ -18,9 +18,10 @@ _GIVES_A_TIME = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2} ?(?:am|pm)\b", re.I)
 # a charge to pay, not a battery's ("on one charge", "how long does it take to charge?", "charge my bike");
 # an insurance excess, a deposit or a fare is money too ("What's the excess if I damage the car?"), not
 # "excess baggage"
-_PRICE_NOUNS = r"(?:fee|fare|deposit|surcharge|charge|cost|fine|price)s?"
+_FEES = r"fee|fare|deposit|surcharge"
+_PRICE_NOUNS = rf"(?:{_FEES}|charge|cost|fine|price)s?"
 _ASKS_A_PRICE = re.compile(r"\bhow much (?:is|are|does|do|will|would|for|to|it|they)\b|\bcosts?\b|\bprices?\b|"
-                           r"\b(?:fee|fare|deposit|surcharge)s?\b|\b(?:the|an?|my|your|insurance) excess\b"
+                           rf"\b(?:{_FEES})s?\b|\b(?:the|an?|my|your|insurance) excess\b"
                            r"(?!\s+(?:baggage|luggage|data|weight|usage|mileage|miles)\b)|"
                            r"(?<!one )(?<!full )(?<!single )(?<!per )(?<!each )(?<!to )\bcharges?\b"
                            r"(?! (?:my|your|the|it|up|them)\b)", re.I)
@@ -31,7 +32,7 @@ _ACTS_ON_A_PRICE = re.compile(r"\b(?:i|we|to)\s+(?:challenge|dispute|appeal|cont
                               r"split|complain about|object to)\s+(?:a|an|the|my|this|that|your|any|our)?\s*"
                               r"(?:[\w-]+\s+){0,2}?" + _PRICE_NOUNS + r"\b", re.I)
 # what names a price without asking it: "a penalty fare", "the excess"
-_NAMES_A_PRICE = re.compile(r"\b(?:fee|fare|deposit|surcharge|charge|excess)s?\b", re.I)
+_NAMES_A_PRICE = re.compile(rf"\b(?:{_FEES}|charge|excess)s?\b", re.I)
 _GIVES_A_PRICE = re.compile(r"[£$€¥]\s?\d|\d\s?(?:€|eur|euros?|usd|dollars?|gbp|pounds?)\b|(?<!feel )\bfree\b", re.I)
 # how long something lasts or takes ("how long can I book a booth for?", "how much notice ..."; not
 # "how long is the cable?"), and a quote that says it: "up to 1 hour", "14 days", "one full calendar

@@ -86,9 +86,10 @@ class Leads:
         # "it" is the row the last question named
         # subtle: "Is there one on a Sunday?" after "When is yoga at Eastmoor?" (Monday's row) names
         # another row's first cell: it moves to that row
+        new = new_subject(asked.message)
         before = [last] if last and (not swaps_subject(asked.message) or points_back(asked.message)
-                                     or new_subject(asked.message) <= named_columns(last, found, chunks_of)) \
-            and not names_another_row(new_subject(asked.message), last, found, chunks_of) else []
+                                     or new <= named_columns(last, found, chunks_of)) \
+            and not names_another_row(new, last, found, chunks_of) else []
         # subtle: "how much is a large one?" after "Do you sell boxes?" named the Large unit's
         # row by its own words; read with the question, it names the large box's
         joined = [asked.query] if asked.earlier and stands_for_a_noun(asked.message) else []

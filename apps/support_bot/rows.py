@@ -162,16 +162,15 @@ def _named_rows(query: str, sentences: tuple[str, ...]) -> tuple[int, ...]:
         return (closest,)
     # a row by an age or its cells, for a question asking what rows give ("what does my 8 year old pay?" too):
     # not "my 70 year old dad wants to cancel"
-    if (asks_of_rows(query) or _PAYS.search(query)) \
-            and (aged := _aged_row(query, {i: sentences[i] for i in keys})) is not None:
+    asking, rows = asks_of_rows(query), {i: sentences[i] for i in keys}
+    if (asking or _PAYS.search(query)) and (aged := _aged_row(query, rows)) is not None:
         return (aged,)
-    if (asks_of_rows(query) or _ASKS_WHEN.match(query)) \
-            and (by_cells := _named_by_cells(query, {i: sentences[i] for i in keys})) is not None:
+    if (asking or _ASKS_WHEN.match(query)) and (by_cells := _named_by_cells(query, rows)) is not None:
         return (by_cells,)
     if not (ASKS_PRICE.search(query) or _ASKS_FOR_ONE.search(query)):
         return ()  # "I want to cancel my 100 GB plan" names no row to quote: it asks to cancel
-    if (extreme := _extreme(query, [sentences[i] for i in keys])) is not None:
-        return tuple(list(keys)[i] for i in extreme)  # a superlative asks nothing else: "which ... has the most"
+    if (extreme := _extreme(query, list(rows.values()))) is not None:
+        return tuple(list(rows)[i] for i in extreme)  # a superlative asks nothing else: "which ... has the most"
     if which := _ASKS_WHICH_HAVE.search(query):  # from "which" on: not "I'm not sure, which plans have 5G?"
         asked, subject = query[which.start():], which.group("subject") or which.group("thing")
         if having := [i for i in keys if _has_asked(asked, sentences[i], subject)]:
@@ -310,9 +309,7 @@ def _extreme(query: str, rows: list[str]) -> list[int] | None:
                 continue  # "is there a minimum term?" names the column "Minimum term"
             if _names_column(query, header) or measures & word_set(header) or _OF_MONEY.search(query) \
                     and (MONEY.search(value) or word_set(header) & _PRICE_HEADERS):  # "Price: Free" too
-                amount = (None if MONEY.search(value) else clock_of(value, word == "latest")) \
-                    if word in ("latest", "earliest") else amount_of(value)
-                if amount is not None:
+                if (amount := _measured(value, word)) is not None:
                     values.setdefault(header, {})[i] = amount
     if not values:
         return None
@@ -324,6 +321,14 @@ def _extreme(query: str, rows: list[str]) -> list[int] | None:
         column = overnight(column)
     best = (max if superlative.group(1) else min)(column.values())
     return [i for i, amount in column.items() if amount == best] if len(column) > 1 else []
+
+
+def _measured(value: str, superlative: str) -> float | None:
+    """A cell as a superlative reads it: for "latest" or "earliest" its clock time (none in a cell
+    of money: :func:`.row_cells.clock_of`), else its amount (:func:`.row_cells.amount_of`)."""
+    if superlative not in ("latest", "earliest"):
+        return amount_of(value)
+    return None if MONEY.search(value) else clock_of(value, latest=superlative == "latest")
 
 
 def _quantities(sentence: str) -> list[set[str]]:

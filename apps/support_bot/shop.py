@@ -54,8 +54,6 @@ _CHATTER = frozenset("asap btw tbh imo imho fyi lol omg idk lmk brb ty tysm np g
 # spread the cost ...?" was handed off as about "possible", "Somebody handed in my bank card ..." as
 # about "somebody"
 _HEDGES = frozenset("possible possibly able allowed maybe really actually somebody anybody everybody".split())
-# common words no subject: scikit-learn's stop list less the nouns in it ("bill", "interest": "can
-# I pay my phone bill here?" names what a shop may not do)
 # words that count or sort what follows them, no subject of their own: "how do I return a pair of
 # gloves?" was handed off as about "pair" ("how do I return gloves?" got the returns template)
 _PARTITIVES = frozenset("pair pairs couple set sets piece pieces bunch kind kinds sort sorts type types".split())
@@ -72,11 +70,11 @@ _COMPARING = frozenset("difference differences different compare compared compar
 _IDIOMS = re.compile(r"\b(?:at|for) the (?:moment|minute|mo|time being)\b|\bright now\b|\bat present\b|"
                      r"\bthese days\b|\b(?:by )?any chance\b|\bhow far (?:in advance|ahead)\b|\bin advance\b", re.I)
 
+# common words no subject: scikit-learn's stop list less the nouns in it ("bill", "interest": "can
+# I pay my phone bill here?" names what a shop may not do)
 _COMMON = STOP_WORDS - frozenset(
     "bill fire interest system call name part show top mine amount detail back front side bottom empty "
     "fill thick thin cry found con de describe".split())
-
-
 # prepositions the stop list lacks: "the frame has a crack near the weld" is about a crack and a weld
 _PREPOSITIONS = frozenset("near nearby inside outside opposite".split())
 # the words above, which name no subject of a question
@@ -199,8 +197,9 @@ class Shop:
         word list, and the refund template's nearest word is 0.38 from it)."""
         if self.language != "English":  # None too: a language told from no word list's function words
             return []
-        unknown = things(self.unused_words(message))
-        return (far_words(unknown, answer, encode) if unknown else []) or self._strange_pair(message, answer, encode)
+        unused = self._unused_subjects(message, answer)
+        nearest = nearest_cosines(unused, answer, encode)
+        return [w for w in things(unused) if nearest[w] < ADDRESSED] or _strange_pair(unused, nearest)
 
     def unaddressed(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
         """The words of ``message`` the shop's texts never use (:meth:`unused_words`) and no word of
@@ -212,24 +211,18 @@ class Shop:
         Collect."""
         if answer.confidence >= SURE_MATCH:
             return self.unaddressed_things(message, answer, encode)
-        if unknown := self.unused_words(message):
-            modifying = _modifying_quoted(message, answer)
-            unknown = [w for w in unknown if w not in modifying]
-        return (far_words(unknown, answer, encode) if unknown else []) or self._strange_pair(message, answer, encode)
+        unused = self._unused_subjects(message, answer)
+        nearest = nearest_cosines(unused, answer, encode)
+        far = [w for w in unused if nearest[w] < ADDRESSED]
+        return far or (_strange_pair(unused, nearest) if self.language == "English" else [])
 
-    def _strange_pair(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
-        """The words of ``message`` the shop's texts never use (:meth:`unused_words`) that may name
-        a thing or a doing (not modifiers alone, nor those modifying a word the answer quotes), where
-        there are two or more and one of them is under ``STRANGE_PAIR`` search cosine to every word
-        of the answer; else none. English only, as the word lists are. subtle: "which frame size
-        suits someone 170 cm tall?" and "are engraved bottles returnable" were handed off as about
-        "tall" and "returnable"."""
-        if self.language != "English":
+    def _unused_subjects(self, message: str, answer: Answer) -> list[str]:
+        """The words of ``message`` the shop's texts never use (:meth:`unused_words`), less those
+        modifying a word the answer quotes (:func:`_modifying_quoted`)."""
+        if not (unused := self.unused_words(message)):
             return []
         modifying = _modifying_quoted(message, answer)
-        unused = [w for w in self.unused_words(message) if w not in modifying
-                  and (not (kinds := parts_of_speech(w)) or kinds - {"ADJ", "ADV"})]
-        return unused if len(unused) >= 2 and far_words(unused, answer, encode, STRANGE_PAIR) else []
+        return [w for w in unused if w not in modifying]
 
     def unanswered(self, message: str, answer: Answer, encode: Callable[[list[str]], np.ndarray]) -> list[str]:
         """The words of a short ``message`` that may be a subject (the shop's own too) that no word
@@ -264,16 +257,36 @@ def _modifying_quoted(message: str, answer: Answer) -> set[str]:
             and ("ADJ" in kinds or "VERB" in kinds and w.endswith(("ed", "en")))}  # not "Do you repaint frames?"
 
 
+def _strange_pair(unused: list[str], nearest: dict[str, float]) -> list[str]:
+    """Of the words a question uses that the shop's texts never do (``unused``, with each one's
+    ``nearest`` cosine to the answer), those that may name a thing or a doing (not modifiers alone),
+    where there are two or more and one of them is under ``STRANGE_PAIR``; else none. subtle: "which
+    frame size suits someone 170 cm tall?" and "are engraved bottles returnable" were handed off as
+    about "tall" and "returnable"."""
+    named = [w for w in unused if not (kinds := parts_of_speech(w)) or kinds - {"ADJ", "ADV"}]
+    return named if len(named) >= 2 and any(nearest[w] < STRANGE_PAIR for w in named) else []
+
+
+def nearest_cosines(words: list[str], answer: Answer, encode: Callable[[list[str]], np.ndarray],
+                    unless: set[str] = frozenset()) -> dict[str, float]:
+    """Each of ``words``' highest search cosine (by ``encode``, in one call) to a word of the
+    answer's quotes or titles, ``unless`` left out of those: minus infinity for each when none is
+    left; infinity for an answer that quotes nothing (no word is far from it)."""
+    quoted = {w for c in answer.citations for w in tokenize(f"{c.title} {c.quote}") if w.isalpha()}
+    if not words or not quoted:
+        return dict.fromkeys(words, float("inf"))
+    if not (said := sorted(quoted - unless)):
+        return dict.fromkeys(words, float("-inf"))
+    return dict(zip(words, (encode(words) @ encode(said).T).max(axis=1).tolist(), strict=True))
+
+
 def far_words(words: list[str], answer: Answer, encode: Callable[[list[str]], np.ndarray],
               near: float = ADDRESSED, unless: set[str] = frozenset()) -> list[str]:
     """The ``words`` no word of the answer's quotes or titles comes ``near`` (search cosine, by
     ``encode``), ``unless`` left out of those (all when none is left); none for an answer that
     quotes nothing."""
-    quoted = {w for c in answer.citations for w in tokenize(f"{c.title} {c.quote}") if w.isalpha()}
-    if not (said := sorted(quoted - unless)):
-        return list(words) if quoted else []
-    nearest = (encode(words) @ encode(said).T).max(axis=1)
-    return [word for word, cosine in zip(words, nearest, strict=True) if cosine < near]
+    nearest = nearest_cosines(words, answer, encode, unless)
+    return [w for w in words if nearest[w] < near]
 
 
 @lru_cache(maxsize=256)
